@@ -1,0 +1,103 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import ApiKey, AuditEvent, Desk, StaffProfile, User
+from .permissions import is_admin_user
+from .services import api_key_create, api_key_revoke, audit_record
+
+# Only ops admins (and superusers) may enter /admin/, whatever model permissions say.
+admin.site.has_permission = lambda request: is_admin_user(request.user)
+
+
+class StaffProfileInline(admin.StackedInline):
+    model = StaffProfile
+    can_delete = False
+    extra = 0
+
+
+@admin.register(User)
+class UserAdmin(SimpleHistoryAdmin, BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_active", "groups"]
+    search_fields = ["email", "first_name", "last_name"]
+    inlines = [StaffProfileInline]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Name", {"fields": ["first_name", "last_name"]}),
+        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    readonly_fields = ["last_login", "date_joined"]
+    filter_horizontal = ["groups"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action="user.changed_in_admin" if change else "user.created_in_admin",
+            target=obj,
+            evidence={"changed": sorted(form.changed_data)},
+            request=request,
+        )
+
+
+@admin.register(Desk)
+class DeskAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "manager", "languages", "is_active"]
+    search_fields = ["name"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "prefix", "is_active", "scopes", "created_at", "last_used_at"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at"]
+    fields = ["name", "scopes", "is_active", "prefix", "created_by", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the key's history must stay
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            audit_record(
+                actor=request.user,
+                action="api_key.changed",
+                target=obj,
+                evidence={"changed": sorted(form.changed_data)},
+                request=request,
+            )
+            return
+        key, raw = api_key_create(
+            actor=request.user, name=obj.name, scopes=form.cleaned_data.get("scopes") or []
+        )
+        obj.pk = key.pk
+        messages.warning(
+            request,
+            f"The key for {key.name} is {raw} — copy it now: only its hash is stored, "
+            "it cannot be shown again.",
+        )
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset.filter(is_active=True):
+            api_key_revoke(actor=request.user, key=key, reason="revoked in admin")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["seq", "occurred_at", "actor_label", "action", "target_repr"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["actor_label", "target_repr", "target_id", "reason"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,107 @@
+"""/api/v1/: one NinjaAPI for every integration, authenticated by `X-API-Key`.
+
+Every error answers `{"error": code, "detail": message, "fields": {...}}`. Apps add their
+routers in `brokerage/urls.py` (`api.add_router`).
+"""
+
+import logging
+
+from django.http import Http404
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import APIKeyHeader
+
+from .errors import DomainError
+from .services import api_key_authenticate
+
+log = logging.getLogger(__name__)
+
+
+class ApiKeyAuth(APIKeyHeader):
+    param_name = "X-API-Key"
+
+    def authenticate(self, request, key):
+        api_key = api_key_authenticate(key or "")
+        if api_key is not None:
+            request.api_key = api_key
+        return api_key
+
+
+api = NinjaAPI(
+    title="Brokerage back-office API",
+    version="1",
+    description=(
+        "Integration API: landing pages and affiliates post leads, PSPs send callbacks, "
+        "partners read their data. Authenticate with the `X-API-Key` header. Errors answer "
+        '`{"error": code, "detail": message, "fields": {field: [messages]}}`.'
+    ),
+    auth=ApiKeyAuth(),
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+
+def error_response(request, status: int, code: str, detail: str, fields=None):
+    return api.create_response(
+        request, {"error": code, "detail": detail, "fields": fields or {}}, status=status
+    )
+
+
+def _field_name(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "payload")]
+    return ".".join(parts) or "__all__"
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    fields: dict[str, list[str]] = {}
+    not_json = False
+    for err in exc.errors:
+        if err.get("type") in ("json_invalid", "value_error.jsondecode"):
+            not_json = True
+        fields.setdefault(_field_name(err.get("loc", ())), []).append(err.get("msg", "Invalid."))
+    if not_json:
+        return error_response(request, 400, "invalid_json", "The request body is not valid JSON.")
+    return error_response(request, 422, "validation_error", "Some fields are not valid.", fields)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request, exc):
+    if request.headers.get("X-API-Key"):
+        return error_response(request, 401, "invalid_api_key", "The API key is not valid.")
+    return error_response(
+        request, 401, "missing_api_key", "Send your integration's key in the X-API-Key header."
+    )
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request, exc: DomainError):
+    return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    return error_response(request, exc.status_code, code.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return error_response(request, 404, "not_found", "No such object.")
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request, exc):
+    log.exception("API error on %s", request.path)
+    return error_response(request, 500, "server_error", "Unexpected error; it has been logged.")
+
+
+class WhoAmI(Schema):
+    integration: str
+    scopes: list[str]
+
+
+@api.get("/whoami", response=WhoAmI, tags=["integration"], summary="The calling integration")
+def whoami(request):
+    """Which integration the key belongs to: a cheap way to test a key."""
+    return {"integration": request.api_key.name, "scopes": request.api_key.scopes}

@@ -1,0 +1,72 @@
+"""The Celery app: one queue per department, late acks, time limits, a worker heartbeat.
+
+Tasks subclass `celery.contrib.django.task.DjangoTask`, so `task.delay_on_commit(...)` enqueues
+only once the surrounding transaction has committed. Periodic schedules are declared here, in
+one place; django-celery-beat copies them into the database, where ops can tune them in admin.
+"""
+
+import logging
+import os
+
+from celery import Celery, bootsteps
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
+
+app = Celery("brokerage", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+log = logging.getLogger(__name__)
+
+app.conf.beat_schedule = {
+    "audit-chain-verify": {
+        "task": "brokerage.tasks.audit_chain_verify_task",
+        "schedule": crontab(minute=15, hour=2),
+    },
+    "sessions-clear-expired": {
+        "task": "brokerage.tasks.sessions_clear_expired_task",
+        "schedule": crontab(minute=30, hour=3),
+    },
+}
+
+
+class HeartbeatStep(bootsteps.StartStopStep):
+    """Writes this worker's heartbeat to Redis on a timer; `/healthz` reads it."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.tref = None
+
+    def _beat(self, worker):
+        from brokerage.health import heartbeat_write
+
+        try:
+            queues = [q.name for q in worker.app.amqp.queues.consume_from.values()]
+            heartbeat_write(worker.hostname, queues)
+        except Exception:  # a missed beat is not fatal; the next one retries
+            log.warning("worker heartbeat failed", exc_info=True)
+
+    def start(self, worker):
+        from django.conf import settings
+
+        self._beat(worker)
+        self.tref = worker.timer.call_repeatedly(
+            settings.CELERY_HEARTBEAT_INTERVAL, self._beat, (worker,), priority=10
+        )
+
+    def stop(self, worker):
+        from brokerage.health import heartbeat_clear
+
+        if self.tref:
+            self.tref.cancel()
+            self.tref = None
+        try:
+            heartbeat_clear(worker.hostname)
+        except Exception:
+            log.warning("could not clear worker heartbeat", exc_info=True)
+
+
+app.steps["worker"].add(HeartbeatStep)

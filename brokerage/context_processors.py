@@ -1,0 +1,15 @@
+from django.conf import settings
+
+from .navigation import audience_of_path, nav_for
+from .roles import ROLES, role_of
+
+
+def navigation(request):
+    audience = audience_of_path(request.path)
+    user = getattr(request, "user", None)
+    ctx = {"site_name": "Brokerage", "audience": audience, "debug": settings.DEBUG}
+    if audience and user is not None and user.is_authenticated:
+        ctx["nav_items"] = nav_for(audience, user, request.path)
+        slug = role_of(user)
+        ctx["role_label"] = ROLES[slug].label if slug else ""
+    return ctx

@@ -1,0 +1,54 @@
+"""The back-office home is assembled from providers that each app registers.
+
+A provider takes the user and returns KPI cards and charts they may see; the kernel does not
+import the apps above it (see ARCHITECTURE.md, dependency direction).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Kpi:
+    label: str
+    value: str | int
+    icon: str = "graph-up"
+    hint: str = ""
+    order: int = 100
+
+
+@dataclass
+class Chart:
+    id: str
+    title: str
+    kind: str  # "line" | "bar" | "doughnut"
+    labels: list[str]
+    datasets: list[dict]
+    order: int = 100
+
+
+@dataclass
+class Panel:
+    kpis: list[Kpi] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+
+
+Provider = Callable[[object], Panel]
+_providers: list[Provider] = []
+
+
+def dashboard_provider(fn: Provider) -> Provider:
+    if fn not in _providers:
+        _providers.append(fn)
+    return fn
+
+
+def dashboard_for(user) -> Panel:
+    panel = Panel()
+    for provider in _providers:
+        part = provider(user)
+        panel.kpis.extend(part.kpis)
+        panel.charts.extend(part.charts)
+    panel.kpis.sort(key=lambda k: k.order)
+    panel.charts.sort(key=lambda c: c.order)
+    return panel

@@ -1,0 +1,88 @@
+"""Health of the parts the system needs: Postgres, Redis and at least one live Celery worker.
+
+Workers announce themselves every CELERY_HEARTBEAT_INTERVAL seconds by writing a key with a
+TTL (see `brokerage.celery.HeartbeatStep`); a worker that stops beating disappears.
+"""
+
+import json
+import socket
+import time
+
+from django.conf import settings
+from django.db import connection
+
+from .kv import redis_client
+
+HEARTBEAT_PREFIX = "health:celery:worker:"
+
+
+def check_database() -> str:
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+        return "ok"
+    except Exception as exc:  # noqa: BLE001  (any failure is "down", named in the answer)
+        return f"down: {exc.__class__.__name__}"
+
+
+def check_redis() -> str:
+    try:
+        redis_client().ping()
+        return "ok"
+    except Exception as exc:  # noqa: BLE001
+        return f"down: {exc.__class__.__name__}"
+
+
+def workers() -> list[dict]:
+    """Live workers, from their heartbeat keys."""
+    client = redis_client()
+    keys = list(client.scan_iter(f"{HEARTBEAT_PREFIX}*", count=100))
+    if not keys:
+        return []
+    found = []
+    for raw in client.mget(keys):
+        if raw:
+            worker = json.loads(raw)
+            worker["age_s"] = max(0, round(time.time() - worker["at"]))
+            found.append(worker)
+    return sorted(found, key=lambda w: w["hostname"])
+
+
+def check_celery() -> str:
+    try:
+        return "ok" if workers() else "down: no worker heartbeat"
+    except Exception as exc:  # noqa: BLE001
+        return f"down: {exc.__class__.__name__}"
+
+
+def health_report() -> dict[str, str]:
+    report = {"database": check_database(), "redis": check_redis()}
+    report["celery"] = check_celery() if report["redis"] == "ok" else "down: redis unavailable"
+    return report
+
+
+def heartbeat_write(hostname: str, queues: list[str]) -> None:
+    payload = {
+        "hostname": hostname,
+        "queues": sorted(queues),
+        "host": socket.gethostname(),
+        "at": time.time(),
+    }
+    redis_client().set(
+        f"{HEARTBEAT_PREFIX}{hostname}", json.dumps(payload), ex=settings.CELERY_HEARTBEAT_TTL
+    )
+
+
+def heartbeat_clear(hostname: str) -> None:
+    redis_client().delete(f"{HEARTBEAT_PREFIX}{hostname}")
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting per department queue (Redis lists named after the queues)."""
+    client = redis_client()
+    names = ["default", *settings.CELERY_DEPARTMENT_QUEUES]
+    pipe = client.pipeline()
+    for name in names:
+        pipe.llen(name)
+    return dict(zip(names, pipe.execute(), strict=True))

@@ -1,0 +1,156 @@
+"""Demo data: one staff user per role, three desks with agents, a client, IB partners, an API key.
+
+Idempotent: running it again changes nothing. Nothing here exists unless this command is run.
+Passwords, the TOTP secret and the API key come from DEMO_PASSWORD, DEMO_TOTP_SECRET and
+DEMO_API_KEY (documented defaults in .env.example).
+"""
+
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP
+from allauth.mfa.utils import decrypt
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from brokerage.models import ApiKey, Desk, User
+from brokerage.roles import ROLES
+from brokerage.services import api_key_create, audit_record, staff_user_upsert
+from clients.services import client_register
+from ib.services import partner_create
+
+ACTOR = "system:seed_demo"
+
+DESKS = [
+    ("Dubai", ["ar", "en"]),
+    ("London", ["en"]),
+    ("Global", ["en", "es", "ru"]),
+]
+
+# Extra desk agents beside the one-per-role users: (email, first, last, desk, languages).
+AGENTS = [
+    ("dubai.agent1@demo.test", "Omar", "Haddad", "Dubai", ["ar", "en"]),
+    ("dubai.agent2@demo.test", "Layla", "Nasser", "Dubai", ["ar", "en"]),
+    ("london.agent1@demo.test", "Oliver", "Bennett", "London", ["en"]),
+    ("london.agent2@demo.test", "Amelia", "Clarke", "London", ["en"]),
+    ("global.agent1@demo.test", "Lucia", "Moreno", "Global", ["es", "en"]),
+    ("global.agent2@demo.test", "Ivan", "Petrov", "Global", ["ru", "en"]),
+]
+
+ROLE_DESKS = {
+    "sales_agent": "Global",
+    "senior_account_manager": "London",
+    "retention_agent": "London",
+    "desk_manager": "Dubai",
+}
+
+
+def demo_email(role: str) -> str:
+    return f"{role}@demo.test"
+
+
+class Command(BaseCommand):
+    help = "Install the demo data set (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        password = settings.DEMO_PASSWORD
+        desks = {}
+        for name, languages in DESKS:
+            desk, created = Desk.objects.get_or_create(name=name, defaults={"languages": languages})
+            if created:
+                audit_record(actor=ACTOR, action="desk.created", target=desk)
+            desks[name] = desk
+
+        staff = []
+        for slug, role in ROLES.items():
+            first, _, last = role.label.partition(" ")
+            staff.append(
+                staff_user_upsert(
+                    actor=ACTOR,
+                    email=demo_email(slug),
+                    role=slug,
+                    first_name=first,
+                    last_name=last or "Demo",
+                    desk=desks.get(ROLE_DESKS.get(slug, "")),
+                    password=password,
+                )
+            )
+        for email, first, last, desk, languages in AGENTS:
+            staff.append(
+                staff_user_upsert(
+                    actor=ACTOR, email=email, role="sales_agent", first_name=first,
+                    last_name=last, desk=desks[desk], languages=languages, password=password,
+                )
+            )
+        manager = User.objects.get(email=demo_email("desk_manager"))
+        for desk in desks.values():
+            if desk.manager_id != manager.pk:
+                desk.manager = manager
+                desk.save(update_fields=["manager"])
+                audit_record(actor=ACTOR, action="desk.manager_set", target=desk,
+                             evidence={"manager": manager.email})
+
+        for user in staff:
+            self._verified(user)
+            self._totp(user)
+
+        client_user = self._person("client@demo.test", "Dana", "Trader", password)
+        client_register(user=client_user, actor=ACTOR, country="GB", language="en")
+
+        ib_user = self._person("partner@demo.test", "Ian", "Broker", password)
+        master = partner_create(actor=ACTOR, user=ib_user, company_name="Demo Partners Ltd",
+                                referral_code="DEMOIB")
+        sub_user = self._person("subpartner@demo.test", "Sara", "Subbroker", password)
+        partner_create(actor=ACTOR, user=sub_user, company_name="Demo Sub-IB",
+                       referral_code="DEMOSUB", parent=master)
+
+        self._api_key()
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data ready: {len(staff)} staff, 3 desks, client@demo.test, partner@demo.test. "
+            "Password: DEMO_PASSWORD; staff TOTP secret: DEMO_TOTP_SECRET."
+        ))
+
+    def _person(self, email, first, last, password):
+        user, created = User.objects.get_or_create(
+            email=email, defaults={"first_name": first, "last_name": last}
+        )
+        if created or not user.check_password(password):
+            user.set_password(password)
+            user.save()
+        self._verified(user)
+        return user
+
+    def _verified(self, user):
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
+
+    def _totp(self, user):
+        secret = settings.DEMO_TOTP_SECRET
+        current = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+        if current is not None and decrypt(current.data["secret"]) != secret:
+            current.delete()
+            current = None
+        if current is None:
+            TOTP.activate(user, secret)
+            audit_record(actor=ACTOR, action="mfa.totp_enrolled", target=user,
+                         reason="demo TOTP secret")
+        if not Authenticator.objects.filter(
+            user=user, type=Authenticator.Type.RECOVERY_CODES
+        ).exists():
+            RecoveryCodes.activate(user)
+
+    def _api_key(self):
+        raw = settings.DEMO_API_KEY
+        key = ApiKey.objects.filter(name="Demo landing page").first()
+        if key is not None and key.matches(raw):
+            return
+        if key is not None:
+            key.prefix, key.key_hash = raw[: ApiKey.PREFIX_LEN], ApiKey.digest(raw)
+            key.is_active = True
+            key.save()
+            audit_record(actor=ACTOR, action="api_key.rotated", target=key)
+            return
+        api_key_create(actor=ACTOR, name="Demo landing page", scopes=["leads:write"], raw_key=raw)

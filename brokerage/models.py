@@ -1,0 +1,234 @@
+"""Shared kernel models: users and their organisation, the audit log, integration keys."""
+
+import hashlib
+import hmac
+import json
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Everyone who logs in: staff (is_staff, with a role group), clients and IB partners.
+
+    Clients and partners are never staff: their profile lives in `clients.Client` and
+    `ib.Partner`.
+    """
+
+    email = models.EmailField("email address", unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="Staff use the back-office and must enrol in MFA."
+    )
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        permissions = [
+            ("access_backoffice", "Can use the staff back-office"),
+            ("view_system_status", "Can see workers, queues and health"),
+            ("view_team", "Can see desks and their agents"),
+        ]
+
+    def __str__(self):
+        return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self):
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    def get_short_name(self):
+        return self.first_name or self.email
+
+
+class Desk(models.Model):
+    """A sales/retention team, usually by region or language ("Dubai", "London", "Global")."""
+
+    name = models.CharField(max_length=80, unique=True)
+    languages = models.JSONField(
+        default=list, blank=True, help_text='ISO 639-1 codes the desk serves, e.g. ["en", "ar"].'
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_desks",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class StaffProfile(models.Model):
+    """What routing and scoping need to know about a staff member."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    desk = models.ForeignKey(
+        Desk, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    languages = models.JSONField(default=list, blank=True, help_text="ISO 639-1 codes spoken.")
+    is_on_shift = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    def __str__(self):
+        return f"{self.user} ({self.desk or 'no desk'})"
+
+
+class AuditChainHead(models.Model):
+    """The single row that orders the audit chain: locked FOR UPDATE by every writer.
+
+    Holding the sequence number and last hash here (not only in the log) lets
+    `audit_verify` notice a deleted tail row, which a chain alone cannot.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record of every decision: who, what, on what, why, evidence.
+
+    The database refuses UPDATE and DELETE (trigger in migration 0002); each row's hash covers
+    its content and the previous row's hash, so `manage.py audit_verify` detects any change.
+    Write through `brokerage.services.audit_record` only.
+    """
+
+    seq = models.BigIntegerField(unique=True, editable=False)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_label = models.CharField(
+        max_length=254, help_text="The actor's email at the time, or the system rule's name."
+    )
+    action = models.CharField(max_length=100, db_index=True)
+    target_type = models.CharField(max_length=100, blank=True, db_index=True)
+    target_id = models.CharField(max_length=64, blank=True, db_index=True)
+    target_repr = models.CharField(max_length=255, blank=True)
+    reason = models.TextField(blank=True)
+    evidence = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # Text, not inet: the hash must cover exactly the bytes stored and read back.
+    ip_address = models.CharField(max_length=45, null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [models.Index(fields=["target_type", "target_id", "seq"])]
+        permissions = [("export_audit_trail", "Can export audit trails")]
+
+    def __str__(self):
+        return f"#{self.seq} {self.action} {self.target_type}:{self.target_id}"
+
+    @property
+    def is_system(self):
+        return self.actor_id is None
+
+    def canonical_payload(self) -> bytes:
+        """The bytes the hash covers. Changing this breaks every existing chain."""
+        data = {
+            "seq": self.seq,
+            "occurred_at": self.occurred_at.isoformat(timespec="microseconds"),
+            "actor_id": self.actor_id,
+            "actor_label": self.actor_label,
+            "action": self.action,
+            "target_type": self.target_type,
+            "target_id": self.target_id,
+            "target_repr": self.target_repr,
+            "reason": self.reason,
+            "evidence": self.evidence,
+            "ip_address": self.ip_address,
+            "prev_hash": self.prev_hash,
+        }
+        return json.dumps(
+            data, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder
+        ).encode()
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical_payload()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A key for one integration (a landing page, an affiliate, a PSP's callbacks).
+
+    Only a SHA-256 digest is stored; the key itself is shown once, when it is created.
+    """
+
+    PREFIX_LEN = 12
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=PREFIX_LEN, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list, blank=True, help_text='e.g. ["leads:write"]')
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["last_used_at"])
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def digest(raw_key: str) -> str:
+        return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    def matches(self, raw_key: str) -> bool:
+        return hmac.compare_digest(self.key_hash, self.digest(raw_key))

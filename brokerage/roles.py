@@ -1,0 +1,81 @@
+"""Staff roles: Django groups with exactly these permissions (synced after every migrate).
+
+Clients and IB partners are not roles: they are users with a `clients.Client` or `ib.Partner`
+profile and no staff flag. The same matrix is written for people in docs/roles.md; a test walks
+every URL as every role and checks it against that matrix.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Role:
+    slug: str
+    label: str
+    permissions: tuple[str, ...]
+
+
+BACKOFFICE = ("brokerage.access_backoffice",)
+
+ROLES: dict[str, Role] = {
+    r.slug: r
+    for r in [
+        Role("sales_agent", "Sales agent", BACKOFFICE),
+        Role("senior_account_manager", "Senior account manager", BACKOFFICE),
+        Role("retention_agent", "Retention agent", BACKOFFICE),
+        Role("desk_manager", "Desk manager", (*BACKOFFICE, "brokerage.view_team")),
+        Role(
+            "compliance_officer",
+            "Compliance officer",
+            (*BACKOFFICE, "brokerage.view_auditevent", "brokerage.export_audit_trail"),
+        ),
+        Role("finance_officer", "Finance officer", BACKOFFICE),
+        Role("ib_manager", "IB manager", BACKOFFICE),
+        Role(
+            "ops_admin",
+            "Ops admin",
+            (
+                *BACKOFFICE,
+                "brokerage.view_system_status",
+                "brokerage.view_team",
+                "brokerage.view_auditevent",
+                "brokerage.view_user",
+                "brokerage.add_user",
+                "brokerage.change_user",
+                "brokerage.view_desk",
+                "brokerage.add_desk",
+                "brokerage.change_desk",
+                "brokerage.view_staffprofile",
+                "brokerage.add_staffprofile",
+                "brokerage.change_staffprofile",
+                "brokerage.view_apikey",
+                "brokerage.add_apikey",
+                "brokerage.change_apikey",
+                "auth.view_group",
+                "django_celery_beat.view_periodictask",
+                "django_celery_beat.add_periodictask",
+                "django_celery_beat.change_periodictask",
+                "django_celery_beat.view_intervalschedule",
+                "django_celery_beat.add_intervalschedule",
+                "django_celery_beat.view_crontabschedule",
+                "django_celery_beat.add_crontabschedule",
+            ),
+        ),
+    ]
+}
+
+# Roles allowed into Django admin (/admin/): configuration is ops work.
+ADMIN_ROLES = {"ops_admin"}
+
+
+def role_of(user) -> str | None:
+    """The user's staff role slug, or None for clients, partners and anonymous users."""
+    if not getattr(user, "is_authenticated", False) or not user.is_staff:
+        return None
+    cached = getattr(user, "_role_slug", False)
+    if cached is not False:
+        return cached
+    names = set(user.groups.values_list("name", flat=True))
+    slug = next((r.slug for r in ROLES.values() if r.label in names), None)
+    user._role_slug = slug
+    return slug

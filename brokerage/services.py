@@ -1,0 +1,214 @@
+"""Writes of the shared kernel: the audit log, roles and staff, API keys."""
+
+import ipaddress
+import json
+import secrets
+from datetime import timedelta
+
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.management import create_contenttypes
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from .errors import InvalidInput
+from .models import ApiKey, AuditChainHead, AuditEvent, Desk, StaffProfile, User
+from .roles import ROLES
+
+# An actor is a user or the name of a system rule ("rule:lead_routing", "system:seed_demo").
+Actor = User | str
+
+
+def _actor_fields(actor: Actor) -> dict:
+    if isinstance(actor, str):
+        if not actor:
+            raise ValueError("A system actor needs a name.")
+        return {"actor": None, "actor_label": actor}
+    if not getattr(actor, "pk", None):
+        raise ValueError("An anonymous user cannot be an audit actor; name the system rule.")
+    return {"actor": actor, "actor_label": actor.email}
+
+
+def _target_fields(target) -> dict:
+    if target is None:
+        return {"target_type": "", "target_id": "", "target_repr": ""}
+    if isinstance(target, models.Model):
+        return {
+            "target_type": target._meta.label_lower,
+            "target_id": str(target.pk),
+            "target_repr": str(target)[:255],
+        }
+    kind, ident = target  # ("integration", "stripe"), for things that are not rows
+    return {"target_type": kind, "target_id": str(ident), "target_repr": f"{kind}:{ident}"[:255]}
+
+
+def client_ip(request) -> str | None:
+    if request is None:
+        return None
+    raw = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+
+
+@transaction.atomic
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    target=None,
+    reason: str = "",
+    evidence: dict | None = None,
+    request=None,
+) -> AuditEvent:
+    """Append one event to the audit chain, inside the caller's transaction.
+
+    The chain head row is locked until the caller's transaction ends, so events are chained
+    in commit order; a rolled-back transaction leaves no event and no gap.
+    """
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
+    event = AuditEvent(
+        seq=head.seq + 1,
+        occurred_at=timezone.now(),
+        action=action,
+        reason=reason,
+        evidence=evidence or {},
+        ip_address=client_ip(request),
+        prev_hash=head.last_hash,
+        **_actor_fields(actor),
+        **_target_fields(target),
+    )
+    # Round-trip the evidence through JSON now so the stored value hashes the same on re-read.
+    event.evidence = json.loads(json.dumps(event.evidence, cls=DjangoJSONEncoder))
+    event.hash = event.compute_hash()
+    event.save(force_insert=True)
+    head.seq = event.seq
+    head.last_hash = event.hash
+    head.save(update_fields=["seq", "last_hash"])
+    return event
+
+
+def roles_sync(**_kwargs) -> None:
+    """Create each role's group with exactly its permissions. Runs after every migrate."""
+    for app_config in apps.get_app_configs():
+        create_contenttypes(app_config, verbosity=0)
+        create_permissions(app_config, verbosity=0)
+    for role in ROLES.values():
+        group, _ = Group.objects.get_or_create(name=role.label)
+        wanted = []
+        for perm in role.permissions:
+            app_label, codename = perm.split(".", 1)
+            try:
+                wanted.append(
+                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                )
+            except Permission.DoesNotExist as exc:
+                raise LookupError(f"Role {role.slug} names unknown permission {perm}") from exc
+        group.permissions.set(wanted)
+
+
+@transaction.atomic
+def staff_user_upsert(
+    *,
+    actor: Actor,
+    email: str,
+    role: str,
+    first_name: str = "",
+    last_name: str = "",
+    desk: Desk | None = None,
+    languages: list[str] | None = None,
+    password: str | None = None,
+) -> User:
+    """Create or update a staff member with exactly one role. A no-op leaves no audit event."""
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}.", fields={"role": ["Unknown role."]})
+    email = User.objects.normalize_email(email).lower()
+    user, created = User.objects.get_or_create(
+        email=email,
+        defaults={"first_name": first_name, "last_name": last_name, "is_staff": True},
+    )
+    changed = ["created"] if created else []
+    for field, value in (("first_name", first_name), ("last_name", last_name), ("is_staff", True)):
+        if getattr(user, field) != value:
+            setattr(user, field, value)
+            changed.append(field)
+    if password is not None and not user.check_password(password):
+        user.set_password(password)
+        changed.append("password")
+    elif password is None and created:
+        user.set_unusable_password()
+    if changed:
+        user.save()
+    group = Group.objects.get(name=ROLES[role].label)
+    if list(user.groups.all()) != [group]:
+        user.groups.set([group])
+        changed.append("role")
+    languages = languages or ["en"]
+    profile, profile_created = StaffProfile.objects.get_or_create(
+        user=user, defaults={"desk": desk, "languages": languages}
+    )
+    if not profile_created and (profile.desk_id, profile.languages) != (
+        desk.pk if desk else None,
+        languages,
+    ):
+        profile.desk, profile.languages = desk, languages
+        profile.save()
+        changed.append("desk")
+    if changed:
+        audit_record(
+            actor=actor,
+            action="staff.created" if created else "staff.updated",
+            target=user,
+            evidence={"role": role, "desk": desk.name if desk else None, "changed": changed},
+        )
+    return user
+
+
+def _new_raw_key() -> str:
+    return "bo_" + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def api_key_create(
+    *, actor: Actor, name: str, scopes: list[str] | None = None, raw_key: str | None = None
+) -> tuple[ApiKey, str]:
+    """Issue a key for an integration. Returns the row and the key, which is never stored."""
+    raw_key = raw_key or _new_raw_key()
+    if len(raw_key) < 24:
+        raise InvalidInput("An API key must be at least 24 characters.")
+    key = ApiKey.objects.create(
+        name=name,
+        prefix=raw_key[: ApiKey.PREFIX_LEN],
+        key_hash=ApiKey.digest(raw_key),
+        scopes=scopes or [],
+        created_by=actor if isinstance(actor, User) else None,
+    )
+    audit_record(actor=actor, action="api_key.created", target=key, evidence={"scopes": scopes})
+    return key, raw_key
+
+
+@transaction.atomic
+def api_key_revoke(*, actor: Actor, key: ApiKey, reason: str) -> ApiKey:
+    key.is_active = False
+    key.save(update_fields=["is_active"])
+    audit_record(actor=actor, action="api_key.revoked", target=key, reason=reason)
+    return key
+
+
+def api_key_authenticate(raw_key: str) -> ApiKey | None:
+    """The active key matching `raw_key`, or None. Constant-time on the digest."""
+    if not raw_key or len(raw_key) < ApiKey.PREFIX_LEN or len(raw_key) > 200:
+        return None
+    key = ApiKey.objects.filter(prefix=raw_key[: ApiKey.PREFIX_LEN], is_active=True).first()
+    if key is None or not key.matches(raw_key):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key

@@ -1,0 +1,3 @@
+"""Production: every secret from the environment, HTTPS everywhere. Passes `check --deploy`."""
+
+from .base import *  # noqa: F403

@@ -1,0 +1,21 @@
+"""Tests: real Postgres and Redis (a separate Redis database), in-memory mailbox, fast hashing."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-insecure-key-0123456789abcdefghijklmnopqrstu")
+
+from .dev import *  # noqa: E402, F403
+from .dev import CACHES, env  # noqa: E402
+
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES["default"]["KEY_PREFIX"] = "test"
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CELERY_HEARTBEAT_INTERVAL = 1
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_brokerage")}  # noqa: F405

@@ -1,0 +1,34 @@
+"""Housekeeping tasks of the kernel. Thin: each calls a service or a command."""
+
+import logging
+
+from celery import shared_task
+from django.core.management import call_command
+
+from .selectors import audit_chain_verify
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1700)
+def audit_chain_verify_task() -> dict:
+    result = audit_chain_verify()
+    if result.ok:
+        log.info("audit chain intact: %s events", result.checked)
+    else:
+        log.error("AUDIT CHAIN BROKEN at seq %s: %s", result.broken_seq, result.problem)
+    return {"ok": result.ok, "checked": result.checked, "broken_seq": result.broken_seq}
+
+
+@shared_task(acks_late=True, time_limit=600)
+def sessions_clear_expired_task() -> None:
+    call_command("clearsessions")
+
+
+@shared_task(acks_late=True, time_limit=30)
+def echo_task(value: str) -> str:
+    """Round trip used by the health page and the worker integration test."""
+    from .kv import redis_client
+
+    redis_client().set(f"echo:{value}", value, ex=300)
+    return value

@@ -1,0 +1,29 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+from .api import api
+
+# Django admin is ops configuration: only the ops admin role, and only after the product's own
+# login (password + TOTP); the admin's password-only form is never used.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "Brokerage operations"
+admin.site.site_title = "Brokerage ops"
+admin.site.index_title = "Configuration"
+
+urlpatterns = [
+    path("", views.root, name="root"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("backoffice/", include("brokerage.urls_backoffice")),
+    path("portal/", include("clients.urls_portal")),
+    path("partners/", include("ib.urls_partners")),
+    path("api/v1/", api.urls),
+]
+
+handler400 = "brokerage.views.bad_request"
+handler403 = "brokerage.views.permission_denied"
+handler404 = "brokerage.views.page_not_found"
+handler500 = "brokerage.views.server_error"

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "backoffice"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("audit/<int:seq>/", views.audit_event_detail, name="audit_event"),
+    path("team/", views.team, name="team"),
+    path("system/", views.system_status, name="system"),
+]

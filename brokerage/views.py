@@ -1,0 +1,167 @@
+"""Kernel views: the root redirect, health, back-office home, audit log, team, system, errors."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from . import health
+from .audiences import home_url_for
+from .dashboard import dashboard_for
+from .models import AuditEvent, Desk
+from .permissions import staff_required
+from .roles import ROLES, role_of
+from .selectors import audit_action_choices, audit_event_list, desk_list, staff_list
+
+log = logging.getLogger(__name__)
+
+
+def root(request):
+    return redirect(home_url_for(request.user))
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    report = health.health_report()
+    status = 200 if all(v == "ok" for v in report.values()) else 503
+    return JsonResponse(report, status=status)
+
+
+def paginate(request, queryset, per_page=25):
+    page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return page, params.urlencode()
+
+
+@staff_required()
+def home(request):
+    panel = dashboard_for(request.user)
+    recent = None
+    if request.user.has_perm("brokerage.view_auditevent"):
+        recent = audit_event_list(user=request.user)[:8]
+    return render(
+        request,
+        "backoffice/home.html",
+        {
+            "panel": panel,
+            "charts_json": [c.__dict__ for c in panel.charts],
+            "recent_events": recent,
+            "role_slug": role_of(request.user),
+        },
+    )
+
+
+@staff_required("brokerage.view_auditevent")
+def audit_log(request):
+    filters = {
+        "q": request.GET.get("q", "").strip()[:200],
+        "action": request.GET.get("action", "").strip()[:100],
+        "target_type": request.GET.get("target_type", "").strip()[:100],
+        "actor": request.GET.get("actor", "").strip()[:254],
+    }
+    events = audit_event_list(user=request.user, **filters)
+    page, query = paginate(request, events, per_page=50)
+    ctx = {
+        "page": page,
+        "query": query,
+        "filters": filters,
+        "actions": audit_action_choices(),
+    }
+    template = "backoffice/_audit_results.html" if request.htmx else "backoffice/audit_log.html"
+    return render(request, template, ctx)
+
+
+@staff_required("brokerage.view_auditevent")
+def audit_event_detail(request, seq: int):
+    event = get_object_or_404(AuditEvent, seq=seq)
+    return render(request, "backoffice/audit_event.html", {"event": event})
+
+
+@staff_required("brokerage.view_team")
+def team(request):
+    desks = list(desk_list(user=request.user))
+    desk = None
+    desk_id = request.GET.get("desk", "")
+    if desk_id.isdigit():
+        desk = next((d for d in desks if d.pk == int(desk_id)), None)
+        if desk is None:
+            raise PermissionDenied("That desk is not yours.")
+    members = staff_list(user=request.user, desk=desk, q=request.GET.get("q", "").strip()[:100])
+    page, query = paginate(request, members)
+    labels = {r.label: r for r in ROLES.values()}
+    rows = []
+    for member in page:
+        role = next((labels[g.name].label for g in member.groups.all() if g.name in labels), "")
+        rows.append({"user": member, "role": role})
+    return render(
+        request,
+        "backoffice/team.html",
+        {"desks": desks, "desk": desk, "page": page, "rows": rows, "query": query},
+    )
+
+
+@staff_required("brokerage.view_system_status")
+def system_status(request):
+    report = health.health_report()
+    try:
+        workers = health.workers()
+        queues = health.queue_depths()
+    except Exception:  # noqa: BLE001  (Redis down: the report says so)
+        workers, queues = [], {}
+    ctx = {
+        "report": report,
+        "workers": workers,
+        "queues": queues,
+        "desk_count": Desk.objects.count(),
+    }
+    template = "backoffice/_system_status.html" if request.htmx else "backoffice/system.html"
+    return render(request, template, ctx)
+
+
+# --- Error pages: JSON under /api/, the product's layout elsewhere ---------------------------
+
+ERROR_TEXT = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("forbidden", "You do not have access to this page."),
+    404: ("not_found", "There is nothing at this address."),
+    500: ("server_error", "Something went wrong on our side. It has been logged."),
+}
+
+
+def _error(request, status, exception=None):
+    code, detail = ERROR_TEXT[status]
+    if status == 403 and exception is not None and str(exception):
+        detail = str(exception)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": code, "detail": detail, "fields": {}}, status=status)
+    try:
+        body = loader.render_to_string(
+            "errors/error.html", {"status": status, "detail": detail}, request=request
+        )
+    except Exception:  # noqa: BLE001  (the error page must never fail itself)
+        log.exception("error page failed to render")
+        body = f"<h1>{status}</h1><p>{detail}</p>"
+    return HttpResponse(body, status=status)
+
+
+def bad_request(request, exception=None):
+    return _error(request, 400, exception)
+
+
+def permission_denied(request, exception=None):
+    return _error(request, 403, exception)
+
+
+def page_not_found(request, exception=None):
+    return _error(request, 404, exception)
+
+
+def server_error(request):
+    return _error(request, 500)

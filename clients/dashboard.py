@@ -1,0 +1,25 @@
+from brokerage.dashboard import Chart, Kpi, Panel, dashboard_provider
+
+from .selectors import client_signups_per_day, client_summary
+
+
+@dashboard_provider
+def clients_panel(user) -> Panel:
+    summary = client_summary()
+    per_day = client_signups_per_day(days=14)
+    return Panel(
+        kpis=[
+            Kpi("Clients", summary["total"], "people", order=10),
+            Kpi("New clients, 7 days", summary["new_7d"], "person-plus", order=20),
+        ],
+        charts=[
+            Chart(
+                id="client-signups",
+                title="Client registrations, last 14 days",
+                kind="bar",
+                labels=[d["day"][5:] for d in per_day],
+                datasets=[{"label": "Registrations", "data": [d["count"] for d in per_day]}],
+                order=10,
+            )
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Compliance: AML, sanctions, jurisdictions, audit dossier."""

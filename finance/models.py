@@ -1,0 +1,1 @@
+"""Finance: ledger, deposits, withdrawals, PSPs, reconciliation."""

@@ -1,0 +1,1 @@
+"""KYC: onboarding documents, auto-checks, review queue."""

@@ -1,0 +1,1 @@
+"""Leads: capture, scoring, routing, desks' sales work."""

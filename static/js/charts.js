@@ -1,0 +1,24 @@
+// Draws every <canvas data-chart="ID"> from the JSON in #dashboard-charts (no inline scripts: CSP).
+(function () {
+  "use strict";
+  var source = document.getElementById("dashboard-charts");
+  if (!source || typeof Chart === "undefined") { return; }
+  var charts = JSON.parse(source.textContent);
+  var palette = ["#0d6efd", "#198754", "#fd7e14", "#6f42c1", "#20c997", "#dc3545"];
+  charts.forEach(function (spec) {
+    var canvas = document.querySelector('canvas[data-chart="' + spec.id + '"]');
+    if (!canvas) { return; }
+    var datasets = spec.datasets.map(function (ds, i) {
+      var color = palette[i % palette.length];
+      return Object.assign({ backgroundColor: spec.kind === "line" ? color + "33" : color,
+                             borderColor: color, fill: spec.kind === "line", tension: 0.3 }, ds);
+    });
+    new Chart(canvas, {
+      type: spec.kind,
+      data: { labels: spec.labels, datasets: datasets },
+      options: { responsive: true, maintainAspectRatio: false, animation: false,
+                 plugins: { legend: { display: datasets.length > 1 } },
+                 scales: spec.kind === "doughnut" ? {} : { y: { beginAtZero: true, ticks: { precision: 0 } } } }
+    });
+  });
+})();
