@@ -1,0 +1,16 @@
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def bs(bound_field):
+    """Render a form field's widget with Bootstrap's classes (and is-invalid when it has errors)."""
+    kind = bound_field.widget_type
+    css = "form-select" if kind in ("select", "selectmultiple") else "form-control"
+    if kind in ("checkbox", "radio", "checkboxselectmultiple"):
+        css = "form-check-input"
+    if bound_field.errors:
+        css += " is-invalid"
+    existing = bound_field.field.widget.attrs.get("class", "")
+    return bound_field.as_widget(attrs={"class": f"{existing} {css}".strip()})
