@@ -27,73 +27,77 @@ class ApiKeyAuth(APIKeyHeader):
         return api_key
 
 
-api = NinjaAPI(
-    title="Brokerage back-office API",
-    version="1",
-    description=(
-        "Integration API: landing pages and affiliates post leads, PSPs send callbacks, "
-        "partners read their data. Authenticate with the `X-API-Key` header. Errors answer "
-        '`{"error": code, "detail": message, "fields": {field: [messages]}}`.'
-    ),
-    auth=ApiKeyAuth(),
-    urls_namespace="api",
-    docs_url="/docs",
-)
-
-
-def error_response(request, status: int, code: str, detail: str, fields=None):
-    return api.create_response(
-        request, {"error": code, "detail": detail, "fields": fields or {}}, status=status
-    )
-
-
 def _field_name(loc) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "payload")]
     return ".".join(parts) or "__all__"
 
 
-@api.exception_handler(ValidationError)
-def on_validation_error(request, exc: ValidationError):
-    fields: dict[str, list[str]] = {}
-    not_json = False
-    for err in exc.errors:
-        if err.get("type") in ("json_invalid", "value_error.jsondecode"):
-            not_json = True
-        fields.setdefault(_field_name(err.get("loc", ())), []).append(err.get("msg", "Invalid."))
-    if not_json:
-        return error_response(request, 400, "invalid_json", "The request body is not valid JSON.")
-    return error_response(request, 422, "validation_error", "Some fields are not valid.", fields)
+def install_error_handlers(api: NinjaAPI) -> NinjaAPI:
+    """Every error of `api` answers `{"error", "detail", "fields"}` with the right status."""
+
+    def error_response(request, status: int, code: str, detail: str, fields=None):
+        return api.create_response(
+            request, {"error": code, "detail": detail, "fields": fields or {}}, status=status
+        )
+
+    @api.exception_handler(ValidationError)
+    def on_validation_error(request, exc: ValidationError):
+        fields: dict[str, list[str]] = {}
+        for err in exc.errors:
+            if err.get("type") in ("json_invalid", "value_error.jsondecode"):
+                return error_response(
+                    request, 400, "invalid_json", "The request body is not valid JSON."
+                )
+            name = _field_name(err.get("loc", ()))
+            fields.setdefault(name, []).append(err.get("msg", "Invalid."))
+        return error_response(
+            request, 422, "validation_error", "Some fields are not valid.", fields
+        )
+
+    @api.exception_handler(AuthenticationError)
+    def on_auth_error(request, exc):
+        if request.headers.get("X-API-Key"):
+            return error_response(request, 401, "invalid_api_key", "The API key is not valid.")
+        return error_response(
+            request, 401, "missing_api_key", "Send your integration's key in the X-API-Key header."
+        )
+
+    @api.exception_handler(DomainError)
+    def on_domain_error(request, exc: DomainError):
+        return api.create_response(request, exc.as_dict(), status=exc.status)
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request, exc: HttpError):
+        codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "error")
+        return error_response(request, exc.status_code, code, str(exc))
+
+    @api.exception_handler(Http404)
+    def on_not_found(request, exc):
+        return error_response(request, 404, "not_found", "No such object.")
+
+    @api.exception_handler(Exception)
+    def on_unexpected(request, exc):
+        log.exception("API error on %s", request.path)
+        return error_response(request, 500, "server_error", "Unexpected error; it has been logged.")
+
+    return api
 
 
-@api.exception_handler(AuthenticationError)
-def on_auth_error(request, exc):
-    if request.headers.get("X-API-Key"):
-        return error_response(request, 401, "invalid_api_key", "The API key is not valid.")
-    return error_response(
-        request, 401, "missing_api_key", "Send your integration's key in the X-API-Key header."
+api = install_error_handlers(
+    NinjaAPI(
+        title="Brokerage back-office API",
+        version="1",
+        description=(
+            "Integration API: landing pages and affiliates post leads, PSPs send callbacks, "
+            "partners read their data. Authenticate with the `X-API-Key` header. Errors answer "
+            '`{"error": code, "detail": message, "fields": {field: [messages]}}`.'
+        ),
+        auth=ApiKeyAuth(),
+        urls_namespace="api",
+        docs_url="/docs",
     )
-
-
-@api.exception_handler(DomainError)
-def on_domain_error(request, exc: DomainError):
-    return api.create_response(request, exc.as_dict(), status=exc.status)
-
-
-@api.exception_handler(HttpError)
-def on_http_error(request, exc: HttpError):
-    code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
-    return error_response(request, exc.status_code, code.get(exc.status_code, "error"), str(exc))
-
-
-@api.exception_handler(Http404)
-def on_not_found(request, exc):
-    return error_response(request, 404, "not_found", "No such object.")
-
-
-@api.exception_handler(Exception)
-def on_unexpected(request, exc):
-    log.exception("API error on %s", request.path)
-    return error_response(request, 500, "server_error", "Unexpected error; it has been logged.")
+)
 
 
 class WhoAmI(Schema):

@@ -7,8 +7,10 @@ class BrokerageConfig(AppConfig):
     verbose_name = "Back-office kernel"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers system checks)
-        from . import dashboard_kernel  # noqa: F401  (registers the kernel's home panel)
+        from . import (
+            checks,  # noqa: F401  (registers system checks)
+            dashboard_kernel,  # noqa: F401  (registers the kernel's home panel)
+        )
         from .navigation import NavItem, register_nav
         from .services import roles_sync
 
@@ -16,9 +18,21 @@ class BrokerageConfig(AppConfig):
         for item in [
             NavItem("Home", "backoffice:home", "house", order=0),
             NavItem("Team", "backoffice:team", "people", "brokerage.view_team", 800, "Admin"),
-            NavItem("Audit log", "backoffice:audit_log", "journal-check",
-                    "brokerage.view_auditevent", 810, "Admin"),
-            NavItem("System", "backoffice:system", "hdd-network",
-                    "brokerage.view_system_status", 820, "Admin"),
+            NavItem(
+                "Audit log",
+                "backoffice:audit_log",
+                "journal-check",
+                "brokerage.view_auditevent",
+                810,
+                "Admin",
+            ),
+            NavItem(
+                "System",
+                "backoffice:system",
+                "hdd-network",
+                "brokerage.view_system_status",
+                820,
+                "Admin",
+            ),
         ]:
             register_nav("backoffice", item)

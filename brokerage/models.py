@@ -131,6 +131,9 @@ class AuditChainHead(models.Model):
     seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
 
+    def __str__(self):
+        return f"audit chain head at seq {self.seq}"
+
 
 class AuditEvent(models.Model):
     """Append-only, hash-chained record of every decision: who, what, on what, why, evidence.

@@ -37,8 +37,13 @@ def nav_for(audience: str, user, current_path: str) -> list[dict]:
         root = url in ("/backoffice/", "/portal/", "/partners/")
         active = current_path == url if root else current_path.startswith(url)
         entries.append(
-            {"label": item.label, "url": url, "icon": item.icon, "active": active,
-             "section": item.section}
+            {
+                "label": item.label,
+                "url": url,
+                "icon": item.icon,
+                "active": active,
+                "section": item.section,
+            }
         )
     return entries
 

@@ -44,6 +44,17 @@ def _target_fields(target) -> dict:
     return {"target_type": kind, "target_id": str(ident), "target_repr": f"{kind}:{ident}"[:255]}
 
 
+def _no_nul(value):
+    """Postgres text and jsonb cannot hold NUL; evidence may carry raw outside input."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_nul(v) for v in value]
+    return value
+
+
 def client_ip(request) -> str | None:
     if request is None:
         return None
@@ -73,16 +84,21 @@ def audit_record(
     if head is None:
         AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
         head = AuditChainHead.objects.select_for_update().get(pk=1)
+    fields = _no_nul(
+        {
+            "action": action,
+            "reason": reason,
+            "ip_address": client_ip(request),
+            **_actor_fields(actor),
+            **_target_fields(target),
+        }
+    )
     event = AuditEvent(
         seq=head.seq + 1,
         occurred_at=timezone.now(),
-        action=action,
-        reason=reason,
-        evidence=evidence or {},
-        ip_address=client_ip(request),
+        evidence=_no_nul(evidence or {}),
         prev_hash=head.last_hash,
-        **_actor_fields(actor),
-        **_target_fields(target),
+        **fields,
     )
     # Round-trip the evidence through JSON now so the stored value hashes the same on re-read.
     event.evidence = json.loads(json.dumps(event.evidence, cls=DjangoJSONEncoder))

@@ -25,7 +25,9 @@ def totp_code(secret: str, at: float | None = None, period: int = 30, digits: in
 
 
 if __name__ == "__main__":
-    secret = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
-        "DEMO_TOTP_SECRET", DEFAULT_DEMO_SECRET
+    secret = (
+        sys.argv[1]
+        if len(sys.argv) > 1
+        else os.environ.get("DEMO_TOTP_SECRET", DEFAULT_DEMO_SECRET)
     )
     print(totp_code(secret))

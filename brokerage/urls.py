@@ -1,13 +1,30 @@
+from functools import wraps
+
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.urls import include, path
 
 from . import views
 from .api import api
+from .permissions import is_admin_user
 
-# Django admin is ops configuration: only the ops admin role, and only after the product's own
-# login (password + TOTP); the admin's password-only form is never used.
-admin.site.login = secure_admin_login(admin.site.login)
+
+def admin_login(login_view):
+    """Django admin is ops configuration: only the ops admin role, and only after the product's
+    own login (password + TOTP); the admin's own password-only form is never shown."""
+    secured = secure_admin_login(login_view)
+
+    @wraps(login_view)
+    def view(request, *args, **kwargs):
+        if request.user.is_authenticated and not is_admin_user(request.user):
+            raise PermissionDenied("The ops admin is for the ops admin role.")
+        return secured(request, *args, **kwargs)
+
+    return view
+
+
+admin.site.login = admin_login(admin.site.login)
 admin.site.site_header = "Brokerage operations"
 admin.site.site_title = "Brokerage ops"
 admin.site.index_title = "Configuration"

@@ -15,4 +15,6 @@ class ClientsConfig(AppConfig):
 
         user_signed_up.connect(on_user_signed_up, dispatch_uid="clients.on_user_signed_up")
         register_nav("portal", NavItem("Overview", "portal:home", "speedometer2", order=0))
-        register_nav("portal", NavItem("Profile & security", "portal:profile", "shield-lock", order=90))
+        register_nav(
+            "portal", NavItem("Profile & security", "portal:profile", "shield-lock", order=90)
+        )

@@ -31,7 +31,11 @@ class Partner(models.Model):
         validators=[RegexValidator(r"^[A-Z0-9_-]{4,32}$", "4-32 of A-Z, 0-9, _ and -.")],
     )
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="sub_partners",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sub_partners",
         help_text="The master IB of a sub-IB.",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)

@@ -8,7 +8,11 @@ from .models import Partner
 
 @transaction.atomic
 def partner_create(
-    *, actor: Actor, user, company_name: str = "", referral_code: str | None = None,
+    *,
+    actor: Actor,
+    user,
+    company_name: str = "",
+    referral_code: str | None = None,
     parent: Partner | None = None,
 ) -> Partner:
     """Make a (non-staff, non-client) user an IB partner."""
@@ -29,7 +33,9 @@ def partner_create(
             actor=actor,
             action="partner.created",
             target=partner,
-            evidence={"referral_code": partner.referral_code,
-                      "parent": parent.pk if parent else None},
+            evidence={
+                "referral_code": partner.referral_code,
+                "parent": parent.pk if parent else None,
+            },
         )
     return partner

@@ -25,9 +25,8 @@ RET_NOT_FOUND = "13 Not found"
 
 
 def password_hash(password: str) -> bytes:
-    return hashlib.md5(
-        hashlib.md5(password.encode("utf-16-le")).digest() + b"WebAPI"  # noqa: S324 (protocol)
-    ).digest()
+    inner = hashlib.md5(password.encode("utf-16-le")).digest()  # noqa: S324 (MT5 protocol)
+    return hashlib.md5(inner + b"WebAPI").digest()  # noqa: S324 (MT5 protocol)
 
 
 def rand_answer(pw_hash: bytes, rand: bytes) -> str:

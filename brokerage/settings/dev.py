@@ -2,7 +2,9 @@
 
 import os
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-0123456789abcdefghijklmnop")
+os.environ.setdefault(
+    "DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-0123456789abcdefghijklmnop"
+)
 
 from .base import *  # noqa: E402, F403
 from .base import VAR_DIR, env  # noqa: E402

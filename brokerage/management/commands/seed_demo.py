@@ -80,8 +80,14 @@ class Command(BaseCommand):
         for email, first, last, desk, languages in AGENTS:
             staff.append(
                 staff_user_upsert(
-                    actor=ACTOR, email=email, role="sales_agent", first_name=first,
-                    last_name=last, desk=desks[desk], languages=languages, password=password,
+                    actor=ACTOR,
+                    email=email,
+                    role="sales_agent",
+                    first_name=first,
+                    last_name=last,
+                    desk=desks[desk],
+                    languages=languages,
+                    password=password,
                 )
             )
         manager = User.objects.get(email=demo_email("desk_manager"))
@@ -89,8 +95,12 @@ class Command(BaseCommand):
             if desk.manager_id != manager.pk:
                 desk.manager = manager
                 desk.save(update_fields=["manager"])
-                audit_record(actor=ACTOR, action="desk.manager_set", target=desk,
-                             evidence={"manager": manager.email})
+                audit_record(
+                    actor=ACTOR,
+                    action="desk.manager_set",
+                    target=desk,
+                    evidence={"manager": manager.email},
+                )
 
         for user in staff:
             self._verified(user)
@@ -100,17 +110,25 @@ class Command(BaseCommand):
         client_register(user=client_user, actor=ACTOR, country="GB", language="en")
 
         ib_user = self._person("partner@demo.test", "Ian", "Broker", password)
-        master = partner_create(actor=ACTOR, user=ib_user, company_name="Demo Partners Ltd",
-                                referral_code="DEMOIB")
+        master = partner_create(
+            actor=ACTOR, user=ib_user, company_name="Demo Partners Ltd", referral_code="DEMOIB"
+        )
         sub_user = self._person("subpartner@demo.test", "Sara", "Subbroker", password)
-        partner_create(actor=ACTOR, user=sub_user, company_name="Demo Sub-IB",
-                       referral_code="DEMOSUB", parent=master)
+        partner_create(
+            actor=ACTOR,
+            user=sub_user,
+            company_name="Demo Sub-IB",
+            referral_code="DEMOSUB",
+            parent=master,
+        )
 
         self._api_key()
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo data ready: {len(staff)} staff, 3 desks, client@demo.test, partner@demo.test. "
-            "Password: DEMO_PASSWORD; staff TOTP secret: DEMO_TOTP_SECRET."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {len(staff)} staff, 3 desks, client@demo.test, "
+                "partner@demo.test. Password: DEMO_PASSWORD; staff TOTP secret: DEMO_TOTP_SECRET."
+            )
+        )
 
     def _person(self, email, first, last, password):
         user, created = User.objects.get_or_create(
@@ -135,8 +153,9 @@ class Command(BaseCommand):
             current = None
         if current is None:
             TOTP.activate(user, secret)
-            audit_record(actor=ACTOR, action="mfa.totp_enrolled", target=user,
-                         reason="demo TOTP secret")
+            audit_record(
+                actor=ACTOR, action="mfa.totp_enrolled", target=user, reason="demo TOTP secret"
+            )
         if not Authenticator.objects.filter(
             user=user, type=Authenticator.Type.RECOVERY_CODES
         ).exists():

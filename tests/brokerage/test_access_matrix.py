@@ -1,0 +1,97 @@
+"""Walks every page of the product as every audience and checks it against the role matrix.
+
+The matrix below is the one in docs/roles.md. A new URL that is not in it fails this test:
+decide who may open it, write it in both places.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from brokerage.roles import ROLES
+from tests.conftest import AUDIENCES, login, make_user
+
+STAFF = set(ROLES)
+EVERYONE = {*STAFF, "client", "partner", "anonymous"}
+
+MATRIX: dict[str, set[str]] = {
+    "root": EVERYONE,  # redirects each audience to its own home
+    "healthz": EVERYONE,
+    "backoffice:home": STAFF,
+    "backoffice:audit_log": {"compliance_officer", "ops_admin"},
+    "backoffice:audit_event": {"compliance_officer", "ops_admin"},
+    "backoffice:team": {"desk_manager", "ops_admin"},
+    "backoffice:system": {"ops_admin"},
+    "portal:home": {"client"},
+    "portal:profile": {"client"},
+    "partners:home": {"partner"},
+    "partners:network": {"partner"},
+    "admin:index": {"ops_admin"},
+}
+
+URL_KWARGS = {"backoffice:audit_event": {"seq": 1}}
+
+# Mounted by libraries and covered by their own tests here: allauth's pages (test_auth.py),
+# the API (test_api.py) and Django admin's model pages (admin:index stands for the whole site).
+EXCLUDED_PREFIXES = ("accounts/", "api/", "admin/", "static/")
+
+
+def walk(patterns, prefix="", namespace=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+            yield from walk(p.url_patterns, prefix + str(p.pattern), ns)
+        elif isinstance(p, URLPattern) and p.name:
+            yield prefix + str(p.pattern), f"{namespace}{p.name}"
+
+
+def product_url_names() -> set[str]:
+    names = {name for route, name in walk(get_resolver().url_patterns)
+             if not route.startswith(EXCLUDED_PREFIXES)}
+    return names | {"admin:index"}
+
+
+def test_every_url_is_in_the_matrix():
+    missing = product_url_names() - MATRIX.keys()
+    assert not missing, f"URLs with no access rule in the matrix (and docs/roles.md): {missing}"
+    stale = MATRIX.keys() - product_url_names()
+    assert not stale, f"Matrix names URLs that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("audience", AUDIENCES)
+def test_each_audience_reaches_exactly_its_pages(db, client, audience):
+    login(client, make_user(audience))
+    wrong = []
+    for name in sorted(product_url_names()):
+        url = reverse(name, kwargs=URL_KWARGS.get(name))
+        response = client.get(url, follow=True)
+        final = response.request["PATH_INFO"]
+        if name == "healthz":
+            ok = response.status_code in (200, 503)
+            outcome = "public"
+        elif name == "root":
+            ok = response.status_code == 200
+            outcome = final
+        elif audience in MATRIX[name]:
+            ok = response.status_code == 200 and final == url
+            outcome = f"{response.status_code} at {final}"
+        elif audience == "anonymous":
+            ok = final.startswith("/accounts/login/")
+            outcome = f"{response.status_code} at {final}"
+        else:
+            ok = response.status_code == 403
+            outcome = f"{response.status_code} at {final}"
+        if not ok:
+            allowed = "allowed" if audience in MATRIX[name] else "denied"
+            wrong.append(f"{name} ({url}) should be {allowed}, got {outcome}")
+    assert not wrong, f"{audience}: " + "; ".join(wrong)
+
+
+@pytest.mark.parametrize(
+    ("audience", "home"),
+    [("ops_admin", "/backoffice/"), ("client", "/portal/"), ("partner", "/partners/"),
+     ("anonymous", "/accounts/login/")],
+)
+def test_root_sends_each_audience_home(db, client, audience, home):
+    login(client, make_user(audience))
+    response = client.get("/", follow=True)
+    assert response.request["PATH_INFO"] == home

@@ -1,0 +1,105 @@
+import time
+
+import pytest
+from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP
+from django.conf import settings
+from django.core.cache import cache
+
+from brokerage.models import Desk, User
+from brokerage.roles import ROLES
+from brokerage.services import staff_user_upsert
+from clients.services import client_register
+from ib.services import partner_create
+
+PASSWORD = "correct-horse-battery-9"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+AUDIENCES = [*ROLES, "client", "partner", "anonymous"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty cache (rate limits, used TOTP codes) in the test Redis DB."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def desk(db):
+    return Desk.objects.create(name="London", languages=["en"])
+
+
+def make_staff(role: str, *, email=None, desk=None, totp=True) -> User:
+    user = staff_user_upsert(
+        actor="test",
+        email=email or f"{role}@test.example",
+        role=role,
+        first_name=role.title(),
+        last_name="Tester",
+        desk=desk,
+        password=PASSWORD,
+    )
+    EmailAddress.objects.get_or_create(user=user, email=user.email, verified=True, primary=True)
+    if totp:
+        TOTP.activate(user, TOTP_SECRET)
+    return user
+
+
+def make_client_user(email="trader@test.example") -> User:
+    user = User.objects.create_user(email=email, password=PASSWORD, first_name="Tia")
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    client_register(user=user, actor="test")
+    return user
+
+
+def make_partner_user(email="ib@test.example", code="IBTEST01") -> User:
+    user = User.objects.create_user(email=email, password=PASSWORD, first_name="Ian")
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    partner_create(actor="test", user=user, referral_code=code)
+    return user
+
+
+def make_user(audience: str, **kwargs) -> User | None:
+    if audience == "anonymous":
+        return None
+    if audience == "client":
+        return make_client_user(**kwargs)
+    if audience == "partner":
+        return make_partner_user(**kwargs)
+    return make_staff(audience, **kwargs)
+
+
+def login(client, user) -> None:
+    """Sign in as after a full allauth login: password, and for staff the TOTP step."""
+    if user is None:
+        return
+    client.force_login(user)
+    session = client.session
+    now = time.time()
+    records = [{"method": "password", "at": now, "email": user.email}]
+    if user.is_staff:
+        records.append({"method": "mfa", "at": now, "type": "totp"})
+    session["account_authentication_methods"] = records
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+
+
+@pytest.fixture
+def staff_factory(db):
+    return make_staff
+
+
+@pytest.fixture
+def as_role(db, client):
+    """`as_role("compliance_officer")` -> a test client signed in as that audience."""
+
+    def _as(audience: str, **kwargs):
+        login(client, make_user(audience, **kwargs))
+        return client
+
+    return _as
+
+
+def pytest_report_header(config):
+    return [f"database: {settings.DATABASES['default']['HOST']}:"
+            f"{settings.DATABASES['default']['PORT']}, redis: {settings.REDIS_URL}"]
