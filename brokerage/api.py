@@ -6,6 +6,8 @@ routers in `brokerage/urls.py` (`api.add_router`).
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -68,9 +70,21 @@ def install_error_handlers(api: NinjaAPI) -> NinjaAPI:
 
     @api.exception_handler(HttpError)
     def on_http_error(request, exc: HttpError):
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+            # ninja's body parser failed (JSONDecodeError is a ValueError)
+            return error_response(
+                request, 400, "invalid_json", "The request body is not valid JSON."
+            )
         codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "error")
         return error_response(request, exc.status_code, code, str(exc))
+
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request, exc):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response(
+            request, 413, "payload_too_large", f"The request body is over {limit} bytes."
+        )
 
     @api.exception_handler(Http404)
     def on_not_found(request, exc):

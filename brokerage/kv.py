@@ -6,8 +6,13 @@ import redis
 from django.conf import settings
 
 
-@lru_cache(maxsize=1)
-def redis_client() -> redis.Redis:
+@lru_cache(maxsize=4)
+def _client_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
+        url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
     )
+
+
+def redis_client() -> redis.Redis:
+    """A pooled client for REDIS_URL (one pool per URL, so settings overrides take effect)."""
+    return _client_for(settings.REDIS_URL)

@@ -25,7 +25,7 @@ def sessions_clear_expired_task() -> None:
     call_command("clearsessions")
 
 
-@shared_task(acks_late=True, time_limit=30)
+@shared_task(acks_late=True, time_limit=30, soft_time_limit=25)
 def echo_task(value: str) -> str:
     """Round trip used by the health page and the worker integration test."""
     from .kv import redis_client
