@@ -1,0 +1,89 @@
+import pytest
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from django.core.management import call_command
+
+from brokerage.models import ApiKey, AuditEvent, Desk, User
+from brokerage.roles import ROLES, role_of
+from brokerage.selectors import audit_chain_verify
+from brokerage.services import api_key_authenticate
+from brokerage.totp import totp_code
+from clients.models import Client
+from ib.models import Partner
+
+pytestmark = pytest.mark.django_db
+
+DEMO = {"DEMO_PASSWORD": "pass-for-demo-1", "DEMO_TOTP_SECRET": "KRSXG5CTMVRXEZLU",
+        "DEMO_API_KEY": "bo_test_demo_key_0123456789abcdef"}
+
+
+@pytest.fixture
+def demo(settings):
+    for k, v in DEMO.items():
+        setattr(settings, k, v)
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def snapshot():
+    return {
+        "users": sorted(User.objects.values_list("email", "is_staff", "first_name")),
+        "desks": sorted(Desk.objects.values_list("name", "manager__email")),
+        "clients": Client.objects.count(),
+        "partners": sorted(Partner.objects.values_list("referral_code", "parent__referral_code")),
+        "authenticators": Authenticator.objects.count(),
+        "keys": ApiKey.objects.count(),
+        "events": AuditEvent.objects.count(),
+    }
+
+
+def test_nothing_demo_exists_without_seeding():
+    assert not User.objects.filter(email__endswith="@demo.test").exists()
+    assert not Desk.objects.exists() and not ApiKey.objects.exists()
+
+
+def test_seeding_twice_gives_the_same_data(demo):
+    first = snapshot()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert snapshot() == first
+    assert audit_chain_verify().ok
+
+
+def test_a_staff_user_per_role_with_password_and_totp(demo):
+    for slug in ROLES:
+        user = User.objects.get(email=f"{slug}@demo.test")
+        assert user.is_staff and role_of(user) == slug
+        assert user.check_password(DEMO["DEMO_PASSWORD"])
+        assert EmailAddress.objects.get(user=user).verified
+        assert Authenticator.objects.filter(user=user, type="totp").exists()
+
+
+def test_desks_with_agents(demo):
+    assert set(Desk.objects.values_list("name", flat=True)) == {"Dubai", "London", "Global"}
+    for desk in Desk.objects.all():
+        agents = User.objects.filter(staff_profile__desk=desk, groups__name="Sales agent")
+        assert agents.exists(), desk
+    dubai = User.objects.filter(staff_profile__desk__name="Dubai", groups__name="Sales agent")
+    assert all("ar" in u.staff_profile.languages for u in dubai)
+
+
+def test_demo_client_partner_and_api_key(demo):
+    assert Client.objects.get(user__email="client@demo.test").user.is_staff is False
+    master = Partner.objects.get(user__email="partner@demo.test")
+    assert master.sub_partners.count() == 1
+    key = api_key_authenticate(DEMO["DEMO_API_KEY"])
+    assert key is not None and key.name == "Demo landing page"
+
+
+def test_demo_login_passes_mfa_with_the_demo_secret(demo, client):
+    client.post("/accounts/login/", {"login": "desk_manager@demo.test",
+                                     "password": DEMO["DEMO_PASSWORD"]})
+    client.post("/accounts/2fa/authenticate/", {"code": totp_code(DEMO["DEMO_TOTP_SECRET"])})
+    assert client.get("/backoffice/team/").status_code == 200
+
+
+def test_changed_demo_key_is_rotated(demo, settings):
+    settings.DEMO_API_KEY = "bo_rotated_demo_key_abcdefghijklmnop"
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert api_key_authenticate(DEMO["DEMO_API_KEY"]) is None
+    assert api_key_authenticate(settings.DEMO_API_KEY) is not None
+    assert ApiKey.objects.count() == 1

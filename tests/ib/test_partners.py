@@ -1,0 +1,47 @@
+import pytest
+
+from brokerage.errors import InvalidInput
+from ib.models import Partner
+from ib.services import partner_create
+from tests.conftest import make_client_user, make_partner_user, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def test_partner_home_shows_the_referral_link(as_role):
+    page = as_role("partner").get("/partners/")
+    assert page.status_code == 200
+    assert page.context["referral_url"].endswith("/r/IBTEST01")
+
+
+def test_network_lists_only_the_partners_own_sub_ibs(client, django_assert_max_num_queries):
+    from tests.conftest import login
+
+    master = make_partner_user()
+    stranger = make_partner_user("other@test.example", "OTHER001")
+    for i in range(12):
+        sub = make_partner_user(f"sub{i}@test.example", f"SUB{i:05d}")
+        Partner.objects.filter(pk=sub.partner.pk).update(parent=master.partner)
+    make_partner_user("theirs@test.example", "THEIRS01").partner.__class__.objects.filter(
+        user__email="theirs@test.example").update(parent=stranger.partner)
+    login(client, master)
+    with django_assert_max_num_queries(10):
+        page = client.get("/partners/network/")
+    codes = {p.referral_code for p in page.context["page"]}
+    assert len(codes) == 12 and "THEIRS01" not in codes
+
+
+def test_only_plain_users_become_partners_with_a_free_code():
+    make_partner_user()
+    newcomer = __import__("brokerage.models", fromlist=["User"]).User.objects.create_user(
+        email="new@test.example", password="x-long-password"
+    )
+    with pytest.raises(InvalidInput) as taken:
+        partner_create(actor="test", user=newcomer, referral_code="IBTEST01")
+    assert taken.value.fields == {"referral_code": ["Already in use."]}
+    other = make_client_user("c@test.example")
+    with pytest.raises(InvalidInput):
+        partner_create(actor="test", user=other, referral_code="NEWCODE1")  # a client
+    staff = make_staff("ib_manager", totp=False)
+    with pytest.raises(InvalidInput):
+        partner_create(actor="test", user=staff)

@@ -1,0 +1,85 @@
+"""Browser journeys: Playwright driving Debian's Chromium against the live test server."""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core import mail
+
+from brokerage.totp import totp_code
+from tests.conftest import PASSWORD, TOTP_SECRET, make_staff
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop + Django ORM
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.console_errors = errors
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def test_staff_signs_in_with_password_and_totp(live_server, page):
+    make_staff("compliance_officer")
+    page.goto(f"{live_server.url}/backoffice/")
+    assert "/accounts/login/" in page.url
+    page.fill("input[name=login]", "compliance_officer@test.example")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
+    page.fill("input[name=code]", "000000")
+    page.click("button[type=submit]")
+    assert page.locator("text=Incorrect code").is_visible()
+    page.fill("input[name=code]", totp_code(TOTP_SECRET))
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/backoffice/")
+    assert page.locator("h1").inner_text().startswith("Good ")
+    assert page.locator("[data-kpi=clients]").is_visible()
+    assert page.locator("canvas[data-chart=client-signups]").is_visible()
+    page.click("text=Audit log")
+    page.wait_for_url(re.compile(r"/backoffice/audit/"))
+    assert page.locator("table tbody tr").count() >= 1
+    assert page.console_errors == []  # CSP blocked nothing, no script failed
+
+
+def test_client_signs_up_verifies_email_and_lands_in_portal(live_server, page):
+    page.goto(f"{live_server.url}/accounts/signup/")
+    page.fill("input[name=first_name]", "Maya")
+    page.fill("input[name=last_name]", "Lopez")
+    page.fill("input[name=email]", "maya@example.com")
+    page.fill("input[name=password1]", "sunny-harbour-42")
+    page.fill("input[name=password2]", "sunny-harbour-42")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/accounts/confirm-email/"))
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["maya@example.com"]
+    link = re.search(r"https?://\S+/accounts/confirm-email/\S+", mail.outbox[0].body).group(0)
+    path = link.split("/accounts/", 1)[1]
+    page.goto(f"{live_server.url}/accounts/{path}")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/portal/")
+    assert page.locator("h1").inner_text() == "Welcome, Maya"
+    assert page.console_errors == []
