@@ -28,7 +28,7 @@ ensure_debian_packages() {
   local want=(libmagic1 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
   [ -n "${REDIS_URL:-}" ] || want+=(redis-server)
   [ -n "${DATABASE_URL:-}" ] || [ -n "$(pg_bindir)" ] || want+=(postgresql)
-  [ "${1:-run}" = "test" ] && want+=(chromium)
+  [ "${1:-run}" = "test" ] && want+=(chromium docker-compose)
   local missing=() p
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
