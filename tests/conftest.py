@@ -101,5 +101,7 @@ def as_role(db, client):
 
 
 def pytest_report_header(config):
-    return [f"database: {settings.DATABASES['default']['HOST']}:"
-            f"{settings.DATABASES['default']['PORT']}, redis: {settings.REDIS_URL}"]
+    return [
+        f"database: {settings.DATABASES['default']['HOST']}:"
+        f"{settings.DATABASES['default']['PORT']}, redis: {settings.REDIS_URL}"
+    ]

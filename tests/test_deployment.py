@@ -16,16 +16,24 @@ def compose_command() -> list[str]:
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    pytest.fail("Neither `docker compose` nor `docker-compose` is installed (make test installs "
-                "Debian's docker-compose).")
+    pytest.fail(
+        "Neither `docker compose` nor `docker-compose` is installed (make test installs "
+        "Debian's docker-compose)."
+    )
 
 
 def run_config(*args, **env):
-    full_env = {k: v for k, v in os.environ.items()
-                if k not in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD")}
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD")
+    }
     full_env.update(env)
-    return subprocess.run([*compose_command(), "-f", str(ROOT / "docker-compose.yml"), "config",
-                           *args], capture_output=True, text=True, env=full_env, cwd="/tmp")
+    return subprocess.run(
+        [*compose_command(), "-f", str(ROOT / "docker-compose.yml"), "config", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd="/tmp",
+    )
 
 
 def test_compose_file_validates():

@@ -45,8 +45,11 @@ def walk(patterns, prefix="", namespace=""):
 
 
 def product_url_names() -> set[str]:
-    names = {name for route, name in walk(get_resolver().url_patterns)
-             if not route.startswith(EXCLUDED_PREFIXES)}
+    names = {
+        name
+        for route, name in walk(get_resolver().url_patterns)
+        if not route.startswith(EXCLUDED_PREFIXES)
+    }
     return names | {"admin:index"}
 
 
@@ -88,8 +91,12 @@ def test_each_audience_reaches_exactly_its_pages(db, client, audience):
 
 @pytest.mark.parametrize(
     ("audience", "home"),
-    [("ops_admin", "/backoffice/"), ("client", "/portal/"), ("partner", "/partners/"),
-     ("anonymous", "/accounts/login/")],
+    [
+        ("ops_admin", "/backoffice/"),
+        ("client", "/portal/"),
+        ("partner", "/partners/"),
+        ("anonymous", "/accounts/login/"),
+    ],
 )
 def test_root_sends_each_audience_home(db, client, audience, home):
     login(client, make_user(audience))

@@ -19,8 +19,10 @@ def test_openapi_schema_and_docs_are_served(client):
     spec = schema.json()
     assert spec["info"]["title"] == "Brokerage back-office API"
     assert "/api/v1/whoami" in spec["paths"]
-    assert any(s.get("in") == "header" and s.get("name") == "X-API-Key"
-               for s in spec["components"]["securitySchemes"].values())
+    assert any(
+        s.get("in") == "header" and s.get("name") == "X-API-Key"
+        for s in spec["components"]["securitySchemes"].values()
+    )
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
@@ -41,13 +43,16 @@ def test_key_is_stored_only_as_a_hash(key):
     assert AuditEvent.objects.filter(action="api_key.created", target_id=str(row.pk)).exists()
 
 
-@pytest.mark.parametrize(("header", "code"), [
-    (None, "missing_api_key"),
-    ("short", "invalid_api_key"),
-    ("bo_" + "x" * 40, "invalid_api_key"),
-    ("bo_" + "é" * 10 + "\x00", "invalid_api_key"),
-    ("x" * 5000, "invalid_api_key"),
-])
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, "missing_api_key"),
+        ("short", "invalid_api_key"),
+        ("bo_" + "x" * 40, "invalid_api_key"),
+        ("bo_" + "é" * 10 + "\x00", "invalid_api_key"),
+        ("x" * 5000, "invalid_api_key"),
+    ],
+)
 def test_missing_or_malformed_key_is_401_json(client, key, header, code):
     extra = {"HTTP_X_API_KEY": header} if header is not None else {}
     response = client.get("/api/v1/whoami", **extra)
@@ -70,8 +75,7 @@ def test_unknown_api_route_is_404_json(client):
 @pytest.mark.urls("tests.brokerage.api_urls")
 class TestErrorContract:
     def post(self, client, key, body, content_type="application/json"):
-        return client.post("/api/probe/things", body, content_type=content_type,
-                           HTTP_X_API_KEY=key)
+        return client.post("/api/probe/things", body, content_type=content_type, HTTP_X_API_KEY=key)
 
     def test_good_body(self, client, key):
         response = self.post(client, key, {"name": "a", "count": 2})
@@ -92,8 +96,11 @@ class TestErrorContract:
     def test_domain_error_keeps_its_code(self, client, key):
         response = self.post(client, key, {"name": "taken", "count": 1})
         assert response.status_code == 400
-        assert response.json() == {"error": "name_taken", "detail": "That name is taken.",
-                                   "fields": {"name": ["Taken."]}}
+        assert response.json() == {
+            "error": "name_taken",
+            "detail": "That name is taken.",
+            "fields": {"name": ["Taken."]},
+        }
 
     def test_http_error(self, client, key):
         response = self.post(client, key, {"name": "teapot", "count": 1})

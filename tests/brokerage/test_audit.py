@@ -26,8 +26,13 @@ def tamper(sql, params=()):
 def chain(db):
     desk = Desk.objects.create(name="Audit desk")
     return [
-        audit_record(actor="rule:test", action=f"thing.step{i}", target=desk,
-                     reason=f"step {i}", evidence={"amount": Decimal("10.50"), "i": i})
+        audit_record(
+            actor="rule:test",
+            action=f"thing.step{i}",
+            target=desk,
+            reason=f"step {i}",
+            evidence={"amount": Decimal("10.50"), "i": i},
+        )
         for i in range(5)
     ]
 
@@ -48,14 +53,20 @@ def test_stored_event_rehashes_identically(chain):
     assert AuditEvent.objects.get(seq=1).evidence == {"amount": "10.50", "i": 0}
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE brokerage_auditevent SET reason = 'nothing to see' WHERE seq = 2",
-    "DELETE FROM brokerage_auditevent WHERE seq = 2",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE brokerage_auditevent SET reason = 'nothing to see' WHERE seq = 2",
+        "DELETE FROM brokerage_auditevent WHERE seq = 2",
+    ],
+)
 def test_database_refuses_update_and_delete(chain, statement):
-    with pytest.raises((InternalError, ProgrammingError), match="append-only"):
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(statement)
+    with (
+        pytest.raises((InternalError, ProgrammingError), match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        cur.execute(statement)
 
 
 def test_orm_update_is_refused_too(chain):
@@ -95,8 +106,12 @@ def test_audit_verify_command_exit_codes(chain):
     import subprocess
     import sys
 
-    ok = subprocess.run([sys.executable, "manage.py", "audit_verify"], capture_output=True,
-                        text=True, env=_subprocess_env())
+    ok = subprocess.run(
+        [sys.executable, "manage.py", "audit_verify"],
+        capture_output=True,
+        text=True,
+        env=_subprocess_env(),
+    )
     # The rows of this test are uncommitted, so the subprocess sees the empty committed chain.
     assert ok.returncode == 0, ok.stderr
 
@@ -108,8 +123,9 @@ def _subprocess_env():
 
     env = dict(os.environ)
     db = settings.DATABASES["default"]
-    env["DATABASE_URL"] = (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
-                           f"/{db['NAME']}")
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
     env["DJANGO_SETTINGS_MODULE"] = "brokerage.settings.test"
     return env
 
@@ -133,18 +149,28 @@ def test_actor_must_be_named(db):
         audit_record(actor=AnonymousUser(), action="x")
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(
-    st.tuples(
-        st.text(min_size=1, max_size=30),
-        st.dictionaries(st.text(max_size=10),
-                        st.one_of(st.integers(), st.text(max_size=20), st.booleans(),
-                                  st.decimals(allow_nan=False, allow_infinity=False, places=2)),
-                        max_size=4),
-    ),
-    min_size=1, max_size=8,
-))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=30),
+            st.dictionaries(
+                st.text(max_size=10),
+                st.one_of(
+                    st.integers(),
+                    st.text(max_size=20),
+                    st.booleans(),
+                    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+                ),
+                max_size=4,
+            ),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_any_sequence_of_events_verifies(db, events):
     with transaction.atomic():
         for action, evidence in events:

@@ -113,8 +113,13 @@ def test_failed_logins_are_rate_limited(client):
 def test_client_signs_up_verifies_email_and_gets_a_client_record(client):
     response = client.post(
         "/accounts/signup/",
-        {"first_name": "Nora", "last_name": "Ng", "email": "Nora@Example.com",
-         "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},
+        {
+            "first_name": "Nora",
+            "last_name": "Ng",
+            "email": "Nora@Example.com",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
     )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/confirm-email/"
@@ -130,8 +135,13 @@ def test_client_signs_up_verifies_email_and_gets_a_client_record(client):
 def test_signup_with_bad_input_explains_each_field(client):
     response = client.post(
         "/accounts/signup/",
-        {"first_name": "", "last_name": "X", "email": "not-an-email",
-         "password1": "short", "password2": "different"},
+        {
+            "first_name": "",
+            "last_name": "X",
+            "email": "not-an-email",
+            "password1": "short",
+            "password2": "different",
+        },
     )
     assert response.status_code == 200
     form = response.context["form"]
@@ -149,8 +159,13 @@ def test_signup_with_a_taken_email_does_not_reveal_the_account(client):
     make_client_user("taken@example.com")
     response = client.post(
         "/accounts/signup/",
-        {"first_name": "Eve", "last_name": "X", "email": "taken@example.com",
-         "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},
+        {
+            "first_name": "Eve",
+            "last_name": "X",
+            "email": "taken@example.com",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
     )
     assert response.status_code == 302
     from brokerage.models import User
@@ -162,11 +177,14 @@ def test_signup_with_a_taken_email_does_not_reveal_the_account(client):
 def test_password_reset_and_an_expired_link(client):
     user = make_client_user("reset@example.com")
     client.post("/accounts/password/reset/", {"email": "reset@example.com"})
-    link = re.search(r"http://testserver(/accounts/password/reset/key/[^\s]+)",
-                     mail.outbox[-1].body).group(1)
+    link = re.search(
+        r"http://testserver(/accounts/password/reset/key/[^\s]+)", mail.outbox[-1].body
+    ).group(1)
     form_page = client.get(link, follow=True)
-    response = client.post(form_page.request["PATH_INFO"],
-                           {"password1": "brand-new-secret-1", "password2": "brand-new-secret-1"})
+    response = client.post(
+        form_page.request["PATH_INFO"],
+        {"password1": "brand-new-secret-1", "password2": "brand-new-secret-1"},
+    )
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("brand-new-secret-1")

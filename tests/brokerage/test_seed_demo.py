@@ -13,8 +13,11 @@ from ib.models import Partner
 
 pytestmark = pytest.mark.django_db
 
-DEMO = {"DEMO_PASSWORD": "pass-for-demo-1", "DEMO_TOTP_SECRET": "KRSXG5CTMVRXEZLU",
-        "DEMO_API_KEY": "bo_test_demo_key_0123456789abcdef"}
+DEMO = {
+    "DEMO_PASSWORD": "pass-for-demo-1",
+    "DEMO_TOTP_SECRET": "KRSXG5CTMVRXEZLU",
+    "DEMO_API_KEY": "bo_test_demo_key_0123456789abcdef",
+}
 
 
 @pytest.fixture
@@ -75,8 +78,9 @@ def test_demo_client_partner_and_api_key(demo):
 
 
 def test_demo_login_passes_mfa_with_the_demo_secret(demo, client):
-    client.post("/accounts/login/", {"login": "desk_manager@demo.test",
-                                     "password": DEMO["DEMO_PASSWORD"]})
+    client.post(
+        "/accounts/login/", {"login": "desk_manager@demo.test", "password": DEMO["DEMO_PASSWORD"]}
+    )
     client.post("/accounts/2fa/authenticate/", {"code": totp_code(DEMO["DEMO_TOTP_SECRET"])})
     assert client.get("/backoffice/team/").status_code == 200
 

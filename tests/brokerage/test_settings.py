@@ -18,17 +18,24 @@ def test_production_settings_pass_check_deploy():
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
-    env.update(DJANGO_SETTINGS_MODULE="brokerage.settings.production",
-               DATABASE_URL="postgres://u:p@h/db", REDIS_URL="redis://h/0")
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    env.update(
+        DJANGO_SETTINGS_MODULE="brokerage.settings.production",
+        DATABASE_URL="postgres://u:p@h/db",
+        REDIS_URL="redis://h/0",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
 

@@ -38,14 +38,30 @@ def worker():
     )
     name = f"test-{uuid.uuid4().hex[:8]}@localhost"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "brokerage", "worker", "-n", name, "-P", "solo",
-         "-Q", ",".join(["default", *settings.CELERY_DEPARTMENT_QUEUES]), "-l", "warning"],
-        env=env, cwd=settings.BASE_DIR,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "brokerage",
+            "worker",
+            "-n",
+            name,
+            "-P",
+            "solo",
+            "-Q",
+            ",".join(["default", *settings.CELERY_DEPARTMENT_QUEUES]),
+            "-l",
+            "warning",
+        ],
+        env=env,
+        cwd=settings.BASE_DIR,
     )
     proc.hostname = name
     try:
-        assert wait_for(lambda: any(w["hostname"] == name for w in health.workers())), \
+        assert wait_for(lambda: any(w["hostname"] == name for w in health.workers())), (
             "worker never sent a heartbeat"
+        )
         yield proc
     finally:
         proc.terminate()
@@ -86,6 +102,7 @@ def test_rolled_back_transaction_sends_nothing(worker):
 def test_stopped_worker_disappears_from_health(client, worker):
     worker.terminate()
     worker.wait(timeout=20)
-    assert wait_for(lambda: all(w["hostname"] != worker.hostname for w in health.workers()),
-                    timeout=10)
+    assert wait_for(
+        lambda: all(w["hostname"] != worker.hostname for w in health.workers()), timeout=10
+    )
     assert client.get("/healthz").status_code == 503

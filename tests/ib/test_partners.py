@@ -23,7 +23,8 @@ def test_network_lists_only_the_partners_own_sub_ibs(client, django_assert_max_n
         sub = make_partner_user(f"sub{i}@test.example", f"SUB{i:05d}")
         Partner.objects.filter(pk=sub.partner.pk).update(parent=master.partner)
     make_partner_user("theirs@test.example", "THEIRS01").partner.__class__.objects.filter(
-        user__email="theirs@test.example").update(parent=stranger.partner)
+        user__email="theirs@test.example"
+    ).update(parent=stranger.partner)
     login(client, master)
     with django_assert_max_num_queries(10):
         page = client.get("/partners/network/")
