@@ -12,6 +12,7 @@ PG_PORT="${BO_PG_PORT:-54329}"
 REDIS_PORT="${BO_REDIS_PORT:-63799}"
 STARTED_PG=0
 STARTED_REDIS=0
+PG_DATA=""
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
@@ -59,22 +60,38 @@ as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Where the cluster lives: var/pg, unless (as root) the postgres user cannot reach var/
+# (a checkout under /root, say); then a folder under /var/tmp named after this checkout.
+pg_home() {
+  mkdir -p "$VAR"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$VAR" 2>/dev/null; then
+    echo "/var/tmp/brokerage-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
+  else
+    echo "$VAR"
+  fi
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 ensure_postgres() {
   if [ -n "${DATABASE_URL:-}" ]; then return 0; fi
   local bin; bin="$(pg_bindir)"; [ -n "$bin" ] || die "PostgreSQL binaries not found"
-  local data="$VAR/pg" sock="$VAR/run"
+  local home; home="$(pg_home)"
+  local data="$home/pg" sock="$home/run"
+  PG_DATA="$data"
   mkdir -p "$VAR/log" "$sock"
   if [ ! -f "$data/PG_VERSION" ]; then
     say "Creating a Postgres cluster in var/pg"
     mkdir -p "$data"
-    if [ "$(id -u)" -eq 0 ]; then chown postgres "$data" "$sock" "$VAR/log"; fi
+    if [ "$(id -u)" -eq 0 ]; then chown postgres "$data" "$sock"; fi
     as_pg "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
       -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
-  if [ "$(id -u)" -eq 0 ]; then chown postgres "$sock" "$VAR/log"; fi
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$sock"; fi
   if ! as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    port_busy "$PG_PORT" && die "Port $PG_PORT is taken by another program: stop it, or set BO_PG_PORT (or DATABASE_URL)"
     say "Starting Postgres on 127.0.0.1:$PG_PORT"
-    as_pg "$bin/pg_ctl" -D "$data" -l "$VAR/log/postgres.log" -w -t 60 start \
+    as_pg "$bin/pg_ctl" -D "$data" -l "$sock/postgres.log" -w -t 60 start \
       -o "-p $PG_PORT -k $sock -c listen_addresses=127.0.0.1 -c fsync=${BO_PG_FSYNC:-on}" >/dev/null
     STARTED_PG=1
   fi
@@ -90,7 +107,7 @@ ensure_postgres() {
 
 stop_postgres() {
   [ "$STARTED_PG" -eq 1 ] || return 0
-  as_pg "$(pg_bindir)/pg_ctl" -D "$VAR/pg" -m fast -w stop >/dev/null 2>&1 || true
+  as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
 }
 
 ensure_redis() {
@@ -98,6 +115,7 @@ ensure_redis() {
   if [ -n "${REDIS_URL:-}" ]; then return 0; fi
   mkdir -p "$VAR/redis" "$VAR/run" "$VAR/log"
   if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    port_busy "$REDIS_PORT" && die "Port $REDIS_PORT is taken by another program: stop it, or set BO_REDIS_PORT (or REDIS_URL)"
     say "Starting Redis on 127.0.0.1:$REDIS_PORT"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$VAR/redis" \
       --appendonly yes --save "" --daemonize yes --pidfile "$VAR/run/redis.pid" \
