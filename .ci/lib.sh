@@ -81,7 +81,7 @@ ensure_postgres() {
   PG_DATA="$data"
   mkdir -p "$VAR/log" "$sock"
   if [ ! -f "$data/PG_VERSION" ]; then
-    say "Creating a Postgres cluster in var/pg"
+    say "Creating a Postgres cluster in $data"
     mkdir -p "$data"
     if [ "$(id -u)" -eq 0 ]; then chown postgres "$data" "$sock"; fi
     as_pg "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
