@@ -37,6 +37,7 @@ urlpatterns = [
     path("backoffice/", include("brokerage.urls_backoffice")),
     path("portal/", include("clients.urls_portal")),
     path("partners/", include("ib.urls_partners")),
+    path("r/", include("ib.urls_public")),
     path("api/v1/", api.urls),
 ]
 

@@ -47,3 +47,23 @@ class Partner(models.Model):
 
     def __str__(self):
         return self.company_name or self.user.email
+
+
+class Referral(models.Model):
+    """A client attributed to the IB whose referral link they followed before signing up.
+
+    Fixed at sign-up (the last link followed wins); never re-attributed silently.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="referrals")
+    client = models.OneToOneField(
+        "clients.Client", on_delete=models.PROTECT, related_name="referral"
+    )
+    code = models.CharField(max_length=32, help_text="The referral code as followed.")
+    attributed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-attributed_at"]
+
+    def __str__(self):
+        return f"{self.client} via {self.code}"

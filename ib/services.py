@@ -3,7 +3,7 @@ from django.db import transaction
 from brokerage.errors import InvalidInput
 from brokerage.services import Actor, audit_record
 
-from .models import Partner
+from .models import Partner, Referral
 
 
 @transaction.atomic
@@ -39,3 +39,25 @@ def partner_create(
             },
         )
     return partner
+
+
+@transaction.atomic
+def referral_attribute(*, client, code: str, actor: Actor, request=None) -> Referral | None:
+    """Attribute a newly registered client to the active partner owning `code`.
+
+    An unknown or suspended code, or a client already attributed, attributes nothing.
+    """
+    partner = Partner.objects.filter(
+        referral_code=code.strip().upper(), status=Partner.Status.ACTIVE
+    ).first()
+    if partner is None or Referral.objects.filter(client=client).exists():
+        return None
+    referral = Referral.objects.create(partner=partner, client=client, code=partner.referral_code)
+    audit_record(
+        actor=actor,
+        action="referral.attributed",
+        target=client,
+        evidence={"partner": partner.pk, "code": partner.referral_code},
+        request=request,
+    )
+    return referral

@@ -19,6 +19,7 @@ def home(request):
             "partner": partner,
             "referral_url": f"{settings.SITE_URL.rstrip('/')}/r/{partner.referral_code}",
             "sub_count": partner.sub_partners.count(),
+            "referred_count": partner.referrals.count(),
         },
     )
 

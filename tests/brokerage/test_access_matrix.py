@@ -16,6 +16,7 @@ EVERYONE = {*STAFF, "client", "partner", "anonymous"}
 MATRIX: dict[str, set[str]] = {
     "root": EVERYONE,  # redirects each audience to its own home
     "healthz": EVERYONE,
+    "referrals:link": EVERYONE,  # an IB's referral link: remembers the code, opens sign-up
     "backoffice:home": STAFF,
     "backoffice:audit_log": {"compliance_officer", "ops_admin"},
     "backoffice:audit_event": {"compliance_officer", "ops_admin"},
@@ -28,7 +29,7 @@ MATRIX: dict[str, set[str]] = {
     "admin:index": {"ops_admin"},
 }
 
-URL_KWARGS = {"backoffice:audit_event": {"seq": 1}}
+URL_KWARGS = {"backoffice:audit_event": {"seq": 1}, "referrals:link": {"code": "IBTEST01"}}
 
 # Mounted by libraries and covered by their own tests here: allauth's pages (test_auth.py),
 # the API (test_api.py) and Django admin's model pages (admin:index stands for the whole site).
@@ -71,7 +72,7 @@ def test_each_audience_reaches_exactly_its_pages(db, client, audience):
         if name == "healthz":
             ok = response.status_code in (200, 503)
             outcome = "public"
-        elif name == "root":
+        elif name in ("root", "referrals:link"):
             ok = response.status_code == 200
             outcome = final
         elif audience in MATRIX[name]:

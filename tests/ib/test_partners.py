@@ -46,3 +46,56 @@ def test_only_plain_users_become_partners_with_a_free_code():
     staff = make_staff("ib_manager", totp=False)
     with pytest.raises(InvalidInput):
         partner_create(actor="test", user=staff)
+
+
+def signup(client, email):
+    return client.post(
+        "/accounts/signup/",
+        {
+            "first_name": "Rita",
+            "last_name": "Ref",
+            "email": email,
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
+    )
+
+
+def test_referral_link_attributes_the_client_who_signs_up(client):
+    from ib.models import Referral
+
+    partner = make_partner_user().partner
+    response = client.get("/r/ibtest01")
+    assert response.status_code == 302 and response["Location"] == "/accounts/signup/"
+    assert response.cookies["bo_ref"]["httponly"]
+    signup(client, "rita@example.com")
+    referral = Referral.objects.get()
+    assert referral.partner == partner and referral.client.user.email == "rita@example.com"
+    from brokerage.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="referral.attributed").count() == 1
+
+
+def test_unknown_forged_or_suspended_codes_attribute_nothing(client):
+    from ib.models import Referral
+
+    partner = make_partner_user().partner
+    client.get("/r/NOSUCHCODE")
+    signup(client, "a@example.com")
+    client.cookies["bo_ref"] = "IBTEST01"  # unsigned: forged
+    signup(client, "b@example.com")
+    Partner.objects.filter(pk=partner.pk).update(status=Partner.Status.SUSPENDED)
+    client.get("/r/IBTEST01")
+    signup(client, "c@example.com")
+    assert not Referral.objects.exists()
+
+
+def test_partner_home_counts_referred_clients(client):
+    from tests.conftest import login
+
+    user = make_partner_user()
+    client.get("/r/IBTEST01")
+    signup(client, "d@example.com")
+    client.logout()
+    login(client, user)
+    assert client.get("/partners/").context["referred_count"] == 1

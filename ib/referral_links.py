@@ -1,0 +1,35 @@
+"""IB referral links: /r/<code> remembers the code in a signed cookie, then opens sign-up."""
+
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET
+
+from clients.services import client_register
+
+from .services import referral_attribute
+
+COOKIE = "bo_ref"
+SALT = "ib.referral"
+MAX_AGE = 30 * 24 * 3600  # attribution window: 30 days
+
+
+@require_GET
+def referral_link(request, code: str):
+    response = redirect("account_signup")
+    if len(code) <= 32 and code.replace("-", "").replace("_", "").isalnum():
+        response.set_signed_cookie(
+            COOKIE,
+            code.upper(),
+            salt=SALT,
+            max_age=MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    return response
+
+
+def on_user_signed_up(sender, request, user, **kwargs):
+    code = request.get_signed_cookie(COOKIE, default=None, salt=SALT, max_age=MAX_AGE)
+    if code:
+        client = client_register(user=user, actor=user, request=request)  # idempotent
+        referral_attribute(client=client, code=code, actor=user, request=request)
