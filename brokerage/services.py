@@ -65,7 +65,7 @@ def client_ip(request) -> str | None:
         return None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # joins the caller's transaction; no savepoint round trips
 def audit_record(
     *,
     actor: Actor,
@@ -78,7 +78,9 @@ def audit_record(
     """Append one event to the audit chain, inside the caller's transaction.
 
     The chain head row is locked until the caller's transaction ends, so events are chained
-    in commit order; a rolled-back transaction leaves no event and no gap.
+    in commit order; a rolled-back transaction leaves no event and no gap. Since the lock
+    serialises audited transactions from this call to their commit, record the event as late
+    in the transaction as the decision allows.
     """
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
