@@ -55,10 +55,29 @@ def pgbench_baseline(db: dict, clients: int, transactions: int) -> float:
     script.close()
     env = dict(os.environ, PGPASSWORD=db["PASSWORD"] or "")
     out = subprocess.run(
-        [pgbench_bin(), "-n", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"],
-         "-c", str(clients), "-j", str(clients), "-t", str(max(1, transactions // clients)),
-         "-f", script.name, db["NAME"]],
-        capture_output=True, text=True, env=env, check=True,
+        [
+            pgbench_bin(),
+            "-n",
+            "-h",
+            db["HOST"],
+            "-p",
+            str(db["PORT"]),
+            "-U",
+            db["USER"],
+            "-c",
+            str(clients),
+            "-j",
+            str(clients),
+            "-t",
+            str(max(1, transactions // clients)),
+            "-f",
+            script.name,
+            db["NAME"],
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     ).stdout
     os.unlink(script.name)
     for line in out.splitlines():
@@ -77,8 +96,9 @@ def run_writers(writers: int, events: int) -> float:
             barrier.wait()
             for i in range(per_writer):
                 with transaction.atomic():
-                    audit_record(actor=f"rule:bench{n}", action="bench.event",
-                                 evidence={"writer": n, "i": i})
+                    audit_record(
+                        actor=f"rule:bench{n}", action="bench.event", evidence={"writer": n, "i": i}
+                    )
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
@@ -113,17 +133,21 @@ def main():
     finally:
         connections.close_all()
         connection.creation.destroy_test_db(old_name, verbosity=0)
-    print(json.dumps({
-        "bench": "audit_append",
-        "events": args.events,
-        "writers": args.writers,
-        "audit_events_per_s": round(events_per_s, 1),
-        "baseline": "pgbench one-row INSERT transactions, same clients, same server",
-        "baseline_tps": round(baseline, 1),
-        "ratio": round(events_per_s / baseline, 3),
-        "chain_verified": verified.ok,
-        "chain_rows": verified.checked,
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "audit_append",
+                "events": args.events,
+                "writers": args.writers,
+                "audit_events_per_s": round(events_per_s, 1),
+                "baseline": "pgbench one-row INSERT transactions, same clients, same server",
+                "baseline_tps": round(baseline, 1),
+                "ratio": round(events_per_s / baseline, 3),
+                "chain_verified": verified.ok,
+                "chain_rows": verified.checked,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

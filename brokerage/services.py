@@ -65,7 +65,6 @@ def client_ip(request) -> str | None:
         return None
 
 
-@transaction.atomic(savepoint=False)  # joins the caller's transaction; no savepoint round trips
 def audit_record(
     *,
     actor: Actor,
@@ -82,33 +81,34 @@ def audit_record(
     serialises audited transactions from this call to their commit, record the event as late
     in the transaction as the decision allows.
     """
-    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
-        head = AuditChainHead.objects.select_for_update().get(pk=1)
     fields = _no_nul(
         {
             "action": action,
             "reason": reason,
             "ip_address": client_ip(request),
-            **_actor_fields(actor),
+            **_actor_fields(actor),  # raises before anything is written
             **_target_fields(target),
         }
     )
-    event = AuditEvent(
-        seq=head.seq + 1,
-        occurred_at=timezone.now(),
-        evidence=_no_nul(evidence or {}),
-        prev_hash=head.last_hash,
-        **fields,
-    )
-    # Round-trip the evidence through JSON now so the stored value hashes the same on re-read.
-    event.evidence = json.loads(json.dumps(event.evidence, cls=DjangoJSONEncoder))
-    event.hash = event.compute_hash()
-    event.save(force_insert=True)
-    head.seq = event.seq
-    head.last_hash = event.hash
-    head.save(update_fields=["seq", "last_hash"])
+    evidence = json.loads(json.dumps(_no_nul(evidence or {}), cls=DjangoJSONEncoder))
+    # Joins the caller's transaction without a savepoint: two round trips fewer per event.
+    with transaction.atomic(savepoint=False):
+        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+        if head is None:  # only after a TRUNCATE (test databases are flushed that way)
+            AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
+            head = AuditChainHead.objects.select_for_update().get(pk=1)
+        event = AuditEvent(
+            seq=head.seq + 1,
+            occurred_at=timezone.now(),
+            evidence=evidence,  # as JSON will read it back, so the hash verifies later
+            prev_hash=head.last_hash,
+            **fields,
+        )
+        event.hash = event.compute_hash()
+        event.save(force_insert=True)
+        head.seq = event.seq
+        head.last_hash = event.hash
+        head.save(update_fields=["seq", "last_hash"])
     return event
 
 
