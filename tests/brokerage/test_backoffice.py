@@ -120,3 +120,12 @@ def test_forbidden_page_explains(as_role):
     response = as_role("sales_agent").get("/backoffice/system/")
     assert response.status_code == 403
     assert b"Your role does not include this page" in response.content
+
+
+def test_server_error_page_is_plain_and_safe(rf):
+    from brokerage.views import server_error
+
+    html = server_error(rf.get("/backoffice/"))
+    assert html.status_code == 500 and b"Something went wrong" in html.content
+    api = server_error(rf.get("/api/v1/whoami"))
+    assert api.status_code == 500 and api["Content-Type"] == "application/json"
