@@ -33,6 +33,18 @@ class UserAdmin(SimpleHistoryAdmin, BaseUserAdmin):
     readonly_fields = ["last_login", "date_joined"]
     filter_horizontal = ["groups"]
 
+    def get_readonly_fields(self, request, obj=None):
+        """Only a superuser grants superuser: ops admins manage roles, not the keys to them."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields.append("is_superuser")
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False  # nor reset a superuser's password or groups
+        return super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         audit_record(

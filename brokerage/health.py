@@ -14,6 +14,7 @@ from django.db import connection
 from .kv import redis_client
 
 HEARTBEAT_PREFIX = "health:celery:worker:"
+BEAT_KEY = "health:celery:beat"
 
 
 def check_database() -> str:
@@ -86,3 +87,13 @@ def queue_depths() -> dict[str, int]:
     for name in names:
         pipe.llen(name)
     return dict(zip(names, pipe.execute(), strict=True))
+
+
+def beat_heartbeat_write() -> None:
+    redis_client().set(BEAT_KEY, str(time.time()), ex=settings.CELERY_HEARTBEAT_TTL)
+
+
+def beat_last_tick_age() -> float | None:
+    """Seconds since celery beat last ticked, or None if it has not within the TTL."""
+    raw = redis_client().get(BEAT_KEY)
+    return None if raw is None else max(0.0, time.time() - float(raw))

@@ -5,6 +5,7 @@ from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import BadRequest, RequestDataTooBig
 from django.shortcuts import redirect
 
 EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/api/")
@@ -20,15 +21,12 @@ class StaffMFARequiredMiddleware:
 
     def __call__(self, request):
         user = request.user
-        if (
-            user.is_authenticated
-            and user.is_staff
-            and not request.path.startswith(EXEMPT_PREFIXES)
-            and not session_passed_mfa(request)
-        ):
+        if user.is_authenticated and user.is_staff and not request.path.startswith(EXEMPT_PREFIXES):
             has_totp = Authenticator.objects.filter(
                 user=user, type=Authenticator.Type.TOTP
             ).exists()
+            if has_totp and session_passed_mfa(request):
+                return self.get_response(request)
             if not has_totp:
                 messages.warning(
                     request,
@@ -41,4 +39,45 @@ class StaffMFARequiredMiddleware:
             logout(request)
             messages.info(request, "Sign in again with your authenticator code.")
             return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
+
+
+class RejectNulMiddleware:
+    """A NUL character has no business in a URL or a JSON body, and Postgres cannot store it:
+    answer 400 (JSON under /api/) instead of failing deep inside a query."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or any(
+            "\x00" in key or "\x00" in value
+            for key, values in request.GET.lists()
+            for value in values
+        ):
+            raise BadRequest("The address contains a NUL character.")
+        if request.content_type == "application/json" and b"\\u0000" in self._body(request):
+            raise BadRequest("The body contains a NUL character (\\u0000).")
+        return self.get_response(request)
+
+    @staticmethod
+    def _body(request) -> bytes:
+        try:
+            return request.body
+        except RequestDataTooBig:
+            return b""  # the view answers it (413 under /api/)
+
+
+class HealthCheckMiddleware:
+    """Answers /healthz before host validation and HTTPS redirects: load balancers probe by IP
+    address over plain HTTP."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/healthz" and request.method in ("GET", "HEAD"):
+            from .views import healthz
+
+            return healthz(request)
         return self.get_response(request)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -20,9 +21,25 @@ class ChainVerification:
 
 
 def audit_chain_verify() -> ChainVerification:
-    """Walk the whole chain in order; report the first row that does not hold."""
+    """Walk the whole chain in order; report the first row that does not hold.
+
+    One REPEATABLE READ snapshot for the head and the rows, so events written while it runs
+    are neither half-seen nor mistaken for deleted ones.
+    """
+    if connection.in_atomic_block:  # inside a caller's transaction: its isolation applies
+        return _verify_snapshot(snapshot=False)
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _verify_snapshot(snapshot=True)
+
+
+def _verify_snapshot(*, snapshot: bool) -> ChainVerification:
+    head = AuditChainHead.objects.filter(pk=1).first()
+    head_seq, head_hash = (head.seq, head.last_hash) if head else (0, "0" * 64)
     expected_seq, prev_hash, checked = 1, "0" * 64, 0
-    rows = AuditEvent.objects.order_by("seq").iterator(chunk_size=5000)
+    # Only rows up to the head as read: later ones belong to transactions committed since.
+    rows = AuditEvent.objects.filter(seq__lte=head_seq).order_by("seq").iterator(chunk_size=5000)
     for event in rows:
         problem = ""
         if event.seq != expected_seq:
@@ -35,8 +52,6 @@ def audit_chain_verify() -> ChainVerification:
             return ChainVerification(False, checked, event.seq, event.pk, problem)
         checked += 1
         expected_seq, prev_hash = event.seq + 1, event.hash
-    head = AuditChainHead.objects.filter(pk=1).first()
-    head_seq, head_hash = (head.seq, head.last_hash) if head else (0, "0" * 64)
     if head_seq != checked or head_hash != prev_hash:
         return ChainVerification(
             False,
@@ -45,6 +60,17 @@ def audit_chain_verify() -> ChainVerification:
             None,
             f"chain ends at seq {checked} but the head records seq {head_seq}: "
             "rows at the end were deleted",
+        )
+    # In one snapshot every legitimately written row is covered by the head (both change in the
+    # same transaction), so a row past it was inserted around the chain.
+    if snapshot and AuditEvent.objects.filter(seq__gt=head_seq).exists():
+        forged = AuditEvent.objects.filter(seq__gt=head_seq).order_by("seq").first()
+        return ChainVerification(
+            False,
+            checked,
+            forged.seq,
+            forged.pk,
+            "row past the chain head: not written by the chain",
         )
     return ChainVerification(True, checked)
 
@@ -99,12 +125,14 @@ def audit_events_per_day(*, days: int = 14) -> list[dict]:
 def desk_list(*, user: User) -> QuerySet[Desk]:
     if not user.has_perm("brokerage.view_team"):
         raise NotAllowed("Only desk managers and ops can see the team.")
-    qs = Desk.objects.annotate(
+    qs = Desk.objects.all()
+    if not user.has_perm("brokerage.view_system_status") and not user.is_superuser:
+        # Scope by a subquery, not a join: joining members would multiply the counts below.
+        mine = Desk.objects.filter(Q(manager=user) | Q(members__user=user)).values("pk")
+        qs = qs.filter(pk__in=mine)
+    return qs.annotate(
         member_count=Count("members", filter=Q(members__user__is_active=True))
     ).select_related("manager")
-    if not user.has_perm("brokerage.view_system_status") and not user.is_superuser:
-        qs = qs.filter(Q(manager=user) | Q(members__user=user)).distinct()
-    return qs
 
 
 def staff_list(*, user: User, desk: Desk | None = None, q: str = "") -> QuerySet[User]:

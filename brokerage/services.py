@@ -6,11 +6,12 @@ import secrets
 from datetime import timedelta
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.management import create_contenttypes
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .errors import InvalidInput
@@ -55,10 +56,39 @@ def _no_nul(value):
     return value
 
 
+def _has_float(value) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def _as_stored(evidence: dict) -> dict:
+    """Evidence exactly as jsonb will give it back, so the hash verifies on re-read.
+
+    jsonb keeps numbers as numeric (1e16 comes back as an integer, -0.0 as 0.0); only evidence
+    with floats needs the database's own rendering, one cheap round trip.
+    """
+    if not _has_float(evidence):
+        return evidence
+    with connection.cursor() as cur:
+        cur.execute("SELECT %s::jsonb::text", [json.dumps(evidence)])
+        return json.loads(cur.fetchone()[0])
+
+
 def client_ip(request) -> str | None:
+    """The visitor's address: REMOTE_ADDR, or the address our TRUSTED_PROXY_COUNT proxies saw."""
     if request is None:
         return None
     raw = request.META.get("REMOTE_ADDR") or ""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        hops = [h for h in hops if h]
+        raw = hops[-proxies] if len(hops) >= proxies else ""
     try:
         return str(ipaddress.ip_address(raw))
     except ValueError:
@@ -90,7 +120,7 @@ def audit_record(
             **_target_fields(target),
         }
     )
-    evidence = json.loads(json.dumps(_no_nul(evidence or {}), cls=DjangoJSONEncoder))
+    evidence = _as_stored(json.loads(json.dumps(_no_nul(evidence or {}), cls=DjangoJSONEncoder)))
     # Joins the caller's transaction without a savepoint: two round trips fewer per event.
     with transaction.atomic(savepoint=False):
         head = AuditChainHead.objects.select_for_update().filter(pk=1).first()

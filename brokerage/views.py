@@ -89,7 +89,7 @@ def team(request):
     desks = list(desk_list(user=request.user))
     desk = None
     desk_id = request.GET.get("desk", "")
-    if desk_id.isdigit():
+    if desk_id.isascii() and desk_id.isdigit():
         desk = next((d for d in desks if d.pk == int(desk_id)), None)
         if desk is None:
             raise PermissionDenied("That desk is not yours.")
@@ -113,12 +113,14 @@ def system_status(request):
     try:
         workers = health.workers()
         queues = health.queue_depths()
+        beat_age = health.beat_last_tick_age()
     except Exception:  # noqa: BLE001  (Redis down: the report says so)
-        workers, queues = [], {}
+        workers, queues, beat_age = [], {}, None
     ctx = {
         "report": report,
         "workers": workers,
         "queues": queues,
+        "beat_age": beat_age,
         "desk_count": Desk.objects.count(),
     }
     template = "backoffice/_system_status.html" if request.htmx else "backoffice/system.html"
@@ -129,6 +131,7 @@ def system_status(request):
 
 ERROR_TEXT = {
     400: ("bad_request", "The request could not be understood."),
+    # (a BadRequest's own message is shown when it has one)
     403: ("forbidden", "You do not have access to this page."),
     404: ("not_found", "There is nothing at this address."),
     500: ("server_error", "Something went wrong on our side. It has been logged."),
@@ -137,7 +140,7 @@ ERROR_TEXT = {
 
 def _error(request, status, exception=None):
     code, detail = ERROR_TEXT[status]
-    if status == 403 and exception is not None and str(exception):
+    if status in (400, 403) and exception is not None and str(exception):
         detail = str(exception)
     if request.path.startswith("/api/"):
         return JsonResponse({"error": code, "detail": detail, "fields": {}}, status=status)

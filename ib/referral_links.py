@@ -1,5 +1,7 @@
 """IB referral links: /r/<code> remembers the code in a signed cookie, then opens sign-up."""
 
+import re
+
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
@@ -10,12 +12,13 @@ from .services import referral_attribute
 COOKIE = "bo_ref"
 SALT = "ib.referral"
 MAX_AGE = 30 * 24 * 3600  # attribution window: 30 days
+CODE_RE = re.compile(r"[A-Za-z0-9_-]{4,32}")  # ASCII only: it goes into a Set-Cookie header
 
 
 @require_GET
 def referral_link(request, code: str):
     response = redirect("account_signup")
-    if len(code) <= 32 and code.replace("-", "").replace("_", "").isalnum():
+    if CODE_RE.fullmatch(code):
         response.set_signed_cookie(
             COOKIE,
             code.upper(),

@@ -53,10 +53,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "brokerage.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "brokerage.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -146,15 +148,21 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
 }
+MFA_ADAPTER = "brokerage.mfa.MFAAdapter"
+# TOTP secrets are encrypted with this key (derived from DJANGO_SECRET_KEY when unset; then
+# changing the secret key means every user enrols again).
+MFA_ENCRYPTION_KEY = env("MFA_ENCRYPTION_KEY", default="")
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Brokerage back-office")
 MFA_RECOVERY_CODE_COUNT = 10
 
 # --- Security -------------------------------------------------------------------------------
+# How many reverse proxies (load balancer, ingress) stand in front of the web servers and append
+# to X-Forwarded-For. 0: the client is REMOTE_ADDR. Rate limits and audit IPs depend on it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-# Load balancers probe health over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
@@ -224,7 +232,7 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "brokerage.beat:BeatScheduler"  # django-celery-beat + heartbeat
 # A queue per department; "default" takes the rest (health heartbeats, housekeeping).
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_DEPARTMENT_QUEUES = ["leads", "kyc", "sync", "finance", "commissions", "compliance"]

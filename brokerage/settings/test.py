@@ -18,4 +18,7 @@ STORAGES = {
 }
 CELERY_HEARTBEAT_INTERVAL = 1
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Test databases are flushed with TRUNCATE between transactional tests; the audit log's
+# TRUNCATE guard (migration brokerage 0003) lets these connections, and only these, do it.
+DATABASES["default"]["OPTIONS"]["options"] = "-c brokerage.allow_audit_truncate=on"  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_brokerage")}  # noqa: F405

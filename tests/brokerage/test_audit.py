@@ -203,3 +203,69 @@ def test_concurrent_writers_keep_one_gapless_chain():
     assert not errors
     assert sorted(AuditEvent.objects.values_list("seq", flat=True)) == list(range(1, 61))
     assert audit_chain_verify().ok
+
+
+@pytest.mark.parametrize("value", [1e16, -0.0, 1.5e300, 12345678901234567.0, 0.1, 2.5])
+def test_float_evidence_verifies_as_postgres_stores_it(db, value):
+    audit_record(actor="rule:test", action="score", evidence={"v": value, "nested": [value]})
+    assert audit_chain_verify().ok
+
+
+def guarded(sql):
+    """Run `sql` on a connection without the test-only TRUNCATE allowance."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL brokerage.allow_audit_truncate = 'off'")
+        cur.execute(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "TRUNCATE brokerage_auditevent",
+        "TRUNCATE brokerage_auditchainhead",
+        "UPDATE brokerage_auditchainhead SET seq = 0, last_hash = repeat('0', 64)",
+        "UPDATE brokerage_auditchainhead SET seq = seq + 2",
+        "DELETE FROM brokerage_auditchainhead",
+    ],
+)
+def test_the_log_cannot_be_wiped_or_its_head_reset(chain, sql):
+    with pytest.raises((InternalError, ProgrammingError)):
+        guarded(sql)
+    assert AuditEvent.objects.count() == 5 and audit_chain_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_inserted_around_the_chain_is_found():
+    audit_record(actor="rule:test", action="real")
+    fake = AuditEvent(seq=2, actor_label="intruder", action="forged", prev_hash="0" * 64)
+    fake.hash = fake.compute_hash()
+    fake.save(force_insert=True)
+    result = audit_chain_verify()
+    assert (result.ok, result.broken_seq) == (False, 2)
+    assert "past the chain head" in result.problem
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verifying_while_events_are_written_raises_no_false_alarm():
+    for _ in range(200):
+        audit_record(actor="rule:test", action="seed")
+    stop = threading.Event()
+
+    def writer():
+        from django.db import connection as conn
+
+        try:
+            while not stop.is_set():
+                with transaction.atomic():
+                    audit_record(actor="rule:writer", action="live")
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        results = [audit_chain_verify() for _ in range(5)]
+    finally:
+        stop.set()
+        thread.join()
+    assert all(r.ok for r in results), [r.problem for r in results if not r.ok]

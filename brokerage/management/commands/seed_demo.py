@@ -5,18 +5,22 @@ Passwords, the TOTP secret and the API key come from DEMO_PASSWORD, DEMO_TOTP_SE
 DEMO_API_KEY (documented defaults in .env.example).
 """
 
+import binascii
+
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from allauth.mfa.utils import decrypt
+from cryptography.fernet import InvalidToken
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from brokerage.models import ApiKey, Desk, User
 from brokerage.roles import ROLES
 from brokerage.services import api_key_create, audit_record, staff_user_upsert
+from brokerage.totp import totp_code
 from clients.services import client_register
 from ib.services import partner_create
 
@@ -53,8 +57,22 @@ def demo_email(role: str) -> str:
 class Command(BaseCommand):
     help = "Install the demo data set (idempotent)."
 
+    def check_settings(self):
+        problems = []
+        if len(settings.DEMO_PASSWORD) < 10:
+            problems.append("DEMO_PASSWORD must be at least 10 characters")
+        try:
+            totp_code(settings.DEMO_TOTP_SECRET)
+        except (ValueError, binascii.Error):
+            problems.append("DEMO_TOTP_SECRET must be base32 (A-Z, 2-7), e.g. JBSWY3DPEHPK3PXP")
+        if len(settings.DEMO_API_KEY) < 24 or not settings.DEMO_API_KEY.isascii():
+            problems.append("DEMO_API_KEY must be at least 24 ASCII characters")
+        if problems:
+            raise CommandError("; ".join(problems) + ". Nothing was written.")
+
     @transaction.atomic
     def handle(self, *args, **options):
+        self.check_settings()
         password = settings.DEMO_PASSWORD
         desks = {}
         for name, languages in DESKS:
@@ -148,7 +166,7 @@ class Command(BaseCommand):
     def _totp(self, user):
         secret = settings.DEMO_TOTP_SECRET
         current = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
-        if current is not None and decrypt(current.data["secret"]) != secret:
+        if current is not None and self._stored_secret(current) != secret:
             current.delete()
             current = None
         if current is None:
@@ -160,6 +178,13 @@ class Command(BaseCommand):
             user=user, type=Authenticator.Type.RECOVERY_CODES
         ).exists():
             RecoveryCodes.activate(user)
+
+    @staticmethod
+    def _stored_secret(authenticator) -> str | None:
+        try:
+            return decrypt(authenticator.data["secret"])
+        except InvalidToken:  # written under another encryption key: enrol again
+            return None
 
     def _api_key(self):
         raw = settings.DEMO_API_KEY
