@@ -4,6 +4,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from . import views
 from .api import api
@@ -32,6 +33,7 @@ admin.site.index_title = "Configuration"
 urlpatterns = [
     path("", views.root, name="root"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg"), name="favicon"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("backoffice/", include("brokerage.urls_backoffice")),

@@ -16,6 +16,7 @@ EVERYONE = {*STAFF, "client", "partner", "anonymous"}
 MATRIX: dict[str, set[str]] = {
     "root": EVERYONE,  # redirects each audience to its own home
     "healthz": EVERYONE,
+    "favicon": EVERYONE,
     "referrals:link": EVERYONE,  # an IB's referral link: remembers the code, opens sign-up
     "backoffice:home": STAFF,
     "backoffice:audit_log": {"compliance_officer", "ops_admin"},
@@ -72,6 +73,10 @@ def test_each_audience_reaches_exactly_its_pages(db, client, audience):
         if name == "healthz":
             ok = response.status_code in (200, 503)
             outcome = "public"
+        elif name == "favicon":
+            first = client.get(url)
+            ok = first.status_code in (301, 302) and first["Location"].startswith("/static/")
+            outcome = f"{first.status_code}"
         elif name in ("root", "referrals:link"):
             ok = response.status_code == 200
             outcome = final
