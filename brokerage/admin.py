@@ -4,7 +4,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .models import ApiKey, AuditEvent, Desk, StaffProfile, User
 from .permissions import is_admin_user
-from .services import api_key_create, api_key_revoke, audit_record
+from .services import api_key_create, api_key_revoke, audit_record, staff_deactivate
 
 # Only ops admins (and superusers) may enter /admin/, whatever model permissions say.
 admin.site.has_permission = lambda request: is_admin_user(request.user)
@@ -46,7 +46,12 @@ class UserAdmin(SimpleHistoryAdmin, BaseUserAdmin):
         return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
+        deactivating = change and "is_active" in form.changed_data and not obj.is_active
+        if deactivating:
+            obj.is_active = True  # saved as active, then switched off by the service below
         super().save_model(request, obj, form, change)
+        if deactivating:
+            staff_deactivate(actor=request.user, user=obj, reason="deactivated in admin")
         audit_record(
             actor=request.user,
             action="user.changed_in_admin" if change else "user.created_in_admin",

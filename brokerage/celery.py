@@ -24,6 +24,14 @@ app.conf.beat_schedule = {
         "task": "brokerage.tasks.audit_chain_verify_task",
         "schedule": crontab(minute=15, hour=2),
     },
+    "leads-route-sweeper": {
+        "task": "leads.tasks.lead_route_sweeper_task",
+        "schedule": 15.0,  # seconds: no lead waits long if a routing task was lost
+    },
+    "leads-nurture-send-due": {
+        "task": "leads.tasks.nurture_send_due_task",
+        "schedule": 60.0,
+    },
     "sessions-clear-expired": {
         "task": "brokerage.tasks.sessions_clear_expired_task",
         "schedule": crontab(minute=30, hour=3),

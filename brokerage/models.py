@@ -114,7 +114,10 @@ class StaffProfile(models.Model):
     )
     languages = models.JSONField(default=list, blank=True, help_text="ISO 639-1 codes spoken.")
     is_on_shift = models.BooleanField(default=True)
-    history = HistoricalRecords()
+    last_lead_assigned_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Round-robin position."
+    )
+    history = HistoricalRecords(excluded_fields=["last_lead_assigned_at"])
 
     def __str__(self):
         return f"{self.user} ({self.desk or 'no desk'})"
@@ -235,3 +238,22 @@ class ApiKey(models.Model):
 
     def matches(self, raw_key: str) -> bool:
         return hmac.compare_digest(self.key_hash, self.digest(raw_key))
+
+
+class ApiIdempotency(models.Model):
+    """The first answer to an API call sent with an `Idempotency-Key`, replayed for repeats."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    path = models.CharField(max_length=200)
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="brokerage_idempotency_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.api_key_id}:{self.key}"

@@ -20,10 +20,14 @@ BACKOFFICE = ("brokerage.access_backoffice",)
 ROLES: dict[str, Role] = {
     r.slug: r
     for r in [
-        Role("sales_agent", "Sales agent", BACKOFFICE),
-        Role("senior_account_manager", "Senior account manager", BACKOFFICE),
+        Role("sales_agent", "Sales agent", (*BACKOFFICE, "leads.work_leads")),
+        Role("senior_account_manager", "Senior account manager", (*BACKOFFICE, "leads.work_leads")),
         Role("retention_agent", "Retention agent", BACKOFFICE),
-        Role("desk_manager", "Desk manager", (*BACKOFFICE, "brokerage.view_team")),
+        Role(
+            "desk_manager",
+            "Desk manager",
+            (*BACKOFFICE, "brokerage.view_team", "leads.manage_desk_leads", "leads.import_leads"),
+        ),
         Role(
             "compliance_officer",
             "Compliance officer",
@@ -52,6 +56,13 @@ ROLES: dict[str, Role] = {
                 "brokerage.add_apikey",
                 "brokerage.change_apikey",
                 "auth.view_group",
+                "leads.view_all_leads",
+                "leads.import_leads",
+                *(
+                    f"leads.{verb}_{model}"
+                    for model in ("scoringrule", "routingrule", "nurturesequence", "nurturestep")
+                    for verb in ("view", "add", "change")
+                ),
                 "django_celery_beat.view_periodictask",
                 "django_celery_beat.add_periodictask",
                 "django_celery_beat.change_periodictask",

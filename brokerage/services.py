@@ -218,6 +218,19 @@ def staff_user_upsert(
     return user
 
 
+@transaction.atomic
+def staff_deactivate(*, actor: Actor, user: User, reason: str = "") -> User:
+    """Switch a staff member off; apps hand over their work (e.g. leads are re-routed)."""
+    from .signals import staff_deactivated
+
+    if user.is_active:
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        user.is_active = False
+    audit_record(actor=actor, action="staff.deactivated", target=user, reason=reason)
+    staff_deactivated.send(sender=User, user=user, actor=actor)
+    return user
+
+
 def _new_raw_key() -> str:
     return "bo_" + secrets.token_urlsafe(32)
 

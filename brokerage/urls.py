@@ -10,6 +10,8 @@ from . import views
 from .api import api
 from .permissions import is_admin_user
 
+api.add_router("/leads/", "leads.api.router")
+
 
 def admin_login(login_view):
     """Django admin is ops configuration: only the ops admin role, and only after the product's
@@ -37,6 +39,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("backoffice/", include("brokerage.urls_backoffice")),
+    path("backoffice/leads/", include("leads.urls")),
+    path("unsubscribe/", include("leads.urls_public")),
     path("portal/", include("clients.urls_portal")),
     path("partners/", include("ib.urls_partners")),
     path("r/", include("ib.urls_public")),

@@ -1,15 +1,79 @@
+from decimal import Decimal
+
 from django import forms
+
+from brokerage.intl import country_choices, language_choices, phone_e164
 
 
 class SignupForm(forms.Form):
-    """Extra fields of the public sign-up form (allauth adds email and password)."""
+    """Extra fields of the public sign-up form (allauth adds email and password).
+
+    What the visitor tells us here also makes them a lead: the apps that need it read
+    `user.signup_profile` when allauth announces the sign-up.
+    """
+
+    EXPERIENCE = [
+        ("", "Choose…"),
+        ("none", "None: I am new to trading"),
+        ("some", "Some: I have traded a little"),
+        ("experienced", "Experienced: I trade regularly"),
+    ]
 
     first_name = forms.CharField(max_length=150, label="First name")
     last_name = forms.CharField(max_length=150, label="Last name")
+    country = forms.ChoiceField(label="Country of residence")
+    phone = forms.CharField(max_length=40, label="Phone", help_text="With the country code.")
+    language = forms.ChoiceField(label="Preferred language", initial="en")
+    experience = forms.ChoiceField(choices=EXPERIENCE, label="Trading experience")
+    net_worth_usd = forms.DecimalField(
+        label="Approximate net worth (USD)",
+        required=False,
+        min_value=Decimal(0),
+        max_value=Decimal("100000000000"),
+        decimal_places=2,
+    )
 
-    field_order = ["first_name", "last_name", "email", "password1", "password2"]
+    field_order = [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "country",
+        "language",
+        "experience",
+        "net_worth_usd",
+        "password1",
+        "password2",
+    ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["country"].choices = [("", "Choose…"), *country_choices()]
+        self.fields["language"].choices = language_choices()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("phone"):
+            try:
+                data["phone"] = phone_e164(data["phone"], data.get("country", ""))
+            except ValueError as exc:
+                self.add_error("phone", str(exc))
+        return data
 
     def signup(self, request, user):
-        user.first_name = self.cleaned_data["first_name"].strip()
-        user.last_name = self.cleaned_data["last_name"].strip()
+        data = self.cleaned_data
+        user.first_name = data["first_name"].strip()
+        user.last_name = data["last_name"].strip()
         user.save(update_fields=["first_name", "last_name"])
+        user.signup_profile = {
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "email": user.email,
+            "country": data["country"],
+            "phone": data["phone"],
+            "language": data["language"],
+            "experience": data["experience"],
+            "net_worth_usd": str(data["net_worth_usd"])
+            if data.get("net_worth_usd") is not None
+            else None,
+        }

@@ -35,4 +35,23 @@ def on_user_signed_up(sender, request, user, **kwargs):
     code = request.get_signed_cookie(COOKIE, default=None, salt=SALT, max_age=MAX_AGE)
     if code:
         client = client_register(user=user, actor=user, request=request)  # idempotent
-        referral_attribute(client=client, code=code, actor=user, request=request)
+        referral = referral_attribute(client=client, code=code, actor=user, request=request)
+        lead = getattr(client, "lead", None)
+        if referral is not None and lead is not None:
+            from leads.services import lead_attribute_partner
+
+            lead_attribute_partner(lead=lead, partner=referral.partner, actor=user)
+
+
+def on_lead_captured(sender, lead, created, referral_code, **kwargs):
+    """A lead that arrives with an IB's code (API, import) is credited to that partner."""
+    from leads.services import lead_attribute_partner
+
+    from .models import Partner
+
+    if referral_code and lead.partner_id is None:
+        partner = Partner.objects.filter(
+            referral_code=referral_code.upper(), status=Partner.Status.ACTIVE
+        ).first()
+        if partner is not None:
+            lead_attribute_partner(lead=lead, partner=partner, actor="rule:referral_code")

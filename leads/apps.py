@@ -4,3 +4,23 @@ from django.apps import AppConfig
 class LeadsConfig(AppConfig):
     name = "leads"
     verbose_name = "Leads"
+
+    def ready(self):
+        from allauth.account.signals import user_signed_up
+
+        from brokerage.navigation import NavItem, register_nav
+        from brokerage.signals import staff_deactivated
+
+        from . import dashboard  # noqa: F401
+        from .receivers import on_staff_deactivated, on_user_signed_up
+
+        # After clients' receiver (INSTALLED_APPS order), which creates the client record.
+        user_signed_up.connect(on_user_signed_up, dispatch_uid="leads.on_user_signed_up")
+        staff_deactivated.connect(on_staff_deactivated, dispatch_uid="leads.on_staff_deactivated")
+        for item in [
+            NavItem("My leads", "leads:inbox", "inbox", "leads.work_leads", 10, "Sales"),
+            NavItem("Desk", "leads:desk", "kanban", "leads.manage_desk_leads", 20, "Sales"),
+            NavItem("All leads", "leads:all", "people", "leads.view_all_leads", 25, "Sales"),
+            NavItem("Import leads", "leads:imports", "upload", "leads.import_leads", 30, "Sales"),
+        ]:
+            register_nav("backoffice", item)

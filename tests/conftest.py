@@ -17,6 +17,24 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 AUDIENCES = [*ROLES, "client", "partner", "anonymous"]
 
 
+def signup_form(email, **overrides) -> dict:
+    """A complete portal sign-up form (a visitor from the UK with some experience)."""
+    form = {
+        "first_name": "Nora",
+        "last_name": "Ng",
+        "email": email,
+        "phone": "+447911123456",
+        "country": "GB",
+        "language": "en",
+        "experience": "some",
+        "net_worth_usd": "",
+        "password1": "a-long-pass-phrase",
+        "password2": "a-long-pass-phrase",
+    }
+    form.update(overrides)
+    return form
+
+
 @pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty cache (rate limits, used TOTP codes) in the test Redis DB."""

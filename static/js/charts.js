@@ -10,8 +10,10 @@
     if (!canvas) { return; }
     var datasets = spec.datasets.map(function (ds, i) {
       var color = palette[i % palette.length];
-      return Object.assign({ backgroundColor: spec.kind === "line" ? color + "33" : color,
-                             borderColor: color, fill: spec.kind === "line", tension: 0.3 }, ds);
+      var background = spec.kind === "doughnut" ? palette.slice(0, ds.data.length)
+        : (spec.kind === "line" ? color + "33" : color);
+      return Object.assign({ backgroundColor: background, borderColor: spec.kind === "doughnut"
+        ? "#fff" : color, fill: spec.kind === "line", tension: 0.3 }, ds);
     });
     new Chart(canvas, {
       type: spec.kind,

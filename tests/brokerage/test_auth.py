@@ -8,7 +8,7 @@ from django.core import mail
 
 from brokerage.totp import totp_code
 from clients.models import Client
-from tests.conftest import PASSWORD, TOTP_SECRET, make_client_user, make_staff
+from tests.conftest import PASSWORD, TOTP_SECRET, make_client_user, make_staff, signup_form
 
 pytestmark = pytest.mark.django_db
 
@@ -113,13 +113,7 @@ def test_failed_logins_are_rate_limited(client):
 def test_client_signs_up_verifies_email_and_gets_a_client_record(client):
     response = client.post(
         "/accounts/signup/",
-        {
-            "first_name": "Nora",
-            "last_name": "Ng",
-            "email": "Nora@Example.com",
-            "password1": "a-long-pass-phrase",
-            "password2": "a-long-pass-phrase",
-        },
+        signup_form("Nora@Example.com"),
     )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/confirm-email/"
@@ -136,9 +130,7 @@ def test_signup_with_bad_input_explains_each_field(client):
     response = client.post(
         "/accounts/signup/",
         {
-            "first_name": "",
-            "last_name": "X",
-            "email": "not-an-email",
+            **signup_form("not-an-email", first_name="", phone="12"),
             "password1": "short",
             "password2": "different",
         },
@@ -147,6 +139,7 @@ def test_signup_with_bad_input_explains_each_field(client):
     form = response.context["form"]
     assert "first_name" in form.errors
     assert "email" in form.errors
+    assert "phone" in form.errors
     assert "password1" in form.errors or "password2" in form.errors
     from brokerage.models import User
 
@@ -159,13 +152,7 @@ def test_signup_with_a_taken_email_does_not_reveal_the_account(client):
     make_client_user("taken@example.com")
     response = client.post(
         "/accounts/signup/",
-        {
-            "first_name": "Eve",
-            "last_name": "X",
-            "email": "taken@example.com",
-            "password1": "a-long-pass-phrase",
-            "password2": "a-long-pass-phrase",
-        },
+        signup_form("taken@example.com"),
     )
     assert response.status_code == 302
     from brokerage.models import User

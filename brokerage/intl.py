@@ -1,0 +1,42 @@
+"""Countries, languages and phone numbers, normalised the same way everywhere."""
+
+from functools import lru_cache
+
+import phonenumbers
+import pycountry
+
+# Languages offered in forms (the desks' languages first); any ISO 639-1 code is accepted.
+COMMON_LANGUAGES = ["en", "ar", "es", "ru", "fr", "de", "it", "pt", "zh", "hi", "tr", "fa"]
+
+
+@lru_cache(maxsize=1)
+def country_choices() -> list[tuple[str, str]]:
+    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
+
+
+def is_country(code: str) -> bool:
+    return len(code) == 2 and pycountry.countries.get(alpha_2=code.upper()) is not None
+
+
+def is_language(code: str) -> bool:
+    return len(code) == 2 and pycountry.languages.get(alpha_2=code.lower()) is not None
+
+
+@lru_cache(maxsize=1)
+def language_choices() -> list[tuple[str, str]]:
+    return [(code, pycountry.languages.get(alpha_2=code).name) for code in COMMON_LANGUAGES]
+
+
+def phone_e164(raw: str, country: str = "") -> str:
+    """The number in E.164, or ValueError with a message for people."""
+    try:
+        parsed = phonenumbers.parse(raw.strip(), (country or "").upper() or None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(
+            "Not a valid phone number; use the international format, e.g. +971501234567."
+        ) from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(
+            "Not a valid phone number; use the international format, e.g. +971501234567."
+        )
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,168 @@
+"""/api/v1/leads/: landing pages and affiliates post leads; read one back with its routing."""
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from brokerage.errors import InvalidInput
+from brokerage.models import ApiIdempotency
+
+from .models import Channel, Lead
+from .services import lead_capture
+from .validation import clean_lead_input
+
+router = Router(tags=["leads"])
+MAX_BODY = 16 * 1024
+
+
+class LeadIn(Schema):
+    first_name: str | None = Field(None, max_length=150)
+    last_name: str | None = Field(None, max_length=150)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=40)
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2, e.g. AE")
+    language: str | None = Field(None, description="ISO 639-1, e.g. ar")
+    experience: Literal["none", "some", "experienced"] | None = None
+    net_worth_usd: Decimal | None = Field(None, ge=0)
+    annual_income_usd: Decimal | None = Field(None, ge=0)
+    source: str | None = Field(None, max_length=60)
+    utm_source: str | None = Field(None, max_length=100)
+    utm_medium: str | None = Field(None, max_length=100)
+    utm_campaign: str | None = Field(None, max_length=100)
+    referral_code: str | None = Field(None, max_length=32, description="An IB's code")
+
+    model_config = {"extra": "forbid"}
+
+
+class LeadCreated(Schema):
+    id: int
+    status: str
+    score: int
+
+
+class ScorePart(Schema):
+    rule: str
+    points: int
+    why: str
+    value: str
+
+
+class LeadOut(Schema):
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    country: str
+    language: str
+    experience: str
+    status: str
+    score: int
+    score_breakdown: list[ScorePart]
+    desk: str | None
+    assigned_to: str | None
+    nurture_sequence: str | None
+    created_at: datetime
+    assigned_at: datetime | None
+
+
+class Error(Schema):
+    error: str
+    detail: str
+    fields: dict
+
+
+def _replay(request: HttpRequest, key: str):
+    return ApiIdempotency.objects.filter(api_key=request.api_key, key=key).first()
+
+
+@router.post(
+    "/",
+    response={201: LeadCreated, 200: LeadCreated, 413: Error, 422: Error},
+    summary="Capture a lead",
+)
+def create_lead(request: HttpRequest, payload: LeadIn):
+    """Score the lead and queue it for routing. A person already known (same email or phone)
+    is not created twice: the answer names the existing lead (status 200).
+
+    Send an `Idempotency-Key` header to make retries safe: a repeat returns the first answer.
+    """
+    if len(request.body) > MAX_BODY:
+        raise HttpError(413, f"A lead is at most {MAX_BODY} bytes.")
+    idem = (request.headers.get("Idempotency-Key") or "").strip()
+    if len(idem) > 100:
+        raise InvalidInput(
+            "Idempotency-Key is at most 100 characters.", fields={"Idempotency-Key": ["Too long."]}
+        )
+    if idem and (prior := _replay(request, idem)):
+        return prior.status, prior.body
+    data = clean_lead_input(payload.model_dump(exclude_none=True, mode="json"))
+    try:
+        with transaction.atomic():
+            lead, created = lead_capture(
+                data=data,
+                channel=Channel.API,
+                actor=f"integration:{request.api_key.name}",
+                request=request,
+                api_key=request.api_key,
+            )
+            status = 201 if created else 200
+            body = {"id": lead.pk, "status": lead.status, "score": lead.score}
+            if idem:
+                ApiIdempotency.objects.create(
+                    api_key=request.api_key,
+                    key=idem,
+                    path=request.path,
+                    status=status,
+                    body=json.loads(json.dumps(body)),
+                )
+    except IntegrityError:
+        prior = _replay(request, idem) if idem else None
+        if prior is None:
+            raise
+        return prior.status, prior.body  # the same key raced in twice: one answer for both
+    return status, body
+
+
+@router.get("/{lead_id}/", response={200: LeadOut, 404: Error}, summary="A lead and its routing")
+def get_lead(request: HttpRequest, lead_id: int):
+    """Leads this integration sent (keys with the `leads:read_all` scope: any lead)."""
+    lead = (
+        Lead.objects.select_related("desk", "assigned_to", "nurture__sequence")
+        .filter(pk=lead_id)
+        .first()
+    )
+    key = request.api_key
+    if lead is None or (lead.api_key_id != key.pk and "leads:read_all" not in key.scopes):
+        raise HttpError(404, "No lead with that id sent by this integration.")
+    nurture = getattr(lead, "nurture", None)
+    return 200, {
+        **{
+            f: getattr(lead, f)
+            for f in (
+                "id",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "country",
+                "language",
+                "experience",
+                "status",
+                "score",
+                "score_breakdown",
+                "created_at",
+                "assigned_at",
+            )
+        },
+        "desk": lead.desk.name if lead.desk else None,
+        "assigned_to": lead.assigned_to.email if lead.assigned_to else None,
+        "nurture_sequence": nurture.sequence.name if nurture else None,
+    }

@@ -1,0 +1,68 @@
+from django import forms
+
+from .models import Lead, LeadActivity, LeadImport
+from .validation import FIELDS
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, label="Note")
+
+
+class CallForm(forms.Form):
+    outcome = forms.ChoiceField(choices=LeadActivity.CallOutcome.choices)
+    duration_minutes = forms.IntegerField(min_value=0, max_value=1440, initial=0, label="Minutes")
+    notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=5000
+    )
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Lead.Status.choices)
+    reason = forms.CharField(
+        max_length=200, required=False, help_text="Needed when the lead is lost."
+    )
+
+
+class ReassignForm(forms.Form):
+    to_user = forms.ModelChoiceField(queryset=None, label="Agent")
+    reason = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].queryset = targets
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file", help_text="UTF-8, first row = column names, at most 20 MB / 200,000 rows."
+    )
+
+
+class MappingForm(forms.Form):
+    source = forms.CharField(
+        max_length=60, required=False, help_text="Recorded as the source of rows that have none."
+    )
+    mode = forms.ChoiceField(choices=LeadImport.Mode.choices, widget=forms.RadioSelect)
+
+    def __init__(self, *args, lead_import: LeadImport, **kwargs):
+        super().__init__(*args, **kwargs)
+        columns = [("", "— not in the file —")] + [(h, h) for h in lead_import.headers]
+        for field in FIELDS:
+            self.fields[f"map_{field}"] = forms.ChoiceField(
+                choices=columns,
+                required=False,
+                label=field.replace("_", " ").capitalize(),
+                initial=lead_import.mapping.get(field, ""),
+            )
+        self.fields["source"].initial = lead_import.source
+        self.fields["mode"].initial = lead_import.mode
+
+    def mapping(self) -> dict:
+        return {f: self.cleaned_data[f"map_{f}"] for f in FIELDS if self.cleaned_data[f"map_{f}"]}
+
+    def clean(self):
+        data = super().clean()
+        chosen = [data.get(f"map_{f}") for f in FIELDS if data.get(f"map_{f}")]
+        if len(chosen) != len(set(chosen)):
+            raise forms.ValidationError("Each column can be mapped to one field only.")
+        return data

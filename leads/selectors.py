@@ -1,0 +1,160 @@
+"""Reads on leads, scoped by the requesting user: agents their own, desk managers their desks'."""
+
+from datetime import timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from brokerage.errors import NotAllowed
+from brokerage.models import Desk, StaffProfile, User
+
+from .models import Lead, LeadActivity, LeadImport
+
+SLA_MINUTES = 15  # a new lead should be contacted within this long after assignment
+
+
+def _managed_desks(user: User) -> QuerySet[Desk]:
+    return Desk.objects.filter(Q(manager=user) | Q(members__user=user)).distinct()
+
+
+def lead_list(
+    *, user: User, scope: str = "mine", status: str = "", q: str = "", desk_id: int | None = None
+) -> QuerySet[Lead]:
+    qs = Lead.objects.select_related("desk", "assigned_to", "partner__user")
+    if scope == "all":
+        if not user.has_perm("leads.view_all_leads"):
+            raise NotAllowed("You see your own leads only.")
+    elif scope == "desk":
+        if user.has_perm("leads.view_all_leads"):
+            pass
+        elif user.has_perm("leads.manage_desk_leads"):
+            qs = qs.filter(desk__in=_managed_desks(user))
+        else:
+            raise NotAllowed("Only desk managers see the desk's leads.")
+    else:
+        if not user.has_perm("leads.work_leads"):
+            raise NotAllowed("Your role does not work leads.")
+        qs = qs.filter(assigned_to=user)
+    if desk_id:
+        qs = qs.filter(desk_id=desk_id)
+    if status:
+        qs = qs.filter(status=status)
+    if q:
+        qs = qs.filter(
+            Q(first_name__icontains=q)
+            | Q(last_name__icontains=q)
+            | Q(email__icontains=q)
+            | Q(phone__icontains=q)
+        )
+    return qs.order_by("-created_at")
+
+
+def lead_get(*, user: User, lead_id: int) -> Lead:
+    from .services import can_work
+
+    lead = (
+        Lead.objects.select_related("desk__manager", "assigned_to", "partner__user", "client__user")
+        .filter(pk=lead_id)
+        .first()
+    )
+    if lead is None:
+        raise Lead.DoesNotExist
+    if not can_work(user, lead):
+        raise NotAllowed("This lead is not yours.")
+    return lead
+
+
+def lead_timeline(*, lead: Lead) -> QuerySet[LeadActivity]:
+    return lead.activities.select_related("actor").order_by("-created_at", "-id")
+
+
+def sla_breached(lead: Lead, now=None) -> bool:
+    now = now or timezone.now()
+    return (
+        lead.status == Lead.Status.NEW
+        and lead.assigned_at is not None
+        and now - lead.assigned_at > timedelta(minutes=SLA_MINUTES)
+    )
+
+
+def desk_overview(*, user: User) -> dict:
+    """For a desk manager: unassigned leads, SLA breaches and each agent's load."""
+    if not (user.has_perm("leads.manage_desk_leads") or user.has_perm("leads.view_all_leads")):
+        raise NotAllowed("Only desk managers see the desk view.")
+    desks = Desk.objects.all() if user.has_perm("leads.view_all_leads") else _managed_desks(user)
+    desk_ids = list(desks.values_list("pk", flat=True))
+    if user.has_perm("leads.view_all_leads"):
+        in_scope = Lead.objects.all()  # includes leads no rule could place (no desk)
+    else:
+        in_scope = Lead.objects.filter(desk__in=desk_ids)
+    cutoff = timezone.now() - timedelta(minutes=SLA_MINUTES)
+    unassigned = in_scope.filter(
+        assigned_to__isnull=True, status__in=Lead.OPEN, routed_at__isnull=False
+    ).exclude(nurture__state="active")
+    breaches = in_scope.filter(status=Lead.Status.NEW, assigned_at__lt=cutoff)
+    agents = (
+        StaffProfile.objects.filter(
+            desk__in=desk_ids,
+            user__is_active=True,
+            user__groups__permissions__codename="work_leads",
+        )
+        .select_related("user", "desk")
+        .annotate(
+            open_leads=Count(
+                "user__assigned_leads",
+                filter=Q(user__assigned_leads__status__in=Lead.OPEN),
+                distinct=True,
+            ),
+            breaches=Count(
+                "user__assigned_leads",
+                filter=Q(
+                    user__assigned_leads__status=Lead.Status.NEW,
+                    user__assigned_leads__assigned_at__lt=cutoff,
+                ),
+                distinct=True,
+            ),
+        )
+        .order_by("desk__name", "user__email")
+        .distinct()
+    )
+    return {
+        "desks": desks,
+        "unassigned": unassigned.select_related("desk")[:100],
+        "unassigned_count": unassigned.count(),
+        "breaches": breaches.select_related("desk", "assigned_to")[:100],
+        "breach_count": breaches.count(),
+        "agents": agents,
+    }
+
+
+def reassign_targets(*, user: User, lead: Lead) -> QuerySet[User]:
+    qs = User.objects.filter(
+        is_active=True, is_staff=True, groups__permissions__codename="work_leads"
+    ).distinct()
+    if not user.has_perm("leads.view_all_leads"):
+        qs = qs.filter(staff_profile__desk__in=_managed_desks(user))
+    return qs.select_related("staff_profile__desk").order_by("email")
+
+
+def lead_import_list(*, user: User) -> QuerySet[LeadImport]:
+    if not user.has_perm("leads.import_leads"):
+        raise NotAllowed("Your role does not import leads.")
+    qs = LeadImport.objects.select_related("uploaded_by")
+    if not user.has_perm("leads.view_all_leads"):
+        qs = qs.filter(uploaded_by=user)
+    return qs
+
+
+def lead_summary(*, user: User) -> dict:
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    base = Lead.objects.all()
+    if not user.has_perm("leads.view_all_leads"):
+        if user.has_perm("leads.manage_desk_leads"):
+            base = base.filter(desk__in=_managed_desks(user))
+        else:
+            base = base.filter(assigned_to=user)
+    return base.aggregate(
+        today=Count("id", filter=Q(created_at__gte=today)),
+        open=Count("id", filter=Q(status__in=Lead.OPEN)),
+        converted=Count("id", filter=Q(status=Lead.Status.CONVERTED)),
+    )

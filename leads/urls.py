@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+app_name = "leads"
+
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("all/", views.all_leads, name="all"),
+    path("desk/", views.desk, name="desk"),
+    path("<int:lead_id>/", views.lead_detail, name="detail"),
+    path("<int:lead_id>/note/", views.lead_note, name="note"),
+    path("<int:lead_id>/call/", views.lead_call, name="call"),
+    path("<int:lead_id>/status/", views.lead_status, name="status"),
+    path("<int:lead_id>/reassign/", views.lead_reassign, name="reassign"),
+    path("imports/", views.import_list, name="imports"),
+    path("imports/<int:import_id>/", views.import_detail, name="import"),
+    path("imports/<int:import_id>/progress/", views.import_progress, name="import_progress"),
+    path("imports/<int:import_id>/errors.csv", views.import_errors_csv, name="import_errors"),
+]

@@ -1,0 +1,298 @@
+"""Sales work in the back-office: inbox, lead page, desk view, CSV import; the unsubscribe page."""
+
+import csv
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from brokerage.errors import DomainError, NotAllowed
+from brokerage.permissions import staff_required
+from brokerage.views import paginate
+
+from . import imports, selectors, services
+from .forms import CallForm, MappingForm, NoteForm, ReassignForm, StatusForm, UploadForm
+from .models import Lead, LeadImport
+from .validation import FIELDS
+
+
+def _lead_or_404(request, lead_id):
+    try:
+        return selectors.lead_get(user=request.user, lead_id=lead_id)
+    except Lead.DoesNotExist as exc:
+        raise Http404 from exc
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+
+
+def _list(request, scope, title, template="leads/list.html"):
+    status = request.GET.get("status", "")
+    status = status if status in Lead.Status.values else ""
+    q = request.GET.get("q", "").strip()[:100]
+    desk_id = request.GET.get("desk", "")
+    desk_id = int(desk_id) if desk_id.isascii() and desk_id.isdigit() else None
+    leads = selectors.lead_list(user=request.user, scope=scope, status=status, q=q, desk_id=desk_id)
+    page, query = paginate(request, leads)
+    now = timezone.now()
+    rows = [{"lead": lead, "breached": selectors.sla_breached(lead, now)} for lead in page]
+    ctx = {
+        "page": page,
+        "rows": rows,
+        "query": query,
+        "title": title,
+        "scope": scope,
+        "statuses": Lead.Status.choices,
+        "status": status,
+        "q": q,
+        "sla_minutes": selectors.SLA_MINUTES,
+    }
+    if request.htmx:
+        return render(request, "leads/_rows.html", ctx)
+    return render(request, template, ctx)
+
+
+@staff_required("leads.work_leads")
+def inbox(request):
+    return _list(request, "mine", "My leads")
+
+
+@staff_required("leads.view_all_leads")
+def all_leads(request):
+    return _list(request, "all", "All leads")
+
+
+@staff_required("leads.manage_desk_leads")
+def desk(request):
+    return render(
+        request,
+        "leads/desk.html",
+        selectors.desk_overview(user=request.user) | {"sla_minutes": selectors.SLA_MINUTES},
+    )
+
+
+def _detail_context(request, lead, **forms):
+    ctx = {
+        "lead": lead,
+        "timeline": selectors.lead_timeline(lead=lead)[:200],
+        "note_form": forms.get("note_form") or NoteForm(),
+        "call_form": forms.get("call_form") or CallForm(),
+        "status_form": forms.get("status_form") or StatusForm(initial={"status": lead.status}),
+        "breached": selectors.sla_breached(lead),
+        "nurture": getattr(lead, "nurture", None),
+        "touches": lead.touches.all()[:20],
+    }
+    if request.user.has_perm("leads.manage_desk_leads") or request.user.has_perm(
+        "leads.view_all_leads"
+    ):
+        ctx["reassign_form"] = forms.get("reassign_form") or ReassignForm(
+            targets=selectors.reassign_targets(user=request.user, lead=lead)
+        )
+    return ctx
+
+
+@staff_required("brokerage.access_backoffice")
+def lead_detail(request, lead_id: int):
+    lead = _lead_or_404(request, lead_id)
+    return render(request, "leads/detail.html", _detail_context(request, lead))
+
+
+def _act(request, lead, form, action, form_name):
+    """Run one action on the lead from a posted form; re-render with errors, never a 500."""
+    if form.is_valid():
+        try:
+            action(form.cleaned_data)
+        except NotAllowed as exc:
+            raise PermissionDenied(exc.message) from exc
+        except DomainError as exc:
+            for field, errors in (exc.fields or {"__all__": [exc.message]}).items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            if request.htmx:
+                return HttpResponseClientRedirect(request.path.rsplit("/", 2)[0] + "/")
+            return redirect("leads:detail", lead_id=lead.pk)
+    ctx = _detail_context(request, lead, **{form_name: form})
+    return render(request, "leads/detail.html", ctx, status=400)
+
+
+@staff_required("brokerage.access_backoffice")
+@require_POST
+def lead_note(request, lead_id: int):
+    lead = _lead_or_404(request, lead_id)
+    return _act(
+        request,
+        lead,
+        NoteForm(request.POST),
+        lambda d: services.lead_note_add(lead=lead, actor=request.user, text=d["text"]),
+        "note_form",
+    )
+
+
+@staff_required("brokerage.access_backoffice")
+@require_POST
+def lead_call(request, lead_id: int):
+    lead = _lead_or_404(request, lead_id)
+    return _act(
+        request,
+        lead,
+        CallForm(request.POST),
+        lambda d: services.lead_call_log(
+            lead=lead,
+            actor=request.user,
+            outcome=d["outcome"],
+            duration_seconds=d["duration_minutes"] * 60,
+            notes=d["notes"],
+        ),
+        "call_form",
+    )
+
+
+@staff_required("brokerage.access_backoffice")
+@require_POST
+def lead_status(request, lead_id: int):
+    lead = _lead_or_404(request, lead_id)
+    return _act(
+        request,
+        lead,
+        StatusForm(request.POST),
+        lambda d: services.lead_status_change(
+            lead=lead, actor=request.user, to=d["status"], reason=d["reason"]
+        ),
+        "status_form",
+    )
+
+
+@staff_required("brokerage.access_backoffice")
+@require_POST
+def lead_reassign(request, lead_id: int):
+    lead = _lead_or_404(request, lead_id)
+    form = ReassignForm(
+        request.POST, targets=selectors.reassign_targets(user=request.user, lead=lead)
+    )
+    return _act(
+        request,
+        lead,
+        form,
+        lambda d: services.lead_reassign(
+            lead=lead, actor=request.user, to_user=d["to_user"], reason=d["reason"]
+        ),
+        "reassign_form",
+    )
+
+
+# --- Import -------------------------------------------------------------------------------------
+
+
+@staff_required("leads.import_leads")
+@require_http_methods(["GET", "POST"])
+def import_list(request):
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            lead_import = imports.lead_import_upload(
+                actor=request.user, uploaded_file=form.cleaned_data["file"]
+            )
+        except DomainError as exc:
+            form.add_error("file", exc.message)
+        else:
+            return redirect("leads:import", import_id=lead_import.pk)
+    page, query = paginate(request, selectors.lead_import_list(user=request.user))
+    return render(
+        request,
+        "leads/imports.html",
+        {"form": form, "page": page, "query": query},
+        status=400 if form.errors else 200,
+    )
+
+
+def _import_or_404(request, import_id):
+    return get_object_or_404(selectors.lead_import_list(user=request.user), pk=import_id)
+
+
+@staff_required("leads.import_leads")
+@require_http_methods(["GET", "POST"])
+def import_detail(request, import_id: int):
+    lead_import = _import_or_404(request, import_id)
+    form = MappingForm(request.POST or None, lead_import=lead_import)
+    if request.method == "POST":
+        if request.POST.get("action") == "start":
+            try:
+                imports.lead_import_start(lead_import=lead_import, actor=request.user)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            return redirect("leads:import", import_id=lead_import.pk)
+        if form.is_valid():
+            try:
+                imports.lead_import_set_mapping(
+                    lead_import=lead_import,
+                    actor=request.user,
+                    mapping=form.mapping(),
+                    source=form.cleaned_data["source"],
+                    mode=form.cleaned_data["mode"],
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                return redirect("leads:import", import_id=lead_import.pk)
+    return render(
+        request,
+        "leads/import_detail.html",
+        {
+            "imp": lead_import,
+            "form": form,
+            "fields": FIELDS,
+            "progress": imports.progress(lead_import),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_required("leads.import_leads")
+def import_progress(request, import_id: int):
+    lead_import = _import_or_404(request, import_id)
+    running = lead_import.state in (LeadImport.State.CHECKING, LeadImport.State.IMPORTING)
+    if not running and request.htmx:
+        return HttpResponseClientRedirect(f"/backoffice/leads/imports/{lead_import.pk}/")
+    return render(
+        request,
+        "leads/_import_progress.html",
+        {"imp": lead_import, "progress": imports.progress(lead_import)},
+    )
+
+
+@staff_required("leads.import_leads")
+def import_errors_csv(request, import_id: int):
+    lead_import = _import_or_404(request, import_id)
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="import-{lead_import.pk}-errors.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["row", "field", "problem"])
+    for error in lead_import.errors:
+        for field, problems in error["fields"].items():
+            for problem in problems:
+                writer.writerow([error["row"], field, problem])
+    return response
+
+
+# --- Public ---------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    done, problem = False, ""
+    if request.method == "POST":
+        try:
+            services.lead_unsubscribe(token=token)
+            done = True
+        except DomainError as exc:
+            problem = exc.message
+    return render(
+        request,
+        "leads/unsubscribe.html",
+        {"done": done, "problem": problem},
+        status=400 if problem else 200,
+    )
