@@ -7,7 +7,7 @@ from typing import Literal
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -102,7 +102,7 @@ def create_lead(request: HttpRequest, payload: LeadIn):
             "Idempotency-Key is at most 100 characters.", fields={"Idempotency-Key": ["Too long."]}
         )
     if idem and (prior := _replay(request, idem)):
-        return prior.status, prior.body
+        return Status(prior.status, prior.body)
     data = clean_lead_input(payload.model_dump(exclude_none=True, mode="json"))
     try:
         with transaction.atomic():
@@ -127,8 +127,8 @@ def create_lead(request: HttpRequest, payload: LeadIn):
         prior = _replay(request, idem) if idem else None
         if prior is None:
             raise
-        return prior.status, prior.body  # the same key raced in twice: one answer for both
-    return status, body
+        return Status(prior.status, prior.body)  # the same key raced in twice: one answer for both
+    return Status(status, body)
 
 
 @router.get("/{lead_id}/", response={200: LeadOut, 404: Error}, summary="A lead and its routing")
@@ -143,26 +143,29 @@ def get_lead(request: HttpRequest, lead_id: int):
     if lead is None or (lead.api_key_id != key.pk and "leads:read_all" not in key.scopes):
         raise HttpError(404, "No lead with that id sent by this integration.")
     nurture = getattr(lead, "nurture", None)
-    return 200, {
-        **{
-            f: getattr(lead, f)
-            for f in (
-                "id",
-                "first_name",
-                "last_name",
-                "email",
-                "phone",
-                "country",
-                "language",
-                "experience",
-                "status",
-                "score",
-                "score_breakdown",
-                "created_at",
-                "assigned_at",
-            )
+    return Status(
+        200,
+        {
+            **{
+                f: getattr(lead, f)
+                for f in (
+                    "id",
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "country",
+                    "language",
+                    "experience",
+                    "status",
+                    "score",
+                    "score_breakdown",
+                    "created_at",
+                    "assigned_at",
+                )
+            },
+            "desk": lead.desk.name if lead.desk else None,
+            "assigned_to": lead.assigned_to.email if lead.assigned_to else None,
+            "nurture_sequence": nurture.sequence.name if nurture else None,
         },
-        "desk": lead.desk.name if lead.desk else None,
-        "assigned_to": lead.assigned_to.email if lead.assigned_to else None,
-        "nurture_sequence": nurture.sequence.name if nurture else None,
-    }
+    )

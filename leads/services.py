@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm import can_proceed
@@ -440,7 +440,7 @@ def lead_call_log(
 
 @transaction.atomic
 def lead_reassign(*, lead: Lead, actor: Actor, to_user: User, reason: str = "") -> Lead:
-    lead = Lead.objects.select_for_update().select_related("desk").get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("desk").get(pk=lead.pk)
     if isinstance(actor, User) and not (
         actor.has_perm("leads.view_all_leads")
         or (actor.has_perm("leads.manage_desk_leads") and can_work(actor, lead))
@@ -552,11 +552,15 @@ def _send_step(enrollment: NurtureEnrollment) -> None:
         _activity(lead, LeadActivity.Kind.NURTURE, NURTURE_ACTOR, "Nurture sequence completed")
         lead_route(lead_id=lead.pk, actor=NURTURE_ACTOR, skip_nurture=True, force=True)
         return
-    NurtureSend.objects.create(enrollment=enrollment, position=step.position)  # once only
+    already_sent = NurtureSend.objects.filter(
+        enrollment=enrollment, position=step.position
+    ).exists()
+    if not already_sent:  # a retried run skips the send, and only reschedules
+        NurtureSend.objects.create(enrollment=enrollment, position=step.position)
     body = step.body.format_map(
         {"first_name": lead.first_name or "there", "unsubscribe_url": unsubscribe_url(lead)}
     )
-    if lead.email and not lead.email_opt_out:
+    if lead.email and not lead.email_opt_out and not already_sent:
         send_mail(step.subject, body, None, [lead.email])
         _activity(
             lead,
@@ -591,11 +595,6 @@ def nurture_send_due(*, now=None, limit: int = 200) -> int:
             )
             if enrollment is None:
                 break
-            try:
-                with transaction.atomic():
-                    _send_step(enrollment)
-            except IntegrityError:  # this step was sent already (a retried run): move on
-                enrollment.next_position = F("next_position") + 1
-                enrollment.save(update_fields=["next_position"])
+            _send_step(enrollment)
             sent += 1
     return sent

@@ -108,14 +108,17 @@ def _act(request, lead, form, action, form_name):
         except NotAllowed as exc:
             raise PermissionDenied(exc.message) from exc
         except DomainError as exc:
-            for field, errors in (exc.fields or {"__all__": [exc.message]}).items():
+            form.add_error(None, exc.message)
+            for field, errors in exc.fields.items():
                 for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+                    if field in form.fields:
+                        form.add_error(field, error)
         else:
             if request.htmx:
                 return HttpResponseClientRedirect(request.path.rsplit("/", 2)[0] + "/")
             return redirect("leads:detail", lead_id=lead.pk)
     ctx = _detail_context(request, lead, **{form_name: form})
+    ctx["active_tab"] = form_name.removesuffix("_form")
     return render(request, "leads/detail.html", ctx, status=400)
 
 

@@ -1,4 +1,8 @@
+import os
+import subprocess
+import sys
 import time
+import uuid
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -6,6 +10,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.core.cache import cache
 
+from brokerage import health
 from brokerage.models import Desk, User
 from brokerage.roles import ROLES
 from brokerage.services import staff_user_upsert
@@ -47,7 +52,7 @@ def desk(db):
     return Desk.objects.create(name="London", languages=["en"])
 
 
-def make_staff(role: str, *, email=None, desk=None, totp=True) -> User:
+def make_staff(role: str, *, email=None, desk=None, totp=True, languages=None) -> User:
     user = staff_user_upsert(
         actor="test",
         email=email or f"{role}@test.example",
@@ -55,6 +60,7 @@ def make_staff(role: str, *, email=None, desk=None, totp=True) -> User:
         first_name=role.title(),
         last_name="Tester",
         desk=desk,
+        languages=languages,
         password=PASSWORD,
     )
     EmailAddress.objects.get_or_create(user=user, email=user.email, verified=True, primary=True)
@@ -123,3 +129,58 @@ def pytest_report_header(config):
         f"database: {settings.DATABASES['default']['HOST']}:"
         f"{settings.DATABASES['default']['PORT']}, redis: {settings.REDIS_URL}"
     ]
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@pytest.fixture
+def worker():
+    """A real Celery worker process on the test database and the test Redis database."""
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="brokerage.settings.test",
+        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
+        f"/{db['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+    )
+    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "brokerage",
+            "worker",
+            "-n",
+            name,
+            "-P",
+            "solo",
+            "-Q",
+            ",".join(["default", *settings.CELERY_DEPARTMENT_QUEUES]),
+            "-l",
+            "warning",
+        ],
+        env=env,
+        cwd=settings.BASE_DIR,
+    )
+    proc.hostname = name
+    try:
+        assert wait_for(lambda: any(w["hostname"] == name for w in health.workers())), (
+            "worker never sent a heartbeat"
+        )
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

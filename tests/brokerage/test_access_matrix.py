@@ -60,10 +60,14 @@ URL_KWARGS = {
     "backoffice:audit_event": {"seq": 1},
     "referrals:link": {"code": "IBTEST01"},
     "lead_unsubscribe": {"token": "not-a-valid-token"},
-    **{name: {"lead_id": 999999} for name in
-       ("leads:detail", "leads:note", "leads:call", "leads:status", "leads:reassign")},
-    **{name: {"import_id": 999999} for name in
-       ("leads:import", "leads:import_progress", "leads:import_errors")},
+    **{
+        name: {"lead_id": 999999}
+        for name in ("leads:detail", "leads:note", "leads:call", "leads:status", "leads:reassign")
+    },
+    **{
+        name: {"import_id": 999999}
+        for name in ("leads:import", "leads:import_progress", "leads:import_errors")
+    },
 }
 
 # Mounted by libraries and covered by their own tests here: allauth's pages (test_auth.py),

@@ -1,8 +1,5 @@
 """A real Celery worker process, on the test database and the test Redis database."""
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 
@@ -13,62 +10,9 @@ from django.db import transaction
 from brokerage import health
 from brokerage.kv import redis_client
 from brokerage.tasks import echo_task
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, timeout=30.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
-@pytest.fixture
-def worker():
-    db = settings.DATABASES["default"]
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="brokerage.settings.test",
-        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
-        f"/{db['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
-    )
-    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "brokerage",
-            "worker",
-            "-n",
-            name,
-            "-P",
-            "solo",
-            "-Q",
-            ",".join(["default", *settings.CELERY_DEPARTMENT_QUEUES]),
-            "-l",
-            "warning",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-    )
-    proc.hostname = name
-    try:
-        assert wait_for(lambda: any(w["hostname"] == name for w in health.workers())), (
-            "worker never sent a heartbeat"
-        )
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_healthz_sees_the_live_worker(client, worker):

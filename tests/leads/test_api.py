@@ -1,0 +1,156 @@
+import json
+
+import pytest
+
+from brokerage.models import AuditEvent
+from brokerage.services import api_key_create
+from leads.models import Lead, LeadTouch
+from leads.services import lead_route
+from tests.conftest import make_partner_user
+
+pytestmark = pytest.mark.django_db
+
+GOOD = {
+    "first_name": "Amal",
+    "last_name": "Saeed",
+    "email": "Amal.Saeed@Example.com",
+    "phone": "+971 50 123 4567",
+    "country": "ae",
+    "language": "ar",
+    "experience": "some",
+    "net_worth_usd": 80000,
+    "annual_income_usd": "60000",
+    "source": "landing-page",
+    "utm_source": "google",
+    "utm_medium": "cpc",
+    "utm_campaign": "uae-q4",
+}
+
+
+@pytest.fixture
+def key():
+    return api_key_create(actor="test", name="Landing", scopes=["leads:write"])[1]
+
+
+def post(client, key, body, **headers):
+    return client.post(
+        "/api/v1/leads/",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_X_API_KEY=key,
+        **headers,
+    )
+
+
+def test_capture_answers_201_with_id_status_score(client, key, floor):
+    response = post(client, key, GOOD)
+    assert response.status_code == 201
+    body = response.json()
+    lead = Lead.objects.get(pk=body["id"])
+    assert body == {"id": lead.pk, "status": "new", "score": lead.score}
+    assert lead.email == "amal.saeed@example.com" and lead.phone == "+971501234567"
+    assert lead.country == "AE" and str(lead.net_worth_usd) == "80000.00"
+    assert lead.utm_campaign == "uae-q4" and lead.channel == "api"
+
+
+def test_get_returns_score_breakdown_and_routing(client, key, floor):
+    lead_id = post(client, key, GOOD).json()["id"]
+    lead_route(lead_id=lead_id)
+    body = client.get(f"/api/v1/leads/{lead_id}/", HTTP_X_API_KEY=key).json()
+    assert body["desk"] == "Dubai" and body["assigned_to"] == "dubai.ar@test.example"
+    assert body["nurture_sequence"] is None and body["assigned_at"]
+    assert sum(p["points"] for p in body["score_breakdown"]) == body["score"]
+    assert {p["rule"] for p in body["score_breakdown"]} >= {"Tier-1 country", "Valid phone number"}
+
+
+def test_nurtured_lead_names_its_sequence(client, key, floor):
+    lead_id = post(
+        client, key, {**GOOD, "country": "GB", "phone": "+447911123456", "experience": "none"}
+    ).json()["id"]
+    lead_route(lead_id=lead_id)
+    body = client.get(f"/api/v1/leads/{lead_id}/", HTTP_X_API_KEY=key).json()
+    assert body["nurture_sequence"] == "First-time trader" and body["assigned_to"] is None
+
+
+def test_an_integration_reads_only_its_own_leads(client, key, floor):
+    lead_id = post(client, key, GOOD).json()["id"]
+    other = api_key_create(actor="test", name="Other affiliate")[1]
+    assert client.get(f"/api/v1/leads/{lead_id}/", HTTP_X_API_KEY=other).status_code == 404
+    reader = api_key_create(actor="test", name="CRM sync", scopes=["leads:read_all"])[1]
+    assert client.get(f"/api/v1/leads/{lead_id}/", HTTP_X_API_KEY=reader).status_code == 200
+
+
+def test_idempotency_key_replays_the_first_answer(client, key, floor):
+    first = post(client, key, GOOD, HTTP_IDEMPOTENCY_KEY="abc-1")
+    again = post(client, key, {**GOOD, "first_name": "Changed"}, HTTP_IDEMPOTENCY_KEY="abc-1")
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert Lead.objects.count() == 1 and LeadTouch.objects.count() == 1
+
+
+def test_the_same_person_twice_is_one_lead_with_two_touches(client, key, floor):
+    first = post(client, key, GOOD).json()
+    again = post(
+        client,
+        key,
+        {"email": "AMAL.saeed@example.com", "source": "webinar", "utm_campaign": "webinar-nov"},
+    )
+    by_phone = post(client, key, {"phone": "00971501234567", "country": "AE"})
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    assert by_phone.json()["id"] == first["id"]
+    lead = Lead.objects.get()
+    assert lead.touches.filter(is_duplicate=True).count() == 2
+    assert set(lead.touches.values_list("utm_campaign", flat=True)) >= {"uae-q4", "webinar-nov"}
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({**GOOD, "email": "not-an-email"}, {"email"}),
+        ({**GOOD, "phone": "12345"}, {"phone"}),
+        ({**GOOD, "country": "XX"}, {"country"}),
+        ({**GOOD, "country": "ARE"}, {"country"}),
+        ({**GOOD, "experience": "guru"}, {"experience"}),
+        ({**GOOD, "net_worth_usd": -5}, {"net_worth_usd"}),
+        ({**GOOD, "language": "klingon"}, {"language"}),
+        ({**GOOD, "favourite_colour": "blue"}, {"favourite_colour"}),
+        ({"first_name": "Nobody"}, {"email"}),
+        ({**GOOD, "email": "bad", "phone": "bad", "country": "ZZ"}, {"email", "phone", "country"}),
+    ],
+)
+def test_bad_input_is_a_field_level_422_and_writes_nothing(client, key, floor, body, fields):
+    response = post(client, key, body)
+    assert response.status_code == 422, response.content
+    assert fields <= set(response.json()["fields"])
+    assert not Lead.objects.exists() and not LeadTouch.objects.exists()
+
+
+def test_oversized_body_is_413(client, key, floor):
+    response = post(client, key, {**GOOD, "source": "x" * 20000})
+    assert response.status_code in (413, 422)
+    assert not Lead.objects.exists()
+    big = client.post(
+        "/api/v1/leads/",
+        json.dumps({**GOOD, "first_name": "y" * 17000}),
+        content_type="application/json",
+        HTTP_X_API_KEY=key,
+    )
+    assert big.status_code in (413, 422) and big.json()["error"]
+
+
+def test_script_in_a_name_is_stored_as_text(client, key, floor):
+    response = post(client, key, {**GOOD, "first_name": "<script>alert(1)</script>"})
+    assert response.status_code == 201
+    assert Lead.objects.get().first_name == "<script>alert(1)</script>"
+
+
+def test_referral_code_credits_the_ib(client, key, floor):
+    partner = make_partner_user().partner
+    lead_id = post(client, key, {**GOOD, "referral_code": "ibtest01"}).json()["id"]
+    assert Lead.objects.get(pk=lead_id).partner == partner
+    assert AuditEvent.objects.filter(action="lead.attributed").exists()
+
+
+def test_needs_a_key(client, floor):
+    response = client.post("/api/v1/leads/", json.dumps(GOOD), content_type="application/json")
+    assert response.status_code == 401 and response.json()["error"] == "missing_api_key"
