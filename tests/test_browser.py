@@ -93,3 +93,47 @@ def test_client_signs_up_verifies_email_and_lands_in_portal(live_server, page):
     page.wait_for_url(f"{live_server.url}/portal/")
     assert page.locator("h1").inner_text() == "Welcome, Maya"
     assert page.console_errors == []
+
+
+@pytest.mark.worker
+def test_visitor_registers_and_the_dubai_agent_sees_the_lead(live_server, browser, worker):
+    from tests.leads.conftest import Floor
+
+    floor = Floor()
+    visitor = browser.new_context().new_page()
+    visitor.goto(f"{live_server.url}/accounts/signup/")
+    visitor.fill("input[name=first_name]", "Hamdan")
+    visitor.fill("input[name=last_name]", "Al Falasi")
+    visitor.fill("input[name=email]", "hamdan@example.com")
+    visitor.fill("input[name=phone]", "+971501112299")
+    visitor.select_option("select[name=country]", "AE")
+    visitor.select_option("select[name=language]", "ar")
+    visitor.select_option("select[name=experience]", "some")
+    visitor.fill("input[name=password1]", "desert-falcon-77")
+    visitor.fill("input[name=password2]", "desert-falcon-77")
+    visitor.click("button[type=submit]")
+    visitor.wait_for_url(re.compile(r"/accounts/confirm-email/"))
+
+    from leads.models import Lead
+    from tests.conftest import wait_for
+
+    assert wait_for(lambda: Lead.objects.filter(email="hamdan@example.com",
+                                                assigned_to__isnull=False).exists(), timeout=20)
+    agent = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    agent.goto(f"{live_server.url}/accounts/login/")
+    agent.fill("input[name=login]", floor.dubai_ar.email)
+    agent.fill("input[name=password]", PASSWORD)
+    agent.click("button[type=submit]")
+    agent.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
+    agent.fill("input[name=code]", totp_code(TOTP_SECRET))
+    agent.click("button[type=submit]")
+    agent.wait_for_url(f"{live_server.url}/backoffice/")
+    agent.click("text=My leads")
+    agent.wait_for_url(re.compile(r"/backoffice/leads/$"))
+    row = agent.locator("tr", has_text="Hamdan Al Falasi")
+    assert row.is_visible()
+    row.locator("a").click()
+    agent.wait_for_url(re.compile(r"/backoffice/leads/\d+/$"))
+    assert "UAE leads to the Dubai desk" in agent.content()
+    ARTIFACTS.mkdir(exist_ok=True)
+    agent.screenshot(path=str(ARTIFACTS / "dubai_agent_lead.png"), full_page=True)
