@@ -11,9 +11,10 @@ class LeadsConfig(AppConfig):
         from brokerage.navigation import NavItem, register_nav
         from brokerage.signals import staff_deactivated
 
-        from . import dashboard  # noqa: F401
+        from . import dashboard, rules  # noqa: F401
         from .receivers import on_staff_deactivated, on_user_signed_up
 
+        rules.connect()
         # After clients' receiver (INSTALLED_APPS order), which creates the client record.
         user_signed_up.connect(on_user_signed_up, dispatch_uid="leads.on_user_signed_up")
         staff_deactivated.connect(on_staff_deactivated, dispatch_uid="leads.on_staff_deactivated")

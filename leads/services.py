@@ -3,11 +3,10 @@
 import logging
 from datetime import timedelta
 
-from django.contrib.auth.models import Group
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm import can_proceed
@@ -17,6 +16,7 @@ from brokerage.models import Desk, StaffProfile, User
 from brokerage.roles import ROLES
 from brokerage.services import Actor, audit_record
 
+from . import rules
 from .models import (
     Lead,
     LeadActivity,
@@ -26,7 +26,6 @@ from .models import (
     NurtureSequence,
     NurtureStep,
     RoutingRule,
-    ScoringRule,
 )
 from .scoring import condition_matches, describe, score_lead
 from .signals import lead_captured
@@ -174,7 +173,7 @@ def _record_duplicate(lead, data, channel, actor, client, touch, payload) -> Lea
 
 
 def _active_scoring_rules():
-    return list(ScoringRule.objects.filter(is_active=True).order_by("order", "name"))
+    return rules.scoring_rules()
 
 
 @transaction.atomic
@@ -201,29 +200,29 @@ def _rule_matches(rule: RoutingRule, lead: Lead) -> bool:
     )
 
 
-def _candidates(*, role: str, desk: Desk | None, language: str):
-    """Staff of `role` (on `desk`, if given) who are active and on shift; language first."""
-    group = Group.objects.get(name=ROLES[role].label)
-    base = StaffProfile.objects.filter(
-        user__groups=group, user__is_active=True, is_on_shift=True
-    ).select_related("user", "desk")
+def _candidates(*, role: str, desk: Desk | None, language: str) -> tuple[list, str]:
+    """Staff of `role` (on `desk`, if given), active and on shift, locked in primary-key
+    order (the same order everywhere, so concurrent routings take turns, never deadlock).
+    Those speaking the lead's language come first; if none does, anyone fitting (fallback)."""
+    base = StaffProfile.objects.select_for_update(of=("self",)).filter(
+        user__groups__name=ROLES[role].label, user__is_active=True, is_on_shift=True
+    )
     if desk is not None:
         base = base.filter(desk=desk)
-    speaking = [p for p in base if language in (p.languages or [])]
+    base = base.select_related("user", "desk").order_by("pk")
+    speaking = list(base.filter(languages__contains=[language]))
     return (speaking, "speaks the lead's language") if speaking else (list(base), "fallback")
 
 
-def _pick(profiles: list[StaffProfile], distribution: str) -> StaffProfile | None:
-    if not profiles:
+def _pick(locked: list[StaffProfile], distribution: str) -> StaffProfile | None:
+    if not locked:
         return None
-    ids = sorted(p.pk for p in profiles)
-    # Lock the candidates in one order everywhere, so concurrent routings take turns.
-    locked = list(StaffProfile.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     if distribution == RoutingRule.Distribution.LEAST_LOADED:
         loads = dict(
-            User.objects.filter(staff_profile__in=ids)
-            .annotate(n=Count("assigned_leads", filter=Q(assigned_leads__status__in=Lead.OPEN)))
-            .values_list("staff_profile", "n")
+            Lead.objects.filter(assigned_to__staff_profile__in=locked, status__in=Lead.OPEN)
+            .values("assigned_to__staff_profile")
+            .annotate(n=Count("id"))
+            .values_list("assigned_to__staff_profile", "n")
         )
         far_past = timezone.now() - timedelta(days=36500)
         return min(
@@ -256,7 +255,7 @@ def _assign(
 
 
 def _decide(lead: Lead, *, skip_nurture: bool):
-    for rule in RoutingRule.objects.filter(is_active=True).select_related("desk", "sequence"):
+    for rule in rules.routing_rules():
         if skip_nurture and rule.action == RoutingRule.Action.NURTURE:
             continue
         if _rule_matches(rule, lead):

@@ -117,8 +117,10 @@ def test_visitor_registers_and_the_dubai_agent_sees_the_lead(live_server, browse
     from leads.models import Lead
     from tests.conftest import wait_for
 
-    assert wait_for(lambda: Lead.objects.filter(email="hamdan@example.com",
-                                                assigned_to__isnull=False).exists(), timeout=20)
+    assert wait_for(
+        lambda: Lead.objects.filter(email="hamdan@example.com", assigned_to__isnull=False).exists(),
+        timeout=20,
+    )
     agent = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
     agent.goto(f"{live_server.url}/accounts/login/")
     agent.fill("input[name=login]", floor.dubai_ar.email)

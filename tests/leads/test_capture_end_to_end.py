@@ -19,16 +19,32 @@ def assigned(lead_id):
 def test_api_leads_are_routed_by_the_worker_within_seconds(client, floor, worker):
     key = api_key_create(actor="test", name="Landing")[1]
     cases = {
-        "uae": ({"email": "uae@example.com", "country": "AE", "language": "ar",
-                 "phone": "+971501234567", "experience": "some"}, "dubai.ar@test.example"),
-        "rich": ({"email": "rich@example.com", "country": "GB", "net_worth_usd": 300000,
-                  "experience": "experienced"}, "senior@test.example"),
+        "uae": (
+            {
+                "email": "uae@example.com",
+                "country": "AE",
+                "language": "ar",
+                "phone": "+971501234567",
+                "experience": "some",
+            },
+            "dubai.ar@test.example",
+        ),
+        "rich": (
+            {
+                "email": "rich@example.com",
+                "country": "GB",
+                "net_worth_usd": 300000,
+                "experience": "experienced",
+            },
+            "senior@test.example",
+        ),
         "newbie": ({"email": "new@example.com", "country": "GB", "experience": "none"}, None),
     }
     ids = {}
     for name, (body, _agent) in cases.items():
-        response = client.post("/api/v1/leads/", json.dumps(body),
-                               content_type="application/json", HTTP_X_API_KEY=key)
+        response = client.post(
+            "/api/v1/leads/", json.dumps(body), content_type="application/json", HTTP_X_API_KEY=key
+        )
         assert response.status_code == 201
         ids[name] = response.json()["id"]
     assert wait_for(lambda: all(assigned(i) for i in ids.values()), timeout=20)
@@ -39,9 +55,16 @@ def test_api_leads_are_routed_by_the_worker_within_seconds(client, floor, worker
 
 
 def test_portal_registration_becomes_a_routed_lead(client, floor, worker):
-    response = client.post("/accounts/signup/", signup_form(
-        "khalid@example.com", first_name="Khalid", country="AE", phone="+971509876543",
-        language="ar"))
+    response = client.post(
+        "/accounts/signup/",
+        signup_form(
+            "khalid@example.com",
+            first_name="Khalid",
+            country="AE",
+            phone="+971509876543",
+            language="ar",
+        ),
+    )
     assert response.status_code == 302
     lead = Lead.objects.get(email="khalid@example.com")
     assert lead.channel == "portal" and lead.client.user.email == "khalid@example.com"

@@ -1,0 +1,39 @@
+"""The benchmarks still run, at smoke scale (their figures are read by people, not asserted)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.bench
+
+
+def run_bench(script, *args):
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, f"bench/{script}", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1])
+
+
+def test_audit_bench_smoke():
+    figures = run_bench("audit.py", "--events", "200", "--writers", "2")
+    assert figures["chain_verified"] and figures["chain_rows"] == 200
+    assert figures["audit_events_per_s"] > 0 and figures["baseline_tps"] > 0
+
+
+def test_leads_bench_smoke():
+    figures = run_bench("leads.py", "--leads", "60", "--clients", "4", "--warmup", "4")
+    assert figures["accepted"] == 60 and figures["errors"] == 0
+    assert figures["routed"] == 60 and figures["assigned_exactly_once"]
