@@ -9,6 +9,12 @@ def client_for_user(user) -> Client | None:
     return Client.objects.filter(user=user).select_related("user").first()
 
 
+def client_for_email(email: str) -> Client | None:
+    if not email:
+        return None
+    return Client.objects.filter(user__email=email.lower()).first()
+
+
 def client_signups_per_day(*, days: int = 14) -> list[dict]:
     start = (timezone.now() - timezone.timedelta(days=days - 1)).date()
     rows = (

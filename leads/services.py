@@ -15,6 +15,7 @@ from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import Desk, StaffProfile, User
 from brokerage.roles import ROLES
 from brokerage.services import Actor, audit_record
+from clients.selectors import client_for_email
 
 from . import rules
 from .models import (
@@ -106,6 +107,11 @@ def lead_capture(
         existing = _find_existing(data)
         if existing is not None:
             return _record_duplicate(existing, data, channel, actor, client, touch, payload), False
+        if client is None:
+            # Someone who already has an account: the lead is them, not a new person.
+            client = client_for_email(data["email"])
+            if client is not None and Lead.objects.filter(client=client).exists():
+                client = None
         try:
             with transaction.atomic():
                 lead = Lead(

@@ -197,3 +197,17 @@ def test_logout_ends_the_session(client):
     assert client.get("/portal/").status_code == 200
     client.post("/accounts/logout/")
     assert client.get("/portal/").status_code == 302
+
+
+def test_a_burst_of_signups_from_one_address_is_rate_limited(client):
+    statuses = [
+        client.post(
+            "/accounts/signup/", signup_form(f"burst{i}@example.com"), REMOTE_ADDR="198.51.100.7"
+        ).status_code
+        for i in range(22)
+    ]
+    assert statuses[:20] == [302] * 20
+    assert statuses[-1] == 429
+    from brokerage.models import User
+
+    assert User.objects.filter(email__startswith="burst").count() == 20

@@ -154,3 +154,11 @@ def test_referral_code_credits_the_ib(client, key, floor):
 def test_needs_a_key(client, floor):
     response = client.post("/api/v1/leads/", json.dumps(GOOD), content_type="application/json")
     assert response.status_code == 401 and response.json()["error"] == "missing_api_key"
+
+
+def test_a_lead_for_an_existing_client_is_linked_to_them(client, key, floor):
+    from tests.conftest import make_client_user
+
+    user = make_client_user("dana@example.com")
+    lead_id = post(client, key, {**GOOD, "email": "Dana@example.com"}).json()["id"]
+    assert Lead.objects.get(pk=lead_id).client == user.client

@@ -70,3 +70,46 @@ def test_portal_registration_becomes_a_routed_lead(client, floor, worker):
     assert lead.channel == "portal" and lead.client.user.email == "khalid@example.com"
     assert wait_for(lambda: assigned(lead.pk), timeout=20)
     assert assigned(lead.pk).assigned_to == floor.dubai_ar
+
+
+def test_leads_of_an_agent_deactivated_in_admin_move_to_a_colleague(client, floor, worker):
+    from tests.conftest import login, make_staff
+
+    leads = [
+        floor.capture(country="AE", language="ar", experience="some", email=f"dep{i}@example.com")
+        for i in range(2)
+    ]
+    assert {lead.assigned_to for lead in leads} == {floor.dubai_ar}
+    login(client, make_staff("ops_admin"))
+    user = floor.dubai_ar
+    response = client.post(
+        f"/admin/brokerage/user/{user.pk}/change/",
+        {
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "is_staff": "on",
+            "groups": [g.pk for g in user.groups.all()],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "staff_profile-TOTAL_FORMS": "1",
+            "staff_profile-INITIAL_FORMS": "1",
+            "staff_profile-0-id": user.staff_profile.pk,
+            "staff_profile-0-user": user.pk,
+            "staff_profile-0-desk": floor.dubai.pk,
+            "staff_profile-0-languages": '["ar", "en"]',
+            "staff_profile-0-is_on_shift": "on",
+        },
+    )
+    assert response.status_code == 302, response.content[:3000]
+    assert wait_for(
+        lambda: (
+            set(
+                Lead.objects.filter(pk__in=[x.pk for x in leads]).values_list(
+                    "assigned_to", flat=True
+                )
+            )
+            == {floor.dubai_en.pk}
+        ),
+        timeout=20,
+    )
