@@ -18,8 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
-os.environ["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:63799/0").rsplit(
-    "/", 1)[0] + "/14"
+os.environ["REDIS_URL"] = (
+    os.environ.get("REDIS_URL", "redis://127.0.0.1:63799/0").rsplit("/", 1)[0] + "/14"
+)
 
 import django  # noqa: E402
 
@@ -36,8 +37,10 @@ def make_csv(rows: int) -> bytes:
     countries = [("AE", "+97150{:07d}"), ("GB", "+447911{:06d}"), ("DE", "+49151{:08d}")]
     for i in range(rows):
         country, phone = countries[i % 3]
-        out.write(f"First{i},Last{i},import{i}@example.com,{phone.format(i % 10**6)},{country},"
-                  f"{['none', 'some', 'experienced'][i % 3]},{(i % 7) * 50000},bulk\n")
+        out.write(
+            f"First{i},Last{i},import{i}@example.com,{phone.format(i % 10**6)},{country},"
+            f"{['none', 'some', 'experienced'][i % 3]},{(i % 7) * 50000},bulk\n"
+        )
     return out.getvalue().encode()
 
 
@@ -59,8 +62,9 @@ def main():
         actor = User.objects.get(email="desk_manager@demo.test")
         data = make_csv(args.rows)
         t0 = time.perf_counter()
-        imp = lead_import_upload(actor=actor, uploaded_file=SimpleUploadedFile(
-            "bulk.csv", data, "text/csv"))
+        imp = lead_import_upload(
+            actor=actor, uploaded_file=SimpleUploadedFile("bulk.csv", data, "text/csv")
+        )
         upload_s = time.perf_counter() - t0
         LeadImport.objects.filter(pk=imp.pk).update(state="checking")
         t0 = time.perf_counter()
@@ -70,13 +74,23 @@ def main():
         t0 = time.perf_counter()
         imp = lead_import_apply(import_id=imp.pk)
         apply_s = time.perf_counter() - t0
-        print(json.dumps({
-            "bench": "lead_import", "rows": args.rows, "bytes": len(data),
-            "valid": imp.valid_rows, "created": imp.created_count, "state": imp.state,
-            "upload_s": round(upload_s, 2), "dry_run_s": round(check_s, 2),
-            "dry_run_rows_per_s": round(args.rows / check_s, 1),
-            "apply_s": round(apply_s, 2), "apply_rows_per_s": round(args.rows / apply_s, 1),
-        }))
+        print(
+            json.dumps(
+                {
+                    "bench": "lead_import",
+                    "rows": args.rows,
+                    "bytes": len(data),
+                    "valid": imp.valid_rows,
+                    "created": imp.created_count,
+                    "state": imp.state,
+                    "upload_s": round(upload_s, 2),
+                    "dry_run_s": round(check_s, 2),
+                    "dry_run_rows_per_s": round(args.rows / check_s, 1),
+                    "apply_s": round(apply_s, 2),
+                    "apply_rows_per_s": round(args.rows / apply_s, 1),
+                }
+            )
+        )
         redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     finally:
         connections.close_all()

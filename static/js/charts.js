@@ -19,7 +19,7 @@
       type: spec.kind,
       data: { labels: spec.labels, datasets: datasets },
       options: { responsive: true, maintainAspectRatio: false, animation: false,
-                 plugins: { legend: { display: datasets.length > 1 } },
+                 plugins: { legend: { display: datasets.length > 1 || spec.kind === "doughnut" } },
                  scales: spec.kind === "doughnut" ? {} : { y: { beginAtZero: true, ticks: { precision: 0 } } } }
     });
   });

@@ -171,3 +171,26 @@ def test_healthz_answers_any_host_over_plain_http(client, settings):
     assert response.status_code in (200, 503)
     assert set(response.json()) == {"database", "redis", "celery"}
     assert client.get("/backoffice/", HTTP_HOST="10.1.2.3:8000").status_code == 400
+
+
+def test_migration_encrypts_secrets_stored_in_clear():
+    import importlib
+
+    from django.apps import apps as global_apps
+    from django.db import connection
+
+    user = make_staff("sales_agent", totp=False)
+    Authenticator.objects.create(user=user, type="totp", data={"secret": TOTP_SECRET})
+    Authenticator.objects.create(
+        user=user, type="recovery_codes", data={"seed": "abcdef0123456789", "used_mask": 0}
+    )
+    migration = importlib.import_module("brokerage.migrations.0005_encrypt_mfa_secrets")
+    migration.encrypt_existing(global_apps, connection.schema_editor())
+    migration.encrypt_existing(global_apps, connection.schema_editor())  # twice: no change
+    from allauth.mfa.utils import decrypt
+
+    totp = Authenticator.objects.get(user=user, type="totp")
+    seed = Authenticator.objects.get(user=user, type="recovery_codes")
+    assert TOTP_SECRET not in totp.data["secret"]
+    assert decrypt(totp.data["secret"]) == TOTP_SECRET
+    assert decrypt(seed.data["seed"]) == "abcdef0123456789"
