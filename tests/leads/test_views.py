@@ -145,3 +145,21 @@ def test_all_leads_for_ops(client, floor, uae_lead):
     login(client, make_staff("ops_admin"))
     page = client.get("/backoffice/leads/all/")
     assert page.context["page"].paginator.count == 1
+
+
+def test_desk_and_lead_pages_do_not_grow_queries_with_rows(
+    client, floor, django_assert_max_num_queries
+):
+    leads = [
+        floor.capture(country="AE", language="ar", experience="some", email=f"q{i}@example.com")
+        for i in range(12)
+    ]
+    from leads.services import lead_note_add
+
+    for i in range(10):
+        lead_note_add(lead=leads[0], actor=floor.dubai_ar, text=f"note {i}")
+    login(client, floor.manager)
+    with django_assert_max_num_queries(20):
+        assert client.get("/backoffice/leads/desk/").status_code == 200
+    with django_assert_max_num_queries(24):
+        assert client.get(f"/backoffice/leads/{leads[0].pk}/").status_code == 200
