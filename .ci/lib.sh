@@ -26,7 +26,8 @@ pg_bindir() {
 
 # Debian packages the project needs. $1: "run" or "test" (test adds the browser).
 ensure_debian_packages() {
-  local want=(libmagic1 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core curl make)
+  local want=(libmagic1 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core curl make
+    tesseract-ocr tesseract-ocr-eng fonts-ocr-b)
   command -v python3 >/dev/null 2>&1 || want+=(python3)
   python3 -c "import ensurepip, venv" >/dev/null 2>&1 || want+=(python3-venv)
   [ -n "${REDIS_URL:-}" ] || want+=(redis-server)
