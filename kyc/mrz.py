@@ -11,8 +11,21 @@ from datetime import date
 
 FILLER = "<"
 WEIGHTS = (7, 3, 1)
-_DIGIT_FIXES = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2",
-                              "S": "5", "B": "8", "G": "6", "T": "7", "<": "0"})
+_DIGIT_FIXES = str.maketrans(
+    {
+        "O": "0",
+        "Q": "0",
+        "D": "0",
+        "I": "1",
+        "L": "1",
+        "Z": "2",
+        "S": "5",
+        "B": "8",
+        "G": "6",
+        "T": "7",
+        "<": "0",
+    }
+)
 
 
 def char_value(ch: str) -> int:
@@ -46,8 +59,9 @@ class MrzResult:
 
     @property
     def valid(self) -> bool:
-        return not self.failed_checks and self.birth_date is not None and \
-            self.expiry_date is not None
+        return (
+            not self.failed_checks and self.birth_date is not None and self.expiry_date is not None
+        )
 
 
 def _yymmdd(value: str, *, expiry: bool, today: date | None = None) -> date | None:
@@ -55,10 +69,9 @@ def _yymmdd(value: str, *, expiry: bool, today: date | None = None) -> date | No
         return None
     today = today or date.today()
     yy, mm, dd = int(value[:2]), int(value[2:4]), int(value[4:])
-    if expiry:
-        century = 2000 if yy < 70 else 1900
-    else:  # a birth date is in the past
-        century = 2000 if 2000 + yy <= today.year else 1900
+    # An expiry is after 1970; a birth date is in the past.
+    past = 2000 + yy <= today.year
+    century = (2000 if yy < 70 else 1900) if expiry else (2000 if past else 1900)
     try:
         return date(century + yy, mm, dd)
     except ValueError:
@@ -82,7 +95,7 @@ def clean_lines(text: str) -> list[str]:
         line = re.sub(r"[«(\[{]", FILLER, line)
         line = re.sub(r"(?<=<)K|K(?=<)", FILLER, line)  # K for < next to fillers
         line = re.sub(r"[^A-Z0-9<]", "", line)
-        if len(line) >= 28 and line.count(FILLER) >= 2:
+        if len(line) >= 25 and line.count(FILLER) >= 2:
             out.append(line)
     return out
 
@@ -91,14 +104,33 @@ def _fit(line: str, length: int) -> str:
     return (line + FILLER * length)[:length]
 
 
+def _name_padding_fixed(prefix: str, line: str, length: int) -> str:
+    """A name field ends at the first `<<` after the given names; whatever OCR made of the
+    filler run after it (K, S, E, fewer or more `<`) is padding."""
+    head, body = line[: len(prefix)], line[len(prefix) :]
+    surname, sep, rest = body.partition("<<")
+    if not sep:
+        return _fit(line, length)
+    given, _sep2, _padding = rest.partition("<<")
+    return _fit(head + surname + "<<" + given, length)
+
+
 def parse(lines: list[str], today: date | None = None) -> MrzResult | None:
     """Parse TD3 or TD1 lines (as from clean_lines). None if they are neither."""
-    long = [ln for ln in lines if len(ln) >= 40]
-    if len(long) >= 2:
-        return _parse_td3(_fit(long[-2], 44), _fit(long[-1], 44), today)
+    td3_second = [
+        i
+        for i, ln in enumerate(lines)
+        if len(ln) >= 40 and i > 0 and re.match(r"[A-Z0-9<]{10}[A-Z<]{3}", ln)
+    ]
+    if td3_second and lines[td3_second[-1] - 1].startswith("P"):
+        i = td3_second[-1]
+        return _parse_td3(
+            _name_padding_fixed(lines[i - 1][:5], lines[i - 1], 44), _fit(lines[i], 44), today
+        )
     mid = [ln for ln in lines if 28 <= len(ln) <= 34]
     if len(mid) >= 3:
-        return _parse_td1(*(_fit(ln, 30) for ln in mid[-3:]), today=today)
+        l1, l2, l3 = mid[-3:]
+        return _parse_td1(_fit(l1, 30), _fit(l2, 30), _name_padding_fixed("", l3, 30), today=today)
     return None
 
 
@@ -123,15 +155,24 @@ def _parse_td3(l1: str, l2: str, today) -> MrzResult:
     _check(failed, "personal number", personal, personal_cd)
     composite = number + number_cd + birth + birth_cd + expiry + expiry_cd + personal + personal_cd
     _check(failed, "composite", composite, composite_cd)
-    return MrzResult("TD3", l1[0:2].replace(FILLER, ""), l1[2:5].replace(FILLER, ""), surname,
-                     given, number.replace(FILLER, ""), l2[10:13].replace(FILLER, ""),
-                     _yymmdd(birth, expiry=False, today=today), l2[20],
-                     _yymmdd(expiry, expiry=True, today=today), [l1, l2], failed)
+    return MrzResult(
+        "TD3",
+        l1[0:2].replace(FILLER, ""),
+        l1[2:5].replace(FILLER, ""),
+        surname,
+        given,
+        number.replace(FILLER, ""),
+        l2[10:13].replace(FILLER, ""),
+        _yymmdd(birth, expiry=False, today=today),
+        l2[20],
+        _yymmdd(expiry, expiry=True, today=today),
+        [l1, l2],
+        failed,
+    )
 
 
 def _parse_td1(l1: str, l2: str, l3: str, today) -> MrzResult:
     number, number_cd = l1[5:14], _numeric(l1[14])
-    optional1 = l1[15:30]
     birth, birth_cd = _numeric(l2[0:6]), _numeric(l2[6])
     expiry, expiry_cd = _numeric(l2[8:14]), _numeric(l2[14])
     optional2, composite_cd = l2[18:29], _numeric(l2[29])
@@ -140,12 +181,22 @@ def _parse_td1(l1: str, l2: str, l3: str, today) -> MrzResult:
     _check(failed, "document number", number, number_cd)
     _check(failed, "date of birth", birth, birth_cd)
     _check(failed, "expiry date", expiry, expiry_cd)
-    composite = (l1[5:30] + birth + birth_cd + expiry + expiry_cd + optional2)
+    composite = l1[5:30] + birth + birth_cd + expiry + expiry_cd + optional2
     _check(failed, "composite", composite, composite_cd)
-    return MrzResult("TD1", l1[0:2].replace(FILLER, ""), l1[2:5].replace(FILLER, ""), surname,
-                     given, number.replace(FILLER, ""), l2[15:18].replace(FILLER, ""),
-                     _yymmdd(birth, expiry=False, today=today), l2[7],
-                     _yymmdd(expiry, expiry=True, today=today), [l1, l2, l3], failed)
+    return MrzResult(
+        "TD1",
+        l1[0:2].replace(FILLER, ""),
+        l1[2:5].replace(FILLER, ""),
+        surname,
+        given,
+        number.replace(FILLER, ""),
+        l2[15:18].replace(FILLER, ""),
+        _yymmdd(birth, expiry=False, today=today),
+        l2[7],
+        _yymmdd(expiry, expiry=True, today=today),
+        [l1, l2, l3],
+        failed,
+    )
 
 
 # --- Writing (for specimens and tests) -------------------------------------------------------
@@ -160,20 +211,49 @@ def _name_field(surname: str, given: str, length: int) -> str:
     return _field(f"{surname}<<{given}", length)
 
 
-def make_td3(*, surname, given_names, number, nationality, birth: date, sex, expiry: date,
-             issuing_country=None, personal="") -> list[str]:
+def make_td3(
+    *,
+    surname,
+    given_names,
+    number,
+    nationality,
+    birth: date,
+    sex,
+    expiry: date,
+    issuing_country=None,
+    personal="",
+) -> list[str]:
     l1 = "P<" + _field(issuing_country or nationality, 3) + _name_field(surname, given_names, 39)
     num, per = _field(number, 9), _field(personal, 14)
     b, e = birth.strftime("%y%m%d"), expiry.strftime("%y%m%d")
     per_cd = check_digit(per) if per.strip(FILLER) else FILLER
-    body = (num + check_digit(num) + _field(nationality, 3) + b + check_digit(b) + sex
-            + e + check_digit(e) + per + per_cd)
+    body = (
+        num
+        + check_digit(num)
+        + _field(nationality, 3)
+        + b
+        + check_digit(b)
+        + sex
+        + e
+        + check_digit(e)
+        + per
+        + per_cd
+    )
     composite = num + check_digit(num) + b + check_digit(b) + e + check_digit(e) + per + per_cd
     return [l1, body + check_digit(composite)]
 
 
-def make_td1(*, surname, given_names, number, nationality, birth: date, sex, expiry: date,
-             issuing_country=None) -> list[str]:
+def make_td1(
+    *,
+    surname,
+    given_names,
+    number,
+    nationality,
+    birth: date,
+    sex,
+    expiry: date,
+    issuing_country=None,
+) -> list[str]:
     num = _field(number, 9)
     l1 = "I<" + _field(issuing_country or nationality, 3) + num + check_digit(num) + FILLER * 15
     b, e = birth.strftime("%y%m%d"), expiry.strftime("%y%m%d")

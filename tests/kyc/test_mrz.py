@@ -6,12 +6,16 @@ from hypothesis import strategies as st
 from kyc import mrz
 
 # ICAO Doc 9303 part 4, the specimen passport of Utopia (Anna Maria Eriksson).
-ICAO_TD3 = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
-            "L898902C36UTO7408122F1204159ZE184226B<<<<<10"]
+ICAO_TD3 = [
+    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+    "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
+]
 # ICAO Doc 9303 part 5, the specimen TD1 card.
-ICAO_TD1 = ["I<UTOD231458907<<<<<<<<<<<<<<<",
-            "7408122F1204159UTO<<<<<<<<<<<6",
-            "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"]
+ICAO_TD1 = [
+    "I<UTOD231458907<<<<<<<<<<<<<<<",
+    "7408122F1204159UTO<<<<<<<<<<<6",
+    "ERIKSSON<<ANNA<MARIA<<<<<<<<<<",
+]
 
 
 def test_icao_check_digit_examples():
@@ -43,8 +47,9 @@ def test_a_tampered_digit_is_named():
 
 
 def test_ocr_confusions_are_repaired():
-    noisy = ("P<UTOERIKSSON<<ANNA<MARIAK<<<<<<<<<<<<<<«<<<\n"
-             "L898902C36UTO74O8122F12O4159ZE184226B<<<<<1O")
+    noisy = (
+        "P<UTOERIKSSON<<ANNA<MARIAK<<<<<<<<<<<<<<«<<<\nL898902C36UTO74O8122F12O4159ZE184226B<<<<<1O"
+    )
     result = mrz.parse(mrz.clean_lines(noisy), today=date(2010, 1, 1))
     assert result.valid and result.given_names == "ANNA MARIA"
 
@@ -52,15 +57,26 @@ def test_ocr_confusions_are_repaired():
 names = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=12)
 
 
-@given(surname=names, given_name=names, number=st.text(alphabet="0123456789ABCDEFGHJKLMNPRSTUVWXYZ",
-                                                        min_size=6, max_size=9),
-       birth=st.dates(date(1930, 1, 1), date(2008, 12, 31)),
-       expiry=st.dates(date(2026, 1, 1), date(2069, 12, 31)), sex=st.sampled_from("MF<"),
-       card=st.booleans())
+@given(
+    surname=names,
+    given_name=names,
+    number=st.text(alphabet="0123456789ABCDEFGHJKLMNPRSTUVWXYZ", min_size=6, max_size=9),
+    birth=st.dates(date(1930, 1, 1), date(2008, 12, 31)),
+    expiry=st.dates(date(2026, 1, 1), date(2069, 12, 31)),
+    sex=st.sampled_from("MF<"),
+    card=st.booleans(),
+)
 def test_written_mrz_parses_back(surname, given_name, number, birth, expiry, sex, card):
     make = mrz.make_td1 if card else mrz.make_td3
-    lines = make(surname=surname, given_names=given_name, number=number, nationality="GBR",
-                 birth=birth, sex=sex, expiry=expiry)
+    lines = make(
+        surname=surname,
+        given_names=given_name,
+        number=number,
+        nationality="GBR",
+        birth=birth,
+        sex=sex,
+        expiry=expiry,
+    )
     result = mrz.parse(lines, today=date(2026, 11, 24))
     assert result.valid, result.failed_checks
     assert result.surname == surname and result.birth_date == birth
