@@ -1,0 +1,147 @@
+"""Bad files are refused with a clear message before anything is stored."""
+
+import io
+import struct
+import zlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from brokerage.errors import InvalidInput
+from kyc import specimens
+from kyc.uploads import MAX_BYTES, check_upload, safe_name
+
+
+def upload(data, name="doc.jpg"):
+    return SimpleUploadedFile(name, data)
+
+
+def png_bytes(size=(1200, 800)):
+    out = io.BytesIO()
+    Image.new("RGB", size, (250, 250, 250)).save(out, "PNG")
+    return out.getvalue()
+
+
+def bomb_png(side=30000):
+    """A tiny PNG that claims side x side pixels (a decompression bomb)."""
+    raw = zlib.compress(b"\x00" * (side + 1) * 10)
+
+    def chunk(kind, body):
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_good_files_pass_with_their_hash():
+    jpeg = specimens.passport(specimens.Person())
+    checked = check_upload(upload(jpeg, "passport.jpeg"))
+    assert checked.content_type == "image/jpeg" and (checked.width, checked.height) == (1500, 1000)
+    assert len(checked.sha256) == 64
+    pdf = check_upload(upload(specimens.proof_of_address_pdf(specimens.Person()), "bill.pdf"))
+    assert pdf.content_type == "application/pdf" and pdf.pages == 1
+    assert check_upload(upload(png_bytes(), "scan.png")).content_type == "image/png"
+
+
+def test_the_bytes_decide_not_the_extension():
+    png = check_upload(upload(png_bytes(), "looks-like.pdf"))
+    assert png.content_type == "image/png" and png.extension == "png"
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"\x7fELF\x02\x01\x01" + b"\x00" * 200, "photo.jpg", "Only JPEG or PNG"),
+        (b"MZ\x90\x00" + b"\x00" * 200, "photo.jpg", "Only JPEG or PNG"),
+        (b"<!DOCTYPE html><html><script>alert(1)</script></html>", "id.jpg", "Only JPEG or PNG"),
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "id.png",
+            "Only JPEG or PNG",
+        ),
+        (b"", "empty.jpg", "empty"),
+    ],
+)
+def test_wrong_kinds_of_file_are_refused(data, name, message):
+    with pytest.raises(InvalidInput, match=message):
+        check_upload(upload(data, name))
+
+
+def test_a_truncated_image_is_refused():
+    jpeg = specimens.passport(specimens.Person())
+    with pytest.raises(InvalidInput, match="damaged or incomplete"):
+        check_upload(upload(jpeg[: len(jpeg) // 2]))
+
+
+def test_a_decompression_bomb_is_refused():
+    with pytest.raises(InvalidInput, match="too large"):
+        check_upload(upload(bomb_png(), "bomb.png"))
+
+
+def _pdf_with(action):
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(
+        clone_from=PdfReader(io.BytesIO(specimens.proof_of_address_pdf(specimens.Person())))
+    )
+    action(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda w: w.add_open_action(
+            __import__("pypdf.actions", fromlist=["JavaScript"]).JavaScript("app.alert(1);")
+        ),
+        lambda w: w.add_attachment("invoice.exe", b"MZ payload"),
+    ],
+    ids=["javascript", "attachment"],
+)
+def test_a_pdf_with_scripts_or_attachments_is_refused(action):
+    with pytest.raises(InvalidInput, match="scripts"):
+        check_upload(upload(_pdf_with(action), "bill.pdf"))
+
+
+def test_a_damaged_pdf_is_refused():
+    with pytest.raises(InvalidInput, match="damaged"):
+        check_upload(upload(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\n%%EOF", "bill.pdf"))
+
+
+def test_a_100_mb_file_is_refused_without_reading_it_all():
+    class Huge:
+        name, size = "huge.jpg", 100 * 1024 * 1024
+
+        def read(self, n=-1):
+            raise AssertionError("must not be read")
+
+    with pytest.raises(InvalidInput, match="at most 10 MB"):
+        check_upload(Huge())
+    assert MAX_BYTES == 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\system32\\cmd.exe", "cmd.exe"),
+        ("/abs/path/id.jpg", "id.jpg"),
+        ("na\x00me.jpg", "name.jpg"),
+        (".hidden.png", "hidden.png"),
+        ("", "document"),
+    ],
+)
+def test_file_names_lose_their_paths(raw, safe):
+    assert safe_name(raw) == safe
