@@ -19,6 +19,14 @@ class Client(models.Model):
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
     language = models.CharField(max_length=8, default="en", help_text="ISO 639-1")
     phone = models.CharField(max_length=20, blank=True, help_text="E.164")
+    # Standing: written by kyc and compliance through clients.services, read by finance.
+    kyc_level = models.PositiveSmallIntegerField(
+        default=0, help_text="0 unverified, 1 identity and address verified."
+    )
+    kyc_verified_at = models.DateTimeField(null=True, blank=True)
+    id_document_expires_on = models.DateField(null=True, blank=True)
+    restricted = models.BooleanField(default=False)
+    restriction_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     history = HistoricalRecords()
 

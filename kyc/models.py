@@ -1,1 +1,153 @@
-"""KYC: onboarding documents, auto-checks, review queue."""
+"""KYC: a client's submission (details, questionnaire, documents) and its automatic checks."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django_fsm import FSMField, transition
+from simple_history.models import HistoricalRecords
+
+
+def document_path(instance, filename):
+    # Random names in a private store: nothing about the client or the file name leaks.
+    return f"kyc/{instance.submission_id}/{uuid.uuid4().hex}.{filename.rsplit('.', 1)[-1]}"
+
+
+class KycSubmission(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "In progress"
+        SUBMITTED = "submitted", "Submitted: automatic checks"
+        IN_REVIEW = "in_review", "In review"
+        RESUBMISSION = "resubmission", "Resubmission requested"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    class Questionnaire(models.TextChoices):
+        PASS = "pass", "Appropriate"
+        WARN = "warn", "Appropriate after a risk warning"
+        FAIL = "fail", "Not appropriate (cooling-off)"
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="kyc_submissions"
+    )
+    state = FSMField(default=State.DRAFT, choices=State.choices, protected=True)
+    step = models.CharField(max_length=20, default="details")
+    # Personal details as on the identity document.
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    nationality = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    address_line = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    # Appropriateness questionnaire.
+    answers = models.JSONField(default=dict, blank=True)
+    questionnaire_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    questionnaire_outcome = models.CharField(
+        max_length=5, choices=Questionnaire.choices, blank=True
+    )
+    risk_warning_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    cooling_off_until = models.DateTimeField(null=True, blank=True)
+    # Decision.
+    submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_rule = models.CharField(max_length=100, blank=True)
+    decision_reason = models.TextField(blank=True)
+    resubmit_documents = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "submitted_at"])]
+        permissions = [("review_kyc", "Can review KYC submissions")]
+
+    def __str__(self):
+        return f"KYC {self.pk} ({self.client})"
+
+    @transition(field=state, source=[State.DRAFT, State.RESUBMISSION], target=State.SUBMITTED)
+    def submit(self):
+        pass
+
+    @transition(field=state, source=State.SUBMITTED, target=State.APPROVED)
+    def auto_approve(self):
+        pass
+
+    @transition(field=state, source=State.SUBMITTED, target=State.IN_REVIEW)
+    def send_to_review(self):
+        pass
+
+    @transition(field=state, source=State.IN_REVIEW, target=State.APPROVED)
+    def approve(self):
+        pass
+
+    @transition(field=state, source=State.IN_REVIEW, target=State.REJECTED)
+    def reject(self):
+        pass
+
+    @transition(field=state, source=State.IN_REVIEW, target=State.RESUBMISSION)
+    def request_resubmission(self):
+        pass
+
+
+class KycDocument(models.Model):
+    class Kind(models.TextChoices):
+        PASSPORT = "passport", "Passport"
+        ID_CARD = "id_card", "National ID card"
+        DRIVING_LICENCE = "driving_licence", "Driving licence"
+        PROOF_OF_ADDRESS = "proof_of_address", "Proof of address"
+
+    class Side(models.TextChoices):
+        FRONT = "front", "Front"
+        BACK = "back", "Back"
+
+    submission = models.ForeignKey(
+        KycSubmission, on_delete=models.CASCADE, related_name="documents"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    side = models.CharField(max_length=5, choices=Side.choices, default=Side.FRONT)
+    file = models.FileField(upload_to=document_path)
+    original_name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    pages = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_current = models.BooleanField(default=True, help_text="False once replaced.")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "side", "-uploaded_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.side})"
+
+
+class KycCheck(models.Model):
+    """One automatic check's result: what it compared, and why it passed or failed."""
+
+    submission = models.ForeignKey(KycSubmission, on_delete=models.CASCADE, related_name="checks")
+    run = models.PositiveSmallIntegerField(help_text="Which pipeline run (1, 2, ...).")
+    name = models.CharField(max_length=40)
+    passed = models.BooleanField()
+    flag = models.CharField(max_length=40, blank=True, help_text="Stable code when failed.")
+    explanation = models.CharField(max_length=300)
+    compared = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "run", "name"], name="kyc_check_once_per_run"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name}: {'pass' if self.passed else self.flag}"

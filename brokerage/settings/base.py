@@ -248,6 +248,10 @@ CELERY_TASK_ROUTES.update(
 CELERY_HEARTBEAT_INTERVAL = env.int("CELERY_HEARTBEAT_INTERVAL", default=10)
 CELERY_HEARTBEAT_TTL = env.int("CELERY_HEARTBEAT_TTL", default=45)
 
+# --- KYC ---------------------------------------------------------------------------------------
+# What an unverified client may deposit in total (USD); verified clients have no KYC limit.
+KYC_UNVERIFIED_DEPOSIT_LIMIT_USD = env.int("KYC_UNVERIFIED_DEPOSIT_LIMIT_USD", default=2000)
+
 # --- API ------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50
 

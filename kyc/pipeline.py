@@ -1,0 +1,400 @@
+"""The automatic KYC checks, on a case built from a submission or from loose files.
+
+Each check returns its result, the values it compared and why it passed or failed, with a
+stable flag code for the review queue (blurry, document_expired, name_mismatch, ...). The
+pipeline is the same for `kyc_submission_autocheck` and `manage.py kyc_autocheck`.
+"""
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from difflib import SequenceMatcher
+
+import pycountry
+from unidecode import unidecode
+
+from . import ocr, quality
+
+IDENTITY_KINDS = {"passport", "id_card", "driving_licence"}
+NAME_MATCH = 0.85
+EXPIRY_MARGIN_DAYS = 30
+ADULT_AGE = 18
+POA_MAX_AGE_DAYS = 90
+
+
+@dataclass
+class Doc:
+    kind: str
+    data: bytes
+    content_type: str
+    sha256: str = ""
+    side: str = "front"
+
+
+@dataclass
+class Case:
+    first_name: str
+    last_name: str
+    date_of_birth: date | None
+    nationality: str  # ISO alpha-2
+    address_line: str = ""
+    postcode: str = ""
+    documents: list[Doc] = field(default_factory=list)
+    questionnaire_outcome: str = ""
+    risk_warning_acknowledged: bool = False
+    duplicate_of: Callable[[str], str | None] = lambda sha256: None
+    today: date = field(default_factory=date.today)
+
+
+@dataclass
+class Result:
+    name: str
+    passed: bool
+    explanation: str
+    flag: str = ""
+    compared: dict = field(default_factory=dict)
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^A-Z]", "", unidecode(text or "").upper())
+
+
+def name_similarity(registered: str, on_document: str) -> float:
+    """Transliterated, case- and order-insensitive similarity of two full names (0-1)."""
+    a = sorted(_letters(t) for t in unidecode(registered).split() if _letters(t))
+    b = sorted(_letters(t) for t in re.split(r"[\s<]+", unidecode(on_document)) if _letters(t))
+    joined_a, joined_b = "".join(a), "".join(b)
+    plain = SequenceMatcher(None, _letters(registered), _letters(on_document)).ratio()
+    return round(max(SequenceMatcher(None, joined_a, joined_b).ratio(), plain), 3)
+
+
+def _alpha3(alpha2: str) -> str:
+    country = pycountry.countries.get(alpha_2=alpha2.upper()) if alpha2 else None
+    return country.alpha_3 if country else ""
+
+
+def _age(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _identity_checks(case: Case, docs: list[Doc]) -> list[Result]:
+    results: list[Result] = []
+    images = [d for d in docs if d.content_type.startswith("image/")]
+    if not images:
+        return [
+            Result(
+                "identity_document",
+                False,
+                "The identity document must be a photo or scan (JPEG or PNG), not a PDF.",
+                "unsupported_file",
+            )
+        ]
+    problems, measured = [], {}
+    mrz_result, raw = None, ""
+    for doc in images:
+        image = ocr.load(doc.data)
+        q = quality.measure(image)
+        measured[doc.side] = {
+            "width": q.width,
+            "height": q.height,
+            "sharpness": q.sharpness,
+            "brightness": q.brightness,
+            "clipped": q.clipped,
+        }
+        problems += [f"{doc.side}: {p}" for p in q.problems]
+        if mrz_result is None or not mrz_result.valid:
+            found, raw = ocr.read_mrz(image, today=case.today)
+            if found is not None and (mrz_result is None or found.valid):
+                mrz_result = found
+    flag = ""
+    if problems:
+        flag = (
+            "blurry"
+            if any("blurry" in p for p in problems)
+            else "low_resolution"
+            if any("resolution" in p for p in problems)
+            else "poor_exposure"
+        )
+    results.append(
+        Result(
+            "image_quality",
+            not problems,
+            "; ".join(problems) or "sharp, well exposed, enough resolution",
+            flag,
+            measured,
+        )
+    )
+    if mrz_result is None:
+        results.append(
+            Result(
+                "mrz",
+                False,
+                "No machine-readable zone could be read.",
+                "mrz_unreadable",
+                {"ocr_text": raw[-300:]},
+            )
+        )
+        return results
+    mrz_values = {
+        "format": mrz_result.format,
+        "lines": mrz_result.lines,
+        "surname": mrz_result.surname,
+        "given_names": mrz_result.given_names,
+        "number": mrz_result.document_number,
+        "nationality": mrz_result.nationality,
+        "birth_date": str(mrz_result.birth_date),
+        "expiry": str(mrz_result.expiry_date),
+    }
+    if mrz_result.failed_checks:
+        results.append(
+            Result(
+                "mrz",
+                False,
+                "MRZ check digit invalid: " + ", ".join(mrz_result.failed_checks),
+                "mrz_check_digit",
+                mrz_values,
+            )
+        )
+    else:
+        results.append(
+            Result(
+                "mrz",
+                True,
+                f"{mrz_result.format} MRZ read; every check digit holds",
+                compared=mrz_values,
+            )
+        )
+    registered = f"{case.first_name} {case.last_name}"
+    on_doc = f"{mrz_result.given_names} {mrz_result.surname}"
+    similarity = name_similarity(registered, on_doc)
+    results.append(
+        Result(
+            "name",
+            similarity >= NAME_MATCH,
+            f"{registered!r} vs {on_doc!r} on the document: {similarity:.0%} alike "
+            f"(at least {NAME_MATCH:.0%} needed)",
+            "" if similarity >= NAME_MATCH else "name_mismatch",
+            {"registered": registered, "document": on_doc, "similarity": similarity},
+        )
+    )
+    dob_ok = case.date_of_birth is not None and case.date_of_birth == mrz_result.birth_date
+    results.append(
+        Result(
+            "date_of_birth",
+            dob_ok,
+            f"registered {case.date_of_birth}, document {mrz_result.birth_date}",
+            "" if dob_ok else "dob_mismatch",
+            {"registered": str(case.date_of_birth), "document": str(mrz_result.birth_date)},
+        )
+    )
+    expected = _alpha3(case.nationality)
+    nat_ok = bool(expected) and expected == mrz_result.nationality
+    results.append(
+        Result(
+            "nationality",
+            nat_ok,
+            f"registered {case.nationality} ({expected}), document {mrz_result.nationality}",
+            "" if nat_ok else "nationality_mismatch",
+            {"registered": expected, "document": mrz_result.nationality},
+        )
+    )
+    expiry = mrz_result.expiry_date
+    if expiry is None:
+        results.append(
+            Result("expiry", False, "The expiry date could not be read.", "mrz_unreadable")
+        )
+    elif expiry < case.today:
+        results.append(
+            Result(
+                "expiry",
+                False,
+                f"The document expired on {expiry}.",
+                "document_expired",
+                {"expiry": str(expiry)},
+            )
+        )
+    elif expiry < case.today + timedelta(days=EXPIRY_MARGIN_DAYS):
+        results.append(
+            Result(
+                "expiry",
+                False,
+                f"The document expires on {expiry}, within {EXPIRY_MARGIN_DAYS} days.",
+                "document_expiring",
+                {"expiry": str(expiry)},
+            )
+        )
+    else:
+        results.append(
+            Result("expiry", True, f"valid until {expiry}", compared={"expiry": str(expiry)})
+        )
+    born = mrz_result.birth_date or case.date_of_birth
+    if born is None:
+        results.append(Result("age", False, "No date of birth to check the age.", "underage"))
+    else:
+        age = _age(born, case.today)
+        results.append(
+            Result(
+                "age",
+                age >= ADULT_AGE,
+                f"{age} years old",
+                "" if age >= ADULT_AGE else "underage",
+                {"age": age},
+            )
+        )
+    return results
+
+
+DATE_PATTERNS = [
+    (r"\b(\d{1,2}) ([A-Za-z]{3,9}) (\d{4})\b", "%d %B %Y"),
+    (r"\b(\d{4})-(\d{2})-(\d{2})\b", "%Y-%m-%d"),
+    (r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b", "%d/%m/%Y"),
+]
+
+
+def _dates_in(text: str) -> list[date]:
+    from datetime import datetime
+
+    found = []
+    for pattern, fmt in DATE_PATTERNS:
+        for match in re.finditer(pattern, text):
+            raw = " ".join(match.groups()) if fmt == "%d %B %Y" else match.group(0)
+            for candidate_fmt in (fmt, "%d %b %Y"):
+                try:
+                    found.append(datetime.strptime(raw, candidate_fmt).date())
+                    break
+                except ValueError:
+                    continue
+    return found
+
+
+def _poa_text(doc: Doc) -> str:
+    if doc.content_type == "application/pdf":
+        from pypdf import PdfReader
+
+        text = "\n".join(
+            page.extract_text() or "" for page in PdfReader(io.BytesIO(doc.data)).pages
+        )
+        if len(text.strip()) > 20:
+            return text
+        return ""  # a scanned PDF without a text layer: not OCRed here
+    return ocr.read_text(ocr.load(doc.data))
+
+
+def _address_checks(case: Case, docs: list[Doc]) -> list[Result]:
+    text = "\n".join(_poa_text(d) for d in docs)
+    if len(text.strip()) < 20:
+        return [
+            Result(
+                "proof_of_address",
+                False,
+                "No text could be read from the proof of address.",
+                "poa_unreadable",
+            )
+        ]
+    letters = _letters(text)
+    name_ok = _letters(case.last_name) in letters and _letters(case.first_name) in letters
+    address_tokens = [t for t in re.split(r"[\s,]+", case.address_line) if len(t) > 2]
+    compact = re.sub(r"\s", "", text.upper())
+    postcode_ok = bool(case.postcode) and re.sub(r"\s", "", case.postcode.upper()) in compact
+    line_hits = sum(1 for t in address_tokens if t.upper() in text.upper())
+    address_ok = postcode_ok or (address_tokens and line_hits >= max(1, len(address_tokens) - 1))
+    recent = [d for d in _dates_in(text) if d <= case.today]
+    newest = max(recent) if recent else None
+    fresh = newest is not None and (case.today - newest).days <= POA_MAX_AGE_DAYS
+    results = [
+        Result(
+            "poa_name",
+            name_ok,
+            "the registered name appears on the document"
+            if name_ok
+            else "the registered name is not on the document",
+            "" if name_ok else "poa_name_mismatch",
+            {"name": f"{case.first_name} {case.last_name}"},
+        ),
+        Result(
+            "poa_address",
+            bool(address_ok),
+            f"postcode {'found' if postcode_ok else 'not found'}; {line_hits} of "
+            f"{len(address_tokens)} address words found",
+            "" if address_ok else "poa_address_mismatch",
+            {"address": case.address_line, "postcode": case.postcode},
+        ),
+        Result(
+            "poa_date",
+            fresh,
+            f"issued {newest}"
+            + ("" if fresh else f" (more than {POA_MAX_AGE_DAYS} days ago)" if newest else ""),
+            "" if fresh else "poa_too_old" if newest else "poa_undated",
+            {"issued": str(newest) if newest else None},
+        ),
+    ]
+    return results
+
+
+def run(case: Case) -> list[Result]:
+    results: list[Result] = []
+    identity = [d for d in case.documents if d.kind in IDENTITY_KINDS]
+    address = [d for d in case.documents if d.kind == "proof_of_address"]
+    missing = ([] if identity else ["an identity document"]) + (
+        [] if address else ["a proof of address"]
+    )
+    results.append(
+        Result(
+            "documents",
+            not missing,
+            "missing " + " and ".join(missing)
+            if missing
+            else "identity document and proof of address present",
+            "missing_document" if missing else "",
+        )
+    )
+    duplicates = {
+        d.sha256: owner
+        for d in case.documents
+        if d.sha256 and (owner := case.duplicate_of(d.sha256))
+    }
+    results.append(
+        Result(
+            "duplicate_document",
+            not duplicates,
+            "the same file was uploaded by another client"
+            if duplicates
+            else "no other client uploaded these files",
+            "duplicate_document" if duplicates else "",
+            {"other_clients": sorted(set(duplicates.values()))},
+        )
+    )
+    if case.questionnaire_outcome == "fail":
+        results.append(
+            Result(
+                "appropriateness",
+                False,
+                "The questionnaire shows the product is not appropriate (cooling-off period).",
+                "appropriateness_failed",
+            )
+        )
+    elif case.questionnaire_outcome == "warn" and not case.risk_warning_acknowledged:
+        results.append(
+            Result(
+                "appropriateness",
+                False,
+                "The risk warning was not acknowledged.",
+                "risk_warning_not_acknowledged",
+            )
+        )
+    elif case.questionnaire_outcome:
+        results.append(
+            Result("appropriateness", True, f"questionnaire: {case.questionnaire_outcome}")
+        )
+    if identity:
+        results += _identity_checks(case, identity)
+    if address:
+        results += _address_checks(case, address)
+    return results
+
+
+def decide(results: list[Result]) -> tuple[bool, list[str]]:
+    flags = [r.flag for r in results if not r.passed]
+    return not flags, flags

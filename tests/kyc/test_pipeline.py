@@ -1,0 +1,119 @@
+"""The automatic checks on generated specimens: clean ones pass, each defect is flagged."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from kyc import pipeline, specimens
+from kyc.pipeline import Case, Doc
+
+PERSON = specimens.Person()
+
+
+def case(
+    person=PERSON,
+    *,
+    first="Olivia May",
+    last="Harris",
+    dob=PERSON.birth,
+    nationality="GB",
+    id_kwargs=None,
+    poa="pdf",
+    poa_issued=None,
+    **extra,
+):
+    docs = [
+        Doc(
+            "passport",
+            specimens.passport(person, **(id_kwargs or {})),
+            "image/jpeg",
+            sha256="a" * 64,
+        )
+    ]
+    if poa == "pdf":
+        docs.append(
+            Doc(
+                "proof_of_address",
+                specimens.proof_of_address_pdf(person, issued=poa_issued),
+                "application/pdf",
+                sha256="b" * 64,
+            )
+        )
+    elif poa == "image":
+        docs.append(
+            Doc(
+                "proof_of_address",
+                specimens.proof_of_address_image(person, issued=poa_issued),
+                "image/jpeg",
+                sha256="c" * 64,
+            )
+        )
+    return Case(
+        first_name=first,
+        last_name=last,
+        date_of_birth=dob,
+        nationality=nationality,
+        address_line="14 Harbour Street, Bristol",
+        postcode="BS1 4DJ",
+        documents=docs,
+        **extra,
+    )
+
+
+def flags(c):
+    results = pipeline.run(c)
+    return pipeline.decide(results)[1], {r.name: r for r in results}
+
+
+def test_a_clean_submission_passes_every_check():
+    found, results = flags(case())
+    assert found == [], {n: r.explanation for n, r in results.items() if not r.passed}
+    assert results["name"].compared["similarity"] >= 0.85
+    assert results["mrz"].compared["number"] == PERSON.number
+    assert all(r.explanation for r in results.values())
+
+
+def test_proof_of_address_as_a_photo_is_read_by_ocr():
+    found, _ = flags(case(poa="image"))
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "flag"),
+    [
+        ({"id_kwargs": {"blur": 3}}, "blurry"),
+        ({"id_kwargs": {"tamper_check_digit": True}}, "mrz_check_digit"),
+        ({"first": "Sophie", "last": "Turner"}, "name_mismatch"),
+        ({"dob": date(1990, 1, 1)}, "dob_mismatch"),
+        ({"nationality": "FR"}, "nationality_mismatch"),
+        ({"poa": None}, "missing_document"),
+        ({"poa_issued": date.today() - timedelta(days=200)}, "poa_too_old"),
+        ({"questionnaire_outcome": "fail"}, "appropriateness_failed"),
+        ({"questionnaire_outcome": "warn"}, "risk_warning_not_acknowledged"),
+        (
+            {"duplicate_of": lambda sha: "client 7" if sha == "a" * 64 else None},
+            "duplicate_document",
+        ),
+    ],
+)
+def test_each_defect_is_flagged(kwargs, flag):
+    found, _ = flags(case(**kwargs))
+    assert flag in found
+
+
+def test_expired_and_expiring_documents():
+    expired = specimens.Person(expiry=date.today() - timedelta(days=3))
+    assert "document_expired" in flags(case(expired))[0]
+    soon = specimens.Person(expiry=date.today() + timedelta(days=10))
+    assert "document_expiring" in flags(case(soon))[0]
+
+
+def test_minors_are_flagged():
+    young = specimens.Person(birth=date.today() - timedelta(days=365 * 16))
+    assert "underage" in flags(case(young, dob=young.birth))[0]
+
+
+def test_transliterated_names_match():
+    assert pipeline.name_similarity("José María García", "MARIA JOSE GARCIA") >= 0.85
+    assert pipeline.name_similarity("Olivia May Harris", "OLIVIAKMAY HARRIS") >= 0.85
+    assert pipeline.name_similarity("Olivia Harris", "JOHN SMITH") < 0.5
