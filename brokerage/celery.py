@@ -32,6 +32,14 @@ app.conf.beat_schedule = {
         "task": "leads.tasks.nurture_send_due_task",
         "schedule": 60.0,
     },
+    "kyc-unchecked-sweeper": {
+        "task": "kyc.tasks.kyc_unchecked_sweep_task",
+        "schedule": 60.0,
+    },
+    "kyc-expiry": {
+        "task": "kyc.tasks.kyc_expiry_sweep_task",
+        "schedule": crontab(minute=0, hour=6),
+    },
     "sessions-clear-expired": {
         "task": "brokerage.tasks.sessions_clear_expired_task",
         "schedule": crontab(minute=30, hour=3),

@@ -31,7 +31,12 @@ ROLES: dict[str, Role] = {
         Role(
             "compliance_officer",
             "Compliance officer",
-            (*BACKOFFICE, "brokerage.view_auditevent", "brokerage.export_audit_trail"),
+            (
+                *BACKOFFICE,
+                "brokerage.view_auditevent",
+                "brokerage.export_audit_trail",
+                "kyc.review_kyc",
+            ),
         ),
         Role("finance_officer", "Finance officer", BACKOFFICE),
         Role("ib_manager", "IB manager", BACKOFFICE),

@@ -56,6 +56,14 @@ class KycSubmission(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    first_approval_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Four-eyes: the first officer's approval.",
+    )
     decision_rule = models.CharField(max_length=100, blank=True)
     decision_reason = models.TextField(blank=True)
     resubmit_documents = models.JSONField(default=list, blank=True)

@@ -251,6 +251,13 @@ CELERY_HEARTBEAT_TTL = env.int("CELERY_HEARTBEAT_TTL", default=45)
 # --- KYC ---------------------------------------------------------------------------------------
 # What an unverified client may deposit in total (USD); verified clients have no KYC limit.
 KYC_UNVERIFIED_DEPOSIT_LIMIT_USD = env.int("KYC_UNVERIFIED_DEPOSIT_LIMIT_USD", default=2000)
+# Appropriateness questionnaire: share of points to pass, to pass after a risk warning; below
+# that the client fails and may retry after the cooling-off period.
+KYC_QUESTIONNAIRE_PASS = env.float("KYC_QUESTIONNAIRE_PASS", default=0.6)
+KYC_QUESTIONNAIRE_WARN = env.float("KYC_QUESTIONNAIRE_WARN", default=0.35)
+KYC_COOLING_OFF_DAYS = env.int("KYC_COOLING_OFF_DAYS", default=30)
+# Residence countries whose manual approvals need a second compliance officer (four eyes).
+KYC_FOUR_EYES_COUNTRIES = env.list("KYC_FOUR_EYES_COUNTRIES", default=["IR", "KP", "SY", "MM"])
 
 # --- API ------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50

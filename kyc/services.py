@@ -1,0 +1,444 @@
+"""Writes on KYC: the client's wizard, submission, automatic checks and decision, review."""
+
+import logging
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.intl import is_country
+from brokerage.services import Actor, audit_record
+from clients.models import Client
+from clients.services import client_kyc_level_set, client_restrict
+
+from . import pipeline, questionnaire
+from .models import KycCheck, KycDocument, KycSubmission
+from .uploads import check_upload
+
+log = logging.getLogger(__name__)
+AUTOCHECK_ACTOR = "rule:kyc_autocheck"
+State = KycSubmission.State
+OPEN_STATES = (State.DRAFT, State.RESUBMISSION)
+
+
+def _lock(submission: KycSubmission) -> KycSubmission:
+    return KycSubmission.objects.select_for_update().get(pk=submission.pk)
+
+
+@transaction.atomic
+def kyc_submission_current(*, client: Client) -> KycSubmission:
+    """The client's submission to work on: the open one, else the latest, else a new draft."""
+    latest = client.kyc_submissions.order_by("-created_at").first()
+    if latest is not None and latest.state != State.REJECTED:
+        return latest
+    submission = KycSubmission.objects.create(
+        client=client,
+        first_name=client.user.first_name,
+        last_name=client.user.last_name,
+        country=client.country,
+    )
+    return submission
+
+
+def _editable(submission: KycSubmission) -> None:
+    if submission.state not in OPEN_STATES:
+        raise InvalidInput(
+            "This submission is already with us; it cannot be changed now.", code="not_editable"
+        )
+
+
+@transaction.atomic
+def kyc_details_save(*, submission: KycSubmission, actor: Actor, data: dict) -> KycSubmission:
+    submission = _lock(submission)
+    _editable(submission)
+    errors = {}
+    born = data.get("date_of_birth")
+    if not isinstance(born, date) or born >= timezone.now().date():
+        errors["date_of_birth"] = ["A date in the past."]
+    for field in ("nationality", "country"):
+        if not is_country(data.get(field) or ""):
+            errors[field] = ["Choose a country."]
+    for field in ("first_name", "last_name", "address_line", "city", "postcode"):
+        if not (data.get(field) or "").strip():
+            errors[field] = ["Required."]
+    if errors:
+        raise InvalidInput("Some details are missing or wrong.", fields=errors)
+    for field in ("first_name", "last_name", "address_line", "city", "postcode"):
+        setattr(submission, field, " ".join(data[field].split()))
+    submission.date_of_birth = born
+    submission.nationality, submission.country = data["nationality"], data["country"]
+    submission.step = "questionnaire" if submission.step == "details" else submission.step
+    submission.save()
+    return submission
+
+
+@transaction.atomic
+def kyc_questionnaire_save(
+    *, submission: KycSubmission, actor: Actor, answers: dict, acknowledge_warning: bool = False
+) -> KycSubmission:
+    submission = _lock(submission)
+    _editable(submission)
+    now = timezone.now()
+    if submission.cooling_off_until and submission.cooling_off_until > now:
+        raise InvalidInput(
+            f"You can take the questionnaire again on {submission.cooling_off_until:%d %B %Y}.",
+            code="cooling_off",
+        )
+    try:
+        points, outcome = questionnaire.score(answers)
+    except KeyError as exc:
+        raise InvalidInput(
+            "Answer every question.", fields={str(exc.args[0]): ["Required."]}
+        ) from exc
+    submission.answers = answers
+    submission.questionnaire_score, submission.questionnaire_outcome = points, outcome
+    submission.risk_warning_acknowledged_at = (
+        now if (outcome == "warn" and acknowledge_warning) else None
+    )
+    submission.cooling_off_until = (
+        now + timedelta(days=settings.KYC_COOLING_OFF_DAYS) if outcome == "fail" else None
+    )
+    if outcome != "fail" and (outcome == "pass" or acknowledge_warning):
+        submission.step = "documents"
+    submission.save()
+    audit_record(
+        actor=actor,
+        action="kyc.questionnaire_scored",
+        target=submission,
+        evidence={"points": points, "of": questionnaire.MAX_POINTS, "outcome": outcome},
+    )
+    return submission
+
+
+@transaction.atomic
+def kyc_document_upload(
+    *, submission: KycSubmission, actor: Actor, kind: str, side: str, uploaded_file
+) -> KycDocument:
+    """Check and store a document privately. Nothing is stored if the file is refused."""
+    submission = _lock(submission)
+    _editable(submission)
+    if kind not in KycDocument.Kind.values or side not in KycDocument.Side.values:
+        raise InvalidInput("Unknown document type.", fields={"kind": ["Choose a type."]})
+    checked = check_upload(uploaded_file)
+    submission.documents.filter(kind=kind, side=side, is_current=True).update(is_current=False)
+    document = KycDocument(
+        submission=submission,
+        kind=kind,
+        side=side,
+        original_name=checked.original_name,
+        content_type=checked.content_type,
+        size=len(checked.data),
+        sha256=checked.sha256,
+        width=checked.width,
+        height=checked.height,
+        pages=checked.pages,
+    )
+    document.file.save(f"upload.{checked.extension}", ContentFile(checked.data), save=False)
+    document.save()
+    audit_record(
+        actor=actor,
+        action="kyc.document_uploaded",
+        target=submission,
+        evidence={
+            "kind": kind,
+            "side": side,
+            "sha256": checked.sha256,
+            "type": checked.content_type,
+            "size": len(checked.data),
+        },
+    )
+    return document
+
+
+def _current_documents(submission: KycSubmission):
+    return list(submission.documents.filter(is_current=True))
+
+
+@transaction.atomic
+def kyc_submission_submit(*, submission: KycSubmission, actor: Actor) -> KycSubmission:
+    submission = _lock(submission)
+    _editable(submission)
+    kinds = {d.kind for d in _current_documents(submission)}
+    problems = {}
+    if not submission.date_of_birth:
+        problems["details"] = ["Fill in your personal details."]
+    if not submission.questionnaire_outcome or submission.questionnaire_outcome == "fail":
+        problems["questionnaire"] = ["Complete the questionnaire."]
+    if not kinds & pipeline.IDENTITY_KINDS:
+        problems["identity"] = ["Upload your passport, ID card or driving licence."]
+    if "proof_of_address" not in kinds:
+        problems["proof_of_address"] = ["Upload a utility bill or bank statement."]
+    if problems:
+        raise InvalidInput("Something is still missing.", code="incomplete", fields=problems)
+    submission.submit()
+    submission.submitted_at = timezone.now()
+    submission.step = "submitted"
+    submission.save()
+    audit_record(actor=actor, action="kyc.submitted", target=submission)
+    from .tasks import kyc_autocheck_task
+
+    kyc_autocheck_task.delay_on_commit(submission.pk)
+    return submission
+
+
+def _case(submission: KycSubmission) -> pipeline.Case:
+    docs = []
+    for document in _current_documents(submission):
+        with document.file.open("rb") as fh:
+            docs.append(
+                pipeline.Doc(
+                    document.kind, fh.read(), document.content_type, document.sha256, document.side
+                )
+            )
+
+    def duplicate_of(sha256: str) -> str | None:
+        other = (
+            KycDocument.objects.filter(sha256=sha256)
+            .exclude(submission__client_id=submission.client_id)
+            .values_list("submission__client_id", flat=True)
+            .first()
+        )
+        return f"client {other}" if other else None
+
+    return pipeline.Case(
+        first_name=submission.first_name,
+        last_name=submission.last_name,
+        date_of_birth=submission.date_of_birth,
+        nationality=submission.nationality,
+        address_line=submission.address_line,
+        postcode=submission.postcode,
+        documents=docs,
+        questionnaire_outcome=submission.questionnaire_outcome,
+        risk_warning_acknowledged=submission.risk_warning_acknowledged_at is not None,
+        duplicate_of=duplicate_of,
+    )
+
+
+@transaction.atomic
+def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
+    """Run every automatic check and decide. Idempotent: only a submitted case is checked."""
+    submission = KycSubmission.objects.select_for_update().get(pk=submission_id)
+    if submission.state != State.SUBMITTED:
+        return submission
+    results = pipeline.run(_case(submission))
+    run = (submission.checks.aggregate(m=Max("run"))["m"] or 0) + 1
+    KycCheck.objects.bulk_create(
+        [
+            KycCheck(
+                submission=submission,
+                run=run,
+                name=r.name,
+                passed=r.passed,
+                flag=r.flag,
+                explanation=r.explanation[:300],
+                compared=r.compared,
+            )
+            for r in results
+        ]
+    )
+    approved, flags = pipeline.decide(results)
+    submission.checked_at = timezone.now()
+    evidence = {"run": run, "flags": flags, "checks": {r.name: r.passed for r in results}}
+    if approved:
+        submission.auto_approve()
+        submission.decided_at = submission.checked_at
+        submission.decision_rule = "every automatic check passed"
+        submission.save()
+        expiry = next(
+            (
+                date.fromisoformat(r.compared["expiry"])
+                for r in results
+                if r.name == "expiry" and r.compared.get("expiry")
+            ),
+            None,
+        )
+        audit_record(
+            actor=AUTOCHECK_ACTOR,
+            action="kyc.auto_approved",
+            target=submission,
+            reason="every automatic check passed",
+            evidence=evidence,
+        )
+        client_kyc_level_set(
+            client=submission.client,
+            level=1,
+            actor=AUTOCHECK_ACTOR,
+            reason=f"KYC submission {submission.pk} approved automatically",
+            document_expires_on=expiry,
+            evidence={"submission": submission.pk},
+        )
+    else:
+        submission.send_to_review()
+        submission.save()
+        audit_record(
+            actor=AUTOCHECK_ACTOR,
+            action="kyc.sent_to_review",
+            target=submission,
+            reason="flagged: " + ", ".join(flags),
+            evidence=evidence,
+        )
+    return submission
+
+
+def kyc_unchecked_sweep(*, older_than_seconds: int = 60) -> int:
+    """Queue the check of any submission left unchecked (worker or Redis was down)."""
+    from .tasks import kyc_autocheck_task
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        KycSubmission.objects.filter(state=State.SUBMITTED, submitted_at__lte=cutoff).values_list(
+            "pk", flat=True
+        )[:200]
+    )
+    for pk in ids:
+        kyc_autocheck_task.delay(pk)
+    return len(ids)
+
+
+# --- Review ---------------------------------------------------------------------------------
+
+
+def _officer(actor) -> None:
+    if not actor.has_perm("kyc.review_kyc"):
+        raise NotAllowed("Only compliance officers review KYC.")
+
+
+@transaction.atomic
+def kyc_review_approve(*, submission: KycSubmission, actor, reason: str) -> KycSubmission:
+    _officer(actor)
+    submission = _lock(submission)
+    if submission.state != State.IN_REVIEW:
+        raise InvalidInput("Only a submission in review can be approved.")
+    if not reason.strip():
+        raise InvalidInput("Say why it can be approved.", fields={"reason": ["Required."]})
+    four_eyes = submission.country in settings.KYC_FOUR_EYES_COUNTRIES
+    if four_eyes and submission.first_approval_by_id is None:
+        submission.first_approval_by = actor
+        submission.save(update_fields=["first_approval_by"])
+        audit_record(actor=actor, action="kyc.first_approval", target=submission, reason=reason)
+        return submission
+    if four_eyes and submission.first_approval_by_id == actor.pk:
+        raise NotAllowed("A second compliance officer must give the second approval.")
+    submission.approve()
+    submission.decided_at, submission.decided_by = timezone.now(), actor
+    submission.decision_reason = reason.strip()
+    submission.save()
+    audit_record(
+        actor=actor,
+        action="kyc.approved",
+        target=submission,
+        reason=reason,
+        evidence={"four_eyes": four_eyes},
+    )
+    client_kyc_level_set(
+        client=submission.client,
+        level=1,
+        actor=actor,
+        reason=f"KYC submission {submission.pk} approved in review",
+    )
+    return submission
+
+
+@transaction.atomic
+def kyc_review_reject(*, submission: KycSubmission, actor, reason: str) -> KycSubmission:
+    _officer(actor)
+    submission = _lock(submission)
+    if submission.state != State.IN_REVIEW:
+        raise InvalidInput("Only a submission in review can be rejected.")
+    if not reason.strip():
+        raise InvalidInput("Give the reason for the rejection.", fields={"reason": ["Required."]})
+    submission.reject()
+    submission.decided_at, submission.decided_by = timezone.now(), actor
+    submission.decision_reason = reason.strip()
+    submission.save()
+    audit_record(actor=actor, action="kyc.rejected", target=submission, reason=reason)
+    return submission
+
+
+@transaction.atomic
+def kyc_review_request_resubmission(
+    *, submission: KycSubmission, actor, documents: list[str], message: str
+) -> KycSubmission:
+    _officer(actor)
+    submission = _lock(submission)
+    if submission.state != State.IN_REVIEW:
+        raise InvalidInput("Only a submission in review can be sent back.")
+    documents = [d for d in documents if d in KycDocument.Kind.values]
+    if not documents or not message.strip():
+        raise InvalidInput(
+            "Name the document to send again and tell the client what to fix.",
+            fields={"documents": ["Choose at least one."], "message": ["Required."]},
+        )
+    submission.request_resubmission()
+    submission.resubmit_documents = documents
+    submission.decision_reason = message.strip()
+    submission.step = "documents"
+    submission.save()
+    audit_record(
+        actor=actor,
+        action="kyc.resubmission_requested",
+        target=submission,
+        reason=message,
+        evidence={"documents": documents},
+    )
+    user = submission.client.user
+    labels = ", ".join(KycDocument.Kind(d).label.lower() for d in documents)
+    transaction.on_commit(
+        lambda: send_mail(
+            "Please upload your document again",
+            f"Hello {user.first_name or 'there'},\n\nWe could not verify your {labels}: "
+            f"{message.strip()}\n\nPlease upload it again in the client portal.",
+            None,
+            [user.email],
+        )
+    )
+    return submission
+
+
+# --- Expiry ---------------------------------------------------------------------------------
+
+
+def kyc_expiry_sweep(*, today: date | None = None) -> dict:
+    """Daily: warn clients whose document expires within 30 days; restrict at expiry."""
+    today = today or timezone.now().date()
+    soon = today + timedelta(days=pipeline.EXPIRY_MARGIN_DAYS)
+    warned = restricted = 0
+    for client in Client.objects.filter(
+        kyc_level__gte=1, id_document_expires_on__lte=soon
+    ).select_related("user"):
+        if client.id_document_expires_on < today:
+            with transaction.atomic():
+                client_kyc_level_set(
+                    client=client,
+                    level=0,
+                    actor="rule:kyc_expiry",
+                    reason="identity document expired",
+                )
+                client_restrict(
+                    client=client,
+                    actor="rule:kyc_expiry",
+                    reason="KYC: identity document expired; verify again",
+                )
+            restricted += 1
+        elif client.id_document_expires_on == soon:  # once, 30 days before
+            send_mail(
+                "Your identity document expires soon",
+                f"Hello {client.user.first_name or 'there'},\n\nYour identity document "
+                f"expires on {client.id_document_expires_on:%d %B %Y}. Please upload a "
+                "new one in the client portal to keep your account fully active.",
+                None,
+                [client.user.email],
+            )
+            audit_record(
+                actor="rule:kyc_expiry",
+                action="kyc.expiry_warning",
+                target=client,
+                evidence={"expires": str(client.id_document_expires_on)},
+            )
+            warned += 1
+    return {"warned": warned, "restricted": restricted}

@@ -1,0 +1,170 @@
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.models import AuditEvent
+from clients.models import Client
+from clients.selectors import client_deposit_allowed, client_withdrawal_allowed
+from kyc import specimens
+from kyc.models import KycDocument, KycSubmission
+from kyc.services import (
+    kyc_document_upload,
+    kyc_expiry_sweep,
+    kyc_questionnaire_save,
+    kyc_review_approve,
+    kyc_review_request_resubmission,
+    kyc_submission_autocheck,
+    kyc_submission_submit,
+)
+from tests.conftest import make_staff
+from tests.kyc.conftest import prepared
+
+pytestmark = pytest.mark.django_db
+
+
+def submit_and_check(submission, user):
+    kyc_submission_submit(submission=submission, actor=user)
+    return kyc_submission_autocheck(submission_id=submission.pk)
+
+
+def test_a_clean_submission_is_approved_without_a_human():
+    user, submission = prepared()
+    client = Client.objects.get(pk=user.client.pk)
+    assert client_deposit_allowed(client=client, amount_usd=5000)[0] is False
+    assert client_withdrawal_allowed(client=client)[0] is False
+    submission = submit_and_check(submission, user)
+    assert submission.state == "approved" and submission.decided_by is None
+    client = Client.objects.get(pk=user.client.pk)
+    assert client.kyc_level == 1 and client.id_document_expires_on is not None
+    assert client_deposit_allowed(client=client, amount_usd=50000) == (True, "")
+    event = AuditEvent.objects.get(action="kyc.auto_approved")
+    assert event.actor_label == "rule:kyc_autocheck" and event.evidence["flags"] == []
+    assert submission.checks.filter(passed=False).count() == 0
+
+
+def test_a_blurred_passport_goes_to_review_flagged_blurry():
+    user, submission = prepared(id_kwargs={"blur": 3})
+    submission = submit_and_check(submission, user)
+    assert submission.state == "in_review"
+    flags = set(submission.checks.filter(passed=False).values_list("flag", flat=True))
+    assert "blurry" in flags
+    assert Client.objects.get(pk=user.client.pk).kyc_level == 0
+
+
+def test_checking_twice_changes_nothing():
+    user, submission = prepared()
+    submit_and_check(submission, user)
+    checks = submission.checks.count()
+    kyc_submission_autocheck(submission_id=submission.pk)
+    assert submission.checks.count() == checks
+
+
+def test_incomplete_submissions_say_what_is_missing():
+    user, submission = prepared(poa=False)
+    with pytest.raises(InvalidInput) as missing:
+        kyc_submission_submit(submission=submission, actor=user)
+    assert "proof_of_address" in missing.value.fields
+    assert KycSubmission.objects.get(pk=submission.pk).state == "draft"
+
+
+def test_a_refused_file_stores_nothing():
+    user, submission = prepared(poa=False)
+    before = KycDocument.objects.count()
+    with pytest.raises(InvalidInput):
+        kyc_document_upload(
+            submission=submission,
+            actor=user,
+            kind="proof_of_address",
+            side="front",
+            uploaded_file=SimpleUploadedFile("bill.pdf", b"MZ\x90\x00" * 50),
+        )
+    assert KycDocument.objects.count() == before
+
+
+def test_questionnaire_outcomes_and_cooling_off():
+    user, submission = prepared()
+    weak = {
+        "cfd_knowledge": "unsure",
+        "leverage": "unsure",
+        "margin_call": "unsure",
+        "experience": "never",
+        "education": "no",
+    }
+    submission = kyc_questionnaire_save(submission=submission, actor=user, answers=weak)
+    assert submission.questionnaire_outcome == "fail" and submission.cooling_off_until
+    with pytest.raises(InvalidInput, match="questionnaire again"):
+        kyc_questionnaire_save(submission=submission, actor=user, answers=weak)
+
+
+def test_the_same_document_for_two_clients_is_a_fraud_flag():
+    user, submission = prepared()
+    submit_and_check(submission, user)
+    other, second = prepared(email="other@example.com")  # the same generated files
+    second = submit_and_check(second, other)
+    assert second.state == "in_review"
+    assert second.checks.filter(flag="duplicate_document").exists()
+
+
+def test_officer_requests_resubmission_then_the_clean_document_is_approved():
+    user, submission = prepared(id_kwargs={"blur": 3})
+    submission = submit_and_check(submission, user)
+    officer = make_staff("compliance_officer")
+    kyc_review_request_resubmission(
+        submission=submission,
+        actor=officer,
+        documents=["passport"],
+        message="The photo is blurry; take it in good light.",
+    )
+    submission = KycSubmission.objects.get(pk=submission.pk)
+    assert submission.state == "resubmission" and submission.resubmit_documents == ["passport"]
+    kyc_document_upload(
+        submission=submission,
+        actor=user,
+        kind="passport",
+        side="front",
+        uploaded_file=SimpleUploadedFile("passport.jpg", specimens.passport(specimens.Person())),
+    )
+    submission = submit_and_check(submission, user)
+    assert submission.state == "approved"
+    assert submission.checks.filter(run=2, passed=False).count() == 0
+
+
+def test_sales_staff_cannot_review():
+    user, submission = prepared(id_kwargs={"blur": 3})
+    submission = submit_and_check(submission, user)
+    with pytest.raises(NotAllowed):
+        kyc_review_approve(
+            submission=submission, actor=make_staff("sales_agent"), reason="looks fine"
+        )
+
+
+def test_four_eyes_for_high_risk_countries(settings):
+    settings.KYC_FOUR_EYES_COUNTRIES = ["GB"]
+    user, submission = prepared(id_kwargs={"blur": 3})
+    submission = submit_and_check(submission, user)
+    first = make_staff("compliance_officer")
+    second = make_staff("compliance_officer", email="second.officer@test.example")
+    submission = kyc_review_approve(submission=submission, actor=first, reason="photo legible")
+    assert submission.state == "in_review" and submission.first_approval_by == first
+    with pytest.raises(NotAllowed):
+        kyc_review_approve(submission=submission, actor=first, reason="again")
+    submission = kyc_review_approve(submission=submission, actor=second, reason="agree")
+    assert submission.state == "approved"
+    assert Client.objects.get(pk=user.client.pk).kyc_level == 1
+
+
+def test_expiry_warns_then_restricts(today):
+    from datetime import timedelta
+
+    user, submission = prepared()
+    submit_and_check(submission, user)
+    client = Client.objects.get(pk=user.client.pk)
+    Client.objects.filter(pk=client.pk).update(id_document_expires_on=today + timedelta(days=30))
+    assert kyc_expiry_sweep(today=today) == {"warned": 1, "restricted": 0}
+    assert "expires soon" in mail.outbox[-1].subject
+    Client.objects.filter(pk=client.pk).update(id_document_expires_on=today - timedelta(days=1))
+    assert kyc_expiry_sweep(today=today) == {"warned": 0, "restricted": 1}
+    client = Client.objects.get(pk=client.pk)
+    assert client.restricted and client.kyc_level == 0
+    assert client_withdrawal_allowed(client=client)[0] is False
