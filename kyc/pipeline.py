@@ -61,10 +61,29 @@ def _letters(text: str) -> str:
     return re.sub(r"[^A-Z]", "", unidecode(text or "").upper())
 
 
+def _document_tokens(on_document: str, wanted: set[str]) -> set[str]:
+    """Name parts on the document; a part OCR glued with `K` (its reading of the `<` filler)
+    is split again when that yields the registered names."""
+    tokens = set()
+    for token in (_letters(t) for t in re.split(r"[\s<]+", unidecode(on_document))):
+        parts = token.split("K")
+        if token not in wanted and len(parts) > 1 and any(p in wanted for p in parts):
+            tokens.update(p for p in parts if p)
+        elif token:
+            tokens.add(token)
+    return tokens
+
+
 def name_similarity(registered: str, on_document: str) -> float:
-    """Transliterated, case- and order-insensitive similarity of two full names (0-1)."""
-    a = sorted(_letters(t) for t in unidecode(registered).split() if _letters(t))
-    b = sorted(_letters(t) for t in re.split(r"[\s<]+", unidecode(on_document)) if _letters(t))
+    """Transliterated, case- and order-insensitive similarity of two full names (0-1).
+
+    Every registered name found on the document counts as a full match (documents carry
+    middle names people leave out when they register)."""
+    wanted = {_letters(t) for t in unidecode(registered).split() if _letters(t)}
+    if wanted and wanted <= _document_tokens(on_document, wanted):
+        return 1.0
+    a = sorted(wanted)
+    b = sorted(_document_tokens(on_document, wanted))
     joined_a, joined_b = "".join(a), "".join(b)
     plain = SequenceMatcher(None, _letters(registered), _letters(on_document)).ratio()
     return round(max(SequenceMatcher(None, joined_a, joined_b).ratio(), plain), 3)

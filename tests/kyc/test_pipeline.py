@@ -116,4 +116,53 @@ def test_minors_are_flagged():
 def test_transliterated_names_match():
     assert pipeline.name_similarity("José María García", "MARIA JOSE GARCIA") >= 0.85
     assert pipeline.name_similarity("Olivia May Harris", "OLIVIAKMAY HARRIS") >= 0.85
+    assert pipeline.name_similarity("Olivia Harris", "OLIVIAKMAY HARRIS") == 1.0  # no middle
     assert pipeline.name_similarity("Olivia Harris", "JOHN SMITH") < 0.5
+    assert pipeline.name_similarity("Ann Lee", "ANNABEL LEEDS") < 0.85
+
+
+def test_the_command_runs_the_same_pipeline(tmp_path):
+    import json
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    person = specimens.Person()
+    (tmp_path / "id.jpg").write_bytes(specimens.passport(person, blur=3))
+    (tmp_path / "bill.pdf").write_bytes(specimens.proof_of_address_pdf(person))
+    out = __import__("io").StringIO()
+    call_command(
+        "kyc_autocheck",
+        str(tmp_path / "id.jpg"),
+        str(tmp_path / "bill.pdf"),
+        "--first-name",
+        "Olivia",
+        "--last-name",
+        "Harris",
+        "--dob",
+        "1988-03-14",
+        "--nationality",
+        "GBR",
+        "--postcode",
+        "BS1 4DJ",
+        "--address",
+        "14 Harbour Street",
+        "--json",
+        stdout=out,
+    )
+    report = json.loads(out.getvalue())
+    assert report["decision"] == "review" and "blurry" in report["flags"]
+    (tmp_path / "evil.jpg").write_bytes(b"<html><script>x</script></html>")
+    with pytest.raises(CommandError, match="Only JPEG or PNG"):
+        call_command(
+            "kyc_autocheck",
+            str(tmp_path / "evil.jpg"),
+            "--first-name",
+            "A",
+            "--last-name",
+            "B",
+            "--dob",
+            "1990-01-01",
+            "--nationality",
+            "GBR",
+        )
