@@ -42,6 +42,8 @@ urlpatterns = [
     path("backoffice/leads/", include("leads.urls")),
     path("unsubscribe/", include("leads.urls_public")),
     path("portal/", include("clients.urls_portal")),
+    path("portal/", include("kyc.urls")),
+    path("backoffice/kyc/", include("kyc.urls_backoffice")),
     path("partners/", include("ib.urls_partners")),
     path("r/", include("ib.urls_public")),
     path("api/v1/", api.urls),

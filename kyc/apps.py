@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class KycConfig(AppConfig):
     name = "kyc"
     verbose_name = "KYC"
+
+    def ready(self):
+        from brokerage.navigation import NavItem, register_nav
+
+        register_nav("portal", NavItem("Verify identity", "kyc:wizard", "person-vcard", order=10))
+        register_nav(
+            "backoffice",
+            NavItem(
+                "KYC review", "kyc_review:queue", "person-check", "kyc.review_kyc", 40, "Compliance"
+            ),
+        )

@@ -41,6 +41,11 @@ MATRIX: dict[str, set[str]] = {
     "leads:import_progress": {"desk_manager", "ops_admin"},
     "leads:import_errors": {"desk_manager", "ops_admin"},
     "lead_unsubscribe": EVERYONE,  # the signed link in nurture emails
+    "kyc:wizard": {"client"},
+    "kyc:document": {"client", "compliance_officer"},  # then: own documents only
+    "kyc_review:queue": {"compliance_officer"},
+    "kyc_review:review": {"compliance_officer"},
+    "kyc_review:document": {"client", "compliance_officer"},
 }
 
 # Pages about one object are walked with an id that does not exist: passing the role gate
@@ -50,6 +55,9 @@ ALLOWED_STATUS = {
     "leads:import": 404,
     "leads:import_progress": 404,
     "leads:import_errors": 404,
+    "kyc:document": 404,
+    "kyc_review:review": 404,
+    "kyc_review:document": 404,
     "leads:note": 405,
     "leads:call": 405,
     "leads:status": 405,
@@ -60,6 +68,9 @@ URL_KWARGS = {
     "backoffice:audit_event": {"seq": 1},
     "referrals:link": {"code": "IBTEST01"},
     "lead_unsubscribe": {"token": "not-a-valid-token"},
+    "kyc:document": {"document_id": 999999},
+    "kyc_review:document": {"document_id": 999999},
+    "kyc_review:review": {"submission_id": 999999},
     **{
         name: {"lead_id": 999999}
         for name in ("leads:detail", "leads:note", "leads:call", "leads:status", "leads:reassign")

@@ -1,0 +1,70 @@
+from django import forms
+
+from brokerage.intl import country_choices
+
+from .models import KycDocument
+from .questionnaire import QUESTIONS
+
+
+class DetailsForm(forms.Form):
+    first_name = forms.CharField(max_length=150, label="First and middle names (as on the ID)")
+    last_name = forms.CharField(max_length=150, label="Surname (as on the ID)")
+    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    nationality = forms.ChoiceField()
+    address_line = forms.CharField(max_length=200, label="Street address")
+    city = forms.CharField(max_length=100)
+    postcode = forms.CharField(max_length=20)
+    country = forms.ChoiceField(label="Country of residence")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "Choose…"), *country_choices()]
+        self.fields["nationality"].choices = choices
+        self.fields["country"].choices = choices
+
+
+class QuestionnaireForm(forms.Form):
+    acknowledge_warning = forms.BooleanField(
+        required=False,
+        label="I understand that CFDs are complex, that leverage can multiply "
+        "my losses, and that most retail accounts lose money.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, text, options in QUESTIONS:
+            self.fields[key] = forms.ChoiceField(
+                label=text,
+                widget=forms.RadioSelect,
+                choices=[(answer, label) for answer, label, _points in options],
+            )
+        self.order_fields([key for key, _t, _o in QUESTIONS] + ["acknowledge_warning"])
+
+    def answers(self) -> dict:
+        return {key: self.cleaned_data[key] for key, _t, _o in QUESTIONS}
+
+
+class DocumentForm(forms.Form):
+    kind = forms.ChoiceField(choices=KycDocument.Kind.choices, label="Document")
+    side = forms.ChoiceField(choices=KycDocument.Side.choices, initial="front")
+    file = forms.FileField(help_text="JPEG, PNG or PDF, at most 10 MB.")
+
+
+class ReviewForm(forms.Form):
+    ACTIONS = [
+        ("approve", "Approve"),
+        ("reject", "Reject"),
+        ("resubmit", "Ask for a document again"),
+    ]
+    action = forms.ChoiceField(choices=ACTIONS, widget=forms.RadioSelect)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        label="Reason / message to the client",
+    )
+    documents = forms.MultipleChoiceField(
+        choices=KycDocument.Kind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Documents to send again",
+    )

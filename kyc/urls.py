@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "kyc"
+
+urlpatterns = [
+    path("verify/", views.wizard, name="wizard"),
+    path("verify/documents/<int:document_id>/", views.document, name="document"),
+]

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "kyc_review"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("<int:submission_id>/", views.review, name="review"),
+    path("documents/<int:document_id>/", views.document, name="document"),
+]

@@ -1,0 +1,176 @@
+"""KYC in the portal (the client's wizard) and in the back-office (the review queue)."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from brokerage.errors import DomainError, NotAllowed
+from brokerage.permissions import require, staff_required
+from brokerage.views import paginate
+from clients.permissions import client_required, is_client
+
+from . import selectors, services
+from .forms import DetailsForm, DocumentForm, QuestionnaireForm, ReviewForm
+from .models import KycDocument, KycSubmission
+from .questionnaire import QUESTIONS
+
+
+def _form_errors(form, exc: DomainError):
+    form.add_error(None, exc.message)
+    for field, errors in exc.fields.items():
+        for error in errors:
+            if field in form.fields:
+                form.add_error(field, error)
+
+
+@client_required
+@require_http_methods(["GET", "POST"])
+def wizard(request):
+    submission = services.kyc_submission_current(client=request.user.client)
+    step = request.POST.get("step") or request.GET.get("step") or submission.step
+    details = DetailsForm(initial={f: getattr(submission, f) for f in DetailsForm.base_fields})
+    quiz = QuestionnaireForm(initial=submission.answers)
+    upload = DocumentForm()
+    if request.method == "POST":
+        try:
+            if step == "details":
+                details = DetailsForm(request.POST)
+                if details.is_valid():
+                    services.kyc_details_save(
+                        submission=submission, actor=request.user, data=details.cleaned_data
+                    )
+                    return redirect("kyc:wizard")
+            elif step == "questionnaire":
+                quiz = QuestionnaireForm(request.POST)
+                if quiz.is_valid():
+                    services.kyc_questionnaire_save(
+                        submission=submission,
+                        actor=request.user,
+                        answers=quiz.answers(),
+                        acknowledge_warning=quiz.cleaned_data["acknowledge_warning"],
+                    )
+                    return redirect("kyc:wizard")
+            elif step == "documents":
+                upload = DocumentForm(request.POST, request.FILES)
+                if upload.is_valid():
+                    services.kyc_document_upload(
+                        submission=submission,
+                        actor=request.user,
+                        kind=upload.cleaned_data["kind"],
+                        side=upload.cleaned_data["side"],
+                        uploaded_file=upload.cleaned_data["file"],
+                    )
+                    messages.success(request, "Document received.")
+                    return redirect(f"{request.path}?step=documents")
+            elif step == "submit":
+                services.kyc_submission_submit(submission=submission, actor=request.user)
+                messages.success(request, "Thank you: we are checking your documents now.")
+                return redirect("kyc:wizard")
+        except DomainError as exc:
+            form = {"details": details, "questionnaire": quiz}.get(step, upload)
+            _form_errors(form, exc)
+        status = 400
+    else:
+        status = 200
+    submission = KycSubmission.objects.get(pk=submission.pk)  # as the services left it
+    ctx = {
+        "submission": submission,
+        "step": step,
+        "details_form": details,
+        "quiz_form": quiz,
+        "upload_form": upload,
+        "documents": submission.documents.filter(is_current=True),
+        "editable": submission.state in services.OPEN_STATES,
+        "questions": QUESTIONS,
+    }
+    return render(request, "kyc/wizard.html", ctx, status=status)
+
+
+def _serve(request, document_id):
+    try:
+        document = selectors.document_for(user=request.user, document_id=document_id)
+    except KycDocument.DoesNotExist as exc:
+        raise Http404 from exc
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    response = FileResponse(document.file.open("rb"), content_type=document.content_type)
+    extension = document.file.name.rsplit(".", 1)[-1]
+    response["Content-Disposition"] = f'inline; filename="{document.kind}.{extension}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require(lambda u: is_client(u) or u.has_perm("kyc.review_kyc"))
+def document(request, document_id: int):
+    return _serve(request, document_id)
+
+
+@staff_required("kyc.review_kyc")
+def queue(request):
+    state = request.GET.get("state", "in_review")
+    state = state if state in KycSubmission.State.values or state == "" else "in_review"
+    q = request.GET.get("q", "").strip()[:100]
+    page, query = paginate(request, selectors.review_queue(user=request.user, state=state, q=q))
+    now = timezone.now()
+    rows = [{"s": s, "sla": selectors.sla_colour(s, now)} for s in page]
+    return render(
+        request,
+        "kyc/queue.html",
+        {
+            "page": page,
+            "rows": rows,
+            "query": query,
+            "state": state,
+            "q": q,
+            "states": KycSubmission.State.choices,
+        },
+    )
+
+
+@staff_required("kyc.review_kyc")
+@require_http_methods(["GET", "POST"])
+def review(request, submission_id: int):
+    submission = get_object_or_404(
+        KycSubmission.objects.select_related("client__user"), pk=submission_id
+    )
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["action"] == "approve":
+                services.kyc_review_approve(
+                    submission=submission, actor=request.user, reason=data["reason"]
+                )
+            elif data["action"] == "reject":
+                services.kyc_review_reject(
+                    submission=submission, actor=request.user, reason=data["reason"]
+                )
+            else:
+                services.kyc_review_request_resubmission(
+                    submission=submission,
+                    actor=request.user,
+                    documents=data["documents"],
+                    message=data["reason"],
+                )
+        except NotAllowed as exc:
+            form.add_error(None, exc.message)
+        except DomainError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, "Decision recorded.")
+            return redirect("kyc_review:queue")
+    checks = selectors.latest_checks(submission)
+    mrz = next((c.compared for c in checks if c.name == "mrz"), {})
+    ctx = {
+        "s": submission,
+        "form": form,
+        "checks": checks,
+        "mrz": mrz,
+        "documents": submission.documents.filter(is_current=True),
+        "sla": selectors.sla_colour(submission),
+    }
+    return render(request, "kyc/review.html", ctx, status=400 if form.errors else 200)

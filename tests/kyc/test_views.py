@@ -1,0 +1,120 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from kyc import specimens
+from kyc.models import KycDocument, KycSubmission
+from kyc.services import kyc_submission_autocheck
+from tests.conftest import login, make_client_user, make_staff
+from tests.kyc.conftest import GOOD_ANSWERS, details, prepared
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_wizard_end_to_end_over_http(client, django_capture_on_commit_callbacks):
+    user = make_client_user("olivia@example.com")
+    login(client, user)
+    assert client.get("/portal/verify/").status_code == 200
+    form = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in details().items()}
+    assert client.post("/portal/verify/", {"step": "details", **form}).status_code == 302
+    assert (
+        client.post("/portal/verify/", {"step": "questionnaire", **GOOD_ANSWERS}).status_code == 302
+    )
+    person = specimens.Person()
+    for kind, name, data in [
+        ("passport", "p.jpg", specimens.passport(person)),
+        ("proof_of_address", "bill.pdf", specimens.proof_of_address_pdf(person)),
+    ]:
+        response = client.post(
+            "/portal/verify/",
+            {
+                "step": "documents",
+                "kind": kind,
+                "side": "front",
+                "file": SimpleUploadedFile(name, data),
+            },
+        )
+        assert response.status_code == 302
+    with django_capture_on_commit_callbacks():  # the worker's job, run below
+        assert client.post("/portal/verify/", {"step": "submit"}).status_code == 302
+    submission = KycSubmission.objects.get(client=user.client)
+    kyc_submission_autocheck(submission_id=submission.pk)
+    page = client.get("/portal/verify/")
+    assert b'data-kyc-state="approved"' in page.content
+
+
+def test_a_bad_upload_is_explained_and_nothing_is_stored(client):
+    user, submission = prepared(poa=False)
+    login(client, user)
+    response = client.post(
+        "/portal/verify/",
+        {
+            "step": "documents",
+            "kind": "proof_of_address",
+            "side": "front",
+            "file": SimpleUploadedFile("bill.jpg", b"<svg><script>alert(1)</script></svg>"),
+        },
+    )
+    assert response.status_code == 400
+    assert b"Only JPEG or PNG photos and PDF documents are accepted" in response.content
+    assert not KycDocument.objects.filter(kind="proof_of_address").exists()
+
+
+def test_bad_details_are_field_errors(client):
+    login(client, make_client_user())
+    response = client.post(
+        "/portal/verify/", {"step": "details", "first_name": "", "date_of_birth": "2999-01-01"}
+    )
+    assert response.status_code == 400 and response.context["details_form"].errors
+
+
+def test_documents_are_private(client):
+    user, submission = prepared()
+    document = submission.documents.first()
+    url = f"/portal/verify/documents/{document.pk}/"
+    login(client, user)
+    response = client.get(url)
+    assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"
+    login(client, make_client_user("someone.else@example.com"))
+    assert client.get(url).status_code == 403
+    login(client, make_staff("sales_agent"))
+    assert client.get(f"/backoffice/kyc/documents/{document.pk}/").status_code == 403
+    login(client, make_staff("compliance_officer"))
+    assert client.get(f"/backoffice/kyc/documents/{document.pk}/").status_code == 200
+
+
+def test_officer_reviews_from_the_queue(client, django_assert_max_num_queries):
+    user, submission = prepared(id_kwargs={"blur": 3})
+    from kyc.services import kyc_submission_submit
+
+    kyc_submission_submit(submission=submission, actor=user)
+    kyc_submission_autocheck(submission_id=submission.pk)
+    for i in range(5):
+        other, extra = prepared(id_kwargs={"blur": 3}, email=f"c{i}@example.com")
+        kyc_submission_submit(submission=extra, actor=other)
+    login(client, make_staff("compliance_officer"))
+    with django_assert_max_num_queries(12):
+        queue = client.get("/backoffice/kyc/", {"state": "submitted"})
+    assert queue.status_code == 200 and len(queue.context["rows"]) == 5
+    page = client.get(f"/backoffice/kyc/{submission.pk}/")
+    assert b'data-check="image_quality" data-passed="no"' in page.content
+    assert b"blurry" in page.content
+    response = client.post(
+        f"/backoffice/kyc/{submission.pk}/",
+        {"action": "resubmit", "documents": ["passport"], "reason": "Blurry photo."},
+    )
+    assert response.status_code == 302
+    assert KycSubmission.objects.get(pk=submission.pk).state == "resubmission"
+    login(client, user)
+    assert b"Blurry photo." in client.get("/portal/verify/").content
+
+
+def test_reject_needs_a_reason(client):
+    user, submission = prepared(id_kwargs={"blur": 3})
+    from kyc.services import kyc_submission_submit
+
+    kyc_submission_submit(submission=submission, actor=user)
+    kyc_submission_autocheck(submission_id=submission.pk)
+    login(client, make_staff("compliance_officer"))
+    response = client.post(f"/backoffice/kyc/{submission.pk}/", {"action": "reject", "reason": ""})
+    assert response.status_code == 400
+    assert KycSubmission.objects.get(pk=submission.pk).state == "in_review"
