@@ -14,3 +14,10 @@ def bs(bound_field):
         css += " is-invalid"
     existing = bound_field.field.widget.attrs.get("class", "")
     return bound_field.as_widget(attrs={"class": f"{existing} {css}".strip()})
+
+
+@register.filter
+def humanize_code(value: str) -> str:
+    """`image_quality` -> `Image quality`."""
+    text = str(value or "").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
