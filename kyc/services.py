@@ -1,6 +1,7 @@
 """Writes on KYC: the client's wizard, submission, automatic checks and decision, review."""
 
 import logging
+import time
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -225,7 +226,9 @@ def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
     submission = KycSubmission.objects.select_for_update().get(pk=submission_id)
     if submission.state != State.SUBMITTED:
         return submission
+    started = time.perf_counter()
     results = pipeline.run(_case(submission))
+    seconds = round(time.perf_counter() - started, 3)
     run = (submission.checks.aggregate(m=Max("run"))["m"] or 0) + 1
     KycCheck.objects.bulk_create(
         [
@@ -243,7 +246,12 @@ def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
     )
     approved, flags = pipeline.decide(results)
     submission.checked_at = timezone.now()
-    evidence = {"run": run, "flags": flags, "checks": {r.name: r.passed for r in results}}
+    evidence = {
+        "run": run,
+        "flags": flags,
+        "seconds": seconds,
+        "checks": {r.name: r.passed for r in results},
+    }
     if approved:
         submission.auto_approve()
         submission.decided_at = submission.checked_at

@@ -121,7 +121,7 @@ def proof_of_address_pdf(person: Person, *, issued: date | None = None) -> bytes
     <h1>Bristol Energy</h1><p>Electricity bill</p>
     <p><b>{name}</b><br>{person.address}</p>
     <p>Statement date: {issued:%d %B %Y}</p>
-    <p>Account 99120044 · Amount due GBP 84.20</p></body></html>"""
+    <p>Account {person.number} · Amount due GBP 84.20</p></body></html>"""
     return HTML(string=html).write_pdf()
 
 

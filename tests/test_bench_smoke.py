@@ -37,3 +37,9 @@ def test_leads_bench_smoke():
     figures = run_bench("leads.py", "--leads", "60", "--clients", "4", "--warmup", "4")
     assert figures["accepted"] == 60 and figures["errors"] == 0
     assert figures["routed"] == 60 and figures["assigned_exactly_once"]
+
+
+def test_kyc_bench_smoke():
+    figures = run_bench("kyc.py", "--submissions", "10")
+    assert figures["decided"] == 10 and figures["clean_auto_approved_pct"] == 100.0
+    assert figures["defective_flagged_correctly"]

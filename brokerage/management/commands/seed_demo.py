@@ -23,6 +23,7 @@ from brokerage.services import api_key_create, audit_record, staff_user_upsert
 from brokerage.totp import totp_code
 from clients.services import client_register
 from ib.services import partner_create
+from kyc.demo import install_demo_kyc
 from leads.demo import install_demo_leads, install_demo_rules
 
 ACTOR = "system:seed_demo"
@@ -144,6 +145,7 @@ class Command(BaseCommand):
         self._api_key()
         install_demo_rules()
         install_demo_leads()
+        install_demo_kyc(password)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(staff)} staff, 3 desks, client@demo.test, "

@@ -1,0 +1,239 @@
+"""KYC auto-checks at batch scale through the real worker, against the OCR floor.
+
+    .venv/bin/python bench/kyc.py --submissions 200          # stated scale
+    .venv/bin/python bench/kyc.py --submissions 12           # smoke
+
+Makes its own database (dropped afterwards) and Redis database (13); creates clients with
+complete submissions (a ~1500x1000 passport and a proof of address each): 90% clean, 10% with
+one defect each (blurred, expired, name mismatch, tampered check digit, in turn). Starts one
+Celery worker (concurrency 2, this machine's cores), submits all, and waits for every
+decision. Prints one JSON line: batch wall time, per-submission pipeline p50/p95, the time
+Tesseract alone takes to read the same passports' MRZ band once (the floor) and the ratio,
+the share of clean submissions auto-approved, and whether every defective one was sent to
+review with the right flag.
+"""
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
+BENCH_REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:63799/0").rsplit("/", 1)[0] + "/13"
+os.environ["REDIS_URL"] = BENCH_REDIS
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+
+DEFECTS = [
+    ("blur", "blurry"),
+    ("expired", "document_expired"),
+    ("name", "name_mismatch"),
+    ("tamper", "mrz_check_digit"),
+]
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench_kyc"
+    original = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    db = connection.settings_dict
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:"
+        f"{db['PORT']}/{db['NAME']}",
+        REDIS_URL=BENCH_REDIS,
+        LOG_LEVEL="WARNING",
+        DJANGO_DEBUG="false",
+    )
+    worker = None
+    try:
+        import redis
+
+        redis.Redis.from_url(BENCH_REDIS).flushdb()
+        from allauth.account.models import EmailAddress
+
+        from brokerage.models import AuditEvent, User
+        from clients.services import client_register
+        from kyc import ocr, specimens
+        from kyc.models import KycSubmission
+        from kyc.services import (
+            kyc_details_save,
+            kyc_document_upload,
+            kyc_questionnaire_save,
+            kyc_submission_current,
+            kyc_submission_submit,
+        )
+
+        answers = {
+            "cfd_knowledge": "loss",
+            "leverage": "30pct",
+            "margin_call": "close",
+            "experience": "some",
+            "education": "no",
+        }
+        expected, passports = {}, []
+        for i in range(args.submissions):
+            defect = DEFECTS[(i // 10) % len(DEFECTS)] if i % 10 == 9 else None
+            person = specimens.Person(
+                number=f"{700000000 + i}",
+                expiry=date.today() - timedelta(days=20)
+                if defect and defect[0] == "expired"
+                else date.today() + timedelta(days=1500),
+            )
+            data = specimens.passport(
+                person,
+                blur=3 if defect and defect[0] == "blur" else 0,
+                tamper_check_digit=bool(defect and defect[0] == "tamper"),
+                seed=i,
+            )
+            passports.append(data)
+            user = User.objects.create_user(
+                f"kyc{i}@example.com",
+                "bench-password-1",
+                first_name="Olivia May",
+                last_name="Harris",
+            )
+            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+            client = client_register(user=user, actor="bench")
+            submission = kyc_submission_current(client=client)
+            kyc_details_save(
+                submission=submission,
+                actor=user,
+                data={
+                    "first_name": "Sophie" if defect and defect[0] == "name" else "Olivia May",
+                    "last_name": "Turner" if defect and defect[0] == "name" else "Harris",
+                    "date_of_birth": person.birth,
+                    "nationality": "GB",
+                    "address_line": "14 Harbour Street",
+                    "city": "Bristol",
+                    "postcode": "BS1 4DJ",
+                    "country": "GB",
+                },
+            )
+            kyc_questionnaire_save(submission=submission, actor=user, answers=answers)
+            kyc_document_upload(
+                submission=submission,
+                actor=user,
+                kind="passport",
+                side="front",
+                uploaded_file=SimpleUploadedFile("p.jpg", data),
+            )
+            kyc_document_upload(
+                submission=submission,
+                actor=user,
+                kind="proof_of_address",
+                side="front",
+                uploaded_file=SimpleUploadedFile("b.pdf", specimens.proof_of_address_pdf(person)),
+            )
+            expected[submission.pk] = defect[1] if defect else None
+
+        # The floor: Tesseract alone reading each passport's MRZ band once.
+        floor = []
+        for data in passports:
+            image = ocr.load(data)
+            width, height = image.size
+            band = image.crop((0, int(height * 0.68), width, height))
+            started = time.perf_counter()
+            ocr._ocr(band, min(width, 1600))
+            floor.append(time.perf_counter() - started)
+
+        worker = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "brokerage",
+                "worker",
+                "-Q",
+                "kyc,default",
+                "-c",
+                str(args.concurrency),
+                "-l",
+                "warning",
+                "-n",
+                "kycbench@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        time.sleep(3)
+        started = time.perf_counter()
+        for pk in expected:
+            submission = KycSubmission.objects.get(pk=pk)
+            kyc_submission_submit(submission=submission, actor=submission.client.user)
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            pending = KycSubmission.objects.filter(pk__in=expected, state="submitted").count()
+            if not pending:
+                break
+            time.sleep(0.5)
+        wall = time.perf_counter() - started
+        per = []
+        for event in AuditEvent.objects.filter(
+            action__in=["kyc.auto_approved", "kyc.sent_to_review"]
+        ):
+            per.append(event.evidence["seconds"])
+        states = dict(KycSubmission.objects.filter(pk__in=expected).values_list("pk", "state"))
+        clean = [pk for pk, flag in expected.items() if flag is None]
+        approved_clean = sum(states[pk] == "approved" for pk in clean)
+        defective_ok = all(
+            states[pk] == "in_review"
+            and KycSubmission.objects.get(pk=pk).checks.filter(flag=flag).exists()
+            for pk, flag in expected.items()
+            if flag
+        )
+        print(
+            json.dumps(
+                {
+                    "bench": "kyc_batch",
+                    "submissions": args.submissions,
+                    "worker_concurrency": args.concurrency,
+                    "batch_wall_s": round(wall, 1),
+                    "pipeline_p50_s": round(statistics.median(per), 3) if per else None,
+                    "pipeline_p95_s": round(percentile(per, 95), 3) if per else None,
+                    "baseline": "tesseract alone, MRZ band of the same passports, once each",
+                    "ocr_floor_p50_s": round(statistics.median(floor), 3),
+                    "ocr_floor_p95_s": round(percentile(floor, 95), 3),
+                    "ratio_p50": round(statistics.median(per) / statistics.median(floor), 2)
+                    if per
+                    else None,
+                    "clean_auto_approved_pct": round(100 * approved_clean / len(clean), 1),
+                    "defective_flagged_correctly": defective_ok,
+                    "decided": len(per),
+                }
+            )
+        )
+        redis.Redis.from_url(BENCH_REDIS).flushdb()
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        connections.close_all()
+        connection.creation.destroy_test_db(original, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
