@@ -104,6 +104,16 @@ def _fit(line: str, length: int) -> str:
     return (line + FILLER * length)[:length]
 
 
+def _empty_personal_number_fixed(line: str) -> str:
+    """TD3 line 2: an empty personal number is 15 fillers before the composite digit. OCR
+    often reads that run with a wrong count or a `K` in it; rebuild it when it holds nothing
+    but fillers."""
+    head, middle, last = line[:28], line[28:-1], line[-1:]
+    if len(line) > 28 and middle and set(middle) <= {FILLER, "K"}:
+        return head + FILLER * 15 + last
+    return _fit(line, 44)
+
+
 def _name_padding_fixed(prefix: str, line: str, length: int) -> str:
     """A name field ends at the first `<<` after the given names; whatever OCR made of the
     filler run after it (K, S, E, fewer or more `<`) is padding."""
@@ -125,7 +135,9 @@ def parse(lines: list[str], today: date | None = None) -> MrzResult | None:
     if td3_second and lines[td3_second[-1] - 1].startswith("P"):
         i = td3_second[-1]
         return _parse_td3(
-            _name_padding_fixed(lines[i - 1][:5], lines[i - 1], 44), _fit(lines[i], 44), today
+            _name_padding_fixed(lines[i - 1][:5], lines[i - 1], 44),
+            _empty_personal_number_fixed(lines[i]),
+            today,
         )
     mid = [ln for ln in lines if 28 <= len(ln) <= 34]
     if len(mid) >= 3:

@@ -28,7 +28,7 @@ def read_mrz(image: Image.Image, today=None) -> tuple[mrz.MrzResult | None, str]
     width, height = image.size
     band = image.crop((0, int(height * 0.68), width, height))
     best, text = None, ""
-    for region, scale in ((band, 1.0), (band, 0.5), (image, 1.0)):
+    for region, scale in ((band, 1.0), (band, 0.5), (band, 0.75), (image, 1.0)):
         text = _ocr(region, max(400, int(min(width, 1600) * scale)))
         result = mrz.parse(mrz.clean_lines(text), today=today)
         if result is not None and result.valid:

@@ -81,3 +81,21 @@ def test_written_mrz_parses_back(surname, given_name, number, birth, expiry, sex
     assert result.valid, result.failed_checks
     assert result.surname == surname and result.birth_date == birth
     assert result.expiry_date == expiry and result.document_number == number
+
+
+def test_an_empty_personal_number_read_with_the_wrong_filler_count_is_rebuilt():
+    lines = mrz.make_td3(
+        surname="HARRIS",
+        given_names="OLIVIA",
+        number="533401872",
+        nationality="GBR",
+        birth=date(1988, 3, 14),
+        sex="F",
+        expiry=date(2031, 11, 23),
+    )
+    for noisy in (
+        lines[1][:28] + "<" * 12 + lines[1][-1],
+        lines[1][:28] + "<<<<K<<<<<<<<<<<" + lines[1][-1],
+    ):
+        result = mrz.parse([lines[0], noisy], today=date(2026, 11, 24))
+        assert result.valid, result.failed_checks
