@@ -227,7 +227,19 @@ def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
     if submission.state != State.SUBMITTED:
         return submission
     started = time.perf_counter()
-    results = pipeline.run(_case(submission))
+    try:
+        results = pipeline.run(_case(submission))
+    except Exception as exc:  # noqa: BLE001  (a file the checks cannot read goes to a human)
+        log.exception("KYC checks failed on submission %s", submission.pk)
+        results = [
+            pipeline.Result(
+                "pipeline",
+                False,
+                f"The documents could not be processed "
+                f"({exc.__class__.__name__}); check them by hand.",
+                "unreadable",
+            )
+        ]
     seconds = round(time.perf_counter() - started, 3)
     run = (submission.checks.aggregate(m=Max("run"))["m"] or 0) + 1
     KycCheck.objects.bulk_create(

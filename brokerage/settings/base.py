@@ -204,6 +204,23 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Uploaded documents on S3-compatible storage instead: DOCUMENT_STORAGE=s3 and the bucket below.
+# Objects are private (no public ACL), encrypted at rest, and reached only through our views.
+if env("DOCUMENT_STORAGE", default="filesystem") == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("DOCUMENT_S3_BUCKET"),
+            "endpoint_url": env("DOCUMENT_S3_ENDPOINT_URL", default=None),
+            "region_name": env("DOCUMENT_S3_REGION", default=None),
+            "access_key": env("DOCUMENT_S3_ACCESS_KEY", default=None),
+            "secret_key": env("DOCUMENT_S3_SECRET_KEY", default=None),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "object_parameters": {"ServerSideEncryption": "AES256"},
+        },
+    }
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://localhost:25")

@@ -168,3 +168,14 @@ def test_expiry_warns_then_restricts(today):
     client = Client.objects.get(pk=client.pk)
     assert client.restricted and client.kyc_level == 0
     assert client_withdrawal_allowed(client=client)[0] is False
+
+
+def test_a_document_the_checks_cannot_read_goes_to_review_not_a_crash():
+    user, submission = prepared()
+    kyc_submission_submit(submission=submission, actor=user)
+    document = submission.documents.get(kind="passport")
+    with document.file.open("wb") as fh:  # damaged in storage after it was accepted
+        fh.write(b"\xff\xd8\xff garbage")
+    submission = kyc_submission_autocheck(submission_id=submission.pk)
+    assert submission.state == "in_review"
+    assert submission.checks.filter(flag="unreadable").exists()
