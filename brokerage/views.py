@@ -40,6 +40,15 @@ def paginate(request, queryset, per_page=25):
     return page, params.urlencode()
 
 
+def add_domain_error(form, exc) -> None:
+    """Show a service's DomainError on the form: its message, and each field's messages."""
+    form.add_error(None, exc.message)
+    for field, errors in exc.fields.items():
+        for error in errors:
+            if field in form.fields:
+                form.add_error(field, error)
+
+
 @staff_required()
 def home(request):
     panel = dashboard_for(request.user)

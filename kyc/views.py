@@ -9,21 +9,13 @@ from django.views.decorators.http import require_http_methods
 
 from brokerage.errors import DomainError, NotAllowed
 from brokerage.permissions import require, staff_required
-from brokerage.views import paginate
+from brokerage.views import add_domain_error, paginate
 from clients.permissions import client_required, is_client
 
 from . import selectors, services
 from .forms import DetailsForm, DocumentForm, QuestionnaireForm, ReviewForm
 from .models import KycDocument, KycSubmission
 from .questionnaire import QUESTIONS
-
-
-def _form_errors(form, exc: DomainError):
-    form.add_error(None, exc.message)
-    for field, errors in exc.fields.items():
-        for error in errors:
-            if field in form.fields:
-                form.add_error(field, error)
 
 
 @client_required
@@ -71,7 +63,7 @@ def wizard(request):
                 return redirect("kyc:wizard")
         except DomainError as exc:
             form = {"details": details, "questionnaire": quiz}.get(step, upload)
-            _form_errors(form, exc)
+            add_domain_error(form, exc)
         status = 400
     else:
         status = 200
@@ -159,7 +151,7 @@ def review(request, submission_id: int):
         except NotAllowed as exc:
             form.add_error(None, exc.message)
         except DomainError as exc:
-            _form_errors(form, exc)
+            add_domain_error(form, exc)
         else:
             messages.success(request, "Decision recorded.")
             return redirect("kyc_review:queue")

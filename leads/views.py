@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.errors import DomainError, NotAllowed
 from brokerage.permissions import staff_required
-from brokerage.views import paginate
+from brokerage.views import add_domain_error, paginate
 
 from . import imports, selectors, services
 from .forms import CallForm, MappingForm, NoteForm, ReassignForm, StatusForm, UploadForm
@@ -108,11 +108,7 @@ def _act(request, lead, form, action, form_name):
         except NotAllowed as exc:
             raise PermissionDenied(exc.message) from exc
         except DomainError as exc:
-            form.add_error(None, exc.message)
-            for field, errors in exc.fields.items():
-                for error in errors:
-                    if field in form.fields:
-                        form.add_error(field, error)
+            add_domain_error(form, exc)
         else:
             if request.htmx:
                 return HttpResponseClientRedirect(request.path.rsplit("/", 2)[0] + "/")
