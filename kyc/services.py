@@ -35,7 +35,11 @@ def _lock(submission: KycSubmission) -> KycSubmission:
 def kyc_submission_current(*, client: Client) -> KycSubmission:
     """The client's submission to work on: the open one, else the latest, else a new draft."""
     latest = client.kyc_submissions.order_by("-created_at").first()
-    if latest is not None and latest.state != State.REJECTED:
+    needs_new = latest is not None and (
+        latest.state == State.REJECTED
+        or (latest.state == State.APPROVED and client.kyc_level < 1)  # e.g. the ID expired
+    )
+    if latest is not None and not needs_new:
         return latest
     submission = KycSubmission.objects.create(
         client=client,
@@ -241,6 +245,16 @@ def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
             )
         ]
     seconds = round(time.perf_counter() - started, 3)
+    if submission.country in settings.KYC_FOUR_EYES_COUNTRIES:
+        results.append(
+            pipeline.Result(
+                "high_risk_country",
+                False,
+                f"Residents of {submission.country} are approved by two "
+                "compliance officers, never automatically.",
+                "high_risk_country",
+            )
+        )
     run = (submission.checks.aggregate(m=Max("run"))["m"] or 0) + 1
     KycCheck.objects.bulk_create(
         [
@@ -310,11 +324,12 @@ def kyc_unchecked_sweep(*, older_than_seconds: int = 60) -> int:
     from .tasks import kyc_autocheck_task
 
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        KycSubmission.objects.filter(state=State.SUBMITTED, submitted_at__lte=cutoff).values_list(
-            "pk", flat=True
-        )[:200]
-    )
+    with transaction.atomic():  # rows a running check holds are skipped, not queued again
+        ids = list(
+            KycSubmission.objects.select_for_update(skip_locked=True)
+            .filter(state=State.SUBMITTED, submitted_at__lte=cutoff)
+            .values_list("pk", flat=True)[:200]
+        )
     for pk in ids:
         kyc_autocheck_task.delay(pk)
     return len(ids)
@@ -395,6 +410,7 @@ def kyc_review_request_resubmission(
             fields={"documents": ["Choose at least one."], "message": ["Required."]},
         )
     submission.request_resubmission()
+    submission.first_approval_by = None  # new documents need both approvals again
     submission.resubmit_documents = documents
     submission.decision_reason = message.strip()
     submission.step = "documents"

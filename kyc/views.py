@@ -26,6 +26,7 @@ def wizard(request):
     details = DetailsForm(initial={f: getattr(submission, f) for f in DetailsForm.base_fields})
     quiz = QuestionnaireForm(initial=submission.answers)
     upload = DocumentForm()
+    submit_errors: list[str] = []
     if request.method == "POST":
         try:
             if step == "details":
@@ -62,8 +63,11 @@ def wizard(request):
                 messages.success(request, "Thank you: we are checking your documents now.")
                 return redirect("kyc:wizard")
         except DomainError as exc:
-            form = {"details": details, "questionnaire": quiz}.get(step, upload)
-            add_domain_error(form, exc)
+            form = {"details": details, "questionnaire": quiz, "documents": upload}.get(step)
+            if form is not None and form.is_bound:
+                add_domain_error(form, exc)
+            else:  # the submit step has no form: list what is missing
+                submit_errors = [exc.message] + [m for ms in exc.fields.values() for m in ms]
         status = 400
     else:
         status = 200
@@ -77,6 +81,7 @@ def wizard(request):
         "documents": submission.documents.filter(is_current=True),
         "editable": submission.state in services.OPEN_STATES,
         "questions": QUESTIONS,
+        "submit_errors": submit_errors,
     }
     return render(request, "kyc/wizard.html", ctx, status=status)
 

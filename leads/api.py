@@ -42,7 +42,7 @@ class LeadIn(Schema):
 
 
 class LeadCreated(Schema):
-    id: int
+    id: int | None
     status: str
     score: int
 
@@ -90,10 +90,13 @@ def _replay(request: HttpRequest, key: str):
 )
 def create_lead(request: HttpRequest, payload: LeadIn):
     """Score the lead and queue it for routing. A person already known (same email or phone)
-    is not created twice: the answer names the existing lead (status 200).
+    is not created twice: status 200, naming the lead if this integration sent it first, or
+    `{"id": null, "status": "duplicate"}` if someone else did. Needs the `leads:write` scope.
 
     Send an `Idempotency-Key` header to make retries safe: a repeat returns the first answer.
     """
+    if "leads:write" not in request.api_key.scopes:
+        raise HttpError(403, "This API key may not send leads (it lacks the leads:write scope).")
     if len(request.body) > MAX_BODY:
         raise HttpError(413, f"A lead is at most {MAX_BODY} bytes.")
     idem = (request.headers.get("Idempotency-Key") or "").strip()
@@ -115,6 +118,9 @@ def create_lead(request: HttpRequest, payload: LeadIn):
             )
             status = 201 if created else 200
             body = {"id": lead.pk, "status": lead.status, "score": lead.score}
+            if not created and lead.api_key_id != request.api_key.pk:
+                # Someone else's lead: acknowledge the touch, reveal nothing about the lead.
+                body = {"id": None, "status": "duplicate", "score": 0}
             if idem:
                 ApiIdempotency.objects.create(
                     api_key=request.api_key,

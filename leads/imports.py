@@ -139,6 +139,7 @@ def _rows(lead_import: LeadImport):
     with lead_import.file.open("rb") as fh:
         text = _decode(fh.read())
     reader = csv.DictReader(io.StringIO(text))
+    reader.fieldnames = [(name or "").strip() for name in reader.fieldnames or []]  # as mapped
     for number, row in enumerate(reader, start=2):  # row 1 is the header
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue

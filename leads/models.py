@@ -271,6 +271,27 @@ class NurtureStep(models.Model):
     def __str__(self):
         return f"{self.sequence} #{self.position} ({self.language})"
 
+    def clean(self):
+        import string
+
+        from django.core.exceptions import ValidationError
+
+        allowed = {"first_name", "unsubscribe_url"}
+        try:
+            used = {name for _t, name, _f, _c in string.Formatter().parse(self.body) if name}
+        except ValueError as exc:
+            raise ValidationError({"body": f"Unbalanced braces: {exc}."}) from exc
+        if used - allowed:
+            raise ValidationError(
+                {
+                    "body": "Unknown placeholders: "
+                    + ", ".join(sorted(used - allowed))
+                    + ". Use {first_name} and {unsubscribe_url}."
+                }
+            )
+        if "{unsubscribe_url}" not in self.body:
+            raise ValidationError({"body": "Every email needs the {unsubscribe_url} link."})
+
 
 class RoutingRule(models.Model):
     """Checked in order; the first whose conditions all match decides where the lead goes."""

@@ -106,7 +106,10 @@ def lead_capture(
     for attempt in range(2):
         existing = _find_existing(data)
         if existing is not None:
-            return _record_duplicate(existing, data, channel, actor, client, touch, payload), False
+            owned = api_key is None or existing.api_key_id in (None, api_key.pk)
+            return _record_duplicate(
+                existing, data, channel, actor, client, touch, payload, may_update=owned
+            ), False
         if client is None:
             # Someone who already has an account: the lead is them, not a new person.
             client = client_for_email(data["email"])
@@ -145,14 +148,23 @@ def lead_capture(
     raise AssertionError("unreachable")
 
 
-def _record_duplicate(lead, data, channel, actor, client, touch, payload) -> Lead:
+def _record_duplicate(
+    lead, data, channel, actor, client, touch, payload, *, may_update: bool = True
+) -> Lead:
+    """Record the touch. Blank details are filled in, unless the touch comes from an
+    integration other than the one that sent the lead (it may not change or credit it)."""
     filled = []
-    for field in PROFILE_FIELDS:
+    for field in PROFILE_FIELDS if may_update else ():
         new = data.get(field)
         if new not in (None, "", False) and getattr(lead, field) in (None, "", False):
             setattr(lead, field, new)
             filled.append(field)
-    if data["email"] and not lead.email:
+    if (
+        may_update
+        and data["email"]
+        and not lead.email
+        and not Lead.objects.filter(email=data["email"]).exists()
+    ):
         lead.email = data["email"]
         filled.append("email")
     if client is not None and lead.client_id is None:
@@ -160,7 +172,11 @@ def _record_duplicate(lead, data, channel, actor, client, touch, payload) -> Lea
         filled.append("client")
     if filled:
         lead.score, lead.score_breakdown = score_lead(lead, _active_scoring_rules())
-        lead.save()
+        try:
+            with transaction.atomic():
+                lead.save()
+        except IntegrityError:  # the email was taken by another lead a moment ago
+            lead = Lead.objects.select_for_update().get(pk=lead.pk)
     LeadTouch.objects.create(
         lead=lead, channel=channel, payload=payload, is_duplicate=True, **touch
     )
@@ -173,7 +189,10 @@ def _record_duplicate(lead, data, channel, actor, client, touch, payload) -> Lea
         filled=filled,
     )
     lead_captured.send(
-        sender=Lead, lead=lead, created=False, referral_code=data.get("referral_code", "")
+        sender=Lead,
+        lead=lead,
+        created=False,
+        referral_code=data.get("referral_code", "") if may_update else "",
     )
     return lead
 
@@ -547,6 +566,23 @@ def lead_unsubscribe(*, token: str) -> Lead:
     return lead
 
 
+class _Blank(dict):
+    def __missing__(self, key):
+        return ""
+
+
+def render_step(template: str, lead: Lead) -> str:
+    """The step's text with {first_name} and {unsubscribe_url} filled; unknown placeholders
+    are left empty and stray braces kept, so an edit in admin can never stop the sequence."""
+    values = _Blank(first_name=lead.first_name or "there", unsubscribe_url=unsubscribe_url(lead))
+    try:
+        return template.format_map(values)
+    except (ValueError, IndexError, AttributeError):
+        return template.replace("{first_name}", values["first_name"]).replace(
+            "{unsubscribe_url}", values["unsubscribe_url"]
+        )
+
+
 def _send_step(enrollment: NurtureEnrollment) -> None:
     lead = enrollment.lead
     step = _step(enrollment.sequence, enrollment.next_position, lead.language)
@@ -562,11 +598,15 @@ def _send_step(enrollment: NurtureEnrollment) -> None:
     ).exists()
     if not already_sent:  # a retried run skips the send, and only reschedules
         NurtureSend.objects.create(enrollment=enrollment, position=step.position)
-    body = step.body.format_map(
-        {"first_name": lead.first_name or "there", "unsubscribe_url": unsubscribe_url(lead)}
-    )
+    body = render_step(step.body, lead)
     if lead.email and not lead.email_opt_out and not already_sent:
-        send_mail(step.subject, body, None, [lead.email])
+        # After commit: the send is recorded first, so a crash can lose an email, never send
+        # one twice.
+        transaction.on_commit(
+            lambda subject=step.subject, body=body, to=lead.email: send_mail(
+                subject, body, None, [to]
+            )
+        )
         _activity(
             lead,
             LeadActivity.Kind.EMAIL,

@@ -74,6 +74,9 @@ def clean_lead_input(raw: dict) -> dict:
             _email(email)
         except ValidationError:
             err("email", "Not a valid email address.")
+        else:
+            if len(email) > 254:
+                err("email", "At most 254 characters.")
     out["email"] = email
 
     country = raw.get("country") or ""

@@ -179,3 +179,45 @@ def test_a_document_the_checks_cannot_read_goes_to_review_not_a_crash():
     submission = kyc_submission_autocheck(submission_id=submission.pk)
     assert submission.state == "in_review"
     assert submission.checks.filter(flag="unreadable").exists()
+
+
+def test_resubmission_resets_four_eyes(settings):
+    settings.KYC_FOUR_EYES_COUNTRIES = ["GB"]
+    user, submission = prepared(id_kwargs={"blur": 3})
+    submission = submit_and_check(submission, user)
+    first = make_staff("compliance_officer")
+    second = make_staff("compliance_officer", email="second.officer@test.example")
+    kyc_review_approve(submission=submission, actor=first, reason="fine")
+    kyc_review_request_resubmission(
+        submission=submission,
+        actor=second,
+        documents=["passport"],
+        message="Sharper photo, please.",
+    )
+    kyc_document_upload(
+        submission=submission,
+        actor=user,
+        kind="passport",
+        side="front",
+        uploaded_file=SimpleUploadedFile("p.jpg", specimens.passport(specimens.Person())),
+    )
+    submission = submit_and_check(submission, user)
+    assert submission.state == "in_review"  # high-risk residence: never automatic
+    assert submission.checks.filter(flag="high_risk_country").exists()
+    submission = kyc_review_approve(submission=submission, actor=second, reason="ok")
+    assert submission.state == "in_review"  # one approval is not enough any more
+
+
+def test_an_expired_client_can_verify_again():
+    from datetime import date, timedelta
+
+    from kyc.services import kyc_submission_current
+
+    user, submission = prepared()
+    submit_and_check(submission, user)
+    Client.objects.filter(pk=user.client.pk).update(
+        id_document_expires_on=date.today() - timedelta(days=1)
+    )
+    kyc_expiry_sweep()
+    fresh = kyc_submission_current(client=Client.objects.get(pk=user.client.pk))
+    assert fresh.pk != submission.pk and fresh.state == "draft"

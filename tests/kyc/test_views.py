@@ -118,3 +118,11 @@ def test_reject_needs_a_reason(client):
     response = client.post(f"/backoffice/kyc/{submission.pk}/", {"action": "reject", "reason": ""})
     assert response.status_code == 400
     assert KycSubmission.objects.get(pk=submission.pk).state == "in_review"
+
+
+def test_submitting_an_incomplete_case_lists_what_is_missing(client):
+    user, submission = prepared(poa=False)
+    login(client, user)
+    response = client.post("/portal/verify/", {"step": "submit"})
+    assert response.status_code == 400
+    assert b"Upload a utility bill or bank statement." in response.content

@@ -162,3 +162,25 @@ def test_a_lead_for_an_existing_client_is_linked_to_them(client, key, floor):
     user = make_client_user("dana@example.com")
     lead_id = post(client, key, {**GOOD, "email": "Dana@example.com"}).json()["id"]
     assert Lead.objects.get(pk=lead_id).client == user.client
+
+
+def test_a_key_without_the_leads_scope_cannot_send_leads(client, floor):
+    other = api_key_create(actor="test", name="PSP callbacks", scopes=[])[1]
+    response = post(client, other, GOOD)
+    assert response.status_code == 403 and not Lead.objects.exists()
+
+
+def test_another_integrations_lead_is_neither_revealed_nor_changed(client, key, floor):
+    first = post(client, key, {**GOOD, "phone": None, "utm_campaign": ""}).json()
+    rival = api_key_create(actor="test", name="Rival affiliate", scopes=["leads:write"])[1]
+    make_partner_user()
+    response = post(
+        client,
+        rival,
+        {"email": GOOD["email"], "phone": "+971501234567", "referral_code": "IBTEST01"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"id": None, "status": "duplicate", "score": 0}
+    lead = Lead.objects.get(pk=first["id"])
+    assert lead.phone == "" and lead.partner is None  # nothing filled, nobody credited
+    assert lead.touches.count() == 2

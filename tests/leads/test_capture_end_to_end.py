@@ -17,7 +17,7 @@ def assigned(lead_id):
 
 
 def test_api_leads_are_routed_by_the_worker_within_seconds(client, floor, worker):
-    key = api_key_create(actor="test", name="Landing")[1]
+    key = api_key_create(actor="test", name="Landing", scopes=["leads:write"])[1]
     cases = {
         "uae": (
             {

@@ -140,3 +140,21 @@ def test_others_imports_are_private(client, manager):
     other = make_staff("desk_manager", email="other.manager@test.example")
     login(client, other)
     assert client.get(f"/backoffice/leads/imports/{imp.pk}/").status_code == 404
+
+
+def test_headers_with_spaces_and_overlong_emails(manager):
+    long_email = "a" * 250 + "@example.com"
+    imp = lead_import_upload(
+        actor=manager,
+        uploaded_file=csv_file(
+            [
+                "Ali,Hassan,ali@example.com,+971501112233,AE,some,q4",
+                f"Long,Mail,{long_email},,GB,some,q4",
+            ],
+            header=" First Name , Surname , E-mail ,Mobile,Country,Experience,Campaign\n",
+        ),
+    )
+    imp.state = LeadImport.State.CHECKING
+    imp.save()
+    imp = lead_import_check(import_id=imp.pk)
+    assert imp.valid_rows == 1 and imp.errors[0]["fields"] == {"email": ["At most 254 characters."]}

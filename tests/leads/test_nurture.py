@@ -11,6 +11,14 @@ from leads.services import lead_status_change, nurture_send_due
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _send_on_commit_at_once(monkeypatch):
+    """Emails go out after commit; inside a test's transaction, run that at once."""
+    from django.db import transaction
+
+    monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
+
+
 @pytest.fixture
 def newbie(floor):
     return floor.capture(country="GB", experience="none", first_name="Nia", email="nia@example.com")
@@ -94,3 +102,23 @@ def test_opted_out_leads_get_no_email_but_the_sequence_moves_on(newbie):
     Lead.objects.filter(pk=newbie.pk).update(email_opt_out=True)
     nurture_send_due()
     assert mail.outbox == []
+
+
+def test_a_broken_template_never_stops_the_sequence(newbie):
+    from leads.models import NurtureStep
+
+    NurtureStep.objects.filter(position=1).update(body="Hi {first_name} {PROMO} { oops")
+    assert nurture_send_due() == 1
+    assert "Hi Nia" in mail.outbox[0].body
+
+
+def test_step_templates_are_validated_in_admin(floor):
+    from django.core.exceptions import ValidationError
+
+    from leads.models import NurtureSequence, NurtureStep
+
+    step = NurtureStep(
+        sequence=NurtureSequence.objects.get(), position=9, subject="x", body="Hello {PROMO}"
+    )
+    with pytest.raises(ValidationError):
+        step.clean()
