@@ -5,6 +5,9 @@ import os
 os.environ.setdefault(
     "DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-0123456789abcdefghijklmnop"
 )
+# The project-local services that `make up` / `make test` start (see .ci/lib.sh).
+os.environ.setdefault("DATABASE_URL", "postgres://brokerage:brokerage@127.0.0.1:54329/brokerage")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/0")
 
 from .base import *  # noqa: E402, F403
 from .base import VAR_DIR, env  # noqa: E402

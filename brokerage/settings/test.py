@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-insecure-key-0123456789abcdefghijklmnopqrstu")
 
+# Tests flush their Redis database: never the demo's (0).
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/1")
+
 from .dev import *  # noqa: E402, F403
 from .dev import CACHES, env  # noqa: E402
 
