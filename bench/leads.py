@@ -9,6 +9,8 @@ one Celery worker on them, posts the leads from N concurrent keep-alive clients,
 every lead is routed. Prints one JSON line: leads accepted per second, HTTP latency, time from
 POST to assigned (p50/p99), whether every lead was assigned exactly once, and as a baseline the
 requests per second of GET /healthz from the same clients against the same server.
+With BENCH_TRACE=1 it also prints, to stderr, the POST-to-assigned time along the burst (to see
+whether routing keeps pace or a backlog builds).
 """
 
 import argparse
