@@ -104,14 +104,15 @@ def _fit(line: str, length: int) -> str:
     return (line + FILLER * length)[:length]
 
 
-def _empty_personal_number_fixed(line: str) -> str:
-    """TD3 line 2: an empty personal number is 15 fillers before the composite digit. OCR
-    often reads that run with a wrong count or a `K` in it; rebuild it when it holds nothing
-    but fillers."""
-    head, middle, last = line[:28], line[28:-1], line[-1:]
-    if len(line) > 28 and middle and set(middle) <= {FILLER, "K"}:
-        return head + FILLER * 15 + last
-    return _fit(line, 44)
+def _empty_optional_data_fixed(line: str, head: int, fillers: int) -> str:
+    """An empty optional-data field before the final composite digit (TD3 line 2: the personal
+    number, 15 fillers after position 28; TD1 line 2: 11 fillers after position 18). OCR often
+    reads that run with a wrong count or a `K` in it; rebuild it when it holds nothing but
+    fillers, so the composite digit stays the last character."""
+    start, middle, last = line[:head], line[head:-1], line[-1:]
+    if len(line) > head and middle and set(middle) <= {FILLER, "K"}:
+        return start + FILLER * fillers + last
+    return _fit(line, head + fillers + 1)
 
 
 def _name_padding_fixed(prefix: str, line: str, length: int) -> str:
@@ -136,13 +137,18 @@ def parse(lines: list[str], today: date | None = None) -> MrzResult | None:
         i = td3_second[-1]
         return _parse_td3(
             _name_padding_fixed(lines[i - 1][:5], lines[i - 1], 44),
-            _empty_personal_number_fixed(lines[i]),
+            _empty_optional_data_fixed(lines[i], 28, 15),
             today,
         )
-    mid = [ln for ln in lines if 28 <= len(ln) <= 34]
+    mid = [ln for ln in lines if 28 <= len(ln) <= 38]
     if len(mid) >= 3:
         l1, l2, l3 = mid[-3:]
-        return _parse_td1(_fit(l1, 30), _fit(l2, 30), _name_padding_fixed("", l3, 30), today=today)
+        return _parse_td1(
+            _fit(l1, 30),
+            _empty_optional_data_fixed(l2, 18, 11),
+            _name_padding_fixed("", l3, 30),
+            today=today,
+        )
     return None
 
 

@@ -99,3 +99,15 @@ def test_an_empty_personal_number_read_with_the_wrong_filler_count_is_rebuilt():
     ):
         result = mrz.parse([lines[0], noisy], today=date(2026, 11, 24))
         assert result.valid, result.failed_checks
+
+
+def test_an_empty_td1_optional_field_read_with_extra_fillers_keeps_its_composite_digit():
+    # As Tesseract read an ID card on 2026-11-25: five `K<` pairs for the 11 fillers of line 2.
+    text = (
+        "I<AREP4471920<6<<<K<<<<KK<<K<\n"
+        "7911026M3111242ARE<<<<<<K<K<K<K<K<2\n"
+        "AL<FALASI<<HAMDANK<<<<<<<<<<<<K<\n"
+    )
+    result = mrz.parse(mrz.clean_lines(text), today=date(2026, 11, 25))
+    assert result is not None and result.valid, result and result.failed_checks
+    assert result.document_number == "P4471920" and result.expiry_date == date(2031, 11, 24)
