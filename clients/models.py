@@ -27,6 +27,15 @@ class Client(models.Model):
     id_document_expires_on = models.DateField(null=True, blank=True)
     restricted = models.BooleanField(default=False)
     restriction_reason = models.CharField(max_length=200, blank=True)
+    aml_case_open = models.BooleanField(
+        default=False, help_text="An AML case is open on the client (set by compliance)."
+    )
+    risk_flags = models.JSONField(
+        default=list, blank=True, help_text='Standing flags, e.g. ["chargeback"].'
+    )
+    first_deposit_at = models.DateTimeField(
+        null=True, blank=True, help_text="The FTD: when the client first funded their wallet."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     history = HistoricalRecords()
 

@@ -64,3 +64,74 @@ def client_restrict(*, client: Client, actor: Actor, reason: str) -> Client:
         client.save(update_fields=["restricted", "restriction_reason"])
         audit_record(actor=actor, action="client.restricted", target=client, reason=reason)
     return client
+
+
+@transaction.atomic
+def client_flag_add(
+    *, client: Client, flag: str, actor: Actor, reason: str, evidence: dict | None = None
+) -> Client:
+    """Add a standing flag (e.g. "chargeback"); a flag already there is left as it is."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if flag not in client.risk_flags:
+        client.risk_flags = [*client.risk_flags, flag]
+        client.save(update_fields=["risk_flags"])
+        audit_record(
+            actor=actor,
+            action="client.flagged",
+            target=client,
+            reason=reason,
+            evidence={"flag": flag, **(evidence or {})},
+        )
+    return client
+
+
+@transaction.atomic
+def client_flag_remove(*, client: Client, flag: str, actor: Actor, reason: str) -> Client:
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if flag in client.risk_flags:
+        client.risk_flags = [f for f in client.risk_flags if f != flag]
+        client.save(update_fields=["risk_flags"])
+        audit_record(
+            actor=actor,
+            action="client.unflagged",
+            target=client,
+            reason=reason,
+            evidence={"flag": flag},
+        )
+    return client
+
+
+@transaction.atomic
+def client_aml_case_set(*, client: Client, is_open: bool, actor: Actor, reason: str) -> Client:
+    """Compliance opens or closes an AML case on the client; finance reads it."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.aml_case_open != is_open:
+        client.aml_case_open = is_open
+        client.save(update_fields=["aml_case_open"])
+        audit_record(
+            actor=actor,
+            action="client.aml_case_opened" if is_open else "client.aml_case_closed",
+            target=client,
+            reason=reason,
+        )
+    return client
+
+
+@transaction.atomic
+def client_first_deposit_record(*, client: Client, at, actor: Actor, evidence: dict) -> bool:
+    """Mark the client funded at their first deposit (FTD). True only the first time.
+
+    The client becomes active and `client_funded` is sent after commit (leads marks the
+    client's lead converted)."""
+    from .signals import client_funded
+
+    updated = Client.objects.filter(pk=client.pk, first_deposit_at__isnull=True).update(
+        first_deposit_at=at, status=Client.Status.ACTIVE
+    )
+    if not updated:
+        return False
+    audit_record(actor=actor, action="client.ftd", target=client, evidence=evidence)
+    transaction.on_commit(
+        lambda: client_funded.send(sender=Client, client_id=client.pk, actor=actor)
+    )
+    return True

@@ -21,3 +21,11 @@ def humanize_code(value: str) -> str:
     """`image_quality` -> `Image quality`."""
     text = str(value or "").replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+@register.simple_tag
+def money(amount, currency):
+    """{% money deposit.amount deposit.currency %} -> "USD 1,250.00"."""
+    from brokerage.money import format_money
+
+    return format_money(amount, currency)

@@ -1,0 +1,212 @@
+"""The ledger's invariants, enforced by the database whoever connects.
+
+- Postings and ledger transactions are immutable: UPDATE and DELETE raise (TRUNCATE too, unless
+  the session sets `brokerage.allow_audit_truncate = on`, as only the test settings do).
+- Every transaction sums to zero per currency and has postings: deferred constraint triggers,
+  checked at commit.
+- Balances change only through postings: inserting postings locks their accounts in primary-key
+  order and adds them to the balances in the same statement; a direct UPDATE of a balance
+  raises. A posting's currency must be its account's.
+- A client wallet's available balance (balance less active holds) never goes below zero, except
+  through a chargeback booking.
+- Held amounts are the sum of the account's active holds, kept by triggers on the holds; a hold
+  only moves from active to settled or released, once.
+"""
+
+from django.db import migrations
+
+FORWARD = r"""
+CREATE OR REPLACE FUNCTION finance_ledger_immutable() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'the ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER finance_posting_immutable BEFORE UPDATE OR DELETE ON finance_posting
+    FOR EACH ROW EXECUTE FUNCTION finance_ledger_immutable();
+CREATE TRIGGER finance_ledgertransaction_immutable
+    BEFORE UPDATE OR DELETE ON finance_ledgertransaction
+    FOR EACH ROW EXECUTE FUNCTION finance_ledger_immutable();
+
+CREATE OR REPLACE FUNCTION finance_ledger_no_truncate() RETURNS trigger AS $$
+BEGIN
+    IF coalesce(current_setting('brokerage.allow_audit_truncate', true), '') <> 'on' THEN
+        RAISE EXCEPTION 'the ledger is append-only: TRUNCATE on % refused', TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER finance_posting_no_truncate BEFORE TRUNCATE ON finance_posting
+    FOR EACH STATEMENT EXECUTE FUNCTION finance_ledger_no_truncate();
+CREATE TRIGGER finance_ledgertransaction_no_truncate BEFORE TRUNCATE ON finance_ledgertransaction
+    FOR EACH STATEMENT EXECUTE FUNCTION finance_ledger_no_truncate();
+CREATE TRIGGER finance_ledgeraccount_no_truncate BEFORE TRUNCATE ON finance_ledgeraccount
+    FOR EACH STATEMENT EXECUTE FUNCTION finance_ledger_no_truncate();
+
+-- Balances follow postings, in the inserting statement, accounts locked in primary-key order.
+CREATE OR REPLACE FUNCTION finance_posting_apply() RETURNS trigger AS $$
+DECLARE
+    bad record;
+BEGIN
+    PERFORM 1 FROM finance_ledgeraccount a
+        WHERE a.id IN (SELECT DISTINCT account_id FROM new_postings)
+        ORDER BY a.id FOR UPDATE;
+    SELECT p.currency AS pcur, a.currency AS acur, a.id AS aid INTO bad
+        FROM new_postings p JOIN finance_ledgeraccount a ON a.id = p.account_id
+        WHERE p.currency <> a.currency LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'a posting in % on ledger account % held in %', bad.pcur, bad.aid, bad.acur
+            USING ERRCODE = 'check_violation';
+    END IF;
+    UPDATE finance_ledgeraccount a SET balance_amount = a.balance_amount + s.delta
+        FROM (SELECT account_id, sum(amount) AS delta FROM new_postings GROUP BY account_id) s
+        WHERE a.id = s.account_id;
+    SELECT a.id, a.balance_amount - a.held_amount AS available INTO bad
+        FROM finance_ledgeraccount a
+        WHERE a.kind = 'client_wallet'
+          AND a.balance_amount - a.held_amount < 0
+          AND a.id IN (SELECT account_id FROM new_postings GROUP BY account_id
+                       HAVING sum(amount) < 0)
+          AND EXISTS (SELECT 1 FROM new_postings p
+                      JOIN finance_ledgertransaction t ON t.id = p.transaction_id
+                      WHERE p.account_id = a.id AND t.kind <> 'chargeback')
+        LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'insufficient funds: client wallet % would have % available',
+            bad.id, bad.available
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'finance_wallet_not_negative';
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER finance_posting_apply AFTER INSERT ON finance_posting
+    REFERENCING NEW TABLE AS new_postings
+    FOR EACH STATEMENT EXECUTE FUNCTION finance_posting_apply();
+
+CREATE OR REPLACE FUNCTION finance_account_guard() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'ledger accounts cannot be deleted' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.balance_amount <> 0 OR NEW.held_amount <> 0 THEN
+            RAISE EXCEPTION 'a ledger account opens at zero; balances come from postings'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF pg_trigger_depth() < 2 AND (NEW.balance_amount IS DISTINCT FROM OLD.balance_amount
+                                   OR NEW.held_amount IS DISTINCT FROM OLD.held_amount) THEN
+        RAISE EXCEPTION 'ledger balances change only through postings and holds'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.kind <> OLD.kind OR NEW.currency <> OLD.currency OR NEW.psp <> OLD.psp
+       OR NEW.client_id IS DISTINCT FROM OLD.client_id THEN
+        RAISE EXCEPTION 'a ledger account''s owner and currency cannot change'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER finance_ledgeraccount_guard BEFORE INSERT OR UPDATE OR DELETE
+    ON finance_ledgeraccount FOR EACH ROW EXECUTE FUNCTION finance_account_guard();
+
+-- Every transaction balances per currency, and has postings: checked at commit.
+CREATE OR REPLACE FUNCTION finance_posting_balanced() RETURNS trigger AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT currency, sum(amount) AS total INTO bad FROM finance_posting
+        WHERE transaction_id = NEW.transaction_id
+        GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger transaction % does not balance: % % left over',
+            NEW.transaction_id, bad.total, bad.currency USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE CONSTRAINT TRIGGER finance_posting_balanced AFTER INSERT ON finance_posting
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION finance_posting_balanced();
+
+CREATE OR REPLACE FUNCTION finance_transaction_has_postings() RETURNS trigger AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM finance_posting WHERE transaction_id = NEW.id) THEN
+        RAISE EXCEPTION 'ledger transaction % has no postings', NEW.id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE CONSTRAINT TRIGGER finance_transaction_has_postings
+    AFTER INSERT ON finance_ledgertransaction DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION finance_transaction_has_postings();
+
+-- Holds: held_amount is the sum of active holds.
+CREATE OR REPLACE FUNCTION finance_hold_apply() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'holds cannot be deleted' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'active' THEN
+            RAISE EXCEPTION 'a hold starts active' USING ERRCODE = 'check_violation';
+        END IF;
+        UPDATE finance_ledgeraccount SET held_amount = held_amount + NEW.amount
+            WHERE id = NEW.account_id;
+        RETURN NEW;
+    END IF;
+    IF NEW.account_id <> OLD.account_id OR NEW.amount <> OLD.amount
+       OR NEW.currency <> OLD.currency OR NEW.reference <> OLD.reference THEN
+        RAISE EXCEPTION 'a hold''s account, amount and reference cannot change'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.status <> OLD.status THEN
+        IF OLD.status <> 'active' THEN
+            RAISE EXCEPTION 'hold % is already %', OLD.reference, OLD.status
+                USING ERRCODE = 'check_violation';
+        END IF;
+        UPDATE finance_ledgeraccount SET held_amount = held_amount - OLD.amount
+            WHERE id = OLD.account_id;
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER finance_hold_apply BEFORE INSERT OR UPDATE OR DELETE ON finance_hold
+    FOR EACH ROW EXECUTE FUNCTION finance_hold_apply();
+"""
+
+BACKWARD = r"""
+DROP TRIGGER IF EXISTS finance_hold_apply ON finance_hold;
+DROP TRIGGER IF EXISTS finance_transaction_has_postings ON finance_ledgertransaction;
+DROP TRIGGER IF EXISTS finance_posting_balanced ON finance_posting;
+DROP TRIGGER IF EXISTS finance_ledgeraccount_guard ON finance_ledgeraccount;
+DROP TRIGGER IF EXISTS finance_posting_apply ON finance_posting;
+DROP TRIGGER IF EXISTS finance_ledgeraccount_no_truncate ON finance_ledgeraccount;
+DROP TRIGGER IF EXISTS finance_ledgertransaction_no_truncate ON finance_ledgertransaction;
+DROP TRIGGER IF EXISTS finance_posting_no_truncate ON finance_posting;
+DROP TRIGGER IF EXISTS finance_ledgertransaction_immutable ON finance_ledgertransaction;
+DROP TRIGGER IF EXISTS finance_posting_immutable ON finance_posting;
+DROP FUNCTION IF EXISTS finance_hold_apply();
+DROP FUNCTION IF EXISTS finance_transaction_has_postings();
+DROP FUNCTION IF EXISTS finance_posting_balanced();
+DROP FUNCTION IF EXISTS finance_account_guard();
+DROP FUNCTION IF EXISTS finance_posting_apply();
+DROP FUNCTION IF EXISTS finance_ledger_no_truncate();
+DROP FUNCTION IF EXISTS finance_ledger_immutable();
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [("finance", "0001_initial")]
+
+    operations = [migrations.RunSQL(FORWARD, BACKWARD)]
