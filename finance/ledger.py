@@ -172,7 +172,7 @@ def ledger_post(
             cur.execute(
                 "INSERT INTO finance_posting (transaction_id, account_id, amount, currency,"
                 " client_id, psp, external_reference, actor_label, posted_at) VALUES "
-                + ", ".join(values),
+                + ", ".join(values),  # noqa: S608 (placeholders only; values are parameters)
                 params,
             )
     except IntegrityError as exc:

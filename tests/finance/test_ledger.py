@@ -154,28 +154,34 @@ def test_holds_reduce_what_is_available_not_the_balance(client_record):
 )
 def test_the_database_refuses_edits_to_the_ledger(client_record, sql):
     fund(client_record)
-    with pytest.raises((IntegrityError, InternalError, ProgrammingError)):
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(sql)
+    with (
+        pytest.raises((IntegrityError, InternalError, ProgrammingError)),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        cur.execute(sql)
 
 
 def test_an_unbalanced_transaction_is_refused_at_commit(client_record):
     wallet = wallet_for(client_record, "USD")
-    with pytest.raises(IntegrityError, match="does not balance"):
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(
-                "INSERT INTO finance_ledgertransaction (kind, idempotency_key, description,"
-                " psp, external_reference, actor_label, posted_at)"
-                " VALUES ('adjustment', 'raw', '', '', '', 'sql', now()) RETURNING id"
-            )
-            txn_id = cur.fetchone()[0]
-            cur.execute(
-                "INSERT INTO finance_posting (transaction_id, account_id, amount, currency, psp,"
-                " external_reference, actor_label, posted_at)"
-                " VALUES (%s, %s, 10, 'USD', '', '', 'sql', now())",
-                [txn_id, wallet.pk],
-            )
-            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # what COMMIT would check
+    with (
+        pytest.raises(IntegrityError, match="does not balance"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        cur.execute(
+            "INSERT INTO finance_ledgertransaction (kind, idempotency_key, description,"
+            " psp, external_reference, actor_label, posted_at)"
+            " VALUES ('adjustment', 'raw', '', '', '', 'sql', now()) RETURNING id"
+        )
+        txn_id = cur.fetchone()[0]
+        cur.execute(
+            "INSERT INTO finance_posting (transaction_id, account_id, amount, currency, psp,"
+            " external_reference, actor_label, posted_at)"
+            " VALUES (%s, %s, 10, 'USD', '', '', 'sql', now())",
+            [txn_id, wallet.pk],
+        )
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # what COMMIT would check
 
 
 def test_a_transaction_without_postings_and_a_posting_in_the_wrong_currency_are_refused(
@@ -183,29 +189,35 @@ def test_a_transaction_without_postings_and_a_posting_in_the_wrong_currency_are_
 ):
     wallet = wallet_for(client_record, "USD")
     eur = system_account(LedgerAccount.Kind.SUSPENSE, "EUR")
-    with pytest.raises(IntegrityError, match="no postings"):
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cur.execute(
-                "INSERT INTO finance_ledgertransaction (kind, idempotency_key, description,"
-                " psp, external_reference, actor_label, posted_at)"
-                " VALUES ('adjustment', 'empty', '', '', '', 'sql', now())"
-            )
-    with pytest.raises(IntegrityError, match="held in"):
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(
-                "INSERT INTO finance_ledgertransaction (kind, idempotency_key, description,"
-                " psp, external_reference, actor_label, posted_at)"
-                " VALUES ('adjustment', 'ccy', '', '', '', 'sql', now()) RETURNING id"
-            )
-            txn_id = cur.fetchone()[0]
-            cur.execute(
-                "INSERT INTO finance_posting (transaction_id, account_id, amount, currency, psp,"
-                " external_reference, actor_label, posted_at)"
-                " VALUES (%s, %s, 10, 'USD', '', '', 'sql', now()),"
-                " (%s, %s, -10, 'USD', '', '', 'sql', now())",
-                [txn_id, wallet.pk, txn_id, eur.pk],
-            )
+    with (
+        pytest.raises(IntegrityError, match="no postings"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cur.execute(
+            "INSERT INTO finance_ledgertransaction (kind, idempotency_key, description,"
+            " psp, external_reference, actor_label, posted_at)"
+            " VALUES ('adjustment', 'empty', '', '', '', 'sql', now())"
+        )
+    with (
+        pytest.raises(IntegrityError, match="held in"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        cur.execute(
+            "INSERT INTO finance_ledgertransaction (kind, idempotency_key, description,"
+            " psp, external_reference, actor_label, posted_at)"
+            " VALUES ('adjustment', 'ccy', '', '', '', 'sql', now()) RETURNING id"
+        )
+        txn_id = cur.fetchone()[0]
+        cur.execute(
+            "INSERT INTO finance_posting (transaction_id, account_id, amount, currency, psp,"
+            " external_reference, actor_label, posted_at)"
+            " VALUES (%s, %s, 10, 'USD', '', '', 'sql', now()),"
+            " (%s, %s, -10, 'USD', '', '', 'sql', now())",
+            [txn_id, wallet.pk, txn_id, eur.pk],
+        )
 
 
 def test_ledger_verify_names_the_first_discrepancy(client_record):
