@@ -169,12 +169,12 @@ def ledger_post(
                     actor_label[:254],
                     now,
                 ]
-            cur.execute(
-                "INSERT INTO finance_posting (transaction_id, account_id, amount, currency,"
-                " client_id, psp, external_reference, actor_label, posted_at) VALUES "
-                + ", ".join(values),  # noqa: S608 (placeholders only; values are parameters)
-                params,
+            columns = (
+                "transaction_id, account_id, amount, currency, client_id, psp,"
+                " external_reference, actor_label, posted_at"
             )
+            sql = f"INSERT INTO finance_posting ({columns}) VALUES {', '.join(values)}"  # noqa: S608
+            cur.execute(sql, params)  # placeholders only: every value is a parameter
     except IntegrityError as exc:
         if "insufficient funds" in str(exc):
             raise InsufficientFunds(
