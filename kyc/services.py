@@ -14,12 +14,12 @@ from django.utils import timezone
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.intl import is_country
 from brokerage.services import Actor, audit_record
+from brokerage.uploads import check_upload
 from clients.models import Client
 from clients.services import client_kyc_level_set, client_restrict
 
 from . import pipeline, questionnaire
 from .models import KycCheck, KycDocument, KycSubmission
-from .uploads import check_upload
 
 log = logging.getLogger(__name__)
 AUTOCHECK_ACTOR = "rule:kyc_autocheck"

@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from brokerage.errors import InvalidInput
+from brokerage.uploads import MAX_BYTES, check_upload, safe_name
 from kyc import specimens
-from kyc.uploads import MAX_BYTES, check_upload, safe_name
 
 
 def upload(data, name="doc.jpg"):

@@ -17,8 +17,8 @@ import pycountry
 from django.core.management.base import BaseCommand, CommandError
 
 from brokerage.errors import InvalidInput
+from brokerage.uploads import check_upload
 from kyc import pipeline
-from kyc.uploads import check_upload
 
 
 class _File:
