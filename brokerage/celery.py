@@ -40,6 +40,14 @@ app.conf.beat_schedule = {
         "task": "kyc.tasks.kyc_expiry_sweep_task",
         "schedule": crontab(minute=0, hour=6),
     },
+    "finance-payouts-sweeper": {
+        "task": "finance.tasks.payouts_sweep_task",
+        "schedule": 60.0,  # payouts and refunds never started, or never finished, are resumed
+    },
+    "finance-ledger-verify": {
+        "task": "finance.tasks.ledger_verify_task",
+        "schedule": crontab(minute=45, hour=2),
+    },
     "sessions-clear-expired": {
         "task": "brokerage.tasks.sessions_clear_expired_task",
         "schedule": crontab(minute=30, hour=3),

@@ -36,9 +36,21 @@ ROLES: dict[str, Role] = {
                 "brokerage.view_auditevent",
                 "brokerage.export_audit_trail",
                 "kyc.review_kyc",
+                "finance.view_finance",
             ),
         ),
-        Role("finance_officer", "Finance officer", BACKOFFICE),
+        Role(
+            "finance_officer",
+            "Finance officer",
+            (
+                *BACKOFFICE,
+                "finance.view_finance",
+                "finance.manage_withdrawals",
+                "finance.manage_refunds",
+                "finance.manage_chargebacks",
+                "finance.reconcile",
+            ),
+        ),
         Role("ib_manager", "IB manager", BACKOFFICE),
         Role(
             "ops_admin",
@@ -66,6 +78,11 @@ ROLES: dict[str, Role] = {
                 *(
                     f"leads.{verb}_{model}"
                     for model in ("scoringrule", "routingrule", "nurturesequence", "nurturestep")
+                    for verb in ("view", "add", "change")
+                ),
+                *(
+                    f"finance.{verb}_{model}"
+                    for model in ("paymentmethod", "fxrate")
                     for verb in ("view", "add", "change")
                 ),
                 "django_celery_beat.view_periodictask",

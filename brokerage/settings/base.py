@@ -276,6 +276,53 @@ KYC_COOLING_OFF_DAYS = env.int("KYC_COOLING_OFF_DAYS", default=30)
 # Residence countries whose manual approvals need a second compliance officer (four eyes).
 KYC_FOUR_EYES_COUNTRIES = env.list("KYC_FOUR_EYES_COUNTRIES", default=["IR", "KP", "SY", "MM"])
 
+# --- Finance: payment providers -----------------------------------------------------------------
+# Each PSP's API base URL and secrets. Defaults are the providers' real endpoints; development and
+# tests point them at the sandbox (SANDBOX_PSP_URL) through brokerage.settings.dev.
+PSP_CONFIG = {
+    "stripe": {
+        "api_url": env("STRIPE_API_URL", default="https://api.stripe.com"),
+        "secret_key": env("STRIPE_SECRET_KEY", default=""),
+        "webhook_secret": env("STRIPE_WEBHOOK_SECRET", default=""),
+    },
+    "checkout": {
+        "api_url": env("CHECKOUT_API_URL", default="https://api.checkout.com"),
+        "secret_key": env("CHECKOUT_SECRET_KEY", default=""),
+        "webhook_secret": env("CHECKOUT_WEBHOOK_SECRET", default=""),
+    },
+    "skrill": {
+        "api_url": env("SKRILL_API_URL", default="https://www.skrill.com"),
+        "merchant_id": env("SKRILL_MERCHANT_ID", default=""),
+        "pay_to_email": env("SKRILL_PAY_TO_EMAIL", default=""),
+        "secret_word": env("SKRILL_SECRET_WORD", default=""),
+        "api_password": env("SKRILL_API_PASSWORD", default=""),
+    },
+    "coinpayments": {
+        "api_url": env("COINPAYMENTS_API_URL", default="https://www.coinpayments.net"),
+        "merchant_id": env("COINPAYMENTS_MERCHANT_ID", default=""),
+        "ipn_secret": env("COINPAYMENTS_IPN_SECRET", default=""),
+        "public_key": env("COINPAYMENTS_PUBLIC_KEY", default=""),
+        "private_key": env("COINPAYMENTS_PRIVATE_KEY", default=""),
+    },
+}
+# Outbound PSP calls give up after this many seconds (then the operation is looked up, never
+# blindly repeated).
+PSP_TIMEOUT_SECONDS = env.float("PSP_TIMEOUT_SECONDS", default=15.0)
+
+# --- Finance: policy -----------------------------------------------------------------------------
+# Withdrawals at or under this USD value are approved automatically when every check passes.
+FINANCE_WITHDRAWAL_AUTO_APPROVE_MAX_USD = env.int(
+    "FINANCE_WITHDRAWAL_AUTO_APPROVE_MAX_USD", default=2000
+)
+# Withdrawals at or over this USD value need two different finance officers (four eyes).
+FINANCE_FOUR_EYES_USD = env.int("FINANCE_FOUR_EYES_USD", default=10000)
+# Velocity: more withdrawal requests than this, or more USD than this, within 24 hours -> review.
+FINANCE_VELOCITY_COUNT_24H = env.int("FINANCE_VELOCITY_COUNT_24H", default=3)
+FINANCE_VELOCITY_USD_24H = env.int("FINANCE_VELOCITY_USD_24H", default=10000)
+# Reconciliation: how many days apart a statement line and a ledger entry may be booked and still
+# match on amount and currency.
+FINANCE_RECONCILE_DATE_WINDOW_DAYS = env.int("FINANCE_RECONCILE_DATE_WINDOW_DAYS", default=3)
+
 # --- API ------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50
 

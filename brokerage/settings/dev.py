@@ -8,6 +8,27 @@ os.environ.setdefault(
 # The project-local services that `make up` / `make test` start (see .ci/lib.sh).
 os.environ.setdefault("DATABASE_URL", "postgres://brokerage:brokerage@127.0.0.1:54329/brokerage")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/0")
+# Payment providers: the sandbox (python -m sandbox) with its documented test credentials.
+_psp = os.environ.setdefault("SANDBOX_PSP_URL", "http://127.0.0.1:8082")
+for _name, _value in {
+    "STRIPE_API_URL": f"{_psp}/stripe",
+    "STRIPE_SECRET_KEY": "sk_test_sandbox",
+    "STRIPE_WEBHOOK_SECRET": "whsec_sandbox",
+    "CHECKOUT_API_URL": f"{_psp}/checkout",
+    "CHECKOUT_SECRET_KEY": "sk_sbox_sandbox",
+    "CHECKOUT_WEBHOOK_SECRET": "cko_whsec_sandbox",
+    "SKRILL_API_URL": f"{_psp}/skrill",
+    "SKRILL_MERCHANT_ID": "5000001",
+    "SKRILL_PAY_TO_EMAIL": "payments@brokerage.example",
+    "SKRILL_SECRET_WORD": "skrill-sandbox-secret",
+    "SKRILL_API_PASSWORD": "skrill-sandbox-api",
+    "COINPAYMENTS_API_URL": f"{_psp}/coinpayments",
+    "COINPAYMENTS_MERCHANT_ID": "cp-sandbox-merchant",
+    "COINPAYMENTS_IPN_SECRET": "cp-ipn-sandbox",
+    "COINPAYMENTS_PUBLIC_KEY": "cp-public-sandbox",
+    "COINPAYMENTS_PRIVATE_KEY": "cp-private-sandbox",
+}.items():
+    os.environ.setdefault(_name, _value)
 
 from .base import *  # noqa: E402, F403
 from .base import VAR_DIR, env  # noqa: E402

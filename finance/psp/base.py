@@ -1,0 +1,161 @@
+"""The payment-provider adapter interface: product code talks to PSPs only through this.
+
+Each PSP (Stripe, Checkout.com, Skrill, CoinPayments) has one adapter module in this package.
+An adapter turns our requests into the provider's API calls (hosted payment page, refund,
+payout, lookup) and the provider's webhooks, verified over the raw body, into `WebhookEvent`s.
+It never touches the database: the finance services decide what an event means for the ledger.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from brokerage.errors import DomainError
+
+
+class EventKind:
+    """What a provider's webhook says happened, in our words."""
+
+    PAYMENT_PENDING = "payment_pending"
+    PAYMENT_SUCCEEDED = "payment_succeeded"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_EXPIRED = "payment_expired"
+    REFUND_SUCCEEDED = "refund_succeeded"
+    REFUND_FAILED = "refund_failed"
+    PAYOUT_PAID = "payout_paid"
+    PAYOUT_FAILED = "payout_failed"
+    CHARGEBACK_OPENED = "chargeback_opened"
+    CHARGEBACK_WON = "chargeback_won"
+    CHARGEBACK_LOST = "chargeback_lost"
+    IGNORED = "ignored"  # a verified event type we do not act on (recorded, nothing posted)
+
+    ALL = (
+        PAYMENT_PENDING,
+        PAYMENT_SUCCEEDED,
+        PAYMENT_FAILED,
+        PAYMENT_EXPIRED,
+        REFUND_SUCCEEDED,
+        REFUND_FAILED,
+        PAYOUT_PAID,
+        PAYOUT_FAILED,
+        CHARGEBACK_OPENED,
+        CHARGEBACK_WON,
+        CHARGEBACK_LOST,
+        IGNORED,
+    )
+
+
+class WebhookRejected(DomainError):
+    """The webhook was refused: nothing is posted. Codes: bad_signature, stale_timestamp,
+    malformed, bad_amount, bad_currency, unknown_event."""
+
+    code = "webhook_rejected"
+    status = 400
+
+
+class PspError(DomainError):
+    """The provider could not be reached or refused the call (the operation may be retried)."""
+
+    code = "psp_error"
+    status = 502
+
+
+@dataclass(frozen=True)
+class PaymentSession:
+    provider_reference: str  # the PSP's id of the payment (pi_…, pay_…, Skrill/CoinPayments id)
+    redirect_url: str  # the hosted payment page the client is sent to
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    event_id: str  # the provider's unique id of this notification: the dedupe key
+    kind: str  # one of EventKind
+    reference: str  # our reference (deposit, refund or withdrawal), when the PSP echoes it
+    provider_reference: str  # the PSP's id of the payment / refund / payout / dispute
+    amount: Decimal | None  # major units, never negative
+    currency: str  # ISO 4217, upper case
+    occurred_at: datetime  # aware UTC
+    raw: dict = field(default_factory=dict)  # the verified payload, kept as evidence
+    detail: str = ""  # decline reason, dispute reason code, …
+    payment_reference: str = ""  # for refunds and disputes: the PSP's id of the original payment
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """The outcome of a refund or payout call, or of looking one up after a crash."""
+
+    status: str  # "succeeded", "failed" or "pending" (a webhook will tell the end)
+    provider_reference: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookAck:
+    """What the provider expects back once an event is accepted."""
+
+    body: bytes = b""
+    content_type: str = "text/plain"
+    status: int = 200
+
+
+class PspAdapter(ABC):
+    code: str  # "stripe", "checkout", "skrill", "coinpayments"
+    display_name: str
+
+    def __init__(self, config: Mapping[str, str]):
+        self.config = config
+
+    @abstractmethod
+    def create_payment(
+        self,
+        *,
+        reference: str,
+        amount: Decimal,
+        currency: str,
+        customer_email: str,
+        return_url: str,
+        cancel_url: str,
+        notify_url: str,
+    ) -> PaymentSession:
+        """Open a hosted payment for `amount` `currency`; the client is redirected there."""
+
+    @abstractmethod
+    def parse_webhook(
+        self, *, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> list[WebhookEvent]:
+        """Verify the signature over the raw body and read the event(s). Raises WebhookRejected."""
+
+    @abstractmethod
+    def refund(
+        self,
+        *,
+        reference: str,
+        payment_reference: str,
+        amount: Decimal,
+        currency: str,
+    ) -> OperationResult:
+        """Refund part or all of a payment. `reference` is our idempotency key."""
+
+    @abstractmethod
+    def payout(
+        self,
+        *,
+        reference: str,
+        amount: Decimal,
+        currency: str,
+        payment_reference: str,
+        customer_email: str,
+    ) -> OperationResult:
+        """Pay a client back through the method that funded them (`payment_reference`: the
+        funding payment). `reference` is our idempotency key: sending it twice pays once."""
+
+    @abstractmethod
+    def lookup(self, *, reference: str) -> OperationResult | None:
+        """The refund or payout we sent under `reference`, or None if the PSP never got it."""
+
+    def webhook_ack(self) -> WebhookAck:
+        return WebhookAck()

@@ -1,0 +1,56 @@
+"""Finance tasks (queue `finance`). Thin: each loads ids and calls a service."""
+
+import logging
+
+from celery import shared_task
+
+from . import services
+from .ledger import ledger_verify
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    acks_late=True,
+    time_limit=120,
+    soft_time_limit=110,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def withdrawal_payout_task(withdrawal_id: int) -> str:
+    return services.withdrawal_payout(withdrawal_id=withdrawal_id)
+
+
+@shared_task(
+    acks_late=True,
+    time_limit=120,
+    soft_time_limit=110,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def refund_execute_task(refund_id: int) -> str:
+    return services.refund_execute(refund_id=refund_id)
+
+
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
+def payouts_sweep_task() -> int:
+    return services.payouts_sweep()
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def ledger_verify_task() -> dict:
+    counts, problem = ledger_verify()
+    if problem:
+        log.error("LEDGER DISCREPANCY: %s", problem)
+    else:
+        log.info("ledger consistent: %s", counts)
+    return {**counts, "problem": problem}
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def reconciliation_run_task(run_id: int) -> str:
+    from .reconciliation import reconciliation_execute
+
+    return reconciliation_execute(run_id=run_id)
