@@ -1,0 +1,201 @@
+"""Reconciliation of statements against the ledger: matching, differences, close."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from brokerage.errors import InvalidInput, NotAllowed
+from finance.ledger import Leg, clearing_for, ledger_post, wallet_for
+from finance.models import PeriodClose, ReconciliationItem, ReconciliationRun
+from finance.reconciliation import (
+    period_close,
+    reconciliation_execute,
+    reconciliation_item_resolve,
+    reconciliation_start,
+)
+from finance.statements import ColumnMapping, StatementRow
+from sandbox import statements as writers
+from tests.conftest import make_client_user, make_staff
+
+D = Decimal
+TODAY = timezone.now().date()
+MONTH_START = TODAY.replace(day=1)
+MONTH_END = (MONTH_START + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def post_deposit(client, ref, amount, psp="stripe"):
+    ledger_post(
+        kind="deposit",
+        idempotency_key=f"dep-{ref}",
+        legs=[Leg(wallet_for(client, "USD"), D(amount)), Leg(clearing_for(psp, "USD"), -D(amount))],
+        actor="test",
+        client=client,
+        psp=psp,
+        external_reference=ref,
+    )
+
+
+def row(n, ref, amount, *, days=0, category="charge", currency="USD", payment_reference=""):
+    return StatementRow(
+        line_no=n,
+        reference=ref,
+        amount=D(amount),
+        currency=currency,
+        booked_on=TODAY - timedelta(days=days),
+        description=f"row {n}",
+        category=category,
+        payment_reference=payment_reference,
+    )
+
+
+def run_file(officer, data: bytes, fmt: str, mapping=None, start=MONTH_START, end=MONTH_END):
+    run = reconciliation_start(
+        psp="stripe",
+        fmt=fmt,
+        uploaded_file=SimpleUploadedFile("statement", data),
+        period_start=start,
+        period_end=end,
+        mapping=mapping,
+        actor=officer,
+    )
+    reconciliation_execute(run_id=run.pk)
+    return ReconciliationRun.objects.get(pk=run.pk)
+
+
+@pytest.fixture
+def officer(db):
+    return make_staff("finance_officer")
+
+
+@pytest.fixture
+def ledger(db):
+    client = make_client_user().client
+    for ref, amount in [
+        ("pi_a", "100.00"),
+        ("pi_b", "250.00"),
+        ("pi_c", "75.50"),
+        ("pi_d", "40.00"),
+    ]:
+        post_deposit(client, ref, amount)
+    return client
+
+
+def test_a_statement_that_agrees_reconciles_with_no_differences(officer, ledger):
+    rows = [
+        row(1, "pi_a", "100.00"),
+        row(2, "pi_b", "250.00"),
+        row(3, "pi_c", "75.50"),
+        row(4, "pi_d", "40.00"),
+        row(5, "po_1", "-465.50", category="payout"),
+    ]
+    run = run_file(officer, writers.write_stripe_itemized_csv(rows), "stripe_csv")
+    assert run.status == "done", run.error
+    assert run.counts["matched_reference"] == 4 and run.counts["differences"] == 0
+    assert run.counts["skipped"] == 1
+    close = period_close(run=run, actor=officer)
+    assert close.month == MONTH_START
+    with pytest.raises(InvalidInput, match="closed"):
+        run_file(officer, writers.write_stripe_itemized_csv(rows), "stripe_csv")
+
+
+def test_every_kind_of_difference_is_found_and_must_be_explained_before_close(officer, ledger):
+    rows = [
+        row(1, "pi_a", "100.00"),
+        row(2, "pi_a", "100.00"),  # the PSP listed it twice
+        row(3, "pi_b", "249.00"),  # amount differs
+        row(4, "pi_x", "60.00"),  # we never booked it
+        row(5, "", "75.50", days=1),  # no reference: matched by amount and date
+    ]  # pi_d is missing at the PSP
+    mapping = ColumnMapping(
+        reference="reference", amount="amount", currency="currency", date="date"
+    )
+    run = run_file(officer, writers.write_generic_csv(rows), "csv", mapping=mapping)
+    assert run.status == "done", run.error
+    kinds = sorted(run.items.values_list("kind", "reference"))
+    assert kinds == [
+        ("amount_mismatch", "pi_b"),
+        ("duplicate", "pi_a"),
+        ("missing_at_psp", "pi_d"),
+        ("missing_in_ledger", "pi_x"),
+    ]
+    assert run.counts["matched_amount_date"] == 1
+    with pytest.raises(InvalidInput, match="4 differences still to explain"):
+        period_close(run=run, actor=officer)
+    for item in run.items.all():
+        with pytest.raises(InvalidInput):
+            reconciliation_item_resolve(item=item, reason="", actor=officer)
+        reconciliation_item_resolve(
+            item=item, reason="Checked with the PSP's support", actor=officer
+        )
+    with pytest.raises(NotAllowed):
+        period_close(run=run, actor=make_staff("sales_agent"))
+    period_close(run=run, actor=officer)
+    assert PeriodClose.objects.filter(psp="stripe", month=MONTH_START).exists()
+    with pytest.raises(InvalidInput, match="locked"):
+        reconciliation_item_resolve(item=run.items.first(), reason="late change", actor=officer)
+
+
+@pytest.mark.parametrize("fmt", ["camt053", "mt940"])
+def test_bank_statements_reconcile_too(officer, ledger, fmt):
+    rows = [
+        row(1, "pi_a", "100.00"),
+        row(2, "pi_b", "250.00"),
+        row(3, "pi_c", "75.50"),
+        row(4, "pi_d", "40.00"),
+    ]
+    if fmt == "camt053":
+        data = writers.write_camt053(
+            rows, account_iban="GB33BUKB20201555555555", currency="USD", opening_balance=D("0")
+        )
+    else:
+        data = writers.write_mt940(
+            rows, account="GB33BUKB20201555555555", currency="USD", opening_balance=D("0")
+        )
+    run = run_file(officer, data, fmt)
+    assert run.status == "done", run.error
+    assert run.counts["matched_reference"] == 4 and run.counts["differences"] == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "message"),
+    [
+        (b"not,a,stripe\nfile,at,all\n", "stripe_csv", "lacks the columns"),
+        (b"<?xml version='1.0'?><nope/>", "camt053", ""),
+        (b"date,reference,amount,currency\n2026-11-01,pi_a,abc,USD\n", "csv", "line 2"),
+    ],
+)
+def test_a_malformed_or_mislabelled_file_fails_the_run_and_loads_nothing(
+    officer, ledger, data, fmt, message
+):
+    mapping = ColumnMapping(
+        reference="reference", amount="amount", currency="currency", date="date"
+    )
+    run = run_file(officer, data, fmt, mapping=mapping if fmt == "csv" else None)
+    assert run.status == "failed" and message in run.error
+    assert not run.lines.exists() and not ReconciliationItem.objects.exists()
+
+
+def test_only_finance_reconciles_and_the_period_must_make_sense(ledger):
+    with pytest.raises(NotAllowed):
+        reconciliation_start(
+            psp="stripe",
+            fmt="stripe_csv",
+            uploaded_file=SimpleUploadedFile("s", b"x"),
+            period_start=MONTH_START,
+            period_end=MONTH_END,
+            actor=make_staff("sales_agent"),
+        )
+    with pytest.raises(InvalidInput) as exc_info:
+        reconciliation_start(
+            psp="nope",
+            fmt="xls",
+            uploaded_file=SimpleUploadedFile("s", b""),
+            period_start=MONTH_END,
+            period_end=MONTH_START,
+            actor=make_staff("finance_officer"),
+        )
+    assert set(exc_info.value.fields) == {"psp", "format", "period_end", "file"}
+    assert not ReconciliationRun.objects.exists()
