@@ -45,6 +45,8 @@ urlpatterns = [
     path("portal/", include("clients.urls_portal")),
     path("portal/", include("kyc.urls")),
     path("backoffice/kyc/", include("kyc.urls_backoffice")),
+    path("portal/wallet/", include("finance.urls_portal")),
+    path("backoffice/finance/", include("finance.urls_backoffice")),
     path("partners/", include("ib.urls_partners")),
     path("r/", include("ib.urls_public")),
     path("api/v1/", api.urls),

@@ -29,3 +29,9 @@ def money(amount, currency):
     from brokerage.money import format_money
 
     return format_money(amount, currency)
+
+
+@register.filter
+def get_item(mapping, key):
+    """{{ counts|get_item:"duplicate" }}: a dict value by a variable key."""
+    return (mapping or {}).get(key)

@@ -46,6 +46,37 @@ MATRIX: dict[str, set[str]] = {
     "kyc_review:queue": {"compliance_officer"},
     "kyc_review:review": {"compliance_officer"},
     "kyc_review:document": {"client", "compliance_officer"},
+    "wallet:home": {"client"},
+    "wallet:deposit": {"client"},
+    "wallet:deposit_status": {"client"},  # then: own deposits only
+    "wallet:withdraw": {"client"},
+    "wallet:withdrawal_cancel": {"client"},
+    "wallet:statement": {"client"},
+    **{
+        f"finance:{name}": {"finance_officer", "compliance_officer"}
+        for name in (
+            "withdrawals",
+            "withdrawal",
+            "deposits",
+            "deposit",
+            "transactions",
+            "transactions_csv",
+            "chargebacks",
+            "chargeback",
+            "chargeback_evidence",
+            "client_statement",
+        )
+    },
+    **{
+        f"finance:{name}": {"finance_officer"}
+        for name in (
+            "reconciliations",
+            "reconciliation",
+            "reconciliation_progress",
+            "reconciliation_close",
+            "reconciliation_resolve",
+        )
+    },
 }
 
 # Pages about one object are walked with an id that does not exist: passing the role gate
@@ -58,6 +89,18 @@ ALLOWED_STATUS = {
     "kyc:document": 404,
     "kyc_review:review": 404,
     "kyc_review:document": 404,
+    "wallet:deposit_status": 404,
+    "wallet:withdrawal_cancel": 405,
+    "wallet:statement": 404,  # a new client has no wallet yet
+    "finance:withdrawal": 404,
+    "finance:deposit": 404,
+    "finance:chargeback": 404,
+    "finance:chargeback_evidence": 404,
+    "finance:client_statement": 404,
+    "finance:reconciliation": 404,
+    "finance:reconciliation_progress": 404,
+    "finance:reconciliation_close": 405,
+    "finance:reconciliation_resolve": 405,
     "leads:note": 405,
     "leads:call": 405,
     "leads:status": 405,
@@ -71,6 +114,17 @@ URL_KWARGS = {
     "kyc:document": {"document_id": 999999},
     "kyc_review:document": {"document_id": 999999},
     "kyc_review:review": {"submission_id": 999999},
+    "wallet:deposit_status": {"reference": "DNOSUCH"},
+    "wallet:withdrawal_cancel": {"reference": "WNOSUCH"},
+    "finance:withdrawal": {"withdrawal_id": 999999},
+    "finance:deposit": {"deposit_id": 999999},
+    "finance:chargeback": {"chargeback_id": 999999},
+    "finance:chargeback_evidence": {"evidence_id": 999999},
+    "finance:client_statement": {"client_id": 999999},
+    "finance:reconciliation": {"run_id": 999999},
+    "finance:reconciliation_progress": {"run_id": 999999},
+    "finance:reconciliation_close": {"run_id": 999999},
+    "finance:reconciliation_resolve": {"item_id": 999999},
     **{
         name: {"lead_id": 999999}
         for name in ("leads:detail", "leads:note", "leads:call", "leads:status", "leads:reassign")

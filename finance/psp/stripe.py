@@ -1,0 +1,367 @@
+"""Stripe (cards): Checkout Sessions for deposits, Refunds for refunds and card payouts.
+
+API: form-encoded POSTs to `{api_url}/v1/...` with `Authorization: Bearer <secret_key>` and an
+`Idempotency-Key` (`payment-<ref>`, `refund-<ref>`, `payout-<ref>`), amounts in Stripe's minor
+units, currencies in lower case.
+
+- Deposit: `POST /v1/checkout/sessions` (mode=payment, one line item). The session's `url` is the
+  hosted page; its `payment_intent` (pi_…) is the payment's provider reference.
+- Refund: `POST /v1/refunds` against the payment intent, metadata[reference] = our reference.
+- Payout: a card withdrawal is paid back to the card that funded it (closed loop), so it is also
+  a refund of the funding payment intent, with metadata[kind] = "payout". Stripe refuses to refund
+  more than the payment's unrefunded amount: that is a failed payout, to be paid another way.
+- Lookup: refunds searched by metadata[reference].
+
+Webhooks: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]`, v1 = HMAC-SHA256(webhook_secret,
+"<t>.<raw body>"), accepted within 300 s of `now` either way.
+
+Provider references: payment pi_…, refund and payout re_…, dispute dp_….
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from brokerage.money import exponent
+
+from .base import (
+    EventKind,
+    OperationResult,
+    PaymentSession,
+    PspAdapter,
+    PspError,
+    WebhookEvent,
+)
+from .http import (
+    HttpResponse,
+    call,
+    form_encode,
+    from_timestamp,
+    header,
+    hmac_hex,
+    jsonable,
+    need,
+    need_dict,
+    parse_currency,
+    parse_json_object,
+    parse_minor,
+    raise_for_transport,
+    reject,
+    require_currency,
+    require_secret,
+    same_digest,
+    text_field,
+    to_minor,
+)
+
+TOLERANCE_SECONDS = 300
+# Where Stripe's minor units differ from ISO 4217: MGA is zero-decimal at Stripe, and ISK is
+# sent as a two-decimal amount whose decimals are always 00.
+STRIPE_EXPONENTS = {"ISK": 2, "MGA": 0}
+REFUND_STATUSES = {
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "canceled": "failed",
+    "pending": "pending",
+    "requires_action": "pending",
+}
+
+
+def stripe_exponent(currency: str) -> int:
+    return STRIPE_EXPONENTS.get(currency, exponent(currency))
+
+
+def _search_literal(value: str) -> str:
+    """A string literal for Stripe's search query language."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class StripeAdapter(PspAdapter):
+    code = "stripe"
+    display_name = "Stripe (cards)"
+
+    # --- outbound ---------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return self.config["api_url"].rstrip("/") + path
+
+    def _headers(self, idempotency_key: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.config['secret_key']}"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return headers
+
+    def _post(self, path: str, fields: list[tuple[str, object]], key: str) -> HttpResponse:
+        return call(
+            "Stripe", "POST", self._url(path), body=form_encode(fields), headers=self._headers(key)
+        )
+
+    @staticmethod
+    def _error_message(response: HttpResponse) -> str:
+        try:
+            error = response.json("Stripe").get("error") or {}
+        except (PspError, AttributeError):
+            return response.text()[:200]
+        message = error.get("message") or error.get("type") or "no message"
+        return f"{message} ({error['code']})" if error.get("code") else message
+
+    def create_payment(
+        self,
+        *,
+        reference: str,
+        amount: Decimal,
+        currency: str,
+        customer_email: str,
+        return_url: str,
+        cancel_url: str,
+        notify_url: str,
+    ) -> PaymentSession:
+        require_currency(currency)
+        minor = to_minor(amount, currency, places=stripe_exponent(currency))
+        fields = [
+            ("mode", "payment"),
+            ("line_items[0][price_data][currency]", currency.lower()),
+            ("line_items[0][price_data][unit_amount]", minor),
+            ("line_items[0][price_data][product_data][name]", f"Deposit {reference}"),
+            ("line_items[0][quantity]", 1),
+            ("client_reference_id", reference),
+            ("customer_email", customer_email),
+            ("success_url", return_url),
+            ("cancel_url", cancel_url),
+            ("metadata[reference]", reference),
+            ("metadata[notify_url]", notify_url),
+            ("payment_intent_data[metadata][reference]", reference),
+        ]
+        response = self._post("/v1/checkout/sessions", fields, f"payment-{reference}")
+        if not response.ok:
+            message = self._error_message(response)
+            raise_for_transport("Stripe", response, message)
+            raise PspError(f"Stripe refused the payment: {message}", code="psp_refused")
+        session = response.json("Stripe")
+        if not session.get("url") or not session.get("payment_intent"):
+            raise PspError(
+                "Stripe's checkout session has no url or payment_intent", code="psp_error"
+            )
+        return PaymentSession(
+            provider_reference=session["payment_intent"], redirect_url=session["url"]
+        )
+
+    def _refund(
+        self, kind: str, *, reference: str, payment_reference: str, amount: Decimal, currency: str
+    ) -> OperationResult:
+        require_currency(currency)
+        fields = [
+            ("payment_intent", payment_reference),
+            ("amount", to_minor(amount, currency, places=stripe_exponent(currency))),
+            ("metadata[reference]", reference),
+            ("metadata[kind]", kind),
+        ]
+        response = self._post("/v1/refunds", fields, f"{kind}-{reference}")
+        if not response.ok:
+            message = self._error_message(response)
+            raise_for_transport("Stripe", response, message)
+            return OperationResult(status="failed", provider_reference="", detail=message)
+        return self._result(response.json("Stripe"))
+
+    @staticmethod
+    def _result(refund: dict) -> OperationResult:
+        status = REFUND_STATUSES.get(refund.get("status"), "pending")
+        return OperationResult(
+            status=status,
+            provider_reference=str(refund.get("id", "")),
+            detail=str(refund.get("failure_reason") or "") if status == "failed" else "",
+        )
+
+    def refund(
+        self, *, reference: str, payment_reference: str, amount: Decimal, currency: str
+    ) -> OperationResult:
+        return self._refund(
+            "refund",
+            reference=reference,
+            payment_reference=payment_reference,
+            amount=amount,
+            currency=currency,
+        )
+
+    def payout(
+        self,
+        *,
+        reference: str,
+        amount: Decimal,
+        currency: str,
+        payment_reference: str,
+        customer_email: str,
+    ) -> OperationResult:
+        """Card payouts go back to the funding card: a refund of the funding payment intent."""
+        return self._refund(
+            "payout",
+            reference=reference,
+            payment_reference=payment_reference,
+            amount=amount,
+            currency=currency,
+        )
+
+    def lookup(self, *, reference: str) -> OperationResult | None:
+        query = urllib.parse.urlencode(
+            {"query": f"metadata['reference']:{_search_literal(reference)}"}
+        )
+        response = call(
+            "Stripe", "GET", self._url(f"/v1/refunds/search?{query}"), headers=self._headers()
+        )
+        if not response.ok:
+            message = self._error_message(response)
+            raise_for_transport("Stripe", response, message)
+            raise PspError(f"Stripe refused the refund search: {message}", code="psp_refused")
+        found = response.json("Stripe").get("data") or []
+        return self._result(found[0]) if found else None
+
+    # --- webhooks ---------------------------------------------------------------------------
+
+    def _verify(self, headers: Mapping[str, str], body: bytes, now: datetime) -> None:
+        secret = require_secret(self.config.get("webhook_secret"), "Stripe webhook secret")
+        signature = header(headers, "Stripe-Signature")
+        if not signature:
+            raise reject("bad_signature", "Stripe-Signature header is missing")
+        timestamp, candidates = None, []
+        for item in signature.split(","):
+            key, _, value = item.strip().partition("=")
+            if key == "t" and timestamp is None:
+                timestamp = value
+            elif key == "v1":
+                candidates.append(value)
+        if not timestamp or not timestamp.isdigit():
+            raise reject("bad_signature", "Stripe-Signature header has no valid timestamp (t=)")
+        if not candidates:
+            raise reject("bad_signature", "Stripe-Signature header has no v1 signature")
+        expected = hmac_hex(secret, timestamp.encode() + b"." + body, "sha256")
+        matches = [same_digest(expected, candidate) for candidate in candidates]
+        if not any(matches):
+            raise reject(
+                "bad_signature",
+                "Stripe-Signature does not match the body (wrong secret or altered body)",
+            )
+        age = int(now.timestamp()) - int(timestamp)
+        if age > TOLERANCE_SECONDS:
+            raise reject(
+                "stale_timestamp",
+                f"Stripe-Signature timestamp is {age} s old (more than {TOLERANCE_SECONDS} s)",
+            )
+        if age < -TOLERANCE_SECONDS:
+            raise reject(
+                "stale_timestamp",
+                f"Stripe-Signature timestamp is {-age} s in the future "
+                f"(more than {TOLERANCE_SECONDS} s)",
+            )
+
+    def parse_webhook(
+        self, *, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> list[WebhookEvent]:
+        self._verify(headers, body, now)
+        event = parse_json_object(body)
+        event_id = text_field(event, "id") or need(event, "id")
+        event_type = text_field(event, "type") or need(event, "type")
+        created = event.get("created")
+        occurred_at = from_timestamp(created, field="created") if created is not None else now
+        obj = need_dict(need_dict(event, "data"), "object", "data.")
+        common = {"event_id": event_id, "occurred_at": occurred_at, "raw": jsonable(event)}
+        return [self._event(event_type, obj, common)]
+
+    def _money(self, obj: dict, field: str) -> tuple[Decimal, str]:
+        currency = parse_currency(obj.get("currency"), lower_case=True)
+        amount = parse_minor(
+            obj.get(field), currency, field=field, places=stripe_exponent(currency)
+        )
+        places = exponent(currency)
+        if amount != amount.quantize(Decimal(1).scaleb(-places)):
+            raise reject("bad_amount", f"{field} {obj.get(field)} is not a whole {currency} amount")
+        return amount.quantize(Decimal(1).scaleb(-places)), currency
+
+    def _event(self, event_type: str, obj: dict, common: dict) -> WebhookEvent:
+        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        reference = text_field(metadata, "reference")
+
+        if event_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+            succeeded = event_type == "payment_intent.succeeded"
+            field = "amount_received" if succeeded and obj.get("amount_received") else "amount"
+            amount, currency = self._money(obj, field)
+            error = obj.get("last_payment_error")
+            detail = text_field(error, "message") if isinstance(error, dict) else ""
+            return WebhookEvent(
+                kind=EventKind.PAYMENT_SUCCEEDED if succeeded else EventKind.PAYMENT_FAILED,
+                reference=reference,
+                provider_reference=text_field(obj, "id") or need(obj, "id", "data.object."),
+                amount=amount,
+                currency=currency,
+                detail=detail,
+                **common,
+            )
+
+        if event_type == "checkout.session.expired":
+            amount, currency = self._money(obj, "amount_total")
+            return WebhookEvent(
+                kind=EventKind.PAYMENT_EXPIRED,
+                reference=reference or text_field(obj, "client_reference_id"),
+                provider_reference=text_field(obj, "payment_intent"),
+                amount=amount,
+                currency=currency,
+                **common,
+            )
+
+        if event_type in ("refund.created", "refund.updated", "refund.failed"):
+            status = text_field(obj, "status")
+            payout = text_field(metadata, "kind") == "payout"
+            if status == "succeeded":
+                kind = EventKind.PAYOUT_PAID if payout else EventKind.REFUND_SUCCEEDED
+            elif status in ("failed", "canceled"):
+                kind = EventKind.PAYOUT_FAILED if payout else EventKind.REFUND_FAILED
+            else:
+                return self._ignored(obj, common)
+            amount, currency = self._money(obj, "amount")
+            return WebhookEvent(
+                kind=kind,
+                reference=reference,
+                provider_reference=text_field(obj, "id") or need(obj, "id", "data.object."),
+                payment_reference=text_field(obj, "payment_intent"),
+                amount=amount,
+                currency=currency,
+                detail=text_field(obj, "failure_reason"),
+                **common,
+            )
+
+        if event_type in ("charge.dispute.created", "charge.dispute.closed"):
+            if event_type == "charge.dispute.created":
+                kind = EventKind.CHARGEBACK_OPENED
+            else:
+                kind = {"won": EventKind.CHARGEBACK_WON, "lost": EventKind.CHARGEBACK_LOST}.get(
+                    text_field(obj, "status")
+                )
+                if kind is None:
+                    return self._ignored(obj, common)
+            amount, currency = self._money(obj, "amount")
+            return WebhookEvent(
+                kind=kind,
+                reference=reference,
+                provider_reference=text_field(obj, "id") or need(obj, "id", "data.object."),
+                payment_reference=text_field(obj, "payment_intent"),
+                amount=amount,
+                currency=currency,
+                detail=text_field(obj, "reason"),
+                **common,
+            )
+
+        return self._ignored(obj, common)
+
+    @staticmethod
+    def _ignored(obj: dict, common: dict) -> WebhookEvent:
+        return WebhookEvent(
+            kind=EventKind.IGNORED,
+            reference="",
+            provider_reference=obj.get("id") if isinstance(obj.get("id"), str) else "",
+            amount=None,
+            currency="",
+            **common,
+        )

@@ -1,0 +1,203 @@
+"""Reads of finance, scoped by the requesting user.
+
+Clients see only their own wallet and movements; staff need `finance.view_finance`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from brokerage.errors import NotAllowed
+
+from .models import (
+    Chargeback,
+    Deposit,
+    LedgerAccount,
+    LedgerTransaction,
+    PaymentMethod,
+    Posting,
+    ReconciliationRun,
+    Refund,
+    Withdrawal,
+)
+from .services import closed_loop_capacity, method_available
+
+
+def _staff(user) -> None:
+    if not (user.is_staff and user.has_perm("finance.view_finance")):
+        raise NotAllowed("Finance pages are for finance and compliance staff.")
+
+
+def wallets_for_client(client) -> list[LedgerAccount]:
+    return list(
+        LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CLIENT_WALLET, client=client).order_by(
+            "currency"
+        )
+    )
+
+
+def deposit_methods_for(client) -> list[PaymentMethod]:
+    return [m for m in PaymentMethod.objects.filter(is_active=True) if method_available(m, client)]
+
+
+def withdrawal_options_for(client) -> list[dict]:
+    """Each PSP and currency the client funded, with what can still go back to it."""
+    from . import psp
+
+    return [
+        {"psp": p, "name": psp.PSP_NAMES.get(p, p), "currency": c, "capacity": max(cap, Decimal(0))}
+        for (p, c), cap in sorted(closed_loop_capacity(client).items())
+        if cap > 0
+    ]
+
+
+def client_movements(client) -> dict[str, QuerySet]:
+    """The client's deposits and withdrawals, newest first (the portal's history)."""
+    return {
+        "deposits": Deposit.objects.filter(client=client).select_related("method"),
+        "withdrawals": Withdrawal.objects.filter(client=client),
+    }
+
+
+def statement_postings(*, client, currency: str, start: date, end: date) -> dict:
+    """A client's wallet statement for [start, end]: opening balance, lines, closing balance."""
+    wallet = LedgerAccount.objects.filter(
+        kind=LedgerAccount.Kind.CLIENT_WALLET, client=client, currency=currency
+    ).first()
+    begin = timezone.make_aware(datetime.combine(start, time.min))
+    finish = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min))
+    if wallet is None:
+        return {"wallet": None, "opening": Decimal(0), "lines": [], "closing": Decimal(0)}
+    opening = wallet.postings.filter(posted_at__lt=begin).aggregate(s=Sum("amount"))["s"] or 0
+    lines, running = [], Decimal(opening)
+    postings = (
+        wallet.postings.filter(posted_at__gte=begin, posted_at__lt=finish)
+        .select_related("transaction")
+        .order_by("posted_at", "id")
+    )
+    for p in postings:
+        running += p.amount
+        lines.append({"posting": p, "balance": running})
+    return {"wallet": wallet, "opening": Decimal(opening), "lines": lines, "closing": running}
+
+
+# --- Staff -------------------------------------------------------------------------------------
+
+
+def transaction_list(
+    *, user, q: str = "", kind: str = "", psp: str = "", start=None, end=None
+) -> QuerySet[Posting]:
+    """Ledger postings for search and export: one row per leg, newest first."""
+    _staff(user)
+    qs = Posting.objects.select_related("transaction", "account", "client__user")
+    if q:
+        filters = Q(external_reference__iexact=q) | Q(transaction__description__icontains=q)
+        filters |= Q(client__user__email__icontains=q) | Q(transaction__idempotency_key=q)
+        if q.isdigit():
+            filters |= Q(transaction_id=int(q)) | Q(client_id=int(q))
+        qs = qs.filter(filters)
+    if kind:
+        qs = qs.filter(transaction__kind=kind)
+    if psp:
+        qs = qs.filter(psp=psp)
+    if start:
+        qs = qs.filter(posted_at__date__gte=start)
+    if end:
+        qs = qs.filter(posted_at__date__lte=end)
+    return qs.order_by("-posted_at", "-id")
+
+
+def withdrawal_queue(*, user, status: str = "in_review", q: str = "") -> QuerySet[Withdrawal]:
+    _staff(user)
+    qs = Withdrawal.objects.select_related("client__user", "first_approval_by")
+    if status:
+        qs = qs.filter(status=status)
+    if q:
+        qs = qs.filter(Q(reference__iexact=q) | Q(client__user__email__icontains=q))
+    return qs.order_by("requested_at", "pk")  # oldest first
+
+
+def deposit_list(*, user, status: str = "", psp: str = "", q: str = "") -> QuerySet[Deposit]:
+    _staff(user)
+    qs = Deposit.objects.select_related("client__user", "method")
+    if status:
+        qs = qs.filter(status=status)
+    if psp:
+        qs = qs.filter(psp=psp)
+    if q:
+        qs = qs.filter(
+            Q(reference__iexact=q)
+            | Q(provider_reference__iexact=q)
+            | Q(client__user__email__icontains=q)
+        )
+    return qs.order_by("-created_at", "-pk")
+
+
+def deposits_by_psp(*, user, days: int = 30) -> list[dict]:
+    """Per PSP and status: count and amount per currency over the last `days`."""
+    _staff(user)
+    since = timezone.now() - timedelta(days=days)
+    return list(
+        Deposit.objects.filter(created_at__gte=since)
+        .values("psp", "status", "currency")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("psp", "status", "currency")
+    )
+
+
+def deposits_per_day(*, days: int = 14) -> list[dict]:
+    start = (timezone.now() - timedelta(days=days - 1)).date()
+    rows = (
+        Deposit.objects.filter(status=Deposit.Status.COMPLETED, completed_at__date__gte=start)
+        .annotate(day=TruncDate("completed_at"))
+        .values("day")
+        .annotate(n=Count("id"), ftd=Count("id", filter=Q(is_ftd=True)))
+    )
+    by_day = {r["day"]: r for r in rows}
+    out = []
+    for i in range(days):
+        d = start + timedelta(days=i)
+        r = by_day.get(d, {})
+        out.append({"day": d.isoformat(), "count": r.get("n", 0), "ftd": r.get("ftd", 0)})
+    return out
+
+
+def chargeback_list(*, user, status: str = "") -> QuerySet[Chargeback]:
+    _staff(user)
+    qs = Chargeback.objects.select_related("deposit__client__user").annotate(
+        evidence_count=Count("evidence")
+    )
+    return qs.filter(status=status) if status else qs
+
+
+def refund_list(*, user) -> QuerySet[Refund]:
+    _staff(user)
+    return Refund.objects.select_related("deposit__client__user", "requested_by")
+
+
+def reconciliation_runs(*, user) -> QuerySet[ReconciliationRun]:
+    _staff(user)
+    return ReconciliationRun.objects.select_related("created_by")
+
+
+def finance_summary() -> dict:
+    day_ago = timezone.now() - timedelta(hours=24)
+    return {
+        "pending_withdrawals": Withdrawal.objects.filter(
+            status=Withdrawal.Status.IN_REVIEW
+        ).count(),
+        "deposits_24h": Deposit.objects.filter(
+            status=Deposit.Status.COMPLETED, completed_at__gte=day_ago
+        ).count(),
+        "open_chargebacks": Chargeback.objects.filter(status=Chargeback.Status.OPEN).count(),
+    }
+
+
+def client_ledger(*, user, client) -> QuerySet[LedgerTransaction]:
+    _staff(user)
+    return LedgerTransaction.objects.filter(client=client).prefetch_related("postings")

@@ -1,0 +1,39 @@
+from django.urls import path
+
+from . import views_backoffice as views
+
+app_name = "finance"
+
+urlpatterns = [
+    path("withdrawals/", views.withdrawals, name="withdrawals"),
+    path("withdrawals/<int:withdrawal_id>/", views.withdrawal_detail, name="withdrawal"),
+    path("deposits/", views.deposits, name="deposits"),
+    path("deposits/<int:deposit_id>/", views.deposit_detail, name="deposit"),
+    path("transactions/", views.transactions, name="transactions"),
+    path("transactions.csv", views.transactions_csv, name="transactions_csv"),
+    path("chargebacks/", views.chargebacks, name="chargebacks"),
+    path("chargebacks/<int:chargeback_id>/", views.chargeback_detail, name="chargeback"),
+    path(
+        "chargebacks/evidence/<int:evidence_id>/",
+        views.chargeback_evidence,
+        name="chargeback_evidence",
+    ),
+    path("reconciliation/", views.reconciliations, name="reconciliations"),
+    path("reconciliation/<int:run_id>/", views.reconciliation_detail, name="reconciliation"),
+    path(
+        "reconciliation/<int:run_id>/progress/",
+        views.reconciliation_progress,
+        name="reconciliation_progress",
+    ),
+    path(
+        "reconciliation/<int:run_id>/close/",
+        views.reconciliation_close,
+        name="reconciliation_close",
+    ),
+    path(
+        "reconciliation/items/<int:item_id>/resolve/",
+        views.reconciliation_item_resolve,
+        name="reconciliation_resolve",
+    ),
+    path("clients/<int:client_id>/statement.pdf", views.client_statement, name="client_statement"),
+]

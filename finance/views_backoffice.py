@@ -1,0 +1,565 @@
+"""Finance in the back-office (/backoffice/finance/): withdrawals queue, deposits, ledger
+transactions and export, chargebacks, reconciliation, client statements."""
+
+import csv
+from datetime import date
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from brokerage.errors import DomainError, InvalidInput, NotAllowed
+from brokerage.models import AuditEvent
+from brokerage.permissions import staff_required
+from brokerage.views import add_domain_error, paginate
+from clients.models import Client
+
+from . import psp as psp_registry
+from . import reconciliation, selectors, services
+from .forms_backoffice import (
+    ITEM_KINDS,
+    ChargebackForm,
+    ChargebackResolveForm,
+    DecisionForm,
+    EvidenceForm,
+    ReconciliationForm,
+    RefundForm,
+    ResolveItemForm,
+)
+from .models import (
+    Chargeback,
+    ChargebackEvidence,
+    Deposit,
+    LedgerTransaction,
+    ReconciliationItem,
+    ReconciliationRun,
+    SavedMapping,
+    Withdrawal,
+)
+from .statements import ColumnMapping
+
+VIEW = "finance.view_finance"
+
+
+def _trail(obj, limit=30):
+    return AuditEvent.objects.filter(
+        target_type=obj._meta.label_lower, target_id=str(obj.pk)
+    ).order_by("-seq")[:limit]
+
+
+def _date(value: str):
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+# --- Withdrawals -----------------------------------------------------------------------------
+
+
+@staff_required(VIEW)
+def withdrawals(request):
+    status = request.GET.get("status", "in_review")
+    status = status if status in Withdrawal.Status.values or status == "" else "in_review"
+    q = request.GET.get("q", "").strip()[:100]
+    page, query = paginate(
+        request, selectors.withdrawal_queue(user=request.user, status=status, q=q)
+    )
+    return render(
+        request,
+        "finance/withdrawals.html",
+        {
+            "page": page,
+            "query": query,
+            "status": status,
+            "q": q,
+            "statuses": Withdrawal.Status.choices,
+        },
+    )
+
+
+@staff_required(VIEW)
+@require_http_methods(["GET", "POST"])
+def withdrawal_detail(request, withdrawal_id: int):
+    w = get_object_or_404(
+        Withdrawal.objects.select_related("client__user", "funding_deposit", "hold"),
+        pk=withdrawal_id,
+    )
+    form = DecisionForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm("finance.manage_withdrawals"):
+            raise PermissionDenied("Only finance officers decide withdrawals.")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["action"] == "approve":
+                    w = services.withdrawal_approve(
+                        withdrawal=w, actor=request.user, reason=data["reason"]
+                    )
+                    done = (
+                        "Approved: the payout is queued."
+                        if w.status == Withdrawal.Status.APPROVED
+                        else "First approval recorded: a second officer must approve."
+                    )
+                else:
+                    services.withdrawal_reject(
+                        withdrawal=w, actor=request.user, reason=data["reason"]
+                    )
+                    done = "Rejected: the funds are released to the client."
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, done)
+                return redirect("finance:withdrawals")
+    capacity = services.closed_loop_capacity(w.client)
+    ctx = {
+        "w": w,
+        "form": form,
+        "client": w.client,
+        "wallets": selectors.wallets_for_client(w.client),
+        "capacity": [
+            {"psp": psp_registry.PSP_NAMES.get(p, p), "currency": c, "amount": a}
+            for (p, c), a in sorted(capacity.items())
+        ],
+        "recent": Withdrawal.objects.filter(client=w.client).exclude(pk=w.pk)[:10],
+        "trail": _trail(w),
+        "four_eyes_usd": services.settings.FINANCE_FOUR_EYES_USD,
+    }
+    return render(request, "finance/withdrawal.html", ctx, status=400 if form.errors else 200)
+
+
+# --- Deposits --------------------------------------------------------------------------------
+
+
+@staff_required(VIEW)
+def deposits(request):
+    status = request.GET.get("status", "")
+    status = status if status in Deposit.Status.values else ""
+    psp = request.GET.get("psp", "")
+    psp = psp if psp in psp_registry.PSP_CODES else ""
+    q = request.GET.get("q", "").strip()[:100]
+    page, query = paginate(
+        request, selectors.deposit_list(user=request.user, status=status, psp=psp, q=q)
+    )
+    summary = selectors.deposits_by_psp(user=request.user)
+    chart = {
+        "id": "deposits-by-psp",
+        "kind": "bar",
+        "labels": [psp_registry.PSP_NAMES[p] for p in psp_registry.PSP_CODES],
+        "datasets": [
+            {
+                "label": label,
+                "data": [
+                    sum(r["n"] for r in summary if r["psp"] == p and r["status"] == value)
+                    for p in psp_registry.PSP_CODES
+                ],
+            }
+            for value, label in Deposit.Status.choices
+            if value != Deposit.Status.CREATED
+        ],
+    }
+    return render(
+        request,
+        "finance/deposits.html",
+        {
+            "page": page,
+            "query": query,
+            "status": status,
+            "psp": psp,
+            "q": q,
+            "statuses": Deposit.Status.choices,
+            "psps": psp_registry.PSP_CHOICES,
+            "summary": summary,
+            "charts": [chart],
+        },
+    )
+
+
+@staff_required(VIEW)
+@require_http_methods(["GET", "POST"])
+def deposit_detail(request, deposit_id: int):
+    deposit = get_object_or_404(
+        Deposit.objects.select_related("client__user", "method"), pk=deposit_id
+    )
+    refund_form = RefundForm(request.POST if request.POST.get("form") == "refund" else None)
+    chargeback_form = ChargebackForm(
+        request.POST if request.POST.get("form") == "chargeback" else None
+    )
+    if request.method == "POST":
+        try:
+            if refund_form.is_bound and refund_form.is_valid():
+                services.refund_request(
+                    deposit=deposit,
+                    amount=refund_form.cleaned_data["amount"],
+                    reason=refund_form.cleaned_data["reason"],
+                    actor=request.user,
+                    request=request,
+                )
+                messages.success(request, "Refund sent to the PSP.")
+                return redirect("finance:deposit", deposit.pk)
+            if chargeback_form.is_bound and chargeback_form.is_valid():
+                data = chargeback_form.cleaned_data
+                cb = services.chargeback_open(
+                    deposit=deposit,
+                    amount=data["amount"],
+                    provider_reference=data["provider_reference"],
+                    reason=data["reason"],
+                    actor=request.user,
+                )
+                messages.success(request, "Chargeback recorded.")
+                return redirect("finance:chargeback", cb.pk)
+        except NotAllowed as exc:
+            raise PermissionDenied(exc.message) from exc
+        except DomainError as exc:
+            add_domain_error(refund_form if refund_form.is_bound else chargeback_form, exc)
+    ctx = {
+        "d": deposit,
+        "refund_form": refund_form,
+        "chargeback_form": chargeback_form,
+        "refunds": deposit.refunds.select_related("requested_by"),
+        "chargebacks": deposit.chargebacks.all(),
+        "events": _psp_events(deposit),
+        "trail": _trail(deposit),
+        "can_refund": request.user.has_perm("finance.manage_refunds"),
+        "can_chargeback": request.user.has_perm("finance.manage_chargebacks"),
+    }
+    bound = refund_form.is_bound or chargeback_form.is_bound
+    return render(request, "finance/deposit.html", ctx, status=400 if bound else 200)
+
+
+def _psp_events(deposit: Deposit):
+    from django.db.models import Q
+
+    from .models import PspEvent
+
+    refs = [r for r in (deposit.reference, deposit.provider_reference) if r]
+    return PspEvent.objects.filter(
+        Q(reference__in=refs) | Q(provider_reference__in=refs), psp=deposit.psp
+    ).order_by("-received_at")[:20]
+
+
+# --- Ledger transactions ---------------------------------------------------------------------
+
+
+def _transaction_filters(request) -> dict:
+    kind = request.GET.get("kind", "")
+    psp = request.GET.get("psp", "")
+    return {
+        "q": request.GET.get("q", "").strip()[:100],
+        "kind": kind if kind in LedgerTransaction.Kind.values else "",
+        "psp": psp if psp in psp_registry.PSP_CODES else "",
+        "start": _date(request.GET.get("start", "")),
+        "end": _date(request.GET.get("end", "")),
+    }
+
+
+@staff_required(VIEW)
+def transactions(request):
+    filters = _transaction_filters(request)
+    page, query = paginate(request, selectors.transaction_list(user=request.user, **filters), 50)
+    return render(
+        request,
+        "finance/transactions.html",
+        {
+            "page": page,
+            "query": query,
+            "f": filters,
+            "kinds": LedgerTransaction.Kind.choices,
+            "psps": psp_registry.PSP_CHOICES,
+        },
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@staff_required(VIEW)
+def transactions_csv(request):
+    """Every posting matching the filters, streamed (no row limit, constant memory)."""
+    filters = _transaction_filters(request)
+    rows = selectors.transaction_list(user=request.user, **filters).iterator(chunk_size=2000)
+    writer = csv.writer(_Echo())
+    header = [
+        "posted_at_utc",
+        "transaction",
+        "kind",
+        "account",
+        "client",
+        "client_email",
+        "psp",
+        "external_reference",
+        "amount",
+        "currency",
+        "actor",
+        "description",
+    ]
+
+    def stream():
+        yield writer.writerow(header)
+        for p in rows:
+            yield writer.writerow(
+                [
+                    p.posted_at.isoformat(),
+                    p.transaction_id,
+                    p.transaction.kind,
+                    str(p.account),
+                    p.client_id or "",
+                    p.client.user.email if p.client_id else "",
+                    p.psp,
+                    p.external_reference,
+                    str(p.amount),
+                    p.currency,
+                    p.actor_label,
+                    p.transaction.description,
+                ]
+            )
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="ledger-postings.csv"'
+    return response
+
+
+# --- Chargebacks -----------------------------------------------------------------------------
+
+
+@staff_required(VIEW)
+def chargebacks(request):
+    status = request.GET.get("status", "")
+    status = status if status in Chargeback.Status.values else ""
+    page, query = paginate(request, selectors.chargeback_list(user=request.user, status=status))
+    return render(
+        request,
+        "finance/chargebacks.html",
+        {"page": page, "query": query, "status": status, "statuses": Chargeback.Status.choices},
+    )
+
+
+@staff_required(VIEW)
+@require_http_methods(["GET", "POST"])
+def chargeback_detail(request, chargeback_id: int):
+    cb = get_object_or_404(
+        Chargeback.objects.select_related("deposit__client__user"), pk=chargeback_id
+    )
+    resolve_form = ChargebackResolveForm(
+        request.POST if request.POST.get("form") == "resolve" else None
+    )
+    evidence_form = EvidenceForm(
+        request.POST if request.POST.get("form") == "evidence" else None,
+        request.FILES if request.POST.get("form") == "evidence" else None,
+    )
+    if request.method == "POST":
+        try:
+            if resolve_form.is_bound and resolve_form.is_valid():
+                services.chargeback_resolve(
+                    chargeback=cb,
+                    outcome=resolve_form.cleaned_data["outcome"],
+                    reason=resolve_form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+                messages.success(request, "Dispute outcome posted.")
+                return redirect("finance:chargeback", cb.pk)
+            if evidence_form.is_bound and evidence_form.is_valid():
+                services.chargeback_evidence_add(
+                    chargeback=cb,
+                    uploaded_file=evidence_form.cleaned_data["file"],
+                    note=evidence_form.cleaned_data["note"],
+                    actor=request.user,
+                )
+                messages.success(request, "Evidence attached.")
+                return redirect("finance:chargeback", cb.pk)
+        except NotAllowed as exc:
+            raise PermissionDenied(exc.message) from exc
+        except DomainError as exc:
+            add_domain_error(resolve_form if resolve_form.is_bound else evidence_form, exc)
+    ctx = {
+        "cb": cb,
+        "resolve_form": resolve_form,
+        "evidence_form": evidence_form,
+        "evidence": cb.evidence.select_related("uploaded_by"),
+        "trail": _trail(cb),
+        "can_manage": request.user.has_perm("finance.manage_chargebacks"),
+    }
+    bound = resolve_form.is_bound or evidence_form.is_bound
+    return render(request, "finance/chargeback.html", ctx, status=400 if bound else 200)
+
+
+@staff_required(VIEW)
+def chargeback_evidence(request, evidence_id: int):
+    evidence = get_object_or_404(ChargebackEvidence, pk=evidence_id)
+    response = FileResponse(evidence.file.open("rb"), content_type=evidence.content_type)
+    extension = evidence.file.name.rsplit(".", 1)[-1]
+    response["Content-Disposition"] = f'inline; filename="evidence-{evidence.pk}.{extension}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- Reconciliation --------------------------------------------------------------------------
+
+
+@staff_required("finance.reconcile")
+@require_http_methods(["GET", "POST"])
+def reconciliations(request):
+    form = ReconciliationForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = _start_run(request, data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "Reconciliation started.")
+            return redirect("finance:reconciliation", run.pk)
+    page, query = paginate(request, selectors.reconciliation_runs(user=request.user))
+    closes = reconciliation.PeriodClose.objects.select_related("closed_by")[:12]
+    return render(
+        request,
+        "finance/reconciliations.html",
+        {"form": form, "page": page, "query": query, "closes": closes},
+        status=400 if form.errors else 200,
+    )
+
+
+def _start_run(request, data) -> ReconciliationRun:
+    mapping = None
+    if data["format"] == "csv":
+        if data["saved_mapping"]:
+            mapping = ColumnMapping.from_dict(data["saved_mapping"].mapping)
+        else:
+            missing = [f"col_{c}" for c in ("reference", "amount", "date") if not data[f"col_{c}"]]
+            if missing:
+                raise InvalidInput(
+                    "Name the CSV's columns, or pick a saved mapping.",
+                    fields={m: ["Required for a CSV."] for m in missing},
+                )
+            mapping = ColumnMapping(
+                reference=data["col_reference"],
+                amount=data["col_amount"],
+                currency=data["col_currency"] or None,
+                date=data["col_date"],
+                date_format=data["date_format"] or "%Y-%m-%d",
+                decimal_comma=data["decimal_comma"],
+            )
+    month = date.fromisoformat(data["month"])
+    start, end = reconciliation.month_bounds(month)
+    with transaction.atomic():
+        run = reconciliation.reconciliation_start(
+            psp=data["psp"],
+            fmt=data["format"],
+            uploaded_file=data["file"],
+            period_start=start,
+            period_end=end,
+            mapping=mapping,
+            actor=request.user,
+        )
+        if mapping and data["save_mapping_as"]:
+            SavedMapping.objects.update_or_create(
+                name=data["save_mapping_as"],
+                defaults={"psp": data["psp"], "mapping": mapping.to_dict()},
+            )
+    return run
+
+
+@staff_required("finance.reconcile")
+@require_http_methods(["GET", "POST"])
+def reconciliation_detail(request, run_id: int):
+    run = get_object_or_404(ReconciliationRun.objects.select_related("created_by"), pk=run_id)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in ReconciliationItem.Kind.values else ""
+    show = request.GET.get("show", "open")
+    items = run.items.select_related("resolved_by", "line", "posting__transaction")
+    if kind:
+        items = items.filter(kind=kind)
+    if show == "open":
+        items = items.filter(resolved_at__isnull=True)
+    page, query = paginate(request, items.order_by("kind", "id"), 50)
+    closed = reconciliation.PeriodClose.objects.filter(run=run).first()
+    ctx = {
+        "run": run,
+        "progress": reconciliation.progress(run),
+        "page": page,
+        "query": query,
+        "kind": kind,
+        "show": show,
+        "kinds": ITEM_KINDS,
+        "closed": closed,
+        "open_count": run.items.filter(resolved_at__isnull=True).count(),
+        "resolve_form": ResolveItemForm(),
+        "psp_name": psp_registry.PSP_NAMES.get(run.psp, run.psp),
+    }
+    return render(request, "finance/reconciliation.html", ctx)
+
+
+@staff_required("finance.reconcile")
+def reconciliation_progress(request, run_id: int):
+    run = get_object_or_404(ReconciliationRun, pk=run_id)
+    running = run.status in (ReconciliationRun.Status.QUEUED, ReconciliationRun.Status.RUNNING)
+    if not running and request.htmx:
+        return HttpResponseClientRedirect(f"/backoffice/finance/reconciliation/{run.pk}/")
+    return render(
+        request,
+        "finance/_reconciliation_progress.html",
+        {"run": run, "progress": reconciliation.progress(run)},
+    )
+
+
+@staff_required("finance.reconcile")
+@require_POST
+def reconciliation_item_resolve(request, item_id: int):
+    item = get_object_or_404(ReconciliationItem.objects.select_related("run"), pk=item_id)
+    form = ResolveItemForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write an explanation.")
+    else:
+        try:
+            reconciliation.reconciliation_item_resolve(
+                item=item, reason=form.cleaned_data["reason"], actor=request.user
+            )
+            messages.success(request, "Difference explained.")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    return redirect(f"/backoffice/finance/reconciliation/{item.run_id}/?{request.GET.urlencode()}")
+
+
+@staff_required("finance.reconcile")
+@require_POST
+def reconciliation_close(request, run_id: int):
+    run = get_object_or_404(ReconciliationRun, pk=run_id)
+    try:
+        close = reconciliation.period_close(run=run, actor=request.user)
+        messages.success(request, f"{close.month:%B %Y} closed for {run.psp}.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("finance:reconciliation", run.pk)
+
+
+# --- Client statement ------------------------------------------------------------------------
+
+
+@staff_required(VIEW)
+def client_statement(request, client_id: int):
+    """A client's wallet statement as PDF (any client: finance and compliance see every wallet)."""
+    from .documents import statement_pdf
+
+    client = get_object_or_404(Client.objects.select_related("user"), pk=client_id)
+    currency = request.GET.get("currency", "USD")
+    wallets = {w.currency for w in selectors.wallets_for_client(client)}
+    if currency not in wallets:
+        raise Http404("No wallet in that currency.")
+    today = date.today()
+    start = _date(request.GET.get("start", "")) or today.replace(day=1)
+    end = _date(request.GET.get("end", "")) or today
+    if end < start or (end - start).days > 366:
+        return HttpResponse("The period must run forwards and be at most 366 days.", status=400)
+    pdf = statement_pdf(client=client, currency=currency, start=start, end=end)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = f"statement-{client.pk}-{currency}-{start:%Y%m%d}-{end:%Y%m%d}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
