@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -132,49 +133,44 @@ def ledger_post(
     actor_id, actor_label = _actor_parts(actor)
     now = timezone.now()
     client_id = getattr(client, "pk", client)
-    legs = sorted(legs, key=lambda leg: leg.account.pk)  # pk order, as the trigger locks
+    external_reference = external_reference[:100]
+    actor_label = actor_label[:254]
+    # One statement writes the transaction and its postings: at the top level it is its own
+    # database transaction (one round trip; the deferred checks run at its commit); inside a
+    # caller's transaction a savepoint lets the caller recover from a refusal.
+    values, params = (
+        [],
+        [
+            kind,
+            idempotency_key,
+            description[:255],
+            client_id,
+            psp,
+            external_reference,
+            actor_id,
+            actor_label,
+            now,
+            external_reference,
+            actor_label,
+            now,
+        ],
+    )
+    for leg in legs:
+        values.append("(%s::bigint, %s::numeric, %s, %s::bigint, %s)")
+        params += [
+            leg.account.pk,
+            leg.amount,
+            leg.account.currency,
+            leg.account.client_id or client_id,
+            leg.account.psp or psp,
+        ]
+    sql = POST_SQL.format(values=", ".join(values))
     try:
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(
-                "INSERT INTO finance_ledgertransaction (kind, idempotency_key, description,"
-                " client_id, psp, external_reference, actor_id, actor_label, posted_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                [
-                    kind,
-                    idempotency_key,
-                    description[:255],
-                    client_id,
-                    psp,
-                    external_reference[:100],
-                    actor_id,
-                    actor_label[:254],
-                    now,
-                ],
-            )
+        with _atomic_if_nested(), connection.cursor() as cur:
+            cur.execute(sql, params)
             row = cur.fetchone()
             if row is None:
                 return _existing(idempotency_key, legs), False
-            values, params = [], []
-            for leg in legs:
-                values.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s)")
-                params += [
-                    row[0],
-                    leg.account.pk,
-                    leg.amount,
-                    leg.account.currency,
-                    leg.account.client_id or client_id,
-                    leg.account.psp or psp,
-                    external_reference[:100],
-                    actor_label[:254],
-                    now,
-                ]
-            columns = (
-                "transaction_id, account_id, amount, currency, client_id, psp,"
-                " external_reference, actor_label, posted_at"
-            )
-            sql = f"INSERT INTO finance_posting ({columns}) VALUES {', '.join(values)}"  # noqa: S608
-            cur.execute(sql, params)  # placeholders only: every value is a parameter
     except IntegrityError as exc:
         if "insufficient funds" in str(exc):
             raise InsufficientFunds(
@@ -189,13 +185,33 @@ def ledger_post(
         description=description[:255],
         client_id=client_id,
         psp=psp,
-        external_reference=external_reference[:100],
+        external_reference=external_reference,
         actor_id=actor_id,
-        actor_label=actor_label[:254],
+        actor_label=actor_label,
         posted_at=now,
     )
     txn._state.adding = False
     return txn, True
+
+
+POST_SQL = """
+WITH txn AS (
+    INSERT INTO finance_ledgertransaction (kind, idempotency_key, description, client_id, psp,
+                                           external_reference, actor_id, actor_label, posted_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+)
+INSERT INTO finance_posting (transaction_id, account_id, amount, currency, client_id, psp,
+                             external_reference, actor_label, posted_at)
+SELECT txn.id, leg.account_id, leg.amount, leg.currency, leg.client_id, leg.psp, %s, %s, %s
+  FROM txn CROSS JOIN (VALUES {values}) AS leg (account_id, amount, currency, client_id, psp)
+RETURNING transaction_id
+"""
+
+
+def _atomic_if_nested():
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
 def _existing(idempotency_key: str, legs: Sequence[Leg]) -> LedgerTransaction:

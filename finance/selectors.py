@@ -96,7 +96,7 @@ def transaction_list(
     _staff(user)
     qs = Posting.objects.select_related("transaction", "account", "client__user")
     if q:
-        filters = Q(external_reference__iexact=q) | Q(transaction__description__icontains=q)
+        filters = Q(external_reference=q) | Q(transaction__description__icontains=q)
         filters |= Q(client__user__email__icontains=q) | Q(transaction__idempotency_key=q)
         if q.isdigit():
             filters |= Q(transaction_id=int(q)) | Q(client_id=int(q))
@@ -109,7 +109,7 @@ def transaction_list(
         qs = qs.filter(posted_at__date__gte=start)
     if end:
         qs = qs.filter(posted_at__date__lte=end)
-    return qs.order_by("-posted_at", "-id")
+    return qs.order_by("-id")
 
 
 def withdrawal_queue(*, user, status: str = "in_review", q: str = "") -> QuerySet[Withdrawal]:

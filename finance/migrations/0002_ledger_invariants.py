@@ -2,8 +2,9 @@
 
 - Postings and ledger transactions are immutable: UPDATE and DELETE raise (TRUNCATE too, unless
   the session sets `brokerage.allow_audit_truncate = on`, as only the test settings do).
-- Every transaction sums to zero per currency and has postings: deferred constraint triggers,
-  checked at commit.
+- Every transaction sums to zero per currency and has postings: a deferred constraint trigger,
+  checked at commit. A transaction's postings are written in one statement; none can be added
+  to it afterwards.
 - Balances change only through postings: inserting postings locks their accounts in primary-key
   order and adds them to the balances in the same statement; a direct UPDATE of a balance
   raises. A posting's currency must be its account's.
@@ -47,38 +48,47 @@ CREATE TRIGGER finance_ledgeraccount_no_truncate BEFORE TRUNCATE ON finance_ledg
     FOR EACH STATEMENT EXECUTE FUNCTION finance_ledger_no_truncate();
 
 -- Balances follow postings, in the inserting statement, accounts locked in primary-key order.
+-- A statement brings all of a transaction's postings: none may be added to it later.
 CREATE OR REPLACE FUNCTION finance_posting_apply() RETURNS trigger AS $$
 DECLARE
-    bad record;
+    r record;
 BEGIN
     PERFORM 1 FROM finance_ledgeraccount a
-        WHERE a.id IN (SELECT DISTINCT account_id FROM new_postings)
+        WHERE a.id IN (SELECT account_id FROM new_postings)
         ORDER BY a.id FOR UPDATE;
-    SELECT p.currency AS pcur, a.currency AS acur, a.id AS aid INTO bad
-        FROM new_postings p JOIN finance_ledgeraccount a ON a.id = p.account_id
-        WHERE p.currency <> a.currency LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'a posting in % on ledger account % held in %', bad.pcur, bad.aid, bad.acur
+    IF EXISTS (SELECT 1 FROM finance_posting p
+                WHERE p.transaction_id IN (SELECT transaction_id FROM new_postings)
+                  AND p.id < (SELECT min(id) FROM new_postings)) THEN
+        RAISE EXCEPTION 'a ledger transaction''s postings are written once, together'
             USING ERRCODE = 'check_violation';
     END IF;
-    UPDATE finance_ledgeraccount a SET balance_amount = a.balance_amount + s.delta
-        FROM (SELECT account_id, sum(amount) AS delta FROM new_postings GROUP BY account_id) s
-        WHERE a.id = s.account_id;
-    SELECT a.id, a.balance_amount - a.held_amount AS available INTO bad
-        FROM finance_ledgeraccount a
-        WHERE a.kind = 'client_wallet'
-          AND a.balance_amount - a.held_amount < 0
-          AND a.id IN (SELECT account_id FROM new_postings GROUP BY account_id
-                       HAVING sum(amount) < 0)
-          AND EXISTS (SELECT 1 FROM new_postings p
-                      JOIN finance_ledgertransaction t ON t.id = p.transaction_id
-                      WHERE p.account_id = a.id AND t.kind <> 'chargeback')
-        LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insufficient funds: client wallet % would have % available',
-            bad.id, bad.available
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'finance_wallet_not_negative';
-    END IF;
+    FOR r IN
+        WITH d AS (
+            SELECT account_id, min(currency) AS cmin, max(currency) AS cmax,
+                   sum(amount) AS delta
+              FROM new_postings GROUP BY account_id
+        ), u AS (
+            UPDATE finance_ledgeraccount a SET balance_amount = a.balance_amount + d.delta
+              FROM d WHERE a.id = d.account_id
+            RETURNING a.id, a.kind, a.currency, d.cmin, d.cmax, d.delta,
+                      a.balance_amount - a.held_amount AS available
+        )
+        SELECT * FROM u
+    LOOP
+        IF r.cmin <> r.currency OR r.cmax <> r.currency THEN
+            RAISE EXCEPTION 'a posting in % on ledger account % held in %',
+                CASE WHEN r.cmin <> r.currency THEN r.cmin ELSE r.cmax END, r.id, r.currency
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF r.kind = 'client_wallet' AND r.delta < 0 AND r.available < 0 AND EXISTS (
+               SELECT 1 FROM new_postings p
+                 JOIN finance_ledgertransaction t ON t.id = p.transaction_id
+                WHERE p.account_id = r.id AND t.kind <> 'chargeback') THEN
+            RAISE EXCEPTION 'insufficient funds: client wallet % would have % available',
+                r.id, r.available
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'finance_wallet_not_negative';
+        END IF;
+    END LOOP;
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
@@ -116,39 +126,32 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER finance_ledgeraccount_guard BEFORE INSERT OR UPDATE OR DELETE
     ON finance_ledgeraccount FOR EACH ROW EXECUTE FUNCTION finance_account_guard();
 
--- Every transaction balances per currency, and has postings: checked at commit.
-CREATE OR REPLACE FUNCTION finance_posting_balanced() RETURNS trigger AS $$
+-- Every transaction has postings and balances per currency: checked at commit, once per
+-- transaction (its postings all arrive in one statement, see finance_posting_apply).
+CREATE OR REPLACE FUNCTION finance_transaction_balanced() RETURNS trigger AS $$
 DECLARE
+    legs integer;
     bad record;
 BEGIN
-    SELECT currency, sum(amount) AS total INTO bad FROM finance_posting
-        WHERE transaction_id = NEW.transaction_id
-        GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'ledger transaction % does not balance: % % left over',
-            NEW.transaction_id, bad.total, bad.currency USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NULL;
-END
-$$ LANGUAGE plpgsql;
-
-CREATE CONSTRAINT TRIGGER finance_posting_balanced AFTER INSERT ON finance_posting
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION finance_posting_balanced();
-
-CREATE OR REPLACE FUNCTION finance_transaction_has_postings() RETURNS trigger AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM finance_posting WHERE transaction_id = NEW.id) THEN
+    SELECT count(*) INTO legs FROM finance_posting WHERE transaction_id = NEW.id;
+    IF legs = 0 THEN
         RAISE EXCEPTION 'ledger transaction % has no postings', NEW.id
             USING ERRCODE = 'check_violation';
     END IF;
+    SELECT currency, sum(amount) AS total INTO bad FROM finance_posting
+        WHERE transaction_id = NEW.id
+        GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger transaction % does not balance: % % left over',
+            NEW.id, bad.total, bad.currency USING ERRCODE = 'check_violation';
+    END IF;
     RETURN NULL;
 END
 $$ LANGUAGE plpgsql;
 
-CREATE CONSTRAINT TRIGGER finance_transaction_has_postings
+CREATE CONSTRAINT TRIGGER finance_transaction_balanced
     AFTER INSERT ON finance_ledgertransaction DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION finance_transaction_has_postings();
+    FOR EACH ROW EXECUTE FUNCTION finance_transaction_balanced();
 
 -- Holds: held_amount is the sum of active holds.
 CREATE OR REPLACE FUNCTION finance_hold_apply() RETURNS trigger AS $$
@@ -187,8 +190,7 @@ CREATE TRIGGER finance_hold_apply BEFORE INSERT OR UPDATE OR DELETE ON finance_h
 
 BACKWARD = r"""
 DROP TRIGGER IF EXISTS finance_hold_apply ON finance_hold;
-DROP TRIGGER IF EXISTS finance_transaction_has_postings ON finance_ledgertransaction;
-DROP TRIGGER IF EXISTS finance_posting_balanced ON finance_posting;
+DROP TRIGGER IF EXISTS finance_transaction_balanced ON finance_ledgertransaction;
 DROP TRIGGER IF EXISTS finance_ledgeraccount_guard ON finance_ledgeraccount;
 DROP TRIGGER IF EXISTS finance_posting_apply ON finance_posting;
 DROP TRIGGER IF EXISTS finance_ledgeraccount_no_truncate ON finance_ledgeraccount;
@@ -197,8 +199,7 @@ DROP TRIGGER IF EXISTS finance_posting_no_truncate ON finance_posting;
 DROP TRIGGER IF EXISTS finance_ledgertransaction_immutable ON finance_ledgertransaction;
 DROP TRIGGER IF EXISTS finance_posting_immutable ON finance_posting;
 DROP FUNCTION IF EXISTS finance_hold_apply();
-DROP FUNCTION IF EXISTS finance_transaction_has_postings();
-DROP FUNCTION IF EXISTS finance_posting_balanced();
+DROP FUNCTION IF EXISTS finance_transaction_balanced();
 DROP FUNCTION IF EXISTS finance_account_guard();
 DROP FUNCTION IF EXISTS finance_posting_apply();
 DROP FUNCTION IF EXISTS finance_ledger_no_truncate();

@@ -1,6 +1,7 @@
 """The ledger's invariants, held by the database whoever writes."""
 
 import threading
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -287,7 +288,7 @@ def test_random_movements_keep_every_invariant(client_record, moves):
     clearing = clearing_for("skrill", "EUR")
     for n, (move, cents) in enumerate(moves):
         amount = D(cents) / 100
-        key = f"{client_record.pk}-{LedgerTransaction.objects.count()}-{n}"
+        key = f"{uuid.uuid4().hex}-{n}"
         try:
             if move in ("in", "out"):
                 sign = 1 if move == "in" else -1
@@ -312,3 +313,19 @@ def test_random_movements_keep_every_invariant(client_record, moves):
         wallet.refresh_from_db()
         assert wallet.available_amount >= 0
     assert ledger_verify()[1] is None
+
+
+def test_postings_cannot_be_added_to_a_transaction_afterwards(client_record):
+    wallet, clearing = fund(client_record)
+    txn = LedgerTransaction.objects.get()
+    with (
+        pytest.raises(IntegrityError, match="written once"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        cur.execute(
+            "INSERT INTO finance_posting (transaction_id, account_id, amount, currency, psp,"
+            " external_reference, actor_label, posted_at)"
+            " VALUES (%s, %s, 5, 'USD', '', '', 'sql', now()), (%s, %s, -5, 'USD', '', '', 'sql', now())",
+            [txn.pk, wallet.pk, txn.pk, clearing.pk],
+        )
