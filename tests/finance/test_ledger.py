@@ -326,6 +326,7 @@ def test_postings_cannot_be_added_to_a_transaction_afterwards(client_record):
         cur.execute(
             "INSERT INTO finance_posting (transaction_id, account_id, amount, currency, psp,"
             " external_reference, actor_label, posted_at)"
-            " VALUES (%s, %s, 5, 'USD', '', '', 'sql', now()), (%s, %s, -5, 'USD', '', '', 'sql', now())",
+            " VALUES (%s, %s, 5, 'USD', '', '', 'sql', now()),"
+            " (%s, %s, -5, 'USD', '', '', 'sql', now())",
             [txn.pk, wallet.pk, txn.pk, clearing.pk],
         )
