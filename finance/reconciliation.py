@@ -264,8 +264,13 @@ MATCH_SQL = [
     WITH l AS (
         SELECT id, amount, currency, booked_on,
                row_number() OVER (PARTITION BY currency, amount ORDER BY booked_on, line_no) AS rn
-          FROM finance_statementline
+          FROM finance_statementline sl
          WHERE run_id = %(run)s AND posting_id IS NULL AND category <> ALL(%(skip)s)
+           -- a second line for a reference already matched is a duplicate, not a candidate
+           AND NOT (reference <> '' AND EXISTS (
+                   SELECT 1 FROM finance_statementline m
+                    WHERE m.run_id = sl.run_id AND m.reference = sl.reference
+                      AND sign(m.amount) = sign(sl.amount) AND m.posting_id IS NOT NULL))
     ), p AS (
         SELECT id, amount, currency, booked_on,
                row_number() OVER (PARTITION BY currency, amount ORDER BY booked_on, id) AS rn

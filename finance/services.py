@@ -915,7 +915,9 @@ def refund_execute(*, refund_id: int) -> str:
         )
 
     def lookup():
-        return adapter.lookup(reference=refund.reference)
+        return adapter.lookup(
+            reference=refund.reference, payment_reference=refund.deposit.provider_reference
+        )
 
     result = lookup() if refund.attempts else None
     if result is None:

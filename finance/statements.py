@@ -15,12 +15,14 @@ Amounts are exact `Decimal`s, signed from the merchant's / account holder's side
 
 Reference conventions (what `StatementRow.reference` holds, matching the external reference on
 our ledger postings):
-- Stripe: charge -> payment_intent_id (else charge_id, else source_id); refund, refund_failure,
-  dispute, dispute_reversal, charge_failure -> source_id (re_..., dp_..., pyr_...) with
-  payment_reference = payment_intent_id (else charge_id); anything else (payout, fee,
-  transfer, ...) -> source_id, category kept so the engine can skip it.
-- camt.053: NtryDtls/TxDtls/Refs/EndToEndId (unless NOTPROVIDED), else TxDtls/Refs/AcctSvcrRef,
-  else the entry's AcctSvcrRef, else RmtInf/Ustrd.
+- Stripe (category = reporting_category, amount = gross, booked_on = created_utc's date):
+  charge -> payment_intent_id (else charge_id, else source_id); every other category
+  (refund, refund_failure, dispute, dispute_reversal, payout, fee, transfer, ...) -> source_id
+  (re_..., dp_..., po_...), with payment_reference = payment_intent_id (else charge_id) when
+  the row has one; the engine skips the categories it does not reconcile.
+- camt.053 (booked entries only: Sts BOOK or none; PDNG/INFO entries are skipped):
+  NtryDtls/TxDtls/Refs/EndToEndId (unless NOTPROVIDED), else TxDtls/Refs/AcctSvcrRef, else the
+  entry's AcctSvcrRef, else RmtInf/Ustrd.
 - MT940: the :61: customer reference (unless NONREF; replaced by the full EREF of :86: when it
   is that EREF cut to 16 characters), else the end-to-end reference in :86: (EREF+... or
   /EREF/...), else the :61: bank reference after //.
@@ -66,6 +68,12 @@ BOM = b"\xef\xbb\xbf"
 
 @dataclass(frozen=True, slots=True)
 class StatementRow:
+    """One money movement in a statement file.
+
+    line_no: 1-based line (CSV, MT940 :61: line) or entry number (camt.053 <Ntry>), for error
+    reports. category: charge, refund, payout, dispute, dispute_reversal, fee, transfer, other …
+    """
+
     line_no: int  # 1-based line (CSV, MT940 :61: line) or entry number (camt.053 <Ntry>)
     reference: str  # the provider's id that our ledger posting carries as external reference
     amount: Decimal  # signed, major units: + money in (a payment), - out (refund, payout, ...)
@@ -290,10 +298,12 @@ class _Bad(ValueError):
     """A value is not readable; the message completes "amount '...' <message>"."""
 
 
-_PLAIN = re.compile(r"[+-]?\d{1,15}(?:\.\d{1,15})?\Z")
-_PLAIN_COMMA = re.compile(r"[+-]?\d{1,15}(?:,\d{1,15})?\Z")
-_GROUPED = re.compile(r"(\d{1,3})([,'\u00a0\u202f ])\d{3}(?:\2\d{3})*(?:\.\d{1,15})?\Z")
-_GROUPED_COMMA = re.compile(r"(\d{1,3})([.'\u00a0\u202f ])\d{3}(?:\2\d{3})*(?:,\d{1,15})?\Z")
+_PLAIN = re.compile(r"[+-]?\d{1,15}(?:\.\d{1,15})?\Z", re.ASCII)
+_PLAIN_COMMA = re.compile(r"[+-]?\d{1,15}(?:,\d{1,15})?\Z", re.ASCII)
+_GROUPED = re.compile(r"(\d{1,3})([,'\u00a0\u202f ])\d{3}(?:\2\d{3})*(?:\.\d{1,15})?\Z", re.ASCII)
+_GROUPED_COMMA = re.compile(
+    r"(\d{1,3})([.'\u00a0\u202f ])\d{3}(?:\2\d{3})*(?:,\d{1,15})?\Z", re.ASCII
+)
 _NOT_FINITE = re.compile(r"[+-]?(nan|snan|inf|infinity)\Z", re.IGNORECASE)
 
 
@@ -383,7 +393,7 @@ def _human_format(fmt: str) -> str:
     return fmt
 
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 
 
 @lru_cache(maxsize=4096)
@@ -394,7 +404,7 @@ def _date(text: str, fmt: str) -> date:
             raise ValueError(text)
         value = date.fromisoformat(text)
     else:
-        value = datetime.strptime(text, fmt).date()  # noqa: DTZ007 (a calendar date, no zone)
+        value = datetime.strptime(text, fmt).date()
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise ValueError(text)
     return value
@@ -717,7 +727,8 @@ _ODD_EXPONENTS = frozenset(
 
 _STRIPE_TIME = re.compile(
     r"(\d{4}-\d{2}-\d{2})(?:[ T](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?"
-    r"(?:Z|[+-]\d{2}:?\d{2})?)?\Z"
+    r"(?:Z|[+-]\d{2}:?\d{2})?)?\Z",
+    re.ASCII,
 )
 _STRIPE_CHARGE = frozenset({"charge"})
 
@@ -815,7 +826,7 @@ def _stripe_date(text: str, line_no: int) -> date:
 
 # --- camt.053 ----------------------------------------------------------------------------------
 
-_CAMT_AMOUNT = re.compile(r"\d{1,15}(?:\.\d{1,15})?\Z")
+_CAMT_AMOUNT = re.compile(r"\d{1,15}(?:\.\d{1,15})?\Z", re.ASCII)
 
 # Paths below the Document element, and what the parser does when an element there ends:
 # ("e", key) keeps an entry's text, ("t", key) its first transaction's, ("u", _) adds a Ustrd
@@ -907,6 +918,13 @@ def _camt_tree(ns: str) -> _Node:
     return root
 
 
+def _attribute(attrs: list[str], name: str) -> str:
+    for i in range(0, len(attrs), 2):
+        if attrs[i] == name:
+            return attrs[i + 1]
+    return ""
+
+
 def _camt_parser(out: list):
     """An expat parser that appends each booked entry (StatementRow) and, at the end of each
     <Stmt>, its StatementHeader to `out`. Only the current entry is kept in memory; DOCTYPE
@@ -914,6 +932,7 @@ def _camt_parser(out: list):
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.buffer_text = True
     parser.buffer_size = CHUNK_SIZE
+    parser.ordered_attributes = True  # attributes as [name, value, ...]: cheaper than a dict
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     stack: list[_Node] = []
     text = ""
@@ -941,7 +960,7 @@ def _camt_parser(out: list):
             line_no=line(),
         )
 
-    def start(name: str, attrs: dict) -> None:
+    def start(name: str, attrs: list[str]) -> None:
         nonlocal text, entry, bal, stmt, tx_count, entry_no
         text = ""
         if not stack:
@@ -966,13 +985,13 @@ def _camt_parser(out: list):
         elif action == _START_TX:
             tx_count += 1
         elif action == _START_ENTRY_AMT:
-            entry["ccy"] = attrs.get("Ccy", "")
+            entry["ccy"] = _attribute(attrs, "Ccy")
         elif action == _START_STMT:
             stmt = {"line": line(), "bals": [], "count": 0, "sum": ZERO, "currencies": set()}
         elif action == _START_BAL:
             bal = {"line": line()}
         elif action == _START_BAL_AMT:
-            bal["ccy"] = attrs.get("Ccy", "")
+            bal["ccy"] = _attribute(attrs, "Ccy")
 
     def chars(data: str) -> None:
         nonlocal text
@@ -1036,6 +1055,12 @@ def _camt_feed(parser, chunk: bytes, final: bool = False) -> None:
             f"the XML is not well-formed ({expat.ErrorString(exc.code)})",
             code="malformed_row",
             line_no=exc.lineno,
+        ) from None
+    except (LookupError, UnicodeError) as exc:  # an encoding expat and Python do not know
+        raise StatementError(
+            f"the XML's encoding cannot be read ({exc})",
+            code="malformed_row",
+            line_no=parser.CurrentLineNumber,
         ) from None
 
 
@@ -1176,12 +1201,15 @@ def _iter_camt053(source: _Source) -> Iterator[StatementRow | StatementHeader]:
 # --- MT940 -------------------------------------------------------------------------------------
 
 _TAG = re.compile(r":(\d{2}[A-Z]?):")
-_BALANCE = re.compile(r"(?P<mark>[CD])(?P<date>\d{6})(?P<ccy>[A-Z]{3})(?P<amount>\d[\d,]*)\s*\Z")
+_BALANCE = re.compile(
+    r"(?P<mark>[CD])(?P<date>\d{6})(?P<ccy>[A-Z]{3})(?P<amount>\d[\d,]*)\s*\Z", re.ASCII
+)
 _LINE_61 = re.compile(
     r"(?P<vdate>\d{6})(?P<edate>\d{4})?(?P<mark>RC|RD|C|D)(?P<funds>[A-Z])?"
-    r"(?P<amount>\d[\d,]*)(?P<ttype>[NFS][A-Z0-9]{3})(?P<custref>.*?)(?://(?P<bankref>.*))?\Z"
+    r"(?P<amount>\d[\d,]*)(?P<ttype>[NFS][A-Z0-9]{3})(?P<custref>.*?)(?://(?P<bankref>.*))?\Z",
+    re.ASCII,
 )
-_SWIFT_AMOUNT = re.compile(r"\d{1,15},\d{0,15}\Z")
+_SWIFT_AMOUNT = re.compile(r"\d{1,15},\d{0,15}\Z", re.ASCII)
 _STRUCTURED_86 = re.compile(r"\d{3}\?\d\d|\?\d\d")
 _SUBFIELD = re.compile(r"\?(\d\d)")
 _SEPA_KEYWORDS = re.compile(

@@ -1,9 +1,10 @@
 """Run the sandbox servers: `python -m sandbox` (the demo's `make up` does)."""
 
 import os
+import threading
 from urllib.parse import urlparse
 
-from . import mt5
+from . import mt5, psp
 
 
 def main():
@@ -12,11 +13,22 @@ def main():
     password = os.environ.get("SANDBOX_MT5_PASSWORD", "sandbox-manager")
     server = mt5.serve(url.hostname or "127.0.0.1", url.port or 8081, login, password)
     print(f"MT5 Web API sandbox on {url.geturl()} (manager login {login})", flush=True)
+    psp_url = urlparse(os.environ.get("SANDBOX_PSP_URL", "http://127.0.0.1:8082"))
+    psp_server = psp.serve(psp_url.hostname or "127.0.0.1", psp_url.port or 8082)
+    print(
+        f"PSP sandbox on {psp_url.geturl()} (/stripe, /checkout, /skrill, /coinpayments; "
+        "control under /_sandbox/)",
+        flush=True,
+    )
+    psp_thread = threading.Thread(target=psp_server.serve_forever, name="psp", daemon=True)
+    psp_thread.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        psp_server.shutdown()
+        psp_server.server_close()
         server.server_close()
 
 

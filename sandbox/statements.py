@@ -44,10 +44,11 @@ def _plain(amount: Decimal) -> str:
     return f"{amount:f}"
 
 
-def _padded(amount: Decimal, currency: str) -> str:
-    """The amount with the currency's decimals ("100.00", JPY "1000"), never losing digits."""
+def _padded(amount: Decimal, currency: str | int) -> str:
+    """The amount with the currency's decimals ("100.00", JPY "1000"), never losing digits.
+    `currency` may be given as its number of decimals."""
     text = f"{amount:f}"
-    places = _places(currency)
+    places = currency if type(currency) is int else _places(currency)
     decimals = len(text) - text.index(".") - 1 if "." in text else 0
     if decimals < places:
         text += ("" if "." in text else ".") + "0" * (places - decimals)
@@ -114,8 +115,25 @@ def iter_generic_csv(
     yield buffer.getvalue().encode()
 
 
-def write_generic_csv(rows: Iterable, **options) -> bytes:
-    return b"".join(iter_generic_csv(rows, **options))
+def write_generic_csv(
+    rows: Iterable,
+    *,
+    delimiter: str = ",",
+    columns: Iterable[str] = GENERIC_COLUMNS,
+    decimal_comma: bool = False,
+    date_format: str = "%Y-%m-%d",
+    bom: bool = False,
+) -> bytes:
+    return b"".join(
+        iter_generic_csv(
+            rows,
+            delimiter=delimiter,
+            columns=columns,
+            decimal_comma=decimal_comma,
+            date_format=date_format,
+            bom=bom,
+        )
+    )
 
 
 # --- Stripe itemized payout reconciliation (payout_reconciliation.itemized.5) ------------------
@@ -185,8 +203,11 @@ def _ids_for(category: str, reference: str, payment_reference: str, n: int):
     return reference, payment_reference, ""
 
 
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
 def _csv_field(text: str) -> str:
-    if any(c in text for c in ',"\n\r'):
+    if _NEEDS_QUOTES.search(text):
         return '"' + text.replace('"', '""') + '"'
     return text
 
@@ -228,11 +249,12 @@ def iter_stripe_itemized_csv(rows: Iterable, *, payout_id: str | None = None) ->
                 day = days[row.booked_on] = (row.booked_on.isoformat(), available)
             seconds = (n * 7919) % 86400
             created = f"{day[0]} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-            gross_text = _padded(gross, upper)
+            places = _places(upper)
+            gross_text = _padded(gross, places)
             head = (
                 f"{payout_id},{payout_at},{payout_at},txn_{txn_prefix}{n:012x},{created},"
-                f"{created},{day[1]},{day[1]},{currency},{gross_text},{_padded(fee, upper)},"
-                f"{_padded(gross - fee, upper)},{_csv_field(category)},{_csv_field(source_id)},"
+                f"{created},{day[1]},{day[1]},{currency},{gross_text},{_padded(fee, places)},"
+                f"{_padded(gross - fee, places)},{_csv_field(category)},{_csv_field(source_id)},"
                 f"{_csv_field(row.description)},"
             )
             if category in ("charge", "refund", "dispute", "dispute_reversal"):
@@ -256,8 +278,8 @@ def iter_stripe_itemized_csv(rows: Iterable, *, payout_id: str | None = None) ->
     yield from _chunked(lines())
 
 
-def write_stripe_itemized_csv(rows: Iterable, **options) -> bytes:
-    return b"".join(iter_stripe_itemized_csv(rows, **options))
+def write_stripe_itemized_csv(rows: Iterable, *, payout_id: str | None = None) -> bytes:
+    return b"".join(iter_stripe_itemized_csv(rows, payout_id=payout_id))
 
 
 # --- camt.053.001.02 ---------------------------------------------------------------------------
@@ -370,8 +392,25 @@ def iter_camt053(
     yield b"    </Stmt>\n  </BkToCstmrStmt>\n</Document>\n"
 
 
-def write_camt053(rows: Iterable, **options) -> bytes:
-    return b"".join(iter_camt053(rows, **options))
+def write_camt053(
+    rows: Iterable,
+    *,
+    account_iban: str,
+    currency: str,
+    opening_balance: Decimal,
+    statement_id: str = "STMT-1",
+    created_at: datetime | None = None,
+) -> bytes:
+    return b"".join(
+        iter_camt053(
+            rows,
+            account_iban=account_iban,
+            currency=currency,
+            opening_balance=opening_balance,
+            statement_id=statement_id,
+            created_at=created_at,
+        )
+    )
 
 
 # --- MT940 -------------------------------------------------------------------------------------
@@ -471,5 +510,20 @@ def iter_mt940(
     yield from _chunked(lines(), "latin-1")
 
 
-def write_mt940(rows: Iterable, **options) -> bytes:
-    return b"".join(iter_mt940(rows, **options))
+def write_mt940(
+    rows: Iterable,
+    *,
+    account: str,
+    currency: str,
+    opening_balance: Decimal,
+    statement_no: str = "1",
+) -> bytes:
+    return b"".join(
+        iter_mt940(
+            rows,
+            account=account,
+            currency=currency,
+            opening_balance=opening_balance,
+            statement_no=statement_no,
+        )
+    )

@@ -154,8 +154,11 @@ class PspAdapter(ABC):
         funding payment). `reference` is our idempotency key: sending it twice pays once."""
 
     @abstractmethod
-    def lookup(self, *, reference: str) -> OperationResult | None:
-        """The refund or payout we sent under `reference`, or None if the PSP never got it."""
+    def lookup(self, *, reference: str, payment_reference: str = "") -> OperationResult | None:
+        """The refund or payout we sent under `reference`, or None if the PSP never got it.
+
+        `payment_reference` (the PSP's id of the refunded or funding payment) helps providers
+        that file refunds under their payment (Checkout.com)."""
 
     def webhook_ack(self) -> WebhookAck:
         return WebhookAck()

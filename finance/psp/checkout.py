@@ -202,7 +202,11 @@ class CheckoutAdapter(PspAdapter):
             detail=str(payment.get("response_summary") or ""),
         )
 
-    def lookup(self, *, reference: str) -> OperationResult | None:
+    def lookup(self, *, reference: str, payment_reference: str = "") -> OperationResult | None:
+        if payment_reference:  # a refund is an action on its payment
+            found = self._action(payment_reference, reference)
+            if found:
+                return found
         query = urllib.parse.urlencode({"reference": reference})
         response = self._call("GET", f"/payments?{query}")
         if not response.ok:

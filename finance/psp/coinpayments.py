@@ -201,7 +201,7 @@ class CoinPaymentsAdapter(PspAdapter):
             reference, payment_reference=payment_reference, amount=amount, currency=currency
         )
 
-    def lookup(self, *, reference: str) -> OperationResult | None:
+    def lookup(self, *, reference: str, payment_reference: str = "") -> OperationResult | None:
         for note in (reference, REFUND_NOTE_PREFIX + reference):
             error, result = self._api("get_withdrawal_info", [("note", note)])
             if error == "ok" and result:

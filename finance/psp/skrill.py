@@ -243,7 +243,7 @@ class SkrillAdapter(PspAdapter):
             detail=(transaction.findtext("status_msg") or "").strip() if status != "2" else "",
         )
 
-    def lookup(self, *, reference: str) -> OperationResult | None:
+    def lookup(self, *, reference: str, payment_reference: str = "") -> OperationResult | None:
         fields = [("action", "status_trn"), *self._credentials(), ("trn_id", reference)]
         response = self._post("/app/query.pl", fields)
         raise_for_transport("Skrill", response, response.text()[:200])

@@ -205,7 +205,7 @@ class StripeAdapter(PspAdapter):
             currency=currency,
         )
 
-    def lookup(self, *, reference: str) -> OperationResult | None:
+    def lookup(self, *, reference: str, payment_reference: str = "") -> OperationResult | None:
         query = urllib.parse.urlencode(
             {"query": f"metadata['reference']:{_search_literal(reference)}"}
         )
