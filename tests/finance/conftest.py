@@ -1,4 +1,8 @@
 import itertools
+import json
+import threading
+import urllib.error
+import urllib.request
 from datetime import timedelta
 from decimal import Decimal
 
@@ -81,3 +85,35 @@ def deposit_paid(client, method, amount="100.00"):
 def fresh(obj):
     """The row as stored (FSM-protected fields cannot be refreshed in place)."""
     return type(obj).objects.get(pk=obj.pk)
+
+
+@pytest.fixture
+def psp_sandbox(settings):
+    """The PSP sandbox in a thread, with every PSP's API base URL pointing at it."""
+    from sandbox import psp
+
+    server = psp.serve("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.PSP_CONFIG = {
+        code: {**conf, "api_url": f"{base}/{code}"} for code, conf in settings.PSP_CONFIG.items()
+    }
+    settings.PSP_TIMEOUT_SECONDS = 5
+    sandbox_control(base, "POST", "/_sandbox/faults", {"delivery_backoff_seconds": 0.05})
+    yield base
+    server.shutdown()
+    server.server_close()
+
+
+def sandbox_control(base, method, path, payload=None):
+    """Call one of the sandbox's /_sandbox/ control endpoints: (status, JSON answer)."""
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(
+        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")

@@ -2,7 +2,6 @@
 
 import re
 import socket
-import threading
 import urllib.request
 from decimal import Decimal
 
@@ -15,7 +14,6 @@ from finance.ledger import wallet_for
 from finance.models import Deposit, Hold, PaymentMethod, Withdrawal
 from finance.psp import PSP_NAMES, EventKind
 from finance.services import deposit_create, psp_event_apply, withdrawal_request
-from sandbox import psp
 from tests.conftest import PASSWORD, login, make_client_user, make_partner_user, make_staff
 from tests.finance.conftest import deposit_paid, event, fresh, verified_client
 
@@ -198,19 +196,6 @@ def test_a_client_without_funds_sees_how_to_start(as_role):
 # --- Deposits --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def psp_sandbox(settings):
-    """The PSP sandbox in a thread, with every PSP's API base URL pointing at it."""
-    server = psp.serve("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    settings.PSP_CONFIG = {
-        code: {**conf, "api_url": f"{base}/{code}"} for code, conf in settings.PSP_CONFIG.items()
-    }
-    yield base
-    server.shutdown()
-    server.server_close()
 
 
 def test_the_deposit_page_lists_the_methods_offered(client, methods):
