@@ -142,9 +142,9 @@ def wait_for(predicate, timeout=30.0, interval=0.2):
     return False
 
 
-@pytest.fixture
-def worker():
-    """A real Celery worker process on the test database and the test Redis database."""
+def start_worker(extra_env: dict | None = None) -> subprocess.Popen:
+    """Start a real Celery worker process on the test database and Redis; wait for its
+    heartbeat. `extra_env` adds settings (e.g. PSP API URLs pointing at a sandbox)."""
     db = settings.DATABASES["default"]
     env = dict(os.environ)
     env.update(
@@ -152,6 +152,7 @@ def worker():
         DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}"
         f"/{db['NAME']}",
         REDIS_URL=settings.REDIS_URL,
+        **(extra_env or {}),
     )
     name = f"test-{uuid.uuid4().hex[:8]}@localhost"
     proc = subprocess.Popen(
@@ -175,17 +176,28 @@ def worker():
         cwd=settings.BASE_DIR,
     )
     proc.hostname = name
+    if not wait_for(lambda: any(w["hostname"] == name for w in health.workers())):
+        stop_worker(proc)
+        raise AssertionError("worker never sent a heartbeat")
+    return proc
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    proc.terminate()
     try:
-        assert wait_for(lambda: any(w["hostname"] == name for w in health.workers())), (
-            "worker never sent a heartbeat"
-        )
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def worker():
+    """A real Celery worker process on the test database and the test Redis database."""
+    proc = start_worker()
+    try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_worker(proc)
 
 
 # --- Browser (Playwright driving Debian's Chromium) ------------------------------------------
