@@ -12,12 +12,15 @@ class LeadsConfig(AppConfig):
         from brokerage.signals import staff_deactivated
 
         from . import dashboard, rules  # noqa: F401
-        from .receivers import on_staff_deactivated, on_user_signed_up
+        from clients.signals import client_funded
+
+        from .receivers import on_client_funded, on_staff_deactivated, on_user_signed_up
 
         rules.connect()
         # After clients' receiver (INSTALLED_APPS order), which creates the client record.
         user_signed_up.connect(on_user_signed_up, dispatch_uid="leads.on_user_signed_up")
         staff_deactivated.connect(on_staff_deactivated, dispatch_uid="leads.on_staff_deactivated")
+        client_funded.connect(on_client_funded, dispatch_uid="leads.on_client_funded")
         for item in [
             NavItem("My leads", "leads:inbox", "inbox", "leads.work_leads", 10, "Sales"),
             NavItem("Desk", "leads:desk", "kanban", "leads.manage_desk_leads", 20, "Sales"),

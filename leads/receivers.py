@@ -38,3 +38,10 @@ def on_staff_deactivated(sender, user, actor, **kwargs):
     departed_agent_reroute_task.delay_on_commit(
         user.pk, actor if isinstance(actor, str) else actor.email
     )
+
+
+def on_client_funded(sender, client_id, actor, **kwargs):
+    """A client's first deposit (FTD) converts their lead."""
+    from .services import lead_convert_on_ftd
+
+    lead_convert_on_ftd(client_id=client_id, actor=actor)

@@ -643,3 +643,24 @@ def nurture_send_due(*, now=None, limit: int = 200) -> int:
             _send_step(enrollment)
             sent += 1
     return sent
+
+
+@transaction.atomic
+def lead_convert_on_ftd(*, client_id: int, actor: Actor) -> Lead | None:
+    """The client behind a lead made their first deposit: the lead is converted (once)."""
+    lead = Lead.objects.select_for_update().filter(client_id=client_id).first()
+    if lead is None or lead.status not in Lead.OPEN:
+        return lead
+    before = lead.status
+    lead.mark_converted()
+    lead.save()
+    _activity(lead, LeadActivity.Kind.STATUS, actor, f"{before} → {lead.status}", reason="FTD")
+    audit_record(
+        actor=actor,
+        action="lead.status_changed",
+        target=lead,
+        reason="First deposit (FTD).",
+        evidence={"from": before, "to": lead.status, "rule": "ftd"},
+    )
+    nurture_stop(lead=lead, reason="converted", actor=actor)
+    return lead

@@ -312,3 +312,26 @@ def test_chargeback_events_arriving_before_the_payment_are_sent_back(methods):
         )
     assert exc_info.value.code == "out_of_order" and exc_info.value.status == 409
     assert not Chargeback.objects.exists()
+
+
+def test_the_first_deposit_converts_the_clients_lead(methods, django_capture_on_commit_callbacks):
+    from leads.models import Channel, Lead
+    from leads.services import lead_capture
+    from leads.validation import clean_lead_input
+
+    client = verified_client("lead@test.example")
+    lead, _ = lead_capture(
+        data=clean_lead_input({"email": "lead@test.example", "source": "portal"}),
+        channel=Channel.PORTAL,
+        actor="test",
+        client=client,
+        route=False,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        deposit_paid(client, methods["stripe"], "100.00")
+    lead = Lead.objects.get(pk=lead.pk)
+    assert lead.status == "converted"
+    assert AuditEvent.objects.filter(action="lead.status_changed", target_id=str(lead.pk)).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        deposit_paid(client, methods["stripe"], "50.00")  # not an FTD: nothing more happens
+    assert AuditEvent.objects.filter(action="lead.status_changed").count() == 1
