@@ -10,10 +10,9 @@ class LeadsConfig(AppConfig):
 
         from brokerage.navigation import NavItem, register_nav
         from brokerage.signals import staff_deactivated
-
-        from . import dashboard, rules  # noqa: F401
         from clients.signals import client_funded
 
+        from . import dashboard, rules  # noqa: F401
         from .receivers import on_client_funded, on_staff_deactivated, on_user_signed_up
 
         rules.connect()
