@@ -196,8 +196,6 @@ def test_a_client_without_funds_sees_how_to_start(as_role):
 # --- Deposits --------------------------------------------------------------------------------
 
 
-
-
 def test_the_deposit_page_lists_the_methods_offered(client, methods):
     PaymentMethod.objects.create(
         psp="stripe",
