@@ -43,3 +43,27 @@ def test_kyc_bench_smoke():
     figures = run_bench("kyc.py", "--submissions", "10")
     assert figures["decided"] == 10 and figures["clean_auto_approved_pct"] == 100.0
     assert figures["defective_flagged_correctly"]
+
+
+def test_ledger_bench_smoke():
+    figures = run_bench(
+        "ledger.py",
+        "--transfers",
+        "200",
+        "--writers",
+        "2",
+        "--wallets",
+        "20",
+        "--pgbench-seconds",
+        "1",
+        "--pgbench-scale",
+        "1",
+    )
+    assert figures["transfers"] == 200 and figures["ledger_verify"] == "clean"
+    assert figures["ledger_transactions_per_s"] > 0 and figures["baseline_tps"] > 0
+
+
+@pytest.mark.parametrize("fmt", ["stripe_csv", "csv", "camt053"])
+def test_reconcile_bench_smoke(fmt):
+    figures = run_bench("reconcile.py", "--rows", "3000", "--format", fmt)
+    assert figures["all_found_exactly"] and figures["statement_rows"] > 2900
