@@ -711,9 +711,14 @@ def withdrawal_cancel(*, withdrawal: Withdrawal, actor: Actor, reason: str) -> W
     return w
 
 
-def _psp_call(call, lookup) -> OperationResult | None:
-    """Make the call; if it failed in flight, look the operation up (never blindly repeat)."""
+def _psp_call(call, lookup, *, resume: bool) -> OperationResult | None:
+    """Make the call, exactly once at the PSP: a resumed operation (a worker died, an answer
+    was lost) is looked up first; a call that fails in flight is looked up, never repeated.
+    None: the PSP's answer is unknown for now (the sweeper or a webhook will finish it)."""
     try:
+        found = lookup() if resume else None
+        if found is not None:
+            return found
         return call()
     except PspError as exc:
         log.warning("PSP call failed in flight (%s); looking it up", exc.message)
@@ -721,6 +726,26 @@ def _psp_call(call, lookup) -> OperationResult | None:
             return lookup()
         except PspError:
             return None
+
+
+def _money_out(
+    *, hold: Hold, client, psp: str, kind: str, idempotency_key: str, actor, **details
+) -> LedgerTransaction:
+    """Money left the wallet through the PSP: the hold becomes the wallet's debit."""
+    hold_close(hold=hold, status=Hold.Status.SETTLED)
+    txn, _ = ledger_post(
+        kind=kind,
+        idempotency_key=idempotency_key,
+        legs=[
+            Leg(wallet_for(client, hold.currency), -hold.amount),
+            Leg(clearing_for(psp, hold.currency), hold.amount),
+        ],
+        actor=actor,
+        client=client,
+        psp=psp,
+        **details,
+    )
+    return txn
 
 
 def withdrawal_payout(*, withdrawal_id: int) -> str:
@@ -765,9 +790,7 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
     def lookup():
         return adapter.lookup(reference=w.reference)
 
-    result = lookup() if resume else None
-    if result is None:
-        result = _psp_call(call, lookup)
+    result = _psp_call(call, lookup, resume=resume)
     if result is None or result.status == "pending":
         return "pending"  # the webhook, or the sweeper's next look, will finish it
     return _withdrawal_finish(w.pk, result, PAYOUT_ACTOR)
@@ -785,17 +808,13 @@ def _withdrawal_finish(withdrawal_id: int, result: OperationResult, actor: str) 
         w.provider_reference = (result.provider_reference or w.provider_reference)[:100]
         w.completed_at = timezone.now()
         if result.status == "succeeded":
-            hold_close(hold=w.hold, status=Hold.Status.SETTLED)
-            txn, _ = ledger_post(
-                kind=LedgerTransaction.Kind.WITHDRAWAL,
-                idempotency_key=f"withdrawal:{w.pk}",
-                legs=[
-                    Leg(wallet_for(w.client, w.currency), -w.amount),
-                    Leg(clearing_for(w.psp, w.currency), w.amount),
-                ],
-                actor=actor,
+            txn = _money_out(
+                hold=w.hold,
                 client=w.client,
                 psp=w.psp,
+                kind=LedgerTransaction.Kind.WITHDRAWAL,
+                idempotency_key=f"withdrawal:{w.pk}",
+                actor=actor,
                 external_reference=w.provider_reference,
                 description=f"Withdrawal {w.reference}",
             )
@@ -919,9 +938,7 @@ def refund_execute(*, refund_id: int) -> str:
             reference=refund.reference, payment_reference=refund.deposit.provider_reference
         )
 
-    result = lookup() if refund.attempts else None
-    if result is None:
-        result = _psp_call(call, lookup)
+    result = _psp_call(call, lookup, resume=refund.attempts > 0)
     if result is None or result.status == "pending":
         return "pending"
     return _refund_finish(refund.pk, result, PAYOUT_ACTOR)
@@ -937,17 +954,13 @@ def _refund_finish(refund_id: int, result: OperationResult, actor: str) -> str:
         refund.provider_reference = (result.provider_reference or "")[:100]
         refund.completed_at = timezone.now()
         if result.status == "succeeded":
-            hold_close(hold=refund.hold, status=Hold.Status.SETTLED)
-            txn, _ = ledger_post(
-                kind=LedgerTransaction.Kind.REFUND,
-                idempotency_key=f"refund:{refund.pk}",
-                legs=[
-                    Leg(wallet_for(deposit.client, deposit.currency), -refund.amount),
-                    Leg(clearing_for(deposit.psp, deposit.currency), refund.amount),
-                ],
-                actor=actor,
+            txn = _money_out(
+                hold=refund.hold,
                 client=deposit.client,
                 psp=deposit.psp,
+                kind=LedgerTransaction.Kind.REFUND,
+                idempotency_key=f"refund:{refund.pk}",
+                actor=actor,
                 external_reference=refund.provider_reference,
                 description=f"Refund {refund.reference} of deposit {deposit.reference}",
             )

@@ -1,8 +1,5 @@
 import itertools
-import json
 import threading
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,6 +10,7 @@ from finance.models import FxRate, PaymentMethod
 from finance.psp import EventKind, WebhookEvent
 from finance.services import deposit_create, psp_event_apply
 from tests.conftest import make_client_user
+from tests.psp_support import control as sandbox_control
 
 D = Decimal
 _ids = itertools.count(1)
@@ -104,16 +102,3 @@ def psp_sandbox(settings):
     yield base
     server.shutdown()
     server.server_close()
-
-
-def sandbox_control(base, method, path, payload=None):
-    """Call one of the sandbox's /_sandbox/ control endpoints: (status, JSON answer)."""
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")

@@ -6,19 +6,18 @@ and the adapter must accept exactly what it received (raw body + headers), and r
 forged, altered, stale or malformed (built with sandbox.psp.signed_webhook).
 """
 
-import json
 import threading
 import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from finance.psp import EventKind, PspError, WebhookRejected, adapter_for
 from sandbox import psp as sandbox
+from tests.psp_support import Receiver, control
 
 D = Decimal
 PSPS = ["stripe", "checkout", "skrill", "coinpayments"]
@@ -55,57 +54,11 @@ def psp_settings(settings, base):
     return settings
 
 
-class Receiver:
-    """A merchant webhook endpoint: records each POST; answers 200 unless told otherwise."""
-
-    def __init__(self):
-        self.received: list[tuple[dict, bytes]] = []
-        self.answers: list[int] = []
-        self.cond = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.cond:
-                    receiver.received.append((dict(self.headers.items()), body))
-                    status = receiver.answers.pop(0) if receiver.answers else 200
-                    receiver.cond.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, count: int, timeout: float = 10.0) -> list[tuple[dict, bytes]]:
-        with self.cond:
-            self.cond.wait_for(lambda: len(self.received) >= count, timeout)
-            return list(self.received)
-
-
 @pytest.fixture
 def receiver():
     r = Receiver()
     yield r
-    r.server.shutdown()
-    r.server.server_close()
-
-
-def control(base, method, path, payload=None):
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+    r.close()
 
 
 def now():

@@ -11,7 +11,6 @@ import time
 import urllib.parse
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -24,6 +23,7 @@ from finance.psp import (
 )
 from finance.statements import ColumnMapping, read_statement, read_statement_headers
 from sandbox import psp as sandbox
+from tests.psp_support import Receiver, control
 
 D = Decimal
 CONFIG = sandbox.sandbox_config()
@@ -68,12 +68,6 @@ def request(method, url, *, body=b"", headers=None):
         conn.close()
 
 
-def control(base, method, path, payload=None):
-    body = b"" if payload is None else json.dumps(payload).encode()
-    status, _, data = request(method, base + path, body=body)
-    return status, json.loads(data or b"null")
-
-
 def form(fields):
     return urllib.parse.urlencode(fields).encode()
 
@@ -98,45 +92,11 @@ def checkout_headers(key=None, idempotency_key=None):
     return headers
 
 
-class Receiver:
-    """A merchant webhook endpoint: records each POST; answers from `answers`, then 200."""
-
-    def __init__(self):
-        self.received: list[tuple[dict, bytes]] = []
-        self.answers: list[int] = []
-        self.cond = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.cond:
-                    receiver.received.append((dict(self.headers.items()), body))
-                    status = receiver.answers.pop(0) if receiver.answers else 200
-                    receiver.cond.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, count, timeout=10.0):
-        with self.cond:
-            self.cond.wait_for(lambda: len(self.received) >= count, timeout)
-            return list(self.received)
-
-
 @pytest.fixture
 def receiver():
     r = Receiver()
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def adapter(psp, base):
