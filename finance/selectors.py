@@ -172,7 +172,8 @@ def chargeback_list(*, user, status: str = "") -> QuerySet[Chargeback]:
     qs = Chargeback.objects.select_related("deposit__client__user").annotate(
         evidence_count=Count("evidence")
     )
-    return qs.filter(status=status) if status else qs
+    qs = qs.filter(status=status) if status else qs
+    return qs.order_by("-opened_at", "-pk")
 
 
 def refund_list(*, user) -> QuerySet[Refund]:

@@ -218,6 +218,7 @@ def deposit_detail(request, deposit_id: int):
             add_domain_error(refund_form if refund_form.is_bound else chargeback_form, exc)
     ctx = {
         "d": deposit,
+        "wallets": selectors.wallets_for_client(deposit.client),
         "refund_form": refund_form,
         "chargeback_form": chargeback_form,
         "refunds": deposit.refunds.select_related("requested_by"),
@@ -379,6 +380,7 @@ def chargeback_detail(request, chargeback_id: int):
             add_domain_error(resolve_form if resolve_form.is_bound else evidence_form, exc)
     ctx = {
         "cb": cb,
+        "wallets": selectors.wallets_for_client(cb.deposit.client),
         "resolve_form": resolve_form,
         "evidence_form": evidence_form,
         "evidence": cb.evidence.select_related("uploaded_by"),

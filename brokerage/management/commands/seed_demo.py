@@ -1,4 +1,5 @@
-"""Demo data: one staff user per role, three desks with agents, a client, IB partners, an API key.
+"""Demo data: one staff user per role, three desks with agents, a client, IB partners, an API key,
+and a month of finance activity (finance.demo).
 
 Idempotent: running it again changes nothing. Nothing here exists unless this command is run.
 Passwords, the TOTP secret and the API key come from DEMO_PASSWORD, DEMO_TOTP_SECRET and
@@ -22,6 +23,7 @@ from brokerage.roles import ROLES
 from brokerage.services import api_key_create, audit_record, staff_user_upsert
 from brokerage.totp import totp_code
 from clients.services import client_register
+from finance.demo import install_demo_finance
 from ib.services import partner_create
 from kyc.demo import install_demo_kyc
 from leads.demo import install_demo_leads, install_demo_rules
@@ -146,6 +148,7 @@ class Command(BaseCommand):
         install_demo_rules()
         install_demo_leads()
         install_demo_kyc(password)
+        install_demo_finance(actor=ACTOR)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(staff)} staff, 3 desks, client@demo.test, "
