@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -156,7 +157,7 @@ def ledger_post(
         ],
     )
     for leg in legs:
-        values.append("(%s::bigint, %s::numeric, %s, %s::bigint, %s)")
+        values.append("(%s::bigint, %s::numeric, %s::text, %s::bigint, %s::text)")
         params += [
             leg.account.pk,
             leg.amount,
@@ -166,11 +167,11 @@ def ledger_post(
         ]
     sql = POST_SQL.format(values=", ".join(values))
     try:
-        with _atomic_if_nested(), connection.cursor() as cur:
-            cur.execute(sql, params)
+        with _atomic_if_nested(), _prepared_cursor() as cur:
+            cur.execute(sql, params, prepare=True)
             row = cur.fetchone()
-            if row is None:
-                return _existing(idempotency_key, legs), False
+        if row is None:
+            return _existing(idempotency_key, legs), False
     except IntegrityError as exc:
         if "insufficient funds" in str(exc):
             raise InsufficientFunds(
@@ -208,6 +209,15 @@ SELECT txn.id, leg.account_id, leg.amount, leg.currency, leg.client_id, leg.psp,
   FROM txn CROSS JOIN (VALUES {values}) AS leg (account_id, amount, currency, client_id, psp)
 RETURNING transaction_id
 """
+
+
+@contextmanager
+def _prepared_cursor():
+    """A server-side-binding cursor on Django's connection: the posting statement is prepared
+    once per connection and then only executed (Django's own cursors bind on the client)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
+        yield cur
 
 
 def _atomic_if_nested():

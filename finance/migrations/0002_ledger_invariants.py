@@ -130,20 +130,21 @@ CREATE TRIGGER finance_ledgeraccount_guard BEFORE INSERT OR UPDATE OR DELETE
 -- transaction (its postings all arrive in one statement, see finance_posting_apply).
 CREATE OR REPLACE FUNCTION finance_transaction_balanced() RETURNS trigger AS $$
 DECLARE
-    legs integer;
-    bad record;
+    r record;
 BEGIN
-    SELECT count(*) INTO legs FROM finance_posting WHERE transaction_id = NEW.id;
-    IF legs = 0 THEN
+    SELECT coalesce(sum(legs), 0) AS legs,
+           min(currency) FILTER (WHERE total <> 0) AS currency,
+           min(total) FILTER (WHERE total <> 0) AS total
+      INTO r
+      FROM (SELECT currency, count(*) AS legs, sum(amount) AS total FROM finance_posting
+             WHERE transaction_id = NEW.id GROUP BY currency) per_currency;
+    IF r.legs = 0 THEN
         RAISE EXCEPTION 'ledger transaction % has no postings', NEW.id
             USING ERRCODE = 'check_violation';
     END IF;
-    SELECT currency, sum(amount) AS total INTO bad FROM finance_posting
-        WHERE transaction_id = NEW.id
-        GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
-    IF FOUND THEN
+    IF r.currency IS NOT NULL THEN
         RAISE EXCEPTION 'ledger transaction % does not balance: % % left over',
-            NEW.id, bad.total, bad.currency USING ERRCODE = 'check_violation';
+            NEW.id, r.total, r.currency USING ERRCODE = 'check_violation';
     END IF;
     RETURN NULL;
 END
