@@ -224,6 +224,39 @@ def _load_lines(run: ReconciliationRun) -> int:
     return n
 
 
+# 2. What is left, by currency and amount within the date window: pairs that are each other's
+# nearest candidate are matched, round after round, until no pair is left to agree on.
+AMOUNT_DATE_SQL = """
+WITH l AS (
+    SELECT id, amount, currency, booked_on, line_no
+      FROM finance_statementline sl
+     WHERE run_id = %(run)s AND posting_id IS NULL AND category <> ALL(%(skip)s)
+       -- a second line for a reference already matched is a duplicate, not a candidate
+       AND NOT (reference <> '' AND EXISTS (
+               SELECT 1 FROM finance_statementline m
+                WHERE m.run_id = sl.run_id AND m.reference = sl.reference
+                  AND sign(m.amount) = sign(sl.amount) AND m.posting_id IS NOT NULL))
+), c AS (
+    SELECT l.id AS line_id, p.id AS posting_id, abs(p.booked_on - l.booked_on) AS gap,
+           l.line_no
+      FROM l JOIN recon_postings p
+        ON p.line_id IS NULL AND p.currency = l.currency AND p.amount = l.amount
+       AND abs(p.booked_on - l.booked_on) <= %(window)s
+), for_line AS (
+    SELECT DISTINCT ON (line_id) line_id, posting_id FROM c ORDER BY line_id, gap, posting_id
+), for_posting AS (
+    SELECT DISTINCT ON (posting_id) posting_id, line_id FROM c
+     ORDER BY posting_id, gap, line_no
+), pairs AS (
+    SELECT for_line.line_id, for_line.posting_id
+      FROM for_line JOIN for_posting USING (line_id, posting_id)
+), upd AS (
+    UPDATE finance_statementline sl SET posting_id = pairs.posting_id, match = 'amount_date'
+      FROM pairs WHERE sl.id = pairs.line_id RETURNING sl.id, sl.posting_id
+)
+UPDATE recon_postings rp SET line_id = upd.id FROM upd WHERE rp.id = upd.posting_id
+"""
+
 MATCH_SQL = [
     # The postings in reach: this PSP's clearing accounts, within the period and its window.
     """
@@ -255,32 +288,6 @@ MATCH_SQL = [
           FROM l JOIN p ON p.reference = l.reference AND p.s = l.s AND p.rn = l.rn
     ), upd AS (
         UPDATE finance_statementline sl SET posting_id = pairs.posting_id, match = 'reference'
-          FROM pairs WHERE sl.id = pairs.line_id RETURNING sl.id, sl.posting_id
-    )
-    UPDATE recon_postings rp SET line_id = upd.id FROM upd WHERE rp.id = upd.posting_id
-    """,
-    # 2. What is left, by currency and amount, nearest dates first, within the window.
-    """
-    WITH l AS (
-        SELECT id, amount, currency, booked_on,
-               row_number() OVER (PARTITION BY currency, amount ORDER BY booked_on, line_no) AS rn
-          FROM finance_statementline sl
-         WHERE run_id = %(run)s AND posting_id IS NULL AND category <> ALL(%(skip)s)
-           -- a second line for a reference already matched is a duplicate, not a candidate
-           AND NOT (reference <> '' AND EXISTS (
-                   SELECT 1 FROM finance_statementline m
-                    WHERE m.run_id = sl.run_id AND m.reference = sl.reference
-                      AND sign(m.amount) = sign(sl.amount) AND m.posting_id IS NOT NULL))
-    ), p AS (
-        SELECT id, amount, currency, booked_on,
-               row_number() OVER (PARTITION BY currency, amount ORDER BY booked_on, id) AS rn
-          FROM recon_postings WHERE line_id IS NULL
-    ), pairs AS (
-        SELECT l.id AS line_id, p.id AS posting_id
-          FROM l JOIN p ON p.currency = l.currency AND p.amount = l.amount AND p.rn = l.rn
-         WHERE abs(p.booked_on - l.booked_on) <= %(window)s
-    ), upd AS (
-        UPDATE finance_statementline sl SET posting_id = pairs.posting_id, match = 'amount_date'
           FROM pairs WHERE sl.id = pairs.line_id RETURNING sl.id, sl.posting_id
     )
     UPDATE recon_postings rp SET line_id = upd.id FROM upd WHERE rp.id = upd.posting_id
@@ -330,8 +337,14 @@ def _match(run: ReconciliationRun) -> dict:
         "skip": list(SKIP_CATEGORIES),
     }
     with connection.cursor() as cur:
-        for sql in MATCH_SQL:
+        for sql in MATCH_SQL[:4]:  # the postings in reach, then by reference
             cur.execute(sql, params if "%(" in sql else None)
+        for _round in range(20):
+            cur.execute(AMOUNT_DATE_SQL, params)
+            if cur.rowcount == 0:
+                break
+        for sql in MATCH_SQL[4:]:  # the differences
+            cur.execute(sql, params)
         cur.execute(
             "SELECT match, count(*) FROM finance_statementline WHERE run_id = %s GROUP BY match",
             [run.pk],
