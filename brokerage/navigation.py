@@ -34,17 +34,25 @@ def nav_for(audience: str, user, current_path: str) -> list[dict]:
             url = reverse(item.url_name)
         except NoReverseMatch:
             continue
-        root = url in ("/backoffice/", "/portal/", "/partners/")
-        active = current_path == url if root else current_path.startswith(url)
         entries.append(
             {
                 "label": item.label,
                 "url": url,
                 "icon": item.icon,
-                "active": active,
+                "active": False,
                 "section": item.section,
             }
         )
+    # One active entry: the most specific one the page is under (/portal/wallet/deposit/ is
+    # "Deposit", not also "Wallet"); an audience's root only on itself.
+    roots = ("/backoffice/", "/portal/", "/partners/")
+    under = [
+        e
+        for e in entries
+        if (current_path == e["url"] if e["url"] in roots else current_path.startswith(e["url"]))
+    ]
+    if under:
+        max(under, key=lambda e: len(e["url"]))["active"] = True
     return entries
 
 

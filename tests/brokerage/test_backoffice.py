@@ -129,3 +129,15 @@ def test_server_error_page_is_plain_and_safe(rf):
     assert html.status_code == 500 and b"Something went wrong" in html.content
     api = server_error(rf.get("/api/v1/whoami"))
     assert api.status_code == 500 and api["Content-Type"] == "application/json"
+
+
+def test_navigation_marks_only_the_most_specific_entry_active(db):
+    from brokerage.navigation import nav_for
+    from tests.conftest import make_client_user
+
+    user = make_client_user()
+    active = [e["label"] for e in nav_for("portal", user, "/portal/wallet/deposit/") if e["active"]]
+    assert active == ["Deposit"]
+    active = [e["label"] for e in nav_for("portal", user, "/portal/wallet/") if e["active"]]
+    assert active == ["Wallet"]
+    assert [e["label"] for e in nav_for("portal", user, "/portal/") if e["active"]] == ["Overview"]
