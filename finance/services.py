@@ -567,8 +567,10 @@ def withdrawal_request(
             fields={"psp": ["Not a method you deposited with."]},
         )
     wallet = wallet_for(client, currency)
-    Client.objects.select_for_update().get(pk=client.pk)  # velocity counts see each other
+    # Ledger accounts first, then the client row (velocity counts see each other): the order
+    # every finance service keeps (a chargeback flags the client after locking its accounts).
     lock_accounts([wallet])
+    Client.objects.select_for_update().get(pk=client.pk)
     withdrawal = Withdrawal(
         reference=new_reference("W"),
         client=client,
