@@ -475,12 +475,16 @@ def reconciliation_detail(request, run_id: int):
     kind = request.GET.get("kind", "")
     kind = kind if kind in ReconciliationItem.Kind.values else ""
     show = request.GET.get("show", "open")
-    items = run.items.select_related("resolved_by", "line", "posting__transaction")
-    if kind:
-        items = items.filter(kind=kind)
-    if show == "open":
-        items = items.filter(resolved_at__isnull=True)
-    page, query = paginate(request, items.order_by("kind", "id"), 50)
+    if show == "matched":  # the pairs found, line by line
+        matched = run.lines.filter(posting__isnull=False).select_related("posting")
+        page, query = paginate(request, matched.order_by("line_no"), 50)
+    else:
+        items = run.items.select_related("resolved_by", "line", "posting__transaction")
+        if kind:
+            items = items.filter(kind=kind)
+        if show == "open":
+            items = items.filter(resolved_at__isnull=True)
+        page, query = paginate(request, items.order_by("kind", "id"), 50)
     closed = reconciliation.PeriodClose.objects.filter(run=run).first()
     ctx = {
         "run": run,

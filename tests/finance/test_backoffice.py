@@ -203,6 +203,8 @@ def test_reconciliation_upload_runs_and_shows_progress_then_results(
     reconciliation_execute(run_id=run.pk)
     page = client.get(f"/backoffice/finance/reconciliation/{run.pk}/")
     assert b"Missing in the ledger" in page.content
+    matched = client.get(f"/backoffice/finance/reconciliation/{run.pk}/?show=matched")
+    assert matched.status_code == 200 and b"Nothing matched." in matched.content
     item = run.items.get()
     client.post(
         f"/backoffice/finance/reconciliation/items/{item.pk}/resolve/",
@@ -233,3 +235,31 @@ def test_withdrawal_page_for_an_unknown_client_standing(client, officer, methods
     w = in_review(methods)
     Withdrawal.objects.filter(pk=w.pk)
     assert b"Automatic checks" in client.get(f"/backoffice/finance/withdrawals/{w.pk}/").content
+
+
+def test_the_matched_lines_of_a_run_are_listed(client, officer, methods):
+    from datetime import date
+
+    from finance.reconciliation import month_bounds, reconciliation_execute, reconciliation_start
+    from finance.statements import ColumnMapping
+
+    d = deposit_paid(verified_client(), methods["stripe"], "42.00")
+    first, last = month_bounds(date.today())
+    data = f"date,reference,amount,currency\n{date.today()},{d.provider_reference},42.00,USD\n"
+    run = reconciliation_start(
+        psp="stripe",
+        fmt="csv",
+        uploaded_file=SimpleUploadedFile("s.csv", data.encode()),
+        period_start=first,
+        period_end=last,
+        mapping=ColumnMapping(
+            reference="reference", amount="amount", currency="currency", date="date"
+        ),
+        actor=officer,
+    )
+    reconciliation_execute(run_id=run.pk)
+    page = client.get(f"/backoffice/finance/reconciliation/{run.pk}/?show=matched")
+    assert (
+        b'data-matched="reference"' in page.content
+        and d.provider_reference.encode() in page.content
+    )
