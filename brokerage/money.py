@@ -68,6 +68,10 @@ def to_amount(value, currency: str, *, field: str = "amount", allow_zero=False) 
             code="bad_amount",
             fields={field: ["Not a number."]},
         )
+    if abs(amount) > MAX_AMOUNT:
+        raise InvalidInput(
+            f"{field}: the amount is too large.", code="bad_amount", fields={field: ["Too large."]}
+        )
     if amount != amount.quantize(quantum(currency), rounding=ROUND_HALF_UP):
         places = exponent(currency)
         raise InvalidInput(

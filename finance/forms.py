@@ -112,7 +112,9 @@ class StatementForm(forms.Form):
             start, end = month, month.replace(day=last)
         else:
             raise forms.ValidationError("Choose a month, or both a from and a to date.")
-        if start > end:
+        if not (2000 <= start.year <= 2100 and 2000 <= end.year <= 2100):
+            self.add_error("end", "Choose dates between the years 2000 and 2100.")
+        elif start > end:
             self.add_error("end", "The end date is before the start date.")
         elif (end - start).days + 1 > STATEMENT_MAX_DAYS:
             self.add_error(

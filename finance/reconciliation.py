@@ -183,6 +183,14 @@ def reconciliation_execute(*, run_id: int) -> str:
         )
         log.warning("reconciliation %s refused the file: %s", run_id, exc.message)
         return "failed"
+    except Exception as exc:  # nothing of the run is kept; it must not stay "running"
+        log.exception("reconciliation %s failed", run_id)
+        ReconciliationRun.objects.filter(pk=run_id).update(
+            status=ReconciliationRun.Status.FAILED,
+            error=f"The run could not finish ({type(exc).__name__}); nothing was kept.",
+            finished_at=timezone.now(),
+        )
+        return "failed"
     finally:
         cache.delete(_progress_key(run_id))
     return "done"
@@ -205,13 +213,13 @@ def _load_lines(run: ReconciliationRun) -> int:
                     (
                         run.pk,
                         row.line_no,
-                        row.reference[:100],
+                        row.reference[:100].replace("\x00", ""),
                         row.amount,
                         row.currency,
                         row.booked_on,
                         (row.description or "")[:255].replace("\x00", ""),
-                        (row.category or "")[:30],
-                        (row.payment_reference or "")[:100],
+                        (row.category or "")[:30].replace("\x00", ""),
+                        (row.payment_reference or "")[:100].replace("\x00", ""),
                         "",
                     )
                 )

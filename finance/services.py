@@ -20,7 +20,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
-from brokerage.money import format_money, to_amount
+from brokerage.money import exponent, format_money, to_amount
 from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.models import Client
@@ -123,6 +123,8 @@ def deposit_create(
     *, client: Client, method: PaymentMethod, amount, actor: Actor, request=None
 ) -> Deposit:
     """Check the method's limits and the client's standing, and record the deposit intent."""
+    if exponent(method.currency) > 2:  # the ledger keeps 2 decimal places
+        raise DepositNotAllowed(f"{method.currency} is not a currency we hold.")
     amount = to_amount(amount, method.currency)
     client = Client.objects.select_for_update().get(pk=client.pk)  # one intent at a time
     if not method_available(method, client):

@@ -52,10 +52,12 @@ def _trail(obj, limit=30):
 
 
 def _date(value: str):
+    """A date from a query string, or None; years outside 2000-2100 are not dates we keep."""
     try:
-        return date.fromisoformat(value) if value else None
+        parsed = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return parsed if parsed and 2000 <= parsed.year <= 2100 else None
 
 
 # --- Withdrawals -----------------------------------------------------------------------------

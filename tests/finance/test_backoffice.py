@@ -263,3 +263,32 @@ def test_the_matched_lines_of_a_run_are_listed(client, officer, methods):
         b'data-matched="reference"' in page.content
         and d.provider_reference.encode() in page.content
     )
+
+
+def test_ops_configure_payment_methods_and_rates_in_admin(client, methods):
+    login(client, make_staff("ops_admin"))
+    assert client.get("/admin/finance/paymentmethod/").status_code == 200
+    form = {
+        "psp": "skrill",
+        "name": "Skrill GBP",
+        "currency": "KWD",
+        "countries": '["GB", "XX"]',
+        "excluded_countries": "[]",
+        "min_amount": "10",
+        "max_amount": "100",
+        "min_kyc_level": "0",
+        "is_active": "on",
+        "sort_order": "5",
+    }
+    bad = client.post("/admin/finance/paymentmethod/add/", form)
+    assert bad.status_code == 200 and b"more than 2 decimal places" in bad.content
+    assert b"XX" in bad.content
+    form.update(currency="gbp", countries='["gb"]')
+    assert client.post("/admin/finance/paymentmethod/add/", form).status_code == 302
+    from finance.models import FxRate, PaymentMethod
+
+    assert PaymentMethod.objects.get(name="Skrill GBP").countries == ["GB"]
+    r = client.post("/admin/finance/fxrate/add/", {"currency": "GBP", "usd_rate": "1.27"})
+    assert r.status_code == 302 and FxRate.objects.filter(currency="GBP").exists()
+    login(client, make_staff("finance_officer"))
+    assert client.get("/admin/finance/paymentmethod/").status_code in (302, 403)

@@ -521,3 +521,14 @@ def test_the_wallet_page_offers_a_statement_per_wallet(client, funded):
     html = client.get(WALLET).content.decode()
     assert f'action="{STATEMENT}"' in html
     assert '<option value="USD" selected>USD</option>' in html
+
+
+def test_absurd_amounts_and_dates_are_clear_errors_not_crashes(client, funded):
+    customer, _ = funded
+    login(client, customer.user)
+    for amount in ("1e30", "-5", "NaN", "12.345"):
+        r = client.post(WITHDRAW, {"option": "stripe:USD", "amount": amount})
+        assert r.status_code == 400, amount
+    assert not Withdrawal.objects.exists()
+    r = client.get(f"{WALLET}statement.pdf?currency=USD&month=9999-12")
+    assert r.status_code == 400
