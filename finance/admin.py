@@ -17,7 +17,18 @@ class PaymentMethodForm(forms.ModelForm):
 
     class Meta:
         model = PaymentMethod
-        fields = "__all__"
+        fields = [
+            "psp",
+            "name",
+            "currency",
+            "countries",
+            "excluded_countries",
+            "min_amount",
+            "max_amount",
+            "min_kyc_level",
+            "is_active",
+            "sort_order",
+        ]
 
     def clean_currency(self):
         code = (self.cleaned_data.get("currency") or "").upper()
@@ -62,7 +73,7 @@ class PaymentMethodAdmin(SimpleHistoryAdmin):
 class FxRateForm(forms.ModelForm):
     class Meta:
         model = FxRate
-        fields = "__all__"
+        fields = ["currency", "usd_rate"]
 
     def clean_currency(self):
         code = (self.cleaned_data.get("currency") or "").upper()
