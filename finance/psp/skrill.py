@@ -296,7 +296,9 @@ class SkrillAdapter(PspAdapter):
         else:
             kind = PAYMENT_STATUSES.get(status, EventKind.IGNORED)
         common = {
-            "event_id": f"{fields['mb_transaction_id']}:{status}",
+            # Only signed fields (md5sig covers transaction_id and status, not
+            # mb_transaction_id) may name the event: a replay with a new Skrill id is a repeat.
+            "event_id": f"{fields['transaction_id']}:{status}",
             "reference": fields["transaction_id"],
             "provider_reference": fields["mb_transaction_id"],
             "occurred_at": now,

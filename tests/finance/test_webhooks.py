@@ -233,3 +233,24 @@ def test_a_dispute_before_its_payment_is_sent_back_then_applied(client, methods)
     again = post(client, "stripe", *sandbox.signed_webhook("stripe", dispute))
     assert again.status_code == 200
     assert fresh(deposit).charged_back_amount == D("100.00") and balance(deposit) == 0
+
+
+def test_a_signed_skrill_post_replayed_with_another_skrill_id_is_a_repeat(client, methods):
+    deposit = open_deposit(methods, "skrill")
+    fields = {
+        "transaction_id": deposit.reference,
+        "amount": "100.00",
+        "currency": "EUR",
+    }
+    first = sandbox.skrill_status(**fields, mb_transaction_id="400000901", status=2)
+    assert post(client, "skrill", *sandbox.signed_webhook("skrill", first)).status_code == 200
+    dispute = sandbox.skrill_status(**fields, mb_transaction_id="400000901", status=-3)
+    assert post(client, "skrill", *sandbox.signed_webhook("skrill", dispute)).status_code == 200
+    # mb_transaction_id is outside md5sig: changing it must not make a second chargeback.
+    replay = {**dispute, "mb_transaction_id": "400000999"}
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    from urllib.parse import urlencode
+
+    assert post(client, "skrill", headers, urlencode(replay).encode()).status_code == 200
+    assert fresh(deposit).charged_back_amount == D("100.00")
+    assert PspEvent.objects.filter(psp="skrill").count() == 2
