@@ -412,13 +412,13 @@ def _key(client: Client, index: int) -> str:
 def _deposit(client: Client, index: int, step: Pay, method: PaymentMethod) -> Deposit:
     """The client's n-th demo deposit: found again by its PSP event, or created and settled."""
     key = _key(client, index)
-    reference = (
-        PspEvent.objects.filter(
+    if method.psp == "skrill":  # Skrill names its events by our reference: find the payment
+        found = PspEvent.objects.filter(psp="skrill", provider_reference=_skrill_id(key))
+    else:
+        found = PspEvent.objects.filter(
             psp=method.psp, event_id=payment_event_id(method.psp, key, step.outcome)
         )
-        .values_list("reference", flat=True)
-        .first()
-    )
+    reference = found.values_list("reference", flat=True).first()
     if reference:
         return Deposit.objects.get(reference=reference)
     deposit = deposit_create(client=client, method=method, amount=step.amount, actor=client.user)
@@ -470,14 +470,15 @@ def _skrill_id(key: str) -> str:
     return str(3_000_000_000 + int(hashlib.sha256(key.encode()).hexdigest(), 16) % 10**9)
 
 
-def payment_event_id(psp: str, key: str, outcome: str) -> str:
-    """The provider's id of the event that reports `outcome` for demo deposit `key`."""
+def payment_event_id(psp: str, key: str, outcome: str, reference: str = "") -> str:
+    """The provider's id of the event that reports `outcome` for demo deposit `key` (Skrill's
+    is made of signed fields: our `reference` and the status)."""
     if psp == "stripe":
         return "evt_3" + _token(f"{key}:evt:{outcome}", 23)
     if psp == "checkout":
         return "evt_" + _token(f"{key}:evt:{outcome}", 26, HEX)
     if psp == "skrill":
-        return f"{_skrill_id(key)}:{SKRILL_STATUS[outcome]}"
+        return f"{reference}:{SKRILL_STATUS[outcome]}"
     if psp == "coinpayments":
         return _token(f"{key}:ipn:{outcome}", 32, HEX)
     raise LookupError(psp)
@@ -497,7 +498,7 @@ def payment_event(
     }[psp]
     return build(
         key=key,
-        event_id=payment_event_id(psp, key, outcome),
+        event_id=payment_event_id(psp, key, outcome, reference),
         reference=reference,
         amount=amount,
         currency=currency,

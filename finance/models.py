@@ -431,6 +431,9 @@ class Refund(models.Model):
     )
     provider_reference = models.CharField(max_length=100, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    attempted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a run last claimed the call to the PSP."
+    )
     failure_reason = models.CharField(max_length=255, blank=True)
     ledger_transaction = models.ForeignKey(
         LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -472,6 +475,11 @@ class Chargeback(models.Model):
     currency = models.CharField(max_length=3)
     reason = models.CharField(max_length=255, blank=True)
     status = FSMField(default=Status.OPEN, choices=Status.choices, protected=True)
+    counted_amount = models.DecimalField(
+        **MONEY,
+        default=0,
+        help_text="The part of the deposit it took back (at most what remained of it).",
+    )
     wallet_debited_amount = models.DecimalField(**MONEY, default=0)
     loss_amount = models.DecimalField(
         **MONEY, default=0, help_text="The shortfall booked to chargeback losses."

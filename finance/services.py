@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 WEBHOOK_ACTOR = "psp:{psp}"
 PAYOUT_ACTOR = "rule:finance_payout"
 CHECKS_ACTOR = "rule:withdrawal_checks"
+# A run's claim on a PSP call (payout, refund) goes stale after this: longer than such a task
+# may run (time limit 120 s), so a live run is never overtaken by a copy of itself.
+CLAIM_STALE_AFTER = timedelta(minutes=3)
 
 
 class DepositNotAllowed(DomainError):
@@ -633,7 +636,11 @@ def _lock_withdrawal(withdrawal_id: int) -> Withdrawal:
     """Lock the wallet and clearing accounts (key order), then the withdrawal."""
     w = Withdrawal.objects.get(pk=withdrawal_id)
     lock_accounts([wallet_for(w.client, w.currency), clearing_for(w.psp, w.currency)])
-    return Withdrawal.objects.select_for_update().select_related("hold").get(pk=withdrawal_id)
+    return (
+        Withdrawal.objects.select_for_update(of=("self",))
+        .select_related("hold", "funding_deposit")
+        .get(pk=withdrawal_id)
+    )
 
 
 def _need(actor, perm: str, message: str) -> None:
@@ -758,20 +765,21 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
     The withdrawal is marked processing (committed) before the call; a resumed payout (a
     worker died, the answer was lost) first asks the PSP for our reference.
     """
+    now = timezone.now()
     with transaction.atomic(durable=True):
-        w = (
-            Withdrawal.objects.select_for_update()
-            .select_related("client__user")
-            .get(pk=withdrawal_id)
-        )
+        w = _lock_withdrawal(withdrawal_id)
         if w.status == Withdrawal.Status.APPROVED:
             w.start_payout()
             resume = False
         elif w.status == Withdrawal.Status.PROCESSING:
+            # Another run holds the call until its claim goes stale (longer than a task may
+            # run): a second copy of the task, queued by the sweeper, must not call the PSP.
+            if w.payout_started_at and w.payout_started_at > now - CLAIM_STALE_AFTER:
+                return "in progress"
             resume = True
         else:
             return f"nothing to do: {w.status}"
-        w.payout_started_at = timezone.now()
+        w.payout_started_at = now
         w.payout_attempts += 1
         w.save()
         audit_record(
@@ -780,6 +788,7 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
             target=w,
             evidence={"attempt": w.payout_attempts},
         )
+    email = Client.objects.filter(pk=w.client_id).values_list("user__email", flat=True).get()
     adapter = psp_registry.adapter_for(w.psp)
 
     def call():
@@ -788,7 +797,7 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
             amount=w.amount,
             currency=w.currency,
             payment_reference=w.funding_deposit.provider_reference,
-            customer_email=w.client.user.email,
+            customer_email=email,
         )
 
     def lookup():
@@ -841,7 +850,7 @@ def _withdrawal_finish(withdrawal_id: int, result: OperationResult, actor: str) 
         return w.status
 
 
-def payouts_sweep(*, stale_after: timedelta = timedelta(minutes=2)) -> int:
+def payouts_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER) -> int:
     """Re-queue approved withdrawals and refunds whose payout never started or never finished."""
     from .tasks import refund_execute_task, withdrawal_payout_task
 
@@ -855,9 +864,9 @@ def payouts_sweep(*, stale_after: timedelta = timedelta(minutes=2)) -> int:
     for pk in ids:
         withdrawal_payout_task.delay(pk)
     refunds = list(
-        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )[:500]
+        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lt=cutoff)
+        .filter(Q(attempted_at__isnull=True) | Q(attempted_at__lt=cutoff))
+        .values_list("pk", flat=True)[:500]
     )
     for pk in refunds:
         refund_execute_task.delay(pk)
@@ -872,7 +881,11 @@ def _lock_deposit_accounts(deposit: Deposit, *extra: LedgerAccount) -> Deposit:
         [wallet_for(deposit.client, deposit.currency), clearing_for(deposit.psp, deposit.currency)]
         + list(extra)
     )
-    return Deposit.objects.select_for_update().select_related("client__user").get(pk=deposit.pk)
+    return (
+        Deposit.objects.select_for_update(of=("self",))
+        .select_related("client__user")
+        .get(pk=deposit.pk)
+    )
 
 
 @transaction.atomic
@@ -923,10 +936,22 @@ def refund_request(*, deposit: Deposit, amount, reason: str, actor, request=None
 
 
 def refund_execute(*, refund_id: int) -> str:
-    refund = Refund.objects.select_related("deposit").get(pk=refund_id)
-    if refund.status != Refund.Status.PENDING:
-        return f"nothing to do: {refund.status}"
-    Refund.objects.filter(pk=refund_id).update(attempts=F("attempts") + 1)
+    """Send a pending refund to the PSP, exactly once (claimed like a payout)."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        refund = (
+            Refund.objects.select_for_update(of=("self",))
+            .select_related("deposit")
+            .get(pk=refund_id)
+        )
+        if refund.status != Refund.Status.PENDING:
+            return f"nothing to do: {refund.status}"
+        if refund.attempted_at and refund.attempted_at > now - CLAIM_STALE_AFTER:
+            return "in progress"
+        resume = refund.attempts > 0
+        refund.attempts += 1
+        refund.attempted_at = now
+        refund.save(update_fields=["attempts", "attempted_at"])
     adapter = psp_registry.adapter_for(refund.deposit.psp)
 
     def call():
@@ -942,7 +967,7 @@ def refund_execute(*, refund_id: int) -> str:
             reference=refund.reference, payment_reference=refund.deposit.provider_reference
         )
 
-    result = _psp_call(call, lookup, resume=refund.attempts > 0)
+    result = _psp_call(call, lookup, resume=resume)
     if result is None or result.status == "pending":
         return "pending"
     return _refund_finish(refund.pk, result, PAYOUT_ACTOR)
@@ -1009,33 +1034,32 @@ def chargeback_open(
     ).first()
     if existing:
         return existing
-    pending = list(
-        Withdrawal.objects.filter(
-            client_id=deposit.client_id,
-            status__in=[
-                Withdrawal.Status.REQUESTED,
-                Withdrawal.Status.IN_REVIEW,
-                Withdrawal.Status.APPROVED,
-            ],
-        )
-    )
+    cancellable = [
+        Withdrawal.Status.REQUESTED,
+        Withdrawal.Status.IN_REVIEW,
+        Withdrawal.Status.APPROVED,
+    ]
+    guess = list(Withdrawal.objects.filter(client_id=deposit.client_id, status__in=cancellable))
     losses = system_account(LedgerAccount.Kind.CHARGEBACK_LOSSES, deposit.currency)
-    # Every account this touches, locked at once in key order.
-    others = [wallet_for(deposit.client, w.currency) for w in pending]
-    others += [clearing_for(w.psp, w.currency) for w in pending]
+    # Every row this touches is locked before the first audit event (which takes the audit
+    # chain's lock): the ledger accounts in key order, the deposit, the client, the withdrawals.
+    others = [wallet_for(deposit.client, w.currency) for w in guess]
+    others += [clearing_for(w.psp, w.currency) for w in guess]
     deposit = _lock_deposit_accounts(deposit, losses, *others)
-    for w in pending:
-        withdrawal_cancel(withdrawal=w, actor=actor, reason="A chargeback was received.")
+    Client.objects.select_for_update().get(pk=deposit.client_id)
+    pending = list(
+        Withdrawal.objects.select_for_update(of=("self",))
+        .filter(client_id=deposit.client_id, status__in=cancellable)
+        .order_by("pk")
+    )
     amount = to_amount(amount, deposit.currency)
     if deposit.status != Deposit.Status.COMPLETED:
         raise InvalidInput("Only a completed deposit can be charged back.")
-    if amount > deposit.remaining_amount:
-        raise InvalidInput(
-            f"Only {format_money(deposit.remaining_amount, deposit.currency)} of this deposit "
-            "remains (the rest was refunded or charged back).",
-            code="over_chargeback",
-            fields={"amount": ["More than remains of the deposit."]},
-        )
+    for w in pending:
+        withdrawal_cancel(withdrawal=w, actor=actor, reason="A chargeback was received.")
+    # The PSP has already taken the money: the chargeback is booked whatever remained of the
+    # deposit (a refund and a chargeback of the same payment: the excess is a loss).
+    counted = min(amount, max(deposit.remaining_amount, Decimal(0)))
     wallet = wallet_for(deposit.client, deposit.currency)
     wallet.refresh_from_db()
     covered = max(Decimal(0), min(amount, wallet.available_amount))
@@ -1044,6 +1068,7 @@ def chargeback_open(
         deposit=deposit,
         provider_reference=provider_reference,
         amount=amount,
+        counted_amount=counted,
         currency=deposit.currency,
         reason=(reason or "")[:255],
         wallet_debited_amount=covered,
@@ -1067,7 +1092,7 @@ def chargeback_open(
     )
     Chargeback.objects.filter(pk=chargeback.pk).update(ledger_transaction=txn)
     Deposit.objects.filter(pk=deposit.pk).update(
-        charged_back_amount=F("charged_back_amount") + amount
+        charged_back_amount=F("charged_back_amount") + counted
     )
     client_flag_add(
         client=deposit.client,
@@ -1086,6 +1111,7 @@ def chargeback_open(
             "amount": str(amount),
             "wallet_debited": str(covered),
             "loss": str(shortfall),
+            "beyond_the_deposit": str(amount - counted),
             "ledger_transaction": txn.pk,
         },
     )
@@ -1125,7 +1151,7 @@ def chargeback_resolve(*, chargeback: Chargeback, outcome: str, reason: str, act
             description=f"Dispute won on deposit {deposit.reference}",
         )
         Deposit.objects.filter(pk=deposit.pk).update(
-            charged_back_amount=F("charged_back_amount") - cb.amount
+            charged_back_amount=F("charged_back_amount") - cb.counted_amount
         )
         evidence["ledger_transaction"] = txn.pk
         cb.win()

@@ -211,4 +211,6 @@ def test_demo_events_read_as_the_psp_webhook_would(psp, outcome):
     fields = ["event_id", "kind", "reference", "provider_reference", "amount", "currency", "detail"]
     assert {f: getattr(parsed, f) for f in fields} == {f: getattr(made, f) for f in fields}
     assert made.kind == getattr(EventKind, f"PAYMENT_{outcome.upper()}")
-    assert made.event_id == demo.payment_event_id(psp, f"t@demo.test#{outcome}", outcome)
+    assert made.event_id == demo.payment_event_id(
+        psp, f"t@demo.test#{outcome}", outcome, made.reference
+    )
