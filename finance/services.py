@@ -312,7 +312,7 @@ def psp_webhook_receive(*, psp: str, headers, body: bytes, ip: str | None = None
     try:
         events = adapter.parse_webhook(headers=headers, body=body, now=timezone.now())
         return [psp_event_apply(psp=psp, event=event) for event in events]
-    except WebhookRejected as exc:
+    except DomainError as exc:  # every refusal is on record, with its reason
         WebhookRejection.objects.create(
             psp=psp[:20],
             code=exc.code[:40],

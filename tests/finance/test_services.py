@@ -17,7 +17,7 @@ from finance.ledger import (
     system_account,
     wallet_for,
 )
-from finance.models import Chargeback, Deposit, LedgerAccount, PspEvent
+from finance.models import Chargeback, Deposit, LedgerAccount, PspEvent, Withdrawal
 from finance.psp import EventKind, WebhookRejected
 from finance.services import (
     DepositNotAllowed,
@@ -335,3 +335,46 @@ def test_the_first_deposit_converts_the_clients_lead(methods, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         deposit_paid(client, methods["stripe"], "50.00")  # not an FTD: nothing more happens
     assert AuditEvent.objects.filter(action="lead.status_changed").count() == 1
+
+
+def test_a_second_run_of_a_claimed_payout_or_refund_does_not_call_the_psp(methods, monkeypatch):
+    from finance import services
+    from finance.models import Refund
+
+    def no_psp(code):
+        raise AssertionError("the PSP must not be called while another run holds the claim")
+
+    client = verified_client()
+    deposit = deposit_paid(client, methods["stripe"], "500.00")
+    w = withdrawal_request(client=client, amount="100", currency="USD", psp="stripe", actor="t")
+    Withdrawal.objects.filter(pk=w.pk).update(status="processing", payout_started_at=timezone.now())
+    refund = refund_request(
+        deposit=deposit, amount="50", reason="asked", actor=make_staff("finance_officer")
+    )
+    Refund.objects.filter(pk=refund.pk).update(attempts=1, attempted_at=timezone.now())
+    monkeypatch.setattr(services.psp_registry, "adapter_for", no_psp)
+    assert services.withdrawal_payout(withdrawal_id=w.pk) == "in progress"
+    assert services.refund_execute(refund_id=refund.pk) == "in progress"
+    assert fresh(w).payout_attempts == 0
+
+
+def test_a_chargeback_beyond_what_remains_is_booked_as_a_loss(methods):
+    client = verified_client()
+    deposit = deposit_paid(client, methods["stripe"], "100.00")
+    refund_request(
+        deposit=deposit, amount="100", reason="asked", actor=make_staff("finance_officer")
+    )
+    cb = chargeback_open(
+        deposit=deposit, amount="100", provider_reference="dp_x", reason="", actor="psp:stripe"
+    )
+    assert (cb.counted_amount, cb.wallet_debited_amount, cb.loss_amount) == (
+        D("0.00"),
+        D("0.00"),
+        D("100.00"),
+    )
+    assert fresh(deposit).charged_back_amount == 0
+    chargeback_resolve(chargeback=cb, outcome="won", reason="won", actor="psp:stripe")
+    losses = system_account(LedgerAccount.Kind.CHARGEBACK_LOSSES, "USD")
+    losses.refresh_from_db()
+    assert losses.balance_amount == 0 and fresh(deposit).charged_back_amount == 0
+    assert ledger_verify()[1] is None
