@@ -801,7 +801,9 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
         )
 
     def lookup():
-        return adapter.lookup(reference=w.reference)
+        return adapter.lookup(
+            reference=w.reference, payment_reference=w.funding_deposit.provider_reference
+        )
 
     result = _psp_call(call, lookup, resume=resume)
     if result is None or result.status == "pending":

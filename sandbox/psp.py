@@ -8,7 +8,7 @@ defaults (see `sandbox_config`).
 
 Provider APIs (what the adapters in the product call):
 
-- Stripe: `POST /v1/checkout/sessions`, `POST /v1/refunds`, `GET /v1/refunds/search`; Bearer
+- Stripe: `POST /v1/checkout/sessions`, `POST /v1/refunds`, `GET /v1/refunds?payment_intent=`; Bearer
   secret key, `Idempotency-Key`; hosted page `/stripe/c/pay/<cs_…>`. Webhooks signed with
   `Stripe-Signature: t=…,v1=HMAC-SHA256(secret, "t.body")`.
 - Checkout.com: `POST /hosted-payments`, `POST /payments/<pay_…>/refunds`, `POST /payments`
@@ -50,7 +50,7 @@ CoinPayments). Categories: charge, refund, dispute, dispute_reversal; a client p
 "payout" names the provider settling to the merchant's bank, which reconciliation skips.
 
 Where the sandbox is simpler than the real providers: every operation's outcome is decided at
-once (a "pending" answer is followed by its webhook); the Stripe refund search by metadata,
+once (a "pending" answer is followed by its webhook);
 Checkout.com's payment_id in the hosted-payment answer, Skrill's status_trn for refunds and
 transfers, and CoinPayments' sender_address and get_withdrawal_info by note are served as the
 product's adapters call them; Skrill posts nothing when a chargeback is decided; card payouts
@@ -787,7 +787,7 @@ class PspApp:
         # Stripe
         add("POST", r"/stripe/v1/checkout/sessions", self.stripe_create_session)
         add("POST", r"/stripe/v1/refunds", self.stripe_refund)
-        add("GET", r"/stripe/v1/refunds/search", self.stripe_refund_search)
+        add("GET", r"/stripe/v1/refunds", self.stripe_refund_list)
         add("GET", r"/stripe/c/pay/(?P<key>[\w-]+)", self.page_get)
         add("POST", r"/stripe/c/pay/(?P<key>[\w-]+)", self.page_post)
         # Checkout.com
@@ -1216,28 +1216,25 @@ class PspApp:
             "failure_reason": op.detail if status == "failed" else None,
         }
 
-    def stripe_refund_search(self, req: Request) -> Resp:
+    def stripe_refund_list(self, req: Request) -> Resp:
+        """`GET /v1/refunds?payment_intent=pi_…`: the payment's refunds, newest first."""
         refused = self.stripe_auth(req)
         if refused:
             return refused
-        query = req.query.get("query", "")
-        match = re.fullmatch(r"\s*metadata\['(\w+)'\]\s*:\s*'((?:[^'\\]|\\.)*)'\s*", query)
-        if not match:
-            return self.stripe_error(400, f"Invalid search query: {query!r}", param="query")
-        key, value = match.group(1), re.sub(r"\\(.)", r"\1", match.group(2))
+        intent = req.query.get("payment_intent", "")
         with self.sb.lock:
             found = [
                 self._stripe_refund_json(op, final=True)
                 for op in reversed(self.sb.operations)
-                if op.psp == "stripe" and op.ids["metadata"].get(key) == value
+                if op.psp == "stripe" and (not intent or op.payment.provider_reference == intent)
             ]
+        limit = max(1, min(100, int(req.query.get("limit") or 10)))
         return json_resp(
             {
-                "object": "search_result",
-                "data": found,
-                "has_more": False,
-                "next_page": None,
-                "url": "/v1/refunds/search",
+                "object": "list",
+                "data": found[:limit],
+                "has_more": len(found) > limit,
+                "url": "/v1/refunds",
             }
         )
 

@@ -10,7 +10,8 @@ units, currencies in lower case.
 - Payout: a card withdrawal is paid back to the card that funded it (closed loop), so it is also
   a refund of the funding payment intent, with metadata[kind] = "payout". Stripe refuses to refund
   more than the payment's unrefunded amount: that is a failed payout, to be paid another way.
-- Lookup: refunds searched by metadata[reference].
+- Lookup: the payment's refunds listed (`GET /v1/refunds?payment_intent=`), ours found by
+  metadata[reference].
 
 Webhooks: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]`, v1 = HMAC-SHA256(webhook_secret,
 "<t>.<raw body>"), accepted within 300 s of `now` either way.
@@ -72,11 +73,6 @@ REFUND_STATUSES = {
 
 def stripe_exponent(currency: str) -> int:
     return STRIPE_EXPONENTS.get(currency, exponent(currency))
-
-
-def _search_literal(value: str) -> str:
-    """A string literal for Stripe's search query language."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class StripeAdapter(PspAdapter):
@@ -206,18 +202,20 @@ class StripeAdapter(PspAdapter):
         )
 
     def lookup(self, *, reference: str, payment_reference: str = "") -> OperationResult | None:
-        query = urllib.parse.urlencode(
-            {"query": f"metadata['reference']:{_search_literal(reference)}"}
-        )
-        response = call(
-            "Stripe", "GET", self._url(f"/v1/refunds/search?{query}"), headers=self._headers()
-        )
+        """Refunds and card payouts are refunds of `payment_reference`: list them
+        (`GET /v1/refunds?payment_intent=`) and find ours by metadata[reference]."""
+        if not payment_reference:
+            return None
+        query = urllib.parse.urlencode({"payment_intent": payment_reference, "limit": 100})
+        response = call("Stripe", "GET", self._url(f"/v1/refunds?{query}"), headers=self._headers())
         if not response.ok:
             message = self._error_message(response)
             raise_for_transport("Stripe", response, message)
-            raise PspError(f"Stripe refused the refund search: {message}", code="psp_refused")
-        found = response.json("Stripe").get("data") or []
-        return self._result(found[0]) if found else None
+            raise PspError(f"Stripe refused the refund list: {message}", code="psp_refused")
+        for refund in response.json("Stripe").get("data") or []:
+            if (refund.get("metadata") or {}).get("reference") == reference:
+                return self._result(refund)
+        return None
 
     # --- webhooks ---------------------------------------------------------------------------
 

@@ -249,7 +249,7 @@ def test_a_failing_payout_is_reported_failed(psp, psp_settings, base, receiver):
     assert event.kind == EventKind.PAYOUT_FAILED
     assert (event.reference, event.provider_reference) == ("WD-9", result.provider_reference)
     assert activity(base, psp, "payout") == []
-    assert adapter.lookup(reference="WD-9").status == "failed"
+    assert adapter.lookup(reference="WD-9", payment_reference=payment_ref).status == "failed"
 
 
 def test_stripe_payout_beyond_the_card_payment_fails(psp_settings, base, receiver):
@@ -308,7 +308,7 @@ def test_a_wrong_api_key_is_a_configuration_error(psp, psp_settings, base, recei
         psp: {**psp_settings.PSP_CONFIG[psp], key: "wrong"},
     }
     with pytest.raises(PspError) as exc:
-        adapter_for(psp).lookup(reference="ANY")
+        adapter_for(psp).lookup(reference="ANY", payment_reference="pi_ANY")
     assert exc.value.code == "psp_auth_failed"
 
 
