@@ -8,8 +8,8 @@ defaults (see `sandbox_config`).
 
 Provider APIs (what the adapters in the product call):
 
-- Stripe: `POST /v1/checkout/sessions`, `POST /v1/refunds`, `GET /v1/refunds?payment_intent=`; Bearer
-  secret key, `Idempotency-Key`; hosted page `/stripe/c/pay/<cs_…>`. Webhooks signed with
+- Stripe: `POST /v1/checkout/sessions`, `POST /v1/refunds`, `GET /v1/refunds?payment_intent=`;
+  Bearer secret key, `Idempotency-Key`; hosted page `/stripe/c/pay/<cs_…>`. Webhooks signed with
   `Stripe-Signature: t=…,v1=HMAC-SHA256(secret, "t.body")`.
 - Checkout.com: `POST /hosted-payments`, `POST /payments/<pay_…>/refunds`, `POST /payments`
   (card payout), `GET /payments?reference=`, `GET /payments/<id>/actions`; `Authorization: sk_…`,
