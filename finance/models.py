@@ -484,6 +484,12 @@ class Chargeback(models.Model):
     loss_amount = models.DecimalField(
         **MONEY, default=0, help_text="The shortfall booked to chargeback losses."
     )
+    recovered_amount = models.DecimalField(
+        **MONEY,
+        default=0,
+        help_text="Of the loss, what came back from the client's wallet later (a payout or "
+        "refund that failed released funds).",
+    )
     opened_by_label = models.CharField(max_length=254)
     opened_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)

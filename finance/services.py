@@ -632,10 +632,14 @@ def _queue_payout(withdrawal: Withdrawal) -> None:
     withdrawal_payout_task.delay_on_commit(withdrawal.pk)
 
 
-def _lock_withdrawal(withdrawal_id: int) -> Withdrawal:
-    """Lock the wallet and clearing accounts (key order), then the withdrawal."""
+def _lock_withdrawal(withdrawal_id: int, *, with_losses: bool = False) -> Withdrawal:
+    """Lock the wallet and clearing accounts (and chargeback losses, when a loss may be
+    recovered) in key order, then the withdrawal."""
     w = Withdrawal.objects.get(pk=withdrawal_id)
-    lock_accounts([wallet_for(w.client, w.currency), clearing_for(w.psp, w.currency)])
+    accounts = [wallet_for(w.client, w.currency), clearing_for(w.psp, w.currency)]
+    if with_losses:
+        accounts.append(system_account(LedgerAccount.Kind.CHARGEBACK_LOSSES, w.currency))
+    lock_accounts(accounts)
     return (
         Withdrawal.objects.select_for_update(of=("self",))
         .select_related("hold", "funding_deposit")
@@ -812,8 +816,12 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
 
 
 def _withdrawal_finish(withdrawal_id: int, result: OperationResult, actor: str) -> str:
+    client_id, currency = Withdrawal.objects.values_list("client_id", "currency").get(
+        pk=withdrawal_id
+    )
+    recover = result.status != "succeeded" and _unrecovered_losses(client_id, currency).exists()
     with transaction.atomic():
-        w = _lock_withdrawal(withdrawal_id)
+        w = _lock_withdrawal(withdrawal_id, with_losses=recover)
         if w.status in (Withdrawal.Status.PAID, Withdrawal.Status.FAILED):
             return f"already {w.status}"
         if w.status == Withdrawal.Status.APPROVED:  # a webhook overtook our own call's answer
@@ -841,6 +849,8 @@ def _withdrawal_finish(withdrawal_id: int, result: OperationResult, actor: str) 
             w.mark_failed()
             w.failure_reason = (result.detail or "The PSP refused the payout.")[:255]
             action = "withdrawal.payout_failed"
+            if recover:
+                _recover_losses(w.client, w.currency, key=f"withdrawal:{w.pk}", actor=actor)
         w.save()
         audit_record(
             actor=actor,
@@ -978,7 +988,11 @@ def refund_execute(*, refund_id: int) -> str:
 def _refund_finish(refund_id: int, result: OperationResult, actor: str) -> str:
     with transaction.atomic():
         refund = Refund.objects.select_related("deposit").get(pk=refund_id)
-        deposit = _lock_deposit_accounts(refund.deposit)
+        recover = result.status != "succeeded" and (
+            _unrecovered_losses(refund.deposit.client_id, refund.currency).exists()
+        )
+        losses = system_account(LedgerAccount.Kind.CHARGEBACK_LOSSES, refund.currency)
+        deposit = _lock_deposit_accounts(refund.deposit, *([losses] if recover else []))
         refund = Refund.objects.select_for_update().select_related("hold").get(pk=refund_id)
         if refund.status != Refund.Status.PENDING:
             return f"already {refund.status}"
@@ -1004,6 +1018,9 @@ def _refund_finish(refund_id: int, result: OperationResult, actor: str) -> str:
             )
             refund.fail()
             refund.failure_reason = (result.detail or "The PSP refused the refund.")[:255]
+            if recover:
+                key = f"refund:{refund.pk}"
+                _recover_losses(deposit.client, refund.currency, key=key, actor=actor)
         refund.save()
         audit_record(
             actor=actor,
@@ -1013,6 +1030,50 @@ def _refund_finish(refund_id: int, result: OperationResult, actor: str) -> str:
             evidence={"refund": refund.reference, "provider_reference": refund.provider_reference},
         )
         return refund.status
+
+
+def _unrecovered_losses(client_id: int, currency: str):
+    return Chargeback.objects.filter(
+        deposit__client_id=client_id,
+        currency=currency,
+        status__in=[Chargeback.Status.OPEN, Chargeback.Status.LOST],
+        loss_amount__gt=F("recovered_amount"),
+    ).order_by("pk")
+
+
+def _recover_losses(client: Client, currency: str, *, key: str, actor) -> Decimal:
+    """Funds released back to a wallet (a payout or refund failed) first make good what the
+    client's chargebacks booked as a loss. The caller holds the wallet and losses locks."""
+    cbs = list(_unrecovered_losses(client.pk, currency).select_for_update(of=("self",)))
+    wallet = wallet_for(client, currency)
+    wallet.refresh_from_db()
+    outstanding = sum((cb.loss_amount - cb.recovered_amount for cb in cbs), Decimal(0))
+    amount = min(outstanding, max(wallet.available_amount, Decimal(0)))
+    if amount <= 0:
+        return Decimal(0)
+    losses = system_account(LedgerAccount.Kind.CHARGEBACK_LOSSES, currency)
+    ledger_post(
+        kind=LedgerTransaction.Kind.CHARGEBACK,
+        idempotency_key=f"chargeback-recovery:{key}",
+        legs=[Leg(wallet, -amount), Leg(losses, amount)],
+        actor=actor,
+        client=client,
+        description="Chargeback loss recovered from released funds",
+    )
+    left = amount
+    for cb in cbs:
+        share = min(left, cb.loss_amount - cb.recovered_amount)
+        if share > 0:
+            recovered = F("recovered_amount") + share
+            Chargeback.objects.filter(pk=cb.pk).update(recovered_amount=recovered)
+            left -= share
+    audit_record(
+        actor=actor,
+        action="chargeback.loss_recovered",
+        target=client,
+        evidence={"amount": str(amount), "currency": currency, "from": key},
+    )
+    return amount
 
 
 # --- Chargebacks -----------------------------------------------------------------------------
@@ -1138,10 +1199,13 @@ def chargeback_resolve(*, chargeback: Chargeback, outcome: str, reason: str, act
     evidence = {"outcome": outcome}
     if outcome == "won":
         legs = [Leg(clearing_for(deposit.psp, deposit.currency), -cb.amount)]
-        if cb.wallet_debited_amount:
-            legs.append(Leg(wallet_for(deposit.client, deposit.currency), cb.wallet_debited_amount))
-        if cb.loss_amount:
-            legs.append(Leg(losses, cb.loss_amount))
+        # What the client paid (at once, or recovered later) goes back to the wallet; the
+        # rest of the loss is written back.
+        back_to_client = cb.wallet_debited_amount + cb.recovered_amount
+        if back_to_client:
+            legs.append(Leg(wallet_for(deposit.client, deposit.currency), back_to_client))
+        if cb.loss_amount - cb.recovered_amount:
+            legs.append(Leg(losses, cb.loss_amount - cb.recovered_amount))
         txn, _ = ledger_post(
             kind=LedgerTransaction.Kind.CHARGEBACK_REVERSAL,
             idempotency_key=f"chargeback:{cb.pk}:won",

@@ -334,7 +334,7 @@ def assert_invariants(client):
     )
     charged = sum(
         (
-            c.wallet_debited_amount
+            c.wallet_debited_amount + c.recovered_amount
             for c in Chargeback.objects.filter(deposit__client=client).exclude(status="won")
         ),
         D(0),

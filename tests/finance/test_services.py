@@ -378,3 +378,33 @@ def test_a_chargeback_beyond_what_remains_is_booked_as_a_loss(methods):
     losses.refresh_from_db()
     assert losses.balance_amount == 0 and fresh(deposit).charged_back_amount == 0
     assert ledger_verify()[1] is None
+
+
+def test_funds_released_after_a_chargeback_first_make_good_its_loss(methods):
+    from finance.psp import OperationResult
+    from finance.services import _withdrawal_finish
+
+    client = verified_client()
+    deposit = deposit_paid(client, methods["stripe"], "100.00")
+    w = withdrawal_request(client=client, amount="60", currency="USD", psp="stripe", actor="t")
+    Withdrawal.objects.filter(pk=w.pk).update(status="processing", payout_started_at=timezone.now())
+    # The dispute arrives while the payout is with the PSP: 40 available, 60 held.
+    cb = chargeback_open(
+        deposit=deposit, amount="100", provider_reference="dp_r", reason="", actor="psp:stripe"
+    )
+    assert (cb.wallet_debited_amount, cb.loss_amount) == (D("40.00"), D("60.00"))
+    # The payout fails: the 60 released go against the loss, not back to the client.
+    assert _withdrawal_finish(
+        w.pk, OperationResult("failed", "re_x", "declined"), "psp:stripe"
+    ) == ("failed")
+    cb = fresh(cb)
+    assert cb.recovered_amount == D("60.00")
+    assert balance(client) == (D("0.00"), D("0.00"))
+    losses = system_account(LedgerAccount.Kind.CHARGEBACK_LOSSES, "USD")
+    losses.refresh_from_db()
+    assert losses.balance_amount == 0
+    # Won after all: everything the client paid goes back to the wallet.
+    chargeback_resolve(chargeback=cb, outcome="won", reason="won", actor="psp:stripe")
+    losses.refresh_from_db()
+    assert balance(client)[0] == D("100.00") and losses.balance_amount == 0
+    assert ledger_verify()[1] is None
