@@ -18,11 +18,9 @@ from .models import (
     Chargeback,
     Deposit,
     LedgerAccount,
-    LedgerTransaction,
     PaymentMethod,
     Posting,
     ReconciliationRun,
-    Refund,
     Withdrawal,
 )
 from .services import closed_loop_capacity, method_available
@@ -176,11 +174,6 @@ def chargeback_list(*, user, status: str = "") -> QuerySet[Chargeback]:
     return qs.order_by("-opened_at", "-pk")
 
 
-def refund_list(*, user) -> QuerySet[Refund]:
-    _staff(user)
-    return Refund.objects.select_related("deposit__client__user", "requested_by")
-
-
 def reconciliation_runs(*, user) -> QuerySet[ReconciliationRun]:
     _staff(user)
     return ReconciliationRun.objects.select_related("created_by")
@@ -197,8 +190,3 @@ def finance_summary() -> dict:
         ).count(),
         "open_chargebacks": Chargeback.objects.filter(status=Chargeback.Status.OPEN).count(),
     }
-
-
-def client_ledger(*, user, client) -> QuerySet[LedgerTransaction]:
-    _staff(user)
-    return LedgerTransaction.objects.filter(client=client).prefetch_related("postings")
