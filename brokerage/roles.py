@@ -16,17 +16,34 @@ class Role:
 
 
 BACKOFFICE = ("brokerage.access_backoffice",)
+# Looking after funded clients: their desk's 360, the retention queue, support tickets.
+CLIENT_CARE = ("clients.view_desk_clients", "clients.work_retention", "clients.answer_tickets")
 
 ROLES: dict[str, Role] = {
     r.slug: r
     for r in [
-        Role("sales_agent", "Sales agent", (*BACKOFFICE, "leads.work_leads")),
-        Role("senior_account_manager", "Senior account manager", (*BACKOFFICE, "leads.work_leads")),
-        Role("retention_agent", "Retention agent", BACKOFFICE),
+        Role(
+            "sales_agent",
+            "Sales agent",
+            (*BACKOFFICE, "leads.work_leads", "clients.view_desk_clients"),
+        ),
+        Role(
+            "senior_account_manager",
+            "Senior account manager",
+            (*BACKOFFICE, *CLIENT_CARE, "leads.work_leads"),
+        ),
+        Role("retention_agent", "Retention agent", (*BACKOFFICE, *CLIENT_CARE)),
         Role(
             "desk_manager",
             "Desk manager",
-            (*BACKOFFICE, "brokerage.view_team", "leads.manage_desk_leads", "leads.import_leads"),
+            (
+                *BACKOFFICE,
+                *CLIENT_CARE,
+                "brokerage.view_team",
+                "leads.manage_desk_leads",
+                "leads.import_leads",
+                "clients.manage_retention",
+            ),
         ),
         Role(
             "compliance_officer",
@@ -37,6 +54,7 @@ ROLES: dict[str, Role] = {
                 "brokerage.export_audit_trail",
                 "kyc.review_kyc",
                 "finance.view_finance",
+                "clients.view_all_clients",
             ),
         ),
         Role(
@@ -49,6 +67,7 @@ ROLES: dict[str, Role] = {
                 "finance.manage_refunds",
                 "finance.manage_chargebacks",
                 "finance.reconcile",
+                "clients.view_all_clients",
             ),
         ),
         Role("ib_manager", "IB manager", BACKOFFICE),
@@ -59,6 +78,10 @@ ROLES: dict[str, Role] = {
                 *BACKOFFICE,
                 "brokerage.view_system_status",
                 "brokerage.view_team",
+                "clients.view_all_clients",
+                "clients.view_platform_sync",
+                "clients.manage_retention",
+                "clients.answer_tickets",
                 "brokerage.view_auditevent",
                 "brokerage.view_user",
                 "brokerage.add_user",
@@ -85,6 +108,19 @@ ROLES: dict[str, Role] = {
                     for model in ("paymentmethod", "fxrate")
                     for verb in ("view", "add", "change")
                 ),
+                *(
+                    f"clients.{verb}_{model}"
+                    for model in (
+                        "tradingserver",
+                        "accounttype",
+                        "instrument",
+                        "retentionpolicy",
+                        "outreachtemplate",
+                    )
+                    for verb in ("view", "add", "change")
+                ),
+                "clients.view_syncrejection",
+                "clients.change_syncrejection",
                 "django_celery_beat.view_periodictask",
                 "django_celery_beat.add_periodictask",
                 "django_celery_beat.change_periodictask",

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 
@@ -36,11 +37,568 @@ class Client(models.Model):
     first_deposit_at = models.DateTimeField(
         null=True, blank=True, help_text="The FTD: when the client first funded their wallet."
     )
+    # Ownership: the desk and account manager who look after the client (from the lead).
+    desk = models.ForeignKey(
+        "brokerage.Desk", null=True, blank=True, on_delete=models.SET_NULL, related_name="clients"
+    )
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_clients",
+    )
+    last_trade_at = models.DateTimeField(
+        null=True, blank=True, help_text="The newest deal synced from any trading account."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("view_all_clients", "Can see every client's 360"),
+            ("view_desk_clients", "Can see the 360 of the desk's clients"),
+            ("work_retention", "Can work the retention queue"),
+            ("manage_retention", "Can configure retention thresholds and templates"),
+            ("answer_tickets", "Can answer and close support tickets"),
+            ("view_platform_sync", "Can see trading platform sync status"),
+        ]
 
     def __str__(self):
         return f"Client {self.pk} ({self.user.email})"
+
+
+MONEY = {"max_digits": 20, "decimal_places": 2}
+PRICE = {"max_digits": 24, "decimal_places": 8}
+
+
+# --- Trading platforms -------------------------------------------------------------------------
+
+
+class TradingServer(models.Model):
+    """A trading platform server the brokerage runs (an MT5 server reached by its Web API)."""
+
+    class Platform(models.TextChoices):
+        MT5 = "mt5", "MetaTrader 5 (Web API)"
+
+    name = models.CharField(max_length=80, unique=True)
+    platform = models.CharField(max_length=10, choices=Platform.choices, default=Platform.MT5)
+    url = models.URLField(help_text="Web API base URL, e.g. https://mt5.example.com:443")
+    manager_login = models.CharField(max_length=20)
+    manager_password = models.CharField(
+        max_length=500, help_text="Stored encrypted; write the plain password in admin."
+    )
+    timezone = models.CharField(
+        max_length=64,
+        default="Europe/Athens",
+        help_text="The server's local time zone (IANA); its times are converted to UTC.",
+    )
+    symbol_suffixes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Broker suffixes stripped from symbols, e.g. [".m", ".pro", ".cash"].',
+    )
+    is_active = models.BooleanField(default=True)
+    batch_size = models.PositiveIntegerField(
+        default=500, help_text="Logins per batched call (deals, positions, accounts)."
+    )
+    max_requests_per_second = models.PositiveIntegerField(
+        default=10, help_text="The sync never calls the server faster than this."
+    )
+    backfill_hours = models.PositiveIntegerField(
+        default=72, help_text="How far back a new account's (or a first) sync reaches."
+    )
+    overlap_seconds = models.PositiveIntegerField(
+        default=120, help_text="Each sync re-reads this much before its cursor (late deals)."
+    )
+    # Sync state (written by the sync service only).
+    deals_synced_through = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Every deal up to here is ingested."
+    )
+    positions_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    accounts_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(
+        excluded_fields=[
+            "deals_synced_through",
+            "positions_synced_at",
+            "accounts_refreshed_at",
+            "last_error",
+            "last_error_at",
+        ]
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Instrument(models.Model):
+    """A tradable symbol under its canonical name (XAUUSD, not the server's XAUUSD.m)."""
+
+    class AssetClass(models.TextChoices):
+        FX = "fx", "Forex"
+        METAL = "metal", "Metals"
+        INDEX = "index", "Indices"
+        CRYPTO = "crypto", "Crypto"
+        COMMODITY = "commodity", "Commodities"
+        STOCK = "stock", "Stocks"
+
+    symbol = models.CharField(max_length=32, unique=True)
+    description = models.CharField(max_length=100, blank=True)
+    asset_class = models.CharField(max_length=10, choices=AssetClass.choices)
+    aliases = models.JSONField(
+        default=list, blank=True, help_text='Other names servers use, e.g. ["GOLD"].'
+    )
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self):
+        return self.symbol
+
+
+class AccountType(models.Model):
+    """What the portal offers: an MT5 group with its currency and leverages."""
+
+    server = models.ForeignKey(
+        TradingServer, on_delete=models.PROTECT, related_name="account_types"
+    )
+    name = models.CharField(max_length=80)
+    group = models.CharField(max_length=64, help_text="The platform group, e.g. real\\standard-usd")
+    currency = models.CharField(max_length=3)
+    leverages = models.JSONField(default=list, help_text="Leverages offered, e.g. [30, 100, 200].")
+    default_leverage = models.PositiveIntegerField(default=100)
+    min_kyc_level = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "name"], name="clients_accounttype_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.server})"
+
+
+class TradingAccount(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CLOSED = "closed", "Closed"
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="trading_accounts")
+    server = models.ForeignKey(TradingServer, on_delete=models.PROTECT, related_name="accounts")
+    account_type = models.ForeignKey(
+        AccountType, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
+    )
+    login = models.BigIntegerField()
+    group = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3)
+    leverage = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # Refreshed from the platform by the sync (never written from our side).
+    balance_amount = models.DecimalField(**MONEY, default=0)
+    credit_amount = models.DecimalField(**MONEY, default=0)
+    equity_amount = models.DecimalField(**MONEY, default=0)
+    margin_amount = models.DecimalField(**MONEY, default=0)
+    margin_free_amount = models.DecimalField(**MONEY, default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_trade_at = models.DateTimeField(null=True, blank=True)
+    backfill_pending = models.BooleanField(
+        default=True, help_text="The next sync reads this account's history (backfill window)."
+    )
+    opened_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "login"], name="clients_account_login_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.login} ({self.server})"
+
+
+class Deal(models.Model):
+    """A deal synced from the platform; one row per (server, ticket), never updated."""
+
+    class Action(models.IntegerChoices):
+        BUY = 0, "Buy"
+        SELL = 1, "Sell"
+        BALANCE = 2, "Balance"
+        CREDIT = 3, "Credit"
+        CHARGE = 4, "Charge"
+        CORRECTION = 5, "Correction"
+        BONUS = 6, "Bonus"
+        COMMISSION = 7, "Commission"
+
+    class Entry(models.IntegerChoices):
+        IN = 0, "In"
+        OUT = 1, "Out"
+        INOUT = 2, "Reverse"
+        OUT_BY = 3, "Close by"
+
+    server = models.ForeignKey(TradingServer, on_delete=models.PROTECT, related_name="+")
+    ticket = models.BigIntegerField()
+    account = models.ForeignKey(TradingAccount, on_delete=models.PROTECT, related_name="deals")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="deals")
+    time = models.DateTimeField(help_text="UTC (converted from the server's local time).")
+    action = models.PositiveSmallIntegerField(choices=Action.choices)
+    entry = models.PositiveSmallIntegerField(choices=Entry.choices, default=Entry.IN)
+    symbol = models.CharField(max_length=32, blank=True, help_text="Canonical symbol.")
+    volume = models.BigIntegerField(default=0, help_text="In 1/10000 lot (10000 = 1 lot).")
+    price = models.DecimalField(**PRICE, default=0)
+    profit_amount = models.DecimalField(**MONEY, default=0)
+    swap_amount = models.DecimalField(**MONEY, default=0)
+    commission_amount = models.DecimalField(**MONEY, default=0)
+    position_id = models.BigIntegerField(default=0)
+    comment = models.CharField(max_length=64, blank=True)
+    synced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-time", "-ticket"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "ticket"], name="clients_deal_ticket_unique")
+        ]
+        indexes = [
+            models.Index(fields=["client", "time"], name="clients_deal_client_time"),
+            models.Index(fields=["account", "time"], name="clients_deal_account_time"),
+        ]
+
+    def __str__(self):
+        return f"Deal {self.ticket}"
+
+    @property
+    def lots(self):
+        from decimal import Decimal
+
+        return Decimal(self.volume) / 10000
+
+    @property
+    def net_amount(self):
+        return self.profit_amount + self.swap_amount + self.commission_amount
+
+
+class Position(models.Model):
+    """An open position as the platform last reported it (replaced at every sync)."""
+
+    server = models.ForeignKey(TradingServer, on_delete=models.PROTECT, related_name="+")
+    position_id = models.BigIntegerField()
+    account = models.ForeignKey(TradingAccount, on_delete=models.CASCADE, related_name="positions")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="positions")
+    symbol = models.CharField(max_length=32)
+    action = models.PositiveSmallIntegerField(choices=[(0, "Buy"), (1, "Sell")])
+    volume = models.BigIntegerField(help_text="In 1/10000 lot.")
+    price_open = models.DecimalField(**PRICE)
+    price_current = models.DecimalField(**PRICE)
+    profit_amount = models.DecimalField(**MONEY, default=0)
+    swap_amount = models.DecimalField(**MONEY, default=0)
+    opened_at = models.DateTimeField()
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "position_id"], name="clients_position_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"Position {self.position_id}"
+
+    @property
+    def lots(self):
+        from decimal import Decimal
+
+        return Decimal(self.volume) / 10000
+
+
+class SyncRun(models.Model):
+    """One sync pass against a server: what was read, kept, refused, and how long it took."""
+
+    class Kind(models.TextChoices):
+        DEALS = "deals", "Deals"
+        POSITIONS = "positions", "Positions"
+        ACCOUNTS = "accounts", "Accounts"
+
+    server = models.ForeignKey(TradingServer, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    window_from = models.DateTimeField(null=True, blank=True)
+    window_to = models.DateTimeField(null=True, blank=True)
+    calls = models.PositiveIntegerField(default=0)
+    fetched = models.PositiveIntegerField(default=0)
+    ingested = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["server", "kind", "-started_at"], name="clients_syncrun_recent")
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} sync of {self.server_id} at {self.started_at:%F %R}"
+
+
+class SyncRejection(models.Model):
+    """A record the sync could not take (missing fields, unknown symbol or login), with why."""
+
+    server = models.ForeignKey(TradingServer, on_delete=models.CASCADE, related_name="rejections")
+    kind = models.CharField(max_length=10, default="deal")
+    ticket = models.BigIntegerField(null=True, blank=True)
+    login = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "kind", "ticket"],
+                condition=Q(ticket__isnull=False),
+                name="clients_rejection_ticket_unique",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.ticket}: {self.reason}"
+
+
+# --- Communications and support ----------------------------------------------------------------
+
+
+class ClientActivity(models.Model):
+    """The client's communication history: notes, calls, emails, outreach."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        OUTREACH = "outreach", "Retention outreach"
+
+    class CallOutcome(models.TextChoices):
+        ANSWERED = "answered", "Answered"
+        NO_ANSWER = "no_answer", "No answer"
+        VOICEMAIL = "voicemail", "Voicemail"
+        WRONG_NUMBER = "wrong_number", "Wrong number"
+        CALL_BACK = "call_back", "Asked to call back"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "client activities"
+        indexes = [models.Index(fields=["client", "-created_at"], name="clients_activity_recent")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on client {self.client_id}"
+
+
+class SupportTicket(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+        CLOSED = "closed", "Closed"
+
+    class Category(models.TextChoices):
+        ACCOUNT = "account", "My account"
+        DEPOSIT = "deposit", "Deposits"
+        WITHDRAWAL = "withdrawal", "Withdrawals"
+        TRADING = "trading", "Trading"
+        VERIFICATION = "verification", "Verification"
+        OTHER = "other", "Other"
+
+    class Priority(models.TextChoices):
+        LOW = "low", "Low"
+        NORMAL = "normal", "Normal"
+        HIGH = "high", "High"
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="tickets")
+    subject = models.CharField(max_length=200)
+    category = models.CharField(max_length=15, choices=Category.choices, default=Category.OTHER)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_message_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_message_at"]
+        indexes = [
+            models.Index(fields=["client", "-created_at"], name="clients_ticket_client"),
+            models.Index(fields=["status", "-last_message_at"], name="clients_ticket_queue"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.subject}"
+
+
+class TicketMessage(models.Model):
+    ticket = models.ForeignKey(SupportTicket, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_staff = models.BooleanField(default=False)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"Message on ticket {self.ticket_id}"
+
+
+# --- Retention ---------------------------------------------------------------------------------
+
+
+class RetentionPolicy(models.Model):
+    """When a client counts as inactive, per desk (no desk: the default for everyone else)."""
+
+    desk = models.OneToOneField(
+        "brokerage.Desk", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    inactivity_days = models.PositiveSmallIntegerField(default=12)
+    balance_drop_percent = models.PositiveSmallIntegerField(
+        default=40, help_text="A fall of this much within 7 days is a signal."
+    )
+    no_login_days = models.PositiveSmallIntegerField(
+        default=14, help_text="No portal login for this long is a signal."
+    )
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["desk"], nulls_distinct=False, name="clients_retention_policy_desk"
+            )
+        ]
+
+    def __str__(self):
+        return f"Retention: {self.desk or 'default'} ({self.inactivity_days} days)"
+
+
+class OutreachTemplate(models.Model):
+    """A message for a retention outreach; chosen by the signals that put the client there."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        CALL = "call", "Call script"
+
+    name = models.CharField(max_length=100, unique=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    signal = models.CharField(
+        max_length=30,
+        blank=True,
+        help_text="The signal this template answers (e.g. losing_streak); blank for any.",
+    )
+    language = models.CharField(max_length=8, default="en")
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(
+        help_text="Placeholders: {first_name} {days_inactive} {last_symbol} {agent_name} "
+        "{balance} {currency}"
+    )
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["signal", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class RetentionFlag(models.Model):
+    """A client flagged by the daily inactivity run, with the signals that explain why."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLEARED = "cleared", "Cleared"
+
+    class Outcome(models.TextChoices):
+        REACHED = "reached", "Reached, will trade"
+        DEPOSIT = "deposit", "Reached, will deposit"
+        CALL_BACK = "call_back", "Call back later"
+        NO_ANSWER = "no_answer", "No answer"
+        NOT_INTERESTED = "not_interested", "Not interested"
+        CLOSED_ACCOUNT = "closed_account", "Wants to close the account"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="retention_flags")
+    desk = models.ForeignKey(
+        "brokerage.Desk", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    days_inactive = models.PositiveIntegerField()
+    last_trade_at = models.DateTimeField(null=True, blank=True)
+    signals = models.JSONField(
+        default=list, help_text='[{"code", "label", "detail"}], refreshed by each daily run.'
+    )
+    flagged_at = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+    last_outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    last_contacted_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-flagged_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"], condition=Q(status="open"), name="clients_one_open_flag"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "desk"], name="clients_flag_queue")]
+
+    def __str__(self):
+        return f"Retention flag on client {self.client_id} ({self.status})"
+
+
+class RetentionAction(models.Model):
+    """An outreach or outcome logged against a flag."""
+
+    flag = models.ForeignKey(RetentionFlag, on_delete=models.CASCADE, related_name="actions")
+    template = models.ForeignKey(
+        OutreachTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(max_length=10, choices=OutreachTemplate.Channel.choices)
+    outcome = models.CharField(max_length=20, choices=RetentionFlag.Outcome.choices, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} on flag {self.flag_id}"

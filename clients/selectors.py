@@ -1,6 +1,8 @@
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+
+from brokerage.models import Desk
 
 from .models import Client
 
@@ -55,3 +57,31 @@ def client_withdrawal_allowed(*, client: Client) -> tuple[bool, str]:
     if client.kyc_level < 1:
         return False, "Verify your identity before withdrawing."
     return True, ""
+
+
+# --- Scoping: which clients a staff user may see ---------------------------------------------
+
+
+def clients_visible_to(user) -> QuerySet[Client]:
+    """Every client for roles that see all; the desk's (and their own) clients for desk roles;
+    nothing for anyone else. The one place back-office client scoping is decided."""
+    qs = Client.objects.all()
+    if not getattr(user, "is_authenticated", False) or not user.is_staff:
+        return qs.none()
+    if user.is_superuser or user.has_perm("clients.view_all_clients"):
+        return qs
+    if user.has_perm("clients.view_desk_clients"):
+        desks = Desk.objects.filter(Q(manager=user) | Q(members__user=user)).values("pk")
+        return qs.filter(Q(desk__in=desks) | Q(account_manager=user))
+    return qs.none()
+
+
+def client_get(*, user, client_id: int) -> Client:
+    """The client, if `user` may see them: Client.DoesNotExist otherwise, or NotAllowed when the
+    client exists but belongs to another desk."""
+    from brokerage.errors import NotAllowed
+
+    client = Client.objects.select_related("user", "desk", "account_manager").get(pk=client_id)
+    if not clients_visible_to(user).filter(pk=client.pk).exists():
+        raise NotAllowed("This client belongs to another desk.")
+    return client

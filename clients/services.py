@@ -135,3 +135,23 @@ def client_first_deposit_record(*, client: Client, at, actor: Actor, evidence: d
         lambda: client_funded.send(sender=Client, client_id=client.pk, actor=actor)
     )
     return True
+
+
+@transaction.atomic
+def client_assign(*, client: Client, desk, account_manager, actor: Actor, reason: str) -> Client:
+    """Set the desk and account manager who look after the client (leads calls this when the
+    client's lead is linked or reassigned)."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    before = (client.desk_id, client.account_manager_id)
+    after = (desk.pk if desk else None, account_manager.pk if account_manager else None)
+    if before != after:
+        client.desk_id, client.account_manager_id = after
+        client.save(update_fields=["desk", "account_manager"])
+        audit_record(
+            actor=actor,
+            action="client.assigned",
+            target=client,
+            reason=reason,
+            evidence={"desk": after[0], "account_manager": after[1], "before": list(before)},
+        )
+    return client

@@ -413,6 +413,67 @@ class Withdrawal(models.Model):
         pass
 
 
+class Transfer(models.Model):
+    """Money between the client's wallet and one of their trading accounts, exactly once.
+
+    The platform has no idempotency key: the transfer's `comment` (unique, <= 32 characters)
+    travels with the balance operation, and after a timeout the ticket is looked up by it
+    before anything is sent again."""
+
+    class Direction(models.TextChoices):
+        TO_TRADING = "to_trading", "Wallet to trading account"
+        FROM_TRADING = "from_trading", "Trading account to wallet"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="transfers")
+    trading_account = models.ForeignKey(
+        "clients.TradingAccount", on_delete=models.PROTECT, related_name="transfers"
+    )
+    direction = models.CharField(max_length=15, choices=Direction.choices)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
+    hold = models.OneToOneField(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="transfer"
+    )
+    comment = models.CharField(max_length=32, unique=True, editable=False)
+    platform_ticket = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current attempt claimed the transfer."
+    )
+    failure_reason = models.CharField(max_length=255, blank=True)
+    ledger_transaction = models.ForeignKey(
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "requested_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="finance_transfer_positive")
+        ]
+
+    def __str__(self):
+        return f"Transfer {self.comment}"
+
+    @transition(field=status, source=Status.PENDING, target=Status.COMPLETED)
+    def complete(self):
+        pass
+
+    @transition(field=status, source=Status.PENDING, target=Status.FAILED)
+    def fail(self):
+        pass
+
+
 class Refund(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending at the PSP"

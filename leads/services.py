@@ -16,6 +16,7 @@ from brokerage.models import Desk, StaffProfile, User
 from brokerage.roles import ROLES
 from brokerage.services import Actor, audit_record
 from clients.selectors import client_for_email
+from clients.services import client_assign
 
 from . import rules
 from .models import (
@@ -170,6 +171,7 @@ def _record_duplicate(
     if client is not None and lead.client_id is None:
         lead.client = client
         filled.append("client")
+        _client_owner_sync(lead, actor)
     if filled:
         lead.score, lead.score_breakdown = score_lead(lead, _active_scoring_rules())
         try:
@@ -259,6 +261,18 @@ def _pick(locked: list[StaffProfile], distribution: str) -> StaffProfile | None:
     return min(locked, key=lambda p: (p.last_lead_assigned_at, p.pk))
 
 
+def _client_owner_sync(lead: Lead, actor: Actor) -> None:
+    """A converted lead's desk and agent look after its client too."""
+    if lead.client_id:
+        client_assign(
+            client=lead.client,
+            desk=lead.desk,
+            account_manager=lead.assigned_to,
+            actor=actor,
+            reason="from the client's lead",
+        )
+
+
 def _assign(
     lead: Lead, profile: StaffProfile | None, desk: Desk | None, actor: Actor, decision: dict
 ) -> None:
@@ -269,6 +283,7 @@ def _assign(
     if profile:
         StaffProfile.objects.filter(pk=profile.pk).update(last_lead_assigned_at=now)
     who = profile.user.email if profile else "nobody available: the desk's queue"
+    _client_owner_sync(lead, actor)
     _activity(
         lead,
         LeadActivity.Kind.ASSIGNMENT,
