@@ -44,9 +44,21 @@ app.conf.beat_schedule = {
         "task": "finance.tasks.payouts_sweep_task",
         "schedule": 60.0,  # payouts and refunds never started, or never finished, are resumed
     },
+    "finance-transfers-sweeper": {
+        "task": "finance.tasks.transfers_sweep_task",
+        "schedule": 30.0,  # transfers never started, or whose answer was lost, are looked up
+    },
     "finance-ledger-verify": {
         "task": "finance.tasks.ledger_verify_task",
         "schedule": crontab(minute=45, hour=2),
+    },
+    "clients-platform-sync": {
+        "task": "clients.tasks.platform_sync_all_task",
+        "schedule": float(os.environ.get("PLATFORM_SYNC_INTERVAL_SECONDS", "10")),
+    },
+    "clients-retention-flags": {
+        "task": "clients.tasks.retention_flags_task",
+        "schedule": crontab(minute=30, hour=5),  # daily: inactivity flags and their signals
     },
     "sessions-clear-expired": {
         "task": "brokerage.tasks.sessions_clear_expired_task",

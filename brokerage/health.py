@@ -57,6 +57,25 @@ def check_celery() -> str:
         return f"down: {exc.__class__.__name__}"
 
 
+# Apps add their own figures to /healthz (e.g. the trading platform sync lag); they are reported
+# but do not decide the status code, which is about this node serving requests.
+_EXTRA: dict = {}
+
+
+def register_health_extra(name: str, fn) -> None:
+    _EXTRA[name] = fn
+
+
+def extra_report() -> dict:
+    found = {}
+    for name, fn in _EXTRA.items():
+        try:
+            found[name] = fn()
+        except Exception as exc:  # noqa: BLE001  (a failing extra is reported, not raised)
+            found[name] = f"unavailable: {exc.__class__.__name__}"
+    return found
+
+
 def health_report() -> dict[str, str]:
     report = {"database": check_database(), "redis": check_redis()}
     report["celery"] = check_celery() if report["redis"] == "ok" else "down: redis unavailable"

@@ -30,6 +30,8 @@ def root(request):
 def healthz(request):
     report = health.health_report()
     status = 200 if all(v == "ok" for v in report.values()) else 503
+    if report["database"] == "ok":
+        report.update(health.extra_report())
     return JsonResponse(report, status=status)
 
 

@@ -1,7 +1,19 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Client
+from .models import (
+    AccountType,
+    Client,
+    Instrument,
+    OutreachTemplate,
+    RetentionPolicy,
+    SyncRejection,
+    TradingServer,
+)
+from .platforms.secrets import password_encrypt
 
 
 @admin.register(Client)
@@ -11,6 +23,131 @@ class ClientAdmin(SimpleHistoryAdmin):
     search_fields = ["user__email", "user__first_name", "user__last_name", "phone"]
     list_select_related = ["user"]
     readonly_fields = ["user", "status", "created_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class TradingServerForm(forms.ModelForm):
+    url = forms.URLField(
+        assume_scheme="https", help_text="Web API base URL, e.g. https://mt5.example.com:443"
+    )
+    manager_password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Stored encrypted. Leave empty to keep the current password.",
+    )
+
+    class Meta:
+        model = TradingServer
+        fields = [
+            "name",
+            "platform",
+            "url",
+            "manager_login",
+            "manager_password",
+            "timezone",
+            "symbol_suffixes",
+            "is_active",
+            "batch_size",
+            "max_requests_per_second",
+            "backfill_hours",
+            "overlap_seconds",
+        ]
+
+    def clean_manager_password(self):
+        value = self.cleaned_data.get("manager_password", "")
+        if not value:
+            if self.instance.pk:
+                return self.instance.manager_password
+            raise forms.ValidationError("The manager password is required.")
+        return password_encrypt(value)
+
+    def clean_timezone(self):
+        value = self.cleaned_data["timezone"]
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(f"{value!r} is not an IANA time zone.") from None
+        return value
+
+
+@admin.register(TradingServer)
+class TradingServerAdmin(SimpleHistoryAdmin):
+    form = TradingServerForm
+    list_display = [
+        "name",
+        "platform",
+        "url",
+        "is_active",
+        "deals_synced_through",
+        "accounts_refreshed_at",
+        "last_error",
+    ]
+    readonly_fields = [
+        "deals_synced_through",
+        "positions_synced_at",
+        "accounts_refreshed_at",
+        "last_error",
+        "last_error_at",
+    ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccountType)
+class AccountTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "server", "group", "currency", "default_leverage", "is_active", "order"]
+    list_filter = ["server", "currency", "is_active"]
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):
+    list_display = ["symbol", "description", "asset_class", "aliases"]
+    list_filter = ["asset_class"]
+    search_fields = ["symbol", "description"]
+
+
+@admin.register(SyncRejection)
+class SyncRejectionAdmin(admin.ModelAdmin):
+    list_display = ["server", "kind", "ticket", "login", "reason", "last_seen_at", "resolved_at"]
+    list_filter = ["server", "kind", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["reason", "ticket", "login"]
+    readonly_fields = [f.name for f in SyncRejection._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Read again with today's instruments and accounts")
+    def retry(self, request, queryset):
+        from .sync import rejections_retry
+
+        taken, still = rejections_retry(rejections=list(queryset))
+        self.message_user(request, f"{taken} taken; {still} still refused (see their reasons).")
+
+
+@admin.register(OutreachTemplate)
+class OutreachTemplateAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "channel", "signal", "language", "is_active"]
+    list_filter = ["channel", "signal", "language", "is_active"]
+    search_fields = ["name", "subject", "body"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # switch it off instead: logged outreach keeps pointing at it
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(SimpleHistoryAdmin):
+    """Desk managers set their desks' thresholds on /backoffice/retention/settings/ (audited);
+    here ops see them all."""
+
+    list_display = ["__str__", "desk", "inactivity_days", "balance_drop_percent", "no_login_days"]
+    list_select_related = ["desk"]
 
     def has_delete_permission(self, request, obj=None):
         return False

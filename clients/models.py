@@ -350,6 +350,12 @@ class SyncRun(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} sync of {self.server_id} at {self.started_at:%F %R}"
 
+    @property
+    def duration_ms(self) -> int | None:
+        if self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds() * 1000)
+
 
 class SyncRejection(models.Model):
     """A record the sync could not take (missing fields, unknown symbol or login), with why."""

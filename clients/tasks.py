@@ -1,4 +1,28 @@
 """Clients' Celery tasks (queue `sync`): trading platform sync, retention flags. Thin: ids in,
 a service call out."""
 
-from celery import shared_task  # noqa: F401
+from celery import shared_task
+
+from . import sync
+
+
+@shared_task(acks_late=True, time_limit=900, soft_time_limit=870)
+def platform_sync_task(server_id: int) -> dict:
+    return sync.server_sync(server_id=server_id)
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def platform_sync_all_task() -> int:
+    """Beat: one sync pass per active server (each pass skips itself if one is running)."""
+    ids = sync.sync_due_servers()
+    for server_id in ids:
+        platform_sync_task.delay(server_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1740)
+def retention_flags_task() -> dict:
+    """Beat, daily: flag funded clients gone quiet, refresh open flags, clear the active again."""
+    from .retention import retention_flags_run
+
+    return retention_flags_run()

@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views_platforms
 
 app_name = "platforms"
 
-urlpatterns = []
+urlpatterns = [
+    path("", views_platforms.status, name="status"),
+]

@@ -7,13 +7,19 @@ class FinanceConfig(AppConfig):
 
     def ready(self):
         from brokerage.navigation import NavItem, register_nav
+        from clients.client360 import register_360_provider
+        from clients.retention import register_retention_signal
 
         from . import dashboard  # noqa: F401  (registers the home dashboard provider)
+        from .retention_signals import failed_withdrawals
+
+        register_retention_signal("failed_withdrawal", "Failed withdrawal", failed_withdrawals)
 
         for item in [
             NavItem("Wallet", "wallet:home", "wallet2", order=20),
             NavItem("Deposit", "wallet:deposit", "box-arrow-in-down", order=21),
             NavItem("Withdraw", "wallet:withdraw", "box-arrow-up", order=22),
+            NavItem("Transfer", "wallet:transfer", "arrow-left-right", order=23),
         ]:
             register_nav("portal", item)
         perm = "finance.view_finance"
@@ -34,3 +40,7 @@ class FinanceConfig(AppConfig):
             ),
         ]:
             register_nav("backoffice", item)
+
+        from .client360 import finance_360
+
+        register_360_provider(finance_360)

@@ -123,3 +123,33 @@ class StatementForm(forms.Form):
             )
         data["start"], data["end"] = start, end
         return data
+
+
+class TransferForm(forms.Form):
+    """Move money between the wallet and one of the client's trading accounts."""
+
+    trading_account = forms.ChoiceField(label="Trading account")
+    direction = forms.ChoiceField(
+        label="Direction",
+        widget=forms.RadioSelect,
+        choices=[
+            ("to_trading", "Wallet → trading account"),
+            ("from_trading", "Trading account → wallet"),
+        ],
+        initial="to_trading",
+    )
+    amount = _amount_field("Amount")
+
+    def __init__(self, *args, accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.accounts = {str(a.pk): a for a in accounts}
+        self.fields["trading_account"].choices = [
+            (
+                str(a.pk),
+                f"{a.login} · {a.currency} · {a.account_type.name if a.account_type else a.group}",
+            )
+            for a in accounts
+        ]
+
+    def clean_trading_account(self):
+        return self.accounts[self.cleaned_data["trading_account"]]

@@ -54,3 +54,26 @@ def reconciliation_run_task(run_id: int) -> str:
     from .reconciliation import reconciliation_execute
 
     return reconciliation_execute(run_id=run_id)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    time_limit=120,
+    soft_time_limit=110,
+    max_retries=6,
+)
+def transfer_execute_task(self, transfer_id: int) -> str:
+    from .transfers import TransferRetry, transfer_execute
+
+    try:
+        return transfer_execute(transfer_id=transfer_id)
+    except TransferRetry as exc:
+        raise self.retry(exc=exc, countdown=min(5 * 2**self.request.retries, 120)) from exc
+
+
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
+def transfers_sweep_task() -> int:
+    from .transfers import transfers_sweep
+
+    return transfers_sweep()

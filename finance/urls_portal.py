@@ -14,5 +14,7 @@ urlpatterns = [
         views_portal.withdrawal_cancel,
         name="withdrawal_cancel",
     ),
+    path("transfer/", views_portal.transfer, name="transfer"),
+    path("transfer/<str:comment>/", views_portal.transfer_status, name="transfer_status"),
     path("statement.pdf", views_portal.statement_pdf, name="statement"),
 ]

@@ -19,13 +19,16 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.errors import DomainError
 from brokerage.money import format_money
-from brokerage.views import paginate
+from brokerage.views import add_domain_error, paginate
+from clients.models import TradingAccount
 from clients.permissions import client_required
+from clients.trading import trading_accounts_of
 
 from . import documents, selectors, services
-from .forms import DepositForm, StatementForm, WithdrawForm
-from .models import Deposit, Withdrawal
+from .forms import DepositForm, StatementForm, TransferForm, WithdrawForm
+from .models import Deposit, Transfer, Withdrawal
 from .psp import PSP_NAMES, PspError
+from .transfers import transfer_request
 
 HISTORY_PER_PAGE = 20
 DEPOSIT_OPEN = (Deposit.Status.CREATED, Deposit.Status.PENDING)
@@ -405,3 +408,68 @@ def statement_pdf(request):
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- Transfers between the wallet and trading accounts ----------------------------------------
+
+TRANSFER_BADGES = {
+    Transfer.Status.PENDING: ("in progress", "warning"),
+    Transfer.Status.COMPLETED: ("completed", "success"),
+    Transfer.Status.FAILED: ("failed", "danger"),
+}
+
+
+@client_required
+@require_http_methods(["GET", "POST"])
+def transfer(request):
+    client = request.user.client
+    accounts = list(trading_accounts_of(client).filter(status=TradingAccount.Status.ACTIVE))
+    initial = {}
+    if request.GET.get("account") in {str(a.pk) for a in accounts}:
+        initial["trading_account"] = request.GET["account"]
+    form = TransferForm(request.POST or None, accounts=accounts, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            t = transfer_request(
+                client=client,
+                trading_account=form.cleaned_data["trading_account"],
+                direction=form.cleaned_data["direction"],
+                amount=form.cleaned_data["amount"],
+                actor=request.user,
+                request=request,
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            return redirect("wallet:transfer_status", comment=t.comment)
+    wallets = {w.currency: w for w in selectors.wallets_for_client(client)}
+    return render(
+        request,
+        "finance/portal/transfer.html",
+        {
+            "form": form,
+            "accounts": [(a, wallets.get(a.currency)) for a in accounts],
+            "recent": Transfer.objects.filter(client=client).select_related("trading_account")[:10],
+            "badges": TRANSFER_BADGES,
+        },
+    )
+
+
+@client_required
+def transfer_status(request, comment: str):
+    client = request.user.client
+    t = get_object_or_404(
+        Transfer.objects.select_related("trading_account"), client=client, comment=comment
+    )
+    label, colour = TRANSFER_BADGES[t.status]
+    ctx = {
+        "transfer": t,
+        "label": label,
+        "colour": colour,
+        "open": t.status == Transfer.Status.PENDING,
+        "poll_url": request.get_full_path(),
+    }
+    template = "finance/portal/transfer_status.html"
+    if request.htmx:
+        template = "finance/portal/_transfer_status.html"
+    return render(request, template, ctx)

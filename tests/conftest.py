@@ -236,3 +236,20 @@ def page(browser, request):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+# --- MT5 Web API sandbox -------------------------------------------------------------------
+
+
+@pytest.fixture
+def mt5_sandbox():
+    """The MT5 Web API sandbox on a free port: `.url`, `.login` ("1000"), `.password`
+    ("Manager#1"), `.control(method, path, payload=None)` -> (status, JSON) with `path` such as
+    "trade" (under /_sandbox/mt5/), `.server` (`.server.state`). In-memory state, simulation off."""
+    from tests.mt5_support import MT5Sandbox
+
+    sandbox = MT5Sandbox()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()

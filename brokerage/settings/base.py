@@ -323,6 +323,17 @@ FINANCE_VELOCITY_USD_24H = env.int("FINANCE_VELOCITY_USD_24H", default=10000)
 # match on amount and currency.
 FINANCE_RECONCILE_DATE_WINDOW_DAYS = env.int("FINANCE_RECONCILE_DATE_WINDOW_DAYS", default=3)
 
+# --- Trading platforms ---------------------------------------------------------------------------
+# Seconds a call to a trading server may take; a balance operation whose answer is lost is looked
+# up by its comment before it is ever sent again.
+PLATFORM_TIMEOUT_SECONDS = env.float("PLATFORM_TIMEOUT_SECONDS", default=15.0)
+# Key for the trading servers' manager passwords at rest (default: derived from SECRET_KEY).
+PLATFORM_ENCRYPTION_KEY = env("PLATFORM_ENCRYPTION_KEY", default="")
+# How often beat runs the deal/position/account sync of every active server (seconds).
+PLATFORM_SYNC_INTERVAL_SECONDS = env.float("PLATFORM_SYNC_INTERVAL_SECONDS", default=10.0)
+# /healthz reports a server's sync as "lagging" beyond this many seconds.
+PLATFORM_SYNC_LAG_WARN_SECONDS = env.int("PLATFORM_SYNC_LAG_WARN_SECONDS", default=120)
+
 # --- API ------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50
 

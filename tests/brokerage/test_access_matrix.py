@@ -41,6 +41,11 @@ MATRIX: dict[str, set[str]] = {
     "leads:import_progress": {"desk_manager", "ops_admin"},
     "leads:import_errors": {"desk_manager", "ops_admin"},
     "lead_unsubscribe": EVERYONE,  # the signed link in nurture emails
+    **{
+        f"retention:{name}": {"senior_account_manager", "retention_agent", "desk_manager"}
+        for name in ("queue", "flag", "action")  # then scoped to their desks' clients
+    },
+    "retention:settings": {"desk_manager", "ops_admin"},  # desk managers: their desks only
     "kyc:wizard": {"client"},
     "kyc:document": {"client", "compliance_officer"},  # then: own documents only
     "kyc_review:queue": {"compliance_officer"},
@@ -52,6 +57,12 @@ MATRIX: dict[str, set[str]] = {
     "wallet:withdraw": {"client"},
     "wallet:withdrawal_cancel": {"client"},
     "wallet:statement": {"client"},
+    "wallet:transfer": {"client"},
+    "wallet:transfer_status": {"client"},  # then: own transfers only
+    "portal:trading": {"client"},
+    "platforms:status": {"ops_admin"},
+    "portal:account_open": {"client"},
+    "portal:account": {"client"},  # then: own accounts only
     **{
         f"finance:{name}": {"finance_officer", "compliance_officer"}
         for name in (
@@ -91,6 +102,8 @@ ALLOWED_STATUS = {
     "kyc_review:document": 404,
     "wallet:deposit_status": 404,
     "wallet:withdrawal_cancel": 405,
+    "wallet:transfer_status": 404,
+    "portal:account": 404,
     "wallet:statement": 404,  # a new client has no wallet yet
     "finance:withdrawal": 404,
     "finance:deposit": 404,
@@ -101,6 +114,8 @@ ALLOWED_STATUS = {
     "finance:reconciliation_progress": 404,
     "finance:reconciliation_close": 405,
     "finance:reconciliation_resolve": 405,
+    "retention:flag": 404,
+    "retention:action": 405,
     "leads:note": 405,
     "leads:call": 405,
     "leads:status": 405,
@@ -116,6 +131,10 @@ URL_KWARGS = {
     "kyc_review:review": {"submission_id": 999999},
     "wallet:deposit_status": {"reference": "DNOSUCH"},
     "wallet:withdrawal_cancel": {"reference": "WNOSUCH"},
+    "wallet:transfer_status": {"comment": "BO-TR-NOSUCH"},
+    "portal:account": {"account_id": 999999},
+    "retention:flag": {"flag_id": 999999},
+    "retention:action": {"flag_id": 999999},
     "finance:withdrawal": {"withdrawal_id": 999999},
     "finance:deposit": {"deposit_id": 999999},
     "finance:chargeback": {"chargeback_id": 999999},

@@ -15,7 +15,7 @@ from sandbox import mt5
 @pytest.fixture
 def server():
     srv = mt5.serve("127.0.0.1", 0, "1000", "Manager#1")
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()
@@ -55,12 +55,12 @@ def test_manager_authenticates_and_server_proves_itself(server):
 
 def test_wrong_password_or_login_is_refused(server):
     op, done, _ = handshake(server, "wrong")
-    assert done["retcode"].startswith("3 ")
-    assert get(op, f"{server}/api/test/access")[1]["retcode"] == "8 Not authorized"
+    assert done["retcode"] == "1002 Invalid password"
+    assert get(op, f"{server}/api/test/access") == (403, {"retcode": "8 Not enough permissions"})
     _, start, _ = handshake(server, "Manager#1", login="999")
-    assert start["retcode"].startswith("3 ")
+    assert start["retcode"] == "1001 Invalid account"
 
 
 def test_calls_need_a_session(server):
     status, body = get(opener(), f"{server}/api/test/access")
-    assert status == 403 and body["retcode"] == "8 Not authorized"
+    assert status == 403 and body["retcode"] == "8 Not enough permissions"

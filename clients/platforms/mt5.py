@@ -1,0 +1,494 @@
+"""MetaTrader 5 Web API adapter (ARCHITECTURE.md, integration surfaces).
+
+Auth is the Web API's challenge-response: `auth/start` returns `srv_rand`; we answer
+`MD5(pw + srv_rand)` with pw = MD5(MD5(utf16le(password)) + "WebAPI") and check the server's
+proof of the same password over our `cli_rand`. The session is a cookie on one keep-alive
+connection; an expired session (HTTP 403 / retcode 8) is re-established once and the call
+repeated only when the server said it did nothing.
+
+The server speaks its own local time and writes every number as a string; this module turns
+both into the product's terms (aware UTC, Decimal, 1/10000 lot, canonical symbols) and returns
+records it cannot read as `Rejected` with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import logging
+import secrets
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode, urlparse
+from zoneinfo import ZoneInfo
+
+from .base import (
+    AccountInfo,
+    Batch,
+    DealRecord,
+    PlatformAuthFailed,
+    PlatformError,
+    PlatformMalformed,
+    PlatformOutcomeUnknown,
+    PlatformRejected,
+    PlatformUnavailable,
+    PositionRecord,
+    Rejected,
+    SymbolMap,
+    TradingPlatform,
+)
+
+log = logging.getLogger(__name__)
+
+AGENT = "brokerage-backoffice"
+VERSION = "484"
+RET_NO_MONEY = 10019
+RET_NOT_FOUND = 13
+RET_PERMISSIONS = 8
+RET_FREQUENT = 12
+AUTH_RETCODES = {1000, 1001, 1002, 1003, 1004}
+COMMENT_MAX = 32
+DEAL_FIELDS = ("Deal", "Login", "Time", "Action", "Entry", "Symbol", "Volume", "Price", "Profit")
+POSITION_FIELDS = ("Position", "Login", "Symbol", "Action", "TimeCreate", "Volume", "PriceOpen")
+
+
+def password_hash(password: str) -> bytes:
+    inner = hashlib.md5(password.encode("utf-16-le")).digest()  # noqa: S324 (MT5 protocol)
+    return hashlib.md5(inner + b"WebAPI").digest()  # noqa: S324 (MT5 protocol)
+
+
+def rand_answer(pw_hash: bytes, rand: bytes) -> str:
+    return hashlib.md5(pw_hash + rand).hexdigest()  # noqa: S324 (MT5 protocol)
+
+
+def retcode_of(answer: dict) -> tuple[int, str]:
+    raw = str(answer.get("retcode", "")).strip()
+    number, _, text = raw.partition(" ")
+    try:
+        return int(number), text or raw
+    except ValueError:
+        raise PlatformMalformed(f"MT5 answered without a retcode: {raw[:80]!r}") from None
+
+
+class RateLimiter:
+    """At most `per_second` calls per second (a token bucket of one second), thread-safe."""
+
+    def __init__(self, per_second: float):
+        self.interval = 1.0 / per_second if per_second and per_second > 0 else 0.0
+        self.next_at = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_at)
+            self.next_at = at + self.interval
+        if at > now:
+            time.sleep(at - now)
+
+
+class MT5WebAPI(TradingPlatform):
+    def __init__(
+        self,
+        *,
+        url: str,
+        login: str,
+        password: str,
+        timezone: str = "UTC",
+        symbols: SymbolMap | None = None,
+        batch_size: int = 500,
+        max_requests_per_second: float = 10,
+        timeout: float = 15.0,
+    ):
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise PlatformError(f"The trading server URL {url!r} is not an http(s) URL.")
+        self.scheme, self.host = parsed.scheme, parsed.hostname
+        self.port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        self.login, self.pw_hash = str(login), password_hash(password)
+        self.zone = ZoneInfo(timezone)
+        self.symbols = symbols or SymbolMap({})
+        self.batch_size = max(1, batch_size)
+        self.limiter = RateLimiter(max_requests_per_second)
+        self.timeout = timeout
+        self.conn: http.client.HTTPConnection | None = None
+        self.cookie: str | None = None
+        self.calls = 0
+
+    # --- transport -----------------------------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.conn is None:
+            cls = (
+                http.client.HTTPSConnection
+                if self.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            self.conn = cls(self.host, self.port, timeout=self.timeout)
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn, self.cookie = None, None
+
+    def _raw_get(self, path: str, params: dict) -> tuple[int, bytes]:
+        """One GET. PlatformUnavailable if it could not be sent, PlatformOutcomeUnknown if it was
+        sent and nothing (or a cut-off answer) came back."""
+        self.limiter.wait()
+        target = f"{path}?{urlencode(params)}" if params else path
+        headers = {"Accept": "application/json", "Connection": "keep-alive"}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        conn = self._connection()
+        self.calls += 1
+        try:
+            conn.request("GET", target, headers=headers)
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise PlatformUnavailable(
+                f"The trading server at {self.host}:{self.port} is unreachable ({exc})."
+            ) from exc
+        try:
+            resp = conn.getresponse()
+            body = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise PlatformOutcomeUnknown(
+                f"The trading server did not answer {path} ({exc.__class__.__name__})."
+            ) from exc
+        cookie = resp.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        if resp.getheader("Connection", "").lower() == "close":
+            self.close()
+        return resp.status, body
+
+    def _parse(self, path: str, status: int, body: bytes) -> dict:
+        try:
+            answer = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise PlatformMalformed(
+                f"The trading server answered {path} with something that is not JSON "
+                f"(HTTP {status}, {body[:60]!r})."
+            ) from None
+        if not isinstance(answer, dict):
+            raise PlatformMalformed(
+                f"The trading server answered {path} with a JSON {type(answer).__name__}."
+            )
+        return answer
+
+    def _authenticate(self) -> None:
+        self.cookie = None
+        params = {"version": VERSION, "agent": AGENT, "login": self.login, "type": "manager"}
+        start = self._parse("/api/auth/start", *self._raw_get("/api/auth/start", params))
+        code, text = retcode_of(start)
+        if code != 0:
+            raise PlatformAuthFailed(
+                f"The trading server refused manager login {self.login}: {code} {text}."
+            )
+        try:
+            srv_rand = bytes.fromhex(start["srv_rand"])
+        except (KeyError, ValueError, TypeError):
+            raise PlatformMalformed(
+                "The trading server's auth/start answer has no valid srv_rand."
+            ) from None
+        cli_rand = secrets.token_bytes(16)
+        params = {
+            "srv_rand_answer": rand_answer(self.pw_hash, srv_rand),
+            "cli_rand": cli_rand.hex(),
+        }
+        answer = self._parse("/api/auth/answer", *self._raw_get("/api/auth/answer", params))
+        code, text = retcode_of(answer)
+        if code != 0:
+            raise PlatformAuthFailed(
+                f"The trading server refused the manager password ({self.login}): {code} {text}."
+            )
+        if str(answer.get("cli_rand_answer", "")).lower() != rand_answer(self.pw_hash, cli_rand):
+            raise PlatformAuthFailed(
+                "The trading server could not prove it knows the manager password."
+            )
+
+    def call(self, path: str, params: dict | None = None, *, idempotent: bool = True):
+        """An authenticated call: the `answer`, or a PlatformError. A dead session is
+        re-established once (the server executed nothing when it refused the session). A read
+        whose answer was lost (e.g. a keep-alive connection the server had closed) is sent once
+        more on a new connection; a write never is."""
+        params = params or {}
+        for attempt in (1, 2):
+            if self.cookie is None:
+                try:
+                    self._authenticate()
+                except PlatformOutcomeUnknown:  # a stale connection: the handshake is harmless
+                    self._authenticate()
+            try:
+                status, body = self._raw_get(path, params)
+            except PlatformOutcomeUnknown:
+                if idempotent and attempt == 1:
+                    continue
+                raise
+            if status == 403 or status == 401:
+                self.cookie = None
+                if attempt == 1:
+                    continue
+            answer = self._parse(path, status, body)
+            code, text = retcode_of(answer)
+            if code == RET_PERMISSIONS and attempt == 1:
+                self.cookie = None
+                continue
+            if code == 0:
+                return answer.get("answer")
+            if code == RET_NO_MONEY:
+                raise PlatformRejected(
+                    "Not enough free margin on the trading account.", retcode=code, code="no_money"
+                )
+            if code in AUTH_RETCODES or code == RET_PERMISSIONS:
+                raise PlatformAuthFailed(f"The trading server refused the session: {code} {text}.")
+            if code == RET_NOT_FOUND:
+                raise PlatformRejected(
+                    f"Not found on the trading server: {text}.", retcode=code, code="not_found"
+                )
+            raise PlatformRejected(
+                f"The trading server refused {path}: {code} {text}.", retcode=code
+            )
+        raise PlatformAuthFailed("The trading server kept refusing the session.")
+
+    # --- conversions ---------------------------------------------------------------------------
+
+    def to_utc(self, server_seconds) -> datetime:
+        """Server-local epoch seconds (its wall clock written as if UTC) -> aware UTC."""
+        local = datetime.fromtimestamp(int(server_seconds), UTC).replace(tzinfo=None)
+        return local.replace(tzinfo=self.zone).astimezone(UTC)
+
+    def to_server(self, at: datetime) -> int:
+        local = at.astimezone(self.zone).replace(tzinfo=None)
+        return int(local.replace(tzinfo=UTC).timestamp())
+
+    def _account(self, user: dict | None, acc: dict | None) -> AccountInfo:
+        src = {**(user or {}), **(acc or {})}
+        return AccountInfo(
+            login=int(src["Login"]),
+            group=str(src.get("Group", "")),
+            currency=str(src.get("Currency", "")),
+            leverage=int(src.get("Leverage") or src.get("MarginLeverage") or 0),
+            balance=Decimal(str(src.get("Balance", "0"))),
+            credit=Decimal(str(src.get("Credit", "0"))),
+            equity=Decimal(str(src.get("Equity", src.get("Balance", "0")))),
+            margin=Decimal(str(src.get("Margin", "0"))),
+            margin_free=Decimal(str(src.get("MarginFree", src.get("Balance", "0")))),
+        )
+
+    def deal_from(self, raw) -> DealRecord | Rejected:
+        if not isinstance(raw, dict):
+            return Rejected(
+                f"a deal that is not an object: {str(raw)[:80]!r}", {"raw": str(raw)[:500]}
+            )
+        ticket = _int_or_none(raw.get("Deal"))
+        login = _int_or_none(raw.get("Login"))
+        missing = [f for f in DEAL_FIELDS if raw.get(f) in (None, "") and f != "Symbol"]
+        if missing:
+            return Rejected(f"deal lacks {', '.join(missing)}", raw, ticket, login)
+        try:
+            action, entry = int(raw["Action"]), int(raw.get("Entry") or 0)
+            symbol = ""
+            if action in (0, 1):
+                symbol = self.symbols.canonical(raw.get("Symbol", ""))
+                if symbol is None:
+                    return Rejected(f"unknown symbol {raw.get('Symbol')!r}", raw, ticket, login)
+            return DealRecord(
+                ticket=ticket,
+                login=login,
+                time=self._deal_time(raw),
+                action=action,
+                entry=entry,
+                symbol=symbol,
+                volume=int(raw.get("Volume") or 0),
+                price=Decimal(str(raw.get("Price") or "0")),
+                profit=_money(raw.get("Profit")),
+                swap=_money(raw.get("Storage")),
+                commission=_money(raw.get("Commission")),
+                position_id=int(raw.get("PositionID") or 0),
+                comment=str(raw.get("Comment") or "")[:64],
+            )
+        except (ValueError, TypeError, InvalidOperation, OverflowError) as exc:
+            return Rejected(f"deal has an unreadable value ({exc})", raw, ticket, login)
+
+    def _deal_time(self, raw: dict) -> datetime:
+        msc = raw.get("TimeMsc")
+        if msc not in (None, ""):
+            ms = int(msc)
+            return self.to_utc(ms // 1000) + timedelta(milliseconds=ms % 1000)
+        return self.to_utc(raw["Time"])
+
+    def position_from(self, raw) -> PositionRecord | Rejected:
+        if not isinstance(raw, dict):
+            return Rejected(
+                f"a position that is not an object: {str(raw)[:80]!r}", {"raw": str(raw)[:500]}
+            )
+        ticket, login = _int_or_none(raw.get("Position")), _int_or_none(raw.get("Login"))
+        missing = [f for f in POSITION_FIELDS if raw.get(f) in (None, "")]
+        if missing:
+            return Rejected(f"position lacks {', '.join(missing)}", raw, ticket, login)
+        symbol = self.symbols.canonical(raw["Symbol"])
+        if symbol is None:
+            return Rejected(f"unknown symbol {raw['Symbol']!r}", raw, ticket, login)
+        try:
+            return PositionRecord(
+                position_id=ticket,
+                login=login,
+                symbol=symbol,
+                action=int(raw["Action"]),
+                volume=int(raw["Volume"]),
+                price_open=Decimal(str(raw["PriceOpen"])),
+                price_current=Decimal(str(raw.get("PriceCurrent") or raw["PriceOpen"])),
+                profit=_money(raw.get("Profit")),
+                swap=_money(raw.get("Storage")),
+                opened_at=self.to_utc(raw["TimeCreate"]),
+            )
+        except (ValueError, TypeError, InvalidOperation, OverflowError) as exc:
+            return Rejected(f"position has an unreadable value ({exc})", raw, ticket, login)
+
+    # --- the interface -------------------------------------------------------------------------
+
+    def account_create(self, *, group, leverage, name, email, country, password) -> AccountInfo:
+        user = self.call(
+            "/api/user/add",
+            {
+                "pass_main": password,
+                "pass_investor": secrets.token_urlsafe(9) + "a1",
+                "group": group,
+                "name": name[:128],
+                "leverage": str(int(leverage)),
+                "email": email,
+                "country": country,
+            },
+        )
+        if not isinstance(user, dict) or "Login" not in user:
+            raise PlatformMalformed("The trading server created an account but sent no login.")
+        info = self._account(user, None)
+        currency = self.group_currency(group)
+        return AccountInfo(**{**info.__dict__, "currency": currency})
+
+    def group_currency(self, group: str) -> str:
+        answer = self.call("/api/group/get", {"group": group})
+        if not isinstance(answer, dict) or not answer.get("Currency"):
+            raise PlatformMalformed(f"The trading server sent no currency for group {group!r}.")
+        return str(answer["Currency"])
+
+    def account_get(self, login: int) -> AccountInfo:
+        user = self.call("/api/user/get", {"login": str(login)})
+        acc = self.call("/api/user/account/get", {"login": str(login)})
+        return self._account(user, acc)
+
+    def accounts_get(self, logins: list[int]) -> Batch:
+        batch = Batch()
+        for chunk in _chunks(logins, self.batch_size):
+            answer = self.call("/api/user/account/get_batch", {"login": ",".join(map(str, chunk))})
+            batch.calls += 1
+            for raw in answer or []:
+                try:
+                    batch.records.append(self._account(None, raw))
+                except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+                    batch.rejected.append(
+                        Rejected(
+                            f"account record unreadable ({exc})",
+                            raw if isinstance(raw, dict) else {},
+                            login=_int_or_none(
+                                (raw or {}).get("Login") if isinstance(raw, dict) else None
+                            ),
+                        )
+                    )
+        return batch
+
+    def balance_operation(self, *, login: int, amount: Decimal, comment: str) -> int:
+        if len(comment) > COMMENT_MAX:
+            raise ValueError(f"MT5 comments are at most {COMMENT_MAX} characters.")
+        answer = self.call(
+            "/api/trade/balance",
+            {
+                "login": str(login),
+                "type": "2",
+                "balance": f"{Decimal(amount):.2f}",
+                "comment": comment,
+                "check_margin": "1",
+            },
+            idempotent=False,
+        )
+        try:
+            return int(answer["ticket"])
+        except (KeyError, TypeError, ValueError):
+            raise PlatformOutcomeUnknown(
+                "The trading server accepted the balance operation but sent no ticket."
+            ) from None
+
+    def balance_operation_find(self, *, login: int, comment: str, since: datetime) -> int | None:
+        until = datetime.now(UTC) + timedelta(minutes=5)
+        answer = self.call(
+            "/api/deal/get_batch",
+            {
+                "login": str(login),
+                "from": str(self.to_server(since)),
+                "to": str(self.to_server(until)),
+            },
+        )
+        for raw in answer or []:
+            if (
+                isinstance(raw, dict)
+                and str(raw.get("Action")) == "2"
+                and raw.get("Comment") == comment
+            ):
+                return int(raw["Deal"])
+        return None
+
+    def deals(self, *, logins: list[int], since: datetime, until: datetime) -> Batch:
+        batch = Batch()
+        window = {"from": str(self.to_server(since)), "to": str(self.to_server(until))}
+        for chunk in _chunks(logins, self.batch_size):
+            answer = self.call(
+                "/api/deal/get_batch", {"login": ",".join(map(str, chunk)), **window}
+            )
+            batch.calls += 1
+            if not isinstance(answer, list):
+                raise PlatformMalformed("The trading server's deal list is not a list.")
+            for raw in answer:
+                record = self.deal_from(raw)
+                (batch.rejected if isinstance(record, Rejected) else batch.records).append(record)
+        return batch
+
+    def positions(self, *, logins: list[int]) -> Batch:
+        batch = Batch()
+        for chunk in _chunks(logins, self.batch_size):
+            answer = self.call("/api/position/get_batch", {"login": ",".join(map(str, chunk))})
+            batch.calls += 1
+            if not isinstance(answer, list):
+                raise PlatformMalformed("The trading server's position list is not a list.")
+            for raw in answer:
+                record = self.position_from(raw)
+                (batch.rejected if isinstance(record, Rejected) else batch.records).append(record)
+        return batch
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _money(value) -> Decimal:
+    if value in (None, ""):
+        return Decimal("0.00")
+    amount = Decimal(str(value))
+    if not amount.is_finite():
+        raise ValueError(f"amount {value!r}")
+    return amount.quantize(Decimal("0.01"))

@@ -1,0 +1,471 @@
+"""Trading platform sync: deals, open positions and account balances of every active server.
+
+One pass per server at a time (a Redis lock), driven by beat. Deals are read for the window
+[cursor - overlap, now] in batches of logins at the server's rate limit; an account new to us is
+read from `backfill_hours` back. Each deal is stored once per (server, ticket), so windows may
+overlap and passes may repeat. The cursor only moves when every batch of the pass was read, so a
+failed pass is read again by the next. Records the adapter cannot read are kept as
+SyncRejection rows with the reason; the rest of the pass goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from brokerage.kv import redis_client
+
+from .models import Client, SyncRejection, SyncRun, TradingAccount, TradingServer
+from .platforms import Batch, PlatformError, Rejected, TradingPlatform, platform_for
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT = 600  # seconds: a crashed pass frees its server after this long
+INSERT_CHUNK = 2000
+
+
+def _lock(server_id: int):
+    return redis_client().lock(f"platform-sync:{server_id}", timeout=LOCK_TIMEOUT, blocking=False)
+
+
+def server_sync(*, server_id: int, platform: TradingPlatform | None = None) -> dict:
+    """One pass over a server: deals, then positions, then account balances. Skipped when
+    another pass holds the server. A platform failure is recorded on the server and its run."""
+    lock = _lock(server_id)
+    if not lock.acquire():
+        return {"skipped": "a sync of this server is running"}
+    own = platform is None
+    try:
+        server = TradingServer.objects.get(pk=server_id)
+        try:
+            platform = platform or platform_for(server)
+        except PlatformError as exc:
+            _failed(server, SyncRun.Kind.DEALS, timezone.now(), exc)
+            return {"error": exc.message}
+        result = {}
+        for kind, step in (
+            (SyncRun.Kind.DEALS, deals_sync),
+            (SyncRun.Kind.POSITIONS, positions_sync),
+            (SyncRun.Kind.ACCOUNTS, accounts_refresh),
+        ):
+            started = timezone.now()
+            try:
+                result[kind] = step(server=server, platform=platform)
+            except PlatformError as exc:
+                _failed(server, kind, started, exc)
+                result[kind] = {"error": exc.message}
+                break
+        else:
+            if server.last_error:
+                TradingServer.objects.filter(pk=server.pk).update(last_error="")
+        return result
+    finally:
+        if own and platform is not None:
+            platform.close()
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001  (expired: another pass may hold it now)
+            log.warning("platform sync lock of server %s had expired", server_id)
+
+
+def _failed(server: TradingServer, kind: str, started: datetime, exc: PlatformError) -> None:
+    log.warning("platform sync of %s (%s) failed: %s", server.name, kind, exc.message)
+    now = timezone.now()
+    TradingServer.objects.filter(pk=server.pk).update(last_error=exc.message, last_error_at=now)
+    SyncRun.objects.create(
+        server=server, kind=kind, started_at=started, finished_at=now, error=exc.message[:2000]
+    )
+
+
+def _accounts(server: TradingServer) -> list[dict]:
+    return list(
+        TradingAccount.objects.filter(server=server, status=TradingAccount.Status.ACTIVE).values(
+            "id", "login", "client_id", "backfill_pending"
+        )
+    )
+
+
+# --- deals ---------------------------------------------------------------------------------------
+
+
+def deals_sync(*, server: TradingServer, platform: TradingPlatform, now=None) -> dict:
+    started = timezone.now()
+    now = now or started
+    accounts = _accounts(server)
+    by_login = {a["login"]: a for a in accounts}
+    backfill_from = now - timedelta(hours=server.backfill_hours)
+    cursor = server.deals_synced_through
+    since = (cursor or backfill_from) - timedelta(seconds=server.overlap_seconds)
+    fresh = [a["login"] for a in accounts if a["backfill_pending"]]
+    regular = [a["login"] for a in accounts if not a["backfill_pending"]]
+    batch = Batch()
+    for logins, start in ((regular, since), (fresh, min(since, backfill_from))):
+        if logins:
+            part = platform.deals(logins=logins, since=start, until=now)
+            batch.records += part.records
+            batch.rejected += part.rejected
+            batch.calls += part.calls
+    inserted, unlinked = deals_ingest(server=server, records=batch.records, by_login=by_login)
+    rejected = batch.rejected + unlinked
+    rejections_record(server=server, kind="deal", rejected=rejected)
+    with transaction.atomic():
+        TradingServer.objects.filter(pk=server.pk).update(deals_synced_through=now)
+        if fresh:
+            TradingAccount.objects.filter(server=server, login__in=fresh).update(
+                backfill_pending=False
+            )
+        SyncRun.objects.create(
+            server=server,
+            kind=SyncRun.Kind.DEALS,
+            started_at=started,
+            finished_at=timezone.now(),
+            window_from=since,
+            window_to=now,
+            calls=batch.calls,
+            fetched=len(batch.records) + len(batch.rejected),
+            ingested=inserted,
+            rejected=len(rejected),
+        )
+    return {
+        "fetched": len(batch.records),
+        "ingested": inserted,
+        "rejected": len(rejected),
+        "calls": batch.calls,
+    }
+
+
+INSERT_DEALS = """
+WITH rows AS (
+  SELECT * FROM unnest(
+    %s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::smallint[], %s::smallint[],
+    %s::text[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
+    %s::bigint[], %s::text[]
+  ) AS r(ticket, account_id, client_id, time, action, entry, symbol, volume, price,
+         profit_amount, swap_amount, commission_amount, position_id, comment)
+)
+INSERT INTO clients_deal (server_id, ticket, account_id, client_id, time, action, entry, symbol,
+                          volume, price, profit_amount, swap_amount, commission_amount,
+                          position_id, comment, synced_at)
+SELECT %s, ticket, account_id, client_id, time, action, entry, symbol, volume, price,
+       profit_amount, swap_amount, commission_amount, position_id, comment, now()
+  FROM rows
+ON CONFLICT (server_id, ticket) DO NOTHING
+RETURNING account_id, client_id, time, action
+"""
+
+
+def deals_ingest(*, server: TradingServer, records: list, by_login: dict) -> tuple[int, list]:
+    """Store new deals (a repeat of a stored ticket is ignored); keep accounts' and clients'
+    last trade times; clear the retention flags of clients who traded. Returns (inserted, the
+    deals of logins no client account has, as rejections)."""
+    unlinked, rows = [], []
+    seen = set()
+    for d in records:
+        account = by_login.get(d.login)
+        if account is None:
+            unlinked.append(
+                Rejected(
+                    f"login {d.login} is not a client's trading account", {}, d.ticket, d.login
+                )
+            )
+            continue
+        if d.ticket in seen:
+            continue
+        seen.add(d.ticket)
+        rows.append((d, account))
+    inserted = 0
+    last_trade: dict[tuple[str, int], datetime] = {}
+    for i in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[i : i + INSERT_CHUNK]
+        cols = list(
+            zip(
+                *[
+                    (
+                        d.ticket,
+                        a["id"],
+                        a["client_id"],
+                        d.time,
+                        d.action,
+                        d.entry,
+                        d.symbol,
+                        d.volume,
+                        d.price,
+                        d.profit,
+                        d.swap,
+                        d.commission,
+                        d.position_id,
+                        d.comment,
+                    )
+                    for d, a in chunk
+                ],
+                strict=True,
+            )
+        )
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(INSERT_DEALS, [list(c) for c in cols] + [server.pk])
+            for account_id, client_id, at, action in cur.fetchall():
+                inserted += 1
+                if action in (0, 1):
+                    for key in (("a", account_id), ("c", client_id)):
+                        if key not in last_trade or last_trade[key] < at:
+                            last_trade[key] = at
+    if last_trade:
+        _last_trade_update(last_trade)
+    return inserted, unlinked
+
+
+def _last_trade_update(last_trade: dict) -> None:
+    for prefix, model in (("a", TradingAccount), ("c", Client)):
+        items = [(pk, at) for (p, pk), at in last_trade.items() if p == prefix]
+        if not items:
+            continue
+        table = model._meta.db_table
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""UPDATE {table} t SET last_trade_at = v.at
+                      FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at)
+                     WHERE t.id = v.id AND (t.last_trade_at IS NULL OR t.last_trade_at < v.at)""",  # noqa: S608 (table names are ours)
+                [[pk for pk, _ in items], [at for _, at in items]],
+            )
+    client_ids = [pk for (p, pk) in last_trade if p == "c"]
+    from .retention import retention_flags_clear_on_trade
+
+    retention_flags_clear_on_trade(client_ids=client_ids, actor="rule:platform-sync")
+
+
+def rejections_record(*, server: TradingServer, kind: str, rejected: list[Rejected]) -> None:
+    """Keep each refused record once (per ticket), with the latest reason."""
+    if not rejected:
+        return
+    for r in rejected:
+        log.warning("%s sync refused a %s (ticket %s): %s", server.name, kind, r.ticket, r.reason)
+    now = timezone.now()
+    with_ticket = {r.ticket: r for r in rejected if r.ticket is not None}
+    if with_ticket:
+        existing = set(
+            SyncRejection.objects.filter(
+                server=server, kind=kind, ticket__in=list(with_ticket)
+            ).values_list("ticket", flat=True)
+        )
+        SyncRejection.objects.filter(server=server, kind=kind, ticket__in=existing).update(
+            last_seen_at=now
+        )
+        SyncRejection.objects.bulk_create(
+            [
+                SyncRejection(
+                    server=server,
+                    kind=kind,
+                    ticket=t,
+                    login=r.login,
+                    reason=r.reason[:300],
+                    payload=_jsonable(r.payload),
+                )
+                for t, r in with_ticket.items()
+                if t not in existing
+            ],
+            ignore_conflicts=True,
+        )
+    for r in rejected:
+        if r.ticket is None:
+            payload = _jsonable(r.payload)
+            if not SyncRejection.objects.filter(
+                server=server,
+                kind=kind,
+                ticket__isnull=True,
+                reason=r.reason[:300],
+                payload=payload,
+            ).exists():
+                SyncRejection.objects.create(
+                    server=server, kind=kind, login=r.login, reason=r.reason[:300], payload=payload
+                )
+
+
+def _jsonable(payload) -> dict:
+    if isinstance(payload, dict):
+        return {
+            str(k): v if isinstance(v, str | int | float | bool | None) else str(v)
+            for k, v in payload.items()
+        }
+    return {"raw": str(payload)[:500]}
+
+
+# --- positions and accounts ---------------------------------------------------------------------
+
+UPSERT_POSITIONS = """
+INSERT INTO clients_position (server_id, position_id, account_id, client_id, symbol, action,
+                              volume, price_open, price_current, profit_amount, swap_amount,
+                              opened_at, synced_at)
+SELECT %s, * , now() FROM unnest(
+    %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::smallint[], %s::bigint[],
+    %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[], %s::timestamptz[])
+ON CONFLICT (server_id, position_id) DO UPDATE SET
+    price_current = EXCLUDED.price_current, profit_amount = EXCLUDED.profit_amount,
+    swap_amount = EXCLUDED.swap_amount, volume = EXCLUDED.volume, synced_at = EXCLUDED.synced_at
+"""
+
+
+def positions_sync(*, server: TradingServer, platform: TradingPlatform) -> dict:
+    started = timezone.now()
+    accounts = _accounts(server)
+    by_login = {a["login"]: a for a in accounts}
+    batch = platform.positions(logins=list(by_login))
+    rows = [(p, by_login[p.login]) for p in batch.records if p.login in by_login]
+    with transaction.atomic():
+        ids = [p.position_id for p, _ in rows]
+        from .models import Position
+
+        Position.objects.filter(account__server=server).exclude(position_id__in=ids).delete()
+        if rows:
+            cols = list(
+                zip(
+                    *[
+                        (
+                            p.position_id,
+                            a["id"],
+                            a["client_id"],
+                            p.symbol,
+                            p.action,
+                            p.volume,
+                            p.price_open,
+                            p.price_current,
+                            p.profit,
+                            p.swap,
+                            p.opened_at,
+                        )
+                        for p, a in rows
+                    ],
+                    strict=True,
+                )
+            )
+            with connection.cursor() as cur:
+                cur.execute(UPSERT_POSITIONS, [server.pk, *[list(c) for c in cols]])
+        TradingServer.objects.filter(pk=server.pk).update(positions_synced_at=timezone.now())
+        SyncRun.objects.create(
+            server=server,
+            kind=SyncRun.Kind.POSITIONS,
+            started_at=started,
+            finished_at=timezone.now(),
+            calls=batch.calls,
+            fetched=len(batch.records) + len(batch.rejected),
+            ingested=len(rows),
+            rejected=len(batch.rejected),
+        )
+    rejections_record(server=server, kind="position", rejected=batch.rejected)
+    return {"open": len(rows), "rejected": len(batch.rejected), "calls": batch.calls}
+
+
+UPDATE_ACCOUNTS = """
+UPDATE clients_tradingaccount t SET balance_amount = v.balance, credit_amount = v.credit,
+       equity_amount = v.equity, margin_amount = v.margin, margin_free_amount = v.margin_free,
+       refreshed_at = now()
+  FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
+              %s::numeric[]) AS v(login, balance, credit, equity, margin, margin_free)
+ WHERE t.server_id = %s AND t.login = v.login
+"""
+
+
+def accounts_refresh(*, server: TradingServer, platform: TradingPlatform) -> dict:
+    started = timezone.now()
+    logins = [a["login"] for a in _accounts(server)]
+    batch = platform.accounts_get(logins)
+    if batch.records:
+        cols = list(
+            zip(
+                *[
+                    (a.login, a.balance, a.credit, a.equity, a.margin, a.margin_free)
+                    for a in batch.records
+                ],
+                strict=True,
+            )
+        )
+        with connection.cursor() as cur:
+            cur.execute(UPDATE_ACCOUNTS, [*[list(c) for c in cols], server.pk])
+    TradingServer.objects.filter(pk=server.pk).update(accounts_refreshed_at=timezone.now())
+    SyncRun.objects.create(
+        server=server,
+        kind=SyncRun.Kind.ACCOUNTS,
+        started_at=started,
+        finished_at=timezone.now(),
+        calls=batch.calls,
+        fetched=len(batch.records),
+        ingested=len(batch.records),
+        rejected=len(batch.rejected),
+    )
+    rejections_record(server=server, kind="account", rejected=batch.rejected)
+    return {"refreshed": len(batch.records), "calls": batch.calls}
+
+
+# --- health --------------------------------------------------------------------------------------
+
+
+def sync_lag_report(now=None) -> dict[str, dict]:
+    """Per active server: seconds since everything up to then was ingested, and the last error."""
+    from django.conf import settings
+
+    now = now or timezone.now()
+    report = {}
+    for s in TradingServer.objects.filter(is_active=True).order_by("name"):
+        lag = (
+            None
+            if s.deals_synced_through is None
+            else (now - s.deals_synced_through).total_seconds()
+        )
+        status = "ok"
+        if lag is None:
+            status = "never synced"
+        elif lag > settings.PLATFORM_SYNC_LAG_WARN_SECONDS:
+            status = "lagging"
+        report[s.name] = {
+            "status": status,
+            "lag_s": None if lag is None else round(max(lag, 0.0), 1),
+            "last_error": s.last_error,
+        }
+    return report
+
+
+def sync_due_servers() -> list[int]:
+    return list(TradingServer.objects.filter(is_active=True).values_list("pk", flat=True))
+
+
+def wait_for_sync(server_id: int, *, after: datetime, timeout: float = 30.0) -> bool:
+    """Until the server's cursor passes `after` (tests and the demo seeding use it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        through = TradingServer.objects.filter(pk=server_id).values_list(
+            "deals_synced_through", flat=True
+        )[0]
+        if through and through >= after:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def rejections_retry(*, rejections: list[SyncRejection]) -> tuple[int, int]:
+    """Read refused deals again from their stored payload (after an instrument or an account
+    was added): those now readable are ingested and marked resolved. (taken, still refused)."""
+    from .platforms import platform_for
+
+    taken = still = 0
+    by_server: dict[int, list[SyncRejection]] = {}
+    for r in rejections:
+        if r.kind == "deal" and r.resolved_at is None:
+            by_server.setdefault(r.server_id, []).append(r)
+    for server_id, items in by_server.items():
+        server = TradingServer.objects.get(pk=server_id)
+        platform = platform_for(server)
+        by_login = {a["login"]: a for a in _accounts(server)}
+        for r in items:
+            record = platform.deal_from(r.payload)
+            if isinstance(record, Rejected) or record.login not in by_login:
+                still += 1
+                reason = record.reason if isinstance(record, Rejected) else "login not linked"
+                SyncRejection.objects.filter(pk=r.pk).update(reason=reason[:300])
+                continue
+            deals_ingest(server=server, records=[record], by_login=by_login)
+            SyncRejection.objects.filter(pk=r.pk).update(resolved_at=timezone.now())
+            taken += 1
+    return taken, still

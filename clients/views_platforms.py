@@ -1,0 +1,67 @@
+"""Trading platform sync status in the back-office (/backoffice/platforms/): each server's lag,
+cursor and last error, recent passes with their throughput, and the records it refused."""
+
+from django.db.models import Sum
+from django.shortcuts import render
+from django.utils import timezone
+
+from brokerage.permissions import staff_required
+from brokerage.views import paginate
+
+from .models import Deal, SyncRejection, SyncRun, TradingAccount, TradingServer
+from .sync import sync_lag_report
+
+
+@staff_required("clients.view_platform_sync")
+def status(request):
+    servers = list(TradingServer.objects.order_by("name"))
+    lag = sync_lag_report()
+    since = timezone.now() - timezone.timedelta(hours=1)
+    rows = []
+    for s in servers:
+        runs = SyncRun.objects.filter(server=s, kind=SyncRun.Kind.DEALS, started_at__gte=since)
+        hour = runs.aggregate(deals=Sum("ingested"), calls=Sum("calls"))
+        rows.append(
+            {
+                "server": s,
+                "lag": lag.get(s.name, {"status": "inactive", "lag_s": None}),
+                "accounts": TradingAccount.objects.filter(server=s).count(),
+                "deals": Deal.objects.filter(server=s).count(),
+                "deals_hour": hour["deals"] or 0,
+                "calls_hour": hour["calls"] or 0,
+            }
+        )
+    runs = SyncRun.objects.select_related("server").order_by("-started_at")
+    kind = request.GET.get("kind", "")
+    if kind in SyncRun.Kind.values:
+        runs = runs.filter(kind=kind)
+    if request.GET.get("errors") == "1":
+        runs = runs.exclude(error="")
+    page, query = paginate(request, runs, 25)
+    recent = list(
+        SyncRun.objects.filter(kind=SyncRun.Kind.DEALS, error="")
+        .order_by("-started_at")
+        .values("started_at", "ingested", "finished_at")[:60]
+    )[::-1]
+    chart = {
+        "id": "sync-ingested",
+        "title": "Deals ingested per pass",
+        "kind": "bar",
+        "labels": [r["started_at"].strftime("%H:%M:%S") for r in recent],
+        "datasets": [{"label": "Deals", "data": [r["ingested"] for r in recent]}],
+    }
+    rejections = SyncRejection.objects.filter(resolved_at__isnull=True).select_related("server")
+    return render(
+        request,
+        "clients/platforms.html",
+        {
+            "rows": rows,
+            "page": page,
+            "query": query,
+            "kind": kind,
+            "kinds": SyncRun.Kind.choices,
+            "rejections": rejections[:20],
+            "rejection_count": rejections.count(),
+            "charts_json": [chart],
+        },
+    )

@@ -1,0 +1,102 @@
+"""The client's trading accounts in the portal (/portal/trading/): open an account, see balances,
+equity, open positions and deal history. Transfers live in the wallet (finance)."""
+
+from django import forms
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_http_methods
+
+from brokerage.errors import DomainError
+from brokerage.views import add_domain_error, paginate
+
+from . import trading
+from .models import AccountType, Deal, TradingAccount
+from .permissions import client_required
+
+DEALS_PER_PAGE = 25
+
+
+class OpenAccountForm(forms.Form):
+    account_type = forms.ModelChoiceField(queryset=AccountType.objects.none(), empty_label=None)
+    leverage = forms.TypedChoiceField(coerce=int, choices=())
+
+    def __init__(self, *args, client, **kwargs):
+        super().__init__(*args, **kwargs)
+        types = trading.account_types_for(client)
+        self.fields["account_type"].queryset = types
+        levels = sorted({lev for t in types for lev in t.leverages})
+        self.fields["leverage"].choices = [(lev, f"1:{lev}") for lev in levels]
+        default = types[0].default_leverage if types else None
+        if default and not self.is_bound:
+            self.initial["leverage"] = default
+
+
+@client_required
+def accounts(request):
+    client = request.user.client
+    rows = list(trading.trading_accounts_of(client))
+    return render(
+        request,
+        "clients/portal/accounts.html",
+        {
+            "client": client,
+            "accounts": rows,
+            "totals": trading.trading_totals(client),
+            "positions": trading.positions_of(client)[:50],
+            "recent_deals": trading.deals_of(client).exclude(action=Deal.Action.BALANCE)[:10],
+            "can_open": trading.account_types_for(client).exists(),
+        },
+    )
+
+
+@client_required
+@require_http_methods(["GET", "POST"])
+def account_open(request):
+    client = request.user.client
+    form = OpenAccountForm(request.POST or None, client=client)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account, password = trading.trading_account_open(
+                client=client,
+                account_type=form.cleaned_data["account_type"],
+                leverage=form.cleaned_data["leverage"],
+                actor=request.user,
+                request=request,
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            # The password is shown on this one answer and never stored (no redirect, so it
+            # does not travel through the session or a cookie).
+            return render(
+                request,
+                "clients/portal/account_opened.html",
+                {"account": account, "password": password},
+            )
+    return render(
+        request,
+        "clients/portal/account_open.html",
+        {"form": form, "types": trading.account_types_for(client)},
+    )
+
+
+@client_required
+def account_detail(request, account_id: int):
+    client = request.user.client
+    account = get_object_or_404(trading.trading_accounts_of(client), pk=account_id)
+    deals = trading.deals_of(client, account)
+    symbol = request.GET.get("symbol", "").strip().upper()[:32]
+    if symbol:
+        deals = deals.filter(symbol=symbol)
+    page, query = paginate(request, deals, DEALS_PER_PAGE)
+    return render(
+        request,
+        "clients/portal/account.html",
+        {
+            "account": account,
+            "positions": trading.positions_of(client, account),
+            "page": page,
+            "query": query,
+            "symbol": symbol,
+            "active": account.status == TradingAccount.Status.ACTIVE,
+        },
+    )

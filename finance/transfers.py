@@ -1,0 +1,256 @@
+"""Transfers between a client's wallet and their trading accounts, exactly once.
+
+The trading platform's balance operation has no idempotency key, so:
+1. the transfer is written (and, to trading, the wallet amount held) and committed first;
+2. a worker claims it (`started_at`, `attempts`) under the row lock;
+3. a transfer claimed before is looked up on the platform by its comment before anything is
+   sent; a balance operation whose answer was lost is looked up at once;
+4. only an operation the platform refused (or a lookup that proves nothing happened and a
+   resend the platform refuses) fails the transfer;
+5. the ledger moves wallet <-> platform omnibus under the key `transfer:<id>` when the
+   platform's ticket is known. A sweeper resumes any claim older than CLAIM_STALE_AFTER.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage.errors import DomainError, InvalidInput, NotAllowed
+from brokerage.money import to_amount
+from brokerage.services import Actor, audit_record
+from clients.models import TradingAccount
+from clients.platforms import (
+    PlatformError,
+    PlatformOutcomeUnknown,
+    PlatformRejected,
+    platform_for,
+)
+
+from .ledger import (
+    Leg,
+    hold_close,
+    hold_place,
+    ledger_post,
+    lock_accounts,
+    system_account,
+    wallet_for,
+)
+from .models import Hold, LedgerAccount, LedgerTransaction, Transfer
+
+log = logging.getLogger(__name__)
+
+CLAIM_STALE_AFTER = timedelta(minutes=2)
+LOOKUP_MARGIN = timedelta(minutes=10)
+MAX_TRANSFER = Decimal("1000000")
+
+
+class TransferNotAllowed(DomainError):
+    """That transfer cannot be made."""
+
+    code = "transfer_not_allowed"
+
+
+def _comment() -> str:
+    return f"BO-TR-{uuid.uuid4().hex[:16].upper()}"  # 22 characters; MT5 allows 32
+
+
+def _accounts(client, currency: str) -> tuple[LedgerAccount, LedgerAccount]:
+    return wallet_for(client, currency), system_account(
+        LedgerAccount.Kind.PLATFORM_OMNIBUS, currency
+    )
+
+
+def transfer_request(
+    *, client, trading_account: TradingAccount, direction: str, amount, actor: Actor, request=None
+) -> Transfer:
+    """Record a transfer and queue it. To trading, the wallet amount is held at once (so it
+    cannot be spent twice); from trading, the platform checks the free margin."""
+    if direction not in Transfer.Direction.values:
+        raise InvalidInput("Choose a direction.", fields={"direction": ["Unknown direction."]})
+    if trading_account.client_id != client.pk:
+        raise NotAllowed("That trading account is not yours.")
+    if trading_account.status != TradingAccount.Status.ACTIVE:
+        raise TransferNotAllowed(
+            "That trading account is closed.", fields={"trading_account": ["Closed."]}
+        )
+    if client.restricted:
+        raise TransferNotAllowed(client.restriction_reason or "The account is restricted.")
+    currency = trading_account.currency
+    amount = to_amount(amount, currency)
+    if amount > MAX_TRANSFER:
+        raise InvalidInput(
+            f"At most {currency} {MAX_TRANSFER:,.0f} per transfer.",
+            fields={"amount": ["Too large."]},
+        )
+    with transaction.atomic(durable=True):
+        wallet, omnibus = _accounts(client, currency)
+        hold = None
+        comment = _comment()
+        if direction == Transfer.Direction.TO_TRADING:
+            lock_accounts([wallet, omnibus])
+            hold = hold_place(account=wallet, amount=amount, reference=comment)
+        transfer = Transfer.objects.create(
+            client=client,
+            trading_account=trading_account,
+            direction=direction,
+            amount=amount,
+            currency=currency,
+            hold=hold,
+            comment=comment,
+            actor_label=str(getattr(actor, "email", actor)),
+        )
+        audit_record(
+            actor=actor,
+            action="transfer.requested",
+            target=transfer,
+            evidence={
+                "direction": direction,
+                "amount": str(amount),
+                "currency": currency,
+                "login": trading_account.login,
+                "comment": comment,
+            },
+            request=request,
+        )
+        from .tasks import transfer_execute_task
+
+        transfer_execute_task.delay_on_commit(transfer.pk)
+    return transfer
+
+
+def _claim(transfer_id: int) -> tuple[Transfer | None, bool, str]:
+    """(transfer, resumed, why not) — claims the transfer for this attempt."""
+    with transaction.atomic():
+        t = (
+            Transfer.objects.select_for_update(of=("self",))
+            .select_related("trading_account__server")
+            .get(pk=transfer_id)
+        )
+        if t.status != Transfer.Status.PENDING:
+            return None, False, f"already {t.status}"
+        now = timezone.now()
+        if t.started_at and now - t.started_at < CLAIM_STALE_AFTER:
+            return None, False, "in progress"
+        resumed = t.attempts > 0
+        t.attempts += 1
+        t.started_at = now
+        t.save(update_fields=["attempts", "started_at"])
+        return t, resumed, ""
+
+
+def transfer_execute(*, transfer_id: int) -> str:
+    """Carry out a pending transfer on the platform, exactly once. Returns its status, or
+    "unknown" when the platform's answer was lost and the lookup found nothing yet (the sweeper
+    looks again after CLAIM_STALE_AFTER, before ever sending it again)."""
+    t, resumed, why = _claim(transfer_id)
+    if t is None:
+        return why
+    account = t.trading_account
+    amount = t.amount if t.direction == Transfer.Direction.TO_TRADING else -t.amount
+    since = t.requested_at - LOOKUP_MARGIN
+    platform = platform_for(account.server)
+    try:
+        ticket = None
+        if resumed:
+            ticket = platform.balance_operation_find(
+                login=account.login, comment=t.comment, since=since
+            )
+        if ticket is None:
+            try:
+                ticket = platform.balance_operation(
+                    login=account.login, amount=amount, comment=t.comment
+                )
+            except PlatformOutcomeUnknown:
+                ticket = platform.balance_operation_find(
+                    login=account.login, comment=t.comment, since=since
+                )
+                if ticket is None:
+                    log.warning("transfer %s: answer lost and not found yet", t.comment)
+                    return "unknown"
+    except PlatformRejected as exc:
+        return _finish(t.pk, ticket=None, failure=exc.message)
+    except PlatformError as exc:
+        # Nothing known to be done: free the claim so a retry (or the sweeper) goes on.
+        Transfer.objects.filter(pk=t.pk, status=Transfer.Status.PENDING).update(started_at=None)
+        raise TransferRetry(exc.message) from exc
+    finally:
+        platform.close()
+    return _finish(t.pk, ticket=ticket, failure="")
+
+
+class TransferRetry(Exception):
+    """The platform could not be reached; the task retries (the transfer is still pending)."""
+
+
+def _finish(transfer_id: int, *, ticket: int | None, failure: str, actor="rule:transfer") -> str:
+    head = Transfer.objects.select_related("client").get(pk=transfer_id)
+    wallet, omnibus = _accounts(head.client, head.currency)
+    with transaction.atomic():
+        lock_accounts([wallet, omnibus])
+        t = (
+            Transfer.objects.select_for_update(of=("self",))
+            .select_related("client", "hold", "trading_account")
+            .get(pk=transfer_id)
+        )
+        if t.status != Transfer.Status.PENDING:
+            return f"already {t.status}"
+        t.completed_at = timezone.now()
+        if failure:
+            if t.hold_id:
+                hold_close(hold=t.hold, status=Hold.Status.RELEASED)
+            t.fail()
+            t.failure_reason = failure[:255]
+            action = "transfer.failed"
+        else:
+            to_trading = t.direction == Transfer.Direction.TO_TRADING
+            if t.hold_id:
+                hold_close(hold=t.hold, status=Hold.Status.SETTLED)
+            sign = Decimal(-1) if to_trading else Decimal(1)
+            txn, _ = ledger_post(
+                kind=LedgerTransaction.Kind.TRANSFER,
+                idempotency_key=f"transfer:{t.pk}",
+                legs=[Leg(wallet, sign * t.amount), Leg(omnibus, -sign * t.amount)],
+                actor=actor,
+                client=t.client,
+                external_reference=str(ticket),
+                description=(
+                    f"{'To' if to_trading else 'From'} trading account "
+                    f"{t.trading_account.login} ({t.comment})"
+                ),
+            )
+            t.platform_ticket = ticket
+            t.ledger_transaction = txn
+            t.complete()
+            action = "transfer.completed"
+        t.save()
+        audit_record(
+            actor=actor,
+            action=action,
+            target=t,
+            reason=t.failure_reason,
+            evidence={"ticket": ticket, "comment": t.comment, "attempts": t.attempts},
+        )
+        return t.status
+
+
+def transfers_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER) -> int:
+    """Re-queue pending transfers never started, or whose attempt went quiet."""
+    from django.db.models import Q
+
+    from .tasks import transfer_execute_task
+
+    cutoff = timezone.now() - stale_after
+    ids = list(
+        Transfer.objects.filter(status=Transfer.Status.PENDING, requested_at__lt=cutoff)
+        .filter(Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in ids:
+        transfer_execute_task.delay(pk)
+    return len(ids)

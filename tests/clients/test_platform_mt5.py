@@ -1,0 +1,168 @@
+"""The MT5 Web API adapter against the sandbox server, which speaks the real protocol."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from clients.platforms import (
+    PlatformAuthFailed,
+    PlatformMalformed,
+    PlatformOutcomeUnknown,
+    PlatformRejected,
+    PlatformUnavailable,
+    SymbolMap,
+    platform_for,
+)
+from clients.platforms.mt5 import MT5WebAPI
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(mt5_server):
+    platform = platform_for(mt5_server, timeout=3)
+    yield platform
+    platform.close()
+
+
+def _open(api, group="real\\standard-usd", deposit="1000.00"):
+    info = api.account_create(
+        group=group,
+        leverage=100,
+        name="Tia Trader",
+        email="t@x.test",
+        country="CY",
+        password="Pw1#aaaa",
+    )
+    if deposit:
+        api.balance_operation(login=info.login, amount=Decimal(deposit), comment="seed")
+    return info
+
+
+def test_handshake_and_account_lifecycle(api):
+    info = _open(api, group="real\\standard-eur")
+    assert info.login > 0 and info.currency == "EUR"
+    got = api.account_get(info.login)
+    assert got.balance == Decimal("1000.00") and got.equity == Decimal("1000.00")
+    assert got.leverage == 100
+
+
+def test_wrong_password_is_an_auth_failure(mt5_sandbox):
+    api = MT5WebAPI(url=mt5_sandbox.url, login="1000", password="wrong", timeout=3)
+    with pytest.raises(PlatformAuthFailed):
+        api.account_get(1)
+
+
+def test_wrong_login_is_an_auth_failure(mt5_sandbox):
+    api = MT5WebAPI(url=mt5_sandbox.url, login="999", password=mt5_sandbox.password, timeout=3)
+    with pytest.raises(PlatformAuthFailed):
+        api.account_get(1)
+
+
+def test_unreachable_server():
+    api = MT5WebAPI(url="http://127.0.0.1:9", login="1000", password="x", timeout=2)
+    with pytest.raises(PlatformUnavailable):
+        api.account_get(1)
+
+
+def test_balance_operation_and_no_money(api):
+    info = _open(api, deposit="100.00")
+    ticket = api.balance_operation(login=info.login, amount=Decimal("-40.00"), comment="out-1")
+    assert ticket > 0
+    with pytest.raises(PlatformRejected) as err:
+        api.balance_operation(login=info.login, amount=Decimal("-60.01"), comment="out-2")
+    assert err.value.code == "no_money" and err.value.retcode == 10019
+    assert api.account_get(info.login).balance == Decimal("60.00")
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    assert api.balance_operation_find(login=info.login, comment="out-1", since=since) == ticket
+    assert api.balance_operation_find(login=info.login, comment="out-2", since=since) is None
+
+
+def test_deals_in_utc_with_symbols_normalised(api, mt5_server):
+    info = _open(api)
+    status, answer = mt5_server.sandbox.control(
+        "POST",
+        "trade",
+        {
+            "login": info.login,
+            "symbol": "XAUUSD.m",
+            "side": "buy",
+            "volume": "0.10",
+            "profit": "-12.50",
+        },
+    )
+    assert status == 200, answer
+    now = datetime.now(UTC)
+    batch = api.deals(
+        logins=[info.login], since=now - timedelta(hours=1), until=now + timedelta(minutes=1)
+    )
+    trades = [d for d in batch.records if d.is_trade]
+    assert {d.symbol for d in trades} == {"XAUUSD"}
+    assert [d.volume for d in trades] == [1000, 1000]  # 0.10 lot in 1/10000 lot
+    closing = [d for d in trades if d.entry == 1][0]
+    assert closing.profit == Decimal("-12.50")
+    for d in batch.records:  # server-local times converted: within a minute of real UTC now
+        assert abs((d.time - now).total_seconds()) < 60, d.time
+        assert d.time.tzinfo is not None
+
+
+def test_time_conversion_round_trip():
+    api = MT5WebAPI(url="http://127.0.0.1:9", login="1", password="x", timezone="Europe/Athens")
+    at = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # EEST, UTC+3
+    assert api.to_server(at) == int(datetime(2026, 7, 1, 15, 0, tzinfo=UTC).timestamp())
+    assert api.to_utc(api.to_server(at)) == at
+    winter = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)  # EET, UTC+2
+    assert api.to_utc(int(datetime(2026, 1, 15, 11, 30, tzinfo=UTC).timestamp())) == winter
+    assert ZoneInfo("Europe/Athens")  # the zone is available here
+
+
+def test_symbol_map():
+    m = SymbolMap({"XAUUSD": ["GOLD"], "US30": [], "EURUSD": []}, [".m", ".cash"])
+    assert m.canonical("XAUUSD.m") == "XAUUSD"
+    assert m.canonical("gold") == "XAUUSD"
+    assert m.canonical("US30.cash") == "US30"
+    assert m.canonical("EURUSD.pro") == "EURUSD"  # a common decoration, even if not configured
+    assert m.canonical("FOO.x") is None
+
+
+def test_expired_session_is_reestablished(api):
+    info = _open(api)
+    status, _ = api_control(api, "faults", {"expire_sessions": True})
+    assert status == 200
+    assert api.account_get(info.login).login == info.login
+
+
+def api_control(api, path, payload):
+    from tests.mt5_support import mt5_control
+
+    return mt5_control(f"{api.scheme}://{api.host}:{api.port}", "POST", path, payload)
+
+
+def test_malformed_answer(api):
+    info = _open(api)
+    api_control(api, "faults", {"malformed": {"path": "/api/user/account/get_batch", "count": 2}})
+    with pytest.raises(PlatformMalformed):
+        api.accounts_get([info.login])
+
+
+def test_answer_dropped_after_write_is_found_by_comment(api, mt5_server):
+    info = _open(api, deposit="")
+    api_control(api, "faults", {"drop_after_write": {"path": "/api/trade/balance", "count": 1}})
+    with pytest.raises(PlatformOutcomeUnknown):
+        api.balance_operation(login=info.login, amount=Decimal("50.00"), comment="BO-TR-LOST")
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    ticket = api.balance_operation_find(login=info.login, comment="BO-TR-LOST", since=since)
+    assert ticket is not None
+    assert api.account_get(info.login).balance == Decimal("50.00")  # executed once, not lost
+
+
+def test_reads_are_batched(api, mt5_server):
+    logins = [_open(api, deposit="").login for _ in range(5)]
+    api.batch_size = 2
+    now = datetime.now(UTC)
+    batch = api.deals(logins=logins, since=now - timedelta(hours=1), until=now)
+    assert batch.calls == 3
+    assert api.positions(logins=logins).calls == 3
+    assert api.accounts_get(logins).calls == 3
