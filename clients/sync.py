@@ -20,7 +20,7 @@ from django.utils import timezone
 from brokerage.kv import redis_client
 
 from .models import Client, SyncRejection, SyncRun, TradingAccount, TradingServer
-from .platforms import Batch, PlatformError, Rejected, TradingPlatform, platform_for
+from .platforms import PlatformError, Rejected, TradingPlatform, platform_for
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,17 @@ def deals_sync(*, server: TradingServer, platform: TradingPlatform, now=None) ->
     since = (cursor or backfill_from) - timedelta(seconds=server.overlap_seconds)
     fresh = [a["login"] for a in accounts if a["backfill_pending"]]
     regular = [a["login"] for a in accounts if not a["backfill_pending"]]
-    batch = Batch()
+    fetched = calls = inserted = 0
+    rejected: list[Rejected] = []
+    step = max(1, server.batch_size)
     for logins, start in ((regular, since), (fresh, min(since, backfill_from))):
-        if logins:
-            part = platform.deals(logins=logins, since=start, until=now)
-            batch.records += part.records
-            batch.rejected += part.rejected
-            batch.calls += part.calls
-    inserted, unlinked = deals_ingest(server=server, records=batch.records, by_login=by_login)
-    rejected = batch.rejected + unlinked
+        for i in range(0, len(logins), step):  # one call at a time, stored as it arrives
+            part = platform.deals(logins=logins[i : i + step], since=start, until=now)
+            added, unlinked = deals_ingest(server=server, records=part.records, by_login=by_login)
+            fetched += len(part.records) + len(part.rejected)
+            calls += part.calls
+            inserted += added
+            rejected += part.rejected + unlinked
     rejections_record(server=server, kind="deal", rejected=rejected)
     with transaction.atomic():
         TradingServer.objects.filter(pk=server.pk).update(deals_synced_through=now)
@@ -125,17 +127,12 @@ def deals_sync(*, server: TradingServer, platform: TradingPlatform, now=None) ->
             finished_at=timezone.now(),
             window_from=since,
             window_to=now,
-            calls=batch.calls,
-            fetched=len(batch.records) + len(batch.rejected),
+            calls=calls,
+            fetched=fetched,
             ingested=inserted,
             rejected=len(rejected),
         )
-    return {
-        "fetched": len(batch.records),
-        "ingested": inserted,
-        "rejected": len(rejected),
-        "calls": batch.calls,
-    }
+    return {"fetched": fetched, "ingested": inserted, "rejected": len(rejected), "calls": calls}
 
 
 INSERT_DEALS = """

@@ -117,9 +117,11 @@ Control endpoints (JSON in and out, no auth) under /_sandbox/mt5/; errors are HT
   POST simulate   {"running": bool, "tick_seconds": x} -> {"running", "tick_seconds"}
   POST tick       {"count"=1}  run simulation ticks now (also when not running) -> {"deals"}
   POST bulk       {"accounts"=100, "deals_per_account"=50, "days"=30,
-                  "group"="real\\standard-usd", "balance"="5000.00", "leverage"=100}  accounts
-                  with a deposit deal and a trade history (deals_per_account deals each, the
-                  deposit included; an odd remainder leaves one position open)
+                  "group"="real\\standard-usd", "balance"="5000.00", "leverage"=100,
+                  "quiet_days"=0, "loss_bias"=0.02}  accounts with a deposit deal and a trade
+                  history (deals_per_account deals each, the deposit included; an odd remainder
+                  leaves one position open unless quiet) ending quiet_days ago; loss_bias tilts
+                  each trade's result towards a loss
                   -> {"logins": [first, last], "deals": n}
 """  # noqa: E501
 
@@ -1385,9 +1387,14 @@ class MT5State:
             for s in specs
         ]
         pairs, open_one = divmod(per_account - 1, 2)
+        quiet_days = self._number(body, "quiet_days", 0, low=0, high=days - 1)
+        bias = float(body.get("loss_bias", 0.02))
+        if not -0.5 <= bias <= 0.5:
+            raise bad("loss_bias: between -0.5 and 0.5")
         now = int(self.srv_time())
         start = now - days * 86400
-        slot = max(120, (days * 86400 - 7200) // (pairs + 1))
+        span = (days - quiet_days) * 86400
+        slot = max(120, (span - 7200) // (pairs + 1))
         deal_sql = INSERT_DEAL_NO_RAW
         total = 0
         with self._tx() as db:
@@ -1411,7 +1418,7 @@ class MT5State:
                     t_open = t0 + 60 + k * slot + int(rnd() * slot * 0.4)
                     t_close = t_open + 60 + int(rnd() * slot * 0.4)
                     price_open = round(price * (1 + (rnd() - 0.5) * 0.01), digits)
-                    profit = int((rnd() - 0.52) * deposit * 0.01)
+                    profit = int((rnd() - 0.5 - bias) * deposit * 0.01)
                     storage = -int(swap * lots * (t_close // 86400 - t_open // 86400))
                     commission = -int(fee * lots)
                     action = 0 if rnd() < 0.5 else 1
@@ -1428,7 +1435,7 @@ class MT5State:
                     deal += 2
                     order += 2
                     balance += profit + storage + commission
-                if open_one:
+                if open_one and not quiet_days:
                     name, digits, contract, price, conv, swap, fee = factors[int(rnd() * 6)]
                     t_open = now - randint(60, 3600)
                     deals.append(

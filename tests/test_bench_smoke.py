@@ -67,3 +67,11 @@ def test_ledger_bench_smoke():
 def test_reconcile_bench_smoke(fmt):
     figures = run_bench("reconcile.py", "--rows", "3000", "--format", fmt)
     assert figures["all_found_exactly"] and figures["statement_rows"] > 2900
+
+
+def test_sync_bench_smoke():
+    figures = run_bench(
+        "sync.py", "--accounts", "40", "--deals", "9", "--seconds", "2", "--interval", "1"
+    )
+    assert figures["backfill_deals_per_s"] > 0 and figures["history_deals"] == 360
+    assert figures["missing_or_duplicated"] == 0 and figures["live_deals"] > 0

@@ -341,6 +341,12 @@ NINJA_PAGINATION_PER_PAGE = 50
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="demo-pass-2026")
 DEMO_TOTP_SECRET = env("DEMO_TOTP_SECRET", default="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
 DEMO_API_KEY = env("DEMO_API_KEY", default="bo_demo_landing_0123456789abcdef0123456789")
+# The demo's trading server: the MT5 sandbox (`python -m sandbox`) and its manager login.
+SANDBOX_MT5_URL = env("SANDBOX_MT5_URL", default="http://127.0.0.1:8081")
+SANDBOX_MT5_LOGIN = env("SANDBOX_MT5_LOGIN", default="1000")
+SANDBOX_MT5_PASSWORD = env("SANDBOX_MT5_PASSWORD", default="sandbox-manager")
+# Clients in the demo's trading book (`seed_demo`; `--scale large` makes 50,000).
+DEMO_BOOK_CLIENTS = env.int("DEMO_BOOK_CLIENTS", default=2000)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

@@ -22,8 +22,10 @@ from brokerage.models import ApiKey, Desk, User
 from brokerage.roles import ROLES
 from brokerage.services import api_key_create, audit_record, staff_user_upsert
 from brokerage.totp import totp_code
+from clients.retention import retention_flags_run
 from clients.services import client_register
 from finance.demo import install_demo_finance
+from finance.demo_trading import install_demo_trading
 from ib.services import partner_create
 from kyc.demo import install_demo_kyc
 from leads.demo import install_demo_leads, install_demo_rules
@@ -54,6 +56,11 @@ ROLE_DESKS = {
 }
 
 
+def install_demo_retention() -> dict:
+    """Today's retention run, so the queue shows the quiet and losing clients at once."""
+    return retention_flags_run(actor=ACTOR)
+
+
 def demo_email(role: str) -> str:
     return f"{role}@demo.test"
 
@@ -74,9 +81,37 @@ class Command(BaseCommand):
         if problems:
             raise CommandError("; ".join(problems) + ". Nothing was written.")
 
-    @transaction.atomic
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--scale",
+            choices=["demo", "large"],
+            default="demo",
+            help="demo: DEMO_BOOK_CLIENTS clients in the trading book (default 2,000); "
+            "large: 50,000 clients and about 2,000,000 deals, for the benchmarks.",
+        )
+        parser.add_argument(
+            "--book", type=int, default=None, help="Clients in the trading book (overrides)."
+        )
+
     def handle(self, *args, **options):
         self.check_settings()
+        self._install(**options)
+        book = options["book"]
+        if book is None:
+            book = 50_000 if options["scale"] == "large" else settings.DEMO_BOOK_CLIENTS
+        # Outside the transaction above: the trading book talks to the trading server and its
+        # wallet transfers commit one by one, as in production.
+        install_demo_trading(actor=ACTOR, book_clients=book, out=self.stdout.write)
+        install_demo_retention()
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo data ready: staff, 3 desks, client@demo.test, partner@demo.test and a "
+                "trading book. Password: DEMO_PASSWORD; staff TOTP secret: DEMO_TOTP_SECRET."
+            )
+        )
+
+    @transaction.atomic
+    def _install(self, **options):
         password = settings.DEMO_PASSWORD
         desks = {}
         for name, languages in DESKS:
@@ -149,12 +184,6 @@ class Command(BaseCommand):
         install_demo_leads()
         install_demo_kyc(password)
         install_demo_finance(actor=ACTOR)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo data ready: {len(staff)} staff, 3 desks, client@demo.test, "
-                "partner@demo.test. Password: DEMO_PASSWORD; staff TOTP secret: DEMO_TOTP_SECRET."
-            )
-        )
 
     def _person(self, email, first, last, password):
         user, created = User.objects.get_or_create(

@@ -1,0 +1,278 @@
+"""The demo's trading book (`seed_demo`): a trading server pointing at the MT5 sandbox, account
+types, a trading account for the demo client and each named trader funded by a wallet transfer,
+and a book of thousands of clients whose accounts and history live in the sandbox and reach us
+through the real sync.
+
+The history is what the sandbox is asked to give its accounts (its /_sandbox/mt5/ control
+endpoints: the past cannot be traded live); everything after that is the product's own path:
+the MT5 Web API, the sync, the transfers. Idempotent: a second run adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import urllib.error
+import urllib.request
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage.models import Desk, StaffProfile, User
+from clients.models import AccountType, Client, TradingAccount, TradingServer
+from clients.platforms import PlatformError, platform_for
+from clients.platforms.secrets import password_encrypt
+from clients.sync import server_sync
+from clients.trading import trading_account_open
+
+from .models import Transfer
+from .transfers import transfer_execute, transfer_request
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "MT5 Sandbox"
+ACCOUNT_TYPES = [
+    # name, group, currency, leverages, default, min KYC level
+    ("Standard USD", "real\\standard-usd", "USD", [30, 100, 200, 500], 100, 0),
+    ("Standard EUR", "real\\standard-eur", "EUR", [30, 100, 200], 100, 0),
+    ("Pro USD", "real\\pro-usd", "USD", [100, 200, 500], 200, 1),
+]
+# Named traders' pasts: (profile, days, trades, quiet_days). Losing and quiet ones land in the
+# retention queue with their reasons.
+PASTS = {
+    "client@demo.test": ("active", 30, 24, 0),
+    "trader01@demo.test": ("active", 30, 30, 0),
+    "trader02@demo.test": ("winner", 30, 20, 0),
+    "trader03@demo.test": ("losing", 30, 14, 16),
+    "trader04@demo.test": ("active", 30, 26, 0),
+    "trader05@demo.test": ("quiet", 30, 10, 20),
+    "trader06@demo.test": ("active", 30, 40, 0),
+    "trader07@demo.test": ("losing", 30, 12, 13),
+    "trader08@demo.test": ("active", 30, 18, 0),
+    "trader09@demo.test": ("losing", 30, 10, 0),
+    "trader10@demo.test": ("winner", 30, 22, 0),
+    "trader11@demo.test": ("quiet", 30, 8, 25),
+    "trader12@demo.test": ("losing", 30, 16, 18),
+    "trader13@demo.test": ("active", 30, 28, 0),
+    "trader14@demo.test": ("active", 30, 20, 0),
+    "trader15@demo.test": ("winner", 30, 24, 0),
+}
+FIRST = ["Ava", "Noah", "Mia", "Leo", "Zoe", "Omar", "Lina", "Ivan", "Sara", "Tom", "Nina", "Ali",
+         "Eva", "Max", "Ines", "Raj", "Yuki", "Hugo", "Aya", "Finn"]  # fmt: skip
+LAST = ["Novak", "Khan", "Silva", "Meyer", "Rossi", "Haddad", "Ivanova", "Smith", "Tanaka",
+        "Dubois", "Garcia", "Olsen", "Kaya", "Brown", "Costa", "Weber"]  # fmt: skip
+COUNTRIES = ["GB", "DE", "FR", "ES", "IT", "AE", "SG", "AU", "NL", "SE", "PL", "ZA", "IE", "CH"]
+
+
+def sandbox_control(path: str, payload: dict | None = None, method: str = "POST") -> dict:
+    """Ask the MT5 sandbox (not a real server: its control endpoints) for demo history."""
+    url = settings.SANDBOX_MT5_URL.rstrip("/") + "/_sandbox/mt5/" + path
+    data = None if payload is None else json.dumps(payload).encode()
+    req = urllib.request.Request(  # noqa: S310 (the local sandbox's http URL)
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=600) as resp:  # noqa: S310 (the local sandbox)
+        return json.loads(resp.read() or b"null")
+
+
+def demo_server() -> TradingServer:
+    server, created = TradingServer.objects.get_or_create(
+        name=SERVER_NAME,
+        defaults={
+            "url": settings.SANDBOX_MT5_URL,
+            "manager_login": settings.SANDBOX_MT5_LOGIN,
+            "manager_password": password_encrypt(settings.SANDBOX_MT5_PASSWORD),
+            "timezone": "Europe/Athens",
+            "symbol_suffixes": [".m", ".pro", ".cash"],
+            "backfill_hours": 24 * 40,  # the demo's histories reach 30 days back
+            "max_requests_per_second": 50,
+        },
+    )
+    for order, (name, group, currency, leverages, default, level) in enumerate(ACCOUNT_TYPES):
+        AccountType.objects.get_or_create(
+            server=server,
+            name=name,
+            defaults={
+                "group": group,
+                "currency": currency,
+                "leverages": leverages,
+                "default_leverage": default,
+                "min_kyc_level": level,
+                "order": order,
+            },
+        )
+    return server
+
+
+def sandbox_reachable(server: TradingServer) -> bool:
+    platform = platform_for(server, timeout=5)
+    try:
+        platform.call("/api/test/access")
+        return True
+    except PlatformError as exc:
+        log.warning("MT5 sandbox unreachable (%s)", exc.message)
+        return False
+    finally:
+        platform.close()
+
+
+def install_demo_trading(*, actor, book_clients: int | None = None, out=None) -> dict:
+    """The trading side of the demo. Needs the sandbox running (make up starts it first)."""
+    say = out or (lambda msg: None)
+    server = demo_server()
+    if not sandbox_reachable(server):
+        say(f"The MT5 sandbox at {server.url} is not answering: no trading data installed.")
+        return {"skipped": True}
+    named = _named_traders(server, actor)
+    if named:
+        say(f"Opened and funded {named} trading accounts for the demo traders.")
+    book = book_clients if book_clients is not None else settings.DEMO_BOOK_CLIENTS
+    made = _book(server, book, say)
+    result = server_sync(server_id=server.pk)
+    deals = result.get("deals", {})
+    say(
+        f"Synced {deals.get('ingested', 0)} deals from the sandbox ({deals.get('calls', 0)} calls)."
+    )
+    return {"named": named, "book": made, "sync": result}
+
+
+def _named_traders(server: TradingServer, actor) -> int:
+    opened = 0
+    types = {t.currency: t for t in server.account_types.filter(min_kyc_level=0)}
+    clients = Client.objects.select_related("user").filter(user__email__in=list(PASTS))
+    for client in clients:
+        if client.trading_accounts.exists():
+            continue
+        wallets = [w for w in _wallets(client) if w.available_amount > 0]
+        wallet = max(wallets, key=lambda w: w.available_amount, default=None)
+        currency = wallet.currency if wallet and wallet.currency in types else "USD"
+        account, _ = trading_account_open(
+            client=client, account_type=types[currency], leverage=100, actor=actor
+        )
+        profile, days, trades, quiet = PASTS[client.user.email]
+        # The past first (it carries its own opening deposit), then today's wallet transfer.
+        sandbox_control(
+            "history",
+            {
+                "login": account.login,
+                "days": days,
+                "profile": profile,
+                "trades": trades,
+                "quiet_days": quiet,
+                "deposit": "2000.00",
+            },
+        )
+        if wallet is not None and wallet.available_amount >= Decimal("20"):
+            amount = (wallet.available_amount / 2).quantize(Decimal("0.01"))
+            t = transfer_request(
+                client=client,
+                trading_account=account,
+                direction=Transfer.Direction.TO_TRADING,
+                amount=amount,
+                actor=actor,
+            )
+            transfer_execute(transfer_id=t.pk)
+        if profile in ("active", "winner") and not quiet:
+            sandbox_control("profile", {"login": account.login, "profile": profile})
+        opened += 1
+    return opened
+
+
+def _wallets(client):
+    from .models import LedgerAccount
+
+    return list(LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CLIENT_WALLET, client=client))
+
+
+# Cohorts of the book: (share, days quiet, loss bias). Quiet and losing clients are what the
+# retention queue is for.
+COHORTS = [(0.55, 0, 0.02), (0.15, 0, 0.25), (0.15, 16, 0.02), (0.15, 20, 0.35)]
+
+
+def _book(server: TradingServer, size: int, say, deals_per_account: int = 40) -> int:
+    """`size` clients, each with an MT5 account and a month of history made in the sandbox, spread
+    over the desks and their agents. Only what is missing is made."""
+    have = Client.objects.filter(user__email__endswith="@book.demo.test").count()
+    missing = size - have
+    if missing <= 0:
+        return 0
+    rnd = random.Random(have)  # noqa: S311 (demo data)
+    desks = list(Desk.objects.order_by("pk"))
+    agents: dict[int, list[int]] = {}
+    for desk_id, user_id in StaffProfile.objects.filter(desk__isnull=False).values_list(
+        "desk_id", "user_id"
+    ):
+        agents.setdefault(desk_id, []).append(user_id)
+    made = 0
+    for n, (share, quiet, bias) in enumerate(COHORTS):
+        count = missing - made if n == len(COHORTS) - 1 else round(missing * share)
+        if count <= 0:
+            continue
+        answer = sandbox_control(
+            "bulk",
+            {
+                "accounts": count,
+                "deals_per_account": deals_per_account,
+                "days": 30,
+                "balance": "5000.00",
+                "quiet_days": quiet,
+                "loss_bias": bias,
+            },
+        )
+        first, last = answer["logins"]
+        logins = list(range(first, last + 1))
+        with transaction.atomic():
+            start = have + made
+            users = User.objects.bulk_create(
+                [
+                    User(
+                        email=f"client{start + i:06d}@book.demo.test",
+                        first_name=rnd.choice(FIRST),
+                        last_name=rnd.choice(LAST),
+                        password="!",  # no password: book clients are data, not logins
+                    )
+                    for i in range(len(logins))
+                ]
+            )
+            now = timezone.now()
+            clients = []
+            for user in users:
+                desk = rnd.choice(desks) if desks else None
+                team = agents.get(desk.pk, []) if desk else []
+                clients.append(
+                    Client(
+                        user=user,
+                        status=Client.Status.ACTIVE,
+                        country=rnd.choice(COUNTRIES),
+                        kyc_level=1,
+                        kyc_verified_at=now,
+                        first_deposit_at=now - timezone.timedelta(days=31),
+                        desk=desk,
+                        account_manager_id=rnd.choice(team) if team else None,
+                    )
+                )
+            clients = Client.objects.bulk_create(clients)
+            TradingAccount.objects.bulk_create(
+                [
+                    TradingAccount(
+                        client=c,
+                        server=server,
+                        login=login,
+                        group="real\\standard-usd",
+                        currency="USD",
+                        leverage=100,
+                        backfill_pending=True,
+                    )
+                    for c, login in zip(clients, logins, strict=True)
+                ]
+            )
+            # Opened a month ago, like their history (auto_now_add wrote today).
+            TradingAccount.objects.filter(login__in=logins, server=server).update(
+                opened_at=now - timezone.timedelta(days=31)
+            )
+        made += count
+        say(f"Book: {count} clients (quiet {quiet} days, loss bias {bias}).")
+    return made
