@@ -14,7 +14,62 @@ class ClientsConfig(AppConfig):
         from .receivers import on_user_signed_up
 
         user_signed_up.connect(on_user_signed_up, dispatch_uid="clients.on_user_signed_up")
+
+        from brokerage.health import register_health_extra
+
+        from .sync import sync_lag_report
+
+        register_health_extra("platform_sync", sync_lag_report)
+        for item in [
+            NavItem(
+                "Retention",
+                "retention:queue",
+                "life-preserver",
+                "clients.work_retention",
+                8,
+                "Clients",
+            ),
+            NavItem(
+                "Retention settings",
+                "retention:settings",
+                "sliders",
+                "clients.manage_retention",
+                9,
+                "Clients",
+            ),
+        ]:
+            register_nav("backoffice", item)
         register_nav("portal", NavItem("Overview", "portal:home", "speedometer2", order=0))
         register_nav(
             "portal", NavItem("Profile & security", "portal:profile", "shield-lock", order=90)
         )
+        register_nav("portal", NavItem("Trading", "portal:trading", "graph-up-arrow", order=40))
+        register_nav(
+            "backoffice",
+            NavItem(
+                "Trading platforms",
+                "platforms:status",
+                "arrow-repeat",
+                "clients.view_platform_sync",
+                825,
+                "Admin",
+            ),
+        )
+        from . import client360  # noqa: F401  (registers clients' own 360 providers)
+
+        register_nav("portal", NavItem("Support", "portal:support", "life-preserver", order=80))
+        for item in [
+            NavItem("Clients", "clients:list", "people", "clients.view_desk_clients", 5, "Clients"),
+            NavItem(
+                "All clients", "clients:all", "people", "clients.view_all_clients", 6, "Clients"
+            ),
+            NavItem(
+                "Support tickets",
+                "clients:tickets",
+                "headset",
+                "clients.answer_tickets",
+                7,
+                "Clients",
+            ),
+        ]:
+            register_nav("backoffice", item)

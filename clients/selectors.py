@@ -85,3 +85,58 @@ def client_get(*, user, client_id: int) -> Client:
     if not clients_visible_to(user).filter(pk=client.pk).exists():
         raise NotAllowed("This client belongs to another desk.")
     return client
+
+
+def desks_visible_to(user) -> QuerySet[Desk]:
+    """The desks whose clients `user` may see (for filters): all, or the ones they sit on."""
+    if not getattr(user, "is_authenticated", False) or not user.is_staff:
+        return Desk.objects.none()
+    if user.is_superuser or user.has_perm("clients.view_all_clients"):
+        return Desk.objects.all()
+    return Desk.objects.filter(Q(manager=user) | Q(members__user=user)).distinct()
+
+
+def client_list(
+    *,
+    user,
+    q: str = "",
+    status: str = "",
+    desk_id: int | None = None,
+    kyc_level: int | None = None,
+    flagged: bool = False,
+) -> QuerySet[Client]:
+    """The back-office client list: the clients `user` may see, searched and filtered, newest
+    first. Searches name, email, phone, client number and trading account login."""
+    from django.db.models import Exists, OuterRef
+
+    from .models import RetentionFlag, SupportTicket, TradingAccount
+
+    open_flag = RetentionFlag.objects.filter(
+        client=OuterRef("pk"), status=RetentionFlag.Status.OPEN
+    )
+    waiting = SupportTicket.objects.filter(client=OuterRef("pk"), status=SupportTicket.Status.OPEN)
+    qs = (
+        clients_visible_to(user)
+        .select_related("user", "desk", "account_manager")
+        .annotate(has_open_flag=Exists(open_flag), has_waiting_ticket=Exists(waiting))
+    )
+    if q:
+        match = Q(user__email__icontains=q) | Q(phone__icontains=q.replace(" ", ""))
+        words = q.split()
+        if len(words) > 1:
+            match |= Q(user__first_name__icontains=words[0], user__last_name__icontains=words[-1])
+        else:
+            match |= Q(user__first_name__icontains=q) | Q(user__last_name__icontains=q)
+        if q.isdigit() and len(q) <= 18:
+            match |= Q(pk=int(q)) if len(q) <= 9 else Q()
+            match |= Exists(TradingAccount.objects.filter(client=OuterRef("pk"), login=int(q)))
+        qs = qs.filter(match)
+    if status:
+        qs = qs.filter(status=status)
+    if desk_id:
+        qs = qs.filter(desk_id=desk_id)
+    if kyc_level is not None:
+        qs = qs.filter(kyc_level=kyc_level)
+    if flagged:
+        qs = qs.filter(has_open_flag=True)
+    return qs.order_by("-created_at", "-pk")

@@ -155,3 +155,90 @@ def client_assign(*, client: Client, desk, account_manager, actor: Actor, reason
             evidence={"desk": after[0], "account_manager": after[1], "before": list(before)},
         )
     return client
+
+
+# --- Communications: notes and calls (append only) -----------------------------------------
+
+
+def _check_can_see(actor, client: Client) -> None:
+    """A staff actor must be able to see the client (their desk's, or all)."""
+    from brokerage.errors import NotAllowed
+
+    from .selectors import clients_visible_to
+
+    if isinstance(actor, str):
+        return
+    if not clients_visible_to(actor).filter(pk=client.pk).exists():
+        raise NotAllowed("This client belongs to another desk.")
+
+
+@transaction.atomic
+def client_note_add(*, client: Client, actor: Actor, text: str):
+    """Add a note to the client's communication history. Notes are never edited or deleted."""
+    from brokerage.errors import InvalidInput
+
+    from .models import ClientActivity
+
+    _check_can_see(actor, client)
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("The note is empty.", fields={"text": ["Write something."]})
+    if len(text) > 5000:
+        raise InvalidInput("Notes are at most 5,000 characters.", fields={"text": ["Too long."]})
+    activity = ClientActivity.objects.create(
+        client=client,
+        kind=ClientActivity.Kind.NOTE,
+        actor=None if isinstance(actor, str) else actor,
+        actor_label=actor if isinstance(actor, str) else actor.email,
+        body=text,
+    )
+    audit_record(
+        actor=actor,
+        action="client.note_added",
+        target=client,
+        evidence={"activity": activity.pk, "length": len(text)},
+    )
+    return activity
+
+
+@transaction.atomic
+def client_call_log(
+    *,
+    client: Client,
+    actor: Actor,
+    outcome: str,
+    duration_seconds: int = 0,
+    notes: str = "",
+    direction: str = "outbound",
+):
+    """Log a call with the client: its outcome, length and notes (append only)."""
+    from brokerage.errors import InvalidInput
+
+    from .models import ClientActivity
+
+    _check_can_see(actor, client)
+    if outcome not in ClientActivity.CallOutcome.values:
+        raise InvalidInput("Unknown call outcome.", fields={"outcome": ["Choose an outcome."]})
+    if direction not in ("outbound", "inbound"):
+        raise InvalidInput("Unknown call direction.", fields={"direction": ["Choose one."]})
+    if not 0 <= duration_seconds <= 24 * 3600:
+        raise InvalidInput("Call length out of range.", fields={"duration_minutes": ["0-1440."]})
+    notes = (notes or "").strip()
+    if len(notes) > 5000:
+        raise InvalidInput("Notes are at most 5,000 characters.", fields={"notes": ["Too long."]})
+    activity = ClientActivity.objects.create(
+        client=client,
+        kind=ClientActivity.Kind.CALL,
+        actor=None if isinstance(actor, str) else actor,
+        actor_label=actor if isinstance(actor, str) else actor.email,
+        subject=f"{direction.title()} call: {ClientActivity.CallOutcome(outcome).label}",
+        body=notes,
+        data={"outcome": outcome, "duration_seconds": duration_seconds, "direction": direction},
+    )
+    audit_record(
+        actor=actor,
+        action="client.call_logged",
+        target=client,
+        evidence={"activity": activity.pk, "outcome": outcome, "seconds": duration_seconds},
+    )
+    return activity

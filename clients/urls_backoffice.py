@@ -1,5 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views_backoffice as views
 
 app_name = "clients"
 
-urlpatterns = []
+urlpatterns = [
+    path("", views.client_list, name="list"),
+    path("all/", views.client_list_all, name="all"),
+    path("<int:client_id>/", views.client_detail, name="detail"),
+    path("<int:client_id>/note/", views.client_note, name="note"),
+    path("<int:client_id>/call/", views.client_call, name="call"),
+    path("tickets/", views.ticket_queue, name="tickets"),
+    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket"),
+]

@@ -1,10 +1,15 @@
 from django.urls import path
 
-from . import views_portal
+from . import views_portal, views_support, views_trading
 
 app_name = "portal"
 
 urlpatterns = [
     path("", views_portal.home, name="home"),
     path("profile/", views_portal.profile, name="profile"),
+    path("trading/", views_trading.accounts, name="trading"),
+    path("trading/open/", views_trading.account_open, name="account_open"),
+    path("trading/<int:account_id>/", views_trading.account_detail, name="account"),
+    path("support/", views_support.support_home, name="support"),
+    path("support/<int:ticket_id>/", views_support.ticket, name="ticket"),
 ]

@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views_retention as views
 
 app_name = "retention"
 
-urlpatterns = []
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("flags/<int:flag_id>/", views.flag_detail, name="flag"),
+    path("flags/<int:flag_id>/action/", views.action, name="action"),
+    path("settings/", views.policies, name="settings"),
+]

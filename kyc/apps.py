@@ -7,6 +7,7 @@ class KycConfig(AppConfig):
 
     def ready(self):
         from brokerage.navigation import NavItem, register_nav
+        from clients.client360 import register_360_provider
 
         register_nav("portal", NavItem("Verify identity", "kyc:wizard", "person-vcard", order=10))
         register_nav(
@@ -15,3 +16,7 @@ class KycConfig(AppConfig):
                 "KYC review", "kyc_review:queue", "person-check", "kyc.review_kyc", 40, "Compliance"
             ),
         )
+
+        from .client360 import kyc_360
+
+        register_360_provider(kyc_360)

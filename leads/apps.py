@@ -10,6 +10,7 @@ class LeadsConfig(AppConfig):
 
         from brokerage.navigation import NavItem, register_nav
         from brokerage.signals import staff_deactivated
+        from clients.client360 import register_360_provider
         from clients.signals import client_funded
 
         from . import dashboard, rules  # noqa: F401
@@ -27,3 +28,7 @@ class LeadsConfig(AppConfig):
             NavItem("Import leads", "leads:imports", "upload", "leads.import_leads", 30, "Sales"),
         ]:
             register_nav("backoffice", item)
+
+        from .client360 import leads_360
+
+        register_360_provider(leads_360)

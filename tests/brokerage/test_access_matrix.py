@@ -13,6 +13,9 @@ from tests.conftest import AUDIENCES, login, make_user
 STAFF = set(ROLES)
 EVERYONE = {*STAFF, "client", "partner", "anonymous"}
 
+CLIENT_VIEWERS = STAFF - {"ib_manager"}
+TICKET_ANSWERERS = {"senior_account_manager", "retention_agent", "desk_manager", "ops_admin"}
+
 MATRIX: dict[str, set[str]] = {
     "root": EVERYONE,  # redirects each audience to its own home
     "healthz": EVERYONE,
@@ -25,6 +28,15 @@ MATRIX: dict[str, set[str]] = {
     "backoffice:system": {"ops_admin"},
     "portal:home": {"client"},
     "portal:profile": {"client"},
+    "portal:support": {"client"},
+    "portal:ticket": {"client"},  # then: own tickets only (tests/clients/test_support.py)
+    "clients:list": CLIENT_VIEWERS,  # then scoped to the desk's clients for desk roles
+    "clients:all": {"compliance_officer", "finance_officer", "ops_admin"},
+    "clients:detail": CLIENT_VIEWERS,  # then scoped (tests/clients/test_client360.py)
+    "clients:note": CLIENT_VIEWERS,
+    "clients:call": CLIENT_VIEWERS,
+    "clients:tickets": TICKET_ANSWERERS,
+    "clients:ticket": TICKET_ANSWERERS,
     "partners:home": {"partner"},
     "partners:network": {"partner"},
     "admin:index": {"ops_admin"},
@@ -93,6 +105,11 @@ MATRIX: dict[str, set[str]] = {
 # Pages about one object are walked with an id that does not exist: passing the role gate
 # shows as 404. POST-only actions show as 405 once past the gate.
 ALLOWED_STATUS = {
+    "portal:ticket": 404,
+    "clients:detail": 404,
+    "clients:note": 405,
+    "clients:call": 405,
+    "clients:ticket": 404,
     "leads:detail": 404,
     "leads:import": 404,
     "leads:import_progress": 404,
@@ -123,6 +140,11 @@ ALLOWED_STATUS = {
 }
 
 URL_KWARGS = {
+    "portal:ticket": {"ticket_id": 999999},
+    "clients:detail": {"client_id": 999999},
+    "clients:note": {"client_id": 999999},
+    "clients:call": {"client_id": 999999},
+    "clients:ticket": {"ticket_id": 999999},
     "backoffice:audit_event": {"seq": 1},
     "referrals:link": {"code": "IBTEST01"},
     "lead_unsubscribe": {"token": "not-a-valid-token"},

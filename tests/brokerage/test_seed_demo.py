@@ -8,7 +8,8 @@ from brokerage.roles import ROLES, role_of
 from brokerage.selectors import audit_chain_verify
 from brokerage.services import api_key_authenticate
 from brokerage.totp import totp_code
-from clients.models import Client
+from clients.models import Client, Deal, RetentionFlag, TradingAccount
+from finance.models import Transfer
 from ib.models import Partner
 
 pytestmark = pytest.mark.django_db
@@ -21,9 +22,12 @@ DEMO = {
 
 
 @pytest.fixture
-def demo(settings):
+def demo(settings, mt5_sandbox):
     for k, v in DEMO.items():
         setattr(settings, k, v)
+    settings.SANDBOX_MT5_URL = mt5_sandbox.url
+    settings.SANDBOX_MT5_LOGIN = mt5_sandbox.login
+    settings.SANDBOX_MT5_PASSWORD = mt5_sandbox.password
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
@@ -36,6 +40,10 @@ def snapshot():
         "authenticators": Authenticator.objects.count(),
         "keys": ApiKey.objects.count(),
         "events": AuditEvent.objects.count(),
+        "accounts": TradingAccount.objects.count(),
+        "deals": Deal.objects.count(),
+        "transfers": Transfer.objects.count(),
+        "flags": RetentionFlag.objects.filter(status="open").count(),
     }
 
 
@@ -91,3 +99,39 @@ def test_changed_demo_key_is_rotated(demo, settings):
     assert api_key_authenticate(DEMO["DEMO_API_KEY"]) is None
     assert api_key_authenticate(settings.DEMO_API_KEY) is not None
     assert ApiKey.objects.count() == 1
+
+
+def test_the_trading_book_comes_from_the_sandbox(demo):
+    """Named traders have funded accounts with history; the book's clients have accounts and
+    deals synced from the sandbox; quiet, losing traders are in the retention queue."""
+    client = Client.objects.get(user__email="client@demo.test")
+    account = TradingAccount.objects.get(client=client)
+    assert Transfer.objects.filter(client=client, status="completed").exists()
+    assert Deal.objects.filter(account=account, action=2, comment__startswith="BO-TR-").exists()
+    assert Deal.objects.filter(account=account, action__in=[0, 1]).count() >= 20
+    book = Client.objects.filter(user__email__endswith="@book.demo.test")
+    assert book.count() == 24
+    assert Deal.objects.filter(client__in=book).count() >= 24 * 39  # quiet ones: none open
+    assert book.filter(desk__isnull=False).count() == 24
+    flagged = RetentionFlag.objects.get(client__user__email="trader03@demo.test", status="open")
+    codes = {s["code"] for s in flagged.signals}
+    assert {"inactive", "losing_streak"} <= codes
+    assert not RetentionFlag.objects.filter(client=client, status="open").exists()
+
+
+def test_without_the_sandbox_the_rest_of_the_demo_installs(settings):
+    for k, v in DEMO.items():
+        setattr(settings, k, v)
+    out = []
+
+    class Out:
+        def write(self, msg, *a, **k):
+            out.append(msg)
+
+        def flush(self):
+            pass
+
+    call_command("seed_demo", stdout=Out())
+    assert "not answering" in "".join(out)
+    assert Client.objects.filter(user__email="client@demo.test").exists()
+    assert not TradingAccount.objects.exists()

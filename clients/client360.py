@@ -1,0 +1,620 @@
+"""The client 360: one back-office page assembled from providers.
+
+Each app that owns part of a client's story registers a provider in its `AppConfig.ready()`:
+`fn(client, user) -> Contribution`. A provider adds page sections (a template and its
+context), timeline entries, KPI cards, charts and communication entries; clients itself provides
+the identity, standing, trading, communications, tickets and retention parts (below). clients
+never imports the apps above it (see ARCHITECTURE.md, dependency direction).
+
+Every provider costs a fixed number of queries whatever the client's row counts: aggregates are
+computed in SQL and every list is LIMITed, so the page stays fast for a client with millions
+of deals.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, F, Max, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from brokerage.dashboard import Chart, Kpi
+from brokerage.money import format_money
+
+from .models import (
+    Client,
+    ClientActivity,
+    Deal,
+    Position,
+    RetentionFlag,
+    SupportTicket,
+    TradingAccount,
+)
+
+logger = logging.getLogger(__name__)
+
+COMMUNICATIONS_LIMIT = 40
+TIMELINE_LIMIT = 60
+RECENT_DEALS_LIMIT = 20
+POSITIONS_LIMIT = 50
+TICKETS_LIMIT = 10
+ACCOUNTS_LIMIT = 50
+TRADING_DAYS = 30
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    template: str
+    context: dict = field(default_factory=dict)
+    order: int = 100
+    column: str = "main"  # "main" (wide, left) or "side" (narrow, right)
+    icon: str = "square"
+    badge: str = ""  # a short count or state next to the title
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str  # a stable code for filtering and styling: "deposit", "call", "ticket", ...
+    icon: str
+    title: str
+    detail: str = ""
+    url: str = ""
+    tone: str = "secondary"  # a Bootstrap colour: success, danger, warning, info, primary
+
+
+@dataclass
+class Communication:
+    """One entry of the communication history (a note, call, email or outreach)."""
+
+    at: datetime
+    kind: str  # note | call | email | outreach
+    actor: str
+    subject: str = ""
+    body: str = ""
+    outcome: str = ""
+    source: str = ""  # "client" or "lead": where it was recorded
+
+
+@dataclass
+class Contribution:
+    sections: list[Section] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    kpis: list[Kpi] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    communications: list[Communication] = field(default_factory=list)
+
+
+Provider = Callable[[Client, object], Contribution]
+_providers: list[Provider] = []
+
+
+def register_360_provider(fn: Provider) -> Provider:
+    """Add a provider (usable as a decorator); registering the same function twice is a no-op."""
+    if fn not in _providers:
+        _providers.append(fn)
+    return fn
+
+
+@dataclass
+class Client360:
+    client: Client
+    main: list[Section]
+    side: list[Section]
+    timeline: list[TimelineEntry]
+    kpis: list[Kpi]
+    charts: list[Chart]
+    communications: list[Communication]
+    failed: list[str]
+
+
+def client360_build(*, client: Client, user) -> Client360:
+    """Run every provider for `client` as seen by `user` and merge what they contribute.
+
+    A provider that fails is logged and named on the page; the rest of the 360 still shows."""
+    whole = Contribution()
+    failed = []
+    for provider in _providers:
+        try:
+            part = provider(client, user)
+        except Exception:  # one broken part must not take the whole page down
+            logger.exception("client 360 provider %s failed", provider.__qualname__)
+            failed.append(provider.__module__.split(".")[0])
+            continue
+        whole.sections.extend(part.sections)
+        whole.timeline.extend(part.timeline)
+        whole.kpis.extend(part.kpis)
+        whole.charts.extend(part.charts)
+        whole.communications.extend(part.communications)
+    communications = sorted(whole.communications, key=lambda c: c.at, reverse=True)
+    communications = communications[:COMMUNICATIONS_LIMIT]
+    for section in whole.sections:
+        if section.key == "communications":
+            section.context["entries"] = communications
+            section.badge = str(len(communications)) if communications else ""
+    sections = sorted(whole.sections, key=lambda s: (s.order, s.key))
+    timeline = sorted(whole.timeline, key=lambda t: t.at, reverse=True)[:TIMELINE_LIMIT]
+    return Client360(
+        client=client,
+        main=[s for s in sections if s.column != "side"],
+        side=[s for s in sections if s.column == "side"],
+        timeline=timeline,
+        kpis=sorted(whole.kpis, key=lambda k: k.order),
+        charts=sorted(whole.charts, key=lambda c: c.order),
+        communications=communications,
+        failed=failed,
+    )
+
+
+# --- clients' own providers ----------------------------------------------------------------
+
+
+def _money_by_currency(totals: dict[str, Decimal]) -> str:
+    return " · ".join(format_money(v, c) for c, v in sorted(totals.items())) or "—"
+
+
+@register_360_provider
+def identity_and_standing(client: Client, user) -> Contribution:
+    """Who the client is, who looks after them, and their standing (no queries: the client row
+    is loaded with its user, desk and account manager)."""
+    today = timezone.now().date()
+    expires = client.id_document_expires_on
+    expiry_state = ""
+    days_left = None
+    if expires:
+        days_left = (expires - today).days
+        expiry_state = "expired" if days_left < 0 else "soon" if days_left <= 30 else "ok"
+    warnings = []
+    if client.restricted:
+        warnings.append(("danger", "slash-circle", f"Restricted: {client.restriction_reason}"))
+    if client.aml_case_open:
+        warnings.append(("danger", "shield-exclamation", "An AML case is open"))
+    if expiry_state == "expired":
+        warnings.append(("danger", "person-vcard", f"ID document expired on {expires:%d %b %Y}"))
+    elif expiry_state == "soon":
+        warnings.append(
+            (
+                "warning",
+                "person-vcard",
+                f"ID document expires in {days_left} days ({expires:%d %b})",
+            )
+        )
+    if client.kyc_level < 1:
+        warnings.append(("warning", "person-exclamation", "Identity not verified (KYC level 0)"))
+    for flag in client.risk_flags or []:
+        warnings.append(("warning", "flag", f"Risk flag: {str(flag).replace('_', ' ')}"))
+    timeline = [
+        TimelineEntry(client.created_at, "registered", "person-plus", "Registered in the portal")
+    ]
+    if client.kyc_verified_at:
+        timeline.append(
+            TimelineEntry(
+                client.kyc_verified_at,
+                "kyc",
+                "person-check",
+                f"KYC level {client.kyc_level} verified",
+                tone="success",
+            )
+        )
+    if client.first_deposit_at:
+        timeline.append(
+            TimelineEntry(
+                client.first_deposit_at, "ftd", "star", "First deposit (FTD)", tone="success"
+            )
+        )
+    return Contribution(
+        sections=[
+            Section(
+                "profile",
+                "Profile",
+                "clients/360/_profile.html",
+                {"client": client},
+                order=10,
+                column="side",
+                icon="person-badge",
+            ),
+            Section(
+                "compliance",
+                "Compliance standing",
+                "clients/360/_compliance.html",
+                {
+                    "client": client,
+                    "warnings": warnings,
+                    "expiry_state": expiry_state,
+                    "days_left": days_left,
+                },
+                order=20,
+                column="side",
+                icon="shield-check",
+                badge="attention" if any(w[0] == "danger" for w in warnings) else "",
+            ),
+        ],
+        timeline=timeline,
+    )
+
+
+def trading_summary(client: Client, *, currencies: dict[int, str], now=None) -> dict:
+    """The client's trading in figures, in two aggregate queries over the (client, time) index:
+    the last 30 days per day and account, and all time per account. P/L is net of swap and
+    commission, on buy and sell deals only; totals are per account currency (`currencies` maps
+    account id to currency)."""
+    now = now or timezone.now()
+    first_day = now.astimezone(UTC).date() - timedelta(days=TRADING_DAYS - 1)
+    since = datetime.combine(first_day, time.min, tzinfo=UTC)  # 30 UTC days, today included
+    money = DecimalField(max_digits=24, decimal_places=2)
+    zero = Value(Decimal(0), output_field=money)
+    net = F("profit_amount") + F("swap_amount") + F("commission_amount")
+    trades = Q(action__in=(Deal.Action.BUY, Deal.Action.SELL))
+    closing = trades & Q(entry__in=(Deal.Entry.OUT, Deal.Entry.INOUT, Deal.Entry.OUT_BY))
+    won = closing & Q(profit_amount__gt=-F("swap_amount") - F("commission_amount"))
+    figures = {
+        "pl": Coalesce(Sum(net, filter=trades, output_field=money), zero),
+        "closed": Count("id", filter=closing),
+        "wins": Count("id", filter=won),
+        "vol": Coalesce(Sum("volume", filter=closing), 0),
+        "deals": Count("id", filter=trades),
+        "last_trade": Max("time", filter=trades),
+    }
+    all_time = list(
+        Deal.objects.filter(client=client).values("account_id").annotate(**figures).order_by()
+    )
+    recent = list(
+        Deal.objects.filter(client=client, time__gte=since)
+        .annotate(day=TruncDate("time"))
+        .values("day", "account_id")
+        .annotate(**figures)
+        .order_by()
+    )
+
+    def by_currency(rows, key):
+        out: dict[str, Decimal] = {}
+        for r in rows:
+            cur = currencies.get(r["account_id"], "?")
+            out[cur] = out.get(cur, Decimal(0)) + r[key]
+        return dict(sorted(out.items()))
+
+    per_day: dict = {}
+    for r in recent:
+        per_day[r["day"]] = per_day.get(r["day"], 0) + r["deals"]
+    days = [first_day + timedelta(days=i) for i in range(TRADING_DAYS)]
+    closed = sum(r["closed"] for r in all_time)
+    wins = sum(r["wins"] for r in all_time)
+    return {
+        "pl_all": by_currency(all_time, "pl"),
+        "pl_30": by_currency(recent, "pl"),
+        "closed": closed,
+        "wins": wins,
+        "win_rate": round(100 * wins / closed) if closed else None,
+        "lots": Decimal(sum(r["vol"] for r in all_time)) / 10000,
+        "lots_30": Decimal(sum(r["vol"] for r in recent)) / 10000,
+        "deals": sum(r["deals"] for r in all_time),
+        "deals_30": sum(r["deals"] for r in recent),
+        "last_trade": max((r["last_trade"] for r in all_time if r["last_trade"]), default=None),
+        "days": [d.isoformat() for d in days],
+        "per_day": [per_day.get(d, 0) for d in days],
+        "active_days_30": sum(1 for d in days if per_day.get(d)),
+    }
+
+
+@register_360_provider
+def trading(client: Client, user) -> Contribution:
+    """Accounts, totals per currency, open positions, the trading figures and the last deals."""
+    accounts = list(
+        TradingAccount.objects.filter(client=client)
+        .select_related("server", "account_type")
+        .order_by("status", "-opened_at")[:ACCOUNTS_LIMIT]
+    )
+    totals: dict[str, dict] = {}
+    for a in accounts:
+        if a.status != TradingAccount.Status.ACTIVE:
+            continue
+        t = totals.setdefault(
+            a.currency,
+            {"balance": Decimal(0), "equity": Decimal(0), "margin": Decimal(0), "free": Decimal(0)},
+        )
+        t["balance"] += a.balance_amount
+        t["equity"] += a.equity_amount
+        t["margin"] += a.margin_amount
+        t["free"] += a.margin_free_amount
+    positions = list(
+        Position.objects.filter(client=client)
+        .select_related("account")
+        .order_by("-opened_at")[:POSITIONS_LIMIT]
+    )
+    floating_rows = (
+        Position.objects.filter(client=client)
+        .values(currency=F("account__currency"))
+        .annotate(pl=Sum(F("profit_amount") + F("swap_amount")), n=Count("id"), vol=Sum("volume"))
+        .order_by("currency")
+    )
+    floating = {r["currency"]: r for r in floating_rows}
+    currencies = {a.pk: a.currency for a in accounts}
+    if len(accounts) == ACCOUNTS_LIMIT:  # more than the table shows: the figures need them all
+        currencies = dict(
+            TradingAccount.objects.filter(client=client).values_list("id", "currency")
+        )
+    summary = trading_summary(client, currencies=currencies)
+    deals = list(
+        Deal.objects.filter(client=client)
+        .select_related("account")
+        .order_by("-time", "-ticket")[:RECENT_DEALS_LIMIT]
+    )
+    open_count = sum(r["n"] for r in floating.values())
+    kpis = [
+        Kpi(
+            "Trading equity",
+            _money_by_currency({c: t["equity"] for c, t in totals.items()}),
+            "graph-up",
+            hint=f"{len([a for a in accounts if a.status == 'active'])} active account(s)",
+            order=20,
+        ),
+        Kpi(
+            f"P/L, {TRADING_DAYS} days",
+            _money_by_currency(summary["pl_30"]),
+            "cash-coin",
+            hint="net of swap and commission",
+            order=30,
+        ),
+        Kpi(
+            f"Deals, {TRADING_DAYS} days",
+            summary["deals_30"],
+            "bar-chart",
+            hint=f"traded on {summary['active_days_30']} of {TRADING_DAYS} days",
+            order=40,
+        ),
+    ]
+    timeline = []
+    for a in accounts:
+        timeline.append(
+            TimelineEntry(
+                a.opened_at,
+                "account",
+                "window-plus",
+                f"Trading account {a.login} opened",
+                f"{a.server.name} · {a.currency} · 1:{a.leverage}",
+            )
+        )
+    if summary["last_trade"]:
+        timeline.append(
+            TimelineEntry(
+                summary["last_trade"],
+                "trade",
+                "arrow-left-right",
+                "Last trade",
+                f"{summary['deals']} deal(s) in all",
+                tone="primary",
+            )
+        )
+    return Contribution(
+        sections=[
+            Section(
+                "trading",
+                "Trading",
+                "clients/360/_trading.html",
+                {
+                    "accounts": accounts,
+                    "totals": sorted(totals.items()),
+                    "positions": positions,
+                    "positions_more": max(open_count - len(positions), 0),
+                    "floating": floating,
+                    "summary": summary,
+                    "days": TRADING_DAYS,
+                },
+                order=20,
+                icon="graph-up-arrow",
+                badge=f"{open_count} open" if open_count else "",
+            ),
+            Section(
+                "deals",
+                "Recent deals",
+                "clients/360/_deals.html",
+                {"deals": deals, "limit": RECENT_DEALS_LIMIT},
+                order=60,
+                icon="list-columns",
+            ),
+        ],
+        kpis=kpis,
+        charts=[
+            Chart(
+                id="client-deals-per-day",
+                title=f"Deals per day, last {TRADING_DAYS} days",
+                kind="bar",
+                labels=[d[5:] for d in summary["days"]],
+                datasets=[{"label": "Deals", "data": summary["per_day"]}],
+                order=10,
+            )
+        ],
+        timeline=timeline,
+    )
+
+
+@register_360_provider
+def communications(client: Client, user) -> Contribution:
+    """Notes, calls, emails and outreach recorded on the client (the lead's are added by leads);
+    the forms to add a note and log a call are shown to whoever may see the client."""
+    from .forms_backoffice import CallForm, NoteForm
+
+    activities = list(
+        ClientActivity.objects.filter(client=client).order_by("-created_at", "-id")[
+            :COMMUNICATIONS_LIMIT
+        ]
+    )
+    icons = {"note": "sticky", "call": "telephone", "email": "envelope", "outreach": "megaphone"}
+    comms = [
+        Communication(
+            at=a.created_at,
+            kind=a.kind,
+            actor=a.actor_label,
+            subject=a.subject,
+            body=a.body,
+            outcome=ClientActivity.CallOutcome(a.data["outcome"]).label
+            if a.data.get("outcome") in ClientActivity.CallOutcome.values
+            else str(a.data.get("outcome", "")),
+            source="client",
+        )
+        for a in activities
+    ]
+    timeline = [
+        TimelineEntry(
+            a.created_at,
+            a.kind,
+            icons.get(a.kind, "chat"),
+            a.get_kind_display(),
+            f"{a.actor_label}: {a.subject or a.body}"[:160],
+            tone="info",
+        )
+        for a in activities
+    ]
+    return Contribution(
+        sections=[
+            Section(
+                "communications",
+                "Communication history",
+                "clients/360/_communications.html",
+                {"client": client, "note_form": NoteForm(), "call_form": CallForm()},
+                order=40,
+                icon="chat-left-text",
+            )
+        ],
+        communications=comms,
+        timeline=timeline,
+    )
+
+
+@register_360_provider
+def support_tickets(client: Client, user) -> Contribution:
+    tickets = list(
+        SupportTicket.objects.filter(client=client)
+        .select_related("assigned_to")
+        .order_by("-created_at")[:TICKETS_LIMIT]
+    )
+    counts = SupportTicket.objects.filter(client=client).aggregate(
+        open=Count("id", filter=Q(status=SupportTicket.Status.OPEN)),
+        answered=Count("id", filter=Q(status=SupportTicket.Status.ANSWERED)),
+        total=Count("id"),
+    )
+    can_answer = user.is_superuser or user.has_perm("clients.answer_tickets")
+    timeline = []
+    for t in tickets:
+        url = reverse("clients:ticket", args=[t.pk]) if can_answer else ""
+        timeline.append(
+            TimelineEntry(
+                t.created_at,
+                "ticket",
+                "life-preserver",
+                f"Ticket #{t.pk} opened",
+                t.subject,
+                url=url,
+                tone="warning",
+            )
+        )
+        if t.closed_at:
+            timeline.append(
+                TimelineEntry(
+                    t.closed_at,
+                    "ticket",
+                    "check2-circle",
+                    f"Ticket #{t.pk} closed",
+                    t.subject,
+                    url=url,
+                )
+            )
+    waiting = counts["open"]
+    return Contribution(
+        sections=[
+            Section(
+                "tickets",
+                "Support tickets",
+                "clients/360/_tickets.html",
+                {"tickets": tickets, "counts": counts, "can_answer": can_answer},
+                order=50,
+                icon="life-preserver",
+                badge=f"{waiting} waiting" if waiting else "",
+            )
+        ],
+        kpis=[
+            Kpi(
+                "Open tickets",
+                waiting + counts["answered"],
+                "life-preserver",
+                hint=f"{waiting} waiting for us" if waiting else "none waiting for us",
+                order=60,
+            )
+        ],
+        timeline=timeline,
+    )
+
+
+@register_360_provider
+def retention(client: Client, user) -> Contribution:
+    flag = (
+        RetentionFlag.objects.filter(client=client, status=RetentionFlag.Status.OPEN)
+        .order_by("-flagged_at")
+        .first()
+    )
+    if flag is None:
+        return Contribution()
+    try:
+        url = reverse("retention:flag", args=[flag.pk])
+    except NoReverseMatch:  # the retention pages are not mounted
+        url = ""
+    return Contribution(
+        sections=[
+            Section(
+                "retention",
+                "Retention flag",
+                "clients/360/_retention.html",
+                {
+                    "flag": flag,
+                    "url": url if user.has_perm("clients.work_retention") else "",
+                },
+                order=5,
+                column="side",
+                icon="exclamation-diamond",
+                badge=f"{flag.days_inactive} days",
+            )
+        ],
+        timeline=[
+            TimelineEntry(
+                flag.flagged_at,
+                "retention",
+                "exclamation-diamond",
+                "Flagged for retention",
+                ", ".join(s.get("label", s.get("code", "")) for s in flag.signals),
+                url=url,
+                tone="danger",
+            )
+        ],
+    )
+
+
+@register_360_provider
+def audit_trail(client: Client, user) -> Contribution:
+    """Decisions recorded on the client (standing, assignment, flags) for the timeline."""
+    from brokerage.models import AuditEvent
+
+    events = list(
+        AuditEvent.objects.filter(target_type="clients.client", target_id=str(client.pk))
+        .exclude(action="client.registered")
+        .order_by("-seq")[:20]
+    )
+    see_audit = user.is_superuser or user.has_perm("brokerage.view_auditevent")
+    return Contribution(
+        timeline=[
+            TimelineEntry(
+                e.occurred_at,
+                "audit",
+                "journal-check",
+                e.action.split(".", 1)[-1].replace("_", " ").capitalize(),
+                f"{e.actor_label}{': ' + e.reason if e.reason else ''}",
+                url=reverse("backoffice:audit_event", args=[e.seq]) if see_audit else "",
+            )
+            for e in events
+        ]
+    )

@@ -1,0 +1,317 @@
+"""Clients in the back-office (/backoffice/clients/): the client list, the client 360 with its
+note and call forms, and the support ticket queue."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from brokerage.errors import DomainError, NotAllowed
+from brokerage.models import AuditEvent
+from brokerage.permissions import require, staff_required
+from brokerage.views import add_domain_error, paginate
+
+from . import selectors, services, support
+from .client360 import client360_build
+from .forms_backoffice import (
+    CallForm,
+    NoteForm,
+    TicketCloseForm,
+    TicketPriorityForm,
+    TicketReplyForm,
+)
+from .models import Client, SupportTicket
+
+ANSWER = "clients.answer_tickets"
+
+
+def _sees_clients(user) -> bool:
+    return user.is_staff and (
+        user.is_superuser
+        or user.has_perm("clients.view_all_clients")
+        or user.has_perm("clients.view_desk_clients")
+    )
+
+
+clients_required = require(_sees_clients, "Your role does not include client pages.")
+
+
+def _int(value: str) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+def _client_or_404(request, client_id: int) -> Client:
+    try:
+        return selectors.client_get(user=request.user, client_id=client_id)
+    except Client.DoesNotExist as exc:
+        raise Http404("No such client.") from exc
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+
+
+# --- Client list -------------------------------------------------------------------------------
+
+
+def _client_list(request, title: str):
+    q = request.GET.get("q", "").strip()[:100]
+    status = request.GET.get("status", "")
+    status = status if status in Client.Status.values else ""
+    desks = list(selectors.desks_visible_to(request.user))
+    desk_id = _int(request.GET.get("desk", ""))
+    desk_id = desk_id if desk_id in {d.pk for d in desks} else None
+    kyc_level = _int(request.GET.get("kyc", ""))
+    kyc_level = kyc_level if kyc_level in (0, 1) else None
+    flagged = request.GET.get("flagged") == "1"
+    qs = selectors.client_list(
+        user=request.user,
+        q=q,
+        status=status,
+        desk_id=desk_id,
+        kyc_level=kyc_level,
+        flagged=flagged,
+    )
+    page, query = paginate(request, qs)
+    ctx = {
+        "title": title,
+        "page": page,
+        "query": query,
+        "q": q,
+        "status": status,
+        "statuses": Client.Status.choices,
+        "desks": desks,
+        "desk_id": desk_id,
+        "kyc_level": kyc_level,
+        "flagged": flagged,
+    }
+    return render(request, "clients/list.html", ctx)
+
+
+@clients_required
+def client_list(request):
+    return _client_list(request, "Clients")
+
+
+@staff_required("clients.view_all_clients")
+def client_list_all(request):
+    return _client_list(request, "All clients")
+
+
+# --- The client 360 ----------------------------------------------------------------------------
+
+
+def _detail(request, client, status=200, **forms):
+    view = client360_build(client=client, user=request.user)
+    for section in view.main + view.side:
+        if section.key == "communications":
+            section.context.update({k: v for k, v in forms.items() if v is not None})
+            section.context["active_tab"] = forms.get("active_tab") or "note"
+    return render(
+        request,
+        "clients/detail.html",
+        {
+            "client": client,
+            "view": view,
+            "charts_json": [c.__dict__ for c in view.charts],
+            "can_answer": request.user.is_superuser or request.user.has_perm(ANSWER),
+        },
+        status=status,
+    )
+
+
+@clients_required
+def client_detail(request, client_id: int):
+    client = _client_or_404(request, client_id)
+    return _detail(request, client)
+
+
+def _act(request, client, form, action, form_name):
+    """Run one action on the client from a posted form; re-render with errors, never a 500."""
+    if form.is_valid():
+        try:
+            action(form.cleaned_data)
+        except NotAllowed as exc:
+            raise PermissionDenied(exc.message) from exc
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            url = reverse("clients:detail", args=[client.pk]) + "#communications"
+            if request.htmx:
+                return HttpResponseClientRedirect(url)
+            return redirect(url)
+    return _detail(
+        request,
+        client,
+        status=400,
+        **{form_name: form, "active_tab": form_name.removesuffix("_form")},
+    )
+
+
+@clients_required
+@require_POST
+def client_note(request, client_id: int):
+    client = _client_or_404(request, client_id)
+    return _act(
+        request,
+        client,
+        NoteForm(request.POST),
+        lambda d: services.client_note_add(client=client, actor=request.user, text=d["text"]),
+        "note_form",
+    )
+
+
+@clients_required
+@require_POST
+def client_call(request, client_id: int):
+    client = _client_or_404(request, client_id)
+    return _act(
+        request,
+        client,
+        CallForm(request.POST),
+        lambda d: services.client_call_log(
+            client=client,
+            actor=request.user,
+            outcome=d["outcome"],
+            direction=d["direction"],
+            duration_seconds=d["duration_minutes"] * 60,
+            notes=d["notes"],
+        ),
+        "call_form",
+    )
+
+
+# --- Support tickets ---------------------------------------------------------------------------
+
+
+@staff_required(ANSWER)
+def ticket_queue(request):
+    status = request.GET.get("status", "open")
+    status = status if status in SupportTicket.Status.values or status == "" else "open"
+    category = request.GET.get("category", "")
+    category = category if category in SupportTicket.Category.values else ""
+    priority = request.GET.get("priority", "")
+    priority = priority if priority in SupportTicket.Priority.values else ""
+    mine = request.GET.get("mine") == "1"
+    q = request.GET.get("q", "").strip()[:100]
+    qs = support.ticket_queue(
+        user=request.user, status=status, category=category, priority=priority, mine=mine, q=q
+    )
+    page, query = paginate(request, qs)
+    return render(
+        request,
+        "clients/tickets.html",
+        {
+            "page": page,
+            "query": query,
+            "status": status,
+            "category": category,
+            "priority": priority,
+            "mine": mine,
+            "q": q,
+            "statuses": SupportTicket.Status.choices,
+            "categories": SupportTicket.Category.choices,
+            "priorities": SupportTicket.Priority.choices,
+            "summary": support.ticket_queue_summary(user=request.user),
+        },
+    )
+
+
+def _ticket_or_404(request, ticket_id: int) -> SupportTicket:
+    try:
+        return support.ticket_get_for_staff(user=request.user, ticket_id=ticket_id)
+    except SupportTicket.DoesNotExist as exc:
+        raise Http404("No such ticket.") from exc
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+
+
+@staff_required(ANSWER)
+@require_http_methods(["GET", "POST"])
+def ticket_detail(request, ticket_id: int):
+    """The conversation; POST `action` = reply | assign | unassign | priority | close."""
+    ticket = _ticket_or_404(request, ticket_id)
+    reply_form = TicketReplyForm()
+    close_form = TicketCloseForm()
+    priority_form = TicketPriorityForm(initial={"priority": ticket.priority})
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        form_classes = {
+            "reply": TicketReplyForm,
+            "close": TicketCloseForm,
+            "priority": TicketPriorityForm,
+            "assign": TicketCloseForm,  # no input: holds a DomainError if there is one
+            "unassign": TicketCloseForm,
+        }
+        if action not in form_classes:
+            return redirect("clients:ticket", ticket_id=ticket.pk)
+        with_input = action in ("reply", "close", "priority")
+        form = form_classes[action](request.POST if with_input else {})
+        if action == "reply":
+            reply_form = form
+        elif action == "close":
+            close_form = form
+        elif action == "priority":
+            priority_form = form
+        if form.is_valid():
+            try:
+                done = _ticket_act(request, ticket, action, form.cleaned_data)
+            except NotAllowed as exc:
+                raise PermissionDenied(exc.message) from exc
+            except DomainError as exc:
+                add_domain_error(form, exc)
+                if action in ("assign", "unassign"):
+                    messages.error(request, exc.message)
+            else:
+                messages.success(request, done)
+                url = reverse("clients:ticket", args=[ticket.pk])
+                if request.htmx:
+                    return HttpResponseClientRedirect(url)
+                return redirect(url)
+        status = 400
+        ticket = _ticket_or_404(request, ticket_id)
+    trail = AuditEvent.objects.filter(
+        target_type="clients.supportticket", target_id=str(ticket.pk)
+    ).order_by("-seq")[:20]
+    other_tickets = (
+        SupportTicket.objects.filter(client=ticket.client)
+        .exclude(pk=ticket.pk)
+        .order_by("-created_at")[:5]
+    )
+    return render(
+        request,
+        "clients/ticket.html",
+        {
+            "ticket": ticket,
+            "client": ticket.client,
+            "conversation": support.ticket_messages(ticket),
+            "reply_form": reply_form,
+            "close_form": close_form,
+            "priority_form": priority_form,
+            "trail": trail,
+            "other_tickets": other_tickets,
+            "sees_client": _sees_clients(request.user),
+        },
+        status=status,
+    )
+
+
+def _ticket_act(request, ticket, action, data) -> str:
+    user = request.user
+    if action == "reply":
+        support.ticket_reply(ticket=ticket, body=data["body"], actor=user)
+        return "Reply sent: the client has an email with a link to the ticket."
+    if action == "close":
+        support.ticket_close(ticket=ticket, actor=user, reason=data["reason"])
+        return "Ticket closed."
+    if action == "priority":
+        support.ticket_priority_set(ticket=ticket, priority=data["priority"], actor=user)
+        return "Priority changed."
+    if action == "assign":
+        support.ticket_assign(ticket=ticket, assignee=user, actor=user)
+        return "The ticket is yours."
+    support.ticket_assign(ticket=ticket, assignee=None, actor=user)
+    return "The ticket is unassigned."

@@ -1,0 +1,161 @@
+"""Finance's part of the client 360: wallet balances, deposits, withdrawals and transfers
+between the wallet and trading accounts. Six queries, whatever the client's history."""
+
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.urls import reverse
+
+from brokerage.dashboard import Kpi
+from brokerage.money import format_money
+from clients.client360 import Contribution, Section, TimelineEntry
+
+from .models import Deposit, LedgerAccount, Transfer, Withdrawal
+
+LIST_LIMIT = 10
+
+
+def _totals(rows, key="total") -> dict[str, Decimal]:
+    return {r["currency"]: r[key] or Decimal(0) for r in rows}
+
+
+def finance_360(client, user) -> Contribution:
+    wallets = list(
+        LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CLIENT_WALLET, client=client).order_by(
+            "currency"
+        )
+    )
+    deposits = list(
+        Deposit.objects.filter(client=client)
+        .select_related("method")
+        .order_by("-created_at")[:LIST_LIMIT]
+    )
+    withdrawals = list(
+        Withdrawal.objects.filter(client=client).order_by("-requested_at")[:LIST_LIMIT]
+    )
+    transfers = list(
+        Transfer.objects.filter(client=client)
+        .select_related("trading_account")
+        .order_by("-requested_at")[:LIST_LIMIT]
+    )
+    deposited = (
+        Deposit.objects.filter(client=client, status=Deposit.Status.COMPLETED)
+        .values("currency")
+        .annotate(
+            total=Sum("amount"),
+            returned=Sum("refunded_amount") + Sum("charged_back_amount"),
+            n=Count("id"),
+        )
+        .order_by("currency")
+    )
+    withdrawn = (
+        Withdrawal.objects.filter(client=client)
+        .values("currency")
+        .annotate(
+            total=Sum("amount", filter=Q(status=Withdrawal.Status.PAID)),
+            pending=Sum("amount", filter=Q(status__in=Withdrawal.OPEN)),
+            n=Count("id", filter=Q(status=Withdrawal.Status.PAID)),
+        )
+        .order_by("currency")
+    )
+    dep, wd = list(deposited), list(withdrawn)
+    dep_total, wd_total = _totals(dep), _totals(wd)
+    returned = _totals(dep, "returned")
+    pending = {c: v for c, v in _totals(wd, "pending").items() if v}
+    currencies = sorted(set(dep_total) | set(wd_total))
+    totals = [
+        {
+            "currency": c,
+            "deposited": dep_total.get(c, Decimal(0)),
+            "returned": returned.get(c, Decimal(0)),
+            "withdrawn": wd_total.get(c, Decimal(0)),
+            "pending": pending.get(c, Decimal(0)),
+            "net": dep_total.get(c, Decimal(0))
+            - returned.get(c, Decimal(0))
+            - wd_total.get(c, Decimal(0)),
+        }
+        for c in currencies
+    ]
+    see_finance = user.is_superuser or user.has_perm("finance.view_finance")
+
+    def link(name, pk):
+        return reverse(name, args=[pk]) if see_finance else ""
+
+    timeline = []
+    for d in deposits:
+        timeline.append(
+            TimelineEntry(
+                d.completed_at or d.created_at,
+                "deposit",
+                "box-arrow-in-down",
+                f"Deposit {d.get_status_display().lower()}" + (" (FTD)" if d.is_ftd else ""),
+                f"{format_money(d.amount, d.currency)} via {d.method.name}"
+                + (f": {d.failure_reason}" if d.failure_reason else ""),
+                url=link("finance:deposit", d.pk),
+                tone="success" if d.status == Deposit.Status.COMPLETED else "secondary",
+            )
+        )
+    for w in withdrawals:
+        timeline.append(
+            TimelineEntry(
+                w.completed_at or w.requested_at,
+                "withdrawal",
+                "box-arrow-up",
+                f"Withdrawal: {w.get_status_display().lower()}",
+                format_money(w.amount, w.currency)
+                + (f": {w.failure_reason}" if w.failure_reason else ""),
+                url=link("finance:withdrawal", w.pk),
+                tone="danger" if w.status == Withdrawal.Status.FAILED else "secondary",
+            )
+        )
+    for t in transfers:
+        timeline.append(
+            TimelineEntry(
+                t.completed_at or t.requested_at,
+                "transfer",
+                "arrow-left-right",
+                f"Transfer {t.get_direction_display().lower()}",
+                f"{format_money(t.amount, t.currency)}, account {t.trading_account.login} "
+                f"({t.get_status_display().lower()})",
+            )
+        )
+    wallet_text = " · ".join(format_money(w.available_amount, w.currency) for w in wallets)
+    net_text = " · ".join(format_money(t["net"], t["currency"]) for t in totals)
+    return Contribution(
+        sections=[
+            Section(
+                "wallet",
+                "Wallet",
+                "finance/_360_wallet.html",
+                {"wallets": wallets, "totals": totals},
+                order=15,
+                icon="wallet2",
+            ),
+            Section(
+                "payments",
+                "Deposits, withdrawals and transfers",
+                "finance/_360_payments.html",
+                {
+                    "deposits": deposits,
+                    "withdrawals": withdrawals,
+                    "transfers": transfers,
+                    "limit": LIST_LIMIT,
+                    "see_finance": see_finance,
+                },
+                order=30,
+                icon="cash-stack",
+                badge=f"{len(pending)} pending withdrawal(s)" if pending else "",
+            ),
+        ],
+        kpis=[
+            Kpi("Wallet available", wallet_text or "—", "wallet2", order=10),
+            Kpi(
+                "Net deposits",
+                net_text or "—",
+                "piggy-bank",
+                hint="less refunds, chargebacks, withdrawals",
+                order=15,
+            ),
+        ],
+        timeline=timeline,
+    )

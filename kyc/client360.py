@@ -1,0 +1,60 @@
+"""KYC's part of the client 360: the client's submissions and their decisions (one query)."""
+
+from django.urls import reverse
+
+from clients.client360 import Contribution, Section, TimelineEntry
+
+from .models import KycSubmission
+
+LIMIT = 5
+
+
+def kyc_360(client, user) -> Contribution:
+    submissions = list(
+        KycSubmission.objects.filter(client=client)
+        .select_related("decided_by")
+        .order_by("-created_at")[:LIMIT]
+    )
+    reviewer = user.is_superuser or user.has_perm("kyc.review_kyc")
+    tones = {
+        KycSubmission.State.APPROVED: "success",
+        KycSubmission.State.REJECTED: "danger",
+        KycSubmission.State.RESUBMISSION: "warning",
+        KycSubmission.State.IN_REVIEW: "warning",
+    }
+    timeline = []
+    rows = []
+    for s in submissions:
+        url = reverse("kyc_review:review", args=[s.pk]) if reviewer else ""
+        rows.append({"s": s, "url": url, "tone": tones.get(s.state, "secondary")})
+        if s.submitted_at:
+            timeline.append(
+                TimelineEntry(s.submitted_at, "kyc", "upload", "KYC submitted", url=url)
+            )
+        if s.decided_at:
+            who = s.decided_by.email if s.decided_by else (s.decision_rule or "automatic checks")
+            timeline.append(
+                TimelineEntry(
+                    s.decided_at,
+                    "kyc",
+                    "person-check",
+                    f"KYC {s.get_state_display().lower()}",
+                    f"{who}{': ' + s.decision_reason if s.decision_reason else ''}"[:200],
+                    url=url,
+                    tone=tones.get(s.state, "secondary"),
+                )
+            )
+    return Contribution(
+        sections=[
+            Section(
+                "kyc",
+                "KYC submissions",
+                "kyc/_360_kyc.html",
+                {"rows": rows},
+                order=25,
+                column="side",
+                icon="person-vcard",
+            )
+        ],
+        timeline=timeline,
+    )

@@ -1,0 +1,98 @@
+"""Leads' part of the client 360: where the client came from (source, UTM, campaign), the IB
+who referred them (and that IB's master for a sub-IB), and the lead's communication history
+(notes, calls, emails before and after registration). Two queries."""
+
+from django.urls import reverse
+
+from clients.client360 import Communication, Contribution, Section, TimelineEntry
+
+from .models import Lead, LeadActivity
+
+COMMS = (LeadActivity.Kind.NOTE, LeadActivity.Kind.CALL, LeadActivity.Kind.EMAIL)
+LIMIT = 40
+
+
+def leads_360(client, user) -> Contribution:
+    lead = (
+        Lead.objects.filter(client=client)
+        .select_related("partner__user", "partner__parent__user", "desk", "assigned_to")
+        .first()
+    )
+    if lead is None:
+        return Contribution(
+            sections=[
+                Section(
+                    "acquisition",
+                    "Acquisition & IB",
+                    "leads/_360_source.html",
+                    {"lead": None},
+                    order=30,
+                    column="side",
+                    icon="signpost-split",
+                )
+            ]
+        )
+    activities = list(
+        LeadActivity.objects.filter(lead=lead, kind__in=COMMS).order_by("-created_at", "-id")[
+            :LIMIT
+        ]
+    )
+    outcomes = dict(LeadActivity.CallOutcome.choices)
+    comms = [
+        Communication(
+            at=a.created_at,
+            kind=a.kind,
+            actor=a.actor_label,
+            subject=a.data.get("subject", ""),
+            body=a.body,
+            outcome=outcomes.get(a.data.get("outcome"), a.data.get("outcome", "")),
+            source="lead",
+        )
+        for a in activities
+    ]
+    can_open_lead = (
+        user.is_superuser
+        or user.has_perm("leads.work_leads")
+        or user.has_perm("leads.view_all_leads")
+        or user.has_perm("leads.manage_desk_leads")
+    )
+    lead_url = reverse("leads:detail", args=[lead.pk]) if can_open_lead else ""
+    partner = lead.partner
+    timeline = [
+        TimelineEntry(
+            lead.created_at,
+            "lead",
+            "funnel",
+            f"Lead captured ({lead.get_channel_display().lower()})",
+            " / ".join(x for x in (lead.source, lead.utm_campaign) if x),
+            url=lead_url,
+        )
+    ]
+    timeline += [
+        TimelineEntry(
+            a.created_at,
+            a.kind,
+            {"note": "sticky", "call": "telephone", "email": "envelope"}.get(a.kind, "chat"),
+            f"{a.get_kind_display()} (as a lead)",
+            f"{a.actor_label}: {a.body or a.data.get('subject', '')}"[:160],
+            url=lead_url,
+            tone="info",
+        )
+        for a in activities
+    ]
+    return Contribution(
+        sections=[
+            Section(
+                "acquisition",
+                "Acquisition & IB",
+                "leads/_360_source.html",
+                {"lead": lead, "partner": partner, "lead_url": lead_url},
+                order=30,
+                column="side",
+                icon="signpost-split",
+                badge="IB" if partner else "",
+            )
+        ],
+        communications=comms,
+        timeline=timeline,
+    )

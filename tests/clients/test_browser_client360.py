@@ -1,0 +1,163 @@
+"""In the browser: a client raises a ticket in the portal and a retention agent answers it from
+the client 360; screenshots of the 360, the client list and the ticket queue for docs/."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.test import Client as DjangoClient
+
+from clients.models import SupportTicket
+from tests.clients.test_client360 import client_on, desks, history, rich  # noqa: F401
+from tests.conftest import ARTIFACTS, login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+NAMES = [
+    "Omar Haddad",
+    "Lena Fischer",
+    "Marco Rossi",
+    "Aisha Khan",
+    "Pieter de Vries",
+    "Sofia Lima",
+]
+DOCS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
+
+
+def signed_in(browser, client, user, live_server):
+    """A browser page signed in as `user` (the session of a completed password + TOTP login)."""
+    client = DjangoClient()  # its own session: signing in another user keeps this one
+    login(client, user)
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    return page
+
+
+def layout_problems(page) -> list:
+    problems = []
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    if overflow > 0:
+        problems.append(f"{overflow} px wider than the window")
+    hidden = page.evaluate(
+        "[...document.querySelectorAll('.table-responsive')]"
+        ".filter(e => e.offsetParent && e.scrollWidth > e.clientWidth)"
+        ".map(e => [e.scrollWidth - e.clientWidth, [...e.querySelectorAll('thead th')]"
+        ".map(th => th.textContent.trim()).join(', ')])"
+    )
+    if hidden:
+        problems.append(f"a table scrolls sideways: {hidden}")
+    return problems
+
+
+def test_client_raises_a_ticket_and_the_agent_answers_from_the_360(
+    live_server,
+    browser,
+    client,
+    rich,  # noqa: F811
+):
+    trader = rich["client"]
+    portal = signed_in(browser, client, trader.user, live_server)
+    portal.goto(f"{live_server.url}/portal/")
+    portal.click("nav >> text=Support")
+    portal.select_option("select[name=category]", "withdrawal")
+    portal.fill("input[name=subject]", "Where is my withdrawal?")
+    portal.fill("textarea[name=body]", "I asked for USD 1.00 on Monday and it has not arrived.")
+    portal.click("form[data-form=new-ticket] button[type=submit]")
+    portal.wait_for_selector("[data-conversation]")
+    ticket = SupportTicket.objects.get(subject="Where is my withdrawal?")
+    assert portal.locator("[data-status]").inner_text() == "waiting for our reply"
+
+    agent = signed_in(browser, client, rich["agent"], live_server)
+    agent.goto(f"{live_server.url}/backoffice/clients/")
+    agent.click(f"tr[data-client='{trader.pk}'] a")
+    agent.wait_for_selector("section[data-section=tickets]")
+    assert agent.locator(f"tr[data-ticket='{ticket.pk}'] [data-status=open]").is_visible()
+    agent.click(f"tr[data-ticket='{ticket.pk}'] a")
+    agent.wait_for_selector("form[data-form=reply]")
+    agent.fill("textarea[name=body]", "It was paid out today: allow one business day.")
+    mail.outbox.clear()
+    agent.click("form[data-form=reply] button[type=submit]")
+    agent.wait_for_selector(".alert-success")
+    ticket.refresh_from_db()
+    assert ticket.status == "answered" and ticket.assigned_to == rich["agent"]
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [trader.user.email]
+    assert f"/portal/support/{ticket.pk}/" in mail.outbox[0].body
+
+    portal.reload()
+    assert portal.locator("[data-status]").inner_text() == "answered"
+    assert "allow one business day" in portal.locator("[data-conversation]").inner_text()
+    assert layout_problems(portal) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    portal.screenshot(path=str(ARTIFACTS / "portal-support-ticket.png"), full_page=True)
+    shutil.copy(ARTIFACTS / "portal-support-ticket.png", DOCS / "portal-support-ticket.png")
+    agent.goto(f"{live_server.url}/backoffice/clients/{trader.pk}/")
+    assert agent.locator("[data-communications] [data-kind=email]").count() == 1
+    assert portal.console_errors == [] and agent.console_errors == []
+
+
+def test_screenshots_of_the_360_list_and_ticket_queue(
+    live_server,
+    browser,
+    client,
+    rich,  # noqa: F811
+):
+    c = rich["client"]
+    history(c, rich["account"], rich["lead"], rich["wallet"], 12)
+    for i in range(6):
+        other = client_on(c.desk, f"client{i}@test.example", country="GB", kyc_level=i % 2)
+        first_name, last_name = NAMES[i].split()
+        type(other.user).objects.filter(pk=other.user_id).update(
+            first_name=first_name, last_name=last_name
+        )
+        t = SupportTicket.objects.create(
+            client=other, subject=["Card declined", "Leverage change", "Statement copy"][i % 3]
+        )
+        t.messages.create(body="Hello", author=other.user)
+    first = c.tickets.order_by("pk").first()
+    first.messages.create(
+        body="Of course: it is paid out today.", author=rich["agent"], from_staff=True
+    )
+    page = signed_in(browser, client, rich["agent"], live_server)
+    ARTIFACTS.mkdir(exist_ok=True)
+    DOCS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for name, path, key in [
+        ("client-360", f"/backoffice/clients/{c.pk}/", "canvas[data-chart=client-deals-per-day]"),
+        ("clients-list", "/backoffice/clients/", "table tbody tr[data-client]"),
+        ("support-tickets", "/backoffice/clients/tickets/?status=", "table tbody tr[data-ticket]"),
+        (
+            "support-ticket",
+            f"/backoffice/clients/tickets/{first.pk}/",
+            "[data-conversation]",
+        ),
+    ]:
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, (name, response.status)
+        assert page.locator(key).first.is_visible(), (name, key)
+        problems += [(name, p) for p in layout_problems(page)]
+        shot = ARTIFACTS / f"backoffice-{name}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        shutil.copy(shot, DOCS / f"backoffice-{name}.png")
+    assert problems == [], problems
+    page.goto(f"{live_server.url}/backoffice/clients/{c.pk}/")
+    drawn = page.evaluate(
+        "() => { const c = Chart.getChart(document.querySelector("
+        "'canvas[data-chart=client-deals-per-day]'));"
+        " return c ? c.data.datasets[0].data.reduce((a, b) => a + b, 0) : -1; }"
+    )
+    assert drawn > 0
+    assert page.console_errors == []
