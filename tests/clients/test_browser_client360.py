@@ -119,7 +119,7 @@ def test_screenshots_of_the_360_list_and_ticket_queue(
     history(c, rich["account"], rich["lead"], rich["wallet"], 12)
     for i in range(6):
         other = client_on(c.desk, f"client{i}@test.example", country="GB", kyc_level=i % 2)
-        first_name, last_name = NAMES[i].split()
+        first_name, last_name = NAMES[i].split(" ", 1)
         type(other.user).objects.filter(pk=other.user_id).update(
             first_name=first_name, last_name=last_name
         )
