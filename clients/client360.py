@@ -240,10 +240,10 @@ def identity_and_standing(client: Client, user) -> Contribution:
 
 
 def trading_summary(client: Client, *, currencies: dict[int, str], now=None) -> dict:
-    """The client's trading in figures, in two aggregate queries over the (client, time) index:
-    the last 30 days per day and account, and all time per account. P/L is net of swap and
-    commission, on buy and sell deals only; totals are per account currency (`currencies` maps
-    account id to currency)."""
+    """The client's trading in figures, in two queries: the last 30 days per day and account
+    over the (client, time) index, and all time from each account's running totals. P/L is net
+    of swap and commission, on buy and sell deals only; totals are per account currency
+    (`currencies` maps account id to currency)."""
     now = now or timezone.now()
     first_day = now.astimezone(UTC).date() - timedelta(days=TRADING_DAYS - 1)
     since = datetime.combine(first_day, time.min, tzinfo=UTC)  # 30 UTC days, today included
@@ -261,9 +261,28 @@ def trading_summary(client: Client, *, currencies: dict[int, str], now=None) -> 
         "deals": Count("id", filter=trades),
         "last_trade": Max("time", filter=trades),
     }
-    all_time = list(
-        Deal.objects.filter(client=client).values("account_id").annotate(**figures).order_by()
-    )
+    # All time: the running totals the deals trigger keeps on each account (one row each, not a
+    # scan of a heavy trader's deals).
+    all_time = [
+        {
+            "account_id": a["id"],
+            "pl": a["realized_pl_amount"],
+            "closed": a["closed_trades"],
+            "wins": a["won_trades"],
+            "vol": a["closed_volume"],
+            "deals": a["trade_deals"],
+            "last_trade": a["last_trade_at"],
+        }
+        for a in TradingAccount.objects.filter(client=client).values(
+            "id",
+            "realized_pl_amount",
+            "closed_trades",
+            "won_trades",
+            "closed_volume",
+            "trade_deals",
+            "last_trade_at",
+        )
+    ]
     recent = list(
         Deal.objects.filter(client=client, time__gte=since)
         .annotate(day=TruncDate("time"))

@@ -214,6 +214,15 @@ class TradingAccount(models.Model):
     backfill_pending = models.BooleanField(
         default=True, help_text="The next sync reads this account's history (backfill window)."
     )
+    # All-time trading figures, kept by a database trigger on every insert of deals (migration
+    # clients 0007), so a heavy trader's totals cost one row, not a scan of their deals.
+    trade_deals = models.PositiveIntegerField(default=0, editable=False)
+    closed_trades = models.PositiveIntegerField(default=0, editable=False)
+    won_trades = models.PositiveIntegerField(default=0, editable=False)
+    closed_volume = models.BigIntegerField(default=0, editable=False, help_text="1/10000 lot")
+    realized_pl_amount = models.DecimalField(
+        **MONEY, default=0, editable=False, help_text="Net of swap and commission."
+    )
     opened_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

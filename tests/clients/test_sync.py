@@ -225,3 +225,20 @@ def test_lag_on_healthz(client, mt5_server):
     )
     body = client.get("/healthz").json()
     assert body["platform_sync"]["MT5 Sandbox"]["status"] == "lagging"
+
+
+def test_account_totals_follow_the_deals_and_ignore_repeats(mt5_server):
+    account = _account(mt5_server)
+    _trade(mt5_server, account, "EURUSD", "40.00")
+    _trade(mt5_server, account, "XAUUSD.m", "-15.50")
+    _trade(mt5_server, account, "US30.cash", None)  # open: one deal in, no close
+    server_sync(server_id=mt5_server.pk)
+    TradingServer.objects.filter(pk=mt5_server.pk).update(deals_synced_through=None)
+    server_sync(server_id=mt5_server.pk)  # the whole backfill window again: nothing twice
+    account.refresh_from_db()
+    trades = Deal.objects.filter(account=account, action__in=[0, 1])
+    assert account.trade_deals == trades.count() == 5
+    assert (account.closed_trades, account.won_trades) == (2, 1)
+    assert account.closed_volume == 2 * 1000
+    net = sum(d.net_amount for d in trades)
+    assert account.realized_pl_amount == net == Decimal("24.50")
