@@ -75,3 +75,9 @@ def test_sync_bench_smoke():
     )
     assert figures["backfill_deals_per_s"] > 0 and figures["history_deals"] == 360
     assert figures["missing_or_duplicated"] == 0 and figures["live_deals"] > 0
+
+
+def test_client360_bench_smoke():
+    figures = run_bench("client360.py", "--clients", "60", "--sample", "8")
+    assert figures["clients"] >= 60 and figures["deals"] > 60 * 30
+    assert len(figures["queries"]) == 1 and figures["p50_ms"] > 0
