@@ -17,9 +17,9 @@ class ClientsConfig(AppConfig):
 
         from brokerage.health import register_health_extra
 
-        from .sync import sync_lag_report
+        from .sync import sync_health
 
-        register_health_extra("platform_sync", sync_lag_report)
+        register_health_extra("platform_sync", sync_health)
         for item in [
             NavItem(
                 "Retention",

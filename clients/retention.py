@@ -429,16 +429,29 @@ def retention_flags_run(*, now: datetime | None = None, actor: Actor = SYSTEM_AC
 
 
 @transaction.atomic
-def retention_flags_clear_on_trade(*, client_ids, actor: Actor) -> int:
+def retention_flags_clear_on_trade(*, client_ids, actor: Actor, wait: bool = True) -> int:
     """The client traded again: clear their open flags. The platform sync calls this after it
     ingests new buy/sell deals for `client_ids` (and has moved their last trade time). A flag
     stays open if the client's last trade is no newer than the one it was raised on (a late
-    deal from before the flag). Returns how many flags it cleared."""
+    deal from before the flag). Returns how many flags it cleared.
+
+    With `wait=False` (the sync) it never waits for a daily run in progress: the clearing is
+    queued for the worker instead, so the sync keeps its pace."""
     ids = sorted({int(i) for i in client_ids})
     if not ids:
         return 0
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", [_RUN_LOCK])
+        if wait:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_RUN_LOCK])
+        else:
+            cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [_RUN_LOCK])
+            if not cur.fetchone()[0]:
+                from .tasks import retention_flags_clear_task
+
+                transaction.on_commit(
+                    lambda: retention_flags_clear_task.apply_async((ids,), countdown=30)
+                )
+                return 0
     flags = list(
         RetentionFlag.objects.select_for_update()
         .filter(status=RetentionFlag.Status.OPEN, client_id__in=ids)
@@ -791,7 +804,7 @@ def retention_queue(
             | Q(client__user__last_name__icontains=q)
             | Q(client__phone__icontains=q)
         )
-        if q.isdigit():
+        if q.isascii() and q.isdigit() and len(q) < 19:
             match |= Q(client_id=int(q)) | Q(
                 Exists(TradingAccount.objects.filter(client_id=OuterRef("client_id"), login=int(q)))
             )

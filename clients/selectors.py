@@ -127,7 +127,7 @@ def client_list(
             match |= Q(user__first_name__icontains=words[0], user__last_name__icontains=words[-1])
         else:
             match |= Q(user__first_name__icontains=q) | Q(user__last_name__icontains=q)
-        if q.isdigit() and len(q) <= 18:
+        if q.isascii() and q.isdigit() and len(q) <= 18:
             match |= Q(pk=int(q)) if len(q) <= 9 else Q()
             match |= Exists(TradingAccount.objects.filter(client=OuterRef("pk"), login=int(q)))
         qs = qs.filter(match)

@@ -270,7 +270,7 @@ def ticket_queue(
             | Q(client__user__email__icontains=q)
             | Q(client__user__last_name__icontains=q)
         )
-        if q.lstrip("#").isdigit() and len(q) < 10:
+        if q.lstrip("#").isascii() and q.lstrip("#").isdigit() and len(q) < 10:
             match |= Q(pk=int(q.lstrip("#")))
         qs = qs.filter(match)
     last_from_client = TicketMessage.objects.filter(ticket=OuterRef("pk")).order_by(

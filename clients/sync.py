@@ -24,7 +24,7 @@ from .platforms import PlatformError, Rejected, TradingPlatform, platform_for
 
 log = logging.getLogger(__name__)
 
-LOCK_TIMEOUT = 600  # seconds: a crashed pass frees its server after this long
+LOCK_TIMEOUT = 960  # seconds, beyond the task's time limit: a crashed pass frees its server
 INSERT_CHUNK = 2000
 
 
@@ -231,7 +231,7 @@ def _last_trade_update(last_trade: dict) -> None:
     client_ids = [pk for (p, pk) in last_trade if p == "c"]
     from .retention import retention_flags_clear_on_trade
 
-    retention_flags_clear_on_trade(client_ids=client_ids, actor="rule:platform-sync")
+    retention_flags_clear_on_trade(client_ids=client_ids, actor="rule:platform-sync", wait=False)
 
 
 def rejections_record(*, server: TradingServer, kind: str, rejected: list[Rejected]) -> None:
@@ -312,10 +312,13 @@ def positions_sync(*, server: TradingServer, platform: TradingPlatform) -> dict:
     batch = platform.positions(logins=list(by_login))
     rows = [(p, by_login[p.login]) for p in batch.records if p.login in by_login]
     with transaction.atomic():
-        ids = [p.position_id for p, _ in rows]
+        # Positions still open: those read, and those refused this time (kept as they were).
+        ids = [p.position_id for p, _ in rows] + [
+            r.ticket for r in batch.rejected if r.ticket is not None
+        ]
         from .models import Position
 
-        Position.objects.filter(account__server=server).exclude(position_id__in=ids).delete()
+        Position.objects.filter(server=server).exclude(position_id__in=ids).delete()
         if rows:
             cols = list(
                 zip(
@@ -422,6 +425,14 @@ def sync_lag_report(now=None) -> dict[str, dict]:
             "last_error": s.last_error,
         }
     return report
+
+
+def sync_health() -> dict[str, dict]:
+    """What /healthz (public, for load balancers and monitors) shows: status and lag only; the
+    errors, which name hosts and logins, are for the back-office page."""
+    return {
+        name: {"status": r["status"], "lag_s": r["lag_s"]} for name, r in sync_lag_report().items()
+    }
 
 
 def sync_due_servers() -> list[int]:

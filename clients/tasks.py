@@ -26,3 +26,11 @@ def retention_flags_task() -> dict:
     from .retention import retention_flags_run
 
     return retention_flags_run()
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
+def retention_flags_clear_task(client_ids: list[int]) -> int:
+    """Clearing the sync could not do while a daily run held the retention lock."""
+    from .retention import retention_flags_clear_on_trade
+
+    return retention_flags_clear_on_trade(client_ids=client_ids, actor="rule:platform-sync")

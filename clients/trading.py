@@ -89,6 +89,21 @@ def trading_account_open(
     finally:
         platform.close()
     with transaction.atomic():
+        # The limit again, under the client's lock: two tabs opening at once get one account
+        # each up to the limit (a platform account made beyond it is left unused and audited).
+        Client.objects.select_for_update().get(pk=client.pk)
+        active = client.trading_accounts.filter(status=TradingAccount.Status.ACTIVE).count()
+        if active >= MAX_ACCOUNTS_PER_CLIENT:
+            audit_record(
+                actor=actor,
+                action="trading_account.over_limit",
+                target=client,
+                reason="opened on the platform beyond the limit; not linked",
+                evidence={"login": info.login, "server": account_type.server.name},
+            )
+            raise AccountNotAllowed(
+                f"At most {MAX_ACCOUNTS_PER_CLIENT} trading accounts per client."
+            )
         account = TradingAccount.objects.create(
             client=client,
             server=account_type.server,

@@ -1,14 +1,14 @@
 """Trading platform sync status in the back-office (/backoffice/platforms/): each server's lag,
 cursor and last error, recent passes with their throughput, and the records it refused."""
 
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
 from brokerage.permissions import staff_required
 from brokerage.views import paginate
 
-from .models import Deal, SyncRejection, SyncRun, TradingAccount, TradingServer
+from .models import SyncRejection, SyncRun, TradingAccount, TradingServer
 from .sync import sync_lag_report
 
 
@@ -17,20 +17,30 @@ def status(request):
     servers = list(TradingServer.objects.order_by("name"))
     lag = sync_lag_report()
     since = timezone.now() - timezone.timedelta(hours=1)
-    rows = []
-    for s in servers:
-        runs = SyncRun.objects.filter(server=s, kind=SyncRun.Kind.DEALS, started_at__gte=since)
-        hour = runs.aggregate(deals=Sum("ingested"), calls=Sum("calls"))
-        rows.append(
-            {
-                "server": s,
-                "lag": lag.get(s.name, {"status": "inactive", "lag_s": None}),
-                "accounts": TradingAccount.objects.filter(server=s).count(),
-                "deals": Deal.objects.filter(server=s).count(),
-                "deals_hour": hour["deals"] or 0,
-                "calls_hour": hour["calls"] or 0,
-            }
-        )
+    hour = {
+        r["server_id"]: r
+        for r in SyncRun.objects.filter(kind=SyncRun.Kind.DEALS, started_at__gte=since)
+        .values("server_id")
+        .annotate(deals=Sum("ingested"), calls=Sum("calls"))
+        .order_by()
+    }
+    books = {  # deal counts from the accounts' running totals, not a count over every deal
+        r["server_id"]: r
+        for r in TradingAccount.objects.values("server_id")
+        .annotate(accounts=Count("id"), deals=Sum("trade_deals"))
+        .order_by()
+    }
+    rows = [
+        {
+            "server": s,
+            "lag": lag.get(s.name, {"status": "inactive", "lag_s": None}),
+            "accounts": books.get(s.pk, {}).get("accounts", 0),
+            "deals": books.get(s.pk, {}).get("deals") or 0,
+            "deals_hour": hour.get(s.pk, {}).get("deals") or 0,
+            "calls_hour": hour.get(s.pk, {}).get("calls") or 0,
+        }
+        for s in servers
+    ]
     runs = SyncRun.objects.select_related("server").order_by("-started_at")
     kind = request.GET.get("kind", "")
     if kind in SyncRun.Kind.values:

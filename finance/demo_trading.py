@@ -139,10 +139,39 @@ def install_demo_trading(*, actor, book_clients: int | None = None, out=None) ->
     return {"named": named, "book": made, "sync": result}
 
 
+# Who looks after the named traders (when no lead gave them an owner): the London desk's
+# retention agent has the demo client and the quiet, losing traders in their queue.
+OWNERS = {
+    "client@demo.test": ("London", "retention_agent@demo.test"),
+    **{f"trader{n:02d}@demo.test": ("London", "retention_agent@demo.test") for n in range(1, 9)},
+    **{f"trader{n:02d}@demo.test": ("Dubai", "dubai.agent1@demo.test") for n in range(9, 13)},
+    **{f"trader{n:02d}@demo.test": ("Global", "global.agent1@demo.test") for n in range(13, 16)},
+}
+
+
+def _owners(actor) -> None:
+    from clients.services import client_assign
+
+    desks = {d.name: d for d in Desk.objects.all()}
+    staff = {u.email: u for u in User.objects.filter(email__in={e for _, e in OWNERS.values()})}
+    for client in Client.objects.filter(user__email__in=list(OWNERS), desk__isnull=True):
+        desk, email = OWNERS[client.user.email]
+        if desk in desks:
+            client_assign(
+                client=client,
+                desk=desks[desk],
+                account_manager=staff.get(email),
+                actor=actor,
+                reason="demo: the desk that looks after this client",
+            )
+
+
 def _named_traders(server: TradingServer, actor) -> int:
+    _owners(actor)
     opened = 0
     types = {t.currency: t for t in server.account_types.filter(min_kyc_level=0)}
     clients = Client.objects.select_related("user").filter(user__email__in=list(PASTS))
+    clients = clients.order_by("pk")
     for client in clients:
         if client.trading_accounts.exists():
             continue

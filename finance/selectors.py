@@ -96,7 +96,7 @@ def transaction_list(
     if q:
         filters = Q(external_reference=q) | Q(transaction__description__icontains=q)
         filters |= Q(client__user__email__icontains=q) | Q(transaction__idempotency_key=q)
-        if q.isdigit():
+        if q.isascii() and q.isdigit() and len(q) < 19:
             filters |= Q(transaction_id=int(q)) | Q(client_id=int(q))
         qs = qs.filter(filters)
     if kind:

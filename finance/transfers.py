@@ -24,7 +24,7 @@ from django.utils import timezone
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.money import to_amount
 from brokerage.services import Actor, audit_record
-from clients.models import TradingAccount
+from clients.models import Client, TradingAccount
 from clients.platforms import (
     PlatformError,
     PlatformOutcomeUnknown,
@@ -88,12 +88,20 @@ def transfer_request(
             f"At most {currency} {MAX_TRANSFER:,.0f} per transfer.",
             fields={"amount": ["Too large."]},
         )
+    if amount != amount.quantize(Decimal("0.01")):
+        raise InvalidInput(
+            "Trading accounts take amounts to the cent.", fields={"amount": ["Two decimals."]}
+        )
     with transaction.atomic(durable=True):
         wallet, omnibus = _accounts(client, currency)
         hold = None
         comment = _comment()
+        lock_accounts([wallet, omnibus])
+        # The client's standing, read under its lock (after the ledger accounts: lock order).
+        standing = Client.objects.select_for_update().get(pk=client.pk)
+        if standing.restricted:
+            raise TransferNotAllowed(standing.restriction_reason or "The account is restricted.")
         if direction == Transfer.Direction.TO_TRADING:
-            lock_accounts([wallet, omnibus])
             hold = hold_place(account=wallet, amount=amount, reference=comment)
         transfer = Transfer.objects.create(
             client=client,
@@ -157,7 +165,7 @@ def transfer_execute(*, transfer_id: int) -> str:
     platform = platform_for(account.server)
     try:
         ticket = None
-        if resumed:
+        if resumed:  # an earlier attempt may have reached the platform: look before sending
             ticket = platform.balance_operation_find(
                 login=account.login, comment=t.comment, since=since
             )
@@ -166,6 +174,9 @@ def transfer_execute(*, transfer_id: int) -> str:
                 ticket = platform.balance_operation(
                     login=account.login, amount=amount, comment=t.comment
                 )
+            except PlatformRejected as exc:
+                # Only the platform refusing the operation itself fails the transfer.
+                return _finish(t.pk, ticket=None, failure=_client_reason(exc), detail=exc.message)
             except PlatformOutcomeUnknown:
                 ticket = platform.balance_operation_find(
                     login=account.login, comment=t.comment, since=since
@@ -173,10 +184,9 @@ def transfer_execute(*, transfer_id: int) -> str:
                 if ticket is None:
                     log.warning("transfer %s: answer lost and not found yet", t.comment)
                     return "unknown"
-    except PlatformRejected as exc:
-        return _finish(t.pk, ticket=None, failure=exc.message)
     except PlatformError as exc:
-        # Nothing known to be done: free the claim so a retry (or the sweeper) goes on.
+        # Nothing known to be done (or a lookup that could not answer): free the claim; the
+        # retry (or the sweeper) looks the operation up before it ever sends it again.
         Transfer.objects.filter(pk=t.pk, status=Transfer.Status.PENDING).update(started_at=None)
         raise TransferRetry(exc.message) from exc
     finally:
@@ -184,11 +194,22 @@ def transfer_execute(*, transfer_id: int) -> str:
     return _finish(t.pk, ticket=ticket, failure="")
 
 
+def _client_reason(exc: PlatformRejected) -> str:
+    """What the client is told: the platform's own words stay in the audit trail."""
+    if exc.code == "no_money":
+        return "There is not enough free margin on the trading account."
+    if exc.code == "not_found":
+        return "The trading platform does not know this account."
+    return "The trading platform refused the transfer."
+
+
 class TransferRetry(Exception):
     """The platform could not be reached; the task retries (the transfer is still pending)."""
 
 
-def _finish(transfer_id: int, *, ticket: int | None, failure: str, actor="rule:transfer") -> str:
+def _finish(
+    transfer_id: int, *, ticket: int | None, failure: str, detail: str = "", actor="rule:transfer"
+) -> str:
     head = Transfer.objects.select_related("client").get(pk=transfer_id)
     wallet, omnibus = _accounts(head.client, head.currency)
     with transaction.atomic():
@@ -234,7 +255,12 @@ def _finish(transfer_id: int, *, ticket: int | None, failure: str, actor="rule:t
             action=action,
             target=t,
             reason=t.failure_reason,
-            evidence={"ticket": ticket, "comment": t.comment, "attempts": t.attempts},
+            evidence={
+                "ticket": ticket,
+                "comment": t.comment,
+                "attempts": t.attempts,
+                **({"platform": detail} if detail else {}),
+            },
         )
         return t.status
 

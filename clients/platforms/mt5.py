@@ -236,6 +236,11 @@ class MT5WebAPI(TradingPlatform):
                 self.cookie = None
                 if attempt == 1:
                     continue
+            if status >= 500:
+                message = f"The trading server failed on {path} (HTTP {status})."
+                if idempotent:
+                    raise PlatformUnavailable(message)
+                raise PlatformOutcomeUnknown(message)  # it may have done it before failing
             answer = self._parse(path, status, body)
             code, text = retcode_of(answer)
             if code == RET_PERMISSIONS and attempt == 1:
@@ -243,6 +248,8 @@ class MT5WebAPI(TradingPlatform):
                 continue
             if code == 0:
                 return answer.get("answer")
+            if code == RET_FREQUENT:  # refused before doing anything: try again later
+                raise PlatformUnavailable(f"The trading server is rate-limiting us: {text}.")
             if code == RET_NO_MONEY:
                 raise PlatformRejected(
                     "Not enough free margin on the trading account.", retcode=code, code="no_money"
@@ -268,6 +275,15 @@ class MT5WebAPI(TradingPlatform):
     def to_server(self, at: datetime) -> int:
         local = at.astimezone(self.zone).replace(tzinfo=None)
         return int(local.replace(tzinfo=UTC).timestamp())
+
+    def server_window(self, since: datetime, until: datetime) -> dict[str, str]:
+        """`from`/`to` in server time covering [since, until]. When the window spans the autumn
+        clock change the server's wall clock runs back, so `from` moves back by the difference
+        (a wider window only re-reads deals, which are stored once)."""
+        back = self.zone.utcoffset(since.astimezone(self.zone).replace(tzinfo=None)) or timedelta()
+        ahead = self.zone.utcoffset(until.astimezone(self.zone).replace(tzinfo=None)) or timedelta()
+        start = self.to_server(since) - max(0, int((back - ahead).total_seconds()))
+        return {"from": str(start), "to": str(max(start, self.to_server(until)))}
 
     def _account(self, user: dict | None, acc: dict | None) -> AccountInfo:
         src = {**(user or {}), **(acc or {})}
@@ -430,11 +446,7 @@ class MT5WebAPI(TradingPlatform):
         until = datetime.now(UTC) + timedelta(minutes=5)
         answer = self.call(
             "/api/deal/get_batch",
-            {
-                "login": str(login),
-                "from": str(self.to_server(since)),
-                "to": str(self.to_server(until)),
-            },
+            {"login": str(login), **self.server_window(since, until)},
         )
         for raw in answer or []:
             if (
@@ -447,7 +459,7 @@ class MT5WebAPI(TradingPlatform):
 
     def deals(self, *, logins: list[int], since: datetime, until: datetime) -> Batch:
         batch = Batch()
-        window = {"from": str(self.to_server(since)), "to": str(self.to_server(until))}
+        window = self.server_window(since, until)
         for chunk in _chunks(logins, self.batch_size):
             answer = self.call(
                 "/api/deal/get_batch", {"login": ",".join(map(str, chunk)), **window}

@@ -104,7 +104,11 @@ def test_changed_demo_key_is_rotated(demo, settings):
 def test_the_trading_book_comes_from_the_sandbox(demo):
     """Named traders have funded accounts with history; the book's clients have accounts and
     deals synced from the sandbox; quiet, losing traders are in the retention queue."""
-    client = Client.objects.get(user__email="client@demo.test")
+    client = Client.objects.select_related("desk", "account_manager").get(
+        user__email="client@demo.test"
+    )
+    assert client.desk.name == "London"
+    assert client.account_manager.email == "retention_agent@demo.test"
     account = TradingAccount.objects.get(client=client)
     assert Transfer.objects.filter(client=client, status="completed").exists()
     assert Deal.objects.filter(account=account, action=2, comment__startswith="BO-TR-").exists()

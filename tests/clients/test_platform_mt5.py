@@ -166,3 +166,32 @@ def test_reads_are_batched(api, mt5_server):
     assert batch.calls == 3
     assert api.positions(logins=logins).calls == 3
     assert api.accounts_get(logins).calls == 3
+
+
+def test_a_window_across_the_autumn_clock_change_is_not_inverted():
+    api = MT5WebAPI(url="http://127.0.0.1:9", login="1", password="x", timezone="Europe/Athens")
+    # Athens goes from 04:00 EEST back to 03:00 EET at 01:00 UTC on 25 October 2026.
+    since = datetime(2026, 10, 25, 0, 58, tzinfo=UTC)  # 03:58 local, summer time
+    until = datetime(2026, 10, 25, 1, 2, tzinfo=UTC)  # 03:02 local, winter time
+    assert api.to_server(since) > api.to_server(until)  # the wall clock ran back
+    window = api.server_window(since, until)
+    assert int(window["from"]) <= api.to_server(until) <= int(window["to"])
+    assert int(window["from"]) == api.to_server(since) - 3600
+    ordinary = api.server_window(until, until + timedelta(minutes=5))
+    assert int(ordinary["from"]) == api.to_server(until)
+
+
+def test_rate_limited_and_failing_server_are_retryable(api, mt5_server):
+    from clients.models import TradingServer
+    from tests.mt5_support import start_mt5_sandbox, stop_mt5_sandbox
+
+    url, server = start_mt5_sandbox(max_rps=1)
+    try:
+        limited = MT5WebAPI(url=url, login="1000", password="Manager#1", timeout=3)
+        with pytest.raises(PlatformUnavailable) as err:
+            for _ in range(5):
+                limited.accounts_get([1])
+        assert "rate-limiting" in err.value.message
+    finally:
+        stop_mt5_sandbox(server)
+    assert TradingServer.objects.count() == 1

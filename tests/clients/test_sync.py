@@ -225,6 +225,9 @@ def test_lag_on_healthz(client, mt5_server):
     )
     body = client.get("/healthz").json()
     assert body["platform_sync"]["MT5 Sandbox"]["status"] == "lagging"
+    TradingServer.objects.filter(pk=mt5_server.pk).update(last_error="at host:1 login 1000")
+    body = client.get("/healthz").json()
+    assert "last_error" not in body["platform_sync"]["MT5 Sandbox"]  # public: no hosts, logins
 
 
 def test_account_totals_follow_the_deals_and_ignore_repeats(mt5_server):

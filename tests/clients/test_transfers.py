@@ -164,3 +164,39 @@ def test_unreachable_platform_keeps_the_transfer_pending(funded, mt5_server):
     t = Transfer.objects.get(pk=t.pk)
     assert t.status == "pending" and t.started_at is None
     assert wallet_for(client, "USD").held_amount == Decimal("10.00")
+
+
+def test_a_lookup_that_fails_never_fails_an_executed_transfer(funded, mt5_server):
+    """The answer is lost and the lookup itself errors: the transfer stays pending (the
+    platform did credit the account), and the next attempt finds the ticket."""
+    from finance.transfers import TransferRetry
+
+    client, account = funded
+    t = _request(client, account, "to_trading", "75.00")
+    mt5_server.sandbox.control(
+        "POST",
+        "faults",
+        {
+            "drop_after_write": {"path": "/api/trade/balance", "count": 1},
+            "malformed": {"path": "/api/deal/get_batch", "count": 1},
+        },
+    )
+    with pytest.raises(TransferRetry):
+        transfer_execute(transfer_id=t.pk)
+    t = Transfer.objects.get(pk=t.pk)
+    assert t.status == "pending" and t.started_at is None
+    assert wallet_for(client, "USD").held_amount == Decimal("75.00")
+    assert transfer_execute(transfer_id=t.pk) == "completed"
+    assert len(_balance_deals(account, t.comment)) == 1
+    assert _platform_balance(account) == Decimal("75.00")
+
+
+def test_a_restricted_client_cannot_transfer(funded):
+    from clients.services import client_restrict
+
+    client, account = funded
+    client_restrict(client=client, actor="test", reason="AML review")
+    with pytest.raises(DomainError) as err:
+        _request(client, account, "to_trading", "10.00")
+    assert "AML review" in err.value.message
+    assert not Transfer.objects.exists()
