@@ -40,9 +40,7 @@ class ClientsConfig(AppConfig):
         ]:
             register_nav("backoffice", item)
         register_nav("portal", NavItem("Overview", "portal:home", "speedometer2", order=0))
-        register_nav(
-            "portal", NavItem("Profile & security", "portal:profile", "shield-lock", order=90)
-        )
+        register_nav("portal", NavItem("Profile", "portal:profile", "shield-lock", order=90))
         register_nav("portal", NavItem("Trading", "portal:trading", "graph-up-arrow", order=40))
         register_nav(
             "backoffice",

@@ -19,7 +19,6 @@ class FinanceConfig(AppConfig):
             NavItem("Wallet", "wallet:home", "wallet2", order=20),
             NavItem("Deposit", "wallet:deposit", "box-arrow-in-down", order=21),
             NavItem("Withdraw", "wallet:withdraw", "box-arrow-up", order=22),
-            NavItem("Transfer", "wallet:transfer", "arrow-left-right", order=23),
         ]:
             register_nav("portal", item)
         perm = "finance.view_finance"

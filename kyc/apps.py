@@ -9,7 +9,7 @@ class KycConfig(AppConfig):
         from brokerage.navigation import NavItem, register_nav
         from clients.client360 import register_360_provider
 
-        register_nav("portal", NavItem("Verify identity", "kyc:wizard", "person-vcard", order=10))
+        register_nav("portal", NavItem("Verify", "kyc:wizard", "person-vcard", order=10))
         register_nav(
             "backoffice",
             NavItem(

@@ -35,3 +35,17 @@ def money(amount, currency):
 def get_item(mapping, key):
     """{{ counts|get_item:"duplicate" }}: a dict value by a variable key."""
     return (mapping or {}).get(key)
+
+
+@register.filter
+def price(value) -> str:
+    """A quoted price as the platform sends it, without padding: 1.0832, 2361.50, 39000.00."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return ""
+    exponent = amount.normalize().as_tuple().exponent
+    places = max(2, -exponent if isinstance(exponent, int) else 2)
+    return f"{amount:,.{min(places, 8)}f}"

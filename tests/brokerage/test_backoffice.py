@@ -22,7 +22,7 @@ def test_home_hides_audit_panels_from_roles_without_the_right(as_role):
     assert "Audited decisions today" not in {k.label for k in page.context["panel"].kpis}
     assert page.context["recent_events"] is None
     nav = [i["label"] for i in page.context["nav_items"]]
-    assert nav == ["Home", "My leads"]
+    assert nav == ["Home", "Clients", "My leads"]
 
 
 def test_every_page_sends_a_strict_csp(as_role):

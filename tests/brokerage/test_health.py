@@ -15,7 +15,12 @@ def heartbeat():
 def test_all_ok_with_a_worker_heartbeat(db, client, heartbeat):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "redis": "ok", "celery": "ok"}
+    assert response.json() == {
+        "database": "ok",
+        "redis": "ok",
+        "celery": "ok",
+        "platform_sync": {},  # no trading server configured (tests/clients/test_sync.py)
+    }
     assert response["Cache-Control"].startswith("max-age=0")
 
 

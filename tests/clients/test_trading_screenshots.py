@@ -1,0 +1,96 @@
+"""The trading pages in the browser with real data from the sandbox: the portal's accounts, an
+account's history and the transfer form, and the back-office sync page. Each renders its key
+parts without console errors or sideways scrolling; full-page screenshots go to test-artifacts/
+(the ones in docs/screenshots/ are copied from there)."""
+
+from decimal import Decimal
+
+import pytest
+
+from clients.sync import server_sync
+from clients.trading import trading_account_open
+from finance.ledger import Leg, clearing_for, ledger_post, wallet_for
+from finance.models import LedgerTransaction
+from finance.transfers import transfer_execute, transfer_request
+from tests.conftest import ARTIFACTS, login, make_client_user, make_staff
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _cookie(page, client, settings, live_server):
+    page.context.clear_cookies()
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+
+
+def _check(page, live_server, name, path, key, problems):
+    response = page.goto(f"{live_server.url}{path}")
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if response.status != 200:
+        problems.append((name, response.status))
+    if not page.locator(key).first.is_visible():
+        problems.append((name, f"{key} not visible"))
+    if page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"):
+        problems.append((name, "wider than the window"))
+
+
+def test_trading_pages_in_the_browser(live_server, page, client, settings, mt5_server):
+    user = make_client_user("dana.trader@mail.test")
+    user.first_name, user.last_name = "Dana", "Trader"
+    user.save()
+    c = user.client
+    ledger_post(
+        kind=LedgerTransaction.Kind.DEPOSIT,
+        idempotency_key="shots",
+        legs=[
+            Leg(wallet_for(c, "USD"), Decimal("5000.00")),
+            Leg(clearing_for("stripe", "USD"), Decimal("-5000.00")),
+        ],
+        actor="test",
+        client=c,
+    )
+    account, _ = trading_account_open(
+        client=c, account_type=mt5_server.account_types.get(currency="USD"), leverage=200,
+        actor="test",
+    )  # fmt: skip
+    sandbox = mt5_server.sandbox
+    sandbox.control("POST", "history", {"login": account.login, "days": 20, "profile": "active",
+                                        "trades": 18, "deposit": "3000.00"})  # fmt: skip
+    t = transfer_request(
+        client=c, trading_account=account, direction="to_trading", amount="1500.00", actor="test"
+    )
+    transfer_execute(transfer_id=t.pk)
+    for symbol, side in (("XAUUSD.m", "buy"), ("EURUSD", "sell"), ("US30.cash", "buy")):
+        sandbox.control(
+            "POST",
+            "trade",
+            {"login": account.login, "symbol": symbol, "side": side, "volume": "0.10"},
+        )
+    sandbox.control("POST", "prices", {"XAUUSD.m": "2361.50", "EURUSD": "1.08320"})
+    server_sync(server_id=mt5_server.pk)
+    server_sync(server_id=mt5_server.pk)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems = []
+    login(client, user)
+    _cookie(page, client, settings, live_server)
+    _check(page, live_server, "portal-trading", "/portal/trading/", "[data-positions]", problems)
+    _check(page, live_server, "portal-trading-account", f"/portal/trading/{account.pk}/",
+           "[data-deals]", problems)  # fmt: skip
+    _check(page, live_server, "portal-transfer", "/portal/wallet/transfer/", "[data-transfer-form]",
+           problems)  # fmt: skip
+    ops = make_staff("ops_admin")
+    login(client, ops)
+    _cookie(page, client, settings, live_server)
+    _check(page, live_server, "backoffice-platforms", "/backoffice/platforms/",
+           "[data-server='MT5 Sandbox']", problems)  # fmt: skip
+    drawn = page.evaluate("!!document.querySelector('canvas[data-chart=sync-ingested]').width")
+    assert problems == [] and drawn, problems
+    assert page.console_errors == []
