@@ -200,3 +200,15 @@ def test_a_restricted_client_cannot_transfer(funded):
         _request(client, account, "to_trading", "10.00")
     assert "AML review" in err.value.message
     assert not Transfer.objects.exists()
+
+
+def test_a_slow_answer_past_the_timeout_is_looked_up_not_resent(funded, mt5_server, settings):
+    settings.PLATFORM_TIMEOUT_SECONDS = 1.0
+    client, account = funded
+    t = _request(client, account, "to_trading", "60.00")
+    mt5_server.sandbox.control(
+        "POST", "faults", {"slow": {"path": "/api/trade/balance", "seconds": 2.5, "count": 1}}
+    )
+    assert transfer_execute(transfer_id=t.pk) == "completed"
+    assert len(_balance_deals(account, t.comment)) == 1
+    assert _platform_balance(account) == Decimal("60.00")
