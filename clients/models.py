@@ -396,6 +396,16 @@ class SyncRejection(models.Model):
 # --- Communications and support ----------------------------------------------------------------
 
 
+class CallOutcome(models.TextChoices):
+    """How a call went: one list for calls to leads and to clients."""
+
+    ANSWERED = "answered", "Answered"
+    NO_ANSWER = "no_answer", "No answer"
+    VOICEMAIL = "voicemail", "Voicemail"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    CALL_BACK = "call_back", "Asked to call back"
+
+
 class ClientActivity(models.Model):
     """The client's communication history: notes, calls, emails, outreach."""
 
@@ -405,12 +415,7 @@ class ClientActivity(models.Model):
         EMAIL = "email", "Email"
         OUTREACH = "outreach", "Retention outreach"
 
-    class CallOutcome(models.TextChoices):
-        ANSWERED = "answered", "Answered"
-        NO_ANSWER = "no_answer", "No answer"
-        VOICEMAIL = "voicemail", "Voicemail"
-        WRONG_NUMBER = "wrong_number", "Wrong number"
-        CALL_BACK = "call_back", "Asked to call back"
+    CallOutcome = CallOutcome
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="activities")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -6,6 +6,8 @@ from django.db.models import Q
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from clients.models import CallOutcome
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
@@ -171,12 +173,7 @@ class LeadActivity(models.Model):
         TOUCH = "touch", "Touch"
         NURTURE = "nurture", "Nurture"
 
-    class CallOutcome(models.TextChoices):
-        ANSWERED = "answered", "Answered"
-        NO_ANSWER = "no_answer", "No answer"
-        VOICEMAIL = "voicemail", "Voicemail"
-        WRONG_NUMBER = "wrong_number", "Wrong number"
-        CALL_BACK = "call_back", "Asked to call back"
+    CallOutcome = CallOutcome
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
     kind = models.CharField(max_length=12, choices=Kind.choices)

@@ -106,3 +106,21 @@ def make_position(account: TradingAccount, *, symbol="EURUSD", profit="12.50", v
         opened_at=now - timedelta(hours=3),
         synced_at=now,
     )
+
+
+def fund_wallet(client: Client, amount="1000.00", currency="USD", key: str | None = None):
+    """Credit the client's wallet as a completed deposit would (the ledger's own posting)."""
+    from finance.ledger import Leg, clearing_for, ledger_post, wallet_for
+    from finance.models import LedgerTransaction
+
+    amount = Decimal(amount)
+    ledger_post(
+        kind=LedgerTransaction.Kind.DEPOSIT,
+        idempotency_key=key or f"test-funding:{client.pk}:{currency}:{amount}",
+        legs=[
+            Leg(wallet_for(client, currency), amount),
+            Leg(clearing_for("stripe", currency), -amount),
+        ],
+        actor="test",
+        client=client,
+    )

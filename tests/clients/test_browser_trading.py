@@ -4,7 +4,6 @@ deals in and an agent sees them on the client 360 within a minute. A quiet, losi
 the retention queue with the reasons."""
 
 import re
-from decimal import Decimal
 
 import pytest
 
@@ -12,9 +11,8 @@ from brokerage.models import Desk
 from clients.models import Client, Deal, TradingAccount
 from clients.services import client_assign
 from clients.tasks import platform_sync_all_task, retention_flags_task
-from finance.ledger import Leg, clearing_for, ledger_post, wallet_for
-from finance.models import LedgerTransaction, Transfer
-from tests.clients.factories import make_account, make_deal
+from finance.models import Transfer
+from tests.clients.factories import fund_wallet, make_account, make_deal
 from tests.conftest import make_client_user, make_staff, start_worker, stop_worker, wait_for
 from tests.kyc.test_browser_kyc import sign_in
 
@@ -26,16 +24,7 @@ def test_client_trades_and_the_agent_sees_it_on_the_360(live_server, browser, mt
     agent = make_staff("retention_agent", desk=desk)
     user = make_client_user("dana@test.example")
     client_assign(client=user.client, desk=desk, account_manager=agent, actor="test", reason="test")
-    ledger_post(
-        kind=LedgerTransaction.Kind.DEPOSIT,
-        idempotency_key="browser-funding",
-        legs=[
-            Leg(wallet_for(user.client, "USD"), Decimal("800.00")),
-            Leg(clearing_for("stripe", "USD"), Decimal("-800.00")),
-        ],
-        actor="test",
-        client=user.client,
-    )
+    fund_wallet(user.client, "800.00")
     # A quiet client of the same desk whose last three trades lost, 20 days ago.
     quiet = make_client_user("quiet@test.example").client
     client_assign(client=quiet, desk=desk, account_manager=agent, actor="test", reason="test")

@@ -1,30 +1,19 @@
 """Portal trading pages, wallet transfers over HTTP, and the back-office sync page."""
 
-from decimal import Decimal
-
 import pytest
 
 from clients.models import TradingAccount
 from clients.sync import server_sync
-from finance.ledger import Leg, clearing_for, ledger_post, wallet_for
-from finance.models import LedgerTransaction, Transfer
+from finance.models import Transfer
 from finance.transfers import transfer_execute
+from tests.clients.factories import fund_wallet
 from tests.conftest import login, make_client_user, make_staff
 
 pytestmark = pytest.mark.django_db
 
 
 def _fund(client_obj, amount="500.00"):
-    ledger_post(
-        kind=LedgerTransaction.Kind.DEPOSIT,
-        idempotency_key=f"fund:{client_obj.pk}",
-        legs=[
-            Leg(wallet_for(client_obj, "USD"), Decimal(amount)),
-            Leg(clearing_for("stripe", "USD"), -Decimal(amount)),
-        ],
-        actor="test",
-        client=client_obj,
-    )
+    fund_wallet(client_obj, amount)
 
 
 def test_open_an_account_fund_it_and_see_it(client, mt5_server):

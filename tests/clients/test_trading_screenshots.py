@@ -3,15 +3,12 @@ account's history and the transfer form, and the back-office sync page. Each ren
 parts without console errors or sideways scrolling; full-page screenshots go to test-artifacts/
 (the ones in docs/screenshots/ are copied from there)."""
 
-from decimal import Decimal
-
 import pytest
 
 from clients.sync import server_sync
 from clients.trading import trading_account_open
-from finance.ledger import Leg, clearing_for, ledger_post, wallet_for
-from finance.models import LedgerTransaction
 from finance.transfers import transfer_execute, transfer_request
+from tests.clients.factories import fund_wallet
 from tests.conftest import ARTIFACTS, login, make_client_user, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,16 +43,7 @@ def test_trading_pages_in_the_browser(live_server, page, client, settings, mt5_s
     user.first_name, user.last_name = "Dana", "Trader"
     user.save()
     c = user.client
-    ledger_post(
-        kind=LedgerTransaction.Kind.DEPOSIT,
-        idempotency_key="shots",
-        legs=[
-            Leg(wallet_for(c, "USD"), Decimal("5000.00")),
-            Leg(clearing_for("stripe", "USD"), Decimal("-5000.00")),
-        ],
-        actor="test",
-        client=c,
-    )
+    fund_wallet(c, "5000.00")
     account, _ = trading_account_open(
         client=c, account_type=mt5_server.account_types.get(currency="USD"), leverage=200,
         actor="test",

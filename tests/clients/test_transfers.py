@@ -9,9 +9,10 @@ from django.utils import timezone
 from brokerage.errors import DomainError
 from clients.platforms import platform_for
 from clients.trading import trading_account_open
-from finance.ledger import Leg, clearing_for, ledger_post, ledger_verify, wallet_for
-from finance.models import LedgerTransaction, Transfer
+from finance.ledger import ledger_verify, wallet_for
+from finance.models import Transfer
 from finance.transfers import transfer_execute, transfer_request
+from tests.clients.factories import fund_wallet
 from tests.conftest import make_client_user
 
 pytestmark = pytest.mark.django_db
@@ -20,16 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def funded(mt5_server):
     client = make_client_user("mover@test.example").client
-    ledger_post(
-        kind=LedgerTransaction.Kind.DEPOSIT,
-        idempotency_key="test-funding",
-        legs=[
-            Leg(wallet_for(client, "USD"), Decimal("1000.00")),
-            Leg(clearing_for("stripe", "USD"), Decimal("-1000.00")),
-        ],
-        actor="test",
-        client=client,
-    )
+    fund_wallet(client, "1000.00")
     account, _ = trading_account_open(
         client=client,
         account_type=mt5_server.account_types.get(currency="USD"),
