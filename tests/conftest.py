@@ -253,3 +253,26 @@ def mt5_sandbox():
         yield sandbox
     finally:
         sandbox.stop()
+
+
+# Transactional tests leave the database flushed (TRUNCATE), which also empties the rows data
+# migrations installed (instruments, the default retention policy, outreach templates). Put them
+# back before each such test, as a fresh migrate would have them.
+DATA_MIGRATIONS = [
+    "clients.migrations.0005_instruments_default_policy",
+    "clients.migrations.0006_outreach_templates",
+]
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    import importlib
+
+    from django.apps import apps
+
+    for name in DATA_MIGRATIONS:
+        importlib.import_module(name).forwards(apps, None)
