@@ -46,3 +46,14 @@ class TicketCloseForm(forms.Form):
 
 class TicketPriorityForm(forms.Form):
     priority = forms.ChoiceField(choices=SupportTicket.Priority.choices)
+
+
+class TicketAssignForm(forms.Form):
+    """Give the ticket to a colleague who answers tickets and sees this client."""
+
+    assignee = forms.ModelChoiceField(queryset=None, label="Assign to", empty_label=None)
+
+    def __init__(self, *args, assignees, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignees
+        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.email

@@ -97,7 +97,22 @@ def ticket_open(
         target=ticket,
         evidence={"client": client.pk, "category": category, "priority": priority},
     )
+    if not from_staff:
+        transaction.on_commit(lambda: _ticket_received_email(ticket))
     return ticket
+
+
+def _ticket_received_email(ticket: SupportTicket) -> None:
+    user = ticket.client.user
+    link = settings.SITE_URL.rstrip("/") + reverse("portal:ticket", args=[ticket.pk])
+    send_mail(
+        f"[#{ticket.pk}] {ticket.subject}: we have your request",
+        f"Hello {user.first_name or 'there'},\n\nThank you for contacting us. Your request "
+        f'#{ticket.pk} "{ticket.subject}" has reached our support team, and we will answer '
+        f"you by email and in the client portal:\n{link}\n",
+        None,
+        [user.email],
+    )
 
 
 def _ticket_email(ticket: SupportTicket, body: str, author_name: str) -> None:
@@ -326,6 +341,34 @@ def tickets_for_client(*, client: Client) -> QuerySet[SupportTicket]:
         SupportTicket.objects.filter(client=client)
         .annotate(has_reply=Exists(staff_replied))
         .order_by("-last_message_at", "-pk")
+    )
+
+
+def ticket_assignees(*, ticket: SupportTicket) -> QuerySet:
+    """Who the ticket can be given to: active staff who answer tickets and see this client (the
+    client's desk, its manager, the client's account manager, or roles that see every
+    client), in one query."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    client = ticket.client
+    perms = Q(groups__permissions__content_type__app_label="clients")
+    answerers = perms & Q(groups__permissions__codename="answer_tickets")
+    sees = Q(pk=client.account_manager_id) | Q(
+        pk__in=get_user_model()
+        .objects.filter(
+            groups__permissions__content_type__app_label="clients",
+            groups__permissions__codename="view_all_clients",
+        )
+        .values("pk")
+    )
+    if client.desk_id:
+        sees |= Q(staff_profile__desk_id=client.desk_id) | Q(managed_desks=client.desk_id)
+    return (
+        get_user_model()
+        .objects.filter(answerers, sees, is_active=True, is_staff=True)
+        .distinct()
+        .order_by("first_name", "last_name", "email")
     )
 
 

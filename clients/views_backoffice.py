@@ -19,6 +19,7 @@ from .client360 import client360_build
 from .forms_backoffice import (
     CallForm,
     NoteForm,
+    TicketAssignForm,
     TicketCloseForm,
     TicketPriorityForm,
     TicketReplyForm,
@@ -236,6 +237,8 @@ def ticket_detail(request, ticket_id: int):
     reply_form = TicketReplyForm()
     close_form = TicketCloseForm()
     priority_form = TicketPriorityForm(initial={"priority": ticket.priority})
+    assignees = support.ticket_assignees(ticket=ticket)
+    assign_form = TicketAssignForm(assignees=assignees, initial={"assignee": ticket.assigned_to_id})
     status = 200
     if request.method == "POST":
         action = request.POST.get("action", "")
@@ -245,11 +248,15 @@ def ticket_detail(request, ticket_id: int):
             "priority": TicketPriorityForm,
             "assign": TicketCloseForm,  # no input: holds a DomainError if there is one
             "unassign": TicketCloseForm,
+            "assign_to": TicketAssignForm,
         }
         if action not in form_classes:
             return redirect("clients:ticket", ticket_id=ticket.pk)
-        with_input = action in ("reply", "close", "priority")
-        form = form_classes[action](request.POST if with_input else {})
+        with_input = action in ("reply", "close", "priority", "assign_to")
+        if action == "assign_to":
+            form = assign_form = TicketAssignForm(request.POST, assignees=assignees)
+        else:
+            form = form_classes[action](request.POST if with_input else {})
         if action == "reply":
             reply_form = form
         elif action == "close":
@@ -263,7 +270,7 @@ def ticket_detail(request, ticket_id: int):
                 raise PermissionDenied(exc.message) from exc
             except DomainError as exc:
                 add_domain_error(form, exc)
-                if action in ("assign", "unassign"):
+                if action in ("assign", "unassign", "assign_to"):
                     messages.error(request, exc.message)
             else:
                 messages.success(request, done)
@@ -291,6 +298,7 @@ def ticket_detail(request, ticket_id: int):
             "reply_form": reply_form,
             "close_form": close_form,
             "priority_form": priority_form,
+            "assign_form": assign_form,
             "trail": trail,
             "other_tickets": other_tickets,
             "sees_client": _sees_clients(request.user),
@@ -313,5 +321,9 @@ def _ticket_act(request, ticket, action, data) -> str:
     if action == "assign":
         support.ticket_assign(ticket=ticket, assignee=user, actor=user)
         return "The ticket is yours."
+    if action == "assign_to":
+        assignee = data["assignee"]
+        support.ticket_assign(ticket=ticket, assignee=assignee, actor=user)
+        return f"Assigned to {assignee.get_full_name() or assignee.email}."
     support.ticket_assign(ticket=ticket, assignee=None, actor=user)
     return "The ticket is unassigned."

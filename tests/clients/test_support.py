@@ -229,3 +229,38 @@ def test_the_360_lists_the_clients_tickets(client, setting):
     page = client.get(f"/backoffice/clients/{setting['user'].client.pk}/")
     assert f'data-ticket="{ticket.pk}"'.encode() in page.content
     assert f"/backoffice/clients/tickets/{ticket.pk}/".encode() in page.content
+
+
+def test_assign_to_a_colleague_who_sees_the_client(client, setting):
+    ticket = open_in_portal(client, setting["user"])
+    colleague = make_staff(
+        "senior_account_manager", email="sam@test.example", desk=setting["london"]
+    )
+    elsewhere = make_staff("retention_agent", email="dubai@test.example", desk=setting["dubai"])
+    make_staff("sales_agent", email="sales@test.example", desk=setting["london"])  # no tickets
+    login(client, setting["agent"])
+    url = f"/backoffice/clients/tickets/{ticket.pk}/"
+    page = client.get(url)
+    offered = {u.email for u in page.context["assign_form"].fields["assignee"].queryset}
+    assert offered == {setting["agent"].email, colleague.email}
+    assert client.post(url, {"action": "assign_to", "assignee": colleague.pk}).status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.assigned_to == colleague
+    refused = client.post(url, {"action": "assign_to", "assignee": elsewhere.pk})
+    assert refused.status_code == 400
+    ticket.refresh_from_db()
+    assert ticket.assigned_to == colleague
+    assert client.post(url, {"action": "assign_to", "assignee": "x"}).status_code == 400
+
+
+def test_the_client_is_told_their_request_arrived(
+    client, setting, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://crm.example.com"
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = open_in_portal(client, setting["user"], subject="Where is my withdrawal")
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["nora@test.example"]
+    assert f"[#{ticket.pk}]" in mail.outbox[0].subject
+    assert f"https://crm.example.com/portal/support/{ticket.pk}/" in mail.outbox[0].body
