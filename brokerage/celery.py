@@ -60,6 +60,10 @@ app.conf.beat_schedule = {
         "task": "clients.tasks.retention_flags_task",
         "schedule": crontab(minute=30, hour=5),  # daily: inactivity flags and their signals
     },
+    "clients-sync-runs-prune": {
+        "task": "clients.tasks.sync_runs_prune_task",
+        "schedule": crontab(minute=50, hour=3),
+    },
     "sessions-clear-expired": {
         "task": "brokerage.tasks.sessions_clear_expired_task",
         "schedule": crontab(minute=30, hour=3),

@@ -477,3 +477,11 @@ def rejections_retry(*, rejections: list[SyncRejection]) -> tuple[int, int]:
             SyncRejection.objects.filter(pk=r.pk).update(resolved_at=timezone.now())
             taken += 1
     return taken, still
+
+
+def sync_runs_prune(*, keep_days: int = 14, keep_error_days: int = 90) -> int:
+    """Passes run every few seconds: keep two weeks of them (three months of failed ones)."""
+    now = timezone.now()
+    old = SyncRun.objects.filter(started_at__lt=now - timedelta(days=keep_days), error="")
+    failed = SyncRun.objects.filter(started_at__lt=now - timedelta(days=keep_error_days))
+    return old.delete()[0] + failed.delete()[0]

@@ -34,3 +34,8 @@ def retention_flags_clear_task(client_ids: list[int]) -> int:
     from .retention import retention_flags_clear_on_trade
 
     return retention_flags_clear_on_trade(client_ids=client_ids, actor="rule:platform-sync")
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
+def sync_runs_prune_task() -> int:
+    return sync.sync_runs_prune()

@@ -3,6 +3,7 @@ equity, open positions and deal history. Transfers live in the wallet (finance).
 
 from django import forms
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from brokerage.errors import DomainError
@@ -49,6 +50,7 @@ def accounts(request):
 
 
 @client_required
+@never_cache  # the answer carries the account's password
 @require_http_methods(["GET", "POST"])
 def account_open(request):
     client = request.user.client

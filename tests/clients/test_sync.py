@@ -245,3 +245,15 @@ def test_account_totals_follow_the_deals_and_ignore_repeats(mt5_server):
     assert account.closed_volume == 2 * 1000
     net = sum(d.net_amount for d in trades)
     assert account.realized_pl_amount == net == Decimal("24.50")
+
+
+def test_old_passes_are_pruned(mt5_server):
+    from clients.sync import sync_runs_prune
+
+    now = timezone.now()
+    for days, error in ((1, ""), (20, ""), (20, "boom"), (100, "boom")):
+        SyncRun.objects.create(
+            server=mt5_server, kind="deals", started_at=now - timedelta(days=days), error=error
+        )
+    assert sync_runs_prune() == 2
+    assert sorted(SyncRun.objects.values_list("error", flat=True)) == ["", "boom"]

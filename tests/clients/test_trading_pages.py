@@ -32,6 +32,7 @@ def test_open_an_account_fund_it_and_see_it(client, mt5_server):
     account = TradingAccount.objects.get(client=user.client)
     assert f"data-login>{account.login}<".encode() in opened.content
     assert b"data-password>" in opened.content and account.leverage == 200
+    assert "no-store" in opened["Cache-Control"]
 
     # Transfer: the form validates, the service holds and queues, the status page reports.
     bad = client.post(
