@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 
 from brokerage.models import Desk
@@ -39,7 +41,9 @@ class Floor:
         install_demo_rules()
 
     def capture(self, route=True, **raw):
-        raw.setdefault("email", f"lead{id(raw)}@example.com")
+        # A fresh address each time (an object's id can be reused once it is freed, which
+        # would make a later capture a touch on an earlier lead).
+        raw.setdefault("email", f"lead{uuid.uuid4().hex[:12]}@example.com")
         lead, _created = lead_capture(
             data=clean_lead_input(raw), channel=Channel.API, actor="test", route=False
         )
