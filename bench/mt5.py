@@ -1,15 +1,15 @@
 """The MT5 sandbox for benchmarks: its own process (so it does not share our GIL), a free port,
 a state file in a temporary folder. Not a benchmark itself."""
 
-import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from sandbox.control import control
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN, PASSWORD = "1000", "bench-manager"
@@ -47,15 +47,10 @@ class Sandbox:
         raise RuntimeError("the MT5 sandbox did not start")
 
     def control(self, method: str, path: str, payload=None):
-        data = None if payload is None else json.dumps(payload).encode()
-        req = urllib.request.Request(  # noqa: S310 (local sandbox)
-            f"{self.url}/_sandbox/mt5/{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=600) as resp:  # noqa: S310
-            return json.loads(resp.read())
+        status, answer = control(self.url, method, f"/_sandbox/mt5/{path}", payload)
+        if status >= 400:
+            raise RuntimeError(f"sandbox {path}: {status} {answer}")
+        return answer
 
     def stop(self):
         self.proc.terminate()

@@ -11,7 +11,6 @@ SyncRejection rows with the reason; the rest of the pass goes on.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -19,7 +18,7 @@ from django.utils import timezone
 
 from brokerage.kv import redis_client
 
-from .models import Client, SyncRejection, SyncRun, TradingAccount, TradingServer
+from .models import Client, Position, SyncRejection, SyncRun, TradingAccount, TradingServer
 from .platforms import PlatformError, Rejected, TradingPlatform, platform_for
 
 log = logging.getLogger(__name__)
@@ -316,8 +315,6 @@ def positions_sync(*, server: TradingServer, platform: TradingPlatform) -> dict:
         ids = [p.position_id for p, _ in rows] + [
             r.ticket for r in batch.rejected if r.ticket is not None
         ]
-        from .models import Position
-
         Position.objects.filter(server=server).exclude(position_id__in=ids).delete()
         if rows:
             cols = list(
@@ -439,24 +436,9 @@ def sync_due_servers() -> list[int]:
     return list(TradingServer.objects.filter(is_active=True).values_list("pk", flat=True))
 
 
-def wait_for_sync(server_id: int, *, after: datetime, timeout: float = 30.0) -> bool:
-    """Until the server's cursor passes `after` (tests and the demo seeding use it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        through = TradingServer.objects.filter(pk=server_id).values_list(
-            "deals_synced_through", flat=True
-        )[0]
-        if through and through >= after:
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def rejections_retry(*, rejections: list[SyncRejection]) -> tuple[int, int]:
     """Read refused deals again from their stored payload (after an instrument or an account
     was added): those now readable are ingested and marked resolved. (taken, still refused)."""
-    from .platforms import platform_for
-
     taken = still = 0
     by_server: dict[int, list[SyncRejection]] = {}
     for r in rejections:

@@ -6,7 +6,7 @@ import secrets
 import string
 
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 
 from brokerage.errors import DomainError, InvalidInput
 from brokerage.services import Actor, audit_record
@@ -139,10 +139,6 @@ def trading_accounts_of(client: Client) -> QuerySet[TradingAccount]:
     return client.trading_accounts.select_related("server", "account_type").order_by("opened_at")
 
 
-def trading_account_of(client: Client, account_id: int) -> TradingAccount:
-    return trading_accounts_of(client).get(pk=account_id)
-
-
 def positions_of(client: Client, account: TradingAccount | None = None) -> QuerySet[Position]:
     qs = Position.objects.filter(client=client).select_related("account")
     return qs.filter(account=account) if account else qs
@@ -151,12 +147,3 @@ def positions_of(client: Client, account: TradingAccount | None = None) -> Query
 def deals_of(client: Client, account: TradingAccount | None = None) -> QuerySet[Deal]:
     qs = Deal.objects.filter(client=client).select_related("account").order_by("-time", "-ticket")
     return qs.filter(account=account) if account else qs
-
-
-def trading_totals(client: Client) -> list[dict]:
-    return list(
-        client.trading_accounts.filter(status=TradingAccount.Status.ACTIVE)
-        .values("currency")
-        .annotate(balance=Sum("balance_amount"), equity=Sum("equity_amount"))
-        .order_by("currency")
-    )

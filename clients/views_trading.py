@@ -22,8 +22,9 @@ class OpenAccountForm(forms.Form):
 
     def __init__(self, *args, client, **kwargs):
         super().__init__(*args, **kwargs)
-        types = trading.account_types_for(client)
-        self.fields["account_type"].queryset = types
+        queryset = trading.account_types_for(client)
+        types = list(queryset)
+        self.fields["account_type"].queryset = queryset
         levels = sorted({lev for t in types for lev in t.leverages})
         self.fields["leverage"].choices = [(lev, f"1:{lev}") for lev in levels]
         default = types[0].default_leverage if types else None
@@ -41,7 +42,6 @@ def accounts(request):
         {
             "client": client,
             "accounts": rows,
-            "totals": trading.trading_totals(client),
             "positions": trading.positions_of(client)[:50],
             "recent_deals": trading.deals_of(client).exclude(action=Deal.Action.BALANCE)[:10],
             "can_open": trading.account_types_for(client).exists(),

@@ -1,23 +1,9 @@
 """Shared by the PSP tests: the sandbox's control endpoints, and a merchant webhook receiver."""
 
-import json
 import threading
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
-def control(base, method, path, payload=None):
-    """Call one of the sandbox's /_sandbox/ control endpoints: (status, JSON answer)."""
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 (test sandbox)
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+from sandbox.control import control  # noqa: F401  (the tests import it from here)
 
 
 class Receiver:
