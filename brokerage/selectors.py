@@ -154,3 +154,10 @@ def staff_list(*, user: User, desk: Desk | None = None, q: str = "") -> QuerySet
             Q(email__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q)
         )
     return qs
+
+
+def audit_trail_for(obj, *, limit: int = 20) -> QuerySet[AuditEvent]:
+    """The newest audit events about one object (its own trail on its page)."""
+    return AuditEvent.objects.filter(
+        target_type=obj._meta.label_lower, target_id=str(obj.pk)
+    ).order_by("-seq")[:limit]

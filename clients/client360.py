@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from brokerage.dashboard import Chart, Kpi
@@ -239,11 +239,11 @@ def identity_and_standing(client: Client, user) -> Contribution:
     )
 
 
-def trading_summary(client: Client, *, currencies: dict[int, str], now=None) -> dict:
+def trading_summary(client: Client, *, now=None) -> dict:
     """The client's trading in figures, in two queries: the last 30 days per day and account
     over the (client, time) index, and all time from each account's running totals. P/L is net
     of swap and commission, on buy and sell deals only; totals are per account currency
-    (`currencies` maps account id to currency)."""
+    (every account's, not only those the page lists)."""
     now = now or timezone.now()
     first_day = now.astimezone(UTC).date() - timedelta(days=TRADING_DAYS - 1)
     since = datetime.combine(first_day, time.min, tzinfo=UTC)  # 30 UTC days, today included
@@ -263,6 +263,19 @@ def trading_summary(client: Client, *, currencies: dict[int, str], now=None) -> 
     }
     # All time: the running totals the deals trigger keeps on each account (one row each, not a
     # scan of a heavy trader's deals).
+    accounts = list(
+        TradingAccount.objects.filter(client=client).values(
+            "id",
+            "currency",
+            "realized_pl_amount",
+            "closed_trades",
+            "won_trades",
+            "closed_volume",
+            "trade_deals",
+            "last_trade_at",
+        )
+    )
+    currencies = {a["id"]: a["currency"] for a in accounts}
     all_time = [
         {
             "account_id": a["id"],
@@ -273,15 +286,7 @@ def trading_summary(client: Client, *, currencies: dict[int, str], now=None) -> 
             "deals": a["trade_deals"],
             "last_trade": a["last_trade_at"],
         }
-        for a in TradingAccount.objects.filter(client=client).values(
-            "id",
-            "realized_pl_amount",
-            "closed_trades",
-            "won_trades",
-            "closed_volume",
-            "trade_deals",
-            "last_trade_at",
-        )
+        for a in accounts
     ]
     recent = list(
         Deal.objects.filter(client=client, time__gte=since)
@@ -353,12 +358,7 @@ def trading(client: Client, user) -> Contribution:
         .order_by("currency")
     )
     floating = {r["currency"]: r for r in floating_rows}
-    currencies = {a.pk: a.currency for a in accounts}
-    if len(accounts) == ACCOUNTS_LIMIT:  # more than the table shows: the figures need them all
-        currencies = dict(
-            TradingAccount.objects.filter(client=client).values_list("id", "currency")
-        )
-    summary = trading_summary(client, currencies=currencies)
+    summary = trading_summary(client)
     deals = list(
         Deal.objects.filter(client=client)
         .select_related("account")
@@ -579,10 +579,9 @@ def retention(client: Client, user) -> Contribution:
     )
     if flag is None:
         return Contribution()
-    try:
-        url = reverse("retention:flag", args=[flag.pk])
-    except NoReverseMatch:  # the retention pages are not mounted
-        url = ""
+    # Only those who work the queue get a link to the flag (others would meet a 403).
+    works_queue = user.has_perm("clients.work_retention")
+    url = reverse("retention:flag", args=[flag.pk]) if works_queue else ""
     return Contribution(
         sections=[
             Section(
@@ -591,7 +590,7 @@ def retention(client: Client, user) -> Contribution:
                 "clients/360/_retention.html",
                 {
                     "flag": flag,
-                    "url": url if user.has_perm("clients.work_retention") else "",
+                    "url": url,
                 },
                 order=5,
                 column="side",

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.errors import DomainError, NotAllowed
-from brokerage.models import AuditEvent
 from brokerage.permissions import require, staff_required
+from brokerage.selectors import audit_trail_for
 from brokerage.views import add_domain_error, paginate
 
 from . import selectors, services, support
@@ -117,7 +117,6 @@ def _detail(request, client, status=200, **forms):
             "client": client,
             "view": view,
             "charts_json": [c.__dict__ for c in view.charts],
-            "can_answer": request.user.is_superuser or request.user.has_perm(ANSWER),
         },
         status=status,
     )
@@ -280,9 +279,7 @@ def ticket_detail(request, ticket_id: int):
                 return redirect(url)
         status = 400
         ticket = _ticket_or_404(request, ticket_id)
-    trail = AuditEvent.objects.filter(
-        target_type="clients.supportticket", target_id=str(ticket.pk)
-    ).order_by("-seq")[:20]
+    trail = audit_trail_for(ticket)
     other_tickets = (
         SupportTicket.objects.filter(client=ticket.client)
         .exclude(pk=ticket.pk)

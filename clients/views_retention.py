@@ -6,13 +6,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.errors import DomainError, NotAllowed
-from brokerage.models import AuditEvent, Desk
+from brokerage.models import Desk
 from brokerage.permissions import staff_required
+from brokerage.selectors import audit_trail_for
 from brokerage.views import add_domain_error, paginate
 
 from . import retention
@@ -48,13 +49,6 @@ def _styles() -> dict:
         }
         for code, label in retention.signal_labels().items()
     }
-
-
-def _client_url(client_id: int) -> str:
-    try:
-        return reverse("clients:detail", args=[client_id])
-    except NoReverseMatch:
-        return f"/backoffice/clients/{client_id}/"
 
 
 def _flag(user, flag_id: int) -> RetentionFlag:
@@ -152,13 +146,11 @@ def _flag_page(request, flag, form, status=200):
     ctx = {
         "flag": flag,
         "client": flag.client,
-        "client_url": _client_url(flag.client_id),
+        "client_url": reverse("clients:detail", args=[flag.client_id]),
         "form": form,
         "styles": _styles(),
         "outcome_style": OUTCOME_STYLE,
-        "trail": AuditEvent.objects.filter(
-            target_type="clients.retentionflag", target_id=str(flag.pk)
-        ).order_by("-seq")[:20],
+        "trail": audit_trail_for(flag),
         **retention.retention_flag_context(flag),
     }
     if request.htmx and request.htmx.target == "outreach":

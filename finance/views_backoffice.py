@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
-from brokerage.models import AuditEvent
 from brokerage.permissions import staff_required
+from brokerage.selectors import audit_trail_for
 from brokerage.views import add_domain_error, paginate
 from clients.models import Client
 
@@ -43,12 +43,6 @@ from .models import (
 from .statements import ColumnMapping
 
 VIEW = "finance.view_finance"
-
-
-def _trail(obj, limit=30):
-    return AuditEvent.objects.filter(
-        target_type=obj._meta.label_lower, target_id=str(obj.pk)
-    ).order_by("-seq")[:limit]
 
 
 def _date(value: str):
@@ -128,7 +122,7 @@ def withdrawal_detail(request, withdrawal_id: int):
             for (p, c), a in sorted(capacity.items())
         ],
         "recent": Withdrawal.objects.filter(client=w.client).exclude(pk=w.pk)[:10],
-        "trail": _trail(w),
+        "trail": audit_trail_for(w, limit=30),
         "four_eyes_usd": services.settings.FINANCE_FOUR_EYES_USD,
     }
     return render(request, "finance/withdrawal.html", ctx, status=400 if form.errors else 200)
@@ -226,7 +220,7 @@ def deposit_detail(request, deposit_id: int):
         "refunds": deposit.refunds.select_related("requested_by"),
         "chargebacks": deposit.chargebacks.all(),
         "events": _psp_events(deposit),
-        "trail": _trail(deposit),
+        "trail": audit_trail_for(deposit, limit=30),
         "can_refund": request.user.has_perm("finance.manage_refunds"),
         "can_chargeback": request.user.has_perm("finance.manage_chargebacks"),
     }
@@ -386,7 +380,7 @@ def chargeback_detail(request, chargeback_id: int):
         "resolve_form": resolve_form,
         "evidence_form": evidence_form,
         "evidence": cb.evidence.select_related("uploaded_by"),
-        "trail": _trail(cb),
+        "trail": audit_trail_for(cb, limit=30),
         "can_manage": request.user.has_perm("finance.manage_chargebacks"),
     }
     bound = resolve_form.is_bound or evidence_form.is_bound

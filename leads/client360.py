@@ -7,6 +7,7 @@ from django.urls import reverse
 from clients.client360 import Communication, Contribution, Section, TimelineEntry
 
 from .models import Lead, LeadActivity
+from .services import can_work
 
 COMMS = (LeadActivity.Kind.NOTE, LeadActivity.Kind.CALL, LeadActivity.Kind.EMAIL)
 LIMIT = 40
@@ -15,7 +16,7 @@ LIMIT = 40
 def leads_360(client, user) -> Contribution:
     lead = (
         Lead.objects.filter(client=client)
-        .select_related("partner__user", "partner__parent__user", "desk", "assigned_to")
+        .select_related("partner__user", "partner__parent__user", "desk")
         .first()
     )
     if lead is None:
@@ -50,13 +51,8 @@ def leads_360(client, user) -> Contribution:
         )
         for a in activities
     ]
-    can_open_lead = (
-        user.is_superuser
-        or user.has_perm("leads.work_leads")
-        or user.has_perm("leads.view_all_leads")
-        or user.has_perm("leads.manage_desk_leads")
-    )
-    lead_url = reverse("leads:detail", args=[lead.pk]) if can_open_lead else ""
+    # The same rule as the lead page itself, so the link never leads to a 403.
+    lead_url = reverse("leads:detail", args=[lead.pk]) if can_work(user, lead) else ""
     partner = lead.partner
     timeline = [
         TimelineEntry(

@@ -442,3 +442,34 @@ def test_client_list_query_count_does_not_grow(client, desks, django_assert_max_
     with django_assert_max_num_queries(len(few)):
         page = client.get("/backoffice/clients/")
     assert len(page.context["page"]) == 25
+
+
+def test_links_on_the_360_only_where_they_open(client, desks):
+    """A sales agent sees the lead link only for a lead assigned to them and no link to the
+    retention flag (which they cannot work); a retention agent gets the flag's link."""
+    from django.utils import timezone
+
+    from clients.models import RetentionFlag
+    from leads.models import Lead
+
+    london, _ = desks
+    c = client_on(london)
+    seller = agent_of(london, role="sales_agent")
+    other = agent_of(london, role="sales_agent", email="other.seller@test.example")
+    lead = Lead.objects.create(
+        email=c.user.email, channel="api", desk=london, assigned_to=other, client=c
+    )
+    now = timezone.now()
+    flag = RetentionFlag.objects.create(
+        client=c, days_inactive=15, flagged_at=now, refreshed_at=now, signals=[]
+    )
+    login(client, seller)
+    page = client.get(f"/backoffice/clients/{c.pk}/").content.decode()
+    assert f"/backoffice/leads/{lead.pk}/" not in page
+    assert f"/backoffice/retention/flags/{flag.pk}/" not in page
+    Lead.objects.filter(pk=lead.pk).update(assigned_to=seller)
+    page = client.get(f"/backoffice/clients/{c.pk}/").content.decode()
+    assert f"/backoffice/leads/{lead.pk}/" in page
+    login(client, agent_of(london))
+    page = client.get(f"/backoffice/clients/{c.pk}/").content.decode()
+    assert f"/backoffice/retention/flags/{flag.pk}/" in page
