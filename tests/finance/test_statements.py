@@ -1049,7 +1049,13 @@ def statement_rows(draw, *, currency=None, categories=("transfer",), max_size=20
         rows.append(
             StatementRow(
                 0,
-                draw(st.text(text_chars, min_size=1, max_size=35).map(str.strip).filter(bool)),
+                draw(
+                    st.text(text_chars, min_size=1, max_size=35)
+                    .map(str.strip)
+                    .filter(bool)
+                    # The formats' own "no reference" marker is never a reference.
+                    .filter(lambda s: s.upper() != "NOTPROVIDED")
+                ),
                 Decimal(units).scaleb(-places),
                 currency,
                 draw(st.dates(date(1970, 1, 1), date(2100, 12, 31))),
