@@ -48,6 +48,10 @@ app.conf.beat_schedule = {
         "task": "finance.tasks.transfers_sweep_task",
         "schedule": 30.0,  # transfers never started, or whose answer was lost, are looked up
     },
+    "clients-account-openings-sweeper": {
+        "task": "clients.tasks.account_openings_resolve_task",
+        "schedule": 60.0,  # openings whose answer was lost are looked up by their reference
+    },
     "finance-ledger-verify": {
         "task": "finance.tasks.ledger_verify_task",
         "schedule": crontab(minute=45, hour=2),

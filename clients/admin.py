@@ -5,6 +5,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
+    AccountOpening,
     AccountType,
     Client,
     Instrument,
@@ -129,6 +130,25 @@ class SyncRejectionAdmin(admin.ModelAdmin):
 
         taken, still = rejections_retry(rejections=list(queryset))
         self.message_user(request, f"{taken} taken; {still} still refused (see their reasons).")
+
+
+@admin.register(AccountOpening)
+class AccountOpeningAdmin(admin.ModelAdmin):
+    """Requests to open trading accounts; those whose answer was lost are resolved by the
+    sweeper (linked when the platform has the account, failed when it has none)."""
+
+    list_display = ["reference", "client", "account_type", "status", "account", "lookups"]
+    list_display += ["requested_at", "resolved_at"]
+    list_filter = ["status", "account_type__server"]
+    search_fields = ["reference", "client__user__email", "account__login"]
+    list_select_related = ["client__user", "account_type", "account"]
+    readonly_fields = [f.name for f in AccountOpening._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(OutreachTemplate)

@@ -235,6 +235,40 @@ class TradingAccount(models.Model):
         return f"{self.login} ({self.server})"
 
 
+class AccountOpening(models.Model):
+    """A request to open a trading account, exactly once.
+
+    The platform's `user/add` has no idempotency key: the opening's `reference` travels as the
+    new account's comment, and when the answer is lost the account is looked up by it (at once,
+    then by the sweeper) before the client may open another. An account found later is linked
+    to the client, who sets its password in the portal."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Being confirmed"
+        OPENED = "opened", "Opened"
+        FAILED = "failed", "Not opened"
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="account_openings")
+    account_type = models.ForeignKey(AccountType, on_delete=models.PROTECT, related_name="+")
+    leverage = models.PositiveIntegerField()
+    reference = models.CharField(max_length=32, unique=True, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    account = models.OneToOneField(
+        TradingAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="opening"
+    )
+    lookups = models.PositiveSmallIntegerField(default=0)
+    failure_reason = models.CharField(max_length=255, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["status", "requested_at"])]
+
+    def __str__(self):
+        return f"Account opening {self.reference}"
+
+
 class Deal(models.Model):
     """A deal synced from the platform; one row per (server, ticket), never updated."""
 

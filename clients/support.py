@@ -4,17 +4,15 @@ Services (writes) and selectors (reads) in one module. Every change is audited i
 transaction; the email to the client about a staff reply is sent after commit.
 """
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
-from django.urls import reverse
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record
 
 from .models import Client, ClientActivity, SupportTicket, TicketMessage
+from .notify import email_client
 from .selectors import clients_visible_to
 
 ANSWER = "clients.answer_tickets"
@@ -101,28 +99,24 @@ def ticket_open(
 
 
 def _ticket_received_email(ticket: SupportTicket) -> None:
-    user = ticket.client.user
-    link = settings.SITE_URL.rstrip("/") + reverse("portal:ticket", args=[ticket.pk])
-    send_mail(
-        f"[#{ticket.pk}] {ticket.subject}: we have your request",
-        f"Hello {user.first_name or 'there'},\n\nThank you for contacting us. Your request "
-        f'#{ticket.pk} "{ticket.subject}" has reached our support team, and we will answer '
-        f"you by email and in the client portal:\n{link}\n",
-        None,
-        [user.email],
+    email_client(
+        ticket.client.user,
+        subject=f"[#{ticket.pk}] {ticket.subject}: we have your request",
+        body=f'Thank you for contacting us. Your request #{ticket.pk} "{ticket.subject}" has '
+        "reached our support team, and we will answer you by email and in the client portal:",
+        url_name="portal:ticket",
+        args=[ticket.pk],
     )
 
 
 def _ticket_email(ticket: SupportTicket, body: str, author_name: str) -> None:
-    user = ticket.client.user
-    link = settings.SITE_URL.rstrip("/") + reverse("portal:ticket", args=[ticket.pk])
-    send_mail(
-        f"Re: [#{ticket.pk}] {ticket.subject}",
-        f"Hello {user.first_name or 'there'},\n\n{author_name} replied to your support request "
-        f'#{ticket.pk} "{ticket.subject}":\n\n{body}\n\nRead the conversation and reply in '
-        f"the client portal:\n{link}\n",
-        None,
-        [user.email],
+    email_client(
+        ticket.client.user,
+        subject=f"Re: [#{ticket.pk}] {ticket.subject}",
+        body=f'{author_name} replied to your support request #{ticket.pk} "{ticket.subject}":'
+        f"\n\n{body}\n\nRead the conversation and reply in the client portal:",
+        url_name="portal:ticket",
+        args=[ticket.pk],
     )
 
 

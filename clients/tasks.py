@@ -39,3 +39,11 @@ def retention_flags_clear_task(client_ids: list[int]) -> int:
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
 def sync_runs_prune_task() -> int:
     return sync.sync_runs_prune()
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=290)
+def account_openings_resolve_task() -> dict:
+    """Openings whose answer was lost: linked when the platform has the account, else failed."""
+    from .trading import account_openings_resolve
+
+    return account_openings_resolve()

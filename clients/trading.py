@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import string
+import uuid
+from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from brokerage.errors import DomainError, InvalidInput
 from brokerage.services import Actor, audit_record
 
-from .models import AccountType, Client, Deal, Position, TradingAccount
-from .platforms import PlatformError, PlatformOutcomeUnknown, platform_for
+from .models import AccountOpening, AccountType, Client, Deal, Position, TradingAccount
+from .notify import email_client
+from .platforms import AccountInfo, PlatformError, PlatformOutcomeUnknown, platform_for
+
+logger = logging.getLogger(__name__)
 
 MAX_ACCOUNTS_PER_CLIENT = 5
+OPENING_LOOK_AFTER = timedelta(seconds=30)  # the sweeper leaves a request in flight alone
+OPENING_GIVE_UP_AFTER = timedelta(minutes=15)  # no account by then: none was opened
+SWEEPER = "rule:account-openings"
 
 
 class AccountNotAllowed(DomainError):
@@ -39,8 +49,8 @@ def account_types_for(client: Client) -> QuerySet[AccountType]:
 def trading_account_open(
     *, client: Client, account_type: AccountType, leverage: int, actor: Actor, request=None
 ) -> tuple[TradingAccount, str]:
-    """Open an account on the platform and record it. Returns the account and its main
-    password, which is shown to the client once and never stored."""
+    """Open an account on the platform and record it, exactly once. Returns the account and
+    its main password, which is shown to the client once and never stored."""
     if client.restricted:
         raise AccountNotAllowed(client.restriction_reason or "The account is restricted.")
     if not account_type.is_active or client.kyc_level < account_type.min_kyc_level:
@@ -53,86 +63,241 @@ def trading_account_open(
             f"Choose a leverage of {', '.join(f'1:{x}' for x in account_type.leverages)}.",
             fields={"leverage": ["Not offered for this account type."]},
         )
-    if client.trading_accounts.filter(status=TradingAccount.Status.ACTIVE).count() >= (
-        MAX_ACCOUNTS_PER_CLIENT
-    ):
-        raise AccountNotAllowed(f"At most {MAX_ACCOUNTS_PER_CLIENT} trading accounts per client.")
+    with transaction.atomic():
+        # Under the client's lock, counting openings still being confirmed: two tabs opening at
+        # once get one account each up to the limit, and no platform account is made beyond it.
+        Client.objects.select_for_update().get(pk=client.pk)
+        if _accounts_in_use(client) >= MAX_ACCOUNTS_PER_CLIENT:
+            raise AccountNotAllowed(
+                f"At most {MAX_ACCOUNTS_PER_CLIENT} trading accounts per client."
+            )
+        opening = AccountOpening.objects.create(
+            client=client, account_type=account_type, leverage=leverage, reference=_reference()
+        )
     user = client.user
     password = _password()
     platform = platform_for(account_type.server)
     try:
-        info = platform.account_create(
-            group=account_type.group,
-            leverage=leverage,
-            name=user.get_full_name() or user.email,
-            email=user.email,
-            country=client.country,
-            password=password,
-        )
-    except PlatformOutcomeUnknown as exc:
-        audit_record(
-            actor=actor,
-            action="trading_account.open_unknown",
-            target=client,
-            reason=exc.message,
-            evidence={"group": account_type.group},
-        )
-        raise AccountNotAllowed(
-            "The trading server did not answer. Please try again in a minute.",
-            code="platform_unavailable",
-        ) from exc
+        try:
+            info = platform.account_create(
+                group=account_type.group,
+                leverage=leverage,
+                name=user.get_full_name() or user.email,
+                email=user.email,
+                country=client.country,
+                password=password,
+                comment=opening.reference,
+            )
+        except PlatformOutcomeUnknown as exc:
+            # It may have been opened: look before the client can try again.
+            info = _look_up(opening, platform)
+            if info is None:
+                audit_record(
+                    actor=actor,
+                    action="trading_account.open_unknown",
+                    target=client,
+                    reason=exc.message,
+                    evidence={"reference": opening.reference, "group": account_type.group},
+                )
+                raise AccountNotAllowed(
+                    "The trading server did not confirm the new account. We are checking with "
+                    "it: if it was opened, it appears under your trading accounts within a few "
+                    "minutes and you can set its password there.",
+                    code="platform_unavailable",
+                ) from exc
     except PlatformError as exc:
+        # Refused, or never sent: nothing was opened.
+        _opening_failed(opening, exc.message)
         raise AccountNotAllowed(
             "The trading server cannot open accounts right now. Please try again later.",
             code=exc.code,
         ) from exc
     finally:
         platform.close()
-    with transaction.atomic():
-        # The limit again, under the client's lock: two tabs opening at once get one account
-        # each up to the limit (a platform account made beyond it is left unused and audited).
-        Client.objects.select_for_update().get(pk=client.pk)
-        active = client.trading_accounts.filter(status=TradingAccount.Status.ACTIVE).count()
-        if active >= MAX_ACCOUNTS_PER_CLIENT:
-            audit_record(
-                actor=actor,
-                action="trading_account.over_limit",
-                target=client,
-                reason="opened on the platform beyond the limit; not linked",
-                evidence={"login": info.login, "server": account_type.server.name},
-            )
-            raise AccountNotAllowed(
-                f"At most {MAX_ACCOUNTS_PER_CLIENT} trading accounts per client."
-            )
-        account = TradingAccount.objects.create(
-            client=client,
-            server=account_type.server,
-            account_type=account_type,
-            login=info.login,
-            group=account_type.group,
-            currency=info.currency or account_type.currency,
-            leverage=leverage,
-            balance_amount=info.balance,
-            equity_amount=info.equity,
-            margin_free_amount=info.margin_free,
-        )
-        audit_record(
-            actor=actor,
-            action="trading_account.opened",
-            target=account,
-            evidence={
-                "login": info.login,
-                "server": account_type.server.name,
-                "group": account_type.group,
-                "leverage": leverage,
-                "currency": account.currency,
-            },
-            request=request,
-        )
+    account = _opening_link(opening, info, actor=actor, request=request)
     return account, password
 
 
+def _reference() -> str:
+    return f"BO-AO-{uuid.uuid4().hex[:16].upper()}"  # 22 characters; MT5 allows 64
+
+
+def _accounts_in_use(client: Client) -> int:
+    active = client.trading_accounts.filter(status=TradingAccount.Status.ACTIVE).count()
+    return active + client.account_openings.filter(status=AccountOpening.Status.PENDING).count()
+
+
+def _look_up(opening: AccountOpening, platform) -> AccountInfo | None:
+    """The account carrying the opening's reference, or None (not there, or the lookup failed:
+    the opening stays pending for the sweeper)."""
+    AccountOpening.objects.filter(pk=opening.pk).update(lookups=F("lookups") + 1)
+    try:
+        return platform.account_find(group=opening.account_type.group, comment=opening.reference)
+    except PlatformError as exc:
+        logger.warning("Looking up account opening %s failed: %s", opening.reference, exc)
+        return None
+
+
+@transaction.atomic
+def _opening_link(
+    opening: AccountOpening, info: AccountInfo, *, actor: Actor, request=None
+) -> TradingAccount:
+    opening = AccountOpening.objects.select_for_update().get(pk=opening.pk)
+    if opening.status == AccountOpening.Status.OPENED:  # linked meanwhile (the sweeper)
+        return opening.account
+    account_type = opening.account_type
+    account = TradingAccount.objects.create(
+        client=opening.client,
+        server=account_type.server,
+        account_type=account_type,
+        login=info.login,
+        group=account_type.group,
+        currency=info.currency or account_type.currency,
+        leverage=opening.leverage,
+        balance_amount=info.balance,
+        equity_amount=info.equity,
+        margin_free_amount=info.margin_free,
+    )
+    late = opening.lookups > 0  # its answer was lost; found by its reference
+    opening.status = AccountOpening.Status.OPENED
+    opening.account = account
+    opening.resolved_at = timezone.now()
+    opening.save(update_fields=["status", "account", "resolved_at"])
+    audit_record(
+        actor=actor,
+        action="trading_account.opened",
+        target=account,
+        reason="found on the trading server after a lost answer" if late else "",
+        evidence={
+            "login": info.login,
+            "server": account_type.server.name,
+            "group": account_type.group,
+            "leverage": opening.leverage,
+            "currency": account.currency,
+            "reference": opening.reference,
+        },
+        request=request,
+    )
+    return account
+
+
+def _opening_failed(opening: AccountOpening, reason: str) -> None:
+    AccountOpening.objects.filter(pk=opening.pk, status=AccountOpening.Status.PENDING).update(
+        status=AccountOpening.Status.FAILED,
+        failure_reason=reason[:255],
+        resolved_at=timezone.now(),
+    )
+
+
+def account_openings_resolve(
+    *,
+    look_after: timedelta = OPENING_LOOK_AFTER,
+    give_up_after: timedelta = OPENING_GIVE_UP_AFTER,
+) -> dict[str, int]:
+    """Openings whose answer was lost: link the account the platform has under the opening's
+    reference (the client is emailed to set its password), or, once the platform has had
+    ample time, record that nothing was opened."""
+    now = timezone.now()
+    pending = list(
+        AccountOpening.objects.filter(
+            status=AccountOpening.Status.PENDING, requested_at__lte=now - look_after
+        )
+        .select_related("account_type__server", "client__user")
+        .order_by("requested_at")[:200]
+    )
+    counts = {"opened": 0, "failed": 0, "pending": 0}
+    by_server: dict[int, list[AccountOpening]] = {}
+    for opening in pending:
+        by_server.setdefault(opening.account_type.server_id, []).append(opening)
+    for openings in by_server.values():
+        platform = platform_for(openings[0].account_type.server)
+        try:
+            for opening in openings:
+                try:
+                    AccountOpening.objects.filter(pk=opening.pk).update(lookups=F("lookups") + 1)
+                    info = platform.account_find(
+                        group=opening.account_type.group, comment=opening.reference
+                    )
+                except PlatformError as exc:
+                    logger.warning("Looking up %s failed: %s", opening.reference, exc)
+                    counts["pending"] += 1
+                    continue
+                if info is not None:
+                    account = _opening_link(opening, info, actor=SWEEPER)
+                    transaction.on_commit(lambda a=account: _account_ready_email(a))
+                    counts["opened"] += 1
+                elif opening.requested_at <= now - give_up_after:
+                    _opening_failed(
+                        opening, "The trading server has no account carrying this reference."
+                    )
+                    audit_record(
+                        actor=SWEEPER,
+                        action="trading_account.open_failed",
+                        target=opening.client,
+                        reason="no account on the trading server after a lost answer",
+                        evidence={"reference": opening.reference},
+                    )
+                    counts["failed"] += 1
+                else:
+                    counts["pending"] += 1
+        finally:
+            platform.close()
+    return counts
+
+
+def _account_ready_email(account: TradingAccount) -> None:
+    email_client(
+        account.client.user,
+        subject=f"Your trading account {account.login} is open",
+        body=f"The trading server confirmed the account you asked for: login {account.login} "
+        f"on {account.server.name}. Set its password in the client portal, then sign in to "
+        "MetaTrader 5:",
+        url_name="portal:account",
+        args=[account.pk],
+    )
+
+
+def trading_account_password_reset(*, account: TradingAccount, actor: Actor, request=None) -> str:
+    """A new main password for the account, set on the platform; shown to the client once and
+    never stored."""
+    client = account.client
+    if account.status != TradingAccount.Status.ACTIVE:
+        raise AccountNotAllowed("This account is closed.")
+    if client.restricted:
+        raise AccountNotAllowed(client.restriction_reason or "The account is restricted.")
+    password = _password()
+    platform = platform_for(account.server)
+    try:
+        platform.password_change(login=account.login, password=password)
+    except PlatformError as exc:
+        raise AccountNotAllowed(
+            "The trading server could not set a new password right now. Please try again later.",
+            code=exc.code,
+        ) from exc
+    finally:
+        platform.close()
+    audit_record(
+        actor=actor,
+        action="trading_account.password_reset",
+        target=account,
+        evidence={"login": account.login, "server": account.server.name},
+        request=request,
+    )
+    return password
+
+
 # --- reads for the portal --------------------------------------------------------------------
+
+
+def openings_to_show(client: Client) -> list[AccountOpening]:
+    """Openings still being confirmed, and those that did not open in the last day."""
+    since = timezone.now() - timedelta(days=1)
+    return list(
+        client.account_openings.filter(
+            Q(status=AccountOpening.Status.PENDING)
+            | Q(status=AccountOpening.Status.FAILED, resolved_at__gte=since, lookups__gt=0)
+        ).select_related("account_type")[:10]
+    )
 
 
 def trading_accounts_of(client: Client) -> QuerySet[TradingAccount]:

@@ -1,14 +1,14 @@
 """Trading platform sync status in the back-office (/backoffice/platforms/): each server's lag,
 cursor and last error, recent passes with their throughput, and the records it refused."""
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
 from brokerage.permissions import staff_required
 from brokerage.views import paginate
 
-from .models import SyncRejection, SyncRun, TradingAccount, TradingServer
+from .models import AccountOpening, SyncRejection, SyncRun, TradingAccount, TradingServer
 from .sync import sync_lag_report
 
 
@@ -61,6 +61,10 @@ def status(request):
         "datasets": [{"label": "Deals", "data": [r["ingested"] for r in recent]}],
     }
     rejections = SyncRejection.objects.filter(resolved_at__isnull=True).select_related("server")
+    unconfirmed = AccountOpening.objects.filter(
+        Q(status=AccountOpening.Status.PENDING) | Q(lookups__gt=0),
+        requested_at__gte=timezone.now() - timezone.timedelta(days=7),
+    ).select_related("client__user", "account_type", "account")[:20]
     return render(
         request,
         "clients/platforms.html",
@@ -72,6 +76,7 @@ def status(request):
             "kinds": SyncRun.Kind.choices,
             "rejections": rejections[:20],
             "rejection_count": rejections.count(),
+            "unconfirmed": list(unconfirmed),
             "charts_json": [chart],
         },
     )

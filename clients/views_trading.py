@@ -45,6 +45,7 @@ def accounts(request):
             "positions": trading.positions_of(client)[:50],
             "recent_deals": trading.deals_of(client).exclude(action=Deal.Action.BALANCE)[:10],
             "can_open": trading.account_types_for(client).exists(),
+            "openings": trading.openings_to_show(client),
         },
     )
 
@@ -101,4 +102,30 @@ def account_detail(request, account_id: int):
             "symbol": symbol,
             "active": account.status == TradingAccount.Status.ACTIVE,
         },
+    )
+
+
+@client_required
+@never_cache  # the answer carries the new password
+@require_http_methods(["GET", "POST"])
+def account_password(request, account_id: int):
+    """A new MT5 (main) password for one of the client's accounts, shown once."""
+    client = request.user.client
+    account = get_object_or_404(trading.trading_accounts_of(client), pk=account_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            password = trading.trading_account_password_reset(
+                account=account, actor=request.user, request=request
+            )
+        except DomainError as exc:
+            error = exc.message
+        else:
+            return render(
+                request,
+                "clients/portal/account_opened.html",
+                {"account": account, "password": password, "reset": True},
+            )
+    return render(
+        request, "clients/portal/account_password.html", {"account": account, "error": error}
     )

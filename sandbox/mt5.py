@@ -31,12 +31,21 @@ Auth (exists already in sandbox/mt5.py; keep it; change failure retcodes to 1001
   GET /api/test/access -> {"retcode":"0 Done"} (keep-alive)
 
 Users:
-  GET /api/user/add?pass_main=&pass_investor=&group=&name=&leverage=&email=&country=
+  GET /api/user/add?pass_main=&pass_investor=&group=&name=&leverage=&email=&country=&comment=
       Server assigns Login (sequential from 500001). group must be one of the server's groups:
       "real\\standard-usd" (USD), "real\\standard-eur" (EUR), "real\\pro-usd" (USD), "demo\\forex-usd" (USD).
-      leverage: 1..1000. -> answer: user record
+      leverage: 1..1000. pass_main: 8-16 characters of at least two kinds (lower, upper, digits,
+      other). comment: <= 64 chars. -> answer: user record. NO idempotency: sent twice, it opens two
+      accounts (that is why the client looks the account up by its comment after a timeout).
   GET /api/user/get?login=   -> answer: user record    ("13 Not found" for unknown login)
-  user record: {"Login","Group","Name","Email","Country","Leverage","Balance","Credit","Registration","LastAccess"}
+  GET /api/user/get_batch?login=1,2,3 and/or &group=<mask> -> answer: list of user records
+  GET /api/user/logins?group=<mask>  -> answer: list of logins (strings), ascending
+  GET /api/user/pass/change?login=&type=main|investor&password=  -> {"retcode": "0 Done"}
+      (same password rule as user/add; "13 Not found" for an unknown login)
+  GET /api/user/check_password?login=&type=main|investor&password=  -> {"retcode": "0 Done"}, or
+      "3006 Invalid password"
+  user record: {"Login","Group","Name","Email","Country","Leverage","Balance","Credit","Registration",
+                "LastAccess","Comment"}
   GET /api/user/account/get?login=  -> answer: account record
   GET /api/user/account/get_batch?login=1,2,3   (comma-separated, up to 1000) and/or &group=<mask>
       -> answer: list of account records (unknown logins simply absent)
@@ -157,6 +166,7 @@ RET_FREQUENT = "12 Too frequent requests"
 RET_NOT_FOUND = "13 Not found"
 RET_INVALID_ACCOUNT = "1001 Invalid account"
 RET_INVALID_PASSWORD = "1002 Invalid password"
+RET_USER_PASSWORD = "3006 Invalid password"
 RET_NO_MONEY = "10019 Not enough money"
 
 CONTROL_PREFIX = "/_sandbox/mt5/"
@@ -165,6 +175,7 @@ FIRST_DEAL = 1001
 FIRST_ORDER = 300001
 MAX_BATCH_LOGINS = 1000
 MAX_COMMENT = 32
+MAX_USER_COMMENT = 64
 
 GROUPS = {
     "real\\standard-usd": "USD",
@@ -205,7 +216,8 @@ CREATE TABLE IF NOT EXISTS users (
     login INTEGER PRIMARY KEY, grp TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL,
     country TEXT NOT NULL, leverage INTEGER NOT NULL, balance INTEGER NOT NULL DEFAULT 0,
     credit INTEGER NOT NULL DEFAULT 0, registration INTEGER NOT NULL,
-    last_access INTEGER NOT NULL, pw_hash TEXT NOT NULL DEFAULT '', profile TEXT
+    last_access INTEGER NOT NULL, pw_hash TEXT NOT NULL DEFAULT '', profile TEXT,
+    comment TEXT NOT NULL DEFAULT '', pw_investor TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS users_grp ON users(grp);
 CREATE TABLE IF NOT EXISTS deals (
@@ -237,7 +249,7 @@ POSITION_COLS = (
 )
 USER_COLS = (
     "login, grp, name, email, country, leverage, balance, credit, registration, last_access, "
-    "profile"
+    "profile, comment"
 )
 # The columns above are fixed names; only values are bound.
 SELECT_USER = f"SELECT {USER_COLS} FROM users WHERE login = ?"  # noqa: S608
@@ -253,6 +265,14 @@ SELECT_DEALS_WHERE = f"SELECT {DEAL_COLS} FROM deals WHERE "  # noqa: S608
 INSERT_DEAL = f"INSERT INTO deals ({DEAL_COLS}) VALUES ({','.join('?' * 16)})"  # noqa: S608
 INSERT_DEAL_NO_RAW = f"INSERT INTO deals ({DEAL_COLS}) VALUES ({','.join('?' * 15)},NULL)"  # noqa: S608
 INSERT_POSITION = f"INSERT INTO positions ({POSITION_COLS}) VALUES (?,?,?,?,?,?,?,?,0,0)"  # noqa: S608
+
+
+def valid_password(password: str) -> bool:
+    """MT5's rule for account passwords: 8 to 16 characters with at least two of lower case,
+    upper case, digits and other characters."""
+    classes = (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
+    kinds = sum(any(test(c) for c in password) for test in classes)
+    return 8 <= len(password) <= 16 and kinds >= 2
 
 
 def password_hash(password: str) -> bytes:
@@ -411,6 +431,11 @@ class MT5State:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        # A state file from before a column was added gets it (sqlite has no ADD IF NOT EXISTS).
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(users)")}
+        for column in ("comment", "pw_investor"):
+            if column not in have:
+                self.db.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
         self.prices = {name: s.start for name, s in SYMBOLS.items()}
         self.prices.update(dict(self.db.execute("SELECT symbol, price FROM prices")))
 
@@ -621,6 +646,7 @@ class MT5State:
             "Credit": money(u["credit"]),
             "Registration": str(u["registration"]),
             "LastAccess": str(u["last_access"]),
+            "Comment": u["comment"],
         }
 
     @staticmethod
@@ -642,7 +668,9 @@ class MT5State:
 
     def api_user_add(self, q: dict) -> dict:
         group = q.get("group", "")
-        if group not in GROUPS or not q.get("pass_main"):
+        if group not in GROUPS or not valid_password(q.get("pass_main", "")):
+            raise ApiError(RET_BAD_PARAMS)
+        if len(q.get("comment", "")) > MAX_USER_COMMENT:
             raise ApiError(RET_BAD_PARAMS)
         leverage = int_param(q, "leverage")
         if not 1 <= leverage <= 1000:
@@ -653,7 +681,7 @@ class MT5State:
             login = FIRST_LOGIN if top is None else top + 1
             db.execute(
                 "INSERT INTO users (login, grp, name, email, country, leverage, registration, "
-                "last_access, pw_hash) VALUES (?,?,?,?,?,?,?,?,?)",
+                "last_access, pw_hash, pw_investor, comment) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     login,
                     group,
@@ -664,6 +692,8 @@ class MT5State:
                     now,
                     now,
                     password_hash(q["pass_main"]).hex(),
+                    password_hash(q.get("pass_investor", "")).hex(),
+                    q.get("comment", ""),
                 ),
             )
             user = self._user(db, login)
@@ -676,6 +706,56 @@ class MT5State:
         if user is None:
             raise ApiError(RET_NOT_FOUND)
         return {"retcode": RET_OK, "answer": self._user_record(user)}
+
+    def api_user_get_batch(self, q: dict) -> dict:
+        with self.lock:
+            logins = self._selected_logins(self.db, q, MAX_BATCH_LOGINS)
+            users = [
+                self._user_record(dict(zip(USER_COLS.split(", "), row, strict=True)))
+                for row in self.db.execute(SELECT_USERS_IN, (json.dumps(logins),))
+            ]
+        return {"retcode": RET_OK, "answer": users}
+
+    def api_user_logins(self, q: dict) -> dict:
+        mask = q.get("group")
+        if not mask:
+            raise ApiError(RET_BAD_PARAMS)
+        with self.lock:
+            logins = self._selected_logins(self.db, {"group": mask})
+        return {"retcode": RET_OK, "answer": [str(n) for n in logins]}
+
+    def api_user_pass_change(self, q: dict) -> dict:
+        login = int_param(q, "login")
+        kind = q.get("type", "main")
+        password = q.get("password", "")
+        if kind not in ("main", "investor") or not valid_password(password):
+            raise ApiError(RET_BAD_PARAMS)
+        column = "pw_hash" if kind == "main" else "pw_investor"
+        with self._tx() as db:
+            changed = db.execute(
+                f"UPDATE users SET {column} = ? WHERE login = ?",  # noqa: S608 (fixed names)
+                (password_hash(password).hex(), login),
+            ).rowcount
+        if not changed:
+            raise ApiError(RET_NOT_FOUND)
+        return {"retcode": RET_OK}
+
+    def api_user_check_password(self, q: dict) -> dict:
+        login = int_param(q, "login")
+        kind = q.get("type", "main")
+        if kind not in ("main", "investor"):
+            raise ApiError(RET_BAD_PARAMS)
+        column = "pw_hash" if kind == "main" else "pw_investor"
+        with self.lock:
+            row = self.db.execute(
+                f"SELECT {column} FROM users WHERE login = ?",  # noqa: S608 (fixed names)
+                (login,),
+            ).fetchone()
+        if row is None:
+            raise ApiError(RET_NOT_FOUND)
+        if row[0] != password_hash(q.get("password", "")).hex():
+            raise ApiError(RET_USER_PASSWORD)
+        return {"retcode": RET_OK}
 
     def _selected_logins(self, db, q: dict, limit: int | None = None) -> list[int]:
         """login=1,2,3 and/or group=<mask>: the union, existing accounts only."""
@@ -878,6 +958,10 @@ class MT5State:
         "/api/test/access": api_test_access,
         "/api/user/add": api_user_add,
         "/api/user/get": api_user_get,
+        "/api/user/get_batch": api_user_get_batch,
+        "/api/user/logins": api_user_logins,
+        "/api/user/pass/change": api_user_pass_change,
+        "/api/user/check_password": api_user_check_password,
         "/api/user/account/get": api_account_get,
         "/api/user/account/get_batch": api_account_get_batch,
         "/api/group/get": api_group_get,

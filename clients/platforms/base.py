@@ -159,8 +159,26 @@ class TradingPlatform(ABC):
 
     @abstractmethod
     def account_create(
-        self, *, group: str, leverage: int, name: str, email: str, country: str, password: str
-    ) -> AccountInfo: ...
+        self,
+        *,
+        group: str,
+        leverage: int,
+        name: str,
+        email: str,
+        country: str,
+        password: str,
+        comment: str = "",
+    ) -> AccountInfo:
+        """Open an account. Raises PlatformOutcomeUnknown when it may have been opened: look
+        it up by `comment` (account_find) before opening another."""
+
+    @abstractmethod
+    def account_find(self, *, group: str, comment: str) -> AccountInfo | None:
+        """A recently opened account of `group` carrying `comment`, if any."""
+
+    @abstractmethod
+    def password_change(self, *, login: int, password: str) -> None:
+        """Set the account's main (trading) password."""
 
     @abstractmethod
     def account_get(self, login: int) -> AccountInfo: ...

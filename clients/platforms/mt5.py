@@ -51,6 +51,7 @@ RET_PERMISSIONS = 8
 RET_FREQUENT = 12
 AUTH_RETCODES = {1000, 1001, 1002, 1003, 1004}
 COMMENT_MAX = 32
+RECENT_LOGINS = 200  # logins read when looking a new account up by its comment
 DEAL_FIELDS = ("Deal", "Login", "Time", "Action", "Entry", "Symbol", "Volume", "Price", "Profit")
 POSITION_FIELDS = ("Position", "Login", "Symbol", "Action", "TimeCreate", "Volume", "PriceOpen")
 
@@ -371,7 +372,9 @@ class MT5WebAPI(TradingPlatform):
 
     # --- the interface -------------------------------------------------------------------------
 
-    def account_create(self, *, group, leverage, name, email, country, password) -> AccountInfo:
+    def account_create(
+        self, *, group, leverage, name, email, country, password, comment=""
+    ) -> AccountInfo:
         user = self.call(
             "/api/user/add",
             {
@@ -382,13 +385,43 @@ class MT5WebAPI(TradingPlatform):
                 "leverage": str(int(leverage)),
                 "email": email,
                 "country": country,
+                "comment": comment,
             },
+            idempotent=False,  # sent twice, it would open two accounts
         )
-        if not isinstance(user, dict) or "Login" not in user:
-            raise PlatformMalformed("The trading server created an account but sent no login.")
-        info = self._account(user, None)
-        currency = self.group_currency(group)
+        if not isinstance(user, dict) or _int_or_none(user.get("Login")) is None:
+            # Done, but which account? Its comment tells.
+            raise PlatformOutcomeUnknown("The trading server opened an account but sent no login.")
+        return self._with_currency(self._account(user, None), group)
+
+    def _with_currency(self, info: AccountInfo, group: str) -> AccountInfo:
+        """The account with its group's currency; without it (the caller knows the account
+        type's) when the server cannot say: the account exists either way."""
+        try:
+            currency = self.group_currency(group)
+        except PlatformError as exc:
+            log.warning("No currency for group %s: %s", group, exc)
+            return info
         return AccountInfo(**{**info.__dict__, "currency": currency})
+
+    def account_find(self, *, group: str, comment: str) -> AccountInfo | None:
+        # A new account gets one of its group's highest logins, so the latest few are read.
+        logins = self.call("/api/user/logins", {"group": group})
+        if not isinstance(logins, list):
+            raise PlatformMalformed("The trading server's login list is not a list.")
+        recent = sorted(n for n in map(_int_or_none, logins) if n is not None)[-RECENT_LOGINS:]
+        if not recent:
+            return None
+        users = self.call("/api/user/get_batch", {"login": ",".join(map(str, recent))})
+        for raw in users if isinstance(users, list) else []:
+            if isinstance(raw, dict) and raw.get("Comment") == comment and "Login" in raw:
+                return self._with_currency(self._account(raw, None), group)
+        return None
+
+    def password_change(self, *, login: int, password: str) -> None:
+        self.call(
+            "/api/user/pass/change", {"login": str(login), "type": "main", "password": password}
+        )
 
     def group_currency(self, group: str) -> str:
         answer = self.call("/api/group/get", {"group": group})

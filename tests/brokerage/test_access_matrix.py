@@ -75,6 +75,7 @@ MATRIX: dict[str, set[str]] = {
     "platforms:status": {"ops_admin"},
     "portal:account_open": {"client"},
     "portal:account": {"client"},  # then: own accounts only
+    "portal:account_password": {"client"},  # then: own accounts only
     **{
         f"finance:{name}": {"finance_officer", "compliance_officer"}
         for name in (
@@ -121,6 +122,7 @@ ALLOWED_STATUS = {
     "wallet:withdrawal_cancel": 405,
     "wallet:transfer_status": 404,
     "portal:account": 404,
+    "portal:account_password": 404,
     "wallet:statement": 404,  # a new client has no wallet yet
     "finance:withdrawal": 404,
     "finance:deposit": 404,
@@ -155,6 +157,7 @@ URL_KWARGS = {
     "wallet:withdrawal_cancel": {"reference": "WNOSUCH"},
     "wallet:transfer_status": {"comment": "BO-TR-NOSUCH"},
     "portal:account": {"account_id": 999999},
+    "portal:account_password": {"account_id": 999999},
     "retention:flag": {"flag_id": 999999},
     "retention:action": {"flag_id": 999999},
     "finance:withdrawal": {"withdrawal_id": 999999},

@@ -5,6 +5,7 @@ parts without console errors or sideways scrolling; full-page screenshots go to 
 
 import pytest
 
+from clients.models import AccountOpening
 from clients.sync import server_sync
 from clients.trading import trading_account_open
 from finance.transfers import transfer_execute, transfer_request
@@ -36,6 +37,11 @@ def _check(page, live_server, name, path, key, problems):
         problems.append((name, f"{key} not visible"))
     if page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"):
         problems.append((name, "wider than the window"))
+    if page.evaluate(
+        "[...document.querySelectorAll('.table-responsive')]"
+        ".some(e => e.scrollWidth > e.clientWidth)"
+    ):
+        problems.append((name, "a table scrolls sideways"))
 
 
 def test_trading_pages_in_the_browser(live_server, page, client, settings, mt5_server):
@@ -65,13 +71,25 @@ def test_trading_pages_in_the_browser(live_server, page, client, settings, mt5_s
     server_sync(server_id=mt5_server.pk)
     server_sync(server_id=mt5_server.pk)
 
+    # An opening whose answer was lost, still being confirmed.
+    AccountOpening.objects.create(
+        client=c,
+        account_type=mt5_server.account_types.get(currency="EUR"),
+        leverage=30,
+        reference="BO-AO-5E1F0C2A9B7D4E31",
+    )
+
     ARTIFACTS.mkdir(exist_ok=True)
     problems = []
     login(client, user)
     _cookie(page, client, settings, live_server)
     _check(page, live_server, "portal-trading", "/portal/trading/", "[data-positions]", problems)
+    if not page.locator("[data-opening-status=pending]").is_visible():
+        problems.append(("portal-trading", "the opening being confirmed is not shown"))
     _check(page, live_server, "portal-trading-account", f"/portal/trading/{account.pk}/",
            "[data-deals]", problems)  # fmt: skip
+    _check(page, live_server, "portal-trading-password", f"/portal/trading/{account.pk}/password/",
+           "[data-set-password]", problems)  # fmt: skip
     _check(page, live_server, "portal-transfer", "/portal/wallet/transfer/", "[data-transfer-form]",
            problems)  # fmt: skip
     ops = make_staff("ops_admin")
@@ -79,6 +97,8 @@ def test_trading_pages_in_the_browser(live_server, page, client, settings, mt5_s
     _cookie(page, client, settings, live_server)
     _check(page, live_server, "backoffice-platforms", "/backoffice/platforms/",
            "[data-server='MT5 Sandbox']", problems)  # fmt: skip
+    if not page.locator("[data-openings]").is_visible():
+        problems.append(("backoffice-platforms", "openings not shown"))
     drawn = page.evaluate("!!document.querySelector('canvas[data-chart=sync-ingested]').width")
     assert problems == [] and drawn, problems
     assert page.console_errors == []

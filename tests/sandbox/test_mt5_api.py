@@ -89,6 +89,7 @@ def test_user_add_and_get_answer_strings_and_the_groups_currency(api):
         "Credit",
         "Registration",
         "LastAccess",
+        "Comment",
     }
     assert user["Balance"] == "0.00" and user["Credit"] == "0.00"
     assert api.answer("/api/user/get", login="500001") == user
@@ -110,12 +111,53 @@ def test_user_add_and_get_answer_strings_and_the_groups_currency(api):
         {"group": USD, "leverage": "lots"},
     ]
     for params in refused:
-        _, body = api.get("/api/user/add", pass_main="x", name="n", **params)
+        _, body = api.get("/api/user/add", pass_main="Secret#123", name="n", **params)
         assert body["retcode"] == "3 Invalid parameters", params
     assert api.get("/api/group/get", group="real\\vip-gbp")[1]["retcode"] == "3 Invalid parameters"
     assert api.get("/api/user/get", login="999999")[1] == {"retcode": "13 Not found"}
     assert api.get("/api/user/account/get", login="999999")[1]["retcode"] == "13 Not found"
     assert api.get("/api/no/such")[0] == 404
+
+
+def test_user_comment_batches_logins_and_passwords(api):
+    a = add_user(api, comment="BO-AO-1")
+    b, c = add_user(api, group=EUR), add_user(api)
+    assert api.answer("/api/user/get", login=a)["Comment"] == "BO-AO-1"
+    users = api.answer("/api/user/get_batch", login=f"{a},{b},999999")
+    assert [(u["Login"], u["Comment"]) for u in users] == [(a, "BO-AO-1"), (b, "")]
+    assert [u["Login"] for u in api.answer("/api/user/get_batch", group=EUR)] == [b]
+    assert api.answer("/api/user/logins", group=USD) == [a, c]
+    assert api.answer("/api/user/logins", group="real\\*") == [a, b, c]
+    assert api.get("/api/user/logins")[1]["retcode"] == "3 Invalid parameters"
+
+    # MT5's password rule: 8-16 characters of two kinds at least; comments up to 64.
+    for weak in ("short#1", "alllowercase", "x" * 8, "Aa1#" * 5):
+        _, body = api.get("/api/user/add", pass_main=weak, group=USD, leverage="100")
+        assert body["retcode"] == "3 Invalid parameters", weak
+    _, body = api.get(
+        "/api/user/add", pass_main="Secret#123", group=USD, leverage="100", comment="c" * 65
+    )
+    assert body["retcode"] == "3 Invalid parameters"
+
+    check = {"login": a, "type": "main"}
+    assert api.get("/api/user/check_password", password="Secret#123", **check)[1] == {
+        "retcode": "0 Done"
+    }
+    assert api.get("/api/user/check_password", password="Invest#123", type="investor", login=a)[
+        1
+    ] == {"retcode": "0 Done"}
+    assert api.get("/api/user/pass/change", password="Fresh#4567", **check)[1] == {
+        "retcode": "0 Done"
+    }
+    wrong = api.get("/api/user/check_password", password="Secret#123", **check)[1]
+    assert wrong == {"retcode": "3006 Invalid password"}
+    assert api.get("/api/user/check_password", password="Fresh#4567", **check)[1] == {
+        "retcode": "0 Done"
+    }
+    assert api.get("/api/user/pass/change", password="weak", **check)[1]["retcode"].startswith("3 ")
+    assert api.get("/api/user/pass/change", login="999999", password="Fresh#4567")[1] == {
+        "retcode": "13 Not found"
+    }
 
 
 def test_account_batch_by_logins_and_group(api):

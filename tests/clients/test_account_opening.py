@@ -1,0 +1,240 @@
+"""Opening trading accounts exactly once, and a new MT5 password from the portal.
+
+MT5's user/add has no idempotency key: the opening's reference travels as the account's
+comment, and a lost answer is looked up by it (at once, then by the sweeper) instead of
+opening a second account."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from brokerage.errors import DomainError
+from brokerage.models import AuditEvent
+from clients.models import AccountOpening, TradingAccount
+from clients.platforms import PlatformOutcomeUnknown, platform_for
+from clients.trading import (
+    MAX_ACCOUNTS_PER_CLIENT,
+    account_openings_resolve,
+    trading_account_open,
+)
+from tests.conftest import login, make_client_user, make_staff
+from tests.mt5_support import RawClient
+
+pytestmark = pytest.mark.django_db
+
+
+def _usd(mt5_server):
+    return mt5_server.account_types.get(currency="USD")
+
+
+def _open(client, mt5_server, leverage=100):
+    return trading_account_open(
+        client=client, account_type=_usd(mt5_server), leverage=leverage, actor="test"
+    )
+
+
+def _sandbox_users(mt5_server) -> int:
+    return mt5_server.sandbox.control("GET", "state")[1]["accounts"]
+
+
+def _fault(mt5_server, faults):
+    mt5_server.sandbox.control("POST", "faults", faults)
+
+
+def _password_works(mt5_server, login_, password) -> bool:
+    raw = RawClient(mt5_server.sandbox.url)
+    raw.handshake()
+    _, body = raw.get("/api/user/check_password", login=str(login_), password=password)
+    return body["retcode"] == "0 Done"
+
+
+def test_an_opening_carries_its_reference_and_is_recorded(mt5_server):
+    client = make_client_user().client
+    account, password = _open(client, mt5_server)
+    opening = AccountOpening.objects.get()
+    assert opening.status == "opened" and opening.account == account and opening.lookups == 0
+    assert opening.reference.startswith("BO-AO-")
+    api = platform_for(mt5_server)
+    try:
+        found = api.account_find(group=account.group, comment=opening.reference)
+        assert found.login == account.login and found.currency == "USD"
+        assert api.account_find(group=account.group, comment="BO-AO-NOSUCH") is None
+    finally:
+        api.close()
+    assert _password_works(mt5_server, account.login, password)
+    event = AuditEvent.objects.get(action="trading_account.opened")
+    assert event.evidence["reference"] == opening.reference
+
+
+def test_the_adapter_never_sends_user_add_twice(mt5_server):
+    _fault(mt5_server, {"drop_after_write": {"path": "/api/user/add", "count": 1}})
+    api = platform_for(mt5_server, timeout=3)
+    try:
+        with pytest.raises(PlatformOutcomeUnknown):
+            api.account_create(
+                group="real\\standard-usd",
+                leverage=100,
+                name="Once Only",
+                email="once@test.example",
+                country="CY",
+                password="Secret#123",
+                comment="BO-AO-ONCE",
+            )
+    finally:
+        api.close()
+    assert _sandbox_users(mt5_server) == 1
+
+
+def test_a_lost_answer_is_found_by_reference_at_once(mt5_server):
+    """The connection drops after the server opened the account: the client still gets it,
+    with the password they were shown, and no second account exists."""
+    client = make_client_user().client
+    _fault(mt5_server, {"drop_after_write": {"path": "/api/user/add", "count": 1}})
+    account, password = _open(client, mt5_server)
+    assert _sandbox_users(mt5_server) == 1
+    assert TradingAccount.objects.filter(client=client).count() == 1
+    opening = AccountOpening.objects.get()
+    assert opening.status == "opened" and opening.lookups == 1
+    assert _password_works(mt5_server, account.login, password)
+
+
+def test_a_lost_answer_not_yet_found_is_linked_by_the_sweeper(
+    mt5_server, client, django_capture_on_commit_callbacks
+):
+    user = make_client_user()
+    # The answer is lost and the immediate lookup fails too.
+    _fault(
+        mt5_server,
+        {
+            "drop_after_write": {"path": "/api/user/add", "count": 1},
+            "malformed": {"path": "/api/user/logins", "count": 1},
+        },
+    )
+    with pytest.raises(DomainError) as refused:
+        _open(user.client, mt5_server)
+    assert refused.value.code == "platform_unavailable"
+    assert "appears under your trading accounts" in refused.value.message
+    opening = AccountOpening.objects.get()
+    assert opening.status == "pending" and not TradingAccount.objects.exists()
+    assert AuditEvent.objects.filter(action="trading_account.open_unknown").count() == 1
+
+    login(client, user)
+    page = client.get("/portal/trading/")
+    assert b'data-opening-status="pending"' in page.content
+
+    # Too early for the sweeper: a request may still be in flight.
+    assert account_openings_resolve()["opened"] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = account_openings_resolve(look_after=timedelta(0))
+    assert counts == {"opened": 1, "failed": 0, "pending": 0}
+    opening.refresh_from_db()
+    account = opening.account
+    assert opening.status == "opened" and account.client == user.client
+    assert _sandbox_users(mt5_server) == 1
+    event = AuditEvent.objects.get(action="trading_account.opened")
+    assert "lost answer" in event.reason and event.actor_label == "rule:account-openings"
+    assert mail.outbox[-1].to == [user.email]
+    assert str(account.login) in mail.outbox[-1].subject
+    assert f"/portal/trading/{account.pk}/" in mail.outbox[-1].body
+
+    # Found once, linked once.
+    assert account_openings_resolve(look_after=timedelta(0)) == {
+        "opened": 0,
+        "failed": 0,
+        "pending": 0,
+    }
+    page = client.get("/portal/trading/")
+    assert b"data-opening-status" not in page.content
+    assert f'data-account="{account.login}"'.encode() in page.content
+
+    # Ops see the openings whose answer was lost, and how they ended.
+    login(client, make_staff("ops_admin"))
+    ops = client.get("/backoffice/platforms/")
+    assert b"data-openings" in ops.content and opening.reference.encode() in ops.content
+    assert f'Opened <span class="font-monospace">{account.login}<'.encode() in ops.content
+
+
+def test_an_opening_the_server_never_made_fails_after_the_grace_period(mt5_server, client):
+    user = make_client_user()
+    opening = AccountOpening.objects.create(
+        client=user.client, account_type=_usd(mt5_server), leverage=100, reference="BO-AO-LOST"
+    )
+    assert account_openings_resolve(look_after=timedelta(0))["pending"] == 1
+    AccountOpening.objects.filter(pk=opening.pk).update(
+        requested_at=timezone.now() - timedelta(minutes=20)
+    )
+    assert account_openings_resolve() == {"opened": 0, "failed": 1, "pending": 0}
+    opening.refresh_from_db()
+    assert opening.status == "failed" and opening.lookups == 2
+    assert "no account" in opening.failure_reason
+    assert AuditEvent.objects.filter(action="trading_account.open_failed").count() == 1
+    login(client, user)
+    page = client.get("/portal/trading/")
+    assert b'data-opening-status="failed"' in page.content and b"was not opened" in page.content
+
+
+def test_a_refused_opening_is_failed_at_once(mt5_server):
+    client = make_client_user().client
+    usd = _usd(mt5_server)
+    usd.group = "real\\no-such-group"
+    usd.save()
+    with pytest.raises(DomainError) as refused:
+        _open(client, mt5_server)
+    assert "cannot open accounts" in refused.value.message
+    opening = AccountOpening.objects.get()
+    assert opening.status == "failed" and opening.lookups == 0 and opening.failure_reason
+    assert _sandbox_users(mt5_server) == 0
+
+
+def test_openings_being_confirmed_count_toward_the_limit(mt5_server):
+    client = make_client_user().client
+    for n in range(MAX_ACCOUNTS_PER_CLIENT - 1):
+        _open(client, mt5_server)
+    AccountOpening.objects.create(
+        client=client, account_type=_usd(mt5_server), leverage=100, reference="BO-AO-INFLIGHT"
+    )
+    with pytest.raises(DomainError) as refused:
+        _open(client, mt5_server)
+    assert "At most" in refused.value.message
+    assert _sandbox_users(mt5_server) == MAX_ACCOUNTS_PER_CLIENT - 1
+
+
+def test_a_new_password_from_the_portal(mt5_server, client):
+    user = make_client_user()
+    account, old = _open(user.client, mt5_server)
+    login(client, user)
+    detail = client.get(f"/portal/trading/{account.pk}/")
+    assert f"/portal/trading/{account.pk}/password/".encode() in detail.content
+    confirm = client.get(f"/portal/trading/{account.pk}/password/")
+    assert confirm.status_code == 200 and b"data-set-password" in confirm.content
+    done = client.post(f"/portal/trading/{account.pk}/password/")
+    assert done.status_code == 200 and "no-store" in done["Cache-Control"]
+    new = done.content.split(b"data-password>")[1].split(b"<")[0].decode()
+    assert new and new != old
+    assert _password_works(mt5_server, account.login, new)
+    assert not _password_works(mt5_server, account.login, old)
+    assert AuditEvent.objects.filter(action="trading_account.password_reset").count() == 1
+
+    # Someone else's account is not found; a closed account gets no new password.
+    other = make_client_user("other@test.example")
+    login(client, other)
+    assert client.get(f"/portal/trading/{account.pk}/password/").status_code == 404
+    assert client.post(f"/portal/trading/{account.pk}/password/").status_code == 404
+    login(client, user)
+    TradingAccount.objects.filter(pk=account.pk).update(status=TradingAccount.Status.CLOSED)
+    closed = client.post(f"/portal/trading/{account.pk}/password/")
+    assert closed.status_code == 200 and b"data-error" in closed.content
+    assert _password_works(mt5_server, account.login, new)
+
+
+def test_a_new_password_when_the_server_is_down(mt5_server, client):
+    user = make_client_user()
+    account, old = _open(user.client, mt5_server)
+    mt5_server.url = "http://127.0.0.1:9"
+    mt5_server.save()
+    login(client, user)
+    response = client.post(f"/portal/trading/{account.pk}/password/")
+    assert response.status_code == 200 and b"could not set a new password" in response.content
+    assert not AuditEvent.objects.filter(action="trading_account.password_reset").exists()
