@@ -20,6 +20,7 @@ import logging
 import secrets
 import threading
 import time
+from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode, urlparse
@@ -500,10 +501,34 @@ class MT5WebAPI(TradingPlatform):
             batch.calls += 1
             if not isinstance(answer, list):
                 raise PlatformMalformed("The trading server's deal list is not a list.")
+            records = []
             for raw in answer:
                 record = self.deal_from(raw)
-                (batch.rejected if isinstance(record, Rejected) else batch.records).append(record)
+                (batch.rejected if isinstance(record, Rejected) else records).append(record)
+            batch.records.extend(self.repeated_hour_resolved(records))
         return batch
+
+    def repeated_hour_resolved(self, records: list[DealRecord]) -> list[DealRecord]:
+        """Deals stamped inside the hour the autumn clock change repeats are read as its first
+        occurrence; one is moved to the second when a deal with a lower ticket (tickets grow
+        with time) is already later than that. A deal with no such witness keeps the first."""
+        latest = None
+        out = []
+        for record in sorted(records, key=lambda r: r.ticket):
+            if latest is not None and record.time < latest:
+                second = self.second_occurrence(record.time)
+                if second is not None and second >= latest:
+                    record = dataclass_replace(record, time=second)
+            latest = record.time if latest is None else max(latest, record.time)
+            out.append(record)
+        return out
+
+    def second_occurrence(self, at: datetime) -> datetime | None:
+        """The later UTC instant the same server-local wall clock time names, when `at` falls
+        in a repeated hour; else None."""
+        local = at.astimezone(self.zone).replace(tzinfo=None)
+        later = local.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
+        return later if later > at else None
 
     def positions(self, *, logins: list[int]) -> Batch:
         batch = Batch()

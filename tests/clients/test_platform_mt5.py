@@ -195,3 +195,31 @@ def test_rate_limited_and_failing_server_are_retryable(api, mt5_server):
     finally:
         stop_mt5_sandbox(server)
     assert TradingServer.objects.count() == 1
+
+
+def test_deals_in_the_repeated_autumn_hour_follow_their_tickets(api):
+    """Athens repeats 03:00-04:00 local on 25 October 2026 (EEST, then EET at 01:00 UTC). A deal
+    whose local stamp is earlier than a lower ticket's is in the hour's second occurrence."""
+    info = _open(api, deposit="")
+
+    def local(hh, mm):  # the server's wall clock written as epoch seconds
+        return int(datetime(2026, 10, 25, hh, mm, tzinfo=UTC).timestamp())
+
+    stamps = [(local(3, 30), "00:30"), (local(3, 50), "00:50"), (local(3, 10), "01:10")]
+    stamps += [(local(3, 40), "01:40"), (local(4, 5), "02:05")]
+    tickets = []
+    for seconds, _ in stamps:
+        raw = {"Login": str(info.login), "Time": str(seconds), "Action": "0", "Entry": "0"}
+        raw |= {"Symbol": "EURUSD", "Volume": "1000", "Price": "1.08000", "Profit": "0.00"}
+        status, body = api_control(api, "deal", {"login": info.login, "raw": raw})
+        assert status == 200, body
+        tickets.append(body["ticket"])
+    since = datetime(2026, 10, 25, 0, 0, tzinfo=UTC)
+    batch = api.deals(logins=[info.login], since=since, until=since + timedelta(hours=3))
+    got = {d.ticket: d.time.strftime("%H:%M") for d in batch.records}
+    assert [got[t] for t in tickets] == [utc for _, utc in stamps]
+    # Alone, a stamp in the repeated hour is read as its first occurrence.
+    raw = {"Deal": str(tickets[2]), "Login": str(info.login), "Time": str(local(3, 10))}
+    raw |= {"Action": "0", "Entry": "0", "Symbol": "EURUSD", "Volume": "1000"}
+    alone = api.repeated_hour_resolved([api.deal_from(raw | {"Price": "1.08", "Profit": "0"})])
+    assert alone[0].time.strftime("%H:%M") == "00:10"
