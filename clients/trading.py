@@ -13,6 +13,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from brokerage.errors import DomainError, InvalidInput
+from brokerage.models import AuditEvent
 from brokerage.services import Actor, audit_record
 
 from .models import AccountOpening, AccountType, Client, Deal, Position, TradingAccount
@@ -25,6 +26,7 @@ MAX_ACCOUNTS_PER_CLIENT = 5
 OPENING_LOOK_AFTER = timedelta(seconds=30)  # the sweeper leaves a request in flight alone
 OPENING_GIVE_UP_AFTER = timedelta(minutes=15)  # no account by then: none was opened
 SWEEPER = "rule:account-openings"
+PASSWORD_RESETS_PER_HOUR = 5
 
 
 class AccountNotAllowed(DomainError):
@@ -265,6 +267,18 @@ def trading_account_password_reset(*, account: TradingAccount, actor: Actor, req
         raise AccountNotAllowed("This account is closed.")
     if client.restricted:
         raise AccountNotAllowed(client.restriction_reason or "The account is restricted.")
+    recent = AuditEvent.objects.filter(
+        target_type=account._meta.label_lower,
+        target_id=str(account.pk),
+        action="trading_account.password_reset",
+        occurred_at__gte=timezone.now() - timedelta(hours=1),
+    ).count()
+    if recent >= PASSWORD_RESETS_PER_HOUR:
+        raise AccountNotAllowed(
+            f"This account's password was changed {recent} times in the last hour. "
+            "Please try again later.",
+            code="too_many_requests",
+        )
     password = _password()
     platform = platform_for(account.server)
     try:

@@ -16,6 +16,7 @@ from clients.models import AccountOpening, TradingAccount
 from clients.platforms import PlatformOutcomeUnknown, platform_for
 from clients.trading import (
     MAX_ACCOUNTS_PER_CLIENT,
+    PASSWORD_RESETS_PER_HOUR,
     account_openings_resolve,
     trading_account_open,
 )
@@ -238,3 +239,17 @@ def test_a_new_password_when_the_server_is_down(mt5_server, client):
     response = client.post(f"/portal/trading/{account.pk}/password/")
     assert response.status_code == 200 and b"could not set a new password" in response.content
     assert not AuditEvent.objects.filter(action="trading_account.password_reset").exists()
+
+
+def test_new_passwords_are_limited_per_hour(mt5_server, client):
+    user = make_client_user()
+    account, _ = _open(user.client, mt5_server)
+    login(client, user)
+    url = f"/portal/trading/{account.pk}/password/"
+    for _ in range(PASSWORD_RESETS_PER_HOUR):
+        assert b"data-password>" in client.post(url).content
+    refused = client.post(url)
+    assert refused.status_code == 200 and b"data-error" in refused.content
+    assert b"Please try again later" in refused.content
+    count = AuditEvent.objects.filter(action="trading_account.password_reset").count()
+    assert count == PASSWORD_RESETS_PER_HOUR
