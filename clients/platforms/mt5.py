@@ -510,16 +510,18 @@ class MT5WebAPI(TradingPlatform):
 
     def repeated_hour_resolved(self, records: list[DealRecord]) -> list[DealRecord]:
         """Deals stamped inside the hour the autumn clock change repeats are read as its first
-        occurrence; one is moved to the second when a deal with a lower ticket (tickets grow
-        with time) is already later than that. A deal with no such witness keeps the first."""
-        latest = None
+        occurrence; one is moved to the second when a deal of the same account with a lower
+        ticket (an account's tickets grow with time, even in imported history) is already later
+        than that. A deal with no such witness keeps the first."""
+        latest: dict[int, datetime] = {}
         out = []
         for record in sorted(records, key=lambda r: r.ticket):
-            if latest is not None and record.time < latest:
+            seen = latest.get(record.login)
+            if seen is not None and record.time < seen:
                 second = self.second_occurrence(record.time)
-                if second is not None and second >= latest:
+                if second is not None and second >= seen:
                     record = dataclass_replace(record, time=second)
-            latest = record.time if latest is None else max(latest, record.time)
+            latest[record.login] = record.time if seen is None else max(seen, record.time)
             out.append(record)
         return out
 

@@ -205,19 +205,28 @@ def test_deals_in_the_repeated_autumn_hour_follow_their_tickets(api):
     def local(hh, mm):  # the server's wall clock written as epoch seconds
         return int(datetime(2026, 10, 25, hh, mm, tzinfo=UTC).timestamp())
 
+    def plant(login, seconds):
+        raw = {"Login": str(login), "Time": str(seconds), "Action": "0", "Entry": "0"}
+        raw |= {"Symbol": "EURUSD", "Volume": "1000", "Price": "1.08000", "Profit": "0.00"}
+        status, body = api_control(api, "deal", {"login": login, "raw": raw})
+        assert status == 200, body
+        return body["ticket"]
+
+    # Another account's lower tickets (its own deals in the hour's second occurrence) are no
+    # witness for this account's: history imported into a server breaks the order across
+    # accounts.
+    other = _open(api, deposit="")
+    plant(other.login, local(3, 50))
+    plant(other.login, local(3, 20))
     stamps = [(local(3, 30), "00:30"), (local(3, 50), "00:50"), (local(3, 10), "01:10")]
     stamps += [(local(3, 40), "01:40"), (local(4, 5), "02:05")]
-    tickets = []
-    for seconds, _ in stamps:
-        raw = {"Login": str(info.login), "Time": str(seconds), "Action": "0", "Entry": "0"}
-        raw |= {"Symbol": "EURUSD", "Volume": "1000", "Price": "1.08000", "Profit": "0.00"}
-        status, body = api_control(api, "deal", {"login": info.login, "raw": raw})
-        assert status == 200, body
-        tickets.append(body["ticket"])
+    tickets = [plant(info.login, seconds) for seconds, _ in stamps]
     since = datetime(2026, 10, 25, 0, 0, tzinfo=UTC)
-    batch = api.deals(logins=[info.login], since=since, until=since + timedelta(hours=3))
+    logins = [other.login, info.login]
+    batch = api.deals(logins=logins, since=since, until=since + timedelta(hours=3))
     got = {d.ticket: d.time.strftime("%H:%M") for d in batch.records}
     assert [got[t] for t in tickets] == [utc for _, utc in stamps]
+    assert sorted(v for t, v in got.items() if t not in tickets) == ["00:50", "01:20"]
     # Alone, a stamp in the repeated hour is read as its first occurrence.
     raw = {"Deal": str(tickets[2]), "Login": str(info.login), "Time": str(local(3, 10))}
     raw |= {"Action": "0", "Entry": "0", "Symbol": "EURUSD", "Volume": "1000"}
