@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
-import string
 import uuid
 from datetime import timedelta
 
@@ -18,7 +16,15 @@ from brokerage.services import Actor, audit_record
 
 from .models import AccountOpening, AccountType, Client, Deal, Position, TradingAccount
 from .notify import email_client
-from .platforms import AccountInfo, PlatformError, PlatformOutcomeUnknown, platform_for
+from .platforms import (
+    AccountInfo,
+    PlatformAuthFailed,
+    PlatformError,
+    PlatformRejected,
+    PlatformUnavailable,
+    platform_for,
+    strong_password,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +39,6 @@ class AccountNotAllowed(DomainError):
     """That trading account cannot be opened."""
 
     code = "account_not_allowed"
-
-
-def _password() -> str:
-    """An MT5 main password: letters, digits and a symbol (MT5 requires mixed classes)."""
-    alphabet = string.ascii_letters + string.digits
-    core = "".join(secrets.choice(alphabet) for _ in range(10))
-    return core + secrets.choice("ABCDEFGH") + secrets.choice("23456789") + "#"
 
 
 def account_types_for(client: Client) -> QuerySet[AccountType]:
@@ -66,10 +65,17 @@ def trading_account_open(
             fields={"leverage": ["Not offered for this account type."]},
         )
     with transaction.atomic():
-        # Under the client's lock, counting openings still being confirmed: two tabs opening at
-        # once get one account each up to the limit, and no platform account is made beyond it.
+        # Under the client's lock: two tabs opening at once get one account each up to the
+        # limit, and while an opening is being confirmed no other starts (it may yet appear).
         Client.objects.select_for_update().get(pk=client.pk)
-        if _accounts_in_use(client) >= MAX_ACCOUNTS_PER_CLIENT:
+        if client.account_openings.filter(status=AccountOpening.Status.PENDING).exists():
+            raise AccountNotAllowed(
+                "An account you asked for is still being confirmed with the trading server. "
+                "It appears under your trading accounts within a few minutes.",
+                code="opening_pending",
+            )
+        active = client.trading_accounts.filter(status=TradingAccount.Status.ACTIVE).count()
+        if active >= MAX_ACCOUNTS_PER_CLIENT:
             raise AccountNotAllowed(
                 f"At most {MAX_ACCOUNTS_PER_CLIENT} trading accounts per client."
             )
@@ -77,76 +83,81 @@ def trading_account_open(
             client=client, account_type=account_type, leverage=leverage, reference=_reference()
         )
     user = client.user
-    password = _password()
-    platform = platform_for(account_type.server)
+    password = strong_password()
+    platform = None
     try:
-        try:
-            info = platform.account_create(
-                group=account_type.group,
-                leverage=leverage,
-                name=user.get_full_name() or user.email,
-                email=user.email,
-                country=client.country,
-                password=password,
-                comment=opening.reference,
-            )
-        except PlatformOutcomeUnknown as exc:
-            # It may have been opened: look before the client can try again.
-            info = _look_up(opening, platform)
-            if info is None:
-                audit_record(
-                    actor=actor,
-                    action="trading_account.open_unknown",
-                    target=client,
-                    reason=exc.message,
-                    evidence={"reference": opening.reference, "group": account_type.group},
-                )
-                raise AccountNotAllowed(
-                    "The trading server did not confirm the new account. We are checking with "
-                    "it: if it was opened, it appears under your trading accounts within a few "
-                    "minutes and you can set its password there.",
-                    code="platform_unavailable",
-                ) from exc
-    except PlatformError as exc:
-        # Refused, or never sent: nothing was opened.
+        platform = platform_for(account_type.server)
+        info = platform.account_create(
+            group=account_type.group,
+            leverage=leverage,
+            name=user.get_full_name() or user.email,
+            email=user.email,
+            country=client.country,
+            password=password,
+            comment=opening.reference,
+        )
+    except NOT_DONE as exc:  # refused, or never sent: nothing was opened
         _opening_failed(opening, exc.message)
         raise AccountNotAllowed(
             "The trading server cannot open accounts right now. Please try again later.",
             code=exc.code,
         ) from exc
+    except PlatformError as exc:  # it may have been opened: look before anything else
+        info = _look_up(opening, platform) if platform is not None else None
+        if info is None:
+            audit_record(
+                actor=actor,
+                action="trading_account.open_unknown",
+                target=client,
+                reason=exc.message,
+                evidence={"reference": opening.reference, "group": account_type.group},
+            )
+            raise AccountNotAllowed(
+                "The trading server did not confirm the new account. We are checking with "
+                "it: if it was opened, it appears under your trading accounts within a few "
+                "minutes and you can set its password there.",
+                code="platform_unavailable",
+            ) from exc
     finally:
-        platform.close()
-    account = _opening_link(opening, info, actor=actor, request=request)
+        if platform is not None:
+            platform.close()
+    account, _ = _opening_link(opening, info, actor=actor, request=request)
     return account, password
+
+
+# Errors after which the platform certainly did not act (the others leave it unknown).
+NOT_DONE = (PlatformRejected, PlatformAuthFailed, PlatformUnavailable)
 
 
 def _reference() -> str:
     return f"BO-AO-{uuid.uuid4().hex[:16].upper()}"  # 22 characters; MT5 allows 64
 
 
-def _accounts_in_use(client: Client) -> int:
-    active = client.trading_accounts.filter(status=TradingAccount.Status.ACTIVE).count()
-    return active + client.account_openings.filter(status=AccountOpening.Status.PENDING).count()
-
-
 def _look_up(opening: AccountOpening, platform) -> AccountInfo | None:
     """The account carrying the opening's reference, or None (not there, or the lookup failed:
     the opening stays pending for the sweeper)."""
-    AccountOpening.objects.filter(pk=opening.pk).update(lookups=F("lookups") + 1)
     try:
-        return platform.account_find(group=opening.account_type.group, comment=opening.reference)
+        return _find(opening, platform)
     except PlatformError as exc:
         logger.warning("Looking up account opening %s failed: %s", opening.reference, exc)
         return None
 
 
+def _find(opening: AccountOpening, platform, *, thorough: bool = False) -> AccountInfo | None:
+    AccountOpening.objects.filter(pk=opening.pk).update(lookups=F("lookups") + 1)
+    return platform.account_find(
+        group=opening.account_type.group, comment=opening.reference, thorough=thorough
+    )
+
+
 @transaction.atomic
 def _opening_link(
     opening: AccountOpening, info: AccountInfo, *, actor: Actor, request=None
-) -> TradingAccount:
+) -> tuple[TradingAccount, bool]:
+    """The opening's account, recorded once: (account, whether this call recorded it)."""
     opening = AccountOpening.objects.select_for_update().get(pk=opening.pk)
-    if opening.status == AccountOpening.Status.OPENED:  # linked meanwhile (the sweeper)
-        return opening.account
+    if opening.status == AccountOpening.Status.OPENED:  # linked meanwhile
+        return opening.account, False
     account_type = opening.account_type
     account = TradingAccount.objects.create(
         client=opening.client,
@@ -180,14 +191,16 @@ def _opening_link(
         },
         request=request,
     )
-    return account
+    return account, True
 
 
-def _opening_failed(opening: AccountOpening, reason: str) -> None:
-    AccountOpening.objects.filter(pk=opening.pk, status=AccountOpening.Status.PENDING).update(
-        status=AccountOpening.Status.FAILED,
-        failure_reason=reason[:255],
-        resolved_at=timezone.now(),
+def _opening_failed(opening: AccountOpening, reason: str) -> bool:
+    return bool(
+        AccountOpening.objects.filter(pk=opening.pk, status=AccountOpening.Status.PENDING).update(
+            status=AccountOpening.Status.FAILED,
+            failure_reason=reason[:255],
+            resolved_at=timezone.now(),
+        )
     )
 
 
@@ -198,7 +211,8 @@ def account_openings_resolve(
 ) -> dict[str, int]:
     """Openings whose answer was lost: link the account the platform has under the opening's
     reference (the client is emailed to set its password), or, once the platform has had
-    ample time, record that nothing was opened."""
+    ample time and a look through the whole group finds nothing, record that nothing was
+    opened. A server that cannot be reached leaves its openings for the next run."""
     now = timezone.now()
     pending = list(
         AccountOpening.objects.filter(
@@ -212,39 +226,46 @@ def account_openings_resolve(
     for opening in pending:
         by_server.setdefault(opening.account_type.server_id, []).append(opening)
     for openings in by_server.values():
-        platform = platform_for(openings[0].account_type.server)
+        try:
+            platform = platform_for(openings[0].account_type.server)
+        except PlatformError as exc:
+            logger.warning("No platform for %s: %s", openings[0].account_type.server, exc)
+            counts["pending"] += len(openings)
+            continue
         try:
             for opening in openings:
-                try:
-                    AccountOpening.objects.filter(pk=opening.pk).update(lookups=F("lookups") + 1)
-                    info = platform.account_find(
-                        group=opening.account_type.group, comment=opening.reference
-                    )
-                except PlatformError as exc:
-                    logger.warning("Looking up %s failed: %s", opening.reference, exc)
-                    counts["pending"] += 1
-                    continue
-                if info is not None:
-                    account = _opening_link(opening, info, actor=SWEEPER)
-                    transaction.on_commit(lambda a=account: _account_ready_email(a))
-                    counts["opened"] += 1
-                elif opening.requested_at <= now - give_up_after:
-                    _opening_failed(
-                        opening, "The trading server has no account carrying this reference."
-                    )
-                    audit_record(
-                        actor=SWEEPER,
-                        action="trading_account.open_failed",
-                        target=opening.client,
-                        reason="no account on the trading server after a lost answer",
-                        evidence={"reference": opening.reference},
-                    )
-                    counts["failed"] += 1
-                else:
-                    counts["pending"] += 1
+                outcome = _opening_resolve(opening, platform, now=now, give_up_after=give_up_after)
+                counts[outcome] += 1
         finally:
             platform.close()
     return counts
+
+
+def _opening_resolve(opening, platform, *, now, give_up_after) -> str:
+    giving_up = opening.requested_at <= now - give_up_after
+    try:
+        info = _find(opening, platform, thorough=giving_up)
+    except PlatformError as exc:  # not known either way: the next run looks again
+        logger.warning("Looking up account opening %s failed: %s", opening.reference, exc)
+        return "pending"
+    if info is not None:
+        account, linked = _opening_link(opening, info, actor=SWEEPER)
+        if linked:  # the client never saw this account's password
+            transaction.on_commit(lambda: _account_ready_email(account))
+        return "opened"
+    if not giving_up:
+        return "pending"
+    with transaction.atomic():
+        if _opening_failed(opening, "The trading server has no account carrying this reference."):
+            audit_record(
+                actor=SWEEPER,
+                action="trading_account.open_failed",
+                target=opening.client,
+                reason="no account on the trading server after a lost answer",
+                evidence={"reference": opening.reference},
+            )
+            return "failed"
+    return "pending"
 
 
 def _account_ready_email(account: TradingAccount) -> None:
@@ -261,43 +282,71 @@ def _account_ready_email(account: TradingAccount) -> None:
 
 def trading_account_password_reset(*, account: TradingAccount, actor: Actor, request=None) -> str:
     """A new main password for the account, set on the platform; shown to the client once and
-    never stored."""
-    client = account.client
-    if account.status != TradingAccount.Status.ACTIVE:
-        raise AccountNotAllowed("This account is closed.")
-    if client.restricted:
-        raise AccountNotAllowed(client.restriction_reason or "The account is restricted.")
-    recent = AuditEvent.objects.filter(
-        target_type=account._meta.label_lower,
-        target_id=str(account.pk),
-        action="trading_account.password_reset",
-        occurred_at__gte=timezone.now() - timedelta(hours=1),
-    ).count()
-    if recent >= PASSWORD_RESETS_PER_HOUR:
-        raise AccountNotAllowed(
-            f"This account's password was changed {recent} times in the last hour. "
-            "Please try again later.",
-            code="too_many_requests",
+    never stored. One change at a time per account (its row lock), five an hour."""
+    with transaction.atomic():
+        account = (
+            TradingAccount.objects.select_for_update()
+            .select_related("client__user", "server")
+            .get(pk=account.pk)
         )
-    password = _password()
-    platform = platform_for(account.server)
-    try:
-        platform.password_change(login=account.login, password=password)
-    except PlatformError as exc:
-        raise AccountNotAllowed(
-            "The trading server could not set a new password right now. Please try again later.",
-            code=exc.code,
-        ) from exc
-    finally:
-        platform.close()
-    audit_record(
-        actor=actor,
-        action="trading_account.password_reset",
-        target=account,
-        evidence={"login": account.login, "server": account.server.name},
-        request=request,
-    )
+        client = account.client
+        if account.status != TradingAccount.Status.ACTIVE:
+            raise AccountNotAllowed("This account is closed.")
+        if client.restricted:
+            raise AccountNotAllowed(client.restriction_reason or "The account is restricted.")
+        recent = AuditEvent.objects.filter(
+            target_type=account._meta.label_lower,
+            target_id=str(account.pk),
+            action="trading_account.password_reset",
+            occurred_at__gte=timezone.now() - timedelta(hours=1),
+        ).count()
+        if recent >= PASSWORD_RESETS_PER_HOUR:
+            raise AccountNotAllowed(
+                f"This account's password was changed {recent} times in the last hour. "
+                "Please try again later.",
+                code="too_many_requests",
+            )
+        password = strong_password()
+        platform = None
+        try:
+            platform = platform_for(account.server)
+            platform.password_change(login=account.login, password=password)
+        except NOT_DONE as exc:
+            raise AccountNotAllowed(
+                "The trading server could not set a new password right now. Please try again "
+                "later.",
+                code=exc.code,
+            ) from exc
+        except PlatformError as exc:
+            raise AccountNotAllowed(
+                "The trading server did not confirm the new password, so your previous one may "
+                "no longer work. Please set a new one again in a minute.",
+                code="platform_unavailable",
+            ) from exc
+        finally:
+            if platform is not None:
+                platform.close()
+        audit_record(
+            actor=actor,
+            action="trading_account.password_reset",
+            target=account,
+            evidence={"login": account.login, "server": account.server.name},
+            request=request,
+        )
+        transaction.on_commit(lambda: _password_changed_email(account))
     return password
+
+
+def _password_changed_email(account: TradingAccount) -> None:
+    email_client(
+        account.client.user,
+        subject=f"The password of trading account {account.login} was changed",
+        body=f"A new MetaTrader 5 password was set for account {account.login} on "
+        f"{account.server.name} from the client portal. If this was not you, contact us at "
+        "once and set a new password:",
+        url_name="portal:account_password",
+        args=[account.pk],
+    )
 
 
 # --- reads for the portal --------------------------------------------------------------------

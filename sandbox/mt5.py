@@ -34,13 +34,13 @@ Users:
   GET /api/user/add?pass_main=&pass_investor=&group=&name=&leverage=&email=&country=&comment=
       Server assigns Login (sequential from 500001). group must be one of the server's groups:
       "real\\standard-usd" (USD), "real\\standard-eur" (EUR), "real\\pro-usd" (USD), "demo\\forex-usd" (USD).
-      leverage: 1..1000. pass_main: 8-16 characters of at least two kinds (lower, upper, digits,
-      other). comment: <= 64 chars. -> answer: user record. NO idempotency: sent twice, it opens two
+      leverage: 1..1000. pass_main, pass_investor: 8-16 characters with lower and upper case
+      letters and digits. comment: <= 64 chars. -> answer: user record. NO idempotency: sent twice, it opens two
       accounts (that is why the client looks the account up by its comment after a timeout).
   GET /api/user/get?login=   -> answer: user record    ("13 Not found" for unknown login)
   GET /api/user/get_batch?login=1,2,3 and/or &group=<mask> -> answer: list of user records
   GET /api/user/logins?group=<mask>  -> answer: list of logins (strings), ascending
-  GET /api/user/pass/change?login=&type=main|investor&password=  -> {"retcode": "0 Done"}
+  GET /api/user/change_password?login=&type=main|investor&password=  -> {"retcode": "0 Done"}
       (same password rule as user/add; "13 Not found" for an unknown login)
   GET /api/user/check_password?login=&type=main|investor&password=  -> {"retcode": "0 Done"}, or
       "3006 Invalid password"
@@ -268,11 +268,10 @@ INSERT_POSITION = f"INSERT INTO positions ({POSITION_COLS}) VALUES (?,?,?,?,?,?,
 
 
 def valid_password(password: str) -> bool:
-    """MT5's rule for account passwords: 8 to 16 characters with at least two of lower case,
-    upper case, digits and other characters."""
-    classes = (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
-    kinds = sum(any(test(c) for c in password) for test in classes)
-    return 8 <= len(password) <= 16 and kinds >= 2
+    """MT5's rule for account passwords: 8 to 16 characters with lower and upper case letters
+    and digits."""
+    kinds = (str.islower, str.isupper, str.isdigit)
+    return 8 <= len(password) <= 16 and all(any(test(c) for c in password) for test in kinds)
 
 
 def password_hash(password: str) -> bytes:
@@ -670,6 +669,8 @@ class MT5State:
         group = q.get("group", "")
         if group not in GROUPS or not valid_password(q.get("pass_main", "")):
             raise ApiError(RET_BAD_PARAMS)
+        if "pass_investor" in q and not valid_password(q["pass_investor"]):
+            raise ApiError(RET_BAD_PARAMS)
         if len(q.get("comment", "")) > MAX_USER_COMMENT:
             raise ApiError(RET_BAD_PARAMS)
         leverage = int_param(q, "leverage")
@@ -724,7 +725,7 @@ class MT5State:
             logins = self._selected_logins(self.db, {"group": mask})
         return {"retcode": RET_OK, "answer": [str(n) for n in logins]}
 
-    def api_user_pass_change(self, q: dict) -> dict:
+    def api_user_change_password(self, q: dict) -> dict:
         login = int_param(q, "login")
         kind = q.get("type", "main")
         password = q.get("password", "")
@@ -960,7 +961,7 @@ class MT5State:
         "/api/user/get": api_user_get,
         "/api/user/get_batch": api_user_get_batch,
         "/api/user/logins": api_user_logins,
-        "/api/user/pass/change": api_user_pass_change,
+        "/api/user/change_password": api_user_change_password,
         "/api/user/check_password": api_user_check_password,
         "/api/user/account/get": api_account_get,
         "/api/user/account/get_batch": api_account_get_batch,

@@ -14,6 +14,7 @@ from .base import (  # noqa: F401
     Rejected,
     SymbolMap,
     TradingPlatform,
+    strong_password,
 )
 
 

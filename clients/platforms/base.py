@@ -8,6 +8,8 @@ never raised, so one bad deal does not stop the rest of a sync.
 
 from __future__ import annotations
 
+import secrets
+import string
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +17,17 @@ from datetime import datetime
 from decimal import Decimal
 
 from brokerage.errors import DomainError
+
+
+def strong_password() -> str:
+    """An MT5 account password: 13 characters with lower and upper case, digits and a symbol
+    (MT5 refuses passwords without mixed kinds)."""
+    alphabet = string.ascii_letters + string.digits
+    core = [secrets.choice(alphabet) for _ in range(9)]
+    core += [secrets.choice("abcdefghjkmnpqrstuvwxyz"), secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ")]
+    core += [secrets.choice("23456789"), secrets.choice("#@!$%*+=?")]
+    secrets.SystemRandom().shuffle(core)
+    return "".join(core)
 
 
 class PlatformError(DomainError):
@@ -173,12 +186,16 @@ class TradingPlatform(ABC):
         it up by `comment` (account_find) before opening another."""
 
     @abstractmethod
-    def account_find(self, *, group: str, comment: str) -> AccountInfo | None:
-        """A recently opened account of `group` carrying `comment`, if any."""
+    def account_find(
+        self, *, group: str, comment: str, thorough: bool = False
+    ) -> AccountInfo | None:
+        """A recently opened account of `group` carrying `comment`, if any (`thorough`: look
+        through the whole group, not only its newest accounts)."""
 
     @abstractmethod
     def password_change(self, *, login: int, password: str) -> None:
-        """Set the account's main (trading) password."""
+        """Set the account's main (trading) password. Raises PlatformOutcomeUnknown when it
+        may or may not have been changed."""
 
     @abstractmethod
     def account_get(self, login: int) -> AccountInfo: ...

@@ -40,6 +40,7 @@ from .base import (
     Rejected,
     SymbolMap,
     TradingPlatform,
+    strong_password,
 )
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ RET_NO_MONEY = 10019
 RET_NOT_FOUND = 13
 RET_PERMISSIONS = 8
 RET_FREQUENT = 12
+TRANSIENT_RETCODES = {7, 9, 10}  # MT_RET_ERR_NETWORK, _TIMEOUT, _CONNECTION
 AUTH_RETCODES = {1000, 1001, 1002, 1003, 1004}
 COMMENT_MAX = 32
 RECENT_LOGINS = 200  # logins read when looking a new account up by its comment
@@ -227,7 +229,10 @@ class MT5WebAPI(TradingPlatform):
                 try:
                     self._authenticate()
                 except PlatformOutcomeUnknown:  # a stale connection: the handshake is harmless
-                    self._authenticate()
+                    try:
+                        self._authenticate()
+                    except PlatformOutcomeUnknown as exc:  # `path` was never sent
+                        raise PlatformUnavailable(exc.message) from exc
             try:
                 status, body = self._raw_get(path, params)
             except PlatformOutcomeUnknown:
@@ -243,7 +248,12 @@ class MT5WebAPI(TradingPlatform):
                 if idempotent:
                     raise PlatformUnavailable(message)
                 raise PlatformOutcomeUnknown(message)  # it may have done it before failing
-            answer = self._parse(path, status, body)
+            try:
+                answer = self._parse(path, status, body)
+            except PlatformMalformed as exc:
+                if idempotent:
+                    raise
+                raise PlatformOutcomeUnknown(f"{exc.message} It may have been done.") from exc
             code, text = retcode_of(answer)
             if code == RET_PERMISSIONS and attempt == 1:
                 self.cookie = None
@@ -252,6 +262,11 @@ class MT5WebAPI(TradingPlatform):
                 return answer.get("answer")
             if code == RET_FREQUENT:  # refused before doing anything: try again later
                 raise PlatformUnavailable(f"The trading server is rate-limiting us: {text}.")
+            if code in TRANSIENT_RETCODES:  # network, timeout, connection inside the server
+                message = f"The trading server failed on {path}: {code} {text}."
+                if idempotent:
+                    raise PlatformUnavailable(message)
+                raise PlatformOutcomeUnknown(message)
             if code == RET_NO_MONEY:
                 raise PlatformRejected(
                     "Not enough free margin on the trading account.", retcode=code, code="no_money"
@@ -380,7 +395,7 @@ class MT5WebAPI(TradingPlatform):
             "/api/user/add",
             {
                 "pass_main": password,
-                "pass_investor": secrets.token_urlsafe(9) + "a1",
+                "pass_investor": strong_password(),
                 "group": group,
                 "name": name[:128],
                 "leverage": str(int(leverage)),
@@ -405,23 +420,35 @@ class MT5WebAPI(TradingPlatform):
             return info
         return AccountInfo(**{**info.__dict__, "currency": currency})
 
-    def account_find(self, *, group: str, comment: str) -> AccountInfo | None:
-        # A new account gets one of its group's highest logins, so the latest few are read.
+    def account_find(
+        self, *, group: str, comment: str, thorough: bool = False
+    ) -> AccountInfo | None:
+        # A new account usually gets one of its group's highest logins, so the latest few are
+        # read; `thorough` reads the whole group, newest first, a batch at a time.
         logins = self.call("/api/user/logins", {"group": group})
         if not isinstance(logins, list):
             raise PlatformMalformed("The trading server's login list is not a list.")
-        recent = sorted(n for n in map(_int_or_none, logins) if n is not None)[-RECENT_LOGINS:]
-        if not recent:
-            return None
-        users = self.call("/api/user/get_batch", {"login": ",".join(map(str, recent))})
-        for raw in users if isinstance(users, list) else []:
-            if isinstance(raw, dict) and raw.get("Comment") == comment and "Login" in raw:
-                return self._with_currency(self._account(raw, None), group)
+        known = sorted((n for n in map(_int_or_none, logins) if n is not None), reverse=True)
+        chunks = _chunks(known, self.batch_size) if thorough else [known[:RECENT_LOGINS]]
+        for chunk in chunks:
+            if not chunk:
+                continue
+            users = self.call("/api/user/get_batch", {"login": ",".join(map(str, chunk))})
+            for raw in users if isinstance(users, list) else []:
+                if isinstance(raw, dict) and raw.get("Comment") == comment:
+                    try:
+                        info = self._account(raw, None)
+                    except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+                        message = f"The account found is unreadable ({exc})."
+                        raise PlatformMalformed(message) from exc
+                    return self._with_currency(info, group)
         return None
 
     def password_change(self, *, login: int, password: str) -> None:
         self.call(
-            "/api/user/pass/change", {"login": str(login), "type": "main", "password": password}
+            "/api/user/change_password",
+            {"login": str(login), "type": "main", "password": password},
+            idempotent=False,  # an answer lost may still have changed it: never assume either
         )
 
     def group_currency(self, group: str) -> str:
@@ -505,22 +532,34 @@ class MT5WebAPI(TradingPlatform):
             for raw in answer:
                 record = self.deal_from(raw)
                 (batch.rejected if isinstance(record, Rejected) else records).append(record)
-            batch.records.extend(self.repeated_hour_resolved(records))
+            batch.records.extend(self.repeated_hour_resolved(records, since=since, until=until))
         return batch
 
-    def repeated_hour_resolved(self, records: list[DealRecord]) -> list[DealRecord]:
+    def repeated_hour_resolved(
+        self,
+        records: list[DealRecord],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[DealRecord]:
         """Deals stamped inside the hour the autumn clock change repeats are read as its first
-        occurrence; one is moved to the second when a deal of the same account with a lower
-        ticket (an account's tickets grow with time, even in imported history) is already later
-        than that. A deal with no such witness keeps the first."""
+        occurrence; one is moved to the second when only the second lies in the window asked
+        for [since, until], or when a deal of the same account with a lower ticket (an
+        account's tickets grow with time, even in imported history) is already later than the
+        first. A deal with neither witness keeps the first."""
         latest: dict[int, datetime] = {}
         out = []
         for record in sorted(records, key=lambda r: r.ticket):
             seen = latest.get(record.login)
-            if seen is not None and record.time < seen:
-                second = self.second_occurrence(record.time)
-                if second is not None and second >= seen:
-                    record = dataclass_replace(record, time=second)
+            early = (seen is not None and record.time < seen) or (
+                since is not None and record.time < since
+            )
+            second = self.second_occurrence(record.time) if early else None
+            if second is not None and (
+                (seen is not None and record.time < seen <= second)
+                or (since is not None and record.time < since <= second <= (until or second))
+            ):
+                record = dataclass_replace(record, time=second)
             latest[record.login] = record.time if seen is None else max(seen, record.time)
             out.append(record)
         return out

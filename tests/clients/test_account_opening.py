@@ -17,6 +17,8 @@ from clients.platforms import PlatformOutcomeUnknown, platform_for
 from clients.trading import (
     MAX_ACCOUNTS_PER_CLIENT,
     PASSWORD_RESETS_PER_HOUR,
+    _opening_link,
+    _opening_resolve,
     account_openings_resolve,
     trading_account_open,
 )
@@ -42,6 +44,19 @@ def _sandbox_users(mt5_server) -> int:
 
 def _fault(mt5_server, faults):
     mt5_server.sandbox.control("POST", "faults", faults)
+
+
+def _platform_account(api, comment: str, name: str = "Tia Trader"):
+    """An account opened straight on the platform (as a request whose answer was lost)."""
+    return api.account_create(
+        group="real\\standard-usd",
+        leverage=100,
+        name=name,
+        email="tia@test.example",
+        country="CY",
+        password="Secret#123",
+        comment=comment,
+    )
 
 
 def _password_works(mt5_server, login_, password) -> bool:
@@ -74,15 +89,7 @@ def test_the_adapter_never_sends_user_add_twice(mt5_server):
     api = platform_for(mt5_server, timeout=3)
     try:
         with pytest.raises(PlatformOutcomeUnknown):
-            api.account_create(
-                group="real\\standard-usd",
-                leverage=100,
-                name="Once Only",
-                email="once@test.example",
-                country="CY",
-                password="Secret#123",
-                comment="BO-AO-ONCE",
-            )
+            _platform_account(api, "BO-AO-ONCE", "Once Only")
     finally:
         api.close()
     assert _sandbox_users(mt5_server) == 1
@@ -189,20 +196,81 @@ def test_a_refused_opening_is_failed_at_once(mt5_server):
     assert _sandbox_users(mt5_server) == 0
 
 
-def test_openings_being_confirmed_count_toward_the_limit(mt5_server):
+def test_the_account_limit_and_an_opening_being_confirmed_stop_another(mt5_server):
     client = make_client_user().client
-    for n in range(MAX_ACCOUNTS_PER_CLIENT - 1):
+    for _ in range(MAX_ACCOUNTS_PER_CLIENT):
         _open(client, mt5_server)
-    AccountOpening.objects.create(
-        client=client, account_type=_usd(mt5_server), leverage=100, reference="BO-AO-INFLIGHT"
-    )
     with pytest.raises(DomainError) as refused:
         _open(client, mt5_server)
     assert "At most" in refused.value.message
-    assert _sandbox_users(mt5_server) == MAX_ACCOUNTS_PER_CLIENT - 1
+    assert _sandbox_users(mt5_server) == MAX_ACCOUNTS_PER_CLIENT
+
+    other = make_client_user("other@test.example").client
+    AccountOpening.objects.create(
+        client=other, account_type=_usd(mt5_server), leverage=100, reference="BO-AO-INFLIGHT"
+    )
+    with pytest.raises(DomainError) as refused:
+        _open(other, mt5_server)
+    assert refused.value.code == "opening_pending"
+    assert _sandbox_users(mt5_server) == MAX_ACCOUNTS_PER_CLIENT
 
 
-def test_a_new_password_from_the_portal(mt5_server, client):
+def test_an_unreadable_answer_to_user_add_is_looked_up(mt5_server):
+    """The server opened the account and its answer is cut short: found, not failed."""
+    client = make_client_user().client
+    _fault(mt5_server, {"malformed": {"path": "/api/user/add", "count": 1}})
+    account, password = _open(client, mt5_server)
+    assert _sandbox_users(mt5_server) == 1
+    opening = AccountOpening.objects.get()
+    assert opening.status == "opened" and opening.lookups == 1 and opening.account == account
+    assert _password_works(mt5_server, account.login, password)
+
+
+def test_the_sweeper_and_the_request_link_an_opening_once(
+    mt5_server, django_capture_on_commit_callbacks
+):
+    client = make_client_user().client
+    opening = AccountOpening.objects.create(
+        client=client, account_type=_usd(mt5_server), leverage=100, reference="BO-AO-RACE"
+    )
+    api = platform_for(mt5_server)
+    try:
+        info = _platform_account(api, "BO-AO-RACE", "Race")
+        stale = AccountOpening.objects.get(pk=opening.pk)  # as the sweeper read it
+        account, linked = _opening_link(opening, info, actor="test")  # the request got there first
+        assert linked
+        with django_capture_on_commit_callbacks() as callbacks:
+            outcome = _opening_resolve(
+                stale, api, now=timezone.now(), give_up_after=timedelta(minutes=15)
+            )
+    finally:
+        api.close()
+    assert outcome == "opened" and callbacks == []  # no "set its password" email
+    assert TradingAccount.objects.get() == account
+
+
+def test_before_giving_up_the_sweeper_reads_the_whole_group(mt5_server, monkeypatch):
+    client = make_client_user().client
+    api = platform_for(mt5_server)
+    try:
+        for n in range(3):
+            _platform_account(api, "BO-AO-OLDER" if n == 0 else "", f"Other {n}" if n else "Ours")
+    finally:
+        api.close()
+    monkeypatch.setattr("clients.platforms.mt5.RECENT_LOGINS", 1)
+    opening = AccountOpening.objects.create(
+        client=client, account_type=_usd(mt5_server), leverage=100, reference="BO-AO-OLDER"
+    )
+    assert account_openings_resolve(look_after=timedelta(0))["pending"] == 1
+    AccountOpening.objects.filter(pk=opening.pk).update(
+        requested_at=timezone.now() - timedelta(minutes=20)
+    )
+    assert account_openings_resolve()["opened"] == 1
+    opening.refresh_from_db()
+    assert opening.status == "opened" and opening.account.login == 500001
+
+
+def test_a_new_password_from_the_portal(mt5_server, client, django_capture_on_commit_callbacks):
     user = make_client_user()
     account, old = _open(user.client, mt5_server)
     login(client, user)
@@ -210,13 +278,15 @@ def test_a_new_password_from_the_portal(mt5_server, client):
     assert f"/portal/trading/{account.pk}/password/".encode() in detail.content
     confirm = client.get(f"/portal/trading/{account.pk}/password/")
     assert confirm.status_code == 200 and b"data-set-password" in confirm.content
-    done = client.post(f"/portal/trading/{account.pk}/password/")
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(f"/portal/trading/{account.pk}/password/")
     assert done.status_code == 200 and "no-store" in done["Cache-Control"]
     new = done.content.split(b"data-password>")[1].split(b"<")[0].decode()
     assert new and new != old
     assert _password_works(mt5_server, account.login, new)
     assert not _password_works(mt5_server, account.login, old)
     assert AuditEvent.objects.filter(action="trading_account.password_reset").count() == 1
+    assert mail.outbox[-1].to == [user.email] and "was changed" in mail.outbox[-1].subject
 
     # Someone else's account is not found; a closed account gets no new password.
     other = make_client_user("other@test.example")
@@ -227,6 +297,19 @@ def test_a_new_password_from_the_portal(mt5_server, client):
     TradingAccount.objects.filter(pk=account.pk).update(status=TradingAccount.Status.CLOSED)
     closed = client.post(f"/portal/trading/{account.pk}/password/")
     assert closed.status_code == 200 and b"data-error" in closed.content
+    assert _password_works(mt5_server, account.login, new)
+
+
+def test_a_new_password_whose_answer_is_lost(mt5_server, client):
+    user = make_client_user()
+    account, old = _open(user.client, mt5_server)
+    _fault(mt5_server, {"drop_after_write": {"path": "/api/user/change_password", "count": 1}})
+    login(client, user)
+    response = client.post(f"/portal/trading/{account.pk}/password/")
+    assert b"did not confirm the new password" in response.content
+    assert not _password_works(mt5_server, account.login, old)  # it was changed, unseen
+    again = client.post(f"/portal/trading/{account.pk}/password/")
+    new = again.content.split(b"data-password>")[1].split(b"<")[0].decode()
     assert _password_works(mt5_server, account.login, new)
 
 

@@ -227,8 +227,27 @@ def test_deals_in_the_repeated_autumn_hour_follow_their_tickets(api):
     got = {d.ticket: d.time.strftime("%H:%M") for d in batch.records}
     assert [got[t] for t in tickets] == [utc for _, utc in stamps]
     assert sorted(v for t, v in got.items() if t not in tickets) == ["00:50", "01:20"]
+    # A live pass just after 01:29 UTC asks for [01:29, 01:31]: a deal stamped 03:30 local can
+    # only be the hour's second occurrence (01:30 UTC), even with no earlier deal to compare.
+    # (The server also answers the first 03:30 deal again; it is stored already, by ticket.)
+    late = plant(info.login, local(3, 30))
+    since = datetime(2026, 10, 25, 1, 29, tzinfo=UTC)
+    live = api.deals(logins=[info.login], since=since, until=since + timedelta(minutes=2))
+    assert {d.ticket: d.time.strftime("%H:%M") for d in live.records}[late] == "01:30"
+
     # Alone, a stamp in the repeated hour is read as its first occurrence.
     raw = {"Deal": str(tickets[2]), "Login": str(info.login), "Time": str(local(3, 10))}
     raw |= {"Action": "0", "Entry": "0", "Symbol": "EURUSD", "Volume": "1000"}
     alone = api.repeated_hour_resolved([api.deal_from(raw | {"Price": "1.08", "Profit": "0"})])
     assert alone[0].time.strftime("%H:%M") == "00:10"
+
+
+def test_generated_passwords_meet_mt5s_rule_and_need_no_escaping():
+    from html import escape
+
+    from clients.platforms import strong_password
+    from sandbox.mt5 import valid_password
+
+    for _ in range(2000):
+        password = strong_password()
+        assert valid_password(password) and escape(password) == password, password

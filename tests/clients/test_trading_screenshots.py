@@ -5,12 +5,14 @@ parts without console errors or sideways scrolling; full-page screenshots go to 
 
 import pytest
 
+from brokerage.models import AuditEvent
 from clients.models import AccountOpening
 from clients.sync import server_sync
 from clients.trading import trading_account_open
 from finance.transfers import transfer_execute, transfer_request
 from tests.clients.factories import fund_wallet
 from tests.conftest import ARTIFACTS, login, make_client_user, make_staff
+from tests.mt5_support import RawClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -90,6 +92,15 @@ def test_trading_pages_in_the_browser(live_server, page, client, settings, mt5_s
            "[data-deals]", problems)  # fmt: skip
     _check(page, live_server, "portal-trading-password", f"/portal/trading/{account.pk}/password/",
            "[data-set-password]", problems)  # fmt: skip
+    # A double click on the button: the password shown is the one the server has.
+    page.dblclick("[data-set-password]")
+    shown = page.locator("[data-password]").inner_text().strip()
+    resets = AuditEvent.objects.filter(action="trading_account.password_reset").count()
+    raw = RawClient(sandbox.url)
+    raw.handshake()
+    check = raw.get("/api/user/check_password", login=str(account.login), password=shown)[1]
+    if resets != 1 or check != {"retcode": "0 Done"}:
+        problems.append(("portal-trading-password", f"{resets} resets, check {check}"))
     _check(page, live_server, "portal-transfer", "/portal/wallet/transfer/", "[data-transfer-form]",
            problems)  # fmt: skip
     ops = make_staff("ops_admin")

@@ -130,8 +130,9 @@ def test_user_comment_batches_logins_and_passwords(api):
     assert api.answer("/api/user/logins", group="real\\*") == [a, b, c]
     assert api.get("/api/user/logins")[1]["retcode"] == "3 Invalid parameters"
 
-    # MT5's password rule: 8-16 characters of two kinds at least; comments up to 64.
-    for weak in ("short#1", "alllowercase", "x" * 8, "Aa1#" * 5):
+    # MT5's password rule: 8-16 characters with lower and upper case and digits; comments up
+    # to 64.
+    for weak in ("Short#1", "lower123", "NoDigitsHere", "UPPER123", "Aa1#" * 5):
         _, body = api.get("/api/user/add", pass_main=weak, group=USD, leverage="100")
         assert body["retcode"] == "3 Invalid parameters", weak
     _, body = api.get(
@@ -146,7 +147,7 @@ def test_user_comment_batches_logins_and_passwords(api):
     assert api.get("/api/user/check_password", password="Invest#123", type="investor", login=a)[
         1
     ] == {"retcode": "0 Done"}
-    assert api.get("/api/user/pass/change", password="Fresh#4567", **check)[1] == {
+    assert api.get("/api/user/change_password", password="Fresh#4567", **check)[1] == {
         "retcode": "0 Done"
     }
     wrong = api.get("/api/user/check_password", password="Secret#123", **check)[1]
@@ -154,8 +155,9 @@ def test_user_comment_batches_logins_and_passwords(api):
     assert api.get("/api/user/check_password", password="Fresh#4567", **check)[1] == {
         "retcode": "0 Done"
     }
-    assert api.get("/api/user/pass/change", password="weak", **check)[1]["retcode"].startswith("3 ")
-    assert api.get("/api/user/pass/change", login="999999", password="Fresh#4567")[1] == {
+    weak = api.get("/api/user/change_password", password="weak", **check)[1]
+    assert weak == {"retcode": "3 Invalid parameters"}
+    assert api.get("/api/user/change_password", login="999999", password="Fresh#4567")[1] == {
         "retcode": "13 Not found"
     }
 
