@@ -33,6 +33,9 @@ OPENING_LOOK_AFTER = timedelta(seconds=30)  # the sweeper leaves a request in fl
 OPENING_GIVE_UP_AFTER = timedelta(minutes=15)  # no account by then: none was opened
 SWEEPER = "rule:account-openings"
 PASSWORD_RESETS_PER_HOUR = 5
+NO_PASSWORD_NOW = (
+    "The trading server could not set a new password right now. Please try again later."
+)
 
 
 class AccountNotAllowed(DomainError):
@@ -64,6 +67,13 @@ def trading_account_open(
             f"Choose a leverage of {', '.join(f'1:{x}' for x in account_type.leverages)}.",
             fields={"leverage": ["Not offered for this account type."]},
         )
+    try:
+        platform = platform_for(account_type.server)
+    except PlatformError as exc:
+        raise AccountNotAllowed(
+            "The trading server cannot open accounts right now. Please try again later.",
+            code=exc.code,
+        ) from exc
     with transaction.atomic():
         # Under the client's lock: two tabs opening at once get one account each up to the
         # limit, and while an opening is being confirmed no other starts (it may yet appear).
@@ -84,9 +94,7 @@ def trading_account_open(
         )
     user = client.user
     password = strong_password()
-    platform = None
     try:
-        platform = platform_for(account_type.server)
         info = platform.account_create(
             group=account_type.group,
             leverage=leverage,
@@ -103,7 +111,7 @@ def trading_account_open(
             code=exc.code,
         ) from exc
     except PlatformError as exc:  # it may have been opened: look before anything else
-        info = _look_up(opening, platform) if platform is not None else None
+        info = _look_up(opening, platform)
         if info is None:
             audit_record(
                 actor=actor,
@@ -119,8 +127,7 @@ def trading_account_open(
                 code="platform_unavailable",
             ) from exc
     finally:
-        if platform is not None:
-            platform.close()
+        platform.close()
     account, _ = _opening_link(opening, info, actor=actor, request=request)
     return account, password
 
@@ -307,16 +314,14 @@ def trading_account_password_reset(*, account: TradingAccount, actor: Actor, req
                 code="too_many_requests",
             )
         password = strong_password()
-        platform = None
         try:
             platform = platform_for(account.server)
+        except PlatformError as exc:
+            raise AccountNotAllowed(NO_PASSWORD_NOW, code=exc.code) from exc
+        try:
             platform.password_change(login=account.login, password=password)
         except NOT_DONE as exc:
-            raise AccountNotAllowed(
-                "The trading server could not set a new password right now. Please try again "
-                "later.",
-                code=exc.code,
-            ) from exc
+            raise AccountNotAllowed(NO_PASSWORD_NOW, code=exc.code) from exc
         except PlatformError as exc:
             raise AccountNotAllowed(
                 "The trading server did not confirm the new password, so your previous one may "
@@ -324,8 +329,7 @@ def trading_account_password_reset(*, account: TradingAccount, actor: Actor, req
                 code="platform_unavailable",
             ) from exc
         finally:
-            if platform is not None:
-                platform.close()
+            platform.close()
         audit_record(
             actor=actor,
             action="trading_account.password_reset",
