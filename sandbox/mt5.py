@@ -5,6 +5,9 @@ adapter (clients/platforms/) speaks exactly the contract below, and this server 
 # MT5 Web API contract (the subset the product uses; the sandbox implements it, the adapter speaks it)
 
 Transport: HTTP(S), JSON answers. Every answer: {"retcode": "<code> <text>", "answer": ...}.
+Calls are GETs with query parameters, or POSTs whose JSON object body carries record fields
+(PassMain, PassInvestor, Login, Type, Password, Group, Name, Leverage, Email, Country, Comment)
+standing for the parameters of the same meaning; the product sends passwords only that way.
 ALL numbers in answers are JSON strings ("Login": "500012", "Balance": "1000.00", "Volume": "10000").
 Times are SERVER-LOCAL epoch seconds (i.e. the wall-clock time in the server's time zone, written as if
 it were UTC epoch) — `Time`, `TimeCreate`, `TimeUpdate`, `Registration`; `TimeMsc` is the same in ms.
@@ -265,6 +268,35 @@ SELECT_DEALS_WHERE = f"SELECT {DEAL_COLS} FROM deals WHERE "  # noqa: S608
 INSERT_DEAL = f"INSERT INTO deals ({DEAL_COLS}) VALUES ({','.join('?' * 16)})"  # noqa: S608
 INSERT_DEAL_NO_RAW = f"INSERT INTO deals ({DEAL_COLS}) VALUES ({','.join('?' * 15)},NULL)"  # noqa: S608
 INSERT_POSITION = f"INSERT INTO positions ({POSITION_COLS}) VALUES (?,?,?,?,?,?,?,?,0,0)"  # noqa: S608
+
+
+# A POST's JSON body names the record's fields (PascalCase); they stand for these parameters.
+BODY_FIELDS = {
+    "PassMain": "pass_main",
+    "PassInvestor": "pass_investor",
+    "Login": "login",
+    "Type": "type",
+    "Password": "password",
+    "Group": "group",
+    "Name": "name",
+    "Leverage": "leverage",
+    "Email": "email",
+    "Country": "country",
+    "Comment": "comment",
+}
+
+
+def body_params(method: str, body: bytes) -> dict:
+    """The parameters a POST's JSON object body carries (they override the query's)."""
+    if method != "POST" or not body:
+        return {}
+    try:
+        record = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(RET_BAD_PARAMS) from None
+    if not isinstance(record, dict):
+        raise ApiError(RET_BAD_PARAMS)
+    return {BODY_FIELDS[k]: str(v) for k, v in record.items() if k in BODY_FIELDS}
 
 
 def valid_password(password: str) -> bool:
@@ -1621,7 +1653,10 @@ def make_handler(state: MT5State):
             q = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             state.count(url.path)
             try:
+                q.update(body_params(self.command, body))
                 reply = self._reply(url.path, q)
+            except ApiError as err:
+                reply = Reply(err.status, {"retcode": err.retcode})
             except Exception:
                 log.exception("MT5 sandbox failed on %s", url.path)
                 reply = Reply(500, {"retcode": RET_ERROR})

@@ -71,6 +71,18 @@ class RawClient:
         except urllib.error.HTTPError as err:
             return err.code, err.read()
 
+    def post(self, path: str, body: bytes, timeout: float = 10, **params) -> tuple[int, dict]:
+        """A POST with a (JSON) body; the query carries `params`."""
+        url = self.base + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        request = urllib.request.Request(
+            url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with self.opener.open(request, timeout=timeout) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
     def get(self, path: str, timeout: float = 10, **params) -> tuple[int, dict]:
         status, body = self.get_raw(path, timeout, **params)
         return status, json.loads(body)

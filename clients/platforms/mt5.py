@@ -141,18 +141,23 @@ class MT5WebAPI(TradingPlatform):
             self.conn.close()
         self.conn, self.cookie = None, None
 
-    def _raw_get(self, path: str, params: dict) -> tuple[int, bytes]:
-        """One GET. PlatformUnavailable if it could not be sent, PlatformOutcomeUnknown if it was
-        sent and nothing (or a cut-off answer) came back."""
+    def _raw_get(self, path: str, params: dict, body: dict | None = None) -> tuple[int, bytes]:
+        """One GET, or a POST when there is a JSON `body` (how secrets travel: never in the
+        URL, which servers and proxies log). PlatformUnavailable if it could not be sent,
+        PlatformOutcomeUnknown if it was sent and nothing (or a cut-off answer) came back."""
         self.limiter.wait()
         target = f"{path}?{urlencode(params)}" if params else path
         headers = {"Accept": "application/json", "Connection": "keep-alive"}
         if self.cookie:
             headers["Cookie"] = self.cookie
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
         conn = self._connection()
         self.calls += 1
         try:
-            conn.request("GET", target, headers=headers)
+            conn.request("GET" if payload is None else "POST", target, payload, headers)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise PlatformUnavailable(
@@ -218,7 +223,14 @@ class MT5WebAPI(TradingPlatform):
                 "The trading server could not prove it knows the manager password."
             )
 
-    def call(self, path: str, params: dict | None = None, *, idempotent: bool = True):
+    def call(
+        self,
+        path: str,
+        params: dict | None = None,
+        *,
+        body: dict | None = None,
+        idempotent: bool = True,
+    ):
         """An authenticated call: the `answer`, or a PlatformError. A dead session is
         re-established once (the server executed nothing when it refused the session). A read
         whose answer was lost (e.g. a keep-alive connection the server had closed) is sent once
@@ -234,7 +246,7 @@ class MT5WebAPI(TradingPlatform):
                     except PlatformOutcomeUnknown as exc:  # `path` was never sent
                         raise PlatformUnavailable(exc.message) from exc
             try:
-                status, body = self._raw_get(path, params)
+                status, answer_body = self._raw_get(path, params, body)
             except PlatformOutcomeUnknown:
                 if idempotent and attempt == 1:
                     continue
@@ -249,7 +261,7 @@ class MT5WebAPI(TradingPlatform):
                     raise PlatformUnavailable(message)
                 raise PlatformOutcomeUnknown(message)  # it may have done it before failing
             try:
-                answer = self._parse(path, status, body)
+                answer = self._parse(path, status, answer_body)
             except PlatformMalformed as exc:
                 if idempotent:
                     raise
@@ -394,8 +406,6 @@ class MT5WebAPI(TradingPlatform):
         user = self.call(
             "/api/user/add",
             {
-                "pass_main": password,
-                "pass_investor": strong_password(),
                 "group": group,
                 "name": name[:128],
                 "leverage": str(int(leverage)),
@@ -403,6 +413,7 @@ class MT5WebAPI(TradingPlatform):
                 "country": country,
                 "comment": comment,
             },
+            body={"PassMain": password, "PassInvestor": strong_password()},
             idempotent=False,  # sent twice, it would open two accounts
         )
         if not isinstance(user, dict) or _int_or_none(user.get("Login")) is None:
@@ -447,7 +458,7 @@ class MT5WebAPI(TradingPlatform):
     def password_change(self, *, login: int, password: str) -> None:
         self.call(
             "/api/user/change_password",
-            {"login": str(login), "type": "main", "password": password},
+            body={"Login": str(login), "Type": "main", "Password": password},
             idempotent=False,  # an answer lost may still have changed it: never assume either
         )
 

@@ -251,3 +251,24 @@ def test_generated_passwords_meet_mt5s_rule_and_need_no_escaping():
     for _ in range(2000):
         password = strong_password()
         assert valid_password(password) and escape(password) == password, password
+
+
+def test_passwords_travel_in_post_bodies_never_in_urls(api, monkeypatch):
+    import http.client
+
+    sent = []
+    real = http.client.HTTPConnection.request
+
+    def spy(self, method, url, body=None, headers=None, **kw):
+        sent.append((method, url, body or b""))
+        return real(self, method, url, body, headers or {}, **kw)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "request", spy)
+    info = _open(api, deposit="")
+    api.password_change(login=info.login, password="Changed#123")
+    urls = " ".join(url for _, url, _ in sent)
+    assert "Pw1" not in urls and "Changed" not in urls and "pass_" not in urls.lower()
+    posts = {url.split("?")[0]: body for method, url, body in sent if method == "POST"}
+    assert set(posts) == {"/api/user/add", "/api/user/change_password"}
+    assert b"Pw1#aaaa" in posts["/api/user/add"]
+    assert b"Changed#123" in posts["/api/user/change_password"]

@@ -162,6 +162,28 @@ def test_user_comment_batches_logins_and_passwords(api):
     }
 
 
+def test_post_bodies_carry_record_fields(api):
+    _, body = api.post(
+        "/api/user/add",
+        json.dumps({"PassMain": "Secret#123", "PassInvestor": "Invest#123"}).encode(),
+        group=USD,
+        leverage="100",
+        comment="BO-AO-POST",
+    )
+    assert body["retcode"] == "0 Done" and body["answer"]["Comment"] == "BO-AO-POST"
+    login = body["answer"]["Login"]
+    change = json.dumps({"Login": login, "Type": "main", "Password": "Posted#123"}).encode()
+    assert api.post("/api/user/change_password", change)[1] == {"retcode": "0 Done"}
+    check = {"login": login, "password": "Posted#123"}
+    assert api.get("/api/user/check_password", **check)[1] == {"retcode": "0 Done"}
+    # Body fields stand over the query's; a body that is not a JSON object is refused.
+    weak = json.dumps({"Password": "weak"}).encode()
+    _, refused = api.post("/api/user/change_password", weak, login=login, password="Strong#123")
+    assert refused == {"retcode": "3 Invalid parameters"}
+    for bad in (b"{not json", b"[1, 2]"):
+        assert api.post("/api/user/change_password", bad)[1] == {"retcode": "3 Invalid parameters"}
+
+
 def test_account_batch_by_logins_and_group(api):
     a, b = add_user(api), add_user(api, group=EUR)
     c = add_user(api, group="demo\\forex-usd")
