@@ -26,6 +26,7 @@ from brokerage.dashboard import Chart, Kpi
 from brokerage.money import format_money
 
 from .models import (
+    AccountOpening,
     Client,
     ClientActivity,
     Deal,
@@ -43,6 +44,7 @@ RECENT_DEALS_LIMIT = 20
 POSITIONS_LIMIT = 50
 TICKETS_LIMIT = 10
 ACCOUNTS_LIMIT = 50
+OPENINGS_LIMIT = 5
 TRADING_DAYS = 30
 
 
@@ -365,6 +367,13 @@ def trading(client: Client, user) -> Contribution:
         .order_by("-time", "-ticket")[:RECENT_DEALS_LIMIT]
     )
     open_count = sum(r["n"] for r in floating.values())
+    # Openings whose answer was lost: being confirmed, or how they ended (the client may ask).
+    openings = list(
+        AccountOpening.objects.filter(client=client)
+        .filter(Q(status=AccountOpening.Status.PENDING) | Q(lookups__gt=0))
+        .select_related("account_type", "account")
+        .order_by("-requested_at")[:OPENINGS_LIMIT]
+    )
     kpis = [
         Kpi(
             "Trading equity",
@@ -399,6 +408,18 @@ def trading(client: Client, user) -> Contribution:
                 f"{a.server.name} · {a.currency} · 1:{a.leverage}",
             )
         )
+    for o in openings:
+        timeline.append(
+            TimelineEntry(
+                o.requested_at,
+                "account",
+                "hourglass-split",
+                f"Account opening {o.get_status_display().lower()}",
+                f"{o.account_type.name} · {o.reference}"
+                + (f" · login {o.account.login}" if o.account else ""),
+                tone="secondary" if o.status == AccountOpening.Status.OPENED else "warning",
+            )
+        )
     if summary["last_trade"]:
         timeline.append(
             TimelineEntry(
@@ -418,6 +439,7 @@ def trading(client: Client, user) -> Contribution:
                 "clients/360/_trading.html",
                 {
                     "accounts": accounts,
+                    "openings": [o for o in openings if o.status != AccountOpening.Status.OPENED],
                     "totals": sorted(totals.items()),
                     "positions": positions,
                     "positions_more": max(open_count - len(positions), 0),

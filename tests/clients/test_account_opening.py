@@ -336,3 +336,32 @@ def test_new_passwords_are_limited_per_hour(mt5_server, client):
     assert b"Please try again later" in refused.content
     count = AuditEvent.objects.filter(action="trading_account.password_reset").count()
     assert count == PASSWORD_RESETS_PER_HOUR
+
+
+def test_the_client_360_shows_openings_whose_answer_was_lost(mt5_server, client):
+    user = make_client_user()
+    usd = _usd(mt5_server)
+    AccountOpening.objects.create(
+        client=user.client, account_type=usd, leverage=100, reference="BO-AO-WAITING"
+    )
+    AccountOpening.objects.create(
+        client=user.client,
+        account_type=usd,
+        leverage=100,
+        reference="BO-AO-NEVER",
+        status="failed",
+        lookups=3,
+        failure_reason="The trading server has no account carrying this reference.",
+    )
+    AccountOpening.objects.create(  # refused at once: the client was told there and then
+        client=user.client, account_type=usd, leverage=100, reference="BO-AO-REFUSED",
+        status="failed", failure_reason="refused",
+    )  # fmt: skip
+    login(client, make_staff("ops_admin"))
+    page = client.get(f"/backoffice/clients/{user.client.pk}/")
+    assert page.status_code == 200
+    assert b'data-opening-status="pending"' in page.content
+    assert b'data-opening-status="failed"' in page.content and b"BO-AO-NEVER" in page.content
+    assert b"BO-AO-REFUSED" not in page.content
+    titles = [e.title for e in page.context["view"].timeline]
+    assert "Account opening being confirmed" in titles and "Account opening not opened" in titles

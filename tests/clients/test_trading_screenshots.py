@@ -110,6 +110,9 @@ def test_trading_pages_in_the_browser(live_server, page, client, settings, mt5_s
            "[data-server='MT5 Sandbox']", problems)  # fmt: skip
     if not page.locator("[data-openings]").is_visible():
         problems.append(("backoffice-platforms", "openings not shown"))
+    _check(page, live_server, "backoffice-client-360-opening", f"/backoffice/clients/{c.pk}/",
+           "[data-opening-status=pending]", problems)  # fmt: skip
+    page.goto(f"{live_server.url}/backoffice/platforms/")
     drawn = page.evaluate("!!document.querySelector('canvas[data-chart=sync-ingested]').width")
     assert problems == [] and drawn, problems
     assert page.console_errors == []
