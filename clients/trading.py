@@ -241,7 +241,13 @@ def account_openings_resolve(
             continue
         try:
             for opening in openings:
-                outcome = _opening_resolve(opening, platform, now=now, give_up_after=give_up_after)
+                try:
+                    outcome = _opening_resolve(
+                        opening, platform, now=now, give_up_after=give_up_after
+                    )
+                except Exception:  # one opening's surprise must not stall the others
+                    logger.exception("Resolving account opening %s failed", opening.reference)
+                    outcome = "pending"
                 counts[outcome] += 1
         finally:
             platform.close()

@@ -365,3 +365,26 @@ def test_the_client_360_shows_openings_whose_answer_was_lost(mt5_server, client)
     assert b"BO-AO-REFUSED" not in page.content
     titles = [e.title for e in page.context["view"].timeline]
     assert "Account opening being confirmed" in titles and "Account opening not opened" in titles
+
+
+def test_one_opening_that_cannot_be_linked_does_not_stall_the_others(mt5_server):
+    from tests.clients.factories import make_account
+
+    first, second = make_client_user("a@test.example"), make_client_user("b@test.example")
+    usd = _usd(mt5_server)
+    api = platform_for(mt5_server)
+    try:
+        taken = _platform_account(api, "BO-AO-TAKEN")
+        _platform_account(api, "BO-AO-FINE")
+    finally:
+        api.close()
+    # Ops recorded the first account by hand for somebody else meanwhile.
+    make_account(make_client_user("c@test.example").client, server=mt5_server, login=taken.login)
+    for user, reference in ((first, "BO-AO-TAKEN"), (second, "BO-AO-FINE")):
+        AccountOpening.objects.create(
+            client=user.client, account_type=usd, leverage=100, reference=reference
+        )
+    counts = account_openings_resolve(look_after=timedelta(0))
+    assert counts == {"opened": 1, "failed": 0, "pending": 1}
+    assert AccountOpening.objects.get(reference="BO-AO-FINE").status == "opened"
+    assert AccountOpening.objects.get(reference="BO-AO-TAKEN").status == "pending"
