@@ -121,6 +121,8 @@ ROLES: dict[str, Role] = {
                 ),
                 "clients.view_syncrejection",
                 "clients.change_syncrejection",
+                "clients.view_accountopening",
+                "clients.change_accountopening",
                 "django_celery_beat.view_periodictask",
                 "django_celery_beat.add_periodictask",
                 "django_celery_beat.change_periodictask",

@@ -143,12 +143,30 @@ class AccountOpeningAdmin(admin.ModelAdmin):
     search_fields = ["reference", "client__user__email", "account__login"]
     list_select_related = ["client__user", "account_type", "account"]
     readonly_fields = [f.name for f in AccountOpening._meta.fields]
+    actions = ["look_again"]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.action(
+        description="Look for their accounts again (whole group) and link those found",
+        permissions=["change"],
+    )
+    def look_again(self, request, queryset):
+        from .trading import account_openings_look_again
+
+        counts = account_openings_look_again(
+            openings=list(queryset.select_related("account_type__server", "client__user")),
+            actor=request.user,
+        )
+        self.message_user(
+            request,
+            f"{counts['opened']} linked; {counts['not_found']} not on the trading server; "
+            f"{counts['error']} could not be looked up (see the log).",
+        )
 
 
 @admin.register(OutreachTemplate)

@@ -281,6 +281,36 @@ def _opening_resolve(opening, platform, *, now, give_up_after) -> str:
     return "pending"
 
 
+def account_openings_look_again(*, openings: list[AccountOpening], actor: Actor) -> dict[str, int]:
+    """Ops' "look again": each opening (pending, or marked not opened because its account came
+    too late) is looked for through its whole group and linked when found. Nothing is failed."""
+    counts = {"opened": 0, "not_found": 0, "error": 0}
+    for opening in openings:
+        if opening.status == AccountOpening.Status.OPENED:
+            continue
+        try:
+            platform = platform_for(opening.account_type.server)
+        except PlatformError:
+            counts["error"] += 1
+            continue
+        try:
+            info = _find(opening, platform, thorough=True)
+        except PlatformError as exc:
+            logger.warning("Looking up account opening %s failed: %s", opening.reference, exc)
+            counts["error"] += 1
+            continue
+        finally:
+            platform.close()
+        if info is None:
+            counts["not_found"] += 1
+            continue
+        account, linked = _opening_link(opening, info, actor=actor)
+        if linked:
+            transaction.on_commit(lambda a=account: _account_ready_email(a))
+        counts["opened"] += 1
+    return counts
+
+
 def _account_ready_email(account: TradingAccount) -> None:
     email_client(
         account.client.user,

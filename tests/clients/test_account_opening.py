@@ -388,3 +388,36 @@ def test_one_opening_that_cannot_be_linked_does_not_stall_the_others(mt5_server)
     assert counts == {"opened": 1, "failed": 0, "pending": 1}
     assert AccountOpening.objects.get(reference="BO-AO-FINE").status == "opened"
     assert AccountOpening.objects.get(reference="BO-AO-TAKEN").status == "pending"
+
+
+def test_ops_look_again_from_admin_links_an_account_that_came_late(mt5_server, client):
+    user = make_client_user()
+    opening = AccountOpening.objects.create(
+        client=user.client,
+        account_type=_usd(mt5_server),
+        leverage=100,
+        reference="BO-AO-LATE",
+        status="failed",
+        lookups=5,
+        failure_reason="The trading server has no account carrying this reference.",
+    )
+    api = platform_for(mt5_server)
+    try:
+        late = _platform_account(api, "BO-AO-LATE")  # the server got there after all
+    finally:
+        api.close()
+    ops = make_staff("ops_admin")
+    login(client, ops)
+    changelist = client.get("/admin/clients/accountopening/")
+    assert changelist.status_code == 200 and b"BO-AO-LATE" in changelist.content
+    done = client.post(
+        "/admin/clients/accountopening/",
+        {"action": "look_again", "_selected_action": [opening.pk]},
+        follow=True,
+    )
+    assert b"1 linked" in done.content
+    opening.refresh_from_db()
+    assert opening.status == "opened" and opening.account.login == late.login
+    assert opening.account.client == user.client
+    event = AuditEvent.objects.get(action="trading_account.opened")
+    assert event.actor == ops and "lost answer" in event.reason
