@@ -9,10 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseClientRedirect
 
 from . import health
 from .audiences import home_url_for
 from .dashboard import dashboard_for
+from .errors import DomainError, NotAllowed
 from .models import AuditEvent, Desk
 from .permissions import staff_required
 from .roles import ROLES, role_of
@@ -49,6 +51,24 @@ def add_domain_error(form, exc) -> None:
         for error in errors:
             if field in form.fields:
                 form.add_error(field, error)
+
+
+def form_action(request, form, action, *, success_url: str):
+    """Run `action(form.cleaned_data)` for a valid form, then redirect to `success_url` (as an
+    HX-Redirect for htmx). None when the form is invalid or the service refused (its DomainError
+    is then on the form): the caller re-renders the page with it. NotAllowed is a 403."""
+    if not form.is_valid():
+        return None
+    try:
+        action(form.cleaned_data)
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except DomainError as exc:
+        add_domain_error(form, exc)
+        return None
+    if request.htmx:
+        return HttpResponseClientRedirect(success_url)
+    return redirect(success_url)
 
 
 @staff_required()

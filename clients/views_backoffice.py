@@ -7,12 +7,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from brokerage.errors import DomainError, NotAllowed
+from brokerage.errors import NotAllowed
 from brokerage.permissions import require, staff_required
 from brokerage.selectors import audit_trail_for
-from brokerage.views import add_domain_error, paginate
+from brokerage.views import form_action, paginate
 
 from . import selectors, services, support
 from .client360 import client360_build
@@ -130,19 +129,8 @@ def client_detail(request, client_id: int):
 
 def _act(request, client, form, action, form_name):
     """Run one action on the client from a posted form; re-render with errors, never a 500."""
-    if form.is_valid():
-        try:
-            action(form.cleaned_data)
-        except NotAllowed as exc:
-            raise PermissionDenied(exc.message) from exc
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            url = reverse("clients:detail", args=[client.pk]) + "#communications"
-            if request.htmx:
-                return HttpResponseClientRedirect(url)
-            return redirect(url)
-    return _detail(
+    url = reverse("clients:detail", args=[client.pk]) + "#communications"
+    return form_action(request, form, action, success_url=url) or _detail(
         request,
         client,
         status=400,
@@ -262,21 +250,17 @@ def ticket_detail(request, ticket_id: int):
             close_form = form
         elif action == "priority":
             priority_form = form
-        if form.is_valid():
-            try:
-                done = _ticket_act(request, ticket, action, form.cleaned_data)
-            except NotAllowed as exc:
-                raise PermissionDenied(exc.message) from exc
-            except DomainError as exc:
-                add_domain_error(form, exc)
-                if action in ("assign", "unassign", "assign_to"):
-                    messages.error(request, exc.message)
-            else:
-                messages.success(request, done)
-                url = reverse("clients:ticket", args=[ticket.pk])
-                if request.htmx:
-                    return HttpResponseClientRedirect(url)
-                return redirect(url)
+        response = form_action(
+            request,
+            form,
+            lambda d: messages.success(request, _ticket_act(request, ticket, action, d)),
+            success_url=reverse("clients:ticket", args=[ticket.pk]),
+        )
+        if response is not None:
+            return response
+        if action in ("assign", "unassign", "assign_to") and form.non_field_errors():
+            # Those buttons have no field to show it next to.
+            messages.error(request, form.non_field_errors()[0])
         status = 400
         ticket = _ticket_or_404(request, ticket_id)
     trail = audit_trail_for(ticket)

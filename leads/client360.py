@@ -13,6 +13,20 @@ COMMS = (LeadActivity.Kind.NOTE, LeadActivity.Kind.CALL, LeadActivity.Kind.EMAIL
 LIMIT = 40
 
 
+def _source_section(context: dict, badge: str = "") -> Section:
+    """Where the client came from: the lead's source and UTM, the IB and master IB."""
+    return Section(
+        "acquisition",
+        "Acquisition & IB",
+        "leads/_360_source.html",
+        context,
+        order=30,
+        column="side",
+        icon="signpost-split",
+        badge=badge,
+    )
+
+
 def leads_360(client, user) -> Contribution:
     lead = (
         Lead.objects.filter(client=client)
@@ -20,19 +34,7 @@ def leads_360(client, user) -> Contribution:
         .first()
     )
     if lead is None:
-        return Contribution(
-            sections=[
-                Section(
-                    "acquisition",
-                    "Acquisition & IB",
-                    "leads/_360_source.html",
-                    {"lead": None},
-                    order=30,
-                    column="side",
-                    icon="signpost-split",
-                )
-            ]
-        )
+        return Contribution(sections=[_source_section({"lead": None})])
     activities = list(
         LeadActivity.objects.filter(lead=lead, kind__in=COMMS).order_by("-created_at", "-id")[
             :LIMIT
@@ -78,14 +80,8 @@ def leads_360(client, user) -> Contribution:
     ]
     return Contribution(
         sections=[
-            Section(
-                "acquisition",
-                "Acquisition & IB",
-                "leads/_360_source.html",
+            _source_section(
                 {"lead": lead, "partner": partner, "lead_url": lead_url},
-                order=30,
-                column="side",
-                icon="signpost-split",
                 badge="IB" if partner else "",
             )
         ],

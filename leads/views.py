@@ -6,13 +6,14 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.errors import DomainError, NotAllowed
 from brokerage.permissions import staff_required
-from brokerage.views import add_domain_error, paginate
+from brokerage.views import form_action, paginate
 
 from . import imports, selectors, services
 from .forms import CallForm, MappingForm, NoteForm, ReassignForm, StatusForm, UploadForm
@@ -102,17 +103,10 @@ def lead_detail(request, lead_id: int):
 
 def _act(request, lead, form, action, form_name):
     """Run one action on the lead from a posted form; re-render with errors, never a 500."""
-    if form.is_valid():
-        try:
-            action(form.cleaned_data)
-        except NotAllowed as exc:
-            raise PermissionDenied(exc.message) from exc
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            if request.htmx:
-                return HttpResponseClientRedirect(request.path.rsplit("/", 2)[0] + "/")
-            return redirect("leads:detail", lead_id=lead.pk)
+    url = reverse("leads:detail", kwargs={"lead_id": lead.pk})
+    response = form_action(request, form, action, success_url=url)
+    if response is not None:
+        return response
     ctx = _detail_context(request, lead, **{form_name: form})
     ctx["active_tab"] = form_name.removesuffix("_form")
     return render(request, "leads/detail.html", ctx, status=400)

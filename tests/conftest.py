@@ -238,6 +238,62 @@ def page(browser, request):
     context.close()
 
 
+def browser_session(context, client, live_server) -> None:
+    """Give a browser context the Django test client's session (signed in with `login`)."""
+    from django.conf import settings
+
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+
+
+def layout_problems(page) -> list[str]:
+    """What a professional page must not do at 1366 px: be wider than the window, hide a
+    table's columns behind a sideways scroll, or spill content out of a card."""
+    problems = []
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    if overflow > 0:
+        problems.append(f"{overflow} px wider than the window")
+    hidden = page.evaluate(
+        "[...document.querySelectorAll('.table-responsive')]"
+        ".filter(e => e.offsetParent && e.scrollWidth > e.clientWidth)"
+        ".map(e => [e.scrollWidth - e.clientWidth, [...e.querySelectorAll('thead th')]"
+        ".map(th => `${th.textContent.trim()} ${Math.round(th.offsetWidth)}`).join(', ')])"
+    )
+    if hidden:
+        problems.append(f"a table scrolls sideways (px over, column widths): {hidden}")
+    spilled = page.evaluate(
+        "[...document.querySelectorAll('.card')].filter(c => c.scrollWidth > c.clientWidth)"
+        ".map(c => c.querySelector('.card-header')?.textContent.trim() || c.className)"
+    )
+    if spilled:
+        problems.append(f"content spills out of cards: {spilled}")
+    return problems
+
+
+def screen_check(page, live_server, name: str, path: str, key: str) -> list[tuple]:
+    """Open `path`, save a full-page screenshot as test-artifacts/<name>.png, and list what is
+    wrong: a status other than 200, `key` not visible, a layout problem."""
+    response = page.goto(f"{live_server.url}{path}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    problems = []
+    if response.status != 200:
+        problems.append((name, response.status))
+    if not page.locator(key).first.is_visible():
+        problems.append((name, f"{key} not visible"))
+    problems += [(name, p) for p in layout_problems(page)]
+    return problems
+
+
 # --- MT5 Web API sandbox -------------------------------------------------------------------
 
 

@@ -5,13 +5,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.test import Client as DjangoClient
 
 from clients.models import SupportTicket
 from tests.clients.test_client360 import client_on, desks, history, rich  # noqa: F401
-from tests.conftest import ARTIFACTS, login
+from tests.conftest import ARTIFACTS, browser_session, layout_problems, login, screen_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NAMES = [
@@ -30,37 +29,11 @@ def signed_in(browser, client, user, live_server):
     client = DjangoClient()  # its own session: signing in another user keeps this one
     login(client, user)
     context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    browser_session(context, client, live_server)
     page = context.new_page()
     page.console_errors = []
     page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
     return page
-
-
-def layout_problems(page) -> list:
-    problems = []
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    if overflow > 0:
-        problems.append(f"{overflow} px wider than the window")
-    hidden = page.evaluate(
-        "[...document.querySelectorAll('.table-responsive')]"
-        ".filter(e => e.offsetParent && e.scrollWidth > e.clientWidth)"
-        ".map(e => [e.scrollWidth - e.clientWidth, [...e.querySelectorAll('thead th')]"
-        ".map(th => th.textContent.trim()).join(', ')])"
-    )
-    if hidden:
-        problems.append(f"a table scrolls sideways: {hidden}")
-    return problems
 
 
 def test_client_raises_a_ticket_and_the_agent_answers_from_the_360(
@@ -145,13 +118,8 @@ def test_screenshots_of_the_360_list_and_ticket_queue(
             "[data-conversation]",
         ),
     ]:
-        response = page.goto(f"{live_server.url}{path}")
-        assert response.status == 200, (name, response.status)
-        assert page.locator(key).first.is_visible(), (name, key)
-        problems += [(name, p) for p in layout_problems(page)]
-        shot = ARTIFACTS / f"backoffice-{name}.png"
-        page.screenshot(path=str(shot), full_page=True)
-        shutil.copy(shot, DOCS / f"backoffice-{name}.png")
+        problems += screen_check(page, live_server, f"backoffice-{name}", path, key)
+        shutil.copy(ARTIFACTS / f"backoffice-{name}.png", DOCS / f"backoffice-{name}.png")
     assert problems == [], problems
     page.goto(f"{live_server.url}/backoffice/clients/{c.pk}/")
     drawn = page.evaluate(

@@ -21,7 +21,13 @@ from clients.retention import retention_action_log, retention_flags_run, templat
 from finance.psp import EventKind
 from finance.services import psp_event_apply, withdrawal_request
 from tests.clients.factories import make_account, make_deal
-from tests.conftest import ARTIFACTS, login, make_client_user, make_staff
+from tests.conftest import (
+    browser_session,
+    login,
+    make_client_user,
+    make_staff,
+    screen_check,
+)
 from tests.finance import conftest as finance_conftest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -144,42 +150,17 @@ def build_desk(methods):
     return agent, flags[maya.pk]
 
 
-def test_retention_pages_in_the_browser(live_server, page, client, settings, methods):
+def test_retention_pages_in_the_browser(live_server, page, client, methods):
     agent, flag = build_desk(methods)
     login(client, agent)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    browser_session(page.context, client, live_server)
     pages = [
         ("queue", "/backoffice/retention/", f"tr[data-flag='{flag.pk}']"),
         ("flag", f"/backoffice/retention/flags/{flag.pk}/", "[data-signal=failed_withdrawal]"),
     ]
-    ARTIFACTS.mkdir(exist_ok=True)
     problems = []
     for name, path, key in pages:
-        response = page.goto(f"{live_server.url}{path}")
-        page.screenshot(path=str(ARTIFACTS / f"backoffice-retention-{name}.png"), full_page=True)
-        if response.status != 200:
-            problems.append((name, response.status))
-        if not page.locator(key).first.is_visible():
-            problems.append((name, f"{key} not visible"))
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        if overflow > 0:
-            problems.append((name, f"{overflow} px wider than the window"))
-        hidden = page.evaluate(
-            "[...document.querySelectorAll('.table-responsive')]"
-            ".filter(e => e.scrollWidth > e.clientWidth).length"
-        )
-        if hidden:
-            problems.append((name, "a table scrolls sideways"))
+        problems += screen_check(page, live_server, f"backoffice-retention-{name}", path, key)
     assert problems == [], problems
 
     # The queue's charts are drawn with the open flags in them.
@@ -205,16 +186,7 @@ def test_retention_pages_in_the_browser(live_server, page, client, settings, met
     # The desk manager's thresholds page.
     login(client, User.objects.get(email="helen.ward@broker.test"))
     page.context.clear_cookies()
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    response = page.goto(f"{live_server.url}/backoffice/retention/settings/")
-    assert response.status == 200
-    page.screenshot(path=str(ARTIFACTS / "backoffice-retention-settings.png"), full_page=True)
-    assert page.locator("[data-policy=default]").is_visible()
+    browser_session(page.context, client, live_server)
+    path = "/backoffice/retention/settings/"
+    settings_page = "backoffice-retention-settings"
+    assert screen_check(page, live_server, settings_page, path, "[data-policy=default]") == []

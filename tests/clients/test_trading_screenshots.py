@@ -11,42 +11,13 @@ from clients.sync import server_sync
 from clients.trading import trading_account_open
 from finance.transfers import transfer_execute, transfer_request
 from tests.clients.factories import fund_wallet
-from tests.conftest import ARTIFACTS, login, make_client_user, make_staff
+from tests.conftest import browser_session, login, make_client_user, make_staff, screen_check
 from tests.mt5_support import RawClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _cookie(page, client, settings, live_server):
-    page.context.clear_cookies()
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-
-
-def _check(page, live_server, name, path, key, problems):
-    response = page.goto(f"{live_server.url}{path}")
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    if response.status != 200:
-        problems.append((name, response.status))
-    if not page.locator(key).first.is_visible():
-        problems.append((name, f"{key} not visible"))
-    if page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"):
-        problems.append((name, "wider than the window"))
-    if page.evaluate(
-        "[...document.querySelectorAll('.table-responsive')]"
-        ".some(e => e.scrollWidth > e.clientWidth)"
-    ):
-        problems.append((name, "a table scrolls sideways"))
-
-
-def test_trading_pages_in_the_browser(live_server, page, client, settings, mt5_server):
+def test_trading_pages_in_the_browser(live_server, page, client, mt5_server):
     user = make_client_user("dana.trader@mail.test")
     user.first_name, user.last_name = "Dana", "Trader"
     user.save()
@@ -81,37 +52,41 @@ def test_trading_pages_in_the_browser(live_server, page, client, settings, mt5_s
         reference="BO-AO-5E1F0C2A9B7D4E31",
     )
 
-    ARTIFACTS.mkdir(exist_ok=True)
+    def check(name, path, key):
+        problems.extend(screen_check(page, live_server, name, path, key))
+
     problems = []
     login(client, user)
-    _cookie(page, client, settings, live_server)
-    _check(page, live_server, "portal-trading", "/portal/trading/", "[data-positions]", problems)
+    page.context.clear_cookies()
+    browser_session(page.context, client, live_server)
+    check("portal-trading", "/portal/trading/", "[data-positions]")
     if not page.locator("[data-opening-status=pending]").is_visible():
         problems.append(("portal-trading", "the opening being confirmed is not shown"))
-    _check(page, live_server, "portal-trading-account", f"/portal/trading/{account.pk}/",
-           "[data-deals]", problems)  # fmt: skip
-    _check(page, live_server, "portal-trading-password", f"/portal/trading/{account.pk}/password/",
-           "[data-set-password]", problems)  # fmt: skip
+    check("portal-trading-account", f"/portal/trading/{account.pk}/", "[data-deals]")
+    password_path = f"/portal/trading/{account.pk}/password/"
+    check("portal-trading-password", password_path, "[data-set-password]")
     # A double click on the button: the password shown is the one the server has.
     page.dblclick("[data-set-password]")
     shown = page.locator("[data-password]").inner_text().strip()
     resets = AuditEvent.objects.filter(action="trading_account.password_reset").count()
     raw = RawClient(sandbox.url)
     raw.handshake()
-    check = raw.get("/api/user/check_password", login=str(account.login), password=shown)[1]
-    if resets != 1 or check != {"retcode": "0 Done"}:
-        problems.append(("portal-trading-password", f"{resets} resets, check {check}"))
-    _check(page, live_server, "portal-transfer", "/portal/wallet/transfer/", "[data-transfer-form]",
-           problems)  # fmt: skip
+    check_pw = raw.get("/api/user/check_password", login=str(account.login), password=shown)[1]
+    if resets != 1 or check_pw != {"retcode": "0 Done"}:
+        problems.append(("portal-trading-password", f"{resets} resets, check {check_pw}"))
+    check("portal-transfer", "/portal/wallet/transfer/", "[data-transfer-form]")
     ops = make_staff("ops_admin")
     login(client, ops)
-    _cookie(page, client, settings, live_server)
-    _check(page, live_server, "backoffice-platforms", "/backoffice/platforms/",
-           "[data-server='MT5 Sandbox']", problems)  # fmt: skip
+    page.context.clear_cookies()
+    browser_session(page.context, client, live_server)
+    check("backoffice-platforms", "/backoffice/platforms/", "[data-server='MT5 Sandbox']")
     if not page.locator("[data-openings]").is_visible():
         problems.append(("backoffice-platforms", "openings not shown"))
-    _check(page, live_server, "backoffice-client-360-opening", f"/backoffice/clients/{c.pk}/",
-           "[data-opening-status=pending]", problems)  # fmt: skip
+    check(
+        "backoffice-client-360-opening",
+        f"/backoffice/clients/{c.pk}/",
+        "[data-opening-status=pending]",
+    )
     page.goto(f"{live_server.url}/backoffice/platforms/")
     drawn = page.evaluate("!!document.querySelector('canvas[data-chart=sync-ingested]').width")
     assert problems == [] and drawn, problems

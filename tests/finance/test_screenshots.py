@@ -12,7 +12,7 @@ from finance.models import Chargeback, Deposit, Posting, Withdrawal
 from finance.reconciliation import month_bounds, reconciliation_execute, reconciliation_start
 from finance.statements import ColumnMapping
 from tests.brokerage.test_seed_demo import DEMO
-from tests.conftest import ARTIFACTS, login
+from tests.conftest import browser_session, login, screen_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,15 +65,7 @@ def test_finance_backoffice_pages_on_the_demo_data(live_server, page, client, se
     officer = User.objects.get(email="finance_officer@demo.test")
     run = stripe_statement_run(officer)
     login(client, officer)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    browser_session(page.context, client, live_server)
     review = Withdrawal.objects.get(
         status=Withdrawal.Status.IN_REVIEW, client__user__email="client@demo.test"
     )
@@ -91,36 +83,9 @@ def test_finance_backoffice_pages_on_the_demo_data(live_server, page, client, se
         ("reconciliations", "/backoffice/finance/reconciliation/", "table tbody tr"),
         ("reconciliation", f"/backoffice/finance/reconciliation/{run.pk}/", "table tbody tr"),
     ]
-    ARTIFACTS.mkdir(exist_ok=True)
     problems = []
     for name, path, key in pages:
-        response = page.goto(f"{live_server.url}{path}")
-        page.screenshot(path=str(ARTIFACTS / f"backoffice-finance-{name}.png"), full_page=True)
-        if response.status != 200:
-            problems.append((name, response.status))
-        if not page.locator(key).first.is_visible():
-            problems.append((name, f"{key} not visible"))
-        # Nothing spills past the viewport sideways.
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        if overflow > 0:
-            problems.append((name, f"{overflow} px wider than the window"))
-        # At 1366 px every table fits: no column hidden behind a sideways scroll.
-        hidden = page.evaluate(
-            "[...document.querySelectorAll('.table-responsive')]"
-            ".filter(e => e.scrollWidth > e.clientWidth)"
-            ".map(e => [e.scrollWidth - e.clientWidth, [...e.querySelectorAll('thead th')]"
-            ".map(th => `${th.textContent.trim()} ${Math.round(th.offsetWidth)}`).join(', ')])"
-        )
-        if hidden:
-            problems.append((name, f"a table scrolls sideways (px over, column widths): {hidden}"))
-        spilled = page.evaluate(
-            "[...document.querySelectorAll('.card')].filter(c => c.scrollWidth > c.clientWidth)"
-            ".map(c => c.querySelector('.card-header')?.textContent.trim() || c.className)"
-        )
-        if spilled:
-            problems.append((name, f"content spills out of cards: {spilled}"))
+        problems += screen_check(page, live_server, f"backoffice-finance-{name}", path, key)
     assert problems == [], problems
 
     # The charts are drawn, with the demo's deposits in them.
