@@ -228,7 +228,7 @@ def _last_trade_update(last_trade: dict) -> None:
                 [[pk for pk, _ in items], [at for _, at in items]],
             )
     client_ids = [pk for (p, pk) in last_trade if p == "c"]
-    from .retention import retention_flags_clear_on_trade
+    from .retention.services import retention_flags_clear_on_trade
 
     retention_flags_clear_on_trade(client_ids=client_ids, actor="rule:platform-sync", wait=False)
 

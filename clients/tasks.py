@@ -23,7 +23,7 @@ def platform_sync_all_task() -> int:
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1740)
 def retention_flags_task() -> dict:
     """Beat, daily: flag funded clients gone quiet, refresh open flags, clear the active again."""
-    from .retention import retention_flags_run
+    from .retention.services import retention_flags_run
 
     return retention_flags_run()
 
@@ -31,7 +31,7 @@ def retention_flags_task() -> dict:
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
 def retention_flags_clear_task(client_ids: list[int]) -> int:
     """Clearing the sync could not do while a daily run held the retention lock."""
-    from .retention import retention_flags_clear_on_trade
+    from .retention.services import retention_flags_clear_on_trade
 
     return retention_flags_clear_on_trade(client_ids=client_ids, actor="rule:platform-sync")
 

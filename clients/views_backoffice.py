@@ -13,7 +13,7 @@ from brokerage.permissions import require, staff_required
 from brokerage.selectors import audit_trail_for
 from brokerage.views import form_action, paginate
 
-from . import selectors, services, support
+from . import selectors, services
 from .client360 import client360_build
 from .forms_backoffice import (
     CallForm,
@@ -24,6 +24,8 @@ from .forms_backoffice import (
     TicketReplyForm,
 )
 from .models import Client, SupportTicket
+from .support import selectors as support_selectors
+from .support import services as support_services
 
 ANSWER = "clients.answer_tickets"
 
@@ -184,7 +186,7 @@ def ticket_queue(request):
     priority = priority if priority in SupportTicket.Priority.values else ""
     mine = request.GET.get("mine") == "1"
     q = request.GET.get("q", "").strip()[:100]
-    qs = support.ticket_queue(
+    qs = support_selectors.ticket_queue(
         user=request.user, status=status, category=category, priority=priority, mine=mine, q=q
     )
     page, query = paginate(request, qs)
@@ -202,14 +204,14 @@ def ticket_queue(request):
             "statuses": SupportTicket.Status.choices,
             "categories": SupportTicket.Category.choices,
             "priorities": SupportTicket.Priority.choices,
-            "summary": support.ticket_queue_summary(user=request.user),
+            "summary": support_selectors.ticket_queue_summary(user=request.user),
         },
     )
 
 
 def _ticket_or_404(request, ticket_id: int) -> SupportTicket:
     try:
-        return support.ticket_get_for_staff(user=request.user, ticket_id=ticket_id)
+        return support_selectors.ticket_get_for_staff(user=request.user, ticket_id=ticket_id)
     except SupportTicket.DoesNotExist as exc:
         raise Http404("No such ticket.") from exc
     except NotAllowed as exc:
@@ -224,7 +226,7 @@ def ticket_detail(request, ticket_id: int):
     reply_form = TicketReplyForm()
     close_form = TicketCloseForm()
     priority_form = TicketPriorityForm(initial={"priority": ticket.priority})
-    assignees = support.ticket_assignees(ticket=ticket)
+    assignees = support_selectors.ticket_assignees(ticket=ticket)
     assign_form = TicketAssignForm(assignees=assignees, initial={"assignee": ticket.assigned_to_id})
     status = 200
     if request.method == "POST":
@@ -275,7 +277,7 @@ def ticket_detail(request, ticket_id: int):
         {
             "ticket": ticket,
             "client": ticket.client,
-            "conversation": support.ticket_messages(ticket),
+            "conversation": support_selectors.ticket_messages(ticket),
             "reply_form": reply_form,
             "close_form": close_form,
             "priority_form": priority_form,
@@ -291,20 +293,20 @@ def ticket_detail(request, ticket_id: int):
 def _ticket_act(request, ticket, action, data) -> str:
     user = request.user
     if action == "reply":
-        support.ticket_reply(ticket=ticket, body=data["body"], actor=user)
+        support_services.ticket_reply(ticket=ticket, body=data["body"], actor=user)
         return "Reply sent: the client has an email with a link to the ticket."
     if action == "close":
-        support.ticket_close(ticket=ticket, actor=user, reason=data["reason"])
+        support_services.ticket_close(ticket=ticket, actor=user, reason=data["reason"])
         return "Ticket closed."
     if action == "priority":
-        support.ticket_priority_set(ticket=ticket, priority=data["priority"], actor=user)
+        support_services.ticket_priority_set(ticket=ticket, priority=data["priority"], actor=user)
         return "Priority changed."
     if action == "assign":
-        support.ticket_assign(ticket=ticket, assignee=user, actor=user)
+        support_services.ticket_assign(ticket=ticket, assignee=user, actor=user)
         return "The ticket is yours."
     if action == "assign_to":
         assignee = data["assignee"]
-        support.ticket_assign(ticket=ticket, assignee=assignee, actor=user)
+        support_services.ticket_assign(ticket=ticket, assignee=assignee, actor=user)
         return f"Assigned to {assignee.get_full_name() or assignee.email}."
-    support.ticket_assign(ticket=ticket, assignee=None, actor=user)
+    support_services.ticket_assign(ticket=ticket, assignee=None, actor=user)
     return "The ticket is unassigned."

@@ -16,9 +16,11 @@ from brokerage.permissions import staff_required
 from brokerage.selectors import audit_trail_for
 from brokerage.views import add_domain_error, paginate
 
-from . import retention
 from .forms_retention import OutreachForm, PolicyForm
 from .models import OutreachTemplate, RetentionFlag, RetentionPolicy
+from .retention import selectors as retention_selectors
+from .retention import services as retention_services
+from .retention.signals import signal_labels
 
 WORK = "clients.work_retention"
 MANAGE = "clients.manage_retention"
@@ -47,13 +49,13 @@ def _styles() -> dict:
             "icon": SIGNAL_STYLE.get(code, ("secondary", "flag"))[1],
             "label": label,
         }
-        for code, label in retention.signal_labels().items()
+        for code, label in signal_labels().items()
     }
 
 
 def _flag(user, flag_id: int) -> RetentionFlag:
     try:
-        return retention.retention_flag_get(user=user, flag_id=flag_id)
+        return retention_selectors.retention_flag_get(user=user, flag_id=flag_id)
     except RetentionFlag.DoesNotExist as exc:
         raise Http404("No such retention flag.") from exc
     except NotAllowed as exc:
@@ -68,7 +70,7 @@ def _desks_for_filter(user):
 
 @staff_required(WORK)
 def queue(request):
-    labels = retention.signal_labels()
+    labels = signal_labels()
     signal = request.GET.get("signal", "")
     signal = signal if signal in labels else ""
     outcome = request.GET.get("outcome", "")
@@ -81,7 +83,7 @@ def queue(request):
     q = request.GET.get("q", "").strip()[:100]
     page, query = paginate(
         request,
-        retention.retention_queue(
+        retention_selectors.retention_queue(
             user=request.user,
             signal=signal,
             desk_id=desk_id,
@@ -105,13 +107,13 @@ def queue(request):
     }
     if request.htmx and request.htmx.target == "queue-table":
         return render(request, "clients/retention/_queue_table.html", ctx)
-    summary = retention.retention_summary(user=request.user)
+    summary = retention_selectors.retention_summary(user=request.user)
     ctx.update(summary=summary, charts=summary["charts"])
     return render(request, "clients/retention/queue.html", ctx)
 
 
 def _outreach_form(request, flag, data=None) -> OutreachForm:
-    templates = retention.templates_for(flag)
+    templates = retention_selectors.templates_for(flag)
     codes = {s.get("code") for s in flag.signals or []}
     matching = [t.pk for t in templates if t.signal and t.signal in codes]
     if data is not None:
@@ -124,7 +126,7 @@ def _outreach_form(request, flag, data=None) -> OutreachForm:
         chosen = next((t for t in templates if t.channel == OutreachTemplate.Channel.EMAIL), None)
     initial = {"template": str(chosen.pk) if chosen else "", "channel": "email"}
     if chosen:
-        subject, body = retention.template_render(chosen, flag, agent=request.user)
+        subject, body = retention_selectors.template_render(chosen, flag, agent=request.user)
         initial.update(subject=subject, body=body, channel=chosen.channel)
     return _live(OutreachForm(initial=initial, templates=templates, matching=matching), flag)
 
@@ -151,7 +153,7 @@ def _flag_page(request, flag, form, status=200):
         "styles": _styles(),
         "outcome_style": OUTCOME_STYLE,
         "trail": audit_trail_for(flag),
-        **retention.retention_flag_context(flag),
+        **retention_selectors.retention_flag_context(flag),
     }
     if request.htmx and request.htmx.target == "outreach":
         return render(request, "clients/retention/_outreach.html", ctx, status=status)
@@ -172,7 +174,7 @@ def action(request, flag_id: int):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            retention.retention_action_log(
+            retention_services.retention_action_log(
                 flag=flag,
                 actor=request.user,
                 channel=data["channel"],
@@ -198,7 +200,7 @@ def action(request, flag_id: int):
 @staff_required(MANAGE)
 @require_http_methods(["GET", "POST"])
 def policies(request):
-    may_default, desks = retention.retention_desks_for(request.user)
+    may_default, desks = retention_selectors.retention_desks_for(request.user)
     desks = list(desks)
     stored = {
         p.desk_id: p
@@ -248,7 +250,7 @@ def policies(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                retention.retention_policy_set(
+                retention_services.retention_policy_set(
                     actor=request.user,
                     desk=row["desk"],
                     inactivity_days=data["inactivity_days"],

@@ -9,10 +9,11 @@ from django.views.decorators.http import require_http_methods
 from brokerage.errors import DomainError
 from brokerage.views import add_domain_error, paginate
 
-from . import support
 from .forms_backoffice import TicketOpenForm, TicketReplyForm
 from .models import SupportTicket
 from .permissions import client_required
+from .support import selectors as support_selectors
+from .support import services as support_services
 
 
 @client_required
@@ -23,7 +24,7 @@ def support_home(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            ticket = support.ticket_open(
+            ticket = support_services.ticket_open(
                 client=client,
                 subject=data["subject"],
                 category=data["category"],
@@ -35,7 +36,9 @@ def support_home(request):
         else:
             messages.success(request, f"Ticket #{ticket.pk} is open: we will answer by email.")
             return redirect("portal:ticket", ticket_id=ticket.pk)
-    page, query = paginate(request, support.tickets_for_client(client=client), per_page=20)
+    page, query = paginate(
+        request, support_selectors.tickets_for_client(client=client), per_page=20
+    )
     return render(
         request,
         "clients/portal/support.html",
@@ -49,7 +52,7 @@ def support_home(request):
 def ticket(request, ticket_id: int):
     client = request.user.client
     try:
-        t = support.ticket_get_for_client(client=client, ticket_id=ticket_id)
+        t = support_selectors.ticket_get_for_client(client=client, ticket_id=ticket_id)
     except SupportTicket.DoesNotExist as exc:
         raise Http404("No such ticket.") from exc
     form = TicketReplyForm()
@@ -57,12 +60,16 @@ def ticket(request, ticket_id: int):
         action = request.POST.get("action", "reply")
         try:
             if action == "close":
-                support.ticket_close(ticket=t, actor=request.user, reason="closed by the client")
+                support_services.ticket_close(
+                    ticket=t, actor=request.user, reason="closed by the client"
+                )
                 messages.success(request, "Ticket closed. Open a new one any time.")
                 return redirect("portal:ticket", ticket_id=t.pk)
             form = TicketReplyForm(request.POST)
             if form.is_valid():
-                support.ticket_reply(ticket=t, body=form.cleaned_data["body"], actor=request.user)
+                support_services.ticket_reply(
+                    ticket=t, body=form.cleaned_data["body"], actor=request.user
+                )
                 messages.success(request, "Message sent.")
                 return redirect("portal:ticket", ticket_id=t.pk)
         except DomainError as exc:
@@ -70,6 +77,6 @@ def ticket(request, ticket_id: int):
     return render(
         request,
         "clients/portal/ticket.html",
-        {"ticket": t, "conversation": support.ticket_messages(t), "form": form},
+        {"ticket": t, "conversation": support_selectors.ticket_messages(t), "form": form},
         status=400 if form.errors else 200,
     )

@@ -8,7 +8,7 @@ class FinanceConfig(AppConfig):
     def ready(self):
         from brokerage.navigation import NavItem, register_nav
         from clients.client360 import register_360_provider
-        from clients.retention import register_retention_signal
+        from clients.retention.signals import register_retention_signal
 
         from . import dashboard  # noqa: F401  (registers the home dashboard provider)
         from .retention_signals import failed_withdrawals

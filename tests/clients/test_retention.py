@@ -22,14 +22,12 @@ from clients.models import (
     RetentionFlag,
     RetentionPolicy,
 )
-from clients.retention import (
+from clients.retention.selectors import retention_queue, template_render, templates_for
+from clients.retention.services import (
     retention_action_log,
     retention_flags_clear_on_trade,
     retention_flags_run,
     retention_policy_set,
-    retention_queue,
-    template_render,
-    templates_for,
 )
 from finance.psp import EventKind
 from finance.services import psp_event_apply, withdrawal_request

@@ -17,7 +17,8 @@ from clients.models import (
     RetentionPolicy,
     TradingAccount,
 )
-from clients.retention import retention_action_log, retention_flags_run, template_render
+from clients.retention.selectors import template_render
+from clients.retention.services import retention_action_log, retention_flags_run
 from finance.psp import EventKind
 from finance.services import psp_event_apply, withdrawal_request
 from tests.clients.factories import make_account, make_deal

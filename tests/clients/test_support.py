@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import AuditEvent, Desk
-from clients import support
 from clients.models import Client, ClientActivity, SupportTicket, TicketMessage
+from clients.support import services as support
 from tests.conftest import login, make_client_user, make_staff
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ from brokerage.models import ApiKey, Desk, User
 from brokerage.roles import ROLES
 from brokerage.services import api_key_create, audit_record, staff_user_upsert
 from brokerage.totp import totp_code
-from clients.retention import retention_flags_run
+from clients.retention.services import retention_flags_run
 from clients.services import client_register
 from finance.demo import install_demo_finance
 from finance.demo_trading import install_demo_trading

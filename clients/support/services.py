@@ -1,26 +1,25 @@
-"""Support tickets: clients raise them in the portal, staff answer, assign and close them.
+"""Support ticket writes: a client opens a ticket in the portal (or staff open one for them),
+staff and client reply, staff assign, prioritise and close.
 
-Services (writes) and selectors (reads) in one module. Every change is audited in the same
-transaction; the email to the client about a staff reply is sent after commit.
+Contract: keyword-only, `actor=` a user or a named system rule. The actor must be staff who
+answer tickets and may see the client, or the client who raised the ticket (NotAllowed
+otherwise); bad input is InvalidInput with field errors. Each write takes the ticket's row lock
+and is audited in the same transaction; the emails to the client (request received, staff
+reply) are sent after commit. Reads are in `selectors`.
 """
 
 from django.db import transaction
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record
+from clients.models import Client, ClientActivity, SupportTicket, TicketMessage
+from clients.notify import email_client
+from clients.selectors import clients_visible_to
 
-from .models import Client, ClientActivity, SupportTicket, TicketMessage
-from .notify import email_client
-from .selectors import clients_visible_to
+from .selectors import answers_tickets
 
-ANSWER = "clients.answer_tickets"
 MAX_BODY = 10_000
-
-
-def _is_staff_answerer(user) -> bool:
-    return bool(getattr(user, "is_staff", False) and (user.is_superuser or user.has_perm(ANSWER)))
 
 
 def _check_actor(actor: Actor, ticket_client: Client) -> bool:
@@ -28,7 +27,7 @@ def _check_actor(actor: Actor, ticket_client: Client) -> bool:
     the client; NotAllowed for anyone else."""
     if isinstance(actor, str):
         return True  # a named system rule
-    if _is_staff_answerer(actor):
+    if answers_tickets(actor):
         if not clients_visible_to(actor).filter(pk=ticket_client.pk).exists():
             raise NotAllowed("This client belongs to another desk.")
         return True
@@ -198,10 +197,10 @@ def ticket_assign(*, ticket: SupportTicket, assignee, actor: Actor) -> SupportTi
     """Give the ticket to a staff member who answers tickets and may see the client."""
     ticket = _lock(ticket)
     _check_actor(actor, ticket.client)
-    if not isinstance(actor, str) and not _is_staff_answerer(actor):
+    if not isinstance(actor, str) and not answers_tickets(actor):
         raise NotAllowed("Only support staff assign tickets.")
     if assignee is not None:
-        if not (assignee.is_active and _is_staff_answerer(assignee)):
+        if not (assignee.is_active and answers_tickets(assignee)):
             raise InvalidInput(
                 "That person does not answer tickets.", fields={"assignee": ["Not support."]}
             )
@@ -227,7 +226,7 @@ def ticket_assign(*, ticket: SupportTicket, assignee, actor: Actor) -> SupportTi
 def ticket_priority_set(*, ticket: SupportTicket, priority: str, actor: Actor) -> SupportTicket:
     ticket = _lock(ticket)
     _check_actor(actor, ticket.client)
-    if not isinstance(actor, str) and not _is_staff_answerer(actor):
+    if not isinstance(actor, str) and not answers_tickets(actor):
         raise NotAllowed("Only support staff set priorities.")
     if priority not in SupportTicket.Priority.values:
         raise InvalidInput("Unknown priority.", fields={"priority": ["Choose a priority."]})
@@ -242,133 +241,3 @@ def ticket_priority_set(*, ticket: SupportTicket, priority: str, actor: Actor) -
             evidence={"from": before, "to": priority},
         )
     return ticket
-
-
-# --- Selectors --------------------------------------------------------------------------------
-
-
-def ticket_queue(
-    *,
-    user,
-    status: str = "open",
-    category: str = "",
-    priority: str = "",
-    mine: bool = False,
-    q: str = "",
-) -> QuerySet[SupportTicket]:
-    """Tickets of the clients `user` may see; waiting ones oldest first (who waited longest
-    is answered first), the others newest first."""
-    if not _is_staff_answerer(user):
-        return SupportTicket.objects.none()
-    qs = SupportTicket.objects.filter(client__in=clients_visible_to(user)).select_related(
-        "client__user", "client__desk", "assigned_to"
-    )
-    if status:
-        qs = qs.filter(status=status)
-    if category:
-        qs = qs.filter(category=category)
-    if priority:
-        qs = qs.filter(priority=priority)
-    if mine:
-        qs = qs.filter(assigned_to=user)
-    if q:
-        match = (
-            Q(subject__icontains=q)
-            | Q(client__user__email__icontains=q)
-            | Q(client__user__last_name__icontains=q)
-        )
-        if q.lstrip("#").isascii() and q.lstrip("#").isdigit() and len(q) < 10:
-            match |= Q(pk=int(q.lstrip("#")))
-        qs = qs.filter(match)
-    last_from_client = TicketMessage.objects.filter(ticket=OuterRef("pk")).order_by(
-        "-created_at", "-id"
-    )
-    qs = qs.annotate(
-        messages_count=Subquery(
-            TicketMessage.objects.filter(ticket=OuterRef("pk"))
-            .order_by()
-            .values("ticket")
-            .annotate(n=Count("id"))
-            .values("n")[:1]
-        ),
-        last_from_staff=Subquery(last_from_client.values("from_staff")[:1]),
-    )
-    if status == SupportTicket.Status.OPEN:
-        return qs.order_by("last_message_at", "pk")
-    return qs.order_by("-last_message_at", "-pk")
-
-
-def ticket_queue_summary(*, user) -> dict:
-    """Counts for the queue's header, in one query."""
-    return SupportTicket.objects.filter(client__in=clients_visible_to(user)).aggregate(
-        open=Count("id", filter=Q(status=SupportTicket.Status.OPEN)),
-        answered=Count("id", filter=Q(status=SupportTicket.Status.ANSWERED)),
-        mine=Count("id", filter=Q(assigned_to=user) & ~Q(status=SupportTicket.Status.CLOSED)),
-        unassigned=Count(
-            "id", filter=Q(assigned_to__isnull=True, status=SupportTicket.Status.OPEN)
-        ),
-        oldest=Min("last_message_at", filter=Q(status=SupportTicket.Status.OPEN)),
-    )
-
-
-def ticket_get_for_staff(*, user, ticket_id: int) -> SupportTicket:
-    """The ticket, if `user` answers tickets and may see its client: DoesNotExist for an
-    unknown id, NotAllowed for another desk's client."""
-    ticket = SupportTicket.objects.select_related(
-        "client__user", "client__desk", "client__account_manager", "assigned_to"
-    ).get(pk=ticket_id)
-    if not (
-        _is_staff_answerer(user) and clients_visible_to(user).filter(pk=ticket.client_id).exists()
-    ):
-        raise NotAllowed("This ticket's client belongs to another desk.")
-    return ticket
-
-
-def tickets_for_client(*, client: Client) -> QuerySet[SupportTicket]:
-    """The client's own tickets (the portal), open ones first, then newest."""
-    staff_replied = TicketMessage.objects.filter(ticket=OuterRef("pk"), from_staff=True)
-    return (
-        SupportTicket.objects.filter(client=client)
-        .annotate(has_reply=Exists(staff_replied))
-        .order_by("-last_message_at", "-pk")
-    )
-
-
-def ticket_assignees(*, ticket: SupportTicket) -> QuerySet:
-    """Who the ticket can be given to: active staff who answer tickets and see this client (the
-    client's desk, its manager, the client's account manager, or roles that see every
-    client), in one query."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import Q
-
-    client = ticket.client
-    perms = Q(groups__permissions__content_type__app_label="clients")
-    answerers = perms & Q(groups__permissions__codename="answer_tickets")
-    sees = Q(pk=client.account_manager_id) | Q(
-        pk__in=get_user_model()
-        .objects.filter(
-            groups__permissions__content_type__app_label="clients",
-            groups__permissions__codename="view_all_clients",
-        )
-        .values("pk")
-    )
-    if client.desk_id:
-        sees |= Q(staff_profile__desk_id=client.desk_id) | Q(managed_desks=client.desk_id)
-    return (
-        get_user_model()
-        .objects.filter(answerers, sees, is_active=True, is_staff=True)
-        .distinct()
-        .order_by("first_name", "last_name", "email")
-    )
-
-
-def ticket_get_for_client(*, client: Client, ticket_id: int) -> SupportTicket:
-    """The client's own ticket; another client's ticket is DoesNotExist (a 404, not a 403:
-    a client never learns that someone else's ticket exists)."""
-    return SupportTicket.objects.select_related("client__user", "assigned_to").get(
-        pk=ticket_id, client=client
-    )
-
-
-def ticket_messages(ticket: SupportTicket) -> QuerySet[TicketMessage]:
-    return ticket.messages.select_related("author").order_by("created_at", "id")
