@@ -131,8 +131,9 @@ def main():
 
     from brokerage.models import User
     from finance.models import ReconciliationRun
-    from finance.reconciliation import month_bounds, reconciliation_execute, reconciliation_start
-    from finance.statements import ColumnMapping
+    from finance.reconciliation.generic_csv import ColumnMapping
+    from finance.reconciliation.selectors import month_bounds
+    from finance.reconciliation.services import reconciliation_execute, reconciliation_start
     from sandbox import statements as writers
 
     db = settings.DATABASES["default"]

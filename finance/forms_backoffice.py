@@ -6,7 +6,7 @@ from django import forms
 
 from . import psp as psp_registry
 from .models import ReconciliationItem, SavedMapping
-from .statements import FORMATS
+from .reconciliation.base import FORMATS
 
 
 class DecisionForm(forms.Form):

@@ -51,7 +51,7 @@ def ledger_verify_task() -> dict:
 
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
 def reconciliation_run_task(run_id: int) -> str:
-    from .reconciliation import reconciliation_execute
+    from .reconciliation.services import reconciliation_execute
 
     return reconciliation_execute(run_id=run_id)
 

@@ -19,7 +19,7 @@ from brokerage.views import add_domain_error, paginate
 from clients.models import Client
 
 from . import psp as psp_registry
-from . import reconciliation, selectors, services
+from . import selectors, services
 from .forms_backoffice import (
     ITEM_KINDS,
     ChargebackForm,
@@ -35,12 +35,15 @@ from .models import (
     ChargebackEvidence,
     Deposit,
     LedgerTransaction,
+    PeriodClose,
     ReconciliationItem,
     ReconciliationRun,
     SavedMapping,
     Withdrawal,
 )
-from .statements import ColumnMapping
+from .reconciliation import selectors as recon_selectors
+from .reconciliation import services as recon_services
+from .reconciliation.generic_csv import ColumnMapping
 
 VIEW = "finance.view_finance"
 
@@ -415,7 +418,7 @@ def reconciliations(request):
             messages.success(request, "Reconciliation started.")
             return redirect("finance:reconciliation", run.pk)
     page, query = paginate(request, selectors.reconciliation_runs(user=request.user))
-    closes = reconciliation.PeriodClose.objects.select_related("closed_by")[:12]
+    closes = PeriodClose.objects.select_related("closed_by")[:12]
     return render(
         request,
         "finance/reconciliations.html",
@@ -445,9 +448,9 @@ def _start_run(request, data) -> ReconciliationRun:
                 decimal_comma=data["decimal_comma"],
             )
     month = date.fromisoformat(data["month"])
-    start, end = reconciliation.month_bounds(month)
+    start, end = recon_selectors.month_bounds(month)
     with transaction.atomic():
-        run = reconciliation.reconciliation_start(
+        run = recon_services.reconciliation_start(
             psp=data["psp"],
             fmt=data["format"],
             uploaded_file=data["file"],
@@ -481,10 +484,10 @@ def reconciliation_detail(request, run_id: int):
         if show == "open":
             items = items.filter(resolved_at__isnull=True)
         page, query = paginate(request, items.order_by("kind", "id"), 50)
-    closed = reconciliation.PeriodClose.objects.filter(run=run).first()
+    closed = PeriodClose.objects.filter(run=run).first()
     ctx = {
         "run": run,
-        "progress": reconciliation.progress(run),
+        "progress": recon_selectors.progress(run),
         "page": page,
         "query": query,
         "kind": kind,
@@ -507,7 +510,7 @@ def reconciliation_progress(request, run_id: int):
     return render(
         request,
         "finance/_reconciliation_progress.html",
-        {"run": run, "progress": reconciliation.progress(run)},
+        {"run": run, "progress": recon_selectors.progress(run)},
     )
 
 
@@ -520,7 +523,7 @@ def reconciliation_item_resolve(request, item_id: int):
         messages.error(request, "Write an explanation.")
     else:
         try:
-            reconciliation.reconciliation_item_resolve(
+            recon_services.reconciliation_item_resolve(
                 item=item, reason=form.cleaned_data["reason"], actor=request.user
             )
             messages.success(request, "Difference explained.")
@@ -534,7 +537,7 @@ def reconciliation_item_resolve(request, item_id: int):
 def reconciliation_close(request, run_id: int):
     run = get_object_or_404(ReconciliationRun, pk=run_id)
     try:
-        close = reconciliation.period_close(run=run, actor=request.user)
+        close = recon_services.period_close(run=run, actor=request.user)
         messages.success(request, f"{close.month:%B %Y} closed for {run.psp}.")
     except DomainError as exc:
         messages.error(request, exc.message)

@@ -174,7 +174,7 @@ def test_reconciliation_upload_runs_and_shows_progress_then_results(
 ):
     from datetime import date
 
-    from finance.reconciliation import reconciliation_execute
+    from finance.reconciliation.services import reconciliation_execute
 
     month = date.today().replace(day=1).isoformat()
     data = b"date,reference,amount,currency\n2026-11-01,pi_nowhere,12.00,USD\n"
@@ -240,8 +240,9 @@ def test_withdrawal_page_for_an_unknown_client_standing(client, officer, methods
 def test_the_matched_lines_of_a_run_are_listed(client, officer, methods):
     from datetime import date
 
-    from finance.reconciliation import month_bounds, reconciliation_execute, reconciliation_start
-    from finance.statements import ColumnMapping
+    from finance.reconciliation.generic_csv import ColumnMapping
+    from finance.reconciliation.selectors import month_bounds
+    from finance.reconciliation.services import reconciliation_execute, reconciliation_start
 
     d = deposit_paid(verified_client(), methods["stripe"], "42.00")
     first, last = month_bounds(date.today())

@@ -10,13 +10,14 @@ from django.utils import timezone
 from brokerage.errors import InvalidInput, NotAllowed
 from finance.ledger import Leg, clearing_for, ledger_post, wallet_for
 from finance.models import PeriodClose, ReconciliationItem, ReconciliationRun
-from finance.reconciliation import (
+from finance.reconciliation.base import StatementRow
+from finance.reconciliation.generic_csv import ColumnMapping
+from finance.reconciliation.services import (
     period_close,
     reconciliation_execute,
     reconciliation_item_resolve,
     reconciliation_start,
 )
-from finance.statements import ColumnMapping, StatementRow
 from sandbox import statements as writers
 from tests.conftest import make_client_user, make_staff
 

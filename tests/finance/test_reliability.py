@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from brokerage.errors import DomainError
 from finance.ledger import InsufficientFunds, ledger_verify, wallet_for
 from finance.models import Chargeback, Deposit, Hold, Refund, Withdrawal
-from finance.reconciliation import month_bounds, reconciliation_execute, reconciliation_start
+from finance.reconciliation.generic_csv import ColumnMapping
+from finance.reconciliation.selectors import month_bounds
+from finance.reconciliation.services import reconciliation_execute, reconciliation_start
 from finance.services import (
     chargeback_open,
     chargeback_resolve,
@@ -35,7 +37,6 @@ from finance.services import (
     withdrawal_payout,
     withdrawal_request,
 )
-from finance.statements import ColumnMapping
 from tests.conftest import make_staff, start_worker, stop_worker, wait_for
 from tests.finance.conftest import deposit_paid, fresh, sandbox_control, verified_client
 

@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from brokerage.models import User
 from finance.models import Chargeback, Deposit, Posting, Withdrawal
-from finance.reconciliation import month_bounds, reconciliation_execute, reconciliation_start
-from finance.statements import ColumnMapping
+from finance.reconciliation.generic_csv import ColumnMapping
+from finance.reconciliation.selectors import month_bounds
+from finance.reconciliation.services import reconciliation_execute, reconciliation_start
 from tests.brokerage.test_seed_demo import DEMO
 from tests.conftest import browser_session, login, screen_check
 

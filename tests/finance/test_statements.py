@@ -1,4 +1,5 @@
-"""Reconciliation file readers (finance.statements) and the sandbox writers that make such files.
+"""Reconciliation file readers (finance.reconciliation) and the sandbox writers that make such
+files.
 
 No database, no Redis: these are pure parsers.
 """
@@ -14,16 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brokerage.errors import InvalidInput
-from finance.statements import (
-    FORMATS,
-    ColumnMapping,
-    StatementError,
-    StatementRow,
+from finance.reconciliation.base import FORMATS, StatementError, StatementRow
+from finance.reconciliation.generic_csv import ColumnMapping, suggest_mapping
+from finance.reconciliation.readers import (
     detect_format,
     read_camt053_header,
     read_statement,
     read_statement_headers,
-    suggest_mapping,
 )
 from sandbox import statements as writers
 

@@ -21,7 +21,8 @@ from finance.psp import (
     SkrillAdapter,
     StripeAdapter,
 )
-from finance.statements import ColumnMapping, read_statement, read_statement_headers
+from finance.reconciliation.generic_csv import ColumnMapping
+from finance.reconciliation.readers import read_statement, read_statement_headers
 from sandbox import psp as sandbox
 from tests.psp_support import Receiver, control
 
