@@ -1,5 +1,6 @@
-"""The MT5 Web API sandbox speaks the contract in sandbox/mt5.py (users, accounts, balance
-operations, deals, positions, sessions) and its control endpoints plant data and faults."""
+"""The MT5 Web API sandbox speaks the contract in sandbox/mt5/__init__.py (users, accounts,
+balance operations, deals, positions, sessions) and its control endpoints plant data and
+faults."""
 
 import http.client
 import json

@@ -232,7 +232,7 @@ def test_coinpayments_refuses_a_wrong_key_or_hmac(base):
     conf = CONFIG["coinpayments"]
     fields = {"version": "1", "cmd": "get_tx_info", "format": "json", "txid": "CP1"}
     body = form({**fields, "key": "wrong"})
-    signature = sandbox._hmac_hex(conf["private_key"], body, "sha512")
+    signature = hmac.new(conf["private_key"].encode(), body, "sha512").hexdigest()
     _, _, answer = request(
         "POST", f"{base}/coinpayments/api.php", body=body, headers={"HMAC": signature}
     )

@@ -1,0 +1,204 @@
+"""The Web API's wire: retcodes, the server's groups, how parameters arrive and are parsed,
+how passwords are hashed and sessions proven, and the records numbers are written into (every
+number a string, money with 2 decimals)."""
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+RET_OK = "0 Done"
+RET_ERROR = "2 Common error"
+RET_BAD_PARAMS = "3 Invalid parameters"
+RET_NO_PERMISSIONS = "8 Not enough permissions"
+RET_FREQUENT = "12 Too frequent requests"
+RET_NOT_FOUND = "13 Not found"
+RET_INVALID_ACCOUNT = "1001 Invalid account"
+RET_INVALID_PASSWORD = "1002 Invalid password"
+RET_USER_PASSWORD = "3006 Invalid password"
+RET_NO_MONEY = "10019 Not enough money"
+
+MAX_BATCH_LOGINS = 1000
+MAX_COMMENT = 32
+MAX_USER_COMMENT = 64
+
+GROUPS = {
+    "real\\standard-usd": "USD",
+    "real\\standard-eur": "EUR",
+    "real\\pro-usd": "USD",
+    "demo\\forex-usd": "USD",
+}
+
+
+class ApiError(Exception):
+    """A Web API call refused with `retcode` (HTTP `status`)."""
+
+    def __init__(self, retcode: str, status: int = 200):
+        super().__init__(retcode)
+        self.retcode = retcode
+        self.status = status
+
+
+@dataclass
+class Reply:
+    status: int
+    payload: object
+    cookie: str | None = None
+    drop: bool = False
+    slow: float = 0.0
+    malformed: bool = False
+
+
+# A POST's JSON body names the record's fields (PascalCase); they stand for these parameters.
+BODY_FIELDS = {
+    "PassMain": "pass_main",
+    "PassInvestor": "pass_investor",
+    "Login": "login",
+    "Type": "type",
+    "Password": "password",
+    "Group": "group",
+    "Name": "name",
+    "Leverage": "leverage",
+    "Email": "email",
+    "Country": "country",
+    "Comment": "comment",
+}
+
+
+def body_params(method: str, body: bytes) -> dict:
+    """The parameters a POST's JSON object body carries (they override the query's)."""
+    if method != "POST" or not body:
+        return {}
+    try:
+        record = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(RET_BAD_PARAMS) from None
+    if not isinstance(record, dict):
+        raise ApiError(RET_BAD_PARAMS)
+    return {BODY_FIELDS[k]: str(v) for k, v in record.items() if k in BODY_FIELDS}
+
+
+def valid_password(password: str) -> bool:
+    """MT5's rule for account passwords: 8 to 16 characters with lower and upper case letters
+    and digits."""
+    kinds = (str.islower, str.isupper, str.isdigit)
+    return 8 <= len(password) <= 16 and all(any(test(c) for c in password) for test in kinds)
+
+
+def password_hash(password: str) -> bytes:
+    inner = hashlib.md5(password.encode("utf-16-le")).digest()  # noqa: S324 (MT5 protocol)
+    return hashlib.md5(inner + b"WebAPI").digest()  # noqa: S324 (MT5 protocol)
+
+
+def rand_answer(pw_hash: bytes, rand: bytes) -> str:
+    return hashlib.md5(pw_hash + rand).hexdigest()  # noqa: S324 (protocol)
+
+
+def money(cents: int) -> str:
+    return f"{cents / 100:.2f}"
+
+
+class ServerClock:
+    """Server-local time: the wall clock in the server's zone written as if it were UTC epoch."""
+
+    def __init__(self, timezone: str):
+        self.timezone = timezone
+        self.tz = ZoneInfo(timezone)
+
+    def srv_time(self, utc: float | None = None) -> float:
+        """Server-local epoch of `utc` (now by default)."""
+        utc = time.time() if utc is None else utc
+        return utc + datetime.fromtimestamp(utc, self.tz).utcoffset().total_seconds()
+
+
+def groups_matching(mask: str) -> list[str]:
+    """The server's groups an MT5 group mask selects: `*` wildcards, comma-separated masks,
+    `!mask` excludes; case-insensitive."""
+    include, exclude = [], []
+    for part in mask.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        negative = part.startswith("!")
+        pattern = part[1:] if negative else part
+        rx = re.compile("^" + re.escape(pattern).replace(r"\*", ".*") + "$", re.IGNORECASE)
+        (exclude if negative else include).append(rx)
+    return [
+        g
+        for g in GROUPS
+        if any(rx.match(g) for rx in include) and not any(rx.match(g) for rx in exclude)
+    ]
+
+
+def parse_cents(text) -> int:
+    """A signed decimal with at most 2 decimals, as cents; else "3 Invalid parameters"."""
+    try:
+        value = Decimal(str(text).strip())
+    except (InvalidOperation, ValueError):
+        value = None
+    if value is None or not value.is_finite() or (value * 100) % 1:
+        raise ApiError(RET_BAD_PARAMS)
+    return int(value * 100)
+
+
+def int_param(q: dict, name: str, *, required: bool = True, default: int | None = None) -> int:
+    raw = q.get(name)
+    if raw is None or raw.strip() == "":
+        if required:
+            raise ApiError(RET_BAD_PARAMS)
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(RET_BAD_PARAMS) from None
+
+
+def list_param(q: dict, name: str, limit: int | None = None) -> list[int] | None:
+    raw = q.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        values = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise ApiError(RET_BAD_PARAMS) from None
+    if limit is not None and len(values) > limit:
+        raise ApiError(RET_BAD_PARAMS)
+    return values
+
+
+def user_record(u: dict) -> dict:
+    return {
+        "Login": str(u["login"]),
+        "Group": u["grp"],
+        "Name": u["name"],
+        "Email": u["email"],
+        "Country": u["country"],
+        "Leverage": str(u["leverage"]),
+        "Balance": money(u["balance"]),
+        "Credit": money(u["credit"]),
+        "Registration": str(u["registration"]),
+        "LastAccess": str(u["last_access"]),
+        "Comment": u["comment"],
+    }
+
+
+def account_record(u: dict, a: dict) -> dict:
+    """An account record from the user row `u` and its figures `a` (Market.account)."""
+    return {
+        "Login": str(u["login"]),
+        "CurrencyDigits": "2",
+        "Balance": money(a["balance"]),
+        "Credit": money(a["credit"]),
+        "Margin": money(a["margin"]),
+        "MarginFree": money(a["free"]),
+        "MarginLevel": f"{a['level']:.2f}",
+        "MarginLeverage": str(u["leverage"]),
+        "Profit": money(a["profit"]),
+        "Storage": money(a["storage"]),
+        "Floating": money(a["profit"] + a["storage"]),
+        "Equity": money(a["equity"]),
+    }

@@ -1,0 +1,150 @@
+"""What every provider has in common: its settings, signed webhooks, idempotent answers, the
+hosted payment page, and a payment's lifecycle (open, then paid, declined or expired, each
+booked and announced by the provider's webhooks). A provider module subclasses `Provider`,
+lists its routes and says what differs: its webhooks, its page's details and redirect, its
+dispute ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from .config import PSP_NAMES
+from .delivery import Delivery, deliverable
+from .pages import render_page
+from .signing import signed_webhook
+from .state import Dispute, Payment, Sandbox
+from .web import Request, Resp
+
+Route = tuple[str, str, Callable]  # method, path pattern, handler(req, **groups)
+OUTCOMES = {"pay": "succeeded", "decline": "failed", "expire": "expired"}
+
+
+class Provider:
+    name = ""
+    payout_category = "withdrawal"  # a client payout's statement category
+    chargebacks = True
+
+    def __init__(self, sandbox: Sandbox):
+        self.sb = sandbox
+
+    @property
+    def conf(self) -> dict:
+        return self.sb.config[self.name]
+
+    def routes(self) -> list[Route]:
+        raise NotImplementedError
+
+    def webhook(self, url: str, payload, label: str) -> Delivery | None:
+        """`payload` signed as this provider signs it, for `url` (None if it takes no post)."""
+        if not deliverable(url):
+            return None
+        headers, body = signed_webhook(self.name, payload, config=self.conf)
+        return Delivery(self.name, url, headers, body, label)
+
+    def idempotent(self, key: str, make: Callable[[], Resp]) -> Resp:
+        """The first answer to `key`, replayed; `make` runs (under the lock) only once."""
+        sb = self.sb
+        with sb.lock:
+            if key and (self.name, key) in sb.idempotency:
+                replay = sb.idempotency[(self.name, key)].replay()
+                replay.headers["Idempotent-Replayed"] = "true"
+                return replay
+            resp = make()
+            if key and resp.status < 500:
+                sb.idempotency[(self.name, key)] = resp
+            return resp
+
+    # --- a payment's lifecycle ----------------------------------------------------------------
+
+    def complete(self, payment: Payment, outcome: str) -> list[Delivery]:
+        """Record a hosted payment's outcome (pay, decline, expire); the webhooks to send."""
+        sb = self.sb
+        with sb.lock:
+            if payment.status != "open":
+                return []
+            now = datetime.now(UTC)
+            payment.status = OUTCOMES[outcome]
+            if outcome == "pay":
+                payment.paid_at = now
+                self.on_paid(payment)
+                sb.book(
+                    payment.psp,
+                    "payment",
+                    payment.reported_reference,
+                    payment.reference,
+                    payment.amount,
+                    payment.currency,
+                    f"Deposit {payment.reference}".strip(),
+                )
+            return self.payment_webhooks(payment, outcome)
+
+    def on_paid(self, payment: Payment) -> None:
+        """What the provider learns of a payment as it is paid."""
+
+    def payment_webhooks(self, payment: Payment, outcome: str) -> list[Delivery | None]:
+        raise NotImplementedError
+
+    # --- the hosted page ------------------------------------------------------------------------
+
+    def page_payment(self, req: Request, key: str | None) -> Payment | None:
+        """The payment a hosted page's URL names."""
+        return self.sb.find_payment(self.name, key or "")
+
+    def page_details(self, payment: Payment) -> str:
+        """More rows for the page (<dt>/<dd>, escaped)."""
+        return ""
+
+    def page_target(self, payment: Payment) -> str:
+        """Where the page sends the client once the payment is decided ("" for nowhere)."""
+        return payment.success_url if payment.status == "succeeded" else payment.cancel_url
+
+    def render(self, payment: Payment, action_url: str) -> bytes:
+        return render_page(payment, action_url, PSP_NAMES[self.name], self.page_details(payment))
+
+    def page_get(self, req: Request, key: str | None = None) -> Resp:
+        payment = self.page_payment(req, key)
+        if payment is None:
+            return Resp(
+                404,
+                b"<!doctype html><title>Not found</title><p>No such payment page.",
+                "text/html; charset=utf-8",
+            )
+        action = req.path + ("?" + req.raw_query if req.raw_query else "")
+        return Resp(200, self.render(payment, action), "text/html; charset=utf-8")
+
+    def page_post(self, req: Request, key: str | None = None) -> Resp:
+        payment = self.page_payment(req, key)
+        if payment is None:
+            return Resp(404, b"No such payment page.", "text/plain")
+        outcome = req.form.get("outcome", "")
+        if outcome not in OUTCOMES:
+            return Resp(400, b"outcome must be pay, decline or expire", "text/plain")
+        deliveries = self.complete(payment, outcome)
+        target = self.page_target(payment)
+        if not target:
+            return Resp(
+                200,
+                self.render(payment, ""),
+                "text/html; charset=utf-8",
+                deliveries=deliveries,
+                sync=req.flag("sync_delivery"),
+            )
+        return Resp(
+            303,
+            b"",
+            "text/plain",
+            {"Location": target},
+            deliveries=deliveries,
+            sync=req.flag("sync_delivery"),
+        )
+
+    # --- disputes (opened and decided through the control endpoints) --------------------------
+
+    def dispute_ids(self, payment: Payment) -> tuple[str, str]:
+        """(id, provider reference: what the chargeback webhook reports) of a new dispute."""
+        raise NotImplementedError
+
+    def dispute_webhook(self, dispute: Dispute, stage: str) -> Delivery | None:
+        """The webhook for a dispute opened ("open") or decided ("won", "lost")."""
+        raise NotImplementedError
