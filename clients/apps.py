@@ -6,14 +6,16 @@ class ClientsConfig(AppConfig):
     verbose_name = "Clients"
 
     def ready(self):
-        from allauth.account.signals import user_signed_up
+        from allauth.account.signals import email_confirmed, user_signed_up
 
         from brokerage.navigation import NavItem, register_nav
 
         from . import dashboard  # noqa: F401  (registers the home dashboard provider)
-        from .receivers import on_user_signed_up
+        from .receivers import on_email_confirmed, on_user_signed_up
 
+        # The only listener to allauth's sign-up; the apps above hear clients.signals.
         user_signed_up.connect(on_user_signed_up, dispatch_uid="clients.on_user_signed_up")
+        email_confirmed.connect(on_email_confirmed, dispatch_uid="clients.on_email_confirmed")
 
         from brokerage.health import register_health_extra
 

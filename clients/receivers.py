@@ -1,12 +1,79 @@
+from allauth.account.models import EmailAddress
+from django.db import transaction
+
+from .models import Client
+from .selectors import client_for_user
 from .services import client_register
+from .signals import (
+    REFERRAL_COOKIE,
+    REFERRAL_MAX_AGE,
+    REFERRAL_SALT,
+    signed_up,
+    signup_verified,
+)
+
+CLIENT, PARTNER = "client", "partner"
+RECORD_FIELDS = ("country", "phone", "language")
+
+
+def _referral_code(request) -> str:
+    if request is None:
+        return ""
+    code = request.get_signed_cookie(
+        REFERRAL_COOKIE, default=None, salt=REFERRAL_SALT, max_age=REFERRAL_MAX_AGE
+    )
+    return code or ""
 
 
 def on_user_signed_up(sender, request, user, **kwargs):
-    """Everyone who signs up on the public form is a client (staff and IBs are created by ops)."""
-    profile = getattr(user, "signup_profile", {})
-    client_register(
+    """Someone signed up on a public form: a client gets their record (staff and partners made
+    by ops never come this way); then the apps above are told, once."""
+    kind = getattr(user, "signup_kind", CLIENT)
+    profile = {
+        k: v
+        for k, v in getattr(user, "signup_profile", {}).items()
+        if k != "email" and v not in (None, "")
+    }
+    with transaction.atomic():
+        if kind == CLIENT:
+            client_register(
+                user=user,
+                actor=user,
+                request=request,
+                **{k: profile[k] for k in RECORD_FIELDS if k in profile},
+            )
+        signed_up.send(
+            sender=Client,
+            kind=kind,
+            user=user,
+            request=request,
+            email=user.email,
+            profile=profile,
+            referral_code=_referral_code(request),
+        )
+        if EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists():
+            _verified(user, request)
+
+
+def on_email_confirmed(sender, request, email_address, **kwargs):
+    """The address a client or partner signed up with is proven."""
+    user = email_address.user
+    if user.is_staff or email_address.email.lower() != user.email.lower():
+        return
+    with transaction.atomic():
+        _verified(user, request)
+
+
+def _verified(user, request) -> None:
+    client = client_for_user(user)
+    profile = {"first_name": user.first_name, "last_name": user.last_name}
+    if client is not None:
+        profile.update({k: getattr(client, k) for k in RECORD_FIELDS})
+    signup_verified.send(
+        sender=Client,
+        kind=CLIENT if client is not None else PARTNER,
         user=user,
-        actor=user,
         request=request,
-        **{k: profile[k] for k in ("country", "phone", "language") if profile.get(k)},
+        email=user.email.lower(),
+        profile={k: v for k, v in profile.items() if v not in (None, "")},
     )

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Partner, Referral
+from .models import Attribution, Partner, PendingReferral, Referral
 
 
 @admin.register(Partner)
@@ -23,4 +23,38 @@ class ReferralAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Attribution)
+class AttributionAdmin(SimpleHistoryAdmin):
+    """Read-only: credits are made by referral codes and links, or by an IB manager through
+    `ib.services.lead_attribution_set`, each audited."""
+
+    list_display = ["lead", "partner", "source", "code", "made_by_label", "made_at"]
+    list_filter = ["source"]
+    search_fields = ["code", "lead__email", "partner__user__email", "made_by_label"]
+    list_select_related = ["lead", "partner__user"]
+    raw_id_fields = ["lead", "partner", "made_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PendingReferral)
+class PendingReferralAdmin(admin.ModelAdmin):
+    list_display = ["user", "code", "created_at"]
+    search_fields = ["user__email", "code"]
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -52,7 +52,9 @@ class Partner(models.Model):
 class Referral(models.Model):
     """A client attributed to the IB whose referral link they followed before signing up.
 
-    Fixed at sign-up (the last link followed wins); never re-attributed silently.
+    Made once their email address is proven (the last link followed before sign-up wins), or
+    from the partner an IB manager credited their lead to; never re-attributed silently (only
+    an IB manager moves it, audited).
     """
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="referrals")
@@ -67,3 +69,56 @@ class Referral(models.Model):
 
     def __str__(self):
         return f"{self.client} via {self.code}"
+
+
+class Attribution(models.Model):
+    """The IB a lead is credited to: one per lead, with how and by whom the credit was made.
+
+    The first credit stands (a later code, API post or sign-up never replaces it), except that
+    an IB manager may set or move it by hand; what an IB manager set is never replaced by
+    anything automatic. Written only by `ib.services`.
+    """
+
+    class Source(models.TextChoices):
+        LINK = "link", "Referral link (sign-up)"
+        API = "api", "Referral code sent with the lead (API)"
+        IMPORT = "import", "Referral code in a lead import"
+        MANUAL = "manual", "Set by an IB manager"
+
+    lead = models.OneToOneField("leads.Lead", on_delete=models.CASCADE, related_name="attribution")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="attributions")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    code = models.CharField(max_length=32, blank=True, help_text="The referral code as given.")
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The person who made it (empty for a system rule or an integration).",
+    )
+    made_by_label = models.CharField(
+        max_length=254, help_text="Who made it: a person's email, an integration or a rule."
+    )
+    made_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-made_at"]
+
+    def __str__(self):
+        return f"{self.lead_id} → {self.partner} ({self.get_source_display()})"
+
+
+class PendingReferral(models.Model):
+    """The referral code a visitor signed up with, held until their email address is proven;
+    then it credits them (see `ib.services.signup_attribute`) and is removed."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_referral"
+    )
+    code = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.user} via {self.code} (email not yet verified)"

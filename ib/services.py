@@ -1,9 +1,16 @@
+"""Writes on IB partners, their referred clients and the leads credited to them."""
+
 from django.db import transaction
+from django.utils import timezone
 
-from brokerage.errors import InvalidInput
+from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.models import User
+from brokerage.roles import role_of
 from brokerage.services import Actor, audit_record
+from clients.selectors import client_for_user
+from leads.selectors import lead_for_person
 
-from .models import Partner, Referral
+from .models import Attribution, Partner, PendingReferral, Referral
 
 
 @transaction.atomic
@@ -41,23 +48,202 @@ def partner_create(
     return partner
 
 
+def _active_partner(code: str) -> Partner | None:
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    return Partner.objects.filter(referral_code=code, status=Partner.Status.ACTIVE).first()
+
+
+def _made_by(actor: Actor) -> dict:
+    if isinstance(actor, str):
+        return {"made_by": None, "made_by_label": actor}
+    return {"made_by": actor, "made_by_label": actor.email}
+
+
+def _referral_create(*, client, partner: Partner, code: str, actor: Actor, request, evidence):
+    referral = Referral.objects.create(partner=partner, client=client, code=code)
+    audit_record(
+        actor=actor,
+        action="referral.attributed",
+        target=client,
+        evidence={"partner": partner.pk, "code": code, **evidence},
+        request=request,
+    )
+    return referral
+
+
 @transaction.atomic
 def referral_attribute(*, client, code: str, actor: Actor, request=None) -> Referral | None:
     """Attribute a newly registered client to the active partner owning `code`.
 
     An unknown or suspended code, or a client already attributed, attributes nothing.
     """
-    partner = Partner.objects.filter(
-        referral_code=code.strip().upper(), status=Partner.Status.ACTIVE
-    ).first()
+    partner = _active_partner(code)
     if partner is None or Referral.objects.filter(client=client).exists():
         return None
-    referral = Referral.objects.create(partner=partner, client=client, code=partner.referral_code)
+    return _referral_create(
+        client=client,
+        partner=partner,
+        code=partner.referral_code,
+        actor=actor,
+        request=request,
+        evidence={},
+    )
+
+
+@transaction.atomic
+def lead_attribute(
+    *, lead, code: str, source: str, actor: Actor, request=None
+) -> Attribution | None:
+    """Credit a lead nobody has yet to the active partner owning `code`.
+
+    The first credit stands: a later code, API post or sign-up never replaces it, and one an
+    IB manager made (`lead_attribution_set`) least of all. An unknown or suspended code
+    credits nothing.
+    """
+    partner = _active_partner(code)
+    if partner is None:
+        return None
+    attribution, created = Attribution.objects.get_or_create(
+        lead=lead,
+        defaults={
+            "partner": partner,
+            "source": source,
+            "code": partner.referral_code,
+            "made_at": timezone.now(),
+            **_made_by(actor),
+        },
+    )
+    if not created:
+        return None
     audit_record(
         actor=actor,
-        action="referral.attributed",
-        target=client,
-        evidence={"partner": partner.pk, "code": partner.referral_code},
+        action="lead.attributed",
+        target=lead,
+        evidence={"partner": partner.pk, "code": partner.referral_code, "source": source},
         request=request,
     )
+    return attribution
+
+
+@transaction.atomic
+def lead_attribution_set(*, lead, partner: Partner, actor: User, reason: str) -> Attribution:
+    """An IB manager credits the lead to `partner` by hand, or moves its credit there.
+
+    From then on no referral link, code or sign-up replaces it. If the lead's person has
+    registered, the client is referred by the same partner (their referral follows).
+    """
+    if role_of(actor) != "ib_manager":
+        raise NotAllowed("Only IB managers credit leads to partners by hand.")
+    reason = " ".join(reason.split())[:200]
+    if not reason:
+        raise InvalidInput("Say why the lead is credited.", fields={"reason": ["Needed."]})
+    if partner.status != Partner.Status.ACTIVE:
+        raise InvalidInput(
+            "A suspended partner cannot be credited.", fields={"partner": ["Suspended."]}
+        )
+    values = {
+        "partner": partner,
+        "source": Attribution.Source.MANUAL,
+        "code": "",
+        "made_at": timezone.now(),
+        **_made_by(actor),
+    }
+    attribution, created = Attribution.objects.select_for_update().get_or_create(
+        lead=lead, defaults=values
+    )
+    before = None if created else attribution.partner_id
+    if not created:
+        for field, value in values.items():
+            setattr(attribution, field, value)
+        attribution.save()
+    audit_record(
+        actor=actor,
+        action="lead.attributed",
+        target=lead,
+        reason=reason,
+        evidence={"partner": partner.pk, "source": Attribution.Source.MANUAL, "from": before},
+    )
+    if lead.client_id:
+        _referral_follow(client=lead.client, partner=partner, actor=actor, reason=reason)
+    return attribution
+
+
+def _referral_follow(*, client, partner: Partner, actor: Actor, reason: str) -> None:
+    referral = Referral.objects.select_for_update().filter(client=client).first()
+    if referral is None:
+        _referral_create(
+            client=client,
+            partner=partner,
+            code=partner.referral_code,
+            actor=actor,
+            request=None,
+            evidence={"source": Attribution.Source.MANUAL},
+        )
+    elif referral.partner_id != partner.pk:
+        before = referral.partner_id
+        referral.partner, referral.code = partner, partner.referral_code
+        referral.save(update_fields=["partner", "code"])
+        audit_record(
+            actor=actor,
+            action="referral.moved",
+            target=client,
+            reason=reason,
+            evidence={"partner": partner.pk, "from": before},
+        )
+
+
+def signup_referral_hold(*, user, code: str) -> PendingReferral | None:
+    """Keep the referral code a visitor signed up with until their email address is proven
+    (nothing is credited before: see `signup_attribute`)."""
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    pending, _ = PendingReferral.objects.update_or_create(user=user, defaults={"code": code})
+    return pending
+
+
+@transaction.atomic
+def signup_attribute(*, user, email: str, request=None) -> Referral | None:
+    """A client who signed up proved their email address: credit them, and their lead, to the
+    IB whose referral link they signed up through.
+
+    Their lead is the one linked to their client record or carrying the proven address. If an
+    IB manager credited that lead by hand, the manager's partner refers the client and the link
+    changes nothing. The held code is used once.
+    """
+    pending = PendingReferral.objects.select_for_update().filter(user=user).first()
+    code = pending.code if pending else ""
+    if pending is not None:
+        pending.delete()
+    client = client_for_user(user)
+    if client is None:
+        return None
+    lead = lead_for_person(client=client, email=email)
+    manual = (
+        Attribution.objects.filter(lead=lead, source=Attribution.Source.MANUAL)
+        .select_related("partner")
+        .first()
+        if lead is not None
+        else None
+    )
+    if manual is not None:
+        if Referral.objects.filter(client=client).exists():
+            return None
+        return _referral_create(
+            client=client,
+            partner=manual.partner,
+            code=manual.partner.referral_code,
+            actor=user,
+            request=request,
+            evidence={"source": Attribution.Source.MANUAL, "link_code": code},
+        )
+    if not code:
+        return None
+    referral = referral_attribute(client=client, code=code, actor=user, request=request)
+    if lead is not None:
+        lead_attribute(
+            lead=lead, code=code, source=Attribution.Source.LINK, actor=user, request=request
+        )
     return referral

@@ -36,7 +36,9 @@ class LeadIn(Schema):
     utm_source: str | None = Field(None, max_length=100)
     utm_medium: str | None = Field(None, max_length=100)
     utm_campaign: str | None = Field(None, max_length=100)
-    referral_code: str | None = Field(None, max_length=32, description="An IB's code")
+    referral_code: str | None = Field(
+        None, max_length=32, description="An IB's code: credits a lead this integration sent"
+    )
 
     model_config = {"extra": "forbid"}
 
@@ -91,7 +93,10 @@ def _replay(request: HttpRequest, key: str):
 def create_lead(request: HttpRequest, payload: LeadIn):
     """Score the lead and queue it for routing. A person already known (same email or phone)
     is not created twice: status 200, naming the lead if this integration sent it first, or
-    `{"id": null, "status": "duplicate"}` if someone else did. Needs the `leads:write` scope.
+    `{"id": null, "status": "duplicate"}` if anyone else did (another integration, a portal
+    sign-up, an import). Only the integration that sent a lead fills in its blank details or
+    credits it with a `referral_code`, and never over a credit it already has. Needs the
+    `leads:write` scope.
 
     Send an `Idempotency-Key` header to make retries safe: a repeat returns the first answer.
     """

@@ -6,19 +6,22 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads"
 
     def ready(self):
-        from allauth.account.signals import user_signed_up
-
         from brokerage.navigation import NavItem, register_nav
         from brokerage.signals import staff_deactivated
         from clients.client360 import register_360_provider
-        from clients.signals import client_funded
+        from clients.signals import client_funded, signed_up, signup_verified
 
         from . import dashboard, rules  # noqa: F401
-        from .receivers import on_client_funded, on_staff_deactivated, on_user_signed_up
+        from .receivers import (
+            on_client_funded,
+            on_signed_up,
+            on_signup_verified,
+            on_staff_deactivated,
+        )
 
         rules.connect()
-        # After clients' receiver (INSTALLED_APPS order), which creates the client record.
-        user_signed_up.connect(on_user_signed_up, dispatch_uid="leads.on_user_signed_up")
+        signed_up.connect(on_signed_up, dispatch_uid="leads.on_signed_up")
+        signup_verified.connect(on_signup_verified, dispatch_uid="leads.on_signup_verified")
         staff_deactivated.connect(on_staff_deactivated, dispatch_uid="leads.on_staff_deactivated")
         client_funded.connect(on_client_funded, dispatch_uid="leads.on_client_funded")
         for item in [

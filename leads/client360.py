@@ -1,6 +1,6 @@
-"""Leads' part of the client 360: where the client came from (source, UTM, campaign), the IB
-who referred them (and that IB's master for a sub-IB), and the lead's communication history
-(notes, calls, emails before and after registration). Two queries."""
+"""Leads' part of the client 360: where the client came from (source, UTM, campaign, the
+referral code given) and the lead's communication history (notes, calls, emails before and
+after registration). Two queries. The IB credited with the client is ib's section."""
 
 from django.urls import reverse
 
@@ -13,26 +13,21 @@ COMMS = (LeadActivity.Kind.NOTE, LeadActivity.Kind.CALL, LeadActivity.Kind.EMAIL
 LIMIT = 40
 
 
-def _source_section(context: dict, badge: str = "") -> Section:
-    """Where the client came from: the lead's source and UTM, the IB and master IB."""
+def _source_section(context: dict) -> Section:
+    """Where the client came from: the lead's channel, source, UTM and referral code."""
     return Section(
         "acquisition",
-        "Acquisition & IB",
+        "Acquisition",
         "leads/_360_source.html",
         context,
         order=30,
         column="side",
         icon="signpost-split",
-        badge=badge,
     )
 
 
 def leads_360(client, user) -> Contribution:
-    lead = (
-        Lead.objects.filter(client=client)
-        .select_related("partner__user", "partner__parent__user", "desk")
-        .first()
-    )
+    lead = Lead.objects.filter(client=client).select_related("desk").first()
     if lead is None:
         return Contribution(sections=[_source_section({"lead": None})])
     activities = list(
@@ -55,7 +50,6 @@ def leads_360(client, user) -> Contribution:
     ]
     # The same rule as the lead page itself, so the link never leads to a 403.
     lead_url = reverse("leads:detail", args=[lead.pk]) if can_work(user, lead) else ""
-    partner = lead.partner
     timeline = [
         TimelineEntry(
             lead.created_at,
@@ -79,12 +73,7 @@ def leads_360(client, user) -> Contribution:
         for a in activities
     ]
     return Contribution(
-        sections=[
-            _source_section(
-                {"lead": lead, "partner": partner, "lead_url": lead_url},
-                badge="IB" if partner else "",
-            )
-        ],
+        sections=[_source_section({"lead": lead, "lead_url": lead_url})],
         communications=comms,
         timeline=timeline,
     )

@@ -48,9 +48,6 @@ class Lead(models.Model):
     utm_medium = models.CharField(max_length=100, blank=True)
     utm_campaign = models.CharField(max_length=100, blank=True)
     referral_code = models.CharField(max_length=32, blank=True)
-    partner = models.ForeignKey(
-        "ib.Partner", null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
-    )
     client = models.OneToOneField(
         "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="lead"
     )

@@ -20,7 +20,7 @@ def _managed_desks(user: User) -> QuerySet[Desk]:
 def lead_list(
     *, user: User, scope: str = "mine", status: str = "", q: str = "", desk_id: int | None = None
 ) -> QuerySet[Lead]:
-    qs = Lead.objects.select_related("desk", "assigned_to", "partner__user")
+    qs = Lead.objects.select_related("desk", "assigned_to")
     if scope == "all":
         if not user.has_perm("leads.view_all_leads"):
             raise NotAllowed("You see your own leads only.")
@@ -53,7 +53,7 @@ def lead_get(*, user: User, lead_id: int) -> Lead:
     from .services import can_work
 
     lead = (
-        Lead.objects.select_related("desk__manager", "assigned_to", "partner__user", "client__user")
+        Lead.objects.select_related("desk__manager", "assigned_to", "client__user")
         .filter(pk=lead_id)
         .first()
     )
@@ -62,6 +62,18 @@ def lead_get(*, user: User, lead_id: int) -> Lead:
     if not can_work(user, lead):
         raise NotAllowed("This lead is not yours.")
     return lead
+
+
+def lead_for_person(*, client=None, email: str = "") -> Lead | None:
+    """A person's lead: the one linked to their client record, else the one with their email.
+
+    For apps that act on a person once their address is proven (ib credits a client's lead)."""
+    if client is not None:
+        lead = Lead.objects.filter(client=client).first()
+        if lead is not None:
+            return lead
+    email = (email or "").strip().lower()
+    return Lead.objects.filter(email=email).first() if email else None
 
 
 def lead_timeline(*, lead: Lead) -> QuerySet[LeadActivity]:

@@ -3,6 +3,7 @@
 import logging
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -96,26 +97,31 @@ def lead_capture(
     request=None,
     route: bool = True,
     api_key=None,
-) -> tuple[Lead, bool]:
+    new_only: bool = False,
+) -> tuple[Lead | None, bool]:
     """Record a lead from cleaned input (see validation.clean_lead_input).
 
     A person already known by email or phone is not created twice: the touch is recorded on
-    the existing lead, blank details are filled in, and `created` is False.
+    the existing lead, blank details are filled in, and `created` is False. An integration
+    (`api_key`) fills in and credits only a lead it sent itself; on anyone else's it records
+    the touch and changes nothing. With `new_only` (a sign-up whose email address is not
+    proven yet) a person already known is left untouched and `(None, False)` comes back.
     """
     touch = {f: data.get(f, "") for f in TOUCH_FIELDS}
     payload = {k: str(v) for k, v in data.items() if v not in (None, "")}
     for attempt in range(2):
         existing = _find_existing(data)
         if existing is not None:
-            owned = api_key is None or existing.api_key_id in (None, api_key.pk)
+            if new_only:
+                return None, False
+            owned = api_key is None or existing.api_key_id == api_key.pk
             return _record_duplicate(
                 existing, data, channel, actor, client, touch, payload, may_update=owned
             ), False
         if client is None:
-            # Someone who already has an account: the lead is them, not a new person.
-            client = client_for_email(data["email"])
-            if client is not None and Lead.objects.filter(client=client).exists():
-                client = None
+            # Someone who already has an account (with that address proven): the lead is them,
+            # not a new person.
+            client = _verified_client_for_email(data["email"])
         try:
             with transaction.atomic():
                 lead = Lead(
@@ -141,7 +147,12 @@ def lead_capture(
             score=lead.score,
         )
         lead_captured.send(
-            sender=Lead, lead=lead, created=True, referral_code=data.get("referral_code", "")
+            sender=Lead,
+            lead=lead,
+            created=True,
+            referral_code=data.get("referral_code", ""),
+            channel=channel,
+            actor=actor,
         )
         if route:
             _enqueue_routing(lead.pk)
@@ -195,27 +206,25 @@ def _record_duplicate(
         lead=lead,
         created=False,
         referral_code=data.get("referral_code", "") if may_update else "",
+        channel=channel,
+        actor=actor,
     )
     return lead
 
 
+def _verified_client_for_email(email: str):
+    """The client with this email address, if they proved it and have no lead yet."""
+    client = client_for_email(email)
+    if client is None or Lead.objects.filter(client=client).exists():
+        return None
+    proven = EmailAddress.objects.filter(
+        user_id=client.user_id, email__iexact=email, verified=True
+    ).exists()
+    return client if proven else None
+
+
 def _active_scoring_rules():
     return rules.scoring_rules()
-
-
-@transaction.atomic
-def lead_attribute_partner(*, lead: Lead, partner, actor: Actor) -> Lead:
-    """Credit the lead to an IB (called by the IB app for a known referral code)."""
-    if lead.partner_id is None:
-        lead.partner = partner
-        lead.save(update_fields=["partner", "updated_at"])
-        audit_record(
-            actor=actor,
-            action="lead.attributed",
-            target=lead,
-            evidence={"partner": partner.pk, "code": lead.referral_code},
-        )
-    return lead
 
 
 # --- Routing -----------------------------------------------------------------------------------

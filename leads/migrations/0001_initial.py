@@ -14,7 +14,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ('brokerage', '0004_staffprofile_last_lead_assigned_at_apiidempotency'),
         ('clients', '0001_initial'),
-        ('ib', '0002_referral'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -81,7 +80,6 @@ class Migration(migrations.Migration):
                 ('client', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='clients.client')),
                 ('desk', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='brokerage.desk')),
                 ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('partner', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='ib.partner')),
             ],
             options={
                 'verbose_name': 'historical lead',
@@ -170,7 +168,6 @@ class Migration(migrations.Migration):
                 ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_leads', to=settings.AUTH_USER_MODEL)),
                 ('client', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='lead', to='clients.client')),
                 ('desk', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leads', to='brokerage.desk')),
-                ('partner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leads', to='ib.partner')),
             ],
             options={
                 'ordering': ['-created_at'],

@@ -20,7 +20,7 @@ from clients.models import (
     TicketMessage,
 )
 from finance.models import Deposit, Hold, LedgerAccount, PaymentMethod, Transfer, Withdrawal
-from ib.models import Partner
+from ib.models import Attribution, Partner
 from kyc.models import KycSubmission
 from leads.models import Lead, LeadActivity
 from tests.clients.factories import make_account, make_deal, make_position
@@ -201,7 +201,14 @@ def rich(desks):
         utm_medium="cpc",
         utm_campaign="gold-autumn",
         referral_code="SUBIB001",
+    )
+    Attribution.objects.create(
+        lead=lead,
         partner=sub,
+        source=Attribution.Source.API,
+        code="SUBIB001",
+        made_by_label="integration:Landing",
+        made_at=timezone.now() - timedelta(days=30),
     )
     LeadActivity.objects.create(
         lead=lead, kind="call", actor_label="sales@test.example", body="Interested in gold"
@@ -249,6 +256,7 @@ def test_the_360_shows_every_section(client, rich):
         "wallet",
         "payments",
         "acquisition",
+        "ib",
         "kyc",
     } <= keys
     assert view.failed == []

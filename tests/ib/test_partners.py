@@ -3,7 +3,8 @@ import pytest
 from brokerage.errors import InvalidInput
 from ib.models import Partner
 from ib.services import partner_create
-from tests.conftest import make_client_user, make_partner_user, make_staff, signup_form
+from tests.conftest import make_client_user, make_partner_user, make_staff
+from tests.ib.conftest import signup_confirmed
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,7 @@ def test_only_plain_users_become_partners_with_a_free_code():
 
 
 def signup(client, email):
-    return client.post("/accounts/signup/", signup_form(email, first_name="Rita"))
+    signup_confirmed(client, email, first_name="Rita")
 
 
 def test_referral_link_attributes_the_client_who_signs_up(client):

@@ -1,12 +1,17 @@
 import json
 
 import pytest
+from allauth.account.models import EmailAddress
 
-from brokerage.models import AuditEvent
+from brokerage.models import AuditEvent, User
 from brokerage.services import api_key_create
-from leads.models import Lead, LeadTouch
-from leads.services import lead_route
-from tests.conftest import make_partner_user
+from clients.services import client_register
+from ib.models import Attribution
+from ib.services import lead_attribution_set
+from leads.models import Channel, Lead, LeadTouch
+from leads.services import lead_capture, lead_route
+from leads.validation import clean_lead_input
+from tests.conftest import make_partner_user, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -147,8 +152,63 @@ def test_script_in_a_name_is_stored_as_text(client, key, floor):
 def test_referral_code_credits_the_ib(client, key, floor):
     partner = make_partner_user().partner
     lead_id = post(client, key, {**GOOD, "referral_code": "ibtest01"}).json()["id"]
-    assert Lead.objects.get(pk=lead_id).partner == partner
+    attribution = Attribution.objects.get(lead_id=lead_id)
+    assert attribution.partner == partner and attribution.source == Attribution.Source.API
+    assert attribution.made_by_label == "integration:Landing" and attribution.code == "IBTEST01"
     assert AuditEvent.objects.filter(action="lead.attributed").exists()
+
+
+def test_the_sending_integration_may_credit_its_own_lead_later(client, key, floor):
+    first = post(client, key, GOOD).json()
+    partner = make_partner_user().partner
+    again = post(client, key, {"email": GOOD["email"], "referral_code": "IBTEST01"})
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    assert Attribution.objects.get(lead_id=first["id"]).partner == partner
+
+
+def test_a_key_cannot_credit_fill_or_read_a_lead_it_did_not_send(client, key, floor):
+    """A lead no integration sent (here, from a portal sign-up) is not any key's to change:
+    the post is recorded as a touch, nothing is filled in, nobody is credited, and the answer
+    says only that the person is known."""
+    lead, _ = lead_capture(
+        data=clean_lead_input({"email": "omar@example.com", "first_name": "Omar"}),
+        channel=Channel.PORTAL,
+        actor="test",
+        route=False,
+    )
+    make_partner_user()
+    response = post(
+        client,
+        key,
+        {
+            "email": "Omar@example.com",
+            "phone": "+971501234567",
+            "last_name": "Other",
+            "referral_code": "IBTEST01",
+        },
+    )
+    assert response.status_code == 200
+    assert response.json() == {"id": None, "status": "duplicate", "score": 0}
+    lead = Lead.objects.get(pk=lead.pk)
+    assert lead.phone == "" and lead.last_name == "" and lead.api_key_id is None
+    assert not Attribution.objects.exists()
+    assert not AuditEvent.objects.filter(action="lead.attributed").exists()
+    assert lead.touches.filter(is_duplicate=True).count() == 1
+
+
+def test_a_repost_never_replaces_a_credit_an_ib_manager_made(client, key, floor):
+    lead_id = post(client, key, GOOD).json()["id"]
+    chosen = make_partner_user("chosen@test.example", "CHOSEN01").partner
+    make_partner_user()
+    lead_attribution_set(
+        lead=Lead.objects.get(pk=lead_id),
+        partner=chosen,
+        actor=make_staff("ib_manager"),
+        reason="Introduced at the Dubai expo",
+    )
+    post(client, key, {"email": GOOD["email"], "referral_code": "IBTEST01"})
+    attribution = Attribution.objects.get(lead_id=lead_id)
+    assert attribution.partner == chosen and attribution.source == Attribution.Source.MANUAL
 
 
 def test_needs_a_key(client, floor):
@@ -162,6 +222,15 @@ def test_a_lead_for_an_existing_client_is_linked_to_them(client, key, floor):
     user = make_client_user("dana@example.com")
     lead_id = post(client, key, {**GOOD, "email": "Dana@example.com"}).json()["id"]
     assert Lead.objects.get(pk=lead_id).client == user.client
+
+
+def test_a_lead_is_linked_only_to_a_client_who_proved_the_address(client, key, floor):
+    """Someone who signed up with the address but never confirmed it does not get the lead."""
+    user = User.objects.create_user(email="rami@example.com", password="x-long-pass-phrase")
+    EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
+    client_register(user=user, actor="test")
+    lead_id = post(client, key, {**GOOD, "email": "rami@example.com"}).json()["id"]
+    assert Lead.objects.get(pk=lead_id).client is None
 
 
 def test_a_key_without_the_leads_scope_cannot_send_leads(client, floor):
@@ -182,5 +251,5 @@ def test_another_integrations_lead_is_neither_revealed_nor_changed(client, key, 
     assert response.status_code == 200
     assert response.json() == {"id": None, "status": "duplicate", "score": 0}
     lead = Lead.objects.get(pk=first["id"])
-    assert lead.phone == "" and lead.partner is None  # nothing filled, nobody credited
+    assert lead.phone == "" and not Attribution.objects.filter(lead=lead).exists()
     assert lead.touches.count() == 2
