@@ -6,7 +6,7 @@ from ninja import Router
 from brokerage.services import client_ip
 
 from . import psp as psp_registry
-from .services import psp_webhook_receive
+from .services.webhooks import psp_webhook_receive
 
 router = Router(tags=["psp webhooks"])
 

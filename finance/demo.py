@@ -41,14 +41,12 @@ from .models import Chargeback, Deposit, FxRate, PaymentMethod, PspEvent, Refund
 from .psp import EventKind, WebhookEvent
 from .psp.http import to_major_string, to_minor
 from .psp.stripe import stripe_exponent
-from .services import (
-    chargeback_open,
-    deposit_create,
-    psp_event_apply,
-    refund_request,
-    usd_value,
-    withdrawal_request,
-)
+from .services.chargebacks import chargeback_open
+from .services.deposits import deposit_create
+from .services.limits import usd_value
+from .services.refunds import refund_request
+from .services.webhooks import psp_event_apply
+from .services.withdrawals import withdrawal_request
 
 D = Decimal
 DEMO_CLIENT = "client@demo.test"

@@ -23,7 +23,7 @@ from .models import (
     ReconciliationRun,
     Withdrawal,
 )
-from .services import closed_loop_capacity, method_available
+from .services.limits import closed_loop_capacity, method_available
 
 
 def _staff(user) -> None:

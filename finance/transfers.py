@@ -1,12 +1,14 @@
 """Transfers between a client's wallet and their trading accounts, exactly once.
 
-The trading platform's balance operation has no idempotency key, so:
+The trading platform's balance operation has no idempotency key, so each transfer is an
+outside operation (`brokerage.operations`):
 1. the transfer is written (and, to trading, the wallet amount held) and committed first;
 2. a worker claims it (`started_at`, `attempts`) under the row lock;
 3. a transfer claimed before is looked up on the platform by its comment before anything is
    sent; a balance operation whose answer was lost is looked up at once;
 4. only an operation the platform refused (or a lookup that proves nothing happened and a
-   resend the platform refuses) fails the transfer;
+   resend the platform refuses) fails the transfer; a platform that cannot be reached (or a
+   look-up that cannot answer) frees the claim and the task retries;
 5. the ledger moves wallet <-> platform omnibus under the key `transfer:<id>` when the
    platform's ticket is known. A sweeper resumes any claim older than CLAIM_STALE_AFTER.
 """
@@ -23,6 +25,7 @@ from django.utils import timezone
 
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.money import to_amount
+from brokerage.operations import call_outside, claim, sweep
 from brokerage.services import Actor, audit_record
 from clients.models import Client, TradingAccount
 from clients.platforms import (
@@ -132,58 +135,36 @@ def transfer_request(
     return transfer
 
 
-def _claim(transfer_id: int) -> tuple[Transfer | None, bool, str]:
-    """(transfer, resumed, why not) — claims the transfer for this attempt."""
-    with transaction.atomic():
-        t = (
-            Transfer.objects.select_for_update(of=("self",))
-            .select_related("trading_account__server")
-            .get(pk=transfer_id)
-        )
-        if t.status != Transfer.Status.PENDING:
-            return None, False, f"already {t.status}"
-        now = timezone.now()
-        if t.started_at and now - t.started_at < CLAIM_STALE_AFTER:
-            return None, False, "in progress"
-        resumed = t.attempts > 0
-        t.attempts += 1
-        t.started_at = now
-        t.save(update_fields=["attempts", "started_at"])
-        return t, resumed, ""
-
-
 def transfer_execute(*, transfer_id: int) -> str:
     """Carry out a pending transfer on the platform, exactly once. Returns its status, or
     "unknown" when the platform's answer was lost and the lookup found nothing yet (the sweeper
     looks again after CLAIM_STALE_AFTER, before ever sending it again)."""
-    t, resumed, why = _claim(transfer_id)
+    claimed = claim(
+        Transfer.objects.select_related("trading_account__server"),
+        transfer_id,
+        stale_after=CLAIM_STALE_AFTER,
+        is_open=lambda t: t.status == Transfer.Status.PENDING,
+    )
+    t = claimed.row
     if t is None:
-        return why
+        return claimed.why
     account = t.trading_account
     amount = t.amount if t.direction == Transfer.Direction.TO_TRADING else -t.amount
     since = t.requested_at - LOOKUP_MARGIN
     platform = platform_for(account.server)
     try:
-        ticket = None
-        if resumed:  # an earlier attempt may have reached the platform: look before sending
-            ticket = platform.balance_operation_find(
+        outcome = call_outside(
+            call=lambda: platform.balance_operation(
+                login=account.login, amount=amount, comment=t.comment
+            ),
+            lookup=lambda: platform.balance_operation_find(
                 login=account.login, comment=t.comment, since=since
-            )
-        if ticket is None:
-            try:
-                ticket = platform.balance_operation(
-                    login=account.login, amount=amount, comment=t.comment
-                )
-            except PlatformRejected as exc:
-                # Only the platform refusing the operation itself fails the transfer.
-                return _finish(t.pk, ticket=None, failure=_client_reason(exc), detail=exc.message)
-            except PlatformOutcomeUnknown:
-                ticket = platform.balance_operation_find(
-                    login=account.login, comment=t.comment, since=since
-                )
-                if ticket is None:
-                    log.warning("transfer %s: answer lost and not found yet", t.comment)
-                    return "unknown"
+            ),
+            resumed=claimed.resumed,  # an earlier attempt may have reached the platform
+            refused=(PlatformRejected,),  # only the platform refusing it fails the transfer
+            lost=(PlatformOutcomeUnknown,),
+            label=f"transfer {t.comment}",
+        )
     except PlatformError as exc:
         # Nothing known to be done (or a lookup that could not answer): free the claim; the
         # retry (or the sweeper) looks the operation up before it ever sends it again.
@@ -191,7 +172,13 @@ def transfer_execute(*, transfer_id: int) -> str:
         raise TransferRetry(exc.message) from exc
     finally:
         platform.close()
-    return _finish(t.pk, ticket=ticket, failure="")
+    if outcome.refusal is not None:
+        reason = _client_reason(outcome.refusal)
+        return _finish(t.pk, ticket=None, failure=reason, detail=outcome.refusal.message)
+    if outcome.unknown:
+        log.warning("transfer %s: answer lost and not found yet", t.comment)
+        return "unknown"
+    return _finish(t.pk, ticket=outcome.answer, failure="")
 
 
 def _client_reason(exc: PlatformRejected) -> str:
@@ -267,16 +254,12 @@ def _finish(
 
 def transfers_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER) -> int:
     """Re-queue pending transfers never started, or whose attempt went quiet."""
-    from django.db.models import Q
-
     from .tasks import transfer_execute_task
 
-    cutoff = timezone.now() - stale_after
-    ids = list(
-        Transfer.objects.filter(status=Transfer.Status.PENDING, requested_at__lt=cutoff)
-        .filter(Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
-        .values_list("pk", flat=True)[:500]
+    return sweep(
+        Transfer.objects.filter(status=Transfer.Status.PENDING),
+        task=transfer_execute_task,
+        due_field="requested_at",
+        started_field="started_at",
+        stale_after=stale_after,
     )
-    for pk in ids:
-        transfer_execute_task.delay(pk)
-    return len(ids)

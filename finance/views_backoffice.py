@@ -4,6 +4,7 @@ transactions and export, chargebacks, reconciliation, client statements."""
 import csv
 from datetime import date
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -126,7 +127,7 @@ def withdrawal_detail(request, withdrawal_id: int):
         ],
         "recent": Withdrawal.objects.filter(client=w.client).exclude(pk=w.pk)[:10],
         "trail": audit_trail_for(w, limit=30),
-        "four_eyes_usd": services.settings.FINANCE_FOUR_EYES_USD,
+        "four_eyes_usd": settings.FINANCE_FOUR_EYES_USD,
     }
     return render(request, "finance/withdrawal.html", ctx, status=400 if form.errors else 200)
 

@@ -338,6 +338,7 @@ def test_the_first_deposit_converts_the_clients_lead(methods, django_capture_on_
 
 
 def test_a_second_run_of_a_claimed_payout_or_refund_does_not_call_the_psp(methods, monkeypatch):
+    from finance import psp as psp_registry
     from finance import services
     from finance.models import Refund
 
@@ -352,7 +353,7 @@ def test_a_second_run_of_a_claimed_payout_or_refund_does_not_call_the_psp(method
         deposit=deposit, amount="50", reason="asked", actor=make_staff("finance_officer")
     )
     Refund.objects.filter(pk=refund.pk).update(attempts=1, attempted_at=timezone.now())
-    monkeypatch.setattr(services.psp_registry, "adapter_for", no_psp)
+    monkeypatch.setattr(psp_registry, "adapter_for", no_psp)
     assert services.withdrawal_payout(withdrawal_id=w.pk) == "in progress"
     assert services.refund_execute(refund_id=refund.pk) == "in progress"
     assert fresh(w).payout_attempts == 0
@@ -382,7 +383,7 @@ def test_a_chargeback_beyond_what_remains_is_booked_as_a_loss(methods):
 
 def test_funds_released_after_a_chargeback_first_make_good_its_loss(methods):
     from finance.psp import OperationResult
-    from finance.services import _withdrawal_finish
+    from finance.services.withdrawals import withdrawal_finish as _withdrawal_finish
 
     client = verified_client()
     deposit = deposit_paid(client, methods["stripe"], "100.00")

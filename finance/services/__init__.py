@@ -1,0 +1,63 @@
+"""Writes of finance, one module per noun:
+
+- `deposits`: the intent, the PSP's hosted page, the credit exactly once (FTD).
+- `withdrawals`: request, automatic checks, review (four eyes), the payout exactly once.
+- `refunds`: refunds of completed deposits, sent exactly once.
+- `chargebacks`: disputes, their losses and outcomes.
+- `webhooks`: PSP deliveries verified and each event applied once, through a table from
+  event kind to handler; `sweeps`: the sweeper of payouts and refunds left unfinished.
+- Below them, shared: `common` (errors, actors, locks, money out, the PSP call), `limits`
+  (FX, methods, closed loop) and `losses` (chargeback losses made good).
+
+Import direction (checked by import-linter): webhooks, sweeps -> deposits, withdrawals,
+refunds, chargebacks (independent of each other) -> common, limits, losses -> ledger.
+
+Every movement of money goes through `finance.ledger.ledger_post` under an idempotency key
+derived from the business object (`deposit:<id>`, `withdrawal:<id>`, …), so a retried task, a
+repeated webhook or a double click posts once. Calls to a PSP never run inside a database
+transaction: the intent is committed first (with a hold on the wallet), the call is made with
+our reference as the provider's idempotency key, and the outcome is committed after; a crash in
+between is recovered by looking the operation up by that reference (`brokerage.operations`).
+
+The public services are re-exported here for other apps (`from finance.services import
+withdrawal_request`); inside finance, import from the noun's module.
+"""
+
+from .chargebacks import chargeback_evidence_add, chargeback_open, chargeback_resolve
+from .common import DepositNotAllowed, WithdrawalNotAllowed, withdrawal_cancel
+from .deposits import deposit_create, deposit_open_session
+from .limits import closed_loop_capacity, method_available, usd_value
+from .refunds import refund_execute, refund_request
+from .sweeps import payouts_sweep
+from .webhooks import psp_event_apply, psp_webhook_receive
+from .withdrawals import (
+    withdrawal_approve,
+    withdrawal_checks,
+    withdrawal_payout,
+    withdrawal_reject,
+    withdrawal_request,
+)
+
+__all__ = [
+    "DepositNotAllowed",
+    "WithdrawalNotAllowed",
+    "chargeback_evidence_add",
+    "chargeback_open",
+    "chargeback_resolve",
+    "closed_loop_capacity",
+    "deposit_create",
+    "deposit_open_session",
+    "method_available",
+    "payouts_sweep",
+    "psp_event_apply",
+    "psp_webhook_receive",
+    "refund_execute",
+    "refund_request",
+    "usd_value",
+    "withdrawal_approve",
+    "withdrawal_cancel",
+    "withdrawal_checks",
+    "withdrawal_payout",
+    "withdrawal_reject",
+    "withdrawal_request",
+]

@@ -1,0 +1,197 @@
+"""Deposits: the intent, the PSP's hosted payment page, and the credit exactly once.
+
+Contract:
+- `deposit_create` checks the method's limits and the client's standing under the client's
+  lock and records the intent (created); `deposit_open_session` then opens the PSP's hosted
+  page, a network call made outside any transaction (pending).
+- `deposit_complete` credits the wallet from the PSP's clearing account once, under the
+  ledger key `deposit:<id>`; the client's first completed deposit is the FTD.
+- `deposit_payment_update` applies the PSP's word that a payment is still pending, failed or
+  expired; a deposit already settled is left as it is.
+Both are driven by verified PSP events (`webhooks`). Imports `common`, `limits` and the
+ledger, never a sibling noun module.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage.money import exponent, format_money, to_amount
+from brokerage.services import Actor, audit_record
+from clients.models import Client
+from clients.selectors import client_deposit_allowed
+from clients.services import client_first_deposit_record
+
+from .. import psp as psp_registry
+from ..ledger import Leg, clearing_for, ledger_post, wallet_for
+from ..models import Deposit, LedgerTransaction, PaymentMethod, new_reference
+from ..psp import EventKind, PspError, WebhookEvent, WebhookRejected
+from .common import DepositNotAllowed, lock_deposit_accounts
+from .limits import method_available, unverified_total_usd, usd_value
+
+
+@transaction.atomic
+def deposit_create(
+    *, client: Client, method: PaymentMethod, amount, actor: Actor, request=None
+) -> Deposit:
+    """Check the method's limits and the client's standing, and record the deposit intent."""
+    if exponent(method.currency) > 2:  # the ledger keeps 2 decimal places
+        raise DepositNotAllowed(f"{method.currency} is not a currency we hold.")
+    amount = to_amount(amount, method.currency)
+    client = Client.objects.select_for_update().get(pk=client.pk)  # one intent at a time
+    if not method_available(method, client):
+        raise DepositNotAllowed(
+            f"{method.name} is not offered to you.", fields={"method": ["Not available."]}
+        )
+    if amount < method.min_amount or amount > method.max_amount:
+        raise DepositNotAllowed(
+            f"{method.name} takes {format_money(method.min_amount, method.currency)} to "
+            f"{format_money(method.max_amount, method.currency)} per deposit.",
+            code="amount_out_of_range",
+            fields={"amount": ["Outside the method's limits."]},
+        )
+    total_usd = usd_value(amount, method.currency)
+    if client.kyc_level < 1:
+        total_usd += unverified_total_usd(client)
+    allowed, why = client_deposit_allowed(client=client, amount_usd=total_usd)
+    if not allowed:
+        raise DepositNotAllowed(why, fields={"amount": [why]})
+    deposit = Deposit.objects.create(
+        reference=new_reference("D"),
+        client=client,
+        method=method,
+        psp=method.psp,
+        amount=amount,
+        currency=method.currency,
+    )
+    audit_record(
+        actor=actor,
+        action="deposit.created",
+        target=deposit,
+        evidence={"amount": str(amount), "currency": method.currency, "psp": method.psp},
+        request=request,
+    )
+    return deposit
+
+
+def deposit_open_session(
+    *, deposit: Deposit, return_url: str, cancel_url: str, notify_url: str
+) -> Deposit:
+    """Open the PSP's hosted payment page for the deposit (a network call, no transaction)."""
+    adapter = psp_registry.adapter_for(deposit.psp)
+    try:
+        session = adapter.create_payment(
+            reference=deposit.reference,
+            amount=deposit.amount,
+            currency=deposit.currency,
+            customer_email=deposit.client.user.email,
+            return_url=return_url,
+            cancel_url=cancel_url,
+            notify_url=notify_url,
+        )
+    except PspError as exc:
+        _deposit_fail(deposit.pk, reason=f"The PSP could not open the payment: {exc.message}")
+        raise
+    with transaction.atomic(durable=True):
+        deposit = Deposit.objects.select_for_update().get(pk=deposit.pk)
+        if deposit.status == Deposit.Status.CREATED:
+            deposit.open()
+            deposit.provider_reference = session.provider_reference[:100]
+            deposit.redirect_url = session.redirect_url[:500]
+            deposit.save()
+            audit_record(
+                actor=f"psp:{deposit.psp}",
+                action="deposit.opened",
+                target=deposit,
+                evidence={"provider_reference": deposit.provider_reference},
+            )
+    return deposit
+
+
+def _deposit_fail(deposit_id: int, *, reason: str, actor: Actor = "rule:deposit") -> None:
+    with transaction.atomic():
+        deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
+        if deposit.status in (Deposit.Status.CREATED, Deposit.Status.PENDING):
+            deposit.fail()
+            deposit.failure_reason = reason[:255]
+            deposit.save()
+            audit_record(actor=actor, action="deposit.failed", target=deposit, reason=reason)
+
+
+def deposit_complete(*, deposit: Deposit, event: WebhookEvent, actor: str) -> str:
+    """Credit the wallet exactly once; the first completed deposit of a client is the FTD."""
+    if deposit.status == Deposit.Status.COMPLETED:
+        return "already credited"
+    if event.amount is not None and event.amount != deposit.amount:
+        raise WebhookRejected(
+            f"{event.kind} for {deposit.reference} is for {event.amount} {event.currency}, "
+            f"but the deposit is {deposit.amount} {deposit.currency}.",
+            code="amount_mismatch",
+        )
+    deposit = lock_deposit_accounts(deposit)
+    if deposit.status == Deposit.Status.COMPLETED:
+        return "already credited"
+    wallet = wallet_for(deposit.client, deposit.currency)
+    clearing = clearing_for(deposit.psp, deposit.currency)
+    txn, _ = ledger_post(
+        kind=LedgerTransaction.Kind.DEPOSIT,
+        idempotency_key=f"deposit:{deposit.pk}",
+        legs=[Leg(wallet, deposit.amount), Leg(clearing, -deposit.amount)],
+        actor=actor,
+        client=deposit.client,
+        psp=deposit.psp,
+        external_reference=event.provider_reference or deposit.provider_reference,
+        description=f"Deposit {deposit.reference}",
+    )
+    deposit.complete()
+    deposit.ledger_transaction = txn
+    deposit.completed_at = timezone.now()
+    deposit.provider_reference = (event.provider_reference or deposit.provider_reference)[:100]
+    deposit.failure_reason = ""
+    deposit.is_ftd = client_first_deposit_record(
+        client=deposit.client,
+        at=deposit.completed_at,
+        actor=actor,
+        evidence={"deposit": deposit.reference, "amount": str(deposit.amount)},
+    )
+    deposit.save()
+    audit_record(
+        actor=actor,
+        action="deposit.completed",
+        target=deposit,
+        evidence={
+            "amount": str(deposit.amount),
+            "currency": deposit.currency,
+            "provider_reference": deposit.provider_reference,
+            "event_id": event.event_id,
+            "ftd": deposit.is_ftd,
+            "ledger_transaction": txn.pk,
+        },
+    )
+    return "credited" + (" (FTD)" if deposit.is_ftd else "")
+
+
+def deposit_payment_update(*, deposit: Deposit, event: WebhookEvent, actor: str) -> str:
+    """The PSP says the payment is still pending, failed or expired (`event.kind`). Called in
+    the event's transaction; a deposit no longer open is left as it is."""
+    kind = event.kind
+    deposit = Deposit.objects.select_for_update().get(pk=deposit.pk)
+    if deposit.status not in (Deposit.Status.CREATED, Deposit.Status.PENDING):
+        return f"ignored: the deposit is already {deposit.status}"
+    if kind == EventKind.PAYMENT_PENDING:
+        if deposit.status == Deposit.Status.CREATED:
+            deposit.open()
+            deposit.save()
+        return "ignored: still pending"
+    deposit.fail() if kind == EventKind.PAYMENT_FAILED else deposit.expire()
+    deposit.failure_reason = (event.detail or kind.replace("_", " "))[:255]
+    deposit.save()
+    audit_record(
+        actor=actor,
+        action=f"deposit.{deposit.status}",
+        target=deposit,
+        reason=deposit.failure_reason,
+        evidence={"event_id": event.event_id},
+    )
+    return deposit.status

@@ -1,0 +1,377 @@
+"""Withdrawals: the request (funds held), the automatic checks, finance's review, and the
+payout through the PSP exactly once.
+
+Contract:
+- `withdrawal_request` holds the amount on the wallet, runs `withdrawal_checks` and either
+  approves automatically or sends the withdrawal to finance review; `withdrawal_approve` (four
+  eyes at or over `FINANCE_FOUR_EYES_USD`) and `withdrawal_reject` decide from review;
+  `withdrawal_cancel` (in `common`, since a chargeback cancels too) works until the payout
+  starts. Every decision is audited in its transaction; the payout is queued after commit.
+- `withdrawal_payout` is the outside operation (`brokerage.operations`): claim (approved ->
+  processing, `payout_attempts`, `payout_started_at`), the PSP's payout with our reference as
+  its idempotency key outside any transaction, a lost answer looked up, never resent.
+- `withdrawal_finish` posts the PSP's answer once, whoever brings it (our call, the look-up,
+  a webhook): paid settles the hold into the wallet's debit (`withdrawal:<id>`); failed
+  releases it, first making good any chargeback loss (`losses`).
+- `withdrawals_sweep` re-queues approved payouts never started and claims gone stale.
+Imports `common`, `limits`, `losses` and the ledger, never a sibling noun module.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.money import format_money, to_amount
+from brokerage.operations import claim, sweep
+from brokerage.services import Actor, audit_record
+from clients.models import Client
+
+from .. import psp as psp_registry
+from ..ledger import hold_close, hold_place, lock_accounts, wallet_for
+from ..models import Deposit, Hold, LedgerTransaction, Withdrawal, new_reference
+from ..psp import OperationResult
+from .common import (
+    CHECKS_ACTOR,
+    CLAIM_STALE_AFTER,
+    PAYOUT_ACTOR,
+    WithdrawalNotAllowed,
+    lock_withdrawal,
+    money_out_finish,
+    need,
+    psp_call,
+)
+from .common import withdrawal_cancel as withdrawal_cancel  # one of this noun's services
+from .limits import closed_loop_capacity, usd_value
+from .losses import unrecovered_losses
+
+
+def _funding_deposit(client: Client, psp: str, currency: str) -> Deposit | None:
+    return (
+        Deposit.objects.filter(
+            client=client, psp=psp, currency=currency, status=Deposit.Status.COMPLETED
+        )
+        .order_by("-completed_at")
+        .first()
+    )
+
+
+def withdrawal_checks(withdrawal: Withdrawal) -> list[dict]:
+    """Every reason the withdrawal cannot be approved automatically (empty: approve)."""
+    client = Client.objects.get(pk=withdrawal.client_id)
+    reasons = []
+
+    def add(code, message):
+        reasons.append({"code": code, "message": message})
+
+    today = timezone.now().date()
+    if client.kyc_level < 1:
+        add("kyc_not_verified", "The client's identity is not verified (KYC level 0).")
+    elif client.id_document_expires_on and client.id_document_expires_on < today:
+        add(
+            "kyc_expired",
+            f"The client's identity document expired on {client.id_document_expires_on}.",
+        )
+    if client.restricted:
+        add("restricted", f"The client is restricted: {client.restriction_reason or 'no reason'}.")
+    if client.aml_case_open:
+        add("aml_case_open", "An AML case is open on the client.")
+    if "chargeback" in client.risk_flags:
+        add("chargeback_history", "The client has had a chargeback.")
+    capacity = closed_loop_capacity(client).get((withdrawal.psp, withdrawal.currency))
+    # The capacity above already counts this withdrawal as taken.
+    if capacity is None or capacity < 0:
+        funded = (capacity or Decimal(0)) + withdrawal.amount
+        add(
+            "closed_loop",
+            f"{psp_registry.PSP_NAMES.get(withdrawal.psp, withdrawal.psp)} funded "
+            f"{format_money(max(funded, Decimal(0)), withdrawal.currency)} that can still go "
+            "back to it; the rest must be paid by another method (bank wire).",
+        )
+    value_usd = usd_value(withdrawal.amount, withdrawal.currency)
+    limit = Decimal(settings.FINANCE_WITHDRAWAL_AUTO_APPROVE_MAX_USD)
+    if value_usd > limit:
+        add(
+            "amount_threshold",
+            f"USD {value_usd:,.2f} is over the automatic approval limit of USD {limit:,.0f}.",
+        )
+    day_ago = timezone.now() - timedelta(hours=24)
+    recent = (
+        Withdrawal.objects.filter(client=client, requested_at__gte=day_ago)
+        .exclude(pk=withdrawal.pk)
+        .exclude(status__in=[Withdrawal.Status.CANCELLED, Withdrawal.Status.REJECTED])
+    )
+    count = recent.count() + 1
+    if count > settings.FINANCE_VELOCITY_COUNT_24H:
+        add(
+            "velocity_count",
+            f"{count} withdrawal requests within 24 hours (limit "
+            f"{settings.FINANCE_VELOCITY_COUNT_24H}).",
+        )
+    total_usd = value_usd + sum(
+        (usd_value(w.amount, w.currency) for w in recent.only("amount", "currency")), Decimal(0)
+    )
+    if total_usd > settings.FINANCE_VELOCITY_USD_24H:
+        add(
+            "velocity_amount",
+            f"USD {total_usd:,.2f} requested within 24 hours (limit "
+            f"USD {settings.FINANCE_VELOCITY_USD_24H:,}).",
+        )
+    return reasons
+
+
+@transaction.atomic
+def withdrawal_request(
+    *, client: Client, amount, currency: str, psp: str, actor: Actor, request=None
+) -> Withdrawal:
+    """Hold the funds, run the automatic checks, and approve or send to finance review."""
+    amount = to_amount(amount, currency)
+    if psp not in psp_registry.PSP_CODES:
+        raise InvalidInput("Choose how to be paid.", fields={"psp": ["Unknown method."]})
+    funding = _funding_deposit(client, psp, currency)
+    if funding is None:
+        raise WithdrawalNotAllowed(
+            f"You have not deposited in {currency} with {psp_registry.PSP_NAMES[psp]}; "
+            "withdrawals go back to a method that funded your account.",
+            code="no_funding_method",
+            fields={"psp": ["Not a method you deposited with."]},
+        )
+    wallet = wallet_for(client, currency)
+    # Ledger accounts first, then the client row (velocity counts see each other): the order
+    # every finance service keeps (a chargeback flags the client after locking its accounts).
+    lock_accounts([wallet])
+    Client.objects.select_for_update().get(pk=client.pk)
+    withdrawal = Withdrawal(
+        reference=new_reference("W"),
+        client=client,
+        amount=amount,
+        currency=currency,
+        psp=psp,
+        funding_deposit=funding,
+    )
+    withdrawal.hold = hold_place(
+        account=wallet, amount=amount, reference=f"withdrawal:{withdrawal.reference}"
+    )
+    withdrawal.save()
+    audit_record(
+        actor=actor,
+        action="withdrawal.requested",
+        target=withdrawal,
+        evidence={"amount": str(amount), "currency": currency, "psp": psp, "held": True},
+        request=request,
+    )
+    reasons = withdrawal_checks(withdrawal)
+    withdrawal.check_reasons = reasons
+    if reasons:
+        withdrawal.send_to_review()
+        withdrawal.decision_rule = "checks_flagged"
+        withdrawal.save()
+        audit_record(
+            actor=CHECKS_ACTOR,
+            action="withdrawal.sent_to_review",
+            target=withdrawal,
+            reason="; ".join(r["message"] for r in reasons),
+            evidence={"reasons": [r["code"] for r in reasons]},
+        )
+    else:
+        withdrawal.auto_approve()
+        withdrawal.decision_rule = "all_checks_passed"
+        withdrawal.decided_at = timezone.now()
+        withdrawal.save()
+        audit_record(
+            actor=CHECKS_ACTOR,
+            action="withdrawal.auto_approved",
+            target=withdrawal,
+            reason="Every automatic check passed.",
+            evidence={
+                "checks": "kyc, restriction, aml, chargebacks, closed_loop, amount, velocity"
+            },
+        )
+        _queue_payout(withdrawal)
+    return withdrawal
+
+
+def _queue_payout(withdrawal: Withdrawal) -> None:
+    from ..tasks import withdrawal_payout_task
+
+    withdrawal_payout_task.delay_on_commit(withdrawal.pk)
+
+
+@transaction.atomic
+def withdrawal_approve(*, withdrawal: Withdrawal, actor, reason: str = "") -> Withdrawal:
+    """Approve from review. At or over the four-eyes amount, two different officers."""
+    need(actor, "finance.manage_withdrawals", "Only finance officers approve withdrawals.")
+    w = lock_withdrawal(withdrawal.pk)
+    if w.status != Withdrawal.Status.IN_REVIEW:
+        raise InvalidInput(f"This withdrawal is {w.get_status_display().lower()}.")
+    four_eyes = usd_value(w.amount, w.currency) >= Decimal(settings.FINANCE_FOUR_EYES_USD)
+    if four_eyes and w.first_approval_by_id is None:
+        w.first_approval_by = actor
+        w.save(update_fields=["first_approval_by"])
+        audit_record(
+            actor=actor,
+            action="withdrawal.first_approval",
+            target=w,
+            reason=reason,
+            evidence={"four_eyes_usd": settings.FINANCE_FOUR_EYES_USD},
+        )
+        return w
+    if four_eyes and w.first_approval_by_id == actor.pk:
+        raise NotAllowed("Four eyes: a second finance officer must approve this withdrawal.")
+    w.approve()
+    w.decided_by, w.decided_at, w.decision_reason = actor, timezone.now(), reason
+    w.save()
+    audit_record(
+        actor=actor,
+        action="withdrawal.approved",
+        target=w,
+        reason=reason,
+        evidence={
+            "four_eyes": four_eyes,
+            "first_approval_by": w.first_approval_by_id,
+            "overrode": [r["code"] for r in w.check_reasons],
+        },
+    )
+    _queue_payout(w)
+    return w
+
+
+@transaction.atomic
+def withdrawal_reject(*, withdrawal: Withdrawal, actor, reason: str) -> Withdrawal:
+    need(actor, "finance.manage_withdrawals", "Only finance officers reject withdrawals.")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("Say why.", fields={"reason": ["A reason is needed."]})
+    w = lock_withdrawal(withdrawal.pk)
+    if w.status != Withdrawal.Status.IN_REVIEW:
+        raise InvalidInput(f"This withdrawal is {w.get_status_display().lower()}.")
+    w.reject()
+    w.decided_by, w.decided_at, w.decision_reason = actor, timezone.now(), reason
+    hold_close(hold=w.hold, status=Hold.Status.RELEASED)
+    w.save()
+    audit_record(actor=actor, action="withdrawal.rejected", target=w, reason=reason)
+    return w
+
+
+# --- The payout: an outside operation ---------------------------------------------------------
+
+
+def withdrawal_payout(*, withdrawal_id: int) -> str:
+    """Pay an approved withdrawal out through its PSP, exactly once.
+
+    The withdrawal is marked processing (committed) before the call; a resumed payout (a
+    worker died, the answer was lost) first asks the PSP for our reference. Another run holds
+    the call until its claim goes stale (longer than a task may run): a second copy of the
+    task, queued by the sweeper, does not call the PSP.
+    """
+    claimed = claim(
+        lock_withdrawal,
+        withdrawal_id,
+        stale_after=CLAIM_STALE_AFTER,
+        is_open=lambda w: w.status in (Withdrawal.Status.APPROVED, Withdrawal.Status.PROCESSING),
+        started_field="payout_started_at",
+        attempts_field="payout_attempts",
+        on_claim=_payout_claimed,
+    )
+    w = claimed.row
+    if w is None:
+        return claimed.why
+    email = Client.objects.filter(pk=w.client_id).values_list("user__email", flat=True).get()
+    adapter = psp_registry.adapter_for(w.psp)
+    payment_reference = w.funding_deposit.provider_reference
+    result = psp_call(
+        lambda: adapter.payout(
+            reference=w.reference,
+            amount=w.amount,
+            currency=w.currency,
+            payment_reference=payment_reference,
+            customer_email=email,
+        ),
+        lambda: adapter.lookup(reference=w.reference, payment_reference=payment_reference),
+        resumed=claimed.resumed,
+        label=f"payout of withdrawal {w.reference}",
+    )
+    if result is None or result.status == "pending":
+        return "pending"  # the webhook, or the sweeper's next look, will finish it
+    return withdrawal_finish(w.pk, result, PAYOUT_ACTOR)
+
+
+def _payout_claimed(w: Withdrawal, resumed: bool) -> None:
+    if w.status == Withdrawal.Status.APPROVED:
+        w.start_payout()
+        w.save(update_fields=["status"])
+    audit_record(
+        actor=PAYOUT_ACTOR,
+        action="withdrawal.payout_resumed" if resumed else "withdrawal.payout_started",
+        target=w,
+        evidence={"attempt": w.payout_attempts},
+    )
+
+
+def withdrawal_finish(withdrawal_id: int, result: OperationResult, actor: str) -> str:
+    """Post the PSP's answer on a payout once, whoever brings it (our call, a look-up, a
+    webhook that overtook our own call's answer)."""
+    client_id, currency = Withdrawal.objects.values_list("client_id", "currency").get(
+        pk=withdrawal_id
+    )
+    recover = result.status != "succeeded" and unrecovered_losses(client_id, currency).exists()
+    with transaction.atomic():
+        w = lock_withdrawal(withdrawal_id, with_losses=recover)
+        if w.status in (Withdrawal.Status.PAID, Withdrawal.Status.FAILED):
+            return f"already {w.status}"
+        if w.status == Withdrawal.Status.APPROVED:  # a webhook overtook our own call's answer
+            w.start_payout()
+        if w.status != Withdrawal.Status.PROCESSING:
+            return f"ignored: the withdrawal is {w.status}"
+        w.provider_reference = (result.provider_reference or w.provider_reference)[:100]
+        w.completed_at = timezone.now()
+        txn = money_out_finish(
+            result,
+            hold=w.hold,
+            client=w.client,
+            psp=w.psp,
+            kind=LedgerTransaction.Kind.WITHDRAWAL,
+            key=f"withdrawal:{w.pk}",
+            actor=actor,
+            recover=recover,
+            external_reference=w.provider_reference,
+            description=f"Withdrawal {w.reference}",
+        )
+        if txn is not None:
+            w.mark_paid()
+            w.ledger_transaction = txn
+            action = "withdrawal.paid"
+        else:
+            w.mark_failed()
+            w.failure_reason = (result.detail or "The PSP refused the payout.")[:255]
+            action = "withdrawal.payout_failed"
+        w.save()
+        audit_record(
+            actor=actor,
+            action=action,
+            target=w,
+            reason=w.failure_reason,
+            evidence={"provider_reference": w.provider_reference},
+        )
+        return w.status
+
+
+def withdrawals_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER, now=None) -> int:
+    """Re-queue approved withdrawals whose payout never started or whose claim went stale."""
+    from ..tasks import withdrawal_payout_task
+
+    return sweep(
+        Withdrawal.objects.filter(
+            status__in=[Withdrawal.Status.APPROVED, Withdrawal.Status.PROCESSING]
+        ),
+        task=withdrawal_payout_task,
+        due_field="decided_at",
+        started_field="payout_started_at",
+        stale_after=stale_after,
+        now=now,
+    )
