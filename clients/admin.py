@@ -156,7 +156,7 @@ class AccountOpeningAdmin(admin.ModelAdmin):
         permissions=["change"],
     )
     def look_again(self, request, queryset):
-        from .trading import account_openings_look_again
+        from .trading.services import account_openings_look_again
 
         counts = account_openings_look_again(
             openings=list(queryset.select_related("account_type__server", "client__user")),

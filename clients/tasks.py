@@ -44,6 +44,6 @@ def sync_runs_prune_task() -> int:
 @shared_task(acks_late=True, time_limit=300, soft_time_limit=290)
 def account_openings_resolve_task() -> dict:
     """Openings whose answer was lost: linked when the platform has the account, else failed."""
-    from .trading import account_openings_resolve
+    from .trading.services import account_openings_resolve
 
     return account_openings_resolve()

@@ -26,7 +26,7 @@ from clients.models import AccountType, Client, TradingAccount, TradingServer
 from clients.platforms import PlatformError, platform_for
 from clients.platforms.secrets import password_encrypt
 from clients.sync import server_sync
-from clients.trading import trading_account_open
+from clients.trading.services import trading_account_open
 
 from .models import Transfer
 from .transfers import transfer_execute, transfer_request

@@ -22,7 +22,7 @@ from brokerage.money import format_money
 from brokerage.views import add_domain_error, paginate
 from clients.models import TradingAccount
 from clients.permissions import client_required
-from clients.trading import trading_accounts_of
+from clients.trading.selectors import trading_accounts_of
 
 from . import documents, selectors, services
 from .forms import DepositForm, StatementForm, TransferForm, WithdrawForm

@@ -14,7 +14,7 @@ from brokerage.errors import DomainError
 from brokerage.models import AuditEvent
 from clients.models import AccountOpening, TradingAccount
 from clients.platforms import PlatformOutcomeUnknown, platform_for
-from clients.trading import (
+from clients.trading.services import (
     MAX_ACCOUNTS_PER_CLIENT,
     PASSWORD_RESETS_PER_HOUR,
     _opening_link,

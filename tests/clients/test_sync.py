@@ -9,7 +9,7 @@ from django.utils import timezone
 from clients.models import Deal, Position, SyncRejection, SyncRun, TradingAccount, TradingServer
 from clients.platforms import platform_for
 from clients.sync import rejections_retry, server_sync, sync_lag_report
-from clients.trading import trading_account_open
+from clients.trading.services import trading_account_open
 from tests.conftest import make_client_user
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from brokerage.models import AuditEvent
 from clients.models import AccountOpening
 from clients.sync import server_sync
-from clients.trading import trading_account_open
+from clients.trading.services import trading_account_open
 from finance.transfers import transfer_execute, transfer_request
 from tests.clients.factories import fund_wallet
 from tests.conftest import browser_session, login, make_client_user, make_staff, screen_check

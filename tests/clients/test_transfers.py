@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from brokerage.errors import DomainError
 from clients.platforms import platform_for
-from clients.trading import trading_account_open
+from clients.trading.services import trading_account_open
 from finance.ledger import ledger_verify, wallet_for
 from finance.models import Transfer
 from finance.transfers import transfer_execute, transfer_request

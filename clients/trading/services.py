@@ -1,4 +1,21 @@
-"""Writes and reads on trading accounts (the platform side lives in clients.platforms)."""
+"""Writes on trading accounts: opening one exactly once, resolving openings whose answer was
+lost, and a new main password (the platform side lives in `clients.platforms`).
+
+Contract:
+- `trading_account_open` records the opening under the client's lock (at most
+  MAX_ACCOUNTS_PER_CLIENT, one being confirmed at a time), then calls the platform outside any
+  transaction as an outside operation (`brokerage.operations.call_outside`): MT5's `user/add`
+  has no idempotency key, so the opening's reference travels as the account's comment and a
+  lost answer is looked up by it at once, never sent again. The row is claimed by being
+  created: an opening is never resent, only looked up.
+- `account_openings_resolve` (the sweeper) looks up openings still pending after
+  OPENING_LOOK_AFTER: it links the account found (the client is emailed to set its
+  password) or, after OPENING_GIVE_UP_AFTER and a look through the whole group, records that
+  nothing was opened. `account_openings_look_again` is ops' manual look, which never fails one.
+- `trading_account_password_reset` sets a new main password on the platform under the
+  account's row lock, at most PASSWORD_RESETS_PER_HOUR.
+Every outcome is audited; emails are sent after commit. Reads are in `.selectors`.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +24,17 @@ import uuid
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
 from brokerage.errors import DomainError, InvalidInput
 from brokerage.models import AuditEvent
+from brokerage.operations import call_outside, stale
 from brokerage.services import Actor, audit_record
 
-from .models import AccountOpening, AccountType, Client, Deal, Position, TradingAccount
-from .notify import email_client
-from .platforms import (
+from ..models import AccountOpening, AccountType, Client, TradingAccount
+from ..notify import email_client
+from ..platforms import (
     AccountInfo,
     PlatformAuthFailed,
     PlatformError,
@@ -42,12 +60,6 @@ class AccountNotAllowed(DomainError):
     """That trading account cannot be opened."""
 
     code = "account_not_allowed"
-
-
-def account_types_for(client: Client) -> QuerySet[AccountType]:
-    return AccountType.objects.filter(
-        is_active=True, server__is_active=True, min_kyc_level__lte=client.kyc_level
-    ).select_related("server")
 
 
 def trading_account_open(
@@ -95,40 +107,45 @@ def trading_account_open(
     user = client.user
     password = strong_password()
     try:
-        info = platform.account_create(
-            group=account_type.group,
-            leverage=leverage,
-            name=user.get_full_name() or user.email,
-            email=user.email,
-            country=client.country,
-            password=password,
-            comment=opening.reference,
+        outcome = call_outside(
+            call=lambda: platform.account_create(
+                group=account_type.group,
+                leverage=leverage,
+                name=user.get_full_name() or user.email,
+                email=user.email,
+                country=client.country,
+                password=password,
+                comment=opening.reference,
+            ),
+            lookup=lambda: _find(opening, platform),
+            refused=NOT_DONE,  # refused, or never sent: nothing was opened
+            lost=(PlatformError,),  # it may have been opened: look before anything else
+            lookup_failed=(PlatformError,),  # the opening stays pending for the sweeper
+            label=f"account opening {opening.reference}",
         )
-    except NOT_DONE as exc:  # refused, or never sent: nothing was opened
-        _opening_failed(opening, exc.message)
-        raise AccountNotAllowed(
-            "The trading server cannot open accounts right now. Please try again later.",
-            code=exc.code,
-        ) from exc
-    except PlatformError as exc:  # it may have been opened: look before anything else
-        info = _look_up(opening, platform)
-        if info is None:
-            audit_record(
-                actor=actor,
-                action="trading_account.open_unknown",
-                target=client,
-                reason=exc.message,
-                evidence={"reference": opening.reference, "group": account_type.group},
-            )
-            raise AccountNotAllowed(
-                "The trading server did not confirm the new account. We are checking with "
-                "it: if it was opened, it appears under your trading accounts within a few "
-                "minutes and you can set its password there.",
-                code="platform_unavailable",
-            ) from exc
     finally:
         platform.close()
-    account, _ = _opening_link(opening, info, actor=actor, request=request)
+    if outcome.refusal is not None:
+        _opening_failed(opening, outcome.refusal.message)
+        raise AccountNotAllowed(
+            "The trading server cannot open accounts right now. Please try again later.",
+            code=outcome.refusal.code,
+        ) from outcome.refusal
+    if outcome.unknown:
+        audit_record(
+            actor=actor,
+            action="trading_account.open_unknown",
+            target=client,
+            reason=outcome.lost.message,
+            evidence={"reference": opening.reference, "group": account_type.group},
+        )
+        raise AccountNotAllowed(
+            "The trading server did not confirm the new account. We are checking with "
+            "it: if it was opened, it appears under your trading accounts within a few "
+            "minutes and you can set its password there.",
+            code="platform_unavailable",
+        ) from outcome.lost
+    account, _ = _opening_link(opening, outcome.answer, actor=actor, request=request)
     return account, password
 
 
@@ -138,16 +155,6 @@ NOT_DONE = (PlatformRejected, PlatformAuthFailed, PlatformUnavailable)
 
 def _reference() -> str:
     return f"BO-AO-{uuid.uuid4().hex[:16].upper()}"  # 22 characters; MT5 allows 64
-
-
-def _look_up(opening: AccountOpening, platform) -> AccountInfo | None:
-    """The account carrying the opening's reference, or None (not there, or the lookup failed:
-    the opening stays pending for the sweeper)."""
-    try:
-        return _find(opening, platform)
-    except PlatformError as exc:
-        logger.warning("Looking up account opening %s failed: %s", opening.reference, exc)
-        return None
 
 
 def _find(opening: AccountOpening, platform, *, thorough: bool = False) -> AccountInfo | None:
@@ -221,12 +228,14 @@ def account_openings_resolve(
     ample time and a look through the whole group finds nothing, record that nothing was
     opened. A server that cannot be reached leaves its openings for the next run."""
     now = timezone.now()
+    left = stale(
+        AccountOpening.objects.filter(status=AccountOpening.Status.PENDING),
+        due_field="requested_at",
+        stale_after=look_after,
+        now=now,
+    )
     pending = list(
-        AccountOpening.objects.filter(
-            status=AccountOpening.Status.PENDING, requested_at__lte=now - look_after
-        )
-        .select_related("account_type__server", "client__user")
-        .order_by("requested_at")[:200]
+        left.select_related("account_type__server", "client__user").order_by("requested_at")[:200]
     )
     counts = {"opened": 0, "failed": 0, "pending": 0}
     by_server: dict[int, list[AccountOpening]] = {}
@@ -387,31 +396,3 @@ def _password_changed_email(account: TradingAccount) -> None:
         url_name="portal:account_password",
         args=[account.pk],
     )
-
-
-# --- reads for the portal --------------------------------------------------------------------
-
-
-def openings_to_show(client: Client) -> list[AccountOpening]:
-    """Openings still being confirmed, and those that did not open in the last day."""
-    since = timezone.now() - timedelta(days=1)
-    return list(
-        client.account_openings.filter(
-            Q(status=AccountOpening.Status.PENDING)
-            | Q(status=AccountOpening.Status.FAILED, resolved_at__gte=since, lookups__gt=0)
-        ).select_related("account_type")[:10]
-    )
-
-
-def trading_accounts_of(client: Client) -> QuerySet[TradingAccount]:
-    return client.trading_accounts.select_related("server", "account_type").order_by("opened_at")
-
-
-def positions_of(client: Client, account: TradingAccount | None = None) -> QuerySet[Position]:
-    qs = Position.objects.filter(client=client).select_related("account")
-    return qs.filter(account=account) if account else qs
-
-
-def deals_of(client: Client, account: TradingAccount | None = None) -> QuerySet[Deal]:
-    qs = Deal.objects.filter(client=client).select_related("account").order_by("-time", "-ticket")
-    return qs.filter(account=account) if account else qs
