@@ -9,8 +9,8 @@
 - Below them, shared: `common` (errors, actors, locks, money out, the PSP call), `limits`
   (FX, methods, closed loop) and `losses` (chargeback losses made good).
 
-Import direction (checked by import-linter): webhooks, sweeps -> deposits, withdrawals,
-refunds, chargebacks (independent of each other) -> common, limits, losses -> ledger.
+Import direction (to be checked by import-linter): webhooks, sweeps -> deposits, withdrawals,
+refunds, chargebacks (independent of each other) -> common -> limits, losses -> ledger.
 
 Every movement of money goes through `finance.ledger.ledger_post` under an idempotency key
 derived from the business object (`deposit:<id>`, `withdrawal:<id>`, …), so a retried task, a

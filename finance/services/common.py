@@ -1,9 +1,10 @@
 """What finance's services share: domain errors, the rules' actor names, permission checks, the
-lock helpers, money leaving through a PSP, and the PSP call made exactly once.
+lock helpers, cancelling a withdrawal not yet sent, the PSP call made exactly once and the
+ledger side of its answer (money out, or the hold released).
 
 Contract: this module sits below the noun modules (deposits, withdrawals, refunds, chargebacks)
-and above `finance.ledger`; it imports none of them. Something two noun modules need goes here
-(or in `limits` / `losses`) rather than one importing the other.
+and above `losses` and `finance.ledger`; it imports none of the noun modules. Something two noun
+modules need goes here (or in `limits` / `losses`) rather than one importing the other.
 
 Lock order, everywhere in finance: ledger accounts (in key order, `lock_accounts`), then the
 money object (deposit, withdrawal, refund), then the client, then the audit chain (taken by the
