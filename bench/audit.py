@@ -1,28 +1,37 @@
-"""Audit log append throughput with concurrent writers, against a pgbench baseline.
+"""Audit log throughput with concurrent writer processes, sealing lag, and a sealer crash.
 
-Every audited decision in the product appends through `audit_record`, which serialises writers
-on the chain-head row; this measures what that costs. It creates (and drops) its own database
-`<DATABASE_NAME>_bench` on the configured server, so the demo data is untouched.
+Every audited decision in the product writes through `audit_record`: one INSERT in the
+caller's transaction. The sealer (`manage.py audit_sealer`) chains committed events shortly
+after commit. This measures, in one run on one server:
 
-    .venv/bin/python bench/audit.py --events 20000 --writers 4     # stated scale
+- events/s through `audit_record` from N writer processes, each event its own transaction;
+- the floor: pgbench running a one-row INSERT transaction with the same number of clients;
+- sealing lag (sealed_at - occurred_at) percentiles, with the sealer running beside the writers;
+- a crash: the sealer is killed (SIGKILL) halfway through and restarted; afterwards nothing is
+  left unsealed, every seal is unique and gapless, and `audit_verify`'s check passes.
+
+It creates (and drops) its own database `<DATABASE_NAME>_bench`, so demo data is untouched.
+
+    .venv/bin/python bench/audit.py --events 64000 --writers 16     # stated scale
     .venv/bin/python bench/audit.py --events 400 --writers 2        # smoke
 
-Prints one JSON line: events/s through audit_record, pgbench TPS for a plain one-row INSERT
-transaction at the same concurrency on the same server, their ratio, and the chain check.
+Prints one JSON line.
 """
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
 
 import django  # noqa: E402
@@ -31,9 +40,6 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
-
-from brokerage.selectors import audit_chain_verify  # noqa: E402
-from brokerage.services import audit_record  # noqa: E402
 
 
 def pgbench_bin() -> str:
@@ -47,7 +53,7 @@ def pgbench_bin() -> str:
     raise SystemExit("pgbench not found")
 
 
-def pgbench_baseline(db: dict, clients: int, transactions: int) -> float:
+def pgbench_floor(db: dict, clients: int, transactions: int) -> float:
     with connection.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS bench_baseline (id bigserial primary key, v text)")
     script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)  # noqa: SIM115
@@ -55,25 +61,9 @@ def pgbench_baseline(db: dict, clients: int, transactions: int) -> float:
     script.close()
     env = dict(os.environ, PGPASSWORD=db["PASSWORD"] or "")
     out = subprocess.run(
-        [
-            pgbench_bin(),
-            "-n",
-            "-h",
-            db["HOST"],
-            "-p",
-            str(db["PORT"]),
-            "-U",
-            db["USER"],
-            "-c",
-            str(clients),
-            "-j",
-            str(clients),
-            "-t",
-            str(max(1, transactions // clients)),
-            "-f",
-            script.name,
-            db["NAME"],
-        ],
+        [pgbench_bin(), "-n", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"]]
+        + ["-c", str(clients), "-j", str(clients), "-t", str(max(1, transactions // clients))]
+        + ["-f", script.name, db["NAME"]],
         capture_output=True,
         text=True,
         env=env,
@@ -86,63 +76,119 @@ def pgbench_baseline(db: dict, clients: int, transactions: int) -> float:
     raise RuntimeError(out)
 
 
-def run_writers(writers: int, events: int) -> float:
-    per_writer = events // writers
-    barrier = threading.Barrier(writers + 1)
-    errors = []
+def writer(n: int, count: int, db_name: str, start_at: float, done: mp.Queue) -> None:
+    connections["default"].settings_dict["NAME"] = db_name
+    connections.close_all()
+    from brokerage.audit import audit_record
 
-    def work(n):
-        try:
-            barrier.wait()
-            for i in range(per_writer):
-                with transaction.atomic():
-                    audit_record(
-                        actor=f"rule:bench{n}", action="bench.event", evidence={"writer": n, "i": i}
-                    )
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    while time.time() < start_at:
+        time.sleep(0.001)
+    for i in range(count):
+        with transaction.atomic():
+            audit_record(actor=f"rule:bench{n}", action="bench.event", evidence={"w": n, "i": i})
+    done.put(time.time())
+    connections.close_all()
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise errors[0]
-    return per_writer * writers / elapsed
+
+def start_sealer(db_name: str) -> subprocess.Popen:
+    env = dict(os.environ, BO_BENCH_DB=db_name)
+    code = (
+        "import os, django; django.setup();"
+        "from django.db import connections;"
+        "connections['default'].settings_dict['NAME'] = os.environ['BO_BENCH_DB'];"
+        "from django.core.management import call_command;"
+        "call_command('audit_sealer', interval=0.05)"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--events", type=int, default=64000)
+    parser.add_argument("--writers", type=int, default=16)
     args = parser.parse_args()
+    per_writer = args.events // args.writers
+    total = per_writer * args.writers
 
     db = settings.DATABASES["default"]
     connection.settings_dict["TEST"]["NAME"] = f"{db['NAME']}_bench"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    bench_db = connection.settings_dict["NAME"]
+    connections.close_all()
     try:
-        events_per_s = run_writers(args.writers, args.events)
+        sealer = start_sealer(bench_db)
+        ctx = mp.get_context("fork")
+        done = ctx.Queue()
+        start_at = time.time() + 1.0
+        procs = [
+            ctx.Process(target=writer, args=(n, per_writer, bench_db, start_at, done))
+            for n in range(args.writers)
+        ]
+        for p in procs:
+            p.start()
+        # Kill the sealer once half the events are sealed, then start a new one.
+        from brokerage.audit import audit_chain_verify, audit_sealing_status
+        from brokerage.models import AuditSeal
+
+        crashed, finished = False, []
+        deadline = None
+        while True:
+            time.sleep(0.05)
+            if not crashed and AuditSeal.objects.count() >= total // 2:
+                sealer.send_signal(signal.SIGKILL)
+                sealer.wait()
+                sealer = start_sealer(bench_db)
+                crashed = True
+            while not done.empty():
+                finished.append(done.get())
+            if len(finished) < len(procs):
+                continue
+            deadline = deadline or time.time() + 120
+            if crashed and not audit_sealing_status()[0] or time.time() > deadline:
+                break
+        for p in procs:
+            p.join()
+        elapsed = max(finished) - start_at
+        sealer.send_signal(signal.SIGTERM)
+        sealer.wait(timeout=30)
+        unsealed, _ = audit_sealing_status()
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT extract(epoch FROM s.sealed_at - e.occurred_at) FROM brokerage_auditseal s"
+                " JOIN brokerage_auditevent e ON e.id = s.event_id"
+            )
+            lags = [float(r[0]) for r in cur.fetchall()]
+        seals = AuditSeal.objects.count()
         verified = audit_chain_verify()
-        baseline = pgbench_baseline(connection.settings_dict, args.writers, args.events)
+        floor = pgbench_floor(connection.settings_dict, args.writers, total)
     finally:
         connections.close_all()
         connection.creation.destroy_test_db(old_name, verbosity=0)
+    events_per_s = total / elapsed
     print(
         json.dumps(
             {
                 "bench": "audit_append",
-                "events": args.events,
+                "events": total,
                 "writers": args.writers,
+                "writer_kind": "processes, one transaction per event",
                 "audit_events_per_s": round(events_per_s, 1),
                 "baseline": "pgbench one-row INSERT transactions, same clients, same server",
-                "baseline_tps": round(baseline, 1),
-                "ratio": round(events_per_s / baseline, 3),
+                "baseline_tps": round(floor, 1),
+                "ratio": round(events_per_s / floor, 3),
+                "sealing_lag_s": {
+                    "p50": round(percentile(lags, 50), 3),
+                    "p99": round(percentile(lags, 99), 3),
+                    "max": round(max(lags), 3),
+                },
+                "sealer_killed_and_restarted": crashed,
+                "sealed": seals,
+                "unsealed_after": unsealed,
                 "chain_verified": verified.ok,
                 "chain_rows": verified.checked,
             }

@@ -106,9 +106,14 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["seq", "occurred_at", "actor_label", "action", "target_repr"]
+    list_display = ["id", "chain_seq", "occurred_at", "actor_label", "action", "target_repr"]
     list_filter = ["action", "target_type"]
     search_fields = ["actor_label", "target_repr", "target_id", "reason"]
+    list_select_related = ["seal"]
+
+    @admin.display(description="Place in the chain")
+    def chain_seq(self, obj):
+        return obj.seq if obj.seq is not None else "being sealed"
 
     def has_add_permission(self, request):
         return False

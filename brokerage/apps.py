@@ -11,9 +11,11 @@ class BrokerageConfig(AppConfig):
             checks,  # noqa: F401  (registers system checks)
             dashboard_kernel,  # noqa: F401  (registers the kernel's home panel)
         )
+        from .health import audit_sealing, register_health_extra
         from .navigation import NavItem, register_nav
         from .services import roles_sync
 
+        register_health_extra("audit_sealing", audit_sealing)
         post_migrate.connect(roles_sync, sender=self, dispatch_uid="brokerage.roles_sync")
         for item in [
             NavItem("Home", "backoffice:home", "house", order=0),

@@ -20,6 +20,10 @@ app.autodiscover_tasks()
 log = logging.getLogger(__name__)
 
 app.conf.beat_schedule = {
+    "audit-seal": {
+        "task": "brokerage.tasks.audit_seal_task",
+        "schedule": 60.0,  # the sealer process seals within a second; this covers it being down
+    },
     "audit-chain-verify": {
         "task": "brokerage.tasks.audit_chain_verify_task",
         "schedule": crontab(minute=15, hour=2),

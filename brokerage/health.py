@@ -10,6 +10,7 @@ import time
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from .kv import redis_client
 
@@ -74,6 +75,20 @@ def extra_report() -> dict:
         except Exception as exc:  # noqa: BLE001  (a failing extra is reported, not raised)
             found[name] = f"unavailable: {exc.__class__.__name__}"
     return found
+
+
+# Committed audit events older than this without a seal mean the sealer is not running.
+AUDIT_SEALING_BEHIND_SECONDS = 30
+
+
+def audit_sealing() -> dict:
+    """How far the audit sealer is behind: committed events waiting, and the oldest's age."""
+    from .audit import audit_sealing_status
+
+    waiting, oldest = audit_sealing_status()
+    lag = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    status = "behind" if lag > AUDIT_SEALING_BEHIND_SECONDS else "ok"
+    return {"status": status, "unsealed": waiting, "lag_s": round(lag, 1)}
 
 
 def health_report() -> dict[str, str]:

@@ -124,10 +124,11 @@ class StaffProfile(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The single row that orders the audit chain: locked FOR UPDATE by every writer.
+    """Where the sealed chain ends: the last seal's sequence number and hash.
 
-    Holding the sequence number and last hash here (not only in the log) lets
-    `audit_verify` notice a deleted tail row, which a chain alone cannot.
+    Only the sealer moves it, and the database lets it move only forward, onto a seal that
+    exists (migration 0006), so `audit_verify` notices a deleted tail, which a chain alone
+    cannot, and the head cannot be reset to make an emptied chain verify.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
@@ -139,14 +140,18 @@ class AuditChainHead(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Append-only, hash-chained record of every decision: who, what, on what, why, evidence.
+    """Append-only record of every decision: who, what, on what, about which client, why,
+    with what evidence.
 
-    The database refuses UPDATE and DELETE (trigger in migration 0002); each row's hash covers
-    its content and the previous row's hash, so `manage.py audit_verify` detects any change.
-    Write through `brokerage.services.audit_record` only.
+    Writers only INSERT, in their own transaction (`brokerage.audit.audit_record`), and do not
+    wait for each other. The sealer chains committed events shortly after commit: each gets an
+    `AuditSeal` with its place in the chain and a hash over its content and the previous
+    seal's hash. The database refuses UPDATE and DELETE on both tables (migrations 0002 and
+    0006); `manage.py audit_verify` detects any change made around that.
     """
 
-    seq = models.BigIntegerField(unique=True, editable=False)
+    HASH_VERSION = 2  # 1: events chained at write time (before 0006); 2: sealed after commit
+
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -160,32 +165,50 @@ class AuditEvent(models.Model):
         max_length=254, help_text="The actor's email at the time, or the system rule's name."
     )
     action = models.CharField(max_length=100, db_index=True)
-    target_type = models.CharField(max_length=100, blank=True, db_index=True)
-    target_id = models.CharField(max_length=64, blank=True, db_index=True)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
     target_repr = models.CharField(max_length=255, blank=True)
+    # The client the event is about (a deposit's, a KYC submission's, the client's own), so a
+    # client's whole trail is one index range. No foreign key: the kernel sits below clients.
+    subject_client_id = models.BigIntegerField(null=True, blank=True)
     reason = models.TextField(blank=True)
     evidence = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     # Text, not inet: the hash must cover exactly the bytes stored and read back.
     ip_address = models.CharField(max_length=45, null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash_version = models.PositiveSmallIntegerField(default=HASH_VERSION, editable=False)
 
     class Meta:
-        ordering = ["-seq"]
-        indexes = [models.Index(fields=["target_type", "target_id", "seq"])]
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "id"], name="audit_target_idx"),
+            models.Index(fields=["subject_client_id", "id"], name="audit_subject_idx"),
+        ]
         permissions = [("export_audit_trail", "Can export audit trails")]
 
     def __str__(self):
-        return f"#{self.seq} {self.action} {self.target_type}:{self.target_id}"
+        return f"#{self.pk} {self.action} {self.target_type}:{self.target_id}"
 
     @property
     def is_system(self):
         return self.actor_id is None
 
-    def canonical_payload(self) -> bytes:
-        """The bytes the hash covers. Changing this breaks every existing chain."""
+    @property
+    def sealed(self) -> "AuditSeal | None":
+        try:
+            return self.seal
+        except AuditSeal.DoesNotExist:
+            return None
+
+    @property
+    def seq(self) -> int | None:
+        """The event's place in the sealed chain; None until the sealer has reached it."""
+        seal = self.sealed
+        return seal.seq if seal else None
+
+    def canonical_payload(self, *, seq: int, prev_hash: str) -> bytes:
+        """The bytes the seal's hash covers. Changing a version's fields breaks its chains."""
         data = {
-            "seq": self.seq,
+            "seq": seq,
             "occurred_at": self.occurred_at.isoformat(timespec="microseconds"),
             "actor_id": self.actor_id,
             "actor_label": self.actor_label,
@@ -196,14 +219,62 @@ class AuditEvent(models.Model):
             "reason": self.reason,
             "evidence": self.evidence,
             "ip_address": self.ip_address,
-            "prev_hash": self.prev_hash,
+            "prev_hash": prev_hash,
         }
+        if self.hash_version >= 2:
+            data |= {
+                "id": self.pk,
+                "subject_client_id": self.subject_client_id,
+                "hash_version": self.hash_version,
+            }
         return json.dumps(
             data, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder
         ).encode()
 
-    def compute_hash(self) -> str:
-        return hashlib.sha256(self.canonical_payload()).hexdigest()
+    def compute_hash(self, *, seq: int, prev_hash: str) -> str:
+        return hashlib.sha256(self.canonical_payload(seq=seq, prev_hash=prev_hash)).hexdigest()
+
+
+class AuditSeal(models.Model):
+    """An event's place in the hash chain, written by the sealer after the event committed.
+
+    Append-only like the events. No database foreign key, so that `audit_verify`, not a
+    constraint an intruder can drop, is what notices a deleted event.
+    """
+
+    event = models.OneToOneField(
+        AuditEvent,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        related_name="seal",
+        db_constraint=False,
+    )
+    seq = models.BigIntegerField(unique=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self):
+        return f"seal #{self.seq} of event {self.event_id}"
+
+
+class AuditSealerState(models.Model):
+    """Where the sealer is: the highest event id it has passed, and the ids below it that were
+    not yet committed when it passed (ranges, with the snapshot that saw them missing).
+
+    Written in the same transaction as the seals, so a crash at any point loses nothing.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    sealed_through_id = models.BigIntegerField(default=0)
+    holes = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"audit sealer through event {self.sealed_through_id}"
 
 
 class ApiKey(models.Model):

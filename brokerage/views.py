@@ -96,6 +96,7 @@ def audit_log(request):
         "action": request.GET.get("action", "").strip()[:100],
         "target_type": request.GET.get("target_type", "").strip()[:100],
         "actor": request.GET.get("actor", "").strip()[:254],
+        "subject": request.GET.get("subject", "").strip()[:20],
     }
     events = audit_event_list(user=request.user, **filters)
     page, query = paginate(request, events, per_page=50)
@@ -110,8 +111,8 @@ def audit_log(request):
 
 
 @staff_required("brokerage.view_auditevent")
-def audit_event_detail(request, seq: int):
-    event = get_object_or_404(AuditEvent, seq=seq)
+def audit_event_detail(request, pk: int):
+    event = get_object_or_404(AuditEvent.objects.select_related("seal"), pk=pk)
     return render(request, "backoffice/audit_event.html", {"event": event})
 
 

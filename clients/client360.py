@@ -636,13 +636,14 @@ def retention(client: Client, user) -> Contribution:
 
 @register_360_provider
 def audit_trail(client: Client, user) -> Contribution:
-    """Decisions recorded on the client (standing, assignment, flags) for the timeline."""
+    """Every decision recorded about the client (their own record, deposits, KYC, tickets,
+    flags: the events whose subject they are) for the timeline."""
     from brokerage.models import AuditEvent
 
     events = list(
-        AuditEvent.objects.filter(target_type="clients.client", target_id=str(client.pk))
+        AuditEvent.objects.filter(subject_client_id=client.pk)
         .exclude(action="client.registered")
-        .order_by("-seq")[:20]
+        .order_by("-id")[:30]
     )
     see_audit = user.is_superuser or user.has_perm("brokerage.view_auditevent")
     return Contribution(
@@ -653,7 +654,7 @@ def audit_trail(client: Client, user) -> Contribution:
                 "journal-check",
                 e.action.split(".", 1)[-1].replace("_", " ").capitalize(),
                 f"{e.actor_label}{': ' + e.reason if e.reason else ''}",
-                url=reverse("backoffice:audit_event", args=[e.seq]) if see_audit else "",
+                url=reverse("backoffice:audit_event", args=[e.pk]) if see_audit else "",
             )
             for e in events
         ]

@@ -110,6 +110,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "brokerage.User"
+# The model whose rows are the subjects of the audit trail (an event about a row with a
+# `client_id` is about that client): one client's whole trail is one index range.
+AUDIT_SUBJECT_MODEL = "clients.client"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",

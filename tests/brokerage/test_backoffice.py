@@ -1,6 +1,7 @@
 import pytest
 
-from brokerage.models import Desk
+from brokerage.audit import audit_seal_all
+from brokerage.models import AuditSeal, Desk
 from brokerage.services import audit_record
 from tests.conftest import login, make_staff
 
@@ -57,9 +58,11 @@ def test_audit_log_query_count_does_not_grow_with_rows(as_role, django_assert_ma
 def test_audit_event_detail_and_unknown_event(as_role):
     client = as_role("compliance_officer")
     event = audit_record(actor="rule:test", action="x.y", evidence={"k": "v"})
-    page = client.get(f"/backoffice/audit/{event.seq}/")
-    assert page.status_code == 200 and event.hash.encode() in page.content
-    assert client.get("/backoffice/audit/999999/").status_code == 404
+    audit_seal_all()
+    page = client.get(f"/backoffice/audit/{event.pk}/")
+    seal = AuditSeal.objects.get(event_id=event.pk)
+    assert page.status_code == 200 and seal.hash.encode() in page.content
+    assert client.get(f"/backoffice/audit/{event.pk + 10_000}/").status_code == 404
 
 
 def test_team_query_count_does_not_grow(as_role, django_assert_max_num_queries):

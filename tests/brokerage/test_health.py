@@ -20,8 +20,35 @@ def test_all_ok_with_a_worker_heartbeat(db, client, heartbeat):
         "redis": "ok",
         "celery": "ok",
         "platform_sync": {},  # no trading server configured (tests/clients/test_sync.py)
+        "audit_sealing": {"status": "ok", "unsealed": 0, "lag_s": 0.0},
     }
     assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_the_audit_sealer_falling_behind_shows_but_does_not_fail_the_node(db, client, heartbeat):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.utils import timezone
+
+    from brokerage.audit import audit_record
+    from brokerage.models import AuditEvent
+
+    AuditEvent.objects.create(
+        actor_label="rule:old", action="old", occurred_at=timezone.now() - timedelta(minutes=5)
+    )
+    audit_record(actor="rule:new", action="new")
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    sealing = response.json()["audit_sealing"]
+    assert sealing["status"] == "behind" and sealing["unsealed"] == 2
+    assert sealing["lag_s"] >= 299
+    with pytest.raises(CommandError, match="sealer is behind"):
+        call_command("health_probe", "sealer")
+    call_command("audit_sealer", once=True)
+    assert client.get("/healthz").json()["audit_sealing"]["status"] == "ok"
+    call_command("health_probe", "sealer")
 
 
 def test_no_worker_is_503_naming_celery(db, client):

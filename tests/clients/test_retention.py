@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import AuditEvent, Desk
-from brokerage.selectors import audit_chain_verify
+from brokerage.audit import audit_chain_verify, audit_seal_all
 from clients.models import (
     ClientActivity,
     Deal,
@@ -101,7 +101,7 @@ def test_a_quiet_losing_client_appears_in_the_queue_with_the_reasons(db, client,
     event = AuditEvent.objects.get(action="retention.flagged")
     assert event.target_id == str(flag.pk) and event.actor_label == "rule:retention"
     assert event.evidence["signals"] == ["inactive", "losing_streak"]
-    assert audit_chain_verify().ok
+    assert audit_seal_all() and audit_chain_verify().ok
 
     agent = make_staff("retention_agent", desk=desk)
     login(client, agent)
@@ -286,7 +286,7 @@ def test_trading_again_clears_the_flag_on_sync_and_in_the_daily_run(db):
     flag_two = RetentionFlag.objects.get(client=two)
     assert flag_two.status == "cleared" and flag_two.cleared_reason.startswith("Traded again on")
     assert not RetentionFlag.objects.filter(status="open").exists()
-    assert audit_chain_verify().ok
+    assert audit_seal_all() and audit_chain_verify().ok
 
 
 # --- Outreach ------------------------------------------------------------------------------------

@@ -1,17 +1,34 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from brokerage.selectors import audit_chain_verify
+from brokerage.audit import audit_chain_verify, audit_seal_all
 
 
 class Command(BaseCommand):
-    help = "Verify the audit log's hash chain. Exits 1 naming the first broken row."
+    help = (
+        "Seal what is committed and not sealed yet, then verify the audit log's hash chain. "
+        "Exits 1 naming the first broken row."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-seal", action="store_true", help="Verify only what is sealed; write nothing."
+        )
 
     def handle(self, *args, **options):
+        if not options["no_seal"]:
+            audit_seal_all()
         result = audit_chain_verify()
         if not result.ok:
             raise CommandError(
                 f"Audit chain BROKEN at seq {result.broken_seq}"
-                + (f" (id {result.broken_id})" if result.broken_id else "")
+                + (f" (event {result.broken_id})" if result.broken_id else "")
                 + f": {result.problem}. {result.checked} rows before it verified."
             )
         self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {result.checked} events."))
+        if result.unsealed:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{result.unsealed} committed event(s) not sealed yet, the oldest written "
+                    f"at {result.oldest_unsealed_at:%Y-%m-%d %H:%M:%S} UTC."
+                )
+            )

@@ -1,4 +1,5 @@
-"""Container health checks: `manage.py health_probe worker|beat` exits 0 when that part is alive."""
+"""Container health checks: `manage.py health_probe worker|beat|sealer` exits 0 when that part
+is alive."""
 
 import socket
 
@@ -11,9 +12,18 @@ class Command(BaseCommand):
     help = "Exit 0 if this host's Celery worker (or celery beat) has sent a recent heartbeat."
 
     def add_arguments(self, parser):
-        parser.add_argument("part", choices=["worker", "beat"])
+        parser.add_argument("part", choices=["worker", "beat", "sealer"])
 
     def handle(self, *args, part, **options):
+        if part == "sealer":
+            sealing = health.audit_sealing()
+            if sealing["status"] != "ok":
+                raise CommandError(
+                    f"the audit sealer is behind: {sealing['unsealed']} events, "
+                    f"the oldest {sealing['lag_s']} s old"
+                )
+            self.stdout.write(f"audit sealer lag {sealing['lag_s']} s")
+            return
         if part == "beat":
             age = health.beat_last_tick_age()
             if age is None:
