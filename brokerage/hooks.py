@@ -1,0 +1,125 @@
+"""One way for apps to extend each other's pages and rules: named hooks in the kernel.
+
+A lower app asks a question through a hook (the client 360 asks for its sections, the portal
+for its navigation, finance for a client's standing) without importing the apps above it;
+each app answers in one module of its own, `<app>/contributions.py`, which is imported for
+every installed app when the kernel is ready (as Django's admin finds `admin.py`). So:
+
+    # kyc/contributions.py
+    from brokerage.hooks import CLIENT_360_SECTIONS, contribute
+
+    @contribute(CLIENT_360_SECTIONS, order=40)
+    def kyc_360(client, user): ...
+
+    contribute(NAV_PORTAL, NavItem("Verify", "kyc:wizard", "person-vcard", order=10))
+
+and the asking side reads `contributions(CLIENT_360_SECTIONS)`, in `order`, then in the order
+apps are installed. A hook that is not declared here is refused, so a typo fails at start-up,
+not silently. Contributing the same object twice to a hook adds it once.
+
+What each hook's contributions are (the asking side documents the exact signature):
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.util import find_spec
+
+
+@dataclass(frozen=True)
+class Hook:
+    name: str
+    doc: str
+
+
+HOOKS: dict[str, Hook] = {}
+
+
+def declare(name: str, doc: str) -> str:
+    HOOKS[name] = Hook(name, doc)
+    return name
+
+
+CLIENT_360_SECTIONS = declare(
+    "client360.sections",
+    "fn(client, user) -> Contribution: a part of the client 360 (clients.client360).",
+)
+DASHBOARD_PANELS = declare(
+    "dashboard.panels",
+    "fn(user) -> Panel: KPIs, charts and queues on the back-office home (brokerage.dashboard).",
+)
+NAV_BACKOFFICE = declare("nav.backoffice", "NavItem: a link in the staff back-office menu.")
+NAV_PORTAL = declare("nav.portal", "NavItem: a link in the client portal menu.")
+NAV_PARTNERS = declare("nav.partners", "NavItem: a link in the IB partner dashboard menu.")
+HEALTH_FIGURES = declare(
+    "health.figures",
+    "(name, fn() -> JSON-able): a figure on /healthz that does not decide its status code.",
+)
+CLIENT_STANDING = declare(
+    "client.standing",
+    "fn(client, purpose) -> iterable of Reason: why a client may not deposit, withdraw, "
+    "transfer or open an account (clients.standing).",
+)
+RETENTION_SIGNALS = declare(
+    "retention.signals",
+    "(code, label, fn(client_ids, now) -> {client_id: detail}): a reason an inactive client "
+    "is flagged, shown to the agent (clients.retention.signals).",
+)
+DOSSIER_SECTIONS = declare(
+    "dossier.sections",
+    "fn(client) -> section: a part of the compliance dossier about one client.",
+)
+
+
+@dataclass
+class _Entry:
+    item: object
+    order: int
+    index: int = field(default=0)
+
+
+_registry: dict[str, list[_Entry]] = {}
+_counter = 0
+
+
+def _check(hook: str) -> None:
+    if hook not in HOOKS:
+        raise LookupError(f"No hook named {hook!r}; the kernel declares {sorted(HOOKS)}.")
+
+
+def contribute(hook: str, item=None, *, order: int = 100):
+    """Add `item` to `hook`; without `item`, a decorator that adds the decorated function."""
+    _check(hook)
+    if item is None:
+
+        def decorator(fn):
+            contribute(hook, fn, order=order)
+            return fn
+
+        return decorator
+    global _counter
+    entries = _registry.setdefault(hook, [])
+    if not any(e.item is item for e in entries):
+        _counter += 1
+        entries.append(_Entry(item, order, _counter))
+    return item
+
+
+def contributions(hook: str) -> list:
+    """What the apps contributed to `hook`, by `order`, then in the order they were added."""
+    _check(hook)
+    return [e.item for e in sorted(_registry.get(hook, []), key=lambda e: (e.order, e.index))]
+
+
+def autodiscover() -> None:
+    """Import `contributions` of every installed app (called once, from the kernel's ready())."""
+    from django.apps import apps
+
+    for app_config in apps.get_app_configs():
+        module = f"{app_config.name}.contributions"
+        if find_spec(module) is not None:
+            import_module(module)
+
+
+__doc__ += "".join(f"\n- `{h.name}`: {h.doc}" for h in HOOKS.values())
