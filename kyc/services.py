@@ -191,9 +191,9 @@ def kyc_submission_submit(*, submission: KycSubmission, actor: Actor) -> KycSubm
     return submission
 
 
-def _case(submission: KycSubmission) -> pipeline.Case:
+def _case(submission: KycSubmission, documents: list[KycDocument]) -> pipeline.Case:
     docs = []
-    for document in _current_documents(submission):
+    for document in documents:
         with document.file.open("rb") as fh:
             docs.append(
                 pipeline.Doc(
@@ -224,15 +224,30 @@ def _case(submission: KycSubmission) -> pipeline.Case:
     )
 
 
-@transaction.atomic
-def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
-    """Run every automatic check and decide. Idempotent: only a submitted case is checked."""
-    submission = KycSubmission.objects.select_for_update().get(pk=submission_id)
-    if submission.state != State.SUBMITTED:
-        return submission
+def _checked_as(submission: KycSubmission, documents: list[KycDocument]) -> tuple:
+    """What the checks' results depend on: the state and submission they started from (a
+    resubmission is a new `submitted_at`), the details compared and the documents read."""
+    return (
+        submission.state,
+        submission.submitted_at,
+        submission.first_name,
+        submission.last_name,
+        submission.date_of_birth,
+        submission.nationality,
+        submission.address_line,
+        submission.postcode,
+        submission.country,
+        submission.questionnaire_outcome,
+        submission.risk_warning_acknowledged_at,
+        sorted((d.pk, d.sha256) for d in documents),
+    )
+
+
+def _checks_run(submission: KycSubmission, documents: list[KycDocument]):
+    """Every automatic check on the case; slow (files, OCR), so never inside a transaction."""
     started = time.perf_counter()
     try:
-        results = pipeline.run(_case(submission))
+        results = pipeline.run(_case(submission, documents))
     except Exception as exc:  # noqa: BLE001  (a file the checks cannot read goes to a human)
         log.exception("KYC checks failed on submission %s", submission.pk)
         results = [
@@ -244,7 +259,38 @@ def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
                 "unreadable",
             )
         ]
-    seconds = round(time.perf_counter() - started, 3)
+    return results, round(time.perf_counter() - started, 3)
+
+
+def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
+    """Run every automatic check and decide. Idempotent: only a submitted case is checked.
+
+    Three steps, as finance's outside calls: read the submission and its documents; run the
+    checks (files, OCR, MRZ, image quality: seconds of CPU) with no transaction open and no
+    lock held; then, in a short transaction under the submission's row lock, record the
+    results and the decision only if the submission is still the one the checks started from
+    (same state, same submission, same details and documents). Otherwise the results are
+    discarded and nothing is recorded: another attempt decided it, or a later task (or
+    `kyc_unchecked_sweep`) checks what the submission now is.
+    """
+    submission = KycSubmission.objects.get(pk=submission_id)
+    if submission.state != State.SUBMITTED:
+        return submission
+    documents = _current_documents(submission)
+    started_from = _checked_as(submission, documents)
+    results, seconds = _checks_run(submission, documents)
+    with transaction.atomic():
+        submission = _lock(submission)
+        if _checked_as(submission, _current_documents(submission)) != started_from:
+            log.info(
+                "KYC submission %s changed during its checks; results discarded", submission.pk
+            )
+            return submission
+        return _autocheck_record(submission, results, seconds)
+
+
+def _autocheck_record(submission: KycSubmission, results, seconds: float) -> KycSubmission:
+    """The checks' results and the decision, under the submission's lock, with the audit event."""
     if submission.country in settings.KYC_FOUR_EYES_COUNTRIES:
         results.append(
             pipeline.Result(
@@ -320,16 +366,18 @@ def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
 
 
 def kyc_unchecked_sweep(*, older_than_seconds: int = 60) -> int:
-    """Queue the check of any submission left unchecked (worker or Redis was down)."""
+    """Queue the check of any submission left unchecked (worker or Redis was down, or its
+    results were discarded because it changed during the checks). A check still running is
+    queued again too; whichever attempt records first decides, the other's results are
+    discarded."""
     from .tasks import kyc_autocheck_task
 
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    with transaction.atomic():  # rows a running check holds are skipped, not queued again
-        ids = list(
-            KycSubmission.objects.select_for_update(skip_locked=True)
-            .filter(state=State.SUBMITTED, submitted_at__lte=cutoff)
-            .values_list("pk", flat=True)[:200]
-        )
+    ids = list(
+        KycSubmission.objects.filter(state=State.SUBMITTED, submitted_at__lte=cutoff).values_list(
+            "pk", flat=True
+        )[:200]
+    )
     for pk in ids:
         kyc_autocheck_task.delay(pk)
     return len(ids)

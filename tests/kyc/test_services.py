@@ -221,3 +221,86 @@ def test_an_expired_client_can_verify_again():
     kyc_expiry_sweep()
     fresh = kyc_submission_current(client=Client.objects.get(pk=user.client.pk))
     assert fresh.pk != submission.pk and fresh.state == "draft"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_checks_run_with_no_transaction_open(monkeypatch):
+    from django.db import connection
+
+    from kyc import ocr, quality
+
+    seen = []
+
+    def watched(real):
+        def call(*args, **kwargs):
+            seen.append((real.__name__, connection.in_atomic_block))
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(ocr, "_ocr", watched(ocr._ocr))
+    monkeypatch.setattr(quality, "measure", watched(quality.measure))
+    user, submission = prepared()
+    submission = submit_and_check(submission, user)
+    assert {name for name, _ in seen} == {"_ocr", "measure"}
+    assert not any(in_transaction for _, in_transaction in seen)  # so no row lock held either
+    assert submission.state == "approved"
+    assert AuditEvent.objects.filter(action="kyc.auto_approved").count() == 1
+
+
+def _during_the_checks(monkeypatch, change):
+    """Run `change` once, while the first OCR call of the checks is under way."""
+    from kyc import ocr
+
+    real, done = ocr._ocr, []
+
+    def ocr_then_change(*args, **kwargs):
+        if not done:
+            done.append(True)
+            change()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ocr, "_ocr", ocr_then_change)
+
+
+def test_a_submission_decided_during_the_checks_is_not_decided_again(monkeypatch):
+    user, submission = prepared()
+    kyc_submission_submit(submission=submission, actor=user)
+    _during_the_checks(
+        monkeypatch, lambda: kyc_submission_autocheck(submission_id=submission.pk)
+    )  # another attempt (the sweeper's) records first
+    submission = kyc_submission_autocheck(submission_id=submission.pk)
+    assert submission.state == "approved"
+    assert set(submission.checks.values_list("run", flat=True)) == {1}
+    assert AuditEvent.objects.filter(action="kyc.auto_approved").count() == 1
+
+
+def test_documents_replaced_during_the_checks_are_not_decided_on_stale_results(monkeypatch):
+    user, submission = prepared(id_kwargs={"blur": 3})
+    kyc_submission_submit(submission=submission, actor=user)
+    blurred = submission.documents.get(kind="passport", is_current=True)
+
+    def replace_passport():
+        KycDocument.objects.filter(pk=blurred.pk).update(is_current=False)
+        sharp = KycDocument(
+            submission=submission,
+            kind="passport",
+            side="front",
+            original_name="passport.jpg",
+            content_type="image/jpeg",
+            size=1,
+            sha256="0" * 64,
+        )
+        sharp.file.save(
+            "p.jpg", SimpleUploadedFile("p.jpg", specimens.passport(specimens.Person())), save=False
+        )
+        sharp.save()
+
+    _during_the_checks(monkeypatch, replace_passport)
+    submission = kyc_submission_autocheck(submission_id=submission.pk)
+    assert submission.state == "submitted"  # the blurred photo's results were discarded
+    assert not submission.checks.exists()
+    assert not AuditEvent.objects.filter(action="kyc.sent_to_review").exists()
+    submission = kyc_submission_autocheck(submission_id=submission.pk)  # the next task
+    assert submission.state == "approved"  # decided on the passport it now holds
+    assert set(submission.checks.values_list("run", flat=True)) == {1}
