@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -8,6 +10,22 @@ from .services import api_key_create, api_key_revoke, audit_record, staff_deacti
 
 # Only ops admins (and superusers) may enter /admin/, whatever model permissions say.
 admin.site.has_permission = lambda request: is_admin_user(request.user)
+
+
+class ReasonActionForm(ActionForm):
+    """The action bar with a reason: admin actions that call a service pass it on, audited."""
+
+    reason = forms.CharField(required=False, max_length=200, help_text="Why (audited).")
+
+
+def action_reason(modeladmin: admin.ModelAdmin, request) -> str:
+    """The reason typed beside the action, or "" after telling the user one is needed."""
+    reason = " ".join(request.POST.get("reason", "").split())
+    if not reason:
+        modeladmin.message_user(
+            request, "Give the reason beside the action; nothing was changed.", messages.ERROR
+        )
+    return reason
 
 
 class StaffProfileInline(admin.StackedInline):

@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from brokerage.admin import ReasonActionForm, action_reason
+
 from .models import (
     AccountOpening,
     AccountType,
@@ -15,18 +17,59 @@ from .models import (
     TradingServer,
 )
 from .platforms.secrets import password_encrypt
+from .services import client_kyc_level_set, client_restrict
 
 
 @admin.register(Client)
 class ClientAdmin(SimpleHistoryAdmin):
-    list_display = ["id", "user", "status", "country", "language", "created_at"]
-    list_filter = ["status", "country"]
+    """Clients are registered at sign-up. Their standing (KYC level, restriction, AML case,
+    flags) is written only by the audited services in `clients.services`, here through the
+    actions; compliance alone opens and closes AML cases."""
+
+    list_display = ["id", "user", "status", "country", "language", "kyc_level", "restricted"]
+    list_display += ["created_at"]
+    list_filter = ["status", "kyc_level", "restricted", "aml_case_open", "country"]
     search_fields = ["user__email", "user__first_name", "user__last_name", "phone"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "status", "created_at"]
+    readonly_fields = [
+        "user",
+        "status",
+        "kyc_level",
+        "kyc_verified_at",
+        "id_document_expires_on",
+        "restricted",
+        "restriction_reason",
+        "aml_case_open",
+        "risk_flags",
+        "first_deposit_at",
+        "last_trade_at",
+        "created_at",
+    ]
+    action_form = ReasonActionForm
+    actions = ["restrict", "verify_again"]
+
+    def has_add_permission(self, request):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.action(description="Restrict (give the reason)", permissions=["change"])
+    def restrict(self, request, queryset):
+        if reason := action_reason(self, request):
+            for client in queryset:
+                client_restrict(client=client, actor=request.user, reason=reason)
+            self.message_user(request, f"{len(queryset)} restricted.")
+
+    @admin.action(
+        description="Require identity verification again: KYC level 0 (give the reason)",
+        permissions=["change"],
+    )
+    def verify_again(self, request, queryset):
+        if reason := action_reason(self, request):
+            for client in queryset.filter(kyc_level__gt=0):
+                client_kyc_level_set(client=client, level=0, actor=request.user, reason=reason)
+            self.message_user(request, "Their KYC level is 0; they verify again in the portal.")
 
 
 class TradingServerForm(forms.ModelForm):

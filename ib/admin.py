@@ -1,16 +1,78 @@
+from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from brokerage.admin import ReasonActionForm, action_reason
+from brokerage.errors import InvalidInput
+
 from .models import Attribution, Partner, PendingReferral, Referral
+from .services import partner_create, partner_status_set, partner_user_check
+
+
+class PartnerForm(forms.ModelForm):
+    class Meta:
+        model = Partner
+        fields = ["user", "company_name", "referral_code", "parent"]
+
+    def clean_user(self):
+        user = self.cleaned_data["user"]
+        if not self.instance.pk:
+            try:
+                partner_user_check(user)
+            except InvalidInput as exc:
+                raise forms.ValidationError(exc.message) from None
+        return user
 
 
 @admin.register(Partner)
 class PartnerAdmin(SimpleHistoryAdmin):
+    """A partner is added through `partner_create` (audited); afterwards their user, master IB
+    and status are read-only here, and suspending or reactivating is an audited action (the
+    hierarchy decides multi-tier commissions: it is not moved by editing a field)."""
+
+    form = PartnerForm
     list_display = ["__str__", "referral_code", "parent", "status", "created_at"]
     list_filter = ["status"]
     search_fields = ["user__email", "company_name", "referral_code"]
     list_select_related = ["user", "parent__user"]
     raw_id_fields = ["user", "parent"]
+    action_form = ReasonActionForm
+    actions = ["suspend", "reactivate"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "parent", "status"] if obj else ["status"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        partner = partner_create(
+            actor=request.user,
+            user=obj.user,
+            company_name=obj.company_name,
+            referral_code=obj.referral_code,
+            parent=obj.parent,
+        )
+        obj.pk = partner.pk
+
+    def _status_set(self, request, queryset, status):
+        if reason := action_reason(self, request):
+            for partner in queryset:
+                partner_status_set(
+                    partner=partner, status=status, actor=request.user, reason=reason
+                )
+            self.message_user(request, f"{len(queryset)} {Partner.Status(status).label.lower()}.")
+
+    @admin.action(description="Suspend (give the reason)", permissions=["change"])
+    def suspend(self, request, queryset):
+        self._status_set(request, queryset, Partner.Status.SUSPENDED)
+
+    @admin.action(description="Reactivate (give the reason)", permissions=["change"])
+    def reactivate(self, request, queryset):
+        self._status_set(request, queryset, Partner.Status.ACTIVE)
 
 
 @admin.register(Referral)

@@ -23,10 +23,7 @@ def partner_create(
     parent: Partner | None = None,
 ) -> Partner:
     """Make a (non-staff, non-client) user an IB partner."""
-    if user.is_staff:
-        raise InvalidInput("Staff users cannot be IB partners.")
-    if hasattr(user, "client"):
-        raise InvalidInput("This user is a client; an IB needs a partner login of its own.")
+    partner_user_check(user)
     fields = {"company_name": company_name, "parent": parent}
     if referral_code:
         if Partner.objects.filter(referral_code=referral_code).exclude(user=user).exists():
@@ -44,6 +41,36 @@ def partner_create(
                 "referral_code": partner.referral_code,
                 "parent": parent.pk if parent else None,
             },
+        )
+    return partner
+
+
+def partner_user_check(user) -> None:
+    """Raise InvalidInput unless `user` may become an IB partner."""
+    if user.is_staff:
+        raise InvalidInput("Staff users cannot be IB partners.")
+    if hasattr(user, "client"):
+        raise InvalidInput("This user is a client; an IB needs a partner login of its own.")
+
+
+@transaction.atomic
+def partner_status_set(*, partner: Partner, status: str, actor: Actor, reason: str) -> Partner:
+    """Suspend a partner (their referral codes and links credit nobody) or reactivate them."""
+    if status not in Partner.Status.values:
+        raise InvalidInput("Unknown partner status.", fields={"status": ["Choose one."]})
+    reason = " ".join(reason.split())[:200]
+    if not reason:
+        raise InvalidInput("Say why.", fields={"reason": ["Needed."]})
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    if partner.status != status:
+        before, partner.status = partner.status, status
+        partner.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="partner.status_changed",
+            target=partner,
+            reason=reason,
+            evidence={"from": before, "to": status},
         )
     return partner
 

@@ -71,6 +71,14 @@ def make_staff(role: str, *, email=None, desk=None, totp=True, languages=None) -
     return user
 
 
+def make_superuser(email="root@test.example") -> User:
+    """A superuser with TOTP, as one who runs Django admin beyond the ops admin role."""
+    user = User.objects.create_superuser(email, PASSWORD)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    TOTP.activate(user, TOTP_SECRET)
+    return user
+
+
 def make_client_user(email="trader@test.example") -> User:
     user = User.objects.create_user(email=email, password=PASSWORD, first_name="Tia")
     EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
@@ -108,6 +116,15 @@ def login(client, user) -> None:
     session["account_authentication_methods"] = records
     session["account_authentication_methods_user"] = str(user.pk)
     session.save()
+
+
+@pytest.fixture
+def root_admin(db, client):
+    """A test client signed in to Django admin as a superuser (`.user`): the ops admin role
+    has no change rights on clients or partners, so only a superuser reaches those forms."""
+    client.user = make_superuser()
+    login(client, client.user)
+    return client
 
 
 @pytest.fixture
