@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from brokerage.audit import audit_chain_verify, audit_seal_all
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import AuditEvent, Desk
-from brokerage.audit import audit_chain_verify, audit_seal_all
 from clients.models import (
     ClientActivity,
     Deal,
