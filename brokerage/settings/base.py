@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "finance",
     "ib",
     "compliance",
+    "demo",  # above every app: composes the demo data (seed_demo); nothing imports it
 ]
 
 MIDDLEWARE = [

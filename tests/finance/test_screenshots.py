@@ -12,8 +12,8 @@ from finance.models import Chargeback, Deposit, Posting, Withdrawal
 from finance.reconciliation.generic_csv import ColumnMapping
 from finance.reconciliation.selectors import month_bounds
 from finance.reconciliation.services import reconciliation_execute, reconciliation_start
-from tests.brokerage.test_seed_demo import DEMO
 from tests.conftest import browser_session, login, screen_check
+from tests.demo.test_seed_demo import DEMO
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

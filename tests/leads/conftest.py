@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from brokerage.models import Desk
-from leads.demo import install_demo_rules
+from demo.leads import install_demo_rules
 from leads.models import Channel
 from leads.services import lead_capture, lead_route
 from leads.validation import clean_lead_input

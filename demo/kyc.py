@@ -5,9 +5,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from brokerage.models import User
 from clients.services import client_register
-
-from . import specimens
-from .services import (
+from kyc import specimens
+from kyc.services import (
     kyc_details_save,
     kyc_document_upload,
     kyc_questionnaire_save,

@@ -27,9 +27,8 @@ from clients.platforms import PlatformError, platform_for
 from clients.platforms.secrets import password_encrypt
 from clients.sync import server_sync
 from clients.trading.services import trading_account_open
-
-from .models import Transfer
-from .transfers import transfer_execute, transfer_request
+from finance.models import Transfer
+from finance.transfers import transfer_execute, transfer_request
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +210,7 @@ def _named_traders(server: TradingServer, actor) -> int:
 
 
 def _wallets(client):
-    from .models import LedgerAccount
+    from finance.models import LedgerAccount
 
     return list(LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CLIENT_WALLET, client=client))
 

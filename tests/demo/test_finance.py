@@ -10,9 +10,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from brokerage.audit import audit_chain_verify, audit_seal_all
-from brokerage.management.commands import seed_demo
 from clients.models import Client
-from finance import demo
+from demo import finance as finance_demo
+from demo.management.commands import seed_demo
 from finance.ledger import ledger_verify, wallet_for
 from finance.models import (
     Chargeback,
@@ -28,7 +28,7 @@ from finance.models import (
 from finance.psp import EventKind, adapter_for
 from finance.services import method_available
 from sandbox.psp import signed_webhook
-from tests.brokerage.test_seed_demo import DEMO
+from tests.demo.test_seed_demo import DEMO
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def seeded(settings, monkeypatch):
 
     def timed(**kwargs):
         started = time.monotonic()
-        demo.install_demo_finance(**kwargs)
+        finance_demo.install_demo_finance(**kwargs)
         took.append(time.monotonic() - started)
 
     monkeypatch.setattr(seed_demo, "install_demo_finance", timed)
@@ -197,7 +197,7 @@ def test_refund_done_and_chargeback_open(seeded):
 )
 def test_demo_events_read_as_the_psp_webhook_would(psp, outcome):
     """Each demo event's raw payload, signed and parsed by the PSP's adapter, is the same event."""
-    made = demo.payment_event(
+    made = finance_demo.payment_event(
         psp,
         key=f"t@demo.test#{outcome}",
         reference="D0123456789ABCDEF",
@@ -211,6 +211,6 @@ def test_demo_events_read_as_the_psp_webhook_would(psp, outcome):
     fields = ["event_id", "kind", "reference", "provider_reference", "amount", "currency", "detail"]
     assert {f: getattr(parsed, f) for f in fields} == {f: getattr(made, f) for f in fields}
     assert made.kind == getattr(EventKind, f"PAYMENT_{outcome.upper()}")
-    assert made.event_id == demo.payment_event_id(
+    assert made.event_id == finance_demo.payment_event_id(
         psp, f"t@demo.test#{outcome}", outcome, made.reference
     )

@@ -1,5 +1,6 @@
 """Demo data: one staff user per role, three desks with agents, a client, IB partners, an API key,
-and a month of finance activity (finance.demo).
+and a month of finance activity (demo.finance), a trading book (demo.trading) and today's
+retention run.
 
 Idempotent: running it again changes nothing. Nothing here exists unless this command is run.
 Passwords, the TOTP secret and the API key come from DEMO_PASSWORD, DEMO_TOTP_SECRET and
@@ -24,11 +25,11 @@ from brokerage.services import api_key_create, audit_record, staff_user_upsert
 from brokerage.totp import totp_code
 from clients.retention.services import retention_flags_run
 from clients.services import client_register
-from finance.demo import install_demo_finance
-from finance.demo_trading import install_demo_trading
+from demo.finance import install_demo_finance
+from demo.kyc import install_demo_kyc
+from demo.leads import install_demo_leads, install_demo_rules
+from demo.trading import install_demo_trading
 from ib.services import partner_create
-from kyc.demo import install_demo_kyc
-from leads.demo import install_demo_leads, install_demo_rules
 
 ACTOR = "system:seed_demo"
 

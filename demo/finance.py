@@ -36,17 +36,16 @@ from brokerage.models import User
 from brokerage.services import Actor
 from clients.models import Client
 from clients.services import client_kyc_level_set, client_register
-
-from .models import Chargeback, Deposit, FxRate, PaymentMethod, PspEvent, Refund, Withdrawal
-from .psp import EventKind, WebhookEvent
-from .psp.http import to_major_string, to_minor
-from .psp.stripe import stripe_exponent
-from .services.chargebacks import chargeback_open
-from .services.deposits import deposit_create
-from .services.limits import usd_value
-from .services.refunds import refund_request
-from .services.webhooks import psp_event_apply
-from .services.withdrawals import withdrawal_request
+from finance.models import Chargeback, Deposit, FxRate, PaymentMethod, PspEvent, Refund, Withdrawal
+from finance.psp import EventKind, WebhookEvent
+from finance.psp.http import to_major_string, to_minor
+from finance.psp.stripe import stripe_exponent
+from finance.services.chargebacks import chargeback_open
+from finance.services.deposits import deposit_create
+from finance.services.limits import usd_value
+from finance.services.refunds import refund_request
+from finance.services.webhooks import psp_event_apply
+from finance.services.withdrawals import withdrawal_request
 
 D = Decimal
 DEMO_CLIENT = "client@demo.test"

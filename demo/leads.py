@@ -8,11 +8,10 @@ import random
 from django.db import transaction
 
 from brokerage.models import Desk
-
-from .models import Channel, Lead, NurtureSequence, NurtureStep, RoutingRule, ScoringRule
-from .scoring import DISPOSABLE_DOMAINS
-from .services import lead_capture, lead_route
-from .validation import clean_lead_input
+from leads.models import Channel, Lead, NurtureSequence, NurtureStep, RoutingRule, ScoringRule
+from leads.scoring import DISPOSABLE_DOMAINS
+from leads.services import lead_capture, lead_route
+from leads.validation import clean_lead_input
 
 SCORING = [
     ("Tier-1 country", "country", "in", ["AE", "GB", "DE", "SA", "QA", "KW", "CH", "SG", "AU"], 20),
