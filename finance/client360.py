@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from brokerage.dashboard import Kpi
 from brokerage.money import format_money
+from brokerage.status import status_tone
 from clients.client360 import Contribution, Section, TimelineEntry
 
 from .models import Deposit, LedgerAccount, Transfer, Withdrawal
@@ -92,7 +93,7 @@ def finance_360(client, user) -> Contribution:
                 f"{format_money(d.amount, d.currency)} via {d.method.name}"
                 + (f": {d.failure_reason}" if d.failure_reason else ""),
                 url=link("finance:deposit", d.pk),
-                tone="success" if d.status == Deposit.Status.COMPLETED else "secondary",
+                tone=status_tone(d.status),
             )
         )
     for w in withdrawals:
@@ -105,7 +106,7 @@ def finance_360(client, user) -> Contribution:
                 format_money(w.amount, w.currency)
                 + (f": {w.failure_reason}" if w.failure_reason else ""),
                 url=link("finance:withdrawal", w.pk),
-                tone="danger" if w.status == Withdrawal.Status.FAILED else "secondary",
+                tone=status_tone(w.status),
             )
         )
     for t in transfers:

@@ -172,6 +172,7 @@ def deposits(request):
             "psp": psp,
             "q": q,
             "statuses": Deposit.Status.choices,
+            "status_labels": dict(Deposit.Status.choices),
             "psps": psp_registry.PSP_CHOICES,
             "summary": summary,
             "charts": [chart],

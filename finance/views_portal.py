@@ -34,30 +34,31 @@ HISTORY_PER_PAGE = 20
 DEPOSIT_OPEN = (Deposit.Status.CREATED, Deposit.Status.PENDING)
 CANCELLABLE = (Withdrawal.Status.REQUESTED, Withdrawal.Status.IN_REVIEW, Withdrawal.Status.APPROVED)
 
-# What the client sees of each status: a short label and a Bootstrap colour.
-DEPOSIT_BADGES = {
-    Deposit.Status.CREATED: ("pending", "warning"),
-    Deposit.Status.PENDING: ("pending", "warning"),
-    Deposit.Status.COMPLETED: ("completed", "success"),
-    Deposit.Status.FAILED: ("failed", "danger"),
-    Deposit.Status.EXPIRED: ("expired", "secondary"),
+# What the client reads for each status (shorter than the staff's labels, and a deposit not yet
+# at the PSP is simply pending); the colour is the status's one colour (`brokerage.status`).
+DEPOSIT_LABELS = {
+    Deposit.Status.CREATED: "pending",
+    Deposit.Status.PENDING: "pending",
+    Deposit.Status.COMPLETED: "completed",
+    Deposit.Status.FAILED: "failed",
+    Deposit.Status.EXPIRED: "expired",
 }
-WITHDRAWAL_BADGES = {
-    Withdrawal.Status.REQUESTED: ("requested", "info"),
-    Withdrawal.Status.IN_REVIEW: ("in review", "warning"),
-    Withdrawal.Status.APPROVED: ("approved", "primary"),
-    Withdrawal.Status.PROCESSING: ("paying out", "primary"),
-    Withdrawal.Status.PAID: ("paid", "success"),
-    Withdrawal.Status.FAILED: ("failed", "danger"),
-    Withdrawal.Status.REJECTED: ("rejected", "danger"),
-    Withdrawal.Status.CANCELLED: ("cancelled", "secondary"),
+WITHDRAWAL_LABELS = {
+    Withdrawal.Status.REQUESTED: "requested",
+    Withdrawal.Status.IN_REVIEW: "in review",
+    Withdrawal.Status.APPROVED: "approved",
+    Withdrawal.Status.PROCESSING: "paying out",
+    Withdrawal.Status.PAID: "paid",
+    Withdrawal.Status.FAILED: "failed",
+    Withdrawal.Status.REJECTED: "rejected",
+    Withdrawal.Status.CANCELLED: "cancelled",
 }
 TYPE_CHOICES = [("", "All types"), ("deposit", "Deposits"), ("withdrawal", "Withdrawals")]
 STATUS_CHOICES = [("", "All statuses")] + [
     (value, label)
     for value, label in {
-        **{k.value: v[0] for k, v in DEPOSIT_BADGES.items() if k != Deposit.Status.CREATED},
-        **{k.value: v[0] for k, v in WITHDRAWAL_BADGES.items()},
+        **{k.value: v for k, v in DEPOSIT_LABELS.items() if k != Deposit.Status.CREATED},
+        **{k.value: v for k, v in WITHDRAWAL_LABELS.items()},
     }.items()
 ]
 
@@ -122,8 +123,7 @@ def _history(client, kind: str, status: str):
 
 
 def _history_row(row: dict) -> dict:
-    badges = DEPOSIT_BADGES if row["row_kind"] == "deposit" else WITHDRAWAL_BADGES
-    label, colour = badges.get(row["row_status"], (row["row_status"], "secondary"))
+    labels = DEPOSIT_LABELS if row["row_kind"] == "deposit" else WITHDRAWAL_LABELS
     return {
         "kind": row["row_kind"],
         "at": row["row_at"],
@@ -132,8 +132,7 @@ def _history_row(row: dict) -> dict:
         "amount": row["row_amount"],
         "currency": row["row_currency"],
         "status": row["row_status"],
-        "label": label,
-        "colour": colour,
+        "label": labels.get(row["row_status"], row["row_status"]),
         "cancellable": row["row_kind"] == "withdrawal" and row["row_status"] in CANCELLABLE,
     }
 
@@ -230,7 +229,7 @@ def deposit(request):
                     return redirect(opened.redirect_url or back)
     recent = list(selectors.client_movements(client)["deposits"][:5])
     for d in recent:
-        d.badge_label = DEPOSIT_BADGES[d.status][0]
+        d.badge_label = DEPOSIT_LABELS[d.status]
     ctx = {
         "client": client,
         "form": form,
@@ -273,12 +272,10 @@ def deposit_status(request, reference: str):
         wallet = next(
             (w for w in selectors.wallets_for_client(client) if w.currency == dep.currency), None
         )
-    label, colour = DEPOSIT_BADGES[dep.status]
     ctx = {
         "deposit": dep,
         "method": PSP_NAMES.get(dep.psp, dep.psp),
-        "label": label,
-        "colour": colour,
+        "label": DEPOSIT_LABELS[dep.status],
         "open": dep.status in DEPOSIT_OPEN,
         "cancelled": request.GET.get("cancelled") == "1",
         "wallet": wallet,
@@ -412,12 +409,6 @@ def statement_pdf(request):
 
 # --- Transfers between the wallet and trading accounts ----------------------------------------
 
-TRANSFER_BADGES = {
-    Transfer.Status.PENDING: ("in progress", "warning"),
-    Transfer.Status.COMPLETED: ("completed", "success"),
-    Transfer.Status.FAILED: ("failed", "danger"),
-}
-
 
 @client_required
 @require_http_methods(["GET", "POST"])
@@ -450,7 +441,6 @@ def transfer(request):
             "form": form,
             "accounts": [(a, wallets.get(a.currency)) for a in accounts],
             "recent": Transfer.objects.filter(client=client).select_related("trading_account")[:10],
-            "badges": TRANSFER_BADGES,
         },
     )
 
@@ -461,11 +451,8 @@ def transfer_status(request, comment: str):
     t = get_object_or_404(
         Transfer.objects.select_related("trading_account"), client=client, comment=comment
     )
-    label, colour = TRANSFER_BADGES[t.status]
     ctx = {
         "transfer": t,
-        "label": label,
-        "colour": colour,
         "open": t.status == Transfer.Status.PENDING,
         "poll_url": request.get_full_path(),
     }

@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from brokerage.status import status_tone
 from clients.client360 import Contribution, Section, TimelineEntry
 
 from .models import KycSubmission
@@ -16,17 +17,11 @@ def kyc_360(client, user) -> Contribution:
         .order_by("-created_at")[:LIMIT]
     )
     reviewer = user.is_superuser or user.has_perm("kyc.review_kyc")
-    tones = {
-        KycSubmission.State.APPROVED: "success",
-        KycSubmission.State.REJECTED: "danger",
-        KycSubmission.State.RESUBMISSION: "warning",
-        KycSubmission.State.IN_REVIEW: "warning",
-    }
     timeline = []
     rows = []
     for s in submissions:
         url = reverse("kyc_review:review", args=[s.pk]) if reviewer else ""
-        rows.append({"s": s, "url": url, "tone": tones.get(s.state, "secondary")})
+        rows.append({"s": s, "url": url})
         if s.submitted_at:
             timeline.append(
                 TimelineEntry(s.submitted_at, "kyc", "upload", "KYC submitted", url=url)
@@ -41,7 +36,7 @@ def kyc_360(client, user) -> Contribution:
                     f"KYC {s.get_state_display().lower()}",
                     f"{who}{': ' + s.decision_reason if s.decision_reason else ''}"[:200],
                     url=url,
-                    tone=tones.get(s.state, "secondary"),
+                    tone=status_tone(s.state),
                 )
             )
     return Contribution(

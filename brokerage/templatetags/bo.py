@@ -1,4 +1,7 @@
 from django import template
+from django.utils.html import format_html
+
+from brokerage import status
 
 register = template.Library()
 
@@ -49,3 +52,21 @@ def price(value) -> str:
     exponent = amount.normalize().as_tuple().exponent
     places = max(2, -exponent if isinstance(exponent, int) else 2)
     return f"{amount:,.{min(places, 8)}f}"
+
+
+@register.simple_tag
+def status_badge(obj, field: str = "", css: str = ""):
+    """{% status_badge deposit %}, {% status_badge submission "state" css="fs-6" %}: the status's
+    label (its choice's label) on a badge of its one colour (`brokerage.status`), with
+    `data-status` carrying the code."""
+    field = field or status.status_field(obj)
+    code = getattr(obj, field)
+    label = getattr(obj, f"get_{field}_display")()
+    classes = " ".join(filter(None, ["badge", f"text-bg-{status.status_tone(code)}", css]))
+    return format_html('<span class="{}" data-status="{}">{}</span>', classes, code, label)
+
+
+@register.filter
+def status_tone(value) -> str:
+    """{{ row.status|status_tone }} -> "success": a status's one colour, for other markup."""
+    return status.status_tone(value)

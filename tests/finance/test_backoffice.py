@@ -293,3 +293,13 @@ def test_ops_configure_payment_methods_and_rates_in_admin(client, methods):
     assert r.status_code == 302 and FxRate.objects.filter(currency="GBP").exists()
     login(client, make_staff("finance_officer"))
     assert client.get("/admin/finance/paymentmethod/").status_code in (302, 403)
+
+
+def test_the_deposit_summary_reads_status_labels_not_codes(client, officer, methods):
+    from finance.models import Deposit
+
+    d = deposit_paid(verified_client(), methods["stripe"], "10.00")
+    Deposit.objects.filter(pk=d.pk).update(status=Deposit.Status.PENDING)
+    page = client.get("/backoffice/finance/deposits/").content.decode()
+    assert "<td>Pending at the PSP</td>" in page and "<td>Pending</td>" not in page
+    assert 'class="badge text-bg-warning" data-status="pending">Pending at the PSP<' in page

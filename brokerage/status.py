@@ -1,0 +1,78 @@
+"""Status colours, defined once: every status a model of the apps can be in has one Bootstrap
+colour, on every page and for every audience.
+
+Labels are the model choices' labels (`get_status_display()`): staff never read a raw code.
+Templates use `{% status_badge obj %}` (or the `status_tone` filter where the markup is not a
+badge) from `brokerage/templatetags/bo.py`. A new status value gets its colour here; a test
+walks every model's status and state choices and fails on one without a colour.
+"""
+
+SUCCESS, DANGER, WARNING, INFO, PRIMARY, SECONDARY = (
+    "success",  # done, and done well
+    "danger",  # failed, refused, lost: someone may need to act
+    "warning",  # waiting on a person or an outside system
+    "info",  # just arrived, nothing to do yet
+    "primary",  # under way
+    "secondary",  # over, nothing more will happen
+)
+
+TONES: dict[str, str] = {
+    # Done.
+    "active": SUCCESS,
+    "approved": SUCCESS,
+    "cleared": SUCCESS,
+    "completed": SUCCESS,
+    "converted": SUCCESS,
+    "done": SUCCESS,
+    "opened": SUCCESS,
+    "paid": SUCCESS,
+    "settled": SUCCESS,
+    "succeeded": SUCCESS,
+    "won": SUCCESS,
+    # Went wrong.
+    "failed": DANGER,
+    "lost": DANGER,
+    "refused": DANGER,
+    "rejected": DANGER,
+    "suspended": DANGER,
+    # Waiting.
+    "created": WARNING,
+    "dormant": WARNING,
+    "in_review": WARNING,
+    "open": WARNING,
+    "pending": WARNING,
+    "resubmission": WARNING,
+    # New.
+    "answered": INFO,
+    "checked": INFO,
+    "contacted": INFO,
+    "new": INFO,
+    "queued": INFO,
+    "registered": INFO,
+    "requested": INFO,
+    "submitted": INFO,
+    "uploaded": INFO,
+    # Under way.
+    "checking": PRIMARY,
+    "importing": PRIMARY,
+    "processing": PRIMARY,
+    "qualified": PRIMARY,
+    "running": PRIMARY,
+    # Over.
+    "cancelled": SECONDARY,
+    "closed": SECONDARY,
+    "draft": SECONDARY,
+    "expired": SECONDARY,
+    "released": SECONDARY,
+    "stopped": SECONDARY,
+}
+
+
+def status_tone(value) -> str:
+    """The Bootstrap colour of a status value ("secondary" for one without a colour)."""
+    return TONES.get(str(value), SECONDARY)
+
+
+def status_field(obj) -> str:
+    """The name of the object's status field: `status`, else `state`."""
+    return "status" if hasattr(obj, "get_status_display") else "state"
