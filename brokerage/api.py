@@ -1,19 +1,25 @@
 """/api/v1/: one NinjaAPI for every integration, authenticated by `X-API-Key`.
 
 Every error answers `{"error": code, "detail": message, "fields": {...}}`. Apps add their
-routers in `brokerage/urls.py` (`api.add_router`).
+routers in `brokerage/urls.py` (`api.add_router`). Operations that create something take
+`@idempotent` so integrations can retry them safely.
 """
 
+import functools
+import json
 import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
 from django.http import Http404
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyHeader
 
-from .errors import DomainError
+from .errors import DomainError, InvalidInput
+from .models import ApiIdempotency
 from .services import api_key_authenticate
 
 log = logging.getLogger(__name__)
@@ -27,6 +33,75 @@ class ApiKeyAuth(APIKeyHeader):
         if api_key is not None:
             request.api_key = api_key
         return api_key
+
+
+IDEMPOTENCY_KEY_MAX = 100
+
+
+def _answered(request, key: str) -> Status | None:
+    """The stored first answer to `key` from this integration, or None."""
+    prior = ApiIdempotency.objects.filter(api_key=request.api_key, key=key).first()
+    if prior is None:
+        return None
+    if prior.path != request.path:
+        raise InvalidInput(
+            "This Idempotency-Key was used for another call; send a new key for each call.",
+            code="idempotency_key_reused",
+            fields={"Idempotency-Key": ["Used for another call."]},
+            status=422,
+        )
+    return Status(prior.status, prior.body)
+
+
+def idempotent(operation):
+    """Make a django-ninja operation safe to retry with an `Idempotency-Key` header.
+
+    Put it under the router's decorator (`@router.post(...)` then `@idempotent`). The first
+    answer to a key (its status and body) is stored per API key, in the same transaction as
+    the operation's writes; a repeat of the key from the same integration gets that answer
+    back, whatever its body, and nothing runs again. Two requests racing with one key: the
+    loser's writes roll back and it gets the winner's answer. An error is not stored (the call
+    can be retried with the same key). Without the header the operation runs as it is. A key
+    is at most 100 characters; one already used for another path answers 422.
+
+    The operation returns `Status(code, body)` or a body (200), JSON-serialisable.
+    """
+
+    @functools.wraps(operation)
+    def run(request, *args, **kwargs):
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+        if not key:
+            return operation(request, *args, **kwargs)
+        if len(key) > IDEMPOTENCY_KEY_MAX:
+            raise InvalidInput(
+                f"Idempotency-Key is at most {IDEMPOTENCY_KEY_MAX} characters.",
+                fields={"Idempotency-Key": ["Too long."]},
+            )
+        if (prior := _answered(request, key)) is not None:
+            return prior
+        try:
+            with transaction.atomic():
+                answer = operation(request, *args, **kwargs)
+                status, body = (
+                    (answer.status_code, answer.value)
+                    if isinstance(answer, Status)
+                    else (200, answer)
+                )
+                ApiIdempotency.objects.create(
+                    api_key=request.api_key,
+                    key=key,
+                    path=request.path,
+                    status=status,
+                    body=json.loads(json.dumps(body, cls=DjangoJSONEncoder)),
+                )
+        except IntegrityError:
+            prior = _answered(request, key)
+            if prior is None:
+                raise
+            return prior  # the same key raced in twice: one answer for both
+        return answer
+
+    return run
 
 
 def _field_name(loc) -> str:

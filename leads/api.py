@@ -1,18 +1,15 @@
 """/api/v1/leads/: landing pages and affiliates post leads; read one back with its routing."""
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
-from brokerage.errors import InvalidInput
-from brokerage.models import ApiIdempotency
+from brokerage.api import idempotent
 
 from .models import Channel, Lead
 from .services import lead_capture
@@ -81,15 +78,12 @@ class Error(Schema):
     fields: dict
 
 
-def _replay(request: HttpRequest, key: str):
-    return ApiIdempotency.objects.filter(api_key=request.api_key, key=key).first()
-
-
 @router.post(
     "/",
     response={201: LeadCreated, 200: LeadCreated, 413: Error, 422: Error},
     summary="Capture a lead",
 )
+@idempotent
 def create_lead(request: HttpRequest, payload: LeadIn):
     """Score the lead and queue it for routing. A person already known (same email or phone)
     is not created twice: status 200, naming the lead if this integration sent it first, or
@@ -104,42 +98,20 @@ def create_lead(request: HttpRequest, payload: LeadIn):
         raise HttpError(403, "This API key may not send leads (it lacks the leads:write scope).")
     if len(request.body) > MAX_BODY:
         raise HttpError(413, f"A lead is at most {MAX_BODY} bytes.")
-    idem = (request.headers.get("Idempotency-Key") or "").strip()
-    if len(idem) > 100:
-        raise InvalidInput(
-            "Idempotency-Key is at most 100 characters.", fields={"Idempotency-Key": ["Too long."]}
-        )
-    if idem and (prior := _replay(request, idem)):
-        return Status(prior.status, prior.body)
     data = clean_lead_input(payload.model_dump(exclude_none=True, mode="json"))
-    try:
-        with transaction.atomic():
-            lead, created = lead_capture(
-                data=data,
-                channel=Channel.API,
-                actor=f"integration:{request.api_key.name}",
-                request=request,
-                api_key=request.api_key,
-            )
-            status = 201 if created else 200
-            body = {"id": lead.pk, "status": lead.status, "score": lead.score}
-            if not created and lead.api_key_id != request.api_key.pk:
-                # Someone else's lead: acknowledge the touch, reveal nothing about the lead.
-                body = {"id": None, "status": "duplicate", "score": 0}
-            if idem:
-                ApiIdempotency.objects.create(
-                    api_key=request.api_key,
-                    key=idem,
-                    path=request.path,
-                    status=status,
-                    body=json.loads(json.dumps(body)),
-                )
-    except IntegrityError:
-        prior = _replay(request, idem) if idem else None
-        if prior is None:
-            raise
-        return Status(prior.status, prior.body)  # the same key raced in twice: one answer for both
-    return Status(status, body)
+    lead, created = lead_capture(
+        data=data,
+        channel=Channel.API,
+        actor=f"integration:{request.api_key.name}",
+        request=request,
+        api_key=request.api_key,
+    )
+    if not created and lead.api_key_id != request.api_key.pk:
+        # Someone else's lead: acknowledge the touch, reveal nothing about the lead.
+        return Status(200, {"id": None, "status": "duplicate", "score": 0})
+    return Status(
+        201 if created else 200, {"id": lead.pk, "status": lead.status, "score": lead.score}
+    )
 
 
 @router.get("/{lead_id}/", response={200: LeadOut, 404: Error}, summary="A lead and its routing")

@@ -117,3 +117,80 @@ class TestErrorContract:
         response = self.post(client, key, json.dumps({"name": "x" * 5000, "count": 1}))
         assert response.status_code in (400, 413)
         assert response["Content-Type"].startswith("application/json")
+
+
+# --- @idempotent, on the probe API's desk operations ---------------------------------------
+
+
+def send(client, key, body, *, idem=None, path="/api/probe/desks", method="post"):
+    headers = {"HTTP_X_API_KEY": key}
+    if idem is not None:
+        headers["HTTP_IDEMPOTENCY_KEY"] = idem
+    send = getattr(client, method)
+    return send(path, json.dumps(body), content_type="application/json", **headers)
+
+
+@pytest.mark.urls("tests.brokerage.api_urls")
+def test_a_repeated_key_replays_the_first_answer_and_runs_nothing(client, key):
+    from brokerage.models import ApiIdempotency, Desk
+
+    first = send(client, key, {"name": "London", "count": 1}, idem="k-1")
+    again = send(client, key, {"name": "London", "count": 1}, idem="k-1")
+    assert first.status_code == again.status_code == 201
+    assert (
+        first.json() == again.json() == {"id": first.json()["id"], "name": "London 1", "count": 1}
+    )
+    assert Desk.objects.count() == 1 and ApiIdempotency.objects.count() == 1
+    changed = send(client, key, {"name": "Paris", "count": 7}, idem="k-1")
+    assert changed.status_code == 201 and changed.json() == first.json()  # the first answer
+    assert Desk.objects.count() == 1
+    other = send(client, key, {"name": "Paris", "count": 7}, idem="k-2")
+    assert other.json()["name"] == "Paris 2"
+    without = [send(client, key, {"name": "Oslo", "count": 1}) for _ in range(2)]
+    assert [r.json()["name"] for r in without] == ["Oslo 3", "Oslo 4"]  # no key: runs each time
+
+
+@pytest.mark.urls("tests.brokerage.api_urls")
+def test_each_integration_has_its_own_keys(client, key):
+    from brokerage.models import Desk
+
+    other_key = api_key_create(actor="test", name="Affiliate", scopes=[])[1]
+    mine = send(client, key, {"name": "London", "count": 1}, idem="same")
+    theirs = send(client, other_key, {"name": "Dubai", "count": 2}, idem="same")
+    assert mine.json()["name"] == "London 1" and theirs.json()["name"] == "Dubai 2"
+    assert Desk.objects.count() == 2
+
+
+@pytest.mark.urls("tests.brokerage.api_urls")
+def test_an_error_is_not_stored_so_the_key_can_be_retried(client, key):
+    from brokerage.models import ApiIdempotency
+
+    refused = send(client, key, {"name": "taken", "count": 1}, idem="retry-me")
+    assert refused.status_code == 400 and refused.json()["error"] == "name_taken"
+    assert not ApiIdempotency.objects.exists()
+    fixed = send(client, key, {"name": "Fixed", "count": 1}, idem="retry-me")
+    assert fixed.status_code == 201 and fixed.json()["name"] == "Fixed 1"
+
+
+@pytest.mark.urls("tests.brokerage.api_urls")
+def test_a_key_is_short_and_used_for_one_call_only(client, key):
+    too_long = send(client, key, {"name": "London", "count": 1}, idem="x" * 101)
+    assert too_long.status_code == 400 and "Idempotency-Key" in too_long.json()["fields"]
+    created = send(client, key, {"name": "London", "count": 1}, idem="k-1").json()
+    renamed = send(
+        client,
+        key,
+        {"name": "Soho", "count": 1},
+        idem="k-1",
+        path=f"/api/probe/desks/{created['id']}",
+        method="put",
+    )
+    assert renamed.status_code == 422 and renamed.json()["error"] == "idempotency_key_reused"
+    plain = send(
+        client,
+        key,
+        {"name": "Soho", "count": 1},
+        path=f"/api/probe/desks/{created['id']}",
+        method="put",
+    )
+    assert plain.status_code == 200 and plain.json() == {"id": created["id"], "name": "Soho"}
