@@ -38,3 +38,6 @@ class BrokerageConfig(AppConfig):
             ),
         ]:
             register_nav("backoffice", item)
+        from . import hooks
+
+        hooks.autodiscover()  # each app's contributions.py

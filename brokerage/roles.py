@@ -55,6 +55,7 @@ ROLES: dict[str, Role] = {
                 "kyc.review_kyc",
                 "finance.view_finance",
                 "clients.view_all_clients",
+                "clients.manage_aml_case",
             ),
         ),
         Role(

@@ -63,6 +63,7 @@ class Client(models.Model):
             ("manage_retention", "Can configure retention thresholds and templates"),
             ("answer_tickets", "Can answer and close support tickets"),
             ("view_platform_sync", "Can see trading platform sync status"),
+            ("manage_aml_case", "Can open and close a client's AML case"),
         ]
 
     def __str__(self):

@@ -37,28 +37,6 @@ def client_summary() -> dict:
     )
 
 
-def client_deposit_allowed(*, client: Client, amount_usd) -> tuple[bool, str]:
-    """Whether the client may deposit `amount_usd` now, and why not. Finance asks this."""
-    from decimal import Decimal
-
-    from django.conf import settings
-
-    if client.restricted:
-        return False, client.restriction_reason or "The account is restricted."
-    limit = Decimal(str(settings.KYC_UNVERIFIED_DEPOSIT_LIMIT_USD))
-    if client.kyc_level < 1 and Decimal(str(amount_usd)) > limit:
-        return False, f"Verify your identity to deposit more than USD {limit:,.0f}."
-    return True, ""
-
-
-def client_withdrawal_allowed(*, client: Client) -> tuple[bool, str]:
-    if client.restricted:
-        return False, client.restriction_reason or "The account is restricted."
-    if client.kyc_level < 1:
-        return False, "Verify your identity before withdrawing."
-    return True, ""
-
-
 # --- Scoping: which clients a staff user may see ---------------------------------------------
 
 

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from brokerage.services import Actor, audit_record
 
+from .locks import lock_client
 from .models import Client
 
 
@@ -37,7 +38,7 @@ def client_kyc_level_set(
     """Raise or lower the client's KYC level (KYC decisions and expiry call this)."""
     from django.utils import timezone
 
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = lock_client(client)
     before = client.kyc_level
     client.kyc_level = level
     client.kyc_verified_at = timezone.now() if level > 0 else None
@@ -58,7 +59,7 @@ def client_kyc_level_set(
 
 @transaction.atomic
 def client_restrict(*, client: Client, actor: Actor, reason: str) -> Client:
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = lock_client(client)
     if not client.restricted:
         client.restricted, client.restriction_reason = True, reason[:200]
         client.save(update_fields=["restricted", "restriction_reason"])
@@ -71,7 +72,7 @@ def client_flag_add(
     *, client: Client, flag: str, actor: Actor, reason: str, evidence: dict | None = None
 ) -> Client:
     """Add a standing flag (e.g. "chargeback"); a flag already there is left as it is."""
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = lock_client(client)
     if flag not in client.risk_flags:
         client.risk_flags = [*client.risk_flags, flag]
         client.save(update_fields=["risk_flags"])
@@ -87,7 +88,7 @@ def client_flag_add(
 
 @transaction.atomic
 def client_flag_remove(*, client: Client, flag: str, actor: Actor, reason: str) -> Client:
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = lock_client(client)
     if flag in client.risk_flags:
         client.risk_flags = [f for f in client.risk_flags if f != flag]
         client.save(update_fields=["risk_flags"])
@@ -103,8 +104,21 @@ def client_flag_remove(*, client: Client, flag: str, actor: Actor, reason: str) 
 
 @transaction.atomic
 def client_aml_case_set(*, client: Client, is_open: bool, actor: Actor, reason: str) -> Client:
-    """Compliance opens or closes an AML case on the client; finance reads it."""
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    """Open or close an AML case on the client. While one is open the client can neither
+    deposit, withdraw, transfer nor open a trading account, and no officer can approve past it
+    (`clients.standing`). A compliance officer (`clients.manage_aml_case`) opens or closes one;
+    a named compliance rule may open one, never close it."""
+    from brokerage.errors import InvalidInput, NotAllowed
+
+    if isinstance(actor, str):
+        if not is_open:
+            raise NotAllowed("Only a compliance officer closes an AML case.")
+    elif not (actor.is_staff and actor.has_perm("clients.manage_aml_case")):
+        raise NotAllowed("Only compliance opens or closes an AML case.")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("Say why.", fields={"reason": ["A reason is needed."]})
+    client = lock_client(client)
     if client.aml_case_open != is_open:
         client.aml_case_open = is_open
         client.save(update_fields=["aml_case_open"])
@@ -141,7 +155,7 @@ def client_first_deposit_record(*, client: Client, at, actor: Actor, evidence: d
 def client_assign(*, client: Client, desk, account_manager, actor: Actor, reason: str) -> Client:
     """Set the desk and account manager who look after the client (leads calls this when the
     client's lead is linked or reassigned)."""
-    client = Client.objects.select_for_update().get(pk=client.pk)
+    client = lock_client(client)
     before = (client.desk_id, client.account_manager_id)
     after = (desk.pk if desk else None, account_manager.pk if account_manager else None)
     if before != after:

@@ -13,6 +13,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from brokerage.errors import NotAllowed
+from clients.standing import Purpose, Reason, Severity
 
 from .models import (
     Chargeback,
@@ -24,6 +25,18 @@ from .models import (
     Withdrawal,
 )
 from .services.limits import closed_loop_capacity, method_available
+
+
+def finance_standing(client, purpose, *, amount_usd=None):
+    """Finance's reasons in a client's standing (`clients.standing`, contributed by
+    `finance.contributions`): a client who has had a chargeback has each withdrawal reviewed."""
+    if purpose == Purpose.WITHDRAW and "chargeback" in client.risk_flags:
+        yield Reason(
+            "chargeback_history",
+            Severity.REVIEW,
+            "The client has had a chargeback.",
+            "Your withdrawal needs a review by our finance team.",
+        )
 
 
 def _staff(user) -> None:

@@ -27,23 +27,24 @@ from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.money import to_amount
 from brokerage.operations import call_outside, claim, sweep
 from brokerage.services import Actor, audit_record
-from clients.models import Client, TradingAccount
+from clients.models import TradingAccount
 from clients.platforms import (
     PlatformError,
     PlatformOutcomeUnknown,
     PlatformRejected,
     platform_for,
 )
+from clients.standing import Purpose, client_standing
 
 from .ledger import (
     Leg,
     hold_close,
     hold_place,
     ledger_post,
-    lock_accounts,
     system_account,
     wallet_for,
 )
+from .locks import lock_client_money, lock_transfer
 from .models import Hold, LedgerAccount, LedgerTransaction, Transfer
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,6 @@ def transfer_request(
         raise TransferNotAllowed(
             "That trading account is closed.", fields={"trading_account": ["Closed."]}
         )
-    if client.restricted:
-        raise TransferNotAllowed(client.restriction_reason or "The account is restricted.")
     currency = trading_account.currency
     amount = to_amount(amount, currency)
     if amount > MAX_TRANSFER:
@@ -99,11 +98,11 @@ def transfer_request(
         wallet, omnibus = _accounts(client, currency)
         hold = None
         comment = _comment()
-        lock_accounts([wallet, omnibus])
-        # The client's standing, read under its lock (after the ledger accounts: lock order).
-        standing = Client.objects.select_for_update().get(pk=client.pk)
-        if standing.restricted:
-            raise TransferNotAllowed(standing.restriction_reason or "The account is restricted.")
+        # The client's standing, read under its lock: it cannot change before this commits.
+        locked = lock_client_money(client, [wallet, omnibus])
+        refusal = client_standing(locked, Purpose.TRANSFER).refusal()
+        if refusal is not None:
+            raise TransferNotAllowed(refusal.client_message)
         if direction == Transfer.Direction.TO_TRADING:
             hold = hold_place(account=wallet, amount=amount, reference=comment)
         transfer = Transfer.objects.create(
@@ -200,12 +199,7 @@ def _finish(
     head = Transfer.objects.select_related("client").get(pk=transfer_id)
     wallet, omnibus = _accounts(head.client, head.currency)
     with transaction.atomic():
-        lock_accounts([wallet, omnibus])
-        t = (
-            Transfer.objects.select_for_update(of=("self",))
-            .select_related("client", "hold", "trading_account")
-            .get(pk=transfer_id)
-        )
+        t = lock_transfer(transfer_id, [wallet, omnibus])
         if t.status != Transfer.Status.PENDING:
             return f"already {t.status}"
         t.completed_at = timezone.now()

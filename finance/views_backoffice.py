@@ -18,6 +18,7 @@ from brokerage.permissions import staff_required
 from brokerage.selectors import audit_trail_for
 from brokerage.views import add_domain_error, paginate
 from clients.models import Client
+from clients.standing import Purpose, client_standing
 
 from . import psp as psp_registry
 from . import selectors, services
@@ -128,6 +129,8 @@ def withdrawal_detail(request, withdrawal_id: int):
         "recent": Withdrawal.objects.filter(client=w.client).exclude(pk=w.pk)[:10],
         "trail": audit_trail_for(w, limit=30),
         "four_eyes_usd": settings.FINANCE_FOUR_EYES_USD,
+        # Nobody approves past a blocking reason (an open AML case) while it stands.
+        "blocked": client_standing(w.client, Purpose.WITHDRAW).refusal(reviewable=True),
     }
     return render(request, "finance/withdrawal.html", ctx, status=400 if form.errors else 200)
 

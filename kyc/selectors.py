@@ -1,7 +1,11 @@
+from decimal import Decimal
+
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from brokerage.errors import NotAllowed
+from clients.standing import Purpose, Reason, Severity
 
 from .models import KycDocument, KycSubmission
 
@@ -45,3 +49,36 @@ def document_for(*, user, document_id: int) -> KycDocument:
     if not (owner or (user.is_staff and user.has_perm("kyc.review_kyc"))):
         raise NotAllowed("Not your document.")
     return document
+
+
+def kyc_standing(client, purpose, *, amount_usd=None):
+    """KYC's reasons in a client's standing (`clients.standing`, contributed by
+    `kyc.contributions`): a withdrawal needs a verified, unexpired identity; an unverified
+    client deposits at most KYC_UNVERIFIED_DEPOSIT_LIMIT_USD in all. A person may approve past
+    each (review)."""
+    if purpose == Purpose.WITHDRAW:
+        expires = client.id_document_expires_on
+        if client.kyc_level < 1:
+            yield Reason(
+                "kyc_not_verified",
+                Severity.REVIEW,
+                "The client's identity is not verified (KYC level 0).",
+                "Verify your identity before withdrawing.",
+            )
+        elif expires and expires < timezone.now().date():
+            yield Reason(
+                "kyc_expired",
+                Severity.REVIEW,
+                f"The client's identity document expired on {expires}.",
+                "Your identity document has expired; please upload a new one.",
+            )
+    elif purpose == Purpose.DEPOSIT and client.kyc_level < 1 and amount_usd is not None:
+        limit = Decimal(str(settings.KYC_UNVERIFIED_DEPOSIT_LIMIT_USD))
+        if amount_usd > limit:
+            yield Reason(
+                "kyc_deposit_limit",
+                Severity.REVIEW,
+                f"An unverified client deposits at most USD {limit:,.0f} in all; this deposit "
+                f"would make USD {amount_usd:,.2f}.",
+                f"Verify your identity to deposit more than USD {limit:,.0f}.",
+            )

@@ -2,7 +2,8 @@
 lost, and a new main password (the platform side lives in `clients.platforms`).
 
 Contract:
-- `trading_account_open` records the opening under the client's lock (at most
+- `trading_account_open` asks the client's standing (`clients.standing`, purpose
+  open_account) and records the opening under the client's lock (at most
   MAX_ACCOUNTS_PER_CLIENT, one being confirmed at a time), then calls the platform outside any
   transaction as an outside operation (`brokerage.operations.call_outside`): MT5's `user/add`
   has no idempotency key, so the opening's reference travels as the account's comment and a
@@ -32,6 +33,7 @@ from brokerage.models import AuditEvent
 from brokerage.operations import call_outside, stale
 from brokerage.services import Actor, audit_record
 
+from ..locks import lock_client
 from ..models import AccountOpening, AccountType, Client, TradingAccount
 from ..notify import email_client
 from ..platforms import (
@@ -43,6 +45,7 @@ from ..platforms import (
     platform_for,
     strong_password,
 )
+from ..standing import Purpose, client_standing
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +70,6 @@ def trading_account_open(
 ) -> tuple[TradingAccount, str]:
     """Open an account on the platform and record it, exactly once. Returns the account and
     its main password, which is shown to the client once and never stored."""
-    if client.restricted:
-        raise AccountNotAllowed(client.restriction_reason or "The account is restricted.")
     if not account_type.is_active or client.kyc_level < account_type.min_kyc_level:
         raise AccountNotAllowed(
             "Verify your identity to open this account type.",
@@ -87,9 +88,12 @@ def trading_account_open(
             code=exc.code,
         ) from exc
     with transaction.atomic():
-        # Under the client's lock: two tabs opening at once get one account each up to the
-        # limit, and while an opening is being confirmed no other starts (it may yet appear).
-        Client.objects.select_for_update().get(pk=client.pk)
+        # Under the client's lock: its standing cannot change before this commits, two tabs
+        # opening at once get one account each up to the limit, and while an opening is
+        # being confirmed no other starts (it may yet appear).
+        refusal = client_standing(lock_client(client), Purpose.OPEN_ACCOUNT).refusal()
+        if refusal is not None:
+            raise AccountNotAllowed(refusal.client_message)
         if client.account_openings.filter(status=AccountOpening.Status.PENDING).exists():
             raise AccountNotAllowed(
                 "An account you asked for is still being confirmed with the trading server. "

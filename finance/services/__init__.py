@@ -6,8 +6,9 @@
 - `chargebacks`: disputes, their losses and outcomes.
 - `webhooks`: PSP deliveries verified and each event applied once, through a table from
   event kind to handler; `sweeps`: the sweeper of payouts and refunds left unfinished.
-- Below them, shared: `common` (errors, actors, locks, money out, the PSP call), `limits`
-  (FX, methods, closed loop) and `losses` (chargeback losses made good).
+- Below them, shared: `common` (errors, actors, money out, the PSP call), `limits` (FX,
+  methods, closed loop) and `losses` (chargeback losses made good). Locks are taken through
+  `finance.locks`, which states the one lock order.
 
 Import direction (to be checked by import-linter): webhooks, sweeps -> deposits, withdrawals,
 refunds, chargebacks (independent of each other) -> common -> limits, losses -> ledger.

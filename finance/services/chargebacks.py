@@ -24,10 +24,10 @@ from brokerage.errors import InvalidInput
 from brokerage.money import to_amount
 from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
-from clients.models import Client
 from clients.services import client_flag_add
 
 from ..ledger import Leg, clearing_for, ledger_post, system_account, wallet_for
+from ..locks import lock_deposit_accounts, lock_in_order
 from ..models import (
     Chargeback,
     ChargebackEvidence,
@@ -36,7 +36,7 @@ from ..models import (
     LedgerTransaction,
     Withdrawal,
 )
-from .common import lock_deposit_accounts, need, withdrawal_cancel
+from .common import need, withdrawal_cancel
 
 
 @transaction.atomic
@@ -64,17 +64,24 @@ def chargeback_open(
     ]
     guess = list(Withdrawal.objects.filter(client_id=deposit.client_id, status__in=cancellable))
     losses = system_account(LedgerAccount.Kind.CHARGEBACK_LOSSES, deposit.currency)
-    # Every row this touches is locked before the first audit event (which takes the audit
-    # chain's lock): the ledger accounts in key order, the deposit, the client, the withdrawals.
-    others = [wallet_for(deposit.client, w.currency) for w in guess]
-    others += [clearing_for(w.psp, w.currency) for w in guess]
-    deposit = lock_deposit_accounts(deposit, losses, *others)
-    Client.objects.select_for_update().get(pk=deposit.client_id)
-    pending = list(
-        Withdrawal.objects.select_for_update(of=("self",))
-        .filter(client_id=deposit.client_id, status__in=cancellable)
-        .order_by("pk")
+    # Every row this touches, in the one order (finance.locks): the ledger accounts, the
+    # deposit, the withdrawals it cancels, the client it flags.
+    accounts = [wallet_for(deposit.client, w.currency) for w in guess]
+    accounts += [clearing_for(w.psp, w.currency) for w in guess]
+    accounts += [
+        wallet_for(deposit.client, deposit.currency),
+        clearing_for(deposit.psp, deposit.currency),
+        losses,
+    ]
+    locked = lock_in_order(
+        accounts=accounts,
+        rows=[
+            Deposit.objects.filter(pk=deposit.pk).select_related("client__user"),
+            Withdrawal.objects.filter(client_id=deposit.client_id, status__in=cancellable),
+        ],
+        client=deposit.client_id,
     )
+    (deposit,), pending = locked.rows
     amount = to_amount(amount, deposit.currency)
     if deposit.status != Deposit.Status.COMPLETED:
         raise InvalidInput("Only a completed deposit can be charged back.")

@@ -1,14 +1,12 @@
-"""What finance's services share: domain errors, the rules' actor names, permission checks, the
-lock helpers, cancelling a withdrawal not yet sent, the PSP call made exactly once and the
-ledger side of its answer (money out, or the hold released).
+"""What finance's services share: domain errors, the rules' actor names, permission checks,
+cancelling a withdrawal not yet sent, the PSP call made exactly once and the ledger side of its
+answer (money out, or the hold released).
 
 Contract: this module sits below the noun modules (deposits, withdrawals, refunds, chargebacks)
 and above `losses` and `finance.ledger`; it imports none of the noun modules. Something two noun
 modules need goes here (or in `limits` / `losses`) rather than one importing the other.
 
-Lock order, everywhere in finance: ledger accounts (in key order, `lock_accounts`), then the
-money object (deposit, withdrawal, refund), then the client, then the audit chain (taken by the
-first `audit_record`).
+Locks are taken through `finance.locks`, which states the one lock order.
 """
 
 from __future__ import annotations
@@ -22,16 +20,9 @@ from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.operations import call_outside
 from brokerage.services import Actor, audit_record
 
-from ..ledger import (
-    Leg,
-    clearing_for,
-    hold_close,
-    ledger_post,
-    lock_accounts,
-    system_account,
-    wallet_for,
-)
-from ..models import Deposit, Hold, LedgerAccount, LedgerTransaction, Withdrawal
+from ..ledger import Leg, clearing_for, hold_close, ledger_post, wallet_for
+from ..locks import lock_withdrawal
+from ..models import Hold, LedgerTransaction, Withdrawal
 from ..psp import OperationResult, PspError
 from .losses import recover_losses
 
@@ -55,38 +46,6 @@ def need(actor, perm: str, message: str) -> None:
     """Staff with `perm`, or NotAllowed."""
     if not (getattr(actor, "is_staff", False) and actor.has_perm(perm)):
         raise NotAllowed(message)
-
-
-# --- Locks -----------------------------------------------------------------------------------
-
-
-def lock_deposit_accounts(deposit: Deposit, *extra: LedgerAccount) -> Deposit:
-    """Lock the deposit's wallet and clearing accounts (and `extra`) in key order, then the
-    deposit; the deposit is returned fresh, with its client."""
-    lock_accounts(
-        [wallet_for(deposit.client, deposit.currency), clearing_for(deposit.psp, deposit.currency)]
-        + list(extra)
-    )
-    return (
-        Deposit.objects.select_for_update(of=("self",))
-        .select_related("client__user")
-        .get(pk=deposit.pk)
-    )
-
-
-def lock_withdrawal(withdrawal_id: int, *, with_losses: bool = False) -> Withdrawal:
-    """Lock the wallet and clearing accounts (and chargeback losses, when a loss may be
-    recovered) in key order, then the withdrawal."""
-    w = Withdrawal.objects.get(pk=withdrawal_id)
-    accounts = [wallet_for(w.client, w.currency), clearing_for(w.psp, w.currency)]
-    if with_losses:
-        accounts.append(system_account(LedgerAccount.Kind.CHARGEBACK_LOSSES, w.currency))
-    lock_accounts(accounts)
-    return (
-        Withdrawal.objects.select_for_update(of=("self",))
-        .select_related("hold", "funding_deposit")
-        .get(pk=withdrawal_id)
-    )
 
 
 # --- Withdrawals not yet sent ----------------------------------------------------------------

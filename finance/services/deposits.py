@@ -1,8 +1,9 @@
 """Deposits: the intent, the PSP's hosted payment page, and the credit exactly once.
 
 Contract:
-- `deposit_create` checks the method's limits and the client's standing under the client's
-  lock and records the intent (created); `deposit_open_session` then opens the PSP's hosted
+- `deposit_create` checks the method's limits and asks the client's standing
+  (`clients.standing`, purpose deposit) under the client's lock, and records the intent
+  (created); `deposit_open_session` then opens the PSP's hosted
   page, a network call made outside any transaction (pending).
 - `deposit_complete` credits the wallet from the PSP's clearing account once, under the
   ledger key `deposit:<id>`; the client's first completed deposit is the FTD.
@@ -20,15 +21,16 @@ from django.utils import timezone
 from brokerage.money import exponent, format_money, to_amount
 from brokerage.services import Actor, audit_record
 from clients.models import Client
-from clients.selectors import client_deposit_allowed
 from clients.services import client_first_deposit_record
+from clients.standing import Purpose, client_standing
 
 from .. import psp as psp_registry
 from ..ledger import Leg, clearing_for, ledger_post, wallet_for
+from ..locks import lock_deposit_accounts, lock_in_order
 from ..models import Deposit, LedgerTransaction, PaymentMethod, new_reference
 from ..psp import EventKind, PspError, WebhookEvent, WebhookRejected
-from .common import DepositNotAllowed, lock_deposit_accounts
-from .limits import method_available, unverified_total_usd, usd_value
+from .common import DepositNotAllowed
+from .limits import deposited_total_usd, method_available, usd_value
 
 
 @transaction.atomic
@@ -39,7 +41,7 @@ def deposit_create(
     if exponent(method.currency) > 2:  # the ledger keeps 2 decimal places
         raise DepositNotAllowed(f"{method.currency} is not a currency we hold.")
     amount = to_amount(amount, method.currency)
-    client = Client.objects.select_for_update().get(pk=client.pk)  # one intent at a time
+    client = lock_in_order(client=client).client  # one intent at a time
     if not method_available(method, client):
         raise DepositNotAllowed(
             f"{method.name} is not offered to you.", fields={"method": ["Not available."]}
@@ -51,11 +53,10 @@ def deposit_create(
             code="amount_out_of_range",
             fields={"amount": ["Outside the method's limits."]},
         )
-    total_usd = usd_value(amount, method.currency)
-    if client.kyc_level < 1:
-        total_usd += unverified_total_usd(client)
-    allowed, why = client_deposit_allowed(client=client, amount_usd=total_usd)
-    if not allowed:
+    total_usd = usd_value(amount, method.currency) + deposited_total_usd(client)
+    refusal = client_standing(client, Purpose.DEPOSIT, amount_usd=total_usd).refusal()
+    if refusal is not None:
+        why = refusal.client_message
         raise DepositNotAllowed(why, fields={"amount": [why]})
     deposit = Deposit.objects.create(
         reference=new_reference("D"),

@@ -29,7 +29,7 @@ def usd_value(amount: Decimal, currency: str) -> Decimal:
     return (amount * rate).quantize(Decimal("0.01"))
 
 
-def unverified_total_usd(client: Client) -> Decimal:
+def deposited_total_usd(client: Client) -> Decimal:
     """USD value of what the client has deposited (or has pending) so far."""
     total = Decimal(0)
     rows = (

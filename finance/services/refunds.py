@@ -29,12 +29,12 @@ from brokerage.services import audit_record
 
 from .. import psp as psp_registry
 from ..ledger import hold_place, system_account, wallet_for
+from ..locks import lock_deposit_accounts
 from ..models import Deposit, LedgerAccount, LedgerTransaction, Refund, new_reference
 from ..psp import OperationResult
 from .common import (
     CLAIM_STALE_AFTER,
     PAYOUT_ACTOR,
-    lock_deposit_accounts,
     money_out_finish,
     need,
     psp_call,

@@ -2,9 +2,13 @@
 payout through the PSP exactly once.
 
 Contract:
-- `withdrawal_request` holds the amount on the wallet, runs `withdrawal_checks` and either
-  approves automatically or sends the withdrawal to finance review; `withdrawal_approve` (four
-  eyes at or over `FINANCE_FOUR_EYES_USD`) and `withdrawal_reject` decide from review;
+- `withdrawal_request` asks the client's standing (`clients.standing`, purpose withdraw) under
+  the client's lock: a blocking reason (an open AML case) refuses it outright. Otherwise it
+  holds the amount on the wallet, runs `withdrawal_checks` (the standing's review reasons, the
+  closed loop, the amount and the velocity) and either approves automatically or sends the
+  withdrawal to finance review; `withdrawal_approve` (four eyes at or over
+  `FINANCE_FOUR_EYES_USD`; never past a blocking reason) and `withdrawal_reject` decide from
+  review;
   `withdrawal_cancel` (in `common`, since a chargeback cancels too) works until the payout
   starts. Every decision is audited in its transaction; the payout is queued after commit.
 - `withdrawal_payout` is the outside operation (`brokerage.operations`): claim (approved ->
@@ -31,9 +35,11 @@ from brokerage.money import format_money, to_amount
 from brokerage.operations import claim, sweep
 from brokerage.services import Actor, audit_record
 from clients.models import Client
+from clients.standing import Purpose, client_standing
 
 from .. import psp as psp_registry
-from ..ledger import hold_close, hold_place, lock_accounts, wallet_for
+from ..ledger import hold_close, hold_place, wallet_for
+from ..locks import lock_client_money, lock_withdrawal
 from ..models import Deposit, Hold, LedgerTransaction, Withdrawal, new_reference
 from ..psp import OperationResult
 from .common import (
@@ -41,7 +47,6 @@ from .common import (
     CLAIM_STALE_AFTER,
     PAYOUT_ACTOR,
     WithdrawalNotAllowed,
-    lock_withdrawal,
     money_out_finish,
     need,
     psp_call,
@@ -61,28 +66,16 @@ def _funding_deposit(client: Client, psp: str, currency: str) -> Deposit | None:
     )
 
 
-def withdrawal_checks(withdrawal: Withdrawal) -> list[dict]:
-    """Every reason the withdrawal cannot be approved automatically (empty: approve)."""
-    client = Client.objects.get(pk=withdrawal.client_id)
-    reasons = []
+def withdrawal_checks(withdrawal: Withdrawal, *, client: Client | None = None) -> list[dict]:
+    """Every reason the withdrawal cannot be approved automatically (empty: approve): the
+    client's standing, then the closed loop, the amount and the velocity. Each is
+    `{"code", "severity", "message"}`; `client` is the locked row."""
+    client = client or Client.objects.get(pk=withdrawal.client_id)
+    reasons = [r.as_dict() for r in client_standing(client, Purpose.WITHDRAW).reasons]
 
     def add(code, message):
-        reasons.append({"code": code, "message": message})
+        reasons.append({"code": code, "severity": "review", "message": message})
 
-    today = timezone.now().date()
-    if client.kyc_level < 1:
-        add("kyc_not_verified", "The client's identity is not verified (KYC level 0).")
-    elif client.id_document_expires_on and client.id_document_expires_on < today:
-        add(
-            "kyc_expired",
-            f"The client's identity document expired on {client.id_document_expires_on}.",
-        )
-    if client.restricted:
-        add("restricted", f"The client is restricted: {client.restriction_reason or 'no reason'}.")
-    if client.aml_case_open:
-        add("aml_case_open", "An AML case is open on the client.")
-    if "chargeback" in client.risk_flags:
-        add("chargeback_history", "The client has had a chargeback.")
     capacity = closed_loop_capacity(client).get((withdrawal.psp, withdrawal.currency))
     # The capacity above already counts this withdrawal as taken.
     if capacity is None or capacity < 0:
@@ -142,10 +135,12 @@ def withdrawal_request(
             fields={"psp": ["Not a method you deposited with."]},
         )
     wallet = wallet_for(client, currency)
-    # Ledger accounts first, then the client row (velocity counts see each other): the order
-    # every finance service keeps (a chargeback flags the client after locking its accounts).
-    lock_accounts([wallet])
-    Client.objects.select_for_update().get(pk=client.pk)
+    # Under the client's lock: its standing cannot change before this commits, and two
+    # requests' velocity counts see each other.
+    client = lock_client_money(client, [wallet])
+    refusal = client_standing(client, Purpose.WITHDRAW).refusal(reviewable=True)
+    if refusal is not None:
+        raise WithdrawalNotAllowed(refusal.client_message)
     withdrawal = Withdrawal(
         reference=new_reference("W"),
         client=client,
@@ -165,7 +160,7 @@ def withdrawal_request(
         evidence={"amount": str(amount), "currency": currency, "psp": psp, "held": True},
         request=request,
     )
-    reasons = withdrawal_checks(withdrawal)
+    reasons = withdrawal_checks(withdrawal, client=client)
     withdrawal.check_reasons = reasons
     if reasons:
         withdrawal.send_to_review()
@@ -204,11 +199,15 @@ def _queue_payout(withdrawal: Withdrawal) -> None:
 
 @transaction.atomic
 def withdrawal_approve(*, withdrawal: Withdrawal, actor, reason: str = "") -> Withdrawal:
-    """Approve from review. At or over the four-eyes amount, two different officers."""
+    """Approve from review, past the checks' review reasons but never past a blocking one
+    (an open AML case). At or over the four-eyes amount, two different officers."""
     need(actor, "finance.manage_withdrawals", "Only finance officers approve withdrawals.")
-    w = lock_withdrawal(withdrawal.pk)
+    w = lock_withdrawal(withdrawal.pk, with_client=True)
     if w.status != Withdrawal.Status.IN_REVIEW:
         raise InvalidInput(f"This withdrawal is {w.get_status_display().lower()}.")
+    blocked = client_standing(w.client, Purpose.WITHDRAW).refusal(reviewable=True)
+    if blocked is not None:
+        raise WithdrawalNotAllowed(blocked.message, code=blocked.code)
     four_eyes = usd_value(w.amount, w.currency) >= Decimal(settings.FINANCE_FOUR_EYES_USD)
     if four_eyes and w.first_approval_by_id is None:
         w.first_approval_by = actor

@@ -421,3 +421,20 @@ def test_ops_look_again_from_admin_links_an_account_that_came_late(mt5_server, c
     assert opening.account.client == user.client
     event = AuditEvent.objects.get(action="trading_account.opened")
     assert event.actor == ops and "lost answer" in event.reason
+
+
+def test_an_open_aml_case_blocks_opening_an_account(mt5_server):
+    from clients.services import client_aml_case_set
+    from clients.standing import UNDER_REVIEW
+
+    client = make_client_user().client
+    client_aml_case_set(client=client, is_open=True, actor="rule:aml", reason="Structuring")
+    with pytest.raises(DomainError) as refused:
+        _open(client, mt5_server)
+    assert refused.value.message == UNDER_REVIEW
+    assert not AccountOpening.objects.exists() and _sandbox_users(mt5_server) == 0
+    client_aml_case_set(
+        client=client, is_open=False, actor=make_staff("compliance_officer"), reason="Cleared"
+    )
+    account, _ = _open(client, mt5_server)
+    assert account.status == "active"

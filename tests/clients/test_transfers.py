@@ -204,3 +204,18 @@ def test_a_slow_answer_past_the_timeout_is_looked_up_not_resent(funded, mt5_serv
     assert transfer_execute(transfer_id=t.pk) == "completed"
     assert len(_balance_deals(account, t.comment)) == 1
     assert _platform_balance(account) == Decimal("60.00")
+
+
+def test_an_open_aml_case_blocks_transfers_both_ways(funded):
+    from clients.services import client_aml_case_set
+    from clients.standing import UNDER_REVIEW
+
+    client, account = funded
+    assert transfer_execute(transfer_id=_request(client, account, "to_trading", "50").pk)
+    client_aml_case_set(client=client, is_open=True, actor="rule:aml", reason="Structuring")
+    for direction in ("to_trading", "from_trading"):
+        with pytest.raises(DomainError) as refused:
+            _request(client, account, direction, "10.00")
+        assert refused.value.message == UNDER_REVIEW
+    assert Transfer.objects.count() == 1
+    assert wallet_for(client, "USD").available_amount == Decimal("950.00")

@@ -163,13 +163,13 @@ def test_every_failed_check_is_listed_for_finance(methods):
     deposit_paid(client, methods["stripe"], "5000.00")
     client.kyc_level = 0
     client.restricted, client.restriction_reason = True, "Source of funds requested"
-    client.aml_case_open = True
+    client.risk_flags = ["chargeback"]
     client.save()
     w = withdrawal_request(client=client, amount="4000", currency="USD", psp="stripe", actor="t")
     codes = {r["code"] for r in w.check_reasons}
     assert w.status == "in_review"
-    assert codes == {"kyc_not_verified", "restricted", "aml_case_open", "amount_threshold"}
-    assert all(r["message"] for r in w.check_reasons)
+    assert codes == {"kyc_not_verified", "restricted", "chargeback_history", "amount_threshold"}
+    assert all(r["message"] and r["severity"] == "review" for r in w.check_reasons)
 
 
 def test_closed_loop_expired_kyc_and_velocity(methods):

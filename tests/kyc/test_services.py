@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import AuditEvent
 from clients.models import Client
-from clients.selectors import client_deposit_allowed, client_withdrawal_allowed
+from clients.standing import Purpose, client_standing
 from kyc import specimens
 from kyc.models import KycDocument, KycSubmission
 from kyc.services import (
@@ -31,13 +31,14 @@ def submit_and_check(submission, user):
 def test_a_clean_submission_is_approved_without_a_human():
     user, submission = prepared()
     client = Client.objects.get(pk=user.client.pk)
-    assert client_deposit_allowed(client=client, amount_usd=5000)[0] is False
-    assert client_withdrawal_allowed(client=client)[0] is False
+    assert client_standing(client, Purpose.DEPOSIT, amount_usd=5000).codes == ["kyc_deposit_limit"]
+    assert client_standing(client, Purpose.WITHDRAW).codes == ["kyc_not_verified"]
     submission = submit_and_check(submission, user)
     assert submission.state == "approved" and submission.decided_by is None
     client = Client.objects.get(pk=user.client.pk)
     assert client.kyc_level == 1 and client.id_document_expires_on is not None
-    assert client_deposit_allowed(client=client, amount_usd=50000) == (True, "")
+    assert client_standing(client, Purpose.DEPOSIT, amount_usd=50000).clear
+    assert client_standing(client, Purpose.WITHDRAW).clear
     event = AuditEvent.objects.get(action="kyc.auto_approved")
     assert event.actor_label == "rule:kyc_autocheck" and event.evidence["flags"] == []
     assert submission.checks.filter(passed=False).count() == 0
@@ -167,7 +168,7 @@ def test_expiry_warns_then_restricts(today):
     assert kyc_expiry_sweep(today=today) == {"warned": 0, "restricted": 1}
     client = Client.objects.get(pk=client.pk)
     assert client.restricted and client.kyc_level == 0
-    assert client_withdrawal_allowed(client=client)[0] is False
+    assert client_standing(client, Purpose.WITHDRAW).codes == ["restricted", "kyc_not_verified"]
 
 
 def test_a_document_the_checks_cannot_read_goes_to_review_not_a_crash():

@@ -1,0 +1,18 @@
+"""The client's row lock: the last lock any transaction takes.
+
+A change to a client's money locks, in this order and never otherwise: the ledger accounts (in
+primary-key order), then the object the change is about (a deposit, a withdrawal, a transfer;
+a KYC submission; an account opening), then the client. Finance states and takes the whole
+order in `finance.locks`; clients and the apps below finance only ever add the client's row,
+last, through `lock_client` (the one `select_for_update` on clients). The audit log takes no
+lock: `audit_record` only inserts.
+"""
+
+from __future__ import annotations
+
+from .models import Client
+
+
+def lock_client(client: Client | int) -> Client:
+    """Lock the client's row FOR UPDATE and return it fresh (its standing as committed now)."""
+    return Client.objects.select_for_update(of=("self",)).get(pk=getattr(client, "pk", client))
