@@ -68,6 +68,7 @@ ROLES: dict[str, Role] = {
                 "finance.manage_refunds",
                 "finance.manage_chargebacks",
                 "finance.reconcile",
+                "finance.manage_thresholds",
                 "clients.view_all_clients",
             ),
         ),

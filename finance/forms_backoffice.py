@@ -6,6 +6,7 @@ from django import forms
 
 from . import psp as psp_registry
 from .models import ReconciliationItem, SavedMapping
+from .models_thresholds import Threshold
 from .reconciliation.base import FORMATS
 
 
@@ -75,3 +76,21 @@ class ResolveItemForm(forms.Form):
 
 
 ITEM_KINDS = [("", "Every difference"), *ReconciliationItem.Kind.choices]
+
+
+class ThresholdProposeForm(forms.Form):
+    form = forms.CharField(widget=forms.HiddenInput, initial="propose")
+    key = forms.ChoiceField(choices=Threshold.choices, label="Threshold")
+    value = forms.CharField(
+        max_length=24,
+        label="New value",
+        help_text="Lower applies at once; higher waits for a second finance officer.",
+    )
+    reason = forms.CharField(max_length=500, label="Why")
+
+
+class ThresholdDecisionForm(forms.Form):
+    form = forms.CharField(widget=forms.HiddenInput, initial="decide")
+    change = forms.IntegerField(widget=forms.HiddenInput)
+    action = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    reason = forms.CharField(max_length=500, required=False, label="Why")

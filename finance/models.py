@@ -772,3 +772,7 @@ class PeriodClose(models.Model):
 
     def __str__(self):
         return f"{self.psp} {self.month:%Y-%m} closed"
+
+
+# Finance's money thresholds (audited settings) have a module of their own, registered here.
+from .models_thresholds import ThresholdChange, ThresholdValue  # noqa: E402, F401

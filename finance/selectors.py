@@ -24,7 +24,8 @@ from .models import (
     ReconciliationRun,
     Withdrawal,
 )
-from .services.limits import closed_loop_capacity, method_available
+from .models_thresholds import COUNTS, ENVIRONMENT, Threshold, ThresholdChange, ThresholdValue
+from .services.limits import closed_loop_capacity, method_available, threshold_values
 
 
 def finance_standing(client, purpose, *, amount_usd=None):
@@ -203,3 +204,36 @@ def finance_summary() -> dict:
         ).count(),
         "open_chargebacks": Chargeback.objects.filter(status=Chargeback.Status.OPEN).count(),
     }
+
+
+def threshold_overview(*, user) -> dict:
+    """The money thresholds in force (and where each comes from), the raises waiting for a
+    second officer, and the latest changes."""
+    from brokerage.money import format_money
+
+    _staff(user)
+    values = threshold_values()
+    changed = dict(
+        ThresholdValue.objects.filter(value__isnull=False).values_list("key", "changed_at")
+    )
+    waiting = {
+        c.key: c
+        for c in ThresholdChange.objects.filter(
+            status=ThresholdChange.Status.PENDING
+        ).select_related("proposed_by")
+    }
+    rows = []
+    for key, label in Threshold.choices:
+        value = values[key]
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "value": value if key in COUNTS else format_money(value, "USD"),
+                "changed_at": changed.get(key),
+                "environment": ENVIRONMENT[key],
+                "waiting": waiting.get(key),
+            }
+        )
+    history = ThresholdChange.objects.select_related("proposed_by", "decided_by")[:30]
+    return {"rows": rows, "history": list(history)}

@@ -35,5 +35,6 @@ urlpatterns = [
         views.reconciliation_item_resolve,
         name="reconciliation_resolve",
     ),
+    path("thresholds/", views.thresholds, name="thresholds"),
     path("clients/<int:client_id>/statement.pdf", views.client_statement, name="client_statement"),
 ]

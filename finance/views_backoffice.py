@@ -1,10 +1,9 @@
 """Finance in the back-office (/backoffice/finance/): withdrawals queue, deposits, ledger
-transactions and export, chargebacks, reconciliation, client statements."""
+transactions and export, chargebacks, reconciliation, client statements, money thresholds."""
 
 import csv
 from datetime import date
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -31,6 +30,8 @@ from .forms_backoffice import (
     ReconciliationForm,
     RefundForm,
     ResolveItemForm,
+    ThresholdDecisionForm,
+    ThresholdProposeForm,
 )
 from .models import (
     Chargeback,
@@ -43,6 +44,7 @@ from .models import (
     SavedMapping,
     Withdrawal,
 )
+from .models_thresholds import ThresholdChange
 from .reconciliation import selectors as recon_selectors
 from .reconciliation import services as recon_services
 from .reconciliation.generic_csv import ColumnMapping
@@ -128,7 +130,7 @@ def withdrawal_detail(request, withdrawal_id: int):
         ],
         "recent": Withdrawal.objects.filter(client=w.client).exclude(pk=w.pk)[:10],
         "trail": audit_trail_for(w, limit=30),
-        "four_eyes_usd": settings.FINANCE_FOUR_EYES_USD,
+        "four_eyes_usd": services.threshold_values()["four_eyes_usd"],
         # Nobody approves past a blocking reason (an open AML case) while it stands.
         "blocked": client_standing(w.client, Purpose.WITHDRAW).refusal(reviewable=True),
     }
@@ -547,6 +549,57 @@ def reconciliation_close(request, run_id: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("finance:reconciliation", run.pk)
+
+
+# --- Money thresholds -----------------------------------------------------------------------
+
+
+@staff_required(VIEW)
+@require_http_methods(["GET", "POST"])
+def thresholds(request):
+    """The money thresholds in force; finance officers lower them, or propose and approve a
+    raise (four eyes). Compliance reads."""
+    which = request.POST.get("form")
+    propose = ThresholdProposeForm(request.POST if which == "propose" else None)
+    decide = ThresholdDecisionForm(request.POST if which == "decide" else None)
+    if request.method == "POST":
+        if not request.user.has_perm("finance.manage_thresholds"):
+            raise PermissionDenied("Only finance officers change money thresholds.")
+        form = decide if which == "decide" else propose
+        if form.is_valid():
+            try:
+                done = _threshold_decide(request.user, which, form.cleaned_data)
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, done)
+                return redirect("finance:thresholds")
+    ctx = {
+        **selectors.threshold_overview(user=request.user),
+        "propose_form": propose,
+        "decide_form": decide,
+        "can_manage": request.user.has_perm("finance.manage_thresholds"),
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "finance/thresholds.html", ctx, status=status)
+
+
+def _threshold_decide(user, which: str, data: dict) -> str:
+    if which == "propose":
+        change = services.threshold_propose(
+            key=data["key"], value=data["value"], actor=user, reason=data["reason"]
+        )
+        if change.status == ThresholdChange.Status.APPLIED:
+            return f"{change.get_key_display()}: {change.value} from now on."
+        return "Raise proposed: a second finance officer must approve it."
+    change = ThresholdChange.objects.filter(pk=data["change"]).first()
+    if change is None:
+        raise InvalidInput("That change no longer exists.")
+    if data["action"] == "approve":
+        services.threshold_approve(change=change, actor=user, reason=data["reason"])
+        return f"Raise approved: {change.get_key_display()} is {change.value} from now on."
+    services.threshold_reject(change=change, actor=user, reason=data["reason"])
+    return "Raise rejected: the value in force stays."
 
 
 # --- Client statement ------------------------------------------------------------------------

@@ -4,14 +4,16 @@
 - `withdrawals`: request, automatic checks, review (four eyes), the payout exactly once.
 - `refunds`: refunds of completed deposits, sent exactly once.
 - `chargebacks`: disputes, their losses and outcomes.
+- `thresholds`: money thresholds, lowered at once, raised with a second officer's approval.
 - `webhooks`: PSP deliveries verified and each event applied once, through a table from
   event kind to handler; `sweeps`: the sweeper of payouts and refunds left unfinished.
 - Below them, shared: `common` (errors, actors, money out, the PSP call), `limits` (FX,
-  methods, closed loop) and `losses` (chargeback losses made good). Locks are taken through
-  `finance.locks`, which states the one lock order.
+  methods, closed loop, the thresholds in force) and `losses` (chargeback losses made good).
+  Locks are taken through `finance.locks`, which states the one lock order.
 
 Import direction (to be checked by import-linter): webhooks, sweeps -> deposits, withdrawals,
-refunds, chargebacks (independent of each other) -> common -> limits, losses -> ledger.
+refunds, chargebacks, thresholds (independent of each other) -> common -> limits, losses ->
+ledger.
 
 Every movement of money goes through `finance.ledger.ledger_post` under an idempotency key
 derived from the business object (`deposit:<id>`, `withdrawal:<id>`, …), so a retried task, a
@@ -27,9 +29,10 @@ withdrawal_request`); inside finance, import from the noun's module.
 from .chargebacks import chargeback_evidence_add, chargeback_open, chargeback_resolve
 from .common import DepositNotAllowed, WithdrawalNotAllowed, withdrawal_cancel
 from .deposits import deposit_create, deposit_open_session
-from .limits import closed_loop_capacity, method_available, usd_value
+from .limits import closed_loop_capacity, method_available, threshold_values, usd_value
 from .refunds import refund_execute, refund_request
 from .sweeps import payouts_sweep
+from .thresholds import threshold_approve, threshold_propose, threshold_reject
 from .webhooks import psp_event_apply, psp_webhook_receive
 from .withdrawals import (
     withdrawal_approve,
@@ -54,6 +57,10 @@ __all__ = [
     "psp_webhook_receive",
     "refund_execute",
     "refund_request",
+    "threshold_approve",
+    "threshold_propose",
+    "threshold_reject",
+    "threshold_values",
     "usd_value",
     "withdrawal_approve",
     "withdrawal_cancel",

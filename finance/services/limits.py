@@ -1,6 +1,6 @@
 """Reads the finance services decide by: USD values from the FX rates ops keep, which payment
-methods a client may use, what a client has deposited so far, and what each PSP funded and can
-take back (closed loop).
+methods a client may use, what a client has deposited so far, what each PSP funded and can
+take back (closed loop), and the money thresholds in force.
 
 Contract: reads only (no writes, no locks); below the noun modules, above `finance.models`.
 """
@@ -15,6 +15,7 @@ from brokerage.errors import InvalidInput
 from clients.models import Client
 
 from ..models import Deposit, FxRate, PaymentMethod, Withdrawal
+from ..models_thresholds import COUNTS, Threshold, ThresholdValue, environment_default
 
 
 def usd_value(amount: Decimal, currency: str) -> Decimal:
@@ -84,3 +85,14 @@ def closed_loop_capacity(client: Client) -> dict[tuple[str, str], Decimal]:
         key = (row["psp"], row["currency"])
         out[key] = out.get(key, Decimal(0)) - row["total"]
     return out
+
+
+def threshold_values() -> dict[str, Decimal | int]:
+    """Each money threshold in force: the value finance last set, else the environment's.
+    Counts are ints, amounts Decimals (USD)."""
+    stored = dict(ThresholdValue.objects.filter(value__isnull=False).values_list("key", "value"))
+    values = {}
+    for key in Threshold.values:
+        value = Decimal(str(stored.get(key, environment_default(key))))
+        values[key] = int(value) if key in COUNTS else value
+    return values

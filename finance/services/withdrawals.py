@@ -5,10 +5,9 @@ Contract:
 - `withdrawal_request` asks the client's standing (`clients.standing`, purpose withdraw) under
   the client's lock: a blocking reason (an open AML case) refuses it outright. Otherwise it
   holds the amount on the wallet, runs `withdrawal_checks` (the standing's review reasons, the
-  closed loop, the amount and the velocity) and either approves automatically or sends the
-  withdrawal to finance review; `withdrawal_approve` (four eyes at or over
-  `FINANCE_FOUR_EYES_USD`; never past a blocking reason) and `withdrawal_reject` decide from
-  review;
+  closed loop and finance's money thresholds) and either approves automatically or sends the
+  withdrawal to finance review; `withdrawal_approve` (four eyes at or over the `four_eyes_usd`
+  threshold; never past a blocking reason) and `withdrawal_reject` decide from review;
   `withdrawal_cancel` (in `common`, since a chargeback cancels too) works until the payout
   starts. Every decision is audited in its transaction; the payout is queued after commit.
 - `withdrawal_payout` is the outside operation (`brokerage.operations`): claim (approved ->
@@ -18,7 +17,8 @@ Contract:
   a webhook): paid settles the hold into the wallet's debit (`withdrawal:<id>`); failed
   releases it, first making good any chargeback loss (`losses`).
 - `withdrawals_sweep` re-queues approved payouts never started and claims gone stale.
-Imports `common`, `limits`, `losses` and the ledger, never a sibling noun module.
+Thresholds are finance's audited settings (`thresholds`, read through `limits`). Imports
+`common`, `limits`, `losses` and the ledger, never a sibling noun module.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,7 +51,7 @@ from .common import (
     psp_call,
 )
 from .common import withdrawal_cancel as withdrawal_cancel  # one of this noun's services
-from .limits import closed_loop_capacity, usd_value
+from .limits import closed_loop_capacity, threshold_values, usd_value
 from .losses import unrecovered_losses
 
 
@@ -68,8 +67,8 @@ def _funding_deposit(client: Client, psp: str, currency: str) -> Deposit | None:
 
 def withdrawal_checks(withdrawal: Withdrawal, *, client: Client | None = None) -> list[dict]:
     """Every reason the withdrawal cannot be approved automatically (empty: approve): the
-    client's standing, then the closed loop, the amount and the velocity. Each is
-    `{"code", "severity", "message"}`; `client` is the locked row."""
+    client's standing, then the closed loop, the amount and the velocity against finance's
+    thresholds. Each is `{"code", "severity", "message"}`; `client` is the locked row."""
     client = client or Client.objects.get(pk=withdrawal.client_id)
     reasons = [r.as_dict() for r in client_standing(client, Purpose.WITHDRAW).reasons]
 
@@ -86,8 +85,9 @@ def withdrawal_checks(withdrawal: Withdrawal, *, client: Client | None = None) -
             f"{format_money(max(funded, Decimal(0)), withdrawal.currency)} that can still go "
             "back to it; the rest must be paid by another method (bank wire).",
         )
+    limits = threshold_values()
     value_usd = usd_value(withdrawal.amount, withdrawal.currency)
-    limit = Decimal(settings.FINANCE_WITHDRAWAL_AUTO_APPROVE_MAX_USD)
+    limit = limits["withdrawal_auto_approve_max_usd"]
     if value_usd > limit:
         add(
             "amount_threshold",
@@ -100,20 +100,19 @@ def withdrawal_checks(withdrawal: Withdrawal, *, client: Client | None = None) -
         .exclude(status__in=[Withdrawal.Status.CANCELLED, Withdrawal.Status.REJECTED])
     )
     count = recent.count() + 1
-    if count > settings.FINANCE_VELOCITY_COUNT_24H:
+    if count > limits["velocity_count_24h"]:
         add(
             "velocity_count",
-            f"{count} withdrawal requests within 24 hours (limit "
-            f"{settings.FINANCE_VELOCITY_COUNT_24H}).",
+            f"{count} withdrawal requests within 24 hours (limit {limits['velocity_count_24h']}).",
         )
     total_usd = value_usd + sum(
         (usd_value(w.amount, w.currency) for w in recent.only("amount", "currency")), Decimal(0)
     )
-    if total_usd > settings.FINANCE_VELOCITY_USD_24H:
+    if total_usd > limits["velocity_usd_24h"]:
         add(
             "velocity_amount",
             f"USD {total_usd:,.2f} requested within 24 hours (limit "
-            f"USD {settings.FINANCE_VELOCITY_USD_24H:,}).",
+            f"USD {limits['velocity_usd_24h']:,.0f}).",
         )
     return reasons
 
@@ -208,7 +207,8 @@ def withdrawal_approve(*, withdrawal: Withdrawal, actor, reason: str = "") -> Wi
     blocked = client_standing(w.client, Purpose.WITHDRAW).refusal(reviewable=True)
     if blocked is not None:
         raise WithdrawalNotAllowed(blocked.message, code=blocked.code)
-    four_eyes = usd_value(w.amount, w.currency) >= Decimal(settings.FINANCE_FOUR_EYES_USD)
+    four_eyes_usd = threshold_values()["four_eyes_usd"]
+    four_eyes = usd_value(w.amount, w.currency) >= four_eyes_usd
     if four_eyes and w.first_approval_by_id is None:
         w.first_approval_by = actor
         w.save(update_fields=["first_approval_by"])
@@ -217,7 +217,7 @@ def withdrawal_approve(*, withdrawal: Withdrawal, actor, reason: str = "") -> Wi
             action="withdrawal.first_approval",
             target=w,
             reason=reason,
-            evidence={"four_eyes_usd": settings.FINANCE_FOUR_EYES_USD},
+            evidence={"four_eyes_usd": str(four_eyes_usd)},
         )
         return w
     if four_eyes and w.first_approval_by_id == actor.pk:

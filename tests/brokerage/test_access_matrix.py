@@ -90,6 +90,7 @@ MATRIX: dict[str, set[str]] = {
             "chargeback",
             "chargeback_evidence",
             "client_statement",
+            "thresholds",  # compliance reads; only finance officers change (test_thresholds.py)
         )
     },
     **{
