@@ -19,6 +19,7 @@ SUCCESS, DANGER, WARNING, INFO, PRIMARY, SECONDARY = (
 TONES: dict[str, str] = {
     # Done.
     "active": SUCCESS,
+    "applied": SUCCESS,
     "approved": SUCCESS,
     "cleared": SUCCESS,
     "completed": SUCCESS,
@@ -65,6 +66,7 @@ TONES: dict[str, str] = {
     "expired": SECONDARY,
     "released": SECONDARY,
     "stopped": SECONDARY,
+    "superseded": SECONDARY,
 }
 
 
