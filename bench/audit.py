@@ -5,10 +5,13 @@ caller's transaction. The sealer (`manage.py audit_sealer`) chains committed eve
 after commit. This measures, in one run on one server:
 
 - events/s through `audit_record` from N writer processes, each event its own transaction;
-- the floor: pgbench running a one-row INSERT transaction with the same number of clients;
+- the floor: pgbench running a one-row INSERT transaction with the same number of clients, and
+  the same writer processes inserting one row into a plain table through the same Django stack
+  (what the audit design costs beyond the client stack);
 - sealing lag (sealed_at - occurred_at) percentiles, with the sealer running beside the writers;
-- a crash: the sealer is killed (SIGKILL) halfway through and restarted; afterwards nothing is
-  left unsealed, every seal is unique and gapless, and `audit_verify`'s check passes.
+- a crash drill after that: a quarter as many events again, the sealer killed (SIGKILL) halfway
+  through sealing them and started again; afterwards nothing is left unsealed, every event has
+  one seal, the chain is gapless, and `audit_verify`'s check passes.
 
 It creates (and drops) its own database `<DATABASE_NAME>_bench`, so demo data is untouched.
 
@@ -33,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
+os.environ.setdefault("DJANGO_DEBUG", "0")  # as installed: no query log in every writer
 
 import django  # noqa: E402
 
@@ -76,7 +80,9 @@ def pgbench_floor(db: dict, clients: int, transactions: int) -> float:
     raise RuntimeError(out)
 
 
-def writer(n: int, count: int, db_name: str, start_at: float, done: mp.Queue) -> None:
+def writer(n: int, count: int, db_name: str, start_at: float, done: mp.Queue, floor: bool):
+    """One writer process: `count` transactions, each an audit event (or, for the floor, a
+    one-row INSERT into a plain table through the same Django stack)."""
     connections["default"].settings_dict["NAME"] = db_name
     connections.close_all()
     from brokerage.audit import audit_record
@@ -85,12 +91,48 @@ def writer(n: int, count: int, db_name: str, start_at: float, done: mp.Queue) ->
         time.sleep(0.001)
     for i in range(count):
         with transaction.atomic():
-            audit_record(actor=f"rule:bench{n}", action="bench.event", evidence={"w": n, "i": i})
+            if floor:
+                with connection.cursor() as cur:
+                    cur.execute("INSERT INTO bench_baseline (v) VALUES (%s)", ["baseline event"])
+            else:
+                audit_record(
+                    actor=f"rule:bench{n}", action="bench.event", evidence={"w": n, "i": i}
+                )
     done.put(time.time())
     connections.close_all()
 
 
+def run_writers(writers: int, per_writer: int, db_name: str, *, floor: bool):
+    connections.close_all()  # a forked writer must not share the parent's connection
+    ctx = mp.get_context("fork")
+    done = ctx.Queue()
+    start_at = time.time() + 1.0
+    procs = [
+        ctx.Process(target=writer, args=(n, per_writer, db_name, start_at, done, floor))
+        for n in range(writers)
+    ]
+    for p in procs:
+        p.start()
+    return procs, done, start_at
+
+
 def start_sealer(db_name: str) -> subprocess.Popen:
+    """`manage.py audit_sealer` in a process of its own, once it has made its first pass."""
+    from brokerage.models import AuditSealerState
+
+    before = AuditSealerState.objects.filter(pk=1).values_list("updated_at", flat=True).first()
+    sealer = _spawn_sealer(db_name)
+    deadline = time.time() + 60
+    while time.time() < deadline and sealer.poll() is None:
+        now = AuditSealerState.objects.filter(pk=1).values_list("updated_at", flat=True).first()
+        if now is not None and now != before:
+            break
+        time.sleep(0.05)
+    connections.close_all()
+    return sealer
+
+
+def _spawn_sealer(db_name: str) -> subprocess.Popen:
     env = dict(os.environ, BO_BENCH_DB=db_name)
     code = (
         "import os, django; django.setup();"
@@ -120,53 +162,73 @@ def main():
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     bench_db = connection.settings_dict["NAME"]
     connections.close_all()
+    sealer = None
     try:
-        sealer = start_sealer(bench_db)
-        ctx = mp.get_context("fork")
-        done = ctx.Queue()
-        start_at = time.time() + 1.0
-        procs = [
-            ctx.Process(target=writer, args=(n, per_writer, bench_db, start_at, done))
-            for n in range(args.writers)
-        ]
+        with connection.cursor() as cur:
+            cur.execute("CREATE TABLE bench_baseline (id bigserial primary key, v text)")
+        connections.close_all()
+        procs, done, start_at = run_writers(args.writers, per_writer, bench_db, floor=True)
+        finished = [done.get() for _ in procs]
         for p in procs:
-            p.start()
-        # Kill the sealer once half the events are sealed, then start a new one.
-        from brokerage.audit import audit_chain_verify, audit_sealing_status
-        from brokerage.models import AuditSeal
+            p.join()
+        django_floor = total / (max(finished) - start_at)
+        connections.close_all()
 
-        crashed, finished = False, []
-        deadline = None
-        while True:
-            time.sleep(0.05)
-            if not crashed and AuditSeal.objects.count() >= total // 2:
-                sealer.send_signal(signal.SIGKILL)
-                sealer.wait()
-                sealer = start_sealer(bench_db)
-                crashed = True
-            while not done.empty():
-                finished.append(done.get())
-            if len(finished) < len(procs):
-                continue
-            deadline = deadline or time.time() + 120
-            if crashed and not audit_sealing_status()[0] or time.time() > deadline:
-                break
+        from brokerage.audit import audit_chain_verify, audit_sealing_status
+        from brokerage.models import AuditChainHead, AuditSeal
+
+        def head_seq() -> int:
+            return AuditChainHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
+
+        def wait_sealed(timeout: float = 120) -> None:
+            deadline = time.time() + timeout
+            while audit_sealing_status()[0] and time.time() < deadline:
+                time.sleep(0.1)
+
+        # The writers, with the sealer running beside them.
+        sealer = start_sealer(bench_db)
+        procs, done, start_at = run_writers(args.writers, per_writer, bench_db, floor=False)
+        finished = [done.get() for _ in procs]
         for p in procs:
             p.join()
         elapsed = max(finished) - start_at
-        sealer.send_signal(signal.SIGTERM)
-        sealer.wait(timeout=30)
-        unsealed, _ = audit_sealing_status()
+        wait_sealed()
         with connection.cursor() as cur:
             cur.execute(
                 "SELECT extract(epoch FROM s.sealed_at - e.occurred_at) FROM brokerage_auditseal s"
                 " JOIN brokerage_auditevent e ON e.id = s.event_id"
             )
             lags = [float(r[0]) for r in cur.fetchall()]
+
+        # The crash drill: more events, the sealer killed halfway through sealing them.
+        before, drill = head_seq(), max(args.writers, total // 4) // args.writers
+        procs, done, _ = run_writers(args.writers, drill, bench_db, floor=False)
+        crashed = False
+        while not crashed:
+            time.sleep(0.01)
+            if head_seq() >= before + drill * args.writers // 2 or not any(
+                p.is_alive() for p in procs
+            ):
+                sealer.send_signal(signal.SIGKILL)
+                sealer.wait()
+                crashed = True
+        for _ in procs:
+            done.get()
+        for p in procs:
+            p.join()
+        sealer = start_sealer(bench_db)
+        wait_sealed()
+        sealer.send_signal(signal.SIGTERM)
+        sealer.wait(timeout=30)
+        unsealed, _ = audit_sealing_status()
+        written = total + drill * args.writers
         seals = AuditSeal.objects.count()
         verified = audit_chain_verify()
         floor = pgbench_floor(connection.settings_dict, args.writers, total)
     finally:
+        if sealer is not None and sealer.poll() is None:
+            sealer.kill()
+            sealer.wait()
         connections.close_all()
         connection.creation.destroy_test_db(old_name, verbosity=0)
     events_per_s = total / elapsed
@@ -181,12 +243,16 @@ def main():
                 "baseline": "pgbench one-row INSERT transactions, same clients, same server",
                 "baseline_tps": round(floor, 1),
                 "ratio": round(events_per_s / floor, 3),
+                "django_floor_per_s": round(django_floor, 1),
+                "django_floor": "one-row INSERT transactions through the same Django stack",
+                "ratio_to_django_floor": round(events_per_s / django_floor, 3),
                 "sealing_lag_s": {
                     "p50": round(percentile(lags, 50), 3),
                     "p99": round(percentile(lags, 99), 3),
                     "max": round(max(lags), 3),
                 },
                 "sealer_killed_and_restarted": crashed,
+                "written": written,
                 "sealed": seals,
                 "unsealed_after": unsealed,
                 "chain_verified": verified.ok,

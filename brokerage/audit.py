@@ -25,6 +25,7 @@ The contract:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -35,7 +36,14 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from .models import AuditChainHead, AuditEvent, AuditSeal, AuditSealerState, User
+from .models import (
+    AuditChainHead,
+    AuditEvent,
+    AuditSeal,
+    AuditSealerState,
+    User,
+    audit_canonical_payload,
+)
 
 # An actor is a user or the name of a system rule ("rule:lead_routing", "system:seed_demo").
 Actor = User | str
@@ -139,6 +147,16 @@ def _row(*, actor_fields, action, target, subject, reason, evidence, ip, now) ->
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """What `audit_record` wrote: enough to find the event again (its id) and its subject."""
+
+    pk: int
+    action: str
+    subject_client_id: int | None
+    occurred_at: datetime
+
+
 def audit_record(
     *,
     actor: Actor,
@@ -148,7 +166,7 @@ def audit_record(
     reason: str = "",
     evidence: dict | None = None,
     request=None,
-) -> AuditEvent:
+) -> RecordedEvent:
     """Write one event in the caller's transaction (one INSERT; the sealer chains it after
     commit). `subject` is the client the event is about, when the target does not say."""
     row = _row(
@@ -164,21 +182,7 @@ def audit_record(
     with connection.cursor() as cur:
         cur.execute(_INSERT + " RETURNING id", row)
         (pk,) = cur.fetchone()
-    return AuditEvent(
-        pk=pk,
-        occurred_at=row[0],
-        actor_id=row[1],
-        actor_label=row[2],
-        action=row[3],
-        target_type=row[4],
-        target_id=row[5],
-        target_repr=row[6],
-        subject_client_id=row[7],
-        reason=row[8],
-        evidence=json.loads(row[9]),
-        ip_address=row[10],
-        hash_version=row[11],
-    )
+    return RecordedEvent(pk, row[3], row[7], row[0])
 
 
 def audit_record_many(
@@ -217,9 +221,14 @@ _EVENT_COLUMNS = (
 )
 
 
-def _event_from_row(row) -> AuditEvent:
-    return AuditEvent(
-        pk=row[0],
+def _row_hash(row, *, seq: int, prev_hash: str) -> str:
+    """The seal hash of an event read as `_EVENT_COLUMNS` (what `AuditEvent.compute_hash` gives,
+    without building a model: the sealer hashes thousands a second)."""
+    payload = audit_canonical_payload(
+        version=row[12],
+        seq=seq,
+        prev_hash=prev_hash,
+        event_id=row[0],
         occurred_at=row[1],
         actor_id=row[2],
         actor_label=row[3],
@@ -231,8 +240,8 @@ def _event_from_row(row) -> AuditEvent:
         reason=row[9],
         evidence=json.loads(row[10]),
         ip_address=row[11],
-        hash_version=row[12],
     )
+    return hashlib.sha256(payload).hexdigest()
 
 
 def _locked_singleton(cur, model, columns: str, *, skip_locked: bool = False) -> tuple | None:
@@ -314,13 +323,13 @@ def audit_seal(*, batch: int = 5000) -> int:
         holes = [h for h in holes if not (xmin >= h[2] and now - h[3] >= HOLE_GRACE_SECONDS)]
         if fresh:
             through = fresh[-1][0]
-        events = [_event_from_row(r) for r in sorted(found + fresh)]
+        events = sorted(found + fresh)
         if events:
             pks, seqs, prevs, hashes = [], [], [], []
-            for event in events:
+            for row in events:
                 head_seq += 1
-                digest = event.compute_hash(seq=head_seq, prev_hash=prev_hash)
-                pks.append(event.pk)
+                digest = _row_hash(row, seq=head_seq, prev_hash=prev_hash)
+                pks.append(row[0])
                 seqs.append(head_seq)
                 prevs.append(prev_hash)
                 hashes.append(digest)
@@ -418,7 +427,7 @@ def _verify_snapshot(*, snapshot: bool) -> ChainVerification:
             problem = "prev_hash does not match the hash of the row before it"
         elif event_row[0] is None:
             problem = f"the sealed event {event_id} was deleted"
-        elif _event_from_row(event_row).compute_hash(seq=seq, prev_hash=seal_prev) != seal_hash:
+        elif _row_hash(event_row, seq=seq, prev_hash=seal_prev) != seal_hash:
             problem = "content altered: stored hash does not match the row's content"
         if problem:
             return ChainVerification(False, checked, seq, event_id, problem)

@@ -206,33 +206,55 @@ class AuditEvent(models.Model):
         return seal.seq if seal else None
 
     def canonical_payload(self, *, seq: int, prev_hash: str) -> bytes:
-        """The bytes the seal's hash covers. Changing a version's fields breaks its chains."""
-        data = {
-            "seq": seq,
-            "occurred_at": self.occurred_at.isoformat(timespec="microseconds"),
-            "actor_id": self.actor_id,
-            "actor_label": self.actor_label,
-            "action": self.action,
-            "target_type": self.target_type,
-            "target_id": self.target_id,
-            "target_repr": self.target_repr,
-            "reason": self.reason,
-            "evidence": self.evidence,
-            "ip_address": self.ip_address,
-            "prev_hash": prev_hash,
-        }
-        if self.hash_version >= 2:
-            data |= {
-                "id": self.pk,
-                "subject_client_id": self.subject_client_id,
-                "hash_version": self.hash_version,
-            }
-        return json.dumps(
-            data, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder
-        ).encode()
+        return audit_canonical_payload(
+            version=self.hash_version,
+            seq=seq,
+            prev_hash=prev_hash,
+            event_id=self.pk,
+            occurred_at=self.occurred_at,
+            actor_id=self.actor_id,
+            actor_label=self.actor_label,
+            action=self.action,
+            target_type=self.target_type,
+            target_id=self.target_id,
+            target_repr=self.target_repr,
+            subject_client_id=self.subject_client_id,
+            reason=self.reason,
+            evidence=self.evidence,
+            ip_address=self.ip_address,
+        )
 
     def compute_hash(self, *, seq: int, prev_hash: str) -> str:
         return hashlib.sha256(self.canonical_payload(seq=seq, prev_hash=prev_hash)).hexdigest()
+
+
+def audit_canonical_payload(
+    *, version: int, seq: int, prev_hash: str, event_id: int, occurred_at, **fields
+) -> bytes:
+    """The bytes a seal's hash covers. Changing a version's fields breaks its chains.
+
+    Format 1 covers the place in the chain, the previous hash and the event's content; format 2
+    also its id, its subject client and the format itself.
+    """
+    data = {
+        "seq": seq,
+        "occurred_at": occurred_at.isoformat(timespec="microseconds"),
+        "actor_id": fields["actor_id"],
+        "actor_label": fields["actor_label"],
+        "action": fields["action"],
+        "target_type": fields["target_type"],
+        "target_id": fields["target_id"],
+        "target_repr": fields["target_repr"],
+        "reason": fields["reason"],
+        "evidence": fields["evidence"],
+        "ip_address": fields["ip_address"],
+        "prev_hash": prev_hash,
+    }
+    if version >= 2:
+        data["id"] = event_id
+        data["subject_client_id"] = fields["subject_client_id"]
+        data["hash_version"] = version
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder).encode()
 
 
 class AuditSeal(models.Model):
