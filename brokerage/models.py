@@ -183,7 +183,6 @@ class AuditEvent(models.Model):
             models.Index(fields=["target_type", "target_id", "id"], name="audit_target_idx"),
             models.Index(fields=["subject_client_id", "id"], name="audit_subject_idx"),
         ]
-        permissions = [("export_audit_trail", "Can export audit trails")]
 
     def __str__(self):
         return f"#{self.pk} {self.action} {self.target_type}:{self.target_id}"

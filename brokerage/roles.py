@@ -51,7 +51,6 @@ ROLES: dict[str, Role] = {
             (
                 *BACKOFFICE,
                 "brokerage.view_auditevent",
-                "brokerage.export_audit_trail",
                 "kyc.review_kyc",
                 "finance.view_finance",
                 "clients.view_all_clients",

@@ -87,22 +87,6 @@ def client_flag_add(
 
 
 @transaction.atomic
-def client_flag_remove(*, client: Client, flag: str, actor: Actor, reason: str) -> Client:
-    client = lock_client(client)
-    if flag in client.risk_flags:
-        client.risk_flags = [f for f in client.risk_flags if f != flag]
-        client.save(update_fields=["risk_flags"])
-        audit_record(
-            actor=actor,
-            action="client.unflagged",
-            target=client,
-            reason=reason,
-            evidence={"flag": flag},
-        )
-    return client
-
-
-@transaction.atomic
 def client_aml_case_set(*, client: Client, is_open: bool, actor: Actor, reason: str) -> Client:
     """Open or close an AML case on the client. While one is open the client can neither
     deposit, withdraw, transfer nor open a trading account, and no officer can approve past it

@@ -3,10 +3,6 @@ from django.db.models import Count
 from .models import Partner
 
 
-def partner_for_user(user) -> Partner | None:
-    return Partner.objects.filter(user=user).select_related("user").first()
-
-
 def partner_network(*, partner: Partner):
     """The partner's direct sub-IBs, with how many sub-IBs each has in turn."""
     return (
