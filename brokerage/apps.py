@@ -3,41 +3,22 @@ from django.db.models.signals import post_migrate
 
 
 class BrokerageConfig(AppConfig):
+    """The kernel. Apps extend each other's pages and rules only through the hooks of
+    `brokerage.hooks`, each in its own `<app>/contributions.py`, which `ready()` imports once
+    for every installed app; the apps' own `ready()` keeps only what is not an extension
+    (signal receivers)."""
+
     name = "brokerage"
     verbose_name = "Back-office kernel"
 
     def ready(self):
+        # `checks` is imported for its side effect: Django's own `@register` of system checks
+        # (Django's registry, not one of the kernel's hooks).
         from . import (
-            checks,  # noqa: F401  (registers system checks)
-            dashboard_kernel,  # noqa: F401  (registers the kernel's home panel)
+            checks,  # noqa: F401
+            hooks,
         )
-        from .health import audit_sealing, register_health_extra
-        from .navigation import NavItem, register_nav
         from .services import roles_sync
 
-        register_health_extra("audit_sealing", audit_sealing)
         post_migrate.connect(roles_sync, sender=self, dispatch_uid="brokerage.roles_sync")
-        for item in [
-            NavItem("Home", "backoffice:home", "house", order=0),
-            NavItem("Team", "backoffice:team", "people", "brokerage.view_team", 800, "Admin"),
-            NavItem(
-                "Audit log",
-                "backoffice:audit_log",
-                "journal-check",
-                "brokerage.view_auditevent",
-                810,
-                "Admin",
-            ),
-            NavItem(
-                "System",
-                "backoffice:system",
-                "hdd-network",
-                "brokerage.view_system_status",
-                820,
-                "Admin",
-            ),
-        ]:
-            register_nav("backoffice", item)
-        from . import hooks
-
-        hooks.autodiscover()  # each app's contributions.py
+        hooks.autodiscover()

@@ -1,11 +1,14 @@
-"""The back-office home is assembled from providers that each app registers.
+"""The back-office home is assembled from the panels the apps contribute.
 
-A provider takes the user and returns KPI cards and charts they may see; the kernel does not
-import the apps above it (see ARCHITECTURE.md, dependency direction).
+A panel provider, contributed to the `dashboard.panels` hook in its app's `contributions.py`,
+takes the user and returns the KPI cards and charts they may see; the kernel does not import
+the apps above it (see ARCHITECTURE.md, dependency direction).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from .hooks import DASHBOARD_PANELS, contributions
 
 
 @dataclass
@@ -33,19 +36,12 @@ class Panel:
     charts: list[Chart] = field(default_factory=list)
 
 
-Provider = Callable[[object], Panel]
-_providers: list[Provider] = []
-
-
-def dashboard_provider(fn: Provider) -> Provider:
-    if fn not in _providers:
-        _providers.append(fn)
-    return fn
+Provider = Callable[[object], Panel]  # a `dashboard.panels` contribution: fn(user) -> Panel
 
 
 def dashboard_for(user) -> Panel:
     panel = Panel()
-    for provider in _providers:
+    for provider in contributions(DASHBOARD_PANELS):
         part = provider(user)
         panel.kpis.extend(part.kpis)
         panel.charts.extend(part.charts)

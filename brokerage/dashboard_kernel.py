@@ -1,11 +1,12 @@
+"""The kernel's own panel on the back-office home (contributed in brokerage.contributions)."""
+
 from django.utils import timezone
 
-from .dashboard import Chart, Kpi, Panel, dashboard_provider
+from .dashboard import Chart, Kpi, Panel
 from .models import AuditEvent
 from .selectors import audit_events_per_day
 
 
-@dashboard_provider
 def audit_panel(user) -> Panel:
     if not user.has_perm("brokerage.view_auditevent"):
         return Panel()

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from .hooks import HEALTH_FIGURES, contributions
 from .kv import redis_client
 
 HEARTBEAT_PREFIX = "health:celery:worker:"
@@ -58,18 +59,12 @@ def check_celery() -> str:
         return f"down: {exc.__class__.__name__}"
 
 
-# Apps add their own figures to /healthz (e.g. the trading platform sync lag); they are reported
-# but do not decide the status code, which is about this node serving requests.
-_EXTRA: dict = {}
-
-
-def register_health_extra(name: str, fn) -> None:
-    _EXTRA[name] = fn
-
-
 def extra_report() -> dict:
+    """The figures apps contribute to /healthz as `(name, fn)` on the `health.figures` hook (the
+    trading platform sync lag, the audit sealer's): reported, but they do not decide the status
+    code, which is about this node serving requests."""
     found = {}
-    for name, fn in _EXTRA.items():
+    for name, fn in contributions(HEALTH_FIGURES):
         try:
             found[name] = fn()
         except Exception as exc:  # noqa: BLE001  (a failing extra is reported, not raised)

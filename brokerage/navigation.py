@@ -1,8 +1,15 @@
-"""Navigation of each audience's layout. Apps add their entries in `AppConfig.ready()`."""
+"""Navigation of each audience's layout.
+
+Each app contributes its menu entries as `NavItem`s to the audience's hook (`nav.backoffice`,
+`nav.portal`, `nav.partners`) in its `contributions.py`; the menu lists them by `order`, then
+label, and shows a user only those whose permission they hold.
+"""
 
 from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
+
+from .hooks import NAV_BACKOFFICE, NAV_PARTNERS, NAV_PORTAL, contributions
 
 
 @dataclass(frozen=True)
@@ -15,19 +22,25 @@ class NavItem:
     section: str = ""
 
 
-_NAV: dict[str, list[NavItem]] = {"backoffice": [], "portal": [], "partners": []}
+# Each audience (the first part of its URLs) and the hook its menu is read from.
+NAV_HOOKS: dict[str, str] = {
+    "backoffice": NAV_BACKOFFICE,
+    "portal": NAV_PORTAL,
+    "partners": NAV_PARTNERS,
+}
 
 
-def register_nav(audience: str, item: NavItem) -> None:
-    items = _NAV[audience]
-    if all(existing.url_name != item.url_name for existing in items):
-        items.append(item)
-        items.sort(key=lambda i: (i.order, i.label))
+def nav_items(audience: str) -> list[NavItem]:
+    """Every entry contributed to the audience's menu, by order, then label."""
+    hook = NAV_HOOKS.get(audience)
+    if hook is None:
+        return []
+    return sorted(contributions(hook), key=lambda i: (i.order, i.label))
 
 
 def nav_for(audience: str, user, current_path: str) -> list[dict]:
     entries = []
-    for item in _NAV.get(audience, []):
+    for item in nav_items(audience):
         if item.perm and not (user.is_superuser or user.has_perm(item.perm)):
             continue
         try:
@@ -57,7 +70,7 @@ def nav_for(audience: str, user, current_path: str) -> list[dict]:
 
 
 def audience_of_path(path: str) -> str | None:
-    for audience in _NAV:
+    for audience in NAV_HOOKS:
         if path.startswith(f"/{audience}/"):
             return audience
     return None

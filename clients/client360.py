@@ -1,10 +1,11 @@
 """The client 360: one back-office page assembled from providers.
 
-Each app that owns part of a client's story registers a provider in its `AppConfig.ready()`:
-`fn(client, user) -> Contribution`. A provider adds page sections (a template and its
-context), timeline entries, KPI cards, charts and communication entries; clients itself provides
-the identity, standing, trading, communications, tickets and retention parts (below). clients
-never imports the apps above it (see ARCHITECTURE.md, dependency direction).
+Each app that owns part of a client's story contributes a provider to the `client360.sections`
+hook in its `contributions.py`: `fn(client, user) -> Contribution`. A provider adds page
+sections (a template and its context), timeline entries, KPI cards, charts and communication
+entries; clients itself provides the identity, standing, trading, communications, tickets and
+retention parts (below, contributed in clients.contributions). clients never imports the apps
+above it (see ARCHITECTURE.md, dependency direction).
 
 Every provider costs a fixed number of queries whatever the client's row counts: aggregates are
 computed in SQL and every list is LIMITed, so the page stays fast for a client with millions
@@ -23,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from brokerage.dashboard import Chart, Kpi
+from brokerage.hooks import CLIENT_360_SECTIONS, contributions
 from brokerage.money import format_money
 
 from .models import (
@@ -93,15 +95,7 @@ class Contribution:
     communications: list[Communication] = field(default_factory=list)
 
 
-Provider = Callable[[Client, object], Contribution]
-_providers: list[Provider] = []
-
-
-def register_360_provider(fn: Provider) -> Provider:
-    """Add a provider (usable as a decorator); registering the same function twice is a no-op."""
-    if fn not in _providers:
-        _providers.append(fn)
-    return fn
+Provider = Callable[[Client, object], Contribution]  # a `client360.sections` contribution
 
 
 @dataclass
@@ -122,7 +116,7 @@ def client360_build(*, client: Client, user) -> Client360:
     A provider that fails is logged and named on the page; the rest of the 360 still shows."""
     whole = Contribution()
     failed = []
-    for provider in _providers:
+    for provider in contributions(CLIENT_360_SECTIONS):
         try:
             part = provider(client, user)
         except Exception:  # one broken part must not take the whole page down
@@ -154,14 +148,13 @@ def client360_build(*, client: Client, user) -> Client360:
     )
 
 
-# --- clients' own providers ----------------------------------------------------------------
+# --- clients' own providers (contributed in clients.contributions) --------------------------
 
 
 def _money_by_currency(totals: dict[str, Decimal]) -> str:
     return " · ".join(format_money(v, c) for c, v in sorted(totals.items())) or "—"
 
 
-@register_360_provider
 def identity_and_standing(client: Client, user) -> Contribution:
     """Who the client is, who looks after them, and their standing (no queries: the client row
     is loaded with its user, desk and account manager)."""
@@ -328,7 +321,6 @@ def trading_summary(client: Client, *, now=None) -> dict:
     }
 
 
-@register_360_provider
 def trading(client: Client, user) -> Contribution:
     """Accounts, totals per currency, open positions, the trading figures and the last deals."""
     accounts = list(
@@ -475,7 +467,6 @@ def trading(client: Client, user) -> Contribution:
     )
 
 
-@register_360_provider
 def communications(client: Client, user) -> Contribution:
     """Notes, calls, emails and outreach recorded on the client (the lead's are added by leads);
     the forms to add a note and log a call are shown to whoever may see the client."""
@@ -528,7 +519,6 @@ def communications(client: Client, user) -> Contribution:
     )
 
 
-@register_360_provider
 def support_tickets(client: Client, user) -> Contribution:
     tickets = list(
         SupportTicket.objects.filter(client=client)
@@ -592,7 +582,6 @@ def support_tickets(client: Client, user) -> Contribution:
     )
 
 
-@register_360_provider
 def retention(client: Client, user) -> Contribution:
     flag = (
         RetentionFlag.objects.filter(client=client, status=RetentionFlag.Status.OPEN)
@@ -634,7 +623,6 @@ def retention(client: Client, user) -> Contribution:
     )
 
 
-@register_360_provider
 def audit_trail(client: Client, user) -> Contribution:
     """Every decision recorded about the client (their own record, deposits, KYC, tickets,
     flags: the events whose subject they are) for the timeline."""

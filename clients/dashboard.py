@@ -1,9 +1,10 @@
-from brokerage.dashboard import Chart, Kpi, Panel, dashboard_provider
+"""Clients and sign-ups on the back-office home (contributed in clients.contributions)."""
+
+from brokerage.dashboard import Chart, Kpi, Panel
 
 from .selectors import client_signups_per_day, client_summary
 
 
-@dashboard_provider
 def clients_panel(user) -> Panel:
     summary = client_summary()
     per_day = client_signups_per_day(days=14)

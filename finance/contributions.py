@@ -1,14 +1,51 @@
 """What finance adds to the kernel's hooks (brokerage.hooks): its reasons in a client's
-standing, and the money thresholds page in the back-office menu."""
+standing, the wallet in the portal menu, the finance queues and the money thresholds page in
+the back-office menu, wallet and payments in the client 360, the finance panel on the
+back-office home, and the failed-withdrawal retention signal."""
 
-from brokerage.hooks import CLIENT_STANDING, NAV_BACKOFFICE, contribute
+from brokerage.hooks import (
+    CLIENT_360_SECTIONS,
+    CLIENT_STANDING,
+    DASHBOARD_PANELS,
+    NAV_BACKOFFICE,
+    NAV_PORTAL,
+    RETENTION_SIGNALS,
+    contribute,
+)
 from brokerage.navigation import NavItem
 
+from .client360 import finance_360
+from .dashboard import finance_panel
+from .retention_signals import failed_withdrawals
 from .selectors import finance_standing
 
 contribute(CLIENT_STANDING, finance_standing)
-contribute(
-    NAV_BACKOFFICE,
-    NavItem("Thresholds", "finance:thresholds", "sliders", "finance.view_finance", 55, "Finance"),
-    order=55,
-)
+
+for item in [
+    NavItem("Wallet", "wallet:home", "wallet2", order=20),
+    NavItem("Deposit", "wallet:deposit", "box-arrow-in-down", order=21),
+    NavItem("Withdraw", "wallet:withdraw", "box-arrow-up", order=22),
+]:
+    contribute(NAV_PORTAL, item, order=item.order)
+
+perm = "finance.view_finance"
+for item in [
+    NavItem("Withdrawals", "finance:withdrawals", "cash-stack", perm, 50, "Finance"),
+    NavItem("Deposits", "finance:deposits", "credit-card", perm, 51, "Finance"),
+    NavItem("Transactions", "finance:transactions", "journal-text", perm, 52, "Finance"),
+    NavItem("Chargebacks", "finance:chargebacks", "shield-exclamation", perm, 53, "Finance"),
+    NavItem(
+        "Reconciliation",
+        "finance:reconciliations",
+        "check2-all",
+        "finance.reconcile",
+        54,
+        "Finance",
+    ),
+    NavItem("Thresholds", "finance:thresholds", "sliders", perm, 55, "Finance"),
+]:
+    contribute(NAV_BACKOFFICE, item, order=item.order)
+
+contribute(CLIENT_360_SECTIONS, finance_360)
+contribute(DASHBOARD_PANELS, finance_panel)
+contribute(RETENTION_SIGNALS, ("failed_withdrawal", "Failed withdrawal", failed_withdrawals))

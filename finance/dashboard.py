@@ -1,9 +1,10 @@
-from brokerage.dashboard import Chart, Kpi, Panel, dashboard_provider
+"""Payments waiting and done on the back-office home (contributed in finance.contributions)."""
+
+from brokerage.dashboard import Chart, Kpi, Panel
 
 from .selectors import deposits_per_day, finance_summary
 
 
-@dashboard_provider
 def finance_panel(user) -> Panel:
     if not user.has_perm("finance.view_finance"):
         return Panel()

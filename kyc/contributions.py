@@ -1,7 +1,30 @@
-"""What kyc adds to the kernel's hooks (brokerage.hooks): its reasons in a client's standing."""
+"""What kyc adds to the kernel's hooks (brokerage.hooks): its reasons in a client's standing,
+the portal's verification wizard and the review queue in the menus, and the client's
+submissions in the client 360."""
 
-from brokerage.hooks import CLIENT_STANDING, contribute
+from brokerage.hooks import (
+    CLIENT_360_SECTIONS,
+    CLIENT_STANDING,
+    NAV_BACKOFFICE,
+    NAV_PORTAL,
+    contribute,
+)
+from brokerage.navigation import NavItem
 
+from .client360 import kyc_360
 from .selectors import kyc_standing
 
 contribute(CLIENT_STANDING, kyc_standing)
+
+for hook, item in [
+    (NAV_PORTAL, NavItem("Verify", "kyc:wizard", "person-vcard", order=10)),
+    (
+        NAV_BACKOFFICE,
+        NavItem(
+            "KYC review", "kyc_review:queue", "person-check", "kyc.review_kyc", 40, "Compliance"
+        ),
+    ),
+]:
+    contribute(hook, item, order=item.order)
+
+contribute(CLIENT_360_SECTIONS, kyc_360)

@@ -1,14 +1,15 @@
+"""Leads on the back-office home (contributed in leads.contributions)."""
+
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from brokerage.dashboard import Chart, Kpi, Panel, dashboard_provider
+from brokerage.dashboard import Chart, Kpi, Panel
 
 from .models import Lead
 from .selectors import lead_summary
 
 
-@dashboard_provider
 def leads_panel(user) -> Panel:
     if not (
         user.has_perm("leads.work_leads")

@@ -14,7 +14,7 @@ Contract:
 - `retention_policy_set(...)`: a desk's thresholds (or the default), audited.
 
 Every write is atomic and leaves an `AuditEvent` in the same transaction. Reads for the pages
-are in `selectors`, the signals and their registry in `signals`.
+are in `selectors`, the signals (built in and contributed) in `signals`.
 """
 
 import json

@@ -1,12 +1,13 @@
-"""Retention signals: why a funded client who went quiet is at risk, and the registry through
-which other apps add their own.
+"""Retention signals: why a funded client who went quiet is at risk, built in and contributed
+by other apps.
 
 Contract:
-- `register_retention_signal(code, label, fn)`: another app adds a signal from its
-  AppConfig.ready(); `fn(client_ids, now)` returns {client_id: detail} for the clients it applies
-  to, in one query over the whole set. Built-in codes cannot be taken.
+- Another app adds a signal by contributing `(code, label, fn)` to the `retention.signals`
+  hook in its `contributions.py`; `fn(client_ids, now)` returns {client_id: detail} for the
+  clients it applies to, in one query over the whole set. Built-in codes cannot be taken, nor
+  one code twice (`ValueError` when the signals are read).
 - `signal_labels()`: every code and label, in the order a flag lists them (inactive, losing
-  streak, balance drop, the registered ones, no login).
+  streak, balance drop, the contributed ones, no login).
 - `signals_for(quiet, now)`: the signals of every quiet client, each {code, label, detail}.
   Reads only: one SQL statement per signal over the candidate set, never a query per client.
   The daily run (`services.retention_flags_run`) stores what it returns on the flags.
@@ -14,12 +15,12 @@ Contract:
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
 
+from brokerage.hooks import RETENTION_SIGNALS, contributions
 from brokerage.money import format_money
 from clients.models import Deal, TradingAccount
 
@@ -35,19 +36,9 @@ SIGNAL_COLORS = {  # the badges' Bootstrap colours, for charts
     "no_login": "#212529",
 }
 
-# --- The registry --------------------------------------------------------------------------------
+# --- Signals other apps contribute -------------------------------------------------------------
 
 SignalFn = Callable[[list[int], datetime], dict[int, str]]
-
-
-@dataclass(frozen=True)
-class ExternalSignal:
-    code: str
-    label: str
-    fn: SignalFn
-
-
-_external: dict[str, ExternalSignal] = {}
 
 BUILTIN_LABELS = {
     "inactive": "Inactive",
@@ -57,18 +48,22 @@ BUILTIN_LABELS = {
 }
 
 
-def register_retention_signal(code: str, label: str, fn: SignalFn) -> None:
-    """A signal owned by another app: `fn(client_ids, now)` returns {client_id: detail} for the
-    clients it applies to. Apps register in their AppConfig.ready()."""
-    if code in BUILTIN_LABELS:
-        raise ValueError(f"{code} is a built-in retention signal.")
-    _external[code] = ExternalSignal(code, label, fn)
+def contributed_signals() -> dict[str, tuple[str, SignalFn]]:
+    """{code: (label, fn)} of the signals other apps contribute, in the hook's order."""
+    found: dict[str, tuple[str, SignalFn]] = {}
+    for code, label, fn in contributions(RETENTION_SIGNALS):
+        if code in BUILTIN_LABELS:
+            raise ValueError(f"{code} is a built-in retention signal.")
+        if code in found:
+            raise ValueError(f"The retention signal {code} is contributed twice.")
+        found[code] = (label, fn)
+    return found
 
 
 def signal_labels() -> dict[str, str]:
     """Every signal code and label, in the order a flag lists them."""
     labels = {k: BUILTIN_LABELS[k] for k in ("inactive", "losing_streak", "balance_drop")}
-    labels.update({s.code: s.label for s in _external.values()})
+    labels.update({code: label for code, (label, _) in contributed_signals().items()})
     labels["no_login"] = BUILTIN_LABELS["no_login"]
     return labels
 
@@ -76,8 +71,8 @@ def signal_labels() -> dict[str, str]:
 # --- Built-in signals, and the set's signals in one call -----------------------------------------
 
 
-def _signal(code: str, detail: str) -> dict:
-    return {"code": code, "label": signal_labels().get(code, code), "detail": detail}
+def _signal(code: str, detail: str, labels: dict[str, str]) -> dict:
+    return {"code": code, "label": labels.get(code, code), "detail": detail}
 
 
 def _money_sum(by_currency: dict[str, Decimal]) -> str:
@@ -179,8 +174,9 @@ def signals_for(quiet: dict[int, tuple], now: datetime) -> dict[int, list[dict]]
     """{client_id: [signal]} for the quiet clients, in the order `signal_labels()` lists them.
     `quiet` is {client_id: (candidate, policy, days inactive)}: the candidate gives the client's
     `last_trade_at` and `last_login`, the policy the desk's thresholds. Inactivity comes first
-    on every flag; each other signal is one statement (or one registered call) over the set."""
+    on every flag; each other signal is one statement (or one contributed call) over the set."""
     ids = sorted(quiet)
+    labels = signal_labels()
     signals: dict[int, list[dict]] = {}
     for client_id in ids:
         cand, policy, days = quiet[client_id]
@@ -190,15 +186,15 @@ def signals_for(quiet: dict[int, tuple], now: datetime) -> dict[int, list[dict]]
             else f"Never traded since the first account opened {days} days ago "
             f"(threshold {policy.inactivity_days})"
         )
-        signals[client_id] = [_signal("inactive", detail)]
+        signals[client_id] = [_signal("inactive", detail, labels)]
     found = {
         "losing_streak": _losing_streaks(ids),
         "balance_drop": _balance_drops(
             ids, now, {i: quiet[i][1].balance_drop_percent for i in ids}
         ),
     }
-    for code, ext in _external.items():
-        found[code] = ext.fn(ids, now) if ids else {}
+    for code, (_, fn) in contributed_signals().items():
+        found[code] = fn(ids, now) if ids else {}
     no_login = {}
     for client_id in ids:
         cand, policy, _ = quiet[client_id]
@@ -211,8 +207,8 @@ def signals_for(quiet: dict[int, tuple], now: datetime) -> dict[int, list[dict]]
                 f"(threshold {policy.no_login_days})"
             )
     found["no_login"] = no_login
-    for code in signal_labels():
+    for code in labels:
         for client_id, detail in found.get(code, {}).items():
             if client_id in signals:
-                signals[client_id].append(_signal(code, detail))
+                signals[client_id].append(_signal(code, detail, labels))
     return signals

@@ -1,4 +1,7 @@
+import sys
+
 import pytest
+from django.apps import apps
 
 from brokerage import hooks
 
@@ -35,3 +38,41 @@ def test_an_undeclared_hook_is_refused_when_contributed_and_when_asked():
 def test_every_hook_is_documented_in_the_module():
     for hook in hooks.HOOKS.values():
         assert f"`{hook.name}`" in hooks.__doc__
+
+
+APPS_THAT_CONTRIBUTE = {"brokerage", "clients", "leads", "kyc", "finance", "ib"}
+
+
+def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contributes(monkeypatch):
+    """Run autodiscover again on an empty registry, every app's contributions module imported
+    afresh: it must rebuild what the running site has, in the same order, so no extension is
+    registered anywhere but in a contributions module (an app's ready(), a decorator in another
+    module)."""
+    live = {hook: hooks.contributions(hook) for hook in hooks.HOOKS}
+    modules = {f"{a.name}.contributions" for a in apps.get_app_configs()} & set(sys.modules)
+    assert {m.split(".")[0] for m in modules} == APPS_THAT_CONTRIBUTE
+    for module in modules:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setattr(hooks, "_registry", {})
+
+    hooks.autodiscover()
+
+    assert modules <= set(sys.modules)
+    assert {hook: hooks.contributions(hook) for hook in hooks.HOOKS} == live
+    # Each hook the site answers today, and who answers it.
+    assert [name for name, _ in live[hooks.HEALTH_FIGURES]] == ["audit_sealing", "platform_sync"]
+    assert [code for code, _, _ in live[hooks.RETENTION_SIGNALS]] == ["failed_withdrawal"]
+
+    def owners(hook):
+        return {fn.__module__.split(".")[0] for fn in live[hook]}
+
+    assert owners(hooks.CLIENT_360_SECTIONS) == {"clients", "leads", "kyc", "finance", "ib"}
+    assert owners(hooks.DASHBOARD_PANELS) == {"brokerage", "clients", "leads", "finance", "ib"}
+
+    def url_names(hook):
+        return {item.url_name for item in live[hook]}
+
+    backoffice = {"backoffice:home", "clients:list", "leads:inbox", "kyc_review:queue"}
+    assert backoffice | {"finance:withdrawals"} <= url_names(hooks.NAV_BACKOFFICE)
+    assert {"portal:home", "kyc:wizard", "wallet:home"} <= url_names(hooks.NAV_PORTAL)
+    assert url_names(hooks.NAV_PARTNERS) == {"partners:home", "partners:network"}

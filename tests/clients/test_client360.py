@@ -301,6 +301,36 @@ def test_the_360_shows_every_section(client, rich):
     assert times == sorted(times, reverse=True)
 
 
+def test_a_failing_section_is_named_and_the_rest_of_the_360_renders(
+    client, rich, monkeypatch, caplog
+):
+    """finance's provider breaks: the page says which part is missing and shows every other
+    app's sections."""
+    from clients import client360
+    from finance.client360 import finance_360
+
+    def broken(client, user):
+        raise RuntimeError("ledger unavailable")
+
+    broken.__module__ = finance_360.__module__
+    contributed = client360.contributions
+    monkeypatch.setattr(
+        client360,
+        "contributions",
+        lambda hook: [broken if p is finance_360 else p for p in contributed(hook)],
+    )
+    login(client, rich["agent"])
+    page = client.get(f"/backoffice/clients/{rich['client'].pk}/")
+    assert page.status_code == 200
+    view = page.context["view"]
+    assert view.failed == ["finance"]
+    assert "Part of this page could not be loaded (finance)" in page.content.decode()
+    keys = {s.key for s in view.main + view.side}
+    assert {"profile", "compliance", "trading", "acquisition", "kyc", "ib", "tickets"} <= keys
+    assert not {"wallet", "payments"} & keys
+    assert "ledger unavailable" in caplog.text
+
+
 def test_the_360_costs_the_same_queries_for_10_or_500_rows(
     client, rich, django_assert_max_num_queries
 ):

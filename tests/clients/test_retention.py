@@ -224,6 +224,23 @@ def test_a_failed_withdrawal_is_a_signal_from_finance(db, methods):
     )
 
 
+def test_contributed_signals_are_listed_before_no_login_and_cannot_take_a_code(monkeypatch):
+    from brokerage import hooks
+    from clients.retention.signals import signal_labels
+
+    assert list(signal_labels()) == [
+        "inactive",
+        "losing_streak",
+        "balance_drop",
+        "failed_withdrawal",  # finance's, from finance/contributions.py
+        "no_login",
+    ]
+    monkeypatch.setattr(hooks, "_registry", {k: list(v) for k, v in hooks._registry.items()})
+    hooks.contribute(hooks.RETENTION_SIGNALS, ("no_login", "Quiet", lambda ids, now: {}))
+    with pytest.raises(ValueError, match="built-in"):
+        signal_labels()
+
+
 def test_no_login_since_the_policy_days_or_never(db):
     stale = make_client("stale@test.example", login_days_ago=20)
     never = make_client("nologin@test.example", login_days_ago=None)

@@ -1,0 +1,32 @@
+"""What the kernel adds to the hooks it declares (brokerage.hooks): the back-office menu's
+home and admin pages, the audit panel on the home page, the audit sealer on /healthz."""
+
+from .dashboard_kernel import audit_panel
+from .health import audit_sealing
+from .hooks import DASHBOARD_PANELS, HEALTH_FIGURES, NAV_BACKOFFICE, contribute
+from .navigation import NavItem
+
+for item in [
+    NavItem("Home", "backoffice:home", "house", order=0),
+    NavItem("Team", "backoffice:team", "people", "brokerage.view_team", 800, "Admin"),
+    NavItem(
+        "Audit log",
+        "backoffice:audit_log",
+        "journal-check",
+        "brokerage.view_auditevent",
+        810,
+        "Admin",
+    ),
+    NavItem(
+        "System",
+        "backoffice:system",
+        "hdd-network",
+        "brokerage.view_system_status",
+        820,
+        "Admin",
+    ),
+]:
+    contribute(NAV_BACKOFFICE, item, order=item.order)
+
+contribute(DASHBOARD_PANELS, audit_panel)
+contribute(HEALTH_FIGURES, ("audit_sealing", audit_sealing))

@@ -1,0 +1,74 @@
+"""What clients adds to the kernel's hooks (brokerage.hooks): its back-office and portal menu
+entries, its parts of the client 360, its panel on the back-office home and the trading
+platform sync on /healthz."""
+
+from brokerage.hooks import (
+    CLIENT_360_SECTIONS,
+    DASHBOARD_PANELS,
+    HEALTH_FIGURES,
+    NAV_BACKOFFICE,
+    NAV_PORTAL,
+    contribute,
+)
+from brokerage.navigation import NavItem
+
+from .client360 import (
+    audit_trail,
+    communications,
+    identity_and_standing,
+    retention,
+    support_tickets,
+    trading,
+)
+from .dashboard import clients_panel
+from .sync import sync_health
+
+for item in [
+    NavItem("Clients", "clients:list", "people", "clients.view_desk_clients", 5, "Clients"),
+    NavItem("All clients", "clients:all", "people", "clients.view_all_clients", 6, "Clients"),
+    NavItem(
+        "Support tickets", "clients:tickets", "headset", "clients.answer_tickets", 7, "Clients"
+    ),
+    NavItem(
+        "Retention", "retention:queue", "life-preserver", "clients.work_retention", 8, "Clients"
+    ),
+    NavItem(
+        "Retention settings",
+        "retention:settings",
+        "sliders",
+        "clients.manage_retention",
+        9,
+        "Clients",
+    ),
+    NavItem(
+        "Trading platforms",
+        "platforms:status",
+        "arrow-repeat",
+        "clients.view_platform_sync",
+        825,
+        "Admin",
+    ),
+]:
+    contribute(NAV_BACKOFFICE, item, order=item.order)
+
+for item in [
+    NavItem("Overview", "portal:home", "speedometer2", order=0),
+    NavItem("Trading", "portal:trading", "graph-up-arrow", order=40),
+    NavItem("Support", "portal:support", "life-preserver", order=80),
+    NavItem("Profile", "portal:profile", "shield-lock", order=90),
+]:
+    contribute(NAV_PORTAL, item, order=item.order)
+
+# The 360's own parts, before those of the apps above clients (installed after it).
+for provider in [
+    identity_and_standing,
+    trading,
+    communications,
+    support_tickets,
+    retention,
+    audit_trail,
+]:
+    contribute(CLIENT_360_SECTIONS, provider)
+
+contribute(DASHBOARD_PANELS, clients_panel)
+contribute(HEALTH_FIGURES, ("platform_sync", sync_health))

@@ -1,0 +1,17 @@
+"""What ib adds to the kernel's hooks (brokerage.hooks): the partner dashboard's menu, the IB
+credited with a client in the client 360, and the partners panel on the back-office home."""
+
+from brokerage.hooks import CLIENT_360_SECTIONS, DASHBOARD_PANELS, NAV_PARTNERS, contribute
+from brokerage.navigation import NavItem
+
+from .client360 import ib_360
+from .dashboard import partners_panel
+
+for item in [
+    NavItem("Overview", "partners:home", "speedometer2", order=0),
+    NavItem("Network", "partners:network", "diagram-3", order=10),
+]:
+    contribute(NAV_PARTNERS, item, order=item.order)
+
+contribute(CLIENT_360_SECTIONS, ib_360)
+contribute(DASHBOARD_PANELS, partners_panel)
