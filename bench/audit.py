@@ -86,7 +86,9 @@ def writer(n: int, count: int, db_name: str, start_at: float, done: mp.Queue, fl
     connections["default"].settings_dict["NAME"] = db_name
     connections.close_all()
     from brokerage.audit import audit_record
+    from brokerage.events import catalogue
 
+    catalogue("bench")("bench.event", "Benchmark event")
     while time.time() < start_at:
         time.sleep(0.001)
     for i in range(count):

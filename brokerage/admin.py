@@ -4,6 +4,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from brokerage import audit_events
+
 from .models import ApiKey, AuditEvent, Desk, StaffProfile, User
 from .permissions import is_admin_user
 from .services import api_key_create, api_key_revoke, audit_record, staff_deactivate
@@ -72,7 +74,9 @@ class UserAdmin(SimpleHistoryAdmin, BaseUserAdmin):
             staff_deactivate(actor=request.user, user=obj, reason="deactivated in admin")
         audit_record(
             actor=request.user,
-            action="user.changed_in_admin" if change else "user.created_in_admin",
+            action=audit_events.USER_CHANGED_IN_ADMIN
+            if change
+            else audit_events.USER_CREATED_IN_ADMIN,
             target=obj,
             evidence={"changed": sorted(form.changed_data)},
             request=request,
@@ -100,7 +104,7 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
             super().save_model(request, obj, form, change)
             audit_record(
                 actor=request.user,
-                action="api_key.changed",
+                action=audit_events.API_KEY_CHANGED,
                 target=obj,
                 evidence={"changed": sorted(form.changed_data)},
                 request=request,

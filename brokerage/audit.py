@@ -36,6 +36,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from . import events
 from .models import (
     AuditChainHead,
     AuditEvent,
@@ -169,8 +170,9 @@ def audit_record(
 ) -> RecordedEvent:
     """Write one event in the caller's transaction (one INSERT; the sealer chains it after
     commit). `subject` is the client the event is about, when the target does not say."""
+    events.check(action)  # raises before anything is written
     row = _row(
-        actor_fields=_actor_fields(actor),  # raises before anything is written
+        actor_fields=_actor_fields(actor),
         action=action,
         target=target,
         subject=subject,
@@ -192,6 +194,7 @@ def audit_record_many(
     rules that decide about thousands of rows at once (the daily retention run)."""
     if not entries:
         return 0
+    events.check(action)
     actor_fields, now = _actor_fields(actor), timezone.now()
     rows = [
         _row(

@@ -11,6 +11,8 @@ from django.contrib.contenttypes.management import create_contenttypes
 from django.db import transaction
 from django.utils import timezone
 
+from brokerage import audit_events
+
 from .audit import Actor, audit_record, audit_record_many, client_ip  # noqa: F401
 from .errors import InvalidInput
 from .models import ApiKey, Desk, StaffProfile, User
@@ -86,7 +88,7 @@ def staff_user_upsert(
     if changed:
         audit_record(
             actor=actor,
-            action="staff.created" if created else "staff.updated",
+            action=audit_events.STAFF_CREATED if created else audit_events.STAFF_UPDATED,
             target=user,
             evidence={"role": role, "desk": desk.name if desk else None, "changed": changed},
         )
@@ -101,7 +103,7 @@ def staff_deactivate(*, actor: Actor, user: User, reason: str = "") -> User:
     if user.is_active:
         User.objects.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
-    audit_record(actor=actor, action="staff.deactivated", target=user, reason=reason)
+    audit_record(actor=actor, action=audit_events.STAFF_DEACTIVATED, target=user, reason=reason)
     staff_deactivated.send(sender=User, user=user, actor=actor)
     return user
 
@@ -125,7 +127,9 @@ def api_key_create(
         scopes=scopes or [],
         created_by=actor if isinstance(actor, User) else None,
     )
-    audit_record(actor=actor, action="api_key.created", target=key, evidence={"scopes": scopes})
+    audit_record(
+        actor=actor, action=audit_events.API_KEY_CREATED, target=key, evidence={"scopes": scopes}
+    )
     return key, raw_key
 
 
@@ -133,7 +137,7 @@ def api_key_create(
 def api_key_revoke(*, actor: Actor, key: ApiKey, reason: str) -> ApiKey:
     key.is_active = False
     key.save(update_fields=["is_active"])
-    audit_record(actor=actor, action="api_key.revoked", target=key, reason=reason)
+    audit_record(actor=actor, action=audit_events.API_KEY_REVOKED, target=key, reason=reason)
     return key
 
 

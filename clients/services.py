@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from brokerage.services import Actor, audit_record
+from clients import audit_events
 
 from .locks import lock_client
 from .models import Client
@@ -17,7 +18,7 @@ def client_register(*, user, actor: Actor, request=None, **profile) -> Client:
     if created:
         audit_record(
             actor=actor,
-            action="client.registered",
+            action=audit_events.CLIENT_REGISTERED,
             target=client,
             evidence={"email": user.email, **profile},
             request=request,
@@ -49,7 +50,7 @@ def client_kyc_level_set(
     client.save()
     audit_record(
         actor=actor,
-        action="client.kyc_level_changed",
+        action=audit_events.CLIENT_KYC_LEVEL_CHANGED,
         target=client,
         reason=reason,
         evidence={"from": before, "to": level, **(evidence or {})},
@@ -63,7 +64,9 @@ def client_restrict(*, client: Client, actor: Actor, reason: str) -> Client:
     if not client.restricted:
         client.restricted, client.restriction_reason = True, reason[:200]
         client.save(update_fields=["restricted", "restriction_reason"])
-        audit_record(actor=actor, action="client.restricted", target=client, reason=reason)
+        audit_record(
+            actor=actor, action=audit_events.CLIENT_RESTRICTED, target=client, reason=reason
+        )
     return client
 
 
@@ -78,7 +81,7 @@ def client_flag_add(
         client.save(update_fields=["risk_flags"])
         audit_record(
             actor=actor,
-            action="client.flagged",
+            action=audit_events.CLIENT_FLAGGED,
             target=client,
             reason=reason,
             evidence={"flag": flag, **(evidence or {})},
@@ -108,7 +111,9 @@ def client_aml_case_set(*, client: Client, is_open: bool, actor: Actor, reason: 
         client.save(update_fields=["aml_case_open"])
         audit_record(
             actor=actor,
-            action="client.aml_case_opened" if is_open else "client.aml_case_closed",
+            action=audit_events.CLIENT_AML_CASE_OPENED
+            if is_open
+            else audit_events.CLIENT_AML_CASE_CLOSED,
             target=client,
             reason=reason,
         )
@@ -128,7 +133,7 @@ def client_first_deposit_record(*, client: Client, at, actor: Actor, evidence: d
     )
     if not updated:
         return False
-    audit_record(actor=actor, action="client.ftd", target=client, evidence=evidence)
+    audit_record(actor=actor, action=audit_events.CLIENT_FTD, target=client, evidence=evidence)
     transaction.on_commit(
         lambda: client_funded.send(sender=Client, client_id=client.pk, actor=actor)
     )
@@ -147,7 +152,7 @@ def client_assign(*, client: Client, desk, account_manager, actor: Actor, reason
         client.save(update_fields=["desk", "account_manager"])
         audit_record(
             actor=actor,
-            action="client.assigned",
+            action=audit_events.CLIENT_ASSIGNED,
             target=client,
             reason=reason,
             evidence={"desk": after[0], "account_manager": after[1], "before": list(before)},
@@ -192,7 +197,7 @@ def client_note_add(*, client: Client, actor: Actor, text: str):
     )
     audit_record(
         actor=actor,
-        action="client.note_added",
+        action=audit_events.CLIENT_NOTE_ADDED,
         target=client,
         evidence={"activity": activity.pk, "length": len(text)},
     )
@@ -235,7 +240,7 @@ def client_call_log(
     )
     audit_record(
         actor=actor,
-        action="client.call_logged",
+        action=audit_events.CLIENT_CALL_LOGGED,
         target=client,
         evidence={"activity": activity.pk, "outcome": outcome, "seconds": duration_seconds},
     )

@@ -35,6 +35,7 @@ from clients.platforms import (
     platform_for,
 )
 from clients.standing import Purpose, client_standing
+from finance import audit_events
 
 from .ledger import (
     Leg,
@@ -117,7 +118,7 @@ def transfer_request(
         )
         audit_record(
             actor=actor,
-            action="transfer.requested",
+            action=audit_events.TRANSFER_REQUESTED,
             target=transfer,
             evidence={
                 "direction": direction,
@@ -208,7 +209,7 @@ def _finish(
                 hold_close(hold=t.hold, status=Hold.Status.RELEASED)
             t.fail()
             t.failure_reason = failure[:255]
-            action = "transfer.failed"
+            action = audit_events.TRANSFER_FAILED
         else:
             to_trading = t.direction == Transfer.Direction.TO_TRADING
             if t.hold_id:
@@ -229,7 +230,7 @@ def _finish(
             t.platform_ticket = ticket
             t.ledger_transaction = txn
             t.complete()
-            action = "transfer.completed"
+            action = audit_events.TRANSFER_COMPLETED
         t.save()
         audit_record(
             actor=actor,

@@ -8,6 +8,7 @@ from brokerage.models import User
 from brokerage.roles import role_of
 from brokerage.services import Actor, audit_record
 from clients.selectors import client_for_user
+from ib import audit_events
 from leads.selectors import lead_for_person
 
 from .models import Attribution, Partner, PendingReferral, Referral
@@ -35,7 +36,7 @@ def partner_create(
     if created:
         audit_record(
             actor=actor,
-            action="partner.created",
+            action=audit_events.PARTNER_CREATED,
             target=partner,
             evidence={
                 "referral_code": partner.referral_code,
@@ -67,7 +68,7 @@ def partner_status_set(*, partner: Partner, status: str, actor: Actor, reason: s
         partner.save(update_fields=["status"])
         audit_record(
             actor=actor,
-            action="partner.status_changed",
+            action=audit_events.PARTNER_STATUS_CHANGED,
             target=partner,
             reason=reason,
             evidence={"from": before, "to": status},
@@ -92,7 +93,7 @@ def _referral_create(*, client, partner: Partner, code: str, actor: Actor, reque
     referral = Referral.objects.create(partner=partner, client=client, code=code)
     audit_record(
         actor=actor,
-        action="referral.attributed",
+        action=audit_events.REFERRAL_ATTRIBUTED,
         target=client,
         evidence={"partner": partner.pk, "code": code, **evidence},
         request=request,
@@ -146,7 +147,7 @@ def lead_attribute(
         return None
     audit_record(
         actor=actor,
-        action="lead.attributed",
+        action=audit_events.LEAD_ATTRIBUTED,
         target=lead,
         evidence={"partner": partner.pk, "code": partner.referral_code, "source": source},
         request=request,
@@ -187,7 +188,7 @@ def lead_attribution_set(*, lead, partner: Partner, actor: User, reason: str) ->
         attribution.save()
     audit_record(
         actor=actor,
-        action="lead.attributed",
+        action=audit_events.LEAD_ATTRIBUTED,
         target=lead,
         reason=reason,
         evidence={"partner": partner.pk, "source": Attribution.Source.MANUAL, "from": before},
@@ -214,7 +215,7 @@ def _referral_follow(*, client, partner: Partner, actor: Actor, reason: str) -> 
         referral.save(update_fields=["partner", "code"])
         audit_record(
             actor=actor,
-            action="referral.moved",
+            action=audit_events.REFERRAL_MOVED,
             target=client,
             reason=reason,
             evidence={"partner": partner.pk, "from": before},

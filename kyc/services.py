@@ -17,6 +17,7 @@ from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.models import Client
 from clients.services import client_kyc_level_set, client_restrict
+from kyc import audit_events
 
 from . import pipeline, questionnaire
 from .models import KycCheck, KycDocument, KycSubmission
@@ -113,7 +114,7 @@ def kyc_questionnaire_save(
     submission.save()
     audit_record(
         actor=actor,
-        action="kyc.questionnaire_scored",
+        action=audit_events.KYC_QUESTIONNAIRE_SCORED,
         target=submission,
         evidence={"points": points, "of": questionnaire.MAX_POINTS, "outcome": outcome},
     )
@@ -147,7 +148,7 @@ def kyc_document_upload(
     document.save()
     audit_record(
         actor=actor,
-        action="kyc.document_uploaded",
+        action=audit_events.KYC_DOCUMENT_UPLOADED,
         target=submission,
         evidence={
             "kind": kind,
@@ -184,7 +185,7 @@ def kyc_submission_submit(*, submission: KycSubmission, actor: Actor) -> KycSubm
     submission.submitted_at = timezone.now()
     submission.step = "submitted"
     submission.save()
-    audit_record(actor=actor, action="kyc.submitted", target=submission)
+    audit_record(actor=actor, action=audit_events.KYC_SUBMITTED, target=submission)
     from .tasks import kyc_autocheck_task
 
     kyc_autocheck_task.delay_on_commit(submission.pk)
@@ -339,7 +340,7 @@ def _autocheck_record(submission: KycSubmission, results, seconds: float) -> Kyc
         )
         audit_record(
             actor=AUTOCHECK_ACTOR,
-            action="kyc.auto_approved",
+            action=audit_events.KYC_AUTO_APPROVED,
             target=submission,
             reason="every automatic check passed",
             evidence=evidence,
@@ -357,7 +358,7 @@ def _autocheck_record(submission: KycSubmission, results, seconds: float) -> Kyc
         submission.save()
         audit_record(
             actor=AUTOCHECK_ACTOR,
-            action="kyc.sent_to_review",
+            action=audit_events.KYC_SENT_TO_REVIEW,
             target=submission,
             reason="flagged: " + ", ".join(flags),
             evidence=evidence,
@@ -403,7 +404,9 @@ def kyc_review_approve(*, submission: KycSubmission, actor, reason: str) -> KycS
     if four_eyes and submission.first_approval_by_id is None:
         submission.first_approval_by = actor
         submission.save(update_fields=["first_approval_by"])
-        audit_record(actor=actor, action="kyc.first_approval", target=submission, reason=reason)
+        audit_record(
+            actor=actor, action=audit_events.KYC_FIRST_APPROVAL, target=submission, reason=reason
+        )
         return submission
     if four_eyes and submission.first_approval_by_id == actor.pk:
         raise NotAllowed("A second compliance officer must give the second approval.")
@@ -413,7 +416,7 @@ def kyc_review_approve(*, submission: KycSubmission, actor, reason: str) -> KycS
     submission.save()
     audit_record(
         actor=actor,
-        action="kyc.approved",
+        action=audit_events.KYC_APPROVED,
         target=submission,
         reason=reason,
         evidence={"four_eyes": four_eyes},
@@ -439,7 +442,7 @@ def kyc_review_reject(*, submission: KycSubmission, actor, reason: str) -> KycSu
     submission.decided_at, submission.decided_by = timezone.now(), actor
     submission.decision_reason = reason.strip()
     submission.save()
-    audit_record(actor=actor, action="kyc.rejected", target=submission, reason=reason)
+    audit_record(actor=actor, action=audit_events.KYC_REJECTED, target=submission, reason=reason)
     return submission
 
 
@@ -465,7 +468,7 @@ def kyc_review_request_resubmission(
     submission.save()
     audit_record(
         actor=actor,
-        action="kyc.resubmission_requested",
+        action=audit_events.KYC_RESUBMISSION_REQUESTED,
         target=submission,
         reason=message,
         evidence={"documents": documents},
@@ -520,7 +523,7 @@ def kyc_expiry_sweep(*, today: date | None = None) -> dict:
             )
             audit_record(
                 actor="rule:kyc_expiry",
-                action="kyc.expiry_warning",
+                action=audit_events.KYC_EXPIRY_WARNING,
                 target=client,
                 evidence={"expires": str(client.id_document_expires_on)},
             )

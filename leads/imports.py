@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput
 from brokerage.services import audit_record
+from leads import audit_events
 
 from .models import Channel, LeadImport
 from .services import lead_capture
@@ -128,7 +129,7 @@ def lead_import_upload(*, actor, uploaded_file) -> LeadImport:
     lead_import.save()
     audit_record(
         actor=actor,
-        action="lead_import.uploaded",
+        action=audit_events.LEAD_IMPORT_UPLOADED,
         target=lead_import,
         evidence={"filename": name, "rows": rows},
     )
@@ -235,7 +236,7 @@ def lead_import_start(*, lead_import: LeadImport, actor) -> LeadImport:
     lead_import.save(update_fields=["state"])
     audit_record(
         actor=actor,
-        action="lead_import.started",
+        action=audit_events.LEAD_IMPORT_STARTED,
         target=lead_import,
         evidence={"mode": lead_import.mode, "rows": lead_import.valid_rows},
     )
@@ -277,7 +278,7 @@ def lead_import_apply(*, import_id: int) -> LeadImport:
             )
             audit_record(
                 actor=actor,
-                action="lead_import.applied",
+                action=audit_events.LEAD_IMPORT_APPLIED,
                 target=lead_import,
                 evidence={"created": created, "duplicates": duplicates},
             )

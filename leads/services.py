@@ -18,6 +18,7 @@ from brokerage.roles import ROLES
 from brokerage.services import Actor, audit_record
 from clients.selectors import client_for_email
 from clients.services import client_assign
+from leads import audit_events
 
 from . import rules
 from .models import (
@@ -330,15 +331,15 @@ def lead_route(
         else "no routing rule matched",
         "score": lead.score,
     }
-    action = "lead.assigned"
+    action = audit_events.LEAD_ASSIGNED
     if rule is None:
         _assign(lead, None, None, actor, decision)
-        action = "lead.unrouted"
+        action = audit_events.LEAD_UNROUTED
     elif rule.action == RoutingRule.Action.NURTURE:
         decision["sequence"] = rule.sequence.name
         _nurture_start(lead, rule.sequence, actor)
         lead.desk, lead.assigned_to, lead.assigned_at = None, None, None
-        action = "lead.nurture_started"
+        action = audit_events.LEAD_NURTURE_STARTED
     else:
         if rule.action == RoutingRule.Action.SENIOR:
             candidates, fit = _candidates(
@@ -362,7 +363,7 @@ def lead_route(
         )
         _assign(lead, profile, desk, actor, decision)
         if profile is None:
-            action = "lead.queued"
+            action = audit_events.LEAD_QUEUED
     lead.routed_at = timezone.now()
     lead.routing = decision
     lead.save()
@@ -441,7 +442,7 @@ def lead_status_change(*, lead: Lead, actor: User, to: str, reason: str = "") ->
     _activity(lead, LeadActivity.Kind.STATUS, actor, f"{before} → {lead.status}", reason=reason)
     audit_record(
         actor=actor,
-        action="lead.status_changed",
+        action=audit_events.LEAD_STATUS_CHANGED,
         target=lead,
         reason=reason,
         evidence={"from": before, "to": lead.status},
@@ -510,7 +511,11 @@ def lead_reassign(*, lead: Lead, actor: Actor, to_user: User, reason: str = "") 
     lead.routed_at = lead.routed_at or timezone.now()
     lead.save()
     audit_record(
-        actor=actor, action="lead.reassigned", target=lead, reason=reason, evidence=decision
+        actor=actor,
+        action=audit_events.LEAD_REASSIGNED,
+        target=lead,
+        reason=reason,
+        evidence=decision,
     )
     nurture_stop(lead=lead, reason="an agent took over", actor=actor)
     return lead
@@ -558,7 +563,9 @@ def nurture_stop(*, lead: Lead, reason: str, actor: Actor) -> bool:
     ).update(state=NurtureEnrollment.State.STOPPED, stopped_reason=reason[:100], next_send_at=None)
     if stopped:
         _activity(lead, LeadActivity.Kind.NURTURE, actor, f"Nurture stopped: {reason}")
-        audit_record(actor=actor, action="lead.nurture_stopped", target=lead, reason=reason)
+        audit_record(
+            actor=actor, action=audit_events.LEAD_NURTURE_STOPPED, target=lead, reason=reason
+        )
     return bool(stopped)
 
 
@@ -585,7 +592,9 @@ def lead_unsubscribe(*, token: str) -> Lead:
     if not lead.email_opt_out:
         lead.email_opt_out = True
         lead.save(update_fields=["email_opt_out", "updated_at"])
-        audit_record(actor="rule:unsubscribe_link", action="lead.unsubscribed", target=lead)
+        audit_record(
+            actor="rule:unsubscribe_link", action=audit_events.LEAD_UNSUBSCRIBED, target=lead
+        )
         nurture_stop(lead=lead, reason="unsubscribed", actor="rule:unsubscribe_link")
     return lead
 
@@ -681,7 +690,7 @@ def lead_convert_on_ftd(*, client_id: int, actor: Actor) -> Lead | None:
     _activity(lead, LeadActivity.Kind.STATUS, actor, f"{before} → {lead.status}", reason="FTD")
     audit_record(
         actor=actor,
-        action="lead.status_changed",
+        action=audit_events.LEAD_STATUS_CHANGED,
         target=lead,
         reason="First deposit (FTD).",
         evidence={"from": before, "to": lead.status, "rule": "ftd"},

@@ -13,11 +13,47 @@ from django.conf import settings
 from django.core.cache import cache
 
 from brokerage import health
+from brokerage.events import catalogue
 from brokerage.models import Desk, User
 from brokerage.roles import ROLES
 from brokerage.services import staff_user_upsert
 from clients.services import client_register
 from ib.services import partner_create
+
+# Codes the tests write through audit_record that no product catalogue declares.
+test_event = catalogue("tests")
+for _code in [
+    *[
+        "a",
+        "b",
+        "c",
+        "x",
+        "x.y",
+        "w",
+        "new",
+        "quick",
+        "seed",
+        "score",
+        "real",
+        "live",
+        "concurrent",
+        "other",
+        "other.thing",
+    ],
+    *[
+        "thing.done",
+        "note.checked",
+        "note.added",
+        "before-crash",
+        "bench.event",
+        "bulk.0",
+        "bulk.1",
+    ],
+    *["bulk.2", "slow", "doomed", "client.updated"],
+]:
+    test_event(_code, _code)
+for _i in range(5):
+    test_event(f"thing.step{_i}", f"Step {_i}")
 
 PASSWORD = "correct-horse-battery-9"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

@@ -30,6 +30,7 @@ from django.utils import timezone
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import Desk, User
 from brokerage.services import Actor, audit_record, audit_record_many
+from clients import audit_events
 from clients.models import (
     Client,
     ClientActivity,
@@ -215,7 +216,7 @@ def retention_flags_run(*, now: datetime | None = None, actor: Actor = SYSTEM_AC
     )
     audit_record_many(
         actor=actor,
-        action="retention.flagged",
+        action=audit_events.RETENTION_FLAGGED,
         entries=[
             (
                 flag,
@@ -231,7 +232,7 @@ def retention_flags_run(*, now: datetime | None = None, actor: Actor = SYSTEM_AC
     )
     audit_record_many(
         actor=actor,
-        action="retention.cleared",
+        action=audit_events.RETENTION_CLEARED,
         entries=[
             (
                 RetentionFlag(
@@ -305,7 +306,7 @@ def retention_flags_clear_on_trade(*, client_ids, actor: Actor, wait: bool = Tru
         flag.cleared_reason = f"Traded again on {day_label(at)}"
         entries.append((flag, flag.cleared_reason, {"client_id": flag.client_id}))
     RetentionFlag.objects.bulk_update(flags, ["status", "cleared_at", "cleared_reason"])
-    audit_record_many(actor=actor, action="retention.cleared", entries=entries)
+    audit_record_many(actor=actor, action=audit_events.RETENTION_CLEARED, entries=entries)
     return len(flags)
 
 
@@ -420,7 +421,9 @@ def retention_action_log(
     flag.save(update_fields=update)
     audit_record(
         actor=actor,
-        action="retention.email_sent" if channel == "email" else "retention.call_logged",
+        action=audit_events.RETENTION_EMAIL_SENT
+        if channel == "email"
+        else audit_events.RETENTION_CALL_LOGGED,
         target=flag,
         reason=RetentionFlag.Outcome(outcome).label if outcome else subject,
         evidence={
@@ -497,7 +500,7 @@ def retention_policy_set(
     policy.save()
     audit_record(
         actor=actor,
-        action="retention.policy_set",
+        action=audit_events.RETENTION_POLICY_SET,
         target=policy,
         reason=f"{desk.name if desk else 'Default'}: {inactivity_days} days inactive, "
         f"{balance_drop_percent}% balance drop, {no_login_days} days without sign-in",

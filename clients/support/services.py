@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record
+from clients import audit_events
 from clients.models import Client, ClientActivity, SupportTicket, TicketMessage
 from clients.notify import email_client
 from clients.selectors import clients_visible_to
@@ -88,7 +89,7 @@ def ticket_open(
     )
     audit_record(
         actor=actor,
-        action="ticket.opened",
+        action=audit_events.TICKET_OPENED,
         target=ticket,
         evidence={"client": client.pk, "category": category, "priority": priority},
     )
@@ -160,7 +161,7 @@ def ticket_reply(*, ticket: SupportTicket, body: str, actor: Actor) -> TicketMes
         )
     audit_record(
         actor=actor,
-        action="ticket.replied",
+        action=audit_events.TICKET_REPLIED,
         target=ticket,
         evidence={
             "message": message.pk,
@@ -187,7 +188,11 @@ def ticket_close(*, ticket: SupportTicket, actor: Actor, reason: str = "") -> Su
     ticket.closed_at = timezone.now()
     ticket.save(update_fields=["status", "closed_at"])
     audit_record(
-        actor=actor, action="ticket.closed", target=ticket, reason=reason, evidence={"was": before}
+        actor=actor,
+        action=audit_events.TICKET_CLOSED,
+        target=ticket,
+        reason=reason,
+        evidence={"was": before},
     )
     return ticket
 
@@ -215,7 +220,7 @@ def ticket_assign(*, ticket: SupportTicket, assignee, actor: Actor) -> SupportTi
         ticket.save(update_fields=["assigned_to"])
         audit_record(
             actor=actor,
-            action="ticket.assigned",
+            action=audit_events.TICKET_ASSIGNED,
             target=ticket,
             evidence={"from": before, "to": after},
         )
@@ -236,7 +241,7 @@ def ticket_priority_set(*, ticket: SupportTicket, priority: str, actor: Actor) -
         ticket.save(update_fields=["priority"])
         audit_record(
             actor=actor,
-            action="ticket.priority_set",
+            action=audit_events.TICKET_PRIORITY_SET,
             target=ticket,
             evidence={"from": before, "to": priority},
         )

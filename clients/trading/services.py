@@ -32,6 +32,7 @@ from brokerage.errors import DomainError, InvalidInput
 from brokerage.models import AuditEvent
 from brokerage.operations import call_outside, stale
 from brokerage.services import Actor, audit_record
+from clients import audit_events
 
 from ..locks import lock_client
 from ..models import AccountOpening, AccountType, Client, TradingAccount
@@ -138,7 +139,7 @@ def trading_account_open(
     if outcome.unknown:
         audit_record(
             actor=actor,
-            action="trading_account.open_unknown",
+            action=audit_events.TRADING_ACCOUNT_OPEN_UNKNOWN,
             target=client,
             reason=outcome.lost.message,
             evidence={"reference": opening.reference, "group": account_type.group},
@@ -196,7 +197,7 @@ def _opening_link(
     opening.save(update_fields=["status", "account", "resolved_at"])
     audit_record(
         actor=actor,
-        action="trading_account.opened",
+        action=audit_events.TRADING_ACCOUNT_OPENED,
         target=account,
         reason="found on the trading server after a lost answer" if late else "",
         evidence={
@@ -285,7 +286,7 @@ def _opening_resolve(opening, platform, *, now, give_up_after) -> str:
         if _opening_failed(opening, "The trading server has no account carrying this reference."):
             audit_record(
                 actor=SWEEPER,
-                action="trading_account.open_failed",
+                action=audit_events.TRADING_ACCOUNT_OPEN_FAILED,
                 target=opening.client,
                 reason="no account on the trading server after a lost answer",
                 evidence={"reference": opening.reference},
@@ -353,7 +354,7 @@ def trading_account_password_reset(*, account: TradingAccount, actor: Actor, req
         recent = AuditEvent.objects.filter(
             target_type=account._meta.label_lower,
             target_id=str(account.pk),
-            action="trading_account.password_reset",
+            action=audit_events.TRADING_ACCOUNT_PASSWORD_RESET,
             occurred_at__gte=timezone.now() - timedelta(hours=1),
         ).count()
         if recent >= PASSWORD_RESETS_PER_HOUR:
@@ -381,7 +382,7 @@ def trading_account_password_reset(*, account: TradingAccount, actor: Actor, req
             platform.close()
         audit_record(
             actor=actor,
-            action="trading_account.password_reset",
+            action=audit_events.TRADING_ACCOUNT_PASSWORD_RESET,
             target=account,
             evidence={"login": account.login, "server": account.server.name},
             request=request,

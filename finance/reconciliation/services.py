@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import audit_record
+from finance import audit_events
 
 from .. import psp as psp_registry
 from ..models import PeriodClose, ReconciliationItem, ReconciliationRun
@@ -99,7 +100,7 @@ def reconciliation_start(
     run.save()
     audit_record(
         actor=actor,
-        action="reconciliation.started",
+        action=audit_events.RECONCILIATION_STARTED,
         target=run,
         evidence={"psp": psp, "format": fmt, "file": run.original_name, "size": uploaded_file.size},
     )
@@ -130,7 +131,7 @@ def reconciliation_execute(*, run_id: int) -> str:
             run.save(update_fields=["counts", "status", "finished_at"])
             audit_record(
                 actor="rule:reconciliation",
-                action="reconciliation.finished",
+                action=audit_events.RECONCILIATION_FINISHED,
                 target=run,
                 evidence=counts,
             )
@@ -175,7 +176,7 @@ def reconciliation_item_resolve(*, item: ReconciliationItem, reason: str, actor)
     item.save(update_fields=["resolution", "resolved_by", "resolved_at"])
     audit_record(
         actor=actor,
-        action="reconciliation.item_resolved",
+        action=audit_events.RECONCILIATION_ITEM_RESOLVED,
         target=item.run,
         reason=reason,
         evidence={
@@ -213,7 +214,7 @@ def period_close(*, run: ReconciliationRun, actor) -> PeriodClose:
     )
     audit_record(
         actor=actor,
-        action="reconciliation.period_closed",
+        action=audit_events.RECONCILIATION_PERIOD_CLOSED,
         target=run,
         evidence={"psp": run.psp, "month": f"{first:%Y-%m}", **run.counts},
     )

@@ -25,6 +25,7 @@ from brokerage.money import to_amount
 from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.services import client_flag_add
+from finance import audit_events
 
 from ..ledger import Leg, clearing_for, ledger_post, system_account, wallet_for
 from ..locks import lock_deposit_accounts, lock_in_order
@@ -133,7 +134,7 @@ def chargeback_open(
     )
     audit_record(
         actor=actor,
-        action="chargeback.opened",
+        action=audit_events.CHARGEBACK_OPENED,
         target=chargeback,
         reason=reason or "",
         evidence={
@@ -194,7 +195,11 @@ def chargeback_resolve(*, chargeback: Chargeback, outcome: str, reason: str, act
     cb.outcome_reason = (reason or "")[:255]
     cb.save()
     audit_record(
-        actor=actor, action=f"chargeback.{outcome}", target=cb, reason=reason, evidence=evidence
+        actor=actor,
+        action=audit_events.CHARGEBACK_WON if outcome == "won" else audit_events.CHARGEBACK_LOST,
+        target=cb,
+        reason=reason,
+        evidence=evidence,
     )
     return cb
 
@@ -219,7 +224,7 @@ def chargeback_evidence_add(*, chargeback: Chargeback, uploaded_file, note: str,
     evidence.save()
     audit_record(
         actor=actor,
-        action="chargeback.evidence_added",
+        action=audit_events.CHARGEBACK_EVIDENCE_ADDED,
         target=chargeback,
         evidence={"sha256": checked.sha256, "name": checked.original_name, "note": note},
     )

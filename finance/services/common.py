@@ -19,6 +19,7 @@ from django.db import transaction
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.operations import call_outside
 from brokerage.services import Actor, audit_record
+from finance import audit_events
 
 from ..ledger import Leg, clearing_for, hold_close, ledger_post, wallet_for
 from ..locks import lock_withdrawal
@@ -68,7 +69,7 @@ def withdrawal_cancel(*, withdrawal: Withdrawal, actor: Actor, reason: str) -> W
     w.decision_reason = reason
     hold_close(hold=w.hold, status=Hold.Status.RELEASED)
     w.save()
-    audit_record(actor=actor, action="withdrawal.cancelled", target=w, reason=reason)
+    audit_record(actor=actor, action=audit_events.WITHDRAWAL_CANCELLED, target=w, reason=reason)
     return w
 
 

@@ -23,6 +23,7 @@ from brokerage.services import Actor, audit_record
 from clients.models import Client
 from clients.services import client_first_deposit_record
 from clients.standing import Purpose, client_standing
+from finance import audit_events
 
 from .. import psp as psp_registry
 from ..ledger import Leg, clearing_for, ledger_post, wallet_for
@@ -68,7 +69,7 @@ def deposit_create(
     )
     audit_record(
         actor=actor,
-        action="deposit.created",
+        action=audit_events.DEPOSIT_CREATED,
         target=deposit,
         evidence={"amount": str(amount), "currency": method.currency, "psp": method.psp},
         request=request,
@@ -103,7 +104,7 @@ def deposit_open_session(
             deposit.save()
             audit_record(
                 actor=f"psp:{deposit.psp}",
-                action="deposit.opened",
+                action=audit_events.DEPOSIT_OPENED,
                 target=deposit,
                 evidence={"provider_reference": deposit.provider_reference},
             )
@@ -117,7 +118,9 @@ def _deposit_fail(deposit_id: int, *, reason: str, actor: Actor = "rule:deposit"
             deposit.fail()
             deposit.failure_reason = reason[:255]
             deposit.save()
-            audit_record(actor=actor, action="deposit.failed", target=deposit, reason=reason)
+            audit_record(
+                actor=actor, action=audit_events.DEPOSIT_FAILED, target=deposit, reason=reason
+            )
 
 
 def deposit_complete(*, deposit: Deposit, event: WebhookEvent, actor: str) -> str:
@@ -159,7 +162,7 @@ def deposit_complete(*, deposit: Deposit, event: WebhookEvent, actor: str) -> st
     deposit.save()
     audit_record(
         actor=actor,
-        action="deposit.completed",
+        action=audit_events.DEPOSIT_COMPLETED,
         target=deposit,
         evidence={
             "amount": str(deposit.amount),
@@ -190,7 +193,11 @@ def deposit_payment_update(*, deposit: Deposit, event: WebhookEvent, actor: str)
     deposit.save()
     audit_record(
         actor=actor,
-        action=f"deposit.{deposit.status}",
+        action=(
+            audit_events.DEPOSIT_FAILED
+            if kind == EventKind.PAYMENT_FAILED
+            else audit_events.DEPOSIT_EXPIRED
+        ),
         target=deposit,
         reason=deposit.failure_reason,
         evidence={"event_id": event.event_id},

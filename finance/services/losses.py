@@ -17,6 +17,7 @@ from django.db.models import F
 
 from brokerage.services import audit_record
 from clients.models import Client
+from finance import audit_events
 
 from ..ledger import Leg, ledger_post, system_account, wallet_for
 from ..models import Chargeback, LedgerAccount, LedgerTransaction
@@ -60,7 +61,7 @@ def recover_losses(client: Client, currency: str, *, key: str, actor) -> Decimal
             left -= share
     audit_record(
         actor=actor,
-        action="chargeback.loss_recovered",
+        action=audit_events.CHARGEBACK_LOSS_RECOVERED,
         target=client,
         evidence={"amount": str(amount), "currency": currency, "from": key},
     )

@@ -26,6 +26,7 @@ from brokerage.errors import InvalidInput
 from brokerage.money import format_money, to_amount
 from brokerage.operations import claim, sweep
 from brokerage.services import audit_record
+from finance import audit_events
 
 from .. import psp as psp_registry
 from ..ledger import hold_place, system_account, wallet_for
@@ -77,7 +78,7 @@ def refund_request(*, deposit: Deposit, amount, reason: str, actor, request=None
     Deposit.objects.filter(pk=deposit.pk).update(refunded_amount=F("refunded_amount") + amount)
     audit_record(
         actor=actor,
-        action="refund.requested",
+        action=audit_events.REFUND_REQUESTED,
         target=deposit,
         reason=reason,
         evidence={"refund": refund.reference, "amount": str(amount)},
@@ -157,7 +158,11 @@ def refund_finish(refund_id: int, result: OperationResult, actor: str) -> str:
         refund.save()
         audit_record(
             actor=actor,
-            action=f"refund.{refund.status}",
+            action=(
+                audit_events.REFUND_SUCCEEDED
+                if refund.status == Refund.Status.SUCCEEDED
+                else audit_events.REFUND_FAILED
+            ),
             target=deposit,
             reason=refund.failure_reason,
             evidence={"refund": refund.reference, "provider_reference": refund.provider_reference},

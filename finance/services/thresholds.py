@@ -23,6 +23,7 @@ from django.utils import timezone
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.money import to_amount
 from brokerage.services import audit_record
+from finance import audit_events
 
 from ..models_thresholds import COUNTS, Threshold, ThresholdChange, ThresholdValue
 from .common import need
@@ -84,7 +85,9 @@ def threshold_propose(*, key: str, value, actor, reason: str) -> ThresholdChange
     change.save()
     audit_record(
         actor=actor,
-        action="finance.threshold_lowered" if lowering else "finance.threshold_raise_proposed",
+        action=audit_events.FINANCE_THRESHOLD_LOWERED
+        if lowering
+        else audit_events.FINANCE_THRESHOLD_RAISE_PROPOSED,
         target=change,
         reason=reason,
         evidence={"key": key, "from": str(current), "to": str(value)},
@@ -99,7 +102,7 @@ def threshold_propose(*, key: str, value, actor, reason: str) -> ThresholdChange
         raise_.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
         audit_record(
             actor=actor,
-            action="finance.threshold_raise_superseded",
+            action=audit_events.FINANCE_THRESHOLD_RAISE_SUPERSEDED,
             target=raise_,
             reason=raise_.decision_reason,
             evidence={"key": key, "by_change": change.pk},
@@ -130,7 +133,7 @@ def threshold_approve(*, change: ThresholdChange, actor, reason: str = "") -> Th
     _apply(row, change.value)
     audit_record(
         actor=actor,
-        action="finance.threshold_raise_approved",
+        action=audit_events.FINANCE_THRESHOLD_RAISE_APPROVED,
         target=change,
         reason=change.decision_reason,
         evidence={
@@ -154,7 +157,7 @@ def threshold_reject(*, change: ThresholdChange, actor, reason: str) -> Threshol
     change.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
     audit_record(
         actor=actor,
-        action="finance.threshold_raise_rejected",
+        action=audit_events.FINANCE_THRESHOLD_RAISE_REJECTED,
         target=change,
         reason=reason,
         evidence={"key": change.key, "value": str(change.value)},

@@ -35,6 +35,7 @@ from brokerage.operations import claim, sweep
 from brokerage.services import Actor, audit_record
 from clients.models import Client
 from clients.standing import Purpose, client_standing
+from finance import audit_events
 
 from .. import psp as psp_registry
 from ..ledger import hold_close, hold_place, wallet_for
@@ -154,7 +155,7 @@ def withdrawal_request(
     withdrawal.save()
     audit_record(
         actor=actor,
-        action="withdrawal.requested",
+        action=audit_events.WITHDRAWAL_REQUESTED,
         target=withdrawal,
         evidence={"amount": str(amount), "currency": currency, "psp": psp, "held": True},
         request=request,
@@ -167,7 +168,7 @@ def withdrawal_request(
         withdrawal.save()
         audit_record(
             actor=CHECKS_ACTOR,
-            action="withdrawal.sent_to_review",
+            action=audit_events.WITHDRAWAL_SENT_TO_REVIEW,
             target=withdrawal,
             reason="; ".join(r["message"] for r in reasons),
             evidence={"reasons": [r["code"] for r in reasons]},
@@ -179,7 +180,7 @@ def withdrawal_request(
         withdrawal.save()
         audit_record(
             actor=CHECKS_ACTOR,
-            action="withdrawal.auto_approved",
+            action=audit_events.WITHDRAWAL_AUTO_APPROVED,
             target=withdrawal,
             reason="Every automatic check passed.",
             evidence={
@@ -214,7 +215,7 @@ def withdrawal_approve(*, withdrawal: Withdrawal, actor, reason: str = "") -> Wi
         w.save(update_fields=["first_approval_by"])
         audit_record(
             actor=actor,
-            action="withdrawal.first_approval",
+            action=audit_events.WITHDRAWAL_FIRST_APPROVAL,
             target=w,
             reason=reason,
             evidence={"four_eyes_usd": str(four_eyes_usd)},
@@ -227,7 +228,7 @@ def withdrawal_approve(*, withdrawal: Withdrawal, actor, reason: str = "") -> Wi
     w.save()
     audit_record(
         actor=actor,
-        action="withdrawal.approved",
+        action=audit_events.WITHDRAWAL_APPROVED,
         target=w,
         reason=reason,
         evidence={
@@ -253,7 +254,7 @@ def withdrawal_reject(*, withdrawal: Withdrawal, actor, reason: str) -> Withdraw
     w.decided_by, w.decided_at, w.decision_reason = actor, timezone.now(), reason
     hold_close(hold=w.hold, status=Hold.Status.RELEASED)
     w.save()
-    audit_record(actor=actor, action="withdrawal.rejected", target=w, reason=reason)
+    audit_record(actor=actor, action=audit_events.WITHDRAWAL_REJECTED, target=w, reason=reason)
     return w
 
 
@@ -306,7 +307,9 @@ def _payout_claimed(w: Withdrawal, resumed: bool) -> None:
         w.save(update_fields=["status"])
     audit_record(
         actor=PAYOUT_ACTOR,
-        action="withdrawal.payout_resumed" if resumed else "withdrawal.payout_started",
+        action=audit_events.WITHDRAWAL_PAYOUT_RESUMED
+        if resumed
+        else audit_events.WITHDRAWAL_PAYOUT_STARTED,
         target=w,
         evidence={"attempt": w.payout_attempts},
     )
@@ -344,11 +347,11 @@ def withdrawal_finish(withdrawal_id: int, result: OperationResult, actor: str) -
         if txn is not None:
             w.mark_paid()
             w.ledger_transaction = txn
-            action = "withdrawal.paid"
+            action = audit_events.WITHDRAWAL_PAID
         else:
             w.mark_failed()
             w.failure_reason = (result.detail or "The PSP refused the payout.")[:255]
-            action = "withdrawal.payout_failed"
+            action = audit_events.WITHDRAWAL_PAYOUT_FAILED
         w.save()
         audit_record(
             actor=actor,

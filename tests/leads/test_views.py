@@ -71,7 +71,7 @@ def test_agent_works_the_lead_notes_calls_status(client, floor, uae_lead):
     kinds = list(LeadActivity.objects.filter(lead=lead).values_list("kind", flat=True))
     assert {"note", "call", "status", "assignment", "touch"} <= set(kinds)
     changes = AuditEvent.objects.filter(action="lead.status_changed", target_id=str(lead.pk))
-    assert [e.evidence["to"] for e in changes.order_by("seq")] == ["contacted", "qualified"]
+    assert [e.evidence["to"] for e in changes.order_by("id")] == ["contacted", "qualified"]
 
 
 def test_lost_needs_a_reason_and_bad_transitions_are_explained(client, floor, uae_lead):

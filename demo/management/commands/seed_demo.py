@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from brokerage import audit_events as brokerage_events
 from brokerage.models import ApiKey, Desk, User
 from brokerage.roles import ROLES
 from brokerage.services import api_key_create, audit_record, staff_user_upsert
@@ -118,7 +119,7 @@ class Command(BaseCommand):
         for name, languages in DESKS:
             desk, created = Desk.objects.get_or_create(name=name, defaults={"languages": languages})
             if created:
-                audit_record(actor=ACTOR, action="desk.created", target=desk)
+                audit_record(actor=ACTOR, action=brokerage_events.DESK_CREATED, target=desk)
             desks[name] = desk
 
         staff = []
@@ -155,7 +156,7 @@ class Command(BaseCommand):
                 desk.save(update_fields=["manager"])
                 audit_record(
                     actor=ACTOR,
-                    action="desk.manager_set",
+                    action=brokerage_events.DESK_MANAGER_SET,
                     target=desk,
                     evidence={"manager": manager.email},
                 )
@@ -210,7 +211,10 @@ class Command(BaseCommand):
         if current is None:
             TOTP.activate(user, secret)
             audit_record(
-                actor=ACTOR, action="mfa.totp_enrolled", target=user, reason="demo TOTP secret"
+                actor=ACTOR,
+                action=brokerage_events.MFA_TOTP_ENROLLED,
+                target=user,
+                reason="demo TOTP secret",
             )
         if not Authenticator.objects.filter(
             user=user, type=Authenticator.Type.RECOVERY_CODES
@@ -233,6 +237,6 @@ class Command(BaseCommand):
             key.prefix, key.key_hash = raw[: ApiKey.PREFIX_LEN], ApiKey.digest(raw)
             key.is_active = True
             key.save()
-            audit_record(actor=ACTOR, action="api_key.rotated", target=key)
+            audit_record(actor=ACTOR, action=brokerage_events.API_KEY_ROTATED, target=key)
             return
         api_key_create(actor=ACTOR, name="Demo landing page", scopes=["leads:write"], raw_key=raw)

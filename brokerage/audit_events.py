@@ -1,0 +1,19 @@
+"""The audit event codes brokerage writes, with the labels staff read (one catalogue per app;
+`brokerage.events` refuses a code no catalogue declares)."""
+
+from brokerage.events import catalogue
+
+event = catalogue("brokerage")
+
+API_KEY_CHANGED = event("api_key.changed", "Api key changed")
+API_KEY_CREATED = event("api_key.created", "Api key created")
+API_KEY_REVOKED = event("api_key.revoked", "Api key revoked")
+API_KEY_ROTATED = event("api_key.rotated", "Api key rotated")
+DESK_CREATED = event("desk.created", "Desk created")
+DESK_MANAGER_SET = event("desk.manager_set", "Desk manager set")
+MFA_TOTP_ENROLLED = event("mfa.totp_enrolled", "Mfa totp enrolled")
+STAFF_CREATED = event("staff.created", "Staff created")
+STAFF_DEACTIVATED = event("staff.deactivated", "Staff deactivated")
+STAFF_UPDATED = event("staff.updated", "Staff updated")
+USER_CHANGED_IN_ADMIN = event("user.changed_in_admin", "User changed in admin")
+USER_CREATED_IN_ADMIN = event("user.created_in_admin", "User created in admin")

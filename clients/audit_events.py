@@ -1,0 +1,33 @@
+"""The audit event codes clients writes, with the labels staff read (one catalogue per app;
+`brokerage.events` refuses a code no catalogue declares)."""
+
+from brokerage.events import catalogue
+
+event = catalogue("clients")
+
+CLIENT_AML_CASE_CLOSED = event("client.aml_case_closed", "Client aml case closed")
+CLIENT_AML_CASE_OPENED = event("client.aml_case_opened", "Client aml case opened")
+CLIENT_ASSIGNED = event("client.assigned", "Client assigned")
+CLIENT_CALL_LOGGED = event("client.call_logged", "Client call logged")
+CLIENT_FLAGGED = event("client.flagged", "Client flagged")
+CLIENT_FTD = event("client.ftd", "Client ftd")
+CLIENT_KYC_LEVEL_CHANGED = event("client.kyc_level_changed", "Client kyc level changed")
+CLIENT_NOTE_ADDED = event("client.note_added", "Client note added")
+CLIENT_REGISTERED = event("client.registered", "Client registered")
+CLIENT_RESTRICTED = event("client.restricted", "Client restricted")
+RETENTION_CALL_LOGGED = event("retention.call_logged", "Retention call logged")
+RETENTION_CLEARED = event("retention.cleared", "Retention cleared")
+RETENTION_EMAIL_SENT = event("retention.email_sent", "Retention email sent")
+RETENTION_FLAGGED = event("retention.flagged", "Retention flagged")
+RETENTION_POLICY_SET = event("retention.policy_set", "Retention policy set")
+TICKET_ASSIGNED = event("ticket.assigned", "Ticket assigned")
+TICKET_CLOSED = event("ticket.closed", "Ticket closed")
+TICKET_OPENED = event("ticket.opened", "Ticket opened")
+TICKET_PRIORITY_SET = event("ticket.priority_set", "Ticket priority set")
+TICKET_REPLIED = event("ticket.replied", "Ticket replied")
+TRADING_ACCOUNT_OPEN_FAILED = event("trading_account.open_failed", "Trading account open failed")
+TRADING_ACCOUNT_OPEN_UNKNOWN = event("trading_account.open_unknown", "Trading account open unknown")
+TRADING_ACCOUNT_OPENED = event("trading_account.opened", "Trading account opened")
+TRADING_ACCOUNT_PASSWORD_RESET = event(
+    "trading_account.password_reset", "Trading account password reset"
+)

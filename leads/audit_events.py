@@ -1,0 +1,18 @@
+"""The audit event codes leads writes, with the labels staff read (one catalogue per app;
+`brokerage.events` refuses a code no catalogue declares)."""
+
+from brokerage.events import catalogue
+
+event = catalogue("leads")
+
+LEAD_ASSIGNED = event("lead.assigned", "Lead assigned")
+LEAD_NURTURE_STARTED = event("lead.nurture_started", "Lead nurture started")
+LEAD_NURTURE_STOPPED = event("lead.nurture_stopped", "Lead nurture stopped")
+LEAD_QUEUED = event("lead.queued", "Lead queued")
+LEAD_REASSIGNED = event("lead.reassigned", "Lead reassigned")
+LEAD_STATUS_CHANGED = event("lead.status_changed", "Lead status changed")
+LEAD_UNROUTED = event("lead.unrouted", "Lead unrouted")
+LEAD_UNSUBSCRIBED = event("lead.unsubscribed", "Lead unsubscribed")
+LEAD_IMPORT_APPLIED = event("lead_import.applied", "Lead import applied")
+LEAD_IMPORT_STARTED = event("lead_import.started", "Lead import started")
+LEAD_IMPORT_UPLOADED = event("lead_import.uploaded", "Lead import uploaded")
