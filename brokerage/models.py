@@ -192,6 +192,13 @@ class AuditEvent(models.Model):
         return self.actor_id is None
 
     @property
+    def action_label(self) -> str:
+        """What staff read for the event's code (`brokerage.events`)."""
+        from .events import label
+
+        return label(self.action)
+
+    @property
     def sealed(self) -> "AuditSeal | None":
         try:
             return self.seal

@@ -15,6 +15,7 @@ from . import health
 from .audiences import home_url_for
 from .dashboard import dashboard_for
 from .errors import DomainError, NotAllowed
+from .events import choices as event_choices
 from .models import AuditEvent, Desk
 from .permissions import staff_required
 from .roles import ROLES, role_of
@@ -104,7 +105,7 @@ def audit_log(request):
         "page": page,
         "query": query,
         "filters": filters,
-        "actions": audit_action_choices(),
+        "actions": event_choices(audit_action_choices()),
     }
     template = "backoffice/_audit_results.html" if request.htmx else "backoffice/audit_log.html"
     return render(request, template, ctx)

@@ -640,7 +640,7 @@ def audit_trail(client: Client, user) -> Contribution:
                 e.occurred_at,
                 "audit",
                 "journal-check",
-                e.action.split(".", 1)[-1].replace("_", " ").capitalize(),
+                e.action_label,
                 f"{e.actor_label}{': ' + e.reason if e.reason else ''}",
                 url=reverse("backoffice:audit_event", args=[e.pk]) if see_audit else "",
             )

@@ -22,35 +22,35 @@ from ib.services import partner_create
 
 # Codes the tests write through audit_record that no product catalogue declares.
 test_event = catalogue("tests")
-for _code in [
-    *[
-        "a",
-        "b",
-        "c",
-        "x",
-        "x.y",
-        "w",
-        "new",
-        "quick",
-        "seed",
-        "score",
-        "real",
-        "live",
-        "concurrent",
-        "other",
-        "other.thing",
-    ],
-    *[
-        "thing.done",
-        "note.checked",
-        "note.added",
-        "before-crash",
-        "bench.event",
-        "bulk.0",
-        "bulk.1",
-    ],
-    *["bulk.2", "slow", "doomed", "client.updated"],
-]:
+TEST_EVENT_CODES = (
+    "a",
+    "b",
+    "c",
+    "x",
+    "x.y",
+    "w",
+    "new",
+    "quick",
+    "seed",
+    "score",
+    "real",
+    "live",
+    "concurrent",
+    "other",
+    "other.thing",
+    "thing.done",
+    "note.checked",
+    "note.added",
+    "before-crash",
+    "bench.event",
+    "bulk.0",
+    "bulk.1",
+    "bulk.2",
+    "slow",
+    "doomed",
+    "client.updated",
+)
+for _code in TEST_EVENT_CODES:
     test_event(_code, _code)
 for _i in range(5):
     test_event(f"thing.step{_i}", f"Step {_i}")

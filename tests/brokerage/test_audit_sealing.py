@@ -227,7 +227,7 @@ def test_the_audit_log_filters_by_client_and_the_360_shows_their_whole_trail(cli
 
     detail = client.get(f"/backoffice/clients/{customer.pk}/")
     assert detail.status_code == 200
-    assert "Checked" in detail.content.decode()  # a note's event, found by its subject
+    assert "note.checked" in detail.content.decode()  # a note event, found by its subject
 
 
 def test_the_event_page_says_when_an_event_is_still_being_sealed(client, db):
