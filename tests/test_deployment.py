@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"postgres", "redis", "migrate", "web", "worker", "beat"}
+SERVICES = {"postgres", "redis", "migrate", "web", "worker", "beat", "sealer"}
 
 
 def compose_command() -> list[str]:
