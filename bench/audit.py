@@ -9,6 +9,8 @@ after commit. This measures, in one run on one server:
   the same writer processes inserting one row into a plain table through the same Django stack
   (what the audit design costs beyond the client stack);
 - sealing lag (sealed_at - occurred_at) percentiles, with the sealer running beside the writers;
+- the previous design in the same run: the same writers, each also updating one shared row in
+  its transaction and so holding its lock until commit (as every audit_record did before);
 - a crash drill after that: a quarter as many events again, the sealer killed (SIGKILL) halfway
   through sealing them and started again; afterwards nothing is left unsealed, every event has
   one seal, the chain is gapless, and `audit_verify`'s check passes.
@@ -80,9 +82,11 @@ def pgbench_floor(db: dict, clients: int, transactions: int) -> float:
     raise RuntimeError(out)
 
 
-def writer(n: int, count: int, db_name: str, start_at: float, done: mp.Queue, floor: bool):
-    """One writer process: `count` transactions, each an audit event (or, for the floor, a
-    one-row INSERT into a plain table through the same Django stack)."""
+def writer(n: int, count: int, db_name: str, start_at: float, done: mp.Queue, kind: str):
+    """One writer process: `count` transactions, each an audit event ("audit"); for the floor,
+    a one-row INSERT into a plain table through the same Django stack ("floor"); or an audit
+    event written the way it was before sealing existed ("serialised": every writer also
+    updates one shared head row in its transaction, holding its lock until commit)."""
     connections["default"].settings_dict["NAME"] = db_name
     connections.close_all()
     from brokerage.audit import audit_record
@@ -93,10 +97,13 @@ def writer(n: int, count: int, db_name: str, start_at: float, done: mp.Queue, fl
         time.sleep(0.001)
     for i in range(count):
         with transaction.atomic():
-            if floor:
+            if kind == "floor":
                 with connection.cursor() as cur:
                     cur.execute("INSERT INTO bench_baseline (v) VALUES (%s)", ["baseline event"])
             else:
+                if kind == "serialised":
+                    with connection.cursor() as cur:
+                        cur.execute("UPDATE bench_head SET n = n + 1 WHERE id = 1")
                 audit_record(
                     actor=f"rule:bench{n}", action="bench.event", evidence={"w": n, "i": i}
                 )
@@ -104,13 +111,13 @@ def writer(n: int, count: int, db_name: str, start_at: float, done: mp.Queue, fl
     connections.close_all()
 
 
-def run_writers(writers: int, per_writer: int, db_name: str, *, floor: bool):
+def run_writers(writers: int, per_writer: int, db_name: str, *, kind: str):
     connections.close_all()  # a forked writer must not share the parent's connection
     ctx = mp.get_context("fork")
     done = ctx.Queue()
     start_at = time.time() + 1.0
     procs = [
-        ctx.Process(target=writer, args=(n, per_writer, db_name, start_at, done, floor))
+        ctx.Process(target=writer, args=(n, per_writer, db_name, start_at, done, kind))
         for n in range(writers)
     ]
     for p in procs:
@@ -168,8 +175,10 @@ def main():
     try:
         with connection.cursor() as cur:
             cur.execute("CREATE TABLE bench_baseline (id bigserial primary key, v text)")
+            cur.execute("CREATE TABLE bench_head (id int primary key, n bigint)")
+            cur.execute("INSERT INTO bench_head VALUES (1, 0)")
         connections.close_all()
-        procs, done, start_at = run_writers(args.writers, per_writer, bench_db, floor=True)
+        procs, done, start_at = run_writers(args.writers, per_writer, bench_db, kind="floor")
         finished = [done.get() for _ in procs]
         for p in procs:
             p.join()
@@ -189,7 +198,7 @@ def main():
 
         # The writers, with the sealer running beside them.
         sealer = start_sealer(bench_db)
-        procs, done, start_at = run_writers(args.writers, per_writer, bench_db, floor=False)
+        procs, done, start_at = run_writers(args.writers, per_writer, bench_db, kind="audit")
         finished = [done.get() for _ in procs]
         for p in procs:
             p.join()
@@ -204,7 +213,7 @@ def main():
 
         # The crash drill: more events, the sealer killed halfway through sealing them.
         before, drill = head_seq(), max(args.writers, total // 4) // args.writers
-        procs, done, _ = run_writers(args.writers, drill, bench_db, floor=False)
+        procs, done, _ = run_writers(args.writers, drill, bench_db, kind="audit")
         crashed = False
         while not crashed:
             time.sleep(0.01)
@@ -226,6 +235,12 @@ def main():
         written = total + drill * args.writers
         seals = AuditSeal.objects.count()
         verified = audit_chain_verify()
+        # The previous design, for comparison: the same writers, one shared row locked to commit.
+        procs, done, start_at = run_writers(args.writers, per_writer, bench_db, kind="serialised")
+        finished = [done.get() for _ in procs]
+        for p in procs:
+            p.join()
+        serialised_per_s = total / (max(finished) - start_at)
         floor = pgbench_floor(connection.settings_dict, args.writers, total)
     finally:
         if sealer is not None and sealer.poll() is None:
@@ -248,6 +263,10 @@ def main():
                 "django_floor_per_s": round(django_floor, 1),
                 "django_floor": "one-row INSERT transactions through the same Django stack",
                 "ratio_to_django_floor": round(events_per_s / django_floor, 3),
+                "serialised_events_per_s": round(serialised_per_s, 1),
+                "serialised": "the same writers holding one shared row lock to commit, as "
+                "every audit_record did before sealing",
+                "serialised_ratio": round(serialised_per_s / floor, 3),
                 "sealing_lag_s": {
                     "p50": round(percentile(lags, 50), 3),
                     "p99": round(percentile(lags, 99), 3),
