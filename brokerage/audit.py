@@ -406,7 +406,9 @@ def audit_chain_verify() -> ChainVerification:
 
 
 def _seal_rows(head_seq: int):
-    with connection.cursor() as cur:
+    # A server-side cursor (verify always runs in a transaction): the chain can be millions of
+    # rows, read 5,000 at a time.
+    with connection.chunked_cursor() as cur:
         cur.execute(
             f"SELECT s.seq, s.prev_hash, s.hash, s.event_id, {_EVENT_COLUMNS}"  # noqa: S608
             " FROM brokerage_auditseal s LEFT JOIN brokerage_auditevent e ON e.id = s.event_id"
