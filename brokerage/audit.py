@@ -459,5 +459,28 @@ def _verify_snapshot(*, snapshot: bool) -> ChainVerification:
                 forged.event_id,
                 "row past the chain head: not written by the chain",
             )
+    if snapshot and (skipped := _events_passed_over()):
+        return ChainVerification(
+            False,
+            checked,
+            None,
+            skipped[0],
+            f"{len(skipped)} committed event(s) the sealer has passed are not in the chain",
+        )
     unsealed, oldest = audit_sealing_status()
     return ChainVerification(True, checked, unsealed=unsealed, oldest_unsealed_at=oldest)
+
+
+def _events_passed_over() -> list[int]:
+    """Events below the sealer's position, not waiting in a hole, with no seal: left out of
+    the chain (the sealer's position moved past them by hand)."""
+    state = AuditSealerState.objects.filter(pk=1).values_list("sealed_through_id", "holes").first()
+    through, holes = state or (0, [])
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT e.id FROM brokerage_auditevent e WHERE e.id <= %s AND NOT EXISTS"
+            " (SELECT 1 FROM brokerage_auditseal s WHERE s.event_id = e.id) ORDER BY e.id",
+            [through],
+        )
+        ids = [r[0] for r in cur.fetchall()]
+    return [i for i in ids if not any(lo <= i <= hi for lo, hi, *_ in holes)]

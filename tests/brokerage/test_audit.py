@@ -322,3 +322,19 @@ def test_verifying_while_events_are_written_raises_no_false_alarm():
         stop.set()
         thread.join()
     assert all(r.ok for r in results), [r.problem for r in results if not r.ok]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_the_sealer_was_made_to_skip_are_found():
+    audit_record(actor="rule:test", action="a")
+    audit_seal()
+    skipped = audit_record(actor="rule:test", action="b")
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE brokerage_auditsealerstate SET sealed_through_id = %s, holes = '[]'",
+            [skipped.pk],
+        )
+    audit_seal()
+    result = audit_chain_verify()
+    assert (result.ok, result.broken_id) == (False, skipped.pk)
+    assert "not in the chain" in result.problem

@@ -19,8 +19,9 @@ class Command(BaseCommand):
             audit_seal_all()
         result = audit_chain_verify()
         if not result.ok:
+            where = f" at seq {result.broken_seq}" if result.broken_seq is not None else ""
             raise CommandError(
-                f"Audit chain BROKEN at seq {result.broken_seq}"
+                f"Audit chain BROKEN{where}"
                 + (f" (event {result.broken_id})" if result.broken_id else "")
                 + f": {result.problem}. {result.checked} rows before it verified."
             )
