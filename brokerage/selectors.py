@@ -20,7 +20,7 @@ def audit_event_list(
     """The audit log, newest first; `subject` narrows it to one client's whole trail."""
     if not user.has_perm("brokerage.view_auditevent"):
         raise NotAllowed("Only compliance and ops can read the audit log.")
-    qs = AuditEvent.objects.select_related("seal").order_by("-id")
+    qs = AuditEvent.objects.order_by("-id")
     subject = str(subject)
     if subject:
         wellformed = subject.isascii() and subject.isdigit()
@@ -42,10 +42,6 @@ def audit_event_list(
             | Q(reason__icontains=q)
         )
     return qs
-
-
-def audit_action_choices() -> list[str]:
-    return list(AuditEvent.objects.order_by().values_list("action", flat=True).distinct())
 
 
 def audit_events_per_day(*, days: int = 14) -> list[dict]:
