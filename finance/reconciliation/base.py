@@ -56,6 +56,12 @@ class StatementRow:
     description: str = ""
     category: str = ""  # charge, refund, payout, dispute, dispute_reversal, fee, transfer, ...
     payment_reference: str = ""  # refunds/disputes: the original payment's id, when given
+    # Bank statements (camt.053, MT940): who the other side is and what they wrote, so an
+    # incoming wire can be matched to a client and an outgoing one to its payment order.
+    counterparty_name: str = ""  # the payer of a credit, the payee of a debit
+    counterparty_iban: str = ""  # their account (IBAN, upper case, no spaces), when given
+    remittance: str = ""  # the payer's free-text remittance information, joined
+    end_to_end_id: str = ""  # the payment order's EndToEndId (ISO 20022), when given
 
 
 @dataclass(frozen=True, slots=True)
