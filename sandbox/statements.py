@@ -344,6 +344,7 @@ def iter_camt053(
             remittance = (
                 f"<RmtInf><Ustrd>{_x(description[:140])}</Ustrd></RmtInf>" if description else ""
             )
+            remittance = _related_parties(row, credit) + remittance
             extra = ""
             if len(description) > 140:  # Ustrd holds 140 characters: the whole text goes here
                 extra = f"<AddtlNtryInf>{_x(description[:500])}</AddtlNtryInf>"
@@ -390,6 +391,18 @@ def iter_camt053(
         while chunk := spool.read(1 << 16):
             yield chunk
     yield b"    </Stmt>\n  </BkToCstmrStmt>\n</Document>\n"
+
+
+def _related_parties(row, credit: bool) -> str:
+    """<RltdPties> naming the other side (the debtor of money in, the creditor of money out)."""
+    name = _XML_INVALID.sub("", getattr(row, "counterparty_name", ""))[:140]
+    iban = getattr(row, "counterparty_iban", "")
+    if not name and not iban:
+        return ""
+    side = "Dbtr" if credit else "Cdtr"
+    party = f"<{side}><Nm>{_x(name)}</Nm></{side}>" if name else ""
+    account = f"<{side}Acct><Id><IBAN>{_x(iban)}</IBAN></Id></{side}Acct>" if iban else ""
+    return f"<RltdPties>{party}{account}</RltdPties>"
 
 
 def write_camt053(
@@ -458,7 +471,12 @@ def _field_86(row, n: int) -> list[str]:
     if row.description:
         purpose += f"SVWZ+{_swift(row.description)}"
     pieces = [purpose[i : i + 27] for i in range(0, len(purpose), 27)]
-    head += f"?30SANDDEFFXXX?31DE{(n * 7919) % 10**20:020d}?34{997 if credit else 0:03d}"
+    iban = getattr(row, "counterparty_iban", "") or f"DE{(n * 7919) % 10**20:020d}"
+    head += f"?30SANDDEFFXXX?31{_swift(iban)}"
+    name = _swift(getattr(row, "counterparty_name", ""))[:54]
+    if name:  # ?32 and ?33 hold 27 characters each
+        head += f"?32{name[:27]}" + (f"?33{name[27:]}" if name[27:] else "")
+    head += f"?34{997 if credit else 0:03d}"
     pieces = pieces[: len(_PURPOSE_SUBFIELDS)]
     subfields = zip(_PURPOSE_SUBFIELDS, pieces, strict=False)
     text = head + "".join(f"?{code}{piece}" for code, piece in subfields)

@@ -15,9 +15,16 @@ Contract and quirks:
 - <Amt Ccy="..."> is unsigned: CdtDbtInd CRDT is +, DBIT is -; the amount must fit its
   currency's decimal places;
 - `booked_on`: BookgDt, else ValDt, each as <Dt> or <DtTm> (an ISO 8601 date-time's date);
-- `reference`: NtryDtls/TxDtls/Refs/EndToEndId (unless NOTPROVIDED), else TxDtls/Refs/
-  AcctSvcrRef, else the entry's AcctSvcrRef, else RmtInf/Ustrd; of a batch entry (several
-  <TxDtls>), the first transaction's;
+- a batch entry (several <TxDtls>) whose transactions each state their amount (TxDtls/Amt,
+  else AmtDtls/TxAmt/Amt) in the entry's currency is one row per transaction, with the entry's
+  number as line_no; their amounts must add up to the entry's (balance_mismatch), signed as the
+  entry (a batch of one direction: banks get a transaction's CdtDbtInd wrong) or else each by
+  its own CdtDbtInd. Without amounts, the entry is one row carrying the first transaction;
+- `reference`: the transaction's Refs/EndToEndId (unless NOTPROVIDED), else its Refs/
+  AcctSvcrRef, else the entry's AcctSvcrRef, else RmtInf/Ustrd;
+- the other side: of money in the debtor, of money out the creditor: RltdPties/Dbtr/Nm (Dbtr/
+  Pty/Nm from 001.08) and DbtrAcct/Id/IBAN (upper case, no spaces); `remittance`: the Ustrd
+  lines and Strd/CdtrRefInf/Ref joined; `end_to_end_id`: EndToEndId unless NOTPROVIDED;
 - `description`: AddtlNtryInf, else the Ustrd lines joined; `category` is fee for the bank
   transaction sub-families CHRG, COMM, COME, COMI, FEES, SUBS, else transfer;
 - the header: account IBAN (else Acct/Id/Othr/Id), opening balance OPBD (or PRCD), closing
@@ -88,9 +95,25 @@ _ON_END = {
             "BkTxCd/Domn/Fmly/SubFmlyCd": "subfamily",
         }.items()
     },
-    f"{_TXDTLS}/Refs/EndToEndId": ("t", "e2e"),
-    f"{_TXDTLS}/Refs/AcctSvcrRef": ("t", "tx_bank_ref"),
+    **{
+        f"{_TXDTLS}/{path}": ("t", key)
+        for path, key in {
+            "Refs/EndToEndId": "e2e",
+            "Refs/AcctSvcrRef": "bank_ref",
+            "Amt": "amount",
+            "AmtDtls/TxAmt/Amt": "tx_amount",
+            "CdtDbtInd": "sign",
+            # the parties: <Nm> directly under Dbtr/Cdtr up to 001.07, under Pty from 001.08
+            "RltdPties/Dbtr/Nm": "debtor",
+            "RltdPties/Dbtr/Pty/Nm": "debtor",
+            "RltdPties/Cdtr/Nm": "creditor",
+            "RltdPties/Cdtr/Pty/Nm": "creditor",
+            "RltdPties/DbtrAcct/Id/IBAN": "debtor_iban",
+            "RltdPties/CdtrAcct/Id/IBAN": "creditor_iban",
+        }.items()
+    },
     f"{_TXDTLS}/RmtInf/Ustrd": ("u", "ustrd"),
+    f"{_TXDTLS}/RmtInf/Strd/CdtrRefInf/Ref": ("u", "strd"),
     **{
         f"{_BAL}/{path}": ("b", key)
         for path, key in {
@@ -109,14 +132,20 @@ _ON_END = {
             "Acct/Id/IBAN": "iban",
             "Acct/Id/Othr/Id": "account",
             "Acct/Ccy": "currency",
+            "CreDtTm": "created_at",
+            "FrToDt/ToDtTm": "to_at",
         }.items()
     },
 }
-_START_ENTRY, _START_TX, _START_ENTRY_AMT, _START_STMT, _START_BAL, _START_BAL_AMT = range(1, 7)
+(_START_ENTRY, _START_TX, _START_ENTRY_AMT, _START_STMT, _START_BAL, _START_BAL_AMT) = range(1, 7)
+_START_TX_AMT, _START_TX_AMT2 = 7, 8
+_TX_CCY = {_START_TX_AMT: "ccy", _START_TX_AMT2: "tx_ccy"}
 _ON_START = {
     _NTRY: _START_ENTRY,
     _TXDTLS: _START_TX,
     f"{_NTRY}/Amt": _START_ENTRY_AMT,
+    f"{_TXDTLS}/Amt": _START_TX_AMT,
+    f"{_TXDTLS}/AmtDtls/TxAmt/Amt": _START_TX_AMT2,
     _STMT: _START_STMT,
     _BAL: _START_BAL,
     f"{_BAL}/Amt": _START_BAL_AMT,
@@ -170,9 +199,9 @@ def _camt_parser(out: list):
     stack: list[_Node] = []
     text = ""
     entry: dict | None = None
+    tx: dict | None = None  # the entry's current <TxDtls>
     bal: dict | None = None
     stmt: dict | None = None
-    tx_count = 0
     entry_no = 0
 
     def line() -> int:
@@ -194,7 +223,7 @@ def _camt_parser(out: list):
         )
 
     def start(name: str, attrs: list[str]) -> None:
-        nonlocal text, entry, bal, stmt, tx_count, entry_no
+        nonlocal text, entry, tx, bal, stmt, entry_no
         text = ""
         if not stack:
             ns, _, local = name.rpartition(" ")
@@ -213,12 +242,15 @@ def _camt_parser(out: list):
                 raise row_error("the XML is nested too deeply", line())
         elif action == _START_ENTRY:
             entry_no += 1
-            tx_count = 0
-            entry = {"line": line(), "ustrd": []}
+            entry = {"line": line(), "txs": []}
+            tx = None
         elif action == _START_TX:
-            tx_count += 1
+            tx = {"ustrd": [], "strd": []}
+            entry["txs"].append(tx)
         elif action == _START_ENTRY_AMT:
             entry["ccy"] = _attribute(attrs, "Ccy")
+        elif action in _TX_CCY:
+            tx[_TX_CCY[action]] = _attribute(attrs, "Ccy")
         elif action == _START_STMT:
             stmt = {"line": line(), "bals": [], "count": 0, "sum": ZERO, "currencies": set()}
         elif action == _START_BAL:
@@ -233,7 +265,7 @@ def _camt_parser(out: list):
             raise row_error("an XML element's text is too long", line())
 
     def end(name: str) -> None:
-        nonlocal entry, bal, stmt
+        nonlocal entry, tx, bal, stmt
         action = stack.pop().end
         if action is None:
             return
@@ -241,19 +273,18 @@ def _camt_parser(out: list):
         if kind == "e":
             entry.setdefault(key, text.strip())
         elif kind == "t":
-            if tx_count == 1:
-                entry.setdefault(key, text.strip())
+            tx.setdefault(key, text.strip())
         elif kind == "u":
-            if tx_count == 1:
-                entry["ustrd"].append(text.strip())
+            tx[key].append(text.strip())
         elif kind == "entry":
-            row = _camt_row(entry, entry_no)
-            entry = None
-            if row is not None:
+            rows = _camt_rows(entry, entry_no, stmt)
+            entry = tx = None
+            if rows:
                 stmt["count"] += 1
-                stmt["sum"] += row.amount
-                stmt["currencies"].add(row.currency)
-                out.append(row)
+                stmt["currencies"].add(rows[0].currency)
+                for row in rows:
+                    stmt["sum"] += row.amount
+                out.extend(rows)
         elif kind == "b":
             bal.setdefault(key, text.strip())
         elif kind == "s":
@@ -326,7 +357,20 @@ def _camt_date(e: dict, key: str, bad) -> date | None:
     return None
 
 
-def _camt_row(e: dict, n: int) -> StatementRow | None:
+def _camt_amount(raw: str, currency: str, line: int, bad) -> Decimal:
+    if not _CAMT_AMOUNT.match(raw):
+        if NOT_FINITE.match(raw):
+            raise bad(f"amount {raw!r} is not a finite number")
+        raise bad(f"amount {raw!r} is not a number")
+    amount = Decimal(raw)
+    if amount.as_tuple().exponent < -2 or currency in ODD_EXPONENTS:
+        check_places(amount, currency, raw, line)
+    return amount
+
+
+def _camt_rows(e: dict, n: int, stmt: dict) -> list[StatementRow]:
+    """The rows of one <Ntry>: none if not booked, one per transaction of a batch entry whose
+    transactions' amounts add up to it, else one."""
     line = e["line"]
 
     def bad(message):
@@ -334,22 +378,15 @@ def _camt_row(e: dict, n: int) -> StatementRow | None:
 
     status = e.get("status", "BOOK").upper()
     if status not in ("BOOK", ""):
-        return None  # pending / information-only entries are not booked money
-    raw = e.get("amount")
-    if raw is None:
+        return []  # pending / information-only entries are not booked money
+    if e.get("amount") is None:
         raise bad("the entry has no <Amt>")
-    if not _CAMT_AMOUNT.match(raw):
-        if NOT_FINITE.match(raw):
-            raise bad(f"amount {raw!r} is not a finite number")
-        raise bad(f"amount {raw!r} is not a number")
-    amount = Decimal(raw)
     currency = e.get("ccy", "")
     if currency not in seen_currencies:
         if not currency:
             raise bad("the amount has no Ccy attribute")
         currency = parse_currency(currency, line)
-    if amount.as_tuple().exponent < -2 or currency in ODD_EXPONENTS:
-        check_places(amount, currency, raw, line)
+    amount = _camt_amount(e["amount"], currency, line, bad)
     sign = e.get("sign")
     if sign == "DBIT":
         amount = -amount
@@ -358,13 +395,74 @@ def _camt_row(e: dict, n: int) -> StatementRow | None:
     booked_on = _camt_date(e, "booked", bad) or _camt_date(e, "value", bad)
     if booked_on is None:
         raise bad("the entry has no booking or value date")
-    ustrd = " ".join(u for u in e["ustrd"] if u)
-    e2e = e.get("e2e", "")
+    category = "fee" if e.get("subfamily", "").upper() in _FEE_SUBFAMILIES else "transfer"
+    txs = e["txs"]
+    if len(txs) > 1:
+        amounts = _batch_amounts(txs, amount, currency, line, bad)
+        if amounts is not None:
+            return [
+                _camt_tx_row(e, tx, n, tx_amount, currency, booked_on, category)
+                for tx, tx_amount in zip(txs, amounts, strict=True)
+            ]
+    return [_camt_tx_row(e, txs[0] if txs else {}, n, amount, currency, booked_on, category)]
+
+
+def _batch_amounts(txs: list[dict], amount: Decimal, currency: str, line: int, bad):
+    """Each transaction's signed amount, if every one states its amount in the entry's
+    currency (else None: the entry is kept as one row); balance_mismatch if they do not add
+    up to the entry."""
+    unsigned = []
+    for tx in txs:
+        if tx.get("amount") is not None and tx.get("ccy", currency) == currency:
+            raw = tx["amount"]
+        elif tx.get("tx_amount") is not None and tx.get("tx_ccy", currency) == currency:
+            raw = tx["tx_amount"]
+        else:
+            return None
+        unsigned.append(_camt_amount(raw, currency, line, bad))
+    # A transaction's own CdtDbtInd is the entry's in a batch of one direction; banks write it
+    # wrongly often enough (PostFinance) that the entry's sign is tried first.
+    entry_signed = [u if amount >= 0 else -u for u in unsigned]
+    if sum(entry_signed) == amount:
+        return entry_signed
+    own_signed = [
+        -u if tx.get("sign") == "DBIT" or (not tx.get("sign") and amount < 0) else u
+        for tx, u in zip(txs, unsigned, strict=True)
+    ]
+    if sum(own_signed) == amount:
+        return own_signed
+    raise StatementError(
+        f"the entry of {amount} {currency} holds {len(txs)} transactions that add up to "
+        f"{sum(entry_signed)}",
+        code="balance_mismatch",
+        line_no=line,
+    )
+
+
+def _camt_tx_row(
+    e: dict, tx: dict, n: int, amount: Decimal, currency: str, booked_on: date, category: str
+) -> StatementRow:
+    ustrd = " ".join(u for u in tx.get("ustrd", ()) if u)
+    remittance = " ".join(r for r in (ustrd, *tx.get("strd", ())) if r)
+    e2e = tx.get("e2e", "")
     if e2e.upper() == "NOTPROVIDED":
         e2e = ""
-    reference = e2e or e.get("tx_bank_ref") or e.get("bank_ref") or ustrd
-    category = "fee" if e.get("subfamily", "").upper() in _FEE_SUBFAMILIES else "transfer"
-    return StatementRow(n, reference, amount, currency, booked_on, e.get("info") or ustrd, category)
+    reference = e2e or tx.get("bank_ref") or e.get("bank_ref") or ustrd
+    # the other side: the debtor of money in, the creditor of money out
+    side = "debtor" if amount >= 0 else "creditor"
+    return StatementRow(
+        n,
+        reference,
+        amount,
+        currency,
+        booked_on,
+        e.get("info") or ustrd,
+        category,
+        counterparty_name=" ".join(tx.get(side, "").split()),
+        counterparty_iban=tx.get(f"{side}_iban", "").replace(" ", "").upper(),
+        remittance=remittance,
+        end_to_end_id=e2e,
+    )
 
 
 def _camt_header(s: dict) -> StatementHeader:

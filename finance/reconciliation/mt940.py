@@ -21,10 +21,14 @@ Contract and quirks:
 - `reference`: the :61: customer reference (unless NONREF; replaced by the full EREF of :86:
   when it is that EREF cut to its 16 characters), else the end-to-end reference in :86:, else
   the :61: bank reference after //; an EREF of NOTPROVIDED counts as none;
-- :86: in any of three styles: German structured (GVC?00 booking text?20-?29 and ?60-?63
-  purpose, SEPA keywords EREF+ SVWZ+ ... running on across subfields, or pre-SEPA free lines),
-  slash codes (/EREF/.../REMI/USTD//...), or free text (an EREF+ token is picked out);
-  `description` is the SVWZ+ purpose, the /REMI/ text, or else the field's text;
+- :86: in any of three styles: structured subfields, German (GVC?00 booking text?20-?29 and
+  ?60-?63 purpose, ?31 account, ?32-?33 name) or Dutch (the same numbers after ">"), the
+  purpose holding SEPA keywords EREF+ SVWZ+ ... running on across subfields, or pre-SEPA free
+  lines; SWIFT codes (/EREF/ /NAME/ /IBAN/ /CNTP/account/BIC/name/ /REMI/USTD//...); or free
+  text (an EREF+ token is picked out). `description` and `remittance` are the SVWZ+ purpose,
+  the /REMI/ text, or else the field's text; `counterparty_name` ?32?33 or /NAME/;
+  `counterparty_iban` ?31 or /IBAN/ when it is an IBAN (a bank code and account number is
+  not); `end_to_end_id` the EREF;
 - `category` is fee for the transaction type codes CHG and COM (NCHG, FCOM, ...), else
   transfer;
 - every message must close: opening + lines = closing (balance_mismatch), a message without
@@ -38,6 +42,7 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from .base import Source, StatementError, StatementHeader, StatementRow, row_error, wrong_format
 from .values import (
@@ -62,18 +67,17 @@ _LINE_61 = re.compile(
     re.ASCII,
 )
 _SWIFT_AMOUNT = re.compile(r"\d{1,15},\d{0,15}\Z", re.ASCII)
-_STRUCTURED_86 = re.compile(r"\d{3}\?\d\d|\?\d\d")
-_SUBFIELD = re.compile(r"\?(\d\d)")
+_STRUCTURED_86 = re.compile(r"(?:\d{3})?([?>])\d\d")  # GVC?00... (German), 000>10... (Dutch)
 _SEPA_KEYWORDS = re.compile(
     r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC|COAM|OAMT|SQTP|PURP|RTRN)\+"
 )
 _SWIFT_CODES = (
     "EREF|TRTP|IBAN|BIC|NAME|REMI|MARF|CSID|SVCL|ISDT|RTRN|PURP|ORDP|BENM|ULTC|ULTD|CNTP|PREF|"
-    "ADDR|OCMT|CHGS|EXCH|IREF|CREF|COAM|OAMT|ATOS|RTYP|SWOC|CDTRREFTP|CDTRREF"
+    "ADDR|OCMT|CHGS|EXCH|IREF|CREF|COAM|OAMT|ATOS|RTYP|SWOC|CDTRREFTP|CDTRREF|ACCW|BYOR"
 )
-_SLASH_EREF = re.compile(rf"/EREF/(.*?)(?=/(?:{_SWIFT_CODES})/|/?\Z)")
-_SLASH_REMI = re.compile(rf"/REMI/(?:USTD//|STRD/)?(.*?)(?=/(?:{_SWIFT_CODES})/|/?\Z)")
+_SLASH_FIELD = re.compile(rf"/({_SWIFT_CODES})/")
 _FREE_EREF = re.compile(r"EREF\+(\S+)")
+_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}\Z")
 _PURPOSE_CODES = frozenset([*(f"2{i}" for i in range(10)), "60", "61", "62", "63"])
 _FEE_TYPES = frozenset({"CHG", "COM"})
 
@@ -106,34 +110,83 @@ def _entry_date(value_date: date, mmdd: str) -> date:
     return booked_on
 
 
-def _parse_86(lines: list[str]) -> tuple[str, str]:
-    """(end-to-end reference, description) from a :86: field."""
-    if lines and _STRUCTURED_86.match(lines[0]):  # German style: GVC?00booking text?20...
-        parts = _SUBFIELD.split("".join(lines))
-        purpose_lines = [
-            text
-            for code, text in zip(parts[1::2], parts[2::2], strict=True)
-            if code in _PURPOSE_CODES
-        ]
-        purpose = "".join(purpose_lines)  # SEPA values run on across subfields
-        keys = list(_SEPA_KEYWORDS.finditer(purpose))
-        if not keys:  # pre-SEPA: each subfield is a line of free text
-            return "", " ".join(text.strip() for text in purpose_lines if text.strip())
-        values = {}
-        for k, m in enumerate(keys):
-            end = keys[k + 1].start() if k + 1 < len(keys) else len(purpose)
-            values.setdefault(m.group(1), purpose[m.end() : end].strip())
-        return values.get("EREF", ""), values.get("SVWZ", purpose.strip())
-    if lines and lines[0].startswith("/"):
-        text = "".join(lines)
-        eref = _SLASH_EREF.search(text)
-        remi = _SLASH_REMI.search(text)
-        return (eref.group(1).strip().rstrip("/") if eref else ""), (
-            remi.group(1).strip().rstrip("/") if remi else text.strip()
-        )
+class _Info(NamedTuple):
+    """What a :86: field says about its statement line."""
+
+    eref: str = ""  # the end-to-end reference
+    description: str = ""
+    name: str = ""  # the other side
+    iban: str = ""
+    remittance: str = ""
+
+
+def _iban(text: str) -> str:
+    text = text.replace(" ", "").upper()
+    return text if _IBAN.match(text) else ""
+
+
+def _structured_86(text: str, mark: str) -> _Info:
+    """German ?-subfields (GVC?00 booking text?10 primanota?20-?29 purpose?30 BLZ/BIC
+    ?31 account?32-?33 name?60-?63 purpose) or the Dutch >-subfields of the same numbers."""
+    parts = re.split(rf"\{mark}(\d\d)", text)
+    fields: dict[str, list[str]] = {}
+    for code, value in zip(parts[1::2], parts[2::2], strict=True):
+        fields.setdefault(code, []).append(value)
+    purpose_lines = [
+        value
+        for code, value in zip(parts[1::2], parts[2::2], strict=True)
+        if code in _PURPOSE_CODES
+    ]
+    name = " ".join("".join(fields.get("32", []) + fields.get("33", [])).split())
+    iban = _iban("".join(fields.get("31", [])))
+    purpose = "".join(purpose_lines)  # SEPA values run on across subfields
+    keys = list(_SEPA_KEYWORDS.finditer(purpose))
+    if not keys:  # pre-SEPA: each subfield is a line of free text
+        text = " ".join(line.strip() for line in purpose_lines if line.strip())
+        return _Info("", text, name, iban, text)
+    values = {}
+    for k, m in enumerate(keys):
+        stop = keys[k + 1].start() if k + 1 < len(keys) else len(purpose)
+        values.setdefault(m.group(1), purpose[m.end() : stop].strip())
+    remittance = values.get("SVWZ", purpose.strip())
+    return _Info(
+        values.get("EREF", ""),
+        remittance,
+        name,
+        iban or _iban(values.get("IBAN", "")),
+        remittance,
+    )
+
+
+def _slash_86(text: str) -> _Info:
+    """SWIFT codes as ABN AMRO, ING and Rabobank write them: /EREF/.../NAME/.../REMI/..."""
+    parts = _SLASH_FIELD.split(text)
+    values: dict[str, str] = {}
+    for code, value in zip(parts[1::2], parts[2::2], strict=True):
+        values.setdefault(code, value.strip().rstrip("/").strip())
+    name, iban = values.get("NAME", ""), _iban(values.get("IBAN", ""))
+    if "CNTP" in values:  # /CNTP/account/BIC/name/city/
+        cntp = values["CNTP"].split("/")
+        iban = iban or _iban(cntp[0])
+        name = name or (cntp[2] if len(cntp) > 2 else "")
+    remi = values.get("REMI", "")
+    for prefix in ("USTD//", "USTD/", "STRD/"):
+        remi = remi.removeprefix(prefix)
+    remi = remi.strip().strip("/")
+    return _Info(values.get("EREF", ""), remi or text.strip(), " ".join(name.split()), iban, remi)
+
+
+def _parse_86(lines: list[str]) -> _Info:
+    if not lines:
+        return _Info()
+    structured = _STRUCTURED_86.match(lines[0])
+    if structured:
+        return _structured_86("".join(lines), structured.group(1))
+    if lines[0].startswith("/"):
+        return _slash_86("".join(lines))
     text = " ".join(line.strip() for line in lines).strip()
     eref = _FREE_EREF.search(text)
-    return (eref.group(1) if eref else ""), text
+    return _Info(eref.group(1) if eref else "", text, remittance=text)
 
 
 class _Mt940Message:
@@ -247,7 +300,8 @@ class _Mt940Parser:
         custref = custref.strip()
         if custref.upper() == "NONREF":
             custref = ""
-        eref, description = _parse_86(pending["info"]) if "info" in pending else ("", "")
+        info = _parse_86(pending["info"]) if "info" in pending else _Info()
+        eref, description = info.eref, info.description
         if eref.upper() == "NOTPROVIDED":
             eref = ""
         if custref and not (eref and len(custref) == 16 and eref.startswith(custref)):
@@ -257,7 +311,19 @@ class _Mt940Parser:
         msg.total += amount
         msg.count += 1
         category = "fee" if ttype[1:] in _FEE_TYPES else "transfer"
-        return StatementRow(line_no, reference, amount, currency, booked_on, description, category)
+        return StatementRow(
+            line_no,
+            reference,
+            amount,
+            currency,
+            booked_on,
+            description,
+            category,
+            counterparty_name=info.name,
+            counterparty_iban=info.iban,
+            remittance=info.remittance,
+            end_to_end_id=eref,
+        )
 
     def end(self, line_no: int) -> StatementHeader:
         """Close the current message, checking that its balances add up."""

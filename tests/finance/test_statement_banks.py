@@ -1,0 +1,269 @@
+"""Bank statements (camt.053, MT940) as banks write them: who the other side is, what they
+wrote, batch entries, and the dialects of real banks' files.
+
+No database, no Redis: these are pure parsers.
+"""
+
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from finance.reconciliation.base import StatementError, StatementRow
+from finance.reconciliation.readers import read_statement
+from sandbox import statements as writers
+
+D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Overrides the suite's autouse Redis fixture: nothing here touches Redis."""
+    yield
+
+
+def read(data: bytes, fmt: str) -> list[StatementRow]:
+    return list(read_statement(io.BytesIO(data), fmt))
+
+
+def bank_fields(rows) -> list[tuple]:
+    return [
+        (r.reference, r.counterparty_name, r.counterparty_iban, r.remittance, r.end_to_end_id)
+        for r in rows
+    ]
+
+
+def camt(entries: str, version: str = "08", balances: str = "") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.{version}">
+<BkToCstmrStmt><Stmt><Id>S1</Id>
+<Acct><Id><IBAN>DE02120300000000202051</IBAN></Id></Acct>
+{balances}
+{entries}
+</Stmt></BkToCstmrStmt></Document>
+""".encode()
+
+
+def ntry(amount: str, sign: str, details: str, ref: str = "BANKREF", dates: str = "") -> str:
+    dates = dates or "<BookgDt><Dt>2024-03-15</Dt></BookgDt><ValDt><Dt>2024-03-15</Dt></ValDt>"
+    return f"""<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{sign}</CdtDbtInd>
+<Sts><Cd>BOOK</Cd></Sts>{dates}<AcctSvcrRef>{ref}</AcctSvcrRef>
+<NtryDtls>{details}</NtryDtls></Ntry>"""
+
+
+# --- camt.053: the other side, the remittance, the end-to-end id ------------------------------
+
+CREDIT_08 = """<TxDtls>
+  <Refs><AcctSvcrRef>TX1</AcctSvcrRef><EndToEndId>E2E-DEP-1</EndToEndId></Refs>
+  <RltdPties>
+    <Dbtr><Pty><Nm>Nora  Ng</Nm></Pty></Dbtr>
+    <DbtrAcct><Id><IBAN>gb33 bukb 2020 1555 5555 55</IBAN></Id></DbtrAcct>
+    <Cdtr><Pty><Nm>Example Brokerage Ltd</Nm></Pty></Cdtr>
+    <CdtrAcct><Id><IBAN>DE02120300000000202051</IBAN></Id></CdtrAcct>
+  </RltdPties>
+  <RmtInf><Ustrd>Deposit client</Ustrd><Ustrd>10042</Ustrd>
+    <Strd><CdtrRefInf><Ref>RF18539007547034</Ref></CdtrRefInf></Strd></RmtInf>
+</TxDtls>"""
+
+DEBIT_02 = """<TxDtls>
+  <Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+  <RltdPties>
+    <Dbtr><Nm>Example Brokerage Ltd</Nm></Dbtr>
+    <DbtrAcct><Id><IBAN>DE02120300000000202051</IBAN></Id></DbtrAcct>
+    <Cdtr><Nm>Jan de Vries</Nm></Cdtr>
+    <CdtrAcct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></CdtrAcct>
+  </RltdPties>
+  <RmtInf><Ustrd>Withdrawal 77</Ustrd></RmtInf>
+</TxDtls>"""
+
+
+@pytest.mark.parametrize("version", ["02", "04", "08", "13"])
+def test_camt053_names_the_other_side_of_money_in_and_out(version):
+    # up to 001.07 the name sits in Dbtr/Nm, from 001.08 in Dbtr/Pty/Nm: both are read
+    entries = ntry("1000.00", "CRDT", CREDIT_08) + ntry("250.50", "DBIT", DEBIT_02, ref="B2")
+    rows = read(camt(entries, version), "camt053")
+    assert bank_fields(rows) == [
+        (
+            "E2E-DEP-1",
+            "Nora Ng",  # the debtor of money in
+            "GB33BUKB20201555555555",
+            "Deposit client 10042 RF18539007547034",
+            "E2E-DEP-1",
+        ),
+        ("B2", "Jan de Vries", "NL91ABNA0417164300", "Withdrawal 77", ""),  # the creditor
+    ]
+
+
+def test_camt053_without_details_has_no_other_side():
+    data = camt(ntry("3.90", "DBIT", "").replace("<NtryDtls></NtryDtls>", ""))
+    (only,) = read(data, "camt053")
+    assert bank_fields([only]) == [("BANKREF", "", "", "", "")]
+
+
+# --- camt.053: batch entries -------------------------------------------------------------------
+
+
+def tx(e2e: str, amount: str, name: str, sign: str = "CRDT", amount_path: str = "Amt") -> str:
+    amt = f'<Amt Ccy="EUR">{amount}</Amt>'
+    if amount_path == "AmtDtls":
+        amt = f"<AmtDtls><TxAmt>{amt}</TxAmt></AmtDtls>"
+    return f"""<TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs>{amt}
+<CdtDbtInd>{sign}</CdtDbtInd><RltdPties><Dbtr><Pty><Nm>{name}</Nm></Pty></Dbtr></RltdPties>
+<RmtInf><Ustrd>Deposit {e2e}</Ustrd></RmtInf></TxDtls>"""
+
+
+@pytest.mark.parametrize("amount_path", ["Amt", "AmtDtls"])
+def test_camt053_batch_entry_keeps_every_transaction(amount_path):
+    batch = "".join(
+        tx(e2e, amount, name, amount_path=amount_path)
+        for e2e, amount, name in [("E2E-1", "100.00", "A One"), ("E2E-2", "250.25", "B Two")]
+    )
+    balances = """<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">10.00</Amt>
+<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2024-03-14</Dt></Dt></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">360.25</Amt>
+<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2024-03-15</Dt></Dt></Bal>"""
+    rows = read(camt(ntry("350.25", "CRDT", batch), balances=balances), "camt053")
+    assert [(r.line_no, r.reference, r.amount, r.counterparty_name) for r in rows] == [
+        (1, "E2E-1", D("100.00"), "A One"),
+        (1, "E2E-2", D("250.25"), "B Two"),
+    ]
+    assert [r.remittance for r in rows] == ["Deposit E2E-1", "Deposit E2E-2"]
+
+
+def test_camt053_batch_of_debits_and_a_wrong_transaction_indicator():
+    # a batch of payouts: the transactions say CRDT (as PostFinance writes them), the entry DBIT
+    batch = tx("PO-1", "40.00", "X") + tx("PO-2", "60.00", "Y")
+    rows = read(camt(ntry("100.00", "DBIT", batch)), "camt053")
+    assert [(r.reference, r.amount) for r in rows] == [("PO-1", D("-40.00")), ("PO-2", D("-60.00"))]
+
+
+def test_camt053_batch_with_both_directions_uses_each_transaction_indicator():
+    batch = tx("IN-1", "100.00", "X", "CRDT") + tx("OUT-1", "30.00", "Y", "DBIT")
+    rows = read(camt(ntry("70.00", "CRDT", batch)), "camt053")
+    assert [(r.reference, r.amount) for r in rows] == [
+        ("IN-1", D("100.00")),
+        ("OUT-1", D("-30.00")),
+    ]
+
+
+def test_camt053_batch_that_does_not_add_up_is_refused():
+    batch = tx("E2E-1", "100.00", "X") + tx("E2E-2", "200.00", "Y")
+    with pytest.raises(StatementError) as info:
+        read(camt(ntry("350.00", "CRDT", batch)), "camt053")
+    assert info.value.code == "balance_mismatch"
+    assert "2 transactions that add up to 300.00" in info.value.message
+    assert info.value.message.startswith("line ")
+
+
+def test_camt053_batch_without_transaction_amounts_stays_one_row():
+    batch = "<TxDtls><Refs><EndToEndId>E2E-1</EndToEndId></Refs></TxDtls>" * 3
+    rows = read(camt(ntry("350.00", "CRDT", batch)), "camt053")
+    assert [(r.reference, r.amount) for r in rows] == [("E2E-1", D("350.00"))]
+
+
+# --- MT940: the :86: field's subfields ---------------------------------------------------------
+
+
+def mt940(*lines: str, closing: str = "C240315EUR1000,00") -> bytes:
+    body = "\r\n".join(
+        [":20:S1", ":25:DE02120300000000202051", ":28C:1/1", ":60F:C240314EUR0,00", *lines]
+    )
+    return f"{body}\r\n:62F:{closing}\r\n-\r\n".encode()
+
+
+def test_mt940_german_subfields():
+    data = mt940(
+        ":61:2403150315C1000,00NTRFNONREF//B1",
+        ":86:166?00SEPA-GUTSCHRIFT?109310?20EREF+E2E-DEP-10042?21KREF+K1?22SVWZ+Dep",
+        "osit client 10042?30GENODEF1S10?31DE89 3704 0044 0532 0130 00?32VERY LONG NAME OF THE",
+        " CLIENT ?33GMBH & CO. KG",
+    )
+    assert bank_fields(read(data, "mt940")) == [
+        (
+            "E2E-DEP-10042",
+            "VERY LONG NAME OF THE CLIENT GMBH & CO. KG",
+            "DE89370400440532013000",
+            "Deposit client 10042",
+            "E2E-DEP-10042",
+        )
+    ]
+
+
+def test_mt940_german_subfields_before_sepa_and_a_legacy_account():
+    data = mt940(
+        ":61:240315C1000,00NTRFNONREF//B1",
+        ":86:051?00UEBERWEISUNG?20RECHNUNG 4711?21VOM 01.03.?3010020030?311234567890?32MAX MUSTER",
+    )
+    # a bank code and account number are no IBAN: the IBAN stays empty
+    assert bank_fields(read(data, "mt940")) == [
+        ("B1", "MAX MUSTER", "", "RECHNUNG 4711 VOM 01.03.", "")
+    ]
+
+
+def test_mt940_swift_codes_as_dutch_banks_write_them():
+    data = mt940(
+        ":61:2403150315C1000,00N654NONREF",
+        ":86:/TRTP/SEPA OVERBOEKING/IBAN/NL91ABNA0417164300/BIC/ABNANL2A/NAME/J. DE",
+        " VRIES/REMI/Storting klant 10042/EREF/E2E-DEP-10042",
+    )
+    assert bank_fields(read(data, "mt940")) == [
+        (
+            "E2E-DEP-10042",
+            "J. DE VRIES",
+            "NL91ABNA0417164300",
+            "Storting klant 10042",
+            "E2E-DEP-10042",
+        )
+    ]
+
+
+def test_mt940_free_text_is_the_remittance():
+    data = mt940(":61:240315C1000,00NTRFREF-1", ":86:Deposit from N. Ng, client 10042")
+    assert bank_fields(read(data, "mt940")) == [
+        ("REF-1", "", "", "Deposit from N. Ng, client 10042", "")
+    ]
+
+
+def test_bank_fields_round_trip_through_the_sandbox_writers():
+    rows = [
+        StatementRow(
+            0,
+            "E2E-DEP-10042",
+            D("1000.00"),
+            "EUR",
+            date(2024, 3, 15),
+            "Deposit client 10042",
+            "transfer",
+            counterparty_name="Nora Ng",
+            counterparty_iban="GB33BUKB20201555555555",
+        ),
+        StatementRow(
+            0,
+            "WD-77",
+            D("-250.50"),
+            "EUR",
+            date(2024, 3, 15),
+            "Withdrawal 77",
+            "transfer",
+            counterparty_name="Jan de Vries, a name longer than 27 characters",
+            counterparty_iban="NL91ABNA0417164300",
+        ),
+    ]
+    camt_rows = read(
+        writers.write_camt053(
+            rows, account_iban="DE02120300000000202051", currency="EUR", opening_balance=D(0)
+        ),
+        "camt053",
+    )
+    mt_rows = read(
+        writers.write_mt940(
+            rows, account="DE02120300000000202051", currency="EUR", opening_balance=D(0)
+        ),
+        "mt940",
+    )
+    for got in (camt_rows, mt_rows):
+        assert [(r.counterparty_name, r.counterparty_iban, r.remittance) for r in got] == [
+            (r.counterparty_name, r.counterparty_iban, r.description) for r in rows
+        ]
+        assert [r.end_to_end_id for r in got] == ["E2E-DEP-10042", "WD-77"]
