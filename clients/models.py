@@ -298,6 +298,9 @@ class Deal(models.Model):
     entry = models.PositiveSmallIntegerField(choices=Entry.choices, default=Entry.IN)
     symbol = models.CharField(max_length=32, blank=True, help_text="Canonical symbol.")
     volume = models.BigIntegerField(default=0, help_text="In 1/10000 lot (10000 = 1 lot).")
+    volume_ext = models.BigIntegerField(
+        default=0, help_text="In 1/100000000 lot, when the platform reports it (MT5 VolumeExt)."
+    )
     price = models.DecimalField(**PRICE, default=0)
     profit_amount = models.DecimalField(**MONEY, default=0)
     swap_amount = models.DecimalField(**MONEY, default=0)
@@ -321,9 +324,9 @@ class Deal(models.Model):
 
     @property
     def lots(self):
-        from decimal import Decimal
+        from .platforms.base import lots_of
 
-        return Decimal(self.volume) / 10000
+        return lots_of(self.volume, self.volume_ext)
 
     @property
     def net_amount(self):
@@ -340,6 +343,7 @@ class Position(models.Model):
     symbol = models.CharField(max_length=32)
     action = models.PositiveSmallIntegerField(choices=[(0, "Buy"), (1, "Sell")])
     volume = models.BigIntegerField(help_text="In 1/10000 lot.")
+    volume_ext = models.BigIntegerField(default=0, help_text="In 1/100000000 lot (MT5 VolumeExt).")
     price_open = models.DecimalField(**PRICE)
     price_current = models.DecimalField(**PRICE)
     profit_amount = models.DecimalField(**MONEY, default=0)
@@ -360,9 +364,9 @@ class Position(models.Model):
 
     @property
     def lots(self):
-        from decimal import Decimal
+        from .platforms.base import lots_of
 
-        return Decimal(self.volume) / 10000
+        return lots_of(self.volume, self.volume_ext)
 
 
 class SyncRun(models.Model):

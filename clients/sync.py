@@ -139,15 +139,15 @@ WITH rows AS (
   SELECT * FROM unnest(
     %s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::smallint[], %s::smallint[],
     %s::text[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
-    %s::bigint[], %s::text[]
+    %s::bigint[], %s::text[], %s::bigint[]
   ) AS r(ticket, account_id, client_id, time, action, entry, symbol, volume, price,
-         profit_amount, swap_amount, commission_amount, position_id, comment)
+         profit_amount, swap_amount, commission_amount, position_id, comment, volume_ext)
 )
 INSERT INTO clients_deal (server_id, ticket, account_id, client_id, time, action, entry, symbol,
                           volume, price, profit_amount, swap_amount, commission_amount,
-                          position_id, comment, synced_at)
+                          position_id, comment, volume_ext, synced_at)
 SELECT %s, ticket, account_id, client_id, time, action, entry, symbol, volume, price,
-       profit_amount, swap_amount, commission_amount, position_id, comment, now()
+       profit_amount, swap_amount, commission_amount, position_id, comment, volume_ext, now()
   FROM rows
 ON CONFLICT (server_id, ticket) DO NOTHING
 RETURNING account_id, client_id, time, action
@@ -195,6 +195,7 @@ def deals_ingest(*, server: TradingServer, records: list, by_login: dict) -> tup
                         d.commission,
                         d.position_id,
                         d.comment,
+                        d.volume_ext,
                     )
                     for d, a in chunk
                 ],
@@ -294,13 +295,14 @@ def _jsonable(payload) -> dict:
 UPSERT_POSITIONS = """
 INSERT INTO clients_position (server_id, position_id, account_id, client_id, symbol, action,
                               volume, price_open, price_current, profit_amount, swap_amount,
-                              opened_at, synced_at)
+                              opened_at, volume_ext, synced_at)
 SELECT %s, * , now() FROM unnest(
     %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::smallint[], %s::bigint[],
-    %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[], %s::timestamptz[])
+    %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[], %s::timestamptz[], %s::bigint[])
 ON CONFLICT (server_id, position_id) DO UPDATE SET
     price_current = EXCLUDED.price_current, profit_amount = EXCLUDED.profit_amount,
-    swap_amount = EXCLUDED.swap_amount, volume = EXCLUDED.volume, synced_at = EXCLUDED.synced_at
+    swap_amount = EXCLUDED.swap_amount, volume = EXCLUDED.volume,
+    volume_ext = EXCLUDED.volume_ext, synced_at = EXCLUDED.synced_at
 """
 
 
@@ -332,6 +334,7 @@ def positions_sync(*, server: TradingServer, platform: TradingPlatform) -> dict:
                             p.profit,
                             p.swap,
                             p.opened_at,
+                            p.volume_ext,
                         )
                         for p, a in rows
                     ],

@@ -20,14 +20,25 @@ from brokerage.errors import DomainError
 
 
 def strong_password() -> str:
-    """An MT5 account password: 13 characters with lower and upper case, digits and a symbol
-    (MT5 refuses passwords without mixed kinds)."""
+    """An MT5 account password: 13 characters of the four kinds MetaQuotes requires (lower and
+    upper case, digits, special characters); the server answers 3006 to anything weaker."""
     alphabet = string.ascii_letters + string.digits
     core = [secrets.choice(alphabet) for _ in range(9)]
     core += [secrets.choice("abcdefghjkmnpqrstuvwxyz"), secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ")]
     core += [secrets.choice("23456789"), secrets.choice("#@!$%*+=?")]
     secrets.SystemRandom().shuffle(core)
     return "".join(core)
+
+
+VOLUME_PER_LOT = 10000  # `volume`: 1/10000 lot
+VOLUME_EXT_PER_LOT = 100_000_000  # `volume_ext`: 1/100000000 lot
+
+
+def lots_of(volume: int, volume_ext: int = 0) -> Decimal:
+    """Lots from the finer `volume_ext` when there is one, else from `volume`."""
+    if volume_ext:
+        return Decimal(volume_ext) / VOLUME_EXT_PER_LOT
+    return Decimal(volume) / VOLUME_PER_LOT
 
 
 class PlatformError(DomainError):
@@ -54,6 +65,8 @@ class PlatformAuthFailed(PlatformError):
     """The platform refused the manager credentials."""
 
     code = "platform_auth_failed"
+    reason = "auth_refused"  # what the platform said, by meaning (mt5_retcodes)
+    retcode = 0
 
 
 class PlatformRejected(PlatformError):
@@ -101,6 +114,11 @@ class DealRecord:
     commission: Decimal
     position_id: int
     comment: str = ""
+    volume_ext: int = 0  # 1/100000000 lot, when the platform reports it (finer than `volume`)
+
+    @property
+    def lots(self) -> Decimal:
+        return lots_of(self.volume, self.volume_ext)
 
     @property
     def is_trade(self) -> bool:
@@ -119,6 +137,11 @@ class PositionRecord:
     profit: Decimal
     swap: Decimal
     opened_at: datetime
+    volume_ext: int = 0  # 1/100000000 lot, when the platform reports it
+
+    @property
+    def lots(self) -> Decimal:
+        return lots_of(self.volume, self.volume_ext)
 
 
 @dataclass(frozen=True)

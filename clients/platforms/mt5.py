@@ -42,6 +42,7 @@ from .base import (
     TradingPlatform,
     strong_password,
 )
+from .mt5_retcodes import AUTH_RANGE, auth_refused
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,13 @@ RET_NOT_FOUND = 13
 RET_PERMISSIONS = 8
 RET_FREQUENT = 12
 TRANSIENT_RETCODES = {7, 9, 10}  # MT_RET_ERR_NETWORK, _TIMEOUT, _CONNECTION
-AUTH_RETCODES = {1000, 1001, 1002, 1003, 1004}
 COMMENT_MAX = 32
+VOLUME_EXT_PER_VOLUME = 10000  # VolumeExt (1e-8 lot) per Volume (1e-4 lot)
 RECENT_LOGINS = 200  # logins read when looking a new account up by its comment
-DEAL_FIELDS = ("Deal", "Login", "Time", "Action", "Entry", "Symbol", "Volume", "Price", "Profit")
-POSITION_FIELDS = ("Position", "Login", "Symbol", "Action", "TimeCreate", "Volume", "PriceOpen")
+# The keys MetaQuotes documents for each answer read here (Web API, "Data structure" pages).
+DEAL_FIELDS = ("Deal", "Login", "Time", "Action", "Entry", "Symbol", "Price", "Profit")
+POSITION_FIELDS = ("Position", "Login", "Symbol", "Action", "TimeCreate", "PriceOpen")
+VOLUME_FIELDS = ("Volume", "VolumeExt")  # one of them: VolumeExt (1e-8 lot) is the finer
 
 
 def password_hash(password: str) -> bytes:
@@ -198,9 +201,7 @@ class MT5WebAPI(TradingPlatform):
         start = self._parse("/api/auth/start", *self._raw_get("/api/auth/start", params))
         code, text = retcode_of(start)
         if code != 0:
-            raise PlatformAuthFailed(
-                f"The trading server refused manager login {self.login}: {code} {text}."
-            )
+            raise self._refused(code, text)
         try:
             srv_rand = bytes.fromhex(start["srv_rand"])
         except (KeyError, ValueError, TypeError):
@@ -215,13 +216,20 @@ class MT5WebAPI(TradingPlatform):
         answer = self._parse("/api/auth/answer", *self._raw_get("/api/auth/answer", params))
         code, text = retcode_of(answer)
         if code != 0:
-            raise PlatformAuthFailed(
-                f"The trading server refused the manager password ({self.login}): {code} {text}."
-            )
+            raise self._refused(code, text)
         if str(answer.get("cli_rand_answer", "")).lower() != rand_answer(self.pw_hash, cli_rand):
             raise PlatformAuthFailed(
                 "The trading server could not prove it knows the manager password."
             )
+
+    def _refused(self, code: int, text: str) -> PlatformError:
+        if code in AUTH_RANGE:
+            return auth_refused(code, text, login=self.login)
+        if code in TRANSIENT_RETCODES or code == RET_FREQUENT:
+            return PlatformUnavailable(f"The trading server cannot log us in now: {code} {text}.")
+        return PlatformAuthFailed(
+            f"The trading server refused manager login {self.login}: {code} {text}."
+        )
 
     def call(
         self,
@@ -230,6 +238,7 @@ class MT5WebAPI(TradingPlatform):
         *,
         body: dict | None = None,
         idempotent: bool = True,
+        whole: bool = False,
     ):
         """An authenticated call: the `answer`, or a PlatformError. A dead session is
         re-established once (the server executed nothing when it refused the session). A read
@@ -271,7 +280,7 @@ class MT5WebAPI(TradingPlatform):
                 self.cookie = None
                 continue
             if code == 0:
-                return answer.get("answer")
+                return answer if whole else answer.get("answer")
             if code == RET_FREQUENT:  # refused before doing anything: try again later
                 raise PlatformUnavailable(f"The trading server is rate-limiting us: {text}.")
             if code in TRANSIENT_RETCODES:  # network, timeout, connection inside the server
@@ -283,7 +292,10 @@ class MT5WebAPI(TradingPlatform):
                 raise PlatformRejected(
                     "Not enough free margin on the trading account.", retcode=code, code="no_money"
                 )
-            if code in AUTH_RETCODES or code == RET_PERMISSIONS:
+            if code in AUTH_RANGE:
+                self.cookie = None
+                raise auth_refused(code, text, login=self.login)
+            if code == RET_PERMISSIONS:
                 raise PlatformAuthFailed(f"The trading server refused the session: {code} {text}.")
             if code == RET_NOT_FOUND:
                 raise PlatformRejected(
@@ -336,6 +348,8 @@ class MT5WebAPI(TradingPlatform):
         ticket = _int_or_none(raw.get("Deal"))
         login = _int_or_none(raw.get("Login"))
         missing = [f for f in DEAL_FIELDS if raw.get(f) in (None, "") and f != "Symbol"]
+        if all(raw.get(f) in (None, "") for f in VOLUME_FIELDS):
+            missing.append("Volume")
         if missing:
             return Rejected(f"deal lacks {', '.join(missing)}", raw, ticket, login)
         try:
@@ -352,7 +366,7 @@ class MT5WebAPI(TradingPlatform):
                 action=action,
                 entry=entry,
                 symbol=symbol,
-                volume=int(raw.get("Volume") or 0),
+                **_volumes(raw),
                 price=Decimal(str(raw.get("Price") or "0")),
                 profit=_money(raw.get("Profit")),
                 swap=_money(raw.get("Storage")),
@@ -377,6 +391,8 @@ class MT5WebAPI(TradingPlatform):
             )
         ticket, login = _int_or_none(raw.get("Position")), _int_or_none(raw.get("Login"))
         missing = [f for f in POSITION_FIELDS if raw.get(f) in (None, "")]
+        if all(raw.get(f) in (None, "") for f in VOLUME_FIELDS):
+            missing.append("Volume")
         if missing:
             return Rejected(f"position lacks {', '.join(missing)}", raw, ticket, login)
         symbol = self.symbols.canonical(raw["Symbol"])
@@ -388,7 +404,7 @@ class MT5WebAPI(TradingPlatform):
                 login=login,
                 symbol=symbol,
                 action=int(raw["Action"]),
-                volume=int(raw["Volume"]),
+                **_volumes(raw),
                 price_open=Decimal(str(raw["PriceOpen"])),
                 price_current=Decimal(str(raw.get("PriceCurrent") or raw["PriceOpen"])),
                 profit=_money(raw.get("Profit")),
@@ -403,7 +419,7 @@ class MT5WebAPI(TradingPlatform):
     def account_create(
         self, *, group, leverage, name, email, country, password, comment=""
     ) -> AccountInfo:
-        user = self.call(
+        added = self.call(
             "/api/user/add",
             {
                 "group": group,
@@ -415,8 +431,12 @@ class MT5WebAPI(TradingPlatform):
             },
             body={"PassMain": password, "PassInvestor": strong_password()},
             idempotent=False,  # sent twice, it would open two accounts
+            whole=True,  # MetaQuotes documents the new login beside the record, too
         )
-        if not isinstance(user, dict) or _int_or_none(user.get("Login")) is None:
+        user = added.get("answer") if isinstance(added.get("answer"), dict) else {}
+        if _int_or_none(user.get("Login")) is None and _int_or_none(added.get("login")):
+            user = {**user, "Login": added["login"]}
+        if _int_or_none(user.get("Login")) is None:
             # Done, but which account? Its comment tells.
             raise PlatformOutcomeUnknown("The trading server opened an account but sent no login.")
         return self._with_currency(self._account(user, None), group)
@@ -507,8 +527,8 @@ class MT5WebAPI(TradingPlatform):
             },
             idempotent=False,
         )
-        try:
-            return int(answer["ticket"])
+        try:  # MetaQuotes documents {"Ticket": "<deal>"}
+            return int(answer["Ticket"])
         except (KeyError, TypeError, ValueError):
             raise PlatformOutcomeUnknown(
                 "The trading server accepted the balance operation but sent no ticket."
@@ -593,6 +613,19 @@ class MT5WebAPI(TradingPlatform):
                 record = self.position_from(raw)
                 (batch.rejected if isinstance(record, Rejected) else batch.records).append(record)
         return batch
+
+
+def _volumes(raw: dict) -> dict:
+    """`volume` (1/10000 lot) and `volume_ext` (1/100000000 lot) of a deal or position record:
+    VolumeExt, when the server sends it, is the exact one and `volume` follows from it."""
+    ext = raw.get("VolumeExt")
+    if ext not in (None, ""):
+        volume_ext = int(ext)
+        if volume_ext < 0:
+            raise ValueError(f"VolumeExt {ext!r}")
+        return {"volume": volume_ext // VOLUME_EXT_PER_VOLUME, "volume_ext": volume_ext}
+    volume = int(raw.get("Volume") or 0)
+    return {"volume": volume, "volume_ext": volume * VOLUME_EXT_PER_VOLUME}
 
 
 def _chunks(items: list, size: int):

@@ -20,18 +20,26 @@ it were UTC epoch) — `Time`, `TimeCreate`, `TimeUpdate`, `Registration`; `Time
 The sandbox server's zone is SANDBOX_MT5_TIMEZONE (IANA name, default "Europe/Athens", i.e. UTC+2/UTC+3).
 Request parameters `from`/`to` are server-local epoch seconds too.
 
-Retcodes (text after the number is informative):
+Retcodes (text after the number is informative; MetaQuotes' "Return codes" pages):
   "0 Done"                        success
   "3 Invalid parameters"          missing/bad parameter, unknown group
   "8 Not enough permissions"      HTTP 403: no session / session expired (client must re-authenticate)
+  "12 Too frequent requests"      rate limited (max_rps)
   "13 Not found"                  unknown login / path (HTTP 404 for unknown path)
-  "1001 Invalid account"          auth: wrong login
-  "1002 Invalid password"         auth: wrong password answer   (MT_RET_AUTH_*)
+  1000-1023                       authentication (MT_RET_AUTH_*): "1000 Invalid terminal type"
+                                  (type is not manager), "1001 Invalid account" (wrong login OR wrong
+                                  password answer), "1002 Account disabled", "1010 Old client version"
+                                  (version < 484), "1011" no manager config, "1012" IP not allowed,
+                                  "1018 Server is busy", "1022" license limit... (the sandbox answers
+                                  1000, 1001 and 1010 by itself; the others when armed, control.py)
+  "3006 Invalid account password" user/add, change_password: the password breaks the rule below;
+                                  check_password: not the account's password
   "10019 Not enough money"        trade/balance withdrawal beyond free margin (check_margin=1), or a
                                   simulated order without margin
 
-Auth (failures answer the retcodes 1001/1002 above):
-  GET /api/auth/start?version=484&agent=<name>&login=<manager>&type=manager -> {"retcode","version_access","srv_rand"} + session cookie
+Auth:
+  GET /api/auth/start?version=484&agent=<name, no spaces>&login=<manager>&type=manager
+      -> {"retcode","version_access","srv_rand"} + session cookie
   GET /api/auth/answer?srv_rand_answer=&cli_rand=  -> {"retcode","cli_rand_answer"}
   pw = MD5(MD5(utf16le(password)) + b"WebAPI"); srv_rand_answer = hex(MD5(pw + bytes(srv_rand)));
   cli_rand_answer = hex(MD5(pw + cli_rand)).
@@ -43,16 +51,19 @@ Users:
   GET /api/user/add?pass_main=&pass_investor=&group=&name=&leverage=&email=&country=&comment=
       Server assigns Login (sequential from 500001). group must be one of the server's groups:
       "real\\standard-usd" (USD), "real\\standard-eur" (EUR), "real\\pro-usd" (USD), "demo\\forex-usd" (USD).
-      leverage: 1..1000. pass_main, pass_investor: 8-16 characters with lower and upper case
-      letters and digits. comment: <= 64 chars. -> answer: user record. NO idempotency: sent twice, it opens two
-      accounts (that is why the client looks the account up by its comment after a timeout).
+      leverage: 1..1000. pass_main, pass_investor: 8-16 characters of the four kinds (lower case,
+      upper case, digits, special characters such as #@!), else "3006 Invalid account password".
+      comment: <= 64 chars. -> {"retcode", "login": "<login>", "answer": user record}. NO
+      idempotency: sent twice, it opens two accounts (that is why the client looks the account up
+      by its comment after a timeout).
   GET /api/user/get?login=   -> answer: user record    ("13 Not found" for unknown login)
   GET /api/user/get_batch?login=1,2,3 and/or &group=<mask> -> answer: list of user records
   GET /api/user/logins?group=<mask>  -> answer: list of logins (strings), ascending
   GET /api/user/change_password?login=&type=main|investor&password=  -> {"retcode": "0 Done"}
-      (same password rule as user/add; "13 Not found" for an unknown login)
+      (same password rule as user/add, "3006 Invalid account password"; "13 Not found" for an
+      unknown login)
   GET /api/user/check_password?login=&type=main|investor&password=  -> {"retcode": "0 Done"}, or
-      "3006 Invalid password"
+      "3006 Invalid account password"
   user record: {"Login","Group","Name","Email","Country","Leverage","Balance","Credit","Registration",
                 "LastAccess","Comment"}
   GET /api/user/account/get?login=  -> answer: account record
@@ -68,7 +79,7 @@ Users:
 Balance operations:
   GET /api/trade/balance?login=&type=2&balance=<signed decimal, 2 dp>&comment=<<=32 chars>&check_margin=1
       positive deposits, negative withdraws. Writes a deal with Action=2 (balance), Symbol "",
-      Profit=<amount>, Comment=<comment>, Volume "0", Price "0". -> answer {"ticket": "<deal ticket>"}
+      Profit=<amount>, Comment=<comment>, Volume "0", Price "0". -> answer {"Ticket": "<deal ticket>"}
       negative beyond MarginFree with check_margin=1 -> "10019 Not enough money", nothing written.
       comment longer than 32 chars -> "3 Invalid parameters". NO idempotency: the same request twice
       makes two deals (that is why the client looks the ticket up by comment after a timeout).
@@ -79,13 +90,15 @@ Deals:
       -> answer: list of deal records sorted by Deal (ticket) ascending.
   deal record: {"Deal","Login","Order","Time","TimeMsc","Action" (0 buy,1 sell,2 balance),
                 "Entry" (0 in,1 out,2 inout,3 out_by),"Symbol","Volume" (1/10000 lot: 1 lot = "10000"),
+                "VolumeExt" (1/100000000 lot: 1 lot = "100000000"),
                 "Price","Profit","Storage" (swap),"Commission","PositionID","Comment"}
       Deal tickets are unique and increasing across the server.
 
 Positions:
   GET /api/position/get_batch?login=1,2,3&group=<mask>
       -> answer: list of {"Position","Login","Symbol","Action" (0 buy,1 sell),"TimeCreate","TimeUpdate",
-                          "PriceOpen","PriceCurrent","PriceSL","PriceTP","Volume","Profit","Storage"}
+                          "PriceOpen","PriceCurrent","PriceSL","PriceTP","Volume","VolumeExt","Profit",
+                          "Storage"}
 
 Symbols: the server's symbol names carry broker suffixes: "EURUSD", "GBPUSD", "USDJPY", "XAUUSD.m",
 "US30.cash", "BTCUSD.pro". (The product normalises XAUUSD.m -> XAUUSD etc.)

@@ -19,6 +19,7 @@ from .protocol import (
     RET_NOT_FOUND,
     RET_OK,
     RET_USER_PASSWORD,
+    VOLUME_EXT_PER_VOLUME,
     ApiError,
     account_record,
     groups_matching,
@@ -65,10 +66,12 @@ def access_test(state: MT5State, q: dict) -> dict:
 
 def user_add(state: MT5State, q: dict) -> dict:
     group = q.get("group", "")
-    if group not in GROUPS or not valid_password(q.get("pass_main", "")):
+    if group not in GROUPS:
         raise ApiError(RET_BAD_PARAMS)
+    if not valid_password(q.get("pass_main", "")):
+        raise ApiError(RET_USER_PASSWORD)
     if "pass_investor" in q and not valid_password(q["pass_investor"]):
-        raise ApiError(RET_BAD_PARAMS)
+        raise ApiError(RET_USER_PASSWORD)
     if len(q.get("comment", "")) > MAX_USER_COMMENT:
         raise ApiError(RET_BAD_PARAMS)
     leverage = int_param(q, "leverage")
@@ -95,7 +98,7 @@ def user_add(state: MT5State, q: dict) -> dict:
             ),
         )
         user = store.user(db, login)
-    return {"retcode": RET_OK, "answer": user_record(user)}
+    return {"retcode": RET_OK, "login": str(login), "answer": user_record(user)}
 
 
 def user_get(state: MT5State, q: dict) -> dict:
@@ -127,8 +130,10 @@ def user_change_password(state: MT5State, q: dict) -> dict:
     login = int_param(q, "login")
     kind = q.get("type", "main")
     password = q.get("password", "")
-    if kind not in ("main", "investor") or not valid_password(password):
+    if kind not in ("main", "investor"):
         raise ApiError(RET_BAD_PARAMS)
+    if not valid_password(password):
+        raise ApiError(RET_USER_PASSWORD)
     with state.store.tx() as db:
         changed = state.store.set_password(db, login, kind, password_hash(password).hex())
     if not changed:
@@ -216,7 +221,7 @@ def trade_balance(state: MT5State, q: dict) -> dict:
             (login, 0, now, int(srv * 1000), 2, 0, "", 0, 0.0, amount, 0, 0, 0, comment, None),
         )
         store.change_balance(db, login, amount, now)
-    return {"retcode": RET_OK, "answer": {"ticket": str(ticket)}}
+    return {"retcode": RET_OK, "answer": {"Ticket": str(ticket)}}
 
 
 def deal_get_batch(state: MT5State, q: dict) -> dict:
@@ -265,6 +270,7 @@ def deal_get_batch(state: MT5State, q: dict) -> dict:
                 "Entry": str(entry),
                 "Symbol": symbol,
                 "Volume": str(volume),
+                "VolumeExt": str(volume * VOLUME_EXT_PER_VOLUME),
                 "Price": "0" if d is None else f"{price:.{d}f}",
                 "Profit": f"{profit / 100:.2f}",
                 "Storage": f"{storage / 100:.2f}",
@@ -303,6 +309,7 @@ def position_get_batch(state: MT5State, q: dict) -> dict:
                     "PriceSL": f"{sl:.{d}f}",
                     "PriceTP": f"{tp:.{d}f}",
                     "Volume": str(volume),
+                    "VolumeExt": str(volume * VOLUME_EXT_PER_VOLUME),
                     "Profit": money(profit),
                     "Storage": money(storage),
                 }

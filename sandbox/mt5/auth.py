@@ -1,6 +1,11 @@
 """The manager's sessions: the two-step auth handshake (`/api/auth/start`, `/api/auth/answer`),
 idle expiry, the per-session rate limit (`max_rps`), and the count of requests per path. In
-memory: a restart forgets them."""
+memory: a restart forgets them.
+
+Refusals use MetaQuotes' authentication codes: a wrong login or password answer is "1001
+Invalid account", a client version under 484 "1010 Old client version"; `refuse` arms any
+other code of 1000-1023 (the account disabled, the IP blocked, the server busy...) for the
+next handshakes."""
 
 import secrets
 import threading
@@ -8,10 +13,13 @@ import time
 from collections import Counter
 
 from .protocol import (
+    AUTH_RETCODES,
+    MIN_CLIENT_VERSION,
+    RET_AUTH_CLIENT_INVALID,
     RET_BAD_PARAMS,
+    RET_CLIENT_OLD,
     RET_FREQUENT,
     RET_INVALID_ACCOUNT,
-    RET_INVALID_PASSWORD,
     RET_NO_PERMISSIONS,
     RET_OK,
     Reply,
@@ -40,6 +48,14 @@ class Sessions:
         self.windows: dict[str, list] = {}  # session -> [second, requests in it]
         self.requests: Counter = Counter()
         self.rejected_frequent = 0
+        self.refusals: list[int] = []  # auth retcodes armed for the next handshakes
+
+    def refuse(self, retcode: int, count: int = 1) -> None:
+        """The next `count` handshakes are refused at auth/start with `retcode` (1000-1023)."""
+        if retcode not in AUTH_RETCODES:
+            raise ValueError(f"not an authentication retcode: {retcode}")
+        with self.lock:
+            self.refusals.extend([retcode] * count)
 
     def count(self, path: str) -> None:
         with self.lock:
@@ -48,6 +64,7 @@ class Sessions:
     def reset_counters(self) -> None:
         self.requests.clear()
         self.rejected_frequent = 0
+        self.refusals.clear()
 
     def expire_all(self) -> None:
         """Every current session dies now."""
@@ -56,8 +73,21 @@ class Sessions:
         self.windows.clear()
 
     def auth_start(self, q: dict) -> Reply:
-        if q.get("type") != "manager":
+        agent = q.get("agent", "")
+        if not agent or " " in agent:
             return Reply(200, {"retcode": RET_BAD_PARAMS})
+        if q.get("type") != "manager":
+            return Reply(200, {"retcode": RET_AUTH_CLIENT_INVALID})
+        try:
+            version = int(q.get("version", ""))
+        except ValueError:
+            return Reply(200, {"retcode": RET_BAD_PARAMS})
+        if version < MIN_CLIENT_VERSION:
+            return Reply(200, {"retcode": RET_CLIENT_OLD})
+        with self.lock:
+            armed = self.refusals.pop(0) if self.refusals else None
+        if armed is not None:
+            return Reply(200, {"retcode": f"{armed} {AUTH_RETCODES[armed]}"})
         if q.get("login") != self.login:
             return Reply(200, {"retcode": RET_INVALID_ACCOUNT})
         sid, srv_rand = secrets.token_hex(16), secrets.token_bytes(16)
@@ -78,7 +108,7 @@ class Sessions:
         if pending is None or "cli_rand" not in q:
             return Reply(200, {"retcode": RET_BAD_PARAMS})
         if q.get("srv_rand_answer", "").lower() != rand_answer(self.pw_hash, pending[0]):
-            return Reply(200, {"retcode": RET_INVALID_PASSWORD})
+            return Reply(200, {"retcode": RET_INVALID_ACCOUNT})
         try:
             cli_rand = bytes.fromhex(q["cli_rand"])
         except ValueError:

@@ -12,7 +12,9 @@ return are JSON numbers:
                   after a delay (after executing); {"malformed": {"path", "count"=1}} the answer
                   body is invalid JSON; each of these may also be a list of such objects, and
                   "path" "*" matches every /api/ path; {"expire_sessions": true} every current
-                  session dies now; {"clear": true} disarm all. Keys combine. -> {"faults": [...]}
+                  session dies now; {"auth": {"retcode": 1002, "count"=1}} the next handshakes
+                  are refused at auth/start with that authentication retcode (1000-1023);
+                  {"clear": true} disarm all. Keys combine. -> {"faults": [...]}
   POST deal       {"login", "raw": {...}, "exact": false}  plant a deal whose answer record is
                   `raw` ("Deal" is added when absent, with the assigned ticket, and "Time" = now
                   when absent; "exact": true adds nothing) -> {"ticket"}
@@ -180,7 +182,7 @@ def status(state: MT5State, body: dict) -> dict:
 
 
 def faults(state: MT5State, body: dict) -> dict:
-    unknown = set(body) - {*FAULT_KINDS, "expire_sessions", "clear"}
+    unknown = set(body) - {*FAULT_KINDS, "expire_sessions", "clear", "auth"}
     if unknown:
         raise bad(f"unknown faults: {', '.join(sorted(unknown))}", "unknown_fault")
     armed = []
@@ -195,11 +197,20 @@ def faults(state: MT5State, body: dict) -> dict:
             if kind == "slow":
                 fault["seconds"] = number(spec, "seconds", 5, low=0, kind=float)
             armed.append(fault)
+    refusal = body.get("auth")
+    if refusal is not None:
+        if not isinstance(refusal, dict):
+            raise bad("auth: expected {'retcode': 1000-1023, 'count': n}", "bad_fault")
+        retcode = number(refusal, "retcode", None, low=1000, high=1023)
+        refusal = (retcode, number(refusal, "count", 1, low=1))
     with state.lock:
         if body.get("clear"):
             state.faults.armed = []
+            state.sessions.refusals.clear()
         if body.get("expire_sessions"):
             state.sessions.expire_all()
+        if refusal is not None:
+            state.sessions.refuse(*refusal)
         state.faults.armed.extend(armed)
         return {"faults": state.faults.listed()}
 

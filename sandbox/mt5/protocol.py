@@ -17,12 +17,45 @@ RET_BAD_PARAMS = "3 Invalid parameters"
 RET_NO_PERMISSIONS = "8 Not enough permissions"
 RET_FREQUENT = "12 Too frequent requests"
 RET_NOT_FOUND = "13 Not found"
+# Authentication (MT_RET_AUTH_*): a wrong login or password is "invalid account" (1001); 1002
+# is a disabled account, never a wrong password.
+RET_AUTH_CLIENT_INVALID = "1000 Invalid terminal type"
 RET_INVALID_ACCOUNT = "1001 Invalid account"
-RET_INVALID_PASSWORD = "1002 Invalid password"
-RET_USER_PASSWORD = "3006 Invalid password"
+RET_ACCOUNT_DISABLED = "1002 Account disabled"
+RET_CLIENT_OLD = "1010 Old client version"
+AUTH_RETCODES = {
+    1000: "Invalid terminal type",
+    1001: "Invalid account",
+    1002: "Account disabled",
+    1003: "Advanced authorization necessary",
+    1004: "Certificate required",
+    1005: "Invalid certificate",
+    1006: "Certificate is not confirmed",
+    1007: "Attempt to connect to non-access server",
+    1008: "Server is not authenticated",
+    1009: "Only updates available",
+    1010: "Old client version",
+    1011: "Manager account does not have manager config",
+    1012: "IP address unallowed for manager",
+    1013: "Group is not initialized",
+    1014: "Certificate generation disabled",
+    1015: "Invalid or disabled server id",
+    1016: "Unallowed address",
+    1017: "Invalid server type",
+    1018: "Server is busy",
+    1019: "Invalid server certificate",
+    1020: "Unknown account",
+    1021: "Old server version",
+    1022: "Server cannot be connected due to license limitation",
+    1023: "Mobile connection aren't allowed in server license",
+}
+MIN_CLIENT_VERSION = 484
+RET_USER_PASSWORD = "3006 Invalid account password"
 RET_NO_MONEY = "10019 Not enough money"
 
 MAX_BATCH_LOGINS = 1000
+# `Volume` counts 1/10000 lot, `VolumeExt` 1/100000000 lot (the finer volume of newer builds).
+VOLUME_EXT_PER_VOLUME = 10000
 MAX_COMMENT = 32
 MAX_USER_COMMENT = 64
 
@@ -82,10 +115,14 @@ def body_params(method: str, body: bytes) -> dict:
     return {BODY_FIELDS[k]: str(v) for k, v in record.items() if k in BODY_FIELDS}
 
 
+def _special(c: str) -> bool:
+    return not c.isalnum() and c.isprintable() and not c.isspace()
+
+
 def valid_password(password: str) -> bool:
-    """MT5's rule for account passwords: 8 to 16 characters with lower and upper case letters
-    and digits."""
-    kinds = (str.islower, str.isupper, str.isdigit)
+    """MT5's rule for account passwords (user/add, change_password): 8 to 16 characters of the
+    four kinds, lower case, upper case, digits and special characters (#, @, ! ...)."""
+    kinds = (str.islower, str.isupper, str.isdigit, _special)
     return 8 <= len(password) <= 16 and all(any(test(c) for c in password) for test in kinds)
 
 

@@ -46,7 +46,7 @@ def deposit(api, login, amount="1000.00", comment="Deposit #1", **extra) -> str:
     body = api.answer(
         "/api/trade/balance", login=login, type="2", balance=amount, comment=comment, **extra
     )
-    return body["ticket"]
+    return body["Ticket"]  # as MetaQuotes documents it: {"Ticket": "136623"}
 
 
 def deals(api, **params) -> list[dict]:
@@ -77,6 +77,7 @@ def test_user_add_and_get_answer_strings_and_the_groups_currency(api):
     )
     assert status == 200 and body["retcode"] == "0 Done"
     user = body["answer"]
+    assert body["login"] == "500001"  # documented beside the record
     assert user["Login"] == "500001" and user["Group"] == EUR and user["Leverage"] == "200"
     assert all(isinstance(v, str) for v in user.values())
     assert set(user) == {
@@ -131,11 +132,19 @@ def test_user_comment_batches_logins_and_passwords(api):
     assert api.answer("/api/user/logins", group="real\\*") == [a, b, c]
     assert api.get("/api/user/logins")[1]["retcode"] == "3 Invalid parameters"
 
-    # MT5's password rule: 8-16 characters with lower and upper case and digits; comments up
-    # to 64.
-    for weak in ("Short#1", "lower123", "NoDigitsHere", "UPPER123", "Aa1#" * 5):
+    # MT5's password rule: 8-16 characters of four kinds (lower and upper case, digits and
+    # special characters), else "3006 Invalid account password"; comments up to 64.
+    weak_passwords = ("Short#1", "lower#123", "NoDigits#Here", "UPPER#123", "Aa1#" * 5)
+    for weak in (*weak_passwords, "Secret123", "NoSpecial1"):
         _, body = api.get("/api/user/add", pass_main=weak, group=USD, leverage="100")
-        assert body["retcode"] == "3 Invalid parameters", weak
+        assert body["retcode"] == "3006 Invalid account password", weak
+        _, body = api.post(
+            "/api/user/add",
+            json.dumps({"PassMain": "Secret#123", "PassInvestor": weak}).encode(),
+            group=USD,
+            leverage="100",
+        )
+        assert body["retcode"] == "3006 Invalid account password", weak
     _, body = api.get(
         "/api/user/add", pass_main="Secret#123", group=USD, leverage="100", comment="c" * 65
     )
@@ -152,12 +161,13 @@ def test_user_comment_batches_logins_and_passwords(api):
         "retcode": "0 Done"
     }
     wrong = api.get("/api/user/check_password", password="Secret#123", **check)[1]
-    assert wrong == {"retcode": "3006 Invalid password"}
+    assert wrong == {"retcode": "3006 Invalid account password"}
     assert api.get("/api/user/check_password", password="Fresh#4567", **check)[1] == {
         "retcode": "0 Done"
     }
-    weak = api.get("/api/user/change_password", password="weak", **check)[1]
-    assert weak == {"retcode": "3 Invalid parameters"}
+    for weak in ("weak", "NoSpecial12"):
+        refused = api.get("/api/user/change_password", password=weak, **check)[1]
+        assert refused == {"retcode": "3006 Invalid account password"}, weak
     assert api.get("/api/user/change_password", login="999999", password="Fresh#4567")[1] == {
         "retcode": "13 Not found"
     }
@@ -180,7 +190,7 @@ def test_post_bodies_carry_record_fields(api):
     # Body fields stand over the query's; a body that is not a JSON object is refused.
     weak = json.dumps({"Password": "weak"}).encode()
     _, refused = api.post("/api/user/change_password", weak, login=login, password="Strong#123")
-    assert refused == {"retcode": "3 Invalid parameters"}
+    assert refused == {"retcode": "3006 Invalid account password"}
     for bad in (b"{not json", b"[1, 2]"):
         assert api.post("/api/user/change_password", bad)[1] == {"retcode": "3 Invalid parameters"}
 

@@ -54,8 +54,10 @@ def test_manager_authenticates_and_server_proves_itself(server):
 
 
 def test_wrong_password_or_login_is_refused(server):
+    # MetaQuotes: 1001 is an invalid account (a wrong login or password); 1002 means the
+    # account is disabled, which a wrong password is not.
     op, done, _ = handshake(server, "wrong")
-    assert done["retcode"] == "1002 Invalid password"
+    assert done["retcode"] == "1001 Invalid account"
     assert get(op, f"{server}/api/test/access") == (403, {"retcode": "8 Not enough permissions"})
     _, start, _ = handshake(server, "Manager#1", login="999")
     assert start["retcode"] == "1001 Invalid account"
