@@ -68,6 +68,7 @@ ROLES: dict[str, Role] = {
                 "finance.manage_chargebacks",
                 "finance.reconcile",
                 "finance.manage_thresholds",
+                "finance.manage_wires",
                 "clients.view_all_clients",
             ),
         ),

@@ -20,10 +20,12 @@ TONES: dict[str, str] = {
     # Done.
     "active": SUCCESS,
     "applied": SUCCESS,
+    "assigned": SUCCESS,
     "approved": SUCCESS,
     "cleared": SUCCESS,
     "completed": SUCCESS,
     "converted": SUCCESS,
+    "credited": SUCCESS,
     "done": SUCCESS,
     "opened": SUCCESS,
     "paid": SUCCESS,
@@ -35,6 +37,7 @@ TONES: dict[str, str] = {
     "lost": DANGER,
     "refused": DANGER,
     "rejected": DANGER,
+    "returned": DANGER,
     "suspended": DANGER,
     # Waiting.
     "created": WARNING,
@@ -62,8 +65,10 @@ TONES: dict[str, str] = {
     # Over.
     "cancelled": SECONDARY,
     "closed": SECONDARY,
+    "dismissed": SECONDARY,
     "draft": SECONDARY,
     "expired": SECONDARY,
+    "not_client": SECONDARY,
     "released": SECONDARY,
     "stopped": SECONDARY,
     "superseded": SECONDARY,

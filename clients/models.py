@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from .payment_reference import new_client_reference
+
 
 class Client(models.Model):
     class Status(models.TextChoices):
@@ -50,6 +52,13 @@ class Client(models.Model):
     )
     last_trade_at = models.DateTimeField(
         null=True, blank=True, help_text="The newest deal synced from any trading account."
+    )
+    payment_reference = models.CharField(
+        max_length=25,
+        unique=True,
+        default=new_client_reference,
+        editable=False,
+        help_text="What the client writes on a bank wire (ISO 11649 RF creditor reference).",
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     history = HistoricalRecords()

@@ -1,7 +1,14 @@
-"""Emails to a client that point them to a page of the portal."""
+"""Emails to a client that point them to a page of the portal.
+
+- `email_client`: the email itself (call it after commit).
+- `client_notify`: a state change the client waits for (money credited, sent, paid,
+  returned): recorded in the client's communication history in the caller's transaction, and
+  emailed once that transaction commits.
+"""
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.urls import reverse
 
 
@@ -11,3 +18,24 @@ def email_client(user, *, subject: str, body: str, url_name: str, args: list) ->
     send_mail(
         subject, f"Hello {user.first_name or 'there'},\n\n{body}\n{link}\n", None, [user.email]
     )
+
+
+def client_notify(
+    client, *, subject: str, body: str, url_name: str, args: list, actor_label: str, data=None
+):
+    """Record the email in the client's communication history now; send it after commit."""
+    from .models import ClientActivity
+
+    activity = ClientActivity.objects.create(
+        client=client,
+        kind=ClientActivity.Kind.EMAIL,
+        actor_label=actor_label[:254],
+        subject=subject[:200],
+        body=body,
+        data=data or {},
+    )
+    user = client.user
+    transaction.on_commit(
+        lambda: email_client(user, subject=subject, body=body, url_name=url_name, args=args)
+    )
+    return activity

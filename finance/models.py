@@ -73,6 +73,7 @@ class LedgerAccount(models.Model):
             ("manage_refunds", "Can refund deposits"),
             ("manage_chargebacks", "Can record and resolve chargebacks"),
             ("reconcile", "Can run reconciliations and close periods"),
+            ("manage_wires", "Can import bank statements, work the wire queue, send wires"),
         ]
 
     def __str__(self):
@@ -325,6 +326,7 @@ class Withdrawal(models.Model):
         FAILED = "failed", "Payout failed"
         REJECTED = "rejected", "Rejected"
         CANCELLED = "cancelled", "Cancelled"
+        RETURNED = "returned", "Returned by the bank"
 
     OPEN = (Status.REQUESTED, Status.IN_REVIEW, Status.APPROVED, Status.PROCESSING)
 
@@ -337,9 +339,11 @@ class Withdrawal(models.Model):
     psp = models.CharField(max_length=20)
     funding_deposit = models.ForeignKey(
         Deposit,
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="withdrawals",
-        help_text="Closed loop: the payment the money goes back to.",
+        help_text="Closed loop: the payment the money goes back to (none for a bank wire).",
     )
     hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="withdrawal")
     status = FSMField(default=Status.REQUESTED, choices=Status.choices, protected=True)
@@ -411,6 +415,10 @@ class Withdrawal(models.Model):
     @transition(field=status, source=Status.PROCESSING, target=Status.FAILED)
     def mark_failed(self):
         pass
+
+    @transition(field=status, source=Status.PAID, target=Status.RETURNED)
+    def mark_returned(self):
+        """A bank wire paid out and sent back by the beneficiary's bank."""
 
 
 class Transfer(models.Model):
@@ -776,3 +784,4 @@ class PeriodClose(models.Model):
 
 # Finance's money thresholds (audited settings) have a module of their own, registered here.
 from .models_thresholds import ThresholdChange, ThresholdValue  # noqa: E402, F401
+from .models_wires import BankEntry, BankStatement, WireBatch, WireInstruction  # noqa: E402, F401

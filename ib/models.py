@@ -8,6 +8,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from clients.payment_reference import new_partner_reference
+
 CODE_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -39,6 +41,13 @@ class Partner(models.Model):
         help_text="The master IB of a sub-IB.",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    payment_reference = models.CharField(
+        max_length=25,
+        unique=True,
+        default=new_partner_reference,
+        editable=False,
+        help_text="What the partner writes on a bank wire (ISO 11649 RF creditor reference).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

@@ -326,6 +326,13 @@ FINANCE_VELOCITY_USD_24H = env.int("FINANCE_VELOCITY_USD_24H", default=10000)
 # Reconciliation: how many days apart a statement line and a ledger entry may be booked and still
 # match on amount and currency.
 FINANCE_RECONCILE_DATE_WINDOW_DAYS = env.int("FINANCE_RECONCILE_DATE_WINDOW_DAYS", default=3)
+# Bank wires: the brokerage's account clients wire to (shown in the portal with each client's
+# payment reference) and that pays wire withdrawals (the debtor of the pain.001 files). Unset:
+# the portal offers no bank wire.
+BANK_WIRE_BENEFICIARY = env("BANK_WIRE_BENEFICIARY", default="")
+BANK_WIRE_IBAN = env("BANK_WIRE_IBAN", default="")
+BANK_WIRE_BIC = env("BANK_WIRE_BIC", default="")
+BANK_WIRE_BANK_NAME = env("BANK_WIRE_BANK_NAME", default="")
 
 # --- Trading platforms ---------------------------------------------------------------------------
 # Seconds a call to a trading server may take; a balance operation whose answer is lost is looked

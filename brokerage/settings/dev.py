@@ -43,3 +43,9 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
 if "EMAIL_URL" not in os.environ:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+
+# A demo bank account for wires (a valid IBAN of no one): set the real one in production.
+BANK_WIRE_BENEFICIARY = env("BANK_WIRE_BENEFICIARY", default="Demo Brokerage Ltd")
+BANK_WIRE_IBAN = env("BANK_WIRE_IBAN", default="CH5604835012345678009")
+BANK_WIRE_BIC = env("BANK_WIRE_BIC", default="CRESCHZZ80A")
+BANK_WIRE_BANK_NAME = env("BANK_WIRE_BANK_NAME", default="Demo Bank AG")

@@ -31,7 +31,9 @@ ADAPTERS: dict[str, type[PspAdapter]] = {
     "coinpayments": CoinPaymentsAdapter,
 }
 PSP_CODES = ("stripe", "checkout", "skrill", "coinpayments")
-PSP_NAMES = {code: ADAPTERS[code].display_name for code in PSP_CODES}
+# The names staff and clients read: each PSP's, and the bank's for wires (no adapter: wires are
+# paid by a pain.001 file and seen on the bank statement, `finance.services.wires`).
+PSP_NAMES = {code: ADAPTERS[code].display_name for code in PSP_CODES} | {"bank_wire": "Bank wire"}
 PSP_CHOICES = [(code, PSP_NAMES[code]) for code in PSP_CODES]
 
 

@@ -16,8 +16,10 @@ XML, binary content (PDF, ZIP/XLSX, images, old Office files, control bytes) are
 with what the file seems to be. A Stripe report read as a generic CSV is allowed, and a CSV
 declared as a Stripe report goes on to name the columns it lacks.
 
-`read_statement_headers` / `read_camt053_header` give the bank statements' accounts and
-balances (camt.053 and MT940 only), reading and checking the whole file the same way.
+`read_bank_statement` gives each statement of a camt.053 or MT940 file with its rows (bank
+wires need the account a row was booked on). `read_statement_headers` / `read_camt053_header`
+give the bank statements' accounts and balances (camt.053 and MT940 only), reading and checking
+the whole file the same way.
 
 Each format has its own module: `stripe_csv`, `camt053`, `mt940`, and `generic_csv` for the
 "csv" format; what they share is in `base` (rows, errors, the stream), `values` (amounts,
@@ -139,6 +141,27 @@ def read_statement_headers(fileobj, fmt: str) -> list[StatementHeader]:
     _check_declared(source, fmt)
     items = iter_camt053(source) if fmt == "camt053" else iter_mt940(source)
     return [item for item in items if type(item) is StatementHeader]
+
+
+def read_bank_statement(fileobj, fmt: str) -> list[tuple[StatementHeader, list[StatementRow]]]:
+    """Each statement of a camt.053 or MT940 file with its booked rows, in file order (the
+    whole file is read and checked first, so a bad file yields nothing)."""
+    if fmt not in ("camt053", "mt940"):
+        raise StatementError(
+            f"{fmt!r} is not a bank statement format (camt053 and mt940 are)",
+            code="unknown_format",
+        )
+    source = Source(fileobj)
+    _check_declared(source, fmt)
+    items = iter_camt053(source) if fmt == "camt053" else iter_mt940(source)
+    statements, rows = [], []
+    for item in items:
+        if type(item) is StatementRow:
+            rows.append(item)
+        else:
+            statements.append((item, rows))
+            rows = []
+    return statements
 
 
 def read_camt053_header(fileobj) -> StatementHeader:

@@ -5,13 +5,15 @@
 - `refunds`: refunds of completed deposits, sent exactly once.
 - `chargebacks`: disputes, their losses and outcomes.
 - `thresholds`: money thresholds, lowered at once, raised with a second officer's approval.
+- `wires`: bank statements credit clients' wires and settle wire withdrawals; finance's queue
+  of wires that matched no one; pain.001 payment files; returned wires.
 - `webhooks`: PSP deliveries verified and each event applied once, through a table from
   event kind to handler; `sweeps`: the sweeper of payouts and refunds left unfinished.
 - Below them, shared: `common` (errors, actors, money out, the PSP call), `limits` (FX,
   methods, closed loop, the thresholds in force) and `losses` (chargeback losses made good).
   Locks are taken through `finance.locks`, which states the one lock order.
 
-Import direction (to be checked by import-linter): webhooks, sweeps -> deposits, withdrawals,
+Import direction (to be checked by import-linter): webhooks, sweeps, wires -> deposits, withdrawals,
 refunds, chargebacks, thresholds (independent of each other) -> common -> limits, losses ->
 ledger.
 
@@ -34,6 +36,13 @@ from .refunds import refund_execute, refund_request
 from .sweeps import payouts_sweep
 from .thresholds import threshold_approve, threshold_propose, threshold_reject
 from .webhooks import psp_event_apply, psp_webhook_receive
+from .wires import (
+    bank_entry_assign,
+    bank_entry_dismiss,
+    bank_statement_import,
+    wire_batch_create,
+    wire_return,
+)
 from .withdrawals import (
     withdrawal_approve,
     withdrawal_checks,
@@ -43,6 +52,11 @@ from .withdrawals import (
 )
 
 __all__ = [
+    "bank_entry_assign",
+    "bank_entry_dismiss",
+    "bank_statement_import",
+    "wire_batch_create",
+    "wire_return",
     "DepositNotAllowed",
     "WithdrawalNotAllowed",
     "chargeback_evidence_add",

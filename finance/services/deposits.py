@@ -5,8 +5,10 @@ Contract:
   (`clients.standing`, purpose deposit) under the client's lock, and records the intent
   (created); `deposit_open_session` then opens the PSP's hosted
   page, a network call made outside any transaction (pending).
-- `deposit_complete` credits the wallet from the PSP's clearing account once, under the
-  ledger key `deposit:<id>`; the client's first completed deposit is the FTD.
+- `deposit_complete` checks the PSP's word against the deposit and `deposit_credit` credits
+  the wallet from the PSP's (or the bank's) clearing account once, under the ledger key
+  `deposit:<id>`; the client's first completed deposit is the FTD. Bank wires
+  (`finance.services.wires`) credit through it too.
 - `deposit_payment_update` applies the PSP's word that a payment is still pending, failed or
   expired; a deposit already settled is left as it is.
 Both are driven by verified PSP events (`webhooks`). Imports `common`, `limits` and the
@@ -133,9 +135,24 @@ def deposit_complete(*, deposit: Deposit, event: WebhookEvent, actor: str) -> st
             f"but the deposit is {deposit.amount} {deposit.currency}.",
             code="amount_mismatch",
         )
+    return deposit_credit(
+        deposit=deposit,
+        actor=actor,
+        provider_reference=event.provider_reference,
+        evidence={"event_id": event.event_id},
+    )
+
+
+def deposit_credit(
+    *, deposit: Deposit, actor: Actor, provider_reference: str = "", evidence=None
+) -> str:
+    """Credit the wallet from the deposit's clearing account once (ledger key
+    `deposit:<id>`), whoever confirms the money arrived (a PSP's event, the bank statement);
+    the client's first completed deposit is the FTD. Called in the caller's transaction."""
     deposit = lock_deposit_accounts(deposit)
     if deposit.status == Deposit.Status.COMPLETED:
         return "already credited"
+    reference = (provider_reference or deposit.provider_reference)[:100]
     wallet = wallet_for(deposit.client, deposit.currency)
     clearing = clearing_for(deposit.psp, deposit.currency)
     txn, _ = ledger_post(
@@ -145,13 +162,13 @@ def deposit_complete(*, deposit: Deposit, event: WebhookEvent, actor: str) -> st
         actor=actor,
         client=deposit.client,
         psp=deposit.psp,
-        external_reference=event.provider_reference or deposit.provider_reference,
+        external_reference=reference,
         description=f"Deposit {deposit.reference}",
     )
     deposit.complete()
     deposit.ledger_transaction = txn
     deposit.completed_at = timezone.now()
-    deposit.provider_reference = (event.provider_reference or deposit.provider_reference)[:100]
+    deposit.provider_reference = reference
     deposit.failure_reason = ""
     deposit.is_ftd = client_first_deposit_record(
         client=deposit.client,
@@ -168,7 +185,7 @@ def deposit_complete(*, deposit: Deposit, event: WebhookEvent, actor: str) -> st
             "amount": str(deposit.amount),
             "currency": deposit.currency,
             "provider_reference": deposit.provider_reference,
-            "event_id": event.event_id,
+            **(evidence or {}),
             "ftd": deposit.is_ftd,
             "ledger_transaction": txn.pk,
         },

@@ -38,9 +38,11 @@ from clients.standing import Purpose, client_standing
 from finance import audit_events
 
 from .. import psp as psp_registry
+from ..bank_details import clean_bic, clean_iban
 from ..ledger import hold_close, hold_place, wallet_for
 from ..locks import lock_client_money, lock_withdrawal
 from ..models import Deposit, Hold, LedgerTransaction, Withdrawal, new_reference
+from ..models_wires import BANK_WIRE, WireInstruction
 from ..psp import OperationResult
 from .common import (
     CHECKS_ACTOR,
@@ -76,9 +78,24 @@ def withdrawal_checks(withdrawal: Withdrawal, *, client: Client | None = None) -
     def add(code, message):
         reasons.append({"code": code, "severity": "review", "message": message})
 
-    capacity = closed_loop_capacity(client).get((withdrawal.psp, withdrawal.currency))
+    capacities = closed_loop_capacity(client)
+    capacity = capacities.get((withdrawal.psp, withdrawal.currency))
+    if withdrawal.psp == BANK_WIRE:
+        # A wire takes what no card or e-wallet can take back: what one still can goes
+        # back to it first.
+        owed = {p: c for (p, cur), c in capacities.items() if cur == withdrawal.currency and c > 0}
+        owed.pop(BANK_WIRE, None)
+        if owed:
+            add(
+                "closed_loop",
+                " and ".join(
+                    f"{format_money(c, withdrawal.currency)} to {psp_registry.PSP_NAMES.get(p, p)}"
+                    for p, c in sorted(owed.items())
+                )
+                + " can still go back to the method that funded it, before a bank wire.",
+            )
     # The capacity above already counts this withdrawal as taken.
-    if capacity is None or capacity < 0:
+    elif capacity is None or capacity < 0:
         funded = (capacity or Decimal(0)) + withdrawal.amount
         add(
             "closed_loop",
@@ -120,14 +137,30 @@ def withdrawal_checks(withdrawal: Withdrawal, *, client: Client | None = None) -
 
 @transaction.atomic
 def withdrawal_request(
-    *, client: Client, amount, currency: str, psp: str, actor: Actor, request=None
+    *,
+    client: Client,
+    amount,
+    currency: str,
+    psp: str,
+    actor: Actor,
+    request=None,
+    iban: str = "",
+    bic: str = "",
 ) -> Withdrawal:
-    """Hold the funds, run the automatic checks, and approve or send to finance review."""
+    """Hold the funds, run the automatic checks, and approve or send to finance review.
+
+    By bank wire (`psp` "bank_wire"): to `iban` (checksum, country; `bic` optional) in the
+    client's own name; an approved wire waits for finance's next payment file (`wires`)."""
     amount = to_amount(amount, currency)
-    if psp not in psp_registry.PSP_CODES:
+    wire = None
+    if psp == BANK_WIRE:
+        wire = _wire_details(client, iban, bic)
+        funding = None
+    elif psp not in psp_registry.PSP_CODES:
         raise InvalidInput("Choose how to be paid.", fields={"psp": ["Unknown method."]})
-    funding = _funding_deposit(client, psp, currency)
-    if funding is None:
+    else:
+        funding = _funding_deposit(client, psp, currency)
+    if funding is None and wire is None:
         raise WithdrawalNotAllowed(
             f"You have not deposited in {currency} with {psp_registry.PSP_NAMES[psp]}; "
             "withdrawals go back to a method that funded your account.",
@@ -153,11 +186,17 @@ def withdrawal_request(
         account=wallet, amount=amount, reference=f"withdrawal:{withdrawal.reference}"
     )
     withdrawal.save()
+    evidence = {"amount": str(amount), "currency": currency, "psp": psp, "held": True}
+    if wire is not None:
+        WireInstruction.objects.create(
+            withdrawal=withdrawal, end_to_end_id=withdrawal.reference, **wire
+        )
+        evidence.update(iban=wire["iban"], bic=wire["bic"])
     audit_record(
         actor=actor,
         action=audit_events.WITHDRAWAL_REQUESTED,
         target=withdrawal,
-        evidence={"amount": str(amount), "currency": currency, "psp": psp, "held": True},
+        evidence=evidence,
         request=request,
     )
     reasons = withdrawal_checks(withdrawal, client=client)
@@ -191,9 +230,32 @@ def withdrawal_request(
     return withdrawal
 
 
+def _wire_details(client: Client, iban: str, bic: str) -> dict:
+    """A wire goes to an account in the client's own name: the name is theirs, not typed."""
+    name = client.user.get_full_name().strip()
+    if not name:
+        raise WithdrawalNotAllowed(
+            "A bank wire is paid to an account in your own name, and your profile has no "
+            "name yet: contact support.",
+            code="no_name",
+        )
+    errors: dict = {}
+    details = {"beneficiary_name": name[:140]}
+    for key, clean in (("iban", clean_iban), ("bic", clean_bic)):
+        try:
+            details[key] = clean(iban if key == "iban" else bic)
+        except InvalidInput as exc:
+            errors.update(exc.fields)
+    if errors:
+        raise InvalidInput("Check your bank details.", code="bad_bank_details", fields=errors)
+    return details
+
+
 def _queue_payout(withdrawal: Withdrawal) -> None:
     from ..tasks import withdrawal_payout_task
 
+    if withdrawal.psp == BANK_WIRE:
+        return  # paid by finance's next payment file (`wires.wire_batch_create`)
     withdrawal_payout_task.delay_on_commit(withdrawal.pk)
 
 
@@ -273,7 +335,10 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
         lock_withdrawal,
         withdrawal_id,
         stale_after=CLAIM_STALE_AFTER,
-        is_open=lambda w: w.status in (Withdrawal.Status.APPROVED, Withdrawal.Status.PROCESSING),
+        is_open=lambda w: (
+            w.status in (Withdrawal.Status.APPROVED, Withdrawal.Status.PROCESSING)
+            and w.psp != BANK_WIRE
+        ),
         started_field="payout_started_at",
         attempts_field="payout_attempts",
         on_claim=_payout_claimed,
@@ -281,6 +346,8 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
     w = claimed.row
     if w is None:
         return claimed.why
+    if w.psp == BANK_WIRE:  # never claimed: see is_open
+        return "paid by a payment file"
     email = Client.objects.filter(pk=w.client_id).values_list("user__email", flat=True).get()
     adapter = psp_registry.adapter_for(w.psp)
     payment_reference = w.funding_deposit.provider_reference
@@ -370,7 +437,7 @@ def withdrawals_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER, now=None) -
     return sweep(
         Withdrawal.objects.filter(
             status__in=[Withdrawal.Status.APPROVED, Withdrawal.Status.PROCESSING]
-        ),
+        ).exclude(psp=BANK_WIRE),
         task=withdrawal_payout_task,
         due_field="decided_at",
         started_field="payout_started_at",
