@@ -25,6 +25,7 @@ from .models import (
     Withdrawal,
 )
 from .models_thresholds import COUNTS, ENVIRONMENT, Threshold, ThresholdChange, ThresholdValue
+from .models_wires import BANK_WIRE
 from .services.limits import closed_loop_capacity, method_available, threshold_values
 
 
@@ -54,17 +55,21 @@ def wallets_for_client(client) -> list[LedgerAccount]:
 
 
 def deposit_methods_for(client) -> list[PaymentMethod]:
-    return [m for m in PaymentMethod.objects.filter(is_active=True) if method_available(m, client)]
+    """The PSPs' hosted payment pages the client may use (a bank wire needs no page: the
+    portal shows the bank details and the client's reference instead)."""
+    methods = PaymentMethod.objects.filter(is_active=True).exclude(psp=BANK_WIRE)
+    return [m for m in methods if method_available(m, client)]
 
 
 def withdrawal_options_for(client) -> list[dict]:
-    """Each PSP and currency the client funded, with what can still go back to it."""
+    """Each PSP and currency the client funded, with what can still go back to it (a bank
+    wire is asked for on its own form, to an IBAN)."""
     from . import psp
 
     return [
         {"psp": p, "name": psp.PSP_NAMES.get(p, p), "currency": c, "capacity": max(cap, Decimal(0))}
         for (p, c), cap in sorted(closed_loop_capacity(client).items())
-        if cap > 0
+        if cap > 0 and p != BANK_WIRE
     ]
 
 

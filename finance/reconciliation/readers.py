@@ -129,9 +129,8 @@ def _read(fileobj, fmt: str, mapping: ColumnMapping | None) -> Iterator[Statemen
                 yield item
 
 
-def read_statement_headers(fileobj, fmt: str) -> list[StatementHeader]:
-    """Account, balances and entry count of each statement in a camt.053 or MT940 file
-    (reads the whole file, checking it as read_statement does)."""
+def _bank_items(fileobj, fmt: str) -> Iterator[StatementRow | StatementHeader]:
+    """The rows and, after each statement's rows, its header, of a camt.053 or MT940 file."""
     if fmt not in ("camt053", "mt940"):
         raise StatementError(
             f"{fmt!r} files have no statement header (camt053 and mt940 do)",
@@ -139,23 +138,20 @@ def read_statement_headers(fileobj, fmt: str) -> list[StatementHeader]:
         )
     source = Source(fileobj)
     _check_declared(source, fmt)
-    items = iter_camt053(source) if fmt == "camt053" else iter_mt940(source)
-    return [item for item in items if type(item) is StatementHeader]
+    return iter_camt053(source) if fmt == "camt053" else iter_mt940(source)
+
+
+def read_statement_headers(fileobj, fmt: str) -> list[StatementHeader]:
+    """Account, balances and entry count of each statement in a camt.053 or MT940 file
+    (reads the whole file, checking it as read_statement does)."""
+    return [item for item in _bank_items(fileobj, fmt) if type(item) is StatementHeader]
 
 
 def read_bank_statement(fileobj, fmt: str) -> list[tuple[StatementHeader, list[StatementRow]]]:
     """Each statement of a camt.053 or MT940 file with its booked rows, in file order (the
     whole file is read and checked first, so a bad file yields nothing)."""
-    if fmt not in ("camt053", "mt940"):
-        raise StatementError(
-            f"{fmt!r} is not a bank statement format (camt053 and mt940 are)",
-            code="unknown_format",
-        )
-    source = Source(fileobj)
-    _check_declared(source, fmt)
-    items = iter_camt053(source) if fmt == "camt053" else iter_mt940(source)
     statements, rows = [], []
-    for item in items:
+    for item in _bank_items(fileobj, fmt):
         if type(item) is StatementRow:
             rows.append(item)
         else:
