@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0010_payment_reference'),
+        ('clients', '0011_payment_reference'),
         ('finance', '0005_money_thresholds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

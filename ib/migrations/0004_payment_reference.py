@@ -19,7 +19,7 @@ def fill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ib", "0003_attribution"), ("clients", "0010_payment_reference"),
+        ("ib", "0003_attribution"), ("clients", "0011_payment_reference"),
     ]
 
     operations = [

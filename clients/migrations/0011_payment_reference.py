@@ -19,7 +19,7 @@ def fill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clients", "0009_client_manage_aml_case"),
+        ("clients", "0010_deal_position_volume_ext"),
     ]
 
     operations = [
