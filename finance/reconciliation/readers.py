@@ -53,6 +53,10 @@ def detect_format(head: bytes) -> str | None:
     """The format of a file from its first few KB: a key of FORMATS, or None (empty, binary, or
     XML that is not camt.053)."""
     text = head.removeprefix(BOM).lstrip()
+    if b"\x01" in text or b"\x03" in text:  # SOH before a SWIFT message, ETX after it
+        text = text.replace(b"\x01", b"").replace(b"\x03", b"").lstrip()
+        if not _MT940_TAG.search(text):
+            return None
     if not text or text.startswith(_BINARY_MAGIC) or _CONTROL.search(text[:4096]):
         return None
     if text.startswith(b"<"):

@@ -5,12 +5,16 @@ No database, no Redis: these are pure parsers.
 """
 
 import io
+import logging
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
+import mt940 as mt940_package
 import pytest
 
 from finance.reconciliation.base import StatementError, StatementRow
+from finance.reconciliation.mt940_details import real_reference
 from finance.reconciliation.readers import read_statement
 from sandbox import statements as writers
 
@@ -267,3 +271,164 @@ def test_bank_fields_round_trip_through_the_sandbox_writers():
             (r.counterparty_name, r.counterparty_iban, r.description) for r in rows
         ]
         assert [r.end_to_end_id for r in got] == ["E2E-DEP-10042", "WD-77"]
+
+
+# --- MT940 files as banks send them ---------------------------------------------------------
+
+SAMPLES = Path(__file__).parent / "data" / "bank-statements"
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+def read_until_refused(data: bytes, fmt: str) -> tuple[list[StatementRow], StatementError | None]:
+    """The rows read before the reader refused the file (it streams), and its error."""
+    rows = []
+    try:
+        for got in read_statement(io.BytesIO(data), fmt):
+            rows.append(got)
+    except StatementError as exc:
+        return rows, exc
+    return rows, None
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "total"),
+    [
+        ("mt940-abnamro-sample.sta", 5, "23853.22"),  # header lines before each :20:
+        ("mt940-triodos-sample.sta", 8, "-90.98"),  # NIT NONREF, >20 subfields
+        ("mt940-asn-spaces-for-entry-date.sta", 6, "228.22"),  # spaces for the entry date
+        ("mt940-sns.sta", 2, "-25.00"),  # SWIFT envelope {1:}{2:}{3:}{4: ... -}{5:}
+        ("mt940-citi.sta", 5, "-1142.75"),  # DD (funds code), NMSCNONREF//
+        ("mt940-mbank.sta", 3, "0.03"),  # a bank reference, supplementary details
+        ("mt940-latin1-bytes.sta", 4, "-179066.75"),  # Latin-1 bytes, German subfields
+        ("mt940-february-30.sta", 1, "-6.00"),  # a value date that is not a date
+    ],
+)
+def test_real_mt940_files_are_read(name, rows, total):
+    got = read(sample(name), "mt940")
+    assert len(got) == rows
+    assert sum(r.amount for r in got) == D(total)  # and each message added up
+
+
+def test_real_mt940_shapes():
+    asn = read(sample("mt940-asn-spaces-for-entry-date.sta"), "mt940")
+    assert [r.booked_on for r in asn[:2]] == [date(2020, 1, 1), date(2020, 1, 5)]
+    assert asn[0].note == ""
+    citi = read(sample("mt940-citi.sta"), "mt940")
+    assert {r.reference for r in citi} == {""}  # NONREF and an empty bank reference: none
+    mbank = read(sample("mt940-mbank.sta"), "mt940")
+    assert [r.reference for r in mbank] == ["MB170119012058", "MB170119012085", "MB170119012121"]
+    latin = read(sample("mt940-latin1-bytes.sta"), "mt940")
+    assert latin[0].counterparty_name == "PAYPAL"
+    assert "Überweisung" in latin[3].remittance
+    (feb,) = read(sample("mt940-february-30.sta"), "mt940")
+    assert feb.booked_on == date(2016, 3, 1)  # the entry date, which is a date
+    assert feb.note == "value date 160230 is not a date; the entry date is used"
+
+
+def test_mt940_dates_that_are_not_dates():
+    def one(line_61: str) -> StatementRow:
+        (only,) = read(mt940(line_61, closing="D240315EUR6,00"), "mt940")
+        return only
+
+    entry_bad = one(":61:2402280230D6,00NCHGNONREF")
+    assert entry_bad.booked_on == date(2024, 2, 28)
+    assert entry_bad.note == "entry date 0230 (MMDD) is not a date; the value date is used"
+    both_bad = one(":61:230230D6,00NCHGNONREF")
+    assert both_bad.booked_on == date(2023, 2, 28)
+    assert both_bad.note == "value date 230230 is not a date; taken as 2023-02-28"
+    with pytest.raises(StatementError, match="line 5: :61: date '2413010101'"):
+        one(":61:2413010101D6,00NCHGNONREF")
+
+
+@pytest.mark.parametrize(
+    ("line_61", "info", "reference"),
+    [
+        (":61:240315D6,00NTRFKREF+//B1", "?20KREF+PAYOUT-77?21SVWZ+Payout", "PAYOUT-77"),
+        (":61:240315D6,00NTRFKREF+//B1", "?20EREF+E2E-77?21KREF+BATCH-1", "E2E-77"),
+        (":61:240315D6,00NTRFNONREF//B1", "?20EREF+NOTPROVIDED?21SVWZ+x", "B1"),
+        (":61:240315D6,00NTRFNONREF//NONREF", "?20SVWZ+x", ""),
+        (":61:240315D6,00NMSCNONREF//", "?20SVWZ+x", ""),
+        (":61:240315D6,00S   X", "?20SVWZ+x", "X"),
+        (":61:240315D6,00NIT NONREF", "?20SVWZ+x", ""),
+    ],
+)
+def test_mt940_placeholder_references_are_never_the_reference(line_61, info, reference):
+    (only,) = read(mt940(line_61, f":86:166?00GUTSCHRIFT{info}", closing="D240315EUR6,00"), "mt940")
+    assert only.reference == reference
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "fragments"),
+    [
+        ("mt940-abnamro-unbalanced.sta", "balance_mismatch", ["line 27:", "does not add up"]),
+        ("mt940-ing.sta", "balance_mismatch", ["line 26:", "closing balance :62F: is 3.47"]),
+        ("mt940-knab.sta", "balance_mismatch", ["line 20:", "opening balance 3058.98"]),
+        ("mt940-postfinance.sta", "balance_mismatch", ["line 27:", "= 159.4"]),
+        ("mt940-rabobank.sta", "balance_mismatch", ["line 11:", "= -740.11"]),
+        ("mt940-raiffeisen-hu.sta", "balance_mismatch", ["line 40:", "25281687.60"]),
+        ("mt940-gv-codes-truncated.sta", "truncated", ["no closing balance :62F:"]),
+    ],
+)
+def test_real_mt940_files_that_do_not_add_up_are_refused(name, code, fragments):
+    rows, error = read_until_refused(sample(name), "mt940")
+    assert error is not None and error.code == code, error
+    for fragment in fragments:
+        assert fragment in error.message
+
+
+@pytest.mark.parametrize(
+    ("mangle", "fragment"),
+    [
+        (lambda t: t.replace("D203,N369", "D203,001N369"), "more decimal places than EUR"),
+        (lambda t: t.replace(":62F:C090624EUR17159,49\n-\n", ""), "no closing balance"),
+        (lambda t: t.replace("940\nABNANL2A\n:20:", "940\nabnanl2a\n:20:", 1), "line 3:"),
+    ],
+)
+def test_real_mt940_file_damaged_is_refused_naming_the_line(mangle, fragment):
+    data = mangle(sample("mt940-abnamro-sample.sta").decode()).encode()
+    _rows, error = read_until_refused(data, "mt940")
+    assert error is not None and fragment in error.message, error
+
+
+def test_mt940_control_bytes_around_swift_messages():
+    data = sample("mt940-sns.sta").replace(b"{1:", b"\x01{1:").replace(b"-}{5:}", b"-}{5:}\x03")
+    assert read(data, "mt940") == read(sample("mt940-sns.sta"), "mt940")
+
+
+# --- a second reading: the mt-940 package ------------------------------------------------------
+
+
+def oracle(data: bytes) -> list[dict] | None:
+    """The transactions the mt-940 package reads (None if it cannot read the file)."""
+    logging.getLogger("mt940").setLevel(logging.CRITICAL)
+    transactions = mt940_package.models.Transactions()
+    try:
+        transactions.parse(data.decode("utf-8", errors="replace"))
+    except Exception:  # noqa: BLE001 - the package's own failures: nothing to compare
+        return None
+    return [t.data for t in transactions.transactions]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.sta")))
+def test_mt940_reads_agree_with_the_mt940_package(name):
+    data = sample(name)
+    ours, _error = read_until_refused(data, "mt940")
+    theirs = oracle(data)
+    if theirs is None:  # mt-940 5.1.1 cannot read supplementary details after an entry
+        assert name == "mt940-asn-spaces-for-entry-date.sta"
+        return
+    assert ours, name
+    for row, their in zip(ours, theirs, strict=False):  # the rows both read
+        assert row.amount == D(str(their["amount"].amount))
+        assert row.booked_on == (their.get("entry_date") or their["date"])
+        custref = real_reference(their.get("customer_reference") or "")
+        eref = real_reference(their.get("end_to_end_reference") or "")
+        expected = (
+            custref
+            if custref and not (eref and len(custref) == 16 and eref.startswith(custref))
+            else eref or real_reference(their.get("bank_reference") or "")
+        )
+        assert row.reference == expected, (row.line_no, their)

@@ -1000,11 +1000,11 @@ def test_mt940_truncated_and_malformed():
         "line 5",
         "not a statement line",
     )
-    fails(
-        two.replace(b":61:240315", b":61:240230", 1),
+    fails(  # a 13th month: no date can be taken (30 February can: test_statement_banks)
+        two.replace(b":61:240315", b":61:241330", 1),
         "mt940",
         "malformed_row",
-        "'2402300315' is not a valid YYMMDD[MMDD]",
+        "'2413300315' is not a valid YYMMDD[MMDD]",
     )
     fails(
         two.replace(b"C2,00NTRF", b"C2,0,0NTRF", 1),
