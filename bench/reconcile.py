@@ -10,6 +10,7 @@ matching, as `reconciliation_start` + `reconciliation_execute` do it in the work
 
     .venv/bin/python bench/reconcile.py --rows 1000000                # stated scale
     .venv/bin/python bench/reconcile.py --rows 2000 --format csv      # smoke
+    .venv/bin/python bench/reconcile.py --rows 1000000 --format mt940  # a bank's month, daily
 
 Prints one JSON line, and fails if the differences found are not exactly the ones made.
 """
@@ -126,7 +127,9 @@ def statement_rows(n: int, start: date, days: int, seconds: int, seed: int = 7):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--format", choices=["stripe_csv", "csv", "camt053"], default="stripe_csv")
+    parser.add_argument(
+        "--format", choices=["stripe_csv", "csv", "camt053", "mt940"], default="stripe_csv"
+    )
     args = parser.parse_args()
 
     from brokerage.models import User
@@ -171,6 +174,10 @@ def main():
             chunks = writers.iter_stripe_itemized_csv(rows)
         elif args.format == "csv":
             chunks = writers.iter_generic_csv(rows)
+        elif args.format == "mt940":
+            chunks = writers.iter_mt940_days(
+                rows, account="GB33BUKB20201555555555", currency="USD", opening_balance=Decimal(0)
+            )
         else:
             chunks = [
                 writers.write_camt053(

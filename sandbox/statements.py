@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import chain
+from itertools import chain, groupby
 from xml.sax.saxutils import escape
 
 from unidecode import unidecode
@@ -490,9 +490,11 @@ def iter_mt940(
     currency: str,
     opening_balance: Decimal,
     statement_no: str = "1",
+    first_entry: int = 1,
 ) -> Iterator[bytes]:
     """One MT940 message as German banks export it: :61: lines with the end-to-end reference
-    in the structured :86: (?20 EREF+..., SVWZ+ description)."""
+    in the structured :86: (?20 EREF+..., SVWZ+ description); the bank's reference of each
+    line (after //) counts from `first_entry`."""
     currency = currency.upper()
     rows = iter(rows)
     first = next(rows, None)
@@ -508,7 +510,7 @@ def iter_mt940(
         opening = _swift_amount(opening_balance, currency)
         yield f":60F:{mark}{opening_day:%y%m%d}{currency}{opening}\r\n"
         last_day = opening_day
-        for n, row in enumerate(chain([first], rows) if first is not None else (), 1):
+        for n, row in enumerate(chain([first], rows) if first is not None else (), first_entry):
             if row.currency.upper() != currency:
                 raise ValueError(f"row {row.reference!r} is in {row.currency}, not {currency}")
             balance += row.amount
@@ -526,6 +528,29 @@ def iter_mt940(
         yield f":62F:{mark}{last_day:%y%m%d}{currency}{_swift_amount(balance, currency)}\r\n-\r\n"
 
     yield from _chunked(lines(), "latin-1")
+
+
+def iter_mt940_days(
+    rows: Iterable, *, account: str, currency: str, opening_balance: Decimal
+) -> Iterator[bytes]:
+    """A month as banks send it: one MT940 message per booking day (the rows sorted by day),
+    each opening with the previous one's closing balance."""
+    balance = opening_balance
+    entry = 1
+    for n, (_day, group) in enumerate(
+        groupby(sorted(rows, key=lambda r: r.booked_on), key=lambda r: r.booked_on), 1
+    ):
+        day_rows = list(group)
+        yield from iter_mt940(
+            day_rows,
+            account=account,
+            currency=currency,
+            opening_balance=balance,
+            statement_no=str(n),
+            first_entry=entry,
+        )
+        balance += sum((r.amount for r in day_rows), Decimal(0))
+        entry += len(day_rows)
 
 
 def write_mt940(
