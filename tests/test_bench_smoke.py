@@ -65,7 +65,7 @@ def test_ledger_bench_smoke():
     assert figures["ledger_transactions_per_s"] > 0 and figures["baseline_tps"] > 0
 
 
-@pytest.mark.parametrize("fmt", ["stripe_csv", "csv", "camt053"])
+@pytest.mark.parametrize("fmt", ["stripe_csv", "csv", "camt053", "mt940"])
 def test_reconcile_bench_smoke(fmt):
     figures = run_bench("reconcile.py", "--rows", "3000", "--format", fmt)
     assert figures["all_found_exactly"] and figures["statement_rows"] > 2900
