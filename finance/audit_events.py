@@ -15,6 +15,9 @@ DEPOSIT_CREATED = event("deposit.created", "Deposit created")
 DEPOSIT_FAILED = event("deposit.failed", "Deposit failed")
 DEPOSIT_EXPIRED = event("deposit.expired", "Deposit expired unpaid")
 DEPOSIT_OPENED = event("deposit.opened", "Deposit opened")
+DEPOSIT_INSTRUMENT_RECORDED = event(
+    "deposit.instrument_recorded", "Payment instrument recorded on a deposit"
+)
 FINANCE_THRESHOLD_LOWERED = event("finance.threshold_lowered", "Finance threshold lowered")
 FINANCE_THRESHOLD_RAISE_APPROVED = event(
     "finance.threshold_raise_approved", "Finance threshold raise approved"

@@ -1,5 +1,6 @@
 """Finance's part of the client 360: wallet balances, deposits, withdrawals and transfers
-between the wallet and trading accounts. Six queries, whatever the client's history."""
+between the wallet and trading accounts, and the payment instruments the client paid with (and
+the other clients seen with the same one). Eight queries, whatever the client's history."""
 
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from brokerage.status import status_tone
 from clients.client360 import Contribution, Section, TimelineEntry
 
 from .models import Deposit, LedgerAccount, Transfer, Withdrawal
+from .selectors import payment_instrument_list
 
 LIST_LIMIT = 10
 
@@ -28,7 +30,7 @@ def finance_360(client, user) -> Contribution:
     )
     deposits = list(
         Deposit.objects.filter(client=client)
-        .select_related("method")
+        .select_related("method", "instrument")
         .order_by("-created_at")[:LIST_LIMIT]
     )
     withdrawals = list(
@@ -120,6 +122,8 @@ def finance_360(client, user) -> Contribution:
                 f"({t.get_status_display().lower()})",
             )
         )
+    instruments = payment_instrument_list(client)
+    linked = sum(1 for i in instruments if i.shared_with)
     wallet_text = " · ".join(format_money(w.available_amount, w.currency) for w in wallets)
     net_text = " · ".join(format_money(t["net"], t["currency"]) for t in totals)
     return Contribution(
@@ -146,6 +150,15 @@ def finance_360(client, user) -> Contribution:
                 order=30,
                 icon="cash-stack",
                 badge=f"{len(pending)} pending withdrawal(s)" if pending else "",
+            ),
+            Section(
+                "instruments",
+                "Payment instruments",
+                "finance/_360_instruments.html",
+                {"instruments": instruments},
+                order=32,
+                icon="credit-card",
+                badge=f"{linked} shared with other clients" if linked else "",
             ),
         ],
         kpis=[

@@ -264,6 +264,17 @@ class Deposit(models.Model):
     ledger_transaction = models.ForeignKey(
         LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    instrument = models.ForeignKey(
+        "finance.PaymentInstrument",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deposits",
+    )  # who paid, as the PSP reported it (models_instruments)
+    # What the PSP's merchant account received when it is not what we credit (Skrill's
+    # mb_amount / mb_currency), kept for reconciliation.
+    wallet_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    wallet_currency = models.CharField(max_length=3, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
@@ -783,5 +794,6 @@ class PeriodClose(models.Model):
 
 
 # Finance's money thresholds (audited settings) have a module of their own, registered here.
+from .models_instruments import PaymentInstrument  # noqa: E402, F401
 from .models_thresholds import ThresholdChange, ThresholdValue  # noqa: E402, F401
 from .models_wires import BankEntry, BankStatement, WireBatch, WireInstruction  # noqa: E402, F401

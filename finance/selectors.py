@@ -24,6 +24,7 @@ from .models import (
     ReconciliationRun,
     Withdrawal,
 )
+from .models_instruments import PaymentInstrument
 from .models_thresholds import COUNTS, ENVIRONMENT, Threshold, ThresholdChange, ThresholdValue
 from .models_wires import BANK_WIRE
 from .services.limits import closed_loop_capacity, method_available, threshold_values
@@ -141,7 +142,7 @@ def withdrawal_queue(*, user, status: str = "in_review", q: str = "") -> QuerySe
 
 def deposit_list(*, user, status: str = "", psp: str = "", q: str = "") -> QuerySet[Deposit]:
     _staff(user)
-    qs = Deposit.objects.select_related("client__user", "method")
+    qs = Deposit.objects.select_related("client__user", "method", "instrument")
     if status:
         qs = qs.filter(status=status)
     if psp:
@@ -242,3 +243,45 @@ def threshold_overview(*, user) -> dict:
         )
     history = ThresholdChange.objects.select_related("proposed_by", "decided_by")[:30]
     return {"rows": rows, "history": list(history)}
+
+
+def payment_instrument_list(client) -> list[PaymentInstrument]:
+    """The instruments a client has paid with, last seen first, each with `shared_with`: the
+    other clients seen with the same instrument (linked accounts)."""
+    instruments = list(PaymentInstrument.objects.filter(client=client))
+    shared = instrument_sharers(instruments)
+    for instrument in instruments:
+        instrument.shared_with = shared.get((instrument.kind, instrument.key), [])
+    return instruments
+
+
+def instrument_sharers(instruments) -> dict[tuple[str, str], list]:
+    """(kind, key) -> the other clients with that instrument, in one query."""
+    keys = {(i.kind, i.key) for i in instruments}
+    if not keys:
+        return {}
+    owners = {i.client_id for i in instruments}
+    match = Q()
+    for kind, key in keys:
+        match |= Q(kind=kind, key=key)
+    others: dict[tuple[str, str], list] = {}
+    rows = (
+        PaymentInstrument.objects.filter(match)
+        .exclude(client_id__in=owners)
+        .select_related("client__user")
+        .order_by("client_id")
+    )
+    for row in rows:
+        others.setdefault((row.kind, row.key), []).append(row.client)
+    return others
+
+
+def linked_clients(*, user, client) -> list[dict]:
+    """Clients who paid with one of `client`'s instruments: [{"client", "instruments"}]."""
+    _staff(user)
+    by_client: dict[int, dict] = {}
+    for instrument in payment_instrument_list(client):
+        for other in instrument.shared_with:
+            entry = by_client.setdefault(other.pk, {"client": other, "instruments": []})
+            entry["instruments"].append(instrument.label)
+    return list(by_client.values())

@@ -189,7 +189,7 @@ def deposits(request):
 @require_http_methods(["GET", "POST"])
 def deposit_detail(request, deposit_id: int):
     deposit = get_object_or_404(
-        Deposit.objects.select_related("client__user", "method"), pk=deposit_id
+        Deposit.objects.select_related("client__user", "method", "instrument"), pk=deposit_id
     )
     refund_form = RefundForm(request.POST if request.POST.get("form") == "refund" else None)
     chargeback_form = ChargebackForm(
@@ -230,6 +230,13 @@ def deposit_detail(request, deposit_id: int):
         "refunds": deposit.refunds.select_related("requested_by"),
         "chargebacks": deposit.chargebacks.all(),
         "events": _psp_events(deposit),
+        "payer_shared_with": (
+            selectors.instrument_sharers([deposit.instrument]).get(
+                (deposit.instrument.kind, deposit.instrument.key), []
+            )
+            if deposit.instrument
+            else []
+        ),
         "trail": audit_trail_for(deposit, limit=30),
         "can_refund": request.user.has_perm("finance.manage_refunds"),
         "can_chargeback": request.user.has_perm("finance.manage_chargebacks"),

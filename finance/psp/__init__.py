@@ -11,6 +11,7 @@ from django.conf import settings
 
 from .base import (
     EventKind,
+    InstrumentInfo,
     OperationResult,
     PaymentSession,
     PspAdapter,
@@ -58,6 +59,7 @@ __all__ = [
     "CheckoutAdapter",
     "CoinPaymentsAdapter",
     "EventKind",
+    "InstrumentInfo",
     "OperationResult",
     "PaymentSession",
     "PspAdapter",

@@ -70,6 +70,97 @@ class PaymentSession:
     redirect_url: str  # the hosted payment page the client is sent to
 
 
+BRANDS = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "american express": "American Express",
+    "discover": "Discover",
+    "diners": "Diners Club",
+    "jcb": "JCB",
+    "unionpay": "UnionPay",
+    "maestro": "Maestro",
+}
+
+
+@dataclass(frozen=True)
+class InstrumentInfo:
+    """Who paid, as a PSP reports it, in one shape for every PSP (finance.PaymentInstrument).
+    `key` is what identifies the instrument across payments: the card's fingerprint (else its
+    BIN and last four digits), the wallet's email, coin:address for crypto."""
+
+    kind: str  # card, wallet, crypto, bank
+    key: str
+    label: str
+    brand: str = ""
+    bin: str = ""
+    last4: str = ""
+    email: str = ""
+    address: str = ""
+    holder_name: str = ""
+    country: str = ""
+
+
+def card_instrument(
+    *, brand="", last4="", bin="", fingerprint="", holder_name="", country=""
+) -> InstrumentInfo | None:
+    """A card from what the PSP sent (any part may be missing); None when nothing identifies it."""
+    last4 = "".join(ch for ch in str(last4 or "") if ch.isdigit())[-4:]
+    bin = "".join(ch for ch in str(bin or "") if ch.isdigit())[:8]
+    fingerprint = str(fingerprint or "").strip()
+    if fingerprint:
+        key = f"fp:{fingerprint}"
+    elif bin and last4:
+        key = f"pan:{bin}:{last4}"
+    else:
+        return None
+    name = BRANDS.get(str(brand or "").strip().lower(), str(brand or "").strip().title() or "Card")
+    label = f"{name} •••• {last4}" if last4 else f"{name} {bin}…"
+    return InstrumentInfo(
+        kind="card",
+        key=key[:200],
+        label=label[:120],
+        brand=name[:30],
+        bin=bin,
+        last4=last4,
+        holder_name=str(holder_name or "").strip()[:140],
+        country=str(country or "").strip().upper()[:2],
+    )
+
+
+def wallet_instrument(*, provider: str, email: str, holder_name: str = "") -> InstrumentInfo | None:
+    email = str(email or "").strip().lower()
+    if not email or "@" not in email:
+        return None
+    return InstrumentInfo(
+        kind="wallet",
+        key=f"{provider}:{email}"[:200],
+        label=f"{provider.title()} {email}"[:120],
+        email=email[:254],
+        holder_name=str(holder_name or "").strip()[:140],
+    )
+
+
+def crypto_instrument(
+    *, coin: str, address: str = "", email: str = "", holder_name: str = ""
+) -> InstrumentInfo | None:
+    """A crypto payer: by the address the coins came from when the PSP tells it, else (the
+    checkout knows only who paid) by the coin and the payer's email."""
+    coin, address = str(coin or "").strip().upper(), str(address or "").strip()
+    email = str(email or "").strip().lower()
+    if not coin or not (address or email):
+        return None
+    short = f"{address[:6]}…{address[-4:]}" if len(address) > 12 else address
+    return InstrumentInfo(
+        kind="crypto",
+        key=(f"{coin}:{address}" if address else f"{coin}:payer:{email}")[:200],
+        label=(f"{coin} {short}" if address else f"{coin} paid by {email}")[:120],
+        email=email[:254],
+        address=address[:200],
+        holder_name=str(holder_name or "").strip()[:140],
+    )
+
+
 @dataclass(frozen=True)
 class WebhookEvent:
     event_id: str  # the provider's unique id of this notification: the dedupe key
@@ -82,6 +173,10 @@ class WebhookEvent:
     raw: dict = field(default_factory=dict)  # the verified payload, kept as evidence
     detail: str = ""  # decline reason, dispute reason code, …
     payment_reference: str = ""  # for refunds and disputes: the PSP's id of the original payment
+    instrument: InstrumentInfo | None = None  # for payments: who paid, when the PSP says
+    # What the PSP's merchant account received, when it differs from `amount` (Skrill).
+    wallet_amount: Decimal | None = None
+    wallet_currency: str = ""
 
 
 @dataclass(frozen=True)

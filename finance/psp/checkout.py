@@ -27,11 +27,13 @@ from decimal import Decimal
 
 from .base import (
     EventKind,
+    InstrumentInfo,
     OperationResult,
     PaymentSession,
     PspAdapter,
     PspError,
     WebhookEvent,
+    card_instrument,
 )
 from .http import (
     HttpResponse,
@@ -309,4 +311,23 @@ class CheckoutAdapter(PspAdapter):
                 provider_reference=item_id,
                 detail=text_field(data, "response_summary"),
             )
+            if kind == EventKind.PAYMENT_SUCCEEDED:
+                fields["instrument"] = self.card_of(data)
         return [WebhookEvent(**fields)]
+
+    @staticmethod
+    def card_of(data: dict) -> InstrumentInfo | None:
+        """The card of a payment event: `data.source` (type card: scheme, bin, last4,
+        fingerprint, issuer_country, name), the holder's name also in `data.customer`."""
+        source = data.get("source")
+        if not isinstance(source, dict) or text_field(source, "type") not in ("", "card"):
+            return None
+        customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
+        return card_instrument(
+            brand=text_field(source, "scheme"),
+            last4=text_field(source, "last4"),
+            bin=text_field(source, "bin"),
+            fingerprint=text_field(source, "fingerprint"),
+            holder_name=text_field(source, "name") or text_field(customer, "name"),
+            country=text_field(source, "issuer_country"),
+        )

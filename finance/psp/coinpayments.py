@@ -17,9 +17,13 @@ header `HMAC` = hex HMAC-SHA512(private_key, raw post body). Answers are JSON
 
 IPNs are forms with header `HMAC` = hex HMAC-SHA512(ipn_secret, raw body), ipn_mode=hmac and
 `merchant` = our merchant id. Payment status: >= 100 or 2 complete, 0..99 pending, -1 cancelled
-or timed out (expired), other negatives failed. Withdrawal status: 2 complete, negative failed.
-Amounts are major units (amount1 in currency1 for payments; amount2 in currency2 for
-withdrawals). Crypto payments cannot be charged back.
+or timed out (expired), other negatives failed. Payment amounts are major units (amount1 in
+currency1). A withdrawal IPN (ipn_type=withdrawal) carries what CoinPayments documents: `id` (the
+create_withdrawal id), `status` (0 awaiting email confirmation, 1 pending, 2 sent, negative
+failed), `status_text`, `address`, `txn_id` (once sent), `currency` and `amount`/`amounti` in the
+coin. It names no reference of ours and no fiat figure: the withdrawal (or the refund, sent as a
+withdrawal) is found by its id, and its amount is the one we asked for. Crypto payments cannot be
+charged back.
 
 Provider references: payment txn_id (CP…), refund and payout the withdrawal id (CW…).
 """
@@ -39,6 +43,7 @@ from .base import (
     PspError,
     WebhookAck,
     WebhookEvent,
+    crypto_instrument,
 )
 from .http import (
     call,
@@ -282,38 +287,43 @@ class CoinPaymentsAdapter(PspAdapter):
         if not fields.get("txn_id"):
             raise reject("malformed", "field 'txn_id' is missing")
         currency = parse_currency(fields.get("currency1"), field="currency1")
+        instrument = None
+        if kind == EventKind.PAYMENT_SUCCEEDED:
+            # The IPN names the coin (currency2) and the buyer (buyer_name, email), not the
+            # address the coins came from (get_tx_info tells that, when a payout needs it).
+            instrument = crypto_instrument(
+                coin=fields.get("currency2", ""),
+                email=fields.get("email", "") or fields.get("buyer_email", ""),
+                holder_name=fields.get("buyer_name", ""),
+            )
         return WebhookEvent(
             kind=kind,
             reference=fields.get("invoice") or fields.get("custom", ""),
             provider_reference=fields["txn_id"],
             amount=parse_major(fields.get("amount1"), currency, field="amount1"),
             currency=currency,
+            instrument=instrument,
             **common,
         )
 
     @staticmethod
     def _withdrawal(fields: dict, status: int, common: dict) -> WebhookEvent:
-        if not fields.get("id"):
-            raise reject("malformed", "field 'id' is missing")
-        note = fields.get("note", "")
-        refund = note.startswith(REFUND_NOTE_PREFIX)
-        reference = note[len(REFUND_NOTE_PREFIX) :] if refund else note
+        """Money sent out (a payout, or a refund sent as a withdrawal): which of ours it is
+        follows from its id. Its amount is in the coin, not the fiat figure we asked for."""
+        for name in ("id", "currency", "address"):
+            if not fields.get(name):
+                raise reject("malformed", f"field {name!r} is missing")
         if status == 2:
-            kind = EventKind.REFUND_SUCCEEDED if refund else EventKind.PAYOUT_PAID
+            kind = EventKind.PAYOUT_PAID
         elif status < 0:
-            kind = EventKind.REFUND_FAILED if refund else EventKind.PAYOUT_FAILED
+            kind = EventKind.PAYOUT_FAILED
         else:
-            kind = EventKind.IGNORED
-        amount, currency = None, ""
-        if kind != EventKind.IGNORED and fields.get("currency2"):
-            # A withdrawal created in fiat terms (currency2) reports that figure too.
-            currency = parse_currency(fields.get("currency2"), field="currency2")
-            amount = parse_major(fields.get("amount2"), currency, field="amount2")
+            kind = EventKind.IGNORED  # awaiting confirmation or pending: nothing to post yet
         return WebhookEvent(
             kind=kind,
-            reference=reference,
+            reference="",
             provider_reference=fields["id"],
-            amount=amount,
-            currency=currency,
+            amount=None,
+            currency="",
             **common,
         )

@@ -14,10 +14,12 @@
 
 Status posts (webhooks) are forms; md5sig = UPPER(MD5(merchant_id + transaction_id +
 UPPER(MD5(secret_word)) + mb_amount + mb_currency + status)). Statuses: 2 processed, 0 pending,
--1 cancelled, -2 failed, -3 chargeback. The signed mb_amount / mb_currency are the amount read
-(the merchant account's currency; the sandbox keeps it equal to the payment's). Posts about a
-refund or a transfer carry `operation` = refund / transfer, with transaction_id = our reference
-for that operation.
+-1 cancelled, -2 failed, -3 chargeback. As Skrill documents the status_url parameters,
+`amount` / `currency` are the payment as we posted it (what the client is credited) and
+`mb_amount` / `mb_currency` what reached our merchant wallet, in the wallet's currency (kept on
+the deposit for reconciliation; the signature covers them). `pay_from_email` is the client's
+Skrill wallet: the deposit's payment instrument. Posts about a refund or a transfer carry
+`operation` = refund / transfer, with transaction_id = our reference for that operation.
 
 Provider references: payment, refund and payout each their own mb_transaction_id; a chargeback
 is a status of the payment, so it carries the payment's mb_transaction_id.
@@ -40,6 +42,7 @@ from .base import (
     PspError,
     WebhookAck,
     WebhookEvent,
+    wallet_instrument,
 )
 from .http import (
     HttpResponse,
@@ -306,8 +309,16 @@ class SkrillAdapter(PspAdapter):
         }
         if kind == EventKind.IGNORED:
             return [WebhookEvent(kind=kind, amount=None, currency="", **common)]
-        currency = parse_currency(fields.get("mb_currency"), field="mb_currency")
-        amount = parse_major(fields.get("mb_amount"), currency, field="mb_amount")
+        wallet_currency = parse_currency(fields.get("mb_currency"), field="mb_currency")
+        wallet_amount = parse_major(fields.get("mb_amount"), wallet_currency, field="mb_amount")
+        if fields.get("currency") or fields.get("amount"):  # the payment as posted
+            currency = parse_currency(fields.get("currency"), field="currency")
+            amount = parse_major(fields.get("amount"), currency, field="amount")
+        else:
+            currency, amount = wallet_currency, wallet_amount
+        instrument = None
+        if kind == EventKind.PAYMENT_SUCCEEDED:
+            instrument = wallet_instrument(provider="skrill", email=fields.get("pay_from_email"))
         detail = ""
         if fields.get("failed_reason_code"):
             detail = f"failed_reason_code {fields['failed_reason_code']}"
@@ -323,6 +334,9 @@ class SkrillAdapter(PspAdapter):
                 currency=currency,
                 detail=detail,
                 payment_reference=payment_reference,
+                instrument=instrument,
+                wallet_amount=wallet_amount,
+                wallet_currency=wallet_currency,
                 **common,
             )
         ]

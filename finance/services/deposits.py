@@ -8,11 +8,13 @@ Contract:
 - `deposit_complete` checks the PSP's word against the deposit and `deposit_credit` credits
   the wallet from the PSP's (or the bank's) clearing account once, under the ledger key
   `deposit:<id>`; the client's first completed deposit is the FTD. Bank wires
-  (`finance.services.wires`) credit through it too.
+  (`finance.services.wires`) credit through it too. A PSP's word also records who paid (the
+  event's payment instrument, `instruments`) and what the PSP's merchant wallet received when
+  that differs (Skrill), also when the deposit was credited already.
 - `deposit_payment_update` applies the PSP's word that a payment is still pending, failed or
   expired; a deposit already settled is left as it is.
-Both are driven by verified PSP events (`webhooks`). Imports `common`, `limits` and the
-ledger, never a sibling noun module.
+Both are driven by verified PSP events (`webhooks`). Imports `common`, `limits`,
+`instruments` and the ledger, never a sibling noun module.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ..locks import lock_deposit_accounts, lock_in_order
 from ..models import Deposit, LedgerTransaction, PaymentMethod, new_reference
 from ..psp import EventKind, PspError, WebhookEvent, WebhookRejected
 from .common import DepositNotAllowed
+from .instruments import deposit_instrument_record
 from .limits import deposited_total_usd, method_available, usd_value
 
 
@@ -125,9 +128,23 @@ def _deposit_fail(deposit_id: int, *, reason: str, actor: Actor = "rule:deposit"
             )
 
 
+def _payer_record(deposit: Deposit, event: WebhookEvent, actor: str) -> None:
+    """Who paid and what the merchant wallet got, from the event (the deposit is locked)."""
+    deposit_instrument_record(
+        deposit=deposit, info=event.instrument, at=event.occurred_at, actor=actor
+    )
+    if event.wallet_amount is not None and deposit.wallet_amount is None:
+        deposit.wallet_amount, deposit.wallet_currency = event.wallet_amount, event.wallet_currency
+        Deposit.objects.filter(pk=deposit.pk).update(
+            wallet_amount=event.wallet_amount, wallet_currency=event.wallet_currency
+        )
+
+
 def deposit_complete(*, deposit: Deposit, event: WebhookEvent, actor: str) -> str:
     """Credit the wallet exactly once; the first completed deposit of a client is the FTD."""
     if deposit.status == Deposit.Status.COMPLETED:
+        if event.instrument is not None or event.wallet_amount is not None:
+            _payer_record(Deposit.objects.select_for_update().get(pk=deposit.pk), event, actor)
         return "already credited"
     if event.amount is not None and event.amount != deposit.amount:
         raise WebhookRejected(
@@ -140,16 +157,25 @@ def deposit_complete(*, deposit: Deposit, event: WebhookEvent, actor: str) -> st
         actor=actor,
         provider_reference=event.provider_reference,
         evidence={"event_id": event.event_id},
+        payer=event,
     )
 
 
 def deposit_credit(
-    *, deposit: Deposit, actor: Actor, provider_reference: str = "", evidence=None
+    *,
+    deposit: Deposit,
+    actor: Actor,
+    provider_reference: str = "",
+    evidence=None,
+    payer: WebhookEvent | None = None,
 ) -> str:
     """Credit the wallet from the deposit's clearing account once (ledger key
     `deposit:<id>`), whoever confirms the money arrived (a PSP's event, the bank statement);
-    the client's first completed deposit is the FTD. Called in the caller's transaction."""
+    the client's first completed deposit is the FTD. `payer`: the PSP's event, whose payment
+    instrument is recorded. Called in the caller's transaction."""
     deposit = lock_deposit_accounts(deposit)
+    if payer is not None:
+        _payer_record(deposit, payer, actor)
     if deposit.status == Deposit.Status.COMPLETED:
         return "already credited"
     reference = (provider_reference or deposit.provider_reference)[:100]
@@ -188,6 +214,7 @@ def deposit_credit(
             **(evidence or {}),
             "ftd": deposit.is_ftd,
             "ledger_transaction": txn.pk,
+            "instrument": deposit.instrument.label if deposit.instrument else "",
         },
     )
     return "credited" + (" (FTD)" if deposit.is_ftd else "")

@@ -116,6 +116,11 @@ def refund_execute(*, refund_id: int) -> str:
         label=f"refund {refund.reference}",
     )
     if result is None or result.status == "pending":
+        if result is not None and result.provider_reference:
+            # Some PSPs' notices name the refund only by their id (CoinPayments).
+            Refund.objects.filter(pk=refund.pk, provider_reference="").update(
+                provider_reference=result.provider_reference[:100]
+            )
         return "pending"
     return refund_finish(refund.pk, result, PAYOUT_ACTOR)
 

@@ -174,11 +174,20 @@ def _refund_outcome(psp: str, event: WebhookEvent, actor: str) -> str:
 
 
 def _payout_outcome(psp: str, event: WebhookEvent, actor: str) -> str:
-    withdrawal = Withdrawal.objects.filter(reference=event.reference, psp=psp).first()
-    if withdrawal is None or not event.reference:
-        raise _no_match("withdrawal", event.reference)
+    """A payout's outcome, named by our reference or, for PSPs whose notice carries only their
+    own id (CoinPayments' withdrawal IPN), by that id. Money a PSP sends out may also be one of
+    our refunds (CoinPayments refunds are withdrawals): the refund with that id is finished."""
     succeeded = event.kind == EventKind.PAYOUT_PAID
-    return withdrawal_finish(withdrawal.pk, _result(event, succeeded), actor)
+    refs = Q(reference=event.reference) if event.reference else Q()
+    if event.provider_reference:
+        refs |= Q(provider_reference=event.provider_reference)
+    withdrawal = Withdrawal.objects.filter(refs, psp=psp).first() if refs else None
+    if withdrawal is not None:
+        return withdrawal_finish(withdrawal.pk, _result(event, succeeded), actor)
+    refund = _refund_for_event(psp, event) if not event.reference else None
+    if refund is not None:
+        return refund_finish(refund.pk, _result(event, succeeded), actor)
+    raise _no_match("withdrawal", event.reference or event.provider_reference)
 
 
 def _chargeback_opened(psp: str, event: WebhookEvent, actor: str) -> str:

@@ -364,6 +364,11 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
         label=f"payout of withdrawal {w.reference}",
     )
     if result is None or result.status == "pending":
+        if result is not None and result.provider_reference:
+            # Some PSPs' notices name the payout only by their id (CoinPayments).
+            Withdrawal.objects.filter(pk=w.pk, provider_reference="").update(
+                provider_reference=result.provider_reference[:100]
+            )
         return "pending"  # the webhook, or the sweeper's next look, will finish it
     return withdrawal_finish(w.pk, result, PAYOUT_ACTOR)
 

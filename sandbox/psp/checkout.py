@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from .delivery import Delivery
 from .money import exponent, is_currency, to_minor
-from .provider import Provider, Route
+from .provider import Provider, Route, payer_card
 from .state import Dispute, Operation, Payment, iso
 from .web import Request, Resp, json_resp
 
@@ -154,6 +154,25 @@ class Checkout(Provider):
             "response_summary": "Approved" if approved else "Declined - Do Not Honour",
             "metadata": p.ids["metadata"],
             "customer": {"email": p.customer_email},
+            "source": self._source(p),
+        }
+
+    @staticmethod
+    def _source(p: Payment) -> dict:
+        """The card, as Checkout.com's payment events describe their `source`."""
+        card = payer_card(p)
+        return {
+            "id": "src_" + card["fingerprint"],
+            "type": "card",
+            "expiry_month": card["exp_month"],
+            "expiry_year": card["exp_year"],
+            "name": card["holder"],
+            "scheme": card["brand"].title() if card["brand"] != "amex" else "Amex",
+            "last4": card["last4"],
+            "fingerprint": card["fingerprint"].upper(),
+            "bin": card["bin"],
+            "card_type": "CREDIT",
+            "issuer_country": card["country"],
         }
 
     def _action(

@@ -2,7 +2,9 @@
 get_withdrawal_info), `HMAC` header = HMAC-SHA512(private key, body); hosted page
 `/coinpayments/index.php?cmd=checkout&id=<txn>`. IPNs are forms with `HMAC` =
 HMAC-SHA512(IPN secret, body): a paid transaction posts status 0 then 100, a cancelled one -1;
-withdrawals post 2 (complete) or -1. A withdrawal whose note starts "refund:" to the address a
+withdrawals post 2 (complete) or -1 with the fields CoinPayments documents for ipn_type=withdrawal
+(id, status, status_text, address, txn_id once sent, currency and amount/amounti in the coin;
+no note and no fiat figure). A withdrawal whose note starts "refund:" to the address a
 payment came from is that payment's refund. get_tx_info reports the sender_address and
 get_withdrawal_info finds a withdrawal by note, as the product's adapter asks; crypto payments
 cannot be charged back."""
@@ -313,20 +315,19 @@ class CoinPayments(Provider):
                     f"{'Refund' if refund else 'Withdrawal'} {op.reference}",
                     funding.provider_reference if funding else "",
                 )
+        # The withdrawal IPN carries exactly the documented fields: no note, no fiat figure.
         fields = {
             "ipn_type": "withdrawal",
             "id": op.provider_reference,
             "status": -1 if fails else 2,
             "status_text": op.detail or "Complete",
             "address": address,
-            "txn_id": "" if fails else op.ids["send_txid"],
             "currency": coin,
             "amount": str(coins),
             "amounti": int(coins.scaleb(8)),
-            "note": note,
         }
-        if fiat:
-            fields.update(currency2=fiat, amount2=major_text(op.amount, fiat))
+        if not fails:
+            fields["txn_id"] = op.ids["send_txid"]
         ipn = coinpayments_ipn(fields, config=self.conf)
         deliveries.append(self.webhook(op.notify_url, ipn, f"withdrawal {fields['status']}"))
         return "ok", self._withdrawal_result(op)

@@ -84,6 +84,14 @@ def parse_minor(value: object) -> int | None:
     return None
 
 
+def fiat_convert(amount: Decimal, currency: str, to: str) -> Decimal:
+    """`amount` in `currency` at the sandbox's rates, in `to` (rounded to its minor unit)."""
+    if currency == to:
+        return amount
+    usd = amount * FIAT_USD.get(currency, Decimal(1))
+    return (usd / FIAT_USD.get(to, Decimal(1))).quantize(Decimal(1).scaleb(-exponent(to)))
+
+
 def coin_amount(fiat: Decimal, currency: str, coin: str) -> Decimal:
     usd = fiat * FIAT_USD.get(currency, Decimal(1))
     return (usd / COIN_USD[coin]).quantize(COIN_PLACES)

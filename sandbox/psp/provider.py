@@ -6,6 +6,8 @@ dispute ids."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -18,6 +20,27 @@ from .web import Request, Resp
 
 Route = tuple[str, str, Callable]  # method, path pattern, handler(req, **groups)
 OUTCOMES = {"pay": "succeeded", "decline": "failed", "expire": "expired"}
+DEFAULT_CARD = "4242424242424242"
+BRANDS = {"4": "visa", "5": "mastercard", "2": "mastercard", "3": "amex", "6": "discover"}
+
+
+def payer_card(payment: Payment) -> dict:
+    """The card a hosted page was paid with (its form's `card_number`, Stripe's test Visa by
+    default): what card PSPs report of it. The same number always has the same fingerprint,
+    whoever pays with it, as at a real PSP."""
+    number = payment.ids.get("card_number") or DEFAULT_CARD
+    digest = hmac.new(b"sandbox-card-fingerprint", number.encode(), hashlib.sha256).hexdigest()
+    return {
+        "number": number,
+        "brand": BRANDS.get(number[:1], "visa"),
+        "bin": number[:6],
+        "last4": number[-4:],
+        "fingerprint": digest[:16],
+        "exp_month": 12,
+        "exp_year": 2030,
+        "country": "GB",
+        "holder": payment.ids.get("cardholder") or payment.customer_email.split("@")[0].title(),
+    }
 
 
 class Provider:
@@ -120,6 +143,13 @@ class Provider:
         outcome = req.form.get("outcome", "")
         if outcome not in OUTCOMES:
             return Resp(400, b"outcome must be pay, decline or expire", "text/plain")
+        card = "".join(ch for ch in req.form.get("card_number", "") if ch.isdigit())
+        if card and payment.status == "open":
+            if not 12 <= len(card) <= 19:
+                return Resp(400, b"card_number must have 12 to 19 digits", "text/plain")
+            payment.ids["card_number"] = card
+        if req.form.get("cardholder") and payment.status == "open":
+            payment.ids["cardholder"] = req.form["cardholder"][:100]
         deliveries = self.complete(payment, outcome)
         target = self.page_target(payment)
         if not target:

@@ -2,13 +2,17 @@
 `/app/pay.pl` (prepare, then refund / transfer; logins with the MD5 of the API password),
 `/app/query.pl` (status_trn). Status posts are forms with `md5sig` = UPPER(MD5(merchant_id +
 transaction_id + UPPER(MD5(secret word)) + mb_amount + mb_currency + status)): 2 processed,
--1 cancelled, -2 failed, -3 chargeback; refunds and transfers say so in `operation`.
+-1 cancelled, -2 failed, -3 chargeback; refunds and transfers say so in `operation`. As Skrill
+documents status_url: `amount`/`currency` are the payment as posted, `mb_amount`/`mb_currency`
+what reached the merchant wallet, in its currency (SANDBOX_SKRILL_WALLET_CURRENCY, default EUR,
+converted at the sandbox's rates); `pay_from_email` is the payer's Skrill wallet.
 status_trn answers for refunds and transfers too, as the product's adapter asks; nothing is
 posted when a chargeback is decided."""
 
 from __future__ import annotations
 
 import hmac
+import os
 import random
 import secrets
 import urllib.parse
@@ -19,11 +23,14 @@ from xml.sax.saxutils import escape as xml_escape
 
 from .config import psp_config
 from .delivery import Delivery
-from .money import is_currency, major_text, parse_major
+from .money import FIAT_USD, fiat_convert, is_currency, major_text, parse_major
 from .provider import Provider, Route
 from .signing import md5_hex, skrill_signature
 from .state import Dispute, Operation, Payment
 from .web import Request, Resp, json_resp
+
+# The merchant wallet's currency (mb_currency); a payment in another currency is converted.
+WALLET_CURRENCY = os.environ.get("SANDBOX_SKRILL_WALLET_CURRENCY", "EUR")
 
 
 def skrill_status(
@@ -136,17 +143,19 @@ class Skrill(Provider):
         **extra,
     ) -> dict:
         conf = self.conf
-        text = major_text(amount, currency)
+        # mb_amount / mb_currency: what reached the merchant wallet, in the wallet's currency;
+        # amount / currency: the payment as the merchant posted it (Skrill's status_url).
+        wallet = WALLET_CURRENCY if WALLET_CURRENCY in FIAT_USD else currency
         fields = {
             "pay_to_email": conf["pay_to_email"],
             "pay_from_email": email,
             "merchant_id": conf["merchant_id"],
             "transaction_id": reference,
             "mb_transaction_id": mb_id,
-            "mb_amount": text,
-            "mb_currency": currency,
+            "mb_amount": major_text(fiat_convert(amount, currency, wallet), wallet),
+            "mb_currency": wallet,
             "status": status,
-            "amount": text,
+            "amount": major_text(amount, currency),
             "currency": currency,
         }
         fields.update(extra)
