@@ -161,6 +161,22 @@ def crypto_instrument(
     )
 
 
+def bank_instrument(*, iban: str, holder_name: str = "") -> InstrumentInfo | None:
+    """The bank account a wire came from (its IBAN, as the statement names it)."""
+    iban = "".join(str(iban or "").split()).upper()
+    if not iban:
+        return None
+    holder = str(holder_name or "").strip()[:140]
+    return InstrumentInfo(
+        kind="bank",
+        key=f"iban:{iban}"[:200],
+        label=(f"Bank account •••• {iban[-4:]}" + (f" ({holder})" if holder else ""))[:120],
+        last4=iban[-4:],
+        holder_name=holder,
+        country=iban[:2] if iban[:2].isalpha() else "",
+    )
+
+
 @dataclass(frozen=True)
 class WebhookEvent:
     event_id: str  # the provider's unique id of this notification: the dedupe key

@@ -33,7 +33,7 @@ from .. import psp as psp_registry
 from ..ledger import Leg, clearing_for, ledger_post, wallet_for
 from ..locks import lock_deposit_accounts, lock_in_order
 from ..models import Deposit, LedgerTransaction, PaymentMethod, new_reference
-from ..psp import EventKind, PspError, WebhookEvent, WebhookRejected
+from ..psp import EventKind, InstrumentInfo, PspError, WebhookEvent, WebhookRejected
 from .common import DepositNotAllowed
 from .instruments import deposit_instrument_record
 from .limits import deposited_total_usd, method_available, usd_value
@@ -141,7 +141,8 @@ def _payer_record(deposit: Deposit, event: WebhookEvent, actor: str) -> None:
 
 
 def deposit_complete(*, deposit: Deposit, event: WebhookEvent, actor: str) -> str:
-    """Credit the wallet exactly once; the first completed deposit of a client is the FTD."""
+    """Credit the wallet exactly once; the first completed deposit of a client is the FTD.
+    Who paid is recorded either way (a PSP may name the card in a later notice)."""
     if deposit.status == Deposit.Status.COMPLETED:
         if event.instrument is not None or event.wallet_amount is not None:
             _payer_record(Deposit.objects.select_for_update().get(pk=deposit.pk), event, actor)
@@ -168,14 +169,17 @@ def deposit_credit(
     provider_reference: str = "",
     evidence=None,
     payer: WebhookEvent | None = None,
+    instrument: InstrumentInfo | None = None,
 ) -> str:
     """Credit the wallet from the deposit's clearing account once (ledger key
     `deposit:<id>`), whoever confirms the money arrived (a PSP's event, the bank statement);
-    the client's first completed deposit is the FTD. `payer`: the PSP's event, whose payment
-    instrument is recorded. Called in the caller's transaction."""
+    the client's first completed deposit is the FTD. Who paid is recorded from `payer` (the
+    PSP's event) or `instrument` (a bank wire's sender). Called in the caller's transaction."""
     deposit = lock_deposit_accounts(deposit)
     if payer is not None:
         _payer_record(deposit, payer, actor)
+    elif instrument is not None:
+        deposit_instrument_record(deposit=deposit, info=instrument, at=timezone.now(), actor=actor)
     if deposit.status == Deposit.Status.COMPLETED:
         return "already credited"
     reference = (provider_reference or deposit.provider_reference)[:100]

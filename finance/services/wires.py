@@ -54,6 +54,7 @@ from ..models import LedgerTransaction, PaymentMethod, Withdrawal, new_reference
 from ..models_wires import BANK_WIRE, BankEntry, BankStatement, WireBatch, WireInstruction
 from ..pain001 import Transfer, build_pain001
 from ..psp import OperationResult
+from ..psp.base import bank_instrument
 from ..reconciliation.readers import read_bank_statement
 from .common import need
 from .deposits import deposit_create, deposit_credit
@@ -212,6 +213,9 @@ def _credit(entry: BankEntry, client: Client, rule: str, *, actor: Actor) -> Non
             actor=actor,
             provider_reference=entry.bank_reference,
             evidence={"bank_entry": entry.pk, "rule": rule},
+            instrument=bank_instrument(
+                iban=entry.counterparty_iban, holder_name=entry.counterparty_name
+            ),
         )
     entry.status = Status.ASSIGNED if rule == Rule.MANUAL else Status.CREDITED
     entry.client, entry.deposit, entry.rule = client, deposit, rule

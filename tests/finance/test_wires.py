@@ -188,6 +188,10 @@ def test_camt053_credits_by_reference_and_by_name_and_iban_settles_and_queues(
     deposit = entries[1].deposit
     assert (deposit.psp, deposit.status, deposit.amount) == ("bank_wire", "completed", D("500"))
     assert deposit.is_ftd and fresh(tia).first_deposit_at is not None
+    # who paid: the account the wire came from, as a bank payment instrument
+    sender = fresh(deposit).instrument
+    assert sender.kind == "bank" and sender.key == f"iban:{entries[1].counterparty_iban}"
+    assert sender.label.startswith(f"Bank account •••• {entries[1].counterparty_iban[-4:]}")
     assert fresh(w).status == "paid" and fresh(w).ledger_transaction is not None
     assert ledger_verify()[1] is None
     subjects = sorted(m.subject for m in mail.outbox)
