@@ -43,6 +43,8 @@ for item in [
         "Finance",
     ),
     NavItem("Thresholds", "finance:thresholds", "sliders", perm, 55, "Finance"),
+    NavItem("Bank wires", "finance:wires", "bank", perm, 56, "Finance"),
+    NavItem("Wire payments", "finance:wire_payments", "send", perm, 57, "Finance"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

@@ -26,7 +26,7 @@ from .models import (
 )
 from .models_instruments import PaymentInstrument
 from .models_thresholds import COUNTS, ENVIRONMENT, Threshold, ThresholdChange, ThresholdValue
-from .models_wires import BANK_WIRE
+from .models_wires import BANK_WIRE, BankEntry, WireBatch
 from .services.limits import closed_loop_capacity, method_available, threshold_values
 
 
@@ -285,3 +285,63 @@ def linked_clients(*, user, client) -> list[dict]:
             entry = by_client.setdefault(other.pk, {"client": other, "instruments": []})
             entry["instruments"].append(instrument.label)
     return list(by_client.values())
+
+
+# --- Bank wires ------------------------------------------------------------------------------
+
+
+def bank_entry_list(*, user, status: str = "queued", why: str = "", q: str = "") -> QuerySet:
+    """The brokerage's bank entries, waiting ones oldest first; `q` finds a payer's name or
+    IBAN, the remittance text, the bank's reference or the client's email."""
+    _staff(user)
+    qs = BankEntry.objects.select_related("client__user", "statement")
+    if status:
+        qs = qs.filter(status=status)
+    if why:
+        qs = qs.filter(why=why)
+    if q:
+        compact = "".join(q.split()).upper()
+        qs = qs.filter(
+            Q(counterparty_name__icontains=q)
+            | Q(counterparty_iban__icontains=compact)
+            | Q(remittance__icontains=q)
+            | Q(bank_reference__iexact=q)
+            | Q(client__user__email__icontains=q)
+        )
+    if status == BankEntry.Status.QUEUED:
+        return qs.order_by("booked_on", "pk")
+    return qs.order_by("-booked_on", "-pk")
+
+
+def wire_payments(*, user) -> dict:
+    """Approved wire withdrawals to put in a payment file, those sent and not yet seen paid on
+    a statement, and the payment files made."""
+    _staff(user)
+    wires = Withdrawal.objects.filter(psp=BANK_WIRE).select_related("client__user", "wire")
+    return {
+        "to_send": wires.filter(status=Withdrawal.Status.APPROVED).order_by("decided_at", "pk"),
+        "sent": wires.filter(status=Withdrawal.Status.PROCESSING)
+        .select_related("wire__batch")
+        .order_by("payout_started_at", "pk"),
+        "batches": WireBatch.objects.select_related("created_by").order_by("-created_at")[:20],
+    }
+
+
+def client_find(text: str):
+    """The client with this number, login email or payment reference (spaces and case
+    ignored), or None."""
+    from clients.models import Client
+
+    text = (text or "").strip()
+    qs = Client.objects.select_related("user")
+    if text.isdigit() and len(text) < 16:
+        return qs.filter(pk=int(text)).first()
+    if "@" in text:
+        return qs.filter(user__email__iexact=text).first()
+    return qs.filter(payment_reference="".join(text.split()).upper()).first()
+
+
+def clients_by_pk(ids) -> list:
+    from clients.models import Client
+
+    return list(Client.objects.filter(pk__in=list(ids)).select_related("user").order_by("pk"))

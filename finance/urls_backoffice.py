@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views_backoffice as views
+from . import views_wires
 
 app_name = "finance"
 
@@ -36,5 +37,14 @@ urlpatterns = [
         name="reconciliation_resolve",
     ),
     path("thresholds/", views.thresholds, name="thresholds"),
+    path("wires/", views_wires.wires, name="wires"),
+    path("wires/entries/<int:entry_id>/", views_wires.wire_entry, name="wire_entry"),
+    path("wires/payments/", views_wires.wire_payments, name="wire_payments"),
+    path("wires/batches/<int:batch_id>.xml", views_wires.wire_batch_file, name="wire_batch"),
+    path(
+        "wires/withdrawals/<int:withdrawal_id>/return/",
+        views_wires.wire_return,
+        name="wire_return",
+    ),
     path("clients/<int:client_id>/statement.pdf", views.client_statement, name="client_statement"),
 ]

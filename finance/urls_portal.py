@@ -9,6 +9,7 @@ urlpatterns = [
     path("deposit/", views_portal.deposit, name="deposit"),
     path("deposit/<str:reference>/", views_portal.deposit_status, name="deposit_status"),
     path("withdraw/", views_portal.withdraw, name="withdraw"),
+    path("withdraw/wire/", views_portal.withdraw_wire, name="withdraw_wire"),
     path(
         "withdrawals/<str:reference>/cancel/",
         views_portal.withdrawal_cancel,

@@ -21,12 +21,16 @@ from brokerage.errors import DomainError
 from brokerage.money import format_money
 from brokerage.views import add_domain_error, paginate
 from clients.models import TradingAccount
+from clients.payment_reference import format_reference
 from clients.permissions import client_required
 from clients.trading.selectors import trading_accounts_of
 
 from . import documents, selectors, services
+from .bank_details import brokerage_account
 from .forms import DepositForm, StatementForm, TransferForm, WithdrawForm
+from .forms_wires import WireWithdrawForm
 from .models import Deposit, Transfer, Withdrawal
+from .models_wires import BANK_WIRE
 from .psp import PSP_NAMES, PspError
 from .transfers import transfer_request
 
@@ -237,6 +241,8 @@ def deposit(request):
         "selected": str(form["method"].value() or ""),
         "unverified_limit": _unverified_limit(),
         "recent": recent,
+        "bank": brokerage_account(),
+        "payment_reference": format_reference(client.payment_reference),
     }
     response = render(request, "finance/portal/deposit.html", ctx, status=status)
     response._csp_update = {"form-action": _psp_page_sources()}  # read by CSPMiddleware
@@ -343,6 +349,7 @@ def withdraw(request):
         "selected": str(form["option"].value() or ""),
         "wallets": selectors.wallets_for_client(client),
         "needs_kyc": needs_kyc,
+        "wires": brokerage_account() is not None,
         "open_withdrawals": [
             _history_row(
                 {
@@ -361,6 +368,63 @@ def withdraw(request):
         ],
     }
     return render(request, "finance/portal/withdraw.html", ctx, status=status)
+
+
+@client_required
+@require_http_methods(["GET", "POST"])
+def withdraw_wire(request):
+    """A withdrawal by bank wire to the client's own account: the same checks, limits and
+    review as every withdrawal (`withdrawal_request`)."""
+    client = request.user.client
+    wallets = [w for w in selectors.wallets_for_client(client) if w.available_amount > 0]
+    needs_kyc = client.kyc_level < 1
+    form = WireWithdrawForm(
+        request.POST if request.method == "POST" else None,
+        currencies=[w.currency for w in wallets],
+        initial={"currency": request.GET.get("currency", "")},
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if needs_kyc or brokerage_account() is None:
+            status = 403
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                made = services.withdrawal_request(
+                    client=client,
+                    amount=data["amount"],
+                    currency=data["currency"],
+                    psp=BANK_WIRE,
+                    iban=data["iban"],
+                    bic=data["bic"],
+                    actor=request.user,
+                    request=request,
+                )
+            except DomainError as exc:
+                _add_error(form, exc, {"psp": "currency"})
+            else:
+                amount = format_money(made.amount, made.currency)
+                messages.success(
+                    request,
+                    f"Your wire of {amount} to the account ending {made.wire.iban[-4:]} is "
+                    + (
+                        "approved: it goes to our bank with the next payment run; we email you "
+                        "when it is sent and when it is paid."
+                        if made.status == Withdrawal.Status.APPROVED
+                        else "being reviewed by our finance team; the funds are set aside."
+                    ),
+                )
+                return redirect("wallet:home")
+    ctx = {
+        "client": client,
+        "form": form,
+        "wallets": wallets,
+        "needs_kyc": needs_kyc,
+        "name": request.user.get_full_name(),
+        "available": brokerage_account() is not None,
+    }
+    return render(request, "finance/portal/withdraw_wire.html", ctx, status=status)
 
 
 @client_required

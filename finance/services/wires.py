@@ -55,6 +55,7 @@ from ..models_wires import BANK_WIRE, BankEntry, BankStatement, WireBatch, WireI
 from ..pain001 import Transfer, build_pain001
 from ..psp import OperationResult
 from ..psp.base import bank_instrument
+from ..reconciliation.base import StatementError
 from ..reconciliation.readers import read_bank_statement
 from .common import need
 from .deposits import deposit_create, deposit_credit
@@ -103,8 +104,13 @@ def bank_statement_import(*, fmt: str, uploaded_file, actor) -> BankStatement:
             digest.update(chunk)
             out.write(chunk)
     statement.sha256 = digest.hexdigest()
-    with statement.file.storage.open(statement.file.name, "rb") as fh:
-        read = read_bank_statement(fh, fmt)  # a StatementError is the form's error
+    try:
+        with statement.file.storage.open(statement.file.name, "rb") as fh:
+            read = read_bank_statement(fh, fmt)
+    except StatementError as exc:
+        raise InvalidInput(
+            f"This statement cannot be imported: {exc.message}.", code=exc.code
+        ) from None
     statement.accounts = sorted({_account(header.account) for header, _ in read})
     statement.save()
     rows = [

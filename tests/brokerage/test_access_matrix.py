@@ -68,6 +68,7 @@ MATRIX: dict[str, set[str]] = {
     "wallet:deposit": {"client"},
     "wallet:deposit_status": {"client"},  # then: own deposits only
     "wallet:withdraw": {"client"},
+    "wallet:withdraw_wire": {"client"},
     "wallet:withdrawal_cancel": {"client"},
     "wallet:statement": {"client"},
     "wallet:transfer": {"client"},
@@ -91,6 +92,9 @@ MATRIX: dict[str, set[str]] = {
             "chargeback_evidence",
             "client_statement",
             "thresholds",  # compliance reads; only finance officers change (test_thresholds.py)
+            "wires",  # compliance reads; only finance officers act (test_wires_http.py)
+            "wire_entry",
+            "wire_payments",
         )
     },
     **{
@@ -101,6 +105,8 @@ MATRIX: dict[str, set[str]] = {
             "reconciliation_progress",
             "reconciliation_close",
             "reconciliation_resolve",
+            "wire_batch",  # a payment file for the bank
+            "wire_return",
         )
     },
 }
@@ -135,6 +141,9 @@ ALLOWED_STATUS = {
     "finance:reconciliation_progress": 404,
     "finance:reconciliation_close": 405,
     "finance:reconciliation_resolve": 405,
+    "finance:wire_entry": 404,
+    "finance:wire_batch": 404,
+    "finance:wire_return": 405,
     "retention:flag": 404,
     "retention:action": 405,
     "leads:note": 405,
@@ -170,6 +179,9 @@ URL_KWARGS = {
     "finance:reconciliation_progress": {"run_id": 999999},
     "finance:reconciliation_close": {"run_id": 999999},
     "finance:reconciliation_resolve": {"item_id": 999999},
+    "finance:wire_entry": {"entry_id": 999999},
+    "finance:wire_batch": {"batch_id": 999999},
+    "finance:wire_return": {"withdrawal_id": 999999},
     **{
         name: {"lead_id": 999999}
         for name in ("leads:detail", "leads:note", "leads:call", "leads:status", "leads:reassign")
