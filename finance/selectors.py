@@ -15,6 +15,7 @@ from django.utils import timezone
 from brokerage.errors import NotAllowed
 from clients.standing import Purpose, Reason, Severity
 
+from .bank_details import same_person
 from .models import (
     Chargeback,
     Deposit,
@@ -274,6 +275,19 @@ def instrument_sharers(instruments) -> dict[tuple[str, str], list]:
     for row in rows:
         others.setdefault((row.kind, row.key), []).append(row.client)
     return others
+
+
+def deposit_payer(deposit) -> dict:
+    """Who paid a deposit, for its page: the instrument, the other clients seen with it, and
+    whether the holder's name is not the client's (possible third-party funding)."""
+    instrument = deposit.instrument
+    if instrument is None:
+        return {"instrument": None, "shared_with": [], "third_party": False}
+    shared = instrument_sharers([instrument]).get((instrument.kind, instrument.key), [])
+    holder = instrument.holder_name
+    client_name = deposit.client.user.get_full_name()
+    third_party = bool(holder and client_name and not same_person(client_name, holder))
+    return {"instrument": instrument, "shared_with": shared, "third_party": third_party}
 
 
 def linked_clients(*, user, client) -> list[dict]:

@@ -230,13 +230,7 @@ def deposit_detail(request, deposit_id: int):
         "refunds": deposit.refunds.select_related("requested_by"),
         "chargebacks": deposit.chargebacks.all(),
         "events": _psp_events(deposit),
-        "payer_shared_with": (
-            selectors.instrument_sharers([deposit.instrument]).get(
-                (deposit.instrument.kind, deposit.instrument.key), []
-            )
-            if deposit.instrument
-            else []
-        ),
+        "payer": selectors.deposit_payer(deposit),
         "trail": audit_trail_for(deposit, limit=30),
         "can_refund": request.user.has_perm("finance.manage_refunds"),
         "can_chargeback": request.user.has_perm("finance.manage_chargebacks"),

@@ -23,7 +23,9 @@ D = Decimal
 pytestmark = pytest.mark.django_db
 
 
-def stripe_charge(deposit, *, fingerprint="fpA1", last4="4242", brand="visa", iin=None):
+def stripe_charge(
+    deposit, *, fingerprint="fpA1", last4="4242", brand="visa", iin=None, holder="Tia Trader"
+):
     card = {"brand": brand, "last4": last4, "fingerprint": fingerprint, "country": "GB"}
     if iin:
         card["iin"] = iin
@@ -37,7 +39,7 @@ def stripe_charge(deposit, *, fingerprint="fpA1", last4="4242", brand="visa", ii
             "currency": deposit.currency.lower(),
             "payment_intent": deposit.provider_reference,
             "metadata": {"reference": deposit.reference},
-            "billing_details": {"name": "Tia Trader", "email": None},
+            "billing_details": {"name": holder, "email": None},
             "payment_method_details": {"type": "card", "card": card},
             "status": "succeeded",
         },
@@ -149,6 +151,19 @@ def test_deposit_page_and_client_360_show_the_instrument_and_who_shares_it(clien
     assert f"/backoffice/clients/{other.pk}/" in page.split("data-linked")[1].split("</dd>")[0]
     c360 = client.get(f"/backoffice/clients/{deposit.client_id}/").content.decode()
     assert 'data-instrument="Visa •••• 4242"' in c360 and "shared with other clients" in c360
+
+
+def test_a_card_in_another_name_is_flagged_as_possible_third_party_funding(client, methods):
+    own = open_deposit(methods, "stripe")
+    name = own.client.user.get_full_name()
+    assert name
+    deliver(client, "stripe", stripe_charge(own, holder=name.upper()))
+    other = pending_deposit(own.client, methods["stripe"], "D-3RD", "30.00", "pi_3RD")
+    deliver(client, "stripe", stripe_charge(other, fingerprint="fpB2", holder="Someone Else"))
+    login(client, make_staff("finance_officer"))
+    own_page = client.get(f"/backoffice/finance/deposits/{own.pk}/").content.decode()
+    other_page = client.get(f"/backoffice/finance/deposits/{other.pk}/").content.decode()
+    assert "data-third-party" not in own_page and "data-third-party" in other_page
 
 
 def test_skrill_credits_the_payment_and_keeps_the_merchant_wallets_figure(client, methods):
