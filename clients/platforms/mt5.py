@@ -295,8 +295,15 @@ class MT5WebAPI(TradingPlatform):
             if code in AUTH_RANGE:
                 self.cookie = None
                 raise auth_refused(code, text, login=self.login)
-            if code == RET_PERMISSIONS:
+            if code == RET_PERMISSIONS and status in (401, 403):
                 raise PlatformAuthFailed(f"The trading server refused the session: {code} {text}.")
+            if code == RET_PERMISSIONS:  # a live session, refused this one request
+                raise PlatformRejected(
+                    f"The trading server refused {path}: not enough permissions (the manager's "
+                    f"rights, or a group that does not exist on the server): {code} {text}.",
+                    retcode=code,
+                    code="not_permitted",
+                )
             if code == RET_NOT_FOUND:
                 raise PlatformRejected(
                     f"Not found on the trading server: {text}.", retcode=code, code="not_found"

@@ -23,7 +23,9 @@ Request parameters `from`/`to` are server-local epoch seconds too.
 Retcodes (text after the number is informative; MetaQuotes' "Return codes" pages):
   "0 Done"                        success
   "3 Invalid parameters"          missing/bad parameter, unknown group
-  "8 Not enough permissions"      HTTP 403: no session / session expired (client must re-authenticate)
+  "8 Not enough permissions"      HTTP 403: no session / session expired (client must re-authenticate);
+                                  HTTP 200: a live session refused this request (user/add into a group
+                                  that does not exist on the server, as MetaQuotes documents)
   "12 Too frequent requests"      rate limited (max_rps)
   "13 Not found"                  unknown login / path (HTTP 404 for unknown path)
   1000-1023                       authentication (MT_RET_AUTH_*): "1000 Invalid terminal type"
@@ -49,7 +51,8 @@ Auth:
 
 Users:
   GET /api/user/add?pass_main=&pass_investor=&group=&name=&leverage=&email=&country=&comment=
-      Server assigns Login (sequential from 500001). group must be one of the server's groups:
+      Server assigns Login (sequential from 500001). group must be one of the server's groups (else
+      "8 Not enough permissions", HTTP 200):
       "real\\standard-usd" (USD), "real\\standard-eur" (EUR), "real\\pro-usd" (USD), "demo\\forex-usd" (USD).
       leverage: 1..1000. pass_main, pass_investor: 8-16 characters of the four kinds (lower case,
       upper case, digits, special characters such as #@!), else "3006 Invalid account password".

@@ -16,6 +16,7 @@ from .protocol import (
     MAX_USER_COMMENT,
     RET_BAD_PARAMS,
     RET_NO_MONEY,
+    RET_NO_PERMISSIONS_HERE,
     RET_NOT_FOUND,
     RET_OK,
     RET_USER_PASSWORD,
@@ -66,8 +67,10 @@ def access_test(state: MT5State, q: dict) -> dict:
 
 def user_add(state: MT5State, q: dict) -> dict:
     group = q.get("group", "")
-    if group not in GROUPS:
+    if not group:
         raise ApiError(RET_BAD_PARAMS)
+    if group not in GROUPS:  # MetaQuotes: a group that does not exist answers 8
+        raise ApiError(RET_NO_PERMISSIONS_HERE)
     if not valid_password(q.get("pass_main", "")):
         raise ApiError(RET_USER_PASSWORD)
     if "pass_investor" in q and not valid_password(q["pass_investor"]):

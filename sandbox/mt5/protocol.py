@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 RET_OK = "0 Done"
 RET_ERROR = "2 Common error"
 RET_BAD_PARAMS = "3 Invalid parameters"
-RET_NO_PERMISSIONS = "8 Not enough permissions"
+RET_NO_PERMISSIONS = "8 Not enough permissions"  # with HTTP 403: no session
+RET_NO_PERMISSIONS_HERE = RET_NO_PERMISSIONS  # with HTTP 200: a live session, this request refused
 RET_FREQUENT = "12 Too frequent requests"
 RET_NOT_FOUND = "13 Not found"
 # Authentication (MT_RET_AUTH_*): a wrong login or password is "invalid account" (1001); 1002

@@ -181,3 +181,22 @@ def test_the_sandbox_refuses_as_documented(mt5_sandbox):
     assert mt5_sandbox.control("POST", "faults", {"auth": {"retcode": 1018}})[0] == 200
     with pytest.raises(PlatformUnavailable):
         right.account_get(1)
+
+
+def test_a_group_the_server_does_not_have_is_a_refusal_not_a_dead_session(mt5_sandbox):
+    """user/add into an unknown group answers 8 on a live session (MetaQuotes): the adapter
+    tries a fresh session once, then reports the request refused, not our credentials."""
+    from clients.platforms import PlatformRejected
+
+    api = MT5WebAPI(url=mt5_sandbox.url, login="1000", password=mt5_sandbox.password, timeout=3)
+    with pytest.raises(PlatformRejected) as err:
+        api.account_create(
+            group="real\\no-such",
+            leverage=100,
+            name="N",
+            email="n@x.test",
+            country="CY",
+            password="Pw1#aaaa",
+        )
+    assert err.value.code == "not_permitted" and "group" in err.value.message
+    assert api.account_find(group="real\\standard-usd", comment="none") is None  # still in

@@ -106,8 +106,12 @@ def test_user_add_and_get_answer_strings_and_the_groups_currency(api):
     assert record["CurrencyDigits"] == "2" and record["MarginLeverage"] == "200"
     assert all(isinstance(v, str) for v in record.values())
 
+    # MetaQuotes: user/add into a group that does not exist answers 8, on a live session
+    status, body = api.get(
+        "/api/user/add", pass_main="Secret#123", name="n", group="real\\vip-gbp", leverage="100"
+    )
+    assert (status, body) == (200, {"retcode": "8 Not enough permissions"})
     refused = [
-        {"group": "real\\vip-gbp", "leverage": "100"},
         {"group": USD, "leverage": "0"},
         {"group": USD, "leverage": "1001"},
         {"group": USD, "leverage": "lots"},
