@@ -15,6 +15,8 @@ Contract and quirks:
 - <Amt Ccy="..."> is unsigned: CdtDbtInd CRDT is +, DBIT is -; the amount must fit its
   currency's decimal places;
 - `booked_on`: BookgDt, else ValDt, each as <Dt> or <DtTm> (an ISO 8601 date-time's date);
+  an entry with neither (the schema allows it) takes the statement's date (the closing
+  balance's, else FrToDt/ToDtTm, else CreDtTm) and a `note` saying so; with none, refused;
 - a batch entry (several <TxDtls>) whose transactions each state their amount (TxDtls/Amt,
   else AmtDtls/TxAmt/Amt) in the entry's currency is one row per transaction, with the entry's
   number as line_no; their amounts must add up to the entry's (balance_mismatch), signed as the
@@ -29,7 +31,9 @@ Contract and quirks:
   transaction sub-families CHRG, COMM, COME, COMI, FEES, SUBS, else transfer;
 - the header: account IBAN (else Acct/Id/Othr/Id), opening balance OPBD (or PRCD), closing
   CLBD; when both are there, in one currency that every entry shares, opening + entries must
-  equal closing (balance_mismatch).
+  equal closing, or, as banks write a closing *booked* balance (PostFinance), opening + the
+  entries value-dated up to the closing balance's date (the later ones are in the forward
+  available balance FWAV): else balance_mismatch, with both sums.
 """
 
 from __future__ import annotations
@@ -252,7 +256,14 @@ def _camt_parser(out: list):
         elif action in _TX_CCY:
             tx[_TX_CCY[action]] = _attribute(attrs, "Ccy")
         elif action == _START_STMT:
-            stmt = {"line": line(), "bals": [], "count": 0, "sum": ZERO, "currencies": set()}
+            stmt = {
+                "line": line(),
+                "bals": [],
+                "count": 0,
+                "sum": ZERO,
+                "currencies": set(),
+                "by_value": {},  # value date -> sum of the entries value-dated then
+            }
         elif action == _START_BAL:
             bal = {"line": line()}
         elif action == _START_BAL_AMT:
@@ -392,19 +403,41 @@ def _camt_rows(e: dict, n: int, stmt: dict) -> list[StatementRow]:
         amount = -amount
     elif sign != "CRDT":
         raise bad(f"CdtDbtInd {sign!r} is neither CRDT nor DBIT")
-    booked_on = _camt_date(e, "booked", bad) or _camt_date(e, "value", bad)
-    if booked_on is None:
-        raise bad("the entry has no booking or value date")
+    value_on = _camt_date(e, "value", bad)
+    booked_on = _camt_date(e, "booked", bad) or value_on
+    note = ""
+    if booked_on is None:  # both are optional in the schema: the statement's date is taken
+        booked_on, what = _statement_date(stmt, bad)
+        note = f"the entry has no booking or value date; the statement's {what} is used"
+    else:
+        by_value = stmt["by_value"]
+        by_value[value_on] = by_value.get(value_on, ZERO) + amount
     category = "fee" if e.get("subfamily", "").upper() in _FEE_SUBFAMILIES else "transfer"
     txs = e["txs"]
     if len(txs) > 1:
         amounts = _batch_amounts(txs, amount, currency, line, bad)
         if amounts is not None:
             return [
-                _camt_tx_row(e, tx, n, tx_amount, currency, booked_on, category)
+                _camt_tx_row(e, tx, n, tx_amount, currency, booked_on, category, note)
                 for tx, tx_amount in zip(txs, amounts, strict=True)
             ]
-    return [_camt_tx_row(e, txs[0] if txs else {}, n, amount, currency, booked_on, category)]
+    tx = txs[0] if txs else {}
+    return [_camt_tx_row(e, tx, n, amount, currency, booked_on, category, note)]
+
+
+def _statement_date(stmt: dict, bad) -> tuple[date, str]:
+    """The date of a statement, for an entry that has none: its closing booked balance's,
+    else the end of the period it covers, else when it was made."""
+    for bal in stmt["bals"]:
+        if bal.get("type", "").upper() == "CLBD":
+            on = _camt_date(bal, "date", bad)
+            if on is not None:
+                return on, f"closing balance date {on.isoformat()}"
+    for key, what in (("to", "period end"), ("created", "creation date")):
+        on = _camt_date(stmt, key, bad)
+        if on is not None:
+            return on, f"{what} {on.isoformat()}"
+    raise bad("the entry has no booking or value date, and the statement no date either")
 
 
 def _batch_amounts(txs: list[dict], amount: Decimal, currency: str, line: int, bad):
@@ -440,7 +473,14 @@ def _batch_amounts(txs: list[dict], amount: Decimal, currency: str, line: int, b
 
 
 def _camt_tx_row(
-    e: dict, tx: dict, n: int, amount: Decimal, currency: str, booked_on: date, category: str
+    e: dict,
+    tx: dict,
+    n: int,
+    amount: Decimal,
+    currency: str,
+    booked_on: date,
+    category: str,
+    note: str,
 ) -> StatementRow:
     ustrd = " ".join(u for u in tx.get("ustrd", ()) if u)
     remittance = " ".join(r for r in (ustrd, *tx.get("strd", ())) if r)
@@ -462,6 +502,7 @@ def _camt_tx_row(
         counterparty_iban=tx.get(f"{side}_iban", "").replace(" ", "").upper(),
         remittance=remittance,
         end_to_end_id=e2e,
+        note=note,
     )
 
 
@@ -497,12 +538,26 @@ def _camt_header(s: dict) -> StatementHeader:
         and s["currencies"] <= {opening[1]}
         and opening[0] + total != closing[0]
     ):
-        raise StatementError(
-            f"statement {s.get('id', '')!r} does not add up: opening balance {opening[0]} "
-            f"+ entries {total} = {opening[0] + total}, but the closing balance is {closing[0]}",
-            code="balance_mismatch",
-            line_no=s["line"],
+        # A closing *booked* balance may leave out entries value-dated after its date (they
+        # are in the forward available balance): it must then agree without them.
+        later = sum(
+            (v for on, v in s["by_value"].items() if on and closing[2] and on > closing[2]),
+            ZERO,
         )
+        if not later or opening[0] + total - later != closing[0]:
+            without = (
+                f"; without the entries value-dated after {closing[2]} ({later}) it is "
+                f"{opening[0] + total - later}"
+                if later
+                else ""
+            )
+            raise StatementError(
+                f"statement {s.get('id', '')!r} does not add up: opening balance {opening[0]} "
+                f"+ entries {total} = {opening[0] + total}{without}, but the closing balance "
+                f"is {closing[0]}",
+                code="balance_mismatch",
+                line_no=s["line"],
+            )
     return StatementHeader(
         statement_id=s.get("id", ""),
         account=s.get("iban") or s.get("account", ""),

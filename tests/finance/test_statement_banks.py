@@ -15,7 +15,7 @@ import pytest
 
 from finance.reconciliation.base import StatementError, StatementRow
 from finance.reconciliation.mt940_details import real_reference
-from finance.reconciliation.readers import read_statement
+from finance.reconciliation.readers import read_statement, read_statement_headers
 from sandbox import statements as writers
 
 D = Decimal
@@ -432,3 +432,53 @@ def test_mt940_reads_agree_with_the_mt940_package(name):
             else eref or real_reference(their.get("bank_reference") or "")
         )
         assert row.reference == expected, (row.line_no, their)
+
+
+# --- camt.053 as banks write it ------------------------------------------------------------
+
+
+def test_camt053_closing_booked_balance_leaving_out_entries_value_dated_later():
+    # PostFinance: CLBD 215112.21 leaves out the 1537.00 value-dated the next day; the forward
+    # available balance (FWAV 216649.21) has it
+    data = sample("camt053-postfinance-sample.xml")
+    rows = read(data, "camt053")
+    assert [r.amount for r in rows] == [
+        D("4.50"),
+        D("-77.70"),
+        D("1500.00"),
+        D("1537.00"),
+        D("1692.22"),
+    ]
+    (header,) = read_statement_headers(io.BytesIO(data), "camt053")
+    assert (header.opening_balance, header.closing_balance) == (D("211993.19"), D("215112.21"))
+    wrong = data.replace(
+        b"215112.21</Amt>\n\t\t\t\t<CdtDbtInd>CRDT</CdtDbtInd>",
+        b"215112.20</Amt>\n\t\t\t\t<CdtDbtInd>CRDT</CdtDbtInd>",
+        1,
+    )
+    assert wrong != data
+    _rows, error = read_until_refused(wrong, "camt053")
+    assert error.code == "balance_mismatch"
+    assert "without the entries value-dated after 2020-11-24 (1537.00) it is 215112.21" in (
+        error.message
+    )
+
+
+CLBD = """<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">5.00</Amt>
+<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2024-03-31</Dt></Dt></Bal>"""
+
+
+def test_camt053_entry_without_dates_takes_the_statements_with_a_note():
+    undated = ntry("5.00", "CRDT", "", dates=" ").replace("<NtryDtls></NtryDtls>", "")
+    (only,) = read(camt(undated, balances=CLBD), "camt053")
+    assert only.booked_on == date(2024, 3, 31)
+    assert only.note == (
+        "the entry has no booking or value date; the statement's closing balance date "
+        "2024-03-31 is used"
+    )
+    created = camt(undated).replace(
+        b"<Id>S1</Id>", b"<Id>S1</Id><CreDtTm>2024-04-01T06:00:00</CreDtTm>"
+    )
+    assert read(created, "camt053")[0].booked_on == date(2024, 4, 1)
+    with pytest.raises(StatementError, match="the statement no date either"):
+        read(camt(undated), "camt053")
