@@ -726,6 +726,7 @@ class StatementLine(models.Model):
         Posting, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     match = models.CharField(max_length=20, blank=True)  # reference, amount_date, or ""
+    note = models.CharField(max_length=255, blank=True)  # what the reader had to assume
 
     class Meta:
         ordering = ["line_no"]

@@ -485,6 +485,8 @@ def reconciliation_detail(request, run_id: int):
     if show == "matched":  # the pairs found, line by line
         matched = run.lines.filter(posting__isnull=False).select_related("posting")
         page, query = paginate(request, matched.order_by("line_no"), 50)
+    elif show == "noted":  # what the reader had to assume to read a line
+        page, query = paginate(request, run.lines.exclude(note="").order_by("line_no"), 50)
     else:
         items = run.items.select_related("resolved_by", "line", "posting__transaction")
         if kind:

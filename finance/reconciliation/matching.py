@@ -62,7 +62,7 @@ def load_lines(run: ReconciliationRun) -> int:
         raw = cur.cursor  # psycopg's own cursor, for COPY
         columns = (
             "run_id, line_no, reference, amount, currency, booked_on, description, category,"
-            " payment_reference, match"
+            " payment_reference, match, note"
         )
         with raw.copy(f"COPY finance_statementline ({columns}) FROM STDIN") as copy:
             for row in read_statement(fh, run.format, mapping=mapping):
@@ -78,6 +78,7 @@ def load_lines(run: ReconciliationRun) -> int:
                         (row.category or "")[:30].replace("\x00", ""),
                         (row.payment_reference or "")[:100].replace("\x00", ""),
                         "",
+                        row.note[:255],
                     )
                 )
                 n += 1
@@ -226,10 +227,16 @@ def match_run(run: ReconciliationRun) -> dict:
             [run.pk, list(SKIP_CATEGORIES)],
         )
         skipped = cur.fetchone()[0]
+        cur.execute(
+            "SELECT count(*) FROM finance_statementline WHERE run_id = %s AND note <> ''",
+            [run.pk],
+        )
+        noted = cur.fetchone()[0]
     return {
         "matched_reference": matched.get("reference", 0),
         "matched_amount_date": matched.get("amount_date", 0),
         "skipped": skipped,
         **{kind: items.get(kind, 0) for kind in ReconciliationItem.Kind.values},
         "differences": sum(items.values()),
+        "noted": noted,  # lines read with an assumption (a date that is not one, ...)
     }

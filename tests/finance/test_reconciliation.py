@@ -1,5 +1,6 @@
 """Reconciliation of statements against the ledger: matching, differences, close."""
 
+import calendar
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ from finance.reconciliation.services import (
     reconciliation_start,
 )
 from sandbox import statements as writers
-from tests.conftest import make_client_user, make_staff
+from tests.conftest import login, make_client_user, make_staff
 
 D = Decimal
 TODAY = timezone.now().date()
@@ -200,3 +201,42 @@ def test_only_finance_reconciles_and_the_period_must_make_sense(ledger):
         )
     assert set(exc_info.value.fields) == {"psp", "format", "period_end", "file"}
     assert not ReconciliationRun.objects.exists()
+
+
+def test_what_the_reader_assumed_is_kept_with_the_run_and_shown_to_finance(client, officer, ledger):
+    """An MT940 line whose value date is not a date (31 November) is read (its entry date
+    is one), and finance sees what was assumed; a sales agent cannot see the run."""
+    day = TODAY
+    short = MONTH_START  # the nearest month without a 31st
+    while calendar.monthrange(short.year, short.month)[1] == 31:
+        short = (short - timedelta(days=1)).replace(day=1)
+    value_date = f"{short:%y%m}31"
+    line_61 = f":61:{value_date}{day:%m%d}C100,00NTRFpi_a//B1"
+    data = (
+        f":20:S1\r\n:25:GB33BUKB20201555555555\r\n:60F:C{day:%y%m%d}USD0,00\r\n{line_61}\r\n"
+        f":86:166?00GUTSCHRIFT?20EREF+pi_a\r\n:62F:C{day:%y%m%d}USD100,00\r\n-\r\n"
+    ).encode()
+    run = run_file(officer, data, "mt940")
+    assert run.status == "done", run.error
+    assert run.counts["noted"] == 1 and run.counts["matched_reference"] == 1
+    line = run.lines.get()
+    assert line.booked_on == day
+    assert line.note == f"value date {value_date} is not a date; the entry date is used"
+    login(client, officer)
+    page = client.get(f"/backoffice/finance/reconciliation/{run.pk}/")
+    assert b'data-noted="1"' in page.content and b"See what was assumed" in page.content
+    noted = client.get(f"/backoffice/finance/reconciliation/{run.pk}/?show=noted")
+    assert f"value date {value_date} is not a date".encode() in noted.content
+    login(client, make_staff("sales_agent"))
+    assert client.get(f"/backoffice/finance/reconciliation/{run.pk}/").status_code in (302, 403)
+
+
+def test_a_run_without_assumptions_says_nothing_of_them(client, officer, ledger):
+    rows = [row(1, "pi_a", "100.00")]
+    run = run_file(officer, writers.write_stripe_itemized_csv(rows), "stripe_csv")
+    assert run.counts["noted"] == 0
+    login(client, officer)
+    page = client.get(f"/backoffice/finance/reconciliation/{run.pk}/")
+    assert b"data-noted" not in page.content
+    noted = client.get(f"/backoffice/finance/reconciliation/{run.pk}/?show=noted")
+    assert b"Every line was read as written." in noted.content
