@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -38,6 +38,7 @@ from clients.models import Client
 from clients.services import client_kyc_level_set, client_register
 from finance.models import Chargeback, Deposit, FxRate, PaymentMethod, PspEvent, Refund, Withdrawal
 from finance.psp import EventKind, WebhookEvent
+from finance.psp.base import card_instrument, crypto_instrument, wallet_instrument
 from finance.psp.http import to_major_string, to_minor
 from finance.psp.stripe import stripe_exponent
 from finance.services.chargebacks import chargeback_open
@@ -493,7 +494,7 @@ def payment_event(
         "skrill": _skrill_event,
         "coinpayments": _coinpayments_event,
     }[psp]
-    return build(
+    event = build(
         key=key,
         event_id=payment_event_id(psp, key, outcome, reference),
         reference=reference,
@@ -502,6 +503,26 @@ def payment_event(
         outcome=outcome,
         email=email,
     )
+    if event.kind != EventKind.PAYMENT_SUCCEEDED:
+        return event
+    return replace(event, instrument=demo_payer(psp, email))
+
+
+def demo_payer(psp: str, email: str):
+    """Who paid a demo deposit: one card per client (its own fingerprint), their Skrill wallet,
+    or their bitcoin, as each PSP would report it."""
+    if psp in ("stripe", "checkout"):
+        digits = str(int(hashlib.sha256(email.encode()).hexdigest()[:12], 16))[-4:].zfill(4)
+        return card_instrument(
+            brand="visa" if int(digits) % 3 else "mastercard",
+            last4=digits,
+            bin="424242" if psp == "checkout" else "",
+            fingerprint=_token(f"{email}:card", 16),
+            country="GB",
+        )
+    if psp == "skrill":
+        return wallet_instrument(provider="skrill", email=email)
+    return crypto_instrument(coin="BTC", email=email)
 
 
 def _stripe_event(*, key, event_id, reference, amount, currency, outcome, email) -> WebhookEvent:
