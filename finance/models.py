@@ -725,7 +725,7 @@ class StatementLine(models.Model):
     posting = models.ForeignKey(
         Posting, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    match = models.CharField(max_length=20, blank=True)  # reference, amount_date, or ""
+    match = models.CharField(max_length=20, blank=True)  # reference, description, amount_date
     note = models.CharField(max_length=255, blank=True)  # what the reader had to assume
 
     class Meta:

@@ -140,6 +140,9 @@ class StripeAdapter(PspAdapter):
             ("metadata[reference]", reference),
             ("metadata[notify_url]", notify_url),
             ("payment_intent_data[metadata][reference]", reference),
+            # the payment's balance transaction keeps it: the ledger's description of the
+            # deposit, by which reconciliation matches a report that lacks the pi_ ids
+            ("payment_intent_data[description]", f"Deposit {reference}"),
         ]
         response = self._post("/v1/checkout/sessions", fields, f"payment-{reference}")
         if not response.ok:

@@ -13,7 +13,9 @@ run's date window):
 
 1. by reference (the PSP's id our posting carries), the n-th line to the n-th posting per
    reference and direction; a matched pair whose amount or currency differs is a difference to
-   explain;
+   explain; then by description, for files without the PSP's payment ids: a line whose
+   description no other line has, to the one posting left whose ledger transaction has it
+   ("Deposit D-1042", which the PSP keeps with the payment);
 2. what is left, by amount, currency and a date window (`date_window_days`): pairs that are each
    other's nearest candidate, round after round;
 3. lines left over are missing in the ledger (or duplicates of a matched line); postings of the
@@ -89,6 +91,38 @@ def load_lines(run: ReconciliationRun) -> int:
         raise StatementError("The statement has no rows.", code="empty_statement")
     return n
 
+
+# 1b. What is left, by description: a line whose description is, on its side, that of no other
+# line is matched to the one posting left whose ledger transaction has that description
+# ("Deposit D-1042", which the PSP keeps on the payment). For statements without the PSP's
+# payment ids (Stripe's balance report in its default columns has only its own txn_ ids).
+DESCRIPTION_SQL = """
+WITH l AS (
+    SELECT id, description, sign(amount) AS s
+      FROM (SELECT id, description, amount,
+                   count(*) OVER (PARTITION BY description, sign(amount)) AS n
+              FROM finance_statementline
+             WHERE run_id = %(run)s AND posting_id IS NULL AND description <> ''
+               AND category <> ALL(%(skip)s)) x
+     WHERE n = 1
+), p AS (
+    SELECT id, description, s
+      FROM (SELECT rp.id, t.description, sign(rp.amount) AS s,
+                   count(*) OVER (PARTITION BY t.description, sign(rp.amount)) AS n
+              FROM recon_postings rp
+              JOIN finance_posting fp ON fp.id = rp.id
+              JOIN finance_ledgertransaction t ON t.id = fp.transaction_id
+             WHERE rp.line_id IS NULL AND t.description <> '') x
+     WHERE n = 1
+), pairs AS (
+    SELECT l.id AS line_id, p.id AS posting_id
+      FROM l JOIN p ON p.description = l.description AND p.s = l.s
+), upd AS (
+    UPDATE finance_statementline sl SET posting_id = pairs.posting_id, match = 'description'
+      FROM pairs WHERE sl.id = pairs.line_id RETURNING sl.id, sl.posting_id
+)
+UPDATE recon_postings rp SET line_id = upd.id FROM upd WHERE rp.id = upd.posting_id
+"""
 
 # 2. What is left, by currency and amount within the date window: pairs that are each other's
 # nearest candidate are matched, round after round, until no pair is left to agree on.
@@ -206,6 +240,7 @@ def match_run(run: ReconciliationRun) -> dict:
     with connection.cursor() as cur:
         for sql in MATCH_SQL[:4]:  # the postings in reach, then by reference
             cur.execute(sql, params if "%(" in sql else None)
+        cur.execute(DESCRIPTION_SQL, params)
         for _round in range(20):
             cur.execute(AMOUNT_DATE_SQL, params)
             if cur.rowcount == 0:
@@ -235,6 +270,7 @@ def match_run(run: ReconciliationRun) -> dict:
     return {
         "matched_reference": matched.get("reference", 0),
         "matched_amount_date": matched.get("amount_date", 0),
+        "matched_description": matched.get("description", 0),
         "skipped": skipped,
         **{kind: items.get(kind, 0) for kind in ReconciliationItem.Kind.values},
         "differences": sum(items.values()),

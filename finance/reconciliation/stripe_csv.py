@@ -1,9 +1,15 @@
-"""Stripe's itemized payout reconciliation report (payout_reconciliation.itemized.5), as CSV.
+"""Stripe's itemized reports of balance transactions, as CSV: the payout reconciliation
+report (payout_reconciliation.itemized.5) and the balance change from activity report
+(balance_change_from_activity.itemized.3), whichever columns they were run with.
 
 One balance transaction per row, comma-separated, read by column name (the report's column
 order and its optional columns vary with the options chosen when it was run). Required:
-reporting_category, gross, currency, source_id and created_utc (or created, in exports that
-lack created_utc); used when present: payment_intent_id, charge_id, description.
+reporting_category, gross, currency, created_utc (or created, in exports that lack
+created_utc) and source_id or balance_transaction_id; used when present: payment_intent_id,
+charge_id, description. The balance report in its default columns (balance_transaction_id,
+created_utc, available_on_utc, currency, gross, fee, net, reporting_category, description) has
+no source_id nor payment ids: its rows carry Stripe's txn_ id as reference and are matched to
+the ledger by description (see matching).
 
 - `amount` is the gross, as Stripe writes it: a plain decimal in major units, signed from the
   merchant's side (no thousands separators, no accounting notation);
@@ -14,7 +20,7 @@ lack created_utc); used when present: payment_intent_id, charge_id, description.
 - `reference`: for a charge, payment_intent_id, else charge_id, else source_id; for every other
   category (refund, refund_failure, dispute, dispute_reversal, payout, fee, transfer, ...) the
   source_id (re_..., dp_..., po_...), with `payment_reference` = payment_intent_id (else
-  charge_id) when the row has one.
+  charge_id) when the row has one; without source_id, the balance_transaction_id.
 """
 
 from __future__ import annotations
@@ -39,12 +45,18 @@ def read_stripe_csv(source: Source) -> Iterator[StatementRow]:
     f = CsvFile(source, delimiter=",")
     lower = {h.lower() for h in f.header}
     created = "created_utc" if "created_utc" in lower or "created" not in lower else "created"
+    # the payout report's source_id, else (the balance report's default columns) Stripe's txn_
+    source = (
+        "balance_transaction_id"
+        if "source_id" not in lower and ("balance_transaction_id" in lower)
+        else "source_id"
+    )
     cols = f.columns(
         {
             "category": "reporting_category",
             "gross": "gross",
             "currency": "currency",
-            "source_id": "source_id",
+            "source_id": source,
             "created": created,
         },
         what="the Stripe report",

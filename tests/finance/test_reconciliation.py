@@ -28,7 +28,7 @@ MONTH_START = TODAY.replace(day=1)
 MONTH_END = (MONTH_START + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
-def post_deposit(client, ref, amount, psp="stripe"):
+def post_deposit(client, ref, amount, psp="stripe", description=""):
     ledger_post(
         kind="deposit",
         idempotency_key=f"dep-{ref}",
@@ -37,6 +37,7 @@ def post_deposit(client, ref, amount, psp="stripe"):
         client=client,
         psp=psp,
         external_reference=ref,
+        description=description,
     )
 
 
@@ -240,3 +241,56 @@ def test_a_run_without_assumptions_says_nothing_of_them(client, officer, ledger)
     assert b"data-noted" not in page.content
     noted = client.get(f"/backoffice/finance/reconciliation/{run.pk}/?show=noted")
     assert b"Every line was read as written." in noted.content
+
+
+def test_stripe_balance_report_in_its_default_columns_matches_by_description(client, officer, db):
+    """Stripe's balance change from activity report, itemized, as run with its default
+    columns: no source_id, no payment ids; each charge's description is the one the
+    deposit's payment was opened with, which is the ledger's description of the deposit."""
+    holder = make_client_user().client
+    for n, amount in [(1, "100.00"), (2, "250.00"), (3, "75.50"), (4, "40.00")]:
+        post_deposit(holder, f"pi_d{n}", amount, description=f"Deposit D-{n}")
+    day = TODAY.isoformat()
+    data = (
+        "balance_transaction_id,created_utc,available_on_utc,currency,gross,fee,net,"
+        "reporting_category,description\n"
+        f"txn_1,{day} 09:00:00,{day} 00:00:00,usd,100.00,3.20,96.80,charge,Deposit D-1\n"
+        f"txn_2,{day} 09:05:00,{day} 00:00:00,usd,250.00,7.55,242.45,charge,Deposit D-2\n"
+        f"txn_3,{day} 09:10:00,{day} 00:00:00,usd,75.00,2.48,72.52,charge,Deposit D-3\n"
+        f"txn_9,{day} 09:15:00,{day} 00:00:00,usd,60.00,2.04,57.96,charge,Deposit D-9\n"
+        f"txn_f,{day} 23:59:00,{day} 00:00:00,usd,-2.00,0.00,-2.00,fee,Radar fees\n"
+    ).encode()
+    run = run_file(officer, data, "stripe_csv")
+    assert run.status == "done", run.error
+    assert run.counts["matched_description"] == 3 and run.counts["skipped"] == 1
+    kinds = sorted(run.items.values_list("kind", "reference"))
+    assert kinds == [
+        ("amount_mismatch", "txn_3"),  # Deposit D-3: 75.50 in the ledger, 75.00 at Stripe
+        ("missing_at_psp", "pi_d4"),
+        ("missing_in_ledger", "txn_9"),
+    ]
+    assert set(run.lines.filter(match="description").values_list("reference", flat=True)) == {
+        "txn_1",
+        "txn_2",
+        "txn_3",
+    }
+    login(client, officer)
+    page = client.get(f"/backoffice/finance/reconciliation/{run.pk}/")
+    assert b"and 3 by description" in page.content
+    matched = client.get(f"/backoffice/finance/reconciliation/{run.pk}/?show=matched")
+    assert matched.content.count(b"<td>by description</td>") == 3
+
+
+def test_a_description_two_lines_share_is_no_match_by_description(officer, db):
+    client = make_client_user().client
+    post_deposit(client, "pi_d1", "100.00", description="Deposit")
+    post_deposit(client, "pi_d2", "100.00", description="Deposit")
+    day = TODAY.isoformat()
+    data = (
+        "balance_transaction_id,created_utc,currency,gross,reporting_category,description\n"
+        f"txn_1,{day} 09:00:00,usd,100.00,charge,Deposit\n"
+        f"txn_2,{day} 09:05:00,usd,100.00,charge,Deposit\n"
+    ).encode()
+    run = run_file(officer, data, "stripe_csv")
+    assert run.counts["matched_description"] == 0
+    assert run.counts["matched_amount_date"] == 2 and run.counts["differences"] == 0
