@@ -42,8 +42,9 @@ INSERT INTO brokerage_user (email, password, first_name, last_name, is_staff, is
 SELECT 'bench' || g || '@bench.test', '!', 'Bench', g::text, false, true, false, now()
   FROM generate_series(1, %(n)s) g;
 INSERT INTO clients_client (user_id, status, country, language, phone, kyc_level, restricted,
-                            restriction_reason, aml_case_open, risk_flags, created_at)
-SELECT id, 'active', 'GB', 'en', '', 1, false, '', false, '[]'::jsonb, now()
+                            restriction_reason, aml_case_open, risk_flags, created_at,
+                            payment_reference)
+SELECT id, 'active', 'GB', 'en', '', 1, false, '', false, '[]'::jsonb, now(), 'BENCH' || id
   FROM brokerage_user WHERE email LIKE 'bench%%@bench.test';
 INSERT INTO finance_ledgeraccount (kind, currency, client_id, psp, balance_amount, held_amount,
                                    created_at)
