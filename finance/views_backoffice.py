@@ -45,6 +45,7 @@ from .models import (
     Withdrawal,
 )
 from .models_thresholds import ThresholdChange
+from .models_wires import BANK_WIRE
 from .reconciliation import selectors as recon_selectors
 from .reconciliation import services as recon_services
 from .reconciliation.generic_csv import ColumnMapping
@@ -145,7 +146,7 @@ def deposits(request):
     status = request.GET.get("status", "")
     status = status if status in Deposit.Status.values else ""
     psp = request.GET.get("psp", "")
-    psp = psp if psp in psp_registry.PSP_CODES else ""
+    psp = psp if psp in psp_registry.METHOD_CODES else ""
     q = request.GET.get("q", "").strip()[:100]
     page, query = paginate(
         request, selectors.deposit_list(user=request.user, status=status, psp=psp, q=q)
@@ -154,13 +155,13 @@ def deposits(request):
     chart = {
         "id": "deposits-by-psp",
         "kind": "bar",
-        "labels": [psp_registry.PSP_NAMES[p] for p in psp_registry.PSP_CODES],
+        "labels": [psp_registry.PSP_NAMES[p] for p in psp_registry.METHOD_CODES],
         "datasets": [
             {
                 "label": label,
                 "data": [
                     sum(r["n"] for r in summary if r["psp"] == p and r["status"] == value)
-                    for p in psp_registry.PSP_CODES
+                    for p in psp_registry.METHOD_CODES
                 ],
             }
             for value, label in Deposit.Status.choices
@@ -178,7 +179,7 @@ def deposits(request):
             "q": q,
             "statuses": Deposit.Status.choices,
             "status_labels": dict(Deposit.Status.choices),
-            "psps": psp_registry.PSP_CHOICES,
+            "psps": psp_registry.METHOD_CHOICES,
             "summary": summary,
             "charts": [chart],
         },
@@ -232,8 +233,10 @@ def deposit_detail(request, deposit_id: int):
         "events": _psp_events(deposit),
         "payer": selectors.deposit_payer(deposit),
         "trail": audit_trail_for(deposit, limit=30),
-        "can_refund": request.user.has_perm("finance.manage_refunds"),
-        "can_chargeback": request.user.has_perm("finance.manage_chargebacks"),
+        # A bank wire goes back by a withdrawal by wire, and has no card to charge back.
+        "can_refund": request.user.has_perm("finance.manage_refunds") and deposit.psp != BANK_WIRE,
+        "can_chargeback": request.user.has_perm("finance.manage_chargebacks")
+        and deposit.psp != BANK_WIRE,
     }
     bound = refund_form.is_bound or chargeback_form.is_bound
     return render(request, "finance/deposit.html", ctx, status=400 if bound else 200)
@@ -259,7 +262,7 @@ def _transaction_filters(request) -> dict:
     return {
         "q": request.GET.get("q", "").strip()[:100],
         "kind": kind if kind in LedgerTransaction.Kind.values else "",
-        "psp": psp if psp in psp_registry.PSP_CODES else "",
+        "psp": psp if psp in psp_registry.METHOD_CODES else "",
         "start": _date(request.GET.get("start", "")),
         "end": _date(request.GET.get("end", "")),
     }
@@ -277,7 +280,7 @@ def transactions(request):
             "query": query,
             "f": filters,
             "kinds": LedgerTransaction.Kind.choices,
-            "psps": psp_registry.PSP_CHOICES,
+            "psps": psp_registry.METHOD_CHOICES,
         },
     )
 

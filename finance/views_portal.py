@@ -56,6 +56,7 @@ WITHDRAWAL_LABELS = {
     Withdrawal.Status.FAILED: "failed",
     Withdrawal.Status.REJECTED: "rejected",
     Withdrawal.Status.CANCELLED: "cancelled",
+    Withdrawal.Status.RETURNED: "returned by the bank",
 }
 TYPE_CHOICES = [("", "All types"), ("deposit", "Deposits"), ("withdrawal", "Withdrawals")]
 STATUS_CHOICES = [("", "All statuses")] + [

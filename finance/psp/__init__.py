@@ -36,6 +36,9 @@ PSP_CODES = ("stripe", "checkout", "skrill", "coinpayments")
 # paid by a pain.001 file and seen on the bank statement, `finance.services.wires`).
 PSP_NAMES = {code: ADAPTERS[code].display_name for code in PSP_CODES} | {"bank_wire": "Bank wire"}
 PSP_CHOICES = [(code, PSP_NAMES[code]) for code in PSP_CODES]
+# Every way money comes in or goes out, for filters and charts: the PSPs and bank wires.
+METHOD_CODES = (*PSP_CODES, "bank_wire")
+METHOD_CHOICES = [(code, PSP_NAMES[code]) for code in METHOD_CODES]
 
 
 def adapter_for(code: str) -> PspAdapter:
@@ -53,6 +56,8 @@ def adapter_for(code: str) -> PspAdapter:
 
 __all__ = [
     "ADAPTERS",
+    "METHOD_CHOICES",
+    "METHOD_CODES",
     "PSP_CHOICES",
     "PSP_CODES",
     "PSP_NAMES",

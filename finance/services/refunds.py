@@ -32,6 +32,7 @@ from .. import psp as psp_registry
 from ..ledger import hold_place, system_account, wallet_for
 from ..locks import lock_deposit_accounts
 from ..models import Deposit, LedgerAccount, LedgerTransaction, Refund, new_reference
+from ..models_wires import BANK_WIRE
 from ..psp import OperationResult
 from .common import (
     CLAIM_STALE_AFTER,
@@ -50,6 +51,11 @@ def refund_request(*, deposit: Deposit, amount, reason: str, actor, request=None
     reason = " ".join((reason or "").split())
     if not reason:
         raise InvalidInput("Say why.", fields={"reason": ["A reason is needed."]})
+    if deposit.psp == BANK_WIRE:
+        raise InvalidInput(
+            "A bank wire is not refunded through a PSP: pay it back by a withdrawal by wire.",
+            code="not_refundable",
+        )
     deposit = lock_deposit_accounts(deposit)
     amount = to_amount(amount, deposit.currency)
     if deposit.status != Deposit.Status.COMPLETED:

@@ -1,6 +1,7 @@
 """Bank wires through the services: statements credit clients exactly once, the queue, wire
 withdrawals (checks, four eyes, the pain.001 file, settlement, returns) and what clients hear."""
 
+import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -9,6 +10,8 @@ import pytest
 import xmlschema
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import AuditEvent
@@ -454,3 +457,40 @@ def test_wires_never_reach_a_psp_payout(methods, officer):
     w = wire_withdrawal(robert, "10.00")
     assert withdrawal_payout(withdrawal_id=w.pk) != "pending"
     assert fresh(w).status == Withdrawal.Status.APPROVED and withdrawals_sweep() == 0
+
+
+# --- Exactly once, whatever the uploads ----------------------------------------------------
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cents=st.lists(st.integers(1, 500_000), min_size=1, max_size=6),
+    cuts=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=4),
+    full_first=st.booleans(),
+)
+def test_overlapping_uploads_in_any_order_credit_each_wire_exactly_once(
+    methods, officer, cents, cuts, full_first
+):
+    tia = Client.objects.filter(payment_reference=TIA_REF).first() or named_client(
+        "tia@t.example", "Tia", "Wire", ref=TIA_REF
+    )
+    run = uuid.uuid4().hex[:12]
+    rows = [
+        _row(f"{run}-{i}", D(c) / 100, "Tia Wire", "", f"Deposit {TIA_REF}")
+        for i, c in enumerate(cents)
+    ]
+    parts = [rows[min(a, b) : max(a, b) + 1] for a, b in cuts]
+    parts = [rows, *parts] if full_first else [*parts, rows, *parts]
+    before = balance(tia)
+    for n, part in enumerate(p for p in parts if p):
+        body = writers.write_camt053(
+            part, account_iban=ACCOUNT, currency="EUR", opening_balance=D(0), statement_id=f"S{n}"
+        )
+        upload(body, "camt053", officer)
+    entries = BankEntry.objects.filter(bank_reference__startswith=run)
+    assert entries.count() == len(rows)
+    assert all(e.status == "credited" and e.deposit_id for e in entries)
+    assert balance(tia) - before == sum(D(c) for c in cents) / 100
+    assert ledger_verify()[1] is None

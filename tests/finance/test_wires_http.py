@@ -8,6 +8,7 @@ import pytest
 import xmlschema
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from brokerage.errors import InvalidInput
 from brokerage.models import AuditEvent
 from clients.models import Client
 from finance import audit_events
@@ -168,6 +169,9 @@ def test_payment_file_from_the_page_downloads_as_valid_pain001(client, officer):
     xmlschema.XMLSchema(str(DATA / "pain.001.001.09.xsd")).validate(xml.content.decode())
     again = client.post("/backoffice/finance/wires/payments/", {"withdrawal": [str(w.pk)]})
     assert again.status_code == 302 and WireBatch.objects.count() == 1
+    detail = client.get(f"/backoffice/finance/withdrawals/{w.pk}/")
+    assert detail.status_code == 200 and b"CH9300762011623852957" in detail.content
+    assert batch.message_id.encode() in detail.content
     returned = client.post(
         f"/backoffice/finance/wires/withdrawals/{w.pk}/return/", {"reason": "Account closed"}
     )
@@ -223,3 +227,22 @@ def test_another_client_cannot_use_the_wire_page_unverified(client, methods):
         {"currency": "EUR", "amount": "5", "iban": "CH9300762011623852957"},
     )
     assert page.status_code == 403 and not Withdrawal.objects.exists()
+
+
+def test_a_wire_deposit_shows_like_any_deposit_but_is_not_refunded_through_a_psp(client, officer):
+    from finance.models import Deposit
+    from finance.services import refund_request
+
+    t = tia()
+    imported(officer)
+    deposit = Deposit.objects.get(client=t, amount=D("500.00"))
+    page = client.get("/backoffice/finance/deposits/", {"psp": "bank_wire"})
+    assert page.status_code == 200 and deposit.reference.encode() in page.content
+    detail = client.get(f"/backoffice/finance/deposits/{deposit.pk}/")
+    assert detail.status_code == 200 and b"Bank wire" in detail.content
+    assert b'name="form" value="refund"' not in detail.content
+    with pytest.raises(InvalidInput):
+        refund_request(deposit=deposit, amount="10", reason="Asked", actor=officer)
+    login(client, t.user)
+    wallet = client.get("/portal/wallet/")
+    assert deposit.reference.encode() in wallet.content and b"Bank wire" in wallet.content
