@@ -30,6 +30,7 @@ from demo.finance import install_demo_finance
 from demo.kyc import install_demo_kyc
 from demo.leads import install_demo_leads, install_demo_rules
 from demo.trading import install_demo_trading
+from demo.wires import install_demo_wires
 from ib.services import partner_create
 
 ACTOR = "system:seed_demo"
@@ -186,6 +187,7 @@ class Command(BaseCommand):
         install_demo_leads()
         install_demo_kyc(password)
         install_demo_finance(actor=ACTOR)
+        install_demo_wires()
 
     def _person(self, email, first, last, password):
         user, created = User.objects.get_or_create(
