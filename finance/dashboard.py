@@ -15,6 +15,8 @@ def finance_panel(user) -> Panel:
             Kpi("Withdrawals to review", summary["pending_withdrawals"], "cash-stack", order=50),
             Kpi("Deposits, 24 h", summary["deposits_24h"], "credit-card", order=51),
             Kpi("Open chargebacks", summary["open_chargebacks"], "shield-exclamation", order=52),
+            Kpi("Bank wires to assign", summary["queued_wires"], "bank", order=53),
+            Kpi("Wires to send", summary["wires_to_send"], "send", order=54),
         ],
         charts=[
             Chart(

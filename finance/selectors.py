@@ -210,6 +210,10 @@ def finance_summary() -> dict:
             status=Deposit.Status.COMPLETED, completed_at__gte=day_ago
         ).count(),
         "open_chargebacks": Chargeback.objects.filter(status=Chargeback.Status.OPEN).count(),
+        "queued_wires": BankEntry.objects.filter(status=BankEntry.Status.QUEUED).count(),
+        "wires_to_send": Withdrawal.objects.filter(
+            psp=BANK_WIRE, status=Withdrawal.Status.APPROVED
+        ).count(),
     }
 
 

@@ -281,7 +281,14 @@ def _settle(entry: BankEntry) -> str:
         found, rule = (fits[0], Rule.AMOUNT_IBAN) if len(fits) == 1 else (None, "")
     if found is None or -entry.amount != found.withdrawal.amount:
         entry.status = Status.NOT_CLIENT
-        entry.save(update_fields=["status"])
+        if found is not None:  # our end-to-end id, another amount: the bank must say why
+            w = found.withdrawal
+            entry.why_detail = (
+                f"Carries the end-to-end id of {w.reference} but is "
+                f"{format_money(-entry.amount, entry.currency)}, not "
+                f"{format_money(w.amount, w.currency)}: check it with the bank."
+            )[:255]
+        entry.save(update_fields=["status", "why_detail"])
         return "not_client"
     w = found.withdrawal
     withdrawal_finish(

@@ -494,3 +494,18 @@ def test_overlapping_uploads_in_any_order_credit_each_wire_exactly_once(
     assert all(e.status == "credited" and e.deposit_id for e in entries)
     assert balance(tia) - before == sum(D(c) for c in cents) / 100
     assert ledger_verify()[1] is None
+
+
+def test_a_debit_with_our_end_to_end_id_but_another_amount_settles_nothing(methods, officer):
+    robert = funded(named_client("rs@t.example", "Robert", "Schneider"), "900.00", methods)
+    w = wire_withdrawal(robert, "100.00")
+    wire_batch_create(withdrawal_ids=[w.pk], actor=officer)
+    body = writers.write_camt053(
+        [_row(w.reference, D("-99.50"), "Robert Schneider", SCHNEIDER_IBAN, "payout")],
+        account_iban=ACCOUNT,
+        currency="EUR",
+        opening_balance=D(1000),
+    )
+    entry = BankEntry.objects.get(statement=upload(body, "camt053", officer))
+    assert entry.status == "not_client" and w.reference in entry.why_detail
+    assert fresh(w).status == "processing" and balance(robert) == D("900.00")

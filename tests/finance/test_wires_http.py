@@ -55,6 +55,8 @@ def test_finance_uploads_a_statement_and_sees_the_queue_with_labels(client, offi
     assert b"No client matched" in page.content and b"Unknown Payer GmbH" in page.content
     assert b"no_match" not in page.content.replace(b'value="no_match"', b"")
     assert BankEntry.objects.filter(client=t, status="credited").exists()
+    home = client.get("/backoffice/")
+    assert b"Bank wires to assign" in home.content
     page = client.get("/backoffice/finance/wires/", {"status": "", "q": "tia wire"})
     assert b"Credited to the client" in page.content and b"Unknown Payer" not in page.content
     page = client.get("/backoffice/finance/wires/", {"why": "no_match"})
