@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 import pycountry
 from unidecode import unidecode
 
-from . import ocr, quality
+from . import icao, ocr, quality
 
 IDENTITY_KINDS = {"passport", "id_card", "driving_licence"}
 NAME_MATCH = 0.85
@@ -89,9 +89,13 @@ def name_similarity(registered: str, on_document: str) -> float:
     return round(max(SequenceMatcher(None, joined_a, joined_b).ratio(), plain), 3)
 
 
-def _alpha3(alpha2: str) -> str:
-    country = pycountry.countries.get(alpha_2=alpha2.upper()) if alpha2 else None
-    return country.alpha_3 if country else ""
+def _alpha2(code: str) -> str:
+    """The client's registered nationality as ISO alpha-2 (the command accepts alpha-3)."""
+    code = (code or "").upper()
+    if len(code) == 3:
+        country = pycountry.countries.get(alpha_3=code)
+        return country.alpha_2 if country else code
+    return code
 
 
 def _age(born: date, today: date) -> int:
@@ -125,7 +129,7 @@ def _identity_checks(case: Case, docs: list[Doc]) -> list[Result]:
         problems += [f"{doc.side}: {p}" for p in q.problems]
         if mrz_result is None or not mrz_result.valid:
             found, raw = ocr.read_mrz(image, today=case.today)
-            if found is not None and (mrz_result is None or found.valid):
+            if found is not None and (mrz_result is None or found.rank() < mrz_result.rank()):
                 mrz_result = found
     flag = ""
     if problems:
@@ -146,11 +150,20 @@ def _identity_checks(case: Case, docs: list[Doc]) -> list[Result]:
         )
     )
     if mrz_result is None:
+        kinds = {d.kind for d in images}
+        reason = (
+            "A driving licence carries no machine-readable zone, so its name, date of birth "
+            "and expiry cannot be read and checked automatically: a person compares it with "
+            "the registration."
+            if kinds == {"driving_licence"}
+            else "No machine-readable zone could be read (none found, or too damaged to "
+            "read): a person reads the document."
+        )
         results.append(
             Result(
                 "mrz",
                 False,
-                "No machine-readable zone could be read.",
+                reason,
                 "mrz_unreadable",
                 {"ocr_text": raw[-300:]},
             )
@@ -208,17 +221,8 @@ def _identity_checks(case: Case, docs: list[Doc]) -> list[Result]:
             {"registered": str(case.date_of_birth), "document": str(mrz_result.birth_date)},
         )
     )
-    expected = _alpha3(case.nationality)
-    nat_ok = bool(expected) and expected == mrz_result.nationality
-    results.append(
-        Result(
-            "nationality",
-            nat_ok,
-            f"registered {case.nationality} ({expected}), document {mrz_result.nationality}",
-            "" if nat_ok else "nationality_mismatch",
-            {"registered": expected, "document": mrz_result.nationality},
-        )
-    )
+    results.append(_nationality_check(case, mrz_result))
+    results += _repair_checks(case, mrz_result, similarity)
     expiry = mrz_result.expiry_date
     if expiry is None:
         results.append(
@@ -260,6 +264,77 @@ def _identity_checks(case: Case, docs: list[Doc]) -> list[Result]:
                 f"{age} years old",
                 "" if age >= ADULT_AGE else "underage",
                 {"age": age},
+            )
+        )
+    return results
+
+
+def _nationality_check(case: Case, found) -> Result:
+    """The document's nationality code (ISO alpha-3, or ICAO's own: `D`, the GB* codes,
+    ...) mapped to the country a holder registers with, against the registration."""
+    registered = _alpha2(case.nationality)
+    on_document = icao.country_of(found.nationality)
+    ok = bool(registered) and registered == on_document
+    if on_document is None and icao.is_known(found.nationality):
+        why = "the document names no country of nationality: a person checks it"
+    else:
+        why = "the same country" if ok else "not the same country"
+    return Result(
+        "nationality",
+        ok,
+        f"registered {icao.country_label(registered)}, document "
+        f"{icao.label(found.nationality)}: {why}",
+        "" if ok else "nationality_mismatch",
+        {
+            "registered": registered,
+            "document": found.nationality,
+            "document_label": icao.label(found.nationality),
+        },
+    )
+
+
+def _repair_checks(case: Case, found, similarity: float) -> list[Result]:
+    """A reading repaired where no check digit proves it (a `0` read in a name, a digit in
+    a country code), or holding characters its field cannot hold, is not trusted without
+    a person, even when it agrees with the registration: the reason says what was read."""
+    results = []
+    unproven = found.unproven_repairs
+    if unproven:
+        agrees = {
+            "name": similarity >= NAME_MATCH,
+            "nationality": icao.country_of(found.nationality) == _alpha2(case.nationality),
+        }
+        reasons = [
+            r.describe()
+            + (
+                "; the registration agrees"
+                if agrees.get(r.field)
+                else "; the registration does not confirm it"
+                if r.field in agrees
+                else ""
+            )
+            for r in unproven
+        ]
+        results.append(
+            Result(
+                "mrz_repair",
+                False,
+                "Characters of the MRZ were read outside their field's character set and "
+                "repaired beyond what the check digits prove: " + "; ".join(reasons) + ".",
+                "mrz_repaired",
+                {"repairs": [vars(r) for r in unproven]},
+            )
+        )
+    if found.problems:
+        results.append(
+            Result(
+                "mrz_characters",
+                False,
+                "The MRZ holds characters its fields cannot hold: "
+                + "; ".join(found.problems)
+                + ".",
+                "mrz_charset",
+                {"problems": found.problems},
             )
         )
     return results

@@ -150,3 +150,110 @@ def proof_of_address_image(
     out = io.BytesIO()
     img.save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def photographed(
+    data: bytes,
+    *,
+    rotate: float = 0.0,
+    scale: float = 1.0,
+    quality: int = 90,
+    background: bool = False,
+    perspective: float = 0.0,
+    upside_down: bool = False,
+    seed: int = 1,
+) -> bytes:
+    """A document image as a client's phone or scanner delivers it: turned by `rotate`
+    degrees, scaled, laid on a busy desk (`background`), photographed at an angle (one side
+    `perspective` of the width nearer than the other), saved as a JPEG of `quality`."""
+    rng = random.Random(seed)  # noqa: S311
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    if upside_down:
+        img = img.rotate(180)
+    if background:
+        w, h = img.size
+        desk = Image.new("RGB", (int(w * 1.5), int(h * 1.6)), (120, 96, 70))
+        draw = ImageDraw.Draw(desk)
+        for _ in range(60):  # papers, pens, printed text around the document
+            x, y = rng.randint(0, desk.width), rng.randint(0, desk.height)
+            colour = tuple(rng.randint(0, 255) for _ in range(3))
+            if rng.random() < 0.5:
+                draw.rectangle([x, y, x + rng.randint(40, 500), y + rng.randint(20, 300)], colour)
+            else:
+                draw.text((x, y), "INVOICE 2024 TOTAL DUE", font=_font(SANS, 28), fill=colour)
+        desk.paste(img, ((desk.width - w) // 2, (desk.height - h) // 2))
+        img = desk
+    if perspective:
+        w, h = img.size
+        inset = perspective * h / 2  # the far (right) edge shorter than the near one
+        corners = [(0, 0), (w, inset), (w, h - inset), (0, h)]
+        img = img.transform(
+            img.size,
+            Image.Transform.PERSPECTIVE,
+            _perspective_coefficients(corners, [(0, 0), (w, 0), (w, h), (0, h)]),
+            Image.Resampling.BICUBIC,
+            fillcolor=(90, 90, 90),
+        )
+    if rotate:
+        img = img.rotate(
+            rotate, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(90, 90, 90)
+        )
+    if scale != 1.0:
+        img = img.resize(
+            (int(img.width * scale), int(img.height * scale)), Image.Resampling.LANCZOS
+        )
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _perspective_coefficients(target, source) -> list[float]:
+    """Pillow's perspective coefficients that map the output corners `target` to `source`."""
+    rows, values = [], []
+    for (x, y), (u, v) in zip(target, source, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        values += [u, v]
+    import numpy as np
+
+    return list(np.linalg.solve(np.array(rows, float), np.array(values, float)))
+
+
+ROBUSTNESS = {
+    "rotated": lambda i: {"rotate": (-10, -6, -3, 3, 6, 10)[i % 6]},
+    "half_size": lambda i: {"scale": 0.5},
+    "jpeg_40": lambda i: {"quality": 40},
+    "busy_background": lambda i: {"background": True},
+    "perspective": lambda i: {"perspective": (0.08, 0.12, 0.15)[i % 3]},
+    "upside_down": lambda i: {"upside_down": True},
+    "all_at_once": lambda i: {
+        "rotate": (-8, 5, 8)[i % 3],
+        "scale": 0.6,
+        "quality": 50,
+        "background": True,
+        "perspective": 0.08,
+    },
+}
+
+
+def robustness_set(count: int):
+    """(variant, person, card, image bytes) for `count` generated documents in each
+    distortion of ROBUSTNESS: passports and ID cards in turn, varied people."""
+    rng = random.Random(count)  # noqa: S311
+    surnames = ["HARRIS", "AL FALASI", "GARCIA LOPEZ", "OKONKWO", "NGUYEN", "SCHMIDT", "O BRIEN"]
+    given = ["OLIVIA MAY", "HAMDAN", "MARIA JOSE", "CHIDI", "THI LAN", "JONAS", "SEAN PATRICK"]
+    codes = ["GBR", "ARE", "ESP", "NGA", "VNM", "D", "IRL"]
+    for variant, kwargs in ROBUSTNESS.items():
+        for i in range(count):
+            k = rng.randrange(len(surnames))
+            person = Person(
+                surname=surnames[k],
+                given_names=given[k],
+                nationality=codes[k],
+                birth=date(1950 + rng.randrange(50), 1 + rng.randrange(12), 1 + rng.randrange(28)),
+                sex=rng.choice("MF"),
+                number="".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(9)),
+            )
+            card = i % 2 == 1
+            data = passport(person, card=card, seed=i)
+            yield variant, person, card, photographed(data, seed=i, **kwargs(i))
