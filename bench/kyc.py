@@ -8,7 +8,8 @@ complete submissions (a ~1500x1000 passport and a proof of address each): 90% cl
 one defect each (blurred, expired, name mismatch, tampered check digit, in turn). Starts one
 Celery worker (concurrency 2, this machine's cores), submits all, and waits for every
 decision. Prints one JSON line: batch wall time, per-submission pipeline p50/p95, the time
-Tesseract alone takes to read the same passports' MRZ band once (the floor) and the ratio,
+the OCR engine alone (PP-OCR: one detection pass and one recognition of the MRZ lines) takes
+on the same passports once (the floor) and the ratio,
 the share of clean submissions auto-approved, and whether every defective one was sent to
 review with the right flag.
 """
@@ -148,14 +149,14 @@ def main():
             )
             expected[submission.pk] = defect[1] if defect else None
 
-        # The floor: Tesseract alone reading each passport's MRZ band once.
+        # The floor: the OCR engine alone, once per passport: one detection pass over the
+        # page and one recognition of the MRZ lines it found (no parsing, no second look).
         floor = []
+        ocr.engine()  # loaded once per worker process, as in the worker
         for data in passports:
-            image = ocr.load(data)
-            width, height = image.size
-            band = image.crop((0, int(height * 0.68), width, height))
             started = time.perf_counter()
-            ocr._ocr(band, min(width, 1600))
+            crops, _upright = ocr.mrz_crops(ocr._as_array(ocr.load(data)))
+            ocr._recognised(crops)
             floor.append(time.perf_counter() - started)
 
         worker = subprocess.Popen(
@@ -211,7 +212,8 @@ def main():
                     "batch_wall_s": round(wall, 1),
                     "pipeline_p50_s": round(statistics.median(per), 3) if per else None,
                     "pipeline_p95_s": round(percentile(per, 95), 3) if per else None,
-                    "baseline": "tesseract alone, MRZ band of the same passports, once each",
+                    "baseline": "PP-OCR alone (detection + MRZ line recognition), same "
+                    "passports, once each",
                     "ocr_floor_p50_s": round(statistics.median(floor), 3),
                     "ocr_floor_p95_s": round(percentile(floor, 95), 3),
                     "ratio_p50": round(statistics.median(per) / statistics.median(floor), 2)

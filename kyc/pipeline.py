@@ -176,6 +176,7 @@ def _identity_checks(case: Case, docs: list[Doc]) -> list[Result]:
         "given_names": mrz_result.given_names,
         "number": mrz_result.document_number,
         "nationality": mrz_result.nationality,
+        "nationality_label": icao.label(mrz_result.nationality),
         "birth_date": str(mrz_result.birth_date),
         "expiry": str(mrz_result.expiry_date),
     }

@@ -12,7 +12,7 @@ from brokerage.permissions import require, staff_required
 from brokerage.views import add_domain_error, paginate
 from clients.permissions import client_required, is_client
 
-from . import selectors, services
+from . import icao, selectors, services
 from .forms import DetailsForm, DocumentForm, QuestionnaireForm, ReviewForm
 from .models import KycDocument, KycSubmission
 from .questionnaire import QUESTIONS
@@ -167,6 +167,7 @@ def review(request, submission_id: int):
         "form": form,
         "checks": checks,
         "mrz": mrz,
+        "registered_nationality": icao.country_label(submission.nationality),
         "documents": submission.documents.filter(is_current=True),
         "sla": selectors.sla_colour(submission),
     }

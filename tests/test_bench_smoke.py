@@ -83,3 +83,9 @@ def test_client360_bench_smoke():
     figures = run_bench("client360.py", "--clients", "60", "--sample", "8")
     assert figures["clients"] >= 60 and figures["deals"] > 60 * 30
     assert len(figures["queries"]) == 1 and figures["p50_ms"] > 0
+
+
+def test_kyc_read_bench_smoke():
+    figures = run_bench("kyc_read.py", "--count", "1")
+    assert figures["real_read"] == figures["real_files"] == 9
+    assert figures["robustness_documents"] == 7 and figures["robustness_read_pct"] >= 85

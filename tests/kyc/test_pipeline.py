@@ -166,3 +166,52 @@ def test_the_command_runs_the_same_pipeline(tmp_path):
             "--nationality",
             "GBR",
         )
+
+
+@pytest.mark.parametrize(
+    ("code", "registered"), [("D", "DE"), ("GBN", "GB"), ("GBD", "GB"), ("FRA", "FR")]
+)
+def test_icao_nationality_codes_match_the_registered_country(code, registered):
+    person = specimens.Person(nationality=code)
+    found, results = flags(case(person, nationality=registered))
+    assert found == [], {n: r.explanation for n, r in results.items() if not r.passed}
+    assert results["nationality"].compared["document"] == code
+
+
+def test_a_german_passport_is_not_a_match_for_another_registered_country():
+    found, results = flags(case(specimens.Person(nationality="D"), nationality="AT"))
+    assert "nationality_mismatch" in found
+    assert "Germany (D)" in results["nationality"].explanation
+
+
+def test_a_stateless_persons_document_goes_to_review_with_a_label():
+    found, results = flags(case(specimens.Person(nationality="XXA"), nationality="GB"))
+    assert "nationality_mismatch" in found
+    explanation = results["nationality"].explanation
+    assert "stateless person" in explanation and "names no country" in explanation
+
+
+def test_a_name_repaired_beyond_the_check_digits_is_never_auto_approved():
+    # The MRZ reads a digit in the surname (as an OCR engine reads 0 for O): every check
+    # digit holds and the repaired name is the registered one, yet a person must look.
+    person = specimens.Person(surname="HARR1S")
+    found, results = flags(case(person))
+    assert "mrz_repaired" in found and "name_mismatch" not in found, found
+    assert pipeline.decide(list(results.values()))[0] is False
+    repair = results["mrz_repair"]
+    assert "'HARR1S<<OLIVIA<MAY', taken as 'HARRIS<<OLIVIA<MAY'" in repair.explanation
+    assert "the registration agrees" in repair.explanation
+    assert results["mrz"].passed and results["name"].passed
+
+
+def test_a_driving_licence_without_mrz_goes_to_review_with_the_reason():
+    c = case()
+    c.documents[0] = Doc(
+        "driving_licence",
+        specimens.proof_of_address_image(PERSON),  # a photographed card without an MRZ
+        "image/jpeg",
+        sha256="d" * 64,
+    )
+    found, results = flags(c)
+    assert "mrz_unreadable" in found
+    assert "driving licence carries no machine-readable zone" in results["mrz"].explanation

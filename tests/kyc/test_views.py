@@ -98,6 +98,8 @@ def test_officer_reviews_from_the_queue(client, django_assert_max_num_queries):
     page = client.get(f"/backoffice/kyc/{submission.pk}/")
     assert b'data-check="image_quality" data-passed="no"' in page.content
     assert b"blurry" in page.content
+    assert b'<span class="badge text-bg-danger">Blurry</span>' in page.content  # a label
+    assert b"<td>United Kingdom (GB)</td>" in page.content
     response = client.post(
         f"/backoffice/kyc/{submission.pk}/",
         {"action": "resubmit", "documents": ["passport"], "reason": "Blurry photo."},
