@@ -239,11 +239,11 @@ def test_the_checks_run_with_no_transaction_open(monkeypatch):
 
         return call
 
-    monkeypatch.setattr(ocr, "_ocr", watched(ocr._ocr))
+    monkeypatch.setattr(ocr, "mrz_crops", watched(ocr.mrz_crops))
     monkeypatch.setattr(quality, "measure", watched(quality.measure))
     user, submission = prepared()
     submission = submit_and_check(submission, user)
-    assert {name for name, _ in seen} == {"_ocr", "measure"}
+    assert {name for name, _ in seen} == {"mrz_crops", "measure"}
     assert not any(in_transaction for _, in_transaction in seen)  # so no row lock held either
     assert submission.state == "approved"
     assert AuditEvent.objects.filter(action="kyc.auto_approved").count() == 1
@@ -253,7 +253,7 @@ def _during_the_checks(monkeypatch, change):
     """Run `change` once, while the first OCR call of the checks is under way."""
     from kyc import ocr
 
-    real, done = ocr._ocr, []
+    real, done = ocr.mrz_crops, []
 
     def ocr_then_change(*args, **kwargs):
         if not done:
@@ -261,7 +261,7 @@ def _during_the_checks(monkeypatch, change):
             change()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ocr, "_ocr", ocr_then_change)
+    monkeypatch.setattr(ocr, "mrz_crops", ocr_then_change)
 
 
 def test_a_submission_decided_during_the_checks_is_not_decided_again(monkeypatch):
