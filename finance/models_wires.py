@@ -50,6 +50,7 @@ class BankStatement(models.Model):
 
 class BankEntry(models.Model):
     class Status(models.TextChoices):
+        NEW = "new", "Being matched"
         QUEUED = "queued", "Waiting for finance"
         CREDITED = "credited", "Credited to the client"
         ASSIGNED = "assigned", "Assigned by finance and credited"

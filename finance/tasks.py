@@ -50,6 +50,13 @@ def ledger_verify_task() -> dict:
 
 
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def bank_statement_apply_task(statement_id: int) -> dict:
+    from .services.wires import bank_statement_apply
+
+    return bank_statement_apply(statement_id=statement_id)
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
 def reconciliation_run_task(run_id: int) -> str:
     from .reconciliation.services import reconciliation_execute
 

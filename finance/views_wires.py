@@ -49,11 +49,20 @@ def wires(request):
                 add_domain_error(form, exc)
             else:
                 c = statement.counts
+                if c.get("matching"):
+                    done = (
+                        f"{c['matching']} are being matched in the background: their outcome "
+                        "shows here within minutes."
+                    )
+                else:
+                    done = (
+                        f"{c['credited']} credited, {c['settled']} wires paid, {c['queued']} "
+                        f"waiting for you, {c['not_client']} not client wires"
+                    )
                 messages.success(
                     request,
-                    f"{c['entries']} entries read, {c['added']} new: {c['credited']} credited, "
-                    f"{c['settled']} wires paid, {c['queued']} waiting for you, "
-                    f"{c['not_client']} not client wires; {c['seen_before']} seen before.",
+                    f"{c['entries']} entries read, {c['added']} new: {done}; "
+                    f"{c['seen_before']} seen before.",
                 )
                 return redirect("finance:wires")
     status = request.GET.get("status", "queued")

@@ -63,6 +63,10 @@ from .withdrawals import withdrawal_finish
 
 WIRE_ACTOR = "rule:bank_wires"
 MAX_STATEMENT_BYTES = 50 * 1024 * 1024
+# Up to this many new entries are matched in the upload's request; more are matched by a task
+# (`bank_statement_apply`), each entry in its own transaction.
+INLINE_ENTRIES = 200
+OUTCOMES = ("credited", "queued", "settled", "not_client")
 Status, Why, Rule = BankEntry.Status, BankEntry.Why, BankEntry.Rule
 
 
@@ -119,10 +123,15 @@ def bank_statement_import(*, fmt: str, uploaded_file, actor) -> BankStatement:
     BankEntry.objects.bulk_create(rows, ignore_conflicts=True)
     added = list(statement.entries.order_by("pk"))
     counts = {"entries": len(rows), "added": len(added), "seen_before": len(rows) - len(added)}
-    for outcome in ("credited", "queued", "settled", "not_client"):
-        counts[outcome] = 0
-    for entry in added:
-        counts[_apply(entry)] += 1
+    counts.update(dict.fromkeys(OUTCOMES, 0))
+    if len(added) <= INLINE_ENTRIES:
+        for entry in added:
+            counts[_apply(entry)] += 1
+    else:
+        counts["matching"] = len(added)
+        from ..tasks import bank_statement_apply_task
+
+        bank_statement_apply_task.delay_on_commit(statement.pk)
     statement.counts = counts
     statement.save(update_fields=["counts"])
     audit_record(
@@ -132,6 +141,38 @@ def bank_statement_import(*, fmt: str, uploaded_file, actor) -> BankStatement:
         evidence={"file": statement.original_name, "sha256": statement.sha256, **counts},
     )
     return statement
+
+
+def bank_statement_apply(*, statement_id: int) -> dict:
+    """Match the entries of a large statement still being matched, each once in its own
+    transaction (a repeated task, or two at once, apply nothing twice), then add the outcomes
+    to the statement's counts."""
+    done = dict.fromkeys(OUTCOMES, 0)
+    ids = BankEntry.objects.filter(statement_id=statement_id, status=Status.NEW).order_by("pk")
+    for entry_id in list(ids.values_list("pk", flat=True)):
+        with transaction.atomic():
+            entry = (
+                BankEntry.objects.select_for_update(skip_locked=True)
+                .filter(pk=entry_id, status=Status.NEW)
+                .first()
+            )
+            if entry is not None:
+                done[_apply(entry)] += 1
+    with transaction.atomic():
+        statement = BankStatement.objects.select_for_update().get(pk=statement_id)
+        counts = statement.counts
+        for outcome, n in done.items():
+            counts[outcome] = counts.get(outcome, 0) + n
+        counts["matching"] = statement.entries.filter(status=Status.NEW).count()
+        statement.save(update_fields=["counts"])
+        if any(done.values()):
+            audit_record(
+                actor=WIRE_ACTOR,
+                action=audit_events.BANK_STATEMENT_MATCHED,
+                target=statement,
+                evidence=done,
+            )
+    return done
 
 
 def _account(text: str) -> str:
@@ -156,7 +197,7 @@ def _entry(statement: BankStatement, header, row) -> BankEntry:
         remittance=row.remittance[:500],
         end_to_end_id=row.end_to_end_id[:35],
         description=row.description[:255],
-        status=Status.QUEUED,
+        status=Status.NEW,
     )
 
 

@@ -509,3 +509,31 @@ def test_a_debit_with_our_end_to_end_id_but_another_amount_settles_nothing(metho
     entry = BankEntry.objects.get(statement=upload(body, "camt053", officer))
     assert entry.status == "not_client" and w.reference in entry.why_detail
     assert fresh(w).status == "processing" and balance(robert) == D("900.00")
+
+
+def test_a_large_statement_is_matched_in_the_background_each_entry_once(
+    methods, officer, monkeypatch, django_capture_on_commit_callbacks
+):
+    from finance.services import wires
+    from finance.tasks import bank_statement_apply_task
+
+    tia = named_client("tia@t.example", "Tia", "Wire", ref=TIA_REF)
+    named_client("bob@t.example", "Bob", "Other", ref=BOB_REF)
+    monkeypatch.setattr(wires, "INLINE_ENTRIES", 2)
+    with django_capture_on_commit_callbacks() as callbacks:
+        statement = upload(DATA / "camt053-wires.xml", "camt053", officer)
+    assert statement.counts["matching"] == 6 and statement.counts["credited"] == 0
+    assert set(BankEntry.objects.filter(statement=statement).values_list("status", flat=True)) == {
+        "new"
+    }
+    assert len(callbacks) == 1 and balance(tia) == 0  # the task, queued after commit
+    assert callbacks[0].func.__self__.name == bank_statement_apply_task.name
+    assert callbacks[0].args == (statement.pk,)
+
+    done = wires.bank_statement_apply(statement_id=statement.pk)
+    assert done == {"credited": 1, "queued": 3, "settled": 0, "not_client": 2}
+    assert balance(tia) == D("500.00")
+    assert wires.bank_statement_apply(statement_id=statement.pk) == dict.fromkeys(done, 0)
+    counts = fresh(statement).counts
+    assert (counts["matching"], counts["credited"], counts["queued"]) == (0, 1, 3)
+    assert balance(tia) == D("500.00") and ledger_verify()[1] is None
