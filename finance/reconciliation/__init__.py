@@ -3,8 +3,9 @@
 Reading a file (pure: no database):
 - `readers`: `read_statement`, `read_statement_headers`, `read_camt053_header`, `detect_format`;
   the streaming contract and the format check.
-- one module per format: `stripe_csv` (Stripe itemized payout reconciliation CSV), `camt053`
-  (ISO 20022 camt.053 XML), `mt940` (SWIFT MT940), `generic_csv` (any CSV through a saved
+- one module per format: `stripe_csv` (Stripe's itemized payout reconciliation or balance
+  report, CSV), `camt053` (ISO 20022 camt.053 XML), `mt940` (SWIFT MT940, with
+  `mt940_details` for the :86: field), `generic_csv` (any CSV through a saved
   `ColumnMapping`, and `suggest_mapping`).
 - shared by them: `base` (`FORMATS`, `StatementRow`, `StatementHeader`, `StatementError`, the
   upload as a stream), `values` (amounts, currencies, dates), `csvfile` (the CSV plumbing).

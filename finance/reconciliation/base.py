@@ -29,7 +29,7 @@ from decimal import Decimal
 from brokerage.errors import InvalidInput
 
 FORMATS = {
-    "stripe_csv": "Stripe itemized payout reconciliation (CSV)",
+    "stripe_csv": "Stripe itemized report: payout reconciliation or balance (CSV)",
     "camt053": "ISO 20022 camt.053 (XML)",
     "mt940": "SWIFT MT940",
     "csv": "CSV with a saved column mapping",
