@@ -40,7 +40,10 @@ def engine():
     if _engine is None:
         with _engine_lock:
             if _engine is None:
+                import cv2
                 import rapidocr
+
+                cv2.setNumThreads(THREADS)
 
                 models = Path(rapidocr.__file__).parent / "models"
                 _engine = rapidocr.RapidOCR(
