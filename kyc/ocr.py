@@ -163,16 +163,23 @@ VIEWS = (None, _binarised, _equalised)
 
 
 def _recognised(crops: list[np.ndarray]) -> list[str]:
-    texts = engine().recognize_txt(crops).txts or () if crops else ()
-    return [_line_text(text) for text in texts]
+    """One text per crop ("" where nothing was recognised)."""
+    texts = (engine().recognize_txt(crops).txts or ()) if crops else ()
+    texts = list(texts) + [""] * (len(crops) - len(texts))
+    return [_line_text(text) for text in texts[: len(crops)]]
+
+
+def _mrz_like(line: str) -> bool:
+    """Long enough for an MRZ line, with a filler or exactly a format's length (a line
+    whose optional data is full has no `<`)."""
+    return len(line) >= 25 and (mrz.FILLER in line or len(line) in (30, 36, 44))
 
 
 def _best(readings: list[list[str]], today) -> tuple[mrz.MrzResult | None, list[str]]:
     """The best parse over every choice of one reading per line (at most 3^lines)."""
     best, best_lines = None, []
     for choice in itertools.islice(itertools.product(*zip(*readings, strict=True)), 729):
-        lines = [ln for ln in dict.fromkeys(choice) if len(ln) >= 25 and mrz.FILLER in ln]
-        lines = [ln for ln in choice if ln in lines]
+        lines = [ln for ln in choice if _mrz_like(ln)]
         result = mrz.parse(lines, today=today)
         if result is not None and (best is None or result.rank() < best.rank()):
             best, best_lines = result, lines
