@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -253,8 +253,24 @@ def threshold_overview(*, user) -> dict:
 def payment_instrument_list(client) -> list[PaymentInstrument]:
     """The instruments a client has paid with, last seen first, each with `shared_with`: the
     other clients seen with the same instrument (linked accounts)."""
-    instruments = list(PaymentInstrument.objects.filter(client=client))
-    shared = instrument_sharers(instruments)
+    # One query whatever the client has: every instrument row with a (kind, key) the client
+    # has, theirs and the other clients', split here.
+    theirs = PaymentInstrument.objects.filter(
+        client=client, kind=OuterRef("kind"), key=OuterRef("key")
+    )
+    rows = (
+        PaymentInstrument.objects.filter(Exists(theirs))
+        .select_related("client__user")
+        .order_by("-last_seen_at", "-id")
+    )
+    instruments, shared = [], {}
+    for row in rows:
+        if row.client_id == client.pk:
+            instruments.append(row)
+        else:
+            shared.setdefault((row.kind, row.key), []).append(row.client)
+    for others in shared.values():
+        others.sort(key=lambda other: other.pk)
     for instrument in instruments:
         instrument.shared_with = shared.get((instrument.kind, instrument.key), [])
     return instruments

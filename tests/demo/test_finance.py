@@ -100,6 +100,7 @@ def test_rates_and_methods_follow_the_country_rules(seeded):
         ("checkout", "USD"),
         ("skrill", "EUR"),
         ("coinpayments", "USD"),
+        ("bank_wire", "EUR"),
     }
 
     def offered(email):
@@ -116,7 +117,7 @@ def test_rates_and_methods_follow_the_country_rules(seeded):
     assert ("coinpayments", "USD") not in uk and ("skrill", "EUR") in uk
     assert ("checkout", "USD") not in us and ("skrill", "EUR") not in us
     assert ("coinpayments", "USD") in us and ("stripe", "EUR") in us
-    assert len(de) == 5
+    assert len(de) == 6 and ("bank_wire", "EUR") in uk
 
 
 def test_the_demo_client_is_verified_and_funded(seeded):
@@ -137,6 +138,7 @@ def test_each_psp_settles_deposits_and_the_outcomes_vary(seeded):
         "checkout",
         "skrill",
         "coinpayments",
+        "bank_wire",
     }
     statuses = set(Deposit.objects.values_list("status", flat=True))
     assert {"completed", "failed", "expired", "pending"} <= statuses
@@ -145,6 +147,8 @@ def test_each_psp_settles_deposits_and_the_outcomes_vary(seeded):
         assert deposit.ledger_transaction_id is not None
         if deposit.psp == "skrill":
             assert deposit.provider_reference.isdigit()
+        elif deposit.psp == "bank_wire":  # the bank's own reference for the statement entry
+            assert deposit.provider_reference
         else:
             assert deposit.provider_reference.startswith(prefixes[deposit.psp])
     assert Client.objects.filter(user__email__startswith="trader", kyc_level=1).count() == 15
