@@ -19,6 +19,8 @@ class BrokerageConfig(AppConfig):
             hooks,
         )
         from .services import roles_sync
+        from .sites import site_sync
 
         post_migrate.connect(roles_sync, sender=self, dispatch_uid="brokerage.roles_sync")
+        post_migrate.connect(site_sync, sender=self, dispatch_uid="brokerage.site_sync")
         hooks.autodiscover()

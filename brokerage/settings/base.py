@@ -5,6 +5,7 @@ defaults in `.env.example`). Defaults are the safe production ones; `dev` and `t
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from kombu import Queue
@@ -24,6 +25,11 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SITE_ID = 1
+# What clients read in every email (allauth's sign-up and password mails included): the
+# brokerage's name and the host it is served on (django.contrib.sites' row, set after each
+# migrate by `brokerage.sites.site_sync`).
+SITE_NAME = env("SITE_NAME", default="Brokerage")
+SITE_DOMAIN = env("SITE_DOMAIN", default="") or urlsplit(SITE_URL).netloc or "localhost"
 
 INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
@@ -142,7 +148,7 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
-ACCOUNT_EMAIL_SUBJECT_PREFIX = env("EMAIL_SUBJECT_PREFIX", default="[Brokerage] ")
+ACCOUNT_EMAIL_SUBJECT_PREFIX = env("EMAIL_SUBJECT_PREFIX", default=f"[{SITE_NAME}] ")
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
