@@ -85,7 +85,7 @@ class UserAdmin(SimpleHistoryAdmin, BaseUserAdmin):
 
 @admin.register(Desk)
 class DeskAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "manager", "languages", "is_active"]
+    list_display = ["name", "manager", "languages", "sla_minutes", "is_active"]
     search_fields = ["name"]
 
 

@@ -7,6 +7,7 @@ import json
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -93,6 +94,13 @@ class Desk(models.Model):
         related_name="managed_desks",
     )
     is_active = models.BooleanField(default=True)
+    sla_minutes = models.PositiveSmallIntegerField(
+        "first-contact SLA (minutes)",
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        help_text="A lead assigned on this desk is contacted (a call, an email or a status "
+        "change) within this many minutes: 1 to 1,440.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

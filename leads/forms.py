@@ -32,6 +32,16 @@ class ReassignForm(forms.Form):
         self.fields["to_user"].queryset = targets
 
 
+class DeskSlaForm(forms.Form):
+    minutes = forms.IntegerField(
+        min_value=1,
+        max_value=1440,
+        label="First contact within (minutes)",
+        help_text="From assignment to the first call, email or status change: 1 to 1,440.",
+    )
+    reason = forms.CharField(max_length=200, required=False)
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(
         label="CSV file", help_text="UTF-8, first row = column names, at most 20 MB / 200,000 rows."

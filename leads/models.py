@@ -38,6 +38,11 @@ class Lead(models.Model):
     email = models.EmailField(max_length=254, blank=True, help_text="Lower-cased.")
     phone = models.CharField(max_length=20, blank=True, help_text="E.164")
     phone_valid = models.BooleanField(default=False)
+    phone_invalid_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The number as given and why it is not valid (the lead is kept without it).",
+    )
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
     language = models.CharField(max_length=8, default="en", help_text="ISO 639-1")
     experience = models.CharField(max_length=12, choices=Experience.choices, blank=True)
@@ -80,6 +85,11 @@ class Lead(models.Model):
     assigned_at = models.DateTimeField(null=True, blank=True)
     routed_at = models.DateTimeField(null=True, blank=True)
     routing = models.JSONField(default=dict, blank=True, help_text="The routing decision.")
+    first_contact_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The first call, email or status change logged by a person: meets the SLA.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["updated_at"])
@@ -190,6 +200,43 @@ class LeadActivity(models.Model):
         return f"{self.get_kind_display()} on {self.lead_id}"
 
 
+class Callback(models.Model):
+    """A next action: call the lead back at a time. The agent is reminded once it is due."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="callbacks")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lead_callbacks"
+    )
+    due_at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    reminded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the agent was reminded (once)."
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["agent", "due_at"],
+                condition=Q(done_at__isnull=True),
+                name="leads_callback_open",
+            ),
+            models.Index(
+                fields=["due_at"],
+                condition=Q(done_at__isnull=True, reminded_at__isnull=True),
+                name="leads_callback_unreminded",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Call {self.lead} back at {self.due_at:%Y-%m-%d %H:%M}"
+
+
 class Condition(models.TextChoices):
     """Operators shared by scoring and routing rules."""
 
@@ -210,6 +257,7 @@ class LeadField(models.TextChoices):
     NET_WORTH = "net_worth_usd", "Net worth (USD)"
     ANNUAL_INCOME = "annual_income_usd", "Annual income (USD)"
     PHONE_VALID = "phone_valid", "Phone number valid"
+    PHONE_INVALID = "phone_invalid", "Phone number given but not valid"
     EMAIL_DOMAIN = "email_domain", "Email domain"
     SCORE = "score", "Score"
 

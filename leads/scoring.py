@@ -25,6 +25,8 @@ DISPOSABLE_DOMAINS = frozenset(
 
 
 def lead_value(lead, field: str):
+    if field == LeadField.PHONE_INVALID:
+        return bool(lead.phone_invalid_reason)
     if field == LeadField.EMAIL_DOMAIN:
         return lead.email.rsplit("@", 1)[-1] if "@" in (lead.email or "") else ""
     return getattr(lead, field)

@@ -1,16 +1,13 @@
 """Reads on leads, scoped by the requesting user: agents their own, desk managers their desks'."""
 
-from datetime import timedelta
-
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from brokerage.errors import NotAllowed
 from brokerage.models import Desk, StaffProfile, User
 
+from . import sla
 from .models import Lead, LeadActivity, LeadImport
-
-SLA_MINUTES = 15  # a new lead should be contacted within this long after assignment
 
 
 def _managed_desks(user: User) -> QuerySet[Desk]:
@@ -80,15 +77,6 @@ def lead_timeline(*, lead: Lead) -> QuerySet[LeadActivity]:
     return lead.activities.select_related("actor").order_by("-created_at", "-id")
 
 
-def sla_breached(lead: Lead, now=None) -> bool:
-    now = now or timezone.now()
-    return (
-        lead.status == Lead.Status.NEW
-        and lead.assigned_at is not None
-        and now - lead.assigned_at > timedelta(minutes=SLA_MINUTES)
-    )
-
-
 def desk_overview(*, user: User) -> dict:
     """For a desk manager: unassigned leads, SLA breaches and each agent's load."""
     if not (user.has_perm("leads.manage_desk_leads") or user.has_perm("leads.view_all_leads")):
@@ -99,11 +87,10 @@ def desk_overview(*, user: User) -> dict:
         in_scope = Lead.objects.all()  # includes leads no rule could place (no desk)
     else:
         in_scope = Lead.objects.filter(desk__in=desk_ids)
-    cutoff = timezone.now() - timedelta(minutes=SLA_MINUTES)
     unassigned = in_scope.filter(
         assigned_to__isnull=True, status__in=Lead.OPEN, routed_at__isnull=False
     ).exclude(nurture__state="active")
-    breaches = in_scope.filter(status=Lead.Status.NEW, assigned_at__lt=cutoff)
+    breaches = sla.breaches(in_scope)
     agents = (
         StaffProfile.objects.filter(
             desk__in=desk_ids,
@@ -117,23 +104,24 @@ def desk_overview(*, user: User) -> dict:
                 filter=Q(user__assigned_leads__status__in=Lead.OPEN),
                 distinct=True,
             ),
-            breaches=Count(
-                "user__assigned_leads",
-                filter=Q(
-                    user__assigned_leads__status=Lead.Status.NEW,
-                    user__assigned_leads__assigned_at__lt=cutoff,
-                ),
-                distinct=True,
-            ),
         )
         .order_by("desk__name", "user__email")
         .distinct()
     )
+    per_agent = dict(
+        breaches.order_by()
+        .values("assigned_to")
+        .annotate(n=Count("id"))
+        .values_list("assigned_to", "n")
+    )
+    agents = list(agents)
+    for agent in agents:
+        agent.breaches = per_agent.get(agent.user_id, 0)
     return {
         "desks": desks,
         "unassigned": unassigned.select_related("desk")[:100],
         "unassigned_count": unassigned.count(),
-        "breaches": breaches.select_related("desk", "assigned_to")[:100],
+        "breaches": breaches.select_related("desk", "assigned_to").order_by("sla_due_at")[:100],
         "breach_count": breaches.count(),
         "agents": agents,
     }

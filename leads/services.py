@@ -61,8 +61,13 @@ def _actor_label(actor: Actor) -> str:
     return actor if isinstance(actor, str) else actor.email
 
 
+CONTACT_KINDS = (LeadActivity.Kind.CALL, LeadActivity.Kind.EMAIL, LeadActivity.Kind.STATUS)
+
+
 def _activity(lead, kind, actor: Actor, body="", **data) -> LeadActivity:
-    return LeadActivity.objects.create(
+    """Add to the lead's timeline. The first call, email or status change that a person logs
+    is the first contact: it meets the SLA (rules' emails and status changes do not)."""
+    activity = LeadActivity.objects.create(
         lead=lead,
         kind=kind,
         actor=None if isinstance(actor, str) else actor,
@@ -70,6 +75,12 @@ def _activity(lead, kind, actor: Actor, body="", **data) -> LeadActivity:
         body=body,
         data=data,
     )
+    if kind in CONTACT_KINDS and not isinstance(actor, str) and lead.first_contact_at is None:
+        lead.first_contact_at = activity.created_at
+        Lead.objects.filter(pk=lead.pk, first_contact_at__isnull=True).update(
+            first_contact_at=activity.created_at
+        )
+    return activity
 
 
 def _find_existing(data: dict):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("all/", views.all_leads, name="all"),
     path("desk/", views.desk, name="desk"),
+    path("desk/<int:desk_id>/sla/", views.desk_sla, name="desk_sla"),
     path("<int:lead_id>/", views.lead_detail, name="detail"),
     path("<int:lead_id>/note/", views.lead_note, name="note"),
     path("<int:lead_id>/call/", views.lead_call, name="call"),

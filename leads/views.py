@@ -12,11 +12,20 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.errors import DomainError, NotAllowed
+from brokerage.models import Desk
 from brokerage.permissions import staff_required
 from brokerage.views import form_action, paginate
 
-from . import imports, selectors, services
-from .forms import CallForm, MappingForm, NoteForm, ReassignForm, StatusForm, UploadForm
+from . import imports, selectors, services, sla
+from .forms import (
+    CallForm,
+    DeskSlaForm,
+    MappingForm,
+    NoteForm,
+    ReassignForm,
+    StatusForm,
+    UploadForm,
+)
 from .models import Lead, LeadImport
 from .validation import FIELDS
 
@@ -39,7 +48,14 @@ def _list(request, scope, title, template="leads/list.html"):
     leads = selectors.lead_list(user=request.user, scope=scope, status=status, q=q, desk_id=desk_id)
     page, query = paginate(request, leads)
     now = timezone.now()
-    rows = [{"lead": lead, "breached": selectors.sla_breached(lead, now)} for lead in page]
+    rows = [
+        {
+            "lead": lead,
+            "breached": sla.sla_breached(lead, now),
+            "sla_left": sla.sla_minutes_left(lead, now),
+        }
+        for lead in page
+    ]
     ctx = {
         "page": page,
         "rows": rows,
@@ -49,7 +65,9 @@ def _list(request, scope, title, template="leads/list.html"):
         "statuses": Lead.Status.choices,
         "status": status,
         "q": q,
-        "sla_minutes": selectors.SLA_MINUTES,
+        "sla_minutes": sla.sla_minutes(
+            getattr(getattr(request.user, "staff_profile", None), "desk", None)
+        ),
     }
     if request.htmx:
         return render(request, "leads/_rows.html", ctx)
@@ -66,13 +84,42 @@ def all_leads(request):
     return _list(request, "all", "All leads")
 
 
+def _desk_page(request, sla_form=None, sla_desk=None, status=200):
+    ctx = selectors.desk_overview(user=request.user)
+    ctx["sla_forms"] = [
+        (
+            d,
+            sla_form
+            if sla_desk is not None and d.pk == sla_desk.pk
+            else DeskSlaForm(initial={"minutes": d.sla_minutes}, prefix=f"desk{d.pk}"),
+        )
+        for d in ctx["desks"]
+        if sla.desk_sla_editable(request.user, d)
+    ]
+    return render(request, "leads/desk.html", ctx, status=status)
+
+
 @staff_required("leads.manage_desk_leads")
 def desk(request):
-    return render(
+    return _desk_page(request)
+
+
+@staff_required("leads.manage_desk_leads")
+@require_POST
+def desk_sla(request, desk_id: int):
+    desk = Desk.objects.filter(pk=desk_id).first()
+    if desk is None or not sla.desk_sla_editable(request.user, desk):
+        raise PermissionDenied("Only the desk's manager can change its SLA.")
+    form = DeskSlaForm(request.POST, prefix=f"desk{desk.pk}")
+    response = form_action(
         request,
-        "leads/desk.html",
-        selectors.desk_overview(user=request.user) | {"sla_minutes": selectors.SLA_MINUTES},
+        form,
+        lambda d: sla.desk_sla_set(
+            desk=desk, actor=request.user, minutes=d["minutes"], reason=d["reason"]
+        ),
+        success_url=reverse("leads:desk"),
     )
+    return response or _desk_page(request, sla_form=form, sla_desk=desk, status=400)
 
 
 def _detail_context(request, lead, **forms):
@@ -82,7 +129,9 @@ def _detail_context(request, lead, **forms):
         "note_form": forms.get("note_form") or NoteForm(),
         "call_form": forms.get("call_form") or CallForm(),
         "status_form": forms.get("status_form") or StatusForm(initial={"status": lead.status}),
-        "breached": selectors.sla_breached(lead),
+        "breached": sla.sla_breached(lead),
+        "sla_due_at": sla.sla_due_at(lead),
+        "sla_minutes": sla.sla_minutes(lead.desk),
         "nurture": getattr(lead, "nurture", None),
         "touches": lead.touches.all()[:20],
     }
