@@ -2,8 +2,10 @@
 
 Whatever the file name says, the bytes decide: python-magic sniffs the type (JPEG, PNG and
 PDF only); images are fully decoded by Pillow under a decompression-bomb limit; PDFs are
-opened by pypdf, page-limited, and refused if they carry JavaScript, launch actions or
-embedded files. The name is reduced to a safe base name; the SHA-256 is recorded.
+opened by pypdf, page-limited, and refused if they carry JavaScript, actions that launch,
+send or import, embedded files or media, or forms: every object the file declares is walked
+and names are compared as PDF defines them (`/J#61vaScript` is `/JavaScript`).
+The name is reduced to a safe base name; the SHA-256 is recorded.
 """
 
 import hashlib
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 import magic
 from PIL import Image, ImageFile
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 from brokerage.errors import InvalidInput
 
@@ -25,7 +28,6 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MAX_PDF_PAGES = 10
 ALLOWED = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
-PDF_ACTIVE = (b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/RichMedia", b"/XFA")
 
 
 @dataclass
@@ -87,29 +89,118 @@ def _check_image(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+# What a PDF may not carry, by the name PDF gives it once `#xx` escapes are decoded
+# (ISO 32000-1 §7.3.5: `/J#61vaScript` *is* `/JavaScript`). Each maps to the reason the
+# uploader reads.
+PDF_ACTIVE_KEYS = {
+    "/JS": "JavaScript",
+    "/JavaScript": "JavaScript",
+    "/EmbeddedFiles": "attached files",
+    "/EmbeddedFile": "attached files",
+    "/EF": "attached files",
+    "/RichMedia": "embedded media",
+    "/RichMediaContent": "embedded media",
+    "/XFA": "an interactive (XFA) form",
+    "/AcroForm": "a fillable form",
+}
+# Action types (the /S of an action dictionary) and annotation subtypes that run or fetch
+# something; a plain link (/URI, /GoTo) is allowed.
+PDF_ACTIVE_VALUES = {
+    "/JavaScript": "JavaScript",
+    "/Launch": "an action that launches a program",
+    "/SubmitForm": "an action that sends data out",
+    "/ImportData": "an action that imports data",
+    "/GoToR": "a link that opens another file",
+    "/GoToE": "a link that opens an attached file",
+    "/RichMediaExecute": "embedded media",
+    "/Rendition": "embedded media",
+    "/Movie": "embedded media",
+    "/Sound": "embedded media",
+    "/Screen": "embedded media",
+    "/FileAttachment": "attached files",
+}
+MAX_PDF_OBJECTS = 100_000
+_RAW_NAME = re.compile(rb"/([^\s/<>\[\]()%{}]+)")
+_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def _raw_names(data: bytes):
+    """Every name token written in the file's bytes, `#xx` escapes decoded: what a viewer
+    that reads the file without its cross-reference table would see."""
+    for match in _RAW_NAME.finditer(data):
+        raw = _NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), match.group(1))
+        yield "/" + raw.decode("latin-1")
+
+
+def _pdf_objects(reader):
+    """Every object the file declares (its cross-reference table, object streams included)
+    and every object reachable from the trailer, each once."""
+    seen: set[tuple[int, int]] = set()
+    stack = [reader.trailer]
+    refs = [(num, gen) for gen, table in reader.xref.items() for num in table]
+    refs += [(num, 0) for num in reader.xref_objStm]
+    stack += [IndirectObject(num, gen, reader) for num, gen in refs]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, IndirectObject):
+            key = (item.idnum, item.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(seen) > MAX_PDF_OBJECTS:
+                _refuse("The PDF is too complex to check.")
+            item = item.get_object()
+        if isinstance(item, DictionaryObject):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, ArrayObject):
+            stack.extend(item)
+
+
+_STREAM = re.compile(rb"stream\r?\n.*?endstream", re.DOTALL)
+
+
+def _pdf_active_content(reader, data: bytes) -> str | None:
+    """What active content the PDF carries, in words, or None. An opening action or an
+    additional action (/OpenAction, /AA) is refused by what it does (its /S), so a document
+    that opens on its first page still passes."""
+    for name in _raw_names(_STREAM.sub(b"stream endstream", data)):
+        if name in PDF_ACTIVE_KEYS:
+            return PDF_ACTIVE_KEYS[name]
+        if name in PDF_ACTIVE_VALUES:
+            return PDF_ACTIVE_VALUES[name]
+    for obj in _pdf_objects(reader):
+        for key, value in obj.items():
+            if key in PDF_ACTIVE_KEYS:
+                return PDF_ACTIVE_KEYS[key]
+            if (
+                key in ("/S", "/Subtype")
+                and isinstance(value, NameObject)
+                and value in PDF_ACTIVE_VALUES
+            ):
+                return PDF_ACTIVE_VALUES[value]
+    return None
+
+
 def _check_pdf(data: bytes) -> int:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    if any(token in data for token in PDF_ACTIVE):
-        _refuse("PDFs with scripts, actions or attachments are not accepted.")
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             _refuse("Password-protected PDFs are not accepted.")
         pages = len(reader.pages)
-        root = reader.trailer["/Root"]
-        names = root.get("/Names") or {}
-        if (
-            any(key in root for key in ("/OpenAction", "/AA", "/AcroForm"))
-            or any(key in names for key in ("/JavaScript", "/EmbeddedFiles"))
-            or any("/AA" in page for page in reader.pages)
-        ):
-            _refuse("PDFs with scripts, actions or attachments are not accepted.")
+        active = _pdf_active_content(reader, data)
     except InvalidInput:
         raise
-    except (PdfReadError, KeyError, ValueError, TypeError, OSError):
+    except (PdfReadError, KeyError, ValueError, TypeError, OSError, RecursionError):
         _refuse("The PDF is damaged or incomplete.")
+    if active:
+        _refuse(
+            f"This PDF carries {active}, which is not accepted: please upload a plain PDF "
+            "(print it to PDF or scan it) or a photo."
+        )
     if pages == 0:
         _refuse("The PDF has no pages.")
     if pages > MAX_PDF_PAGES:
@@ -144,3 +235,30 @@ def check_upload(uploaded_file) -> CheckedUpload:
     else:
         checked.width, checked.height = _check_image(data)
     return checked
+
+
+INLINE_TYPES = frozenset({"image/jpeg", "image/png"})
+# Nothing in a served document may run, load or frame anything, whatever a browser makes of it.
+DOCUMENT_CSP = "default-src 'none'; img-src 'self'; sandbox"
+
+
+def stored_document_response(stored_file, *, content_type: str, filename: str):
+    """An uploaded document served back to the people allowed to read it.
+
+    Photos (which the upload re-encoded) are shown inline; anything else, PDFs included, is a
+    download (`Content-Disposition: attachment`), never opened in the browser's viewer. Every
+    answer is private, unsniffable and under a CSP that allows nothing to run.
+    """
+    from django.http import FileResponse
+
+    response = FileResponse(
+        stored_file.open("rb"),
+        content_type=content_type,
+        as_attachment=content_type not in INLINE_TYPES,
+        filename=safe_name(filename),
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = DOCUMENT_CSP
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response

@@ -7,7 +7,7 @@ from datetime import date
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.permissions import staff_required
 from brokerage.selectors import audit_trail_for
+from brokerage.uploads import stored_document_response
 from brokerage.views import add_domain_error, paginate
 from clients.models import Client
 from clients.standing import Purpose, client_standing
@@ -404,12 +405,12 @@ def chargeback_detail(request, chargeback_id: int):
 @staff_required(VIEW)
 def chargeback_evidence(request, evidence_id: int):
     evidence = get_object_or_404(ChargebackEvidence, pk=evidence_id)
-    response = FileResponse(evidence.file.open("rb"), content_type=evidence.content_type)
     extension = evidence.file.name.rsplit(".", 1)[-1]
-    response["Content-Disposition"] = f'inline; filename="evidence-{evidence.pk}.{extension}"'
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stored_document_response(
+        evidence.file,
+        content_type=evidence.content_type,
+        filename=f"evidence-{evidence.pk}.{extension}",
+    )
 
 
 # --- Reconciliation --------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from brokerage.errors import DomainError, NotAllowed
 from brokerage.permissions import require, staff_required
+from brokerage.uploads import stored_document_response
 from brokerage.views import add_domain_error, paginate
 from clients.permissions import client_required, is_client
 
@@ -93,12 +94,10 @@ def _serve(request, document_id):
         raise Http404 from exc
     except NotAllowed as exc:
         raise PermissionDenied(str(exc)) from exc
-    response = FileResponse(document.file.open("rb"), content_type=document.content_type)
     extension = document.file.name.rsplit(".", 1)[-1]
-    response["Content-Disposition"] = f'inline; filename="{document.kind}.{extension}"'
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stored_document_response(
+        document.file, content_type=document.content_type, filename=f"{document.kind}.{extension}"
+    )
 
 
 @require(lambda u: is_client(u) or u.has_perm("kyc.review_kyc"))

@@ -111,6 +111,9 @@ def test_refund_and_chargeback_from_the_deposit_page(
     ev = cb.evidence.get()
     doc = client.get(f"/backoffice/finance/chargebacks/evidence/{ev.pk}/")
     assert doc.status_code == 200 and doc["Cache-Control"] == "private, no-store"
+    assert doc["Content-Disposition"] == f'attachment; filename="evidence-{ev.pk}.pdf"'
+    assert doc["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in doc["Content-Security-Policy"]
     client.post(page, {"form": "resolve", "outcome": "won", "reason": "evidence accepted"})
     assert fresh(cb).status == "won"
 

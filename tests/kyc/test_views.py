@@ -82,6 +82,36 @@ def test_documents_are_private(client):
     assert client.get(f"/backoffice/kyc/documents/{document.pk}/").status_code == 200
 
 
+def test_documents_are_served_as_downloads_or_plain_images(client):
+    """A PDF is never opened in the browser's viewer: it is a download. A photo is shown
+    inline. Neither can run anything (nosniff, a CSP that allows nothing, sandboxed)."""
+    user, submission = prepared()
+    pdf = submission.documents.get(kind="proof_of_address")
+    photo = submission.documents.get(kind="passport")
+    for who, prefix in [
+        (user, "/portal/verify/documents"),
+        (make_staff("compliance_officer"), "/backoffice/kyc/documents"),
+    ]:
+        login(client, who)
+        response = client.get(f"{prefix}/{pdf.pk}/")
+        assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+        assert response["Content-Disposition"] == 'attachment; filename="proof_of_address.pdf"'
+        response = client.get(f"{prefix}/{photo.pk}/")
+        assert response["Content-Type"] == "image/jpeg"
+        assert response["Content-Disposition"].startswith("inline;")
+        for response in (client.get(f"{prefix}/{pdf.pk}/"), response):
+            assert response["X-Content-Type-Options"] == "nosniff"
+            assert response["Cache-Control"] == "private, no-store"
+            csp = response["Content-Security-Policy"]
+            assert "default-src 'none'" in csp and "sandbox" in csp and "script" not in csp
+    from kyc.services import kyc_submission_submit
+
+    kyc_submission_submit(submission=submission, actor=user)
+    kyc_submission_autocheck(submission_id=submission.pk)
+    page = client.get(f"/backoffice/kyc/{submission.pk}/")
+    assert page.status_code == 200 and b"Download the PDF" in page.content
+
+
 def test_officer_reviews_from_the_queue(client, django_assert_max_num_queries):
     user, submission = prepared(id_kwargs={"blur": 3})
     from kyc.services import kyc_submission_submit
