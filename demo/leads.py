@@ -23,6 +23,7 @@ SCORING = [
     ("Valid phone number", "phone_valid", "is_true", None, 15),
     ("Disposable email address", "email_domain", "in", sorted(DISPOSABLE_DOMAINS), -40),
     ("Quality source", "source", "in", ["portal", "referral", "partner", "organic"], 5),
+    ("Phone number given but not valid", "phone_invalid", "is_true", None, -10),
 ]
 
 FIRST_TIME_TRADER = "First-time trader"

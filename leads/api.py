@@ -40,10 +40,21 @@ class LeadIn(Schema):
     model_config = {"extra": "forbid"}
 
 
+class LeadWarning(Schema):
+    field: str
+    code: str
+    detail: str
+
+
 class LeadCreated(Schema):
     id: int | None
     status: str
     score: int
+    warnings: list[LeadWarning] = Field(
+        default_factory=list,
+        description="The lead was accepted, but something in it was not usable (e.g. "
+        "`phone_invalid`: the number is kept out and the lead scored without it).",
+    )
 
 
 class ScorePart(Schema):
@@ -59,6 +70,8 @@ class LeadOut(Schema):
     last_name: str
     email: str
     phone: str
+    phone_valid: bool
+    phone_invalid_reason: str
     country: str
     language: str
     experience: str
@@ -85,8 +98,11 @@ class Error(Schema):
 )
 @idempotent
 def create_lead(request: HttpRequest, payload: LeadIn):
-    """Score the lead and queue it for routing. A person already known (same email or phone)
-    is not created twice: status 200, naming the lead if this integration sent it first, or
+    """Score the lead and queue it for routing. A phone number that is not valid does not
+    refuse the lead: it is accepted without the number, with a `phone_invalid` warning, and
+    scored as such (unless it was the only way to reach the person: then 422). A person
+    already known (same email or phone) is not created twice: status 200, naming the lead if
+    this integration sent it first, or
     `{"id": null, "status": "duplicate"}` if anyone else did (another integration, a portal
     sign-up, an import). Only the integration that sent a lead fills in its blank details or
     credits it with a `referral_code`, and never over a credit it already has. Needs the
@@ -98,7 +114,18 @@ def create_lead(request: HttpRequest, payload: LeadIn):
         raise HttpError(403, "This API key may not send leads (it lacks the leads:write scope).")
     if len(request.body) > MAX_BODY:
         raise HttpError(413, f"A lead is at most {MAX_BODY} bytes.")
-    data = clean_lead_input(payload.model_dump(exclude_none=True, mode="json"))
+    data = clean_lead_input(
+        payload.model_dump(exclude_none=True, mode="json"), keep_invalid_phone=True
+    )
+    warnings = []
+    if data["phone_invalid_reason"]:
+        warnings.append(
+            {
+                "field": "phone",
+                "code": "phone_invalid",
+                "detail": "Accepted without the phone number: " + data["phone_invalid_reason"],
+            }
+        )
     lead, created = lead_capture(
         data=data,
         channel=Channel.API,
@@ -108,9 +135,10 @@ def create_lead(request: HttpRequest, payload: LeadIn):
     )
     if not created and lead.api_key_id != request.api_key.pk:
         # Someone else's lead: acknowledge the touch, reveal nothing about the lead.
-        return Status(200, {"id": None, "status": "duplicate", "score": 0})
+        return Status(200, {"id": None, "status": "duplicate", "score": 0, "warnings": warnings})
     return Status(
-        201 if created else 200, {"id": lead.pk, "status": lead.status, "score": lead.score}
+        201 if created else 200,
+        {"id": lead.pk, "status": lead.status, "score": lead.score, "warnings": warnings},
     )
 
 
@@ -137,6 +165,8 @@ def get_lead(request: HttpRequest, lead_id: int):
                     "last_name",
                     "email",
                     "phone",
+                    "phone_valid",
+                    "phone_invalid_reason",
                     "country",
                     "language",
                     "experience",

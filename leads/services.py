@@ -43,6 +43,7 @@ PROFILE_FIELDS = [
     "last_name",
     "phone",
     "phone_valid",
+    "phone_invalid_reason",
     "country",
     "language",
     "experience",
@@ -183,6 +184,11 @@ def _record_duplicate(
         if new not in (None, "", False) and getattr(lead, field) in (None, "", False):
             setattr(lead, field, new)
             filled.append(field)
+    if "phone" in filled:  # a valid number now: the invalid one given before no longer counts
+        lead.phone_invalid_reason = ""
+    elif "phone_invalid_reason" in filled and lead.phone:
+        filled.remove("phone_invalid_reason")
+        lead.phone_invalid_reason = ""
     if (
         may_update
         and data["email"]

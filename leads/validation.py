@@ -40,8 +40,13 @@ FIELDS = [
 _email = EmailValidator()
 
 
-def clean_lead_input(raw: dict) -> dict:
-    """Validate and normalise one lead. Raises InvalidInput naming every bad field."""
+def clean_lead_input(raw: dict, *, keep_invalid_phone: bool = False) -> dict:
+    """Validate and normalise one lead. Raises InvalidInput naming every bad field.
+
+    With `keep_invalid_phone` (the API: a landing page cannot ask the person again) a phone
+    number that is not valid does not refuse the lead: it is kept without the number,
+    `phone_invalid_reason` says what was given and why it is not valid, and the scoring rules
+    see it. A lead with neither an email address nor a valid number is still refused."""
     errors: dict[str, list[str]] = {}
     out: dict = {}
 
@@ -102,12 +107,15 @@ def clean_lead_input(raw: dict) -> dict:
         err("phone", "Must be text.")
         phone = ""
     phone = phone.strip()
-    out["phone"], out["phone_valid"] = "", False
+    out["phone"], out["phone_valid"], out["phone_invalid_reason"] = "", False, ""
     if phone:
         try:
             out["phone"], out["phone_valid"] = phone_e164(phone, country), True
         except ValueError as exc:
-            err("phone", str(exc))
+            if keep_invalid_phone:
+                out["phone_invalid_reason"] = f"“{phone[:40]}”: {exc}"[:200]
+            else:
+                err("phone", str(exc))
 
     experience = raw.get("experience") or ""
     if experience and experience not in Experience.values:
@@ -137,6 +145,9 @@ def clean_lead_input(raw: dict) -> dict:
         err("referral_code", "4-32 letters, digits, _ or -.")
     out["referral_code"] = code.strip().upper() if isinstance(code, str) else ""
 
+    if out["phone_invalid_reason"] and ("email" in errors or not out["email"]):
+        # The number was the only way left to reach the person: it is an error after all.
+        err("phone", out["phone_invalid_reason"].split(": ", 1)[-1])
     if not errors and not out["email"] and not out["phone"]:
         err("email", "An email address or a phone number is needed.")
     if errors:

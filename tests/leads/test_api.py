@@ -52,7 +52,7 @@ def test_capture_answers_201_with_id_status_score(client, key, floor):
     assert response.status_code == 201
     body = response.json()
     lead = Lead.objects.get(pk=body["id"])
-    assert body == {"id": lead.pk, "status": "new", "score": lead.score}
+    assert body == {"id": lead.pk, "status": "new", "score": lead.score, "warnings": []}
     assert lead.email == "amal.saeed@example.com" and lead.phone == "+971501234567"
     assert lead.country == "AE" and str(lead.net_worth_usd) == "80000.00"
     assert lead.utm_campaign == "uae-q4" and lead.channel == "api"
@@ -112,7 +112,8 @@ def test_the_same_person_twice_is_one_lead_with_two_touches(client, key, floor):
     ("body", "fields"),
     [
         ({**GOOD, "email": "not-an-email"}, {"email"}),
-        ({**GOOD, "phone": "12345"}, {"phone"}),
+        ({"phone": "12345", "country": "AE"}, {"phone"}),
+        ({"phone": "12345", "email": "not-an-email"}, {"phone", "email"}),
         ({**GOOD, "country": "XX"}, {"country"}),
         ({**GOOD, "country": "ARE"}, {"country"}),
         ({**GOOD, "experience": "guru"}, {"experience"}),
@@ -188,7 +189,12 @@ def test_a_key_cannot_credit_fill_or_read_a_lead_it_did_not_send(client, key, fl
         },
     )
     assert response.status_code == 200
-    assert response.json() == {"id": None, "status": "duplicate", "score": 0}
+    assert response.json() == {
+        "id": None,
+        "status": "duplicate",
+        "score": 0,
+        "warnings": [],
+    }
     lead = Lead.objects.get(pk=lead.pk)
     assert lead.phone == "" and lead.last_name == "" and lead.api_key_id is None
     assert not Attribution.objects.exists()
@@ -249,7 +255,51 @@ def test_another_integrations_lead_is_neither_revealed_nor_changed(client, key, 
         {"email": GOOD["email"], "phone": "+971501234567", "referral_code": "IBTEST01"},
     )
     assert response.status_code == 200
-    assert response.json() == {"id": None, "status": "duplicate", "score": 0}
+    assert response.json() == {
+        "id": None,
+        "status": "duplicate",
+        "score": 0,
+        "warnings": [],
+    }
     lead = Lead.objects.get(pk=first["id"])
     assert lead.phone == "" and not Attribution.objects.filter(lead=lead).exists()
     assert lead.touches.count() == 2
+
+
+def test_an_invalid_phone_keeps_the_lead_with_a_warning_and_scores_it(client, key, floor):
+    response = post(client, key, {**GOOD, "phone": "12345"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "new"
+    [warning] = body["warnings"]
+    assert warning["field"] == "phone" and warning["code"] == "phone_invalid"
+    assert "12345" in warning["detail"]
+    lead = Lead.objects.get(pk=body["id"])
+    assert lead.phone == "" and not lead.phone_valid
+    assert lead.phone_invalid_reason.startswith("“12345”: ")
+    rules = {part["rule"]: part["points"] for part in lead.score_breakdown}
+    assert rules["Phone number given but not valid"] == -10
+    assert "Valid phone number" not in rules
+    valid = post(client, key, {**GOOD, "email": "valid.phone@example.com"}).json()
+    assert valid["warnings"] == [] and valid["score"] == body["score"] + 25
+    read = client.get(f"/api/v1/leads/{lead.pk}/", HTTP_X_API_KEY=key).json()
+    assert (
+        read["phone_valid"] is False and read["phone_invalid_reason"] == lead.phone_invalid_reason
+    )
+
+
+def test_a_valid_number_later_clears_the_invalid_one(client, key, floor):
+    first = post(client, key, {**GOOD, "phone": "12345"}).json()
+    again = post(client, key, {"email": GOOD["email"], "phone": "+971501234567"})
+    assert again.status_code == 200 and again.json()["warnings"] == []
+    lead = Lead.objects.get(pk=first["id"])
+    assert lead.phone == "+971501234567" and lead.phone_valid and lead.phone_invalid_reason == ""
+
+
+def test_the_lead_page_shows_the_invalid_phone(client, key, floor):
+    from tests.conftest import login
+
+    lead_id = post(client, key, {**GOOD, "phone": "12345"}).json()["id"]
+    login(client, make_staff("ops_admin"))
+    page = client.get(f"/backoffice/leads/{lead_id}/")
+    assert b"data-phone-invalid" in page.content and "“12345”".encode() in page.content
