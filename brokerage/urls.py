@@ -4,7 +4,6 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from . import views
 from .api import api
@@ -36,7 +35,7 @@ admin.site.index_title = "Configuration"
 urlpatterns = [
     path("", views.root, name="root"),
     path("healthz", views.healthz, name="healthz"),
-    path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg"), name="favicon"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("backoffice/", include("brokerage.urls_backoffice")),

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
@@ -158,6 +159,12 @@ def system_status(request):
     }
     template = "backoffice/_system_status.html" if request.htmx else "backoffice/system.html"
     return render(request, template, ctx)
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico: the icon is served under its hashed static name."""
+    return redirect(static("img/favicon.svg"))
 
 
 # --- Error pages: JSON under /api/, the product's layout elsewhere ---------------------------

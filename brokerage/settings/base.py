@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import environ
 from kombu import Queue
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -214,6 +215,10 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Static files are served only under their hashed names (cached for ever), so only those are
+# kept and compressed; source maps are fetched by developer tools alone and stay uncompressed.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 # Uploaded documents on S3-compatible storage instead: DOCUMENT_STORAGE=s3 and the bucket below.
 # Objects are private (no public ACL), encrypted at rest, and reached only through our views.
 if env("DOCUMENT_STORAGE", default="filesystem") == "s3":
