@@ -36,6 +36,10 @@ app.conf.beat_schedule = {
         "task": "leads.tasks.nurture_send_due_task",
         "schedule": 60.0,
     },
+    "leads-callbacks-remind": {
+        "task": "leads.tasks.callbacks_remind_task",
+        "schedule": 60.0,  # each agent is emailed once a callback they planned is due
+    },
     "kyc-unchecked-sweeper": {
         "task": "kyc.tasks.kyc_unchecked_sweep_task",
         "schedule": 60.0,

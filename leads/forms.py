@@ -32,6 +32,21 @@ class ReassignForm(forms.Form):
         self.fields["to_user"].queryset = targets
 
 
+class CallbackForm(forms.Form):
+    due_at = forms.DateTimeField(
+        label="Call back at (UTC)",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    note = forms.CharField(
+        max_length=500, required=False, help_text="What to talk about (the agent reads it)."
+    )
+
+
+class CallbackDoneForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False)
+
+
 class DeskSlaForm(forms.Form):
     minutes = forms.IntegerField(
         min_value=1,

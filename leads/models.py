@@ -179,6 +179,7 @@ class LeadActivity(models.Model):
         ASSIGNMENT = "assignment", "Assignment"
         TOUCH = "touch", "Touch"
         NURTURE = "nurture", "Nurture"
+        CALLBACK = "callback", "Callback"
 
     CallOutcome = CallOutcome
 

@@ -1,13 +1,26 @@
 """Reads on leads, scoped by the requesting user: agents their own, desk managers their desks'."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.utils import timezone
 
 from brokerage.errors import NotAllowed
 from brokerage.models import Desk, StaffProfile, User
 
 from . import sla
-from .models import Lead, LeadActivity, LeadImport
+from .models import Callback, Lead, LeadActivity, LeadImport
+
+OVERDUE_CALLBACK, SLA_RUNNING, OTHER = 0, 1, 2
 
 
 def _managed_desks(user: User) -> QuerySet[Desk]:
@@ -43,7 +56,37 @@ def lead_list(
             | Q(email__icontains=q)
             | Q(phone__icontains=q)
         )
-    return qs.order_by("-created_at")
+    return _with_next_action(qs, urgency=scope == "mine")
+
+
+def _with_next_action(qs: QuerySet[Lead], *, urgency: bool) -> QuerySet[Lead]:
+    """Each lead's next open callback and SLA deadline. With `urgency` (an agent's inbox):
+    overdue callbacks first (longest overdue first), then leads whose first contact is due
+    (least time left first, breached ones before), then the rest newest first."""
+    next_callback = (
+        Callback.objects.filter(lead=OuterRef("pk"), done_at__isnull=True)
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+    qs = sla.with_sla_due(qs).annotate(next_callback_at=Subquery(next_callback))
+    if not urgency:
+        return qs.order_by("-created_at", "-pk")
+    now = timezone.now()
+    qs = qs.annotate(
+        urgency=Case(
+            When(next_callback_at__lte=now, then=OVERDUE_CALLBACK),
+            When(sla.WAITING, then=SLA_RUNNING),
+            default=OTHER,
+            output_field=IntegerField(),
+        ),
+        urgency_at=Case(
+            When(urgency=OVERDUE_CALLBACK, then=F("next_callback_at")),
+            When(urgency=SLA_RUNNING, then=F("sla_due_at")),
+            default=None,
+            output_field=DateTimeField(),
+        ),
+    )
+    return qs.order_by("urgency", F("urgency_at").asc(nulls_last=True), "-created_at", "-pk")
 
 
 def lead_get(*, user: User, lead_id: int) -> Lead:

@@ -46,3 +46,10 @@ def lead_import_check_task(import_id: int) -> None:
     from .imports import lead_import_check
 
     lead_import_check(import_id=import_id)
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
+def callbacks_remind_task() -> int:
+    from .callbacks import callbacks_remind_due
+
+    return callbacks_remind_due()

@@ -16,8 +16,10 @@ from brokerage.models import Desk
 from brokerage.permissions import staff_required
 from brokerage.views import form_action, paginate
 
-from . import imports, selectors, services, sla
+from . import callbacks, imports, selectors, services, sla
 from .forms import (
+    CallbackDoneForm,
+    CallbackForm,
     CallForm,
     DeskSlaForm,
     MappingForm,
@@ -26,7 +28,7 @@ from .forms import (
     StatusForm,
     UploadForm,
 )
-from .models import Lead, LeadImport
+from .models import Callback, Lead, LeadImport
 from .validation import FIELDS
 
 
@@ -48,14 +50,18 @@ def _list(request, scope, title, template="leads/list.html"):
     leads = selectors.lead_list(user=request.user, scope=scope, status=status, q=q, desk_id=desk_id)
     page, query = paginate(request, leads)
     now = timezone.now()
-    rows = [
-        {
-            "lead": lead,
-            "breached": sla.sla_breached(lead, now),
-            "sla_left": sla.sla_minutes_left(lead, now),
-        }
-        for lead in page
-    ]
+    rows = []
+    for lead in page:
+        left = sla.sla_minutes_left(lead, now)
+        breached = sla.sla_breached(lead, now)
+        rows.append(
+            {
+                "lead": lead,
+                "breached": breached,
+                "sla_left": left,
+                "sla_over": -left if breached and left is not None else None,
+            }
+        )
     ctx = {
         "page": page,
         "rows": rows,
@@ -68,7 +74,10 @@ def _list(request, scope, title, template="leads/list.html"):
         "sla_minutes": sla.sla_minutes(
             getattr(getattr(request.user, "staff_profile", None), "desk", None)
         ),
+        "now": now,
     }
+    if scope == "mine" and not request.htmx:
+        ctx["callbacks"] = list(callbacks.callbacks_open_for(user=request.user)[:20])
     if request.htmx:
         return render(request, "leads/_rows.html", ctx)
     return render(request, template, ctx)
@@ -129,6 +138,9 @@ def _detail_context(request, lead, **forms):
         "note_form": forms.get("note_form") or NoteForm(),
         "call_form": forms.get("call_form") or CallForm(),
         "status_form": forms.get("status_form") or StatusForm(initial={"status": lead.status}),
+        "callback_form": forms.get("callback_form") or CallbackForm(),
+        "callbacks": callbacks.callbacks_of_lead(lead=lead),
+        "now": timezone.now(),
         "breached": sla.sla_breached(lead),
         "sla_due_at": sla.sla_due_at(lead),
         "sla_minutes": sla.sla_minutes(lead.desk),
@@ -224,6 +236,40 @@ def lead_reassign(request, lead_id: int):
         ),
         "reassign_form",
     )
+
+
+@staff_required("brokerage.access_backoffice")
+@require_POST
+def lead_callback(request, lead_id: int):
+    lead = _lead_or_404(request, lead_id)
+    return _act(
+        request,
+        lead,
+        CallbackForm(request.POST),
+        lambda d: callbacks.callback_schedule(
+            lead=lead, actor=request.user, due_at=d["due_at"], note=d["note"]
+        ),
+        "callback_form",
+    )
+
+
+@staff_required("brokerage.access_backoffice")
+@require_POST
+def callback_done(request, callback_id: int):
+    callback = get_object_or_404(Callback, pk=callback_id)
+    back = request.POST.get("next", "")
+    url = reverse("leads:inbox") if back == "inbox" else None
+    form = CallbackDoneForm(request.POST)
+    try:
+        if form.is_valid():
+            callbacks.callback_complete(
+                callback=callback, actor=request.user, note=form.cleaned_data["note"]
+            )
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(url or reverse("leads:detail", kwargs={"lead_id": callback.lead_id}))
 
 
 # --- Import -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def uae_lead(floor):
     )
 
 
-def test_inbox_lists_only_my_leads_newest_first(
+def test_inbox_lists_only_my_leads_nearest_their_sla_first(
     client, floor, uae_lead, django_assert_max_num_queries
 ):
     for i in range(15):
@@ -30,9 +30,8 @@ def test_inbox_lists_only_my_leads_newest_first(
     leads = [row["lead"] for row in page.context["rows"]]
     assert all(lead.assigned_to == floor.dubai_ar for lead in leads)
     assert page.context["page"].paginator.count == 16
-    assert [lead.created_at for lead in leads] == sorted(
-        (lead.created_at for lead in leads), reverse=True
-    )
+    # none contacted yet: the one assigned first is nearest its SLA
+    assert [lead.assigned_at for lead in leads] == sorted(lead.assigned_at for lead in leads)
     assert b"&lt;b&gt;Zaid&lt;/b&gt;" in page.content and b"<b>Zaid</b>" not in page.content
 
 
