@@ -49,6 +49,9 @@ MATRIX: dict[str, set[str]] = {
     "leads:call": STAFF,
     "leads:status": STAFF,
     "leads:reassign": STAFF,
+    "leads:callback": STAFF,  # then scoped per lead (tests/leads/test_callbacks.py)
+    "leads:callback_done": STAFF,  # then: own callbacks, or leads one works
+    "leads:desk_sla": {"desk_manager"},  # then: desks they manage (tests/leads/test_sla.py)
     "leads:imports": {"desk_manager", "ops_admin"},
     "leads:import": {"desk_manager", "ops_admin"},
     "leads:import_progress": {"desk_manager", "ops_admin"},
@@ -150,6 +153,9 @@ ALLOWED_STATUS = {
     "leads:call": 405,
     "leads:status": 405,
     "leads:reassign": 405,
+    "leads:callback": 405,
+    "leads:callback_done": 405,
+    "leads:desk_sla": 405,
 }
 
 URL_KWARGS = {
@@ -184,8 +190,17 @@ URL_KWARGS = {
     "finance:wire_return": {"withdrawal_id": 999999},
     **{
         name: {"lead_id": 999999}
-        for name in ("leads:detail", "leads:note", "leads:call", "leads:status", "leads:reassign")
+        for name in (
+            "leads:detail",
+            "leads:note",
+            "leads:call",
+            "leads:status",
+            "leads:reassign",
+            "leads:callback",
+        )
     },
+    "leads:callback_done": {"callback_id": 999999},
+    "leads:desk_sla": {"desk_id": 999999},
     **{
         name: {"import_id": 999999}
         for name in ("leads:import", "leads:import_progress", "leads:import_errors")
