@@ -7,16 +7,19 @@
 """
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
+
+from brokerage.mail import email_send, header_value
 
 
 def email_client(user, *, subject: str, body: str, url_name: str, args: list) -> None:
     """`body` is the message between the greeting and the portal link it ends with."""
     link = settings.SITE_URL.rstrip("/") + reverse(url_name, args=args)
-    send_mail(
-        subject, f"Hello {user.first_name or 'there'},\n\n{body}\n{link}\n", None, [user.email]
+    email_send(
+        subject=subject,
+        body=f"Hello {user.first_name or 'there'},\n\n{body}\n{link}\n",
+        to=[user.email],
     )
 
 
@@ -30,7 +33,7 @@ def client_notify(
         client=client,
         kind=ClientActivity.Kind.EMAIL,
         actor_label=actor_label[:254],
-        subject=subject[:200],
+        subject=header_value(subject)[:200],
         body=body,
         data=data or {},
     )

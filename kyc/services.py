@@ -6,13 +6,13 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.intl import is_country
+from brokerage.mail import email_send
 from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.models import Client
@@ -476,12 +476,11 @@ def kyc_review_request_resubmission(
     user = submission.client.user
     labels = ", ".join(KycDocument.Kind(d).label.lower() for d in documents)
     transaction.on_commit(
-        lambda: send_mail(
-            "Please upload your document again",
-            f"Hello {user.first_name or 'there'},\n\nWe could not verify your {labels}: "
+        lambda: email_send(
+            subject="Please upload your document again",
+            body=f"Hello {user.first_name or 'there'},\n\nWe could not verify your {labels}: "
             f"{message.strip()}\n\nPlease upload it again in the client portal.",
-            None,
-            [user.email],
+            to=[user.email],
         )
     )
     return submission
@@ -513,13 +512,12 @@ def kyc_expiry_sweep(*, today: date | None = None) -> dict:
                 )
             restricted += 1
         elif client.id_document_expires_on == soon:  # once, 30 days before
-            send_mail(
-                "Your identity document expires soon",
-                f"Hello {client.user.first_name or 'there'},\n\nYour identity document "
+            email_send(
+                subject="Your identity document expires soon",
+                body=f"Hello {client.user.first_name or 'there'},\n\nYour identity document "
                 f"expires on {client.id_document_expires_on:%d %B %Y}. Please upload a "
                 "new one in the client portal to keep your account fully active.",
-                None,
-                [client.user.email],
+                to=[client.user.email],
             )
             audit_record(
                 actor="rule:kyc_expiry",

@@ -6,13 +6,13 @@ run every minute by beat; a callback is reminded once, whatever runs twice)."""
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.mail import email_send
 from brokerage.models import User
 from brokerage.services import audit_record
 
@@ -142,7 +142,7 @@ def _remind(callback: Callback, now: datetime) -> None:
     # After commit: the reminder is recorded first, so a crash can lose an email, never
     # send one twice.
     transaction.on_commit(
-        lambda to=callback.agent.email: send_mail(subject, body, None, [to], fail_silently=False)
+        lambda to=callback.agent.email: email_send(subject=subject, body=body, to=[to])
     )
 
 

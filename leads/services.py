@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.urls import reverse
@@ -13,6 +12,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.mail import email_send
 from brokerage.models import Desk, StaffProfile, User
 from brokerage.roles import ROLES
 from brokerage.services import Actor, audit_record
@@ -653,8 +653,8 @@ def _send_step(enrollment: NurtureEnrollment) -> None:
         # After commit: the send is recorded first, so a crash can lose an email, never send
         # one twice.
         transaction.on_commit(
-            lambda subject=step.subject, body=body, to=lead.email: send_mail(
-                subject, body, None, [to]
+            lambda subject=step.subject, body=body, to=lead.email: email_send(
+                subject=subject, body=body, to=[to]
             )
         )
         _activity(

@@ -22,12 +22,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.mail import email_send, header_value
 from brokerage.models import Desk, User
 from brokerage.services import Actor, audit_record, audit_record_many
 from clients import audit_events
@@ -358,7 +357,7 @@ def retention_action_log(
         subject, body = template_render(
             template, flag, agent=None if isinstance(actor, str) else actor
         )
-    subject, body = subject.strip()[:200], body.strip()
+    subject, body = header_value(subject)[:200], body.strip()
     client = flag.client
     errors = {}
     if channel == OutreachTemplate.Channel.EMAIL:
@@ -434,14 +433,14 @@ def retention_action_log(
         },
     )
     if channel == OutreachTemplate.Channel.EMAIL:
-        message = EmailMessage(
-            subject=subject,
-            body=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[client.user.email],
-            reply_to=[actor.email] if not isinstance(actor, str) else None,
+        transaction.on_commit(
+            lambda: email_send(
+                subject=subject,
+                body=body,
+                to=[client.user.email],
+                reply_to=[actor.email] if not isinstance(actor, str) else None,
+            )
         )
-        transaction.on_commit(message.send)
     return action
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.mail import header_value
 from brokerage.services import Actor, audit_record
 from clients import audit_events
 from clients.models import Client, ClientActivity, SupportTicket, TicketMessage
@@ -64,7 +65,7 @@ def ticket_open(
 ) -> SupportTicket:
     """Open a ticket with its first message (the client in the portal, or staff for them)."""
     from_staff = _check_actor(actor, client)
-    subject = (subject or "").strip()
+    subject = header_value(subject)  # one line: it becomes the subject of every email about it
     if not subject:
         raise InvalidInput("Give the ticket a subject.", fields={"subject": ["Required."]})
     if len(subject) > 200:
@@ -155,7 +156,7 @@ def ticket_reply(*, ticket: SupportTicket, body: str, actor: Actor) -> TicketMes
             kind=ClientActivity.Kind.EMAIL,
             actor=None if isinstance(actor, str) else actor,
             actor_label=actor if isinstance(actor, str) else actor.email,
-            subject=f"Re: [#{ticket.pk}] {ticket.subject}",
+            subject=header_value(f"Re: [#{ticket.pk}] {ticket.subject}"),
             body=body,
             data={"ticket": ticket.pk, "message": message.pk},
         )

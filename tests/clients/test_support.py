@@ -264,3 +264,41 @@ def test_the_client_is_told_their_request_arrived(
     assert mail.outbox[0].to == ["nora@test.example"]
     assert f"[#{ticket.pk}]" in mail.outbox[0].subject
     assert f"https://crm.example.com/portal/support/{ticket.pk}/" in mail.outbox[0].body
+
+
+def test_a_subject_with_line_breaks_is_one_line_and_every_email_is_sent(
+    client, setting, django_capture_on_commit_callbacks
+):
+    """A subject typed (or posted) with CR/LF once stopped every email about the ticket (the
+    line break would have started a new header): it is stored as one line, and a ticket that
+    already has one still gets its emails, their subject on one line."""
+    login(client, setting["user"])
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(
+            "/portal/support/",
+            {
+                "category": "deposit",
+                "subject": "Card declined\r\nBcc: victim@example.com",
+                "body": "Twice.",
+            },
+        )
+    assert r.status_code == 302
+    ticket = SupportTicket.objects.get()
+    assert ticket.subject == "Card declined Bcc: victim@example.com"
+    assert len(mail.outbox) == 1 and "\n" not in mail.outbox[0].subject
+    assert mail.outbox[0].bcc == [] and mail.outbox[0].to == ["nora@test.example"]
+
+    # A subject stored before the cleaning: staff replies still go out.
+    SupportTicket.objects.filter(pk=ticket.pk).update(subject="Card\r\ndeclined\nagain")
+    login(client, setting["agent"])
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(
+            f"/backoffice/clients/tickets/{ticket.pk}/", {"action": "reply", "body": "On it."}
+        )
+    assert r.status_code == 302
+    [email] = mail.outbox
+    assert email.subject == f"Re: [#{ticket.pk}] Card declined again"
+    email.message().as_bytes()  # what the SMTP backend builds: no BadHeaderError
+    assert ClientActivity.objects.get(kind="email").subject == email.subject
