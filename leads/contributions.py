@@ -10,6 +10,7 @@ from .dashboard import leads_panel
 for item in [
     NavItem("My leads", "leads:inbox", "inbox", "leads.work_leads", 10, "Sales"),
     NavItem("Desk", "leads:desk", "kanban", "leads.manage_desk_leads", 20, "Sales"),
+    NavItem("Desk leads", "leads:desk_leads", "people", "leads.manage_desk_leads", 22, "Sales"),
     NavItem("All leads", "leads:all", "people", "leads.view_all_leads", 25, "Sales"),
     NavItem("Import leads", "leads:imports", "upload", "leads.import_leads", 30, "Sales"),
 ]:

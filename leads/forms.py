@@ -1,5 +1,7 @@
 from django import forms
 
+from brokerage.intl import country_choices
+
 from .models import Lead, LeadActivity, LeadImport
 from .validation import FIELDS
 
@@ -30,6 +32,9 @@ class ReassignForm(forms.Form):
     def __init__(self, *args, targets, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["to_user"].queryset = targets
+        self.fields["to_user"].label_from_instance = lambda u: (
+            f"{_person(u)} ({u.staff_profile.desk or 'no desk'})"
+        )
 
 
 class CallbackForm(forms.Form):
@@ -55,6 +60,72 @@ class DeskSlaForm(forms.Form):
         help_text="From assignment to the first call, email or status change: 1 to 1,440.",
     )
     reason = forms.CharField(max_length=200, required=False)
+
+
+def _person(user) -> str:
+    return user.get_full_name() or user.email
+
+
+class LeadFilterForm(forms.Form):
+    """The filters of a list of leads (GET). A bad value is shown as an error and ignored."""
+
+    q = forms.CharField(max_length=100, required=False, label="Search")
+    status = forms.ChoiceField(required=False)
+    desk = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    agent = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    source = forms.ChoiceField(required=False)
+    country = forms.ChoiceField(required=False)
+    created_from = forms.DateField(
+        required=False, label="Captured from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(
+        required=False, label="Captured to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, options: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = dict(country_choices())
+        self.fields["status"].choices = [("", "Every status"), *Lead.Status.choices]
+        self.fields["desk"].choices = [("", "Every desk")] + [
+            (d.pk, d.name) for d in options["desks"]
+        ]
+        self.fields["agent"].choices = [("", "Every agent")] + [
+            (u.pk, _person(u)) for u in options["agents"]
+        ]
+        self.fields["source"].choices = [("", "Every source")] + [
+            (v, v) for v in options["sources"]
+        ]
+        self.fields["country"].choices = [("", "Every country")] + [
+            (c, names.get(c, c)) for c in options["countries"]
+        ]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", "The end is before the start.")
+            data.pop("created_to", None)
+        return data
+
+
+class BulkReassignForm(forms.Form):
+    leads = forms.ModelMultipleChoiceField(
+        queryset=Lead.objects.all(),
+        error_messages={"required": "Tick the leads to reassign."},
+    )
+    to_user = forms.ModelChoiceField(queryset=None, label="Reassign to")
+    reason = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].queryset = targets
+        self.fields["to_user"].label_from_instance = _person
+
+    def clean_leads(self):
+        leads = self.cleaned_data["leads"]
+        if len(leads) > 100:
+            raise forms.ValidationError("At most 100 leads at a time.")
+        return leads
 
 
 class UploadForm(forms.Form):

@@ -1,5 +1,8 @@
 """Reads on leads, scoped by the requesting user: agents their own, desk managers their desks'."""
 
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
 from django.db.models import (
     Case,
     Count,
@@ -27,10 +30,22 @@ def _managed_desks(user: User) -> QuerySet[Desk]:
     return Desk.objects.filter(Q(manager=user) | Q(members__user=user)).distinct()
 
 
-def lead_list(
-    *, user: User, scope: str = "mine", status: str = "", q: str = "", desk_id: int | None = None
-) -> QuerySet[Lead]:
-    qs = Lead.objects.select_related("desk", "assigned_to")
+@dataclass(frozen=True)
+class LeadFilters:
+    """What a list of leads can be narrowed by (each empty value: no filter)."""
+
+    status: str = ""
+    q: str = ""
+    desk_id: int | None = None
+    agent_id: int | None = None
+    source: str = ""
+    country: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+
+
+def _scoped(user: User, scope: str) -> QuerySet[Lead]:
+    qs = Lead.objects.all()
     if scope == "all":
         if not user.has_perm("leads.view_all_leads"):
             raise NotAllowed("You see your own leads only.")
@@ -45,11 +60,38 @@ def lead_list(
         if not user.has_perm("leads.work_leads"):
             raise NotAllowed("Your role does not work leads.")
         qs = qs.filter(assigned_to=user)
-    if desk_id:
-        qs = qs.filter(desk_id=desk_id)
-    if status:
-        qs = qs.filter(status=status)
-    if q:
+    return qs
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def lead_list(
+    *,
+    user: User,
+    scope: str = "mine",
+    filters: LeadFilters | None = None,
+) -> QuerySet[Lead]:
+    """Leads `user` may see in `scope` ("mine", "desk", "all"), narrowed by `filters`."""
+    f = filters or LeadFilters()
+    qs = _scoped(user, scope).select_related("desk", "assigned_to", "nurture")
+    if f.desk_id:
+        qs = qs.filter(desk_id=f.desk_id)
+    if f.agent_id:
+        qs = qs.filter(assigned_to_id=f.agent_id)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.source:
+        qs = qs.filter(source=f.source)
+    if f.country:
+        qs = qs.filter(country=f.country)
+    if f.created_from:
+        qs = qs.filter(created_at__gte=_day_start(f.created_from))
+    if f.created_to:
+        qs = qs.filter(created_at__lt=_day_start(f.created_to + timedelta(days=1)))
+    if f.q:
+        q = f.q
         qs = qs.filter(
             Q(first_name__icontains=q)
             | Q(last_name__icontains=q)
@@ -170,13 +212,41 @@ def desk_overview(*, user: User) -> dict:
     }
 
 
-def reassign_targets(*, user: User, lead: Lead) -> QuerySet[User]:
+def reassign_targets(*, user: User, lead: Lead | None = None) -> QuerySet[User]:
+    """Who `user` may hand leads to: active agents, of the desks they manage or sit on."""
     qs = User.objects.filter(
         is_active=True, is_staff=True, groups__permissions__codename="work_leads"
     ).distinct()
     if not user.has_perm("leads.view_all_leads"):
         qs = qs.filter(staff_profile__desk__in=_managed_desks(user))
-    return qs.select_related("staff_profile__desk").order_by("email")
+    return qs.select_related("staff_profile__desk").order_by("first_name", "last_name", "email")
+
+
+def lead_filter_options(*, user: User, scope: str) -> dict:
+    """The choices a list's filters offer: desks, agents, sources and countries in scope."""
+    if scope == "mine":
+        return {"desks": [], "agents": [], "sources": [], "countries": []}
+    in_scope = _scoped(user, scope)
+    everything = user.has_perm("leads.view_all_leads")
+    desks = Desk.objects.all() if everything else _managed_desks(user)
+    agents = User.objects.filter(
+        pk__in=in_scope.exclude(assigned_to=None).values("assigned_to")
+    ).order_by("first_name", "last_name", "email")
+    sources = (
+        in_scope.exclude(source="").order_by("source").values_list("source", flat=True).distinct()
+    )
+    countries = (
+        in_scope.exclude(country="")
+        .order_by("country")
+        .values_list("country", flat=True)
+        .distinct()
+    )
+    return {
+        "desks": list(desks.order_by("name")),
+        "agents": list(agents),
+        "sources": list(sources[:200]),
+        "countries": list(countries),
+    }
 
 
 def lead_import_list(*, user: User) -> QuerySet[LeadImport]:

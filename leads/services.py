@@ -6,7 +6,7 @@ from datetime import timedelta
 from allauth.account.models import EmailAddress
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm import can_proceed
@@ -517,6 +517,14 @@ def lead_reassign(*, lead: Lead, actor: Actor, to_user: User, reason: str = "") 
         to_user.is_active and to_user.is_staff and to_user.has_perm("leads.work_leads") and profile
     ):
         raise InvalidInput("That person cannot take leads.", fields={"to_user": ["Not an agent."]})
+    if (
+        isinstance(actor, User)
+        and not actor.has_perm("leads.view_all_leads")
+        and not Desk.objects.filter(pk=profile.desk_id)
+        .filter(Q(manager=actor) | Q(members__user=actor))
+        .exists()
+    ):
+        raise NotAllowed("Leads go to agents of your own desks only.")
     before = lead.assigned_to.email if lead.assigned_to else None
     decision = {
         "rule": "manual",
@@ -536,6 +544,24 @@ def lead_reassign(*, lead: Lead, actor: Actor, to_user: User, reason: str = "") 
     )
     nurture_stop(lead=lead, reason="an agent took over", actor=actor)
     return lead
+
+
+@transaction.atomic
+def leads_bulk_reassign(
+    *, lead_ids: list[int], actor: User, to_user: User, reason: str = ""
+) -> list[Lead]:
+    """Hand several leads to one agent at once: all of them or, if any may not be, none."""
+    ids = sorted(set(lead_ids))
+    if not ids or len(ids) > 100:
+        raise InvalidInput("Reassign 1 to 100 leads at a time.", fields={"leads": ["1-100."]})
+    found = list(Lead.objects.select_related("desk").filter(pk__in=ids).order_by("pk"))
+    if len(found) != len(ids):
+        raise InvalidInput("Some of these leads no longer exist.", fields={"leads": ["Gone."]})
+    refused = [lead.pk for lead in found if not can_work(actor, lead)]
+    if refused:
+        raise NotAllowed(f"Leads {', '.join(map(str, refused))} are not on your desks.")
+    reason = " ".join(reason.split())[:200] or f"bulk reassignment of {len(ids)} leads"
+    return [lead_reassign(lead=lead, actor=actor, to_user=to_user, reason=reason) for lead in found]
 
 
 def leads_of_departed_agent_reroute(*, user: User, actor: Actor) -> int:

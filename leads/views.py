@@ -13,15 +13,17 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.errors import DomainError, NotAllowed
 from brokerage.models import Desk
-from brokerage.permissions import staff_required
+from brokerage.permissions import require, staff_required
 from brokerage.views import form_action, paginate
 
 from . import callbacks, imports, selectors, services, sla
 from .forms import (
+    BulkReassignForm,
     CallbackDoneForm,
     CallbackForm,
     CallForm,
     DeskSlaForm,
+    LeadFilterForm,
     MappingForm,
     NoteForm,
     ReassignForm,
@@ -41,13 +43,22 @@ def _lead_or_404(request, lead_id):
         raise PermissionDenied(str(exc)) from exc
 
 
-def _list(request, scope, title, template="leads/list.html"):
-    status = request.GET.get("status", "")
-    status = status if status in Lead.Status.values else ""
-    q = request.GET.get("q", "").strip()[:100]
-    desk_id = request.GET.get("desk", "")
-    desk_id = int(desk_id) if desk_id.isascii() and desk_id.isdigit() else None
-    leads = selectors.lead_list(user=request.user, scope=scope, status=status, q=q, desk_id=desk_id)
+def _list(request, scope, title, template="leads/list.html", bulk_form=None, status=200):
+    options = selectors.lead_filter_options(user=request.user, scope=scope)
+    filter_form = LeadFilterForm(request.GET, options=options)
+    filter_form.is_valid()  # a bad value is shown on the form, and not applied
+    data = filter_form.cleaned_data
+    filters = selectors.LeadFilters(
+        status=data.get("status") or "",
+        q=(data.get("q") or "").strip(),
+        desk_id=data.get("desk"),
+        agent_id=data.get("agent"),
+        source=data.get("source") or "",
+        country=data.get("country") or "",
+        created_from=data.get("created_from"),
+        created_to=data.get("created_to"),
+    )
+    leads = selectors.lead_list(user=request.user, scope=scope, filters=filters)
     page, query = paginate(request, leads)
     now = timezone.now()
     rows = []
@@ -68,9 +79,7 @@ def _list(request, scope, title, template="leads/list.html"):
         "query": query,
         "title": title,
         "scope": scope,
-        "statuses": Lead.Status.choices,
-        "status": status,
-        "q": q,
+        "filter_form": filter_form,
         "sla_minutes": sla.sla_minutes(
             getattr(getattr(request.user, "staff_profile", None), "desk", None)
         ),
@@ -78,9 +87,17 @@ def _list(request, scope, title, template="leads/list.html"):
     }
     if scope == "mine" and not request.htmx:
         ctx["callbacks"] = list(callbacks.callbacks_open_for(user=request.user)[:20])
+    if scope != "mine" and _may_reassign(request.user):
+        ctx["bulk_form"] = bulk_form or BulkReassignForm(
+            targets=selectors.reassign_targets(user=request.user)
+        )
     if request.htmx:
-        return render(request, "leads/_rows.html", ctx)
-    return render(request, template, ctx)
+        return render(request, "leads/_rows.html", ctx, status=status)
+    return render(request, template, ctx, status=status)
+
+
+def _may_reassign(user) -> bool:
+    return user.has_perm("leads.manage_desk_leads") or user.has_perm("leads.view_all_leads")
 
 
 @staff_required("leads.work_leads")
@@ -111,6 +128,36 @@ def _desk_page(request, sla_form=None, sla_desk=None, status=200):
 @staff_required("leads.manage_desk_leads")
 def desk(request):
     return _desk_page(request)
+
+
+@staff_required("leads.manage_desk_leads")
+def desk_leads(request):
+    return _list(request, "desk", "Desk leads")
+
+
+@require(lambda user: user.is_staff and _may_reassign(user), "Only desk managers reassign leads.")
+@require_POST
+def bulk_reassign(request):
+    """Reassign the ticked leads of a list (desk managers: their desks'; ops: any)."""
+    scope = "all" if request.user.has_perm("leads.view_all_leads") else "desk"
+    back = reverse("leads:all" if scope == "all" else "leads:desk_leads")
+    form = BulkReassignForm(request.POST, targets=selectors.reassign_targets(user=request.user))
+    response = form_action(
+        request,
+        form,
+        lambda d: services.leads_bulk_reassign(
+            lead_ids=[lead.pk for lead in d["leads"]],
+            actor=request.user,
+            to_user=d["to_user"],
+            reason=d["reason"],
+        ),
+        success_url=back + "?" + request.POST.get("query", "")[:1000],
+    )
+    if response is not None:
+        messages.success(request, f"{len(form.cleaned_data['leads'])} leads reassigned.")
+        return response
+    title = "All leads" if scope == "all" else "Desk leads"
+    return _list(request, scope, title, bulk_form=form, status=400)
 
 
 @staff_required("leads.manage_desk_leads")

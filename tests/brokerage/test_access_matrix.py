@@ -52,6 +52,8 @@ MATRIX: dict[str, set[str]] = {
     "leads:callback": STAFF,  # then scoped per lead (tests/leads/test_callbacks.py)
     "leads:callback_done": STAFF,  # then: own callbacks, or leads one works
     "leads:desk_sla": {"desk_manager"},  # then: desks they manage (tests/leads/test_sla.py)
+    "leads:desk_leads": {"desk_manager"},  # their desks' leads
+    "leads:bulk_reassign": {"desk_manager", "ops_admin"},  # then by desk (test_bulk.py)
     "leads:imports": {"desk_manager", "ops_admin"},
     "leads:import": {"desk_manager", "ops_admin"},
     "leads:import_progress": {"desk_manager", "ops_admin"},
@@ -156,6 +158,7 @@ ALLOWED_STATUS = {
     "leads:callback": 405,
     "leads:callback_done": 405,
     "leads:desk_sla": 405,
+    "leads:bulk_reassign": 405,
 }
 
 URL_KWARGS = {
