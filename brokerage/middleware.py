@@ -5,7 +5,9 @@ from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import BadRequest, RequestDataTooBig
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
+from django.http import JsonResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect
 
 EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/api/")
@@ -43,19 +45,19 @@ class StaffMFARequiredMiddleware:
 
 
 class RejectNulMiddleware:
-    """A NUL character has no business in a URL or a JSON body, and Postgres cannot store it:
-    answer 400 (JSON under /api/) instead of failing deep inside a query."""
+    """A NUL character has no business in a URL, a form or a JSON body, and Postgres cannot store
+    it: answer 400 (JSON under /api/) instead of failing deep inside a query."""
+
+    FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if "\x00" in request.path or any(
-            "\x00" in key or "\x00" in value
-            for key, values in request.GET.lists()
-            for value in values
-        ):
+        if "\x00" in request.path or has_nul(request.GET):
             raise BadRequest("The address contains a NUL character.")
+        if request.content_type in self.FORM_TYPES and has_nul(self._form(request)):
+            raise BadRequest("The form contains a NUL character.")
         if request.content_type == "application/json" and b"\\u0000" in self._body(request):
             raise BadRequest("The body contains a NUL character (\\u0000).")
         return self.get_response(request)
@@ -66,6 +68,46 @@ class RejectNulMiddleware:
             return request.body
         except RequestDataTooBig:
             return b""  # the view answers it (413 under /api/)
+
+    @staticmethod
+    def _form(request):
+        try:
+            return request.POST  # parsed once here; the CSRF check and the view read it again
+        except (RequestDataTooBig, TooManyFieldsSent, MultiPartParserError):
+            return QueryDict()  # the view answers it
+
+
+def has_nul(data: QueryDict) -> bool:
+    return any("\x00" in key or "\x00" in value for key, values in data.lists() for value in values)
+
+
+class ApiErrorShapeMiddleware:
+    """Every error under /api/ answers the documented JSON shape, including the ones Django or
+    django-ninja answer before any API code runs (a method the path does not allow, say)."""
+
+    CODES = {405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited"}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code >= 400
+            and response.get("Content-Type", "").split(";")[0] != "application/json"
+        ):
+            status = response.status_code
+            code = self.CODES.get(status, "error")
+            detail = response.reason_phrase
+            if status == 405:
+                detail = f"Allowed methods: {response.get('Allow', '')}."
+            shaped = JsonResponse({"error": code, "detail": detail, "fields": {}}, status=status)
+            for header in ("Allow", "Retry-After"):
+                if header in response:
+                    shaped[header] = response[header]
+            return shaped
+        return response
 
 
 class HealthCheckMiddleware:

@@ -208,3 +208,13 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     return _error(request, 500)
+
+
+def csrf_failure(request, reason=""):
+    """A form posted without its security token: most often a page left open past the session, or
+    cookies blocked. Say what to do instead of Django's technical page."""
+    detail = (
+        "This form has expired or your browser did not send its security cookie. Reload the "
+        "page, then submit it again (cookies must be allowed for this site)."
+    )
+    return _error(request, 403, PermissionDenied(detail))

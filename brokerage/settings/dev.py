@@ -33,7 +33,9 @@ for _name, _value in {
 from .base import *  # noqa: E402, F403
 from .base import VAR_DIR, env  # noqa: E402
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off, as in production (the demo is served like a real install: error pages, no settings shown,
+# static files collected and served by whitenoise). DJANGO_DEBUG=true for Django's debug pages.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0
