@@ -13,10 +13,12 @@ class BrokerageConfig(AppConfig):
 
     def ready(self):
         # `checks` is imported for its side effect: Django's own `@register` of system checks
-        # (Django's registry, not one of the kernel's hooks).
+        # (Django's registry, not one of the kernel's hooks); `ids` registers the `<id:...>`
+        # path converter every URL module uses.
         from . import (
             checks,  # noqa: F401
             hooks,
+            ids,  # noqa: F401
         )
         from .services import roles_sync
         from .sites import site_sync

@@ -7,7 +7,7 @@ app_name = "backoffice"
 urlpatterns = [
     path("", views.home, name="home"),
     path("audit/", views.audit_log, name="audit_log"),
-    path("audit/<int:pk>/", views.audit_event_detail, name="audit_event"),
+    path("audit/<id:pk>/", views.audit_event_detail, name="audit_event"),
     path("team/", views.team, name="team"),
     path("system/", views.system_status, name="system"),
 ]

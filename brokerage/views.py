@@ -4,7 +4,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.templatetags.static import static
@@ -17,6 +17,7 @@ from .audiences import home_url_for
 from .dashboard import dashboard_for
 from .errors import DomainError, NotAllowed
 from .events import choices as event_choices
+from .ids import parse_id
 from .models import AuditEvent, Desk
 from .permissions import staff_required
 from .roles import ROLES, role_of
@@ -122,9 +123,11 @@ def audit_event_detail(request, pk: int):
 def team(request):
     desks = list(desk_list(user=request.user))
     desk = None
-    desk_id = request.GET.get("desk", "")
-    if desk_id.isascii() and desk_id.isdigit():
-        desk = next((d for d in desks if d.pk == int(desk_id)), None)
+    if request.GET.get("desk"):
+        desk_id = parse_id(request.GET["desk"])
+        if desk_id is None:
+            raise Http404("No such desk.")
+        desk = next((d for d in desks if d.pk == desk_id), None)
         if desk is None:
             raise PermissionDenied("That desk is not yours.")
     members = staff_list(user=request.user, desk=desk, q=request.GET.get("q", "").strip()[:100])

@@ -7,9 +7,9 @@ app_name = "clients"
 urlpatterns = [
     path("", views.client_list, name="list"),
     path("all/", views.client_list_all, name="all"),
-    path("<int:client_id>/", views.client_detail, name="detail"),
-    path("<int:client_id>/note/", views.client_note, name="note"),
-    path("<int:client_id>/call/", views.client_call, name="call"),
+    path("<id:client_id>/", views.client_detail, name="detail"),
+    path("<id:client_id>/note/", views.client_note, name="note"),
+    path("<id:client_id>/call/", views.client_call, name="call"),
     path("tickets/", views.ticket_queue, name="tickets"),
-    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket"),
+    path("tickets/<id:ticket_id>/", views.ticket_detail, name="ticket"),
 ]

@@ -9,12 +9,12 @@ urlpatterns = [
     path("profile/", views_portal.profile, name="profile"),
     path("trading/", views_trading.accounts, name="trading"),
     path("trading/open/", views_trading.account_open, name="account_open"),
-    path("trading/<int:account_id>/", views_trading.account_detail, name="account"),
+    path("trading/<id:account_id>/", views_trading.account_detail, name="account"),
     path(
-        "trading/<int:account_id>/password/",
+        "trading/<id:account_id>/password/",
         views_trading.account_password,
         name="account_password",
     ),
     path("support/", views_support.support_home, name="support"),
-    path("support/<int:ticket_id>/", views_support.ticket, name="ticket"),
+    path("support/<id:ticket_id>/", views_support.ticket, name="ticket"),
 ]

@@ -6,7 +6,7 @@ app_name = "retention"
 
 urlpatterns = [
     path("", views.queue, name="queue"),
-    path("flags/<int:flag_id>/", views.flag_detail, name="flag"),
-    path("flags/<int:flag_id>/action/", views.action, name="action"),
+    path("flags/<id:flag_id>/", views.flag_detail, name="flag"),
+    path("flags/<id:flag_id>/action/", views.action, name="action"),
     path("settings/", views.policies, name="settings"),
 ]

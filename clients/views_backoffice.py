@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from brokerage.errors import NotAllowed
+from brokerage.ids import parse_id
 from brokerage.permissions import require, staff_required
 from brokerage.selectors import audit_trail_for
 from brokerage.views import form_action, paginate
@@ -63,7 +64,7 @@ def _client_list(request, title: str):
     status = request.GET.get("status", "")
     status = status if status in Client.Status.values else ""
     desks = list(selectors.desks_visible_to(request.user))
-    desk_id = _int(request.GET.get("desk", ""))
+    desk_id = parse_id(request.GET.get("desk"))
     desk_id = desk_id if desk_id in {d.pk for d in desks} else None
     kyc_level = _int(request.GET.get("kyc", ""))
     kyc_level = kyc_level if kyc_level in (0, 1) else None

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.errors import DomainError, NotAllowed
+from brokerage.ids import parse_id
 from brokerage.models import Desk
 from brokerage.permissions import staff_required
 from brokerage.selectors import audit_trail_for
@@ -75,10 +76,7 @@ def queue(request):
     signal = signal if signal in labels else ""
     outcome = request.GET.get("outcome", "")
     outcome = outcome if outcome in RetentionFlag.Outcome.values or outcome == "none" else ""
-    try:
-        desk_id = int(request.GET.get("desk") or 0) or None
-    except ValueError:
-        desk_id = None
+    desk_id = parse_id(request.GET.get("desk"))
     uncontacted = request.GET.get("uncontacted") == "1"
     q = request.GET.get("q", "").strip()[:100]
     page, query = paginate(

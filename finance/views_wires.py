@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from brokerage.errors import DomainError
+from brokerage.ids import parse_ids
 from brokerage.permissions import staff_required
 from brokerage.selectors import audit_trail_for
 from brokerage.views import add_domain_error, form_action, paginate
@@ -146,7 +147,7 @@ def wire_entry(request, entry_id: int):
 def wire_payments(request):
     if request.method == "POST":
         _manage(request)
-        ids = [int(i) for i in request.POST.getlist("withdrawal") if i.isdigit()][:1000]
+        ids = parse_ids(request.POST.getlist("withdrawal"), limit=1000)
         try:
             batch = services.wire_batch_create(withdrawal_ids=ids, actor=request.user)
         except DomainError as exc:

@@ -6,5 +6,5 @@ app_name = "kyc"
 
 urlpatterns = [
     path("verify/", views.wizard, name="wizard"),
-    path("verify/documents/<int:document_id>/", views.document, name="document"),
+    path("verify/documents/<id:document_id>/", views.document, name="document"),
 ]

@@ -6,6 +6,6 @@ app_name = "kyc_review"
 
 urlpatterns = [
     path("", views.queue, name="queue"),
-    path("<int:submission_id>/", views.review, name="review"),
-    path("documents/<int:document_id>/", views.document, name="document"),
+    path("<id:submission_id>/", views.review, name="review"),
+    path("documents/<id:document_id>/", views.document, name="document"),
 ]
