@@ -1,7 +1,6 @@
 """Finance in the back-office (/backoffice/finance/): withdrawals queue, deposits, ledger
 transactions and export, chargebacks, reconciliation, client statements, money thresholds."""
 
-import csv
 from datetime import date
 
 from django.contrib import messages
@@ -12,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from brokerage.csvexport import csv_writer
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.permissions import staff_required
 from brokerage.selectors import audit_trail_for
@@ -286,17 +286,12 @@ def transactions(request):
     )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @staff_required(VIEW)
 def transactions_csv(request):
     """Every posting matching the filters, streamed (no row limit, constant memory)."""
     filters = _transaction_filters(request)
     rows = selectors.transaction_list(user=request.user, **filters).iterator(chunk_size=2000)
-    writer = csv.writer(_Echo())
+    writer = csv_writer()
     header = [
         "posted_at_utc",
         "transaction",
@@ -325,7 +320,7 @@ def transactions_csv(request):
                     p.client.user.email if p.client_id else "",
                     p.psp,
                     p.external_reference,
-                    str(p.amount),
+                    p.amount,
                     p.currency,
                     p.actor_label,
                     p.transaction.description,

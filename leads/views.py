@@ -1,7 +1,5 @@
 """Sales work in the back-office: inbox, lead page, desk view, CSV import; the unsubscribe page."""
 
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
@@ -11,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from brokerage.csvexport import csv_writer
 from brokerage.errors import DomainError, NotAllowed
 from brokerage.models import Desk
 from brokerage.permissions import require, staff_required
@@ -404,7 +403,7 @@ def import_errors_csv(request, import_id: int):
     lead_import = _import_or_404(request, import_id)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="import-{lead_import.pk}-errors.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow(["row", "field", "problem"])
     for error in lead_import.errors:
         for field, problems in error["fields"].items():

@@ -158,3 +158,17 @@ def test_headers_with_spaces_and_overlong_emails(manager):
     imp.save()
     imp = lead_import_check(import_id=imp.pk)
     assert imp.valid_rows == 1 and imp.errors[0]["fields"] == {"email": ["At most 254 characters."]}
+
+
+def test_the_error_report_cannot_carry_a_formula(client, manager):
+    imp = lead_import_upload(actor=manager, uploaded_file=csv_file(GOOD_ROWS))
+    LeadImport.objects.filter(pk=imp.pk).update(
+        errors=[{"row": 3, "fields": {"=cmd": ['@SUM(1+1) "is not an email"', "-2+3"]}}]
+    )
+    login(client, manager)
+    report = client.get(f"/backoffice/leads/imports/{imp.pk}/errors.csv")
+    assert report.content.decode().splitlines() == [
+        "row,field,problem",
+        '3,\'=cmd,"\'@SUM(1+1) ""is not an email"""',
+        "3,'=cmd,'-2+3",
+    ]
