@@ -5,8 +5,12 @@ on the Stripe clearing account spread over this month, and a Stripe itemized pay
 reconciliation CSV of N rows (by default) describing the same month with known differences:
 0.2% missing in the ledger, 0.2% amount mismatches, 0.2% duplicates, 0.2% lines without a
 reference (matched by amount and date), and 0.2% of the ledger entries missing at the PSP.
-Then times what finance waits for: the upload stored, the file read and loaded, and the
-matching, as `reconciliation_start` + `reconciliation_execute` do it in the worker.
+Then times what finance waits for: the upload stored, the file read and loaded (each line
+paired by reference as it passes), and the rest of the matching with the differences written,
+as `reconciliation_start` + `reconciliation_execute` do it in the worker. The figures per
+phase (`seconds_load`, `seconds_match`; the commit is the rest of `seconds_total`), this
+process's CPU (reading, pairing, encoding rows for COPY) and the load average before and after
+are printed beside the total: on a shared machine the load says how much of it was ours.
 
     .venv/bin/python bench/reconcile.py --rows 1000000                # stated scale
     .venv/bin/python bench/reconcile.py --rows 2000 --format csv      # smoke
@@ -134,6 +138,7 @@ def main():
 
     from brokerage.models import User
     from finance.models import ReconciliationRun
+    from finance.reconciliation import services
     from finance.reconciliation.generic_csv import ColumnMapping
     from finance.reconciliation.selectors import month_bounds
     from finance.reconciliation.services import reconciliation_execute, reconciliation_start
@@ -200,7 +205,22 @@ def main():
             if args.format == "csv"
             else None
         )
-        t0 = time.perf_counter()
+        phases = {}
+
+        def timed(name, fn):
+            def run_timed(*a, **kw):
+                t = time.perf_counter()
+                try:
+                    return fn(*a, **kw)
+                finally:
+                    phases[name] = round(time.perf_counter() - t, 2)
+
+            return run_timed
+
+        services.load_lines = timed("load", services.load_lines)
+        services.match_run = timed("match", services.match_run)
+        load_before = os.getloadavg()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         with open(tmp.name, "rb") as fh:
             upload = UploadedFile(fh, name="statement", size=size)
             run = reconciliation_start(
@@ -215,6 +235,7 @@ def main():
         stored_s = time.perf_counter() - t0
         reconciliation_execute(run_id=run.pk)
         total_s = time.perf_counter() - t0
+        cpu_s = time.process_time() - cpu0
         run = ReconciliationRun.objects.get(pk=run.pk)
         counts = run.counts
         found = {k: counts.get(k, 0) for k in made if k != "no_reference"}
@@ -238,6 +259,11 @@ def main():
                 "file_mb": round(size / 1e6, 1),
                 "seconds_total": round(total_s, 2),
                 "seconds_store_upload": round(stored_s, 2),
+                "seconds_load": phases.get("load"),  # read + COPY, as the run does it
+                "seconds_match": phases.get("match"),
+                # this process's CPU: reading the file, pairing lines, encoding them for COPY
+                "cpu_seconds_reading": round(cpu_s, 2),
+                "load_average_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
                 "rows_per_s": round(counts.get("lines", 0) / total_s),
                 "matched_reference": counts.get("matched_reference"),
                 "matched_amount_date": counts.get("matched_amount_date"),

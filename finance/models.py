@@ -18,6 +18,7 @@ from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
 MONEY = {"max_digits": 20, "decimal_places": 2}
+UNCHECKED = {"db_index": False, "db_constraint": False}  # a key not checked row by row
 
 
 def new_reference(prefix: str) -> str:
@@ -699,9 +700,7 @@ class ReconciliationRun(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
     counts = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -713,7 +712,9 @@ class ReconciliationRun(models.Model):
 
 
 class StatementLine(models.Model):
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="lines")
+    # Written only by their run's load, a million at a time: the keys are not checked row by
+    # row (postings are never deleted; the (run, reference) index serves the run's lookups).
+    run = models.ForeignKey(ReconciliationRun, models.CASCADE, related_name="lines", **UNCHECKED)
     line_no = models.PositiveIntegerField()
     reference = models.CharField(max_length=100)
     amount = models.DecimalField(**MONEY)
@@ -723,7 +724,7 @@ class StatementLine(models.Model):
     category = models.CharField(max_length=30, blank=True)
     payment_reference = models.CharField(max_length=100, blank=True)
     posting = models.ForeignKey(
-        Posting, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Posting, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", **UNCHECKED
     )
     match = models.CharField(max_length=20, blank=True)  # reference, description, amount_date
     note = models.CharField(max_length=255, blank=True)  # what the reader had to assume
@@ -778,9 +779,7 @@ class PeriodClose(models.Model):
     psp = models.CharField(max_length=20)
     month = models.DateField(help_text="The first day of the closed month.")
     run = models.ForeignKey(ReconciliationRun, on_delete=models.PROTECT, related_name="+")
-    closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     closed_at = models.DateTimeField(auto_now_add=True)
     summary = models.JSONField(default=dict)
 

@@ -121,10 +121,10 @@ def reconciliation_execute(*, run_id: int) -> str:
     set_progress(run_id, stage="reading", rows=0, percent=0)
     try:
         with transaction.atomic():
-            lines = load_lines(run)
-            set_progress(run_id, stage="matching", rows=lines, percent=60)
-            counts = match_run(run)
-            counts["lines"] = lines
+            loaded = load_lines(run)
+            set_progress(run_id, stage="matching", rows=loaded.lines, percent=60)
+            counts = match_run(run, loaded)
+            counts["lines"] = loaded.lines
             run.counts = counts
             run.status = ReconciliationRun.Status.DONE
             run.finished_at = timezone.now()
