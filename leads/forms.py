@@ -18,6 +18,13 @@ class CallForm(forms.Form):
     )
 
 
+class EmailLogForm(forms.Form):
+    subject = forms.CharField(max_length=200)
+    notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=5000
+    )
+
+
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=Lead.Status.choices)
     reason = forms.CharField(
@@ -113,7 +120,9 @@ class BulkReassignForm(forms.Form):
         queryset=Lead.objects.all(),
         error_messages={"required": "Tick the leads to reassign."},
     )
-    to_user = forms.ModelChoiceField(queryset=None, label="Reassign to")
+    to_user = forms.ModelChoiceField(
+        queryset=None, label="Reassign to", empty_label="Choose an agent"
+    )
     reason = forms.CharField(max_length=200, required=False)
 
     def __init__(self, *args, targets, **kwargs):

@@ -98,7 +98,10 @@ def score_lead(lead, rules) -> tuple[int, list[dict]]:
                     "rule": rule.name,
                     "points": rule.points,
                     "why": describe(rule.field, rule.operator, rule.value),
-                    "value": str(lead_value(lead, rule.field)),
+                    # a yes/no condition says it all: "Phone number valid is true", no ": True"
+                    "value": ""
+                    if rule.operator in (Condition.IS_TRUE, Condition.IS_FALSE)
+                    else str(lead_value(lead, rule.field)),
                 }
             )
     clamped = max(0, min(100, total))

@@ -22,6 +22,7 @@ from leads import audit_events
 
 from . import rules
 from .models import (
+    Channel,
     Lead,
     LeadActivity,
     LeadTouch,
@@ -215,7 +216,7 @@ def _record_duplicate(
         lead,
         LeadActivity.Kind.TOUCH,
         actor,
-        f"Came back via {channel} (duplicate, not a new person)",
+        f"Came back via {Channel(channel).label} (duplicate, not a new person)",
         channel=channel,
         filled=filled,
     )
@@ -309,7 +310,11 @@ def _assign(
     lead.assigned_at = now if profile else None
     if profile:
         StaffProfile.objects.filter(pk=profile.pk).update(last_lead_assigned_at=now)
-    who = profile.user.email if profile else "nobody available: the desk's queue"
+    who = (
+        (profile.user.get_full_name() or profile.user.email)
+        if profile
+        else "nobody available: the desk's queue"
+    )
     _client_owner_sync(lead, actor)
     _activity(
         lead,
@@ -427,6 +432,10 @@ def _check(user: User, lead: Lead) -> None:
         raise NotAllowed("This lead is not yours.")
 
 
+def _status_move(before: str, lead: Lead) -> str:
+    return f"{Lead.Status(before).label} → {lead.get_status_display()}"
+
+
 STATUS_TRANSITIONS = {
     Lead.Status.CONTACTED: "mark_contacted",
     Lead.Status.QUALIFIED: "mark_qualified",
@@ -456,7 +465,7 @@ def lead_status_change(*, lead: Lead, actor: User, to: str, reason: str = "") ->
     before = lead.status
     method(reason) if to == Lead.Status.LOST else method()
     lead.save()
-    _activity(lead, LeadActivity.Kind.STATUS, actor, f"{before} → {lead.status}", reason=reason)
+    _activity(lead, LeadActivity.Kind.STATUS, actor, _status_move(before, lead), reason=reason)
     audit_record(
         actor=actor,
         action=audit_events.LEAD_STATUS_CHANGED,
@@ -499,6 +508,20 @@ def lead_call_log(
         notes.strip()[:5000],
         outcome=outcome,
         duration_seconds=duration_seconds,
+    )
+    nurture_stop(lead=lead, reason="an agent took over", actor=actor)
+    return activity
+
+
+@transaction.atomic
+def lead_email_log(*, lead: Lead, actor: User, subject: str, notes: str = "") -> LeadActivity:
+    """Record an email the agent sent the lead from their own mailbox (a first contact)."""
+    _check(actor, lead)
+    subject = " ".join(subject.split())
+    if not subject or len(subject) > 200:
+        raise InvalidInput("Give the email's subject.", fields={"subject": ["1-200 characters."]})
+    activity = _activity(
+        lead, LeadActivity.Kind.EMAIL, actor, notes.strip()[:5000], subject=subject
     )
     nurture_stop(lead=lead, reason="an agent took over", actor=actor)
     return activity
@@ -730,7 +753,7 @@ def lead_convert_on_ftd(*, client_id: int, actor: Actor) -> Lead | None:
     before = lead.status
     lead.mark_converted()
     lead.save()
-    _activity(lead, LeadActivity.Kind.STATUS, actor, f"{before} → {lead.status}", reason="FTD")
+    _activity(lead, LeadActivity.Kind.STATUS, actor, _status_move(before, lead), reason="FTD")
     audit_record(
         actor=actor,
         action=audit_events.LEAD_STATUS_CHANGED,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<id:lead_id>/", views.lead_detail, name="detail"),
     path("<id:lead_id>/note/", views.lead_note, name="note"),
     path("<id:lead_id>/call/", views.lead_call, name="call"),
+    path("<id:lead_id>/email/", views.lead_email, name="email"),
     path("<id:lead_id>/status/", views.lead_status, name="status"),
     path("<id:lead_id>/reassign/", views.lead_reassign, name="reassign"),
     path("<id:lead_id>/callback/", views.lead_callback, name="callback"),

@@ -22,6 +22,7 @@ from .forms import (
     CallbackForm,
     CallForm,
     DeskSlaForm,
+    EmailLogForm,
     LeadFilterForm,
     MappingForm,
     NoteForm,
@@ -183,6 +184,7 @@ def _detail_context(request, lead, **forms):
         "timeline": selectors.lead_timeline(lead=lead)[:200],
         "note_form": forms.get("note_form") or NoteForm(),
         "call_form": forms.get("call_form") or CallForm(),
+        "email_form": forms.get("email_form") or EmailLogForm(),
         "status_form": forms.get("status_form") or StatusForm(initial={"status": lead.status}),
         "callback_form": forms.get("callback_form") or CallbackForm(),
         "callbacks": callbacks.callbacks_of_lead(lead=lead),
@@ -248,6 +250,21 @@ def lead_call(request, lead_id: int):
             notes=d["notes"],
         ),
         "call_form",
+    )
+
+
+@staff_required("brokerage.access_backoffice")
+@require_POST
+def lead_email(request, lead_id: int):
+    lead = _lead_or_404(request, lead_id)
+    return _act(
+        request,
+        lead,
+        EmailLogForm(request.POST),
+        lambda d: services.lead_email_log(
+            lead=lead, actor=request.user, subject=d["subject"], notes=d["notes"]
+        ),
+        "email_form",
     )
 
 

@@ -49,6 +49,7 @@ MATRIX: dict[str, set[str]] = {
     "leads:call": STAFF,
     "leads:status": STAFF,
     "leads:reassign": STAFF,
+    "leads:email": STAFF,
     "leads:callback": STAFF,  # then scoped per lead (tests/leads/test_callbacks.py)
     "leads:callback_done": STAFF,  # then: own callbacks, or leads one works
     "leads:desk_sla": {"desk_manager"},  # then: desks they manage (tests/leads/test_sla.py)
@@ -155,6 +156,7 @@ ALLOWED_STATUS = {
     "leads:call": 405,
     "leads:status": 405,
     "leads:reassign": 405,
+    "leads:email": 405,
     "leads:callback": 405,
     "leads:callback_done": 405,
     "leads:desk_sla": 405,
@@ -199,6 +201,7 @@ URL_KWARGS = {
             "leads:call",
             "leads:status",
             "leads:reassign",
+            "leads:email",
             "leads:callback",
         )
     },

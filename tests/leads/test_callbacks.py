@@ -165,4 +165,4 @@ def test_the_inbox_puts_overdue_callbacks_then_the_nearest_sla_first(
     rows = {row["lead"].first_name: row for row in page.context["rows"]}
     assert rows["Breached"]["breached"] and not rows["SlaSoon"]["breached"]
     assert rows["SlaSoon"]["sla_left"] in (2, 3)
-    assert b"(overdue)" in page.content and b"First contact in" in page.content
+    assert b"overdue</span>" in page.content and b"First contact in" in page.content

@@ -133,3 +133,19 @@ def test_admin_edits_the_sla_within_bounds(root_admin, floor):
     assert Desk.objects.get(pk=floor.dubai.pk).sla_minutes == 15
     assert root_admin.post(url, form | {"sla_minutes": "20"}).status_code == 302
     assert Desk.objects.get(pk=floor.dubai.pk).sla_minutes == 20
+
+
+def test_an_email_the_agent_logs_meets_the_sla(client, floor):
+    lead = _uae(floor)
+    login(client, floor.dubai_ar)
+    url = f"/backoffice/leads/{lead.pk}/email/"
+    assert client.post(url, {"subject": ""}).status_code == 400
+    response = client.post(
+        url, {"subject": "Your account\r\nmanager", "notes": "Sent the brochure"}
+    )
+    assert response.status_code == 302
+    activity = lead.activities.get(kind="email")
+    assert activity.actor == floor.dubai_ar and activity.data["subject"] == "Your account manager"
+    assert not sla.sla_breached(_assigned_ago(lead, 60))
+    login(client, floor.global_en)
+    assert client.post(url, {"subject": "hi"}).status_code == 403
