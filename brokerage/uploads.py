@@ -1,11 +1,14 @@
 """Uploaded documents are checked before anything is stored.
 
 Whatever the file name says, the bytes decide: python-magic sniffs the type (JPEG, PNG and
-PDF only); images are fully decoded by Pillow under a decompression-bomb limit; PDFs are
+PDF only); images are fully decoded by Pillow under a decompression-bomb limit and stored
+re-encoded (upright, without metadata or anything appended: what is stored is what Pillow
+wrote), while the SHA-256 recorded is the original file's, so the same photo uploaded twice is
+still found as a duplicate; PDFs are
 opened by pypdf, page-limited, and refused if they carry JavaScript, actions that launch,
 send or import, embedded files or media, or forms: every object the file declares is walked
 and names are compared as PDF defines them (`/J#61vaScript` is `/JavaScript`).
-The name is reduced to a safe base name; the SHA-256 is recorded.
+The name is reduced to a safe base name.
 """
 
 import hashlib
@@ -19,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import magic
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 from brokerage.errors import InvalidInput
@@ -32,11 +35,11 @@ ALLOWED = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 
 @dataclass
 class CheckedUpload:
-    data: bytes
+    data: bytes  # what is stored: a photo re-encoded, a PDF as uploaded
     content_type: str
     extension: str
     original_name: str
-    sha256: str
+    sha256: str  # of the file as uploaded
     width: int | None = None
     height: int | None = None
     pages: int | None = None
@@ -69,7 +72,33 @@ def _strict_decoding():
             ImageFile.LOAD_TRUNCATED_IMAGES = before
 
 
-def _check_image(data: bytes) -> tuple[int, int]:
+JPEG_QUALITY = 92
+
+
+def _reencode(image: Image.Image, fmt: str) -> bytes:
+    """The picture alone, as Pillow writes it: turned upright as its EXIF orientation says,
+    then saved without EXIF, ICC, XMP, comments or anything the original carried after its
+    image data (a ZIP appended to a JPEG, a script in a PNG text chunk)."""
+    image = ImageOps.exif_transpose(image)
+    # Pillow carries some of `info` (a JPEG comment, an ICC profile) into what it writes:
+    # keep only PNG transparency, which is part of the picture.
+    transparency = image.info.get("transparency") if fmt == "PNG" else None
+    image.info = {} if transparency is None else {"transparency": transparency}
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        if image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    else:
+        if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
+            image = image.convert("RGBA")
+        image.save(out, "PNG", optimize=False)
+    return out.getvalue()
+
+
+def _check_image(data: bytes, fmt: str) -> tuple[bytes, int, int]:
+    """Decode the whole image (refusing bombs and damaged files) and re-encode it: what is
+    stored is what Pillow wrote."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -80,13 +109,16 @@ def _check_image(data: bytes) -> tuple[int, int]:
                 probe.verify()
             with _strict_decoding(), Image.open(io.BytesIO(data)) as image:
                 image.load()  # a truncated file fails here
+                stored = _reencode(image, fmt)
         except InvalidInput:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             _refuse("The image is too large to process.")
         except Exception:  # noqa: BLE001  (any decoder failure: the file is damaged)
             _refuse("The image is damaged or incomplete; please take the photo again.")
-    return width, height
+    with Image.open(io.BytesIO(stored)) as written:
+        width, height = written.size
+    return stored, width, height
 
 
 # What a PDF may not carry, by the name PDF gives it once `#xx` escapes are decoded
@@ -233,7 +265,8 @@ def check_upload(uploaded_file) -> CheckedUpload:
     if content_type == "application/pdf":
         checked.pages = _check_pdf(data)
     else:
-        checked.width, checked.height = _check_image(data)
+        fmt = "JPEG" if content_type == "image/jpeg" else "PNG"
+        checked.data, checked.width, checked.height = _check_image(data, fmt)
     return checked
 
 

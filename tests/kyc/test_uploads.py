@@ -258,3 +258,61 @@ def test_active_content_is_refused_however_its_names_are_spelled(kwargs, message
     with pytest.raises(InvalidInput, match=message) as refused:
         check_upload(upload(handmade_pdf(**kwargs), "bill.pdf"))
     assert "is not accepted" in str(refused.value)
+
+
+def zip_bytes():
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("payload.html", "<script>alert(1)</script>")
+    return out.getvalue()
+
+
+def test_a_photo_is_stored_as_pillow_writes_it_and_keeps_the_original_hash():
+    """A JPEG with a ZIP appended (a polyglot) is stored without it: the stored file is the
+    picture re-encoded. The hash is the uploaded file's, so duplicates are still found."""
+    import hashlib
+
+    jpeg = specimens.passport(specimens.Person())
+    polyglot = jpeg + zip_bytes()
+    checked = check_upload(upload(polyglot, "passport.jpg"))
+    assert checked.sha256 == hashlib.sha256(polyglot).hexdigest()
+    assert b"PK\x03\x04" not in checked.data and b"<script>" not in checked.data
+    assert checked.data.startswith(b"\xff\xd8") and checked.data.endswith(b"\xff\xd9")
+    with Image.open(io.BytesIO(checked.data)) as stored:
+        assert stored.format == "JPEG" and stored.size == (1500, 1000)
+    # The same photo again is the same hash (what duplicate detection compares).
+    assert check_upload(upload(polyglot, "again.jpg")).sha256 == checked.sha256
+
+
+def test_a_photo_is_turned_upright_and_loses_its_metadata():
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to view
+    exif[0x010F] = "PhoneMaker"
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}  # GPS
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(
+        out, "JPEG", exif=exif, comment=b"<script>alert(1)</script>"
+    )
+    checked = check_upload(upload(out.getvalue(), "sideways.jpg"))
+    assert (checked.width, checked.height) == (200, 300)
+    with Image.open(io.BytesIO(checked.data)) as stored:
+        assert stored.size == (200, 300)
+        assert not stored.getexif() and "exif" not in stored.info and "comment" not in stored.info
+    assert b"PhoneMaker" not in checked.data and b"<script>" not in checked.data
+
+
+def test_a_png_loses_its_text_chunks_and_anything_appended():
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "<script>alert(1)</script>")
+    out = io.BytesIO()
+    Image.new("RGBA", (640, 480), (10, 20, 30, 255)).save(out, "PNG", pnginfo=info)
+    checked = check_upload(upload(out.getvalue() + zip_bytes(), "scan.png"))
+    assert checked.content_type == "image/png"
+    assert b"<script>" not in checked.data and b"PK\x03\x04" not in checked.data
+    assert checked.data.endswith(b"IEND\xaeB`\x82")
+    with Image.open(io.BytesIO(checked.data)) as stored:
+        assert stored.mode == "RGBA" and stored.size == (640, 480)

@@ -158,3 +158,29 @@ def test_submitting_an_incomplete_case_lists_what_is_missing(client):
     response = client.post("/portal/verify/", {"step": "submit"})
     assert response.status_code == 400
     assert b"Upload a utility bill or bank statement." in response.content
+
+
+def test_a_polyglot_photo_is_served_back_without_what_was_appended(client):
+    import hashlib
+    import io
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("x.html", "<script>alert(1)</script>")
+    user, submission = prepared(poa=False)
+    polyglot = specimens.passport(specimens.Person()) + archive.getvalue()
+    from kyc.services import kyc_document_upload
+
+    document = kyc_document_upload(
+        submission=submission,
+        actor=user,
+        kind="passport",
+        side="front",
+        uploaded_file=SimpleUploadedFile("passport.jpg", polyglot),
+    )
+    assert document.sha256 == hashlib.sha256(polyglot).hexdigest()
+    login(client, user)
+    served = b"".join(client.get(f"/portal/verify/documents/{document.pk}/").streaming_content)
+    assert served[:2] == b"\xff\xd8" and b"PK\x03\x04" not in served
+    assert len(served) == document.size
