@@ -2,7 +2,7 @@
 
 A panel provider, contributed to the `dashboard.panels` hook in its app's `contributions.py`,
 takes the user and returns the KPI cards and charts they may see; the kernel does not import
-the apps above it (see ARCHITECTURE.md, dependency direction).
+the apps above it (see docs/architecture.md, the apps and their boundaries).
 """
 
 from collections.abc import Callable

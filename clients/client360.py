@@ -5,7 +5,7 @@ hook in its `contributions.py`: `fn(client, user) -> Contribution`. A provider a
 sections (a template and its context), timeline entries, KPI cards, charts and communication
 entries; clients itself provides the identity, standing, trading, communications, tickets and
 retention parts (below, contributed in clients.contributions). clients never imports the apps
-above it (see ARCHITECTURE.md, dependency direction).
+above it (see docs/architecture.md, the apps and their boundaries).
 
 Every provider costs a fixed number of queries whatever the client's row counts: aggregates are
 computed in SQL and every list is LIMITed, so the page stays fast for a client with millions

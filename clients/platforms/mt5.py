@@ -1,4 +1,4 @@
-"""MetaTrader 5 Web API adapter (ARCHITECTURE.md, integration surfaces).
+"""MetaTrader 5 Web API adapter (docs/architecture.md, outside systems).
 
 Auth is the Web API's challenge-response: `auth/start` returns `srv_rand`; we answer
 `MD5(pw + srv_rand)` with pw = MD5(MD5(utf16le(password)) + "WebAPI") and check the server's

@@ -1,4 +1,4 @@
-"""The MT5 Web API sandbox speaks the real handshake (ARCHITECTURE.md, integration surfaces)."""
+"""The MT5 Web API sandbox speaks the real handshake (docs/architecture.md, outside systems)."""
 
 import hashlib
 import json
