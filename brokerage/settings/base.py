@@ -373,11 +373,25 @@ SANDBOX_MT5_PASSWORD = env("SANDBOX_MT5_PASSWORD", default="sandbox-manager")
 DEMO_BOOK_CLIENTS = env.int("DEMO_BOOK_CLIENTS", default=2000)
 
 # --- Logging --------------------------------------------------------------------------------
+# Every process logs to its standard error; `make up` sends each one's to its own file in
+# var/log/ (web, worker, beat, sealer, sandbox), the containers to their log driver. A refused
+# request (4xx) is one line, never a traceback.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors": {"()": "brokerage.logfilters.ClientErrorsWithoutTraceback"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's own handlers print a second copy of every request error when DEBUG is on.
+        "django": {"handlers": [], "level": "INFO"},
+    },
 }
