@@ -65,25 +65,32 @@ NURTURE_STEPS = [
 
 @transaction.atomic
 def install_demo_rules() -> None:
-    for order, (name, field, op, value, points) in enumerate(SCORING, start=1):
-        ScoringRule.objects.update_or_create(
-            name=name,
-            defaults={
-                "field": field,
-                "operator": op,
-                "value": value if value is not None else [],
-                "points": points,
-                "order": order * 10,
-            },
-        )
-    sequence, _ = NurtureSequence.objects.get_or_create(name=FIRST_TIME_TRADER)
-    for position, language, delay, subject, body in NURTURE_STEPS:
-        NurtureStep.objects.update_or_create(
-            sequence=sequence,
-            position=position,
-            language=language,
-            defaults={"delay_minutes": delay, "subject": subject, "body": body},
-        )
+    """The demo's scoring rules, nurture sequence and routing rules, each set installed only when
+    it is absent: seeding again leaves an admin's edits, renames and deletions (and the rules'
+    history) alone."""
+    if not ScoringRule.objects.exists():
+        for order, (name, field, op, value, points) in enumerate(SCORING, start=1):
+            ScoringRule.objects.create(
+                name=name,
+                field=field,
+                operator=op,
+                value=value if value is not None else [],
+                points=points,
+                order=order * 10,
+            )
+    sequence, created = NurtureSequence.objects.get_or_create(name=FIRST_TIME_TRADER)
+    if created:
+        for position, language, delay, subject, body in NURTURE_STEPS:
+            NurtureStep.objects.create(
+                sequence=sequence,
+                position=position,
+                language=language,
+                delay_minutes=delay,
+                subject=subject,
+                body=body,
+            )
+    if RoutingRule.objects.exists():
+        return
     desks = {d.name: d for d in Desk.objects.filter(name__in=["Dubai", "Global"])}
     rules = [
         (
@@ -120,15 +127,8 @@ def install_demo_rules() -> None:
         ),
     ]
     for order, name, conditions, action, desk, seq in rules:
-        RoutingRule.objects.update_or_create(
-            name=name,
-            defaults={
-                "order": order,
-                "conditions": conditions,
-                "action": action,
-                "desk": desk,
-                "sequence": seq,
-            },
+        RoutingRule.objects.create(
+            name=name, order=order, conditions=conditions, action=action, desk=desk, sequence=seq
         )
 
 

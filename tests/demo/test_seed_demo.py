@@ -11,6 +11,7 @@ from brokerage.totp import totp_code
 from clients.models import Client, Deal, RetentionFlag, TradingAccount
 from finance.models import Transfer
 from ib.models import Partner
+from leads.models import NurtureSequence, NurtureStep, RoutingRule, ScoringRule
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +140,35 @@ def test_without_the_sandbox_the_rest_of_the_demo_installs(settings):
     assert "not answering" in "".join(out)
     assert Client.objects.filter(user__email="client@demo.test").exists()
     assert not TradingAccount.objects.exists()
+
+
+def rule_history_counts():
+    return {
+        model.__name__: model.history.count()
+        for model in (RoutingRule, ScoringRule, NurtureSequence, NurtureStep)
+        if hasattr(model, "history")
+    } | {"steps": sorted(NurtureStep.objects.values_list("pk", "subject", "delay_minutes"))}
+
+
+def test_seeding_again_leaves_the_rules_and_an_admins_edits_alone(demo):
+    routing = RoutingRule.objects.get(name="UAE leads to the Dubai desk")
+    routing.order = 55
+    routing.conditions = [{"field": "country", "op": "in", "value": ["AE", "SA"]}]
+    routing.save()  # as the admin saves it
+    scoring = ScoringRule.objects.order_by("order").first()
+    scoring.points = 77
+    scoring.save()
+    renamed = RoutingRule.objects.get(name="Everyone else to the Global desk")
+    renamed.name = "Everyone else: Global"
+    renamed.save()
+    counts = rule_history_counts()
+    rules = sorted(RoutingRule.objects.values_list("name", "order"))
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+    assert rule_history_counts() == counts
+    assert sorted(RoutingRule.objects.values_list("name", "order")) == rules
+    routing.refresh_from_db()
+    assert routing.order == 55 and routing.conditions[0]["value"] == ["AE", "SA"]
+    scoring.refresh_from_db()
+    assert scoring.points == 77
