@@ -1,13 +1,9 @@
 """Leads on the back-office home (contributed in leads.contributions)."""
 
-from django.db.models import Count
-from django.db.models.functions import TruncDate
-from django.utils import timezone
-
 from brokerage.dashboard import Chart, Kpi, Panel
 
 from .models import Lead
-from .selectors import lead_summary
+from .selectors import lead_counts_by_status, lead_counts_per_day, lead_summary
 
 
 def leads_panel(user) -> Panel:
@@ -25,25 +21,15 @@ def leads_panel(user) -> Panel:
         ]
     )
     if user.has_perm("leads.view_all_leads") or user.has_perm("leads.manage_desk_leads"):
-        start = (timezone.now() - timezone.timedelta(days=13)).date()
-        rows = dict(
-            Lead.objects.filter(created_at__date__gte=start)
-            .annotate(day=TruncDate("created_at"))
-            .values("day")
-            .annotate(n=Count("id"))
-            .values_list("day", "n")
-        )
-        days = [start + timezone.timedelta(days=i) for i in range(14)]
-        by_status = dict(
-            Lead.objects.values("status").annotate(n=Count("id")).values_list("status", "n")
-        )
+        per_day = lead_counts_per_day(user=user, days=14)
+        by_status = lead_counts_by_status(user=user)
         panel.charts = [
             Chart(
                 "leads-per-day",
                 "Leads captured, last 14 days",
                 "bar",
-                [d.isoformat()[5:] for d in days],
-                [{"label": "Leads", "data": [rows.get(d, 0) for d in days]}],
+                [day.isoformat()[5:] for day, _n in per_day],
+                [{"label": "Leads", "data": [n for _day, n in per_day]}],
                 order=1,
             ),
             Chart(

@@ -15,6 +15,7 @@ from django.db.models import (
     Subquery,
     When,
 )
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from brokerage.errors import NotAllowed
@@ -258,16 +259,46 @@ def lead_import_list(*, user: User) -> QuerySet[LeadImport]:
     return qs
 
 
-def lead_summary(*, user: User) -> dict:
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+def _dashboard_leads(user: User) -> QuerySet[Lead]:
+    """The leads a user's home figures count: all of them, their desks', or their own."""
     base = Lead.objects.all()
     if not user.has_perm("leads.view_all_leads"):
         if user.has_perm("leads.manage_desk_leads"):
             base = base.filter(desk__in=_managed_desks(user))
         else:
             base = base.filter(assigned_to=user)
-    return base.aggregate(
-        today=Count("id", filter=Q(created_at__gte=today)),
+    return base
+
+
+def lead_summary(*, user: User) -> dict:
+    """The home tiles: leads captured today (the last bar of `lead_counts_per_day`, the same
+    leads and the same day), open and converted leads."""
+    counts = _dashboard_leads(user).aggregate(
         open=Count("id", filter=Q(status__in=Lead.OPEN)),
         converted=Count("id", filter=Q(status=Lead.Status.CONVERTED)),
+    )
+    return {"today": lead_counts_per_day(user=user, days=1)[-1][1], **counts}
+
+
+def lead_counts_per_day(*, user: User, days: int) -> list[tuple[date, int]]:
+    """Leads captured on each of the last `days` days (today last), in the site's time zone."""
+    today = timezone.localdate()
+    start = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(start, time.min))
+    rows = dict(
+        _dashboard_leads(user)
+        .filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    return [
+        (start + timedelta(days=i), rows.get(start + timedelta(days=i), 0)) for i in range(days)
+    ]
+
+
+def lead_counts_by_status(*, user: User) -> dict[str, int]:
+    return dict(
+        _dashboard_leads(user).values("status").annotate(n=Count("id")).values_list("status", "n")
     )
