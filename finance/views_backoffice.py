@@ -487,12 +487,15 @@ def reconciliation_detail(request, run_id: int):
     elif show == "noted":  # what the reader had to assume to read a line
         page, query = paginate(request, run.lines.exclude(note="").order_by("line_no"), 50)
     else:
-        items = run.items.select_related("resolved_by", "line", "posting__transaction")
+        items = run.items.select_related(
+            "resolved_by", "line", "posting__transaction__client__user"
+        )
         if kind:
             items = items.filter(kind=kind)
         if show == "open":
             items = items.filter(resolved_at__isnull=True)
         page, query = paginate(request, items.order_by("kind", "id"), 50)
+        recon_selectors.attach_payments(page.object_list)
     closed = PeriodClose.objects.filter(run=run).first()
     ctx = {
         "run": run,

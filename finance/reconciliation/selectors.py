@@ -10,8 +10,9 @@ from calendar import monthrange
 from datetime import date, timedelta
 
 from django.core.cache import cache
+from django.db.models import Q
 
-from ..models import PeriodClose, ReconciliationRun
+from ..models import Deposit, PeriodClose, ReconciliationRun
 
 
 def progress_key(run_id: int) -> str:
@@ -44,3 +45,35 @@ def period_closed(psp: str, start: date, end: date) -> date | None:
             return month
         month = (month + timedelta(days=32)).replace(day=1)
     return None
+
+
+def attach_payments(items) -> None:
+    """Give each difference its date (`when`), the client it concerns and the deposit behind it
+    (`deposit`), so the run page links them: through the ledger transaction of its posting, or
+    for a line the ledger lacks, through the PSP's reference on the line. Two queries a page."""
+    items = list(items)
+    txn_ids = {i.posting.transaction_id for i in items if i.posting_id}
+    refs = {i.line.reference for i in items if i.line_id and i.line.reference}
+    refs |= {i.line.payment_reference for i in items if i.line_id and i.line.payment_reference}
+    deposits = Deposit.objects.filter(
+        Q(ledger_transaction_id__in=txn_ids)
+        | Q(provider_reference__in=refs)
+        | Q(reference__in=refs)
+    ).select_related("client__user")
+    by_txn, by_ref = {}, {}
+    for deposit in deposits:
+        if deposit.ledger_transaction_id:
+            by_txn[deposit.ledger_transaction_id] = deposit
+        for ref in (deposit.provider_reference, deposit.reference):
+            if ref:
+                by_ref[ref] = deposit
+    for item in items:
+        deposit = None
+        if item.posting_id:
+            deposit = by_txn.get(item.posting.transaction_id)
+        if deposit is None and item.line_id:
+            deposit = by_ref.get(item.line.reference) or by_ref.get(item.line.payment_reference)
+        item.deposit = deposit
+        txn_client = item.posting.transaction.client if item.posting_id else None
+        item.client = txn_client or (deposit.client if deposit else None)
+        item.when = item.line.booked_on if item.line_id else item.posting.posted_at.date()

@@ -21,6 +21,7 @@ from finance.reconciliation.services import (
 )
 from sandbox import statements as writers
 from tests.conftest import login, make_client_user, make_staff
+from tests.finance.conftest import deposit_paid, verified_client
 
 D = Decimal
 TODAY = timezone.now().date()
@@ -294,3 +295,20 @@ def test_a_description_two_lines_share_is_no_match_by_description(officer, db):
     run = run_file(officer, data, "stripe_csv")
     assert run.counts["matched_description"] == 0
     assert run.counts["matched_amount_date"] == 2 and run.counts["differences"] == 0
+
+
+def test_the_differences_show_the_date_the_client_and_the_deposit(officer, methods, client):
+    trader = verified_client("diff.trader@test.example")
+    deposit = deposit_paid(trader, methods["stripe"], "100.00")  # the PSP's file lacks it
+    run = run_file(
+        officer, writers.write_stripe_itemized_csv([row(1, "pi_x", "60.00")]), "stripe_csv"
+    )
+    assert sorted(run.items.values_list("kind", flat=True)) == [
+        "missing_at_psp",
+        "missing_in_ledger",
+    ]
+    login(client, officer)
+    html = client.get(f"/backoffice/finance/reconciliation/{run.pk}/").content.decode()
+    assert f'href="/backoffice/clients/{trader.pk}/"' in html
+    assert f'href="/backoffice/finance/deposits/{deposit.pk}/"' in html
+    assert html.count(TODAY.isoformat()) >= 2  # each difference is dated
