@@ -20,6 +20,7 @@ from ninja.security import APIKeyHeader
 
 from .errors import DomainError, InvalidInput
 from .models import ApiIdempotency
+from .ratelimit import RateLimited, api_key_rate_check
 from .services import api_key_authenticate
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class ApiKeyAuth(APIKeyHeader):
         api_key = api_key_authenticate(key or "")
         if api_key is not None:
             request.api_key = api_key
+            api_key_rate_check(api_key)  # 429 past API_RATE_LIMIT (brokerage/ratelimit.py)
         return api_key
 
 
@@ -141,7 +143,11 @@ def install_error_handlers(api: NinjaAPI) -> NinjaAPI:
 
     @api.exception_handler(DomainError)
     def on_domain_error(request, exc: DomainError):
-        return api.create_response(request, exc.as_dict(), status=exc.status)
+        response = api.create_response(request, exc.as_dict(), status=exc.status)
+        if isinstance(exc, RateLimited):
+            for name, value in exc.headers().items():
+                response[name] = value
+        return response
 
     @api.exception_handler(HttpError)
     def on_http_error(request, exc: HttpError):

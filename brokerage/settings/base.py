@@ -107,6 +107,8 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
+# Requests per API key: "REQUESTS/SECONDS" or "off" (brokerage/ratelimit.py).
+API_RATE_LIMIT = env("API_RATE_LIMIT", default="300/60")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
