@@ -731,7 +731,10 @@ class StatementLine(models.Model):
 
     class Meta:
         ordering = ["line_no"]
-        indexes = [models.Index(fields=["run", "reference"])]
+        indexes = [  # the lines left for matching after the load: a few of a million
+            models.Index(fields=["run", "reference"]),
+            models.Index(fields=["run"], condition=Q(posting=None), name="finance_sl_unmatched"),
+        ]
 
     def __str__(self):
         return f"line {self.line_no} {self.reference}"
@@ -749,9 +752,7 @@ class ReconciliationItem(models.Model):
 
     run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="items")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    line = models.ForeignKey(
-        StatementLine, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+    line = models.ForeignKey(StatementLine, models.CASCADE, null=True, blank=True, related_name="+")
     posting = models.ForeignKey(
         Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
