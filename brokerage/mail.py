@@ -9,7 +9,7 @@ Python's email package treats as line ends, become single spaces. Bodies are lef
 
 import re
 
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMultiAlternatives
 
 # CR, LF and the other line boundaries of str.splitlines(), with any space around them.
 _LINE_BREAKS = re.compile(r"\s*[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+\s*")
@@ -27,13 +27,17 @@ def email_send(
     to: list[str],
     from_email: str | None = None,
     reply_to: list[str] | None = None,
+    html: str | None = None,
 ) -> int:
-    """Send a plain-text email (from DEFAULT_FROM_EMAIL unless told); every header value is
-    made one line first."""
-    return EmailMessage(
+    """Send a plain-text email, with `html` as its HTML alternative when given (from
+    DEFAULT_FROM_EMAIL unless told); every header value is made one line first."""
+    message = EmailMultiAlternatives(
         subject=header_value(subject),
         body=body,
         from_email=header_value(from_email) or None,
         to=[header_value(address) for address in to],
         reply_to=[header_value(address) for address in reply_to or []],
-    ).send()
+    )
+    if html:
+        message.attach_alternative(html, "text/html")
+    return message.send()

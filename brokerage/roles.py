@@ -55,6 +55,7 @@ ROLES: dict[str, Role] = {
                 "finance.view_finance",
                 "clients.view_all_clients",
                 "clients.manage_aml_case",
+                "clients.review_client_emails",
             ),
         ),
         Role(
@@ -84,6 +85,7 @@ ROLES: dict[str, Role] = {
                 "clients.view_platform_sync",
                 "clients.manage_retention",
                 "clients.answer_tickets",
+                "clients.review_client_emails",
                 "brokerage.view_auditevent",
                 "brokerage.view_user",
                 "brokerage.add_user",

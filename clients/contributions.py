@@ -41,6 +41,14 @@ for item in [
         "Clients",
     ),
     NavItem(
+        "Client emails",
+        "clients:emails",
+        "envelope-paper",
+        "clients.review_client_emails",
+        10,
+        "Clients",
+    ),
+    NavItem(
         "Trading platforms",
         "platforms:status",
         "arrow-repeat",

@@ -73,6 +73,7 @@ class Client(models.Model):
             ("answer_tickets", "Can answer and close support tickets"),
             ("view_platform_sync", "Can see trading platform sync status"),
             ("manage_aml_case", "Can open and close a client's AML case"),
+            ("review_client_emails", "Can review the emails clients are sent"),
         ]
 
     def __str__(self):
@@ -474,12 +475,25 @@ class ClientActivity(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # An email to the client (`clients.notify`): the state change it tells (one email per
+    # event, unique), the template it was written from, its HTML part, when it went out.
+    event_key = models.CharField(max_length=120, blank=True, default="")
+    template = models.CharField(max_length=60, blank=True, default="")
+    html = models.TextField(blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "client activities"
         indexes = [models.Index(fields=["client", "-created_at"], name="clients_activity_recent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_key"],
+                condition=~Q(event_key=""),
+                name="clients_activity_one_email_per_event",
+            )
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} on client {self.client_id}"

@@ -245,3 +245,25 @@ def client_call_log(
         evidence={"activity": activity.pk, "outcome": outcome, "seconds": duration_seconds},
     )
     return activity
+
+
+@transaction.atomic
+def client_language_set(*, client: Client, language: str, actor: Actor) -> Client:
+    """The language the client is written to in (emails); any ISO 639-1 code."""
+    from brokerage.errors import InvalidInput
+    from brokerage.intl import is_language
+
+    language = (language or "").strip().lower()
+    if not is_language(language):
+        raise InvalidInput("Choose a language.", fields={"language": ["Choose a language."]})
+    client = lock_client(client)
+    if client.language != language:
+        before, client.language = client.language, language
+        client.save(update_fields=["language"])
+        audit_record(
+            actor=actor,
+            action=audit_events.CLIENT_LANGUAGE_CHANGED,
+            target=client,
+            evidence={"from": before, "to": language},
+        )
+    return client

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views_backoffice as views
+from . import views_emails
 
 app_name = "clients"
 
@@ -12,4 +13,6 @@ urlpatterns = [
     path("<id:client_id>/call/", views.client_call, name="call"),
     path("tickets/", views.ticket_queue, name="tickets"),
     path("tickets/<id:ticket_id>/", views.ticket_detail, name="ticket"),
+    path("emails/", views_emails.email_list, name="emails"),
+    path("emails/<slug:name>/", views_emails.email_detail, name="email"),
 ]

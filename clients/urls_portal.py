@@ -7,6 +7,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views_portal.home, name="home"),
     path("profile/", views_portal.profile, name="profile"),
+    path("profile/language/", views_portal.profile_language, name="language"),
     path("trading/", views_trading.accounts, name="trading"),
     path("trading/open/", views_trading.account_open, name="account_open"),
     path("trading/<id:account_id>/", views_trading.account_detail, name="account"),

@@ -47,6 +47,7 @@ from .ledger import (
 )
 from .locks import lock_client_money, lock_transfer
 from .models import Hold, LedgerAccount, LedgerTransaction, Transfer
+from .notices import client_tell
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +244,14 @@ def _finish(
                 "attempts": t.attempts,
                 **({"platform": detail} if detail else {}),
             },
+        )
+        client_tell(
+            t,
+            t.status,  # completed or failed
+            actor=actor,
+            to_trading=t.direction == Transfer.Direction.TO_TRADING,
+            login=str(t.trading_account.login),
+            reason=t.failure_reason,
         )
         return t.status
 

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.intl import is_country
-from brokerage.mail import email_send
 from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.models import Client
+from clients.notify import client_notify
 from clients.services import client_kyc_level_set, client_restrict
 from kyc import audit_events
 
@@ -24,6 +24,7 @@ from .models import KycCheck, KycDocument, KycSubmission
 
 log = logging.getLogger(__name__)
 AUTOCHECK_ACTOR = "rule:kyc_autocheck"
+EXPIRY_ACTOR = "rule:kyc_expiry"
 State = KycSubmission.State
 OPEN_STATES = (State.DRAFT, State.RESUBMISSION)
 
@@ -353,6 +354,7 @@ def _autocheck_record(submission: KycSubmission, results, seconds: float) -> Kyc
             document_expires_on=expiry,
             evidence={"submission": submission.pk},
         )
+        _tell_approved(submission, AUTOCHECK_ACTOR)
     else:
         submission.send_to_review()
         submission.save()
@@ -427,7 +429,19 @@ def kyc_review_approve(*, submission: KycSubmission, actor, reason: str) -> KycS
         actor=actor,
         reason=f"KYC submission {submission.pk} approved in review",
     )
+    _tell_approved(submission, actor)
     return submission
+
+
+def _tell_approved(submission: KycSubmission, actor: Actor) -> None:
+    client_notify(
+        submission.client,
+        email="kyc_approved",
+        key=f"kyc:{submission.pk}:approved",
+        actor=actor,
+        url_name="portal:home",
+        data={"kyc_submission": submission.pk},
+    )
 
 
 @transaction.atomic
@@ -443,6 +457,15 @@ def kyc_review_reject(*, submission: KycSubmission, actor, reason: str) -> KycSu
     submission.decision_reason = reason.strip()
     submission.save()
     audit_record(actor=actor, action=audit_events.KYC_REJECTED, target=submission, reason=reason)
+    client_notify(
+        submission.client,
+        email="kyc_rejected",
+        key=f"kyc:{submission.pk}:rejected",
+        actor=actor,
+        url_name="kyc:wizard",
+        context={"reason": submission.decision_reason},
+        data={"kyc_submission": submission.pk},
+    )
     return submission
 
 
@@ -473,15 +496,18 @@ def kyc_review_request_resubmission(
         reason=message,
         evidence={"documents": documents},
     )
-    user = submission.client.user
-    labels = ", ".join(KycDocument.Kind(d).label.lower() for d in documents)
-    transaction.on_commit(
-        lambda: email_send(
-            subject="Please upload your document again",
-            body=f"Hello {user.first_name or 'there'},\n\nWe could not verify your {labels}: "
-            f"{message.strip()}\n\nPlease upload it again in the client portal.",
-            to=[user.email],
-        )
+    # One email per request: each follows a (re)submission, which has its own time.
+    client_notify(
+        submission.client,
+        email="kyc_documents_requested",
+        key=f"kyc:{submission.pk}:documents_requested:{submission.submitted_at.isoformat()}",
+        actor=actor,
+        url_name="kyc:wizard",
+        context={
+            "documents": ", ".join(KycDocument.Kind(d).label.lower() for d in documents),
+            "message": message.strip(),
+        },
+        data={"kyc_submission": submission.pk, "documents": documents},
     )
     return submission
 
@@ -498,32 +524,43 @@ def kyc_expiry_sweep(*, today: date | None = None) -> dict:
         kyc_level__gte=1, id_document_expires_on__lte=soon
     ).select_related("user"):
         if client.id_document_expires_on < today:
+            expired_on = client.id_document_expires_on
             with transaction.atomic():
                 client_kyc_level_set(
                     client=client,
                     level=0,
-                    actor="rule:kyc_expiry",
+                    actor=EXPIRY_ACTOR,
                     reason="identity document expired",
                 )
                 client_restrict(
                     client=client,
-                    actor="rule:kyc_expiry",
+                    actor=EXPIRY_ACTOR,
                     reason="KYC: identity document expired; verify again",
+                )
+                client_notify(
+                    client,
+                    email="kyc_document_expired",
+                    key=f"kyc:client:{client.pk}:expired:{expired_on}",
+                    actor=EXPIRY_ACTOR,
+                    url_name="kyc:wizard",
                 )
             restricted += 1
         elif client.id_document_expires_on == soon:  # once, 30 days before
-            email_send(
-                subject="Your identity document expires soon",
-                body=f"Hello {client.user.first_name or 'there'},\n\nYour identity document "
-                f"expires on {client.id_document_expires_on:%d %B %Y}. Please upload a "
-                "new one in the client portal to keep your account fully active.",
-                to=[client.user.email],
-            )
-            audit_record(
-                actor="rule:kyc_expiry",
-                action=audit_events.KYC_EXPIRY_WARNING,
-                target=client,
-                evidence={"expires": str(client.id_document_expires_on)},
-            )
+            expires_on = client.id_document_expires_on
+            with transaction.atomic():
+                audit_record(
+                    actor=EXPIRY_ACTOR,
+                    action=audit_events.KYC_EXPIRY_WARNING,
+                    target=client,
+                    evidence={"expires": str(expires_on)},
+                )
+                client_notify(
+                    client,
+                    email="kyc_document_expiring",
+                    key=f"kyc:client:{client.pk}:expiring:{expires_on}",
+                    actor=EXPIRY_ACTOR,
+                    url_name="kyc:wizard",
+                    context={"expires_on": expires_on},
+                )
             warned += 1
     return {"warned": warned, "restricted": restricted}

@@ -249,6 +249,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# Translations of what clients read (the emails of `clients.emails`): one catalogue per
+# language in locale/<code>/LC_MESSAGES/django.po, compiled to .mo (`manage.py compilemessages`).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

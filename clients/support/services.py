@@ -15,8 +15,8 @@ from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.mail import header_value
 from brokerage.services import Actor, audit_record
 from clients import audit_events
-from clients.models import Client, ClientActivity, SupportTicket, TicketMessage
-from clients.notify import email_client
+from clients.models import Client, SupportTicket, TicketMessage
+from clients.notify import client_notify
 from clients.selectors import clients_visible_to
 
 from .selectors import answers_tickets
@@ -95,29 +95,21 @@ def ticket_open(
         evidence={"client": client.pk, "category": category, "priority": priority},
     )
     if not from_staff:
-        transaction.on_commit(lambda: _ticket_received_email(ticket))
+        _tell(ticket, client, "received", key=f"ticket:{ticket.pk}:received", actor=actor)
     return ticket
 
 
-def _ticket_received_email(ticket: SupportTicket) -> None:
-    email_client(
-        ticket.client.user,
-        subject=f"[#{ticket.pk}] {ticket.subject}: we have your request",
-        body=f'Thank you for contacting us. Your request #{ticket.pk} "{ticket.subject}" has '
-        "reached our support team, and we will answer you by email and in the client portal:",
+def _tell(ticket: SupportTicket, client: Client, what: str, *, key: str, actor: Actor, **context):
+    """The email `ticket_<what>` to the client, once per `key`, after commit."""
+    client_notify(
+        client,
+        email=f"ticket_{what}",
+        key=key,
+        actor=actor,
         url_name="portal:ticket",
         args=[ticket.pk],
-    )
-
-
-def _ticket_email(ticket: SupportTicket, body: str, author_name: str) -> None:
-    email_client(
-        ticket.client.user,
-        subject=f"Re: [#{ticket.pk}] {ticket.subject}",
-        body=f'{author_name} replied to your support request #{ticket.pk} "{ticket.subject}":'
-        f"\n\n{body}\n\nRead the conversation and reply in the client portal:",
-        url_name="portal:ticket",
-        args=[ticket.pk],
+        context={"ticket": ticket.pk, "subject": ticket.subject, **context},
+        data={"ticket": ticket.pk},
     )
 
 
@@ -150,15 +142,15 @@ def ticket_reply(*, ticket: SupportTicket, body: str, actor: Actor) -> TicketMes
         fields.append("assigned_to")
     ticket.save(update_fields=fields)
     if from_staff:
-        name = "Our support team" if isinstance(actor, str) else actor.get_full_name()
-        ClientActivity.objects.create(
-            client=client,
-            kind=ClientActivity.Kind.EMAIL,
-            actor=None if isinstance(actor, str) else actor,
-            actor_label=actor if isinstance(actor, str) else actor.email,
-            subject=header_value(f"Re: [#{ticket.pk}] {ticket.subject}"),
-            body=body,
-            data={"ticket": ticket.pk, "message": message.pk},
+        name = "" if isinstance(actor, str) else actor.get_full_name()
+        _tell(
+            ticket,
+            client,
+            "answered",
+            key=f"ticket:{ticket.pk}:message:{message.pk}",
+            actor=actor,
+            author=name or "Our support team",
+            reply=body,
         )
     audit_record(
         actor=actor,
@@ -170,9 +162,6 @@ def ticket_reply(*, ticket: SupportTicket, body: str, actor: Actor) -> TicketMes
             "status": [before, ticket.status],
         },
     )
-    if from_staff:
-        ticket.client = client
-        transaction.on_commit(lambda: _ticket_email(ticket, body, name or "Our support team"))
     return message
 
 

@@ -36,7 +36,7 @@ from clients import audit_events
 
 from ..locks import lock_client
 from ..models import AccountOpening, AccountType, Client, TradingAccount
-from ..notify import email_client
+from ..notify import client_notify
 from ..platforms import (
     AccountInfo,
     PlatformAuthFailed,
@@ -325,16 +325,21 @@ def account_openings_look_again(*, openings: list[AccountOpening], actor: Actor)
     return counts
 
 
-def _account_ready_email(account: TradingAccount) -> None:
-    email_client(
-        account.client.user,
-        subject=f"Your trading account {account.login} is open",
-        body=f"The trading server confirmed the account you asked for: login {account.login} "
-        f"on {account.server.name}. Set its password in the client portal, then sign in to "
-        "MetaTrader 5:",
-        url_name="portal:account",
+def _account_email(account: TradingAccount, what: str, key: str, url_name: str) -> None:
+    client_notify(
+        account.client,
+        email=f"trading_account_{what}",
+        key=key,
+        actor="rule:trading_accounts",
+        url_name=url_name,
         args=[account.pk],
+        context={"login": str(account.login), "server": account.server.name},
+        data={"trading_account": account.login},
     )
+
+
+def _account_ready_email(account: TradingAccount) -> None:
+    _account_email(account, "ready", f"trading_account:{account.pk}:ready", "portal:account")
 
 
 def trading_account_password_reset(*, account: TradingAccount, actor: Actor, request=None) -> str:
@@ -392,12 +397,6 @@ def trading_account_password_reset(*, account: TradingAccount, actor: Actor, req
 
 
 def _password_changed_email(account: TradingAccount) -> None:
-    email_client(
-        account.client.user,
-        subject=f"The password of trading account {account.login} was changed",
-        body=f"A new MetaTrader 5 password was set for account {account.login} on "
-        f"{account.server.name} from the client portal. If this was not you, contact us at "
-        "once and set a new password:",
-        url_name="portal:account_password",
-        args=[account.pk],
-    )
+    changed = timezone.now().isoformat()
+    key = f"trading_account:{account.pk}:password:{changed}"
+    _account_email(account, "password_changed", key, "portal:account_password")

@@ -33,6 +33,7 @@ from .. import psp as psp_registry
 from ..ledger import Leg, clearing_for, ledger_post, wallet_for
 from ..locks import lock_deposit_accounts, lock_in_order
 from ..models import Deposit, LedgerTransaction, PaymentMethod, new_reference
+from ..notices import client_tell
 from ..psp import EventKind, InstrumentInfo, PspError, WebhookEvent, WebhookRejected
 from .common import DepositNotAllowed
 from .instruments import deposit_instrument_record
@@ -221,7 +222,12 @@ def deposit_credit(
             "instrument": deposit.instrument.label if deposit.instrument else "",
         },
     )
+    client_tell(deposit, "credited", actor=actor, method=_method_name(deposit))
     return "credited" + (" (FTD)" if deposit.is_ftd else "")
+
+
+def _method_name(deposit: Deposit) -> str:
+    return PaymentMethod.objects.filter(pk=deposit.method_id).values_list("name", flat=True).get()
 
 
 def deposit_payment_update(*, deposit: Deposit, event: WebhookEvent, actor: str) -> str:
@@ -249,5 +255,12 @@ def deposit_payment_update(*, deposit: Deposit, event: WebhookEvent, actor: str)
         target=deposit,
         reason=deposit.failure_reason,
         evidence={"event_id": event.event_id},
+    )
+    client_tell(
+        deposit,
+        "failed",
+        actor=actor,
+        method=_method_name(deposit),
+        reason=deposit.failure_reason,
     )
     return deposit.status

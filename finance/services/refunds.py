@@ -33,6 +33,7 @@ from ..ledger import hold_place, system_account, wallet_for
 from ..locks import lock_deposit_accounts
 from ..models import Deposit, LedgerAccount, LedgerTransaction, Refund, new_reference
 from ..models_wires import BANK_WIRE
+from ..notices import client_tell
 from ..psp import OperationResult
 from .common import (
     CLAIM_STALE_AFTER,
@@ -178,6 +179,14 @@ def refund_finish(refund_id: int, result: OperationResult, actor: str) -> str:
             reason=refund.failure_reason,
             evidence={"refund": refund.reference, "provider_reference": refund.provider_reference},
         )
+        if refund.status == Refund.Status.SUCCEEDED:
+            client_tell(
+                refund,
+                "succeeded",
+                actor=actor,
+                deposit=deposit.reference,
+                method=psp_registry.PSP_NAMES.get(deposit.psp, deposit.psp),
+            )
         return refund.status
 
 

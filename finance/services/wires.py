@@ -26,7 +26,9 @@ Contract:
 - `wire_return` (finance): a wire the bank rejected (sent, not yet paid: the hold is
   released) or returned after paying it (the debit is reversed through the ledger).
 Every change the client waits for (credited, sent, paid, returned) reaches them by email and
-their communication history (`clients.notify.client_notify`).
+their communication history (`finance.notices.client_tell`): a credited wire is told by
+`deposits.deposit_credit` and a paid one by `withdrawals.withdrawal_finish`, as any deposit and
+withdrawal; sent to the bank and returned here.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ from brokerage.errors import DomainError, InvalidInput
 from brokerage.money import format_money
 from brokerage.services import Actor, audit_record
 from clients.models import Client
-from clients.notify import client_notify
 from clients.payment_reference import references_in
 from finance import audit_events
 
@@ -52,6 +53,7 @@ from ..ledger import Leg, clearing_for, ledger_post, wallet_for
 from ..locks import lock_in_order, lock_withdrawal
 from ..models import LedgerTransaction, PaymentMethod, Withdrawal, new_reference
 from ..models_wires import BANK_WIRE, BankEntry, BankStatement, WireBatch, WireInstruction
+from ..notices import client_tell
 from ..pain001 import Transfer, build_pain001
 from ..psp import OperationResult
 from ..psp.base import bank_instrument
@@ -276,17 +278,6 @@ def _credit(entry: BankEntry, client: Client, rule: str, *, actor: Actor) -> Non
             subject=client,
             evidence={"deposit": deposit.reference, "rule": rule, "amount": str(entry.amount)},
         )
-    amount = format_money(entry.amount, entry.currency)
-    client_notify(
-        client,
-        subject=f"Your bank wire of {amount} is in your wallet",
-        body=f"We received your bank wire of {amount} (booked {entry.booked_on:%d %B %Y}) and "
-        "credited it to your wallet. See it in the client portal:",
-        url_name="wallet:home",
-        args=[],
-        actor_label=WIRE_ACTOR,
-        data={"deposit": deposit.reference},
-    )
 
 
 def _queue(entry: BankEntry, why: str, detail: str, *, candidates=()) -> str:
@@ -346,13 +337,6 @@ def _settle(entry: BankEntry) -> str:
         rule,
     )
     entry.save()
-    _tell(
-        w,
-        "paid",
-        f"Our bank paid your withdrawal {w.reference} of "
-        f"{format_money(w.amount, w.currency)} by wire to {_iban_end(found.iban)} on "
-        f"{entry.booked_on:%d %B %Y}; it is on its way to your account:",
-    )
     return "settled"
 
 
@@ -489,14 +473,7 @@ def wire_batch_create(
             target=w,
             evidence={"batch": message_id, "end_to_end_id": w.wire.end_to_end_id},
         )
-        _tell(
-            w,
-            "sent to your bank",
-            f"Your withdrawal {w.reference} of "
-            f"{format_money(w.amount, w.currency)} was sent to our bank today, to be paid by "
-            f"wire to {_iban_end(w.wire.iban)}. Wires usually arrive within one to two "
-            "business days:",
-        )
+        client_tell(w, "sent_to_bank", actor=actor, account_end=w.wire.iban[-4:])
     audit_record(
         actor=actor,
         action=audit_events.WIRE_BATCH_CREATED,
@@ -541,28 +518,5 @@ def wire_return(*, withdrawal: Withdrawal, reason: str, actor) -> Withdrawal:
     wire.returned_at, wire.return_reason = timezone.now(), reason[:255]
     wire.save(update_fields=["returned_at", "return_reason"])
     audit_record(actor=actor, action=audit_events.WITHDRAWAL_RETURNED, target=w, reason=reason)
-    _tell(
-        w,
-        "returned",
-        f"The bank wire of your withdrawal {w.reference} of "
-        f"{format_money(w.amount, w.currency)} to {_iban_end(wire.iban)} came back "
-        f"({reason}). The amount is available in your wallet again:",
-    )
+    client_tell(w, "returned", actor=actor, account_end=wire.iban[-4:], reason=reason)
     return w
-
-
-def _iban_end(iban: str) -> str:
-    return f"the account ending {iban[-4:]}"
-
-
-def _tell(w: Withdrawal, what: str, body: str) -> None:
-    client = Client.objects.select_related("user").get(pk=w.client_id)
-    client_notify(
-        client,
-        subject=f"Your withdrawal {w.reference} was {what}",
-        body=body,
-        url_name="wallet:home",
-        args=[],
-        actor_label=WIRE_ACTOR,
-        data={"withdrawal": w.reference},
-    )

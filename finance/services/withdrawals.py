@@ -43,6 +43,7 @@ from ..ledger import hold_close, hold_place, wallet_for
 from ..locks import lock_client_money, lock_withdrawal
 from ..models import Deposit, Hold, LedgerTransaction, Withdrawal, new_reference
 from ..models_wires import BANK_WIRE, WireInstruction
+from ..notices import client_tell
 from ..psp import OperationResult
 from .common import (
     CHECKS_ACTOR,
@@ -226,7 +227,7 @@ def withdrawal_request(
                 "checks": "kyc, restriction, aml, chargebacks, closed_loop, amount, velocity"
             },
         )
-        _queue_payout(withdrawal)
+        _approved(withdrawal, CHECKS_ACTOR)
     return withdrawal
 
 
@@ -251,9 +252,15 @@ def _wire_details(client: Client, iban: str, bic: str) -> dict:
     return details
 
 
-def _queue_payout(withdrawal: Withdrawal) -> None:
+def _method(w: Withdrawal) -> str:
+    return psp_registry.PSP_NAMES.get(w.psp, w.psp)
+
+
+def _approved(withdrawal: Withdrawal, actor: Actor) -> None:
+    """Tell the client, and queue the payout after commit."""
     from ..tasks import withdrawal_payout_task
 
+    client_tell(withdrawal, "approved", actor=actor, method=_method(withdrawal))
     if withdrawal.psp == BANK_WIRE:
         return  # paid by finance's next payment file (`wires.wire_batch_create`)
     withdrawal_payout_task.delay_on_commit(withdrawal.pk)
@@ -299,7 +306,7 @@ def withdrawal_approve(*, withdrawal: Withdrawal, actor, reason: str = "") -> Wi
             "overrode": [r["code"] for r in w.check_reasons],
         },
     )
-    _queue_payout(w)
+    _approved(w, actor)
     return w
 
 
@@ -317,6 +324,7 @@ def withdrawal_reject(*, withdrawal: Withdrawal, actor, reason: str) -> Withdraw
     hold_close(hold=w.hold, status=Hold.Status.RELEASED)
     w.save()
     audit_record(actor=actor, action=audit_events.WITHDRAWAL_REJECTED, target=w, reason=reason)
+    client_tell(w, "rejected", actor=actor, reason=reason)
     return w
 
 
@@ -432,6 +440,12 @@ def withdrawal_finish(withdrawal_id: int, result: OperationResult, actor: str) -
             reason=w.failure_reason,
             evidence={"provider_reference": w.provider_reference},
         )
+        if txn is not None:
+            wire = WireInstruction.objects.filter(withdrawal=w).only("iban").first()
+            end = wire.iban[-4:] if wire else ""
+            client_tell(w, "paid", actor=actor, method=_method(w), account_end=end)
+        elif w.psp != BANK_WIRE:  # a wire that fails came back: `wires.wire_return` tells it
+            client_tell(w, "failed", actor=actor, reason=w.failure_reason)
         return w.status
 
 

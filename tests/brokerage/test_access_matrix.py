@@ -29,6 +29,7 @@ MATRIX: dict[str, set[str]] = {
     "backoffice:system": {"ops_admin"},
     "portal:home": {"client"},
     "portal:profile": {"client"},
+    "portal:language": {"client"},
     "portal:support": {"client"},
     "portal:ticket": {"client"},  # then: own tickets only (tests/clients/test_support.py)
     "clients:list": CLIENT_VIEWERS,  # then scoped to the desk's clients for desk roles
@@ -38,6 +39,8 @@ MATRIX: dict[str, set[str]] = {
     "clients:call": CLIENT_VIEWERS,
     "clients:tickets": TICKET_ANSWERERS,
     "clients:ticket": TICKET_ANSWERERS,
+    "clients:emails": {"compliance_officer", "ops_admin"},  # the emails clients are sent
+    "clients:email": {"compliance_officer", "ops_admin"},
     "partners:home": {"partner"},
     "partners:network": {"partner"},
     "admin:index": {"ops_admin"},
@@ -121,6 +124,7 @@ MATRIX: dict[str, set[str]] = {
 # shows as 404. POST-only actions show as 405 once past the gate.
 ALLOWED_STATUS = {
     "portal:ticket": 404,
+    "portal:language": 405,
     "clients:detail": 404,
     "clients:note": 405,
     "clients:call": 405,
@@ -169,6 +173,7 @@ URL_KWARGS = {
     "clients:note": {"client_id": 999999},
     "clients:call": {"client_id": 999999},
     "clients:ticket": {"ticket_id": 999999},
+    "clients:email": {"name": "kyc_approved"},
     "referrals:link": {"code": "IBTEST01"},
     "lead_unsubscribe": {"token": "not-a-valid-token"},
     "kyc:document": {"document_id": 999999},

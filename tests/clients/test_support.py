@@ -60,8 +60,9 @@ def test_ticket_end_to_end(client, setting, settings, django_capture_on_commit_c
     assert f"[#{ticket.pk}]" in email.subject
     assert "the PSP had an outage" in email.body
     assert f"https://crm.example.com/portal/support/{ticket.pk}/" in email.body
-    sent = ClientActivity.objects.get(kind="email")
+    sent = ClientActivity.objects.get(kind="email", template="ticket_answered")
     assert sent.data["ticket"] == ticket.pk  # in the 360's communication history
+    assert sent.subject == email.subject and sent.sent_at is not None
 
     # The client reads and replies: open again.
     login(client, setting["user"])

@@ -152,7 +152,11 @@ def test_a_clean_withdrawal_is_auto_approved_and_held(methods, django_capture_on
     with django_capture_on_commit_callbacks() as callbacks:
         w = withdrawal_request(client=client, amount="200", currency="USD", psp="stripe", actor="t")
     assert w.status == "approved" and w.check_reasons == []
-    assert len(callbacks) == 1  # the payout task, queued after commit
+    # After commit: the payout task is queued, and the client emailed (approved).
+    assert [getattr(c, "func", c).__qualname__ for c in callbacks] == [
+        "client_notify.<locals>.<lambda>",
+        "Task.delay",
+    ]
     assert balance(client) == (D("500.00"), D("300.00"))
     with pytest.raises(InsufficientFunds):
         withdrawal_request(client=client, amount="300.01", currency="USD", psp="stripe", actor="t")

@@ -200,8 +200,8 @@ def test_camt053_credits_by_reference_and_by_name_and_iban_settles_and_queues(
     subjects = sorted(m.subject for m in mail.outbox)
     assert subjects == sorted(
         [
-            "Your bank wire of EUR 500.00 is in your wallet",
-            "Your bank wire of EUR 250.00 is in your wallet",
+            "Your deposit of EUR 500.00 is in your wallet",
+            "Your deposit of EUR 250.00 is in your wallet",
             f"Your withdrawal {w.reference} was paid",
         ]
     )
