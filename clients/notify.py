@@ -76,11 +76,11 @@ def client_notify(
             )
     except IntegrityError:
         return None
-    transaction.on_commit(lambda: email_send(activity.pk), robust=True)
+    transaction.on_commit(lambda: client_email_send(activity.pk), robust=True)
     return activity
 
 
-def email_send(activity_id: int) -> bool:
+def client_email_send(activity_id: int) -> bool:
     """Send a recorded email that has not gone out yet; True when it went now."""
     from .models import ClientActivity
 
