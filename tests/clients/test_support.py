@@ -302,4 +302,4 @@ def test_a_subject_with_line_breaks_is_one_line_and_every_email_is_sent(
     [email] = mail.outbox
     assert email.subject == f"Re: [#{ticket.pk}] Card declined again"
     email.message().as_bytes()  # what the SMTP backend builds: no BadHeaderError
-    assert ClientActivity.objects.get(kind="email").subject == email.subject
+    assert ClientActivity.objects.get(template="ticket_answered").subject == email.subject
