@@ -4,13 +4,16 @@ Installed by `manage.py seed_demo`; idempotent.
 """
 
 import random
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from brokerage.models import Desk
+from leads.callbacks import callback_schedule
 from leads.models import Channel, Lead, NurtureSequence, NurtureStep, RoutingRule, ScoringRule
 from leads.scoring import DISPOSABLE_DOMAINS
-from leads.services import lead_capture, lead_route
+from leads.services import lead_call_log, lead_capture, lead_route
 from leads.validation import clean_lead_input
 
 SCORING = [
@@ -171,6 +174,21 @@ def install_demo_leads(count: int = 40) -> int:
                 actor="system:seed_demo",
                 route=False,
             )
-            lead_route(lead_id=lead.pk)
+            lead = lead_route(lead_id=lead.pk)
+            if created and lead.assigned_to_id and i % 3 == 0:
+                _demo_first_contact(lead, i)
         made += created
     return made
+
+
+def _demo_first_contact(lead, i: int) -> None:
+    """Some agents have already called: a first contact (the SLA met) and a callback planned."""
+    agent = lead.assigned_to
+    outcome = "call_back" if i % 2 == 0 else "no_answer"
+    lead_call_log(lead=lead, actor=agent, outcome=outcome, duration_seconds=60 + 15 * i)
+    callback_schedule(
+        lead=lead,
+        actor=agent,
+        due_at=timezone.now() + timedelta(minutes=30 + 45 * i),
+        note="Asked to be called back" if outcome == "call_back" else "Try again",
+    )

@@ -22,6 +22,7 @@ from leads import audit_events
 
 from . import rules
 from .models import (
+    Callback,
     Channel,
     Lead,
     LeadActivity,
@@ -558,6 +559,8 @@ def lead_reassign(*, lead: Lead, actor: Actor, to_user: User, reason: str = "") 
     _assign(lead, profile, profile.desk or lead.desk, actor, decision)
     lead.routed_at = lead.routed_at or timezone.now()
     lead.save()
+    # the lead's planned callbacks go with it: the new agent is the one to call back
+    Callback.objects.filter(lead=lead, done_at__isnull=True).update(agent=to_user)
     audit_record(
         actor=actor,
         action=audit_events.LEAD_REASSIGNED,

@@ -166,3 +166,16 @@ def test_the_inbox_puts_overdue_callbacks_then_the_nearest_sla_first(
     assert rows["Breached"]["breached"] and not rows["SlaSoon"]["breached"]
     assert rows["SlaSoon"]["sla_left"] in (2, 3)
     assert b"overdue</span>" in page.content and b"First contact in" in page.content
+
+
+def test_open_callbacks_follow_the_lead_to_its_new_agent(floor):
+    from leads.services import lead_reassign
+
+    lead = _uae(floor)
+    now = timezone.now()
+    open_one = callback_schedule(lead=lead, actor=floor.dubai_ar, due_at=now + timedelta(hours=1))
+    done_one = callback_schedule(lead=lead, actor=floor.dubai_ar, due_at=now + timedelta(hours=2))
+    Callback.objects.filter(pk=done_one.pk).update(done_at=now)
+    lead_reassign(lead=lead, actor=floor.manager, to_user=floor.dubai_en, reason="leave")
+    assert Callback.objects.get(pk=open_one.pk).agent == floor.dubai_en
+    assert Callback.objects.get(pk=done_one.pk).agent == floor.dubai_ar
