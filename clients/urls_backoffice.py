@@ -15,4 +15,5 @@ urlpatterns = [
     path("tickets/<id:ticket_id>/", views.ticket_detail, name="ticket"),
     path("emails/", views_emails.email_list, name="emails"),
     path("emails/<slug:name>/", views_emails.email_detail, name="email"),
+    path("emails/<slug:name>/html/", views_emails.email_html, name="email_html"),
 ]

@@ -2,8 +2,10 @@
 each email of the catalogue with when it is sent, and a preview rendered with sample data in
 each language there is a translation for (subject, text and HTML parts)."""
 
-from django.http import Http404
+from csp.decorators import csp
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from brokerage.permissions import staff_required
 
@@ -20,15 +22,18 @@ def email_list(request):
     )
 
 
-@staff_required(REVIEW)
-def email_detail(request, name: str):
+def _email_and_language(request, name: str):
     email = EMAILS.get(name)
     if email is None:
         raise Http404("No such email.")
     languages = email_languages()
     language = request.GET.get("language", "en")
-    if language not in dict(languages):
-        language = "en"
+    return email, languages, language if language in dict(languages) else "en"
+
+
+@staff_required(REVIEW)
+def email_detail(request, name: str):
+    email, languages, language = _email_and_language(request, name)
     return render(
         request,
         "clients/emails/detail.html",
@@ -40,3 +45,12 @@ def email_detail(request, name: str):
             "template_folder": f"templates/emails/clients/{name}/",
         },
     )
+
+
+@staff_required(REVIEW)
+@xframe_options_sameorigin
+@csp({"default-src": ["'none'"], "style-src": ["'unsafe-inline'"], "frame-ancestors": ["'self'"]})
+def email_html(request, name: str):
+    """The HTML part alone, framed by the detail page: nothing in it may run or load."""
+    _, _, language = _email_and_language(request, name)
+    return HttpResponse(email_preview(name, language=language).html)

@@ -41,6 +41,7 @@ MATRIX: dict[str, set[str]] = {
     "clients:ticket": TICKET_ANSWERERS,
     "clients:emails": {"compliance_officer", "ops_admin"},  # the emails clients are sent
     "clients:email": {"compliance_officer", "ops_admin"},
+    "clients:email_html": {"compliance_officer", "ops_admin"},
     "partners:home": {"partner"},
     "partners:network": {"partner"},
     "admin:index": {"ops_admin"},
@@ -174,6 +175,7 @@ URL_KWARGS = {
     "clients:call": {"client_id": 999999},
     "clients:ticket": {"ticket_id": 999999},
     "clients:email": {"name": "kyc_approved"},
+    "clients:email_html": {"name": "kyc_approved"},
     "referrals:link": {"code": "IBTEST01"},
     "lead_unsubscribe": {"token": "not-a-valid-token"},
     "kyc:document": {"document_id": 999999},

@@ -16,7 +16,7 @@ def test_the_email_review_pages_at_phone_and_desktop_widths(live_server, page, c
     for width, height in ((390, 844), (1440, 900)):
         page.set_viewport_size({"width": width, "height": height})
         for name, path, key in [
-            ("list", "/backoffice/clients/emails/", "tr[data-email=withdrawal_paid]"),
+            ("list", "/backoffice/clients/emails/", "[data-email=withdrawal_paid]"),
             ("detail", "/backoffice/clients/emails/ticket_answered/?language=es", "iframe"),
         ]:
             problems += screen_check(

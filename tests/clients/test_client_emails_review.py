@@ -64,7 +64,11 @@ def test_compliance_and_ops_review_every_email(client, role, django_assert_max_n
     assert page.status_code == 200
     assert "No hemos podido verificar su identidad" in html
     assert escape("The passport photo does not match the selfie.") in html
-    assert 'sandbox=""' in html and "srcdoc=" in html
+    assert "<iframe" in html and "sandbox" in html
+    frame = client.get("/backoffice/clients/emails/kyc_rejected/html/?language=es")
+    assert frame.status_code == 200 and frame["X-Frame-Options"] == "SAMEORIGIN"
+    assert "default-src 'none'" in frame["Content-Security-Policy"]
+    assert "Abrir el portal de clientes" in frame.content.decode()
     assert (
         "Your identity is verified"
         in client.get("/backoffice/clients/emails/kyc_approved/?language=xx").content.decode()
@@ -78,6 +82,7 @@ def test_other_roles_and_clients_may_not_review_emails(client, role):
     login(client, make_staff(role))
     assert client.get("/backoffice/clients/emails/").status_code == 403
     assert client.get("/backoffice/clients/emails/kyc_approved/").status_code == 403
+    assert client.get("/backoffice/clients/emails/kyc_approved/html/").status_code == 403
 
 
 @pytest.mark.django_db
