@@ -57,6 +57,19 @@ for _i in range(5):
 
 PASSWORD = "correct-horse-battery-9"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def fresh_totp_code(secret: str = TOTP_SECRET, margin: float = 8.0) -> str:
+    """A staff TOTP code with at least `margin` seconds of its 30-second window left, so a slow
+    browser submit is not refused for crossing into the next window (no tolerance is allowed)."""
+    from brokerage.totp import totp_code
+
+    left = 30 - time.time() % 30
+    if left < margin:
+        time.sleep(left + 0.05)
+    return totp_code(secret)
+
+
 AUDIENCES = [*ROLES, "client", "partner", "anonymous"]
 
 

@@ -5,9 +5,15 @@ import re
 
 import pytest
 
-from brokerage.totp import totp_code
 from finance.services import withdrawal_request
-from tests.conftest import PASSWORD, TOTP_SECRET, make_staff, start_worker, stop_worker, wait_for
+from tests.conftest import (
+    PASSWORD,
+    fresh_totp_code,
+    make_staff,
+    start_worker,
+    stop_worker,
+    wait_for,
+)
 from tests.finance.conftest import fresh, verified_client
 from tests.finance.test_reliability import sandbox_deposit
 
@@ -30,7 +36,7 @@ def test_finance_officer_approves_a_flagged_withdrawal_and_it_is_paid(
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
-        page.fill("input[name=code]", totp_code(TOTP_SECRET))
+        page.fill("input[name=code]", fresh_totp_code())
         page.click("button[type=submit]")
         page.wait_for_url(re.compile(r"/backoffice/finance/withdrawals/"))
         row = page.locator(f"tr[data-withdrawal='{w.pk}']")

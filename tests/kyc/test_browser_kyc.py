@@ -9,7 +9,7 @@ from kyc.models import KycSubmission
 from tests.conftest import (
     ARTIFACTS,
     PASSWORD,
-    TOTP_SECRET,
+    fresh_totp_code,
     make_client_user,
     make_staff,
     wait_for,
@@ -25,11 +25,10 @@ def sign_in(browser, live_server, email, totp=False):
     page.fill("input[name=password]", PASSWORD)
     page.click("main button[type=submit]")
     if totp:
-        from brokerage.totp import totp_code
-
         page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
-        page.fill("input[name=code]", totp_code(TOTP_SECRET))
+        page.fill("input[name=code]", fresh_totp_code())
         page.click("main button[type=submit]")
+        page.wait_for_url(lambda url: "/accounts/2fa/" not in url)
     page.wait_for_load_state()
     return page
 
