@@ -66,6 +66,16 @@ RETENTION_SIGNALS = declare(
     "(code, label, fn(client_ids, now) -> {client_id: detail}): a reason an inactive client "
     "is flagged, shown to the agent (clients.retention.signals).",
 )
+PORTAL_OVERVIEW = declare(
+    "portal.overview",
+    "fn(client) -> OverviewPart: tiles and next steps on the client portal's overview "
+    "(brokerage.portal).",
+)
+PORTAL_PROFILE = declare(
+    "portal.profile",
+    "fn(client, forms) -> ProfileCard: a card of what the client may change on their "
+    "profile; `forms` holds bound forms by card key after a refused change (brokerage.portal).",
+)
 DOSSIER_SECTIONS = declare(
     "dossier.sections",
     "fn(client) -> section: a part of the compliance dossier about one client.",

@@ -93,6 +93,8 @@ class TradingServerForm(forms.ModelForm):
             "timezone",
             "symbol_suffixes",
             "is_active",
+            "download_url",
+            "web_terminal_url",
             "batch_size",
             "max_requests_per_second",
             "backfill_hours",

@@ -5,13 +5,14 @@ from brokerage.events import catalogue
 
 event = catalogue("clients")
 
-CLIENT_AML_CASE_CLOSED = event("client.aml_case_closed", "Client aml case closed")
-CLIENT_AML_CASE_OPENED = event("client.aml_case_opened", "Client aml case opened")
+CLIENT_AML_CASE_CLOSED = event("client.aml_case_closed", "Client AML case closed")
+CLIENT_AML_CASE_OPENED = event("client.aml_case_opened", "Client AML case opened")
 CLIENT_ASSIGNED = event("client.assigned", "Client assigned")
 CLIENT_CALL_LOGGED = event("client.call_logged", "Client call logged")
+CLIENT_CONTACT_CHANGED = event("client.contact_changed", "Client changed their contact details")
 CLIENT_FLAGGED = event("client.flagged", "Client flagged")
-CLIENT_FTD = event("client.ftd", "Client ftd")
-CLIENT_KYC_LEVEL_CHANGED = event("client.kyc_level_changed", "Client kyc level changed")
+CLIENT_FTD = event("client.ftd", "Client FTD")
+CLIENT_KYC_LEVEL_CHANGED = event("client.kyc_level_changed", "Client KYC level changed")
 CLIENT_LANGUAGE_CHANGED = event("client.language_changed", "Client's email language changed")
 CLIENT_NOTE_ADDED = event("client.note_added", "Client note added")
 CLIENT_REGISTERED = event("client.registered", "Client registered")

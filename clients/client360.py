@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from brokerage.dashboard import Chart, Kpi
 from brokerage.hooks import CLIENT_360_SECTIONS, contributions
+from brokerage.labels import actor_display
 from brokerage.money import format_money
 
 from .models import (
@@ -71,6 +72,13 @@ class TimelineEntry:
     detail: str = ""
     url: str = ""
     tone: str = "secondary"  # a Bootstrap colour: success, danger, warning, info, primary
+    # What happened, named so that two providers telling the same happening show it once:
+    # the object (its model label and id: "finance.deposit:12", as the audit trail names its
+    # target) or a milestone ("ftd", "kyc-verified"). Of entries sharing a name within
+    # SAME_HAPPENING, the first by `rank` stays: the provider that owns the object (0), a
+    # summary of the client's record (1), the audit trail (2).
+    same: tuple[str, ...] = ()
+    rank: int = 0
 
 
 @dataclass
@@ -135,7 +143,7 @@ def client360_build(*, client: Client, user) -> Client360:
             section.context["entries"] = communications
             section.badge = str(len(communications)) if communications else ""
     sections = sorted(whole.sections, key=lambda s: (s.order, s.key))
-    timeline = sorted(whole.timeline, key=lambda t: t.at, reverse=True)[:TIMELINE_LIMIT]
+    timeline = timeline_merge(whole.timeline)[:TIMELINE_LIMIT]
     return Client360(
         client=client,
         main=[s for s in sections if s.column != "side"],
@@ -146,6 +154,28 @@ def client360_build(*, client: Client, user) -> Client360:
         communications=communications,
         failed=failed,
     )
+
+
+SAME_HAPPENING = timedelta(minutes=10)
+
+
+def timeline_merge(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """One entry per happening, newest first: an entry naming what another, better-ranked
+    entry already names (within SAME_HAPPENING of it) is the same event told twice; one
+    provider's own entries (one rank) are never merged with each other."""
+    kept: list[TimelineEntry] = []
+    seen: dict[str, list[TimelineEntry]] = {}
+    for entry in sorted(entries, key=lambda t: t.rank):
+        if any(
+            other.rank < entry.rank and abs(entry.at - other.at) <= SAME_HAPPENING
+            for name in entry.same
+            for other in seen.get(name, ())
+        ):
+            continue
+        kept.append(entry)
+        for name in entry.same:
+            seen.setdefault(name, []).append(entry)
+    return sorted(kept, key=lambda t: t.at, reverse=True)
 
 
 # --- clients' own providers (contributed in clients.contributions) --------------------------
@@ -195,12 +225,20 @@ def identity_and_standing(client: Client, user) -> Contribution:
                 "person-check",
                 f"KYC level {client.kyc_level} verified",
                 tone="success",
+                same=("kyc-verified",),
+                rank=1,
             )
         )
     if client.first_deposit_at:
         timeline.append(
             TimelineEntry(
-                client.first_deposit_at, "ftd", "star", "First deposit (FTD)", tone="success"
+                client.first_deposit_at,
+                "ftd",
+                "star",
+                "First deposit (FTD)",
+                tone="success",
+                same=("ftd",),
+                rank=1,
             )
         )
     return Contribution(
@@ -398,6 +436,7 @@ def trading(client: Client, user) -> Contribution:
                 "window-plus",
                 f"Trading account {a.login} opened",
                 f"{a.server.name} · {a.currency} · 1:{a.leverage}",
+                same=(f"clients.tradingaccount:{a.pk}",),
             )
         )
     for o in openings:
@@ -410,6 +449,7 @@ def trading(client: Client, user) -> Contribution:
                 f"{o.account_type.name} · {o.reference}"
                 + (f" · login {o.account.login}" if o.account else ""),
                 tone="secondary" if o.status == AccountOpening.Status.OPENED else "warning",
+                same=(f"clients.accountopening:{o.pk}",),
             )
         )
     if summary["last_trade"]:
@@ -482,7 +522,7 @@ def communications(client: Client, user) -> Contribution:
         Communication(
             at=a.created_at,
             kind=a.kind,
-            actor=a.actor_label,
+            actor=actor_display(a.actor_label),
             subject=a.subject,
             body=a.body,
             outcome=ClientActivity.CallOutcome(a.data["outcome"]).label
@@ -498,7 +538,7 @@ def communications(client: Client, user) -> Contribution:
             a.kind,
             icons.get(a.kind, "chat"),
             a.get_kind_display(),
-            f"{a.actor_label}: {a.subject or a.body}"[:160],
+            f"{actor_display(a.actor_label)}: {a.subject or a.body}"[:160],
             tone="info",
         )
         for a in activities
@@ -543,6 +583,7 @@ def support_tickets(client: Client, user) -> Contribution:
                 t.subject,
                 url=url,
                 tone="warning",
+                same=(f"clients.supportticket:{t.pk}",),
             )
         )
         if t.closed_at:
@@ -554,6 +595,7 @@ def support_tickets(client: Client, user) -> Contribution:
                     f"Ticket #{t.pk} closed",
                     t.subject,
                     url=url,
+                    same=(f"clients.supportticket:{t.pk}",),
                 )
             )
     waiting = counts["open"]
@@ -618,6 +660,7 @@ def retention(client: Client, user) -> Contribution:
                 ", ".join(s.get("label", s.get("code", "")) for s in flag.signals),
                 url=url,
                 tone="danger",
+                same=(f"clients.retentionflag:{flag.pk}",),
             )
         ],
     )
@@ -641,8 +684,10 @@ def audit_trail(client: Client, user) -> Contribution:
                 "audit",
                 "journal-check",
                 e.action_label,
-                f"{e.actor_label}{': ' + e.reason if e.reason else ''}",
+                f"{actor_display(e.actor_label)}{': ' + e.reason if e.reason else ''}",
                 url=reverse("backoffice:audit_event", args=[e.pk]) if see_audit else "",
+                same=(f"{e.target_type}:{e.target_id}",) if e.target_type else (),
+                rank=2,
             )
             for e in events
         ]

@@ -8,6 +8,7 @@ from brokerage.hooks import (
     HEALTH_FIGURES,
     NAV_BACKOFFICE,
     NAV_PORTAL,
+    PORTAL_OVERVIEW,
     contribute,
 )
 from brokerage.navigation import NavItem
@@ -21,6 +22,7 @@ from .client360 import (
     trading,
 )
 from .dashboard import clients_panel
+from .portal import trading_overview
 from .sync import sync_health
 
 for item in [
@@ -80,3 +82,5 @@ for provider in [
 
 contribute(DASHBOARD_PANELS, clients_panel)
 contribute(HEALTH_FIGURES, ("platform_sync", sync_health))
+
+contribute(PORTAL_OVERVIEW, trading_overview, order=30)

@@ -77,3 +77,9 @@ class SignupForm(forms.Form):
             if data.get("net_worth_usd") is not None
             else None,
         }
+
+
+class ContactForm(forms.Form):
+    """How we reach the client by phone, changed on their profile (the service checks it)."""
+
+    phone = forms.CharField(max_length=40, label="Phone", help_text="With the country code.")

@@ -111,6 +111,13 @@ class TradingServer(models.Model):
         help_text='Broker suffixes stripped from symbols, e.g. [".m", ".pro", ".cash"].',
     )
     is_active = models.BooleanField(default=True)
+    # What clients are shown on the portal's trading pages for this server.
+    download_url = models.URLField(
+        blank=True, help_text="Where clients download the platform (desktop and mobile apps)."
+    )
+    web_terminal_url = models.URLField(
+        blank=True, help_text="The platform's web terminal, opened in the browser."
+    )
     batch_size = models.PositiveIntegerField(
         default=500, help_text="Logins per batched call (deals, positions, accounts)."
     )

@@ -2,6 +2,8 @@
 
 from django.db import transaction
 
+from brokerage.errors import InvalidInput
+from brokerage.intl import is_language, phone_e164
 from brokerage.services import Actor, audit_record
 from clients import audit_events
 
@@ -23,6 +25,31 @@ def client_register(*, user, actor: Actor, request=None, **profile) -> Client:
             evidence={"email": user.email, **profile},
             request=request,
         )
+    return client
+
+
+@transaction.atomic
+def client_contact_change(*, client: Client, actor: Actor, phone: str) -> Client:
+    """The client changes their phone number (E.164). Audited with the number before and
+    after; no change, no event."""
+    try:
+        phone = phone_e164(phone or "", client.country)
+    except ValueError as exc:
+        raise InvalidInput("Check the phone number.", fields={"phone": [str(exc)]}) from exc
+    client = lock_client(client.pk)
+    changes = {
+        field: {"from": getattr(client, field), "to": value}
+        for field, value in (("phone", phone),)
+        if getattr(client, field) != value
+    }
+    if not changes:
+        return client
+    for field, change in changes.items():
+        setattr(client, field, change["to"])
+    client.save(update_fields=list(changes))
+    audit_record(
+        actor=actor, action=audit_events.CLIENT_CONTACT_CHANGED, target=client, evidence=changes
+    )
     return client
 
 
@@ -251,7 +278,6 @@ def client_call_log(
 def client_language_set(*, client: Client, language: str, actor: Actor) -> Client:
     """The language the client is written to in (emails); any ISO 639-1 code."""
     from brokerage.errors import InvalidInput
-    from brokerage.intl import is_language
 
     language = (language or "").strip().lower()
     if not is_language(language):

@@ -3,30 +3,68 @@
 from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from brokerage.errors import InvalidInput
 from brokerage.intl import language_choices
+from brokerage.portal import portal_overview, portal_profile_cards
+from brokerage.views import form_action
 
+from .forms import ContactForm
 from .permissions import client_required
-from .services import client_language_set
+from .services import client_contact_change, client_language_set
 
 
 @client_required
 def home(request):
     client = request.user.client
-    return render(request, "portal/home.html", {"client": client})
+    tiles, next_step = portal_overview(client)
+    return render(
+        request, "portal/home.html", {"client": client, "tiles": tiles, "next_step": next_step}
+    )
 
 
 @client_required
+@require_http_methods(["GET", "POST"])
 def profile(request):
+    """What the client may change themselves: their phone here, the language of our emails
+    (profile_language); other apps add cards (the address, from KYC)."""
+    client = request.user.client
+    if request.method == "POST":
+        form = ContactForm(request.POST)
+        done = form_action(
+            request,
+            form,
+            lambda data: client_contact_change(client=client, actor=request.user, **data),
+            success_url=reverse("portal:profile"),
+        )
+        if done:
+            messages.success(request, "Contact details saved.")
+            return done
+        return profile_page(request, forms={"contact": form}, status=400)
+    return profile_page(request)
+
+
+def profile_page(request, *, forms: dict | None = None, status: int = 200):
+    """The profile page, with bound forms (by card key) after a refused change."""
+    client = request.user.client
+    forms = forms or {}
     has_totp = Authenticator.objects.filter(
         user=request.user, type=Authenticator.Type.TOTP
     ).exists()
+    contact = forms.get("contact") or ContactForm(initial={"phone": client.phone})
     return render(
         request,
         "portal/profile.html",
-        {"client": request.user.client, "has_totp": has_totp, "languages": language_choices()},
+        {
+            "client": client,
+            "has_totp": has_totp,
+            "contact_form": contact,
+            "languages": language_choices(),
+            "cards": portal_profile_cards(client, forms),
+        },
+        status=status,
     )
 
 

@@ -42,6 +42,8 @@ def accounts(request):
         {
             "client": client,
             "accounts": rows,
+            # Where to get each server's platform (download, web terminal), once per server.
+            "servers": list({a.server_id: a.server for a in rows}.values()),
             "positions": trading.positions_of(client)[:50],
             "recent_deals": trading.deals_of(client).exclude(action=Deal.Action.BALANCE)[:10],
             "can_open": trading.account_types_for(client).exists(),

@@ -88,6 +88,9 @@ def demo_server() -> TradingServer:
             "symbol_suffixes": [".m", ".pro", ".cash"],
             "backfill_hours": 24 * 40,  # the demo's histories reach 30 days back
             "max_requests_per_second": 50,
+            # MetaQuotes' own pages: a real server's admin sets the brokerage's branded ones.
+            "download_url": "https://www.metatrader5.com/en/download",
+            "web_terminal_url": "https://web.metatrader.app/terminal",
         },
     )
     for order, (name, group, currency, leverages, default, level) in enumerate(ACCOUNT_TYPES):

@@ -96,6 +96,7 @@ def finance_360(client, user) -> Contribution:
                 + (f": {d.failure_reason}" if d.failure_reason else ""),
                 url=link("finance:deposit", d.pk),
                 tone=status_tone(d.status),
+                same=(f"finance.deposit:{d.pk}", *(("ftd",) if d.is_ftd else ())),
             )
         )
     for w in withdrawals:
@@ -109,6 +110,7 @@ def finance_360(client, user) -> Contribution:
                 + (f": {w.failure_reason}" if w.failure_reason else ""),
                 url=link("finance:withdrawal", w.pk),
                 tone=status_tone(w.status),
+                same=(f"finance.withdrawal:{w.pk}",),
             )
         )
     for t in transfers:
@@ -120,6 +122,7 @@ def finance_360(client, user) -> Contribution:
                 f"Transfer {t.get_direction_display().lower()}",
                 f"{format_money(t.amount, t.currency)}, account {t.trading_account.login} "
                 f"({t.get_status_display().lower()})",
+                same=(f"finance.transfer:{t.pk}",),
             )
         )
     instruments = payment_instrument_list(client)

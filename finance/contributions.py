@@ -9,6 +9,7 @@ from brokerage.hooks import (
     DASHBOARD_PANELS,
     NAV_BACKOFFICE,
     NAV_PORTAL,
+    PORTAL_OVERVIEW,
     RETENTION_SIGNALS,
     contribute,
 )
@@ -16,10 +17,12 @@ from brokerage.navigation import NavItem
 
 from .client360 import finance_360
 from .dashboard import finance_panel
+from .portal import wallet_overview
 from .retention_signals import failed_withdrawals
 from .selectors import finance_standing
 
 contribute(CLIENT_STANDING, finance_standing)
+contribute(PORTAL_OVERVIEW, wallet_overview, order=10)
 
 for item in [
     NavItem("Wallet", "wallet:home", "wallet2", order=20),

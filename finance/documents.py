@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from brokerage.money import exponent, format_money
 
@@ -35,7 +36,7 @@ def statement_context(*, client, currency: str, start: date, end: date) -> dict:
             debits -= amount
         lines.append(
             {
-                "at": posting.posted_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                "at": date_format(posting.posted_at.astimezone(UTC), "DATETIME_FORMAT"),
                 "description": txn.description or txn.get_kind_display(),
                 "reference": posting.external_reference or txn.external_reference or f"T{txn.pk}",
                 "debit": _number(-amount, currency) if amount < 0 else "",
@@ -44,8 +45,13 @@ def statement_context(*, client, currency: str, start: date, end: date) -> dict:
             }
         )
     user = client.user
+    now = timezone.now().astimezone(UTC)
     return {
-        "brokerage_name": getattr(settings, "BROKERAGE_NAME", "") or "Brokerage",
+        "brokerage_name": settings.BROKERAGE_NAME or "Brokerage",
+        "licence": settings.BROKERAGE_LICENCE,
+        "address": settings.BROKERAGE_ADDRESS,
+        # A period running past today closes today: a balance is never dated in the future.
+        "closing_on": min(end, now.date()),
         "client_name": user.get_full_name() or user.email,
         "client_number": client.pk,
         "client_email": user.email,
@@ -57,7 +63,7 @@ def statement_context(*, client, currency: str, start: date, end: date) -> dict:
         "total_credits": _number(credits, currency),
         "total_debits": _number(debits, currency),
         "lines": lines,
-        "generated_at": timezone.now().astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": now.strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 

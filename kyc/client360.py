@@ -24,7 +24,14 @@ def kyc_360(client, user) -> Contribution:
         rows.append({"s": s, "url": url})
         if s.submitted_at:
             timeline.append(
-                TimelineEntry(s.submitted_at, "kyc", "upload", "KYC submitted", url=url)
+                TimelineEntry(
+                    s.submitted_at,
+                    "kyc",
+                    "upload",
+                    "KYC submitted",
+                    url=url,
+                    same=(f"kyc.kycsubmission:{s.pk}",),
+                )
             )
         if s.decided_at:
             who = s.decided_by.email if s.decided_by else (s.decision_rule or "automatic checks")
@@ -37,6 +44,10 @@ def kyc_360(client, user) -> Contribution:
                     f"{who}{': ' + s.decision_reason if s.decision_reason else ''}"[:200],
                     url=url,
                     tone=status_tone(s.state),
+                    same=(
+                        f"kyc.kycsubmission:{s.pk}",
+                        *(("kyc-verified",) if s.state == "approved" else ()),
+                    ),
                 )
             )
     return Contribution(

@@ -7,11 +7,14 @@ from brokerage.hooks import (
     CLIENT_STANDING,
     NAV_BACKOFFICE,
     NAV_PORTAL,
+    PORTAL_OVERVIEW,
+    PORTAL_PROFILE,
     contribute,
 )
 from brokerage.navigation import NavItem
 
 from .client360 import kyc_360
+from .portal import kyc_overview, kyc_profile_address
 from .selectors import kyc_standing
 
 contribute(CLIENT_STANDING, kyc_standing)
@@ -28,3 +31,6 @@ for hook, item in [
     contribute(hook, item, order=item.order)
 
 contribute(CLIENT_360_SECTIONS, kyc_360)
+
+contribute(PORTAL_OVERVIEW, kyc_overview, order=20)
+contribute(PORTAL_PROFILE, kyc_profile_address, order=20)

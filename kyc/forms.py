@@ -6,11 +6,10 @@ from .models import KycDocument
 from .questionnaire import QUESTIONS
 
 
-class DetailsForm(forms.Form):
-    first_name = forms.CharField(max_length=150, label="First and middle names (as on the ID)")
-    last_name = forms.CharField(max_length=150, label="Surname (as on the ID)")
-    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    nationality = forms.ChoiceField()
+class AddressForm(forms.Form):
+    """The client's home address: part of the wizard's details, and changed on its own from
+    the profile (a new proof of address follows once they are verified)."""
+
     address_line = forms.CharField(max_length=200, label="Street address")
     city = forms.CharField(max_length=100)
     postcode = forms.CharField(max_length=20)
@@ -19,8 +18,26 @@ class DetailsForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [("", "Choose…"), *country_choices()]
-        self.fields["nationality"].choices = choices
-        self.fields["country"].choices = choices
+        for name in ("nationality", "country"):
+            if name in self.fields:
+                self.fields[name].choices = choices
+
+
+class DetailsForm(AddressForm):
+    first_name = forms.CharField(max_length=150, label="First and middle names (as on the ID)")
+    last_name = forms.CharField(max_length=150, label="Surname (as on the ID)")
+    date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    nationality = forms.ChoiceField()
+    field_order = [
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "nationality",
+        "address_line",
+        "city",
+        "postcode",
+        "country",
+    ]
 
 
 class QuestionnaireForm(forms.Form):
@@ -68,3 +85,4 @@ class ReviewForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label="Documents to send again",
     )
+

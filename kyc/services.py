@@ -512,6 +512,97 @@ def kyc_review_request_resubmission(
     return submission
 
 
+# --- The client's address changes -----------------------------------------------------------
+
+ADDRESS_FIELDS = ("address_line", "city", "postcode", "country")
+
+
+def kyc_address_current(*, client: Client) -> dict:
+    """The address we hold for the client: the latest submission's (the one being checked
+    or, once verified, the verified one)."""
+    latest = client.kyc_submissions.order_by("-created_at").first()
+    return {f: getattr(latest, f) for f in ADDRESS_FIELDS} if latest else {}
+
+
+@transaction.atomic
+def kyc_address_change(*, client: Client, actor: Actor, data: dict) -> KycSubmission:
+    """The client tells us a new address. Before anything is verified it is simply their
+    details; once a submission is with us or approved, a new address needs a new proof of
+    address: a new submission starts with the verified identity (details, questionnaire and
+    identity documents carried over) and the new address, waiting for a proof of address.
+    The client keeps their KYC level meanwhile. Audited, with the old and new address."""
+    errors = {}
+    for field in ("address_line", "city", "postcode"):
+        if not (data.get(field) or "").strip():
+            errors[field] = ["Required."]
+    if not is_country(data.get("country") or ""):
+        errors["country"] = ["Choose a country."]
+    if errors:
+        raise InvalidInput("Please correct the address below.", fields=errors)
+    new = {f: " ".join(str(data[f]).split()) for f in ADDRESS_FIELDS}
+    latest = client.kyc_submissions.select_for_update().order_by("-created_at").first()
+    old = {f: getattr(latest, f) for f in ADDRESS_FIELDS} if latest else {}
+    if old == new:
+        return latest
+    if latest is None or latest.state in OPEN_STATES and not latest.documents.exists():
+        submission = latest or kyc_submission_current(client=client)
+        for field, value in new.items():
+            setattr(submission, field, value)
+        submission.save(update_fields=list(ADDRESS_FIELDS))
+        recheck = False
+    elif latest.state in (State.SUBMITTED, State.IN_REVIEW):
+        raise InvalidInput(
+            "We are checking your documents now; change your address once we have answered.",
+            code="kyc_in_progress",
+        )
+    elif latest.state in OPEN_STATES:
+        submission = latest
+        for field, value in new.items():
+            setattr(submission, field, value)
+        submission.documents.filter(kind="proof_of_address").update(is_current=False)
+        submission.step = "documents"
+        submission.save(update_fields=[*ADDRESS_FIELDS, "step"])
+        recheck = True
+    else:
+        submission = _recheck_submission(latest, new)
+        recheck = True
+    audit_record(
+        actor=actor,
+        action=audit_events.KYC_ADDRESS_CHANGED,
+        target=submission,
+        evidence={"from": old, "to": new, "proof_of_address_needed": recheck},
+    )
+    return submission
+
+
+def _recheck_submission(verified: KycSubmission, address: dict) -> KycSubmission:
+    """A new submission from a decided one: same person, new address, its identity documents
+    carried over (the files are shared), a proof of address still to upload."""
+    copied = (
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "nationality",
+        "answers",
+        "questionnaire_score",
+        "questionnaire_outcome",
+        "risk_warning_acknowledged_at",
+    )
+    submission = KycSubmission.objects.create(
+        client=verified.client,
+        step="documents",
+        resubmit_documents=["proof_of_address"],
+        decision_reason="Your address changed: please upload a proof of your new address.",
+        **{f: getattr(verified, f) for f in copied},
+        **address,
+    )
+    for document in verified.documents.filter(is_current=True).exclude(kind="proof_of_address"):
+        document.pk = None
+        document.submission = submission
+        document.save()
+    return submission
+
+
 # --- Expiry ---------------------------------------------------------------------------------
 
 

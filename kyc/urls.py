@@ -6,5 +6,6 @@ app_name = "kyc"
 
 urlpatterns = [
     path("verify/", views.wizard, name="wizard"),
+    path("profile/address/", views.address_change, name="address"),
     path("verify/documents/<id:document_id>/", views.document, name="document"),
 ]

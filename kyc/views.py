@@ -14,9 +14,34 @@ from brokerage.views import add_domain_error, paginate
 from clients.permissions import client_required, is_client
 
 from . import icao, selectors, services
-from .forms import DetailsForm, DocumentForm, QuestionnaireForm, ReviewForm
+from .forms import AddressForm, DetailsForm, DocumentForm, QuestionnaireForm, ReviewForm
 from .models import KycDocument, KycSubmission
 from .questionnaire import QUESTIONS
+
+
+@client_required
+@require_http_methods(["POST"])
+def address_change(request):
+    """The address card of the portal profile: a new address, and for a verified client the
+    wizard next, asking for a proof of it."""
+    from clients.views_portal import profile_page
+
+    client = request.user.client
+    form = AddressForm(request.POST)
+    if form.is_valid():
+        try:
+            submission = services.kyc_address_change(
+                client=client, actor=request.user, data=form.cleaned_data
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            if submission is not None and submission.step == "documents" and client.kyc_level:
+                messages.info(request, "Address saved. Please upload a proof of your new address.")
+                return redirect("kyc:wizard")
+            messages.success(request, "Address saved.")
+            return redirect("portal:profile")
+    return profile_page(request, forms={"address": form}, status=400)
 
 
 @client_required

@@ -4,6 +4,7 @@ after registration). Two queries. The IB credited with the client is ib's sectio
 
 from django.urls import reverse
 
+from brokerage.labels import actor_display
 from clients.client360 import Communication, Contribution, Section, TimelineEntry
 
 from .models import Lead, LeadActivity
@@ -40,7 +41,7 @@ def leads_360(client, user) -> Contribution:
         Communication(
             at=a.created_at,
             kind=a.kind,
-            actor=a.actor_label,
+            actor=actor_display(a.actor_label),
             subject=a.data.get("subject", ""),
             body=a.body,
             outcome=outcomes.get(a.data.get("outcome"), a.data.get("outcome", "")),
@@ -66,7 +67,7 @@ def leads_360(client, user) -> Contribution:
             a.kind,
             {"note": "sticky", "call": "telephone", "email": "envelope"}.get(a.kind, "chat"),
             f"{a.get_kind_display()} (as a lead)",
-            f"{a.actor_label}: {a.body or a.data.get('subject', '')}"[:160],
+            f"{actor_display(a.actor_label)}: {a.body or a.data.get('subject', '')}"[:160],
             url=lead_url,
             tone="info",
         )

@@ -247,12 +247,20 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Brokerage <no-reply@brokerage.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- The brokerage's legal identity (client documents: statements' footer) -------------------
+BROKERAGE_NAME = env("BROKERAGE_NAME", default="Brokerage")
+BROKERAGE_LICENCE = env("BROKERAGE_LICENCE", default="")
+BROKERAGE_ADDRESS = env("BROKERAGE_ADDRESS", default="")
+
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 # Translations of what clients read (the emails of `clients.emails`): one catalogue per
 # language in locale/<code>/LC_MESSAGES/django.po, compiled to .mo (`manage.py compilemessages`).
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# One way of writing dates on every page (brokerage/formats/en/formats.py): `{{ x|date }}`
+# and `{{ x|date:"DATETIME_FORMAT" }}`, "3 Dec 2026" and "3 Dec 2026, 14:05".
+FORMAT_MODULE_PATH = ["brokerage.formats"]
 USE_I18N = True
 USE_TZ = True
 

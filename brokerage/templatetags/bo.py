@@ -1,7 +1,7 @@
 from django import template
 from django.utils.html import format_html
 
-from brokerage import status
+from brokerage import labels, status
 
 register = template.Library()
 
@@ -20,10 +20,29 @@ def bs(bound_field):
 
 
 @register.filter
-def humanize_code(value: str) -> str:
-    """`image_quality` -> `Image quality`."""
-    text = str(value or "").replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+def humanize_code(value) -> str:
+    """`image_quality` -> `Image quality`, `poa` -> `Proof of address`: a code spelled out."""
+    return labels.spell(str(value or ""))
+
+
+@register.filter
+def label(value) -> str:
+    """{{ activity.data.outcome|label }}: a stored code as staff read it (its choice's label,
+    or spelled out), True/False as Yes/No; other text unchanged (`brokerage.labels`)."""
+    return labels.code_label(value)
+
+
+@register.filter
+def actor(value) -> str:
+    """{{ event.actor_label|actor }}: "rule:withdrawal_checks" -> "Withdrawal checks (automatic
+    rule)"; a person's email unchanged."""
+    return labels.actor_display(value)
+
+
+@register.inclusion_tag("includes/evidence.html")
+def evidence(data):
+    """{% evidence event.evidence %}: a JSON document as a readable key/value list."""
+    return {"rows": labels.evidence_items(data) if data not in (None, "", {}, []) else []}
 
 
 @register.simple_tag
@@ -31,7 +50,8 @@ def money(amount, currency):
     """{% money deposit.amount deposit.currency %} -> "USD 1,250.00"."""
     from brokerage.money import format_money
 
-    return format_money(amount, currency)
+    # One unbreakable piece of text: an amount never wraps between its currency and figures.
+    return format_html('<span class="money">{}</span>', format_money(amount, currency))
 
 
 @register.filter
@@ -70,3 +90,16 @@ def status_badge(obj, field: str = "", css: str = ""):
 def status_tone(value) -> str:
     """{{ row.status|status_tone }} -> "success": a status's one colour, for other markup."""
     return status.status_tone(value)
+
+
+@register.filter
+def duration(seconds) -> str:
+    """180 -> "3 min", 75 -> "1 min 15 s", 40 -> "40 s": a call's length as people say it."""
+    try:
+        total = int(float(seconds))
+    except (TypeError, ValueError):
+        return ""
+    minutes, rest = divmod(total, 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min" + (f" {rest} s" if rest else "")

@@ -70,6 +70,7 @@ MATRIX: dict[str, set[str]] = {
     },
     "retention:settings": {"desk_manager", "ops_admin"},  # desk managers: their desks only
     "kyc:wizard": {"client"},
+    "kyc:address": {"client"},  # POST: the profile's address card
     "kyc:document": {"client", "compliance_officer"},  # then: own documents only
     "kyc_review:queue": {"compliance_officer"},
     "kyc_review:review": {"compliance_officer"},
@@ -139,6 +140,7 @@ ALLOWED_STATUS = {
     "kyc_review:document": 404,
     "wallet:deposit_status": 404,
     "wallet:withdrawal_cancel": 405,
+    "kyc:address": 405,
     "wallet:transfer_status": 404,
     "portal:account": 404,
     "portal:account_password": 404,

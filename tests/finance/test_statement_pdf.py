@@ -6,13 +6,15 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.template.loader import render_to_string
 from django.utils import timezone
 from pypdf import PdfReader
+from weasyprint import HTML
 
-from finance.documents import statement_pdf
+from finance.documents import statement_context, statement_pdf
 from finance.psp import EventKind
 from finance.services import psp_event_apply, withdrawal_request
-from tests.conftest import login, make_client_user
+from tests.conftest import ARTIFACTS, login, make_client_user
 from tests.finance.conftest import deposit_paid, event, fresh, verified_client
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +174,61 @@ def test_the_back_office_can_render_any_clients_statement(history):
     assert "USD 0.00" in text  # opening before the first deposit
     assert history.old.reference in text
     assert "USD 300.00" in text
+
+
+def test_the_legal_footer_and_a_closing_balance_never_dated_after_today(history, settings):
+    """Every page carries the brokerage's name, licence and registered office (settings, from
+    the environment); a period that runs past today closes today."""
+    settings.BROKERAGE_NAME = "Northgate Markets Ltd"
+    settings.BROKERAGE_LICENCE = "Authorised and regulated by the FCA (FRN 123456)"
+    settings.BROKERAGE_ADDRESS = "1 Example Street, London EC1A 1AA, United Kingdom"
+    later = history.end + timedelta(days=20)
+    pdf = statement_pdf(client=history.client, currency="USD", start=history.start, end=later)
+    pages = [p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages]
+    for text in pages:
+        assert "Northgate Markets Ltd" in text
+        assert "Authorised and regulated by the FCA (FRN 123456)" in text
+        assert "1 Example Street, London EC1A 1AA, United Kingdom" in text
+    text = "\n".join(pages)
+    today = f"{history.end.day} {history.end:%b %Y}"
+    closing = [line for line in text.splitlines() if "Closing balance" in line and "USD" in line]
+    assert closing and today in closing[-1], closing
+    assert f"{later.day} {later:%b %Y}" not in text  # nothing dated in the future
+
+
+def test_the_statement_renders_without_overlapping_text(history, settings, tmp_path):
+    """The statement as an image (docs/screenshots/statement-pdf.png is one): every word of the
+    page's text boxes is laid out apart from the others."""
+    settings.BROKERAGE_LICENCE = "Authorised and regulated by the FCA (FRN 123456)"
+    settings.BROKERAGE_ADDRESS = "1 Example Street, London EC1A 1AA, United Kingdom"
+    html = render_to_string(
+        "finance/statement_pdf.html",
+        statement_context(
+            client=history.client, currency="USD", start=history.start, end=history.end
+        ),
+    )
+    document = HTML(string=html, base_url=str(settings.BASE_DIR)).render()
+
+    def text_boxes(box):
+        if type(box).__name__ == "TextBox" and box.text.strip():
+            yield box
+        for child in getattr(box, "children", None) or []:
+            yield from text_boxes(child)
+
+    overlaps, seen = [], 0
+    for page in document.pages:
+        boxes = list(text_boxes(page._page_box))
+        seen += len(boxes)
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                if (
+                    a.position_x < b.position_x + b.width - 0.5
+                    and b.position_x < a.position_x + a.width - 0.5
+                    and a.position_y < b.position_y + b.height - 0.5
+                    and b.position_y < a.position_y + a.height - 0.5
+                ):
+                    overlaps.append((a.text, b.text))
+    assert seen > 20
+    assert not overlaps, overlaps[:5]
+    ARTIFACTS.mkdir(exist_ok=True)
+    document.write_pdf(ARTIFACTS / "statement.pdf")

@@ -1,0 +1,54 @@
+"""The client's trading accounts on the portal overview (hook `portal.overview`)."""
+
+from django.urls import reverse
+
+from brokerage.money import format_money
+from brokerage.portal import NextStep, OverviewPart, Tile
+
+from .models import TradingAccount
+
+
+def _unbroken(text: str) -> str:
+    return text.replace(" ", "\u00a0")
+
+
+def trading_overview(client) -> OverviewPart:
+    accounts = list(
+        TradingAccount.objects.filter(client=client)
+        .exclude(status="closed")
+        .select_related("server")
+        .order_by("login")
+    )
+    tile = Tile(
+        "trading",
+        "Trading accounts",
+        "graph-up-arrow",
+        lines=[
+            (f"{a.login} · {a.server.name}", _unbroken(format_money(a.balance_amount, a.currency)))
+            for a in accounts
+        ],
+        url=reverse("portal:trading"),
+        link_text="Open trading",
+        order=30,
+        empty="No trading account yet.",
+    )
+    if not accounts:
+        step = NextStep(
+            30,
+            "Open a trading account",
+            "Choose an account type; your login and password are ready in a moment.",
+            reverse("portal:account_open"),
+            "Open an account",
+            "window-plus",
+        )
+    else:
+        step = NextStep(
+            40,
+            "Start trading",
+            "Move funds from your wallet to your account, then sign in to the platform: "
+            "download it or use the web terminal.",
+            reverse("portal:trading"),
+            "Go to trading",
+            "graph-up-arrow",
+        )
+    return OverviewPart(tiles=[tile], steps=[step])
