@@ -85,4 +85,3 @@ class ReviewForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label="Documents to send again",
     )
-
