@@ -666,6 +666,10 @@ def retention(client: Client, user) -> Contribution:
     )
 
 
+# Audit events about the client record that another entry tells as a milestone.
+AUDIT_MILESTONES = {"client.ftd": ("ftd",), "client.kyc_level_changed": ("kyc-verified",)}
+
+
 def audit_trail(client: Client, user) -> Contribution:
     """Every decision recorded about the client (their own record, deposits, KYC, tickets,
     flags: the events whose subject they are) for the timeline."""
@@ -686,7 +690,10 @@ def audit_trail(client: Client, user) -> Contribution:
                 e.action_label,
                 f"{actor_display(e.actor_label)}{': ' + e.reason if e.reason else ''}",
                 url=reverse("backoffice:audit_event", args=[e.pk]) if see_audit else "",
-                same=(f"{e.target_type}:{e.target_id}",) if e.target_type else (),
+                same=(
+                    *((f"{e.target_type}:{e.target_id}",) if e.target_type else ()),
+                    *AUDIT_MILESTONES.get(e.action, ()),
+                ),
                 rank=2,
             )
             for e in events

@@ -63,7 +63,7 @@ def statement_context(*, client, currency: str, start: date, end: date) -> dict:
         "total_credits": _number(credits, currency),
         "total_debits": _number(debits, currency),
         "lines": lines,
-        "generated_at": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": date_format(now, "DATETIME_FORMAT") + " UTC",
     }
 
 
