@@ -76,6 +76,14 @@ class TradingServerForm(forms.ModelForm):
     url = forms.URLField(
         assume_scheme="https", help_text="Web API base URL, e.g. https://mt5.example.com:443"
     )
+    download_url = forms.URLField(
+        assume_scheme="https", required=False, help_text=TradingServer.download_url.field.help_text
+    )
+    web_terminal_url = forms.URLField(
+        assume_scheme="https",
+        required=False,
+        help_text=TradingServer.web_terminal_url.field.help_text,
+    )
     manager_password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,

@@ -19,7 +19,7 @@ def test_the_new_password_is_copied_with_one_click(live_server, browser):
     page = context.new_page()
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{live_server.url}/healthz")  # the origin, for the clipboard and the script
+    page.goto(f"{live_server.url}/accounts/login/")  # the origin, for the clipboard
     body = render_to_string(
         "clients/portal/account_opened.html",
         {"account": account, "password": "Qx7#m2Lp9v", "reset": True, "user": user},
