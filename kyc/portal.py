@@ -53,7 +53,12 @@ def kyc_overview(client) -> OverviewPart:
                 "upload",
             )
         )
-    elif latest is not None and latest.state == State.DRAFT and verified:
+    elif (
+        latest is not None
+        and latest.state == State.DRAFT
+        and verified
+        and "proof_of_address" in latest.resubmit_documents  # started by an address change
+    ):
         steps.append(
             NextStep(
                 5,
