@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0011_payment_reference'),
+        ('clients', '0012_client_emails'),
     ]
 
     operations = [
