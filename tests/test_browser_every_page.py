@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from brokerage.models import AuditEvent, User
 from brokerage.roles import ROLES
-from tests.brokerage.test_access_matrix import ALLOWED_STATUS, MATRIX
+from tests.brokerage.test_access_matrix import ALLOWED_STATUS, MATRIX, URL_KWARGS
 from tests.conftest import ARTIFACTS, browser_session, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -113,7 +113,9 @@ def pages_of(audience: str, kwargs: dict) -> list[tuple[str, str]]:
             continue
         if name in kwargs and kwargs[name] is None:
             continue
-        pages.append((name, reverse(name, kwargs=kwargs.get(name))))
+        if name not in kwargs and name in URL_KWARGS and ALLOWED_STATUS.get(name, 200) != 200:
+            continue  # a page about one object the demo has no instance of here
+        pages.append((name, reverse(name, kwargs=kwargs.get(name) or URL_KWARGS.get(name))))
     return pages
 
 
@@ -156,6 +158,7 @@ ALLOWED_TEXT = [
     re.compile(r"https?://\S+"),
     re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9]{10,30}\b"),  # IBANs
     re.compile(r"\bBO-[\w-]+"),  # platform comments
+    re.compile(r"[\w./-]*templates/[\w./-]+"),  # template files named for compliance's review
     re.compile(r"\b[a-z]{2,5}_[A-Za-z0-9]*\d[A-Za-z0-9]*\b"),  # PSPs' ids: pay_29v5…, evt_3u…
 ]
 MACHINE_TEXT = [
