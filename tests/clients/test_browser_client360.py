@@ -78,7 +78,8 @@ def test_client_raises_a_ticket_and_the_agent_answers_from_the_360(
     portal.screenshot(path=str(ARTIFACTS / "portal-support-ticket.png"), full_page=True)
     shutil.copy(ARTIFACTS / "portal-support-ticket.png", DOCS / "portal-support-ticket.png")
     agent.goto(f"{live_server.url}/backoffice/clients/{trader.pk}/")
-    assert agent.locator("[data-communications] [data-kind=email]").count() == 1
+    # the ticket's two emails to the client: received, then answered
+    assert agent.locator("[data-communications] [data-kind=email]").count() == 2
     assert portal.console_errors == [] and agent.console_errors == []
 
 
