@@ -30,6 +30,15 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings as _settings  # noqa: E402
+
+# Pages are rendered in-process from a clone where nothing was collected: static files by name
+# (the dev settings' manifest storage wants `collectstatic` first, as `make up` runs it).
+_settings.STORAGES = {
+    **_settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402

@@ -183,6 +183,8 @@ def machine_text(text: str) -> list[str]:
 
 def check_page(page, width: int) -> list[str]:
     page.set_viewport_size({"width": width, "height": 900})
+    # let resize observers (charts) lay out for the new width: two animation frames
+    page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     problems = []
     if width == PHONE:
         over = page.evaluate(WIDER_THAN_SCREEN)
