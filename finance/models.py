@@ -728,6 +728,7 @@ class StatementLine(models.Model):
     )
     match = models.CharField(max_length=20, blank=True)  # reference, description, amount_date
     note = models.CharField(max_length=255, blank=True)  # what the reader had to assume
+    fee = models.DecimalField(**MONEY, null=True, blank=True)  # the PSP's fee, when itemized
 
     class Meta:
         ordering = ["line_no"]
@@ -749,6 +750,7 @@ class ReconciliationItem(models.Model):
         AMOUNT_MISMATCH = "amount_mismatch", "Amount mismatch"
         CURRENCY_MISMATCH = "currency_mismatch", "Currency mismatch"
         DUPLICATE = "duplicate", "Duplicate on the statement"
+        FEE_MISMATCH = "fee_mismatch", "Fees differ from those booked"
 
     run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="items")
     kind = models.CharField(max_length=20, choices=Kind.choices)

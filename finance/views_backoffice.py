@@ -509,6 +509,7 @@ def reconciliation_detail(request, run_id: int):
         "open_count": run.items.filter(resolved_at__isnull=True).count(),
         "resolve_form": ResolveItemForm(),
         "psp_name": psp_registry.PSP_NAMES.get(run.psp, run.psp),
+        "fee_totals": recon_selectors.fee_totals(run),
     }
     return render(request, "finance/reconciliation.html", ctx)
 

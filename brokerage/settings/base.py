@@ -382,6 +382,8 @@ DEMO_API_KEY = env("DEMO_API_KEY", default="bo_demo_landing_0123456789abcdef0123
 SANDBOX_MT5_URL = env("SANDBOX_MT5_URL", default="http://127.0.0.1:8081")
 SANDBOX_MT5_LOGIN = env("SANDBOX_MT5_LOGIN", default="1000")
 SANDBOX_MT5_PASSWORD = env("SANDBOX_MT5_PASSWORD", default="sandbox-manager")
+# The demo's payment providers: the PSP sandbox, told what the demo's payments were (empty: not).
+SANDBOX_PSP_URL = env("SANDBOX_PSP_URL", default="")
 # Clients in the demo's trading book (`seed_demo`; `--scale large` makes 50,000).
 DEMO_BOOK_CLIENTS = env.int("DEMO_BOOK_CLIENTS", default=2000)
 

@@ -25,7 +25,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # TRUNCATE guard (migration brokerage 0003) lets these connections, and only these, do it.
 DATABASES["default"]["OPTIONS"]["options"] = "-c brokerage.allow_audit_truncate=on"  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_brokerage")}  # noqa: F405
-# seed_demo in tests trades only with the sandbox a test starts (never a demo's on :8081), and
-# keeps its trading book small.
+# seed_demo in tests trades only with the sandbox a test starts (never a demo's on :8081 or
+# :8082), and keeps its trading book small.
 SANDBOX_MT5_URL = "http://127.0.0.1:9"
+SANDBOX_PSP_URL = ""
 DEMO_BOOK_CLIENTS = 24

@@ -68,6 +68,9 @@ class StatementRow:
     # What the reader had to assume to read the row (a date that is not a date, ...), for
     # finance to see; empty when the row was read as written.
     note: str = ""
+    # The provider's fee on this movement, when the file itemizes it (Stripe's fee column):
+    # what it kept of the gross. A separate fee line (category fee) carries it as its amount.
+    fee: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

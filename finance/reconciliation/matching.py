@@ -29,7 +29,8 @@ within a minute: Postgres writes each line once while Python reads the next ones
 rewriting a million freshly loaded rows took longer than reading them. Memory grows with the
 postings in reach (about 180 MB for a million).
 
-Lines in `SKIP_CATEGORIES` (the PSP paying us out, its fees) are loaded but never matched.
+Lines in `SKIP_CATEGORIES` (the PSP paying us out, its fees) are loaded but never matched:
+the fees are booked by day instead (`fees`), and the fee postings are never in reach.
 Statement amounts are + for money into the merchant account; a deposit's clearing posting is
 negative (credit-positive ledger), so a line matches a posting of the opposite sign.
 """
@@ -45,6 +46,7 @@ from django.db import connection
 
 from ..models import LedgerAccount, ReconciliationItem, ReconciliationRun
 from .base import StatementError
+from .fees import FEE_REFERENCE_PREFIX, fees_book
 from .generic_csv import ColumnMapping
 from .readers import read_statement
 from .selectors import progress_key
@@ -85,7 +87,8 @@ class _Postings:
                       FROM finance_posting p
                      WHERE p.account_id IN (SELECT id FROM finance_ledgeraccount
                                              WHERE kind = %s AND psp = %s)
-                       AND p.posted_at >= (%s::date - %s) AND p.posted_at < (%s::date + 1 + %s))
+                       AND p.posted_at >= (%s::date - %s) AND p.posted_at < (%s::date + 1 + %s)
+                       AND p.external_reference NOT LIKE %s)
                TO STDOUT""",
             (
                 LedgerAccount.Kind.PSP_CLEARING,
@@ -94,6 +97,7 @@ class _Postings:
                 run.date_window_days,
                 run.period_end,
                 run.date_window_days,
+                FEE_REFERENCE_PREFIX + "%",
             ),
         ) as copy:
             copy.set_types(["int8", "text", "int8", "text"])
@@ -179,7 +183,7 @@ def load_lines(run: ReconciliationRun) -> Loaded:
             raw = cur.cursor  # psycopg's own cursor, for COPY
             columns = (
                 "run_id, line_no, reference, amount, currency, booked_on, description, category,"
-                " payment_reference, match, note, posting_id"
+                " payment_reference, match, note, posting_id, fee"
             )
             with raw.copy(f"COPY finance_statementline ({columns}) FROM STDIN") as copy:
                 write = copy.write_row
@@ -212,6 +216,7 @@ def load_lines(run: ReconciliationRun) -> Loaded:
                             match,
                             row.note[:255],
                             posting_id,
+                            row.fee,
                         )
                     )
                     n += 1
@@ -371,6 +376,9 @@ def match_run(run: ReconciliationRun, loaded: Loaded) -> dict:
             cur.execute(MISMATCH_SQL.format(which=BY_DESCRIPTION), params)
         for sql in LEFT_OVER_SQL:
             cur.execute(sql, params)
+        cur.execute("DROP TABLE recon_postings")  # a second run in this transaction makes it anew
+    fees = fees_book(run)
+    with connection.cursor() as cur:
         cur.execute(
             "SELECT kind, count(*) FROM finance_reconciliationitem WHERE run_id = %s GROUP BY kind",
             [run.pk],
@@ -384,4 +392,5 @@ def match_run(run: ReconciliationRun, loaded: Loaded) -> dict:
         **{kind: items.get(kind, 0) for kind in ReconciliationItem.Kind.values},
         "differences": sum(items.values()),
         "noted": loaded.noted,  # lines read with an assumption (a date that is not one, ...)
+        "fees": fees,  # by day: booked now, already booked, or differing from the booking
     }

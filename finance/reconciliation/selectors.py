@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from calendar import monthrange
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.core.cache import cache
 from django.db.models import Q
@@ -77,3 +78,11 @@ def attach_payments(items) -> None:
         txn_client = item.posting.transaction.client if item.posting_id else None
         item.client = txn_client or (deposit.client if deposit else None)
         item.when = item.line.booked_on if item.line_id else item.posting.posted_at.date()
+
+
+def fee_totals(run: ReconciliationRun) -> list[dict]:
+    """The run's fees by currency (from the days `fees.fees_book` recorded on the run)."""
+    totals: dict[str, Decimal] = {}
+    for day in (run.counts or {}).get("fees", []):
+        totals[day["currency"]] = totals.get(day["currency"], Decimal(0)) + Decimal(day["amount"])
+    return [{"currency": c, "amount": a} for c, a in sorted(totals.items())]

@@ -21,6 +21,8 @@ the ledger by description (see matching).
   category (refund, refund_failure, dispute, dispute_reversal, payout, fee, transfer, ...) the
   source_id (re_..., dp_..., po_...), with `payment_reference` = payment_intent_id (else
   charge_id) when the row has one; without source_id, the balance_transaction_id.
+- `fee`: the fee column, when the report has it (what Stripe kept of the gross); the run
+  books the fees of each day to the fee account (see `fees`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _STRIPE_TIME = re.compile(
     re.ASCII,
 )
 _STRIPE_CHARGE = frozenset({"charge"})
+_NO_FEE = frozenset({"", "0", "0.00", "0.0", "0.000"})
 
 
 def read_stripe_csv(source: Source) -> Iterator[StatementRow]:
@@ -64,7 +67,7 @@ def read_stripe_csv(source: Source) -> Iterator[StatementRow]:
     optional = f.columns(
         {
             name: name if name in lower else None
-            for name in ("payment_intent_id", "charge_id", "description")
+            for name in ("payment_intent_id", "charge_id", "description", "fee")
         },
         what="the Stripe report",
     )
@@ -74,10 +77,11 @@ def read_stripe_csv(source: Source) -> Iterator[StatementRow]:
 def _stripe_rows(f: CsvFile, cols, optional) -> Iterator[StatementRow]:
     i_cat, i_gross, i_cur = cols["category"], cols["gross"], cols["currency"]
     i_src, i_created = cols["source_id"], cols["created"]
-    i_pi, i_ch, i_desc = (
+    i_pi, i_ch, i_desc, i_fee = (
         optional["payment_intent_id"],
         optional["charge_id"],
         optional["description"],
+        optional["fee"],
     )
     need = 1 + max(i for i in [*cols.values(), *optional.values()] if i is not None)
     upper_cache: dict[str, str] = {}
@@ -117,6 +121,15 @@ def _stripe_rows(f: CsvFile, cols, optional) -> Iterator[StatementRow]:
             reference, payment_reference = source_id, pi or charge_id
         if not category:
             raise row_error("reporting_category is empty", f.line_no())
+        fee = None
+        if i_fee is not None and row[i_fee].strip() not in _NO_FEE:
+            raw_fee = row[i_fee]
+            try:
+                fee = parse_amount(raw_fee, False, False)
+            except BadValue as exc:
+                raise row_error(f"fee {raw_fee.strip()!r} {exc}", f.line_no()) from None
+            check_places(fee, currency, raw_fee, f.line_no())
+            fee = fee or None
         yield StatementRow(
             f.line_no(),
             reference,
@@ -126,6 +139,7 @@ def _stripe_rows(f: CsvFile, cols, optional) -> Iterator[StatementRow]:
             row[i_desc].strip() if i_desc is not None else "",
             category,
             payment_reference,
+            fee=fee,
         )
 
 

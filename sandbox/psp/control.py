@@ -5,6 +5,9 @@
     POST   /_sandbox/<psp>/disputes            {payment_reference, amount?, reason?}
     POST   /_sandbox/<psp>/disputes/<id>       {outcome: "won" | "lost"}
     GET    /_sandbox/<psp>/activity            every money movement, signed (+ in, - out)
+    POST   /_sandbox/<psp>/history             [movement, ...]: what the provider did before
+                                               this process started (it keeps its memory in
+                                               memory); the /activity shape, known ones skipped
     GET    /_sandbox/<psp>/statement?from=&to=&format=stripe_csv|camt053|mt940|csv[&currency=]
     GET    /_sandbox/deliveries                the webhook delivery log
     GET    /_sandbox/faults, POST /_sandbox/faults {...}, DELETE /_sandbox/faults
@@ -32,8 +35,10 @@ from .. import statements as writers
 from .config import DEFAULT_FAULTS, PSPS, STATEMENT_ACCOUNTS
 from .money import major_text, parse_major
 from .provider import Provider, Route
-from .state import Dispute, Sandbox, StatementLine
+from .state import Dispute, Movement, Payment, Sandbox, StatementLine
 from .web import Request, Resp, control_error, json_resp
+
+HISTORY_KINDS = ("payment", "refund", "payout", "dispute", "dispute_reversal")
 
 
 class Control:
@@ -53,6 +58,7 @@ class Control:
             ("POST", rf"/_sandbox/{psp}/disputes", self.dispute_open),
             ("POST", rf"/_sandbox/{psp}/disputes/(?P<id>[^/]+)", self.dispute_close),
             ("GET", rf"/_sandbox/{psp}/activity", self.activity),
+            ("POST", rf"/_sandbox/{psp}/history", self.history),
             ("GET", rf"/_sandbox/{psp}/statement", self.statement),
             ("GET", r"/_sandbox/deliveries", self.deliveries),
             ("GET", r"/_sandbox/faults", self.faults),
@@ -182,6 +188,79 @@ class Control:
         with self.sb.lock:
             rows = [m.as_json() for m in self.sb.activity if m.psp == psp]
         return json_resp(rows)
+
+    def history(self, req: Request, psp: str) -> Resp:
+        """Movements the provider made before this process started, in the `/activity` shape.
+        A payment is remembered as a succeeded payment too, so it can be refunded or disputed.
+        A movement already known (same kind and provider reference) is skipped."""
+        body = req.json()
+        if not isinstance(body, list):
+            return control_error(400, "malformed", "the body must be a JSON list of movements")
+        moves = []
+        for n, item in enumerate(body):
+            try:
+                kind = str(item["kind"])
+                if kind not in HISTORY_KINDS:
+                    raise ValueError(f"kind must be one of {', '.join(HISTORY_KINDS)}")
+                currency = str(item["currency"]).upper()
+                amount = parse_major(str(item["amount"]).lstrip("-"), currency)
+                if amount is None or amount == 0:
+                    raise ValueError(f"amount {item['amount']!r}")
+                if str(item["amount"]).startswith("-"):
+                    amount = -amount
+                booked_at = datetime.fromisoformat(str(item["booked_at"]).replace("Z", "+00:00"))
+                if booked_at.tzinfo is None:
+                    raise ValueError("booked_at needs a time zone")
+                ref = str(item["provider_reference"])
+                if not ref:
+                    raise ValueError("provider_reference is empty")
+            except (KeyError, TypeError, ValueError) as exc:
+                return control_error(400, "bad_movement", f"movement {n}: {exc}")
+            moves.append(
+                Movement(
+                    psp,
+                    kind,
+                    ref,
+                    str(item.get("reference") or ""),
+                    str(item.get("payment_reference") or ""),
+                    amount,
+                    currency,
+                    booked_at.astimezone(UTC),
+                    str(item.get("description") or ""),
+                )
+            )
+        added = 0
+        with self.sb.lock:
+            known = {(m.kind, m.provider_reference) for m in self.sb.activity if m.psp == psp}
+            for move in moves:
+                if (move.kind, move.provider_reference) in known:
+                    continue
+                known.add((move.kind, move.provider_reference))
+                if (
+                    move.kind == "payment"
+                    and self.sb.find_payment(psp, move.provider_reference) is None
+                ):
+                    self.sb.add_payment(
+                        Payment(
+                            psp=psp,
+                            provider_reference=move.provider_reference,
+                            reference=move.reference,
+                            amount=move.amount,
+                            currency=move.currency,
+                            notify_url="",
+                            success_url="",
+                            cancel_url="",
+                            customer_email="",
+                            created_at=move.booked_at,
+                            status="succeeded",
+                            paid_at=move.booked_at,
+                        ),
+                        move.reference,
+                    )
+                self.sb.activity.append(move)
+                added += 1
+            self.sb.activity.sort(key=lambda m: m.booked_at)
+        return json_resp({"added": added, "known": len(moves) - added})
 
     def statement(self, req: Request, psp: str) -> Resp:
         fmt = req.query.get("format", "csv")

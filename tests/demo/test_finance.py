@@ -218,3 +218,65 @@ def test_demo_events_read_as_the_psp_webhook_would(psp, outcome):
     assert made.event_id == finance_demo.payment_event_id(
         psp, f"t@demo.test#{outcome}", outcome, made.reference
     )
+
+
+def test_the_demo_month_reconciles_to_zero_against_the_psp_sandbox(seeded):
+    """The sandbox `make up` starts never saw the demo's payments: seed_demo tells it, and a
+    statement of the demo's month from the sandbox then reconciles with no difference, its fees
+    booked. Telling it twice adds nothing."""
+    import threading
+    import urllib.request
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from demo.psp_history import psp_history_send
+    from finance.models import ReconciliationRun
+    from finance.reconciliation.generic_csv import ColumnMapping
+    from finance.reconciliation.services import reconciliation_execute, reconciliation_start
+    from sandbox import psp as psp_sandbox
+    from tests.conftest import make_staff
+
+    server = psp_sandbox.serve("127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    officer = make_staff("finance_officer")
+    today = timezone.now().date()
+    try:
+        added = psp_history_send(base, out=print)
+        assert set(added) == {"stripe", "checkout", "skrill", "coinpayments"}
+        assert all(added.values()), added
+        assert set(psp_history_send(base, out=print).values()) == {0}
+        for psp in added:
+            fmt = "stripe_csv" if psp == "stripe" else "csv"
+            url = f"{base}/_sandbox/{psp}/statement?from={today}&to={today}&format={fmt}"
+            with urllib.request.urlopen(url) as response:  # noqa: S310
+                data = response.read()
+            run = reconciliation_start(
+                psp=psp,
+                fmt=fmt,
+                uploaded_file=SimpleUploadedFile(f"{psp}.{fmt}", data),
+                period_start=today,
+                period_end=today,
+                actor=officer,
+                mapping=None
+                if fmt == "stripe_csv"
+                else ColumnMapping(
+                    reference="reference",
+                    amount="amount",
+                    currency="currency",
+                    date="date",
+                    category="category",
+                ),
+            )
+            reconciliation_execute(run_id=run.pk)
+            run = ReconciliationRun.objects.get(pk=run.pk)
+            assert run.status == "done", run.error
+            assert run.counts["differences"] == 0, (psp, list(run.items.values()))
+            assert run.counts["matched_reference"] == added[psp]
+            if psp == "stripe":
+                assert run.counts["fees"] and {f["status"] for f in run.counts["fees"]} == {
+                    "booked"
+                }
+    finally:
+        server.shutdown()
+        server.server_close()

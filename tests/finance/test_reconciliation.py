@@ -312,3 +312,77 @@ def test_the_differences_show_the_date_the_client_and_the_deposit(officer, metho
     assert f'href="/backoffice/clients/{trader.pk}/"' in html
     assert f'href="/backoffice/finance/deposits/{deposit.pk}/"' in html
     assert html.count(TODAY.isoformat()) >= 2  # each difference is dated
+
+
+def fee_postings(currency="USD"):
+    from finance.models import LedgerTransaction
+
+    return list(
+        LedgerTransaction.objects.filter(kind="fee", psp="stripe")
+        .order_by("id")
+        .values_list("idempotency_key", "description")
+    )
+
+
+def test_psp_fees_are_booked_by_day_once_and_never_a_difference(client, officer, ledger):
+    from finance.ledger import system_account
+    from finance.models import LedgerAccount
+
+    rows = [row(1, "pi_a", "100.00"), row(2, "pi_b", "250.00"), row(3, "pi_c", "75.50")]
+    rows += [row(4, "pi_d", "40.00", days=1)]
+    # Stripe's fee column: 2.9% + 0.30 of each charge
+    fees_today = D("3.20") + D("7.55") + D("2.49")
+    fees_yesterday = D("1.46")
+    data = writers.write_stripe_itemized_csv(rows)
+    start = TODAY - timedelta(days=3)
+    run = run_file(officer, data, "stripe_csv", start=start, end=TODAY)
+    assert run.status == "done", run.error
+    assert run.counts["differences"] == 0
+    by_day = {(f["day"], f["status"]): D(f["amount"]) for f in run.counts["fees"]}
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    assert by_day == {(yesterday, "booked"): fees_yesterday, (TODAY.isoformat(), "booked"): fees_today}
+    fee_account = system_account(LedgerAccount.Kind.FEES, "USD")
+    assert fee_account.balance_amount == -(fees_today + fees_yesterday)  # an expense: a debit
+    clearing = clearing_for("stripe", "USD")
+    clearing.refresh_from_db()
+    assert clearing.balance_amount == -(D("465.50") - fees_today - fees_yesterday)
+    assert len(fee_postings()) == 2
+    ok, problem = __import__("finance.ledger", fromlist=["ledger_verify"]).ledger_verify()
+    assert problem is None, problem
+
+    # The same statement again: the fees are found booked, nothing is booked twice, and the fee
+    # postings on the clearing account are never differences.
+    again = run_file(officer, data, "stripe_csv", start=start, end=TODAY)
+    assert again.counts["differences"] == 0
+    assert {f["status"] for f in again.counts["fees"]} == {"already_booked"}
+    assert len(fee_postings()) == 2
+
+    # A statement whose fees for a day differ from the booking: a difference, not a new booking.
+    changed = data.replace(b",3.20,96.80,", b",3.50,96.50,")
+    assert changed != data
+    third = run_file(officer, changed, "stripe_csv", start=start, end=TODAY)
+    items = list(third.items.values_list("kind", "statement_amount", "ledger_amount"))
+    assert items == [("fee_mismatch", -(fees_today + D("0.30")), -fees_today)]
+    assert len(fee_postings()) == 2
+
+    login(client, officer)
+    page = client.get(f"/backoffice/finance/reconciliation/{run.pk}/").content.decode()
+    assert "data-fees" in page and "Booked by this run" in page, page[page.find("<main"):][:3000]
+    assert "14.70" in page  # the statement's fees in all
+
+
+def test_a_bank_fee_line_is_booked_as_a_fee(officer, ledger):
+    rows = [
+        row(1, "pi_a", "100.00"),
+        row(2, "pi_b", "250.00"),
+        row(3, "pi_c", "75.50"),
+        row(4, "pi_d", "40.00"),
+        row(5, "FEE-NOV", "-12.40", category="fee"),
+    ]
+    data = writers.write_mt940(
+        rows, account="GB33BUKB20201555555555", currency="USD", opening_balance=D("0")
+    )
+    run = run_file(officer, data, "mt940")
+    assert run.status == "done", run.error
+    assert run.counts["differences"] == 0 and run.counts["skipped"] == 1
+    assert [(f["amount"], f["status"]) for f in run.counts["fees"]] == [("12.40", "booked")]

@@ -29,6 +29,7 @@ from clients.services import client_register
 from demo.finance import install_demo_finance
 from demo.kyc import install_demo_kyc
 from demo.leads import install_demo_leads, install_demo_rules
+from demo.psp_history import psp_history_send
 from demo.trading import install_demo_trading
 from demo.wires import install_demo_wires
 from ib.services import partner_create
@@ -106,6 +107,8 @@ class Command(BaseCommand):
         # wallet transfers commit one by one, as in production.
         install_demo_trading(actor=ACTOR, book_clients=book, out=self.stdout.write)
         install_demo_retention()
+        # The PSP sandbox keeps its memory in its process: tell it what the providers did.
+        psp_history_send(out=self.stdout.write)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo data ready: staff, 3 desks, client@demo.test, partner@demo.test and a "
