@@ -15,8 +15,25 @@ class Client(models.Model):
         DORMANT = "dormant", "Dormant"
         CLOSED = "closed", "Closed"
 
+    class Holder(models.TextChoices):
+        CLIENT = "client", "Client"
+        PARTNER = "partner", "IB partner"
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="client"
+    )
+    # The account holder's kind: a trading client, or an IB partner holding its commissions.
+    # Both hold wallets, withdraw and pass KYC under the same rules; client lists, dashboards
+    # and retention count clients only.
+    holder = models.CharField(
+        max_length=10, choices=Holder.choices, default=Holder.CLIENT, db_default=Holder.CLIENT
+    )
+    legal_name = models.CharField(
+        max_length=140,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The name money is paid to when it is not the person's (a partner's company).",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.REGISTERED)
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")

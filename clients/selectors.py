@@ -8,6 +8,14 @@ from .models import Client
 
 
 def client_for_user(user) -> Client | None:
+    """The user's client record; None for anyone else (an IB partner's holder included)."""
+    return (
+        Client.objects.filter(user=user, holder=Client.Holder.CLIENT).select_related("user").first()
+    )
+
+
+def holder_for_user(user) -> Client | None:
+    """The account holder of a client or an IB partner: who holds the wallets."""
     return Client.objects.filter(user=user).select_related("user").first()
 
 
@@ -20,7 +28,7 @@ def client_for_email(email: str) -> Client | None:
 def client_signups_per_day(*, days: int = 14) -> list[dict]:
     start = (timezone.now() - timezone.timedelta(days=days - 1)).date()
     rows = (
-        Client.objects.filter(created_at__date__gte=start)
+        Client.objects.filter(created_at__date__gte=start, holder=Client.Holder.CLIENT)
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(n=Count("id"))
@@ -32,7 +40,7 @@ def client_signups_per_day(*, days: int = 14) -> list[dict]:
 
 def client_summary() -> dict:
     week_ago = timezone.now() - timezone.timedelta(days=7)
-    return Client.objects.aggregate(
+    return Client.objects.filter(holder=Client.Holder.CLIENT).aggregate(
         total=Count("id"), new_7d=Count("id", filter=Q(created_at__gte=week_ago))
     )
 
@@ -42,8 +50,9 @@ def client_summary() -> dict:
 
 def clients_visible_to(user) -> QuerySet[Client]:
     """Every client for roles that see all; the desk's (and their own) clients for desk roles;
-    nothing for anyone else. The one place back-office client scoping is decided."""
-    qs = Client.objects.all()
+    nothing for anyone else. The one place back-office client scoping is decided. Partners'
+    account holders are not clients: their money is seen from the partner's page."""
+    qs = Client.objects.filter(holder=Client.Holder.CLIENT)
     if not getattr(user, "is_authenticated", False) or not user.is_staff:
         return qs.none()
     if user.is_superuser or user.has_perm("clients.view_all_clients"):

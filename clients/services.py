@@ -17,6 +17,8 @@ def client_register(*, user, actor: Actor, request=None, **profile) -> Client:
     if user.is_staff:
         raise ValueError("Staff users cannot be clients.")
     client, created = Client.objects.get_or_create(user=user, defaults=profile)
+    if client.holder != Client.Holder.CLIENT:
+        raise InvalidInput("This login belongs to an IB partner; a client needs one of its own.")
     if created:
         audit_record(
             actor=actor,
@@ -26,6 +28,36 @@ def client_register(*, user, actor: Actor, request=None, **profile) -> Client:
             request=request,
         )
     return client
+
+
+@transaction.atomic
+def partner_holder_open(
+    *, user, actor: Actor, legal_name: str = "", country: str = "", language: str = "en"
+) -> Client:
+    """The account holder of an IB partner: its commissions wallet, its withdrawals and its KYC
+    live on it, under the same rules as a client's (once; a repeat returns the same record).
+    A user who is a client cannot also be a partner's holder."""
+    if user.is_staff:
+        raise ValueError("Staff users cannot hold money.")
+    holder = Client.objects.filter(user=user).first()
+    if holder is not None:
+        if holder.holder != Client.Holder.PARTNER:
+            raise InvalidInput("This user is a client; an IB needs a partner login of its own.")
+        if legal_name and holder.legal_name != legal_name[:140]:
+            holder.legal_name = legal_name[:140]
+            holder.save(update_fields=["legal_name"])
+        return holder
+    profile = {"country": country, "language": language, "legal_name": legal_name[:140]}
+    holder = Client.objects.create(
+        user=user, holder=Client.Holder.PARTNER, status=Client.Status.ACTIVE, **profile
+    )
+    audit_record(
+        actor=actor,
+        action=audit_events.CLIENT_REGISTERED,
+        target=holder,
+        evidence={"email": user.email, "holder": "partner", **profile},
+    )
+    return holder
 
 
 @transaction.atomic

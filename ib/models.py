@@ -48,6 +48,16 @@ class Partner(models.Model):
         editable=False,
         help_text="What the partner writes on a bank wire (ISO 11649 RF creditor reference).",
     )
+    # The partner's account holder (clients.Client of kind partner): its commissions wallet,
+    # withdrawals and KYC, under the same rules as a client's.
+    holder = models.OneToOneField(
+        "clients.Client",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="partner_of",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

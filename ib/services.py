@@ -8,6 +8,7 @@ from brokerage.models import User
 from brokerage.roles import role_of
 from brokerage.services import Actor, audit_record
 from clients.selectors import client_for_user
+from clients.services import partner_holder_open
 from ib import audit_events
 from leads.selectors import lead_for_person
 
@@ -33,6 +34,10 @@ def partner_create(
             )
         fields["referral_code"] = referral_code
     partner, created = Partner.objects.get_or_create(user=user, defaults=fields)
+    holder = partner_holder_open(user=user, actor=actor, legal_name=partner.company_name)
+    if partner.holder_id != holder.pk:
+        partner.holder = holder
+        partner.save(update_fields=["holder"])
     if created:
         audit_record(
             actor=actor,
@@ -50,7 +55,7 @@ def partner_user_check(user) -> None:
     """Raise InvalidInput unless `user` may become an IB partner."""
     if user.is_staff:
         raise InvalidInput("Staff users cannot be IB partners.")
-    if hasattr(user, "client"):
+    if client_for_user(user) is not None:
         raise InvalidInput("This user is a client; an IB needs a partner login of its own.")
 
 

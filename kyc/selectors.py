@@ -53,12 +53,20 @@ def document_for(*, user, document_id: int) -> KycDocument:
 
 def kyc_standing(client, purpose, *, amount_usd=None):
     """KYC's reasons in a client's standing (`clients.standing`, contributed by
-    `kyc.contributions`): a withdrawal needs a verified, unexpired identity; an unverified
+    `kyc.contributions`): a withdrawal needs a verified, unexpired identity (an IB partner's
+    first payout cannot be approved past it); an unverified
     client deposits at most KYC_UNVERIFIED_DEPOSIT_LIMIT_USD in all. A person may approve past
     each (review)."""
     if purpose == Purpose.WITHDRAW:
         expires = client.id_document_expires_on
-        if client.kyc_level < 1:
+        if client.kyc_level < 1 and client.holder == client.Holder.PARTNER:
+            yield Reason(
+                "kyc_not_verified",
+                Severity.BLOCK,
+                "The partner's identity is not verified (KYC level 0): no payout before it is.",
+                "Verify your identity before your first payout.",
+            )
+        elif client.kyc_level < 1:
             yield Reason(
                 "kyc_not_verified",
                 Severity.REVIEW,

@@ -161,6 +161,12 @@ def withdrawal_request(
         raise InvalidInput("Choose how to be paid.", fields={"psp": ["Unknown method."]})
     else:
         funding = _funding_deposit(client, psp, currency)
+    if funding is None and wire is None and client.holder == client.Holder.PARTNER:
+        raise WithdrawalNotAllowed(
+            "Commissions are paid by bank wire to an account in your name.",
+            code="partner_pays_by_wire",
+            fields={"psp": ["Choose bank wire."]},
+        )
     if funding is None and wire is None:
         raise WithdrawalNotAllowed(
             f"You have not deposited in {currency} with {psp_registry.PSP_NAMES[psp]}; "
@@ -232,8 +238,9 @@ def withdrawal_request(
 
 
 def _wire_details(client: Client, iban: str, bic: str) -> dict:
-    """A wire goes to an account in the client's own name: the name is theirs, not typed."""
-    name = client.user.get_full_name().strip()
+    """A wire goes to an account in the client's own name: the name is theirs, not typed (a
+    partner's company name when it has one)."""
+    name = (client.legal_name or client.user.get_full_name()).strip()
     if not name:
         raise WithdrawalNotAllowed(
             "A bank wire is paid to an account in your own name, and your profile has no "

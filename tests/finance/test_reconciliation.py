@@ -340,7 +340,10 @@ def test_psp_fees_are_booked_by_day_once_and_never_a_difference(client, officer,
     assert run.counts["differences"] == 0
     by_day = {(f["day"], f["status"]): D(f["amount"]) for f in run.counts["fees"]}
     yesterday = (TODAY - timedelta(days=1)).isoformat()
-    assert by_day == {(yesterday, "booked"): fees_yesterday, (TODAY.isoformat(), "booked"): fees_today}
+    assert by_day == {
+        (yesterday, "booked"): fees_yesterday,
+        (TODAY.isoformat(), "booked"): fees_today,
+    }
     fee_account = system_account(LedgerAccount.Kind.FEES, "USD")
     assert fee_account.balance_amount == -(fees_today + fees_yesterday)  # an expense: a debit
     clearing = clearing_for("stripe", "USD")
@@ -367,7 +370,7 @@ def test_psp_fees_are_booked_by_day_once_and_never_a_difference(client, officer,
 
     login(client, officer)
     page = client.get(f"/backoffice/finance/reconciliation/{run.pk}/").content.decode()
-    assert "data-fees" in page and "Booked by this run" in page, page[page.find("<main"):][:3000]
+    assert "data-fees" in page and "Booked by this run" in page, page[page.find("<main") :][:3000]
     assert "14.70" in page  # the statement's fees in all
 
 
