@@ -76,6 +76,10 @@ app.conf.beat_schedule = {
         "task": "clients.tasks.sync_runs_prune_task",
         "schedule": crontab(minute=50, hour=3),
     },
+    "ib-commissions-sweeper": {
+        "task": "ib.tasks.commissions_sweep_task",
+        "schedule": 300.0,  # deals of the last 48 hours a sync pass's task did not pay
+    },
     "sessions-clear-expired": {
         "task": "brokerage.tasks.sessions_clear_expired_task",
         "schedule": crontab(minute=30, hour=3),

@@ -61,6 +61,11 @@ CLIENT_STANDING = declare(
     "fn(client, purpose) -> iterable of Reason: why a client may not deposit, withdraw, "
     "transfer or open an account (clients.standing).",
 )
+DEALS_SYNCED = declare(
+    "platform.deals_synced",
+    "fn(deal_ids: list[int]): deals a sync pass just stored, called after they commit "
+    "(ib pays IB commissions on them).",
+)
 RETENTION_SIGNALS = declare(
     "retention.signals",
     "(code, label, fn(client_ids, now) -> {client_id: detail}): a reason an inactive client "

@@ -73,7 +73,7 @@ ROLES: dict[str, Role] = {
                 "clients.view_all_clients",
             ),
         ),
-        Role("ib_manager", "IB manager", BACKOFFICE),
+        Role("ib_manager", "IB manager", (*BACKOFFICE, "ib.manage_commissions")),
         Role(
             "ops_admin",
             "Ops admin",

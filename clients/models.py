@@ -351,6 +351,12 @@ class Deal(models.Model):
         indexes = [
             models.Index(fields=["client", "time"], name="clients_deal_client_time"),
             models.Index(fields=["account", "time"], name="clients_deal_account_time"),
+            # a closing deal's position, for how long it was held (IB commissions)
+            models.Index(
+                fields=["server", "position_id"],
+                condition=Q(entry=0),
+                name="clients_deal_position_open",
+            ),
         ]
 
     def __str__(self):

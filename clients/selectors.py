@@ -127,3 +127,13 @@ def client_list(
     if flagged:
         qs = qs.filter(has_open_flag=True)
     return qs.order_by("-created_at", "-pk")
+
+
+def symbol_groups(symbols) -> dict[str, str]:
+    """The instrument group of each canonical symbol (its class: fx, metal, index ...); a
+    symbol the instruments list does not know has none."""
+    from .models import Instrument
+
+    return dict(
+        Instrument.objects.filter(symbol__in=list(symbols)).values_list("symbol", "asset_class")
+    )

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from brokerage.hooks import DEALS_SYNCED, contributions
 from brokerage.kv import redis_client
 
 from .models import Client, Position, SyncRejection, SyncRun, TradingAccount, TradingServer
@@ -150,7 +151,7 @@ SELECT %s, ticket, account_id, client_id, time, action, entry, symbol, volume, p
        profit_amount, swap_amount, commission_amount, position_id, comment, volume_ext, now()
   FROM rows
 ON CONFLICT (server_id, ticket) DO NOTHING
-RETURNING account_id, client_id, time, action
+RETURNING account_id, client_id, time, action, id
 """
 
 
@@ -202,17 +203,31 @@ def deals_ingest(*, server: TradingServer, records: list, by_login: dict) -> tup
                 strict=True,
             )
         )
+        new_ids = []
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(INSERT_DEALS, [list(c) for c in cols] + [server.pk])
-            for account_id, client_id, at, action in cur.fetchall():
+            for account_id, client_id, at, action, deal_id in cur.fetchall():
                 inserted += 1
+                new_ids.append(deal_id)
                 if action in (0, 1):
                     for key in (("a", account_id), ("c", client_id)):
                         if key not in last_trade or last_trade[key] < at:
                             last_trade[key] = at
+        if new_ids:
+            _deals_synced(new_ids)
     if last_trade:
         _last_trade_update(last_trade)
     return inserted, unlinked
+
+
+def _deals_synced(deal_ids: list[int]) -> None:
+    """Tell the apps above (ib's commissions) which deals were just stored; an answer that fails
+    never loses the deals, which the apps' own sweepers find again."""
+    for fn in contributions(DEALS_SYNCED):
+        try:
+            fn(deal_ids)
+        except Exception:
+            log.exception("a deals-synced contribution failed; its sweeper will catch up")
 
 
 def _last_trade_update(last_trade: dict) -> None:

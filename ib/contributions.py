@@ -1,11 +1,18 @@
 """What ib adds to the kernel's hooks (brokerage.hooks): the partner dashboard's menu, the IB
 credited with a client in the client 360, and the partners panel on the back-office home."""
 
-from brokerage.hooks import CLIENT_360_SECTIONS, DASHBOARD_PANELS, NAV_PARTNERS, contribute
+from brokerage.hooks import (
+    CLIENT_360_SECTIONS,
+    DASHBOARD_PANELS,
+    DEALS_SYNCED,
+    NAV_PARTNERS,
+    contribute,
+)
 from brokerage.navigation import NavItem
 
 from .client360 import ib_360
 from .dashboard import partners_panel
+from .tasks import pay_synced_deals
 
 for item in [
     NavItem("Overview", "partners:home", "speedometer2", order=0),
@@ -15,3 +22,5 @@ for item in [
 
 contribute(CLIENT_360_SECTIONS, ib_360)
 contribute(DASHBOARD_PANELS, partners_panel)
+
+contribute(DEALS_SYNCED, pay_synced_deals)

@@ -63,6 +63,12 @@ class Partner(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            (
+                "manage_commissions",
+                "Can change commission plans, the partner tree and commission lines",
+            )
+        ]
 
     def __str__(self):
         return self.company_name or self.user.email
@@ -141,3 +147,16 @@ class PendingReferral(models.Model):
 
     def __str__(self):
         return f"{self.user} via {self.code} (email not yet verified)"
+
+
+from .models_commissions import (  # noqa: E402, F401
+    CommissionLine,
+    ParentLink,
+    PartnerPlan,
+    Plan,
+    PlanRule,
+    PlanVersion,
+    Programme,
+    ReferralLink,
+    UnpricedDeal,
+)

@@ -13,6 +13,7 @@ from ib import audit_events
 from leads.selectors import lead_for_person
 
 from .models import Attribution, Partner, PendingReferral, Referral
+from .plans import parent_link_record, referral_link_record
 
 
 @transaction.atomic
@@ -38,6 +39,8 @@ def partner_create(
     if partner.holder_id != holder.pk:
         partner.holder = holder
         partner.save(update_fields=["holder"])
+    if created and parent is not None:
+        parent_link_record(partner=partner, parent=parent, actor=actor, at=partner.created_at)
     if created:
         audit_record(
             actor=actor,
@@ -96,6 +99,10 @@ def _made_by(actor: Actor) -> dict:
 
 def _referral_create(*, client, partner: Partner, code: str, actor: Actor, request, evidence):
     referral = Referral.objects.create(partner=partner, client=client, code=code)
+    # from the client's registration: the deals before the attribution are the IB's too
+    referral_link_record(
+        client=client, partner=partner, actor=actor, at=min(client.created_at, timezone.now())
+    )
     audit_record(
         actor=actor,
         action=audit_events.REFERRAL_ATTRIBUTED,
@@ -218,6 +225,9 @@ def _referral_follow(*, client, partner: Partner, actor: Actor, reason: str) -> 
         before = referral.partner_id
         referral.partner, referral.code = partner, partner.referral_code
         referral.save(update_fields=["partner", "code"])
+        referral_link_record(
+            client=client, partner=partner, actor=actor, at=timezone.now(), reason=reason
+        )
         audit_record(
             actor=actor,
             action=audit_events.REFERRAL_MOVED,

@@ -1,0 +1,316 @@
+"""IB commissions: programmes, versioned plans, the tree and referrals through time, and the
+commission lines the engine writes (imported by `ib.models`).
+
+- A `Programme` is a kind of partnership (how partners join, how often periods close). Its
+  `Plan`s are priced by `PlanVersion`s: a version is a draft until published, then in force
+  from `valid_from`; once it has paid a line it is immutable (the services refuse, and so
+  does the database). A deal is paid by the version in force at the deal's close time.
+- A version's `PlanRule`s are rates: per lot, or a percentage of the commission the client
+  paid, for one symbol, a symbol group, or by default (looked up in that order; a symbol with
+  no rate at all is reported as unpriced, never paid as zero).
+- `PartnerPlan` attaches a plan to a partner from a time (inherited down the tree unless a
+  sub-IB has its own); `ParentLink` and `ReferralLink` keep the tree and the client's IB as
+  they stood at any moment, so a deal is paid by the tree of its close time.
+- `CommissionLine`: one per (deal, partner, tier, kind), unique in the database, with the
+  "why" (version, rule, rate, volume, base, formula) and the exact amount.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+RATE = {"max_digits": 20, "decimal_places": 6}
+EXACT = {"max_digits": 24, "decimal_places": 8}
+
+
+class Programme(models.Model):
+    class Registration(models.TextChoices):
+        PUBLIC = "public", "Public sign-up, approved by an IB manager"
+        INVITATION = "invitation", "By a parent partner's invitation only"
+        MANAGER = "manager", "Created by an IB manager"
+
+    class Period(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+
+    name = models.CharField(max_length=100, unique=True)
+    registration = models.CharField(
+        max_length=12, choices=Registration.choices, default=Registration.MANAGER
+    )
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTHLY)
+    currency = models.CharField(max_length=3, default="USD", help_text="What partners are paid in.")
+    auto_payout_threshold = models.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Settled above this, a period's earnings are paid out automatically "
+        "(through the withdrawal workflow). Empty: partners withdraw themselves.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Plan(models.Model):
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="plans")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["programme", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "name"], name="ib_plan_name_unique")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class PlanVersion(models.Model):
+    class Entry(models.TextChoices):
+        OUT = "out", "Closing deals (per closed lot)"
+        IN = "in", "Opening deals"
+        BOTH = "both", "Both sides (per side)"
+
+    class Tiers(models.TextChoices):
+        DIFFERENCE = "difference", "Each level earns its rate less the level below's"
+        PERCENT = "percent", "Each level earns a share of the level below's earning"
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    valid_from = models.DateTimeField(help_text="Deals closed from then on are paid by it.")
+    published_at = models.DateTimeField(null=True, blank=True)
+    paid_lines = models.BooleanField(
+        default=False, editable=False, help_text="It has paid a line: immutable from then on."
+    )
+    entry = models.CharField(max_length=4, choices=Entry.choices, default=Entry.OUT)
+    min_hold_seconds = models.PositiveIntegerField(
+        default=60, help_text="Positions held for less earn nothing."
+    )
+    tiers = models.CharField(max_length=10, choices=Tiers.choices, default=Tiers.DIFFERENCE)
+    tier_percent = models.DecimalField(
+        max_digits=7,
+        decimal_places=4,
+        default=Decimal("0"),
+        help_text="With tiers by share: the percent of the level below's earning.",
+    )
+    self_trading = models.BooleanField(
+        default=False, help_text="Pay on the partner's own trading accounts."
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["plan", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="ib_planversion_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.plan} v{self.number}"
+
+
+class PlanRule(models.Model):
+    class Kind(models.TextChoices):
+        PER_LOT = "per_lot", "Amount per lot"
+        PCT_COMMISSION = "pct_commission", "Percent of the client's commission"
+
+    version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="rules")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PER_LOT)
+    symbol = models.CharField(max_length=32, blank=True, help_text="A canonical symbol, or empty.")
+    symbol_group = models.CharField(
+        max_length=20, blank=True, help_text="An instrument group, or empty (with no symbol)."
+    )
+    rate = models.DecimalField(**RATE, help_text="Per lot in the programme's currency, or %.")
+
+    class Meta:
+        ordering = ["version", "symbol", "symbol_group", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "kind", "symbol", "symbol_group"], name="ib_planrule_unique"
+            ),
+            models.CheckConstraint(condition=Q(rate__gte=0), name="ib_planrule_rate_ge_0"),
+            models.CheckConstraint(
+                condition=Q(symbol="") | Q(symbol_group=""), name="ib_planrule_one_scope"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.symbol or self.symbol_group or 'default'}"
+
+    @property
+    def scope(self) -> str:
+        if self.symbol:
+            return f"symbol {self.symbol}"
+        if self.symbol_group:
+            return f"group {self.symbol_group}"
+        return "plan default"
+
+
+class PartnerPlan(models.Model):
+    """The plan a partner is paid by from `valid_from` (the latest one in force wins); a
+    partner without one is paid by its parent's."""
+
+    partner = models.ForeignKey("ib.Partner", on_delete=models.PROTECT, related_name="plans")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    valid_from = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    set_by = models.CharField(max_length=254)
+    set_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["partner", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "valid_from"], name="ib_partnerplan_once_per_time"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.plan} for partner {self.partner_id} from {self.valid_from:%Y-%m-%d %H:%M}"
+
+
+class ParentLink(models.Model):
+    """The partner's parent from `valid_from` (empty: a top partner). The tree as it stood at
+    any moment; written by `ib.services` whenever the parent changes."""
+
+    partner = models.ForeignKey("ib.Partner", on_delete=models.PROTECT, related_name="parent_links")
+    parent = models.ForeignKey(
+        "ib.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    valid_from = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    set_by = models.CharField(max_length=254)
+
+    class Meta:
+        ordering = ["partner", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "valid_from"], name="ib_parentlink_once_per_time"
+            )
+        ]
+
+    def __str__(self):
+        return f"partner {self.partner_id} under {self.parent_id or 'nobody'}"
+
+
+class ReferralLink(models.Model):
+    """The client's IB from `valid_from` (empty partner: none). Written on attribution and when
+    an IB manager moves the client, from the date the manager chose (never silently back)."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey(
+        "ib.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    valid_from = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    set_by = models.CharField(max_length=254)
+
+    class Meta:
+        ordering = ["client", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "valid_from"], name="ib_referrallink_once_per_time"
+            )
+        ]
+
+    def __str__(self):
+        return f"client {self.client_id} via {self.partner_id or 'nobody'}"
+
+
+class CommissionLine(models.Model):
+    class Kind(models.TextChoices):
+        COMMISSION = "commission", "Commission"
+        REVERSAL = "reversal", "Reversal"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        WITHHELD = "withheld", "Withheld for review"
+        DISPUTED = "disputed", "Disputed"
+        SETTLED = "settled", "Settled"
+        CANCELLED = "cancelled", "Cancelled"
+
+    deal = models.ForeignKey(
+        "clients.Deal",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    deal_time = models.DateTimeField(help_text="When the deal closed (UTC).")
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    partner = models.ForeignKey("ib.Partner", on_delete=models.PROTECT, related_name="lines")
+    tier = models.PositiveSmallIntegerField(help_text="0: the client's own IB; 1 its parent ...")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.COMMISSION)
+    version = models.ForeignKey(
+        PlanVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rule = models.ForeignKey(
+        PlanRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    symbol = models.CharField(max_length=32, blank=True)
+    rate = models.DecimalField(**RATE)
+    volume = models.BigIntegerField(default=0, help_text="1/10000 lot.")
+    base_amount = models.DecimalField(**EXACT, default=0)
+    formula = models.CharField(max_length=255)
+    currency = models.CharField(max_length=3)
+    fx_rate = models.DecimalField(**RATE, default=Decimal(1))
+    amount = models.DecimalField(**EXACT, help_text="Exact; rounded to cents at settlement.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    hold_reasons = models.JSONField(default=list, blank=True)
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-deal_time", "tier"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal", "partner", "tier", "kind"],
+                condition=Q(deal__isnull=False),
+                name="ib_line_once_per_deal_partner_tier",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["partner", "deal_time"], name="ib_line_partner_time"),
+            models.Index(fields=["deal_time"], name="ib_line_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} {self.currency} to {self.partner_id}"
+
+
+class UnpricedDeal(models.Model):
+    """A deal a partner should earn on under its plan, with no rate for its symbol: reported to
+    IB managers (fix the plan, then the sweeper pays it), never paid as zero silently."""
+
+    deal = models.ForeignKey("clients.Deal", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey("ib.Partner", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(PlanVersion, on_delete=models.CASCADE, related_name="+")
+    symbol = models.CharField(max_length=32)
+    found_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-found_at"]
+        constraints = [models.UniqueConstraint(fields=["deal", "partner"], name="ib_unpriced_once")]
+
+    def __str__(self):
+        return f"deal {self.deal_id} unpriced for partner {self.partner_id} ({self.symbol})"

@@ -1,0 +1,296 @@
+"""Writes on commission plans and on what prices a deal through time: versions and their rules,
+the plan a partner is paid by, the tree (a partner's parent) and the client's IB.
+
+Every write is audited in its transaction. The rules that make commissions indisputable:
+- a version is a draft until published; a published version that has paid a line is
+  immutable (refused here, and by the database: migration ib 0007);
+- a version comes into force at `valid_from`, never before the newest deal its plan has paid;
+- a sub-IB's plan never pays more than its parent's for any symbol (checked when set; the
+  engine caps it anyway);
+- the tree cannot have a cycle (checked under a lock that serialises moves); a move, like a
+  client's re-attribution, takes effect from the moment given (now by default), and earlier
+  deals stay paid by the tree they closed under.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.services import Actor, audit_record
+
+from . import audit_events
+from .engine import World, rate_lookup
+from .models import (
+    CommissionLine,
+    ParentLink,
+    Partner,
+    PartnerPlan,
+    Plan,
+    PlanRule,
+    PlanVersion,
+    Programme,
+    ReferralLink,
+)
+
+TREE_LOCK = 0x1B7EE  # pg_advisory_xact_lock key serialising moves in the partner tree
+MAX_RATE = Decimal("1000000")
+
+
+def _label(actor: Actor) -> str:
+    return actor if isinstance(actor, str) else actor.email
+
+
+def _manager(actor: Actor) -> None:
+    if not isinstance(actor, str) and not actor.has_perm("ib.manage_commissions"):
+        raise NotAllowed("Only IB managers change plans and the partner tree.")
+
+
+def _rate(value, where: str) -> Decimal:
+    try:
+        rate = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(f"{where}: {value!r} is not a number.") from None
+    if not rate.is_finite() or rate < 0 or rate > MAX_RATE:
+        raise InvalidInput(f"{where}: a rate is a number from 0 to {MAX_RATE:,}.")
+    if rate != rate.quantize(Decimal("0.000001")):
+        raise InvalidInput(f"{where}: at most 6 decimal places.")
+    return rate
+
+
+@transaction.atomic
+def plan_version_create(
+    *,
+    plan: Plan,
+    valid_from: datetime,
+    rules: list[dict],
+    actor: Actor,
+    entry: str = PlanVersion.Entry.OUT,
+    min_hold_seconds: int = 60,
+    tiers: str = PlanVersion.Tiers.DIFFERENCE,
+    tier_percent: Decimal | str = "0",
+    self_trading: bool = False,
+    note: str = "",
+    publish: bool = False,
+) -> PlanVersion:
+    """A new draft version of `plan` with its rules: dicts of kind (per_lot, pct_commission),
+    symbol or symbol_group (or neither: the default) and rate."""
+    _manager(actor)
+    if entry not in PlanVersion.Entry.values:
+        raise InvalidInput("Choose which deals are paid.", fields={"entry": ["Unknown."]})
+    if tiers not in PlanVersion.Tiers.values:
+        raise InvalidInput("Choose how levels share.", fields={"tiers": ["Unknown."]})
+    percent = _rate(tier_percent, "Share of the level below")
+    if percent > 100:
+        raise InvalidInput("A share is at most 100%.", fields={"tier_percent": ["At most 100."]})
+    if not rules:
+        raise InvalidInput("A plan version needs at least one rate.")
+    number = (plan.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    version = PlanVersion.objects.create(
+        plan=plan,
+        number=number,
+        valid_from=valid_from,
+        entry=entry,
+        min_hold_seconds=max(0, int(min_hold_seconds)),
+        tiers=tiers,
+        tier_percent=percent,
+        self_trading=bool(self_trading),
+        note=note[:200],
+        created_by=None if isinstance(actor, str) else actor,
+    )
+    seen = set()
+    for n, rule in enumerate(rules, 1):
+        kind = rule.get("kind", PlanRule.Kind.PER_LOT)
+        if kind not in PlanRule.Kind.values:
+            raise InvalidInput(f"Rate {n}: unknown kind {kind!r}.")
+        symbol = (rule.get("symbol") or "").strip().upper()
+        group = (rule.get("symbol_group") or "").strip()
+        if symbol and group:
+            raise InvalidInput(f"Rate {n}: a symbol or a group, not both.")
+        if (kind, symbol, group) in seen:
+            raise InvalidInput(f"Rate {n}: {symbol or group or 'the default'} is set twice.")
+        seen.add((kind, symbol, group))
+        PlanRule.objects.create(
+            version=version,
+            kind=kind,
+            symbol=symbol,
+            symbol_group=group,
+            rate=_rate(rule.get("rate"), f"Rate {n}"),
+        )
+    audit_record(
+        actor=actor,
+        action=audit_events.PLAN_VERSION_CREATED,
+        target=version,
+        evidence={"plan": plan.name, "number": number, "rules": len(rules)},
+    )
+    if publish:
+        plan_version_publish(version=version, actor=actor)
+    return version
+
+
+@transaction.atomic
+def plan_version_publish(*, version: PlanVersion, actor: Actor) -> PlanVersion:
+    """Put a draft in force from its `valid_from`, which may not precede the newest deal its
+    plan has already paid (a paid deal is never repriced)."""
+    _manager(actor)
+    version = PlanVersion.objects.select_for_update().get(pk=version.pk)
+    if version.published_at:
+        raise InvalidInput("This version is already published.")
+    newest = (
+        CommissionLine.objects.filter(version__plan_id=version.plan_id)
+        .order_by("-deal_time")
+        .values_list("deal_time", flat=True)
+        .first()
+    )
+    if newest and version.valid_from <= newest:
+        raise InvalidInput(
+            f"Deals up to {newest:%Y-%m-%d %H:%M} UTC are already paid under this plan: "
+            "the new version must start after them.",
+            fields={"valid_from": ["Too early."]},
+        )
+    version.published_at = timezone.now()
+    version.save(update_fields=["published_at"])
+    audit_record(
+        actor=actor,
+        action=audit_events.PLAN_VERSION_PUBLISHED,
+        target=version,
+        evidence={"plan": version.plan.name, "valid_from": version.valid_from.isoformat()},
+    )
+    return version
+
+
+def _caps_problem(partner: Partner, plan: Plan, at: datetime) -> str | None:
+    """Why `plan` would pay `partner` more than its parent's plan pays, or None."""
+    partner = Partner.objects.get(pk=partner.pk)
+    if partner.parent_id is None:
+        return None
+    versions = plan.versions.filter(published_at__isnull=False, valid_from__lte=at)
+    version = versions.order_by("-valid_from").first()
+    if version is None:
+        return None
+    world = World.load({r.symbol for r in version.rules.all() if r.symbol})
+    parent_version = world.version_of(world.chain(partner.parent_id, at), 0, at)
+    if parent_version is None:
+        return "the parent partner has no plan"
+    for rule in version.rules.all():
+        symbol = rule.symbol or ""
+        if rule.symbol_group and not symbol:
+            symbols = [s for s, g in world.groups.items() if g == rule.symbol_group]
+            parent = [rate_lookup(world, parent_version, rule.kind, s) for s in symbols] or [
+                world.rules.get(parent_version, {}).get((rule.kind, "g", rule.symbol_group))
+                or world.rules.get(parent_version, {}).get((rule.kind, "d", ""))
+            ]
+        else:
+            parent = [rate_lookup(world, parent_version, rule.kind, symbol)]
+        for found in parent:
+            cap = found[1] if found else Decimal(0)
+            if rule.rate > cap:
+                return f"{rule} pays {rule.rate}, more than the parent's {cap}"
+    return None
+
+
+@transaction.atomic
+def partner_plan_set(
+    *, partner: Partner, plan: Plan, actor: Actor, reason: str = "", valid_from=None
+) -> PartnerPlan:
+    """Pay `partner` (and the sub-IBs without a plan of their own) by `plan` from `valid_from`
+    (now). A sub-IB's plan may not pay more than its parent's for any rate."""
+    _manager(actor)
+    at = valid_from or timezone.now()
+    problem = _caps_problem(partner, plan, at)
+    if problem:
+        raise InvalidInput(
+            f"A sub-IB earns at most what its parent does: {problem}.",
+            fields={"plan": [problem]},
+        )
+    link = PartnerPlan.objects.create(
+        partner=partner, plan=plan, valid_from=at, reason=reason[:200], set_by=_label(actor)
+    )
+    audit_record(
+        actor=actor,
+        action=audit_events.PARTNER_PLAN_SET,
+        target=partner,
+        reason=reason,
+        evidence={"plan": plan.name, "valid_from": at.isoformat()},
+    )
+    return link
+
+
+def parent_link_record(*, partner: Partner, parent: Partner | None, actor: Actor, at, reason=""):
+    ParentLink.objects.update_or_create(
+        partner=partner,
+        valid_from=at,
+        defaults={"parent": parent, "reason": reason[:200], "set_by": _label(actor)},
+    )
+
+
+@transaction.atomic
+def partner_parent_set(
+    *, partner: Partner, parent: Partner | None, actor: Actor, reason: str, valid_from=None
+) -> Partner:
+    """Move `partner` under `parent` (None: to the top) from `valid_from` (now). Refused when it
+    would make a cycle; moves are serialised, so two at once cannot make one either."""
+    _manager(actor)
+    reason = " ".join((reason or "").split())
+    if len(reason) < 5:
+        raise InvalidInput("Give the reason for the move.", fields={"reason": ["Required."]})
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK])
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    node = parent.pk if parent else None
+    seen = set()
+    while node is not None:
+        if node == partner.pk:
+            raise InvalidInput("A partner cannot sit under its own sub-IB.", code="tree_cycle")
+        if node in seen:
+            break
+        seen.add(node)
+        node = Partner.objects.filter(pk=node).values_list("parent_id", flat=True).first()
+    before = partner.parent_id
+    partner.parent = parent
+    partner.save(update_fields=["parent"])
+    at = valid_from or timezone.now()
+    parent_link_record(partner=partner, parent=parent, actor=actor, at=at, reason=reason)
+    audit_record(
+        actor=actor,
+        action=audit_events.PARTNER_PARENT_MOVED,
+        target=partner,
+        reason=reason,
+        evidence={
+            "from": before,
+            "to": parent.pk if parent else None,
+            "valid_from": at.isoformat(),
+        },
+    )
+    return partner
+
+
+def referral_link_record(*, client, partner: Partner | None, actor: Actor, at, reason: str = ""):
+    """The client's IB from `at` (the engine pays deals by the IB of their close time)."""
+    ReferralLink.objects.update_or_create(
+        client=client,
+        valid_from=at,
+        defaults={"partner": partner, "reason": reason[:200], "set_by": _label(actor)},
+    )
+
+
+@transaction.atomic
+def programme_create(*, name: str, actor: Actor, **fields) -> Programme:
+    _manager(actor)
+    programme, created = Programme.objects.get_or_create(name=name, defaults=fields)
+    if created:
+        audit_record(actor=actor, action=audit_events.PROGRAMME_CREATED, target=programme)
+    return programme
+
+
+@transaction.atomic
+def plan_create(*, programme: Programme, name: str, actor: Actor) -> Plan:
+    _manager(actor)
+    plan, created = Plan.objects.get_or_create(programme=programme, name=name)
+    if created:
+        audit_record(actor=actor, action=audit_events.PLAN_CREATED, target=plan)
+    return plan

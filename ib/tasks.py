@@ -1,0 +1,29 @@
+"""IB commission tasks (queue `commissions`): pay a sync pass's new deals, and sweep."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from .engine import commissions_pay
+
+SWEEP_HOURS = 48
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
+def commissions_pay_task(deal_ids: list[int]) -> dict:
+    """Pay the deals a sync pass just stored (lines are unique: a repeat writes nothing)."""
+    return commissions_pay(deal_ids=deal_ids)
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
+def commissions_sweep_task(hours: int = SWEEP_HOURS) -> dict:
+    """Pay whatever the per-pass task missed (a lost task, a plan fixed for unpriced deals)."""
+    now = timezone.now()
+    return commissions_pay(start=now - timedelta(hours=hours), end=now + timedelta(minutes=1))
+
+
+def pay_synced_deals(deal_ids: list[int]) -> None:
+    """A sync pass stored new deals (the kernel's `platform.deals_synced` hook): pay their
+    commissions once it commits."""
+    commissions_pay_task.delay_on_commit(list(deal_ids))

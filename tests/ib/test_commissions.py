@@ -1,0 +1,298 @@
+"""The commission engine: multi-tier rates by difference, lookups, filters, exactly once."""
+
+import itertools
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from brokerage.errors import InvalidInput
+from clients.models import Client, Deal, Instrument
+from ib.engine import commissions_pay
+from ib.models import CommissionLine, PlanRule, UnpricedDeal
+from ib.plans import (
+    partner_parent_set,
+    partner_plan_set,
+    plan_create,
+    plan_version_create,
+    programme_create,
+)
+from ib.services import referral_attribute
+from tests.clients.factories import make_account, make_server
+from tests.conftest import make_client_user, make_partner_user
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+ACTOR = "test"
+_ids = itertools.count(50_000_000)
+START = timezone.now() - timedelta(days=2)
+
+
+@pytest.fixture
+def network():
+    """top (10/lot on FX, 12 on XAUUSD, 4 by default) > mid (8 FX) > leaf (5 FX); a client of
+    leaf trades."""
+    Instrument.objects.get_or_create(symbol="EURUSD", defaults={"asset_class": "fx"})
+    Instrument.objects.get_or_create(symbol="XAUUSD", defaults={"asset_class": "metal"})
+    Instrument.objects.get_or_create(symbol="US30", defaults={"asset_class": "index"})
+    programme = programme_create(name="Standard", actor=ACTOR)
+
+    def plan(name, rules):
+        p = plan_create(programme=programme, name=name, actor=ACTOR)
+        plan_version_create(plan=p, valid_from=START, rules=rules, actor=ACTOR, publish=True)
+        return p
+
+    top = make_partner_user("top@test.example", "TOPIB001").partner
+    mid = make_partner_user("mid@test.example", "MIDIB001").partner
+    leaf = make_partner_user("leaf@test.example", "LEAFIB01").partner
+    for child, parent in ((mid, top), (leaf, mid)):
+        partner_parent_set(
+            partner=child, parent=parent, actor=ACTOR, reason="test tree", valid_from=START
+        )
+    partner_plan_set(
+        partner=top,
+        plan=plan(
+            "Top",
+            [
+                {"symbol_group": "fx", "rate": "10"},
+                {"symbol": "XAUUSD", "rate": "12"},
+                {"rate": "4"},
+            ],
+        ),
+        actor=ACTOR,
+        valid_from=START,
+    )
+    partner_plan_set(
+        partner=mid,
+        plan=plan("Mid", [{"symbol_group": "fx", "rate": "8"}]),
+        actor=ACTOR,
+        valid_from=START,
+    )
+    partner_plan_set(
+        partner=leaf,
+        plan=plan("Leaf", [{"symbol_group": "fx", "rate": "5"}]),
+        actor=ACTOR,
+        valid_from=START,
+    )
+    client = make_client_user().client
+    Client.objects.filter(pk=client.pk).update(created_at=START)
+    client.refresh_from_db()
+    referral_attribute(client=client, code="LEAFIB01", actor=ACTOR)
+    account = make_account(client, server=make_server())
+    return {"top": top, "mid": mid, "leaf": leaf, "client": client, "account": account}
+
+
+def trade(
+    account,
+    *,
+    symbol="EURUSD",
+    volume=10000,
+    held=timedelta(minutes=5),
+    at=None,
+    entry_in=True,
+    commission="0",
+    action=Deal.Action.BUY,
+):
+    """An opening deal and its closing deal `held` later; returns the closing deal."""
+    closed = at or timezone.now() - timedelta(hours=1)
+    position = next(_ids)
+    made = []
+    for entry, when in ((Deal.Entry.IN, closed - held), (Deal.Entry.OUT, closed)):
+        if entry == Deal.Entry.IN and not entry_in:
+            continue
+        made.append(
+            Deal.objects.create(
+                server=account.server,
+                ticket=next(_ids),
+                account=account,
+                client=account.client,
+                time=when,
+                action=action,
+                entry=entry,
+                symbol=symbol,
+                volume=volume,
+                price=D("1.1"),
+                commission_amount=D(commission),
+                position_id=position,
+            )
+        )
+    return made[-1]
+
+
+def lines_of(deal):
+    return {
+        (line.partner.user.email.split("@")[0], line.tier): line.amount
+        for line in CommissionLine.objects.filter(deal=deal).select_related("partner__user")
+    }
+
+
+def pay_all():
+    return commissions_pay(
+        start=timezone.now() - timedelta(days=30), end=timezone.now() + timedelta(days=1)
+    )
+
+
+def test_each_level_earns_the_difference_and_the_levels_sum_to_the_top_rate(network):
+    deal = trade(network["account"], volume=1)  # 0.0001 lot: partial lots exact, never rounded
+    big = trade(network["account"], volume=25000)  # 2.5 lots
+    assert pay_all()["lines"] == 6
+    assert lines_of(big) == {("leaf", 0): D("12.5"), ("mid", 1): D("7.5"), ("top", 2): D("5")}
+    assert lines_of(deal) == {
+        ("leaf", 0): D("0.0005"),
+        ("mid", 1): D("0.0003"),
+        ("top", 2): D("0.0002"),
+    }
+    line = CommissionLine.objects.get(deal=big, tier=1)
+    assert "2.5 lots" in line.formula and "less 5" in line.formula and "group fx" in line.formula
+    assert line.version.plan.name == "Mid" and line.rule.symbol_group == "fx"
+    # a rerun (or a race) writes nothing twice
+    assert pay_all()["lines"] == 0
+    assert CommissionLine.objects.count() == 6
+
+
+def test_symbol_rule_then_group_then_default_and_no_rate_is_reported(network):
+    gold = trade(network["account"], symbol="XAUUSD")
+    index = trade(network["account"], symbol="US30")
+    unknown = trade(network["account"], symbol="ZZZUSD")
+    pay_all()
+    # XAUUSD: top pays 12 by symbol; mid and leaf have no metal rate, so the top earns it all
+    assert lines_of(gold) == {("top", 2): D("12")}
+    assert lines_of(index) == {("top", 2): D("4")}  # the plan default
+    assert lines_of(unknown) == {("top", 2): D("4")}
+    top_plan = network["top"].plans.first().plan
+    # a plan without a default: a symbol it does not price is reported, not paid as zero
+    v2 = plan_version_create(
+        plan=top_plan,
+        valid_from=timezone.now(),
+        rules=[{"symbol_group": "fx", "rate": "10"}],
+        actor=ACTOR,
+        publish=True,
+    )
+    later = trade(network["account"], symbol="US30", at=timezone.now() + timedelta(minutes=1))
+    pay_all()
+    assert lines_of(later) == {}
+    unpriced = UnpricedDeal.objects.get(deal=later)
+    assert unpriced.version == v2 and unpriced.partner == network["leaf"]
+
+
+def test_filters_hold_time_entry_agent_deals_demo_accounts_and_own_accounts(network):
+    quick = trade(network["account"], held=timedelta(seconds=30))  # under the 60 s minimum
+    enough = trade(network["account"], held=timedelta(seconds=61))
+    balance = Deal.objects.create(
+        server=network["account"].server,
+        ticket=next(_ids),
+        account=network["account"],
+        client=network["client"],
+        time=timezone.now() - timedelta(hours=1),
+        action=Deal.Action.BALANCE,
+        entry=Deal.Entry.IN,
+        symbol="",
+        volume=0,
+        price=0,
+        profit_amount=D("100"),
+    )
+    agent = Deal.objects.create(
+        server=network["account"].server,
+        ticket=next(_ids),
+        account=network["account"],
+        client=network["client"],
+        time=timezone.now() - timedelta(hours=1),
+        action=18,
+        entry=Deal.Entry.IN,
+        symbol="EURUSD",
+        volume=10000,
+        price=0,
+    )
+    demo = make_account(network["client"], group="demo\\standard-usd")
+    on_demo = trade(demo)
+    pay_all()
+    assert lines_of(quick) == {}
+    assert lines_of(enough)[("leaf", 0)] == D("5")
+    assert lines_of(balance) == {} and lines_of(agent) == {} and lines_of(on_demo) == {}
+    # opening deals are not paid under "closing deals"
+    opening = Deal.objects.filter(position_id=enough.position_id, entry=Deal.Entry.IN).get()
+    assert lines_of(opening) == {}
+
+
+def test_a_deal_is_paid_by_the_tree_as_it_stood_when_it_closed(network):
+    before = trade(network["account"], at=timezone.now() - timedelta(hours=3))
+    partner_parent_set(
+        partner=network["leaf"],
+        parent=network["top"],
+        actor=ACTOR,
+        reason="moved under top",
+        valid_from=timezone.now() - timedelta(hours=2),
+    )
+    after = trade(network["account"], at=timezone.now() - timedelta(hours=1))
+    pay_all()
+    assert set(lines_of(before)) == {("leaf", 0), ("mid", 1), ("top", 2)}
+    assert lines_of(after) == {("leaf", 0): D("5"), ("top", 1): D("5")}
+
+
+def test_a_sub_ib_cannot_be_set_above_its_parent_and_the_engine_caps_it_anyway(network):
+    programme = network["top"].plans.first().plan.programme
+    greedy = plan_create(programme=programme, name="Greedy", actor=ACTOR)
+    plan_version_create(
+        plan=greedy,
+        valid_from=START,
+        rules=[{"symbol_group": "fx", "rate": "9"}],
+        actor=ACTOR,
+        publish=True,
+    )
+    with pytest.raises(InvalidInput, match="at most what its parent"):
+        partner_plan_set(partner=network["leaf"], plan=greedy, actor=ACTOR, valid_from=START)
+    # forced past the check (as a bad import would): still never more than the top rate
+    from ib.models import PartnerPlan
+
+    PartnerPlan.objects.create(
+        partner=network["leaf"], plan=greedy, valid_from=START + timedelta(seconds=1), set_by="x"
+    )
+    deal = trade(network["account"])
+    pay_all()
+    assert lines_of(deal) == {("leaf", 0): D("8"), ("top", 2): D("2")}
+    assert sum(lines_of(deal).values()) == D("10")
+
+
+def test_cycles_are_refused_and_a_paid_version_is_immutable(network):
+    with pytest.raises(InvalidInput, match="own sub-IB"):
+        partner_parent_set(
+            partner=network["top"], parent=network["leaf"], actor=ACTOR, reason="loop it"
+        )
+    trade(network["account"])
+    pay_all()
+    version = network["leaf"].plans.first().plan.versions.get()
+    version.refresh_from_db()
+    assert version.paid_lines
+    with pytest.raises(DatabaseError, match="cannot change"), transaction.atomic():
+        PlanRule.objects.filter(version=version).update(rate=D("1"))
+    with pytest.raises(InvalidInput, match="already paid"):
+        plan_version_create(
+            plan=version.plan, valid_from=START, rules=[{"rate": "1"}], actor=ACTOR, publish=True
+        )
+
+
+def test_percent_of_commission_rules_and_shares_by_tier(network):
+    programme = network["top"].plans.first().plan.programme
+    share = plan_create(programme=programme, name="Share", actor=ACTOR)
+    plan_version_create(
+        plan=share,
+        valid_from=START + timedelta(seconds=5),
+        rules=[{"kind": "pct_commission", "rate": "50"}],
+        tiers="percent",
+        tier_percent="20",
+        actor=ACTOR,
+        publish=True,
+    )
+    partner_plan_set(
+        partner=network["top"], plan=share, actor=ACTOR, valid_from=START + timedelta(seconds=5)
+    )
+    deal = trade(network["account"], commission="-7.00")
+    pay_all()
+    # the top's plan pays 50% of the client's commission; the leaf's and mid's own plans
+    # price per lot, not a share of commission, so they have no rate of that kind: the top
+    # earns it all, and says why
+    assert lines_of(deal) == {("top", 2): D("3.5")}
+    line = CommissionLine.objects.get(deal=deal)
+    assert line.base_amount == D("7") and "7.00 commission x 50 %" in line.formula
