@@ -123,6 +123,10 @@ ROLES: dict[str, Role] = {
                     )
                     for verb in ("view", "add", "change")
                 ),
+                *(
+                    f"clients.{verb}_accounttypemarkup"
+                    for verb in ("view", "add", "change", "delete")
+                ),
                 "clients.view_syncrejection",
                 "clients.change_syncrejection",
                 "clients.view_accountopening",

@@ -5,10 +5,13 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from brokerage.admin import ReasonActionForm, action_reason
+from brokerage.services import audit_record
 
+from . import audit_events
 from .models import (
     AccountOpening,
     AccountType,
+    AccountTypeMarkup,
     Client,
     Instrument,
     OutreachTemplate,
@@ -150,17 +153,83 @@ class TradingServerAdmin(SimpleHistoryAdmin):
         return False
 
 
+class AuditedConfigAdmin(SimpleHistoryAdmin):
+    """Configuration that prices clients' trades (instruments, account types and their
+    markups): every save keeps the rows' history and writes an audit event naming the fields
+    and the inline rows that changed."""
+
+    audit_created = audit_changed = ""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        evidence = {"changed": sorted(form.changed_data)}
+        for formset in formsets:
+            rows = {
+                "added": [str(o) for o in formset.new_objects],
+                "changed": [f"{o}: {', '.join(fields)}" for o, fields in formset.changed_objects],
+                "deleted": [str(o) for o in formset.deleted_objects],
+            }
+            if any(rows.values()):
+                evidence[formset.prefix] = rows
+        audit_record(
+            actor=request.user,
+            action=self.audit_changed if change else self.audit_created,
+            target=form.instance,
+            evidence=evidence,
+            request=request,
+        )
+
+
+class AccountTypeMarkupInline(admin.TabularInline):
+    """Compact rows (no edit/add buttons beside the instrument) so they fit a phone."""
+
+    model = AccountTypeMarkup
+    extra = 1
+    autocomplete_fields = ["instrument"]
+    verbose_name = "markup"
+    verbose_name_plural = "markups per instrument (points)"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "instrument":
+            widget = field.widget
+            widget.can_add_related = widget.can_change_related = widget.can_view_related = False
+            widget.widget.attrs["data-width"] = "10em"
+        elif db_field.name == "markup_points":
+            field.widget.attrs["style"] = "width: 7em"
+        return field
+
+
 @admin.register(AccountType)
-class AccountTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "server", "group", "currency", "default_leverage", "is_active", "order"]
-    list_filter = ["server", "currency", "is_active"]
+class AccountTypeAdmin(AuditedConfigAdmin):
+    list_display = ["name", "server", "group", "currency", "book", "default_leverage"]
+    list_display += ["is_active", "order"]
+    list_filter = ["server", "currency", "book", "is_active"]
+    list_select_related = ["server"]
+    inlines = [AccountTypeMarkupInline]
+    audit_created = audit_events.ACCOUNT_TYPE_CREATED_IN_ADMIN
+    audit_changed = audit_events.ACCOUNT_TYPE_CHANGED_IN_ADMIN
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # switch it off instead: accounts and openings keep pointing at it
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(admin.ModelAdmin):
-    list_display = ["symbol", "description", "asset_class", "aliases"]
-    list_filter = ["asset_class"]
+class InstrumentAdmin(AuditedConfigAdmin):
+    list_display = ["symbol", "description", "asset_class", "contract_size", "digits"]
+    list_display += ["quote_currency", "point_value", "aliases"]
+    list_filter = ["asset_class", "quote_currency"]
     search_fields = ["symbol", "description"]
+    audit_created = audit_events.INSTRUMENT_CREATED_IN_ADMIN
+    audit_changed = audit_events.INSTRUMENT_CHANGED_IN_ADMIN
+
+    @admin.display(description="point value (1 lot)")
+    def point_value(self, obj):
+        value = obj.point_value
+        return "—" if value is None else f"{value.normalize():f} {obj.quote_currency}".strip()
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deals and markups name it; an unused symbol does no harm
 
 
 @admin.register(SyncRejection)

@@ -5,6 +5,12 @@ from brokerage.events import catalogue
 
 event = catalogue("clients")
 
+ACCOUNT_TYPE_CHANGED_IN_ADMIN = event(
+    "account_type.changed_in_admin", "Account type changed in admin"
+)
+ACCOUNT_TYPE_CREATED_IN_ADMIN = event(
+    "account_type.created_in_admin", "Account type created in admin"
+)
 CLIENT_AML_CASE_CLOSED = event("client.aml_case_closed", "Client AML case closed")
 CLIENT_AML_CASE_OPENED = event("client.aml_case_opened", "Client AML case opened")
 CLIENT_ASSIGNED = event("client.assigned", "Client assigned")
@@ -17,6 +23,8 @@ CLIENT_LANGUAGE_CHANGED = event("client.language_changed", "Client's email langu
 CLIENT_NOTE_ADDED = event("client.note_added", "Client note added")
 CLIENT_REGISTERED = event("client.registered", "Client registered")
 CLIENT_RESTRICTED = event("client.restricted", "Client restricted")
+INSTRUMENT_CHANGED_IN_ADMIN = event("instrument.changed_in_admin", "Instrument changed in admin")
+INSTRUMENT_CREATED_IN_ADMIN = event("instrument.created_in_admin", "Instrument created in admin")
 RETENTION_CALL_LOGGED = event("retention.call_logged", "Retention call logged")
 RETENTION_CLEARED = event("retention.cleared", "Retention cleared")
 RETENTION_EMAIL_SENT = event("retention.email_sent", "Retention email sent")

@@ -173,33 +173,13 @@ class TradingServer(models.Model):
         return self.name
 
 
-class Instrument(models.Model):
-    """A tradable symbol under its canonical name (XAUUSD, not the server's XAUUSD.m)."""
-
-    class AssetClass(models.TextChoices):
-        FX = "fx", "Forex"
-        METAL = "metal", "Metals"
-        INDEX = "index", "Indices"
-        CRYPTO = "crypto", "Crypto"
-        COMMODITY = "commodity", "Commodities"
-        STOCK = "stock", "Stocks"
-
-    symbol = models.CharField(max_length=32, unique=True)
-    description = models.CharField(max_length=100, blank=True)
-    asset_class = models.CharField(max_length=10, choices=AssetClass.choices)
-    aliases = models.JSONField(
-        default=list, blank=True, help_text='Other names servers use, e.g. ["GOLD"].'
-    )
-
-    class Meta:
-        ordering = ["symbol"]
-
-    def __str__(self):
-        return self.symbol
-
-
 class AccountType(models.Model):
-    """What the portal offers: an MT5 group with its currency and leverages."""
+    """What the portal offers: an MT5 group with its currency and leverages; the book its
+    trades go to, and its markups per instrument (`AccountTypeMarkup`)."""
+
+    class Book(models.TextChoices):
+        A_BOOK = "a_book", "A-book (passed to liquidity providers)"
+        B_BOOK = "b_book", "B-book (kept in house)"
 
     server = models.ForeignKey(
         TradingServer, on_delete=models.PROTECT, related_name="account_types"
@@ -212,6 +192,13 @@ class AccountType(models.Model):
     min_kyc_level = models.PositiveSmallIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     order = models.PositiveSmallIntegerField(default=0)
+    book = models.CharField(
+        max_length=10,
+        choices=Book.choices,
+        blank=True,
+        help_text="Where its clients' trades go; empty until ops set it.",
+    )
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["order", "name"]
@@ -714,3 +701,6 @@ class RetentionAction(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} on flag {self.flag_id}"
+
+
+from .models_instruments import AccountTypeMarkup, Instrument  # noqa: E402, F401

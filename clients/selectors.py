@@ -130,10 +130,11 @@ def client_list(
 
 
 def symbol_groups(symbols) -> dict[str, str]:
-    """The instrument group of each canonical symbol (its class: fx, metal, index ...); a
-    symbol the instruments list does not know has none."""
+    """The symbol group commission plans price each canonical symbol by (its instrument
+    class, fx_major ... stocks, unless `settings.INSTRUMENT_SYMBOL_GROUPS` maps the class to
+    another group; docs/instruments.md); a symbol the instruments list does not know has none."""
+    from .instruments import symbol_group
     from .models import Instrument
 
-    return dict(
-        Instrument.objects.filter(symbol__in=list(symbols)).values_list("symbol", "asset_class")
-    )
+    rows = Instrument.objects.filter(symbol__in=list(symbols)).values_list("symbol", "asset_class")
+    return {symbol: symbol_group(asset_class) for symbol, asset_class in rows}

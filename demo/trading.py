@@ -22,7 +22,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from brokerage.models import Desk, StaffProfile, User
-from clients.models import AccountType, Client, TradingAccount, TradingServer
+from clients.models import (
+    AccountType,
+    AccountTypeMarkup,
+    Client,
+    Instrument,
+    TradingAccount,
+    TradingServer,
+)
 from clients.platforms import PlatformError, platform_for
 from clients.platforms.secrets import password_encrypt
 from clients.sync import server_sync
@@ -34,10 +41,49 @@ log = logging.getLogger(__name__)
 
 SERVER_NAME = "MT5 Sandbox"
 ACCOUNT_TYPES = [
-    # name, group, currency, leverages, default, min KYC level
-    ("Standard USD", "real\\standard-usd", "USD", [30, 100, 200, 500], 100, 0),
-    ("Standard EUR", "real\\standard-eur", "EUR", [30, 100, 200], 100, 0),
-    ("Pro USD", "real\\pro-usd", "USD", [100, 200, 500], 200, 1),
+    # name, group, currency, leverages, default, min KYC level, book, markups (points)
+    (
+        "Standard USD",
+        "real\\standard-usd",
+        "USD",
+        [30, 100, 200, 500],
+        100,
+        0,
+        AccountType.Book.B_BOOK,
+        {"EURUSD": 10, "GBPUSD": 12, "USDJPY": 10, "XAUUSD": 25, "BTCUSD": 1500},
+    ),
+    (
+        "Standard EUR",
+        "real\\standard-eur",
+        "EUR",
+        [30, 100, 200],
+        100,
+        0,
+        AccountType.Book.B_BOOK,
+        {"EURUSD": 10, "GBPUSD": 12, "XAUUSD": 25},
+    ),
+    ("Pro USD", "real\\pro-usd", "USD", [100, 200, 500], 200, 1, AccountType.Book.A_BOOK, {}),
+]
+# Real-world contract specifications of the instruments the demo's server quotes (the MT5
+# sandbox's symbols: EURUSD, GBPUSD, USDJPY, XAUUSD.m, US30.cash, BTCUSD.pro) and of the other
+# common ones: symbol, contract size (units per lot), digits, quote currency.
+INSTRUMENT_SPECS = [
+    ("EURUSD", 100_000, 5, "USD"),
+    ("GBPUSD", 100_000, 5, "USD"),
+    ("USDJPY", 100_000, 3, "JPY"),
+    ("USDCHF", 100_000, 5, "CHF"),
+    ("AUDUSD", 100_000, 5, "USD"),
+    ("USDCAD", 100_000, 5, "CAD"),
+    ("EURGBP", 100_000, 5, "GBP"),
+    ("XAUUSD", 100, 2, "USD"),
+    ("XAGUSD", 5_000, 3, "USD"),
+    ("US30", 1, 2, "USD"),
+    ("US500", 1, 2, "USD"),
+    ("NAS100", 1, 2, "USD"),
+    ("GER40", 1, 2, "EUR"),
+    ("BTCUSD", 1, 2, "USD"),
+    ("ETHUSD", 1, 2, "USD"),
+    ("USOIL", 1_000, 2, "USD"),
 ]
 # Named traders' pasts: (profile, days, trades, quiet_days). Losing and quiet ones land in the
 # retention queue with their reasons.
@@ -93,8 +139,11 @@ def demo_server() -> TradingServer:
             "web_terminal_url": "https://web.metatrader.app/terminal",
         },
     )
-    for order, (name, group, currency, leverages, default, level) in enumerate(ACCOUNT_TYPES):
-        AccountType.objects.get_or_create(
+    demo_instruments()
+    for order, (name, group, currency, leverages, default, level, book, markups) in enumerate(
+        ACCOUNT_TYPES
+    ):
+        account_type, _ = AccountType.objects.get_or_create(
             server=server,
             name=name,
             defaults={
@@ -106,7 +155,34 @@ def demo_server() -> TradingServer:
                 "order": order,
             },
         )
+        if not account_type.book:  # its commission terms, set once: an admin's edits stay
+            account_type.book = book
+            account_type.save(update_fields=["book"])
+            instruments = Instrument.objects.in_bulk(list(markups), field_name="symbol")
+            for symbol, points in markups.items():
+                if symbol in instruments:
+                    AccountTypeMarkup.objects.get_or_create(
+                        account_type=account_type,
+                        instrument=instruments[symbol],
+                        defaults={"markup_points": points},
+                    )
     return server
+
+
+def demo_instruments() -> None:
+    """Fill in the specifications of the instruments the demo trades, where they are not set
+    (a value an admin set, or a second run, is left alone)."""
+    known = Instrument.objects.in_bulk([spec[0] for spec in INSTRUMENT_SPECS], field_name="symbol")
+    for symbol, contract_size, digits, quote in INSTRUMENT_SPECS:
+        instrument = known.get(symbol)
+        if instrument is None:
+            continue  # the clients migrations install them; one an admin deleted stays deleted
+        values = {"contract_size": contract_size, "digits": digits, "quote_currency": quote}
+        fill = [f for f in values if getattr(instrument, f) in (None, "")]
+        for field in fill:
+            setattr(instrument, field, values[field])
+        if fill:
+            instrument.save(update_fields=fill)
 
 
 def sandbox_reachable(server: TradingServer) -> bool:

@@ -383,6 +383,7 @@ def mt5_sandbox():
 DATA_MIGRATIONS = [
     "clients.migrations.0005_instruments_default_policy",
     "clients.migrations.0006_outreach_templates",
+    "clients.migrations.0016_instrument_classes_specs_markups",  # 0005's instruments' classes
 ]
 
 

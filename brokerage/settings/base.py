@@ -370,6 +370,10 @@ PLATFORM_ENCRYPTION_KEY = env("PLATFORM_ENCRYPTION_KEY", default="")
 PLATFORM_SYNC_INTERVAL_SECONDS = env.float("PLATFORM_SYNC_INTERVAL_SECONDS", default=10.0)
 # /healthz reports a server's sync as "lagging" beyond this many seconds.
 PLATFORM_SYNC_LAG_WARN_SECONDS = env.int("PLATFORM_SYNC_LAG_WARN_SECONDS", default=120)
+# The symbol groups commission plans price by: instrument class -> group (docs/instruments.md).
+# A class not listed is its own group; e.g. {"fx_major": "fx", "fx_minor": "fx", "fx_exotic":
+# "fx"} prices all forex alike.
+INSTRUMENT_SYMBOL_GROUPS: dict[str, str] = {}
 
 # --- API ------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50

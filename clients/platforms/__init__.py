@@ -18,11 +18,21 @@ from .base import (  # noqa: F401
 )
 
 
-def symbol_map_for(server) -> SymbolMap:
-    from clients.models import Instrument
+def symbol_map_for(server=None, *, instruments=None) -> SymbolMap:
+    """Server symbols -> canonical ones, by `server`'s suffixes (without a server: every
+    server's) and the instruments' aliases (`instruments`, else all of them)."""
+    from clients.models import Instrument, TradingServer
 
-    canonical = dict(Instrument.objects.values_list("symbol", "aliases"))
-    return SymbolMap(canonical, server.symbol_suffixes or [])
+    if instruments is None:
+        canonical = dict(Instrument.objects.values_list("symbol", "aliases"))
+    else:
+        canonical = {i.symbol: i.aliases for i in instruments}
+    if server is not None:
+        suffixes = server.symbol_suffixes or []
+    else:
+        lists = TradingServer.objects.values_list("symbol_suffixes", flat=True)
+        suffixes = sorted({s for each in lists for s in each or ()})
+    return SymbolMap(canonical, suffixes)
 
 
 def platform_for(server, *, timeout: float | None = None) -> TradingPlatform:

@@ -1,18 +1,31 @@
 """Reads on trading accounts for the portal and the back-office: account types a client may
-open, their accounts, openings still being confirmed, positions and deals.
+open, their accounts, openings still being confirmed, positions and deals; and the instrument
+a server's symbol is, and an account type's markup on it (for commissions and exposure).
 
-Contract: reads only (no writes, no locks); querysets scoped to the client passed in.
-Writes are in `.services`.
+Contract: reads only (no writes, no locks); querysets scoped to the client passed in. The
+instrument reads are configuration, the same for every reader. Writes are in `.services`.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ..models import AccountOpening, AccountType, Client, Deal, Position, TradingAccount
+from ..models import (
+    AccountOpening,
+    AccountType,
+    AccountTypeMarkup,
+    Client,
+    Deal,
+    Instrument,
+    Position,
+    TradingAccount,
+    TradingServer,
+)
+from ..platforms import symbol_map_for
 
 
 def account_types_for(client: Client) -> QuerySet[AccountType]:
@@ -44,3 +57,49 @@ def positions_of(client: Client, account: TradingAccount | None = None) -> Query
 def deals_of(client: Client, account: TradingAccount | None = None) -> QuerySet[Deal]:
     qs = Deal.objects.filter(client=client).select_related("account").order_by("-time", "-ticket")
     return qs.filter(account=account) if account else qs
+
+
+# --- Instruments ------------------------------------------------------------------------------
+
+
+class InstrumentResolver:
+    """Server symbols -> Instruments, with the map the sync reads deals by (`SymbolMap`: the
+    server's suffixes, common decorations such as `.m`, `.pro`, `-ECN`, `.raw`, `_i`, and each
+    instrument's aliases), loaded once for a reader that resolves many symbols. A symbol that
+    is no instrument gives None and is kept in `unmatched`, for the reader to report; nothing
+    raises on a bad symbol."""
+
+    def __init__(self, server: TradingServer | None = None):
+        self.instruments = {i.symbol: i for i in Instrument.objects.all()}
+        self.symbols = symbol_map_for(server, instruments=self.instruments.values())
+        self.unmatched: set[str] = set()
+
+    def __call__(self, symbol) -> Instrument | None:
+        canonical = self.symbols.canonical(symbol) if isinstance(symbol, str) else None
+        if canonical is None:
+            self.unmatched.add(str(symbol))
+            return None
+        return self.instruments[canonical]
+
+
+def instrument_resolve(symbol, *, server: TradingServer | None = None) -> Instrument | None:
+    """The instrument a server's symbol is (XAUUSD.m, GOLD -> XAUUSD), or None when none
+    matches. Without a server, every server's suffixes are tried."""
+    return InstrumentResolver(server)(symbol)
+
+
+def markup_for(account_type: AccountType, symbol) -> Decimal | None:
+    """The markup in points `account_type` adds on `symbol` (an Instrument, or a server's symbol
+    resolved on the account type's server), or None when none is configured or the symbol is
+    no instrument."""
+    if isinstance(symbol, Instrument):
+        instrument = symbol
+    else:
+        instrument = instrument_resolve(symbol, server=account_type.server)
+    if instrument is None:
+        return None
+    return (
+        AccountTypeMarkup.objects.filter(account_type=account_type, instrument=instrument)
+        .values_list("markup_points", flat=True)
+        .first()
+    )

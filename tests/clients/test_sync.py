@@ -117,7 +117,7 @@ def test_bad_deals_are_refused_with_reasons_and_the_rest_synced(mt5_server):
     # Ops add the instrument; the refused deal is read again from what was stored.
     from clients.models import Instrument
 
-    Instrument.objects.create(symbol="FOO", asset_class="stock")
+    Instrument.objects.create(symbol="FOO", asset_class="stocks")
     taken, still = rejections_retry(rejections=list(SyncRejection.objects.all()))
     assert (taken, still) == (1, 1)
     assert Deal.objects.filter(ticket=int(unknown["ticket"]), symbol="FOO").exists()

@@ -34,9 +34,9 @@ START = timezone.now() - timedelta(days=2)
 def network():
     """top (10/lot on FX, 12 on XAUUSD, 4 by default) > mid (8 FX) > leaf (5 FX); a client of
     leaf trades."""
-    Instrument.objects.get_or_create(symbol="EURUSD", defaults={"asset_class": "fx"})
-    Instrument.objects.get_or_create(symbol="XAUUSD", defaults={"asset_class": "metal"})
-    Instrument.objects.get_or_create(symbol="US30", defaults={"asset_class": "index"})
+    Instrument.objects.get_or_create(symbol="EURUSD", defaults={"asset_class": "fx_major"})
+    Instrument.objects.get_or_create(symbol="XAUUSD", defaults={"asset_class": "metals"})
+    Instrument.objects.get_or_create(symbol="US30", defaults={"asset_class": "indices"})
     programme = programme_create(name="Standard", actor=ACTOR)
 
     def plan(name, rules):
@@ -56,7 +56,7 @@ def network():
         plan=plan(
             "Top",
             [
-                {"symbol_group": "fx", "rate": "10"},
+                {"symbol_group": "fx_major", "rate": "10"},
                 {"symbol": "XAUUSD", "rate": "12"},
                 {"rate": "4"},
             ],
@@ -66,13 +66,13 @@ def network():
     )
     partner_plan_set(
         partner=mid,
-        plan=plan("Mid", [{"symbol_group": "fx", "rate": "8"}]),
+        plan=plan("Mid", [{"symbol_group": "fx_major", "rate": "8"}]),
         actor=ACTOR,
         valid_from=START,
     )
     partner_plan_set(
         partner=leaf,
-        plan=plan("Leaf", [{"symbol_group": "fx", "rate": "5"}]),
+        plan=plan("Leaf", [{"symbol_group": "fx_major", "rate": "5"}]),
         actor=ACTOR,
         valid_from=START,
     )
@@ -146,7 +146,7 @@ def test_each_level_earns_the_difference_and_the_levels_sum_to_the_top_rate(netw
     }
     line = CommissionLine.objects.get(deal=big, tier=1)
     assert "2.5 lots" in line.formula and "less 5" in line.formula and "group fx" in line.formula
-    assert line.version.plan.name == "Mid" and line.rule.symbol_group == "fx"
+    assert line.version.plan.name == "Mid" and line.rule.symbol_group == "fx_major"
     # a rerun (or a race) writes nothing twice
     assert pay_all()["lines"] == 0
     assert CommissionLine.objects.count() == 6
@@ -166,7 +166,7 @@ def test_symbol_rule_then_group_then_default_and_no_rate_is_reported(network):
     v2 = plan_version_create(
         plan=top_plan,
         valid_from=timezone.now(),
-        rules=[{"symbol_group": "fx", "rate": "10"}],
+        rules=[{"symbol_group": "fx_major", "rate": "10"}],
         actor=ACTOR,
         publish=True,
     )
@@ -237,7 +237,7 @@ def test_a_sub_ib_cannot_be_set_above_its_parent_and_the_engine_caps_it_anyway(n
     plan_version_create(
         plan=greedy,
         valid_from=START,
-        rules=[{"symbol_group": "fx", "rate": "9"}],
+        rules=[{"symbol_group": "fx_major", "rate": "9"}],
         actor=ACTOR,
         publish=True,
     )
