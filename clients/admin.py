@@ -31,11 +31,13 @@ class ClientAdmin(SimpleHistoryAdmin):
 
     list_display = ["id", "user", "status", "country", "language", "kyc_level", "restricted"]
     list_display += ["created_at"]
-    list_filter = ["status", "kyc_level", "restricted", "aml_case_open", "country"]
+    list_filter = ["holder", "status", "kyc_level", "restricted", "aml_case_open", "country"]
     search_fields = ["user__email", "user__first_name", "user__last_name", "phone"]
     list_select_related = ["user"]
     readonly_fields = [
         "user",
+        "holder",
+        "legal_name",
         "status",
         "kyc_level",
         "kyc_verified_at",

@@ -16,3 +16,4 @@ PLAN_VERSION_CREATED = event("plan.version_created", "Commission plan version dr
 PLAN_VERSION_PUBLISHED = event("plan.version_published", "Commission plan version published")
 PARTNER_PLAN_SET = event("partner.plan_set", "Partner's commission plan set")
 PARTNER_PARENT_MOVED = event("partner.parent_moved", "Partner moved in the network")
+PERIOD_CLOSED = event("period.closed", "Commission period closed and settled")

@@ -34,6 +34,7 @@ up to cents (`ib.periods`).
 from __future__ import annotations
 
 import bisect
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -258,10 +259,14 @@ SELECT DISTINCT r.partner_id, d.symbol
  WHERE {window} AND d.action IN (0, 1) AND d.volume > 0
 """
 
-LINES_SQL = """
-INSERT INTO ib_commissionline (deal_id, deal_time, client_id, partner_id, tier, kind, version_id,
-    rule_id, symbol, rate, volume, base_amount, formula, currency, fx_rate, amount, status,
-    hold_reasons, created_at)
+COLUMNS = """deal_id, deal_time, client_id, partner_id, tier, kind, version_id, rule_id, symbol,
+    rate, volume, base_amount, formula, currency, fx_rate, amount, status, hold_reasons,
+    created_at"""
+
+# The lines a window's deals earn, as the engine writes them (and `commissions_recompute`
+# reads them again): the deal joined to its client's IB at its close time and to the rate
+# table, filtered as the plan says.
+LINES_SELECT = """
 SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_id, x.rule_id,
        d.symbol, x.rate, d.volume,
        CASE WHEN x.kind = 'per_lot' THEN d.volume / 10000.0 ELSE abs(d.commission_amount) END,
@@ -273,22 +278,35 @@ SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_
                   ELSE abs(d.commission_amount) * x.rate / 100 END, 8),
        'pending', '[]'::jsonb, now()
   FROM clients_deal d
-  JOIN clients_tradingaccount a ON a.id = d.account_id
   JOIN ib_ref r ON r.client_id = d.client_id AND d.time >= r.t_from AND d.time < r.t_to
   JOIN ib_rate x ON x.leaf = r.partner_id AND x.symbol = d.symbol
                 AND d.time >= x.t_from AND d.time < x.t_to
  WHERE {window} AND d.action IN (0, 1) AND d.volume > 0
-   AND a."group" NOT ILIKE 'demo%%'
+   AND d.account_id NOT IN (SELECT id FROM clients_tradingaccount WHERE "group" ILIKE 'demo%%')
    AND (x.entry = 'both' OR (x.entry = 'out' AND d.entry IN (1, 2, 3))
         OR (x.entry = 'in' AND d.entry IN (0, 2)))
-   AND (x.self_trading OR NOT EXISTS (SELECT 1 FROM ib_partner p WHERE p.holder_id = d.client_id))
-   AND (x.min_hold = 0 OR d.entry NOT IN (1, 3) OR d.position_id = 0 OR NOT EXISTS (
+   AND (x.self_trading OR d.client_id NOT IN (
+        SELECT holder_id FROM ib_partner WHERE holder_id IS NOT NULL))
+   -- held under the minimum: the position's opening deal is too recent (an anti-join)
+   AND NOT EXISTS (
         SELECT 1 FROM clients_deal o
          WHERE o.server_id = d.server_id AND o.position_id = d.position_id AND o.entry = 0
-           AND o.time > d.time - x.min_hold * interval '1 second'))
+           AND x.min_hold > 0 AND d.entry IN (1, 3) AND d.position_id <> 0
+           AND o.time > d.time - x.min_hold * interval '1 second')
    AND (x.kind = 'per_lot' OR d.commission_amount <> 0)
-ON CONFLICT (deal_id, partner_id, tier, kind) WHERE deal_id IS NOT NULL DO NOTHING
 """
+
+LINES_SQL = (
+    "WITH ins AS (INSERT INTO ib_commissionline ("
+    + COLUMNS
+    + ")"
+    + LINES_SELECT
+    + """ON CONFLICT (deal_id, partner_id, tier, kind) WHERE deal_id IS NOT NULL DO NOTHING
+RETURNING version_id
+)
+SELECT count(*), array_agg(DISTINCT version_id) FROM ins
+"""
+)
 
 UNPRICED_SQL = """
 INSERT INTO ib_unpriceddeal (deal_id, partner_id, version_id, symbol, found_at)
@@ -300,6 +318,19 @@ SELECT d.id, u.leaf, u.version_id, d.symbol, now()
  WHERE {window} AND d.action IN (0, 1) AND d.volume > 0
 ON CONFLICT (deal_id, partner_id) DO NOTHING
 """
+
+
+class _Clock:
+    """Seconds per stage of a run, for the benchmark and the logs."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 3)
+        self.last = now
 
 
 def _window(deal_ids, start, end) -> tuple[str, list]:
@@ -316,87 +347,192 @@ def _bounds(cur, deal_ids, start, end):
     return low, high
 
 
+def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bool:
+    """The temporary tables a run joins deals with: the referrals through time (ib_ref), the
+    rate table (ib_rate) and the unpriced (leaf, symbol) pairs (ib_unpriced). False when no
+    deal of the window has an IB."""
+    cur.execute("DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced")
+    cur.execute("SET LOCAL work_mem = '256MB'")  # the period's joins sort in memory
+    cur.execute(REFERRALS_SQL)
+    cur.execute("CREATE INDEX ON ib_ref (client_id, t_from)")
+    clock.lap("referrals")
+    cur.execute(PAIRS_SQL.format(window=window), wparams)
+    pairs = cur.fetchall()
+    clock.lap("pairs")
+    if not pairs:
+        return False
+    low, high = _bounds(cur, deal_ids, start, end)
+    world = World.load({symbol for _, symbol in pairs})
+    edges = [low] + [t for t in world.cuts if low < t <= high] + [high]
+    segments = [
+        (FAR_PAST if i == 0 else a, FAR_FUTURE if i == len(edges) - 2 else b)
+        for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))
+    ] or [(FAR_PAST, FAR_FUTURE)]
+    rate_rows, unpriced_rows = [], []
+    for t_from, t_to in segments:
+        at = max(t_from, low)
+        for leaf, symbol in pairs:
+            version, kind, earned = earnings(world, leaf, symbol, at)
+            if version is None:
+                continue  # no plan anywhere up the tree: nobody is paid, nothing to report
+            if kind is None:
+                unpriced_rows.append((t_from, t_to, leaf, symbol, version))
+                continue
+            info = world.version_info[version]
+            unit = "per lot" if kind == PlanRule.Kind.PER_LOT else "%"
+            for e in earned:
+                rate_rows.append(
+                    (
+                        t_from,
+                        t_to,
+                        leaf,
+                        symbol,
+                        e.partner,
+                        e.tier,
+                        kind,
+                        e.rate,
+                        e.version,
+                        e.rule,
+                        f"{e.rate.normalize():f} {unit}: {e.formula}",
+                        info.plan.programme.currency,
+                        info.entry,
+                        info.min_hold_seconds,
+                        info.self_trading,
+                    )
+                )
+    clock.lap("rates")
+    cur.execute(RATE_TABLE)
+    cur.execute(
+        "CREATE TEMP TABLE ib_unpriced (t_from timestamptz, t_to timestamptz, leaf bigint,"
+        " symbol text, version_id bigint) ON COMMIT DROP"
+    )
+    raw = cur.cursor
+    with raw.copy("COPY ib_rate FROM STDIN") as copy:
+        for row in rate_rows:
+            copy.write_row(row)
+    with raw.copy("COPY ib_unpriced FROM STDIN") as copy:
+        for row in unpriced_rows:
+            copy.write_row(row)
+    cur.execute("ANALYZE ib_rate")
+    clock.lap("rate_table")
+    return True
+
+
 @transaction.atomic
 def commissions_pay(*, deal_ids=None, start=None, end=None) -> dict:
     """Pay the closed deals of a window (by id, or closed in [start, end)) once: lines for every
-    level, unpriced deals reported. Returns {"lines": n, "unpriced": n}."""
+    level, unpriced deals reported. Returns {"lines": n, "unpriced": n, "seconds": {...}}."""
     if deal_ids is None and (start is None or end is None):
         raise ValueError("Give the deals' ids, or a start and an end.")
     if deal_ids is not None and not deal_ids:
         return {"lines": 0, "unpriced": 0}
     window, wparams = _window(deal_ids, start, end)
+    clock = _Clock()
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced")
-        cur.execute(REFERRALS_SQL)
-        cur.execute("CREATE INDEX ON ib_ref (client_id, t_from)")
-        cur.execute(PAIRS_SQL.format(window=window), wparams)
-        pairs = cur.fetchall()
-        if not pairs:
+        if not _prepare(cur, window, wparams, deal_ids, start, end, clock):
             return {"lines": 0, "unpriced": 0}
-        low, high = _bounds(cur, deal_ids, start, end)
-        world = World.load({symbol for _, symbol in pairs})
-        edges = [low] + [t for t in world.cuts if low < t <= high] + [high]
-        segments = [
-            (FAR_PAST if i == 0 else a, FAR_FUTURE if i == len(edges) - 2 else b)
-            for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))
-        ] or [(FAR_PAST, FAR_FUTURE)]
-        rate_rows, unpriced_rows = [], []
-        for t_from, t_to in segments:
-            at = max(t_from, low)
-            for leaf, symbol in pairs:
-                version, kind, earned = earnings(world, leaf, symbol, at)
-                if version is None:
-                    continue  # no plan anywhere up the tree: nobody is paid, nothing to report
-                if kind is None:
-                    unpriced_rows.append((t_from, t_to, leaf, symbol, version))
-                    continue
-                info = world.version_info[version]
-                currency = info.plan.programme.currency
-                for e in earned:
-                    unit = "per lot" if kind == PlanRule.Kind.PER_LOT else "%"
-                    rate_rows.append(
-                        (
-                            t_from,
-                            t_to,
-                            leaf,
-                            symbol,
-                            e.partner,
-                            e.tier,
-                            kind,
-                            e.rate,
-                            e.version,
-                            e.rule,
-                            f"{e.rate.normalize():f} {unit}: {e.formula}",
-                            currency,
-                            info.entry,
-                            info.min_hold_seconds,
-                            info.self_trading,
-                        )
-                    )
-        cur.execute(RATE_TABLE)
-        cur.execute(
-            "CREATE TEMP TABLE ib_unpriced (t_from timestamptz, t_to timestamptz, leaf bigint,"
-            " symbol text, version_id bigint) ON COMMIT DROP"
-        )
-        raw = cur.cursor
-        with raw.copy("COPY ib_rate FROM STDIN") as copy:
-            for row in rate_rows:
-                copy.write_row(row)
-        with raw.copy("COPY ib_unpriced FROM STDIN") as copy:
-            for row in unpriced_rows:
-                copy.write_row(row)
-        cur.execute("ANALYZE ib_rate")
         cur.execute(LINES_SQL.format(window=window), wparams)
-        lines = max(cur.rowcount, 0)
+        lines, paid_versions = cur.fetchone()
+        clock.lap("lines")
+        cur.execute("SELECT count(*) FROM ib_unpriced")
         unpriced = 0
-        if unpriced_rows:
+        if cur.fetchone()[0]:
             cur.execute(UNPRICED_SQL.format(window=window), wparams)
             unpriced = max(cur.rowcount, 0)
         if lines:
             cur.execute(
-                """UPDATE ib_planversion v SET paid_lines = true
-                    WHERE NOT paid_lines AND id IN (SELECT DISTINCT version_id FROM ib_rate)
-                      AND EXISTS (SELECT 1 FROM ib_commissionline l WHERE l.version_id = v.id)"""
+                "UPDATE ib_planversion SET paid_lines = true WHERE id = ANY(%s) AND NOT paid_lines",
+                [paid_versions],
             )
         cur.execute("DROP TABLE ib_ref, ib_rate, ib_unpriced")
-    return {"lines": lines, "unpriced": unpriced}
+        clock.lap("rest")
+    return {"lines": lines, "unpriced": unpriced, "seconds": clock.laps}
+
+
+CHECKSUM = """
+SELECT count(*), coalesce(sum(amount), 0),
+       md5(coalesce(string_agg(deal_id || ':' || partner_id || ':' || tier || ':'
+                               || trim_scale(amount), ',' ORDER BY deal_id, partner_id, tier),
+                    ''))
+  FROM {table} WHERE {where}
+"""
+DIFF = """
+(SELECT 'recomputed only' AS side, deal_id, partner_id, tier, trim_scale(amount) FROM ib_again
+  EXCEPT SELECT 'recomputed only', deal_id, partner_id, tier, trim_scale(amount)
+           FROM ib_commissionline WHERE {stored})
+UNION ALL
+(SELECT 'stored only', deal_id, partner_id, tier, trim_scale(amount)
+   FROM ib_commissionline WHERE {stored}
+  EXCEPT SELECT 'stored only', deal_id, partner_id, tier, trim_scale(amount) FROM ib_again)
+ORDER BY 2, 3, 4, 1 LIMIT %s
+"""
+
+
+@dataclass
+class Recomputed:
+    lines: int
+    total: Decimal
+    checksum: str
+    stored_lines: int
+    stored_total: Decimal
+    stored_checksum: str
+    differences: list = field(default_factory=list)
+
+    @property
+    def same(self) -> bool:
+        return self.checksum == self.stored_checksum and not self.differences
+
+
+def commissions_recompute(*, start, end, partner_id: int | None = None, limit: int = 50):
+    """Compute the window's lines again from the deals, the tree and referrals through time and
+    the plan versions, without writing anything, and compare them with the stored ones
+    (commission lines of deals closed in [start, end), of one partner or all): counts,
+    totals, a checksum of (deal, partner, tier, amount) in order, and the first differences."""
+    window, wparams = _window(None, start, end)
+    stored = "kind = 'commission' AND deal_time >= %s AND deal_time < %s"
+    sparams = [start, end]
+    if partner_id is not None:
+        stored += " AND partner_id = %s"
+        sparams.append(partner_id)
+    with transaction.atomic(), connection.cursor() as cur:
+        again = "deal_id IS NOT NULL" + (" AND partner_id = %s" if partner_id else "")
+        aparams = [partner_id] if partner_id else []
+        if _prepare(cur, window, wparams, None, start, end, _Clock()):
+            cur.execute(
+                "CREATE TEMP TABLE ib_again ON COMMIT DROP AS SELECT * FROM ib_commissionline"
+                " WITH NO DATA"
+            )
+            cur.execute(
+                f"INSERT INTO ib_again ({COLUMNS}) " + LINES_SELECT.format(window=window), wparams
+            )
+        else:
+            cur.execute(
+                "CREATE TEMP TABLE ib_again ON COMMIT DROP AS SELECT * FROM ib_commissionline"
+                " WITH NO DATA"
+            )
+        cur.execute(CHECKSUM.format(table="ib_again", where=again), aparams)
+        lines, total, checksum = cur.fetchone()
+        cur.execute(CHECKSUM.format(table="ib_commissionline", where=stored), sparams)
+        stored_lines, stored_total, stored_checksum = cur.fetchone()
+        cur.execute(
+            DIFF.replace("{stored}", stored).replace(
+                "FROM ib_again", f"FROM ib_again WHERE {again}"
+            ),
+            _diff_params(aparams, sparams, limit),
+        )
+        differences = cur.fetchall()
+        transaction.set_rollback(True)  # nothing of it is kept
+    return Recomputed(
+        lines,
+        Decimal(total),
+        checksum,
+        stored_lines,
+        Decimal(stored_total),
+        stored_checksum,
+        differences,
+    )
+
+
+def _diff_params(aparams, sparams, limit):
+    # DIFF's placeholders in order: ib_again (recomputed), stored, stored, ib_again, limit
+    return [*aparams, *sparams, *sparams, *aparams, limit]

@@ -41,6 +41,10 @@ class Partner(models.Model):
         help_text="The master IB of a sub-IB.",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    payout_iban = models.CharField(
+        max_length=34, blank=True, help_text="Where commissions are wired (automatic payouts)."
+    )
+    payout_bic = models.CharField(max_length=11, blank=True)
     payment_reference = models.CharField(
         max_length=25,
         unique=True,
@@ -160,3 +164,4 @@ from .models_commissions import (  # noqa: E402, F401
     ReferralLink,
     UnpricedDeal,
 )
+from .models_periods import CommissionPeriod, PartnerStatement  # noqa: E402, F401

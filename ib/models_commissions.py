@@ -25,6 +25,7 @@ from django.db.models import Q
 
 RATE = {"max_digits": 20, "decimal_places": 6}
 EXACT = {"max_digits": 24, "decimal_places": 8}
+UNCHECKED = {"db_index": False, "db_constraint": False}
 
 
 class Programme(models.Model):
@@ -244,26 +245,44 @@ class CommissionLine(models.Model):
         SETTLED = "settled", "Settled"
         CANCELLED = "cancelled", "Cancelled"
 
+    # Written a million at a time by the engine from rows it has just read: the keys to the
+    # deal, client, version and rule are not checked row by row at commit (deals and clients
+    # are never deleted; a paid version and its rules cannot change, migration 0007); the
+    # partner's is.
     deal = models.ForeignKey(
         "clients.Deal",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        db_index=False,
+        **UNCHECKED,
     )
     deal_time = models.DateTimeField(help_text="When the deal closed (UTC).")
     client = models.ForeignKey(
-        "clients.Client", on_delete=models.PROTECT, related_name="+", db_index=False
+        "clients.Client", on_delete=models.PROTECT, related_name="+", **UNCHECKED
     )
-    partner = models.ForeignKey("ib.Partner", on_delete=models.PROTECT, related_name="lines")
+    # Few indexes: each is paid on every line written (millions a period). The unique key
+    # serves the deal, (partner, deal_time) the partner.
+    partner = models.ForeignKey(
+        "ib.Partner", on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     tier = models.PositiveSmallIntegerField(help_text="0: the client's own IB; 1 its parent ...")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.COMMISSION)
     version = models.ForeignKey(
-        PlanVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        PlanVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        **UNCHECKED,
     )
     rule = models.ForeignKey(
-        PlanRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        PlanRule,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        **UNCHECKED,
     )
     symbol = models.CharField(max_length=32, blank=True)
     rate = models.DecimalField(**RATE)
@@ -275,8 +294,21 @@ class CommissionLine(models.Model):
     amount = models.DecimalField(**EXACT, help_text="Exact; rounded to cents at settlement.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     hold_reasons = models.JSONField(default=list, blank=True)
+    period = models.ForeignKey(
+        "ib.CommissionPeriod",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
     reverses = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        **UNCHECKED,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -292,6 +324,11 @@ class CommissionLine(models.Model):
         indexes = [
             models.Index(fields=["partner", "deal_time"], name="ib_line_partner_time"),
             models.Index(fields=["deal_time"], name="ib_line_time"),
+            models.Index(
+                fields=["period", "partner"],
+                condition=Q(period__isnull=False),
+                name="ib_line_period_partner",
+            ),
         ]
 
     def __str__(self):

@@ -41,11 +41,11 @@ TREE_LOCK = 0x1B7EE  # pg_advisory_xact_lock key serialising moves in the partne
 MAX_RATE = Decimal("1000000")
 
 
-def _label(actor: Actor) -> str:
+def actor_label(actor: Actor) -> str:
     return actor if isinstance(actor, str) else actor.email
 
 
-def _manager(actor: Actor) -> None:
+def require_manager(actor: Actor) -> None:
     if not isinstance(actor, str) and not actor.has_perm("ib.manage_commissions"):
         raise NotAllowed("Only IB managers change plans and the partner tree.")
 
@@ -79,7 +79,7 @@ def plan_version_create(
 ) -> PlanVersion:
     """A new draft version of `plan` with its rules: dicts of kind (per_lot, pct_commission),
     symbol or symbol_group (or neither: the default) and rate."""
-    _manager(actor)
+    require_manager(actor)
     if entry not in PlanVersion.Entry.values:
         raise InvalidInput("Choose which deals are paid.", fields={"entry": ["Unknown."]})
     if tiers not in PlanVersion.Tiers.values:
@@ -136,7 +136,7 @@ def plan_version_create(
 def plan_version_publish(*, version: PlanVersion, actor: Actor) -> PlanVersion:
     """Put a draft in force from its `valid_from`, which may not precede the newest deal its
     plan has already paid (a paid deal is never repriced)."""
-    _manager(actor)
+    require_manager(actor)
     version = PlanVersion.objects.select_for_update().get(pk=version.pk)
     if version.published_at:
         raise InvalidInput("This version is already published.")
@@ -199,7 +199,7 @@ def partner_plan_set(
 ) -> PartnerPlan:
     """Pay `partner` (and the sub-IBs without a plan of their own) by `plan` from `valid_from`
     (now). A sub-IB's plan may not pay more than its parent's for any rate."""
-    _manager(actor)
+    require_manager(actor)
     at = valid_from or timezone.now()
     problem = _caps_problem(partner, plan, at)
     if problem:
@@ -208,7 +208,7 @@ def partner_plan_set(
             fields={"plan": [problem]},
         )
     link = PartnerPlan.objects.create(
-        partner=partner, plan=plan, valid_from=at, reason=reason[:200], set_by=_label(actor)
+        partner=partner, plan=plan, valid_from=at, reason=reason[:200], set_by=actor_label(actor)
     )
     audit_record(
         actor=actor,
@@ -224,7 +224,7 @@ def parent_link_record(*, partner: Partner, parent: Partner | None, actor: Actor
     ParentLink.objects.update_or_create(
         partner=partner,
         valid_from=at,
-        defaults={"parent": parent, "reason": reason[:200], "set_by": _label(actor)},
+        defaults={"parent": parent, "reason": reason[:200], "set_by": actor_label(actor)},
     )
 
 
@@ -234,7 +234,7 @@ def partner_parent_set(
 ) -> Partner:
     """Move `partner` under `parent` (None: to the top) from `valid_from` (now). Refused when it
     would make a cycle; moves are serialised, so two at once cannot make one either."""
-    _manager(actor)
+    require_manager(actor)
     reason = " ".join((reason or "").split())
     if len(reason) < 5:
         raise InvalidInput("Give the reason for the move.", fields={"reason": ["Required."]})
@@ -274,13 +274,13 @@ def referral_link_record(*, client, partner: Partner | None, actor: Actor, at, r
     ReferralLink.objects.update_or_create(
         client=client,
         valid_from=at,
-        defaults={"partner": partner, "reason": reason[:200], "set_by": _label(actor)},
+        defaults={"partner": partner, "reason": reason[:200], "set_by": actor_label(actor)},
     )
 
 
 @transaction.atomic
 def programme_create(*, name: str, actor: Actor, **fields) -> Programme:
-    _manager(actor)
+    require_manager(actor)
     programme, created = Programme.objects.get_or_create(name=name, defaults=fields)
     if created:
         audit_record(actor=actor, action=audit_events.PROGRAMME_CREATED, target=programme)
@@ -289,7 +289,7 @@ def programme_create(*, name: str, actor: Actor, **fields) -> Programme:
 
 @transaction.atomic
 def plan_create(*, programme: Programme, name: str, actor: Actor) -> Plan:
-    _manager(actor)
+    require_manager(actor)
     plan, created = Plan.objects.get_or_create(programme=programme, name=name)
     if created:
         audit_record(actor=actor, action=audit_events.PLAN_CREATED, target=plan)

@@ -4,6 +4,7 @@
 - `withdrawals`: request, automatic checks, review (four eyes), the payout exactly once.
 - `refunds`: refunds of completed deposits, sent exactly once.
 - `chargebacks`: disputes, their losses and outcomes.
+- `commissions`: settled IB commissions credited to partners' wallets, once.
 - `thresholds`: money thresholds, lowered at once, raised with a second officer's approval.
 - `wires`: bank statements credit clients' wires and settle wire withdrawals; finance's queue
   of wires that matched no one; pain.001 payment files; returned wires.
@@ -29,6 +30,7 @@ withdrawal_request`); inside finance, import from the noun's module.
 """
 
 from .chargebacks import chargeback_evidence_add, chargeback_open, chargeback_resolve
+from .commissions import commission_credit
 from .common import DepositNotAllowed, WithdrawalNotAllowed, withdrawal_cancel
 from .deposits import deposit_create, deposit_open_session
 from .limits import closed_loop_capacity, method_available, threshold_values, usd_value
@@ -63,6 +65,7 @@ __all__ = [
     "chargeback_open",
     "chargeback_resolve",
     "closed_loop_capacity",
+    "commission_credit",
     "deposit_create",
     "deposit_open_session",
     "method_available",

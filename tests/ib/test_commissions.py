@@ -296,3 +296,87 @@ def test_percent_of_commission_rules_and_shares_by_tier(network):
     assert lines_of(deal) == {("top", 2): D("3.5")}
     line = CommissionLine.objects.get(deal=deal)
     assert line.base_amount == D("7") and "7.00 commission x 50 %" in line.formula
+
+
+def test_recompute_reproduces_the_stored_lines_and_shows_what_differs(network, capsys):
+    from django.core.management import call_command
+
+    from ib.engine import commissions_recompute
+    from ib.models import ReferralLink
+
+    deals = [trade(network["account"], volume=v) for v in (1, 12345, 30000)]
+    pay_all()
+    window = {
+        "start": timezone.now() - timedelta(days=30),
+        "end": timezone.now() + timedelta(days=1),
+    }
+    same = commissions_recompute(**window)
+    assert same.same and same.lines == same.stored_lines == 9
+    assert same.total == sum(CommissionLine.objects.values_list("amount", flat=True))
+    month = timezone.now().strftime("%Y-%m")
+    call_command("ib_recompute", "--period", month)
+    assert "same: the stored lines reproduce to the cent" in capsys.readouterr().out
+    # The client re-attributed back to the start, to the top partner directly: a recompute
+    # now differs from what was paid (and writes nothing)
+    ReferralLink.objects.filter(client=network["client"]).update(partner=network["top"])
+    changed = commissions_recompute(**window)
+    assert not changed.same and changed.lines == 3 and CommissionLine.objects.count() == 9
+    sides = {(side, deal) for side, deal, *_ in changed.differences}
+    assert ("stored only", deals[0].pk) in sides and ("recomputed only", deals[0].pk) in sides
+    with pytest.raises(SystemExit):
+        call_command("ib_recompute", "--period", month, "--partner", "LEAFIB01")
+    assert "stored only" in capsys.readouterr().out
+
+
+def test_closing_a_period_freezes_states_and_settles_once(network):
+    from clients.services import client_kyc_level_set
+    from finance.ledger import wallet_for
+    from finance.models import Withdrawal
+    from ib.models import PartnerStatement
+    from ib.periods import period_close
+
+    programme = network["top"].plans.first().plan.programme
+    programme.auto_payout_threshold = D("5.00")
+    programme.save()
+    top = network["top"]
+    top.payout_iban = "DE89370400440532013000"
+    top.save()
+    client_kyc_level_set(client=top.holder, level=1, actor=ACTOR, reason="Partner KYC verified")
+    deals = [trade(network["account"], volume=v) for v in (12345, 3333)]
+    start, end = timezone.now() - timedelta(days=3), timezone.now() - timedelta(minutes=1)
+    period = period_close(programme=programme, start=start, end=end, actor=ACTOR)
+    assert period.lines == 6
+    assert set(CommissionLine.objects.values_list("status", "period")) == {("settled", period.pk)}
+    statements = {s.partner.user.email.split("@")[0]: s for s in PartnerStatement.objects.all()}
+    # leaf earns 5/lot on 1.5678 lots = 7.839 exactly; settled 7.84 (rounded once, half up)
+    leaf = statements["leaf"]
+    assert leaf.exact_amount == D("7.839") and leaf.amount == D("7.84")
+    assert leaf.outcome == "credited" and leaf.lines == 2
+    assert wallet_for(network["leaf"].holder, "USD").balance_amount == D("7.84")
+    # each statement's exact amount is the sum of its lines, to the cent and beyond
+    for s in statements.values():
+        lines = CommissionLine.objects.filter(period=period, partner=s.partner)
+        assert s.exact_amount == sum(lines.values_list("amount", flat=True))
+    # the top (3.1356 over the 5.00 threshold? no: 2/lot on 1.5678 lots) is under it
+    assert statements["top"].amount == D("3.14") and statements["top"].payout_reference == ""
+    # mid earns 3/lot: 4.70 — under the threshold too; lower it and close the next period
+    with pytest.raises(InvalidInput, match="overlaps"):
+        period_close(programme=programme, start=start, end=end, actor=ACTOR)
+    assert CommissionLine.objects.filter(deal__in=deals).count() == 6
+    programme.auto_payout_threshold = D("1.00")
+    programme.save()
+    late = trade(network["account"], volume=20000, at=timezone.now() - timedelta(seconds=30))
+    second = period_close(
+        programme=programme, start=end, end=timezone.now() - timedelta(seconds=1), actor=ACTOR
+    )
+    assert second.lines == 3
+    top_statement = PartnerStatement.objects.get(period=second, partner=top)
+    assert top_statement.amount == D("4.00") and top_statement.payout_reference
+    payout = Withdrawal.objects.get(reference=top_statement.payout_reference)
+    assert payout.psp == "bank_wire" and payout.amount == D("4.00")
+    # the leaf has no payout account: noted, never forced
+    assert (
+        "No payout account"
+        in PartnerStatement.objects.get(period=second, partner=network["leaf"]).payout_note
+    )
+    assert CommissionLine.objects.get(deal=late, partner=top).period == second

@@ -1,0 +1,164 @@
+"""Closing a commission period: freeze, state, settle — exactly once.
+
+`period_close` (an IB manager, or the programme's schedule) for a programme and a window:
+1. pays whatever the window's deals still owe (the engine is idempotent, so this only adds
+   lines a lost task or a fixed plan left unpaid);
+2. freezes every pending line of the programme whose deal closed before the window's end and
+   no earlier period took (late lines of an earlier window included): they take the period and
+   become settled. Withheld and disputed lines stay out until decided, and are taken by the
+   first period closed after that;
+3. writes each partner's statement per currency: the lines' exact sum, and the amount settled,
+   that sum rounded **once, half up, to cents** (the documented rounding rule: lines keep
+   8 places; only a partner's period total is rounded);
+4. settles through the ledger: a positive amount is credited to the partner's wallet
+   (`finance.services.commission_credit`, keyed by period, partner and currency); a negative
+   one (reversals over earnings) is carried forward as an adjustment line of the next period;
+5. pays out automatically when the programme says so and the amount reaches its threshold:
+   a bank wire to the partner's payout account, through the one withdrawal workflow (its
+   checks, four eyes and KYC included); a refusal is noted on the statement, never forced.
+
+The period's checksum is the one `commissions_recompute` prints, so a closed period can be
+reproduced to the cent.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from brokerage.errors import DomainError, InvalidInput
+from brokerage.services import Actor, audit_record
+from finance.services import commission_credit, withdrawal_request
+
+from . import audit_events
+from .engine import CHECKSUM, commissions_pay
+from .models import CommissionLine, CommissionPeriod, Partner, PartnerStatement, Programme
+from .plans import actor_label, require_manager
+
+CENT = Decimal("0.01")
+
+FREEZE_SQL = """
+UPDATE ib_commissionline l SET period_id = %(period)s, status = 'settled'
+ WHERE l.period_id IS NULL AND l.status = 'pending' AND l.deal_time < %(end)s
+   AND l.version_id IN (SELECT v.id FROM ib_planversion v JOIN ib_plan p ON p.id = v.plan_id
+                         WHERE p.programme_id = %(programme)s)
+"""
+TOTALS_SQL = """
+SELECT partner_id, currency, count(*), sum(amount) FROM ib_commissionline
+ WHERE period_id = %s GROUP BY partner_id, currency ORDER BY partner_id, currency
+"""
+
+
+@transaction.atomic
+def period_close(*, programme: Programme, start, end, actor: Actor) -> CommissionPeriod:
+    """Close `programme`'s period [start, end): freeze, state, settle (see the module)."""
+    require_manager(actor)
+    if end <= start:
+        raise InvalidInput("A period ends after it starts.")
+    if end > timezone.now():
+        raise InvalidInput("A period can be closed once it has ended.")
+    programme = Programme.objects.select_for_update().get(pk=programme.pk)
+    if CommissionPeriod.objects.filter(programme=programme, start__lt=end, end__gt=start).exists():
+        raise InvalidInput("This period overlaps one already closed.", code="period_closed")
+    commissions_pay(start=start, end=end)
+    period = CommissionPeriod.objects.create(
+        programme=programme, start=start, end=end, closed_by=actor_label(actor)
+    )
+    with connection.cursor() as cur:
+        cur.execute(FREEZE_SQL, {"period": period.pk, "end": end, "programme": programme.pk})
+        period.lines = max(cur.rowcount, 0)
+        cur.execute(CHECKSUM.format(table="ib_commissionline", where="period_id = %s"), [period.pk])
+        period.checksum = cur.fetchone()[2]
+        cur.execute(TOTALS_SQL, [period.pk])
+        totals = cur.fetchall()
+    period.save(update_fields=["lines", "checksum"])
+    partners = Partner.objects.select_related("holder", "user").in_bulk({row[0] for row in totals})
+    for partner_id, currency, count, exact in totals:
+        _settle(period, partners[partner_id], currency, count, Decimal(exact), actor)
+    audit_record(
+        actor=actor,
+        action=audit_events.PERIOD_CLOSED,
+        target=period,
+        evidence={
+            "programme": programme.name,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "lines": period.lines,
+            "partners": len(totals),
+            "checksum": period.checksum,
+        },
+    )
+    return period
+
+
+def _settle(period, partner, currency, count, exact, actor) -> PartnerStatement:
+    amount = exact.quantize(CENT, ROUND_HALF_UP)
+    statement = PartnerStatement(
+        period=period,
+        partner=partner,
+        currency=currency,
+        lines=count,
+        exact_amount=exact,
+        amount=amount,
+        outcome=PartnerStatement.Outcome.NOTHING,
+    )
+    if amount > 0:
+        txn = commission_credit(
+            holder=partner.holder,
+            amount=amount,
+            currency=currency,
+            key=f"ib-settle:{period.pk}:{partner.pk}:{currency}",
+            actor=actor,
+            description=f"IB commissions {period}",
+        )
+        statement.outcome, statement.transaction_id = PartnerStatement.Outcome.CREDITED, txn.pk
+    elif exact < 0:
+        statement.outcome = PartnerStatement.Outcome.CARRIED
+        CommissionLine.objects.create(
+            deal=None,
+            deal_time=period.end,
+            client=partner.holder,
+            partner=partner,
+            tier=0,
+            kind=CommissionLine.Kind.ADJUSTMENT,
+            version=CommissionLine.objects.filter(period=period, partner=partner)
+            .exclude(version=None)
+            .values_list("version", flat=True)
+            .first(),
+            rate=Decimal(0),
+            formula=f"carried forward from {period}: {exact.normalize():f} {currency}",
+            currency=currency,
+            amount=exact,
+        )
+    statement.save()
+    threshold = period.programme.auto_payout_threshold
+    credited = statement.outcome == PartnerStatement.Outcome.CREDITED
+    if credited and threshold is not None and amount >= threshold:
+        _auto_payout(statement, partner)
+    return statement
+
+
+def _auto_payout(statement: PartnerStatement, partner: Partner) -> None:
+    """Wire the settled amount to the partner's payout account through the withdrawal
+    workflow; what it refuses is noted on the statement."""
+    if not partner.payout_iban:
+        statement.payout_note = "No payout account on file: the partner withdraws it."
+    else:
+        try:
+            with transaction.atomic():
+                w = withdrawal_request(
+                    client=partner.holder,
+                    amount=statement.amount,
+                    currency=statement.currency,
+                    psp="bank_wire",
+                    iban=partner.payout_iban,
+                    bic=partner.payout_bic,
+                    actor="rule:ib_auto_payout",
+                )
+            statement.payout_reference = w.reference
+            statement.payout_note = f"Automatic payout {w.get_status_display().lower()}."
+        except (DomainError, InvalidInput) as exc:
+            statement.payout_note = f"Automatic payout not made: {exc}"[:255]
+    statement.save(update_fields=["payout_reference", "payout_note"])
