@@ -81,6 +81,11 @@ PORTAL_PROFILE = declare(
     "fn(client, forms) -> ProfileCard: a card of what the client may change on their "
     "profile; `forms` holds bound forms by card key after a refused change (brokerage.portal).",
 )
+CLIENT_LINK_SOURCES = declare(
+    "client.links",
+    "LinkSource(code, rows, describe): evidence that clients are related, as rows of (client, "
+    "key, detail); clients sharing a key are linked (clients.links).",
+)
 DOSSIER_SECTIONS = declare(
     "dossier.sections",
     "fn(client) -> section: a part of the compliance dossier about one client.",

@@ -127,6 +127,7 @@ ROLES: dict[str, Role] = {
                     f"clients.{verb}_accounttypemarkup"
                     for verb in ("view", "add", "change", "delete")
                 ),
+                *(f"clients.{verb}_sharednetwork" for verb in ("view", "add", "change", "delete")),
                 "clients.view_syncrejection",
                 "clients.change_syncrejection",
                 "clients.view_accountopening",

@@ -16,6 +16,7 @@ from .models import (
     Instrument,
     OutreachTemplate,
     RetentionPolicy,
+    SharedNetwork,
     SyncRejection,
     TradingServer,
 )
@@ -313,3 +314,12 @@ class RetentionPolicyAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(SharedNetwork)
+class SharedNetworkAdmin(SimpleHistoryAdmin):
+    """Addresses many unrelated people sign in from (an office, a carrier's NAT): sign-ins from
+    them never link two clients (clients.links)."""
+
+    list_display = ["network", "note", "created_at"]
+    search_fields = ["network", "note"]

@@ -1,9 +1,10 @@
 """What clients adds to the kernel's hooks (brokerage.hooks): its back-office and portal menu
-entries, its parts of the client 360, its panel on the back-office home and the trading
-platform sync on /healthz."""
+entries, its parts of the client 360 (linked clients among them), the phone and device that
+link clients, its panel on the back-office home and the trading platform sync on /healthz."""
 
 from brokerage.hooks import (
     CLIENT_360_SECTIONS,
+    CLIENT_LINK_SOURCES,
     DASHBOARD_PANELS,
     HEALTH_FIGURES,
     NAV_BACKOFFICE,
@@ -21,7 +22,9 @@ from .client360 import (
     support_tickets,
     trading,
 )
+from .client360_links import linked_clients
 from .dashboard import clients_panel
+from .links import DEVICE, PHONE
 from .portal import trading_overview
 from .sync import sync_health
 
@@ -76,11 +79,14 @@ for provider in [
     communications,
     support_tickets,
     retention,
+    linked_clients,
     audit_trail,
 ]:
     contribute(CLIENT_360_SECTIONS, provider)
 
 contribute(DASHBOARD_PANELS, clients_panel)
+contribute(CLIENT_LINK_SOURCES, PHONE, order=PHONE.order)
+contribute(CLIENT_LINK_SOURCES, DEVICE, order=DEVICE.order)
 contribute(HEALTH_FIGURES, ("platform_sync", sync_health))
 
 contribute(PORTAL_OVERVIEW, trading_overview, order=30)

@@ -344,6 +344,13 @@ class Deal(models.Model):
                 condition=Q(entry=0),
                 name="clients_deal_position_open",
             ),
+            # Opposite trades (clients.links): the sells opened on a symbol within seconds of
+            # a buy, found by range without reading each account of the set in turn.
+            models.Index(
+                fields=["symbol", "time"],
+                name="clients_deal_opening_symbol",
+                condition=Q(entry=0, action__in=[0, 1]),
+            ),
         ]
 
     def __str__(self):
@@ -704,3 +711,4 @@ class RetentionAction(models.Model):
 
 
 from .models_instruments import AccountTypeMarkup, Instrument  # noqa: E402, F401
+from .models_access import AccessRecord, SharedNetwork  # noqa: E402, F401

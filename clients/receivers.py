@@ -1,7 +1,8 @@
 from allauth.account.models import EmailAddress
 from django.db import transaction
 
-from .models import Client
+from .access import access_record
+from .models import AccessRecord, Client
 from .selectors import client_for_user
 from .services import client_register
 from .signals import (
@@ -42,6 +43,9 @@ def on_user_signed_up(sender, request, user, **kwargs):
                 request=request,
                 **{k: profile[k] for k in RECORD_FIELDS if k in profile},
             )
+        access_record(user=user, kind=AccessRecord.Kind.SIGNUP, request=request)
+        if request is not None:
+            request._signup_recorded = user.pk
         signed_up.send(
             sender=Client,
             kind=kind,
@@ -53,6 +57,14 @@ def on_user_signed_up(sender, request, user, **kwargs):
         )
         if EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists():
             _verified(user, request)
+
+
+def on_user_logged_in(sender, request, user, **kwargs):
+    """A successful sign-in (after the second factor, for staff): one record of where from; a
+    sign-up that signs the user in at once is recorded once, as the sign-up."""
+    if getattr(request, "_signup_recorded", None) == user.pk:
+        return
+    access_record(user=user, kind=AccessRecord.Kind.LOGIN, request=request)
 
 
 def on_email_confirmed(sender, request, email_address, **kwargs):

@@ -47,3 +47,11 @@ def account_openings_resolve_task() -> dict:
     from .trading.services import account_openings_resolve
 
     return account_openings_resolve()
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
+def access_records_purge_task() -> int:
+    """Beat, daily: sign-in records past CLIENT_ACCESS_RETENTION_DAYS."""
+    from .access import access_records_purge
+
+    return access_records_purge()

@@ -1,10 +1,12 @@
 """What finance adds to the kernel's hooks (brokerage.hooks): its reasons in a client's
 standing, the wallet in the portal menu, the finance queues and the money thresholds page in
 the back-office menu, wallet and payments in the client 360, the finance panel on the
-back-office home, and the failed-withdrawal retention signal."""
+back-office home, the failed-withdrawal retention signal, and the payment instruments and
+payers' names that link clients (finance.links)."""
 
 from brokerage.hooks import (
     CLIENT_360_SECTIONS,
+    CLIENT_LINK_SOURCES,
     CLIENT_STANDING,
     DASHBOARD_PANELS,
     NAV_BACKOFFICE,
@@ -17,6 +19,7 @@ from brokerage.navigation import NavItem
 
 from .client360 import finance_360
 from .dashboard import finance_panel
+from .links import SOURCES as LINK_SOURCES
 from .portal import wallet_overview
 from .retention_signals import failed_withdrawals
 from .selectors import finance_standing
@@ -54,3 +57,6 @@ for item in [
 contribute(CLIENT_360_SECTIONS, finance_360)
 contribute(DASHBOARD_PANELS, finance_panel)
 contribute(RETENTION_SIGNALS, ("failed_withdrawal", "Failed withdrawal", failed_withdrawals))
+
+for source in LINK_SOURCES:
+    contribute(CLIENT_LINK_SOURCES, source, order=source.order)

@@ -1,9 +1,11 @@
 """What kyc adds to the kernel's hooks (brokerage.hooks): its reasons in a client's standing,
-the portal's verification wizard and the review queue in the menus, and the client's
-submissions in the client 360."""
+the portal's verification wizard and the review queue in the menus, the client's
+submissions in the client 360, and the name and date of birth that link clients
+(kyc.links)."""
 
 from brokerage.hooks import (
     CLIENT_360_SECTIONS,
+    CLIENT_LINK_SOURCES,
     CLIENT_STANDING,
     NAV_BACKOFFICE,
     NAV_PORTAL,
@@ -14,10 +16,12 @@ from brokerage.hooks import (
 from brokerage.navigation import NavItem
 
 from .client360 import kyc_360
+from .links import NAME_DOB
 from .portal import kyc_overview, kyc_profile_address
 from .selectors import kyc_standing
 
 contribute(CLIENT_STANDING, kyc_standing)
+contribute(CLIENT_LINK_SOURCES, NAME_DOB, order=NAME_DOB.order)
 
 for hook, item in [
     (NAV_PORTAL, NavItem("Verify", "kyc:wizard", "person-vcard", order=10)),

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "brokerage.middleware.StaffMFARequiredMiddleware",
+    "clients.access.DeviceCookieMiddleware",
 ]
 
 ROOT_URLCONF = "brokerage.urls"
@@ -374,6 +375,14 @@ PLATFORM_SYNC_LAG_WARN_SECONDS = env.int("PLATFORM_SYNC_LAG_WARN_SECONDS", defau
 # A class not listed is its own group; e.g. {"fx_major": "fx", "fx_minor": "fx", "fx_exotic":
 # "fx"} prices all forex alike.
 INSTRUMENT_SYMBOL_GROUPS: dict[str, str] = {}
+
+# --- Links between clients (clients.links) ---------------------------------------------------
+# Two clients' sign-ins (or sign-ups) from one IP address link them only this many days apart
+# (addresses are reassigned); addresses many people share are listed in admin (shared networks).
+CLIENT_LINKS_IP_WINDOW_DAYS = env.int("CLIENT_LINKS_IP_WINDOW_DAYS", default=30)
+# Sign-in records (time, IP, user agent, device id) are deleted after this many days; a
+# client's sign-up record is kept with the client.
+CLIENT_ACCESS_RETENTION_DAYS = env.int("CLIENT_ACCESS_RETENTION_DAYS", default=730)
 
 # --- API ------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50

@@ -1,0 +1,287 @@
+"""Links between clients: who is related to whom, why, and the trades they mirror.
+
+IB commission fraud (self-referral, related clients, opposite trades inside one partner's
+network) and AML monitoring ask the same questions; they are answered here, once.
+
+Contract:
+- Two clients are linked by each piece of evidence they share, a `Reason` with a stable code,
+  a label staff read ("Same card •••• 4242") and its evidence:
+  `phone` (the E.164 number on the record), `device` (the device cookie, `clients.access`),
+  `registration_ip` / `login_ip` (sign-ups, or any sign-ins, from one IP address at most
+  CLIENT_LINKS_IP_WINDOW_DAYS apart, never from a `SharedNetwork`), and what the apps above
+  contribute to the `client.links` hook as `LinkSource`s: finance the payment instrument
+  (`instrument`) and the payer's name on deposits (`payer_name`), kyc the name and date of
+  birth on the identity document (`name_dob`).
+- A `LinkSource` is a queryset of rows `link_client`, `link_key`, `link_detail`: clients whose
+  rows share a key are linked, and `describe(detail)` is the reason's label. clients never
+  imports the apps that contribute them.
+- `clients_related_to(ids)`: each given client's linked clients, anywhere in the book;
+  `links_among(ids)`: the links between the given clients only. Either costs one query per
+  source plus one for the IP addresses, whatever the number of clients (the commission engine
+  asks for thousands at once). `client_links(client)` is the one client's view, clients loaded.
+- `opposite_trades(account_ids= | client_ids=, window_seconds=10)`: opening deals on one
+  symbol, one a buy and one a sell, at most `window_seconds` apart, on accounts of different
+  clients of the set, in one query (a self-join over the opening deals' (symbol, time) index).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import CharField, F, Func, QuerySet, Value
+from django.db.models.functions import Lower, Trim
+
+from brokerage.hooks import CLIENT_LINK_SOURCES, contributions
+
+from .models import Client, Deal
+from .models_access import AccessRecord, SharedNetwork
+
+Links = dict[int, dict[int, list["Reason"]]]
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    label: str
+    evidence: dict = field(default_factory=dict, compare=False, hash=False)
+    order: int = field(default=100, compare=False)
+
+
+@dataclass(frozen=True)
+class LinkSource:
+    """A kind of evidence, contributed to `client.links` (see the module's contract)."""
+
+    code: str
+    rows: Callable[[], QuerySet]
+    describe: Callable[[object], str]
+    order: int = 100
+
+
+@dataclass
+class LinkedClient:
+    client: Client
+    reasons: list[Reason]
+
+
+def name_key(expression) -> Func:
+    """A person's name as a link key, in SQL: lower case, spaces collapsed and trimmed."""
+    spaced = Func(
+        expression,
+        Value(r"\s+"),
+        Value(" "),
+        Value("g"),
+        function="REGEXP_REPLACE",
+        output_field=CharField(),
+    )
+    return Lower(Trim(spaced))
+
+
+# --- clients' own sources (contributed in clients.contributions) ---------------------------
+
+
+def _phone_rows() -> QuerySet:
+    return Client.objects.exclude(phone="").annotate(
+        link_client=F("pk"), link_key=F("phone"), link_detail=F("phone")
+    )
+
+
+def _device_rows() -> QuerySet:
+    return (
+        AccessRecord.objects.filter(client__isnull=False)
+        .exclude(device_id="")
+        .annotate(link_client=F("client_id"), link_key=F("device_id"), link_detail=Value(""))
+    )
+
+
+PHONE = LinkSource("phone", _phone_rows, lambda phone: "Same phone", order=10)
+DEVICE = LinkSource("device", _device_rows, lambda _: "Same device", order=20)
+IP_ORDER = 30
+
+
+# --- the questions ---------------------------------------------------------------------------
+
+
+def clients_related_to(client_ids: Iterable[int], *, ip_window: timedelta | None = None) -> Links:
+    """{given client id: {linked client id: [Reason, ...]}} for every linked client."""
+    return _links(_ids(client_ids), among=False, ip_window=ip_window)
+
+
+def links_among(client_ids: Iterable[int], *, ip_window: timedelta | None = None) -> Links:
+    """The same, between the given clients only (both ways: a's entry for b and b's for a)."""
+    return _links(_ids(client_ids), among=True, ip_window=ip_window)
+
+
+def client_links(client: Client, *, ip_window: timedelta | None = None) -> list[LinkedClient]:
+    """The clients linked to `client`, each with why, the most reasons first."""
+    found = clients_related_to([client.pk], ip_window=ip_window).get(client.pk, {})
+    others = Client.objects.select_related("user", "desk").in_bulk(list(found))
+    linked = [LinkedClient(others[pk], reasons) for pk, reasons in found.items() if pk in others]
+    return sorted(linked, key=lambda link: (-len(link.reasons), link.client.pk))
+
+
+def _ids(client_ids: Iterable[int]) -> list[int]:
+    return sorted({int(pk) for pk in client_ids})
+
+
+def _links(ids: list[int], *, among: bool, ip_window: timedelta | None) -> Links:
+    if not ids:
+        return {}
+    found: dict[int, dict[int, dict[tuple[str, str], Reason]]] = defaultdict(dict)
+
+    def add(a: int, b: int, reason: Reason) -> None:
+        found[a].setdefault(b, {}).setdefault((reason.code, reason.label), reason)
+
+    for source in contributions(CLIENT_LINK_SOURCES):
+        for a, b, reason in _shared_keys(source, ids, among=among):
+            add(a, b, reason)
+    for a, b, reason in _shared_addresses(ids, among=among, window=ip_window):
+        add(a, b, reason)
+    return {
+        a: {b: sorted(reasons.values(), key=lambda r: r.order) for b, reasons in others.items()}
+        for a, others in found.items()
+    }
+
+
+def _shared_keys(source: LinkSource, ids: list[int], *, among: bool):
+    """(given client, other client, reason) for the keys the given clients share: one query."""
+    rows = source.rows().order_by()
+    theirs = rows.filter(link_client__in=ids).values("link_key")
+    matches = rows.filter(link_key__in=theirs)
+    if among:
+        matches = matches.filter(link_client__in=ids)
+    by_key: dict[str, dict[int, object]] = defaultdict(dict)
+    for client_id, key, detail in matches.values_list(
+        "link_client", "link_key", "link_detail"
+    ).distinct():
+        by_key[key].setdefault(client_id, detail)
+    given = set(ids)
+    for holders in by_key.values():
+        if len(holders) < 2:
+            continue
+        for a, detail in holders.items():
+            if a not in given:
+                continue
+            reason = Reason(
+                source.code, source.describe(detail), {"detail": detail}, order=source.order
+            )
+            for b in holders:
+                if b != a:
+                    yield a, b, reason
+
+
+ADDRESSES_SQL = """
+SELECT a.client_id, b.client_id, host(a.ip),
+       min(abs(extract(epoch FROM b.at - a.at))) FILTER (WHERE {signups}),
+       min(abs(extract(epoch FROM b.at - a.at))) FILTER (WHERE NOT ({signups}))
+FROM {access} a
+JOIN {access} b
+  ON b.ip = a.ip AND b.client_id IS NOT NULL AND b.client_id <> a.client_id
+ AND b.at BETWEEN a.at - %(window)s AND a.at + %(window)s
+WHERE a.client_id = ANY(%(ids)s) AND a.ip IS NOT NULL {among}
+  AND NOT EXISTS (SELECT 1 FROM {shared} s WHERE a.ip <<= s.network::inet)
+GROUP BY a.client_id, b.client_id, a.ip
+"""
+
+
+def _shared_addresses(ids: list[int], *, among: bool, window: timedelta | None):
+    """Sign-ins (sign-ups included) of two clients from one address within the window: one
+    query, over the (ip, at) index of clients' records."""
+    if window is None:
+        window = timedelta(days=settings.CLIENT_LINKS_IP_WINDOW_DAYS)
+    sql = ADDRESSES_SQL.format(
+        access=AccessRecord._meta.db_table,
+        shared=SharedNetwork._meta.db_table,
+        among="AND b.client_id = ANY(%(ids)s)" if among else "",
+        signups="a.kind = 'signup' AND b.kind = 'signup'",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ids": ids, "window": window})
+        rows = cursor.fetchall()
+    for a, b, ip, at_signup, at_signin in rows:
+        if at_signup is not None:
+            evidence = {"ip": ip, "seconds_apart": int(at_signup)}
+            yield a, b, Reason("registration_ip", f"Same sign-up IP {ip}", evidence, IP_ORDER)
+        if at_signin is not None:
+            evidence = {"ip": ip, "seconds_apart": int(at_signin)}
+            yield a, b, Reason("login_ip", f"Same sign-in IP {ip}", evidence, IP_ORDER + 1)
+
+
+# --- Opposite trades -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OppositeTrade:
+    """A buy and a sell opened on one symbol within the window by two different clients."""
+
+    symbol: str
+    buy_deal_id: int
+    sell_deal_id: int
+    buy_ticket: int
+    sell_ticket: int
+    buy_client_id: int
+    sell_client_id: int
+    buy_account_id: int
+    sell_account_id: int
+    buy_time: datetime
+    sell_time: datetime
+    buy_volume: int  # 1/10000 lot
+    sell_volume: int
+
+    @property
+    def seconds_apart(self) -> float:
+        return abs((self.sell_time - self.buy_time).total_seconds())
+
+
+MAX_WINDOW_SECONDS = 3600
+
+OPPOSITE_SQL = """
+SELECT b.symbol, b.id, s.id, b.ticket, s.ticket, b.client_id, s.client_id,
+       b.account_id, s.account_id, b.time, s.time, b.volume, s.volume
+FROM {deal} b
+JOIN {deal} s
+  ON s.symbol = b.symbol AND s.entry = 0 AND s.action = 1
+ AND s.time BETWEEN b.time - %(window)s AND b.time + %(window)s
+ AND s.client_id <> b.client_id AND s.{column} = ANY(%(ids)s)
+WHERE b.entry = 0 AND b.action = 0 AND b.{column} = ANY(%(ids)s) {period}
+ORDER BY b.time, b.id, s.id
+"""
+
+
+def opposite_trades(
+    *,
+    account_ids: Iterable[int] | None = None,
+    client_ids: Iterable[int] | None = None,
+    window_seconds: float = 10,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[OppositeTrade]:
+    """Pairs of opening deals (entry in) on one canonical symbol, a buy and a sell, opened at
+    most `window_seconds` apart (inclusive) on accounts of two different clients of the set
+    (given as trading accounts or as clients); the buy's time in [since, until) when given.
+    One query: the buys of the set over its (account or client, time) index, each joined to the
+    sells within the window over the opening deals' (symbol, time) index."""
+    if (account_ids is None) == (client_ids is None):
+        raise ValueError("Give account_ids or client_ids, not both.")
+    if not 0 <= window_seconds <= MAX_WINDOW_SECONDS:
+        raise ValueError(f"window_seconds is 0 to {MAX_WINDOW_SECONDS}.")
+    column = "account_id" if account_ids is not None else "client_id"
+    ids = _ids(account_ids if account_ids is not None else client_ids)
+    if not ids:
+        return []
+    params = {"ids": ids, "window": timedelta(seconds=window_seconds)}
+    period = ""
+    if since is not None:
+        period += " AND b.time >= %(since)s"
+        params["since"] = since
+    if until is not None:
+        period += " AND b.time < %(until)s"
+        params["until"] = until
+    sql = OPPOSITE_SQL.format(deal=Deal._meta.db_table, column=column, period=period)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [OppositeTrade(*row) for row in cursor.fetchall()]

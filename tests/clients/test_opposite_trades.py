@@ -1,0 +1,113 @@
+"""Opposite trades: a buy and a sell opened on one symbol within seconds by two clients of a
+set, found in one query over the opening deals' (symbol, time) index."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from clients.links import opposite_trades
+from clients.models import Deal
+from tests.clients.factories import make_account, make_deal
+from tests.conftest import make_client_user
+
+pytestmark = pytest.mark.django_db
+T0 = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+BUY, SELL, IN, OUT = Deal.Action.BUY, Deal.Action.SELL, Deal.Entry.IN, Deal.Entry.OUT
+
+
+@pytest.fixture
+def accounts(db):
+    a = make_account(make_client_user("a@test.example").client)
+    b = make_account(make_client_user("b@test.example").client)
+    a2 = make_account(a.client)  # the same client's second account
+    outside = make_account(make_client_user("c@test.example").client)
+    return a, b, a2, outside
+
+
+def opened(account, action, seconds, symbol="EURUSD", entry=IN):
+    return make_deal(
+        account, at=T0 + timedelta(seconds=seconds), action=action, entry=entry, symbol=symbol
+    )
+
+
+def test_a_buy_and_a_sell_within_ten_seconds_are_a_pair(accounts):
+    a, b, *_ = accounts
+    buy, sell = opened(a, BUY, 0), opened(b, SELL, 10)
+    (pair,) = opposite_trades(account_ids=[a.pk, b.pk])
+    assert (pair.buy_deal_id, pair.sell_deal_id, pair.symbol) == (buy.pk, sell.pk, "EURUSD")
+    assert (pair.buy_client_id, pair.sell_client_id) == (a.client_id, b.client_id)
+    assert (pair.buy_ticket, pair.sell_ticket, pair.buy_volume) == (buy.ticket, sell.ticket, 10000)
+    assert pair.seconds_apart == 10
+    # the sell first is the same pair; asked by clients, the same answer
+    assert opposite_trades(client_ids=[a.client_id, b.client_id]) == [pair]
+
+
+def test_the_sell_may_come_first(accounts):
+    a, b, *_ = accounts
+    opened(b, SELL, 0)
+    opened(a, BUY, 9.5)
+    assert [p.seconds_apart for p in opposite_trades(account_ids=[a.pk, b.pk])] == [9.5]
+
+
+def test_eleven_seconds_apart_is_no_pair_unless_the_window_says_so(accounts):
+    a, b, *_ = accounts
+    opened(a, BUY, 0)
+    opened(b, SELL, 11)
+    assert opposite_trades(account_ids=[a.pk, b.pk]) == []
+    assert len(opposite_trades(account_ids=[a.pk, b.pk], window_seconds=11)) == 1
+
+
+def test_same_side_other_symbol_closing_deal_or_same_client_is_no_pair(accounts):
+    a, b, a2, _ = accounts
+    opened(a, BUY, 0)
+    opened(b, BUY, 1)  # same side
+    opened(b, SELL, 2, symbol="GBPUSD")  # another symbol
+    opened(b, SELL, 3, entry=OUT)  # a closing deal
+    assert opposite_trades(account_ids=[a.pk, b.pk]) == []
+    opened(a2, SELL, 4)  # the same client's other account: no pair with a's buy...
+    pairs = opposite_trades(account_ids=[a.pk, b.pk, a2.pk])
+    assert [(p.buy_client_id, p.sell_account_id) for p in pairs] == [(b.client_id, a2.pk)]
+    assert opposite_trades(account_ids=[a.pk, a2.pk]) == []  # ...only with b's
+
+
+def test_only_accounts_of_the_set(accounts):
+    a, b, _, outside = accounts
+    opened(a, BUY, 0)
+    opened(outside, SELL, 1)
+    assert opposite_trades(account_ids=[a.pk, b.pk]) == []
+    assert len(opposite_trades(account_ids=[a.pk, outside.pk])) == 1
+    assert len(opposite_trades(account_ids=[a.pk, outside.pk], since=T0 + timedelta(1))) == 0
+    assert opposite_trades(account_ids=[]) == []
+
+
+def test_bad_questions_are_refused_clearly():
+    with pytest.raises(ValueError, match="not both"):
+        opposite_trades(account_ids=[1], client_ids=[1])
+    with pytest.raises(ValueError, match="not both"):
+        opposite_trades()
+    with pytest.raises(ValueError, match="window_seconds"):
+        opposite_trades(account_ids=[1], window_seconds=-1)
+
+
+def test_one_query_and_the_sells_are_found_over_the_symbol_time_index(
+    accounts, django_assert_num_queries
+):
+    a, b, *_ = accounts
+    for i in range(20):
+        opened(a, BUY, i * 60)
+        opened(b, SELL, i * 60 + 5)
+    with django_assert_num_queries(1):
+        assert len(opposite_trades(account_ids=[a.pk, b.pk])) == 20
+    # On a table this small the planner would scan; forbidden to, it must find an index.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        sql = (
+            "EXPLAIN SELECT s.id FROM clients_deal s WHERE s.symbol = 'EURUSD' AND s.entry = 0"
+            " AND s.action = 1 AND s.time BETWEEN now() - interval '10 s' AND now()"
+        )
+        cursor.execute(sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "clients_deal_opening_symbol" in plan, plan
