@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clients.links import opposite_trades
@@ -94,20 +95,36 @@ def test_bad_questions_are_refused_clearly():
 def test_one_query_and_the_sells_are_found_over_the_symbol_time_index(
     accounts, django_assert_num_queries
 ):
-    a, b, *_ = accounts
+    a, b, _, outside = accounts
     for i in range(20):
         opened(a, BUY, i * 60)
         opened(b, SELL, i * 60 + 5)
-    with django_assert_num_queries(1):
-        assert len(opposite_trades(account_ids=[a.pk, b.pk])) == 20
-    # On a table this small the planner would scan; forbidden to, it must find an index.
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        sql = (
-            "EXPLAIN SELECT s.id FROM clients_deal s WHERE s.symbol = 'EURUSD' AND s.entry = 0"
-            " AND s.action = 1 AND s.time BETWEEN now() - interval '10 s' AND now()"
+    # A book around them: opening deals of another client on ten symbols over a month.
+    symbols = [f"SYM{n}" for n in range(10)] + ["EURUSD"]
+    Deal.objects.bulk_create(
+        Deal(
+            server=outside.server,
+            ticket=90_000_000 + i,
+            account=outside,
+            client=outside.client,
+            time=T0 - timedelta(minutes=10 * i),
+            action=i % 2,
+            entry=IN,
+            symbol=symbols[i % len(symbols)],
+            volume=10000,
         )
-        cursor.execute(sql)
+        for i in range(4000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE clients_deal")
+    with CaptureQueriesContext(connection) as ran:
+        assert len(opposite_trades(account_ids=[a.pk, b.pk, outside.pk])) == 20
+    assert len(ran) == 1
+    # At this size the planner may as well hash both sides; for a partner network's book it
+    # probes the sells of each buy by range, and the index must serve that probe.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        cursor.execute("EXPLAIN " + ran[0]["sql"])
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "clients_deal_opening_symbol" in plan, plan
