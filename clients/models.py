@@ -710,5 +710,5 @@ class RetentionAction(models.Model):
         return f"{self.get_channel_display()} on flag {self.flag_id}"
 
 
-from .models_instruments import AccountTypeMarkup, Instrument  # noqa: E402, F401
 from .models_access import AccessRecord, SharedNetwork  # noqa: E402, F401
+from .models_instruments import AccountTypeMarkup, Instrument  # noqa: E402, F401
