@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection
 from django.db.models import CharField, F, Func, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower, Trim
 
 from brokerage.hooks import CLIENT_LINK_SOURCES, contributions
@@ -128,6 +129,12 @@ def _ids(client_ids: Iterable[int]) -> list[int]:
     return sorted({int(pk) for pk in client_ids})
 
 
+def _id_set(ids: list[int]) -> RawSQL:
+    """The ids as a subquery Postgres hashes (a literal IN list of thousands is read through
+    for every row it filters)."""
+    return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+
+
 def _links(ids: list[int], *, among: bool, ip_window: timedelta | None) -> Links:
     if not ids:
         return {}
@@ -150,10 +157,11 @@ def _links(ids: list[int], *, among: bool, ip_window: timedelta | None) -> Links
 def _shared_keys(source: LinkSource, ids: list[int], *, among: bool):
     """(given client, other client, reason) for the keys the given clients share: one query."""
     rows = source.rows().order_by()
-    theirs = rows.filter(link_client__in=ids).values("link_key")
+    given = _id_set(ids)
+    theirs = rows.filter(link_client__in=given).values("link_key")
     matches = rows.filter(link_key__in=theirs)
     if among:
-        matches = matches.filter(link_client__in=ids)
+        matches = matches.filter(link_client__in=given)
     by_key: dict[str, dict[int, object]] = defaultdict(dict)
     for client_id, key, detail in matches.values_list(
         "link_client", "link_key", "link_detail"
@@ -175,14 +183,16 @@ def _shared_keys(source: LinkSource, ids: list[int], *, among: bool):
 
 
 ADDRESSES_SQL = """
+WITH ids AS MATERIALIZED (SELECT DISTINCT unnest(%(ids)s::bigint[]) AS id)
 SELECT a.client_id, b.client_id, host(a.ip),
        min(abs(extract(epoch FROM b.at - a.at))) FILTER (WHERE {signups}),
        min(abs(extract(epoch FROM b.at - a.at))) FILTER (WHERE NOT ({signups}))
 FROM {access} a
+JOIN ids ON a.client_id = ids.id
 JOIN {access} b
   ON b.ip = a.ip AND b.client_id IS NOT NULL AND b.client_id <> a.client_id
  AND b.at BETWEEN a.at - %(window)s AND a.at + %(window)s
-WHERE a.client_id = ANY(%(ids)s) AND a.ip IS NOT NULL {among}
+WHERE a.ip IS NOT NULL {among}
   AND NOT EXISTS (SELECT 1 FROM {shared} s WHERE a.ip <<= s.network::inet)
 GROUP BY a.client_id, b.client_id, a.ip
 """
@@ -196,7 +206,7 @@ def _shared_addresses(ids: list[int], *, among: bool, window: timedelta | None):
     sql = ADDRESSES_SQL.format(
         access=AccessRecord._meta.db_table,
         shared=SharedNetwork._meta.db_table,
-        among="AND b.client_id = ANY(%(ids)s)" if among else "",
+        among="AND b.client_id IN (SELECT id FROM ids)" if among else "",
         signups="a.kind = 'signup' AND b.kind = 'signup'",
     )
     with connection.cursor() as cursor:
@@ -240,14 +250,16 @@ class OppositeTrade:
 MAX_WINDOW_SECONDS = 3600
 
 OPPOSITE_SQL = """
+WITH ids AS MATERIALIZED (SELECT DISTINCT unnest(%(ids)s::bigint[]) AS id)
 SELECT b.symbol, b.id, s.id, b.ticket, s.ticket, b.client_id, s.client_id,
        b.account_id, s.account_id, b.time, s.time, b.volume, s.volume
 FROM {deal} b
+JOIN ids ON b.{column} = ids.id
 JOIN {deal} s
   ON s.symbol = b.symbol AND s.entry = 0 AND s.action = 1
  AND s.time BETWEEN b.time - %(window)s AND b.time + %(window)s
- AND s.client_id <> b.client_id AND s.{column} = ANY(%(ids)s)
-WHERE b.entry = 0 AND b.action = 0 AND b.{column} = ANY(%(ids)s) {period}
+ AND s.client_id <> b.client_id
+WHERE b.entry = 0 AND b.action = 0 AND s.{column} IN (SELECT id FROM ids) {period}
 ORDER BY b.time, b.id, s.id
 """
 
