@@ -12,7 +12,7 @@ with its opening deal; 2% held under the minimum of 60 s). Then it times:
 - a sync pass's new deals: 10,000 more deals stored, then paid as the `commissions` task pays
   them (by id), the seconds from their commit to their lines' commit;
 - the properties that must hold: no line twice, no deal paid above its top rate, the short
-  holds unpaid.
+  holds unpaid, and `ib_recompute`'s computation of the month giving the same checksum.
 
     .venv/bin/python bench/ib.py                                   # stated scale
     .venv/bin/python bench/ib.py --deals 20000 --partners 40 --new 500   # smoke
@@ -127,7 +127,7 @@ def main():
     args = parser.parse_args()
 
     from clients.models import Client, Instrument, TradingServer
-    from ib.engine import commissions_pay
+    from ib.engine import commissions_pay, commissions_recompute
     from ib.models import (
         ParentLink,
         Partner,
@@ -267,6 +267,11 @@ def main():
             cur.execute("SELECT max(position_id) FROM clients_deal")
             top_position = cur.fetchone()[0]
 
+        # ib_recompute of the period: the same lines, to the cent (and its own time)
+        t4 = time.perf_counter()
+        again = commissions_recompute(start=start, end=now)
+        recompute_s = time.perf_counter() - t4
+
         # A sync pass: new deals stored and committed, then paid by id as the task pays them.
         with connection.cursor() as cur:
             cur.execute(
@@ -308,6 +313,9 @@ def main():
                 "no_line_twice": lines == distinct,
                 "deals_paid_above_top_rate": over_top,
                 "short_holds_paid": short_paid,
+                "recompute_same_checksum": again.same,
+                "checksum": again.checksum,
+                "seconds_recompute": round(recompute_s, 2),
                 "new_deals": len(new_ids),
                 "new_lines": new_paid["lines"],
                 "seconds_new_deals_paid": round(new_s, 2),

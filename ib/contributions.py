@@ -17,6 +17,8 @@ from .tasks import pay_synced_deals
 for item in [
     NavItem("Overview", "partners:home", "speedometer2", order=0),
     NavItem("Network", "partners:network", "diagram-3", order=10),
+    NavItem("Commissions", "partners:commissions", "cash-coin", order=20),
+    NavItem("Statements", "partners:statements", "file-earmark-text", order=30),
 ]:
     contribute(NAV_PARTNERS, item, order=item.order)
 

@@ -276,7 +276,7 @@ SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_
        x.currency, 1,
        round(CASE WHEN x.kind = 'per_lot' THEN d.volume * x.rate / 10000
                   ELSE abs(d.commission_amount) * x.rate / 100 END, 8),
-       'pending', '[]'::jsonb, now()
+       'pending', NULL::jsonb, now()
   FROM clients_deal d
   JOIN ib_ref r ON r.client_id = d.client_id AND d.time >= r.t_from AND d.time < r.t_to
   JOIN ib_rate x ON x.leaf = r.partner_id AND x.symbol = d.symbol

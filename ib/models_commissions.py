@@ -293,7 +293,9 @@ class CommissionLine(models.Model):
     fx_rate = models.DecimalField(**RATE, default=Decimal(1))
     amount = models.DecimalField(**EXACT, help_text="Exact; rounded to cents at settlement.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    hold_reasons = models.JSONField(default=list, blank=True)
+    hold_reasons = models.JSONField(
+        null=True, blank=True, help_text="Why a line is withheld: [{code, message}]; empty if not."
+    )
     period = models.ForeignKey(
         "ib.CommissionPeriod",
         null=True,
@@ -323,7 +325,6 @@ class CommissionLine(models.Model):
         ]
         indexes = [
             models.Index(fields=["partner", "deal_time"], name="ib_line_partner_time"),
-            models.Index(fields=["deal_time"], name="ib_line_time"),
             models.Index(
                 fields=["period", "partner"],
                 condition=Q(period__isnull=False),

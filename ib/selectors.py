@@ -15,3 +15,88 @@ def partner_network(*, partner: Partner):
 
 def partner_summary() -> dict:
     return Partner.objects.aggregate(total=Count("id"))
+
+
+# --- Commissions, as a partner sees them (its own lines only) ----------------------------------
+
+
+def mask_name(name: str) -> str:
+    """ "Dana Trader" -> "D*** T***": enough to recognise a client, not to identify one."""
+    return " ".join(f"{part[0]}***" for part in name.split() if part) or "Client"
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = (email or "").partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def partner_lines(*, partner, status: str = "", symbol: str = ""):
+    """The partner's commission lines, newest first, with what the dashboard shows of the
+    client (masked) and of the deal."""
+    from .models import CommissionLine
+
+    qs = (
+        CommissionLine.objects.filter(partner=partner)
+        .select_related("client__user", "version__plan", "period")
+        .order_by("-deal_time", "-id")
+    )
+    if status in CommissionLine.Status.values:
+        qs = qs.filter(status=status)
+    if symbol:
+        qs = qs.filter(symbol__iexact=symbol.strip()[:32])
+    return qs
+
+
+def partner_earnings(*, partner, days: int = 30) -> dict:
+    """Totals (this month, pending, settled) and earnings per day for the chart."""
+    from datetime import timedelta
+
+    from django.db.models import Sum
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone
+
+    from .models import CommissionLine
+
+    now = timezone.now()
+    lines = CommissionLine.objects.filter(partner=partner)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    totals = {
+        "month": lines.filter(deal_time__gte=month_start).aggregate(s=Sum("amount"))["s"],
+        "pending": lines.filter(status="pending").aggregate(s=Sum("amount"))["s"],
+        "held": lines.filter(status__in=["withheld", "disputed"]).aggregate(s=Sum("amount"))["s"],
+        "settled": lines.filter(status="settled").aggregate(s=Sum("amount"))["s"],
+    }
+    start = (now - timedelta(days=days - 1)).date()
+    per_day = dict(
+        lines.filter(deal_time__date__gte=start)
+        .annotate(day=TruncDate("deal_time"))
+        .values("day")
+        .annotate(s=Sum("amount"))
+        .values_list("day", "s")
+    )
+    by_symbol = list(
+        lines.filter(deal_time__gte=month_start)
+        .values("symbol")
+        .annotate(s=Sum("amount"))
+        .order_by("-s")[:8]
+    )
+    by_tier = list(
+        lines.filter(deal_time__gte=month_start)
+        .values("tier")
+        .annotate(s=Sum("amount"))
+        .order_by("tier")
+    )
+    days_list = [start + timedelta(days=i) for i in range(days)]
+    return {
+        **{k: v or 0 for k, v in totals.items()},
+        "days": [d.isoformat() for d in days_list],
+        "per_day": [float(per_day.get(d) or 0) for d in days_list],
+        "by_symbol": by_symbol,
+        "by_tier": by_tier,
+    }
+
+
+def partner_statements(*, partner):
+    from .models import PartnerStatement
+
+    return PartnerStatement.objects.filter(partner=partner).select_related("period__programme")

@@ -7,4 +7,11 @@ app_name = "partners"
 urlpatterns = [
     path("", views_partners.home, name="home"),
     path("network/", views_partners.network, name="network"),
+    path("commissions/", views_partners.commissions, name="commissions"),
+    path("statements/", views_partners.statements, name="statements"),
+    path(
+        "statements/<int:statement_id>.<slug:fmt>",
+        views_partners.statement_download,
+        name="statement_download",
+    ),
 ]

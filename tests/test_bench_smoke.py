@@ -89,3 +89,13 @@ def test_kyc_read_bench_smoke():
     figures = run_bench("kyc_read.py", "--count", "1")
     assert figures["real_read"] == figures["real_files"] == 9
     assert figures["robustness_documents"] == 7 and figures["robustness_read_pct"] >= 85
+
+
+def test_ib_bench_smoke():
+    figures = run_bench(
+        "ib.py", "--deals", "3000", "--partners", "30", "--clients", "300", "--new", "200"
+    )
+    assert figures["lines"] == figures["lines_written_by_run"] > 3000
+    assert figures["no_line_twice"] and figures["deals_paid_above_top_rate"] == 0
+    assert figures["short_holds_paid"] == 0 and figures["recompute_same_checksum"]
+    assert figures["new_lines"] > 0

@@ -40,6 +40,7 @@ NOT_PAGES = {
     "finance:client_statement",
     "finance:reconciliation_progress",
     "finance:wire_batch",
+    "partners:statement_download",
     "wallet:statement",
     "leads:import_progress",
     "leads:import_errors",
@@ -61,6 +62,7 @@ MAIN_PAGES = [
     ("portal-wallet", "wallet:home", "client"),
     ("portal-trading", "portal:trading", "client"),
     ("partners-home", "partners:home", "partner"),
+    ("partners-commissions", "partners:commissions", "partner"),
 ]
 
 

@@ -44,6 +44,9 @@ MATRIX: dict[str, set[str]] = {
     "clients:email_html": {"compliance_officer", "ops_admin"},
     "partners:home": {"partner"},
     "partners:network": {"partner"},
+    "partners:commissions": {"partner"},
+    "partners:statements": {"partner"},
+    "partners:statement_download": {"partner"},
     "admin:index": {"ops_admin"},
     "leads:inbox": {"sales_agent", "senior_account_manager"},
     "leads:all": {"ops_admin"},
@@ -156,6 +159,7 @@ ALLOWED_STATUS = {
     "finance:reconciliation_resolve": 405,
     "finance:wire_entry": 404,
     "finance:wire_batch": 404,
+    "partners:statement_download": 404,
     "finance:wire_return": 405,
     "retention:flag": 404,
     "retention:action": 405,
@@ -202,6 +206,7 @@ URL_KWARGS = {
     "finance:wire_entry": {"entry_id": 999999},
     "finance:wire_batch": {"batch_id": 999999},
     "finance:wire_return": {"withdrawal_id": 999999},
+    "partners:statement_download": {"statement_id": 999999, "fmt": "pdf"},
     **{
         name: {"lead_id": 999999}
         for name in (

@@ -32,6 +32,11 @@ def demo(settings, mt5_sandbox):
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
+from decimal import Decimal  # noqa: E402
+
+from ib.models import CommissionLine, PartnerStatement, Referral  # noqa: E402
+
+
 def snapshot():
     return {
         "users": sorted(User.objects.values_list("email", "is_staff", "first_name")),
@@ -45,7 +50,34 @@ def snapshot():
         "deals": Deal.objects.count(),
         "transfers": Transfer.objects.count(),
         "flags": RetentionFlag.objects.filter(status="open").count(),
+        "commission_lines": CommissionLine.objects.count(),
+        "statements": sorted(
+            PartnerStatement.objects.values_list("partner__referral_code", "amount", "outcome")
+        ),
     }
+
+
+def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(demo):
+    from finance.ledger import wallet_for
+
+    chain = dict(Partner.objects.values_list("referral_code", "parent__referral_code"))
+    assert chain["DEMOINTRO"] == "DEMOSUB" and chain["DEMOSUB"] == "DEMOIB"
+    book = Client.objects.filter(user__email__endswith="@book.demo.test").count()
+    assert Referral.objects.filter(partner__referral_code__startswith="DEMO").count() == min(
+        60, book
+    )
+    lines = CommissionLine.objects.all()
+    assert lines.filter(tier=2).exists(), "the master earns on its sub-sub-IB's clients"
+    # every deal's levels sum to at most the master's rate for it (10 per FX-major lot)
+    for line in lines.filter(tier=0, symbol="EURUSD")[:20]:
+        paid = sum(CommissionLine.objects.filter(deal=line.deal).values_list("amount", flat=True))
+        assert paid <= line.deal.volume * 10 / Decimal(10000)
+    master = Partner.objects.get(referral_code="DEMOIB")
+    statement = PartnerStatement.objects.get(partner=master)
+    assert statement.outcome == "credited" and statement.amount > 0
+    assert wallet_for(master.holder, "USD").balance_amount >= statement.amount - Decimal(
+        statement.payout_reference and statement.amount or 0
+    )
 
 
 def test_nothing_demo_exists_without_seeding():

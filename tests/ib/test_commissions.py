@@ -380,3 +380,47 @@ def test_closing_a_period_freezes_states_and_settles_once(network):
         in PartnerStatement.objects.get(period=second, partner=network["leaf"]).payout_note
     )
     assert CommissionLine.objects.get(deal=late, partner=top).period == second
+
+
+def test_the_partner_sees_its_lines_with_their_why_and_downloads_its_statements(
+    network, client, django_assert_max_num_queries
+):
+    from ib.models import PartnerStatement
+    from ib.periods import period_close
+    from tests.conftest import login
+
+    deal = trade(network["account"], volume=15000, at=timezone.now() - timedelta(minutes=10))
+    programme = network["top"].plans.first().plan.programme
+    period_close(
+        programme=programme,
+        start=timezone.now() - timedelta(days=1),
+        end=timezone.now() - timedelta(minutes=1),
+        actor=ACTOR,
+    )
+    leaf_user = network["leaf"].user
+    login(client, leaf_user)
+    with django_assert_max_num_queries(25):
+        page = client.get("/partners/commissions/").content.decode()
+    assert "1.5 lots x 5 per lot" in page and "Your client" in page
+    assert "T***" in page and "trader@test.example" not in page  # the client, masked
+    assert "mid@test.example" not in page  # never another partner's line
+    statement = PartnerStatement.objects.get(partner=network["leaf"])
+    listing = client.get("/partners/statements/").content.decode()
+    assert f"/partners/statements/{statement.pk}.pdf" in listing
+    csv = client.get(f"/partners/statements/{statement.pk}.csv")
+    assert csv.status_code == 200 and csv["Content-Type"].startswith("text/csv")
+    body = csv.content.decode()
+    assert (
+        str(deal.ticket) in body
+        and "7.5" in body
+        and '"settled (rounded once, half up)",7.50' in body
+    )
+    pdf = client.get(f"/partners/statements/{statement.pk}.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    other = PartnerStatement.objects.get(partner=network["top"])
+    assert client.get(f"/partners/statements/{other.pk}.csv").status_code == 404
+    assert client.get(f"/partners/statements/{statement.pk}.exe").status_code == 404
+    # staff and clients are not partners
+    client.logout()
+    login(client, network["client"].user)
+    assert client.get("/partners/commissions/").status_code in (302, 403)

@@ -27,6 +27,7 @@ from brokerage.totp import totp_code
 from clients.retention.services import retention_flags_run
 from clients.services import client_register
 from demo.finance import install_demo_finance
+from demo.ib import install_demo_ib
 from demo.kyc import install_demo_kyc
 from demo.leads import install_demo_leads, install_demo_rules
 from demo.psp_history import psp_history_send
@@ -107,6 +108,11 @@ class Command(BaseCommand):
         # wallet transfers commit one by one, as in production.
         install_demo_trading(actor=ACTOR, book_clients=book, out=self.stdout.write)
         install_demo_retention()
+        # The IB network's commissions on the book's deals, and last month's period closed.
+        ib = install_demo_ib(actor=ACTOR, password=settings.DEMO_PASSWORD)
+        self.stdout.write(
+            f"IB: {ib['referred']} clients referred, {ib['lines']} commission lines paid."
+        )
         # The PSP sandbox keeps its memory in its process: tell it what the providers did.
         psp_history_send(out=self.stdout.write)
         self.stdout.write(

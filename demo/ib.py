@@ -1,0 +1,165 @@
+"""Demo IB commissions: a programme with plans, a three-level network under partner@demo.test
+whose referred clients trade in the sandbox, their commissions paid, and last month's period
+closed with statements, settlement and an automatic payout.
+
+Installed by `seed_demo` after the trading book (whose deals it pays); idempotent: the
+programme, plans and partners are found again by name and email, a plan gets its version
+once, clients are referred once, the engine writes no line twice and a closed period is never
+closed again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from allauth.account.models import EmailAddress
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage.models import User
+from clients.models import Client, TradingAccount
+from clients.services import client_kyc_level_set
+from ib.engine import commissions_pay
+from ib.models import CommissionPeriod, Partner, PartnerPlan, Referral
+from ib.periods import period_close
+from ib.plans import (
+    partner_parent_set,
+    partner_plan_set,
+    plan_create,
+    plan_version_create,
+    programme_create,
+    referral_link_record,
+)
+from ib.services import partner_create, referral_attribute
+
+HISTORY_DAYS = 35  # the book's history reaches 30 days back
+PLANS = {
+    "Master IB": {
+        "fx_major": "10", "fx_minor": "8", "fx_exotic": "6", "metals": "12", "energies": "6",
+        "indices": "3", "crypto": "5", "": "2",
+    },
+    "Sub-IB": {
+        "fx_major": "6", "fx_minor": "5", "fx_exotic": "4", "metals": "8", "energies": "4",
+        "indices": "2", "crypto": "3", "": "1",
+    },
+    "Introducer": {"fx_major": "3", "fx_minor": "2.5", "metals": "4", "": "0.5"},
+}  # fmt: skip
+NETWORK = [  # (email, company, code, parent email, plan)
+    ("partner@demo.test", "Demo Partners Ltd", "DEMOIB", None, "Master IB"),
+    ("subpartner@demo.test", "Demo Sub-IB", "DEMOSUB", "partner@demo.test", "Sub-IB"),
+    ("introducer@demo.test", "Demo Introducer", "DEMOINTRO", "subpartner@demo.test", "Introducer"),
+]
+CLIENTS_PER_PARTNER = 20
+PAYOUT_IBAN = "GB33BUKB20201555555555"
+
+
+@transaction.atomic
+def install_demo_ib(*, actor: str, password: str) -> dict:
+    since = timezone.now() - timedelta(days=HISTORY_DAYS)
+    programme = programme_create(
+        name="Standard IB", actor=actor, auto_payout_threshold=Decimal("100.00")
+    )
+    plans = {}
+    for name, rates in PLANS.items():
+        plan = plan_create(programme=programme, name=name, actor=actor)
+        if not plan.versions.exists():
+            plan_version_create(
+                plan=plan,
+                valid_from=since,
+                rules=[{"symbol_group": group, "rate": rate} for group, rate in rates.items()],
+                actor=actor,
+                note="Demo rates per lot, by instrument group",
+                publish=True,
+            )
+        plans[name] = plan
+    partners: dict[str, Partner] = {}
+    for email, company, code, parent_email, plan_name in NETWORK:
+        user = _person(email, company, password)
+        partner = partner_create(
+            actor=actor,
+            user=user,
+            company_name=company,
+            referral_code=code,
+            parent=partners.get(parent_email),
+        )
+        partners[email] = partner
+        if parent_email and not partner.parent_links.filter(valid_from__lte=since).exists():
+            partner_parent_set(
+                partner=partner,
+                parent=partners[parent_email],
+                actor=actor,
+                reason="Demo: the network as it has stood for the month",
+                valid_from=since,
+            )
+        if not PartnerPlan.objects.filter(partner=partner).exists():
+            partner_plan_set(partner=partner, plan=plans[plan_name], actor=actor, valid_from=since)
+    master = partners["partner@demo.test"]
+    if not master.payout_iban:
+        master.payout_iban = PAYOUT_IBAN
+        master.save(update_fields=["payout_iban"])
+    if master.holder.kyc_level < 1:
+        client_kyc_level_set(
+            client=master.holder,
+            level=1,
+            actor=actor,
+            reason="Demo: the partner's identity and company documents verified.",
+        )
+    referred = _refer(partners, since, actor)
+    paid = commissions_pay(start=since, end=timezone.now())
+    closed = _close_last_month(programme, actor)
+    return {"referred": referred, "lines": paid["lines"], "period": closed}
+
+
+def _person(email: str, company: str, password: str) -> User:
+    first, _, last = company.partition(" ")
+    user, created = User.objects.get_or_create(
+        email=email, defaults={"first_name": first, "last_name": last or "Partner"}
+    )
+    if created:
+        user.set_password(password)
+        user.save()
+        EmailAddress.objects.get_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True}
+        )
+    return user
+
+
+def _refer(partners: dict[str, Partner], since, actor) -> int:
+    """The first book clients with an account (never the named traders), a score per partner,
+    referred through its code; their IB from the start of their history."""
+    if Referral.objects.filter(partner__in=partners.values()).count() >= CLIENTS_PER_PARTNER * 3:
+        return 0
+    taken = set(Referral.objects.values_list("client_id", flat=True))
+    with_accounts = TradingAccount.objects.filter(client__user__email__endswith="@book.demo.test")
+    ids = [
+        pk
+        for pk in with_accounts.order_by("client_id").values_list("client_id", flat=True)
+        if pk not in taken
+    ][: CLIENTS_PER_PARTNER * len(partners)]
+    clients = Client.objects.in_bulk(ids)
+    made = 0
+    for n, pk in enumerate(ids):
+        partner = list(partners.values())[n % len(partners)]
+        client = clients[pk]
+        if referral_attribute(client=client, code=partner.referral_code, actor=actor):
+            referral_link_record(
+                client=client,
+                partner=partner,
+                actor=actor,
+                at=since,
+                reason="Demo: referred before their history began",
+            )
+            made += 1
+    return made
+
+
+def _close_last_month(programme, actor) -> int | None:
+    """Close the programme's previous calendar month once (when the demo has deals in it)."""
+    now = timezone.now()
+    this_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    if CommissionPeriod.objects.filter(programme=programme, start=last_month).exists():
+        return None
+    period = period_close(programme=programme, start=last_month, end=this_month, actor=actor)
+    return period.pk

@@ -1,0 +1,90 @@
+"""A partner's period statement as CSV and PDF: every line with its why, the exact sum, and
+the amount settled (the sum rounded once, half up)."""
+
+from __future__ import annotations
+
+import io
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from brokerage.csvexport import csv_writer
+
+from .models import CommissionLine, PartnerStatement
+from .selectors import mask_name
+
+HEADER = [
+    "deal closed (UTC)",
+    "deal",
+    "client",
+    "symbol",
+    "tier",
+    "plan",
+    "rule",
+    "volume (lots)",
+    "base",
+    "rate",
+    "formula",
+    "amount",
+    "currency",
+]
+
+
+def statement_lines(statement: PartnerStatement):
+    return (
+        CommissionLine.objects.filter(
+            period=statement.period, partner=statement.partner, currency=statement.currency
+        )
+        .select_related("client__user", "version__plan", "rule", "deal")
+        .order_by("deal_time", "id")
+    )
+
+
+def _row(line: CommissionLine) -> list:
+    return [
+        line.deal_time.strftime("%Y-%m-%d %H:%M:%S"),
+        line.deal.ticket if line.deal_id else "",
+        mask_name(line.client.user.get_full_name()),
+        line.symbol,
+        line.tier,
+        f"{line.version.plan.name} v{line.version.number}" if line.version_id else "",
+        line.rule.scope if line.rule_id else "",
+        f"{line.volume / 10000:g}",
+        f"{line.base_amount.normalize():f}",
+        f"{line.rate.normalize():f}",
+        line.formula,
+        f"{line.amount.normalize():f}",
+        line.currency,
+    ]
+
+
+def statement_csv(statement: PartnerStatement) -> str:
+    out = io.StringIO()
+    writer = csv_writer(out)
+    writer.writerow(HEADER)
+    for line in statement_lines(statement).iterator():
+        writer.writerow(_row(line))
+    writer.writerow([])
+    writer.writerow(["lines", statement.lines])
+    writer.writerow(["exact sum", f"{statement.exact_amount.normalize():f}", statement.currency])
+    writer.writerow(["settled (rounded once, half up)", f"{statement.amount}", statement.currency])
+    return out.getvalue()
+
+
+def statement_pdf(statement: PartnerStatement) -> bytes:
+    from weasyprint import HTML
+
+    html = render_to_string(
+        "partners/statement_pdf.html",
+        {
+            "statement": statement,
+            "rows": [_row(line) for line in statement_lines(statement)[:5000]],
+            "truncated": statement.lines > 5000,
+            "brokerage_name": settings.BROKERAGE_NAME or "Brokerage",
+            "licence": settings.BROKERAGE_LICENCE,
+            "address": settings.BROKERAGE_ADDRESS,
+            "generated_at": timezone.now().strftime("%Y-%m-%d %H:%M UTC"),
+        },
+    )
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
