@@ -5,6 +5,7 @@ from brokerage.hooks import (
     CLIENT_360_SECTIONS,
     DASHBOARD_PANELS,
     DEALS_SYNCED,
+    NAV_BACKOFFICE,
     NAV_PARTNERS,
     contribute,
 )
@@ -21,6 +22,15 @@ for item in [
     NavItem("Statements", "partners:statements", "file-earmark-text", order=30),
 ]:
     contribute(NAV_PARTNERS, item, order=item.order)
+
+for item in [
+    NavItem("Partners", "ib:partners", "people", "ib.manage_commissions", 70, "IB"),
+    NavItem(
+        "Commission periods", "ib:periods", "calendar-check", "ib.manage_commissions", 71, "IB"
+    ),
+    NavItem("Unpriced deals", "ib:unpriced", "question-diamond", "ib.manage_commissions", 72, "IB"),
+]:
+    contribute(NAV_BACKOFFICE, item, order=item.order)
 
 contribute(CLIENT_360_SECTIONS, ib_360)
 contribute(DASHBOARD_PANELS, partners_panel)

@@ -100,3 +100,55 @@ def partner_statements(*, partner):
     from .models import PartnerStatement
 
     return PartnerStatement.objects.filter(partner=partner).select_related("period__programme")
+
+
+# --- The back office's view of the IB business (IB managers) -----------------------------------
+
+
+def partners_overview(*, q: str = ""):
+    """Every partner with its KPIs this month: lines, earned, referred clients, sub-IBs."""
+    from django.db.models import OuterRef, Q, Subquery, Sum
+    from django.utils import timezone
+
+    from .models import CommissionLine, Referral
+
+    month = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+    def per_partner(qs, value):  # one subquery each: joins would multiply the sums
+        return Subquery(
+            qs.filter(partner=OuterRef("pk")).values("partner").annotate(v=value).values("v")
+        )
+
+    qs = Partner.objects.select_related("user", "parent").annotate(
+        earned=per_partner(CommissionLine.objects.filter(deal_time__gte=month), Sum("amount")),
+        clients=per_partner(Referral.objects.all(), Count("id")),
+        subs=Subquery(
+            Partner.objects.filter(parent=OuterRef("pk"))
+            .values("parent")
+            .annotate(n=Count("id"))
+            .values("n")
+        ),
+    )
+    if q:
+        qs = qs.filter(
+            Q(company_name__icontains=q) | Q(user__email__icontains=q) | Q(referral_code__iexact=q)
+        )
+    return qs.order_by("-earned", "company_name")
+
+
+def partner_chain(partner) -> list:
+    """The partner's parents up to the top (the tree as it stands), nearest first."""
+    chain, seen, node = [], {partner.pk}, partner.parent
+    while node is not None and node.pk not in seen and len(chain) < 50:
+        chain.append(node)
+        seen.add(node.pk)
+        node = node.parent
+    return chain
+
+
+def unpriced_deals():
+    from .models import UnpricedDeal
+
+    return UnpricedDeal.objects.select_related("partner", "version__plan", "deal").order_by(
+        "-found_at"
+    )

@@ -97,6 +97,7 @@ def demo_kwargs() -> dict[str, dict]:
         "leads:detail": ("lead_id", _first("leads.Lead", assigned_to__isnull=False)),
         "leads:import": ("import_id", _first("leads.LeadImport")),
         "backoffice:audit_event": ("pk", _first("brokerage.AuditEvent")),
+        "ib:partner": ("partner_id", _first("ib.Partner", referral_code="DEMOIB")),
     }
     values = {
         "reference": lambda o: o.reference,

@@ -45,6 +45,10 @@ MATRIX: dict[str, set[str]] = {
     "partners:home": {"partner"},
     "partners:network": {"partner"},
     "partners:commissions": {"partner"},
+    "ib:partners": {"ib_manager"},
+    "ib:partner": {"ib_manager"},
+    "ib:periods": {"ib_manager"},
+    "ib:unpriced": {"ib_manager"},
     "partners:statements": {"partner"},
     "partners:statement_download": {"partner"},
     "admin:index": {"ops_admin"},
@@ -160,6 +164,7 @@ ALLOWED_STATUS = {
     "finance:wire_entry": 404,
     "finance:wire_batch": 404,
     "partners:statement_download": 404,
+    "ib:partner": 404,
     "finance:wire_return": 405,
     "retention:flag": 404,
     "retention:action": 405,
@@ -207,6 +212,7 @@ URL_KWARGS = {
     "finance:wire_batch": {"batch_id": 999999},
     "finance:wire_return": {"withdrawal_id": 999999},
     "partners:statement_download": {"statement_id": 999999, "fmt": "pdf"},
+    "ib:partner": {"partner_id": 999999},
     **{
         name: {"lead_id": 999999}
         for name in (

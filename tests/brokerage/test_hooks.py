@@ -75,4 +75,10 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     backoffice = {"backoffice:home", "clients:list", "leads:inbox", "kyc_review:queue"}
     assert backoffice | {"finance:withdrawals"} <= url_names(hooks.NAV_BACKOFFICE)
     assert {"portal:home", "kyc:wizard", "wallet:home"} <= url_names(hooks.NAV_PORTAL)
-    assert url_names(hooks.NAV_PARTNERS) == {"partners:home", "partners:network"}
+    assert url_names(hooks.NAV_PARTNERS) == {
+        "partners:home",
+        "partners:network",
+        "partners:commissions",
+        "partners:statements",
+    }
+    assert {"ib:partners", "ib:periods", "ib:unpriced"} <= url_names(hooks.NAV_BACKOFFICE)

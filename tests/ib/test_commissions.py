@@ -424,3 +424,40 @@ def test_the_partner_sees_its_lines_with_their_why_and_downloads_its_statements(
     client.logout()
     login(client, network["client"].user)
     assert client.get("/partners/commissions/").status_code in (302, 403)
+
+
+def test_ib_managers_see_partners_close_periods_and_unpriced_deals(network, client):
+    from tests.conftest import login, make_staff
+
+    trade(network["account"], volume=20000, at=timezone.now() - timedelta(days=1, hours=1))
+    trade(network["account"], symbol="ZZZUSD", at=timezone.now() - timedelta(days=1, hours=1))
+    pay_all()
+    manager = make_staff("ib_manager")
+    login(client, manager)
+    listing = client.get("/backoffice/ib/").content.decode()
+    main = listing[listing.find("<main") :][:4000]
+    assert "LEAFIB01" in listing and "USD 10.00" in listing, main  # the leaf's 2 lots x 5
+    page = client.get(f"/backoffice/ib/partners/{network['mid'].pk}/").content.decode()
+    assert "2 lots x 3 per lot" in page and "Level 1 override" in page
+    assert "top@test.example</a>" in page and "leaf@test.example</a>" in page  # above, below
+    day = (timezone.now() - timedelta(days=2)).date().isoformat()
+    today = timezone.now().date().isoformat()
+    response = client.post(
+        "/backoffice/ib/periods/",
+        {"programme": network["top"].plans.first().plan.programme.pk, "start": day, "end": today},
+    )
+    assert response.status_code == 302
+    periods = client.get("/backoffice/ib/periods/").content.decode()
+    assert day in periods
+    again = client.post(
+        "/backoffice/ib/periods/",
+        {"programme": network["top"].plans.first().plan.programme.pk, "start": day, "end": today},
+        follow=True,
+    ).content.decode()
+    assert "overlaps one already closed" in again
+    bad = client.post("/backoffice/ib/periods/", {"programme": "", "start": "x", "end": ""})
+    assert bad.status_code == 200 and "Choose a programme" in bad.content.decode()
+    assert "ZZZUSD" not in client.get("/backoffice/ib/unpriced/").content.decode()  # default rate
+    client.logout()
+    login(client, make_staff("finance_officer"))
+    assert client.get("/backoffice/ib/").status_code == 403
