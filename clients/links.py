@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import CharField, F, Func, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower, Trim
@@ -255,11 +255,15 @@ SELECT b.symbol, b.id, s.id, b.ticket, s.ticket, b.client_id, s.client_id,
        b.account_id, s.account_id, b.time, s.time, b.volume, s.volume
 FROM {deal} b
 JOIN ids ON b.{column} = ids.id
-JOIN {deal} s
-  ON s.symbol = b.symbol AND s.entry = 0 AND s.action = 1
- AND s.time BETWEEN b.time - %(window)s AND b.time + %(window)s
- AND s.client_id <> b.client_id
-WHERE b.entry = 0 AND b.action = 0 AND s.{column} IN (SELECT id FROM ids) {period}
+CROSS JOIN LATERAL (
+  SELECT s.id, s.ticket, s.client_id, s.account_id, s.time, s.volume
+  FROM {deal} s
+  WHERE s.symbol = b.symbol AND s.entry = 0 AND s.action = 1
+    AND s.time BETWEEN b.time - %(window)s AND b.time + %(window)s
+    AND s.client_id <> b.client_id AND s.{column} IN (SELECT id FROM ids)
+  OFFSET 0
+) s
+WHERE b.entry = 0 AND b.action = 0 {period}
 ORDER BY b.time, b.id, s.id
 """
 
@@ -275,8 +279,9 @@ def opposite_trades(
     """Pairs of opening deals (entry in) on one canonical symbol, a buy and a sell, opened at
     most `window_seconds` apart (inclusive) on accounts of two different clients of the set
     (given as trading accounts or as clients); the buy's time in [since, until) when given.
-    One query: the buys of the set over its (account or client, time) index, each joined to the
-    sells within the window over the opening deals' (symbol, time) index."""
+    One query: the buys of the set, and for each the sells within the window, probed by range
+    over the opening deals' (symbol, time) index (a lateral subquery, so the planner never
+    hashes every buy against every sell of the symbol: a few symbols carry most deals)."""
     if (account_ids is None) == (client_ids is None):
         raise ValueError("Give account_ids or client_ids, not both.")
     if not 0 <= window_seconds <= MAX_WINDOW_SECONDS:
@@ -294,6 +299,9 @@ def opposite_trades(
         period += " AND b.time < %(until)s"
         params["until"] = until
     sql = OPPOSITE_SQL.format(deal=Deal._meta.db_table, column=column, period=period)
-    with connection.cursor() as cursor:
+    # The planner prices the probes high and would spend longer compiling the query (JIT)
+    # than running it; off for this transaction (the caller's, when it has one).
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return [OppositeTrade(*row) for row in cursor.fetchall()]
