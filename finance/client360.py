@@ -11,6 +11,7 @@ from brokerage.dashboard import Kpi
 from brokerage.money import format_money
 from brokerage.status import status_tone
 from clients.client360 import Contribution, Section, TimelineEntry
+from clients.selectors import clients_visible_to
 
 from .models import Deposit, LedgerAccount, Transfer, Withdrawal
 from .selectors import payment_instrument_list
@@ -127,6 +128,12 @@ def finance_360(client, user) -> Contribution:
         )
     instruments = payment_instrument_list(client)
     linked = sum(1 for i in instruments if i.shared_with)
+    # Who else used an instrument is named only to a viewer who may open that client.
+    others = {c.pk for i in instruments for c in i.shared_with}
+    visible = set(clients_visible_to(user).filter(pk__in=others).values_list("pk", flat=True))
+    for i in instruments:
+        for c in i.shared_with:
+            c.visible_to_viewer = c.pk in visible
     wallet_text = " · ".join(format_money(w.available_amount, w.currency) for w in wallets)
     net_text = " · ".join(format_money(t["net"], t["currency"]) for t in totals)
     return Contribution(

@@ -41,6 +41,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
+from clients.instruments import symbol_group_choices
 from clients.selectors import symbol_groups
 
 from .models import ParentLink, PartnerPlan, PlanRule, PlanVersion
@@ -142,13 +143,23 @@ class World:
         return None
 
 
+def group_label(group: str) -> str:
+    """ "fx_major" -> "FX majors": how staff and partners read an instrument group."""
+    return dict(symbol_group_choices()).get(group, group.replace("_", " "))
+
+
+def n(value: Decimal) -> str:
+    """A rate or amount as people write it: 10, 2.5, 0.0005 (never 10.000000)."""
+    return f"{Decimal(value).normalize():f}"
+
+
 def rate_lookup(world: World, version: int, kind: str, symbol: str):
     """(rule id, rate, scope) for `symbol` under `version`: symbol, then group, then default."""
     rules = world.rules.get(version, {})
     group = world.groups.get(symbol, "")
     for scope, key, label in (
         ("s", symbol, f"symbol {symbol}"),
-        ("g", group, f"group {group}"),
+        ("g", group, group_label(group)),
         ("d", "", "plan default"),
     ):
         if scope == "g" and not group:
@@ -205,10 +216,10 @@ def earnings(world: World, leaf: int, symbol: str, t):
                 if rate is None:
                     continue
                 earn = min(rate, top_rate)
-                why = f"{earn} {unit} ({scope}, v{world.version_info[version].number})"
+                why = f"{n(earn)} {unit} ({scope}, v{world.version_info[version].number})"
             else:
                 earn = min(below * share, top_rate - total)
-                why = f"{share * HUNDRED}% of {below} {unit} earned below"
+                why = f"{n(share * HUNDRED)}% of {n(below)} {unit} earned below"
             if earn <= 0:
                 break
             out.append(Earning(chain[level], level, earn, version or top_version, rule, why))
@@ -223,12 +234,12 @@ def earnings(world: World, leaf: int, symbol: str, t):
         if earn > 0:
             v = world.version_info[version].number
             why = (
-                f"{caps[level]} {unit} ({scope}, v{v})"
+                f"{n(caps[level])} {unit} ({scope}, v{v})"
                 if level == 0 or not below
-                else f"{caps[level]} {unit} ({scope}, v{v}) less {below} paid below"
+                else f"{n(caps[level])} {unit} ({scope}, v{v}) less {n(below)} paid below"
             )
             if caps[level] < rate:
-                why += f", capped at {caps[level]} by the rate above"
+                why += f", capped at {n(caps[level])} by the rate above"
             out.append(Earning(chain[level], level, earn, version, rule, why))
         below = max(below, caps[level])
     return top_version, kind, out
@@ -393,7 +404,7 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
                         e.rate,
                         e.version,
                         e.rule,
-                        f"{e.rate.normalize():f} {unit}: {e.formula}",
+                        f"{n(e.rate)} {unit}: {e.formula}",
                         info.plan.programme.currency,
                         info.entry,
                         info.min_hold_seconds,

@@ -157,7 +157,9 @@ class PlanRule(models.Model):
         if self.symbol:
             return f"symbol {self.symbol}"
         if self.symbol_group:
-            return f"group {self.symbol_group}"
+            from clients.instruments import symbol_group_choices
+
+            return dict(symbol_group_choices()).get(self.symbol_group, self.symbol_group)
         return "plan default"
 
 

@@ -17,6 +17,18 @@ def partner_summary() -> dict:
     return Partner.objects.aggregate(total=Count("id"))
 
 
+def commissions_summary() -> dict:
+    """This month's commission lines in all (the home dashboard) and the unpriced deals."""
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from .models import CommissionLine, UnpricedDeal
+
+    month = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    total = CommissionLine.objects.filter(deal_time__gte=month).aggregate(s=Sum("amount"))["s"]
+    return {"month": total or 0, "unpriced": UnpricedDeal.objects.count()}
+
+
 # --- Commissions, as a partner sees them (its own lines only) ----------------------------------
 
 

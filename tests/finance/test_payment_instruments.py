@@ -241,3 +241,20 @@ def test_coinpayments_withdrawal_ipn_is_read_by_its_documented_fields(
     assert response.status_code == 404 and response.json()["error"] == "unknown_transaction"
     assert Withdrawal.objects.filter(status="paid").count() == 1 and not Refund.objects.exists()
     assert Client.objects.filter(pk=bob.pk).exists()
+
+
+def test_who_shares_an_instrument_is_named_only_to_those_who_may_see_them(client, methods):
+    from brokerage.models import Desk
+    from clients.models import Client
+
+    deposit = open_deposit(methods, "stripe")
+    deliver(client, "stripe", stripe_charge(deposit))
+    other = verified_client("twin@test.example")
+    twin = pending_deposit(other, methods["stripe"], "D-TWIN", "20.00", "pi_TW")
+    deliver(client, "stripe", stripe_charge(twin))
+    desk = Desk.objects.create(name="London")
+    Client.objects.filter(pk=deposit.client_id).update(desk=desk)
+    login(client, make_staff("sales_agent", desk=desk))
+    c360 = client.get(f"/backoffice/clients/{deposit.client_id}/").content.decode()
+    assert "a client outside your desk" in c360
+    assert f"/backoffice/clients/{other.pk}/" not in c360 and "twin@test.example" not in c360

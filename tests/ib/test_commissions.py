@@ -145,7 +145,7 @@ def test_each_level_earns_the_difference_and_the_levels_sum_to_the_top_rate(netw
         ("top", 2): D("0.0002"),
     }
     line = CommissionLine.objects.get(deal=big, tier=1)
-    assert "2.5 lots" in line.formula and "less 5" in line.formula and "group fx" in line.formula
+    assert "2.5 lots" in line.formula and "less 5" in line.formula and "FX major" in line.formula
     assert line.version.plan.name == "Mid" and line.rule.symbol_group == "fx_major"
     # a rerun (or a race) writes nothing twice
     assert pay_all()["lines"] == 0
@@ -461,3 +461,17 @@ def test_ib_managers_see_partners_close_periods_and_unpriced_deals(network, clie
     client.logout()
     login(client, make_staff("finance_officer"))
     assert client.get("/backoffice/ib/").status_code == 403
+
+
+def test_the_client_360_and_the_home_show_what_the_commissions_came_to(network, client):
+    from tests.conftest import login, make_staff
+
+    trade(network["account"], volume=10000)
+    pay_all()
+    login(client, make_staff("compliance_officer"))
+    page = client.get(f"/backoffice/clients/{network['client'].pk}/").content.decode()
+    assert "data-ib-generated" in page and "level 2 above" in page and "5.00 USD" in page
+    client.logout()
+    login(client, make_staff("ib_manager"))
+    home = client.get("/backoffice/").content.decode()
+    assert "IB commissions this month" in home and "10.00 USD" in home
