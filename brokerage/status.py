@@ -41,10 +41,12 @@ TONES: dict[str, str] = {
     "suspended": DANGER,
     # Waiting.
     "created": WARNING,
+    "disputed": WARNING,
     "dormant": WARNING,
     "in_review": WARNING,
     "open": WARNING,
     "pending": WARNING,
+    "withheld": WARNING,
     "resubmission": WARNING,
     # New.
     "answered": INFO,

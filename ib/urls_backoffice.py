@@ -6,7 +6,7 @@ app_name = "ib"
 
 urlpatterns = [
     path("", views.partners, name="partners"),
-    path("partners/<int:partner_id>/", views.partner, name="partner"),
+    path("partners/<id:partner_id>/", views.partner, name="partner"),
     path("periods/", views.periods, name="periods"),
     path("unpriced/", views.unpriced, name="unpriced"),
 ]

@@ -10,7 +10,7 @@ urlpatterns = [
     path("commissions/", views_partners.commissions, name="commissions"),
     path("statements/", views_partners.statements, name="statements"),
     path(
-        "statements/<int:statement_id>.<slug:fmt>",
+        "statements/<id:statement_id>.<slug:fmt>",
         views_partners.statement_download,
         name="statement_download",
     ),

@@ -292,6 +292,7 @@ def test_stripe_sample():
             "Deposit, wallet 10042",
             "charge",
             "",
+            fee=D("7.55"),  # what Stripe kept of the gross: booked as a fee by day
         ),
         StatementRow(
             3,
@@ -312,6 +313,7 @@ def test_stripe_sample():
             "Chargeback withdrawal for ch_3OcJ9kEZvKYlo2C01xYzAbCd",
             "dispute",
             "pi_3OcJ9kEZvKYlo2C01xYzAbCd",
+            fee=D("15.00"),
         ),
         StatementRow(
             5,
@@ -322,6 +324,7 @@ def test_stripe_sample():
             "Legacy charge",
             "charge",
             "",
+            fee=D("3.78"),
         ),
         StatementRow(
             6,
