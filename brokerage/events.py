@@ -60,9 +60,14 @@ def check(code: str) -> None:
 
 
 def label(code: str) -> str:
-    """What staff read for `code` (the code itself for events no catalogue knows any more)."""
+    """What staff read for `code`; for an event no catalogue knows any more, the code in words
+    ("refund_succeeded" -> "Refund succeeded"), never the raw code."""
     load_all()
-    return _labels.get(code, code)
+    known = _labels.get(code)
+    if known is not None:
+        return known
+    words = " ".join(str(code).replace("_", " ").replace(".", " ").split())
+    return words[:1].upper() + words[1:] if words else "—"
 
 
 def choices(codes=None) -> list[tuple[str, str]]:
