@@ -69,7 +69,12 @@ def _moment(text: str):
 def periods(request):
     errors = {}
     if request.method == "POST":
-        programme = Programme.objects.filter(pk=request.POST.get("programme") or 0).first()
+        raw = request.POST.get("programme", "")
+        programme = (
+            Programme.objects.filter(pk=int(raw)).first()
+            if raw.isdigit() and len(raw) < 10
+            else None
+        )
         start, end = _moment(request.POST.get("start", "")), _moment(request.POST.get("end", ""))
         if programme is None:
             errors["programme"] = "Choose a programme."

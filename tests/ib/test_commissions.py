@@ -457,6 +457,9 @@ def test_ib_managers_see_partners_close_periods_and_unpriced_deals(network, clie
     assert "overlaps one already closed" in again
     bad = client.post("/backoffice/ib/periods/", {"programme": "", "start": "x", "end": ""})
     assert bad.status_code == 200 and "Choose a programme" in bad.content.decode()
+    for junk in ("abc", "9" * 40):  # (a NUL byte is refused with a 400 before any view)
+        bad = client.post("/backoffice/ib/periods/", {"programme": junk, "start": day, "end": day})
+        assert bad.status_code == 200 and "Choose a programme" in bad.content.decode()
     assert "ZZZUSD" not in client.get("/backoffice/ib/unpriced/").content.decode()  # default rate
     client.logout()
     login(client, make_staff("finance_officer"))
