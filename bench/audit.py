@@ -44,8 +44,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
+
+from bench.benchdb import bench_db_create  # noqa: E402
 
 
 def pgbench_bin() -> str:
@@ -166,9 +167,7 @@ def main():
     per_writer = args.events // args.writers
     total = per_writer * args.writers
 
-    db = settings.DATABASES["default"]
-    connection.settings_dict["TEST"]["NAME"] = f"{db['NAME']}_bench"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    old_name = bench_db_create("_bench")
     bench_db = connection.settings_dict["NAME"]
     connections.close_all()
     sealer = None

@@ -32,6 +32,8 @@ django.setup()
 
 from django.conf import settings as _settings  # noqa: E402
 
+from bench.benchdb import bench_db_create  # noqa: E402
+
 # Pages are rendered in-process from a clone where nothing was collected: static files by name
 # (the dev settings' manifest storage wants `collectstatic` first, as `make up` runs it).
 _settings.STORAGES = {
@@ -73,9 +75,7 @@ def main():
     from brokerage.models import User
     from clients.models import Client, Deal, TradingAccount
 
-    db = settings.DATABASES["default"]
-    connection.settings_dict["TEST"]["NAME"] = f"{db['NAME']}_bench"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    old_name = bench_db_create("_bench")
     sandbox = Sandbox()
     settings.SANDBOX_MT5_URL = sandbox.url
     settings.SANDBOX_MT5_LOGIN, settings.SANDBOX_MT5_PASSWORD = LOGIN, PASSWORD

@@ -37,8 +37,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection, connections  # noqa: E402
+
+from bench.benchdb import bench_db_create  # noqa: E402
 
 SYMBOLS = [("EURUSD", "fx_major"), ("GBPUSD", "fx_major"), ("EURGBP", "fx_minor"),
            ("XAUUSD", "metals"), ("US30", "indices"), ("BTCUSD", "crypto")]  # fmt: skip
@@ -140,9 +141,7 @@ def main():
     )
 
     rng = random.Random(11)
-    db = settings.DATABASES["default"]
-    connection.settings_dict["TEST"]["NAME"] = f"{db['NAME']}_bench"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    old_name = bench_db_create("_bench")
     now = datetime.now(UTC)
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     if (now - start).days < 2:

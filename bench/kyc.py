@@ -39,6 +39,8 @@ django.setup()
 from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
+from bench.benchdb import bench_db_create  # noqa: E402
+
 DEFECTS = [
     ("blur", "blurry"),
     ("expired", "document_expired"),
@@ -66,8 +68,7 @@ def main():
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
-    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench_kyc"
-    original = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    original = bench_db_create("_bench_kyc")
     db = connection.settings_dict
     env = dict(
         os.environ,

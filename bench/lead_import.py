@@ -30,6 +30,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
+from bench.benchdb import bench_db_create  # noqa: E402
+
 
 def make_csv(rows: int) -> bytes:
     out = io.StringIO()
@@ -48,8 +50,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50000)
     args = parser.parse_args()
-    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench_import"
-    original = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    original = bench_db_create("_bench_import")
     try:
         import redis
 

@@ -38,6 +38,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
+from bench.benchdb import bench_db_create  # noqa: E402
+
 BENCH_REDIS_DB = 15
 
 
@@ -151,8 +153,7 @@ def main():
     args = parser.parse_args()
 
     db = settings.DATABASES["default"]
-    connection.settings_dict["TEST"]["NAME"] = f"{db['NAME']}_bench_leads"
-    original = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    original = bench_db_create("_bench_leads")
     bench_db = connection.settings_dict["NAME"]
     base_redis = settings.REDIS_URL.rsplit("/", 1)[0]
     env = dict(os.environ)

@@ -31,10 +31,10 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
 from bench.audit import pgbench_bin  # noqa: E402
+from bench.benchdb import bench_db_create  # noqa: E402
 
 SETUP_SQL = """
 INSERT INTO brokerage_user (email, password, first_name, last_name, is_staff, is_active,
@@ -139,9 +139,7 @@ def main():
     parser.add_argument("--pgbench-scale", type=int, default=16)
     args = parser.parse_args()
 
-    db = settings.DATABASES["default"]
-    connection.settings_dict["TEST"]["NAME"] = f"{db['NAME']}_bench"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    old_name = bench_db_create("_bench")
     try:
         with connection.cursor() as cur:
             cur.execute(SETUP_SQL, {"n": args.wallets})

@@ -38,10 +38,10 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.core.files.uploadedfile import UploadedFile  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
+from bench.benchdb import bench_db_create  # noqa: E402
 from bench.ledger import SETUP_SQL  # noqa: E402
 
 BATCH = 100_000
@@ -144,9 +144,7 @@ def main():
     from finance.reconciliation.services import reconciliation_execute, reconciliation_start
     from sandbox import statements as writers
 
-    db = settings.DATABASES["default"]
-    connection.settings_dict["TEST"]["NAME"] = f"{db['NAME']}_bench"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    old_name = bench_db_create("_bench")
     tmp = tempfile.NamedTemporaryFile(suffix=".statement", delete=False)  # noqa: SIM115
     try:
         first, last = month_bounds(date.today())

@@ -33,9 +33,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from bench.benchdb import bench_db_create  # noqa: E402
 from bench.mt5 import LOGIN, PASSWORD, Sandbox  # noqa: E402
 
 
@@ -55,9 +55,7 @@ def main():
     from clients.platforms.secrets import password_encrypt
     from clients.sync import server_sync
 
-    db = settings.DATABASES["default"]
-    connection.settings_dict["TEST"]["NAME"] = f"{db['NAME']}_bench"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    old_name = bench_db_create("_bench")
     sandbox = Sandbox()
     try:
         t0 = time.perf_counter()

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 from brokerage import health
 from brokerage.events import catalogue
@@ -399,3 +401,17 @@ def _migration_data(request):
 
     for name in DATA_MIGRATIONS:
         importlib.import_module(name).forwards(apps, None)
+
+
+@contextmanager
+def module_transaction(django_db_blocker):
+    """A transaction for data a whole module reads, rolled back when the module is done.
+    Tests inside run in savepoints (pytest-django's `db`), so each sees the data as the module
+    fixture left it. Marked as a test case's block, so the services' durable blocks nest in it
+    as they do in any test."""
+    with django_db_blocker.unblock():
+        block = transaction.atomic()
+        block._from_testcase = True
+        with block:
+            yield
+            transaction.set_rollback(True)

