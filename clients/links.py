@@ -260,7 +260,7 @@ CROSS JOIN LATERAL (
   FROM {deal} s
   WHERE s.symbol = b.symbol AND s.entry = 0 AND s.action = 1
     AND s.time BETWEEN b.time - %(window)s AND b.time + %(window)s
-    AND s.client_id <> b.client_id AND s.{column} IN (SELECT id FROM ids)
+    AND s.client_id <> b.client_id AND s.{column} IN (SELECT id FROM ids) {volume}
   OFFSET 0
 ) s
 WHERE b.entry = 0 AND b.action = 0 {period}
@@ -275,10 +275,12 @@ def opposite_trades(
     window_seconds: float = 10,
     since: datetime | None = None,
     until: datetime | None = None,
+    same_volume: bool = False,
 ) -> list[OppositeTrade]:
     """Pairs of opening deals (entry in) on one canonical symbol, a buy and a sell, opened at
     most `window_seconds` apart (inclusive) on accounts of two different clients of the set
-    (given as trading accounts or as clients); the buy's time in [since, until) when given.
+    (given as trading accounts or as clients); the buy's time in [since, until) when given;
+    with `same_volume`, only pairs of equal volume (one side hedging the other exactly).
     One query: the buys of the set, and for each the sells within the window, probed by range
     over the opening deals' (symbol, time) index (a lateral subquery, so the planner never
     hashes every buy against every sell of the symbol: a few symbols carry most deals)."""
@@ -298,7 +300,8 @@ def opposite_trades(
     if until is not None:
         period += " AND b.time < %(until)s"
         params["until"] = until
-    sql = OPPOSITE_SQL.format(deal=Deal._meta.db_table, column=column, period=period)
+    volume = "AND s.volume = b.volume" if same_volume else ""
+    sql = OPPOSITE_SQL.format(deal=Deal._meta.db_table, column=column, period=period, volume=volume)
     # The planner prices the probes high and would spend longer compiling the query (JIT)
     # than running it; off for this transaction (the caller's, when it has one).
     with transaction.atomic(), connection.cursor() as cursor:

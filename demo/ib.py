@@ -1,6 +1,7 @@
 """Demo IB commissions: a programme with plans, a three-level network under partner@demo.test
 whose referred clients trade in the sandbox, their commissions paid, and last month's period
-closed with statements, settlement and an automatic payout.
+closed with statements, settlement and an automatic payout. One of the introducer's clients
+shares the introducer's phone, so its lines are withheld for review.
 
 Installed by `seed_demo` after the trading book (whose deals it pays); idempotent: the
 programme, plans and partners are found again by name and email, a plan gets its version
@@ -106,6 +107,7 @@ def install_demo_ib(*, actor: str, password: str) -> dict:
             reason="Demo: the partner's identity and company documents verified.",
         )
     referred = _refer(partners, since, actor)
+    _related_client(partners["introducer@demo.test"])
     paid = commissions_pay(start=since, end=timezone.now())
     closed = _close_last_month(programme, actor)
     return {"referred": referred, "lines": paid["lines"], "period": closed}
@@ -152,6 +154,21 @@ def _refer(partners: dict[str, Partner], since, actor) -> int:
             )
             made += 1
     return made
+
+
+RELATED_PHONE = "+447700900555"
+
+
+def _related_client(introducer: Partner) -> None:
+    """The introducer's own record has the phone of one of its referred clients: the fraud
+    checks withhold its lines on that client for review (a related client)."""
+    if introducer.holder.phone == RELATED_PHONE:
+        return
+    first = Referral.objects.filter(partner=introducer).order_by("client_id").first()
+    if first is not None:
+        Client.objects.filter(pk__in=[introducer.holder_id, first.client_id]).update(
+            phone=RELATED_PHONE
+        )
 
 
 def _close_last_month(programme, actor) -> int | None:

@@ -17,3 +17,4 @@ PLAN_VERSION_PUBLISHED = event("plan.version_published", "Commission plan versio
 PARTNER_PLAN_SET = event("partner.plan_set", "Partner's commission plan set")
 PARTNER_PARENT_MOVED = event("partner.parent_moved", "Partner moved in the network")
 PERIOD_CLOSED = event("period.closed", "Commission period closed and settled")
+FRAUD_THRESHOLDS_CHANGED = event("fraud.thresholds_changed", "IB fraud thresholds changed")

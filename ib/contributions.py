@@ -29,6 +29,7 @@ for item in [
         "Commission periods", "ib:periods", "calendar-check", "ib.manage_commissions", 71, "IB"
     ),
     NavItem("Unpriced deals", "ib:unpriced", "question-diamond", "ib.manage_commissions", 72, "IB"),
+    NavItem("Fraud checks", "ib:fraud", "shield-exclamation", "ib.manage_commissions", 74, "IB"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

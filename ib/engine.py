@@ -44,6 +44,7 @@ from django.db import connection, transaction
 from clients.instruments import symbol_group_choices
 from clients.selectors import symbol_groups
 
+from .fraud import NEW_TABLE, fraud_screen
 from .models import ParentLink, PartnerPlan, PlanRule, PlanVersion
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -313,7 +314,12 @@ LINES_SQL = (
     + ")"
     + LINES_SELECT
     + """ON CONFLICT (deal_id, partner_id, tier, kind) WHERE deal_id IS NOT NULL DO NOTHING
-RETURNING version_id
+RETURNING version_id, client_id, partner_id, tier, deal_time
+), new AS (
+INSERT INTO ib_new
+SELECT client_id, partner_id, max(tier), date_trunc('day', deal_time), min(deal_time),
+       max(deal_time)
+  FROM ins GROUP BY client_id, partner_id, date_trunc('day', deal_time)
 )
 SELECT count(*), array_agg(DISTINCT version_id) FROM ins
 """
@@ -362,7 +368,7 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
     """The temporary tables a run joins deals with: the referrals through time (ib_ref), the
     rate table (ib_rate) and the unpriced (leaf, symbol) pairs (ib_unpriced). False when no
     deal of the window has an IB."""
-    cur.execute("DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced")
+    cur.execute("DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced, ib_new")
     cur.execute("SET LOCAL work_mem = '256MB'")  # the period's joins sort in memory
     cur.execute(REFERRALS_SQL)
     cur.execute("CREATE INDEX ON ib_ref (client_id, t_from)")
@@ -436,15 +442,21 @@ def commissions_pay(*, deal_ids=None, start=None, end=None) -> dict:
     if deal_ids is None and (start is None or end is None):
         raise ValueError("Give the deals' ids, or a start and an end.")
     if deal_ids is not None and not deal_ids:
-        return {"lines": 0, "unpriced": 0}
+        return {"lines": 0, "withheld": 0, "unpriced": 0}
     window, wparams = _window(deal_ids, start, end)
     clock = _Clock()
     with connection.cursor() as cur:
         if not _prepare(cur, window, wparams, deal_ids, start, end, clock):
-            return {"lines": 0, "unpriced": 0}
+            return {"lines": 0, "withheld": 0, "unpriced": 0}
+        cur.execute(NEW_TABLE)
         cur.execute(LINES_SQL.format(window=window), wparams)
         lines, paid_versions = cur.fetchone()
         clock.lap("lines")
+        withheld = 0
+        if lines:
+            low, high = _bounds(cur, deal_ids, start, end)
+            withheld = fraud_screen(cur, since=low, until=high)
+            clock.lap("fraud")
         cur.execute("SELECT count(*) FROM ib_unpriced")
         unpriced = 0
         if cur.fetchone()[0]:
@@ -455,9 +467,9 @@ def commissions_pay(*, deal_ids=None, start=None, end=None) -> dict:
                 "UPDATE ib_planversion SET paid_lines = true WHERE id = ANY(%s) AND NOT paid_lines",
                 [paid_versions],
             )
-        cur.execute("DROP TABLE ib_ref, ib_rate, ib_unpriced")
+        cur.execute("DROP TABLE ib_ref, ib_rate, ib_unpriced, ib_new")
         clock.lap("rest")
-    return {"lines": lines, "unpriced": unpriced, "seconds": clock.laps}
+    return {"lines": lines, "withheld": withheld, "unpriced": unpriced, "seconds": clock.laps}
 
 
 CHECKSUM = """

@@ -332,6 +332,12 @@ class CommissionLine(models.Model):
                 condition=Q(period__isnull=False),
                 name="ib_line_period_partner",
             ),
+            # the review queues: few lines, and an insert that is not one of them pays nothing
+            models.Index(
+                fields=["status", "partner"],
+                condition=Q(status__in=["withheld", "disputed"]),
+                name="ib_line_held",
+            ),
         ]
 
     def __str__(self):

@@ -35,7 +35,7 @@ from finance.services import commission_credit, withdrawal_request
 from . import audit_events
 from .engine import CHECKSUM, commissions_pay
 from .models import CommissionLine, CommissionPeriod, Partner, PartnerStatement, Programme
-from .plans import actor_label, require_manager
+from .permissions import actor_label, require_manager
 
 CENT = Decimal("0.01")
 

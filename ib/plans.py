@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 from django.utils import timezone
 
-from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.errors import InvalidInput
 from brokerage.services import Actor, audit_record
 
 from . import audit_events
@@ -36,18 +36,10 @@ from .models import (
     Programme,
     ReferralLink,
 )
+from .permissions import actor_label, require_manager
 
 TREE_LOCK = 0x1B7EE  # pg_advisory_xact_lock key serialising moves in the partner tree
 MAX_RATE = Decimal("1000000")
-
-
-def actor_label(actor: Actor) -> str:
-    return actor if isinstance(actor, str) else actor.email
-
-
-def require_manager(actor: Actor) -> None:
-    if not isinstance(actor, str) and not actor.has_perm("ib.manage_commissions"):
-        raise NotAllowed("Only IB managers change plans and the partner tree.")
 
 
 def _rate(value, where: str) -> Decimal:

@@ -1,3 +1,4 @@
+from django.db import connection
 from django.db.models import Count
 
 from .models import Partner
@@ -164,3 +165,14 @@ def unpriced_deals():
     return UnpricedDeal.objects.select_related("partner", "version__plan", "deal").order_by(
         "-found_at"
     )
+
+
+def withheld_by_signal() -> dict[str, int]:
+    """How many lines each fraud signal holds for review now (a line may have several)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT r->>'code', count(*) FROM ib_commissionline l"
+            " CROSS JOIN LATERAL jsonb_array_elements(l.hold_reasons) r"
+            " WHERE l.status = 'withheld' GROUP BY 1"
+        )
+        return dict(cur.fetchall())

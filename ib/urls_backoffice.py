@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views_backoffice as views
+from . import views_fraud
 
 app_name = "ib"
 
@@ -9,4 +10,5 @@ urlpatterns = [
     path("partners/<id:partner_id>/", views.partner, name="partner"),
     path("periods/", views.periods, name="periods"),
     path("unpriced/", views.unpriced, name="unpriced"),
+    path("fraud/", views_fraud.fraud, name="fraud"),
 ]

@@ -49,6 +49,7 @@ MATRIX: dict[str, set[str]] = {
     "ib:partner": {"ib_manager"},
     "ib:periods": {"ib_manager"},
     "ib:unpriced": {"ib_manager"},
+    "ib:fraud": {"ib_manager"},
     "partners:statements": {"partner"},
     "partners:statement_download": {"partner"},
     "admin:index": {"ops_admin"},

@@ -91,6 +91,10 @@ def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(
     for line in lines.filter(tier=0, symbol="EURUSD")[:20]:
         paid = sum(CommissionLine.objects.filter(deal=line.deal).values_list("amount", flat=True))
         assert paid <= line.deal.volume * 10 / Decimal(10000)
+    # one introducer's client shares the introducer's phone: its lines wait for review
+    withheld = lines.filter(status="withheld")
+    assert withheld.exists() and {line.partner.referral_code for line in withheld} == {"DEMOINTRO"}
+    assert all(r["code"] == "related_client" for line in withheld for r in line.hold_reasons)
     master = Partner.objects.get(referral_code="DEMOIB")
     statement = PartnerStatement.objects.get(partner=master)
     assert statement.outcome == "credited" and statement.amount > 0

@@ -3,6 +3,7 @@ import re
 from django.core import mail
 
 from tests.conftest import signup_form
+from tests.ib.test_commissions import network  # noqa: F401 (the three-level network fixture)
 
 
 def signup(client, email, **form):

@@ -81,6 +81,10 @@ def network():
     client.refresh_from_db()
     referral_attribute(client=client, code="LEAFIB01", actor=ACTOR)
     account = make_account(client, server=make_server())
+    # mid has a client of its own: a sub-IB with none would be a phantom (ib.fraud)
+    referral_attribute(
+        client=make_client_user("mids-own@test.example").client, code="MIDIB001", actor=ACTOR
+    )
     return {"top": top, "mid": mid, "leaf": leaf, "client": client, "account": account}
 
 

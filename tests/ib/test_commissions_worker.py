@@ -5,12 +5,12 @@ import pytest
 from clients.sync import _deals_synced
 from ib.models import CommissionLine
 from tests.conftest import wait_for
-from tests.ib.test_commissions import network, trade  # noqa: F401 (the fixture)
+from tests.ib.test_commissions import trade
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_new_deals_are_paid_by_the_worker_once_the_sync_pass_commits(network, worker):  # noqa: F811
+def test_new_deals_are_paid_by_the_worker_once_the_sync_pass_commits(network, worker):
     deal = trade(network["account"], volume=20000)
     _deals_synced([deal.pk])  # what the sync pass does after it stores them
     assert wait_for(lambda: CommissionLine.objects.filter(deal=deal).count() == 3, timeout=30)
