@@ -305,6 +305,7 @@ def main():
                 "clients": args.clients,
                 "lines": lines,
                 "lines_written_by_run": paid["lines"],
+                "lines_withheld_by_fraud_checks": paid["withheld"],
                 "seconds_period_run": round(run_s, 2),
                 "period_run_stages": paid.get("seconds"),
                 "seconds_floor_insert_select": round(floor_s, 2),
@@ -317,7 +318,9 @@ def main():
                 "seconds_recompute": round(recompute_s, 2),
                 "new_deals": len(new_ids),
                 "new_lines": new_paid["lines"],
+                "new_lines_withheld": new_paid["withheld"],
                 "seconds_new_deals_paid": round(new_s, 2),
+                "new_deals_stages": new_paid.get("seconds"),
                 "setup_seconds": round(setup_s, 1),
                 "load_average_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
             }

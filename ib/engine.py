@@ -455,8 +455,8 @@ def commissions_pay(*, deal_ids=None, start=None, end=None) -> dict:
         withheld = 0
         if lines:
             low, high = _bounds(cur, deal_ids, start, end)
-            withheld = fraud_screen(cur, since=low, until=high)
-            clock.lap("fraud")
+            withheld = fraud_screen(cur, since=low, until=high, laps=clock.laps)
+            clock.last = time.perf_counter()
         cur.execute("SELECT count(*) FROM ib_unpriced")
         unpriced = 0
         if cur.fetchone()[0]:

@@ -29,6 +29,7 @@ Signals (codes in `SIGNALS`):
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from datetime import timedelta
 
@@ -151,11 +152,20 @@ def signal_label(code: str) -> str:
     return SIGNALS.get(code, code.replace("_", " ").capitalize())
 
 
-def fraud_screen(cur, *, since, until) -> int:
+def fraud_screen(cur, *, since, until, laps: dict | None = None) -> int:
     """Withhold the run's suspect lines (see the module). `cur` is the engine's cursor inside
     the run's transaction, `ib_new` filled; since/until bound the run's deal times. Returns how
-    many lines were withheld."""
+    many lines were withheld; `laps` gets each signal's seconds."""
     limits = FraudThresholds.current()
+    laps = {} if laps is None else laps
+    clock = time.perf_counter()
+
+    def lap(name):
+        nonlocal clock
+        now = time.perf_counter()
+        laps[f"fraud_{name}"] = round(now - clock, 3)
+        clock = now
+
     for statement in FLAG_TABLES.split(";"):
         cur.execute(statement)
     cur.execute("SELECT DISTINCT client_id, partner_id FROM ib_new")
@@ -164,6 +174,7 @@ def fraud_screen(cur, *, since, until) -> int:
         return 0
     if limits.related_clients:
         _related(cur, pairs)
+    lap("related")
     cur.execute(
         CYCLING_SQL,
         {
@@ -172,12 +183,22 @@ def fraud_screen(cur, *, since, until) -> int:
             "most": limits.cycling_accounts,
         },
     )
+    lap("cycling")
     cur.execute(BURST_SQL, {"hold": limits.burst_hold_seconds, "share": limits.burst_share_pct})
+    lap("burst")
     cur.execute(PHANTOM_SQL, {"least": limits.phantom_min_clients})
+    lap("phantom")
     _opposite(cur, pairs, limits.opposite_seconds, since, until)
-    cur.execute(WITHHOLD_SQL)
-    withheld = max(cur.rowcount, 0)
+    lap("opposite")
+    cur.execute("SELECT (SELECT count(*) FROM ib_flag) + (SELECT count(*) FROM ib_flag_deal)")
+    withheld = 0
+    if cur.fetchone()[0]:  # the usual run suspects nothing: nothing to join
+        cur.execute("ANALYZE ib_flag")
+        cur.execute("ANALYZE ib_flag_deal")
+        cur.execute(WITHHOLD_SQL)
+        withheld = max(cur.rowcount, 0)
     cur.execute("DROP TABLE ib_flag, ib_flag_deal")
+    lap("withhold")
     return withheld
 
 
