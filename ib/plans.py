@@ -20,11 +20,12 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 from django.utils import timezone
 
-from brokerage.errors import InvalidInput
+from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record
 
 from . import audit_events
-from .engine import World, rate_lookup
+from .engine import World, group_label, rate_lookup
+from .engine import n as plain
 from .models import (
     CommissionLine,
     ParentLink,
@@ -286,3 +287,82 @@ def plan_create(*, programme: Programme, name: str, actor: Actor) -> Plan:
     if created:
         audit_record(actor=actor, action=audit_events.PLAN_CREATED, target=plan)
     return plan
+
+
+# --- A partner's own sub-IBs ---------------------------------------------------------------
+
+
+def own_rates(partner: Partner, at=None) -> list[tuple[str, str, Decimal]]:
+    """(group code, label, rate) the partner is paid per lot now under its plan (its own or
+    inherited), by instrument group and the plan default: the caps of its sub-IBs' rates."""
+    at = at or timezone.now()
+    world = World.load(set())
+    version = world.version_of(world.chain(partner.pk, at), 0, at)
+    if version is None:
+        return []
+    rules = world.rules.get(version, {})
+    found = [
+        (key, group_label(key) if scope == "g" else "Everything else (plan default)", rate)
+        for (kind, scope, key), (_, rate) in rules.items()
+        if kind == PlanRule.Kind.PER_LOT and scope in ("g", "d")
+    ]
+    return sorted(found, key=lambda r: (r[0] == "", r[1]))
+
+
+@transaction.atomic
+def sub_ib_rates_set(*, parent: Partner, sub: Partner, rates: dict, actor) -> PartnerPlan:
+    """A partner sets its direct sub-IB's per-lot rates by instrument group, each at most its
+    own (checked here and by the plan's cap check), in force from now: a plan of the sub-IB's
+    own, versioned like any plan. Earlier deals stay paid as they were."""
+    if isinstance(actor, str) or getattr(actor, "partner", None) != parent:
+        require_manager(actor)
+    sub = Partner.objects.select_for_update().get(pk=sub.pk)  # the tree as it stands now
+    if sub.parent_id != parent.pk:
+        raise NotAllowed("Rates are set by a sub-IB's own parent partner.")
+    caps = {key: (label, rate) for key, label, rate in own_rates(parent)}
+    if not caps:
+        raise InvalidInput("You have no commission plan yet: your IB manager sets one first.")
+    rules, errors = [], {}
+    for key, (label, cap) in caps.items():
+        raw = str(rates.get(key, "")).strip()
+        if not raw:
+            continue
+        try:
+            rate = _rate(raw, label)
+        except InvalidInput as exc:
+            errors[key or "default"] = [exc.message]
+            continue
+        if rate > cap:
+            errors[key or "default"] = [f"At most your own {plain(cap)} per lot."]
+            continue
+        rules.append({"symbol_group": key, "rate": rate})
+    if errors:
+        raise InvalidInput("Some rates cannot be set.", fields=errors)
+    if not rules:
+        raise InvalidInput("Give at least one rate.")
+    label = f"partner:{parent.referral_code}"  # the writes below, by the parent's authority
+    own = PartnerPlan.objects.filter(partner=parent).order_by("-valid_from").first()
+    programme = own.plan.programme if own else Plan.objects.first().programme
+    plan = plan_create(
+        programme=programme, name=f"{sub.referral_code} by {parent.referral_code}", actor=label
+    )
+    at = timezone.now()
+    plan_version_create(
+        plan=plan,
+        valid_from=at,
+        rules=rules,
+        actor=label,
+        note=f"Set by {parent.referral_code} for its sub-IB {sub.referral_code}",
+        publish=True,
+    )
+    link = partner_plan_set(partner=sub, plan=plan, actor=label, valid_from=at)
+    audit_record(
+        actor=actor,
+        action=audit_events.SUB_IB_RATES_SET,
+        target=sub,
+        evidence={
+            "parent": parent.referral_code,
+            "rates": {r["symbol_group"] or "default": str(r["rate"]) for r in rules},
+        },
+    )
+    return link

@@ -176,3 +176,56 @@ def withheld_by_signal() -> dict[str, int]:
             " WHERE l.status = 'withheld' GROUP BY 1"
         )
         return dict(cur.fetchall())
+
+
+TREE_SQL = """
+WITH RECURSIVE tree AS (
+    SELECT id, 0 AS depth, ARRAY[id] AS path FROM ib_partner WHERE id = %(root)s
+    UNION ALL
+    SELECT p.id, t.depth + 1, t.path || p.id
+      FROM ib_partner p JOIN tree t ON p.parent_id = t.id
+     WHERE t.depth < %(depth)s AND NOT p.id = ANY(t.path)
+), refs AS (
+    SELECT DISTINCT ON (client_id) client_id, partner_id
+      FROM ib_referrallink ORDER BY client_id, valid_from DESC
+), own AS (
+    SELECT partner_id, count(*) AS clients FROM refs
+     WHERE partner_id IN (SELECT id FROM tree) GROUP BY partner_id
+), earned AS (
+    SELECT r.partner_id, sum(l.volume) AS volume, sum(l.amount) AS amount
+      FROM ib_commissionline l JOIN refs r ON r.client_id = l.client_id
+     WHERE l.partner_id = %(root)s AND l.deal_time >= %(since)s AND l.kind = 'commission'
+     GROUP BY r.partner_id
+)
+SELECT t.id, t.depth, coalesce(own.clients, 0), coalesce(earned.volume, 0),
+       coalesce(earned.amount, 0)
+  FROM tree t LEFT JOIN own ON own.partner_id = t.id LEFT JOIN earned ON earned.partner_id = t.id
+ ORDER BY t.path
+ LIMIT %(limit)s
+"""
+
+
+def partner_tree(*, partner: Partner, since, limit: int = 500) -> list[dict]:
+    """The partner's whole network as it stands, the partner first and each sub-IB under its
+    parent: level, clients of its own, and since `since` the lots of its clients' deals that
+    paid `partner` and what they paid it. One query, and one for the names."""
+    from ib.engine import MAX_DEPTH
+
+    with connection.cursor() as cur:
+        cur.execute(
+            TREE_SQL,
+            {"root": partner.pk, "depth": MAX_DEPTH, "since": since, "limit": limit},
+        )
+        rows = cur.fetchall()
+    names = Partner.objects.select_related("user").in_bulk([r[0] for r in rows])
+    return [
+        {
+            "partner": names[pk],
+            "depth": depth,
+            "clients": clients,
+            "lots": volume / 10000,
+            "earned": amount,
+            "direct": names[pk].parent_id == partner.pk,
+        }
+        for pk, depth, clients, volume, amount in rows
+    ]

@@ -1,20 +1,25 @@
 """The IB partner area (/partners/)."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
+from brokerage.errors import DomainError
 from brokerage.views import paginate
 
-from .models import CommissionLine
+from .models import CommissionLine, Partner
 from .permissions import partner_required
+from .plans import own_rates, sub_ib_rates_set
 from .selectors import (
     mask_email,
     mask_name,
     partner_earnings,
     partner_lines,
-    partner_network,
     partner_statements,
+    partner_tree,
 )
 from .statements import statement_csv, statement_pdf
 
@@ -36,8 +41,47 @@ def home(request):
 
 @partner_required
 def network(request):
-    page, query = paginate(request, partner_network(partner=request.user.partner))
-    return render(request, "partners/network.html", {"page": page, "query": query})
+    since = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    nodes = partner_tree(partner=request.user.partner, since=since)
+    return render(
+        request,
+        "partners/network.html",
+        {"nodes": nodes, "since": since, "subs": len(nodes) - 1},
+    )
+
+
+@partner_required
+@require_http_methods(["GET", "POST"])
+def sub_rates(request, partner_id: int):
+    me = request.user.partner
+    sub = get_object_or_404(Partner.objects.select_related("user"), pk=partner_id, parent=me)
+    errors = {}
+    if request.method == "POST":
+        rates = {
+            key: request.POST.get(f"rate_{key or 'default'}", "")[:20] for key, *_ in own_rates(me)
+        }
+        try:
+            sub_ib_rates_set(parent=me, sub=sub, rates=rates, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            errors = exc.fields or {}
+        else:
+            messages.success(request, f"{sub}'s rates are in force from now.")
+            return redirect("partners:network")
+    theirs = {key: rate for key, _, rate in own_rates(sub)}
+    shown = request.POST if request.method == "POST" else {}  # a refused form shows its input
+    rows = [
+        {
+            "key": key or "default",
+            "label": label,
+            "cap": cap,
+            "current": theirs.get(key),
+            "value": shown.get(f"rate_{key or 'default'}", theirs.get(key, "")),
+            "error": " ".join(errors.get(key or "default", [])),
+        }
+        for key, label, cap in own_rates(me)
+    ]
+    return render(request, "partners/sub_rates.html", {"sub": sub, "rows": rows})
 
 
 @partner_required

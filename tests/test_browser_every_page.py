@@ -63,6 +63,7 @@ MAIN_PAGES = [
     ("portal-trading", "portal:trading", "client"),
     ("partners-home", "partners:home", "partner"),
     ("partners-commissions", "partners:commissions", "partner"),
+    ("partners-network", "partners:network", "partner"),
 ]
 
 
@@ -98,6 +99,8 @@ def demo_kwargs() -> dict[str, dict]:
         "leads:import": ("import_id", _first("leads.LeadImport")),
         "backoffice:audit_event": ("pk", _first("brokerage.AuditEvent")),
         "ib:partner": ("partner_id", _first("ib.Partner", referral_code="DEMOIB")),
+        # the demo partner's direct sub-IB
+        "partners:sub_rates": ("partner_id", _first("ib.Partner", referral_code="DEMOSUB")),
     }
     values = {
         "reference": lambda o: o.reference,

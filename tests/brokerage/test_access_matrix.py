@@ -44,6 +44,7 @@ MATRIX: dict[str, set[str]] = {
     "clients:email_html": {"compliance_officer", "ops_admin"},
     "partners:home": {"partner"},
     "partners:network": {"partner"},
+    "partners:sub_rates": {"partner"},
     "partners:commissions": {"partner"},
     "ib:partners": {"ib_manager"},
     "ib:partner": {"ib_manager"},
@@ -165,6 +166,7 @@ ALLOWED_STATUS = {
     "finance:wire_entry": 404,
     "finance:wire_batch": 404,
     "partners:statement_download": 404,
+    "partners:sub_rates": 404,
     "ib:partner": 404,
     "finance:wire_return": 405,
     "retention:flag": 404,
@@ -213,6 +215,7 @@ URL_KWARGS = {
     "finance:wire_batch": {"batch_id": 999999},
     "finance:wire_return": {"withdrawal_id": 999999},
     "partners:statement_download": {"statement_id": 999999, "fmt": "pdf"},
+    "partners:sub_rates": {"partner_id": 999999},
     "ib:partner": {"partner_id": 999999},
     **{
         name: {"lead_id": 999999}
