@@ -19,6 +19,7 @@ SUCCESS, DANGER, WARNING, INFO, PRIMARY, SECONDARY = (
 TONES: dict[str, str] = {
     # Done.
     "active": SUCCESS,
+    "adjusted": SUCCESS,
     "applied": SUCCESS,
     "assigned": SUCCESS,
     "approved": SUCCESS,
@@ -40,6 +41,7 @@ TONES: dict[str, str] = {
     "returned": DANGER,
     "suspended": DANGER,
     # Waiting.
+    "awaiting_approval": WARNING,
     "created": WARNING,
     "disputed": WARNING,
     "dormant": WARNING,

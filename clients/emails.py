@@ -197,6 +197,20 @@ EMAILS = {
                 "reply": "Your deposit was credited this morning; you can see it in your wallet.",
             },
         ),
+        ClientEmail(
+            "commission_dispute_decided",
+            "Commission dispute decided (IB partners)",
+            "An IB manager rejects a partner's dispute of a commission line, or adjusts it "
+            "(above the threshold, once a second IB manager approves).",
+            {
+                "dispute": 42,
+                "adjusted": True,
+                "line_amount": "USD 7.84",
+                "amount": "USD 2.50",
+                "reason": "The deal closed 0.5 lots more than the line paid.",
+                "partner_area": True,
+            },
+        ),
     ]
 }
 

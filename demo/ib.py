@@ -1,7 +1,8 @@
 """Demo IB commissions: a programme with plans, a three-level network under partner@demo.test
 whose referred clients trade in the sandbox, their commissions paid, and last month's period
 closed with statements, settlement and an automatic payout. One of the introducer's clients
-shares the introducer's phone, so its lines are withheld for review.
+shares the introducer's phone, so its lines are withheld for review. The partner has one open
+dispute of one of its lines.
 
 Installed by `seed_demo` after the trading book (whose deals it pays); idempotent: the
 programme, plans and partners are found again by name and email, a plan gets its version
@@ -21,8 +22,16 @@ from django.utils import timezone
 from brokerage.models import User
 from clients.models import Client, TradingAccount
 from clients.services import client_kyc_level_set
+from ib.disputes import dispute_open
 from ib.engine import commissions_pay
-from ib.models import CommissionPeriod, Partner, PartnerPlan, Referral
+from ib.models import (
+    CommissionDispute,
+    CommissionLine,
+    CommissionPeriod,
+    Partner,
+    PartnerPlan,
+    Referral,
+)
 from ib.periods import period_close
 from ib.plans import (
     partner_parent_set,
@@ -110,7 +119,8 @@ def install_demo_ib(*, actor: str, password: str) -> dict:
     _related_client(partners["introducer@demo.test"])
     paid = commissions_pay(start=since, end=timezone.now())
     closed = _close_last_month(programme, actor)
-    return {"referred": referred, "lines": paid["lines"], "period": closed}
+    disputed = _dispute_one(master)
+    return {"referred": referred, "lines": paid["lines"], "period": closed, "dispute": disputed}
 
 
 def _person(email: str, company: str, password: str) -> User:
@@ -180,3 +190,23 @@ def _close_last_month(programme, actor) -> int | None:
         return None
     period = period_close(programme=programme, start=last_month, end=this_month, actor=actor)
     return period.pk
+
+
+def _dispute_one(partner: Partner) -> int | None:
+    """Once: the partner disputes its newest pending line (a settled one if none is pending)."""
+    if CommissionDispute.objects.filter(partner=partner).exists():
+        return None
+    lines = CommissionLine.objects.filter(partner=partner, kind=CommissionLine.Kind.COMMISSION)
+    line = (
+        lines.filter(status=CommissionLine.Status.PENDING).order_by("-deal_time").first()
+        or lines.filter(status=CommissionLine.Status.SETTLED).order_by("-deal_time").first()
+    )
+    if line is None:
+        return None
+    dispute = dispute_open(
+        partner=partner,
+        line_id=line.pk,
+        reason="The client traded more lots on this deal than the line pays for: please check.",
+        actor=partner.user,
+    )
+    return dispute.pk

@@ -19,3 +19,11 @@ PARTNER_PARENT_MOVED = event("partner.parent_moved", "Partner moved in the netwo
 PERIOD_CLOSED = event("period.closed", "Commission period closed and settled")
 FRAUD_THRESHOLDS_CHANGED = event("fraud.thresholds_changed", "IB fraud thresholds changed")
 SUB_IB_RATES_SET = event("partner.sub_rates_set", "Sub-IB rates set by its parent")
+DISPUTE_OPENED = event("commission_dispute.opened", "Commission dispute opened")
+DISPUTE_REJECTED = event("commission_dispute.rejected", "Commission dispute rejected")
+DISPUTE_ADJUSTMENT_PROPOSED = event(
+    "commission_dispute.adjustment_proposed", "Commission adjustment proposed (awaiting approval)"
+)
+DISPUTE_ADJUSTED = event("commission_dispute.adjusted", "Commission dispute adjusted")
+LINE_RELEASED = event("commission_line.released", "Withheld commission line released")
+LINE_CANCELLED = event("commission_line.cancelled", "Withheld commission line cancelled")

@@ -19,6 +19,7 @@ for item in [
     NavItem("Overview", "partners:home", "speedometer2", order=0),
     NavItem("Network", "partners:network", "diagram-3", order=10),
     NavItem("Commissions", "partners:commissions", "cash-coin", order=20),
+    NavItem("Disputes", "partners:disputes", "chat-square-text", order=25),
     NavItem("Statements", "partners:statements", "file-earmark-text", order=30),
 ]:
     contribute(NAV_PARTNERS, item, order=item.order)
@@ -30,6 +31,8 @@ for item in [
     ),
     NavItem("Unpriced deals", "ib:unpriced", "question-diamond", "ib.manage_commissions", 72, "IB"),
     NavItem("Fraud checks", "ib:fraud", "shield-exclamation", "ib.manage_commissions", 74, "IB"),
+    NavItem("Disputes", "ib:disputes", "chat-square-text", "ib.manage_commissions", 73, "IB"),
+    NavItem("Withheld lines", "ib:withheld", "pause-circle", "ib.manage_commissions", 74, "IB"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

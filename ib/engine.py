@@ -559,3 +559,28 @@ def commissions_recompute(*, start, end, partner_id: int | None = None, limit: i
 def _diff_params(aparams, sparams, limit):
     # DIFF's placeholders in order: ib_again (recomputed), stored, stored, ib_again, limit
     return [*aparams, *sparams, *sparams, *aparams, limit]
+
+
+# One deal's lines again, for one partner (constant text: the columns named as COLUMNS).
+DEAL_AGAIN = (
+    "SELECT tier, kind, version_id, rule_id, rate, volume, formula, currency, amount"  # noqa: S608
+    " FROM ({lines}) AS x(" + COLUMNS + ") WHERE partner_id = %s ORDER BY tier"
+)
+
+
+def deal_recompute(*, deal_id: int, partner_id: int) -> list[dict]:
+    """The lines one deal earns `partner_id` when the engine pays it again now, from the deal,
+    the tree and referrals through time and the plan versions (nothing written): what a
+    dispute's page shows beside the stored lines."""
+    window, wparams = _window([deal_id], None, None)
+    with transaction.atomic(), connection.cursor() as cur:
+        rows = []
+        if _prepare(cur, window, wparams, [deal_id], None, None, _Clock()):
+            cur.execute(
+                DEAL_AGAIN.format(lines=LINES_SELECT.format(window=window)),
+                [*wparams, partner_id],
+            )
+            names = [c.name for c in cur.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        transaction.set_rollback(True)  # nothing of it is kept
+    return rows

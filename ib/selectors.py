@@ -46,11 +46,17 @@ def mask_email(email: str) -> str:
 def partner_lines(*, partner, status: str = "", symbol: str = ""):
     """The partner's commission lines, newest first, with what the dashboard shows of the
     client (masked) and of the deal."""
-    from .models import CommissionLine
+    from django.db.models import Exists, OuterRef
 
+    from .models import CommissionDispute, CommissionLine
+
+    open_dispute = CommissionDispute.objects.filter(
+        line=OuterRef("pk"), status__in=CommissionDispute.OPEN_STATUSES
+    )
     qs = (
         CommissionLine.objects.filter(partner=partner)
         .select_related("client__user", "version__plan", "period")
+        .annotate(open_dispute=Exists(open_dispute))
         .order_by("-deal_time", "-id")
     )
     if status in CommissionLine.Status.values:
@@ -229,3 +235,78 @@ def partner_tree(*, partner: Partner, since, limit: int = 500) -> list[dict]:
         }
         for pk, depth, clients, volume, amount in rows
     ]
+
+
+# --- Disputes and withheld lines -----------------------------------------------------------------
+
+
+def partner_disputes(*, partner):
+    """The partner's disputes, newest first, with the line and any adjustment."""
+    from .models import CommissionDispute
+
+    return (
+        CommissionDispute.objects.filter(partner=partner)
+        .select_related("line", "adjustment")
+        .order_by("-opened_at", "-id")
+    )
+
+
+def disputes_queue(*, status: str = "", partner_id: int | None = None, q: str = ""):
+    """Every dispute for IB managers: open ones first, then newest."""
+    from django.db.models import Case, IntegerField, Q, Value, When
+
+    from brokerage.ids import parse_id
+
+    from .models import CommissionDispute
+
+    qs = CommissionDispute.objects.select_related("partner__user", "line", "adjustment")
+    if status in CommissionDispute.Status.values:
+        qs = qs.filter(status=status)
+    if partner_id:
+        qs = qs.filter(partner_id=partner_id)
+    if q:
+        match = (
+            Q(partner__company_name__icontains=q)
+            | Q(partner__user__email__icontains=q)
+            | Q(partner__referral_code__iexact=q)
+            | Q(reason__icontains=q)
+        )
+        number = parse_id(q.lstrip("#"))
+        if number is not None:
+            match |= Q(pk=number) | Q(line_id=number)
+        qs = qs.filter(match)
+    waiting = Case(
+        When(status__in=CommissionDispute.OPEN_STATUSES, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return qs.order_by(waiting, "-opened_at", "-id")
+
+
+def withheld_lines(*, partner_id: int | None = None, code: str = ""):
+    """The lines withheld for review, newest deal first, with their reasons."""
+    from .models import CommissionLine
+
+    qs = CommissionLine.objects.filter(status=CommissionLine.Status.WITHHELD).select_related(
+        "partner__user", "client__user", "version__plan"
+    )
+    if partner_id:
+        qs = qs.filter(partner_id=partner_id)
+    if code:
+        qs = qs.filter(hold_reasons__contains=[{"code": code}])
+    return qs.order_by("-deal_time", "-id")
+
+
+def partner_review_counts(*, partner) -> dict:
+    """A partner's open and all disputes, and its withheld lines (the partner page's links)."""
+    from django.db.models import Q
+
+    from .models import CommissionDispute, CommissionLine
+
+    disputes = CommissionDispute.objects.filter(partner=partner).aggregate(
+        open=Count("id", filter=Q(status__in=CommissionDispute.OPEN_STATUSES)), all=Count("id")
+    )
+    withheld = CommissionLine.objects.filter(
+        partner=partner, status=CommissionLine.Status.WITHHELD
+    ).count()
+    return {**disputes, "withheld": withheld}

@@ -11,4 +11,7 @@ urlpatterns = [
     path("periods/", views.periods, name="periods"),
     path("unpriced/", views.unpriced, name="unpriced"),
     path("fraud/", views_fraud.fraud, name="fraud"),
+    path("disputes/", views.disputes, name="disputes"),
+    path("disputes/<id:dispute_id>/", views.dispute, name="dispute"),
+    path("withheld/", views.withheld, name="withheld"),
 ]

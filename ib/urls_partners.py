@@ -10,6 +10,8 @@ urlpatterns = [
     path("network/<id:partner_id>/rates/", views_partners.sub_rates, name="sub_rates"),
     path("commissions/", views_partners.commissions, name="commissions"),
     path("statements/", views_partners.statements, name="statements"),
+    path("commissions/<id:line_id>/dispute/", views_partners.dispute_new, name="dispute_new"),
+    path("disputes/", views_partners.disputes, name="disputes"),
     path(
         "statements/<id:statement_id>.<slug:fmt>",
         views_partners.statement_download,

@@ -1,26 +1,58 @@
 """The IB business in the back office (/backoffice/ib/, IB managers): partners with their
-figures, a partner's network, plans, lines and statements; commission periods; unpriced deals."""
+figures, a partner's network, plans, lines and statements; commission periods; unpriced deals;
+disputes (recompute, reject, adjust, four eyes) and withheld lines (release, cancel)."""
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from brokerage.errors import DomainError
+from brokerage.ids import parse_id
 from brokerage.permissions import staff_required
-from brokerage.views import paginate
+from brokerage.views import form_action, paginate
 
-from .models import CommissionPeriod, Partner, PartnerPlan, PartnerStatement, Programme
-from .periods import period_close
+from .disputes import (
+    dispute_adjust,
+    dispute_approve,
+    dispute_reject,
+    lines_cancel,
+    lines_release,
+    threshold,
+)
+from .engine import deal_recompute
+from .forms_disputes import (
+    DisputeAdjustForm,
+    DisputeApproveForm,
+    DisputeRejectForm,
+    WithheldDecisionForm,
+)
+from .models import (
+    CommissionDispute,
+    CommissionLine,
+    CommissionPeriod,
+    Partner,
+    PartnerPlan,
+    PartnerStatement,
+    Programme,
+)
+from .periods import CENT, period_close
+from .permissions import actor_label
 from .selectors import (
+    disputes_queue,
     partner_chain,
     partner_earnings,
     partner_lines,
     partner_network,
+    partner_review_counts,
     partners_overview,
     unpriced_deals,
+    withheld_by_signal,
+    withheld_lines,
 )
 
 MANAGE = "ib.manage_commissions"
@@ -51,6 +83,7 @@ def partner(request, partner_id: int):
             "plans": PartnerPlan.objects.filter(partner=p).select_related("plan")[:20],
             "statements": PartnerStatement.objects.filter(partner=p).select_related("period")[:24],
             "earnings": partner_earnings(partner=p),
+            "review": partner_review_counts(partner=p),
             "page": page,
             "query": query,
         },
@@ -115,3 +148,165 @@ def periods(request):
 def unpriced(request):
     page, query = paginate(request, unpriced_deals(), 50)
     return render(request, "ib/unpriced.html", {"page": page, "query": query})
+
+
+# --- Disputes and withheld lines ----------------------------------------------------------------
+
+
+@staff_required(MANAGE)
+def disputes(request):
+    status = request.GET.get("status", "")
+    partner_id = parse_id(request.GET.get("partner", ""))
+    q = request.GET.get("q", "").strip()[:100]
+    page, query = paginate(request, disputes_queue(status=status, partner_id=partner_id, q=q))
+    return render(
+        request,
+        "ib/disputes.html",
+        {
+            "page": page,
+            "query": query,
+            "status": status,
+            "partner_id": partner_id,
+            "q": q,
+            "statuses": CommissionDispute.Status.choices,
+            "partners": Partner.objects.filter(disputes__isnull=False)
+            .select_related("user")
+            .distinct()
+            .order_by("company_name", "user__email")[:200],
+        },
+    )
+
+
+def _dispute_context(dispute: CommissionDispute, user, **forms) -> dict:
+    line = dispute.line
+    stored = list(
+        CommissionLine.objects.filter(deal_id=line.deal_id, partner_id=line.partner_id)
+        .exclude(deal_id=None)
+        .order_by("tier", "kind")
+    )
+    adjustments = list(
+        CommissionLine.objects.filter(reverses=line, kind=CommissionLine.Kind.ADJUSTMENT)
+    )
+    again = deal_recompute(deal_id=line.deal_id, partner_id=line.partner_id) if line.deal_id else []
+    rows = {}
+    for s in stored:
+        if s.kind == CommissionLine.Kind.COMMISSION:
+            rows.setdefault(s.tier, {"tier": s.tier})["stored"] = s
+    for r in again:
+        rows.setdefault(r["tier"], {"tier": r["tier"]})["again"] = r
+    for row in rows.values():
+        have, want = row.get("stored"), row.get("again")
+        row["difference"] = (want["amount"] if want else 0) - (have.amount if have else 0)
+    suggested = ""
+    mine = rows.get(line.tier)
+    if line.kind == CommissionLine.Kind.COMMISSION and mine and mine.get("again"):
+        owed = mine["again"]["amount"] - line.amount - sum(a.amount for a in adjustments)
+        owed = owed.quantize(CENT, ROUND_HALF_UP)
+        suggested = f"{owed:f}" if owed else ""
+    forms.setdefault("reject_form", DisputeRejectForm(prefix="reject"))
+    forms.setdefault(
+        "adjust_form", DisputeAdjustForm(prefix="adjust", initial={"amount": suggested})
+    )
+    return {
+        "dispute": dispute,
+        "line": line,
+        "deal": line.deal,
+        "comparison": [rows[t] for t in sorted(rows)],
+        "recomputed": bool(line.deal_id),
+        "adjustments": adjustments,
+        "others": CommissionDispute.objects.filter(line=line).exclude(pk=dispute.pk),
+        "threshold": threshold(),
+        "own_proposal": dispute.proposed_by == actor_label(user),
+        **forms,
+    }
+
+
+DISPUTE_ACTIONS = {
+    "reject": (DisputeRejectForm, "reject_form", "Dispute rejected: the partner is told."),
+    "adjust": (DisputeAdjustForm, "adjust_form", "Adjustment recorded."),
+    "approve": (DisputeApproveForm, "approve_form", "Adjustment approved and written."),
+}
+
+
+@staff_required(MANAGE)
+@require_http_methods(["GET", "POST"])
+def dispute(request, dispute_id: int):
+    d = get_object_or_404(
+        CommissionDispute.objects.select_related(
+            "partner__user", "line__deal", "line__client__user", "line__version__plan", "adjustment"
+        ),
+        pk=dispute_id,
+    )
+    if request.method == "GET":
+        return render(request, "ib/dispute.html", _dispute_context(d, request.user))
+    action = request.POST.get("action", "")
+    if action not in DISPUTE_ACTIONS:
+        messages.error(request, "Choose reject, adjust or approve.")
+        return render(request, "ib/dispute.html", _dispute_context(d, request.user), status=400)
+    form_class, name, done = DISPUTE_ACTIONS[action]
+    form = form_class(request.POST, prefix=None if action == "approve" else action)
+    services = {
+        "reject": lambda c: dispute_reject(dispute=d, reason=c["reason"], actor=request.user),
+        "adjust": lambda c: dispute_adjust(
+            dispute=d, amount=c["amount"], reason=c["reason"], actor=request.user
+        ),
+        "approve": lambda c: dispute_approve(dispute=d, actor=request.user),
+    }
+    response = form_action(
+        request, form, services[action], success_url=reverse("ib:dispute", args=[d.pk])
+    )
+    if response is not None:
+        d.refresh_from_db()
+        if d.status == CommissionDispute.Status.AWAITING_APPROVAL:
+            done = "Above the threshold: the adjustment waits for another IB manager's approval."
+        messages.success(request, done)
+        return response
+    if form.non_field_errors():
+        messages.error(request, " ".join(form.non_field_errors()))
+    d.refresh_from_db()
+    return render(
+        request, "ib/dispute.html", _dispute_context(d, request.user, **{name: form}), status=400
+    )
+
+
+@staff_required(MANAGE)
+@require_http_methods(["GET", "POST"])
+def withheld(request):
+    form, status = WithheldDecisionForm(), 200
+    if request.method == "POST":
+        form, done = WithheldDecisionForm(request.POST), {}
+
+        def decide(c):
+            decide_lines = lines_release if c["decision"] == "release" else lines_cancel
+            done["n"] = decide_lines(line_ids=c["line_ids"], reason=c["reason"], actor=request.user)
+
+        response = form_action(request, form, decide, success_url=request.get_full_path())
+        if response is not None:
+            verb = "released" if form.cleaned_data["decision"] == "release" else "cancelled"
+            messages.success(request, f"{done['n']} line(s) {verb}.")
+            return response
+        status = 400
+    partner_id = parse_id(request.GET.get("partner", ""))
+    code = request.GET.get("code", "").strip()[:64]
+    page, query = paginate(request, withheld_lines(partner_id=partner_id, code=code), 50)
+    return render(
+        request,
+        "ib/withheld.html",
+        {
+            "page": page,
+            "query": query,
+            "partner_id": partner_id,
+            "code": code,
+            "codes": sorted(withheld_by_signal()),
+            "partners": Partner.objects.filter(
+                pk__in=CommissionLine.objects.filter(status=CommissionLine.Status.WITHHELD)
+                .values("partner_id")
+                .distinct()
+            )
+            .select_related("user")
+            .order_by("company_name", "user__email")[:200],
+            "form": form,
+            "ticked": set(form.line_ids),
+        },
+        status=status,
+    )

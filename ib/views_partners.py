@@ -4,18 +4,22 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from brokerage.errors import DomainError
-from brokerage.views import paginate
+from brokerage.views import form_action, paginate
 
+from .disputes import disputable, dispute_open
+from .forms_disputes import DisputeOpenForm
 from .models import CommissionLine, Partner
 from .permissions import partner_required
 from .plans import own_rates, sub_ib_rates_set
 from .selectors import (
     mask_email,
     mask_name,
+    partner_disputes,
     partner_earnings,
     partner_lines,
     partner_statements,
@@ -84,15 +88,21 @@ def sub_rates(request, partner_id: int):
     return render(request, "partners/sub_rates.html", {"sub": sub, "rows": rows})
 
 
+def _mask(line) -> None:
+    """What a partner may see of a line's client: masked."""
+    user = line.client.user
+    line.client_label = f"{mask_name(user.get_full_name())} ({mask_email(user.email)})"
+
+
 @partner_required
 def commissions(request):
     partner = request.user.partner
     status = request.GET.get("status", "")
     symbol = request.GET.get("symbol", "").strip()[:32]
     page, query = paginate(request, partner_lines(partner=partner, status=status, symbol=symbol))
-    for line in page:  # what a partner may see of a client: masked
-        user = line.client.user
-        line.client_label = f"{mask_name(user.get_full_name())} ({mask_email(user.email)})"
+    for line in page:
+        _mask(line)
+        line.disputable = disputable(line) and not line.open_dispute
     earnings = partner_earnings(partner=partner)
     charts = [
         {
@@ -144,3 +154,39 @@ def statement_download(request, statement_id: int, fmt: str):
         response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
+
+
+@partner_required
+@require_http_methods(["GET", "POST"])
+def dispute_new(request, line_id: int):
+    """Dispute one of the partner's own lines (another partner's is a 404)."""
+    partner = request.user.partner
+    line = get_object_or_404(partner_lines(partner=partner), pk=line_id)
+    _mask(line)
+    form, status = DisputeOpenForm(), 200
+    if request.method == "POST":
+        form = DisputeOpenForm(request.POST)
+        response = form_action(
+            request,
+            form,
+            lambda c: dispute_open(
+                partner=partner, line_id=line.pk, reason=c["reason"], actor=request.user
+            ),
+            success_url=reverse("partners:disputes"),
+        )
+        if response is not None:
+            messages.success(request, "Dispute opened: we review the line and email you.")
+            return response
+        status = 400
+    return render(
+        request,
+        "partners/dispute_new.html",
+        {"line": line, "form": form, "disputable": disputable(line) and not line.open_dispute},
+        status=status,
+    )
+
+
+@partner_required
+def disputes(request):
+    page, query = paginate(request, partner_disputes(partner=request.user.partner))
+    return render(request, "partners/disputes.html", {"page": page, "query": query})

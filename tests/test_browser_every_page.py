@@ -64,6 +64,11 @@ MAIN_PAGES = [
     ("partners-home", "partners:home", "partner"),
     ("partners-commissions", "partners:commissions", "partner"),
     ("partners-network", "partners:network", "partner"),
+    ("partners-disputes", "partners:disputes", "partner"),
+    ("partners-dispute-new", "partners:dispute_new", "partner"),
+    ("backoffice-ib-disputes", "ib:disputes", "ib_manager"),
+    ("backoffice-ib-dispute", "ib:dispute", "ib_manager"),
+    ("backoffice-ib-withheld", "ib:withheld", "ib_manager"),
 ]
 
 
@@ -101,6 +106,11 @@ def demo_kwargs() -> dict[str, dict]:
         "ib:partner": ("partner_id", _first("ib.Partner", referral_code="DEMOIB")),
         # the demo partner's direct sub-IB
         "partners:sub_rates": ("partner_id", _first("ib.Partner", referral_code="DEMOSUB")),
+        "ib:dispute": ("dispute_id", _first("ib.CommissionDispute")),
+        "partners:dispute_new": (
+            "line_id",
+            _first("ib.CommissionLine", partner__referral_code="DEMOIB", status="pending"),
+        ),
     }
     values = {
         "reference": lambda o: o.reference,

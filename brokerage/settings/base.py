@@ -384,6 +384,11 @@ CLIENT_LINKS_IP_WINDOW_DAYS = env.int("CLIENT_LINKS_IP_WINDOW_DAYS", default=30)
 # client's sign-up record is kept with the client.
 CLIENT_ACCESS_RETENTION_DAYS = env.int("CLIENT_ACCESS_RETENTION_DAYS", default=730)
 
+# --- IB commission disputes (ib.disputes) ---------------------------------------------------
+# An adjustment of a disputed line above this (in the programme's currency, either sign) waits
+# until a second IB manager approves it.
+IB_ADJUSTMENT_APPROVAL_THRESHOLD = env.str("IB_ADJUSTMENT_APPROVAL_THRESHOLD", default="100")
+
 # --- API ------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50
 

@@ -22,3 +22,14 @@
     });
   });
 })();
+
+// A checkbox marked data-tick-all="name" ticks or unticks every box of that name in its form.
+(function () {
+  "use strict";
+  document.addEventListener("change", function (e) {
+    var box = e.target;
+    if (!box.matches || !box.matches("input[data-tick-all]") || !box.form) return;
+    box.form.querySelectorAll('input[type=checkbox][name="' + box.dataset.tickAll + '"]')
+      .forEach(function (b) { b.checked = box.checked; });
+  });
+})();

@@ -51,6 +51,11 @@ MATRIX: dict[str, set[str]] = {
     "ib:periods": {"ib_manager"},
     "ib:unpriced": {"ib_manager"},
     "ib:fraud": {"ib_manager"},
+    "ib:disputes": {"ib_manager"},
+    "ib:dispute": {"ib_manager"},
+    "ib:withheld": {"ib_manager"},
+    "partners:disputes": {"partner"},
+    "partners:dispute_new": {"partner"},  # its own lines only: another's is a 404
     "partners:statements": {"partner"},
     "partners:statement_download": {"partner"},
     "admin:index": {"ops_admin"},
@@ -168,6 +173,8 @@ ALLOWED_STATUS = {
     "partners:statement_download": 404,
     "partners:sub_rates": 404,
     "ib:partner": 404,
+    "ib:dispute": 404,
+    "partners:dispute_new": 404,
     "finance:wire_return": 405,
     "retention:flag": 404,
     "retention:action": 405,
@@ -217,6 +224,8 @@ URL_KWARGS = {
     "partners:statement_download": {"statement_id": 999999, "fmt": "pdf"},
     "partners:sub_rates": {"partner_id": 999999},
     "ib:partner": {"partner_id": 999999},
+    "ib:dispute": {"dispute_id": 999999},
+    "partners:dispute_new": {"line_id": 999999},
     **{
         name: {"lead_id": 999999}
         for name in (
