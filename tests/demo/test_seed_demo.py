@@ -53,7 +53,7 @@ def demo(seeded, db):
 
 from decimal import Decimal  # noqa: E402
 
-from ib.models import CommissionLine, PartnerStatement, Referral  # noqa: E402
+from ib.models import CommissionDispute, CommissionLine, PartnerStatement, Referral  # noqa: E402
 
 
 def snapshot():
@@ -70,6 +70,7 @@ def snapshot():
         "transfers": Transfer.objects.count(),
         "flags": RetentionFlag.objects.filter(status="open").count(),
         "commission_lines": CommissionLine.objects.count(),
+        "disputes": sorted(CommissionDispute.objects.values_list("line_id", "status")),
         "statements": sorted(
             PartnerStatement.objects.values_list("partner__referral_code", "amount", "outcome")
         ),
@@ -101,6 +102,10 @@ def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(
     assert wallet_for(master.holder, "USD").balance_amount >= statement.amount - Decimal(
         statement.payout_reference and statement.amount or 0
     )
+    # one open dispute by the master on one of its lines, held out of settlement
+    dispute = CommissionDispute.objects.get(partner=master)
+    assert dispute.status == "open" and dispute.line.partner == master
+    assert dispute.line.status in ("disputed", "settled")
 
 
 def test_seeding_twice_gives_the_same_data(demo):
