@@ -31,8 +31,8 @@ for item in [
     ),
     NavItem("Unpriced deals", "ib:unpriced", "question-diamond", "ib.manage_commissions", 72, "IB"),
     NavItem("Fraud checks", "ib:fraud", "shield-exclamation", "ib.manage_commissions", 74, "IB"),
-    NavItem("Disputes", "ib:disputes", "chat-square-text", "ib.manage_commissions", 73, "IB"),
-    NavItem("Withheld lines", "ib:withheld", "pause-circle", "ib.manage_commissions", 74, "IB"),
+    NavItem("Disputes", "ib:disputes", "chat-square-text", "ib.manage_commissions", 75, "IB"),
+    NavItem("Withheld lines", "ib:withheld", "pause-circle", "ib.manage_commissions", 76, "IB"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 
