@@ -25,6 +25,8 @@ works in two steps:
    pays; positions held at least the minimum; no partner's own account unless allowed) and
    writes the lines with their "why". `ON CONFLICT DO NOTHING` on (deal, partner, tier, kind)
    makes any rerun or race write nothing twice.
+3. **The fraud checks** (`ib.fraud`) in the same transaction: the lines just written that a
+   check suspects are withheld for review, each with its reason.
 
 Amounts: per lot, volume (1/10000 lot) / 10000 x rate; percent of commission, |commission| x
 rate / 100; kept exact (8 places). A period's settlement rounds each partner's total once, half
