@@ -20,7 +20,7 @@ from ninja.security import APIKeyHeader
 
 from .errors import DomainError, InvalidInput
 from .models import ApiIdempotency
-from .ratelimit import RateLimited, api_key_rate_check
+from .ratelimit import api_key_rate_check
 from .services import api_key_authenticate
 
 log = logging.getLogger(__name__)
@@ -144,9 +144,8 @@ def install_error_handlers(api: NinjaAPI) -> NinjaAPI:
     @api.exception_handler(DomainError)
     def on_domain_error(request, exc: DomainError):
         response = api.create_response(request, exc.as_dict(), status=exc.status)
-        if isinstance(exc, RateLimited):
-            for name, value in exc.headers().items():
-                response[name] = value
+        for name, value in exc.headers().items():
+            response[name] = value
         return response
 
     @api.exception_handler(HttpError)
@@ -185,7 +184,9 @@ api = install_error_handlers(
         version="1",
         description=(
             "Integration API: landing pages and affiliates post leads, PSPs send callbacks, "
-            "partners read their data. Authenticate with the `X-API-Key` header. Errors answer "
+            "partners read their data. Integrations authenticate with the `X-API-Key` header; "
+            "IB partners read `/partners/` with one of their tokens as `Authorization: Bearer`. "
+            "Errors answer "
             '`{"error": code, "detail": message, "fields": {field: [messages]}}`.'
         ),
         auth=ApiKeyAuth(),

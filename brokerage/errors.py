@@ -21,6 +21,10 @@ class DomainError(Exception):
     def as_dict(self):
         return {"error": self.code, "detail": self.message, "fields": self.fields}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the API's answer carries (e.g. `Retry-After`)."""
+        return {}
+
 
 class NotAllowed(DomainError):
     """You are not allowed to do that."""

@@ -1,7 +1,6 @@
 """Shared kernel models: users and their organisation, the audit log, integration keys."""
 
 import hashlib
-import hmac
 import json
 
 from django.conf import settings
@@ -11,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+from .keys import HashedKey
 
 
 class UserManager(BaseUserManager):
@@ -313,24 +314,19 @@ class AuditSealerState(models.Model):
         return f"audit sealer through event {self.sealed_through_id}"
 
 
-class ApiKey(models.Model):
+class ApiKey(HashedKey):
     """A key for one integration (a landing page, an affiliate, a PSP's callbacks).
 
-    Only a SHA-256 digest is stored; the key itself is shown once, when it is created.
+    Only a SHA-256 digest is stored; the key itself is shown once, when it is created
+    (`brokerage.keys`).
     """
 
-    PREFIX_LEN = 12
-
     name = models.CharField(max_length=100, unique=True)
-    prefix = models.CharField(max_length=PREFIX_LEN, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, editable=False)
     scopes = models.JSONField(default=list, blank=True, help_text='e.g. ["leads:write"]')
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     history = HistoricalRecords(excluded_fields=["last_used_at"])
 
     class Meta:
@@ -338,13 +334,6 @@ class ApiKey(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
-
-    @staticmethod
-    def digest(raw_key: str) -> str:
-        return hashlib.sha256(raw_key.encode()).hexdigest()
-
-    def matches(self, raw_key: str) -> bool:
-        return hmac.compare_digest(self.key_hash, self.digest(raw_key))
 
 
 class ApiIdempotency(models.Model):

@@ -1,6 +1,7 @@
-"""How many API requests one integration may make: counted per API key in Redis.
+"""How many API requests one integration or partner may make: counted per key in Redis.
 
-`API_RATE_LIMIT` is "REQUESTS/SECONDS" (default "300/60": 300 requests a minute for each key);
+`API_RATE_LIMIT` is "REQUESTS/SECONDS" (default "300/60": 300 requests a minute for each key:
+an integration's API key, a partner's token);
 "off" turns the limit off (benchmarks). Each key has its own counter for the current window of
 SECONDS (a fixed window: one INCR and one EXPIRE per request, shared by every web process).
 A request over the limit answers 429 in the API's error shape with `Retry-After`, the seconds
@@ -21,14 +22,14 @@ log = logging.getLogger(__name__)
 
 
 class RateLimited(DomainError):
-    """Too many requests from this API key."""
+    """Too many requests with this key."""
 
     code = "rate_limited"
     status = 429
 
     def __init__(self, *, limit: int, window: int, retry_after: int):
         super().__init__(
-            f"This API key made more than {limit} requests in {window} seconds; "
+            f"This key made more than {limit} requests in {window} seconds; "
             f"retry after {retry_after} seconds."
         )
         self.limit, self.window, self.retry_after = limit, window, retry_after
@@ -63,13 +64,19 @@ def parse_rate(text: str) -> tuple[int, int] | None:
 
 def api_key_rate_check(api_key, *, now: float | None = None) -> None:
     """Count one request for `api_key`; raise RateLimited when it is over the limit."""
+    rate_check(str(api_key.pk), now=now)
+
+
+def rate_check(bucket: str, *, now: float | None = None) -> None:
+    """Count one request in `bucket` (one per key: its kind and id); raise RateLimited when
+    the bucket is over the limit."""
     rate = parse_rate(settings.API_RATE_LIMIT)
     if rate is None:
         return
     limit, window = rate
     now = time.time() if now is None else now
     window_start = int(now // window) * window
-    key = f"api:rate:{api_key.pk}:{window_start}"
+    key = f"api:rate:{bucket}:{window_start}"
     try:
         pipe = redis_client().pipeline(transaction=True)
         pipe.incr(key)

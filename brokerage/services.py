@@ -1,20 +1,17 @@
 """Writes of the shared kernel: roles and staff, API keys. The audit log's writes live in
 `brokerage.audit`; `audit_record` is imported here too, where every app has always found it."""
 
-import secrets
-from datetime import timedelta
-
 from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.management import create_contenttypes
 from django.db import transaction
-from django.utils import timezone
 
 from brokerage import audit_events
 
 from .audit import Actor, audit_record, audit_record_many, client_ip  # noqa: F401
 from .errors import InvalidInput
+from .keys import KEY_MAX_LEN, KEY_MIN_LEN, key_find, key_new, key_stored
 from .models import ApiKey, Desk, StaffProfile, User
 from .roles import ROLES
 
@@ -108,22 +105,17 @@ def staff_deactivate(*, actor: Actor, user: User, reason: str = "") -> User:
     return user
 
 
-def _new_raw_key() -> str:
-    return "bo_" + secrets.token_urlsafe(32)
-
-
 @transaction.atomic
 def api_key_create(
     *, actor: Actor, name: str, scopes: list[str] | None = None, raw_key: str | None = None
 ) -> tuple[ApiKey, str]:
     """Issue a key for an integration. Returns the row and the key, which is never stored."""
-    raw_key = raw_key or _new_raw_key()
-    if len(raw_key) < 24:
-        raise InvalidInput("An API key must be at least 24 characters.")
+    raw_key = raw_key or key_new("bo_")
+    if not KEY_MIN_LEN <= len(raw_key) <= KEY_MAX_LEN:
+        raise InvalidInput(f"An API key is {KEY_MIN_LEN} to {KEY_MAX_LEN} characters.")
     key = ApiKey.objects.create(
         name=name,
-        prefix=raw_key[: ApiKey.PREFIX_LEN],
-        key_hash=ApiKey.digest(raw_key),
+        **key_stored(raw_key),
         scopes=scopes or [],
         created_by=actor if isinstance(actor, User) else None,
     )
@@ -143,12 +135,4 @@ def api_key_revoke(*, actor: Actor, key: ApiKey, reason: str) -> ApiKey:
 
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
     """The active key matching `raw_key`, or None. Constant-time on the digest."""
-    if not raw_key or len(raw_key) < ApiKey.PREFIX_LEN or len(raw_key) > 200:
-        return None
-    key = ApiKey.objects.filter(prefix=raw_key[: ApiKey.PREFIX_LEN], is_active=True).first()
-    if key is None or not key.matches(raw_key):
-        return None
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return key
+    return key_find(ApiKey.objects.filter(is_active=True), raw_key)

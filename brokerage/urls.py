@@ -11,6 +11,7 @@ from .permissions import is_admin_user
 
 api.add_router("/leads/", "leads.api.router")
 api.add_router("/webhooks/", "finance.api.router")
+api.add_router("/partners/", "ib.api.router")
 
 
 def admin_login(login_view):

@@ -27,3 +27,5 @@ DISPUTE_ADJUSTMENT_PROPOSED = event(
 DISPUTE_ADJUSTED = event("commission_dispute.adjusted", "Commission dispute adjusted")
 LINE_RELEASED = event("commission_line.released", "Withheld commission line released")
 LINE_CANCELLED = event("commission_line.cancelled", "Withheld commission line cancelled")
+PARTNER_TOKEN_CREATED = event("partner.token_created", "Partner API token created")
+PARTNER_TOKEN_REVOKED = event("partner.token_revoked", "Partner API token revoked")

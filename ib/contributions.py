@@ -21,6 +21,7 @@ for item in [
     NavItem("Commissions", "partners:commissions", "cash-coin", order=20),
     NavItem("Disputes", "partners:disputes", "chat-square-text", order=25),
     NavItem("Statements", "partners:statements", "file-earmark-text", order=30),
+    NavItem("API", "partners:api_tokens", "key", order=40),
 ]:
     contribute(NAV_PARTNERS, item, order=item.order)
 

@@ -167,3 +167,4 @@ from .models_commissions import (  # noqa: E402, F401
 from .models_disputes import CommissionDispute  # noqa: E402, F401
 from .models_fraud import FraudThresholds  # noqa: E402, F401
 from .models_periods import CommissionPeriod, PartnerStatement  # noqa: E402, F401
+from .models_tokens import PartnerToken  # noqa: E402, F401

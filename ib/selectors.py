@@ -43,9 +43,24 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
-def partner_lines(*, partner, status: str = "", symbol: str = ""):
+def masked_client(user) -> str:
+    """What a partner sees of a client: "D*** T*** (d***@example.com)"."""
+    return f"{mask_name(user.get_full_name())} ({mask_email(user.email)})"
+
+
+def day_bounds(date_from, date_to):
+    """The UTC instants a range of whole days runs between: [date_from 00:00, date_to + 1)."""
+    from datetime import UTC, datetime, time, timedelta
+
+    start = datetime.combine(date_from, time.min, tzinfo=UTC) if date_from else None
+    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC) if date_to else None
+    return start, end
+
+
+def partner_lines(*, partner, status: str = "", symbol: str = "", date_from=None, date_to=None):
     """The partner's commission lines, newest first, with what the dashboard shows of the
-    client (masked) and of the deal."""
+    client (masked) and of the deal; closed between `date_from` and `date_to` (days, UTC,
+    both included) when given."""
     from django.db.models import Exists, OuterRef
 
     from .models import CommissionDispute, CommissionLine
@@ -63,6 +78,11 @@ def partner_lines(*, partner, status: str = "", symbol: str = ""):
         qs = qs.filter(status=status)
     if symbol:
         qs = qs.filter(symbol__iexact=symbol.strip()[:32])
+    start, end = day_bounds(date_from, date_to)
+    if start:
+        qs = qs.filter(deal_time__gte=start)
+    if end:
+        qs = qs.filter(deal_time__lt=end)
     return qs
 
 
@@ -113,6 +133,88 @@ def partner_earnings(*, partner, days: int = 30) -> dict:
         "by_symbol": by_symbol,
         "by_tier": by_tier,
     }
+
+
+def partner_earnings_between(*, partner, date_from, date_to) -> dict:
+    """What the partner earned on deals closed from `date_from` to `date_to` (days, UTC, both
+    included): in all, per day, per symbol and per level (tier), each per currency. Four
+    aggregates over the partner's lines of those days."""
+    from django.db.models import Sum
+    from django.db.models.functions import TruncDate
+
+    from .models import CommissionLine
+
+    start, end = day_bounds(date_from, date_to)
+    lines = CommissionLine.objects.filter(partner=partner, deal_time__gte=start, deal_time__lt=end)
+
+    def by(*keys, order, rows=lines):
+        rows = rows.values(*keys, "currency").annotate(amount=Sum("amount"), lines=Count("id"))
+        return list(rows.order_by(*order))
+
+    return {
+        "totals": by(order=["currency"]),
+        "by_day": by(
+            "day", order=["day", "currency"], rows=lines.annotate(day=TruncDate("deal_time"))
+        ),
+        "by_symbol": by("symbol", order=["-amount", "symbol", "currency"]),
+        "by_tier": by("tier", order=["tier", "currency"]),
+    }
+
+
+def partner_clients(*, partner):
+    """The clients the partner referred (its own, not its sub-IBs'), newest first. Page them,
+    then `partner_clients_figures` for what each generated."""
+    from .models import Referral
+
+    return (
+        Referral.objects.filter(partner=partner)
+        .select_related("client__user")
+        .order_by("-attributed_at", "-id")
+    )
+
+
+def partner_clients_rows(*, partner, referrals) -> list[dict]:
+    """What a partner sees of each of `referrals` (a page of `partner_clients`): the client
+    masked, country, funded or not, the lots of its closed trades that earned `partner` a
+    commission and the commission they generated, per currency. Never balances or documents.
+    One aggregate over the partner's lines for the whole page."""
+    from decimal import Decimal
+
+    from django.db.models import Q, Sum
+
+    from .models import CommissionLine
+
+    figures: dict[int, dict] = {}
+    for row in (
+        CommissionLine.objects.filter(
+            partner=partner, client_id__in=[r.client_id for r in referrals]
+        )
+        .values("client_id", "currency")
+        .annotate(
+            volume=Sum("volume", filter=Q(kind=CommissionLine.Kind.COMMISSION)),
+            amount=Sum("amount"),
+        )
+        .order_by("client_id", "currency")
+    ):
+        entry = figures.setdefault(row["client_id"], {"volume": 0, "generated": []})
+        entry["volume"] += row["volume"] or 0
+        entry["generated"].append({"currency": row["currency"], "amount": row["amount"]})
+    out = []
+    for referral in referrals:
+        client, entry = referral.client, figures.get(referral.client_id, {})
+        out.append(
+            {
+                "id": client.pk,
+                "name": mask_name(client.user.get_full_name()),
+                "email": mask_email(client.user.email),
+                "country": client.country,
+                "referred_at": referral.attributed_at,
+                "funded": client.first_deposit_at is not None,
+                "lots": Decimal(entry.get("volume", 0)) / 10000,
+                "commission_generated": entry.get("generated", []),
+            }
+        )
+    return out
 
 
 def partner_statements(*, partner):

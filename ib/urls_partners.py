@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views_partners
+from . import views_partners, views_tokens
 
 app_name = "partners"
 
@@ -17,4 +17,6 @@ urlpatterns = [
         views_partners.statement_download,
         name="statement_download",
     ),
+    path("api/", views_tokens.api_tokens, name="api_tokens"),
+    path("api/<id:token_id>/revoke/", views_tokens.api_token_revoke, name="api_token_revoke"),
 ]

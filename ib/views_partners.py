@@ -17,8 +17,7 @@ from .models import CommissionLine, Partner
 from .permissions import partner_required
 from .plans import own_rates, sub_ib_rates_set
 from .selectors import (
-    mask_email,
-    mask_name,
+    masked_client,
     partner_disputes,
     partner_earnings,
     partner_lines,
@@ -90,8 +89,7 @@ def sub_rates(request, partner_id: int):
 
 def _mask(line) -> None:
     """What a partner may see of a line's client: masked."""
-    user = line.client.user
-    line.client_label = f"{mask_name(user.get_full_name())} ({mask_email(user.email)})"
+    line.client_label = masked_client(line.client.user)
 
 
 @partner_required

@@ -41,6 +41,7 @@ NOT_PAGES = {
     "finance:reconciliation_progress",
     "finance:wire_batch",
     "partners:statement_download",
+    "partners:api_token_revoke",
     "wallet:statement",
     "leads:import_progress",
     "leads:import_errors",
@@ -69,6 +70,7 @@ MAIN_PAGES = [
     ("backoffice-ib-disputes", "ib:disputes", "ib_manager"),
     ("backoffice-ib-dispute", "ib:dispute", "ib_manager"),
     ("backoffice-ib-withheld", "ib:withheld", "ib_manager"),
+    ("partners-api", "partners:api_tokens", "partner"),
 ]
 
 

@@ -58,6 +58,8 @@ MATRIX: dict[str, set[str]] = {
     "partners:dispute_new": {"partner"},  # its own lines only: another's is a 404
     "partners:statements": {"partner"},
     "partners:statement_download": {"partner"},
+    "partners:api_tokens": {"partner"},  # then: own tokens only (tests/ib/test_partner_api.py)
+    "partners:api_token_revoke": {"partner"},
     "admin:index": {"ops_admin"},
     "leads:inbox": {"sales_agent", "senior_account_manager"},
     "leads:all": {"ops_admin"},
@@ -172,6 +174,7 @@ ALLOWED_STATUS = {
     "finance:wire_batch": 404,
     "partners:statement_download": 404,
     "partners:sub_rates": 404,
+    "partners:api_token_revoke": 405,
     "ib:partner": 404,
     "ib:dispute": 404,
     "partners:dispute_new": 404,
@@ -223,6 +226,7 @@ URL_KWARGS = {
     "finance:wire_return": {"withdrawal_id": 999999},
     "partners:statement_download": {"statement_id": 999999, "fmt": "pdf"},
     "partners:sub_rates": {"partner_id": 999999},
+    "partners:api_token_revoke": {"token_id": 999999},
     "ib:partner": {"partner_id": 999999},
     "ib:dispute": {"dispute_id": 999999},
     "partners:dispute_new": {"line_id": 999999},
