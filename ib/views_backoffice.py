@@ -31,6 +31,7 @@ from .forms_disputes import (
     DisputeRejectForm,
     WithheldDecisionForm,
 )
+from .fraud import signal_label
 from .models import (
     CommissionDispute,
     CommissionLine,
@@ -297,7 +298,7 @@ def withheld(request):
             "query": query,
             "partner_id": partner_id,
             "code": code,
-            "codes": sorted(withheld_by_signal()),
+            "codes": [(c, signal_label(c)) for c in sorted(withheld_by_signal())],
             "partners": Partner.objects.filter(
                 pk__in=CommissionLine.objects.filter(status=CommissionLine.Status.WITHHELD)
                 .values("partner_id")

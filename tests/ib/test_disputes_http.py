@@ -200,7 +200,8 @@ def test_withheld_lines_are_reviewed_and_the_partner_never_sees_why(
     with django_assert_max_num_queries(14):
         html = client.get("/backoffice/ib/withheld/").content.decode()
     assert html.count("data-line=") == 3 and "Same phone as the partner." in html
-    assert "Opposite trades" in html and "opposite_trades</option>" not in html  # a label
+    assert "Opposite trades within 10 s." in html
+    assert ">Opposite trades in one network</option>" in html  # the signal's label, not its code
     only = client.get("/backoffice/ib/withheld/?code=opposite_trades").content.decode()
     assert only.count("data-line=") == 1
     mine = client.get(f"/backoffice/ib/withheld/?partner={network['leaf'].pk}").content.decode()
