@@ -1,10 +1,13 @@
 """The partner's API tokens page (/partners/api/): make one (shown once), see them, revoke."""
 
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -25,7 +28,7 @@ class TokenForm(forms.Form):
 
 
 def _page(request, form, *, token=None, raw=""):
-    base = settings.SITE_URL.rstrip("/")
+    base, today = settings.SITE_URL.rstrip("/"), timezone.now().date()
     page, query = paginate(request, partner_tokens(partner=request.user.partner))
     return render(
         request,
@@ -39,6 +42,8 @@ def _page(request, form, *, token=None, raw=""):
             "raw_token": raw,
             "api_base": f"{base}/api/v1/partners",
             "docs_url": f"{base}/api/v1/docs",
+            "example_to": today,
+            "example_from": today - timedelta(days=29),  # the last 30 days
         },
     )
 
