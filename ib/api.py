@@ -254,9 +254,10 @@ def lines(request, query: Query[LineFilters]):
 
 @router.get("/clients", response={200: ClientsPage, **ERRORS}, summary="The clients you referred")
 def clients(request, query: Query[Paging]):
-    """The clients you referred, newest first, as your dashboard shows them: masked name and
-    email, country, funded or not, the lots that earned you commission and the commission
-    they generated. Never balances or documents. Your sub-IBs' clients are theirs."""
+    """The clients you referred, newest first, as your dashboard shows them (/partners/clients/,
+    read by the same selectors): masked name and email, country, funded or not, the lots that
+    earned you commission and the commission they generated. Never balances or documents.
+    Your sub-IBs' clients are theirs."""
     partner = request.auth.partner
     qs = partner_clients(partner=partner)
     rows, next_page = _slice(qs, query)

@@ -18,6 +18,7 @@ from .tasks import pay_synced_deals
 for item in [
     NavItem("Overview", "partners:home", "speedometer2", order=0),
     NavItem("Network", "partners:network", "diagram-3", order=10),
+    NavItem("Clients", "partners:clients", "person-lines-fill", order=15),
     NavItem("Commissions", "partners:commissions", "cash-coin", order=20),
     NavItem("Disputes", "partners:disputes", "chat-square-text", order=25),
     NavItem("Statements", "partners:statements", "file-earmark-text", order=30),

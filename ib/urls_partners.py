@@ -7,6 +7,7 @@ app_name = "partners"
 urlpatterns = [
     path("", views_partners.home, name="home"),
     path("network/", views_partners.network, name="network"),
+    path("clients/", views_partners.clients, name="clients"),
     path("network/<id:partner_id>/rates/", views_partners.sub_rates, name="sub_rates"),
     path("commissions/", views_partners.commissions, name="commissions"),
     path("statements/", views_partners.statements, name="statements"),

@@ -18,6 +18,8 @@ from .permissions import partner_required
 from .plans import own_rates, sub_ib_rates_set
 from .selectors import (
     masked_client,
+    partner_clients,
+    partner_clients_rows,
     partner_disputes,
     partner_earnings,
     partner_lines,
@@ -40,6 +42,15 @@ def home(request):
             "referred_count": partner.referrals.count(),
         },
     )
+
+
+@partner_required
+def clients(request):
+    """The clients the partner referred, as the partner API's /clients answers them."""
+    partner = request.user.partner
+    page, query = paginate(request, partner_clients(partner=partner))
+    rows = partner_clients_rows(partner=partner, referrals=list(page))
+    return render(request, "partners/clients.html", {"page": page, "query": query, "rows": rows})
 
 
 @partner_required

@@ -71,6 +71,7 @@ MAIN_PAGES = [
     ("backoffice-ib-dispute", "ib:dispute", "ib_manager"),
     ("backoffice-ib-withheld", "ib:withheld", "ib_manager"),
     ("partners-api", "partners:api_tokens", "partner"),
+    ("partners-clients", "partners:clients", "partner"),
 ]
 
 

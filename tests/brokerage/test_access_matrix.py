@@ -44,6 +44,7 @@ MATRIX: dict[str, set[str]] = {
     "clients:email_html": {"compliance_officer", "ops_admin"},
     "partners:home": {"partner"},
     "partners:network": {"partner"},
+    "partners:clients": {"partner"},  # then: its own referrals only (test_partner_api.py)
     "partners:sub_rates": {"partner"},
     "partners:commissions": {"partner"},
     "ib:partners": {"ib_manager"},

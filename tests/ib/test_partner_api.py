@@ -359,3 +359,22 @@ def test_the_openapi_schema_documents_the_partner_api(client):
     assert {"Earnings", "LinesPage", "ClientsPage", "Line", "ReferredClient"} <= set(
         schema["components"]["schemas"]
     )
+
+
+def test_the_clients_page_shows_what_the_api_answers(client, paid, django_assert_max_num_queries):
+    leaf = paid["leaf"]
+    Client.objects.filter(pk=paid["client"].pk).update(
+        country="GB", first_deposit_at=timezone.now()
+    )
+    login(client, leaf.user)
+    client.get("/partners/clients/")
+    with django_assert_max_num_queries(10):
+        page = client.get("/partners/clients/")
+    text = page.content.decode()
+    row = text.split(f'data-client="{paid["client"].pk}"')[1].split("</tr>")[0]
+    assert "T***" in row and "t***@test.example" in row and "GB" in row and "Yes" in row
+    assert "3.5" in row and "17.50" in row
+    assert "trader@test.example" not in text and "m***@test.example" not in text
+    login(client, paid["mid"].user)
+    mids = client.get("/partners/clients/").content.decode()
+    assert "m***@test.example" in mids and f'data-client="{paid["client"].pk}"' not in mids
