@@ -29,8 +29,8 @@ def test_network_lists_only_the_partners_own_sub_ibs(client, django_assert_max_n
     login(client, master)
     with django_assert_max_num_queries(10):
         page = client.get("/partners/network/")
-    codes = {p.referral_code for p in page.context["page"]}
-    assert len(codes) == 12 and "THEIRS01" not in codes
+    codes = {node["partner"].referral_code for node in page.context["nodes"]}
+    assert len(codes) == 13 and "THEIRS01" not in codes  # the partner and its 12 sub-IBs
 
 
 def test_only_plain_users_become_partners_with_a_free_code():
