@@ -78,7 +78,12 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     assert url_names(hooks.NAV_PARTNERS) == {
         "partners:home",
         "partners:network",
+        "partners:clients",
         "partners:commissions",
+        "partners:disputes",
         "partners:statements",
+        "partners:api_tokens",
     }
-    assert {"ib:partners", "ib:periods", "ib:unpriced"} <= url_names(hooks.NAV_BACKOFFICE)
+    ib_pages = {"ib:partners", "ib:periods", "ib:unpriced", "ib:fraud", "ib:disputes"}
+    ib_pages.add("ib:withheld")
+    assert ib_pages <= url_names(hooks.NAV_BACKOFFICE)
