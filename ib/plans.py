@@ -14,7 +14,7 @@ Every write is audited in its transaction. The rules that make commissions indis
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
@@ -41,6 +41,25 @@ from .permissions import actor_label, require_manager
 
 TREE_LOCK = 0x1B7EE  # pg_advisory_xact_lock key serialising moves in the partner tree
 MAX_RATE = Decimal("1000000")
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def moment_check(valid_from: datetime | None) -> datetime:
+    """When a change in the tree, a plan or a client's IB takes effect: now unless a date is
+    given; a given date is in the past (a change cannot be scheduled ahead: it is made now)."""
+    now = timezone.now()
+    if valid_from is None:
+        return now
+    if timezone.is_naive(valid_from):
+        valid_from = timezone.make_aware(valid_from, UTC)
+    if valid_from > now:
+        raise InvalidInput(
+            "A change takes effect now or from a date in the past, not ahead.",
+            fields={"valid_from": ["In the future."]},
+        )
+    if valid_from < EARLIEST:
+        raise InvalidInput("That date is too far back.", fields={"valid_from": ["Too early."]})
+    return valid_from
 
 
 def _rate(value, where: str) -> Decimal:
@@ -193,12 +212,16 @@ def partner_plan_set(
     """Pay `partner` (and the sub-IBs without a plan of their own) by `plan` from `valid_from`
     (now). A sub-IB's plan may not pay more than its parent's for any rate."""
     require_manager(actor)
-    at = valid_from or timezone.now()
+    at = moment_check(valid_from)
     problem = _caps_problem(partner, plan, at)
     if problem:
         raise InvalidInput(
             f"A sub-IB earns at most what its parent does: {problem}.",
             fields={"plan": [problem]},
+        )
+    if PartnerPlan.objects.filter(partner=partner, valid_from=at).exists():
+        raise InvalidInput(
+            "The partner already has a plan from that moment.", fields={"valid_from": ["Taken."]}
         )
     link = PartnerPlan.objects.create(
         partner=partner, plan=plan, valid_from=at, reason=reason[:200], set_by=actor_label(actor)
@@ -243,10 +266,10 @@ def partner_parent_set(
             break
         seen.add(node)
         node = Partner.objects.filter(pk=node).values_list("parent_id", flat=True).first()
+    at = moment_check(valid_from)
     before = partner.parent_id
     partner.parent = parent
     partner.save(update_fields=["parent"])
-    at = valid_from or timezone.now()
     parent_link_record(partner=partner, parent=parent, actor=actor, at=at, reason=reason)
     audit_record(
         actor=actor,

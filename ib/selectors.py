@@ -412,3 +412,27 @@ def partner_review_counts(*, partner) -> dict:
         partner=partner, status=CommissionLine.Status.WITHHELD
     ).count()
     return {**disputes, "withheld": withheld}
+
+
+def partner_parent_history(partner) -> list:
+    """The partner's parents through time, newest first (the tree as it stood at any moment)."""
+    from .models import ParentLink
+
+    return list(
+        ParentLink.objects.filter(partner=partner)
+        .select_related("parent__user")
+        .order_by("-valid_from")[:50]
+    )
+
+
+def partner_attribution_history(partner, limit: int = 50) -> list:
+    """The IB through time of every client this partner has had: each client's links, newest
+    first, so a move to or away from this partner shows both sides."""
+    from .models import ReferralLink
+
+    clients = ReferralLink.objects.filter(partner=partner).values("client_id")
+    return list(
+        ReferralLink.objects.filter(client_id__in=clients)
+        .select_related("client__user", "partner__user")
+        .order_by("-valid_from", "-pk")[:limit]
+    )

@@ -12,8 +12,9 @@ from clients.services import partner_holder_open
 from ib import audit_events
 from leads.selectors import lead_for_person
 
-from .models import Attribution, Partner, PendingReferral, Referral
-from .plans import parent_link_record, referral_link_record
+from .models import Attribution, Partner, PendingReferral, Referral, ReferralLink
+from .permissions import require_manager
+from .plans import moment_check, parent_link_record, referral_link_record
 
 
 @transaction.atomic
@@ -97,12 +98,14 @@ def _made_by(actor: Actor) -> dict:
     return {"made_by": actor, "made_by_label": actor.email}
 
 
-def _referral_create(*, client, partner: Partner, code: str, actor: Actor, request, evidence):
+def _referral_create(
+    *, client, partner: Partner, code: str, actor: Actor, request, evidence, at=None, reason=""
+):
     referral = Referral.objects.create(partner=partner, client=client, code=code)
-    # from the client's registration: the deals before the attribution are the IB's too
-    referral_link_record(
-        client=client, partner=partner, actor=actor, at=min(client.created_at, timezone.now())
-    )
+    # from the client's registration unless told: the deals before the attribution are the
+    # IB's too
+    at = at or min(client.created_at, timezone.now())
+    referral_link_record(client=client, partner=partner, actor=actor, at=at, reason=reason)
     audit_record(
         actor=actor,
         action=audit_events.REFERRAL_ATTRIBUTED,
@@ -183,34 +186,37 @@ def lead_attribution_set(*, lead, partner: Partner, actor: User, reason: str) ->
         raise InvalidInput(
             "A suspended partner cannot be credited.", fields={"partner": ["Suspended."]}
         )
-    values = {
-        "partner": partner,
-        "source": Attribution.Source.MANUAL,
-        "code": "",
-        "made_at": timezone.now(),
-        **_made_by(actor),
-    }
-    attribution, created = Attribution.objects.select_for_update().get_or_create(
-        lead=lead, defaults=values
-    )
-    before = None if created else attribution.partner_id
-    if not created:
-        for field, value in values.items():
-            setattr(attribution, field, value)
-        attribution.save()
-    audit_record(
-        actor=actor,
-        action=audit_events.LEAD_ATTRIBUTED,
-        target=lead,
-        reason=reason,
-        evidence={"partner": partner.pk, "source": Attribution.Source.MANUAL, "from": before},
+    attribution = Attribution.objects.select_for_update().filter(lead=lead).first()
+    _attribution_put(
+        attribution or Attribution(lead=lead), partner=partner, actor=actor, reason=reason
     )
     if lead.client_id:
         _referral_follow(client=lead.client, partner=partner, actor=actor, reason=reason)
     return attribution
 
 
-def _referral_follow(*, client, partner: Partner, actor: Actor, reason: str) -> None:
+def _attribution_put(attribution: Attribution, *, partner: Partner, actor, reason: str) -> None:
+    """The lead is credited to `partner` by an IB manager's hand (nothing automatic replaces it)."""
+    before = attribution.partner_id if attribution.pk else None
+    attribution.partner = partner
+    attribution.source = Attribution.Source.MANUAL
+    attribution.code = ""
+    attribution.made_at = timezone.now()
+    for field, value in _made_by(actor).items():
+        setattr(attribution, field, value)
+    attribution.save()
+    audit_record(
+        actor=actor,
+        action=audit_events.LEAD_ATTRIBUTED,
+        target=attribution.lead,
+        reason=reason,
+        evidence={"partner": partner.pk, "source": Attribution.Source.MANUAL, "from": before},
+    )
+
+
+def _referral_follow(*, client, partner: Partner, actor: Actor, reason: str, at=None) -> None:
+    """The client's IB becomes `partner` from `at` (now): its referral and its IB through
+    time; earlier deals stay paid by the IB of their close time."""
     referral = Referral.objects.select_for_update().filter(client=client).first()
     if referral is None:
         _referral_create(
@@ -220,21 +226,64 @@ def _referral_follow(*, client, partner: Partner, actor: Actor, reason: str) -> 
             actor=actor,
             request=None,
             evidence={"source": Attribution.Source.MANUAL},
+            at=at,
+            reason=reason,
         )
     elif referral.partner_id != partner.pk:
-        before = referral.partner_id
+        evidence = {"partner": partner.pk, "from": referral.partner_id}
+        if at is not None:
+            evidence["valid_from"] = at.isoformat()
         referral.partner, referral.code = partner, partner.referral_code
         referral.save(update_fields=["partner", "code"])
-        referral_link_record(
-            client=client, partner=partner, actor=actor, at=timezone.now(), reason=reason
-        )
+        at = at or timezone.now()
+        referral_link_record(client=client, partner=partner, actor=actor, at=at, reason=reason)
         audit_record(
             actor=actor,
             action=audit_events.REFERRAL_MOVED,
             target=client,
             reason=reason,
-            evidence={"partner": partner.pk, "from": before},
+            evidence=evidence,
         )
+
+
+@transaction.atomic
+def referral_move(
+    *, client, partner: Partner, actor: Actor, reason: str, valid_from=None
+) -> Referral:
+    """An IB manager re-attributes a client to `partner` from `valid_from`: now unless the
+    manager gives a date (never back in time silently, never into the future). Deals that
+    closed before it stay the previous IB's; the client's lead follows, as if credited by hand.
+    """
+    require_manager(actor)
+    reason = " ".join((reason or "").split())[:200]
+    if len(reason) < 5:
+        raise InvalidInput("Say why the client moves.", fields={"reason": ["Required."]})
+    at = moment_check(valid_from)
+    if partner.status != Partner.Status.ACTIVE:
+        raise InvalidInput(
+            "Only an active partner can be credited.", fields={"partner": ["Not active."]}
+        )
+    current = Referral.objects.filter(client=client).values_list("partner_id", flat=True).first()
+    if current == partner.pk:
+        raise InvalidInput(
+            "The client is already this partner's.", fields={"partner": ["Already its IB."]}
+        )
+    newest = (
+        ReferralLink.objects.filter(client=client)
+        .order_by("-valid_from")
+        .values_list("valid_from", flat=True)
+        .first()
+    )
+    if newest and at <= newest:
+        raise InvalidInput(
+            f"The client's IB last changed on {newest:%Y-%m-%d %H:%M} UTC: a move starts after it.",
+            fields={"valid_from": ["Before the client's last change."]},
+        )
+    attribution = Attribution.objects.select_for_update().filter(lead__client=client).first()
+    if attribution is not None and attribution.partner_id != partner.pk:
+        _attribution_put(attribution, partner=partner, actor=actor, reason=reason)
+    _referral_follow(client=client, partner=partner, actor=actor, reason=reason, at=at)
+    return Referral.objects.get(client=client)
 
 
 def signup_referral_hold(*, user, code: str) -> PendingReferral | None:

@@ -31,6 +31,7 @@ from .forms_disputes import (
     DisputeRejectForm,
     WithheldDecisionForm,
 )
+from .forms_partners import ClientMoveForm, PartnerMoveForm, PlanAttachForm
 from .fraud import signal_label
 from .models import (
     CommissionDispute,
@@ -43,18 +44,22 @@ from .models import (
 )
 from .periods import CENT, period_close
 from .permissions import actor_label
+from .plans import partner_parent_set, partner_plan_set
 from .selectors import (
     disputes_queue,
+    partner_attribution_history,
     partner_chain,
     partner_earnings,
     partner_lines,
     partner_network,
+    partner_parent_history,
     partner_review_counts,
     partners_overview,
     unpriced_deals,
     withheld_by_signal,
     withheld_lines,
 )
+from .services import referral_move
 
 MANAGE = "ib.manage_commissions"
 
@@ -70,25 +75,66 @@ def partners(request):
     )
 
 
+# action: (form, its name in the page, the service, what the manager is told). Each form's
+# fields are the service's arguments; the partner page's partner is the one acted on, except
+# that a re-attributed client goes to the partner the form names.
+PARTNER_ACTIONS = {
+    "move": (PartnerMoveForm, "move_form", partner_parent_set, "The partner is moved."),
+    "plan": (PlanAttachForm, "plan_form", partner_plan_set, "The plan is attached."),
+    "client": (ClientMoveForm, "client_form", referral_move, "The client is re-attributed."),
+}
+
+
+def _partner_action(request, p: Partner, action: str):
+    """Run one IB manager action on the partner page: the response, or the bound form."""
+    form_class, name, service, done = PARTNER_ACTIONS[action]
+    form = form_class(request.POST, prefix=action)
+
+    def run(cleaned):
+        service(**{"partner": p, **cleaned}, actor=request.user)
+
+    url = reverse("ib:partner", args=[p.pk]) + f"#{action}"
+    response = form_action(request, form, run, success_url=url)
+    if response is not None:
+        messages.success(request, done)
+    return response, {name: form}
+
+
 @staff_required(MANAGE)
+@require_http_methods(["GET", "POST"])
 def partner(request, partner_id: int):
     p = get_object_or_404(Partner.objects.select_related("user", "parent", "holder"), pk=partner_id)
+    forms, status = {}, 200
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action not in PARTNER_ACTIONS:
+            messages.error(request, "Choose an action.")
+            status = 400
+        else:
+            response, forms = _partner_action(request, p, action)
+            if response is not None:
+                return response
+            status = 400
+            p = Partner.objects.select_related("user", "parent", "holder").get(pk=p.pk)
     page, query = paginate(request, partner_lines(partner=p), 50)
-    return render(
-        request,
-        "ib/partner.html",
-        {
-            "partner": p,
-            "chain": partner_chain(p),
-            "subs": partner_network(partner=p)[:50],
-            "plans": PartnerPlan.objects.filter(partner=p).select_related("plan")[:20],
-            "statements": PartnerStatement.objects.filter(partner=p).select_related("period")[:24],
-            "earnings": partner_earnings(partner=p),
-            "review": partner_review_counts(partner=p),
-            "page": page,
-            "query": query,
-        },
-    )
+    context = {
+        "partner": p,
+        "chain": partner_chain(p),
+        "subs": partner_network(partner=p)[:50],
+        "plans": PartnerPlan.objects.filter(partner=p).select_related("plan")[:20],
+        "statements": PartnerStatement.objects.filter(partner=p).select_related("period")[:24],
+        "earnings": partner_earnings(partner=p),
+        "review": partner_review_counts(partner=p),
+        "parents": partner_parent_history(p),
+        "moves": partner_attribution_history(p),
+        "move_form": PartnerMoveForm(prefix="move"),
+        "plan_form": PlanAttachForm(prefix="plan"),
+        "client_form": ClientMoveForm(prefix="client"),
+        "page": page,
+        "query": query,
+        **forms,
+    }
+    return render(request, "ib/partner.html", context, status=status)
 
 
 def _moment(text: str):
