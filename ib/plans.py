@@ -315,12 +315,16 @@ def plan_create(*, programme: Programme, name: str, actor: Actor) -> Plan:
 # --- A partner's own sub-IBs ---------------------------------------------------------------
 
 
+def _version_in_force(partner: Partner, at) -> tuple[World, int | None]:
+    """The version that pays `partner` at `at` (its own plan's, else the nearest ancestor's)."""
+    world = World.load(set())
+    return world, world.version_of(world.chain(partner.pk, at), 0, at)
+
+
 def own_rates(partner: Partner, at=None) -> list[tuple[str, str, Decimal]]:
     """(group code, label, rate) the partner is paid per lot now under its plan (its own or
     inherited), by instrument group and the plan default: the caps of its sub-IBs' rates."""
-    at = at or timezone.now()
-    world = World.load(set())
-    version = world.version_of(world.chain(partner.pk, at), 0, at)
+    world, version = _version_in_force(partner, at or timezone.now())
     if version is None:
         return []
     rules = world.rules.get(version, {})
@@ -364,8 +368,10 @@ def sub_ib_rates_set(*, parent: Partner, sub: Partner, rates: dict, actor) -> Pa
     if not rules:
         raise InvalidInput("Give at least one rate.")
     label = f"partner:{parent.referral_code}"  # the writes below, by the parent's authority
-    own = PartnerPlan.objects.filter(partner=parent).order_by("-valid_from").first()
-    programme = own.plan.programme if own else Plan.objects.first().programme
+    # The sub-IB's plan belongs to the programme of the plan that pays its parent now (its
+    # own, or one it inherits from further up).
+    world, version = _version_in_force(parent, timezone.now())
+    programme = world.version_info[version].plan.programme
     plan = plan_create(
         programme=programme, name=f"{sub.referral_code} by {parent.referral_code}", actor=label
     )

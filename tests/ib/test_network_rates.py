@@ -10,10 +10,18 @@ from django.utils import timezone
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import AuditEvent
 from ib.models import CommissionLine, PartnerPlan
-from ib.plans import own_rates, sub_ib_rates_set
+from ib.plans import (
+    own_rates,
+    partner_parent_set,
+    partner_plan_set,
+    plan_create,
+    plan_version_create,
+    programme_create,
+    sub_ib_rates_set,
+)
 from ib.selectors import partner_tree
-from tests.conftest import login
-from tests.ib.test_commissions import START, lines_of, pay_all, trade
+from tests.conftest import login, make_partner_user
+from tests.ib.test_commissions import ACTOR, START, lines_of, pay_all, trade
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -47,6 +55,39 @@ def test_a_partner_sets_its_sub_ibs_rates_within_its_own(network):
     assert line.version.plan.name == "LEAFIB01 by MIDIB001"
     event = AuditEvent.objects.filter(action="partner.sub_rates_set").latest("id")
     assert event.evidence["rates"] == {"fx_major": "6.5"}
+
+
+def test_a_partner_paid_by_an_inherited_plan_sets_rates_in_that_plans_programme(network):
+    """A sub-IB without a plan of its own earns by its parent's: the rates it sets for its own
+    sub-IB are capped by that plan and filed under that plan's programme, whichever programme
+    happens to be first in the database."""
+    other = programme_create(name="Another programme", actor=ACTOR)
+    plan_create(programme=other, name="Unrelated", actor=ACTOR)
+    premium = programme_create(name="Premium", actor=ACTOR)
+    plan = plan_create(programme=premium, name="Premium top", actor=ACTOR)
+    plan_version_create(
+        plan=plan,
+        valid_from=START,
+        rules=[{"symbol_group": "fx_major", "rate": "9"}],
+        actor=ACTOR,
+        publish=True,
+    )
+    head = make_partner_user("head@test.example", "HEADIB01").partner
+    partner_plan_set(partner=head, plan=plan, actor=ACTOR, valid_from=START)
+    middle = make_partner_user("middle@test.example", "MIDDLE01").partner  # no plan of its own
+    sub = make_partner_user("sub@test.example", "SUBIB001").partner
+    partner_parent_set(
+        partner=middle, parent=head, actor=ACTOR, reason="test tree", valid_from=START
+    )
+    partner_parent_set(
+        partner=sub, parent=middle, actor=ACTOR, reason="test tree", valid_from=START
+    )
+    assert [(key, rate) for key, _, rate in own_rates(middle)] == [("fx_major", D("9"))]
+    with pytest.raises(InvalidInput):
+        sub_ib_rates_set(parent=middle, sub=sub, rates={"fx_major": "9.5"}, actor=middle.user)
+    link = sub_ib_rates_set(parent=middle, sub=sub, rates={"fx_major": "7"}, actor=middle.user)
+    assert link.plan.programme == premium
+    assert link.plan.name == "SUBIB001 by MIDDLE01"
 
 
 def test_rates_above_the_parents_own_or_not_numbers_are_refused_and_nothing_changes(network):
