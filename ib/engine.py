@@ -29,7 +29,9 @@ works in two steps:
    check suspects are withheld for review, each with its reason.
 
 Amounts: per lot, volume (1/10000 lot) / 10000 x rate; percent of commission, |commission| x
-rate / 100; kept exact (8 places). A period's settlement rounds each partner's total once, half
+rate / 100; percent of markup, lots x the markup per lot of the deal's account type and symbol
+(`ib_markup`, in the programme's currency) x rate / 100; kept exact (8 places). CPA and revenue
+share are paid per client, not per deal (`ib.client_rules`). A period's settlement rounds each partner's total once, half
 up to cents (`ib.periods`).
 """
 
@@ -44,7 +46,9 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from clients.instruments import symbol_group_choices
+from clients.models import AccountTypeMarkup
 from clients.selectors import symbol_groups
+from finance.models import FxRate
 
 from .fraud import NEW_TABLE, fraud_screen
 from .models import ParentLink, PartnerPlan, PlanRule, PlanVersion
@@ -173,16 +177,34 @@ def rate_lookup(world: World, version: int, kind: str, symbol: str):
     return None
 
 
-def top_rule(world: World, version: int, symbol: str):
-    """The kind and rate the top version pays for `symbol` (per lot first), or None."""
-    for kind in (PlanRule.Kind.PER_LOT, PlanRule.Kind.PCT_COMMISSION):
+# The kinds a deal is paid by (the first the top version has a rate for), and the kinds paid
+# per client rather than per deal (`ib.client_rules`).
+DEAL_KINDS = (PlanRule.Kind.PER_LOT, PlanRule.Kind.PCT_COMMISSION, PlanRule.Kind.PCT_MARKUP)
+UNITS = {
+    PlanRule.Kind.PER_LOT: "per lot",
+    PlanRule.Kind.PCT_COMMISSION: "% of commission",
+    PlanRule.Kind.PCT_MARKUP: "% of markup",
+    PlanRule.Kind.CPA: "per qualifying client",
+    PlanRule.Kind.REVSHARE: "% of net loss",
+}
+
+
+def top_rule(world: World, version: int, symbol: str, kinds=DEAL_KINDS):
+    """The kind and rate the top version pays for `symbol` (the first of `kinds`), or None."""
+    for kind in kinds:
         found = rate_lookup(world, version, kind, symbol)
         if found is not None:
             return kind, found
     return None
 
 
-def earnings(world: World, leaf: int, symbol: str, t):
+def pays_deals(world: World, version: int) -> bool:
+    """Whether `version` has any rate paid per deal (a CPA or revenue-share plan has none: its
+    deals are not unpriced)."""
+    return any(kind in DEAL_KINDS for kind, _, _ in world.rules.get(version, {}))
+
+
+def earnings(world: World, leaf: int, symbol: str, t, kinds=DEAL_KINDS):
     """What each level of `leaf`'s chain earns per unit on `symbol` at t:
     (top version, kind, [Earning]) or (top version, None, []) when the top has no rate."""
     chain = world.chain(leaf, t)
@@ -194,11 +216,11 @@ def earnings(world: World, leaf: int, symbol: str, t):
     )
     if top_version is None:
         return None, None, []
-    found = top_rule(world, top_version, symbol)
+    found = top_rule(world, top_version, symbol, kinds)
     if found is None:
         return top_version, None, []
     kind, (_, top_rate, _) = found
-    unit = "per lot" if kind == PlanRule.Kind.PER_LOT else "% of commission"
+    unit = UNITS[kind]
     info = world.version_info[top_version]
     rates = []  # (level rate or None, version, rule, scope), client's IB first
     for level in range(len(chain)):
@@ -283,12 +305,18 @@ COLUMNS = """deal_id, deal_time, client_id, partner_id, tier, kind, version_id, 
 LINES_SELECT = """
 SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_id, x.rule_id,
        d.symbol, x.rate, d.volume,
-       CASE WHEN x.kind = 'per_lot' THEN d.volume / 10000.0 ELSE abs(d.commission_amount) END,
+       CASE WHEN x.kind = 'per_lot' THEN d.volume / 10000.0
+            WHEN x.kind = 'pct_markup' THEN round(d.volume * {markup} / 10000, 8)
+            ELSE abs(d.commission_amount) END,
        CASE WHEN x.kind = 'per_lot'
             THEN trim_scale(d.volume / 10000.0)::text || ' lots x ' || x.why
+            WHEN x.kind = 'pct_markup'
+            THEN trim_scale(d.volume / 10000.0)::text || ' lots x '
+                 || trim_scale({markup}) || ' markup per lot x ' || x.why
             ELSE abs(d.commission_amount)::text || ' commission x ' || x.why END,
        x.currency, 1,
        round(CASE WHEN x.kind = 'per_lot' THEN d.volume * x.rate / 10000
+                  WHEN x.kind = 'pct_markup' THEN d.volume * {markup} * x.rate / 1000000
                   ELSE abs(d.commission_amount) * x.rate / 100 END, 8),
        'pending', NULL::jsonb, now()
   FROM clients_deal d
@@ -307,8 +335,16 @@ SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_
          WHERE o.server_id = d.server_id AND o.position_id = d.position_id AND o.entry = 0
            AND x.min_hold > 0 AND d.entry IN (1, 3) AND d.position_id <> 0
            AND o.time > d.time - x.min_hold * interval '1 second')
-   AND (x.kind = 'per_lot' OR d.commission_amount <> 0)
-"""
+   AND (x.kind = 'per_lot' OR (x.kind = 'pct_commission' AND d.commission_amount <> 0)
+        OR (x.kind = 'pct_markup' AND {markup} > 0))
+""".replace(
+    # the markup per lot of the deal's account type and symbol, in the programme's currency
+    # (evaluated only for lines of that kind: a CASE arm, and the last test of the filter)
+    "{markup}",
+    "(SELECT m.per_lot FROM ib_markup m JOIN clients_tradingaccount a"
+    " ON a.account_type_id = m.account_type_id"
+    " WHERE a.id = d.account_id AND m.symbol = d.symbol AND m.currency = x.currency)",
+)
 
 LINES_SQL = (
     "WITH ins AS (INSERT INTO ib_commissionline ("
@@ -326,6 +362,34 @@ SELECT client_id, partner_id, max(tier), date_trunc('day', deal_time), min(deal_
 SELECT count(*), array_agg(DISTINCT version_id) FROM ins
 """
 )
+
+MARKUP_TABLE = """
+CREATE TEMP TABLE ib_markup (
+    account_type_id bigint, symbol text, currency text, per_lot numeric,
+    PRIMARY KEY (account_type_id, symbol, currency)
+) ON COMMIT DROP
+"""
+
+
+def markup_rows(currencies) -> list[tuple]:
+    """(account type, symbol, currency, markup per lot in that currency) for each markup an
+    account type adds: points x point size x contract size, in the symbol's quote currency,
+    converted through the USD rates (`finance.FxRate`). A markup whose instrument has no
+    contract, digits or quote currency yet, or whose currency has no rate, pays nothing."""
+    usd = dict(FxRate.objects.values_list("currency", "usd_rate"))
+    usd["USD"] = Decimal(1)
+    rows = []
+    for m in AccountTypeMarkup.objects.select_related("instrument"):
+        value, quote = m.instrument.point_value, m.instrument.quote_currency
+        if value is None or not quote or quote not in usd or not m.markup_points:
+            continue
+        for currency in currencies:
+            if currency not in usd:
+                continue
+            per_lot = m.markup_points * value * usd[quote] / usd[currency]
+            rows.append((m.account_type_id, m.instrument.symbol, currency, round(per_lot, 8)))
+    return rows
+
 
 UNPRICED_SQL = """
 INSERT INTO ib_unpriceddeal (deal_id, partner_id, version_id, symbol, found_at)
@@ -370,7 +434,7 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
     """The temporary tables a run joins deals with: the referrals through time (ib_ref), the
     rate table (ib_rate) and the unpriced (leaf, symbol) pairs (ib_unpriced). False when no
     deal of the window has an IB."""
-    cur.execute("DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced, ib_new")
+    cur.execute("DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced, ib_new, ib_markup")
     cur.execute("SET LOCAL work_mem = '256MB'")  # the period's joins sort in memory
     cur.execute(REFERRALS_SQL)
     cur.execute("CREATE INDEX ON ib_ref (client_id, t_from)")
@@ -387,7 +451,7 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
         (FAR_PAST if i == 0 else a, FAR_FUTURE if i == len(edges) - 2 else b)
         for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))
     ] or [(FAR_PAST, FAR_FUTURE)]
-    rate_rows, unpriced_rows = [], []
+    rate_rows, unpriced_rows, markup = [], [], False
     for t_from, t_to in segments:
         at = max(t_from, low)
         for leaf, symbol in pairs:
@@ -395,10 +459,12 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
             if version is None:
                 continue  # no plan anywhere up the tree: nobody is paid, nothing to report
             if kind is None:
-                unpriced_rows.append((t_from, t_to, leaf, symbol, version))
+                if pays_deals(world, version):
+                    unpriced_rows.append((t_from, t_to, leaf, symbol, version))
                 continue
             info = world.version_info[version]
             unit = "per lot" if kind == PlanRule.Kind.PER_LOT else "%"
+            markup = markup or kind == PlanRule.Kind.PCT_MARKUP
             for e in earned:
                 rate_rows.append(
                     (
@@ -433,6 +499,12 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
         for row in unpriced_rows:
             copy.write_row(row)
     cur.execute("ANALYZE ib_rate")
+    cur.execute(MARKUP_TABLE)
+    if markup:
+        markups = markup_rows({row[11] for row in rate_rows})  # read before the COPY starts
+        with raw.copy("COPY ib_markup FROM STDIN") as copy:
+            for row in markups:
+                copy.write_row(row)
     clock.lap("rate_table")
     return True
 
@@ -469,7 +541,7 @@ def commissions_pay(*, deal_ids=None, start=None, end=None) -> dict:
                 "UPDATE ib_planversion SET paid_lines = true WHERE id = ANY(%s) AND NOT paid_lines",
                 [paid_versions],
             )
-        cur.execute("DROP TABLE ib_ref, ib_rate, ib_unpriced, ib_new")
+        cur.execute("DROP TABLE ib_ref, ib_rate, ib_unpriced, ib_new, ib_markup")
         clock.lap("rest")
     return {"lines": lines, "withheld": withheld, "unpriced": unpriced, "seconds": clock.laps}
 

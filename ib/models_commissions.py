@@ -128,6 +128,9 @@ class PlanRule(models.Model):
     class Kind(models.TextChoices):
         PER_LOT = "per_lot", "Amount per lot"
         PCT_COMMISSION = "pct_commission", "Percent of the client's commission"
+        PCT_MARKUP = "pct_markup", "Percent of the markup"
+        CPA = "cpa", "CPA per qualifying client"
+        REVSHARE = "revshare", "Revenue share (percent of the client's net loss)"
 
     version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="rules")
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PER_LOT)
@@ -135,7 +138,17 @@ class PlanRule(models.Model):
     symbol_group = models.CharField(
         max_length=20, blank=True, help_text="An instrument group, or empty (with no symbol)."
     )
-    rate = models.DecimalField(**RATE, help_text="Per lot in the programme's currency, or %.")
+    rate = models.DecimalField(
+        **RATE,
+        help_text="Per lot or per qualifying client in the programme's currency, or a percent.",
+    )
+    # What qualifies a client for a CPA (kind cpa only): a first deposit of at least
+    # `min_deposit` (programme currency) and `min_lots` closed within `within_days` of it; the
+    # CPA is clawed back when a deposit of the client is charged back within `clawback_days`.
+    min_deposit = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    min_lots = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    within_days = models.PositiveIntegerField(null=True, blank=True)
+    clawback_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["version", "symbol", "symbol_group", "kind"]
@@ -239,6 +252,9 @@ class CommissionLine(models.Model):
         COMMISSION = "commission", "Commission"
         REVERSAL = "reversal", "Reversal"
         ADJUSTMENT = "adjustment", "Adjustment"
+        CPA = "cpa", "CPA"
+        CLAWBACK = "clawback", "CPA clawback"
+        REVSHARE = "revshare", "Revenue share"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -306,6 +322,9 @@ class CommissionLine(models.Model):
         related_name="+",
         db_index=False,
     )
+    # What a line not tied to one deal is for, unique with (tier, kind): "cpa:<client>" (once per
+    # client, its clawback under the same key), "rs:<period window>:<client>:<IB>".
+    event_key = models.CharField(max_length=80, blank=True, db_default="")
     reverses = models.ForeignKey(
         "self",
         null=True,
@@ -323,7 +342,12 @@ class CommissionLine(models.Model):
                 fields=["deal", "partner", "tier", "kind"],
                 condition=Q(deal__isnull=False),
                 name="ib_line_once_per_deal_partner_tier",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["event_key", "tier", "kind"],
+                condition=~Q(event_key=""),
+                name="ib_line_once_per_event_tier",
+            ),
         ]
         indexes = [
             models.Index(fields=["partner", "deal_time"], name="ib_line_partner_time"),

@@ -2,7 +2,8 @@
 
 `period_close` (an IB manager, or the programme's schedule) for a programme and a window:
 1. pays whatever the window's deals still owe (the engine is idempotent, so this only adds
-   lines a lost task or a fixed plan left unpaid);
+   lines a lost task or a fixed plan left unpaid), the CPAs and clawbacks due, and the
+   programme's revenue share of the window (`ib.client_rules`);
 2. freezes every pending line of the programme whose deal closed before the window's end and
    no earlier period took (late lines of an earlier window included): they take the period and
    become settled. Withheld and disputed lines stay out until decided, and are taken by the
@@ -33,6 +34,7 @@ from brokerage.services import Actor, audit_record
 from finance.services import commission_credit, withdrawal_request
 
 from . import audit_events
+from .client_rules import cpa_clawback, cpa_pay, revshare_pay
 from .engine import CHECKSUM, commissions_pay
 from .models import CommissionLine, CommissionPeriod, Partner, PartnerStatement, Programme
 from .permissions import actor_label, require_manager
@@ -63,6 +65,9 @@ def period_close(*, programme: Programme, start, end, actor: Actor) -> Commissio
     if CommissionPeriod.objects.filter(programme=programme, start__lt=end, end__gt=start).exists():
         raise InvalidInput("This period overlaps one already closed.", code="period_closed")
     commissions_pay(start=start, end=end)
+    cpa_pay()
+    cpa_clawback()
+    revshare_pay(programme=programme, start=start, end=end)
     period = CommissionPeriod.objects.create(
         programme=programme, start=start, end=end, closed_by=actor_label(actor)
     )
@@ -123,7 +128,7 @@ def _settle(period, partner, currency, count, exact, actor) -> PartnerStatement:
             partner=partner,
             tier=0,
             kind=CommissionLine.Kind.ADJUSTMENT,
-            version=CommissionLine.objects.filter(period=period, partner=partner)
+            version_id=CommissionLine.objects.filter(period=period, partner=partner)
             .exclude(version=None)
             .values_list("version", flat=True)
             .first(),

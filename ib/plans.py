@@ -74,6 +74,38 @@ def _rate(value, where: str) -> Decimal:
     return rate
 
 
+PERCENT_KINDS = (PlanRule.Kind.PCT_COMMISSION, PlanRule.Kind.PCT_MARKUP, PlanRule.Kind.REVSHARE)
+PER_CLIENT_KINDS = (PlanRule.Kind.CPA, PlanRule.Kind.REVSHARE)
+
+
+def _client_terms(rule: dict, kind: str, scope: str, n: int) -> dict:
+    """A CPA's qualifying terms, checked; rates paid per client apply to every symbol."""
+    if kind not in PER_CLIENT_KINDS:
+        return {}
+    if scope:
+        raise InvalidInput(f"Rate {n}: a CPA or revenue share is for the whole plan, not a symbol.")
+    if kind != PlanRule.Kind.CPA:
+        return {}
+    terms = {}
+    for name, label, places in (
+        ("min_deposit", "Minimum first deposit", 2),
+        ("min_lots", "Minimum lots", 4),
+        ("within_days", "Days to trade them", 0),
+        ("clawback_days", "Clawback window (days)", 0),
+    ):
+        raw = str(rule.get(name) if rule.get(name) is not None else "").strip()
+        if not raw:
+            terms[name] = None
+            continue
+        value = _rate(raw, f"Rate {n}, {label}")
+        if value != value.quantize(Decimal(1).scaleb(-places)) or value > 1_000_000_000:
+            raise InvalidInput(f"Rate {n}, {label}: at most {places} decimal places.")
+        terms[name] = int(value) if places == 0 else value
+    if terms["min_lots"] and not terms["within_days"]:
+        raise InvalidInput(f"Rate {n}: give the days within which the lots must be traded.")
+    return terms
+
+
 @transaction.atomic
 def plan_version_create(
     *,
@@ -89,8 +121,9 @@ def plan_version_create(
     note: str = "",
     publish: bool = False,
 ) -> PlanVersion:
-    """A new draft version of `plan` with its rules: dicts of kind (per_lot, pct_commission),
-    symbol or symbol_group (or neither: the default) and rate."""
+    """A new draft version of `plan` with its rules: dicts of kind (per_lot, pct_commission,
+    pct_markup, cpa, revshare), symbol or symbol_group (or neither: the default), rate, and for
+    a CPA its terms (min_deposit, min_lots, within_days, clawback_days)."""
     require_manager(actor)
     if entry not in PlanVersion.Entry.values:
         raise InvalidInput("Choose which deals are paid.", fields={"entry": ["Unknown."]})
@@ -126,12 +159,16 @@ def plan_version_create(
         if (kind, symbol, group) in seen:
             raise InvalidInput(f"Rate {n}: {symbol or group or 'the default'} is set twice.")
         seen.add((kind, symbol, group))
+        rate = _rate(rule.get("rate"), f"Rate {n}")
+        if kind in PERCENT_KINDS and rate > 100:
+            raise InvalidInput(f"Rate {n}: a percent is at most 100.")
         PlanRule.objects.create(
             version=version,
             kind=kind,
             symbol=symbol,
             symbol_group=group,
-            rate=_rate(rule.get("rate"), f"Rate {n}"),
+            rate=rate,
+            **_client_terms(rule, kind, symbol or group, n),
         )
     audit_record(
         actor=actor,

@@ -5,6 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from .client_rules import cpa_clawback, cpa_pay
 from .engine import commissions_pay
 
 SWEEP_HOURS = 48
@@ -12,15 +13,20 @@ SWEEP_HOURS = 48
 
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
 def commissions_pay_task(deal_ids: list[int]) -> dict:
-    """Pay the deals a sync pass just stored (lines are unique: a repeat writes nothing)."""
-    return commissions_pay(deal_ids=deal_ids)
+    """Pay the deals a sync pass just stored (lines are unique: a repeat writes nothing), and
+    the CPA of their clients that these deals qualify."""
+    result = commissions_pay(deal_ids=deal_ids)
+    result["cpa"] = cpa_pay(deal_ids=deal_ids)
+    return result
 
 
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
 def commissions_sweep_task(hours: int = SWEEP_HOURS) -> dict:
     """Pay whatever the per-pass task missed (a lost task, a plan fixed for unpriced deals)."""
     now = timezone.now()
-    return commissions_pay(start=now - timedelta(hours=hours), end=now + timedelta(minutes=1))
+    result = commissions_pay(start=now - timedelta(hours=hours), end=now + timedelta(minutes=1))
+    result["cpa"], result["clawbacks"] = cpa_pay(), cpa_clawback()
+    return result
 
 
 def pay_synced_deals(deal_ids: list[int]) -> None:

@@ -7,6 +7,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+import hypothesis
 import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP
@@ -21,6 +22,13 @@ from brokerage.roles import ROLES
 from brokerage.services import staff_user_upsert
 from clients.services import client_register
 from ib.services import partner_create
+
+# Property tests share the machine with the rest of the suite (and with other runs): time spent
+# drawing inputs under load says nothing about the code, so it is not a failure.
+hypothesis.settings.register_profile(
+    "suite", suppress_health_check=[hypothesis.HealthCheck.too_slow], deadline=None
+)
+hypothesis.settings.load_profile("suite")
 
 # Codes the tests write through audit_record that no product catalogue declares.
 test_event = catalogue("tests")

@@ -3,6 +3,7 @@ import re
 from django.core import mail
 
 from tests.conftest import signup_form
+from tests.finance.conftest import methods  # noqa: F401 (payment methods for deposits)
 from tests.ib.test_commissions import network  # noqa: F401 (the three-level network fixture)
 
 

@@ -1,0 +1,328 @@
+"""Earnings per client rather than per deal: the CPA (and its clawback) and the revenue share.
+
+**CPA** (rule kind `cpa`, the plan default: no symbol or group). A client qualifies once: a
+first deposit of at least the rule's `min_deposit` (in the programme's currency, converted
+through the USD rates) and at least `min_lots` closed on real accounts within `within_days` of
+that deposit. The tree and the plan in force at the first deposit decide who earns and how much
+(a partner that brought the depositor is the one paid); the line is dated when the client
+qualified. Each level of the chain earns as for a deal (by difference, or a share of the level
+below), never more than the top's CPA. `cpa:<client>` is the line's event key, unique with the
+tier and kind in the database: a client pays one CPA per level, whatever reruns or races.
+
+**Clawback.** A chargeback of any of the client's deposits opened within the rule's
+`clawback_days` of the CPA line's date writes a `clawback` line of the opposite amount under the
+same key (once): the period nets it, or carries it forward if already paid.
+
+**Revenue share** (rule kind `revshare`, a percent). When a programme's period closes, each
+client's net trading result over the period on real accounts (profit, swap and commission of
+its trade deals, converted to the programme's currency) is paid to its IB's chain by the rates
+in force at the period's end: the client's net loss x rate. A client that won gives a negative
+line, so the partner's statement nets it, and a period whose total is negative is carried
+forward to the next (`ib.periods`): the negative carry-forward.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.utils import timezone
+
+from finance.models import FxRate
+
+from .engine import HUNDRED, World, earnings, n
+from .models import CommissionLine, PlanRule, Programme
+
+CPA_KINDS = (PlanRule.Kind.CPA,)
+REVSHARE_KINDS = (PlanRule.Kind.REVSHARE,)
+LOT = Decimal(10000)
+
+# Clients with a completed first deposit and no CPA line yet, with their IB at that deposit.
+CPA_CANDIDATES = """
+SELECT d.client_id, d.completed_at, d.amount, d.currency, r.partner_id, d.reference
+  FROM finance_deposit d
+  JOIN LATERAL (SELECT partner_id FROM ib_referrallink l
+                 WHERE l.client_id = d.client_id AND l.valid_from <= d.completed_at
+                 ORDER BY l.valid_from DESC LIMIT 1) r ON r.partner_id IS NOT NULL
+ WHERE d.is_ftd AND d.status = 'completed' AND d.completed_at >= %(since)s
+   AND (%(deals)s::bigint[] IS NULL
+        OR d.client_id IN (SELECT client_id FROM clients_deal WHERE id = ANY(%(deals)s)))
+   AND NOT EXISTS (SELECT 1 FROM ib_commissionline c
+                    WHERE c.event_key = 'cpa:' || d.client_id AND c.kind = 'cpa')
+"""
+
+# When each candidate reached its lots: the running sum of lots closed on real accounts from
+# the first deposit, within the window (one row per client that got there).
+QUALIFIED = """
+SELECT q.client_id, q.lots, hit.time, hit.total
+  FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::bigint[])
+       AS q(client_id, since, until, lots)
+  JOIN LATERAL (
+        SELECT s.time, s.total FROM (
+            SELECT d.time, sum(d.volume) OVER (ORDER BY d.time, d.id) AS total
+              FROM clients_deal d
+             WHERE d.client_id = q.client_id AND d.time >= q.since AND d.time < q.until
+               AND d.action IN (0, 1) AND d.entry IN (1, 3) AND d.volume > 0
+               AND d.account_id NOT IN (SELECT id FROM clients_tradingaccount
+                                         WHERE "group" ILIKE 'demo%%')) s
+         WHERE s.total >= q.lots ORDER BY s.time LIMIT 1) hit ON true
+"""
+
+CLAWBACKS = """
+SELECT l.id, l.client_id, l.partner_id, l.tier, l.version_id, l.rule_id, l.amount, l.currency,
+       l.event_key, cb.opened_at, cb.provider_reference, dep.reference, r.clawback_days
+  FROM ib_commissionline l
+  JOIN ib_planrule r ON r.id = l.rule_id
+  JOIN LATERAL (SELECT c.opened_at, c.provider_reference, c.deposit_id
+                  FROM finance_chargeback c JOIN finance_deposit x ON x.id = c.deposit_id
+                 WHERE x.client_id = l.client_id
+                   AND c.opened_at <= l.deal_time + coalesce(r.clawback_days, 0) * interval '1 day'
+                 ORDER BY c.opened_at LIMIT 1) cb ON true
+  JOIN finance_deposit dep ON dep.id = cb.deposit_id
+ WHERE l.kind = 'cpa' AND r.clawback_days IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM ib_commissionline b
+                    WHERE b.event_key = l.event_key AND b.tier = l.tier AND b.kind = 'clawback')
+"""
+
+# Each client's net trading result over a window by its IB at each deal and account currency.
+RESULTS = """
+SELECT d.client_id, r.partner_id, a.currency,
+       sum(d.profit_amount + d.swap_amount + d.commission_amount), max(d.time), count(*)
+  FROM clients_deal d
+  JOIN clients_tradingaccount a ON a.id = d.account_id
+  JOIN LATERAL (SELECT partner_id FROM ib_referrallink l
+                 WHERE l.client_id = d.client_id AND l.valid_from <= d.time
+                 ORDER BY l.valid_from DESC LIMIT 1) r ON r.partner_id IS NOT NULL
+ WHERE d.time >= %s AND d.time < %s AND d.action IN (0, 1) AND a."group" NOT ILIKE 'demo%%'
+ GROUP BY d.client_id, r.partner_id, a.currency
+"""
+
+
+def _usd_rates() -> dict[str, Decimal]:
+    rates = dict(FxRate.objects.values_list("currency", "usd_rate"))
+    rates["USD"] = Decimal(1)
+    return rates
+
+
+def convert(amount: Decimal, source: str, target: str, rates: dict) -> Decimal | None:
+    """`amount` in `source` expressed in `target` through the USD rates (None: no rate)."""
+    if source == target:
+        return amount
+    if source not in rates or target not in rates:
+        return None
+    return amount * rates[source] / rates[target]
+
+
+def _insert(lines: list[CommissionLine]) -> int:
+    """Write the lines; one already there (same event, tier and kind) is left as it is."""
+    if not lines:
+        return 0
+    mine = CommissionLine.objects.filter(
+        event_key__in={line.event_key for line in lines}, kind__in={line.kind for line in lines}
+    )
+    before = mine.count()
+    # the event key's unique index: a rerun or a race writes nothing twice
+    CommissionLine.objects.bulk_create(lines, ignore_conflicts=True)
+    return mine.count() - before
+
+
+def cpa_pay(*, deal_ids: list[int] | None = None, now=None) -> int:
+    """Write the CPA lines of the clients that qualified (all, or the clients of `deal_ids`)
+    and are not paid yet. Returns how many lines were written."""
+    now = now or timezone.now()
+    longest = (
+        PlanRule.objects.filter(kind=PlanRule.Kind.CPA)
+        .order_by("-within_days")
+        .values_list("within_days", flat=True)
+        .first()
+    )
+    if longest is None:
+        return 0
+    with connection.cursor() as cur:
+        cur.execute(
+            CPA_CANDIDATES,
+            # a first deposit older than the longest window can no longer qualify (the sweeps
+            # look a few days back for rules without lots, which qualify at the deposit)
+            {"since": now - timedelta(days=max(longest or 0, 3) + 1), "deals": deal_ids},
+        )
+        candidates = cur.fetchall()
+    if not candidates:
+        return 0
+    world, rates = World.load(set()), _usd_rates()
+    waiting = {}  # client -> (first deposit, leaf, top version, rule, earned)
+    for client_id, at, amount, currency, leaf, reference in candidates:
+        version, kind, earned = earnings(world, leaf, "", at, CPA_KINDS)
+        if kind is None or not earned:
+            continue
+        rule = PlanRule.objects.get(
+            version_id=version, kind=PlanRule.Kind.CPA, symbol="", symbol_group=""
+        )
+        programme_currency = world.version_info[version].plan.programme.currency
+        deposit = convert(amount, currency, programme_currency, rates)
+        if deposit is None or deposit < (rule.min_deposit or 0):
+            continue
+        until = at + timedelta(days=rule.within_days or 0)
+        if rule.min_lots and until <= at:
+            continue
+        waiting[client_id] = (at, until, amount, currency, reference, rule, earned)
+    lines = []
+    qualified = _qualified(waiting)
+    for client_id, (at, _, amount, currency, reference, rule, earned) in waiting.items():
+        if client_id not in qualified:
+            continue
+        when, closed = qualified[client_id]
+        lots = Decimal(closed) / LOT
+        programme_currency = rule.version.plan.programme.currency
+        why = (
+            f"first deposit {n(amount)} {currency} ({reference}) on {at:%Y-%m-%d}, "
+            f"at least {n(rule.min_deposit or 0)} {programme_currency}; "
+            f"{n(lots)} lots closed by {when:%Y-%m-%d}, at least {n(rule.min_lots or 0)} "
+            f"within {rule.within_days or 0} days"
+        )
+        for e in earned:
+            lines.append(
+                CommissionLine(
+                    deal_time=when,
+                    client_id=client_id,
+                    partner_id=e.partner,
+                    tier=e.tier,
+                    kind=CommissionLine.Kind.CPA,
+                    version_id=e.version,
+                    rule_id=e.rule,
+                    rate=e.rate,
+                    volume=closed,
+                    base_amount=Decimal(1),
+                    formula=f"CPA {n(e.rate)} {programme_currency}: {e.formula}; {why}"[:255],
+                    currency=programme_currency,
+                    amount=e.rate,
+                    event_key=f"cpa:{client_id}",
+                )
+            )
+    return _insert(lines)
+
+
+def _qualified(waiting: dict) -> dict[int, tuple]:
+    """client -> (when it reached its lots, lots closed then in 1/10000), for those that did. A
+    rule without lots qualifies at the first deposit."""
+    out, ask = {}, []
+    for client_id, (at, until, _, _, _, rule, _) in waiting.items():
+        if not rule.min_lots:
+            out[client_id] = (at, 0)
+        else:
+            ask.append((client_id, at, until, int(rule.min_lots * LOT)))
+    if ask:
+        with connection.cursor() as cur:
+            cur.execute(QUALIFIED, [list(column) for column in zip(*ask, strict=True)])
+            for client_id, _, when, total in cur.fetchall():
+                out[client_id] = (when, total)
+    return out
+
+
+def cpa_clawback() -> int:
+    """Claw back each CPA whose client had a deposit charged back within the rule's window
+    (once per CPA line). Returns how many clawback lines were written."""
+    with connection.cursor() as cur:
+        cur.execute(CLAWBACKS)
+        rows = cur.fetchall()
+    lines = [
+        CommissionLine(
+            deal_time=max(opened, deal_time),
+            client_id=client_id,
+            partner_id=partner_id,
+            tier=tier,
+            kind=CommissionLine.Kind.CLAWBACK,
+            version_id=version_id,
+            rule_id=rule_id,
+            rate=Decimal(0),
+            base_amount=amount,
+            formula=(
+                f"CPA of {n(amount)} {currency} clawed back: deposit {deposit} charged back "
+                f"({chargeback}) on {opened:%Y-%m-%d}, within {days} days of the CPA"
+            )[:255],
+            currency=currency,
+            amount=-amount,
+            event_key=key,
+            reverses_id=line_id,
+        )
+        for (
+            line_id,
+            client_id,
+            partner_id,
+            tier,
+            version_id,
+            rule_id,
+            amount,
+            currency,
+            key,
+            opened,
+            chargeback,
+            deposit,
+            days,
+        ), deal_time in _with_times(rows)
+    ]
+    return _insert(lines)
+
+
+def _with_times(rows):
+    times = dict(
+        CommissionLine.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "deal_time")
+    )
+    return [(row, times[row[0]]) for row in rows]
+
+
+def revshare_pay(*, programme: Programme, start, end) -> int:
+    """Write the revenue-share lines of `programme`'s period [start, end): per client and IB,
+    the client's net loss over the period x each level's rate (see the module). Returns how
+    many lines were written."""
+    if not PlanRule.objects.filter(
+        kind=PlanRule.Kind.REVSHARE, version__plan__programme=programme
+    ).exists():
+        return 0
+    with connection.cursor() as cur:
+        cur.execute(RESULTS, [start, end])
+        results = cur.fetchall()
+    world, rates = World.load(set()), _usd_rates()
+    at = end - timedelta(microseconds=1)  # the period's last moment: its rates, its lines
+    window = f"{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}"
+    net: dict[tuple, list] = {}
+    for client_id, leaf, currency, result, last, deals in results:
+        entry = net.setdefault((client_id, leaf), [Decimal(0), [], last, 0])
+        entry[1].append((currency, Decimal(result)))
+        entry[2], entry[3] = max(entry[2], last), entry[3] + deals
+    lines = []
+    for (client_id, leaf), (_, parts, last, deals) in net.items():
+        version, kind, earned = earnings(world, leaf, "", at, REVSHARE_KINDS)
+        if kind is None or world.version_info[version].plan.programme_id != programme.pk:
+            continue
+        target = world.version_info[version].plan.programme.currency
+        converted = [convert(value, currency, target, rates) for currency, value in parts]
+        if any(value is None for value in converted):
+            continue  # a currency without a rate: paid once the rate is set (period rerun)
+        loss = -sum(converted, Decimal(0))
+        if not loss:
+            continue
+        what = "net loss" if loss > 0 else "net gain (negative)"
+        for e in earned:
+            lines.append(
+                CommissionLine(
+                    deal_time=min(last, at),
+                    client_id=client_id,
+                    partner_id=e.partner,
+                    tier=e.tier,
+                    kind=CommissionLine.Kind.REVSHARE,
+                    version_id=e.version,
+                    rule_id=e.rule,
+                    rate=e.rate,
+                    volume=0,
+                    base_amount=loss,
+                    formula=(
+                        f"{what} {n(round(loss, 2))} {target} over {deals} deals "
+                        f"{start:%Y-%m-%d} to {at:%Y-%m-%d} x {e.formula}"
+                    )[:255],
+                    currency=target,
+                    amount=round(loss * e.rate / HUNDRED, 8),
+                    event_key=f"rs:{window}:{client_id}:{leaf}",
+                )
+            )
+    return _insert(lines)
