@@ -43,6 +43,8 @@ from ib.plans import (
 )
 from ib.services import partner_create, referral_attribute
 
+from .ib_links import install_demo_links
+
 HISTORY_DAYS = 35  # the book's history reaches 30 days back
 PLANS = {
     "Master IB": {
@@ -115,7 +117,8 @@ def install_demo_ib(*, actor: str, password: str) -> dict:
             actor=actor,
             reason="Demo: the partner's identity and company documents verified.",
         )
-    referred = _refer(partners, since, actor)
+    links = install_demo_links(partner=master, actor=actor)
+    referred = _refer(partners, since, actor, links=[link.code for link in links])
     _related_client(partners["introducer@demo.test"])
     paid = commissions_pay(start=since, end=timezone.now())
     closed = _close_last_month(programme, actor)
@@ -137,9 +140,10 @@ def _person(email: str, company: str, password: str) -> User:
     return user
 
 
-def _refer(partners: dict[str, Partner], since, actor) -> int:
+def _refer(partners: dict[str, Partner], since, actor, links: list[str]) -> int:
     """The first book clients with an account (never the named traders), a score per partner,
-    referred through its code; their IB from the start of their history."""
+    referred through its code (some of the master IB's through its campaign `links`); their IB
+    from the start of their history."""
     if Referral.objects.filter(partner__in=partners.values()).count() >= CLIENTS_PER_PARTNER * 3:
         return 0
     taken = set(Referral.objects.values_list("client_id", flat=True))
@@ -154,7 +158,10 @@ def _refer(partners: dict[str, Partner], since, actor) -> int:
     for n, pk in enumerate(ids):
         partner = list(partners.values())[n % len(partners)]
         client = clients[pk]
-        if referral_attribute(client=client, code=partner.referral_code, actor=actor):
+        code = partner.referral_code
+        if partner.referral_code == "DEMOIB" and n % 9 < 6:  # two in three of its clients
+            code = links[n % 9 % len(links)]
+        if referral_attribute(client=client, code=code, actor=actor):
             referral_link_record(
                 client=client,
                 partner=partner,

@@ -29,3 +29,4 @@ LINE_RELEASED = event("commission_line.released", "Withheld commission line rele
 LINE_CANCELLED = event("commission_line.cancelled", "Withheld commission line cancelled")
 PARTNER_TOKEN_CREATED = event("partner.token_created", "Partner API token created")
 PARTNER_TOKEN_REVOKED = event("partner.token_revoked", "Partner API token revoked")
+CAMPAIGN_LINK_CREATED = event("campaign_link.created", "Partner campaign link created")

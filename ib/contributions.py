@@ -19,9 +19,12 @@ for item in [
     NavItem("Overview", "partners:home", "speedometer2", order=0),
     NavItem("Network", "partners:network", "diagram-3", order=10),
     NavItem("Clients", "partners:clients", "person-lines-fill", order=15),
+    NavItem("Links", "partners:links", "link-45deg", order=17),
     NavItem("Commissions", "partners:commissions", "cash-coin", order=20),
+    NavItem("Earnings", "partners:earnings", "bar-chart-line", order=22),
     NavItem("Disputes", "partners:disputes", "chat-square-text", order=25),
     NavItem("Statements", "partners:statements", "file-earmark-text", order=30),
+    NavItem("Payouts", "partners:payouts", "bank", order=35),
     NavItem("API", "partners:api_tokens", "key", order=40),
 ]:
     contribute(NAV_PARTNERS, item, order=item.order)
@@ -35,6 +38,7 @@ for item in [
     NavItem("Fraud checks", "ib:fraud", "shield-exclamation", "ib.manage_commissions", 74, "IB"),
     NavItem("Disputes", "ib:disputes", "chat-square-text", "ib.manage_commissions", 75, "IB"),
     NavItem("Withheld lines", "ib:withheld", "pause-circle", "ib.manage_commissions", 76, "IB"),
+    NavItem("Campaign links", "ib:links", "link-45deg", "ib.manage_commissions", 77, "IB"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

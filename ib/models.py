@@ -91,6 +91,14 @@ class Referral(models.Model):
         "clients.Client", on_delete=models.PROTECT, related_name="referral"
     )
     code = models.CharField(max_length=32, help_text="The referral code as followed.")
+    campaign_link = models.ForeignKey(
+        "ib.CampaignLink",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referrals",
+        help_text="The partner's campaign link the client came through, if any.",
+    )
     attributed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -166,5 +174,6 @@ from .models_commissions import (  # noqa: E402, F401
 )
 from .models_disputes import CommissionDispute  # noqa: E402, F401
 from .models_fraud import FraudThresholds  # noqa: E402, F401
+from .models_links import CampaignLink, LinkClick, LinkDay  # noqa: E402, F401
 from .models_periods import CommissionPeriod, PartnerStatement  # noqa: E402, F401
 from .models_tokens import PartnerToken  # noqa: E402, F401

@@ -436,3 +436,31 @@ def partner_attribution_history(partner, limit: int = 50) -> list:
         .select_related("client__user", "partner__user")
         .order_by("-valid_from", "-pk")[:limit]
     )
+
+
+def partner_earnings_by_client(*, partner, date_from, date_to) -> list[dict]:
+    """What each client's deals closed in the range earned `partner`, per currency, most first,
+    with the client masked as a partner sees it. One aggregate and one read of the names."""
+    from django.db.models import Sum
+
+    from brokerage.models import User
+
+    from .models import CommissionLine
+
+    start, end = day_bounds(date_from, date_to)
+    rows = list(
+        CommissionLine.objects.filter(partner=partner, deal_time__gte=start, deal_time__lt=end)
+        .values("client_id", "client__user_id", "currency")
+        .annotate(amount=Sum("amount"), lines=Count("id"))
+        .order_by("-amount", "client_id", "currency")
+    )
+    users = User.objects.in_bulk({r["client__user_id"] for r in rows})
+    return [
+        {
+            "client": masked_client(users[r["client__user_id"]]),
+            "currency": r["currency"],
+            "amount": r["amount"],
+            "lines": r["lines"],
+        }
+        for r in rows
+    ]

@@ -12,7 +12,8 @@ from clients.services import partner_holder_open
 from ib import audit_events
 from leads.selectors import lead_for_person
 
-from .models import Attribution, Partner, PendingReferral, Referral, ReferralLink
+from .links import link_for_code
+from .models import Attribution, CampaignLink, Partner, PendingReferral, Referral, ReferralLink
 from .permissions import require_manager
 from .plans import moment_check, parent_link_record, referral_link_record
 
@@ -30,7 +31,8 @@ def partner_create(
     partner_user_check(user)
     fields = {"company_name": company_name, "parent": parent}
     if referral_code:
-        if Partner.objects.filter(referral_code=referral_code).exclude(user=user).exists():
+        taken = Partner.objects.filter(referral_code=referral_code).exclude(user=user).exists()
+        if taken or CampaignLink.objects.filter(code=referral_code).exists():
             raise InvalidInput(
                 "That referral code is taken.", fields={"referral_code": ["Already in use."]}
             )
@@ -92,6 +94,16 @@ def _active_partner(code: str) -> Partner | None:
     return Partner.objects.filter(referral_code=code, status=Partner.Status.ACTIVE).first()
 
 
+def _active_referrer(code: str) -> tuple[Partner | None, CampaignLink | None]:
+    """The active partner a code credits: its own referral code, or one of its campaign links
+    (then the link too)."""
+    partner = _active_partner(code)
+    if partner is not None:
+        return partner, None
+    link = link_for_code(code)
+    return (link.partner, link) if link is not None else (None, None)
+
+
 def _made_by(actor: Actor) -> dict:
     if isinstance(actor, str):
         return {"made_by": None, "made_by_label": actor}
@@ -99,9 +111,20 @@ def _made_by(actor: Actor) -> dict:
 
 
 def _referral_create(
-    *, client, partner: Partner, code: str, actor: Actor, request, evidence, at=None, reason=""
+    *,
+    client,
+    partner: Partner,
+    code: str,
+    actor: Actor,
+    request,
+    evidence,
+    at=None,
+    reason="",
+    link=None,
 ):
-    referral = Referral.objects.create(partner=partner, client=client, code=code)
+    referral = Referral.objects.create(
+        partner=partner, client=client, code=code, campaign_link=link
+    )
     # from the client's registration unless told: the deals before the attribution are the
     # IB's too
     at = at or min(client.created_at, timezone.now())
@@ -110,7 +133,12 @@ def _referral_create(
         actor=actor,
         action=audit_events.REFERRAL_ATTRIBUTED,
         target=client,
-        evidence={"partner": partner.pk, "code": code, **evidence},
+        evidence={
+            "partner": partner.pk,
+            "code": code,
+            **({"campaign_link": link.pk} if link is not None else {}),
+            **evidence,
+        },
         request=request,
     )
     return referral
@@ -118,20 +146,22 @@ def _referral_create(
 
 @transaction.atomic
 def referral_attribute(*, client, code: str, actor: Actor, request=None) -> Referral | None:
-    """Attribute a newly registered client to the active partner owning `code`.
+    """Attribute a newly registered client to the active partner owning `code` (its referral
+    code, or one of its campaign links', which the referral then records).
 
     An unknown or suspended code, or a client already attributed, attributes nothing.
     """
-    partner = _active_partner(code)
+    partner, link = _active_referrer(code)
     if partner is None or Referral.objects.filter(client=client).exists():
         return None
     return _referral_create(
         client=client,
         partner=partner,
-        code=partner.referral_code,
+        code=link.code if link is not None else partner.referral_code,
         actor=actor,
         request=request,
         evidence={},
+        link=link,
     )
 
 
@@ -145,7 +175,7 @@ def lead_attribute(
     IB manager made (`lead_attribution_set`) least of all. An unknown or suspended code
     credits nothing.
     """
-    partner = _active_partner(code)
+    partner, link = _active_referrer(code)
     if partner is None:
         return None
     attribution, created = Attribution.objects.get_or_create(
@@ -153,7 +183,7 @@ def lead_attribute(
         defaults={
             "partner": partner,
             "source": source,
-            "code": partner.referral_code,
+            "code": link.code if link is not None else partner.referral_code,
             "made_at": timezone.now(),
             **_made_by(actor),
         },
@@ -164,7 +194,7 @@ def lead_attribute(
         actor=actor,
         action=audit_events.LEAD_ATTRIBUTED,
         target=lead,
-        evidence={"partner": partner.pk, "code": partner.referral_code, "source": source},
+        evidence={"partner": partner.pk, "code": attribution.code, "source": source},
         request=request,
     )
     return attribution

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views_backoffice as views
-from . import views_fraud
+from . import views_fraud, views_links
 
 app_name = "ib"
 
@@ -13,5 +13,6 @@ urlpatterns = [
     path("fraud/", views_fraud.fraud, name="fraud"),
     path("disputes/", views.disputes, name="disputes"),
     path("disputes/<id:dispute_id>/", views.dispute, name="dispute"),
+    path("links/", views_links.links_backoffice, name="links"),
     path("withheld/", views.withheld, name="withheld"),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views_partners, views_tokens
+from . import views_earnings, views_links, views_partners, views_payouts, views_tokens
 
 app_name = "partners"
 
@@ -18,6 +18,11 @@ urlpatterns = [
         views_partners.statement_download,
         name="statement_download",
     ),
+    path("earnings/", views_earnings.earnings, name="earnings"),
+    path("payouts/", views_payouts.payouts, name="payouts"),
+    path("payouts/request/", views_payouts.payout_request, name="payout_request"),
+    path("links/", views_links.links, name="links"),
+    path("links/<id:link_id>/", views_links.link, name="link"),
     path("api/", views_tokens.api_tokens, name="api_tokens"),
     path("api/<id:token_id>/revoke/", views_tokens.api_token_revoke, name="api_token_revoke"),
 ]

@@ -99,3 +99,14 @@ def test_ib_bench_smoke():
     assert figures["no_line_twice"] and figures["deals_paid_above_top_rate"] == 0
     assert figures["short_holds_paid"] == 0 and figures["recompute_same_checksum"]
     assert figures["new_lines"] > 0
+
+
+def test_ib_links_bench_smoke():
+    figures = run_bench(
+        "ib_links.py", "--clicks", "20000", "--links", "40", "--partners", "8",
+        "--registrations", "500",
+    )  # fmt: skip
+    assert figures["counts_agree"] and figures["linkday_rows"] > 0
+    funnel = figures["busiest_partner_funnel"]
+    assert funnel["clicks"] > funnel["registrations"] > funnel["verified"] > funnel["traded"] > 0
+    assert figures["click_ms"] > 0 and figures["backoffice_page_ms"] > 0

@@ -72,6 +72,12 @@ MAIN_PAGES = [
     ("backoffice-ib-withheld", "ib:withheld", "ib_manager"),
     ("partners-api", "partners:api_tokens", "partner"),
     ("partners-clients", "partners:clients", "partner"),
+    ("partners-links", "partners:links", "partner"),
+    ("partners-earnings", "partners:earnings", "partner"),
+    ("partners-payouts", "partners:payouts", "partner"),
+    ("partners-payout-request", "partners:payout_request", "partner"),
+    ("partners-link", "partners:link", "partner"),
+    ("backoffice-ib-links", "ib:links", "ib_manager"),
 ]
 
 
@@ -110,6 +116,10 @@ def demo_kwargs() -> dict[str, dict]:
         # the demo partner's direct sub-IB
         "partners:sub_rates": ("partner_id", _first("ib.Partner", referral_code="DEMOSUB")),
         "ib:dispute": ("dispute_id", _first("ib.CommissionDispute")),
+        "partners:link": (
+            "link_id",
+            _first("ib.CampaignLink", partner__referral_code="DEMOIB"),
+        ),
         "partners:dispute_new": (
             "line_id",
             _first("ib.CommissionLine", partner__referral_code="DEMOIB", status="pending"),

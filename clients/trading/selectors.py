@@ -103,3 +103,16 @@ def markup_for(account_type: AccountType, symbol) -> Decimal | None:
         .values_list("markup_points", flat=True)
         .first()
     )
+
+
+def has_traded(client_ref: str = "pk"):
+    """An expression, true when the client at `client_ref` (an `OuterRef` path) has made a
+    trade (a buy or a sell deal, not a balance operation): the funnels' "first trade". One
+    probe of the (client, time) index per client."""
+    from django.db.models import Exists, OuterRef
+
+    return Exists(
+        Deal.objects.filter(
+            client=OuterRef(client_ref), action__in=[Deal.Action.BUY, Deal.Action.SELL]
+        )
+    )

@@ -15,12 +15,13 @@
       return Object.assign({ backgroundColor: background, borderColor: spec.kind === "doughnut"
         ? "#fff" : color, fill: spec.kind === "line", tension: 0.3 }, ds);
     });
-    new Chart(canvas, {
-      type: spec.kind,
-      data: { labels: spec.labels, datasets: datasets },
-      options: { responsive: true, maintainAspectRatio: false, animation: false,
-                 plugins: { legend: { display: datasets.length > 1 || spec.kind === "doughnut" } },
-                 scales: spec.kind === "doughnut" ? {} : { y: { beginAtZero: true, ticks: { precision: 0 } } } }
-    });
+    var options = { responsive: true, maintainAspectRatio: false, animation: false,
+                    plugins: { legend: { display: datasets.length > 1 || spec.kind === "doughnut" } },
+                    scales: spec.kind === "doughnut" ? {} : { y: { beginAtZero: true, ticks: { precision: 0 } } } };
+    if (spec.horizontal) {  // bars along x, one row per label (long labels: names)
+      options.indexAxis = "y";
+      options.scales = { x: { beginAtZero: true } };
+    }
+    new Chart(canvas, { type: spec.kind, data: { labels: spec.labels, datasets: datasets }, options: options });
   });
 })();

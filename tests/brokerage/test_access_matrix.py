@@ -61,6 +61,12 @@ MATRIX: dict[str, set[str]] = {
     "partners:statement_download": {"partner"},
     "partners:api_tokens": {"partner"},  # then: own tokens only (tests/ib/test_partner_api.py)
     "partners:api_token_revoke": {"partner"},
+    "partners:links": {"partner"},  # then: own links only (tests/ib/test_campaign_links.py)
+    "partners:earnings": {"partner"},  # then: own lines only (test_partner_earnings_payouts)
+    "partners:payouts": {"partner"},
+    "partners:payout_request": {"partner"},
+    "partners:link": {"partner"},
+    "ib:links": {"ib_manager"},
     "admin:index": {"ops_admin"},
     "leads:inbox": {"sales_agent", "senior_account_manager"},
     "leads:all": {"ops_admin"},
@@ -179,6 +185,7 @@ ALLOWED_STATUS = {
     "ib:partner": 404,
     "ib:dispute": 404,
     "partners:dispute_new": 404,
+    "partners:link": 404,
     "finance:wire_return": 405,
     "retention:flag": 404,
     "retention:action": 405,
@@ -231,6 +238,7 @@ URL_KWARGS = {
     "ib:partner": {"partner_id": 999999},
     "ib:dispute": {"dispute_id": 999999},
     "partners:dispute_new": {"line_id": 999999},
+    "partners:link": {"link_id": 999999},
     **{
         name: {"lead_id": 999999}
         for name in (

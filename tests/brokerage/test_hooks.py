@@ -79,11 +79,14 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
         "partners:home",
         "partners:network",
         "partners:clients",
+        "partners:links",
         "partners:commissions",
+        "partners:earnings",
         "partners:disputes",
         "partners:statements",
+        "partners:payouts",
         "partners:api_tokens",
     }
     ib_pages = {"ib:partners", "ib:periods", "ib:unpriced", "ib:fraud", "ib:disputes"}
-    ib_pages.add("ib:withheld")
+    ib_pages |= {"ib:withheld", "ib:links"}
     assert ib_pages <= url_names(hooks.NAV_BACKOFFICE)

@@ -53,7 +53,14 @@ def demo(seeded, db):
 
 from decimal import Decimal  # noqa: E402
 
-from ib.models import CommissionDispute, CommissionLine, PartnerStatement, Referral  # noqa: E402
+from ib.models import (  # noqa: E402
+    CampaignLink,
+    CommissionDispute,
+    CommissionLine,
+    LinkClick,
+    PartnerStatement,
+    Referral,
+)
 
 
 def snapshot():
@@ -74,7 +81,22 @@ def snapshot():
         "statements": sorted(
             PartnerStatement.objects.values_list("partner__referral_code", "amount", "outcome")
         ),
+        "campaign_links": sorted(CampaignLink.objects.values_list("code", "name")),
+        "link_clicks": LinkClick.objects.count(),
+        "referrals_by_link": Referral.objects.filter(campaign_link__isnull=False).count(),
     }
+
+
+def test_the_demo_partner_has_two_campaign_links_with_clicks_and_registrations(demo):
+    from ib.selectors_links import link_funnels
+
+    master = Partner.objects.get(referral_code="DEMOIB")
+    links = list(CampaignLink.objects.filter(partner=master))
+    assert len(links) == 2
+    funnels = link_funnels(links)
+    for link in links:
+        assert funnels[link.pk]["clicks"] > funnels[link.pk]["registrations"] > 0, link
+    assert Referral.objects.filter(partner=master, campaign_link=None).exists()  # its own code
 
 
 def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(demo):
