@@ -198,6 +198,17 @@ EMAILS = {
             },
         ),
         ClientEmail(
+            "partner_application_decided",
+            "Partner application decided (IB partners)",
+            "An IB manager approves or rejects a partner's application to a programme.",
+            {
+                "approved": False,
+                "programme": "Standard IB",
+                "reason": "We could not verify the website you gave.",
+                "partner_area": True,
+            },
+        ),
+        ClientEmail(
             "commission_dispute_decided",
             "Commission dispute decided (IB partners)",
             "An IB manager rejects a partner's dispute of a commission line, or adjusts it "

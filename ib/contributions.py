@@ -25,6 +25,7 @@ for item in [
     NavItem("Disputes", "partners:disputes", "chat-square-text", order=25),
     NavItem("Statements", "partners:statements", "file-earmark-text", order=30),
     NavItem("Payouts", "partners:payouts", "bank", order=35),
+    NavItem("Invite a sub-IB", "partners:invitations", "person-plus", order=37),
     NavItem("API", "partners:api_tokens", "key", order=40),
 ]:
     contribute(NAV_PARTNERS, item, order=item.order)
@@ -39,6 +40,15 @@ for item in [
     NavItem("Disputes", "ib:disputes", "chat-square-text", "ib.manage_commissions", 75, "IB"),
     NavItem("Withheld lines", "ib:withheld", "pause-circle", "ib.manage_commissions", 76, "IB"),
     NavItem("Campaign links", "ib:links", "link-45deg", "ib.manage_commissions", 77, "IB"),
+    NavItem("Applications", "ib:applications", "person-check", "ib.manage_commissions", 78, "IB"),
+    NavItem(
+        "Partner agreement",
+        "ib:agreements",
+        "file-earmark-check",
+        "ib.manage_commissions",
+        79,
+        "IB",
+    ),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

@@ -15,8 +15,8 @@ def _valid_from() -> forms.DateTimeField:
         label="From (UTC)",
         required=False,
         widget=MOMENT,
-        help_text="Empty: now. A date in the past takes effect from then; "
-        "deals already paid stay as they were paid.",
+        help_text="Empty: now. A past date takes effect from then, "
+        "never before a deal already paid.",
     )
 
 

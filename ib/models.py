@@ -19,8 +19,10 @@ def new_referral_code() -> str:
 
 class Partner(models.Model):
     class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting approval"
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
+        REJECTED = "rejected", "Rejected"
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="partner"
@@ -175,5 +177,11 @@ from .models_commissions import (  # noqa: E402, F401
 from .models_disputes import CommissionDispute  # noqa: E402, F401
 from .models_fraud import FraudThresholds  # noqa: E402, F401
 from .models_links import CampaignLink, LinkClick, LinkDay  # noqa: E402, F401
+from .models_onboarding import (  # noqa: E402, F401
+    AgreementAcceptance,
+    PartnerAgreement,
+    PartnerApplication,
+    PartnerInvitation,
+)
 from .models_periods import CommissionPeriod, PartnerStatement  # noqa: E402, F401
 from .models_tokens import PartnerToken  # noqa: E402, F401

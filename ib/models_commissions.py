@@ -43,6 +43,11 @@ class Programme(models.Model):
     registration = models.CharField(
         max_length=12, choices=Registration.choices, default=Registration.MANAGER
     )
+    invited_need_approval = models.BooleanField(
+        default=False,
+        help_text="A sub-IB who joins by invitation waits for an IB manager's approval "
+        "(otherwise it is active at once).",
+    )
     period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTHLY)
     currency = models.CharField(max_length=3, default="USD", help_text="What partners are paid in.")
     auto_payout_threshold = models.DecimalField(

@@ -1,3 +1,7 @@
+from functools import wraps
+
+from django.shortcuts import redirect
+
 from brokerage.errors import NotAllowed
 from brokerage.permissions import require
 from brokerage.services import Actor
@@ -7,7 +11,24 @@ def is_partner(user) -> bool:
     return not user.is_staff and hasattr(user, "partner")
 
 
-partner_required = require(is_partner, "The partner area is for our introducing brokers.")
+partner_only = require(is_partner, "The partner area is for our introducing brokers.")
+
+
+def partner_required(view):
+    """A page of the partner dashboard: a partner's only, once it is approved and has accepted
+    the agreement version in force (else it is sent to its application or the agreement)."""
+
+    @partner_only
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        from .onboarding import partner_gate
+
+        elsewhere = partner_gate(request.user.partner)
+        if elsewhere:
+            return redirect(elsewhere)
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def actor_label(actor: Actor) -> str:

@@ -212,6 +212,20 @@ def plan_version_publish(*, version: PlanVersion, actor: Actor) -> PlanVersion:
     return version
 
 
+def paid_since_check(at: datetime, lines) -> None:
+    """Refuse a change from `at` when `lines` (the commission lines it would concern) already
+    pay a deal closed since then: a paid deal is never paid again by another tree, IB or plan."""
+    newest = (
+        lines.filter(deal_time__gte=at).order_by("-deal_time").values_list("deal_time", flat=True)
+    ).first()
+    if newest is not None:
+        raise InvalidInput(
+            f"Deals up to {newest:%Y-%m-%d %H:%M} UTC are already paid as things stood: "
+            "the change must start after them.",
+            fields={"valid_from": ["Before deals already paid."]},
+        )
+
+
 def _caps_problem(partner: Partner, plan: Plan, at: datetime) -> str | None:
     """Why `plan` would pay `partner` more than its parent's plan pays, or None."""
     partner = Partner.objects.get(pk=partner.pk)
@@ -250,6 +264,7 @@ def partner_plan_set(
     (now). A sub-IB's plan may not pay more than its parent's for any rate."""
     require_manager(actor)
     at = moment_check(valid_from)
+    paid_since_check(at, CommissionLine.objects.filter(partner=partner))
     problem = _caps_problem(partner, plan, at)
     if problem:
         raise InvalidInput(
@@ -304,6 +319,7 @@ def partner_parent_set(
         seen.add(node)
         node = Partner.objects.filter(pk=node).values_list("parent_id", flat=True).first()
     at = moment_check(valid_from)
+    paid_since_check(at, CommissionLine.objects.filter(partner=partner))
     before = partner.parent_id
     partner.parent = parent
     partner.save(update_fields=["parent"])

@@ -3,16 +3,19 @@
 from leads.models import Channel
 
 from .models import Attribution
+from .onboarding import partner_apply
 from .services import lead_attribute, signup_attribute, signup_referral_hold
 
 SOURCE_BY_CHANNEL = {Channel.API: Attribution.Source.API, Channel.IMPORT: Attribution.Source.IMPORT}
 
 
-def on_signed_up(sender, kind, user, referral_code, **kwargs):
+def on_signed_up(sender, kind, user, referral_code, profile, request=None, **kwargs):
     """Hold the code the client signed up with: nothing is credited before the address is
-    proven."""
+    proven. A partner's sign-up is its application (or its joining through an invitation)."""
     if kind == "client" and referral_code:
         signup_referral_hold(user=user, code=referral_code)
+    if kind == "partner":
+        partner_apply(user=user, profile=profile, request=request)
 
 
 def on_signup_verified(sender, kind, user, request, email, **kwargs):

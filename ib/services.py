@@ -13,9 +13,17 @@ from ib import audit_events
 from leads.selectors import lead_for_person
 
 from .links import link_for_code
-from .models import Attribution, CampaignLink, Partner, PendingReferral, Referral, ReferralLink
+from .models import (
+    Attribution,
+    CampaignLink,
+    CommissionLine,
+    Partner,
+    PendingReferral,
+    Referral,
+    ReferralLink,
+)
 from .permissions import require_manager
-from .plans import moment_check, parent_link_record, referral_link_record
+from .plans import moment_check, paid_since_check, parent_link_record, referral_link_record
 
 
 @transaction.atomic
@@ -26,10 +34,13 @@ def partner_create(
     company_name: str = "",
     referral_code: str | None = None,
     parent: Partner | None = None,
+    status: str = Partner.Status.ACTIVE,
+    country: str = "",
+    language: str = "en",
 ) -> Partner:
-    """Make a (non-staff, non-client) user an IB partner."""
+    """Make a (non-staff, non-client) user an IB partner (`status` pending: an applicant)."""
     partner_user_check(user)
-    fields = {"company_name": company_name, "parent": parent}
+    fields = {"company_name": company_name, "parent": parent, "status": status}
     if referral_code:
         taken = Partner.objects.filter(referral_code=referral_code).exclude(user=user).exists()
         if taken or CampaignLink.objects.filter(code=referral_code).exists():
@@ -38,7 +49,13 @@ def partner_create(
             )
         fields["referral_code"] = referral_code
     partner, created = Partner.objects.get_or_create(user=user, defaults=fields)
-    holder = partner_holder_open(user=user, actor=actor, legal_name=partner.company_name)
+    holder = partner_holder_open(
+        user=user,
+        actor=actor,
+        legal_name=partner.company_name,
+        country=country,
+        language=language or "en",
+    )
     if partner.holder_id != holder.pk:
         partner.holder = holder
         partner.save(update_fields=["holder"])
@@ -52,6 +69,7 @@ def partner_create(
             evidence={
                 "referral_code": partner.referral_code,
                 "parent": parent.pk if parent else None,
+                "status": partner.status,
             },
         )
     return partner
@@ -74,6 +92,12 @@ def partner_status_set(*, partner: Partner, status: str, actor: Actor, reason: s
     if not reason:
         raise InvalidInput("Say why.", fields={"reason": ["Needed."]})
     partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    decided = {Partner.Status.ACTIVE, Partner.Status.SUSPENDED}
+    if status not in decided or partner.status not in decided:
+        raise InvalidInput(
+            "An application is approved or rejected in the applications queue.",
+            fields={"status": ["Not for applicants."]},
+        )
     if partner.status != status:
         before, partner.status = partner.status, status
         partner.save(update_fields=["status"])
@@ -309,6 +333,8 @@ def referral_move(
             f"The client's IB last changed on {newest:%Y-%m-%d %H:%M} UTC: a move starts after it.",
             fields={"valid_from": ["Before the client's last change."]},
         )
+    # the client's lines through its deals: the lines' unique key leads with the deal
+    paid_since_check(at, CommissionLine.objects.filter(deal__client=client, deal__time__gte=at))
     attribution = Attribution.objects.select_for_update().filter(lead__client=client).first()
     if attribution is not None and attribution.partner_id != partner.pk:
         _attribution_put(attribution, partner=partner, actor=actor, reason=reason)

@@ -1,7 +1,7 @@
 from django.urls import path
 
+from . import views_applications, views_fraud, views_links
 from . import views_backoffice as views
-from . import views_fraud, views_links
 
 app_name = "ib"
 
@@ -15,4 +15,11 @@ urlpatterns = [
     path("disputes/<id:dispute_id>/", views.dispute, name="dispute"),
     path("links/", views_links.links_backoffice, name="links"),
     path("withheld/", views.withheld, name="withheld"),
+    path("applications/", views_applications.applications, name="applications"),
+    path(
+        "applications/<id:application_id>/",
+        views_applications.application,
+        name="application",
+    ),
+    path("agreements/", views_applications.agreements, name="agreements"),
 ]

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from . import views_earnings, views_links, views_partners, views_payouts, views_tokens
+from . import (
+    views_earnings,
+    views_links,
+    views_onboarding,
+    views_partners,
+    views_payouts,
+    views_tokens,
+)
 
 app_name = "partners"
 
@@ -25,4 +32,14 @@ urlpatterns = [
     path("links/<id:link_id>/", views_links.link, name="link"),
     path("api/", views_tokens.api_tokens, name="api_tokens"),
     path("api/<id:token_id>/revoke/", views_tokens.api_token_revoke, name="api_token_revoke"),
+    path("signup/", views_onboarding.partner_signup, name="signup"),
+    path("join/<str:token>/", views_onboarding.partner_signup, name="join"),
+    path("application/", views_onboarding.application, name="application"),
+    path("agreement/", views_onboarding.agreement, name="agreement"),
+    path("invitations/", views_onboarding.invitations, name="invitations"),
+    path(
+        "invitations/<id:invitation_id>/withdraw/",
+        views_onboarding.invitation_withdraw_view,
+        name="invitation_withdraw",
+    ),
 ]

@@ -34,6 +34,7 @@ from .forms_disputes import (
 from .forms_partners import ClientMoveForm, PartnerMoveForm, PlanAttachForm
 from .fraud import signal_label
 from .models import (
+    AgreementAcceptance,
     CommissionDispute,
     CommissionLine,
     CommissionPeriod,
@@ -127,6 +128,9 @@ def partner(request, partner_id: int):
         "review": partner_review_counts(partner=p),
         "parents": partner_parent_history(p),
         "moves": partner_attribution_history(p),
+        "acceptances": AgreementAcceptance.objects.filter(partner=p)
+        .select_related("agreement__programme")
+        .order_by("-accepted_at")[:20],
         "move_form": PartnerMoveForm(prefix="move"),
         "plan_form": PlanAttachForm(prefix="plan"),
         "client_form": ClientMoveForm(prefix="client"),

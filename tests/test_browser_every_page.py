@@ -78,6 +78,12 @@ MAIN_PAGES = [
     ("partners-payout-request", "partners:payout_request", "partner"),
     ("partners-link", "partners:link", "partner"),
     ("backoffice-ib-links", "ib:links", "ib_manager"),
+    ("partners-invitations", "partners:invitations", "partner"),
+    ("partners-signup", "partners:signup", "anonymous"),
+    ("backoffice-ib-partner", "ib:partner", "ib_manager"),
+    ("backoffice-ib-applications", "ib:applications", "ib_manager"),
+    ("backoffice-ib-application", "ib:application", "ib_manager"),
+    ("backoffice-ib-agreements", "ib:agreements", "ib_manager"),
 ]
 
 
@@ -120,6 +126,8 @@ def demo_kwargs() -> dict[str, dict]:
             "link_id",
             _first("ib.CampaignLink", partner__referral_code="DEMOIB"),
         ),
+        # the demo's public application awaiting approval
+        "ib:application": ("application_id", _first("ib.PartnerApplication")),
         "partners:dispute_new": (
             "line_id",
             _first("ib.CommissionLine", partner__referral_code="DEMOIB", status="pending"),
@@ -244,12 +252,12 @@ def test_every_page_fits_a_phone_and_shows_no_machine_text(
     out = ARTIFACTS / "every-page"
     out.mkdir(parents=True, exist_ok=True)
     layout, text, visited, opened = [], [], 0, set()
-    for audience in [*ROLES, "client", "partner"]:
-        user = User.objects.get(email=f"{audience}@demo.test")
+    for audience in [*ROLES, "client", "partner", "anonymous"]:
         client.cookies.clear()
-        login(client, user)
         context = browser.new_context(viewport={"width": PHONE, "height": 900})
-        browser_session(context, client, live_server)
+        if audience != "anonymous":  # a visitor: the partner sign-up
+            login(client, User.objects.get(email=f"{audience}@demo.test"))
+            browser_session(context, client, live_server)
         page = context.new_page()
         for name, url in pages_of(audience, kwargs):
             response = page.goto(f"{live_server.url}{url}")

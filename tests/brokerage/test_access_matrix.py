@@ -67,6 +67,15 @@ MATRIX: dict[str, set[str]] = {
     "partners:payout_request": {"partner"},
     "partners:link": {"partner"},
     "ib:links": {"ib_manager"},
+    "partners:invitations": {"partner"},
+    "partners:invitation_withdraw": {"partner"},
+    "partners:application": {"partner"},  # an applicant's; a partner with none goes on home
+    "partners:agreement": {"partner"},  # the version to accept; with none due, home
+    "partners:signup": {"anonymous"},  # visitors only: signed-in users are sent home
+    "partners:join": {"anonymous"},
+    "ib:applications": {"ib_manager"},
+    "ib:application": {"ib_manager"},
+    "ib:agreements": {"ib_manager"},
     "admin:index": {"ops_admin"},
     "leads:inbox": {"sales_agent", "senior_account_manager"},
     "leads:all": {"ops_admin"},
@@ -182,6 +191,10 @@ ALLOWED_STATUS = {
     "partners:statement_download": 404,
     "partners:sub_rates": 404,
     "partners:api_token_revoke": 405,
+    "partners:invitation_withdraw": 405,
+    "partners:signup": 404,  # closed: no programme takes public sign-ups in this test
+    "partners:join": 404,  # no such invitation
+    "ib:application": 404,
     "ib:partner": 404,
     "ib:dispute": 404,
     "partners:dispute_new": 404,
@@ -235,6 +248,9 @@ URL_KWARGS = {
     "partners:statement_download": {"statement_id": 999999, "fmt": "pdf"},
     "partners:sub_rates": {"partner_id": 999999},
     "partners:api_token_revoke": {"token_id": 999999},
+    "partners:invitation_withdraw": {"invitation_id": 999999},
+    "partners:join": {"token": "no-such-invitation"},
+    "ib:application": {"application_id": 999999},
     "ib:partner": {"partner_id": 999999},
     "ib:dispute": {"dispute_id": 999999},
     "partners:dispute_new": {"line_id": 999999},
@@ -258,6 +274,12 @@ URL_KWARGS = {
         for name in ("leads:import", "leads:import_progress", "leads:import_errors")
     },
 }
+
+# Sign-up pages: a signed-in user of any audience is sent to its own home.
+SIGNED_IN_SENT_HOME = {"partners:signup", "partners:join"}
+# Pages with nothing to show the audience allowed them here, which go on to its home: a partner
+# that is not an applicant and has no agreement version to accept.
+SENT_ON = {"partners:application": "/partners/", "partners:agreement": "/partners/"}
 
 # Mounted by libraries and covered by their own tests here: allauth's pages (test_auth.py),
 # the API (test_api.py) and Django admin's model pages (admin:index stands for the whole site).
@@ -310,6 +332,12 @@ def test_each_audience_reaches_exactly_its_pages(db, client, audience):
         elif name in ("root", "referrals:link"):
             ok = response.status_code == 200
             outcome = final
+        elif name in SIGNED_IN_SENT_HOME and audience != "anonymous":
+            ok = response.status_code == 200 and final != url
+            outcome = f"{response.status_code} at {final}"
+        elif name in SENT_ON and audience in MATRIX[name]:
+            ok = response.status_code == 200 and final == SENT_ON[name]
+            outcome = f"{response.status_code} at {final}"
         elif audience in MATRIX[name]:
             ok = response.status_code == ALLOWED_STATUS.get(name, 200) and final == url
             outcome = f"{response.status_code} at {final}"

@@ -68,13 +68,19 @@ def test_a_client_signup_is_told_once_then_once_more_when_the_address_is_proven(
 
 
 def test_a_partner_signup_makes_no_client_and_no_lead(heard):
-    """A partner's public sign-up form marks the user `signup_kind = "partner"`."""
+    """A partner's public sign-up form marks the user `signup_kind = "partner"`: ib makes it a
+    partner-to-be (its own account holder), never a trading client or a lead."""
+    from ib.models import Partner, Programme
+
+    programme = Programme.objects.create(name="Open", registration="public")
     user = User.objects.create_user(email="ivy@example.com", password="a-long-pass-phrase")
     user.signup_kind = "partner"
-    user.signup_profile = {"first_name": "Ivy", "country": "GB"}
+    user.signup_profile = {"first_name": "Ivy", "country": "GB", "programme": programme.pk}
     on_user_signed_up(sender=User, request=RequestFactory().get("/"), user=user)
     assert [(name, said["kind"]) for name, said in heard] == [("signed_up", "partner")]
-    assert not Client.objects.exists() and not Lead.objects.exists()
+    assert not Client.objects.filter(holder=Client.Holder.CLIENT).exists()
+    assert not Lead.objects.exists()
+    assert Partner.objects.get(user=user).status == "pending"
 
 
 def test_an_address_proven_at_signup_is_verified_at_once(heard):

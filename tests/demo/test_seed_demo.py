@@ -54,10 +54,13 @@ def demo(seeded, db):
 from decimal import Decimal  # noqa: E402
 
 from ib.models import (  # noqa: E402
+    AgreementAcceptance,
     CampaignLink,
     CommissionDispute,
     CommissionLine,
     LinkClick,
+    PartnerApplication,
+    PartnerInvitation,
     PartnerStatement,
     Referral,
 )
@@ -78,6 +81,11 @@ def snapshot():
         "flags": RetentionFlag.objects.filter(status="open").count(),
         "commission_lines": CommissionLine.objects.count(),
         "disputes": sorted(CommissionDispute.objects.values_list("line_id", "status")),
+        "onboarding": (
+            AgreementAcceptance.objects.count(),
+            PartnerApplication.objects.count(),
+            PartnerInvitation.objects.count(),
+        ),
         "statements": sorted(
             PartnerStatement.objects.values_list("partner__referral_code", "amount", "outcome")
         ),
@@ -128,6 +136,19 @@ def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(
     dispute = CommissionDispute.objects.get(partner=master)
     assert dispute.status == "open" and dispute.line.partner == master
     assert dispute.line.status in ("disputed", "settled")
+
+
+def test_the_demo_onboards_partners(demo):
+    """A public programme with agreement v1 accepted by the demo's partners, one public
+    application awaiting approval and one open invitation from the demo partner."""
+    applicant = PartnerApplication.objects.get(partner__user__email="applicant@demo.test")
+    assert applicant.partner.status == "pending" and applicant.via == "public"
+    assert applicant.programme.registration == "public"
+    for code in ("DEMOIB", "DEMOSUB", "DEMOINTRO"):
+        acceptance = AgreementAcceptance.objects.get(partner__referral_code=code)
+        assert acceptance.agreement.version == 1
+    invitation = PartnerInvitation.objects.get(inviter__referral_code="DEMOIB")
+    assert invitation.used_at is None and invitation.withdrawn_at is None
 
 
 def test_seeding_twice_gives_the_same_data(demo):

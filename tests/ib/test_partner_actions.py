@@ -247,3 +247,35 @@ def test_the_partner_page_queries_do_not_grow_with_history(
     with django_assert_max_num_queries(40):
         page = client.get(url(network["leaf"]))
     assert page.status_code == 200 and len(page.context["moves"]) >= 9
+
+
+def test_a_back_dated_change_never_pays_a_paid_deal_twice(client, manager, network):
+    paid = trade(network["account"], at=timezone.now() - timedelta(hours=2))
+    pay_all()
+    before = lines_of(paid)
+    early = (timezone.now() - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    moved = post(client, network["leaf"], "move", parent="", valid_from=early, reason="back")
+    assert moved.status_code == 400 and b"already paid" in moved.content
+    client_move = post(
+        client,
+        network["leaf"],
+        "client",
+        client=network["client"].user.email,
+        partner="TOPIB001",
+        valid_from=early,
+        reason="back-dated move",
+    )
+    assert client_move.status_code == 400 and b"already paid" in client_move.content
+    after_it = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    ok = post(
+        client,
+        network["leaf"],
+        "client",
+        client=network["client"].user.email,
+        partner="TOPIB001",
+        valid_from=after_it,
+        reason="from after the paid deal",
+    )
+    assert ok.status_code == 302
+    pay_all()
+    assert lines_of(paid) == before

@@ -28,6 +28,7 @@ from clients.retention.services import retention_flags_run
 from clients.services import client_register
 from demo.finance import install_demo_finance
 from demo.ib import install_demo_ib
+from demo.ib_onboarding import install_demo_onboarding
 from demo.kyc import install_demo_kyc
 from demo.leads import install_demo_leads, install_demo_rules
 from demo.psp_history import psp_history_send
@@ -113,6 +114,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"IB: {ib['referred']} clients referred, {ib['lines']} commission lines paid."
         )
+        install_demo_onboarding(actor=ACTOR, password=settings.DEMO_PASSWORD)
         # The PSP sandbox keeps its memory in its process: tell it what the providers did.
         psp_history_send(out=self.stdout.write)
         self.stdout.write(
