@@ -80,6 +80,10 @@ app.conf.beat_schedule = {
         "task": "ib.tasks.commissions_sweep_task",
         "schedule": 300.0,  # deals of the last 48 hours a sync pass's task did not pay
     },
+    "ib-link-clicks-prune": {
+        "task": "ib.tasks.link_clicks_prune_task",
+        "schedule": crontab(minute=20, hour=4),  # daily: click rows past the counting window
+    },
     "clients-access-records-purge": {
         "task": "clients.tasks.access_records_purge_task",
         "schedule": crontab(minute=10, hour=4),  # daily: sign-in records past their retention

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from brokerage.services import Actor, audit_record
 
 from . import audit_events
 from .models import Partner
-from .models_links import LANDINGS, CampaignLink
+from .models_links import LANDINGS, CampaignLink, LinkClick
 
 CLICK_WINDOW = 30 * 60  # seconds: a visitor's clicks on one link within it count once
 MAX_LINKS = 200  # per partner
@@ -190,3 +190,14 @@ def campaign_link_create(
         evidence={"partner": partner.pk, "code": link.code, "landing": landing, **tags},
     )
     return link
+
+
+KEEP_CLICKS = timedelta(days=2)  # a click row only serves to count its visitor once per window
+
+
+def link_clicks_prune(*, now: datetime | None = None) -> int:
+    """Delete the click rows no window needs any more (older than `KEEP_CLICKS`): the visitors'
+    hashes go, the per-day counts and the links' totals stay. Nobody's decision: no audit."""
+    cutoff = (now or timezone.now()) - KEEP_CLICKS
+    deleted, _ = LinkClick.objects.filter(clicked_at__lt=cutoff).delete()
+    return deleted

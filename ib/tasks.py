@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from .client_rules import cpa_clawback, cpa_pay
 from .engine import commissions_pay
+from .links import link_clicks_prune
 
 SWEEP_HOURS = 48
 
@@ -27,6 +28,12 @@ def commissions_sweep_task(hours: int = SWEEP_HOURS) -> dict:
     result = commissions_pay(start=now - timedelta(hours=hours), end=now + timedelta(minutes=1))
     result["cpa"], result["clawbacks"] = cpa_pay(), cpa_clawback()
     return result
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
+def link_clicks_prune_task() -> int:
+    """Delete campaign-link click rows past the counting window (`ib.links`)."""
+    return link_clicks_prune()
 
 
 def pay_synced_deals(deal_ids: list[int]) -> None:

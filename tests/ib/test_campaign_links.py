@@ -105,6 +105,20 @@ def test_a_visitor_counts_once_per_window_and_bots_and_prefetches_not_at_all():
     assert clicks(link) == 4
 
 
+def test_click_rows_past_the_window_are_pruned_and_the_counts_stay():
+    from ib.tasks import link_clicks_prune_task
+
+    link = link_of(make_partner_user().partner)
+    now = timezone.now()
+    assert link_click_record(link=link, visitor="a" * 32, at=now - timedelta(days=3))
+    assert link_click_record(link=link, visitor="b" * 32, at=now - timedelta(hours=1))
+    assert link_clicks_prune_task.apply().get() == 1
+    assert list(LinkClick.objects.values_list("visitor", flat=True)) == ["b" * 32]
+    assert clicks(link) == 2 and LinkDay.objects.filter(link=link).count() == 2
+    # the kept row still counts its visitor once in its window
+    assert not link_click_record(link=link, visitor="b" * 32, at=now - timedelta(hours=1))
+
+
 def test_a_suspended_partners_link_counts_nothing_and_unknown_codes_still_open_signup():
     from ib.services import partner_status_set
 
