@@ -57,6 +57,16 @@ PLANS = {
     },
     "Introducer": {"fx_major": "3", "fx_minor": "2.5", "metals": "4", "": "0.5"},
 }  # fmt: skip
+# Plans of the other kinds, attached to nobody yet: what an IB manager can offer.
+OTHER_PLANS = {
+    "Commission share": [{"kind": "pct_commission", "rate": "30"}],
+    "Markup share": [{"kind": "pct_markup", "rate": "40"}],
+    "Affiliate CPA": [
+        {"kind": "cpa", "rate": "250", "min_deposit": "200", "min_lots": "1",
+         "within_days": "30", "clawback_days": "90"},
+    ],
+    "Revenue share": [{"kind": "revshare", "rate": "25"}],
+}  # fmt: skip
 NETWORK = [  # (email, company, code, parent email, plan)
     ("partner@demo.test", "Demo Partners Ltd", "DEMOIB", None, "Master IB"),
     ("subpartner@demo.test", "Demo Sub-IB", "DEMOSUB", "partner@demo.test", "Sub-IB"),
@@ -85,6 +95,13 @@ def install_demo_ib(*, actor: str, password: str) -> dict:
                 publish=True,
             )
         plans[name] = plan
+    for name, rules in OTHER_PLANS.items():
+        plan = plan_create(programme=programme, name=name, actor=actor)
+        if not plan.versions.exists():
+            plan_version_create(
+                plan=plan, valid_from=since, rules=rules, actor=actor, note="Demo", publish=True
+            )
+    _draft(plans["Sub-IB"], actor)
     partners: dict[str, Partner] = {}
     for email, company, code, parent_email, plan_name in NETWORK:
         user = _person(email, company, password)
@@ -124,6 +141,24 @@ def install_demo_ib(*, actor: str, password: str) -> dict:
     closed = _close_last_month(programme, actor)
     disputed = _dispute_one(master)
     return {"referred": referred, "lines": paid["lines"], "period": closed, "dispute": disputed}
+
+
+def _draft(plan, actor) -> None:
+    """A proposed next version of the Sub-IB plan, not yet published: what the plan editor's
+    preview compares with what was paid."""
+    if plan.versions.count() > 1:
+        return
+    current = PLANS["Sub-IB"] | {"metals": "9", "crypto": "4"}
+    today = timezone.now()
+    plan_version_create(
+        plan=plan,
+        valid_from=(today.replace(day=1) + timedelta(days=32)).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        ),
+        rules=[{"symbol_group": group, "rate": rate} for group, rate in current.items()],
+        actor=actor,
+        note="Proposed: metals 9 and crypto 4 per lot",
+    )
 
 
 def _person(email: str, company: str, password: str) -> User:

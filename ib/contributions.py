@@ -32,6 +32,7 @@ for item in [
 
 for item in [
     NavItem("Partners", "ib:partners", "people", "ib.manage_commissions", 70, "IB"),
+    NavItem("Commission plans", "ib:plans", "sliders", "ib.manage_commissions", 73, "IB"),
     NavItem(
         "Commission periods", "ib:periods", "calendar-check", "ib.manage_commissions", 71, "IB"
     ),

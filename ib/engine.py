@@ -31,8 +31,8 @@ works in two steps:
 Amounts: per lot, volume (1/10000 lot) / 10000 x rate; percent of commission, |commission| x
 rate / 100; percent of markup, lots x the markup per lot of the deal's account type and symbol
 (`ib_markup`, in the programme's currency) x rate / 100; kept exact (8 places). CPA and revenue
-share are paid per client, not per deal (`ib.client_rules`). A period's settlement rounds each partner's total once, half
-up to cents (`ib.periods`).
+share are paid per client, not per deal (`ib.client_rules`). A period's settlement rounds each
+partner's total once, half up to cents (`ib.periods`).
 """
 
 from __future__ import annotations

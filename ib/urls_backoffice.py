@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views_applications, views_fraud, views_links
+from . import views_applications, views_fraud, views_links, views_plans
 from . import views_backoffice as views
 
 app_name = "ib"
@@ -8,6 +8,9 @@ app_name = "ib"
 urlpatterns = [
     path("", views.partners, name="partners"),
     path("partners/<id:partner_id>/", views.partner, name="partner"),
+    path("plans/", views_plans.plans, name="plans"),
+    path("plans/<id:plan_id>/", views_plans.plan, name="plan"),
+    path("plans/versions/<id:version_id>/", views_plans.version, name="version"),
     path("periods/", views.periods, name="periods"),
     path("unpriced/", views.unpriced, name="unpriced"),
     path("fraud/", views_fraud.fraud, name="fraud"),

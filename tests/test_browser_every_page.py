@@ -70,6 +70,9 @@ MAIN_PAGES = [
     ("backoffice-ib-disputes", "ib:disputes", "ib_manager"),
     ("backoffice-ib-dispute", "ib:dispute", "ib_manager"),
     ("backoffice-ib-withheld", "ib:withheld", "ib_manager"),
+    ("backoffice-ib-plans", "ib:plans", "ib_manager"),
+    ("backoffice-ib-plan", "ib:plan", "ib_manager"),
+    ("backoffice-ib-version", "ib:version", "ib_manager"),
     ("partners-api", "partners:api_tokens", "partner"),
     ("partners-clients", "partners:clients", "partner"),
     ("partners-links", "partners:links", "partner"),
@@ -128,6 +131,8 @@ def demo_kwargs() -> dict[str, dict]:
         ),
         # the demo's public application awaiting approval
         "ib:application": ("application_id", _first("ib.PartnerApplication")),
+        "ib:plan": ("plan_id", _first("ib.Plan")),
+        "ib:version": ("version_id", _first("ib.PlanVersion", published_at__isnull=True)),
         "partners:dispute_new": (
             "line_id",
             _first("ib.CommissionLine", partner__referral_code="DEMOIB", status="pending"),

@@ -55,6 +55,9 @@ MATRIX: dict[str, set[str]] = {
     "ib:disputes": {"ib_manager"},
     "ib:dispute": {"ib_manager"},
     "ib:withheld": {"ib_manager"},
+    "ib:plans": {"ib_manager"},
+    "ib:plan": {"ib_manager"},
+    "ib:version": {"ib_manager"},
     "partners:disputes": {"partner"},
     "partners:dispute_new": {"partner"},  # its own lines only: another's is a 404
     "partners:statements": {"partner"},
@@ -197,6 +200,8 @@ ALLOWED_STATUS = {
     "ib:application": 404,
     "ib:partner": 404,
     "ib:dispute": 404,
+    "ib:plan": 404,
+    "ib:version": 404,
     "partners:dispute_new": 404,
     "partners:link": 404,
     "finance:wire_return": 405,
@@ -253,6 +258,8 @@ URL_KWARGS = {
     "ib:application": {"application_id": 999999},
     "ib:partner": {"partner_id": 999999},
     "ib:dispute": {"dispute_id": 999999},
+    "ib:plan": {"plan_id": 999999},
+    "ib:version": {"version_id": 999999},
     "partners:dispute_new": {"line_id": 999999},
     "partners:link": {"link_id": 999999},
     **{
