@@ -158,6 +158,13 @@ EMAILS = {
             {"amount": "USD 250.00", "to_trading": True, "login": "700123"},
         ),
         ClientEmail(
+            "commission_rebate",
+            "Commission rebate credited",
+            "A commission period closes and the client's introducing broker passes part of its "
+            "commission back to the client's wallet.",
+            {"amount": "USD 42.50", "start": date(2026, 11, 1), "end": date(2026, 11, 30)},
+        ),
+        ClientEmail(
             "transfer_failed",
             "Transfer failed",
             "The trading platform refuses a transfer (nothing moved).",

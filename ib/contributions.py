@@ -26,6 +26,7 @@ for item in [
     NavItem("Statements", "partners:statements", "file-earmark-text", order=30),
     NavItem("Payouts", "partners:payouts", "bank", order=35),
     NavItem("Invite a sub-IB", "partners:invitations", "person-plus", order=37),
+    NavItem("Rebates", "partners:rebates", "arrow-return-left", order=36),
     NavItem("API", "partners:api_tokens", "key", order=40),
 ]:
     contribute(NAV_PARTNERS, item, order=item.order)

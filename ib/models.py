@@ -184,4 +184,5 @@ from .models_onboarding import (  # noqa: E402, F401
     PartnerInvitation,
 )
 from .models_periods import CommissionPeriod, PartnerStatement  # noqa: E402, F401
+from .models_rebates import Rebate  # noqa: E402, F401
 from .models_tokens import PartnerToken  # noqa: E402, F401

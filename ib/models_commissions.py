@@ -260,6 +260,7 @@ class CommissionLine(models.Model):
         CPA = "cpa", "CPA"
         CLAWBACK = "clawback", "CPA clawback"
         REVSHARE = "revshare", "Revenue share"
+        REBATE = "rebate", "Rebate to the client"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

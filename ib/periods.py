@@ -3,7 +3,9 @@
 `period_close` (an IB manager, or the programme's schedule) for a programme and a window:
 1. pays whatever the window's deals still owe (the engine is idempotent, so this only adds
    lines a lost task or a fixed plan left unpaid), the CPAs and clawbacks due, and the
-   programme's revenue share of the window (`ib.client_rules`);
+   programme's revenue share of the window (`ib.client_rules`), and the rebates partners pass
+   back to their clients (`ib.rebates`: negative lines, credited to the clients' wallets once
+   the statements settle);
 2. freezes every pending line of the programme whose deal closed before the window's end and
    no earlier period took (late lines of an earlier window included): they take the period and
    become settled. Withheld and disputed lines stay out until decided, and are taken by the
@@ -38,6 +40,7 @@ from .client_rules import cpa_clawback, cpa_pay, revshare_pay
 from .engine import CHECKSUM, commissions_pay
 from .models import CommissionLine, CommissionPeriod, Partner, PartnerStatement, Programme
 from .permissions import actor_label, require_manager
+from .rebates import rebates_credit, rebates_pay
 
 CENT = Decimal("0.01")
 
@@ -68,6 +71,7 @@ def period_close(*, programme: Programme, start, end, actor: Actor) -> Commissio
     cpa_pay()
     cpa_clawback()
     revshare_pay(programme=programme, start=start, end=end)
+    rebates_pay(programme=programme, start=start, end=end)
     period = CommissionPeriod.objects.create(
         programme=programme, start=start, end=end, closed_by=actor_label(actor)
     )
@@ -82,6 +86,7 @@ def period_close(*, programme: Programme, start, end, actor: Actor) -> Commissio
     partners = Partner.objects.select_related("holder", "user").in_bulk({row[0] for row in totals})
     for partner_id, currency, count, exact in totals:
         _settle(period, partners[partner_id], currency, count, Decimal(exact), actor)
+    rebates_credit(period=period, actor=actor)
     audit_record(
         actor=actor,
         action=audit_events.PERIOD_CLOSED,

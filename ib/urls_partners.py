@@ -6,6 +6,7 @@ from . import (
     views_onboarding,
     views_partners,
     views_payouts,
+    views_rebates,
     views_tokens,
 )
 
@@ -30,6 +31,7 @@ urlpatterns = [
     path("payouts/request/", views_payouts.payout_request, name="payout_request"),
     path("links/", views_links.links, name="links"),
     path("links/<id:link_id>/", views_links.link, name="link"),
+    path("rebates/", views_rebates.rebates, name="rebates"),
     path("api/", views_tokens.api_tokens, name="api_tokens"),
     path("api/<id:token_id>/revoke/", views_tokens.api_token_revoke, name="api_token_revoke"),
     path("signup/", views_onboarding.partner_signup, name="signup"),

@@ -74,6 +74,7 @@ MAIN_PAGES = [
     ("backoffice-ib-plan", "ib:plan", "ib_manager"),
     ("backoffice-ib-version", "ib:version", "ib_manager"),
     ("partners-api", "partners:api_tokens", "partner"),
+    ("partners-rebates", "partners:rebates", "partner"),
     ("partners-clients", "partners:clients", "partner"),
     ("partners-links", "partners:links", "partner"),
     ("partners-earnings", "partners:earnings", "partner"),

@@ -62,6 +62,7 @@ MATRIX: dict[str, set[str]] = {
     "partners:dispute_new": {"partner"},  # its own lines only: another's is a 404
     "partners:statements": {"partner"},
     "partners:statement_download": {"partner"},
+    "partners:rebates": {"partner"},
     "partners:api_tokens": {"partner"},  # then: own tokens only (tests/ib/test_partner_api.py)
     "partners:api_token_revoke": {"partner"},
     "partners:links": {"partner"},  # then: own links only (tests/ib/test_campaign_links.py)

@@ -85,6 +85,7 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
         "partners:disputes",
         "partners:statements",
         "partners:payouts",
+        "partners:rebates",
         "partners:api_tokens",
         "partners:invitations",
     }

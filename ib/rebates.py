@@ -1,0 +1,183 @@
+"""Rebates (see `ib.models_rebates`): set by a partner for its own clients, paid when a period
+closes.
+
+- `rebate_set`: the partner (or an IB manager) gives a percent for one of its own clients, or
+  for all of them; from now on (earlier periods stay as they were paid). Audited.
+- `rebates_pay` (in `period_close`, before the lines are frozen): for each partner with a
+  rebate in force at the period's end and each of its own clients (level 0) on whom it earned
+  a positive amount in the lines the period takes, a `rebate` line of minus that percent of it,
+  with the why ("25% of 120 USD earned on this client passed back to the client"). The period
+  key makes a rerun write nothing twice.
+- `rebates_credit` (after the partners' statements settle): each rebate line of the period is
+  credited to the client's wallet (rounded once, half up, to cents; keyed by the line, so once)
+  from the commissions payable, and the client is emailed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.money import format_money
+from brokerage.services import Actor, audit_record
+from clients.models import Client
+from clients.notify import client_notify
+from finance.services import commission_credit
+
+from . import audit_events
+from .engine import HUNDRED, n
+from .models import CommissionLine, CommissionPeriod, Partner, Rebate, ReferralLink
+from .permissions import actor_label, require_manager
+
+CENT = Decimal("0.01")
+
+# What each partner earned on each of its own clients in the lines a period will take (those
+# the freeze takes: pending, not in a period, closed before the end, under the programme).
+EARNED = """
+SELECT l.partner_id, l.client_id, l.currency, sum(l.amount), count(*), max(l.version_id)
+  FROM ib_commissionline l
+ WHERE l.tier = 0 AND l.status = 'pending' AND l.period_id IS NULL AND l.deal_time < %(end)s
+   AND l.kind IN ('commission', 'reversal', 'cpa', 'clawback', 'revshare')
+   AND l.partner_id IN (SELECT partner_id FROM ib_rebate WHERE valid_from < %(end)s)
+   AND l.version_id IN (SELECT v.id FROM ib_planversion v JOIN ib_plan p ON p.id = v.plan_id
+                         WHERE p.programme_id = %(programme)s)
+ GROUP BY l.partner_id, l.client_id, l.currency
+"""
+
+
+def _percent(value) -> Decimal:
+    try:
+        percent = Decimal(str(value).strip().rstrip("%").strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(
+            "Give the rebate as a percent, e.g. 25.", fields={"percent": ["A number."]}
+        ) from None
+    if not percent.is_finite() or percent < 0 or percent > 100:
+        raise InvalidInput(
+            "A rebate is from 0 to 100 percent.", fields={"percent": ["From 0 to 100."]}
+        )
+    if percent != percent.quantize(CENT):
+        raise InvalidInput("At most 2 decimal places.", fields={"percent": ["2 decimals."]})
+    return percent
+
+
+def own_client(partner: Partner, client_id: int) -> Client | None:
+    """The client if it is `partner`'s own now (its IB, level 0), else None."""
+    link = ReferralLink.objects.filter(client_id=client_id).order_by("-valid_from").first()
+    if link is None or link.partner_id != partner.pk:
+        return None
+    return Client.objects.select_related("user").get(pk=client_id)
+
+
+@transaction.atomic
+def rebate_set(*, partner: Partner, percent, actor: Actor, client: Client | None = None) -> Rebate:
+    """Pass `percent` of what `partner` earns on `client` (None: on each of its clients without
+    a rebate of its own) back to the client, from now on."""
+    if isinstance(actor, str) or getattr(actor, "partner", None) != partner:
+        require_manager(actor)
+    percent = _percent(percent)
+    if client is not None and own_client(partner, client.pk) is None:
+        raise NotAllowed("A rebate is set for the partner's own clients only.")
+    rebate = Rebate.objects.create(
+        partner=partner,
+        client=client,
+        percent=percent,
+        valid_from=timezone.now(),
+        set_by=actor_label(actor),
+        set_by_user=None if isinstance(actor, str) else actor,
+    )
+    audit_record(
+        actor=actor,
+        action=audit_events.PARTNER_REBATE_SET,
+        target=partner,
+        evidence={"client": client.pk if client else None, "percent": str(percent)},
+    )
+    return rebate
+
+
+def rebates_in_force(partner_ids, at) -> dict[tuple[int, int | None], Decimal]:
+    """(partner, client or None) -> the percent in force at `at`."""
+    found: dict[tuple[int, int | None], Decimal] = {}
+    rows = Rebate.objects.filter(partner_id__in=partner_ids, valid_from__lt=at).order_by(
+        "valid_from", "id"
+    )
+    for row in rows:
+        found[(row.partner_id, row.client_id)] = row.percent
+    return found
+
+
+def rebates_pay(*, programme, start, end) -> int:
+    """Write the rebate lines of `programme`'s period [start, end) (see the module)."""
+    with connection.cursor() as cur:
+        cur.execute(EARNED, {"end": end, "programme": programme.pk})
+        earned = cur.fetchall()
+    if not earned:
+        return 0
+    rates = rebates_in_force({row[0] for row in earned}, end)
+    window = f"{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}"
+    lines = []
+    for partner_id, client_id, currency, amount, count, version_id in earned:
+        percent = rates.get((partner_id, client_id), rates.get((partner_id, None)))
+        amount = Decimal(amount)
+        if not percent or amount <= 0:
+            continue
+        lines.append(
+            CommissionLine(
+                deal_time=end - timedelta(microseconds=1),
+                client_id=client_id,
+                partner_id=partner_id,
+                tier=0,
+                kind=CommissionLine.Kind.REBATE,
+                version_id=version_id,
+                rate=percent,
+                base_amount=amount,
+                formula=(
+                    f"{n(percent)}% of {n(round(amount, 2))} {currency} earned on this client "
+                    f"({count} lines) passed back to the client"
+                ),
+                currency=currency,
+                amount=-round(amount * percent / HUNDRED, 8),
+                event_key=f"rb:{programme.pk}:{window}:{partner_id}:{client_id}",
+            )
+        )
+    before = CommissionLine.objects.filter(kind=CommissionLine.Kind.REBATE).count()
+    CommissionLine.objects.bulk_create(lines, ignore_conflicts=True)
+    return CommissionLine.objects.filter(kind=CommissionLine.Kind.REBATE).count() - before
+
+
+def rebates_credit(*, period: CommissionPeriod, actor: Actor) -> int:
+    """Credit each rebate line of the closed `period` to its client's wallet and tell the
+    client (each once). Returns how many were credited."""
+    credited = 0
+    lines = CommissionLine.objects.filter(period=period, kind=CommissionLine.Kind.REBATE)
+    for line in lines.select_related("client__user", "partner"):
+        amount = (-line.amount).quantize(CENT, ROUND_HALF_UP)
+        if amount <= 0:
+            continue
+        key = f"ib-rebate:{line.pk}"
+        commission_credit(
+            holder=line.client,
+            amount=amount,
+            currency=line.currency,
+            key=key,
+            actor=actor,
+            description=f"Commission rebate {period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}",
+        )
+        client_notify(
+            line.client,
+            email="commission_rebate",
+            key=key,
+            actor=actor,
+            url_name="wallet:home",
+            context={
+                "amount": format_money(amount, line.currency),
+                "start": period.start.date(),
+                "end": (period.end - timedelta(microseconds=1)).date(),
+            },
+        )
+        credited += 1
+    return credited
