@@ -304,19 +304,19 @@ COLUMNS = """deal_id, deal_time, client_id, partner_id, tier, kind, version_id, 
 # table, filtered as the plan says.
 LINES_SELECT = """
 SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_id, x.rule_id,
-       d.symbol, x.rate, d.volume,
-       CASE WHEN x.kind = 'per_lot' THEN d.volume / 10000.0
-            WHEN x.kind = 'pct_markup' THEN round(d.volume * {markup} / 10000, 8)
+       d.symbol, x.rate, {vol},
+       CASE WHEN x.kind = 'per_lot' THEN {vol} / 10000.0
+            WHEN x.kind = 'pct_markup' THEN round({vol} * {markup} / 10000, 8)
             ELSE abs(d.commission_amount) END,
        CASE WHEN x.kind = 'per_lot'
-            THEN trim_scale(d.volume / 10000.0)::text || ' lots x ' || x.why
+            THEN trim_scale({vol} / 10000.0)::text || ' lots x ' || x.why
             WHEN x.kind = 'pct_markup'
-            THEN trim_scale(d.volume / 10000.0)::text || ' lots x '
+            THEN trim_scale({vol} / 10000.0)::text || ' lots x '
                  || trim_scale({markup}) || ' markup per lot x ' || x.why
             ELSE abs(d.commission_amount)::text || ' commission x ' || x.why END,
        x.currency, 1,
-       round(CASE WHEN x.kind = 'per_lot' THEN d.volume * x.rate / 10000
-                  WHEN x.kind = 'pct_markup' THEN d.volume * {markup} * x.rate / 1000000
+       round(CASE WHEN x.kind = 'per_lot' THEN {vol} * x.rate / 10000
+                  WHEN x.kind = 'pct_markup' THEN {vol} * {markup} * x.rate / 1000000
                   ELSE abs(d.commission_amount) * x.rate / 100 END, 8),
        'pending', NULL::jsonb, now()
   FROM clients_deal d
@@ -335,9 +335,25 @@ SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_
          WHERE o.server_id = d.server_id AND o.position_id = d.position_id AND o.entry = 0
            AND x.min_hold > 0 AND d.entry IN (1, 3) AND d.position_id <> 0
            AND o.time > d.time - x.min_hold * interval '1 second')
+   -- a reversal (INOUT) pays only the side the plan pays: the volume it closes, or opens
+   AND (d.entry <> 2 OR x.entry = 'both' OR {vol} > 0)
    AND (x.kind = 'per_lot' OR (x.kind = 'pct_commission' AND d.commission_amount <> 0)
         OR (x.kind = 'pct_markup' AND {markup} > 0))
 """.replace(
+    # The volume a line pays: the deal's, except for a reversal (INOUT) under a plan paying one
+    # side: the part that closes the position (its net volume before, from the position's
+    # earlier deals) for closing deals, the rest for opening deals.
+    "{vol}",
+    "(CASE WHEN d.entry = 2 AND x.entry <> 'both' THEN"
+    " (CASE WHEN x.entry = 'out' THEN {closed} ELSE d.volume - {closed} END)"
+    " ELSE d.volume END)",
+).replace(
+    "{closed}",
+    "least(d.volume, abs(coalesce((SELECT sum(CASE WHEN p.action = 0 THEN p.volume"
+    " ELSE -p.volume END) FROM clients_deal p WHERE p.server_id = d.server_id"
+    " AND p.position_id = d.position_id AND d.position_id <> 0 AND p.action IN (0, 1)"
+    " AND (p.time, p.id) < (d.time, d.id)), 0)))",
+).replace(
     # the markup per lot of the deal's account type and symbol, in the programme's currency
     # (evaluated only for lines of that kind: a CASE arm, and the last test of the filter)
     "{markup}",
