@@ -425,9 +425,9 @@ def partner_parent_history(partner) -> list:
     )
 
 
-def partner_attribution_history(partner, limit: int = 50) -> list:
-    """The IB through time of every client this partner has had: each client's links, newest
-    first, so a move to or away from this partner shows both sides."""
+def partner_attribution_history(partner, limit: int = 20) -> list:
+    """The IB through time of the clients this partner has had: their links, newest first (the
+    latest `limit`), so a move to or away from this partner shows both sides."""
     from .models import ReferralLink
 
     clients = ReferralLink.objects.filter(partner=partner).values("client_id")
