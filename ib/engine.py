@@ -302,7 +302,7 @@ COLUMNS = """deal_id, deal_time, client_id, partner_id, tier, kind, version_id, 
 # The lines a window's deals earn, as the engine writes them (and `commissions_recompute`
 # reads them again): the deal joined to its client's IB at its close time and to the rate
 # table, filtered as the plan says.
-LINES_SELECT = """
+LINES_TEXT = """
 SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_id, x.rule_id,
        d.symbol, x.rate, {vol},
        CASE WHEN x.kind = 'per_lot' THEN {vol} / 10000.0
@@ -339,27 +339,30 @@ SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_
    AND (d.entry <> 2 OR x.entry = 'both' OR {vol} > 0)
    AND (x.kind = 'per_lot' OR (x.kind = 'pct_commission' AND d.commission_amount <> 0)
         OR (x.kind = 'pct_markup' AND {markup} > 0))
-""".replace(
-    # The volume a line pays: the deal's, except for a reversal (INOUT) under a plan paying one
-    # side: the part that closes the position (its net volume before, from the position's
-    # earlier deals) for closing deals, the rest for opening deals.
-    "{vol}",
+"""
+# The volume a line pays: the deal's, except for a reversal (INOUT) under a plan paying one
+# side: the part that closes the position (its net volume before, from the position's earlier
+# deals) for closing deals, the rest for opening deals.
+VOLUME = (
     "(CASE WHEN d.entry = 2 AND x.entry <> 'both' THEN"
     " (CASE WHEN x.entry = 'out' THEN {closed} ELSE d.volume - {closed} END)"
-    " ELSE d.volume END)",
-).replace(
-    "{closed}",
+    " ELSE d.volume END)"
+)
+CLOSED = (
     "least(d.volume, abs(coalesce((SELECT sum(CASE WHEN p.action = 0 THEN p.volume"
     " ELSE -p.volume END) FROM clients_deal p WHERE p.server_id = d.server_id"
     " AND p.position_id = d.position_id AND d.position_id <> 0 AND p.action IN (0, 1)"
-    " AND (p.time, p.id) < (d.time, d.id)), 0)))",
-).replace(
-    # the markup per lot of the deal's account type and symbol, in the programme's currency
-    # (evaluated only for lines of that kind: a CASE arm, and the last test of the filter)
-    "{markup}",
+    " AND (p.time, p.id) < (d.time, d.id)), 0)))"
+)
+# The markup per lot of the deal's account type and symbol, in the programme's currency
+# (evaluated only for lines of that kind: a CASE arm, and the last test of the filter).
+MARKUP = (
     "(SELECT m.per_lot FROM ib_markup m JOIN clients_tradingaccount a"
     " ON a.account_type_id = m.account_type_id"
-    " WHERE a.id = d.account_id AND m.symbol = d.symbol AND m.currency = x.currency)",
+    " WHERE a.id = d.account_id AND m.symbol = d.symbol AND m.currency = x.currency)"
+)
+LINES_SELECT = LINES_TEXT.replace("{vol}", VOLUME.replace("{closed}", CLOSED)).replace(
+    "{markup}", MARKUP
 )
 
 LINES_SQL = (
