@@ -46,6 +46,7 @@ def funnel_chart(chart_id: str, funnel: dict) -> dict:
         "kind": "bar",
         "labels": [s["label"] for s in funnel["stages"]],
         "datasets": [{"label": "Visitors", "data": [s["count"] for s in funnel["stages"]]}],
+        "log": True,
     }
 
 

@@ -18,6 +18,11 @@
     var options = { responsive: true, maintainAspectRatio: false, animation: false,
                     plugins: { legend: { display: datasets.length > 1 || spec.kind === "doughnut" } },
                     scales: spec.kind === "doughnut" ? {} : { y: { beginAtZero: true, ticks: { precision: 0 } } } };
+    if (spec.log) {  // a funnel: thousands of clicks and a handful of traders on one axis
+      options.scales.y = { type: "logarithmic", min: 0.5, ticks: { callback: function (v) {
+        return Number.isInteger(Math.log10(v)) ? v.toLocaleString() : "";  // 1, 10, 100 ...
+      } } };
+    }
     if (spec.horizontal) {  // bars along x, one row per label (long labels: names)
       options.indexAxis = "y";
       options.scales = { x: { beginAtZero: true } };
