@@ -32,6 +32,7 @@ from django.utils import timezone
 from finance.models import FxRate
 
 from .engine import HUNDRED, World, earnings, n
+from .fraud import related_reasons
 from .models import CommissionLine, PlanRule, Programme
 
 CPA_KINDS = (PlanRule.Kind.CPA,)
@@ -199,7 +200,19 @@ def cpa_pay(*, deal_ids: list[int] | None = None, now=None) -> int:
                     event_key=f"cpa:{client_id}",
                 )
             )
+    _withhold_related(lines)
     return _insert(lines)
+
+
+def _withhold_related(lines: list[CommissionLine]) -> None:
+    """A CPA for a client related to the partner's own record (self-referral) is withheld
+    for an IB manager's review, like any line the fraud checks suspect (`ib.fraud`)."""
+    related = related_reasons({(line.client_id, line.partner_id) for line in lines})
+    for line in lines:
+        message = related.get((line.client_id, line.partner_id))
+        if message:
+            line.status = CommissionLine.Status.WITHHELD
+            line.hold_reasons = [{"code": "related_client", "message": message}]
 
 
 def _qualified(waiting: dict) -> dict[int, tuple]:

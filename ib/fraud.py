@@ -172,8 +172,7 @@ def fraud_screen(cur, *, since, until, laps: dict | None = None) -> int:
     pairs = cur.fetchall()
     if not pairs:
         return 0
-    if limits.related_clients:
-        _related(cur, pairs)
+    _related(cur, pairs)
     lap("related")
     cur.execute(
         CYCLING_SQL,
@@ -202,7 +201,11 @@ def fraud_screen(cur, *, since, until, laps: dict | None = None) -> int:
     return withheld
 
 
-def _related(cur, pairs) -> None:
+def related_reasons(pairs) -> dict[tuple[int, int], str]:
+    """(client, partner) -> why the client is related to the partner's own record, for the
+    pairs that are (`clients.links`); none when the check is switched off."""
+    if not FraudThresholds.current().related_clients:
+        return {}
     partner_ids = {partner for _, partner in pairs}
     holders = dict(
         Partner.objects.filter(pk__in=partner_ids, holder__isnull=False).values_list(
@@ -210,9 +213,9 @@ def _related(cur, pairs) -> None:
         )
     )
     if not holders:
-        return
+        return {}
     links = links_among({client for client, _ in pairs} | set(holders.values()))
-    rows = []
+    found = {}
     for client, partner in pairs:
         holder = holders.get(partner)
         if holder is None or holder == client:
@@ -220,10 +223,15 @@ def _related(cur, pairs) -> None:
         reasons = links.get(client, {}).get(holder)
         if reasons:
             shared = "; ".join(r.label for r in reasons)
-            rows.append(
-                (client, partner, 0, "-infinity", "infinity", "related_client",
-                 f"Linked to the partner's own record: {shared}.")
-            )  # fmt: skip
+            found[(client, partner)] = f"Linked to the partner's own record: {shared}."
+    return found
+
+
+def _related(cur, pairs) -> None:
+    rows = [
+        (client, partner, 0, "-infinity", "infinity", "related_client", message)
+        for (client, partner), message in related_reasons(pairs).items()
+    ]
     _copy(cur, "ib_flag", rows)
 
 

@@ -121,6 +121,23 @@ def test_a_chargeback_within_the_window_claws_the_cpa_back_once(network, methods
     assert back.reverses.kind == "cpa" and "charged back" in back.formula
 
 
+def test_a_cpa_for_a_client_related_to_its_partner_is_withheld(network, methods):
+    """Self-referral: the client shares the leaf's phone, so the leaf's CPA waits for review;
+    the levels above are paid."""
+    for pk in (network["leaf"].holder.pk, network["client"].pk):
+        Client.objects.filter(pk=pk).update(phone="+447700900123")
+    cpa_network(network)
+    funded(network, methods)
+    trade(network["account"], volume=10000, at=timezone.now() + timedelta(minutes=5))
+    assert cpa_pay() == 3
+    leaf = CommissionLine.objects.get(kind="cpa", tier=0)
+    assert leaf.status == "withheld" and leaf.hold_reasons[0]["code"] == "related_client"
+    assert "Same phone" in leaf.hold_reasons[0]["message"]
+    assert set(
+        CommissionLine.objects.filter(kind="cpa", tier__gt=0).values_list("status", flat=True)
+    ) == {"pending"}
+
+
 def test_cpa_terms_are_checked_when_a_version_is_made(network):
     with pytest.raises(InvalidInput, match="whole plan"):
         version(network["top"], [{"kind": "cpa", "symbol": "EURUSD", "rate": "50"}])
