@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -26,13 +27,17 @@ from django.utils import timezone
 
 from brokerage.audit import client_ip
 from brokerage.errors import InvalidInput
+from brokerage.kv import redis_client
 from brokerage.services import Actor, audit_record
 
 from . import audit_events
 from .models import Partner
 from .models_links import LANDINGS, CampaignLink, LinkClick
 
+log = logging.getLogger(__name__)
+
 CLICK_WINDOW = 30 * 60  # seconds: a visitor's clicks on one link within it count once
+ADDRESS_CAP = 20  # counted clicks on one link from one address per window (many browsers)
 MAX_LINKS = 200  # per partner
 
 BOT_UA = re.compile(
@@ -59,6 +64,25 @@ def visitor_of(request, *, at: datetime) -> str:
         [client_ip(request) or "", request.META.get("HTTP_USER_AGENT", "")[:512], f"{at:%Y-%m-%d}"]
     )
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def address_over_cap(request, *, link: CampaignLink, at: datetime) -> bool:
+    """True once `ADDRESS_CAP` clicks on `link` from the visitor's address were counted in this
+    window (a script cycling browser strings counts no further; an office behind one address
+    still counts its people). Counted in Redis under a keyed hash of the address; when Redis
+    cannot be reached the click counts."""
+    window = int(at.timestamp()) // CLICK_WINDOW
+    key = hashlib.sha256(b"ib.link-address:" + settings.SECRET_KEY.encode()).digest()
+    address = hmac.new(key, (client_ip(request) or "").encode(), hashlib.sha256).hexdigest()[:24]
+    name = f"ib:link-clicks:{link.pk}:{address}:{window}"
+    try:
+        pipe = redis_client().pipeline(transaction=True)
+        pipe.incr(name)
+        pipe.expire(name, CLICK_WINDOW + 60, nx=True)
+        return pipe.execute()[0] > ADDRESS_CAP
+    except Exception:  # noqa: BLE001  (Redis unreachable: count the click)
+        log.warning("campaign link click not capped: Redis unreachable", exc_info=True)
+        return False
 
 
 CLICK_SQL = """

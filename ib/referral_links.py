@@ -15,7 +15,14 @@ from django.views.decorators.http import require_safe
 
 from clients.signals import REFERRAL_COOKIE, REFERRAL_MAX_AGE, REFERRAL_SALT
 
-from .links import counts_as_click, landing_url, link_click_record, link_for_code, visitor_of
+from .links import (
+    address_over_cap,
+    counts_as_click,
+    landing_url,
+    link_click_record,
+    link_for_code,
+    visitor_of,
+)
 
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{4,32}")  # ASCII only: it goes into a Set-Cookie header
 
@@ -25,8 +32,12 @@ def referral_link(request, code: str):
     link = link_for_code(code) if CODE_RE.fullmatch(code) else None
     if link is not None:
         response = redirect(landing_url(link))
-        if request.method == "GET" and counts_as_click(request):
-            now = timezone.now()
+        now = timezone.now()
+        if (
+            request.method == "GET"
+            and counts_as_click(request)
+            and not address_over_cap(request, link=link, at=now)
+        ):
             link_click_record(link=link, visitor=visitor_of(request, at=now), at=now)
     else:
         response = redirect("account_signup")

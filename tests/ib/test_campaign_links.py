@@ -105,6 +105,16 @@ def test_a_visitor_counts_once_per_window_and_bots_and_prefetches_not_at_all():
     assert clicks(link) == 4
 
 
+def test_one_address_cycling_browser_strings_counts_no_more_than_the_cap():
+    from ib.links import ADDRESS_CAP
+
+    link = link_of(make_partner_user().partner)
+    for i in range(ADDRESS_CAP + 5):
+        assert visit(link.code, agent=f"{CHROME} Build/{i}", ip="198.51.100.77").status_code == 302
+    visit(link.code, ip="198.51.100.78")  # another address still counts
+    assert clicks(link) == ADDRESS_CAP + 1
+
+
 def test_click_rows_past_the_window_are_pruned_and_the_counts_stay():
     from ib.tasks import link_clicks_prune_task
 
