@@ -384,3 +384,15 @@ def test_a_partner_without_a_programme_cannot_invite(client):
     assert not PartnerInvitation.objects.exists()
     client.logout()
     assert client.get("/partners/invitations/").status_code == 302  # to sign in
+
+
+def test_suspend_and_reactivate_never_decide_an_application(client, programme):
+    from ib.services import partner_status_set
+
+    application = applied(client, programme)
+    partner = application.partner
+    for status in ("active", "suspended"):
+        with pytest.raises(InvalidInput, match="applications queue"):
+            partner_status_set(partner=partner, status=status, actor="test", reason="by hand")
+    partner.refresh_from_db()
+    assert partner.status == "pending"
