@@ -458,6 +458,7 @@ def partner_earnings_by_client(*, partner, date_from, date_to) -> list[dict]:
     return [
         {
             "client": masked_client(users[r["client__user_id"]]),
+            "name": mask_name(users[r["client__user_id"]].get_full_name()),
             "currency": r["currency"],
             "amount": r["amount"],
             "lines": r["lines"],

@@ -61,7 +61,7 @@ def charts_of(figures: dict, date_from, date_to) -> list[dict]:
     per_day = {r["day"]: float(r["amount"]) for r in figures["by_day"] if r["currency"] == currency}
     days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
     symbols, by_symbol = of(figures["by_symbol"], "symbol", TOP)
-    clients, by_client = of(figures["by_client"], "client", TOP)
+    clients, by_client = of(figures["by_client"], "name", TOP)  # short: the tables have more
     levels, by_level = of(figures["by_tier"], "level")
     label = f"Earned ({currency})"
     return [
