@@ -92,15 +92,19 @@ SELECT p.client_id, NULL::bigint, 0, p.day, p.day + interval '1 day', 'short_hol
               %(hold)s, trim_scale(%(share)s::numeric))
   FROM (SELECT DISTINCT client_id, day FROM ib_new) p
  CROSS JOIN LATERAL (
-    SELECT sum(c.volume) AS lots,
-           coalesce(sum(c.volume) FILTER (WHERE EXISTS (
-               SELECT 1 FROM clients_deal o
-                WHERE o.server_id = c.server_id AND o.position_id = c.position_id
-                  AND o.entry = 0 AND o.time > c.time - %(hold)s * interval '1 second')), 0)
-               AS short
-      FROM clients_deal c
-     WHERE c.client_id = p.client_id AND c.time >= p.day AND c.time < p.day + interval '1 day'
-       AND c.entry IN (1, 3) AND c.action IN (0, 1) AND c.position_id <> 0) s
+    -- each closing deal's hold looked up once (OFFSET 0 keeps the subquery whole: flattened,
+    -- the look-up ran once per use of the sum)
+    SELECT sum(q.volume) AS lots, coalesce(sum(q.volume) FILTER (WHERE q.short), 0) AS short
+      FROM (SELECT c.volume, EXISTS (
+                   SELECT 1 FROM clients_deal o
+                    WHERE o.server_id = c.server_id AND o.position_id = c.position_id
+                      AND o.entry = 0 AND o.time > c.time - %(hold)s * interval '1 second')
+                   AS short
+              FROM clients_deal c
+             WHERE c.client_id = p.client_id AND c.time >= p.day
+               AND c.time < p.day + interval '1 day'
+               AND c.entry IN (1, 3) AND c.action IN (0, 1) AND c.position_id <> 0
+            OFFSET 0) q) s
  WHERE s.lots > 0 AND s.short * 100 > s.lots * %(share)s
 """
 
