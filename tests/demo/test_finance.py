@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Count
+from django.test import override_settings
 from django.utils import timezone
 
 from brokerage.audit import audit_chain_verify, audit_seal_all
@@ -28,6 +29,7 @@ from finance.models import (
 from finance.psp import EventKind, adapter_for
 from finance.services import method_available
 from sandbox.psp import signed_webhook
+from tests.conftest import module_transaction
 from tests.demo.test_seed_demo import DEMO
 
 pytestmark = pytest.mark.django_db
@@ -37,11 +39,11 @@ def seed():
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
-@pytest.fixture
-def seeded(settings, monkeypatch):
-    """Seed the demo; returns how long the finance part took, in seconds."""
-    for k, v in DEMO.items():
-        setattr(settings, k, v)
+@pytest.fixture(scope="module")
+def seeded_once(django_db_setup, django_db_blocker):
+    """The demo seeded once for the module, in a transaction rolled back at its end (each test
+    runs in a savepoint inside it: `tests.conftest.module_transaction`); how long the finance
+    part took, in seconds."""
     took = []
 
     def timed(**kwargs):
@@ -49,9 +51,18 @@ def seeded(settings, monkeypatch):
         finance_demo.install_demo_finance(**kwargs)
         took.append(time.monotonic() - started)
 
-    monkeypatch.setattr(seed_demo, "install_demo_finance", timed)
-    seed()
-    return took[0]
+    with override_settings(**DEMO), module_transaction(django_db_blocker):
+        seed_demo.install_demo_finance = timed
+        try:
+            seed()
+        finally:
+            seed_demo.install_demo_finance = finance_demo.install_demo_finance
+        yield took[0]
+
+
+@pytest.fixture
+def seeded(seeded_once, db):
+    return seeded_once
 
 
 def finance_snapshot():
