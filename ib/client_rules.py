@@ -115,7 +115,7 @@ def convert(amount: Decimal, source: str, target: str, rates: dict) -> Decimal |
     return amount * rates[source] / rates[target]
 
 
-def _insert(lines: list[CommissionLine]) -> int:
+def lines_insert(lines: list[CommissionLine]) -> int:
     """Write the lines; one already there (same event, tier and kind) is left as it is."""
     if not lines:
         return 0
@@ -201,7 +201,7 @@ def cpa_pay(*, deal_ids: list[int] | None = None, now=None) -> int:
                 )
             )
     _withhold_related(lines)
-    return _insert(lines)
+    return lines_insert(lines)
 
 
 def _withhold_related(lines: list[CommissionLine]) -> None:
@@ -274,7 +274,7 @@ def cpa_clawback() -> int:
             days,
         ), deal_time in _with_times(rows)
     ]
-    return _insert(lines)
+    return lines_insert(lines)
 
 
 def _with_times(rows):
@@ -338,4 +338,4 @@ def revshare_pay(*, programme: Programme, start, end) -> int:
                     event_key=f"rs:{window}:{client_id}:{leaf}",
                 )
             )
-    return _insert(lines)
+    return lines_insert(lines)

@@ -29,6 +29,7 @@ from clients.notify import client_notify
 from finance.services import commission_credit
 
 from . import audit_events
+from .client_rules import lines_insert
 from .engine import HUNDRED, n
 from .models import CommissionLine, CommissionPeriod, Partner, Rebate, ReferralLink
 from .permissions import actor_label, require_manager
@@ -144,9 +145,7 @@ def rebates_pay(*, programme, start, end) -> int:
                 event_key=f"rb:{programme.pk}:{window}:{partner_id}:{client_id}",
             )
         )
-    before = CommissionLine.objects.filter(kind=CommissionLine.Kind.REBATE).count()
-    CommissionLine.objects.bulk_create(lines, ignore_conflicts=True)
-    return CommissionLine.objects.filter(kind=CommissionLine.Kind.REBATE).count() - before
+    return lines_insert(lines)
 
 
 def rebates_credit(*, period: CommissionPeriod, actor: Actor) -> int:
