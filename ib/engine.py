@@ -301,51 +301,67 @@ COLUMNS = """deal_id, deal_time, client_id, partner_id, tier, kind, version_id, 
 
 # The lines a window's deals earn, as the engine writes them (and `commissions_recompute`
 # reads them again): the deal joined to its client's IB at its close time and to the rate
-# table, filtered as the plan says.
+# table, filtered as the plan says. Three layers, each computing once what it can: per deal
+# (when its position opened, what a reversal closes), per line (the volume paid, the markup),
+# then the amounts and the "why" (each subquery kept whole by OFFSET 0, so that what a layer
+# computed is not copied into every expression above that uses it).
 LINES_TEXT = """
-SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, 'commission', x.version_id, x.rule_id,
-       d.symbol, x.rate, {vol},
-       CASE WHEN x.kind = 'per_lot' THEN {vol} / 10000.0
-            WHEN x.kind = 'pct_markup' THEN round({vol} * {markup} / 10000, 8)
-            ELSE abs(d.commission_amount) END,
-       CASE WHEN x.kind = 'per_lot'
-            THEN trim_scale({vol} / 10000.0)::text || ' lots x ' || x.why
-            WHEN x.kind = 'pct_markup'
-            THEN trim_scale({vol} / 10000.0)::text || ' lots x '
-                 || trim_scale({markup}) || ' markup per lot x ' || x.why
-            ELSE abs(d.commission_amount)::text || ' commission x ' || x.why END,
-       x.currency, 1,
-       round(CASE WHEN x.kind = 'per_lot' THEN {vol} * x.rate / 10000
-                  WHEN x.kind = 'pct_markup' THEN {vol} * {markup} * x.rate / 1000000
-                  ELSE abs(d.commission_amount) * x.rate / 100 END, 8),
+SELECT y.id, y.time, y.client_id, y.partner_id, y.tier, 'commission', y.version_id, y.rule_id,
+       y.symbol, y.rate, y.vol,
+       CASE WHEN y.kind = 'per_lot' THEN y.vol / 10000.0
+            WHEN y.kind = 'pct_markup' THEN round(y.vol * y.markup / 10000, 8)
+            ELSE abs(y.commission_amount) END,
+       CASE WHEN y.kind = 'per_lot'
+            THEN trim_scale(y.vol / 10000.0)::text || ' lots x ' || y.why
+            WHEN y.kind = 'pct_markup'
+            THEN trim_scale(y.vol / 10000.0)::text || ' lots x '
+                 || trim_scale(y.markup) || ' markup per lot x ' || y.why
+            ELSE abs(y.commission_amount)::text || ' commission x ' || y.why END,
+       y.currency, 1,
+       round(CASE WHEN y.kind = 'per_lot' THEN y.vol * y.rate / 10000
+                  WHEN y.kind = 'pct_markup' THEN y.vol * y.markup * y.rate / 1000000
+                  ELSE abs(y.commission_amount) * y.rate / 100 END, 8),
        'pending', NULL::jsonb, now()
-  FROM clients_deal d
-  JOIN ib_ref r ON r.client_id = d.client_id AND d.time >= r.t_from AND d.time < r.t_to
-  JOIN ib_rate x ON x.leaf = r.partner_id AND x.symbol = d.symbol
-                AND d.time >= x.t_from AND d.time < x.t_to
- WHERE {window} AND d.action IN (0, 1) AND d.volume > 0
-   AND d.account_id NOT IN (SELECT id FROM clients_tradingaccount WHERE "group" ILIKE 'demo%%')
-   AND (x.entry = 'both' OR (x.entry = 'out' AND d.entry IN (1, 2, 3))
-        OR (x.entry = 'in' AND d.entry IN (0, 2)))
-   AND (x.self_trading OR d.client_id NOT IN (
-        SELECT holder_id FROM ib_partner WHERE holder_id IS NOT NULL))
-   -- held under the minimum: the position's opening deal is too recent (an anti-join)
-   AND NOT EXISTS (
-        SELECT 1 FROM clients_deal o
-         WHERE o.server_id = d.server_id AND o.position_id = d.position_id AND o.entry = 0
-           AND x.min_hold > 0 AND d.entry IN (1, 3) AND d.position_id <> 0
-           AND o.time > d.time - x.min_hold * interval '1 second')
-   -- a reversal (INOUT) pays only the side the plan pays: the volume it closes, or opens
-   AND (d.entry <> 2 OR x.entry = 'both' OR {vol} > 0)
-   AND (x.kind = 'per_lot' OR (x.kind = 'pct_commission' AND d.commission_amount <> 0)
-        OR (x.kind = 'pct_markup' AND {markup} > 0))
+  FROM (
+    SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, x.kind, x.version_id, x.rule_id,
+           d.symbol, x.rate, x.why, x.currency, d.commission_amount, {vol} AS vol,
+           CASE WHEN x.kind = 'pct_markup' THEN {markup} END AS markup
+      FROM (
+        SELECT d.id, d.time, d.client_id, d.symbol, d.volume, d.entry, d.account_id,
+               d.commission_amount,
+               -- a closing deal: when its position last had volume added (the hold filter)
+               CASE WHEN d.entry IN (1, 3) AND d.position_id <> 0 THEN
+                    (SELECT max(o.time) FROM clients_deal o
+                      WHERE o.server_id = d.server_id AND o.position_id = d.position_id
+                        AND o.entry = 0) END AS opened,
+               CASE WHEN d.entry = 2 THEN {closed} END AS closed
+          FROM clients_deal d
+         WHERE {window} AND d.action IN (0, 1) AND d.volume > 0
+           AND d.account_id NOT IN (SELECT id FROM clients_tradingaccount
+                                     WHERE "group" ILIKE 'demo%%')
+        OFFSET 0) d
+      JOIN ib_ref r ON r.client_id = d.client_id AND d.time >= r.t_from AND d.time < r.t_to
+      JOIN ib_rate x ON x.leaf = r.partner_id AND x.symbol = d.symbol
+                    AND d.time >= x.t_from AND d.time < x.t_to
+     WHERE (x.entry = 'both' OR (x.entry = 'out' AND d.entry IN (1, 2, 3))
+            OR (x.entry = 'in' AND d.entry IN (0, 2)))
+       AND (x.self_trading OR d.client_id NOT IN (
+            SELECT holder_id FROM ib_partner WHERE holder_id IS NOT NULL))
+       -- held under the minimum: volume was added to the position too recently
+       AND (d.opened IS NULL OR x.min_hold <= 0
+            OR d.opened <= d.time - x.min_hold * interval '1 second')
+    OFFSET 0) y
+ -- a reversal (INOUT) pays only the side the plan pays: the volume it closes, or opens
+ WHERE y.vol > 0
+   AND (y.kind = 'per_lot' OR (y.kind = 'pct_commission' AND y.commission_amount <> 0)
+        OR (y.kind = 'pct_markup' AND y.markup > 0))
 """
 # The volume a line pays: the deal's, except for a reversal (INOUT) under a plan paying one
 # side: the part that closes the position (its net volume before, from the position's earlier
 # deals) for closing deals, the rest for opening deals.
 VOLUME = (
     "(CASE WHEN d.entry = 2 AND x.entry <> 'both' THEN"
-    " (CASE WHEN x.entry = 'out' THEN {closed} ELSE d.volume - {closed} END)"
+    " (CASE WHEN x.entry = 'out' THEN d.closed ELSE d.volume - d.closed END)"
     " ELSE d.volume END)"
 )
 # (read through the account's deals from the position's opening deal: both indexed)
@@ -358,14 +374,14 @@ CLOSED = (
     " AND (p.time, p.id) < (d.time, d.id)), 0)))"
 )
 # The markup per lot of the deal's account type and symbol, in the programme's currency
-# (evaluated only for lines of that kind: a CASE arm, and the last test of the filter).
+# (evaluated only for lines of that kind).
 MARKUP = (
     "(SELECT m.per_lot FROM ib_markup m JOIN clients_tradingaccount a"
     " ON a.account_type_id = m.account_type_id"
     " WHERE a.id = d.account_id AND m.symbol = d.symbol AND m.currency = x.currency)"
 )
-LINES_SELECT = LINES_TEXT.replace("{vol}", VOLUME.replace("{closed}", CLOSED)).replace(
-    "{markup}", MARKUP
+LINES_SELECT = (
+    LINES_TEXT.replace("{vol}", VOLUME).replace("{closed}", CLOSED).replace("{markup}", MARKUP)
 )
 
 LINES_SQL = (
