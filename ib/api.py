@@ -16,10 +16,11 @@ from ninja import Query, Router, Schema
 from ninja.security import HttpBearer
 from pydantic import Field
 
-from brokerage.errors import InvalidInput
+from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.ratelimit import rate_check
 
-from .models import CommissionLine
+from .models import CommissionLine, Partner
+from .onboarding import agreement_due
 from .selectors import (
     masked_client,
     partner_clients,
@@ -52,12 +53,26 @@ class PartnerTokenAuth(HttpBearer):
         if found is None:
             raise TokenRefused("This token is not valid: it is unknown or has been revoked.")
         rate_check(f"partner-token:{found.pk}")  # 429 with Retry-After past API_RATE_LIMIT
+        partner = found.partner
+        if partner.status in (Partner.Status.PENDING, Partner.Status.REJECTED):
+            raise NotAllowed(
+                f"This partner account is {partner.get_status_display().lower()}: "
+                "the API answers once it is approved.",
+                code="partner_not_active",
+            )
+        due = agreement_due(partner)
+        if due is not None:  # the dashboard's own gate: a new agreement version comes first
+            raise NotAllowed(
+                f"Accept version {due.version} of the partner agreement in the dashboard "
+                "(/partners/agreement/) first.",
+                code="agreement_due",
+            )
         return found
 
 
 router = Router(tags=["partners"], auth=PartnerTokenAuth())
 
-ERRORS = {401: dict, 422: dict, 429: dict}
+ERRORS = {401: dict, 403: dict, 422: dict, 429: dict}
 
 
 class Amount(Schema):

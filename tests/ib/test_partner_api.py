@@ -206,6 +206,28 @@ def test_a_partner_whose_login_is_switched_off_is_refused(client, network):
     assert get(client, "me", raw).status_code == 401
 
 
+def test_the_api_waits_like_the_dashboard_for_approval_and_a_new_agreement(client, network):
+    from ib.models import Partner, PartnerAgreement
+    from ib.onboarding import agreement_accept, agreement_publish
+
+    leaf = network["leaf"]
+    raw = token_for(leaf)
+    assert get(client, "me", raw).status_code == 200
+    programme = leaf.plans.first().plan.programme
+    agreement_publish(
+        programme=programme, text="The partner agreement, version two. " * 2, actor="test"
+    )
+    refused = get(client, "me", raw)
+    assert refused.status_code == 403 and refused.json()["error"] == "agreement_due"
+    assert "Accept version" in refused.json()["detail"]
+    agreement = PartnerAgreement.objects.get(programme=programme)
+    agreement_accept(partner=leaf, agreement=agreement, actor=leaf.user)
+    assert get(client, "me", raw).status_code == 200
+    Partner.objects.filter(pk=leaf.pk).update(status=Partner.Status.REJECTED)
+    refused = get(client, "me", raw)
+    assert refused.status_code == 403 and refused.json()["error"] == "partner_not_active"
+
+
 def test_the_api_only_reads(client, network):
     raw = token_for(network["leaf"])
     for method in (client.post, client.put, client.delete):
