@@ -152,13 +152,16 @@ def cpa_pay(*, deal_ids: list[int] | None = None, now=None) -> int:
         return 0
     world, rates = World.load(set()), _usd_rates()
     waiting = {}  # client -> (first deposit, leaf, top version, rule, earned)
+    rules: dict[int, PlanRule] = {}  # the top version's CPA rule, read once per version
     for client_id, at, amount, currency, leaf, reference in candidates:
         version, kind, earned = earnings(world, leaf, "", at, CPA_KINDS)
         if kind is None or not earned:
             continue
-        rule = PlanRule.objects.get(
-            version_id=version, kind=PlanRule.Kind.CPA, symbol="", symbol_group=""
-        )
+        if version not in rules:
+            rules[version] = PlanRule.objects.select_related("version__plan__programme").get(
+                version_id=version, kind=PlanRule.Kind.CPA, symbol="", symbol_group=""
+            )
+        rule = rules[version]
         programme_currency = world.version_info[version].plan.programme.currency
         deposit = convert(amount, currency, programme_currency, rates)
         if deposit is None or deposit < (rule.min_deposit or 0):
