@@ -4,8 +4,8 @@ adapter (clients/platforms/) speaks exactly the contract below, and this server 
 
 Where things are: protocol.py the wire (retcodes, parameters, password hashing, records);
 auth.py the handshake and sessions; api.py the calls below; store.py the sqlite state;
-market.py prices, account figures and opening/closing positions; simulation.py the trading
-that goes on by itself; control.py and history.py the /_sandbox/mt5/ control endpoints (their
+deals.py reading, correcting and deleting single deals; market.py prices, account figures
+and opening/closing positions; simulation.py the trading that goes on by itself; control.py and history.py the /_sandbox/mt5/ control endpoints (their
 contract is in control.py); state.py what ties them together; server.py HTTP and faults.
 
 # MT5 Web API contract (the subset the product uses; the sandbox implements it, the adapter speaks it)
@@ -96,6 +96,20 @@ Deals:
                 "VolumeExt" (1/100000000 lot: 1 lot = "100000000"),
                 "Price","Profit","Storage" (swap),"Commission","PositionID","Comment"}
       Deal tickets are unique and increasing across the server.
+  GET /api/deal/get?ticket=<deal>  -> answer: the deal record; "13 Not found" for an unknown ticket.
+  POST /api/deal/update  body: a deal record (JSON object) with "Deal" (the ticket) and the fields
+      to correct, numbers as strings or numbers: Symbol, Action, Entry, Volume or VolumeExt, Price,
+      Profit, Storage, Commission, PositionID, Time (server-local epoch), Comment (<= 32 chars);
+      "Login", when sent, must be the deal's own (a deal never moves to another account).
+      -> answer: the deal record as it now stands. "13 Not found" for an unknown ticket, "3 Invalid
+      parameters" for no body, a body that is not a JSON object, an unknown field or a value that
+      cannot be one. The account's balance is not recalculated (the dealer books a correction
+      balance deal for that).
+  GET /api/deal/delete?ticket=<deal>[,<deal>...]  -> {"retcode": "0 Done"}: the deals are gone from
+      every later answer. "13 Not found" (nothing deleted) when one of the tickets does not exist,
+      "3 Invalid parameters" without a ticket.
+  (MetaQuotes' pages: https://support.metaquotes.net/en/docs/mt5/webapi/trade/deal/deal_get,
+   .../deal_update and .../deal_delete.)
 
 Positions:
   GET /api/position/get_batch?login=1,2,3&group=<mask>

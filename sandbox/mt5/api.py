@@ -5,9 +5,10 @@ raises ApiError with the retcode; `API` maps the paths to them."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
+from . import deals
+from .deals import record as deal_record
 from .market import SYMBOLS
 from .protocol import (
     GROUPS,
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
     from .state import MT5State
 
 
-def call(state: MT5State, path: str, q: dict) -> dict:
+def call(state: MT5State, path: str, q: dict, body: bytes = b"") -> dict:
+    if path in WITH_BODY:  # a request whose JSON body is the record itself
+        return WITH_BODY[path](state, q, body)
     handler = API.get(path)
     if handler is None:
         raise ApiError(RET_NOT_FOUND, 404)
@@ -238,50 +241,7 @@ def deal_get_batch(state: MT5State, q: dict) -> dict:
             logins = selected_logins(state, db, q)
         rows = state.store.deals(db, start=start, end=end, tickets=tickets, logins=logins)
     digits = {name: s.digits for name, s in SYMBOLS.items()}
-    out = []
-    append = out.append
-    for (
-        deal,
-        login,
-        order,
-        t,
-        msc,
-        action,
-        entry,
-        symbol,
-        volume,
-        price,
-        profit,
-        storage,
-        commission,
-        position,
-        comment,
-        raw,
-    ) in rows:
-        if raw is not None:
-            append(json.loads(raw))
-            continue
-        d = digits.get(symbol)
-        append(
-            {
-                "Deal": str(deal),
-                "Login": str(login),
-                "Order": str(order),
-                "Time": str(t),
-                "TimeMsc": str(msc),
-                "Action": str(action),
-                "Entry": str(entry),
-                "Symbol": symbol,
-                "Volume": str(volume),
-                "VolumeExt": str(volume * VOLUME_EXT_PER_VOLUME),
-                "Price": "0" if d is None else f"{price:.{d}f}",
-                "Profit": f"{profit / 100:.2f}",
-                "Storage": f"{storage / 100:.2f}",
-                "Commission": f"{commission / 100:.2f}",
-                "PositionID": str(position),
-                "Comment": comment,
-            }
-        )
+    out = [deal_record(row, digits) for row in rows]
     return {"retcode": RET_OK, "answer": out}
 
 
@@ -333,5 +293,8 @@ API = {
     "/api/group/get": group_get,
     "/api/trade/balance": trade_balance,
     "/api/deal/get_batch": deal_get_batch,
+    "/api/deal/get": deals.deal_get,
+    "/api/deal/delete": deals.deal_delete,
     "/api/position/get_batch": position_get_batch,
 }
+WITH_BODY = {"/api/deal/update": deals.deal_update}

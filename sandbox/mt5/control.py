@@ -18,6 +18,10 @@ return are JSON numbers:
   POST deal       {"login", "raw": {...}, "exact": false}  plant a deal whose answer record is
                   `raw` ("Deal" is added when absent, with the assigned ticket, and "Time" = now
                   when absent; "exact": true adds nothing) -> {"ticket"}
+  POST deal_update {"ticket", "fields": {"Volume": "5000", "Profit": "-12.50", ...}}  correct a
+                  deal as a dealer does (the same as /api/deal/update: the record's fields, numbers
+                  as strings or JSON numbers) -> {"retcode", "answer": the record after}
+  POST deal_delete {"ticket"}  delete a deal (as /api/deal/delete) -> {"retcode"}
   POST trade      {"login", "symbol", "side": "buy"|"sell", "volume": "0.10" (lots),
                   "profit": "-25.00" (optional: open and close at once with exactly that profit),
                   "at": UTC epoch (optional, backdated)} -> {"retcode", "deals": [tickets],
@@ -53,6 +57,7 @@ from contextlib import suppress
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from . import deals
 from .market import SYMBOLS
 from .protocol import RET_OK, ApiError, parse_cents
 from .simulation import PROFILES, default_profile
@@ -259,6 +264,23 @@ def deal(state: MT5State, body: dict) -> dict:
         if change:
             state.store.change_balance(db, login, change, int(srv))
     return {"ticket": ticket}
+
+
+def deal_update(state: MT5State, body: dict) -> dict:
+    fields = body.get("fields")
+    if not isinstance(fields, dict):
+        raise bad("fields: the deal's corrected fields (a JSON object) are required")
+    answer = deals.correct(state, {**fields, "Deal": body.get("ticket")})
+    return {"retcode": RET_OK, "answer": answer}
+
+
+def deal_delete(state: MT5State, body: dict) -> dict:
+    try:
+        ticket = int(body.get("ticket"))
+    except (TypeError, ValueError):
+        raise bad("ticket: a deal ticket is required") from None
+    deals.remove(state, [ticket])
+    return {"retcode": RET_OK}
 
 
 def trade(state: MT5State, body: dict) -> dict:

@@ -21,6 +21,8 @@ CONTROL = {
     ("GET", "state"): control.status,
     ("POST", "faults"): control.faults,
     ("POST", "deal"): control.deal,
+    ("POST", "deal_update"): control.deal_update,
+    ("POST", "deal_delete"): control.deal_delete,
     ("POST", "trade"): control.trade,
     ("POST", "prices"): control.prices,
     ("POST", "history"): history.history,
@@ -64,7 +66,7 @@ def make_handler(state: MT5State):
             jar = SimpleCookie(self.headers.get("Cookie", ""))
             return jar["mt5session"].value if "mt5session" in jar else None
 
-        def _reply(self, path: str, q: dict) -> Reply:
+        def _reply(self, path: str, q: dict, body: bytes = b"") -> Reply:
             sessions = state.sessions
             if path == "/api/auth/start":
                 return sessions.auth_start(q)
@@ -74,7 +76,7 @@ def make_handler(state: MT5State):
             if refused is not None:
                 return refused
             try:
-                return Reply(200, api.call(state, path, q))
+                return Reply(200, api.call(state, path, q, body if self.command == "POST" else b""))
             except ApiError as err:
                 return Reply(err.status, {"retcode": err.retcode})
 
@@ -95,7 +97,7 @@ def make_handler(state: MT5State):
             state.sessions.count(url.path)
             try:
                 q.update(body_params(self.command, body))
-                reply = self._reply(url.path, q)
+                reply = self._reply(url.path, q, body)
             except ApiError as err:
                 reply = Reply(err.status, {"retcode": err.retcode})
             except Exception:
