@@ -68,6 +68,11 @@ app.conf.beat_schedule = {
         "task": "clients.tasks.platform_sync_all_task",
         "schedule": float(os.environ.get("PLATFORM_SYNC_INTERVAL_SECONDS", "10")),
     },
+    "clients-deals-review": {
+        "task": "clients.tasks.deals_review_all_task",
+        # deals the platform's dealers corrected or deleted in the last days (per server)
+        "schedule": float(os.environ.get("DEALS_REVIEW_INTERVAL_SECONDS", "900")),
+    },
     "clients-retention-flags": {
         "task": "clients.tasks.retention_flags_task",
         "schedule": crontab(minute=30, hour=5),  # daily: inactivity flags and their signals

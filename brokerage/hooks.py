@@ -66,6 +66,11 @@ DEALS_SYNCED = declare(
     "fn(deal_ids: list[int]): deals a sync pass just stored, called after they commit "
     "(ib pays IB commissions on them).",
 )
+DEALS_REVISED = declare(
+    "platform.deals_revised",
+    "fn(revision_ids: list[int]): deals the platform corrected or removed (clients.DealRevision), "
+    "called after they commit (ib reverses their commissions and pays them again).",
+)
 RETENTION_SIGNALS = declare(
     "retention.signals",
     "(code, label, fn(client_ids, now) -> {client_id: detail}): a reason an inactive client "

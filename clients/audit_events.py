@@ -11,6 +11,8 @@ ACCOUNT_TYPE_CHANGED_IN_ADMIN = event(
 ACCOUNT_TYPE_CREATED_IN_ADMIN = event(
     "account_type.created_in_admin", "Account type created in admin"
 )
+DEAL_CORRECTED = event("deal.corrected", "Deal corrected on the platform")
+DEAL_REMOVED = event("deal.removed", "Deal removed on the platform")
 CLIENT_AML_CASE_CLOSED = event("client.aml_case_closed", "Client AML case closed")
 CLIENT_AML_CASE_OPENED = event("client.aml_case_opened", "Client AML case opened")
 CLIENT_ASSIGNED = event("client.assigned", "Client assigned")

@@ -147,6 +147,12 @@ class TradingServer(models.Model):
     overlap_seconds = models.PositiveIntegerField(
         default=120, help_text="Each sync re-reads this much before its cursor (late deals)."
     )
+    deals_review_days = models.PositiveSmallIntegerField(
+        default=3,
+        db_default=3,
+        help_text="How many days back the deals review re-reads what the platform reports, to "
+        "find deals its dealers corrected or deleted (0: no review).",
+    )
     # Sync state (written by the sync service only).
     deals_synced_through = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Every deal up to here is ingested."
@@ -292,7 +298,9 @@ class AccountOpening(models.Model):
 
 
 class Deal(models.Model):
-    """A deal synced from the platform; one row per (server, ticket), never updated."""
+    """A deal synced from the platform; one row per (server, ticket). It changes only when the
+    deals review (`clients.deal_review`) finds the platform corrected or deleted it: each change
+    is a `DealRevision` first, and a deleted deal is marked `removed_at`, never deleted."""
 
     class Action(models.IntegerChoices):
         BUY = 0, "Buy"
@@ -329,6 +337,10 @@ class Deal(models.Model):
     position_id = models.BigIntegerField(default=0)
     comment = models.CharField(max_length=64, blank=True)
     synced_at = models.DateTimeField(auto_now_add=True)
+    # How many revisions the platform made to it (0: as first synced), and when it was found
+    # deleted on the platform.
+    revision = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
+    removed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-time", "-ticket"]
@@ -365,6 +377,43 @@ class Deal(models.Model):
     @property
     def net_amount(self):
         return self.profit_amount + self.swap_amount + self.commission_amount
+
+    @property
+    def revision_label(self) -> str:
+        """ "Removed on the platform", "Corrected on the platform", or empty."""
+        if self.removed_at:
+            return "Removed on the platform"
+        return "Corrected on the platform" if self.revision else ""
+
+
+class DealRevision(models.Model):
+    """A change the platform made to a stored deal, found by the deals review: the fields that
+    matter before and after (after is empty for a removed deal). Append-only: written once,
+    never updated; the IB commissions reverse and pay again from it (`ib.revisions`)."""
+
+    class Kind(models.TextChoices):
+        CORRECTED = "corrected", "Corrected on the platform"
+        REMOVED = "removed", "Removed on the platform"
+
+    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="revisions")
+    number = models.PositiveSmallIntegerField(help_text="1 for the deal's first revision ...")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    before = models.JSONField(help_text="The fields that matter, as stored until then.")
+    after = models.JSONField(null=True, blank=True, help_text="As the platform now reports.")
+    changed = models.JSONField(default=list, help_text="The names of the fields that changed.")
+    detected_at = models.DateTimeField()
+    sync_run = models.ForeignKey(
+        "clients.SyncRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "number"], name="clients_dealrevision_once")
+        ]
+
+    def __str__(self):
+        return f"Deal {self.deal_id} {self.get_kind_display().lower()} ({self.number})"
 
 
 class Position(models.Model):
@@ -410,6 +459,7 @@ class SyncRun(models.Model):
         DEALS = "deals", "Deals"
         POSITIONS = "positions", "Positions"
         ACCOUNTS = "accounts", "Accounts"
+        REVIEW = "review", "Deals review"
 
     server = models.ForeignKey(TradingServer, on_delete=models.CASCADE, related_name="runs")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -1,10 +1,12 @@
+from decimal import Decimal
+
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from brokerage.models import Desk
 
-from .models import Client
+from .models import Client, DealRevision
 
 
 def client_for_user(user) -> Client | None:
@@ -138,3 +140,47 @@ def symbol_groups(symbols) -> dict[str, str]:
 
     rows = Instrument.objects.filter(symbol__in=list(symbols)).values_list("symbol", "asset_class")
     return {symbol: symbol_group(asset_class) for symbol, asset_class in rows}
+
+
+# --- deal revisions (clients.deal_review) ------------------------------------------------------
+
+# How staff and partners call a deal's fields in a revision's summary.
+REVISION_LABELS = {
+    "profit_amount": "profit",
+    "swap_amount": "swap",
+    "commission_amount": "commission",
+    "position_id": "position",
+    "volume_ext": "volume (fine)",
+}
+
+
+def _shown(field: str, value) -> str:
+    if value is None:
+        return "-"
+    if field == "volume":
+        return f"{Decimal(value) / 10000:.2f} lots"
+    if field == "volume_ext":
+        return f"{Decimal(value) / 100_000_000:f} lots"
+    if field == "time":
+        return str(value).replace("T", " ")[:19] + " UTC"
+    return str(value)
+
+
+def deal_revision_summary(revision: DealRevision) -> str:
+    """ "Deal 123 corrected on the platform on 2026-12-04 16:05 UTC: volume 1.00 -> 0.50 lots"
+    (or "... removed on the platform on ..."): what a line's why and the audit trail say."""
+    deal = revision.deal
+    when = f"{revision.detected_at:%Y-%m-%d %H:%M} UTC"
+    if revision.kind == DealRevision.Kind.REMOVED:
+        return f"Deal {deal.ticket} removed on the platform on {when}"
+    parts = []
+    for field in revision.changed:
+        if field == "volume_ext" and "volume" in revision.changed:
+            continue  # the same change, said once
+        before, after = revision.before.get(field), (revision.after or {}).get(field)
+        name = REVISION_LABELS.get(field, field)
+        if field == "volume":
+            parts.append(f"volume {Decimal(before) / 10000:.2f} -> {_shown(field, after)}")
+        else:
+            parts.append(f"{name} {_shown(field, before)} -> {_shown(field, after)}")
+    return f"Deal {deal.ticket} corrected on the platform on {when}: " + "; ".join(parts)

@@ -11,15 +11,25 @@ SyncRejection rows with the reason; the rest of the pass goes on.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from brokerage.hooks import DEALS_SYNCED, contributions
 from brokerage.kv import redis_client
 
-from .models import Client, Position, SyncRejection, SyncRun, TradingAccount, TradingServer
+from .models import (
+    Client,
+    DealRevision,
+    Position,
+    SyncRejection,
+    SyncRun,
+    TradingAccount,
+    TradingServer,
+)
 from .platforms import PlatformError, Rejected, TradingPlatform, platform_for
 
 log = logging.getLogger(__name__)
@@ -32,37 +42,25 @@ def _lock(server_id: int):
     return redis_client().lock(f"platform-sync:{server_id}", timeout=LOCK_TIMEOUT, blocking=False)
 
 
-def server_sync(*, server_id: int, platform: TradingPlatform | None = None) -> dict:
-    """One pass over a server: deals, then positions, then account balances. Skipped when
-    another pass holds the server. A platform failure is recorded on the server and its run."""
+@contextmanager
+def server_held(server_id: int, platform: TradingPlatform | None = None):
+    """Hold the server's sync lock (one sync pass or deals review of a server at a time) and
+    its platform: yields (server, platform, None), or (None, None, why) when another holds it,
+    or (server, None, PlatformError) when the platform cannot be reached. Closes the platform
+    it opened and frees the lock."""
     lock = _lock(server_id)
     if not lock.acquire():
-        return {"skipped": "a sync of this server is running"}
+        yield None, None, "a sync of this server is running"
+        return
     own = platform is None
     try:
         server = TradingServer.objects.get(pk=server_id)
         try:
             platform = platform or platform_for(server)
         except PlatformError as exc:
-            _failed(server, SyncRun.Kind.DEALS, timezone.now(), exc)
-            return {"error": exc.message}
-        result = {}
-        for kind, step in (
-            (SyncRun.Kind.DEALS, deals_sync),
-            (SyncRun.Kind.POSITIONS, positions_sync),
-            (SyncRun.Kind.ACCOUNTS, accounts_refresh),
-        ):
-            started = timezone.now()
-            try:
-                result[kind] = step(server=server, platform=platform)
-            except PlatformError as exc:
-                _failed(server, kind, started, exc)
-                result[kind] = {"error": exc.message}
-                break
-        else:
-            if server.last_error:
-                TradingServer.objects.filter(pk=server.pk).update(last_error="")
-        return result
+            yield server, None, exc
+            return
+        yield server, platform, None
     finally:
         if own and platform is not None:
             platform.close()
@@ -70,6 +68,38 @@ def server_sync(*, server_id: int, platform: TradingPlatform | None = None) -> d
             lock.release()
         except Exception:  # noqa: BLE001  (expired: another pass may hold it now)
             log.warning("platform sync lock of server %s had expired", server_id)
+
+
+def server_sync(*, server_id: int, platform: TradingPlatform | None = None) -> dict:
+    """One pass over a server: deals, then positions, then account balances. Skipped when
+    another pass holds the server. A platform failure is recorded on the server and its run."""
+    with server_held(server_id, platform) as (server, platform, problem):
+        if server is None:
+            return {"skipped": problem}
+        if platform is None:
+            _failed(server, SyncRun.Kind.DEALS, timezone.now(), problem)
+            return {"error": problem.message}
+        return _steps(server, platform)
+
+
+def _steps(server: TradingServer, platform: TradingPlatform) -> dict:
+    result = {}
+    for kind, step in (
+        (SyncRun.Kind.DEALS, deals_sync),
+        (SyncRun.Kind.POSITIONS, positions_sync),
+        (SyncRun.Kind.ACCOUNTS, accounts_refresh),
+    ):
+        started = timezone.now()
+        try:
+            result[kind] = step(server=server, platform=platform)
+        except PlatformError as exc:
+            _failed(server, kind, started, exc)
+            result[kind] = {"error": exc.message}
+            break
+    else:
+        if server.last_error:
+            TradingServer.objects.filter(pk=server.pk).update(last_error="")
+    return result
 
 
 def _failed(server: TradingServer, kind: str, started: datetime, exc: PlatformError) -> None:
@@ -482,6 +512,10 @@ def rejections_retry(*, rejections: list[SyncRejection]) -> tuple[int, int]:
 def sync_runs_prune(*, keep_days: int = 14, keep_error_days: int = 90) -> int:
     """Passes run every few seconds: keep two weeks of them (three months of failed ones)."""
     now = timezone.now()
+    # a run that found deal revisions stays: the revisions name it
+    kept = Exists(DealRevision.objects.filter(sync_run=OuterRef("pk")))
     old = SyncRun.objects.filter(started_at__lt=now - timedelta(days=keep_days), error="")
+    old = old.exclude(kept)
     failed = SyncRun.objects.filter(started_at__lt=now - timedelta(days=keep_error_days))
+    failed = failed.exclude(kept)
     return old.delete()[0] + failed.delete()[0]

@@ -20,6 +20,26 @@ def platform_sync_all_task() -> int:
     return len(ids)
 
 
+@shared_task(acks_late=True, time_limit=900, soft_time_limit=870)
+def deals_review_task(server_id: int) -> dict:
+    """Read the server's recent deals again: those its dealers corrected or deleted are
+    revised (`clients.deal_review`)."""
+    from .deal_review import deals_review_run
+
+    return deals_review_run(server_id=server_id)
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def deals_review_all_task() -> int:
+    """Beat: one deals review per active server that has one."""
+    from .deal_review import deals_review_due_servers
+
+    ids = deals_review_due_servers()
+    for server_id in ids:
+        deals_review_task.delay(server_id)
+    return len(ids)
+
+
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1740)
 def retention_flags_task() -> dict:
     """Beat, daily: flag funded clients gone quiet, refresh open flags, clear the active again."""

@@ -25,6 +25,9 @@ DISPUTE_ADJUSTMENT_PROPOSED = event(
     "commission_dispute.adjustment_proposed", "Commission adjustment proposed (awaiting approval)"
 )
 DISPUTE_ADJUSTED = event("commission_dispute.adjusted", "Commission dispute adjusted")
+DEAL_REVISION_PAID = event(
+    "deal_revision.paid", "Commissions of a deal corrected or removed on the platform reversed"
+)
 LINE_RELEASED = event("commission_line.released", "Withheld commission line released")
 LINE_CANCELLED = event("commission_line.cancelled", "Withheld commission line cancelled")
 PARTNER_TOKEN_CREATED = event("partner.token_created", "Partner API token created")

@@ -4,6 +4,7 @@ credited with a client in the client 360, and the partners panel on the back-off
 from brokerage.hooks import (
     CLIENT_360_SECTIONS,
     DASHBOARD_PANELS,
+    DEALS_REVISED,
     DEALS_SYNCED,
     NAV_BACKOFFICE,
     NAV_PARTNERS,
@@ -13,7 +14,7 @@ from brokerage.navigation import NavItem
 
 from .client360 import ib_360
 from .dashboard import partners_panel
-from .tasks import pay_synced_deals
+from .tasks import pay_revised_deals, pay_synced_deals
 
 for item in [
     NavItem("Overview", "partners:home", "speedometer2", order=0),
@@ -58,3 +59,4 @@ contribute(CLIENT_360_SECTIONS, ib_360)
 contribute(DASHBOARD_PANELS, partners_panel)
 
 contribute(DEALS_SYNCED, pay_synced_deals)
+contribute(DEALS_REVISED, pay_revised_deals)

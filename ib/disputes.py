@@ -39,6 +39,7 @@ from . import audit_events
 from .models import CommissionDispute, CommissionLine, Partner
 from .models_disputes import REASON_MAX
 from .permissions import actor_label, require_manager
+from .revisions import reversals_follow
 
 Line = CommissionLine
 Dispute = CommissionDispute
@@ -155,6 +156,8 @@ def _close(dispute: Dispute, line: CommissionLine, status: str, reason: str, by:
     if line.status == Line.Status.DISPUTED:
         line.status = Line.Status.PENDING
         line.save(update_fields=["status"])
+        # a reversal of the line (the platform corrected its deal) waited for the dispute
+        reversals_follow(lines=[line], status=Line.Status.PENDING, code="reverses_disputed")
     dispute.status = status
     dispute.decision_reason = reason
     dispute.decided_by = by
@@ -306,6 +309,18 @@ def _withheld(line_ids) -> list[CommissionLine]:
             "nothing was changed.",
             code="not_withheld",
         )
+    following = sorted(
+        line.reverses_id
+        for line in lines
+        if line.reverses_id not in ids
+        and any(h.get("code") == "reverses_withheld" for h in (line.hold_reasons or []))
+    )
+    if following:
+        raise InvalidInput(
+            f"A reversal is decided with the line it reverses: choose line "
+            f"{', '.join(map(str, following))} instead. Nothing was changed.",
+            code="reversal_follows",
+        )
     return lines
 
 
@@ -314,6 +329,9 @@ def _decide_withheld(line_ids, reason, actor, status, action) -> int:
     reason = _reason(reason)
     lines = _withheld(line_ids)
     Line.objects.filter(pk__in=[line.pk for line in lines]).update(status=status)
+    # the withheld reversals of these lines (their deals corrected on the platform) follow
+    followed = reversals_follow(lines=lines, status=status, code="reverses_withheld")
+    lines += list(Line.objects.filter(pk__in=followed).order_by("pk"))
     for line in lines:
         audit_record(
             actor=actor,

@@ -299,7 +299,7 @@ SELECT DISTINCT r.partner_id, d.symbol
 
 COLUMNS = """deal_id, deal_time, client_id, partner_id, tier, kind, version_id, rule_id, symbol,
     rate, volume, base_amount, formula, currency, fx_rate, amount, status, hold_reasons,
-    created_at"""
+    created_at, revision"""
 
 # The lines a window's deals earn, as the engine writes them (and `commissions_recompute`
 # reads them again): the deal joined to its client's IB at its close time and to the rate
@@ -326,14 +326,14 @@ SELECT y.id, y.time, y.client_id, y.partner_id, y.tier, 'commission', y.version_
        round(CASE WHEN y.kind = 'per_lot' THEN y.vol * y.rate / 10000
                   WHEN y.kind = 'pct_markup' THEN y.vol * y.markup * y.rate / 1000000
                   ELSE abs(y.commission_amount) * y.rate / 100 END, 8),
-       'pending', NULL::jsonb, now()
+       'pending', NULL::jsonb, now(), y.revision
   FROM (
     SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, x.kind, x.version_id, x.rule_id,
-           d.symbol, x.rate, x.why, x.currency, d.commission_amount, {vol} AS vol,
+           d.symbol, x.rate, x.why, x.currency, d.commission_amount, d.revision, {vol} AS vol,
            CASE WHEN x.kind = 'pct_markup' THEN {markup} END AS markup
       FROM (
         SELECT d.id, d.time, d.client_id, d.symbol, d.volume, d.entry, d.account_id,
-               d.commission_amount,
+               d.commission_amount, d.revision,
                -- a closing deal: when its position last had volume added (the hold filter)
                CASE WHEN d.entry IN (1, 3) AND d.position_id <> 0 THEN
                     (SELECT max(o.time) FROM clients_deal o
@@ -345,7 +345,7 @@ SELECT y.id, y.time, y.client_id, y.partner_id, y.tier, 'commission', y.version_
                  WHERE r.client_id = d.client_id AND r.t_from <= d.time AND d.time < r.t_to
                  LIMIT 1) AS leaf
           FROM clients_deal d
-         WHERE {window} AND d.action IN (0, 1) AND d.volume > 0
+         WHERE {window} AND d.action IN (0, 1) AND d.volume > 0 AND d.removed_at IS NULL
            AND d.account_id NOT IN (SELECT id FROM clients_tradingaccount
                                      WHERE "group" ILIKE 'demo%%')
         OFFSET 0) d
@@ -397,7 +397,8 @@ LINES_SQL = (
     + COLUMNS
     + ")"
     + LINES_SELECT
-    + """ON CONFLICT (deal_id, partner_id, tier, kind) WHERE deal_id IS NOT NULL DO NOTHING
+    + """ON CONFLICT (deal_id, partner_id, tier, kind, revision) WHERE deal_id IS NOT NULL
+DO NOTHING
 RETURNING version_id, client_id, partner_id, tier, deal_time
 ), new AS (
 INSERT INTO ib_new
@@ -644,6 +645,15 @@ ORDER BY 2, 3, 4, 1 LIMIT %s
 """
 
 
+# A stored commission line still standing: no reversal of it (a deal the platform corrected or
+# removed, `ib.revisions`); found through the unique key of (deal, partner, tier, kind, revision).
+NOT_REVERSED = (
+    "NOT EXISTS (SELECT 1 FROM ib_commissionline r WHERE r.deal_id = ib_commissionline.deal_id"
+    " AND r.partner_id = ib_commissionline.partner_id AND r.tier = ib_commissionline.tier"
+    " AND r.kind = 'reversal' AND r.revision = ib_commissionline.revision)"
+)
+
+
 @dataclass
 class Recomputed:
     lines: int
@@ -665,7 +675,7 @@ def commissions_recompute(*, start, end, partner_id: int | None = None, limit: i
     (commission lines of deals closed in [start, end), of one partner or all): counts,
     totals, a checksum of (deal, partner, tier, amount) in order, and the first differences."""
     window, wparams = _window(None, start, end)
-    stored = "kind = 'commission' AND deal_time >= %s AND deal_time < %s"
+    stored = "kind = 'commission' AND deal_time >= %s AND deal_time < %s AND " + NOT_REVERSED
     sparams = [start, end]
     if partner_id is not None:
         stored += " AND partner_id = %s"

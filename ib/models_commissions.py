@@ -11,8 +11,10 @@ commission lines the engine writes (imported by `ib.models`).
 - `PartnerPlan` attaches a plan to a partner from a time (inherited down the tree unless a
   sub-IB has its own); `ParentLink` and `ReferralLink` keep the tree and the client's IB as
   they stood at any moment, so a deal is paid by the tree of its close time.
-- `CommissionLine`: one per (deal, partner, tier, kind), unique in the database, with the
-  "why" (version, rule, rate, volume, base, formula) and the exact amount.
+- `CommissionLine`: one per (deal, partner, tier, kind, revision), unique in the database, with
+  the "why" (version, rule, rate, volume, base, formula) and the exact amount. A deal the
+  platform corrected or removed keeps its lines: they are reversed and the deal paid again at
+  its new values under its new revision number (`ib.revisions`); a line is never edited.
 """
 
 from __future__ import annotations
@@ -339,15 +341,19 @@ class CommissionLine(models.Model):
         related_name="+",
         **UNCHECKED,
     )
+    # The deal's revision a commission line pays (0: the deal as first synced; `Deal.revision`
+    # after the platform corrected it); a reversal carries the revision of the line it reverses,
+    # so the unique key lets each line be reversed once.
+    revision = models.PositiveSmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-deal_time", "tier"]
         constraints = [
             models.UniqueConstraint(
-                fields=["deal", "partner", "tier", "kind"],
+                fields=["deal", "partner", "tier", "kind", "revision"],
                 condition=Q(deal__isnull=False),
-                name="ib_line_once_per_deal_partner_tier",
+                name="ib_line_once_per_deal_revision",
             ),
             models.UniqueConstraint(
                 fields=["event_key", "tier", "kind"],

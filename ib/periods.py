@@ -41,8 +41,10 @@ from .engine import CHECKSUM, commissions_pay
 from .models import CommissionLine, CommissionPeriod, Partner, PartnerStatement, Programme
 from .permissions import actor_label, require_manager
 from .rebates import rebates_credit, rebates_pay
+from .revisions import revisions_sweep
 
 CENT = Decimal("0.01")
+REVISIONS_HOURS = 72  # a revision whose task was lost is still reversed before a close
 
 FREEZE_SQL = """
 UPDATE ib_commissionline l SET period_id = %(period)s, status = 'settled'
@@ -67,6 +69,7 @@ def period_close(*, programme: Programme, start, end, actor: Actor) -> Commissio
     programme = Programme.objects.select_for_update().get(pk=programme.pk)
     if CommissionPeriod.objects.filter(programme=programme, start__lt=end, end__gt=start).exists():
         raise InvalidInput("This period overlaps one already closed.", code="period_closed")
+    revisions_sweep(hours=REVISIONS_HOURS)  # deals corrected on the platform: reversed first
     commissions_pay(start=start, end=end)
     cpa_pay()
     cpa_clawback()

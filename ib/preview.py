@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput
 
-from .engine import COLUMNS, LINES_SELECT, _Clock, _prepare, _window
+from .engine import COLUMNS, LINES_SELECT, NOT_REVERSED, _Clock, _prepare, _window
 from .models import Partner, PlanVersion
 
 MAX_DAYS = 92
@@ -34,11 +34,12 @@ SELECT coalesce(a.partner_id, s.partner_id), coalesce(s.lines, 0), coalesce(s.am
   FULL JOIN (SELECT partner_id, count(*) AS lines, sum(amount) AS amount
                FROM ib_commissionline
               WHERE kind = 'commission' AND deal_time >= %s AND deal_time < %s
+                AND {not_reversed}
               GROUP BY partner_id) s ON s.partner_id = a.partner_id
  WHERE coalesce(a.amount, 0) <> coalesce(s.amount, 0) OR a.partner_id IN (
        SELECT DISTINCT partner_id FROM ib_again WHERE version_id = %s)
  ORDER BY abs(coalesce(a.amount, 0) - coalesce(s.amount, 0)) DESC, 1
-"""
+""".replace("{not_reversed}", NOT_REVERSED)
 
 
 @dataclass

@@ -181,6 +181,7 @@ def partner_clients_rows(*, partner, referrals) -> list[dict]:
     from decimal import Decimal
 
     from django.db.models import Q, Sum
+    from django.db.models.functions import Coalesce
 
     from .models import CommissionLine
 
@@ -191,7 +192,9 @@ def partner_clients_rows(*, partner, referrals) -> list[dict]:
         )
         .values("client_id", "currency")
         .annotate(
-            volume=Sum("volume", filter=Q(kind=CommissionLine.Kind.COMMISSION)),
+            # lots earned on: a reversal (a deal corrected on the platform) takes its lots back
+            volume=Sum("volume", filter=Q(kind=CommissionLine.Kind.COMMISSION))
+            - Coalesce(Sum("volume", filter=Q(kind=CommissionLine.Kind.REVERSAL)), 0),
             amount=Sum("amount"),
         )
         .order_by("client_id", "currency")
@@ -300,9 +303,12 @@ WITH RECURSIVE tree AS (
     SELECT partner_id, count(*) AS clients FROM refs
      WHERE partner_id IN (SELECT id FROM tree) GROUP BY partner_id
 ), earned AS (
-    SELECT r.partner_id, sum(l.volume) AS volume, sum(l.amount) AS amount
+    SELECT r.partner_id,
+           sum(CASE WHEN l.kind = 'reversal' THEN -l.volume ELSE l.volume END) AS volume,
+           sum(l.amount) AS amount
       FROM ib_commissionline l JOIN refs r ON r.client_id = l.client_id
-     WHERE l.partner_id = %(root)s AND l.deal_time >= %(since)s AND l.kind = 'commission'
+     WHERE l.partner_id = %(root)s AND l.deal_time >= %(since)s
+       AND l.kind IN ('commission', 'reversal')
      GROUP BY r.partner_id
 )
 SELECT t.id, t.depth, coalesce(own.clients, 0), coalesce(earned.volume, 0),

@@ -240,6 +240,11 @@ class TradingPlatform(ABC):
     def deals(self, *, logins: list[int], since: datetime, until: datetime) -> Batch:
         """DealRecords of these accounts with since <= time <= until (UTC), batched."""
 
+    def deal_get(self, ticket: int) -> DealRecord | Rejected | None:
+        """The deal as the platform now reports it, or None when the platform answers that it
+        does not exist (deleted). Raises PlatformError when it cannot tell."""
+        raise NotImplementedError
+
     @abstractmethod
     def positions(self, *, logins: list[int]) -> Batch:
         """PositionRecords open on these accounts, batched."""

@@ -573,6 +573,15 @@ class MT5WebAPI(TradingPlatform):
             batch.records.extend(self.repeated_hour_resolved(records, since=since, until=until))
         return batch
 
+    def deal_get(self, ticket: int) -> DealRecord | Rejected | None:
+        try:
+            answer = self.call("/api/deal/get", {"ticket": str(ticket)})
+        except PlatformRejected as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        return self.deal_from(answer)
+
     def repeated_hour_resolved(
         self,
         records: list[DealRecord],
