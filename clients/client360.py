@@ -283,7 +283,8 @@ def trading_summary(client: Client, *, now=None) -> dict:
     money = DecimalField(max_digits=24, decimal_places=2)
     zero = Value(Decimal(0), output_field=money)
     net = F("profit_amount") + F("swap_amount") + F("commission_amount")
-    trades = Q(action__in=(Deal.Action.BUY, Deal.Action.SELL))
+    # a deal removed on the platform is kept, and counts no more
+    trades = Q(action__in=(Deal.Action.BUY, Deal.Action.SELL), removed_at__isnull=True)
     closing = trades & Q(entry__in=(Deal.Entry.OUT, Deal.Entry.INOUT, Deal.Entry.OUT_BY))
     won = closing & Q(profit_amount__gt=-F("swap_amount") - F("commission_amount"))
     figures = {

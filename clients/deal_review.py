@@ -28,14 +28,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from brokerage.hooks import DEALS_REVISED, contributions
 from brokerage.services import audit_record
 
 from . import audit_events
-from .models import Deal, DealRevision, SyncRun, TradingServer
+from .models import Deal, DealRevision, SyncRun, TradingAccount, TradingServer
 from .platforms import DealRecord, PlatformError, TradingPlatform
 from .selectors import deal_revision_summary
 from .sync import _accounts, server_held
@@ -217,6 +217,7 @@ def deal_revise(*, deal_id: int, record: DealRecord | None, changed: list[str], 
         for f, value in after.items():
             setattr(deal, f, value)
     deal.save(update_fields=["revision", "removed_at", *FIELDS])
+    _totals_move(deal.account_id, before, after)
     audit_record(
         actor=ACTOR,
         action=(audit_events.DEAL_REMOVED if record is None else audit_events.DEAL_CORRECTED),
@@ -235,6 +236,31 @@ def deal_revise(*, deal_id: int, record: DealRecord | None, changed: list[str], 
     ids = [revision.pk]
     transaction.on_commit(lambda: _deals_revised(ids))
     return True
+
+
+def _totals(values: dict | None) -> dict:
+    """What one deal adds to its account's running trading figures (the deal-insert trigger's
+    arithmetic, migration clients 0007)."""
+    out = dict.fromkeys(TOTALS, 0)
+    if values is None or values["action"] not in (0, 1):
+        return out
+    net = values["profit_amount"] + values["swap_amount"] + values["commission_amount"]
+    out["trade_deals"], out["realized_pl_amount"] = 1, net
+    if values["entry"] in (1, 2, 3):
+        out["closed_trades"], out["closed_volume"] = 1, values["volume"]
+        out["won_trades"] = 1 if net > 0 else 0
+    return out
+
+
+TOTALS = ("trade_deals", "closed_trades", "won_trades", "closed_volume", "realized_pl_amount")
+
+
+def _totals_move(account_id: int, before: dict, after: dict | None) -> None:
+    """The account's running figures take the deal as it now stands (or without it)."""
+    old, new = _totals(before), _totals(after)
+    change = {k: F(k) + (new[k] - old[k]) for k in TOTALS if new[k] != old[k]}
+    if change:
+        TradingAccount.objects.filter(pk=account_id).update(**change)
 
 
 def _deals_revised(revision_ids: list[int]) -> None:

@@ -64,6 +64,13 @@ def test_a_correction_and_a_removal_are_found_once(mt5_server, django_capture_on
     assert not DealRevision.objects.filter(deal=same).exists()
     same.refresh_from_db()
     assert same.revision == 0 and same.removed_at is None
+    # the account's running figures (the 360's all-time totals) follow the deals as they stand
+    account = TradingAccount.objects.get(pk=fixed.account_id)
+    standing = Deal.objects.filter(account=account, removed_at__isnull=True, action__in=(0, 1))
+    closed = [d for d in standing if d.entry in (1, 2, 3)]
+    assert account.trade_deals == len(standing) and account.closed_trades == len(closed) == 2
+    assert account.closed_volume == sum(d.volume for d in closed) == 1500
+    assert account.realized_pl_amount == sum(d.net_amount for d in standing)
     audit = AuditEvent.objects.get(action="deal.corrected", target_id=str(fixed.pk))
     assert "volume 0.10 -> 0.05 lots" in audit.reason and audit.subject_client_id == fixed.client_id
     assert AuditEvent.objects.filter(action="deal.removed", target_id=str(gone.pk)).exists()
