@@ -56,6 +56,7 @@ ROLES: dict[str, Role] = {
                 "clients.view_all_clients",
                 "clients.manage_aml_case",
                 "clients.review_client_emails",
+                "compliance.manage_screening",
             ),
         ),
         Role(

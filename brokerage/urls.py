@@ -51,6 +51,7 @@ urlpatterns = [
     path("portal/wallet/", include("finance.urls_portal")),
     path("backoffice/finance/", include("finance.urls_backoffice")),
     path("backoffice/ib/", include("ib.urls_backoffice")),
+    path("backoffice/compliance/", include("compliance.urls_backoffice")),
     path("partners/", include("ib.urls_partners")),
     path("r/", include("ib.urls_public")),
     path("api/v1/", api.urls),

@@ -1,1 +1,262 @@
-"""Compliance: AML, sanctions, jurisdictions, audit dossier."""
+"""Sanctions and PEP lists, as imported: each file a versioned snapshot of its list.
+
+A `ListSource` is one list the broker screens against (OFAC SDN, the UN consolidated list, the
+EU financial sanctions file, a vendor's PEP list...). Each import of its file(s) is a
+`ListSnapshot`, never changed afterwards: its entries (`ListEntry`) with their names
+(`EntryName`), dates of birth (`EntryBirthDate`), countries (`EntryCountry`) and identity
+documents (`EntryDocument`). An entry's `content_hash` covers everything read for it, so a later
+snapshot tells added, changed and removed entries apart by the list's own id (`list_id`).
+Screening hits point at the snapshot entry they matched; the pair (subject, source, list_id)
+with the entry's content hash is what a dismissed hit is remembered by.
+
+The newest snapshot of a source is its current one. Only current snapshots carry the
+candidate index (`NameToken`: each name's normalised tokens and phonetic keys, with btree
+indexes) and feed `TokenWeight` (how rare each token is across the current lists, with a
+trigram index for typo-tolerant look-ups); superseded snapshots keep their entries for the trail.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GistIndex
+from django.db import models
+
+
+class ListFormat(models.TextChoices):
+    OFAC_SDN = "ofac_sdn", "OFAC SDN (legacy CSV files)"
+    UN = "un", "UN Security Council consolidated list (XML)"
+    EU = "eu", "EU financial sanctions file (XML)"
+    CSV = "csv", "CSV with a saved column mapping"
+
+
+class ListKind(models.TextChoices):
+    SANCTIONS = "sanctions", "Sanctions"
+    PEP = "pep", "Politically exposed persons"
+    INTERNAL = "internal", "Internal watch list"
+
+
+class ListSource(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    format = models.CharField(max_length=10, choices=ListFormat.choices)
+    kind = models.CharField(max_length=10, choices=ListKind.choices, default=ListKind.SANCTIONS)
+    threshold = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.70"),
+        help_text="A name score at or above this is a hit (0.70 by default).",
+    )
+    is_active = models.BooleanField(default=True, help_text="Screened against when active.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("manage_screening", "Can import lists and screen names")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(threshold__gt=0) & models.Q(threshold__lte=1),
+                name="compliance_listsource_threshold_range",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ListSnapshot(models.Model):
+    source = models.ForeignKey(ListSource, on_delete=models.PROTECT, related_name="snapshots")
+    file_names = models.JSONField(default=list)
+    file_hash = models.CharField(max_length=64, help_text="SHA-256 over the files, in order.")
+    published_on = models.DateField(null=True, blank=True)
+    imported_at = models.DateTimeField(auto_now_add=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=120, blank=True)
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    entry_count = models.PositiveIntegerField(default=0)
+    name_count = models.PositiveIntegerField(default=0)
+    person_count = models.PositiveIntegerField(default=0)
+    added_count = models.PositiveIntegerField(default=0)
+    changed_count = models.PositiveIntegerField(default=0)
+    removed_count = models.PositiveIntegerField(default=0)
+    # The list ids of the entries added, changed and removed against `previous`: what a delta
+    # re-screen reads.
+    delta = models.JSONField(default=dict, blank=True)
+    is_current = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-imported_at", "-pk"]
+        get_latest_by = "imported_at"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=models.Q(is_current=True),
+                name="compliance_one_current_snapshot",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.source.name} #{self.pk}"
+
+
+class EntryKind(models.TextChoices):
+    PERSON = "person", "Person"
+    ENTITY = "entity", "Entity"
+    VESSEL = "vessel", "Vessel"
+    AIRCRAFT = "aircraft", "Aircraft"
+
+
+class Gender(models.TextChoices):
+    MALE = "male", "Male"
+    FEMALE = "female", "Female"
+
+
+class ListEntry(models.Model):
+    snapshot = models.ForeignKey(ListSnapshot, on_delete=models.CASCADE, related_name="entries")
+    list_id = models.CharField(max_length=64, help_text="The list's own id for the entry.")
+    kind = models.CharField(max_length=10, choices=EntryKind.choices)
+    primary_name = models.CharField(max_length=500)
+    programmes = models.JSONField(default=list, blank=True)
+    remarks = models.TextField(blank=True)
+    gender = models.CharField(max_length=6, choices=Gender.choices, blank=True)
+    details = models.JSONField(default=dict, blank=True)  # addresses, listing date, titles...
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name_plural = "list entries"
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "list_id"], name="compliance_entry_once")
+        ]
+
+    def __str__(self):
+        return f"{self.primary_name} ({self.list_id})"
+
+
+class NameQuality(models.TextChoices):
+    STRONG = "strong", "Strong"
+    WEAK = "weak", "Weak"
+    LOW = "low", "Low quality"
+
+
+class EntryName(models.Model):
+    entry = models.ForeignKey(ListEntry, on_delete=models.CASCADE, related_name="names")
+    name = models.CharField(max_length=500)
+    normalised = models.CharField(max_length=500)
+    quality = models.CharField(max_length=6, choices=NameQuality.choices)
+    is_primary = models.BooleanField(default=False)
+    alias_type = models.CharField(max_length=20, blank=True)  # aka, fka, nka...
+
+    def __str__(self):
+        return self.name
+
+
+class DateKind(models.TextChoices):
+    EXACT = "exact", "Exact date"
+    MONTH = "month", "Month and year"
+    YEAR = "year", "Year only"
+    RANGE = "range", "Between"
+    CIRCA = "circa", "About"
+
+
+class EntryBirthDate(models.Model):
+    """A date of birth as the list gives it: `earliest` and `latest` bound it (equal for an
+    exact date; a year's first and last day; a range's ends; circa widened by the matcher)."""
+
+    entry = models.ForeignKey(ListEntry, on_delete=models.CASCADE, related_name="birth_dates")
+    kind = models.CharField(max_length=6, choices=DateKind.choices)
+    earliest = models.DateField()
+    latest = models.DateField()
+    text = models.CharField(max_length=120, blank=True)
+
+    def __str__(self):
+        return self.text or f"{self.earliest} to {self.latest}"
+
+
+class CountryRelation(models.TextChoices):
+    NATIONALITY = "nationality", "Nationality"
+    CITIZENSHIP = "citizenship", "Citizenship"
+
+
+class EntryCountry(models.Model):
+    entry = models.ForeignKey(ListEntry, on_delete=models.CASCADE, related_name="countries")
+    relation = models.CharField(max_length=12, choices=CountryRelation.choices)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2")
+    text = models.CharField(max_length=120, help_text="As the list writes it.")
+
+    class Meta:
+        verbose_name_plural = "entry countries"
+
+    def __str__(self):
+        return self.text
+
+
+class EntryDocument(models.Model):
+    entry = models.ForeignKey(ListEntry, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(max_length=80)
+    number = models.CharField(max_length=120)
+    country = models.CharField(max_length=2, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    def __str__(self):
+        return f"{self.kind} {self.number}"
+
+
+class NameToken(models.Model):
+    """The candidate index of current snapshots: one row per token of a name."""
+
+    snapshot = models.ForeignKey(ListSnapshot, on_delete=models.CASCADE, related_name="+")
+    name = models.ForeignKey(EntryName, on_delete=models.CASCADE, related_name="+")
+    entry = models.ForeignKey(ListEntry, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=EntryKind.choices)
+    token = models.CharField(max_length=100)
+    phonetic = models.CharField(max_length=100)
+    name_tokens = models.PositiveSmallIntegerField(help_text="How many tokens the name has.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["token"], name="compliance_token_idx"),
+            models.Index(fields=["phonetic"], name="compliance_phonetic_idx"),
+        ]
+
+    def __str__(self):
+        return self.token
+
+
+class TokenWeight(models.Model):
+    """How rare a token is across the current snapshots: `weight` in (0, 1], rarer is higher."""
+
+    token = models.CharField(max_length=100, primary_key=True)
+    names = models.PositiveIntegerField()
+    weight = models.FloatField()
+
+    class Meta:
+        indexes = [
+            GistIndex(fields=["token"], opclasses=["gist_trgm_ops"], name="compliance_token_trgm")
+        ]
+
+    def __str__(self):
+        return f"{self.token} ({self.weight:.2f})"
+
+
+class CsvMapping(models.Model):
+    """How to read a vendor's or the broker's own list as CSV: which column holds what."""
+
+    name = models.CharField(max_length=80, unique=True)
+    mapping = models.JSONField(
+        help_text=(
+            'e.g. {"list_id": "ID", "name": "Full name", "aliases": "Aliases", '
+            '"alias_separator": ";", "kind": "Type", "dob": "Date of birth", '
+            '"nationality": "Country", "gender": "Gender", "programme": "Position", '
+            '"remarks": "Notes"}'
+        )
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

@@ -110,3 +110,16 @@ def test_ib_links_bench_smoke():
     funnel = figures["busiest_partner_funnel"]
     assert funnel["clicks"] > funnel["registrations"] > funnel["verified"] > funnel["traded"] > 0
     assert figures["click_ms"] > 0 and figures["backoffice_page_ms"] > 0
+
+
+def test_screening_bench_smoke():
+    figures = run_bench("screening.py", "--listed", "12", "--others", "60", "--book", "300")
+    assert figures["screenings"] > 100 and figures["p95_ms"] > 0
+    assert set(figures["recall"]) == {
+        "exact",
+        "transliterated",
+        "reordered",
+        "typo",
+        "missing_middle",
+    }
+    assert figures["recall"]["exact"] == 1.0 and figures["book_names"] == 300

@@ -88,6 +88,8 @@ MAIN_PAGES = [
     ("backoffice-ib-applications", "ib:applications", "ib_manager"),
     ("backoffice-ib-application", "ib:application", "ib_manager"),
     ("backoffice-ib-agreements", "ib:agreements", "ib_manager"),
+    ("backoffice-compliance-lists", "compliance:lists", "compliance_officer"),
+    ("backoffice-compliance-screening", "compliance:screening", "compliance_officer"),
 ]
 
 
@@ -133,6 +135,7 @@ def demo_kwargs() -> dict[str, dict]:
         # the demo's public application awaiting approval
         "ib:application": ("application_id", _first("ib.PartnerApplication")),
         "ib:plan": ("plan_id", _first("ib.Plan")),
+        "compliance:snapshot": ("snapshot_id", _first("compliance.ListSnapshot")),
         "ib:version": ("version_id", _first("ib.PlanVersion", published_at__isnull=True)),
         "partners:dispute_new": (
             "line_id",

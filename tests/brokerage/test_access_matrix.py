@@ -81,6 +81,9 @@ MATRIX: dict[str, set[str]] = {
     "ib:application": {"ib_manager"},
     "ib:agreements": {"ib_manager"},
     "admin:index": {"ops_admin"},
+    "compliance:lists": {"compliance_officer"},
+    "compliance:snapshot": {"compliance_officer"},
+    "compliance:screening": {"compliance_officer"},
     "leads:inbox": {"sales_agent", "senior_account_manager"},
     "leads:all": {"ops_admin"},
     "leads:desk": {"desk_manager"},
@@ -199,6 +202,7 @@ ALLOWED_STATUS = {
     "partners:signup": 404,  # closed: no programme takes public sign-ups in this test
     "partners:join": 404,  # no such invitation
     "ib:application": 404,
+    "compliance:snapshot": 404,
     "ib:partner": 404,
     "ib:dispute": 404,
     "ib:plan": 404,
@@ -257,6 +261,7 @@ URL_KWARGS = {
     "partners:invitation_withdraw": {"invitation_id": 999999},
     "partners:join": {"token": "no-such-invitation"},
     "ib:application": {"application_id": 999999},
+    "compliance:snapshot": {"snapshot_id": 999999},
     "ib:partner": {"partner_id": 999999},
     "ib:dispute": {"dispute_id": 999999},
     "ib:plan": {"plan_id": 999999},

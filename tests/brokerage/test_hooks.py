@@ -40,7 +40,7 @@ def test_every_hook_is_documented_in_the_module():
         assert f"`{hook.name}`" in hooks.__doc__
 
 
-APPS_THAT_CONTRIBUTE = {"brokerage", "clients", "leads", "kyc", "finance", "ib"}
+APPS_THAT_CONTRIBUTE = {"brokerage", "clients", "leads", "kyc", "finance", "ib", "compliance"}
 
 
 def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contributes(monkeypatch):
@@ -92,3 +92,4 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     ib_pages = {"ib:partners", "ib:periods", "ib:unpriced", "ib:fraud", "ib:disputes"}
     ib_pages |= {"ib:withheld", "ib:links", "ib:applications", "ib:agreements", "ib:plans"}
     assert ib_pages <= url_names(hooks.NAV_BACKOFFICE)
+    assert {"compliance:lists", "compliance:screening"} <= url_names(hooks.NAV_BACKOFFICE)

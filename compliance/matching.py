@@ -1,0 +1,303 @@
+"""Name screening: which listed entries a name (with its date of birth, nationality, gender)
+matches, and why, in terms a compliance officer can check.
+
+How a name is scored against one listed name (`score_name`):
+
+1. Both are normalised the same way (`compliance.names`: transliteration, case, punctuation,
+   honorifics for persons, legal-form words for companies) and compared as sets of tokens, so
+   word order does not matter.
+2. Each query token is paired with at most one listed token, best pairs first:
+   `exact` (1.0); `initial` ("J" for "John", 0.7); for tokens of four letters or more whose
+   lengths differ by two at most, `phonetic` (same Metaphone key and Jaro-Winkler >= 0.8: the
+   similarity, at least 0.9 for tokens of five letters or more) or `fuzzy` (Jaro-Winkler
+   >= 0.88: the similarity itself). Shorter tokens match only exactly.
+3. Tokens weigh by how rare they are across the current lists (`TokenWeight`: "mohammed",
+   "ali" and "al" weigh little, a rare surname close to 1; a token no list has weighs 1).
+   score = sum(similarity x 2w over pairs) / (sum(2w over pairs) + penalty), where the
+   penalty for tokens left unpaired on one side only (a missing or an extra middle name) is
+   half the weight of the heaviest and the whole weight of the others, and for tokens left
+   unpaired on both sides (a different first name) their whole weight: an exact name is 1.0,
+   a missing middle name costs a little, a different name a lot.
+4. One paired token is not a match for a name of several, nor a common token (weight below
+   0.5) for a listed name of one: the score is then capped at 0.5 ("Mohammed" alone, or a
+   shared surname, never makes a hit).
+5. A weak or low-quality alias counts at 0.85.
+
+Then the entry's score is its best name's, lowered (never raised) by what else is known:
+a date of birth outside every listed one (same year: x0.85; within two years: x0.75; else
+x0.55; `circa` dates widen by two years), a nationality the entry does not have (x0.85), a
+different gender (x0.8). A person is never matched to an entity, vessel or aircraft, nor an
+entity to a person. A hit is a score at or above the list's threshold (0.70 by default).
+
+Candidates come from the database (`compliance.candidates`), never a loop over the lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from rapidfuzz.distance import JaroWinkler
+
+from .names import name_tokens, phonetic
+
+UNPAIRED = 0.5
+CONFLICT = 1.0
+SINGLE_TOKEN_CAP = 0.5
+COMMON_TOKEN = 0.5  # a token this common (weight below) alone is not a name
+WEAK_ALIAS = 0.85
+FUZZY_MIN = 0.88
+PHONETIC_MIN_JW = 0.8
+INITIAL = 0.7
+UNKNOWN_WEIGHT = 1.0
+
+DOB_SAME_YEAR, DOB_NEAR, DOB_OTHER = 0.85, 0.75, 0.55
+NATIONALITY_OTHER = 0.85
+GENDER_OTHER = 0.8
+
+PERSON_KINDS = ("person",)
+OTHER_KINDS = ("entity", "vessel", "aircraft")
+
+
+def kinds_for(kind: str) -> tuple[str, ...]:
+    """The entry kinds a query of `kind` may match: persons only persons, entities the rest."""
+    if kind == "person":
+        return PERSON_KINDS
+    if kind in ("entity", "vessel", "aircraft", "organisation"):
+        return OTHER_KINDS
+    return PERSON_KINDS + OTHER_KINDS
+
+
+@dataclass
+class Query:
+    name: str
+    dob: date | None = None
+    nationality: str = ""
+    gender: str = ""
+    kind: str = "person"  # person, entity, or any
+
+    def tokens(self) -> list[str]:
+        return name_tokens(self.name, None if self.kind == "any" else self.kind)
+
+
+@dataclass
+class ListedName:
+    pk: int
+    text: str
+    tokens: list[str]
+    quality: str
+
+
+@dataclass
+class ListedEntry:
+    pk: int
+    list_code: str
+    list_name: str
+    threshold: float
+    list_id: str
+    kind: str
+    primary_name: str
+    gender: str = ""
+    names: list[ListedName] = field(default_factory=list)
+    birth_dates: list[tuple[str, date, date, str]] = field(default_factory=list)
+    countries: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Hit:
+    list: str
+    list_name: str
+    entry_id: str
+    entry_pk: int
+    kind: str
+    matched_name: str
+    primary_name: str
+    score: float
+    threshold: float
+    breakdown: dict
+
+    def as_json(self) -> dict:
+        return {
+            "list": self.list,
+            "entry_id": self.entry_id,
+            "matched_name": self.matched_name,
+            "score": round(self.score, 4),
+            "breakdown": self.breakdown,
+        }
+
+
+def pair_similarity(q: str, c: str) -> tuple[float, str]:
+    """How alike two tokens are, and how they matched (exact, initial, phonetic, fuzzy).
+    Tokens of three letters or fewer match only exactly (or as an initial)."""
+    if q == c:
+        return 1.0, "exact"
+    if len(q) == 1 or len(c) == 1:
+        if q[0] == c[0] and (len(q) == 1) != (len(c) == 1):
+            return INITIAL, "initial"
+        return 0.0, ""
+    if min(len(q), len(c)) < 4 or abs(len(q) - len(c)) > 2:
+        return 0.0, ""
+    jw = JaroWinkler.similarity(q, c)
+    if jw >= PHONETIC_MIN_JW and phonetic(q) == phonetic(c):
+        return (max(jw, 0.9) if min(len(q), len(c)) >= 5 else jw), "phonetic"
+    if jw >= FUZZY_MIN:
+        return jw, "fuzzy"
+    return 0.0, ""
+
+
+def score_name(q_tokens: list[str], c_tokens: list[str], weights: dict[str, float]) -> dict:
+    """Score one query against one listed name (the module docstring's steps 2-4); a
+    breakdown dict with `name_score`, `tokens` (pairs), `unmatched_query`, `unmatched_listed`
+    and `notes`."""
+    pairs = []
+    for i, q in enumerate(q_tokens):
+        for j, c in enumerate(c_tokens):
+            sim, how = pair_similarity(q, c)
+            if sim > 0:
+                pairs.append((sim, weights.get(c, UNKNOWN_WEIGHT), i, j, how))
+    pairs.sort(key=lambda p: (-p[0], -p[1]))
+    used_q, used_c, matched = set(), set(), []
+    for sim, w, i, j, how in pairs:
+        if i in used_q or j in used_c:
+            continue
+        used_q.add(i)
+        used_c.add(j)
+        matched.append(
+            {
+                "query": q_tokens[i],
+                "listed": c_tokens[j],
+                "how": how,
+                "similarity": round(sim, 3),
+                "weight": round(w, 3),
+            }
+        )
+    unmatched_q = [t for i, t in enumerate(q_tokens) if i not in used_q]
+    unmatched_c = [t for j, t in enumerate(c_tokens) if j not in used_c]
+    numerator = sum(m["similarity"] * 2 * m["weight"] for m in matched)
+    extra_q = sorted((weights.get(t, UNKNOWN_WEIGHT) for t in unmatched_q), reverse=True)
+    extra_c = sorted((weights.get(t, UNKNOWN_WEIGHT) for t in unmatched_c), reverse=True)
+    notes = []
+    if extra_q and extra_c:
+        # Names on both sides left unpaired: not a name missing, a different name.
+        penalty = CONFLICT * (sum(extra_q) + sum(extra_c))
+        notes.append("names on both sides differ")
+    else:
+        # One missing (or extra) name costs half its weight; each further one all of it.
+        extra = extra_q or extra_c
+        penalty = UNPAIRED * extra[0] + sum(extra[1:]) if extra else 0.0
+    denominator = sum(2 * m["weight"] for m in matched) + penalty
+    score = numerator / denominator if denominator else 0.0
+    full = [m for m in matched if m["how"] != "initial"]
+    if len(full) < 2 and score > SINGLE_TOKEN_CAP:
+        if len(c_tokens) > 1:
+            score = SINGLE_TOKEN_CAP
+            notes.append("only one name matched: capped at 0.5")
+        elif full and full[0]["weight"] < COMMON_TOKEN:
+            score = SINGLE_TOKEN_CAP
+            notes.append(f"one common name ({full[0]['listed']}) alone: capped at 0.5")
+    return {
+        "name_score": score,
+        "tokens": matched,
+        "unmatched_query": unmatched_q,
+        "unmatched_listed": unmatched_c,
+        "notes": notes,
+    }
+
+
+def _dob_factor(dob: date, listed: list[tuple[str, date, date, str]]) -> tuple[float, str]:
+    best, text = DOB_OTHER, ""
+    for kind, earliest, latest, shown in listed:
+        if kind == "circa":
+            earliest = earliest.replace(year=earliest.year - 2, day=1)
+            latest = latest.replace(year=latest.year + 2, day=28)
+        if earliest <= dob <= latest:
+            return 1.0, ""
+        years = min(abs(dob.year - earliest.year), abs(dob.year - latest.year))
+        factor = DOB_SAME_YEAR if years == 0 else DOB_NEAR if years <= 2 else DOB_OTHER
+        if factor > best or not text:
+            best, text = max(best, factor), shown or earliest.isoformat()
+    dates = ", ".join(s or e.isoformat() for _k, e, _l, s in listed[:4])
+    return best, f"date of birth {dob.isoformat()} is not the listed {dates}"
+
+
+def adjustments(query: Query, entry: ListedEntry) -> list[dict]:
+    """What lowers the entry's score: date of birth, nationality, gender (each a multiplier)."""
+    out = []
+    if query.dob and entry.birth_dates:
+        factor, detail = _dob_factor(query.dob, entry.birth_dates)
+        if factor < 1:
+            out.append({"factor": "date_of_birth", "multiplier": factor, "detail": detail})
+    nationality = (query.nationality or "").upper()
+    if nationality and entry.countries and nationality not in entry.countries:
+        out.append(
+            {
+                "factor": "nationality",
+                "multiplier": NATIONALITY_OTHER,
+                "detail": f"nationality {nationality} is not the listed "
+                + ", ".join(sorted(entry.countries)),
+            }
+        )
+    gender = (query.gender or "").lower()
+    if gender and entry.gender and gender != entry.gender:
+        out.append(
+            {
+                "factor": "gender",
+                "multiplier": GENDER_OTHER,
+                "detail": f"gender {gender} is not the listed {entry.gender}",
+            }
+        )
+    return out
+
+
+def score_entry(query: Query, q_tokens: list[str], entry: ListedEntry, weights) -> Hit | None:
+    """The entry's best name scored and lowered by the other facts; None if no name pairs."""
+    if entry.kind not in kinds_for(query.kind):
+        return None
+    best, best_name = None, None
+    for listed in entry.names:
+        result = score_name(q_tokens, listed.tokens, weights)
+        if listed.quality != "strong":
+            result["name_score"] *= WEAK_ALIAS
+            result["notes"].append(f"{listed.quality} alias: x{WEAK_ALIAS}")
+        if best is None or result["name_score"] > best["name_score"]:
+            best, best_name = result, listed
+    if best is None or not best["tokens"]:
+        return None
+    lowered = adjustments(query, entry)
+    score = best["name_score"]
+    for adjustment in lowered:
+        score *= adjustment["multiplier"]
+    breakdown = {
+        "name_score": round(best["name_score"], 4),
+        "alias_quality": best_name.quality,
+        "tokens": best["tokens"],
+        "unmatched_query": best["unmatched_query"],
+        "unmatched_listed": best["unmatched_listed"],
+        "notes": best["notes"],
+        "lowered_by": lowered,
+    }
+    return Hit(
+        list=entry.list_code,
+        list_name=entry.list_name,
+        entry_id=entry.list_id,
+        entry_pk=entry.pk,
+        kind=entry.kind,
+        matched_name=best_name.text,
+        primary_name=entry.primary_name,
+        score=score,
+        threshold=entry.threshold,
+        breakdown=breakdown,
+    )
+
+
+def rank(query: Query, entries: list[ListedEntry], weights, *, all_scores=False) -> list[Hit]:
+    """The hits of `query` among candidate `entries`, best first (with `all_scores`, every
+    scored entry, hits or not)."""
+    q_tokens = query.tokens()
+    hits = []
+    for entry in entries:
+        hit = score_entry(query, q_tokens, entry, weights)
+        if hit and (all_scores or hit.score >= hit.threshold):
+            hits.append(hit)
+    hits.sort(key=lambda h: (-h.score, h.list, h.entry_id))
+    return hits

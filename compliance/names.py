@@ -1,0 +1,176 @@
+"""Names as the matcher compares them: normalised tokens and their phonetic keys.
+
+`name_tokens(text, kind)` is the one normalisation used for list names (at import, into the
+candidate index) and for the names screened against them, so both sides always agree:
+
+1. Unicode NFKC, then transliteration to ASCII (Unidecode: Cyrillic, Arabic, Greek, CJK...),
+   so "Мухаммад" and "Muhammad" meet, and "Müller" is "muller";
+2. lower case; apostrophes and dots inside a word are dropped ("O'Neil" -> "oneil",
+   "U.S." -> "us"), every other punctuation mark separates words ("Al-Qaida" -> "al qaida");
+3. honorifics and titles ("Mr", "Dr", "Sheikh", "Hajji"...) are dropped from persons' names,
+   legal-form words ("LLC", "Ltd", "Corp", "GmbH", "OOO"...) from entities' names; both when the
+   kind is not known.
+
+`phonetic(token)` is the token's Metaphone key (jellyfish), so "Mohammed", "Muhammad" and
+"Mohamad" share a key, taken after folding transliteration variants ("kh"/"h", "dzh"/"j");
+digits are kept as they are.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import jellyfish
+from unidecode import unidecode
+
+HONORIFICS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "rev",
+        "fr",
+        "sheikh",
+        "shaikh",
+        "shaykh",
+        "sheik",
+        "hajji",
+        "haji",
+        "hajj",
+        "mullah",
+        "maulana",
+        "maulvi",
+        "mawlawi",
+        "imam",
+        "general",
+        "gen",
+        "col",
+        "colonel",
+        "maj",
+        "major",
+        "capt",
+        "captain",
+        "lt",
+        "lieutenant",
+        "brig",
+        "brigadier",
+        "admiral",
+        "adm",
+        "sgt",
+        "commander",
+        "cmdr",
+        "president",
+        "minister",
+        "jr",
+        "sr",
+    ]
+)
+LEGAL_FORMS = frozenset(
+    [
+        "llc",
+        "ltd",
+        "limited",
+        "corp",
+        "corporation",
+        "inc",
+        "incorporated",
+        "co",
+        "company",
+        "plc",
+        "llp",
+        "lp",
+        "gmbh",
+        "ag",
+        "sa",
+        "sas",
+        "sarl",
+        "srl",
+        "spa",
+        "bv",
+        "nv",
+        "oy",
+        "ab",
+        "as",
+        "asa",
+        "aps",
+        "kft",
+        "zrt",
+        "sp",
+        "zoo",
+        "ooo",
+        "oao",
+        "zao",
+        "pao",
+        "jsc",
+        "ojsc",
+        "cjsc",
+        "pjsc",
+        "fze",
+        "fzc",
+        "fzco",
+        "fzllc",
+        "dmcc",
+        "est",
+        "establishment",
+        "pte",
+        "pty",
+        "bhd",
+        "sdn",
+        "tbk",
+        "sae",
+        "cv",
+        "de",
+    ]
+)
+# Kinds that are not persons: their names lose legal-form words, not honorifics.
+NON_PERSON = frozenset({"entity", "vessel", "aircraft"})
+
+_INWORD = re.compile(r"(?<=\w)['’`´.](?=\w)")
+_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+def ascii_fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "")
+    return unidecode(text)
+
+
+def name_tokens(text: str, kind: str | None = None) -> list[str]:
+    """The normalised tokens of a name, in order (see the module docstring)."""
+    folded = _INWORD.sub("", ascii_fold(text).lower())
+    tokens = [t for t in _SPLIT.split(folded) if t]
+    if kind in NON_PERSON:
+        drop = LEGAL_FORMS
+    elif kind == "person":
+        drop = HONORIFICS
+    else:
+        drop = HONORIFICS | LEGAL_FORMS
+    kept = [t for t in tokens if t not in drop]
+    return kept or tokens  # a name made only of such words keeps them
+
+
+def normalise(text: str, kind: str | None = None) -> str:
+    return " ".join(name_tokens(text, kind))
+
+
+# Spellings that transliterations from Cyrillic, Arabic and Persian give the same sound, folded
+# before the Metaphone key is taken ("Dzhamil" / "Jamil", "Khasan" / "Hasan", "Iusuf" / "Yusuf").
+_SOUNDS = [("dzh", "j"), ("dj", "j"), ("kh", "h"), ("zh", "j"), ("iu", "yu"), ("ia", "ya")]
+
+
+@lru_cache(maxsize=200_000)
+def phonetic(token: str) -> str:
+    if not token.isalpha():
+        return token
+    for written, sound in _SOUNDS:
+        token = token.replace(written, sound)
+    return jellyfish.metaphone(token).lower() or token

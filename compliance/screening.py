@@ -1,0 +1,230 @@
+"""Screening names against the current list snapshots: `screen(queries)` -> hits per query.
+
+Candidates are found in the database, set-based, for one name or a whole book at once: the
+queries' tokens (and their Metaphone keys, and for a token no list has, the list tokens most
+alike it by trigram similarity, pg_trgm) are joined to the candidate index (`NameToken`) in one
+statement; a listed name is a candidate of a query when at least two of the query's tokens meet
+its tokens (one, for a name of one token). Only those pairs are loaded and scored in Python
+(`compliance.matching`), so the cost grows with the candidates, not with the lists times the
+book.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+
+from django.db import connection
+
+from .matching import Hit, ListedEntry, ListedName, Query, kinds_for, rank
+from .models import EntryBirthDate, EntryCountry, EntryName, ListEntry, ListSnapshot
+from .names import name_tokens, phonetic
+
+TYPO_MIN_LENGTH = 4
+TYPO_SIMILAR = 3  # list tokens looked up per unknown token
+
+CANDIDATES_SQL = """
+WITH q AS (
+    SELECT * FROM unnest(%(subj)s::int[], %(qi)s::int[], %(key)s::text[], %(phon)s::bool[])
+        AS q(subj, qi, key, phon)
+), m AS (
+    SELECT q.subj, q.qi, nt.name_id, nt.entry_id, nt.name_tokens
+      FROM q JOIN compliance_nametoken nt ON nt.token = q.key
+     WHERE NOT q.phon AND nt.snapshot_id = ANY(%(snapshots)s) AND nt.kind = ANY(%(kinds)s)
+    UNION ALL
+    SELECT q.subj, q.qi, nt.name_id, nt.entry_id, nt.name_tokens
+      FROM q JOIN compliance_nametoken nt ON nt.phonetic = q.key
+     WHERE q.phon AND nt.snapshot_id = ANY(%(snapshots)s) AND nt.kind = ANY(%(kinds)s)
+), need AS (
+    SELECT * FROM unnest(%(subjects)s::int[], %(need)s::int[]) AS s(subj, need)
+)
+SELECT m.subj, m.name_id, m.entry_id
+  FROM m JOIN need ON need.subj = m.subj
+ GROUP BY m.subj, m.name_id, m.entry_id, need.need
+HAVING COUNT(DISTINCT m.qi) >= LEAST(need.need, MAX(m.name_tokens))
+"""
+
+SIMILAR_SQL = """
+SELECT u.key, s.token
+  FROM unnest(%(keys)s::text[]) AS u(key)
+  CROSS JOIN LATERAL (
+      SELECT token FROM compliance_tokenweight
+       WHERE token %% u.key ORDER BY token <-> u.key LIMIT %(per)s
+  ) s
+"""
+
+
+def current_snapshots(lists: list[str] | None = None) -> list[ListSnapshot]:
+    qs = ListSnapshot.objects.filter(is_current=True, source__is_active=True).select_related(
+        "source"
+    )
+    if lists:
+        qs = qs.filter(source__code__in=lists)
+    return list(qs)
+
+
+def _similar_tokens(keys: set[str]) -> dict[str, list[str]]:
+    """For tokens no list has, the list tokens most like them (pg_trgm): typo tolerance."""
+    candidates = [k for k in keys if len(k) >= TYPO_MIN_LENGTH and k.isalpha()]
+    if not candidates:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute("SELECT token FROM compliance_tokenweight WHERE token = ANY(%s)", [candidates])
+        known = {row[0] for row in cur.fetchall()}
+        unknown = [k for k in candidates if k not in known]
+        if not unknown:
+            return {}
+        cur.execute(SIMILAR_SQL, {"keys": unknown, "per": TYPO_SIMILAR})
+        similar = defaultdict(list)
+        for key, token in cur.fetchall():
+            similar[key].append(token)
+    return similar
+
+
+def candidate_pairs(
+    queries: list[Query], snapshots: list[ListSnapshot], *, typos: bool = True
+) -> dict[int, set[int]]:
+    """{query index: candidate name ids}, from one statement over the candidate index."""
+    subj, qi, key, phon, need = [], [], [], [], []
+    tokens_of = [q.tokens() for q in queries]
+    similar = _similar_tokens({t for ts in tokens_of for t in ts}) if typos else {}
+    kinds: set[str] = set()
+    for index, (query, tokens) in enumerate(zip(queries, tokens_of, strict=True)):
+        kinds.update(kinds_for(query.kind))
+        full = [t for t in dict.fromkeys(tokens) if len(t) > 1]
+        need.append(min(2, len(full)) if full else 99)
+        for position, token in enumerate(full):
+            for k, is_phonetic in [
+                (token, False),
+                (phonetic(token), True),
+                *((s, False) for s in similar.get(token, ())),
+            ]:
+                subj.append(index)
+                qi.append(position)
+                key.append(k)
+                phon.append(is_phonetic)
+    if not subj or not snapshots:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(
+            CANDIDATES_SQL,
+            {
+                "subj": subj,
+                "qi": qi,
+                "key": key,
+                "phon": phon,
+                "snapshots": [s.pk for s in snapshots],
+                "kinds": sorted(kinds),
+                "subjects": list(range(len(queries))),
+                "need": need,
+            },
+        )
+        pairs: dict[int, set[int]] = defaultdict(set)
+        for s, name_id, _entry_id in cur.fetchall():
+            pairs[s].add(name_id)
+    return pairs
+
+
+def load_candidates(name_ids: set[int], snapshots: list[ListSnapshot]) -> dict[int, ListedEntry]:
+    """{name id: its ListedEntry (with only the candidate names)} for scoring."""
+    by_snapshot = {s.pk: s for s in snapshots}
+    rows = (
+        EntryName.objects.filter(pk__in=name_ids)
+        .order_by()
+        .values_list(
+            "pk",
+            "name",
+            "normalised",
+            "quality",
+            "entry_id",
+            "entry__snapshot_id",
+            "entry__list_id",
+            "entry__kind",
+            "entry__primary_name",
+            "entry__gender",
+        )
+    )
+    entries: dict[int, ListedEntry] = {}
+    by_name: dict[int, ListedEntry] = {}
+    for pk, text, norm, quality, entry_id, snap, list_id, kind, primary, gender in rows:
+        entry = entries.get(entry_id)
+        if entry is None:
+            source = by_snapshot[snap].source
+            entry = entries[entry_id] = ListedEntry(
+                pk=entry_id,
+                list_code=source.code,
+                list_name=source.name,
+                threshold=float(source.threshold),
+                list_id=list_id,
+                kind=kind,
+                primary_name=primary,
+                gender=gender,
+            )
+        entry.names.append(ListedName(pk, text, name_tokens(norm, kind), quality))
+        by_name[pk] = entry
+    if entries:
+        for entry_id, kind, earliest, latest, text in EntryBirthDate.objects.filter(
+            entry_id__in=entries
+        ).values_list("entry_id", "kind", "earliest", "latest", "text"):
+            entries[entry_id].birth_dates.append((kind, earliest, latest, text))
+        for entry_id, country in (
+            EntryCountry.objects.filter(entry_id__in=entries)
+            .exclude(country="")
+            .values_list("entry_id", "country")
+        ):
+            entries[entry_id].countries.add(country)
+    return by_name
+
+
+def token_weights(tokens: set[str]) -> dict[str, float]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT token, weight FROM compliance_tokenweight WHERE token = ANY(%s)",
+            [sorted(tokens)],
+        )
+        return dict(cur.fetchall())
+
+
+def screen(
+    queries: list[Query],
+    *,
+    lists: list[str] | None = None,
+    all_scores: bool = False,
+    typos: bool | None = None,
+) -> list[list[Hit]]:
+    """The hits of each query, in order, against the current snapshots (of `lists` only,
+    when given). `typos` (by default for a single name, not for a batch) also looks up, for
+    each token no list has, the list tokens most like it by trigrams; a batch relies on the
+    phonetic keys for misspellings, so a full book stays one set-based pass."""
+    if typos is None:
+        typos = len(queries) == 1
+    snapshots = current_snapshots(lists)
+    pairs = candidate_pairs(queries, snapshots, typos=typos)
+    name_ids = set().union(*pairs.values()) if pairs else set()
+    by_name = load_candidates(name_ids, snapshots)
+    tokens = {t for e in by_name.values() for n in e.names for t in n.tokens}
+    for q in queries:
+        tokens.update(q.tokens())
+    weights = token_weights(tokens) if tokens else {}
+    results = []
+    for index, query in enumerate(queries):
+        entries = {}
+        for name_id in pairs.get(index, ()):
+            entry = by_name.get(name_id)
+            if entry is not None:
+                entries[entry.pk] = entry
+        # An entry carries every candidate name any query had: score only this query's.
+        own = []
+        for entry in entries.values():
+            mine = [n for n in entry.names if n.pk in pairs[index]]
+            own.append(_with_names(entry, mine))
+        results.append(rank(query, own, weights, all_scores=all_scores))
+    return results
+
+
+def _with_names(entry: ListedEntry, names: list[ListedName]) -> ListedEntry:
+    return entry if len(names) == len(entry.names) else replace(entry, names=names)
+
+
+def entry_get(pk: int) -> ListEntry:
+    return ListEntry.objects.select_related("snapshot__source").get(pk=pk)

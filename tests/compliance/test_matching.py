@@ -1,0 +1,160 @@
+"""The matcher against the real OFAC and UN lists, and its parts on their own."""
+
+import json
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+
+from compliance.matching import Query, pair_similarity, score_name
+from compliance.names import name_tokens, phonetic
+from compliance.screening import screen
+
+pytestmark = pytest.mark.django_db
+
+# OFAC 2686: NASRALLAH, Hasan (DOB 31 Aug 1960, alt. 1953, 1955, 1958; male; Lebanon)
+# UN IQi.001 / OFAC 7843: Saddam Hussein Al-Tikriti (DOB 28 Apr 1937)
+
+
+def hits_for(name, **kwargs):
+    return screen([Query(name, **kwargs)])[0]
+
+
+def ids(hits):
+    return {(h.list, h.entry_id) for h in hits}
+
+
+def test_normalisation():
+    assert name_tokens("Dr. Hasan O'Neil-Nasrallah Jr.", "person") == [
+        "hasan",
+        "oneil",
+        "nasrallah",
+    ]
+    assert name_tokens("ANGLO-CARIBBEAN CO., LTD.", "entity") == ["anglo", "caribbean"]
+    assert name_tokens("Саддам Хусейн", "person") == ["saddam", "khusein"]
+    assert phonetic("khusein") == phonetic("hussein")
+    assert phonetic("mohammed") == phonetic("muhammad")
+
+
+def test_token_pairs():
+    assert pair_similarity("hasan", "hasan") == (1.0, "exact")
+    assert pair_similarity("h", "hasan") == (0.7, "initial")
+    sim, how = pair_similarity("hussein", "husein")
+    assert how in ("phonetic", "fuzzy") and sim >= 0.9
+    assert pair_similarity("ali", "alo") == (0.0, "")  # short tokens match only exactly
+    weights = {"mohammed": 0.3, "nasrallah": 0.95, "hasan": 0.5}
+    assert score_name(["mohammed"], ["mohammed", "nasrallah"], weights)["name_score"] == 0.5
+
+
+def test_a_listed_person_is_found_exactly_with_an_explained_score(real_lists):
+    hits = hits_for("Hasan Nasrallah")
+    top = hits[0]
+    assert (top.list, top.entry_id, top.score) == ("ofac_sdn", "2686", 1.0)
+    pairs = {(t["query"], t["listed"], t["how"]) for t in top.breakdown["tokens"]}
+    assert pairs == {("hasan", "hasan", "exact"), ("nasrallah", "nasrallah", "exact")}
+    assert top.breakdown["lowered_by"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "how"),
+    [
+        ("Хасан Насраллах", "transliterated"),  # Cyrillic, as a Russian passport writes it
+        ("Nasrallah, Hasan", "reordered"),
+        ("Hasan Nasralah", "typo"),
+        ("Hasan Nasrallha", "typo"),
+    ],
+)
+def test_a_listed_person_is_found_when_written_differently(real_lists, name, how):
+    hits = hits_for(name)
+    assert ("ofac_sdn", "2686") in ids(hits), (how, [(h.matched_name, h.score) for h in hits])
+
+
+def test_a_missing_middle_name_still_hits(real_lists):
+    hits = hits_for("Saddam Al-Tikriti")
+    assert {("ofac_sdn", "7843"), ("un", "IQi.001")} <= ids(hits)
+    top = next(h for h in hits if h.entry_id == "IQi.001")
+    assert top.breakdown["unmatched_listed"] == ["hussein"] and top.score < 1
+
+
+def test_a_common_first_name_alone_is_not_a_hit(real_lists):
+    assert hits_for("Mohammed") == []
+    assert hits_for("Muhammad") == []
+    scored = screen([Query("Mohammed")], all_scores=True)[0]
+    assert scored and all(h.score <= 0.5 for h in scored)
+
+
+def test_a_different_date_of_birth_lowers_the_score_below_the_threshold(real_lists):
+    same = next(
+        h for h in hits_for("Hasan Nasrallah", dob=date(1960, 8, 31)) if h.entry_id == "2686"
+    )
+    assert same.score == 1.0
+    scored = screen([Query("Hasan Nasrallah", dob=date(1990, 1, 1))], all_scores=True)[0]
+    other = next(h for h in scored if h.entry_id == "2686")
+    assert other.score < 0.7 <= other.breakdown["name_score"]
+    assert other.breakdown["lowered_by"][0]["factor"] == "date_of_birth"
+    assert ("ofac_sdn", "2686") not in ids(hits_for("Hasan Nasrallah", dob=date(1990, 1, 1)))
+
+
+def test_nationality_and_gender_only_lower(real_lists):
+    scored = screen([Query("Saddam Hussein Al-Tikriti", nationality="FR")], all_scores=True)[0]
+    un = next(h for h in scored if h.entry_id == "IQi.001")
+    assert un.score == pytest.approx(0.85)
+    assert un.breakdown["lowered_by"][0]["factor"] == "nationality"
+    same = next(
+        h
+        for h in hits_for("Saddam Hussein Al-Tikriti", nationality="IQ")
+        if h.entry_id == "IQi.001"
+    )
+    assert same.score == 1.0
+
+
+def test_a_person_never_hits_a_vessel_or_company(real_lists):
+    # OFAC 36 is the airline AEROCARIBBEAN AIRLINES; vessels are OFAC "vessel" entries.
+    assert hits_for("Aerocaribbean Airlines") == []
+    assert ("ofac_sdn", "36") in ids(hits_for("Aerocaribbean Airlines", kind="entity"))
+    vessel = hits_for("Aerocaribbean Airlines", kind="any")
+    assert all(h.kind != "person" for h in vessel)
+
+
+def test_a_company_name_drops_legal_forms(real_lists):
+    hits = hits_for("Anglo Caribbean Company Limited", kind="entity")
+    assert ("ofac_sdn", "173") in ids(hits)
+
+
+def test_screening_check_prints_the_hits_as_json(real_lists, capsys):
+    call_command("screening_check", "--name", "Hasan Nasrallah", "--json")
+    out = json.loads(capsys.readouterr().out)
+    hit = out["hits"][0]
+    assert set(hit) == {"list", "entry_id", "matched_name", "score", "breakdown"}
+    assert (hit["list"], hit["entry_id"], hit["score"]) == ("ofac_sdn", "2686", 1.0)
+
+
+def test_screening_check_batch_prints_one_line_per_name_in_order(real_lists, capsys, tmp_path):
+    batch = tmp_path / "names.jsonl"
+    batch.write_text(
+        "\n".join(
+            json.dumps(line)
+            for line in [
+                {"name": "Mohammed"},
+                {"name": "Hasan Nasrallah", "dob": "1960-08-31", "nationality": "LB"},
+                {"name": "Saddam Hussein Al-Tikriti"},
+            ]
+        )
+    )
+    call_command("screening_check", "--batch", str(batch), "--json")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3
+    assert lines[0]["hits"] == []
+    assert lines[1]["hits"][0]["entry_id"] == "2686"
+    assert {h["entry_id"] for h in lines[2]["hits"]} >= {"7843", "IQi.001"}
+
+
+def test_screening_check_refuses_bad_input(real_lists, tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="not YYYY-MM-DD"):
+        call_command("screening_check", "--name", "X Y", "--dob", "31/08/1960")
+    bad = tmp_path / "b.jsonl"
+    bad.write_text('{"name": "A B"}\nnot json\n')
+    with pytest.raises(CommandError, match="line 2: not JSON"):
+        call_command("screening_check", "--batch", str(bad))
