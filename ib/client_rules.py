@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from finance.models import FxRate
 
-from .engine import HUNDRED, World, earnings, n
+from .engine import FAR_FUTURE, HUNDRED, World, earnings, n
 from .fraud import related_reasons
 from .models import CommissionLine, PlanRule, Programme
 
@@ -47,10 +47,11 @@ SELECT d.client_id, d.completed_at, d.amount, d.currency, r.partner_id, d.refere
                  WHERE l.client_id = d.client_id AND l.valid_from <= d.completed_at
                  ORDER BY l.valid_from DESC LIMIT 1) r ON r.partner_id IS NOT NULL
  WHERE d.is_ftd AND d.status = 'completed' AND d.completed_at >= %(since)s
+   AND d.completed_at < %(until)s
    AND (%(deals)s::bigint[] IS NULL
         OR d.client_id IN (SELECT client_id FROM clients_deal WHERE id = ANY(%(deals)s)))
-   AND NOT EXISTS (SELECT 1 FROM ib_commissionline c
-                    WHERE c.event_key = 'cpa:' || d.client_id AND c.kind = 'cpa')
+   AND (%(paid_too)s OR NOT EXISTS (SELECT 1 FROM ib_commissionline c
+                    WHERE c.event_key = 'cpa:' || d.client_id AND c.kind = 'cpa'))
 """
 
 # When each candidate reached its lots: the running sum of lots closed on real accounts from
@@ -82,8 +83,8 @@ SELECT l.id, l.client_id, l.partner_id, l.tier, l.version_id, l.rule_id, l.amoun
                  ORDER BY c.opened_at LIMIT 1) cb ON true
   JOIN finance_deposit dep ON dep.id = cb.deposit_id
  WHERE l.kind = 'cpa' AND r.clawback_days IS NOT NULL
-   AND NOT EXISTS (SELECT 1 FROM ib_commissionline b
-                    WHERE b.event_key = l.event_key AND b.tier = l.tier AND b.kind = 'clawback')
+   AND (%(paid_too)s OR NOT EXISTS (SELECT 1 FROM ib_commissionline b
+                    WHERE b.event_key = l.event_key AND b.tier = l.tier AND b.kind = 'clawback'))
 """
 
 # Each client's net trading result over a window by its IB at each deal and account currency.
@@ -131,6 +132,17 @@ def lines_insert(lines: list[CommissionLine]) -> int:
 def cpa_pay(*, deal_ids: list[int] | None = None, now=None) -> int:
     """Write the CPA lines of the clients that qualified (all, or the clients of `deal_ids`)
     and are not paid yet. Returns how many lines were written."""
+    lines = cpa_lines(deal_ids=deal_ids, now=now)
+    _withhold_related(lines)
+    return lines_insert(lines)
+
+
+def cpa_lines(
+    *, deal_ids: list[int] | None = None, now=None, since=None, until=None, paid_too=False
+) -> list[CommissionLine]:
+    """The CPA lines of the clients that qualified, unsaved: of first deposits from `since`
+    (default: as far back as the longest window can still qualify) until `until`, of clients
+    not paid yet (or all of them: `paid_too`, what a recompute compares)."""
     now = now or timezone.now()
     longest = (
         PlanRule.objects.filter(kind=PlanRule.Kind.CPA)
@@ -139,17 +151,18 @@ def cpa_pay(*, deal_ids: list[int] | None = None, now=None) -> int:
         .first()
     )
     if longest is None:
-        return 0
+        return []
+    # a first deposit older than the longest window can no longer qualify (the sweeps look a
+    # few days back for rules without lots, which qualify at the deposit)
+    since = since or now - timedelta(days=max(longest or 0, 3) + 1)
     with connection.cursor() as cur:
         cur.execute(
             CPA_CANDIDATES,
-            # a first deposit older than the longest window can no longer qualify (the sweeps
-            # look a few days back for rules without lots, which qualify at the deposit)
-            {"since": now - timedelta(days=max(longest or 0, 3) + 1), "deals": deal_ids},
+            {"since": since, "until": until or FAR_FUTURE, "deals": deal_ids, "paid_too": paid_too},
         )
         candidates = cur.fetchall()
     if not candidates:
-        return 0
+        return []
     world, rates = World.load(set()), _usd_rates()
     waiting = {}  # client -> (first deposit, leaf, top version, rule, earned)
     rules: dict[int, PlanRule] = {}  # the top version's CPA rule, read once per version
@@ -203,8 +216,7 @@ def cpa_pay(*, deal_ids: list[int] | None = None, now=None) -> int:
                     event_key=f"cpa:{client_id}",
                 )
             )
-    _withhold_related(lines)
-    return lines_insert(lines)
+    return lines
 
 
 def _withhold_related(lines: list[CommissionLine]) -> None:
@@ -238,10 +250,15 @@ def _qualified(waiting: dict) -> dict[int, tuple]:
 def cpa_clawback() -> int:
     """Claw back each CPA whose client had a deposit charged back within the rule's window
     (once per CPA line). Returns how many clawback lines were written."""
+    return lines_insert(clawback_lines())
+
+
+def clawback_lines(*, paid_too=False) -> list[CommissionLine]:
+    """The clawback lines due and not written yet (or all of them: `paid_too`), unsaved."""
     with connection.cursor() as cur:
-        cur.execute(CLAWBACKS)
+        cur.execute(CLAWBACKS, {"paid_too": paid_too})
         rows = cur.fetchall()
-    lines = [
+    return [
         CommissionLine(
             deal_time=max(opened, deal_time),
             client_id=client_id,
@@ -277,7 +294,6 @@ def cpa_clawback() -> int:
             days,
         ), deal_time in _with_times(rows)
     ]
-    return lines_insert(lines)
 
 
 def _with_times(rows):
@@ -291,10 +307,15 @@ def revshare_pay(*, programme: Programme, start, end) -> int:
     """Write the revenue-share lines of `programme`'s period [start, end): per client and IB,
     the client's net loss over the period x each level's rate (see the module). Returns how
     many lines were written."""
+    return lines_insert(revshare_lines(programme=programme, start=start, end=end))
+
+
+def revshare_lines(*, programme: Programme, start, end) -> list[CommissionLine]:
+    """The revenue-share lines of `programme`'s period [start, end), unsaved."""
     if not PlanRule.objects.filter(
         kind=PlanRule.Kind.REVSHARE, version__plan__programme=programme
     ).exists():
-        return 0
+        return []
     with connection.cursor() as cur:
         cur.execute(RESULTS, [start, end])
         results = cur.fetchall()
@@ -341,4 +362,4 @@ def revshare_pay(*, programme: Programme, start, end) -> int:
                     event_key=f"rs:{window}:{client_id}:{leaf}",
                 )
             )
-    return lines_insert(lines)
+    return lines

@@ -41,7 +41,7 @@ CENT = Decimal("0.01")
 EARNED = """
 SELECT l.partner_id, l.client_id, l.currency, sum(l.amount), count(*), max(l.version_id)
   FROM ib_commissionline l
- WHERE l.tier = 0 AND l.status = 'pending' AND l.period_id IS NULL AND l.deal_time < %(end)s
+ WHERE l.tier = 0 AND {taken}
    AND l.kind IN ('commission', 'reversal', 'cpa', 'clawback', 'revshare')
    AND l.partner_id IN (SELECT partner_id FROM ib_rebate WHERE valid_from < %(end)s)
    AND l.version_id IN (SELECT v.id FROM ib_planversion v JOIN ib_plan p ON p.id = v.plan_id
@@ -111,13 +111,28 @@ def rebates_in_force(partner_ids, at) -> dict[tuple[int, int | None], Decimal]:
     return found
 
 
+# The lines a period will take (at its close), or took (once closed: a recompute).
+WILL_TAKE = "l.status = 'pending' AND l.period_id IS NULL AND l.deal_time < %(end)s"
+TOOK = "l.period_id = %(period)s"
+
+
 def rebates_pay(*, programme, start, end) -> int:
     """Write the rebate lines of `programme`'s period [start, end) (see the module)."""
+    return lines_insert(rebate_lines(programme=programme, start=start, end=end))
+
+
+def rebate_lines(*, programme, start, end, period=None) -> list[CommissionLine]:
+    """The rebate lines of `programme`'s period [start, end), unsaved: on the lines it will
+    take, or (`period`, closed) on those it took."""
+    taken = TOOK if period is not None else WILL_TAKE
     with connection.cursor() as cur:
-        cur.execute(EARNED, {"end": end, "programme": programme.pk})
+        cur.execute(
+            EARNED.format(taken=taken),
+            {"end": end, "programme": programme.pk, "period": getattr(period, "pk", None)},
+        )
         earned = cur.fetchall()
     if not earned:
-        return 0
+        return []
     rates = rebates_in_force({row[0] for row in earned}, end)
     window = f"{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}"
     lines = []
@@ -145,7 +160,7 @@ def rebates_pay(*, programme, start, end) -> int:
                 event_key=f"rb:{programme.pk}:{window}:{partner_id}:{client_id}",
             )
         )
-    return lines_insert(lines)
+    return lines
 
 
 def rebates_credit(*, period: CommissionPeriod, actor: Actor) -> int:

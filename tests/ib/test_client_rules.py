@@ -19,6 +19,7 @@ from ib.plans import (
     plan_version_create,
     programme_create,
 )
+from ib.recompute import client_lines_recompute
 from ib.services import referral_attribute
 from tests.clients.factories import make_account, make_server
 from tests.conftest import make_client_user, make_partner_user
@@ -119,6 +120,20 @@ def test_a_chargeback_within_the_window_claws_the_cpa_back_once(network, methods
     assert earned("clawback") == {"leaf": D("-40"), "mid": D("-20"), "top": D("-40")}
     back = CommissionLine.objects.get(kind="clawback", tier=0)
     assert back.reverses.kind == "cpa" and "charged back" in back.formula
+    # ib_recompute computes the CPAs and their clawbacks again: the same, to the cent
+    window = {"start": timezone.now() - timedelta(days=1), "end": timezone.now() + timedelta(1)}
+    again = client_lines_recompute(**window)
+    assert again.same and again.lines == 6 and again.total == 0
+    # a stored CPA line that does not match its terms: the recompute says which differs
+    CommissionLine.objects.filter(kind="cpa", tier=0).update(amount=D("41"))
+    differs = client_lines_recompute(**window)
+    assert not differs.same
+    assert {(side, kind) for side, _, _, _, kind, _ in differs.differences} == {
+        ("recomputed only", "cpa"),
+        ("stored only", "cpa"),
+        ("recomputed only", "clawback"),  # its clawback, from the stored CPA, claws back 41
+        ("stored only", "clawback"),
+    }
 
 
 def test_a_cpa_for_a_client_related_to_its_partner_is_withheld(network, methods):
@@ -202,6 +217,9 @@ def test_revenue_share_pays_the_net_loss_and_carries_a_net_gain_forward(network)
         programme=programme, start=now - timedelta(hours=4), end=now - timedelta(hours=2)
     )
     assert again == 0
+    # ib_recompute computes both periods' shares again: the same, to the cent
+    recomputed = client_lines_recompute(start=now - timedelta(days=1), end=now)
+    assert recomputed.same and recomputed.lines == 4
 
 
 # --- Percent of the markup -----------------------------------------------------------------

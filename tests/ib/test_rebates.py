@@ -54,6 +54,11 @@ def test_a_rebate_is_a_line_on_the_partners_statement_and_a_credit_to_the_client
     assert ClientActivity.objects.filter(event_key=f"ib-rebate:{line.pk}").count() == 1
     # the mid and the top above are paid as before
     assert PartnerStatement.objects.get(period=period, partner=network["mid"]).amount == D("12")
+    # ib_recompute computes the rebate again from the lines the period took: the same
+    from ib.recompute import client_lines_recompute
+
+    again = client_lines_recompute(start=now - timedelta(days=1), end=now)
+    assert again.same and again.lines == 1 and again.total == D("-5")
 
 
 def test_a_client_rebate_replaces_the_partners_one_and_only_own_clients_get_one(network):

@@ -5,7 +5,9 @@
 From the deals, the tree and the referrals as they stood, and the plan versions in force, the
 lines of the deals closed that month (UTC) are computed again and compared with the stored
 ones: counts, totals, a checksum of (deal, partner, tier, amount) in order, and the first
-differences. Exit status 1 when they differ.
+differences; then the lines paid per client dated that month (CPAs, clawbacks, and the revenue
+share and rebates of the periods closed in it), by (event, partner, tier, kind, amount). Exit
+status 1 when either differs.
 """
 
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ib.engine import commissions_recompute
 from ib.models import Partner
+from ib.recompute import client_lines_recompute
 
 
 def month(text: str) -> tuple[datetime, datetime]:
@@ -45,16 +48,27 @@ class Command(BaseCommand):
             start=start, end=end, partner_id=partner_id, limit=options["limit"]
         )
         out = self.stdout.write
-        out(f"period {options['period']} ({start:%Y-%m-%d} to {end:%Y-%m-%d}, UTC)")
-        out(f"recomputed  {result.lines} lines  total {result.total}  checksum {result.checksum}")
-        out(
-            f"stored      {result.stored_lines} lines  total {result.stored_total}  "
-            f"checksum {result.stored_checksum}"
+        clients = client_lines_recompute(
+            start=start, end=end, partner_id=partner_id, limit=options["limit"]
         )
-        if result.same:
+        out(f"period {options['period']} ({start:%Y-%m-%d} to {end:%Y-%m-%d}, UTC)")
+        same = True
+        for title, found in (("deal lines", result), ("per-client lines", clients)):
+            out(f"{title} (CPA, clawbacks, revenue share, rebates)" if found is clients else title)
+            out(
+                f"  recomputed  {found.lines} lines  total {found.total}  checksum {found.checksum}"
+            )
+            out(
+                f"  stored      {found.stored_lines} lines  total {found.stored_total}  "
+                f"checksum {found.stored_checksum}"
+            )
+            if not found.same:
+                same = False
+                out(self.style.WARNING("  different:"))
+                for side, key, partner, tier, *rest in found.differences:
+                    what = f"deal {key}" if found is result else f"{rest[0]} {key}"
+                    out(f"    {side:16} {what} partner {partner} tier {tier} amount {rest[-1]}")
+        if same:
             out(self.style.SUCCESS("same: the stored lines reproduce to the cent"))
             return
-        out(self.style.WARNING("different:"))
-        for side, deal, partner, tier, amount in result.differences:
-            out(f"  {side:16} deal {deal} partner {partner} tier {tier} amount {amount}")
         raise SystemExit(1)
