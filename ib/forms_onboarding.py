@@ -114,6 +114,31 @@ class PartnerSignupForm(AccountSignupForm):
         }
 
 
+class ReapplyForm(forms.Form):
+    website = forms.URLField(
+        label="Website or channel", max_length=200, required=False, assume_scheme="https"
+    )
+    message = forms.CharField(
+        label="What has changed since?",
+        min_length=20,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 1000}),
+        help_text="Read by the IB manager who reviews your application again.",
+    )
+    agreement = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    accept = forms.BooleanField(
+        label="I have read and accept the partner agreement in force", required=False
+    )
+
+    def __init__(self, *args, agreement=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if agreement is None:
+            del self.fields["accept"]
+        else:
+            self.fields["accept"].required = True
+            self.fields["agreement"].initial = agreement.pk
+
+
 class AgreementAcceptForm(forms.Form):
     accept = forms.BooleanField(label="I have read and accept this version of the agreement")
 

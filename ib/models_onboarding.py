@@ -121,6 +121,9 @@ class PartnerApplication(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=254, blank=True)
     decision_reason = models.CharField(max_length=500, blank=True)
+    # A rejected applicant may apply again (`ib.onboarding.partner_reapply`): each earlier
+    # round, oldest first: {submitted_at, decided_at, decided_by, reason, website, message}.
+    earlier = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]

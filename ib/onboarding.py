@@ -20,6 +20,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -237,6 +238,66 @@ def _applicant_make(
             "status": status,
             "parent": parent.referral_code if parent else None,
         },
+        request=request,
+    )
+    return application
+
+
+def reapply_from(application: PartnerApplication):
+    """When a rejected applicant may apply again (None: it is not rejected)."""
+    if application.partner.status != Partner.Status.REJECTED or application.decided_at is None:
+        return None
+    return application.decided_at + timedelta(days=settings.PARTNER_REAPPLY_DAYS)
+
+
+@transaction.atomic
+def partner_reapply(*, partner: Partner, profile: dict, request=None) -> PartnerApplication:
+    """A rejected applicant applies again, once `PARTNER_REAPPLY_DAYS` have passed since the
+    decision, to the same programme (and parent, if invited), with what it has to add: the
+    application is pending again, its earlier round kept on it, the agreement in force accepted
+    if it is not yet. Audited."""
+    partner = Partner.objects.select_for_update(of=("self",)).get(pk=partner.pk)
+    application = PartnerApplication.objects.select_for_update().get(partner=partner)
+    application.partner = partner
+    since = reapply_from(application)
+    if since is None:
+        raise InvalidInput("Only a rejected application can be sent again.", code="not_rejected")
+    if timezone.now() < since:
+        raise InvalidInput(f"You can apply again from {since:%d %B %Y}.", code="too_soon")
+    message = " ".join((profile.get("message") or "").split())
+    if len(message) < 20:
+        raise InvalidInput(
+            "Tell us what has changed since (at least 20 characters).",
+            fields={"message": ["Tell us what has changed since."]},
+        )
+    agreement = agreement_in_force(application.programme)
+    if agreement is not None and agreement_due(partner) is not None:
+        _application_check(application.programme, profile.get("agreement"))
+    application.earlier = [
+        *application.earlier,
+        {
+            "submitted_at": application.submitted_at.isoformat(),
+            "decided_at": application.decided_at.isoformat(),
+            "decided_by": application.decided_by,
+            "reason": application.decision_reason,
+            "website": application.website,
+            "message": application.message,
+        },
+    ]
+    application.website = (profile.get("website") or application.website)[:200]
+    application.message = message[:1000]
+    application.submitted_at = timezone.now()
+    application.decided_at, application.decided_by, application.decision_reason = None, "", ""
+    application.save()
+    partner.status = Partner.Status.PENDING
+    partner.save(update_fields=["status"])
+    if agreement is not None and agreement_due(partner) is not None:
+        agreement_accept(partner=partner, agreement=agreement, actor=partner.user, request=request)
+    audit_record(
+        actor=partner.user,
+        action=audit_events.PARTNER_REAPPLIED,
+        target=partner,
+        evidence={"programme": application.programme.name, "round": len(application.earlier) + 1},
         request=request,
     )
     return application

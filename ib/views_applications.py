@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods
 
 from brokerage.intl import country_choices, language_choices
@@ -103,6 +104,14 @@ def application(request, application_id: int):
             "email_verified": EmailAddress.objects.filter(
                 user_id=app.partner.user_id, verified=True
             ).exists(),
+            "earlier": [
+                {
+                    **round_,
+                    "submitted_at": parse_datetime(round_["submitted_at"]),
+                    "decided_at": parse_datetime(round_["decided_at"]),
+                }
+                for round_ in reversed(app.earlier)
+            ],
             **forms,
         },
         status=status,

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from brokerage.errors import DomainError
 from brokerage.views import add_domain_error, form_action
 
-from .forms_onboarding import AgreementAcceptForm, InvitationForm, PartnerSignupForm
+from .forms_onboarding import AgreementAcceptForm, InvitationForm, PartnerSignupForm, ReapplyForm
 from .models import Partner, PartnerApplication, PartnerInvitation
 from .onboarding import (
     INVITATION_DAYS,
@@ -23,7 +23,9 @@ from .onboarding import (
     invitation_find,
     invitation_url,
     invitation_withdraw,
+    partner_reapply,
     public_programmes,
+    reapply_from,
 )
 from .permissions import partner_only, partner_required
 
@@ -70,16 +72,44 @@ partner_signup = PartnerSignupView.as_view()
 
 
 @partner_only
+@require_http_methods(["GET", "POST"])
 def application(request):
-    """An applicant's page: awaiting approval, or rejected with the reason."""
+    """An applicant's page: awaiting approval, or rejected with the reason (and, once
+    `PARTNER_REAPPLY_DAYS` have passed, a form to apply again)."""
     partner = request.user.partner
     if partner.status not in (Partner.Status.PENDING, Partner.Status.REJECTED):
         return redirect("partners:home")
-    found = PartnerApplication.objects.filter(partner=partner).select_related("programme")
+    found = PartnerApplication.objects.filter(partner=partner).select_related("programme").first()
+    since = reapply_from(found) if found else None
+    can_reapply = since is not None and timezone.now() >= since
+    due = agreement_due(partner) if can_reapply else None
+    form, status = None, 200
+    if can_reapply:
+        form = ReapplyForm(request.POST or None, agreement=due)
+        if request.method == "POST":
+            response = form_action(
+                request,
+                form,
+                lambda c: partner_reapply(partner=partner, profile=c, request=request),
+                success_url=reverse("partners:application"),
+            )
+            if response is not None:
+                messages.success(request, "Your application is sent again: we will email you.")
+                return response
+            status = 400
+    elif request.method == "POST":
+        return redirect("partners:application")
     return render(
         request,
         "partners/application.html",
-        {"partner": partner, "application": found.first()},
+        {
+            "partner": partner,
+            "application": found,
+            "reapply_from": since,
+            "form": form,
+            "agreement": due,
+        },
+        status=status,
     )
 
 

@@ -389,6 +389,8 @@ CLIENT_ACCESS_RETENTION_DAYS = env.int("CLIENT_ACCESS_RETENTION_DAYS", default=7
 # An adjustment of a disputed line above this (in the programme's currency, either sign) waits
 # until a second IB manager approves it.
 IB_ADJUSTMENT_APPROVAL_THRESHOLD = env.str("IB_ADJUSTMENT_APPROVAL_THRESHOLD", default="100")
+# A rejected partner applicant may apply again this many days after the decision.
+PARTNER_REAPPLY_DAYS = env.int("PARTNER_REAPPLY_DAYS", default=30)
 # A window's commission run (the sweeper, a period's catch-up) is split by client into this many
 # runs on as many database connections at once; 1 runs it whole. Default: the machine's cores.
 IB_RUN_SHARDS = env.int("IB_RUN_SHARDS", default=min(os.cpu_count() or 1, 4))

@@ -15,12 +15,19 @@ from ib.models import (
     AgreementAcceptance,
     ParentLink,
     Partner,
+    PartnerAgreement,
     PartnerApplication,
     PartnerInvitation,
     PartnerPlan,
     Programme,
 )
-from ib.onboarding import agreement_accept, agreement_publish, invitation_create
+from ib.onboarding import (
+    agreement_accept,
+    agreement_publish,
+    application_approve,
+    application_reject,
+    invitation_create,
+)
 from ib.plans import partner_plan_set, plan_create, plan_version_create
 from leads.models import Lead
 from tests.conftest import login, make_client_user, make_partner_user, make_staff
@@ -199,6 +206,51 @@ def test_a_manager_rejects_with_a_reason_the_applicant_reads(
     assert client.get("/partners/network/")["Location"] == "/partners/application/"
     page = client.get("/partners/application/")
     assert b'data-application="rejected"' in page.content and b"could not verify" in page.content
+
+
+def test_a_rejected_applicant_applies_again_after_the_waiting_days(client, programme, settings):
+    application = applied(client, programme)
+    manager = make_staff("ib_manager")
+    application_reject(application=application, actor=manager, reason="No website to check.")
+    partner = Partner.objects.get(pk=application.partner_id)
+    login(client, partner.user)
+    page = client.get("/partners/application/")
+    assert b"data-reapply-from" in page.content and b'data-form="reapply"' not in page.content
+    # too soon: a POST changes nothing
+    assert client.post("/partners/application/", {"message": "x" * 30}).status_code == 302
+    assert Partner.objects.get(pk=partner.pk).status == "rejected"
+    PartnerApplication.objects.filter(pk=application.pk).update(
+        decided_at=timezone.now() - timedelta(days=settings.PARTNER_REAPPLY_DAYS + 1)
+    )
+    # a new agreement version meanwhile: applying again accepts it
+    agreement_publish(programme=programme, text=AGREEMENT + " Version two.", actor="test")
+    page = client.get("/partners/application/")
+    assert b'data-form="reapply"' in page.content and b"Version two." in page.content
+    short = client.post("/partners/application/", {"message": "again", "accept": "on"})
+    assert short.status_code == 400 and Partner.objects.get(pk=partner.pk).status == "rejected"
+    sent = client.post(
+        "/partners/application/",
+        {
+            "website": "https://ada-trading.example",
+            "message": "We now run a trading school with 400 students a month.",
+            "agreement": PartnerAgreement.objects.get(version=2).pk,
+            "accept": "on",
+        },
+    )
+    assert sent.status_code == 302
+    partner.refresh_from_db()
+    application.refresh_from_db()
+    assert partner.status == "pending" and application.decided_at is None
+    assert application.earlier[0]["reason"] == "No website to check."
+    assert application.website == "https://ada-trading.example"
+    assert AgreementAcceptance.objects.filter(partner=partner, agreement__version=2).exists()
+    assert AuditEvent.objects.filter(action="partner.reapplied", target_id=str(partner.pk)).exists()
+    # the manager sees the earlier round and decides again
+    login(client, manager)
+    page = client.get(f"/backoffice/ib/applications/{application.pk}/")
+    assert b"data-earlier" in page.content and b"No website to check." in page.content
+    application_approve(application=application, actor=manager)
+    assert Partner.objects.get(pk=partner.pk).status == "active"
 
 
 @pytest.mark.parametrize("audience", ["sales_agent", "compliance_officer", "partner", "client"])
