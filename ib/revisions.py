@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from brokerage.services import audit_record
@@ -136,13 +136,30 @@ def revision_pay(*, revision_id: int) -> dict:
     return {"reversed": written, "lines": paid}
 
 
+# Revisions whose deal still has a line paid at an earlier revision and not reversed: their
+# task was lost (reversing and paying again are one transaction, so a revision whose lines are
+# reversed was paid again too). Through the lines' unique key, deal first.
+UNDONE_SQL = """
+SELECT DISTINCT r.id FROM clients_dealrevision r
+  JOIN ib_commissionline l ON l.deal_id = r.deal_id AND l.kind = 'commission'
+                          AND l.revision < r.number AND l.status <> 'cancelled'
+ WHERE r.detected_at >= %s
+   AND NOT EXISTS (SELECT 1 FROM ib_commissionline x
+                    WHERE x.deal_id = l.deal_id AND x.partner_id = l.partner_id
+                      AND x.tier = l.tier AND x.kind = 'reversal' AND x.revision = l.revision)
+ ORDER BY r.id
+"""
+
+
 def revisions_sweep(*, hours: int) -> dict:
-    """Run `revision_pay` again for the revisions detected in the last `hours` (a lost task,
-    a period closed before it ran): each is idempotent and revisions are few."""
+    """Run `revision_pay` for the revisions detected in the last `hours` that a lost task left
+    undone (see UNDONE_SQL); each run is idempotent."""
     since = timezone.now() - timedelta(hours=hours)
     out = {"reversed": 0, "lines": 0}
-    ids = DealRevision.objects.filter(detected_at__gte=since).order_by("pk")
-    for revision_id in ids.values_list("pk", flat=True):
+    with connection.cursor() as cur:
+        cur.execute(UNDONE_SQL, [since])
+        ids = [row[0] for row in cur.fetchall()]
+    for revision_id in ids:
         result = revision_pay(revision_id=revision_id)
         out["reversed"] += result["reversed"]
         out["lines"] += result["lines"]

@@ -106,14 +106,18 @@ def test_deals_outside_the_window_and_accounts_not_asked_about_are_never_marked(
 
 
 def test_a_failed_answer_marks_nothing(mt5_server):
-    _, (first, _, _) = _synced(mt5_server)
+    _, (first, unreadable, _) = _synced(mt5_server)
+    # a deal the platform now reports with a symbol we cannot read: neither corrected nor gone
+    _control(mt5_server, "deal_update", {"ticket": unreadable.ticket, "fields": {"Symbol": "ZZZ"}})
+    result = deals_review_run(server_id=mt5_server.pk)
+    assert (result["corrected"], result["removed"]) == (0, 0)
     _control(mt5_server, "deal_delete", {"ticket": first.ticket})
     mt5_server.sandbox.control(
         "POST", "faults", {"malformed": {"path": "/api/deal/get_batch", "count": 1}}
     )
     result = deals_review_run(server_id=mt5_server.pk)
     assert "not JSON" in result["error"] and result["removed"] == 0
-    assert SyncRun.objects.get(kind=SyncRun.Kind.REVIEW).error
+    assert SyncRun.objects.filter(kind=SyncRun.Kind.REVIEW).latest("started_at").error
     # the platform cannot say whether a missing deal exists: nothing is marked either
     mt5_server.sandbox.control(
         "POST", "faults", {"malformed": {"path": "/api/deal/get", "count": 1}}
