@@ -113,6 +113,7 @@ class TradingServerForm(forms.ModelForm):
             "max_requests_per_second",
             "backfill_hours",
             "overlap_seconds",
+            "deals_review_days",
         ]
 
     def clean_manager_password(self):

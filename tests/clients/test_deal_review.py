@@ -126,3 +126,11 @@ def test_a_failed_answer_marks_nothing(mt5_server):
     assert not DealRevision.objects.exists()
     # answered in full, the removal is found
     assert deals_review_run(server_id=mt5_server.pk)["removed"] == 1
+
+
+def test_ops_set_a_servers_review_window_in_admin(root_admin):
+    from tests.clients.factories import make_server
+
+    server = make_server()
+    page = root_admin.get(f"/admin/clients/tradingserver/{server.pk}/change/").content.decode()
+    assert 'name="deals_review_days"' in page and 'value="3"' in page
