@@ -8,7 +8,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from brokerage.models import AuditEvent
 from clients.deal_review import FIELDS, deal_revise
@@ -242,3 +245,65 @@ def test_the_pages_show_reversals_with_their_why_and_the_360_marks_the_deals(net
     page = client.get(f"/backoffice/clients/{network['client'].pk}/").content.decode()
     assert f'data-deal-revision="{fixed.ticket}"' in page and "Corrected on the platform" in page
     assert f'data-deal-revision="{gone.ticket}"' in page and "Removed on the platform" in page
+
+
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("correct"), st.sampled_from([1000, 5000, 10000, 12345, 30000])),
+        st.tuples(st.just("remove"), st.just(0)),
+        st.tuples(st.just("pay"), st.integers(min_value=0, max_value=5)),
+        st.tuples(st.just("sweep"), st.just(0)),
+        st.tuples(st.just("main"), st.just(0)),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(plan=steps)
+def test_whatever_the_order_and_repeats_each_deal_nets_to_its_values_as_they_stand(network, plan):
+    """Corrections and a removal, their tasks run late, twice or out of order, the sweeper and
+    the main path in between: in the end each level earns exactly what the deal as it stands
+    pays (nothing once removed), each line is reversed at most once, by its exact opposite, and
+    no line is ever changed."""
+    with transaction.atomic():
+        deal = trade(network["account"], volume=10000)
+        pay_all()
+        seen = {}
+        for action, value in plan:
+            current = Deal.objects.get(pk=deal.pk)
+            if action == "correct" and current.removed_at is None:
+                record = record_of(current, volume=value, volume_ext=value * 10000)
+                deal_revise(deal_id=deal.pk, record=record, changed=["volume"])
+            elif action == "remove":
+                deal_revise(deal_id=deal.pk, record=None, changed=[])
+            elif action == "pay":
+                revisions = list(DealRevision.objects.filter(deal=deal).order_by("number"))
+                if revisions:
+                    revision_pay(revision_id=revisions[value % len(revisions)].pk)
+            elif action == "sweep":
+                revisions_sweep(hours=1)
+            else:
+                pay_all()
+            for line in Line.objects.filter(deal=deal):
+                assert seen.setdefault(line.pk, (line.amount, line.status)) == (
+                    line.amount,
+                    line.status,
+                )  # never edited
+        revisions_sweep(hours=1)
+        for revision in DealRevision.objects.filter(deal=deal).order_by("-number"):
+            revision_pay(revision_id=revision.pk)  # late and out of order: nothing more
+
+        final = Deal.objects.get(pk=deal.pk)
+        lots = D(0) if final.removed_at else D(final.volume) / 10000
+        expected = {("leaf", 0): 5 * lots, ("mid", 1): 3 * lots, ("top", 2): 2 * lots}
+        assert net(deal) == {k: v for k, v in expected.items() if v}
+        reversals = Line.objects.filter(deal=deal, kind=Line.Kind.REVERSAL)
+        targets = [r.reverses_id for r in reversals]
+        assert len(targets) == len(set(targets))
+        for r in reversals:
+            assert r.amount == -Line.objects.get(pk=r.reverses_id).amount
+        transaction.set_rollback(True)
