@@ -7,19 +7,22 @@ How a name is scored against one listed name (`score_name`):
    honorifics for persons, legal-form words for companies) and compared as sets of tokens, so
    word order does not matter.
 2. Each query token is paired with at most one listed token, best pairs first:
-   `exact` (1.0); `initial` ("J" for "John", 0.7); for tokens of four letters or more whose
-   lengths differ by two at most, `phonetic` (same Metaphone key and Jaro-Winkler >= 0.8: the
-   similarity, at least 0.9 for tokens of five letters or more) or `fuzzy` (Jaro-Winkler
-   >= 0.88: the similarity itself). Shorter tokens match only exactly.
+   `exact` (1.0); `initial` ("J" for "John", 0.7); `spelling` (the same once transliteration
+   variants are folded, "Khasan"/"Hasan", "Vang"/"Wang": 0.95); then, for tokens of four letters
+   or more whose lengths differ by one at most, `phonetic` (five letters or more, same
+   Metaphone key, Jaro-Winkler >= 0.8: at least 0.9) or `fuzzy` (Jaro-Winkler >= 0.88: the
+   similarity itself). Shorter tokens match no other way.
 3. Tokens weigh by how rare they are across the current lists (`TokenWeight`: "mohammed",
    "ali" and "al" weigh little, a rare surname close to 1; a token no list has weighs 1).
    score = sum(similarity x 2w over pairs) / (sum(2w over pairs) + penalty), where the
    penalty for tokens left unpaired on one side only (a missing or an extra middle name) is
-   half the weight of the heaviest and the whole weight of the others, and for tokens left
-   unpaired on both sides (a different first name) their whole weight: an exact name is 1.0,
-   a missing middle name costs a little, a different name a lot.
-4. One paired token is not a match for a name of several, nor a common token (weight below
-   0.5) for a listed name of one: the score is then capped at 0.5 ("Mohammed" alone, or a
+   half its weight when it is one token, the whole weight of each when they are more, and for
+   tokens left unpaired on both sides (a different first name) their whole weight: an exact
+   name is 1.0, a missing middle name costs a little, a different name a lot. An incomplete
+   name (some token unpaired) whose paired tokens weigh less than 1.0 together is scaled down
+   in proportion (common words alone say little about who someone is).
+4. One paired token is not a match when either name has several, nor a common token (weight
+   below 0.5) for a listed name of one: the score is then capped at 0.5 ("Mohammed" alone, or a
    shared surname, never makes a hit).
 5. A weak or low-quality alias counts at 0.85.
 
@@ -39,7 +42,7 @@ from datetime import date
 
 from rapidfuzz.distance import JaroWinkler
 
-from .names import name_tokens, phonetic
+from .names import name_tokens, phonetic, spelling_key
 
 UNPAIRED = 0.5
 CONFLICT = 1.0
@@ -49,6 +52,8 @@ WEAK_ALIAS = 0.85
 FUZZY_MIN = 0.88
 PHONETIC_MIN_JW = 0.8
 INITIAL = 0.7
+SPELLING = 0.95
+EVIDENCE = 1.0  # an incomplete name needs paired tokens weighing this much
 UNKNOWN_WEIGHT = 1.0
 
 DOB_SAME_YEAR, DOB_NEAR, DOB_OTHER = 0.85, 0.75, 0.55
@@ -127,22 +132,30 @@ class Hit:
 
 
 def pair_similarity(q: str, c: str) -> tuple[float, str]:
-    """How alike two tokens are, and how they matched (exact, initial, phonetic, fuzzy).
-    Tokens of three letters or fewer match only exactly (or as an initial)."""
+    """How alike two tokens are, and how they matched (exact, initial, spelling, phonetic,
+    fuzzy); see the module docstring."""
     if q == c:
         return 1.0, "exact"
     if len(q) == 1 or len(c) == 1:
         if q[0] == c[0] and (len(q) == 1) != (len(c) == 1):
             return INITIAL, "initial"
         return 0.0, ""
-    if min(len(q), len(c)) < 4 or abs(len(q) - len(c)) > 2:
+    if spelling_key(q) == spelling_key(c):
+        return SPELLING, "spelling"
+    shorter = min(len(q), len(c))
+    if shorter < 4 or abs(len(q) - len(c)) > 1:
         return 0.0, ""
     jw = JaroWinkler.similarity(q, c)
-    if jw >= PHONETIC_MIN_JW and phonetic(q) == phonetic(c):
-        return (max(jw, 0.9) if min(len(q), len(c)) >= 5 else jw), "phonetic"
+    if shorter >= 5 and jw >= PHONETIC_MIN_JW and phonetic(q) == phonetic(c):
+        return max(jw, 0.9), "phonetic"
     if jw >= FUZZY_MIN:
         return jw, "fuzzy"
     return 0.0, ""
+
+
+def token_weight(token: str, weights: dict[str, float]) -> float:
+    """How rare a token is across the lists (1 for one no list has)."""
+    return weights.get(token, UNKNOWN_WEIGHT)
 
 
 def score_name(q_tokens: list[str], c_tokens: list[str], weights: dict[str, float]) -> dict:
@@ -154,7 +167,7 @@ def score_name(q_tokens: list[str], c_tokens: list[str], weights: dict[str, floa
         for j, c in enumerate(c_tokens):
             sim, how = pair_similarity(q, c)
             if sim > 0:
-                pairs.append((sim, weights.get(c, UNKNOWN_WEIGHT), i, j, how))
+                pairs.append((sim, token_weight(c, weights), i, j, how))
     pairs.sort(key=lambda p: (-p[0], -p[1]))
     used_q, used_c, matched = set(), set(), []
     for sim, w, i, j, how in pairs:
@@ -174,22 +187,26 @@ def score_name(q_tokens: list[str], c_tokens: list[str], weights: dict[str, floa
     unmatched_q = [t for i, t in enumerate(q_tokens) if i not in used_q]
     unmatched_c = [t for j, t in enumerate(c_tokens) if j not in used_c]
     numerator = sum(m["similarity"] * 2 * m["weight"] for m in matched)
-    extra_q = sorted((weights.get(t, UNKNOWN_WEIGHT) for t in unmatched_q), reverse=True)
-    extra_c = sorted((weights.get(t, UNKNOWN_WEIGHT) for t in unmatched_c), reverse=True)
+    extra_q = sorted((token_weight(t, weights) for t in unmatched_q), reverse=True)
+    extra_c = sorted((token_weight(t, weights) for t in unmatched_c), reverse=True)
     notes = []
     if extra_q and extra_c:
         # Names on both sides left unpaired: not a name missing, a different name.
         penalty = CONFLICT * (sum(extra_q) + sum(extra_c))
         notes.append("names on both sides differ")
     else:
-        # One missing (or extra) name costs half its weight; each further one all of it.
+        # One missing (or extra) name costs half its weight; two or more all of theirs.
         extra = extra_q or extra_c
-        penalty = UNPAIRED * extra[0] + sum(extra[1:]) if extra else 0.0
+        penalty = UNPAIRED * extra[0] if len(extra) == 1 else sum(extra)
     denominator = sum(2 * m["weight"] for m in matched) + penalty
     score = numerator / denominator if denominator else 0.0
+    evidence = sum(m["similarity"] * m["weight"] for m in matched)
+    if (extra_q or extra_c) and 0 < evidence < EVIDENCE:
+        score *= evidence / EVIDENCE
+        notes.append(f"incomplete name of common words: x{evidence / EVIDENCE:.2f}")
     full = [m for m in matched if m["how"] != "initial"]
     if len(full) < 2 and score > SINGLE_TOKEN_CAP:
-        if len(c_tokens) > 1:
+        if len(c_tokens) > 1 or len(q_tokens) > 1:
             score = SINGLE_TOKEN_CAP
             notes.append("only one name matched: capped at 0.5")
         elif full and full[0]["weight"] < COMMON_TOKEN:

@@ -162,15 +162,38 @@ def normalise(text: str, kind: str | None = None) -> str:
     return " ".join(name_tokens(text, kind))
 
 
-# Spellings that transliterations from Cyrillic, Arabic and Persian give the same sound, folded
-# before the Metaphone key is taken ("Dzhamil" / "Jamil", "Khasan" / "Hasan", "Iusuf" / "Yusuf").
-_SOUNDS = [("dzh", "j"), ("dj", "j"), ("kh", "h"), ("zh", "j"), ("iu", "yu"), ("ia", "ya")]
+# Spellings that transliterations from Cyrillic, Arabic, Persian and Chinese give the same
+# sound ("Dzhamil" / "Jamil", "Khasan" / "Hasan", "Iusuf" / "Yusuf", "Vang" / "Wang"), folded
+# in this order into a token's spelling key.
+_SOUNDS = [
+    ("dzh", "j"),
+    ("dj", "j"),
+    ("kh", "h"),
+    ("zh", "j"),
+    ("iu", "yu"),
+    ("ia", "ya"),
+    ("w", "v"),
+    ("q", "k"),
+    ("x", "ks"),
+    ("ck", "k"),
+    ("c", "k"),
+    ("y", "i"),
+    ("ee", "i"),
+    ("oo", "u"),
+]
+
+
+@lru_cache(maxsize=200_000)
+def spelling_key(token: str) -> str:
+    """The token with transliteration variants folded: equal keys are the same name written
+    through another alphabet."""
+    for written, sound in _SOUNDS:
+        token = token.replace(written, sound)
+    return token
 
 
 @lru_cache(maxsize=200_000)
 def phonetic(token: str) -> str:
     if not token.isalpha():
         return token
-    for written, sound in _SOUNDS:
-        token = token.replace(written, sound)
-    return jellyfish.metaphone(token).lower() or token
+    return jellyfish.metaphone(spelling_key(token)).lower() or token

@@ -43,7 +43,13 @@ def test_token_pairs():
     assert how in ("phonetic", "fuzzy") and sim >= 0.9
     assert pair_similarity("ali", "alo") == (0.0, "")  # short tokens match only exactly
     weights = {"mohammed": 0.3, "nasrallah": 0.95, "hasan": 0.5}
-    assert score_name(["mohammed"], ["mohammed", "nasrallah"], weights)["name_score"] == 0.5
+    alone = score_name(["mohammed"], ["mohammed", "nasrallah"], weights)
+    assert alone["name_score"] < 0.5 and alone["notes"]
+    # Missing a middle name costs half of its weight; a different first name all of it.
+    missing = score_name(["hasan", "nasrallah"], ["hasan", "x", "nasrallah"], weights)
+    other = score_name(["omar", "nasrallah"], ["hasan", "nasrallah"], weights)
+    assert missing["name_score"] >= 0.7 > other["name_score"]
+    assert "names on both sides differ" in other["notes"]
 
 
 def test_a_listed_person_is_found_exactly_with_an_explained_score(real_lists):
