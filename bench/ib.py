@@ -271,6 +271,16 @@ def main():
         again = commissions_recompute(start=start, end=now)
         recompute_s = time.perf_counter() - t4
 
+        # A revenue-share close reads each client's net result over the period by its IB at
+        # each deal (a look-up per deal into the referrals): the month's million deals.
+        from ib.client_rules import RESULTS
+
+        t5 = time.perf_counter()
+        with connection.cursor() as cur:
+            cur.execute(RESULTS, [start, now])
+            revshare_rows = len(cur.fetchall())
+        revshare_s = time.perf_counter() - t5
+
         # A sync pass: new deals stored and committed, then paid by id as the task pays them.
         with connection.cursor() as cur:
             cur.execute(
@@ -316,6 +326,8 @@ def main():
                 "recompute_same_checksum": again.same,
                 "checksum": again.checksum,
                 "seconds_recompute": round(recompute_s, 2),
+                "seconds_revshare_results": round(revshare_s, 2),
+                "revshare_client_rows": revshare_rows,
                 "new_deals": len(new_ids),
                 "new_lines": new_paid["lines"],
                 "new_lines_withheld": new_paid["withheld"],

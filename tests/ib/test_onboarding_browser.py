@@ -139,3 +139,44 @@ def test_a_partner_applies_is_approved_invites_a_sub_ib_and_a_manager_moves_it(
     sub.refresh_from_db()
     assert sub.parent is None
     staff.close()
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_a_rejected_applicant_applies_again(live_server, browser, width, settings):
+    """Screenshots partners-reapply-*: the rejected applicant's page with its form, then
+    pending again."""
+    from datetime import timedelta
+
+    from ib.models import PartnerApplication
+    from ib.onboarding import application_reject
+    from tests.conftest import make_partner_user
+
+    programme = Programme.objects.create(name="Open IB", registration="public")
+    agreement_publish(
+        programme=programme, text="Introduce clients fairly; never promise returns.", actor="test"
+    )
+    user = make_partner_user("ada@example.com", "ADAMEDIA")
+    application = PartnerApplication.objects.create(
+        partner=user.partner, programme=programme, via="public", message="A blog."
+    )
+    Partner.objects.filter(pk=user.partner.pk).update(status="pending")
+    application_reject(
+        application=application, actor=make_staff("ib_manager"), reason="No website to check."
+    )
+    PartnerApplication.objects.filter(pk=application.pk).update(
+        decided_at=timezone.now() - timedelta(days=settings.PARTNER_REAPPLY_DAYS + 1)
+    )
+    context, page = signed_in(browser, live_server, user, width)
+    page.goto(f"{live_server.url}/partners/")
+    page.wait_for_url("**/partners/application/")
+    assert "No website to check." in page.inner_text("[data-application=rejected]")
+    page.fill("#id_website", "ada-school.example")
+    page.fill("#id_message", "We now run a trading school with 400 students a month.")
+    page.check("#id_accept")
+    shot(page, "partners-reapply", width)
+    page.click("[data-action=reapply]")
+    page.wait_for_selector("[data-application=pending]")
+    assert "1, not approved" in page.inner_text("[data-earlier]")
+    shot(page, "partners-reapplied", width)
+    context.close()
+    assert Partner.objects.get(user=user).status == "pending"
