@@ -350,11 +350,13 @@ class Deal(models.Model):
         indexes = [
             models.Index(fields=["client", "time"], name="clients_deal_client_time"),
             models.Index(fields=["account", "time"], name="clients_deal_account_time"),
-            # a closing deal's position, for how long it was held (IB commissions)
+            # a closing deal's position, for how long it was held (IB commissions): the time
+            # included, so the look-up (once per closing deal of a period) reads the index only
             models.Index(
                 fields=["server", "position_id"],
+                include=["time"],
                 condition=Q(entry=0),
-                name="clients_deal_position_open",
+                name="clients_deal_position_opened",
             ),
             # Opposite trades (clients.links): the sells opened on a symbol within seconds of
             # a buy, found by range without reading each account of the set in turn.
