@@ -9,9 +9,9 @@ How a name is scored against one listed name (`score_name`):
 2. Each query token is paired with at most one listed token, best pairs first:
    `exact` (1.0); `initial` ("J" for "John", 0.7); `spelling` (the same once transliteration
    variants are folded, "Khasan"/"Hasan", "Vang"/"Wang": 0.95); then, for tokens of four letters
-   or more whose lengths differ by one at most, `phonetic` (five letters or more, same
-   Metaphone key, Jaro-Winkler >= 0.8: at least 0.9) or `fuzzy` (Jaro-Winkler >= 0.88: the
-   similarity itself). Shorter tokens match no other way.
+   or more whose lengths differ by one at most, `phonetic` (same Metaphone key and
+   Jaro-Winkler >= 0.8 from six letters, >= 0.88 at five: at least 0.9) or `fuzzy`
+   (Jaro-Winkler >= 0.88: the similarity itself). Shorter tokens match no other way.
 3. Tokens weigh by how rare they are across the current lists (`TokenWeight`: "mohammed",
    "ali" and "al" weigh little, a rare surname close to 1; a token no list has weighs 1).
    score = sum(similarity x 2w over pairs) / (sum(2w over pairs) + penalty), where the
@@ -19,8 +19,9 @@ How a name is scored against one listed name (`score_name`):
    half its weight when it is one token, the whole weight of each when they are more, and for
    tokens left unpaired on both sides (a different first name) their whole weight: an exact
    name is 1.0, a missing middle name costs a little, a different name a lot. An incomplete
-   name (some token unpaired) whose paired tokens weigh less than 1.0 together is scaled down
-   in proportion (common words alone say little about who someone is).
+   name (some token unpaired) whose paired tokens weigh less than 1.0 together (a token of two
+   or three letters counting 0.45 at most, of four 0.7) is scaled down in proportion: common
+   words and short syllables alone say little about who someone is.
 4. One paired token is not a match when either name has several, nor a common token (weight
    below 0.5) for a listed name of one: the score is then capped at 0.5 ("Mohammed" alone, or a
    shared surname, never makes a hit).
@@ -50,10 +51,13 @@ SINGLE_TOKEN_CAP = 0.5
 COMMON_TOKEN = 0.5  # a token this common (weight below) alone is not a name
 WEAK_ALIAS = 0.85
 FUZZY_MIN = 0.88
-PHONETIC_MIN_JW = 0.8
+PHONETIC_MIN_JW = {4: 1.1, 5: 0.88}  # by the shorter token's length; 0.8 from six letters
 INITIAL = 0.7
 SPELLING = 0.95
 EVIDENCE = 1.0  # an incomplete name needs paired tokens weighing this much
+# What a short token can weigh as evidence, however rare it is in the lists: a syllable of two
+# or three letters says little about who someone is.
+EVIDENCE_CAP = {1: 0.2, 2: 0.45, 3: 0.45, 4: 0.7}
 UNKNOWN_WEIGHT = 1.0
 
 DOB_SAME_YEAR, DOB_NEAR, DOB_OTHER = 0.85, 0.75, 0.55
@@ -82,7 +86,11 @@ class Query:
     kind: str = "person"  # person, entity, or any
 
     def tokens(self) -> list[str]:
-        return name_tokens(self.name, None if self.kind == "any" else self.kind)
+        if self._tokens is None:
+            self._tokens = name_tokens(self.name, None if self.kind == "any" else self.kind)
+        return self._tokens
+
+    _tokens: list[str] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -146,7 +154,7 @@ def pair_similarity(q: str, c: str) -> tuple[float, str]:
     if shorter < 4 or abs(len(q) - len(c)) > 1:
         return 0.0, ""
     jw = JaroWinkler.similarity(q, c)
-    if shorter >= 5 and jw >= PHONETIC_MIN_JW and phonetic(q) == phonetic(c):
+    if jw >= PHONETIC_MIN_JW.get(shorter, 0.8) and phonetic(q) == phonetic(c):
         return max(jw, 0.9), "phonetic"
     if jw >= FUZZY_MIN:
         return jw, "fuzzy"
@@ -200,7 +208,9 @@ def score_name(q_tokens: list[str], c_tokens: list[str], weights: dict[str, floa
         penalty = UNPAIRED * extra[0] if len(extra) == 1 else sum(extra)
     denominator = sum(2 * m["weight"] for m in matched) + penalty
     score = numerator / denominator if denominator else 0.0
-    evidence = sum(m["similarity"] * m["weight"] for m in matched)
+    evidence = sum(
+        m["similarity"] * min(m["weight"], EVIDENCE_CAP.get(len(m["listed"]), 1.0)) for m in matched
+    )
     if (extra_q or extra_c) and 0 < evidence < EVIDENCE:
         score *= evidence / EVIDENCE
         notes.append(f"incomplete name of common words: x{evidence / EVIDENCE:.2f}")
