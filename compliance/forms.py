@@ -29,8 +29,8 @@ class ListUploadForm(forms.Form):
     format = forms.ChoiceField(choices=ListFormat.choices, label="List format")
     files = MultipleFileField(
         label="Files",
-        help_text="OFAC: sdn.csv with alt.csv, add.csv and sdn_comments.csv (select all four); "
-        "the other formats are one file.",
+        help_text="OFAC: select its four SDN files together (the list, its aliases, addresses "
+        "and remarks); the other formats are one file.",
     )
     mapping = forms.ModelChoiceField(
         CsvMapping.objects.all(),
