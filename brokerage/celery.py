@@ -44,6 +44,10 @@ app.conf.beat_schedule = {
         "task": "kyc.tasks.kyc_unchecked_sweep_task",
         "schedule": 60.0,
     },
+    "compliance-never-screened-sweeper": {
+        "task": "compliance.tasks.never_screened_sweep_task",
+        "schedule": 60.0,  # a client whose screening task was lost is screened within a minute
+    },
     "kyc-expiry": {
         "task": "kyc.tasks.kyc_expiry_sweep_task",
         "schedule": crontab(minute=0, hour=6),

@@ -61,6 +61,11 @@ CLIENT_STANDING = declare(
     "fn(client, purpose) -> iterable of Reason: why a client may not deposit, withdraw, "
     "transfer or open an account (clients.standing).",
 )
+CLIENT_REGISTERED = declare(
+    "client.registered",
+    "fn(client_id: int): a client or a partner's account holder was just registered, called "
+    "in its transaction (compliance screens it once that commits).",
+)
 DEALS_SYNCED = declare(
     "platform.deals_synced",
     "fn(deal_ids: list[int]): deals a sync pass just stored, called after they commit "

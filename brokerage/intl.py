@@ -14,6 +14,12 @@ def country_choices() -> list[tuple[str, str]]:
     return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
 
 
+def country_name(code: str) -> str:
+    """`GB` -> `United Kingdom`; an unknown code as it is, an empty one empty."""
+    country = pycountry.countries.get(alpha_2=code.upper()) if code and len(code) == 2 else None
+    return country.name if country else (code or "")
+
+
 def is_country(code: str) -> bool:
     return len(code) == 2 and pycountry.countries.get(alpha_2=code.upper()) is not None
 

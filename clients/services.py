@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from brokerage.errors import InvalidInput
+from brokerage.hooks import CLIENT_REGISTERED, contributions
 from brokerage.intl import is_language, phone_e164
 from brokerage.services import Actor, audit_record
 from clients import audit_events
@@ -27,7 +28,14 @@ def client_register(*, user, actor: Actor, request=None, **profile) -> Client:
             evidence={"email": user.email, **profile},
             request=request,
         )
+        _registered(client)
     return client
+
+
+def _registered(client: Client) -> None:
+    """Tell the apps above (compliance screens the name) that a holder was registered."""
+    for fn in contributions(CLIENT_REGISTERED):
+        fn(client.pk)
 
 
 @transaction.atomic
@@ -57,6 +65,7 @@ def partner_holder_open(
         target=holder,
         evidence={"email": user.email, "holder": "partner", **profile},
     )
+    _registered(holder)
     return holder
 
 

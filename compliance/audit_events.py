@@ -6,3 +6,10 @@ from brokerage.events import catalogue
 event = catalogue("compliance")
 
 LIST_IMPORTED = event("screening.list_imported", "Sanctions or PEP list imported")
+CLIENT_SCREENED = event("screening.client_screened", "Client screened against the lists")
+ALERT_CONFIRMED = event("screening.alert_confirmed", "Screening hit confirmed as a true match")
+ALERT_DISMISSAL_PROPOSED = event(
+    "screening.alert_dismissal_proposed", "Screening hit proposed for dismissal (four eyes)"
+)
+ALERT_DISMISSED = event("screening.alert_dismissed", "Screening hit dismissed as a false positive")
+BLOCK_LIFTED = event("screening.block_lifted", "Sanctions block lifted")

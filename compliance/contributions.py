@@ -1,7 +1,19 @@
-"""What compliance adds to the kernel's hooks (brokerage.hooks): its back-office menu."""
+"""What compliance adds to the kernel's hooks (brokerage.hooks): its back-office menu, the
+screening of every client and partner registered, the block a confirmed sanctions match puts
+on a client's standing, and the screening section of the client 360."""
 
-from brokerage.hooks import NAV_BACKOFFICE, contribute
+from brokerage.hooks import (
+    CLIENT_360_SECTIONS,
+    CLIENT_REGISTERED,
+    CLIENT_STANDING,
+    NAV_BACKOFFICE,
+    contribute,
+)
 from brokerage.navigation import NavItem
+
+from .client360 import compliance_360
+from .selectors import compliance_standing
+from .tasks import screen_registered
 
 PERM = "compliance.manage_screening"
 
@@ -10,5 +22,10 @@ for item in [
     NavItem(
         "Name screening", "compliance:screening", "person-bounding-box", PERM, 61, "Compliance"
     ),
+    NavItem("Screening alerts", "compliance:alerts", "shield-exclamation", PERM, 62, "Compliance"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
+
+contribute(CLIENT_REGISTERED, screen_registered)
+contribute(CLIENT_STANDING, compliance_standing)
+contribute(CLIENT_360_SECTIONS, compliance_360)

@@ -85,3 +85,33 @@ class ScreeningForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["nationality"].choices = [("", "Not known"), *country_choices()]
+
+
+class AlertDecisionForm(forms.Form):
+    ACTIONS = [
+        ("confirm", "Confirm as a true match"),
+        ("dismiss", "Dismiss as a false positive"),
+        ("approve", "Approve the dismissal"),
+        ("lift", "Lift the block"),
+    ]
+    action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What you checked: date of birth, nationality, documents, sources.",
+    )
+
+
+class AlertFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, label="Status")
+    source = forms.ChoiceField(required=False, label="List")
+    band = forms.ChoiceField(required=False, label="Score")
+    q = forms.CharField(required=False, max_length=200, label="Name, email or list id")
+
+    def __init__(self, *args, statuses, sources, bands, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = statuses
+        self.fields["source"].choices = [("", "All lists"), *sources]
+        self.fields["band"].choices = [("", "Any score"), *bands]

@@ -260,3 +260,100 @@ class CsvMapping(models.Model):
 
     def __str__(self):
         return self.name
+
+
+# --- Screening of clients and partners, and the alerts it raises ------------------------------
+
+
+class ScreeningReason(models.TextChoices):
+    REGISTRATION = "registration", "Registration"
+    SWEEP = "sweep", "Never screened (sweeper)"
+    ON_DEMAND = "on_demand", "On demand"
+
+
+class ScreeningRun(models.Model):
+    """One screening of a client (or a partner's account holder) against the snapshots that
+    were current then: what was screened, against what, and how many hits it raised."""
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="screening_runs"
+    )
+    reason = models.CharField(max_length=14, choices=ScreeningReason.choices)
+    names = models.JSONField(default=list, help_text="The names screened.")
+    snapshots = models.ManyToManyField(ListSnapshot, related_name="+", blank=True)
+    hit_count = models.PositiveIntegerField(default=0)
+    raised_count = models.PositiveIntegerField(default=0)
+    screened_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-screened_at", "-pk"]
+
+    def __str__(self):
+        return f"Screening {self.pk} of client {self.client_id}"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DISMISSAL_PROPOSED = "dismissal_proposed", "Dismissal awaiting a second officer"
+    CONFIRMED = "confirmed", "Confirmed match"
+    DISMISSED = "dismissed", "Dismissed as a false positive"
+
+
+UNDECIDED = [AlertStatus.OPEN, AlertStatus.DISMISSAL_PROPOSED]
+
+
+class Alert(models.Model):
+    """A screening hit: a client's name met a list entry at `score`. Open until a compliance
+    officer confirms it as a true match (a block on the client's standing until lifted) or
+    dismisses it as a false positive (four eyes at or above COMPLIANCE_FOUR_EYES_SCORE). A
+    dismissed (client, list, list id) is not raised again while the entry's `content_hash`
+    stays the same."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="alerts")
+    run = models.ForeignKey(ScreeningRun, on_delete=models.PROTECT, related_name="alerts")
+    snapshot = models.ForeignKey(
+        ListSnapshot, on_delete=models.PROTECT, related_name="+", help_text="Raised by."
+    )
+    source = models.ForeignKey(ListSource, on_delete=models.PROTECT, related_name="+")
+    entry = models.ForeignKey(ListEntry, on_delete=models.PROTECT, related_name="+")
+    list_id = models.CharField(max_length=64)
+    content_hash = models.CharField(max_length=64)
+    screened_name = models.CharField(max_length=300)
+    matched_name = models.CharField(max_length=500)
+    score = models.DecimalField(max_digits=5, decimal_places=4)
+    breakdown = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(null=True, blank=True)
+    proposed_reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["client", "source", "list_id"], name="compliance_pair")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "source", "list_id"],
+                condition=models.Q(status__in=["open", "dismissal_proposed"]),
+                name="compliance_one_undecided_alert_per_pair",
+            )
+        ]
+
+    def __str__(self):
+        return f"Alert {self.pk}: {self.screened_name} ~ {self.matched_name}"
+
+    @property
+    def blocking(self) -> bool:
+        return self.status == AlertStatus.CONFIRMED and self.lifted_at is None

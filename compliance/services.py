@@ -12,14 +12,25 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
+from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record
+from clients.locks import lock_client
+from clients.models import Client
 
 from . import audit_events
 from .lists import ListFileError, ParsedList, read_list
+from .matching import Hit, Query
 from .models import (
+    UNDECIDED,
+    Alert,
+    AlertStatus,
     EntryBirthDate,
     EntryCountry,
     EntryDocument,
@@ -30,8 +41,11 @@ from .models import (
     ListSnapshot,
     ListSource,
     NameToken,
+    ScreeningReason,
+    ScreeningRun,
 )
 from .names import name_tokens, normalise, phonetic
+from .screening import current_snapshots, screen
 
 # The lists the product knows by their format; a CSV list is named by whoever imports it.
 BUILT_IN_SOURCES = {
@@ -279,3 +293,237 @@ def _analyze() -> None:
             "compliance_tokenweight",
         ):
             cur.execute(f"ANALYZE {table}")
+
+
+# --- Screening clients and partners; the alerts it raises and their decisions ------------------
+
+
+def subject_queries(client) -> list[Query]:
+    """What is screened of a client: the person's name, and a partner's company name."""
+    queries = []
+    person = " ".join(p for p in [client.user.first_name, client.user.last_name] if p).strip()
+    if person:
+        queries.append(Query(name=person, kind="person"))
+    legal = (client.legal_name or "").strip()
+    if legal and legal.casefold() != person.casefold():
+        queries.append(Query(name=legal, kind="any"))
+    return queries
+
+
+def _remembered(client, hits: list[Hit], entries: dict) -> set[tuple[int, str]]:
+    """The (source, list id) pairs not to raise again: an undecided or confirmed alert on the
+    pair, or a dismissal of the entry as it still reads (same content hash)."""
+    keys = {(entries[h.entry_pk].snapshot.source_id, h.entry_id) for h in hits}
+    if not keys:
+        return set()
+    remembered = set()
+    for source_id, list_id, status, content_hash in Alert.objects.filter(
+        client=client, list_id__in={k[1] for k in keys}
+    ).values_list("source_id", "list_id", "status", "content_hash"):
+        key = (source_id, list_id)
+        if key not in keys:
+            continue
+        if status != AlertStatus.DISMISSED or any(
+            entries[h.entry_pk].content_hash == content_hash
+            for h in hits
+            if (entries[h.entry_pk].snapshot.source_id, h.entry_id) == key
+        ):
+            remembered.add(key)
+    return remembered
+
+
+@transaction.atomic
+def client_screen(*, client_id: int, reason: str, actor: Actor = "rule:screening") -> ScreeningRun:
+    """Screen a client (or a partner's account holder) against the current snapshots, record
+    the run and raise an alert per list entry hit, except the pairs remembered (`_remembered`).
+    Audited with the client as subject."""
+    client = lock_client(client_id)
+    queries = subject_queries(client)
+    snapshots = current_snapshots()
+    run = ScreeningRun.objects.create(client=client, reason=reason, names=[q.name for q in queries])
+    run.snapshots.set(snapshots)
+    results = screen(queries) if queries and snapshots else [[] for _ in queries]
+    best: dict[int, tuple[Hit, str]] = {}  # per entry, the best hit and the name it met
+    for query, found in zip(queries, results, strict=True):
+        for hit in found:
+            if hit.entry_pk not in best or hit.score > best[hit.entry_pk][0].score:
+                best[hit.entry_pk] = (hit, query.name)
+    entries = ListEntry.objects.select_related("snapshot").in_bulk(list(best))
+    skip = _remembered(client, [h for h, _ in best.values()], entries)
+    raised = []
+    for hit, screened in sorted(best.values(), key=lambda b: -b[0].score):
+        entry = entries[hit.entry_pk]
+        if (entry.snapshot.source_id, hit.entry_id) in skip:
+            continue
+        raised.append(
+            Alert.objects.create(
+                client=client,
+                run=run,
+                snapshot=entry.snapshot,
+                source_id=entry.snapshot.source_id,
+                entry=entry,
+                list_id=hit.entry_id,
+                content_hash=entry.content_hash,
+                screened_name=screened[:300],
+                matched_name=hit.matched_name[:500],
+                score=Decimal(str(round(hit.score, 4))),
+                breakdown=hit.breakdown,
+            )
+        )
+    run.hit_count, run.raised_count = len(best), len(raised)
+    run.save(update_fields=["hit_count", "raised_count"])
+    audit_record(
+        actor=actor,
+        action=audit_events.CLIENT_SCREENED,
+        target=run,
+        subject=client,
+        evidence={
+            "reason": reason,
+            "names": run.names,
+            "snapshots": [s.pk for s in snapshots],
+            "hits": len(best),
+            "alerts": [a.pk for a in raised],
+        },
+    )
+    return run
+
+
+def clients_never_screened(limit: int = 500) -> list[int]:
+    return list(
+        Client.objects.filter(~Exists(ScreeningRun.objects.filter(client=OuterRef("pk"))))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def never_screened_sweep(limit: int = 500) -> int:
+    """Screen the clients and partners registered and never screened (a task lost while the
+    broker was down loses nothing). Returns how many were screened."""
+    ids = clients_never_screened(limit)
+    for pk in ids:
+        client_screen(client_id=pk, reason=ScreeningReason.SWEEP)
+    return len(ids)
+
+
+def _alert_locked(alert: Alert) -> Alert:
+    lock_client(alert.client_id)
+    return Alert.objects.select_for_update().select_related("client").get(pk=alert.pk)
+
+
+def _reason_required(reason: str, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(f"Say why you {what}.", fields={"reason": ["A reason is required."]})
+    return reason
+
+
+def _undecided(alert: Alert) -> None:
+    if alert.status not in UNDECIDED:
+        raise InvalidInput(f"This alert is already decided ({alert.get_status_display()}).")
+
+
+def _alert_record(alert: Alert, *, actor, action: str, reason: str, **changes) -> Alert:
+    """Write `changes` on the (locked) alert and audit them, the client as subject."""
+    for field, value in changes.items():
+        setattr(alert, field, value)
+    alert.save(update_fields=list(changes))
+    audit_record(
+        actor=actor,
+        action=action,
+        target=alert,
+        subject=alert.client,
+        reason=reason,
+        evidence={
+            "list": alert.source_id,
+            "list_id": alert.list_id,
+            "content_hash": alert.content_hash,
+            "snapshot": alert.snapshot_id,
+            "score": str(alert.score),
+            "matched_name": alert.matched_name,
+            "status": alert.status,
+            "proposed_by": alert.proposed_by_id,
+        },
+    )
+    return alert
+
+
+def _decision(status: str, actor, reason: str) -> dict:
+    return {
+        "status": status,
+        "decided_by": actor,
+        "decided_at": timezone.now(),
+        "decision_reason": reason,
+    }
+
+
+@transaction.atomic
+def alert_confirm(*, alert: Alert, actor, reason: str) -> Alert:
+    """A true match: the client's standing is blocked (`sanctions_match`) until lifted."""
+    reason = _reason_required(reason, "confirm the match")
+    alert = _alert_locked(alert)
+    _undecided(alert)
+    return _alert_record(
+        alert,
+        actor=actor,
+        action=audit_events.ALERT_CONFIRMED,
+        reason=reason,
+        **_decision(AlertStatus.CONFIRMED, actor, reason),
+    )
+
+
+def needs_four_eyes(alert: Alert) -> bool:
+    return alert.score >= Decimal(str(settings.COMPLIANCE_FOUR_EYES_SCORE))
+
+
+@transaction.atomic
+def alert_dismiss(*, alert: Alert, actor, reason: str = "") -> Alert:
+    """A false positive. Below the four-eyes score one officer dismisses it; at or above, the
+    first officer's dismissal is a proposal and a different officer's approves it (the
+    proposal's reason stands unless the approver gives one)."""
+    alert = _alert_locked(alert)
+    _undecided(alert)
+    if alert.status == AlertStatus.DISMISSAL_PROPOSED:
+        if alert.proposed_by_id == actor.pk:
+            raise NotAllowed(
+                "A second compliance officer approves this dismissal, not the one who proposed it.",
+                code="four_eyes",
+            )
+        reason = (reason or "").strip() or alert.proposed_reason
+    else:
+        reason = _reason_required(reason, "dismiss the hit")
+        if needs_four_eyes(alert):
+            return _alert_record(
+                alert,
+                actor=actor,
+                action=audit_events.ALERT_DISMISSAL_PROPOSED,
+                reason=reason,
+                status=AlertStatus.DISMISSAL_PROPOSED,
+                proposed_by=actor,
+                proposed_at=timezone.now(),
+                proposed_reason=reason,
+            )
+    return _alert_record(
+        alert,
+        actor=actor,
+        action=audit_events.ALERT_DISMISSED,
+        reason=reason,
+        **_decision(AlertStatus.DISMISSED, actor, reason),
+    )
+
+
+@transaction.atomic
+def alert_block_lift(*, alert: Alert, actor, reason: str) -> Alert:
+    """Compliance lifts the block a confirmed match put on the client's standing."""
+    reason = _reason_required(reason, "lift the block")
+    alert = _alert_locked(alert)
+    if not alert.blocking:
+        raise InvalidInput("This alert does not block the client.")
+    return _alert_record(
+        alert,
+        actor=actor,
+        action=audit_events.BLOCK_LIFTED,
+        reason=reason,
+        lifted_by=actor,
+        lifted_at=timezone.now(),
+        lift_reason=reason,
+    )

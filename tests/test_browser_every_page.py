@@ -52,6 +52,7 @@ NOT_IN_DEMO = {
     "finance:reconciliation",
     "leads:import",
     "compliance:snapshot",  # no list imported: tests/compliance/test_browser_screening.py
+    "compliance:alert",  # nor any alert: tests/compliance/test_browser_alerts.py
 }
 
 # Saved at both widths (name in the file, URL name, role).
@@ -96,6 +97,7 @@ MAIN_PAGES = [
     ("backoffice-ib-agreements", "ib:agreements", "ib_manager"),
     ("backoffice-compliance-lists", "compliance:lists", "compliance_officer"),
     ("backoffice-compliance-screening", "compliance:screening", "compliance_officer"),
+    ("backoffice-compliance-alerts", "compliance:alerts", "compliance_officer"),
 ]
 
 
@@ -142,6 +144,7 @@ def demo_kwargs() -> dict[str, dict]:
         "ib:application": ("application_id", _first("ib.PartnerApplication")),
         "ib:plan": ("plan_id", _first("ib.Plan")),
         "compliance:snapshot": ("snapshot_id", _first("compliance.ListSnapshot")),
+        "compliance:alert": ("alert_id", _first("compliance.Alert")),
         "ib:version": ("version_id", _first("ib.PlanVersion", published_at__isnull=True)),
         "partners:dispute_new": (
             "line_id",

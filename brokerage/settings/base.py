@@ -297,6 +297,11 @@ CELERY_TASK_ROUTES.update(
 CELERY_HEARTBEAT_INTERVAL = env.int("CELERY_HEARTBEAT_INTERVAL", default=10)
 CELERY_HEARTBEAT_TTL = env.int("CELERY_HEARTBEAT_TTL", default=45)
 
+# --- Compliance ---------------------------------------------------------------------------------
+# Dismissing a screening hit scoring at least this as a false positive needs a second compliance
+# officer's approval (four eyes).
+COMPLIANCE_FOUR_EYES_SCORE = env.float("COMPLIANCE_FOUR_EYES_SCORE", default=0.90)
+
 # --- KYC ---------------------------------------------------------------------------------------
 # What an unverified client may deposit in total (USD); verified clients have no KYC limit.
 KYC_UNVERIFIED_DEPOSIT_LIMIT_USD = env.int("KYC_UNVERIFIED_DEPOSIT_LIMIT_USD", default=2000)

@@ -1,7 +1,7 @@
 from django import template
 from django.utils.html import format_html
 
-from brokerage import labels, status
+from brokerage import intl, labels, status
 
 register = template.Library()
 
@@ -17,6 +17,12 @@ def bs(bound_field):
         css += " is-invalid"
     existing = bound_field.field.widget.attrs.get("class", "")
     return bound_field.as_widget(attrs={"class": f"{existing} {css}".strip()})
+
+
+@register.filter
+def country_name(code) -> str:
+    """{{ client.country|country_name }}: `GB` -> `United Kingdom`."""
+    return intl.country_name(str(code or ""))
 
 
 @register.filter

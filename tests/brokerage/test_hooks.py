@@ -66,7 +66,16 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     def owners(hook):
         return {fn.__module__.split(".")[0] for fn in live[hook]}
 
-    assert owners(hooks.CLIENT_360_SECTIONS) == {"clients", "leads", "kyc", "finance", "ib"}
+    assert owners(hooks.CLIENT_360_SECTIONS) == {
+        "clients",
+        "leads",
+        "kyc",
+        "finance",
+        "ib",
+        "compliance",
+    }
+    assert owners(hooks.CLIENT_STANDING) == {"kyc", "finance", "compliance"}
+    assert owners(hooks.CLIENT_REGISTERED) == {"compliance"}
     assert owners(hooks.DASHBOARD_PANELS) == {"brokerage", "clients", "leads", "finance", "ib"}
 
     def url_names(hook):
@@ -92,4 +101,6 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     ib_pages = {"ib:partners", "ib:periods", "ib:unpriced", "ib:fraud", "ib:disputes"}
     ib_pages |= {"ib:withheld", "ib:links", "ib:applications", "ib:agreements", "ib:plans"}
     assert ib_pages <= url_names(hooks.NAV_BACKOFFICE)
-    assert {"compliance:lists", "compliance:screening"} <= url_names(hooks.NAV_BACKOFFICE)
+    assert {"compliance:lists", "compliance:screening", "compliance:alerts"} <= url_names(
+        hooks.NAV_BACKOFFICE
+    )
