@@ -51,8 +51,6 @@ NOT_IN_DEMO = {
     "clients:ticket",
     "finance:reconciliation",
     "leads:import",
-    "compliance:snapshot",  # no list imported: tests/compliance/test_browser_screening.py
-    "compliance:alert",  # nor any alert: tests/compliance/test_browser_alerts.py
 }
 
 # Saved at both widths (name in the file, URL name, role).
@@ -98,6 +96,7 @@ MAIN_PAGES = [
     ("backoffice-compliance-lists", "compliance:lists", "compliance_officer"),
     ("backoffice-compliance-screening", "compliance:screening", "compliance_officer"),
     ("backoffice-compliance-alerts", "compliance:alerts", "compliance_officer"),
+    ("backoffice-compliance-alert", "compliance:alert", "compliance_officer"),
 ]
 
 

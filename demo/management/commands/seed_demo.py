@@ -26,6 +26,7 @@ from brokerage.services import api_key_create, audit_record, staff_user_upsert
 from brokerage.totp import totp_code
 from clients.retention.services import retention_flags_run
 from clients.services import client_register
+from demo.compliance import install_demo_compliance
 from demo.finance import install_demo_finance
 from demo.ib import install_demo_ib
 from demo.ib_onboarding import install_demo_onboarding
@@ -115,6 +116,8 @@ class Command(BaseCommand):
             f"IB: {ib['referred']} clients referred, {ib['lines']} commission lines paid."
         )
         install_demo_onboarding(actor=ACTOR, password=settings.DEMO_PASSWORD)
+        # A watch list and a client who is on it: the compliance alert queue is not empty.
+        install_demo_compliance(password=settings.DEMO_PASSWORD)
         # The PSP sandbox keeps its memory in its process: tell it what the providers did.
         psp_history_send(out=self.stdout.write)
         self.stdout.write(
