@@ -24,6 +24,7 @@ from compliance.services import (
     never_screened_sweep,
     snapshot_import,
 )
+from demo.compliance import MAPPING
 from finance.models import Deposit, Withdrawal
 from finance.services import (
     DepositNotAllowed,
@@ -38,31 +39,20 @@ from tests.finance.conftest import deposit_paid, methods, verified_client  # noq
 pytestmark = pytest.mark.django_db
 
 WATCH_CSV = (
-    "Ref,Full name,Also known as,Born,Country,Programme\n"
-    "W-1,Ivan Zlobnikov,Ivan Petrovich Zlobnikov,1970-03-04,RU,Arms trading\n"
-    "W-2,Orlan Trading Kontor,,,,Front company\n"
+    "Ref,Full name,Also known as,Born,Country,Programme,Notes\n"
+    "W-1,Ivan Zlobnikov,Ivan Petrovich Zlobnikov,1970-03-04,RU,Arms trading,\n"
+    "W-2,Orlan Trading Kontor,,,,Front company,\n"
 )
-MAPPING = {
-    "list_id": "Ref",
-    "name": "Full name",
-    "aliases": "Also known as",
-    "dob": "Born",
-    "nationality": "Country",
-    "programme": "Programme",
-    "kind": "Type",
-}
 
 
 def watch_list(text=WATCH_CSV):
-    mapping = dict(MAPPING)
-    if "Type" not in text.splitlines()[0]:
-        mapping.pop("kind")
+    """A small internal watch list, read through the demo's column mapping."""
     return snapshot_import(
         fmt="csv",
         files=[("watch.csv", text.encode())],
         actor="tests",
         list_code="internal-watch",
-        mapping=mapping,
+        mapping=MAPPING,
     )
 
 
