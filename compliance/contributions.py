@@ -17,12 +17,13 @@ from .tasks import screen_registered
 
 PERM = "compliance.manage_screening"
 
+# Right after KYC review (40): the menu shows one Compliance group, not two either side of Finance.
 for item in [
-    NavItem("Sanctions lists", "compliance:lists", "list-check", PERM, 60, "Compliance"),
+    NavItem("Sanctions lists", "compliance:lists", "list-check", PERM, 41, "Compliance"),
     NavItem(
-        "Name screening", "compliance:screening", "person-bounding-box", PERM, 61, "Compliance"
+        "Name screening", "compliance:screening", "person-bounding-box", PERM, 42, "Compliance"
     ),
-    NavItem("Screening alerts", "compliance:alerts", "shield-exclamation", PERM, 62, "Compliance"),
+    NavItem("Screening alerts", "compliance:alerts", "shield-exclamation", PERM, 43, "Compliance"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 
