@@ -34,6 +34,7 @@ TONES: dict[str, str] = {
     "succeeded": SUCCESS,
     "won": SUCCESS,
     # Went wrong.
+    "confirmed": DANGER,  # a screening hit confirmed as the listed person: money blocked
     "failed": DANGER,
     "lost": DANGER,
     "refused": DANGER,
@@ -44,6 +45,7 @@ TONES: dict[str, str] = {
     "awaiting_approval": WARNING,
     "created": WARNING,
     "disputed": WARNING,
+    "dismissal_proposed": WARNING,
     "dormant": WARNING,
     "in_review": WARNING,
     "open": WARNING,
