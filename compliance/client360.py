@@ -5,9 +5,8 @@ from django.urls import reverse
 
 from clients.client360 import Contribution, Section
 
+from .permissions import PERM
 from .selectors import client_alert_summary
-
-PERM = "compliance.manage_screening"
 
 
 def compliance_360(client, user) -> Contribution:

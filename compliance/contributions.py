@@ -12,10 +12,9 @@ from brokerage.hooks import (
 from brokerage.navigation import NavItem
 
 from .client360 import compliance_360
+from .permissions import PERM
 from .selectors import compliance_standing
 from .tasks import screen_registered
-
-PERM = "compliance.manage_screening"
 
 # Right after KYC review (40): the menu shows one Compliance group, not two either side of Finance.
 for item in [

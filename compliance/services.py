@@ -45,6 +45,7 @@ from .models import (
     ScreeningRun,
 )
 from .names import name_tokens, normalise, phonetic
+from .permissions import require_officer
 from .screening import current_snapshots, screen
 
 # The lists the product knows by their format; a CSV list is named by whoever imports it.
@@ -405,7 +406,8 @@ def never_screened_sweep(limit: int = 500) -> int:
     return len(ids)
 
 
-def _alert_locked(alert: Alert) -> Alert:
+def _alert_locked(alert: Alert, actor) -> Alert:
+    require_officer(actor)
     lock_client(alert.client_id)
     return Alert.objects.select_for_update().select_related("client").get(pk=alert.pk)
 
@@ -460,7 +462,7 @@ def _decision(status: str, actor, reason: str) -> dict:
 def alert_confirm(*, alert: Alert, actor, reason: str) -> Alert:
     """A true match: the client's standing is blocked (`sanctions_match`) until lifted."""
     reason = _reason_required(reason, "confirm the match")
-    alert = _alert_locked(alert)
+    alert = _alert_locked(alert, actor)
     _undecided(alert)
     return _alert_record(
         alert,
@@ -480,7 +482,7 @@ def alert_dismiss(*, alert: Alert, actor, reason: str = "") -> Alert:
     """A false positive. Below the four-eyes score one officer dismisses it; at or above, the
     first officer's dismissal is a proposal and a different officer's approves it (the
     proposal's reason stands unless the approver gives one)."""
-    alert = _alert_locked(alert)
+    alert = _alert_locked(alert, actor)
     _undecided(alert)
     if alert.status == AlertStatus.DISMISSAL_PROPOSED:
         if alert.proposed_by_id == actor.pk:
@@ -515,7 +517,7 @@ def alert_dismiss(*, alert: Alert, actor, reason: str = "") -> Alert:
 def alert_block_lift(*, alert: Alert, actor, reason: str) -> Alert:
     """Compliance lifts the block a confirmed match put on the client's standing."""
     reason = _reason_required(reason, "lift the block")
-    alert = _alert_locked(alert)
+    alert = _alert_locked(alert, actor)
     if not alert.blocking:
         raise InvalidInput("This alert does not block the client.")
     return _alert_record(

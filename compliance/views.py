@@ -15,6 +15,7 @@ from . import selectors
 from .forms import AlertDecisionForm, AlertFilterForm, ListUploadForm, ScreeningForm
 from .matching import Query
 from .models import Alert, AlertStatus, EntryKind, EntryName, ListSnapshot
+from .permissions import PERM
 from .screening import screen
 from .services import (
     alert_block_lift,
@@ -24,7 +25,6 @@ from .services import (
     snapshot_import,
 )
 
-PERM = "compliance.manage_screening"
 HOW = {
     "exact": "Same",
     "initial": "Initial",

@@ -182,6 +182,11 @@ def test_a_confirmed_match_blocks_money_with_the_reason_until_lifted(methods):  
     client_screen(client_id=client.pk, reason="on_demand")
     alert = Alert.objects.get(client=client)
     officer = make_staff("compliance_officer")
+    # the service itself refuses anyone but a compliance officer, whatever page calls it
+    for role in ("finance_officer", "sales_agent"):
+        with pytest.raises(NotAllowed):
+            alert_confirm(alert=alert, actor=make_staff(role), reason="looks like him")
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.OPEN
     alert_confirm(alert=alert, actor=officer, reason="DOB and passport match")
     for purpose in Purpose:
         standing = client_standing(client, purpose)
