@@ -66,6 +66,15 @@ CLIENT_REGISTERED = declare(
     "fn(client_id: int): a client or a partner's account holder was just registered, called "
     "in its transaction (compliance screens it once that commits).",
 )
+CLIENT_NAME_REPORTED = declare(
+    "client.name_reported",
+    "fn(client_id: int, *, origin: str, name: str = '', reference: str = '', dob=None, "
+    "nationality: str = ''): something new is known of who a client is: a name read from a "
+    "KYC document's MRZ ('kyc_document'), a deposit's payer as the PSP names them "
+    "('deposit_payer'), or the client's name, date of birth or nationality changed "
+    "('details_changed'); called in its transaction (compliance screens the client once that "
+    "commits).",
+)
 DEALS_SYNCED = declare(
     "platform.deals_synced",
     "fn(deal_ids: list[int]): deals a sync pass just stored, called after they commit "

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from brokerage.errors import InvalidInput
-from brokerage.hooks import CLIENT_REGISTERED, contributions
+from brokerage.hooks import CLIENT_NAME_REPORTED, CLIENT_REGISTERED, contributions
 from brokerage.intl import is_language, phone_e164
 from brokerage.services import Actor, audit_record
 from clients import audit_events
@@ -36,6 +36,29 @@ def _registered(client: Client) -> None:
     """Tell the apps above (compliance screens the name) that a holder was registered."""
     for fn in contributions(CLIENT_REGISTERED):
         fn(client.pk)
+
+
+def client_name_report(
+    *,
+    client_id: int,
+    origin: str,
+    name: str = "",
+    reference: str = "",
+    dob=None,
+    nationality: str = "",
+) -> None:
+    """Something new is known of who a client is (a name on a KYC document, a deposit's payer,
+    changed details): tell the apps that screen names (the kernel's `client.name_reported`
+    hook), in the caller's transaction."""
+    for fn in contributions(CLIENT_NAME_REPORTED):
+        fn(
+            client_id,
+            origin=origin,
+            name=name,
+            reference=reference,
+            dob=dob,
+            nationality=nationality,
+        )
 
 
 @transaction.atomic

@@ -1,9 +1,11 @@
 """What compliance adds to the kernel's hooks (brokerage.hooks): its back-office menu, the
-screening of every client and partner registered, the block a confirmed sanctions match puts
+screening of every client and partner registered (and again when a document, a payer or
+changed details say more of who they are), the block a confirmed sanctions match puts
 on a client's standing, and the screening section of the client 360."""
 
 from brokerage.hooks import (
     CLIENT_360_SECTIONS,
+    CLIENT_NAME_REPORTED,
     CLIENT_REGISTERED,
     CLIENT_STANDING,
     NAV_BACKOFFICE,
@@ -14,7 +16,7 @@ from brokerage.navigation import NavItem
 from .client360 import compliance_360
 from .permissions import PERM
 from .selectors import compliance_standing
-from .tasks import screen_registered
+from .tasks import screen_registered, screen_reported
 
 # Right after KYC review (40): the menu shows one Compliance group, not two either side of Finance.
 for item in [
@@ -27,5 +29,6 @@ for item in [
     contribute(NAV_BACKOFFICE, item, order=item.order)
 
 contribute(CLIENT_REGISTERED, screen_registered)
+contribute(CLIENT_NAME_REPORTED, screen_reported)
 contribute(CLIENT_STANDING, compliance_standing)
 contribute(CLIENT_360_SECTIONS, compliance_360)

@@ -84,6 +84,7 @@ class Query:
     nationality: str = ""
     gender: str = ""
     kind: str = "person"  # person, entity, or any
+    origin: str = ""  # where the name came from (compliance.models.NameOrigin)
 
     def tokens(self) -> list[str]:
         if self._tokens is None:

@@ -269,6 +269,21 @@ class ScreeningReason(models.TextChoices):
     REGISTRATION = "registration", "Registration"
     SWEEP = "sweep", "Never screened (sweeper)"
     ON_DEMAND = "on_demand", "On demand"
+    KYC_DOCUMENT = "kyc_document", "Name read from an identity document"
+    DEPOSIT_PAYER = "deposit_payer", "Payer of a deposit"
+    DETAILS_CHANGED = "details_changed", "Name, date of birth or nationality changed"
+    LIST_UPDATE = "list_update", "List updated (entries added or changed)"
+    NIGHTLY = "nightly", "Nightly full re-screen"
+
+
+class NameOrigin(models.TextChoices):
+    """Where a screened name came from: what an alert shows next to it."""
+
+    REGISTERED = "registered", "Registered name"
+    LEGAL = "legal", "Company name"
+    KYC_DETAILS = "kyc_details", "Name given at KYC"
+    KYC_DOCUMENT = "kyc_document", "Identity document (MRZ)"
+    DEPOSIT_PAYER = "deposit_payer", "Deposit payer (as the PSP names them)"
 
 
 class ScreeningRun(models.Model):
@@ -278,7 +293,10 @@ class ScreeningRun(models.Model):
     client = models.ForeignKey(
         "clients.Client", on_delete=models.PROTECT, related_name="screening_runs"
     )
-    reason = models.CharField(max_length=14, choices=ScreeningReason.choices)
+    reason = models.CharField(max_length=20, choices=ScreeningReason.choices)
+    reference = models.CharField(
+        max_length=120, blank=True, help_text="What prompted it (a KYC submission, a deposit)."
+    )
     names = models.JSONField(default=list, help_text="The names screened.")
     snapshots = models.ManyToManyField(ListSnapshot, related_name="+", blank=True)
     hit_count = models.PositiveIntegerField(default=0)
@@ -319,6 +337,9 @@ class Alert(models.Model):
     list_id = models.CharField(max_length=64)
     content_hash = models.CharField(max_length=64)
     screened_name = models.CharField(max_length=300)
+    name_origin = models.CharField(
+        max_length=20, choices=NameOrigin.choices, default=NameOrigin.REGISTERED
+    )
     matched_name = models.CharField(max_length=500)
     score = models.DecimalField(max_digits=5, decimal_places=4)
     breakdown = models.JSONField(default=dict)

@@ -113,7 +113,14 @@ def alert_list(*, status: str = "undecided", source: str = "", band: str = "", q
 
 def alert_get(pk: int) -> Alert:
     return Alert.objects.select_related(
-        "client__user", "source", "snapshot", "entry", "proposed_by", "decided_by", "lifted_by"
+        "client__user",
+        "source",
+        "snapshot__source",
+        "run",
+        "entry",
+        "proposed_by",
+        "decided_by",
+        "lifted_by",
     ).get(pk=pk)
 
 

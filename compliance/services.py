@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record
 from clients.locks import lock_client
 from clients.models import Client
+from kyc.models import KycSubmission
 
 from . import audit_events
 from .lists import ListFileError, ParsedList, read_list
@@ -40,6 +42,7 @@ from .models import (
     ListKind,
     ListSnapshot,
     ListSource,
+    NameOrigin,
     NameToken,
     ScreeningReason,
     ScreeningRun,
@@ -299,16 +302,51 @@ def _analyze() -> None:
 # --- Screening clients and partners; the alerts it raises and their decisions ------------------
 
 
-def subject_queries(client) -> list[Query]:
-    """What is screened of a client: the person's name, and a partner's company name."""
-    queries = []
-    person = " ".join(p for p in [client.user.first_name, client.user.last_name] if p).strip()
-    if person:
-        queries.append(Query(name=person, kind="person"))
-    legal = (client.legal_name or "").strip()
-    if legal and legal.casefold() != person.casefold():
-        queries.append(Query(name=legal, kind="any"))
+def subject_queries(client, reported: dict | None = None) -> list[Query]:
+    """What is screened of a client: the registered name, the name given at KYC when it is
+    another (both with the date of birth and nationality given at KYC, which can only lower a
+    score), a partner's company name, and a `reported` name (`client.name_reported`: read
+    from an identity document, a deposit's payer) when it is none of these."""
+    details = (
+        KycSubmission.objects.filter(client=client)
+        .order_by("-created_at", "-pk")
+        .values("first_name", "last_name", "date_of_birth", "nationality")
+        .first()
+    ) or {}
+    dob, nationality = details.get("date_of_birth"), details.get("nationality") or ""
+    queries, seen = [], set()
+
+    def add(name: str, kind: str, origin: str, **facts) -> None:
+        name = " ".join((name or "").split())
+        key = normalise(name)
+        if key and key not in seen:
+            seen.add(key)
+            queries.append(Query(name=name, kind=kind, origin=origin, **facts))
+
+    person = " ".join(p for p in [client.user.first_name, client.user.last_name] if p)
+    add(person, "person", NameOrigin.REGISTERED, dob=dob, nationality=nationality)
+    kyc_name = f"{details.get('first_name', '')} {details.get('last_name', '')}"
+    add(kyc_name, "person", NameOrigin.KYC_DETAILS, dob=dob, nationality=nationality)
+    add(client.legal_name, "any", NameOrigin.LEGAL)
+    if reported and reported.get("name"):
+        origin = reported["origin"]
+        add(
+            reported["name"],
+            "person" if origin == NameOrigin.KYC_DOCUMENT else "any",
+            origin,
+            dob=_date(reported.get("dob")) or dob,
+            nationality=reported.get("nationality") or nationality,
+        )
     return queries
+
+
+def _date(value) -> date | None:
+    if isinstance(value, date) or value is None:
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _remembered(client, hits: list[Hit], entries: dict) -> set[tuple[int, str]]:
@@ -334,21 +372,33 @@ def _remembered(client, hits: list[Hit], entries: dict) -> set[tuple[int, str]]:
 
 
 @transaction.atomic
-def client_screen(*, client_id: int, reason: str, actor: Actor = "rule:screening") -> ScreeningRun:
+def client_screen(
+    *,
+    client_id: int,
+    reason: str,
+    actor: Actor = "rule:screening",
+    reported: dict | None = None,
+) -> ScreeningRun:
     """Screen a client (or a partner's account holder) against the current snapshots, record
     the run and raise an alert per list entry hit, except the pairs remembered (`_remembered`).
-    Audited with the client as subject."""
+    `reported` is a name reported through `client.name_reported` (origin, name, reference,
+    dob, nationality), screened with the client's own. Audited with the client as subject."""
     client = lock_client(client_id)
-    queries = subject_queries(client)
+    queries = subject_queries(client, reported)
     snapshots = current_snapshots()
-    run = ScreeningRun.objects.create(client=client, reason=reason, names=[q.name for q in queries])
+    run = ScreeningRun.objects.create(
+        client=client,
+        reason=reason,
+        reference=((reported or {}).get("reference") or "")[:120],
+        names=[q.name for q in queries],
+    )
     run.snapshots.set(snapshots)
     results = screen(queries) if queries and snapshots else [[] for _ in queries]
-    best: dict[int, tuple[Hit, str]] = {}  # per entry, the best hit and the name it met
+    best: dict[int, tuple[Hit, Query]] = {}  # per entry, the best hit and the query it met
     for query, found in zip(queries, results, strict=True):
         for hit in found:
             if hit.entry_pk not in best or hit.score > best[hit.entry_pk][0].score:
-                best[hit.entry_pk] = (hit, query.name)
+                best[hit.entry_pk] = (hit, query)
     entries = ListEntry.objects.select_related("snapshot").in_bulk(list(best))
     skip = _remembered(client, [h for h, _ in best.values()], entries)
     raised = []
@@ -365,7 +415,8 @@ def client_screen(*, client_id: int, reason: str, actor: Actor = "rule:screening
                 entry=entry,
                 list_id=hit.entry_id,
                 content_hash=entry.content_hash,
-                screened_name=screened[:300],
+                screened_name=screened.name[:300],
+                name_origin=screened.origin or NameOrigin.REGISTERED,
                 matched_name=hit.matched_name[:500],
                 score=Decimal(str(round(hit.score, 4))),
                 breakdown=hit.breakdown,
@@ -380,6 +431,7 @@ def client_screen(*, client_id: int, reason: str, actor: Actor = "rule:screening
         subject=client,
         evidence={
             "reason": reason,
+            "reference": run.reference,
             "names": run.names,
             "snapshots": [s.pk for s in snapshots],
             "hits": len(best),

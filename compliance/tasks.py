@@ -1,5 +1,7 @@
 """Compliance's background work, on the `compliance` queue: screening a client or partner once
-their registration commits, and the sweeper that screens whoever was never screened."""
+their registration commits, or once something new is known of who they are (a name on an
+identity document, a deposit's payer, changed details), and the sweeper that screens whoever
+was never screened."""
 
 from celery import shared_task
 from django.db import transaction
@@ -9,8 +11,10 @@ from .models import ScreeningReason
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
-def client_screen_task(client_id: int) -> int:
-    return services.client_screen(client_id=client_id, reason=ScreeningReason.REGISTRATION).pk
+def client_screen_task(
+    client_id: int, reason: str = ScreeningReason.REGISTRATION, reported: dict | None = None
+) -> int:
+    return services.client_screen(client_id=client_id, reason=reason, reported=reported).pk
 
 
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
@@ -23,3 +27,29 @@ def screen_registered(client_id: int) -> None:
     once that commits. A broker that cannot be reached never fails the registration (robust):
     the sweeper screens whoever was never screened."""
     transaction.on_commit(lambda: client_screen_task.delay(client_id), robust=True)
+
+
+# What each origin of `client.name_reported` is screened as.
+REPORTED_REASONS = {
+    "kyc_document": ScreeningReason.KYC_DOCUMENT,
+    "deposit_payer": ScreeningReason.DEPOSIT_PAYER,
+    "details_changed": ScreeningReason.DETAILS_CHANGED,
+}
+
+
+def screen_reported(
+    client_id: int, *, origin: str, name="", reference="", dob=None, nationality=""
+):
+    """Something new is known of who a client is (the kernel's `client.name_reported` hook):
+    screen the client again, with the reported name, once that commits."""
+    reason = REPORTED_REASONS[origin]
+    reported = {
+        "origin": origin,
+        "name": name,
+        "reference": reference,
+        "dob": dob.isoformat() if dob else "",
+        "nationality": nationality,
+    }
+    transaction.on_commit(
+        lambda: client_screen_task.delay(client_id, reason, reported), robust=True
+    )

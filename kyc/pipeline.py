@@ -270,6 +270,32 @@ def _identity_checks(case: Case, docs: list[Doc]) -> list[Result]:
     return results
 
 
+def document_identity(results: list[Result]) -> dict | None:
+    """Who the identity document's MRZ says the holder is (name, date of birth, nationality as
+    ISO alpha-2), from the checks' results; None when no MRZ was read."""
+    for result in results:
+        compared = result.compared
+        if result.name == "mrz" and compared.get("surname") is not None:
+            try:
+                born = date.fromisoformat(compared.get("birth_date") or "")
+            except ValueError:
+                born = None
+            name = " ".join(f"{compared.get('given_names', '')} {compared['surname']}".split())
+            return {
+                "name": name,
+                "dob": born,
+                "nationality": icao.country_of(compared.get("nationality") or "") or "",
+            }
+    return None
+
+
+def same_name(a: str, b: str) -> bool:
+    """The same names, whatever their order, case, accents or punctuation."""
+    return sorted(_letters(t) for t in unidecode(a).split() if _letters(t)) == sorted(
+        _letters(t) for t in unidecode(b).split() if _letters(t)
+    )
+
+
 def _nationality_check(case: Case, found) -> Result:
     """The document's nationality code (ISO alpha-3, or ICAO's own: `D`, the GB* codes,
     ...) mapped to the country a holder registers with, against the registration."""

@@ -16,7 +16,7 @@ from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.models import Client
 from clients.notify import client_notify
-from clients.services import client_kyc_level_set, client_restrict
+from clients.services import client_kyc_level_set, client_name_report, client_restrict
 from kyc import audit_events
 
 from . import pipeline, questionnaire
@@ -27,6 +27,8 @@ AUTOCHECK_ACTOR = "rule:kyc_autocheck"
 EXPIRY_ACTOR = "rule:kyc_expiry"
 State = KycSubmission.State
 OPEN_STATES = (State.DRAFT, State.RESUBMISSION)
+# The details a change of which has the client screened again.
+SCREENED_DETAILS = ("first_name", "last_name", "date_of_birth", "nationality")
 
 
 def _lock(submission: KycSubmission) -> KycSubmission:
@@ -75,12 +77,19 @@ def kyc_details_save(*, submission: KycSubmission, actor: Actor, data: dict) -> 
             errors[field] = ["Required."]
     if errors:
         raise InvalidInput("Some details are missing or wrong.", fields=errors)
+    before = [getattr(submission, f) for f in SCREENED_DETAILS]
     for field in ("first_name", "last_name", "address_line", "city", "postcode"):
         setattr(submission, field, " ".join(data[field].split()))
     submission.date_of_birth = born
     submission.nationality, submission.country = data["nationality"], data["country"]
     submission.step = "questionnaire" if submission.step == "details" else submission.step
     submission.save()
+    if [getattr(submission, f) for f in SCREENED_DETAILS] != before:
+        client_name_report(
+            client_id=submission.client_id,
+            origin="details_changed",
+            reference=f"KYC submission {submission.pk}",
+        )
     return submission
 
 
@@ -318,6 +327,7 @@ def _autocheck_record(submission: KycSubmission, results, seconds: float) -> Kyc
             for r in results
         ]
     )
+    _document_name_report(submission, results)
     approved, flags = pipeline.decide(results)
     submission.checked_at = timezone.now()
     evidence = {
@@ -431,6 +441,23 @@ def kyc_review_approve(*, submission: KycSubmission, actor, reason: str) -> KycS
     )
     _tell_approved(submission, actor)
     return submission
+
+
+def _document_name_report(submission: KycSubmission, results) -> None:
+    """The name the document's MRZ reads, when it is not the name the client registered with,
+    is screened too (through the kernel's `client.name_reported` hook)."""
+    found = pipeline.document_identity(results)
+    registered = f"{submission.first_name} {submission.last_name}"
+    if found is None or not found["name"] or pipeline.same_name(found["name"], registered):
+        return
+    client_name_report(
+        client_id=submission.client_id,
+        origin="kyc_document",
+        name=found["name"],
+        reference=f"KYC submission {submission.pk}",
+        dob=found["dob"],
+        nationality=found["nationality"],
+    )
 
 
 def _tell_approved(submission: KycSubmission, actor: Actor) -> None:

@@ -5,6 +5,7 @@ Contract:
   `PaymentInstrument` (one per client, kind and key: a card seen again is the same instrument,
   its last sighting moved on) and links the deposit to it, in the caller's transaction. A
   deposit keeps the first instrument it was linked to; another report of it changes nothing.
+  The payer's name, when the PSP gives one, is reported for screening (`client.name_reported`).
 Called by `deposits.deposit_complete` with the verified event; imports no sibling module.
 """
 
@@ -15,6 +16,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from brokerage.services import audit_record
+from clients.services import client_name_report
 from finance import audit_events
 
 from ..models import Deposit, PaymentInstrument
@@ -63,4 +65,12 @@ def deposit_instrument_record(
         target=deposit,
         evidence={"instrument": instrument.pk, "kind": instrument.kind, "label": instrument.label},
     )
+    if info.holder_name:
+        # The payer as the PSP names them is screened like the client's own name.
+        client_name_report(
+            client_id=deposit.client_id,
+            origin="deposit_payer",
+            name=info.holder_name,
+            reference=f"Deposit {deposit.reference}",
+        )
     return instrument

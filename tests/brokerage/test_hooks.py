@@ -76,6 +76,7 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     }
     assert owners(hooks.CLIENT_STANDING) == {"kyc", "finance", "compliance"}
     assert owners(hooks.CLIENT_REGISTERED) == {"compliance"}
+    assert owners(hooks.CLIENT_NAME_REPORTED) == {"compliance"}
     assert owners(hooks.DASHBOARD_PANELS) == {"brokerage", "clients", "leads", "finance", "ib"}
 
     def url_names(hook):
