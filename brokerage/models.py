@@ -1,10 +1,13 @@
-"""Shared kernel models: users and their organisation, the audit log, integration keys."""
+"""Shared kernel models: users and their organisation, the audit log, integration keys, and the
+country rules compliance owns and every app obeys."""
 
 import hashlib
 import json
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -12,6 +15,11 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .keys import HashedKey
+
+
+class TsTzRange(models.Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
 
 
 class UserManager(BaseUserManager):
@@ -353,3 +361,98 @@ class ApiIdempotency(models.Model):
 
     def __str__(self):
         return f"{self.api_key_id}:{self.key}"
+
+
+class CountryRule(models.Model):
+    """A country policy rule compliance owns and the lower apps obey: residents or nationals of
+    `country` are blocked (no registration, no lead routing to sales), restricted (existing
+    clients withdraw only) or under enhanced due diligence (four eyes on KYC, a lower unverified
+    deposit limit), from `effective_from` until `effective_to` (open-ended when empty).
+
+    Written only by compliance's audited services (`compliance.jurisdictions`); read through
+    the kernel selectors in `brokerage.country_rules`. A rule is never deleted: its end is
+    scheduled, and every change is kept in its history. Two rules of the same kind on the same
+    country never overlap in time (an exclusion constraint).
+    """
+
+    class Kind(models.TextChoices):
+        BLOCKED = "blocked", "Blocked"
+        RESTRICTED = "restricted", "Restricted: withdraw only"
+        EDD = "edd", "Enhanced due diligence"
+
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    effective_from = models.DateTimeField()
+    effective_to = models.DateTimeField(
+        null=True, blank=True, help_text="When the rule stops applying; empty: until ended."
+    )
+    basis = models.CharField(
+        "reason / legal basis",
+        max_length=300,
+        help_text="Shown in every refusal the rule causes, e.g. 'OFAC and EU sanctions'.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by_label = models.CharField(max_length=254)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When the end was set.")
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ended_by_label = models.CharField(max_length=254, blank=True)
+    end_reason = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["country", "kind", "effective_from"]
+        indexes = [models.Index(fields=["country", "effective_from"], name="country_rule_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(effective_to__isnull=True)
+                | models.Q(effective_to__gte=models.F("effective_from")),
+                name="country_rule_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(country__regex=r"^[A-Z]{2}$"), name="country_rule_iso_code"
+            ),
+            ExclusionConstraint(
+                name="country_rule_no_overlap",
+                expressions=[
+                    ("country", RangeOperators.EQUAL),
+                    ("kind", RangeOperators.EQUAL),
+                    (
+                        TsTzRange("effective_from", "effective_to", RangeBoundary()),
+                        RangeOperators.OVERLAPS,
+                    ),
+                ],
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.country_name} — {self.get_kind_display()} (rule {self.pk})"
+
+    @property
+    def country_name(self) -> str:
+        from .intl import country_name
+
+        return country_name(self.country)
+
+    def in_force(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.effective_from <= at and (self.effective_to is None or at < self.effective_to)
+
+    def state(self, at=None) -> str:
+        """ "in_force", "scheduled" (starts later) or "ended"."""
+        at = at or timezone.now()
+        if at < self.effective_from:
+            return "scheduled"
+        return "in_force" if self.in_force(at) else "ended"
+
+    @property
+    def title(self) -> str:
+        """How a refusal names the rule: 'Jurisdiction rule 12 (Iran, blocked: OFAC sanctions)'."""
+        return (
+            f"jurisdiction rule {self.pk} ({self.country_name}, "
+            f"{self.get_kind_display().lower()}: {self.basis})"
+        )

@@ -37,6 +37,13 @@ class Client(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.REGISTERED)
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    nationality = models.CharField(
+        max_length=2,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="ISO 3166-1 alpha-2, as declared in the client's KYC (kyc writes it).",
+    )
     language = models.CharField(max_length=8, default="en", help_text="ISO 639-1")
     phone = models.CharField(max_length=20, blank=True, help_text="E.164")
     # Standing: written by kyc and compliance through clients.services, read by finance.

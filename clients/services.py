@@ -4,7 +4,7 @@ from django.db import transaction
 
 from brokerage.errors import InvalidInput
 from brokerage.hooks import CLIENT_NAME_REPORTED, CLIENT_REGISTERED, contributions
-from brokerage.intl import is_language, phone_e164
+from brokerage.intl import is_country, is_language, phone_e164
 from brokerage.services import Actor, audit_record
 from clients import audit_events
 
@@ -147,6 +147,26 @@ def client_kyc_level_set(
         evidence={"from": before, "to": level, **(evidence or {})},
     )
     return client
+
+
+@transaction.atomic
+def client_nationality_set(
+    *, client: Client, nationality: str, actor: Actor, reason: str
+) -> Client:
+    """Record the nationality the client declared (KYC calls this on each submission); the
+    country rules on nationals read it. Audited with the value before and after; no change, no
+    event."""
+    nationality = (nationality or "").upper()
+    if nationality and not is_country(nationality):
+        raise InvalidInput("Choose a country.", fields={"nationality": ["Choose a country."]})
+    return _client_field_set(
+        client,
+        "nationality",
+        nationality,
+        actor=actor,
+        action=audit_events.CLIENT_NATIONALITY_SET,
+        reason=reason,
+    )
 
 
 @transaction.atomic
@@ -346,14 +366,24 @@ def client_language_set(*, client: Client, language: str, actor: Actor) -> Clien
     language = (language or "").strip().lower()
     if not is_language(language):
         raise InvalidInput("Choose a language.", fields={"language": ["Choose a language."]})
+    return _client_field_set(
+        client, "language", language, actor=actor, action=audit_events.CLIENT_LANGUAGE_CHANGED
+    )
+
+
+def _client_field_set(client, field: str, value, *, actor: Actor, action: str, reason=""):
+    """Write one field of the client under its row lock, audited with the value before and
+    after; no change, no event."""
     client = lock_client(client)
-    if client.language != language:
-        before, client.language = client.language, language
-        client.save(update_fields=["language"])
+    before = getattr(client, field)
+    if before != value:
+        setattr(client, field, value)
+        client.save(update_fields=[field])
         audit_record(
             actor=actor,
-            action=audit_events.CLIENT_LANGUAGE_CHANGED,
+            action=action,
             target=client,
-            evidence={"from": before, "to": language},
+            reason=reason,
+            evidence={"from": before, "to": value},
         )
     return client

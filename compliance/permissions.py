@@ -6,7 +6,9 @@ from brokerage.errors import NotAllowed
 PERM = "compliance.manage_screening"
 
 
-def require_officer(actor) -> None:
-    """Decisions on screening alerts are compliance officers' (a system rule may act too)."""
+def require_officer(
+    actor, message: str = "Only compliance officers decide screening alerts."
+) -> None:
+    """Compliance's decisions are compliance officers' (a system rule may act too)."""
     if not isinstance(actor, str) and not actor.has_perm(PERM):
-        raise NotAllowed("Only compliance officers decide screening alerts.")
+        raise NotAllowed(message)

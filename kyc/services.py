@@ -10,13 +10,20 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from brokerage.country_rules import country_rules_for, strictest
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.intl import is_country
+from brokerage.models import CountryRule
 from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.models import Client
 from clients.notify import client_notify
-from clients.services import client_kyc_level_set, client_name_report, client_restrict
+from clients.services import (
+    client_kyc_level_set,
+    client_name_report,
+    client_nationality_set,
+    client_restrict,
+)
 from kyc import audit_events
 
 from . import pipeline, questionnaire
@@ -196,6 +203,12 @@ def kyc_submission_submit(*, submission: KycSubmission, actor: Actor) -> KycSubm
     submission.step = "submitted"
     submission.save()
     audit_record(actor=actor, action=audit_events.KYC_SUBMITTED, target=submission)
+    client_nationality_set(
+        client=submission.client,
+        nationality=submission.nationality,
+        actor=actor,
+        reason=f"declared in KYC submission {submission.pk}",
+    )
     from .tasks import kyc_autocheck_task
 
     kyc_autocheck_task.delay_on_commit(submission.pk)
@@ -300,15 +313,24 @@ def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
         return _autocheck_record(submission, results, seconds)
 
 
+def four_eyes_rule(submission: KycSubmission):
+    """The enhanced-due-diligence country rule on the submission's residence or nationality
+    (`brokerage.country_rules`), if any: its approval needs two compliance officers."""
+    return strictest(
+        country_rules_for(residence=submission.country, nationality=submission.nationality),
+        CountryRule.Kind.EDD,
+    )
+
+
 def _autocheck_record(submission: KycSubmission, results, seconds: float) -> KycSubmission:
     """The checks' results and the decision, under the submission's lock, with the audit event."""
-    if submission.country in settings.KYC_FOUR_EYES_COUNTRIES:
+    edd = four_eyes_rule(submission)
+    if edd is not None:
         results.append(
             pipeline.Result(
                 "high_risk_country",
                 False,
-                f"Residents of {submission.country} are approved by two "
-                "compliance officers, never automatically.",
+                f"{edd.message} Two compliance officers approve it, never the automatic checks.",
                 "high_risk_country",
             )
         )
@@ -412,7 +434,7 @@ def kyc_review_approve(*, submission: KycSubmission, actor, reason: str) -> KycS
         raise InvalidInput("Only a submission in review can be approved.")
     if not reason.strip():
         raise InvalidInput("Say why it can be approved.", fields={"reason": ["Required."]})
-    four_eyes = submission.country in settings.KYC_FOUR_EYES_COUNTRIES
+    four_eyes = four_eyes_rule(submission) is not None
     if four_eyes and submission.first_approval_by_id is None:
         submission.first_approval_by = actor
         submission.save(update_fields=["first_approval_by"])

@@ -310,8 +310,6 @@ KYC_UNVERIFIED_DEPOSIT_LIMIT_USD = env.int("KYC_UNVERIFIED_DEPOSIT_LIMIT_USD", d
 KYC_QUESTIONNAIRE_PASS = env.float("KYC_QUESTIONNAIRE_PASS", default=0.6)
 KYC_QUESTIONNAIRE_WARN = env.float("KYC_QUESTIONNAIRE_WARN", default=0.35)
 KYC_COOLING_OFF_DAYS = env.int("KYC_COOLING_OFF_DAYS", default=30)
-# Residence countries whose manual approvals need a second compliance officer (four eyes).
-KYC_FOUR_EYES_COUNTRIES = env.list("KYC_FOUR_EYES_COUNTRIES", default=["IR", "KP", "SY", "MM"])
 
 # --- Finance: payment providers -----------------------------------------------------------------
 # Each PSP's API base URL and secrets. Defaults are the providers' real endpoints; development and

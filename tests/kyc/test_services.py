@@ -146,8 +146,16 @@ def test_sales_staff_cannot_review():
         )
 
 
-def test_four_eyes_for_high_risk_countries(settings):
-    settings.KYC_FOUR_EYES_COUNTRIES = ["GB"]
+def edd_rule(country="GB"):
+    from compliance.jurisdictions import country_rule_add
+
+    return country_rule_add(
+        actor="system:test", country=country, kind="edd", basis="High-risk third country"
+    )
+
+
+def test_four_eyes_for_high_risk_countries():
+    edd_rule()
     user, submission = prepared(id_kwargs={"blur": 3})
     submission = submit_and_check(submission, user)
     first = make_staff("compliance_officer")
@@ -193,8 +201,8 @@ def test_a_document_the_checks_cannot_read_goes_to_review_not_a_crash():
     assert submission.checks.filter(flag="unreadable").exists()
 
 
-def test_resubmission_resets_four_eyes(settings):
-    settings.KYC_FOUR_EYES_COUNTRIES = ["GB"]
+def test_resubmission_resets_four_eyes():
+    edd_rule()
     user, submission = prepared(id_kwargs={"blur": 3})
     submission = submit_and_check(submission, user)
     first = make_staff("compliance_officer")
