@@ -64,6 +64,10 @@ app.conf.beat_schedule = {
         "task": "clients.tasks.account_openings_resolve_task",
         "schedule": 60.0,  # openings whose answer was lost are looked up by their reference
     },
+    "clients-platform-reach-sweeper": {
+        "task": "clients.tasks.platform_reach_sweep_task",
+        "schedule": 60.0,  # accounts whose trading or leverage the platform does not yet have
+    },
     "finance-ledger-verify": {
         "task": "finance.tasks.ledger_verify_task",
         "schedule": crontab(minute=45, hour=2),

@@ -41,6 +41,18 @@ TICKET_REPLIED = event("ticket.replied", "Ticket replied")
 TRADING_ACCOUNT_OPEN_FAILED = event("trading_account.open_failed", "Trading account open failed")
 TRADING_ACCOUNT_OPEN_UNKNOWN = event("trading_account.open_unknown", "Trading account open unknown")
 TRADING_ACCOUNT_OPENED = event("trading_account.opened", "Trading account opened")
+TRADING_ACCOUNT_TRADING_DISABLED = event(
+    "trading_account.trading_disabled", "Trading disabled on the platform"
+)
+TRADING_ACCOUNT_TRADING_RESTORED = event(
+    "trading_account.trading_restored", "Trading restored on the platform"
+)
+TRADING_ACCOUNT_LEVERAGE_LOWERED = event(
+    "trading_account.leverage_lowered", "Leverage lowered on the platform"
+)
+TRADING_ACCOUNT_LEVERAGE_RESTORED = event(
+    "trading_account.leverage_restored", "Leverage restored on the platform"
+)
 TRADING_ACCOUNT_PASSWORD_RESET = event(
     "trading_account.password_reset", "Trading account password reset"
 )

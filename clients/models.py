@@ -304,6 +304,48 @@ class AccountOpening(models.Model):
         return f"Account opening {self.reference}"
 
 
+class PlatformRestraint(models.Model):
+    """What the product imposed on one trading account on its platform, and what the account
+    had before, so that lifting it restores exactly that and nothing else
+    (`clients.trading.reach`).
+
+    `due_since` is set, in the same transaction as the change of standing that calls for it,
+    whenever the account must be brought in step with its client's standing (trading disabled
+    or not, leverage capped or not); the reconcile clears it once the platform has it, and the
+    sweeper retries those left due (the platform down: retried, never lost)."""
+
+    account = models.OneToOneField(
+        TradingAccount, on_delete=models.PROTECT, related_name="restraint"
+    )
+    trading_disabled = models.BooleanField(
+        default=False, help_text="Trading disabled on the platform by the product."
+    )
+    was_trading_disabled = models.BooleanField(
+        default=False, help_text="Trading was already disabled before (a lift leaves it so)."
+    )
+    leverage_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The leverage the product lowered the account to."
+    )
+    leverage_before = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The account's leverage before it was lowered."
+    )
+    rights_before = models.BigIntegerField(
+        null=True, blank=True, help_text="The platform's permission flags before (evidence)."
+    )
+    reasons = models.JSONField(default=list, blank=True, help_text="Standing codes in force.")
+    due_since = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Platform restraint on {self.account_id}"
+
+    @property
+    def in_force(self) -> bool:
+        return self.trading_disabled or self.leverage_cap is not None
+
+
 class Deal(models.Model):
     """A deal synced from the platform; one row per (server, ticket). It changes only when the
     deals review (`clients.deal_review`) finds the platform corrected or deleted it: each change

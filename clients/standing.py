@@ -23,7 +23,14 @@ contribution is called as
 
 `purpose` is a `Purpose`; `amount_usd` is the amount the question is about in USD where it has
 one (a deposit: everything the client has deposited so far, pending deposits included, plus
-this one), else None. A contribution reads only the `client` it is given: callers that decide
+this one), else None.
+
+`Purpose.TRADE` asks whether the client's accounts may trade on the platform: a reason of
+severity `block` disables their trading there (`clients.trading.reach`; MT5 offers no
+close-only right per account), one of `review` does not (TRADE_STOPPING). An open AML case
+blocks trading too; a restriction does not (it holds money and requests, see `_own_reasons`).
+
+A contribution reads only the `client` it is given: callers that decide
 under the client's row lock (`clients.locks.lock_client`) pass the locked row, so the answer
 cannot change before they commit.
 """
@@ -42,6 +49,13 @@ class Purpose(StrEnum):
     WITHDRAW = "withdraw"
     TRANSFER = "transfer"
     OPEN_ACCOUNT = "open_account"
+    TRADE = "trade"  # trading on the platform: a reason of block severity disables it
+
+
+# Which severities stop trading on the platform (Purpose.TRADE): only `block`. A `review`
+# reason waits for a person's decision on a request, and a trade is no request anyone reviews,
+# so it leaves trading as it is (`clients.trading.reach`).
+TRADE_STOPPING = frozenset({"block"})
 
 
 class Severity(StrEnum):
@@ -91,7 +105,7 @@ class Standing:
 def client_standing(client, purpose: Purpose | str, *, amount_usd: Decimal | None = None):
     """Every reason the client may not do `purpose` now: clients' own, then each app's."""
     purpose = Purpose(purpose)
-    reasons = list(_own_reasons(client))
+    reasons = list(_own_reasons(client, purpose))
     for contribution in contributions(CLIENT_STANDING):
         reasons.extend(contribution(client, purpose, amount_usd=amount_usd))
     for reason in reasons:
@@ -100,14 +114,16 @@ def client_standing(client, purpose: Purpose | str, *, amount_usd: Decimal | Non
     return Standing(purpose, tuple(reasons))
 
 
-def _own_reasons(client):
+def _own_reasons(client, purpose: Purpose):
     if client.aml_case_open:
         yield Reason(
             "aml_case_open",
             Severity.BLOCK,
             "An AML case is open on the client; only compliance can close it.",
         )
-    if client.restricted:
+    if client.restricted and purpose != Purpose.TRADE:
+        # A restriction is staff's hold on the client's money and requests (review), not on
+        # trading: compliance's blocks and jurisdiction rules stop trading.
         yield Reason(
             "restricted",
             Severity.REVIEW,

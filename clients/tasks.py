@@ -75,3 +75,22 @@ def access_records_purge_task() -> int:
     from .access import access_records_purge
 
     return access_records_purge()
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=290)
+def platform_reach_task(account_ids: list[int]) -> dict:
+    """Bring these trading accounts in step with their clients' standing on the platform."""
+    from .trading.reach import trading_account_reconcile
+
+    counts = {"done": 0, "unchanged": 0, "failed": 0}
+    for account_id in account_ids:
+        counts[trading_account_reconcile(account=account_id)] += 1
+    return counts
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
+def platform_reach_sweep_task() -> dict:
+    """Beat: accounts still due (a task lost, a platform down) are reconciled again."""
+    from .trading.reach import platform_reach_sweep
+
+    return platform_reach_sweep()

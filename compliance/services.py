@@ -24,6 +24,7 @@ from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record
 from clients.locks import lock_client
 from clients.models import Client
+from clients.trading.reach import platform_reach_request
 from kyc.models import KycSubmission
 
 from . import audit_events
@@ -516,13 +517,16 @@ def alert_confirm(*, alert: Alert, actor, reason: str) -> Alert:
     reason = _reason_required(reason, "confirm the match")
     alert = _alert_locked(alert, actor)
     _undecided(alert)
-    return _alert_record(
+    alert = _alert_record(
         alert,
         actor=actor,
         action=audit_events.ALERT_CONFIRMED,
         reason=reason,
         **_decision(AlertStatus.CONFIRMED, actor, reason),
     )
+    # Its trading accounts: trading disabled on the platform once this commits.
+    platform_reach_request(clients=[alert.client_id], reason="sanctions match confirmed")
+    return alert
 
 
 def needs_four_eyes(alert: Alert) -> bool:
@@ -572,7 +576,7 @@ def alert_block_lift(*, alert: Alert, actor, reason: str) -> Alert:
     alert = _alert_locked(alert, actor)
     if not alert.blocking:
         raise InvalidInput("This alert does not block the client.")
-    return _alert_record(
+    alert = _alert_record(
         alert,
         actor=actor,
         action=audit_events.BLOCK_LIFTED,
@@ -581,3 +585,6 @@ def alert_block_lift(*, alert: Alert, actor, reason: str) -> Alert:
         lifted_at=timezone.now(),
         lift_reason=reason,
     )
+    # Trading restored as it was, unless another block still stands.
+    platform_reach_request(clients=[alert.client_id], reason="sanctions block lifted")
+    return alert

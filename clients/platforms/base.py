@@ -97,6 +97,8 @@ class AccountInfo:
     equity: Decimal = Decimal(0)
     margin: Decimal = Decimal(0)
     margin_free: Decimal = Decimal(0)
+    trading_disabled: bool = False  # the platform refuses the account's orders
+    rights: int | None = None  # the platform's own permission flags, as evidence (MT5: Rights)
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,19 @@ class TradingPlatform(ABC):
     def deal_get(self, ticket: int) -> DealRecord | Rejected | None:
         """The deal as the platform now reports it, or None when the platform answers that it
         does not exist (deleted). Raises PlatformError when it cannot tell."""
+        raise NotImplementedError
+
+    def account_update(
+        self, *, login: int, leverage: int | None = None, trading_disabled: bool | None = None
+    ) -> AccountInfo:
+        """Set the account's leverage and/or whether its trading is disabled (None: leave it);
+        the account as the platform now has it. Setting absolute values, it may be sent again
+        after a lost answer (PlatformOutcomeUnknown)."""
+        raise NotImplementedError
+
+    def account_user(self, login: int) -> AccountInfo:
+        """The account's record as the platform keeps it (leverage, whether trading is
+        disabled), without its balances."""
         raise NotImplementedError
 
     @abstractmethod

@@ -54,6 +54,10 @@ RET_PERMISSIONS = 8
 RET_FREQUENT = 12
 TRANSIENT_RETCODES = {7, 9, 10}  # MT_RET_ERR_NETWORK, _TIMEOUT, _CONNECTION
 COMMENT_MAX = 32
+# IMTUser::EnUsersRights, the user record's `Rights` (a sum of flags), as MetaQuotes documents
+# them: "Trading is disabled for the user". MT5 has no per-account close-only right (close-only
+# is a symbol's trade mode), so this is how an account's trading is stopped.
+USER_RIGHT_TRADE_DISABLED = 0x4
 VOLUME_EXT_PER_VOLUME = 10000  # VolumeExt (1e-8 lot) per Volume (1e-4 lot)
 RECENT_LOGINS = 200  # logins read when looking a new account up by its comment
 # The keys MetaQuotes documents for each answer read here (Web API, "Data structure" pages).
@@ -335,6 +339,7 @@ class MT5WebAPI(TradingPlatform):
 
     def _account(self, user: dict | None, acc: dict | None) -> AccountInfo:
         src = {**(user or {}), **(acc or {})}
+        rights = _int_or_none(src.get("Rights"))
         return AccountInfo(
             login=int(src["Login"]),
             group=str(src.get("Group", "")),
@@ -345,6 +350,8 @@ class MT5WebAPI(TradingPlatform):
             equity=Decimal(str(src.get("Equity", src.get("Balance", "0")))),
             margin=Decimal(str(src.get("Margin", "0"))),
             margin_free=Decimal(str(src.get("MarginFree", src.get("Balance", "0")))),
+            rights=rights,
+            trading_disabled=bool(rights is not None and rights & USER_RIGHT_TRADE_DISABLED),
         )
 
     def deal_from(self, raw) -> DealRecord | Rejected:
@@ -499,6 +506,52 @@ class MT5WebAPI(TradingPlatform):
         user = self.call("/api/user/get", {"login": str(login)})
         acc = self.call("/api/user/account/get", {"login": str(login)})
         return self._account(user, acc)
+
+    def account_user(self, login: int) -> AccountInfo:
+        return self._user_read(self.call("/api/user/get", {"login": str(login)}))
+
+    def _user_read(self, user) -> AccountInfo:
+        if not isinstance(user, dict):
+            raise PlatformMalformed("The trading server's user record is not an object.")
+        try:
+            info = self._account(user, None)
+        except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+            raise PlatformMalformed(
+                f"The trading server's user record is unreadable ({exc})."
+            ) from exc
+        if info.rights is None:
+            raise PlatformMalformed("The trading server's user record has no Rights.")
+        return info
+
+    def account_update(
+        self, *, login: int, leverage: int | None = None, trading_disabled: bool | None = None
+    ) -> AccountInfo:
+        """`/api/user/update?login=&rights=&leverage=` as MetaQuotes documents it: the rights
+        are the record's own with USER_RIGHT_TRADE_DISABLED set or cleared (read first, so no
+        other right changes), and the answer is the record as it now stands. A value the
+        server did not take ("if a parameter value is incorrect, the parameter does not
+        change") is a refusal."""
+        params = {"login": str(login)}
+        if trading_disabled is not None:
+            rights = self.account_user(login).rights
+            if trading_disabled:
+                rights |= USER_RIGHT_TRADE_DISABLED
+            else:
+                rights &= ~USER_RIGHT_TRADE_DISABLED
+            params["rights"] = str(rights)
+        if leverage is not None:
+            params["leverage"] = str(int(leverage))
+        # Absolute values: sent again after a lost answer, it does the same thing.
+        info = self._user_read(self.call("/api/user/update", params))
+        if (leverage is not None and info.leverage != int(leverage)) or (
+            trading_disabled is not None and info.trading_disabled != trading_disabled
+        ):
+            raise PlatformRejected(
+                f"The trading server kept account {login} as it was (leverage 1:{info.leverage}, "
+                f"trading {'disabled' if info.trading_disabled else 'allowed'}).",
+                code="not_changed",
+            )
+        return info
 
     def accounts_get(self, logins: list[int]) -> Batch:
         batch = Batch()

@@ -12,7 +12,8 @@ contract is in control.py); state.py what ties them together; server.py HTTP and
 
 Transport: HTTP(S), JSON answers. Every answer: {"retcode": "<code> <text>", "answer": ...}.
 Calls are GETs with query parameters, or POSTs whose JSON object body carries record fields
-(PassMain, PassInvestor, Login, Type, Password, Group, Name, Leverage, Email, Country, Comment)
+(PassMain, PassInvestor, Login, Type, Password, Group, Name, Leverage, Email, Country, Comment,
+Rights)
 standing for the parameters of the same meaning; the product sends passwords only that way.
 ALL numbers in answers are JSON strings ("Login": "500012", "Balance": "1000.00", "Volume": "10000").
 Times are SERVER-LOCAL epoch seconds (i.e. the wall-clock time in the server's time zone, written as if
@@ -36,6 +37,8 @@ Retcodes (text after the number is informative; MetaQuotes' "Return codes" pages
                                   1000, 1001 and 1010 by itself; the others when armed, control.py)
   "3006 Invalid account password" user/add, change_password: the password breaks the rule below;
                                   check_password: not the account's password
+  "10017 Trade disabled"          a simulated order on an account whose Rights carry
+                                  USER_RIGHT_TRADE_DISABLED
   "10019 Not enough money"        trade/balance withdrawal beyond free margin (check_margin=1), or a
                                   simulated order without margin
 
@@ -67,8 +70,23 @@ Users:
       unknown login)
   GET /api/user/check_password?login=&type=main|investor&password=  -> {"retcode": "0 Done"}, or
       "3006 Invalid account password"
+  GET|POST /api/user/update?login=&rights=&leverage=&group=&name=&email=&country=&comment=
+      Change a user record (a POST's JSON body may carry the record's fields instead, e.g.
+      {"Rights": "359"}, and overrides the query). login is required ("13 Not found" when
+      unknown); each other parameter given replaces the record's, and one whose value is
+      incorrect does not change (rights: a sum of IMTUser::EnUsersRights flags; leverage: 1 to
+      500; group: one of the server's groups). -> answer: the user record as it now stands.
+      Setting absolute values, it may be sent again after a lost answer.
+      (MetaQuotes' page: https://support.metaquotes.net/en/docs/mt5/webapi/user/user_update.)
   user record: {"Login","Group","Name","Email","Country","Leverage","Balance","Credit","Registration",
-                "LastAccess","Comment"}
+                "LastAccess","Comment","Rights"}
+      Rights: IMTUser::EnUsersRights flags summed, as a string: USER_RIGHT_ENABLED 0x1 (may
+      connect), USER_RIGHT_PASSWORD 0x2, USER_RIGHT_TRADE_DISABLED 0x4 ("Trading is disabled for
+      the user"), USER_RIGHT_TRAILING 0x20, USER_RIGHT_EXPERT 0x40, USER_RIGHT_REPORTS 0x100...;
+      user/add takes `rights` too, default USER_RIGHT_DEFAULT 0x163 (355). An account with
+      USER_RIGHT_TRADE_DISABLED opens and closes nothing: its orders are refused "10017 Trade
+      disabled" (MT_RET_REQUEST_TRADE_DISABLED). MT5 has no close-only right per account
+      (close-only is a symbol's trade mode), so trading disabled is how an account is stopped.
   GET /api/user/account/get?login=  -> answer: account record
   GET /api/user/account/get_batch?login=1,2,3   (comma-separated, up to 1000) and/or &group=<mask>
       -> answer: list of account records (unknown logins simply absent)

@@ -14,6 +14,7 @@ from .protocol import (
     GROUPS,
     MAX_BATCH_LOGINS,
     MAX_COMMENT,
+    MAX_UPDATE_LEVERAGE,
     MAX_USER_COMMENT,
     RET_BAD_PARAMS,
     RET_NO_MONEY,
@@ -21,6 +22,8 @@ from .protocol import (
     RET_NOT_FOUND,
     RET_OK,
     RET_USER_PASSWORD,
+    USER_RIGHT_ALL,
+    USER_RIGHT_DEFAULT,
     VOLUME_EXT_PER_VOLUME,
     ApiError,
     account_record,
@@ -83,6 +86,9 @@ def user_add(state: MT5State, q: dict) -> dict:
     leverage = int_param(q, "leverage")
     if not 1 <= leverage <= 1000:
         raise ApiError(RET_BAD_PARAMS)
+    rights = int_param(q, "rights", required=False, default=USER_RIGHT_DEFAULT)
+    if not 0 <= rights <= USER_RIGHT_ALL:
+        raise ApiError(RET_BAD_PARAMS)
     now = int(state.srv_time())
     store = state.store
     with store.tx() as db:
@@ -101,6 +107,7 @@ def user_add(state: MT5State, q: dict) -> dict:
                 password_hash(q["pass_main"]).hex(),
                 password_hash(q.get("pass_investor", "")).hex(),
                 q.get("comment", ""),
+                rights,
             ),
         )
         user = store.user(db, login)
@@ -130,6 +137,45 @@ def user_logins(state: MT5State, q: dict) -> dict:
     with state.store.read() as db:
         logins = selected_logins(state, db, {"group": mask})
     return {"retcode": RET_OK, "answer": [str(n) for n in logins]}
+
+
+def _optional_int(q: dict, name: str, low: int, high: int) -> int | None:
+    """An integer parameter within [low, high], or None when absent or incorrect (MetaQuotes:
+    "If a parameter value is incorrect, the parameter does not change")."""
+    raw = q.get(name)
+    try:
+        value = int(raw) if raw is not None and raw.strip() else None
+    except ValueError:
+        return None
+    return value if value is not None and low <= value <= high else None
+
+
+def user_update(state: MT5State, q: dict) -> dict:
+    """Change a user record: `login` names it ("13 Not found" when unknown); each of rights,
+    leverage (1 to 500), group, name, email, country and comment given and correct replaces
+    the record's, an incorrect one leaves it as it is. The answer is the record as it now
+    stands."""
+    login = int_param(q, "login")
+    changes: dict = {}
+    rights = _optional_int(q, "rights", 0, USER_RIGHT_ALL)
+    if rights is not None:
+        changes["rights"] = rights
+    leverage = _optional_int(q, "leverage", 1, MAX_UPDATE_LEVERAGE)
+    if leverage is not None:
+        changes["leverage"] = leverage
+    if q.get("group") in GROUPS:
+        changes["grp"] = q["group"]
+    for name in ("name", "email", "country"):
+        if q.get(name):
+            changes[name] = q[name][:128]
+    if "comment" in q:
+        changes["comment"] = q["comment"][:MAX_USER_COMMENT]
+    with state.store.tx() as db:
+        if state.store.user(db, login) is None:
+            raise ApiError(RET_NOT_FOUND)
+        state.store.update_user(db, login, changes)
+        user = state.store.user(db, login)
+    return {"retcode": RET_OK, "answer": user_record(user)}
 
 
 def user_change_password(state: MT5State, q: dict) -> dict:
@@ -286,6 +332,7 @@ API = {
     "/api/user/get": user_get,
     "/api/user/get_batch": user_get_batch,
     "/api/user/logins": user_logins,
+    "/api/user/update": user_update,
     "/api/user/change_password": user_change_password,
     "/api/user/check_password": user_check_password,
     "/api/user/account/get": account_get,

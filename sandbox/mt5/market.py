@@ -4,7 +4,14 @@ account's currency (profit, swap, margin), and opening and closing positions as 
 import random
 from dataclasses import dataclass
 
-from .protocol import GROUPS, RET_NO_MONEY, ApiError, ServerClock
+from .protocol import (
+    GROUPS,
+    RET_NO_MONEY,
+    RET_TRADE_DISABLED,
+    USER_RIGHT_TRADE_DISABLED,
+    ApiError,
+    ServerClock,
+)
 from .store import FIRST_ORDER, INSERT_POSITION, Store
 
 
@@ -32,6 +39,15 @@ SYMBOLS = {
     )
 }
 LOT_CHOICES = (100, 100, 200, 300, 500, 1000, 1000, 2000, 5000, 10000)  # volume, 1/10000 lot
+
+
+def trade_disabled(user: dict) -> bool:
+    return bool(user["rights"] & USER_RIGHT_TRADE_DISABLED)
+
+
+def refuse_if_trade_disabled(user: dict) -> None:
+    if trade_disabled(user):
+        raise ApiError(RET_TRADE_DISABLED)
 
 
 class Market:
@@ -112,7 +128,9 @@ class Market:
 
     def open(self, db, user: dict, symbol: str, action: int, volume: int, srv: float) -> tuple:
         """Open a position at the current price: (deal ticket, position id). Raises 10019 when
-        its margin is beyond the account's free margin."""
+        its margin is beyond the account's free margin, 10017 when trading is disabled for the
+        account (USER_RIGHT_TRADE_DISABLED in its `Rights`)."""
+        refuse_if_trade_disabled(user)
         now = int(srv)
         spec = SYMBOLS[symbol]
         currency = GROUPS.get(user["grp"], "USD")
@@ -136,7 +154,9 @@ class Market:
 
     def close(self, db, user: dict, position: int, srv: float, profit: int | None = None) -> int:
         """Close a position at the current price (or, given `profit`, at the price that makes
-        exactly that profit, without swap or commission). Returns the deal ticket."""
+        exactly that profit, without swap or commission). Returns the deal ticket. Refused with
+        10017 when trading is disabled for the account: the client closes nothing either."""
+        refuse_if_trade_disabled(user)
         now = int(srv)
         pos = self.store.position(db, position)
         _, login, symbol, action, _, _, price_open, volume, _, _ = pos

@@ -53,6 +53,26 @@ AUTH_RETCODES = {
 MIN_CLIENT_VERSION = 484
 RET_USER_PASSWORD = "3006 Invalid account password"
 RET_NO_MONEY = "10019 Not enough money"
+RET_TRADE_DISABLED = "10017 Trade disabled"  # MT_RET_REQUEST_TRADE_DISABLED
+
+# IMTUser::EnUsersRights, the user record's `Rights` (a sum of flags), as MetaQuotes documents
+# them; the ones the sandbox acts on. A new account gets USER_RIGHT_DEFAULT unless `rights`
+# says otherwise.
+USER_RIGHT_ENABLED = 0x1  # the user may connect
+USER_RIGHT_PASSWORD = 0x2  # the user may change the password
+USER_RIGHT_TRADE_DISABLED = 0x4  # trading is disabled for the user
+USER_RIGHT_TRAILING = 0x20
+USER_RIGHT_EXPERT = 0x40
+USER_RIGHT_REPORTS = 0x100
+USER_RIGHT_DEFAULT = (
+    USER_RIGHT_ENABLED
+    | USER_RIGHT_PASSWORD
+    | USER_RIGHT_TRAILING
+    | USER_RIGHT_EXPERT
+    | USER_RIGHT_REPORTS
+)  # 0x163
+USER_RIGHT_ALL = 0x3FFFF  # every flag up to USER_RIGHT_EXCLUDE_REPORTS (0x20000)
+MAX_UPDATE_LEVERAGE = 500  # user/update: "leverage from 1 to 500"
 
 MAX_BATCH_LOGINS = 1000
 # `Volume` counts 1/10000 lot, `VolumeExt` 1/100000000 lot (the finer volume of newer builds).
@@ -100,6 +120,7 @@ BODY_FIELDS = {
     "Email": "email",
     "Country": "country",
     "Comment": "comment",
+    "Rights": "rights",
 }
 
 
@@ -221,6 +242,7 @@ def user_record(u: dict) -> dict:
         "Registration": str(u["registration"]),
         "LastAccess": str(u["last_access"]),
         "Comment": u["comment"],
+        "Rights": str(u["rights"]),
     }
 
 

@@ -1,5 +1,6 @@
 """Simulated trading: on each tick prices move and a few funded accounts open or close a
-position, each after its behaviour profile (active, losing, winner, quiet). Ticks run on a
+position, each after its behaviour profile (active, losing, winner, quiet); an account whose
+`Rights` carry USER_RIGHT_TRADE_DISABLED does neither. Ticks run on a
 thread every `tick_seconds` while running, or on demand (the control endpoint `tick`)."""
 
 import logging
@@ -7,7 +8,7 @@ import random
 import threading
 import zlib
 
-from .market import LOT_CHOICES, SYMBOLS, Market
+from .market import LOT_CHOICES, SYMBOLS, Market, trade_disabled
 from .protocol import GROUPS, ApiError, ServerClock
 from .store import Store
 
@@ -69,8 +70,8 @@ class Simulation:
                 seen.add(row[0])
                 user = store.user(db, row[0])
                 profile = user["profile"] or default_profile(user["login"])
-                if profile == "quiet" or rng.random() < 0.3:
-                    continue
+                if profile == "quiet" or trade_disabled(user) or rng.random() < 0.3:
+                    continue  # an account whose trading is disabled neither opens nor closes
                 srv = self.clock.srv_time()
                 positions = store.positions(db, [user["login"]])
                 if positions and (len(positions) >= 3 or rng.random() < 0.45):

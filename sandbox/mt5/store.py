@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS users (
     country TEXT NOT NULL, leverage INTEGER NOT NULL, balance INTEGER NOT NULL DEFAULT 0,
     credit INTEGER NOT NULL DEFAULT 0, registration INTEGER NOT NULL,
     last_access INTEGER NOT NULL, pw_hash TEXT NOT NULL DEFAULT '', profile TEXT,
-    comment TEXT NOT NULL DEFAULT '', pw_investor TEXT NOT NULL DEFAULT ''
+    comment TEXT NOT NULL DEFAULT '', pw_investor TEXT NOT NULL DEFAULT '',
+    rights INTEGER NOT NULL DEFAULT 355
 );
 CREATE INDEX IF NOT EXISTS users_grp ON users(grp);
 CREATE TABLE IF NOT EXISTS deals (
@@ -51,7 +52,7 @@ POSITION_COLS = (
 )
 USER_COLS = (
     "login, grp, name, email, country, leverage, balance, credit, registration, last_access, "
-    "profile, comment"
+    "profile, comment, rights"
 )
 # The columns above are fixed names; only values are bound.
 SELECT_USER = f"SELECT {USER_COLS} FROM users WHERE login = ?"  # noqa: S608
@@ -68,6 +69,7 @@ INSERT_DEAL = f"INSERT INTO deals ({DEAL_COLS}) VALUES ({','.join('?' * 16)})"  
 INSERT_DEAL_NO_RAW = f"INSERT INTO deals ({DEAL_COLS}) VALUES ({','.join('?' * 15)},NULL)"  # noqa: S608
 INSERT_POSITION = f"INSERT INTO positions ({POSITION_COLS}) VALUES (?,?,?,?,?,?,?,?,0,0)"  # noqa: S608
 TABLES = ("users", "deals", "positions", "seq", "prices")
+USER_UPDATABLE = {"grp", "name", "email", "country", "leverage", "comment", "rights"}
 PASSWORD_COLUMNS = {"main": "pw_hash", "investor": "pw_investor"}
 
 
@@ -93,6 +95,8 @@ class Store:
         for column in ("comment", "pw_investor"):
             if column not in have:
                 self.db.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+        if "rights" not in have:  # USER_RIGHT_DEFAULT (protocol.py)
+            self.db.execute("ALTER TABLE users ADD COLUMN rights INTEGER NOT NULL DEFAULT 355")
 
     @contextmanager
     def tx(self):
@@ -150,10 +154,10 @@ class Store:
     @staticmethod
     def add_user(db, login: int, fields: tuple) -> None:
         """`fields`: group, name, email, country, leverage, registration, last access, main and
-        investor password hashes (hex), comment."""
+        investor password hashes (hex), comment, rights."""
         db.execute(
             "INSERT INTO users (login, grp, name, email, country, leverage, registration, "
-            "last_access, pw_hash, pw_investor, comment) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "last_access, pw_hash, pw_investor, comment, rights) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (login, *fields),
         )
 
@@ -205,6 +209,20 @@ class Store:
             (login,),
         ).fetchone()
         return None if row is None else row[0]
+
+    @staticmethod
+    def update_user(db, login: int, changes: dict) -> None:
+        """Set the user's columns in `changes` (names from USER_UPDATABLE only)."""
+        if not changes:
+            return
+        unknown = set(changes) - USER_UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        db.execute(
+            f"UPDATE users SET {assignments} WHERE login = ?",  # noqa: S608 (fixed names)
+            (*changes.values(), login),
+        )
 
     @staticmethod
     def change_balance(db, login: int, cents: int, now: int) -> None:

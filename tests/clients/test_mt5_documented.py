@@ -32,6 +32,7 @@ class Canned:
         canned = self
         self.refuse: str | None = None
         self.seen: list[str] = []
+        self.queries: list[tuple[str, dict]] = []
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
@@ -45,6 +46,7 @@ class Canned:
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 canned.seen.append(url.path)
+                canned.queries.append((url.path, query))
                 self.reply(canned.answer(url.path, query))
 
             def reply(self, payload):
@@ -128,6 +130,25 @@ def test_the_adapter_reads_every_documented_answer(canned):
         (618, "EURUSD", Decimal("0.1")),
         (617, "XAUUSD", Decimal("0.01")),
     ]
+
+
+def test_user_update_is_sent_and_read_as_documented(canned):
+    """`/api/user/update?login=&leverage=` (and `rights=`, a sum of IMTUser::EnUsersRights
+    flags), answered with the record as it now stands."""
+    from clients.platforms import PlatformRejected
+
+    api = adapter(canned.url)
+    info = api.account_update(login=954402, leverage=200)
+    assert canned.queries[-1] == ("/api/user/update", {"login": "954402", "leverage": "200"})
+    assert (info.login, info.leverage, info.rights) == (954402, 200, 2531)
+    assert info.trading_disabled is False  # 2531 = 0x9E3: USER_RIGHT_TRADE_DISABLED (0x4) unset
+    # Disabling trading sends the record's own rights with 0x4 set, nothing else changed...
+    with pytest.raises(PlatformRejected) as refused:
+        api.account_update(login=764636, trading_disabled=True)
+    assert canned.queries[-2] == ("/api/user/get", {"login": "764636"})
+    assert canned.queries[-1] == ("/api/user/update", {"login": "764636", "rights": "6631"})
+    # ...and an answer showing the server kept the record as it was is a refusal, not a success.
+    assert refused.value.code == "not_changed"
 
 
 def test_an_undocumented_lower_case_ticket_is_not_taken_for_one(canned, monkeypatch):

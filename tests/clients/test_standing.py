@@ -131,3 +131,13 @@ def test_the_client_row_is_locked_in_one_place_only():
         if "migrations" not in path.parts and pattern.search(path.read_text())
     ]
     assert found == ["clients/locks.py"]
+
+
+def test_trading_stops_only_on_a_block_and_a_restriction_leaves_it():
+    """Purpose.TRADE: a restriction (staff's hold on money and requests) does not stop trading
+    on the platform; an open AML case (a block) does, like every other block."""
+    client = _client(kyc_level=1, restricted=True, restriction_reason="Docs requested")
+    assert client_standing(client, Purpose.TRADE).clear
+    assert client_standing(client, Purpose.WITHDRAW).codes == ["restricted"]
+    client.aml_case_open = True
+    assert client_standing(client, Purpose.TRADE).codes == ["aml_case_open"]

@@ -92,6 +92,7 @@ def test_user_add_and_get_answer_strings_and_the_groups_currency(api):
         "Registration",
         "LastAccess",
         "Comment",
+        "Rights",
     }
     assert user["Balance"] == "0.00" and user["Credit"] == "0.00"
     assert api.answer("/api/user/get", login="500001") == user
@@ -734,3 +735,60 @@ def test_state_persists_across_a_restart(tmp_path):
         assert add_user(api) == str(int(login) + 1)
     finally:
         stop_mt5_sandbox(server)
+
+
+# --- user/update and the Rights that stop trading ------------------------------------------------
+
+TRADE_DISABLED = 0x4  # IMTUser::EnUsersRights USER_RIGHT_TRADE_DISABLED
+RIGHTS_DEFAULT = 0x163  # USER_RIGHT_DEFAULT: enabled, password, trailing, expert, reports
+
+
+def test_user_update_changes_rights_and_leverage_as_documented(api):
+    login = add_user(api, leverage="500")
+    record = api.answer("/api/user/get", login=login)
+    assert record["Rights"] == str(RIGHTS_DEFAULT) and record["Leverage"] == "500"
+    updated = api.answer(
+        "/api/user/update", login=login, rights=str(RIGHTS_DEFAULT | TRADE_DISABLED), leverage="30"
+    )
+    assert updated["Login"] == login and updated["Rights"] == str(RIGHTS_DEFAULT | TRADE_DISABLED)
+    assert updated["Leverage"] == "30" and updated["Group"] == USD
+    assert api.answer("/api/user/get", login=login) == updated
+    assert api.answer("/api/user/account/get", login=login)["MarginLeverage"] == "30"
+    # A POST's JSON body carries the record's fields and overrides the query.
+    status, body = api.post(
+        "/api/user/update", json.dumps({"Rights": str(RIGHTS_DEFAULT)}).encode(), login=login
+    )
+    assert status == 200 and body["answer"]["Rights"] == str(RIGHTS_DEFAULT)
+
+
+def test_user_update_leaves_incorrect_values_and_refuses_an_unknown_login(api):
+    login = add_user(api, leverage="100")
+    # "If a parameter value is incorrect, the parameter does not change."
+    same = api.answer("/api/user/update", login=login, leverage="0", rights="x", group="nope")
+    assert (same["Leverage"], same["Rights"], same["Group"]) == ("100", str(RIGHTS_DEFAULT), USD)
+    assert api.answer("/api/user/update", login=login, leverage="501")["Leverage"] == "100"
+    status, body = api.get("/api/user/update", login="999999", leverage="30")
+    assert body["retcode"] == "13 Not found"
+    status, body = api.get("/api/user/update", leverage="30")
+    assert body["retcode"] == "3 Invalid parameters"
+
+
+def test_an_account_with_trading_disabled_opens_and_closes_nothing(api, mt5_sandbox):
+    login = add_user(api)
+    deposit(api, login, "10000.00")
+    opened = control(
+        mt5_sandbox, "POST", "trade", {"login": login, "symbol": "EURUSD", "side": "buy"}
+    )
+    api.answer("/api/user/update", login=login, rights=str(RIGHTS_DEFAULT | TRADE_DISABLED))
+    refused = control(
+        mt5_sandbox, "POST", "trade", {"login": login, "symbol": "EURUSD", "side": "sell"}
+    )
+    assert refused == {"retcode": "10017 Trade disabled"}
+    assert control(mt5_sandbox, "POST", "trade", {"close": opened["position"]}) == refused
+    control(mt5_sandbox, "POST", "profile", {"login": login, "profile": "active"})
+    before = len(deals(api, login=login))
+    control(mt5_sandbox, "POST", "tick", {"count": 60})
+    assert len(deals(api, login=login)) == before  # the simulation leaves it alone
+    api.answer("/api/user/update", login=login, rights=str(RIGHTS_DEFAULT))
+    closed = control(mt5_sandbox, "POST", "trade", {"close": opened["position"]})
+    assert closed["retcode"] == "0 Done"

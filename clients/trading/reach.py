@@ -1,0 +1,252 @@
+"""Platform reach: each trading account kept in step, on its platform, with its client's
+standing. While the client's standing for `Purpose.TRADE` carries a reason of block severity
+(a confirmed sanctions match, an open AML case, a jurisdiction rule), the account's trading is
+disabled on the platform; while a leverage cap applies (`leverage_cap_for`), a leverage above
+it is lowered to it. What was imposed, and what the account had before, is kept on its
+`PlatformRestraint`, so a lift restores exactly that and nothing else: trading is enabled again
+only if it was enabled before, and a leverage goes back to what it was only if nobody changed
+it on the platform meanwhile.
+
+Contract:
+- `platform_reach_request(clients=..., reason=...)` is what a change of standing calls, inside
+  its own transaction: every active account of those clients is marked due (`due_since`) in
+  that transaction, and a task reconciles them once it commits. The mark is the promise: a
+  task lost, or a platform down, leaves the account due, and `platform_reach_sweep` (beat,
+  every minute) reconciles it again. Compliance's confirmed match and its lift, a jurisdiction
+  rule starting or ending, and a category change call it; it is set-based (many clients at
+  once, one query per table).
+- `trading_account_reconcile(account=...)` reads the account on the platform, works out what
+  to change, calls the adapter's `account_update` outside any transaction (absolute values:
+  sent again after a lost answer, it does the same), then records the outcome on the
+  restraint and the account under the restraint's row lock, one audit event per change. A
+  request that arrived while it was talking to the platform leaves the account due.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage.services import Actor, audit_record
+from clients import audit_events
+
+from ..models import Client, PlatformRestraint, TradingAccount
+from ..platforms import PlatformError, platform_for
+from ..standing import TRADE_STOPPING, Purpose, client_standing
+
+logger = logging.getLogger(__name__)
+
+RULE = "rule:platform-reach"
+SWEEP_AFTER = timedelta(seconds=30)  # the sweeper leaves a fresh request to its task
+SWEEP_BATCH = 200
+TASK_CHUNK = 100
+
+
+@dataclass(frozen=True)
+class Desired:
+    trading_disabled: bool
+    leverage_cap: int | None
+    reasons: tuple[str, ...]
+
+
+def leverage_cap_for(account: TradingAccount) -> int | None:
+    """The highest leverage the account may have now, or None when nothing caps it."""
+    return None
+
+
+def desired_for(account: TradingAccount) -> Desired:
+    standing = client_standing(account.client, Purpose.TRADE)
+    stopping = tuple(r.code for r in standing.reasons if str(r.severity) in TRADE_STOPPING)
+    return Desired(bool(stopping), leverage_cap_for(account), stopping)
+
+
+def platform_reach_request(*, clients: Iterable[Client | int], reason: str = "") -> list[int]:
+    """Mark every active account of `clients` due for a reconcile, in the caller's transaction,
+    and reconcile them once it commits. Returns the accounts marked."""
+    client_ids = {getattr(c, "pk", c) for c in clients}
+    accounts = list(
+        TradingAccount.objects.filter(
+            client_id__in=client_ids, status=TradingAccount.Status.ACTIVE
+        ).values_list("pk", flat=True)
+    )
+    if not accounts:
+        return []
+    now = timezone.now()
+    PlatformRestraint.objects.bulk_create(
+        [PlatformRestraint(account_id=pk, due_since=now) for pk in accounts],
+        ignore_conflicts=True,
+    )
+    PlatformRestraint.objects.filter(account_id__in=accounts, due_since__isnull=True).update(
+        due_since=now
+    )
+    if reason:
+        logger.info("Platform reach requested for %s accounts: %s", len(accounts), reason)
+
+    def enqueue():
+        from ..tasks import platform_reach_task
+
+        for i in range(0, len(accounts), TASK_CHUNK):
+            platform_reach_task.delay(accounts[i : i + TASK_CHUNK])
+
+    transaction.on_commit(enqueue, robust=True)  # a broker down: the sweeper does it
+    return accounts
+
+
+@dataclass
+class Plan:
+    trading_disabled: bool | None = None  # what to send (None: leave)
+    leverage: int | None = None
+
+
+def _plan(restraint: PlatformRestraint, current, desired: Desired) -> Plan:
+    plan = Plan()
+    if desired.trading_disabled:
+        if not current.trading_disabled:
+            plan.trading_disabled = True  # imposed now, or re-imposed after a manual change
+    elif (
+        restraint.trading_disabled
+        and current.trading_disabled
+        and not restraint.was_trading_disabled
+    ):
+        plan.trading_disabled = False
+    cap = desired.leverage_cap
+    if cap is not None and current.leverage > cap:
+        plan.leverage = cap
+    elif restraint.leverage_cap is not None and restraint.leverage_before is not None:
+        target = restraint.leverage_before if cap is None else min(restraint.leverage_before, cap)
+        # Only the leverage the product set is restored: a manual change meanwhile stands.
+        if current.leverage == restraint.leverage_cap and target != current.leverage:
+            plan.leverage = target
+    return plan
+
+
+def trading_account_reconcile(*, account: TradingAccount | int, actor: Actor = RULE) -> str:
+    """Bring one account in step with its client's standing on the platform. Returns "done",
+    "unchanged" or "failed" (left due for the sweeper)."""
+    account = TradingAccount.objects.select_related("client", "server").get(
+        pk=getattr(account, "pk", account)
+    )
+    restraint, _ = PlatformRestraint.objects.get_or_create(account=account)
+    requested = restraint.due_since
+    desired = desired_for(account)
+    try:
+        platform = platform_for(account.server)
+    except PlatformError as exc:
+        return _failed(restraint, exc)
+    try:
+        current = platform.account_user(account.login)
+        plan = _plan(restraint, current, desired)
+        after = current
+        if plan.trading_disabled is not None or plan.leverage is not None:
+            after = platform.account_update(
+                login=account.login,
+                leverage=plan.leverage,
+                trading_disabled=plan.trading_disabled,
+            )
+    except PlatformError as exc:
+        return _failed(restraint, exc)
+    finally:
+        platform.close()
+    changed = _record(account, restraint.pk, requested, current, after, desired, actor)
+    return "done" if changed else "unchanged"
+
+
+def _failed(restraint: PlatformRestraint, exc: Exception) -> str:
+    logger.warning("Platform reach for account %s failed: %s", restraint.account_id, exc)
+    PlatformRestraint.objects.filter(pk=restraint.pk).update(
+        attempts=restraint.attempts + 1,
+        last_error=str(exc)[:255],
+        due_since=restraint.due_since or timezone.now(),
+    )
+    return "failed"
+
+
+@transaction.atomic
+def _record(account, restraint_pk, requested, before, after, desired: Desired, actor) -> bool:
+    restraint = PlatformRestraint.objects.select_for_update().get(pk=restraint_pk)
+    evidence = {
+        "login": account.login,
+        "server": account.server.name,
+        "reasons": list(desired.reasons),
+        "rights_before": before.rights,
+        "rights_after": after.rights,
+    }
+
+    def audit(action, reason, **more):
+        audit_record(
+            actor=actor,
+            action=action,
+            target=account,
+            subject=account.client,
+            reason=reason,
+            evidence={**evidence, **more},
+        )
+
+    changed = False
+    if desired.trading_disabled:
+        if not restraint.trading_disabled:
+            restraint.trading_disabled = True
+            restraint.was_trading_disabled = before.trading_disabled
+            restraint.rights_before = before.rights
+        if not before.trading_disabled and after.trading_disabled:  # imposed, or again
+            changed = True
+            audit(audit_events.TRADING_ACCOUNT_TRADING_DISABLED, ", ".join(desired.reasons))
+    elif restraint.trading_disabled:
+        if before.trading_disabled and not after.trading_disabled:
+            changed = True
+            audit(
+                audit_events.TRADING_ACCOUNT_TRADING_RESTORED, "no reason of block severity stands"
+            )
+        restraint.trading_disabled = False
+        restraint.was_trading_disabled = False
+    if after.leverage != before.leverage:
+        changed = True
+        lowered = after.leverage < before.leverage
+        if lowered and restraint.leverage_cap is None:
+            restraint.leverage_before = before.leverage
+        restraint.leverage_cap = after.leverage
+        if restraint.leverage_before is not None and after.leverage >= restraint.leverage_before:
+            restraint.leverage_cap = restraint.leverage_before = None
+        audit(
+            audit_events.TRADING_ACCOUNT_LEVERAGE_LOWERED
+            if lowered
+            else audit_events.TRADING_ACCOUNT_LEVERAGE_RESTORED,
+            f"cap 1:{desired.leverage_cap}" if desired.leverage_cap else "no cap applies",
+            leverage_before=before.leverage,
+            leverage=after.leverage,
+        )
+    elif restraint.leverage_cap is not None and after.leverage != restraint.leverage_cap:
+        # Changed on the platform by someone else since: theirs stands, nothing to restore.
+        restraint.leverage_cap = restraint.leverage_before = None
+    if after.leverage != account.leverage:
+        TradingAccount.objects.filter(pk=account.pk).update(leverage=after.leverage)
+    restraint.reasons = list(desired.reasons)
+    restraint.attempts = 0
+    restraint.last_error = ""
+    restraint.reconciled_at = timezone.now()
+    if restraint.due_since == requested:  # no new request while we talked to the platform
+        restraint.due_since = None
+    restraint.save()
+    return changed
+
+
+def platform_reach_sweep(*, after: timedelta = SWEEP_AFTER, limit: int = SWEEP_BATCH) -> dict:
+    """Reconcile the accounts left due (a task lost, a platform that was down), oldest first."""
+    due = list(
+        PlatformRestraint.objects.filter(due_since__lte=timezone.now() - after)
+        .order_by("due_since")
+        .values_list("account_id", flat=True)[:limit]
+    )
+    counts = {"done": 0, "unchanged": 0, "failed": 0}
+    for account_id in due:
+        try:
+            counts[trading_account_reconcile(account=account_id)] += 1
+        except Exception:  # one account's surprise must not stall the others
+            logger.exception("Platform reach for account %s failed", account_id)
+            counts["failed"] += 1
+    return counts
