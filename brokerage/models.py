@@ -456,3 +456,63 @@ class CountryRule(models.Model):
             f"jurisdiction rule {self.pk} ({self.country_name}, "
             f"{self.get_kind_display().lower()}: {self.basis})"
         )
+
+
+class ClientCategory(models.TextChoices):
+    """A client's category under MiFID II (and the FCA's and ASIC's equivalents): retail by
+    default; professional on request, when compliance finds the criteria met; eligible
+    counterparty for institutions. Leverage limits are set per category."""
+
+    RETAIL = "retail", "Retail"
+    PROFESSIONAL = "professional", "Professional"
+    ELIGIBLE_COUNTERPARTY = "eligible_counterparty", "Eligible counterparty"
+
+
+class LeverageRegion(models.Model):
+    """A named group of countries a leverage limit can name instead of one country (EEA, UK,
+    AU), compliance's data like the limits themselves."""
+
+    code = models.CharField(max_length=8, unique=True, help_text="e.g. EEA")
+    name = models.CharField(max_length=80)
+    countries = models.JSONField(default=list, help_text="ISO 3166-1 alpha-2 codes")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class LeverageLimit(models.Model):
+    """The highest leverage a client of `category` residing in `jurisdiction` (a country's ISO
+    code, or a `LeverageRegion`'s code) may have on instruments of `instrument_class` (the
+    instruments' classes: fx_major, fx_minor, ... stocks). A country's own limit wins over its
+    region's. Written only by compliance's audited services; read through
+    `brokerage.leverage_limits`."""
+
+    jurisdiction = models.CharField(max_length=8, help_text="Country code (GB) or region (EEA)")
+    category = models.CharField(max_length=24, choices=ClientCategory.choices)
+    instrument_class = models.CharField(max_length=16)
+    max_leverage = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    basis = models.CharField(
+        "legal basis", max_length=300, help_text="Named in every refusal the limit causes."
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by_label = models.CharField(max_length=254, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["jurisdiction", "category", "instrument_class"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["jurisdiction", "category", "instrument_class"],
+                name="leverage_limit_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_leverage__gte=1), name="leverage_limit_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.jurisdiction} {self.category} {self.instrument_class} 1:{self.max_leverage}"

@@ -56,6 +56,7 @@ ROLES: dict[str, Role] = {
                 "clients.view_all_clients",
                 "clients.manage_aml_case",
                 "clients.review_client_emails",
+                "clients.decide_category",
                 "compliance.manage_screening",
             ),
         ),

@@ -17,6 +17,10 @@ CLIENT_AML_CASE_CLOSED = event("client.aml_case_closed", "Client AML case closed
 CLIENT_AML_CASE_OPENED = event("client.aml_case_opened", "Client AML case opened")
 CLIENT_ASSIGNED = event("client.assigned", "Client assigned")
 CLIENT_CALL_LOGGED = event("client.call_logged", "Client call logged")
+CLIENT_CATEGORY_CHANGED = event("client.category_changed", "Client category changed")
+CATEGORY_REQUESTED = event("category_request.submitted", "Professional status requested")
+CATEGORY_REQUEST_APPROVED = event("category_request.approved", "Professional status approved")
+CATEGORY_REQUEST_REFUSED = event("category_request.refused", "Professional status refused")
 CLIENT_CONTACT_CHANGED = event("client.contact_changed", "Client changed their contact details")
 CLIENT_FLAGGED = event("client.flagged", "Client flagged")
 CLIENT_FTD = event("client.ftd", "Client FTD")
@@ -46,6 +50,9 @@ TRADING_ACCOUNT_TRADING_DISABLED = event(
 )
 TRADING_ACCOUNT_TRADING_RESTORED = event(
     "trading_account.trading_restored", "Trading restored on the platform"
+)
+TRADING_ACCOUNT_LEVERAGE_CHANGED = event(
+    "trading_account.leverage_changed", "Trading account leverage changed"
 )
 TRADING_ACCOUNT_LEVERAGE_LOWERED = event(
     "trading_account.leverage_lowered", "Leverage lowered on the platform"

@@ -103,6 +103,13 @@ EMAILS = {
             },
         ),
         ClientEmail(
+            "category_decided",
+            "Client category decided",
+            "Compliance approves or refuses a request for professional status, or sets the "
+            "client's category.",
+            {"category": "Professional", "refused": "", "leverage": "1:500"},
+        ),
+        ClientEmail(
             "withdrawal_sent_to_bank",
             "Withdrawal sent to the bank",
             "Finance sends an approved bank wire withdrawal to the bank in a payment file.",

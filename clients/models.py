@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from brokerage.models import ClientCategory
+
 from .payment_reference import new_client_reference
 
 
@@ -46,6 +48,13 @@ class Client(models.Model):
     )
     language = models.CharField(max_length=8, default="en", help_text="ISO 639-1")
     phone = models.CharField(max_length=20, blank=True, help_text="E.164")
+    category = models.CharField(
+        max_length=24,
+        choices=ClientCategory.choices,
+        default=ClientCategory.RETAIL,
+        db_default=ClientCategory.RETAIL,
+        help_text="Set by compliance (clients.categories); its leverage limits follow it.",
+    )
     # Standing: written by kyc and compliance through clients.services, read by finance.
     kyc_level = models.PositiveSmallIntegerField(
         default=0, help_text="0 unverified, 1 identity and address verified."
@@ -98,6 +107,7 @@ class Client(models.Model):
             ("view_platform_sync", "Can see trading platform sync status"),
             ("manage_aml_case", "Can open and close a client's AML case"),
             ("review_client_emails", "Can review the emails clients are sent"),
+            ("decide_category", "Can decide a client's category"),
         ]
 
     def __str__(self):
@@ -344,6 +354,55 @@ class PlatformRestraint(models.Model):
     @property
     def in_force(self) -> bool:
         return self.trading_disabled or self.leverage_cap is not None
+
+
+class CategoryRequest(models.Model):
+    """A client's request to be treated as a professional client (MiFID II Annex II, elective
+    professional), decided by a compliance officer with the criteria found and the evidence
+    seen: two of three must be met (`clients.categories`)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for compliance"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="category_requests")
+    category = models.CharField(max_length=24, choices=ClientCategory.choices)
+    statement = models.TextField(
+        max_length=2000, help_text="What the client says of their trading, portfolio and work."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    trades_met = models.BooleanField(
+        "10 significant trades a quarter over the last four quarters", default=False
+    )
+    portfolio_met = models.BooleanField("a portfolio over EUR 500,000", default=False)
+    experience_met = models.BooleanField(
+        "at least a year's relevant professional work", default=False
+    )
+    evidence = models.TextField(max_length=2000, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=models.Q(status="pending"),
+                name="category_request_one_pending",
+            )
+        ]
+
+    def __str__(self):
+        return f"Category request {self.pk} ({self.client_id})"
+
+    @property
+    def criteria_met(self) -> int:
+        return sum((self.trades_met, self.portfolio_met, self.experience_met))
 
 
 class Deal(models.Model):

@@ -16,6 +16,12 @@ urlpatterns = [
         views_trading.account_password,
         name="account_password",
     ),
+    path(
+        "trading/<id:account_id>/leverage/",
+        views_trading.account_leverage,
+        name="account_leverage",
+    ),
+    path("category/", views_portal.category, name="category"),
     path("support/", views_support.support_home, name="support"),
     path("support/<id:ticket_id>/", views_support.ticket, name="ticket"),
 ]

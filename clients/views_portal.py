@@ -1,6 +1,7 @@
 """The trader portal (/portal/)."""
 
 from allauth.mfa.models import Authenticator
+from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,7 +12,9 @@ from brokerage.intl import language_choices
 from brokerage.portal import portal_overview, portal_profile_cards
 from brokerage.views import form_action
 
+from .categories import category_request_submit, leverage_cap_of, leverage_caps_of
 from .forms import ContactForm
+from .instruments import CLASS_LABELS
 from .permissions import client_required
 from .services import client_contact_change, client_language_set
 
@@ -81,3 +84,52 @@ def profile_language(request):
     else:
         messages.success(request, "Your language is saved: our emails to you will use it.")
     return redirect("portal:profile")
+
+
+class CategoryRequestForm(forms.Form):
+    statement = forms.CharField(
+        label="About your trading, your portfolio and your work",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=2000,
+        help_text=(
+            "Professional status is given when two of three hold: on average 10 significant "
+            "trades a quarter over the last four quarters; a portfolio (cash included) over "
+            "EUR 500,000; at least a year's work in finance in a role that needs knowledge of "
+            "leveraged products. Our compliance team may ask you for evidence."
+        ),
+    )
+
+
+@client_required
+@require_http_methods(["GET", "POST"])
+def category(request):
+    """The client's category, the leverage it allows by instrument class, and the request to be
+    treated as a professional client (decided by compliance)."""
+    client = request.user.client
+    form = CategoryRequestForm(request.POST or None)
+    if request.method == "POST":
+        done = form_action(
+            request,
+            form,
+            lambda data: category_request_submit(
+                client=client, statement=data["statement"], actor=request.user
+            ),
+            success_url=reverse("portal:category"),
+        )
+        if done:
+            messages.success(request, "Your request is with our compliance team.")
+            return done
+    caps = leverage_caps_of(client)
+    return render(
+        request,
+        "clients/portal/category.html",
+        {
+            "client": client,
+            "form": form,
+            "cap": leverage_cap_of(client),
+            "class_caps": [(CLASS_LABELS.get(k, k), caps[k]) for k in CLASS_LABELS if k in caps],
+            "requests": list(client.category_requests.all()[:5]),
+            "pending": client.category_requests.filter(status="pending").exists(),
+        },
+        status=400 if request.method == "POST" else 200,
+    )

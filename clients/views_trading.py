@@ -3,14 +3,17 @@ equity, open positions and deal history. Transfers live in the wallet (finance).
 
 from django import forms
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from brokerage.errors import DomainError
-from brokerage.views import add_domain_error, paginate
+from brokerage.views import add_domain_error, form_action, paginate
 
 from . import trading
-from .models import AccountType, Deal, TradingAccount
+from .categories import leverage_cap_of, leverage_caps_of, leverages_allowed
+from .instruments import CLASS_LABELS
+from .models import AccountType, Deal, PlatformRestraint, TradingAccount
 from .permissions import client_required
 
 DEALS_PER_PAGE = 25
@@ -25,11 +28,30 @@ class OpenAccountForm(forms.Form):
         queryset = trading.account_types_for(client)
         types = list(queryset)
         self.fields["account_type"].queryset = queryset
-        levels = sorted({lev for t in types for lev in t.leverages})
+        # Only what the client's leverage limit allows is offered (`clients.categories`).
+        levels = leverages_allowed(client, sorted({lev for t in types for lev in t.leverages}))
         self.fields["leverage"].choices = [(lev, f"1:{lev}") for lev in levels]
+        cap = leverage_cap_of(client)
+        if cap is not None:
+            self.fields["leverage"].help_text = (
+                f"Up to 1:{cap.max_leverage} for a {client.get_category_display().lower()} "
+                f"client residing in {cap.jurisdiction_name}."
+            )
         default = types[0].default_leverage if types else None
-        if default and not self.is_bound:
-            self.initial["leverage"] = default
+        if default and levels and not self.is_bound:
+            self.initial["leverage"] = max((x for x in levels if x <= default), default=levels[0])
+
+
+class LeverageForm(forms.Form):
+    leverage = forms.TypedChoiceField(coerce=int, choices=(), label="New leverage")
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        offered = account.account_type.leverages if account.account_type else []
+        levels = leverages_allowed(account.client, offered)
+        self.fields["leverage"].choices = [(lev, f"1:{lev}") for lev in levels]
+        if not self.is_bound:
+            self.initial["leverage"] = account.leverage
 
 
 @client_required
@@ -88,11 +110,21 @@ def account_open(request):
 def account_detail(request, account_id: int):
     client = request.user.client
     account = get_object_or_404(trading.trading_accounts_of(client), pk=account_id)
+    active = account.status == TradingAccount.Status.ACTIVE
+    return _account_page(request, account, LeverageForm(account=account) if active else None)
+
+
+def _account_page(request, account, leverage_form, *, status: int = 200):
+    """The account page: figures, positions, history (by symbol), and its leverage: the caps
+    by instrument class and whether it may trade now."""
+    client = account.client
     deals = trading.deals_of(client, account)
     symbol = request.GET.get("symbol", "").strip().upper()[:32]
     if symbol:
         deals = deals.filter(symbol=symbol)
     page, query = paginate(request, deals, DEALS_PER_PAGE)
+    caps = leverage_caps_of(client)
+    restraint = PlatformRestraint.objects.filter(account=account).first()
     return render(
         request,
         "clients/portal/account.html",
@@ -103,8 +135,31 @@ def account_detail(request, account_id: int):
             "query": query,
             "symbol": symbol,
             "active": account.status == TradingAccount.Status.ACTIVE,
+            "leverage_form": leverage_form,
+            "cap": leverage_cap_of(client),
+            "class_caps": [(CLASS_LABELS.get(k, k), caps[k]) for k in CLASS_LABELS if k in caps],
+            "trading_paused": bool(restraint and restraint.trading_disabled),
         },
+        status=status,
     )
+
+
+@client_required
+@require_http_methods(["POST"])
+def account_leverage(request, account_id: int):
+    """The client changes an account's leverage, within what their leverage limit allows."""
+    client = request.user.client
+    account = get_object_or_404(trading.trading_accounts_of(client), pk=account_id)
+    form = LeverageForm(request.POST, account=account)
+    done = form_action(
+        request,
+        form,
+        lambda data: trading.trading_account_leverage_change(
+            account=account, leverage=data["leverage"], actor=request.user, request=request
+        ),
+        success_url=reverse("portal:account", args=[account.pk]),
+    )
+    return done or _account_page(request, account, form, status=400)
 
 
 @client_required

@@ -67,6 +67,7 @@ MAIN_PAGES = [
     ("portal-profile", "portal:profile", "client"),
     ("portal-wallet", "wallet:home", "client"),
     ("portal-trading", "portal:trading", "client"),
+    ("portal-category", "portal:category", "client"),
     ("partners-home", "partners:home", "partner"),
     ("partners-commissions", "partners:commissions", "partner"),
     ("partners-network", "partners:network", "partner"),

@@ -17,6 +17,7 @@ from .services import (
     AccountNotAllowed,
     account_openings_look_again,
     account_openings_resolve,
+    trading_account_leverage_change,
     trading_account_open,
     trading_account_password_reset,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "deals_of",
     "openings_to_show",
     "positions_of",
+    "trading_account_leverage_change",
     "trading_account_open",
     "trading_account_password_reset",
     "trading_accounts_of",

@@ -55,8 +55,12 @@ class Desired:
 
 
 def leverage_cap_for(account: TradingAccount) -> int | None:
-    """The highest leverage the account may have now, or None when nothing caps it."""
-    return None
+    """The highest leverage the account may have now (its client's category and country of
+    residence, `clients.categories`), or None when nothing caps it."""
+    from ..categories import leverage_cap_of
+
+    cap = leverage_cap_of(account.client)
+    return cap.max_leverage if cap else None
 
 
 def desired_for(account: TradingAccount) -> Desired:

@@ -34,8 +34,9 @@ from brokerage.operations import call_outside, stale
 from brokerage.services import Actor, audit_record
 from clients import audit_events
 
+from ..categories import leverage_check, leverages_allowed
 from ..locks import lock_client
-from ..models import AccountOpening, AccountType, Client, TradingAccount
+from ..models import AccountOpening, AccountType, Client, PlatformRestraint, TradingAccount
 from ..notify import client_notify
 from ..platforms import (
     AccountInfo,
@@ -76,11 +77,6 @@ def trading_account_open(
             "Verify your identity to open this account type.",
             fields={"account_type": ["Needs verification."]},
         )
-    if leverage not in account_type.leverages:
-        raise InvalidInput(
-            f"Choose a leverage of {', '.join(f'1:{x}' for x in account_type.leverages)}.",
-            fields={"leverage": ["Not offered for this account type."]},
-        )
     try:
         platform = platform_for(account_type.server)
     except PlatformError as exc:
@@ -92,7 +88,10 @@ def trading_account_open(
         # Under the client's lock: its standing cannot change before this commits, two tabs
         # opening at once get one account each up to the limit, and while an opening is
         # being confirmed no other starts (it may yet appear).
-        refusal = client_standing(lock_client(client), Purpose.OPEN_ACCOUNT).refusal()
+        locked = lock_client(client)
+        # The leverage its category and country allow as they stand now (`categories`).
+        _leverage_offered(locked, account_type, leverage)
+        refusal = client_standing(locked, Purpose.OPEN_ACCOUNT).refusal()
         if refusal is not None:
             raise AccountNotAllowed(refusal.client_message)
         if client.account_openings.filter(status=AccountOpening.Status.PENDING).exists():
@@ -152,6 +151,69 @@ def trading_account_open(
         ) from outcome.lost
     account, _ = _opening_link(opening, outcome.answer, actor=actor, request=request)
     return account, password
+
+
+def _leverage_offered(client: Client, account_type: AccountType, leverage: int) -> None:
+    """The account type offers `leverage` and the client's leverage limit allows it."""
+    allowed = leverages_allowed(client, account_type.leverages)
+    if leverage not in account_type.leverages or not allowed:
+        offered = allowed or account_type.leverages
+        raise InvalidInput(
+            f"Choose a leverage of {', '.join(f'1:{x}' for x in offered)}.",
+            fields={"leverage": ["Not offered for this account type."]},
+        )
+    leverage_check(client, leverage)
+
+
+def trading_account_leverage_change(
+    *, account: TradingAccount, leverage: int, actor: Actor, request=None
+) -> TradingAccount:
+    """Change the account's leverage (the client in the portal, or staff): one the account type
+    offers and the client's leverage limit allows, set on the platform, then recorded and
+    audited. A leverage the product had lowered (`reach`) is the client's own choice again."""
+    account = TradingAccount.objects.select_related("client", "server", "account_type").get(
+        pk=account.pk
+    )
+    if account.status != TradingAccount.Status.ACTIVE:
+        raise AccountNotAllowed("This account is closed.")
+    if account.account_type is None:
+        raise AccountNotAllowed("This account's leverage is changed on the trading server.")
+    client = account.client
+    _leverage_offered(client, account.account_type, leverage)
+    refusal = client_standing(client, Purpose.TRADE).refusal()
+    if refusal is not None:
+        raise AccountNotAllowed(refusal.client_message)
+    if leverage == account.leverage:
+        return account
+    try:
+        platform = platform_for(account.server)
+    except PlatformError as exc:
+        raise AccountNotAllowed(NO_LEVERAGE_NOW, code=exc.code) from exc
+    try:
+        info = platform.account_update(login=account.login, leverage=leverage)
+    except PlatformError as exc:
+        raise AccountNotAllowed(NO_LEVERAGE_NOW, code=exc.code) from exc
+    finally:
+        platform.close()
+    with transaction.atomic():
+        before = account.leverage
+        TradingAccount.objects.filter(pk=account.pk).update(leverage=info.leverage)
+        PlatformRestraint.objects.filter(account=account).update(
+            leverage_cap=None, leverage_before=None
+        )
+        audit_record(
+            actor=actor,
+            action=audit_events.TRADING_ACCOUNT_LEVERAGE_CHANGED,
+            target=account,
+            subject=client,
+            evidence={"login": account.login, "from": before, "to": info.leverage},
+            request=request,
+        )
+    account.leverage = info.leverage
+    return account
+
+
+NO_LEVERAGE_NOW = "The trading server could not change the leverage right now. Please try again."
 
 
 # Errors after which the platform certainly did not act (the others leave it unknown).

@@ -130,6 +130,8 @@ MATRIX: dict[str, set[str]] = {
     "portal:account_open": {"client"},
     "portal:account": {"client"},  # then: own accounts only
     "portal:account_password": {"client"},  # then: own accounts only
+    "portal:account_leverage": {"client"},  # then: own accounts only
+    "portal:category": {"client"},
     **{
         f"finance:{name}": {"finance_officer", "compliance_officer"}
         for name in (
@@ -185,6 +187,7 @@ ALLOWED_STATUS = {
     "wallet:transfer_status": 404,
     "portal:account": 404,
     "portal:account_password": 404,
+    "portal:account_leverage": 405,
     "wallet:statement": 404,  # a new client has no wallet yet
     "finance:withdrawal": 404,
     "finance:deposit": 404,
@@ -244,6 +247,7 @@ URL_KWARGS = {
     "wallet:transfer_status": {"comment": "BO-TR-NOSUCH"},
     "portal:account": {"account_id": 999999},
     "portal:account_password": {"account_id": 999999},
+    "portal:account_leverage": {"account_id": 999999},
     "retention:flag": {"flag_id": 999999},
     "retention:action": {"flag_id": 999999},
     "finance:withdrawal": {"withdrawal_id": 999999},

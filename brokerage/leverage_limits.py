@@ -1,0 +1,88 @@
+"""Kernel selectors of the leverage limits (`brokerage.models.LeverageLimit`): what clients reads
+to cap the leverage a trading account is opened with or changed to, without importing
+compliance.
+
+    caps = class_caps(country="GB", category="retail")   # {"fx_major": Cap(30, ...), ...}
+    ceiling = account_cap(country="GB", category="retail")  # the highest class cap: 1:30
+
+A limit names a country (ISO alpha-2) or a region (`LeverageRegion`: EEA, UK, AU). For each
+instrument class the client's country of residence's own limit wins; failing one, the lowest
+of its regions' limits applies; failing both, nothing caps that class.
+
+How an account's one leverage relates to the per-class caps (docs/leverage-limits.md): an MT5
+account has a single leverage, and each class's lower cap is the platform group's margin rate
+per symbol. So the account's leverage is capped by the highest class cap (`account_cap`), the
+class caps are shown beside it, and the broker's retail groups carry the per-class margins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .intl import country_name
+from .models import LeverageLimit, LeverageRegion
+
+
+@dataclass(frozen=True)
+class Cap:
+    instrument_class: str
+    max_leverage: int
+    limit: LeverageLimit
+    jurisdiction_name: str
+
+    @property
+    def title(self) -> str:
+        """How a refusal names the limit: 'leverage limit 7 (United Kingdom, retail: FCA ...)'."""
+        return (
+            f"leverage limit {self.limit.pk} ({self.jurisdiction_name}, "
+            f"{self.limit.get_category_display().lower()}: {self.limit.basis})"
+        )
+
+
+def regions_of(country: str) -> list[LeverageRegion]:
+    country = (country or "").upper()
+    return [r for r in LeverageRegion.objects.all() if country in (r.countries or [])]
+
+
+def class_caps(*, country: str, category: str) -> dict[str, Cap]:
+    """Each capped instrument class's cap for a client of `category` residing in `country`."""
+    country = (country or "").upper()
+    if not country:
+        return {}
+    regions = {r.code: r.name for r in regions_of(country)}
+    limits = LeverageLimit.objects.filter(
+        category=category, jurisdiction__in=[country, *regions]
+    ).order_by("pk")
+    own: dict[str, Cap] = {}
+    regional: dict[str, Cap] = {}
+    for limit in limits:
+        if limit.jurisdiction == country:
+            own[limit.instrument_class] = Cap(
+                limit.instrument_class, limit.max_leverage, limit, country_name(country)
+            )
+            continue
+        cap = Cap(limit.instrument_class, limit.max_leverage, limit, regions[limit.jurisdiction])
+        held = regional.get(limit.instrument_class)
+        if held is None or cap.max_leverage < held.max_leverage:
+            regional[limit.instrument_class] = cap
+    return {**regional, **own}
+
+
+def account_cap(*, country: str, category: str) -> Cap | None:
+    """The highest leverage an account of such a client may have (the highest class cap), or
+    None when no limit applies."""
+    caps = class_caps(country=country, category=category)
+    return max(caps.values(), key=lambda c: (c.max_leverage, -c.limit.pk), default=None)
+
+
+def leverage_limit_list(*, jurisdiction: str = "", category: str = ""):
+    qs = LeverageLimit.objects.all()
+    if jurisdiction:
+        qs = qs.filter(jurisdiction=jurisdiction.upper())
+    if category:
+        qs = qs.filter(category=category)
+    return qs.order_by("jurisdiction", "category", "instrument_class")
+
+
+def leverage_region_list():
+    return LeverageRegion.objects.order_by("code")

@@ -1,0 +1,244 @@
+"""Client categories and the leverage they allow.
+
+A client is retail unless compliance decides otherwise. A client asks to be treated as a
+professional from the portal (`category_request_submit`); a compliance officer decides
+(`category_request_decide`) with the elective professional test of MiFID II (Annex II.II.1):
+at least two of three criteria met, with the evidence seen noted:
+
+- on average 10 significant transactions a quarter over the previous four quarters;
+- a financial instrument portfolio (cash included) over EUR 500,000;
+- at least one year's work in the financial sector in a role that needs knowledge of such
+  transactions.
+
+A compliance officer may also set a category directly (`client_category_set`), e.g. an
+institution as an eligible counterparty. Every change is audited, kept in the client record's
+history, told to the client by email in their language (and in their communication history),
+and reaches their trading accounts: a lower leverage cap lowers an account's leverage on the
+platform, a higher one restores what the product lowered (`clients.trading.reach`).
+
+Leverage: the kernel's limits (`brokerage.leverage_limits`) by the client's country of
+residence and category. `leverage_cap_of(client)` is the highest leverage an account may have
+(the highest class cap); `leverage_check` refuses more, naming the limit.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage.errors import DomainError, InvalidInput, NotAllowed
+from brokerage.leverage_limits import Cap, account_cap, class_caps
+from brokerage.models import ClientCategory
+from brokerage.services import Actor, audit_record
+
+from . import audit_events
+from .locks import lock_client
+from .models import CategoryRequest, Client
+from .notify import client_notify
+
+PERM = "clients.decide_category"
+CRITERIA_NEEDED = 2
+
+
+class LeverageNotAllowed(DomainError):
+    """That leverage is above what the client may have."""
+
+    code = "leverage_not_allowed"
+
+
+def leverage_caps_of(client: Client) -> dict[str, Cap]:
+    return class_caps(country=client.country, category=client.category)
+
+
+def leverage_cap_of(client: Client) -> Cap | None:
+    return account_cap(country=client.country, category=client.category)
+
+
+def leverages_allowed(client: Client, leverages) -> list[int]:
+    cap = leverage_cap_of(client)
+    return [x for x in leverages if cap is None or x <= cap.max_leverage]
+
+
+def leverage_refusal(client: Client, leverage: int) -> str | None:
+    """Why `leverage` is above what the client may have, naming the limit; None if it is not."""
+    cap = leverage_cap_of(client)
+    if cap is None or leverage <= cap.max_leverage:
+        return None
+    category = client.get_category_display().lower()
+    return (
+        f"1:{leverage} is above the 1:{cap.max_leverage} a {category} client residing in "
+        f"{cap.jurisdiction_name} may have, under {cap.title}."
+    )
+
+
+def leverage_check(client: Client, leverage: int) -> None:
+    refusal = leverage_refusal(client, leverage)
+    if refusal:
+        raise LeverageNotAllowed(refusal, fields={"leverage": [refusal]})
+
+
+def _require(actor: Actor) -> None:
+    if not isinstance(actor, str) and not actor.has_perm(PERM):
+        raise NotAllowed("Only compliance officers decide a client's category.")
+
+
+def _category(value: str) -> str:
+    if value not in ClientCategory.values:
+        raise InvalidInput(
+            "Choose a category.", fields={"category": ["Retail, professional or eligible."]}
+        )
+    return value
+
+
+@transaction.atomic
+def client_category_set(
+    *, client: Client, category: str, actor: Actor, reason: str, notify: bool = True
+) -> Client:
+    """Set the client's category (compliance); audited, the client told, accounts reconciled."""
+    from .trading.reach import platform_reach_request
+
+    _require(actor)
+    category = _category(category)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    client = lock_client(client)
+    before = client.category
+    if before == category:
+        return client
+    client.category = category
+    client.save(update_fields=["category"])
+    audit_record(
+        actor=actor,
+        action=audit_events.CLIENT_CATEGORY_CHANGED,
+        target=client,
+        reason=reason,
+        evidence={"from": before, "to": category},
+    )
+    platform_reach_request(clients=[client], reason="category changed")
+    if notify:
+        _told(client, key=f"category:{client.pk}:{timezone.now().isoformat()}", actor=actor)
+    return client
+
+
+def _told(client: Client, *, key: str, actor: Actor, refused: str = "") -> None:
+    cap = leverage_cap_of(client)
+    client_notify(
+        client,
+        email="category_decided",
+        key=key,
+        actor=actor,
+        url_name="portal:category",
+        context={
+            "category": client.get_category_display(),
+            "refused": refused,
+            "leverage": f"1:{cap.max_leverage}" if cap else "",
+        },
+        data={"category": client.category},
+    )
+
+
+@transaction.atomic
+def category_request_submit(*, client: Client, statement: str, actor: Actor) -> CategoryRequest:
+    """The client asks to be treated as a professional client."""
+    statement = (statement or "").strip()
+    if len(statement) < 20:
+        raise InvalidInput(
+            "Tell us about your trading, your portfolio and your work (a few sentences).",
+            fields={"statement": ["At least 20 characters."]},
+        )
+    client = lock_client(client)
+    if client.category != ClientCategory.RETAIL:
+        raise InvalidInput("You are already treated as a professional client.")
+    if client.category_requests.filter(status=CategoryRequest.Status.PENDING).exists():
+        raise InvalidInput("Your request is already with our compliance team.")
+    request_ = CategoryRequest.objects.create(
+        client=client, category=ClientCategory.PROFESSIONAL, statement=statement[:2000]
+    )
+    audit_record(
+        actor=actor,
+        action=audit_events.CATEGORY_REQUESTED,
+        target=request_,
+        subject=client,
+        evidence={"category": request_.category},
+    )
+    return request_
+
+
+@transaction.atomic
+def category_request_decide(
+    *,
+    category_request: CategoryRequest,
+    approve: bool,
+    trades_met: bool,
+    portfolio_met: bool,
+    experience_met: bool,
+    evidence: str,
+    reason: str,
+    actor: Actor,
+) -> CategoryRequest:
+    """A compliance officer approves (two of three criteria met, the evidence noted) or refuses
+    (with a reason) a client's request; the client is told by email either way."""
+    _require(actor)
+    lock_client(category_request.client_id)
+    req = CategoryRequest.objects.select_for_update().get(pk=category_request.pk)
+    if req.status != CategoryRequest.Status.PENDING:
+        raise InvalidInput(f"This request is already decided ({req.get_status_display()}).")
+    evidence, reason = (evidence or "").strip(), (reason or "").strip()
+    met = sum((bool(trades_met), bool(portfolio_met), bool(experience_met)))
+    errors = {}
+    if approve and met < CRITERIA_NEEDED:
+        errors["__all__"] = [
+            f"A professional client meets at least {CRITERIA_NEEDED} of the 3 criteria; "
+            f"{met} ticked."
+        ]
+    if approve and not evidence:
+        errors["evidence"] = ["Note the evidence you saw for the criteria met."]
+    if not approve and not reason:
+        errors["reason"] = ["Say why the request is refused: the client reads it."]
+    if errors:
+        raise InvalidInput("The decision is incomplete.", fields=errors)
+    req.status = CategoryRequest.Status.APPROVED if approve else CategoryRequest.Status.REFUSED
+    req.trades_met, req.portfolio_met = bool(trades_met), bool(portfolio_met)
+    req.experience_met = bool(experience_met)
+    req.evidence, req.decision_reason = evidence[:2000], reason[:500]
+    req.decided_by = None if isinstance(actor, str) else actor
+    req.decided_at = timezone.now()
+    req.save()
+    audit_record(
+        actor=actor,
+        action=(
+            audit_events.CATEGORY_REQUEST_APPROVED
+            if approve
+            else audit_events.CATEGORY_REQUEST_REFUSED
+        ),
+        target=req,
+        subject=req.client,
+        reason=reason or evidence,
+        evidence={
+            "category": req.category,
+            "trades": req.trades_met,
+            "portfolio": req.portfolio_met,
+            "experience": req.experience_met,
+            "evidence": req.evidence,
+        },
+    )
+    key = f"category_request:{req.pk}:decided"
+    if approve:
+        client_category_set(
+            client=req.client,
+            category=req.category,
+            actor=actor,
+            reason=f"category request {req.pk} approved: {evidence}"[:300],
+            notify=False,
+        )
+        _told(Client.objects.get(pk=req.client_id), key=key, actor=actor)
+    else:
+        _told(req.client, key=key, actor=actor, refused=reason)
+    return req
+
+
+def category_requests_pending():
+    return CategoryRequest.objects.filter(status=CategoryRequest.Status.PENDING).select_related(
+        "client__user"
+    )
