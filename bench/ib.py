@@ -17,6 +17,13 @@ with its opening deal; 2% held under the minimum of 60 s). Then it times:
     .venv/bin/python bench/ib.py                                   # stated scale
     .venv/bin/python bench/ib.py --deals 20000 --partners 40 --new 500   # smoke
 
+With `--overrides`, every level's plan also narrows its FX majors rate to clients' countries
+and account types (Germany +10%, the EEA region +5%, the Pro account type -10%), half the
+accounts are Pro and the clients live in six countries: the run then keys the rate table by
+account type and country class and joins each deal to them.
+
+    .venv/bin/python bench/ib.py --overrides
+
 Prints one JSON line.
 """
 
@@ -125,9 +132,14 @@ def main():
     parser.add_argument(
         "--explain", action="store_true", help="print the period run's plan (EXPLAIN ANALYZE)"
     )
+    parser.add_argument(
+        "--overrides",
+        action="store_true",
+        help="plans with rates by country, region and account type (see the module)",
+    )
     args = parser.parse_args()
 
-    from clients.models import Client, Instrument, TradingServer
+    from clients.models import AccountType, Client, Instrument, TradingServer
     from ib.engine import commissions_pay, commissions_recompute
     from ib.models import (
         ParentLink,
@@ -138,6 +150,7 @@ def main():
         PlanVersion,
         Programme,
         ReferralLink,
+        Region,
     )
 
     rng = random.Random(11)
@@ -172,6 +185,26 @@ def main():
             ]  # fmt: skip
         )
         programme = Programme.objects.create(name="Bench")
+        overrides = []
+        if args.overrides:
+            pro = AccountType.objects.create(
+                server=server, name="Pro", group="real\\pro-usd", currency="USD"
+            )
+            eea = Region.objects.get(code="EEA")
+            with connection.cursor() as cur:
+                cur.execute(
+                    "UPDATE clients_client SET country ="
+                    " (ARRAY['DE','FR','AT','GB','US','AE'])[1 + id % 6]"
+                )
+                cur.execute(
+                    "UPDATE clients_tradingaccount SET account_type_id = %s WHERE id %% 2 = 0",
+                    [pro.pk],
+                )
+            overrides = [
+                ({"country": "DE"}, Decimal("1.10")),
+                ({"region": eea}, Decimal("1.05")),
+                ({"account_type": pro}, Decimal("0.90")),
+            ]
         depth_plans = {}
         for depth in range(21):
             plan = Plan.objects.create(programme=programme, name=f"Level {depth}")
@@ -182,6 +215,15 @@ def main():
                 [
                     PlanRule(version=version, symbol_group=g, rate=rate * (25 - depth) / 25)
                     for g, rate in TOP_RATES.items()
+                ]
+                + [
+                    PlanRule(
+                        version=version,
+                        symbol_group="fx_major",
+                        rate=TOP_RATES["fx_major"] * factor * (25 - depth) / 25,
+                        **scope,
+                    )
+                    for scope, factor in overrides
                 ]  # fmt: skip
             )
             depth_plans[depth] = plan
@@ -310,6 +352,7 @@ def main():
             {
                 "bench": "ib",
                 "closed_deals": args.deals,
+                "overrides": args.overrides,
                 "partners": args.partners,
                 "max_depth": max(d for _, _, d in tree) + 1,
                 "clients": args.clients,

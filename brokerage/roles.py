@@ -102,6 +102,9 @@ ROLES: dict[str, Role] = {
                 "brokerage.add_apikey",
                 "brokerage.change_apikey",
                 "auth.view_group",
+                "ib.view_region",
+                "ib.add_region",
+                "ib.change_region",
                 "leads.view_all_leads",
                 "leads.import_leads",
                 *(

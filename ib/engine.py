@@ -47,13 +47,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection, transaction
 
+from brokerage.intl import country_name
 from clients.instruments import symbol_group_choices
-from clients.models import AccountTypeMarkup
+from clients.models import AccountType, AccountTypeMarkup
 from clients.selectors import symbol_groups
 from finance.models import FxRate
 
 from .fraud import NEW_TABLE, fraud_screen
-from .models import ParentLink, PartnerPlan, PlanRule, PlanVersion
+from .models import ParentLink, PartnerPlan, PlanRule, PlanVersion, Region
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -88,6 +89,20 @@ class Earning:
     formula: str
 
 
+@dataclass(frozen=True)
+class ClientScope:
+    """Who a deal is for, as far as a plan's rates can tell: the deal's account type (0: one no
+    rule names), the client's country of residence when the deal closed ("": none a rule
+    names) and the regions (ids) a rule names that contain it."""
+
+    account_type: int = 0
+    country: str = ""
+    regions: frozenset = frozenset()
+
+
+ANY = ClientScope()
+
+
 @dataclass
 class World:
     """Everything that prices deals: parents, plans and versions through time."""
@@ -95,10 +110,16 @@ class World:
     parents: dict[int, Timeline]
     plans: dict[int, Timeline]
     versions: dict[int, Timeline]  # plan -> version ids by valid_from (published only)
-    rules: dict[int, dict]  # version -> {(kind, "s"|"g"|"d", key): (rule id, rate)}
+    # version -> {(kind, "s"|"g"|"d", symbol or group, account type, country, region):
+    #             (rule id, rate)}; 0 and "" where a rule is not narrowed
+    rules: dict[int, dict]
     version_info: dict[int, PlanVersion]
     groups: dict[str, str]
     cuts: list
+    regions: dict[int, tuple] = field(default_factory=dict)  # id -> (name, countries)
+    account_types: dict[int, str] = field(default_factory=dict)  # id -> name
+    scoped: set = field(default_factory=set)  # versions with rules narrowed to clients
+    _levels: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, symbols) -> World:
@@ -119,6 +140,7 @@ class World:
             info[v.pk] = v
             cuts.add(v.valid_from)
         rules: dict[int, dict] = {}
+        scoped, region_ids, type_ids = set(), set(), set()
         for r in PlanRule.objects.filter(version_id__in=list(info)):
             scope = (
                 ("s", r.symbol)
@@ -127,8 +149,31 @@ class World:
                 if r.symbol_group
                 else ("d", "")
             )
-            rules.setdefault(r.version_id, {})[(r.kind, *scope)] = (r.pk, r.rate)
-        return cls(parents, plans, versions, rules, info, symbol_groups(symbols), sorted(cuts))
+            client = (r.account_type_id or 0, r.country, r.region_id or 0)
+            rules.setdefault(r.version_id, {})[(r.kind, *scope, *client)] = (r.pk, r.rate)
+            if any(client):
+                scoped.add(r.version_id)
+                region_ids.add(r.region_id or 0)
+                type_ids.add(r.account_type_id or 0)
+        regions = {
+            pk: (name, frozenset(countries))
+            for pk, name, countries in Region.objects.filter(pk__in=region_ids).values_list(
+                "pk", "name", "countries"
+            )
+        }
+        account_types = dict(AccountType.objects.filter(pk__in=type_ids).values_list("pk", "name"))
+        return cls(
+            parents,
+            plans,
+            versions,
+            rules,
+            info,
+            symbol_groups(symbols),
+            sorted(cuts),
+            regions,
+            account_types,
+            scoped,
+        )
 
     def chain(self, leaf: int, t) -> list[int]:
         """leaf, its parent, ... up to the top partner, as the tree stood at t."""
@@ -151,6 +196,61 @@ class World:
                 return versions.at(t) if versions else None
         return None
 
+    def scoped_between(self, low, high) -> bool:
+        """Whether a version with rules narrowed to clients is in force at some time of
+        [low, high]: only then are deals told apart by account type and country."""
+        for version in self.scoped:
+            info = self.version_info[version]
+            line = self.versions[info.plan_id]
+            later = [t for t in line.times if t > info.valid_from]
+            if info.valid_from <= high and (not later or min(later) > low):
+                return True
+        return False
+
+    def client_levels(self, scope: ClientScope) -> list[tuple]:
+        """The (account type, country, region) keys a rate is looked up by within one
+        instrument level, most specific first: account type + country, account type + region,
+        account type, country, region, any. Of two regions containing the country, the smaller
+        (then the one named first) is the more specific."""
+        found = self._levels.get(scope)
+        if found is None:
+            regions = sorted(
+                scope.regions, key=lambda r: (len(self.regions[r][1]), self.regions[r][0], r)
+            )
+            at, country = scope.account_type, scope.country
+            found = [
+                *([(at, country, 0)] if at and country else []),
+                *([(at, "", r) for r in regions] if at else []),
+                *([(at, "", 0)] if at else []),
+                *([(0, country, 0)] if country else []),
+                *[(0, "", r) for r in regions],
+                (0, "", 0),
+            ]
+            self._levels[scope] = found
+        return found
+
+    def country_classes(self) -> dict[str, str]:
+        """Each country a rule names, directly or through a region, -> the class deals of its
+        clients are priced by: the country itself when a rule names it, else "@" and the ids
+        of the named regions containing it. Other countries are priced as no country."""
+        named = {country for rules in self.rules.values() for *_, country, _ in rules if country}
+        used = {r for rules in self.rules.values() for *_, r in rules if r}
+        out: dict[str, str] = {country: country for country in named}
+        member: dict[str, list] = {}
+        for region in sorted(used):
+            for country in self.regions[region][1]:
+                if country not in named:
+                    member.setdefault(country, []).append(str(region))
+        out |= {country: "@" + ",".join(ids) for country, ids in member.items()}
+        return out
+
+    def scope_of(self, account_type: int, cls: str) -> ClientScope:
+        """The client scope of a deal's class (see `country_classes`)."""
+        if cls.startswith("@"):
+            return ClientScope(account_type, "", frozenset(int(r) for r in cls[1:].split(",")))
+        regions = frozenset(r for r, (_, members) in self.regions.items() if cls in members)
+        return ClientScope(account_type, cls, regions if cls else frozenset())
+
 
 def group_label(group: str) -> str:
     """ "fx_major" -> "FX majors": how staff and partners read an instrument group."""
@@ -162,20 +262,49 @@ def n(value: Decimal) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
-def rate_lookup(world: World, version: int, kind: str, symbol: str):
-    """(rule id, rate, scope) for `symbol` under `version`: symbol, then group, then default."""
+def scope_label(
+    symbol: str, group: str, account_type: str = "", country: str = "", region: str = ""
+) -> str:
+    """What a rate applies to, as staff and partners read it: "symbol XAUUSD", "FX majors,
+    account type Pro, Germany", "plan default, region EEA"."""
+    parts = [f"symbol {symbol}" if symbol else group_label(group) if group else "plan default"]
+    if account_type:
+        parts.append(f"account type {account_type}")
+    if country:
+        parts.append(country_name(country))
+    if region:
+        parts.append(f"region {region}")
+    return ", ".join(parts)
+
+
+def rate_lookup(
+    world: World, version: int, kind: str, symbol: str, scope: ClientScope = ANY, group=None
+):
+    """(rule id, rate, scope label) for `symbol` under `version`, for a deal of `scope`, or None.
+
+    The lookup order: the instrument first (the symbol, then its group, then the plan
+    default), and within each instrument level the most specific client scope
+    (`World.client_levels`: account type + country, account type + region, account type,
+    country, region, any). So a symbol's rate for any client beats its group's rate for the
+    client's country, and a country's rate beats the plan default. `group` replaces the
+    symbol's own group (a group's rate looked up without a symbol)."""
     rules = world.rules.get(version, {})
-    group = world.groups.get(symbol, "")
-    for scope, key, label in (
-        ("s", symbol, f"symbol {symbol}"),
-        ("g", group, group_label(group)),
-        ("d", "", "plan default"),
-    ):
-        if scope == "g" and not group:
+    group = world.groups.get(symbol, "") if group is None else group
+    levels = world.client_levels(scope)
+    for inst, key in (("s", symbol), ("g", group), ("d", "")):
+        if inst != "d" and not key:
             continue
-        found = rules.get((kind, scope, key))
-        if found is not None:
-            return found[0], found[1], label
+        for at, country, region in levels:
+            found = rules.get((kind, inst, key, at, country, region))
+            if found is not None:
+                label = scope_label(
+                    symbol if inst == "s" else "",
+                    group if inst == "g" else "",
+                    world.account_types.get(at, "") if at else "",
+                    country,
+                    world.regions[region][0] if region else "",
+                )
+                return found[0], found[1], label
     return None
 
 
@@ -191,10 +320,10 @@ UNITS = {
 }
 
 
-def top_rule(world: World, version: int, symbol: str, kinds=DEAL_KINDS):
+def top_rule(world: World, version: int, symbol: str, kinds=DEAL_KINDS, scope=ANY):
     """The kind and rate the top version pays for `symbol` (the first of `kinds`), or None."""
     for kind in kinds:
-        found = rate_lookup(world, version, kind, symbol)
+        found = rate_lookup(world, version, kind, symbol, scope)
         if found is not None:
             return kind, found
     return None
@@ -203,11 +332,12 @@ def top_rule(world: World, version: int, symbol: str, kinds=DEAL_KINDS):
 def pays_deals(world: World, version: int) -> bool:
     """Whether `version` has any rate paid per deal (a CPA or revenue-share plan has none: its
     deals are not unpriced)."""
-    return any(kind in DEAL_KINDS for kind, _, _ in world.rules.get(version, {}))
+    return any(key[0] in DEAL_KINDS for key in world.rules.get(version, {}))
 
 
-def earnings(world: World, leaf: int, symbol: str, t, kinds=DEAL_KINDS):
-    """What each level of `leaf`'s chain earns per unit on `symbol` at t:
+def earnings(world: World, leaf: int, symbol: str, t, kinds=DEAL_KINDS, scope: ClientScope = ANY):
+    """What each level of `leaf`'s chain earns per unit on `symbol` at t, for a deal of `scope`
+    (each level's rate looked up for the same deal, so caps hold scope by scope):
     (top version, kind, [Earning]) or (top version, None, []) when the top has no rate."""
     chain = world.chain(leaf, t)
     # The highest level with a plan (its own or inherited) prices the deal: partners above it
@@ -218,7 +348,7 @@ def earnings(world: World, leaf: int, symbol: str, t, kinds=DEAL_KINDS):
     )
     if top_version is None:
         return None, None, []
-    found = top_rule(world, top_version, symbol, kinds)
+    found = top_rule(world, top_version, symbol, kinds, scope)
     if found is None:
         return top_version, None, []
     kind, (_, top_rate, _) = found
@@ -227,7 +357,7 @@ def earnings(world: World, leaf: int, symbol: str, t, kinds=DEAL_KINDS):
     rates = []  # (level rate or None, version, rule, scope), client's IB first
     for level in range(len(chain)):
         version = world.version_of(chain, level, t)
-        hit = rate_lookup(world, version, kind, symbol) if version else None
+        hit = rate_lookup(world, version, kind, symbol, scope) if version else None
         rates.append((hit[1], version, hit[0], hit[2]) if hit else (None, version, None, ""))
     # Effective rates: each capped by every rate above it (the top's caps them all).
     caps, cap = [], top_rate
@@ -286,8 +416,53 @@ RATE_TABLE = """
 CREATE TEMP TABLE ib_rate (
     t_from timestamptz, t_to timestamptz, leaf bigint, symbol text, partner_id bigint,
     tier smallint, kind text, rate numeric, version_id bigint, rule_id bigint, why text,
-    currency text, entry text, min_hold integer, self_trading boolean
+    currency text, entry text, min_hold integer, self_trading boolean, atc bigint, cc text
 ) ON COMMIT DROP
+"""
+
+# Only when a version in force in the window narrows a rate to account types or countries
+# (`World.scoped_between`): which accounts are of a type a rule names (ib_acct), and each
+# client's country class (`World.country_classes`) through time (ib_where): from the client's
+# history (simple_history), the first known country back to the start of time and the current
+# one from the last change on; a client without history rows by its current country.
+SCOPE_TABLES = """
+CREATE TEMP TABLE ib_acct ON COMMIT DROP AS
+SELECT id AS account_id, account_type_id AS atc FROM clients_tradingaccount
+ WHERE account_type_id = ANY(%s);
+CREATE UNIQUE INDEX ON ib_acct (account_id);
+CREATE TEMP TABLE ib_where ON COMMIT DROP AS
+SELECT x.client_id, c.cc, x.t_from, x.t_to FROM (
+    SELECT h.id AS client_id,
+           CASE WHEN lead(h.history_date) OVER w IS NULL THEN k.country ELSE h.country END
+               AS country,
+           CASE WHEN lag(h.history_date) OVER w IS NULL THEN '-infinity'::timestamptz
+                ELSE h.history_date END AS t_from,
+           coalesce(lead(h.history_date) OVER w, 'infinity') AS t_to
+      FROM clients_historicalclient h JOIN clients_client k ON k.id = h.id
+    WINDOW w AS (PARTITION BY h.id ORDER BY h.history_date, h.history_id)) x
+  JOIN ib_cc c ON c.country = x.country
+UNION ALL
+SELECT k.id, c.cc, '-infinity', 'infinity' FROM clients_client k
+  JOIN ib_cc c ON c.country = k.country
+ WHERE NOT EXISTS (SELECT 1 FROM clients_historicalclient h WHERE h.id = k.id);
+CREATE INDEX ON ib_where (client_id, t_from);
+ANALYZE ib_acct, ib_where
+"""
+# A deal's account type class and country class (0 and "": none a rule names).
+DEAL_ATC = "coalesce((SELECT a.atc FROM ib_acct a WHERE a.account_id = d.account_id), 0)"
+DEAL_CC = (
+    "coalesce((SELECT w.cc FROM ib_where w WHERE w.client_id = d.client_id"
+    " AND w.t_from <= d.time AND d.time < w.t_to LIMIT 1), '')"
+)
+
+SCOPED_PAIRS_SQL = """
+SELECT r.partner_id, d.symbol, coalesce(a.atc, 0), coalesce(w.cc, '')
+  FROM clients_deal d
+  JOIN ib_ref r ON r.client_id = d.client_id AND d.time >= r.t_from AND d.time < r.t_to
+  LEFT JOIN ib_acct a ON a.account_id = d.account_id
+  LEFT JOIN ib_where w ON w.client_id = d.client_id AND d.time >= w.t_from AND d.time < w.t_to
+ WHERE {window} AND d.action IN (0, 1) AND d.volume > 0
+ GROUP BY 1, 2, 3, 4
 """
 
 PAIRS_SQL = """
@@ -343,13 +518,13 @@ SELECT y.id, y.time, y.client_id, y.partner_id, y.tier, 'commission', y.version_
                -- the client's IB when the deal closed
                (SELECT r.partner_id FROM ib_ref r
                  WHERE r.client_id = d.client_id AND r.t_from <= d.time AND d.time < r.t_to
-                 LIMIT 1) AS leaf
+                 LIMIT 1) AS leaf{scope_columns}
           FROM clients_deal d
          WHERE {window} AND d.action IN (0, 1) AND d.volume > 0 AND d.removed_at IS NULL
            AND d.account_id NOT IN (SELECT id FROM clients_tradingaccount
                                      WHERE "group" ILIKE 'demo%%')
         OFFSET 0) d
-      JOIN ib_rate x ON x.leaf = d.leaf AND x.symbol = d.symbol
+      JOIN ib_rate x ON x.leaf = d.leaf AND x.symbol = d.symbol{scope_join}
                     AND d.time >= x.t_from AND d.time < x.t_to
      WHERE (x.entry = 'both' OR (x.entry = 'out' AND d.entry IN (1, 2, 3))
             OR (x.entry = 'in' AND d.entry IN (0, 2)))
@@ -388,16 +563,23 @@ MARKUP = (
     " ON a.account_type_id = m.account_type_id"
     " WHERE a.id = d.account_id AND m.symbol = d.symbol AND m.currency = x.currency)"
 )
-LINES_SELECT = (
+LINES_BODY = (
     LINES_TEXT.replace("{vol}", VOLUME).replace("{closed}", CLOSED).replace("{markup}", MARKUP)
 )
+# Deals told apart by account type and country (a version in the window narrows a rate to
+# them): each deal's classes worked out once, joined to the rate table keyed by them too.
+SCOPE_COLUMNS = f",\n               {DEAL_ATC} AS atc,\n               {DEAL_CC} AS cc"
+SCOPE_JOIN = " AND x.atc = d.atc AND x.cc = d.cc"
+LINES_SELECT = LINES_BODY.replace("{scope_columns}", "").replace("{scope_join}", "")
+LINES_SELECT_SCOPED = LINES_BODY.replace("{scope_columns}", SCOPE_COLUMNS).replace(
+    "{scope_join}", SCOPE_JOIN
+)
 
-LINES_SQL = (
-    "WITH ins AS (INSERT INTO ib_commissionline ("
-    + COLUMNS
-    + ")"
-    + LINES_SELECT
-    + """ON CONFLICT (deal_id, partner_id, tier, kind, revision) WHERE deal_id IS NOT NULL
+
+# The lines written once (`ON CONFLICT DO NOTHING`), the (client, partner, day) groups the
+# fraud checks read gathered in ib_new; answers (count, versions paid).
+INSERT_HEAD = "WITH ins AS (INSERT INTO ib_commissionline (" + COLUMNS + ")"
+INSERT_TAIL = """ON CONFLICT (deal_id, partner_id, tier, kind, revision) WHERE deal_id IS NOT NULL
 DO NOTHING
 RETURNING version_id, client_id, partner_id, tier, deal_time
 ), new AS (
@@ -408,7 +590,9 @@ SELECT client_id, partner_id, max(tier), date_trunc('day', deal_time), min(deal_
 )
 SELECT count(*), array_agg(DISTINCT version_id) FROM ins
 """
-)
+LINES_SQL = INSERT_HEAD + LINES_SELECT + INSERT_TAIL
+LINES_SQL_SCOPED = INSERT_HEAD + LINES_SELECT_SCOPED + INSERT_TAIL
+
 
 MARKUP_TABLE = """
 CREATE TEMP TABLE ib_markup (
@@ -444,10 +628,14 @@ SELECT d.id, u.leaf, u.version_id, d.symbol, now()
   FROM clients_deal d
   JOIN ib_ref r ON r.client_id = d.client_id AND d.time >= r.t_from AND d.time < r.t_to
   JOIN ib_unpriced u ON u.leaf = r.partner_id AND u.symbol = d.symbol
-                    AND d.time >= u.t_from AND d.time < u.t_to
+                    AND d.time >= u.t_from AND d.time < u.t_to{scope}
  WHERE {window} AND d.action IN (0, 1) AND d.volume > 0
 ON CONFLICT (deal_id, partner_id) DO NOTHING
 """
+UNPRICED_PLAIN = UNPRICED_SQL.replace("{scope}", "")
+UNPRICED_SCOPED = UNPRICED_SQL.replace(
+    "{scope}", f"\n                    AND u.atc = {DEAL_ATC} AND u.cc = {DEAL_CC}"
+)
 
 
 class _Clock:
@@ -479,11 +667,29 @@ def _bounds(cur, deal_ids, start, end):
     return low, high
 
 
-def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bool:
+@dataclass(frozen=True)
+class Prepared:
+    """A run's queries over the temporary tables `_prepare` made: the window's lines (a
+    SELECT of COLUMNS) and the unpriced deals' INSERT, each still to be given the window."""
+
+    lines: str
+    insert: str  # the lines written (`LINES_SQL`)
+    unpriced: str
+    scoped: bool
+
+
+def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> Prepared | None:
     """The temporary tables a run joins deals with: the referrals through time (ib_ref), the
-    rate table (ib_rate) and the unpriced (leaf, symbol) pairs (ib_unpriced). False when no
-    deal of the window has an IB."""
-    cur.execute("DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced, ib_new, ib_markup")
+    rate table (ib_rate) and the unpriced (leaf, symbol) pairs (ib_unpriced), keyed by account
+    type and country class too when a version in force in the window narrows a rate to them
+    (ib_acct, ib_cc, ib_where). None when no deal of the window has an IB.
+
+    The engine's run, `ib_recompute`, a dispute's recompute and the plan editor's preview all
+    price deals through it and the queries it answers: one lookup, never a copy."""
+    cur.execute(
+        "DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced, ib_new, ib_markup, ib_acct, ib_cc,"
+        " ib_where"
+    )
     cur.execute("SET LOCAL work_mem = '256MB'")  # the period's joins sort in memory
     if deal_ids is not None:
         # A sync pass's deals: no JIT. Compiling the lines' query took about 4 s, longer than
@@ -496,9 +702,23 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
     pairs = cur.fetchall()
     clock.lap("pairs")
     if not pairs:
-        return False
+        return None
     low, high = _bounds(cur, deal_ids, start, end)
     world = World.load({symbol for _, symbol in pairs})
+    scoped = world.scoped_between(low, high)
+    if scoped:
+        classes = world.country_classes()
+        cur.execute("CREATE TEMP TABLE ib_cc (country text PRIMARY KEY, cc text) ON COMMIT DROP")
+        with cur.cursor.copy("COPY ib_cc FROM STDIN") as copy:
+            for row in classes.items():
+                copy.write_row(row)
+        for i, statement in enumerate(SCOPE_TABLES.split(";")):
+            cur.execute(statement, [sorted(world.account_types)] if i == 0 else None)
+        cur.execute(SCOPED_PAIRS_SQL.format(window=window), wparams)
+        keys = [(leaf, symbol, atc, cc) for leaf, symbol, atc, cc in cur.fetchall()]
+        clock.lap("scoped_pairs")
+    else:
+        keys = [(leaf, symbol, 0, "") for leaf, symbol in pairs]
     edges = [low] + [t for t in world.cuts if low < t <= high] + [high]
     segments = [
         (FAR_PAST if i == 0 else a, FAR_FUTURE if i == len(edges) - 2 else b)
@@ -507,13 +727,14 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
     rate_rows, unpriced_rows, markup = [], [], False
     for t_from, t_to in segments:
         at = max(t_from, low)
-        for leaf, symbol in pairs:
-            version, kind, earned = earnings(world, leaf, symbol, at)
+        for leaf, symbol, atc, cc in keys:
+            scope = world.scope_of(atc, cc) if scoped else ANY
+            version, kind, earned = earnings(world, leaf, symbol, at, scope=scope)
             if version is None:
                 continue  # no plan anywhere up the tree: nobody is paid, nothing to report
             if kind is None:
                 if pays_deals(world, version):
-                    unpriced_rows.append((t_from, t_to, leaf, symbol, version))
+                    unpriced_rows.append((t_from, t_to, leaf, symbol, version, atc, cc))
                 continue
             info = world.version_info[version]
             unit = "per lot" if kind == PlanRule.Kind.PER_LOT else "%"
@@ -536,13 +757,15 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
                         info.entry,
                         info.min_hold_seconds,
                         info.self_trading,
+                        atc,
+                        cc,
                     )
                 )
     clock.lap("rates")
     cur.execute(RATE_TABLE)
     cur.execute(
         "CREATE TEMP TABLE ib_unpriced (t_from timestamptz, t_to timestamptz, leaf bigint,"
-        " symbol text, version_id bigint) ON COMMIT DROP"
+        " symbol text, version_id bigint, atc bigint, cc text) ON COMMIT DROP"
     )
     raw = cur.cursor
     with raw.copy("COPY ib_rate FROM STDIN") as copy:
@@ -559,7 +782,9 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> bo
             for row in markups:
                 copy.write_row(row)
     clock.lap("rate_table")
-    return True
+    if scoped:
+        return Prepared(LINES_SELECT_SCOPED, LINES_SQL_SCOPED, UNPRICED_SCOPED, True)
+    return Prepared(LINES_SELECT, LINES_SQL, UNPRICED_PLAIN, False)
 
 
 def commissions_pay(*, deal_ids=None, start=None, end=None) -> dict:
@@ -599,10 +824,11 @@ def _pay(*, deal_ids=None, start=None, end=None, shard=None) -> dict:
     window, wparams = _window(deal_ids, start, end, shard)
     clock = _Clock()
     with connection.cursor() as cur:
-        if not _prepare(cur, window, wparams, deal_ids, start, end, clock):
+        prepared = _prepare(cur, window, wparams, deal_ids, start, end, clock)
+        if prepared is None:
             return {"lines": 0, "withheld": 0, "unpriced": 0}
         cur.execute(NEW_TABLE)
-        cur.execute(LINES_SQL.format(window=window), wparams)
+        cur.execute(prepared.insert.format(window=window), wparams)
         lines, paid_versions = cur.fetchone()
         clock.lap("lines")
         withheld = 0
@@ -613,7 +839,7 @@ def _pay(*, deal_ids=None, start=None, end=None, shard=None) -> dict:
         cur.execute("SELECT count(*) FROM ib_unpriced")
         unpriced = 0
         if cur.fetchone()[0]:
-            cur.execute(UNPRICED_SQL.format(window=window), wparams)
+            cur.execute(prepared.unpriced.format(window=window), wparams)
             unpriced = max(cur.rowcount, 0)
         if lines:  # versions locked in one order: shards running at once never deadlock
             cur.execute(
@@ -621,7 +847,10 @@ def _pay(*, deal_ids=None, start=None, end=None, shard=None) -> dict:
                 " ib_planversion WHERE id = ANY(%s) AND NOT paid_lines ORDER BY id FOR UPDATE)",
                 [paid_versions],
             )
-        cur.execute("DROP TABLE ib_ref, ib_rate, ib_unpriced, ib_new, ib_markup")
+        cur.execute(
+            "DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced, ib_new, ib_markup, ib_acct,"
+            " ib_cc, ib_where"
+        )
         clock.lap("rest")
     return {"lines": lines, "withheld": withheld, "unpriced": unpriced, "seconds": clock.laps}
 
@@ -683,13 +912,15 @@ def commissions_recompute(*, start, end, partner_id: int | None = None, limit: i
     with transaction.atomic(), connection.cursor() as cur:
         again = "deal_id IS NOT NULL" + (" AND partner_id = %s" if partner_id else "")
         aparams = [partner_id] if partner_id else []
-        if _prepare(cur, window, wparams, None, start, end, _Clock()):
+        prepared = _prepare(cur, window, wparams, None, start, end, _Clock())
+        if prepared is not None:
             cur.execute(
                 "CREATE TEMP TABLE ib_again ON COMMIT DROP AS SELECT * FROM ib_commissionline"
                 " WITH NO DATA"
             )
             cur.execute(
-                f"INSERT INTO ib_again ({COLUMNS}) " + LINES_SELECT.format(window=window), wparams
+                f"INSERT INTO ib_again ({COLUMNS}) " + prepared.lines.format(window=window),
+                wparams,
             )
         else:
             cur.execute(
@@ -738,9 +969,10 @@ def deal_recompute(*, deal_id: int, partner_id: int) -> list[dict]:
     window, wparams = _window([deal_id], None, None)
     with transaction.atomic(), connection.cursor() as cur:
         rows = []
-        if _prepare(cur, window, wparams, [deal_id], None, None, _Clock()):
+        prepared = _prepare(cur, window, wparams, [deal_id], None, None, _Clock())
+        if prepared is not None:
             cur.execute(
-                DEAL_AGAIN.format(lines=LINES_SELECT.format(window=window)),
+                DEAL_AGAIN.format(lines=prepared.lines.format(window=window)),
                 [*wparams, partner_id],
             )
             names = [c.name for c in cur.description]

@@ -1,11 +1,14 @@
 """The plan editor's forms: a programme, a plan, and a new version with its rates (rows of
-kind, scope and rate, and a CPA's terms)."""
+kind, scope and rate, and a CPA's terms). A row's scope: a symbol or a group (or neither), an
+account type (or any) and where the client lives (a country, a region, or anywhere)."""
 
 from django import forms
 
+from brokerage.intl import country_choices
 from clients.instruments import symbol_group_choices
+from clients.models import AccountType
 
-from .models import PlanRule, PlanVersion, Programme
+from .models import PlanRule, PlanVersion, Programme, Region
 
 RULE_ROWS = 8
 
@@ -65,7 +68,7 @@ def rule_rows(data=None, rules=()) -> list[dict]:
     if data is not None:
         for i in range(RULE_ROWS * 8):
             row = {name: data.get(f"rule-{i}-{name}", "").strip()[:40] for name in _ALL}
-            if any(row[name] for name in ("rate", "symbol", "symbol_group")):
+            if any(row[name] for name in _SCOPE):
                 rows.append(row)
     else:
         for rule in rules:
@@ -74,6 +77,12 @@ def rule_rows(data=None, rules=()) -> list[dict]:
                     "kind": rule.kind,
                     "symbol_group": rule.symbol_group,
                     "symbol": rule.symbol,
+                    "account_type": str(rule.account_type_id or ""),
+                    "where": f"country:{rule.country}"
+                    if rule.country
+                    else f"region:{rule.region_id}"
+                    if rule.region_id
+                    else "",
                     "rate": _plain(rule.rate),
                     **{name: _plain(getattr(rule, name)) for name in CPA_FIELDS},
                 }
@@ -86,12 +95,20 @@ def rule_rows(data=None, rules=()) -> list[dict]:
 
 
 def rules_from(rows: list[dict]) -> list[dict]:
-    """The rows a manager filled, as `plan_version_create` takes them."""
-    return [
-        {name: value for name, value in row.items() if name != "terms" and value != ""}
-        for row in rows
-        if row.get("rate") or row.get("symbol") or row.get("symbol_group")
-    ]
+    """The rows a manager filled, as `plan_version_create` takes them ("where" becomes a
+    country or a region)."""
+    rules = []
+    for row in rows:
+        if not any(row.get(name) for name in _SCOPE):
+            continue
+        rule = {k: v for k, v in row.items() if k not in ("terms", "where") and v != ""}
+        what, _, value = row.get("where", "").partition(":")
+        if what in ("country", "region") and value:
+            rule[what] = value
+        elif row.get("where"):
+            rule["region"] = row["where"]  # not one the page offers: refused as unknown
+        rules.append(rule)
+    return rules
 
 
 def _plain(value) -> str:
@@ -100,9 +117,22 @@ def _plain(value) -> str:
     return f"{value.normalize():f}" if hasattr(value, "normalize") else str(value)
 
 
-_ALL = ("kind", "symbol_group", "symbol", "rate", *CPA_FIELDS)
+_ALL = ("kind", "symbol_group", "symbol", "account_type", "where", "rate", *CPA_FIELDS)
+_SCOPE = ("rate", "symbol", "symbol_group", "account_type", "where")
 KIND_CHOICES = PlanRule.Kind.choices
 
 
 def group_choices() -> list[tuple[str, str]]:
     return [("", "Plan default (every symbol)"), *symbol_group_choices()]
+
+
+def account_type_choices() -> list[tuple[str, str]]:
+    types = AccountType.objects.select_related("server").order_by("server__name", "order", "name")
+    return [("", "Any account type"), *((str(t.pk), str(t)) for t in types)]
+
+
+def where_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Where the client lives, grouped: anywhere, the regions, the countries."""
+    regions = [(f"region:{r.pk}", f"{r.name} ({r.code})") for r in Region.objects.all()]
+    countries = [(f"country:{code}", name) for code, name in country_choices()]
+    return [("", [("", "Anywhere")]), ("Regions", regions), ("Countries", countries)]

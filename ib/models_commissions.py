@@ -7,7 +7,9 @@ commission lines the engine writes (imported by `ib.models`).
   does the database). A deal is paid by the version in force at the deal's close time.
 - A version's `PlanRule`s are rates: per lot, or a percentage of the commission the client
   paid, for one symbol, a symbol group, or by default (looked up in that order; a symbol with
-  no rate at all is reported as unpriced, never paid as zero).
+  no rate at all is reported as unpriced, never paid as zero). A rule may also be narrowed to
+  the deal's account type and to the client's country or `Region` (a named set of countries);
+  within each instrument level the most specific of those wins (`ib.engine.rate_lookup`).
 - `PartnerPlan` attaches a plan to a partner from a time (inherited down the tree unless a
   sub-IB has its own); `ParentLink` and `ReferralLink` keep the tree and the client's IB as
   they stood at any moment, so a deal is paid by the tree of its close time.
@@ -22,6 +24,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -131,6 +135,30 @@ class PlanVersion(models.Model):
         return f"{self.plan} v{self.number}"
 
 
+class Region(models.Model):
+    """A named set of countries a plan's rate can be narrowed to (EEA, LATAM, GCC ...), kept by
+    IB managers in admin. Its countries are fixed once a version that pays by it has paid a
+    line (`ib.plans.region_save`), so a closed period reproduces."""
+
+    code = models.CharField(
+        max_length=20,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Z0-9_-]{2,20}$", "2-20 of A-Z, 0-9, _ and -.")],
+        help_text="A short name, e.g. EEA.",
+    )
+    name = models.CharField(max_length=100)
+    countries = ArrayField(
+        models.CharField(max_length=2), default=list, help_text="ISO 3166-1 alpha-2 codes."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
 class PlanRule(models.Model):
     class Kind(models.TextChoices):
         PER_LOT = "per_lot", "Amount per lot"
@@ -144,6 +172,27 @@ class PlanRule(models.Model):
     symbol = models.CharField(max_length=32, blank=True, help_text="A canonical symbol, or empty.")
     symbol_group = models.CharField(
         max_length=20, blank=True, help_text="An instrument group, or empty (with no symbol)."
+    )
+    # Narrower than the instrument: the deal's trading account type, and the client's country
+    # of residence (as it stood when the deal closed) or a region containing it.
+    account_type = models.ForeignKey(
+        "clients.AccountType",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Only deals on this account type, or empty.",
+    )
+    country = models.CharField(
+        max_length=2, blank=True, help_text="Only clients resident here (ISO 3166-1), or empty."
+    )
+    region = models.ForeignKey(
+        Region,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rules",
+        help_text="Only clients resident in this region, or empty (with no country).",
     )
     rate = models.DecimalField(
         **RATE,
@@ -161,7 +210,21 @@ class PlanRule(models.Model):
         ordering = ["version", "symbol", "symbol_group", "kind"]
         constraints = [
             models.UniqueConstraint(
-                fields=["version", "kind", "symbol", "symbol_group"], name="ib_planrule_unique"
+                fields=[
+                    "version",
+                    "kind",
+                    "symbol",
+                    "symbol_group",
+                    "account_type",
+                    "country",
+                    "region",
+                ],
+                name="ib_planrule_unique_scope",
+                nulls_distinct=False,
+            ),  # fmt: skip
+            models.CheckConstraint(
+                condition=Q(country="") | Q(region__isnull=True),
+                name="ib_planrule_country_or_region",
             ),
             models.CheckConstraint(condition=Q(rate__gte=0), name="ib_planrule_rate_ge_0"),
             models.CheckConstraint(
@@ -170,17 +233,20 @@ class PlanRule(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} {self.symbol or self.symbol_group or 'default'}"
+        return f"{self.get_kind_display()} {self.scope}"
 
     @property
     def scope(self) -> str:
-        if self.symbol:
-            return f"symbol {self.symbol}"
-        if self.symbol_group:
-            from clients.instruments import symbol_group_choices
+        """What the rule applies to, in words: "FX majors, account type Pro, Germany"."""
+        from .engine import scope_label
 
-            return dict(symbol_group_choices()).get(self.symbol_group, self.symbol_group)
-        return "plan default"
+        return scope_label(
+            self.symbol,
+            self.symbol_group,
+            self.account_type.name if self.account_type_id else "",
+            self.country,
+            self.region.name if self.region_id else "",
+        )
 
 
 class PartnerPlan(models.Model):

@@ -5,8 +5,9 @@ Every write is audited in its transaction. The rules that make commissions indis
 - a version is a draft until published; a published version that has paid a line is
   immutable (refused here, and by the database: migration ib 0007);
 - a version comes into force at `valid_from`, never before the newest deal its plan has paid;
-- a sub-IB's plan never pays more than its parent's for any symbol (checked when set; the
-  engine caps it anyway);
+- a sub-IB's plan never pays more than its parent's for any symbol, account type and country
+  (checked when set, scope by scope; the engine caps it anyway, deal by deal);
+- a region's countries are fixed once a version pricing by it has paid a line;
 - the tree cannot have a cycle (checked under a lock that serialises moves); a move, like a
   client's re-attribution, takes effect from the moment given (now by default), and earlier
   deals stay paid by the tree they closed under.
@@ -17,14 +18,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.intl import is_country
 from brokerage.services import Actor, audit_record
+from clients.models import AccountType
 
 from . import audit_events
-from .engine import World, group_label, rate_lookup
+from .engine import ANY, World, group_label, rate_lookup
 from .engine import n as plain
 from .models import (
     CommissionLine,
@@ -36,6 +40,7 @@ from .models import (
     PlanVersion,
     Programme,
     ReferralLink,
+    Region,
 )
 from .permissions import actor_label, require_manager
 
@@ -83,7 +88,10 @@ def _client_terms(rule: dict, kind: str, scope: str, n: int) -> dict:
     if kind not in PER_CLIENT_KINDS:
         return {}
     if scope:
-        raise InvalidInput(f"Rate {n}: a CPA or revenue share is for the whole plan, not a symbol.")
+        raise InvalidInput(
+            f"Rate {n}: a CPA or revenue share is for the whole plan, not a symbol, an account "
+            "type or a country."
+        )
     if kind != PlanRule.Kind.CPA:
         return {}
     terms = {}
@@ -106,6 +114,29 @@ def _client_terms(rule: dict, kind: str, scope: str, n: int) -> dict:
     return terms
 
 
+def _client_scope(rule: dict, n: int):
+    """The account type, country and region a rule is narrowed to (checked), each or None."""
+    account_type = rule.get("account_type") or None
+    if account_type is not None and not isinstance(account_type, AccountType):
+        try:
+            account_type = AccountType.objects.get(pk=int(account_type))
+        except (AccountType.DoesNotExist, TypeError, ValueError):
+            raise InvalidInput(f"Rate {n}: no such account type.") from None
+    country = str(rule.get("country") or "").strip().upper()
+    if country and not is_country(country):
+        raise InvalidInput(f"Rate {n}: {country!r} is not a country (a two-letter ISO code).")
+    region = rule.get("region") or None
+    if region is not None and not isinstance(region, Region):
+        raw = str(region).strip()
+        found = Region.objects.filter(pk=int(raw)) if raw.isdigit() else Region.objects.none()
+        region = found.first() or Region.objects.filter(code__iexact=raw).first()
+        if region is None:
+            raise InvalidInput(f"Rate {n}: no such region ({raw}).")
+    if country and region:
+        raise InvalidInput(f"Rate {n}: a country or a region, not both.")
+    return account_type, country, region
+
+
 @transaction.atomic
 def plan_version_create(
     *,
@@ -122,8 +153,9 @@ def plan_version_create(
     publish: bool = False,
 ) -> PlanVersion:
     """A new draft version of `plan` with its rules: dicts of kind (per_lot, pct_commission,
-    pct_markup, cpa, revshare), symbol or symbol_group (or neither: the default), rate, and for
-    a CPA its terms (min_deposit, min_lots, within_days, clawback_days)."""
+    pct_markup, cpa, revshare), symbol or symbol_group (or neither: the default), optionally
+    narrowed to an account_type (id) and a country (ISO code) or a region (id or code), rate,
+    and for a CPA its terms (min_deposit, min_lots, within_days, clawback_days)."""
     require_manager(actor)
     if entry not in PlanVersion.Entry.values:
         raise InvalidInput("Choose which deals are paid.", fields={"entry": ["Unknown."]})
@@ -156,19 +188,32 @@ def plan_version_create(
         group = (rule.get("symbol_group") or "").strip()
         if symbol and group:
             raise InvalidInput(f"Rate {n}: a symbol or a group, not both.")
-        if (kind, symbol, group) in seen:
-            raise InvalidInput(f"Rate {n}: {symbol or group or 'the default'} is set twice.")
-        seen.add((kind, symbol, group))
+        account_type, country, region = _client_scope(rule, n)
+        key = (kind, symbol, group, account_type, country, region)
+        if key in seen:
+            what = PlanRule(
+                symbol=symbol,
+                symbol_group=group,
+                account_type=account_type,
+                country=country,
+                region=region,
+            ).scope
+            raise InvalidInput(f"Rate {n}: {what} is set twice for this kind.")
+        seen.add(key)
         rate = _rate(rule.get("rate"), f"Rate {n}")
         if kind in PERCENT_KINDS and rate > 100:
             raise InvalidInput(f"Rate {n}: a percent is at most 100.")
+        narrowed = symbol or group or account_type or country or region
         PlanRule.objects.create(
             version=version,
             kind=kind,
             symbol=symbol,
             symbol_group=group,
+            account_type=account_type,
+            country=country,
+            region=region,
             rate=rate,
-            **_client_terms(rule, kind, symbol or group, n),
+            **_client_terms(rule, kind, narrowed, n),
         )
     audit_record(
         actor=actor,
@@ -226,8 +271,21 @@ def paid_since_check(at: datetime, lines) -> None:
         )
 
 
+def _client_scopes(world: World) -> list:
+    """Every kind of client the world's rules tell apart: each account type a rule names (or
+    none) with each country class (or none)."""
+    classes = {"", *world.country_classes().values()}
+    return [
+        world.scope_of(at, cls)
+        for at in (0, *sorted(world.account_types))
+        for cls in sorted(classes)
+    ]
+
+
 def _caps_problem(partner: Partner, plan: Plan, at: datetime) -> str | None:
-    """Why `plan` would pay `partner` more than its parent's plan pays, or None."""
+    """Why `plan` would pay `partner` more than its parent's plan pays, or None: each rule is
+    compared with the parent's rate for the same instrument and the same client scope (account
+    type, country, region), wherever the rule is the one the lookup finds."""
     partner = Partner.objects.get(pk=partner.pk)
     if partner.parent_id is None:
         return None
@@ -239,20 +297,28 @@ def _caps_problem(partner: Partner, plan: Plan, at: datetime) -> str | None:
     parent_version = world.version_of(world.chain(partner.parent_id, at), 0, at)
     if parent_version is None:
         return "the parent partner has no plan"
-    for rule in version.rules.all():
-        symbol = rule.symbol or ""
-        if rule.symbol_group and not symbol:
+    scopes = _client_scopes(world)
+    for rule in version.rules.select_related("account_type", "region"):
+        if rule.symbol:
+            instruments = [(rule.symbol, None)]
+        elif rule.symbol_group:
             symbols = [s for s, g in world.groups.items() if g == rule.symbol_group]
-            parent = [rate_lookup(world, parent_version, rule.kind, s) for s in symbols] or [
-                world.rules.get(parent_version, {}).get((rule.kind, "g", rule.symbol_group))
-                or world.rules.get(parent_version, {}).get((rule.kind, "d", ""))
-            ]
+            instruments = [(s, None) for s in symbols] or [("", rule.symbol_group)]
         else:
-            parent = [rate_lookup(world, parent_version, rule.kind, symbol)]
-        for found in parent:
-            cap = found[1] if found else Decimal(0)
-            if rule.rate > cap:
-                return f"{rule} pays {rule.rate}, more than the parent's {cap}"
+            instruments = [("", "")]
+        for symbol, group in instruments:
+            for scope in scopes:
+                own = rate_lookup(world, version.pk, rule.kind, symbol, scope, group)
+                if own is None or own[0] != rule.pk:
+                    continue  # another rule of the plan prices this scope
+                found = rate_lookup(world, parent_version, rule.kind, symbol, scope, group)
+                cap = found[1] if found else Decimal(0)
+                if rule.rate > cap:
+                    where = f" ({found[2]})" if found and scope != ANY else ""
+                    return (
+                        f"{rule} pays {plain(rule.rate)}, more than the parent's "
+                        f"{plain(cap)}{where}"
+                    )
     return None
 
 
@@ -383,8 +449,8 @@ def own_rates(partner: Partner, at=None) -> list[tuple[str, str, Decimal]]:
     rules = world.rules.get(version, {})
     found = [
         (key, group_label(key) if scope == "g" else "Everything else (plan default)", rate)
-        for (kind, scope, key), (_, rate) in rules.items()
-        if kind == PlanRule.Kind.PER_LOT and scope in ("g", "d")
+        for (kind, scope, key, *client), (_, rate) in rules.items()
+        if kind == PlanRule.Kind.PER_LOT and scope in ("g", "d") and not any(client)
     ]
     return sorted(found, key=lambda r: (r[0] == "", r[1]))
 
@@ -448,3 +514,77 @@ def sub_ib_rates_set(*, parent: Partner, sub: Partner, rates: dict, actor) -> Pa
         },
     )
     return link
+
+
+# --- Regions ---------------------------------------------------------------------------------
+
+
+def region_countries(raw) -> list[str]:
+    """A region's countries from a list or text ("DE, FR AT"), checked, sorted, once each."""
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw or [])
+    countries, unknown = set(), []
+    for item in items:
+        code = str(item).strip().upper()
+        if is_country(code):
+            countries.add(code)
+        elif code:
+            unknown.append(code)
+    if unknown:
+        raise InvalidInput(
+            f"Not countries (two-letter ISO codes): {', '.join(unknown)}.",
+            fields={"countries": ["Unknown codes."]},
+        )
+    if not countries:
+        raise InvalidInput("A region has at least one country.", fields={"countries": ["Empty."]})
+    return sorted(countries)
+
+
+def region_change_check(region: Region | None, countries: list[str]) -> None:
+    """A region's countries are fixed once a version pricing by it has paid a line (the lines
+    it paid must reproduce): make another region and a new version instead."""
+    if region is None or region.pk is None:
+        return
+    before = Region.objects.filter(pk=region.pk).values_list("countries", flat=True).first()
+    if sorted(before or []) == countries:
+        return
+    if PlanRule.objects.filter(region_id=region.pk, version__paid_lines=True).exists():
+        raise InvalidInput(
+            f"{region.name} prices plan versions that have paid lines: its countries cannot "
+            "change. Make a new region and a new plan version with it.",
+            fields={"countries": ["In use by paid versions."]},
+        )
+
+
+@transaction.atomic
+def region_save(
+    *, actor: Actor, code: str, name: str, countries, region: Region | None = None
+) -> Region:
+    """Make or change a region (ops admins in admin, or IB managers), audited."""
+    if not isinstance(actor, str) and not (
+        actor.has_perm("ib.change_region") or actor.has_perm("ib.manage_commissions")
+    ):
+        raise NotAllowed("Only ops admins and IB managers change regions.")
+    code = (code or "").strip().upper()
+    name = " ".join((name or "").split())
+    if not name:
+        raise InvalidInput("Give the region a name.", fields={"name": ["Required."]})
+    members = region_countries(countries)
+    region_change_check(region, members)
+    before = sorted(region.countries) if region is not None and region.pk else None
+    if region is None:
+        region = Region()
+    region.code, region.name, region.countries = code, name[:100], members
+    try:
+        region.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(
+            "The region cannot be saved: " + " ".join(exc.messages), fields=exc.message_dict
+        ) from None
+    region.save()
+    audit_record(
+        actor=actor,
+        action=audit_events.REGION_SAVED,
+        target=region,
+        evidence={"code": code, "countries": members, "before": before},
+    )
+    return region

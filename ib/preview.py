@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput
 
-from .engine import COLUMNS, LINES_SELECT, NOT_REVERSED, _Clock, _prepare, _window
+from .engine import COLUMNS, NOT_REVERSED, _Clock, _prepare, _window
 from .models import Partner, PlanVersion
 
 MAX_DAYS = 92
@@ -116,9 +116,11 @@ def version_preview(*, version: PlanVersion, start, end, limit: int = 200) -> Pr
             "CREATE TEMP TABLE ib_again ON COMMIT DROP AS SELECT * FROM ib_commissionline"
             " WITH NO DATA"
         )
-        if _prepare(cur, window, wparams, None, start, end, _Clock()):
+        prepared = _prepare(cur, window, wparams, None, start, end, _Clock())
+        if prepared is not None:
             cur.execute(
-                f"INSERT INTO ib_again ({COLUMNS}) " + LINES_SELECT.format(window=window), wparams
+                f"INSERT INTO ib_again ({COLUMNS}) " + prepared.lines.format(window=window),
+                wparams,
             )
             cur.execute(
                 "SELECT count(DISTINCT symbol) FROM ib_unpriced WHERE version_id = %s", [version.pk]

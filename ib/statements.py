@@ -36,7 +36,9 @@ def statement_lines(statement: PartnerStatement):
         CommissionLine.objects.filter(
             period=statement.period, partner=statement.partner, currency=statement.currency
         )
-        .select_related("client__user", "version__plan", "rule", "deal")
+        .select_related(
+            "client__user", "version__plan", "rule__account_type", "rule__region", "deal"
+        )
         .order_by("deal_time", "id")
     )
 

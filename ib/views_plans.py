@@ -11,15 +11,16 @@ from brokerage.errors import DomainError
 from brokerage.permissions import staff_required
 from brokerage.views import add_domain_error
 
-from .engine import group_label
 from .forms_plans import (
     KIND_CHOICES,
     PlanForm,
     ProgrammeForm,
     VersionForm,
+    account_type_choices,
     group_choices,
     rule_rows,
     rules_from,
+    where_choices,
 )
 from .models import PartnerPlan, Plan, PlanVersion, Programme
 from .plans import plan_create, plan_version_create, plan_version_publish, programme_create
@@ -144,6 +145,8 @@ def plan(request, plan_id: int):
             "rows": rows,
             "kinds": KIND_CHOICES,
             "groups": group_choices(),
+            "account_types": account_type_choices(),
+            "wheres": where_choices(),
         },
         status=status,
     )
@@ -175,10 +178,7 @@ def version(request, version_id: int):
             preview = version_preview(version=version, start=start, end=end)
         except DomainError as exc:
             preview_error = exc.message
-    rules = [
-        (rule, rule.symbol or (group_label(rule.symbol_group) if rule.symbol_group else ""))
-        for rule in version.rules.all()
-    ]
+    rules = [(rule, rule.scope) for rule in version.rules.select_related("account_type", "region")]
     return render(
         request,
         "ib/version.html",

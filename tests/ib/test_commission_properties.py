@@ -22,7 +22,7 @@ def world_of(chain_rates, tiers, percent):
     plans = {i: Timeline([T0], [i]) for i, r in enumerate(chain_rates) if r is not None}
     versions = {i: Timeline([T0], [i]) for i in plans}
     info = {i: SimpleNamespace(number=1, tiers=tiers, tier_percent=percent) for i in plans}
-    rules = {i: {("per_lot", "d", ""): (100 + i, chain_rates[i])} for i in plans}
+    rules = {i: {("per_lot", "d", "", 0, "", 0): (100 + i, chain_rates[i])} for i in plans}
     return World(parents, plans, versions, rules, info, {}, [T0])
 
 
