@@ -25,6 +25,7 @@ for item in [
         "Name screening", "compliance:screening", "person-bounding-box", PERM, 42, "Compliance"
     ),
     NavItem("Screening alerts", "compliance:alerts", "shield-exclamation", PERM, 43, "Compliance"),
+    NavItem("Jurisdictions", "compliance:jurisdictions", "globe2", PERM, 44, "Compliance"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_jurisdictions
 
 app_name = "compliance"
 
@@ -10,4 +10,10 @@ urlpatterns = [
     path("screening/", views.screening, name="screening"),
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/<id:alert_id>/", views.alert_detail, name="alert"),
+    path("jurisdictions/", views_jurisdictions.jurisdictions, name="jurisdictions"),
+    path(
+        "jurisdictions/<str:country>/",
+        views_jurisdictions.jurisdiction_country,
+        name="jurisdiction",
+    ),
 ]

@@ -98,6 +98,8 @@ MAIN_PAGES = [
     ("backoffice-compliance-screening", "compliance:screening", "compliance_officer"),
     ("backoffice-compliance-alerts", "compliance:alerts", "compliance_officer"),
     ("backoffice-compliance-alert", "compliance:alert", "compliance_officer"),
+    ("backoffice-compliance-jurisdictions", "compliance:jurisdictions", "compliance_officer"),
+    ("backoffice-compliance-jurisdiction", "compliance:jurisdiction", "compliance_officer"),
 ]
 
 
@@ -145,6 +147,7 @@ def demo_kwargs() -> dict[str, dict]:
         "ib:plan": ("plan_id", _first("ib.Plan")),
         "compliance:snapshot": ("snapshot_id", _first("compliance.ListSnapshot")),
         "compliance:alert": ("alert_id", _first("compliance.Alert")),
+        "compliance:jurisdiction": ("country", _first("brokerage.CountryRule", kind="blocked")),
         "ib:version": ("version_id", _first("ib.PlanVersion", published_at__isnull=True)),
         "partners:dispute_new": (
             "line_id",
@@ -154,6 +157,7 @@ def demo_kwargs() -> dict[str, dict]:
     values = {
         "reference": lambda o: o.reference,
         "comment": lambda o: o.comment,
+        "country": lambda o: o.country,
     }
     out = {}
     for name, (key, obj) in objects.items():

@@ -102,6 +102,9 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     ib_pages = {"ib:partners", "ib:periods", "ib:unpriced", "ib:fraud", "ib:disputes"}
     ib_pages |= {"ib:withheld", "ib:links", "ib:applications", "ib:agreements", "ib:plans"}
     assert ib_pages <= url_names(hooks.NAV_BACKOFFICE)
-    assert {"compliance:lists", "compliance:screening", "compliance:alerts"} <= url_names(
-        hooks.NAV_BACKOFFICE
-    )
+    assert {
+        "compliance:lists",
+        "compliance:screening",
+        "compliance:alerts",
+        "compliance:jurisdictions",
+    } <= url_names(hooks.NAV_BACKOFFICE)
