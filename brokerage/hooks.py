@@ -75,6 +75,12 @@ CLIENT_NAME_REPORTED = declare(
     "('details_changed'); called in its transaction (compliance screens the client once that "
     "commits).",
 )
+RISK_FACTOR_CHANGED = declare(
+    "client.risk_factor_changed",
+    "fn(client_id: int, cause: str): something a client's risk rating reads changed (a KYC "
+    "outcome, a deposit, a financial profile, a screening decision), called in its "
+    "transaction (compliance rates the client again once that commits).",
+)
 DEALS_SYNCED = declare(
     "platform.deals_synced",
     "fn(deal_ids: list[int]): deals a sync pass just stored, called after they commit "

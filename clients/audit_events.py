@@ -63,3 +63,4 @@ TRADING_ACCOUNT_LEVERAGE_RESTORED = event(
 TRADING_ACCOUNT_PASSWORD_RESET = event(
     "trading_account.password_reset", "Trading account password reset"
 )
+CLIENT_RISK_RATED = event("client.risk_rated", "Client risk rating changed")

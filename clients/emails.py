@@ -69,6 +69,18 @@ EMAILS = {
             "restricted until the client verifies again).",
         ),
         ClientEmail(
+            "sof_approved",
+            "Source of funds accepted",
+            "Compliance approves a source-of-funds document.",
+            {"description": "Payslips for May and June", "reason": "Salary matches the deposits."},
+        ),
+        ClientEmail(
+            "sof_rejected",
+            "Source of funds not accepted",
+            "Compliance rejects a source-of-funds document (the client may upload another).",
+            {"description": "Bank statement", "reason": "The statement is older than 90 days."},
+        ),
+        ClientEmail(
             "deposit_credited",
             "Deposit credited",
             "A deposit is credited to the wallet (a PSP's confirmation, or a bank wire on the "

@@ -9,6 +9,8 @@ from brokerage.models import ClientCategory
 
 from .payment_reference import new_client_reference
 
+RISK_RATINGS = [("low", "Low risk"), ("medium", "Medium risk"), ("high", "High risk")]
+
 
 class Client(models.Model):
     class Status(models.TextChoices):
@@ -66,6 +68,11 @@ class Client(models.Model):
     aml_case_open = models.BooleanField(
         default=False, help_text="An AML case is open on the client (set by compliance)."
     )
+    # Compliance's risk rating (compliance.risk); high risk means enhanced due diligence.
+    risk_rating = models.CharField(max_length=6, blank=True, default="", choices=RISK_RATINGS)
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    risk_rated_at = models.DateTimeField(null=True, blank=True)
+    enhanced_due_diligence = models.BooleanField(default=False)
     risk_flags = models.JSONField(
         default=list, blank=True, help_text='Standing flags, e.g. ["chargeback"].'
     )

@@ -184,3 +184,32 @@ def deal_revision_summary(revision: DealRevision) -> str:
         else:
             parts.append(f"{name} {_shown(field, before)} -> {_shown(field, after)}")
     return f"Deal {deal.ticket} corrected on the platform on {when}: " + "; ".join(parts)
+
+
+def trading_profile_by_client(client_ids, *, since) -> dict[int, dict]:
+    """Each client's highest leverage over their trading accounts and the lots they traded
+    since `since` (buys and sells, not balance deals), set-based: two queries."""
+    from django.db.models import Max, Sum
+
+    from .models import Deal, TradingAccount
+
+    out: dict[int, dict] = {}
+    for row in (
+        TradingAccount.objects.filter(client_id__in=client_ids)
+        .values("client_id")
+        .annotate(leverage=Max("leverage"))
+    ):
+        out.setdefault(row["client_id"], {"leverage": 0, "lots": 0})["leverage"] = row["leverage"]
+    for row in (
+        Deal.objects.filter(
+            client_id__in=client_ids,
+            time__gte=since,
+            action__in=[Deal.Action.BUY, Deal.Action.SELL],
+            removed_at__isnull=True,
+        )
+        .values("client_id")
+        .annotate(volume=Sum("volume"))
+    ):
+        entry = out.setdefault(row["client_id"], {"leverage": 0, "lots": 0})
+        entry["lots"] = (row["volume"] or 0) // 10000
+    return out

@@ -387,3 +387,42 @@ def _client_field_set(client, field: str, value, *, actor: Actor, action: str, r
             evidence={"from": before, "to": value},
         )
     return client
+
+
+def client_risk_factor_changed(*, client_id: int, cause: str) -> None:
+    """Tell the apps above (compliance rates the client again) that something the client's
+    risk rating reads changed; `cause` names it in the rating's history."""
+    from brokerage.hooks import RISK_FACTOR_CHANGED
+
+    for fn in contributions(RISK_FACTOR_CHANGED):
+        fn(client_id, cause)
+
+
+@transaction.atomic
+def client_risk_rating_set(
+    *, client: Client, rating: str, score: int, actor: Actor, reason: str, evidence: dict
+) -> Client:
+    """Store compliance's risk rating on the client (compliance computes it). High risk puts
+    the client under enhanced due diligence; a lower rating lifts it. Audited when the rating
+    or the due diligence changes (a new score within the same rating is only stored)."""
+    if rating not in ("low", "medium", "high"):
+        raise InvalidInput(f"Unknown risk rating {rating!r}.")
+    from django.utils import timezone
+
+    client = lock_client(client)
+    before = (client.risk_rating, client.enhanced_due_diligence)
+    client.risk_rating, client.risk_score = rating, score
+    client.risk_rated_at = timezone.now()
+    client.enhanced_due_diligence = rating == "high"
+    client.save(
+        update_fields=["risk_rating", "risk_score", "risk_rated_at", "enhanced_due_diligence"]
+    )
+    if before != (client.risk_rating, client.enhanced_due_diligence):
+        audit_record(
+            actor=actor,
+            action=audit_events.CLIENT_RISK_RATED,
+            target=client,
+            reason=reason,
+            evidence={"from": before[0], "to": rating, "score": score, **evidence},
+        )
+    return client

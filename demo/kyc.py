@@ -1,4 +1,5 @@
-"""Demo KYC data: one client whose blurred passport waits in the compliance review queue."""
+"""Demo KYC data: one client whose blurred passport waits in the compliance review queue, with
+her financial profile and a source-of-funds document waiting for review."""
 
 from allauth.account.models import EmailAddress
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -6,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from brokerage.models import User
 from clients.services import client_register
 from kyc import specimens
+from kyc.financial_profile import financial_profile_save, sof_document_upload
 from kyc.services import (
     kyc_details_save,
     kyc_document_upload,
@@ -16,6 +18,17 @@ from kyc.services import (
 )
 
 EMAIL = "kyc.review@demo.test"
+DEMO_FINANCES = {
+    "employment_status": "employed",
+    "occupation": "Architect",
+    "industry": "property",
+    "currency": "GBP",
+    "annual_income": "25k_100k",
+    "net_worth": "100k_250k",
+    "expected_deposits_amount": "10000",
+    "source_of_funds": "salary",
+    "source_of_wealth": "savings",
+}
 
 
 def install_demo_kyc(password: str) -> None:
@@ -56,6 +69,7 @@ def install_demo_kyc(password: str) -> None:
             "education": "no",
         },
     )
+    financial_profile_save(client=client, actor=user, data=DEMO_FINANCES)
     kyc_document_upload(
         submission=submission,
         actor=user,
@@ -72,3 +86,10 @@ def install_demo_kyc(password: str) -> None:
     )
     kyc_submission_submit(submission=submission, actor=user)
     kyc_submission_autocheck(submission_id=submission.pk)
+    # A source-of-funds document waiting in compliance's queue (a bank statement as a PDF).
+    sof_document_upload(
+        client=client,
+        actor=user,
+        description="Bank statement showing salary payments, March to May",
+        uploaded_file=SimpleUploadedFile("statement.pdf", specimens.proof_of_address_pdf(person)),
+    )

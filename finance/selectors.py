@@ -379,3 +379,52 @@ def clients_by_pk(ids) -> list:
     from clients.models import Client
 
     return list(Client.objects.filter(pk__in=list(ids)).select_related("user").order_by("pk"))
+
+
+def deposited_usd_by_client(client_ids) -> dict[int, Decimal]:
+    """USD value of what each client has deposited so far (completed deposits, less refunds
+    and chargebacks), set-based: one query, at the rates ops keep (a currency without a rate
+    counts at par and is named nowhere else, so ops add the rate)."""
+    from django.db.models import F
+
+    from .models import FxRate
+
+    D = Decimal
+    rates = dict(FxRate.objects.values_list("currency", "usd_rate"))
+    totals: dict[int, Decimal] = {}
+    rows = (
+        Deposit.objects.filter(client_id__in=client_ids, status=Deposit.Status.COMPLETED)
+        .values("client_id", "currency")
+        .annotate(total=Sum(F("amount") - F("refunded_amount") - F("charged_back_amount")))
+    )
+    for row in rows:
+        rate = D(1) if row["currency"] == "USD" else rates.get(row["currency"], D(1))
+        value = (row["total"] * rate).quantize(D("0.01"))
+        totals[row["client_id"]] = totals.get(row["client_id"], D(0)) + value
+    return totals
+
+
+def payment_risk_by_client(client_ids) -> dict[int, dict]:
+    """Which clients funded with crypto, and which used a payment instrument another client
+    also used (third-party or shared funding): {client_id: {"crypto": bool, "shared": bool}}."""
+    out: dict[int, dict] = {}
+    crypto = set(
+        Deposit.objects.filter(
+            client_id__in=client_ids, status=Deposit.Status.COMPLETED, psp="coinpayments"
+        ).values_list("client_id", flat=True)
+    ) | set(
+        PaymentInstrument.objects.filter(
+            client_id__in=client_ids, kind=PaymentInstrument.Kind.CRYPTO
+        ).values_list("client_id", flat=True)
+    )
+    other = PaymentInstrument.objects.filter(kind=OuterRef("kind"), key=OuterRef("key")).exclude(
+        client_id=OuterRef("client_id")
+    )
+    shared = set(
+        PaymentInstrument.objects.filter(client_id__in=client_ids)
+        .filter(Exists(other))
+        .values_list("client_id", flat=True)
+    )
+    for client_id in crypto | shared:
+        out[client_id] = {"crypto": client_id in crypto, "shared": client_id in shared}
+    return out

@@ -16,3 +16,9 @@ KYC_REJECTED = event("kyc.rejected", "KYC rejected")
 KYC_RESUBMISSION_REQUESTED = event("kyc.resubmission_requested", "KYC resubmission requested")
 KYC_SENT_TO_REVIEW = event("kyc.sent_to_review", "KYC sent to review")
 KYC_SUBMITTED = event("kyc.submitted", "KYC submitted")
+FINANCIAL_PROFILE_DECLARED = event(
+    "kyc.financial_profile_declared", "Financial profile declared or changed"
+)
+SOF_DOCUMENT_UPLOADED = event("kyc.sof_uploaded", "Source-of-funds document uploaded")
+SOF_DOCUMENT_APPROVED = event("kyc.sof_approved", "Source-of-funds document approved")
+SOF_DOCUMENT_REJECTED = event("kyc.sof_rejected", "Source-of-funds document rejected")

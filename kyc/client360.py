@@ -5,7 +5,8 @@ from django.urls import reverse
 from brokerage.status import status_tone
 from clients.client360 import Contribution, Section, TimelineEntry
 
-from .models import KycSubmission
+from .financial_profile import financial_profile_history, profile_changes
+from .models import KycSubmission, SourceOfFundsDocument
 
 LIMIT = 5
 
@@ -50,8 +51,38 @@ def kyc_360(client, user) -> Contribution:
                     ),
                 )
             )
+    versions = financial_profile_history(client, limit=6)
+    changes = [
+        {"p": newer, "changes": profile_changes(newer, older)}
+        for newer, older in zip(versions, versions[1:], strict=False)
+    ]
+    sof = list(SourceOfFundsDocument.objects.filter(client=client)[:LIMIT])
+    for p in versions:
+        timeline.append(
+            TimelineEntry(
+                p.declared_at,
+                "kyc",
+                "cash-coin",
+                "Financial profile declared" if p.version == 1 else "Financial profile changed",
+                f"version {p.version}",
+            )
+        )
     return Contribution(
         sections=[
+            Section(
+                "finances",
+                "Financial profile",
+                "kyc/_360_finances.html",
+                {
+                    "profile": versions[0] if versions else None,
+                    "changes": changes,
+                    "sof": sof,
+                    "reviewer": reviewer,
+                },
+                order=26,
+                column="side",
+                icon="cash-coin",
+            ),
             Section(
                 "kyc",
                 "KYC submissions",
@@ -60,7 +91,7 @@ def kyc_360(client, user) -> Contribution:
                 order=25,
                 column="side",
                 icon="person-vcard",
-            )
+            ),
         ],
         timeline=timeline,
     )

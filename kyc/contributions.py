@@ -17,7 +17,7 @@ from brokerage.navigation import NavItem
 
 from .client360 import kyc_360
 from .links import NAME_DOB
-from .portal import kyc_overview, kyc_profile_address
+from .portal import kyc_overview, kyc_profile_address, kyc_profile_finances
 from .selectors import kyc_standing
 
 contribute(CLIENT_STANDING, kyc_standing)
@@ -31,6 +31,17 @@ for hook, item in [
             "KYC review", "kyc_review:queue", "person-check", "kyc.review_kyc", 40, "Compliance"
         ),
     ),
+    (
+        NAV_BACKOFFICE,
+        NavItem(
+            "Source of funds",
+            "kyc_review:sof_queue",
+            "file-earmark-text",
+            "kyc.review_kyc",
+            46,
+            "Compliance",
+        ),
+    ),
 ]:
     contribute(hook, item, order=item.order)
 
@@ -38,3 +49,4 @@ contribute(CLIENT_360_SECTIONS, kyc_360)
 
 contribute(PORTAL_OVERVIEW, kyc_overview, order=20)
 contribute(PORTAL_PROFILE, kyc_profile_address, order=20)
+contribute(PORTAL_PROFILE, kyc_profile_finances, order=25)

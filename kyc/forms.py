@@ -2,7 +2,14 @@ from django import forms
 
 from brokerage.intl import country_choices
 
-from .models import KycDocument
+from .models import (
+    Band,
+    Employment,
+    FundsSource,
+    Industry,
+    KycDocument,
+    ProfileCurrency,
+)
 from .questionnaire import QUESTIONS
 
 
@@ -84,4 +91,62 @@ class ReviewForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Documents to send again",
+    )
+
+
+class FinancialProfileForm(forms.Form):
+    """What the client declares about their money (a new version of it at each change)."""
+
+    employment_status = forms.ChoiceField(
+        choices=[("", "Choose…"), *Employment.choices], label="Employment"
+    )
+    occupation = forms.CharField(
+        max_length=120, required=False, label="Occupation (job title or business)"
+    )
+    industry = forms.ChoiceField(choices=[("", "Choose…"), *Industry.choices])
+    currency = forms.ChoiceField(
+        choices=ProfileCurrency.choices, label="Currency of the amounts below"
+    )
+    annual_income = forms.ChoiceField(
+        choices=[("", "Choose…"), *Band.choices], label="Yearly income before tax"
+    )
+    net_worth = forms.ChoiceField(
+        choices=[("", "Choose…"), *Band.choices],
+        label="Net worth (savings and investments, without your home)",
+    )
+    expected_deposits_amount = forms.DecimalField(
+        min_value=0,
+        max_digits=14,
+        decimal_places=2,
+        label="How much do you expect to deposit with us in a year?",
+    )
+    source_of_funds = forms.ChoiceField(
+        choices=[("", "Choose…"), *FundsSource.choices],
+        label="Where does the money you will deposit come from?",
+    )
+    source_of_funds_detail = forms.CharField(
+        max_length=500, required=False, label="Details (e.g. employer, business, sale)"
+    )
+    source_of_wealth = forms.ChoiceField(
+        choices=[("", "Choose…"), *FundsSource.choices],
+        label="How did you build your wealth overall?",
+    )
+    source_of_wealth_detail = forms.CharField(max_length=500, required=False, label="Details")
+
+
+class SourceOfFundsForm(forms.Form):
+    description = forms.CharField(
+        max_length=300, label="What the document shows", help_text="E.g. payslips for May and June."
+    )
+    file = forms.FileField(help_text="JPEG, PNG or PDF, at most 10 MB.")
+
+
+class SourceOfFundsDecisionForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        label="Reason (the client reads it)",
     )

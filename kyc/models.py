@@ -159,3 +159,155 @@ class KycCheck(models.Model):
 
     def __str__(self):
         return f"{self.name}: {'pass' if self.passed else self.flag}"
+
+
+# --- The client's financial profile and source-of-funds documents -----------------------------
+
+
+class Employment(models.TextChoices):
+    EMPLOYED = "employed", "Employed"
+    SELF_EMPLOYED = "self_employed", "Self-employed or business owner"
+    RETIRED = "retired", "Retired"
+    STUDENT = "student", "Student"
+    UNEMPLOYED = "unemployed", "Not working"
+
+
+class Industry(models.TextChoices):
+    FINANCE = "finance", "Banking, finance or insurance"
+    TECHNOLOGY = "technology", "Technology or telecoms"
+    HEALTH = "health", "Health or education"
+    PUBLIC = "public", "Public sector or government"
+    TRADE = "trade", "Retail, trade or manufacturing"
+    PROPERTY = "property", "Property or construction"
+    LEGAL = "legal", "Legal, accounting or consulting"
+    CASH_INTENSIVE = "cash_intensive", "Cash-intensive business (bars, car dealers, gaming)"
+    CRYPTO = "crypto", "Crypto-assets"
+    ARMS_EXTRACTION = "arms_extraction", "Arms, mining or oil and gas"
+    OTHER = "other", "Other"
+    NONE = "none", "Not applicable"
+
+
+class Band(models.TextChoices):
+    """Yearly income and net worth, in the profile's currency."""
+
+    UNDER_25K = "under_25k", "Under 25,000"
+    FROM_25K = "25k_100k", "25,000 to 100,000"
+    FROM_100K = "100k_250k", "100,000 to 250,000"
+    FROM_250K = "250k_1m", "250,000 to 1,000,000"
+    OVER_1M = "over_1m", "Over 1,000,000"
+
+
+# The most each band allows (the last band: what deposits are compared with when a client
+# declares over 1,000,000).
+BAND_CEILING = {
+    Band.UNDER_25K: 25_000,
+    Band.FROM_25K: 100_000,
+    Band.FROM_100K: 250_000,
+    Band.FROM_250K: 1_000_000,
+    Band.OVER_1M: 5_000_000,
+}
+
+
+class FundsSource(models.TextChoices):
+    SALARY = "salary", "Salary or pension"
+    BUSINESS = "business", "Business income"
+    SAVINGS = "savings", "Savings"
+    INVESTMENTS = "investments", "Investments or dividends"
+    INHERITANCE = "inheritance", "Inheritance or gift"
+    PROPERTY_SALE = "property_sale", "Sale of property"
+    CRYPTO = "crypto", "Crypto-assets"
+    OTHER = "other", "Other"
+
+
+class ProfileCurrency(models.TextChoices):
+    USD = "USD", "US dollar"
+    EUR = "EUR", "Euro"
+    GBP = "GBP", "Pound sterling"
+    CHF = "CHF", "Swiss franc"
+    AUD = "AUD", "Australian dollar"
+
+
+class FinancialProfile(models.Model):
+    """One version of what a client declares about their finances. Never changed: each change
+    the client (or staff on their word) makes is a new version; the highest is current."""
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="financial_profiles"
+    )
+    version = models.PositiveIntegerField()
+    employment_status = models.CharField(max_length=20, choices=Employment.choices)
+    occupation = models.CharField(max_length=120, blank=True)
+    industry = models.CharField(max_length=20, choices=Industry.choices)
+    currency = models.CharField(max_length=3, choices=ProfileCurrency.choices)
+    annual_income = models.CharField(max_length=12, choices=Band.choices)
+    net_worth = models.CharField(max_length=12, choices=Band.choices)
+    expected_deposits_amount = models.DecimalField(
+        max_digits=20, decimal_places=2, help_text="What the client expects to deposit a year."
+    )
+    source_of_funds = models.CharField(max_length=20, choices=FundsSource.choices)
+    source_of_funds_detail = models.CharField(max_length=500, blank=True)
+    source_of_wealth = models.CharField(max_length=20, choices=FundsSource.choices)
+    source_of_wealth_detail = models.CharField(max_length=500, blank=True)
+    declared_at = models.DateTimeField(auto_now_add=True)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["client", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "version"], name="kyc_profile_version_once"),
+            models.CheckConstraint(
+                condition=models.Q(expected_deposits_amount__gte=0),
+                name="kyc_profile_expected_deposits_positive",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Financial profile v{self.version} of client {self.client_id}"
+
+
+def sof_document_path(instance, filename):
+    return f"kyc/sof/{instance.client_id}/{uuid.uuid4().hex}.{filename.rsplit('.', 1)[-1]}"
+
+
+class SourceOfFundsDocument(models.Model):
+    """Evidence of where the client's money comes from (payslips, a sale contract, bank
+    statements), reviewed on its own by compliance: approved or rejected with a reason."""
+
+    class Status(models.TextChoices):
+        IN_REVIEW = "in_review", "Waiting for review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="source_of_funds_documents"
+    )
+    status = FSMField(default=Status.IN_REVIEW, choices=Status.choices, protected=True)
+    description = models.CharField(max_length=300, help_text="What the document shows.")
+    file = models.FileField(upload_to=sof_document_path)
+    original_name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+        indexes = [models.Index(fields=["status", "uploaded_at"])]
+
+    def __str__(self):
+        return f"Source of funds {self.pk} (client {self.client_id})"
+
+    @transition(field=status, source=Status.IN_REVIEW, target=Status.APPROVED)
+    def approve(self):
+        pass
+
+    @transition(field=status, source=Status.IN_REVIEW, target=Status.REJECTED)
+    def reject(self):
+        pass

@@ -101,3 +101,12 @@ def kyc_profile_address(client, forms: dict) -> ProfileCard:
             "checking": latest is not None and latest.state in (State.SUBMITTED, State.IN_REVIEW),
         },
     )
+
+
+def kyc_profile_finances(client, forms: dict) -> ProfileCard:
+    """The finances card on the profile: what the client declared, and where to change it."""
+    from .financial_profile import financial_profile_current
+
+    return ProfileCard(
+        "finances", "kyc/_profile_finances.html", {"profile": financial_profile_current(client)}
+    )

@@ -4,10 +4,12 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from brokerage.country_rules import client_country_rules, strictest
 from brokerage.errors import NotAllowed
+from brokerage.models import CountryRule
 from clients.standing import Purpose, Reason, Severity
 
-from .models import KycDocument, KycSubmission
+from .models import KycDocument, KycSubmission, SourceOfFundsDocument
 
 SLA_HOURS_AMBER, SLA_HOURS_RED = 4, 24
 
@@ -32,10 +34,38 @@ def review_queue(*, user, state: str = "in_review", q: str = "") -> QuerySet[Kyc
 def sla_colour(submission: KycSubmission, now=None) -> str:
     if not submission.submitted_at:
         return ""
-    hours = ((now or timezone.now()) - submission.submitted_at).total_seconds() / 3600
+    return age_colour(submission.submitted_at, now)
+
+
+def age_colour(since, now=None) -> str:
+    """How long something has waited, as the queues colour it (same hours as the KYC SLA)."""
+    hours = ((now or timezone.now()) - since).total_seconds() / 3600
     return (
         "danger" if hours > SLA_HOURS_RED else "warning" if hours > SLA_HOURS_AMBER else "success"
     )
+
+
+def sof_queue(*, user, status: str = "in_review", q: str = "") -> QuerySet[SourceOfFundsDocument]:
+    if not user.has_perm("kyc.review_kyc"):
+        raise NotAllowed("Only compliance officers review source-of-funds documents.")
+    qs = SourceOfFundsDocument.objects.select_related("client__user")
+    if status:
+        qs = qs.filter(status=status)
+    if q:
+        qs = qs.filter(
+            Q(client__user__last_name__icontains=q)
+            | Q(client__user__first_name__icontains=q)
+            | Q(client__user__email__icontains=q)
+        )
+    return qs.order_by("uploaded_at", "pk")  # oldest first
+
+
+def sof_document_for(*, user, document_id: int) -> SourceOfFundsDocument:
+    document = SourceOfFundsDocument.objects.select_related("client").get(pk=document_id)
+    owner = document.client.user_id == user.pk
+    if not (owner or (user.is_staff and user.has_perm("kyc.review_kyc"))):
+        raise NotAllowed("Not your document.")
+    return document
 
 
 def latest_checks(submission: KycSubmission):
@@ -51,10 +81,27 @@ def document_for(*, user, document_id: int) -> KycDocument:
     return document
 
 
+def _edd_why(client) -> str:
+    """Why enhanced due diligence applies to the client, or "": their risk rating is high, or
+    a jurisdiction rule of enhanced due diligence is in force on their residence or
+    nationality (the kernel's country rules)."""
+    if client.enhanced_due_diligence:
+        return "high risk rating"
+    rule = strictest(client_country_rules(client), CountryRule.Kind.EDD)
+    return rule.message.rstrip(".") if rule else ""
+
+
+def _sof_approved(client) -> bool:
+    return SourceOfFundsDocument.objects.filter(
+        client=client, status=SourceOfFundsDocument.Status.APPROVED
+    ).exists()
+
+
 def kyc_standing(client, purpose, *, amount_usd=None):
     """KYC's reasons in a client's standing (`clients.standing`, contributed by
     `kyc.contributions`): a withdrawal needs a verified, unexpired identity (an IB partner's
-    first payout cannot be approved past it); an unverified
+    first payout cannot be approved past it); a client under enhanced due diligence needs an
+    approved source-of-funds document before withdrawing; an unverified
     client deposits at most KYC_UNVERIFIED_DEPOSIT_LIMIT_USD in all. A person may approve past
     each (review)."""
     if purpose == Purpose.WITHDRAW:
@@ -80,6 +127,16 @@ def kyc_standing(client, purpose, *, amount_usd=None):
                 f"The client's identity document expired on {expires}.",
                 "Your identity document has expired; please upload a new one.",
             )
+        why = _edd_why(client)
+        if why and not _sof_approved(client):
+            yield Reason(
+                "source_of_funds_required",
+                Severity.REVIEW,
+                f"Enhanced due diligence ({why}): the client has no approved source-of-funds "
+                "document.",
+                "Before you withdraw, please send us a document showing where your funds come "
+                "from (Profile, Your finances).",
+            )
     elif purpose == Purpose.DEPOSIT and client.kyc_level < 1 and amount_usd is not None:
         limit = Decimal(str(settings.KYC_UNVERIFIED_DEPOSIT_LIMIT_USD))
         if amount_usd > limit:
@@ -90,3 +147,28 @@ def kyc_standing(client, purpose, *, amount_usd=None):
                 f"would make USD {amount_usd:,.2f}.",
                 f"Verify your identity to deposit more than USD {limit:,.0f}.",
             )
+
+
+def nationality_by_client(client_ids) -> dict[int, str]:
+    """Each client's nationality as their newest submitted KYC details give it (one query)."""
+    rows = (
+        KycSubmission.objects.filter(client_id__in=client_ids)
+        .exclude(state=KycSubmission.State.DRAFT)
+        .exclude(nationality="")
+        .order_by("client_id", "-submitted_at", "-pk")
+        .distinct("client_id")
+        .values_list("client_id", "nationality")
+    )
+    return dict(rows)
+
+
+def financial_profile_by_client(client_ids) -> dict:
+    """Each client's current financial profile (one query)."""
+    from .models import FinancialProfile
+
+    rows = (
+        FinancialProfile.objects.filter(client_id__in=client_ids)
+        .order_by("client_id", "-version")
+        .distinct("client_id")
+    )
+    return {p.client_id: p for p in rows}

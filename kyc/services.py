@@ -127,7 +127,8 @@ def kyc_questionnaire_save(
         now + timedelta(days=settings.KYC_COOLING_OFF_DAYS) if outcome == "fail" else None
     )
     if outcome != "fail" and (outcome == "pass" or acknowledge_warning):
-        submission.step = "documents"
+        declared = submission.client.financial_profiles.exists()
+        submission.step = "documents" if declared else "finances"
     submission.save()
     audit_record(
         actor=actor,
@@ -192,6 +193,8 @@ def kyc_submission_submit(*, submission: KycSubmission, actor: Actor) -> KycSubm
         problems["details"] = ["Fill in your personal details."]
     if not submission.questionnaire_outcome or submission.questionnaire_outcome == "fail":
         problems["questionnaire"] = ["Complete the questionnaire."]
+    if not submission.client.financial_profiles.exists():
+        problems["finances"] = ["Tell us about your finances."]
     if not kinds & pipeline.IDENTITY_KINDS:
         problems["identity"] = ["Upload your passport, ID card or driving licence."]
     if "proof_of_address" not in kinds:

@@ -13,9 +13,18 @@ from brokerage.uploads import stored_document_response
 from brokerage.views import add_domain_error, paginate
 from clients.permissions import client_required, is_client
 
-from . import icao, selectors, services
-from .forms import AddressForm, DetailsForm, DocumentForm, QuestionnaireForm, ReviewForm
-from .models import KycDocument, KycSubmission
+from . import financial_profile, icao, selectors, services
+from .forms import (
+    AddressForm,
+    DetailsForm,
+    DocumentForm,
+    FinancialProfileForm,
+    QuestionnaireForm,
+    ReviewForm,
+    SourceOfFundsDecisionForm,
+    SourceOfFundsForm,
+)
+from .models import KycDocument, KycSubmission, SourceOfFundsDocument
 from .questionnaire import QUESTIONS
 
 
@@ -51,6 +60,7 @@ def wizard(request):
     step = request.POST.get("step") or request.GET.get("step") or submission.step
     details = DetailsForm(initial={f: getattr(submission, f) for f in DetailsForm.base_fields})
     quiz = QuestionnaireForm(initial=submission.answers)
+    finances = FinancialProfileForm(initial=_profile_initial(request.user.client))
     upload = DocumentForm()
     submit_errors: list[str] = []
     if request.method == "POST":
@@ -72,6 +82,13 @@ def wizard(request):
                         acknowledge_warning=quiz.cleaned_data["acknowledge_warning"],
                     )
                     return redirect("kyc:wizard")
+            elif step == "finances":
+                finances = FinancialProfileForm(request.POST)
+                if finances.is_valid():
+                    financial_profile.kyc_finances_step_save(
+                        submission=submission, actor=request.user, data=finances.cleaned_data
+                    )
+                    return redirect("kyc:wizard")
             elif step == "documents":
                 upload = DocumentForm(request.POST, request.FILES)
                 if upload.is_valid():
@@ -89,7 +106,12 @@ def wizard(request):
                 messages.success(request, "Thank you: we are checking your documents now.")
                 return redirect("kyc:wizard")
         except DomainError as exc:
-            form = {"details": details, "questionnaire": quiz, "documents": upload}.get(step)
+            form = {
+                "details": details,
+                "questionnaire": quiz,
+                "finances": finances,
+                "documents": upload,
+            }.get(step)
             if form is not None and form.is_bound:
                 add_domain_error(form, exc)
             else:  # the submit step has no form: list what is missing
@@ -103,6 +125,7 @@ def wizard(request):
         "step": step,
         "details_form": details,
         "quiz_form": quiz,
+        "finances_form": finances,
         "upload_form": upload,
         "documents": submission.documents.filter(is_current=True),
         "editable": submission.state in services.OPEN_STATES,
@@ -110,6 +133,134 @@ def wizard(request):
         "submit_errors": submit_errors,
     }
     return render(request, "kyc/wizard.html", ctx, status=status)
+
+
+def _profile_initial(client) -> dict:
+    current = financial_profile.financial_profile_current(client)
+    if current is None:
+        return {"currency": "USD"}
+    return {f: getattr(current, f) for f in financial_profile.PROFILE_FIELDS}
+
+
+@client_required
+@require_http_methods(["GET", "POST"])
+def finances(request):
+    """The client's finances: the financial profile they declared (changed here at any time, a
+    new version each time) and their source-of-funds documents."""
+    client = request.user.client
+    form = FinancialProfileForm(initial=_profile_initial(client))
+    upload = SourceOfFundsForm()
+    status = 200
+    if request.method == "POST":
+        try:
+            if request.POST.get("part") == "sof":
+                upload = SourceOfFundsForm(request.POST, request.FILES)
+                if upload.is_valid():
+                    financial_profile.sof_document_upload(
+                        client=client,
+                        actor=request.user,
+                        description=upload.cleaned_data["description"],
+                        uploaded_file=upload.cleaned_data["file"],
+                    )
+                    messages.success(request, "Document received: compliance will review it.")
+                    return redirect("kyc:finances")
+            else:
+                form = FinancialProfileForm(request.POST)
+                if form.is_valid():
+                    financial_profile.financial_profile_save(
+                        client=client, actor=request.user, data=form.cleaned_data
+                    )
+                    messages.success(request, "Your financial details are saved.")
+                    return redirect("kyc:finances")
+        except DomainError as exc:
+            add_domain_error(upload if request.POST.get("part") == "sof" else form, exc)
+        status = 400
+    return render(
+        request,
+        "kyc/finances.html",
+        {
+            "form": form,
+            "upload_form": upload,
+            "current": financial_profile.financial_profile_current(client),
+            "documents": SourceOfFundsDocument.objects.filter(client=client)[:20],
+        },
+        status=status,
+    )
+
+
+@staff_required("kyc.review_kyc")
+def sof_queue(request):
+    status = request.GET.get("status", "in_review")
+    status = (
+        status if status in SourceOfFundsDocument.Status.values or status == "" else "in_review"
+    )
+    q = request.GET.get("q", "").strip()[:100]
+    page, query = paginate(
+        request, selectors.sof_queue(user=request.user, status=status, q=q), per_page=20
+    )
+    now = timezone.now()
+    rows = [{"d": d, "age": selectors.age_colour(d.uploaded_at, now)} for d in page]
+    return render(
+        request,
+        "kyc/sof_queue.html",
+        {
+            "page": page,
+            "rows": rows,
+            "query": query,
+            "status": status,
+            "q": q,
+            "statuses": SourceOfFundsDocument.Status.choices,
+        },
+    )
+
+
+@staff_required("kyc.review_kyc")
+@require_http_methods(["GET", "POST"])
+def sof_review(request, document_id: int):
+    document = get_object_or_404(
+        SourceOfFundsDocument.objects.select_related("client__user", "decided_by"),
+        pk=document_id,
+    )
+    form = SourceOfFundsDecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        decide = (
+            financial_profile.sof_document_approve
+            if form.cleaned_data["action"] == "approve"
+            else financial_profile.sof_document_reject
+        )
+        try:
+            decide(document=document, actor=request.user, reason=form.cleaned_data["reason"])
+        except NotAllowed as exc:
+            raise PermissionDenied(exc.message) from exc
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "Decision recorded; the client is told by email.")
+            return redirect("kyc_review:sof_queue")
+    return render(
+        request,
+        "kyc/sof_review.html",
+        {
+            "d": document,
+            "form": form,
+            "profile": financial_profile.financial_profile_current(document.client),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require(lambda u: is_client(u) or u.has_perm("kyc.review_kyc"))
+def sof_file(request, document_id: int):
+    try:
+        document = selectors.sof_document_for(user=request.user, document_id=document_id)
+    except SourceOfFundsDocument.DoesNotExist as exc:
+        raise Http404 from exc
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    extension = document.file.name.rsplit(".", 1)[-1]
+    return stored_document_response(
+        document.file, content_type=document.content_type, filename=f"source-of-funds.{extension}"
+    )
 
 
 def _serve(request, document_id):
@@ -194,5 +345,6 @@ def review(request, submission_id: int):
         "registered_nationality": icao.country_label(submission.nationality),
         "documents": submission.documents.filter(is_current=True),
         "sla": selectors.sla_colour(submission),
+        "profile": financial_profile.financial_profile_current(submission.client),
     }
     return render(request, "kyc/review.html", ctx, status=400 if form.errors else 200)

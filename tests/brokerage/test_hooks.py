@@ -108,3 +108,4 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
         "compliance:alerts",
         "compliance:jurisdictions",
     } <= url_names(hooks.NAV_BACKOFFICE)
+    assert "kyc_review:sof_queue" in url_names(hooks.NAV_BACKOFFICE)

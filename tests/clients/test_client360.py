@@ -346,7 +346,8 @@ def test_the_360_costs_the_same_queries_for_10_or_500_rows(
         page = client.get(url)
     assert page.status_code == 200
     print(f"client 360: {len(small)} queries")
-    assert len(small) <= 40, [q["sql"][:120] for q in small.captured_queries]
+    # 40, and 2 for the financial profile section (its versions, its source-of-funds documents)
+    assert len(small) <= 42, [q["sql"][:120] for q in small.captured_queries]
     trading = next(s for s in page.context["view"].main if s.key == "trading").context
     assert trading["summary"]["deals"] == 503
     assert len(page.context["view"].timeline) == 60

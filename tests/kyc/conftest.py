@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from kyc import specimens
+from kyc.financial_profile import financial_profile_save
 from kyc.services import (
     kyc_details_save,
     kyc_document_upload,
@@ -18,6 +19,21 @@ GOOD_ANSWERS = {
     "margin_call": "close",
     "experience": "some",
     "education": "no",
+}
+
+
+FINANCES = {
+    "employment_status": "employed",
+    "occupation": "Nurse",
+    "industry": "health",
+    "currency": "GBP",
+    "annual_income": "25k_100k",
+    "net_worth": "25k_100k",
+    "expected_deposits_amount": "5000",
+    "source_of_funds": "salary",
+    "source_of_funds_detail": "",
+    "source_of_wealth": "savings",
+    "source_of_wealth_detail": "",
 }
 
 
@@ -53,6 +69,7 @@ def prepared(
     submission = kyc_submission_current(client=user.client)
     kyc_details_save(submission=submission, actor=user, data=details(person, **detail_overrides))
     kyc_questionnaire_save(submission=submission, actor=user, answers=answers or GOOD_ANSWERS)
+    financial_profile_save(client=user.client, actor=user, data=FINANCES)
     kyc_document_upload(
         submission=submission,
         actor=user,

@@ -55,6 +55,19 @@ def complete_wizard(page, live_server, tmp_path, passport_bytes):
     ]:
         page.check(f'input[name="{name}"][value="{value}"]')
     page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(r"/portal/verify/"))
+    page.goto(f"{live_server.url}/portal/verify/?step=finances")
+    page.select_option("select[name=employment_status]", "employed")
+    page.fill("input[name=occupation]", "Nurse")
+    page.select_option("select[name=industry]", "health")
+    page.select_option("select[name=currency]", "GBP")
+    page.select_option("select[name=annual_income]", "25k_100k")
+    page.select_option("select[name=net_worth]", "25k_100k")
+    page.fill("input[name=expected_deposits_amount]", "5000")
+    page.select_option("select[name=source_of_funds]", "salary")
+    page.select_option("select[name=source_of_wealth]", "savings")
+    page.click("main form[data-step=finances] button[type=submit]")
+    page.wait_for_url(re.compile(r"/portal/verify/"))
     upload(page, live_server, tmp_path, "passport", "passport.jpg", passport_bytes)
     upload(
         page,

@@ -5,7 +5,7 @@ from kyc import specimens
 from kyc.models import KycDocument, KycSubmission
 from kyc.services import kyc_submission_autocheck
 from tests.conftest import login, make_client_user, make_staff
-from tests.kyc.conftest import GOOD_ANSWERS, details, prepared
+from tests.kyc.conftest import FINANCES, GOOD_ANSWERS, details, prepared
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +19,9 @@ def test_the_wizard_end_to_end_over_http(client, django_capture_on_commit_callba
     assert (
         client.post("/portal/verify/", {"step": "questionnaire", **GOOD_ANSWERS}).status_code == 302
     )
+    assert KycSubmission.objects.get(client=user.client).step == "finances"
+    assert client.post("/portal/verify/", {"step": "finances", **FINANCES}).status_code == 302
+    assert KycSubmission.objects.get(client=user.client).step == "documents"
     person = specimens.Person()
     for kind, name, data in [
         ("passport", "p.jpg", specimens.passport(person)),
