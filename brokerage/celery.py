@@ -48,6 +48,10 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.never_screened_sweep_task",
         "schedule": 60.0,  # a client whose screening task was lost is screened within a minute
     },
+    "compliance-jurisdictions-apply": {
+        "task": "compliance.tasks.jurisdiction_apply_task",
+        "schedule": 60.0,  # a rule's start or end reaches the clients within a minute
+    },
     "kyc-expiry": {
         "task": "kyc.tasks.kyc_expiry_sweep_task",
         "schedule": crontab(minute=0, hour=6),

@@ -122,6 +122,29 @@ EMAILS = {
             {"category": "Professional", "refused": "", "leverage": "1:500"},
         ),
         ClientEmail(
+            "jurisdiction_restricted",
+            "Account limited by a country rule",
+            "A jurisdiction rule on the client's country of residence or nationality starts "
+            "applying: deposits, transfers, new accounts and new trades stop; withdrawals go on.",
+            {
+                "country": "Iran",
+                "via": "residence",
+                "rule": 3,
+                "basis": "Comprehensive sanctions (OFAC, EU)",
+            },
+        ),
+        ClientEmail(
+            "jurisdiction_lifted",
+            "Country rule lifted",
+            "A jurisdiction rule that limited the client's account ends or no longer reaches them.",
+            {
+                "country": "Iran",
+                "via": "residence",
+                "rule": 3,
+                "basis": "Comprehensive sanctions (OFAC, EU)",
+            },
+        ),
+        ClientEmail(
             "withdrawal_sent_to_bank",
             "Withdrawal sent to the bank",
             "Finance sends an approved bank wire withdrawal to the bank in a payment file.",

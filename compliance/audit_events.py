@@ -13,3 +13,7 @@ ALERT_DISMISSAL_PROPOSED = event(
 )
 ALERT_DISMISSED = event("screening.alert_dismissed", "Screening hit dismissed as a false positive")
 BLOCK_LIFTED = event("screening.block_lifted", "Sanctions block lifted")
+JURISDICTION_APPLIED = event(
+    "jurisdiction.applied", "Jurisdiction rule applied to a client (withdraw only)"
+)
+JURISDICTION_LIFTED = event("jurisdiction.lifted", "Jurisdiction rule lifted from a client")

@@ -14,6 +14,7 @@ from brokerage.hooks import (
 from brokerage.navigation import NavItem
 
 from .client360 import compliance_360
+from .jurisdiction_selectors import jurisdiction_standing
 from .permissions import PERM
 from .selectors import compliance_standing
 from .tasks import screen_registered, screen_reported
@@ -32,4 +33,5 @@ for item in [
 contribute(CLIENT_REGISTERED, screen_registered)
 contribute(CLIENT_NAME_REPORTED, screen_reported)
 contribute(CLIENT_STANDING, compliance_standing)
+contribute(CLIENT_STANDING, jurisdiction_standing)
 contribute(CLIENT_360_SECTIONS, compliance_360)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -19,8 +19,12 @@ from brokerage import audit_events
 from brokerage.errors import InvalidInput
 from brokerage.intl import country_name, is_country
 from brokerage.models import CountryRule
-from brokerage.services import Actor, audit_record
+from brokerage.services import Actor, audit_record, audit_record_many
+from clients.notify import client_notify
+from clients.trading.reach import platform_reach_request
 
+from . import audit_events as audit_events_c
+from .models import RuleApplication
 from .permissions import require_officer
 
 # How far in the past an officer may date a start or an end: the time the form took to fill.
@@ -186,4 +190,137 @@ def country_rule_end(
 
 def _applied_after(rule: CountryRule) -> None:
     """Where a rule starts or ends now, the clients it reaches are restricted or lifted at
-    once (`jurisdiction_apply`), in this transaction."""
+    once (`jurisdiction_apply`), in this transaction; a later start or end is the beat's."""
+    now = timezone.now()
+    takes_effect = rule.effective_from <= now or (rule.effective_to or now) < now
+    if rule.kind in RESTRICTING and takes_effect:
+        jurisdiction_apply(rule_ids=[rule.pk], at=now)
+
+
+# --- What the rules impose on existing clients ---------------------------------------------
+
+APPLY_ACTOR = "rule:jurisdictions"
+RESTRICTING = (CountryRule.Kind.BLOCKED, CountryRule.Kind.RESTRICTED)
+
+# Every (client, rule) pair a restricting rule in force reaches and no open application
+# records yet: by residence first, else by nationality. One statement, however many clients.
+_OPEN = """
+INSERT INTO compliance_ruleapplication (client_id, rule_id, via, applied_at, lifted_at,
+                                        lift_reason)
+SELECT DISTINCT ON (m.client_id, m.rule_id) m.client_id, m.rule_id, m.via, %(at)s, NULL, ''
+  FROM (SELECT c.id AS client_id, r.id AS rule_id, 'residence' AS via, 0 AS pref
+          FROM brokerage_countryrule r JOIN clients_client c ON c.country = r.country
+         WHERE r.kind = ANY(%(kinds)s) AND c.status <> 'closed'
+           AND r.effective_from <= %(at)s
+           AND (r.effective_to IS NULL OR r.effective_to > %(at)s)
+           AND (%(all)s OR r.id = ANY(%(rule_ids)s))
+        UNION ALL
+        SELECT c.id, r.id, 'nationality', 1
+          FROM brokerage_countryrule r JOIN clients_client c ON c.nationality = r.country
+         WHERE r.kind = ANY(%(kinds)s) AND c.status <> 'closed'
+           AND r.effective_from <= %(at)s
+           AND (r.effective_to IS NULL OR r.effective_to > %(at)s)
+           AND (%(all)s OR r.id = ANY(%(rule_ids)s))
+       ) m
+ ORDER BY m.client_id, m.rule_id, m.pref
+ON CONFLICT (client_id, rule_id) WHERE lifted_at IS NULL DO NOTHING
+RETURNING id
+"""
+# Every open application whose rule is no longer in force, or whose client no longer lives in
+# or holds the nationality of the rule's country (or was closed): lifted, and only it.
+_LIFT = """
+WITH due AS (
+    SELECT a.id,
+           NOT (r.effective_from <= %(at)s
+                AND (r.effective_to IS NULL OR r.effective_to > %(at)s)) AS ended
+      FROM compliance_ruleapplication a
+      JOIN brokerage_countryrule r ON r.id = a.rule_id
+      JOIN clients_client c ON c.id = a.client_id
+     WHERE a.lifted_at IS NULL AND (%(all)s OR r.id = ANY(%(rule_ids)s))
+       AND (NOT (r.effective_from <= %(at)s
+                 AND (r.effective_to IS NULL OR r.effective_to > %(at)s))
+            OR c.status = 'closed'
+            OR (c.country <> r.country AND c.nationality <> r.country))
+)
+UPDATE compliance_ruleapplication a
+   SET lifted_at = %(at)s,
+       lift_reason = CASE WHEN due.ended THEN 'The rule ended.'
+                          ELSE 'The rule no longer reaches the client.' END
+  FROM due
+ WHERE a.id = due.id
+RETURNING a.id
+"""
+
+
+@transaction.atomic
+def jurisdiction_apply(
+    *, rule_ids: list[int] | None = None, at: datetime | None = None, actor: Actor = APPLY_ACTOR
+) -> dict:
+    """Bring what the restricting rules (blocked, restricted) impose on existing clients in
+    step with the rules in force at `at` (now), set-based: open an application for every
+    client a rule now reaches, lift every open one whose rule ended or no longer reaches its
+    client, and nothing else. Each change is audited, told to the client by email in their
+    language (and kept in their communication history), and sent to the trading platform
+    (`platform_reach_request`). `rule_ids` narrows it to those rules (an officer's change);
+    the beat runs it for all. Idempotent: run again, it changes nothing."""
+    params = {
+        "at": at or timezone.now(),
+        "kinds": list(RESTRICTING),
+        "all": rule_ids is None,
+        "rule_ids": list(rule_ids or []),
+    }
+    with connection.cursor() as cur:
+        cur.execute(_LIFT, params)
+        lifted = [row[0] for row in cur.fetchall()]
+        cur.execute(_OPEN, params)
+        opened = [row[0] for row in cur.fetchall()]
+    if opened:
+        _told(opened, actor, audit_events_c.JURISDICTION_APPLIED, "jurisdiction_restricted")
+    if lifted:
+        _told(lifted, actor, audit_events_c.JURISDICTION_LIFTED, "jurisdiction_lifted")
+    changed = {a.client_id for a in RuleApplication.objects.filter(pk__in=opened + lifted)}
+    if changed:
+        platform_reach_request(clients=sorted(changed), reason="jurisdiction rule")
+    return {"applied": len(opened), "lifted": len(lifted)}
+
+
+def _told(ids: list[int], actor: Actor, action: str, email: str) -> None:
+    """Audit each application opened or lifted, and tell its client."""
+    applications = list(
+        RuleApplication.objects.filter(pk__in=ids)
+        .select_related("rule", "client__user")
+        .order_by("pk")
+    )
+    audit_record_many(
+        actor=actor,
+        action=action,
+        entries=[
+            (
+                a,
+                a.lift_reason or a.rule.basis,
+                {
+                    "rule": a.rule_id,
+                    "country": a.rule.country,
+                    "kind": a.rule.kind,
+                    "via": a.via,
+                    "lifted": a.lifted_at is not None,
+                },
+            )
+            for a in applications
+        ],
+    )
+    for a in applications:
+        client_notify(
+            a.client,
+            email=email,
+            key=f"jurisdiction:{a.pk}:{'lifted' if a.lifted_at else 'applied'}",
+            actor=actor,
+            url_name="portal:home",
+            context={
+                "country": a.rule.country_name,
+                "via": a.via,
+                "rule": a.rule_id,
+                "basis": a.rule.basis,
+            },
+            data={"rule": a.rule_id, "application": a.pk},
+        )

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GistIndex
 from django.db import models
 
+from .models_jurisdictions import AppliedVia, RuleApplication  # noqa: F401
+
 
 class ListFormat(models.TextChoices):
     OFAC_SDN = "ofac_sdn", "OFAC SDN (legacy CSV files)"

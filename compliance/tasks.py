@@ -22,6 +22,15 @@ def never_screened_sweep_task() -> int:
     return services.never_screened_sweep()
 
 
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=290)
+def jurisdiction_apply_task() -> dict:
+    """Rules whose start or end time has come (and clients who moved into or out of a rule's
+    reach): restricted or lifted, set-based."""
+    from .jurisdictions import jurisdiction_apply
+
+    return jurisdiction_apply()
+
+
 def screen_registered(client_id: int) -> None:
     """A client or partner was registered (the kernel's `client.registered` hook): screen them
     once that commits. A broker that cannot be reached never fails the registration (robust):
