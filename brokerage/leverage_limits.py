@@ -71,7 +71,11 @@ def class_caps(*, country: str, category: str) -> dict[str, Cap]:
 def account_cap(*, country: str, category: str) -> Cap | None:
     """The highest leverage an account of such a client may have (the highest class cap), or
     None when no limit applies."""
-    caps = class_caps(country=country, category=category)
+    return highest(class_caps(country=country, category=category))
+
+
+def highest(caps: dict[str, Cap]) -> Cap | None:
+    """Of class caps, the highest: an account's ceiling."""
     return max(caps.values(), key=lambda c: (c.max_leverage, -c.limit.pk), default=None)
 
 

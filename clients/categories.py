@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
-from brokerage.leverage_limits import Cap, account_cap, class_caps
+from brokerage.leverage_limits import Cap, account_cap, class_caps, highest
 from brokerage.models import ClientCategory
 from brokerage.services import Actor, audit_record
 
@@ -187,17 +187,18 @@ def category_request_decide(
     evidence, reason = (evidence or "").strip(), (reason or "").strip()
     met = sum((bool(trades_met), bool(portfolio_met), bool(experience_met)))
     errors = {}
+    message = "The decision is incomplete."
     if approve and met < CRITERIA_NEEDED:
-        errors["__all__"] = [
+        message = (
             f"A professional client meets at least {CRITERIA_NEEDED} of the 3 criteria; "
             f"{met} ticked."
-        ]
+        )
     if approve and not evidence:
         errors["evidence"] = ["Note the evidence you saw for the criteria met."]
     if not approve and not reason:
         errors["reason"] = ["Say why the request is refused: the client reads it."]
-    if errors:
-        raise InvalidInput("The decision is incomplete.", fields=errors)
+    if errors or (approve and met < CRITERIA_NEEDED):
+        raise InvalidInput(message, fields=errors)
     req.status = CategoryRequest.Status.APPROVED if approve else CategoryRequest.Status.REFUSED
     req.trades_met, req.portfolio_met = bool(trades_met), bool(portfolio_met)
     req.experience_met = bool(experience_met)
@@ -241,4 +242,32 @@ def category_request_decide(
 def category_requests_pending():
     return CategoryRequest.objects.filter(status=CategoryRequest.Status.PENDING).select_related(
         "client__user"
+    )
+
+
+def category_360(client: Client, user):
+    """The client 360's section: the category and the leverage caps by instrument class (each
+    account's state on the platform is in the trading section). No query for a client no
+    limit can reach (no country); two otherwise."""
+    from .client360 import Contribution, Section
+    from .instruments import CLASS_LABELS
+
+    caps = leverage_caps_of(client)
+    return Contribution(
+        sections=[
+            Section(
+                "category",
+                "Category and leverage",
+                "clients/360/_category.html",
+                {
+                    "category": client.get_category_display(),
+                    "cap": highest(caps),
+                    "class_caps": [(CLASS_LABELS[k], caps[k]) for k in CLASS_LABELS if k in caps],
+                },
+                order=25,
+                column="side",
+                icon="speedometer2",
+                badge=client.get_category_display(),
+            )
+        ]
     )

@@ -364,7 +364,7 @@ def trading(client: Client, user) -> Contribution:
     """Accounts, totals per currency, open positions, the trading figures and the last deals."""
     accounts = list(
         TradingAccount.objects.filter(client=client)
-        .select_related("server", "account_type")
+        .select_related("server", "account_type", "restraint")
         .order_by("status", "-opened_at")[:ACCOUNTS_LIMIT]
     )
     totals: dict[str, dict] = {}

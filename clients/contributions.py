@@ -14,6 +14,7 @@ from brokerage.hooks import (
 )
 from brokerage.navigation import NavItem
 
+from .categories import category_360
 from .client360 import (
     audit_trail,
     communications,
@@ -75,6 +76,7 @@ for item in [
 # The 360's own parts, before those of the apps above clients (installed after it).
 for provider in [
     identity_and_standing,
+    category_360,
     trading,
     communications,
     support_tickets,

@@ -9,10 +9,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from brokerage.errors import InvalidInput
 from brokerage.intl import language_choices
+from brokerage.leverage_limits import highest
 from brokerage.portal import portal_overview, portal_profile_cards
 from brokerage.views import form_action
 
-from .categories import category_request_submit, leverage_cap_of, leverage_caps_of
+from .categories import category_request_submit, leverage_caps_of
 from .forms import ContactForm
 from .instruments import CLASS_LABELS
 from .permissions import client_required
@@ -126,7 +127,7 @@ def category(request):
         {
             "client": client,
             "form": form,
-            "cap": leverage_cap_of(client),
+            "cap": highest(caps),
             "class_caps": [(CLASS_LABELS.get(k, k), caps[k]) for k in CLASS_LABELS if k in caps],
             "requests": list(client.category_requests.all()[:5]),
             "pending": client.category_requests.filter(status="pending").exists(),

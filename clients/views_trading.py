@@ -8,6 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from brokerage.errors import DomainError
+from brokerage.leverage_limits import highest
 from brokerage.views import add_domain_error, form_action, paginate
 
 from . import trading
@@ -136,7 +137,7 @@ def _account_page(request, account, leverage_form, *, status: int = 200):
             "symbol": symbol,
             "active": account.status == TradingAccount.Status.ACTIVE,
             "leverage_form": leverage_form,
-            "cap": leverage_cap_of(client),
+            "cap": highest(caps),
             "class_caps": [(CLASS_LABELS.get(k, k), caps[k]) for k in CLASS_LABELS if k in caps],
             "trading_paused": bool(restraint and restraint.trading_disabled),
         },

@@ -12,6 +12,7 @@ from brokerage.hooks import (
     contribute,
 )
 from brokerage.navigation import NavItem
+from clients.categories import PERM as CATEGORY_PERM
 
 from .client360 import compliance_360
 from .jurisdiction_selectors import jurisdiction_standing
@@ -27,6 +28,17 @@ for item in [
     ),
     NavItem("Screening alerts", "compliance:alerts", "shield-exclamation", PERM, 43, "Compliance"),
     NavItem("Jurisdictions", "compliance:jurisdictions", "globe2", PERM, 44, "Compliance"),
+    NavItem(
+        "Category requests",
+        "compliance:category_requests",
+        "person-up",
+        CATEGORY_PERM,
+        45,
+        "Compliance",
+    ),
+    NavItem(
+        "Leverage limits", "compliance:leverage_limits", "speedometer2", PERM, 46, "Compliance"
+    ),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_jurisdictions
+from . import views, views_jurisdictions, views_leverage
 
 app_name = "compliance"
 
@@ -16,4 +16,12 @@ urlpatterns = [
         views_jurisdictions.jurisdiction_country,
         name="jurisdiction",
     ),
+    path("leverage/", views_leverage.leverage_limits, name="leverage_limits"),
+    path(
+        "leverage/<id:limit_id>/remove/",
+        views_leverage.leverage_limit_delete,
+        name="leverage_limit_remove",
+    ),
+    path("categories/", views_leverage.category_requests, name="category_requests"),
+    path("categories/<id:request_id>/", views_leverage.category_request, name="category_request"),
 ]

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from brokerage.models import Desk, StaffProfile, User
+from clients.categories import leverages_allowed
 from clients.models import (
     AccountType,
     AccountTypeMarkup,
@@ -256,8 +257,12 @@ def _named_traders(server: TradingServer, actor) -> int:
         wallets = [w for w in _wallets(client) if w.available_amount > 0]
         wallet = max(wallets, key=lambda w: w.available_amount, default=None)
         currency = wallet.currency if wallet and wallet.currency in types else "USD"
+        # 1:100, or the highest the client's leverage limit allows below it (1:30 for the UK's
+        # and the EEA's retail clients).
+        allowed = leverages_allowed(client, types[currency].leverages)
+        leverage = max((x for x in allowed if x <= 100), default=min(allowed))
         account, _ = trading_account_open(
-            client=client, account_type=types[currency], leverage=100, actor=actor
+            client=client, account_type=types[currency], leverage=leverage, actor=actor
         )
         profile, days, trades, quiet = PASTS[client.user.email]
         # The past first (it carries its own opening deposit), then today's wallet transfer.

@@ -105,6 +105,9 @@ MAIN_PAGES = [
     ("backoffice-compliance-alert", "compliance:alert", "compliance_officer"),
     ("backoffice-compliance-jurisdictions", "compliance:jurisdictions", "compliance_officer"),
     ("backoffice-compliance-jurisdiction", "compliance:jurisdiction", "compliance_officer"),
+    ("backoffice-compliance-leverage", "compliance:leverage_limits", "compliance_officer"),
+    ("backoffice-category-requests", "compliance:category_requests", "compliance_officer"),
+    ("backoffice-category-request", "compliance:category_request", "compliance_officer"),
 ]
 
 
@@ -154,6 +157,7 @@ def demo_kwargs() -> dict[str, dict]:
         "compliance:snapshot": ("snapshot_id", _first("compliance.ListSnapshot")),
         "compliance:alert": ("alert_id", _first("compliance.Alert")),
         "compliance:jurisdiction": ("country", _first("brokerage.CountryRule", kind="blocked")),
+        "compliance:category_request": ("request_id", _first("clients.CategoryRequest")),
         "ib:version": ("version_id", _first("ib.PlanVersion", published_at__isnull=True)),
         "partners:dispute_new": (
             "line_id",

@@ -109,3 +109,6 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
         "compliance:jurisdictions",
     } <= url_names(hooks.NAV_BACKOFFICE)
     assert "kyc_review:sof_queue" in url_names(hooks.NAV_BACKOFFICE)
+    assert {"compliance:leverage_limits", "compliance:category_requests"} <= url_names(
+        hooks.NAV_BACKOFFICE
+    )

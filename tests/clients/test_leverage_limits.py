@@ -150,7 +150,7 @@ def test_a_professional_client_approved_by_compliance_gets_more(
         )
     with pytest.raises(InvalidInput) as incomplete:
         decide(request, officer, approve=True, met=(True, False, False))
-    assert "2 of the 3 criteria" in incomplete.value.fields["__all__"][0]
+    assert "2 of the 3 criteria" in incomplete.value.message
     assert "evidence" in incomplete.value.fields
     with django_capture_on_commit_callbacks(execute=True):
         decide(

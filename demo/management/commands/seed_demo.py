@@ -26,6 +26,7 @@ from brokerage.services import api_key_create, audit_record, staff_user_upsert
 from brokerage.totp import totp_code
 from clients.retention.services import retention_flags_run
 from clients.services import client_register
+from demo.categories import install_demo_categories
 from demo.compliance import install_demo_compliance
 from demo.finance import install_demo_finance
 from demo.ib import install_demo_ib
@@ -118,6 +119,8 @@ class Command(BaseCommand):
         install_demo_onboarding(actor=ACTOR, password=settings.DEMO_PASSWORD)
         # A watch list and a client who is on it: the compliance alert queue is not empty.
         install_demo_compliance(password=settings.DEMO_PASSWORD)
+        # A professional client, and a UK retail client whose request waits for compliance.
+        install_demo_categories()
         # The PSP sandbox keeps its memory in its process: tell it what the providers did.
         psp_history_send(out=self.stdout.write)
         self.stdout.write(

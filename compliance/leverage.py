@@ -1,0 +1,121 @@
+"""Compliance writes on the leverage limits (the kernel's `brokerage.models.LeverageLimit`): a
+compliance officer sets a limit (a jurisdiction x a category x an instrument class -> the
+highest leverage, with its legal basis) or removes one, each change audited with what it was
+before. A change reaches the accounts it concerns: every active account of a client of that
+category residing in that jurisdiction is reconciled on the platform (a lower cap lowers a
+leverage above it; a higher one restores what the product lowered), docs/leverage-limits.md."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage import audit_events
+from brokerage.errors import InvalidInput
+from brokerage.intl import is_country
+from brokerage.models import ClientCategory, LeverageLimit, LeverageRegion
+from brokerage.services import Actor, audit_record
+from clients.instruments import CLASS_LABELS
+from clients.models import Client
+from clients.trading.reach import platform_reach_request
+
+from .permissions import require_officer
+
+MAX_LEVERAGE = 1000
+
+
+def _countries(jurisdiction: str) -> list[str]:
+    region = LeverageRegion.objects.filter(code=jurisdiction).first()
+    return list(region.countries) if region else [jurisdiction]
+
+
+def _reach(jurisdiction: str, category: str) -> None:
+    clients = Client.objects.filter(
+        country__in=_countries(jurisdiction),
+        category=category,
+        trading_accounts__status="active",
+    ).values_list("pk", flat=True)
+    platform_reach_request(clients=set(clients), reason="leverage limit changed")
+
+
+def _evidence(limit: LeverageLimit) -> dict:
+    return {
+        "jurisdiction": limit.jurisdiction,
+        "category": limit.category,
+        "instrument_class": limit.instrument_class,
+        "max_leverage": limit.max_leverage,
+        "basis": limit.basis,
+    }
+
+
+@transaction.atomic
+def leverage_limit_set(
+    *,
+    jurisdiction: str,
+    category: str,
+    instrument_class: str,
+    max_leverage: int,
+    basis: str,
+    actor: Actor,
+) -> LeverageLimit:
+    """Add the limit, or change the one on the same jurisdiction, category and class."""
+    require_officer(actor, "Only compliance officers set leverage limits.")
+    jurisdiction = (jurisdiction or "").strip().upper()
+    basis = " ".join((basis or "").split())
+    errors: dict[str, list[str]] = {}
+    if not (LeverageRegion.objects.filter(code=jurisdiction).exists() or is_country(jurisdiction)):
+        errors["jurisdiction"] = ["A country code (GB) or a region (EEA, UK, AU)."]
+    if category not in ClientCategory.values:
+        errors["category"] = ["Choose a category."]
+    if instrument_class not in CLASS_LABELS:
+        errors["instrument_class"] = ["Choose an instrument class."]
+    if not isinstance(max_leverage, int) or not 1 <= max_leverage <= MAX_LEVERAGE:
+        errors["max_leverage"] = [f"A whole number from 1 to {MAX_LEVERAGE}."]
+    if not basis:
+        errors["basis"] = ["Name the legal basis: every refusal the limit causes quotes it."]
+    elif len(basis) > 300:
+        errors["basis"] = ["At most 300 characters."]
+    if errors:
+        raise InvalidInput("The limit is not complete.", fields=errors)
+    limit = (
+        LeverageLimit.objects.select_for_update()
+        .filter(jurisdiction=jurisdiction, category=category, instrument_class=instrument_class)
+        .first()
+    )
+    before = _evidence(limit) if limit else None
+    if limit is None:
+        limit = LeverageLimit(
+            jurisdiction=jurisdiction, category=category, instrument_class=instrument_class
+        )
+    limit.max_leverage, limit.basis = max_leverage, basis
+    limit.updated_at = timezone.now()
+    limit.updated_by_label = actor if isinstance(actor, str) else actor.email
+    limit.save()
+    audit_record(
+        actor=actor,
+        action=audit_events.LEVERAGE_LIMIT_SET,
+        target=limit,
+        reason=basis,
+        evidence={**_evidence(limit), "before": before},
+    )
+    _reach(jurisdiction, category)
+    return limit
+
+
+@transaction.atomic
+def leverage_limit_remove(*, limit: LeverageLimit, actor: Actor, reason: str) -> None:
+    require_officer(actor, "Only compliance officers remove leverage limits.")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    limit = LeverageLimit.objects.select_for_update().get(pk=limit.pk)
+    audit_record(
+        actor=actor,
+        action=audit_events.LEVERAGE_LIMIT_REMOVED,
+        target=limit,
+        reason=reason,
+        evidence=_evidence(limit),
+    )
+    jurisdiction, category = limit.jurisdiction, limit.category
+    limit.delete()
+    _reach(jurisdiction, category)
