@@ -28,7 +28,7 @@ from brokerage.services import Actor, audit_record
 from clients.models import AccountType
 
 from . import audit_events
-from .engine import ANY, World, group_label, rate_lookup
+from .engine import ANY, World, group_label, rate_lookup, scope_label
 from .engine import n as plain
 from .models import (
     CommissionLine,
@@ -453,6 +453,28 @@ def own_rates(partner: Partner, at=None) -> list[tuple[str, str, Decimal]]:
         if kind == PlanRule.Kind.PER_LOT and scope in ("g", "d") and not any(client)
     ]
     return sorted(found, key=lambda r: (r[0] == "", r[1]))
+
+
+def own_narrowed_rates(partner: Partner, at=None) -> list[tuple[str, Decimal]]:
+    """(scope label, rate) of the partner's per-lot rates narrowed to an account type, a
+    country or a region (its plan's own or inherited): they cap its sub-IBs' rates for those
+    clients too (the engine caps each level deal by deal)."""
+    world, version = _version_in_force(partner, at or timezone.now())
+    if version is None:
+        return []
+    found = []
+    for (kind, scope, key, at_id, country, region), (_, rate) in world.rules[version].items():
+        if kind != PlanRule.Kind.PER_LOT or not (at_id or country or region):
+            continue
+        label = scope_label(
+            key if scope == "s" else "",
+            key if scope == "g" else "",
+            world.account_types.get(at_id, ""),
+            country,
+            world.regions[region][0] if region else "",
+        )
+        found.append((label, rate))
+    return sorted(found)
 
 
 @transaction.atomic

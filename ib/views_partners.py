@@ -15,7 +15,7 @@ from .disputes import disputable, dispute_open
 from .forms_disputes import DisputeOpenForm
 from .models import CommissionLine, Partner
 from .permissions import partner_required
-from .plans import own_rates, sub_ib_rates_set
+from .plans import own_narrowed_rates, own_rates, sub_ib_rates_set
 from .selectors import (
     masked_client,
     partner_clients,
@@ -95,7 +95,11 @@ def sub_rates(request, partner_id: int):
         }
         for key, label, cap in own_rates(me)
     ]
-    return render(request, "partners/sub_rates.html", {"sub": sub, "rows": rows})
+    return render(
+        request,
+        "partners/sub_rates.html",
+        {"sub": sub, "rows": rows, "narrowed": own_narrowed_rates(me)},
+    )
 
 
 def _mask(line) -> None:

@@ -360,3 +360,27 @@ def test_ops_admins_keep_regions_in_admin_and_a_paid_one_cannot_change(client, s
 def test_a_timeline_lookup_is_unchanged():  # the World keeps its old positional shape
     world = World({}, {1: Timeline([T0], [5])}, {}, {}, {}, {}, [T0])
     assert world.version_of([1], 0, T0) is None and world.scoped == set()
+
+
+def test_a_partner_sees_its_narrowed_rates_and_cannot_set_a_sub_ib_above_them(client, network):
+    """The mid is paid 8 on FX majors, 6 for Gulf clients: its sub-IB's 7 is refused, named."""
+    mid, leaf = network["mid"], network["leaf"]
+    plan_version_create(
+        plan=Plan.objects.get(name="Mid"),
+        valid_from=START + timedelta(minutes=1),
+        rules=[
+            {"symbol_group": "fx_major", "rate": "8"},
+            {"symbol_group": "fx_major", "region": "GCC", "rate": "6"},
+        ],
+        actor=ACTOR,
+        publish=True,
+    )
+    login(client, mid.user)
+    page = client.get(f"/partners/network/{leaf.pk}/rates/").content.decode()
+    assert "FX major, region Gulf Cooperation Council" in page and "data-narrowed" in page
+    refused = client.post(f"/partners/network/{leaf.pk}/rates/", {"rate_fx_major": "7"})
+    body = refused.content.decode()
+    assert refused.status_code == 200
+    assert "more than the parent&#x27;s 6 (FX major, region Gulf Cooperation Council)" in body
+    done = client.post(f"/partners/network/{leaf.pk}/rates/", {"rate_fx_major": "6"})
+    assert done.status_code == 302
