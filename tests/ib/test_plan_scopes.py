@@ -2,6 +2,7 @@
 the engine paying by them (by the country the client had when the deal closed), sub-IB caps
 scope by scope, recompute and preview through the same lookup, the editor and regions."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -22,6 +23,17 @@ from tests.ib.test_commissions import ACTOR, START, lines_of, pay_all, trade
 pytestmark = pytest.mark.django_db
 D = Decimal
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def regions(db):
+    """The regions migration ib 0021 starts with (a transactional test elsewhere may have
+    flushed them)."""
+    shipped = importlib.import_module("ib.migrations.0021_rule_client_scope").REGIONS
+    for code, (name, countries) in shipped.items():
+        Region.objects.get_or_create(
+            code=code, defaults={"name": name, "countries": sorted(countries.split())}
+        )
 
 
 def lookup_world(rules):
