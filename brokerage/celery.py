@@ -52,6 +52,10 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.jurisdiction_apply_task",
         "schedule": 60.0,  # a rule's start or end reaches the clients within a minute
     },
+    "compliance-risk-sweep": {
+        "task": "compliance.tasks.risk_sweep_task",
+        "schedule": crontab(minute=40, hour=1),  # nightly: the whole book rated again
+    },
     "kyc-expiry": {
         "task": "kyc.tasks.kyc_expiry_sweep_task",
         "schedule": crontab(minute=0, hour=6),

@@ -146,6 +146,7 @@ def client_kyc_level_set(
         reason=reason,
         evidence={"from": before, "to": level, **(evidence or {})},
     )
+    client_risk_factor_changed(client_id=client.pk, cause="KYC outcome")
     return client
 
 

@@ -17,3 +17,5 @@ JURISDICTION_APPLIED = event(
     "jurisdiction.applied", "Jurisdiction rule applied to a client (withdraw only)"
 )
 JURISDICTION_LIFTED = event("jurisdiction.lifted", "Jurisdiction rule lifted from a client")
+COUNTRY_RISK_SET = event("risk.country_set", "Country risk set")
+REVIEW_COMPLETED = event("risk.review_completed", "Periodic client review completed")

@@ -1,11 +1,13 @@
 """Compliance's part of the client 360, for compliance officers only (never tip off sales or
-support): the client's last screening, and the alerts undecided or blocking. Three queries."""
+support): the client's risk rating with its factors and periodic review, the last screening,
+and the alerts undecided or blocking. Six queries."""
 
 from django.urls import reverse
 
 from clients.client360 import Contribution, Section
 
 from .permissions import PERM
+from .risk import client_risk_summary
 from .selectors import client_alert_summary
 
 
@@ -22,8 +24,19 @@ def compliance_360(client, user) -> Contribution:
         for a in summary["alerts"]
     ]
     badge = "blocked" if summary["blocking"] else (str(len(rows)) if rows else "")
+    risk = client_risk_summary(client)
     return Contribution(
         sections=[
+            Section(
+                "risk",
+                "Risk rating",
+                "compliance/_360_risk.html",
+                {**risk, "client": client},
+                order=23,
+                column="side",
+                icon="speedometer2",
+                badge=client.get_risk_rating_display() if client.risk_rating else "",
+            ),
             Section(
                 "compliance",
                 "Sanctions screening",
@@ -33,6 +46,6 @@ def compliance_360(client, user) -> Contribution:
                 column="side",
                 icon="shield-exclamation",
                 badge=badge,
-            )
+            ),
         ]
     )

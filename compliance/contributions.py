@@ -8,17 +8,20 @@ from brokerage.hooks import (
     CLIENT_NAME_REPORTED,
     CLIENT_REGISTERED,
     CLIENT_STANDING,
+    DASHBOARD_PANELS,
     NAV_BACKOFFICE,
+    RISK_FACTOR_CHANGED,
     contribute,
 )
 from brokerage.navigation import NavItem
 from clients.categories import PERM as CATEGORY_PERM
 
 from .client360 import compliance_360
+from .dashboard import compliance_panel
 from .jurisdiction_selectors import jurisdiction_standing
 from .permissions import PERM
 from .selectors import compliance_standing
-from .tasks import screen_registered, screen_reported
+from .tasks import rate_again, screen_registered, screen_reported
 
 # Right after KYC review (40): the menu shows one Compliance group, not two either side of Finance.
 for item in [
@@ -39,11 +42,15 @@ for item in [
     NavItem(
         "Leverage limits", "compliance:leverage_limits", "speedometer2", PERM, 46, "Compliance"
     ),
+    NavItem("Periodic reviews", "compliance:reviews", "calendar-check", PERM, 47, "Compliance"),
+    NavItem("Country risk", "compliance:country_risks", "globe", PERM, 48, "Compliance"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 
 contribute(CLIENT_REGISTERED, screen_registered)
 contribute(CLIENT_NAME_REPORTED, screen_reported)
+contribute(RISK_FACTOR_CHANGED, rate_again)
 contribute(CLIENT_STANDING, compliance_standing)
 contribute(CLIENT_STANDING, jurisdiction_standing)
 contribute(CLIENT_360_SECTIONS, compliance_360)
+contribute(DASHBOARD_PANELS, compliance_panel)

@@ -26,6 +26,7 @@ from clients.trading.reach import platform_reach_request
 from . import audit_events as audit_events_c
 from .models import RuleApplication
 from .permissions import require_officer
+from .rating import country_rule_changed
 
 # How far in the past an officer may date a start or an end: the time the form took to fill.
 PAST_TOLERANCE = timezone.timedelta(minutes=5)
@@ -139,6 +140,7 @@ def country_rule_add(
         evidence=_evidence(rule),
     )
     _applied_after(rule)
+    country_rule_changed(rule.country)
     return rule
 
 
@@ -185,6 +187,7 @@ def country_rule_end(
         evidence={**_evidence(rule), "previous_end": before},
     )
     _applied_after(rule)
+    country_rule_changed(rule.country)
     return rule
 
 

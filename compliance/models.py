@@ -380,3 +380,99 @@ class Alert(models.Model):
     @property
     def blocking(self) -> bool:
         return self.status == AlertStatus.CONFIRMED and self.lifted_at is None
+
+
+# --- Client risk rating and periodic reviews ---------------------------------------------------
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", "Low risk"
+    MEDIUM = "medium", "Medium risk"
+    HIGH = "high", "High risk"
+
+
+class CountryRisk(models.Model):
+    """How risky compliance holds a country for money laundering and terrorist financing, as
+    the client risk rating reads it for residence and nationality. A country not listed is
+    low risk."""
+
+    country = models.CharField(max_length=2, unique=True, help_text="ISO 3166-1 alpha-2")
+    level = models.CharField(max_length=6, choices=RiskLevel.choices)
+    note = models.CharField(max_length=300, blank=True, help_text="Why, e.g. FATF grey list.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country"]
+        verbose_name_plural = "country risks"
+
+    def __str__(self):
+        return f"{self.country}: {self.get_level_display()}"
+
+
+class RiskAssessment(models.Model):
+    """One rating of a client: the score, the level it gave, and every factor with its points
+    and explanation. Never changed: each recompute that changes anything adds one."""
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="risk_assessments"
+    )
+    score = models.PositiveSmallIntegerField()
+    rating = models.CharField(max_length=6, choices=RiskLevel.choices)
+    factors = models.JSONField(
+        default=list, help_text="[{code, label, points, explanation}] in a fixed order."
+    )
+    cause = models.CharField(max_length=120, help_text="What made the client be rated again.")
+    actor_label = models.CharField(max_length=120)
+    assessed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-assessed_at", "-pk"]
+        indexes = [models.Index(fields=["client", "-assessed_at"], name="compliance_risk_latest")]
+
+    def __str__(self):
+        return f"Risk {self.rating} ({self.score}) of client {self.client_id}"
+
+
+class ReviewOutcome(models.TextChoices):
+    SATISFACTORY = "satisfactory", "No concerns: relationship continues"
+    CONCERNS = "concerns", "Concerns noted: follow-up actions"
+    EXIT = "exit", "Recommend ending the relationship"
+
+
+class PeriodicReview(models.Model):
+    """A client's periodic review, due by their risk rating (high yearly, medium every two
+    years, low every three by default). One open review per client; completing it records the
+    officer, outcome and notes and opens the next one."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Due"
+        COMPLETED = "completed", "Completed"
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="periodic_reviews"
+    )
+    rating = models.CharField(
+        max_length=6, choices=RiskLevel.choices, help_text="The rating the due date follows."
+    )
+    due_on = models.DateField(db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=14, choices=ReviewOutcome.choices, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["due_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=models.Q(status="open"),
+                name="compliance_one_open_review_per_client",
+            )
+        ]
+
+    def __str__(self):
+        return f"Review of client {self.client_id} due {self.due_on}"

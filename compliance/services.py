@@ -24,6 +24,7 @@ from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record
 from clients.locks import lock_client
 from clients.models import Client
+from clients.services import client_risk_factor_changed
 from clients.trading.reach import platform_reach_request
 from kyc.models import KycSubmission
 
@@ -423,6 +424,8 @@ def client_screen(
                 breakdown=hit.breakdown,
             )
         )
+    if raised:
+        client_risk_factor_changed(client_id=client.pk, cause="screening alert raised")
     run.hit_count, run.raised_count = len(best), len(raised)
     run.save(update_fields=["hit_count", "raised_count"])
     audit_record(
@@ -482,6 +485,7 @@ def _alert_record(alert: Alert, *, actor, action: str, reason: str, **changes) -
     for field, value in changes.items():
         setattr(alert, field, value)
     alert.save(update_fields=list(changes))
+    client_risk_factor_changed(client_id=alert.client_id, cause=f"screening alert {alert.status}")
     audit_record(
         actor=actor,
         action=action,

@@ -62,3 +62,32 @@ def screen_reported(
     transaction.on_commit(
         lambda: client_screen_task.delay(client_id, reason, reported), robust=True
     )
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def risk_assess_task(client_id: int, cause: str) -> int | None:
+    from .rating import risk_assess
+
+    assessment = risk_assess(client_id=client_id, cause=cause)
+    return assessment.pk if assessment else None
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
+def risk_sweep_task() -> int:
+    from .rating import risk_sweep
+
+    return risk_sweep()
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
+def country_rerate_task(country: str, cause: str = "") -> int:
+    from .rating import country_rerate
+
+    return country_rerate(country, cause)
+
+
+def rate_again(client_id: int, cause: str) -> None:
+    """Something the client's risk rating reads changed (the kernel's
+    `client.risk_factor_changed` hook): rate them again once that commits. A broker that cannot
+    be reached fails nothing (robust): the nightly sweep rates the book."""
+    transaction.on_commit(lambda: risk_assess_task.delay(client_id, cause), robust=True)

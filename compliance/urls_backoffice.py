@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_jurisdictions, views_leverage
+from . import views, views_jurisdictions, views_leverage, views_reviews
 
 app_name = "compliance"
 
@@ -24,4 +24,7 @@ urlpatterns = [
     ),
     path("categories/", views_leverage.category_requests, name="category_requests"),
     path("categories/<id:request_id>/", views_leverage.category_request, name="category_request"),
+    path("reviews/", views_reviews.reviews, name="reviews"),
+    path("reviews/<id:review_id>/", views_reviews.review_detail, name="review"),
+    path("country-risk/", views_reviews.country_risks, name="country_risks"),
 ]

@@ -149,19 +149,6 @@ def kyc_standing(client, purpose, *, amount_usd=None):
             )
 
 
-def nationality_by_client(client_ids) -> dict[int, str]:
-    """Each client's nationality as their newest submitted KYC details give it (one query)."""
-    rows = (
-        KycSubmission.objects.filter(client_id__in=client_ids)
-        .exclude(state=KycSubmission.State.DRAFT)
-        .exclude(nationality="")
-        .order_by("client_id", "-submitted_at", "-pk")
-        .distinct("client_id")
-        .values_list("client_id", "nationality")
-    )
-    return dict(rows)
-
-
 def financial_profile_by_client(client_ids) -> dict:
     """Each client's current financial profile (one query)."""
     from .models import FinancialProfile
@@ -172,3 +159,12 @@ def financial_profile_by_client(client_ids) -> dict:
         .distinct("client_id")
     )
     return {p.client_id: p for p in rows}
+
+
+def sof_waiting() -> dict:
+    """How many source-of-funds documents wait for review, and since when (one query)."""
+    from django.db.models import Min
+
+    return SourceOfFundsDocument.objects.filter(
+        status=SourceOfFundsDocument.Status.IN_REVIEW
+    ).aggregate(n=Count("pk"), oldest=Min("uploaded_at"))

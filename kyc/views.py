@@ -4,13 +4,14 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from brokerage.errors import DomainError, NotAllowed
 from brokerage.permissions import require, staff_required
 from brokerage.uploads import stored_document_response
-from brokerage.views import add_domain_error, paginate
+from brokerage.views import add_domain_error, form_action, paginate
 from clients.permissions import client_required, is_client
 
 from . import financial_profile, icao, selectors, services
@@ -222,21 +223,21 @@ def sof_review(request, document_id: int):
         pk=document_id,
     )
     form = SourceOfFundsDecisionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        decide = (
-            financial_profile.sof_document_approve
-            if form.cleaned_data["action"] == "approve"
-            else financial_profile.sof_document_reject
-        )
-        try:
-            decide(document=document, actor=request.user, reason=form.cleaned_data["reason"])
-        except NotAllowed as exc:
-            raise PermissionDenied(exc.message) from exc
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
+    if request.method == "POST":
+
+        def decide(data):
+            approve = data["action"] == "approve"
+            service = (
+                financial_profile.sof_document_approve
+                if approve
+                else financial_profile.sof_document_reject
+            )
+            service(document=document, actor=request.user, reason=data["reason"])
             messages.success(request, "Decision recorded; the client is told by email.")
-            return redirect("kyc_review:sof_queue")
+
+        done = form_action(request, form, decide, success_url=reverse("kyc_review:sof_queue"))
+        if done is not None:
+            return done
     return render(
         request,
         "kyc/sof_review.html",

@@ -108,6 +108,9 @@ MAIN_PAGES = [
     ("backoffice-compliance-leverage", "compliance:leverage_limits", "compliance_officer"),
     ("backoffice-category-requests", "compliance:category_requests", "compliance_officer"),
     ("backoffice-category-request", "compliance:category_request", "compliance_officer"),
+    ("backoffice-compliance-reviews", "compliance:reviews", "compliance_officer"),
+    ("backoffice-compliance-review", "compliance:review", "compliance_officer"),
+    ("backoffice-compliance-country-risk", "compliance:country_risks", "compliance_officer"),
 ]
 
 
@@ -158,6 +161,7 @@ def demo_kwargs() -> dict[str, dict]:
         "compliance:alert": ("alert_id", _first("compliance.Alert")),
         "compliance:jurisdiction": ("country", _first("brokerage.CountryRule", kind="blocked")),
         "compliance:category_request": ("request_id", _first("clients.CategoryRequest")),
+        "compliance:review": ("review_id", _first("compliance.PeriodicReview", status="open")),
         "ib:version": ("version_id", _first("ib.PlanVersion", published_at__isnull=True)),
         "partners:dispute_new": (
             "line_id",

@@ -301,6 +301,13 @@ CELERY_HEARTBEAT_TTL = env.int("CELERY_HEARTBEAT_TTL", default=45)
 # Dismissing a screening hit scoring at least this as a false positive needs a second compliance
 # officer's approval (four eyes).
 COMPLIANCE_FOUR_EYES_SCORE = env.float("COMPLIANCE_FOUR_EYES_SCORE", default=0.90)
+# The client risk rating: a score at or above these is medium or high risk (compliance.risk),
+# and periodic reviews fall due this many months after the last, by rating.
+RISK_MEDIUM_SCORE = env.int("RISK_MEDIUM_SCORE", default=20)
+RISK_HIGH_SCORE = env.int("RISK_HIGH_SCORE", default=40)
+RISK_REVIEW_MONTHS_HIGH = env.int("RISK_REVIEW_MONTHS_HIGH", default=12)
+RISK_REVIEW_MONTHS_MEDIUM = env.int("RISK_REVIEW_MONTHS_MEDIUM", default=24)
+RISK_REVIEW_MONTHS_LOW = env.int("RISK_REVIEW_MONTHS_LOW", default=36)
 
 # --- KYC ---------------------------------------------------------------------------------------
 # What an unverified client may deposit in total (USD); verified clients have no KYC limit.

@@ -25,7 +25,7 @@ from django.utils import timezone
 from brokerage.money import exponent, format_money, to_amount
 from brokerage.services import Actor, audit_record
 from clients.models import Client
-from clients.services import client_first_deposit_record
+from clients.services import client_first_deposit_record, client_risk_factor_changed
 from clients.standing import Purpose, client_standing
 from finance import audit_events
 
@@ -223,6 +223,7 @@ def deposit_credit(
         },
     )
     client_tell(deposit, "credited", actor=actor, method=_method_name(deposit))
+    client_risk_factor_changed(client_id=deposit.client_id, cause="deposit credited")
     return "credited" + (" (FTD)" if deposit.is_ftd else "")
 
 

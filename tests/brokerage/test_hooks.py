@@ -77,7 +77,9 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     assert owners(hooks.CLIENT_STANDING) == {"kyc", "finance", "compliance"}
     assert owners(hooks.CLIENT_REGISTERED) == {"compliance"}
     assert owners(hooks.CLIENT_NAME_REPORTED) == {"compliance"}
-    assert owners(hooks.DASHBOARD_PANELS) == {"brokerage", "clients", "leads", "finance", "ib"}
+    assert owners(hooks.RISK_FACTOR_CHANGED) == {"compliance"}
+    owners_of_panels = {"brokerage", "clients", "leads", "finance", "ib", "compliance"}
+    assert owners(hooks.DASHBOARD_PANELS) == owners_of_panels
 
     def url_names(hook):
         return {item.url_name for item in live[hook]}
@@ -112,3 +114,4 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     assert {"compliance:leverage_limits", "compliance:category_requests"} <= url_names(
         hooks.NAV_BACKOFFICE
     )
+    assert {"compliance:reviews", "compliance:country_risks"} <= url_names(hooks.NAV_BACKOFFICE)

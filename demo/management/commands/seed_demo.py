@@ -34,6 +34,7 @@ from demo.ib_onboarding import install_demo_onboarding
 from demo.kyc import install_demo_kyc
 from demo.leads import install_demo_leads, install_demo_rules
 from demo.psp_history import psp_history_send
+from demo.risk import install_demo_risk
 from demo.trading import install_demo_trading
 from demo.wires import install_demo_wires
 from ib.services import partner_create
@@ -121,6 +122,8 @@ class Command(BaseCommand):
         install_demo_compliance(password=settings.DEMO_PASSWORD)
         # A professional client, and a UK retail client whose request waits for compliance.
         install_demo_categories()
+        # Clients rated low, medium and high, and a periodic review overdue.
+        install_demo_risk(password=settings.DEMO_PASSWORD)
         # The PSP sandbox keeps its memory in its process: tell it what the providers did.
         psp_history_send(out=self.stdout.write)
         self.stdout.write(

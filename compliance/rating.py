@@ -1,0 +1,241 @@
+"""Compliance writes on the client risk rating and periodic reviews.
+
+- `risk_assess` rates one client now (a KYC outcome, a deposit, a financial profile, a
+  screening decision or a country risk change asked for it, through the kernel hook
+  `client.risk_factor_changed` and `risk_assess_task`); `risk_sweep` rates the whole book at
+  night, set-based, in batches. Both store a new `RiskAssessment` only when the score or a
+  factor changed (the history is the changes, each with every factor), and the rating on the
+  client through `clients.services.client_risk_rating_set` (audited when it changes; high risk
+  puts the client under enhanced due diligence).
+- Each rated client has one open `PeriodicReview`, due by their rating (settings
+  `RISK_REVIEW_MONTHS_HIGH`/`_MEDIUM`/`_LOW`); a higher rating brings the due date forward,
+  never back. `review_complete` records the officer, outcome and notes and opens the next one.
+- `country_risk_set` edits the country risk table (audited) and rates again, set-based, the
+  clients living in the country or holding its nationality.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage.errors import InvalidInput
+from brokerage.intl import is_country
+from brokerage.services import Actor, audit_record
+from clients.locks import lock_client
+from clients.models import Client
+from clients.services import client_risk_rating_set
+
+from . import audit_events
+from .models import CountryRisk, PeriodicReview, ReviewOutcome, RiskAssessment, RiskLevel
+from .permissions import require_officer
+from .risk import rating_for, risk_factors
+
+RATING_ACTOR = "rule:risk_rating"
+SWEEP_BATCH = 1000
+SEVERITY = {"low": 0, "medium": 1, "high": 2}
+
+
+def review_months(rating: str) -> int:
+    return {
+        "high": settings.RISK_REVIEW_MONTHS_HIGH,
+        "medium": settings.RISK_REVIEW_MONTHS_MEDIUM,
+        "low": settings.RISK_REVIEW_MONTHS_LOW,
+    }[rating]
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def review_due(rating: str, today: date | None = None) -> date:
+    return add_months(today or timezone.now().date(), review_months(rating))
+
+
+def _latest(client_ids) -> dict[int, RiskAssessment]:
+    rows = (
+        RiskAssessment.objects.filter(client_id__in=client_ids)
+        .order_by("client_id", "-assessed_at", "-pk")
+        .distinct("client_id")
+    )
+    return {a.client_id: a for a in rows}
+
+
+def _store(client_id: int, factors, cause: str, actor: Actor, latest) -> RiskAssessment | None:
+    """The assessment, when anything changed since `latest`, and the client's rating."""
+    rows = [f.as_dict() for f in factors]
+    score = sum(f.points for f in factors)
+    rating = rating_for(score)
+    client = lock_client(client_id)
+    if latest is not None and latest.factors == rows and client.risk_rating == rating:
+        return None
+    label = actor if isinstance(actor, str) else actor.email
+    assessment = RiskAssessment.objects.create(
+        client_id=client_id,
+        score=score,
+        rating=rating,
+        factors=rows,
+        cause=cause[:120],
+        actor_label=label[:120],
+    )
+    client_risk_rating_set(
+        client=client,
+        rating=rating,
+        score=score,
+        actor=actor,
+        reason=cause,
+        evidence={
+            "assessment": assessment.pk,
+            "factors": {f.code: f.points for f in factors if f.points},
+        },
+    )
+    _schedule_review(client_id, rating)
+    return assessment
+
+
+def _schedule_review(client_id: int, rating: str) -> None:
+    due = review_due(rating)
+    review = PeriodicReview.objects.filter(client_id=client_id, status="open").first()
+    if review is None:
+        PeriodicReview.objects.create(client_id=client_id, rating=rating, due_on=due)
+    elif SEVERITY[rating] > SEVERITY[review.rating]:
+        review.rating, review.due_on = rating, min(review.due_on, due)
+        review.save(update_fields=["rating", "due_on"])
+
+
+@transaction.atomic
+def risk_assess(*, client_id: int, cause: str, actor: Actor = RATING_ACTOR):
+    """Rate the client now. Returns the new assessment, or None when nothing changed."""
+    factors = risk_factors([client_id])[client_id]
+    return _store(client_id, factors, cause, actor, _latest([client_id]).get(client_id))
+
+
+def risk_rate_many(client_ids: list[int], *, cause: str, actor: Actor = RATING_ACTOR) -> int:
+    """Rate `client_ids` set-based, in batches of their own transactions: the factors of a
+    batch in a few queries, then only the clients whose factors changed are written. Returns
+    how many assessments were stored."""
+    stored = 0
+    for start in range(0, len(client_ids), SWEEP_BATCH):
+        batch = client_ids[start : start + SWEEP_BATCH]
+        with transaction.atomic():
+            factors = risk_factors(batch)
+            latest = _latest(batch)
+            ratings = dict(Client.objects.filter(pk__in=batch).values_list("pk", "risk_rating"))
+            for client_id in batch:
+                rows = [f.as_dict() for f in factors[client_id]]
+                before = latest.get(client_id)
+                rating = rating_for(sum(f.points for f in factors[client_id]))
+                if before is not None and before.factors == rows and ratings[client_id] == rating:
+                    continue
+                if _store(client_id, factors[client_id], cause, actor, before) is not None:
+                    stored += 1
+    return stored
+
+
+def risk_sweep() -> int:
+    """Nightly: rate the whole book again (what changed without an event: a year's volume
+    sliding, a rate ops changed)."""
+    ids = list(Client.objects.order_by("pk").values_list("pk", flat=True))
+    return risk_rate_many(ids, cause="nightly rating")
+
+
+@transaction.atomic
+def country_risk_set(*, country: str, level: str, note: str = "", actor) -> CountryRisk | None:
+    """Set how risky compliance holds `country` (`level` empty: back to low, off the table).
+    Audited; the clients living there or holding its nationality are rated again once this
+    commits."""
+    require_officer(actor)
+    country = (country or "").upper()
+    if not is_country(country):
+        raise InvalidInput("Choose a country.", fields={"country": ["Choose a country."]})
+    if level and level not in RiskLevel.values:
+        raise InvalidInput("Choose low, medium or high.", fields={"level": ["Choose a level."]})
+    before = CountryRisk.objects.filter(country=country).first()
+    old = before.level if before else ""
+    if level:
+        row, _ = CountryRisk.objects.update_or_create(
+            country=country, defaults={"level": level, "note": note[:300]}
+        )
+    else:
+        CountryRisk.objects.filter(country=country).delete()
+        row = None
+    audit_record(
+        actor=actor,
+        action=audit_events.COUNTRY_RISK_SET,
+        target=row or ("country_risk", country),
+        reason=note,
+        evidence={"country": country, "from": old, "to": level},
+    )
+    if old != level:
+        from .tasks import country_rerate_task
+
+        transaction.on_commit(lambda: country_rerate_task.delay(country), robust=True)
+    return row
+
+
+def country_rule_changed(country: str) -> None:
+    """A jurisdiction rule on `country` was added or ended: its clients are rated again once
+    that commits (a rule starting later is picked up by the nightly sweep)."""
+    from .tasks import country_rerate_task
+
+    transaction.on_commit(
+        lambda: country_rerate_task.delay(country, f"jurisdiction rule on {country} changed"),
+        robust=True,
+    )
+
+
+def country_rerate(country: str, cause: str = "") -> int:
+    """Rate again the clients living in `country` or holding its nationality."""
+    from django.db.models import Q
+
+    ids = Client.objects.filter(Q(country=country) | Q(nationality=country)).values_list(
+        "pk", flat=True
+    )
+    return risk_rate_many(sorted(ids), cause=cause or f"country risk of {country} changed")
+
+
+@transaction.atomic
+def review_complete(*, review: PeriodicReview, actor, outcome: str, notes: str) -> PeriodicReview:
+    """Record a periodic review's outcome and open the next one, due by the client's current
+    rating. Compliance officers only; audited."""
+    require_officer(actor)
+    notes = " ".join((notes or "").split()) if notes else ""
+    errors = {}
+    if outcome not in ReviewOutcome.values:
+        errors["outcome"] = ["Choose an outcome."]
+    if not notes:
+        errors["notes"] = ["Say what you reviewed and found."]
+    if errors:
+        raise InvalidInput("The review needs an outcome and notes.", fields=errors)
+    client = lock_client(review.client_id)
+    review = PeriodicReview.objects.select_for_update().get(pk=review.pk)
+    if review.status != PeriodicReview.Status.OPEN:
+        raise InvalidInput("This review is already completed.", code="already_completed")
+    review.status = PeriodicReview.Status.COMPLETED
+    review.completed_at, review.completed_by = timezone.now(), actor
+    review.outcome, review.notes = outcome, notes[:4000]
+    review.save()
+    rating = client.risk_rating or "low"
+    following = PeriodicReview.objects.create(
+        client=client, rating=rating, due_on=review_due(rating)
+    )
+    audit_record(
+        actor=actor,
+        action=audit_events.REVIEW_COMPLETED,
+        target=review,
+        subject=client,
+        reason=notes,
+        evidence={
+            "outcome": outcome,
+            "due_on": str(review.due_on),
+            "rating": rating,
+            "next_due_on": str(following.due_on),
+        },
+    )
+    return review
