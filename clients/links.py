@@ -272,6 +272,46 @@ SELECT b.symbol, b.id, s.id, b.ticket, s.ticket, b.client_id, s.client_id,
 """
 
 
+# Only the pairs one of whose sides opened a position of `touching` deals: those positions'
+# opening deals, each probed for the other side through the opening deals' (symbol, time)
+# index (a few rows each), instead of reading every opening deal of the set in the period.
+TOUCHING_SQL = """
+WITH ids AS MATERIALIZED (
+  SELECT DISTINCT unnest(%(ids)s::bigint[]) AS id
+), mine AS MATERIALIZED (
+  SELECT o.id, o.client_id, o.time, o.symbol, o.action
+    FROM {deal} d
+    JOIN {deal} o ON o.server_id = d.server_id AND o.position_id = d.position_id
+                 AND o.entry = 0 AND o.action IN (0, 1)
+   WHERE d.id = ANY(%(touching)s::bigint[]) AND d.position_id <> 0
+     AND o.{column} IN (SELECT id FROM ids)
+  UNION
+  SELECT d.id, d.client_id, d.time, d.symbol, d.action
+    FROM {deal} d
+   WHERE d.id = ANY(%(touching)s::bigint[]) AND d.entry = 0 AND d.action IN (0, 1)
+     AND d.{column} IN (SELECT id FROM ids)
+), pairs AS (
+  SELECT DISTINCT CASE WHEN m.action = 0 THEN m.id ELSE o.id END AS buy_id,
+                  CASE WHEN m.action = 0 THEN o.id ELSE m.id END AS sell_id
+    FROM mine m
+   CROSS JOIN LATERAL (
+         SELECT o.id, o.{column} AS member FROM {deal} o
+          WHERE o.symbol = m.symbol AND o.entry = 0 AND o.action IN (0, 1)
+            AND o.time BETWEEN m.time - %(window)s AND m.time + %(window)s
+            AND o.action <> m.action AND o.client_id <> m.client_id
+         OFFSET 0) o
+   WHERE o.member IN (SELECT id FROM ids)
+)
+SELECT b.symbol, b.id, s.id, b.ticket, s.ticket, b.client_id, s.client_id,
+       b.account_id, s.account_id, b.time, s.time, b.volume, s.volume
+  FROM pairs p
+ CROSS JOIN LATERAL (SELECT * FROM {deal} WHERE id = p.buy_id OFFSET 0) b
+ CROSS JOIN LATERAL (SELECT * FROM {deal} WHERE id = p.sell_id OFFSET 0) s
+ WHERE true {volume} {period}
+ ORDER BY b.time, b.id, s.id
+"""
+
+
 def opposite_trades(
     *,
     account_ids: Iterable[int] | None = None,
@@ -280,13 +320,16 @@ def opposite_trades(
     since: datetime | None = None,
     until: datetime | None = None,
     same_volume: bool = False,
+    touching: Iterable[int] | None = None,
 ) -> list[OppositeTrade]:
     """Pairs of opening deals (entry in) on one canonical symbol, a buy and a sell, opened at
     most `window_seconds` apart (inclusive) on accounts of two different clients of the set
     (given as trading accounts or as clients); the buy's time in [since, until) when given;
-    with `same_volume`, only pairs of equal volume (one side hedging the other exactly).
+    with `same_volume`, only pairs of equal volume (one side hedging the other exactly); with
+    `touching` (deal ids), only pairs one of whose sides opened the position of one of them.
     One query: the set's opening deals read once and matched by a hash join on (symbol, time
-    bucket as wide as the window), never a probe per buy."""
+    bucket as wide as the window), never a probe per buy; with `touching`, the positions'
+    opening deals each probed through the index instead (`TOUCHING_SQL`)."""
     if (account_ids is None) == (client_ids is None):
         raise ValueError("Give account_ids or client_ids, not both.")
     if not 0 <= window_seconds <= MAX_WINDOW_SECONDS:
@@ -307,6 +350,17 @@ def opposite_trades(
         span += " AND d.time < %(until_wide)s"
         params |= {"until": until, "until_wide": until + window + timedelta(seconds=1)}
     volume = "AND s.volume = b.volume" if same_volume else ""
+    if touching is not None:
+        params["touching"] = _ids(touching)
+        if not params["touching"]:
+            return []
+        sql = TOUCHING_SQL.format(
+            deal=Deal._meta.db_table, column=column, period=period, volume=volume
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(sql, params)
+            return [OppositeTrade(*row) for row in cursor.fetchall()]
     sql = OPPOSITE_SQL.format(
         deal=Deal._meta.db_table, column=column, period=period, volume=volume, range=span
     )

@@ -834,7 +834,7 @@ def _pay(*, deal_ids=None, start=None, end=None, shard=None) -> dict:
         withheld = 0
         if lines:
             low, high = _bounds(cur, deal_ids, start, end)
-            withheld = fraud_screen(cur, since=low, until=high, laps=clock.laps)
+            withheld = fraud_screen(cur, since=low, until=high, laps=clock.laps, deal_ids=deal_ids)
             clock.last = time.perf_counter()
         cur.execute("SELECT count(*) FROM ib_unpriced")
         unpriced = 0

@@ -17,9 +17,10 @@ Signals (codes in `SIGNALS`):
   deals from the first of those openings until D days after the last.
 - `opposite_trades`: a buy and a sell of the same volume on one symbol opened at most S
   seconds apart by two clients of one network (under the same top partner), found by
-  `clients.links.opposite_trades` among positions opened from a day before the run's deals:
-  the lines on both positions' deals, including the other side's lines already written and
-  not yet screened.
+  `clients.links.opposite_trades` among positions opened from a day before the run's deals
+  (in a run of given deals, a sync pass's, only the pairs touching those deals' positions:
+  earlier pairs were screened when their deals were paid): the lines on both positions'
+  deals, including the other side's lines already written and not yet screened.
 - `short_hold_burst`: on a day, positions held under H seconds make more than P% of the client's
   closed lots: the client's lines of that day (the deals under the plan's own minimum hold
   earn nothing anyway).
@@ -156,10 +157,12 @@ def signal_label(code: str) -> str:
     return SIGNALS.get(code, code.replace("_", " ").capitalize())
 
 
-def fraud_screen(cur, *, since, until, laps: dict | None = None) -> int:
+def fraud_screen(cur, *, since, until, laps: dict | None = None, deal_ids=None) -> int:
     """Withhold the run's suspect lines (see the module). `cur` is the engine's cursor inside
-    the run's transaction, `ib_new` filled; since/until bound the run's deal times. Returns how
-    many lines were withheld; `laps` gets each signal's seconds."""
+    the run's transaction, `ib_new` filled; since/until bound the run's deal times; `deal_ids`,
+    a run of given deals (a sync pass's): opposite trades are looked for only in pairs touching
+    their positions (pairs of earlier positions were screened when those were paid). Returns
+    how many lines were withheld; `laps` gets each signal's seconds."""
     limits = FraudThresholds.current()
     laps = {} if laps is None else laps
     clock = time.perf_counter()
@@ -191,7 +194,7 @@ def fraud_screen(cur, *, since, until, laps: dict | None = None) -> int:
     lap("burst")
     cur.execute(PHANTOM_SQL, {"least": limits.phantom_min_clients})
     lap("phantom")
-    _opposite(cur, pairs, limits.opposite_seconds, since, until)
+    _opposite(cur, pairs, limits.opposite_seconds, since, until, deal_ids)
     lap("opposite")
     cur.execute("SELECT (SELECT count(*) FROM ib_flag) + (SELECT count(*) FROM ib_flag_deal)")
     withheld = 0
@@ -252,8 +255,9 @@ def _network_tops(partner_ids=None) -> dict[int, int]:
     return tops
 
 
-def _opposite(cur, pairs, seconds: int, since, until) -> None:
-    """Opposite trades between two clients of one network, opened from a day before the run."""
+def _opposite(cur, pairs, seconds: int, since, until, deal_ids=None) -> None:
+    """Opposite trades between two clients of one network, opened from a day before the run
+    (touching the positions of `deal_ids` when given)."""
     tops = _network_tops()
     run_tops = {tops.get(partner) for _, partner in pairs}
     cur.execute(
@@ -274,6 +278,7 @@ def _opposite(cur, pairs, seconds: int, since, until) -> None:
         since=since - OPPOSITE_LOOKBACK,
         until=until + timedelta(seconds=seconds),
         same_volume=True,
+        touching=deal_ids,
     )
     rows = []
     for pair in found:

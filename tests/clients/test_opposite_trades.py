@@ -127,3 +127,23 @@ def test_one_query_reads_the_opening_deals_once_and_hashes_the_sides(accounts):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert plan.count(" on clients_deal ") == 1, plan
     assert "Hash Join" in plan, plan
+
+
+def test_only_the_pairs_touching_given_deals_positions(accounts):
+    """A sync pass asks only about the positions of its deals: a pair is found through the
+    position's opening deal, whichever of the position's deals is given."""
+    a, b, _, outside = accounts
+    opened(a, BUY, 0)
+    sell = opened(b, SELL, 5)
+    early_buy = opened(a, BUY, 100)
+    opened(b, SELL, 103)
+    close = make_deal(b, at=T0 + timedelta(seconds=60), action=BUY, entry=OUT)
+    Deal.objects.filter(pk__in=[sell.pk, close.pk]).update(position_id=777)
+    ids = [a.pk, b.pk]
+    everything = opposite_trades(account_ids=ids)
+    assert len(everything) == 2
+    assert opposite_trades(account_ids=ids, touching=[close.pk]) == [everything[0]]
+    assert opposite_trades(account_ids=ids, touching=[early_buy.pk]) == [everything[1]]
+    assert opposite_trades(account_ids=ids, touching=[sell.pk, early_buy.pk]) == everything
+    assert opposite_trades(account_ids=ids, touching=[]) == []
+    assert opposite_trades(account_ids=[a.pk, outside.pk], touching=[early_buy.pk]) == []

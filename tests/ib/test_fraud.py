@@ -153,6 +153,22 @@ def test_the_other_side_written_earlier_is_withheld_when_its_mirror_arrives(netw
     assert {code for _, code in withheld_codes(buy)} == {"opposite_trades"}
 
 
+def test_a_sync_pass_finds_the_pairs_touching_its_own_positions(network):
+    """Paid by id (as after a sync pass), each side is withheld when its own deal is paid: the
+    check looks at the pairs touching the pass's positions."""
+    from ib.engine import commissions_pay
+
+    other = second_client()
+    buy = trade(network["account"], at=NOON, action=Deal.Action.BUY)
+    sell = trade(other, at=NOON + timedelta(seconds=3), action=Deal.Action.SELL)
+    assert commissions_pay(deal_ids=[sell.pk])["withheld"] > 0
+    assert {code for _, code in withheld_codes(sell)} == {"opposite_trades"}
+    assert commissions_pay(deal_ids=[buy.pk])["withheld"] > 0
+    assert {code for _, code in withheld_codes(buy)} == {"opposite_trades"}
+    lonely = trade(network["account"], at=NOON + timedelta(hours=1), action=Deal.Action.BUY)
+    assert commissions_pay(deal_ids=[lonely.pk])["withheld"] == 0
+
+
 def test_a_day_of_mostly_short_holds_is_a_burst(network):
     """Three positions held 20 s (under the plan's minimum: they earn nothing) and one held an
     hour: the hour's lines are withheld as part of the burst."""
