@@ -4,6 +4,8 @@ from django import forms
 
 from brokerage.intl import country_choices, language_choices, phone_e164
 
+from .registration import registration_blocked
+
 
 class SignupForm(forms.Form):
     """Extra fields of the public sign-up form (allauth adds email and password).
@@ -53,6 +55,9 @@ class SignupForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        blocked = registration_blocked(data.get("country") or "")
+        if blocked is not None:
+            self.add_error("country", blocked.message)
         if data.get("phone"):
             try:
                 data["phone"] = phone_e164(data["phone"], data.get("country", ""))

@@ -10,6 +10,7 @@ from clients import audit_events
 
 from .locks import lock_client
 from .models import Client
+from .registration import registration_check
 
 
 @transaction.atomic
@@ -17,6 +18,8 @@ def client_register(*, user, actor: Actor, request=None, **profile) -> Client:
     """Give a signed-up user their client record (once; a repeat returns the same record)."""
     if user.is_staff:
         raise ValueError("Staff users cannot be clients.")
+    if not Client.objects.filter(user=user).exists():
+        registration_check(profile.get("country") or "")
     client, created = Client.objects.get_or_create(user=user, defaults=profile)
     if client.holder != Client.Holder.CLIENT:
         raise InvalidInput("This login belongs to an IB partner; a client needs one of its own.")

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from clients.client360 import Contribution, Section
 
+from .jurisdiction_selectors import client_rules_summary
 from .permissions import PERM
 from .risk import client_risk_summary
 from .selectors import client_alert_summary
@@ -47,5 +48,30 @@ def compliance_360(client, user) -> Contribution:
                 icon="shield-exclamation",
                 badge=badge,
             ),
+        ]
+    )
+
+
+def jurisdiction_360(client, user) -> Contribution:
+    """The jurisdiction rules that apply to the client now (by residence and nationality) and
+    what the restricting ones imposed, with when; for every staff member who sees the client
+    (a country rule is policy, not a matter kept from sales). Two queries."""
+    summary = client_rules_summary(client)
+    applied = summary["applied"]
+    return Contribution(
+        sections=[
+            Section(
+                "jurisdictions",
+                "Jurisdiction rules",
+                "compliance/_360_jurisdictions.html",
+                {
+                    **summary,
+                    "manage": user.has_perm(PERM),
+                },
+                order=25,
+                column="side",
+                icon="globe2",
+                badge=applied[0].rule.get_kind_display() if applied else "",
+            )
         ]
     )

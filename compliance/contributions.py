@@ -16,7 +16,7 @@ from brokerage.hooks import (
 from brokerage.navigation import NavItem
 from clients.categories import PERM as CATEGORY_PERM
 
-from .client360 import compliance_360
+from .client360 import compliance_360, jurisdiction_360
 from .dashboard import compliance_panel
 from .jurisdiction_selectors import jurisdiction_standing
 from .permissions import PERM
@@ -54,3 +54,4 @@ contribute(CLIENT_STANDING, compliance_standing)
 contribute(CLIENT_STANDING, jurisdiction_standing)
 contribute(CLIENT_360_SECTIONS, compliance_360)
 contribute(DASHBOARD_PANELS, compliance_panel)
+contribute(CLIENT_360_SECTIONS, jurisdiction_360)

@@ -82,7 +82,7 @@ METHODS = {
         "psp": "checkout",
         "name": "Visa / Mastercard / Amex",
         "currency": "USD",
-        "excluded_countries": ["US"],
+        "excluded_countries": ["CA"],
         "min_amount": D("100"),
         "max_amount": D("25000"),
         "sort_order": 30,
@@ -134,7 +134,8 @@ TRADERS = [
     Trader("trader12@demo.test", "Anna", "Kowalska", "PL", "pl", "+48512345612"),
     Trader("trader13@demo.test", "Liam", "O'Brien", "IE", "en", "+353851234513"),
     Trader("trader14@demo.test", "Lucas", "Müller", "CH", "de", "+41791234514"),
-    Trader("trader15@demo.test", "Michael", "Carter", "US", "en", "+12025550115"),
+    # Canada, not the United States: US persons are blocked by the default jurisdiction rules.
+    Trader("trader15@demo.test", "Michael", "Carter", "CA", "en", "+14165550115"),
 ]
 
 

@@ -139,13 +139,18 @@ def kyc_standing(client, purpose, *, amount_usd=None):
             )
     elif purpose == Purpose.DEPOSIT and client.kyc_level < 1 and amount_usd is not None:
         limit = Decimal(str(settings.KYC_UNVERIFIED_DEPOSIT_LIMIT_USD))
+        edd = strictest(client_country_rules(client), CountryRule.Kind.EDD)
+        why = ""
+        if edd is not None:
+            limit = min(limit, Decimal(str(settings.KYC_EDD_UNVERIFIED_DEPOSIT_LIMIT_USD)))
+            why = f" ({edd.message})"
         if amount_usd > limit:
             yield Reason(
                 "kyc_deposit_limit",
                 Severity.REVIEW,
-                f"An unverified client deposits at most USD {limit:,.0f} in all; this deposit "
-                f"would make USD {amount_usd:,.2f}.",
-                f"Verify your identity to deposit more than USD {limit:,.0f}.",
+                f"An unverified client deposits at most USD {limit:,.0f} in all{why}; this "
+                f"deposit would make USD {amount_usd:,.2f}.",
+                f"Verify your identity to deposit more than USD {limit:,.0f}{why}.",
             )
 
 

@@ -82,6 +82,8 @@ def kyc_details_save(*, submission: KycSubmission, actor: Actor, data: dict) -> 
     for field in ("first_name", "last_name", "address_line", "city", "postcode"):
         if not (data.get(field) or "").strip():
             errors[field] = ["Required."]
+    if not errors:
+        errors.update(_blocked_fields(data["country"], data["nationality"]))
     if errors:
         raise InvalidInput("Some details are missing or wrong.", fields=errors)
     before = [getattr(submission, f) for f in SCREENED_DETAILS]
@@ -201,6 +203,13 @@ def kyc_submission_submit(*, submission: KycSubmission, actor: Actor) -> KycSubm
         problems["proof_of_address"] = ["Upload a utility bill or bank statement."]
     if problems:
         raise InvalidInput("Something is still missing.", code="incomplete", fields=problems)
+    blocked = blocked_rule(submission)
+    if blocked is not None:
+        raise NotAllowed(
+            f"We cannot verify you: {blocked.message}",
+            code="jurisdiction_blocked",
+            fields={"details": [blocked.message]},
+        )
     submission.submit()
     submission.submitted_at = timezone.now()
     submission.step = "submitted"
@@ -316,6 +325,25 @@ def kyc_submission_autocheck(*, submission_id: int) -> KycSubmission:
         return _autocheck_record(submission, results, seconds)
 
 
+def blocked_rule(submission: KycSubmission):
+    """The blocked country rule on the submission's residence or nationality, if any: such a
+    person is not onboarded, the refusal naming the rule."""
+    return strictest(
+        country_rules_for(residence=submission.country, nationality=submission.nationality),
+        CountryRule.Kind.BLOCKED,
+    )
+
+
+def _blocked_fields(residence: str, nationality: str) -> dict:
+    applied = country_rules_for(
+        residence=residence, nationality=nationality, kinds=[CountryRule.Kind.BLOCKED]
+    )
+    fields = {}
+    for a in applied:
+        fields.setdefault("country" if a.via == "residence" else "nationality", [a.message])
+    return fields
+
+
 def four_eyes_rule(submission: KycSubmission):
     """The enhanced-due-diligence country rule on the submission's residence or nationality
     (`brokerage.country_rules`), if any: its approval needs two compliance officers."""
@@ -327,6 +355,16 @@ def four_eyes_rule(submission: KycSubmission):
 
 def _autocheck_record(submission: KycSubmission, results, seconds: float) -> KycSubmission:
     """The checks' results and the decision, under the submission's lock, with the audit event."""
+    blocked = blocked_rule(submission)
+    if blocked is not None:
+        results.append(
+            pipeline.Result(
+                "jurisdiction_blocked",
+                False,
+                f"{blocked.message} It cannot be approved while the rule is in force.",
+                "jurisdiction_blocked",
+            )
+        )
     edd = four_eyes_rule(submission)
     if edd is not None:
         results.append(
@@ -437,6 +475,9 @@ def kyc_review_approve(*, submission: KycSubmission, actor, reason: str) -> KycS
         raise InvalidInput("Only a submission in review can be approved.")
     if not reason.strip():
         raise InvalidInput("Say why it can be approved.", fields={"reason": ["Required."]})
+    blocked = blocked_rule(submission)
+    if blocked is not None:
+        raise NotAllowed(f"It cannot be approved: {blocked.message}", code="jurisdiction_blocked")
     four_eyes = four_eyes_rule(submission) is not None
     if four_eyes and submission.first_approval_by_id is None:
         submission.first_approval_by = actor

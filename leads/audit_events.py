@@ -9,6 +9,9 @@ LEAD_ASSIGNED = event("lead.assigned", "Lead assigned")
 LEAD_NURTURE_STARTED = event("lead.nurture_started", "Lead nurture started")
 LEAD_NURTURE_STOPPED = event("lead.nurture_stopped", "Lead nurture stopped")
 LEAD_QUEUED = event("lead.queued", "Lead queued")
+LEAD_HELD_BY_JURISDICTION = event(
+    "lead.held_by_jurisdiction", "Lead kept from sales: a blocked country"
+)
 LEAD_REASSIGNED = event("lead.reassigned", "Lead reassigned")
 LEAD_STATUS_CHANGED = event("lead.status_changed", "Lead status changed")
 LEAD_UNROUTED = event("lead.unrouted", "Lead unrouted")

@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from brokerage.country_rules import country_rules_for, strictest
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.mail import email_send
-from brokerage.models import Desk, StaffProfile, User
+from brokerage.models import CountryRule, Desk, StaffProfile, User
 from brokerage.roles import ROLES
 from brokerage.services import Actor, audit_record
 from clients.selectors import client_for_email
@@ -336,6 +337,28 @@ def _decide(lead: Lead, *, skip_nurture: bool):
     return None
 
 
+def _held_by_jurisdiction(lead: Lead, blocked, actor: Actor) -> Lead:
+    """A lead from a blocked country is kept, never routed to sales: why is on its page."""
+    decision = {
+        "rule": None,
+        "jurisdiction_rule": blocked.rule.pk,
+        "why": f"{blocked.message} Its leads are kept but not routed to sales.",
+        "score": lead.score,
+    }
+    lead.desk, lead.assigned_to, lead.assigned_at = None, None, None
+    lead.routed_at, lead.routing = timezone.now(), decision
+    lead.save()
+    _activity(lead, LeadActivity.Kind.ASSIGNMENT, actor, decision["why"], **decision)
+    audit_record(
+        actor=actor,
+        action=audit_events.LEAD_HELD_BY_JURISDICTION,
+        target=lead,
+        reason=decision["why"],
+        evidence=decision,
+    )
+    return lead
+
+
 @transaction.atomic
 def lead_route(
     *, lead_id: int, actor: Actor = ROUTING_ACTOR, skip_nurture: bool = False, force: bool = False
@@ -345,6 +368,9 @@ def lead_route(
     lead = Lead.objects.select_for_update().get(pk=lead_id)
     if lead.routed_at is not None and not force:
         return lead
+    blocked = strictest(country_rules_for(residence=lead.country), CountryRule.Kind.BLOCKED)
+    if blocked is not None:
+        return _held_by_jurisdiction(lead, blocked, actor)
     rule = _decide(lead, skip_nurture=skip_nurture)
     decision = {
         "rule": rule.name if rule else None,

@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "brokerage.context_processors.navigation",
+                "compliance.context_processors.jurisdiction_banner",
             ],
         },
     },
@@ -312,6 +313,9 @@ RISK_REVIEW_MONTHS_LOW = env.int("RISK_REVIEW_MONTHS_LOW", default=36)
 # --- KYC ---------------------------------------------------------------------------------------
 # What an unverified client may deposit in total (USD); verified clients have no KYC limit.
 KYC_UNVERIFIED_DEPOSIT_LIMIT_USD = env.int("KYC_UNVERIFIED_DEPOSIT_LIMIT_USD", default=2000)
+# The same for a client an enhanced-due-diligence jurisdiction rule reaches (0: no deposit
+# before the identity is verified).
+KYC_EDD_UNVERIFIED_DEPOSIT_LIMIT_USD = env.int("KYC_EDD_UNVERIFIED_DEPOSIT_LIMIT_USD", default=0)
 # Appropriateness questionnaire: share of points to pass, to pass after a risk warning; below
 # that the client fails and may retry after the cooling-off period.
 KYC_QUESTIONNAIRE_PASS = env.float("KYC_QUESTIONNAIRE_PASS", default=0.6)

@@ -120,14 +120,14 @@ def test_rates_and_methods_follow_the_country_rules(seeded):
             (m.psp, m.currency) for m in PaymentMethod.objects.all() if method_available(m, client)
         }
 
-    uk, us, de = (
+    uk, ca, de = (
         offered("client@demo.test"),
         offered("trader15@demo.test"),
         offered("trader01@demo.test"),
     )
     assert ("coinpayments", "USD") not in uk and ("skrill", "EUR") in uk
-    assert ("checkout", "USD") not in us and ("skrill", "EUR") not in us
-    assert ("coinpayments", "USD") in us and ("stripe", "EUR") in us
+    assert ("checkout", "USD") not in ca and ("skrill", "EUR") not in ca
+    assert ("coinpayments", "USD") in ca and ("stripe", "EUR") in ca
     assert len(de) == 6 and ("bank_wire", "EUR") in uk
 
 

@@ -31,6 +31,7 @@ from demo.compliance import install_demo_compliance
 from demo.finance import install_demo_finance
 from demo.ib import install_demo_ib
 from demo.ib_onboarding import install_demo_onboarding
+from demo.jurisdictions import install_demo_jurisdictions
 from demo.kyc import install_demo_kyc
 from demo.leads import install_demo_leads, install_demo_rules
 from demo.psp_history import psp_history_send
@@ -124,6 +125,8 @@ class Command(BaseCommand):
         install_demo_categories()
         # Clients rated low, medium and high, and a periodic review overdue.
         install_demo_risk(password=settings.DEMO_PASSWORD)
+        # Belarus restricted with a client living there; Nigeria's rule starts next month.
+        install_demo_jurisdictions(password=settings.DEMO_PASSWORD)
         # The PSP sandbox keeps its memory in its process: tell it what the providers did.
         psp_history_send(out=self.stdout.write)
         self.stdout.write(

@@ -1,0 +1,40 @@
+"""Demo jurisdiction rules: beside the default set (blocked: US, IR, KP; enhanced due
+diligence: SY, MM), Belarus restricted (withdraw only) with a client living there, restricted
+when the rule started and told by email; and Nigeria under enhanced due diligence from a month
+ahead (a scheduled rule)."""
+
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
+from django.utils import timezone
+
+from brokerage.models import CountryRule, User
+from clients.services import client_register
+from compliance.jurisdictions import country_rule_add
+
+ACTOR = "system:seed_demo"
+EMAIL = "restricted.client@demo.test"
+
+
+def install_demo_jurisdictions(password: str) -> None:
+    """Once: the client from Belarus registered, then the rules that reach them added."""
+    user = User.objects.filter(email=EMAIL).first()
+    if user is None:
+        user = User.objects.create_user(EMAIL, password, first_name="Alena", last_name="Kavalenka")
+        EmailAddress.objects.create(user=user, email=EMAIL, verified=True, primary=True)
+    client_register(user=user, actor=ACTOR, country="BY", language="en")
+    if not CountryRule.objects.filter(country="BY").exists():
+        country_rule_add(
+            actor=ACTOR,
+            country="BY",
+            kind=CountryRule.Kind.RESTRICTED,
+            basis="EU restrictive measures (Council Regulation 765/2006): no new business.",
+        )
+    if not CountryRule.objects.filter(country="NG").exists():
+        country_rule_add(
+            actor=ACTOR,
+            country="NG",
+            kind=CountryRule.Kind.EDD,
+            basis="FATF increased monitoring: enhanced due diligence from next month.",
+            effective_from=timezone.now() + timedelta(days=30),
+        )
