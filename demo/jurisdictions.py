@@ -23,18 +23,21 @@ def install_demo_jurisdictions(password: str) -> None:
         user = User.objects.create_user(EMAIL, password, first_name="Alena", last_name="Kavalenka")
         EmailAddress.objects.create(user=user, email=EMAIL, verified=True, primary=True)
     client_register(user=user, actor=ACTOR, country="BY", language="en")
-    if not CountryRule.objects.filter(country="BY").exists():
-        country_rule_add(
-            actor=ACTOR,
-            country="BY",
-            kind=CountryRule.Kind.RESTRICTED,
-            basis="EU restrictive measures (Council Regulation 765/2006): no new business.",
-        )
-    if not CountryRule.objects.filter(country="NG").exists():
-        country_rule_add(
-            actor=ACTOR,
-            country="NG",
-            kind=CountryRule.Kind.EDD,
-            basis="FATF increased monitoring: enhanced due diligence from next month.",
-            effective_from=timezone.now() + timedelta(days=30),
-        )
+    for country, kind, basis, start in (
+        (
+            "BY",
+            CountryRule.Kind.RESTRICTED,
+            "EU restrictive measures (Council Regulation 765/2006): no new business.",
+            None,
+        ),
+        (
+            "NG",
+            CountryRule.Kind.EDD,
+            "FATF increased monitoring: enhanced due diligence from next month.",
+            timezone.now() + timedelta(days=30),
+        ),
+    ):
+        if not CountryRule.objects.filter(country=country).exists():
+            country_rule_add(
+                actor=ACTOR, country=country, kind=kind, basis=basis, effective_from=start
+            )

@@ -355,26 +355,16 @@ def four_eyes_rule(submission: KycSubmission):
 
 def _autocheck_record(submission: KycSubmission, results, seconds: float) -> KycSubmission:
     """The checks' results and the decision, under the submission's lock, with the audit event."""
-    blocked = blocked_rule(submission)
-    if blocked is not None:
-        results.append(
-            pipeline.Result(
-                "jurisdiction_blocked",
-                False,
-                f"{blocked.message} It cannot be approved while the rule is in force.",
-                "jurisdiction_blocked",
-            )
-        )
-    edd = four_eyes_rule(submission)
-    if edd is not None:
-        results.append(
-            pipeline.Result(
-                "high_risk_country",
-                False,
-                f"{edd.message} Two compliance officers approve it, never the automatic checks.",
-                "high_risk_country",
-            )
-        )
+    for flag, applied, then in (
+        ("jurisdiction_blocked", blocked_rule(submission), "It cannot be approved while it is."),
+        (
+            "high_risk_country",
+            four_eyes_rule(submission),
+            "Two compliance officers approve it, never the automatic checks.",
+        ),
+    ):
+        if applied is not None:
+            results.append(pipeline.Result(flag, False, f"{applied.message} {then}", flag))
     run = (submission.checks.aggregate(m=Max("run"))["m"] or 0) + 1
     KycCheck.objects.bulk_create(
         [

@@ -252,3 +252,15 @@ def test_seeding_again_leaves_the_rules_and_an_admins_edits_alone(demo):
     assert routing.order == 55 and routing.conditions[0]["value"] == ["AE", "SA"]
     scoring.refresh_from_db()
     assert scoring.points == 77
+
+
+def test_the_demo_has_jurisdiction_rules_in_force_and_one_scheduled(demo):
+    from brokerage.models import CountryRule
+    from compliance.models import RuleApplication
+
+    rules = {r.country: r for r in CountryRule.objects.all()}
+    assert {"US", "IR", "KP", "SY", "MM", "BY", "NG"} <= set(rules)
+    assert rules["BY"].in_force() and rules["BY"].kind == "restricted"
+    assert rules["NG"].state() == "scheduled"
+    restricted = RuleApplication.objects.get(rule=rules["BY"], lifted_at=None).client
+    assert restricted.user.email == "restricted.client@demo.test"
