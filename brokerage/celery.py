@@ -56,6 +56,10 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.risk_sweep_task",
         "schedule": crontab(minute=40, hour=1),  # nightly: the whole book rated again
     },
+    "compliance-nightly-rescreen": {
+        "task": "compliance.tasks.nightly_rescreen_task",
+        "schedule": crontab(minute=30, hour=1),  # every client against every current list entry
+    },
     "kyc-expiry": {
         "task": "kyc.tasks.kyc_expiry_sweep_task",
         "schedule": crontab(minute=0, hour=6),

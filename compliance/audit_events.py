@@ -19,3 +19,10 @@ JURISDICTION_APPLIED = event(
 JURISDICTION_LIFTED = event("jurisdiction.lifted", "Jurisdiction rule lifted from a client")
 COUNTRY_RISK_SET = event("risk.country_set", "Country risk set")
 REVIEW_COMPLETED = event("risk.review_completed", "Periodic client review completed")
+ALERT_CLEARED = event(
+    "screening.alert_cleared", "Screening hit cleared by a list update (entry removed or changed)"
+)
+BOOK_RESCREENED = event("screening.book_rescreened", "Every client re-screened against the lists")
+LIST_IMPORT_REFUSED = event(
+    "screening.list_import_refused", "Sanctions or PEP list upload refused (nothing imported)"
+)

@@ -317,15 +317,18 @@ class AlertStatus(models.TextChoices):
     DISMISSAL_PROPOSED = "dismissal_proposed", "Dismissal awaiting a second officer"
     CONFIRMED = "confirmed", "Confirmed match"
     DISMISSED = "dismissed", "Dismissed as a false positive"
+    CLEARED = "cleared", "Cleared by a list update"
 
 
 UNDECIDED = [AlertStatus.OPEN, AlertStatus.DISMISSAL_PROPOSED]
 
 
 class Alert(models.Model):
-    """A screening hit: a client's name met a list entry at `score`. Open until a compliance
-    officer confirms it as a true match (a block on the client's standing until lifted) or
-    dismisses it as a false positive (four eyes at or above COMPLIANCE_FOUR_EYES_SCORE). A
+    """A screening hit: a client's name met a list entry at `score`, raised by `snapshot`. Open
+    until a compliance officer confirms it as a true match (a block on the client's standing
+    until lifted) or dismisses it as a false positive (four eyes at or above
+    COMPLIANCE_FOUR_EYES_SCORE), or a later snapshot clears it (`cleared_by`: the entry was
+    removed from the list, or changed so the client no longer matches it). A
     dismissed (client, list, list id) is not raised again while the entry's `content_hash`
     stays the same."""
 
@@ -361,6 +364,15 @@ class Alert(models.Model):
     )
     lifted_at = models.DateTimeField(null=True, blank=True)
     lift_reason = models.TextField(blank=True)
+    cleared_by = models.ForeignKey(
+        ListSnapshot,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The snapshot that removed the entry, or changed it so it no longer matches.",
+    )
+    cleared_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -476,3 +488,69 @@ class PeriodicReview(models.Model):
 
     def __str__(self):
         return f"Review of client {self.client_id} due {self.due_on}"
+
+
+class JobKind(models.TextChoices):
+    IMPORT = "import", "List import"
+    DELTA = "delta", "Re-screen against a list's added and changed entries"
+    FULL = "full", "Full re-screen of every client"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ScreeningJob(models.Model):
+    """Background work on the lists (the compliance queue), with its progress (`done` of
+    `total`): an officer's upload imported (`import`: the files kept in storage, read, then
+    stored as `snapshot`; a file that cannot be read fails the job naming its line or element,
+    and changes nothing), or a re-screen of the whole book, after a list snapshot against its
+    added and changed entries only (`delta`: `total` clients), or nightly against every current
+    entry (`full`), with the counts of what it raised and cleared."""
+
+    kind = models.CharField(max_length=8, choices=JobKind.choices)
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    snapshot = models.ForeignKey(
+        ListSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    actor_label = models.CharField(max_length=120, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # An import's request: the list's format, its files in storage ([{"name", "path"}]), and
+    # for a CSV list its code, name and column mapping.
+    list_format = models.CharField(max_length=10, choices=ListFormat.choices, blank=True)
+    files = models.JSONField(default=list, blank=True)
+    list_code = models.CharField(max_length=40, blank=True)
+    list_name = models.CharField(max_length=120, blank=True)
+    mapping = models.ForeignKey(
+        CsvMapping, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    hit_clients = models.PositiveIntegerField(default=0)
+    raised_count = models.PositiveIntegerField(default=0)
+    cleared_count = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def progress(self) -> int:
+        if self.status == JobStatus.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def running(self) -> bool:
+        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)

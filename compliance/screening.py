@@ -31,10 +31,12 @@ WITH q AS (
     SELECT q.subj, q.qi, nt.name_id, nt.entry_id, nt.name_tokens
       FROM q JOIN compliance_nametoken nt ON nt.token = q.key
      WHERE NOT q.phon AND nt.snapshot_id = ANY(%(snapshots)s) AND nt.kind = ANY(%(kinds)s)
+           {only}
     UNION ALL
     SELECT q.subj, q.qi, nt.name_id, nt.entry_id, nt.name_tokens
       FROM q JOIN compliance_nametoken nt ON nt.phonetic = q.key
      WHERE q.phon AND nt.snapshot_id = ANY(%(snapshots)s) AND nt.kind = ANY(%(kinds)s)
+           {only}
 ), need AS (
     SELECT * FROM unnest(%(subjects)s::int[], %(need)s::int[]) AS s(subj, need)
 )
@@ -43,6 +45,7 @@ SELECT m.subj, m.name_id, m.entry_id
  GROUP BY m.subj, m.name_id, m.entry_id, need.need
 HAVING COUNT(DISTINCT m.qi) >= LEAST(need.need, MAX(m.name_tokens))
 """
+ONLY_ENTRIES = "AND nt.entry_id = ANY(%(entries)s)"
 
 SIMILAR_SQL = """
 SELECT u.key, s.token
@@ -82,9 +85,14 @@ def _similar_tokens(keys: set[str]) -> dict[str, list[str]]:
 
 
 def candidate_pairs(
-    queries: list[Query], snapshots: list[ListSnapshot], *, typos: bool = True
+    queries: list[Query],
+    snapshots: list[ListSnapshot],
+    *,
+    typos: bool = True,
+    entries: list[int] | None = None,
 ) -> dict[int, set[int]]:
-    """{query index: candidate name ids}, from one statement over the candidate index."""
+    """{query index: candidate name ids}, from one statement over the candidate index (only
+    the names of `entries`, when given: a delta re-screen)."""
     subj, qi, key, phon, need = [], [], [], [], []
     tokens_of = [q.tokens() for q in queries]
     similar = _similar_tokens({t for ts in tokens_of for t in ts}) if typos else {}
@@ -107,8 +115,9 @@ def candidate_pairs(
         return {}
     with connection.cursor() as cur:
         cur.execute(
-            CANDIDATES_SQL,
+            CANDIDATES_SQL.format(only=ONLY_ENTRIES if entries is not None else ""),
             {
+                "entries": entries,
                 "subj": subj,
                 "qi": qi,
                 "key": key,
@@ -191,15 +200,17 @@ def screen(
     lists: list[str] | None = None,
     all_scores: bool = False,
     typos: bool | None = None,
+    entries: list[int] | None = None,
 ) -> list[list[Hit]]:
     """The hits of each query, in order, against the current snapshots (of `lists` only,
     when given). `typos` (by default for a single name, not for a batch) also looks up, for
     each token no list has, the list tokens most like it by trigrams; a batch relies on the
-    phonetic keys for misspellings, so a full book stays one set-based pass."""
+    phonetic keys for misspellings, so a full book stays one set-based pass. `entries` (list
+    entry ids) screens against those entries only."""
     if typos is None:
         typos = len(queries) == 1
     snapshots = current_snapshots(lists)
-    pairs = candidate_pairs(queries, snapshots, typos=typos)
+    pairs = candidate_pairs(queries, snapshots, typos=typos, entries=entries)
     name_ids = set().union(*pairs.values()) if pairs else set()
     by_name = load_candidates(name_ids, snapshots)
     tokens = {t for e in by_name.values() for n in e.names for t in n.tokens}

@@ -18,6 +18,7 @@ from .models import (
     ListEntry,
     ListSnapshot,
     ListSource,
+    ScreeningJob,
     ScreeningRun,
 )
 
@@ -30,6 +31,11 @@ def snapshot_list() -> QuerySet[ListSnapshot]:
     return ListSnapshot.objects.select_related("source", "imported_by").order_by(
         "-imported_at", "-pk"
     )
+
+
+def job_list(limit: int = 5) -> list[ScreeningJob]:
+    """The newest re-screens of the book, with their progress."""
+    return list(ScreeningJob.objects.select_related("snapshot__source")[:limit])
 
 
 def snapshot_get(pk: int) -> ListSnapshot:
@@ -117,6 +123,7 @@ def alert_get(pk: int) -> Alert:
         "source",
         "snapshot__source",
         "run",
+        "cleared_by__source",
         "entry",
         "proposed_by",
         "decided_by",

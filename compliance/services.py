@@ -4,8 +4,9 @@
 page, or a scheduled downloader: the files are read completely first (a file that cannot be
 read fails naming its line or element, and nothing is written), then one transaction writes the
 snapshot with its entries, computes what was added, changed and removed against the source's
-previous snapshot, makes it current, moves the candidate index to it and records the audit
-event. Two imports of the same source queue on the source's row lock.
+previous snapshot, makes it current, moves the candidate index to it, queues the re-screen of
+every client against the entries added and changed (`compliance.rescreen`) and records the
+audit event. Two imports of the same source queue on the source's row lock.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .models import (
     EntryCountry,
     EntryDocument,
     EntryName,
+    JobKind,
     ListEntry,
     ListFormat,
     ListKind,
@@ -105,11 +107,15 @@ def snapshot_import(
     list_code: str = "",
     list_name: str = "",
     mapping: dict | None = None,
+    on_read=None,
 ) -> ListSnapshot:
-    """Read `files` (name, bytes) as `fmt` and store them as the list's new current snapshot.
-    Raises ListFileError (nothing written) when a file cannot be read."""
+    """Read `files` (name, bytes) as `fmt` and store them as the list's new current snapshot
+    (`on_read(parsed)` is told once they are read). Raises ListFileError (nothing written)
+    when a file cannot be read."""
     files = sorted(files, key=lambda f: f[0])
     parsed = read_list(fmt, files, mapping=mapping)
+    if on_read is not None:
+        on_read(parsed)
     return _store(
         fmt=fmt,
         files=files,
@@ -159,6 +165,9 @@ def _store(*, fmt, files, parsed: ParsedList, actor, list_code, list_name) -> Li
     snapshot.save()
     token_weights_rebuild()
     _analyze()
+    from .rescreen import rescreen_job_start  # it re-screens through this module's services
+
+    job = rescreen_job_start(kind=JobKind.DELTA, snapshot=snapshot, actor=actor)
     audit_record(
         actor=actor,
         action=audit_events.LIST_IMPORTED,
@@ -174,6 +183,7 @@ def _store(*, fmt, files, parsed: ParsedList, actor, list_code, list_name) -> Li
             "changed": len(changed),
             "removed": len(removed),
             "previous_snapshot": previous.pk if previous else None,
+            "rescreen_job": job.pk,
         },
     )
     return snapshot
@@ -304,17 +314,27 @@ def _analyze() -> None:
 # --- Screening clients and partners; the alerts it raises and their decisions ------------------
 
 
+KYC_DETAILS = ("first_name", "last_name", "date_of_birth", "nationality")
+
+
 def subject_queries(client, reported: dict | None = None) -> list[Query]:
-    """What is screened of a client: the registered name, the name given at KYC when it is
-    another (both with the date of birth and nationality given at KYC, which can only lower a
-    score), a partner's company name, and a `reported` name (`client.name_reported`: read
-    from an identity document, a deposit's payer) when it is none of these."""
+    """What is screened of a client (`queries_of`), read from the client and their newest KYC
+    details."""
     details = (
         KycSubmission.objects.filter(client=client)
         .order_by("-created_at", "-pk")
-        .values("first_name", "last_name", "date_of_birth", "nationality")
+        .values(*KYC_DETAILS)
         .first()
     ) or {}
+    person = f"{client.user.first_name} {client.user.last_name}"
+    return queries_of(person=person, legal=client.legal_name, details=details, reported=reported)
+
+
+def queries_of(*, person: str, legal: str, details: dict, reported: dict | None) -> list[Query]:
+    """The registered name, the name given at KYC when it is another (both with the date of
+    birth and nationality given at KYC, which can only lower a score), a partner's company
+    name, and a `reported` name (`client.name_reported`: read from an identity document, a
+    deposit's payer) when it is none of these."""
     dob, nationality = details.get("date_of_birth"), details.get("nationality") or ""
     queries, seen = [], set()
 
@@ -325,11 +345,10 @@ def subject_queries(client, reported: dict | None = None) -> list[Query]:
             seen.add(key)
             queries.append(Query(name=name, kind=kind, origin=origin, **facts))
 
-    person = " ".join(p for p in [client.user.first_name, client.user.last_name] if p)
     add(person, "person", NameOrigin.REGISTERED, dob=dob, nationality=nationality)
-    kyc_name = f"{details.get('first_name', '')} {details.get('last_name', '')}"
+    kyc_name = f"{details.get('first_name') or ''} {details.get('last_name') or ''}"
     add(kyc_name, "person", NameOrigin.KYC_DETAILS, dob=dob, nationality=nationality)
-    add(client.legal_name, "any", NameOrigin.LEGAL)
+    add(legal, "any", NameOrigin.LEGAL)
     if reported and reported.get("name"):
         origin = reported["origin"]
         add(
@@ -388,19 +407,46 @@ def client_screen(
     client = lock_client(client_id)
     queries = subject_queries(client, reported)
     snapshots = current_snapshots()
-    run = ScreeningRun.objects.create(
+    results = screen(queries) if queries and snapshots else [[] for _ in queries]
+    best = best_hits(queries, results)
+    reference = (reported or {}).get("reference") or ""
+    return run_record(
         client=client,
         reason=reason,
-        reference=((reported or {}).get("reference") or "")[:120],
-        names=[q.name for q in queries],
+        reference=reference,
+        queries=queries,
+        best=best,
+        snapshots=snapshots,
+        actor=actor,
     )
-    run.snapshots.set(snapshots)
-    results = screen(queries) if queries and snapshots else [[] for _ in queries]
-    best: dict[int, tuple[Hit, Query]] = {}  # per entry, the best hit and the query it met
+
+
+def best_hits(queries: list[Query], results: list[list[Hit]]) -> dict[int, tuple[Hit, Query]]:
+    """Per list entry hit, the best hit and the query (name) it met."""
+    best: dict[int, tuple[Hit, Query]] = {}
     for query, found in zip(queries, results, strict=True):
         for hit in found:
             if hit.entry_pk not in best or hit.score > best[hit.entry_pk][0].score:
                 best[hit.entry_pk] = (hit, query)
+    return best
+
+
+def run_record(
+    *,
+    client,
+    reason: str,
+    reference: str,
+    queries: list[Query],
+    best: dict[int, tuple[Hit, Query]],
+    snapshots: list[ListSnapshot],
+    actor: Actor,
+) -> ScreeningRun:
+    """Record a screening of the (locked) client and raise an alert per entry hit, except the
+    pairs remembered (`_remembered`); audited with the client as subject."""
+    run = ScreeningRun.objects.create(
+        client=client, reason=reason, reference=reference[:120], names=[q.name for q in queries]
+    )
+    run.snapshots.set(snapshots)
     entries = ListEntry.objects.select_related("snapshot").in_bulk(list(best))
     skip = _remembered(client, [h for h, _ in best.values()], entries)
     raised = []

@@ -6,8 +6,8 @@ was never screened."""
 from celery import shared_task
 from django.db import transaction
 
-from . import services
-from .models import ScreeningReason
+from . import imports, rescreen, services
+from .models import JobKind, ScreeningReason
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
@@ -91,3 +91,20 @@ def rate_again(client_id: int, cause: str) -> None:
     `client.risk_factor_changed` hook): rate them again once that commits. A broker that cannot
     be reached fails nothing (robust): the nightly sweep rates the book."""
     transaction.on_commit(lambda: risk_assess_task.delay(client_id, cause), robust=True)
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3550)
+def book_rescreen_task(job_id: int) -> int:
+    return rescreen.book_rescreen(job_id=job_id).pk
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
+def nightly_rescreen_task() -> int:
+    """Queue the nightly full re-screen of every client (it runs as its own job)."""
+    with transaction.atomic():
+        return rescreen.rescreen_job_start(kind=JobKind.FULL, actor="rule:screening_nightly").pk
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
+def list_import_task(job_id: int) -> int:
+    return imports.list_import_run(job_id=job_id).pk

@@ -6,6 +6,7 @@ app_name = "compliance"
 
 urlpatterns = [
     path("lists/", views.lists, name="lists"),
+    path("lists/jobs/", views.jobs, name="jobs"),
     path("lists/<id:snapshot_id>/", views.snapshot_detail, name="snapshot"),
     path("screening/", views.screening, name="screening"),
     path("alerts/", views.alerts, name="alerts"),

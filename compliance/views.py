@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from brokerage.errors import DomainError
@@ -13,6 +14,7 @@ from brokerage.views import add_domain_error, paginate
 
 from . import selectors
 from .forms import AlertDecisionForm, AlertFilterForm, ListUploadForm, ScreeningForm
+from .imports import list_import_queue
 from .matching import Query
 from .models import Alert, AlertStatus, EntryKind, EntryName, ListSnapshot
 from .permissions import PERM
@@ -22,7 +24,6 @@ from .services import (
     alert_confirm,
     alert_dismiss,
     needs_four_eyes,
-    snapshot_import,
 )
 
 HOW = {
@@ -63,32 +64,44 @@ def lists(request):
     form = ListUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            snapshot = snapshot_import(
-                fmt=data["format"],
-                files=[(f.name, f.read()) for f in data["files"]],
-                actor=request.user,
-                list_code=data["list_code"] or "",
-                list_name=data["list_name"] or "",
-                mapping=data["mapping"].mapping if data["mapping"] else None,
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(
-                request,
-                f"{snapshot.source.name}: {snapshot.entry_count} entries imported "
-                f"({snapshot.added_count} added, {snapshot.changed_count} changed, "
-                f"{snapshot.removed_count} removed).",
-            )
-            return redirect("compliance:snapshot", snapshot.pk)
+        job = list_import_queue(
+            fmt=data["format"],
+            files=[(f.name, f.read()) for f in data["files"]],
+            actor=request.user,
+            list_code=data["list_code"] or "",
+            list_name=data["list_name"] or "",
+            mapping=data["mapping"],
+        )
+        messages.success(
+            request,
+            f"The import runs in the background (import #{job.pk}); its progress shows below, "
+            "and a file that cannot be read is named there with the line or element.",
+        )
+        return redirect(f"{reverse('compliance:lists')}?import={job.pk}")
     page, query = paginate(request, selectors.snapshot_list())
     return render(
         request,
         "compliance/lists.html",
-        {"form": form, "page": page, "query": query, "sources": selectors.list_source_list()},
+        {
+            "form": form,
+            "page": page,
+            "query": query,
+            "sources": selectors.list_source_list(),
+            **_jobs(),
+        },
         status=400 if form.errors else 200,
     )
+
+
+@staff_required(PERM)
+def jobs(request):
+    """The re-screens' progress, polled by the lists page while one runs."""
+    return render(request, "compliance/_jobs.html", _jobs())
+
+
+def _jobs() -> dict:
+    jobs = selectors.job_list()
+    return {"jobs": jobs, "jobs_running": any(j.running for j in jobs)}
 
 
 @staff_required(PERM)

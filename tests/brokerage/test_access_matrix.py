@@ -82,6 +82,7 @@ MATRIX: dict[str, set[str]] = {
     "ib:agreements": {"ib_manager"},
     "admin:index": {"ops_admin"},
     "compliance:lists": {"compliance_officer"},
+    "compliance:jobs": {"compliance_officer"},
     "compliance:snapshot": {"compliance_officer"},
     "compliance:screening": {"compliance_officer"},
     "compliance:alerts": {"compliance_officer"},

@@ -4,11 +4,14 @@ test-artifacts/ (compliance-<page>-<width>.png)."""
 
 import pytest
 
-from compliance.models import ListSnapshot
+from compliance.imports import list_import_run
+from compliance.models import ListSnapshot, ScreeningJob
+from compliance.rescreen import book_rescreen
 from compliance.services import snapshot_import
 from tests.conftest import browser_session, login, make_staff, screen_check
 
 from .conftest import un_files
+from .test_alerts import register, watch_list
 from .test_lists import EU_SAMPLE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -51,6 +54,12 @@ def test_an_officer_uploads_a_list_with_its_progress_shown(live_server, page, cl
     upload.write_bytes(EU_SAMPLE)
     page.set_input_files("#id_files", str(upload))
     page.click("form[data-list-upload] button[type=submit]")
+    page.wait_for_url("**/backoffice/compliance/lists/?import=*")
+    job = ScreeningJob.objects.get(kind="import")
+    page.wait_for_selector(f"[data-job='{job.pk}'][data-job-status=queued]")
+    list_import_run(job_id=job.pk)  # the worker imports it; the page polls its progress
+    page.wait_for_selector(f"[data-job='{job.pk}'][data-job-status=done]", timeout=10_000)
+    page.click(f"[data-job='{job.pk}'] a")
     page.wait_for_url("**/backoffice/compliance/lists/*/")
     assert page.locator("[data-entries] tr[data-entry]").count() == 3
     broken = tmp_path / "broken.xml"
@@ -61,8 +70,43 @@ def test_an_officer_uploads_a_list_with_its_progress_shown(live_server, page, cl
     page.select_option("#id_format", "eu")
     page.set_input_files("#id_files", str(broken))
     page.click("form[data-list-upload] button[type=submit]")
-    page.wait_for_selector(".alert-danger")
-    assert "sanctionEntity[1] (logicalId 13)" in page.inner_text(".alert-danger")
+    page.wait_for_url("**/backoffice/compliance/lists/?import=*")
+    refused = ScreeningJob.objects.filter(kind="import").latest("pk")
+    list_import_run(job_id=refused.pk)
+    page.wait_for_selector(f"[data-job='{refused.pk}'] [data-job-error]", timeout=10_000)
+    error = page.inner_text(f"[data-job='{refused.pk}'] [data-job-error]")
+    assert "sanctionEntity[1] (logicalId 13)" in error
     assert ListSnapshot.objects.count() == 1
-    # The refused upload is answered 400 (the form with its error), which the console notes.
-    assert all("status of 400" in e for e in page.console_errors), page.console_errors
+    assert page.console_errors == []
+
+
+def test_the_lists_page_shows_a_rescreen_progressing_to_its_end(live_server, page, client):
+    officer = make_staff("compliance_officer")
+    snapshot = watch_list()  # queues the re-screen of every client against its entries
+    register("Ivan", "Zlobnikov")
+    job = ScreeningJob.objects.get(snapshot=snapshot, kind="delta")
+    ScreeningJob.objects.filter(pk=job.pk).update(status="running", total=4, done=1)
+    login(client, officer)
+    browser_session(page.context, client, live_server)
+    problems = []
+    for width, height in WIDTHS:
+        page.set_viewport_size({"width": width, "height": height})
+        problems += screen_check(
+            page,
+            live_server,
+            f"compliance-lists-rescreen-{width}",
+            "/backoffice/compliance/lists/",
+            f"[data-job='{job.pk}'][data-job-status=running]",
+        )
+    assert problems == [], problems
+    bar = page.locator(f"[data-job='{job.pk}'] .progress-bar")
+    assert bar.get_attribute("style") == "width: 25%;"
+    assert "1 of 4 clients" in page.inner_text(f"[data-job='{job.pk}'] [data-job-progress]")
+    book_rescreen(job_id=job.pk)  # the worker runs it; the page polls its progress
+    page.wait_for_selector(f"[data-job='{job.pk}'][data-job-status=done]", timeout=10_000)
+    assert bar.get_attribute("style") == "width: 100%;"
+    assert "1 of 1 clients · 1 alert raised, 0 cleared" in page.inner_text(
+        f"[data-job='{job.pk}'] [data-job-progress]"
+    )
+    assert page.locator("[data-jobs][hx-trigger]").count() == 0  # polling stopped
+    assert page.console_errors == []

@@ -5,7 +5,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from brokerage.models import AuditEvent
 from compliance import audit_events
-from compliance.models import CsvMapping, ListSnapshot
+from compliance.imports import list_import_run
+from compliance.models import CsvMapping, ListEntry, ListSnapshot, ScreeningJob
 from tests.conftest import login, make_user
 
 from .test_lists import EU_SAMPLE, PEP_CSV, PEP_MAPPING
@@ -44,34 +45,53 @@ def test_anonymous_is_sent_to_login(client):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_officer_uploads_a_list_and_sees_its_snapshot(officer):
+def imported(response) -> ScreeningJob:
+    """The upload's import, run as the compliance worker runs it once the request commits."""
+    job = ScreeningJob.objects.get(kind="import")
+    assert response.status_code == 302
+    assert response["Location"] == f"/backoffice/compliance/lists/?import={job.pk}"
+    assert (job.status, job.done, job.total) == ("queued", 0, 2)
+    list_import_run(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def test_officer_uploads_a_list_imported_in_the_background(officer):
     response = officer.post(
         PAGES[0], {"format": "eu", "files": SimpleUploadedFile("eu.xml", EU_SAMPLE)}
     )
+    assert not ListSnapshot.objects.exists()  # nothing read in the request
+    job = imported(response)
     snapshot = ListSnapshot.objects.get()
-    assert response.status_code == 302
-    assert response["Location"] == f"/backoffice/compliance/lists/{snapshot.pk}/"
+    assert (job.status, job.done, job.snapshot) == ("done", 2, snapshot)
+    assert job.message == "3 entries: 3 added, 0 changed, 0 removed"
     event = AuditEvent.objects.get(action=audit_events.LIST_IMPORTED)
     assert event.actor_label == "compliance_officer@test.example"
-    page = officer.get(response["Location"])
+    lists = officer.get(response["Location"]).content.decode()
+    assert f'href="/backoffice/compliance/lists/{snapshot.pk}/"' in lists
+    assert f'data-job="{job.pk}" data-job-kind="import" data-job-status="done"' in lists
+    page = officer.get(f"/backoffice/compliance/lists/{snapshot.pk}/")
     text = page.content.decode()
     assert page.status_code == 200
     assert "Saddam Hussein Al-Tikriti" in text and "Example Shipping Company LLC" in text
     assert "Person" in text and "Entity" in text  # labels, not codes
-    searched = officer.get(response["Location"], {"q": "shipping"}).content.decode()
+    searched = officer.get(page.request["PATH_INFO"], {"q": "shipping"}).content.decode()
     assert "Example Shipping Company LLC" in searched and "Saddam" not in searched
-    lists = officer.get(PAGES[0]).content.decode()
     assert "EU financial sanctions" in lists and 'data-snapshot="' in lists
 
 
-def test_a_malformed_upload_shows_where_it_broke_and_changes_nothing(officer):
+def test_a_malformed_upload_fails_its_import_where_it_broke_and_changes_nothing(officer):
     broken = EU_SAMPLE.replace(b'<subjectType code="enterprise" classificationCode="E"/>', b"")
     response = officer.post(
         PAGES[0], {"format": "eu", "files": SimpleUploadedFile("eu.xml", broken)}
     )
-    assert response.status_code == 400
-    assert "sanctionEntity[2] (logicalId 14)" in response.content.decode()
-    assert not ListSnapshot.objects.exists()
+    job = imported(response)
+    assert job.status == "failed" and "sanctionEntity[2] (logicalId 14)" in job.message
+    assert not ListSnapshot.objects.exists() and not ListEntry.objects.exists()
+    refused = AuditEvent.objects.get(action=audit_events.LIST_IMPORT_REFUSED)
+    assert "sanctionEntity[2] (logicalId 14)" in refused.reason
+    lists = officer.get(PAGES[0]).content.decode()
+    assert "data-job-error" in lists and "sanctionEntity[2] (logicalId 14)" in lists
 
 
 def test_a_csv_upload_needs_a_mapping_and_a_code(officer):
@@ -92,7 +112,7 @@ def test_a_csv_upload_needs_a_mapping_and_a_code(officer):
             "list_name": "Vendor PEPs",
         },
     )
-    assert response.status_code == 302
+    assert imported(response).status == "done"
     assert ListSnapshot.objects.get().source.name == "Vendor PEPs"
 
 
@@ -101,14 +121,18 @@ def test_a_snapshot_page_that_does_not_exist_is_404(officer):
 
 
 def test_entries_page_queries_do_not_grow_with_rows(officer, django_assert_max_num_queries):
-    officer.post(PAGES[0], {"format": "eu", "files": SimpleUploadedFile("eu.xml", EU_SAMPLE)})
+    imported(
+        officer.post(PAGES[0], {"format": "eu", "files": SimpleUploadedFile("eu.xml", EU_SAMPLE)})
+    )
     snapshot = ListSnapshot.objects.get()
     with django_assert_max_num_queries(14):
         assert officer.get(f"/backoffice/compliance/lists/{snapshot.pk}/").status_code == 200
 
 
 def test_screening_page_shows_hits_with_their_breakdown(officer):
-    officer.post(PAGES[0], {"format": "eu", "files": SimpleUploadedFile("eu.xml", EU_SAMPLE)})
+    imported(
+        officer.post(PAGES[0], {"format": "eu", "files": SimpleUploadedFile("eu.xml", EU_SAMPLE)})
+    )
     response = officer.get(PAGES[1], {"name": "Sadam Husein Al Tikriti", "kind": "person"})
     text = response.content.decode()
     assert response.status_code == 200

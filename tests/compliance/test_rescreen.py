@@ -1,0 +1,129 @@
+"""A new list snapshot re-screens every client against the entries it added or changed, in the
+background, with its progress on a job row; it clears an undecided alert whose entry the list
+removed, or changed so it no longer matches, naming the snapshot; a dismissed pair stays
+dismissed across re-imports until its entry changes. Every night, every client is re-screened
+against every current entry."""
+
+import pytest
+from django.test import override_settings
+
+from brokerage.models import AuditEvent
+from compliance import audit_events
+from compliance.models import Alert, ScreeningJob, ScreeningRun
+from compliance.rescreen import book_rescreen
+from compliance.services import alert_dismiss
+from compliance.tasks import nightly_rescreen_task
+from tests.compliance.test_alerts import WATCH_CSV, listed_client, register, watch_list
+from tests.conftest import make_staff
+
+pytestmark = pytest.mark.django_db
+
+ADDED = WATCH_CSV + "W-3,Olga Mirskaya,,1981-06-02,RU,Sanctions evasion,\n"
+
+
+def rescreened(snapshot) -> ScreeningJob:
+    """Run the re-screen the import queued (its task runs once the import commits)."""
+    job = ScreeningJob.objects.get(snapshot=snapshot, kind="delta")
+    assert (job.kind, job.status) == ("delta", "queued")
+    book_rescreen(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def test_an_added_entry_raises_an_alert_on_a_client_already_registered():
+    first = watch_list()
+    rescreened(first)
+    olga = register("Olga", "Mirskaya")  # screened at registration: nothing listed then
+    others = [register(f"Client{i}", "Ordinary", f"c{i}@test.example") for i in range(3)]
+    assert not Alert.objects.exists()
+    update = watch_list(ADDED)
+    assert update.delta["added"] == ["W-3"]
+    job = rescreened(update)
+    assert (job.status, job.total, job.done) == ("done", 1 + len(others), 1 + len(others))
+    assert (job.hit_clients, job.raised_count, job.cleared_count) == (1, 1, 0)
+    alert = Alert.objects.get()
+    assert (alert.client, alert.list_id, alert.snapshot) == (olga, "W-3", update)
+    assert (alert.run.reason, alert.run.reference) == (
+        "list_update",
+        f"internal-watch snapshot #{update.pk}",
+    )
+    event = AuditEvent.objects.get(action=audit_events.BOOK_RESCREENED, target_id=str(job.pk))
+    assert event.evidence["entries"] == 1  # only the added entry was screened against
+    # Running the job again raises nothing twice.
+    job.status = "running"
+    job.save()
+    book_rescreen(job_id=job.pk)
+    assert Alert.objects.count() == 1
+
+
+def test_a_removed_entry_clears_the_open_alert_naming_the_snapshot():
+    watch_list()
+    client, alert = listed_client()
+    removed = watch_list(
+        WATCH_CSV.replace("W-1,Ivan Zlobnikov,Ivan Petrovich Zlobnikov,", "W-9,Zara Quell,,")
+    )
+    assert "W-1" in removed.delta["removed"]
+    job = rescreened(removed)
+    alert.refresh_from_db()
+    assert (alert.status, alert.cleared_by) == ("cleared", removed)
+    assert job.cleared_count == 1
+    event = AuditEvent.objects.get(action=audit_events.ALERT_CLEARED)
+    assert event.subject_client_id == client.pk and event.evidence["snapshot"] == removed.pk
+    assert f"snapshot #{removed.pk}" in event.reason and "removed" in event.reason
+
+
+def test_an_entry_changed_so_it_no_longer_matches_clears_the_alert():
+    watch_list()
+    client, alert = listed_client()
+    changed = watch_list(
+        WATCH_CSV.replace("Ivan Zlobnikov,Ivan Petrovich Zlobnikov", "Pyotr Grebnev,")
+    )
+    assert changed.delta["changed"] == ["W-1"]
+    rescreened(changed)
+    alert.refresh_from_db()
+    assert (alert.status, alert.cleared_by) == ("cleared", changed)
+
+
+def test_an_entry_changed_that_still_matches_keeps_the_alert_open():
+    watch_list()
+    client, alert = listed_client()
+    changed = watch_list(WATCH_CSV.replace("Arms trading", "Arms trading; shipping"))
+    job = rescreened(changed)
+    alert.refresh_from_db()
+    assert alert.status == "open" and job.cleared_count == 0
+    assert Alert.objects.count() == 1
+
+
+@override_settings(COMPLIANCE_FOUR_EYES_SCORE=1.5)
+def test_a_dismissed_pair_stays_dismissed_across_a_reimport_until_its_entry_changes():
+    watch_list()
+    client, alert = listed_client()
+    alert_dismiss(alert=alert, actor=make_staff("compliance_officer"), reason="Born 1991")
+    # The list again, one entry added and W-1 as it was: the delta and the nightly run
+    # raise nothing on the dismissed pair.
+    again = watch_list(ADDED)
+    assert "W-1" not in again.delta["changed"]
+    rescreened(again)
+    nightly = ScreeningJob.objects.get(pk=nightly_rescreen_task())
+    assert nightly.kind == "full"
+    book_rescreen(job_id=nightly.pk)
+    nightly.refresh_from_db()
+    assert nightly.status == "done" and nightly.raised_count == 0
+    assert list(Alert.objects.values_list("status", flat=True)) == ["dismissed"]
+    assert ScreeningRun.objects.filter(client=client, reason="nightly").get().hit_count == 1
+    # W-1 changes: the delta raises it again, from the new snapshot.
+    changed = watch_list(ADDED.replace("Arms trading", "Arms trading; shipping"))
+    job = rescreened(changed)
+    assert job.raised_count == 1
+    reopened = Alert.objects.get(status="open")
+    assert (reopened.client, reopened.list_id, reopened.snapshot) == (client, "W-1", changed)
+
+
+def test_the_nightly_run_raises_what_registration_missed():
+    watch_list()
+    client = register("Ivan", "Zlobnikov")  # its screening task never ran
+    job = ScreeningJob.objects.get(pk=nightly_rescreen_task())
+    book_rescreen(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.raised_count) == ("done", 1)
+    assert Alert.objects.get().client == client
