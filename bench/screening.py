@@ -15,10 +15,14 @@ then measures:
   `recall` per variation is the share of listed names whose entry is among the hits at the
   default threshold; `false_hits_per_1000` counts the generated names with any hit;
 - `full_book_seconds`: `--book` generated names (with a tenth listed ones mixed in) screened
-  set-based in batches of `--batch` names (`names_per_s`).
+  set-based in batches of `--batch` names (`names_per_s`);
+- `delta_seconds`: the re-screen a new OFAC snapshot queues (`compliance.rescreen`), with
+  `--changed` person entries changed (their programme), run against `--clients` registered
+  clients (generated names, a tenth listed ones): every client against the changed entries
+  only, alerts raised on the clients who hit them.
 
     .venv/bin/python bench/screening.py                                   # stated scale
-    .venv/bin/python bench/screening.py --listed 40 --others 200 --book 500  # smoke
+    .venv/bin/python bench/screening.py --listed 40 --others 200 --book 500 --clients 500  # smoke
 
 Prints one JSON line.
 """
@@ -159,12 +163,68 @@ def book(size: int, seed: int) -> list[Query]:
     ]
 
 
+def clients_create(size: int, seed: int) -> None:
+    """`size` clients (users and client records, bulk), named like the full book."""
+    from django.contrib.auth import get_user_model
+
+    from clients.models import Client
+
+    names = [q.name for q in book(size, seed + 1)]
+    User = get_user_model()
+    users = User.objects.bulk_create(
+        [
+            User(
+                email=f"bench{i}@bench.example",
+                password="!",
+                first_name=" ".join(n.split()[:-1])[:150],
+                last_name=n.split()[-1][:150] if n.split() else "",
+            )
+            for i, n in enumerate(names)
+        ],
+        batch_size=5000,
+    )
+    Client.objects.bulk_create([Client(user=u) for u in users], batch_size=5000)
+
+
+def with_changed_persons(sdn: bytes, changed: int, seed: int) -> bytes:
+    """sdn.csv with the programme of `changed` persons (a fixed-seed choice) amended."""
+    lines = sdn.decode("latin-1").split("\n")
+    persons = [i for i, line in enumerate(lines) if ',"individual","' in line]
+    for i in random.Random(seed).sample(persons, min(changed, len(persons))):
+        lines[i] = lines[i].replace(',"individual","', ',"individual","BENCH-', 1)
+    return "\n".join(lines).encode("latin-1")
+
+
+def delta_rescreen(clients: int, changed: int, seed: int) -> dict:
+    from compliance.models import ScreeningJob
+    from compliance.rescreen import book_rescreen
+
+    clients_create(clients, seed)
+    files = [(n, (DATA / n).read_bytes()) for n in OFAC_FILES]
+    files[0] = ("sdn.csv", with_changed_persons(files[0][1], changed, seed))
+    snapshot = snapshot_import(fmt="ofac_sdn", files=files, actor="bench")
+    job = ScreeningJob.objects.get(snapshot=snapshot, kind="delta")
+    started = time.perf_counter()
+    book_rescreen(job_id=job.pk)
+    seconds = time.perf_counter() - started
+    job.refresh_from_db()
+    return {
+        "delta_changed_entries": snapshot.changed_count,
+        "delta_clients": job.total,
+        "delta_clients_with_hits": job.hit_clients,
+        "delta_alerts_raised": job.raised_count,
+        "delta_seconds": round(seconds, 2),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listed", type=int, default=1000, help="listed persons varied")
     parser.add_argument("--others", type=int, default=10_000, help="non-listed names")
     parser.add_argument("--book", type=int, default=100_000, help="full-book names")
     parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--clients", type=int, default=100_000, help="clients re-screened")
+    parser.add_argument("--changed", type=int, default=100, help="list entries changed")
     parser.add_argument("--seed", type=int, default=20261204)
     args = parser.parse_args()
 
@@ -226,8 +286,9 @@ def main():
             "book_with_hits": book_hits,
             "full_book_seconds": round(book_seconds, 2),
             "names_per_s": round(len(queries) / book_seconds) if book_seconds else None,
-            "load_avg": os.getloadavg()[0],
         }
+        figures.update(delta_rescreen(args.clients, args.changed, args.seed))
+        figures["load_avg"] = os.getloadavg()[0]
     finally:
         connection.close()
         connection.creation.destroy_test_db(original, verbosity=0)
