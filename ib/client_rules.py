@@ -31,9 +31,9 @@ from django.utils import timezone
 
 from finance.models import FxRate
 
-from .engine import FAR_FUTURE, HUNDRED, World, earnings, n
 from .fraud import related_reasons
 from .models import CommissionLine, PlanRule, Programme
+from .world import FAR_FUTURE, HUNDRED, World, earnings, n
 
 CPA_KINDS = (PlanRule.Kind.CPA,)
 REVSHARE_KINDS = (PlanRule.Kind.REVSHARE,)

@@ -9,7 +9,7 @@ commission lines the engine writes (imported by `ib.models`).
   paid, for one symbol, a symbol group, or by default (looked up in that order; a symbol with
   no rate at all is reported as unpriced, never paid as zero). A rule may also be narrowed to
   the deal's account type and to the client's country or `Region` (a named set of countries);
-  within each instrument level the most specific of those wins (`ib.engine.rate_lookup`).
+  within each instrument level the most specific of those wins (`ib.world.rate_lookup`).
 - `PartnerPlan` attaches a plan to a partner from a time (inherited down the tree unless a
   sub-IB has its own); `ParentLink` and `ReferralLink` keep the tree and the client's IB as
   they stood at any moment, so a deal is paid by the tree of its close time.
@@ -238,7 +238,7 @@ class PlanRule(models.Model):
     @property
     def scope(self) -> str:
         """What the rule applies to, in words: "FX majors, account type Pro, Germany"."""
-        from .engine import scope_label
+        from .world import scope_label
 
         return scope_label(
             self.symbol,

@@ -28,8 +28,6 @@ from brokerage.services import Actor, audit_record
 from clients.models import AccountType
 
 from . import audit_events
-from .engine import ANY, World, group_label, rate_lookup, scope_label
-from .engine import n as plain
 from .models import (
     CommissionLine,
     ParentLink,
@@ -43,6 +41,8 @@ from .models import (
     Region,
 )
 from .permissions import actor_label, require_manager
+from .world import ANY, World, group_label, rate_lookup, scope_label
+from .world import n as plain
 
 TREE_LOCK = 0x1B7EE  # pg_advisory_xact_lock key serialising moves in the partner tree
 MAX_RATE = Decimal("1000000")

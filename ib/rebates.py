@@ -30,9 +30,9 @@ from finance.services import commission_credit
 
 from . import audit_events
 from .client_rules import lines_insert
-from .engine import HUNDRED, n
 from .models import CommissionLine, CommissionPeriod, Partner, Rebate, ReferralLink
 from .permissions import actor_label, require_manager
+from .world import HUNDRED, n
 
 CENT = Decimal("0.01")
 

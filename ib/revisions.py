@@ -41,8 +41,9 @@ from clients.models import Deal, DealRevision
 from clients.selectors import deal_revision_summary
 
 from . import audit_events
-from .engine import commissions_pay, n
+from .engine import commissions_pay
 from .models import CommissionLine
+from .world import n
 
 Line = CommissionLine
 ACTOR = "rule:deal-revision"

@@ -323,7 +323,7 @@ def partner_tree(*, partner: Partner, since, limit: int = 500) -> list[dict]:
     """The partner's whole network as it stands, the partner first and each sub-IB under its
     parent: level, clients of its own, and since `since` the lots of its clients' deals that
     paid `partner` and what they paid it. One query, and one for the names."""
-    from ib.engine import MAX_DEPTH
+    from ib.world import MAX_DEPTH
 
     with connection.cursor() as cur:
         cur.execute(

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ib.engine import Timeline, World, earnings
+from ib.world import Timeline, World, earnings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 rates = st.one_of(st.none(), st.decimals(min_value=0, max_value=50, places=2))

@@ -13,10 +13,11 @@ from django.utils import timezone
 from brokerage.errors import InvalidInput
 from brokerage.models import AuditEvent
 from clients.models import AccountType, Client, TradingAccount
-from ib.engine import ClientScope, Timeline, World, commissions_recompute, rate_lookup
+from ib.engine import commissions_recompute
 from ib.models import CommissionLine, PartnerPlan, Plan, PlanRule, PlanVersion, Region, UnpricedDeal
 from ib.plans import partner_plan_set, plan_create, plan_version_create, region_save
 from ib.preview import version_preview
+from ib.world import ClientScope, Timeline, World, rate_lookup
 from tests.conftest import login, make_staff
 from tests.ib.test_commissions import ACTOR, START, lines_of, pay_all, trade
 
