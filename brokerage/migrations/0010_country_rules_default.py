@@ -2,7 +2,8 @@
 residents and nationals of the United States, Iran and North Korea are blocked; the rest of the
 countries whose KYC approvals needed four eyes (the former KYC_FOUR_EYES_COUNTRIES setting:
 its value in the environment where one is set, else its default IR, KP, SY, MM) are under
-enhanced due diligence. Compliance officers change them on the jurisdictions page."""
+enhanced due diligence. Compliance officers change them on the jurisdictions page. The rows shipped here are recorded in their
+history (by "system:migration"); the audit log starts with the installation's first decision."""
 
 import os
 
@@ -28,7 +29,6 @@ def four_eyes_countries() -> list[str]:
 def forwards(apps, schema_editor):
     CountryRule = apps.get_model("brokerage", "CountryRule")
     History = apps.get_model("brokerage", "HistoricalCountryRule")
-    AuditEvent = apps.get_model("brokerage", "AuditEvent")
     now = timezone.now()
     wanted = [("blocked", code, basis) for code, basis in BLOCKED.items()]
     wanted += [("edd", code, EDD_BASIS) for code in four_eyes_countries() if code not in BLOCKED]
@@ -46,16 +46,6 @@ def forwards(apps, schema_editor):
         fields = {f.attname: getattr(rule, f.attname) for f in CountryRule._meta.concrete_fields}
         History.objects.create(
             **fields, history_date=now, history_type="+", history_change_reason=None
-        )
-        AuditEvent.objects.create(
-            occurred_at=now,
-            actor_label=ACTOR,
-            action="country_rule.added",
-            target_type="brokerage.countryrule",
-            target_id=str(rule.pk),
-            target_repr=f"{country} {kind} (rule {rule.pk})"[:255],
-            reason=basis,
-            evidence={"country": country, "kind": kind, "effective_from": now.isoformat()},
         )
 
 

@@ -1,7 +1,8 @@
 """The leverage limits a new installation starts from, documented in docs/leverage-limits.md:
 the retail limits of ESMA's product intervention (the EEA), the FCA's (the UK) and ASIC's
 (Australia). Professional clients and eligible counterparties have none by default.
-Compliance officers change them on the leverage limits page."""
+Compliance officers change them on the leverage limits page. The rows shipped here are recorded in their
+history (by "system:migration"); the audit log starts with the installation's first decision."""
 
 from django.db import migrations
 from django.utils import timezone
@@ -41,7 +42,6 @@ def forwards(apps, schema_editor):
     RegionHistory = apps.get_model("brokerage", "HistoricalLeverageRegion")
     Limit = apps.get_model("brokerage", "LeverageLimit")
     LimitHistory = apps.get_model("brokerage", "HistoricalLeverageLimit")
-    AuditEvent = apps.get_model("brokerage", "AuditEvent")
     now = timezone.now()
     for code, (name, countries) in REGIONS.items():
         region, created = Region.objects.get_or_create(
@@ -67,21 +67,6 @@ def forwards(apps, schema_editor):
                 continue
             fields = {f.attname: getattr(limit, f.attname) for f in Limit._meta.concrete_fields}
             LimitHistory.objects.create(**fields, history_date=now, history_type="+")
-            AuditEvent.objects.create(
-                occurred_at=now,
-                actor_label=ACTOR,
-                action="leverage_limit.set",
-                target_type="brokerage.leveragelimit",
-                target_id=str(limit.pk),
-                target_repr=f"{jurisdiction} retail {instrument_class} 1:{cap}",
-                reason=basis,
-                evidence={
-                    "jurisdiction": jurisdiction,
-                    "category": "retail",
-                    "instrument_class": instrument_class,
-                    "max_leverage": cap,
-                },
-            )
 
 
 class Migration(migrations.Migration):

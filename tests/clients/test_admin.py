@@ -13,7 +13,9 @@ def test_the_change_form_cannot_change_a_clients_standing(root_admin):
     client = make_client_user().client
     page = root_admin.get(f"/admin/clients/client/{client.pk}/change/")
     assert page.status_code == 200
-    for field in ("kyc_level", "restricted", "restriction_reason", "aml_case_open", "risk_flags"):
+    standing = ("kyc_level", "restricted", "restriction_reason", "aml_case_open", "risk_flags")
+    standing += ("nationality", "category", "risk_rating", "enhanced_due_diligence")
+    for field in standing:
         assert f'name="{field}"' not in page.content.decode()
     response = root_admin.post(
         f"/admin/clients/client/{client.pk}/change/",
@@ -28,6 +30,9 @@ def test_the_change_form_cannot_change_a_clients_standing(root_admin):
             "risk_flags": '["chargeback"]',
             "first_deposit_at_0": "2024-01-01",
             "first_deposit_at_1": "10:00",
+            "category": "professional",
+            "risk_rating": "low",
+            "enhanced_due_diligence": "",
         },
     )
     assert response.status_code == 302, response.content[:3000]
@@ -35,6 +40,7 @@ def test_the_change_form_cannot_change_a_clients_standing(root_admin):
     assert client.country == "DE"  # the profile is still edited here
     assert client.kyc_level == 0 and not client.restricted and not client.aml_case_open
     assert client.risk_flags == [] and client.first_deposit_at is None
+    assert client.category == "retail" and client.risk_rating == ""
 
 
 def test_restricting_in_admin_is_audited_with_the_reason_and_the_admin(root_admin):

@@ -221,7 +221,7 @@ def test_transfers_completed_or_refused_by_the_platform_are_emailed(run, mt5_ser
     account, _ = trading_account_open(
         client=client,
         account_type=mt5_server.account_types.get(currency="USD"),
-        leverage=100,
+        leverage=30,  # a UK retail client's limit
         actor="test",
     )
     t, _ = run(
