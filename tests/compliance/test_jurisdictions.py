@@ -110,7 +110,7 @@ def test_ending_a_rule_is_scheduled_audited_and_kept_in_history(officer):
         AuditEvent.objects.filter(target_id=str(rule.pk), target_type="brokerage.countryrule")
         .order_by("id")
         .values_list("action", flat=True)
-    ) == ["country_rule.added", "country_rule.end_set", "country_rule.end_set"]
+    ) == ["countryrule.added", "countryrule.ended", "countryrule.ended"]
     # A new rule of the same kind may start once it ended.
     add(officer, "GB")
 
