@@ -1,8 +1,10 @@
 """Demo IB commissions: a programme with plans, a three-level network under partner@demo.test
 whose referred clients trade in the sandbox, their commissions paid, and last month's period
-closed with statements, settlement and an automatic payout. One of the introducer's clients
-shares the introducer's phone, so its lines are withheld for review. The partner has one open
-dispute of one of its lines.
+closed with statements, settlement and an automatic payout. The master IB's plan narrows two
+rates to where clients live (FX majors for the Gulf, metals for the EEA). One of the
+introducer's clients shares the introducer's phone, so its lines are withheld for review. The
+partner has one open dispute of one of its lines, and one deal it was paid on was corrected by
+the dealer on the platform afterwards (`deal_correct_once`): its lines reversed and paid again.
 
 Installed by `seed_demo` after the trading book (whose deals it pays); idempotent: the
 programme, plans and partners are found again by name and email, a plan gets its version
@@ -67,6 +69,13 @@ OTHER_PLANS = {
     ],
     "Revenue share": [{"kind": "revshare", "rate": "25"}],
 }  # fmt: skip
+# Rates narrowed to where the client lives, on top of the master IB's rates by group.
+OVERRIDES = {
+    "Master IB": [
+        {"symbol_group": "fx_major", "region": "GCC", "rate": "9"},
+        {"symbol_group": "metals", "region": "EEA", "rate": "13"},
+    ],
+}
 NETWORK = [  # (email, company, code, parent email, plan)
     ("partner@demo.test", "Demo Partners Ltd", "DEMOIB", None, "Master IB"),
     ("subpartner@demo.test", "Demo Sub-IB", "DEMOSUB", "partner@demo.test", "Sub-IB"),
@@ -89,7 +98,8 @@ def install_demo_ib(*, actor: str, password: str) -> dict:
             plan_version_create(
                 plan=plan,
                 valid_from=since,
-                rules=[{"symbol_group": group, "rate": rate} for group, rate in rates.items()],
+                rules=[{"symbol_group": group, "rate": rate} for group, rate in rates.items()]
+                + OVERRIDES.get(name, []),
                 actor=actor,
                 note="Demo rates per lot, by instrument group",
                 publish=True,
@@ -252,3 +262,66 @@ def _dispute_one(partner: Partner) -> int | None:
         actor=partner.user,
     )
     return dispute.pk
+
+
+def deal_correct_once(*, out=print) -> int | None:
+    """Once: a deal the master IB was paid on (not the disputed one) is corrected by the dealer
+    on the MT5 sandbox (half its volume); the deal is read back from the platform, recorded as
+    a revision, and its lines are reversed and paid again at the new volume. Outside any
+    transaction (it talks to the platform). Returns the revision's id, or None."""
+    from clients.deal_review import deal_revise
+    from clients.models import DealRevision
+    from clients.platforms import DealRecord, PlatformError
+    from clients.sync import server_held
+    from ib.revisions import revision_pay
+
+    from .trading import sandbox_control
+
+    master = Partner.objects.filter(referral_code="DEMOIB").first()
+    if (
+        master is None
+        or CommissionLine.objects.filter(partner=master, kind=CommissionLine.Kind.REVERSAL).exists()
+    ):
+        return None
+    disputed = CommissionDispute.objects.values_list("line__deal_id", flat=True)
+    line = (
+        CommissionLine.objects.filter(
+            partner=master, kind=CommissionLine.Kind.COMMISSION, deal__volume__gte=2
+        )
+        .exclude(deal_id__in=disputed)
+        .filter(status=CommissionLine.Status.PENDING)
+        .select_related("deal")
+        .order_by("-deal_time")
+        .first()
+    )
+    if line is None:
+        return None
+    deal = line.deal
+    try:
+        sandbox_control(
+            "deal_update", {"ticket": deal.ticket, "fields": {"Volume": str(deal.volume // 2)}}
+        )
+    except Exception as exc:  # the sandbox is not running: the demo goes without it
+        out(f"No deal corrected on the platform: {exc}")
+        return None
+    with server_held(deal.server_id) as (server, platform, problem):
+        if platform is None:
+            out(f"No deal corrected on the platform: {problem}")
+            return None
+        try:
+            record = platform.deal_get(deal.ticket)
+        except PlatformError as exc:
+            out(f"No deal corrected on the platform: {exc.message}")
+            return None
+    if not isinstance(record, DealRecord):
+        return None
+    deal_revise(deal_id=deal.pk, record=record, changed=["volume"])  # it finds what differs
+    revision = DealRevision.objects.filter(deal=deal).order_by("-number").first()
+    if revision is None:
+        return None
+    paid = revision_pay(revision_id=revision.pk)
+    out(
+        f"Deal {deal.ticket} corrected on the platform: {paid['reversed']} lines reversed, "
+        f"{paid['lines']} paid again."
+    )
+    return revision.pk

@@ -132,6 +132,19 @@ def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(
     assert wallet_for(master.holder, "USD").balance_amount >= statement.amount - Decimal(
         statement.payout_reference and statement.amount or 0
     )
+    # the master's plan narrows rates to where clients live (the Gulf, the EEA)
+    scoped = master.plans.get().plan.versions.get().rules.exclude(region=None)
+    assert {(r.symbol_group, r.region.code) for r in scoped} == {
+        ("fx_major", "GCC"),
+        ("metals", "EEA"),
+    }
+    # one deal the master was paid on was corrected on the platform afterwards: its lines
+    # reversed once and the deal paid again at its new volume
+    reversal = lines.get(kind="reversal", partner=master)
+    deal = reversal.deal
+    assert deal.revision == 1 and reversal.amount == -reversal.reverses.amount
+    again = lines.get(deal=deal, partner=master, kind="commission", revision=1)
+    assert again.volume == deal.volume == reversal.reverses.volume // 2
     # one open dispute by the master on one of its lines, held out of settlement
     dispute = CommissionDispute.objects.get(partner=master)
     assert dispute.status == "open" and dispute.line.partner == master

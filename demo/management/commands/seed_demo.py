@@ -29,7 +29,7 @@ from clients.services import client_register
 from demo.categories import install_demo_categories
 from demo.compliance import install_demo_compliance
 from demo.finance import install_demo_finance
-from demo.ib import install_demo_ib
+from demo.ib import deal_correct_once, install_demo_ib
 from demo.ib_onboarding import install_demo_onboarding
 from demo.jurisdictions import install_demo_jurisdictions
 from demo.kyc import install_demo_kyc
@@ -118,6 +118,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"IB: {ib['referred']} clients referred, {ib['lines']} commission lines paid."
         )
+        # A deal the platform corrected after it was paid: its lines reversed and paid again.
+        deal_correct_once(out=self.stdout.write)
         install_demo_onboarding(actor=ACTOR, password=settings.DEMO_PASSWORD)
         # A watch list and a client who is on it: the compliance alert queue is not empty.
         install_demo_compliance(password=settings.DEMO_PASSWORD)
