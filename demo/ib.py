@@ -33,6 +33,7 @@ from ib.models import (
     Partner,
     PartnerPlan,
     Referral,
+    Region,
 )
 from ib.periods import period_close
 from ib.plans import (
@@ -42,6 +43,7 @@ from ib.plans import (
     plan_version_create,
     programme_create,
     referral_link_record,
+    region_save,
 )
 from ib.services import partner_create, referral_attribute
 
@@ -76,6 +78,15 @@ OVERRIDES = {
         {"symbol_group": "metals", "region": "EEA", "rate": "13"},
     ],
 }
+# The regions those rates name, as the installation ships them (made again where a test's
+# database was emptied of what the migrations wrote).
+REGIONS = {
+    "GCC": ("Gulf Cooperation Council", "AE BH KW OM QA SA"),
+    "EEA": (
+        "European Economic Area",
+        "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IS IT LI LT LU LV MT NL NO PL PT RO SE SI SK",
+    ),
+}
 NETWORK = [  # (email, company, code, parent email, plan)
     ("partner@demo.test", "Demo Partners Ltd", "DEMOIB", None, "Master IB"),
     ("subpartner@demo.test", "Demo Sub-IB", "DEMOSUB", "partner@demo.test", "Sub-IB"),
@@ -91,6 +102,9 @@ def install_demo_ib(*, actor: str, password: str) -> dict:
     programme = programme_create(
         name="Standard IB", actor=actor, auto_payout_threshold=Decimal("100.00")
     )
+    for code, (name, countries) in REGIONS.items():
+        if not Region.objects.filter(code=code).exists():
+            region_save(actor=actor, code=code, name=name, countries=countries)
     plans = {}
     for name, rates in PLANS.items():
         plan = plan_create(programme=programme, name=name, actor=actor)
