@@ -88,6 +88,7 @@ def main():
         from brokerage.models import AuditEvent, User
         from clients.services import client_register
         from kyc import ocr, specimens
+        from kyc.financial_profile import financial_profile_save
         from kyc.models import KycSubmission
         from kyc.services import (
             kyc_details_save,
@@ -97,6 +98,20 @@ def main():
             kyc_submission_submit,
         )
 
+        # The wizard's finances step, as a salaried client declares it.
+        finances = {
+            "employment_status": "employed",
+            "occupation": "Nurse",
+            "industry": "health",
+            "currency": "GBP",
+            "annual_income": "25k_100k",
+            "net_worth": "25k_100k",
+            "expected_deposits_amount": "5000",
+            "source_of_funds": "salary",
+            "source_of_funds_detail": "",
+            "source_of_wealth": "savings",
+            "source_of_wealth_detail": "",
+        }
         answers = {
             "cfd_knowledge": "loss",
             "leverage": "30pct",
@@ -144,6 +159,7 @@ def main():
                 },
             )
             kyc_questionnaire_save(submission=submission, actor=user, answers=answers)
+            financial_profile_save(client=user.client, actor=user, data=finances)
             kyc_document_upload(
                 submission=submission,
                 actor=user,

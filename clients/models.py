@@ -69,10 +69,12 @@ class Client(models.Model):
         default=False, help_text="An AML case is open on the client (set by compliance)."
     )
     # Compliance's risk rating (compliance.risk); high risk means enhanced due diligence.
-    risk_rating = models.CharField(max_length=6, blank=True, default="", choices=RISK_RATINGS)
+    risk_rating = models.CharField(
+        max_length=6, blank=True, default="", db_default="", choices=RISK_RATINGS
+    )
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
     risk_rated_at = models.DateTimeField(null=True, blank=True)
-    enhanced_due_diligence = models.BooleanField(default=False)
+    enhanced_due_diligence = models.BooleanField(default=False, db_default=False)
     risk_flags = models.JSONField(
         default=list, blank=True, help_text='Standing flags, e.g. ["chargeback"].'
     )

@@ -423,3 +423,24 @@ def module_transaction(django_db_blocker):
         with block:
             yield
             transaction.set_rollback(True)
+
+
+# The rows an installation ships from its data migrations: a transactional test's database was
+# emptied of them by the test before it (pytest-django flushes after each), so a test that
+# relies on them puts them back.
+SHIPPED_DEFAULTS = [
+    ("brokerage.migrations.0010_country_rules_default", "forwards"),
+    ("brokerage.migrations.0012_leverage_limits_default", "forwards"),
+    ("ib.migrations.0021_rule_client_scope", "regions_add"),
+]
+
+
+def shipped_defaults() -> None:
+    """Country rules, leverage limits and regions as a new installation has them (each seeder
+    adds only what is missing)."""
+    import importlib
+
+    from django.apps import apps
+
+    for module, function in SHIPPED_DEFAULTS:
+        getattr(importlib.import_module(module), function)(apps, None)

@@ -7,12 +7,20 @@ import pytest
 
 from clients.categories import category_request_submit
 from clients.trading.services import trading_account_open
-from tests.conftest import browser_session, login, make_client_user, make_staff, screen_check
+from tests.conftest import (
+    browser_session,
+    login,
+    make_client_user,
+    make_staff,
+    screen_check,
+    shipped_defaults,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_category_and_leverage_pages_at_both_widths(live_server, page, client, mt5_server):
+    shipped_defaults()  # the FCA's retail limits
     user = make_client_user("oliver.smith@mail.test")
     user.first_name, user.last_name = "Oliver", "Smith"
     user.save()
