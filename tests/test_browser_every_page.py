@@ -159,7 +159,7 @@ def demo_kwargs() -> dict[str, dict]:
         "ib:plan": ("plan_id", _first("ib.Plan")),
         "compliance:snapshot": ("snapshot_id", _first("compliance.ListSnapshot")),
         "compliance:alert": ("alert_id", _first("compliance.Alert")),
-        "compliance:jurisdiction": ("country", _first("brokerage.CountryRule", kind="blocked")),
+        "compliance:jurisdiction": ("country", _first("brokerage.CountryRule", kind="restricted")),
         "compliance:category_request": ("request_id", _first("clients.CategoryRequest")),
         "compliance:review": ("review_id", _first("compliance.PeriodicReview", status="open")),
         "ib:version": ("version_id", _first("ib.PlanVersion", published_at__isnull=True)),
