@@ -70,7 +70,8 @@ def partner_holder_open(
 ) -> Client:
     """The account holder of an IB partner: its commissions wallet, its withdrawals and its KYC
     live on it, under the same rules as a client's (once; a repeat returns the same record).
-    A user who is a client cannot also be a partner's holder."""
+    A user who is a client cannot also be a partner's holder; a resident of a country under a
+    blocked jurisdiction rule is refused, the rule named (`registration_check`)."""
     if user.is_staff:
         raise ValueError("Staff users cannot hold money.")
     holder = Client.objects.filter(user=user).first()
@@ -81,6 +82,7 @@ def partner_holder_open(
             holder.legal_name = legal_name[:140]
             holder.save(update_fields=["legal_name"])
         return holder
+    registration_check(country, partner=True)
     profile = {"country": country, "language": language, "legal_name": legal_name[:140]}
     holder = Client.objects.create(
         user=user, holder=Client.Holder.PARTNER, status=Client.Status.ACTIVE, **profile

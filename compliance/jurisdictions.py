@@ -20,6 +20,7 @@ from brokerage.errors import InvalidInput
 from brokerage.intl import country_name, is_country
 from brokerage.models import CountryRule
 from brokerage.services import Actor, audit_record, audit_record_many
+from clients.models import Client
 from clients.notify import client_notify
 from clients.trading.reach import platform_reach_request
 
@@ -313,17 +314,19 @@ def _told(ids: list[int], actor: Actor, action: str, email: str) -> None:
         ],
     )
     for a in applications:
+        partner = a.client.holder == Client.Holder.PARTNER  # an IB's account holder
         client_notify(
             a.client,
             email=email,
             key=f"jurisdiction:{a.pk}:{'lifted' if a.lifted_at else 'applied'}",
             actor=actor,
-            url_name="portal:home",
+            url_name="partners:home" if partner else "portal:home",
             context={
                 "country": a.rule.country_name,
                 "via": a.via,
                 "rule": a.rule_id,
                 "basis": a.rule.basis,
+                "partner_area": partner,
             },
             data={"rule": a.rule_id, "application": a.pk},
         )

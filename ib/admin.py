@@ -4,6 +4,8 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from brokerage.admin import ReasonActionForm, action_reason
 from brokerage.errors import InvalidInput
+from brokerage.intl import country_choices
+from clients.registration import registration_blocked
 
 from .models import Attribution, Partner, PendingReferral, Referral, Region
 from .plans import region_change_check, region_countries, region_save
@@ -11,9 +13,29 @@ from .services import partner_create, partner_status_set, partner_user_check
 
 
 class PartnerForm(forms.ModelForm):
+    """A new partner's form asks for the country its account holder lives in: a resident of a
+    country under a blocked jurisdiction rule is refused there, the rule named."""
+
+    country = forms.ChoiceField(label="Country of residence", required=False)
+
     class Meta:
         model = Partner
         fields = ["user", "company_name", "referral_code", "parent"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            del self.fields["country"]
+        else:
+            self.fields["country"].choices = [("", "Choose…"), *country_choices()]
+            self.fields["country"].required = True
+
+    def clean_country(self):
+        country = self.cleaned_data["country"]
+        blocked = registration_blocked(country)
+        if blocked is not None:
+            raise forms.ValidationError(blocked.message)
+        return country
 
     def clean_user(self):
         user = self.cleaned_data["user"]
@@ -46,6 +68,10 @@ class PartnerAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return [f for f in fields if f != "country"] if obj else fields
+
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
@@ -56,6 +82,7 @@ class PartnerAdmin(SimpleHistoryAdmin):
             company_name=obj.company_name,
             referral_code=obj.referral_code,
             parent=obj.parent,
+            country=form.cleaned_data.get("country", ""),
         )
         obj.pk = partner.pk
 

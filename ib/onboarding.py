@@ -12,6 +12,11 @@ rejected by an IB manager, and a parent partner's invitations of sub-IBs.
   valid for `INVITATION_DAYS`, used once; the sub-IB who joins through it sits under the
   inviter from that moment (the tree's history kept), active at once or awaiting approval as
   the programme says.
+- Jurisdiction rules reach partners as they reach clients, through the account holder's
+  country: a resident of a blocked country cannot sign up, join through an invitation, be
+  added by staff or be approved. A partner a blocked or restricted rule reaches later keeps
+  earning and is paid out (withdraw only), but invites no sub-IBs and its open invitations
+  stop working.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from brokerage.country_rules import client_country_rules, strictest
 from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.models import CountryRule
 from brokerage.services import Actor, audit_record, client_ip
 from clients.notify import client_notify
+from clients.registration import registration_blocked
 
 from . import audit_events
 from .models import (
@@ -320,8 +328,16 @@ def _decide(application: PartnerApplication, actor: Actor) -> tuple[PartnerAppli
 def application_approve(
     *, application: PartnerApplication, actor: Actor, plan: Plan | None = None, reason: str = ""
 ) -> Partner:
-    """The applicant becomes an active partner (paid by `plan` from now, if one is given)."""
+    """The applicant becomes an active partner (paid by `plan` from now, if one is given).
+    Refused, naming the rule, while a blocked jurisdiction rule is in force on the country the
+    applicant lives in (one that started after it applied): the manager rejects it instead."""
     application, partner = _decide(application, actor)
+    blocked = registration_blocked(partner.holder.country if partner.holder else "")
+    if blocked is not None:
+        raise InvalidInput(
+            f"This applicant cannot become a partner: {blocked.message} Reject the application.",
+            code="jurisdiction_blocked",
+        )
     if plan is not None and plan.programme_id != application.programme_id:
         raise InvalidInput(
             "Choose a plan of the programme applied to.", fields={"plan": ["Other programme."]}
@@ -409,6 +425,8 @@ def invitation_find(token: str) -> PartnerInvitation | None:
         return None
     if invitation.inviter.status != Partner.Status.ACTIVE:
         return None
+    if _jurisdiction_limited(invitation.inviter) is not None:
+        return None
     return invitation
 
 
@@ -426,6 +444,17 @@ def partner_programme(partner: Partner) -> Programme | None:
 MAX_OPEN_INVITATIONS = 20
 
 
+def _jurisdiction_limited(partner: Partner):
+    """The blocked or restricted jurisdiction rule reaching the partner's account holder (by
+    residence or nationality), or None. Such a partner keeps earning on its network and is
+    paid out (a payout is a withdrawal: withdraw only), but brings no new sub-IBs."""
+    holder = partner.holder
+    if holder is None:
+        return None
+    kinds = (CountryRule.Kind.BLOCKED, CountryRule.Kind.RESTRICTED)
+    return strictest(client_country_rules(holder), *kinds)
+
+
 @transaction.atomic
 def invitation_create(
     *, inviter: Partner, actor: Actor, email: str = "", note: str = ""
@@ -437,6 +466,13 @@ def invitation_create(
     inviter = Partner.objects.select_for_update().get(pk=inviter.pk)
     if inviter.status != Partner.Status.ACTIVE:
         raise NotAllowed("Only an active partner invites sub-IBs.")
+    limited = _jurisdiction_limited(inviter)
+    if limited is not None:
+        raise NotAllowed(
+            f"You cannot invite sub-partners: {limited.message} Your commissions are still "
+            "credited and you can request payouts.",
+            code=f"jurisdiction_{limited.kind}",
+        )
     if partner_programme(inviter) is None:
         raise InvalidInput("You have no programme yet: your IB manager sets your plan first.")
     now = timezone.now()
@@ -520,6 +556,7 @@ def invitation_join(*, user, profile: dict, request=None) -> PartnerApplication:
         invitation is None
         or invitation.state(timezone.now()) != "open"
         or invitation.inviter.status != Partner.Status.ACTIVE
+        or _jurisdiction_limited(invitation.inviter) is not None
     ):
         raise InvalidInput(
             "This invitation is no longer valid: ask your partner for a new link.",

@@ -60,6 +60,7 @@ def test_a_partner_added_in_admin_is_created_by_the_service_audited(root_admin):
             "company_name": "New IB",
             "referral_code": "NEWIB001",
             "parent": master.pk,
+            "country": "ES",
         },
     )
     assert response.status_code == 302, response.content[:3000]
