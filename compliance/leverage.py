@@ -7,7 +7,7 @@ leverage above it; a higher one restores what the product lowered), docs/leverag
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from brokerage import audit_events
@@ -77,20 +77,28 @@ def leverage_limit_set(
         errors["basis"] = ["At most 300 characters."]
     if errors:
         raise InvalidInput("The limit is not complete.", fields=errors)
-    limit = (
-        LeverageLimit.objects.select_for_update()
-        .filter(jurisdiction=jurisdiction, category=category, instrument_class=instrument_class)
-        .first()
-    )
+    key = {"jurisdiction": jurisdiction, "category": category, "instrument_class": instrument_class}
+    values = {
+        "max_leverage": max_leverage,
+        "basis": basis,
+        "updated_at": timezone.now(),
+        "updated_by_label": actor if isinstance(actor, str) else actor.email,
+    }
+    limit = LeverageLimit.objects.select_for_update().filter(**key).first()
     before = _evidence(limit) if limit else None
     if limit is None:
-        limit = LeverageLimit(
-            jurisdiction=jurisdiction, category=category, instrument_class=instrument_class
-        )
-    limit.max_leverage, limit.basis = max_leverage, basis
-    limit.updated_at = timezone.now()
-    limit.updated_by_label = actor if isinstance(actor, str) else actor.email
-    limit.save()
+        try:
+            with transaction.atomic():
+                limit = LeverageLimit.objects.create(**key, **values)
+        except IntegrityError:
+            # Another officer added it meanwhile (their insert committed while ours waited on
+            # it): this one changes it, as if it had come second.
+            limit = LeverageLimit.objects.select_for_update().get(**key)
+            before = _evidence(limit)
+    if before is not None:
+        for field, value in values.items():
+            setattr(limit, field, value)
+        limit.save()
     audit_record(
         actor=actor,
         action=audit_events.LEVERAGE_LIMIT_SET,
@@ -108,7 +116,9 @@ def leverage_limit_remove(*, limit: LeverageLimit, actor: Actor, reason: str) ->
     reason = " ".join((reason or "").split())
     if not reason:
         raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
-    limit = LeverageLimit.objects.select_for_update().get(pk=limit.pk)
+    limit = LeverageLimit.objects.select_for_update().filter(pk=limit.pk).first()
+    if limit is None:  # another officer removed it meanwhile (or this is a second submit)
+        raise InvalidInput("This leverage limit was already removed.", code="already_removed")
     audit_record(
         actor=actor,
         action=audit_events.LEVERAGE_LIMIT_REMOVED,

@@ -2,13 +2,18 @@
 codes) and the queue of requests for professional status, decided on the criteria; the
 portal's category page; the client 360's category section."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 
 from brokerage import audit_events
+from brokerage.errors import InvalidInput
 from brokerage.models import AuditEvent, LeverageLimit
 from clients.categories import category_request_submit
 from clients.models import CategoryRequest
-from compliance.leverage import leverage_limit_set
+from compliance.leverage import leverage_limit_remove, leverage_limit_set
 from tests.conftest import login, make_client_user, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +147,53 @@ def test_the_portal_category_page_shows_the_caps_and_takes_a_request(client):
     assert sent.status_code == 302
     assert CategoryRequest.objects.get().client == trader
     assert b"data-request-pending" in client.get("/portal/category/").content
+
+
+def cy_retail_fx(officer, leverage: int):
+    return leverage_limit_set(
+        jurisdiction="CY",
+        category="retail",
+        instrument_class="fx_major",
+        max_leverage=leverage,
+        basis="CySEC circular C417",
+        actor=officer,
+    )
+
+
+def test_a_limit_another_officer_removed_meanwhile_is_refused_in_words():
+    officer = make_staff("compliance_officer")
+    limit = cy_retail_fx(officer, 25)
+    leverage_limit_remove(limit=limit, actor=officer, reason="Superseded")
+    with pytest.raises(InvalidInput, match="already removed"):
+        leverage_limit_remove(limit=limit, actor=officer, reason="Superseded")
+    assert AuditEvent.objects.filter(action=audit_events.LEVERAGE_LIMIT_REMOVED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_officers_setting_the_same_new_limit_at_once_both_succeed_one_after_the_other():
+    """The second officer's insert waits on the first's uncommitted row, then finds it: their
+    limit changes it (as if they had come second), with the first's value as `before`."""
+    first, second = (make_staff("compliance_officer", email=f"o{n}@test.example") for n in (1, 2))
+    holding, errors = threading.Event(), []
+
+    def first_officer():
+        try:
+            with transaction.atomic():
+                cy_retail_fx(first, 25)
+                holding.set()
+                time.sleep(1.5)  # the second officer's insert waits on this row meanwhile
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_officer)
+    thread.start()
+    assert holding.wait(10)
+    limit = cy_retail_fx(second, 20)
+    thread.join()
+    assert not errors
+    assert LeverageLimit.objects.get(jurisdiction="CY").max_leverage == 20 == limit.max_leverage
+    events = AuditEvent.objects.filter(action=audit_events.LEVERAGE_LIMIT_SET).order_by("pk")
+    assert [e.evidence["max_leverage"] for e in events] == [25, 20]
+    assert events[1].evidence["before"]["max_leverage"] == 25
