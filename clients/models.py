@@ -692,7 +692,7 @@ class ClientActivity(models.Model):
         return f"{self.get_kind_display()} on client {self.client_id}"
 
 
-from .models_access import AccessRecord, SharedNetwork  # noqa: E402, F401
+from .models_access import AccessRecord, PersonalDataView, SharedNetwork  # noqa: E402, F401
 from .models_instruments import AccountTypeMarkup, Instrument  # noqa: E402, F401
 from .models_service import (  # noqa: E402, F401
     OutreachTemplate,

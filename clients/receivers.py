@@ -1,7 +1,7 @@
 from allauth.account.models import EmailAddress
 from django.db import transaction
 
-from .access import access_record
+from .access import access_failure_record, access_record
 from .models import AccessRecord, Client
 from .selectors import client_for_user
 from .services import client_register
@@ -65,6 +65,19 @@ def on_user_logged_in(sender, request, user, **kwargs):
     if getattr(request, "_signup_recorded", None) == user.pk:
         return
     access_record(user=user, kind=AccessRecord.Kind.LOGIN, request=request)
+
+
+def on_user_login_failed(sender, credentials, request=None, **kwargs):
+    """A wrong password or an address nobody has (Django masks the password in `credentials`)."""
+    typed = credentials.get("email") or credentials.get("username") or credentials.get("login")
+    access_failure_record(
+        kind=AccessRecord.Kind.LOGIN_FAILED, identifier=str(typed or ""), request=request
+    )
+
+
+def on_second_factor_failed(sender, request, user, reauthentication=False, **kwargs):
+    """A wrong TOTP or recovery code after a right password."""
+    access_failure_record(kind=AccessRecord.Kind.SECOND_FACTOR_FAILED, user=user, request=request)
 
 
 def on_email_confirmed(sender, request, email_address, **kwargs):

@@ -1,3 +1,4 @@
+import ipaddress
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet
@@ -6,7 +7,7 @@ from django.utils import timezone
 
 from brokerage.models import Desk
 
-from .models import Client, DealRevision
+from .models import AccessRecord, Client, DealRevision, PersonalDataView
 
 
 def client_for_user(user) -> Client | None:
@@ -213,3 +214,69 @@ def trading_profile_by_client(client_ids, *, since) -> dict[int, dict]:
         entry = out.setdefault(row["client_id"], {"leverage": 0, "lots": 0})
         entry["lots"] = (row["volume"] or 0) // 10000
     return out
+
+
+# --- Access: sign-ins and staff views of personal data ----------------------------------------
+
+
+def personal_data_view_list(
+    *, client_id: int | None = None, q: str = "", what: str = "", since=None, until=None
+) -> QuerySet:
+    """Staff views of clients' personal data, newest first: of one client, or searched by the
+    staff member's or the client's email, in [since, until)."""
+    rows = PersonalDataView.objects.select_related("user", "client__user")
+    if client_id is not None:
+        rows = rows.filter(client_id=client_id)
+    if q:
+        rows = rows.filter(Q(user__email__icontains=q) | Q(client__user__email__icontains=q))
+    if what:
+        rows = rows.filter(what=what)
+    if since is not None:
+        rows = rows.filter(at__gte=since)
+    if until is not None:
+        rows = rows.filter(at__lt=until)
+    return rows.order_by("-at", "-id")
+
+
+def access_record_list(
+    *, user_id: int | None = None, kind: str = "", q: str = "", since=None, until=None
+) -> QuerySet:
+    """Sign-ups, sign-ins and failed attempts, newest first: of one user (their own records and
+    attempts on their address), or searched by address typed, user email or IP."""
+    rows = AccessRecord.objects.select_related("user")
+    if user_id is not None:
+        rows = rows.filter(user_id=user_id)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if q:
+        match = Q(identifier__icontains=q) | Q(user__email__icontains=q)
+        if _is_ip(q):
+            match |= Q(ip=q)
+        rows = rows.filter(match)
+    if since is not None:
+        rows = rows.filter(at__gte=since)
+    if until is not None:
+        rows = rows.filter(at__lt=until)
+    return rows.order_by("-at", "-id")
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def client_access_summary(client, *, limit: int = 8) -> dict:
+    """The client's latest sign-ins and failed attempts, the latest staff views of their data,
+    and the number of failed attempts in the last 30 days. Three queries."""
+    since = timezone.now() - timezone.timedelta(days=30)
+    signins = list(access_record_list(user_id=client.user_id)[:limit])
+    failed = AccessRecord.objects.filter(
+        user_id=client.user_id,
+        kind__in=[AccessRecord.Kind.LOGIN_FAILED, AccessRecord.Kind.SECOND_FACTOR_FAILED],
+        at__gte=since,
+    ).count()
+    views = list(personal_data_view_list(client_id=client.pk)[:limit])
+    return {"signins": signins, "failed_30d": failed, "views": views}

@@ -15,6 +15,7 @@ from brokerage.selectors import audit_trail_for
 from brokerage.views import form_action, paginate
 
 from . import selectors, services
+from .access import personal_data_viewed
 from .client360 import client360_build
 from .forms_backoffice import (
     CallForm,
@@ -24,7 +25,7 @@ from .forms_backoffice import (
     TicketPriorityForm,
     TicketReplyForm,
 )
-from .models import Client, SupportTicket
+from .models import Client, PersonalDataView, SupportTicket
 from .support import selectors as support_selectors
 from .support import services as support_services
 
@@ -127,6 +128,9 @@ def _detail(request, client, status=200, **forms):
 @clients_required
 def client_detail(request, client_id: int):
     client = _client_or_404(request, client_id)
+    personal_data_viewed(
+        request=request, client_id=client.pk, what=PersonalDataView.What.CLIENT_360
+    )
     return _detail(request, client)
 
 

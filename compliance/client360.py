@@ -1,10 +1,13 @@
 """Compliance's part of the client 360, for compliance officers only (never tip off sales or
 support): the client's risk rating with its factors and periodic review, the last screening,
-and the alerts undecided or blocking. Six queries."""
+the alerts undecided or blocking, and who signed in as the client and which staff opened their
+data. Nine queries."""
 
 from django.urls import reverse
 
+from clients.access import FAILURES
 from clients.client360 import Contribution, Section
+from clients.selectors import client_access_summary
 
 from .jurisdiction_selectors import client_rules_summary
 from .permissions import PERM
@@ -37,6 +40,15 @@ def compliance_360(client, user) -> Contribution:
                 column="side",
                 icon="speedometer2",
                 badge=client.get_risk_rating_display() if client.risk_rating else "",
+            ),
+            Section(
+                "access",
+                "Access",
+                "compliance/_360_access.html",
+                {**client_access_summary(client), "email": client.user.email, "failures": FAILURES},
+                order=26,
+                column="side",
+                icon="eye",
             ),
             Section(
                 "compliance",

@@ -44,6 +44,7 @@ for item in [
     ),
     NavItem("Periodic reviews", "compliance:reviews", "calendar-check", PERM, 47, "Compliance"),
     NavItem("Country risk", "compliance:country_risks", "globe", PERM, 48, "Compliance"),
+    NavItem("Access log", "compliance:access_log", "eye", PERM, 49, "Compliance"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_jurisdictions, views_leverage, views_reviews
+from . import views, views_access, views_jurisdictions, views_leverage, views_reviews
 
 app_name = "compliance"
 
@@ -28,4 +28,5 @@ urlpatterns = [
     path("reviews/", views_reviews.reviews, name="reviews"),
     path("reviews/<id:review_id>/", views_reviews.review_detail, name="review"),
     path("country-risk/", views_reviews.country_risks, name="country_risks"),
+    path("access-log/", views_access.access_log, name="access_log"),
 ]

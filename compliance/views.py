@@ -11,6 +11,8 @@ from django.utils import timezone
 from brokerage.errors import DomainError
 from brokerage.permissions import staff_required
 from brokerage.views import add_domain_error, paginate
+from clients.access import personal_data_viewed
+from clients.models import PersonalDataView
 
 from . import selectors
 from .forms import AlertDecisionForm, AlertFilterForm, ListUploadForm, ScreeningForm
@@ -225,6 +227,13 @@ def alert_detail(request, alert_id):
             messages.success(request, done)
             return redirect("compliance:alert", alert.pk)
     entry = alert.entry
+    if alert.client_id:
+        personal_data_viewed(
+            request=request,
+            client_id=alert.client_id,
+            what=PersonalDataView.What.SCREENING_ALERT,
+            detail=f"alert {alert.pk}",
+        )
     return render(
         request,
         "compliance/alert.html",

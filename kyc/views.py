@@ -12,6 +12,8 @@ from brokerage.errors import DomainError, NotAllowed
 from brokerage.permissions import require, staff_required
 from brokerage.uploads import stored_document_response
 from brokerage.views import add_domain_error, form_action, paginate
+from clients.access import personal_data_viewed
+from clients.models import PersonalDataView
 from clients.permissions import client_required, is_client
 
 from . import financial_profile, icao, selectors, services
@@ -238,6 +240,12 @@ def sof_review(request, document_id: int):
         done = form_action(request, form, decide, success_url=reverse("kyc_review:sof_queue"))
         if done is not None:
             return done
+    personal_data_viewed(
+        request=request,
+        client_id=document.client_id,
+        what=PersonalDataView.What.SOURCE_OF_FUNDS,
+        detail=f"review of document {document.pk}",
+    )
     return render(
         request,
         "kyc/sof_review.html",
@@ -259,6 +267,12 @@ def sof_file(request, document_id: int):
     except NotAllowed as exc:
         raise PermissionDenied(str(exc)) from exc
     extension = document.file.name.rsplit(".", 1)[-1]
+    personal_data_viewed(
+        request=request,
+        client_id=document.client_id,
+        what=PersonalDataView.What.SOURCE_OF_FUNDS,
+        detail=f"document {document.pk}",
+    )
     return stored_document_response(
         document.file, content_type=document.content_type, filename=f"source-of-funds.{extension}"
     )
@@ -272,6 +286,12 @@ def _serve(request, document_id):
     except NotAllowed as exc:
         raise PermissionDenied(str(exc)) from exc
     extension = document.file.name.rsplit(".", 1)[-1]
+    personal_data_viewed(
+        request=request,
+        client_id=document.submission.client_id,
+        what=PersonalDataView.What.KYC_DOCUMENT,
+        detail=f"{document.get_kind_display()} (document {document.pk})",
+    )
     return stored_document_response(
         document.file, content_type=document.content_type, filename=f"{document.kind}.{extension}"
     )
@@ -348,4 +368,10 @@ def review(request, submission_id: int):
         "sla": selectors.sla_colour(submission),
         "profile": financial_profile.financial_profile_current(submission.client),
     }
+    personal_data_viewed(
+        request=request,
+        client_id=submission.client_id,
+        what=PersonalDataView.What.KYC_CASE,
+        detail=f"case {submission.pk}",
+    )
     return render(request, "kyc/review.html", ctx, status=400 if form.errors else 200)

@@ -111,6 +111,7 @@ MAIN_PAGES = [
     ("backoffice-compliance-reviews", "compliance:reviews", "compliance_officer"),
     ("backoffice-compliance-review", "compliance:review", "compliance_officer"),
     ("backoffice-compliance-country-risk", "compliance:country_risks", "compliance_officer"),
+    ("backoffice-compliance-access-log", "compliance:access_log", "compliance_officer"),
 ]
 
 

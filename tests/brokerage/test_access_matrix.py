@@ -96,6 +96,7 @@ MATRIX: dict[str, set[str]] = {
     "compliance:reviews": {"compliance_officer"},
     "compliance:review": {"compliance_officer"},
     "compliance:country_risks": {"compliance_officer"},
+    "compliance:access_log": {"compliance_officer"},
     "leads:inbox": {"sales_agent", "senior_account_manager"},
     "leads:all": {"ops_admin"},
     "leads:desk": {"desk_manager"},

@@ -66,11 +66,12 @@ def test_over_https_the_cookie_is_secure(client):
     assert sign_in(client, "tia@test.example", secure=True).cookies[DEVICE_COOKIE]["secure"]
 
 
-def test_a_failed_sign_in_records_nothing(client):
+def test_a_failed_sign_in_is_no_sign_in_and_sets_no_device(client):
     make_client_user("tia@test.example")
     response = sign_in(client, "tia@test.example", password="wrong-password-123")
     assert response.status_code == 200
-    assert not AccessRecord.objects.exists() and DEVICE_COOKIE not in response.cookies
+    assert list(AccessRecord.objects.values_list("kind", flat=True)) == ["login_failed"]
+    assert DEVICE_COOKIE not in response.cookies
 
 
 def test_sign_up_records_the_registration_address_and_device(client):
@@ -123,3 +124,63 @@ def test_a_shared_network_is_stored_as_postgres_reads_it_and_junk_is_refused():
     )
     with pytest.raises(ValidationError):
         SharedNetwork.objects.create(network="not an address", note="x")
+
+
+# --- Failed attempts --------------------------------------------------------------------------
+
+
+def test_a_wrong_password_is_recorded_as_a_failed_attempt_on_that_user_but_never_the_client(
+    client,
+):
+    user = make_client_user("tia@test.example")
+    response = sign_in(client, "Tia@Test.example", "not-the-password", REMOTE_ADDR="198.51.100.4")
+    assert response.status_code == 200
+    record = AccessRecord.objects.get()
+    assert (record.kind, record.user, record.client) == ("login_failed", user, None)
+    assert (record.identifier, record.ip, record.user_agent) == (
+        "tia@test.example",
+        "198.51.100.4",
+        BROWSER,
+    )
+    assert DEVICE_COOKIE not in response.cookies  # a failed attempt sets no device cookie
+
+
+def test_an_unknown_address_is_recorded_with_what_was_typed(client):
+    sign_in(client, "nobody@test.example", "whatever-password")
+    record = AccessRecord.objects.get()
+    assert (record.kind, record.user, record.identifier) == (
+        "login_failed",
+        None,
+        "nobody@test.example",
+    )
+
+
+def test_a_wrong_second_factor_code_is_recorded_for_the_staff_member(client):
+    from tests.conftest import make_staff
+
+    staff = make_staff("compliance_officer")
+    assert sign_in(client, staff.email).status_code == 302  # the password step
+    response = client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+    assert response.status_code == 200
+    record = AccessRecord.objects.get(kind="mfa_failed")
+    assert (record.user, record.client, record.identifier) == (staff, None, staff.email)
+
+
+def test_failed_attempts_from_one_address_never_link_the_clients_typed(client):
+    from clients.links import client_links
+
+    first = make_client_user("tia@test.example").client
+    second = make_client_user("una@test.example").client
+    for email in ("tia@test.example", "una@test.example"):
+        sign_in(client, email, "wrong-password", REMOTE_ADDR="198.51.100.4")
+    assert AccessRecord.objects.filter(kind="login_failed").count() == 2
+    assert client_links(first) == [] and second.pk
+
+
+def test_the_purge_removes_old_failed_attempts_too():
+    old = timezone.now() - timedelta(days=800)
+    user = make_client_user("tia@test.example")
+    for kind in ("login_failed", "mfa_failed", "login", "signup"):
+        AccessRecord.objects.create(user=user, kind=kind, at=old)
+    assert access_records_purge() == 3
+    assert list(AccessRecord.objects.values_list("kind", flat=True)) == ["signup"]
