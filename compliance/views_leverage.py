@@ -35,7 +35,9 @@ class LimitForm(forms.Form):
 
 
 class RemoveForm(forms.Form):
-    reason = forms.CharField(max_length=300)
+    reason = forms.CharField(
+        max_length=300, error_messages={"required": "Say why the limit is removed."}
+    )
 
 
 def _jurisdiction_names() -> dict[str, str]:
@@ -55,6 +57,11 @@ def leverage_limits(request):
         if done:
             messages.success(request, "Leverage limit saved.")
             return done
+    return _limits_page(request, form, status=400 if request.method == "POST" else 200)
+
+
+def _limits_page(request, form, *, status: int):
+    """The limits (filtered by category), the form that sets one, and the regions."""
     names = _jurisdiction_names()
     category = request.GET.get("category", "")
     limits = leverage_limit_list(category=category if category in ClientCategory.values else "")
@@ -76,7 +83,7 @@ def leverage_limits(request):
             "categories": ClientCategory.choices,
             "category": category,
         },
-        status=400 if request.method == "POST" else 200,
+        status=status,
     )
 
 
@@ -94,13 +101,8 @@ def leverage_limit_delete(request, limit_id: int):
     if done:
         messages.success(request, "Leverage limit removed.")
         return done
-    messages.error(request, "Say why the limit is removed.")
-    return render(
-        request,
-        "compliance/leverage_limits.html",
-        {"form": LimitForm(), "rows": [], "regions": leverage_region_list()},
-        status=400,
-    )
+    messages.error(request, (form.non_field_errors() or form.errors["reason"])[0])
+    return _limits_page(request, LimitForm(), status=400)
 
 
 class DecisionForm(forms.Form):

@@ -197,3 +197,15 @@ def test_two_officers_setting_the_same_new_limit_at_once_both_succeed_one_after_
     events = AuditEvent.objects.filter(action=audit_events.LEVERAGE_LIMIT_SET).order_by("pk")
     assert [e.evidence["max_leverage"] for e in events] == [25, 20]
     assert events[1].evidence["before"]["max_leverage"] == 25
+
+
+def test_a_removal_without_a_reason_shows_the_limits_again_with_the_error(client):
+    officer = make_staff("compliance_officer")
+    login(client, officer)
+    limit = cy_retail_fx(officer, 25)
+    refused = client.post(f"/backoffice/compliance/leverage/{limit.pk}/remove/", {"reason": " "})
+    assert refused.status_code == 400
+    text = refused.content.decode()
+    assert f'data-limit="{limit.pk}"' in text and "CySEC circular C417" in text
+    assert "No leverage limit here" not in text and "Say why the limit is removed" in text
+    assert LeverageLimit.objects.filter(pk=limit.pk).exists()
