@@ -34,7 +34,12 @@ from brokerage.operations import call_outside, stale
 from brokerage.services import Actor, audit_record
 from clients import audit_events
 
-from ..categories import leverage_check, leverages_allowed
+from ..categories import (
+    LeverageNotAllowed,
+    leverage_cap_of,
+    leverage_check,
+    leverages_allowed,
+)
 from ..locks import lock_client
 from ..models import AccountOpening, AccountType, Client, PlatformRestraint, TradingAccount
 from ..notify import client_notify
@@ -156,10 +161,18 @@ def trading_account_open(
 def _leverage_offered(client: Client, account_type: AccountType, leverage: int) -> None:
     """The account type offers `leverage` and the client's leverage limit allows it."""
     allowed = leverages_allowed(client, account_type.leverages)
-    if leverage not in account_type.leverages or not allowed:
-        offered = allowed or account_type.leverages
+    if account_type.leverages and not allowed:
+        # Each leverage it offers is above the client's limit: name the limit, not the choices.
+        cap = leverage_cap_of(client)
+        message = (
+            f"{account_type.name} offers no leverage within the 1:{cap.max_leverage} a "
+            f"{client.get_category_display().lower()} client residing in "
+            f"{cap.jurisdiction_name} may have, under {cap.title}. Choose another account type."
+        )
+        raise LeverageNotAllowed(message, fields={"account_type": [message]})
+    if leverage not in account_type.leverages:
         raise InvalidInput(
-            f"Choose a leverage of {', '.join(f'1:{x}' for x in offered)}.",
+            f"Choose a leverage of {', '.join(f'1:{x}' for x in allowed)}.",
             fields={"leverage": ["Not offered for this account type."]},
         )
     leverage_check(client, leverage)

@@ -241,3 +241,16 @@ def test_a_leverage_changed_on_the_platform_meanwhile_is_not_restored_over(
     with django_capture_on_commit_callbacks(execute=True):
         client_category_set(client=trader, category="professional", actor=officer, reason="Back")
     assert sandbox_leverage(mt5_server, account.login) == 10  # the dealer's stands
+
+
+def test_an_account_type_with_no_leverage_within_the_limit_is_refused_naming_the_limit(high):
+    """Not 'choose a leverage of 1:100, 1:500' (each of which would be refused in turn)."""
+    high.leverages = [100, 500]
+    high.save()
+    client = uk_client()
+    with pytest.raises(LeverageNotAllowed) as refused:
+        trading_account_open(client=client, account_type=high, leverage=100, actor="test")
+    message = refused.value.message
+    assert "Pro USD offers no leverage within the 1:30" in message and "FCA" in message
+    assert "Choose a leverage" not in message
+    assert not client.trading_accounts.exists()
