@@ -197,12 +197,15 @@ def category_request_decide(
         errors["evidence"] = ["Note the evidence you saw for the criteria met."]
     if not approve and not reason:
         errors["reason"] = ["Say why the request is refused: the client reads it."]
+    for field, text, most in (("evidence", evidence, 2000), ("reason", reason, 500)):
+        if len(text) > most:
+            errors[field] = [f"At most {most:,} characters."]
     if errors or (approve and met < CRITERIA_NEEDED):
         raise InvalidInput(message, fields=errors)
     req.status = CategoryRequest.Status.APPROVED if approve else CategoryRequest.Status.REFUSED
     req.trades_met, req.portfolio_met = bool(trades_met), bool(portfolio_met)
     req.experience_met = bool(experience_met)
-    req.evidence, req.decision_reason = evidence[:2000], reason[:500]
+    req.evidence, req.decision_reason = evidence, reason
     req.decided_by = None if isinstance(actor, str) else actor
     req.decided_at = timezone.now()
     req.save()

@@ -120,6 +120,7 @@ class DecisionForm(forms.Form):
     )
     evidence = forms.CharField(
         required=False,
+        max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What you saw for each criterion met (statements, documents).",
     )

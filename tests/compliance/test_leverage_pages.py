@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from brokerage import audit_events
 from brokerage.errors import InvalidInput
 from brokerage.models import AuditEvent, LeverageLimit
-from clients.categories import category_request_submit
+from clients.categories import category_request_decide, category_request_submit
 from clients.models import CategoryRequest
 from compliance.leverage import leverage_limit_remove, leverage_limit_set
 from tests.conftest import login, make_client_user, make_staff
@@ -209,3 +209,27 @@ def test_a_removal_without_a_reason_shows_the_limits_again_with_the_error(client
     assert f'data-limit="{limit.pk}"' in text and "CySEC circular C417" in text
     assert "No leverage limit here" not in text and "Say why the limit is removed" in text
     assert LeverageLimit.objects.filter(pk=limit.pk).exists()
+
+
+def test_evidence_longer_than_is_kept_is_refused_not_cut(client):
+    trader = uk_trader()
+    request = category_request_submit(client=trader, statement=STATEMENT, actor=trader.user)
+    login(client, make_staff("compliance_officer"))
+    url = f"/backoffice/compliance/categories/{request.pk}/"
+    decision = {"decision": "approve", "trades_met": "on", "portfolio_met": "on"}
+    refused = client.post(url, {**decision, "evidence": "Statements Q1-Q4. " * 150})
+    assert refused.status_code == 400 and b"at most 2000 characters" in refused.content
+    with pytest.raises(InvalidInput) as cut:
+        category_request_decide(
+            category_request=request,
+            approve=False,
+            trades_met=False,
+            portfolio_met=False,
+            experience_met=False,
+            evidence="",
+            reason="Not enough trades. " * 40,
+            actor=make_staff("compliance_officer", email="second@test.example"),
+        )
+    assert cut.value.fields == {"reason": ["At most 500 characters."]}
+    request.refresh_from_db()
+    assert request.status == "pending" and request.client.category == "retail"
