@@ -80,6 +80,10 @@ app.conf.beat_schedule = {
         "task": "clients.tasks.platform_reach_sweep_task",
         "schedule": 60.0,  # accounts whose trading or leverage the platform does not yet have
     },
+    "clients-leverage-sweep": {
+        "task": "clients.tasks.leverage_sweep_task",
+        "schedule": crontab(minute=55, hour=1),  # nightly: every account above its cap
+    },
     "finance-ledger-verify": {
         "task": "finance.tasks.ledger_verify_task",
         "schedule": crontab(minute=45, hour=2),

@@ -17,10 +17,15 @@ class caps are shown beside it, and the broker's retail groups carry the per-cla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .intl import country_name
 from .models import LeverageLimit, LeverageRegion
+
+# The finer classes leverage limits know (`clients.instruments`: gold among metals, the major
+# indices among indices), each with its class: a limit on the class caps the finer class too
+# where no limit of the same jurisdiction names it.
+FINER_CLASSES = {"gold": "metals", "indices_major": "indices"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Cap:
     max_leverage: int
     limit: LeverageLimit
     jurisdiction_name: str
+    via: str = "residence"  # or "nationality" (settings.LEVERAGE_LIMITS_BY_NATIONALITY)
 
     @property
     def title(self) -> str:
@@ -44,28 +50,61 @@ def regions_of(country: str) -> list[LeverageRegion]:
     return [r for r in LeverageRegion.objects.all() if country in (r.countries or [])]
 
 
+class CapBook:
+    """Limits and regions read once, so the caps of a whole book of clients are worked out
+    without a query per client (`CapBook.load()`: two queries; the book sweep uses it)."""
+
+    def __init__(self, regions: list[LeverageRegion], limits) -> None:
+        self.regions = regions
+        self.limits: dict[tuple[str, str], list[LeverageLimit]] = {}
+        for limit in sorted(limits, key=lambda x: x.pk):
+            self.limits.setdefault((limit.jurisdiction, limit.category), []).append(limit)
+
+    @classmethod
+    def load(cls) -> CapBook:
+        return cls(list(LeverageRegion.objects.all()), LeverageLimit.objects.all())
+
+    def class_caps(self, *, country: str, category: str) -> dict[str, Cap]:
+        country = (country or "").upper()
+        if not country:
+            return {}
+        regions = {r.code: r.name for r in self.regions if country in (r.countries or [])}
+        regional: dict[str, Cap] = {}
+        for code, name in regions.items():
+            for limit in self.limits.get((code, category), ()):
+                held = regional.get(limit.instrument_class)
+                if held is None or limit.max_leverage < held.max_leverage:
+                    regional[limit.instrument_class] = Cap(
+                        limit.instrument_class, limit.max_leverage, limit, name
+                    )
+        own = {
+            limit.instrument_class: Cap(
+                limit.instrument_class, limit.max_leverage, limit, country_name(country)
+            )
+            for limit in self.limits.get((country, category), ())
+        }
+        return _finer({**_finer(regional), **_finer(own)})
+
+
+def _finer(caps: dict[str, Cap]) -> dict[str, Cap]:
+    """A class's cap also caps its finer class where nothing caps that."""
+    for finer, coarse in FINER_CLASSES.items():
+        if finer not in caps and coarse in caps:
+            caps[finer] = replace(caps[coarse], instrument_class=finer)
+    return caps
+
+
 def class_caps(*, country: str, category: str) -> dict[str, Cap]:
-    """Each capped instrument class's cap for a client of `category` residing in `country`."""
+    """Each capped instrument class's cap for a client of `category` residing in `country`
+    (two queries: the country's regions, and the limits on it and them)."""
     country = (country or "").upper()
     if not country:
         return {}
-    regions = {r.code: r.name for r in regions_of(country)}
+    regions = regions_of(country)
     limits = LeverageLimit.objects.filter(
-        category=category, jurisdiction__in=[country, *regions]
-    ).order_by("pk")
-    own: dict[str, Cap] = {}
-    regional: dict[str, Cap] = {}
-    for limit in limits:
-        if limit.jurisdiction == country:
-            own[limit.instrument_class] = Cap(
-                limit.instrument_class, limit.max_leverage, limit, country_name(country)
-            )
-            continue
-        cap = Cap(limit.instrument_class, limit.max_leverage, limit, regions[limit.jurisdiction])
-        held = regional.get(limit.instrument_class)
-        if held is None or cap.max_leverage < held.max_leverage:
-            regional[limit.instrument_class] = cap
-    return {**regional, **own}
+        category=category, jurisdiction__in=[country, *(r.code for r in regions)]
+    )
+    return CapBook(regions, limits).class_caps(country=country, category=category)
 
 
 def account_cap(*, country: str, category: str) -> Cap | None:

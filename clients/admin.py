@@ -21,7 +21,7 @@ from .models import (
     TradingServer,
 )
 from .platforms.secrets import password_encrypt
-from .services import client_kyc_level_set, client_restrict
+from .services import client_kyc_level_set, client_residence_set, client_restrict
 
 
 @admin.register(Client)
@@ -65,6 +65,19 @@ class ClientAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        """A new country of residence goes through its service (audited; the leverage limits
+        and country rules that follow it reach the client's accounts)."""
+        country = obj.country
+        if change and "country" in form.changed_data:
+            obj.country = Client.objects.values_list("country", flat=True).get(pk=obj.pk)
+        super().save_model(request, obj, form, change)
+        if change and "country" in form.changed_data:
+            client_residence_set(
+                client=obj, country=country, actor=request.user, reason="changed in admin"
+            )
+            obj.country = country
 
     @admin.action(description="Restrict (give the reason)", permissions=["change"])
     def restrict(self, request, queryset):
@@ -226,9 +239,9 @@ class AccountTypeAdmin(AuditedConfigAdmin):
 
 @admin.register(Instrument)
 class InstrumentAdmin(AuditedConfigAdmin):
-    list_display = ["symbol", "description", "asset_class", "contract_size", "digits"]
-    list_display += ["quote_currency", "point_value", "aliases"]
-    list_filter = ["asset_class", "quote_currency"]
+    list_display = ["symbol", "description", "asset_class", "subclass", "contract_size"]
+    list_display += ["digits", "quote_currency", "point_value", "aliases"]
+    list_filter = ["asset_class", "subclass", "quote_currency"]
     search_fields = ["symbol", "description"]
     audit_created = audit_events.INSTRUMENT_CREATED_IN_ADMIN
     audit_changed = audit_events.INSTRUMENT_CHANGED_IN_ADMIN

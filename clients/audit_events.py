@@ -29,6 +29,7 @@ CLIENT_LANGUAGE_CHANGED = event("client.language_changed", "Client's email langu
 CLIENT_NATIONALITY_SET = event("client.nationality_set", "Client's nationality recorded")
 CLIENT_NOTE_ADDED = event("client.note_added", "Client note added")
 CLIENT_REGISTERED = event("client.registered", "Client registered")
+CLIENT_RESIDENCE_CHANGED = event("client.residence_changed", "Client's residence changed")
 CLIENT_RESTRICTED = event("client.restricted", "Client restricted")
 INSTRUMENT_CHANGED_IN_ADMIN = event("instrument.changed_in_admin", "Instrument changed in admin")
 INSTRUMENT_CREATED_IN_ADMIN = event("instrument.created_in_admin", "Instrument created in admin")

@@ -23,11 +23,15 @@ residence and category. `leverage_cap_of(client)` is the highest leverage an acc
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
-from brokerage.leverage_limits import Cap, account_cap, class_caps, highest
+from brokerage.intl import country_name
+from brokerage.leverage_limits import Cap, CapBook, class_caps, highest
 from brokerage.models import ClientCategory
 from brokerage.services import Actor, audit_record
 
@@ -46,12 +50,46 @@ class LeverageNotAllowed(DomainError):
     code = "leverage_not_allowed"
 
 
+def by_nationality() -> bool:
+    """Whether the nationality's limits cap a client too (off by default: ESMA's and the FCA's
+    limits follow residence)."""
+    return bool(getattr(settings, "LEVERAGE_LIMITS_BY_NATIONALITY", False))
+
+
 def leverage_caps_of(client: Client) -> dict[str, Cap]:
+    """The client's cap per instrument class: their country of residence's, and, where the
+    brokerage caps by nationality too, the stricter of it and their nationality's."""
+    if by_nationality() and client.nationality and client.nationality != client.country:
+        return caps_from(
+            CapBook.load(),
+            country=client.country,
+            nationality=client.nationality,
+            category=client.category,
+        )
     return class_caps(country=client.country, category=client.category)
 
 
 def leverage_cap_of(client: Client) -> Cap | None:
-    return account_cap(country=client.country, category=client.category)
+    """The highest leverage an account of the client may have (the highest class cap)."""
+    return highest(leverage_caps_of(client))
+
+
+def caps_from(book: CapBook, *, country: str, nationality: str, category: str) -> dict[str, Cap]:
+    """`leverage_caps_of` for a client of this residence, nationality and category, from
+    limits read once (the book sweep): per class, the residence's cap, or the nationality's
+    where the brokerage caps by nationality and it is stricter (or the residence has none)."""
+    caps = book.class_caps(country=country, category=category)
+    if not by_nationality() or not nationality or nationality == country:
+        return caps
+    for code, cap in book.class_caps(country=nationality, category=category).items():
+        held = caps.get(code)
+        if held is None or cap.max_leverage < held.max_leverage:
+            caps[code] = replace(cap, via="nationality")
+    return caps
+
+
+def account_cap_from(book: CapBook, *, country: str, nationality: str, category: str):
+    return highest(caps_from(book, country=country, nationality=nationality, category=category))
 
 
 def leverages_allowed(client: Client, leverages) -> list[int]:
@@ -65,10 +103,12 @@ def leverage_refusal(client: Client, leverage: int) -> str | None:
     if cap is None or leverage <= cap.max_leverage:
         return None
     category = client.get_category_display().lower()
-    return (
-        f"1:{leverage} is above the 1:{cap.max_leverage} a {category} client residing in "
-        f"{cap.jurisdiction_name} may have, under {cap.title}."
+    who = (
+        f"a {category} client of {country_name(client.nationality)} nationality"
+        if cap.via == "nationality"
+        else f"a {category} client residing in {cap.jurisdiction_name}"
     )
+    return f"1:{leverage} is above the 1:{cap.max_leverage} {who} may have, under {cap.title}."
 
 
 def leverage_check(client: Client, leverage: int) -> None:
@@ -253,7 +293,7 @@ def category_360(client: Client, user):
     account's state on the platform is in the trading section). No query for a client no
     limit can reach (no country); two otherwise."""
     from .client360 import Contribution, Section
-    from .instruments import CLASS_LABELS
+    from .instruments import LEVERAGE_CLASSES
 
     caps = leverage_caps_of(client)
     return Contribution(
@@ -265,7 +305,7 @@ def category_360(client: Client, user):
                 {
                     "category": client.get_category_display(),
                     "cap": highest(caps),
-                    "class_caps": [(CLASS_LABELS[k], caps[k]) for k in CLASS_LABELS if k in caps],
+                    "class_caps": [(label, caps[k]) for k, label in LEVERAGE_CLASSES if k in caps],
                 },
                 order=25,
                 column="side",

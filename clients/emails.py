@@ -230,6 +230,25 @@ EMAILS = {
             {"login": "700123", "server": "MT5 Live"},
         ),
         ClientEmail(
+            "trading_account_leverage_lowered",
+            "Trading account leverage lowered",
+            "A leverage limit lowers a trading account's leverage on the platform (a limit "
+            "edited, the client's category, residence or nationality changed, the nightly sweep).",
+            {
+                "login": "700123",
+                "before": "1:100",
+                "leverage": "1:30",
+                "limit": "leverage limit 9 (United Kingdom, retail: FCA COBS 22.5 (PS19/18))",
+            },
+        ),
+        ClientEmail(
+            "trading_account_leverage_restored",
+            "Trading account leverage restored",
+            "The limit that lowered a trading account's leverage no longer applies: the "
+            "leverage it had is back.",
+            {"login": "700123", "before": "1:30", "leverage": "1:100", "limit": ""},
+        ),
+        ClientEmail(
             "ticket_received",
             "Support request received",
             "A client opens a support ticket in the portal.",

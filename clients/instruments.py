@@ -23,6 +23,8 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from brokerage.leverage_limits import FINER_CLASSES
+
 FX_MAJOR, FX_MINOR, FX_EXOTIC = "fx_major", "fx_minor", "fx_exotic"
 METALS, ENERGIES, INDICES, CRYPTO, STOCKS = "metals", "energies", "indices", "crypto", "stocks"
 INSTRUMENT_CLASSES = [
@@ -36,6 +38,53 @@ INSTRUMENT_CLASSES = [
     (STOCKS, "Stocks"),
 ]
 CLASS_LABELS = dict(INSTRUMENT_CLASSES)
+
+# Leverage limits need two finer classes (ESMA, FCA, ASIC: gold and major indices 20:1, other
+# metals and non-major indices 10:1): an instrument flagged gold (of metals) or major index (of
+# indices) has that leverage class; any other, its class. A limit on a class covers its finer
+# class where no limit names that (`brokerage.leverage_limits.FINER_CLASSES`).
+GOLD, MAJOR_INDICES = "gold", "indices_major"
+SUBCLASSES = [("", "None: its class"), (GOLD, "Gold"), (MAJOR_INDICES, "Major index")]
+SUBCLASS_OF = FINER_CLASSES  # {GOLD: METALS, MAJOR_INDICES: INDICES}, the kernel's
+LEVERAGE_CLASSES = [
+    (FX_MAJOR, "FX major"),
+    (FX_MINOR, "FX minor"),
+    (FX_EXOTIC, "FX exotic"),
+    (GOLD, "Gold"),
+    (METALS, "Metals other than gold"),
+    (MAJOR_INDICES, "Major indices"),
+    (INDICES, "Indices, not major"),
+    (ENERGIES, "Energies"),
+    (CRYPTO, "Crypto"),
+    (STOCKS, "Stocks"),
+]
+LEVERAGE_CLASS_LABELS = dict(LEVERAGE_CLASSES)
+# ESMA's major indices (Decision (EU) 2018/796, Annex II): FTSE 100, CAC 40, DAX, Dow Jones
+# Industrial Average, S&P 500, NASDAQ-100, NASDAQ Composite, Nikkei 225, S&P/ASX 200, EURO
+# STOXX 50, under the names brokers' servers give them.
+MAJOR_INDEX_SYMBOLS = frozenset(
+    {
+        "UK100", "FTSE100", "FRA40", "CAC40", "GER40", "DE40", "GER30", "DE30", "DAX40",
+        "US30", "DJ30", "US500", "SPX500", "NAS100", "USTEC", "JP225", "JPN225", "AUS200",
+        "EU50", "EUSTX50",
+    }
+)  # fmt: skip
+
+
+def subclass_guess(asset_class: str, symbol: str) -> str:
+    """Gold for XAU pairs, major index for ESMA's major indices' usual names; else ""."""
+    name = (symbol or "").strip().upper()
+    if asset_class == METALS and (name.startswith("XAU") or name == "GOLD"):
+        return GOLD
+    if asset_class == INDICES and name in MAJOR_INDEX_SYMBOLS:
+        return MAJOR_INDICES
+    return ""
+
+
+def leverage_class(asset_class: str, subclass: str = "") -> str:
+    """The class a leverage limit caps the instrument by."""
+    return subclass if SUBCLASS_OF.get(subclass) == asset_class else asset_class
+
 
 MAJORS = frozenset({"EURUSD", "GBPUSD", "USDJPY", "USDCHF", "AUDUSD", "USDCAD", "NZDUSD"})
 G8 = frozenset({"EUR", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "USD"})

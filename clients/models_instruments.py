@@ -41,6 +41,16 @@ class Instrument(models.Model):
         choices=AssetClass.choices,
         help_text="What commission plans and leverage limits group it by.",
     )
+    subclass = models.CharField(
+        "leverage subclass",
+        max_length=16,
+        choices=spec.SUBCLASSES,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Gold (of metals) or a major index (of indices): leverage limits cap them "
+        "apart (ESMA: 20:1, where other metals and indices have 10:1).",
+    )
     aliases = models.JSONField(
         default=list, blank=True, help_text='Other names servers use, e.g. ["GOLD"].'
     )
@@ -77,6 +87,13 @@ class Instrument(models.Model):
                 condition=Q(digits__isnull=True) | Q(digits__lte=spec.MAX_DIGITS),
                 name="clients_instrument_digits_range",
             ),
+            models.CheckConstraint(
+                condition=Q(subclass="")
+                | Q(subclass=spec.GOLD, asset_class=spec.METALS)
+                | Q(subclass=spec.MAJOR_INDICES, asset_class=spec.INDICES),
+                name="clients_instrument_subclass_of_class",
+                violation_error_message="Gold is a metal, and a major index an index.",
+            ),
         ]
 
     def __str__(self):
@@ -93,6 +110,11 @@ class Instrument(models.Model):
         if self.digits is None or self.contract_size is None:
             return None
         return spec.point_value(self.contract_size, self.digits)
+
+    @property
+    def leverage_class(self) -> str:
+        """The class leverage limits cap it by: gold, a major index, or its class."""
+        return spec.leverage_class(self.asset_class, self.subclass)
 
     @property
     def symbol_group(self) -> str:

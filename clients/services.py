@@ -165,7 +165,7 @@ def client_nationality_set(
     nationality = (nationality or "").upper()
     if nationality and not is_country(nationality):
         raise InvalidInput("Choose a country.", fields={"nationality": ["Choose a country."]})
-    return _client_field_set(
+    return _client_country_set(
         client,
         "nationality",
         nationality,
@@ -173,6 +173,39 @@ def client_nationality_set(
         action=audit_events.CLIENT_NATIONALITY_SET,
         reason=reason,
     )
+
+
+@transaction.atomic
+def client_residence_set(*, client: Client, country: str, actor: Actor, reason: str) -> Client:
+    """Record the client's new country of residence (staff, on evidence of the move). Audited
+    with the value before and after; the country rules and leverage limits that follow it
+    reach the client's trading accounts."""
+    country = (country or "").upper()
+    if not is_country(country):
+        raise InvalidInput("Choose a country.", fields={"country": ["Choose a country."]})
+    if not (reason or "").strip():
+        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    return _client_country_set(
+        client,
+        "country",
+        country,
+        actor=actor,
+        action=audit_events.CLIENT_RESIDENCE_CHANGED,
+        reason=reason.strip(),
+    )
+
+
+def _client_country_set(client, field: str, value: str, **kwargs) -> Client:
+    """A residence or nationality changed: what follows it (leverage limits) reaches the
+    client's trading accounts, and their risk is rated again."""
+    from .trading.reach import platform_reach_request
+
+    before = getattr(lock_client(client), field)
+    client = _client_field_set(client, field, value, **kwargs)
+    if before != value:
+        platform_reach_request(clients=[client], reason=f"{field} changed")
+        client_risk_factor_changed(client_id=client.pk, cause=f"{field} changed")
+    return client
 
 
 @transaction.atomic

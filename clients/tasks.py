@@ -88,6 +88,15 @@ def platform_reach_task(account_ids: list[int]) -> dict:
     return counts
 
 
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
+def leverage_sweep_task() -> int:
+    """Beat, nightly: every live account above its client's leverage cap (or lowered below
+    one that has since risen) is marked for the platform reach."""
+    from .trading.sweep import leverage_book_sweep
+
+    return len(leverage_book_sweep(reason="nightly leverage sweep"))
+
+
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
 def platform_reach_sweep_task() -> dict:
     """Beat: accounts still due (a task lost, a platform down) are reconciled again."""

@@ -15,7 +15,7 @@ from brokerage.views import form_action
 
 from .categories import category_request_submit, leverage_caps_of
 from .forms import ContactForm
-from .instruments import CLASS_LABELS
+from .instruments import LEVERAGE_CLASSES
 from .permissions import client_required
 from .services import client_contact_change, client_language_set
 
@@ -128,7 +128,7 @@ def category(request):
             "client": client,
             "form": form,
             "cap": highest(caps),
-            "class_caps": [(CLASS_LABELS.get(k, k), caps[k]) for k in CLASS_LABELS if k in caps],
+            "class_caps": [(label, caps[k]) for k, label in LEVERAGE_CLASSES if k in caps],
             "requests": list(client.category_requests.all()[:5]),
             "pending": client.category_requests.filter(status="pending").exists(),
         },

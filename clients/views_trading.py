@@ -13,7 +13,7 @@ from brokerage.views import add_domain_error, form_action, paginate
 
 from . import trading
 from .categories import leverage_cap_of, leverage_caps_of, leverages_allowed
-from .instruments import CLASS_LABELS
+from .instruments import LEVERAGE_CLASSES
 from .models import AccountType, Deal, PlatformRestraint, TradingAccount
 from .permissions import client_required
 
@@ -138,7 +138,7 @@ def _account_page(request, account, leverage_form, *, status: int = 200):
             "active": account.status == TradingAccount.Status.ACTIVE,
             "leverage_form": leverage_form,
             "cap": highest(caps),
-            "class_caps": [(CLASS_LABELS.get(k, k), caps[k]) for k in CLASS_LABELS if k in caps],
+            "class_caps": [(label, caps[k]) for k, label in LEVERAGE_CLASSES if k in caps],
             "trading_paused": bool(restraint and restraint.trading_disabled),
         },
         status=status,

@@ -8,6 +8,7 @@ leverage above it; a higher one restores what the product lowered), docs/leverag
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from brokerage import audit_events
@@ -15,9 +16,8 @@ from brokerage.errors import InvalidInput
 from brokerage.intl import is_country
 from brokerage.models import ClientCategory, LeverageLimit, LeverageRegion
 from brokerage.services import Actor, audit_record
-from clients.instruments import CLASS_LABELS
-from clients.models import Client
-from clients.trading.reach import platform_reach_request
+from clients.instruments import LEVERAGE_CLASS_LABELS
+from clients.trading.sweep import leverage_book_sweep
 
 from .permissions import require_officer
 
@@ -30,12 +30,13 @@ def _countries(jurisdiction: str) -> list[str]:
 
 
 def _reach(jurisdiction: str, category: str) -> None:
-    clients = Client.objects.filter(
-        country__in=_countries(jurisdiction),
-        category=category,
-        trading_accounts__status="active",
-    ).values_list("pk", flat=True)
-    platform_reach_request(clients=set(clients), reason="leverage limit changed")
+    """The accounts the change puts above their cap, or whose lowered leverage it lets back
+    up, in the jurisdictions it touches, marked for the platform reach (set-based)."""
+    countries = _countries(jurisdiction)
+    leverage_book_sweep(
+        scope=Q(category=category) & (Q(country__in=countries) | Q(nationality__in=countries)),
+        reason="leverage limit changed",
+    )
 
 
 def _evidence(limit: LeverageLimit) -> dict:
@@ -67,7 +68,7 @@ def leverage_limit_set(
         errors["jurisdiction"] = ["A country code (GB) or a region (EEA, UK, AU)."]
     if category not in ClientCategory.values:
         errors["category"] = ["Choose a category."]
-    if instrument_class not in CLASS_LABELS:
+    if instrument_class not in LEVERAGE_CLASS_LABELS:
         errors["instrument_class"] = ["Choose an instrument class."]
     if not isinstance(max_leverage, int) or not 1 <= max_leverage <= MAX_LEVERAGE:
         errors["max_leverage"] = [f"A whole number from 1 to {MAX_LEVERAGE}."]

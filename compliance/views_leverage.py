@@ -15,7 +15,7 @@ from brokerage.permissions import staff_required
 from brokerage.views import form_action, paginate
 from clients.categories import PERM as CATEGORY_PERM
 from clients.categories import category_request_decide, leverage_caps_of
-from clients.instruments import CLASS_LABELS, INSTRUMENT_CLASSES
+from clients.instruments import LEVERAGE_CLASS_LABELS, LEVERAGE_CLASSES
 from clients.models import CategoryRequest
 
 from .leverage import leverage_limit_remove, leverage_limit_set
@@ -27,7 +27,7 @@ class LimitForm(forms.Form):
         max_length=8, help_text="A country code (GB, CY) or a region (EEA, UK, AU)."
     )
     category = forms.ChoiceField(choices=ClientCategory.choices)
-    instrument_class = forms.ChoiceField(choices=INSTRUMENT_CLASSES, label="Instrument class")
+    instrument_class = forms.ChoiceField(choices=LEVERAGE_CLASSES, label="Instrument class")
     max_leverage = forms.IntegerField(
         min_value=1, max_value=1000, label="Highest leverage (1:x)", help_text="e.g. 30 for 1:30"
     )
@@ -69,7 +69,7 @@ def _limits_page(request, form, *, status: int):
         {
             "limit": limit,
             "jurisdiction": names.get(limit.jurisdiction) or country_name(limit.jurisdiction),
-            "instrument_class": CLASS_LABELS.get(limit.instrument_class, "Unknown class"),
+            "instrument_class": LEVERAGE_CLASS_LABELS.get(limit.instrument_class, "Unknown class"),
         }
         for limit in limits
     ]
@@ -184,7 +184,7 @@ def category_request(request, request_id: int):
             "client": client,
             "form": form,
             "cap": highest(caps),
-            "class_caps": [(CLASS_LABELS[k], caps[k]) for k in CLASS_LABELS if k in caps],
+            "class_caps": [(label, caps[k]) for k, label in LEVERAGE_CLASSES if k in caps],
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from brokerage.models import Desk, StaffProfile, User
 from clients.categories import leverages_allowed
+from clients.instruments import subclass_guess
 from clients.models import (
     AccountType,
     AccountTypeMarkup,
@@ -85,7 +86,12 @@ INSTRUMENT_SPECS = [
     ("BTCUSD", 1, 2, "USD"),
     ("ETHUSD", 1, 2, "USD"),
     ("USOIL", 1_000, 2, "USD"),
+    ("UK100", 1, 2, "GBP"),
+    ("ES35", 1, 1, "EUR"),
 ]
+# Indices the demo quotes beyond the installed ones: a major one (ESMA's list) and one that is
+# not, so the leverage limits' two index classes both have an instrument.
+DEMO_INDICES = [("UK100", "FTSE 100", ["FTSE100"]), ("ES35", "IBEX 35", ["SPA35"])]
 # Named traders' pasts: (profile, days, trades, quiet_days). Losing and quiet ones land in the
 # retention queue with their reasons.
 PASTS = {
@@ -173,12 +179,20 @@ def demo_server() -> TradingServer:
 def demo_instruments() -> None:
     """Fill in the specifications of the instruments the demo trades, where they are not set
     (a value an admin set, or a second run, is left alone)."""
+    for symbol, description, aliases in DEMO_INDICES:
+        Instrument.objects.get_or_create(
+            symbol=symbol,
+            defaults={"description": description, "asset_class": "indices", "aliases": aliases},
+        )
     known = Instrument.objects.in_bulk([spec[0] for spec in INSTRUMENT_SPECS], field_name="symbol")
     for symbol, contract_size, digits, quote in INSTRUMENT_SPECS:
         instrument = known.get(symbol)
         if instrument is None:
             continue  # the clients migrations install them; one an admin deleted stays deleted
         values = {"contract_size": contract_size, "digits": digits, "quote_currency": quote}
+        # Gold and the major indices, which leverage limits cap apart (XAGUSD: other metal).
+        if subclass := subclass_guess(instrument.asset_class, symbol):
+            values["subclass"] = subclass
         fill = [f for f in values if getattr(instrument, f) in (None, "")]
         for field in fill:
             setattr(instrument, field, values[field])

@@ -123,3 +123,9 @@ def test_screening_bench_smoke():
         "missing_middle",
     }
     assert figures["recall"]["exact"] == 1.0 and figures["book_names"] == 300
+
+
+def test_leverage_bench_smoke():
+    figures = run_bench("leverage.py", "--accounts", "400")
+    assert figures["above_cap"] == figures["marked"] == figures["marked_due"] > 0
+    assert 0 < figures["limit_edit_gb_accounts"] < figures["above_cap"]

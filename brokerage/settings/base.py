@@ -310,6 +310,10 @@ RISK_REVIEW_MONTHS_HIGH = env.int("RISK_REVIEW_MONTHS_HIGH", default=12)
 RISK_REVIEW_MONTHS_MEDIUM = env.int("RISK_REVIEW_MONTHS_MEDIUM", default=24)
 RISK_REVIEW_MONTHS_LOW = env.int("RISK_REVIEW_MONTHS_LOW", default=36)
 
+# Leverage limits follow the client's residence (ESMA, FCA); on, a client's nationality's limits
+# cap them too, the stricter per instrument class (docs/leverage-limits.md).
+LEVERAGE_LIMITS_BY_NATIONALITY = env.bool("LEVERAGE_LIMITS_BY_NATIONALITY", default=False)
+
 # --- KYC ---------------------------------------------------------------------------------------
 # What an unverified client may deposit in total (USD); verified clients have no KYC limit.
 KYC_UNVERIFIED_DEPOSIT_LIMIT_USD = env.int("KYC_UNVERIFIED_DEPOSIT_LIMIT_USD", default=2000)

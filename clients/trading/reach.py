@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from brokerage.services import Actor, audit_record
@@ -52,42 +52,49 @@ class Desired:
     trading_disabled: bool
     leverage_cap: int | None
     reasons: tuple[str, ...]
+    leverage_limit: str = ""  # how the limit behind the cap is named ("leverage limit 9 (...)")
 
 
-def leverage_cap_for(account: TradingAccount) -> int | None:
-    """The highest leverage the account may have now (its client's category and country of
-    residence, `clients.categories`), or None when nothing caps it."""
+def leverage_cap_for(account: TradingAccount):
+    """The cap on the account's leverage now (its client's category and country of residence,
+    `clients.categories`), or None when nothing caps it."""
     from ..categories import leverage_cap_of
 
-    cap = leverage_cap_of(account.client)
-    return cap.max_leverage if cap else None
+    return leverage_cap_of(account.client)
 
 
 def desired_for(account: TradingAccount) -> Desired:
     standing = client_standing(account.client, Purpose.TRADE)
     stopping = tuple(r.code for r in standing.reasons if str(r.severity) in TRADE_STOPPING)
-    return Desired(bool(stopping), leverage_cap_for(account), stopping)
+    cap = leverage_cap_for(account)
+    return Desired(
+        bool(stopping),
+        cap.max_leverage if cap else None,
+        stopping,
+        cap.title if cap else "",
+    )
 
 
-def platform_reach_request(*, clients: Iterable[Client | int], reason: str = "") -> list[int]:
-    """Mark every active account of `clients` due for a reconcile, in the caller's transaction,
-    and reconcile them once it commits. Returns the accounts marked."""
+def platform_reach_request(
+    *, clients: Iterable[Client | int] = (), accounts: Iterable[int] = (), reason: str = ""
+) -> list[int]:
+    """Mark every active account of `clients`, and the `accounts` named, due for a reconcile,
+    in the caller's transaction, and reconcile them once it commits. Returns the accounts
+    marked."""
     client_ids = {getattr(c, "pk", c) for c in clients}
-    accounts = list(
-        TradingAccount.objects.filter(
-            client_id__in=client_ids, status=TradingAccount.Status.ACTIVE
-        ).values_list("pk", flat=True)
+    accounts = sorted(
+        {
+            *accounts,
+            *TradingAccount.objects.filter(
+                client_id__in=client_ids, status=TradingAccount.Status.ACTIVE
+            ).values_list("pk", flat=True),
+        }
+        if client_ids
+        else set(accounts)
     )
     if not accounts:
         return []
-    now = timezone.now()
-    PlatformRestraint.objects.bulk_create(
-        [PlatformRestraint(account_id=pk, due_since=now) for pk in accounts],
-        ignore_conflicts=True,
-    )
-    PlatformRestraint.objects.filter(account_id__in=accounts, due_since__isnull=True).update(
-        due_since=now
-    )
+    _mark_due(accounts)
     if reason:
         logger.info("Platform reach requested for %s accounts: %s", len(accounts), reason)
 
@@ -99,6 +106,22 @@ def platform_reach_request(*, clients: Iterable[Client | int], reason: str = "")
 
     transaction.on_commit(enqueue, robust=True)  # a broker down: the sweeper does it
     return accounts
+
+
+def _mark_due(accounts: list[int]) -> None:
+    """Each account's restraint due now (created where it has none; one already due keeps its
+    time): one statement however many accounts."""
+    table = PlatformRestraint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} AS r (account_id, due_since, trading_disabled,
+                was_trading_disabled, reasons, attempts, last_error)
+            SELECT unnest(%s::bigint[]), %s, false, false, '[]'::jsonb, 0, ''
+            ON CONFLICT (account_id) DO UPDATE SET due_since = COALESCE(r.due_since, %s)
+            """,
+            [accounts, timezone.now(), timezone.now()],
+        )
 
 
 @dataclass
@@ -223,7 +246,9 @@ def _record(account, restraint_pk, requested, before, after, desired: Desired, a
             f"cap 1:{desired.leverage_cap}" if desired.leverage_cap else "no cap applies",
             leverage_before=before.leverage,
             leverage=after.leverage,
+            limit=desired.leverage_limit,
         )
+        _leverage_told(account, before.leverage, after.leverage, desired, actor)
     elif restraint.leverage_cap is not None and after.leverage != restraint.leverage_cap:
         # Changed on the platform by someone else since: theirs stands, nothing to restore.
         restraint.leverage_cap = restraint.leverage_before = None
@@ -237,6 +262,30 @@ def _record(account, restraint_pk, requested, before, after, desired: Desired, a
         restraint.due_since = None
     restraint.save()
     return changed
+
+
+def _leverage_told(account, before: int, after: int, desired: Desired, actor) -> None:
+    """The client is told, in their language and in their communication history, that a limit
+    lowered their account's leverage, or that the leverage it had lowered is back. (Trading
+    disabled by a sanctions match is not told: tipping-off.)"""
+    from ..notify import client_notify
+
+    lowered = after < before
+    client_notify(
+        account.client,
+        email=f"trading_account_leverage_{'lowered' if lowered else 'restored'}",
+        key=f"trading_account:{account.pk}:leverage:{before}:{after}:{timezone.now().isoformat()}",
+        actor=actor,
+        url_name="portal:account",
+        args=[account.pk],
+        context={
+            "login": str(account.login),
+            "before": f"1:{before}",
+            "leverage": f"1:{after}",
+            "limit": desired.leverage_limit,
+        },
+        data={"trading_account": account.login, "from": before, "to": after},
+    )
 
 
 def platform_reach_sweep(*, after: timedelta = SWEEP_AFTER, limit: int = SWEEP_BATCH) -> dict:

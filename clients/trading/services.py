@@ -52,6 +52,7 @@ from ..platforms import (
     platform_for,
     strong_password,
 )
+from ..services import client_risk_factor_changed
 from ..standing import Purpose, client_standing
 
 logger = logging.getLogger(__name__)
@@ -222,6 +223,8 @@ def trading_account_leverage_change(
             evidence={"login": account.login, "from": before, "to": info.leverage},
             request=request,
         )
+        # Leverage is a factor of the client's risk rating: rated again now, not overnight.
+        client_risk_factor_changed(client_id=client.pk, cause="leverage changed")
     account.leverage = info.leverage
     return account
 

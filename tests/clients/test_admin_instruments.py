@@ -172,3 +172,33 @@ def test_only_the_ops_admin_edits_markups(as_role, account_type):
     assert not AccountTypeMarkup.objects.exists()
     account_type.refresh_from_db()
     assert account_type.book == ""
+
+
+def test_gold_and_major_indices_are_told_apart_and_set_in_admin(as_role):
+    # As installed: gold and ESMA's major indices flagged, silver and other indices not.
+    by_symbol = {i.symbol: i for i in Instrument.objects.all()}
+    assert by_symbol["XAUUSD"].leverage_class == "gold"
+    assert by_symbol["XAGUSD"].leverage_class == "metals"
+    assert by_symbol["US500"].leverage_class == "indices_major"
+    assert by_symbol["GER40"].leverage_class == "indices_major"
+    assert by_symbol["USOIL"].leverage_class == "energies"
+    admin = as_role("ops_admin")
+    silver = by_symbol["XAGUSD"]
+    url = f"/admin/clients/instrument/{silver.pk}/change/"
+    form = {
+        "symbol": "XAGUSD",
+        "description": silver.description,
+        "asset_class": "metals",
+        "aliases": '["SILVER"]',
+        "subclass": "indices_major",
+    }
+    refused = admin.post(url, form)
+    assert refused.status_code == 200
+    assert "Gold is a metal, and a major index an index." in refused.content.decode()
+    silver.refresh_from_db()
+    assert silver.subclass == ""
+    assert admin.post(url, {**form, "subclass": "gold"}).status_code == 302
+    silver.refresh_from_db()
+    assert silver.leverage_class == "gold"
+    listing = admin.get("/admin/clients/instrument/?subclass=gold").content.decode()
+    assert "XAGUSD" in listing and "XAUUSD" in listing and "US500" not in listing

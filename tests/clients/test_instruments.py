@@ -59,10 +59,11 @@ def test_each_coarse_asset_class_has_a_class_and_nothing_is_guessed():
 
 
 def _old(symbol, asset_class, **fields):
-    """A row as it stood before the migration (the coarse code, no quote currency)."""
+    """A row as it stood before the migration (the coarse code, no quote currency, no finer
+    class)."""
     instrument, _ = Instrument.objects.get_or_create(symbol=symbol, defaults={"asset_class": "x"})
     Instrument.objects.filter(pk=instrument.pk).update(
-        asset_class=asset_class, quote_currency="", **fields
+        asset_class=asset_class, quote_currency="", subclass="", **fields
     )
 
 
@@ -100,6 +101,7 @@ def test_the_migration_maps_every_row_to_its_class_and_quote_currency():
     assert (quotes["XAUUSD"], quotes["XAGUSD"]) == ("USD", "EUR")
     assert quotes["US30"] == quotes["BTCUSD"] == quotes["AAPL"] == ""  # not guessed
 
+    Instrument.objects.update(subclass="")  # going back, the finer classes went first
     MIGRATION.backwards(apps, None)
     rows = dict(Instrument.objects.values_list("symbol", "asset_class"))
     assert (rows["EURGBP"], rows["XAUUSD"], rows["USOIL"], rows["US30"]) == (

@@ -69,6 +69,16 @@ def decide(request, actor, *, approve, met=(False, False, False), evidence="", r
     )
 
 
+def retail_limit(jurisdiction, instrument_class, max_leverage, basis) -> LeverageLimit:
+    return LeverageLimit.objects.create(
+        jurisdiction=jurisdiction,
+        category="retail",
+        instrument_class=instrument_class,
+        max_leverage=max_leverage,
+        basis=basis,
+    )
+
+
 def sandbox_leverage(mt5_server, login_) -> int:
     return platform_for(mt5_server).account_user(login_).leverage
 
@@ -79,8 +89,10 @@ def test_the_defaults_cap_uk_eea_and_au_retail_clients_by_class():
         "fx_major": 30,
         "fx_minor": 20,
         "fx_exotic": 20,
-        "metals": 20,
-        "indices": 20,
+        "gold": 20,
+        "metals": 10,
+        "indices_major": 20,
+        "indices": 10,
         "energies": 10,
         "stocks": 5,
         "crypto": 2,
@@ -93,15 +105,19 @@ def test_the_defaults_cap_uk_eea_and_au_retail_clients_by_class():
     assert account_cap(country="GB", category="professional") is None
     assert account_cap(country="AE", category="retail") is None  # no limit there
     # A country's own limit wins over its region's.
-    LeverageLimit.objects.create(
-        jurisdiction="CY",
-        category="retail",
-        instrument_class="fx_major",
-        max_leverage=25,
-        basis="CySEC stricter",
-    )
+    retail_limit("CY", "fx_major", 25, "CySEC stricter")
     cy = class_caps(country="CY", category="retail")
     assert cy["fx_major"].max_leverage == 25 and cy["fx_minor"].max_leverage == 20
+    # A country's limit on a class caps its finer class (gold among metals) too, where no
+    # limit of the country names the finer class.
+    retail_limit("CY", "metals", 5, "CySEC metals")
+    cy = class_caps(country="CY", category="retail")
+    assert (cy["gold"].max_leverage, cy["metals"].max_leverage) == (5, 5)
+    assert cy["gold"].limit.basis == "CySEC metals"
+    assert class_caps(country="AE", category="retail") == {}
+    retail_limit("AE", "indices", 10, "SCA")
+    ae = class_caps(country="AE", category="retail")
+    assert set(ae) == {"indices", "indices_major"} and ae["indices_major"].max_leverage == 10
 
 
 def test_a_uk_retail_client_is_offered_and_allowed_1_30_and_refused_1_500(mt5_server, high):
@@ -254,3 +270,23 @@ def test_an_account_type_with_no_leverage_within_the_limit_is_refused_naming_the
     assert "Pro USD offers no leverage within the 1:30" in message and "FCA" in message
     assert "Choose a leverage" not in message
     assert not client.trading_accounts.exists()
+
+
+def test_a_leverage_change_rates_the_client_again_at_once(
+    client, mt5_server, high, eager, django_capture_on_commit_callbacks
+):
+    from compliance.models import RiskAssessment
+
+    trader = uk_client()
+    client_category_set(
+        client=trader, category="professional", actor=make_staff("compliance_officer"), reason="x"
+    )
+    account, _ = trading_account_open(client=trader, account_type=high, leverage=30, actor="t")
+    login(client, trader.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(f"/portal/trading/{account.pk}/leverage/", {"leverage": "500"})
+    assert done.status_code in (200, 302)
+    assessment = RiskAssessment.objects.filter(client=trader).order_by("-pk").first()
+    assert assessment is not None and assessment.cause == "leverage changed"
+    product = next(f for f in assessment.factors if f["code"] == "product")
+    assert "1:500" in product["explanation"]

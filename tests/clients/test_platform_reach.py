@@ -10,7 +10,7 @@ from celery import current_app
 
 from brokerage.models import AuditEvent
 from clients import audit_events
-from clients.models import PlatformRestraint, TradingAccount
+from clients.models import ClientActivity, PlatformRestraint, TradingAccount
 from clients.platforms import platform_for
 from clients.standing import Purpose, client_standing
 from clients.trading.reach import platform_reach_request, platform_reach_sweep
@@ -94,6 +94,8 @@ def test_a_confirmed_match_disables_trading_and_its_lift_restores_exactly(
     event = AuditEvent.objects.get(action=audit_events.TRADING_ACCOUNT_TRADING_DISABLED)
     assert event.subject_client_id == client.pk and event.reason == "sanctions_match"
     assert event.evidence["rights_before"] == custom
+    # Not told: a client frozen for a sanctions match must not be tipped off.
+    assert not ClientActivity.objects.filter(client=client, kind="email").exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         alert_block_lift(alert=alert, actor=officer, reason="Delisted")
