@@ -21,6 +21,7 @@ from brokerage.services import Actor, audit_record
 from . import audit_events
 from .lists import ListFileError
 from .models import JobKind, JobStatus, ScreeningJob
+from .permissions import require_officer
 from .rescreen import job_progress
 from .services import snapshot_import
 
@@ -37,8 +38,11 @@ def list_import_queue(
     list_name: str = "",
     mapping=None,
 ) -> ScreeningJob:
-    """Keep the files and queue their import (it runs once this commits)."""
+    """Keep the files and queue their import (it runs once this commits). Compliance
+    officers only."""
     from .tasks import list_import_task
+
+    require_officer(actor, "Only compliance officers import screening lists.")
 
     folder = f"screening-imports/{uuid.uuid4().hex}"
     kept = [

@@ -3,9 +3,10 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from brokerage.errors import NotAllowed
 from brokerage.models import AuditEvent
 from compliance import audit_events
-from compliance.imports import list_import_run
+from compliance.imports import list_import_queue, list_import_run
 from compliance.models import CsvMapping, ListEntry, ListSnapshot, ScreeningJob
 from tests.conftest import login, make_user
 
@@ -32,6 +33,13 @@ def test_other_roles_get_403(client, role):
     )
     assert response.status_code == 403
     assert not ListSnapshot.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["sales_agent", "ib_manager"])
+def test_only_compliance_officers_queue_a_list_import_whoever_calls(role):
+    with pytest.raises(NotAllowed):
+        list_import_queue(fmt="eu", files=[("eu.xml", EU_SAMPLE)], actor=make_user(role))
+    assert not ScreeningJob.objects.exists()
 
 
 @pytest.mark.parametrize("audience", ["client", "partner"])
