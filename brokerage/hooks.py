@@ -81,6 +81,12 @@ RISK_FACTOR_CHANGED = declare(
     "outcome, a deposit, a financial profile, a screening decision), called in its "
     "transaction (compliance rates the client again once that commits).",
 )
+CLIENT_COUNTRY_CHANGED = declare(
+    "client.country_changed",
+    "fn(client_id: int, via: str): a client's country of residence ('residence') or "
+    "nationality ('nationality') changed, called in its transaction (compliance applies the "
+    "jurisdiction rules to the client at once).",
+)
 DEALS_SYNCED = declare(
     "platform.deals_synced",
     "fn(deal_ids: list[int]): deals a sync pass just stored, called after they commit "

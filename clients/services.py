@@ -3,7 +3,12 @@
 from django.db import transaction
 
 from brokerage.errors import InvalidInput
-from brokerage.hooks import CLIENT_NAME_REPORTED, CLIENT_REGISTERED, contributions
+from brokerage.hooks import (
+    CLIENT_COUNTRY_CHANGED,
+    CLIENT_NAME_REPORTED,
+    CLIENT_REGISTERED,
+    contributions,
+)
 from brokerage.intl import is_country, is_language, phone_e164
 from brokerage.services import Actor, audit_record
 from clients import audit_events
@@ -177,9 +182,11 @@ def client_nationality_set(
 
 @transaction.atomic
 def client_residence_set(*, client: Client, country: str, actor: Actor, reason: str) -> Client:
-    """Record the client's new country of residence (staff, on evidence of the move). Audited
-    with the value before and after; the country rules and leverage limits that follow it
-    reach the client's trading accounts."""
+    """Record the client's new country of residence (staff, on evidence of the move; KYC, when
+    a submission whose proof of address declares another country is approved). Audited with
+    the value before and after and kept in the client's history (which the IB engine reads to
+    price a deal by the country the client had when it closed); the country rules, leverage
+    limits and risk rating then follow the new country."""
     country = (country or "").upper()
     if not is_country(country):
         raise InvalidInput("Choose a country.", fields={"country": ["Choose a country."]})
@@ -196,13 +203,17 @@ def client_residence_set(*, client: Client, country: str, actor: Actor, reason: 
 
 
 def _client_country_set(client, field: str, value: str, **kwargs) -> Client:
-    """A residence or nationality changed: what follows it (leverage limits) reaches the
-    client's trading accounts, and their risk is rated again."""
+    """A residence or nationality changed: the apps above are told (`client.country_changed`:
+    compliance applies the jurisdiction rules to the client at once), what follows it
+    (leverage limits) reaches the client's trading accounts, and their risk is rated again."""
     from .trading.reach import platform_reach_request
 
     before = getattr(lock_client(client), field)
     client = _client_field_set(client, field, value, **kwargs)
     if before != value:
+        via = "residence" if field == "country" else "nationality"
+        for fn in contributions(CLIENT_COUNTRY_CHANGED):
+            fn(client.pk, via)
         platform_reach_request(clients=[client], reason=f"{field} changed")
         client_risk_factor_changed(client_id=client.pk, cause=f"{field} changed")
     return client

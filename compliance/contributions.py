@@ -5,6 +5,7 @@ on a client's standing, and the screening section of the client 360."""
 
 from brokerage.hooks import (
     CLIENT_360_SECTIONS,
+    CLIENT_COUNTRY_CHANGED,
     CLIENT_NAME_REPORTED,
     CLIENT_REGISTERED,
     CLIENT_STANDING,
@@ -19,6 +20,7 @@ from clients.categories import PERM as CATEGORY_PERM
 from .client360 import compliance_360, jurisdiction_360
 from .dashboard import compliance_panel
 from .jurisdiction_selectors import jurisdiction_standing
+from .jurisdictions import jurisdiction_client_apply
 from .permissions import PERM
 from .selectors import compliance_standing
 from .tasks import rate_again, screen_registered, screen_reported
@@ -51,6 +53,7 @@ for item in [
 contribute(CLIENT_REGISTERED, screen_registered)
 contribute(CLIENT_NAME_REPORTED, screen_reported)
 contribute(RISK_FACTOR_CHANGED, rate_again)
+contribute(CLIENT_COUNTRY_CHANGED, jurisdiction_client_apply)
 contribute(CLIENT_STANDING, compliance_standing)
 contribute(CLIENT_STANDING, jurisdiction_standing)
 contribute(CLIENT_360_SECTIONS, compliance_360)

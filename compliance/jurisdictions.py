@@ -218,6 +218,7 @@ SELECT DISTINCT ON (m.client_id, m.rule_id) m.client_id, m.rule_id, m.via, %(at)
            AND r.effective_from <= %(at)s
            AND (r.effective_to IS NULL OR r.effective_to > %(at)s)
            AND (%(all)s OR r.id = ANY(%(rule_ids)s))
+           AND (%(every)s OR c.id = ANY(%(client_ids)s))
         UNION ALL
         SELECT c.id, r.id, 'nationality', 1
           FROM brokerage_countryrule r JOIN clients_client c ON c.nationality = r.country
@@ -225,6 +226,7 @@ SELECT DISTINCT ON (m.client_id, m.rule_id) m.client_id, m.rule_id, m.via, %(at)
            AND r.effective_from <= %(at)s
            AND (r.effective_to IS NULL OR r.effective_to > %(at)s)
            AND (%(all)s OR r.id = ANY(%(rule_ids)s))
+           AND (%(every)s OR c.id = ANY(%(client_ids)s))
        ) m
  ORDER BY m.client_id, m.rule_id, m.pref
 ON CONFLICT (client_id, rule_id) WHERE lifted_at IS NULL DO NOTHING
@@ -241,6 +243,7 @@ WITH due AS (
       JOIN brokerage_countryrule r ON r.id = a.rule_id
       JOIN clients_client c ON c.id = a.client_id
      WHERE a.lifted_at IS NULL AND (%(all)s OR r.id = ANY(%(rule_ids)s))
+       AND (%(every)s OR c.id = ANY(%(client_ids)s))
        AND (NOT (r.effective_from <= %(at)s
                  AND (r.effective_to IS NULL OR r.effective_to > %(at)s))
             OR c.status = 'closed'
@@ -258,20 +261,27 @@ RETURNING a.id
 
 @transaction.atomic
 def jurisdiction_apply(
-    *, rule_ids: list[int] | None = None, at: datetime | None = None, actor: Actor = APPLY_ACTOR
+    *,
+    rule_ids: list[int] | None = None,
+    client_ids: list[int] | None = None,
+    at: datetime | None = None,
+    actor: Actor = APPLY_ACTOR,
 ) -> dict:
     """Bring what the restricting rules (blocked, restricted) impose on existing clients in
     step with the rules in force at `at` (now), set-based: open an application for every
     client a rule now reaches, lift every open one whose rule ended or no longer reaches its
     client, and nothing else. Each change is audited, told to the client by email in their
     language (and kept in their communication history), and sent to the trading platform
-    (`platform_reach_request`). `rule_ids` narrows it to those rules (an officer's change);
-    the beat runs it for all. Idempotent: run again, it changes nothing."""
+    (`platform_reach_request`). `rule_ids` narrows it to those rules (an officer's change),
+    `client_ids` to those clients (one whose residence or nationality changed); the beat runs
+    it for all. Idempotent: run again, it changes nothing."""
     params = {
         "at": at or timezone.now(),
         "kinds": list(RESTRICTING),
         "all": rule_ids is None,
         "rule_ids": list(rule_ids or []),
+        "every": client_ids is None,
+        "client_ids": list(client_ids or []),
     }
     with connection.cursor() as cur:
         cur.execute(_LIFT, params)
@@ -286,6 +296,13 @@ def jurisdiction_apply(
     if changed:
         platform_reach_request(clients=sorted(changed), reason="jurisdiction rule")
     return {"applied": len(opened), "lifted": len(lifted)}
+
+
+def jurisdiction_client_apply(client_id: int, via: str) -> None:
+    """A client's residence or nationality changed (the kernel's `client.country_changed`
+    hook): the rules that now reach them are applied, and those that no longer do lifted, in
+    the caller's transaction."""
+    jurisdiction_apply(client_ids=[client_id])
 
 
 def _told(ids: list[int], actor: Actor, action: str, email: str) -> None:

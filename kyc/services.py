@@ -22,6 +22,7 @@ from clients.services import (
     client_kyc_level_set,
     client_name_report,
     client_nationality_set,
+    client_residence_set,
     client_restrict,
 )
 from kyc import audit_events
@@ -409,6 +410,7 @@ def _autocheck_record(submission: KycSubmission, results, seconds: float) -> Kyc
             reason="every automatic check passed",
             evidence=evidence,
         )
+        _residence_verified(submission, AUTOCHECK_ACTOR)
         client_kyc_level_set(
             client=submission.client,
             level=1,
@@ -489,6 +491,7 @@ def kyc_review_approve(*, submission: KycSubmission, actor, reason: str) -> KycS
         reason=reason,
         evidence={"four_eyes": four_eyes},
     )
+    _residence_verified(submission, actor)
     client_kyc_level_set(
         client=submission.client,
         level=1,
@@ -497,6 +500,21 @@ def kyc_review_approve(*, submission: KycSubmission, actor, reason: str) -> KycS
     )
     _tell_approved(submission, actor)
     return submission
+
+
+def _residence_verified(submission: KycSubmission, actor: Actor) -> None:
+    """An approved submission proves where the client lives: the country of residence it
+    declares (with its proof of address) becomes the client's, through clients' service
+    (audited, in the client's history; the jurisdiction rules, leverage caps and risk rating
+    follow it). Written at approval, not when the details are saved: a declared country is
+    only checked against the rules until a proof of address is accepted."""
+    if submission.country and submission.country != submission.client.country:
+        client_residence_set(
+            client=submission.client,
+            country=submission.country,
+            actor=actor,
+            reason=f"proved in KYC submission {submission.pk}",
+        )
 
 
 def _document_name_report(submission: KycSubmission, results) -> None:

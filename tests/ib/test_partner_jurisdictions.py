@@ -15,12 +15,17 @@ from compliance.models import RuleApplication
 from ib.models import AgreementAcceptance, Partner, PartnerApplication
 from ib.onboarding import application_approve, invitation_create, invitation_find
 from ib.services import partner_create
-from tests.conftest import PASSWORD, login, make_staff
+from tests.conftest import PASSWORD, login, make_staff, shipped_defaults
 from tests.ib import test_onboarding
 from tests.ib.test_onboarding import apply, invite, join_path, partner_form, plan_partner
 
 pytestmark = pytest.mark.django_db
 programme = test_onboarding.programme  # the public programme with its plan and agreement
+
+
+@pytest.fixture(autouse=True)
+def shipped_rules():
+    shipped_defaults()  # Iran and the USA blocked, as a new installation has them
 
 
 @pytest.fixture
