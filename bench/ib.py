@@ -150,7 +150,6 @@ def main():
         PlanVersion,
         Programme,
         ReferralLink,
-        Region,
     )
 
     rng = random.Random(11)
@@ -190,6 +189,8 @@ def main():
             pro = AccountType.objects.create(
                 server=server, name="Pro", group="real\\pro-usd", currency="USD"
             )
+            from brokerage.models import Region
+
             eea = Region.objects.get(code="EEA")
             with connection.cursor() as cur:
                 cur.execute(

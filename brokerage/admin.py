@@ -6,8 +6,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from brokerage import audit_events
 
-from .models import ApiKey, AuditEvent, Desk, StaffProfile, User
+from .errors import InvalidInput
+from .models import ApiKey, AuditEvent, Desk, Region, StaffProfile, User
 from .permissions import is_admin_user
+from .regions import region_change_check, region_countries, region_save
 from .services import api_key_create, api_key_revoke, audit_record, staff_deactivate
 
 # Only ops admins (and superusers) may enter /admin/, whatever model permissions say.
@@ -145,3 +147,59 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class RegionForm(forms.ModelForm):
+    countries = forms.CharField(
+        help_text="Two-letter ISO codes, separated by commas or spaces (e.g. DE, FR, IT).",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    class Meta:
+        model = Region
+        fields = ["code", "name", "countries"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["countries"] = ", ".join(self.instance.countries)
+            self.fields["code"].disabled = True
+
+    def clean_code(self):
+        return self.cleaned_data["code"].strip().upper()
+
+    def clean_countries(self):
+        try:
+            countries = region_countries(self.cleaned_data["countries"])
+            region_change_check(self.instance if self.instance.pk else None, countries)
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message) from None
+        return countries
+
+
+@admin.register(Region)
+class RegionAdmin(SimpleHistoryAdmin):
+    """Regions leverage limits name and IB rates are narrowed to: saved through `region_save`
+    (audited; an app relying on a region's countries may refuse a change, with its reason)."""
+
+    form = RegionForm
+    list_display = ["code", "name", "country_count", "updated_at"]
+    search_fields = ["code", "name"]
+
+    @admin.display(description="Countries")
+    def country_count(self, obj):
+        return len(obj.countries)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = region_save(
+            actor=request.user,
+            region=obj if change else None,
+            code=obj.code if change else data["code"],
+            name=data["name"],
+            countries=data["countries"],
+        )
+        obj.pk = saved.pk

@@ -117,6 +117,12 @@ CLIENT_LINK_SOURCES = declare(
     "LinkSource(code, rows, describe): evidence that clients are related, as rows of (client, "
     "key, detail); clients sharing a key are linked (clients.links).",
 )
+REGION_CHANGE_REFUSALS = declare(
+    "region.change_refusals",
+    "fn(region, countries: list[str]) -> str | None: why a region's countries may not become "
+    "`countries` (ib: a plan version pricing by it has paid a line), or None; any reason "
+    "refuses the change, whoever makes it (brokerage.regions).",
+)
 DOSSIER_SECTIONS = declare(
     "dossier.sections",
     "fn(client) -> section: a part of the compliance dossier about one client.",

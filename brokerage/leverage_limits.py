@@ -5,9 +5,10 @@ compliance.
     caps = class_caps(country="GB", category="retail")   # {"fx_major": Cap(30, ...), ...}
     ceiling = account_cap(country="GB", category="retail")  # the highest class cap: 1:30
 
-A limit names a country (ISO alpha-2) or a region (`LeverageRegion`: EEA, UK, AU). For each
-instrument class the client's country of residence's own limit wins; failing one, the lowest
-of its regions' limits applies; failing both, nothing caps that class.
+A limit names a country (ISO alpha-2) or a region (`brokerage.models.Region`, the one regions
+table: EEA, UK, AU ...). For each instrument class the client's country of residence's own limit
+wins; failing one, the lowest of its regions' limits applies; failing both, nothing caps that
+class.
 
 How an account's one leverage relates to the per-class caps (docs/leverage-limits.md): an MT5
 account has a single leverage, and each class's lower cap is the platform group's margin rate
@@ -20,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .intl import country_name
-from .models import LeverageLimit, LeverageRegion
+from .models import LeverageLimit, Region
+from .regions import region_list, regions_of
 
 # The finer classes leverage limits know (`clients.instruments`: gold among metals, the major
 # indices among indices), each with its class: a limit on the class caps the finer class too
@@ -45,16 +47,11 @@ class Cap:
         )
 
 
-def regions_of(country: str) -> list[LeverageRegion]:
-    country = (country or "").upper()
-    return [r for r in LeverageRegion.objects.all() if country in (r.countries or [])]
-
-
 class CapBook:
     """Limits and regions read once, so the caps of a whole book of clients are worked out
     without a query per client (`CapBook.load()`: two queries; the book sweep uses it)."""
 
-    def __init__(self, regions: list[LeverageRegion], limits) -> None:
+    def __init__(self, regions: list[Region], limits) -> None:
         self.regions = regions
         self.limits: dict[tuple[str, str], list[LeverageLimit]] = {}
         for limit in sorted(limits, key=lambda x: x.pk):
@@ -62,7 +59,7 @@ class CapBook:
 
     @classmethod
     def load(cls) -> CapBook:
-        return cls(list(LeverageRegion.objects.all()), LeverageLimit.objects.all())
+        return cls(list(region_list()), LeverageLimit.objects.all())
 
     def class_caps(self, *, country: str, category: str) -> dict[str, Cap]:
         country = (country or "").upper()
@@ -128,4 +125,4 @@ def leverage_limit_list(*, jurisdiction: str = "", category: str = ""):
 
 
 def leverage_region_list():
-    return LeverageRegion.objects.order_by("code")
+    return region_list()

@@ -7,9 +7,14 @@ import json
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
+from django.contrib.postgres.fields import (
+    ArrayField,
+    DateTimeRangeField,
+    RangeBoundary,
+    RangeOperators,
+)
 from django.core.serializers.json import DjangoJSONEncoder
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -468,17 +473,30 @@ class ClientCategory(models.TextChoices):
     ELIGIBLE_COUNTERPARTY = "eligible_counterparty", "Eligible counterparty"
 
 
-class LeverageRegion(models.Model):
-    """A named group of countries a leverage limit can name instead of one country (EEA, UK,
-    AU), compliance's data like the limits themselves."""
+class Region(models.Model):
+    """A named set of countries (EEA, UK, GCC ...) that a leverage limit names instead of one
+    country (`LeverageLimit.jurisdiction` is its code) and an IB plan's rate can be narrowed to.
+    Kept by IB managers and compliance officers through `brokerage.regions.region_save`, with
+    its history; an app that relies on a region's countries refuses a change through the
+    `region.change_refusals` hook (ib: a plan version pricing by it has paid a line)."""
 
-    code = models.CharField(max_length=8, unique=True, help_text="e.g. EEA")
-    name = models.CharField(max_length=80)
-    countries = models.JSONField(default=list, help_text="ISO 3166-1 alpha-2 codes")
+    code = models.CharField(
+        max_length=8,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Z0-9_-]{2,8}$", "2-8 of A-Z, 0-9, _ and -.")],
+        help_text="A short name, e.g. EEA; fixed once the region is made.",
+    )
+    name = models.CharField(max_length=100)
+    countries = ArrayField(
+        models.CharField(max_length=2), default=list, help_text="ISO 3166-1 alpha-2 codes."
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by_label = models.CharField(max_length=254, blank=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["code"]
+        permissions = [("manage_regions", "Can make and change regions")]
 
     def __str__(self):
         return self.name
@@ -486,7 +504,7 @@ class LeverageRegion(models.Model):
 
 class LeverageLimit(models.Model):
     """The highest leverage a client of `category` residing in `jurisdiction` (a country's ISO
-    code, or a `LeverageRegion`'s code) may have on instruments of `instrument_class` (the
+    code, or a `Region`'s code) may have on instruments of `instrument_class` (the
     instruments' classes: fx_major, fx_minor, ... stocks). A country's own limit wins over its
     region's. Written only by compliance's audited services; read through
     `brokerage.leverage_limits`."""

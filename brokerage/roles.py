@@ -58,6 +58,7 @@ ROLES: dict[str, Role] = {
                 "clients.review_client_emails",
                 "clients.decide_category",
                 "compliance.manage_screening",
+                "brokerage.manage_regions",
             ),
         ),
         Role(
@@ -75,7 +76,11 @@ ROLES: dict[str, Role] = {
                 "clients.view_all_clients",
             ),
         ),
-        Role("ib_manager", "IB manager", (*BACKOFFICE, "ib.manage_commissions")),
+        Role(
+            "ib_manager",
+            "IB manager",
+            (*BACKOFFICE, "ib.manage_commissions", "brokerage.manage_regions"),
+        ),
         Role(
             "ops_admin",
             "Ops admin",
@@ -102,9 +107,9 @@ ROLES: dict[str, Role] = {
                 "brokerage.add_apikey",
                 "brokerage.change_apikey",
                 "auth.view_group",
-                "ib.view_region",
-                "ib.add_region",
-                "ib.change_region",
+                "brokerage.view_region",
+                "brokerage.add_region",
+                "brokerage.change_region",
                 "leads.view_all_leads",
                 "leads.import_leads",
                 *(

@@ -14,7 +14,7 @@ from django.utils import timezone
 from brokerage import audit_events
 from brokerage.errors import InvalidInput
 from brokerage.intl import is_country
-from brokerage.models import ClientCategory, LeverageLimit, LeverageRegion
+from brokerage.models import ClientCategory, LeverageLimit, Region
 from brokerage.services import Actor, audit_record
 from clients.instruments import LEVERAGE_CLASS_LABELS
 from clients.trading.sweep import leverage_book_sweep
@@ -25,7 +25,7 @@ MAX_LEVERAGE = 1000
 
 
 def _countries(jurisdiction: str) -> list[str]:
-    region = LeverageRegion.objects.filter(code=jurisdiction).first()
+    region = Region.objects.filter(code=jurisdiction).first()
     return list(region.countries) if region else [jurisdiction]
 
 
@@ -64,7 +64,7 @@ def leverage_limit_set(
     jurisdiction = (jurisdiction or "").strip().upper()
     basis = " ".join((basis or "").split())
     errors: dict[str, list[str]] = {}
-    if not (LeverageRegion.objects.filter(code=jurisdiction).exists() or is_country(jurisdiction)):
+    if not (Region.objects.filter(code=jurisdiction).exists() or is_country(jurisdiction)):
         errors["jurisdiction"] = ["A country code (GB) or a region (EEA, UK, AU)."]
     if category not in ClientCategory.values:
         errors["category"] = ["Choose a category."]

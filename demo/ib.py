@@ -21,7 +21,8 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.utils import timezone
 
-from brokerage.models import User
+from brokerage.models import Region, User
+from brokerage.regions import region_save
 from clients.models import Client, TradingAccount
 from clients.services import client_kyc_level_set
 from ib.disputes import dispute_open
@@ -33,7 +34,6 @@ from ib.models import (
     Partner,
     PartnerPlan,
     Referral,
-    Region,
 )
 from ib.periods import period_close
 from ib.plans import (
@@ -43,7 +43,6 @@ from ib.plans import (
     plan_version_create,
     programme_create,
     referral_link_record,
-    region_save,
 )
 from ib.services import partner_create, referral_attribute
 

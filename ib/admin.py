@@ -7,8 +7,7 @@ from brokerage.errors import InvalidInput
 from brokerage.intl import country_choices
 from clients.registration import registration_blocked
 
-from .models import Attribution, Partner, PendingReferral, Referral, Region
-from .plans import region_change_check, region_countries, region_save
+from .models import Attribution, Partner, PendingReferral, Referral
 from .services import partner_create, partner_status_set, partner_user_check
 
 
@@ -148,58 +147,3 @@ class PendingReferralAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-
-class RegionForm(forms.ModelForm):
-    countries = forms.CharField(
-        help_text="Two-letter ISO codes, separated by commas or spaces (e.g. DE, FR, IT).",
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-
-    class Meta:
-        model = Region
-        fields = ["code", "name", "countries"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["countries"] = ", ".join(self.instance.countries)
-
-    def clean_code(self):
-        return self.cleaned_data["code"].strip().upper()
-
-    def clean_countries(self):
-        try:
-            countries = region_countries(self.cleaned_data["countries"])
-            region_change_check(self.instance if self.instance.pk else None, countries)
-        except InvalidInput as exc:
-            raise forms.ValidationError(exc.message) from None
-        return countries
-
-
-@admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
-    """Regions a commission rate can be narrowed to, kept by IB managers: saved through
-    `region_save` (audited; countries fixed once a version pricing by the region has paid)."""
-
-    form = RegionForm
-    list_display = ["code", "name", "country_count", "updated_at"]
-    search_fields = ["code", "name"]
-
-    @admin.display(description="Countries")
-    def country_count(self, obj):
-        return len(obj.countries)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        saved = region_save(
-            actor=request.user,
-            region=obj if change else None,
-            code=data["code"],
-            name=data["name"],
-            countries=data["countries"],
-        )
-        obj.pk = saved.pk

@@ -8,13 +8,17 @@ from brokerage.hooks import (
     DEALS_SYNCED,
     NAV_BACKOFFICE,
     NAV_PARTNERS,
+    REGION_CHANGE_REFUSALS,
     contribute,
 )
 from brokerage.navigation import NavItem
 
 from .client360 import ib_360
 from .dashboard import partners_panel
+from .plans import region_paid_refusal
 from .tasks import pay_revised_deals, pay_synced_deals
+
+contribute(REGION_CHANGE_REFUSALS, region_paid_refusal)
 
 for item in [
     NavItem("Overview", "partners:home", "speedometer2", order=0),

@@ -5,10 +5,11 @@ account type (or any) and where the client lives (a country, a region, or anywhe
 from django import forms
 
 from brokerage.intl import country_choices
+from brokerage.regions import region_list
 from clients.instruments import symbol_group_choices
 from clients.models import AccountType
 
-from .models import PlanRule, PlanVersion, Programme, Region
+from .models import PlanRule, PlanVersion, Programme
 
 RULE_ROWS = 8
 
@@ -133,6 +134,6 @@ def account_type_choices() -> list[tuple[str, str]]:
 
 def where_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     """Where the client lives, grouped: anywhere, the regions, the countries."""
-    regions = [(f"region:{r.pk}", f"{r.name} ({r.code})") for r in Region.objects.all()]
+    regions = [(f"region:{r.pk}", f"{r.name} ({r.code})") for r in region_list()]
     countries = [(f"country:{code}", name) for code, name in country_choices()]
     return [("", [("", "Anywhere")]), ("Regions", regions), ("Countries", countries)]

@@ -172,7 +172,6 @@ from .models_commissions import (  # noqa: E402, F401
     PlanVersion,
     Programme,
     ReferralLink,
-    Region,
     UnpricedDeal,
 )
 from .models_disputes import CommissionDispute  # noqa: E402, F401

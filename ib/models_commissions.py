@@ -8,8 +8,9 @@ commission lines the engine writes (imported by `ib.models`).
 - A version's `PlanRule`s are rates: per lot, or a percentage of the commission the client
   paid, for one symbol, a symbol group, or by default (looked up in that order; a symbol with
   no rate at all is reported as unpriced, never paid as zero). A rule may also be narrowed to
-  the deal's account type and to the client's country or `Region` (a named set of countries);
-  within each instrument level the most specific of those wins (`ib.world.rate_lookup`).
+  the deal's account type and to the client's country or a `brokerage.Region` (a named set of
+  countries); within each instrument level the most specific of those wins
+  (`ib.world.rate_lookup`).
 - `PartnerPlan` attaches a plan to a partner from a time (inherited down the tree unless a
   sub-IB has its own); `ParentLink` and `ReferralLink` keep the tree and the client's IB as
   they stood at any moment, so a deal is paid by the tree of its close time.
@@ -24,8 +25,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
-from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -135,30 +134,6 @@ class PlanVersion(models.Model):
         return f"{self.plan} v{self.number}"
 
 
-class Region(models.Model):
-    """A named set of countries a plan's rate can be narrowed to (EEA, LATAM, GCC ...), kept by
-    IB managers in admin. Its countries are fixed once a version that pays by it has paid a
-    line (`ib.plans.region_save`), so a closed period reproduces."""
-
-    code = models.CharField(
-        max_length=20,
-        unique=True,
-        validators=[RegexValidator(r"^[A-Z0-9_-]{2,20}$", "2-20 of A-Z, 0-9, _ and -.")],
-        help_text="A short name, e.g. EEA.",
-    )
-    name = models.CharField(max_length=100)
-    countries = ArrayField(
-        models.CharField(max_length=2), default=list, help_text="ISO 3166-1 alpha-2 codes."
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["code"]
-
-    def __str__(self):
-        return self.name
-
-
 class PlanRule(models.Model):
     class Kind(models.TextChoices):
         PER_LOT = "per_lot", "Amount per lot"
@@ -187,11 +162,11 @@ class PlanRule(models.Model):
         max_length=2, blank=True, help_text="Only clients resident here (ISO 3166-1), or empty."
     )
     region = models.ForeignKey(
-        Region,
+        "brokerage.Region",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
-        related_name="rules",
+        related_name="+",
         help_text="Only clients resident in this region, or empty (with no country).",
     )
     rate = models.DecimalField(

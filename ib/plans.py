@@ -7,7 +7,8 @@ Every write is audited in its transaction. The rules that make commissions indis
 - a version comes into force at `valid_from`, never before the newest deal its plan has paid;
 - a sub-IB's plan never pays more than its parent's for any symbol, account type and country
   (checked when set, scope by scope; the engine caps it anyway, deal by deal);
-- a region's countries are fixed once a version pricing by it has paid a line;
+- a region's countries are fixed once a version pricing by it has paid a line (the kernel's
+  `region.change_refusals` hook, `region_paid_refusal`);
 - the tree cannot have a cycle (checked under a lock that serialises moves); a move, like a
   client's re-attribution, takes effect from the moment given (now by default), and earlier
   deals stay paid by the tree they closed under.
@@ -18,12 +19,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.intl import is_country
+from brokerage.models import Region
 from brokerage.services import Actor, audit_record
 from clients.models import AccountType
 
@@ -38,7 +39,6 @@ from .models import (
     PlanVersion,
     Programme,
     ReferralLink,
-    Region,
 )
 from .permissions import actor_label, require_manager
 from .world import ANY, World, group_label, rate_lookup, scope_label
@@ -538,75 +538,12 @@ def sub_ib_rates_set(*, parent: Partner, sub: Partner, rates: dict, actor) -> Pa
     return link
 
 
-# --- Regions ---------------------------------------------------------------------------------
-
-
-def region_countries(raw) -> list[str]:
-    """A region's countries from a list or text ("DE, FR AT"), checked, sorted, once each."""
-    items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw or [])
-    countries, unknown = set(), []
-    for item in items:
-        code = str(item).strip().upper()
-        if is_country(code):
-            countries.add(code)
-        elif code:
-            unknown.append(code)
-    if unknown:
-        raise InvalidInput(
-            f"Not countries (two-letter ISO codes): {', '.join(unknown)}.",
-            fields={"countries": ["Unknown codes."]},
-        )
-    if not countries:
-        raise InvalidInput("A region has at least one country.", fields={"countries": ["Empty."]})
-    return sorted(countries)
-
-
-def region_change_check(region: Region | None, countries: list[str]) -> None:
+def region_paid_refusal(region, countries: list[str]) -> str | None:
     """A region's countries are fixed once a version pricing by it has paid a line (the lines
     it paid must reproduce): make another region and a new version instead."""
-    if region is None or region.pk is None:
-        return
-    before = Region.objects.filter(pk=region.pk).values_list("countries", flat=True).first()
-    if sorted(before or []) == countries:
-        return
     if PlanRule.objects.filter(region_id=region.pk, version__paid_lines=True).exists():
-        raise InvalidInput(
-            f"{region.name} prices plan versions that have paid lines: its countries cannot "
-            "change. Make a new region and a new plan version with it.",
-            fields={"countries": ["In use by paid versions."]},
+        return (
+            f"{region.name} prices IB plan versions that have paid commission lines: its "
+            "countries cannot change. Make a new region and a new plan version with it."
         )
-
-
-@transaction.atomic
-def region_save(
-    *, actor: Actor, code: str, name: str, countries, region: Region | None = None
-) -> Region:
-    """Make or change a region (ops admins in admin, or IB managers), audited."""
-    if not isinstance(actor, str) and not (
-        actor.has_perm("ib.change_region") or actor.has_perm("ib.manage_commissions")
-    ):
-        raise NotAllowed("Only ops admins and IB managers change regions.")
-    code = (code or "").strip().upper()
-    name = " ".join((name or "").split())
-    if not name:
-        raise InvalidInput("Give the region a name.", fields={"name": ["Required."]})
-    members = region_countries(countries)
-    region_change_check(region, members)
-    before = sorted(region.countries) if region is not None and region.pk else None
-    if region is None:
-        region = Region()
-    region.code, region.name, region.countries = code, name[:100], members
-    try:
-        region.full_clean()
-    except ValidationError as exc:
-        raise InvalidInput(
-            "The region cannot be saved: " + " ".join(exc.messages), fields=exc.message_dict
-        ) from None
-    region.save()
-    audit_record(
-        actor=actor,
-        action=audit_events.REGION_SAVED,
-        target=region,
-        evidence={"code": code, "countries": members, "before": before},
-    )
-    return region
+    return None

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from brokerage.intl import country_name
+from brokerage.models import Region
 from clients.instruments import symbol_group_choices
 from clients.models import AccountType
 from clients.selectors import symbol_groups
 
-from .models import ParentLink, PartnerPlan, PlanRule, PlanVersion, Region
+from .models import ParentLink, PartnerPlan, PlanRule, PlanVersion
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)

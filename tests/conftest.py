@@ -430,9 +430,9 @@ def module_transaction(django_db_blocker):
 # relies on them puts them back.
 SHIPPED_DEFAULTS = [
     ("brokerage.migrations.0010_country_rules_default", "forwards"),
-    ("brokerage.migrations.0012_leverage_limits_default", "forwards"),
+    ("brokerage.migrations.0012_leverage_limits_default", "limits_add"),
     ("brokerage.migrations.0013_leverage_limits_finer_classes", "forwards"),
-    ("ib.migrations.0021_rule_client_scope", "regions_add"),
+    ("brokerage.migrations.0014_regions", "regions_add"),
 ]
 
 

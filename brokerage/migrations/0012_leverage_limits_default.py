@@ -40,8 +40,6 @@ BASIS = {
 def forwards(apps, schema_editor):
     Region = apps.get_model("brokerage", "LeverageRegion")
     RegionHistory = apps.get_model("brokerage", "HistoricalLeverageRegion")
-    Limit = apps.get_model("brokerage", "LeverageLimit")
-    LimitHistory = apps.get_model("brokerage", "HistoricalLeverageLimit")
     now = timezone.now()
     for code, (name, countries) in REGIONS.items():
         region, created = Region.objects.get_or_create(
@@ -50,6 +48,14 @@ def forwards(apps, schema_editor):
         if created:
             fields = {f.attname: getattr(region, f.attname) for f in Region._meta.concrete_fields}
             RegionHistory.objects.create(**fields, history_date=now, history_type="+")
+    limits_add(apps, schema_editor)
+
+
+def limits_add(apps, schema_editor):
+    """The shipped limits that are missing (the regions they name are brokerage 0014's)."""
+    Limit = apps.get_model("brokerage", "LeverageLimit")
+    LimitHistory = apps.get_model("brokerage", "HistoricalLeverageLimit")
+    now = timezone.now()
     for jurisdiction, basis in BASIS.items():
         for instrument_class, cap in RETAIL.items():
             limit, created = Limit.objects.get_or_create(

@@ -2,7 +2,6 @@
 the engine paying by them (by the country the client had when the deal closed), sub-IB caps
 scope by scope, recompute and preview through the same lookup, the editor and regions."""
 
-import importlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -11,14 +10,15 @@ import pytest
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput
-from brokerage.models import AuditEvent
+from brokerage.models import AuditEvent, Region
+from brokerage.regions import region_save
 from clients.models import AccountType, Client, TradingAccount
 from ib.engine import commissions_recompute
-from ib.models import CommissionLine, PartnerPlan, Plan, PlanRule, PlanVersion, Region, UnpricedDeal
-from ib.plans import partner_plan_set, plan_create, plan_version_create, region_save
+from ib.models import CommissionLine, PartnerPlan, Plan, PlanRule, PlanVersion, UnpricedDeal
+from ib.plans import partner_plan_set, plan_create, plan_version_create
 from ib.preview import version_preview
 from ib.world import ClientScope, Timeline, World, rate_lookup
-from tests.conftest import login, make_staff
+from tests.conftest import login, make_staff, shipped_defaults
 from tests.ib.test_commissions import ACTOR, START, lines_of, pay_all, trade
 
 pytestmark = pytest.mark.django_db
@@ -28,13 +28,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def regions(db):
-    """The regions migration ib 0021 starts with (a transactional test elsewhere may have
-    flushed them)."""
-    shipped = importlib.import_module("ib.migrations.0021_rule_client_scope").REGIONS
-    for code, (name, countries) in shipped.items():
-        Region.objects.get_or_create(
-            code=code, defaults={"name": name, "countries": sorted(countries.split())}
-        )
+    """The regions an installation ships (a transactional test elsewhere may have flushed
+    them)."""
+    shipped_defaults()
 
 
 def lookup_world(rules):
@@ -345,26 +341,30 @@ def test_a_region_is_audited_and_fixed_once_a_version_pricing_by_it_has_paid(sco
     set_country(scoped["client"], "AT", timedelta(hours=3))
     trade(scoped["account"])
     pay_all()  # the top's v2 prices by the EEA and has paid
-    with pytest.raises(InvalidInput, match="cannot change"):
+    with pytest.raises(InvalidInput, match="prices IB plan versions that have paid") as refused:
         region_save(actor=ACTOR, region=eea, code="EEA", name=eea.name, countries="AT")
-    region_save(actor=ACTOR, region=eea, code="EEA", name="EEA", countries=eea.countries)
+    assert refused.value.fields == {"countries": [refused.value.message]}
+    assert sorted(Region.objects.get(code="EEA").countries) == sorted(eea.countries)
+    # its name may change, its countries staying as they were paid; its code never changes
+    region_save(actor=ACTOR, region=eea, code="XX", name="EEA", countries=eea.countries)
+    assert Region.objects.get(pk=eea.pk).code == "EEA"
 
 
 def test_ops_admins_keep_regions_in_admin_and_a_paid_one_cannot_change(client, scoped):
     login(client, make_staff("ops_admin"))
     eea = Region.objects.get(code="EEA")
-    page = client.get(f"/admin/ib/region/{eea.pk}/change/")
+    page = client.get(f"/admin/brokerage/region/{eea.pk}/change/")
     assert page.status_code == 200
     set_country(scoped["client"], "AT", timedelta(hours=3))
     trade(scoped["account"])
     pay_all()
     refused = client.post(
-        f"/admin/ib/region/{eea.pk}/change/",
+        f"/admin/brokerage/region/{eea.pk}/change/",
         {"code": "EEA", "name": eea.name, "countries": "AT, DE"},
     )
     assert refused.status_code == 200 and "cannot change" in refused.content.decode()
     made = client.post(
-        "/admin/ib/region/add/", {"code": "gcc2", "name": "Gulf", "countries": "AE SA"}
+        "/admin/brokerage/region/add/", {"code": "gcc2", "name": "Gulf", "countries": "AE SA"}
     )
     assert made.status_code == 302
     assert Region.objects.get(code="GCC2").countries == ["AE", "SA"]

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ib.models import Plan, PlanVersion, Region
+from brokerage.models import Region
+from ib.models import Plan, PlanVersion
 from ib.plans import plan_version_create
 from tests.conftest import make_staff
 from tests.ib.test_commissions import ACTOR, START, network  # noqa: F401
