@@ -39,6 +39,16 @@ class Cap:
     via: str = "residence"  # or "nationality" (settings.LEVERAGE_LIMITS_BY_NATIONALITY)
 
     @property
+    def allowed(self) -> bool:
+        """False for a limit of 0: the class is not allowed at all (FCA PS20/10: crypto for UK
+        retail clients)."""
+        return self.max_leverage > 0
+
+    @property
+    def label(self) -> str:
+        return f"1:{self.max_leverage}" if self.allowed else "Not allowed"
+
+    @property
     def title(self) -> str:
         """How a refusal names the limit: 'leverage limit 7 (United Kingdom, retail: FCA ...)'."""
         return (
@@ -111,8 +121,15 @@ def account_cap(*, country: str, category: str) -> Cap | None:
 
 
 def highest(caps: dict[str, Cap]) -> Cap | None:
-    """Of class caps, the highest: an account's ceiling."""
-    return max(caps.values(), key=lambda c: (c.max_leverage, -c.limit.pk), default=None)
+    """Of class caps, the highest: an account's ceiling (a class not allowed at all caps no
+    account's leverage: it keeps the client from the account types that trade it)."""
+    allowed = [c for c in caps.values() if c.allowed]
+    return max(allowed, key=lambda c: (c.max_leverage, -c.limit.pk), default=None)
+
+
+def not_allowed(caps: dict[str, Cap]) -> dict[str, Cap]:
+    """Of class caps, the classes not allowed at all."""
+    return {code: cap for code, cap in caps.items() if not cap.allowed}
 
 
 def leverage_limit_list(*, jurisdiction: str = "", category: str = ""):

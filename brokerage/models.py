@@ -512,7 +512,10 @@ class LeverageLimit(models.Model):
     jurisdiction = models.CharField(max_length=8, help_text="Country code (GB) or region (EEA)")
     category = models.CharField(max_length=24, choices=ClientCategory.choices)
     instrument_class = models.CharField(max_length=16)
-    max_leverage = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_leverage = models.PositiveIntegerField(
+        validators=[MinValueValidator(0)],
+        help_text="0: the class is not allowed at all (e.g. crypto for UK retail clients).",
+    )
     basis = models.CharField(
         "legal basis", max_length=300, help_text="Named in every refusal the limit causes."
     )
@@ -528,9 +531,10 @@ class LeverageLimit(models.Model):
                 name="leverage_limit_unique",
             ),
             models.CheckConstraint(
-                condition=models.Q(max_leverage__gte=1), name="leverage_limit_positive"
+                condition=models.Q(max_leverage__gte=0), name="leverage_limit_not_negative"
             ),
         ]
 
     def __str__(self):
-        return f"{self.jurisdiction} {self.category} {self.instrument_class} 1:{self.max_leverage}"
+        cap = f"1:{self.max_leverage}" if self.max_leverage else "not allowed"
+        return f"{self.jurisdiction} {self.category} {self.instrument_class} {cap}"

@@ -31,7 +31,14 @@ from django.utils import timezone
 
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.intl import country_name
-from brokerage.leverage_limits import Cap, CapBook, class_caps, highest
+from brokerage.leverage_limits import (
+    FINER_CLASSES,
+    Cap,
+    CapBook,
+    class_caps,
+    highest,
+    not_allowed,
+)
 from brokerage.models import ClientCategory
 from brokerage.services import Actor, audit_record
 
@@ -97,18 +104,49 @@ def leverages_allowed(client: Client, leverages) -> list[int]:
     return [x for x in leverages if cap is None or x <= cap.max_leverage]
 
 
+def leverage_who(client: Client, cap: Cap) -> str:
+    """Whom the cap is for, as a refusal says it: 'a retail client residing in United Kingdom'
+    (or 'of France nationality', where the nationality's cap applied)."""
+    category = client.get_category_display().lower()
+    if cap.via == "nationality":
+        return f"a {category} client of {country_name(client.nationality)} nationality"
+    return f"a {category} client residing in {cap.jurisdiction_name}"
+
+
 def leverage_refusal(client: Client, leverage: int) -> str | None:
     """Why `leverage` is above what the client may have, naming the limit; None if it is not."""
     cap = leverage_cap_of(client)
     if cap is None or leverage <= cap.max_leverage:
         return None
-    category = client.get_category_display().lower()
-    who = (
-        f"a {category} client of {country_name(client.nationality)} nationality"
-        if cap.via == "nationality"
-        else f"a {category} client residing in {cap.jurisdiction_name}"
-    )
+    who = leverage_who(client, cap)
     return f"1:{leverage} is above the 1:{cap.max_leverage} {who} may have, under {cap.title}."
+
+
+def account_type_refusal(client: Client, account_type) -> str | None:
+    """Why the client may not open an account of this type, naming the limit: it trades an
+    instrument class a limit does not allow them at all (FCA PS20/10: crypto for UK retail
+    clients); None if nothing keeps them from it."""
+    from .instruments import LEVERAGE_CLASS_LABELS
+
+    traded = set(account_type.instrument_classes or [])
+    if not traded:
+        return None
+    for code, cap in not_allowed(leverage_caps_of(client)).items():
+        if code in traded or FINER_CLASSES.get(code) in traded:
+            return (
+                f"{LEVERAGE_CLASS_LABELS.get(code, code)} is not allowed to "
+                f"{leverage_who(client, cap)}, under {cap.title}, and {account_type.name} "
+                "trades it. Choose another account type."
+            )
+    return None
+
+
+def account_type_check(client: Client, account_type) -> None:
+    refusal = account_type_refusal(client, account_type)
+    if refusal:
+        raise LeverageNotAllowed(
+            refusal, code="class_not_allowed", fields={"account_type": [refusal]}
+        )
 
 
 def leverage_check(client: Client, leverage: int) -> None:

@@ -221,6 +221,14 @@ class AccountType(models.Model):
     currency = models.CharField(max_length=3)
     leverages = models.JSONField(default=list, help_text="Leverages offered, e.g. [30, 100, 200].")
     default_leverage = models.PositiveIntegerField(default=100)
+    instrument_classes = models.JSONField(
+        default=list,
+        blank=True,
+        db_default=[],
+        help_text="The instrument classes its group trades where a leverage limit may not allow "
+        'one, e.g. ["crypto"]: a client that class is not allowed to cannot open it. Empty: '
+        "none declared.",
+    )
     min_kyc_level = models.PositiveSmallIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     order = models.PositiveSmallIntegerField(default=0)
@@ -240,6 +248,21 @@ class AccountType(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.server})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from .instruments import LEVERAGE_CLASS_LABELS
+
+        classes = self.instrument_classes
+        if not isinstance(classes, list) or any(c not in LEVERAGE_CLASS_LABELS for c in classes):
+            raise ValidationError(
+                {
+                    "instrument_classes": "A list of instrument classes: "
+                    + ", ".join(f'"{c}"' for c in LEVERAGE_CLASS_LABELS)
+                    + "."
+                }
+            )
 
 
 class TradingAccount(models.Model):

@@ -12,7 +12,13 @@ from brokerage.leverage_limits import highest
 from brokerage.views import add_domain_error, form_action, paginate
 
 from . import trading
-from .categories import leverage_cap_of, leverage_caps_of, leverages_allowed
+from .categories import (
+    account_type_refusal,
+    leverage_cap_of,
+    leverage_caps_of,
+    leverage_who,
+    leverages_allowed,
+)
 from .instruments import LEVERAGE_CLASSES
 from .models import AccountType, Deal, PlatformRestraint, TradingAccount
 from .permissions import client_required
@@ -27,17 +33,17 @@ class OpenAccountForm(forms.Form):
     def __init__(self, *args, client, **kwargs):
         super().__init__(*args, **kwargs)
         queryset = trading.account_types_for(client)
-        types = list(queryset)
-        self.fields["account_type"].queryset = queryset
+        # Not the types trading a class a limit does not allow the client (crypto, UK retail).
+        types = [t for t in queryset if account_type_refusal(client, t) is None]
+        self.fields["account_type"].queryset = queryset.filter(pk__in=[t.pk for t in types])
         # Only what the client's leverage limit allows is offered (`clients.categories`).
         levels = leverages_allowed(client, sorted({lev for t in types for lev in t.leverages}))
         self.fields["leverage"].choices = [(lev, f"1:{lev}") for lev in levels]
         cap = leverage_cap_of(client)
         if cap is not None:
-            self.fields["leverage"].help_text = (
-                f"Up to 1:{cap.max_leverage} for a {client.get_category_display().lower()} "
-                f"client residing in {cap.jurisdiction_name}."
-            )
+            self.fields[
+                "leverage"
+            ].help_text = f"Up to 1:{cap.max_leverage} for {leverage_who(client, cap)}."
         default = types[0].default_leverage if types else None
         if default and levels and not self.is_bound:
             self.initial["leverage"] = max((x for x in levels if x <= default), default=levels[0])

@@ -70,8 +70,10 @@ def leverage_limit_set(
         errors["category"] = ["Choose a category."]
     if instrument_class not in LEVERAGE_CLASS_LABELS:
         errors["instrument_class"] = ["Choose an instrument class."]
-    if not isinstance(max_leverage, int) or not 1 <= max_leverage <= MAX_LEVERAGE:
-        errors["max_leverage"] = [f"A whole number from 1 to {MAX_LEVERAGE}."]
+    if not isinstance(max_leverage, int) or not 0 <= max_leverage <= MAX_LEVERAGE:
+        errors["max_leverage"] = [
+            f"A whole number from 1 to {MAX_LEVERAGE}, or 0 where the class is not allowed."
+        ]
     if not basis:
         errors["basis"] = ["Name the legal basis: every refusal the limit causes quotes it."]
     elif len(basis) > 300:

@@ -29,7 +29,10 @@ class LimitForm(forms.Form):
     category = forms.ChoiceField(choices=ClientCategory.choices)
     instrument_class = forms.ChoiceField(choices=LEVERAGE_CLASSES, label="Instrument class")
     max_leverage = forms.IntegerField(
-        min_value=1, max_value=1000, label="Highest leverage (1:x)", help_text="e.g. 30 for 1:30"
+        min_value=0,
+        max_value=1000,
+        label="Highest leverage (1:x)",
+        help_text="e.g. 30 for 1:30; 0 where the class is not allowed at all.",
     )
     basis = forms.CharField(max_length=300, label="Legal basis")
 

@@ -65,7 +65,11 @@ ACCOUNT_TYPES = [
         {"EURUSD": 10, "GBPUSD": 12, "XAUUSD": 25},
     ),
     ("Pro USD", "real\\pro-usd", "USD", [100, 200, 500], 200, 1, AccountType.Book.A_BOOK, {}),
+    ("Crypto USD", "real\\pro-usd", "USD", [2, 5, 10], 2, 1, AccountType.Book.A_BOOK, {}),
 ]
+# The classes an account type trades that a leverage limit may not allow a client: the crypto
+# account is not offered to UK retail clients (FCA PS20/10, docs/leverage-limits.md).
+TRADES = {"Crypto USD": ["crypto"]}
 # Real-world contract specifications of the instruments the demo's server quotes (the MT5
 # sandbox's symbols: EURUSD, GBPUSD, USDJPY, XAUUSD.m, US30.cash, BTCUSD.pro) and of the other
 # common ones: symbol, contract size (units per lot), digits, quote currency.
@@ -160,6 +164,7 @@ def demo_server() -> TradingServer:
                 "default_leverage": default,
                 "min_kyc_level": level,
                 "order": order,
+                "instrument_classes": TRADES.get(name, []),
             },
         )
         if not account_type.book:  # its commission terms, set once: an admin's edits stay

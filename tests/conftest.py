@@ -433,6 +433,7 @@ SHIPPED_DEFAULTS = [
     ("brokerage.migrations.0012_leverage_limits_default", "limits_add"),
     ("brokerage.migrations.0013_leverage_limits_finer_classes", "forwards"),
     ("brokerage.migrations.0014_regions", "regions_add"),
+    ("brokerage.migrations.0015_leverage_limit_not_allowed", "forwards"),
 ]
 
 

@@ -36,8 +36,10 @@ from clients import audit_events
 
 from ..categories import (
     LeverageNotAllowed,
+    account_type_check,
     leverage_cap_of,
     leverage_check,
+    leverage_who,
     leverages_allowed,
 )
 from ..locks import lock_client
@@ -160,15 +162,17 @@ def trading_account_open(
 
 
 def _leverage_offered(client: Client, account_type: AccountType, leverage: int) -> None:
-    """The account type offers `leverage` and the client's leverage limit allows it."""
+    """The account type offers `leverage` and the client's leverage limit allows it, and no
+    limit keeps the client from a class the type trades."""
+    account_type_check(client, account_type)
     allowed = leverages_allowed(client, account_type.leverages)
     if account_type.leverages and not allowed:
         # Each leverage it offers is above the client's limit: name the limit, not the choices.
         cap = leverage_cap_of(client)
         message = (
-            f"{account_type.name} offers no leverage within the 1:{cap.max_leverage} a "
-            f"{client.get_category_display().lower()} client residing in "
-            f"{cap.jurisdiction_name} may have, under {cap.title}. Choose another account type."
+            f"{account_type.name} offers no leverage within the 1:{cap.max_leverage} "
+            f"{leverage_who(client, cap)} may have, under {cap.title}. Choose another account "
+            "type."
         )
         raise LeverageNotAllowed(message, fields={"account_type": [message]})
     if leverage not in account_type.leverages:

@@ -95,8 +95,9 @@ def test_the_defaults_cap_uk_eea_and_au_retail_clients_by_class():
         "indices": 10,
         "energies": 10,
         "stocks": 5,
-        "crypto": 2,
+        "crypto": 0,  # not allowed (FCA PS20/10); 1:2 in the EEA and Australia
     }
+    assert class_caps(country="DE", category="retail")["crypto"].max_leverage == 2
     assert caps["fx_major"].jurisdiction_name == "United Kingdom"
     assert "FCA" in caps["fx_major"].limit.basis
     assert account_cap(country="DE", category="retail").max_leverage == 30  # the EEA's
@@ -290,3 +291,48 @@ def test_a_leverage_change_rates_the_client_again_at_once(
     assert assessment is not None and assessment.cause == "leverage changed"
     product = next(f for f in assessment.factors if f["code"] == "product")
     assert "1:500" in product["explanation"]
+
+
+@pytest.fixture
+def crypto(high):
+    """An account type on a group whose symbols are crypto."""
+    high.pk, high.name, high.leverages, high.default_leverage = None, "Crypto USD", [2, 5, 10], 2
+    high.instrument_classes = ["crypto"]
+    high.save()
+    return high
+
+
+def test_crypto_is_not_allowed_to_uk_retail_clients_naming_the_rule(mt5_server, crypto):
+    caps = class_caps(country="GB", category="retail")
+    assert caps["crypto"].max_leverage == 0 and caps["crypto"].label == "Not allowed"
+    assert "PS20/10" in caps["crypto"].limit.basis
+    assert account_cap(country="GB", category="retail").max_leverage == 30  # FX majors still
+    trader = uk_client()
+    assert crypto not in OpenAccountForm(client=trader).fields["account_type"].queryset
+    with pytest.raises(LeverageNotAllowed) as refused:
+        trading_account_open(client=trader, account_type=crypto, leverage=2, actor="test")
+    assert refused.value.code == "class_not_allowed"
+    message = refused.value.message
+    assert message.startswith("Crypto is not allowed to a retail client residing in United")
+    assert "FCA PS20/10" in message and "Crypto USD trades it" in message
+    assert not trader.trading_accounts.exists()
+    # An EEA retail client may trade crypto at 1:2; a UK professional client is not barred.
+    german = make_client_user("de@test.example").client
+    german.country = "DE"
+    german.save()
+    assert crypto in OpenAccountForm(client=german).fields["account_type"].queryset
+    account, _ = trading_account_open(client=german, account_type=crypto, leverage=2, actor="t")
+    assert account.leverage == 2
+    client_category_set(
+        client=trader, category="professional", actor=make_staff("compliance_officer"), reason="x"
+    )
+    trading_account_open(client=trader, account_type=crypto, leverage=10, actor="t")
+
+
+def test_the_classes_an_account_type_trades_are_checked():
+    from django.core.exceptions import ValidationError
+
+    account_type = AccountType(instrument_classes=["crypto", "bonds"])
+    with pytest.raises(ValidationError, match="instrument classes"):
+        account_type.clean()
+    AccountType(instrument_classes=["crypto", "gold"]).clean()

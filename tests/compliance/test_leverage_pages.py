@@ -233,3 +233,32 @@ def test_evidence_longer_than_is_kept_is_refused_not_cut(client):
     assert cut.value.fields == {"reason": ["At most 500 characters."]}
     request.refresh_from_db()
     assert request.status == "pending" and request.client.category == "retail"
+
+
+def test_an_officer_sets_a_class_not_allowed_and_the_page_says_so(client):
+    officer = make_staff("compliance_officer")
+    login(client, officer)
+    done = client.post(
+        "/backoffice/compliance/leverage/",
+        {
+            "jurisdiction": "AU",
+            "category": "retail",
+            "instrument_class": "crypto",
+            "max_leverage": "0",
+            "basis": "ASIC: crypto not offered to retail (house policy)",
+        },
+    )
+    assert done.status_code == 302
+    page = client.get("/backoffice/compliance/leverage/").content.decode()
+    assert "Not allowed" in page and ">1:0<" not in page
+    refused = client.post(
+        "/backoffice/compliance/leverage/",
+        {
+            "jurisdiction": "AU",
+            "category": "retail",
+            "instrument_class": "crypto",
+            "max_leverage": "-1",
+            "basis": "x",
+        },
+    )
+    assert refused.status_code == 400
