@@ -18,6 +18,14 @@ for item in [
         "Admin",
     ),
     NavItem(
+        "Regions",
+        "backoffice:regions",
+        "globe-europe-africa",
+        "brokerage.manage_regions",
+        790,
+        "Admin",
+    ),
+    NavItem(
         "System",
         "backoffice:system",
         "hdd-network",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_regions
 
 app_name = "backoffice"
 
@@ -10,4 +10,6 @@ urlpatterns = [
     path("audit/<id:pk>/", views.audit_event_detail, name="audit_event"),
     path("team/", views.team, name="team"),
     path("system/", views.system_status, name="system"),
+    path("regions/", views_regions.regions, name="regions"),
+    path("regions/<id:pk>/", views_regions.region, name="region"),
 ]

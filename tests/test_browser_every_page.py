@@ -112,6 +112,8 @@ MAIN_PAGES = [
     ("backoffice-compliance-review", "compliance:review", "compliance_officer"),
     ("backoffice-compliance-country-risk", "compliance:country_risks", "compliance_officer"),
     ("backoffice-compliance-access-log", "compliance:access_log", "compliance_officer"),
+    ("backoffice-regions", "backoffice:regions", "ib_manager"),
+    ("backoffice-region", "backoffice:region", "compliance_officer"),
 ]
 
 
@@ -147,6 +149,7 @@ def demo_kwargs() -> dict[str, dict]:
         "leads:detail": ("lead_id", _first("leads.Lead", assigned_to__isnull=False)),
         "leads:import": ("import_id", _first("leads.LeadImport")),
         "backoffice:audit_event": ("pk", _first("brokerage.AuditEvent")),
+        "backoffice:region": ("pk", _first("brokerage.Region", code="EEA")),
         "ib:partner": ("partner_id", _first("ib.Partner", referral_code="DEMOIB")),
         # the demo partner's direct sub-IB
         "partners:sub_rates": ("partner_id", _first("ib.Partner", referral_code="DEMOSUB")),

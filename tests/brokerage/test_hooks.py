@@ -85,6 +85,7 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
         return {item.url_name for item in live[hook]}
 
     backoffice = {"backoffice:home", "clients:list", "leads:inbox", "kyc_review:queue"}
+    backoffice |= {"backoffice:regions"}
     assert backoffice | {"finance:withdrawals"} <= url_names(hooks.NAV_BACKOFFICE)
     assert {"portal:home", "kyc:wizard", "wallet:home"} <= url_names(hooks.NAV_PORTAL)
     assert url_names(hooks.NAV_PARTNERS) == {

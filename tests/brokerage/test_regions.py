@@ -176,3 +176,65 @@ def test_the_migration_makes_one_table_keeping_what_paid_lines_priced():
 
     with pytest.raises(DatabaseError, match="cannot change"), transaction.atomic():
         Rule.objects.filter(pk=rules["gcc"]).update(rate=6)
+
+
+# --- The regions page ----------------------------------------------------------------------
+
+
+def test_the_regions_page_lists_countries_by_name_in_a_fixed_number_of_queries(
+    shipped, client, django_assert_max_num_queries
+):
+    from tests.conftest import login
+
+    login(client, make_staff("ib_manager"))
+    with django_assert_max_num_queries(12):
+        page = client.get("/backoffice/regions/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "European Economic Area" in body and "Germany" in body and "United Arab Emirates" in body
+    assert ", DE," not in body  # names, never raw codes
+    for n in range(8):
+        region_save(actor="system:test", code=f"R{n}", name=f"Region {n}", countries="FR IT")
+    with django_assert_max_num_queries(12):
+        assert client.get("/backoffice/regions/").status_code == 200
+
+
+def test_an_officer_makes_and_changes_a_region_and_reads_its_history(shipped, client):
+    from tests.conftest import login
+
+    login(client, make_staff("compliance_officer"))
+    refused = client.post(
+        "/backoffice/regions/", {"code": "eea", "name": "Again", "countries": ["DE"]}
+    )
+    assert (
+        refused.status_code == 400 and "There is already a region EEA." in refused.content.decode()
+    )
+    made = client.post(
+        "/backoffice/regions/", {"code": "dach", "name": "DACH", "countries": ["DE", "AT"]}
+    )
+    assert made.status_code == 302
+    dach = Region.objects.get(code="DACH")
+    assert dach.countries == ["AT", "DE"]
+    page = client.get(f"/backoffice/regions/{dach.pk}/").content.decode()
+    assert 'value="DE" selected' in page and "Germany (DE)" in page
+    bad = client.post(f"/backoffice/regions/{dach.pk}/", {"name": "DACH", "countries": ["ZZ"]})
+    assert bad.status_code == 400 and Region.objects.get(pk=dach.pk).countries == ["AT", "DE"]
+    changed = client.post(
+        f"/backoffice/regions/{dach.pk}/", {"name": "DACH", "countries": ["DE", "AT", "CH"]}
+    )
+    assert changed.status_code == 302
+    history = client.get(f"/backoffice/regions/{dach.pk}/").content.decode()
+    assert "Added</span> Switzerland" in history
+    assert "Added</span> Austria, Germany" in history
+
+
+def test_roles_without_the_regions_permission_are_refused(shipped, client):
+    from tests.conftest import login
+
+    eea = Region.objects.get(code="EEA")
+    for role in ("sales_agent", "finance_officer", "ops_admin"):
+        login(client, make_staff(role))
+        assert client.get("/backoffice/regions/").status_code == 403
+        posted = client.post(f"/backoffice/regions/{eea.pk}/", {"name": "X", "countries": ["DE"]})
+        assert posted.status_code == 403
+    assert len(Region.objects.get(pk=eea.pk).countries) == 30

@@ -370,6 +370,26 @@ def test_ops_admins_keep_regions_in_admin_and_a_paid_one_cannot_change(client, s
     assert Region.objects.get(code="GCC2").countries == ["AE", "SA"]
 
 
+@pytest.mark.parametrize("role", ["ib_manager", "compliance_officer"])
+def test_the_regions_page_refuses_to_change_a_paid_region_with_the_reason(client, scoped, role):
+    login(client, make_staff(role))
+    eea = Region.objects.get(code="EEA")
+    set_country(scoped["client"], "AT", timedelta(hours=3))
+    trade(scoped["account"])
+    pay_all()
+    refused = client.post(
+        f"/backoffice/regions/{eea.pk}/", {"name": eea.name, "countries": ["AT", "DE"]}
+    )
+    body = refused.content.decode()
+    assert refused.status_code == 400
+    assert "prices IB plan versions that have paid commission lines" in body
+    assert len(Region.objects.get(pk=eea.pk).countries) == 30
+    renamed = client.post(
+        f"/backoffice/regions/{eea.pk}/", {"name": "EEA (ESMA)", "countries": eea.countries}
+    )
+    assert renamed.status_code == 302 and Region.objects.get(pk=eea.pk).name == "EEA (ESMA)"
+
+
 def test_a_timeline_lookup_is_unchanged():  # the World keeps its old positional shape
     world = World({}, {1: Timeline([T0], [5])}, {}, {}, {}, {}, [T0])
     assert world.version_of([1], 0, T0) is None and world.scoped == set()
