@@ -16,3 +16,14 @@ from .models import Client
 def lock_client(client: Client | int) -> Client:
     """Lock the client's row FOR UPDATE and return it fresh (its standing as committed now)."""
     return Client.objects.select_for_update(of=("self",)).get(pk=getattr(client, "pk", client))
+
+
+def lock_clients(client_ids) -> list[Client]:
+    """Lock many clients' rows FOR UPDATE, in primary-key order (so two sweeps never deadlock),
+    and return them fresh, with their users (read, not locked: what names them)."""
+    return list(
+        Client.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(pk__in=list(client_ids))
+        .order_by("pk")
+    )

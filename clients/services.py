@@ -455,24 +455,41 @@ def client_risk_rating_set(
     """Store compliance's risk rating on the client (compliance computes it). High risk puts
     the client under enhanced due diligence; a lower rating lifts it. Audited when the rating
     or the due diligence changes (a new score within the same rating is only stored)."""
-    if rating not in ("low", "medium", "high"):
-        raise InvalidInput(f"Unknown risk rating {rating!r}.")
-    from django.utils import timezone
+    pk = getattr(client, "pk", client)
+    client_risk_ratings_set(ratings={pk: (rating, score, evidence)}, actor=actor, reason=reason)
+    return Client.objects.get(pk=pk)
 
-    client = lock_client(client)
-    before = (client.risk_rating, client.enhanced_due_diligence)
-    client.risk_rating, client.risk_score = rating, score
-    client.risk_rated_at = timezone.now()
-    client.enhanced_due_diligence = rating == "high"
-    client.save(
-        update_fields=["risk_rating", "risk_score", "risk_rated_at", "enhanced_due_diligence"]
-    )
-    if before != (client.risk_rating, client.enhanced_due_diligence):
-        audit_record(
-            actor=actor,
-            action=audit_events.CLIENT_RISK_RATED,
-            target=client,
-            reason=reason,
-            evidence={"from": before[0], "to": rating, "score": score, **evidence},
-        )
-    return client
+
+RISK_FIELDS = ["risk_rating", "risk_score", "risk_rated_at", "enhanced_due_diligence"]
+
+
+@transaction.atomic
+def client_risk_ratings_set(
+    *, ratings: dict[int, tuple[str, int, dict]], actor: Actor, reason: str
+) -> int:
+    """`client_risk_rating_set` for many clients at once ({client id: (rating, score,
+    evidence)}), set-based: the rows locked in primary-key order, written with their history
+    in batches, one audit event per client whose rating or due diligence changed. Returns how
+    many changed so."""
+    from django.utils import timezone
+    from simple_history.utils import bulk_update_with_history
+
+    from brokerage.services import audit_record_many
+
+    from .locks import lock_clients
+
+    unknown = {r for r, _, _ in ratings.values()} - {"low", "medium", "high"}
+    if unknown:
+        raise InvalidInput(f"Unknown risk rating {sorted(unknown)[0]!r}.")
+    clients, now, changed = lock_clients(ratings), timezone.now(), []
+    for client in clients:
+        rating, score, evidence = ratings[client.pk]
+        before = (client.risk_rating, client.enhanced_due_diligence)
+        client.risk_rating, client.risk_score, client.risk_rated_at = rating, score, now
+        client.enhanced_due_diligence = rating == "high"
+        if before != (rating, client.enhanced_due_diligence):
+            changed.append(
+                (client, reason, {"from": before[0], "to": rating, "score": score, **evidence})
+            )
+    bulk_update_with_history(clients, Client, RISK_FIELDS, batch_size=500, default_date=now)
+    return audit_record_many(actor=actor, action=audit_events.CLIENT_RISK_RATED, entries=changed)

@@ -5,7 +5,7 @@
   `client.risk_factor_changed` and `risk_assess_task`); `risk_sweep` rates the whole book at
   night, set-based, in batches. Both store a new `RiskAssessment` only when the score or a
   factor changed (the history is the changes, each with every factor), and the rating on the
-  client through `clients.services.client_risk_rating_set` (audited when it changes; high risk
+  client through `clients.services.client_risk_ratings_set` (audited when it changes; high risk
   puts the client under enhanced due diligence).
 - Each rated client has one open `PeriodicReview`, due by their rating (settings
   `RISK_REVIEW_MONTHS_HIGH`/`_MEDIUM`/`_LOW`); a higher rating brings the due date forward,
@@ -26,9 +26,9 @@ from django.utils import timezone
 from brokerage.errors import InvalidInput
 from brokerage.intl import is_country
 from brokerage.services import Actor, audit_record
-from clients.locks import lock_client
+from clients.locks import lock_client, lock_clients
 from clients.models import Client
-from clients.services import client_risk_rating_set
+from clients.services import client_risk_ratings_set
 
 from . import audit_events
 from .models import CountryRisk, PeriodicReview, ReviewOutcome, RiskAssessment, RiskLevel
@@ -67,59 +67,87 @@ def _latest(client_ids) -> dict[int, RiskAssessment]:
     return {a.client_id: a for a in rows}
 
 
-def _store(client_id: int, factors, cause: str, actor: Actor, latest) -> RiskAssessment | None:
-    """The assessment, when anything changed since `latest`, and the client's rating."""
+def _unchanged(before: RiskAssessment | None, factors: list, rating_now: str) -> bool:
+    """The client's latest assessment has these factors and their rating is what they give."""
     rows = [f.as_dict() for f in factors]
-    score = sum(f.points for f in factors)
-    rating = rating_for(score)
-    client = lock_client(client_id)
-    if latest is not None and latest.factors == rows and client.risk_rating == rating:
-        return None
-    label = actor if isinstance(actor, str) else actor.email
-    assessment = RiskAssessment.objects.create(
-        client_id=client_id,
-        score=score,
-        rating=rating,
-        factors=rows,
-        cause=cause[:120],
-        actor_label=label[:120],
-    )
-    client_risk_rating_set(
-        client=client,
-        rating=rating,
-        score=score,
+    rating = rating_for(sum(f.points for f in factors))
+    return before is not None and before.factors == rows and rating_now == rating
+
+
+def _store(factors: dict[int, list], cause: str, actor: Actor, latest=None) -> list:
+    """Store a new assessment for each client of `factors` ({client id: factors}) whose factors
+    or rating changed since their latest, with their rating and periodic review, set-based:
+    the clients locked in primary-key order, a few statements whatever their number."""
+    latest = _latest(list(factors)) if latest is None else latest
+    label = (actor if isinstance(actor, str) else actor.email)[:120]
+    assessments = []
+    for client in lock_clients(factors):
+        found = factors[client.pk]
+        if _unchanged(latest.get(client.pk), found, client.risk_rating):
+            continue
+        score = sum(f.points for f in found)
+        assessments.append(
+            RiskAssessment(
+                client_id=client.pk,
+                score=score,
+                rating=rating_for(score),
+                factors=[f.as_dict() for f in found],
+                cause=cause[:120],
+                actor_label=label,
+            )
+        )
+    if not assessments:
+        return []
+    RiskAssessment.objects.bulk_create(assessments)
+    client_risk_ratings_set(
+        ratings={
+            a.client_id: (
+                a.rating,
+                a.score,
+                {
+                    "assessment": a.pk,
+                    "factors": {f["code"]: f["points"] for f in a.factors if f["points"]},
+                },
+            )
+            for a in assessments
+        },
         actor=actor,
         reason=cause,
-        evidence={
-            "assessment": assessment.pk,
-            "factors": {f.code: f.points for f in factors if f.points},
-        },
     )
-    _schedule_review(client_id, rating)
-    return assessment
+    _schedule_reviews({a.client_id: a.rating for a in assessments})
+    return assessments
 
 
-def _schedule_review(client_id: int, rating: str) -> None:
-    due = review_due(rating)
-    review = PeriodicReview.objects.filter(client_id=client_id, status="open").first()
-    if review is None:
-        PeriodicReview.objects.create(client_id=client_id, rating=rating, due_on=due)
-    elif SEVERITY[rating] > SEVERITY[review.rating]:
-        review.rating, review.due_on = rating, min(review.due_on, due)
-        review.save(update_fields=["rating", "due_on"])
+def _schedule_reviews(ratings: dict[int, str]) -> None:
+    """Each client's open review: opened, due by their rating, when they have none; brought
+    forward (never back) when their rating rose above the one it follows."""
+    open_reviews = PeriodicReview.objects.filter(client_id__in=list(ratings), status="open")
+    held = {r.client_id: r for r in open_reviews}
+    raised = []
+    for client_id, rating in ratings.items():
+        review = held.get(client_id)
+        if review is not None and SEVERITY[rating] > SEVERITY[review.rating]:
+            review.rating, review.due_on = rating, min(review.due_on, review_due(rating))
+            raised.append(review)
+    PeriodicReview.objects.bulk_update(raised, ["rating", "due_on"])
+    PeriodicReview.objects.bulk_create(
+        PeriodicReview(client_id=client_id, rating=rating, due_on=review_due(rating))
+        for client_id, rating in ratings.items()
+        if client_id not in held
+    )
 
 
 @transaction.atomic
 def risk_assess(*, client_id: int, cause: str, actor: Actor = RATING_ACTOR):
     """Rate the client now. Returns the new assessment, or None when nothing changed."""
-    factors = risk_factors([client_id])[client_id]
-    return _store(client_id, factors, cause, actor, _latest([client_id]).get(client_id))
+    stored = _store(risk_factors([client_id]), cause, actor)
+    return stored[0] if stored else None
 
 
 def risk_rate_many(client_ids: list[int], *, cause: str, actor: Actor = RATING_ACTOR) -> int:
     """Rate `client_ids` set-based, in batches of their own transactions: the factors of a
-    batch in a few queries, then only the clients whose factors changed are written. Returns
-    how many assessments were stored."""
+    batch in a few queries, then only the clients whose factors or rating changed are written,
+    together (`_store`). Returns how many assessments were stored."""
     stored = 0
     for start in range(0, len(client_ids), SWEEP_BATCH):
         batch = client_ids[start : start + SWEEP_BATCH]
@@ -127,14 +155,13 @@ def risk_rate_many(client_ids: list[int], *, cause: str, actor: Actor = RATING_A
             factors = risk_factors(batch)
             latest = _latest(batch)
             ratings = dict(Client.objects.filter(pk__in=batch).values_list("pk", "risk_rating"))
-            for client_id in batch:
-                rows = [f.as_dict() for f in factors[client_id]]
-                before = latest.get(client_id)
-                rating = rating_for(sum(f.points for f in factors[client_id]))
-                if before is not None and before.factors == rows and ratings[client_id] == rating:
-                    continue
-                if _store(client_id, factors[client_id], cause, actor, before) is not None:
-                    stored += 1
+            changed = {
+                client_id: found
+                for client_id, found in factors.items()
+                if not _unchanged(latest.get(client_id), found, ratings[client_id])
+            }
+            if changed:  # checked again under the clients' locks
+                stored += len(_store(changed, cause, actor, latest))
     return stored
 
 

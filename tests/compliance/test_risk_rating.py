@@ -5,7 +5,9 @@ fall due by rating in a queue only compliance officers see."""
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
@@ -17,6 +19,7 @@ from compliance.rating import (
     country_risk_set,
     review_complete,
     risk_assess,
+    risk_rate_many,
     risk_sweep,
 )
 from compliance.risk import rating_for
@@ -190,6 +193,29 @@ def test_the_nightly_sweep_rates_only_what_changed(django_assert_max_num_queries
     Client.objects.filter(pk=clients[0].pk).update(country="VN")
     CountryRisk.objects.create(country="VN", level="medium")
     assert risk_sweep() == 1
+
+
+def test_the_sweep_writes_a_batch_in_as_many_queries_for_thirty_clients_as_for_three():
+    """Set-based: a night that rates the whole book (the first, or after a rate changed)
+    writes each batch's assessments, ratings with their history, audit events and reviews in
+    a fixed number of statements, not a dozen a client."""
+
+    def sweep_queries(emails) -> int:
+        ids = [make_client_user(email).client.pk for email in emails]
+        Client.objects.filter(pk__in=ids).update(country="VN")
+        with CaptureQueriesContext(connection) as ctx:
+            assert risk_rate_many(ids, cause="nightly rating") == len(ids)
+        return len(ctx)
+
+    CountryRisk.objects.create(country="VN", level="high")
+    three = sweep_queries([f"a{n}@test.example" for n in range(3)])
+    thirty = sweep_queries([f"b{n}@test.example" for n in range(30)])
+    assert thirty == three
+    assert Client.objects.filter(risk_rating="high", enhanced_due_diligence=True).count() == 33
+    assert AuditEvent.objects.filter(action="client.risk_rated", evidence__to="high").count() == 33
+    assert PeriodicReview.objects.filter(status="open", rating="high").count() == 33
+    rated = Client.objects.get(user__email="b7@test.example")
+    assert rated.history.first().risk_rating == "high"  # the change is in the client's history
 
 
 def test_review_due_dates_follow_the_rating_and_a_higher_rating_brings_it_forward():
