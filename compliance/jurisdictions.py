@@ -23,6 +23,7 @@ from brokerage.services import Actor, audit_record, audit_record_many
 from clients.models import Client
 from clients.notify import client_notify
 from clients.trading.reach import platform_reach_request
+from leads.held import leads_held_release
 
 from . import audit_events as audit_events_c
 from .models import RuleApplication
@@ -194,11 +195,14 @@ def country_rule_end(
 
 def _applied_after(rule: CountryRule) -> None:
     """Where a rule starts or ends now, the clients it reaches are restricted or lifted at
-    once (`jurisdiction_apply`), in this transaction; a later start or end is the beat's."""
+    once (`jurisdiction_apply`), and the leads a blocked rule held are released to routing
+    (`leads_held_release`), in this transaction; a later start or end is the beat's."""
     now = timezone.now()
     takes_effect = rule.effective_from <= now or (rule.effective_to or now) < now
     if rule.kind in RESTRICTING and takes_effect:
         jurisdiction_apply(rule_ids=[rule.pk], at=now)
+    if rule.kind == CountryRule.Kind.BLOCKED and rule.effective_to and rule.effective_to <= now:
+        leads_held_release(rule_ids=[rule.pk], at=now)  # the leads it held go to sales
 
 
 # --- What the rules impose on existing clients ---------------------------------------------

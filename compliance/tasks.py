@@ -25,10 +25,13 @@ def never_screened_sweep_task() -> int:
 @shared_task(acks_late=True, time_limit=300, soft_time_limit=290)
 def jurisdiction_apply_task() -> dict:
     """Rules whose start or end time has come (and clients who moved into or out of a rule's
-    reach): restricted or lifted, set-based."""
+    reach): restricted or lifted, set-based; the leads a blocked rule that ended held are
+    released to routing."""
+    from leads.held import leads_held_release
+
     from .jurisdictions import jurisdiction_apply
 
-    return jurisdiction_apply()
+    return {**jurisdiction_apply(), "leads_released": leads_held_release()}
 
 
 def screen_registered(client_id: int) -> None:

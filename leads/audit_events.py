@@ -12,6 +12,9 @@ LEAD_QUEUED = event("lead.queued", "Lead queued")
 LEAD_HELD_BY_JURISDICTION = event(
     "lead.held_by_jurisdiction", "Lead kept from sales: a blocked country"
 )
+LEAD_RELEASED_BY_JURISDICTION = event(
+    "lead.released_by_jurisdiction", "Lead released to sales: the country rule ended"
+)
 LEAD_REASSIGNED = event("lead.reassigned", "Lead reassigned")
 LEAD_STATUS_CHANGED = event("lead.status_changed", "Lead status changed")
 LEAD_UNROUTED = event("lead.unrouted", "Lead unrouted")
