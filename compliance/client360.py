@@ -66,8 +66,12 @@ def compliance_360(client, user) -> Contribution:
 
 def jurisdiction_360(client, user) -> Contribution:
     """The jurisdiction rules that apply to the client now (by residence and nationality) and
-    what the restricting ones imposed, with when; for every staff member who sees the client
-    (a country rule is policy, not a matter kept from sales). Two queries."""
+    what the restricting ones imposed, with when; for compliance officers only, as the rest of
+    compliance's 360 (the rules themselves are public policy, but which were applied to a
+    client and when is compliance's record). Other staff read what stops the client in its
+    standing, whose reasons name the rule. Two queries."""
+    if not user.has_perm(PERM):
+        return Contribution()
     summary = client_rules_summary(client)
     applied = summary["applied"]
     return Contribution(
@@ -76,10 +80,7 @@ def jurisdiction_360(client, user) -> Contribution:
                 "jurisdictions",
                 "Jurisdiction rules",
                 "compliance/_360_jurisdictions.html",
-                {
-                    **summary,
-                    "manage": user.has_perm(PERM),
-                },
+                {**summary, "manage": True},
                 order=25,
                 column="side",
                 icon="globe2",

@@ -144,8 +144,13 @@ def test_a_restricted_client_sees_why_on_portal_pages_and_staff_on_the_360(clien
             continue
         text = page.content.decode()
         assert "data-jurisdiction-banner" in text and f"jurisdiction rule {rule.pk}" in text
-    login(client, make_staff("ops_admin"))
+    login(client, make_staff("compliance_officer", email="co2@test.example"))
     page = client.get(f"/backoffice/clients/{user.client.pk}/")
     text = page.content.decode()
     assert page.status_code == 200 and "data-jurisdictions-360" in text
     assert f"Rule {rule.pk}: FCA notice" in text and "withdraw only" in text
+    # staff who see the client but are not compliance officers: not the section
+    for role in ("ops_admin", "finance_officer"):
+        login(client, make_staff(role, email=f"{role}@test.example"))
+        page = client.get(f"/backoffice/clients/{user.client.pk}/")
+        assert page.status_code == 200 and "data-jurisdictions-360" not in page.content.decode()
