@@ -484,3 +484,75 @@ def _events_passed_over() -> list[int]:
         )
         ids = [r[0] for r in cur.fetchall()]
     return [i for i in ids if not any(lo <= i <= hi for lo, hi, *_ in holes)]
+
+
+# --- a client's trail, with its proof ---------------------------------------------------------
+
+
+def audit_subject_proof(client_id: int) -> dict:
+    """Every audit event about client `client_id` with its seal, and the chain head, in the
+    format `brokerage.audit_proof` checks (after sealing what is committed, so the proof covers
+    the trail up to now). One query for the events and their seals."""
+    from .audit_proof import FORMAT
+
+    audit_seal_all()
+    head = AuditChainHead.objects.filter(pk=1).values_list("seq", "last_hash").first() or (
+        0,
+        GENESIS_HASH,
+    )
+    events, unsealed = [], []
+    rows = (
+        AuditEvent.objects.filter(subject_client_id=client_id).select_related("seal").order_by("id")
+    )
+    for event in rows.iterator(chunk_size=2000):
+        seal = getattr(event, "seal", None)
+        if seal is None:
+            unsealed.append(event.pk)
+            continue
+        events.append(
+            {
+                "id": event.pk,
+                "seq": seal.seq,
+                "prev_hash": seal.prev_hash,
+                "hash": seal.hash,
+                "hash_version": event.hash_version,
+                "occurred_at": event.occurred_at.isoformat(timespec="microseconds"),
+                "actor_id": event.actor_id,
+                "actor_label": event.actor_label,
+                "action": event.action,
+                "target_type": event.target_type,
+                "target_id": event.target_id,
+                "target_repr": event.target_repr,
+                "subject_client_id": event.subject_client_id,
+                "reason": event.reason,
+                "evidence": event.evidence,
+                "ip_address": event.ip_address,
+            }
+        )
+    return {
+        "format": FORMAT,
+        "client_id": client_id,
+        "head": {"seq": head[0], "hash": head[1], "at": timezone.now().isoformat()},
+        "events": events,
+        "unsealed": unsealed,
+    }
+
+
+def audit_proof_check(proof: dict) -> list[str]:
+    """The proof's own checks (`brokerage.audit_proof`), then against the live chain: each seal
+    still holds the exported hash, the head has not gone back, and the chain verifies."""
+    from .audit_proof import proof_problems
+
+    problems = proof_problems(proof)
+    seqs = [e["seq"] for e in proof["events"]]
+    live = dict(AuditSeal.objects.filter(seq__in=seqs).values_list("seq", "hash"))
+    for event in proof["events"]:
+        if live.get(event["seq"]) != event["hash"]:
+            problems.append(f"seq {event['seq']}: the live chain holds another hash or none")
+    head = AuditChainHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
+    if head < proof["head"]["seq"]:
+        problems.append(f"the live head (seq {head}) is behind the exported one")
+    chain = audit_chain_verify()
+    if not chain.ok:
+        problems.append(f"the live chain is broken at seq {chain.broken_seq}: {chain.problem}")
+    return problems

@@ -56,6 +56,10 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.risk_sweep_task",
         "schedule": crontab(minute=40, hour=1),  # nightly: the whole book rated again
     },
+    "compliance-dossier-sweeper": {
+        "task": "compliance.tasks.dossier_sweep_task",
+        "schedule": 60.0,  # a dossier whose build task was lost is built within a minute
+    },
     "compliance-nightly-rescreen": {
         "task": "compliance.tasks.nightly_rescreen_task",
         "schedule": crontab(minute=30, hour=1),  # every client against every current list entry

@@ -6,6 +6,7 @@ from brokerage.hooks import (
     CLIENT_360_SECTIONS,
     CLIENT_LINK_SOURCES,
     DASHBOARD_PANELS,
+    DOSSIER_SECTIONS,
     HEALTH_FIGURES,
     NAV_BACKOFFICE,
     NAV_PORTAL,
@@ -25,6 +26,7 @@ from .client360 import (
 )
 from .client360_links import linked_clients
 from .dashboard import clients_panel
+from .dossier import access_section, communications_section, profile_section, trading_section
 from .links import DEVICE, PHONE
 from .portal import trading_overview
 from .sync import sync_health
@@ -92,3 +94,6 @@ contribute(CLIENT_LINK_SOURCES, DEVICE, order=DEVICE.order)
 contribute(HEALTH_FIGURES, ("platform_sync", sync_health))
 
 contribute(PORTAL_OVERVIEW, trading_overview, order=30)
+
+for section in (profile_section, trading_section, communications_section, access_section):
+    contribute(DOSSIER_SECTIONS, section)

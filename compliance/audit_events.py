@@ -26,3 +26,6 @@ BOOK_RESCREENED = event("screening.book_rescreened", "Every client re-screened a
 LIST_IMPORT_REFUSED = event(
     "screening.list_import_refused", "Sanctions or PEP list upload refused (nothing imported)"
 )
+DOSSIER_REQUESTED = event("dossier.requested", "Client dossier requested")
+DOSSIER_BUILT = event("dossier.built", "Client dossier produced")
+DOSSIER_DOWNLOADED = event("dossier.downloaded", "Client dossier downloaded")

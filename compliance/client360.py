@@ -45,7 +45,12 @@ def compliance_360(client, user) -> Contribution:
                 "access",
                 "Access",
                 "compliance/_360_access.html",
-                {**client_access_summary(client), "email": client.user.email, "failures": FAILURES},
+                {
+                    **client_access_summary(client),
+                    "email": client.user.email,
+                    "client_id": client.pk,
+                    "failures": FAILURES,
+                },
                 order=26,
                 column="side",
                 icon="eye",

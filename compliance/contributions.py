@@ -10,6 +10,7 @@ from brokerage.hooks import (
     CLIENT_REGISTERED,
     CLIENT_STANDING,
     DASHBOARD_PANELS,
+    DOSSIER_SECTIONS,
     NAV_BACKOFFICE,
     RISK_FACTOR_CHANGED,
     contribute,
@@ -19,6 +20,7 @@ from clients.categories import PERM as CATEGORY_PERM
 
 from .client360 import compliance_360, jurisdiction_360
 from .dashboard import compliance_panel
+from .dossier_sections import compliance_section
 from .jurisdiction_selectors import jurisdiction_standing
 from .jurisdictions import jurisdiction_client_apply
 from .permissions import PERM
@@ -47,6 +49,7 @@ for item in [
     NavItem("Periodic reviews", "compliance:reviews", "calendar-check", PERM, 47, "Compliance"),
     NavItem("Country risk", "compliance:country_risks", "globe", PERM, 48, "Compliance"),
     NavItem("Access log", "compliance:access_log", "eye", PERM, 49, "Compliance"),
+    NavItem("Dossiers", "compliance:dossiers", "file-earmark-zip", PERM, 49, "Compliance"),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 
@@ -59,3 +62,5 @@ contribute(CLIENT_STANDING, jurisdiction_standing)
 contribute(CLIENT_360_SECTIONS, compliance_360)
 contribute(DASHBOARD_PANELS, compliance_panel)
 contribute(CLIENT_360_SECTIONS, jurisdiction_360)
+
+contribute(DOSSIER_SECTIONS, compliance_section)

@@ -503,7 +503,21 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class ScreeningJob(models.Model):
+class JobProgress:
+    """`status`, `done` and `total` of background work, as its progress bar shows them."""
+
+    @property
+    def running(self) -> bool:
+        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    @property
+    def progress(self) -> int:
+        if self.status == JobStatus.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+
+class ScreeningJob(JobProgress, models.Model):
     """Background work on the lists (the compliance queue), with its progress (`done` of
     `total`): an officer's upload imported (`import`: the files kept in storage, read, then
     stored as `snapshot`; a file that cannot be read fails the job naming its line or element,
@@ -545,12 +559,33 @@ class ScreeningJob(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"
 
-    @property
-    def progress(self) -> int:
-        if self.status == JobStatus.DONE:
-            return 100
-        return int(100 * self.done / self.total) if self.total else 0
 
-    @property
-    def running(self) -> bool:
-        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+class DossierExport(JobProgress, models.Model):
+    """One client's dossier, asked for by a compliance officer (or run from the command line)
+    and built in the background on the compliance queue (`compliance.dossier`): its progress
+    (`done` of `total` steps), then the ZIP in private storage with its SHA-256 and size. Only
+    compliance officers download it; the request, the build and each download are audited."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=120, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    step = models.CharField(max_length=120, blank=True, help_text="What it is doing now.")
+    file = models.FileField(upload_to="dossiers/", blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text="Rows per table, files, events.")
+    message = models.CharField(max_length=500, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+
+    def __str__(self):
+        return f"dossier #{self.pk} of client {self.client_id}"

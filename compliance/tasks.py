@@ -3,11 +3,15 @@ their registration commits, or once something new is known of who they are (a na
 identity document, a deposit's payer, changed details), and the sweeper that screens whoever
 was never screened."""
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from . import imports, rescreen, services
-from .models import JobKind, ScreeningReason
+from . import dossier, imports, rescreen, services
+from .models import DossierExport, JobKind, JobStatus, ScreeningReason
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
@@ -111,3 +115,23 @@ def nightly_rescreen_task() -> int:
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
 def list_import_task(job_id: int) -> int:
     return imports.list_import_run(job_id=job_id).pk
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
+def dossier_build_task(export_id: int) -> int:
+    return dossier.dossier_export_run(export_id).pk
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def dossier_sweep_task() -> int:
+    """Dossiers queued over a minute ago and never started (a lost task), or running for longer
+    than a build may (a worker that died): built again."""
+    now = timezone.now()
+    stuck = DossierExport.objects.filter(
+        Q(status=JobStatus.QUEUED, requested_at__lt=now - timedelta(minutes=1))
+        | Q(status=JobStatus.RUNNING, started_at__lt=now - timedelta(minutes=35))
+    ).values_list("pk", flat=True)
+    ids = list(stuck[:50])
+    for pk in ids:
+        dossier_build_task.delay(pk)
+    return len(ids)

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from . import views, views_access, views_jurisdictions, views_leverage, views_reviews
+from . import (
+    views,
+    views_access,
+    views_dossier,
+    views_jurisdictions,
+    views_leverage,
+    views_reviews,
+)
 
 app_name = "compliance"
 
@@ -29,4 +36,16 @@ urlpatterns = [
     path("reviews/<id:review_id>/", views_reviews.review_detail, name="review"),
     path("country-risk/", views_reviews.country_risks, name="country_risks"),
     path("access-log/", views_access.access_log, name="access_log"),
+    path("dossiers/", views_dossier.dossiers, name="dossiers"),
+    path("dossiers/rows/", views_dossier.dossier_rows, name="dossier_rows"),
+    path(
+        "dossiers/<id:export_id>/download/",
+        views_dossier.dossier_download,
+        name="dossier_download",
+    ),
+    path(
+        "dossiers/client/<id:client_id>/",
+        views_dossier.dossier_for_client,
+        name="dossier_for_client",
+    ),
 ]

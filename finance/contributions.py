@@ -9,6 +9,7 @@ from brokerage.hooks import (
     CLIENT_LINK_SOURCES,
     CLIENT_STANDING,
     DASHBOARD_PANELS,
+    DOSSIER_SECTIONS,
     NAV_BACKOFFICE,
     NAV_PORTAL,
     PORTAL_OVERVIEW,
@@ -19,6 +20,7 @@ from brokerage.navigation import NavItem
 
 from .client360 import finance_360
 from .dashboard import finance_panel
+from .dossier import money_section
 from .links import SOURCES as LINK_SOURCES
 from .portal import wallet_overview
 from .retention_signals import failed_withdrawals
@@ -60,3 +62,5 @@ contribute(RETENTION_SIGNALS, ("failed_withdrawal", "Failed withdrawal", failed_
 
 for source in LINK_SOURCES:
     contribute(CLIENT_LINK_SOURCES, source, order=source.order)
+
+contribute(DOSSIER_SECTIONS, money_section)

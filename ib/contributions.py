@@ -6,6 +6,7 @@ from brokerage.hooks import (
     DASHBOARD_PANELS,
     DEALS_REVISED,
     DEALS_SYNCED,
+    DOSSIER_SECTIONS,
     NAV_BACKOFFICE,
     NAV_PARTNERS,
     REGION_CHANGE_REFUSALS,
@@ -15,6 +16,7 @@ from brokerage.navigation import NavItem
 
 from .client360 import ib_360
 from .dashboard import partners_panel
+from .dossier import ib_section
 from .plans import region_paid_refusal
 from .tasks import pay_revised_deals, pay_synced_deals
 
@@ -64,3 +66,5 @@ contribute(DASHBOARD_PANELS, partners_panel)
 
 contribute(DEALS_SYNCED, pay_synced_deals)
 contribute(DEALS_REVISED, pay_revised_deals)
+
+contribute(DOSSIER_SECTIONS, ib_section)

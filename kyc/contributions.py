@@ -7,6 +7,7 @@ from brokerage.hooks import (
     CLIENT_360_SECTIONS,
     CLIENT_LINK_SOURCES,
     CLIENT_STANDING,
+    DOSSIER_SECTIONS,
     NAV_BACKOFFICE,
     NAV_PORTAL,
     PORTAL_OVERVIEW,
@@ -16,6 +17,7 @@ from brokerage.hooks import (
 from brokerage.navigation import NavItem
 
 from .client360 import kyc_360
+from .dossier import kyc_section
 from .links import NAME_DOB
 from .portal import kyc_overview, kyc_profile_address, kyc_profile_finances
 from .selectors import kyc_standing
@@ -50,3 +52,5 @@ contribute(CLIENT_360_SECTIONS, kyc_360)
 contribute(PORTAL_OVERVIEW, kyc_overview, order=20)
 contribute(PORTAL_PROFILE, kyc_profile_address, order=20)
 contribute(PORTAL_PROFILE, kyc_profile_finances, order=25)
+
+contribute(DOSSIER_SECTIONS, kyc_section)

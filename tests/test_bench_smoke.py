@@ -112,6 +112,12 @@ def test_ib_links_bench_smoke():
     assert figures["click_ms"] > 0 and figures["backoffice_page_ms"] > 0
 
 
+def test_dossier_bench_smoke():
+    figures = run_bench("dossier.py", "--events", "200", "--deals", "100", "--runs", "1")
+    assert figures["audit_events"] == 200 and figures["deals"] == 100
+    assert figures["proof_verifies"] and figures["zip_bytes"] > 0
+
+
 def test_screening_bench_smoke():
     figures = run_bench("screening.py", "--listed", "12", "--others", "60", "--book", "300")
     assert figures["screenings"] > 100 and figures["p95_ms"] > 0

@@ -114,6 +114,7 @@ MAIN_PAGES = [
     ("backoffice-compliance-access-log", "compliance:access_log", "compliance_officer"),
     ("backoffice-regions", "backoffice:regions", "ib_manager"),
     ("backoffice-region", "backoffice:region", "compliance_officer"),
+    ("backoffice-compliance-dossiers", "compliance:dossiers", "compliance_officer"),
 ]
 
 

@@ -115,6 +115,9 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     assert {"compliance:leverage_limits", "compliance:category_requests"} <= url_names(
         hooks.NAV_BACKOFFICE
     )
-    assert {"compliance:reviews", "compliance:country_risks", "compliance:access_log"} <= url_names(
-        hooks.NAV_BACKOFFICE
-    )
+    assert {
+        "compliance:reviews",
+        "compliance:country_risks",
+        "compliance:access_log",
+        "compliance:dossiers",
+    } <= url_names(hooks.NAV_BACKOFFICE)

@@ -1,10 +1,12 @@
-"""The access log and the 360's Access section in the browser, at a phone's width (390 px) and a
-desktop's (1440 px): no sideways scrolling; screenshots go to test-artifacts/."""
+"""The access log, the dossiers page and the 360's Access section in the browser, at a phone's
+width (390 px) and a desktop's (1440 px): no sideways scrolling; screenshots go to
+test-artifacts/."""
 
 import pytest
 from django.utils import timezone
 
 from clients.models import AccessRecord, PersonalDataView
+from compliance.models import DossierExport
 from tests.conftest import browser_session, login, make_client_user, make_staff, screen_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,6 +33,23 @@ def test_access_log_pages_at_both_widths(live_server, page, client):
         user=None, kind="login_failed", at=now, ip="2001:db8::1", identifier="who@mail.test"
     )
     AccessRecord.objects.create(user=officer, kind="mfa_failed", at=now, ip="198.51.100.4")
+    DossierExport.objects.create(
+        client=tia.client,
+        actor_label=officer.email,
+        requested_by=officer,
+        total=9,
+        done=4,
+        status="running",
+        step="Trading accounts and deals",
+    )
+    DossierExport.objects.create(
+        client=tia.client,
+        actor_label=officer.email,
+        requested_by=officer,
+        status="done",
+        size=401984,
+        counts={"audit_events": 5000, "documents": 4},
+    )
     problems = []
     path360 = f"/backoffice/clients/{tia.client.pk}/"
     login(client, officer)
@@ -40,6 +59,7 @@ def test_access_log_pages_at_both_widths(live_server, page, client):
         browser_session(page.context, client, live_server)
         for name, path, key in (
             ("backoffice-access-log", "/backoffice/compliance/access-log/", "[data-view]"),
+            ("backoffice-dossiers", "/backoffice/compliance/dossiers/", "[data-dossier]"),
             (
                 "backoffice-access-log-signins",
                 "/backoffice/compliance/access-log/?tab=signins",

@@ -1,6 +1,9 @@
+import json
+import zipfile
+
 from django.core.management.base import BaseCommand, CommandError
 
-from brokerage.audit import audit_chain_verify, audit_seal_all
+from brokerage.audit import audit_chain_verify, audit_proof_check, audit_seal_all
 
 
 class Command(BaseCommand):
@@ -13,8 +16,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-seal", action="store_true", help="Verify only what is sealed; write nothing."
         )
+        parser.add_argument(
+            "--dossier",
+            metavar="ZIP",
+            help="Check a client dossier's audit proof: each event against its hash, and each "
+            "seal against this database's chain.",
+        )
 
     def handle(self, *args, **options):
+        if options["dossier"]:
+            return self._dossier(options["dossier"])
         if not options["no_seal"]:
             audit_seal_all()
         result = audit_chain_verify()
@@ -33,3 +44,20 @@ class Command(BaseCommand):
                     f"at {result.oldest_unsealed_at:%Y-%m-%d %H:%M:%S} UTC."
                 )
             )
+
+    def _dossier(self, path: str) -> None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                proof = json.loads(archive.read("audit/proof.json"))
+        except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
+            raise CommandError(f"{path} is not a dossier with an audit proof: {exc}") from exc
+        problems = audit_proof_check(proof)
+        if problems:
+            raise CommandError("Dossier proof BROKEN: " + "; ".join(problems[:20]))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Dossier proof intact: {len(proof['events'])} events of client "
+                f"{proof['client_id']} match their seals in this chain (head seq "
+                f"{proof['head']['seq']} at export)."
+            )
+        )
