@@ -55,6 +55,9 @@ TRADING_ACCOUNT_TRADING_RESTORED = event(
 TRADING_ACCOUNT_LEVERAGE_CHANGED = event(
     "trading_account.leverage_changed", "Trading account leverage changed"
 )
+TRADING_ACCOUNT_LEVERAGE_REQUESTED = event(
+    "trading_account.leverage_requested", "Leverage change asked of the platform by staff"
+)
 TRADING_ACCOUNT_LEVERAGE_LOWERED = event(
     "trading_account.leverage_lowered", "Leverage lowered on the platform"
 )

@@ -168,30 +168,74 @@ def _category(value: str) -> str:
     return value
 
 
+CRITERIA = ("trades", "portfolio", "experience")
+# MiFID II Annex II.II.1, as officers tick them.
+CRITERIA_LABELS = {
+    "trades": "10 significant trades a quarter over the last four quarters",
+    "portfolio": "A portfolio, cash included, over EUR 500,000",
+    "experience": "At least a year's relevant professional work in finance",
+}
+
+
+def _direct_check(category: str, criteria: dict, evidence: str) -> None:
+    """Set directly by an officer, a professional client meets two of the three criteria and
+    an eligible counterparty is named for what it is, each with the evidence seen."""
+    met = sum(bool(criteria.get(c)) for c in CRITERIA)
+    errors: dict[str, list[str]] = {}
+    message = "The decision is incomplete."
+    if category == ClientCategory.PROFESSIONAL and met < CRITERIA_NEEDED:
+        message = (
+            f"A professional client meets at least {CRITERIA_NEEDED} of the 3 criteria; "
+            f"{met} ticked."
+        )
+        errors["trades_met"] = [message]
+    if category != ClientCategory.RETAIL and not evidence:
+        errors["evidence"] = ["Note the evidence you saw (statements, documents, licence)."]
+    if len(evidence) > 2000:
+        errors["evidence"] = ["At most 2,000 characters."]
+    if errors:
+        raise InvalidInput(message, fields=errors)
+
+
 @transaction.atomic
 def client_category_set(
-    *, client: Client, category: str, actor: Actor, reason: str, notify: bool = True
+    *,
+    client: Client,
+    category: str,
+    actor: Actor,
+    reason: str,
+    notify: bool = True,
+    criteria: dict | None = None,
+    evidence: str = "",
 ) -> Client:
-    """Set the client's category (compliance); audited, the client told, accounts reconciled."""
+    """Set the client's category (compliance); audited, the client told, accounts reconciled.
+    Set directly by an officer (`criteria` given: trades, portfolio, experience met), the
+    criteria and the evidence are checked and kept in the audit event."""
     from .trading.reach import platform_reach_request
 
     _require(actor)
     category = _category(category)
     reason = (reason or "").strip()
+    evidence = (evidence or "").strip()
     if not reason:
         raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    if criteria is not None:
+        _direct_check(category, criteria, evidence)
     client = lock_client(client)
     before = client.category
     if before == category:
         return client
     client.category = category
     client.save(update_fields=["category"])
+    recorded = {"from": before, "to": category}
+    if criteria is not None:
+        recorded.update({c: bool(criteria.get(c)) for c in CRITERIA}, evidence=evidence)
     audit_record(
         actor=actor,
         action=audit_events.CLIENT_CATEGORY_CHANGED,
         target=client,
-        reason=reason,
-        evidence={"from": before, "to": category},
+        reason=reason[:300],
+        evidence=recorded,
     )
     platform_reach_request(clients=[client], reason="category changed")
     if notify:
@@ -330,6 +374,8 @@ def category_360(client: Client, user):
     """The client 360's section: the category and the leverage caps by instrument class (each
     account's state on the platform is in the trading section). No query for a client no
     limit can reach (no country); two otherwise."""
+    from django.urls import reverse
+
     from .client360 import Contribution, Section
     from .instruments import LEVERAGE_CLASSES
 
@@ -344,6 +390,9 @@ def category_360(client: Client, user):
                     "category": client.get_category_display(),
                     "cap": highest(caps),
                     "class_caps": [(label, caps[k]) for k, label in LEVERAGE_CLASSES if k in caps],
+                    "manage_url": reverse("clients:leverage", args=[client.pk])
+                    if user.has_perm(PERM) or user.has_perm("clients.change_account_leverage")
+                    else "",
                 },
                 order=25,
                 column="side",

@@ -249,6 +249,12 @@ EMAILS = {
             {"login": "700123", "before": "1:30", "leverage": "1:100", "limit": ""},
         ),
         ClientEmail(
+            "trading_account_leverage_set",
+            "Trading account leverage set by staff",
+            "Staff (compliance, ops) change a trading account's leverage and the platform has it.",
+            {"login": "700123", "before": "1:100", "leverage": "1:50", "limit": ""},
+        ),
+        ClientEmail(
             "ticket_received",
             "Support request received",
             "A client opens a support ticket in the portal.",

@@ -117,6 +117,7 @@ class Client(models.Model):
             ("manage_aml_case", "Can open and close a client's AML case"),
             ("review_client_emails", "Can review the emails clients are sent"),
             ("decide_category", "Can decide a client's category"),
+            ("change_account_leverage", "Can change a trading account's leverage"),
         ]
 
     def __str__(self):
@@ -370,6 +371,11 @@ class PlatformRestraint(models.Model):
     )
     leverage_before = models.PositiveIntegerField(
         null=True, blank=True, help_text="The account's leverage before it was lowered."
+    )
+    leverage_wanted = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="A leverage staff set, until the platform has it.",
     )
     rights_before = models.BigIntegerField(
         null=True, blank=True, help_text="The platform's permission flags before (evidence)."

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views_backoffice as views
-from . import views_emails
+from . import views_emails, views_leverage
 
 app_name = "clients"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("<id:client_id>/", views.client_detail, name="detail"),
     path("<id:client_id>/note/", views.client_note, name="note"),
     path("<id:client_id>/call/", views.client_call, name="call"),
+    path("<id:client_id>/leverage/", views_leverage.client_leverage, name="leverage"),
     path("tickets/", views.ticket_queue, name="tickets"),
     path("tickets/<id:ticket_id>/", views.ticket_detail, name="ticket"),
     path("emails/", views_emails.email_list, name="emails"),

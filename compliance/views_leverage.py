@@ -13,8 +13,8 @@ from brokerage.leverage_limits import highest, leverage_limit_list, leverage_reg
 from brokerage.models import ClientCategory, LeverageLimit
 from brokerage.permissions import staff_required
 from brokerage.views import form_action, paginate
+from clients.categories import CRITERIA_LABELS, category_request_decide, leverage_caps_of
 from clients.categories import PERM as CATEGORY_PERM
-from clients.categories import category_request_decide, leverage_caps_of
 from clients.instruments import LEVERAGE_CLASS_LABELS, LEVERAGE_CLASSES
 from clients.models import CategoryRequest
 
@@ -112,15 +112,9 @@ class DecisionForm(forms.Form):
     decision = forms.ChoiceField(
         choices=[("approve", "Approve"), ("refuse", "Refuse")], widget=forms.RadioSelect
     )
-    trades_met = forms.BooleanField(
-        required=False, label="10 significant trades a quarter over the last four quarters"
-    )
-    portfolio_met = forms.BooleanField(
-        required=False, label="A portfolio, cash included, over EUR 500,000"
-    )
-    experience_met = forms.BooleanField(
-        required=False, label="At least a year's relevant professional work in finance"
-    )
+    trades_met = forms.BooleanField(required=False, label=CRITERIA_LABELS["trades"])
+    portfolio_met = forms.BooleanField(required=False, label=CRITERIA_LABELS["portfolio"])
+    experience_met = forms.BooleanField(required=False, label=CRITERIA_LABELS["experience"])
     evidence = forms.CharField(
         required=False,
         max_length=2000,

@@ -63,6 +63,7 @@ MAIN_PAGES = [
     ("backoffice-leads-inbox", "leads:inbox", "sales_agent"),
     ("backoffice-lead", "leads:detail", "ops_admin"),
     ("backoffice-client-360", "clients:detail", "compliance_officer"),
+    ("backoffice-client-leverage", "clients:leverage", "compliance_officer"),
     ("backoffice-kyc-review", "kyc_review:review", "compliance_officer"),
     ("backoffice-source-of-funds", "kyc_review:sof_queue", "compliance_officer"),
     ("backoffice-source-of-funds-review", "kyc_review:sof_review", "compliance_officer"),
@@ -131,6 +132,7 @@ def demo_kwargs() -> dict[str, dict]:
     objects = {
         "portal:ticket": ("ticket_id", _first("clients.SupportTicket", client=client)),
         "clients:detail": ("client_id", client),
+        "clients:leverage": ("client_id", client),
         "clients:ticket": ("ticket_id", _first("clients.SupportTicket")),
         "kyc_review:review": ("submission_id", _first("kyc.KycSubmission")),
         "kyc_review:sof_review": ("document_id", _first("kyc.SourceOfFundsDocument")),

@@ -37,6 +37,7 @@ from clients import audit_events
 
 from ..models import Client, PlatformRestraint, TradingAccount
 from ..platforms import PlatformError, platform_for
+from ..services import client_risk_factor_changed
 from ..standing import TRADE_STOPPING, Purpose, client_standing
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,11 @@ def _plan(restraint: PlatformRestraint, current, desired: Desired) -> Plan:
     ):
         plan.trading_disabled = False
     cap = desired.leverage_cap
-    if cap is not None and current.leverage > cap:
+    if restraint.leverage_wanted is not None:  # set by staff: theirs, within the cap
+        target = _wanted(restraint.leverage_wanted, cap)
+        if current.leverage != target:
+            plan.leverage = target
+    elif cap is not None and current.leverage > cap:
         plan.leverage = cap
     elif restraint.leverage_cap is not None and restraint.leverage_before is not None:
         target = restraint.leverage_before if cap is None else min(restraint.leverage_before, cap)
@@ -150,6 +155,10 @@ def _plan(restraint: PlatformRestraint, current, desired: Desired) -> Plan:
         if current.leverage == restraint.leverage_cap and target != current.leverage:
             plan.leverage = target
     return plan
+
+
+def _wanted(leverage: int, cap: int | None) -> int:
+    return leverage if cap is None else min(leverage, cap)
 
 
 def trading_account_reconcile(*, account: TradingAccount | int, actor: Actor = RULE) -> str:
@@ -231,7 +240,22 @@ def _record(account, restraint_pk, requested, before, after, desired: Desired, a
             )
         restraint.trading_disabled = False
         restraint.was_trading_disabled = False
-    if after.leverage != before.leverage:
+    wanted = restraint.leverage_wanted
+    if wanted is not None and after.leverage == _wanted(wanted, desired.leverage_cap):
+        # Staff's leverage is on the platform: the client's own again, nothing to restore.
+        restraint.leverage_wanted = None
+        restraint.leverage_cap = restraint.leverage_before = None
+        if after.leverage != before.leverage:
+            changed = True
+            audit(
+                audit_events.TRADING_ACCOUNT_LEVERAGE_CHANGED,
+                "set by staff",
+                leverage_before=before.leverage,
+                leverage=after.leverage,
+            )
+            _leverage_told(account, before.leverage, after.leverage, desired, actor, set_=True)
+            client_risk_factor_changed(client_id=account.client_id, cause="leverage changed")
+    elif after.leverage != before.leverage:
         changed = True
         lowered = after.leverage < before.leverage
         if lowered and restraint.leverage_cap is None:
@@ -264,16 +288,18 @@ def _record(account, restraint_pk, requested, before, after, desired: Desired, a
     return changed
 
 
-def _leverage_told(account, before: int, after: int, desired: Desired, actor) -> None:
+def _leverage_told(
+    account, before: int, after: int, desired: Desired, actor, *, set_: bool = False
+) -> None:
     """The client is told, in their language and in their communication history, that a limit
-    lowered their account's leverage, or that the leverage it had lowered is back. (Trading
-    disabled by a sanctions match is not told: tipping-off.)"""
+    lowered their account's leverage, that the leverage it had lowered is back, or that staff
+    set it. (Trading disabled by a sanctions match is not told: tipping-off.)"""
     from ..notify import client_notify
 
-    lowered = after < before
+    what = "set" if set_ else "lowered" if after < before else "restored"
     client_notify(
         account.client,
-        email=f"trading_account_leverage_{'lowered' if lowered else 'restored'}",
+        email=f"trading_account_leverage_{what}",
         key=f"trading_account:{account.pk}:leverage:{before}:{after}:{timezone.now().isoformat()}",
         actor=actor,
         url_name="portal:account",

@@ -116,3 +116,13 @@ def has_traded(client_ref: str = "pk"):
             client=OuterRef(client_ref), action__in=[Deal.Action.BUY, Deal.Action.SELL]
         )
     )
+
+
+def live_accounts_of(client: Client) -> list[TradingAccount]:
+    """The client's live trading accounts with their type, server and what the product imposed
+    on them (the staff leverage page)."""
+    return list(
+        TradingAccount.objects.filter(client=client, status=TradingAccount.Status.ACTIVE)
+        .select_related("client", "account_type", "server", "restraint")
+        .order_by("login")
+    )

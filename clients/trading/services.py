@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from brokerage.errors import DomainError, InvalidInput
+from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.models import AuditEvent
 from brokerage.operations import call_outside, stale
 from brokerage.services import Actor, audit_record
@@ -183,6 +183,16 @@ def _leverage_offered(client: Client, account_type: AccountType, leverage: int) 
     leverage_check(client, leverage)
 
 
+def _leverage_changeable(account: TradingAccount, leverage: int) -> None:
+    """A live account of a type whose leverages the product offers, and `leverage` one of them
+    the client's limit allows."""
+    if account.status != TradingAccount.Status.ACTIVE:
+        raise AccountNotAllowed("This account is closed.")
+    if account.account_type is None:
+        raise AccountNotAllowed("This account's leverage is changed on the trading server.")
+    _leverage_offered(account.client, account.account_type, leverage)
+
+
 def trading_account_leverage_change(
     *, account: TradingAccount, leverage: int, actor: Actor, request=None
 ) -> TradingAccount:
@@ -192,12 +202,8 @@ def trading_account_leverage_change(
     account = TradingAccount.objects.select_related("client", "server", "account_type").get(
         pk=account.pk
     )
-    if account.status != TradingAccount.Status.ACTIVE:
-        raise AccountNotAllowed("This account is closed.")
-    if account.account_type is None:
-        raise AccountNotAllowed("This account's leverage is changed on the trading server.")
     client = account.client
-    _leverage_offered(client, account.account_type, leverage)
+    _leverage_changeable(account, leverage)
     refusal = client_standing(client, Purpose.TRADE).refusal()
     if refusal is not None:
         raise AccountNotAllowed(refusal.client_message)
@@ -234,6 +240,47 @@ def trading_account_leverage_change(
 
 
 NO_LEVERAGE_NOW = "The trading server could not change the leverage right now. Please try again."
+LEVERAGE_PERM = "clients.change_account_leverage"
+
+
+@transaction.atomic
+def trading_account_leverage_set(
+    *, account: TradingAccount, leverage: int, actor: Actor, reason: str
+) -> TradingAccount:
+    """Staff set an account's leverage (compliance officers and ops admins, for a reason): one
+    the account type offers and the client's limit allows, refused naming the limit otherwise.
+    It reaches the platform through the platform reach (marked due now, reconciled after
+    commit, retried by the sweeper while the platform is down), which audits the change and
+    emails the client once the platform has it, and rates the client's risk again. Audited
+    now."""
+    from .reach import platform_reach_request
+
+    if not isinstance(actor, str) and not actor.has_perm(LEVERAGE_PERM):
+        raise NotAllowed("Your role does not change trading accounts' leverage.")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
+    account = (
+        TradingAccount.objects.select_for_update(of=("self",))
+        .select_related("client", "account_type")
+        .get(pk=account.pk)
+    )
+    client = account.client
+    _leverage_changeable(account, leverage)
+    restraint, _ = PlatformRestraint.objects.get_or_create(account=account)
+    if leverage == account.leverage and restraint.leverage_wanted is None:
+        return account
+    PlatformRestraint.objects.filter(pk=restraint.pk).update(leverage_wanted=leverage)
+    audit_record(
+        actor=actor,
+        action=audit_events.TRADING_ACCOUNT_LEVERAGE_REQUESTED,
+        target=account,
+        subject=client,
+        reason=reason[:300],
+        evidence={"login": account.login, "from": account.leverage, "to": leverage},
+    )
+    platform_reach_request(accounts=[account.pk], reason="leverage set by staff")
+    return account
 
 
 # Errors after which the platform certainly did not act (the others leave it unknown).

@@ -39,6 +39,8 @@ MATRIX: dict[str, set[str]] = {
     "clients:detail": CLIENT_VIEWERS,  # then scoped (tests/clients/test_client360.py)
     "clients:note": CLIENT_VIEWERS,
     "clients:call": CLIENT_VIEWERS,
+    # an account's leverage (compliance, ops) and the category (compliance; ops: 403 on it)
+    "clients:leverage": {"compliance_officer", "ops_admin"},
     "clients:tickets": TICKET_ANSWERERS,
     "clients:ticket": TICKET_ANSWERERS,
     "clients:emails": {"compliance_officer", "ops_admin"},  # the emails clients are sent
@@ -194,6 +196,7 @@ ALLOWED_STATUS = {
     "portal:language": 405,
     "backoffice:region": 404,
     "clients:detail": 404,
+    "clients:leverage": 404,
     "clients:note": 405,
     "clients:call": 405,
     "clients:ticket": 404,
@@ -266,6 +269,7 @@ URL_KWARGS = {
     "clients:detail": {"client_id": 999999},
     "clients:note": {"client_id": 999999},
     "clients:call": {"client_id": 999999},
+    "clients:leverage": {"client_id": 999999},
     "clients:ticket": {"ticket_id": 999999},
     "clients:email": {"name": "kyc_approved"},
     "clients:email_html": {"name": "kyc_approved"},

@@ -34,3 +34,22 @@ def mt5_server(db, mt5_sandbox):
     )
     server.sandbox = mt5_sandbox
     return server
+
+
+@pytest.fixture
+def eager():
+    """Celery tasks run at once, in the test (with `django_capture_on_commit_callbacks`)."""
+    from celery import current_app
+
+    current_app.conf.task_always_eager = True
+    yield
+    current_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def limits():
+    """The shipped leverage limits, put back where an earlier transactional test emptied the
+    database."""
+    from tests.conftest import shipped_defaults
+
+    shipped_defaults()

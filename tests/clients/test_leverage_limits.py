@@ -4,7 +4,6 @@ by compliance on two of three criteria) gets more; a category change lowers an a
 leverage on the platform and a change back restores it."""
 
 import pytest
-from celery import current_app
 from django.core import mail
 
 from brokerage.errors import InvalidInput, NotAllowed
@@ -23,16 +22,10 @@ from clients.trading.services import trading_account_leverage_change, trading_ac
 from clients.views_trading import OpenAccountForm
 from tests.conftest import login, make_client_user, make_staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("limits")]
+
 
 STATEMENT = "I trade FX daily for a fund and hold a EUR 800,000 portfolio."
-
-
-@pytest.fixture
-def eager():
-    current_app.conf.task_always_eager = True
-    yield
-    current_app.conf.task_always_eager = False
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The category and leverage pages in the browser, at a phone's width (390 px) and a desktop's
 (1440 px): the portal's category page and an account's leverage card (a UK retail client,
-capped at 1:30), compliance's leverage limits, the request queue and a request. No sideways
+capped at 1:30), compliance's leverage limits, the request queue and a request, and staff's
+page on the client's accounts' leverage and category. No sideways
 scrolling; screenshots go to test-artifacts/."""
 
 import pytest
@@ -64,6 +65,11 @@ def test_category_and_leverage_pages_at_both_widths(live_server, page, client, m
                 "backoffice-category-request",
                 f"/backoffice/compliance/categories/{request.pk}/",
                 "[data-statement]",
+            ),
+            (
+                "backoffice-client-leverage",
+                f"/backoffice/clients/{trader.pk}/leverage/",
+                "[data-accounts]",
             ),
         ):
             problems += screen_check(page, live_server, f"{name}-{width}", path, key)

@@ -4,7 +4,6 @@ audited with the limit named and its client told in their language; a limit edit
 jurisdictions it touches, a client's new residence sweeps theirs, and a lifted cap restores."""
 
 import pytest
-from celery import current_app
 from django.core import mail
 from django.db.models import Q
 
@@ -16,21 +15,9 @@ from clients.services import client_residence_set
 from clients.tasks import leverage_sweep_task
 from clients.trading.sweep import leverage_above_cap, leverage_book_sweep
 from compliance.leverage import leverage_limit_remove, leverage_limit_set
-from tests.conftest import make_client_user, make_staff, shipped_defaults
+from tests.conftest import make_client_user, make_staff
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def limits():
-    shipped_defaults()  # an earlier transactional test may have emptied the database
-
-
-@pytest.fixture
-def eager():
-    current_app.conf.task_always_eager = True
-    yield
-    current_app.conf.task_always_eager = False
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("limits")]
 
 
 def booked(mt5_server, email, *, country, leverage=100, language="en", category="retail"):
