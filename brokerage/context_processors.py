@@ -1,6 +1,7 @@
 from django.conf import settings
 
 from .navigation import audience_of_path, nav_for
+from .portal import portal_notices
 from .roles import ROLES, role_of
 
 
@@ -13,3 +14,12 @@ def navigation(request):
         slug = role_of(user)
         ctx["role_label"] = ROLES[slug].label if slug else ""
     return ctx
+
+
+def portal_notice_list(request):
+    """The notices every client portal page shows (`brokerage.portal.portal_notices`)."""
+    user = getattr(request, "user", None)
+    if audience_of_path(request.path) != "portal" or user is None or not user.is_authenticated:
+        return {}
+    client = getattr(user, "client", None) if not user.is_staff else None
+    return {"portal_notices": portal_notices(client)} if client is not None else {}

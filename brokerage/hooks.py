@@ -107,6 +107,11 @@ PORTAL_OVERVIEW = declare(
     "fn(client) -> OverviewPart: tiles and next steps on the client portal's overview "
     "(brokerage.portal).",
 )
+PORTAL_NOTICES = declare(
+    "portal.notices",
+    "fn(client) -> iterable of Notice: what the client should know on every portal page, in "
+    "words a client reads (brokerage.portal); never a sanctions match or an AML case.",
+)
 PORTAL_PROFILE = declare(
     "portal.profile",
     "fn(client, forms) -> ProfileCard: a card of what the client may change on their "

@@ -39,6 +39,30 @@ class OverviewPart:
 
 
 @dataclass
+class Notice:
+    """A notice on every portal page: something that limits the client or that they should act
+    on, in their words. Never a compliance matter the client must not be tipped off about (a
+    sanctions match, an AML case): no app contributes those."""
+
+    code: str  # stable: "jurisdiction_restricted", "source_of_funds_required", ...
+    title: str
+    text: str
+    tone: str = "warning"  # a Bootstrap alert colour: warning, info, success, danger
+    icon: str = "info-circle"
+    url: str = ""
+    link_text: str = ""
+    order: int = 100
+
+
+def portal_notices(client) -> list[Notice]:
+    """Every app's notices for the client, in order (hook `portal.notices`)."""
+    from .hooks import PORTAL_NOTICES, contributions
+
+    notices = [n for provider in contributions(PORTAL_NOTICES) for n in provider(client)]
+    return sorted(notices, key=lambda n: n.order)
+
+
+@dataclass
 class ProfileCard:
     key: str
     template: str

@@ -10,6 +10,7 @@ from brokerage.hooks import (
     HEALTH_FIGURES,
     NAV_BACKOFFICE,
     NAV_PORTAL,
+    PORTAL_NOTICES,
     PORTAL_OVERVIEW,
     contribute,
 )
@@ -28,7 +29,7 @@ from .client360_links import linked_clients
 from .dashboard import clients_panel
 from .dossier import access_section, communications_section, profile_section, trading_section
 from .links import DEVICE, PHONE
-from .portal import trading_overview
+from .portal import category_notices, trading_overview
 from .sync import sync_health
 
 for item in [
@@ -97,3 +98,4 @@ contribute(PORTAL_OVERVIEW, trading_overview, order=30)
 
 for section in (profile_section, trading_section, communications_section, access_section):
     contribute(DOSSIER_SECTIONS, section)
+contribute(PORTAL_NOTICES, category_notices, order=40)

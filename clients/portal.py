@@ -3,7 +3,7 @@
 from django.urls import reverse
 
 from brokerage.money import format_money
-from brokerage.portal import NextStep, OverviewPart, Tile
+from brokerage.portal import NextStep, Notice, OverviewPart, Tile
 
 from .models import TradingAccount
 
@@ -52,3 +52,49 @@ def trading_overview(client) -> OverviewPart:
             "graph-up-arrow",
         )
     return OverviewPart(tiles=[tile], steps=[step])
+
+
+CATEGORY_NOTICE_DAYS = 14
+
+
+def category_notices(client):
+    """A professional-status request decided in the last `CATEGORY_NOTICE_DAYS` days, on every
+    portal page (hook `portal.notices`): approved, or refused with the officer's reason."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import CategoryRequest
+
+    since = timezone.now() - timedelta(days=CATEGORY_NOTICE_DAYS)
+    decided = (
+        CategoryRequest.objects.filter(client=client, decided_at__gte=since)
+        .exclude(status=CategoryRequest.Status.PENDING)
+        .order_by("-decided_at")
+        .first()
+    )
+    if decided is None:
+        return
+    url, link = reverse("portal:category"), "Your category"
+    if decided.status == CategoryRequest.Status.APPROVED:
+        yield Notice(
+            "category_approved",
+            f"You are now treated as a {decided.get_category_display().lower()} client.",
+            "The leverage your accounts may have follows your new category.",
+            tone="success",
+            icon="person-up",
+            url=url,
+            link_text=link,
+            order=40,
+        )
+    else:
+        yield Notice(
+            "category_refused",
+            "Your request to be treated as a professional client was not approved.",
+            decided.decision_reason,
+            tone="info",
+            icon="person-up",
+            url=url,
+            link_text=link,
+            order=40,
+        )

@@ -12,6 +12,7 @@ from brokerage.hooks import (
     DASHBOARD_PANELS,
     DOSSIER_SECTIONS,
     NAV_BACKOFFICE,
+    PORTAL_NOTICES,
     RISK_FACTOR_CHANGED,
     contribute,
 )
@@ -21,7 +22,7 @@ from clients.categories import PERM as CATEGORY_PERM
 from .client360 import compliance_360, jurisdiction_360
 from .dashboard import compliance_panel
 from .dossier_sections import compliance_section
-from .jurisdiction_selectors import jurisdiction_standing
+from .jurisdiction_selectors import jurisdiction_notices, jurisdiction_standing
 from .jurisdictions import jurisdiction_client_apply
 from .permissions import PERM
 from .selectors import compliance_standing
@@ -57,6 +58,8 @@ contribute(CLIENT_REGISTERED, screen_registered)
 contribute(CLIENT_NAME_REPORTED, screen_reported)
 contribute(RISK_FACTOR_CHANGED, rate_again)
 contribute(CLIENT_COUNTRY_CHANGED, jurisdiction_client_apply)
+# Jurisdiction rules only: a sanctions match or an AML case never reaches the client's pages.
+contribute(PORTAL_NOTICES, jurisdiction_notices, order=10)
 contribute(CLIENT_STANDING, compliance_standing)
 contribute(CLIENT_STANDING, jurisdiction_standing)
 contribute(CLIENT_360_SECTIONS, compliance_360)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from brokerage.country_rules import client_country_rules, strictest
 from brokerage.models import CountryRule
+from brokerage.portal import Notice
 from clients.standing import Purpose, Reason, Severity
 
 from .models import RuleApplication
@@ -49,3 +50,17 @@ def client_rules_summary(client) -> dict:
             .order_by("-applied_at", "-pk")[:10]
         ),
     }
+
+
+def jurisdiction_notices(client):
+    """The portal notice while a blocked or restricted rule reaches the client, naming it
+    (hook `portal.notices`)."""
+    reason = jurisdiction_reason(client)
+    if reason is not None:
+        yield Notice(
+            reason.code,
+            "Your account is limited to withdrawals.",
+            reason.client_message,
+            icon="globe2",
+            order=10,
+        )

@@ -10,6 +10,7 @@ from brokerage.hooks import (
     DOSSIER_SECTIONS,
     NAV_BACKOFFICE,
     NAV_PORTAL,
+    PORTAL_NOTICES,
     PORTAL_OVERVIEW,
     PORTAL_PROFILE,
     contribute,
@@ -19,7 +20,7 @@ from brokerage.navigation import NavItem
 from .client360 import kyc_360
 from .dossier import kyc_section
 from .links import NAME_DOB
-from .portal import kyc_overview, kyc_profile_address, kyc_profile_finances
+from .portal import kyc_notices, kyc_overview, kyc_profile_address, kyc_profile_finances
 from .selectors import kyc_standing
 
 contribute(CLIENT_STANDING, kyc_standing)
@@ -50,6 +51,7 @@ for hook, item in [
 contribute(CLIENT_360_SECTIONS, kyc_360)
 
 contribute(PORTAL_OVERVIEW, kyc_overview, order=20)
+contribute(PORTAL_NOTICES, kyc_notices, order=20)
 contribute(PORTAL_PROFILE, kyc_profile_address, order=20)
 contribute(PORTAL_PROFILE, kyc_profile_finances, order=25)
 

@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from brokerage.portal import NextStep, OverviewPart, ProfileCard, Tile
+from brokerage.portal import NextStep, Notice, OverviewPart, ProfileCard, Tile
 
 from .models import KycSubmission
 
@@ -110,3 +110,52 @@ def kyc_profile_finances(client, forms: dict) -> ProfileCard:
     return ProfileCard(
         "finances", "kyc/_profile_finances.html", {"profile": financial_profile_current(client)}
     )
+
+
+def kyc_notices(client):
+    """What the client should act on in KYC, on every portal page (hook `portal.notices`): a
+    source-of-funds document needed before withdrawing, an identity document expired or
+    expiring within the warning margin. Never why enhanced due diligence applies."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .pipeline import EXPIRY_MARGIN_DAYS
+    from .selectors import _edd_why, _sof_approved
+
+    if _edd_why(client) and not _sof_approved(client):
+        yield Notice(
+            "source_of_funds_required",
+            "We need to know where your funds come from.",
+            "Before you withdraw, please send us a document showing it, such as a payslip or a "
+            "bank statement.",
+            icon="file-earmark-text",
+            url=reverse("kyc:finances"),
+            link_text="Send a document",
+            order=20,
+        )
+    expires = client.id_document_expires_on
+    if client.kyc_level < 1 or expires is None:
+        return
+    today = timezone.now().date()
+    if expires < today:
+        yield Notice(
+            "kyc_expired",
+            "Your identity document has expired.",
+            "Upload a new one to keep withdrawing.",
+            icon="person-vcard",
+            url=reverse("kyc:wizard"),
+            link_text="Upload it",
+            order=30,
+        )
+    elif expires <= today + timedelta(days=EXPIRY_MARGIN_DAYS):
+        yield Notice(
+            "kyc_expiring",
+            f"Your identity document expires on {expires:%d %B %Y}.",
+            "Upload a new one before then to keep withdrawing without a pause.",
+            tone="info",
+            icon="person-vcard",
+            url=reverse("kyc:wizard"),
+            link_text="Upload it",
+            order=30,
+        )

@@ -96,7 +96,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "brokerage.context_processors.navigation",
-                "compliance.context_processors.jurisdiction_banner",
+                "brokerage.context_processors.portal_notice_list",
             ],
         },
     },
