@@ -9,7 +9,20 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
+from .errors import NotAllowed
 from .roles import ADMIN_ROLES, role_of
+
+
+def actor_require(actor, perm: str, message: str) -> None:
+    """A service's own check on who decides, whoever calls it: a user holding `perm`, or a
+    named system rule (an actor given as a string, e.g. "rule:kyc_autocheck"). NotAllowed,
+    with `message`, for anyone else."""
+    if isinstance(actor, str):
+        if not actor:
+            raise NotAllowed(message)
+        return
+    if not actor.has_perm(perm):
+        raise NotAllowed(message)
 
 
 def require(test, message="You do not have access to this page."):

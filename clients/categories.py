@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from brokerage.errors import DomainError, InvalidInput, NotAllowed
+from brokerage.errors import DomainError, InvalidInput
 from brokerage.intl import country_name
 from brokerage.leverage_limits import (
     FINER_CLASSES,
@@ -40,6 +40,7 @@ from brokerage.leverage_limits import (
     not_allowed,
 )
 from brokerage.models import ClientCategory
+from brokerage.permissions import actor_require
 from brokerage.services import Actor, audit_record
 
 from . import audit_events
@@ -156,8 +157,7 @@ def leverage_check(client: Client, leverage: int) -> None:
 
 
 def _require(actor: Actor) -> None:
-    if not isinstance(actor, str) and not actor.has_perm(PERM):
-        raise NotAllowed("Only compliance officers decide a client's category.")
+    actor_require(actor, PERM, "Only compliance officers decide a client's category.")
 
 
 def _category(value: str) -> str:

@@ -2,8 +2,7 @@ from functools import wraps
 
 from django.shortcuts import redirect
 
-from brokerage.errors import NotAllowed
-from brokerage.permissions import require
+from brokerage.permissions import actor_require, require
 from brokerage.services import Actor
 
 
@@ -37,5 +36,8 @@ def actor_label(actor: Actor) -> str:
 
 def require_manager(actor: Actor) -> None:
     """Writes on plans, the tree, lines and fraud thresholds are IB managers' (or a rule's)."""
-    if not isinstance(actor, str) and not actor.has_perm("ib.manage_commissions"):
-        raise NotAllowed("Only IB managers change plans, the partner tree and commission lines.")
+    actor_require(
+        actor,
+        "ib.manage_commissions",
+        "Only IB managers change plans, the partner tree and commission lines.",
+    )

@@ -15,8 +15,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.errors import InvalidInput
 from brokerage.money import format_money
+from brokerage.permissions import actor_require
 from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.locks import lock_client
@@ -216,8 +217,9 @@ def sof_document_upload(
 
 
 def _officer(actor) -> None:
-    if not actor.has_perm("kyc.review_kyc"):
-        raise NotAllowed("Only compliance officers review source-of-funds documents.")
+    actor_require(
+        actor, "kyc.review_kyc", "Only compliance officers review source-of-funds documents."
+    )
 
 
 def _lock_document(document: SourceOfFundsDocument) -> SourceOfFundsDocument:

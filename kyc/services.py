@@ -14,6 +14,7 @@ from brokerage.country_rules import country_rules_for, strictest
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.intl import is_country
 from brokerage.models import CountryRule
+from brokerage.permissions import actor_require
 from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.models import Client
@@ -455,8 +456,7 @@ def kyc_unchecked_sweep(*, older_than_seconds: int = 60) -> int:
 
 
 def _officer(actor) -> None:
-    if not actor.has_perm("kyc.review_kyc"):
-        raise NotAllowed("Only compliance officers review KYC.")
+    actor_require(actor, "kyc.review_kyc", "Only compliance officers review KYC.")
 
 
 @transaction.atomic

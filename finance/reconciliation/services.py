@@ -26,7 +26,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.errors import InvalidInput
+from brokerage.permissions import actor_require
 from brokerage.services import audit_record
 from finance import audit_events
 
@@ -55,8 +56,7 @@ def reconciliation_start(
     date_window_days: int | None = None,
 ) -> ReconciliationRun:
     """Store the file privately and queue the run (large files run in the background)."""
-    if not actor.has_perm("finance.reconcile"):
-        raise NotAllowed("Only finance officers reconcile.")
+    actor_require(actor, "finance.reconcile", "Only finance officers reconcile.")
     errors = {}
     if psp not in psp_registry.PSP_CODES:
         errors["psp"] = ["Choose a PSP."]
@@ -163,8 +163,7 @@ def _check_open(run: ReconciliationRun) -> None:
 @transaction.atomic
 def reconciliation_item_resolve(*, item: ReconciliationItem, reason: str, actor):
     """Explain a difference (e.g. "refund booked by the PSP on the 1st"). Audited."""
-    if not actor.has_perm("finance.reconcile"):
-        raise NotAllowed("Only finance officers reconcile.")
+    actor_require(actor, "finance.reconcile", "Only finance officers reconcile.")
     reason = " ".join((reason or "").split())
     if len(reason) < 5:
         raise InvalidInput("Explain the difference.", fields={"reason": ["A reason is needed."]})
@@ -193,8 +192,7 @@ def reconciliation_item_resolve(*, item: ReconciliationItem, reason: str, actor)
 @transaction.atomic
 def period_close(*, run: ReconciliationRun, actor) -> PeriodClose:
     """Close the run's month for its PSP: every difference explained, then locked."""
-    if not actor.has_perm("finance.reconcile"):
-        raise NotAllowed("Only finance officers close periods.")
+    actor_require(actor, "finance.reconcile", "Only finance officers close periods.")
     run = ReconciliationRun.objects.select_for_update().get(pk=run.pk)
     first, last = month_bounds(run.period_start)
     if (run.period_start, run.period_end) != (first, last):

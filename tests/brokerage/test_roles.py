@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import pytest
 from django.apps import apps
 
 from brokerage.roles import ROLES
@@ -47,3 +48,16 @@ def test_every_permission_a_role_grants_is_checked_somewhere():
             if not (used or _model_default(perm)):
                 unchecked.add(f"{role.slug}: {perm}")
     assert not unchecked, f"granted, never checked: {sorted(unchecked)}"
+
+
+@pytest.mark.django_db
+def test_a_service_check_lets_a_holder_or_a_named_rule_decide_and_no_one_else():
+    from brokerage.errors import NotAllowed
+    from brokerage.permissions import actor_require
+    from tests.conftest import make_staff
+
+    actor_require(make_staff("compliance_officer"), "kyc.review_kyc", "no")
+    actor_require("rule:kyc_autocheck", "kyc.review_kyc", "no")
+    for actor in (make_staff("sales_agent"), ""):
+        with pytest.raises(NotAllowed, match="Only compliance officers"):
+            actor_require(actor, "kyc.review_kyc", "Only compliance officers review KYC.")
