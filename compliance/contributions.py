@@ -10,6 +10,7 @@ from brokerage.hooks import (
     CLIENT_REGISTERED,
     CLIENT_STANDING,
     DASHBOARD_PANELS,
+    DEALS_SYNCED,
     DOSSIER_SECTIONS,
     NAV_BACKOFFICE,
     PORTAL_NOTICES,
@@ -26,7 +27,7 @@ from .jurisdiction_selectors import jurisdiction_notices, jurisdiction_standing
 from .jurisdictions import jurisdiction_client_apply
 from .permissions import PERM
 from .selectors import compliance_standing
-from .tasks import rate_again, screen_registered, screen_reported
+from .tasks import rate_again, rate_synced_deals, screen_registered, screen_reported
 
 # Right after KYC review (40): the menu shows one Compliance group, not two either side of Finance.
 for item in [
@@ -57,6 +58,7 @@ for item in [
 contribute(CLIENT_REGISTERED, screen_registered)
 contribute(CLIENT_NAME_REPORTED, screen_reported)
 contribute(RISK_FACTOR_CHANGED, rate_again)
+contribute(DEALS_SYNCED, rate_synced_deals)
 contribute(CLIENT_COUNTRY_CHANGED, jurisdiction_client_apply)
 # Jurisdiction rules only: a sanctions match or an AML case never reaches the client's pages.
 contribute(PORTAL_NOTICES, jurisdiction_notices, order=10)

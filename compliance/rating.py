@@ -172,6 +172,16 @@ def risk_sweep() -> int:
     return risk_rate_many(ids, cause="nightly rating")
 
 
+def deals_rerate(deal_ids: list[int]) -> int:
+    """The clients whose deals a sync pass just stored are rated again (their volume and
+    leverage factors), set-based: their ids in one query, then `risk_rate_many` in batches.
+    Returns how many assessments were stored."""
+    from clients.models import Deal
+
+    ids = sorted(set(Deal.objects.filter(pk__in=deal_ids).values_list("client_id", flat=True)))
+    return risk_rate_many(ids, cause="deals synced")
+
+
 @transaction.atomic
 def country_risk_set(*, country: str, level: str, note: str = "", actor) -> CountryRisk | None:
     """Set how risky compliance holds `country` (`level` empty: back to low, off the table).

@@ -59,9 +59,13 @@ class Factor:
     label: str
     points: int
     explanation: str
+    unknown: bool = False  # what the factor reads cannot be valued: no points, the reason shown
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        found = asdict(self)
+        if not self.unknown:
+            del found["unknown"]  # as stored before the flag: no history rewritten for it
+        return found
 
 
 def rating_for(score: int) -> str:
@@ -86,7 +90,8 @@ def risk_factors(client_ids: list[int]) -> dict[int, list[Factor]]:
     for rule in country_rules_in_force(sorted({c for pair in clients.values() for c in pair if c})):
         rules.setdefault(rule.country, []).append(rule)
     profiles = financial_profile_by_client(client_ids)
-    deposited = deposited_usd_by_client(client_ids)
+    unpriced: dict[int, list[str]] = {}
+    deposited = deposited_usd_by_client(client_ids, unpriced=unpriced)
     trading = trading_profile_by_client(client_ids, since=timezone.now() - timedelta(days=365))
     payments = payment_risk_by_client(client_ids)
     rates = dict(FxRate.objects.values_list("currency", "usd_rate"))
@@ -115,7 +120,12 @@ def risk_factors(client_ids: list[int]) -> dict[int, list[Factor]]:
             _country("nationality", "Nationality", nationality, countries, NATIONALITY_POINTS),
             _jurisdiction(residence, nationality, rules),
             *_screening(alerts.get(client_id, {})),
-            _declared(profiles.get(client_id), deposited.get(client_id, Decimal(0)), rates),
+            _declared(
+                profiles.get(client_id),
+                deposited.get(client_id, Decimal(0)),
+                rates,
+                unpriced.get(client_id, []),
+            ),
             _product(trading.get(client_id, {}).get("leverage", 0)),
             _volume(trading.get(client_id, {}).get("lots", 0)),
             _payments(payments.get(client_id, {})),
@@ -185,8 +195,21 @@ def _screening(row: dict) -> list[Factor]:
     return [screening, open_alerts]
 
 
-def _declared(profile, deposited_usd: Decimal, rates: dict) -> Factor:
+def _declared(profile, deposited_usd: Decimal, rates: dict, unpriced: list[str]) -> Factor:
     label = "Declared finances against deposits"
+    if profile is not None and profile.currency != "USD" and profile.currency not in rates:
+        unpriced = sorted({*unpriced, profile.currency})
+    if unpriced:  # never counted at par: a guess could hide what the client deposited
+        names = ", ".join(unpriced)
+        return Factor(
+            "declared_finances",
+            label,
+            0,
+            f"Unknown: no USD rate for {names}, so the deposits cannot be set against what the "
+            "client declared. Ops add the rate (FX rates in admin); the client is rated again "
+            "at the next sweep.",
+            unknown=True,
+        )
     shown = format_money(deposited_usd, "USD")
     if profile is None:
         return Factor(

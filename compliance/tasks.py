@@ -87,6 +87,21 @@ def risk_sweep_task() -> int:
 
 
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
+def risk_deals_task(deal_ids: list[int]) -> int:
+    from .rating import deals_rerate
+
+    return deals_rerate(deal_ids)
+
+
+def rate_synced_deals(deal_ids: list[int]) -> None:
+    """A sync pass stored new deals (the kernel's `platform.deals_synced` hook): rate their
+    clients again on the compliance queue once that commits. A broker that cannot be reached
+    fails nothing (robust): the nightly sweep rates the book."""
+    ids = list(deal_ids)
+    transaction.on_commit(lambda: risk_deals_task.delay(ids), robust=True)
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
 def country_rerate_task(country: str, cause: str = "") -> int:
     from .rating import country_rerate
 

@@ -381,10 +381,11 @@ def clients_by_pk(ids) -> list:
     return list(Client.objects.filter(pk__in=list(ids)).select_related("user").order_by("pk"))
 
 
-def deposited_usd_by_client(client_ids) -> dict[int, Decimal]:
+def deposited_usd_by_client(client_ids, *, unpriced: dict | None = None) -> dict[int, Decimal]:
     """USD value of what each client has deposited so far (completed deposits, less refunds
-    and chargebacks), set-based: one query, at the rates ops keep (a currency without a rate
-    counts at par and is named nowhere else, so ops add the rate)."""
+    and chargebacks), set-based: one query, at the rates ops keep. A currency without a rate
+    counts at par, unless `unpriced` is given: then it is left out of the total and named
+    there ({client_id: sorted currencies}), for a caller that must not guess."""
     from django.db.models import F
 
     from .models import FxRate
@@ -397,10 +398,16 @@ def deposited_usd_by_client(client_ids) -> dict[int, Decimal]:
         .values("client_id", "currency")
         .annotate(total=Sum(F("amount") - F("refunded_amount") - F("charged_back_amount")))
     )
+    missing: dict[int, set] = {}
     for row in rows:
+        if unpriced is not None and row["currency"] != "USD" and row["currency"] not in rates:
+            missing.setdefault(row["client_id"], set()).add(row["currency"])
+            continue
         rate = D(1) if row["currency"] == "USD" else rates.get(row["currency"], D(1))
         value = (row["total"] * rate).quantize(D("0.01"))
         totals[row["client_id"]] = totals.get(row["client_id"], D(0)) + value
+    if unpriced is not None:
+        unpriced.update({client_id: sorted(found) for client_id, found in missing.items()})
     return totals
 
 
