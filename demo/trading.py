@@ -36,6 +36,7 @@ from clients.platforms import PlatformError, platform_for
 from clients.platforms.secrets import password_encrypt
 from clients.sync import server_sync
 from clients.trading.services import trading_account_open
+from clients.trading.sweep import leverage_book_sweep
 from finance.models import Transfer
 from finance.transfers import transfer_execute, transfer_request
 
@@ -229,6 +230,11 @@ def install_demo_trading(*, actor, book_clients: int | None = None, out=None) ->
         say(f"Opened and funded {named} trading accounts for the demo traders.")
     book = book_clients if book_clients is not None else settings.DEMO_BOOK_CLIENTS
     made = _book(server, book, say)
+    # The book opened at 1:100 whatever its clients' limits: the leverage sweep lowers those
+    # above their cap (the worker reconciles them on the platform), as its nightly run would.
+    swept = leverage_book_sweep(reason="demo book seeded")
+    if swept:
+        say(f"{len(swept)} book accounts above their clients' leverage cap, to be lowered.")
     result = server_sync(server_id=server.pk)
     deals = result.get("deals", {})
     say(

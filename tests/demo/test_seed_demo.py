@@ -229,6 +229,14 @@ def test_the_trading_book_comes_from_the_sandbox(demo):
     assert book.count() == 24
     assert Deal.objects.filter(client__in=book).count() >= 24 * 39  # quiet ones: none open
     assert book.filter(desk__isnull=False).count() == 24
+    # Opened at 1:100: those whose clients' limits cap them lower are marked for the platform.
+    from brokerage.models import LeverageLimit
+    from clients.models import PlatformRestraint
+
+    capped = set(book.exclude(country__in=["AE", "SG", "ZA", "CH"]).values_list("pk", flat=True))
+    due = PlatformRestraint.objects.filter(account__client__in=book, due_since__isnull=False)
+    expected = capped if LeverageLimit.objects.exists() else set()
+    assert set(due.values_list("account__client_id", flat=True)) == expected
     flagged = RetentionFlag.objects.get(client__user__email="trader03@demo.test", status="open")
     codes = {s["code"] for s in flagged.signals}
     assert {"inactive", "losing_streak"} <= codes
