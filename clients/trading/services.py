@@ -28,9 +28,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from brokerage.errors import DomainError, InvalidInput, NotAllowed
+from brokerage.errors import DomainError, InvalidInput
 from brokerage.models import AuditEvent
 from brokerage.operations import call_outside, stale
+from brokerage.permissions import actor_require
 from brokerage.services import Actor, audit_record
 from clients import audit_events
 
@@ -255,8 +256,7 @@ def trading_account_leverage_set(
     now."""
     from .reach import platform_reach_request
 
-    if not isinstance(actor, str) and not actor.has_perm(LEVERAGE_PERM):
-        raise NotAllowed("Your role does not change trading accounts' leverage.")
+    actor_require(actor, LEVERAGE_PERM, "Your role does not change trading accounts' leverage.")
     reason = " ".join((reason or "").split())
     if not reason:
         raise InvalidInput("Say why.", fields={"reason": ["A reason is required."]})
