@@ -25,7 +25,8 @@ def jurisdiction_reason(client) -> Reason | None:
         f"jurisdiction_{applied.kind}",
         Severity.BLOCK,
         f"{applied.message} {WITHDRAW_ONLY}",
-        f"{applied.message} You can still close positions and withdraw your funds.",
+        f"{applied.message} Trading on your accounts is stopped; you can withdraw your funds, "
+        "and our dealing desk closes open positions for you on request.",
     )
 
 

@@ -101,6 +101,9 @@ def test_a_jurisdiction_rule_is_named_and_comes_first(client, officer):
     assert codes(user.client) == ["jurisdiction_restricted", "kyc_expiring"]
     html = notices_on_page(client, user)
     assert "data-jurisdiction-banner" in html and f"jurisdiction rule {rule.pk}" in html
+    # Trading is disabled on the platform (MT5 has no close-only right for a user): the banner
+    # must not promise the client they can close positions themselves.
+    assert "Trading on your accounts is stopped" in html and "still close" not in html
 
 
 def test_a_sanctions_match_an_aml_case_or_a_restriction_is_never_told(client, officer):
