@@ -11,21 +11,31 @@ How a name is scored against one listed name (`score_name`):
    variants are folded, "Khasan"/"Hasan", "Vang"/"Wang": 0.95); then, for tokens of four letters
    or more whose lengths differ by one at most, `phonetic` (same Metaphone key and
    Jaro-Winkler >= 0.8 from six letters, >= 0.88 at five: at least 0.9) or `fuzzy`
-   (Jaro-Winkler >= 0.88: the similarity itself). Shorter tokens match no other way.
+   (Jaro-Winkler >= 0.88: the similarity itself). Shorter tokens match no other way. Between
+   two names written as single syllables (`names.syllabic`: Chinese, Korean, Vietnamese names
+   in Latin letters), a syllable spelt a letter apart is another syllable ("Zheng" is not
+   "Zhang", "Jian" not "Jiang"): such pairs count only as a slip of the keyboard (the same
+   letters swapped, or one doubled: "Royng" for "Ryong").
 3. Tokens weigh by how rare they are across the current lists (`TokenWeight`: "mohammed",
    "ali" and "al" weigh little, a rare surname close to 1; a token no list has weighs 1).
    score = sum(similarity x 2w over pairs) / (sum(2w over pairs) + penalty), where the
    penalty for tokens left unpaired on one side only (a missing or an extra middle name) is
    half its weight when it is one token, the whole weight of each when they are more, and for
-   tokens left unpaired on both sides (a different first name) their whole weight: an exact
-   name is 1.0, a missing middle name costs a little, a different name a lot. An incomplete
-   name (some token unpaired) whose paired tokens weigh less than 1.0 together (a token of two
-   or three letters counting 0.45 at most, of four 0.7) is scaled down in proportion: common
-   words and short syllables alone say little about who someone is.
-4. One paired token is not a match when either name has several, nor a common token (weight
-   below 0.5) for a listed name of one: the score is then capped at 0.5 ("Mohammed" alone, or a
-   shared surname, never makes a hit).
-5. A weak or low-quality alias counts at 0.85.
+   tokens left unpaired on both sides (a different first name) 1.3 times their weight: an
+   exact name is 1.0, a missing middle name costs a little, a different name a lot. An
+   incomplete name (some token unpaired) whose paired tokens weigh less than 1.0 together (a
+   token of two or three letters counting 0.45 at most, of four 0.7) is scaled down in
+   proportion: common words and short syllables alone say little about who someone is.
+4. What else lowers an incomplete name (some token unpaired), each named in the breakdown:
+   a pair spelt differently as well (phonetic or fuzzy: "Luiz" for "Luis" with "da" missing)
+   x0.8, since a name both incomplete and misspelt is most often another one; a name of single
+   syllables missing one x0.9, and capped at 0.5 when the query was written in Chinese,
+   Japanese or Korean characters, which spell every syllable of a name ("王英", read
+   "Wang Ying", is not "WANG, Guo Ying").
+5. One paired token is not a match when either name has several, nor a common token (weight
+   below 0.5), nor one spelt differently, for a listed name of one: the score is then capped
+   at 0.5 ("Mohammed" alone, or a shared surname, never makes a hit).
+6. A weak or low-quality alias counts at 0.85.
 
 Then the entry's score is its best name's, lowered (never raised) by what else is known:
 a date of birth outside every listed one (same year: x0.85; within two years: x0.75; else
@@ -40,13 +50,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from rapidfuzz.distance import JaroWinkler
 
-from .names import name_tokens, phonetic, spelling_key
+from .names import in_characters, name_tokens, phonetic, spelling_key, syllabic
 
 UNPAIRED = 0.5
-CONFLICT = 1.0
+CONFLICT = 1.3
 SINGLE_TOKEN_CAP = 0.5
 COMMON_TOKEN = 0.5  # a token this common (weight below) alone is not a name
 WEAK_ALIAS = 0.85
@@ -59,6 +70,9 @@ EVIDENCE = 1.0  # an incomplete name needs paired tokens weighing this much
 # or three letters says little about who someone is.
 EVIDENCE_CAP = {1: 0.2, 2: 0.45, 3: 0.45, 4: 0.7}
 UNKNOWN_WEIGHT = 1.0
+LOOSE = ("phonetic", "fuzzy")  # pairs spelt differently, not only transliterated
+INCOMPLETE_AND_LOOSE = 0.8
+SYLLABLE_MISSING = 0.9
 
 DOB_SAME_YEAR, DOB_NEAR, DOB_OTHER = 0.85, 0.75, 0.55
 NATIONALITY_OTHER = 0.85
@@ -140,6 +154,7 @@ class Hit:
         }
 
 
+@lru_cache(maxsize=500_000)
 def pair_similarity(q: str, c: str) -> tuple[float, str]:
     """How alike two tokens are, and how they matched (exact, initial, spelling, phonetic,
     fuzzy); see the module docstring."""
@@ -148,6 +163,8 @@ def pair_similarity(q: str, c: str) -> tuple[float, str]:
     if len(q) == 1 or len(c) == 1:
         if q[0] == c[0] and (len(q) == 1) != (len(c) == 1):
             return INITIAL, "initial"
+        if len(q) == len(c) and spelling_key(q) == spelling_key(c):
+            return SPELLING, "spelling"  # "Y." read back from Cyrillic as "I."
         return 0.0, ""
     if spelling_key(q) == spelling_key(c):
         return SPELLING, "spelling"
@@ -162,20 +179,40 @@ def pair_similarity(q: str, c: str) -> tuple[float, str]:
     return 0.0, ""
 
 
+def slip(q: str, c: str) -> bool:
+    """The same letters, two of them swapped, or one doubled: a typing slip, not another
+    word."""
+    return sorted(q) == sorted(c) or _undoubled(q) == _undoubled(c)
+
+
+def _undoubled(token: str) -> str:
+    return "".join(ch for i, ch in enumerate(token) if i == 0 or token[i - 1] != ch)
+
+
 def token_weight(token: str, weights: dict[str, float]) -> float:
     """How rare a token is across the lists (1 for one no list has)."""
     return weights.get(token, UNKNOWN_WEIGHT)
 
 
-def score_name(q_tokens: list[str], c_tokens: list[str], weights: dict[str, float]) -> dict:
-    """Score one query against one listed name (the module docstring's steps 2-4); a
+def score_name(
+    q_tokens: list[str],
+    c_tokens: list[str],
+    weights: dict[str, float],
+    *,
+    characters: bool = False,
+) -> dict:
+    """Score one query against one listed name (the module docstring's steps 2-5); a
     breakdown dict with `name_score`, `tokens` (pairs), `unmatched_query`, `unmatched_listed`
-    and `notes`."""
+    and `notes` (what lowered the score, in words). `characters`: the query was written in
+    Chinese, Japanese or Korean characters."""
+    q_syllabic, c_syllabic = syllabic(q_tokens), syllabic(c_tokens)
     pairs = []
     for i, q in enumerate(q_tokens):
         for j, c in enumerate(c_tokens):
             sim, how = pair_similarity(q, c)
-            if sim > 0:
+            # Two names of syllables: a syllable a letter apart is another one (Zheng and
+            # Zhang, Jian and Jiang), unless it is a slip of the keyboard (Ryong, Royng).
+            if sim > 0 and not (q_syllabic and c_syllabic and how in LOOSE and not slip(q, c)):
                 pairs.append((sim, token_weight(c, weights), i, j, how))
     pairs.sort(key=lambda p: (-p[0], -p[1]))
     used_q, used_c, matched = set(), set(), []
@@ -215,6 +252,27 @@ def score_name(q_tokens: list[str], c_tokens: list[str], weights: dict[str, floa
     if (extra_q or extra_c) and 0 < evidence < EVIDENCE:
         score *= evidence / EVIDENCE
         notes.append(f"incomplete name of common words: x{evidence / EVIDENCE:.2f}")
+    loose = [m for m in matched if m["how"] in LOOSE]
+    if (extra_q or extra_c) and loose:
+        score *= INCOMPLETE_AND_LOOSE
+        spelt = ", ".join(f"{m['query']} for {m['listed']}" for m in loose)
+        notes.append(
+            f"a name missing and another spelt differently ({spelt}): x{INCOMPLETE_AND_LOOSE}"
+        )
+    if c_syllabic and (extra_q or extra_c) and (q_syllabic or characters):
+        unmatched = ", ".join(unmatched_q + unmatched_c)
+        if characters and score > SINGLE_TOKEN_CAP:
+            score = SINGLE_TOKEN_CAP
+            notes.append(
+                "a name written in Chinese, Japanese or Korean characters spells every syllable,"
+                f" and {unmatched} is not among them: capped at 0.5"
+            )
+        elif not characters:
+            score *= SYLLABLE_MISSING
+            notes.append(
+                "a name of single syllables (as Chinese, Korean, Vietnamese names are written)"
+                f" matched only in part ({unmatched} unmatched): x{SYLLABLE_MISSING}"
+            )
     full = [m for m in matched if m["how"] != "initial"]
     if len(full) < 2 and score > SINGLE_TOKEN_CAP:
         if len(c_tokens) > 1 or len(q_tokens) > 1:
@@ -223,6 +281,9 @@ def score_name(q_tokens: list[str], c_tokens: list[str], weights: dict[str, floa
         elif full and full[0]["weight"] < COMMON_TOKEN:
             score = SINGLE_TOKEN_CAP
             notes.append(f"one common name ({full[0]['listed']}) alone: capped at 0.5")
+        elif full and full[0]["how"] in LOOSE:
+            score = SINGLE_TOKEN_CAP
+            notes.append(f"one name alone, spelt differently ({full[0]['listed']}): capped at 0.5")
     return {
         "name_score": score,
         "tokens": matched,
@@ -282,8 +343,9 @@ def score_entry(query: Query, q_tokens: list[str], entry: ListedEntry, weights) 
     if entry.kind not in kinds_for(query.kind):
         return None
     best, best_name = None, None
+    characters = in_characters(query.name)
     for listed in entry.names:
-        result = score_name(q_tokens, listed.tokens, weights)
+        result = score_name(q_tokens, listed.tokens, weights, characters=characters)
         if listed.quality != "strong":
             result["name_score"] *= WEAK_ALIAS
             result["notes"].append(f"{listed.quality} alias: x{WEAK_ALIAS}")

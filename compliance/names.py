@@ -11,6 +11,10 @@ candidate index) and for the names screened against them, so both sides always a
    legal-form words ("LLC", "Ltd", "Corp", "GmbH", "OOO"...) from entities' names; both when the
    kind is not known.
 
+`syllabic(tokens)`: a name written as single syllables, as Chinese, Korean and Vietnamese names
+are in Latin letters ("Wang Guo Ying", "Kim Jong Un", "Nguyen Van Minh"): every token one
+vowel group between the consonants these romanisations begin and end a syllable with.
+
 `phonetic(token)` is the token's Metaphone key (jellyfish), so "Mohammed", "Muhammad" and
 "Mohamad" share a key, taken after folding transliteration variants ("kh"/"h", "dzh"/"j");
 digits are kept as they are.
@@ -197,3 +201,33 @@ def phonetic(token: str) -> str:
     if not token.isalpha():
         return token
     return jellyfish.metaphone(spelling_key(token)).lower() or token
+
+
+# One syllable as pinyin, Korean and Vietnamese romanisations write it: an initial consonant
+# (or none), one vowel group, a final nasal or stop (or none).
+_SYLLABLE = re.compile(
+    r"^(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|zh|sh|[bcdfghjklmnpqrstvwxyz])?"
+    r"[aeiouy]{1,3}(?:ng|nh|ch|[cklmnpt])?$"
+)
+
+
+@lru_cache(maxsize=200_000)
+def is_syllable(token: str) -> bool:
+    return bool(_SYLLABLE.match(token))
+
+
+def syllabic(tokens: list[str]) -> bool:
+    """A name of two tokens or more, each a single syllable (see the module docstring)."""
+    return len(tokens) >= 2 and all(is_syllable(t) for t in tokens)
+
+
+# Chinese characters, Japanese kana and Korean hangul: scripts that write every syllable.
+_CHARACTERS = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
+
+
+def in_characters(text: str) -> bool:
+    """Written in Chinese, Japanese or Korean characters, in which each syllable of a name is
+    a character of its own: none is left out the way a middle name is in Latin letters."""
+    return bool(_CHARACTERS.search(text or ""))

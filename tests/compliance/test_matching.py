@@ -164,3 +164,80 @@ def test_screening_check_refuses_bad_input(real_lists, tmp_path):
     bad.write_text('{"name": "A B"}\nnot json\n')
     with pytest.raises(CommandError, match="line 2: not JSON"):
         call_command("screening_check", "--batch", str(bad))
+
+
+# Names the labelled set's generated (non-listed) names hit before, each with its listed name:
+# OFAC 16819 WANG, Guoying (a.k.a. WANG, Guo Ying); 9340 WONG, Moon Chi (a.k.a. ZHANG, Jiang
+# Ping; HUANG, Man Chi); 12798 AKHUND, Mohammad Aman (a.k.a. OMAN, Mullah Mohammed); 11942
+# MATEO LAUREANO, Ignacio; 7220 DA COSTA, Luis Fernando; 26057 AL-ZAYDI, Shibl (weak a.k.a.
+# SHIBL, Hajji); 23231 RI, Myong Hun; 22414 NIKITINA, Irina Petrovna.
+@pytest.mark.parametrize(
+    ("name", "entry", "why"),
+    [
+        ("王英", "16819", "Chinese, Japanese or Korean characters spells every syllable"),
+        ("郑建平", "9340", "names on both sides differ"),  # Zheng Jian Ping
+        ("Zheng Jian Ping", "9340", "names on both sides differ"),
+        ("Chi Hoàng", "9340", "names on both sides differ"),
+        ("Mohamed Boman-Sjögren", "12798", "a name missing and another spelt differently"),
+        ("Luiz Fernando Costa", "7220", "a name missing and another spelt differently"),
+        ("Mateo Jesús Laureano", "11942", "names on both sides differ"),
+        ("שובל עמר", "26057", "one name alone, spelt differently"),
+    ],
+)
+def test_a_name_close_to_a_listed_one_is_not_a_hit_and_says_why(real_lists, name, entry, why):
+    assert ("ofac_sdn", entry) not in ids(hits_for(name))
+    scored = next(h for h in screen([Query(name)], all_scores=True)[0] if h.entry_id == entry)
+    assert scored.score < 0.7 and any(why in note for note in scored.breakdown["notes"])
+
+
+@pytest.mark.parametrize(
+    ("name", "entry"),
+    [
+        ("Wang Guo Ying", "16819"),
+        ("王国英", "16819"),  # in characters, every syllable
+        ("Ying Guo Wang", "16819"),
+        ("Ванг Гуо Йинг", "16819"),
+        ("Zhang Jiang Ping", "9340"),
+        ("Zhang Jaing Ping", "9340"),  # two letters swapped: a slip, not another syllable
+        ("Huang Man Chi", "9340"),
+        ("Mohammed Oman", "12798"),
+        ("Luis Fernando da Costa", "7220"),
+        ("Luis Fernando Costa", "7220"),  # "da" missing, the rest as listed
+        ("Ignacio Mateo Laureano", "11942"),
+        ("Ri Myong Hun", "23231"),
+        ("Irina Petrovna Nikitna", "22414"),
+        ("Ирина Петровна Никитина", "22414"),
+    ],
+)
+def test_the_listed_names_themselves_still_hit(real_lists, name, entry):
+    assert ("ofac_sdn", entry) in ids(hits_for(name)), name
+
+
+def test_a_romanised_name_of_syllables_missing_one_hits_lower_and_says_so(real_lists):
+    # In Latin letters a syllable may be one the list joins or splits, or a name left out:
+    # lowered, not refused.
+    hit = next(h for h in hits_for("Ri Hun") if h.entry_id == "23231")
+    assert 0.7 <= hit.score < 0.8
+    assert hit.breakdown["unmatched_listed"] == ["myong"]
+    assert any("single syllables" in note for note in hit.breakdown["notes"])
+
+
+def test_the_rules_for_incomplete_names_on_their_own():
+    weights = {}  # every token rare (weight 1)
+    # Incomplete and misspelt: "Jiřina Petrová" for "NIKITINA, Irina Petrovna".
+    both = score_name(name_tokens("Jiřina Petrová"), ["nikitina", "irina", "petrovna"], weights)
+    assert both["name_score"] < 0.7
+    assert any("another spelt differently" in note for note in both["notes"])
+    complete = score_name(["irina", "petrovna", "nikitna"], ["nikitina", "irina", "petrovna"], {})
+    assert complete["name_score"] > 0.9 and not complete["notes"]
+    # Syllables: a letter apart is another syllable, a swap is a slip.
+    assert [m["query"] for m in score_name(["zheng", "lei"], ["zhang", "lei"], {})["tokens"]] == [
+        "lei"
+    ]
+    slip = score_name(["kang", "royng"], ["kang", "ryong"], {})
+    assert [m["listed"] for m in slip["tokens"]] == ["kang", "ryong"]
+    assert slip["name_score"] > 0.9
+    # The same syllables written in characters must all be there.
+    latin = score_name(["wang", "ying"], ["wang", "guo", "ying"], {})
+    characters = score_name(["wang", "ying"], ["wang", "guo", "ying"], {}, characters=True)
+    assert latin["name_score"] >= 0.7 > characters["name_score"] == 0.5
