@@ -589,3 +589,64 @@ class DossierExport(JobProgress, models.Model):
 
     def __str__(self):
         return f"dossier #{self.pk} of client {self.client_id}"
+
+
+# --- The book's side of the candidate index --------------------------------------------------
+
+
+class BookClient(models.Model):
+    """A client (or a partner's account holder) whose screened names are in the book's
+    candidate index (`BookName`, `BookToken`), with a digest of what they were read from
+    (`source`: the registered and company names, and the newest KYC details), so a re-screen
+    of the book finds in one statement the clients whose names changed since."""
+
+    client = models.OneToOneField(
+        "clients.Client", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    source = models.CharField(max_length=32)
+    indexed_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"Client {self.client_id} indexed {self.indexed_at:%Y-%m-%d %H:%M}"
+
+
+class BookName(models.Model):
+    """A name a re-screen of the book reads of a client (registered, given at KYC, company),
+    with the date of birth and nationality screened with it."""
+
+    client = models.ForeignKey(BookClient, on_delete=models.CASCADE, related_name="names")
+    origin = models.CharField(max_length=20, choices=NameOrigin.choices)
+    name = models.CharField(max_length=300)
+    kind = models.CharField(max_length=10)
+    dob = models.DateField(null=True, blank=True)
+    nationality = models.CharField(max_length=2, blank=True)
+    need = models.PositiveSmallIntegerField(
+        help_text="How many of its tokens a listed name must meet to be a candidate."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "origin"], name="compliance_bookname_origin")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class BookToken(models.Model):
+    """One token of a book name, with its phonetic key: joined to `NameToken` on either."""
+
+    client = models.ForeignKey(BookClient, on_delete=models.CASCADE, related_name="+")
+    origin = models.CharField(max_length=20, choices=NameOrigin.choices)
+    position = models.PositiveSmallIntegerField()
+    token = models.CharField(max_length=100)
+    phonetic = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["token"], name="compliance_booktoken_idx"),
+            models.Index(fields=["phonetic"], name="compliance_bookphonetic_idx"),
+        ]
+
+    def __str__(self):
+        return self.token

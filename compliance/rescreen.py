@@ -1,15 +1,20 @@
 """Re-screening the whole book in the background (the compliance queue), as a `ScreeningJob`
 whose progress the lists page polls.
 
+The book is read from its candidate index (`compliance.book`: every client's screened names,
+normalised when they were registered or changed), brought up to date first for any client
+whose names changed another way.
+
 - After a list snapshot (`delta`): every client is screened against the entries the list added
-  or changed since the snapshot before it, and nothing else: the candidate join of
-  `compliance.screening` restricted to those entries, in batches of the book, so it costs the
-  changes, not the list. An undecided alert on an entry the list removed is cleared, naming
-  the snapshot; one on a changed entry that no longer matches the client's name is cleared too.
-  Hits raise alerts the way a single screening does (`services.run_record`: a dismissed pair is
-  not raised again unless its entry changed).
-- Nightly (`full`): every client against every current entry, raising what a list or a
-  matcher change newly makes a hit.
+  or changed since the snapshot before it, and nothing else: one statement joins those
+  entries' tokens to the book's, so only the clients who share a token or a phonetic key with
+  a changed entry are loaded and scored; it costs the changes, not the book. An undecided
+  alert on an entry the list removed is cleared, naming the snapshot; one on a changed entry
+  that no longer matches the client's name is cleared too. Hits raise alerts the way a single
+  screening does (`services.run_record`: a dismissed pair is not raised again unless its entry
+  changed).
+- Nightly (`full`): every client against every current entry, in batches of the book,
+  raising what a list or a matcher change newly makes a hit.
 
 The entries to screen are read when the job runs, against the snapshot before the one that
 started it, so a job that runs after a later import of the same list still covers both.
@@ -22,15 +27,15 @@ from django.utils import timezone
 
 from brokerage.services import Actor, audit_record
 from clients.locks import lock_client
-from clients.models import Client
-from kyc.models import KycSubmission
 
 from . import audit_events
+from .book import book_candidates, book_index_refresh
 from .matching import Query
 from .models import (
     UNDECIDED,
     Alert,
     AlertStatus,
+    BookClient,
     JobKind,
     JobStatus,
     ListSnapshot,
@@ -38,8 +43,8 @@ from .models import (
     ScreeningJob,
     ScreeningReason,
 )
-from .screening import current_snapshots, screen
-from .services import KYC_DETAILS, best_hits, queries_of, run_record
+from .screening import candidates_score, current_snapshots
+from .services import best_hits, run_record
 
 ACTOR = "rule:screening_rescreen"
 BOOK_BATCH = 5000
@@ -79,27 +84,6 @@ def rescreen_job_start(*, kind: str, actor: Actor, snapshot: ListSnapshot | None
     )
     transaction.on_commit(lambda: book_rescreen_task.delay(job.pk), robust=True)
     return job
-
-
-def book_queries() -> list[tuple[int, Query]]:
-    """(client id, query) for every client and partner holder: what `services.subject_queries`
-    screens of each, read in two statements."""
-    details = {
-        row["client_id"]: row
-        for row in KycSubmission.objects.order_by("client_id", "-created_at", "-pk")
-        .distinct("client_id")
-        .values("client_id", *KYC_DETAILS)
-    }
-    out = []
-    rows = Client.objects.order_by("pk").values_list(
-        "pk", "user__first_name", "user__last_name", "legal_name"
-    )
-    for pk, first, last, legal in rows.iterator(chunk_size=10_000):
-        for query in queries_of(
-            person=f"{first} {last}", legal=legal, details=details.get(pk, {}), reported=None
-        ):
-            out.append((pk, query))
-    return out
 
 
 def _ids(sql: str, params: dict) -> list:
@@ -146,22 +130,31 @@ def _run(job: ScreeningJob) -> ScreeningJob:
         changed = _ids(CHANGED_SQL, params)
         lists = [source.code]
     snapshots = current_snapshots(lists)
-    book = book_queries()
-    clients = sorted({pk for pk, _ in book})
-    job_progress(job, total=len(clients))
+    book_index_refresh()
+    indexed = BookClient.objects.order_by("pk").values_list("pk", flat=True)
+    if entries is not None:  # a delta: one statement over the whole book
+        total = indexed.count()
+        batches = [({"entries": entries}, total)] if snapshots and entries else []
+    else:
+        clients = list(indexed)
+        total = len(clients)
+        batches = [
+            ({"clients": (clients[start], clients[min(start + BOOK_BATCH, total) - 1])},
+             min(start + BOOK_BATCH, total))
+            for start in range(0, total, BOOK_BATCH)
+        ]  # fmt: skip
+    job_progress(job, total=total)
     found_by: dict[int, tuple[list[Query], list]] = {}  # per client, its queries with hits
-    if snapshots and (entries is None or entries):
-        seen: set[int] = set()
-        for start in range(0, len(book), BOOK_BATCH):
-            batch = book[start : start + BOOK_BATCH]
-            results = screen([q for _, q in batch], lists=lists, entries=entries, typos=False)
-            for (pk, query), found in zip(batch, results, strict=True):
-                seen.add(pk)
-                if found:
-                    queries, hits = found_by.setdefault(pk, ([], []))
-                    queries.append(query)
-                    hits.append(found)
-            job_progress(job, done=len(seen))
+    snapshot_ids = [s.pk for s in snapshots]
+    for batch, done in batches:
+        candidates, names = book_candidates(snapshot_ids, **batch)
+        results = candidates_score([q for _, q in candidates], names, snapshots)
+        for (pk, query), found in zip(candidates, results, strict=True):
+            if found:
+                queries, hits = found_by.setdefault(pk, ([], []))
+                queries.append(query)
+                hits.append(found)
+        job_progress(job, done=done)
     reason = ScreeningReason.LIST_UPDATE if job.kind == JobKind.DELTA else ScreeningReason.NIGHTLY
     reference = f"{source.name} snapshot #{job.snapshot_id}" if source else f"job #{job.pk}"
     raised, still = 0, set()
@@ -187,7 +180,7 @@ def _run(job: ScreeningJob) -> ScreeningJob:
         job_progress(
             job,
             status=JobStatus.DONE,
-            done=len(clients),
+            done=total,
             hit_clients=len(found_by),
             raised_count=raised,
             cleared_count=cleared,
@@ -202,7 +195,7 @@ def _run(job: ScreeningJob) -> ScreeningJob:
                 "snapshot": job.snapshot_id,
                 "snapshots": [s.pk for s in snapshots],
                 "entries": None if entries is None else len(entries),
-                "clients": len(clients),
+                "clients": total,
                 "clients_with_hits": len(found_by),
                 "raised": raised,
                 "cleared": cleared,

@@ -12,9 +12,10 @@ book.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import replace
 
-from django.db import connection
+from django.db import connection, transaction
 
 from .matching import Hit, ListedEntry, ListedName, Query, kinds_for, rank
 from .models import EntryBirthDate, EntryCountry, EntryName, ListEntry, ListSnapshot
@@ -23,28 +24,31 @@ from .names import name_tokens, phonetic
 TYPO_MIN_LENGTH = 4
 TYPO_SIMILAR = 3  # list tokens looked up per unknown token
 
+# A query's token meets a listed token with the same phonetic key (so, the same token too);
+# a token no list has (a typo) meets the list tokens most like it. Each (query, token, listed
+# name) counts once, and a listed name is a candidate when enough of the query's tokens meet it.
 CANDIDATES_SQL = """
 WITH q AS (
-    SELECT * FROM unnest(%(subj)s::int[], %(qi)s::int[], %(key)s::text[], %(phon)s::bool[])
-        AS q(subj, qi, key, phon)
+    SELECT * FROM unnest(%(subj)s::int[], %(qi)s::int[], %(key)s::text[], %(phon)s::bool[],
+                         %(need)s::int[]) AS q(subj, qi, key, phon, need)
 ), m AS (
-    SELECT q.subj, q.qi, nt.name_id, nt.entry_id, nt.name_tokens
-      FROM q JOIN compliance_nametoken nt ON nt.token = q.key
-     WHERE NOT q.phon AND nt.snapshot_id = ANY(%(snapshots)s) AND nt.kind = ANY(%(kinds)s)
-           {only}
-    UNION ALL
-    SELECT q.subj, q.qi, nt.name_id, nt.entry_id, nt.name_tokens
+    SELECT q.subj, q.qi, q.need, nt.name_id, nt.name_tokens
       FROM q JOIN compliance_nametoken nt ON nt.phonetic = q.key
      WHERE q.phon AND nt.snapshot_id = ANY(%(snapshots)s) AND nt.kind = ANY(%(kinds)s)
            {only}
-), need AS (
-    SELECT * FROM unnest(%(subjects)s::int[], %(need)s::int[]) AS s(subj, need)
+    UNION
+    SELECT q.subj, q.qi, q.need, nt.name_id, nt.name_tokens
+      FROM q JOIN compliance_nametoken nt ON nt.token = q.key
+     WHERE NOT q.phon AND nt.snapshot_id = ANY(%(snapshots)s) AND nt.kind = ANY(%(kinds)s)
+           {only}
 )
-SELECT m.subj, m.name_id, m.entry_id
-  FROM m JOIN need ON need.subj = m.subj
- GROUP BY m.subj, m.name_id, m.entry_id, need.need
-HAVING COUNT(DISTINCT m.qi) >= LEAST(need.need, MAX(m.name_tokens))
+SELECT subj, name_id FROM m
+ GROUP BY subj, name_id
+HAVING COUNT(*) >= LEAST(MAX(need), MAX(name_tokens))
 """
+# A batch's join is large and short-lived: sorted in memory, not worth compiling (JIT).
+BATCH = 100
+BATCH_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"
 ONLY_ENTRIES = "AND nt.entry_id = ANY(%(entries)s)"
 
 SIMILAR_SQL = """
@@ -55,6 +59,19 @@ SELECT u.key, s.token
        WHERE token %% u.key ORDER BY token <-> u.key LIMIT %(per)s
   ) s
 """
+
+
+@contextmanager
+def candidates_cursor(*, batch: bool):
+    """A cursor for a candidate join; for a batch of names, in a transaction whose settings
+    end with it."""
+    if not batch:
+        with connection.cursor() as cur:
+            yield cur
+        return
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(BATCH_SETTINGS)
+        yield cur
 
 
 def current_snapshots(lists: list[str] | None = None) -> list[ListSnapshot]:
@@ -84,6 +101,14 @@ def _similar_tokens(keys: set[str]) -> dict[str, list[str]]:
     return similar
 
 
+def query_keys(tokens: list[str]) -> tuple[list[str], int]:
+    """The tokens of a name looked up in the candidate index (each once, initials left out),
+    and how many of them a listed name must meet (two; one for a name of one; never, for a
+    name of initials only)."""
+    full = [t for t in dict.fromkeys(tokens) if len(t) > 1]
+    return full, min(2, len(full)) if full else 99
+
+
 def candidate_pairs(
     queries: list[Query],
     snapshots: list[ListSnapshot],
@@ -99,11 +124,9 @@ def candidate_pairs(
     kinds: set[str] = set()
     for index, (query, tokens) in enumerate(zip(queries, tokens_of, strict=True)):
         kinds.update(kinds_for(query.kind))
-        full = [t for t in dict.fromkeys(tokens) if len(t) > 1]
-        need.append(min(2, len(full)) if full else 99)
+        full, needed = query_keys(tokens)
         for position, token in enumerate(full):
             for k, is_phonetic in [
-                (token, False),
                 (phonetic(token), True),
                 *((s, False) for s in similar.get(token, ())),
             ]:
@@ -111,9 +134,10 @@ def candidate_pairs(
                 qi.append(position)
                 key.append(k)
                 phon.append(is_phonetic)
+                need.append(needed)
     if not subj or not snapshots:
         return {}
-    with connection.cursor() as cur:
+    with candidates_cursor(batch=len(queries) >= BATCH) as cur:
         cur.execute(
             CANDIDATES_SQL.format(only=ONLY_ENTRIES if entries is not None else ""),
             {
@@ -122,14 +146,13 @@ def candidate_pairs(
                 "qi": qi,
                 "key": key,
                 "phon": phon,
+                "need": need,
                 "snapshots": [s.pk for s in snapshots],
                 "kinds": sorted(kinds),
-                "subjects": list(range(len(queries))),
-                "need": need,
             },
         )
         pairs: dict[int, set[int]] = defaultdict(set)
-        for s, name_id, _entry_id in cur.fetchall():
+        for s, name_id in cur.fetchall():
             pairs[s].add(name_id)
     return pairs
 
@@ -211,23 +234,34 @@ def screen(
         typos = len(queries) == 1
     snapshots = current_snapshots(lists)
     pairs = candidate_pairs(queries, snapshots, typos=typos, entries=entries)
-    name_ids = set().union(*pairs.values()) if pairs else set()
-    by_name = load_candidates(name_ids, snapshots)
+    names = [pairs.get(index, set()) for index in range(len(queries))]
+    return candidates_score(queries, names, snapshots, all_scores=all_scores)
+
+
+def candidates_score(
+    queries: list[Query],
+    names: list[set[int]],
+    snapshots: list[ListSnapshot],
+    *,
+    all_scores: bool = False,
+) -> list[list[Hit]]:
+    """The hits of each query among its candidate listed names (`names[i]`: name ids)."""
+    by_name = load_candidates(set().union(*names) if names else set(), snapshots)
     tokens = {t for e in by_name.values() for n in e.names for t in n.tokens}
     for q in queries:
         tokens.update(q.tokens())
     weights = token_weights(tokens) if tokens else {}
     results = []
-    for index, query in enumerate(queries):
+    for query, mine_ids in zip(queries, names, strict=True):
         entries = {}
-        for name_id in pairs.get(index, ()):
+        for name_id in mine_ids:
             entry = by_name.get(name_id)
             if entry is not None:
                 entries[entry.pk] = entry
         # An entry carries every candidate name any query had: score only this query's.
         own = []
         for entry in entries.values():
-            mine = [n for n in entry.names if n.pk in pairs[index]]
+            mine = [n for n in entry.names if n.pk in mine_ids]
             own.append(_with_names(entry, mine))
         results.append(rank(query, own, weights, all_scores=all_scores))
     return results

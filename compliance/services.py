@@ -446,7 +446,9 @@ def run_record(
     run = ScreeningRun.objects.create(
         client=client, reason=reason, reference=reference[:120], names=[q.name for q in queries]
     )
-    run.snapshots.set(snapshots)
+    ScreeningRun.snapshots.through.objects.bulk_create(  # a new run: one INSERT
+        [ScreeningRun.snapshots.through(screeningrun=run, listsnapshot=s) for s in snapshots]
+    )
     entries = ListEntry.objects.select_related("snapshot").in_bulk(list(best))
     skip = _remembered(client, [h for h, _ in best.values()], entries)
     raised = []

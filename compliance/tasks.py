@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import dossier, imports, rescreen, services
+from .book import book_index_clients
 from .models import DossierExport, JobKind, JobStatus, ScreeningReason
 
 
@@ -39,9 +40,11 @@ def jurisdiction_apply_task() -> dict:
 
 
 def screen_registered(client_id: int) -> None:
-    """A client or partner was registered (the kernel's `client.registered` hook): screen them
-    once that commits. A broker that cannot be reached never fails the registration (robust):
-    the sweeper screens whoever was never screened."""
+    """A client or partner was registered (the kernel's `client.registered` hook): index their
+    names for re-screens of the book, and screen them once that commits. A broker that cannot
+    be reached never fails the registration (robust): the sweeper screens whoever was never
+    screened."""
+    book_index_clients([client_id])
     transaction.on_commit(lambda: client_screen_task.delay(client_id), robust=True)
 
 
@@ -57,8 +60,11 @@ def screen_reported(
     client_id: int, *, origin: str, name="", reference="", dob=None, nationality=""
 ):
     """Something new is known of who a client is (the kernel's `client.name_reported` hook):
-    screen the client again, with the reported name, once that commits."""
+    screen the client again, with the reported name, once that commits. Changed details are
+    indexed for re-screens of the book at once."""
     reason = REPORTED_REASONS[origin]
+    if origin == "details_changed":
+        book_index_clients([client_id])
     reported = {
         "origin": origin,
         "name": name,

@@ -2,19 +2,25 @@
 background, with its progress on a job row; it clears an undecided alert whose entry the list
 removed, or changed so it no longer matches, naming the snapshot; a dismissed pair stays
 dismissed across re-imports until its entry changes. Every night, every client is re-screened
-against every current entry."""
+against every current entry. Both read the book's names from its index, kept as clients
+register and change their names."""
+
+from datetime import date
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import override_settings
 
 from brokerage.models import AuditEvent
 from compliance import audit_events
-from compliance.models import Alert, ScreeningJob, ScreeningRun
+from compliance.models import Alert, BookClient, BookName, BookToken, ScreeningJob, ScreeningRun
 from compliance.rescreen import book_rescreen
 from compliance.services import alert_dismiss
 from compliance.tasks import nightly_rescreen_task
+from kyc.services import kyc_details_save
 from tests.compliance.test_alerts import WATCH_CSV, listed_client, register, watch_list
 from tests.conftest import make_staff
+from tests.kyc.conftest import details
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +133,56 @@ def test_the_nightly_run_raises_what_registration_missed():
     job.refresh_from_db()
     assert (job.status, job.raised_count) == ("done", 1)
     assert Alert.objects.get().client == client
+
+
+def indexed(client) -> set[tuple[str, str]]:
+    return set(BookName.objects.filter(client_id=client.pk).values_list("origin", "name"))
+
+
+def test_registration_indexes_the_names_in_its_transaction():
+    client = register("Olga", "Mirskaya")
+    assert indexed(client) == {("registered", "Olga Mirskaya")}
+    tokens = BookToken.objects.filter(client_id=client.pk).order_by("position")
+    assert [(t.token, t.phonetic) for t in tokens] == [("olga", "olk"), ("mirskaya", "mrsk")]
+
+
+def test_a_renamed_client_is_found_by_a_delta_under_the_new_name_not_the_old():
+    rescreened(watch_list())
+    client = register("Nadia", "Ordinary")
+    submission = client.kyc_submissions.create(first_name="Nadia", last_name="Ordinary")
+
+    def kyc_name(first, last):
+        kyc_details_save(
+            submission=submission,
+            actor=client.user,
+            data=details(first_name=first, last_name=last, date_of_birth=date(1981, 6, 2)),
+        )
+
+    kyc_name("Boris", "Kolokoltsev")
+    kyc_name("Olga", "Mirskaya")  # the name given at KYC changed
+    assert indexed(client) == {("registered", "Nadia Ordinary"), ("kyc_details", "Olga Mirskaya")}
+    update = watch_list(ADDED + "W-4,Boris Kolokoltsev,,1981-06-02,RU,Sanctions evasion,\n")
+    assert update.delta["added"] == ["W-3", "W-4"]
+    job = rescreened(update)
+    assert (job.hit_clients, job.raised_count) == (1, 1)
+    alert = Alert.objects.get(client=client)
+    assert (alert.list_id, alert.screened_name, alert.name_origin) == (
+        "W-3",
+        "Olga Mirskaya",
+        "kyc_details",
+    )
+
+
+def test_a_name_changed_without_telling_compliance_is_indexed_by_the_next_rescreen():
+    rescreened(watch_list())
+    client = register("Nadia", "Ordinary")
+    indexed_at = BookClient.objects.get(pk=client.pk).indexed_at
+    # Edited behind the services' back (admin, a bulk fix): no hook ran.
+    get_user_model().objects.filter(pk=client.user_id).update(
+        first_name="Olga", last_name="Mirskaya"
+    )
+    assert indexed(client) == {("registered", "Nadia Ordinary")}
+    job = rescreened(watch_list(ADDED))
+    assert indexed(client) == {("registered", "Olga Mirskaya")}
+    assert BookClient.objects.get(pk=client.pk).indexed_at > indexed_at
+    assert job.raised_count == 1 and Alert.objects.get().client == client
