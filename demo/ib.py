@@ -67,6 +67,9 @@ OTHER_PLANS = {
     "Affiliate CPA": [
         {"kind": "cpa", "rate": "250", "min_deposit": "200", "min_lots": "1",
          "within_days": "30", "clawback_days": "90"},
+        # CPA by country, as brokers price it: a Gulf client is worth more
+        {"kind": "cpa", "region": "GCC", "rate": "400", "min_deposit": "500", "min_lots": "2",
+         "within_days": "30", "clawback_days": "90"},
     ],
     "Revenue share": [{"kind": "revshare", "rate": "25"}],
 }  # fmt: skip

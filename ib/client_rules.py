@@ -9,6 +9,16 @@ qualified. Each level of the chain earns as for a deal (by difference, or a shar
 below), never more than the top's CPA. `cpa:<client>` is the line's event key, unique with the
 tier and kind in the database: a client pays one CPA per level, whatever reruns or races.
 
+**Where the client lives.** A CPA or revenue-share rate may be narrowed to a country or a
+region (never a symbol, a group or an account type: both are paid per client, on every symbol
+and account). The most specific rule for the client's country of residence pays, by the same
+lookup as a deal's (`World.client_levels`: its own country, then the smaller region holding
+it, then the plan default; none: nothing is paid), the country read from the client's history
+(`world.countries_at`): for a CPA, the country **at the first deposit** (the moment the tree
+and plan are read, and the rule's terms decide whether the client qualifies at all, so the
+rule must be known before it does); for revenue share, the country **at the period's last
+moment** (the moment its rates are read).
+
 **Clawback.** A chargeback of any of the client's deposits opened within the rule's
 `clawback_days` of the CPA line's date writes a `clawback` line of the opposite amount under the
 same key (once): the period nets it, or carries it forward if already paid.
@@ -33,7 +43,7 @@ from finance.models import FxRate
 
 from .fraud import related_reasons
 from .models import CommissionLine, PlanRule, Programme
-from .world import FAR_FUTURE, HUNDRED, World, earnings, n
+from .world import FAR_FUTURE, HUNDRED, World, countries_at, earnings, n, top_rule
 
 CPA_KINDS = (PlanRule.Kind.CPA,)
 REVSHARE_KINDS = (PlanRule.Kind.REVSHARE,)
@@ -164,17 +174,19 @@ def cpa_lines(
     if not candidates:
         return []
     world, rates = World.load(set()), _usd_rates()
+    countries = countries_at((client_id, at) for client_id, at, *_ in candidates)
     waiting = {}  # client -> (first deposit, leaf, top version, rule, earned)
-    rules: dict[int, PlanRule] = {}  # the top version's CPA rule, read once per version
+    rules: dict[int, PlanRule] = {}  # the top version's CPA rules, each read once
     for client_id, at, amount, currency, leaf, reference in candidates:
-        version, kind, earned = earnings(world, leaf, "", at, CPA_KINDS)
+        # the client's country at the first deposit picks the CPA (and its terms)
+        scope = world.client_scope(countries.get((client_id, at), ""))
+        version, kind, earned = earnings(world, leaf, "", at, CPA_KINDS, scope)
         if kind is None or not earned:
             continue
-        if version not in rules:
-            rules[version] = PlanRule.objects.select_related("version__plan__programme").get(
-                version_id=version, kind=PlanRule.Kind.CPA, symbol="", symbol_group=""
-            )
-        rule = rules[version]
+        _, (top, _, _) = top_rule(world, version, "", CPA_KINDS, scope)
+        if top not in rules:
+            rules[top] = PlanRule.objects.select_related("version__plan__programme").get(pk=top)
+        rule = rules[top]
         programme_currency = world.version_info[version].plan.programme.currency
         deposit = convert(amount, currency, programme_currency, rates)
         if deposit is None or deposit < (rule.min_deposit or 0):
@@ -327,9 +339,12 @@ def revshare_lines(*, programme: Programme, start, end) -> list[CommissionLine]:
         entry = net.setdefault((client_id, leaf), [Decimal(0), [], last, 0])
         entry[1].append((currency, Decimal(result)))
         entry[2], entry[3] = max(entry[2], last), entry[3] + deals
+    # the client's country at the period's last moment picks the revenue share's rate
+    countries = countries_at((client_id, at) for client_id, _ in net)
     lines = []
     for (client_id, leaf), (_, parts, last, deals) in net.items():
-        version, kind, earned = earnings(world, leaf, "", at, REVSHARE_KINDS)
+        scope = world.client_scope(countries.get((client_id, at), ""))
+        version, kind, earned = earnings(world, leaf, "", at, REVSHARE_KINDS, scope)
         if kind is None or world.version_info[version].plan.programme_id != programme.pk:
             continue
         target = world.version_info[version].plan.programme.currency

@@ -89,8 +89,9 @@ def _client_terms(rule: dict, kind: str, scope: str, n: int) -> dict:
         return {}
     if scope:
         raise InvalidInput(
-            f"Rate {n}: a CPA or revenue share is for the whole plan, not a symbol, an account "
-            "type or a country."
+            f"Rate {n}: a CPA or revenue share is paid per client, on every symbol and account: "
+            "it can be narrowed to a country or a region, not to a symbol, a group or an "
+            "account type."
         )
     if kind != PlanRule.Kind.CPA:
         return {}
@@ -203,7 +204,7 @@ def plan_version_create(
         rate = _rate(rule.get("rate"), f"Rate {n}")
         if kind in PERCENT_KINDS and rate > 100:
             raise InvalidInput(f"Rate {n}: a percent is at most 100.")
-        narrowed = symbol or group or account_type or country or region
+        narrowed = symbol or group or account_type
         PlanRule.objects.create(
             version=version,
             kind=kind,

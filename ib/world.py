@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.db import connection
+
 from brokerage.intl import country_name
 from brokerage.models import Region
 from clients.instruments import symbol_group_choices
@@ -209,12 +211,55 @@ class World:
         out |= {country: "@" + ",".join(ids) for country, ids in member.items()}
         return out
 
+    def client_scope(self, country: str) -> ClientScope:
+        """The scope of a client living in `country`, on no account type in particular: what
+        rates paid per client (CPA, revenue share) are looked up by."""
+        return self.scope_of(0, country or "")
+
     def scope_of(self, account_type: int, cls: str) -> ClientScope:
         """The client scope of a deal's class (see `country_classes`)."""
         if cls.startswith("@"):
             return ClientScope(account_type, "", frozenset(int(r) for r in cls[1:].split(",")))
         regions = frozenset(r for r, (_, members) in self.regions.items() if cls in members)
         return ClientScope(account_type, cls, regions if cls else frozenset())
+
+
+# Each (client, time)'s country of residence then, as the engine's ib_where reads it: the
+# history row in force at the time (the last one recorded by then, else the first recorded);
+# the current country when that row is the last recorded (or there is none).
+COUNTRIES_AT = """
+SELECT q.client_id, q.at,
+       CASE WHEN r.history_id IS NULL OR NOT EXISTS (
+                 SELECT 1 FROM clients_historicalclient l
+                  WHERE l.id = q.client_id
+                    AND (l.history_date, l.history_id) > (r.history_date, r.history_id))
+            THEN k.country ELSE r.country END
+  FROM unnest(%s::bigint[], %s::timestamptz[]) AS q(client_id, at)
+  JOIN clients_client k ON k.id = q.client_id
+  LEFT JOIN LATERAL (
+        SELECT h.history_id, h.history_date, h.country FROM clients_historicalclient h
+         WHERE h.id = q.client_id AND h.history_date <= q.at
+         ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1) b ON true
+  LEFT JOIN LATERAL (
+        SELECT h.history_id, h.history_date, h.country FROM clients_historicalclient h
+         WHERE h.id = q.client_id AND b.history_id IS NULL
+         ORDER BY h.history_date, h.history_id LIMIT 1) f ON true
+  CROSS JOIN LATERAL (SELECT coalesce(b.history_id, f.history_id) AS history_id,
+                             coalesce(b.history_date, f.history_date) AS history_date,
+                             CASE WHEN b.history_id IS NULL THEN f.country ELSE b.country END
+                                 AS country) r
+"""
+
+
+def countries_at(pairs) -> dict[tuple, str]:
+    """{(client id, time): the client's country of residence at that time} for `pairs`, read
+    from the client record's history as the engine reads it for deals (one query)."""
+    pairs = list(set(pairs))
+    if not pairs:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(COUNTRIES_AT, [[c for c, _ in pairs], [t for _, t in pairs]])
+        return {(client_id, at): country or "" for client_id, at, country in cur.fetchall()}
 
 
 def group_label(group: str) -> str:

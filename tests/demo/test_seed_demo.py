@@ -62,6 +62,7 @@ from ib.models import (  # noqa: E402
     PartnerApplication,
     PartnerInvitation,
     PartnerStatement,
+    PlanVersion,
     Referral,
 )
 
@@ -138,6 +139,12 @@ def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(
         ("fx_major", "GCC"),
         ("metals", "EEA"),
     }
+    # the affiliate CPA pays more for a client in the Gulf than by default
+    cpa = {
+        (r.region.code if r.region else ""): r.rate
+        for r in PlanVersion.objects.get(plan__name="Affiliate CPA").rules.filter(kind="cpa")
+    }
+    assert cpa == {"": Decimal("250"), "GCC": Decimal("400")}
     # one deal the master was paid on was corrected on the platform afterwards: its lines
     # reversed once and the deal paid again at its new volume
     reversal = lines.get(kind="reversal", partner=master)

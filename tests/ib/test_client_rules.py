@@ -154,7 +154,7 @@ def test_a_cpa_for_a_client_related_to_its_partner_is_withheld(network, methods)
 
 
 def test_cpa_terms_are_checked_when_a_version_is_made(network):
-    with pytest.raises(InvalidInput, match="whole plan"):
+    with pytest.raises(InvalidInput, match="paid per client, on every symbol"):
         version(network["top"], [{"kind": "cpa", "symbol": "EURUSD", "rate": "50"}])
     with pytest.raises(InvalidInput, match="days within which"):
         version(network["top"], [{"kind": "cpa", "rate": "50", "min_lots": "1"}])

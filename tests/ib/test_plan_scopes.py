@@ -264,7 +264,7 @@ def test_rules_are_checked_and_the_database_holds_one_rule_per_scope(network):
         ([{"country": "XX", "rate": "1"}], "'XX' is not a country"),
         ([{"region": "MARS", "rate": "1"}], "no such region"),
         ([{"account_type": "999999", "rate": "1"}], "no such account type"),
-        ([{"kind": "cpa", "country": "DE", "rate": "1"}], "whole plan"),
+        ([{"kind": "revshare", "symbol": "EURUSD", "rate": "1"}], "a country or a region, not"),
         (
             [{"country": "DE", "rate": "1"}, {"country": "de", "rate": "2"}],
             "plan default, Germany is set twice",
