@@ -43,7 +43,7 @@ from finance.models import FxRate
 
 from .fraud import related_reasons
 from .models import CommissionLine, PlanRule, Programme
-from .world import FAR_FUTURE, HUNDRED, World, countries_at, earnings, n, top_rule
+from .world import FAR_FUTURE, FAR_PAST, HUNDRED, World, countries_at, earnings, n, top_rule
 
 CPA_KINDS = (PlanRule.Kind.CPA,)
 REVSHARE_KINDS = (PlanRule.Kind.REVSHARE,)
@@ -93,6 +93,10 @@ SELECT l.id, l.client_id, l.partner_id, l.tier, l.version_id, l.rule_id, l.amoun
                  ORDER BY c.opened_at LIMIT 1) cb ON true
   JOIN finance_deposit dep ON dep.id = cb.deposit_id
  WHERE l.kind = 'cpa' AND r.clawback_days IS NOT NULL
+   -- a clawback is dated from its CPA to clawback_days after it: only the CPAs whose
+   -- clawback could fall in [since, until) are read
+   AND l.deal_time >= %(since)s - r.clawback_days * interval '1 day'
+   AND l.deal_time < %(until)s
    AND (%(paid_too)s OR NOT EXISTS (SELECT 1 FROM ib_commissionline b
                     WHERE b.event_key = l.event_key AND b.tier = l.tier AND b.kind = 'clawback'))
 """
@@ -265,10 +269,15 @@ def cpa_clawback() -> int:
     return lines_insert(clawback_lines())
 
 
-def clawback_lines(*, paid_too=False) -> list[CommissionLine]:
-    """The clawback lines due and not written yet (or all of them: `paid_too`), unsaved."""
+def clawback_lines(*, paid_too=False, since=None, until=None) -> list[CommissionLine]:
+    """The clawback lines due and not written yet (or all of them: `paid_too`), unsaved; with
+    `since`/`until`, only those of CPAs whose clawback can be dated in [since, until) (others
+    may come too: the caller keeps the ones dated there)."""
     with connection.cursor() as cur:
-        cur.execute(CLAWBACKS, {"paid_too": paid_too})
+        cur.execute(
+            CLAWBACKS,
+            {"paid_too": paid_too, "since": since or FAR_PAST, "until": until or FAR_FUTURE},
+        )
         rows = cur.fetchall()
     return [
         CommissionLine(

@@ -2,9 +2,10 @@
 
 The deal lines are recomputed by the engine (`ib.engine.commissions_recompute`); this covers the
 lines paid per client rather than per deal, dated in the window: CPAs (every client whose first
-deposit could have qualified in it, paid or not), their clawbacks, and, for each closed period
-of each programme overlapping the window, its revenue share and its rebates (on the lines the
-period took). Each is computed by the same function that wrote it, without writing, and
+deposit could have qualified in it, paid or not), their clawbacks (only of the CPAs whose
+clawback can be dated in it, not every one ever), and, for each closed period of each programme
+overlapping the window, its revenue share and its rebates (on the lines the period took). Each
+is computed by the same function that wrote it, without writing, and
 compared by (event key, partner, level, kind, amount): counts, totals, a checksum in order, and
 the first differences. Nothing is written.
 """
@@ -53,7 +54,7 @@ def client_lines_recompute(*, start, end, partner_id: int | None = None, limit: 
     if longest is not None:  # a CPA is dated when the client qualified, within N days
         since = start - timedelta(days=(longest or 0) + 1)
         lines += cpa_lines(since=since, until=end, paid_too=True)
-    lines += clawback_lines(paid_too=True)
+    lines += clawback_lines(paid_too=True, since=start, until=end)
     periods = CommissionPeriod.objects.filter(start__lt=end, end__gt=start).select_related(
         "programme"
     )

@@ -10,7 +10,7 @@ from django.utils import timezone
 from brokerage.errors import InvalidInput
 from clients.models import AccountType, AccountTypeMarkup, Client, Instrument
 from finance.services import chargeback_open
-from ib.client_rules import cpa_clawback, cpa_pay, revshare_pay
+from ib.client_rules import clawback_lines, cpa_clawback, cpa_pay, revshare_pay
 from ib.models import CommissionLine, PartnerStatement, UnpricedDeal
 from ib.periods import period_close
 from ib.plans import (
@@ -124,6 +124,14 @@ def test_a_chargeback_within_the_window_claws_the_cpa_back_once(network, methods
     window = {"start": timezone.now() - timedelta(days=1), "end": timezone.now() + timedelta(1)}
     again = client_lines_recompute(**window)
     assert again.same and again.lines == 6 and again.total == 0
+    # only the CPAs whose clawback can be dated in a window are read for it: not a later
+    # window's (the CPA is older than its clawback days), nor an earlier one's
+    cpa_at = CommissionLine.objects.get(kind="cpa", tier=0).deal_time
+    assert len(clawback_lines(paid_too=True, since=cpa_at - timedelta(1), until=cpa_at)) == 0
+    after = cpa_at + timedelta(days=91)
+    assert len(clawback_lines(paid_too=True, since=after, until=after + timedelta(1))) == 0
+    assert len(clawback_lines(paid_too=True, since=cpa_at, until=cpa_at + timedelta(1))) == 3
+    assert client_lines_recompute(start=after, end=after + timedelta(days=30)).lines == 0
     # a stored CPA line that does not match its terms: the recompute says which differs
     CommissionLine.objects.filter(kind="cpa", tier=0).update(amount=D("41"))
     differs = client_lines_recompute(**window)
