@@ -67,3 +67,23 @@ def bench_db_create(suffix: str = "_bench") -> str:
     _point_at(target)
     connection.settings_dict["TEST"]["NAME"] = target
     return original
+
+
+def timed(fn):
+    """(what `fn()` returns, the seconds it took)."""
+    import time
+
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def bench_users(prefix: str, size: int) -> list:
+    """`size` users `<prefix><i>@bench.example` (bulk, no usable password)."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    return User.objects.bulk_create(
+        [User(email=f"{prefix}{i}@bench.example", password="!") for i in range(size)],
+        batch_size=5000,
+    )

@@ -23,7 +23,6 @@ import json
 import os
 import random
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,23 +35,18 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Q  # noqa: E402
 
-from bench.benchdb import bench_db_create  # noqa: E402
+from bench.benchdb import bench_db_create, bench_users, timed  # noqa: E402
 
 EEA = ["DE", "FR", "ES", "IT", "CY", "NL", "PL"]
 ELSEWHERE = ["AE", "ZA", "SG", "MY", "TH"]
 
 
 def book_create(size: int, seed: int) -> dict:
-    from django.contrib.auth import get_user_model
-
     from clients.models import Client, TradingAccount, TradingServer
 
     rnd = random.Random(seed)
     server = TradingServer.objects.create(name="Bench", url="https://mt5.bench.invalid")
-    User = get_user_model()
-    users = User.objects.bulk_create(
-        [User(email=f"lev{i}@bench.example", password="!") for i in range(size)], batch_size=5000
-    )
+    users = bench_users("lev", size)
     clients = []
     for user in users:
         draw = rnd.random()
@@ -93,12 +87,6 @@ def book_create(size: int, seed: int) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return {"accounts": size}
-
-
-def timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - started
 
 
 def main():

@@ -135,3 +135,11 @@ def test_leverage_bench_smoke():
     figures = run_bench("leverage.py", "--accounts", "400")
     assert figures["above_cap"] == figures["marked"] == figures["marked_due"] > 0
     assert 0 < figures["limit_edit_gb_accounts"] < figures["above_cap"]
+
+
+def test_risk_bench_smoke():
+    figures = run_bench("risk.py", "--clients", "400", "--synced", "20")
+    assert figures["assessments_stored"] == 400 and figures["sweep_again_stored"] == 0
+    assert figures["applied"] == figures["lifted"] == figures["clients_in_belarus"] > 0
+    assert figures["emails_recorded"] == figures["applied"]
+    assert figures["apply_idle"] == {"applied": 0, "lifted": 0}
