@@ -119,7 +119,11 @@ def test_dossier_bench_smoke():
 
 
 def test_screening_bench_smoke():
-    figures = run_bench("screening.py", "--listed", "12", "--others", "60", "--book", "300")
+    figures = run_bench(
+        "screening.py",
+        *("--listed", "12", "--others", "60", "--book", "300", "--clients", "400"),
+        *("--changed", "10"),
+    )
     assert figures["screenings"] > 100 and figures["p95_ms"] > 0
     assert set(figures["recall"]) == {
         "exact",
