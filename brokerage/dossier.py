@@ -100,7 +100,7 @@ def plain(value):
     return value
 
 
-def csv_cell(t: DossierTable, row: dict, path: str) -> str:
+def table_cell(t: DossierTable, row: dict, path: str) -> str:
     """One value as a spreadsheet shows it: the label of a code, JSON for structures."""
     value = row.get(path)
     if isinstance(value, str | int) and not isinstance(value, bool) and path in t.labels:

@@ -27,7 +27,6 @@ The contract:
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -45,7 +44,8 @@ from django.utils import timezone
 
 from brokerage import audit_proof
 from brokerage.audit import audit_subject_proof
-from brokerage.dossier import PDF_ROWS, DossierSection, DossierTable, csv_cell, plain
+from brokerage.csvexport import csv_writer
+from brokerage.dossier import PDF_ROWS, DossierSection, DossierTable, plain, table_cell
 from brokerage.hooks import DOSSIER_SECTIONS, contributions
 from brokerage.services import audit_record
 from clients.models import Client
@@ -193,10 +193,10 @@ def _csv(t: DossierTable) -> bytes:
     """A table for a spreadsheet: labelled columns, choice labels, every row and whole values
     (UTF-8 with a byte-order mark, which spreadsheet programs read as UTF-8)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)  # no cell a spreadsheet would read as a formula
     writer.writerow([label for label, _ in t.columns])
     for row in t.rows:
-        writer.writerow([csv_cell(t, row, path) for _, path in t.columns])
+        writer.writerow([table_cell(t, row, path) for _, path in t.columns])
     return ("\ufeff" + buffer.getvalue()).encode()
 
 

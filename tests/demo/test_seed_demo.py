@@ -11,6 +11,7 @@ from brokerage.services import api_key_authenticate
 from brokerage.totp import totp_code
 from clients.models import Client, Deal, RetentionFlag, TradingAccount
 from finance.models import Transfer
+from ib.fraud import SIGNALS
 from ib.models import Partner
 from leads.models import NurtureSequence, NurtureStep, RoutingRule, ScoringRule
 from tests.conftest import module_transaction
@@ -125,8 +126,15 @@ def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(
         assert paid <= line.deal.volume * 10 / Decimal(10000)
     # one introducer's client shares the introducer's phone: its lines wait for review
     withheld = lines.filter(status="withheld")
-    assert withheld.exists() and {line.partner.referral_code for line in withheld} == {"DEMOINTRO"}
-    assert all(r["code"] == "related_client" for line in withheld for r in line.hold_reasons)
+    related = [
+        line for line in withheld if any(r["code"] == "related_client" for r in line.hold_reasons)
+    ]
+    assert related and {line.partner.referral_code for line in related} == {"DEMOINTRO"}
+    # the sandbox's random trading may trip another signal (two of the network's clients
+    # opening opposite trades within seconds, a burst of short holds): each is explained
+    assert all(
+        r["code"] in SIGNALS and r["message"] for line in withheld for r in line.hold_reasons
+    )
     master = Partner.objects.get(referral_code="DEMOIB")
     statement = PartnerStatement.objects.get(partner=master)
     assert statement.outcome == "credited" and statement.amount > 0
