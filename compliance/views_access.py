@@ -3,7 +3,7 @@ data (the client 360, KYC cases and documents, source-of-funds documents, screen
 dossiers), and every sign-up, sign-in and failed attempt of clients, partners and staff with
 its address and browser. Both read `clients`' append-only records; neither writes."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.shortcuts import render
@@ -53,8 +53,9 @@ class AccessFilterForm(forms.Form):
             if since
             else timezone.now() - timedelta(days=DEFAULT_DAYS)
         )
-        end = datetime.combine(until, time.min, tzinfo=UTC) + timedelta(days=1) if until else None
-        return start, end
+        if until is None or until == date.max:  # the last day there is: no end
+            return start, None
+        return start, datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 @staff_required(PERM)

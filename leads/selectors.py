@@ -89,7 +89,7 @@ def lead_list(
         qs = qs.filter(country=f.country)
     if f.created_from:
         qs = qs.filter(created_at__gte=_day_start(f.created_from))
-    if f.created_to:
+    if f.created_to and f.created_to < date.max:  # the last day there is: no end
         qs = qs.filter(created_at__lt=_day_start(f.created_to + timedelta(days=1)))
     if f.q:
         q = f.q

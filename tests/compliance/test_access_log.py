@@ -124,6 +124,8 @@ def test_the_access_log_filters_by_person_kind_and_dates(client):
         "?tab=signins&kind=nonsense",
         "?tab=elsewhere&page=abc",
         "?q=" + "x" * 400,
+        "?tab=views&since=0001-01-01&until=9999-12-31",
+        "?tab=signins&until=9999-12-31",
     ],
 )
 def test_bad_filters_are_told_not_a_500(client, query):

@@ -75,6 +75,12 @@ def test_a_bad_filter_is_shown_and_ignored_never_a_500(client, floor, leads, par
     assert len(_ids(response)) >= 1
 
 
+def test_the_last_day_there_is_as_an_end_is_no_end(client, floor, leads):
+    login(client, make_staff("ops_admin"))
+    response = client.get("/backoffice/leads/all/", {"created_to": "9999-12-31"})
+    assert response.status_code == 200 and len(_ids(response)) == len(leads)
+
+
 def test_filters_survive_pagination(client, floor, leads):
     for i in range(30):
         floor.capture(country="AE", language="ar", experience="some", source="webinar")
