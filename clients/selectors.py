@@ -189,7 +189,9 @@ def deal_revision_summary(revision: DealRevision) -> str:
 
 def trading_profile_by_client(client_ids, *, since) -> dict[int, dict]:
     """Each client's highest leverage over their trading accounts and the lots they traded
-    since `since` (buys and sells, not balance deals), set-based: two queries."""
+    since `since`, set-based: two queries. A trade's lots count once, when the client closes
+    them (closing, reversing and close-by deals; not the deal that opened the position, nor
+    balance deals)."""
     from django.db.models import Max, Sum
 
     from .models import Deal, TradingAccount
@@ -206,6 +208,7 @@ def trading_profile_by_client(client_ids, *, since) -> dict[int, dict]:
             client_id__in=client_ids,
             time__gte=since,
             action__in=[Deal.Action.BUY, Deal.Action.SELL],
+            entry__in=[Deal.Entry.OUT, Deal.Entry.INOUT, Deal.Entry.OUT_BY],
             removed_at__isnull=True,
         )
         .values("client_id")

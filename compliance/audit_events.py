@@ -18,6 +18,9 @@ JURISDICTION_APPLIED = event(
 )
 JURISDICTION_LIFTED = event("jurisdiction.lifted", "Jurisdiction rule lifted from a client")
 COUNTRY_RISK_SET = event("risk.country_set", "Country risk set")
+REVIEW_RESCHEDULED = event(
+    "risk.review_rescheduled", "Periodic client review brought forward by a higher rating"
+)
 REVIEW_COMPLETED = event("risk.review_completed", "Periodic client review completed")
 ALERT_CLEARED = event(
     "screening.alert_cleared", "Screening hit cleared by a list update (entry removed or changed)"

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput
 from brokerage.intl import is_country
-from brokerage.services import Actor, audit_record
+from brokerage.services import Actor, audit_record, audit_record_many
 from clients.locks import lock_client, lock_clients
 from clients.models import Client
 from clients.services import client_risk_ratings_set
@@ -114,22 +114,32 @@ def _store(factors: dict[int, list], cause: str, actor: Actor, latest=None) -> l
         actor=actor,
         reason=cause,
     )
-    _schedule_reviews({a.client_id: a.rating for a in assessments})
+    _schedule_reviews({a.client_id: a.rating for a in assessments}, actor=actor, cause=cause)
     return assessments
 
 
-def _schedule_reviews(ratings: dict[int, str]) -> None:
+def _schedule_reviews(ratings: dict[int, str], *, actor: Actor, cause: str) -> None:
     """Each client's open review: opened, due by their rating, when they have none; brought
-    forward (never back) when their rating rose above the one it follows."""
+    forward (never back) when their rating rose above the one it follows, each move audited
+    with the dates and ratings before and after."""
     open_reviews = PeriodicReview.objects.filter(client_id__in=list(ratings), status="open")
     held = {r.client_id: r for r in open_reviews}
-    raised = []
+    raised, moves = [], []
     for client_id, rating in ratings.items():
         review = held.get(client_id)
         if review is not None and SEVERITY[rating] > SEVERITY[review.rating]:
+            before = (review.rating, review.due_on)
             review.rating, review.due_on = rating, min(review.due_on, review_due(rating))
             raised.append(review)
+            evidence = {
+                "from_rating": before[0],
+                "to_rating": rating,
+                "from_due_on": str(before[1]),
+                "to_due_on": str(review.due_on),
+            }
+            moves.append((review, f"Rated {rating}: {cause}", evidence))
     PeriodicReview.objects.bulk_update(raised, ["rating", "due_on"])
+    audit_record_many(actor=actor, action=audit_events.REVIEW_RESCHEDULED, entries=moves)
     PeriodicReview.objects.bulk_create(
         PeriodicReview(client_id=client_id, rating=rating, due_on=review_due(rating))
         for client_id, rating in ratings.items()

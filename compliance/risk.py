@@ -13,7 +13,8 @@ returns each client's factors in a fixed order:
   expected yearly deposits, yearly income and net worth they declared (kyc); no declaration
   counts too;
 - product: the highest leverage among the client's trading accounts;
-- volume: lots traded over the last year;
+- volume: lots the client closed over the last year (each trade counted once, not at its
+  opening and again at its close);
 - payment methods: crypto funding, and instruments another client used as well.
 
 `rating_for(score)` turns the score into low, medium or high by the thresholds in settings
@@ -253,7 +254,7 @@ def _product(leverage: int) -> Factor:
 
 def _volume(lots: int) -> Factor:
     points = next((p for at_least, p in VOLUME_POINTS if lots >= at_least), 0)
-    return Factor("volume", "Trading volume", points, f"{lots:,} lots traded in the last year.")
+    return Factor("volume", "Trading volume", points, f"{lots:,} lots closed in the last year.")
 
 
 def _payments(row: dict) -> Factor:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import AuditEvent
-from clients.models import Client
+from clients.models import Client, Deal
 from compliance.models import CountryRisk, PeriodicReview, RiskAssessment
 from compliance.rating import (
     add_months,
@@ -117,6 +117,19 @@ def test_leverage_and_volume_move_the_score():
     assert points(client, "volume") == 5
     make_deal(account, volume=900 * 10000, days_ago=400)  # more than a year ago: not counted
     assert points(client, "volume") == 5
+
+
+def test_a_trade_counts_its_lots_once_when_closed():
+    client = make_client_user().client
+    account = make_account(client)
+    make_deal(account, volume=60 * 10000, entry=Deal.Entry.IN)  # opened: not counted yet
+    make_deal(account, volume=60 * 10000, action=Deal.Action.SELL)  # closed: 60 lots
+    assert points(client, "volume") == 0  # 60 lots, not 120
+    make_deal(account, volume=50 * 10000, entry=Deal.Entry.OUT_BY)
+    assert points(client, "volume") == 5
+    latest = RiskAssessment.objects.filter(client=client).first()
+    volume = next(f for f in latest.factors if f["code"] == "volume")
+    assert (volume["points"], volume["explanation"]) == (5, "110 lots closed in the last year.")
 
 
 def instrument(client, kind: str, key: str) -> PaymentInstrument:
@@ -229,14 +242,25 @@ def test_review_due_dates_follow_the_rating_and_a_higher_rating_brings_it_forwar
     CountryRisk.objects.create(country="VN", level="medium")
     risk_assess(client_id=client.pk, cause="medium")
     assert PeriodicReview.objects.get(client=client, status="open").due_on == add_months(today, 24)
+    moved = AuditEvent.objects.get(action="risk.review_rescheduled")
+    assert moved.subject_client_id == client.pk and moved.actor_label == "rule:risk_rating"
+    assert moved.evidence == {
+        "from_rating": "low",
+        "to_rating": "medium",
+        "from_due_on": str(add_months(today, 36)),
+        "to_due_on": str(add_months(today, 24)),
+    }
+    assert moved.reason == "Rated medium: medium"
     CountryRisk.objects.filter(country="VN").update(level="high")
     risk_assess(client_id=client.pk, cause="high")
     assert PeriodicReview.objects.get(client=client, status="open").due_on == add_months(today, 12)
+    assert AuditEvent.objects.filter(action="risk.review_rescheduled").count() == 2
     CountryRisk.objects.all().delete()
     risk_assess(client_id=client.pk, cause="low again")
     assert PeriodicReview.objects.get(client=client, status="open").due_on == add_months(
         today, 12
     )  # never pushed back
+    assert AuditEvent.objects.filter(action="risk.review_rescheduled").count() == 2
 
 
 def test_add_months_keeps_the_end_of_the_month():
