@@ -47,6 +47,7 @@ TONES: dict[str, str] = {
     "disputed": WARNING,
     "dismissal_proposed": WARNING,
     "dormant": WARNING,
+    "escalated": WARNING,  # an AML case waiting for a second officer
     "in_review": WARNING,
     "open": WARNING,
     "pending": WARNING,
@@ -65,6 +66,7 @@ TONES: dict[str, str] = {
     # Under way.
     "checking": PRIMARY,
     "importing": PRIMARY,
+    "investigating": PRIMARY,
     "processing": PRIMARY,
     "qualified": PRIMARY,
     "running": PRIMARY,
@@ -76,6 +78,7 @@ TONES: dict[str, str] = {
     "expired": SECONDARY,
     "not_client": SECONDARY,
     "released": SECONDARY,
+    "reported": SECONDARY,  # an AML case whose suspicious activity report is filed
     "stopped": SECONDARY,
     "superseded": SECONDARY,
 }

@@ -252,10 +252,12 @@ def client_flag_add(
 
 @transaction.atomic
 def client_aml_case_set(*, client: Client, is_open: bool, actor: Actor, reason: str) -> Client:
-    """Open or close an AML case on the client. While one is open the client can neither
-    deposit, withdraw, transfer nor open a trading account, and no officer can approve past it
-    (`clients.standing`). A compliance officer (`clients.manage_aml_case`) opens or closes one;
-    a named compliance rule may open one, never close it."""
+    """Set or lift the client's AML case reason. While it stands the client can neither
+    deposit, withdraw, transfer, open a trading account nor trade, and no officer can approve
+    past it (`clients.standing`). Compliance's cases call this and nothing else does: the first
+    active case sets it and the last one to end lifts it (`compliance.cases`). A compliance
+    officer (`clients.manage_aml_case`) sets or lifts it; a named compliance rule may set it,
+    never lift it."""
     from brokerage.errors import InvalidInput, NotAllowed
 
     if isinstance(actor, str):
@@ -277,6 +279,12 @@ def client_aml_case_set(*, client: Client, is_open: bool, actor: Actor, reason: 
             else audit_events.CLIENT_AML_CASE_CLOSED,
             target=client,
             reason=reason,
+        )
+        from .trading.reach import platform_reach_request  # reach builds on these services
+
+        # Its trading accounts: trading disabled while the case is open, restored after.
+        platform_reach_request(
+            clients=[client.pk], reason="AML case opened" if is_open else "AML case closed"
         )
     return client
 

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GistIndex
 from django.db import models
 
+from .models_cases import Case, CaseAttachment, CaseNote, CaseStatus  # noqa: F401
 from .models_jurisdictions import AppliedVia, RuleApplication  # noqa: F401
 
 

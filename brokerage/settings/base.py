@@ -302,6 +302,10 @@ CELERY_HEARTBEAT_TTL = env.int("CELERY_HEARTBEAT_TTL", default=45)
 # Dismissing a screening hit scoring at least this as a false positive needs a second compliance
 # officer's approval (four eyes).
 COMPLIANCE_FOUR_EYES_SCORE = env.float("COMPLIANCE_FOUR_EYES_SCORE", default=0.90)
+# An AML case is due this many days after it opens; its deadline shows amber this many days
+# before, red once past (compliance.models_cases).
+COMPLIANCE_CASE_DUE_DAYS = env.int("COMPLIANCE_CASE_DUE_DAYS", default=30)
+COMPLIANCE_CASE_DUE_SOON_DAYS = env.int("COMPLIANCE_CASE_DUE_SOON_DAYS", default=5)
 # The client risk rating: a score at or above these is medium or high risk (compliance.risk),
 # and periodic reviews fall due this many months after the last, by rating.
 RISK_MEDIUM_SCORE = env.int("RISK_MEDIUM_SCORE", default=20)

@@ -1,0 +1,308 @@
+"""AML case work: the one way a case is opened, worked and decided (`compliance.models_cases`).
+
+Every function here is keyword-only with an explicit `actor=` (a compliance officer; a named
+compliance rule may open a case, never decide one), runs in one transaction, locks the case
+and then the client (`clients.locks`: the client's row last), changes the case through its
+state machine and records an `AuditEvent` with the client as subject in that transaction.
+
+The client's standing follows their cases: the first case to open sets the AML case reason
+(`clients.services.client_aml_case_set`: no deposit, withdrawal, transfer or new trading
+account, and trading disabled on the platform) and the last to be reported or closed lifts it.
+Nothing else sets or lifts it, so the reason stands exactly while a case is active. The
+client is never told: their pages and refusals say only that the account is under review.
+
+An escalated case is decided by a second officer: whoever escalated it can neither close it
+nor report it (four eyes).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from brokerage.errors import InvalidInput, NotAllowed
+from brokerage.services import Actor, audit_record
+from clients.locks import lock_client
+from clients.services import client_aml_case_set
+
+from . import audit_events
+from .models import Alert, Case, CaseNote, CaseStatus
+from .models_cases import ACTIVE_CASE
+from .permissions import PERM, require_officer
+
+MESSAGE = "Only compliance officers work AML cases."
+
+
+def _text(value: str, what: str, field: str = "reason") -> str:
+    value = " ".join((value or "").split())
+    if not value:
+        raise InvalidInput(f"Say {what}.", fields={field: ["This is required."]})
+    return value
+
+
+def _officer(actor) -> None:
+    """A decision on a case is a compliance officer's, in person."""
+    require_officer(actor, MESSAGE)
+    if isinstance(actor, str):
+        raise NotAllowed("A compliance officer decides a case, not a rule.")
+
+
+def _locked(case: Case | int) -> Case:
+    """The case, then its client, locked (the client's row last)."""
+    case = Case.objects.select_for_update().get(pk=getattr(case, "pk", case))
+    case.client = lock_client(case.client_id)
+    return case
+
+
+def _record(case: Case, *, actor: Actor, action: str, reason: str = "", **evidence) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        target=case,
+        subject=case.client,
+        reason=reason,
+        evidence={"case": case.reference, "status": case.status, **evidence},
+    )
+
+
+def _standing_follow(case: Case, *, actor: Actor, reason: str) -> None:
+    """Set or lift the client's AML case reason to what their cases say now."""
+    active = Case.objects.filter(client_id=case.client_id, status__in=ACTIVE_CASE).exists()
+    if case.client.aml_case_open != active:
+        case.client = client_aml_case_set(
+            client=case.client, is_open=active, actor=actor, reason=f"{case.reference}: {reason}"
+        )
+
+
+def _screening_alerts(client_id: int, alerts) -> list[Alert]:
+    alerts = list(alerts or [])
+    other = [a for a in alerts if a.client_id != client_id]
+    if other:
+        raise InvalidInput(
+            f"Screening alert {other[0].pk} is about another client; a case is about one client."
+        )
+    return alerts
+
+
+def _assignable(officer) -> None:
+    if officer is None:
+        return
+    if not (officer.is_active and officer.is_staff and officer.has_perm(PERM)):
+        raise InvalidInput(
+            "Cases are assigned to compliance officers only.",
+            fields={"assigned_to": ["Choose a compliance officer."]},
+        )
+
+
+@transaction.atomic
+def case_open(
+    *,
+    client,
+    actor: Actor,
+    summary: str,
+    screening_alerts=(),
+    assigned_to=None,
+) -> Case:
+    """Open a case on `client` for `summary`, grouping the given alerts, due in
+    COMPLIANCE_CASE_DUE_DAYS; the client's standing gets the AML case reason."""
+    require_officer(actor, MESSAGE)
+    summary = _text(summary, "why the case is opened", "summary")
+    _assignable(assigned_to)
+    client = lock_client(client)
+    alerts = _screening_alerts(client.pk, screening_alerts)
+    now = timezone.now()
+    user = None if isinstance(actor, str) else actor
+    case = Case.objects.create(
+        client=client,
+        summary=summary,
+        opened_by=user,
+        actor_label=actor if isinstance(actor, str) else actor.email,
+        opened_at=now,
+        due_at=now + timedelta(days=settings.COMPLIANCE_CASE_DUE_DAYS),
+        assigned_to=assigned_to or user,
+    )
+    case.screening_alerts.add(*alerts)
+    _record(
+        case,
+        actor=actor,
+        action=audit_events.CASE_OPENED,
+        reason=summary,
+        screening_alerts=[a.pk for a in alerts],
+        assigned_to=case.assigned_to_id,
+        due_at=case.due_at.isoformat(),
+    )
+    _standing_follow(case, actor=actor, reason=summary)
+    return case
+
+
+def _active(case: Case) -> None:
+    if not case.active:
+        raise InvalidInput(f"{case.reference} is {case.get_status_display().lower()}.")
+
+
+@transaction.atomic
+def case_screening_alert_add(*, case: Case, alert: Alert, actor: Actor) -> Case:
+    """Add a screening hit on the case's client to the case."""
+    _officer(actor)
+    case = _locked(case)
+    _active(case)
+    _screening_alerts(case.client_id, [alert])
+    if case.screening_alerts.filter(pk=alert.pk).exists():
+        raise InvalidInput(f"Screening alert {alert.pk} is already in {case.reference}.")
+    case.screening_alerts.add(alert)
+    _record(case, actor=actor, action=audit_events.CASE_ALERT_ADDED, screening_alert=alert.pk)
+    return case
+
+
+@transaction.atomic
+def case_assign(*, case: Case, actor: Actor, officer) -> Case:
+    """Give the case to `officer` (a compliance officer)."""
+    _officer(actor)
+    if officer is None:
+        raise InvalidInput("Choose an officer.", fields={"assigned_to": ["Choose an officer."]})
+    _assignable(officer)
+    case = _locked(case)
+    _active(case)
+    if case.assigned_to_id == officer.pk:
+        raise InvalidInput(f"{case.reference} is already assigned to {officer.email}.")
+    previous = case.assigned_to_id
+    case.assigned_to = officer
+    case.save(update_fields=["assigned_to"])
+    _record(
+        case,
+        actor=actor,
+        action=audit_events.CASE_ASSIGNED,
+        assigned_to=officer.pk,
+        previously=previous,
+    )
+    return case
+
+
+@transaction.atomic
+def case_note_add(*, case: Case, actor: Actor, text: str) -> CaseNote:
+    _officer(actor)
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("Write the note.", fields={"text": ["The note is empty."]})
+    if len(text) > 10_000:
+        raise InvalidInput(
+            "A note is at most 10,000 characters.", fields={"text": ["Too long: shorten it."]}
+        )
+    case = _locked(case)
+    note = CaseNote.objects.create(case=case, author=actor, text=text)
+    _record(case, actor=actor, action=audit_events.CASE_NOTE_ADDED, note=note.pk, text=text)
+    return note
+
+
+@transaction.atomic
+def case_investigate(*, case: Case, actor: Actor) -> Case:
+    """An officer starts the investigation (and takes the case if nobody has it)."""
+    _officer(actor)
+    case = _locked(case)
+    if case.status != CaseStatus.OPEN:
+        raise InvalidInput(f"{case.reference} is {case.get_status_display().lower()}.")
+    case.investigate()
+    case.investigating_at = timezone.now()
+    if case.assigned_to_id is None:
+        case.assigned_to = actor
+    case.save()
+    _record(
+        case, actor=actor, action=audit_events.CASE_INVESTIGATING, assigned_to=case.assigned_to_id
+    )
+    return case
+
+
+@transaction.atomic
+def case_escalate(*, case: Case, actor: Actor, reason: str) -> Case:
+    """The investigating officer escalates: a second officer reports or closes it."""
+    _officer(actor)
+    reason = _text(reason, "why you escalate")
+    case = _locked(case)
+    if case.status != CaseStatus.INVESTIGATING:
+        raise InvalidInput(
+            f"{case.reference} is {case.get_status_display().lower()}: only a case under "
+            "investigation is escalated."
+        )
+    case.escalate()
+    case.escalated_by, case.escalated_at, case.escalation_reason = actor, timezone.now(), reason
+    case.save()
+    _record(case, actor=actor, action=audit_events.CASE_ESCALATED, reason=reason)
+    return case
+
+
+def _four_eyes(case: Case, actor) -> None:
+    if case.status == CaseStatus.ESCALATED and case.escalated_by_id == actor.pk:
+        raise NotAllowed(
+            "Four eyes: a second compliance officer decides an escalated case, not the one who "
+            "escalated it.",
+            code="four_eyes",
+        )
+
+
+@transaction.atomic
+def case_close(*, case: Case, actor: Actor, reason: str) -> Case:
+    """Close the case with a reason (an escalated case: by another officer than the one who
+    escalated it). The last active case of the client lifts their AML case reason."""
+    _officer(actor)
+    reason = _text(reason, "why the case is closed")
+    case = _locked(case)
+    _active(case)
+    _four_eyes(case, actor)
+    escalated = case.status == CaseStatus.ESCALATED
+    case.close()
+    case.decided_by, case.decided_at, case.close_reason = actor, timezone.now(), reason
+    case.save()
+    _record(
+        case,
+        actor=actor,
+        action=audit_events.CASE_CLOSED,
+        reason=reason,
+        four_eyes=escalated,
+        escalated_by=case.escalated_by_id,
+    )
+    _standing_follow(case, actor=actor, reason=f"closed: {reason}")
+    return case
+
+
+@transaction.atomic
+def case_report(*, case: Case, actor: Actor, reference: str, filed_on: date) -> Case:
+    """Record the suspicious activity report filed with the authority for an escalated case
+    (by another officer than the one who escalated it): its reference and filing date."""
+    _officer(actor)
+    reference = _text(reference, "the report's reference", "sar_reference")
+    if len(reference) > 100:
+        raise InvalidInput(
+            "A reference is at most 100 characters.", fields={"sar_reference": ["Too long."]}
+        )
+    if filed_on is None:
+        raise InvalidInput("Give the filing date.", fields={"sar_filed_on": ["Required."]})
+    case = _locked(case)
+    if filed_on > timezone.localdate() or filed_on < case.opened_at.date():
+        raise InvalidInput(
+            "The filing date is between the case's opening and today.",
+            fields={"sar_filed_on": ["Not a date the report can have been filed."]},
+        )
+    if case.status != CaseStatus.ESCALATED:
+        raise InvalidInput(
+            f"{case.reference} is {case.get_status_display().lower()}: a report is recorded on "
+            "an escalated case."
+        )
+    _four_eyes(case, actor)
+    case.report()
+    case.decided_by, case.decided_at = actor, timezone.now()
+    case.sar_reference, case.sar_filed_on = reference, filed_on
+    case.save()
+    _record(
+        case,
+        actor=actor,
+        action=audit_events.CASE_REPORTED,
+        reason=f"Report {reference} filed on {filed_on.isoformat()}",
+        sar_reference=reference,
+        sar_filed_on=filed_on.isoformat(),
+        escalated_by=case.escalated_by_id,
+    )
+    _standing_follow(case, actor=actor, reason=f"reported as {reference}")
+    return case
