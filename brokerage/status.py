@@ -27,6 +27,7 @@ TONES: dict[str, str] = {
     "completed": SUCCESS,
     "converted": SUCCESS,
     "credited": SUCCESS,
+    "live": SUCCESS,  # an AML scenario version in force
     "done": SUCCESS,
     "opened": SUCCESS,
     "paid": SUCCESS,
@@ -48,6 +49,7 @@ TONES: dict[str, str] = {
     "dismissal_proposed": WARNING,
     "dormant": WARNING,
     "escalated": WARNING,  # an AML case waiting for a second officer
+    "in_case": WARNING,  # an AML alert worked in a case
     "in_review": WARNING,
     "open": WARNING,
     "pending": WARNING,
@@ -79,6 +81,7 @@ TONES: dict[str, str] = {
     "not_client": SECONDARY,
     "released": SECONDARY,
     "reported": SECONDARY,  # an AML case whose suspicious activity report is filed
+    "retired": SECONDARY,
     "stopped": SECONDARY,
     "superseded": SECONDARY,
 }

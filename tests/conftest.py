@@ -434,12 +434,13 @@ SHIPPED_DEFAULTS = [
     ("brokerage.migrations.0013_leverage_limits_finer_classes", "forwards"),
     ("brokerage.migrations.0014_regions", "regions_add"),
     ("brokerage.migrations.0015_leverage_limit_not_allowed", "forwards"),
+    ("compliance.monitoring.migrations.0002_ship_scenarios", "ship"),
 ]
 
 
 def shipped_defaults() -> None:
-    """Country rules, leverage limits and regions as a new installation has them (each seeder
-    adds only what is missing)."""
+    """Country rules, leverage limits, regions and the AML scenarios' live versions as a new
+    installation has them (each seeder adds only what is missing)."""
     import importlib
 
     from django.apps import apps

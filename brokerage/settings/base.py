@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "finance",
     "ib",
     "compliance",
+    "compliance.monitoring",  # AML monitoring (app label "aml")
     "demo",  # above every app: composes the demo data (seed_demo); nothing imports it
 ]
 

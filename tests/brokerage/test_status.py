@@ -6,7 +6,7 @@ from django.template import Context, Template
 
 from brokerage.status import TONES
 
-APPS = ("brokerage", "clients", "leads", "kyc", "finance", "ib", "compliance")
+APPS = ("brokerage", "clients", "leads", "kyc", "finance", "ib", "compliance", "aml")
 
 
 def status_choices() -> dict[str, set[str]]:
