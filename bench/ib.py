@@ -133,6 +133,11 @@ def main():
         "--explain", action="store_true", help="print the period run's plan (EXPLAIN ANALYZE)"
     )
     parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the bench database in place afterwards (to EXPLAIN its queries)",
+    )
+    parser.add_argument(
         "--overrides",
         action="store_true",
         help="plans with rates by country, region and account type (see the module)",
@@ -347,7 +352,10 @@ def main():
         new_s = time.perf_counter() - t3
     finally:
         connections.close_all()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if args.keep:
+            print(f"kept database {connection.settings_dict['NAME']}", file=sys.stderr)
+        else:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
     print(
         json.dumps(
             {

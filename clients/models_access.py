@@ -93,7 +93,8 @@ class AccessRecord(models.Model):
 
 class PersonalDataView(models.Model):
     """One staff member opening one client's personal data: the client 360, a KYC case or
-    document, a source-of-funds document, a screening alert, the dossier. Append-only in the
+    document, a source-of-funds document, a screening alert, the dossier, a withdrawal (bank
+    details), or a partner's record (the partner's own holder record). Append-only in the
     database (no UPDATE or DELETE, TRUNCATE only where the audit log's may be), high volume, and
     outside the decision chain: it is a log of reading, not an `AuditEvent`. Written by
     `clients.access.personal_data_viewed`; read by compliance's access log and the dossier."""
@@ -105,6 +106,8 @@ class PersonalDataView(models.Model):
         SOURCE_OF_FUNDS = "source_of_funds", "Source-of-funds document"
         SCREENING_ALERT = "screening_alert", "Screening alert"
         DOSSIER = "dossier", "Dossier"
+        PARTNER = "partner", "Partner record"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
 
     at = models.DateTimeField(db_default=Now())
     user = models.ForeignKey(

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from brokerage.models import Desk
 
-from .models import AccessRecord, Client, DealRevision, PersonalDataView
+from .models import AccessRecord, Client, ClientActivity, DealRevision, PersonalDataView
 
 
 def client_for_user(user) -> Client | None:
@@ -217,6 +217,14 @@ def trading_profile_by_client(client_ids, *, since) -> dict[int, dict]:
         entry = out.setdefault(row["client_id"], {"leverage": 0, "lots": 0})
         entry["lots"] = (row["volume"] or 0) // 10000
     return out
+
+
+def client_activity_list(*, client, limit: int = 50) -> list:
+    """The client's communication history (emails, notes, calls, outreach), newest first: the
+    `limit` latest. A partner's emails are on its holder record."""
+    if client is None:
+        return []
+    return list(ClientActivity.objects.filter(client=client).order_by("-created_at", "-id")[:limit])
 
 
 # --- Access: sign-ins and staff views of personal data ----------------------------------------

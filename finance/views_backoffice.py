@@ -17,7 +17,8 @@ from brokerage.permissions import staff_required
 from brokerage.selectors import audit_trail_for
 from brokerage.uploads import stored_document_response
 from brokerage.views import add_domain_error, paginate
-from clients.models import Client
+from clients.access import personal_data_viewed
+from clients.models import Client, PersonalDataView
 from clients.standing import Purpose, client_standing
 
 from . import psp as psp_registry
@@ -136,6 +137,12 @@ def withdrawal_detail(request, withdrawal_id: int):
         # Nobody approves past a blocking reason (an open AML case) while it stands.
         "blocked": client_standing(w.client, Purpose.WITHDRAW).refusal(reviewable=True),
     }
+    personal_data_viewed(  # the client's bank details and payment history
+        request=request,
+        client_id=w.client_id,
+        what=PersonalDataView.What.WITHDRAWAL,
+        detail=f"withdrawal {w.reference}",
+    )
     return render(request, "finance/withdrawal.html", ctx, status=400 if form.errors else 200)
 
 

@@ -5,7 +5,7 @@ from django import forms
 
 from clients.selectors import client_for_user
 
-from .models import Partner, Plan
+from .models import Partner, PartnerToken, Plan
 
 MOMENT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -83,3 +83,14 @@ class ClientMoveForm(forms.Form):
         if partner is None:
             raise forms.ValidationError("No partner has this referral code.")
         return partner
+
+
+class TokenRevokeForm(forms.Form):
+    """An IB manager stops one of the partner's API tokens working (leaked, misused)."""
+
+    token = forms.ModelChoiceField(
+        queryset=PartnerToken.objects.filter(revoked_at__isnull=True),
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "This token is revoked already, or not there."},
+    )
+    reason = _reason()

@@ -435,16 +435,19 @@ def plan_create(*, programme: Programme, name: str, actor: Actor) -> Plan:
 # --- A partner's own sub-IBs ---------------------------------------------------------------
 
 
-def _version_in_force(partner: Partner, at) -> tuple[World, int | None]:
-    """The version that pays `partner` at `at` (its own plan's, else the nearest ancestor's)."""
-    world = World.load(set())
+def _version_in_force(partner: Partner, at, world: World | None = None) -> tuple[World, int | None]:
+    """The version that pays `partner` at `at` (its own plan's, else the nearest ancestor's),
+    read in `world` (the plans, tree and rules loaded once for a request or a run), else in the
+    world as it stands."""
+    world = world or World.load(set())
     return world, world.version_of(world.chain(partner.pk, at), 0, at)
 
 
-def own_rates(partner: Partner, at=None) -> list[tuple[str, str, Decimal]]:
+def own_rates(partner: Partner, at=None, *, world: World | None = None) -> list[tuple]:
     """(group code, label, rate) the partner is paid per lot now under its plan (its own or
-    inherited), by instrument group and the plan default: the caps of its sub-IBs' rates."""
-    world, version = _version_in_force(partner, at or timezone.now())
+    inherited), by instrument group and the plan default: the caps of its sub-IBs' rates. Give
+    `world` (`World.load(set())`) to read several partners' rates from one load."""
+    world, version = _version_in_force(partner, at or timezone.now(), world)
     if version is None:
         return []
     rules = world.rules.get(version, {})
@@ -456,11 +459,13 @@ def own_rates(partner: Partner, at=None) -> list[tuple[str, str, Decimal]]:
     return sorted(found, key=lambda r: (r[0] == "", r[1]))
 
 
-def own_narrowed_rates(partner: Partner, at=None) -> list[tuple[str, Decimal]]:
+def own_narrowed_rates(
+    partner: Partner, at=None, *, world: World | None = None
+) -> list[tuple[str, Decimal]]:
     """(scope label, rate) of the partner's per-lot rates narrowed to an account type, a
     country or a region (its plan's own or inherited): they cap its sub-IBs' rates for those
     clients too (the engine caps each level deal by deal)."""
-    world, version = _version_in_force(partner, at or timezone.now())
+    world, version = _version_in_force(partner, at or timezone.now(), world)
     if version is None:
         return []
     found = []
@@ -488,7 +493,8 @@ def sub_ib_rates_set(*, parent: Partner, sub: Partner, rates: dict, actor) -> Pa
     sub = Partner.objects.select_for_update().get(pk=sub.pk)  # the tree as it stands now
     if sub.parent_id != parent.pk:
         raise NotAllowed("Rates are set by a sub-IB's own parent partner.")
-    caps = {key: (label, rate) for key, label, rate in own_rates(parent)}
+    world = World.load(set())  # one load for the caps and the programme below
+    caps = {key: (label, rate) for key, label, rate in own_rates(parent, world=world)}
     if not caps:
         raise InvalidInput("You have no commission plan yet: your IB manager sets one first.")
     rules, errors = [], {}
@@ -512,7 +518,7 @@ def sub_ib_rates_set(*, parent: Partner, sub: Partner, rates: dict, actor) -> Pa
     label = f"partner:{parent.referral_code}"  # the writes below, by the parent's authority
     # The sub-IB's plan belongs to the programme of the plan that pays its parent now (its
     # own, or one it inherits from further up).
-    world, version = _version_in_force(parent, timezone.now())
+    world, version = _version_in_force(parent, timezone.now(), world)
     programme = world.version_info[version].plan.programme
     plan = plan_create(
         programme=programme, name=f"{sub.referral_code} by {parent.referral_code}", actor=label

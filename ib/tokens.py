@@ -83,12 +83,26 @@ def partner_token_create(
 
 @transaction.atomic
 def partner_token_revoke(
-    *, token: PartnerToken, actor: Actor, reason: str = "", request=None
+    *,
+    token: PartnerToken,
+    actor: Actor,
+    reason: str = "",
+    request=None,
+    partner: Partner | None = None,
 ) -> PartnerToken:
-    """Stop `token` working from now on. Revoking a revoked token changes nothing."""
+    """Stop `token` working from now on (`partner` given: it must be that partner's). The
+    partner revokes its own; an IB manager (from the partner's page) says why. Revoking a
+    revoked token changes nothing."""
     token = PartnerToken.objects.select_for_update().select_related("partner").get(pk=token.pk)
+    if partner is not None and token.partner_id != partner.pk:
+        raise NotAllowed("This token is not the partner's.")
+    reason = " ".join((reason or "").split())
     if isinstance(actor, str) or getattr(actor, "partner", None) != token.partner:
         require_manager(actor)
+        if len(reason) < 5:
+            raise InvalidInput(
+                "Say why the partner's token is revoked.", fields={"reason": ["Required."]}
+            )
     if token.revoked_at is not None:
         return token
     token.revoked_at, token.revoked_by = timezone.now(), actor_label(actor)
@@ -97,7 +111,7 @@ def partner_token_revoke(
         actor=actor,
         action=audit_events.PARTNER_TOKEN_REVOKED,
         target=token,
-        reason=" ".join(reason.split())[:200],
+        reason=reason[:200],
         evidence={"partner": token.partner_id, "name": token.name, "prefix": token.prefix},
         request=request,
     )

@@ -15,6 +15,9 @@ from brokerage.errors import DomainError
 from brokerage.ids import parse_id
 from brokerage.permissions import staff_required
 from brokerage.views import form_action, paginate
+from clients.access import personal_data_viewed
+from clients.models import PersonalDataView
+from clients.selectors import client_activity_list
 
 from .disputes import (
     dispute_adjust,
@@ -31,7 +34,7 @@ from .forms_disputes import (
     DisputeRejectForm,
     WithheldDecisionForm,
 )
-from .forms_partners import ClientMoveForm, PartnerMoveForm, PlanAttachForm
+from .forms_partners import ClientMoveForm, PartnerMoveForm, PlanAttachForm, TokenRevokeForm
 from .fraud import signal_label
 from .models import (
     AgreementAcceptance,
@@ -61,8 +64,10 @@ from .selectors import (
     withheld_lines,
 )
 from .services import referral_move
+from .tokens import partner_token_revoke, partner_tokens
 
 MANAGE = "ib.manage_commissions"
+COMMUNICATIONS = 30  # the partner's latest emails and notes on its page
 
 
 @staff_required(MANAGE)
@@ -83,6 +88,12 @@ PARTNER_ACTIONS = {
     "move": (PartnerMoveForm, "move_form", partner_parent_set, "The partner is moved."),
     "plan": (PlanAttachForm, "plan_form", partner_plan_set, "The plan is attached."),
     "client": (ClientMoveForm, "client_form", referral_move, "The client is re-attributed."),
+    "token": (
+        TokenRevokeForm,
+        "token_form",
+        partner_token_revoke,
+        "The token is revoked: it no longer works.",
+    ),
 }
 
 
@@ -134,10 +145,20 @@ def partner(request, partner_id: int):
         "move_form": PartnerMoveForm(prefix="move"),
         "plan_form": PlanAttachForm(prefix="plan"),
         "client_form": ClientMoveForm(prefix="client"),
+        "token_form": TokenRevokeForm(prefix="token"),
+        "tokens": partner_tokens(partner=p)[:20],
+        "communications": client_activity_list(client=p.holder, limit=COMMUNICATIONS),
         "page": page,
         "query": query,
         **forms,
     }
+    if p.holder_id:  # the partner's personal data (email, payout account, emails sent)
+        personal_data_viewed(
+            request=request,
+            client_id=p.holder_id,
+            what=PersonalDataView.What.PARTNER,
+            detail=f"partner {p.referral_code}",
+        )
     return render(request, "ib/partner.html", context, status=status)
 
 

@@ -27,6 +27,7 @@ from .selectors import (
     partner_tree,
 )
 from .statements import statement_csv, statement_pdf
+from .world import World
 
 
 @partner_required
@@ -69,20 +70,20 @@ def network(request):
 def sub_rates(request, partner_id: int):
     me = request.user.partner
     sub = get_object_or_404(Partner.objects.select_related("user"), pk=partner_id, parent=me)
-    errors = {}
+    world = World.load(set())  # the plans and tree, read once for the page
+    caps = own_rates(me, world=world)
+    errors, status = {}, 200
     if request.method == "POST":
-        rates = {
-            key: request.POST.get(f"rate_{key or 'default'}", "")[:20] for key, *_ in own_rates(me)
-        }
+        rates = {key: request.POST.get(f"rate_{key or 'default'}", "")[:20] for key, *_ in caps}
         try:
             sub_ib_rates_set(parent=me, sub=sub, rates=rates, actor=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
-            errors = exc.fields or {}
+            errors, status = exc.fields or {}, 400  # refused: the form again, with its errors
         else:
             messages.success(request, f"{sub}'s rates are in force from now.")
             return redirect("partners:network")
-    theirs = {key: rate for key, _, rate in own_rates(sub)}
+    theirs = {key: rate for key, _, rate in own_rates(sub, world=world)}
     shown = request.POST if request.method == "POST" else {}  # a refused form shows its input
     rows = [
         {
@@ -93,12 +94,13 @@ def sub_rates(request, partner_id: int):
             "value": shown.get(f"rate_{key or 'default'}", theirs.get(key, "")),
             "error": " ".join(errors.get(key or "default", [])),
         }
-        for key, label, cap in own_rates(me)
+        for key, label, cap in caps
     ]
     return render(
         request,
         "partners/sub_rates.html",
-        {"sub": sub, "rows": rows, "narrowed": own_narrowed_rates(me)},
+        {"sub": sub, "rows": rows, "narrowed": own_narrowed_rates(me, world=world)},
+        status=status,
     )
 
 

@@ -308,3 +308,18 @@ def test_the_deposit_summary_reads_status_labels_not_codes(client, officer, meth
     page = client.get("/backoffice/finance/deposits/").content.decode()
     assert "<td>Pending at the PSP</td>" in page and "<td>Pending</td>" not in page
     assert 'class="badge text-bg-warning" data-status="pending">Pending at the PSP<' in page
+
+
+def test_opening_a_withdrawal_is_written_to_the_access_log(client, officer, methods):
+    """The withdrawal page shows the client's bank details and payments: each staff view is
+    logged as the 360 and KYC pages are; a refused view logs nothing."""
+    from clients.models import PersonalDataView
+
+    w = in_review(methods)
+    assert client.get(f"/backoffice/finance/withdrawals/{w.pk}/").status_code == 200
+    view = PersonalDataView.objects.get()
+    assert (view.user, view.client_id, view.what) == (officer, w.client_id, "withdrawal")
+    assert view.detail == f"withdrawal {w.reference}"
+    login(client, make_staff("sales_agent"))
+    assert client.get(f"/backoffice/finance/withdrawals/{w.pk}/").status_code == 403
+    assert PersonalDataView.objects.count() == 1

@@ -119,10 +119,37 @@ def test_the_partner_pages_show_the_tree_and_set_rates(client, network):
     form = client.get(f"/partners/network/{leaf.pk}/rates/")
     assert form.status_code == 200 and "FX major" in form.content.decode()
     refused = client.post(f"/partners/network/{leaf.pk}/rates/", {"rate_fx_major": "12"})
-    assert refused.status_code == 200 and "At most your own 8 per lot." in refused.content.decode()
+    # refused like other refused forms: 400, the form again with its errors and the input
+    assert refused.status_code == 400 and "At most your own 8 per lot." in refused.content.decode()
+    assert 'value="12"' in refused.content.decode()
     done = client.post(f"/partners/network/{leaf.pk}/rates/", {"rate_fx_major": "7"})
     assert done.status_code == 302
     assert [(k, r) for k, _, r in own_rates(leaf)] == [("fx_major", D("7"))]
     # the top partner is not leaf's parent: no page for it
     login(client, network["top"].user)
     assert client.get(f"/partners/network/{leaf.pk}/rates/").status_code == 404
+
+
+def test_the_sub_ib_rates_page_reads_the_plans_once(client, network, monkeypatch):
+    """The page shows the partner's caps, its sub-IB's rates and its narrowed rates: the plans,
+    tree and rules are loaded once for all three, not once each."""
+    from ib.world import World
+
+    loads = []
+    original = World.load.__func__
+
+    def counting(cls, symbols):
+        loads.append(symbols)
+        return original(cls, symbols)
+
+    monkeypatch.setattr(World, "load", classmethod(counting))
+    mid, leaf = network["mid"], network["leaf"]
+    login(client, mid.user)
+    assert client.get(f"/partners/network/{leaf.pk}/rates/").status_code == 200
+    assert len(loads) == 1
+    loads.clear()
+    assert (
+        client.post(f"/partners/network/{leaf.pk}/rates/", {"rate_fx_major": "12"}).status_code
+        == 400
+    )
+    assert len(loads) == 2  # the page's, and the service's own (its transaction's)
