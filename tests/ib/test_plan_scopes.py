@@ -413,7 +413,7 @@ def test_a_partner_sees_its_narrowed_rates_and_cannot_set_a_sub_ib_above_them(cl
     assert "FX major, region Gulf Cooperation Council" in page and "data-narrowed" in page
     refused = client.post(f"/partners/network/{leaf.pk}/rates/", {"rate_fx_major": "7"})
     body = refused.content.decode()
-    assert refused.status_code == 200
+    assert refused.status_code == 400
     assert "more than the parent&#x27;s 6 (FX major, region Gulf Cooperation Council)" in body
     done = client.post(f"/partners/network/{leaf.pk}/rates/", {"rate_fx_major": "6"})
     assert done.status_code == 302
