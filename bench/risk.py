@@ -11,12 +11,14 @@ has declared finances or deposited (that factor is the same for all). Measures:
 - `sweep_again_seconds`: the same sweep the next night with nothing changed (nothing stored);
 - `deals_rerate_seconds`: what a sync pass's task does for `--synced` clients' new deals
   (`deals_rerate`);
-- `apply_seconds`: `jurisdiction_apply()` for a restricted rule on Belarus just in force: one
-  application, one audit event and one email (rendered, recorded in the client's history, sent
-  to an in-memory mailbox) per client it reaches, and the platform reach marked for their
-  accounts (the reconcile tasks it queues are counted, not run);
-- `apply_idle_seconds`: the beat's run a minute later, with nothing to do;
-- `lift_seconds`: `jurisdiction_apply()` once the rule has ended: every application lifted;
+- `apply_seconds`: `jurisdiction_apply_batched()` (what the beat and an officer's rule task
+  run, batches of 500 clients in their own transactions) for a restricted rule on Belarus just
+  in force: one application, one audit event and one email (rendered, recorded in the
+  client's history, sent to an in-memory mailbox) per client it reaches, and the platform
+  reach marked for their accounts (the reconcile tasks it queues are counted, not run);
+- `apply_idle_seconds`: the beat's run a minute later, with nothing to do (pairs already
+  applied skipped: nothing written);
+- `lift_seconds`: the same once the rule has ended: every application lifted;
 - `baseline_seconds`: the floor, one query counting the book's clients joined to their live
   accounts on the same server, and the ratio of the idle apply to it.
 
@@ -133,7 +135,7 @@ def main():
         import compliance.tasks
         from brokerage.models import CountryRule
         from clients.models import ClientActivity, Deal, TradingAccount
-        from compliance.jurisdictions import jurisdiction_apply
+        from compliance.jurisdictions import jurisdiction_apply_batched as jurisdiction_apply
         from compliance.models import RiskAssessment, RuleApplication
         from compliance.rating import deals_rerate, risk_sweep
 

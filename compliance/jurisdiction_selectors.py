@@ -65,3 +65,16 @@ def jurisdiction_notices(client):
             icon="globe2",
             order=10,
         )
+
+
+def rule_apply_jobs_latest(rule_ids) -> dict:
+    """The latest application of each of these rules to its clients (an officer's change with
+    effect now), by rule id: one query."""
+    from .models import RuleApplyJob
+
+    rows = (
+        RuleApplyJob.objects.filter(rule_id__in=list(rule_ids))
+        .order_by("rule_id", "-requested_at", "-pk")
+        .distinct("rule_id")
+    )
+    return {job.rule_id: job for job in rows}

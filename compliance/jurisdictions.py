@@ -26,7 +26,7 @@ from clients.trading.reach import platform_reach_request
 from leads.held import leads_held_release
 
 from . import audit_events as audit_events_c
-from .models import RuleApplication
+from .models import JobStatus, RuleApplication, RuleApplyJob
 from .permissions import require_officer
 from .rating import country_rule_changed
 
@@ -141,7 +141,7 @@ def country_rule_add(
         reason=basis,
         evidence=_evidence(rule),
     )
-    _applied_after(rule)
+    _applied_after(rule, "added")
     country_rule_changed(rule.country)
     return rule
 
@@ -188,21 +188,29 @@ def country_rule_end(
         reason=reason,
         evidence={**_evidence(rule), "previous_end": before},
     )
-    _applied_after(rule)
+    _applied_after(rule, "ended")
     country_rule_changed(rule.country)
     return rule
 
 
-def _applied_after(rule: CountryRule) -> None:
-    """Where a rule starts or ends now, the clients it reaches are restricted or lifted at
-    once (`jurisdiction_apply`), and the leads a blocked rule held are released to routing
-    (`leads_held_release`), in this transaction; a later start or end is the beat's."""
+def _applied_after(rule: CountryRule, change: str) -> None:
+    """Where a rule starts or ends now, the clients it reaches are restricted or lifted in the
+    background once this commits (`rule_apply_job_run`: the officer's request returns at once,
+    and the rule page shows the progress), and the leads a blocked rule held are released to
+    routing (`leads_held_release`); a later start or end is the beat's."""
     now = timezone.now()
     takes_effect = rule.effective_from <= now or (rule.effective_to or now) < now
     if rule.kind in RESTRICTING and takes_effect:
-        jurisdiction_apply(rule_ids=[rule.pk], at=now)
+        job = RuleApplyJob.objects.create(rule=rule, change=change, requested_at=now)
+        transaction.on_commit(lambda: _rule_apply_queue(job.pk), robust=True)
     if rule.kind == CountryRule.Kind.BLOCKED and rule.effective_to and rule.effective_to <= now:
         leads_held_release(rule_ids=[rule.pk], at=now)  # the leads it held go to sales
+
+
+def _rule_apply_queue(job_id: int) -> None:
+    from .tasks import rule_apply_task
+
+    rule_apply_task.delay(job_id)
 
 
 # --- What the rules impose on existing clients ---------------------------------------------
@@ -211,11 +219,10 @@ APPLY_ACTOR = "rule:jurisdictions"
 RESTRICTING = (CountryRule.Kind.BLOCKED, CountryRule.Kind.RESTRICTED)
 
 # Every (client, rule) pair a restricting rule in force reaches and no open application
-# records yet: by residence first, else by nationality. One statement, however many clients.
-_OPEN = """
-INSERT INTO compliance_ruleapplication (client_id, rule_id, via, applied_at, lifted_at,
-                                        lift_reason)
-SELECT DISTINCT ON (m.client_id, m.rule_id) m.client_id, m.rule_id, m.via, %(at)s, NULL, ''
+# records yet: by residence first, else by nationality. Pairs already applied are skipped
+# before the insert, so a run that changes nothing writes nothing.
+_PAIRS = """
+SELECT DISTINCT ON (m.client_id, m.rule_id) m.client_id, m.rule_id, m.via
   FROM (SELECT c.id AS client_id, r.id AS rule_id, 'residence' AS via, 0 AS pref
           FROM brokerage_countryrule r JOIN clients_client c ON c.country = r.country
          WHERE r.kind = ANY(%(kinds)s) AND c.status <> 'closed'
@@ -232,15 +239,22 @@ SELECT DISTINCT ON (m.client_id, m.rule_id) m.client_id, m.rule_id, m.via, %(at)
            AND (%(all)s OR r.id = ANY(%(rule_ids)s))
            AND (%(every)s OR c.id = ANY(%(client_ids)s))
        ) m
+ WHERE NOT EXISTS (SELECT 1 FROM compliance_ruleapplication a
+                    WHERE a.client_id = m.client_id AND a.rule_id = m.rule_id
+                      AND a.lifted_at IS NULL)
  ORDER BY m.client_id, m.rule_id, m.pref
+"""
+_OPEN = f"""
+INSERT INTO compliance_ruleapplication (client_id, rule_id, via, applied_at, lifted_at,
+                                        lift_reason)
+SELECT p.client_id, p.rule_id, p.via, %(at)s, NULL, '' FROM ({_PAIRS}) p
 ON CONFLICT (client_id, rule_id) WHERE lifted_at IS NULL DO NOTHING
 RETURNING id
-"""
+"""  # noqa: S608 (this module's own fragments, no input)
 # Every open application whose rule is no longer in force, or whose client no longer lives in
 # or holds the nationality of the rule's country (or was closed): lifted, and only it.
-_LIFT = """
-WITH due AS (
-    SELECT a.id,
+_DUE = """
+    SELECT a.id, a.client_id,
            NOT (r.effective_from <= %(at)s
                 AND (r.effective_to IS NULL OR r.effective_to > %(at)s)) AS ended
       FROM compliance_ruleapplication a
@@ -252,15 +266,32 @@ WITH due AS (
                  AND (r.effective_to IS NULL OR r.effective_to > %(at)s))
             OR c.status = 'closed'
             OR (c.country <> r.country AND c.nationality <> r.country))
-)
+"""
+_LIFT = f"""
+WITH due AS ({_DUE})
 UPDATE compliance_ruleapplication a
    SET lifted_at = %(at)s,
        lift_reason = CASE WHEN due.ended THEN 'The rule ended.'
                           ELSE 'The rule no longer reaches the client.' END
   FROM due
- WHERE a.id = due.id
+ WHERE a.id = due.id AND a.lifted_at IS NULL
 RETURNING a.id
-"""
+"""  # noqa: S608
+# The clients a run would change: pairs to open and applications to lift.
+_CLIENTS_DUE = f"""
+SELECT client_id FROM ({_PAIRS}) p UNION SELECT client_id FROM ({_DUE}) d ORDER BY 1
+"""  # noqa: S608
+
+
+def _params(rule_ids, client_ids, at) -> dict:
+    return {
+        "at": at or timezone.now(),
+        "kinds": list(RESTRICTING),
+        "all": rule_ids is None,
+        "rule_ids": list(rule_ids or []),
+        "every": client_ids is None,
+        "client_ids": list(client_ids or []),
+    }
 
 
 @transaction.atomic
@@ -279,14 +310,7 @@ def jurisdiction_apply(
     (`platform_reach_request`). `rule_ids` narrows it to those rules (an officer's change),
     `client_ids` to those clients (one whose residence or nationality changed); the beat runs
     it for all. Idempotent: run again, it changes nothing."""
-    params = {
-        "at": at or timezone.now(),
-        "kinds": list(RESTRICTING),
-        "all": rule_ids is None,
-        "rule_ids": list(rule_ids or []),
-        "every": client_ids is None,
-        "client_ids": list(client_ids or []),
-    }
+    params = _params(rule_ids, client_ids, at)
     with connection.cursor() as cur:
         cur.execute(_LIFT, params)
         lifted = [row[0] for row in cur.fetchall()]
@@ -300,6 +324,86 @@ def jurisdiction_apply(
     if changed:
         platform_reach_request(clients=sorted(changed), reason="jurisdiction rule")
     return {"applied": len(opened), "lifted": len(lifted)}
+
+
+APPLY_BATCH = 500
+
+
+def jurisdiction_apply_batched(
+    *, rule_ids: list[int] | None = None, at: datetime | None = None, job=None
+) -> dict:
+    """`jurisdiction_apply` for however many clients, in batches of `APPLY_BATCH` clients each
+    in its own transaction: the clients a run would change are found first (one read), so a
+    run with nothing to do writes nothing, and a country of tens of thousands of clients never
+    holds one transaction open. With a `RuleApplyJob`, its progress is kept in each batch's
+    transaction. A run cut short leaves every batch before it whole; the next run does the
+    rest."""
+    at = at or timezone.now()
+    with connection.cursor() as cur:
+        cur.execute(_CLIENTS_DUE, _params(rule_ids, None, at))
+        client_ids = [row[0] for row in cur.fetchall()]
+    if job is not None:
+        RuleApplyJob.objects.filter(pk=job.pk).update(total=len(client_ids))
+    found = {"applied": 0, "lifted": 0}
+    for start in range(0, len(client_ids), APPLY_BATCH):
+        batch = client_ids[start : start + APPLY_BATCH]
+        with transaction.atomic():
+            done = jurisdiction_apply(rule_ids=rule_ids, client_ids=batch, at=at)
+            if job is not None:
+                RuleApplyJob.objects.filter(pk=job.pk).update(
+                    done=F("done") + len(batch),
+                    applied_count=F("applied_count") + done["applied"],
+                    lifted_count=F("lifted_count") + done["lifted"],
+                )
+        found = {k: found[k] + done[k] for k in found}
+    return found
+
+
+def rule_apply_job_run(*, job_id: int) -> RuleApplyJob | None:
+    """Apply the rule of a `RuleApplyJob` (an officer's rule added or ended with effect now)
+    to every client it reaches or reached. Claimed once: a job already done, or running and
+    not stale, is left alone. A failure is kept on the job (the beat applies the rule within
+    a minute anyway)."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = RuleApplyJob.objects.select_for_update().filter(pk=job_id).first()
+        stale = now - STALE_AFTER
+        if job is None or job.status == JobStatus.DONE:
+            return job
+        if job.status == JobStatus.RUNNING and job.started_at and job.started_at > stale:
+            return job
+        job.status, job.started_at, job.done = JobStatus.RUNNING, now, 0
+        job.applied_count = job.lifted_count = 0
+        job.save(update_fields=["status", "started_at", "done", "applied_count", "lifted_count"])
+    try:
+        jurisdiction_apply_batched(rule_ids=[job.rule_id], job=job)
+    except Exception as exc:
+        RuleApplyJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            message=f"Stopped: {exc.__class__.__name__}. The rule is applied by the next "
+            "minute's run.",
+        )
+        raise
+    RuleApplyJob.objects.filter(pk=job.pk).update(status=JobStatus.DONE, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+# A job running longer than its task may (a worker that died) is run again by the sweeper.
+STALE_AFTER = timezone.timedelta(minutes=35)
+
+
+def rule_apply_jobs_stuck() -> list[int]:
+    """Jobs queued over a minute ago and never started (a lost task), or running for longer
+    than a task may (a worker that died)."""
+    now = timezone.now()
+    return list(
+        RuleApplyJob.objects.filter(
+            Q(status=JobStatus.QUEUED, requested_at__lt=now - timezone.timedelta(minutes=1))
+            | Q(status=JobStatus.RUNNING, started_at__lt=now - STALE_AFTER)
+        ).values_list("pk", flat=True)[:50]
+    )
 
 
 def jurisdiction_client_apply(client_id: int, via: str) -> None:

@@ -22,7 +22,8 @@ from django.contrib.postgres.indexes import GistIndex
 from django.db import models
 
 from .models_cases import Case, CaseAttachment, CaseNote, CaseStatus  # noqa: F401
-from .models_jurisdictions import AppliedVia, RuleApplication  # noqa: F401
+from .models_jobs import JobProgress, JobStatus
+from .models_jurisdictions import AppliedVia, RuleApplication, RuleApplyJob  # noqa: F401
 
 
 class ListFormat(models.TextChoices):
@@ -495,27 +496,6 @@ class JobKind(models.TextChoices):
     IMPORT = "import", "List import"
     DELTA = "delta", "Re-screen against a list's added and changed entries"
     FULL = "full", "Full re-screen of every client"
-
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-
-
-class JobProgress:
-    """`status`, `done` and `total` of background work, as its progress bar shows them."""
-
-    @property
-    def running(self) -> bool:
-        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
-
-    @property
-    def progress(self) -> int:
-        if self.status == JobStatus.DONE:
-            return 100
-        return int(100 * self.done / self.total) if self.total else 0
 
 
 class ScreeningJob(JobProgress, models.Model):

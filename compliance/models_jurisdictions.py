@@ -7,6 +7,8 @@ client stays as it was."""
 from django.db import models
 from django.db.models import Q
 
+from .models_jobs import JobProgress, JobStatus
+
 
 class AppliedVia(models.TextChoices):
     RESIDENCE = "residence", "Country of residence"
@@ -35,3 +37,29 @@ class RuleApplication(models.Model):
 
     def __str__(self):
         return f"rule {self.rule_id} on client {self.client_id}"
+
+
+class RuleApplyJob(JobProgress, models.Model):
+    """A rule an officer added or ended with effect now, applied to the clients it reaches in
+    the background (the compliance queue) once the officer's change commits: `done` of `total`
+    clients, in batches of their own transactions, with what it applied and lifted. The rule
+    page shows its progress; the standing reads the rules live meanwhile."""
+
+    rule = models.ForeignKey("brokerage.CountryRule", on_delete=models.PROTECT, related_name="+")
+    change = models.CharField(max_length=8, choices=[("added", "Added"), ("ended", "Ended")])
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    applied_count = models.PositiveIntegerField(default=0)
+    lifted_count = models.PositiveIntegerField(default=0)
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        indexes = [models.Index(fields=["status", "requested_at"], name="rule_apply_job_status")]
+
+    def __str__(self):
+        return f"Rule {self.rule_id} {self.change}: {self.done} of {self.total} clients"

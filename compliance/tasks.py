@@ -27,16 +27,33 @@ def never_screened_sweep_task() -> int:
     return services.never_screened_sweep()
 
 
-@shared_task(acks_late=True, time_limit=300, soft_time_limit=290)
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
 def jurisdiction_apply_task() -> dict:
     """Rules whose start or end time has come (and clients who moved into or out of a rule's
-    reach): restricted or lifted, set-based; the leads a blocked rule that ended held are
-    released to routing."""
+    reach): restricted or lifted, set-based in batches, pairs already applied skipped; the
+    leads a blocked rule that ended held are released to routing; an officer's rule change
+    whose task was lost is queued again."""
     from leads.held import leads_held_release
 
-    from .jurisdictions import jurisdiction_apply
+    from .jurisdictions import jurisdiction_apply_batched, rule_apply_jobs_stuck
 
-    return {**jurisdiction_apply(), "leads_released": leads_held_release()}
+    stuck = rule_apply_jobs_stuck()
+    for job_id in stuck:
+        rule_apply_task.delay(job_id)
+    return {
+        **jurisdiction_apply_batched(),
+        "leads_released": leads_held_release(),
+        "jobs_requeued": len(stuck),
+    }
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1790)
+def rule_apply_task(job_id: int) -> str:
+    """An officer's rule added or ended with effect now, applied to its clients."""
+    from .jurisdictions import rule_apply_job_run
+
+    job = rule_apply_job_run(job_id=job_id)
+    return job.status if job else "missing"
 
 
 def screen_registered(client_id: int) -> None:

@@ -14,6 +14,7 @@ from brokerage.permissions import staff_required
 from brokerage.views import form_action, paginate
 
 from .forms_jurisdictions import RuleAddForm, RuleEndForm, RuleFilterForm
+from .jurisdiction_selectors import rule_apply_jobs_latest
 from .jurisdictions import country_rule_add, country_rule_end
 from .permissions import PERM
 
@@ -111,6 +112,14 @@ def jurisdiction_country(request, country):
             return done
     now = timezone.now()
     rules = _shown(list(country_rule_list(countries=[country])), now)
+    jobs = rule_apply_jobs_latest(r.pk for r in rules)
+    for rule in rules:
+        rule.apply_job = jobs.get(rule.pk)
+    if request.htmx and request.GET.get("apply", "").isdigit():  # a rule's progress, polled
+        rule = next((r for r in rules if r.pk == int(request.GET["apply"])), None)
+        if rule is None:
+            raise Http404("No such rule.")
+        return render(request, "compliance/_rule_apply.html", {"r": rule, "country": country})
     versions = list(country_rule_history(country)[:100])
     for v in versions:
         v.change_label = HISTORY_TYPES.get(v.history_type, v.history_type)

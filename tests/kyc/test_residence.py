@@ -14,6 +14,7 @@ from compliance.jurisdictions import country_rule_add
 from compliance.models import RiskAssessment, RuleApplication
 from kyc.services import kyc_review_approve, kyc_submission_autocheck, kyc_submission_submit
 from tests.clients.factories import make_account
+from tests.compliance.rules import worker_runs_it
 from tests.compliance.test_alerts import eager
 from tests.conftest import make_staff
 from tests.kyc.conftest import prepared
@@ -112,7 +113,8 @@ def test_the_same_country_or_a_bad_one_changes_nothing():
 def test_a_move_out_of_a_rules_reach_lifts_it_at_once():
     officer = make_staff("compliance_officer")
     user, _ = registered_in("leaver@test.example", "GB")
-    country_rule_add(actor=officer, country="GB", kind="restricted", basis="FCA notice")
+    with worker_runs_it():
+        country_rule_add(actor=officer, country="GB", kind="restricted", basis="FCA notice")
     assert RuleApplication.objects.filter(client=user.client, lifted_at=None).exists()
     client_residence_set(client=user.client, country="FR", actor="test", reason="moved")
     [application] = RuleApplication.objects.filter(client=user.client)
