@@ -13,4 +13,8 @@ unless `seed_demo` is run.
   chargeback, through the finance services and the PSPs' events.
 - `trading`: the MT5 sandbox server, account types, accounts and a trading book synced the
   product's own way.
+- `book`: the trading book's year (leads, KYC outcomes, declared finances, deposits,
+  withdrawals, refunds and chargebacks across the PSPs, with the ledger), written set-based;
+  `book_planted` the clients built to fire each AML typology (`planted.planted_cases()`);
+  `book_ib` IB trees over the book.
 """

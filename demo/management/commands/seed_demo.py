@@ -18,6 +18,7 @@ from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from brokerage import audit_events as brokerage_events
 from brokerage.models import ApiKey, Desk, User
@@ -26,6 +27,8 @@ from brokerage.services import api_key_create, audit_record, staff_user_upsert
 from brokerage.totp import totp_code
 from clients.retention.services import retention_flags_run
 from clients.services import client_register
+from demo.book import install_book_year
+from demo.book_ib import install_book_ib
 from demo.categories import install_demo_categories
 from demo.compliance import install_demo_compliance
 from demo.finance import install_demo_finance
@@ -112,12 +115,27 @@ class Command(BaseCommand):
         # Outside the transaction above: the trading book talks to the trading server and its
         # wallet transfers commit one by one, as in production.
         install_demo_trading(actor=ACTOR, book_clients=book, out=self.stdout.write)
+        # The book's year: leads, KYC, declared finances, money through the PSPs and the
+        # ledger, and clients planted for each AML typology (a few in the demo, 30 at scale).
+        now = timezone.now()
+        year = install_book_year(now=now, per_typology=30 if book >= 20_000 else 2)
+        if year["clients"]:
+            self.stdout.write(
+                f"Book: a year for {year['clients']} clients ({year['planted']} planted AML "
+                f"cases) in {year['seconds']} s."
+            )
         install_demo_retention()
         # The IB network's commissions on the book's deals, and last month's period closed.
         ib = install_demo_ib(actor=ACTOR, password=settings.DEMO_PASSWORD)
         self.stdout.write(
             f"IB: {ib['referred']} clients referred, {ib['lines']} commission lines paid."
         )
+        trees = install_book_ib(actor=ACTOR, now=now, book_clients=book)
+        if trees["referred"]:
+            self.stdout.write(
+                f"IB trees: {trees['partners']} partners, {trees['referred']} book clients "
+                f"referred, {trees['lines']} commission lines paid."
+            )
         # A deal the platform corrected after it was paid: its lines reversed and paid again.
         deal_correct_once(out=self.stdout.write)
         install_demo_onboarding(actor=ACTOR, password=settings.DEMO_PASSWORD)
