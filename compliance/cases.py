@@ -17,20 +17,25 @@ nor report it (four eyes).
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record
+from brokerage.uploads import check_upload
 from clients.locks import lock_client
 from clients.services import client_aml_case_set
 
 from . import audit_events
-from .models import Alert, Case, CaseNote, CaseStatus
+from .models import Alert, Case, CaseAttachment, CaseNote, CaseStatus
 from .models_cases import ACTIVE_CASE
+from .monitoring.models import Alert as AmlAlert
+from .monitoring.models import AlertStatus as AmlAlertStatus
 from .permissions import PERM, require_officer
 
 MESSAGE = "Only compliance officers work AML cases."
@@ -50,11 +55,18 @@ def _officer(actor) -> None:
         raise NotAllowed("A compliance officer decides a case, not a rule.")
 
 
-def _locked(case: Case | int) -> Case:
-    """The case, then its client, locked (the client's row last)."""
+def _locked(case: Case | int, *, aml_alerts=()) -> Case:
+    """The case, its AML alerts (and `aml_alerts` about to join it), then its client, locked
+    in that order (the client's row last)."""
     case = Case.objects.select_for_update().get(pk=getattr(case, "pk", case))
+    _lock_aml_alerts([*case.aml_alerts.values_list("pk", flat=True), *aml_alerts])
     case.client = lock_client(case.client_id)
     return case
+
+
+def _lock_aml_alerts(pks) -> None:
+    if pks:
+        list(AmlAlert.objects.select_for_update().filter(pk__in=pks).order_by("pk").values("pk"))
 
 
 def _record(case: Case, *, actor: Actor, action: str, reason: str = "", **evidence) -> None:
@@ -77,14 +89,27 @@ def _standing_follow(case: Case, *, actor: Actor, reason: str) -> None:
         )
 
 
-def _screening_alerts(client_id: int, alerts) -> list[Alert]:
+def _alert_name(alert) -> str:
+    return f"AML alert {alert.pk}" if isinstance(alert, AmlAlert) else f"Screening alert {alert.pk}"
+
+
+def _same_client(client_id: int, alerts) -> list:
     alerts = list(alerts or [])
-    other = [a for a in alerts if a.client_id != client_id]
-    if other:
-        raise InvalidInput(
-            f"Screening alert {other[0].pk} is about another client; a case is about one client."
-        )
+    for alert in alerts:
+        if alert.client_id != client_id:
+            raise InvalidInput(
+                f"{_alert_name(alert)} is about another client; a case is about one client."
+            )
+        if isinstance(alert, AmlAlert) and alert.status == AmlAlertStatus.CLOSED:
+            raise InvalidInput(f"{_alert_name(alert)} is closed.")
     return alerts
+
+
+def _aml_alerts_take(case: Case, alerts, actor) -> None:
+    """The AML alerts join the case and are worked in it (`Alert.move_to_case`)."""
+    for alert in alerts:
+        alert.move_to_case(actor=actor, case=case)
+    case.aml_alerts.add(*alerts)
 
 
 def _assignable(officer) -> None:
@@ -104,15 +129,19 @@ def case_open(
     actor: Actor,
     summary: str,
     screening_alerts=(),
+    aml_alerts=(),
     assigned_to=None,
 ) -> Case:
-    """Open a case on `client` for `summary`, grouping the given alerts, due in
-    COMPLIANCE_CASE_DUE_DAYS; the client's standing gets the AML case reason."""
+    """Open a case on `client` for `summary`, grouping the given screening hits and AML
+    alerts (each moved into the case), due in COMPLIANCE_CASE_DUE_DAYS; the client's standing
+    gets the AML case reason."""
     require_officer(actor, MESSAGE)
     summary = _text(summary, "why the case is opened", "summary")
     _assignable(assigned_to)
+    _lock_aml_alerts([a.pk for a in aml_alerts])
     client = lock_client(client)
-    alerts = _screening_alerts(client.pk, screening_alerts)
+    alerts = _same_client(client.pk, screening_alerts)
+    monitoring = _same_client(client.pk, AmlAlert.objects.filter(pk__in=[a.pk for a in aml_alerts]))
     now = timezone.now()
     user = None if isinstance(actor, str) else actor
     case = Case.objects.create(
@@ -125,12 +154,14 @@ def case_open(
         assigned_to=assigned_to or user,
     )
     case.screening_alerts.add(*alerts)
+    _aml_alerts_take(case, monitoring, actor)
     _record(
         case,
         actor=actor,
         action=audit_events.CASE_OPENED,
         reason=summary,
         screening_alerts=[a.pk for a in alerts],
+        aml_alerts=[a.pk for a in monitoring],
         assigned_to=case.assigned_to_id,
         due_at=case.due_at.isoformat(),
     )
@@ -144,16 +175,29 @@ def _active(case: Case) -> None:
 
 
 @transaction.atomic
-def case_screening_alert_add(*, case: Case, alert: Alert, actor: Actor) -> Case:
-    """Add a screening hit on the case's client to the case."""
+def case_alert_add(*, case: Case, alert: Alert | AmlAlert, actor: Actor) -> Case:
+    """Add a screening hit or an AML alert on the case's client to the case (an AML alert is
+    moved into it)."""
     _officer(actor)
-    case = _locked(case)
+    monitoring = isinstance(alert, AmlAlert)
+    case = _locked(case, aml_alerts=[alert.pk] if monitoring else [])
     _active(case)
-    _screening_alerts(case.client_id, [alert])
-    if case.screening_alerts.filter(pk=alert.pk).exists():
-        raise InvalidInput(f"Screening alert {alert.pk} is already in {case.reference}.")
-    case.screening_alerts.add(alert)
-    _record(case, actor=actor, action=audit_events.CASE_ALERT_ADDED, screening_alert=alert.pk)
+    if monitoring:
+        alert = AmlAlert.objects.get(pk=alert.pk)
+    _same_client(case.client_id, [alert])
+    related = case.aml_alerts if monitoring else case.screening_alerts
+    if related.filter(pk=alert.pk).exists():
+        raise InvalidInput(f"{_alert_name(alert)} is already in {case.reference}.")
+    if monitoring:
+        _aml_alerts_take(case, [alert], actor)
+    else:
+        case.screening_alerts.add(alert)
+    _record(
+        case,
+        actor=actor,
+        action=audit_events.CASE_ALERT_ADDED,
+        **{"aml_alert" if monitoring else "screening_alert": alert.pk},
+    )
     return case
 
 
@@ -233,6 +277,18 @@ def case_escalate(*, case: Case, actor: Actor, reason: str) -> Case:
     return case
 
 
+def _aml_alerts_close(case: Case, *, actor, reason: str) -> list[int]:
+    """The case's AML alerts still worked in it close with it, unless another active case
+    still holds them."""
+    closed = []
+    for alert in case.aml_alerts.filter(status=AmlAlertStatus.IN_CASE).order_by("pk"):
+        if alert.cases.exclude(pk=case.pk).filter(status__in=ACTIVE_CASE).exists():
+            continue
+        alert.close(reason, actor)
+        closed.append(alert.pk)
+    return closed
+
+
 def _four_eyes(case: Case, actor) -> None:
     if case.status == CaseStatus.ESCALATED and case.escalated_by_id == actor.pk:
         raise NotAllowed(
@@ -255,6 +311,7 @@ def case_close(*, case: Case, actor: Actor, reason: str) -> Case:
     case.close()
     case.decided_by, case.decided_at, case.close_reason = actor, timezone.now(), reason
     case.save()
+    closed = _aml_alerts_close(case, actor=actor, reason=f"{case.reference} closed: {reason}")
     _record(
         case,
         actor=actor,
@@ -262,6 +319,7 @@ def case_close(*, case: Case, actor: Actor, reason: str) -> Case:
         reason=reason,
         four_eyes=escalated,
         escalated_by=case.escalated_by_id,
+        aml_alerts_closed=closed,
     )
     _standing_follow(case, actor=actor, reason=f"closed: {reason}")
     return case
@@ -295,6 +353,9 @@ def case_report(*, case: Case, actor: Actor, reference: str, filed_on: date) -> 
     case.decided_by, case.decided_at = actor, timezone.now()
     case.sar_reference, case.sar_filed_on = reference, filed_on
     case.save()
+    closed = _aml_alerts_close(
+        case, actor=actor, reason=f"{case.reference} reported to the authority as {reference}"
+    )
     _record(
         case,
         actor=actor,
@@ -303,6 +364,53 @@ def case_report(*, case: Case, actor: Actor, reference: str, filed_on: date) -> 
         sar_reference=reference,
         sar_filed_on=filed_on.isoformat(),
         escalated_by=case.escalated_by_id,
+        aml_alerts_closed=closed,
     )
     _standing_follow(case, actor=actor, reason=f"reported as {reference}")
     return case
+
+
+@transaction.atomic
+def case_attachment_add(
+    *, case: Case, actor: Actor, uploaded_file, description: str = ""
+) -> CaseAttachment:
+    """Add a file to the case: checked as every upload is (`brokerage.uploads`: JPEG, PNG or
+    PDF, size- and page-limited, active content refused), stored privately under a random
+    name. The same file twice on one case is refused."""
+    _officer(actor)
+    if uploaded_file is None:
+        raise InvalidInput("Choose a file.", fields={"file": ["Choose a file."]})
+    checked = check_upload(uploaded_file)
+    description = " ".join((description or "").split())
+    if len(description) > 300:
+        raise InvalidInput(
+            "A description is at most 300 characters.", fields={"description": ["Too long."]}
+        )
+    case = _locked(case)
+    if case.attachments.filter(sha256=checked.sha256).exists():
+        raise InvalidInput(
+            f"This file is already on {case.reference}.", fields={"file": ["Already added."]}
+        )
+    attachment = CaseAttachment(
+        case=case,
+        name=checked.original_name[:200] or f"file.{checked.extension}",
+        content_type=checked.content_type,
+        size=len(checked.data),
+        sha256=checked.sha256,
+        description=description,
+        uploaded_by=actor,
+    )
+    attachment.file.save(
+        f"{uuid.uuid4().hex}.{checked.extension}", ContentFile(checked.data), save=False
+    )
+    attachment.save()
+    _record(
+        case,
+        actor=actor,
+        action=audit_events.CASE_ATTACHMENT_ADDED,
+        attachment=attachment.pk,
+        name=attachment.name,
+        sha256=attachment.sha256,
+        size=attachment.size,
+    )
+    return attachment

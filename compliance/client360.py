@@ -1,7 +1,7 @@
 """Compliance's part of the client 360, for compliance officers only (never tip off sales or
 support): the client's risk rating with its factors and periodic review, the last screening,
 the alerts undecided or blocking, and who signed in as the client and which staff opened their
-data. Nine queries."""
+data, and their AML cases. Ten queries."""
 
 from django.urls import reverse
 
@@ -9,6 +9,7 @@ from clients.access import FAILURES
 from clients.client360 import Contribution, Section
 from clients.selectors import client_access_summary
 
+from .case_selectors import client_case_summary
 from .jurisdiction_selectors import client_rules_summary
 from .permissions import PERM
 from .risk import client_risk_summary
@@ -29,8 +30,19 @@ def compliance_360(client, user) -> Contribution:
     ]
     badge = "blocked" if summary["blocking"] else (str(len(rows)) if rows else "")
     risk = client_risk_summary(client)
+    cases = client_case_summary(client)
     return Contribution(
         sections=[
+            Section(
+                "cases",
+                "AML cases",
+                "compliance/_360_cases.html",
+                {**cases, "client_id": client.pk},
+                order=22,
+                column="side",
+                icon="folder2-open",
+                badge=f"{cases['active']} active" if cases["active"] else "",
+            ),
             Section(
                 "risk",
                 "Risk rating",

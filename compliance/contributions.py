@@ -22,7 +22,7 @@ from clients.categories import PERM as CATEGORY_PERM
 
 from .client360 import compliance_360, jurisdiction_360
 from .dashboard import compliance_panel
-from .dossier_sections import compliance_section
+from .dossier_sections import cases_section, compliance_section
 from .jurisdiction_selectors import jurisdiction_notices, jurisdiction_standing
 from .jurisdictions import jurisdiction_client_apply
 from .permissions import PERM
@@ -36,6 +36,7 @@ for item in [
         "Name screening", "compliance:screening", "person-bounding-box", PERM, 42, "Compliance"
     ),
     NavItem("Screening alerts", "compliance:alerts", "shield-exclamation", PERM, 43, "Compliance"),
+    NavItem("AML cases", "compliance:cases", "folder2-open", PERM, 43, "Compliance"),
     NavItem("Jurisdictions", "compliance:jurisdictions", "globe2", PERM, 44, "Compliance"),
     NavItem(
         "Category requests",
@@ -69,3 +70,4 @@ contribute(DASHBOARD_PANELS, compliance_panel)
 contribute(CLIENT_360_SECTIONS, jurisdiction_360)
 
 contribute(DOSSIER_SECTIONS, compliance_section)
+contribute(DOSSIER_SECTIONS, cases_section)

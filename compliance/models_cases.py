@@ -57,6 +57,7 @@ class Case(models.Model):
     status = FSMField(default=CaseStatus.OPEN, choices=CaseStatus.choices, protected=True)
     summary = models.TextField(help_text="Why the case was opened.")
     screening_alerts = models.ManyToManyField("compliance.Alert", related_name="cases", blank=True)
+    aml_alerts = models.ManyToManyField("aml.Alert", related_name="cases", blank=True)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

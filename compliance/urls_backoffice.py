@@ -3,6 +3,7 @@ from django.urls import path
 from . import (
     views,
     views_access,
+    views_cases,
     views_dossier,
     views_jurisdictions,
     views_leverage,
@@ -18,6 +19,15 @@ urlpatterns = [
     path("screening/", views.screening, name="screening"),
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/<id:alert_id>/", views.alert_detail, name="alert"),
+    path("cases/", views_cases.cases, name="cases"),
+    path("cases/new/", views_cases.case_new, name="case_new"),
+    path("cases/<id:case_id>/", views_cases.case_detail, name="case"),
+    path(
+        "cases/<id:case_id>/files/<id:attachment_id>/",
+        views_cases.case_attachment,
+        name="case_attachment",
+    ),
+    path("cases/<id:case_id>/report.<str:fmt>", views_cases.case_report_file, name="case_report"),
     path("jurisdictions/", views_jurisdictions.jurisdictions, name="jurisdictions"),
     path(
         "jurisdictions/<str:country>/",

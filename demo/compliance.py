@@ -1,14 +1,17 @@
 """Demo compliance data: a tiny internal watch list (two fictional entries) and one client
-registered under a listed name, screened, so the alert queue has an alert to open."""
+registered under a listed name, screened, so the alert queue has an alert to open; and an AML
+case on that client, under investigation with a note, so the case pages have one to show."""
 
 from allauth.account.models import EmailAddress
 
 from brokerage.models import User
 from clients.services import client_register
-from compliance.models import ListSource, ScreeningReason, ScreeningRun
+from compliance.cases import case_investigate, case_note_add, case_open
+from compliance.models import Alert, Case, ListSource, ScreeningReason, ScreeningRun
 from compliance.services import client_screen, snapshot_import
 
 EMAIL = "listed.client@demo.test"
+OFFICER = "compliance_officer@demo.test"
 LIST_CODE = "demo-watch"
 WATCH_CSV = (
     "Ref,Full name,Also known as,Born,Country,Programme,Notes\n"
@@ -46,3 +49,18 @@ def install_demo_compliance(password: str) -> None:
     client = client_register(user=user, actor="system:seed_demo", country="CY")
     if not ScreeningRun.objects.filter(client=client).exists():
         client_screen(client_id=client.pk, reason=ScreeningReason.REGISTRATION)
+    officer = User.objects.filter(email=OFFICER).first()
+    alert = Alert.objects.filter(client=client).order_by("pk").first()
+    if officer and alert and not Case.objects.filter(client=client).exists():
+        case = case_open(
+            client=client,
+            actor=officer,
+            summary="The registered name and year of birth meet the watch list's entry DW-1.",
+            screening_alerts=[alert],
+        )
+        case = case_investigate(case=case, actor=officer)
+        case_note_add(
+            case=case,
+            actor=officer,
+            text="Asked the client for a passport copy and proof of address.",
+        )

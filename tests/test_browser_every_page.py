@@ -47,6 +47,9 @@ NOT_PAGES = {
     "wallet:statement",
     "leads:import_progress",
     "leads:import_errors",
+    "compliance:case_new",  # opened from an alert or a client (a query), in its browser journey
+    "compliance:case_attachment",
+    "compliance:case_report",
 }
 NOT_IN_DEMO = {
     "portal:ticket",
@@ -104,6 +107,8 @@ MAIN_PAGES = [
     ("backoffice-compliance-screening", "compliance:screening", "compliance_officer"),
     ("backoffice-compliance-alerts", "compliance:alerts", "compliance_officer"),
     ("backoffice-compliance-alert", "compliance:alert", "compliance_officer"),
+    ("backoffice-compliance-cases", "compliance:cases", "compliance_officer"),
+    ("backoffice-compliance-case", "compliance:case", "compliance_officer"),
     ("backoffice-compliance-jurisdictions", "compliance:jurisdictions", "compliance_officer"),
     ("backoffice-compliance-jurisdiction", "compliance:jurisdiction", "compliance_officer"),
     ("backoffice-compliance-leverage", "compliance:leverage_limits", "compliance_officer"),
@@ -166,6 +171,7 @@ def demo_kwargs() -> dict[str, dict]:
         "ib:plan": ("plan_id", _first("ib.Plan")),
         "compliance:snapshot": ("snapshot_id", _first("compliance.ListSnapshot")),
         "compliance:alert": ("alert_id", _first("compliance.Alert")),
+        "compliance:case": ("case_id", _first("compliance.Case")),
         "compliance:jurisdiction": ("country", _first("brokerage.CountryRule", kind="restricted")),
         "compliance:category_request": ("request_id", _first("clients.CategoryRequest")),
         "compliance:review": ("review_id", _first("compliance.PeriodicReview", status="open")),

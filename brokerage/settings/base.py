@@ -307,6 +307,9 @@ COMPLIANCE_FOUR_EYES_SCORE = env.float("COMPLIANCE_FOUR_EYES_SCORE", default=0.9
 # before, red once past (compliance.models_cases).
 COMPLIANCE_CASE_DUE_DAYS = env.int("COMPLIANCE_CASE_DUE_DAYS", default=30)
 COMPLIANCE_CASE_DUE_SOON_DAYS = env.int("COMPLIANCE_CASE_DUE_SOON_DAYS", default=5)
+# A case's draft suspicious activity report covers the client's money and deals from this many
+# days before the case opened (or the earliest alert's window, if earlier).
+COMPLIANCE_CASE_REPORT_DAYS = env.int("COMPLIANCE_CASE_REPORT_DAYS", default=365)
 # The client risk rating: a score at or above these is medium or high risk (compliance.risk),
 # and periodic reviews fall due this many months after the last, by rating.
 RISK_MEDIUM_SCORE = env.int("RISK_MEDIUM_SCORE", default=20)

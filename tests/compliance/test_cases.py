@@ -16,6 +16,7 @@ from clients.models import Client
 from clients.standing import UNDER_REVIEW, Purpose, client_standing
 from compliance import audit_events
 from compliance.cases import (
+    case_alert_add,
     case_assign,
     case_close,
     case_escalate,
@@ -23,7 +24,6 @@ from compliance.cases import (
     case_note_add,
     case_open,
     case_report,
-    case_screening_alert_add,
 )
 from compliance.models import Case, CaseStatus
 from finance.services import DepositNotAllowed, deposit_create
@@ -167,7 +167,7 @@ def test_bad_requests_are_refused_and_change_nothing(officers):
     with pytest.raises(InvalidInput, match="only a case under investigation"):
         case_escalate(case=case, actor=ana, reason="why not")
     with pytest.raises(InvalidInput, match="another client"):
-        case_screening_alert_add(case=case, alert=alert, actor=ana)
+        case_alert_add(case=case, alert=alert, actor=ana)
     with pytest.raises(NotAllowed, match="not a rule"):
         case_close(case=case, actor="rule:aml-monitoring", reason="auto")
     with pytest.raises(InvalidInput, match="already assigned"):
@@ -189,9 +189,9 @@ def test_assigning_and_adding_a_screening_hit_are_audited(officers):
     watch_list()
     client, alert = listed_client()
     case = case_open(client=client, actor=ana, summary="Adverse media")
-    case_screening_alert_add(case=case, alert=alert, actor=ana)
+    case_alert_add(case=case, alert=alert, actor=ana)
     with pytest.raises(InvalidInput, match="already in"):
-        case_screening_alert_add(case=case, alert=alert, actor=ana)
+        case_alert_add(case=case, alert=alert, actor=ana)
     case = case_assign(case=case, actor=ana, officer=ben)
     assert case.assigned_to == ben
     assigned = AuditEvent.objects.get(action=audit_events.CASE_ASSIGNED)
@@ -244,3 +244,65 @@ def test_the_reason_stands_exactly_while_a_case_is_active_whatever_is_tried(offi
     for case in Case.objects.filter(client=client, status__in=["closed", "reported"]):
         if case.escalated_by_id:
             assert case.decided_by_id != case.escalated_by_id
+
+
+def aml_alert(client, code="structuring"):
+    """An AML alert on `client` (the shipped scenarios put back first: a transactional test
+    before may have emptied the database of them)."""
+    from tests.compliance.monitoring.test_models import _alert
+    from tests.conftest import shipped_defaults
+
+    shipped_defaults()
+    return _alert(client, code)
+
+
+def test_aml_alerts_move_into_the_case_and_close_with_it(officers):
+    from compliance.monitoring.models import Alert as AmlAlert
+
+    ana, ben = officers
+    client = verified_client()
+    first, second = aml_alert(client), aml_alert(client, "velocity")
+    case = case_open(client=client, actor=ana, summary="Structuring", aml_alerts=[first])
+    assert AmlAlert.objects.get(pk=first.pk).status == "in_case"
+    case_alert_add(case=case, alert=second, actor=ana)
+    assert AmlAlert.objects.get(pk=second.pk).status == "in_case"
+    with pytest.raises(InvalidInput, match="already in"):
+        case_alert_add(case=case, alert=second, actor=ana)
+    assert set(case.aml_alerts.values_list("pk", flat=True)) == {first.pk, second.pk}
+    moved = AuditEvent.objects.filter(action="aml.alert_moved_to_case").order_by("pk")
+    assert [e.evidence["case"] for e in moved] == [case.pk, case.pk]
+
+    case_investigate(case=case, actor=ana)
+    case_escalate(case=case, actor=ana, reason="Pattern across weeks")
+    case = case_report(case=case, actor=ben, reference="SAR-77", filed_on=timezone.localdate())
+    for alert in AmlAlert.objects.filter(pk__in=[first.pk, second.pk]):
+        assert alert.status == "closed" and "SAR-77" in alert.closed_reason
+        assert alert.closed_by == ben
+    reported = AuditEvent.objects.get(action=audit_events.CASE_REPORTED)
+    assert sorted(reported.evidence["aml_alerts_closed"]) == sorted([first.pk, second.pk])
+
+
+def test_an_aml_alert_of_another_client_or_closed_is_refused(officers):
+    ana, _ = officers
+    client, other = verified_client(), verified_client("other@test.example")
+    theirs = aml_alert(other)
+    with pytest.raises(InvalidInput, match="another client"):
+        case_open(client=client, actor=ana, summary="x", aml_alerts=[theirs])
+    assert not Case.objects.exists() and theirs.status == "open"
+    closed = aml_alert(client)
+    closed.close("Explained by payslips", ana)
+    with pytest.raises(InvalidInput, match="closed"):
+        case_open(client=client, actor=ana, summary="x", aml_alerts=[closed])
+    case = case_open(client=client, actor=ana, summary="Velocity")
+    with pytest.raises(InvalidInput, match="another client"):
+        case_alert_add(case=case, alert=theirs, actor=ana)
+    held = aml_alert(client, "velocity")
+    case_alert_add(case=case, alert=held, actor=ana)
+    second = case_open(client=client, actor=ana, summary="Same alert, other angle")
+    case_alert_add(case=second, alert=held, actor=ana)
+    case_close(case=case, actor=ana, reason="Covered by the second case")
+    from compliance.monitoring.models import Alert as AmlAlert
+
+    assert AmlAlert.objects.get(pk=held.pk).status == "in_case"  # still worked in `second`
+    case_close(case=second, actor=ana, reason="Explained")
+    assert AmlAlert.objects.get(pk=held.pk).status == "closed"
