@@ -31,6 +31,7 @@ from .tasks import rate_again, rate_synced_deals, screen_registered, screen_repo
 
 # Right after KYC review (40): the menu shows one Compliance group, not two either side of Finance.
 for item in [
+    NavItem("Workspace", "compliance:workspace", "kanban", PERM, 41, "Compliance"),
     NavItem("Sanctions lists", "compliance:lists", "list-check", PERM, 41, "Compliance"),
     NavItem(
         "Name screening", "compliance:screening", "person-bounding-box", PERM, 42, "Compliance"

@@ -8,11 +8,13 @@ from . import (
     views_jurisdictions,
     views_leverage,
     views_reviews,
+    views_workspace,
 )
 
 app_name = "compliance"
 
 urlpatterns = [
+    path("", views_workspace.workspace, name="workspace"),
     path("lists/", views.lists, name="lists"),
     path("lists/jobs/", views.jobs, name="jobs"),
     path("lists/<id:snapshot_id>/", views.snapshot_detail, name="snapshot"),

@@ -107,6 +107,7 @@ MAIN_PAGES = [
     ("backoffice-compliance-screening", "compliance:screening", "compliance_officer"),
     ("backoffice-compliance-alerts", "compliance:alerts", "compliance_officer"),
     ("backoffice-compliance-alert", "compliance:alert", "compliance_officer"),
+    ("backoffice-compliance-workspace", "compliance:workspace", "compliance_officer"),
     ("backoffice-compliance-cases", "compliance:cases", "compliance_officer"),
     ("backoffice-compliance-case", "compliance:case", "compliance_officer"),
     ("backoffice-compliance-jurisdictions", "compliance:jurisdictions", "compliance_officer"),

@@ -310,6 +310,9 @@ COMPLIANCE_CASE_DUE_SOON_DAYS = env.int("COMPLIANCE_CASE_DUE_SOON_DAYS", default
 # A case's draft suspicious activity report covers the client's money and deals from this many
 # days before the case opened (or the earliest alert's window, if earlier).
 COMPLIANCE_CASE_REPORT_DAYS = env.int("COMPLIANCE_CASE_REPORT_DAYS", default=365)
+# The compliance workspace counts a screening hit or an AML alert undecided this many days as
+# past its service level.
+COMPLIANCE_ALERT_SLA_DAYS = env.int("COMPLIANCE_ALERT_SLA_DAYS", default=2)
 # The client risk rating: a score at or above these is medium or high risk (compliance.risk),
 # and periodic reviews fall due this many months after the last, by rating.
 RISK_MEDIUM_SCORE = env.int("RISK_MEDIUM_SCORE", default=20)

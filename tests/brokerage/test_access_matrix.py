@@ -91,6 +91,7 @@ MATRIX: dict[str, set[str]] = {
     "compliance:screening": {"compliance_officer"},
     "compliance:alerts": {"compliance_officer"},
     "compliance:alert": {"compliance_officer"},
+    "compliance:workspace": {"compliance_officer"},
     "compliance:cases": {"compliance_officer"},
     "compliance:case_new": {"compliance_officer"},
     "compliance:case": {"compliance_officer"},

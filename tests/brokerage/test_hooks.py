@@ -109,6 +109,7 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
         "compliance:lists",
         "compliance:screening",
         "compliance:alerts",
+        "compliance:workspace",
         "compliance:cases",
         "compliance:jurisdictions",
     } <= url_names(hooks.NAV_BACKOFFICE)
