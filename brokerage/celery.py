@@ -48,6 +48,14 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.never_screened_sweep_task",
         "schedule": 60.0,  # a client whose screening task was lost is screened within a minute
     },
+    "aml-monitoring-nightly": {
+        "task": "compliance.monitoring.tasks.nightly_monitoring_task",
+        "schedule": crontab(minute=30, hour=1),  # every live scenario over the whole book
+    },
+    "aml-monitoring-sweeper": {
+        "task": "compliance.monitoring.tasks.evaluation_sweep_task",
+        "schedule": 300.0,  # a money row whose evaluation task was lost, within minutes
+    },
     "compliance-jurisdictions-apply": {
         "task": "compliance.tasks.jurisdiction_apply_task",
         "schedule": 60.0,  # a rule's start or end reaches the clients within a minute

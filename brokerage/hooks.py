@@ -128,6 +128,14 @@ REGION_CHANGE_REFUSALS = declare(
     "`countries` (ib: a plan version pricing by it has paid a line), or None; any reason "
     "refuses the change, whoever makes it (brokerage.regions).",
 )
+MONEY_MOVED = declare(
+    "money.moved",
+    "fn(kind: str, pk: int) -> list[dict]: a deposit completed, a withdrawal requested, a "
+    "transfer completed, a refund or a chargeback recorded ('deposit', 'withdrawal', "
+    "'transfer', 'refund', 'chargeback'), called in its transaction. For a withdrawal, the "
+    "review reasons ({code, severity, message}) its checks add (compliance's AML monitoring "
+    "evaluates it there); for the others, [] (compliance evaluates them once they commit).",
+)
 DOSSIER_SECTIONS = declare(
     "dossier.sections",
     "fn(client) -> section: a part of the compliance dossier about one client.",

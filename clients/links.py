@@ -107,14 +107,25 @@ IP_ORDER = 30
 # --- the questions ---------------------------------------------------------------------------
 
 
-def clients_related_to(client_ids: Iterable[int], *, ip_window: timedelta | None = None) -> Links:
-    """{given client id: {linked client id: [Reason, ...]}} for every linked client."""
-    return _links(_ids(client_ids), among=False, ip_window=ip_window)
+def clients_related_to(
+    client_ids: Iterable[int],
+    *,
+    ip_window: timedelta | None = None,
+    codes: set[str] | None = None,
+) -> Links:
+    """{given client id: {linked client id: [Reason, ...]}} for every linked client; with
+    `codes`, only those kinds of evidence (the other sources are not read)."""
+    return _links(_ids(client_ids), among=False, ip_window=ip_window, codes=codes)
 
 
-def links_among(client_ids: Iterable[int], *, ip_window: timedelta | None = None) -> Links:
+def links_among(
+    client_ids: Iterable[int],
+    *,
+    ip_window: timedelta | None = None,
+    codes: set[str] | None = None,
+) -> Links:
     """The same, between the given clients only (both ways: a's entry for b and b's for a)."""
-    return _links(_ids(client_ids), among=True, ip_window=ip_window)
+    return _links(_ids(client_ids), among=True, ip_window=ip_window, codes=codes)
 
 
 def client_links(client: Client, *, ip_window: timedelta | None = None) -> list[LinkedClient]:
@@ -135,7 +146,9 @@ def _id_set(ids: list[int]) -> RawSQL:
     return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
 
 
-def _links(ids: list[int], *, among: bool, ip_window: timedelta | None) -> Links:
+def _links(
+    ids: list[int], *, among: bool, ip_window: timedelta | None, codes: set[str] | None = None
+) -> Links:
     if not ids:
         return {}
     found: dict[int, dict[int, dict[tuple[str, str], Reason]]] = defaultdict(dict)
@@ -144,10 +157,14 @@ def _links(ids: list[int], *, among: bool, ip_window: timedelta | None) -> Links
         found[a].setdefault(b, {}).setdefault((reason.code, reason.label), reason)
 
     for source in contributions(CLIENT_LINK_SOURCES):
+        if codes is not None and source.code not in codes:
+            continue
         for a, b, reason in _shared_keys(source, ids, among=among):
             add(a, b, reason)
-    for a, b, reason in _shared_addresses(ids, among=among, window=ip_window):
-        add(a, b, reason)
+    if codes is None or codes & {"registration_ip", "login_ip"}:
+        for a, b, reason in _shared_addresses(ids, among=among, window=ip_window):
+            if codes is None or reason.code in codes:
+                add(a, b, reason)
     return {
         a: {b: sorted(reasons.values(), key=lambda r: r.order) for b, reasons in others.items()}
         for a, others in found.items()

@@ -47,6 +47,7 @@ from .ledger import (
 )
 from .locks import lock_client_money, lock_transfer
 from .models import Hold, LedgerAccount, LedgerTransaction, Transfer
+from .moved import money_moved
 from .notices import client_tell
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,7 @@ def _finish(
             t.ledger_transaction = txn
             t.complete()
             action = audit_events.TRANSFER_COMPLETED
+            money_moved("transfer", t.pk)
         t.save()
         audit_record(
             actor=actor,

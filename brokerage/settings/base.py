@@ -294,6 +294,7 @@ CELERY_TASK_ROUTES.update(
         "clients.tasks.*": {"queue": "sync"},
         "ib.tasks.*": {"queue": "commissions"},
         "compliance.tasks.*": {"queue": "compliance"},
+        "compliance.monitoring.tasks.*": {"queue": "compliance"},
     }
 )
 CELERY_HEARTBEAT_INTERVAL = env.int("CELERY_HEARTBEAT_INTERVAL", default=10)

@@ -203,3 +203,22 @@ class AlertEvidence(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.object_id}"
+
+
+class Evaluation(models.Model):
+    """A money row real-time monitoring has evaluated: what the sweeper reads to evaluate any
+    row whose task was lost, and what tells a repeated task it has nothing new to do."""
+
+    kind = models.CharField(max_length=12, choices=EvidenceKind.choices)
+    object_id = models.BigIntegerField()
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    evaluated_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    held = models.BooleanField(default=False, db_default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id"], name="aml_evaluation_once")
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.object_id} evaluated at {self.evaluated_at:%Y-%m-%d %H:%M}"

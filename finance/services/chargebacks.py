@@ -26,6 +26,7 @@ from brokerage.services import Actor, audit_record
 from brokerage.uploads import check_upload
 from clients.services import client_flag_add
 from finance import audit_events
+from finance.moved import money_moved
 
 from ..ledger import Leg, clearing_for, ledger_post, system_account, wallet_for
 from ..locks import lock_deposit_accounts, lock_in_order
@@ -146,6 +147,7 @@ def chargeback_open(
             "ledger_transaction": txn.pk,
         },
     )
+    money_moved("chargeback", chargeback.pk)
     return chargeback
 
 

@@ -28,6 +28,7 @@ from clients.models import Client
 from clients.services import client_first_deposit_record, client_risk_factor_changed
 from clients.standing import Purpose, client_standing
 from finance import audit_events
+from finance.moved import money_moved
 
 from .. import psp as psp_registry
 from ..ledger import Leg, clearing_for, ledger_post, wallet_for
@@ -224,6 +225,7 @@ def deposit_credit(
     )
     client_tell(deposit, "credited", actor=actor, method=_method_name(deposit))
     client_risk_factor_changed(client_id=deposit.client_id, cause="deposit credited")
+    money_moved("deposit", deposit.pk)
     return "credited" + (" (FTD)" if deposit.is_ftd else "")
 
 

@@ -27,6 +27,7 @@ from brokerage.money import format_money, to_amount
 from brokerage.operations import claim, sweep
 from brokerage.services import audit_record
 from finance import audit_events
+from finance.moved import money_moved
 
 from .. import psp as psp_registry
 from ..ledger import hold_place, system_account, wallet_for
@@ -91,6 +92,7 @@ def refund_request(*, deposit: Deposit, amount, reason: str, actor, request=None
         evidence={"refund": refund.reference, "amount": str(amount)},
         request=request,
     )
+    money_moved("refund", refund.pk)
     from ..tasks import refund_execute_task
 
     refund_execute_task.delay_on_commit(refund.pk)

@@ -36,6 +36,7 @@ from brokerage.services import Actor, audit_record
 from clients.models import Client
 from clients.standing import Purpose, client_standing
 from finance import audit_events
+from finance.moved import money_moved
 
 from .. import psp as psp_registry
 from ..bank_details import clean_bic, clean_iban
@@ -206,7 +207,11 @@ def withdrawal_request(
         evidence=evidence,
         request=request,
     )
-    reasons = withdrawal_checks(withdrawal, client=client)
+    # The checks, then what the apps above add (AML monitoring's hold), in this transaction:
+    # a held withdrawal waits for an officer in review like any flagged one.
+    reasons = withdrawal_checks(withdrawal, client=client) + money_moved(
+        "withdrawal", withdrawal.pk
+    )
     withdrawal.check_reasons = reasons
     if reasons:
         withdrawal.send_to_review()
