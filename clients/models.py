@@ -494,7 +494,13 @@ class Deal(models.Model):
             models.UniqueConstraint(fields=["server", "ticket"], name="clients_deal_ticket_unique")
         ]
         indexes = [
-            models.Index(fields=["client", "time"], name="clients_deal_client_time"),
+            # a client's deals by time; it carries what the IB burst check reads of a client's
+            # day (sync passes' new deals), so that check reads the index only
+            models.Index(
+                fields=["client", "time"],
+                include=["server", "position_id", "entry", "action", "volume"],
+                name="clients_deal_client_time",
+            ),
             models.Index(fields=["account", "time"], name="clients_deal_account_time"),
             # a closing deal's position, for how long it was held (IB commissions): the time
             # included, so the look-up (once per closing deal of a period) reads the index only

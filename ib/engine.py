@@ -72,7 +72,8 @@ CREATE TEMP TABLE ib_rate (
 
 # Only when a version in force in the window narrows a rate to account types or countries
 # (`World.scoped_between`): which accounts are of a type a rule names (ib_acct), and each
-# client's country class (`World.country_classes`) through time (ib_where): from the client's
+# client's country class (`World.country_classes`) through time (ib_where), for the clients
+# whose deals the window holds only (ib_who), never the whole history table: from the client's
 # history (simple_history), the first known country back to the start of time and the current
 # one from the last change on; a client without history rows by its current country.
 SCOPE_TABLES = """
@@ -80,6 +81,8 @@ CREATE TEMP TABLE ib_acct ON COMMIT DROP AS
 SELECT id AS account_id, account_type_id AS atc FROM clients_tradingaccount
  WHERE account_type_id = ANY(%s);
 CREATE UNIQUE INDEX ON ib_acct (account_id);
+CREATE TEMP TABLE ib_who ON COMMIT DROP AS
+SELECT DISTINCT d.client_id FROM clients_deal d WHERE {window};
 CREATE TEMP TABLE ib_where ON COMMIT DROP AS
 SELECT x.client_id, c.cc, x.t_from, x.t_to FROM (
     SELECT h.id AS client_id,
@@ -88,11 +91,14 @@ SELECT x.client_id, c.cc, x.t_from, x.t_to FROM (
            CASE WHEN lag(h.history_date) OVER w IS NULL THEN '-infinity'::timestamptz
                 ELSE h.history_date END AS t_from,
            coalesce(lead(h.history_date) OVER w, 'infinity') AS t_to
-      FROM clients_historicalclient h JOIN clients_client k ON k.id = h.id
+      FROM ib_who q
+      JOIN clients_historicalclient h ON h.id = q.client_id
+      JOIN clients_client k ON k.id = h.id
     WINDOW w AS (PARTITION BY h.id ORDER BY h.history_date, h.history_id)) x
   JOIN ib_cc c ON c.country = x.country
 UNION ALL
-SELECT k.id, c.cc, '-infinity', 'infinity' FROM clients_client k
+SELECT k.id, c.cc, '-infinity', 'infinity' FROM ib_who q
+  JOIN clients_client k ON k.id = q.client_id
   JOIN ib_cc c ON c.country = k.country
  WHERE NOT EXISTS (SELECT 1 FROM clients_historicalclient h WHERE h.id = k.id);
 CREATE INDEX ON ib_where (client_id, t_from);
@@ -338,7 +344,7 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> Pr
     price deals through it and the queries it answers: one lookup, never a copy."""
     cur.execute(
         "DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced, ib_new, ib_markup, ib_acct, ib_cc,"
-        " ib_where"
+        " ib_who, ib_where"
     )
     cur.execute("SET LOCAL work_mem = '256MB'")  # the period's joins sort in memory
     if deal_ids is not None:
@@ -363,7 +369,10 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> Pr
             for row in classes.items():
                 copy.write_row(row)
         for i, statement in enumerate(SCOPE_TABLES.split(";")):
-            cur.execute(statement, [sorted(world.account_types)] if i == 0 else None)
+            if "{window}" in statement:
+                cur.execute(statement.format(window=window), wparams)
+            else:
+                cur.execute(statement, [sorted(world.account_types)] if i == 0 else None)
         cur.execute(SCOPED_PAIRS_SQL.format(window=window), wparams)
         keys = [(leaf, symbol, atc, cc) for leaf, symbol, atc, cc in cur.fetchall()]
         clock.lap("scoped_pairs")
@@ -499,7 +508,7 @@ def _pay(*, deal_ids=None, start=None, end=None, shard=None) -> dict:
             )
         cur.execute(
             "DROP TABLE IF EXISTS ib_ref, ib_rate, ib_unpriced, ib_new, ib_markup, ib_acct,"
-            " ib_cc, ib_where"
+            " ib_cc, ib_who, ib_where"
         )
         clock.lap("rest")
     return {"lines": lines, "withheld": withheld, "unpriced": unpriced, "seconds": clock.laps}

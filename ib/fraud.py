@@ -23,7 +23,10 @@ Signals (codes in `SIGNALS`):
   deals, including the other side's lines already written and not yet screened.
 - `short_hold_burst`: on a day, positions held under H seconds make more than P% of the client's
   closed lots: the client's lines of that day (the deals under the plan's own minimum hold
-  earn nothing anyway).
+  earn nothing anyway). A closing deal is held under H seconds when its position had volume
+  added in the H seconds before it. The client's deals of the day are read once from the
+  (client, time) index, which carries the columns the check needs, and matched to their
+  positions' openings in one join.
 - `phantom_sub_ib`: a sub-IB with sub-IBs of its own and fewer than M clients of its own earns
   overrides only: its override lines (tier 1 and up).
 """
@@ -85,28 +88,41 @@ SELECT DISTINCT ON (client_id) client_id, NULL::bigint, 0, first_at,
 
 BURST_SQL = """
 INSERT INTO ib_flag
-SELECT p.client_id, NULL::bigint, 0, p.day, p.day + interval '1 day', 'short_hold_burst',
+WITH d AS MATERIALIZED (
+    -- each (client, day)'s trade deals, from the hold before the day to its end: one range of
+    -- the (client, time) index per pair, read from the index alone (it carries the columns)
+    SELECT p.client_id, p.day, c.time, c.entry, c.volume, c.server_id, c.position_id
+      FROM (SELECT DISTINCT client_id, day FROM ib_new) p
+     CROSS JOIN LATERAL (
+        SELECT c.time, c.entry, c.volume, c.server_id, c.position_id FROM clients_deal c
+         WHERE c.client_id = p.client_id
+           AND c.time >= p.day - %(hold)s * interval '1 second'
+           AND c.time < p.day + interval '1 day'
+           AND c.action IN (0, 1) AND c.position_id <> 0 AND c.entry IN (0, 1, 3)
+        OFFSET 0) c
+), closing AS (
+    SELECT * FROM d WHERE entry IN (1, 3) AND time >= day
+), short AS (
+    -- a closing deal whose position had volume added in the hold before it (one hash join,
+    -- not a look-up per closing deal)
+    SELECT c.client_id, c.day, sum(c.volume) AS short FROM closing c
+     WHERE EXISTS (SELECT 1 FROM d o
+                    WHERE o.entry = 0 AND o.server_id = c.server_id
+                      AND o.position_id = c.position_id AND o.time <= c.time
+                      AND o.time > c.time - %(hold)s * interval '1 second')
+     GROUP BY c.client_id, c.day
+)
+SELECT s.client_id, NULL::bigint, 0, s.day, s.day + interval '1 day', 'short_hold_burst',
        format('On %%s, %%s of %%s closed lots (%%s%%%%) were held under %%s s: '
               'more than %%s%%%%.',
-              to_char(p.day, 'YYYY-MM-DD'), trim_scale(s.short / 10000.0),
-              trim_scale(s.lots / 10000.0), round(s.short * 100.0 / s.lots),
+              to_char(s.day, 'YYYY-MM-DD'), trim_scale(s.short / 10000.0),
+              trim_scale(t.lots / 10000.0), round(s.short * 100.0 / t.lots),
               %(hold)s, trim_scale(%(share)s::numeric))
-  FROM (SELECT DISTINCT client_id, day FROM ib_new) p
- CROSS JOIN LATERAL (
-    -- each closing deal's hold looked up once (OFFSET 0 keeps the subquery whole: flattened,
-    -- the look-up ran once per use of the sum)
-    SELECT sum(q.volume) AS lots, coalesce(sum(q.volume) FILTER (WHERE q.short), 0) AS short
-      FROM (SELECT c.volume, EXISTS (
-                   SELECT 1 FROM clients_deal o
-                    WHERE o.server_id = c.server_id AND o.position_id = c.position_id
-                      AND o.entry = 0 AND o.time > c.time - %(hold)s * interval '1 second')
-                   AS short
-              FROM clients_deal c
-             WHERE c.client_id = p.client_id AND c.time >= p.day
-               AND c.time < p.day + interval '1 day'
-               AND c.entry IN (1, 3) AND c.action IN (0, 1) AND c.position_id <> 0
-            OFFSET 0) q) s
- WHERE s.lots > 0 AND s.short * 100 > s.lots * %(share)s
+  FROM short s
+  JOIN (SELECT client_id, day, sum(volume) AS lots FROM closing
+         WHERE (client_id, day) IN (SELECT client_id, day FROM short)
+         GROUP BY client_id, day) t ON t.client_id = s.client_id AND t.day = s.day
+ WHERE t.lots > 0 AND s.short * 100 > t.lots * %(share)s
 """
 
 PHANTOM_SQL = """

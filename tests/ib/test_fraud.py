@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from clients.models import Client, Deal, TradingAccount
+from ib.engine import commissions_pay
 from ib.fraud import fraud_thresholds_set
 from ib.models import CommissionLine, FraudThresholds
 from ib.periods import period_close
@@ -186,6 +187,45 @@ def test_a_few_short_holds_in_a_day_are_no_burst(network):
     for i in range(2):
         trade(network["account"], at=NOON + timedelta(hours=i + 1), held=timedelta(minutes=10))
     assert pay_all()["withheld"] == 0
+
+
+def test_a_burst_counts_a_position_opened_just_before_midnight_and_a_sync_pass_finds_it(network):
+    """A position opened in the seconds before the day began and closed just after is a short
+    hold of that day; a sync pass paying only the day's last deal reads the whole day."""
+    midnight = NOON.replace(hour=0)
+    for i in range(3):  # opened 20 s before the close: the first straddles midnight
+        trade(network["account"], at=midnight + timedelta(seconds=10 + i * 60),
+              held=timedelta(seconds=20))  # fmt: skip
+    last = trade(network["account"], at=midnight + timedelta(hours=3), held=timedelta(hours=1))
+    assert commissions_pay(deal_ids=[last.pk])["withheld"] == 3
+    message = CommissionLine.objects.filter(deal=last).first().hold_reasons[0]["message"]
+    assert "3 of 4 closed lots (75%) were held under 60 s" in message
+
+
+def test_volume_added_after_a_close_does_not_make_it_a_short_hold(network):
+    """A position partly closed after an hour, then added to: the close was held an hour."""
+    first = trade(network["account"], at=NOON, held=timedelta(hours=1), volume=20000)
+    Deal.objects.create(  # added to the same position 10 s after the close
+        server=first.server, ticket=990001, account=first.account, client=first.client,
+        time=NOON + timedelta(seconds=10), action=first.action, entry=Deal.Entry.IN,
+        symbol=first.symbol, volume=10000, price=first.price, position_id=first.position_id,
+    )  # fmt: skip
+    other = trade(network["account"], at=NOON + timedelta(hours=2), held=timedelta(hours=1))
+    assert pay_all()["withheld"] == 0
+    assert CommissionLine.objects.filter(deal=other, status="pending").exists()
+
+
+def test_the_client_time_index_carries_what_the_burst_check_reads():
+    """The burst check reads a client's day from the (client, time) index alone: a sync pass
+    pays within seconds because of it (bench/ib.py)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'clients_deal_client_time'")
+        definition = cur.fetchone()[0]
+    assert '(client_id, "time") INCLUDE (server_id, position_id, entry, action, volume)' in (
+        definition
+    )
 
 
 def test_a_sub_ib_with_no_clients_of_its_own_is_a_phantom(network):

@@ -417,3 +417,27 @@ def test_a_partner_sees_its_narrowed_rates_and_cannot_set_a_sub_ib_above_them(cl
     assert "more than the parent&#x27;s 6 (FX major, region Gulf Cooperation Council)" in body
     done = client.post(f"/partners/network/{leaf.pk}/rates/", {"rate_fx_major": "6"})
     assert done.status_code == 302
+
+
+def test_a_run_reads_the_country_history_of_its_own_deals_clients_only(scoped):
+    """The run tells deals apart by the client's country through time: it reads the history of
+    the clients whose deals it pays, not the whole client history table."""
+    from django.db import connection, transaction
+
+    from ib.engine import _Clock, _prepare, _window
+    from tests.conftest import make_client_user
+
+    set_country(scoped["client"], "DE", timedelta(hours=3))
+    bystander = make_client_user("bystander@test.example").client
+    set_country(bystander, "FR", timedelta(hours=2))  # history rows, no deals
+    deal = trade(scoped["account"], volume=10000)
+    window, params = _window([deal.pk], None, None)
+    with transaction.atomic(), connection.cursor() as cur:
+        prepared = _prepare(cur, window, params, [deal.pk], None, None, _Clock())
+        assert prepared.scoped
+        cur.execute("SELECT DISTINCT client_id FROM ib_where")
+        read = {row[0] for row in cur.fetchall()}
+        transaction.set_rollback(True)
+    assert read == {scoped["client"].pk}
+    assert pay_all()["lines"] == 3
+    assert lines_of(deal)[("top", 2)] == D("6")  # Germany's 14 less mid's 8
