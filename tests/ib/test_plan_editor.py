@@ -129,3 +129,54 @@ def test_only_ib_managers_edit_plans(client, network):
     login(client, network["top"].user)
     assert client.get(f"/backoffice/ib/plans/versions/{draft.pk}/").status_code in (302, 403)
     assert PlanVersion.objects.get(pk=draft.pk).published_at is None
+
+
+def test_the_preview_prices_cpa_and_revenue_share_beside_what_was_paid(network, methods, client):
+    """A draft raising the leaf's CPA (40 -> 60) and revenue share (20% -> 25%): the preview
+    shows each partner's CPA and revenue share as paid and as the draft would pay them (the
+    top earns the difference to its own), and writes nothing."""
+    from ib.client_rules import cpa_pay, revshare_pay
+    from tests.ib.test_client_rules import CPA_TERMS, funded, version
+
+    for key, cpa, share in (("top", "100", "30"), ("leaf", "40", "20")):
+        version(network[key], [{"symbol_group": "fx_major", "rate": "5"},
+                               {"kind": "cpa", "rate": cpa, **CPA_TERMS},
+                               {"kind": "revshare", "rate": share}])  # fmt: skip
+    funded(network, methods)
+    now = timezone.now()
+    deal = trade(network["account"], volume=10000, at=now + timedelta(minutes=1))
+    deal.__class__.objects.filter(pk=deal.pk).update(profit_amount=D("-1000"))
+    start, end = now - timedelta(hours=1), now + timedelta(hours=1)
+    programme = network["top"].plans.first().plan.programme
+    assert cpa_pay() == 2
+    assert revshare_pay(programme=programme, start=start, end=end) == 2
+    stored = list(CommissionLine.objects.order_by("pk").values_list("pk", "amount"))
+    draft = plan_version_create(
+        plan=Plan.objects.get(name="Leaf"),
+        valid_from=now + timedelta(days=3),
+        rules=[{"symbol_group": "fx_major", "rate": "5"},
+               {"kind": "cpa", "rate": "60", **CPA_TERMS},
+               {"kind": "revshare", "rate": "25"}],
+        actor=ACTOR,
+    )  # fmt: skip
+    preview = version_preview(version=draft, start=start, end=end)
+    rows = {(r.partner.referral_code, r.kind): (r.paid, r.would) for r in preview.client_rows}
+    assert rows == {
+        ("LEAFIB01", "cpa"): (D("40"), D("60")),
+        ("TOPIB001", "cpa"): (D("60"), D("40")),
+        ("LEAFIB01", "revshare"): (D("200"), D("250")),
+        ("TOPIB001", "revshare"): (D("100"), D("50")),
+    }
+    totals = {k["kind"]: (k["paid"], k["would"]) for k in preview.client_kinds}
+    assert totals == {"cpa": (D("100"), D("100")), "revshare": (D("300"), D("300"))}
+    assert list(CommissionLine.objects.order_by("pk").values_list("pk", "amount")) == stored
+    # the editor shows them side by side
+    login(client, make_staff("ib_manager"))
+    page = client.get(
+        f"/backoffice/ib/plans/versions/{draft.pk}/",
+        {"preview": "1", "start": start.date().isoformat(),
+         "end": (end.date() + timedelta(days=1)).isoformat()},
+    )  # fmt: skip
+    body = page.content.decode()
+    assert page.status_code == 200 and "data-preview-clients" in body
+    assert 'data-partner="LEAFIB01" data-kind="cpa"' in body and "Revenue share" in body
