@@ -35,6 +35,7 @@ class LedgerAccount(models.Model):
         REVENUE = "revenue", "Revenue"
         CHARGEBACK_LOSSES = "chargeback_losses", "Chargeback losses"
         SUSPENSE = "suspense", "Suspense"
+        FX_CONVERSION = "fx_conversion", "FX conversion"
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
     currency = models.CharField(max_length=3)

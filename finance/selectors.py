@@ -19,6 +19,7 @@ from .bank_details import same_person
 from .models import (
     Chargeback,
     Deposit,
+    FxRate,
     LedgerAccount,
     PaymentMethod,
     Posting,
@@ -54,6 +55,45 @@ def wallets_for_client(client) -> list[LedgerAccount]:
             "currency"
         )
     )
+
+
+def wallet_currency(holder) -> str:
+    """The currency a holder's money is kept in: its first completed deposit's, else its
+    oldest wallet's; "" when it has neither (money paid to it stays in its own currency)."""
+    first = (
+        Deposit.objects.filter(client=holder, status=Deposit.Status.COMPLETED)
+        .order_by("completed_at", "pk")
+        .values_list("currency", flat=True)
+        .first()
+    )
+    if first:
+        return first
+    oldest = (
+        LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CLIENT_WALLET, client=holder)
+        .order_by("pk")
+        .values_list("currency", flat=True)
+        .first()
+    )
+    return oldest or ""
+
+
+def usd_rates_at(at=None) -> dict[str, Decimal]:
+    """Each currency's USD value as the rates stood at `at` (now when None): the last change
+    recorded by then (`FxRate` keeps its history; a rate first recorded later counts from its
+    first record), so a conversion dated `at` gives the same result whenever it is computed
+    again. USD is 1."""
+    rates = dict(FxRate.objects.values_list("currency", "usd_rate"))
+    if at is not None:
+        found: dict[str, Decimal] = {}
+        rows = FxRate.history.order_by("currency", "history_date", "history_id")
+        for currency, rate, when, kind in rows.values_list(
+            "currency", "usd_rate", "history_date", "history_type"
+        ):
+            if kind != "-" and (currency not in found or when <= at):
+                found[currency] = rate
+        rates |= found
+    rates["USD"] = Decimal(1)
+    return rates
 
 
 def deposit_methods_for(client) -> list[PaymentMethod]:

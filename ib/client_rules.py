@@ -40,8 +40,10 @@ from django.db import connection
 from django.utils import timezone
 
 from finance.models import FxRate
+from finance.selectors import usd_rates_at
 
 from .fraud import related_reasons
+from .fx import fx_rate
 from .models import CommissionLine, PlanRule, Programme
 from .world import FAR_FUTURE, FAR_PAST, HUNDRED, World, countries_at, earnings, n, top_rule
 
@@ -177,7 +179,14 @@ def cpa_lines(
         candidates = cur.fetchall()
     if not candidates:
         return []
-    world, rates = World.load(set()), _usd_rates()
+    world, seen = World.load(set()), {}
+
+    def rates_at(at):  # the USD rates as they stood at each deposit, read once a day
+        day = at.date()
+        if day not in seen:
+            seen[day] = usd_rates_at(at)
+        return seen[day]
+
     countries = countries_at((client_id, at) for client_id, at, *_ in candidates)
     waiting = {}  # client -> (first deposit, leaf, top version, rule, earned)
     rules: dict[int, PlanRule] = {}  # the top version's CPA rules, each read once
@@ -192,23 +201,29 @@ def cpa_lines(
             rules[top] = PlanRule.objects.select_related("version__plan__programme").get(pk=top)
         rule = rules[top]
         programme_currency = world.version_info[version].plan.programme.currency
-        deposit = convert(amount, currency, programme_currency, rates)
-        if deposit is None or deposit < (rule.min_deposit or 0):
+        # the deposit in the programme's currency at the rate of its day (`ib.fx`)
+        rate = fx_rate(currency, programme_currency, rates=rates_at(at))
+        if rate is None or amount * rate < (rule.min_deposit or 0):
             continue
         until = at + timedelta(days=rule.within_days or 0)
         if rule.min_lots and until <= at:
             continue
-        waiting[client_id] = (at, until, amount, currency, reference, rule, earned)
+        waiting[client_id] = (at, until, amount, currency, reference, rule, earned, rate)
     lines = []
     qualified = _qualified(waiting)
-    for client_id, (at, _, amount, currency, reference, rule, earned) in waiting.items():
+    for client_id, (at, _, amount, currency, reference, rule, earned, rate) in waiting.items():
         if client_id not in qualified:
             continue
         when, closed = qualified[client_id]
         lots = Decimal(closed) / LOT
         programme_currency = rule.version.plan.programme.currency
+        converted = (
+            f" = {n(round(amount * rate, 2))} {programme_currency} at {n(rate)}"
+            if currency != programme_currency
+            else ""
+        )
         why = (
-            f"first deposit {n(amount)} {currency} ({reference}) on {at:%Y-%m-%d}, "
+            f"first deposit {n(amount)} {currency}{converted} ({reference}) on {at:%Y-%m-%d}, "
             f"at least {n(rule.min_deposit or 0)} {programme_currency}; "
             f"{n(lots)} lots closed by {when:%Y-%m-%d}, at least {n(rule.min_lots or 0)} "
             f"within {rule.within_days or 0} days"
@@ -228,6 +243,7 @@ def cpa_lines(
                     base_amount=Decimal(1),
                     formula=f"CPA {n(e.rate)} {programme_currency}: {e.formula}; {why}"[:255],
                     currency=programme_currency,
+                    fx_rate=rate,  # the qualifying deposit's currency into the line's
                     amount=e.rate,
                     event_key=f"cpa:{client_id}",
                 )
@@ -250,7 +266,7 @@ def _qualified(waiting: dict) -> dict[int, tuple]:
     """client -> (when it reached its lots, lots closed then in 1/10000), for those that did. A
     rule without lots qualifies at the first deposit."""
     out, ask = {}, []
-    for client_id, (at, until, _, _, _, rule, _) in waiting.items():
+    for client_id, (at, until, _, _, _, rule, *_) in waiting.items():
         if not rule.min_lots:
             out[client_id] = (at, 0)
         else:

@@ -357,7 +357,17 @@ class CommissionLine(models.Model):
     base_amount = models.DecimalField(**EXACT, default=0)
     formula = models.CharField(max_length=255)
     currency = models.CharField(max_length=3)
+    # A line paid in another currency than its own (a rebate into a client's wallet kept in
+    # another currency): the rate from `currency` to `paid_currency`, kept to 6 places; a CPA
+    # whose qualifying deposit was in another currency: that currency's rate into the line's.
     fx_rate = models.DecimalField(**RATE, default=Decimal(1))
+    paid_currency = models.CharField(
+        max_length=3,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The currency the line is credited in, when not its own (see ib.fx).",
+    )
     amount = models.DecimalField(**EXACT, help_text="Exact; rounded to cents at settlement.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     hold_reasons = models.JSONField(

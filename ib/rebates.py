@@ -10,13 +10,17 @@ closes.
   key makes a rerun write nothing twice.
 - `rebates_credit` (after the partners' statements settle): each rebate line of the period is
   credited to the client's wallet (rounded once, half up, to cents; keyed by the line, so once)
-  from the commissions payable, and the client is emailed.
+  from the commissions payable, and the client is emailed. A client whose wallet is kept in
+  another currency than the line's (`finance.selectors.wallet_currency`: its first deposit's)
+  is credited in that currency: the rate at the period's end is stored on the line with the
+  currency (`ib.fx`, the one conversion rule), the partner's statement still nets the rebate in
+  the line's currency.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -26,10 +30,12 @@ from brokerage.money import format_money
 from brokerage.services import Actor, audit_record
 from clients.models import Client
 from clients.notify import client_notify
+from finance.selectors import usd_rates_at, wallet_currency
 from finance.services import commission_credit
 
 from . import audit_events
 from .client_rules import lines_insert
+from .fx import converted_cents, fx_rate, to_cents
 from .models import CommissionLine, CommissionPeriod, Partner, Rebate, ReferralLink
 from .permissions import actor_label, require_manager
 from .world import HUNDRED, n
@@ -135,12 +141,29 @@ def rebate_lines(*, programme, start, end, period=None) -> list[CommissionLine]:
         return []
     rates = rebates_in_force({row[0] for row in earned}, end)
     window = f"{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}"
+    usd = usd_rates_at(end)  # the rates at the period's end convert its rebates
+    wallets = {client_id: wallet_currency(client_id) for _, client_id, *_ in earned}
     lines = []
     for partner_id, client_id, currency, amount, count, version_id in earned:
         percent = rates.get((partner_id, client_id), rates.get((partner_id, None)))
         amount = Decimal(amount)
         if not percent or amount <= 0:
             continue
+        rebate = round(amount * percent / HUNDRED, 8)
+        formula = (
+            f"{n(percent)}% of {n(round(amount, 2))} {currency} earned on this client "
+            f"({count} lines) passed back to the client"
+        )
+        wallet = wallets.get(client_id) or currency
+        rate = fx_rate(currency, wallet, rates=usd)
+        if wallet != currency and rate is None:
+            wallet, rate = currency, Decimal(1)  # no rate: paid in the line's currency
+            formula += f" (no {wallets[client_id]} rate: paid in {currency})"
+        elif wallet != currency:
+            formula += (
+                f", paid into the client's {wallet} wallet at {n(rate)} {wallet} per "
+                f"{currency}: {n(converted_cents(rebate, rate))} {wallet}"
+            )
         lines.append(
             CommissionLine(
                 deal_time=end - timedelta(microseconds=1),
@@ -151,12 +174,11 @@ def rebate_lines(*, programme, start, end, period=None) -> list[CommissionLine]:
                 version_id=version_id,
                 rate=percent,
                 base_amount=amount,
-                formula=(
-                    f"{n(percent)}% of {n(round(amount, 2))} {currency} earned on this client "
-                    f"({count} lines) passed back to the client"
-                ),
+                formula=formula[:255],
                 currency=currency,
-                amount=-round(amount * percent / HUNDRED, 8),
+                fx_rate=rate,
+                paid_currency="" if wallet == currency else wallet,
+                amount=-rebate,
                 event_key=f"rb:{programme.pk}:{window}:{partner_id}:{client_id}",
             )
         )
@@ -169,10 +191,15 @@ def rebates_credit(*, period: CommissionPeriod, actor: Actor) -> int:
     credited = 0
     lines = CommissionLine.objects.filter(period=period, kind=CommissionLine.Kind.REBATE)
     for line in lines.select_related("client__user", "partner"):
-        amount = (-line.amount).quantize(CENT, ROUND_HALF_UP)
+        amount = to_cents(-line.amount)
         if amount <= 0:
             continue
         key = f"ib-rebate:{line.pk}"
+        paid, paid_currency = amount, line.currency
+        if line.paid_currency and line.paid_currency != line.currency:  # see ib.fx
+            paid, paid_currency = converted_cents(-line.amount, line.fx_rate), line.paid_currency
+            if paid <= 0:
+                continue
         commission_credit(
             holder=line.client,
             amount=amount,
@@ -180,6 +207,8 @@ def rebates_credit(*, period: CommissionPeriod, actor: Actor) -> int:
             key=key,
             actor=actor,
             description=f"Commission rebate {period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}",
+            paid_amount=paid,
+            paid_currency=paid_currency,
         )
         client_notify(
             line.client,
@@ -188,7 +217,7 @@ def rebates_credit(*, period: CommissionPeriod, actor: Actor) -> int:
             actor=actor,
             url_name="wallet:home",
             context={
-                "amount": format_money(amount, line.currency),
+                "amount": format_money(paid, paid_currency),
                 "start": period.start.date(),
                 "end": (period.end - timedelta(microseconds=1)).date(),
             },
