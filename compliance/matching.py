@@ -115,6 +115,14 @@ class ListedName:
     tokens: list[str]
     quality: str
 
+    @property
+    def syllabic(self) -> bool:
+        if self._syllabic is None:
+            self._syllabic = syllabic(self.tokens)
+        return self._syllabic
+
+    _syllabic: bool | None = field(default=None, repr=False, compare=False)
+
 
 @dataclass
 class ListedEntry:
@@ -205,7 +213,34 @@ def score_name(
     breakdown dict with `name_score`, `tokens` (pairs), `unmatched_query`, `unmatched_listed`
     and `notes` (what lowered the score, in words). `characters`: the query was written in
     Chinese, Japanese or Korean characters."""
-    q_syllabic, c_syllabic = syllabic(q_tokens), syllabic(c_tokens)
+    return _score_name(
+        q_tokens,
+        c_tokens,
+        weights,
+        characters=characters,
+        q_syllabic=syllabic(q_tokens),
+        c_syllabic=syllabic(c_tokens),
+        explain=True,
+    )
+
+
+def name_score(
+    q_tokens, c_tokens, weights, *, characters: bool, q_syllabic: bool, c_syllabic: bool
+) -> float:
+    """`score_name`'s score alone, without its breakdown: what a batch computes for every
+    candidate, the breakdown being written only for the names that score high enough."""
+    return _score_name(
+        q_tokens,
+        c_tokens,
+        weights,
+        characters=characters,
+        q_syllabic=q_syllabic,
+        c_syllabic=c_syllabic,
+        explain=False,
+    )
+
+
+def _score_name(q_tokens, c_tokens, weights, *, characters, q_syllabic, c_syllabic, explain):
     pairs = []
     for i, q in enumerate(q_tokens):
         for j, c in enumerate(c_tokens):
@@ -213,7 +248,7 @@ def score_name(
             # Two names of syllables: a syllable a letter apart is another one (Zheng and
             # Zhang, Jian and Jiang), unless it is a slip of the keyboard (Ryong, Royng).
             if sim > 0 and not (q_syllabic and c_syllabic and how in LOOSE and not slip(q, c)):
-                pairs.append((sim, token_weight(c, weights), i, j, how))
+                pairs.append((sim, weights.get(c, UNKNOWN_WEIGHT), i, j, how))
     pairs.sort(key=lambda p: (-p[0], -p[1]))
     used_q, used_c, matched = set(), set(), []
     for sim, w, i, j, how in pairs:
@@ -221,20 +256,13 @@ def score_name(
             continue
         used_q.add(i)
         used_c.add(j)
-        matched.append(
-            {
-                "query": q_tokens[i],
-                "listed": c_tokens[j],
-                "how": how,
-                "similarity": round(sim, 3),
-                "weight": round(w, 3),
-            }
-        )
+        # rounded as the breakdown shows them, so the score is the breakdown's arithmetic
+        matched.append((q_tokens[i], c_tokens[j], how, round(sim, 3), round(w, 3)))
     unmatched_q = [t for i, t in enumerate(q_tokens) if i not in used_q]
     unmatched_c = [t for j, t in enumerate(c_tokens) if j not in used_c]
-    numerator = sum(m["similarity"] * 2 * m["weight"] for m in matched)
-    extra_q = sorted((token_weight(t, weights) for t in unmatched_q), reverse=True)
-    extra_c = sorted((token_weight(t, weights) for t in unmatched_c), reverse=True)
+    numerator = sum(sim * 2 * w for _q, _c, _how, sim, w in matched)
+    extra_q = sorted((weights.get(t, UNKNOWN_WEIGHT) for t in unmatched_q), reverse=True)
+    extra_c = sorted((weights.get(t, UNKNOWN_WEIGHT) for t in unmatched_c), reverse=True)
     notes = []
     if extra_q and extra_c:
         # Names on both sides left unpaired: not a name missing, a different name.
@@ -244,21 +272,22 @@ def score_name(
         # One missing (or extra) name costs half its weight; two or more all of theirs.
         extra = extra_q or extra_c
         penalty = UNPAIRED * extra[0] if len(extra) == 1 else sum(extra)
-    denominator = sum(2 * m["weight"] for m in matched) + penalty
+    denominator = sum(2 * w for *_rest, w in matched) + penalty
     score = numerator / denominator if denominator else 0.0
     evidence = sum(
-        m["similarity"] * min(m["weight"], EVIDENCE_CAP.get(len(m["listed"]), 1.0)) for m in matched
+        sim * min(w, EVIDENCE_CAP.get(len(listed), 1.0)) for _q, listed, _how, sim, w in matched
     )
     if (extra_q or extra_c) and 0 < evidence < EVIDENCE:
         score *= evidence / EVIDENCE
         notes.append(f"incomplete name of common words: x{evidence / EVIDENCE:.2f}")
-    loose = [m for m in matched if m["how"] in LOOSE]
+    loose = [m for m in matched if m[2] in LOOSE]
     if (extra_q or extra_c) and loose:
         score *= INCOMPLETE_AND_LOOSE
-        spelt = ", ".join(f"{m['query']} for {m['listed']}" for m in loose)
-        notes.append(
-            f"a name missing and another spelt differently ({spelt}): x{INCOMPLETE_AND_LOOSE}"
-        )
+        if explain:
+            spelt = ", ".join(f"{q} for {listed}" for q, listed, *_rest in loose)
+            notes.append(
+                f"a name missing and another spelt differently ({spelt}): x{INCOMPLETE_AND_LOOSE}"
+            )
     if c_syllabic and (extra_q or extra_c) and (q_syllabic or characters):
         unmatched = ", ".join(unmatched_q + unmatched_c)
         if characters and score > SINGLE_TOKEN_CAP:
@@ -273,20 +302,25 @@ def score_name(
                 "a name of single syllables (as Chinese, Korean, Vietnamese names are written)"
                 f" matched only in part ({unmatched} unmatched): x{SYLLABLE_MISSING}"
             )
-    full = [m for m in matched if m["how"] != "initial"]
+    full = [m for m in matched if m[2] != "initial"]
     if len(full) < 2 and score > SINGLE_TOKEN_CAP:
         if len(c_tokens) > 1 or len(q_tokens) > 1:
             score = SINGLE_TOKEN_CAP
             notes.append("only one name matched: capped at 0.5")
-        elif full and full[0]["weight"] < COMMON_TOKEN:
+        elif full and full[0][4] < COMMON_TOKEN:
             score = SINGLE_TOKEN_CAP
-            notes.append(f"one common name ({full[0]['listed']}) alone: capped at 0.5")
-        elif full and full[0]["how"] in LOOSE:
+            notes.append(f"one common name ({full[0][1]}) alone: capped at 0.5")
+        elif full and full[0][2] in LOOSE:
             score = SINGLE_TOKEN_CAP
-            notes.append(f"one name alone, spelt differently ({full[0]['listed']}): capped at 0.5")
+            notes.append(f"one name alone, spelt differently ({full[0][1]}): capped at 0.5")
+    if not explain:
+        return score
     return {
         "name_score": score,
-        "tokens": matched,
+        "tokens": [
+            {"query": q, "listed": listed, "how": how, "similarity": sim, "weight": w}
+            for q, listed, how, sim, w in matched
+        ],
         "unmatched_query": unmatched_q,
         "unmatched_listed": unmatched_c,
         "notes": notes,
@@ -338,21 +372,38 @@ def adjustments(query: Query, entry: ListedEntry) -> list[dict]:
     return out
 
 
-def score_entry(query: Query, q_tokens: list[str], entry: ListedEntry, weights) -> Hit | None:
-    """The entry's best name scored and lowered by the other facts; None if no name pairs."""
+def score_entry(
+    query: Query, q_tokens: list[str], entry: ListedEntry, weights, *, all_scores: bool = True
+) -> Hit | None:
+    """The entry's best name scored and lowered by the other facts; None if no name pairs
+    (nor, unless `all_scores`, when its best name scores below the list's threshold: what
+    else is known only lowers a score, so its breakdown is never written)."""
     if entry.kind not in kinds_for(query.kind):
         return None
-    best, best_name = None, None
     characters = in_characters(query.name)
+    q_syllabic = syllabic(q_tokens)
+    best_score, best_name = -1.0, None
     for listed in entry.names:
-        result = score_name(q_tokens, listed.tokens, weights, characters=characters)
+        score = name_score(
+            q_tokens,
+            listed.tokens,
+            weights,
+            characters=characters,
+            q_syllabic=q_syllabic,
+            c_syllabic=listed.syllabic,
+        )
         if listed.quality != "strong":
-            result["name_score"] *= WEAK_ALIAS
-            result["notes"].append(f"{listed.quality} alias: x{WEAK_ALIAS}")
-        if best is None or result["name_score"] > best["name_score"]:
-            best, best_name = result, listed
-    if best is None or not best["tokens"]:
+            score *= WEAK_ALIAS
+        if score > best_score:
+            best_score, best_name = score, listed
+    if best_name is None or (not all_scores and best_score < entry.threshold):
         return None
+    best = score_name(q_tokens, best_name.tokens, weights, characters=characters)
+    if not best["tokens"]:
+        return None
+    if best_name.quality != "strong":
+        best["name_score"] *= WEAK_ALIAS
+        best["notes"].append(f"{best_name.quality} alias: x{WEAK_ALIAS}")
     lowered = adjustments(query, entry)
     score = best["name_score"]
     for adjustment in lowered:
@@ -386,7 +437,7 @@ def rank(query: Query, entries: list[ListedEntry], weights, *, all_scores=False)
     q_tokens = query.tokens()
     hits = []
     for entry in entries:
-        hit = score_entry(query, q_tokens, entry, weights)
+        hit = score_entry(query, q_tokens, entry, weights, all_scores=all_scores)
         if hit and (all_scores or hit.score >= hit.threshold):
             hits.append(hit)
     hits.sort(key=lambda h: (-h.score, h.list, h.entry_id))

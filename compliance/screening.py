@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from django.db import connection, transaction
 
-from .matching import Hit, ListedEntry, ListedName, Query, kinds_for, rank
+from .matching import SINGLE_TOKEN_CAP, Hit, ListedEntry, ListedName, Query, kinds_for, rank
 from .models import EntryBirthDate, EntryCountry, EntryName, ListEntry, ListSnapshot
 from .names import name_tokens, phonetic
 
@@ -26,7 +26,9 @@ TYPO_SIMILAR = 3  # list tokens looked up per unknown token
 
 # A query's token meets a listed token with the same phonetic key (so, the same token too);
 # a token no list has (a typo) meets the list tokens most like it. Each (query, token, listed
-# name) counts once, and a listed name is a candidate when enough of the query's tokens meet it.
+# name) counts once (its distinct query tokens, counted per group: cheaper than removing
+# duplicate rows from the whole join first), and a listed name is a candidate when enough of
+# the query's tokens meet it.
 CANDIDATES_SQL = """
 WITH q AS (
     SELECT * FROM unnest(%(subj)s::int[], %(qi)s::int[], %(key)s::text[], %(phon)s::bool[],
@@ -36,7 +38,7 @@ WITH q AS (
       FROM q JOIN compliance_nametoken nt ON nt.phonetic = q.key
      WHERE q.phon AND nt.snapshot_id = ANY(%(snapshots)s) AND nt.kind = ANY(%(kinds)s)
            {only}
-    UNION
+    UNION ALL
     SELECT q.subj, q.qi, q.need, nt.name_id, nt.name_tokens
       FROM q JOIN compliance_nametoken nt ON nt.token = q.key
      WHERE NOT q.phon AND nt.snapshot_id = ANY(%(snapshots)s) AND nt.kind = ANY(%(kinds)s)
@@ -44,8 +46,15 @@ WITH q AS (
 )
 SELECT subj, name_id FROM m
  GROUP BY subj, name_id
-HAVING COUNT(*) >= LEAST(MAX(need), MAX(name_tokens))
+HAVING COUNT(DISTINCT qi) >= {enough}
 """
+# How many of a query's tokens must meet a listed name: two (one for a name of one token),
+# or all of a listed name of one token. When no hit is looked for below 0.5 (every list's
+# threshold above it, and no scores asked for besides hits), a name of several tokens needs
+# two even against a listed name of one: one name matched alone scores 0.5 at most
+# (`matching`, step 5), so such a pair is never scored.
+ENOUGH = "LEAST(MAX(need), MAX(name_tokens))"
+ENOUGH_FOR_HITS = "MAX(need)"
 # A batch's join is large and short-lived: sorted in memory, not worth compiling (JIT).
 BATCH = 100
 BATCH_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"
@@ -115,9 +124,11 @@ def candidate_pairs(
     *,
     typos: bool = True,
     entries: list[int] | None = None,
+    hits_only: bool = False,
 ) -> dict[int, set[int]]:
     """{query index: candidate name ids}, from one statement over the candidate index (only
-    the names of `entries`, when given: a delta re-screen)."""
+    the names of `entries`, when given: a delta re-screen). `hits_only`: only the names that
+    could score a hit (see `ENOUGH_FOR_HITS`)."""
     subj, qi, key, phon, need = [], [], [], [], []
     tokens_of = [q.tokens() for q in queries]
     similar = _similar_tokens({t for ts in tokens_of for t in ts}) if typos else {}
@@ -139,7 +150,10 @@ def candidate_pairs(
         return {}
     with candidates_cursor(batch=len(queries) >= BATCH) as cur:
         cur.execute(
-            CANDIDATES_SQL.format(only=ONLY_ENTRIES if entries is not None else ""),
+            CANDIDATES_SQL.format(
+                only=ONLY_ENTRIES if entries is not None else "",
+                enough=ENOUGH_FOR_HITS if hits_only and _above_cap(snapshots) else ENOUGH,
+            ),
             {
                 "entries": entries,
                 "subj": subj,
@@ -155,6 +169,11 @@ def candidate_pairs(
         for s, name_id in cur.fetchall():
             pairs[s].add(name_id)
     return pairs
+
+
+def _above_cap(snapshots: list[ListSnapshot]) -> bool:
+    """Every list's threshold is above what one name matched alone can score."""
+    return all(float(s.source.threshold) > SINGLE_TOKEN_CAP for s in snapshots)
 
 
 def load_candidates(name_ids: set[int], snapshots: list[ListSnapshot]) -> dict[int, ListedEntry]:
@@ -233,7 +252,9 @@ def screen(
     if typos is None:
         typos = len(queries) == 1
     snapshots = current_snapshots(lists)
-    pairs = candidate_pairs(queries, snapshots, typos=typos, entries=entries)
+    pairs = candidate_pairs(
+        queries, snapshots, typos=typos, entries=entries, hits_only=not all_scores
+    )
     names = [pairs.get(index, set()) for index in range(len(queries))]
     return candidates_score(queries, names, snapshots, all_scores=all_scores)
 
