@@ -147,3 +147,11 @@ def test_risk_bench_smoke():
     assert figures["applied"] == figures["lifted"] == figures["clients_in_belarus"] > 0
     assert figures["emails_recorded"] == figures["applied"]
     assert figures["apply_idle"] == {"applied": 0, "lifted": 0}
+
+
+def test_aml_bench_smoke():
+    figures = run_bench("aml.py", "--smoke")
+    assert figures["planted"] == 20 and figures["realtime_evaluated"] > 0
+    assert all(recall == 1.0 for recall in figures["recall"].values()), figures["planted_missed"]
+    assert figures["ordinary_alerts_month"] == 0 and figures["nightly_seconds"] > 0
+    assert figures["dossier"]["proof_verifies"]

@@ -1,0 +1,224 @@
+"""AML transaction monitoring on the large demo book: real time, the nightly batch, recall on
+the planted cases, alerts per active client, and the dossier.
+
+In its own database `<DATABASE_NAME>_bench_aml` (dropped afterwards), with an MT5 sandbox in its
+own process, runs `seed_demo` with a book of `--clients` (50,000: the `--scale large` book, about
+2,000,000 deals synced from the sandbox, a year of money for each client and 30 clients planted
+per typology, `demo.book`), then measures:
+
+- `nightly_seconds`: `compliance.monitoring.run_nightly()` over the whole book at the seeding
+  time, every live scenario (version 1, the shipped defaults), with each scenario's seconds and
+  alerts; before it, the `--nights` nights of the month before are run (not timed), as the beat
+  would have, so that
+- `alerts_per_active_client_month`: the alerts the month's nights raised, over the clients
+  active in the month (a completed deposit, a withdrawal asked for or a deal closed in the last
+  30 days): target under 1%; `ordinary_alerts_month` those on clients not planted, by typology;
+- `recall`: per typology, the share of its planted clients with an alert of that typology
+  (target 1.0 each), and `planted_missed` names the ones without;
+- `realtime_ms`: `evaluate_transaction(kind, pk)` for `--sample` money rows of the last month
+  (completed deposits, requested withdrawals, completed transfers, refunds, chargebacks, in
+  proportion), each evaluating every live scenario the kind concerns: p50/p95/max (target p95
+  under 20 ms);
+- `dossier`: `bench/dossier.py`'s own figures, run in its own process (a client with 5,000 audit
+  events: target under 5 s).
+
+    DATABASE_URL=... REDIS_URL=redis://127.0.0.1:63799/9 .venv/bin/python bench/aml.py
+    .venv/bin/python bench/aml.py --smoke     # 120 clients, 2 planted per typology, 3 nights
+
+Prints one JSON line.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from bench.benchdb import bench_db_create, timed  # noqa: E402
+from bench.mt5 import LOGIN, PASSWORD, Sandbox  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def seed(clients: int) -> float:
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    with open(os.devnull, "w") as quiet:
+        call_command("seed_demo", book=clients, stdout=quiet)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
+def active_clients(since) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT count(*) FROM (
+                 SELECT client_id FROM finance_deposit
+                  WHERE status = 'completed' AND completed_at >= %(since)s
+                 UNION SELECT client_id FROM finance_withdrawal WHERE requested_at >= %(since)s
+                 UNION SELECT client_id FROM clients_deal
+                  WHERE time >= %(since)s AND entry IN (1, 2, 3) AND action IN (0, 1)
+               ) active""",
+            {"since": since},
+        )
+        return cursor.fetchone()[0]
+
+
+def sample_rows(size: int, since, seed: int = 16) -> list[tuple[str, int]]:
+    """Money rows of the last month, by kind in the book's proportions, shuffled."""
+    from finance.models import Chargeback, Deposit, Refund, Transfer, Withdrawal
+
+    kinds = {
+        "deposit": Deposit.objects.filter(status="completed", completed_at__gte=since),
+        "withdrawal": Withdrawal.objects.filter(requested_at__gte=since),
+        "transfer": Transfer.objects.filter(status="completed", completed_at__gte=since),
+        "refund": Refund.objects.filter(created_at__gte=since),
+        "chargeback": Chargeback.objects.filter(opened_at__gte=since),
+    }
+    ids = {kind: list(qs.values_list("pk", flat=True)) for kind, qs in kinds.items()}
+    total = sum(len(v) for v in ids.values()) or 1
+    rnd = random.Random(seed)  # noqa: S311
+    rows = []
+    for kind, pks in ids.items():
+        share = max(1, round(size * len(pks) / total)) if pks else 0
+        rows += [(kind, pk) for pk in rnd.sample(pks, min(share, len(pks)))]
+    rnd.shuffle(rows)
+    return rows[:size]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def dossier(args) -> dict:
+    command = [sys.executable, str(ROOT / "bench" / "dossier.py")]
+    if args.smoke:
+        command += ["--events", "200", "--deals", "100", "--runs", "1"]
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode or not lines:
+        return {"error": result.stderr[-500:]}
+    return json.loads(lines[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50_000, help="the trading book's size")
+    parser.add_argument("--sample", type=int, default=1000, help="money rows evaluated")
+    parser.add_argument("--nights", type=int, default=30, help="nights of the month run first")
+    parser.add_argument("--smoke", action="store_true", help="120 clients, small everything")
+    parser.add_argument("--no-dossier", action="store_true", help="skip bench/dossier.py")
+    args = parser.parse_args()
+    if args.smoke:
+        args.clients, args.sample, args.nights = 120, 60, 3
+
+    from compliance.monitoring import evaluate_transaction, run_nightly
+    from compliance.monitoring.models import Alert
+    from demo.planted import planted_cases
+
+    original = bench_db_create("_bench_aml")
+    sandbox = Sandbox()
+    settings.SANDBOX_MT5_URL = sandbox.url
+    settings.SANDBOX_MT5_LOGIN, settings.SANDBOX_MT5_PASSWORD = LOGIN, PASSWORD
+    try:
+        seed_s = seed(args.clients)
+        from clients.models import Client, Deal
+        from finance.models import Deposit, Transfer, Withdrawal
+
+        now = timezone.now()
+        month = now - timedelta(days=30)
+        for night in range(args.nights, 0, -1):
+            run_nightly(as_of=now - timedelta(days=night))
+        nightly, nightly_s = timed(lambda: run_nightly(as_of=now))
+        cases = planted_cases()
+        planted = {pk for ids in cases.values() for pk in ids}
+        alerted: dict[str, set[int]] = {}
+        for code, client_id in Alert.objects.values_list("scenario__code", "client_id"):
+            alerted.setdefault(code, set()).add(client_id)
+        recall = {
+            code: round(len(set(ids) & alerted.get(code, set())) / len(ids), 3) if ids else None
+            for code, ids in cases.items()
+        }
+        missed = {
+            code: sorted(set(ids) - alerted.get(code, set()))[:10]
+            for code, ids in cases.items()
+            if set(ids) - alerted.get(code, set())
+        }
+        month_alerts = Alert.objects.filter(window_end__gte=month)
+        by_typology = {}
+        for code in month_alerts.exclude(client_id__in=planted).values_list(
+            "scenario__code", flat=True
+        ):
+            by_typology[code] = by_typology.get(code, 0) + 1
+        active = active_clients(month)
+        rows = sample_rows(args.sample, month)
+        for kind, pk in rows[:5]:  # warm the process (first queries, prepared plans)
+            evaluate_transaction(kind, pk)
+        times, by_kind = [], {}
+        for kind, pk in rows:
+            t0 = time.perf_counter()
+            evaluate_transaction(kind, pk)
+            elapsed = (time.perf_counter() - t0) * 1000
+            times.append(elapsed)
+            by_kind.setdefault(kind, []).append(elapsed)
+        figures = {
+            "bench": "aml",
+            "clients": Client.objects.count(),
+            "deals": Deal.objects.count(),
+            "deposits": Deposit.objects.count(),
+            "withdrawals": Withdrawal.objects.count(),
+            "transfers": Transfer.objects.count(),
+            "seed_seconds": round(seed_s, 1),
+            "nightly_seconds": round(nightly_s, 1),
+            "nightly_scenarios": nightly["scenarios"],
+            "nights_before": args.nights,
+            "recall": recall,
+            "planted_missed": missed,
+            "planted": len(planted),
+            "active_clients_month": active,
+            "alerts_month": month_alerts.count(),
+            "alerts_per_active_client_month": round(month_alerts.count() / max(active, 1), 5),
+            "ordinary_alerts_month": sum(by_typology.values()),
+            "ordinary_alerts_by_typology": by_typology,
+            "realtime_evaluated": len(times),
+            "realtime_ms": {
+                "p50": round(statistics.median(times), 2) if times else None,
+                "p95": round(percentile(times, 0.95), 2) if times else None,
+                "max": round(max(times), 2) if times else None,
+                "p95_by_kind": {k: round(percentile(v, 0.95), 2) for k, v in by_kind.items()},
+            },
+            "targets": {"realtime_p95_ms": 20, "nightly_seconds": 300, "alerts_per_active": 0.01},
+            "load_average_1min": round(os.getloadavg()[0], 2),
+        }
+    finally:
+        sandbox.stop()
+        connection.creation.destroy_test_db(original, verbosity=0)
+    if not args.no_dossier:
+        figures["dossier"] = dossier(args)
+    print(json.dumps(figures, default=str))
+
+
+if __name__ == "__main__":
+    main()
