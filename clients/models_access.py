@@ -108,6 +108,7 @@ class PersonalDataView(models.Model):
         DOSSIER = "dossier", "Dossier"
         PARTNER = "partner", "Partner record"
         WITHDRAWAL = "withdrawal", "Withdrawal"
+        AML_CASE = "aml_case", "AML case"
 
     at = models.DateTimeField(db_default=Now())
     user = models.ForeignKey(

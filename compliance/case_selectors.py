@@ -66,14 +66,18 @@ def case_list(
     cases = _sla_filter(cases, sla)
     q = (q or "").strip()
     if q:
-        number = q.upper().removeprefix("CASE-").lstrip("0")
+        reference = q.upper().startswith("CASE-")
+        number = q.upper().removeprefix("CASE-").lstrip("0") or "0"
+        if reference:  # a case's reference: that case only
+            pk = int(number) if number.isdigit() and len(number) < 10 else 0
+            return cases.filter(pk=pk).order_by("due_at", "pk")
         match = (
             Q(client__user__email__icontains=q)
             | Q(client__user__first_name__icontains=q)
             | Q(client__user__last_name__icontains=q)
             | Q(client__legal_name__icontains=q)
         )
-        if number.isdigit() and len(number) < 10:
+        if number.isdigit() and len(number) < 10:  # a case's or a client's number
             match |= Q(pk=int(number)) | Q(client_id=int(number))
         cases = cases.filter(match)
     return cases.order_by("due_at", "pk")

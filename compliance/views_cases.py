@@ -12,7 +12,8 @@ from brokerage.errors import DomainError, InvalidInput
 from brokerage.permissions import staff_required
 from brokerage.uploads import stored_document_response
 from brokerage.views import add_domain_error, paginate
-from clients.models import Client
+from clients.access import personal_data_viewed
+from clients.models import Client, PersonalDataView
 
 from . import case_selectors as selectors
 from .case_report import FORMATS, case_report_draft
@@ -220,6 +221,7 @@ def case_detail(request, case_id: int):
         return bound if action == name and bound is not None else form_class()
 
     escalated_by_me = case.escalated_by_id == request.user.pk
+    _viewed(request, case, case.reference)
     return render(
         request,
         "compliance/case.html",
@@ -246,6 +248,15 @@ def case_detail(request, case_id: int):
     )
 
 
+def _viewed(request, case, detail: str) -> None:
+    personal_data_viewed(
+        request=request,
+        client_id=case.client_id,
+        what=PersonalDataView.What.AML_CASE,
+        detail=detail,
+    )
+
+
 def aml_alert_url(pk: int) -> str:
     """The AML alert's page, where the monitoring's pages are installed."""
     try:
@@ -256,7 +267,10 @@ def aml_alert_url(pk: int) -> str:
 
 @staff_required(PERM)
 def case_attachment(request, case_id: int, attachment_id: int):
-    attachment = get_object_or_404(CaseAttachment, pk=attachment_id, case_id=case_id)
+    attachment = get_object_or_404(
+        CaseAttachment.objects.select_related("case"), pk=attachment_id, case_id=case_id
+    )
+    _viewed(request, attachment.case, f"{attachment.case.reference} file {attachment.pk}")
     return stored_document_response(
         attachment.file, content_type=attachment.content_type, filename=attachment.name
     )
@@ -273,6 +287,7 @@ def case_report_file(request, case_id: int, fmt: str):
         body, name = case_report_draft(case=case, actor=request.user, fmt=fmt)
     except DomainError as exc:
         raise PermissionDenied(exc.message) from exc
+    _viewed(request, case, f"{case.reference} report draft ({fmt})")
     response = HttpResponse(
         body, content_type="application/json" if fmt == "json" else "application/pdf"
     )

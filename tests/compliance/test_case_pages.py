@@ -9,8 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from brokerage.models import AuditEvent
+from clients.models import PersonalDataView
 from compliance import audit_events
-from compliance.cases import case_escalate, case_investigate, case_open
+from compliance.cases import case_attachment_add, case_escalate, case_investigate, case_open
 from compliance.dossier_sections import cases_section
 from compliance.models import Case, CaseAttachment
 from tests.conftest import login, make_staff
@@ -77,6 +78,9 @@ def test_the_list_searches_filters_and_pages_in_a_fixed_number_of_queries(
         ("?sla=breached", {theirs}),
         ("?sla=on_time", {mine}),
         (f"?q={mine.reference}", {mine}),
+        (f"?q={theirs.reference.lower()}", {theirs}),
+        ("?q=CASE-abc", set()),
+        ("?q=CASE-99999999999999", set()),
         ("?q=zlobnikov", {mine, theirs}),
         ("?q=nobody", set()),
         ("?status=closed", set()),
@@ -100,6 +104,8 @@ def test_a_case_is_worked_on_its_page_and_a_second_officer_closes_it(client, ana
     login(client, ana)
     page = client.get(url(case))
     assert page.status_code == 200 and b"Start investigating" in page.content
+    view = PersonalDataView.objects.get(what="aml_case")  # the access log has the view
+    assert (view.user_id, view.client_id, view.detail) == (ana.pk, case.client_id, case.reference)
     assert b"Blocked: AML case" in page.content
     assert client.post(url(case), {"action": "bogus"}).status_code == 404
     assert client.post(url(case), {"action": "investigate"}).status_code == 302
@@ -153,6 +159,9 @@ def test_files_go_through_the_upload_checks_and_are_served_privately(client, ana
         client.get(f"/backoffice/compliance/cases/{case.pk + 1}/files/{attachment.pk}/").status_code
         == 404
     )
+    assert PersonalDataView.objects.filter(
+        what="aml_case", detail=f"{case.reference} file {attachment.pk}"
+    ).exists()
     event = AuditEvent.objects.get(action=audit_events.CASE_ATTACHMENT_ADDED)
     assert event.evidence["sha256"] == attachment.sha256
 
@@ -185,6 +194,8 @@ def test_the_draft_report_comes_as_pdf_and_json_and_each_draft_is_audited(client
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     drafts = AuditEvent.objects.filter(action=audit_events.CASE_REPORT_DRAFTED).order_by("pk")
     assert [e.evidence["format"] for e in drafts] == ["json", "pdf"]
+    details = PersonalDataView.objects.filter(what="aml_case").values_list("detail", flat=True)
+    assert f"{case.reference} report draft (pdf)" in set(details)
     assert all(e.subject_client_id == alert.client_id for e in drafts)
 
 
@@ -217,3 +228,12 @@ def test_the_client_360_and_the_dossier_show_the_cases(client, ana, alert):
     tables = {t.key: t for t in section.tables}
     assert [r["id"] for r in tables["cases"].rows] == [case.pk]
     assert tables["case_alerts"].rows == [{"case_id": case.pk, "alert_id": alert.pk}]
+    data = png_bytes((120, 80))
+    attachment = case_attachment_add(
+        case=case, actor=ana, uploaded_file=SimpleUploadedFile("slip.png", data)
+    )
+    (shipped,) = cases_section(alert.client).files
+    assert shipped.name == f"cases/case-{case.pk}-file-{attachment.pk}.png"
+    assert shipped.sha256 == attachment.sha256 and shipped.note == "slip.png"
+    with shipped.open() as stored:
+        assert stored.read()[:4] == b"\x89PNG"
