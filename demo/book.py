@@ -271,3 +271,15 @@ def install_book_year(*, now: datetime, per_typology: int = 0, seed: int = 16) -
         "generate_seconds": round(generated, 1),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def install_first_night(*, now: datetime) -> dict | None:
+    """The monitoring's first night over the seeded book (`run_nightly` at the seeding time),
+    so the compliance officer's queues show the planted clients' alerts at once. Once: a book
+    with alerts already is left alone."""
+    from compliance.monitoring import run_nightly
+    from compliance.monitoring.models import Alert
+
+    if Alert.objects.exists() or not PlantedCase.objects.exists():
+        return None
+    return run_nightly(as_of=now)

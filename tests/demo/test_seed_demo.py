@@ -300,3 +300,18 @@ def test_the_demo_has_jurisdiction_rules_in_force_and_one_scheduled(demo):
     assert rules["NG"].state() == "scheduled"
     restricted = RuleApplication.objects.get(rule=rules["BY"], lifted_at=None).client
     assert restricted.user.email == "restricted.client@demo.test"
+
+
+def test_the_demo_book_has_a_year_and_its_planted_clients_wait_as_alerts(demo):
+    from compliance.monitoring.models import Alert
+    from demo.planted import planted_cases
+    from finance.ledger import ledger_verify
+    from finance.models import Deposit
+
+    cases = planted_cases()
+    assert all(len(ids) == 2 for ids in cases.values())
+    alerted = set(Alert.objects.values_list("scenario__code", "client_id"))
+    assert all((code, pk) in alerted for code, ids in cases.items() for pk in ids)
+    book = Client.objects.filter(user__email__endswith="@book.demo.test")
+    assert Deposit.objects.filter(client__in=book, status="completed").exists()
+    assert ledger_verify()[1] is None

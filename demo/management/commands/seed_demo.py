@@ -27,7 +27,7 @@ from brokerage.services import api_key_create, audit_record, staff_user_upsert
 from brokerage.totp import totp_code
 from clients.retention.services import retention_flags_run
 from clients.services import client_register
-from demo.book import install_book_year
+from demo.book import install_book_year, install_first_night
 from demo.book_ib import install_book_ib
 from demo.categories import install_demo_categories
 from demo.compliance import install_demo_compliance
@@ -147,6 +147,13 @@ class Command(BaseCommand):
         install_demo_risk(password=settings.DEMO_PASSWORD)
         # Belarus restricted with a client living there; Nigeria's rule starts next month.
         install_demo_jurisdictions(password=settings.DEMO_PASSWORD)
+        # The monitoring's first night over the book: the planted clients' alerts wait for the
+        # compliance officer (at the large scale the benchmark runs it itself).
+        if book < 20_000:
+            night = install_first_night(now=now)
+            if night:
+                alerts = sum(s["alerts"] for s in night["scenarios"].values())
+                self.stdout.write(f"AML monitoring: {alerts} alerts from the first night.")
         # The PSP sandbox keeps its memory in its process: tell it what the providers did.
         psp_history_send(out=self.stdout.write)
         self.stdout.write(
