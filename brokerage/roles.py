@@ -59,6 +59,7 @@ ROLES: dict[str, Role] = {
                 "clients.decide_category",
                 "clients.change_account_leverage",
                 "compliance.manage_screening",
+                "aml.view_monitoring",
                 "aml.manage_scenarios",
                 "brokerage.manage_regions",
             ),

@@ -10,6 +10,7 @@ from . import (
     views_reviews,
     views_workspace,
 )
+from .monitoring import views as monitoring_views
 
 app_name = "compliance"
 
@@ -21,6 +22,12 @@ urlpatterns = [
     path("screening/", views.screening, name="screening"),
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/<id:alert_id>/", views.alert_detail, name="alert"),
+    path("monitoring/alerts/", monitoring_views.alerts, name="aml_alerts"),
+    path("monitoring/alerts/<id:alert_id>/", monitoring_views.alert_detail, name="aml_alert"),
+    path("monitoring/scenarios/", monitoring_views.scenarios, name="aml_scenarios"),
+    path(
+        "monitoring/scenarios/<slug:code>/", monitoring_views.scenario_detail, name="aml_scenario"
+    ),
     path("cases/", views_cases.cases, name="cases"),
     path("cases/new/", views_cases.case_new, name="case_new"),
     path("cases/<id:case_id>/", views_cases.case_detail, name="case"),

@@ -108,6 +108,10 @@ MAIN_PAGES = [
     ("backoffice-compliance-alerts", "compliance:alerts", "compliance_officer"),
     ("backoffice-compliance-alert", "compliance:alert", "compliance_officer"),
     ("backoffice-compliance-workspace", "compliance:workspace", "compliance_officer"),
+    ("backoffice-aml-alerts", "compliance:aml_alerts", "compliance_officer"),
+    ("backoffice-aml-alert", "compliance:aml_alert", "compliance_officer"),
+    ("backoffice-aml-scenarios", "compliance:aml_scenarios", "compliance_officer"),
+    ("backoffice-aml-scenario", "compliance:aml_scenario", "compliance_officer"),
     ("backoffice-compliance-cases", "compliance:cases", "compliance_officer"),
     ("backoffice-compliance-case", "compliance:case", "compliance_officer"),
     ("backoffice-compliance-jurisdictions", "compliance:jurisdictions", "compliance_officer"),
@@ -173,6 +177,8 @@ def demo_kwargs() -> dict[str, dict]:
         "compliance:snapshot": ("snapshot_id", _first("compliance.ListSnapshot")),
         "compliance:alert": ("alert_id", _first("compliance.Alert")),
         "compliance:case": ("case_id", _first("compliance.Case")),
+        "compliance:aml_alert": ("alert_id", _first("aml.Alert")),
+        "compliance:aml_scenario": ("code", _first("aml.Scenario", code="structuring")),
         "compliance:jurisdiction": ("country", _first("brokerage.CountryRule", kind="restricted")),
         "compliance:category_request": ("request_id", _first("clients.CategoryRequest")),
         "compliance:review": ("review_id", _first("compliance.PeriodicReview", status="open")),
@@ -186,6 +192,7 @@ def demo_kwargs() -> dict[str, dict]:
         "reference": lambda o: o.reference,
         "comment": lambda o: o.comment,
         "country": lambda o: o.country,
+        "code": lambda o: o.code,
     }
     out = {}
     for name, (key, obj) in objects.items():

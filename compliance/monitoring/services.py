@@ -217,3 +217,26 @@ def version_discard(*, version: ScenarioVersion, actor: Actor, reason: str = "")
         evidence=_version_evidence(version),
     )
     version.delete()
+
+
+def version_backtest(*, version: ScenarioVersion, actor: Actor, days) -> dict:
+    """Backtest a version (writing no alert) and record that it was backtested, with what it
+    found beside the live version."""
+    from .nightly import backtest
+
+    actor_require(actor, MANAGE_SCENARIOS, "Only compliance officers backtest AML scenarios.")
+    result = backtest(version, days=days)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=audit_events.VERSION_BACKTESTED,
+            target=version,
+            evidence={
+                "days": result["days"],
+                "alerts": result["version"]["alerts"],
+                "holds": result["version"]["holds"],
+                "live_alerts": (result["live"] or {}).get("alerts"),
+                "seconds": result["seconds"],
+            },
+        )
+    return result

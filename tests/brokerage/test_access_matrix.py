@@ -92,6 +92,10 @@ MATRIX: dict[str, set[str]] = {
     "compliance:alerts": {"compliance_officer"},
     "compliance:alert": {"compliance_officer"},
     "compliance:workspace": {"compliance_officer"},
+    "compliance:aml_alerts": {"compliance_officer"},
+    "compliance:aml_alert": {"compliance_officer"},
+    "compliance:aml_scenarios": {"compliance_officer"},
+    "compliance:aml_scenario": {"compliance_officer"},
     "compliance:cases": {"compliance_officer"},
     "compliance:case_new": {"compliance_officer"},
     "compliance:case": {"compliance_officer"},
@@ -244,6 +248,8 @@ ALLOWED_STATUS = {
     "ib:application": 404,
     "compliance:snapshot": 404,
     "compliance:alert": 404,
+    "compliance:aml_alert": 404,
+    "compliance:aml_scenario": 404,  # no such scenario
     "compliance:case_new": 404,  # opened from an alert or a client: none given
     "compliance:case": 404,
     "compliance:case_attachment": 404,
@@ -319,6 +325,8 @@ URL_KWARGS = {
     "ib:application": {"application_id": 999999},
     "compliance:snapshot": {"snapshot_id": 999999},
     "compliance:alert": {"alert_id": 999999},
+    "compliance:aml_alert": {"alert_id": 999999},
+    "compliance:aml_scenario": {"code": "no_such_scenario"},
     "compliance:case": {"case_id": 999999},
     "compliance:case_attachment": {"case_id": 999999, "attachment_id": 999999},
     "compliance:case_report": {"case_id": 999999, "fmt": "pdf"},

@@ -122,4 +122,6 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
         "compliance:country_risks",
         "compliance:access_log",
         "compliance:dossiers",
+        "compliance:aml_alerts",
+        "compliance:aml_scenarios",
     } <= url_names(hooks.NAV_BACKOFFICE)
