@@ -511,9 +511,11 @@ class Deal(models.Model):
                 name="clients_deal_position_opened",
             ),
             # Opposite trades (clients.links): the sells opened on a symbol within seconds of
-            # a buy, found by range without reading each account of the set in turn.
+            # a buy, found by range without reading each account of the set in turn; it carries
+            # what a sync pass's probes read, so they read the index only.
             models.Index(
                 fields=["symbol", "time"],
+                include=["id", "action", "client", "account"],
                 name="clients_deal_opening_symbol",
                 condition=Q(entry=0, action__in=[0, 1]),
             ),

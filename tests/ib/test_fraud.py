@@ -306,3 +306,16 @@ def test_an_ib_manager_reads_and_changes_the_thresholds(client, network):
     assert "Account cycling: within days" in refused.content.decode()
     assert 'value="soon"' in refused.content.decode()
     assert FraudThresholds.current().cycling_days == 30
+
+
+def test_the_opening_deals_index_carries_what_the_opposite_trade_probes_read():
+    """A sync pass's opposite-trade check probes the opening deals of a symbol within seconds
+    of each of its positions' openings (`clients.links.TOUCHING_SQL`): from the index alone."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'clients_deal_opening_symbol'"
+        )
+        definition = cur.fetchone()[0]
+    assert '(symbol, "time") INCLUDE (id, action, client_id, account_id)' in definition
