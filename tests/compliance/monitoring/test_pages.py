@@ -120,3 +120,23 @@ def test_only_officers_change_a_scenario(as_role):
         .status_code
         == 404
     )
+
+
+def test_the_client_360_shows_the_alerts_to_compliance_only(as_role, alert):
+    url = reverse("clients:detail", args=[alert.client_id])
+    page = as_role("compliance_officer").get(url)
+    assert f'data-aml-alert-360="{alert.pk}"'.encode() in page.content
+    assert b"1 open" in page.content
+    other = as_role("senior_account_manager", email="sam@x.example").get(url)
+    assert b"data-aml-360" not in other.content
+
+
+def test_the_dossier_carries_each_alert_with_its_evidence(alert):
+    from compliance.monitoring.client360 import monitoring_dossier
+
+    section = monitoring_dossier(alert.client)
+    alerts, evidence = section.tables
+    (row,) = alerts.rows
+    assert row["scenario__name"] == "Structuring under a threshold"
+    assert row["params"]["min_count"] == 3 and "3 deposits" in row["explanation"]
+    assert len(evidence.rows) == 3 and {r["kind"] for r in evidence.rows} == {"deposit"}
