@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -132,7 +133,12 @@ def report_data(case: Case, *, officer) -> dict:
             }
         )
     transactions.sort(key=lambda row: (row["at"] or "", row["kind"]))
-    deals = Deal.objects.filter(client=client, time__gte=since, removed_at__isnull=True)
+    deals = Deal.objects.filter(  # trades; balance operations are the transactions above
+        client=client,
+        time__gte=since,
+        removed_at__isnull=True,
+        action__in=[Deal.Action.BUY, Deal.Action.SELL],
+    )
     deal_count = deals.count()
     deal_rows = [
         {
@@ -140,9 +146,9 @@ def report_data(case: Case, *, officer) -> dict:
             "account": d["account__login"],
             "at": _t(d["time"]),
             "action": Deal.Action(d["action"]).label,
-            "entry": Deal.Entry(d["entry"]).label,
+            "entry": dict(Deal.Entry.choices).get(d["entry"], f"Entry {d['entry']}"),
             "symbol": d["symbol"],
-            "lots": str(d["volume"] / 10000),
+            "lots": str(Decimal(d["volume"]) / 10000),
             "price": str(d["price"]),
             "profit": _money(d["profit_amount"], d["account__currency"]),
         }

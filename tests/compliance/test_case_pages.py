@@ -237,3 +237,42 @@ def test_the_client_360_and_the_dossier_show_the_cases(client, ana, alert):
     assert shipped.sha256 == attachment.sha256 and shipped.note == "slip.png"
     with shipped.open() as stored:
         assert stored.read()[:4] == b"\x89PNG"
+
+
+def test_the_draft_holds_the_accounts_trades_and_money_of_the_period_exactly(ana, alert):
+    from datetime import timedelta
+
+    from clients.models import Deal
+    from compliance.case_report import report_data
+    from tests.clients.factories import make_account, make_deal
+    from tests.clients.test_client360 import deposits
+
+    person = alert.client
+    account = make_account(person, balance="1234.56")
+    make_deal(account, action=Deal.Action.SELL, entry=Deal.Entry.IN, volume=25000)
+    make_deal(account, profit="-12.34")
+    make_deal(account, action=18, entry=Deal.Entry.IN)  # an agent (IB) payment: not a trade
+    make_deal(account, days_ago=800)  # before the period
+    deposits(person, 2, amount="9500.10")
+    case = case_open(client=person, actor=ana, summary="Structuring", screening_alerts=[alert])
+    report = report_data(case, officer=ana)
+    assert report["accounts"] == [
+        {
+            "login": account.login,
+            "server": account.server.name,
+            "currency": "USD",
+            "leverage": 100,
+            "status": "active",
+            "opened_at": account.opened_at.isoformat(),
+            "balance": {"amount": "1234.56", "currency": "USD"},
+        }
+    ]
+    assert report["deal_count"] == 2 and len(report["deals"]) == 2
+    assert {d["action"] for d in report["deals"]} == {"Buy", "Sell"}
+    assert {d["lots"] for d in report["deals"]} == {"2.5", "1"}
+    assert {d["profit"]["amount"] for d in report["deals"]} == {"0.00", "-12.34"}
+    money = [t for t in report["transactions"] if t["kind"] == "deposit"]
+    assert [t["amount"] for t in money] == ["9500.10", "9500.10"]
+    assert "2 deposits" in report["narrative"]
+    since = timezone.now() - timedelta(days=366)
+    assert report["period"]["from"] > since.isoformat()
