@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from brokerage.errors import DomainError, InvalidInput
 from brokerage.permissions import staff_required
@@ -258,11 +258,7 @@ def _viewed(request, case, detail: str) -> None:
 
 
 def aml_alert_url(pk: int) -> str:
-    """The AML alert's page, where the monitoring's pages are installed."""
-    try:
-        return reverse("compliance:aml_alert", args=[pk])
-    except NoReverseMatch:
-        return ""
+    return reverse("compliance:aml_alert", args=[pk])
 
 
 @staff_required(PERM)
