@@ -47,6 +47,7 @@ from ib.plans import (
 from ib.services import partner_create, referral_attribute
 
 from .ib_links import install_demo_links
+from .planted import planted_cases
 
 HISTORY_DAYS = 35  # the book's history reaches 30 days back
 PLANS = {
@@ -202,12 +203,15 @@ def _person(email: str, company: str, password: str) -> User:
 
 
 def _refer(partners: dict[str, Partner], since, actor, links: list[str]) -> int:
-    """The first book clients with an account (never the named traders), a score per partner,
-    referred through its code (some of the master IB's through its campaign `links`); their IB
-    from the start of their history."""
+    """The first book clients with an account (never the named traders, nor the clients planted
+    for AML monitoring's mirror trading, whose opposite trades the IB fraud checks would flag
+    too), a score per partner, referred through its code (some of the master IB's through its
+    campaign `links`); their IB from the start of their history. So the network's fraud checks
+    find what the demo plants for them (`_related_client`) and nothing else."""
     if Referral.objects.filter(partner__in=partners.values()).count() >= CLIENTS_PER_PARTNER * 3:
         return 0
     taken = set(Referral.objects.values_list("client_id", flat=True))
+    taken |= set(planted_cases()["mirror_trading"])
     with_accounts = TradingAccount.objects.filter(client__user__email__endswith="@book.demo.test")
     ids = [
         pk

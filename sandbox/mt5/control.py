@@ -39,10 +39,11 @@ return are JSON numbers:
   POST tick       {"count"=1}  run simulation ticks now (also when not running) -> {"deals"}
   POST bulk       {"accounts"=100, "deals_per_account"=50, "days"=30,
                   "group"="real\\standard-usd", "balance"="5000.00", "leverage"=100,
-                  "quiet_days"=0, "loss_bias"=0.02}  accounts with a deposit deal and a trade
-                  history (deals_per_account deals each, the deposit included; an odd remainder
-                  leaves one position open unless quiet) ending quiet_days ago; loss_bias tilts
-                  each trade's result towards a loss
+                  "quiet_days"=0, "loss_bias"=0.02, "seed"}  accounts with a deposit deal and
+                  a trade history (deals_per_account deals each, the deposit included; an odd
+                  remainder leaves one position open unless quiet) ending quiet_days ago;
+                  loss_bias tilts each trade's result towards a loss; with a seed, the same
+                  history (times relative to now) on every call, else the server's own draws
                   -> {"logins": [first, last], "deals": n}
 
 This module has the endpoints that act on the present and the armed faults; `history` and

@@ -4,6 +4,7 @@ trade history each, fast enough for the benchmarks' millions of deals. Contract 
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING
 
 from .control import bad, cents, control_user, number
@@ -128,7 +129,10 @@ def bulk(state: MT5State, body: dict) -> dict:
     if deposit <= 0:
         raise bad("balance: positive")
     currency = GROUPS[group]
-    rnd, randint, market = state.rng.random, state.rng.randint, state.market
+    rng = state.rng
+    if body.get("seed") is not None:  # the same history on every call (times relative to now)
+        rng = random.Random(number(body, "seed", 0, low=0, high=2**63))  # noqa: S311
+    rnd, randint, market = rng.random, rng.randint, state.market
     specs = list(SYMBOLS.values())
     usd = market.conv("USD", currency)
     factors = [
