@@ -4,8 +4,9 @@ A change to a client's money locks, in this order and never otherwise: the ledge
 primary-key order), then the object the change is about (a deposit, a withdrawal, a transfer;
 a KYC submission; an account opening), then the client. Finance states and takes the whole
 order in `finance.locks`; clients and the apps below finance only ever add the client's row,
-last, through `lock_client` (the one `select_for_update` on clients). The audit log takes no
-lock: `audit_record` only inserts.
+last, through `lock_client` (the one `select_for_update` on clients). Compliance's own rows
+about a client (its AML cases, then its monitoring alerts) are locked after the client's, by
+case work and by AML monitoring alike. The audit log takes no lock: `audit_record` only inserts.
 """
 
 from __future__ import annotations

@@ -56,11 +56,14 @@ def _officer(actor) -> None:
 
 
 def _locked(case: Case | int, *, aml_alerts=()) -> Case:
-    """The case, its AML alerts (and `aml_alerts` about to join it), then its client, locked
-    in that order (the client's row last)."""
+    """The client, the case, then its AML alerts (and `aml_alerts` about to join it), locked
+    in that order: compliance's own rows come after the client's (`clients.locks`), as AML
+    monitoring locks a client's alerts after the client."""
+    client_id = Case.objects.values_list("client_id", flat=True).get(pk=getattr(case, "pk", case))
+    client = lock_client(client_id)
     case = Case.objects.select_for_update().get(pk=getattr(case, "pk", case))
     _lock_aml_alerts([*case.aml_alerts.values_list("pk", flat=True), *aml_alerts])
-    case.client = lock_client(case.client_id)
+    case.client = client
     return case
 
 
@@ -138,8 +141,8 @@ def case_open(
     require_officer(actor, MESSAGE)
     summary = _text(summary, "why the case is opened", "summary")
     _assignable(assigned_to)
-    _lock_aml_alerts([a.pk for a in aml_alerts])
     client = lock_client(client)
+    _lock_aml_alerts([a.pk for a in aml_alerts])
     alerts = _same_client(client.pk, screening_alerts)
     monitoring = _same_client(client.pk, AmlAlert.objects.filter(pk__in=[a.pk for a in aml_alerts]))
     now = timezone.now()

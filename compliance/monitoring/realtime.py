@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from brokerage.services import audit_record
+from clients.locks import lock_client
 
 from . import audit_events
 from .models import AlertAction, Evaluation, ScenarioVersion, VersionStatus
@@ -77,13 +78,13 @@ def _client_of(kind: str, pk: int) -> int | None:
     if kind not in CLIENT_OF:
         raise ValueError(f"Not a money row kind: {kind!r}; one of {sorted(CLIENT_OF)}.")
     with connection.cursor() as cursor:
-        # The client's row lock: one evaluation of a client at a time.
-        cursor.execute(
-            f"SELECT c.id FROM clients_client c WHERE c.id = ({CLIENT_OF[kind]}) FOR UPDATE",  # noqa: S608
-            [pk],
-        )
+        cursor.execute(CLIENT_OF[kind], [pk])
         row = cursor.fetchone()
-    return row[0] if row else None
+    if row is None:
+        return None
+    # The client's row lock (`clients.locks`, after the money row the caller may hold): one
+    # evaluation of a client at a time; its alerts are locked after it.
+    return lock_client(row[0]).pk
 
 
 def live_versions(codes) -> list[ScenarioVersion]:
