@@ -16,6 +16,11 @@ How a name is scored against one listed name (`score_name`):
    in Latin letters), a syllable spelt a letter apart is another syllable ("Zheng" is not
    "Zhang", "Jian" not "Jiang"): such pairs count only as a slip of the keyboard (the same
    letters swapped, or one doubled: "Royng" for "Ryong").
+   Two neighbouring tokens one name writes as one word of the other ("Abdul Rahman" and
+   "Abdulrahman", "Guo Ying" and "Guoying") are joined first, which the breakdown notes. A
+   name written in Hangul, read in the Revised Romanization, pairs a syllable the older
+   romanisation lists use spells otherwise (`romanised`, 0.9: "Gim"/"Kim", "Jeong"/"Jong",
+   "Byeong"/"Pyong", "Eun"/"Un").
 3. Tokens weigh by how rare they are across the current lists (`TokenWeight`: "mohammed",
    "ali" and "al" weigh little, a rare surname close to 1; a token no list has weighs 1).
    score = sum(similarity x 2w over pairs) / (sum(2w over pairs) + penalty), where the
@@ -54,7 +59,15 @@ from functools import lru_cache
 
 from rapidfuzz.distance import JaroWinkler
 
-from .names import in_characters, name_tokens, phonetic, spelling_key, syllabic
+from .names import (
+    in_characters,
+    in_hangul,
+    korean_key,
+    name_tokens,
+    phonetic,
+    spelling_key,
+    syllabic,
+)
 
 UNPAIRED = 0.5
 CONFLICT = 1.3
@@ -65,6 +78,7 @@ FUZZY_MIN = 0.88
 PHONETIC_MIN_JW = {4: 1.1, 5: 0.88}  # by the shorter token's length; 0.8 from six letters
 INITIAL = 0.7
 SPELLING = 0.95
+ROMANISED = 0.9
 EVIDENCE = 1.0  # an incomplete name needs paired tokens weighing this much
 # What a short token can weigh as evidence, however rare it is in the lists: a syllable of two
 # or three letters says little about who someone is.
@@ -208,16 +222,18 @@ def score_name(
     weights: dict[str, float],
     *,
     characters: bool = False,
+    hangul: bool = False,
 ) -> dict:
     """Score one query against one listed name (the module docstring's steps 2-5); a
     breakdown dict with `name_score`, `tokens` (pairs), `unmatched_query`, `unmatched_listed`
     and `notes` (what lowered the score, in words). `characters`: the query was written in
-    Chinese, Japanese or Korean characters."""
+    Chinese, Japanese or Korean characters; `hangul`: in Korean."""
     return _score_name(
         q_tokens,
         c_tokens,
         weights,
         characters=characters,
+        hangul=hangul,
         q_syllabic=syllabic(q_tokens),
         c_syllabic=syllabic(c_tokens),
         explain=True,
@@ -225,7 +241,14 @@ def score_name(
 
 
 def name_score(
-    q_tokens, c_tokens, weights, *, characters: bool, q_syllabic: bool, c_syllabic: bool
+    q_tokens,
+    c_tokens,
+    weights,
+    *,
+    characters: bool,
+    q_syllabic: bool,
+    c_syllabic: bool,
+    hangul: bool = False,
 ) -> float:
     """`score_name`'s score alone, without its breakdown: what a batch computes for every
     candidate, the breakdown being written only for the names that score high enough."""
@@ -234,17 +257,53 @@ def name_score(
         c_tokens,
         weights,
         characters=characters,
+        hangul=hangul,
         q_syllabic=q_syllabic,
         c_syllabic=c_syllabic,
         explain=False,
     )
 
 
-def _score_name(q_tokens, c_tokens, weights, *, characters, q_syllabic, c_syllabic, explain):
+def _joined(tokens: list[str], other: list[str]) -> tuple[list[str], list[str]]:
+    """`tokens` with each two neighbours that `other` writes as one word joined ("abdul rahman"
+    for "abdulrahman", "guo ying" for "guoying"), and what was joined, in words."""
+    keys = {spelling_key(t) for t in other}
+    out, joined, i = [], [], 0
+    while i < len(tokens):
+        pair = tokens[i] + tokens[i + 1] if i + 1 < len(tokens) else ""
+        if pair and spelling_key(pair) in keys:
+            out.append(pair)
+            joined.append(f"{tokens[i]} {tokens[i + 1]}")
+            i += 2
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out, joined
+
+
+def _score_name(
+    q_tokens, c_tokens, weights, *, characters, hangul, q_syllabic, c_syllabic, explain
+):
+    notes = []
+    if len(q_tokens) != len(c_tokens):  # syllables written joined on one side, apart on the other
+        joined_q, joined_c = [], []
+        if len(q_tokens) > len(c_tokens):
+            q_tokens, joined_q = _joined(q_tokens, c_tokens)
+        else:
+            c_tokens, joined_c = _joined(c_tokens, q_tokens)
+        for words in joined_q + joined_c:
+            notes.append(f"{words} written as one word on the other side")
+        if joined_q:
+            q_syllabic = syllabic(q_tokens)
+        if joined_c:
+            c_syllabic = syllabic(c_tokens)
     pairs = []
     for i, q in enumerate(q_tokens):
         for j, c in enumerate(c_tokens):
             sim, how = pair_similarity(q, c)
+            if hangul and how not in ("exact", "spelling") and korean_key(q) == korean_key(c):
+                # Hangul read in the Revised Romanization, listed in the older one
+                sim, how = ROMANISED, "romanised"
             # Two names of syllables: a syllable a letter apart is another one (Zheng and
             # Zhang, Jian and Jiang), unless it is a slip of the keyboard (Ryong, Royng).
             if sim > 0 and not (q_syllabic and c_syllabic and how in LOOSE and not slip(q, c)):
@@ -263,7 +322,6 @@ def _score_name(q_tokens, c_tokens, weights, *, characters, q_syllabic, c_syllab
     numerator = sum(sim * 2 * w for _q, _c, _how, sim, w in matched)
     extra_q = sorted((weights.get(t, UNKNOWN_WEIGHT) for t in unmatched_q), reverse=True)
     extra_c = sorted((weights.get(t, UNKNOWN_WEIGHT) for t in unmatched_c), reverse=True)
-    notes = []
     if extra_q and extra_c:
         # Names on both sides left unpaired: not a name missing, a different name.
         penalty = CONFLICT * (sum(extra_q) + sum(extra_c))
@@ -380,7 +438,7 @@ def score_entry(
     else is known only lowers a score, so its breakdown is never written)."""
     if entry.kind not in kinds_for(query.kind):
         return None
-    characters = in_characters(query.name)
+    characters, hangul = in_characters(query.name), in_hangul(query.name)
     q_syllabic = syllabic(q_tokens)
     best_score, best_name = -1.0, None
     for listed in entry.names:
@@ -389,6 +447,7 @@ def score_entry(
             listed.tokens,
             weights,
             characters=characters,
+            hangul=hangul,
             q_syllabic=q_syllabic,
             c_syllabic=listed.syllabic,
         )
@@ -398,7 +457,7 @@ def score_entry(
             best_score, best_name = score, listed
     if best_name is None or (not all_scores and best_score < entry.threshold):
         return None
-    best = score_name(q_tokens, best_name.tokens, weights, characters=characters)
+    best = score_name(q_tokens, best_name.tokens, weights, characters=characters, hangul=hangul)
     if not best["tokens"]:
         return None
     if best_name.quality != "strong":

@@ -15,6 +15,10 @@ candidate index) and for the names screened against them, so both sides always a
 are in Latin letters ("Wang Guo Ying", "Kim Jong Un", "Nguyen Van Minh"): every token one
 vowel group between the consonants these romanisations begin and end a syllable with.
 
+A name in Hangul is read syllable by syllable in the Revised Romanization ("김정은" ->
+"gim jeong eun"); `korean_key` folds what the older romanisation lists use writes otherwise
+("Kim Jong Un").
+
 `phonetic(token)` is the token's Metaphone key (jellyfish), so "Mohammed", "Muhammad" and
 "Mohamad" share a key, taken after folding transliteration variants ("kh"/"h", "dzh"/"j");
 digits are kept as they are.
@@ -143,9 +147,67 @@ _INWORD = re.compile(r"(?<=\w)['’`´.](?=\w)")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
 
+# Hangul syllables read in the Revised Romanization, one word each (Unidecode runs a name's
+# syllables together, in a scheme of its own): "김정은" -> "gim jeong eun".
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+_INITIALS = [
+    "g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch", "k", "t", "p",
+    "h",
+]  # fmt: skip
+_VOWELS = [
+    "a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we",
+    "wi", "yu", "eu", "ui", "i",
+]  # fmt: skip
+_FINALS = [
+    "", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p",
+    "t", "t", "ng", "t", "t", "k", "t", "p", "t",
+]  # fmt: skip
+
+
+def _hangul(match: re.Match) -> str:
+    code = ord(match.group()) - 0xAC00
+    initial, vowel, final = code // 588, code % 588 // 28, code % 28
+    return f" {_INITIALS[initial]}{_VOWELS[vowel]}{_FINALS[final]} "
+
+
 def ascii_fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "")
-    return unidecode(text)
+    return unidecode(_HANGUL.sub(_hangul, text))
+
+
+def in_hangul(text: str) -> bool:
+    return bool(_HANGUL.search(text or ""))
+
+
+# What the Revised Romanization (how Hangul is read here) writes otherwise than the older
+# McCune-Reischauer spellings lists use for Korean names ("Gim Jeong Eun" for "Kim Jong Un",
+# "Byeong Cheol" for "Pyong Chol"): initial consonants voiced or not, "eo" and "eu" for "o" and
+# "u". Folded into one key, and spelt out as the variants a list may carry.
+_KOREAN_VOWELS = [("yeo", "yo"), ("eo", "o"), ("eu", "u")]
+_KOREAN_INITIALS = [("g", "k"), ("b", "p"), ("d", "t"), ("j", "ch")]
+
+
+@lru_cache(maxsize=100_000)
+def korean_key(token: str) -> str:
+    """A Korean syllable with the romanisations' differences folded."""
+    for written, folded in _KOREAN_VOWELS:
+        token = token.replace(written, folded)
+    for written, folded in _KOREAN_INITIALS:
+        if token.startswith(written):
+            return folded + token[len(written) :]
+    return token
+
+
+def korean_variants(token: str) -> set[str]:
+    """The spellings of a Korean syllable read from Hangul a list may write (the Revised
+    Romanization's and the older one's, and their mixes): at most a few."""
+    vowels = {token}
+    for written, folded in _KOREAN_VOWELS:
+        vowels |= {v.replace(written, folded) for v in vowels}
+    out = set(vowels)
+    for written, other in _KOREAN_INITIALS:
+        out |= {other + v[len(written) :] for v in vowels if v.startswith(written)}
+    return out
 
 
 def name_tokens(text: str, kind: str | None = None) -> list[str]:

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 
 from .matching import SINGLE_TOKEN_CAP, Hit, ListedEntry, ListedName, Query, kinds_for, rank
 from .models import EntryBirthDate, EntryCountry, EntryName, ListEntry, ListSnapshot
-from .names import name_tokens, phonetic
+from .names import in_hangul, korean_variants, name_tokens, phonetic
 
 TYPO_MIN_LENGTH = 4
 TYPO_SIMILAR = 3  # list tokens looked up per unknown token
@@ -110,6 +110,51 @@ def _similar_tokens(keys: set[str]) -> dict[str, list[str]]:
     return similar
 
 
+SPLIT_MIN_LENGTH = 6  # a word this long may be two the lists write apart ("abdulrahman")
+SPLIT_MIN_PART = 3  # of three letters each at least: "guoying", not "ma ria"
+
+
+def _known(words: set[str]) -> set[str]:
+    """The words some current list has as a token of a name."""
+    if not words:
+        return set()
+    with connection.cursor() as cur:
+        cur.execute("SELECT token FROM compliance_tokenweight WHERE token = ANY(%s)", [list(words)])
+        return {row[0] for row in cur.fetchall()}
+
+
+def _apart_and_together(full_of: list[list[str]]) -> tuple[set[str], set[tuple[str, str]]]:
+    """The words the lists know of two neighbouring tokens run together, and the splits of a
+    long token into two words the lists both know: what `_other_writings` looks up."""
+    joins = {a + b for full in full_of for a, b in zip(full, full[1:], strict=False)}
+    splits = {
+        (t[:i], t[i:])
+        for full in full_of
+        for t in full
+        if len(t) >= SPLIT_MIN_LENGTH
+        for i in range(SPLIT_MIN_PART, len(t) - SPLIT_MIN_PART + 1)
+    }
+    known = _known(joins | {half for pair in splits for half in pair})
+    return {j for j in joins if j in known}, {p for p in splits if p[0] in known and p[1] in known}
+
+
+def _other_writings(query: Query, full: list[str], joins, splits) -> list[tuple[int, str]]:
+    """(position, word) a list may write this query's token at `position` as: two neighbours
+    joined (at the first one's position), a long token split in two, and for a name written in
+    Hangul the older romanisation of each syllable."""
+    out = []
+    for position, token in enumerate(full):
+        if position + 1 < len(full) and token + full[position + 1] in joins:
+            out.append((position, token + full[position + 1]))
+        if len(token) >= SPLIT_MIN_LENGTH:
+            for i in range(SPLIT_MIN_PART, len(token) - SPLIT_MIN_PART + 1):
+                if (token[:i], token[i:]) in splits:
+                    out += [(position, token[:i]), (position, token[i:])]
+        if in_hangul(query.name):
+            out += [(position, v) for v in sorted(korean_variants(token)) if v != token]
+    return out
+
+
 def query_keys(tokens: list[str]) -> tuple[list[str], int]:
     """The tokens of a name looked up in the candidate index (each once, initials left out),
     and how many of them a listed name must meet (two; one for a name of one; never, for a
@@ -127,25 +172,28 @@ def candidate_pairs(
     hits_only: bool = False,
 ) -> dict[int, set[int]]:
     """{query index: candidate name ids}, from one statement over the candidate index (only
-    the names of `entries`, when given: a delta re-screen). `hits_only`: only the names that
-    could score a hit (see `ENOUGH_FOR_HITS`)."""
+    the names of `entries`, when given: a delta re-screen). `typos` also looks up the list
+    tokens most like a token no list has, and the words two neighbouring tokens make run
+    together or a long token makes split in two, when the lists know them. `hits_only`: only
+    the names that could score a hit (see `ENOUGH_FOR_HITS`)."""
     subj, qi, key, phon, need = [], [], [], [], []
     tokens_of = [q.tokens() for q in queries]
     similar = _similar_tokens({t for ts in tokens_of for t in ts}) if typos else {}
+    keys_of = [query_keys(tokens) for tokens in tokens_of]
+    joins, splits = _apart_and_together([full for full, _needed in keys_of]) if typos else ((), ())
     kinds: set[str] = set()
-    for index, (query, tokens) in enumerate(zip(queries, tokens_of, strict=True)):
+    for index, (query, (full, needed)) in enumerate(zip(queries, keys_of, strict=True)):
         kinds.update(kinds_for(query.kind))
-        full, needed = query_keys(tokens)
-        for position, token in enumerate(full):
-            for k, is_phonetic in [
-                (phonetic(token), True),
-                *((s, False) for s in similar.get(token, ())),
-            ]:
-                subj.append(index)
-                qi.append(position)
-                key.append(k)
-                phon.append(is_phonetic)
-                need.append(needed)
+        for position, k, is_phonetic in [
+            *((p, phonetic(t), True) for p, t in enumerate(full)),
+            *((p, phonetic(w), True) for p, w in _other_writings(query, full, joins, splits)),
+            *((p, s, False) for p, t in enumerate(full) for s in similar.get(t, ())),
+        ]:
+            subj.append(index)
+            qi.append(position)
+            key.append(k)
+            phon.append(is_phonetic)
+            need.append(needed)
     if not subj or not snapshots:
         return {}
     with candidates_cursor(batch=len(queries) >= BATCH) as cur:

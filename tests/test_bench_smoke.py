@@ -131,6 +131,9 @@ def test_screening_bench_smoke():
         "reordered",
         "typo",
         "missing_middle",
+        "joined",
+        "split",
+        "hangul",
     }
     assert figures["recall"]["exact"] == 1.0 and figures["book_names"] == 300
 

@@ -241,3 +241,43 @@ def test_the_rules_for_incomplete_names_on_their_own():
     latin = score_name(["wang", "ying"], ["wang", "guo", "ying"], {})
     characters = score_name(["wang", "ying"], ["wang", "guo", "ying"], {}, characters=True)
     assert latin["name_score"] >= 0.7 > characters["name_score"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "name, entry, joined",
+    [
+        ("Abdulrahman Yasin", "6931", "abdul rahman"),  # YASIN, Abdul Rahman
+        ("Wang Guo Ying", "16819", "guo ying"),  # WANG, Guoying
+        ("Hafiz Abdulrahman Makki", "12295", "abdul rahman"),
+    ],
+)
+def test_syllables_joined_or_written_apart_still_hit(real_lists, name, entry, joined):
+    [hit] = [h for h in hits_for(name) if (h.list, h.entry_id) == ("ofac_sdn", entry)]
+    assert hit.score >= 0.9
+    assert f"{joined} written as one word on the other side" in hit.breakdown["notes"]
+
+
+@pytest.mark.parametrize(
+    "name, entry",
+    [("김정은", "20157"), ("리병철", "23215"), ("최룡해", "23213")],
+)
+def test_a_korean_name_in_hangul_hits_its_listed_romanisation(real_lists, name, entry):
+    hits = hits_for(name)
+    [hit] = [h for h in hits if (h.list, h.entry_id) == ("ofac_sdn", entry)]
+    assert hit.score >= 0.8
+    assert {m["how"] for m in hit.breakdown["tokens"]} <= {"exact", "spelling", "romanised"}
+    assert name_tokens(name) != []  # read syllable by syllable
+
+
+def test_hangul_is_read_syllable_by_syllable_in_the_revised_romanization():
+    assert name_tokens("김정은") == ["gim", "jeong", "eun"]
+    assert name_tokens("박봉주") == ["bak", "bong", "ju"]
+    # the older romanisation pairs only for a name written in Hangul
+    assert score_name(["gim", "jeong", "eun"], ["kim", "jong", "un"], {})["name_score"] < 0.7
+    hangul = score_name(["gim", "jeong", "eun"], ["kim", "jong", "un"], {}, hangul=True)
+    assert hangul["name_score"] == pytest.approx(0.9)
+
+
+def test_a_different_korean_name_in_hangul_is_not_a_hit(real_lists):
+    assert not [h for h in hits_for("김민준") if h.entry_id == "20157"]  # Kim Min Jun
+    assert not hits_for("이서연")  # Lee Seo Yeon
