@@ -89,7 +89,7 @@ def main():
             cur.execute("ANALYZE")
         officer = User.objects.get(email="compliance_officer@demo.test")
         http = signed_in(officer)
-        ids = list(Client.objects.values_list("pk", flat=True))
+        ids = list(Client.objects.filter(holder=Client.Holder.CLIENT).values_list("pk", flat=True))
         rnd = random.Random(360)  # noqa: S311
         sample = rnd.sample(ids, min(args.sample, len(ids)))
         heaviest = TradingAccount.objects.order_by("-trade_deals").values_list(

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from brokerage.models import CountryRule, User
 from clients.services import client_register
-from compliance.jurisdictions import country_rule_add
+from compliance.jurisdictions import country_rule_add, rule_apply_job_run
+from compliance.models import JobStatus, RuleApplyJob
 
 ACTOR = "system:seed_demo"
 EMAIL = "restricted.client@demo.test"
@@ -41,3 +42,7 @@ def install_demo_jurisdictions(password: str) -> None:
             country_rule_add(
                 actor=ACTOR, country=country, kind=kind, basis=basis, effective_from=start
             )
+    # A rule added with effect now is applied by a background job once the officer's change
+    # commits; the demo applies its own at once, so it opens with the client restricted.
+    for job in RuleApplyJob.objects.filter(rule__country="BY").exclude(status=JobStatus.DONE):
+        rule_apply_job_run(job_id=job.pk)

@@ -82,7 +82,9 @@ def test_sync_bench_smoke():
 def test_client360_bench_smoke():
     figures = run_bench("client360.py", "--clients", "60", "--sample", "8")
     assert figures["clients"] >= 60 and figures["deals"] > 60 * 30
-    assert len(figures["queries"]) == 1 and figures["p50_ms"] > 0
+    # A fixed number of queries whatever the client holds; a part with nothing to show (no lead
+    # the client came from, no linked clients) skips its one or two queries.
+    assert max(figures["queries"]) - min(figures["queries"]) <= 3 and figures["p50_ms"] > 0
 
 
 def test_kyc_read_bench_smoke():

@@ -20,7 +20,7 @@ def test_staff_signs_in_with_password_and_totp(live_server, page):
     page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
     page.fill("input[name=code]", "000000")
     page.click("button[type=submit]")
-    assert page.locator("text=Incorrect code").is_visible()
+    page.locator("text=Incorrect code").wait_for(state="visible")
     page.fill("input[name=code]", fresh_totp_code())
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/backoffice/")
