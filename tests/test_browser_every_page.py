@@ -15,7 +15,7 @@ from django.urls import reverse
 from brokerage.models import AuditEvent, User
 from brokerage.roles import ROLES
 from tests.brokerage.test_access_matrix import ALLOWED_STATUS, MATRIX, URL_KWARGS
-from tests.conftest import ARTIFACTS, browser_session, login
+from tests.conftest import ARTIFACTS, browser_session, login, shipped_defaults
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -297,6 +297,7 @@ def test_every_page_fits_a_phone_and_shows_no_machine_text(
     settings.SANDBOX_MT5_URL = mt5_sandbox.url
     settings.SANDBOX_MT5_LOGIN = mt5_sandbox.login
     settings.SANDBOX_MT5_PASSWORD = mt5_sandbox.password
+    shipped_defaults()  # as a new installation has them (a transactional test flushed them)
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     kwargs = demo_kwargs()
     assert AuditEvent.objects.exists()
