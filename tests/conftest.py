@@ -329,6 +329,17 @@ def browser_session(context, client, live_server) -> None:
     )
 
 
+def open_from_menu(page, width: int, href: str) -> None:
+    """Follow the top navigation's link to `href`; at a phone's width, open the menu first and
+    wait until it has finished opening, so the click lands on the link rather than on a menu
+    still sliding open."""
+    if width < 992:
+        page.click(".navbar-toggler")
+        page.wait_for_selector(f"#topnav.collapse.show a[href='{href}']", state="visible")
+    with page.expect_navigation(url=f"**{href}"):
+        page.click(f"#topnav a[href='{href}']")
+
+
 def layout_problems(page) -> list[str]:
     """What a professional page must not do at 1366 px: be wider than the window, hide a
     table's columns behind a sideways scroll, or spill content out of a card."""

@@ -13,7 +13,7 @@ from clients.services import client_kyc_level_set
 from finance.models import Withdrawal
 from ib.models import CampaignLink, Referral
 from ib.periods import period_close
-from tests.conftest import ARTIFACTS, browser_session, layout_problems, login
+from tests.conftest import ARTIFACTS, browser_session, layout_problems, login, open_from_menu
 from tests.ib.conftest import signup_confirmed
 from tests.ib.test_commissions import ACTOR, network, trade  # noqa: F401
 
@@ -29,13 +29,6 @@ def shot(page, name, width):
     if width == 390:
         problems = [p for p in problems if not p.startswith("a table scrolls sideways")]
     assert not problems, (name, problems)
-
-
-def menu(page, width, href):
-    if width < 992:
-        page.click(".navbar-toggler")
-    page.click(f"nav a[href='{href}']")
-    page.wait_for_url(f"**{href}")
 
 
 @pytest.mark.parametrize("width", [390, 1440])
@@ -60,7 +53,7 @@ def test_a_partner_makes_a_link_reads_its_funnel_its_earnings_and_asks_for_a_pay
     browser_session(context, session, live_server)
     page = context.new_page()
     page.goto(f"{live_server.url}/partners/")
-    menu(page, width, "/partners/links/")
+    open_from_menu(page, width, "/partners/links/")
     assert "No campaign links yet" in page.inner_text("[data-links]")
     page.fill("input[name=name]", "Spring webinar")
     page.fill("input[name=utm_campaign]", "spring-2026")
@@ -92,14 +85,14 @@ def test_a_partner_makes_a_link_reads_its_funnel_its_earnings_and_asks_for_a_pay
     assert "100.0%" in page.inner_text("[data-funnel] [data-stage='registrations']")
     shot(page, "partners-link", width)
 
-    menu(page, width, "/partners/earnings/")
+    open_from_menu(page, width, "/partners/earnings/")
     assert "USD" in page.inner_text("[data-total='USD']")
     with page.expect_download() as download:
         page.click("[data-earnings-csv]")
     assert download.value.suggested_filename.startswith("earnings-LEAFIB01-")
     shot(page, "partners-earnings", width)
 
-    menu(page, width, "/partners/payouts/")
+    open_from_menu(page, width, "/partners/payouts/")
     assert "Credited" in page.inner_text("[data-settlements]")
     page.click("[data-request-payout]")
     page.wait_for_url("**/partners/payouts/request/")

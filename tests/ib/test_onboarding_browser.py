@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from ib.models import AgreementAcceptance, Partner, Programme
 from ib.onboarding import agreement_publish
-from tests.conftest import ARTIFACTS, browser_session, layout_problems, login, make_staff
+from tests.conftest import (
+    ARTIFACTS,
+    browser_session,
+    layout_problems,
+    login,
+    make_staff,
+    open_from_menu,
+)
 from tests.ib.test_commissions import network  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -107,9 +114,7 @@ def test_a_partner_applies_is_approved_invites_a_sub_ib_and_a_manager_moves_it(
     # The leaf partner invites a sub-IB; the link opens the sign-up under it.
     context, page = signed_in(browser, live_server, leaf.user, width)
     page.goto(f"{live_server.url}/partners/")
-    if width < 992:
-        page.click(".navbar-toggler")
-    page.click("a[href='/partners/invitations/']")
+    open_from_menu(page, width, "/partners/invitations/")
     page.fill("#id_note", "Bob from the forum")
     page.click("[data-action=invite]")
     page.wait_for_selector("[data-invitation-made]")

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client as DjangoClient
 
 from ib.models import PartnerToken
-from tests.conftest import ARTIFACTS, browser_session, layout_problems, login
+from tests.conftest import ARTIFACTS, browser_session, layout_problems, login, open_from_menu
 from tests.ib.test_commissions import network  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,10 +26,7 @@ def test_a_partner_makes_a_token_copies_it_uses_it_and_revokes_it(
     browser_session(context, session, live_server)
     page = context.new_page()
     page.goto(f"{live_server.url}/partners/")
-    if width < 992:
-        page.click(".navbar-toggler")
-    page.click("a[href='/partners/api/']")
-    page.wait_for_url("**/partners/api/")
+    open_from_menu(page, width, "/partners/api/")
     assert "No tokens yet" in page.inner_text("[data-tokens]")
 
     page.fill("input[name=name]", "Reporting sheet")
