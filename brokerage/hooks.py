@@ -128,6 +128,12 @@ REGION_CHANGE_REFUSALS = declare(
     "`countries` (ib: a plan version pricing by it has paid a line), or None; any reason "
     "refuses the change, whoever makes it (brokerage.regions).",
 )
+AML_CASE_LIFT_REFUSALS = declare(
+    "client.aml_case_lift_refusals",
+    "fn(client) -> str | None: why a client's AML case reason may not be lifted now (compliance: "
+    "a case of theirs is still active), or None; any reason refuses the lift, whoever asks "
+    "(clients.services.client_aml_case_set).",
+)
 MONEY_MOVED = declare(
     "money.moved",
     "fn(kind: str, pk: int) -> list[dict]: a deposit completed, a withdrawal requested, a "

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from brokerage.errors import InvalidInput
 from brokerage.hooks import (
+    AML_CASE_LIFT_REFUSALS,
     CLIENT_COUNTRY_CHANGED,
     CLIENT_NAME_REPORTED,
     CLIENT_REGISTERED,
@@ -257,7 +258,8 @@ def client_aml_case_set(*, client: Client, is_open: bool, actor: Actor, reason: 
     past it (`clients.standing`). Compliance's cases call this and nothing else does: the first
     active case sets it and the last one to end lifts it (`compliance.cases`). A compliance
     officer (`clients.manage_aml_case`) sets or lifts it; a named compliance rule may set it,
-    never lift it."""
+    never lift it. Nobody lifts it while the side that owns cases says one is still active
+    (the kernel's `client.aml_case_lift_refusals` hook): the reason ends with the last case."""
     from brokerage.errors import InvalidInput, NotAllowed
 
     if isinstance(actor, str):
@@ -269,6 +271,10 @@ def client_aml_case_set(*, client: Client, is_open: bool, actor: Actor, reason: 
     if not reason:
         raise InvalidInput("Say why.", fields={"reason": ["A reason is needed."]})
     client = lock_client(client)
+    if client.aml_case_open and not is_open:
+        refusals = [r for r in (fn(client) for fn in contributions(AML_CASE_LIFT_REFUSALS)) if r]
+        if refusals:
+            raise NotAllowed(" ".join(refusals), code="aml_case_active")
     if client.aml_case_open != is_open:
         client.aml_case_open = is_open
         client.save(update_fields=["aml_case_open"])

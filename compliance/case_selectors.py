@@ -118,3 +118,21 @@ def client_case_summary(client) -> dict:
         Case.objects.filter(client=client).select_related("assigned_to").order_by("-opened_at")
     )
     return {"cases": cases, "active": sum(1 for c in cases if c.active)}
+
+
+def active_case_lift_refusal(client) -> str | None:
+    """Why the client's AML case reason cannot be lifted now: a case of theirs is still active
+    (the reason ends with the last case, `compliance.cases`). Contributed to the kernel's
+    `client.aml_case_lift_refusals`."""
+    pks = list(
+        Case.objects.filter(client_id=client.pk, status__in=ACTIVE_CASE)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not pks:
+        return None
+    references = ", ".join(Case(pk=pk).reference for pk in pks)
+    return (
+        f"{references} {'is' if len(pks) == 1 else 'are'} still active: the AML case reason "
+        "is lifted when the client's last case is closed or reported."
+    )

@@ -4,6 +4,7 @@ changed details say more of who they are), the block a confirmed sanctions match
 on a client's standing, and the screening section of the client 360."""
 
 from brokerage.hooks import (
+    AML_CASE_LIFT_REFUSALS,
     CLIENT_360_SECTIONS,
     CLIENT_COUNTRY_CHANGED,
     CLIENT_NAME_REPORTED,
@@ -20,6 +21,7 @@ from brokerage.hooks import (
 from brokerage.navigation import NavItem
 from clients.categories import PERM as CATEGORY_PERM
 
+from .case_selectors import active_case_lift_refusal
 from .client360 import compliance_360, jurisdiction_360
 from .dashboard import compliance_panel
 from .dossier_sections import cases_section, compliance_section
@@ -65,6 +67,8 @@ contribute(CLIENT_COUNTRY_CHANGED, jurisdiction_client_apply)
 # Jurisdiction rules only: a sanctions match or an AML case never reaches the client's pages.
 contribute(PORTAL_NOTICES, jurisdiction_notices, order=10)
 contribute(CLIENT_STANDING, compliance_standing)
+# Only the last active case's end lifts the AML case reason (compliance.cases).
+contribute(AML_CASE_LIFT_REFUSALS, active_case_lift_refusal)
 contribute(CLIENT_STANDING, jurisdiction_standing)
 contribute(CLIENT_360_SECTIONS, compliance_360)
 contribute(DASHBOARD_PANELS, compliance_panel)

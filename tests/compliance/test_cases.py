@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import AuditEvent
 from clients.models import Client
+from clients.services import client_aml_case_set
 from clients.standing import UNDER_REVIEW, Purpose, client_standing
 from compliance import audit_events
 from compliance.cases import (
@@ -134,6 +135,34 @@ def test_the_reason_stands_until_the_last_active_case_ends(officers):
     assert not aml_open(client)
     with pytest.raises(InvalidInput, match="closed"):
         case_close(case=second, actor=ana, reason="again")
+
+
+def test_the_reason_cannot_be_lifted_by_hand_while_a_case_is_active(officers):
+    """Lifting the AML case reason directly (`client_aml_case_set`) is refused while a case is
+    active, by whoever asks, and nothing changes; once the last case ends it is lifted."""
+    ana, ben = officers
+    client = verified_client()
+    first = case_open(client=client, actor=ana, summary="Velocity")
+    second = case_open(client=client, actor=ana, summary="Structuring")
+    for officer in officers:
+        with pytest.raises(NotAllowed) as refused:
+            client_aml_case_set(client=client, is_open=False, actor=officer, reason="Looks fine")
+        assert refused.value.code == "aml_case_active"
+        assert first.reference in refused.value.message
+        assert second.reference in refused.value.message
+    assert aml_open(client)
+    assert not AuditEvent.objects.filter(action="client.aml_case_closed").exists()
+    assert "aml_case_open" in client_standing(Client.objects.get(pk=client.pk), "deposit").codes
+    case_close(case=first, actor=ben, reason="Salary bonus, payslip on file")
+    with pytest.raises(NotAllowed, match=second.reference):
+        client_aml_case_set(client=client, is_open=False, actor=ana, reason="Looks fine")
+    assert aml_open(client)
+    case_close(case=second, actor=ben, reason="Documented")
+    assert not aml_open(client)
+    # Setting it again by hand, then lifting it with no case active, still works.
+    client_aml_case_set(client=client, is_open=True, actor=ana, reason="Tip-off")
+    client_aml_case_set(client=client, is_open=False, actor=ana, reason="Tip-off unfounded")
+    assert not aml_open(client)
 
 
 def test_an_open_case_refuses_a_deposit_and_tells_the_client_only_that_it_is_under_review(
