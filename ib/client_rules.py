@@ -25,8 +25,10 @@ same key (once): the period nets it, or carries it forward if already paid.
 
 **Revenue share** (rule kind `revshare`, a percent). When a programme's period closes, each
 client's net trading result over the period on real accounts (profit, swap and commission of
-its trade deals, converted to the programme's currency) is paid to its IB's chain by the rates
-in force at the period's end: the client's net loss x rate. A client that won gives a negative
+its trade deals, each account currency converted to the programme's currency by the one FX
+rule (`ib.fx`) at the rates of the period's last moment, never today's, the rate named in the
+why and, for a single foreign currency, stored on the line) is paid to its IB's chain by the
+rates in force at the period's end: the client's net loss x rate. A client that won gives a negative
 line, so the partner's statement nets it, and a period whose total is negative is carried
 forward to the next (`ib.periods`): the negative carry-forward.
 """
@@ -39,7 +41,6 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
-from finance.models import FxRate
 from finance.selectors import usd_rates_at
 
 from .fraud import related_reasons
@@ -115,21 +116,6 @@ SELECT d.client_id, r.partner_id, a.currency,
  WHERE d.time >= %s AND d.time < %s AND d.action IN (0, 1) AND a."group" NOT ILIKE 'demo%%'
  GROUP BY d.client_id, r.partner_id, a.currency
 """
-
-
-def _usd_rates() -> dict[str, Decimal]:
-    rates = dict(FxRate.objects.values_list("currency", "usd_rate"))
-    rates["USD"] = Decimal(1)
-    return rates
-
-
-def convert(amount: Decimal, source: str, target: str, rates: dict) -> Decimal | None:
-    """`amount` in `source` expressed in `target` through the USD rates (None: no rate)."""
-    if source == target:
-        return amount
-    if source not in rates or target not in rates:
-        return None
-    return amount * rates[source] / rates[target]
 
 
 def lines_insert(lines: list[CommissionLine]) -> int:
@@ -356,8 +342,9 @@ def revshare_lines(*, programme: Programme, start, end) -> list[CommissionLine]:
     with connection.cursor() as cur:
         cur.execute(RESULTS, [start, end])
         results = cur.fetchall()
-    world, rates = World.load(set()), _usd_rates()
     at = end - timedelta(microseconds=1)  # the period's last moment: its rates, its lines
+    # the FX rates as they stood at the period's last moment, never today's (`ib.fx`)
+    world, rates = World.load(set()), usd_rates_at(at)
     window = f"{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}"
     net: dict[tuple, list] = {}
     for client_id, leaf, currency, result, last, deals in results:
@@ -373,13 +360,21 @@ def revshare_lines(*, programme: Programme, start, end) -> list[CommissionLine]:
         if kind is None or world.version_info[version].plan.programme_id != programme.pk:
             continue
         target = world.version_info[version].plan.programme.currency
-        converted = [convert(value, currency, target, rates) for currency, value in parts]
-        if any(value is None for value in converted):
+        fx = {currency: fx_rate(currency, target, rates=rates) for currency, _ in parts}
+        if any(rate is None for rate in fx.values()):
             continue  # a currency without a rate: paid once the rate is set (period rerun)
-        loss = -sum(converted, Decimal(0))
+        loss = -sum((value * fx[currency] for currency, value in parts), Decimal(0))
         if not loss:
             continue
         what = "net loss" if loss > 0 else "net gain (negative)"
+        # each account currency's result at the period's rate, named in the why; a single
+        # foreign currency's rate is stored on the line too
+        foreign = sorted((c, v) for c, v in parts if c != target)
+        converted = "".join(
+            f", {n(round(-value, 2))} {currency} at {n(fx[currency])}"
+            for currency, value in foreign
+        )
+        stored_rate = fx[foreign[0][0]] if len(foreign) == 1 else Decimal(1)
         for e in earned:
             lines.append(
                 CommissionLine(
@@ -395,9 +390,10 @@ def revshare_lines(*, programme: Programme, start, end) -> list[CommissionLine]:
                     base_amount=loss,
                     formula=(
                         f"{what} {n(round(loss, 2))} {target} over {deals} deals "
-                        f"{start:%Y-%m-%d} to {at:%Y-%m-%d} x {e.formula}"
+                        f"{start:%Y-%m-%d} to {at:%Y-%m-%d}{converted} x {e.formula}"
                     )[:255],
                     currency=target,
+                    fx_rate=stored_rate,
                     amount=round(loss * e.rate / HUNDRED, 8),
                     event_key=f"rs:{window}:{client_id}:{leaf}",
                 )

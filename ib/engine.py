@@ -30,7 +30,8 @@ works in two steps:
 
 Amounts: per lot, volume (1/10000 lot) / 10000 x rate; percent of commission, |commission| x
 rate / 100; percent of markup, lots x the markup per lot of the deal's account type and symbol
-(`ib_markup`, in the programme's currency) x rate / 100; kept exact (8 places). CPA and revenue
+(`ib_markup`, in the programme's currency at the rate of the deal's close time, stored on the
+line as its `fx_rate`) x rate / 100; kept exact (8 places). CPA and revenue
 share are paid per client, not per deal (`ib.client_rules`). A period's settlement rounds each
 partner's total once, half up to cents (`ib.periods`).
 """
@@ -46,9 +47,9 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from clients.models import AccountTypeMarkup
-from finance.models import FxRate
 
 from .fraud import NEW_TABLE, fraud_screen
+from .fx import fx_rate, usd_rate_segments
 from .models import PlanRule
 from .world import ANY, FAR_FUTURE, FAR_PAST, World, earnings, n, pays_deals
 
@@ -153,7 +154,7 @@ SELECT y.id, y.time, y.client_id, y.partner_id, y.tier, 'commission', y.version_
             THEN trim_scale(y.vol / 10000.0)::text || ' lots x '
                  || trim_scale(y.markup) || ' markup per lot x ' || y.why
             ELSE abs(y.commission_amount)::text || ' commission x ' || y.why END,
-       y.currency, 1,
+       y.currency, coalesce(y.markup_fx, 1),
        round(CASE WHEN y.kind = 'per_lot' THEN y.vol * y.rate / 10000
                   WHEN y.kind = 'pct_markup' THEN y.vol * y.markup * y.rate / 1000000
                   ELSE abs(y.commission_amount) * y.rate / 100 END, 8),
@@ -161,7 +162,8 @@ SELECT y.id, y.time, y.client_id, y.partner_id, y.tier, 'commission', y.version_
   FROM (
     SELECT d.id, d.time, d.client_id, x.partner_id, x.tier, x.kind, x.version_id, x.rule_id,
            d.symbol, x.rate, x.why, x.currency, d.commission_amount, d.revision, {vol} AS vol,
-           CASE WHEN x.kind = 'pct_markup' THEN {markup} END AS markup
+           CASE WHEN x.kind = 'pct_markup' THEN {markup} END AS markup,
+           CASE WHEN x.kind = 'pct_markup' THEN {markup_fx} END AS markup_fx
       FROM (
         SELECT d.id, d.time, d.client_id, d.symbol, d.volume, d.entry, d.account_id,
                d.commission_amount, d.revision,
@@ -215,12 +217,16 @@ CLOSED = (
 # The markup per lot of the deal's account type and symbol, in the programme's currency
 # (evaluated only for lines of that kind).
 MARKUP = (
-    "(SELECT m.per_lot FROM ib_markup m JOIN clients_tradingaccount a"
+    "(SELECT m.{column} FROM ib_markup m JOIN clients_tradingaccount a"
     " ON a.account_type_id = m.account_type_id"
-    " WHERE a.id = d.account_id AND m.symbol = d.symbol AND m.currency = x.currency)"
+    " WHERE a.id = d.account_id AND m.symbol = d.symbol AND m.currency = x.currency"
+    " AND d.time >= m.t_from AND d.time < m.t_to)"
 )
 LINES_BODY = (
-    LINES_TEXT.replace("{vol}", VOLUME).replace("{closed}", CLOSED).replace("{markup}", MARKUP)
+    LINES_TEXT.replace("{vol}", VOLUME)
+    .replace("{closed}", CLOSED)
+    .replace("{markup}", MARKUP.replace("{column}", "per_lot"))
+    .replace("{markup_fx}", MARKUP.replace("{column}", "fx_rate"))
 )
 # Deals told apart by account type and country (a version in the window narrows a rate to
 # them): each deal's classes worked out once, joined to the rate table keyed by them too.
@@ -252,29 +258,40 @@ LINES_SQL_SCOPED = INSERT_HEAD + LINES_SELECT_SCOPED + INSERT_TAIL
 
 MARKUP_TABLE = """
 CREATE TEMP TABLE ib_markup (
-    account_type_id bigint, symbol text, currency text, per_lot numeric,
-    PRIMARY KEY (account_type_id, symbol, currency)
+    account_type_id bigint, symbol text, currency text, t_from timestamptz, t_to timestamptz,
+    per_lot numeric, fx_rate numeric,
+    PRIMARY KEY (account_type_id, symbol, currency, t_from)
 ) ON COMMIT DROP
 """
 
 
-def markup_rows(currencies) -> list[tuple]:
-    """(account type, symbol, currency, markup per lot in that currency) for each markup an
-    account type adds: points x point size x contract size, in the symbol's quote currency,
-    converted through the USD rates (`finance.FxRate`). A markup whose instrument has no
-    contract, digits or quote currency yet, or whose currency has no rate, pays nothing."""
-    usd = dict(FxRate.objects.values_list("currency", "usd_rate"))
-    usd["USD"] = Decimal(1)
+def markup_rows(currencies, low, high) -> list[tuple]:
+    """(account type, symbol, currency, from, to, markup per lot in that currency, rate) for
+    each markup an account type adds: points x point size x contract size, in the symbol's
+    quote currency, converted by the one FX rule (`ib.fx`: the rate as it stood when the deal
+    closed, 6 places), for each stretch of [low, high] in which the rates stood still. A
+    markup whose instrument has no contract, digits or quote currency yet, or whose currency
+    has no rate, pays nothing."""
+    markups = [
+        m
+        for m in AccountTypeMarkup.objects.select_related("instrument")
+        if m.instrument.point_value is not None and m.instrument.quote_currency and m.markup_points
+    ]
+    if not markups:
+        return []
     rows = []
-    for m in AccountTypeMarkup.objects.select_related("instrument"):
-        value, quote = m.instrument.point_value, m.instrument.quote_currency
-        if value is None or not quote or quote not in usd or not m.markup_points:
-            continue
-        for currency in currencies:
-            if currency not in usd:
-                continue
-            per_lot = m.markup_points * value * usd[quote] / usd[currency]
-            rows.append((m.account_type_id, m.instrument.symbol, currency, round(per_lot, 8)))
+    for t_from, t_to, usd in usd_rate_segments(low, high, FAR_PAST, FAR_FUTURE):
+        for m in markups:
+            quote = m.instrument.quote_currency
+            points = m.markup_points * m.instrument.point_value
+            for currency in currencies:
+                rate = fx_rate(quote, currency, rates=usd)
+                if rate is None:
+                    continue
+                per_lot = round(points * rate, 8)
+                rows.append(
+                    (m.account_type_id, m.instrument.symbol, currency, t_from, t_to, per_lot, rate)
+                )
     return rows
 
 
@@ -436,7 +453,8 @@ def _prepare(cur, window: str, wparams: list, deal_ids, start, end, clock) -> Pr
     cur.execute("ANALYZE ib_rate")
     cur.execute(MARKUP_TABLE)
     if markup:
-        markups = markup_rows({row[11] for row in rate_rows})  # read before the COPY starts
+        # read before the COPY starts
+        markups = markup_rows({row[11] for row in rate_rows}, low, high)
         with raw.copy("COPY ib_markup FROM STDIN") as copy:
             for row in markups:
                 copy.write_row(row)

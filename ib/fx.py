@@ -9,15 +9,22 @@
   (the partner's statement, the payable) and the converted side (amount x the stored rate,
   into the wallet).
 
+- The moment a conversion is dated: a CPA's qualifying deposit, its day; a revenue share, the
+  period's last moment (each account currency's result converted at the rates of the period,
+  never today's); a deal's markup (in the symbol's quote currency), the deal's close time
+  (`usd_rate_segments` cuts a run's window where the rates changed); a rebate, the period's end.
+
 Used by rebates (credited into the client's wallet in the currency it is kept in, while the
-partner's statement nets the rebate in the programme's currency) and by the CPA (its
-qualifying first deposit converted into the programme's currency for the minimum).
+partner's statement nets the rebate in the programme's currency), by the CPA (its
+qualifying first deposit converted into the programme's currency for the minimum), by revenue
+share and the markup (converted into the programme's currency).
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from finance.models import FxRate
 from finance.selectors import usd_rates_at
 
 CENT = Decimal("0.01")
@@ -43,3 +50,25 @@ def to_cents(amount: Decimal) -> Decimal:
 def converted_cents(amount: Decimal, rate: Decimal) -> Decimal:
     """`amount` (exact) converted at the stored `rate`, rounded once to cents."""
     return to_cents(Decimal(amount) * Decimal(rate))
+
+
+def usd_rate_segments(low, high, far_past, far_future) -> list[tuple]:
+    """[(t_from, t_to, rates)]: the window [low, high] cut where a rate changed (its history),
+    each piece with the USD rates as they stood in it (`usd_rates_at`); the first piece open to
+    `far_past`, the last to `far_future`, so every moment of the window falls in one."""
+    changes = sorted(
+        set(
+            FxRate.history.filter(history_date__gt=low, history_date__lte=high).values_list(
+                "history_date", flat=True
+            )
+        )
+    )
+    edges = [low, *changes]
+    return [
+        (
+            far_past if i == 0 else edge,
+            far_future if i == len(edges) - 1 else edges[i + 1],
+            usd_rates_at(edge),
+        )
+        for i, edge in enumerate(edges)
+    ]

@@ -1,7 +1,8 @@
 """Money paid in another currency than the line's (`ib.fx`): a rebate into a client's wallet
-kept in euros from a programme paying in dollars, and a CPA whose qualifying deposit was in
-euros; the rate stored on the line, one rounding rule, and a recompute after the rates moved
-giving the same."""
+kept in euros from a programme paying in dollars, a CPA whose qualifying deposit was in euros,
+revenue share on a euro account and a markup quoted in euros: each converted at the rate of the
+line's own date (never today's), the rate stored on the line, one rounding rule, and a
+recompute after the rates moved giving the same."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -9,18 +10,21 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from clients.models import Client
+from clients.models import AccountType, AccountTypeMarkup, Client, Instrument
 from finance.ledger import system_account, wallet_for
 from finance.models import FxRate, LedgerAccount
 from finance.selectors import usd_rates_at, wallet_currency
 from ib.client_rules import cpa_pay
+from ib.engine import commissions_recompute
 from ib.fx import converted_cents, fx_rate
 from ib.models import CommissionLine, PartnerStatement
+from ib.periods import period_close
 from ib.rebates import rebate_set
 from ib.recompute import client_lines_recompute
+from tests.clients.factories import make_account
 from tests.finance.conftest import deposit_paid
 from tests.ib.test_client_rules import CPA_TERMS, version
-from tests.ib.test_commissions import trade
+from tests.ib.test_commissions import pay_all, trade
 from tests.ib.test_rebates import backdate, close
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +118,101 @@ def test_a_cpa_converts_its_euro_deposit_at_the_rate_of_its_day_and_keeps_it(net
         start=timezone.now() - timedelta(days=1), end=timezone.now() + timedelta(days=1)
     )
     assert again.same and again.lines == 2
+
+
+def euro_at(rate, *, days_ago=1):
+    """The euro's USD rate recorded `days_ago` (its history dated then)."""
+    FxRate.objects.update_or_create(currency="EUR", defaults={"usd_rate": D(rate)})
+    FxRate.history.filter(currency="EUR").update(
+        history_date=timezone.now() - timedelta(days=days_ago)
+    )
+
+
+def test_revenue_share_converts_at_the_rates_of_its_period_not_todays(network):
+    for key, rate in (("top", "30"), ("leaf", "20")):
+        version(network[key], [{"kind": "revshare", "rate": rate}])
+    euro_at("1.08")
+    euros = make_account(network["client"], server=network["account"].server, currency="EUR")
+    now = timezone.now()
+    lost = trade(euros, volume=10000, at=now - timedelta(hours=5))
+    lost.__class__.objects.filter(pk=lost.pk).update(profit_amount=D("-1000"))
+    # the euro moves after the period has ended and before it is closed: the period's rate
+    # (1.08) converts its result, not the rate of the day it is closed (1.25)
+    move_the_euro("1.25")
+    programme = network["top"].plans.first().plan.programme
+    period_close(
+        programme=programme, start=now - timedelta(hours=6), end=now - timedelta(hours=4),
+        actor="test",
+    )  # fmt: skip
+    leaf = CommissionLine.objects.get(kind="revshare", tier=0)
+    top = CommissionLine.objects.get(kind="revshare", partner=network["top"])
+    # 1,000 EUR lost x 1.08 = 1,080 USD: 20% to the leaf, the 10% left to the top
+    assert (leaf.currency, leaf.base_amount, leaf.amount) == ("USD", D("1080"), D("216"))
+    assert top.amount == D("108") and leaf.fx_rate == D("1.08")
+    assert "net loss 1080 USD over 2 deals" in leaf.formula and "1000 EUR at 1.08" in leaf.formula
+    # the euro moves again: a recompute converts at the period's rate, to the same checksum
+    move_the_euro("0.90")
+    again = client_lines_recompute(start=now - timedelta(days=1), end=now)
+    assert again.same and again.lines == 2
+
+
+def test_revenue_share_nets_each_account_currency_at_the_periods_rate(network):
+    version(network["top"], [{"kind": "revshare", "rate": "50"}])
+    euro_at("1.10")
+    euros = make_account(network["client"], server=network["account"].server, currency="EUR")
+    now = timezone.now()
+    won = trade(network["account"], volume=10000, at=now - timedelta(hours=5))
+    won.__class__.objects.filter(pk=won.pk).update(profit_amount=D("100"))
+    lost = trade(euros, volume=10000, at=now - timedelta(hours=5))
+    lost.__class__.objects.filter(pk=lost.pk).update(profit_amount=D("-300"))
+    move_the_euro("2")
+    programme = network["top"].plans.first().plan.programme
+    period_close(
+        programme=programme, start=now - timedelta(hours=6), end=now - timedelta(hours=4),
+        actor="test",
+    )  # fmt: skip
+    line = CommissionLine.objects.get(kind="revshare", partner=network["top"])
+    # 300 EUR x 1.10 = 330 USD lost, 100 USD won: 230 x 50% (today's rate would say 250)
+    assert line.base_amount == D("230") and line.amount == D("115")
+
+
+def test_a_markup_in_another_currency_converts_at_the_rate_of_the_deals_close(network):
+    Instrument.objects.update_or_create(
+        symbol="DE40",
+        defaults={
+            "asset_class": "indices",
+            "contract_size": D("1"),
+            "digits": 1,
+            "quote_currency": "EUR",
+        },
+    )
+    account_type = AccountType.objects.create(
+        server=network["account"].server, name="Indices", group="real\\indices", currency="USD"
+    )
+    AccountTypeMarkup.objects.create(
+        account_type=account_type,
+        instrument=Instrument.objects.get(symbol="DE40"),
+        markup_points=D("20"),
+    )
+    version(network["top"], [{"kind": "pct_markup", "rate": "50"}])
+    account = make_account(
+        network["client"], server=network["account"].server, account_type=account_type
+    )
+    euro_at("1.08", days_ago=3)
+    before = trade(account, symbol="DE40", volume=10000, at=timezone.now() - timedelta(hours=2))
+    move_the_euro("1.25")  # recorded an hour ago: deals closed before it keep 1.08
+    FxRate.history.filter(currency="EUR", usd_rate=D("1.25")).update(
+        history_date=timezone.now() - timedelta(hours=1)
+    )
+    after = trade(account, symbol="DE40", volume=10000, at=timezone.now() - timedelta(minutes=30))
+    pay_all()
+    old = CommissionLine.objects.get(deal=before, partner=network["top"])
+    new = CommissionLine.objects.get(deal=after, partner=network["top"])
+    # 1 lot x 20 points x 0.1 EUR = 2 EUR of markup; 50% of it in dollars at each deal's rate
+    assert (old.base_amount, old.amount, old.fx_rate) == (D("2.16"), D("1.08"), D("1.08"))
+    assert (new.base_amount, new.amount, new.fx_rate) == (D("2.5"), D("1.25"), D("1.25"))
+    move_the_euro("0.5")
+    again = commissions_recompute(
+        start=timezone.now() - timedelta(days=1), end=timezone.now() + timedelta(days=1)
+    )
+    assert again.same and again.lines == 2, again
