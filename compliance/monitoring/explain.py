@@ -59,8 +59,7 @@ def explain(code: str, hit: Hit, p: dict) -> str:
                 f"a payment instrument that funded this client also funded client(s) {ids} "
                 f"within {p['window_days']} days"
             )
-        text = "; ".join(parts)
-        return text[:1].upper() + text[1:] + "."
+        return _sentence(parts)
     if code == "beyond_declared":
         text = (
             f"{usd(f['total'])} deposited within {p['window_days']} days, against declared "
@@ -87,8 +86,7 @@ def explain(code: str, hit: Hit, p: dict) -> str:
                 f"a withdrawal rejected and asked again by another method within "
                 f"{p['window_hours']} hours"
             )
-        text = "; ".join(parts)
-        return text[:1].upper() + text[1:] + "."
+        return _sentence(parts)
     if code == "dormant_reactivation":
         moved = max(Decimal(str(f["deposits_usd"])), Decimal(str(f["withdrawals_usd"])))
         return (
@@ -107,6 +105,12 @@ def explain(code: str, hit: Hit, p: dict) -> str:
             f"{p['window_days']} days (ratio {f['ratio']}, alert from {p['ratio']})."
         )
     raise LookupError(code)
+
+
+def _sentence(parts: list[str]) -> str:
+    """Clauses joined by semicolons into one sentence, its first letter a capital."""
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
 
 
 def _share(part, whole) -> str:
