@@ -20,4 +20,4 @@ USER app
 EXPOSE 8000
 # gunicorn trusts X-Forwarded-* only from FORWARDED_ALLOW_IPS (environment; default 127.0.0.1).
 CMD ["gunicorn", "brokerage.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", \
-     "--access-logfile", "-"]
+     "--access-logfile", "-", "--logger-class", "brokerage.weblog.JsonLogger"]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import request_finished
 from django.db.models.signals import post_migrate
 
 
@@ -20,9 +21,11 @@ class BrokerageConfig(AppConfig):
             hooks,
             ids,  # noqa: F401
         )
+        from .logs import request_context_clear
         from .services import roles_sync
         from .sites import site_sync
 
         post_migrate.connect(roles_sync, sender=self, dispatch_uid="brokerage.roles_sync")
         post_migrate.connect(site_sync, sender=self, dispatch_uid="brokerage.site_sync")
+        request_finished.connect(request_context_clear, dispatch_uid="brokerage.log_context")
         hooks.autodiscover()

@@ -8,7 +8,7 @@ one place; django-celery-beat copies them into the database, where ops can tune 
 import logging
 import os
 
-from celery import Celery, bootsteps
+from celery import Celery, bootsteps, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
@@ -175,3 +175,37 @@ class HeartbeatStep(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(HeartbeatStep)
+
+
+@signals.setup_logging.connect
+def logging_from_django_settings(loglevel=None, **kwargs):
+    """Workers and beat log as the web does (settings.LOGGING: JSON lines with the request id);
+    `-l LEVEL` still sets the level."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
+@signals.before_task_publish.connect
+def task_carries_request_id(headers=None, **kwargs):
+    from brokerage.logs import task_publish_headers
+
+    task_publish_headers(headers)
+
+
+@signals.task_prerun.connect
+def task_log_context_enter(task_id=None, task=None, **kwargs):
+    from brokerage.logs import task_context_enter
+
+    task_context_enter(task, task_id)
+
+
+@signals.task_postrun.connect
+def task_log_context_leave(task=None, **kwargs):
+    from brokerage.logs import task_context_leave
+
+    task_context_leave(task)

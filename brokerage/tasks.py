@@ -36,9 +36,13 @@ def sessions_clear_expired_task() -> None:
 
 
 @shared_task(acks_late=True, time_limit=30, soft_time_limit=25)
-def echo_task(value: str) -> str:
-    """Round trip used by the health page and the worker integration test."""
+def echo_task(value: str, relay: str | None = None) -> str:
+    """Round trip used by the health page and the worker integration tests; `relay` enqueues a
+    second echo from inside this one (work a task hands on keeps its request's id)."""
     from .kv import redis_client
 
     redis_client().set(f"echo:{value}", value, ex=300)
+    log.info("echo %s", value)
+    if relay:
+        echo_task.delay(relay)
     return value

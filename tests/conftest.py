@@ -218,9 +218,12 @@ def wait_for(predicate, timeout=30.0, interval=0.2):
     return False
 
 
-def start_worker(extra_env: dict | None = None) -> subprocess.Popen:
+def start_worker(
+    extra_env: dict | None = None, *, log_path: Path | None = None, loglevel: str = "warning"
+) -> subprocess.Popen:
     """Start a real Celery worker process on the test database and Redis; wait for its
-    heartbeat. `extra_env` adds settings (e.g. PSP API URLs pointing at a sandbox)."""
+    heartbeat. `extra_env` adds settings (e.g. PSP API URLs pointing at a sandbox); `log_path`
+    takes the worker's log (otherwise it goes to the test's output)."""
     db = settings.DATABASES["default"]
     env = dict(os.environ)
     env.update(
@@ -246,10 +249,11 @@ def start_worker(extra_env: dict | None = None) -> subprocess.Popen:
             "-Q",
             ",".join(["default", *settings.CELERY_DEPARTMENT_QUEUES]),
             "-l",
-            "warning",
+            loglevel,
         ],
         env=env,
         cwd=settings.BASE_DIR,
+        **({"stdout": log_path.open("ab"), "stderr": subprocess.STDOUT} if log_path else {}),
     )
     proc.hostname = name
     if not wait_for(lambda: any(w["hostname"] == name for w in health.workers())):

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "brokerage.logs.RequestLogMiddleware",
     "brokerage.middleware.HealthCheckMiddleware",
     "brokerage.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -444,17 +445,29 @@ DEMO_BOOK_CLIENTS = env.int("DEMO_BOOK_CLIENTS", default=2000)
 # --- Logging --------------------------------------------------------------------------------
 # Every process logs to its standard error; `make up` sends each one's to its own file in
 # var/log/ (web, worker, beat, sealer, sandbox), the containers to their log driver. A refused
-# request (4xx) is one line, never a traceback.
+# request (4xx) is one line, never a traceback. Each line is a JSON object (brokerage/logs.py:
+# time, level, logger, message, request id, user, path, status, duration; a task's name and id);
+# LOG_FORMAT=plain writes one line of text instead, for reading by eye.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+# Take a request's id from the X-Request-ID header the proxy in front sets (otherwise, and when
+# the header is malformed, a new one is made). Leave off unless the proxy replaces the client's.
+TRUST_REQUEST_ID_HEADER = env.bool("TRUST_REQUEST_ID_HEADER", default=False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"client_errors": {"()": "brokerage.logfilters.ClientErrorsWithoutTraceback"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "client_errors": {"()": "brokerage.logfilters.ClientErrorsWithoutTraceback"},
+        "context": {"()": "brokerage.logs.ContextFilter"},
+    },
+    "formatters": {
+        "json": {"()": "brokerage.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["client_errors"],
+            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
+            "filters": ["client_errors", "context"],
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},

@@ -1,7 +1,9 @@
 """Quiet by default: a refused request is one log line (no traceback), a server error keeps its
-traceback, and the demo's web process writes its logs to files, not the console."""
+traceback, and the demo's web process writes its logs to files, not the console. Every line is
+one JSON object."""
 
 import io
+import json
 import logging
 import re
 import subprocess
@@ -50,28 +52,58 @@ def console_output(paths) -> str:
     return stream.getvalue()
 
 
+def lines(text: str, logger: str | None = None) -> list[dict]:
+    """The JSON lines of `text` (each must parse), those of one logger if named."""
+    found = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [e for e in found if logger is None or e["logger"] == logger]
+
+
 def test_a_refused_request_is_one_line_without_traceback(db):
     out = console_output(["/forbidden", "/bad"])
-    assert "Forbidden (Permission denied): /forbidden" in out
-    assert "Nonsense.: /bad" in out
+    refused = lines(out, "django.request")
+    assert [e["message"] for e in refused] == [
+        "Forbidden (Permission denied): /forbidden",
+        "Nonsense.: /bad",
+    ]
+    assert [e["status"] for e in refused] == [403, 400]
     assert "Traceback" not in out
-    assert len(out.strip().splitlines()) == 2, out
+    # and each request's own line: method, path, status, duration, the same request id
+    requests_ = lines(out, "brokerage.request")
+    assert [(e["method"], e["path"], e["status"]) for e in requests_] == [
+        ("GET", "/forbidden", 403),
+        ("GET", "/bad", 400),
+    ]
+    for refusal, request in zip(refused, requests_, strict=True):
+        assert refusal["request_id"] == request["request_id"]
+        assert request["duration_ms"] >= 0 and request["level"] == "INFO"
+    assert refused[0]["request_id"] != refused[1]["request_id"]
 
 
 def test_a_server_error_keeps_its_traceback(db):
     out = console_output(["/broken"])
-    assert "Internal Server Error: /broken" in out
-    assert "Traceback" in out and "RuntimeError: boom" in out
+    (error,) = lines(out, "django.request")
+    assert error["message"] == "Internal Server Error: /broken" and error["level"] == "ERROR"
+    assert error["exc"].startswith("Traceback") and "RuntimeError: boom" in error["exc"]
     assert out.count("Traceback") == 1  # one copy, not one per handler
+    (request,) = lines(out, "brokerage.request")
+    assert request["status"] == 500 and request["level"] == "ERROR"
 
 
 def test_the_web_process_logs_to_its_files(served):
     requests.get(served.url("/accounts/login/?next=%00"))
-    requests.get(served.url("/no/such/page"))
-    access = (served.logs / "web-access.log").read_text()
-    assert "/no/such/page" in access
+    answer = requests.get(served.url("/no/such/page"), headers={"X-Request-ID": "client-chosen-1"})
+    request_id = answer.headers["X-Request-ID"]
+    assert request_id != "client-chosen-1"  # made by the server: the header is not trusted here
+    access = lines((served.logs / "web-access.log").read_text())
+    mine = [e for e in access if e.get("request_id") == request_id]
+    assert [(e["method"], e["path"], e["status"]) for e in mine] == [("GET", "/no/such/page", 404)]
     web = (served.logs / "web.log").read_text()
-    assert "WARNING django.request The address contains a NUL character.: /accounts/login/" in web
+    nul = [e for e in lines(web, "django.request") if e.get("path") == "/accounts/login/"]
+    assert nul[0]["message"] == "The address contains a NUL character.: /accounts/login/"
+    assert nul[0]["level"] == "WARNING"
+    assert [e for e in lines(web, "brokerage.request") if e["request_id"] == request_id]
+    (not_found,) = [e for e in lines(web, "django.request") if e.get("request_id") == request_id]
+    assert not_found["message"] == "Not Found: /no/such/page" and not_found["status"] == 404
     assert "Traceback" not in web
 
 
