@@ -56,6 +56,10 @@ app.conf.beat_schedule = {
         "task": "compliance.monitoring.tasks.evaluation_sweep_task",
         "schedule": 300.0,  # a money row whose evaluation task was lost, within minutes
     },
+    "aml-backtest-sweeper": {
+        "task": "compliance.monitoring.tasks.backtest_sweep_task",
+        "schedule": 60.0,  # an officer's backtest whose task was lost runs within a minute
+    },
     "compliance-jurisdictions-apply": {
         "task": "compliance.tasks.jurisdiction_apply_task",
         "schedule": 60.0,  # a rule's start or end reaches the clients within a minute

@@ -12,6 +12,10 @@ WITHDRAWAL_HELD = event("aml.withdrawal_held", "Withdrawal held for a compliance
 NIGHTLY_RUN = event("aml.nightly_run", "Nightly AML monitoring run over the book")
 VERSION_DRAFTED = event("aml.version_drafted", "AML scenario version drafted")
 VERSION_CHANGED = event("aml.version_changed", "AML scenario draft changed")
+VERSION_BACKTEST_REQUESTED = event(
+    "aml.version_backtest_requested", "AML scenario version's backtest asked for"
+)
 VERSION_BACKTESTED = event("aml.version_backtested", "AML scenario version backtested")
+VERSION_BACKTEST_FAILED = event("aml.version_backtest_failed", "AML scenario backtest failed")
 VERSION_PUBLISHED = event("aml.version_published", "AML scenario version published (live)")
 VERSION_DISCARDED = event("aml.version_discarded", "AML scenario draft discarded")

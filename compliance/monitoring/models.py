@@ -1,6 +1,7 @@
 """AML transaction monitoring: what is looked for (`Scenario`, one per typology), with which
 parameters and scores (`ScenarioVersion`: draft, live, retired; one live per scenario), and
-what it found (`Alert`, with its `AlertEvidence`).
+what it found (`Alert`, with its `AlertEvidence`); a draft's backtests run in the background
+(`BacktestJob`).
 
 A live or retired version never changes: an officer changes a scenario by drafting a new
 version, backtesting it and publishing it (the live one retires in the same transaction).
@@ -18,6 +19,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
+
+from compliance.models_jobs import JobProgress, JobStatus
 
 
 class Scenario(models.Model):
@@ -222,3 +225,43 @@ class Evaluation(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.object_id} evaluated at {self.evaluated_at:%Y-%m-%d %H:%M}"
+
+
+class BacktestJob(JobProgress, models.Model):
+    """A backtest a compliance officer asked for, run in the background on the compliance
+    queue (`nightly.backtest`): `done` of `total` nights replayed (the draft's, then the live
+    version's), then what each would have raised (`result`). The scenario's page shows its
+    progress and its result; asking, finishing and failing are audited."""
+
+    version = models.ForeignKey(
+        ScenarioVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backtests",
+        help_text="Empty once the draft was discarded (its number stays).",
+    )
+    scenario = models.ForeignKey(Scenario, on_delete=models.PROTECT, related_name="backtests")
+    version_number = models.PositiveIntegerField()
+    days = models.PositiveSmallIntegerField()
+    status = models.CharField(
+        max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED, db_default="queued"
+    )
+    total = models.PositiveIntegerField(default=0, db_default=0)
+    done = models.PositiveIntegerField(default=0, db_default=0)
+    result = models.JSONField(null=True, blank=True)
+    message = models.CharField(max_length=300, blank=True, db_default="")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=120, blank=True, db_default="")
+    requested_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        indexes = [models.Index(fields=["status", "requested_at"], name="aml_backtest_status")]
+
+    def __str__(self):
+        return f"Backtest of {self.scenario_id} v{self.version_number} over {self.days} days"

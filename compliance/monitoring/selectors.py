@@ -10,7 +10,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from .catalogue import TYPOLOGIES
-from .models import OPEN_STATUSES, Alert, Scenario, ScenarioVersion, VersionStatus
+from .models import OPEN_STATUSES, Alert, BacktestJob, Scenario, ScenarioVersion, VersionStatus
 
 VIEW = "aml.view_monitoring"
 
@@ -118,3 +118,11 @@ def alerts_by_scenario_chart(*, weeks: int = 12, now=None) -> dict:
             if code in counts
         ],
     }
+
+
+def backtest_latest(draft: ScenarioVersion, *, job_id: int | None = None) -> BacktestJob | None:
+    """The draft's newest backtest (or its backtest `job_id`), with who asked for it."""
+    jobs = BacktestJob.objects.filter(version=draft).select_related("requested_by")
+    if job_id is not None:
+        jobs = jobs.filter(pk=job_id)
+    return jobs.order_by("-requested_at", "-pk").first()

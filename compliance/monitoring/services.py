@@ -9,12 +9,16 @@ Contract:
   validated), `version_update` (a draft only), `version_publish` (the draft goes live, the live
   one retires, under the scenario's lock), `version_discard` (a draft only). A live or retired
   version never changes.
+- Backtests: `version_backtest_request` queues a draft's backtest (`BacktestJob`) and
+  `backtest_job_run` runs it on the compliance queue, its progress and result on the job.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput
@@ -23,7 +27,16 @@ from brokerage.services import Actor, audit_record
 
 from . import audit_events
 from .catalogue import clean_params, clean_scores
-from .models import Alert, AlertStatus, Scenario, ScenarioVersion, VersionStatus
+from .models import (
+    Alert,
+    AlertStatus,
+    BacktestJob,
+    JobStatus,
+    Scenario,
+    ScenarioVersion,
+    VersionStatus,
+)
+from .record import MONITORING_ACTOR
 
 MANAGE_ALERTS = "clients.manage_aml_case"
 MANAGE_SCENARIOS = "aml.manage_scenarios"
@@ -219,19 +232,99 @@ def version_discard(*, version: ScenarioVersion, actor: Actor, reason: str = "")
     version.delete()
 
 
-def version_backtest(*, version: ScenarioVersion, actor: Actor, days) -> dict:
-    """Backtest a version (writing no alert) and record that it was backtested, with what it
-    found beside the live version."""
-    from .nightly import backtest
+# --- Backtests in the background --------------------------------------------------------------
+
+# A backtest running longer than its task may (a worker that died) is run again by the sweeper.
+BACKTEST_STALE_AFTER = timedelta(minutes=35)
+
+
+@transaction.atomic
+def version_backtest_request(*, version: ScenarioVersion, actor: Actor, days) -> BacktestJob:
+    """Ask for a draft's backtest over the last `days` days: a `BacktestJob` queued on the
+    compliance queue once this commits (`backtest_job_run`), audited. While one of the same
+    draft over the same days is still queued or running, that one is returned: asking twice
+    does not run it twice."""
+    from .nightly import backtest_days
 
     actor_require(actor, MANAGE_SCENARIOS, "Only compliance officers backtest AML scenarios.")
-    result = backtest(version, days=days)
+    days = backtest_days(days)
+    version = _lock_draft(version)
+    running = BacktestJob.objects.filter(
+        version=version, days=days, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
+    ).first()
+    if running is not None:
+        return running
+    job = BacktestJob.objects.create(
+        version=version,
+        scenario=version.scenario,
+        version_number=version.number,
+        days=days,
+        requested_by=None if isinstance(actor, str) else actor,
+        actor_label=actor if isinstance(actor, str) else actor.email,
+    )
+    audit_record(
+        actor=actor,
+        action=audit_events.VERSION_BACKTEST_REQUESTED,
+        target=version,
+        evidence={"job": job.pk, "scenario": version.scenario.code, "days": days},
+    )
+    transaction.on_commit(lambda: _backtest_queue(job.pk), robust=True)
+    return job
+
+
+def _backtest_queue(job_id: int) -> None:
+    from .tasks import backtest_task
+
+    backtest_task.delay(job_id)
+
+
+def _job_actor(job: BacktestJob) -> Actor:
+    return job.requested_by or job.actor_label or MONITORING_ACTOR
+
+
+def backtest_job_run(*, job_id: int) -> BacktestJob | None:
+    """Run a queued backtest (the compliance queue's task): claimed once (a job done or
+    failed, or running and not stale, is left alone), its progress kept night by night, its
+    result kept on the job and audited with who asked. A failure is kept on the job with
+    what stopped it, and audited."""
+    from .nightly import backtest
+
+    now = timezone.now()
     with transaction.atomic():
+        job = (
+            BacktestJob.objects.select_for_update(of=("self",))
+            .select_related("version__scenario", "requested_by")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
+            return job
+        stale = now - BACKTEST_STALE_AFTER
+        if job.status == JobStatus.RUNNING and job.started_at and job.started_at > stale:
+            return job
+        if job.version is None:  # the draft was discarded before the job ran
+            return _backtest_failed(job, "The draft was discarded before the backtest ran.")
+        job.status, job.started_at, job.done = JobStatus.RUNNING, now, 0
+        job.save(update_fields=["status", "started_at", "done"])
+
+    def progress(done: int, total: int) -> None:
+        BacktestJob.objects.filter(pk=job.pk).update(done=done, total=total)
+
+    try:
+        result = backtest(job.version, days=job.days, progress=progress)
+    except Exception as exc:
+        _backtest_failed(job, f"Stopped: {exc.__class__.__name__}. Ask for the backtest again.")
+        raise
+    with transaction.atomic():
+        BacktestJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.DONE, result=result, finished_at=timezone.now()
+        )
         audit_record(
-            actor=actor,
+            actor=_job_actor(job),
             action=audit_events.VERSION_BACKTESTED,
-            target=version,
+            target=job.version,
             evidence={
+                "job": job.pk,
                 "days": result["days"],
                 "alerts": result["version"]["alerts"],
                 "holds": result["version"]["holds"],
@@ -239,4 +332,38 @@ def version_backtest(*, version: ScenarioVersion, actor: Actor, days) -> dict:
                 "seconds": result["seconds"],
             },
         )
-    return result
+    job.refresh_from_db()
+    return job
+
+
+def _backtest_failed(job: BacktestJob, message: str) -> BacktestJob:
+    with transaction.atomic():
+        BacktestJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, message=message[:300], finished_at=timezone.now()
+        )
+        audit_record(
+            actor=_job_actor(job),
+            action=audit_events.VERSION_BACKTEST_FAILED,
+            target=job,
+            reason=message,
+            evidence={
+                "job": job.pk,
+                "scenario": job.scenario_id,
+                "version": job.version_number,
+                "days": job.days,
+            },
+        )
+    job.refresh_from_db()
+    return job
+
+
+def backtest_jobs_stuck() -> list[int]:
+    """Backtests queued over a minute ago and never started (a lost task), or running longer
+    than a task may (a worker that died)."""
+    now = timezone.now()
+    return list(
+        BacktestJob.objects.filter(
+            Q(status=JobStatus.QUEUED, requested_at__lt=now - timedelta(minutes=1))
+            | Q(status=JobStatus.RUNNING, started_at__lt=now - BACKTEST_STALE_AFTER)
+        ).values_list("pk", flat=True)[:50]
+    )

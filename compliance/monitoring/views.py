@@ -15,7 +15,7 @@ from . import selectors, services
 from .catalogue import TYPOLOGIES
 from .explain import usd
 from .forms import AlertCloseForm, AlertFilterForm, BacktestForm, PublishForm, VersionForm
-from .models import Alert, EvidenceKind, Scenario, ScenarioVersion, VersionStatus
+from .models import Alert, EvidenceKind, JobStatus, Scenario, ScenarioVersion, VersionStatus
 
 VIEW = selectors.VIEW
 
@@ -145,7 +145,23 @@ def scenario_detail(request, code: str):
     )
     backtest_form = BacktestForm(request.POST if action == "backtest" else None)
     publish_form = PublishForm(request.POST if action == "publish" else None)
-    result, error = None, ""
+    if request.method == "GET" and "backtest" in request.GET:
+        return _backtest_fragment(request, scenario, draft)
+    error = ""
+    on_draft = {  # the draft's steps: the form each reads, the service each calls
+        "backtest": (
+            backtest_form,
+            lambda d: services.version_backtest_request(
+                version=draft, actor=request.user, days=d["days"]
+            ),
+        ),
+        "publish": (
+            publish_form,
+            lambda d: services.version_publish(
+                version=draft, actor=request.user, reason=d["reason"]
+            ),
+        ),
+    }
     try:
         if action == "save":
             done = form_action(
@@ -156,19 +172,9 @@ def scenario_detail(request, code: str):
             )
             if done:
                 return done
-        elif action == "backtest" and draft and backtest_form.is_valid():
-            result = services.version_backtest(
-                version=draft, actor=request.user, days=backtest_form.cleaned_data["days"]
-            )
-        elif action == "publish" and draft:
-            done = form_action(
-                request,
-                publish_form,
-                lambda d: services.version_publish(
-                    version=draft, actor=request.user, reason=d["reason"]
-                ),
-                success_url=here,
-            )
+        elif action in on_draft and draft:
+            bound, run = on_draft[action]
+            done = form_action(request, bound, run, success_url=here)
             if done:
                 return done
         elif action == "discard" and draft:
@@ -185,10 +191,6 @@ def scenario_detail(request, code: str):
     failed = bool(error) or any(
         f.is_bound and f.errors for f in (form, backtest_form, publish_form)
     )
-    if result is not None:
-        result["version"]["rows"] = _named(result["version"])
-        if result["live"]:
-            result["live"]["rows"] = _named(result["live"])
     return render(
         request,
         "compliance/monitoring/scenario.html",
@@ -201,11 +203,37 @@ def scenario_detail(request, code: str):
             "form": form,
             "backtest_form": backtest_form,
             "publish_form": publish_form,
-            "result": result,
+            **_backtest_context(draft),
             "error": error,
             "may_edit": may_edit,
         },
         status=400 if failed else 200,
+    )
+
+
+def _backtest_context(draft: ScenarioVersion | None, job_id=None) -> dict:
+    """The draft's latest backtest (or the one asked for): its progress, and once done its
+    result with the clients named."""
+    job = selectors.backtest_latest(draft, job_id=job_id) if draft else None
+    result = job.result if job is not None and job.status == JobStatus.DONE else None
+    if result:
+        result["version"]["rows"] = _named(result["version"])
+        if result["live"]:
+            result["live"]["rows"] = _named(result["live"])
+    return {"job": job, "result": result}
+
+
+def _backtest_fragment(request, scenario: Scenario, draft: ScenarioVersion | None):
+    """The backtest's card body, polled while it runs."""
+    try:
+        job_id = int(request.GET.get("backtest", ""))
+    except ValueError:
+        raise Http404("No such backtest.") from None
+    context = _backtest_context(draft, job_id=job_id)
+    if context["job"] is None:
+        raise Http404("No such backtest.")
+    return render(
+        request, "compliance/monitoring/_backtest.html", {"scenario": scenario, **context}
     )
 
 
@@ -246,7 +274,7 @@ def _named(found: dict) -> list[dict]:
         {
             "client": clients.get(pk),
             "pk": pk,
-            "score": found["scores"].get(pk),
+            "score": found["scores"].get(str(pk)),
         }
         for pk in ids
     ]

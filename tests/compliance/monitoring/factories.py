@@ -136,3 +136,14 @@ def chargeback(d, *, at=None):
     )
     Chargeback.objects.filter(pk=cb.pk).update(opened_at=at or ago())
     return cb
+
+
+def structuring_book():
+    """Two clients who deposited just under the threshold in the last week: one twice, one
+    three times (the live structuring version alerts the second; a draft needing two, both)."""
+    two, three = client("Two Deposits"), client("Three Deposits")
+    for n, amount in enumerate([9500, 9600]):
+        deposit(two, amount, at=ago(n + 3))
+    for n, amount in enumerate([9500, 9600, 9700]):
+        deposit(three, amount, at=ago(n + 3))
+    return two, three

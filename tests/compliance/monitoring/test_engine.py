@@ -71,11 +71,7 @@ def test_nightly_writes_once_and_a_closed_alert_stays_closed():
 
 def test_backtest_shows_the_draft_beside_the_live_version_writing_nothing():
     officer = make_staff("compliance_officer")
-    two, three = f.client(), f.client()
-    for n, amount in enumerate([9500, 9600]):
-        f.deposit(two, amount, at=f.ago(n + 3))
-    for n, amount in enumerate([9500, 9600, 9700]):
-        f.deposit(three, amount, at=f.ago(n + 3))
+    two, three = f.structuring_book()
     draft = version_draft(
         scenario=Scenario.objects.get(code="structuring"), actor=officer, params={"min_count": 2}
     )

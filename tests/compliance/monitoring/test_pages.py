@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from brokerage.models import AuditEvent
 from compliance.monitoring import audit_events, evaluate_transaction
-from compliance.monitoring.models import Alert, ScenarioVersion
+from compliance.monitoring.models import Alert, BacktestJob, ScenarioVersion
+from compliance.monitoring.services import backtest_job_run
 
 from . import factories as f
 
@@ -93,10 +94,20 @@ def test_the_editor_drafts_backtests_and_publishes_each_step_audited(as_role, al
     assert officer.post(url, form).status_code == 302
     draft = ScenarioVersion.objects.get(scenario__code="structuring", status="draft")
     assert draft.params["min_count"] == 2 and draft.hold_score is None
-    result = officer.post(url, {"action": "backtest", "days": "10"})
-    assert result.status_code == 200
+    assert officer.post(url, {"action": "backtest", "days": "10"}).status_code == 302
+    job = BacktestJob.objects.get(version=draft)
+    queued = officer.get(url)
+    assert queued.context["job"] == job and b'data-backtest-status="queued"' in queued.content
+    assert b"Waiting to start" in queued.content and b"every 1s" in queued.content
+    backtest_job_run(job_id=job.pk)  # the compliance worker runs it
+    result = officer.get(url)
     assert result.context["result"]["version"]["alerts"] == 1
-    assert b"data-backtest-result" in result.content
+    assert b"data-backtest-result" in result.content and b"Ola Nordmann" in result.content
+    polled = officer.get(url, {"backtest": job.pk}, HTTP_HX_REQUEST="true")
+    assert polled.status_code == 200 and b"data-backtest-result" in polled.content
+    assert b"every 1s" not in polled.content  # done: the page stops polling
+    assert officer.get(url, {"backtest": "x"}).status_code == 404
+    assert officer.get(url, {"backtest": job.pk + 1}).status_code == 404
     assert officer.post(url, {"action": "backtest", "days": "900"}).status_code == 400
     assert officer.post(url, {"action": "publish", "reason": ""}).status_code == 400
     assert officer.post(url, {"action": "publish", "reason": "Backtested."}).status_code == 302
