@@ -42,3 +42,6 @@ PARTNER_REAPPLIED = event("partner.reapplied", "Rejected partner applied again")
 INVITATION_CREATED = event("invitation.created", "Sub-IB invitation made")
 INVITATION_WITHDRAWN = event("invitation.withdrawn", "Sub-IB invitation withdrawn")
 PARTNER_REBATE_SET = event("partner.rebate_set", "Partner rebate to clients set")
+PARTNER_WALLET_CURRENCY_SET = event(
+    "partner.wallet_currency_set", "Partner's commissions wallet currency set"
+)

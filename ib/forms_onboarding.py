@@ -9,8 +9,19 @@ from brokerage.intl import country_choices
 
 from .models import Plan, Programme
 from .onboarding import AGREEMENT_MAX, agreement_in_force, partner_programme, public_programmes
+from .wallets import wallet_currency_choices
 
 CLIENT_ONLY = ("phone", "experience", "net_worth_usd")  # the trading client's sign-up fields
+
+
+def wallet_currency_field(label="Currency of your commissions wallet") -> forms.ChoiceField:
+    """The currency a partner's commissions are credited in (`ib.wallets`)."""
+    return forms.ChoiceField(
+        label=label,
+        required=False,
+        choices=[("", "The programme's currency"), *((c, c) for c in wallet_currency_choices())],
+        help_text="Commissions are converted into it at the rate of each line's date.",
+    )
 
 
 class PartnerSignupForm(AccountSignupForm):
@@ -25,6 +36,7 @@ class PartnerSignupForm(AccountSignupForm):
         "email",
         "country",
         "language",
+        "wallet_currency",
         "website",
         "message",
         "password1",
@@ -41,6 +53,7 @@ class PartnerSignupForm(AccountSignupForm):
         self.fields["company_name"] = forms.CharField(
             label="Company (if any)", max_length=200, required=False
         )
+        self.fields["wallet_currency"] = wallet_currency_field()
         self.fields["website"] = forms.URLField(
             label="Website or channel", max_length=200, required=False, assume_scheme="https"
         )
@@ -105,6 +118,7 @@ class PartnerSignupForm(AccountSignupForm):
             "last_name": user.last_name,
             "country": data.get("country", ""),
             "language": data.get("language", "en"),
+            "wallet_currency": data.get("wallet_currency", ""),
             "company_name": data.get("company_name", ""),
             "website": data.get("website", ""),
             "message": data.get("message", ""),

@@ -1,5 +1,6 @@
 """The forms of IB managers' actions on a partner: move it in the tree, attach a plan,
-re-attribute a client to another partner (each from a date, with a reason)."""
+re-attribute a client to another partner (each from a date, with a reason), set the currency of
+its commissions wallet."""
 
 from django import forms
 
@@ -94,3 +95,19 @@ class TokenRevokeForm(forms.Form):
         error_messages={"invalid_choice": "This token is revoked already, or not there."},
     )
     reason = _reason()
+
+
+class WalletCurrencyForm(forms.Form):
+    """An IB manager sets the currency the partner's commissions wallet is kept in."""
+
+    currency = forms.ChoiceField(label="Wallet currency", required=False)
+    reason = _reason()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .wallets import wallet_currency_choices
+
+        self.fields["currency"].choices = [
+            ("", "The programme's currency"),
+            *((c, c) for c in wallet_currency_choices()),
+        ]

@@ -47,6 +47,14 @@ class Partner(models.Model):
         max_length=34, blank=True, help_text="Where commissions are wired (automatic payouts)."
     )
     payout_bic = models.CharField(max_length=11, blank=True)
+    wallet_currency = models.CharField(
+        max_length=3,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The currency its commissions are credited in (empty: the programme's). Set "
+        "at sign-up or by an IB manager (ib.wallets).",
+    )
     payment_reference = models.CharField(
         max_length=25,
         unique=True,

@@ -369,6 +369,10 @@ class CommissionLine(models.Model):
         help_text="The currency the line is credited in, when not its own (see ib.fx).",
     )
     amount = models.DecimalField(**EXACT, help_text="Exact; rounded to cents at settlement.")
+    # Settled into a partner's wallet kept in another currency than the line's (ib.wallets):
+    # that currency and the rate from `currency` into it at the line's date (6 places).
+    wallet_currency = models.CharField(max_length=3, blank=True, default="", db_default="")
+    wallet_rate = models.DecimalField(**RATE, null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     hold_reasons = models.JSONField(
         null=True, blank=True, help_text="Why a line is withheld: [{code, message}]; empty if not."

@@ -8,6 +8,7 @@ from django.db.models import Q
 
 EXACT = {"max_digits": 24, "decimal_places": 8}
 MONEY = {"max_digits": 20, "decimal_places": 2}
+WALLET_EXACT = {"max_digits": 30, "decimal_places": 14}  # 8-place amounts x 6-place rates
 
 
 class CommissionPeriod(models.Model):
@@ -51,6 +52,11 @@ class PartnerStatement(models.Model):
     lines = models.PositiveIntegerField()
     exact_amount = models.DecimalField(**EXACT)
     amount = models.DecimalField(**MONEY, help_text="Settled: the exact sum rounded half up.")
+    # The partner's wallet kept in another currency (ib.wallets): the exact sum of each line
+    # converted at its own rate, and what was credited, that sum rounded once, half up.
+    wallet_currency = models.CharField(max_length=3, blank=True, default="", db_default="")
+    wallet_exact_amount = models.DecimalField(**WALLET_EXACT, null=True, blank=True)
+    wallet_amount = models.DecimalField(**MONEY, null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     transaction_id = models.BigIntegerField(null=True, blank=True, help_text="Ledger transaction.")
     payout_reference = models.CharField(max_length=32, blank=True)

@@ -53,6 +53,7 @@ from .models import (
 from .permissions import actor_label, require_manager
 from .plans import partner_plan_set
 from .services import partner_create
+from .wallets import wallet_currency_check
 
 INVITATION_DAYS = 14
 AGREEMENT_MAX = 50_000
@@ -226,6 +227,10 @@ def _applicant_make(
         country=profile.get("country", ""),
         language=profile.get("language", "en"),
     )
+    wallet = wallet_currency_check(profile.get("wallet_currency", ""))
+    if wallet != partner.wallet_currency:
+        partner.wallet_currency = wallet
+        partner.save(update_fields=["wallet_currency"])
     application = PartnerApplication.objects.create(
         partner=partner,
         programme=programme,
@@ -245,6 +250,7 @@ def _applicant_make(
             "via": application.via,
             "status": status,
             "parent": parent.referral_code if parent else None,
+            "wallet_currency": partner.wallet_currency or "programme's",
         },
         request=request,
     )

@@ -14,7 +14,9 @@
    that sum rounded **once, half up, to cents** (the documented rounding rule: lines keep
    8 places; only a partner's period total is rounded);
 4. settles through the ledger: a positive amount is credited to the partner's wallet
-   (`finance.services.commission_credit`, keyed by period, partner and currency); a negative
+   (`finance.services.commission_credit`, keyed by period, partner and currency; a wallet kept
+   in another currency is credited each line converted at the rate of its date, through the
+   FX conversion account: `ib.wallets`); a negative
    one (reversals over earnings) is carried forward as an adjustment line of the next period;
 5. pays out automatically when the programme says so and the amount reaches its threshold:
    a bank wire to the partner's payout account, through the one withdrawal workflow (its
@@ -38,10 +40,12 @@ from finance.services import commission_credit, withdrawal_request
 from . import audit_events
 from .client_rules import cpa_clawback, cpa_pay, revshare_pay
 from .engine import CHECKSUM, commissions_pay
+from .fx import to_cents
 from .models import CommissionLine, CommissionPeriod, Partner, PartnerStatement, Programme
 from .permissions import actor_label, require_manager
 from .rebates import rebates_credit, rebates_pay
 from .revisions import revisions_sweep
+from .wallets import wallet_rates_apply
 
 CENT = Decimal("0.01")
 REVISIONS_HOURS = 72  # a revision whose task was lost is still reversed before a close
@@ -52,8 +56,13 @@ UPDATE ib_commissionline l SET period_id = %(period)s, status = 'settled'
    AND l.version_id IN (SELECT v.id FROM ib_planversion v JOIN ib_plan p ON p.id = v.plan_id
                          WHERE p.programme_id = %(programme)s)
 """
+# Per partner and line currency: the lines, their exact sum and, when every line has a rate
+# into the partner's wallet currency (`ib.wallets`), that currency and the exact converted sum.
 TOTALS_SQL = """
-SELECT partner_id, currency, count(*), sum(amount) FROM ib_commissionline
+SELECT partner_id, currency, count(*), sum(amount),
+       CASE WHEN bool_and(wallet_rate IS NOT NULL) THEN max(wallet_currency) ELSE '' END,
+       sum(amount * wallet_rate)
+  FROM ib_commissionline
  WHERE period_id = %s GROUP BY partner_id, currency ORDER BY partner_id, currency
 """
 
@@ -83,12 +92,14 @@ def period_close(*, programme: Programme, start, end, actor: Actor) -> Commissio
         period.lines = max(cur.rowcount, 0)
         cur.execute(CHECKSUM.format(table="ib_commissionline", where="period_id = %s"), [period.pk])
         period.checksum = cur.fetchone()[2]
+        wallet_rates_apply(cur, period_id=period.pk)
         cur.execute(TOTALS_SQL, [period.pk])
         totals = cur.fetchall()
     period.save(update_fields=["lines", "checksum"])
     partners = Partner.objects.select_related("holder", "user").in_bulk({row[0] for row in totals})
-    for partner_id, currency, count, exact in totals:
-        _settle(period, partners[partner_id], currency, count, Decimal(exact), actor)
+    for partner_id, currency, count, exact, wallet, wallet_exact in totals:
+        converted = (wallet, Decimal(wallet_exact)) if wallet else None
+        _settle(period, partners[partner_id], currency, count, Decimal(exact), converted, actor)
     rebates_credit(period=period, actor=actor)
     audit_record(
         actor=actor,
@@ -106,7 +117,9 @@ def period_close(*, programme: Programme, start, end, actor: Actor) -> Commissio
     return period
 
 
-def _settle(period, partner, currency, count, exact, actor) -> PartnerStatement:
+def _settle(period, partner, currency, count, exact, converted, actor) -> PartnerStatement:
+    """`converted`: (the partner's wallet currency, the exact sum of the lines converted each
+    at its rate) when its wallet is kept in another currency (`ib.wallets`), else None."""
     amount = exact.quantize(CENT, ROUND_HALF_UP)
     statement = PartnerStatement(
         period=period,
@@ -117,6 +130,11 @@ def _settle(period, partner, currency, count, exact, actor) -> PartnerStatement:
         amount=amount,
         outcome=PartnerStatement.Outcome.NOTHING,
     )
+    paid = {}
+    if converted is not None and amount > 0 and to_cents(converted[1]) > 0:
+        statement.wallet_currency, statement.wallet_exact_amount = converted
+        statement.wallet_amount = to_cents(converted[1])
+        paid = {"paid_amount": statement.wallet_amount, "paid_currency": converted[0]}
     if amount > 0:
         txn = commission_credit(
             holder=partner.holder,
@@ -125,6 +143,7 @@ def _settle(period, partner, currency, count, exact, actor) -> PartnerStatement:
             key=f"ib-settle:{period.pk}:{partner.pk}:{currency}",
             actor=actor,
             description=f"IB commissions {period}",
+            **paid,
         )
         statement.outcome, statement.transaction_id = PartnerStatement.Outcome.CREDITED, txn.pk
     elif exact < 0:
@@ -163,8 +182,8 @@ def _auto_payout(statement: PartnerStatement, partner: Partner) -> None:
             with transaction.atomic():
                 w = withdrawal_request(
                     client=partner.holder,
-                    amount=statement.amount,
-                    currency=statement.currency,
+                    amount=statement.wallet_amount or statement.amount,
+                    currency=statement.wallet_currency or statement.currency,
                     psp="bank_wire",
                     iban=partner.payout_iban,
                     bic=partner.payout_bic,

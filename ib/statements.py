@@ -1,5 +1,6 @@
 """A partner's period statement as CSV and PDF: every line with its why, the exact sum, and
-the amount settled (the sum rounded once, half up)."""
+the amount settled (the sum rounded once, half up); for a wallet kept in another currency
+(`ib.wallets`), each line's rate and converted amount and the amount credited in it."""
 
 from __future__ import annotations
 
@@ -43,7 +44,33 @@ def statement_lines(statement: PartnerStatement):
     )
 
 
-def _row(line: CommissionLine) -> list:
+WALLET_HEADER = ["wallet rate", "in wallet currency (exact)", "wallet currency"]
+
+
+def _row(line: CommissionLine, wallet: bool = False) -> list:
+    """The line's cells; with `wallet` (a statement converted into the partner's wallet
+    currency), its rate and converted amount too."""
+    row = _cells(line)
+    if wallet:
+        converted = line.amount * line.wallet_rate if line.wallet_rate is not None else None
+        row += [
+            f"{line.wallet_rate.normalize():f}" if converted is not None else "",
+            f"{converted.normalize():f}" if converted is not None else "",
+            line.wallet_currency,
+        ]
+    return row
+
+
+def _pdf_row(line: CommissionLine) -> list:
+    """The PDF's cells: the conversion into the wallet, if any, told in the why."""
+    row = _cells(line)
+    if line.wallet_rate is not None:
+        converted = (line.amount * line.wallet_rate).normalize()
+        row[10] += f" = {converted:f} {line.wallet_currency} at {line.wallet_rate.normalize():f}"
+    return row
+
+
+def _cells(line: CommissionLine) -> list:
     return [
         line.deal_time.strftime("%Y-%m-%d %H:%M:%S"),
         line.deal.ticket if line.deal_id else "",
@@ -64,13 +91,21 @@ def _row(line: CommissionLine) -> list:
 def statement_csv(statement: PartnerStatement) -> str:
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow(HEADER)
+    wallet = bool(statement.wallet_currency)
+    writer.writerow(HEADER + (WALLET_HEADER if wallet else []))
     for line in statement_lines(statement).iterator():
-        writer.writerow(_row(line))
+        writer.writerow(_row(line, wallet))
     writer.writerow([])
     writer.writerow(["lines", statement.lines])
     writer.writerow(["exact sum", f"{statement.exact_amount.normalize():f}", statement.currency])
     writer.writerow(["settled (rounded once, half up)", f"{statement.amount}", statement.currency])
+    if wallet:
+        currency = statement.wallet_currency
+        exact = f"{statement.wallet_exact_amount.normalize():f}"
+        writer.writerow(["in wallet currency, each line at its rate (exact)", exact, currency])
+        writer.writerow(
+            ["credited (rounded once, half up)", f"{statement.wallet_amount}", currency]
+        )
     return out.getvalue()
 
 
@@ -81,7 +116,7 @@ def statement_pdf(statement: PartnerStatement) -> bytes:
         "partners/statement_pdf.html",
         {
             "statement": statement,
-            "rows": [_row(line) for line in statement_lines(statement)[:5000]],
+            "rows": [_pdf_row(line) for line in statement_lines(statement)[:5000]],
             "truncated": statement.lines > 5000,
             "brokerage_name": settings.BROKERAGE_NAME or "Brokerage",
             "licence": settings.BROKERAGE_LICENCE,

@@ -34,7 +34,13 @@ from .forms_disputes import (
     DisputeRejectForm,
     WithheldDecisionForm,
 )
-from .forms_partners import ClientMoveForm, PartnerMoveForm, PlanAttachForm, TokenRevokeForm
+from .forms_partners import (
+    ClientMoveForm,
+    PartnerMoveForm,
+    PlanAttachForm,
+    TokenRevokeForm,
+    WalletCurrencyForm,
+)
 from .fraud import signal_label
 from .models import (
     AgreementAcceptance,
@@ -65,6 +71,7 @@ from .selectors import (
 )
 from .services import referral_move
 from .tokens import partner_token_revoke, partner_tokens
+from .wallets import partner_wallet_currency_set
 
 MANAGE = "ib.manage_commissions"
 COMMUNICATIONS = 30  # the partner's latest emails and notes on its page
@@ -88,6 +95,12 @@ PARTNER_ACTIONS = {
     "move": (PartnerMoveForm, "move_form", partner_parent_set, "The partner is moved."),
     "plan": (PlanAttachForm, "plan_form", partner_plan_set, "The plan is attached."),
     "client": (ClientMoveForm, "client_form", referral_move, "The client is re-attributed."),
+    "wallet": (
+        WalletCurrencyForm,
+        "wallet_form",
+        partner_wallet_currency_set,
+        "The wallet currency is set: the next period settles in it.",
+    ),
     "token": (
         TokenRevokeForm,
         "token_form",
@@ -146,6 +159,7 @@ def partner(request, partner_id: int):
         "plan_form": PlanAttachForm(prefix="plan"),
         "client_form": ClientMoveForm(prefix="client"),
         "token_form": TokenRevokeForm(prefix="token"),
+        "wallet_form": WalletCurrencyForm(prefix="wallet", initial={"currency": p.wallet_currency}),
         "tokens": partner_tokens(partner=p)[:20],
         "communications": client_activity_list(client=p.holder, limit=COMMUNICATIONS),
         "page": page,

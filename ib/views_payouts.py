@@ -80,7 +80,12 @@ def payout_request(request):
     form = PayoutForm(
         request.POST if request.method == "POST" else None,
         currencies=[w.currency for w in wallets],
-        initial={"iban": partner.payout_iban, "bic": partner.payout_bic},
+        # the wallet its commissions are credited in first (`ib.wallets`)
+        initial={
+            "iban": partner.payout_iban,
+            "bic": partner.payout_bic,
+            "currency": partner.wallet_currency,
+        },
     )
     status = 200
     if request.method == "POST":
