@@ -53,6 +53,14 @@ for item in [
     NavItem("Thresholds", "finance:thresholds", "sliders", perm, 55, "Finance"),
     NavItem("Bank wires", "finance:wires", "bank", perm, 56, "Finance"),
     NavItem("Wire payments", "finance:wire_payments", "send", perm, 57, "Finance"),
+    NavItem(
+        "FX conversion",
+        "finance:fx_conversion",
+        "currency-exchange",
+        "finance.reconcile",
+        58,
+        "Finance",
+    ),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

@@ -94,3 +94,35 @@ class ThresholdDecisionForm(forms.Form):
     change = forms.IntegerField(widget=forms.HiddenInput)
     action = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
     reason = forms.CharField(max_length=500, required=False, label="Why")
+
+
+DAY = "form-control"
+
+
+class FxReportFilterForm(forms.Form):
+    """The FX conversion account's filters: UTC days (both included) and a currency."""
+
+    start = forms.DateField(
+        label="From", required=False, widget=forms.DateInput({"type": "date", "class": DAY})
+    )
+    end = forms.DateField(
+        label="To", required=False, widget=forms.DateInput({"type": "date", "class": DAY})
+    )
+    currency = forms.ChoiceField(
+        label="Currency", required=False, widget=forms.Select({"class": "form-select"})
+    )
+
+    def __init__(self, *args, currencies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [("", "Every currency"), *((c, c) for c in currencies)]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        for name in ("start", "end"):
+            value = data.get(name)
+            if value and not 2000 <= value.year <= 2100:
+                self.add_error(name, "A date between 2000 and 2100.")
+        if start and end and end < start:
+            self.add_error("end", "The end comes on or after the start.")
+        return data

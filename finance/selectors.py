@@ -82,18 +82,32 @@ def usd_rates_at(at=None) -> dict[str, Decimal]:
     recorded by then (`FxRate` keeps its history; a rate first recorded later counts from its
     first record), so a conversion dated `at` gives the same result whenever it is computed
     again. USD is 1."""
-    rates = dict(FxRate.objects.values_list("currency", "usd_rate"))
-    if at is not None:
-        found: dict[str, Decimal] = {}
-        rows = FxRate.history.order_by("currency", "history_date", "history_id")
-        for currency, rate, when, kind in rows.values_list(
-            "currency", "usd_rate", "history_date", "history_type"
-        ):
-            if kind != "-" and (currency not in found or when <= at):
-                found[currency] = rate
-        rates |= found
-    rates["USD"] = Decimal(1)
-    return rates
+    return usd_rates_at_many([at])[at]
+
+
+def usd_rates_at_many(moments) -> dict:
+    """`usd_rates_at` for each of `moments` (None: now), the rates and their history read
+    once."""
+    current = dict(FxRate.objects.values_list("currency", "usd_rate"))
+    history = []
+    if any(at is not None for at in moments):
+        history = list(
+            FxRate.history.order_by("currency", "history_date", "history_id").values_list(
+                "currency", "usd_rate", "history_date", "history_type"
+            )
+        )
+    out = {}
+    for at in moments:
+        rates = dict(current)
+        if at is not None:
+            found: dict[str, Decimal] = {}
+            for currency, rate, when, kind in history:
+                if kind != "-" and (currency not in found or when <= at):
+                    found[currency] = rate
+            rates |= found
+        rates["USD"] = Decimal(1)
+        out[at] = rates
+    return out
 
 
 def deposit_methods_for(client) -> list[PaymentMethod]:

@@ -37,6 +37,8 @@ urlpatterns = [
         name="reconciliation_resolve",
     ),
     path("thresholds/", views.thresholds, name="thresholds"),
+    path("fx/", views.fx_conversion, name="fx_conversion"),
+    path("fx.csv", views.fx_conversion_csv, name="fx_conversion_csv"),
     path("wires/", views_wires.wires, name="wires"),
     path("wires/entries/<id:entry_id>/", views_wires.wire_entry, name="wire_entry"),
     path("wires/payments/", views_wires.wire_payments, name="wire_payments"),

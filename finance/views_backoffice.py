@@ -29,6 +29,7 @@ from .forms_backoffice import (
     ChargebackResolveForm,
     DecisionForm,
     EvidenceForm,
+    FxReportFilterForm,
     ReconciliationForm,
     RefundForm,
     ResolveItemForm,
@@ -51,8 +52,10 @@ from .models_wires import BANK_WIRE
 from .reconciliation import selectors as recon_selectors
 from .reconciliation import services as recon_services
 from .reconciliation.generic_csv import ColumnMapping
+from .selectors_fx import fx_conversion_balances, fx_conversion_currencies, fx_conversion_days
 
 VIEW = "finance.view_finance"
+RECONCILE = "finance.reconcile"  # the broker's own accounts: finance officers only
 
 
 def _date(value: str):
@@ -336,6 +339,89 @@ def transactions_csv(request):
 
     response = StreamingHttpResponse(stream(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="ledger-postings.csv"'
+    return response
+
+
+# --- The FX conversion account ----------------------------------------------------------------
+
+FX_CSV_HEADER = [
+    "day_utc",
+    "received_currency",
+    "paid_currency",
+    "conversions",
+    "received_amount",
+    "paid_amount",
+    "rate",
+    "rate_lowest",
+    "rate_highest",
+    "balance_received_currency",
+    "balance_paid_currency",
+    "fx_result_usd",
+]
+
+
+def _fx_filters(request):
+    """The bound filter form and its rows (all of them: a day and pair each, few per day)."""
+    currencies = fx_conversion_currencies()
+    form = FxReportFilterForm(request.GET or None, currencies=currencies)
+    if request.GET and not form.is_valid():
+        return form, []
+    data = form.cleaned_data if request.GET else {}
+    rows = fx_conversion_days(
+        start=data.get("start"), end=data.get("end"), currency=data.get("currency") or ""
+    )
+    return form, rows
+
+
+@staff_required(RECONCILE)
+def fx_conversion(request):
+    """The FX conversion account by day and currency pair: rates used, running balances and
+    the broker's FX result (`finance.selectors_fx`); filters, 25 a page, CSV."""
+    form, rows = _fx_filters(request)
+    page, query = paginate(request, rows, 25)
+    fx_conversion_balances(list(page.object_list))
+    return render(
+        request,
+        "finance/fx_conversion.html",
+        {"form": form, "page": page, "query": query},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_required(RECONCILE)
+def fx_conversion_csv(request):
+    form, rows = _fx_filters(request)
+    if form.errors:
+        return HttpResponse(
+            "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()),
+            status=400,
+            content_type="text/plain",
+        )
+    fx_conversion_balances(rows)
+    writer = csv_writer()
+
+    def stream():
+        yield writer.writerow(FX_CSV_HEADER)
+        for r in rows:
+            yield writer.writerow(
+                [
+                    r.day.isoformat(),
+                    r.source,
+                    r.target,
+                    r.conversions,
+                    r.source_amount,
+                    r.target_amount,
+                    r.rate,
+                    r.rate_low,
+                    r.rate_high,
+                    r.source_balance,
+                    r.target_balance,
+                    r.result_usd,
+                ]
+            )
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="fx-conversion.csv"'
     return response
 
 

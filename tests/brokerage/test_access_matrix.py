@@ -195,6 +195,8 @@ MATRIX: dict[str, set[str]] = {
             "reconciliation_resolve",
             "wire_batch",  # a payment file for the bank
             "wire_return",
+            "fx_conversion",  # the broker's own FX position
+            "fx_conversion_csv",
         )
     },
 }

@@ -86,7 +86,9 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
 
     backoffice = {"backoffice:home", "clients:list", "leads:inbox", "kyc_review:queue"}
     backoffice |= {"backoffice:regions"}
-    assert backoffice | {"finance:withdrawals"} <= url_names(hooks.NAV_BACKOFFICE)
+    assert backoffice | {"finance:withdrawals", "finance:fx_conversion"} <= url_names(
+        hooks.NAV_BACKOFFICE
+    )
     assert {"portal:home", "kyc:wizard", "wallet:home"} <= url_names(hooks.NAV_PORTAL)
     assert url_names(hooks.NAV_PARTNERS) == {
         "partners:home",
