@@ -1,7 +1,9 @@
 """What the kernel adds to the hooks it declares (brokerage.hooks): the back-office menu's
-home and admin pages, the audit panel on the home page, the audit sealer on /healthz."""
+home and admin pages, the audit panel on the home page, the audit sealer and the database
+replica on /healthz."""
 
 from .dashboard_kernel import audit_panel
+from .db import replica_health
 from .health import audit_sealing
 from .hooks import DASHBOARD_PANELS, HEALTH_FIGURES, NAV_BACKOFFICE, contribute
 from .navigation import NavItem
@@ -38,3 +40,4 @@ for item in [
 
 contribute(DASHBOARD_PANELS, audit_panel)
 contribute(HEALTH_FIGURES, ("audit_sealing", audit_sealing))
+contribute(HEALTH_FIGURES, ("database_replica", replica_health))

@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from . import health
 from .audiences import home_url_for
 from .dashboard import dashboard_for
+from .db import reads_from_replica, replica_health
 from .errors import DomainError, NotAllowed
 from .events import choices as event_choices
 from .ids import parse_id
@@ -75,6 +76,7 @@ def form_action(request, form, action, *, success_url: str):
 
 
 @staff_required()
+@reads_from_replica()
 def home(request):
     panel = dashboard_for(request.user)
     recent = None
@@ -93,6 +95,7 @@ def home(request):
 
 
 @staff_required("brokerage.view_auditevent")
+@reads_from_replica()
 def audit_log(request):
     filters = {
         "q": request.GET.get("q", "").strip()[:200],
@@ -159,6 +162,7 @@ def system_status(request):
         "queues": queues,
         "beat_age": beat_age,
         "desk_count": Desk.objects.count(),
+        "replica": replica_health(),
     }
     template = "backoffice/_system_status.html" if request.htmx else "backoffice/system.html"
     return render(request, template, ctx)

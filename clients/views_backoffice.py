@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from brokerage.db import reads_from_replica
 from brokerage.errors import NotAllowed
 from brokerage.ids import parse_id
 from brokerage.permissions import require, staff_required
@@ -95,11 +96,13 @@ def _client_list(request, title: str):
 
 
 @clients_required
+@reads_from_replica()
 def client_list(request):
     return _client_list(request, "Clients")
 
 
 @staff_required("clients.view_all_clients")
+@reads_from_replica()
 def client_list_all(request):
     return _client_list(request, "All clients")
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.csvexport import csv_writer
+from brokerage.db import reads_from_replica, stream_from_replica
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
 from brokerage.permissions import staff_required
 from brokerage.selectors import audit_trail_for
@@ -280,6 +281,7 @@ def _transaction_filters(request) -> dict:
 
 
 @staff_required(VIEW)
+@reads_from_replica()
 def transactions(request):
     filters = _transaction_filters(request)
     page, query = paginate(request, selectors.transaction_list(user=request.user, **filters), 50)
@@ -337,7 +339,7 @@ def transactions_csv(request):
                 ]
             )
 
-    response = StreamingHttpResponse(stream(), content_type="text/csv")
+    response = StreamingHttpResponse(stream_from_replica(stream()), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="ledger-postings.csv"'
     return response
 

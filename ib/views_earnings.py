@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from brokerage.csvexport import csv_writer
+from brokerage.db import reads_from_replica
 
 from .permissions import partner_required
 from .selectors import partner_earnings_between, partner_earnings_by_client
@@ -118,6 +119,7 @@ def earnings_csv(figures: dict, date_from, date_to, code: str) -> StreamingHttpR
 
 
 @partner_required
+@reads_from_replica()
 def earnings(request):
     partner = request.user.partner
     form = RangeForm(request.GET)

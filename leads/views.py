@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.csvexport import csv_writer
+from brokerage.db import reads_from_replica
 from brokerage.errors import DomainError, NotAllowed
 from brokerage.models import Desk
 from brokerage.permissions import require, staff_required
@@ -106,6 +107,7 @@ def inbox(request):
 
 
 @staff_required("leads.view_all_leads")
+@reads_from_replica()
 def all_leads(request):
     return _list(request, "all", "All leads")
 
@@ -131,6 +133,7 @@ def desk(request):
 
 
 @staff_required("leads.manage_desk_leads")
+@reads_from_replica()
 def desk_leads(request):
     return _list(request, "desk", "Desk leads")
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from brokerage import db as brokerage_db
 from brokerage import health
 from brokerage.events import catalogue
 from brokerage.models import Desk, User
@@ -105,6 +106,19 @@ def signup_form(email, **overrides) -> dict:
 def _clean_redis():
     """Each test starts with an empty cache (rate limits, used TOTP codes) in the test Redis DB."""
     cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _replica_only_where_asked(request, monkeypatch):
+    """The test settings' `replica` (a mirror of the test database) is used only by tests that
+    ask for it (`django_db(databases=[..., "replica"])`); the others run as an installation
+    without a replica. Each test reads the replica's state afresh (brokerage.db caches it)."""
+    marker = request.node.get_closest_marker("django_db")
+    asked = marker.kwargs.get("databases") if marker else None
+    if not (asked == "__all__" or (asked and "replica" in asked)):
+        monkeypatch.setattr(brokerage_db, "replica_configured", lambda: False)
+    brokerage_db.replica_status_forget()
     yield
 
 

@@ -25,6 +25,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # TRUNCATE guard (migration brokerage 0003) lets these connections, and only these, do it.
 DATABASES["default"]["OPTIONS"]["options"] = "-c brokerage.allow_audit_truncate=on"  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_brokerage")}  # noqa: F405
+# The replica is a second connection to the test database (a test mirror), read-only like a
+# real standby, so tests can assert which alias each query ran on (tests/brokerage/test_db.py);
+# tests that do not ask for it (`django_db(databases=...)`) find it refused and read the
+# primary. bench/replica.py runs these settings against a real replica instead.
+if "replica" not in DATABASES:  # noqa: F405
+    DATABASES["replica"] = {  # noqa: F405
+        **DATABASES["default"],  # noqa: F405
+        "OPTIONS": {"connect_timeout": 2, "options": "-c default_transaction_read_only=on"},
+        "TEST": {"MIRROR": "default"},
+    }
 # seed_demo in tests trades only with the sandbox a test starts (never a demo's on :8081 or
 # :8082), and keeps its trading book small.
 SANDBOX_MT5_URL = "http://127.0.0.1:9"

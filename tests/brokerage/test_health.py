@@ -21,6 +21,7 @@ def test_all_ok_with_a_worker_heartbeat(db, client, heartbeat):
         "celery": "ok",
         "platform_sync": {},  # no trading server configured (tests/clients/test_sync.py)
         "audit_sealing": {"status": "ok", "unsealed": 0, "lag_s": 0.0},
+        "database_replica": "off",  # no read replica (tests/brokerage/test_db.py)
     }
     assert response["Cache-Control"].startswith("max-age=0")
 

@@ -60,7 +60,11 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
     assert modules <= set(sys.modules)
     assert {hook: hooks.contributions(hook) for hook in hooks.HOOKS} == live
     # Each hook the site answers today, and who answers it.
-    assert [name for name, _ in live[hooks.HEALTH_FIGURES]] == ["audit_sealing", "platform_sync"]
+    assert [name for name, _ in live[hooks.HEALTH_FIGURES]] == [
+        "audit_sealing",
+        "database_replica",
+        "platform_sync",
+    ]
     assert [code for code, _, _ in live[hooks.RETENTION_SIGNALS]] == ["failed_withdrawal"]
 
     def owners(hook):
