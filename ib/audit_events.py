@@ -45,3 +45,6 @@ PARTNER_REBATE_SET = event("partner.rebate_set", "Partner rebate to clients set"
 PARTNER_WALLET_CURRENCY_SET = event(
     "partner.wallet_currency_set", "Partner's commissions wallet currency set"
 )
+DISPUTE_RECOMPUTED = event(
+    "commission_dispute.recomputed", "Disputed commission recomputed on an IB manager's demand"
+)

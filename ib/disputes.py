@@ -11,6 +11,9 @@ its transaction.
   it was decided), pending until the next period close settles it with the partner's other
   lines. Lines of kind `adjustment` have no deal, so the unique (deal, partner, tier, kind)
   key never stops a second dispute of the same line from being adjusted too.
+- The engine's recompute of the disputed deal for the partner is kept on the dispute when it
+  is opened; `dispute_recompute` (IB managers, audited) makes it again on demand. The
+  dispute's page reads what is kept.
 - Four eyes: an adjustment above `settings.IB_ADJUSTMENT_APPROVAL_THRESHOLD` (either sign) is
   proposed, and `dispute_approve` by a different IB manager writes it (the database refuses
   an approval by its proposer as well).
@@ -36,6 +39,7 @@ from brokerage.services import Actor, audit_record
 from clients.notify import client_notify
 
 from . import audit_events
+from .engine import deal_recompute
 from .models import CommissionDispute, CommissionLine, Partner
 from .models_disputes import REASON_MAX
 from .permissions import actor_label, require_manager
@@ -118,6 +122,7 @@ def dispute_open(*, partner: Partner, line_id: int, reason: str, actor: Actor) -
     if line.status == Line.Status.PENDING:
         line.status = Line.Status.DISPUTED
         line.save(update_fields=["status"])
+    _recompute_keep(dispute)
     _audit(
         dispute,
         audit_events.DISPUTE_OPENED,
@@ -127,6 +132,52 @@ def dispute_open(*, partner: Partner, line_id: int, reason: str, actor: Actor) -
         amount=f"{line.amount.normalize():f}",
         currency=line.currency,
         line_status=dispute.line_status,
+    )
+    return dispute
+
+
+def _recompute_keep(dispute: Dispute) -> list[dict]:
+    """Run the engine's recompute of the disputed deal for the partner (nothing written but
+    here) and keep it on the dispute, amounts as exact decimal strings."""
+    line = dispute.line
+    rows = deal_recompute(deal_id=line.deal_id, partner_id=line.partner_id) if line.deal_id else []
+    dispute.recomputed = [
+        {k: (f"{v.normalize():f}" if isinstance(v, Decimal) else v) for k, v in row.items()}
+        for row in rows
+    ]
+    dispute.recomputed_at = timezone.now()
+    dispute.save(update_fields=["recomputed", "recomputed_at"])
+    return rows
+
+
+def recomputed_rows(dispute: Dispute) -> list[dict] | None:
+    """The recompute kept on the dispute, amounts as Decimals (None: never made)."""
+    if dispute.recomputed is None:
+        return None
+    return [
+        {**row, **{k: Decimal(row[k]) for k in ("amount", "rate") if row.get(k) is not None}}
+        for row in dispute.recomputed
+    ]
+
+
+@transaction.atomic
+def dispute_recompute(*, dispute: Dispute, actor: Actor) -> Dispute:
+    """Recompute the disputed deal now (an IB manager's demand: the plan, tree or deal may have
+    changed since the dispute was opened) and keep it on the dispute; audited with the totals
+    before and after."""
+    require_manager(actor)
+    dispute = Dispute.objects.select_for_update().select_related("line").get(pk=dispute.pk)
+    if not dispute.line.deal_id:
+        raise InvalidInput("This line has no deal to recompute.", code="no_deal")
+    before = sum((r["amount"] for r in recomputed_rows(dispute) or []), Decimal(0))
+    rows = _recompute_keep(dispute)
+    _audit(
+        dispute,
+        audit_events.DISPUTE_RECOMPUTED,
+        actor,
+        "",
+        before=f"{before.normalize():f}",
+        after=f"{sum((r['amount'] for r in rows), Decimal(0)).normalize():f}",
     )
     return dispute
 

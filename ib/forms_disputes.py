@@ -42,6 +42,10 @@ class DisputeApproveForm(forms.Form):
     pass
 
 
+class DisputeRecomputeForm(forms.Form):
+    """Run the engine's recompute of the disputed deal again (no fields)."""
+
+
 class WithheldDecisionForm(forms.Form):
     decision = forms.ChoiceField(
         choices=[("release", "Release (paid at the next close)"), ("cancel", "Cancel (never paid)")]

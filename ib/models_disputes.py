@@ -10,6 +10,9 @@
   So a line may be disputed again later, and each adjustment is its own line.
 - Four eyes: an adjustment above `IB_ADJUSTMENT_APPROVAL_THRESHOLD` waits for a different IB
   manager's approval; the database refuses an approval by the one who proposed it.
+- The engine's recompute of the disputed deal is kept on the dispute (`recomputed`, made when it
+  is opened, made again on an IB manager's demand), so its page reads it rather than running
+  the engine on every view.
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ class CommissionDispute(models.Model):
     decided_by = models.CharField(max_length=254, blank=True)
     approved_by = models.CharField(max_length=254, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The engine's recompute of the disputed deal for the partner (`ib.disputes`), made when
+    # the dispute is opened and again when an IB manager asks: [{tier, kind, amount, formula,
+    # ...}] (amounts as exact decimal strings), and when.
+    recomputed = models.JSONField(null=True, blank=True)
+    recomputed_at = models.DateTimeField(null=True, blank=True)
     adjustment = models.OneToOneField(
         "ib.CommissionLine",
         null=True,

@@ -22,15 +22,17 @@ from clients.selectors import client_activity_list
 from .disputes import (
     dispute_adjust,
     dispute_approve,
+    dispute_recompute,
     dispute_reject,
     lines_cancel,
     lines_release,
+    recomputed_rows,
     threshold,
 )
-from .engine import deal_recompute
 from .forms_disputes import (
     DisputeAdjustForm,
     DisputeApproveForm,
+    DisputeRecomputeForm,
     DisputeRejectForm,
     WithheldDecisionForm,
 )
@@ -273,7 +275,8 @@ def _dispute_context(dispute: CommissionDispute, user, **forms) -> dict:
     adjustments = list(
         CommissionLine.objects.filter(reverses=line, kind=CommissionLine.Kind.ADJUSTMENT)
     )
-    again = deal_recompute(deal_id=line.deal_id, partner_id=line.partner_id) if line.deal_id else []
+    kept = recomputed_rows(dispute)  # made when it was opened, or on demand: never per view
+    again = kept or []
     rows = {}
     for s in stored:
         if s.kind == CommissionLine.Kind.COMMISSION:
@@ -299,6 +302,7 @@ def _dispute_context(dispute: CommissionDispute, user, **forms) -> dict:
         "deal": line.deal,
         "comparison": [rows[t] for t in sorted(rows)],
         "recomputed": bool(line.deal_id),
+        "recompute_missing": bool(line.deal_id) and kept is None,
         "adjustments": adjustments,
         "others": CommissionDispute.objects.filter(line=line).exclude(pk=dispute.pk),
         "threshold": threshold(),
@@ -308,6 +312,7 @@ def _dispute_context(dispute: CommissionDispute, user, **forms) -> dict:
 
 
 DISPUTE_ACTIONS = {
+    "recompute": (DisputeRecomputeForm, "recompute_form", "Recomputed now."),
     "reject": (DisputeRejectForm, "reject_form", "Dispute rejected: the partner is told."),
     "adjust": (DisputeAdjustForm, "adjust_form", "Adjustment recorded."),
     "approve": (DisputeApproveForm, "approve_form", "Adjustment approved and written."),
@@ -327,11 +332,12 @@ def dispute(request, dispute_id: int):
         return render(request, "ib/dispute.html", _dispute_context(d, request.user))
     action = request.POST.get("action", "")
     if action not in DISPUTE_ACTIONS:
-        messages.error(request, "Choose reject, adjust or approve.")
+        messages.error(request, "Choose recompute, reject, adjust or approve.")
         return render(request, "ib/dispute.html", _dispute_context(d, request.user), status=400)
     form_class, name, done = DISPUTE_ACTIONS[action]
-    form = form_class(request.POST, prefix=None if action == "approve" else action)
+    form = form_class(request.POST, prefix=None if action in ("approve", "recompute") else action)
     services = {
+        "recompute": lambda c: dispute_recompute(dispute=d, actor=request.user),
         "reject": lambda c: dispute_reject(dispute=d, reason=c["reason"], actor=request.user),
         "adjust": lambda c: dispute_adjust(
             dispute=d, amount=c["amount"], reason=c["reason"], actor=request.user

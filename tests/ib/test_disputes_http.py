@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from brokerage.models import AuditEvent
+from clients.models import Deal
 from ib.disputes import dispute_adjust, dispute_open
 from ib.models import CommissionDispute, CommissionLine
 from tests.conftest import login, make_partner_user, make_staff
@@ -239,3 +241,45 @@ def test_withheld_lines_are_reviewed_and_the_partner_never_sees_why(
         "/backoffice/ib/withheld/", {"decision": "cancel", "reason": "x", "line": [held[0].pk]}
     )
     assert stale.status_code == 400 and "no longer withheld" in stale.content.decode()
+
+
+def test_the_recompute_is_kept_when_opened_and_made_again_only_on_demand(
+    network,  # noqa: F811
+    lines,
+    client,
+    django_assert_max_num_queries,
+):
+    leaf = network["leaf"]
+    line = lines[0, "leaf"]
+    dispute = dispute_open(partner=leaf, line_id=line.pk, reason="Short.", actor=leaf.user)
+    # kept on the dispute when it was opened: what the engine pays now, as stored
+    assert [(r["tier"], r["amount"]) for r in dispute.recomputed] == [(0, "7.5")]
+    opened_at = dispute.recomputed_at
+    manager = make_staff("ib_manager")
+    login(client, manager)
+    url = f"/backoffice/ib/disputes/{dispute.pk}/"
+    # the deal is 1.8 lots now (as the platform would correct it): the page still shows what
+    # was kept until a manager asks for the recompute again
+    Deal.objects.filter(pk=line.deal_id).update(volume=18000)
+    with django_assert_max_num_queries(40):
+        page = client.get(url).content.decode()
+    assert "data-recompute-time" in page and 'data-action="recompute"' in page
+    assert '<span class="text-nowrap fw-semibold">7.5</span>' in page
+    dispute.refresh_from_db()
+    assert dispute.recomputed_at == opened_at  # a view runs nothing and writes nothing
+    # "Recompute now": the engine again, kept, audited with the totals before and after
+    assert client.post(url, {"action": "recompute"}).status_code == 302
+    dispute.refresh_from_db()
+    assert [(r["tier"], r["amount"]) for r in dispute.recomputed] == [(0, "9")]
+    assert dispute.recomputed_at > opened_at
+    event = AuditEvent.objects.get(action="commission_dispute.recomputed")
+    assert event.evidence["before"] == "7.5" and event.evidence["after"] == "9"
+    page = client.get(url).content.decode()
+    assert "data-difference>1.5<" in page.replace("\n", "")
+    # the adjustment form offers what the recompute says is still owed
+    assert 'value="1.50"' in page
+    # nobody but IB managers recomputes
+    login(client, network["leaf"].user)
+    assert client.post(url, {"action": "recompute"}).status_code in (302, 403)
+    dispute.refresh_from_db()
+    assert AuditEvent.objects.filter(action="commission_dispute.recomputed").count() == 1
