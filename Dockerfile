@@ -15,7 +15,7 @@ COPY . .
 # collectstatic needs settings to import, not real services.
 RUN DJANGO_SECRET_KEY=build-only DATABASE_URL=postgres://build/build REDIS_URL=redis://build:6379/0 \
     python manage.py collectstatic --noinput -v 0 \
- && mkdir -p /app/var/private && chown -R app /app/var
+ && mkdir -p /app/var/private /app/var/metrics && chown -R app /app/var
 USER app
 EXPOSE 8000
 # gunicorn trusts X-Forwarded-* only from FORWARDED_ALLOW_IPS (environment; default 127.0.0.1).

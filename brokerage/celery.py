@@ -203,13 +203,22 @@ def task_carries_request_id(headers=None, **kwargs):
 
 @signals.task_prerun.connect
 def task_log_context_enter(task_id=None, task=None, **kwargs):
+    import time
+
     from brokerage.logs import task_context_enter
 
+    task.request._started = time.perf_counter()
     task_context_enter(task, task_id)
 
 
 @signals.task_postrun.connect
-def task_log_context_leave(task=None, **kwargs):
-    from brokerage.logs import task_context_leave
+def task_log_context_leave(task=None, state=None, **kwargs):
+    """Counts the run's outcome (success, retry, failure) and duration, then leaves its context."""
+    import time
 
+    from brokerage.logs import task_context_leave
+    from brokerage.metrics import task_observe
+
+    started = getattr(task.request, "_started", None)
+    task_observe(task.name, state, None if started is None else time.perf_counter() - started)
     task_context_leave(task)

@@ -115,12 +115,16 @@ class JsonFormatter(logging.Formatter):
 
 class RequestLogMiddleware:
     """Gives each request its id and context, answers the id in `X-Request-ID`, and logs one
-    line when the response is ready (not for /healthz and /metrics, which probes poll)."""
+    line and counts it (brokerage.metrics) when the response is ready (not /healthz and
+    /metrics, which probes poll)."""
 
     QUIET_PATHS = ("/healthz", "/metrics")
 
     def __init__(self, get_response):
+        from . import metrics
+
         self.get_response = get_response
+        self.metrics = metrics
 
     def __call__(self, request):
         from django.conf import settings
@@ -139,6 +143,8 @@ class RequestLogMiddleware:
         response[REQUEST_ID_HEADER] = request_id
         if request.path not in self.QUIET_PATHS:
             status = response.status_code
+            seconds = time.perf_counter() - started
+            self.metrics.request_observe(request, status, seconds)
             request_log.log(
                 logging.ERROR if status >= 500 else logging.INFO,
                 "%s %s %s",
@@ -147,7 +153,7 @@ class RequestLogMiddleware:
                 status,
                 extra={
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(seconds * 1000, 1),
                 },
             )
         return response

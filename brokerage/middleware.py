@@ -111,8 +111,8 @@ class ApiErrorShapeMiddleware:
 
 
 class HealthCheckMiddleware:
-    """Answers /healthz before host validation and HTTPS redirects: load balancers probe by IP
-    address over plain HTTP."""
+    """Answers /healthz and /metrics before host validation and HTTPS redirects: load balancers
+    and Prometheus probe by IP address over plain HTTP (/metrics asks for its bearer token)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -122,4 +122,8 @@ class HealthCheckMiddleware:
             from .views import healthz
 
             return healthz(request)
+        if request.path == "/metrics":
+            from .views import metrics
+
+            return metrics(request)
         return self.get_response(request)

@@ -1,7 +1,9 @@
 """Kernel views: the root redirect, health, back-office home, audit log, team, system, errors."""
 
+import hmac
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
@@ -39,6 +41,32 @@ def healthz(request):
     if report["database"] == "ok":
         report.update(health.extra_report())
     return JsonResponse(report, status=status)
+
+
+@never_cache
+@require_GET
+def metrics(request):
+    """The Prometheus scrape (brokerage/metrics.py): only with `Authorization: Bearer
+    <METRICS_TOKEN>`; no staff session is needed, and none is enough."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        return HttpResponse(
+            "Metrics are off: set METRICS_TOKEN.\n", status=404, content_type="text/plain"
+        )
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip(), token):
+        refused = HttpResponse(
+            "A bearer token is needed: Authorization: Bearer <METRICS_TOKEN>.\n",
+            status=401,
+            content_type="text/plain",
+        )
+        refused["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return refused
+    from .metrics import exposition
+
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 def paginate(request, queryset, per_page=25):
@@ -156,10 +184,28 @@ def system_status(request):
         beat_age = health.beat_last_tick_age()
     except Exception:  # noqa: BLE001  (Redis down: the report says so)
         workers, queues, beat_age = [], {}, None
+    from .metrics import metrics_summary, queue_label
+
+    try:
+        figures = metrics_summary()
+    except Exception:  # noqa: BLE001  (the page shows the rest; the figures say unavailable)
+        log.warning("metrics unavailable on the system page", exc_info=True)
+        figures = None
+    queue_ages = (figures or {}).get("queues", {})
     ctx = {
         "report": report,
         "workers": workers,
         "queues": queues,
+        "queue_rows": [
+            {
+                "name": name,
+                "label": queue_label(name),
+                "depth": depth,
+                "age_s": queue_ages.get(name, {}).get("oldest_age_s"),
+            }
+            for name, depth in queues.items()
+        ],
+        "metrics": figures,
         "beat_age": beat_age,
         "desk_count": Desk.objects.count(),
         "replica": replica_health(),

@@ -464,6 +464,12 @@ LOG_FORMAT = env("LOG_FORMAT", default="json")
 # Take a request's id from the X-Request-ID header the proxy in front sets (otherwise, and when
 # the header is malformed, a new one is made). Leave off unless the proxy replaces the client's.
 TRUST_REQUEST_ID_HEADER = env.bool("TRUST_REQUEST_ID_HEADER", default=False)
+# Prometheus metrics (brokerage/metrics.py): every process (gunicorn's workers, Celery's pool)
+# writes its counts to files in this directory, emptied when the deployment starts; empty: one
+# process's own counts. /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (unset:
+# /metrics is off).
+METRICS_DIR = env("METRICS_DIR", default=str(VAR_DIR / "metrics"))
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -27,6 +27,8 @@ for _name, _value in {
     "COINPAYMENTS_IPN_SECRET": "cp-ipn-sandbox",
     "COINPAYMENTS_PUBLIC_KEY": "cp-public-sandbox",
     "COINPAYMENTS_PRIVATE_KEY": "cp-private-sandbox",
+    # The demo's Prometheus scrape token (docs/operations.md); set your own in production.
+    "METRICS_TOKEN": "demo-metrics-token",
 }.items():
     os.environ.setdefault(_name, _value)
 

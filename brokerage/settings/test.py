@@ -1,11 +1,15 @@
 """Tests: real Postgres and Redis (a separate Redis database), in-memory mailbox, fast hashing."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-insecure-key-0123456789abcdefghijklmnopqrstu")
 
 # Tests flush their Redis database: never the demo's (0).
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/1")
+
+# Each test session counts its metrics apart (the workers and web servers it starts inherit it).
+os.environ.setdefault("METRICS_DIR", tempfile.mkdtemp(prefix="brokerage-metrics-"))
 
 from .dev import *  # noqa: E402, F403
 from .dev import CACHES, env  # noqa: E402

@@ -26,6 +26,8 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode, urlparse
 from zoneinfo import ZoneInfo
 
+from brokerage.metrics import outside_call
+
 from .base import (
     AccountInfo,
     Batch,
@@ -247,7 +249,12 @@ class MT5WebAPI(TradingPlatform):
         """An authenticated call: the `answer`, or a PlatformError. A dead session is
         re-established once (the server executed nothing when it refused the session). A read
         whose answer was lost (e.g. a keep-alive connection the server had closed) is sent once
-        more on a new connection; a write never is."""
+        more on a new connection; a write never is. Timed and counted by path (errors by their
+        code) in brokerage.metrics."""
+        with outside_call("platform", "mt5", path):
+            return self._call(path, params, body=body, idempotent=idempotent, whole=whole)
+
+    def _call(self, path: str, params: dict | None, *, body, idempotent: bool, whole: bool):
         params = params or {}
         for attempt in (1, 2):
             if self.cookie is None:

@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 
 from brokerage.errors import InvalidInput
+from brokerage.metrics import outside_call
 from brokerage.money import MAX_AMOUNT, exponent, is_currency
 
 from .base import PspError, WebhookRejected
@@ -90,7 +91,13 @@ def call(
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> HttpResponse:
-    """One HTTP request to a provider. Returns 2xx-4xx answers; raises PspError otherwise."""
+    """One HTTP request to a provider. Returns 2xx-4xx answers; raises PspError otherwise. Timed
+    and counted (brokerage.metrics) by provider and method; errors by their code."""
+    with outside_call("psp", psp, method):
+        return _call(psp, method, url, body=body, headers=headers)
+
+
+def _call(psp, method, url, *, body, headers) -> HttpResponse:
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise PspError(f"{psp} API URL {url!r} is not an http(s) URL", code="psp_misconfigured")
     request = urllib.request.Request(  # noqa: S310 (scheme checked above)

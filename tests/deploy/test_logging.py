@@ -14,6 +14,7 @@ from django.test import Client, override_settings
 from django.urls import path
 
 from brokerage.logfilters import ClientErrorsWithoutTraceback
+from tests.conftest import wait_for
 
 from .conftest import ROOT
 
@@ -94,9 +95,15 @@ def test_the_web_process_logs_to_its_files(served):
     answer = requests.get(served.url("/no/such/page"), headers={"X-Request-ID": "client-chosen-1"})
     request_id = answer.headers["X-Request-ID"]
     assert request_id != "client-chosen-1"  # made by the server: the header is not trusted here
-    access = lines((served.logs / "web-access.log").read_text())
-    mine = [e for e in access if e.get("request_id") == request_id]
-    assert [(e["method"], e["path"], e["status"]) for e in mine] == [("GET", "/no/such/page", 404)]
+
+    def mine():  # gunicorn writes the access line once the answer is sent
+        access = lines((served.logs / "web-access.log").read_text())
+        return [e for e in access if e.get("request_id") == request_id]
+
+    assert wait_for(mine, timeout=10)
+    assert [(e["method"], e["path"], e["status"]) for e in mine()] == [
+        ("GET", "/no/such/page", 404)
+    ]
     web = (served.logs / "web.log").read_text()
     nul = [e for e in lines(web, "django.request") if e.get("path") == "/accounts/login/"]
     assert nul[0]["message"] == "The address contains a NUL character.: /accounts/login/"
