@@ -19,5 +19,6 @@ RUN DJANGO_SECRET_KEY=build-only DATABASE_URL=postgres://build/build REDIS_URL=r
 USER app
 EXPOSE 8000
 # gunicorn trusts X-Forwarded-* only from FORWARDED_ALLOW_IPS (environment; default 127.0.0.1).
-CMD ["gunicorn", "brokerage.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", \
-     "--access-logfile", "-", "--logger-class", "brokerage.weblog.JsonLogger"]
+# brokerage/webserver.py: JSON log lines, no Server header.
+CMD ["gunicorn", "-c", "python:brokerage.webserver", "brokerage.wsgi:application", \
+     "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

@@ -12,8 +12,9 @@ threads = 4  # htmx polls and slow reports do not hold up other pages
 timeout = 120
 accesslog = str(_logs / "web-access.log")
 errorlog = str(_logs / "web.log")
-# JSON lines like the application's; the access line carries the answered X-Request-ID.
-logger_class = "brokerage.weblog.JsonLogger"
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s" %({x-request-id}o)s'
+# As the production image serves: JSON log lines (the access line carries the answered
+# X-Request-ID), no Server header.
+from brokerage.webserver import access_log_format, logger_class, post_fork  # noqa: E402, F401
+
 capture_output = True  # anything printed goes to web.log, not the console
 control_socket_disable = True  # several checkouts (and the tests) may serve on one machine

@@ -4,7 +4,7 @@ import hmac
 import logging
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import DisallowedHost, PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -231,10 +231,18 @@ ERROR_TEXT = {
 }
 
 
+# A host name the site does not serve: said plainly, without Django's hint naming the setting.
+UNKNOWN_HOST = "This site does not answer to that host name."
+
+
 def _error(request, status, exception=None):
     code, detail = ERROR_TEXT[status]
-    if status in (400, 403) and exception is not None and str(exception):
+    if isinstance(exception, DisallowedHost):
+        detail = UNKNOWN_HOST
+    elif status in (400, 403) and exception is not None and str(exception):
         detail = str(exception)
+        if "settings." in detail:  # Django's size limits name the setting: not for visitors
+            detail = ERROR_TEXT[status][1]
     if request.path.startswith("/api/"):
         return JsonResponse({"error": code, "detail": detail, "fields": {}}, status=status)
     try:
