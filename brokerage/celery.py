@@ -20,6 +20,14 @@ app.autodiscover_tasks()
 log = logging.getLogger(__name__)
 
 app.conf.beat_schedule = {
+    "rollups-refresh": {
+        "task": "brokerage.tasks.rollups_refresh_task",
+        "schedule": 15.0,  # the figures catch up within seconds if a refresh on commit was lost
+    },
+    "rollups-rebuild": {
+        "task": "brokerage.tasks.rollups_rebuild_task",
+        "schedule": crontab(minute=40, hour=2),
+    },
     "audit-seal": {
         "task": "brokerage.tasks.audit_seal_task",
         "schedule": 60.0,  # the sealer process seals within a second; this covers it being down

@@ -142,6 +142,16 @@ MONEY_MOVED = declare(
     "review reasons ({code, severity, message}) its checks add (compliance's AML monitoring "
     "evaluates it there); for the others, [] (compliance evaluates them once they commit).",
 )
+ROLLUPS = declare(
+    "rollups",
+    "Rollup: an app's figures kept in its own rollup tables, rebuilt from raw records, "
+    "refreshed since a watermark and answering for a leadership filter (brokerage.rollups).",
+)
+USD_RATES = declare(
+    "fx.usd_rates",
+    "fn(days: list[date]) -> {date: {currency: Decimal}}: each currency's USD value as the "
+    "rates stood at the end of each day (finance); figures of apps below finance convert by it.",
+)
 DOSSIER_SECTIONS = declare(
     "dossier.sections",
     "fn(client) -> section: a part of the compliance dossier about one client.",

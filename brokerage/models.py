@@ -538,3 +538,20 @@ class LeverageLimit(models.Model):
     def __str__(self):
         cap = f"1:{self.max_leverage}" if self.max_leverage else "not allowed"
         return f"{self.jurisdiction} {self.category} {self.instrument_class} {cap}"
+
+
+class RollupState(models.Model):
+    """Where each rollup stands (brokerage.rollups): the watermark its last refresh read up to,
+    and when it was last rebuilt from raw records."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+    rebuild_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        permissions = [("view_leadership", "Can see the leadership figures and dashboards")]
+
+    def __str__(self):
+        return self.name

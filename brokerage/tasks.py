@@ -46,3 +46,23 @@ def echo_task(value: str, relay: str | None = None) -> str:
     if relay:
         echo_task.delay(relay)
     return value
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
+def rollups_refresh_task() -> dict:
+    """Bring the leadership rollups up to now (queued on commit of a money row or synced
+    deals, and by the beat)."""
+    from django.core.cache import cache
+
+    from .rollups import QUEUED_KEY, rollups_refresh
+
+    cache.delete(QUEUED_KEY)  # a commit from now on queues the next refresh
+    return rollups_refresh()
+
+
+@shared_task(acks_late=True, time_limit=1800, soft_time_limit=1700)
+def rollups_rebuild_task() -> dict:
+    """Rebuild every rollup from raw records (nightly: follows clients who moved desk)."""
+    from .rollups import rollups_rebuild
+
+    return rollups_rebuild()

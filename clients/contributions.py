@@ -6,15 +6,18 @@ from brokerage.hooks import (
     CLIENT_360_SECTIONS,
     CLIENT_LINK_SOURCES,
     DASHBOARD_PANELS,
+    DEALS_SYNCED,
     DOSSIER_SECTIONS,
     HEALTH_FIGURES,
     NAV_BACKOFFICE,
     NAV_PORTAL,
     PORTAL_NOTICES,
     PORTAL_OVERVIEW,
+    ROLLUPS,
     contribute,
 )
 from brokerage.navigation import NavItem
+from brokerage.rollups import refresh_on_commit
 
 from .categories import category_360
 from .client360 import (
@@ -30,6 +33,7 @@ from .dashboard import clients_panel
 from .dossier import access_section, communications_section, profile_section, trading_section
 from .links import DEVICE, PHONE
 from .portal import category_notices, trading_overview
+from .rollups import RETENTION_ROLLUP, TRADING_ROLLUP
 from .sync import sync_health
 
 for item in [
@@ -99,3 +103,6 @@ contribute(PORTAL_OVERVIEW, trading_overview, order=30)
 for section in (profile_section, trading_section, communications_section, access_section):
     contribute(DOSSIER_SECTIONS, section)
 contribute(PORTAL_NOTICES, category_notices, order=40)
+contribute(DEALS_SYNCED, refresh_on_commit)  # the figures follow each sync pass
+for rollup in (TRADING_ROLLUP, RETENTION_ROLLUP):
+    contribute(ROLLUPS, rollup, order=rollup.order)

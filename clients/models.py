@@ -1,6 +1,7 @@
 """Clients: the trader's record and standing. Other apps write it through clients.services."""
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -519,6 +520,11 @@ class Deal(models.Model):
                 name="clients_deal_opening_symbol",
                 condition=Q(entry=0, action__in=[0, 1]),
             ),
+            # The leadership rollups (clients.rollups): the deals of given days, and those a
+            # sync pass stored since a watermark. Deals arrive roughly in time order, so block
+            # ranges serve both at a fraction of a b-tree's cost on the sync's inserts.
+            BrinIndex(fields=["time"], name="clients_deal_time_brin"),
+            BrinIndex(fields=["synced_at"], name="clients_deal_synced_brin"),
         ]
 
     def __str__(self):
@@ -731,6 +737,7 @@ class ClientActivity(models.Model):
 
 from .models_access import AccessRecord, PersonalDataView, SharedNetwork  # noqa: E402, F401
 from .models_instruments import AccountTypeMarkup, Instrument  # noqa: E402, F401
+from .models_rollups import ActivityDay, RetentionDay, TradingDay  # noqa: E402, F401
 from .models_service import (  # noqa: E402, F401
     OutreachTemplate,
     RetentionAction,

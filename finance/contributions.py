@@ -10,13 +10,17 @@ from brokerage.hooks import (
     CLIENT_STANDING,
     DASHBOARD_PANELS,
     DOSSIER_SECTIONS,
+    MONEY_MOVED,
     NAV_BACKOFFICE,
     NAV_PORTAL,
     PORTAL_OVERVIEW,
     RETENTION_SIGNALS,
+    ROLLUPS,
+    USD_RATES,
     contribute,
 )
 from brokerage.navigation import NavItem
+from brokerage.rollups import refresh_on_commit
 
 from .client360 import finance_360
 from .dashboard import finance_panel
@@ -24,7 +28,8 @@ from .dossier import money_section
 from .links import SOURCES as LINK_SOURCES
 from .portal import wallet_overview
 from .retention_signals import failed_withdrawals
-from .selectors import finance_standing
+from .rollups import ROLLUP
+from .selectors import finance_standing, usd_rates_by_day
 
 contribute(CLIENT_STANDING, finance_standing)
 contribute(PORTAL_OVERVIEW, wallet_overview, order=10)
@@ -72,3 +77,7 @@ for source in LINK_SOURCES:
     contribute(CLIENT_LINK_SOURCES, source, order=source.order)
 
 contribute(DOSSIER_SECTIONS, money_section)
+contribute(ROLLUPS, ROLLUP, order=ROLLUP.order)
+contribute(USD_RATES, usd_rates_by_day)
+# A deposit, withdrawal, refund or chargeback shows in the figures seconds after it commits.
+contribute(MONEY_MOVED, refresh_on_commit)

@@ -5,7 +5,7 @@ Clients see only their own wallet and movements; staff need `finance.view_financ
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
@@ -108,6 +108,17 @@ def usd_rates_at_many(moments) -> dict:
         rates["USD"] = Decimal(1)
         out[at] = rates
     return out
+
+
+def usd_rates_by_day(days) -> dict:
+    """`usd_rates_at` the end of each of `days` (dates, UTC): the rate a figure of that day
+    converts at."""
+    ends = {
+        day: datetime.combine(day + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)
+        for day in days
+    }
+    rates = usd_rates_at_many(list(ends.values()))
+    return {day: rates[end] for day, end in ends.items()}
 
 
 def deposit_methods_for(client) -> list[PaymentMethod]:

@@ -10,6 +10,7 @@ from brokerage.hooks import (
     NAV_BACKOFFICE,
     NAV_PARTNERS,
     REGION_CHANGE_REFUSALS,
+    ROLLUPS,
     contribute,
 )
 from brokerage.navigation import NavItem
@@ -18,6 +19,7 @@ from .client360 import ib_360
 from .dashboard import partners_panel
 from .dossier import ib_section
 from .plans import region_paid_refusal
+from .rollups import ROLLUP
 from .tasks import pay_revised_deals, pay_synced_deals
 
 contribute(REGION_CHANGE_REFUSALS, region_paid_refusal)
@@ -68,3 +70,4 @@ contribute(DEALS_SYNCED, pay_synced_deals)
 contribute(DEALS_REVISED, pay_revised_deals)
 
 contribute(DOSSIER_SECTIONS, ib_section)
+contribute(ROLLUPS, ROLLUP, order=ROLLUP.order)

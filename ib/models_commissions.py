@@ -25,6 +25,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 
@@ -429,6 +430,10 @@ class CommissionLine(models.Model):
                 condition=Q(status__in=["withheld", "disputed"]),
                 name="ib_line_held",
             ),
+            # the leadership rollup (ib.rollups): the lines of given days, and those written
+            # since a watermark; lines come in time order, so block ranges serve at little cost
+            BrinIndex(fields=["deal_time"], name="ib_line_deal_time_brin"),
+            BrinIndex(fields=["created_at"], name="ib_line_created_brin"),
         ]
 
     def __str__(self):

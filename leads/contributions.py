@@ -1,11 +1,18 @@
 """What leads adds to the kernel's hooks (brokerage.hooks): the sales menu, the client 360's
 acquisition and lead history, and the leads panel on the back-office home."""
 
-from brokerage.hooks import CLIENT_360_SECTIONS, DASHBOARD_PANELS, NAV_BACKOFFICE, contribute
+from brokerage.hooks import (
+    CLIENT_360_SECTIONS,
+    DASHBOARD_PANELS,
+    NAV_BACKOFFICE,
+    ROLLUPS,
+    contribute,
+)
 from brokerage.navigation import NavItem
 
 from .client360 import leads_360
 from .dashboard import leads_panel
+from .rollups import ROLLUP
 
 for item in [
     NavItem("My leads", "leads:inbox", "inbox", "leads.work_leads", 10, "Sales"),
@@ -18,3 +25,4 @@ for item in [
 
 contribute(CLIENT_360_SECTIONS, leads_360)
 contribute(DASHBOARD_PANELS, leads_panel)
+contribute(ROLLUPS, ROLLUP, order=ROLLUP.order)

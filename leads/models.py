@@ -472,3 +472,31 @@ class LeadImport(models.Model):
 
     def __str__(self):
         return f"Import {self.pk} ({self.filename})"
+
+
+class FunnelDay(models.Model):
+    """The funnel of the leads captured on one day (leads.rollups), per desk, agent, country,
+    source, campaign and IB referral code: how many registered, were verified, made a first
+    deposit and traded by the time the day was rolled up, and the seconds from capture to FTD
+    summed over those that deposited."""
+
+    day = models.DateField()
+    desk_id = models.IntegerField(null=True)
+    agent_id = models.IntegerField(null=True)
+    country = models.CharField(max_length=2)
+    source = models.CharField(max_length=60)
+    campaign = models.CharField(max_length=100)
+    ib_code = models.CharField(max_length=32)
+    leads = models.IntegerField(default=0)
+    registered = models.IntegerField(default=0)
+    verified = models.IntegerField(default=0)
+    ftd = models.IntegerField(default=0)
+    trading = models.IntegerField(default=0)
+    ftd_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "leads_rollup_funnel"
+        indexes = [models.Index(fields=["day"], name="leads_rollup_funnel_day")]
+
+    def __str__(self):
+        return f"{self.day} funnel"

@@ -1,0 +1,424 @@
+"""Leadership figures from rollup tables each app keeps of its own records.
+
+Each app contributes a `Rollup` to the `rollups` hook (brokerage.hooks) in its
+`contributions.py`. A rollup owns its tables and knows three things:
+
+- `rebuild(days)`: recompute its rows from the raw records with set-based SQL, for the given
+  days, or for all days when `days` is None (the `rollups_rebuild` command);
+- `touched(since)`: the days whose rows may have changed since a watermark (a deposit completed
+  today touches today; a lead converting touches the day the lead came in);
+- `answer(flt, user)`: its figures, charts and tables for a leadership filter, each from a fixed
+  number of queries on its rollup tables, whatever the filter and however large the book.
+
+`rollups_refresh()` (Celery, on commit of a money row and on a short beat) moves each rollup
+from its watermark to now by rebuilding the days touched in between; the overlap re-reads
+changes a slow transaction committed after the last refresh started. The kernel never imports
+the apps: it asks the hook. Reads are marked with `replica_reads()` so they can move to a read
+replica without touching the figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection, connections, router, transaction
+from django.utils import timezone
+
+from .hooks import ROLLUPS, USD_RATES, contributions
+
+# A refresh re-reads what changed this long before its watermark: a transaction that stamped
+# its rows before the last refresh started but committed after it is still counted.
+OVERLAP = timedelta(minutes=10)
+
+FILTERS = ("desk", "country", "psp", "ib")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What a leadership page is looking at: days `start`..`end` (inclusive, UTC), and
+    optionally desks (None: every desk, including clients on none), a country (ISO code), a
+    PSP and an IB (its referral code)."""
+
+    start: date
+    end: date
+    desk_ids: tuple[int, ...] | None = None
+    country: str = ""
+    psp: str = ""
+    ib: str = ""
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def previous(self) -> Filter:
+        """The same filter over the period of the same length just before."""
+        return replace(
+            self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1)
+        )
+
+    def applied(self) -> set[str]:
+        given = {"desk": self.desk_ids is not None, "country": self.country}
+        given |= {"psp": self.psp, "ib": self.ib}
+        return {name for name, value in given.items() if value}
+
+    def where(self, honours: Iterable[str], columns: dict[str, str] | None = None):
+        """SQL conditions and parameters for the dimensions a rollup honours; its day column is
+        `day`, its others named as in `columns` (desk -> desk_id by default)."""
+        cols = {"desk": "desk_id", "country": "country", "psp": "psp", "ib": "ib_code"}
+        cols |= columns or {}
+        parts, params = (
+            ["day BETWEEN %(prev_start)s AND %(end)s"],
+            {
+                "prev_start": self.previous.start,
+                "start": self.start,
+                "end": self.end,
+            },
+        )
+        honours = set(honours)
+        if "desk" in honours and self.desk_ids is not None:
+            parts.append(f"{cols['desk']} = ANY(%(desk_ids)s)")
+            params["desk_ids"] = list(self.desk_ids)
+        for name in ("country", "psp", "ib"):
+            if name in honours and getattr(self, name):
+                parts.append(f"{cols[name]} = %({name})s")
+                params[name] = getattr(self, name)
+        if "ib" in params:
+            params["ib"] = params["ib"].upper()  # referral codes are kept in capitals
+        return " AND ".join(parts), params
+
+
+@dataclass
+class Figure:
+    key: str
+    label: str
+    value: Decimal | int | None
+    previous: Decimal | int | None = None
+    unit: str = "count"  # count | usd | lots | pct | hours
+    link: str = ""
+    group: str = ""
+    hint: str = ""
+    order: int = 100
+    ignored: tuple[str, ...] = ()  # filters this figure cannot be split by
+
+    @property
+    def change(self) -> Decimal | None:
+        """The change against the previous period, in percent (None when it had nothing)."""
+        if self.value is None or not self.previous:
+            return None
+        return (Decimal(self.value) - Decimal(self.previous)) * 100 / abs(Decimal(self.previous))
+
+
+@dataclass
+class Chart:
+    id: str
+    title: str
+    kind: str  # "line" | "bar"
+    labels: list[str]
+    datasets: list[dict]
+    order: int = 100
+
+
+@dataclass
+class Table:
+    id: str
+    title: str
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # one per row, "" where none
+    order: int = 100
+    ignored: tuple[str, ...] = ()
+
+
+@dataclass
+class Answer:
+    figures: list[Figure] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """An app's rollup: see the module docstring. `honours` names the filters its figures can
+    be split by; the others are shown as not applying to them."""
+
+    name: str
+    label: str
+    tables: tuple[str, ...]
+    rebuild: Callable[[list[date] | None], None]
+    touched: Callable[[datetime], set[date]]
+    answer: Callable[[Filter, object], Answer]  # (filter, user): links the user may follow
+    honours: frozenset[str] = frozenset()
+    order: int = 100
+
+
+def rollups() -> list[Rollup]:
+    return list(contributions(ROLLUPS))
+
+
+def rollup_get(name: str) -> Rollup:
+    for r in rollups():
+        if r.name == name:
+            return r
+    raise LookupError(f"No rollup named {name!r}.")
+
+
+# --- Building -----------------------------------------------------------------------------------
+
+
+def day_in(column: str, days: list[date] | None) -> tuple[str, dict]:
+    """SQL keeping rows whose UTC day of `column` is one of `days` (every row when None), by a
+    range the column's index can serve and the exact days."""
+    if days is None:
+        return "TRUE", {}
+    lo, hi = min(days), max(days) + timedelta(days=1)
+    sql = (
+        f"({column} >= %(day_lo)s AND {column} < %(day_hi)s "
+        f"AND ({column} AT TIME ZONE 'UTC')::date = ANY(%(days)s))"
+    )
+    return sql, {"day_lo": _midnight(lo), "day_hi": _midnight(hi), "days": list(days)}
+
+
+def day_conditions(days: list[date] | None, **columns: str) -> tuple[dict[str, str], dict]:
+    """`day_in` for several columns at once: {name: SQL} and the parameters they share."""
+    parts, params = {}, {}
+    for name, column in columns.items():
+        parts[name], p = day_in(column, days)
+        params |= p
+    return parts, params
+
+
+def replace_rows(table: str, insert_sql: str, params: dict, days: list[date] | None) -> None:
+    """Empty `table` for `days` (all of it when None), then run `insert_sql`, which inserts
+    those days again."""
+    with connection.cursor() as cur:
+        if days is None:
+            cur.execute(f"TRUNCATE {table}")
+        else:
+            cur.execute(f"DELETE FROM {table} WHERE day = ANY(%s)", [list(days)])
+        cur.execute(insert_sql, params)
+
+
+def fill_usd_rates(table: str, currency: str = "currency", rate: str = "usd_rate") -> None:
+    """Set `rate` on the rows of `table` that have none: the USD value of their `currency` at
+    the end of their day (by the `fx.usd_rates` hook). A currency without a rate stays empty
+    and its amounts are left out of USD figures."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT DISTINCT day, {currency} FROM {table} "
+            f"WHERE {rate} IS NULL AND {currency} <> ''"
+        )
+        pending = cur.fetchall()
+        if not pending:
+            return
+        rates = usd_rates(sorted({day for day, _ in pending}))
+        found = [(d, c, rates[d].get(c)) for d, c in pending if rates[d].get(c) is not None]
+        if not found:
+            return
+        days, currencies, values = (list(x) for x in zip(*found, strict=True))
+        cur.execute(
+            f"UPDATE {table} m SET {rate} = r.rate "
+            "FROM unnest(%s::date[], %s::text[], %s::numeric[]) AS r(day, currency, rate) "
+            f"WHERE m.{rate} IS NULL AND m.day = r.day AND m.{currency} = r.currency",
+            [days, currencies, values],
+        )
+
+
+def touched_days(sql: str, params: dict) -> set[date]:
+    """The days a query names (one `day` per row)."""
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return {row[0] for row in cur.fetchall() if row[0] is not None}
+
+
+def fetch(sql: str, params: dict) -> list[dict]:
+    """Rows of a read on the rollup tables, as dicts, from the database reads are routed to
+    (the replica inside `replica_reads()`, where one is configured)."""
+    from .models import RollupState
+
+    with connections[router.db_for_read(RollupState)].cursor() as cur:
+        cur.execute(sql, params)
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def period_sums(table: str, where: str, params: dict, sums: dict[str, str]) -> dict:
+    """One row of `sums` ({name: aggregate SQL}) over `table`'s rows matching `where` (a
+    `Filter.where`), each for the filter's period as `name` and for the period before as
+    `prev_name`."""
+    cols = []
+    for prefix, period in (("", "day >= %(start)s"), ("prev_", "day < %(start)s")):
+        cols += [f"{_only(expr, period)} AS {prefix}{name}" for name, expr in sums.items()]
+    sql = f"SELECT {', '.join(cols)} FROM {table} WHERE {where}"
+    return fetch(sql, params)[0]
+
+
+def select_list(sums: dict[str, str]) -> str:
+    """`sums` as a SELECT list, each aggregate named."""
+    return ", ".join(f"{expr} AS {name}" for name, expr in sums.items())
+
+
+def _only(expr: str, period: str) -> str:
+    """An aggregate `expr` (`sum(x)`, `-sum(x) FILTER (WHERE y)`, `sum(x) / 2`) restricted to
+    the rows of `period`."""
+    if " FILTER (WHERE " in expr:
+        return expr.replace(" FILTER (WHERE ", f" FILTER (WHERE {period} AND ")
+    depth, start = 0, expr.index("(")
+    for i in range(start, len(expr)):
+        depth += {"(": 1, ")": -1}.get(expr[i], 0)
+        if depth == 0:
+            return f"{expr[: i + 1]} FILTER (WHERE {period}){expr[i + 1 :]}"
+    raise ValueError(f"Unbalanced aggregate: {expr}")
+
+
+def usd_rates(days: list[date]) -> dict[date, dict[str, Decimal]]:
+    """Each day's USD rates, as the app keeping them contributes them (finance)."""
+    for provider in contributions(USD_RATES):
+        return provider(days)
+    return {d: {"USD": Decimal(1)} for d in days}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+# --- Refreshing and rebuilding ------------------------------------------------------------------
+
+
+def rollups_refresh(names: Iterable[str] | None = None) -> dict[str, int]:
+    """Bring each rollup from its watermark to now: the days touched since are rebuilt. A
+    rollup never built is rebuilt whole. Returns the days rebuilt per rollup."""
+    from .models import RollupState
+
+    done = {}
+    for rollup in rollups():
+        if names is not None and rollup.name not in names:
+            continue
+        RollupState.objects.get_or_create(name=rollup.name)
+        with transaction.atomic():
+            state = RollupState.objects.select_for_update().get(name=rollup.name)
+            now = timezone.now()
+            if state.watermark is None:
+                rollup.rebuild(None)
+                done[rollup.name] = -1
+                state.rebuilt_at = now
+            else:
+                days = sorted(rollup.touched(state.watermark - OVERLAP))
+                if days:
+                    rollup.rebuild(days)
+                done[rollup.name] = len(days)
+            state.watermark = state.refreshed_at = now
+            state.save()
+    return done
+
+
+def rollups_rebuild(names: Iterable[str] | None = None) -> dict[str, float]:
+    """Recompute every rollup from the raw records; seconds taken per rollup."""
+    from .models import RollupState
+
+    taken = {}
+    for rollup in rollups():
+        if names is not None and rollup.name not in names:
+            continue
+        RollupState.objects.get_or_create(name=rollup.name)
+        started = time.perf_counter()
+        with transaction.atomic():
+            state = RollupState.objects.select_for_update().get(name=rollup.name)
+            now = timezone.now()
+            rollup.rebuild(None)
+            seconds = time.perf_counter() - started
+            state.watermark = state.refreshed_at = state.rebuilt_at = now
+            state.rebuild_seconds = seconds
+            state.save()
+        with connection.cursor() as cur:
+            for table in rollup.tables:
+                cur.execute(f"ANALYZE {table}")
+        taken[rollup.name] = round(seconds, 3)
+    return taken
+
+
+QUEUED_KEY = "rollups:refresh-queued"
+
+
+def refresh_on_commit(*_args, **_kwargs) -> list:
+    """Refresh the rollups once the current transaction commits (a money row, a sync pass's
+    deals): contributed to the hooks that announce them. Refreshes asked for while one is
+    queued and not yet started are served by it. Returns [] (no review reasons)."""
+    transaction.on_commit(_enqueue_refresh)
+    return []
+
+
+def _enqueue_refresh() -> None:
+    from django.core.cache import cache
+
+    from .tasks import rollups_refresh_task
+
+    if cache.add(QUEUED_KEY, 1, timeout=30):  # expires in case the task is lost: the beat
+        rollups_refresh_task.apply_async(countdown=1)
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def replica_reads():
+    """Marks the leadership reads: routed to a read replica when one is configured."""
+    try:
+        from . import db  # the replica router's context, where it exists
+    except ImportError:
+        return contextlib.nullcontext()
+    mark = getattr(db, "reads_from_replica", None)
+    return mark() if mark else contextlib.nullcontext()
+
+
+def link_for(user, *targets: tuple[str, str]) -> str:
+    """The first of (permission, url) that `user` may follow ("" when none): a figure links
+    to the list behind it only for those who may open that list."""
+    return next((url for perm, url in targets if user.has_perm(perm)), "")
+
+
+def leadership_answer(flt: Filter, user) -> Answer:
+    """Every rollup's figures for `flt`, each marked with the filters it cannot honour."""
+    answer = Answer()
+    applied = flt.applied()
+    with replica_reads():
+        for rollup in rollups():
+            part = rollup.answer(flt, user)
+            ignored = tuple(sorted(applied - set(rollup.honours)))
+            for f in part.figures:
+                f.ignored = ignored
+            for t in part.tables:
+                t.ignored = ignored
+            answer.figures.extend(part.figures)
+            answer.charts.extend(part.charts)
+            answer.tables.extend(part.tables)
+    answer.figures.sort(key=lambda f: f.order)
+    answer.charts.sort(key=lambda c: c.order)
+    answer.tables.sort(key=lambda t: t.order)
+    return answer
+
+
+def day_labels(flt: Filter) -> list[date]:
+    return [flt.start + timedelta(days=i) for i in range(flt.days)]
+
+
+def day_chart(id: str, title: str, flt: Filter, bars: tuple, line: tuple, order: int) -> Chart:
+    """A chart of the filter's days: `bars` and `line` are (label, {day: value}), the bars on
+    the left axis and the line on the right."""
+    days = day_labels(flt)
+    return Chart(
+        id,
+        title,
+        "bar",
+        [d.isoformat()[5:] for d in days],
+        [
+            {"label": label, "data": [float(v.get(d) or 0) for d in days], "yAxisID": axis}
+            | ({"type": "line"} if axis == "y1" else {})
+            for (label, v), axis in ((bars, "y"), (line, "y1"))
+        ],
+        order=order,
+    )

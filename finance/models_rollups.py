@@ -1,0 +1,37 @@
+"""Finance's rollup for the leadership figures (finance.rollups): money per day, desk, PSP,
+country and currency, rebuilt from deposits, withdrawals, refunds and chargebacks."""
+
+from django.db import models
+
+MONEY = {"max_digits": 20, "decimal_places": 2}
+
+
+class MoneyDay(models.Model):
+    """One day's money of the clients of one desk and country through one PSP in one currency.
+    Deposits and FTDs count on the day they completed, withdrawals and refunds on the day they
+    were paid, chargebacks on the day they were opened (those won are not counted). `usd_rate`
+    is the currency's USD value at the end of the day."""
+
+    day = models.DateField()
+    desk_id = models.IntegerField(null=True)
+    psp = models.CharField(max_length=20)
+    country = models.CharField(max_length=2)
+    currency = models.CharField(max_length=3)
+    usd_rate = models.DecimalField(max_digits=18, decimal_places=8, null=True)
+    ftd_count = models.IntegerField(default=0)
+    ftd_amount = models.DecimalField(**MONEY, default=0)
+    deposit_count = models.IntegerField(default=0)
+    deposit_amount = models.DecimalField(**MONEY, default=0)
+    withdrawal_count = models.IntegerField(default=0)
+    withdrawal_amount = models.DecimalField(**MONEY, default=0)
+    refund_count = models.IntegerField(default=0)
+    refund_amount = models.DecimalField(**MONEY, default=0)
+    chargeback_count = models.IntegerField(default=0)
+    chargeback_amount = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        db_table = "finance_rollup_money"
+        indexes = [models.Index(fields=["day"], name="finance_rollup_money_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.psp} {self.currency}"

@@ -1,0 +1,407 @@
+"""The leadership rollups (brokerage.rollups): each equals a direct computation from the raw
+records, on the demo book's year and on random data; a refresh since a watermark gives what a
+rebuild gives; the figures read a fixed number of queries whatever the book's size."""
+
+import random
+from datetime import UTC, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.models import Q
+from django.db.models.functions import TruncDate, Upper
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from brokerage.models import Desk, RollupState, User
+from brokerage.rollups import OVERLAP, Filter, leadership_answer, rollups, rollups_refresh
+from clients.models import Client, Deal, RetentionFlag
+from finance.models import Chargeback, Deposit, FxRate, Refund, Withdrawal
+from finance.selectors import usd_rates_by_day
+from ib.models import CommissionLine, Referral
+from leads.models import Lead
+from tests.demo.test_book import make_book
+
+pytestmark = pytest.mark.django_db
+
+
+def _day(field):
+    return TruncDate(field, tzinfo=UTC)
+
+
+def _rows(table: str, key: list[str], values: list[str]) -> dict:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(key + values)} FROM {table}")
+        out = {}
+        for row in cur.fetchall():
+            k = tuple(row[: len(key)])
+            assert k not in out, f"{table}: two rows for {k}"
+            out[k] = tuple(Decimal(v) if v is not None else None for v in row[len(key) :])
+        return out
+
+
+def _add(into: dict, key, values):
+    current = into.get(key, tuple(Decimal(0) for _ in values))
+    into[key] = tuple(a + Decimal(b or 0) for a, b in zip(current, values, strict=True))
+
+
+def direct_money() -> dict:
+    """Money per (day, desk, psp, country, currency) straight from the finance records."""
+    out: dict = {}
+    clients = Q(client__holder=Client.Holder.CLIENT)
+    for d in Deposit.objects.filter(clients, status="completed").values(
+        "completed_at", "client__desk_id", "psp", "client__country", "currency", "amount", "is_ftd"
+    ):
+        key = (
+            d["completed_at"].astimezone(UTC).date(),
+            d["client__desk_id"],
+            d["psp"],
+            d["client__country"],
+            d["currency"],
+        )
+        ftd = d["is_ftd"]
+        _add(out, key, (int(ftd), d["amount"] if ftd else 0, 1, d["amount"], 0, 0, 0, 0, 0, 0))
+    for w in Withdrawal.objects.filter(clients, status="paid").values(
+        "completed_at", "client__desk_id", "psp", "client__country", "currency", "amount"
+    ):
+        key = (w["completed_at"].astimezone(UTC).date(), w["client__desk_id"], w["psp"])
+        key += (w["client__country"], w["currency"])
+        _add(out, key, (0, 0, 0, 0, 1, w["amount"], 0, 0, 0, 0))
+    for r in Refund.objects.filter(status="succeeded", deposit__client__holder="client").values(
+        "completed_at", "deposit__client__desk_id", "deposit__psp", "deposit__client__country",
+        "currency", "amount",
+    ):  # fmt: skip
+        key = (r["completed_at"].astimezone(UTC).date(), r["deposit__client__desk_id"])
+        key += (r["deposit__psp"], r["deposit__client__country"], r["currency"])
+        _add(out, key, (0, 0, 0, 0, 0, 0, 1, r["amount"], 0, 0))
+    for c in Chargeback.objects.exclude(status="won").filter(deposit__client__holder="client"):
+        key = (c.opened_at.astimezone(UTC).date(), c.deposit.client.desk_id, c.deposit.psp)
+        key += (c.deposit.client.country, c.currency)
+        _add(out, key, (0, 0, 0, 0, 0, 0, 0, 0, 1, c.amount))
+    return out
+
+
+MONEY_VALUES = [
+    "ftd_count", "ftd_amount", "deposit_count", "deposit_amount", "withdrawal_count",
+    "withdrawal_amount", "refund_count", "refund_amount", "chargeback_count", "chargeback_amount",
+]  # fmt: skip
+
+
+def direct_funnel() -> dict:
+    out: dict = {}
+    for lead in Lead.objects.select_related("client").annotate(code=Upper("referral_code")):
+        c = lead.client if lead.client and lead.client.holder == "client" else None
+        key = (
+            lead.created_at.astimezone(UTC).date(),
+            lead.desk_id,
+            lead.assigned_to_id,
+            lead.country,
+            lead.source,
+            lead.utm_campaign,
+            lead.code,
+        )
+        ftd = c is not None and c.first_deposit_at is not None
+        seconds = max(0, (c.first_deposit_at - lead.created_at).total_seconds()) if ftd else 0
+        _add(
+            out,
+            key,
+            (
+                1,
+                int(c is not None),
+                int(c is not None and c.kyc_verified_at is not None),
+                int(ftd),
+                int(c is not None and c.last_trade_at is not None),
+                Decimal(seconds).quantize(Decimal(1)) if ftd else 0,
+            ),
+        )
+    return out
+
+
+FUNNEL_KEY = ["day", "desk_id", "agent_id", "country", "source", "campaign", "ib_code"]
+FUNNEL_VALUES = ["leads", "registered", "verified", "ftd", "trading", "ftd_seconds"]
+
+
+def direct_trading() -> dict:
+    out: dict = {}
+    trades = Deal.objects.filter(action__in=[0, 1], removed_at__isnull=True)
+    trades = trades.filter(client__holder="client")
+    for d in trades.values(
+        "time", "client__desk_id", "client__country", "symbol", "account__currency",
+        "volume", "commission_amount", "swap_amount", "profit_amount",
+    ):  # fmt: skip
+        key = (d["time"].astimezone(UTC).date(), d["client__desk_id"], d["client__country"])
+        key += (d["symbol"], d["account__currency"])
+        _add(
+            out,
+            key,
+            (1, d["volume"], d["commission_amount"], d["swap_amount"], d["profit_amount"]),
+        )
+    return out
+
+
+TRADING_KEY = ["day", "desk_id", "country", "symbol", "currency"]
+TRADING_VALUES = ["deals", "volume", "commission_amount", "swap_amount", "profit_amount"]
+
+
+def _trading_rows() -> dict:
+    rows: dict = {}
+    for k, v in _rows("clients_rollup_trading", TRADING_KEY, TRADING_VALUES).items():
+        _add(rows, k, v)  # rows also split by quote currency and book
+    return rows
+
+
+def direct_ib() -> dict:
+    """Per (day, IB, currency): the FTDs and deposits of its referred clients, and the
+    commission lines it earned on the day's deals."""
+    out: dict = {}
+    partner_of = dict(Referral.objects.values_list("client_id", "partner_id"))
+    for d in Deposit.objects.filter(status="completed", client__holder="client"):
+        if d.client_id in partner_of:
+            key = (d.completed_at.astimezone(UTC).date(), partner_of[d.client_id], d.currency)
+            _add(out, key, (int(d.is_ftd), d.amount, 0))
+    lines = CommissionLine.objects.exclude(status="cancelled").filter(client__holder="client")
+    for line in lines:
+        key = (line.deal_time.astimezone(UTC).date(), line.partner_id, line.currency)
+        _add(out, key, (0, 0, line.amount))
+    return out
+
+
+def _ib_rows() -> dict:
+    rows: dict = {}
+    values = ["ftd_count", "deposit_amount", "commission_amount"]
+    for k, v in _rows(
+        "ib_rollup_quality", ["day", "partner_id", "currency", "desk_id", "country"], values
+    ).items():
+        if any(v):
+            _add(rows, k[:3], v)
+    return rows
+
+
+def _money_rows() -> dict:
+    key = ["day", "desk_id", "psp", "country", "currency"]
+    return _rows("finance_rollup_money", key, MONEY_VALUES)
+
+
+def assert_rollups_equal_raw():
+    money = _rows(
+        "finance_rollup_money", ["day", "desk_id", "psp", "country", "currency"], MONEY_VALUES
+    )
+    assert money == direct_money()
+    assert _rows("leads_rollup_funnel", FUNNEL_KEY, FUNNEL_VALUES) == direct_funnel()
+    assert _trading_rows() == direct_trading()
+    assert _ib_rows() == {k: v for k, v in direct_ib().items() if any(v)}
+    activity = _rows("clients_rollup_activity", ["day", "client_id", "desk_id", "country"], [])
+    traded = Deal.objects.filter(
+        action__in=[0, 1], removed_at__isnull=True, client__holder="client"
+    )
+    assert set(activity) == {
+        (t.astimezone(UTC).date(), c, desk, country)
+        for t, c, desk, country in traded.values_list(
+            "time", "client_id", "client__desk_id", "client__country"
+        )
+    }
+    # Each day's rate is the day's: a row in EUR converts at EUR's rate at that day's end.
+    with connection.cursor() as cur:
+        cur.execute("SELECT day, currency, usd_rate FROM finance_rollup_money")
+        rows = cur.fetchall()
+    rates = usd_rates_by_day(sorted({r[0] for r in rows}))
+    assert all(rate == rates[day].get(currency) for day, currency, rate in rows)
+
+
+def _refer_half_the_book():
+    """Two IBs, each credited with a quarter of the book's clients and paid on their deals."""
+    from tests.conftest import make_partner_user
+
+    partners = [make_partner_user(f"ib{n}@rollups.test", f"IBROLL{n}").partner for n in (1, 2)]
+    clients = list(Client.objects.filter(holder="client").order_by("pk"))
+    for n, client in enumerate(clients[: len(clients) // 2]):
+        partner = partners[n % 2]
+        Referral.objects.create(partner=partner, client=client, code=partner.referral_code)
+        for deal in Deal.objects.filter(client=client, entry=1)[:3]:
+            CommissionLine.objects.create(
+                deal=deal, deal_time=deal.time, client=client, partner=partner, tier=0,
+                symbol=deal.symbol, rate=Decimal("2.5"), volume=deal.volume,
+                formula="2.5 x lots", currency="USD", amount=Decimal("0.125"),
+                status=rnd_status(deal.pk),
+            )  # fmt: skip
+
+
+def rnd_status(n: int) -> str:
+    return "cancelled" if n % 7 == 0 else "pending"
+
+
+def test_the_rollups_equal_the_raw_records_on_the_demo_book():
+    from demo.book import install_book_year
+
+    make_book(60)
+    install_book_year(now=timezone.now(), per_typology=1)
+    _refer_half_the_book()
+    assert Deposit.objects.filter(status="completed").count() > 50
+    assert Lead.objects.exists() and Withdrawal.objects.filter(status="paid").exists()
+    assert Lead.objects.filter(client__first_deposit_at__isnull=False).exists()
+    assert Referral.objects.exists() and CommissionLine.objects.exists()
+    call_command("rollups_rebuild", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert_rollups_equal_raw()
+    assert set(RollupState.objects.values_list("name", flat=True)) == {r.name for r in rollups()}
+
+    # The figures for a filter: FTDs and active traders as counted from the records.
+    today = timezone.now().date()
+    flt = Filter(start=today - timedelta(days=89), end=today)
+    figures = {f.key: f for f in leadership_answer(flt, User(is_superuser=True)).figures}
+    start = timezone.make_aware(
+        timezone.datetime.combine(flt.start, timezone.datetime.min.time()), UTC
+    )
+    ftds = Deposit.objects.filter(
+        status="completed", is_ftd=True, completed_at__gte=start, client__holder="client"
+    )
+    assert figures["ftds"].value == ftds.count() > 0
+    traded = Deal.objects.filter(action__in=[0, 1], removed_at__isnull=True, time__gte=start)
+    traded = traded.filter(client__holder="client", time__lt=start + timedelta(days=90))
+    assert figures["active_traders"].value == traded.values("client").distinct().count() > 0
+
+
+# --- Random data --------------------------------------------------------------------------------
+
+
+def _methods():
+    from finance.models import PaymentMethod
+
+    FxRate.objects.update_or_create(currency="EUR", defaults={"usd_rate": Decimal("1.08")})
+    return [
+        PaymentMethod.objects.create(
+            psp=psp, name=psp, currency=currency, min_amount=10, max_amount=50_000
+        )
+        for psp, currency in [("stripe", "USD"), ("skrill", "EUR"), ("checkout", "USD")]
+    ]
+
+
+def _round(rnd: random.Random, n: int, desks, methods, clients):
+    """Some random changes, stamped now, as the services and the sync make them: leads come
+    in and register, clients deposit and trade on random recent days."""
+    from tests.clients.factories import make_account, make_deal
+    from tests.finance.conftest import deposit_paid, verified_client
+
+    now = timezone.now()
+    for k in range(rnd.randint(1, 4)):
+        client = verified_client(f"r{n}-{k}@rollups.test", rnd.choice(["GB", "DE", "AE"]))
+        Client.objects.filter(pk=client.pk).update(desk=rnd.choice([*desks, None]))
+        clients.append(Client.objects.get(pk=client.pk))
+        Lead.objects.create(
+            email=f"r{n}-{k}@rollups.test", country=client.country, channel="api",
+            source=rnd.choice(["google", "meta", ""]), utm_campaign=rnd.choice(["spring", ""]),
+            referral_code=rnd.choice(["", "ibone"]), desk=rnd.choice([*desks, None]),
+            client=client if rnd.random() < 0.7 else None,
+        )  # fmt: skip
+    for client in rnd.sample(clients, k=min(len(clients), 3)):
+        deposit_paid(client, rnd.choice(methods), str(rnd.randint(10, 900)))
+    for client in rnd.sample(clients, k=min(len(clients), 3)):
+        account = client.trading_accounts.first() or make_account(
+            client, currency=rnd.choice(["USD", "EUR"])
+        )
+        for _ in range(rnd.randint(1, 5)):
+            make_deal(
+                account,
+                at=now - timedelta(days=rnd.randint(0, 20), minutes=rnd.randint(0, 600)),
+                action=rnd.choice([0, 1]),
+                entry=rnd.choice([0, 1]),
+                volume=rnd.randint(1, 50) * 1000,
+                profit=f"{rnd.randint(-500, 500)}.{rnd.randint(0, 99):02d}",
+                commission=f"-{rnd.randint(0, 9)}.50",
+                swap=f"{rnd.randint(-3, 3)}.25",
+            )
+    if clients and rnd.random() < 0.5:
+        RetentionFlag.objects.get_or_create(
+            client=rnd.choice(clients),
+            status="open",
+            defaults={"days_inactive": 30, "flagged_at": now, "refreshed_at": now},
+        )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_refresh_since_the_watermark_follows_random_changes(seed):
+    """After each round of random changes, a refresh (which rebuilds only the days touched
+    since its watermark) leaves the rollups equal to the raw records, as a rebuild would."""
+    rnd = random.Random(seed)
+    desks = [Desk.objects.create(name=f"Desk {seed}-{n}") for n in range(2)]
+    methods, clients = _methods(), []
+    _round(rnd, 0, desks, methods, clients)
+    assert rollups_refresh() == {r.name: -1 for r in rollups()}  # never built: rebuilt whole
+    assert_rollups_equal_raw()
+    for n in range(1, 4):
+        _round(rnd, n, desks, methods, clients)
+        done = rollups_refresh()
+        assert done["money"] >= 1 and done["trading"] >= 1
+        assert_rollups_equal_raw()
+    # Nothing new: the overlap re-reads the last minutes and changes nothing.
+    before = _rows(
+        "finance_rollup_money", ["day", "desk_id", "psp", "country", "currency"], MONEY_VALUES
+    )
+    rollups_refresh()
+    assert (
+        _rows(
+            "finance_rollup_money", ["day", "desk_id", "psp", "country", "currency"], MONEY_VALUES
+        )
+        == before
+    )
+    # Past the overlap, nothing is touched.
+    RollupState.objects.update(watermark=timezone.now() + OVERLAP + timedelta(seconds=1))
+    assert set(rollups_refresh().values()) == {0}
+
+
+def test_the_figures_read_a_fixed_number_of_queries_whatever_the_size():
+    rnd = random.Random(7)
+    desks = [Desk.objects.create(name=f"Desk q{n}") for n in range(2)]
+    methods, clients = _methods(), []
+    today = timezone.now().date()
+    filters = [
+        Filter(start=today - timedelta(days=29), end=today),
+        Filter(start=today - timedelta(days=6), end=today, desk_ids=(desks[0].pk,)),
+        Filter(start=today - timedelta(days=89), end=today, country="GB", psp="stripe", ib="IBONE"),
+    ]
+    root = User(is_superuser=True)
+    counts = []
+    for size in (1, 6):
+        for n in range(size):
+            _round(rnd, size * 10 + n, desks, methods, clients)
+        rollups_refresh()
+        for flt in filters:
+            with CaptureQueriesContext(connection) as ctx:
+                leadership_answer(flt, root)
+            counts.append(len(ctx.captured_queries))
+    assert len(set(counts)) == 1, counts
+
+
+def test_a_deposit_queues_one_refresh_once_it_commits(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    """The webhook that completes a deposit queues a refresh after its commit; deposits that
+    commit while that refresh waits to start are served by it."""
+    from brokerage import tasks
+    from tests.finance.conftest import deposit_paid, verified_client
+
+    queued = []
+    monkeypatch.setattr(tasks.rollups_refresh_task, "apply_async", lambda **kw: queued.append(kw))
+    method = _methods()[0]
+    client = verified_client("queued@rollups.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        deposit_paid(client, method, "100.00")
+    assert queued == [{"countdown": 1}]
+    with django_capture_on_commit_callbacks(execute=True):
+        deposit_paid(client, method, "50.00")
+    assert len(queued) == 1
+    tasks.rollups_refresh_task.run()  # the worker starts it: the next commit queues again
+    assert Deposit.objects.filter(status="completed").count() == 2
+    assert _money_rows()[next(iter(_money_rows()))][2] == 2  # both deposits counted
+    with django_capture_on_commit_callbacks(execute=True):
+        deposit_paid(client, method, "25.00")
+    assert len(queued) == 2
+
+
+def test_the_rebuild_command_names_an_unknown_rollup():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No rollup named nope"):
+        call_command("rollups_rebuild", "nope")
+    call_command("rollups_rebuild", "money", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert list(RollupState.objects.values_list("name", flat=True)) == ["money"]
