@@ -46,22 +46,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.mt5 import LOGIN, PASSWORD, Sandbox  # noqa: E402
-
-
-def signed_in(user):
-    from django.test import Client
-
-    http = Client()
-    http.force_login(user)
-    session = http.session
-    now = time.time()
-    session["account_authentication_methods"] = [
-        {"method": "password", "at": now, "email": user.email},
-        {"method": "mfa", "at": now, "type": "totp"},
-    ]
-    session["account_authentication_methods_user"] = str(user.pk)
-    session.save()
-    return http
+from bench.signin import signed_in  # noqa: E402
 
 
 def main():

@@ -160,3 +160,17 @@ def test_aml_bench_smoke():
     assert all(recall == 1.0 for recall in figures["recall"].values()), figures["planted_missed"]
     assert figures["ordinary_alerts_month"] == 0 and len(figures["nightly_scenarios"]) == 10
     assert figures["dossier"]["proof_verifies"]
+
+
+def test_replica_bench_smoke():
+    figures = run_bench("replica.py", "--smoke", "--port", "55442")
+    assert figures["ok"], figures["failed"]
+    assert figures["dashboard"]["replica"] > 0 and figures["export"]["replica"] > 0
+    for step in ("deposit", "withdrawal_approval", "sign_in"):
+        assert figures[step]["replica"] == 0 and figures[step]["primary"] > 0, step
+    down = figures["replica_down"]
+    assert down["dashboard_status"] == 200 and down["health"]["status"] == "down"
+    assert "reading from the primary" in down["warning"]
+    assert figures["paused_dashboard"]["replica"] == 0
+    assert figures["paused_dashboard"]["status"]["status"] == "lagging"
+    assert figures["resumed_dashboard"]["replica"] > 0
