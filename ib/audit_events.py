@@ -48,3 +48,6 @@ PARTNER_WALLET_CURRENCY_SET = event(
 DISPUTE_RECOMPUTED = event(
     "commission_dispute.recomputed", "Disputed commission recomputed on an IB manager's demand"
 )
+FRAUD_THRESHOLDS_RESET = event(
+    "fraud.thresholds_reset", "Programme's IB fraud thresholds back to the global ones"
+)

@@ -45,7 +45,7 @@ from finance.selectors import usd_rates_at
 
 from .fraud import related_reasons
 from .fx import fx_rate
-from .models import CommissionLine, PlanRule, Programme
+from .models import CommissionLine, FraudThresholds, PlanRule, PlanVersion, Programme
 from .world import FAR_FUTURE, FAR_PAST, HUNDRED, World, countries_at, earnings, n, top_rule
 
 CPA_KINDS = (PlanRule.Kind.CPA,)
@@ -240,8 +240,18 @@ def cpa_lines(
 def _withhold_related(lines: list[CommissionLine]) -> None:
     """A CPA for a client related to the partner's own record (self-referral) is withheld
     for an IB manager's review, like any line the fraud checks suspect (`ib.fraud`)."""
-    related = related_reasons({(line.client_id, line.partner_id) for line in lines})
-    for line in lines:
+    if not lines:
+        return
+    # the check as the programme of each line's plan has it (its own thresholds, else global)
+    programme_of = dict(
+        PlanVersion.objects.filter(pk__in={line.version_id for line in lines}).values_list(
+            "pk", "plan__programme_id"
+        )
+    )
+    limits = FraudThresholds.of_programmes(set(programme_of.values()))
+    checked = [line for line in lines if limits[programme_of[line.version_id]].related_clients]
+    related = related_reasons({(line.client_id, line.partner_id) for line in checked}, True)
+    for line in checked:
         message = related.get((line.client_id, line.partner_id))
         if message:
             line.status = CommissionLine.Status.WITHHELD

@@ -152,12 +152,13 @@ WITH hit AS (
                               AND l.deal_time <= n.last_time AND l.deal_time < f.t_to
                               AND l.tier >= f.min_tier
      WHERE l.created_at = now() AND l.status = 'pending' AND l.period_id IS NULL
+       AND {programmes}
     UNION ALL
     SELECT l.id, f.code, f.message
       FROM ib_flag_deal f
       JOIN ib_commissionline l ON l.deal_id = f.deal_id
      WHERE l.status = 'pending' AND l.period_id IS NULL
-       AND (l.created_at = now() OR l.hold_reasons IS NULL)
+       AND (l.created_at = now() OR l.hold_reasons IS NULL) AND {programmes}
 ), reasons AS (
     SELECT id, jsonb_agg(jsonb_build_object('code', code, 'message', message)
                          ORDER BY code, message) AS reasons
@@ -178,9 +179,51 @@ def fraud_screen(cur, *, since, until, laps: dict | None = None, deal_ids=None) 
     the run's transaction, `ib_new` filled; since/until bound the run's deal times; `deal_ids`,
     a run of given deals (a sync pass's): opposite trades are looked for only in pairs touching
     their positions (pairs of earlier positions were screened when those were paid). Returns
-    how many lines were withheld; `laps` gets each signal's seconds."""
-    limits = FraudThresholds.current()
+    how many lines were withheld; `laps` gets each signal's seconds.
+
+    Each line is screened by the thresholds of its plan's programme (its own, else the global
+    ones): when no programme has its own, the run is screened once, as a whole; otherwise once
+    per set of thresholds, over the run's pairs of those programmes and their lines only."""
     laps = {} if laps is None else laps
+    if not FraudThresholds.objects.filter(programme__isnull=False).exists():
+        return _screen(cur, FraudThresholds.current(), None, since, until, laps, deal_ids)
+    cur.execute(RUN_PROGRAMMES_SQL)
+    cur.execute("SELECT DISTINCT programme_id FROM ib_new_all")
+    limits = FraudThresholds.of_programmes([row[0] for row in cur.fetchall()])
+    groups: dict[int, list[int]] = defaultdict(list)  # thresholds row -> its programmes
+    rows = {}
+    for programme_id, row in limits.items():
+        groups[row.pk].append(programme_id)
+        rows[row.pk] = row
+    withheld = 0
+    for pk, programmes in groups.items():
+        cur.execute("DELETE FROM ib_new")
+        cur.execute(
+            "INSERT INTO ib_new SELECT DISTINCT client_id, partner_id, tier, day, first_time,"
+            " last_time FROM ib_new_all WHERE programme_id = ANY(%s)",
+            [programmes],
+        )
+        withheld += _screen(cur, rows[pk], programmes, since, until, laps, deal_ids)
+    cur.execute("DROP TABLE ib_new_all")
+    return withheld
+
+
+# The run's (client, partner, day) groups with the programme of each of their lines' plans.
+RUN_PROGRAMMES_SQL = """
+CREATE TEMP TABLE ib_new_all ON COMMIT DROP AS
+SELECT DISTINCT n.*, p.programme_id
+  FROM ib_new n
+  JOIN ib_commissionline l ON l.partner_id = n.partner_id AND l.client_id = n.client_id
+                          AND l.deal_time >= n.first_time AND l.deal_time <= n.last_time
+  JOIN ib_planversion v ON v.id = l.version_id
+  JOIN ib_plan p ON p.id = v.plan_id
+ WHERE l.created_at = now()
+"""
+
+
+def _screen(cur, limits, programmes, since, until, laps, deal_ids) -> int:
+    """The signals with one set of thresholds over the pairs in `ib_new` (and, with
+    `programmes`, only the lines of those programmes' plans)."""
     clock = time.perf_counter()
 
     def lap(name):
@@ -194,8 +237,9 @@ def fraud_screen(cur, *, since, until, laps: dict | None = None, deal_ids=None) 
     cur.execute("SELECT DISTINCT client_id, partner_id FROM ib_new")
     pairs = cur.fetchall()
     if not pairs:
+        cur.execute("DROP TABLE ib_flag, ib_flag_deal")
         return 0
-    _related(cur, pairs)
+    _related(cur, pairs, limits.related_clients)
     lap("related")
     cur.execute(
         CYCLING_SQL,
@@ -217,17 +261,28 @@ def fraud_screen(cur, *, since, until, laps: dict | None = None, deal_ids=None) 
     if cur.fetchone()[0]:  # the usual run suspects nothing: nothing to join
         cur.execute("ANALYZE ib_flag")
         cur.execute("ANALYZE ib_flag_deal")
-        cur.execute(WITHHOLD_SQL)
+        if programmes is None:
+            cur.execute(WITHHOLD_SQL.replace("{programmes}", "true"))
+        else:
+            cur.execute(WITHHOLD_SQL.replace("{programmes}", OF_PROGRAMMES), [programmes] * 2)
         withheld = max(cur.rowcount, 0)
     cur.execute("DROP TABLE ib_flag, ib_flag_deal")
     lap("withhold")
     return withheld
 
 
-def related_reasons(pairs) -> dict[tuple[int, int], str]:
+# A line of the programmes screened (when the run is screened by programme).
+OF_PROGRAMMES = (
+    "l.version_id IN (SELECT v.id FROM ib_planversion v JOIN ib_plan p ON p.id = v.plan_id"
+    " WHERE p.programme_id = ANY(%s))"
+)
+
+
+def related_reasons(pairs, enabled: bool | None = None) -> dict[tuple[int, int], str]:
     """(client, partner) -> why the client is related to the partner's own record, for the
-    pairs that are (`clients.links`); none when the check is switched off."""
-    if not FraudThresholds.current().related_clients:
+    pairs that are (`clients.links`); none when the check is switched off (`enabled`; None:
+    as the global thresholds say)."""
+    if not (FraudThresholds.current().related_clients if enabled is None else enabled):
         return {}
     partner_ids = {partner for _, partner in pairs}
     holders = dict(
@@ -250,10 +305,10 @@ def related_reasons(pairs) -> dict[tuple[int, int], str]:
     return found
 
 
-def _related(cur, pairs) -> None:
+def _related(cur, pairs, enabled: bool) -> None:
     rows = [
         (client, partner, 0, "-infinity", "infinity", "related_client", message)
-        for (client, partner), message in related_reasons(pairs).items()
+        for (client, partner), message in related_reasons(pairs, enabled).items()
     ]
     _copy(cur, "ib_flag", rows)
 
@@ -342,15 +397,24 @@ THRESHOLD_FIELDS = (
 
 
 @transaction.atomic
-def fraud_thresholds_set(*, changes: dict, actor: Actor) -> FraudThresholds:
-    """Change the thresholds (IB managers); each value checked, the change audited with the
-    values before and after. Lines already screened keep their outcome."""
+def fraud_thresholds_set(*, changes: dict, actor: Actor, programme=None) -> FraudThresholds:
+    """Change the thresholds (IB managers): the global ones, or `programme`'s (its own row,
+    made from the global values the first time); each value checked, the change audited with
+    the values before and after. Lines already screened keep their outcome."""
     require_manager(actor)
     unknown = sorted(set(changes) - set(THRESHOLD_FIELDS))
     if unknown:
         raise InvalidInput(f"{', '.join(unknown)}: not a setting of the fraud checks.")
-    FraudThresholds.current()
-    row = FraudThresholds.objects.select_for_update().get(pk=1)
+    default = FraudThresholds.current()
+    if programme is None:
+        row = FraudThresholds.objects.select_for_update().get(pk=default.pk)
+    else:
+        row = FraudThresholds.objects.select_for_update().filter(programme=programme).first()
+        if row is None:  # the programme's own, from the global values
+            row = FraudThresholds(
+                programme=programme,
+                **{name: getattr(default, name) for name in THRESHOLD_FIELDS},
+            )
     fields = {name: FraudThresholds._meta.get_field(name) for name in THRESHOLD_FIELDS}
     before = {name: str(getattr(row, name)) for name in THRESHOLD_FIELDS}
     for name, value in changes.items():
@@ -360,15 +424,38 @@ def fraud_thresholds_set(*, changes: dict, actor: Actor) -> FraudThresholds:
             raise InvalidInput(
                 f"{capfirst(fields[name].verbose_name)}: {' '.join(error.messages)}"
             ) from None
+    after = {name: str(getattr(row, name)) for name in THRESHOLD_FIELDS}
+    if row.pk is not None and after == before:
+        return row
     row.updated_by = None if isinstance(actor, str) else actor
     row.save()
     row.refresh_from_db()
-    after = {name: str(getattr(row, name)) for name in THRESHOLD_FIELDS}
-    if after != before:
-        audit_record(
-            actor=actor,
-            action=audit_events.FRAUD_THRESHOLDS_CHANGED,
-            target=row,
-            evidence={"before": before, "after": after},
-        )
+    audit_record(
+        actor=actor,
+        action=audit_events.FRAUD_THRESHOLDS_CHANGED,
+        target=row,
+        evidence={
+            "programme": programme.name if programme is not None else None,
+            "before": before,
+            "after": {name: str(getattr(row, name)) for name in THRESHOLD_FIELDS},
+        },
+    )
     return row
+
+
+@transaction.atomic
+def fraud_thresholds_reset(*, programme, actor: Actor) -> None:
+    """`programme` goes back to the global thresholds (its own row removed); audited with the
+    values it had."""
+    require_manager(actor)
+    row = FraudThresholds.objects.select_for_update().filter(programme=programme).first()
+    if row is None:
+        raise InvalidInput("This programme uses the global thresholds already.", code="unchanged")
+    before = {name: str(getattr(row, name)) for name in THRESHOLD_FIELDS}
+    audit_record(
+        actor=actor,
+        action=audit_events.FRAUD_THRESHOLDS_RESET,
+        target=programme,
+        evidence={"programme": programme.name, "before": before},
+    )
+    row.delete()

@@ -1,8 +1,10 @@
 """The thresholds of the commission fraud signals (imported by `ib.models`).
 
-One row (pk 1), created with its defaults on first read; IB managers change it in the back
-office (/backoffice/ib/fraud/), every change audited with before and after. What each signal
-does is in `ib.fraud`.
+The global row (no programme), created with its defaults on first read, is the default;
+a programme may have its own row (`programme`), made from the global values the first time an
+IB manager changes that programme's, and removed when the programme goes back to the global
+ones. IB managers change them in the back office (/backoffice/ib/fraud/), every change audited
+with before and after. What each signal does is in `ib.fraud`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ from django.db import models
 
 
 class FraudThresholds(models.Model):
+    programme = models.OneToOneField(
+        "ib.Programme",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="fraud_thresholds",
+        help_text="Empty: the global thresholds, which every programme without its own uses.",
+    )
     related_clients = models.BooleanField(
         "Related clients check",
         default=True,
@@ -67,13 +77,34 @@ class FraudThresholds(models.Model):
     )
 
     class Meta:
+        constraints = [
+            # one row per programme, and one global row (no programme)
+            models.UniqueConstraint(
+                fields=["programme"], nulls_distinct=False, name="ib_fraud_thresholds_once"
+            )
+        ]
         verbose_name = "IB fraud thresholds"
         verbose_name_plural = "IB fraud thresholds"
 
     def __str__(self):
-        return "IB fraud thresholds"
+        return (
+            f"IB fraud thresholds of {self.programme}"
+            if self.programme_id
+            else ("IB fraud thresholds")
+        )
 
     @classmethod
     def current(cls) -> FraudThresholds:
-        found, _ = cls.objects.get_or_create(pk=1)
+        """The global thresholds (one row, made with the defaults on first read)."""
+        found, _ = cls.objects.get_or_create(programme=None)
         return found
+
+    @classmethod
+    def of_programmes(cls, programme_ids) -> dict[int, FraudThresholds]:
+        """Each programme's thresholds: its own, else the global ones."""
+        default = cls.current()
+        own = {
+            row.programme_id: row
+            for row in cls.objects.filter(programme_id__in=list(programme_ids))
+        }
+        return {pid: own.get(pid, default) for pid in programme_ids}

@@ -1,15 +1,20 @@
 """The fraud checks' thresholds (/backoffice/ib/fraud/, IB managers): what each signal looks
-for, its threshold, and how many lines it holds for review now."""
+for, its threshold (the global ones, or a programme's own: ?programme=<id>), and how many lines
+it holds for review now."""
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.db.models import Exists, OuterRef
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from brokerage.errors import DomainError
+from brokerage.ids import parse_id
 from brokerage.permissions import staff_required
 
-from .fraud import SIGNALS, THRESHOLD_FIELDS, fraud_thresholds_set
-from .models import FraudThresholds
+from .fraud import SIGNALS, THRESHOLD_FIELDS, fraud_thresholds_reset, fraud_thresholds_set
+from .models import FraudThresholds, Programme
 from .selectors import withheld_by_signal
 
 MANAGE = "ib.manage_commissions"
@@ -24,24 +29,45 @@ SIGNAL_FIELDS = {
 }
 
 
+def _programme(request):
+    """The programme the page is about (?programme=<id>), None for the global thresholds;
+    an unknown one is a 404."""
+    raw = (request.POST.get("programme") or request.GET.get("programme") or "").strip()
+    if not raw:
+        return None
+    programme_id = parse_id(raw)
+    if programme_id is None:
+        raise Http404("No such programme.")
+    return get_object_or_404(Programme, pk=programme_id)
+
+
 @staff_required(MANAGE)
 @require_http_methods(["GET", "POST"])
 def fraud(request):
-    row = FraudThresholds.current()
+    programme = _programme(request)
+    here = reverse("ib:fraud") + (f"?programme={programme.pk}" if programme else "")
+    status = 200
     if request.method == "POST":
-        changes = {
-            name: request.POST.get(name, "").strip()[:20]
-            for name in THRESHOLD_FIELDS
-            if name != "related_clients"
-        }
-        changes["related_clients"] = request.POST.get("related_clients") == "on"
         try:
-            fraud_thresholds_set(changes=changes, actor=request.user)
+            if request.POST.get("action") == "reset" and programme is not None:
+                fraud_thresholds_reset(programme=programme, actor=request.user)
+                messages.success(request, f"{programme} uses the global thresholds again.")
+                return redirect(here)
+            changes = {
+                name: request.POST.get(name, "").strip()[:20]
+                for name in THRESHOLD_FIELDS
+                if name != "related_clients"
+            }
+            changes["related_clients"] = request.POST.get("related_clients") == "on"
+            fraud_thresholds_set(changes=changes, actor=request.user, programme=programme)
         except DomainError as exc:
             messages.error(request, exc.message)
+            status = 400
         else:
             messages.success(request, "Thresholds saved. They apply to lines written from now on.")
-            return redirect("ib:fraud")
+            return redirect(here)
+    own = FraudThresholds.objects.filter(programme=programme).first() if programme else None
+    row = own or FraudThresholds.current()
     shown = request.POST if request.method == "POST" else {}  # a refused form shows its input
     counts = withheld_by_signal()
     signals = [
@@ -62,4 +88,18 @@ def fraud(request):
         }
         for code, label in SIGNALS.items()
     ]
-    return render(request, "ib/fraud.html", {"signals": signals, "row": row})
+    programmes = Programme.objects.order_by("name").annotate(
+        own=Exists(FraudThresholds.objects.filter(programme=OuterRef("pk")))
+    )
+    return render(
+        request,
+        "ib/fraud.html",
+        {
+            "signals": signals,
+            "row": row,
+            "programme": programme,
+            "own": own,
+            "programmes": programmes,
+        },
+        status=status,
+    )

@@ -18,6 +18,16 @@ from tests.conftest import make_client_user, make_partner_user
 from tests.ib.test_commissions import ACTOR, pay_all, trade
 
 pytestmark = pytest.mark.django_db
+# The fraud page's form with every threshold (cycling raised to 3 accounts).
+THRESHOLDS_FORM = {
+    "related_clients": "on",
+    "cycling_accounts": "3",
+    "cycling_days": "30",
+    "opposite_seconds": "10",
+    "burst_hold_seconds": "60",
+    "burst_share_pct": "50",
+    "phantom_min_clients": "1",
+}
 NOON = (timezone.now() - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
@@ -289,20 +299,12 @@ def test_an_ib_manager_reads_and_changes_the_thresholds(client, network):
     html = page.content.decode()
     assert "Related to the partner" in html and "1 withheld" in html
     assert "Account cycling: accounts opened" in html
-    form = {
-        "related_clients": "on",
-        "cycling_accounts": "3",
-        "cycling_days": "30",
-        "opposite_seconds": "10",
-        "burst_hold_seconds": "60",
-        "burst_share_pct": "50",
-        "phantom_min_clients": "1",
-    }
+    form = THRESHOLDS_FORM
     assert client.post("/backoffice/ib/fraud/", form).status_code == 302
     assert FraudThresholds.current().cycling_accounts == 3
     assert FraudThresholds.current().updated_by == manager
     refused = client.post("/backoffice/ib/fraud/", {**form, "cycling_days": "soon"})
-    assert refused.status_code == 200
+    assert refused.status_code == 400
     assert "Account cycling: within days" in refused.content.decode()
     assert 'value="soon"' in refused.content.decode()
     assert FraudThresholds.current().cycling_days == 30
