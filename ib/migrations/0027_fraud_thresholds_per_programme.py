@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ib', '0025_dispute_recompute_kept'),
+        ('ib', '0026_rollups'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
