@@ -11,6 +11,9 @@ With `DATABASE_REPLICA_URL` set, the project has a second database alias, `repli
 
     response = StreamingHttpResponse(stream_from_replica(rows()))  # an export, row by row
 
+Raw SQL (`connection.cursor()`) is not routed: a report that reads with raw SQL takes its
+cursor from `read_connection(Model)`.
+
 Who uses it: dashboards (the back-office home and the leadership and team dashboards: wrap
 their views, or the function that computes their figures, in `reads_from_replica`), scheduled
 reports, table exports, and the large list pages (audit log, clients, leads, ledger postings,
@@ -82,6 +85,15 @@ def stream_from_replica(rows: Iterable) -> Iterator:
 
 def replica_configured() -> bool:
     return REPLICA in settings.DATABASES
+
+
+def read_connection(model):
+    """The connection a raw SQL read of `model`'s table belongs on: `connection.cursor()` is
+    never routed, so raw reads of a report use `read_connection(Model).cursor()` to reach the
+    replica in a `reads_from_replica` scope (and the primary everywhere else)."""
+    from django.db import router
+
+    return connections[router.db_for_read(model) or DEFAULT_DB_ALIAS]
 
 
 # --- The replica's state ---------------------------------------------------------------------

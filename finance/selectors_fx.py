@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection
+from brokerage.db import read_connection
 
 from .models import LedgerAccount
 from .selectors import usd_rates_at_many
@@ -96,7 +96,7 @@ def fx_conversion_days(*, start=None, end=None, currency: str = "") -> list[FxDa
         "end": end,
         "currency": currency,
     }
-    with connection.cursor() as cur:
+    with read_connection(LedgerAccount).cursor() as cur:
         cur.execute(CONVERSIONS, params)
         rows = cur.fetchall()
     return [
@@ -120,7 +120,7 @@ def fx_conversion_balances(rows: list[FxDay]) -> list[FxDay]:
     the balances, one for the rates and their history, whatever the number of rows)."""
     if not rows:
         return rows
-    with connection.cursor() as cur:
+    with read_connection(LedgerAccount).cursor() as cur:
         cur.execute(BALANCES, {"kind": LedgerAccount.Kind.FX_CONVERSION})
         moves = sorted(cur.fetchall(), key=lambda r: r[1])
     ends = {

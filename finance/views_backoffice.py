@@ -376,6 +376,7 @@ def _fx_filters(request):
 
 
 @staff_required(RECONCILE)
+@reads_from_replica()
 def fx_conversion(request):
     """The FX conversion account by day and currency pair: rates used, running balances and
     the broker's FX result (`finance.selectors_fx`); filters, 25 a page, CSV."""
@@ -391,6 +392,7 @@ def fx_conversion(request):
 
 
 @staff_required(RECONCILE)
+@reads_from_replica()
 def fx_conversion_csv(request):
     form, rows = _fx_filters(request)
     if form.errors:

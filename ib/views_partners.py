@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from brokerage.db import reads_from_replica
 from brokerage.errors import DomainError
 from brokerage.views import form_action, paginate
 
@@ -158,6 +159,7 @@ def statements(request):
 
 
 @partner_required
+@reads_from_replica()
 def statement_download(request, statement_id: int, fmt: str):
     statement = get_object_or_404(partner_statements(partner=request.user.partner), pk=statement_id)
     if fmt not in ("csv", "pdf"):

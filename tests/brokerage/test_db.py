@@ -5,6 +5,7 @@ database. Reads routed there see only committed rows, so these tests are transac
 """
 
 import logging
+import re
 
 import pytest
 from django.db import DatabaseError, connections, transaction
@@ -40,7 +41,7 @@ class Captured:
         return [q["sql"] for q in self.on[alias].captured_queries]
 
     def touching(self, alias, table) -> list[str]:
-        return [s for s in self.sql(alias) if f'"{table}"' in s]
+        return [s for s in self.sql(alias) if re.search(rf"\b{table}\b", s)]
 
 
 def test_reads_go_to_the_replica_only_inside_the_scope():
@@ -156,6 +157,19 @@ def test_list_pages_and_exports_read_the_replica_and_sign_in_reads_the_primary(c
     assert body.startswith(b"posted_at_utc,")
     assert seen.touching(db.REPLICA, "finance_posting")
     assert not seen.touching("default", "finance_posting")
+
+    # A report read with raw SQL takes its cursor from `read_connection`.
+    with Captured() as seen:
+        response = client.get(reverse("finance:fx_conversion_csv"))
+        b"".join(response.streaming_content)
+    assert response.status_code == 200
+    assert seen.touching(db.REPLICA, "finance_posting")
+    assert not seen.touching("default", "finance_posting")
+    assert db.read_connection(Desk).alias == "default"  # outside the scope
+    with reads_from_replica():
+        assert db.read_connection(Desk).alias == db.REPLICA
+        with transaction.atomic():
+            assert db.read_connection(Desk).alias == "default"
     assert AuditEvent.objects.exists() and Client.objects.count() == 1
 
 
