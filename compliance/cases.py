@@ -13,6 +13,12 @@ client is never told: their pages and refusals say only that the account is unde
 
 An escalated case is decided by a second officer: whoever escalated it can neither close it
 nor report it (four eyes).
+
+A case ends (closed or reported) with its screening hits decided: the officer says of each
+undecided hit whether it is a true match (the client's standing is blocked, as confirming a
+hit on its own page does) or a false positive (remembered, not raised again); a case with a
+hit left undecided does not end. A false positive at or above the four-eyes score needs a
+second officer, as on the hit's page: one officer proposes it there, another ends the case.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ from clients.locks import lock_client
 from clients.services import client_aml_case_set
 
 from . import audit_events
-from .models import Alert, Case, CaseAttachment, CaseNote, CaseStatus
+from .models import UNDECIDED, Alert, AlertStatus, Case, CaseAttachment, CaseNote, CaseStatus
 from .models_cases import ACTIVE_CASE
 from .monitoring.models import Alert as AmlAlert
 from .monitoring.models import AlertStatus as AmlAlertStatus
 from .permissions import PERM, require_officer
+from .services import alert_confirm, alert_dismiss
 
 MESSAGE = "Only compliance officers work AML cases."
 
@@ -292,6 +299,68 @@ def _aml_alerts_close(case: Case, *, actor, reason: str) -> list[int]:
     return closed
 
 
+class HitDecision:
+    """What the officer ending a case says of each undecided screening hit it carries."""
+
+    TRUE_MATCH = "true_match"
+    FALSE_POSITIVE = "false_positive"
+    CHOICES = [(TRUE_MATCH, "True match"), (FALSE_POSITIVE, "False positive")]
+
+
+def case_hits_undecided(case: Case) -> list[Alert]:
+    """The case's screening hits nobody has decided yet (open, or a dismissal awaiting a
+    second officer): the officer ending the case decides each."""
+    return list(
+        case.screening_alerts.filter(status__in=UNDECIDED).select_related("source").order_by("pk")
+    )
+
+
+def _hits_check(case: Case, decisions) -> dict[int, str]:
+    """Every undecided hit of the case has a decision, and each decision names one of them
+    with a known choice; refused with a field per hit otherwise, before anything changes."""
+    decisions = {int(pk): value for pk, value in (decisions or {}).items()}
+    undecided = {a.pk for a in case_hits_undecided(case)}
+    fields = {}
+    for pk, value in decisions.items():
+        if pk not in undecided:
+            fields[f"hit_{pk}"] = [f"Screening alert {pk} is not an undecided hit of this case."]
+        elif value not in (HitDecision.TRUE_MATCH, HitDecision.FALSE_POSITIVE):
+            fields[f"hit_{pk}"] = ["Choose true match or false positive."]
+    for pk in sorted(undecided - set(decisions)):
+        fields[f"hit_{pk}"] = ["Choose true match or false positive."]
+    if fields:
+        raise InvalidInput(
+            f"Decide each screening hit of {case.reference} before it ends: a true match or "
+            "a false positive.",
+            code="hits_undecided",
+            fields=fields,
+        )
+    return decisions
+
+
+def _hits_decide(case: Case, decisions: dict[int, str], *, actor, reason: str) -> dict:
+    """Decide the case's hits as the officer said (through the screening decisions, so a true
+    match blocks the client and a false positive is remembered); a dismissal that needs a
+    second officer (at or above the four-eyes score) and has none refuses the whole step."""
+    decided = {}
+    for pk, value in sorted(decisions.items()):
+        alert = Alert.objects.get(pk=pk)
+        if value == HitDecision.TRUE_MATCH:
+            alert = alert_confirm(alert=alert, actor=actor, reason=reason)
+        else:
+            alert = alert_dismiss(alert=alert, actor=actor, reason=reason)
+            if alert.status == AlertStatus.DISMISSAL_PROPOSED:
+                raise NotAllowed(
+                    f"Four eyes: screening alert {pk} scores {alert.score:.0%}, so its dismissal "
+                    "needs a second compliance officer. Propose it on the hit's page (or call it "
+                    "a true match); another officer then ends the case, approving it.",
+                    code="four_eyes",
+                    fields={f"hit_{pk}": ["A second officer approves this dismissal."]},
+                )
+        decided[str(pk)] = alert.status
+    return decided
+
+
 def _four_eyes(case: Case, actor) -> None:
     if case.status == CaseStatus.ESCALATED and case.escalated_by_id == actor.pk:
         raise NotAllowed(
@@ -302,18 +371,22 @@ def _four_eyes(case: Case, actor) -> None:
 
 
 @transaction.atomic
-def case_close(*, case: Case, actor: Actor, reason: str) -> Case:
+def case_close(*, case: Case, actor: Actor, reason: str, hit_decisions=None) -> Case:
     """Close the case with a reason (an escalated case: by another officer than the one who
-    escalated it). The last active case of the client lifts their AML case reason."""
+    escalated it), deciding each undecided screening hit it carries (`hit_decisions`: the
+    hit's pk -> true match or false positive). The last active case of the client lifts their
+    AML case reason."""
     _officer(actor)
     reason = _text(reason, "why the case is closed")
     case = _locked(case)
     _active(case)
     _four_eyes(case, actor)
+    decisions = _hits_check(case, hit_decisions)
     escalated = case.status == CaseStatus.ESCALATED
     case.close()
     case.decided_by, case.decided_at, case.close_reason = actor, timezone.now(), reason
     case.save()
+    hits = _hits_decide(case, decisions, actor=actor, reason=f"{case.reference} closed: {reason}")
     closed = _aml_alerts_close(case, actor=actor, reason=f"{case.reference} closed: {reason}")
     _record(
         case,
@@ -323,15 +396,19 @@ def case_close(*, case: Case, actor: Actor, reason: str) -> Case:
         four_eyes=escalated,
         escalated_by=case.escalated_by_id,
         aml_alerts_closed=closed,
+        screening_hits_decided=hits,
     )
     _standing_follow(case, actor=actor, reason=f"closed: {reason}")
     return case
 
 
 @transaction.atomic
-def case_report(*, case: Case, actor: Actor, reference: str, filed_on: date) -> Case:
+def case_report(
+    *, case: Case, actor: Actor, reference: str, filed_on: date, hit_decisions=None
+) -> Case:
     """Record the suspicious activity report filed with the authority for an escalated case
-    (by another officer than the one who escalated it): its reference and filing date."""
+    (by another officer than the one who escalated it): its reference and filing date,
+    deciding each undecided screening hit it carries, as closing does."""
     _officer(actor)
     reference = _text(reference, "the report's reference", "sar_reference")
     if len(reference) > 100:
@@ -352,10 +429,14 @@ def case_report(*, case: Case, actor: Actor, reference: str, filed_on: date) -> 
             "an escalated case."
         )
     _four_eyes(case, actor)
+    decisions = _hits_check(case, hit_decisions)
     case.report()
     case.decided_by, case.decided_at = actor, timezone.now()
     case.sar_reference, case.sar_filed_on = reference, filed_on
     case.save()
+    hits = _hits_decide(
+        case, decisions, actor=actor, reason=f"{case.reference} reported as {reference}"
+    )
     closed = _aml_alerts_close(
         case, actor=actor, reason=f"{case.reference} reported to the authority as {reference}"
     )
@@ -368,6 +449,7 @@ def case_report(*, case: Case, actor: Actor, reference: str, filed_on: date) -> 
         sar_filed_on=filed_on.isoformat(),
         escalated_by=case.escalated_by_id,
         aml_alerts_closed=closed,
+        screening_hits_decided=hits,
     )
     _standing_follow(case, actor=actor, reason=f"reported as {reference}")
     return case

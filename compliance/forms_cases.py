@@ -4,6 +4,7 @@ from django import forms
 from django.utils import timezone
 
 from .case_selectors import SLA_FILTERS, STATUS_FILTERS, officer_list
+from .cases import HitDecision
 
 
 class OfficerField(forms.ModelChoiceField):
@@ -44,6 +45,37 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=4000)
 
 
+class HitDecisionsForm(forms.Form):
+    """A form that ends a case: one required choice per undecided screening hit the case
+    carries (`hits`), named `hit_<pk>`; `hit_decisions()` is what the service takes."""
+
+    def __init__(self, *args, hits=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hit_names = []
+        for hit in hits:
+            name = f"hit_{hit.pk}"
+            self.fields[name] = forms.ChoiceField(
+                choices=[("", "Choose…"), *HitDecision.CHOICES],
+                label=f"Screening alert {hit.pk}: {hit.screened_name} ~ {hit.matched_name} "
+                f"({hit.source.name}, {hit.score:.0%})",
+            )
+            self.hit_names.append(name)
+
+    @property
+    def hit_fields(self):
+        return [self[name] for name in self.hit_names]
+
+    def hit_decisions(self) -> dict[int, str]:
+        return {int(name[4:]): self.cleaned_data[name] for name in self.hit_names}
+
+
+class CloseForm(HitDecisionsForm, ReasonForm):
+    def __init__(self, *args, **kwargs):
+        # Its hit choices stand beside the report form's on an escalated case's page.
+        kwargs.setdefault("auto_id", "close-%s")
+        super().__init__(*args, **kwargs)
+
+
 class AssignForm(forms.Form):
     assigned_to = OfficerField(queryset=None, label="Officer", empty_label="Choose an officer")
 
@@ -58,7 +90,7 @@ class NoteForm(forms.Form):
     )
 
 
-class ReportForm(forms.Form):
+class ReportForm(HitDecisionsForm):
     sar_reference = forms.CharField(max_length=100, label="The authority's reference")
     sar_filed_on = forms.DateField(
         label="Filed on", widget=forms.DateInput(attrs={"type": "date"}), initial=timezone.localdate

@@ -2,6 +2,7 @@
 a case (from a screening alert or for a client), one case with its alerts, notes, files,
 history and decisions, its files (private downloads) and its draft report."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
@@ -23,6 +24,7 @@ from .cases import (
     case_attachment_add,
     case_close,
     case_escalate,
+    case_hits_undecided,
     case_investigate,
     case_note_add,
     case_open,
@@ -34,6 +36,8 @@ from .forms_cases import (
     AttachmentForm,
     CaseFilterForm,
     CaseOpenForm,
+    CloseForm,
+    HitDecisionsForm,
     NoteForm,
     ReasonForm,
     ReportForm,
@@ -146,11 +150,17 @@ def _act(request, case, action, data):
         case_escalate(case=case, actor=user, reason=data["reason"])
         return "Escalated: a second compliance officer reports or closes it."
     if action == "close":
-        case_close(case=case, actor=user, reason=data["reason"])
+        case_close(
+            case=case, actor=user, reason=data["reason"], hit_decisions=data["hit_decisions"]
+        )
         return "Case closed."
     if action == "report":
         case_report(
-            case=case, actor=user, reference=data["sar_reference"], filed_on=data["sar_filed_on"]
+            case=case,
+            actor=user,
+            reference=data["sar_reference"],
+            filed_on=data["sar_filed_on"],
+            hit_decisions=data["hit_decisions"],
         )
         return "The filed report is recorded and the case ended."
     if action == "assign":
@@ -183,7 +193,7 @@ def _act(request, case, action, data):
 FORMS = {
     "investigate": None,
     "escalate": ReasonForm,
-    "close": ReasonForm,
+    "close": CloseForm,
     "report": ReportForm,
     "assign": AssignForm,
     "note": NoteForm,
@@ -199,15 +209,19 @@ def case_detail(request, case_id: int):
     except Case.DoesNotExist:
         raise Http404("No such case.") from None
     bound, action, error = None, "", ""
+    hits = case_hits_undecided(case) if case.active else []
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action not in FORMS:
             raise Http404("No such action.")
         form_class = FORMS[action]
-        bound = form_class(request.POST, request.FILES) if form_class else None
+        bound = _bind(form_class, request, hits)
         if bound is None or bound.is_valid():
+            data = bound.cleaned_data if bound else {}
+            if isinstance(bound, HitDecisionsForm):
+                data = {**data, "hit_decisions": bound.hit_decisions()}
             try:
-                done = _act(request, case, action, bound.cleaned_data if bound else {})
+                done = _act(request, case, action, data)
             except DomainError as exc:
                 if bound is not None:
                     add_domain_error(bound, exc)
@@ -216,9 +230,12 @@ def case_detail(request, case_id: int):
                 messages.success(request, done)
                 return redirect("compliance:case", case.pk)
         case = selectors.case_get(case_id)
+        hits = case_hits_undecided(case) if case.active else []
 
     def form(name, form_class):
-        return bound if action == name and bound is not None else form_class()
+        if action == name and bound is not None:
+            return bound
+        return form_class(hits=hits) if issubclass(form_class, HitDecisionsForm) else form_class()
 
     escalated_by_me = case.escalated_by_id == request.user.pk
     _viewed(request, case, case.reference)
@@ -230,7 +247,7 @@ def case_detail(request, case_id: int):
             "action": action,
             "error": error,
             "escalate_form": form("escalate", ReasonForm),
-            "close_form": form("close", ReasonForm),
+            "close_form": form("close", CloseForm),
             "report_form": form("report", ReportForm),
             "assign_form": form("assign", AssignForm),
             "note_form": form("note", NoteForm),
@@ -243,9 +260,18 @@ def case_detail(request, case_id: int):
                 (a, aml_alert_url(a.pk)) for a in case.aml_alerts.select_related("scenario")
             ],
             "four_eyes_blocked": case.status == "escalated" and escalated_by_me,
+            "four_eyes_score": f"{settings.COMPLIANCE_FOUR_EYES_SCORE:.0%}",
         },
         status=400 if error or (bound is not None and bound.errors) else 200,
     )
+
+
+def _bind(form_class, request, hits):
+    if form_class is None:
+        return None
+    if issubclass(form_class, HitDecisionsForm):
+        return form_class(request.POST, request.FILES, hits=hits)
+    return form_class(request.POST, request.FILES)
 
 
 def _viewed(request, case, detail: str) -> None:

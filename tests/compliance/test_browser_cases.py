@@ -1,15 +1,15 @@
 """An officer's AML case in the browser, at 1440 px and 390 px: from a screening alert's page
 the officer opens a case, adds the client's AML alert to it, investigates and escalates; the
 client's standing shows the block on the client 360; the officer who escalated cannot close
-it (four eyes shown), a second officer closes it with a reason and the block lifts. The
-workspace, the case list, the new-case form and the case page fit both widths (screenshots
-in test-artifacts/compliance-case*-<width>.png)."""
+it (four eyes shown), a second officer closes it with a reason, deciding its screening hit,
+and the block lifts. The workspace, the case list, the new-case form and the case page fit
+both widths (screenshots in test-artifacts/compliance-case*-<width>.png)."""
 
 import pytest
 
 from compliance.models import Alert, Case
 from compliance.monitoring.models import Alert as AmlAlert
-from compliance.services import client_screen
+from compliance.services import alert_dismiss, client_screen
 from tests.conftest import browser_session, login, make_staff, screen_check, shipped_defaults
 
 from .monitoring.test_models import _alert
@@ -99,7 +99,12 @@ def test_an_officer_takes_an_alert_to_a_closed_case_with_four_eyes(
         "[data-four-eyes-wait]",
     )
 
-    # A second officer closes it with a reason: four eyes shown, the block lifted.
+    # Ana proposes the hit's dismissal (it scores above the four-eyes score; its page is
+    # driven in test_browser_alerts), so the second officer can decide it in the closing step.
+    alert_dismiss(alert=alert, actor=ana, reason="Date of birth differs from the listing")
+
+    # A second officer closes it with a reason, deciding the hit: four eyes shown, the block
+    # lifted.
     client.logout()
     page.context.clear_cookies()
     login(client, ben)
@@ -107,6 +112,7 @@ def test_an_officer_takes_an_alert_to_a_closed_case_with_four_eyes(
     page.goto(f"{live_server.url}/backoffice/compliance/cases/{case.pk}/")
     assert "ana@test.example" in page.inner_text("[data-four-eyes-note]")
     page.fill("#reason-close", "Passport shows another person; deposits are salary")
+    page.select_option(f"form[data-action=close] select[name=hit_{alert.pk}]", "false_positive")
     page.click("form[data-action=close] button[type=submit]")
     page.wait_for_selector("[data-decided] [data-four-eyes]")
     assert "Not blocked by a case" in page.inner_text("[data-standing]")
@@ -124,4 +130,5 @@ def test_an_officer_takes_an_alert_to_a_closed_case_with_four_eyes(
     case = Case.objects.get()
     assert (case.status, case.decided_by, case.escalated_by) == ("closed", ben, ana)
     assert AmlAlert.objects.get(pk=aml.pk).status == "closed"
+    assert Alert.objects.get(pk=alert.pk).status == "dismissed"
     assert not case.client.aml_case_open

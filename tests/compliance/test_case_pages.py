@@ -276,3 +276,49 @@ def test_the_draft_holds_the_accounts_trades_and_money_of_the_period_exactly(ana
     assert "2 deposits" in report["narrative"]
     since = timezone.now() - timedelta(days=366)
     assert report["period"]["from"] > since.isoformat()
+
+
+def test_closing_on_the_page_asks_a_decision_for_each_screening_hit(client, ana, alert):
+    from compliance.models import Alert
+
+    Alert.objects.filter(pk=alert.pk).update(score="0.85")  # below the four-eyes score
+    case = case_open(
+        client=alert.client, actor=ana, summary="Listed name", screening_alerts=[alert]
+    )
+    login(client, ana)
+    page = client.get(url(case))
+    field = f"hit_{alert.pk}".encode()
+    assert b"data-hit-decisions" in page.content and b'name="' + field + b'"' in page.content
+    assert b"True match" in page.content and b"False positive" in page.content
+    refused = client.post(url(case), {"action": "close", "reason": "Namesake"})
+    assert refused.status_code == 400 and b'data-field-error="' + field + b'"' in refused.content
+    assert Case.objects.get(pk=case.pk).status == "open"
+    bad = client.post(url(case), {"action": "close", "reason": "Namesake", field.decode(): "x"})
+    assert bad.status_code == 400
+    done = client.post(
+        url(case), {"action": "close", "reason": "Namesake", field.decode(): "false_positive"}
+    )
+    assert done.status_code == 302
+    assert Alert.objects.get(pk=alert.pk).status == "dismissed"
+    assert Case.objects.get(pk=case.pk).status == "closed"
+
+
+def test_cases_show_read_only_in_django_admin_to_a_superuser_only(client, ana, alert):
+    from tests.conftest import make_superuser
+
+    case = case_open(
+        client=alert.client, actor=ana, summary="Listed name", screening_alerts=[alert]
+    )
+    login(client, make_staff("ops_admin", email="ops@test.example"))
+    assert client.get("/admin/compliance/case/").status_code == 403  # no role has cases here
+    login(client, make_superuser())
+    listing = client.get("/admin/compliance/case/")
+    assert listing.status_code == 200 and case.reference.encode() in listing.content
+    page = client.get(f"/admin/compliance/case/{case.pk}/change/")
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert url(case).encode() in page.content  # changes are made on the case's page
+    assert client.get("/admin/compliance/case/add/").status_code == 403
+    assert client.get(f"/admin/compliance/case/{case.pk}/delete/").status_code == 403
+    before = Case.objects.get(pk=case.pk).status
+    client.post(f"/admin/compliance/case/{case.pk}/change/", {"status": "closed"})
+    assert Case.objects.get(pk=case.pk).status == before

@@ -76,7 +76,17 @@ def test_a_case_runs_its_whole_life_with_four_eyes_and_the_block_follows_it(offi
     assert refused.value.code == "four_eyes"
     assert Case.objects.get(pk=case.pk).status == CaseStatus.ESCALATED and aml_open(client)
 
-    case = case_close(case=case, actor=ben, reason="Source of funds documented: inheritance")
+    with pytest.raises(InvalidInput) as undecided:
+        case_close(case=case, actor=ben, reason="Source of funds documented: inheritance")
+    assert undecided.value.code == "hits_undecided"
+    assert list(undecided.value.fields) == [f"hit_{alert.pk}"]
+    assert Case.objects.get(pk=case.pk).status == CaseStatus.ESCALATED and aml_open(client)
+    case = case_close(
+        case=case,
+        actor=ben,
+        reason="Source of funds documented: inheritance",
+        hit_decisions={alert.pk: "true_match"},
+    )
     assert case.status == CaseStatus.CLOSED and case.decided_by == ben
     assert not aml_open(client)
     assert (
@@ -93,6 +103,7 @@ def test_a_case_runs_its_whole_life_with_four_eyes_and_the_block_follows_it(offi
     assert closed.actor_id == ben.pk and closed.subject_client_id == client.pk
     assert closed.evidence["four_eyes"] is True and closed.evidence["escalated_by"] == ana.pk
     assert closed.reason == "Source of funds documented: inheritance"
+    assert closed.evidence["screening_hits_decided"] == {str(alert.pk): "confirmed"}
     client_events = AuditEvent.objects.filter(
         target_id=str(client.pk), action__startswith="client.aml_case"
     ).order_by("pk")
@@ -335,3 +346,97 @@ def test_an_aml_alert_of_another_client_or_closed_is_refused(officers):
     assert AmlAlert.objects.get(pk=held.pk).status == "in_case"  # still worked in `second`
     case_close(case=second, actor=ana, reason="Explained")
     assert AmlAlert.objects.get(pk=held.pk).status == "closed"
+
+
+def _hit(client_email: str, score: str):
+    """A screening hit on a newly listed client, scored `score`."""
+    from decimal import Decimal
+
+    from compliance.models import Alert
+
+    client, alert = listed_client(email=client_email)
+    Alert.objects.filter(pk=alert.pk).update(score=Decimal(score))
+    return client, Alert.objects.get(pk=alert.pk)
+
+
+def _case_on_hit(officer, client_email: str, score: str):
+    """A case `officer` opened on a screening hit scoring `score`."""
+    client, hit = _hit(client_email, score)
+    case = case_open(client=client, actor=officer, summary="Listed name", screening_alerts=[hit])
+    return client, hit, case
+
+
+def test_closing_a_case_decides_its_hits_with_four_eyes_on_a_high_scoring_false_positive(
+    officers,
+):
+    from compliance.models import Alert
+    from compliance.services import alert_dismiss
+
+    ana, ben = officers
+    watch_list()
+    client, high, case = _case_on_hit(ana, "ivan@test.example", "0.95")
+    for decisions, field in (
+        ({}, f"hit_{high.pk}"),
+        ({high.pk: "maybe"}, f"hit_{high.pk}"),
+        ({high.pk: "true_match", high.pk + 99: "true_match"}, f"hit_{high.pk + 99}"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            case_close(case=case, actor=ana, reason="Other person", hit_decisions=decisions)
+        assert field in refused.value.fields
+    # A false positive scoring at or above the four-eyes score: one officer cannot decide it.
+    with pytest.raises(NotAllowed) as four_eyes:
+        case_close(
+            case=case, actor=ana, reason="Other person", hit_decisions={high.pk: "false_positive"}
+        )
+    assert four_eyes.value.code == "four_eyes" and "second compliance officer" in str(
+        four_eyes.value
+    )
+    assert Case.objects.get(pk=case.pk).status == CaseStatus.OPEN and aml_open(client)
+    assert Alert.objects.get(pk=high.pk).status == "open"  # nothing changed
+    assert not AuditEvent.objects.filter(action__startswith="screening.alert_dismiss").exists()
+    # Ana proposes the dismissal on the hit's page; Ben ends the case, approving it.
+    alert_dismiss(alert=high, actor=ana, reason="Different date of birth")
+    with pytest.raises(NotAllowed):  # not the officer who proposed it
+        case_close(
+            case=case, actor=ana, reason="Other person", hit_decisions={high.pk: "false_positive"}
+        )
+    case = case_close(
+        case=case, actor=ben, reason="Other person", hit_decisions={high.pk: "false_positive"}
+    )
+    high.refresh_from_db()
+    assert case.status == CaseStatus.CLOSED and not aml_open(client)
+    assert high.status == "dismissed" and high.decided_by == ben and high.proposed_by == ana
+    assert (
+        "sanctions_match" not in client_standing(Client.objects.get(pk=client.pk), "deposit").codes
+    )
+
+
+def test_a_low_scoring_false_positive_is_decided_by_one_officer_and_a_report_decides_hits(
+    officers,
+):
+    ana, ben = officers
+    watch_list()
+    client, low, case = _case_on_hit(ana, "ivan@test.example", "0.80")
+    case = case_close(
+        case=case, actor=ana, reason="Namesake", hit_decisions={str(low.pk): "false_positive"}
+    )
+    low.refresh_from_db()
+    assert low.status == "dismissed" and low.decided_by == ana
+    assert low.decision_reason == f"{case.reference} closed: Namesake"
+
+    other, hit, case = _case_on_hit(ana, "olga@test.example", "0.99")
+    case = case_escalate(case=case_investigate(case=case, actor=ana), actor=ana, reason="MLRO")
+    today = timezone.localdate()
+    with pytest.raises(InvalidInput, match="Decide each screening hit"):
+        case_report(case=case, actor=ben, reference="NCA-1", filed_on=today)
+    case = case_report(
+        case=case,
+        actor=ben,
+        reference="NCA-1",
+        filed_on=today,
+        hit_decisions={hit.pk: "true_match"},
+    )
+    hit.refresh_from_db()
+    assert case.status == CaseStatus.REPORTED and hit.status == "confirmed"
+    reported = AuditEvent.objects.get(action=audit_events.CASE_REPORTED)
+    assert reported.evidence["screening_hits_decided"] == {str(hit.pk): "confirmed"}
