@@ -174,3 +174,11 @@ def test_replica_bench_smoke():
     assert figures["paused_dashboard"]["replica"] == 0
     assert figures["paused_dashboard"]["status"]["status"] == "lagging"
     assert figures["resumed_dashboard"]["replica"] > 0
+
+
+def test_backup_drill_smoke():
+    """A backup restored into a new cluster of its own: ledger, audit chain, pages, documents."""
+    figures = run_bench("backup_drill.py", "--smoke")
+    assert figures["tables"] > 50 and figures["rows"] > 0 and figures["documents"] > 0
+    assert figures["ledger_verified"] and figures["audit_verified"]
+    assert figures["pages_answered"] == 7 and figures["documents_opened"] > 0
