@@ -181,13 +181,14 @@ def test_the_system_page_shows_the_same_figures(as_role):
     summary = page.context["metrics"]
     team = next(r for r in summary["routes"] if r["route"] == "backoffice:team")
     samples = scrape()
-    assert team["count"] == value(
-        samples,
-        "brokerage_http_request_duration_seconds_count",
-        route="backoffice:team",
-        method="GET",
-        status="200",
+    counted = sum(  # the page sums a route's answers over their statuses
+        n
+        for (name, labels), n in samples.items()
+        if name == "brokerage_http_request_duration_seconds_count"
+        and dict(labels).get("route") == "backoffice:team"
+        and dict(labels).get("method") == "GET"
     )
+    assert team["count"] == counted >= 2
     assert b'data-route="backoffice:team"' in page.content
     row = next(q for q in page.context["queue_rows"] if q["name"] == "default")
     assert row["depth"] == 1 and row["age_s"] is not None
