@@ -551,7 +551,10 @@ class RollupState(models.Model):
     rebuild_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
-        permissions = [("view_leadership", "Can see the leadership figures and dashboards")]
+        permissions = [
+            ("view_leadership", "Can see the leadership figures of their desks"),
+            ("view_all_figures", "Can see the leadership figures of every desk"),
+        ]
 
     def __str__(self):
         return self.name

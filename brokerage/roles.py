@@ -40,9 +40,22 @@ ROLES: dict[str, Role] = {
                 *BACKOFFICE,
                 *CLIENT_CARE,
                 "brokerage.view_team",
+                "brokerage.view_leadership",
                 "leads.manage_desk_leads",
                 "leads.import_leads",
                 "clients.manage_retention",
+            ),
+        ),
+        # Reads every figure and the clients behind them; acts on nothing, exports nothing
+        # (the lead lists are not theirs: seeing all leads is also reassigning them).
+        Role(
+            "executive",
+            "Executive",
+            (
+                *BACKOFFICE,
+                "brokerage.view_leadership",
+                "brokerage.view_all_figures",
+                "clients.view_all_clients",
             ),
         ),
         Role(
@@ -160,6 +173,12 @@ ROLES: dict[str, Role] = {
 
 # Roles allowed into Django admin (/admin/): configuration is ops work.
 ADMIN_ROLES = {"ops_admin"}
+# Roles that read and never record: no note, call or other entry on the records they see.
+READ_ONLY_ROLES = {"executive"}
+
+
+def reads_only(user) -> bool:
+    return role_of(user) in READ_ONLY_ROLES
 
 
 def role_of(user) -> str | None:

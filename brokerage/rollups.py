@@ -155,6 +155,9 @@ class Rollup:
     answer: Callable[[Filter, object], Answer]  # (filter, user): links the user may follow
     honours: frozenset[str] = frozenset()
     order: int = 100
+    # fn() -> {filter: [(value, label)]}: the values a filter offers that only this app knows
+    # (finance: the PSPs; ib: the IBs).
+    choices: Callable[[], dict[str, list[tuple[str, str]]]] | None = None
 
 
 def rollups() -> list[Rollup]:
@@ -400,6 +403,16 @@ def leadership_answer(flt: Filter, user) -> Answer:
     answer.charts.sort(key=lambda c: c.order)
     answer.tables.sort(key=lambda t: t.order)
     return answer
+
+
+def filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """The PSPs, IBs ... the apps offer as filter values."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for rollup in rollups():
+        if rollup.choices is not None:
+            for name, values in rollup.choices().items():
+                out.setdefault(name, []).extend(values)
+    return out
 
 
 def day_labels(flt: Filter) -> list[date]:

@@ -21,6 +21,7 @@ from .db import reads_from_replica, replica_health
 from .errors import DomainError, NotAllowed
 from .events import choices as event_choices
 from .ids import parse_id
+from .leadership import leadership_context
 from .models import AuditEvent, Desk
 from .permissions import staff_required
 from .roles import ROLES, role_of
@@ -106,6 +107,10 @@ def form_action(request, form, action, *, success_url: str):
 @staff_required()
 @reads_from_replica()
 def home(request):
+    if request.user.has_perm("brokerage.view_leadership"):
+        ctx = leadership_context(request.user, request.GET)
+        ctx["all_desks"] = request.user.has_perm("brokerage.view_all_figures")
+        return render(request, "backoffice/leadership.html", ctx)
     panel = dashboard_for(request.user)
     recent = None
     if request.user.has_perm("brokerage.view_auditevent"):

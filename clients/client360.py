@@ -510,7 +510,10 @@ def trading(client: Client, user) -> Contribution:
 
 def communications(client: Client, user) -> Contribution:
     """Notes, calls, emails and outreach recorded on the client (the lead's are added by leads);
-    the forms to add a note and log a call are shown to whoever may see the client."""
+    the forms to add a note and log a call are shown to whoever may see the client, unless
+    their role only reads."""
+    from brokerage.roles import reads_only
+
     from .forms_backoffice import CallForm, NoteForm
 
     activities = list(
@@ -550,7 +553,12 @@ def communications(client: Client, user) -> Contribution:
                 "communications",
                 "Communication history",
                 "clients/360/_communications.html",
-                {"client": client, "note_form": NoteForm(), "call_form": CallForm()},
+                {
+                    "client": client,
+                    "note_form": NoteForm(),
+                    "call_form": CallForm(),
+                    "reads_only": reads_only(user),
+                },
                 order=40,
                 icon="chat-left-text",
             )

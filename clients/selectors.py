@@ -94,9 +94,14 @@ def client_list(
     desk_id: int | None = None,
     kyc_level: int | None = None,
     flagged: bool = False,
+    country: str = "",
+    ftd: tuple | None = None,
+    traded: tuple | None = None,
 ) -> QuerySet[Client]:
     """The back-office client list: the clients `user` may see, searched and filtered, newest
-    first. Searches name, email, phone, client number and trading account login."""
+    first. Searches name, email, phone, client number and trading account login. `ftd` and
+    `traded` are (first day, last day), UTC: the clients whose first deposit fell in them, or
+    who made a buy or sell deal in them (the figures of the leadership workspace link here)."""
     from django.db.models import Exists, OuterRef
 
     from .models import RetentionFlag, SupportTicket, TradingAccount
@@ -129,7 +134,30 @@ def client_list(
         qs = qs.filter(kyc_level=kyc_level)
     if flagged:
         qs = qs.filter(has_open_flag=True)
+    if country:
+        qs = qs.filter(country=country)
+    if ftd is not None:
+        qs = qs.filter(
+            first_deposit_at__gte=_midnight(ftd[0]), first_deposit_at__lt=_midnight(ftd[1], 1)
+        )
+    if traded is not None:
+        from .models import Deal
+
+        deals = Deal.objects.filter(
+            client=OuterRef("pk"),
+            action__in=[Deal.Action.BUY, Deal.Action.SELL],
+            removed_at__isnull=True,
+            time__gte=_midnight(traded[0]),
+            time__lt=_midnight(traded[1], 1),
+        )
+        qs = qs.filter(Exists(deals))
     return qs.order_by("-created_at", "-pk")
+
+
+def _midnight(day, plus_days: int = 0):
+    from datetime import UTC, datetime, time, timedelta
+
+    return datetime.combine(day + timedelta(days=plus_days), time(), UTC)
 
 
 def symbol_groups(symbols) -> dict[str, str]:

@@ -11,7 +11,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from brokerage.db import reads_from_replica
 from brokerage.errors import NotAllowed
 from brokerage.ids import parse_id
+from brokerage.intl import is_country
 from brokerage.permissions import require, staff_required
+from brokerage.roles import reads_only
 from brokerage.selectors import audit_trail_for
 from brokerage.views import form_action, paginate
 
@@ -42,6 +44,10 @@ def _sees_clients(user) -> bool:
 
 
 clients_required = require(_sees_clients, "Your role does not include client pages.")
+records_on_clients = require(
+    lambda user: _sees_clients(user) and not reads_only(user),
+    "Your role reads clients' records; it does not add to them.",
+)
 
 
 def _int(value: str) -> int | None:
@@ -71,6 +77,10 @@ def _client_list(request, title: str):
     kyc_level = _int(request.GET.get("kyc", ""))
     kyc_level = kyc_level if kyc_level in (0, 1) else None
     flagged = request.GET.get("flagged") == "1"
+    country = request.GET.get("country", "").strip().upper()
+    country = country if is_country(country) else ""
+    ftd = _days(request.GET, "start", "end") if request.GET.get("ftd") == "1" else None
+    traded = _days(request.GET, "traded_from", "traded_to")
     qs = selectors.client_list(
         user=request.user,
         q=q,
@@ -78,6 +88,9 @@ def _client_list(request, title: str):
         desk_id=desk_id,
         kyc_level=kyc_level,
         flagged=flagged,
+        country=country,
+        ftd=ftd,
+        traded=traded,
     )
     page, query = paginate(request, qs)
     ctx = {
@@ -91,8 +104,23 @@ def _client_list(request, title: str):
         "desk_id": desk_id,
         "kyc_level": kyc_level,
         "flagged": flagged,
+        "country": country,
+        "ftd": ftd,
+        "traded": traded,
     }
     return render(request, "clients/list.html", ctx)
+
+
+def _days(params, first: str, last: str) -> tuple | None:
+    """(first day, last day) from two ISO dates in `params`, or None when either is missing,
+    not a date or they are the wrong way round (the list is then not narrowed by them)."""
+    from django.utils.dateparse import parse_date
+
+    try:
+        start, end = parse_date(params.get(first, "")), parse_date(params.get(last, ""))
+    except ValueError:
+        return None
+    return (start, end) if start and end and start <= end else None
 
 
 @clients_required
@@ -148,7 +176,7 @@ def _act(request, client, form, action, form_name):
     )
 
 
-@clients_required
+@records_on_clients
 @require_POST
 def client_note(request, client_id: int):
     client = _client_or_404(request, client_id)
@@ -161,7 +189,7 @@ def client_note(request, client_id: int):
     )
 
 
-@clients_required
+@records_on_clients
 @require_POST
 def client_call(request, client_id: int):
     client = _client_or_404(request, client_id)

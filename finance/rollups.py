@@ -30,7 +30,7 @@ from brokerage.rollups import (
     touched_days,
 )
 
-from .psp import PSP_NAMES
+from .psp import PSP_CHOICES, PSP_NAMES
 
 TABLE = "finance_rollup_money"
 VIEW = "finance.view_finance"
@@ -247,4 +247,8 @@ def answer(flt: Filter, user) -> Answer:
     return Answer(figures, [chart], [table])
 
 
-ROLLUP = Rollup("money", "Money", (TABLE,), rebuild, touched, answer, HONOURS, 20)
+def choices() -> dict:
+    return {"psp": list(PSP_CHOICES)}
+
+
+ROLLUP = Rollup("money", "Money", (TABLE,), rebuild, touched, answer, HONOURS, 20, choices)

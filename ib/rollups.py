@@ -27,6 +27,8 @@ from brokerage.rollups import (
 )
 from finance.rollups import MONEY_DAYS, MONEY_EVENTS, MONEY_TOUCHED
 
+from .models import Partner
+
 TABLE = "ib_rollup_quality"
 
 _INSERT = f"""
@@ -179,4 +181,12 @@ def answer(flt: Filter, user) -> Answer:
     return Answer(figures, [], [table])
 
 
-ROLLUP = Rollup("ib_quality", "IB quality", (TABLE,), rebuild, touched, answer, HONOURS, 50)
+def choices() -> dict:
+    """The IBs, by referral code, named as staff know them."""
+    rows = Partner.objects.select_related("user").order_by("company_name", "referral_code")
+    return {"ib": [(p.referral_code, f"{p} ({p.referral_code})") for p in rows]}
+
+
+ROLLUP = Rollup(
+    "ib_quality", "IB quality", (TABLE,), rebuild, touched, answer, HONOURS, 50, choices
+)

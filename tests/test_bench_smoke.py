@@ -182,3 +182,12 @@ def test_backup_drill_smoke():
     assert figures["tables"] > 50 and figures["rows"] > 0 and figures["documents"] > 0
     assert figures["ledger_verified"] and figures["audit_verified"]
     assert figures["pages_answered"] == 7 and figures["documents_opened"] > 0
+
+
+def test_dashboards_bench_smoke():
+    figures = run_bench("dashboards.py", "--smoke")
+    assert figures["clients"] >= 60 and figures["deals"] > 0
+    assert len(figures["queries"]) == 1  # one query count for every filter
+    assert set(figures["rebuild_per_rollup_s"]) >= {"funnel", "money", "trading", "ib_quality"}
+    assert len(figures["webhook_to_figure_s"]) == 2
+    assert figures["webhook_to_figure_max_s"] < figures["webhook_target_s"]

@@ -62,6 +62,8 @@ NOT_IN_DEMO = {
 # Saved at both widths (name in the file, URL name, role).
 MAIN_PAGES = [
     ("backoffice-home", "backoffice:home", "ops_admin"),
+    ("backoffice-leadership", "backoffice:home", "executive"),
+    ("backoffice-leadership-desk", "backoffice:home", "desk_manager"),
     ("backoffice-audit-log", "backoffice:audit_log", "compliance_officer"),
     ("backoffice-leads-all", "leads:all", "ops_admin"),
     ("backoffice-leads-inbox", "leads:inbox", "sales_agent"),

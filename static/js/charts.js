@@ -18,6 +18,10 @@
     var options = { responsive: true, maintainAspectRatio: false, animation: false,
                     plugins: { legend: { display: datasets.length > 1 || spec.kind === "doughnut" } },
                     scales: spec.kind === "doughnut" ? {} : { y: { beginAtZero: true, ticks: { precision: 0 } } } };
+    if (datasets.some(function (ds) { return ds.yAxisID === "y1"; })) {  // a second measure
+      options.scales.y.ticks = {};
+      options.scales.y1 = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } };
+    }
     if (spec.log) {  // a funnel: thousands of clicks and a handful of traders on one axis
       options.scales.y = { type: "logarithmic", min: 0.5, ticks: { callback: function (v) {
         return Number.isInteger(Math.log10(v)) ? v.toLocaleString() : "";  // 1, 10, 100 ...

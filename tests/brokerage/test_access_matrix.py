@@ -35,10 +35,10 @@ MATRIX: dict[str, set[str]] = {
     "portal:support": {"client"},
     "portal:ticket": {"client"},  # then: own tickets only (tests/clients/test_support.py)
     "clients:list": CLIENT_VIEWERS,  # then scoped to the desk's clients for desk roles
-    "clients:all": {"compliance_officer", "finance_officer", "ops_admin"},
+    "clients:all": {"compliance_officer", "finance_officer", "ops_admin", "executive"},
     "clients:detail": CLIENT_VIEWERS,  # then scoped (tests/clients/test_client360.py)
-    "clients:note": CLIENT_VIEWERS,
-    "clients:call": CLIENT_VIEWERS,
+    "clients:note": CLIENT_VIEWERS - {"executive"},  # an executive reads, records nothing
+    "clients:call": CLIENT_VIEWERS - {"executive"},
     # an account's leverage (compliance, ops) and the category (compliance; ops: 403 on it)
     "clients:leverage": {"compliance_officer", "ops_admin"},
     "clients:tickets": TICKET_ANSWERERS,

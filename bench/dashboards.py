@@ -1,0 +1,256 @@
+"""The leadership dashboard at the large demo scale: server time, rebuild, webhook to figure.
+
+In its own database `<DATABASE_NAME>_bench_dash` (dropped afterwards), with an MT5 sandbox in
+its own process, runs `seed_demo` with a book of `--clients` (50,000: the `--scale large` book,
+about 2,000,000 deals, a year of money, leads, KYC and IB trees), then measures:
+
+- `rebuild_s`: `rollups_rebuild` from the raw records, per rollup and in all (target < 120 s);
+- `dashboard_ms`: the leadership workspace (`/backoffice/` as the executive) through Django's
+  full request stack in this process, for a set of filters (periods of 7 to 366 days, a desk, a
+  country, a PSP, an IB, all of them): p50 and max per filter (target < 300 ms), and the query
+  counts, which must be one number;
+- `webhook_to_figure_s`: a real Celery worker consumes the default queue; a Stripe webhook
+  completes a deposit (posted in-process, signed as Stripe signs it); the time until the money
+  rollup counts it (target < 10 s).
+
+    .venv/bin/python bench/dashboards.py                   # stated scale (50,000 clients)
+    .venv/bin/python bench/dashboards.py --smoke           # 60 clients, a few rounds
+
+Prints one JSON line with the figures and the machine's load average when they were taken.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+
+# Pages are rendered in-process from a clone where nothing was collected (see client360.py).
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from bench.aml import seed  # noqa: E402
+from bench.benchdb import bench_db_create  # noqa: E402
+from bench.client360 import signed_in  # noqa: E402
+from bench.mt5 import LOGIN, PASSWORD, Sandbox  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_REDIS_DB = 14
+WEBHOOK_SECRET = "whsec_bench_dashboards"
+
+
+def filters(today) -> dict[str, dict]:
+    from brokerage.models import Desk
+    from ib.models import Partner
+
+    desk = Desk.objects.order_by("pk").first()
+    ib = Partner.objects.order_by("pk").values_list("referral_code", flat=True).first()
+    start = (today - timedelta(days=89)).isoformat()
+    return {
+        "default_30d": {},
+        "7d": {"start": (today - timedelta(days=6)).isoformat()},
+        "90d": {"start": start},
+        "366d": {"start": (today - timedelta(days=365)).isoformat()},
+        "desk_90d": {"start": start, "desk": desk.pk},
+        "country_90d": {"start": start, "country": "GB"},
+        "psp_90d": {"start": start, "psp": "stripe"},
+        "ib_90d": {"start": start, "ib": ib or ""},
+        "all_90d": {"start": start, "desk": desk.pk, "country": "GB", "psp": "stripe"},
+    }
+
+
+def time_dashboard(http, today, rounds: int) -> tuple[dict, list[int]]:
+    out, queries = {}, set()
+    for name, params in filters(today).items():
+        http.get("/backoffice/", params)  # warm this filter's plans
+        times = []
+        for _ in range(rounds):
+            with CaptureQueriesContext(connection) as ctx:
+                t0 = time.perf_counter()
+                response = http.get("/backoffice/", params)
+                times.append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 200, (name, response.status_code)
+            assert b"data-filter-errors" not in response.content, name
+            queries.add(len(ctx.captured_queries))
+        out[name] = {"p50_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
+    return out, sorted(queries)
+
+
+def start_worker(env) -> subprocess.Popen:
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "brokerage", "worker", "-Q",
+         "default", "-c", "2", "-l", "warning", "-n", "bench-dash@%h"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if list(client.scan_iter("*health:celery:worker:bench-dash@*")):
+            return proc
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the Celery worker did not start")
+
+
+def counted_today() -> int:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT coalesce(sum(deposit_count), 0) FROM finance_rollup_money WHERE day = %s",
+            [timezone.now().date()],
+        )
+        return cur.fetchone()[0]
+
+
+def webhook_to_figure(http, rounds: int) -> list[float]:
+    """Seconds from a deposit's completing webhook being posted to the figure counting it."""
+    from django.test import Client as HttpClient
+
+    from brokerage.errors import DomainError
+    from clients.models import Client
+    from finance.models import Deposit, PaymentMethod
+    from finance.services import deposit_create
+    from sandbox.psp.signing import signed_webhook
+    from sandbox.psp.stripe import stripe_event
+
+    method = PaymentMethod.objects.filter(psp="stripe", currency="USD", is_active=True).first()
+    if method is None:
+        method = PaymentMethod.objects.create(
+            psp="stripe", name="Stripe USD", currency="USD", min_amount=10, max_amount=50_000
+        )
+    clients = Client.objects.filter(holder="client", kyc_level__gte=1, restricted=False)
+    anonymous = HttpClient()
+    taken = []
+    for client in clients.order_by("pk").iterator():
+        if len(taken) == rounds:
+            break
+        try:
+            deposit = deposit_create(client=client, method=method, amount="150.00", actor="bench")
+        except DomainError:
+            continue  # this client may not deposit (limits, standing): the next one
+        reference = f"pi_bench_{deposit.pk}"
+        Deposit.objects.filter(pk=deposit.pk).update(provider_reference=reference, status="pending")
+        event = stripe_event(
+            "payment_intent.succeeded",
+            {
+                "id": reference, "object": "payment_intent", "amount": 15000,
+                "amount_received": 15000, "currency": "usd", "status": "succeeded",
+                "metadata": {"reference": deposit.reference},
+            },
+        )  # fmt: skip
+        headers, body = signed_webhook("stripe", event, config={"webhook_secret": WEBHOOK_SECRET})
+        before = counted_today()
+        t0 = time.perf_counter()
+        response = anonymous.post(
+            "/api/v1/webhooks/stripe/", data=body, content_type="application/json",
+            headers={"Stripe-Signature": headers["Stripe-Signature"]},
+        )  # fmt: skip
+        assert response.status_code == 200, response.content
+        while counted_today() <= before:
+            if time.perf_counter() - t0 > 60:
+                raise RuntimeError(f"deposit {deposit.reference} not counted within 60 s")
+            time.sleep(0.05)
+        taken.append(round(time.perf_counter() - t0, 2))
+    return taken
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50_000, help="the trading book's size")
+    parser.add_argument("--rounds", type=int, default=5, help="timed requests per filter")
+    parser.add_argument("--deposits", type=int, default=5, help="webhooks timed to the figure")
+    parser.add_argument("--smoke", action="store_true", help="60 clients, 2 rounds, 2 deposits")
+    args = parser.parse_args()
+    if args.smoke:
+        args.clients, args.rounds, args.deposits = 60, 2, 2
+
+    from brokerage.models import User
+    from brokerage.rollups import rollups_rebuild
+    from clients.models import Client, Deal
+
+    db = settings.DATABASES["default"]
+    old_name = bench_db_create("_bench_dash")
+    bench_db = connection.settings_dict["NAME"]
+    base_redis = settings.REDIS_URL.rsplit("/", 1)[0]
+    redis_url = f"{base_redis}/{BENCH_REDIS_DB}"
+    settings.CACHES["default"]["LOCATION"] = redis_url
+    settings.CELERY_BROKER_URL = redis_url
+    from brokerage.celery import app
+
+    app.conf.broker_url = redis_url
+    settings.PSP_CONFIG["stripe"]["webhook_secret"] = WEBHOOK_SECRET
+    settings.ALLOWED_HOSTS = ["*"]
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{bench_db}",
+        REDIS_URL=redis_url,
+        DJANGO_SETTINGS_MODULE="brokerage.settings.dev",
+        LOG_LEVEL="WARNING",
+    )
+    sandbox = Sandbox()
+    settings.SANDBOX_MT5_URL = sandbox.url
+    settings.SANDBOX_MT5_LOGIN, settings.SANDBOX_MT5_PASSWORD = LOGIN, PASSWORD
+    worker = None
+    try:
+        seed_s = seed(args.clients)  # seed_demo, then ANALYZE
+        load_before = os.getloadavg()
+        t1 = time.perf_counter()
+        per_rollup = rollups_rebuild()
+        rebuild_s = time.perf_counter() - t1
+
+        http = signed_in(User.objects.get(email="executive@demo.test"))
+        dashboard, queries = time_dashboard(http, timezone.now().date(), args.rounds)
+
+        worker = start_worker(env)
+        taken = webhook_to_figure(http, args.deposits)
+        worst = max(v["p50_ms"] for v in dashboard.values())
+        figures = {
+            "clients": Client.objects.filter(holder="client").count(),
+            "deals": Deal.objects.count(),
+            "seed_s": round(seed_s, 1),
+            "rebuild_s": round(rebuild_s, 1),
+            "rebuild_per_rollup_s": per_rollup,
+            "rebuild_target_s": 120,
+            "dashboard_ms": dashboard,
+            "dashboard_worst_p50_ms": worst,
+            "dashboard_target_ms": 300,
+            "queries": queries,
+            "webhook_to_figure_s": taken,
+            "webhook_to_figure_max_s": max(taken) if taken else None,
+            "webhook_target_s": 10,
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "load_average_before_rebuild": [round(x, 2) for x in load_before],
+        }
+        print(json.dumps(figures))
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        sandbox.stop()
+        connection.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
