@@ -41,7 +41,7 @@ from clients.models import Client, TradingAccount
 from .book_money import Money
 from .book_people import applicants_and_leads, onboard, profile_row
 from .book_rows import BOOK_EMAILS, NOW_HOLDER, D, Person, Rows, from_usd, usd, write
-from .finance import _fx_rates, _payment_methods
+from .finance import _payment_methods, fx_rates_install
 from .models import PlantedCase
 
 # Deposit methods by where the client lives (the demo's METHODS keys): the first is the usual.
@@ -227,7 +227,7 @@ def install_book_year(*, now: datetime, per_typology: int = 0, seed: int = 16) -
     started = time.perf_counter()
     NOW_HOLDER[:] = [now]
     with transaction.atomic():
-        _fx_rates()
+        fx_rates_install()
         methods = _payment_methods()
         people = book_people()
         if not people:

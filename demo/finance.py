@@ -273,7 +273,7 @@ DOCUMENT_VALID_DAYS = 3 * 365
 
 def install_demo_finance(*, actor: Actor) -> None:
     with transaction.atomic():
-        _fx_rates()
+        fx_rates_install()
         methods = _payment_methods()
         clients = _clients(actor)
         officer = User.objects.get(email=FINANCE_OFFICER)
@@ -284,7 +284,8 @@ def install_demo_finance(*, actor: Actor) -> None:
 # --- Configuration -----------------------------------------------------------------------------
 
 
-def _fx_rates() -> None:
+def fx_rates_install() -> None:
+    """The demo's FX rates (once; the IB demo needs them before the finance demo runs)."""
     for currency, rate in FX_RATES.items():
         FxRate.objects.get_or_create(currency=currency, defaults={"usd_rate": rate})
 

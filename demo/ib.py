@@ -45,7 +45,9 @@ from ib.plans import (
     referral_link_record,
 )
 from ib.services import partner_create, referral_attribute
+from ib.wallets import partner_wallet_currency_set
 
+from .finance import fx_rates_install
 from .ib_links import install_demo_links
 from .planted import planted_cases
 
@@ -165,6 +167,7 @@ def install_demo_ib(*, actor: str, password: str) -> dict:
     referred = _refer(partners, since, actor, links=[link.code for link in links])
     _related_client(partners["introducer@demo.test"])
     paid = commissions_pay(start=since, end=timezone.now())
+    _wallet_in_euros(partners["subpartner@demo.test"], actor)
     closed = _close_last_month(programme, actor)
     disputed = _dispute_one(master)
     return {"referred": referred, "lines": paid["lines"], "period": closed, "dispute": disputed}
@@ -251,6 +254,17 @@ def _related_client(introducer: Partner) -> None:
         Client.objects.filter(pk__in=[introducer.holder_id, first.client_id]).update(
             phone=RELATED_PHONE
         )
+
+
+def _wallet_in_euros(partner: Partner, actor) -> None:
+    """The sub-IB keeps its commissions wallet in euros: its period settles through the FX
+    conversion account (finance's FX conversion page has a day to show)."""
+    if partner.wallet_currency:
+        return
+    fx_rates_install()
+    partner_wallet_currency_set(
+        partner=partner, currency="EUR", actor=actor, reason="Demo: the sub-IB is paid in euros"
+    )
 
 
 def _close_last_month(programme, actor) -> int | None:

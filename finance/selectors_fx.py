@@ -139,9 +139,10 @@ def fx_conversion_balances(rows: list[FxDay]) -> list[FxDay]:
         row.target_balance = balances.get(row.target, Decimal(0))
         rates = rates_at[ends[row.day]]
         if all(c in rates for c in balances):
-            row.result_usd = sum(
+            result = sum(
                 (amount * Decimal(rates[c]) for c, amount in balances.items()), Decimal(0)
             ).quantize(CENT, ROUND_HALF_UP)
+            row.result_usd = result if result else abs(result)  # never "-0.00"
     return rows
 
 

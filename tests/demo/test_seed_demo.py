@@ -53,7 +53,7 @@ def demo(seeded, db):
     return seeded
 
 
-from decimal import Decimal  # noqa: E402
+from decimal import ROUND_HALF_UP, Decimal  # noqa: E402
 
 from ib.models import (  # noqa: E402
     AgreementAcceptance,
@@ -147,6 +147,14 @@ def test_the_demo_network_earns_on_its_clients_trades_and_last_month_is_settled(
     master = Partner.objects.get(referral_code="DEMOIB")
     statement = PartnerStatement.objects.get(partner=master)
     assert statement.outcome == "credited" and statement.amount > 0
+    # the sub-IB keeps its wallet in euros: its period settled through the FX conversion
+    # account, each line at its rate, the euros credited rounded once
+    sub = PartnerStatement.objects.get(partner__referral_code="DEMOSUB")
+    assert (sub.currency, sub.wallet_currency) == ("USD", "EUR")
+    assert sub.wallet_amount == sub.wallet_exact_amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert wallet_for(sub.partner.holder, "EUR").balance_amount >= sub.wallet_amount - Decimal(
+        sub.payout_reference and sub.wallet_amount or 0
+    )
     assert wallet_for(master.holder, "USD").balance_amount >= statement.amount - Decimal(
         statement.payout_reference and statement.amount or 0
     )
