@@ -169,7 +169,14 @@ def test_healthz_answers_any_host_over_plain_http(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     response = client.get("/healthz", HTTP_HOST="10.1.2.3:8000")
     assert response.status_code in (200, 503)
-    assert set(response.json()) == {"database", "redis", "celery", "platform_sync", "audit_sealing"}
+    assert set(response.json()) == {
+        "database",
+        "redis",
+        "celery",
+        "platform_sync",
+        "audit_sealing",
+        "database_replica",
+    }
     assert client.get("/backoffice/", HTTP_HOST="10.1.2.3:8000").status_code == 400
 
 
