@@ -31,6 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
+BENCH_REDIS_DB = 14
+# This process and the worker share one Redis database (broker and cache), as web and worker
+# do in production: set before the settings are read, so the cache is made on it too.
+if "REDIS_URL" in os.environ:
+    os.environ["REDIS_URL"] = f"{os.environ['REDIS_URL'].rsplit('/', 1)[0]}/{BENCH_REDIS_DB}"
 
 import django  # noqa: E402
 
@@ -54,7 +59,6 @@ from bench.client360 import signed_in  # noqa: E402
 from bench.mt5 import LOGIN, PASSWORD, Sandbox  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_REDIS_DB = 14
 WEBHOOK_SECRET = "whsec_bench_dashboards"
 
 
@@ -192,13 +196,7 @@ def main():
     db = settings.DATABASES["default"]
     old_name = bench_db_create("_bench_dash")
     bench_db = connection.settings_dict["NAME"]
-    base_redis = settings.REDIS_URL.rsplit("/", 1)[0]
-    redis_url = f"{base_redis}/{BENCH_REDIS_DB}"
-    settings.CACHES["default"]["LOCATION"] = redis_url
-    settings.CELERY_BROKER_URL = redis_url
-    from brokerage.celery import app
-
-    app.conf.broker_url = redis_url
+    redis_url = settings.REDIS_URL
     settings.PSP_CONFIG["stripe"]["webhook_secret"] = WEBHOOK_SECRET
     settings.ALLOWED_HOSTS = ["*"]
     env = dict(os.environ)
