@@ -1,23 +1,64 @@
 """The Celery app: one queue per department, late acks, time limits, a worker heartbeat.
 
-Tasks subclass `celery.contrib.django.task.DjangoTask`, so `task.delay_on_commit(...)` enqueues
-only once the surrounding transaction has committed. Periodic schedules are declared here, in
+Tasks subclass `brokerage.celery.Task` (Celery's `DjangoTask`), so `task.delay_on_commit(...)`
+enqueues only once the surrounding transaction has committed, and a broker that cannot be
+reached then does not fail the request that committed: the failure is logged and the periodic
+sweepers find the work from database state. Periodic schedules are declared here, in
 one place; django-celery-beat copies them into the database, where ops can tune them in admin.
 """
 
+import functools
 import logging
 import os
 
 from celery import Celery, bootsteps, signals
+from celery.contrib.django.task import DjangoTask
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
 
-app = Celery("brokerage", task_cls="celery.contrib.django.task:DjangoTask")
+log = logging.getLogger(__name__)
+
+
+class Task(DjangoTask):
+    """Enqueued after commit without ever failing the committed request: when the broker
+    (Redis) cannot be reached, the task is logged as not queued and a sweeper picks the work
+    up from the database (every such path has one; see docs/faults.md)."""
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        _on_commit(functools.partial(self.delay_logged, *args, **kwargs))
+
+    def apply_async_on_commit(self, *args, **kwargs) -> None:
+        _on_commit(functools.partial(self.apply_async_logged, *args, **kwargs))
+
+    def delay_logged(self, *args, **kwargs) -> None:
+        self._logged(self.delay, args, kwargs)
+
+    def apply_async_logged(self, *args, **kwargs) -> None:
+        self._logged(self.apply_async, args, kwargs)
+
+    def _logged(self, send, args, kwargs) -> None:
+        try:
+            send(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001  (the broker is down: a sweeper does it later)
+            log.error(
+                "task %s%r not queued (%s: %s); its sweeper will pick the work up",
+                self.name,
+                tuple(args),
+                exc.__class__.__name__,
+                exc,
+            )
+
+
+def _on_commit(callback) -> None:
+    from django.db import transaction
+
+    transaction.on_commit(callback)
+
+
+app = Celery("brokerage", task_cls="brokerage.celery:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-log = logging.getLogger(__name__)
 
 app.conf.beat_schedule = {
     "rollups-refresh": {

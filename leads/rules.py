@@ -15,9 +15,10 @@ VERSION_KEY = "leads:rules:version"
 _local = {"version": None, "scoring": None, "routing": None}
 
 
-def _version() -> str:
+def _version() -> str | None:
     """A random token, not a counter: after a cache flush no process can mistake an old
-    version for the current one."""
+    version for the current one. None when the cache cannot be reached: the rules are then
+    read from the database for every lead (capture needs only the database)."""
     version = cache.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
@@ -34,7 +35,7 @@ def _load():
     from .models import RoutingRule, ScoringRule
 
     version = _version()
-    if _local["version"] != version:
+    if version is None or _local["version"] != version:
         _local["scoring"] = list(
             ScoringRule.objects.filter(is_active=True).order_by("order", "name")
         )

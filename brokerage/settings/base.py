@@ -128,7 +128,8 @@ REDIS_URL = env("REDIS_URL")
 API_RATE_LIMIT = env("API_RATE_LIMIT", default="300/60")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Redis, degrading to misses while it is down (brokerage/cache.py)
+        "BACKEND": "brokerage.cache.DegradingRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="bo"),
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

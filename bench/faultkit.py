@@ -1,0 +1,333 @@
+"""What every fault script shares: the seeded throwaway system, the steady traffic it runs
+under, and the checks it ends with. Not a benchmark itself (docs/faults.md).
+
+- `seeded_stack()`: a `bench.stack.Stack` whose database is migrated and seeded with the demo
+  (restored from `var/fault-cache/` when the migrations and the demo have not changed since
+  the last run: building it takes minutes, restoring it seconds).
+- `Traffic`: lead posts from the API (each with its Idempotency-Key, retried with the same
+  key on an error, as an integration would) and signed PSP webhooks for open deposits (each
+  delivered twice, as PSPs do), at steady rates from background threads; every answer is kept.
+- `final_checks()`: ledger_verify and audit_verify clean, every lead routed once, every
+  webhook applied once, every payout sent once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import subprocess
+import threading
+import time
+from collections import Counter
+from decimal import Decimal
+
+from bench.stack import ROOT, Stack, wait_until
+
+CACHE = ROOT / "var" / "fault-cache"
+LEAD_DECISIONS = ["lead.assigned", "lead.nurture_started", "lead.queued", "lead.unrouted"]
+
+
+def _seed_fingerprint() -> str:
+    from bench.benchdb import migrations_fingerprint
+
+    digest = hashlib.sha256(migrations_fingerprint().encode())
+    for path in sorted((ROOT / "demo").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def seeded_stack() -> Stack:
+    """A Stack with the demo seeded, this process's Django pointed at it."""
+    stack = Stack()
+    try:
+        stack.django()
+        dump = CACHE / f"seeded-{_seed_fingerprint()}.dump"
+        if dump.exists():
+            _pg_tool(stack, "pg_restore", "-d", "brokerage", str(dump))
+        else:
+            stack.migrate()
+            stack.manage("seed_demo")
+            CACHE.mkdir(parents=True, exist_ok=True)
+            for old in CACHE.glob("seeded-*.dump"):
+                old.unlink()
+            partial = dump.with_suffix(".partial")
+            _pg_tool(stack, "pg_dump", "-Fc", "-f", str(partial), "brokerage")
+            partial.rename(dump)
+        return stack
+    except BaseException:
+        stack.close()
+        raise
+
+
+def _pg_tool(stack: Stack, tool: str, *args: str) -> None:
+    subprocess.run(  # noqa: S603
+        [str(stack.pg.bin / tool), "-h", "127.0.0.1", "-p", str(stack.pg.port), "-U",
+         "brokerage", *args],
+        check=True, env={**stack.env, "PGPASSWORD": "brokerage"}, capture_output=True,
+    )  # fmt: skip
+
+
+def api_key() -> str:
+    from django.conf import settings
+
+    return settings.DEMO_API_KEY
+
+
+def open_deposits(n: int, amount: str = "100.00") -> list[dict]:
+    """`n` clients, each with a Stripe deposit waiting for its PSP's success webhook."""
+    from allauth.account.models import EmailAddress
+    from django.utils import timezone
+
+    from brokerage.models import User
+    from clients.services import client_register
+    from finance.models import Deposit, PaymentMethod
+    from finance.services import deposit_create
+
+    method = PaymentMethod.objects.filter(psp="stripe", currency="USD", is_active=True).first()
+    made = []
+    stamp = int(time.time())
+    for i in range(n):
+        email = f"fault{stamp}.{i}@example.com"
+        user = User.objects.create_user(email=email, password="fault-pass-1234", first_name="F")
+        EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+        client = client_register(user=user, actor="test", country="GB")
+        client.kyc_level = 1
+        client.id_document_expires_on = timezone.now().date().replace(year=2030)
+        client.save()
+        deposit = deposit_create(client=client, method=method, amount=amount, actor="test")
+        Deposit.objects.filter(pk=deposit.pk).update(
+            provider_reference=f"pi_fault_{deposit.pk}", status="pending"
+        )
+        made.append({"pk": deposit.pk, "reference": deposit.reference, "amount": amount})
+    return made
+
+
+def stripe_delivery(deposit: dict) -> tuple[dict, bytes]:
+    from sandbox import psp as sandbox
+
+    minor = int(Decimal(deposit["amount"]) * 100)
+    event = sandbox.stripe_event(
+        "payment_intent.succeeded",
+        {
+            "id": f"pi_fault_{deposit['pk']}",
+            "object": "payment_intent",
+            "amount": minor,
+            "amount_received": minor,
+            "currency": "usd",
+            "metadata": {"reference": deposit["reference"]},
+            "status": "succeeded",
+        },
+        event_id=f"evt_fault_{deposit['pk']}",
+    )
+    return sandbox.signed_webhook("stripe", event)
+
+
+class Traffic:
+    """Steady lead posts and webhooks against the web server, from background threads."""
+
+    def __init__(self, port: int, *, lead_rate: float, deposits: list[dict], webhook_rate: float):
+        self.port = port
+        self.lead_rate, self.webhook_rate = lead_rate, webhook_rate
+        self.deposits = list(deposits)
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.leads: dict[str, int] = {}  # idempotency key -> lead id
+        self.answers: list[dict] = []  # every answer: kind, at, status, ms
+        self.key = api_key()
+        self.threads = [
+            threading.Thread(target=self._leads, daemon=True),
+            threading.Thread(target=self._webhooks, daemon=True),
+        ]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def finish(self, timeout: float = 300):
+        """Stop sending new work; what was started is retried until it is accepted."""
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout)
+
+    def _request(self, conn_box, kind, method, path, body, headers):
+        started = time.time()
+        try:
+            if conn_box[0] is None:
+                conn_box[0] = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            conn_box[0].request(method, path, body, headers)
+            response = conn_box[0].getresponse()
+            payload = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException) as exc:
+            conn_box[0] = None
+            payload, status = repr(exc).encode(), 0
+        with self.lock:
+            self.answers.append(
+                {
+                    "kind": kind,
+                    "at": started,
+                    "status": status,
+                    "ms": 1000 * (time.time() - started),
+                }
+            )
+        return status, payload
+
+    def _paced(self, rate, items, send, *, stoppable=True):
+        next_at = time.monotonic()
+        for item in items:
+            if stoppable and self.stop.is_set():
+                return
+            send(item)
+            next_at += 1 / rate
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def _leads(self):
+        box = [None]
+
+        def one(i):
+            key = f"fault-lead-{i}"
+            body = json.dumps(
+                {"first_name": f"Fault{i}", "last_name": "Lead", "email": f"fault{i}@lead.test",
+                 "country": ["GB", "AE", "FR", "DE"][i % 4], "experience": "some",
+                 "source": "fault"}
+            )  # fmt: skip
+            headers = {"Content-Type": "application/json", "X-API-Key": self.key,
+                       "Idempotency-Key": key}  # fmt: skip
+            for _attempt in range(600):
+                status, payload = self._request(
+                    box, "lead", "POST", "/api/v1/leads/", body, headers
+                )
+                if status in (200, 201):
+                    with self.lock:
+                        self.leads[key] = json.loads(payload)["id"]
+                    return
+                time.sleep(0.5)  # an integration retries with the same key
+
+        self._paced(self.lead_rate, _count(), one)
+
+    def _webhooks(self):
+        box = [None]
+
+        def one(deposit):
+            headers, body = stripe_delivery(deposit)
+            for _copy in range(2):  # PSPs deliver more than once
+                for _attempt in range(600):
+                    status, _ = self._request(
+                        box, "webhook", "POST", "/api/v1/webhooks/stripe/", body, headers
+                    )
+                    if status == 200:
+                        break
+                    time.sleep(0.5)  # a PSP retries until it is acknowledged
+            with self.lock:
+                deposit["delivered"] = True
+
+        # Every payment's webhook is sent, however long it takes: a PSP does not give up.
+        self._paced(self.webhook_rate, self.deposits, one, stoppable=False)
+
+    def figures(self, since: float | None = None, until: float | None = None) -> dict:
+        rows = [
+            a
+            for a in self.answers
+            if (since is None or a["at"] >= since) and (until is None or a["at"] < until)
+        ]
+        out = {}
+        for kind in ("lead", "webhook"):
+            mine = [a for a in rows if a["kind"] == kind]
+            ms = sorted(a["ms"] for a in mine)
+            out[kind] = {
+                "requests": len(mine),
+                "statuses": dict(Counter(str(a["status"]) for a in mine)),
+                "p50_ms": round(ms[len(ms) // 2], 1) if ms else None,
+                "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 1) if ms else None,
+            }
+        return out
+
+
+def _count():
+    i = 0
+    while True:
+        yield i
+        i += 1
+
+
+def wait_leads_routed(lead_ids, timeout: float) -> float | None:
+    """Seconds until every lead is routed; None if some are not within `timeout` (the checks
+    then say how many)."""
+    from leads.models import Lead
+
+    started = time.monotonic()
+    try:
+        wait_until(
+            lambda: not Lead.objects.filter(pk__in=lead_ids, routed_at__isnull=True).exists(),
+            timeout,
+            "every lead to be routed",
+            step=1,
+        )
+    except RuntimeError:
+        return None
+    return time.monotonic() - started
+
+
+def final_checks(*, lead_ids=(), deposits=(), withdrawal_ids=()) -> dict:
+    """The end of every fault script: what must hold however the fault went."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from brokerage.models import AuditEvent
+    from finance.models import Deposit, LedgerTransaction, PspEvent, Withdrawal
+
+    checks = {}
+    for command in ("ledger_verify", "audit_verify"):
+        try:
+            call_command(command, stdout=open("/dev/null", "w"))  # noqa: SIM115,PTH123
+            checks[command] = "clean"
+        except CommandError as exc:
+            checks[command] = str(exc)
+    lead_ids = [str(i) for i in lead_ids]
+    decided = Counter(
+        AuditEvent.objects.filter(
+            target_type="leads.lead", target_id__in=lead_ids, action__in=LEAD_DECISIONS
+        ).values_list("target_id", flat=True)
+    )
+    checks["leads"] = len(lead_ids)
+    checks["leads_routed_once"] = len(decided) == len(lead_ids) and set(decided.values()) <= {1}
+    checks["leads_not_routed"] = len(set(lead_ids) - set(decided))
+    checks["leads_routed_twice"] = sum(1 for n in decided.values() if n > 1)
+    pks = [d["pk"] for d in deposits]
+    events = Counter(
+        PspEvent.objects.filter(event_id__in=[f"evt_fault_{pk}" for pk in pks]).values_list(
+            "event_id", flat=True
+        )
+    )
+    credited = Counter(
+        LedgerTransaction.objects.filter(
+            kind="deposit", idempotency_key__in=_deposit_keys(pks)
+        ).values_list("idempotency_key", flat=True)
+    )
+    completed = Deposit.objects.filter(pk__in=pks, status="completed").count()
+    checks["webhooks"] = len(pks)
+    checks["webhooks_applied_once"] = (
+        len(events) == len(pks)
+        and set(events.values()) <= {1}
+        and completed == len(pks)
+        and len(credited) == len(pks)
+        and set(credited.values()) <= {1}
+    )
+    if withdrawal_ids:
+        paid = Withdrawal.objects.filter(pk__in=withdrawal_ids, status="completed").count()
+        checks["payouts"] = len(withdrawal_ids)
+        checks["payouts_sent_once"] = paid == len(withdrawal_ids)
+    checks["ok"] = (
+        checks["ledger_verify"] == "clean"
+        and checks["audit_verify"] == "clean"
+        and checks["leads_routed_once"]
+        and checks["webhooks_applied_once"]
+        and checks.get("payouts_sent_once", True)
+    )
+    return checks
+
+
+def _deposit_keys(pks) -> list[str]:
+    """The ledger's idempotency keys of these deposits' credits (finance/services/deposits)."""
+    return [f"deposit:{pk}" for pk in pks]
