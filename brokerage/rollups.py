@@ -362,7 +362,8 @@ def _enqueue_refresh() -> None:
     from .tasks import rollups_refresh_task
 
     if cache.add(QUEUED_KEY, 1, timeout=30):  # expires in case the task is lost: the beat
-        rollups_refresh_task.apply_async(countdown=1)
+        # a broker that cannot be reached is logged, not raised: the beat's refresh catches up
+        rollups_refresh_task.apply_async_logged(countdown=1)
 
 
 # --- Reading ------------------------------------------------------------------------------------

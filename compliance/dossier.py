@@ -267,7 +267,7 @@ def dossier_request(*, client_id: int, actor) -> DossierExport:
     )
     from .tasks import dossier_build_task
 
-    transaction.on_commit(lambda: dossier_build_task.delay(export.pk))
+    transaction.on_commit(lambda: dossier_build_task.delay_logged(export.pk))  # or its sweeper
     return export
 
 
