@@ -112,10 +112,20 @@ def evaluate(kind: str, pk: int) -> Outcome:
         outcome.holds += [
             (version, h) for h in hits if version.action_for(h.score) == AlertAction.HOLD
         ]
-    Evaluation.objects.update_or_create(
-        kind=kind,
-        object_id=pk,
-        defaults={"client_id": client_id, "evaluated_at": now, "held": bool(outcome.holds)},
+    # One statement (INSERT ... ON CONFLICT DO UPDATE): a repeated task overwrites its row.
+    Evaluation.objects.bulk_create(
+        [
+            Evaluation(
+                kind=kind,
+                object_id=pk,
+                client_id=client_id,
+                evaluated_at=now,
+                held=bool(outcome.holds),
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["kind", "object_id"],
+        update_fields=["client", "evaluated_at", "held"],
     )
     return outcome
 
