@@ -304,7 +304,10 @@ class HitDecision:
 
     TRUE_MATCH = "true_match"
     FALSE_POSITIVE = "false_positive"
-    CHOICES = [(TRUE_MATCH, "True match"), (FALSE_POSITIVE, "False positive")]
+    CHOICES = [
+        (TRUE_MATCH, "Confirm as a true match"),
+        (FALSE_POSITIVE, "Dismiss as a false positive"),
+    ]
 
 
 def case_hits_undecided(case: Case) -> list[Alert]:

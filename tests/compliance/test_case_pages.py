@@ -289,7 +289,8 @@ def test_closing_on_the_page_asks_a_decision_for_each_screening_hit(client, ana,
     page = client.get(url(case))
     field = f"hit_{alert.pk}".encode()
     assert b"data-hit-decisions" in page.content and b'name="' + field + b'"' in page.content
-    assert b"True match" in page.content and b"False positive" in page.content
+    assert b"Confirm as a true match" in page.content
+    assert b"Dismiss as a false positive" in page.content
     refused = client.post(url(case), {"action": "close", "reason": "Namesake"})
     assert refused.status_code == 400 and b'data-field-error="' + field + b'"' in refused.content
     assert Case.objects.get(pk=case.pk).status == "open"
