@@ -152,10 +152,12 @@ def test_a_clean_withdrawal_is_auto_approved_and_held(methods, django_capture_on
     with django_capture_on_commit_callbacks() as callbacks:
         w = withdrawal_request(client=client, amount="200", currency="USD", psp="stripe", actor="t")
     assert w.status == "approved" and w.check_reasons == []
-    # After commit: the payout task is queued, and the client emailed (approved).
+    # After commit: the leadership figures refreshed, the client emailed (approved), and the
+    # payout task queued.
     assert [getattr(c, "func", c).__qualname__ for c in callbacks] == [
+        "_enqueue_refresh",
         "client_notify.<locals>.<lambda>",
-        "Task.delay",
+        "Task.delay_logged",
     ]
     assert balance(client) == (D("500.00"), D("300.00"))
     with pytest.raises(InsufficientFunds):
