@@ -400,9 +400,17 @@ GAUGE_LABELS = {
 }
 
 
+# Words of route and task names that are acronyms, written as staff read them.
+ACRONYMS = {
+    w.lower(): w
+    for w in ("API", "AML", "FTD", "FX", "IB", "KYC", "MRZ", "MT5", "PoA", "PSP", "SLA", "IBAN")
+}
+
+
 def _words(code: str) -> str:
-    words = " ".join(code.replace("_", " ").replace(".", " ").split())
-    return words[:1].upper() + words[1:]
+    words = [ACRONYMS.get(w, w) for w in code.replace("_", " ").replace(".", " ").split()]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 def route_label(route: str) -> str:
@@ -412,8 +420,13 @@ def route_label(route: str) -> str:
         return {"static": "Static files", "unmatched": "Addresses that match nothing"}[route]
     *spaces, name = route.split(":")
     return " · ".join(
-        [*(_words(s) for s in spaces), _words(name).lower() if spaces else _words(name)]
+        [*(_words(s) for s in spaces), _lower(_words(name)) if spaces else _words(name)]
     )
+
+
+def _lower(text: str) -> str:
+    """`text` in lower case but for its acronyms."""
+    return " ".join(w if w in ACRONYMS.values() else w.lower() for w in text.split(" "))
 
 
 def task_label(task: str) -> str:

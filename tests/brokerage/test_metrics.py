@@ -216,6 +216,8 @@ def test_the_system_page_words_routes_tasks_and_calls_for_people():
     from brokerage.metrics import operation_label, route_label, task_label
 
     assert route_label("compliance:case_new") == "Compliance · case new"
+    assert route_label("kyc:wizard") == "KYC · wizard"
+    assert route_label("ib:kyc_review") == "IB · KYC review"
     assert route_label("account_login") == "Account login"
     assert route_label("unmatched") == "Addresses that match nothing"
     assert task_label("leads.tasks.lead_route_task") == "Lead route (leads)"
