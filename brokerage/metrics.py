@@ -50,6 +50,8 @@ from prometheus_client import (  # noqa: E402  (after the directory is set)
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
+from .labels import WORDS, spell  # noqa: E402
+
 _HOST = socket.gethostname().replace("_", "-")
 if _DIR:
     values.ValueClass = values.MultiProcessValue(lambda: f"{_HOST}-{os.getpid()}")
@@ -400,47 +402,32 @@ GAUGE_LABELS = {
 }
 
 
-# Words of route and task names that are acronyms, written as staff read them.
-ACRONYMS = {
-    w.lower(): w
-    for w in ("API", "AML", "FTD", "FX", "IB", "KYC", "MRZ", "MT5", "PoA", "PSP", "SLA", "IBAN")
-}
-
-
-def _words(code: str) -> str:
-    words = [ACRONYMS.get(w, w) for w in code.replace("_", " ").replace(".", " ").split()]
-    text = " ".join(words)
-    return text[:1].upper() + text[1:]
-
-
 def route_label(route: str) -> str:
     """`compliance:case_new` -> "Compliance · case new" (the page's own name stays in the HTML's
     data attributes and in /metrics)."""
     if route in ("static", "unmatched"):
         return {"static": "Static files", "unmatched": "Addresses that match nothing"}[route]
     *spaces, name = route.split(":")
-    return " · ".join(
-        [*(_words(s) for s in spaces), _lower(_words(name)) if spaces else _words(name)]
-    )
+    return " · ".join([*(spell(s) for s in spaces), _lower(spell(name)) if spaces else spell(name)])
 
 
 def _lower(text: str) -> str:
     """`text` in lower case but for its acronyms."""
-    return " ".join(w if w in ACRONYMS.values() else w.lower() for w in text.split(" "))
+    return " ".join(w if w in WORDS.values() else w.lower() for w in text.split(" "))
 
 
 def task_label(task: str) -> str:
     """`leads.tasks.lead_route_task` -> "Lead route (leads)"."""
     module, _, name = task.rpartition(".")
     where = " ".join(module.removesuffix(".tasks").replace(".", " ").replace("_", " ").split())
-    return f"{_words(name.removesuffix('_task'))} ({where})" if where else _words(name)
+    return f"{spell(name.removesuffix('_task'))} ({where})" if where else spell(name)
 
 
 QUEUE_LABELS = {"kyc": "KYC"}
 
 
 def queue_label(queue: str) -> str:
-    return QUEUE_LABELS.get(queue) or _words(queue)
+    return QUEUE_LABELS.get(queue) or spell(queue)
 
 
 def operation_label(operation: str) -> str:
