@@ -283,6 +283,17 @@ EMAILS = {
             },
         ),
         ClientEmail(
+            "partner_wallet_currency_changed",
+            "Commissions wallet currency changed (IB partners)",
+            "An IB manager changes the currency a partner's commissions wallet is kept in.",
+            {
+                "currency": "EUR",
+                "before": "",
+                "reason": "You asked us to pay your commissions in euros.",
+                "partner_area": True,
+            },
+        ),
+        ClientEmail(
             "commission_dispute_decided",
             "Commission dispute decided (IB partners)",
             "An IB manager rejects a partner's dispute of a commission line, or adjusts it "

@@ -3,8 +3,9 @@
 - A partner chooses the currency its wallet is kept in when it signs up, or an IB manager sets
   it (`partner_wallet_currency_set`, with a reason, audited); empty: the programme's currency.
   A currency can be chosen when the brokerage keeps a rate for it (`wallet_currency_choices`).
-  A change applies to the periods closed after it; money already credited stays in the wallet
-  it was credited to.
+  The partner is emailed a change, with its reason, in its language and on its communication
+  history (`clients.notify.client_notify`). A change applies to the periods closed after it;
+  money already credited stays in the wallet it was credited to.
 - When a period closes, each line it takes whose partner keeps its wallet in another currency
   is given that currency and the rate from the line's currency into it **at the line's own
   date** (`wallet_rates_apply`, the one FX rule of `ib.fx`: 6 places, half up). The line keeps
@@ -23,6 +24,7 @@ from django.db import transaction
 
 from brokerage.errors import InvalidInput
 from brokerage.services import Actor, audit_record
+from clients.notify import client_notify
 from finance.selectors import usd_rates_at
 
 from . import audit_events
@@ -69,7 +71,7 @@ def partner_wallet_currency_set(
         )
     partner.wallet_currency = currency
     partner.save(update_fields=["wallet_currency"])
-    audit_record(
+    event = audit_record(
         actor=actor,
         action=audit_events.PARTNER_WALLET_CURRENCY_SET,
         target=partner,
@@ -77,6 +79,21 @@ def partner_wallet_currency_set(
         reason=reason,
         evidence={"from": before or "programme's", "to": currency or "programme's"},
     )
+    if partner.holder is not None:  # the partner is told, in its language, with the reason
+        client_notify(
+            partner.holder,
+            email="partner_wallet_currency_changed",
+            key=f"ib.wallet_currency:{partner.pk}:{event.pk}",
+            actor=actor,
+            url_name="partners:statements",
+            context={
+                "currency": currency,
+                "before": before,
+                "reason": reason,
+                "partner_area": True,
+            },
+            data={"partner": partner.pk, "from": before, "to": currency},
+        )
     return partner
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from brokerage.errors import InvalidInput
 from brokerage.models import AuditEvent, User
+from clients.models import ClientActivity
 from finance.ledger import ledger_verify, system_account, wallet_for
 from finance.models import FxRate, LedgerAccount, Withdrawal
 from ib.models import CommissionLine, Partner, PartnerStatement
@@ -155,3 +156,30 @@ def test_a_partner_chooses_its_wallet_currency_when_it_applies(client, programme
     assert event.evidence["wallet_currency"] == "EUR"
     unknown = apply(client, "xxx@example.com", programme, wallet_currency="XXX")
     assert unknown.status_code == 200 and b"Select a valid choice" in unknown.content
+
+
+def test_the_partner_is_emailed_each_change_in_its_language_with_the_reason(
+    network, django_capture_on_commit_callbacks, mailoutbox
+):
+    euro_moves(("1.25", 48))
+    leaf = network["leaf"]
+    holder = leaf.holder
+    holder.language = "es"
+    holder.save(update_fields=["language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        partner_wallet_currency_set(
+            partner=leaf, currency="EUR", actor=ACTOR, reason="Asked by email"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        partner_wallet_currency_set(partner=leaf, currency="", actor=ACTOR, reason="Back again")
+    told = ClientActivity.objects.filter(
+        client=holder, event_key__startswith=f"ib.wallet_currency:{leaf.pk}:"
+    ).order_by("id")
+    assert [t.subject for t in told] == [
+        "Sus comisiones se pagarán en EUR",
+        "Sus comisiones se pagarán en su propia divisa",
+    ]
+    assert "Asked by email" in told[0].body and "/partners/statements/" in told[0].body
+    assert "sin conversión" in told[1].body and "Back again" in told[1].body
+    assert [m.subject for m in mailoutbox] == [t.subject for t in told]
+    assert all(m.to == [holder.user.email] for m in mailoutbox)
