@@ -15,6 +15,11 @@ about 2,000,000 deals, a year of money, leads, KYC and IB trees), then measures:
 
     .venv/bin/python bench/dashboards.py                   # stated scale (50,000 clients)
     .venv/bin/python bench/dashboards.py --smoke           # 60 clients, a few rounds
+    .venv/bin/python bench/dashboards.py --keep-seed       # keep the seeded book for re-runs
+
+Seeding the large book takes minutes; with `--keep-seed` the seeded database is kept as a
+template (`<DATABASE_NAME>_bench_dash_seed_<clients>`) and the next run clones it and migrates
+the clone forward instead of seeding again (`seed_s` is then null). `--fresh` seeds anew.
 
 Prints one JSON line with the figures and the machine's load average when they were taken.
 """
@@ -60,6 +65,41 @@ from bench.mt5 import LOGIN, PASSWORD, Sandbox  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_SECRET = "whsec_bench_dashboards"
+
+
+def seeded_db(clients: int, keep: bool, fresh: bool) -> tuple[str, float | None]:
+    """Point the connection at a new database `<name>_bench_dash` holding the seeded book;
+    returns the original name (for `destroy_test_db`) and the seconds seeding took (None when
+    a kept seed was cloned)."""
+    from django.core.management import call_command
+
+    original = connection.settings_dict["NAME"]
+    kept = f"{original}_bench_dash_seed_{clients}"
+    target = f"{original}_bench_dash"
+    quote = connection.ops.quote_name
+    with connection._nodb_cursor() as admin:
+        admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [kept])
+        exists = admin.fetchone() is not None
+        if fresh and exists:
+            admin.execute(f"DROP DATABASE {quote(kept)}")
+            exists = False
+        if exists:
+            admin.execute(f"DROP DATABASE IF EXISTS {quote(target)}")
+            admin.execute(f"CREATE DATABASE {quote(target)} TEMPLATE {quote(kept)}")
+    if exists:
+        connection.close()
+        settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = target
+        connection.settings_dict["TEST"]["NAME"] = target
+        with open(os.devnull, "w") as quiet:
+            call_command("migrate", interactive=False, stdout=quiet)
+        return original, None
+    bench_db_create("_bench_dash")
+    seed_s = seed(clients)  # seed_demo, then ANALYZE
+    if keep:
+        connection.close()
+        with connection._nodb_cursor() as admin:
+            admin.execute(f"CREATE DATABASE {quote(kept)} TEMPLATE {quote(target)}")
+    return original, seed_s
 
 
 def filters(today) -> dict[str, dict]:
@@ -185,6 +225,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="timed requests per filter")
     parser.add_argument("--deposits", type=int, default=5, help="webhooks timed to the figure")
     parser.add_argument("--smoke", action="store_true", help="60 clients, 2 rounds, 2 deposits")
+    parser.add_argument("--keep-seed", action="store_true", help="keep the seeded book")
+    parser.add_argument("--fresh", action="store_true", help="seed again, even if one is kept")
+    parser.add_argument("--seed-only", action="store_true", help="seed (and keep), then stop")
     args = parser.parse_args()
     if args.smoke:
         args.clients, args.rounds, args.deposits = 60, 2, 2
@@ -194,24 +237,26 @@ def main():
     from clients.models import Client, Deal
 
     db = settings.DATABASES["default"]
-    old_name = bench_db_create("_bench_dash")
-    bench_db = connection.settings_dict["NAME"]
     redis_url = settings.REDIS_URL
     settings.PSP_CONFIG["stripe"]["webhook_secret"] = WEBHOOK_SECRET
     settings.ALLOWED_HOSTS = ["*"]
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{bench_db}",
-        REDIS_URL=redis_url,
-        DJANGO_SETTINGS_MODULE="brokerage.settings.dev",
-        LOG_LEVEL="WARNING",
-    )
     sandbox = Sandbox()
     settings.SANDBOX_MT5_URL = sandbox.url
     settings.SANDBOX_MT5_LOGIN, settings.SANDBOX_MT5_PASSWORD = LOGIN, PASSWORD
-    worker = None
+    worker, old_name = None, connection.settings_dict["NAME"]
     try:
-        seed_s = seed(args.clients)  # seed_demo, then ANALYZE
+        old_name, seed_s = seeded_db(args.clients, args.keep_seed or args.seed_only, args.fresh)
+        if args.seed_only:
+            print(json.dumps({"seed_s": seed_s and round(seed_s, 1)}))
+            return
+        bench_db = connection.settings_dict["NAME"]
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{bench_db}",
+            REDIS_URL=redis_url,
+            DJANGO_SETTINGS_MODULE="brokerage.settings.dev",
+            LOG_LEVEL="WARNING",
+        )
         load_before = os.getloadavg()
         t1 = time.perf_counter()
         per_rollup = rollups_rebuild()
@@ -226,7 +271,7 @@ def main():
         figures = {
             "clients": Client.objects.filter(holder="client").count(),
             "deals": Deal.objects.count(),
-            "seed_s": round(seed_s, 1),
+            "seed_s": seed_s and round(seed_s, 1),
             "rebuild_s": round(rebuild_s, 1),
             "rebuild_per_rollup_s": per_rollup,
             "rebuild_target_s": 120,
@@ -247,7 +292,8 @@ def main():
             worker.wait(timeout=30)
         sandbox.stop()
         connection.close()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if connection.settings_dict["NAME"] != old_name:  # never the database it started on
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from .db import replica_health
 from .health import audit_sealing
 from .hooks import DASHBOARD_PANELS, HEALTH_FIGURES, NAV_BACKOFFICE, contribute
 from .navigation import NavItem
+from .teams import TEAMS
 
 for item in [
     NavItem("Home", "backoffice:home", "house", order=0),
@@ -34,6 +35,13 @@ for item in [
         "brokerage.view_system_status",
         820,
         "Admin",
+    ),
+    # Each team's dashboard, under the home, for those who lead the team (and executives).
+    *(
+        NavItem(
+            t.title, f"backoffice:dashboard_{t.slug}", t.icon, t.permission, 1 + n, "Dashboards"
+        )
+        for n, t in enumerate(TEAMS.values())
     ),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)

@@ -147,6 +147,11 @@ ROLLUPS = declare(
     "Rollup: an app's figures kept in its own rollup tables, rebuilt from raw records, "
     "refreshed since a watermark and answering for a leadership filter (brokerage.rollups).",
 )
+TEAM_PARTS = declare(
+    "dashboards.team",
+    "TeamPart: an app's figures, charts and tables on a team's dashboard (sales, retention, "
+    "finance, compliance, dealing), answering for a filter like a rollup (brokerage.teams).",
+)
 USD_RATES = declare(
     "fx.usd_rates",
     "fn(days: list[date]) -> {date: {currency: Decimal}}: each currency's USD value as the "

@@ -43,3 +43,16 @@ class IdConverter:
 
 
 register_converter(IdConverter, "id")
+
+
+def parse_days(params, first: str, last: str) -> tuple | None:
+    """(first day, last day) from two ISO dates in the query string `params`, or None when
+    either is missing, not a date or they are the wrong way round (a list is then not narrowed
+    by them): the date ranges the leadership figures link to lists with."""
+    from django.utils.dateparse import parse_date
+
+    try:
+        start, end = parse_date(params.get(first, "")), parse_date(params.get(last, ""))
+    except ValueError:
+        return None
+    return (start, end) if start and end and start <= end else None

@@ -17,6 +17,7 @@ from django.utils import timezone
 from .intl import country_choices
 from .models import Desk
 from .rollups import Figure, Filter, filter_choices, leadership_answer
+from .teams import Team, team_answer
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -26,6 +27,11 @@ GROUPS = [
     ("trading", "Trading"),
     ("retention", "Retention"),
     ("ib", "IB quality"),
+    # the team dashboards' groups (brokerage.teams)
+    ("contact", "First contact"),
+    ("psp", "PSPs"),
+    ("queues", "Queues"),
+    ("exposure", "Exposure"),
 ]
 FILTER_LABELS = {"desk": "desk", "country": "country", "psp": "PSP", "ib": "IB"}
 
@@ -46,14 +52,21 @@ class LeadershipFilterForm(forms.Form):
     psp = forms.ChoiceField(required=False, label="PSP")
     ib = forms.ChoiceField(required=False, label="IB")
 
-    def __init__(self, *args, desks, every_desk: bool, choices, **kwargs):
+    def __init__(self, *args, desks, every_desk: bool, choices, offered=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["desk"].choices = [("", "Every desk" if every_desk else "My desks")] + [
-            (d.pk, d.name) for d in desks
-        ]
-        self.fields["country"].choices = [("", "Every country"), *country_choices()]
-        self.fields["psp"].choices = [("", "Every PSP"), *choices.get("psp", [])]
-        self.fields["ib"].choices = [("", "Every IB"), *choices.get("ib", [])]
+        for name in ("desk", "country", "psp", "ib"):
+            if offered is not None and name not in offered:
+                del self.fields[name]  # a team page offers the filters its figures honour
+        choices = {
+            "desk": [("", "Every desk" if every_desk else "My desks")]
+            + [(d.pk, d.name) for d in desks],
+            "country": [("", "Every country"), *country_choices()],
+            "psp": [("", "Every PSP"), *choices.get("psp", [])],
+            "ib": [("", "Every IB"), *choices.get("ib", [])],
+        }
+        for name, values in choices.items():
+            if name in self.fields:
+                self.fields[name].choices = values
 
     def clean(self):
         data = super().clean()
@@ -69,14 +82,20 @@ class LeadershipFilterForm(forms.Form):
         return data
 
 
-def leadership_context(user, params) -> dict:
-    """What the workspace shows `user` for the query string `params`."""
-    desks = leadership_desks(user)
+def leadership_context(user, params, team: Team | None = None) -> dict:
+    """What the workspace (or `team`'s dashboard) shows `user` for the query string
+    `params`."""
+    desks = leadership_desks(user) if team is None or team.by_desk else None
     desk_list = None if desks is None else list(desks)
-    choices = filter_choices()
+    offered = None if team is None else team.filters
+    choices = filter_choices() if offered is None or {"psp", "ib"} & set(offered) else {}
     every = desks is None
     shown = list(Desk.objects.order_by("name")) if every else desk_list
-    form = LeadershipFilterForm(params, desks=shown, every_desk=every, choices=choices)
+    if offered is not None and "desk" not in offered:
+        shown = []
+    form = LeadershipFilterForm(
+        params, desks=shown, every_desk=every, choices=choices, offered=offered
+    )
     today = timezone.now().date()
     flt = Filter(start=today - timedelta(days=DEFAULT_DAYS - 1), end=today)
     if desk_list is not None:
@@ -92,7 +111,7 @@ def leadership_context(user, params) -> dict:
             psp=d.get("psp") or "",
             ib=d.get("ib") or "",
         )
-    answer = leadership_answer(flt, user)
+    answer = leadership_answer(flt, user) if team is None else team_answer(team.slug, flt, user)
     groups = []
     for key, label in GROUPS:
         figures = [f for f in answer.figures if f.group == key]
@@ -106,6 +125,7 @@ def leadership_context(user, params) -> dict:
         "charts_json": [c.__dict__ for c in answer.charts],
         "tables": [_table(t) for t in answer.tables],
         "previous": flt.previous,
+        "team": team,
     }
 
 

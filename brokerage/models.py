@@ -554,6 +554,11 @@ class RollupState(models.Model):
         permissions = [
             ("view_leadership", "Can see the leadership figures of their desks"),
             ("view_all_figures", "Can see the leadership figures of every desk"),
+            ("view_sales_dashboard", "Can see the sales dashboard"),
+            ("view_retention_dashboard", "Can see the retention dashboard"),
+            ("view_finance_dashboard", "Can see the finance dashboard"),
+            ("view_compliance_dashboard", "Can see the compliance dashboard"),
+            ("view_dealing_dashboard", "Can see the dealing dashboard"),
         ]
 
     def __str__(self):

@@ -17,6 +17,10 @@ class Role:
 
 BACKOFFICE = ("brokerage.access_backoffice",)
 # Looking after funded clients: their desk's 360, the retention queue, support tickets.
+TEAM_DASHBOARDS = tuple(
+    f"brokerage.view_{team}_dashboard"
+    for team in ("sales", "retention", "finance", "compliance", "dealing")
+)
 CLIENT_CARE = ("clients.view_desk_clients", "clients.work_retention", "clients.answer_tickets")
 
 ROLES: dict[str, Role] = {
@@ -41,6 +45,8 @@ ROLES: dict[str, Role] = {
                 *CLIENT_CARE,
                 "brokerage.view_team",
                 "brokerage.view_leadership",
+                "brokerage.view_sales_dashboard",
+                "brokerage.view_retention_dashboard",
                 "leads.manage_desk_leads",
                 "leads.import_leads",
                 "clients.manage_retention",
@@ -55,8 +61,16 @@ ROLES: dict[str, Role] = {
                 *BACKOFFICE,
                 "brokerage.view_leadership",
                 "brokerage.view_all_figures",
+                *TEAM_DASHBOARDS,
                 "clients.view_all_clients",
             ),
+        ),
+        # The dealing desk watches the book's exposure and the clients behind it; it reads,
+        # and records nothing on a client.
+        Role(
+            "dealer",
+            "Dealer",
+            (*BACKOFFICE, "brokerage.view_dealing_dashboard", "clients.view_all_clients"),
         ),
         Role(
             "compliance_officer",
@@ -72,6 +86,7 @@ ROLES: dict[str, Role] = {
                 "clients.decide_category",
                 "clients.change_account_leverage",
                 "compliance.manage_screening",
+                "brokerage.view_compliance_dashboard",
                 "aml.view_monitoring",
                 "aml.manage_scenarios",
                 "brokerage.manage_regions",
@@ -89,6 +104,7 @@ ROLES: dict[str, Role] = {
                 "finance.reconcile",
                 "finance.manage_thresholds",
                 "finance.manage_wires",
+                "brokerage.view_finance_dashboard",
                 "clients.view_all_clients",
             ),
         ),
@@ -174,7 +190,7 @@ ROLES: dict[str, Role] = {
 # Roles allowed into Django admin (/admin/): configuration is ops work.
 ADMIN_ROLES = {"ops_admin"}
 # Roles that read and never record: no note, call or other entry on the records they see.
-READ_ONLY_ROLES = {"executive"}
+READ_ONLY_ROLES = {"executive", "dealer"}
 
 
 def reads_only(user) -> bool:

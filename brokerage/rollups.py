@@ -387,12 +387,19 @@ def link_for(user, *targets: tuple[str, str]) -> str:
 
 def leadership_answer(flt: Filter, user) -> Answer:
     """Every rollup's figures for `flt`, each marked with the filters it cannot honour."""
+    return merge_answers(((r.answer, r.honours) for r in rollups()), flt, user)
+
+
+def merge_answers(parts: Iterable[tuple[Callable, Iterable[str]]], flt: Filter, user) -> Answer:
+    """One page's answer from its parts' (answer(flt, user), filters it honours): figures,
+    charts and tables in their order, each marked with the filters applied that its part
+    cannot honour. The reads are marked for the read replica."""
     answer = Answer()
     applied = flt.applied()
     with replica_reads():
-        for rollup in rollups():
-            part = rollup.answer(flt, user)
-            ignored = tuple(sorted(applied - set(rollup.honours)))
+        for answer_fn, honours in parts:
+            part = answer_fn(flt, user)
+            ignored = tuple(sorted(applied - set(honours)))
             for f in part.figures:
                 f.ignored = ignored
             for t in part.tables:

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views, views_regions
+from .teams import TEAMS
 
 app_name = "backoffice"
 
@@ -12,4 +13,8 @@ urlpatterns = [
     path("system/", views.system_status, name="system"),
     path("regions/", views_regions.regions, name="regions"),
     path("regions/<id:pk>/", views_regions.region, name="region"),
+    *(
+        path(f"dashboards/{t}/", views.team_dashboard, {"team": t}, name=f"dashboard_{t}")
+        for t in TEAMS
+    ),
 ]

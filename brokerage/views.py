@@ -26,6 +26,7 @@ from .models import AuditEvent, Desk
 from .permissions import staff_required
 from .roles import ROLES, role_of
 from .selectors import audit_event_list, desk_list, staff_list
+from .teams import TEAMS
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,18 @@ def home(request):
             "role_slug": role_of(request.user),
         },
     )
+
+
+@staff_required()
+@reads_from_replica()
+def team_dashboard(request, team: str):
+    """A team's dashboard (brokerage.teams): the leadership pieces for the people who lead it."""
+    found = TEAMS[team]
+    if not request.user.has_perm(found.permission):
+        raise PermissionDenied("Your role does not include this dashboard.")
+    ctx = leadership_context(request.user, request.GET, team=found)
+    ctx["all_desks"] = not found.by_desk or request.user.has_perm("brokerage.view_all_figures")
+    return render(request, "backoffice/leadership.html", ctx)
 
 
 @staff_required("brokerage.view_auditevent")

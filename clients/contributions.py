@@ -14,6 +14,7 @@ from brokerage.hooks import (
     PORTAL_NOTICES,
     PORTAL_OVERVIEW,
     ROLLUPS,
+    TEAM_PARTS,
     contribute,
 )
 from brokerage.navigation import NavItem
@@ -35,6 +36,7 @@ from .links import DEVICE, PHONE
 from .portal import category_notices, trading_overview
 from .rollups import RETENTION_ROLLUP, TRADING_ROLLUP
 from .sync import sync_health
+from .team_dashboards import DEALING, RETENTION_TEAM
 
 for item in [
     NavItem("Clients", "clients:list", "people", "clients.view_desk_clients", 5, "Clients"),
@@ -106,3 +108,5 @@ contribute(PORTAL_NOTICES, category_notices, order=40)
 contribute(DEALS_SYNCED, refresh_on_commit)  # the figures follow each sync pass
 for rollup in (TRADING_ROLLUP, RETENTION_ROLLUP):
     contribute(ROLLUPS, rollup, order=rollup.order)
+for part in (RETENTION_TEAM, DEALING):
+    contribute(TEAM_PARTS, part, order=part.order)

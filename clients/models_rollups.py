@@ -38,13 +38,19 @@ class TradingDay(models.Model):
 
 
 class ActivityDay(models.Model):
-    """A client traded on this day: the active traders of any range are the distinct clients
-    of its days, which sums of days cannot give."""
+    """A client traded on this day (one row per account currency they traded in): the active
+    traders of any range are the distinct clients of its days, which sums of days cannot give;
+    the clients winning and losing most are the sums of their days' results."""
 
     day = models.DateField()
     client_id = models.IntegerField()
     desk_id = models.IntegerField(null=True)
     country = models.CharField(max_length=2)
+    # The client's result that day in one account currency: the profit of their deals
+    # (closing deals carry it), and its USD value at the end of the day.
+    currency = models.CharField(max_length=3, db_default="")
+    profit_amount = models.DecimalField(**MONEY, default=0, db_default=0)
+    usd_rate = models.DecimalField(max_digits=18, decimal_places=8, null=True)
 
     class Meta:
         db_table = "clients_rollup_activity"
@@ -55,12 +61,13 @@ class ActivityDay(models.Model):
 
 
 class RetentionDay(models.Model):
-    """One day's retention flags of one desk and country: flags raised, flags cleared because
-    the client traded again (reactivations), and clients lost (the last outcome logged on the
-    flag that day was 'not interested' or 'wants to close the account')."""
+    """One day's retention flags of one desk, account manager and country: flags raised, flags
+    cleared because the client traded again (reactivations), and clients lost (the last outcome
+    logged on the flag that day was 'not interested' or 'wants to close the account')."""
 
     day = models.DateField()
     desk_id = models.IntegerField(null=True)
+    agent_id = models.IntegerField(null=True, help_text="The client's account manager.")
     country = models.CharField(max_length=2)
     flagged = models.IntegerField(default=0)
     reactivated = models.IntegerField(default=0)

@@ -41,12 +41,6 @@ TRADING = "clients_rollup_trading"
 ACTIVITY = "clients_rollup_activity"
 RETENTION = "clients_rollup_retention"
 
-_TRADES = """
-  FROM clients_deal d
-  JOIN clients_client c ON c.id = d.client_id AND c.holder = 'client'
- WHERE d.action IN (0, 1) AND d.removed_at IS NULL AND {deals}
-"""
-
 _INSERT_TRADING = """
 INSERT INTO clients_rollup_trading (
   day, desk_id, country, symbol, currency, quote_currency, book, deals, volume,
@@ -64,16 +58,21 @@ SELECT (d.time AT TIME ZONE 'UTC')::date, c.desk_id, c.country, d.symbol, a.curr
  GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 
-_INSERT_ACTIVITY = (
-    """
-INSERT INTO clients_rollup_activity (day, client_id, desk_id, country)
-SELECT DISTINCT (d.time AT TIME ZONE 'UTC')::date, d.client_id, c.desk_id, c.country"""
-    + _TRADES
-)
+_INSERT_ACTIVITY = """
+INSERT INTO clients_rollup_activity (day, client_id, desk_id, country, currency, profit_amount)
+SELECT (d.time AT TIME ZONE 'UTC')::date, d.client_id, c.desk_id, c.country, a.currency,
+       sum(d.profit_amount)
+  FROM clients_deal d
+  JOIN clients_client c ON c.id = d.client_id AND c.holder = 'client'
+  JOIN clients_tradingaccount a ON a.id = d.account_id
+ WHERE d.action IN (0, 1) AND d.removed_at IS NULL AND {deals}
+ GROUP BY 1, 2, 3, 4, 5
+"""
 
 _INSERT_RETENTION = """
-INSERT INTO clients_rollup_retention (day, desk_id, country, flagged, reactivated, churned)
-SELECT ev.day, c.desk_id, c.country, sum(ev.f), sum(ev.r), sum(ev.ch)
+INSERT INTO clients_rollup_retention (
+  day, desk_id, agent_id, country, flagged, reactivated, churned)
+SELECT ev.day, c.desk_id, c.account_manager_id, c.country, sum(ev.f), sum(ev.r), sum(ev.ch)
   FROM (
     SELECT (flagged_at AT TIME ZONE 'UTC')::date AS day, client_id, 1 AS f, 0 AS r, 0 AS ch
       FROM clients_retentionflag fl WHERE {flagged}
@@ -87,7 +86,7 @@ SELECT ev.day, c.desk_id, c.country, sum(ev.f), sum(ev.r), sum(ev.ch)
      WHERE last_outcome IN ('not_interested', 'closed_account') AND {contacted}
   ) ev
   JOIN clients_client c ON c.id = ev.client_id AND c.holder = 'client'
- GROUP BY 1, 2, 3
+ GROUP BY 1, 2, 3, 4
 """
 
 
@@ -95,6 +94,7 @@ def rebuild_trading(days: list[date] | None) -> None:
     where, params = day_in("d.time", days)
     replace_rows(TRADING, _INSERT_TRADING.format(deals=where), params, days)
     replace_rows(ACTIVITY, _INSERT_ACTIVITY.format(deals=where), params, days)
+    fill_usd_rates(ACTIVITY)
     fill_usd_rates(TRADING)
     fill_usd_rates(TRADING, "quote_currency", "quote_usd_rate")
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from brokerage.db import reads_from_replica
 from brokerage.errors import NotAllowed
-from brokerage.ids import parse_id
+from brokerage.ids import parse_days, parse_id
 from brokerage.intl import is_country
 from brokerage.permissions import require, staff_required
 from brokerage.roles import reads_only
@@ -79,8 +79,8 @@ def _client_list(request, title: str):
     flagged = request.GET.get("flagged") == "1"
     country = request.GET.get("country", "").strip().upper()
     country = country if is_country(country) else ""
-    ftd = _days(request.GET, "start", "end") if request.GET.get("ftd") == "1" else None
-    traded = _days(request.GET, "traded_from", "traded_to")
+    ftd = parse_days(request.GET, "start", "end") if request.GET.get("ftd") == "1" else None
+    traded = parse_days(request.GET, "traded_from", "traded_to")
     qs = selectors.client_list(
         user=request.user,
         q=q,
@@ -109,18 +109,6 @@ def _client_list(request, title: str):
         "traded": traded,
     }
     return render(request, "clients/list.html", ctx)
-
-
-def _days(params, first: str, last: str) -> tuple | None:
-    """(first day, last day) from two ISO dates in `params`, or None when either is missing,
-    not a date or they are the wrong way round (the list is then not narrowed by them)."""
-    from django.utils.dateparse import parse_date
-
-    try:
-        start, end = parse_date(params.get(first, "")), parse_date(params.get(last, ""))
-    except ValueError:
-        return None
-    return (start, end) if start and end and start <= end else None
 
 
 @clients_required

@@ -16,6 +16,7 @@ from brokerage.hooks import (
     NAV_BACKOFFICE,
     PORTAL_NOTICES,
     RISK_FACTOR_CHANGED,
+    TEAM_PARTS,
     contribute,
 )
 from brokerage.navigation import NavItem
@@ -30,6 +31,7 @@ from .jurisdictions import jurisdiction_client_apply
 from .permissions import PERM
 from .selectors import compliance_standing
 from .tasks import rate_again, rate_synced_deals, screen_registered, screen_reported
+from .team_dashboards import COMPLIANCE
 
 # Right after KYC review (40): the menu shows one Compliance group, not two either side of Finance.
 for item in [
@@ -76,3 +78,4 @@ contribute(CLIENT_360_SECTIONS, jurisdiction_360)
 
 contribute(DOSSIER_SECTIONS, compliance_section)
 contribute(DOSSIER_SECTIONS, cases_section)
+contribute(TEAM_PARTS, COMPLIANCE, order=COMPLIANCE.order)

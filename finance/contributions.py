@@ -16,6 +16,7 @@ from brokerage.hooks import (
     PORTAL_OVERVIEW,
     RETENTION_SIGNALS,
     ROLLUPS,
+    TEAM_PARTS,
     USD_RATES,
     contribute,
 )
@@ -30,6 +31,7 @@ from .portal import wallet_overview
 from .retention_signals import failed_withdrawals
 from .rollups import ROLLUP
 from .selectors import finance_standing, usd_rates_by_day
+from .team_dashboards import FINANCE, PSP_ROLLUP
 
 contribute(CLIENT_STANDING, finance_standing)
 contribute(PORTAL_OVERVIEW, wallet_overview, order=10)
@@ -78,6 +80,8 @@ for source in LINK_SOURCES:
 
 contribute(DOSSIER_SECTIONS, money_section)
 contribute(ROLLUPS, ROLLUP, order=ROLLUP.order)
+contribute(ROLLUPS, PSP_ROLLUP, order=PSP_ROLLUP.order)
+contribute(TEAM_PARTS, FINANCE, order=FINANCE.order)
 contribute(USD_RATES, usd_rates_by_day)
 # A deposit, withdrawal, refund or chargeback shows in the figures seconds after it commits.
 contribute(MONEY_MOVED, refresh_on_commit)

@@ -35,3 +35,25 @@ class MoneyDay(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.psp} {self.currency}"
+
+
+class PspDay(models.Model):
+    """The deposits clients of one desk and country started on one day through one PSP, by
+    how they ended: completed, failed (declined) or expired, and those still open. A PSP's
+    success rate is completed of those that ended; its decline rate failed of them."""
+
+    day = models.DateField()
+    desk_id = models.IntegerField(null=True)
+    psp = models.CharField(max_length=20)
+    country = models.CharField(max_length=2)
+    started = models.IntegerField(default=0)
+    completed = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    expired = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "finance_rollup_psp"
+        indexes = [models.Index(fields=["day"], name="finance_rollup_psp_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.psp}"

@@ -120,8 +120,10 @@ _SUMS |= {"chargeback_count": "sum(chargeback_count)"}
 _SUMS |= {name: f"sum({expr})" for name, expr in _USD.items()}
 
 
-def _drill(flt: Filter, **extra) -> str:
-    args = {"start": flt.start.isoformat(), "end": flt.end.isoformat()}
+def drill_query(flt: Filter, dates: tuple[str, str] = ("start", "end"), **extra) -> str:
+    """The query string of a list behind a money figure: the filter's days (as `dates`),
+    desk, country and PSP, and `extra`."""
+    args = {dates[0]: flt.start.isoformat(), dates[1]: flt.end.isoformat()}
     if flt.desk_ids is not None and len(flt.desk_ids) == 1:
         args["desk"] = flt.desk_ids[0]
     for name in ("country", "psp"):
@@ -161,7 +163,7 @@ def answer(flt: Filter, user) -> Answer:
             "FTDs",
             totals["ftd_count"] or 0,
             totals["prev_ftd_count"] or 0,
-            link=link_for(user, *((p, f"{clients}?{_drill(flt, ftd='1')}") for p in CLIENTS)),
+            link=link_for(user, *((p, f"{clients}?{drill_query(flt, ftd='1')}") for p in CLIENTS)),
             group="money",
             order=10,
             hint="First-time deposits completed in the period.",
@@ -172,7 +174,7 @@ def answer(flt: Filter, user) -> Answer:
             totals["ftd_usd"],
             totals["prev_ftd_usd"],
             "usd",
-            money(f"{deposits}?{_drill(flt, status='completed', ftd='1')}"),
+            money(f"{deposits}?{drill_query(flt, status='completed', ftd='1')}"),
             "money",
             order=11,
         ),
@@ -182,7 +184,7 @@ def answer(flt: Filter, user) -> Answer:
             totals["deposit_usd"],
             totals["prev_deposit_usd"],
             "usd",
-            money(f"{deposits}?{_drill(flt, status='completed')}"),
+            money(f"{deposits}?{drill_query(flt, status='completed')}"),
             "money",
             order=12,
         ),
@@ -192,7 +194,7 @@ def answer(flt: Filter, user) -> Answer:
             totals["withdrawal_usd"],
             totals["prev_withdrawal_usd"],
             "usd",
-            money(f"{withdrawals}?{_drill(flt, status='paid')}"),
+            money(f"{withdrawals}?{drill_query(flt, status='paid')}"),
             "money",
             order=13,
         ),
@@ -212,7 +214,7 @@ def answer(flt: Filter, user) -> Answer:
             totals["net_usd"],
             totals["prev_net_usd"],
             "usd",
-            money(f"{deposits}?{_drill(flt, status='completed')}"),
+            money(f"{deposits}?{drill_query(flt, status='completed')}"),
             "money",
             order=15,
             hint="Deposits less withdrawals paid, refunds and chargebacks not won.",
@@ -241,7 +243,7 @@ def answer(flt: Filter, user) -> Answer:
             ]
             for r in by_psp
         ],
-        [money(f"{deposits}?{_drill(flt, status='completed', psp=r['psp'])}") for r in by_psp],
+        [money(f"{deposits}?{drill_query(flt, status='completed', psp=r['psp'])}") for r in by_psp],
         order=20,
     )
     return Answer(figures, [chart], [table])

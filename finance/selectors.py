@@ -206,13 +206,38 @@ def withdrawal_queue(*, user, status: str = "in_review", q: str = "") -> QuerySe
     return qs.order_by("requested_at", "pk")  # oldest first
 
 
-def deposit_list(*, user, status: str = "", psp: str = "", q: str = "") -> QuerySet[Deposit]:
+def deposit_list(
+    *,
+    user,
+    status: str = "",
+    psp: str = "",
+    q: str = "",
+    completed: tuple | None = None,
+    created: tuple | None = None,
+    desk_id: int | None = None,
+    country: str = "",
+    ftd: bool = False,
+) -> QuerySet[Deposit]:
+    """Deposits, newest first, narrowed by status, PSP, a search, the days they completed or
+    were started in ((first day, last day), UTC), the client's desk and country, and first
+    deposits only: the lists the money figures link to."""
     _staff(user)
     qs = Deposit.objects.select_related("client__user", "method", "instrument")
     if status:
         qs = qs.filter(status=status)
     if psp:
         qs = qs.filter(psp=psp)
+    for name, days in (("completed_at", completed), ("created_at", created)):
+        if days is not None:
+            qs = qs.filter(
+                **{f"{name}__gte": _midnight(days[0]), f"{name}__lt": _midnight(days[1], 1)}
+            )
+    if desk_id:
+        qs = qs.filter(client__desk_id=desk_id)
+    if country:
+        qs = qs.filter(client__country=country)
+    if ftd:
+        qs = qs.filter(is_ftd=True)
     if q:
         qs = qs.filter(
             Q(reference__iexact=q)
@@ -500,3 +525,7 @@ def payment_risk_by_client(client_ids) -> dict[int, dict]:
     for client_id in crypto | shared:
         out[client_id] = {"crypto": client_id in crypto, "shared": client_id in shared}
     return out
+
+
+def _midnight(day, plus_days: int = 0) -> datetime:
+    return datetime.combine(day + timedelta(days=plus_days), time(), UTC)

@@ -14,6 +14,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from brokerage.csvexport import csv_writer
 from brokerage.db import reads_from_replica, stream_from_replica
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
+from brokerage.ids import parse_days, parse_id
+from brokerage.intl import is_country
 from brokerage.permissions import staff_required
 from brokerage.selectors import audit_trail_for
 from brokerage.uploads import stored_document_response
@@ -160,8 +162,17 @@ def deposits(request):
     psp = request.GET.get("psp", "")
     psp = psp if psp in psp_registry.METHOD_CODES else ""
     q = request.GET.get("q", "").strip()[:100]
+    country = request.GET.get("country", "").strip().upper()
+    narrowed = {
+        "completed": parse_days(request.GET, "start", "end"),
+        "created": parse_days(request.GET, "created_from", "created_to"),
+        "desk_id": parse_id(request.GET.get("desk")),
+        "country": country if is_country(country) else "",
+        "ftd": request.GET.get("ftd") == "1",
+    }
     page, query = paginate(
-        request, selectors.deposit_list(user=request.user, status=status, psp=psp, q=q)
+        request,
+        selectors.deposit_list(user=request.user, status=status, psp=psp, q=q, **narrowed),
     )
     summary = selectors.deposits_by_psp(user=request.user)
     chart = {
@@ -192,6 +203,9 @@ def deposits(request):
             "statuses": Deposit.Status.choices,
             "status_labels": dict(Deposit.Status.choices),
             "psps": psp_registry.METHOD_CHOICES,
+            "start": request.GET.get("start", "")[:10],
+            "end": request.GET.get("end", "")[:10],
+            "narrowed": narrowed,
             "summary": summary,
             "charts": [chart],
         },

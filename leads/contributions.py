@@ -6,13 +6,14 @@ from brokerage.hooks import (
     DASHBOARD_PANELS,
     NAV_BACKOFFICE,
     ROLLUPS,
+    TEAM_PARTS,
     contribute,
 )
 from brokerage.navigation import NavItem
 
 from .client360 import leads_360
 from .dashboard import leads_panel
-from .rollups import ROLLUP
+from .rollups import ROLLUP, SALES
 
 for item in [
     NavItem("My leads", "leads:inbox", "inbox", "leads.work_leads", 10, "Sales"),
@@ -26,3 +27,4 @@ for item in [
 contribute(CLIENT_360_SECTIONS, leads_360)
 contribute(DASHBOARD_PANELS, leads_panel)
 contribute(ROLLUPS, ROLLUP, order=ROLLUP.order)
+contribute(TEAM_PARTS, SALES, order=SALES.order)

@@ -476,9 +476,9 @@ class LeadImport(models.Model):
 
 class FunnelDay(models.Model):
     """The funnel of the leads captured on one day (leads.rollups), per desk, agent, country,
-    source, campaign and IB referral code: how many registered, were verified, made a first
-    deposit and traded by the time the day was rolled up, and the seconds from capture to FTD
-    summed over those that deposited."""
+    source, campaign and IB referral code: how many were contacted (and how many late), how
+    many registered, were verified, made a first deposit and traded by the time the day was
+    rolled up, and the seconds from capture to FTD summed over those that deposited."""
 
     day = models.DateField()
     desk_id = models.IntegerField(null=True)
@@ -493,6 +493,10 @@ class FunnelDay(models.Model):
     ftd = models.IntegerField(default=0)
     trading = models.IntegerField(default=0)
     ftd_seconds = models.BigIntegerField(default=0)
+    # First contact (leads.sla): leads a person contacted, and those contacted after their
+    # desk's first-contact SLA had run out since they were assigned.
+    contacted = models.IntegerField(default=0, db_default=0)
+    contacted_late = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         db_table = "leads_rollup_funnel"

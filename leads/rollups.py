@@ -31,26 +31,34 @@ from brokerage.rollups import (
     select_list,
     touched_days,
 )
+from brokerage.teams import TeamPart
 
 TABLE = "leads_rollup_funnel"
 
 _INSERT = """
 INSERT INTO leads_rollup_funnel (
   day, desk_id, agent_id, country, source, campaign, ib_code, leads, registered, verified,
-  ftd, trading, ftd_seconds)
+  ftd, trading, ftd_seconds, contacted, contacted_late)
 SELECT (l.created_at AT TIME ZONE 'UTC')::date, l.desk_id, l.assigned_to_id, l.country,
        l.source, l.utm_campaign, upper(l.referral_code), count(*), count(c.id),
        count(c.kyc_verified_at), count(c.first_deposit_at), count(c.last_trade_at),
-       coalesce(sum(greatest(0, extract(epoch FROM c.first_deposit_at - l.created_at)))::bigint, 0)
+       coalesce(sum(greatest(0, extract(epoch FROM c.first_deposit_at - l.created_at)))::bigint, 0),
+       count(l.first_contact_at),
+       count(*) FILTER (WHERE l.first_contact_at > l.assigned_at
+         + coalesce(dk.sla_minutes, %(sla_default)s) * interval '1 minute')
   FROM leads_lead l
   LEFT JOIN clients_client c ON c.id = l.client_id AND c.holder = 'client'
+  LEFT JOIN brokerage_desk dk ON dk.id = l.desk_id
  WHERE {leads}
  GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 
 
 def rebuild(days: list[date] | None) -> None:
+    from .sla import DEFAULT_SLA_MINUTES
+
     where, params = day_in("l.created_at", days)
+    params["sla_default"] = DEFAULT_SLA_MINUTES
     replace_rows(TABLE, _INSERT.format(leads=where), params, days)
 
 
@@ -88,41 +96,14 @@ def answer(flt: Filter, user) -> Answer:
         "GROUP BY country ORDER BY sum(leads) DESC, country LIMIT 15",
         params,
     )
-    by_agent = fetch(
-        f"SELECT f.agent_id, u.first_name, u.last_name, u.email, {sums} "
-        f"FROM {TABLE} f LEFT JOIN brokerage_user u ON u.id = f.agent_id "
-        f"WHERE {where} AND {cur_} GROUP BY 1, 2, 3, 4 "
-        "ORDER BY sum(ftd) DESC, sum(leads) DESC LIMIT 10",
-        params,
-    )
-    lists = [
-        ("leads.view_all_leads", reverse("leads:all")),
-        ("leads.manage_desk_leads", reverse("leads:desk_leads")),
-    ]
+    by_agent = _by_agent(where, params, _SUMS, 10)
 
     def leads_link(**extra) -> str:
-        args = {"created_from": flt.start.isoformat(), "created_to": flt.end.isoformat()}
-        if flt.desk_ids is not None and len(flt.desk_ids) == 1:
-            args["desk"] = flt.desk_ids[0]
-        if flt.country:
-            args["country"] = flt.country
-        query = urlencode(args | extra)
-        return link_for(user, *((perm, f"{url}?{query}") for perm, url in lists))
+        return _leads_link(flt, user, **extra)
 
-    def figure(key, label, n, prev, order, unit="count", hint="", link=""):
-        return Figure(key, label, n, prev, unit, link, "funnel", hint, order)
-
+    figure = _figure_in("funnel")
     figures = [
-        figure("leads", "Leads", t["leads"] or 0, t["prev_leads"] or 0, 1, link=leads_link()),
-        figure(
-            "conversion",
-            "Lead to FTD",
-            _pct(t["ftd"], t["leads"]),
-            _pct(t["prev_ftd"], t["prev_leads"]),
-            2,
-            "pct",
-            "Of the leads captured in the period, the share that made a first deposit.",
-        ),
+        *_leads_and_conversion(t, figure, leads_link(), (1, 2)),
         figure(
             "time_to_ftd",
             "Time to FTD",
@@ -170,6 +151,129 @@ def answer(flt: Filter, user) -> Answer:
     return Answer(figures, [chart], [countries, agents])
 
 
+def _figure_in(group: str):
+    def figure(key, label, n, prev, order, unit="count", hint="", link=""):
+        return Figure(key, label, n, prev, unit, link, group, hint, order)
+
+    return figure
+
+
+def _leads_and_conversion(t: dict, figure, link: str, orders: tuple[int, int]) -> list:
+    """The period's leads (linked to their list) and their conversion to FTD."""
+    return [
+        figure("leads", "Leads", t["leads"] or 0, t["prev_leads"] or 0, orders[0], link=link),
+        figure(
+            "conversion",
+            "Lead to FTD",
+            _pct(t["ftd"], t["leads"]),
+            _pct(t["prev_ftd"], t["prev_leads"]),
+            orders[1],
+            "pct",
+            "Of the leads captured in the period, the share that made a first deposit.",
+        ),
+    ]
+
+
+def _by_agent(where: str, params: dict, sums: dict, limit: int) -> list[dict]:
+    """The period's funnel per agent, most FTDs first."""
+    return fetch(
+        f"SELECT f.agent_id, u.first_name, u.last_name, u.email, {select_list(sums)} "
+        f"FROM {TABLE} f LEFT JOIN brokerage_user u ON u.id = f.agent_id "
+        f"WHERE {where} AND day >= %(start)s GROUP BY 1, 2, 3, 4 "
+        f"ORDER BY sum(ftd) DESC, sum(leads) DESC, 4 LIMIT {int(limit)}",
+        params,
+    )
+
+
+def _leads_link(flt: Filter, user, **extra) -> str:
+    """The lead list behind a funnel figure, for those who may open one ("" for others)."""
+    lists = [
+        ("leads.view_all_leads", reverse("leads:all")),
+        ("leads.manage_desk_leads", reverse("leads:desk_leads")),
+    ]
+    args = {"created_from": flt.start.isoformat(), "created_to": flt.end.isoformat()}
+    if flt.desk_ids is not None and len(flt.desk_ids) == 1:
+        args["desk"] = flt.desk_ids[0]
+    if flt.country:
+        args["country"] = flt.country
+    query = urlencode(args | extra)
+    return link_for(user, *((perm, f"{url}?{query}") for perm, url in lists))
+
+
+_SALES_SUMS = _SUMS | {"contacted": "sum(contacted)", "contacted_late": "sum(contacted_late)"}
+
+
+def answer_sales(flt: Filter, user) -> Answer:
+    """The sales dashboard (brokerage.teams): the period's leads, how many a person contacted
+    and how many late, conversion, the leads waiting for a first contact past their desk's
+    SLA now, and the agents' leaderboard."""
+    from .models import Lead
+    from .sla import breaches
+
+    where, params = flt.where(HONOURS, {"ib": "ib_code"})
+    t = period_sums(TABLE, where, params, _SALES_SUMS)
+    board = _by_agent(where, params, _SALES_SUMS, 15)
+    waiting = Lead.objects.all()
+    if flt.desk_ids is not None:
+        waiting = waiting.filter(desk_id__in=flt.desk_ids)
+    if flt.country:
+        waiting = waiting.filter(country=flt.country)
+    if flt.ib:
+        waiting = waiting.filter(referral_code__iexact=flt.ib)
+    desk_view = link_for(user, ("leads.manage_desk_leads", reverse("leads:desk")))
+    figure = _figure_in("contact")
+    leads, conversion = _leads_and_conversion(t, figure, _leads_link(flt, user), (1, 5))
+    figures = [
+        leads,
+        figure(
+            "contact_rate",
+            "Contact rate",
+            _pct(t["contacted"], t["leads"]),
+            _pct(t["prev_contacted"], t["prev_leads"]),
+            2,
+            "pct",
+            "Of the period's leads, the share a person called, emailed or moved on.",
+        ),
+        figure(
+            "contacted_late",
+            "First contact past SLA",
+            t["contacted_late"] or 0,
+            t["prev_contacted_late"] or 0,
+            3,
+            hint="Leads first contacted after their desk's SLA had run out since assignment.",
+        ),
+        figure(
+            "waiting_past_sla",
+            "Waiting past SLA now",
+            breaches(waiting).count(),
+            None,
+            4,
+            hint="Assigned, open leads not contacted yet and past their desk's SLA, now.",
+            link=desk_view,
+        ),
+        conversion,
+    ]
+    leaderboard = Table(
+        "sales-leaderboard",
+        "Agents' leaderboard",
+        ["Agent", "Leads", "Contacted %", "Late first contacts", "FTD", "Lead to FTD %"],
+        [
+            [
+                _person(r),
+                r["leads"],
+                _pct(r["contacted"], r["leads"]),
+                r["contacted_late"],
+                r["ftd"],
+                _pct(r["ftd"], r["leads"]),
+            ]
+            for r in board
+        ],
+        [_leads_link(flt, user, agent=r["agent_id"]) if r["agent_id"] else "" for r in board],
+        order=1,
+    )
+    return Answer(figures, [], [leaderboard])
+
+
 def _person(r) -> str:
     if r["agent_id"] is None:
         return "Unassigned"
@@ -177,3 +281,4 @@ def _person(r) -> str:
 
 
 ROLLUP = Rollup("funnel", "Funnel", (TABLE,), rebuild, touched, answer, HONOURS, 10)
+SALES = TeamPart("sales", answer_sales, HONOURS, 10)

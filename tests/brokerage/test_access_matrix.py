@@ -29,16 +29,23 @@ MATRIX: dict[str, set[str]] = {
     "backoffice:region": {"compliance_officer", "ib_manager"},
     "backoffice:team": {"desk_manager", "ops_admin"},
     "backoffice:system": {"ops_admin"},
+    # the team dashboards: the roles that lead each team, and executives
+    "backoffice:dashboard_sales": {"desk_manager", "executive"},
+    "backoffice:dashboard_retention": {"desk_manager", "executive"},
+    "backoffice:dashboard_finance": {"finance_officer", "executive"},
+    "backoffice:dashboard_compliance": {"compliance_officer", "executive"},
+    "backoffice:dashboard_dealing": {"dealer", "executive"},
     "portal:home": {"client"},
     "portal:profile": {"client"},
     "portal:language": {"client"},
     "portal:support": {"client"},
     "portal:ticket": {"client"},  # then: own tickets only (tests/clients/test_support.py)
     "clients:list": CLIENT_VIEWERS,  # then scoped to the desk's clients for desk roles
-    "clients:all": {"compliance_officer", "finance_officer", "ops_admin", "executive"},
+    "clients:all": {"compliance_officer", "finance_officer", "ops_admin", "executive", "dealer"},
     "clients:detail": CLIENT_VIEWERS,  # then scoped (tests/clients/test_client360.py)
-    "clients:note": CLIENT_VIEWERS - {"executive"},  # an executive reads, records nothing
-    "clients:call": CLIENT_VIEWERS - {"executive"},
+    # an executive or a dealer reads, records nothing
+    "clients:note": CLIENT_VIEWERS - {"executive", "dealer"},
+    "clients:call": CLIENT_VIEWERS - {"executive", "dealer"},
     # an account's leverage (compliance, ops) and the category (compliance; ops: 403 on it)
     "clients:leverage": {"compliance_officer", "ops_admin"},
     "clients:tickets": TICKET_ANSWERERS,

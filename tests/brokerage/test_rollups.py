@@ -21,6 +21,7 @@ from finance.models import Chargeback, Deposit, FxRate, Refund, Withdrawal
 from finance.selectors import usd_rates_by_day
 from ib.models import CommissionLine, Referral
 from leads.models import Lead
+from leads.sla import sla_minutes
 from tests.demo.test_book import make_book
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +104,12 @@ def direct_funnel() -> dict:
         )
         ftd = c is not None and c.first_deposit_at is not None
         seconds = max(0, (c.first_deposit_at - lead.created_at).total_seconds()) if ftd else 0
+        contacted = lead.first_contact_at
+        late = (
+            contacted is not None
+            and lead.assigned_at is not None
+            and contacted > lead.assigned_at + timedelta(minutes=sla_minutes(lead.desk))
+        )
         _add(
             out,
             key,
@@ -113,6 +120,8 @@ def direct_funnel() -> dict:
                 int(ftd),
                 int(c is not None and c.last_trade_at is not None),
                 Decimal(seconds).quantize(Decimal(1)) if ftd else 0,
+                int(contacted is not None),
+                int(late),
             ),
         )
     return out
@@ -120,6 +129,7 @@ def direct_funnel() -> dict:
 
 FUNNEL_KEY = ["day", "desk_id", "agent_id", "country", "source", "campaign", "ib_code"]
 FUNNEL_VALUES = ["leads", "registered", "verified", "ftd", "trading", "ftd_seconds"]
+FUNNEL_VALUES += ["contacted", "contacted_late"]
 
 
 def direct_trading() -> dict:
@@ -178,6 +188,48 @@ def _ib_rows() -> dict:
     return rows
 
 
+def direct_psp() -> dict:
+    """Deposits per (day started, desk, psp, country): started, completed, failed, expired."""
+    out: dict = {}
+    for d in Deposit.objects.filter(client__holder="client").values(
+        "created_at", "client__desk_id", "psp", "client__country", "status"
+    ):
+        key = (d["created_at"].astimezone(UTC).date(), d["client__desk_id"], d["psp"])
+        key += (d["client__country"],)
+        status = d["status"]
+        _add(out, key, (1, status == "completed", status == "failed", status == "expired"))
+    return out
+
+
+def direct_activity() -> dict:
+    """Per (day, client, desk, country, account currency): the profit of the client's deals."""
+    out: dict = {}
+    traded = Deal.objects.filter(
+        action__in=[0, 1], removed_at__isnull=True, client__holder="client"
+    )
+    for t in traded.values(
+        "time", "client_id", "client__desk_id", "client__country", "account__currency",
+        "profit_amount",
+    ):  # fmt: skip
+        key = (t["time"].astimezone(UTC).date(), t["client_id"], t["client__desk_id"])
+        key += (t["client__country"], t["account__currency"])
+        _add(out, key, (t["profit_amount"],))
+    return out
+
+
+def direct_retention() -> dict:
+    """Per (day, desk, account manager, country): flags raised, reactivations, clients lost."""
+    out: dict = {}
+    for f in RetentionFlag.objects.filter(client__holder="client").select_related("client"):
+        who = (f.client.desk_id, f.client.account_manager_id, f.client.country)
+        _add(out, (f.flagged_at.astimezone(UTC).date(), *who), (1, 0, 0))
+        if f.status == "cleared" and f.cleared_reason.startswith("Traded again"):
+            _add(out, (f.cleared_at.astimezone(UTC).date(), *who), (0, 1, 0))
+        if f.last_outcome in ("not_interested", "closed_account"):
+            _add(out, (f.last_contacted_at.astimezone(UTC).date(), *who), (0, 0, 1))
+    return out
+
+
 def _money_rows() -> dict:
     key = ["day", "desk_id", "psp", "country", "currency"]
     return _rows("finance_rollup_money", key, MONEY_VALUES)
@@ -191,16 +243,17 @@ def assert_rollups_equal_raw():
     assert _rows("leads_rollup_funnel", FUNNEL_KEY, FUNNEL_VALUES) == direct_funnel()
     assert _trading_rows() == direct_trading()
     assert _ib_rows() == {k: v for k, v in direct_ib().items() if any(v)}
-    activity = _rows("clients_rollup_activity", ["day", "client_id", "desk_id", "country"], [])
-    traded = Deal.objects.filter(
-        action__in=[0, 1], removed_at__isnull=True, client__holder="client"
+    activity_key = ["day", "client_id", "desk_id", "country", "currency"]
+    assert _rows("clients_rollup_activity", activity_key, ["profit_amount"]) == direct_activity()
+    psp_key = ["day", "desk_id", "psp", "country"]
+    psp_values = ["started", "completed", "failed", "expired"]
+    assert _rows("finance_rollup_psp", psp_key, psp_values) == direct_psp()
+    retention = _rows(
+        "clients_rollup_retention",
+        ["day", "desk_id", "agent_id", "country"],
+        ["flagged", "reactivated", "churned"],
     )
-    assert set(activity) == {
-        (t.astimezone(UTC).date(), c, desk, country)
-        for t, c, desk, country in traded.values_list(
-            "time", "client_id", "client__desk_id", "client__country"
-        )
-    }
+    assert retention == direct_retention()
     # Each day's rate is the day's: a row in EUR converts at EUR's rate at that day's end.
     with connection.cursor() as cur:
         cur.execute("SELECT day, currency, usd_rate FROM finance_rollup_money")
@@ -287,14 +340,23 @@ def _round(rnd: random.Random, n: int, desks, methods, clients):
         client = verified_client(f"r{n}-{k}@rollups.test", rnd.choice(["GB", "DE", "AE"]))
         Client.objects.filter(pk=client.pk).update(desk=rnd.choice([*desks, None]))
         clients.append(Client.objects.get(pk=client.pk))
-        Lead.objects.create(
+        assigned = now - timedelta(minutes=rnd.randint(1, 600)) if rnd.random() < 0.8 else None
+        lead = Lead.objects.create(
             email=f"r{n}-{k}@rollups.test", country=client.country, channel="api",
             source=rnd.choice(["google", "meta", ""]), utm_campaign=rnd.choice(["spring", ""]),
             referral_code=rnd.choice(["", "ibone"]), desk=rnd.choice([*desks, None]),
-            client=client if rnd.random() < 0.7 else None,
+            client=client if rnd.random() < 0.7 else None, assigned_at=assigned,
         )  # fmt: skip
+        if assigned is not None and rnd.random() < 0.7:  # contacted, some after the SLA
+            Lead.objects.filter(pk=lead.pk).update(
+                first_contact_at=assigned + timedelta(minutes=rnd.choice([2, 5, 20, 90]))
+            )
+        if rnd.random() < 0.5:
+            Client.objects.filter(pk=client.pk).update(account_manager=_manager())
     for client in rnd.sample(clients, k=min(len(clients), 3)):
         deposit_paid(client, rnd.choice(methods), str(rnd.randint(10, 900)))
+    for client in rnd.sample(clients, k=min(len(clients), 2)):
+        _deposit_ended(client, rnd.choice(methods), rnd.choice(["failed", "expired", "open"]))
     for client in rnd.sample(clients, k=min(len(clients), 3)):
         account = client.trading_accounts.first() or make_account(
             client, currency=rnd.choice(["USD", "EUR"])
@@ -318,6 +380,35 @@ def _round(rnd: random.Random, n: int, desks, methods, clients):
         )
 
 
+def _manager() -> User:
+    from tests.conftest import make_staff
+
+    found = User.objects.filter(email="am@rollups.test").first()
+    return found or make_staff("retention_agent", email="am@rollups.test")
+
+
+def _deposit_ended(client, method, how: str):
+    """A deposit the PSP declined or let expire, or one still open."""
+    from finance.psp.base import EventKind
+    from finance.services import deposit_create, psp_event_apply
+    from tests.finance.conftest import event
+
+    deposit = deposit_create(client=client, method=method, amount="20.00", actor="test")
+    if how == "open":
+        return
+    Deposit.objects.filter(pk=deposit.pk).update(provider_reference=f"pay_{deposit.pk}")
+    kind = EventKind.PAYMENT_FAILED if how == "failed" else EventKind.PAYMENT_EXPIRED
+    psp_event_apply(
+        psp=method.psp,
+        event=event(
+            kind,
+            reference=deposit.reference,
+            provider_reference=f"pay_{deposit.pk}",
+            currency=method.currency,
+        ),
+    )
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_refresh_since_the_watermark_follows_random_changes(seed):
     """After each round of random changes, a refresh (which rebuilds only the days touched
@@ -333,6 +424,8 @@ def test_a_refresh_since_the_watermark_follows_random_changes(seed):
         done = rollups_refresh()
         assert done["money"] >= 1 and done["trading"] >= 1
         assert_rollups_equal_raw()
+    assert Deposit.objects.filter(status__in=["failed", "expired"]).exists()
+    assert Lead.objects.filter(first_contact_at__isnull=False).exists()
     # Nothing new: the overlap re-reads the last minutes and changes nothing.
     before = _rows(
         "finance_rollup_money", ["day", "desk_id", "psp", "country", "currency"], MONEY_VALUES
