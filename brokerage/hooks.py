@@ -122,6 +122,12 @@ CLIENT_LINK_SOURCES = declare(
     "LinkSource(code, rows, describe): evidence that clients are related, as rows of (client, "
     "key, detail); clients sharing a key are linked (clients.links).",
 )
+CLIENT_LIST_FILTERS = declare(
+    "clients.list_filters",
+    "(name, fn(value) -> (condition, label) | None): a query-string filter of the back-office "
+    "client list that an app above clients knows (finance: the PSP of the first deposit), so "
+    "a figure's drill-down narrows the list as the figure does; None for a value it refuses.",
+)
 REGION_CHANGE_REFUSALS = declare(
     "region.change_refusals",
     "fn(region, countries: list[str]) -> str | None: why a region's countries may not become "

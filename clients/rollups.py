@@ -172,6 +172,11 @@ def answer_trading(flt: Filter, user) -> Answer:
     if flt.country:
         args["country"] = flt.country
     url = f"{reverse('clients:list')}?{urlencode(args)}"
+
+    def deals(**extra) -> str:  # the deals behind lots, notional, revenue and P/L
+        query = urlencode(args | extra)
+        return link_for(user, *((p, f"{reverse('clients:deals')}?{query}") for p in CLIENT_LISTS))
+
     figures = [
         Figure(
             "active_traders",
@@ -183,13 +188,16 @@ def answer_trading(flt: Filter, user) -> Answer:
             order=30,
             hint="Distinct clients who traded in the period.",
         ),
-        Figure("lots", "Lots traded", t["lots"], t["prev_lots"], "lots", group="trading", order=31),
+        Figure(
+            "lots", "Lots traded", t["lots"], t["prev_lots"], "lots", deals(), "trading", order=31
+        ),
         Figure(
             "notional_usd",
             "Notional volume",
             t["notional_usd"],
             t["prev_notional_usd"],
             "usd",
+            deals(),
             group="trading",
             order=32,
         ),
@@ -199,6 +207,7 @@ def answer_trading(flt: Filter, user) -> Answer:
             _revenue(t),
             _revenue(t, "prev_"),
             "usd",
+            deals(),
             group="trading",
             order=33,
             hint="Commission and swap clients paid, and their net loss on B-book accounts.",
@@ -209,6 +218,7 @@ def answer_trading(flt: Filter, user) -> Answer:
             t["client_pl_usd"],
             t["prev_client_pl_usd"],
             "usd",
+            deals(),
             group="trading",
             order=34,
         ),
@@ -229,7 +239,7 @@ def answer_trading(flt: Filter, user) -> Answer:
             [r["symbol"], r["lots"], r["notional_usd"], _revenue(r), r["client_pl_usd"]]
             for r in by_symbol
         ],
-        ["" for _ in by_symbol],
+        [deals(symbol=r["symbol"]) for r in by_symbol],
         order=30,
     )
     return Answer(figures, [chart], [table])

@@ -97,11 +97,13 @@ def client_list(
     country: str = "",
     ftd: tuple | None = None,
     traded: tuple | None = None,
+    conditions: list | None = None,
 ) -> QuerySet[Client]:
     """The back-office client list: the clients `user` may see, searched and filtered, newest
     first. Searches name, email, phone, client number and trading account login. `ftd` and
     `traded` are (first day, last day), UTC: the clients whose first deposit fell in them, or
-    who made a buy or sell deal in them (the figures of the leadership workspace link here)."""
+    who made a buy or sell deal in them (the figures of the leadership workspace link here);
+    `conditions` are those the apps above contribute (`clients.list_filters`)."""
     from django.db.models import Exists, OuterRef
 
     from .models import RetentionFlag, SupportTicket, TradingAccount
@@ -140,6 +142,8 @@ def client_list(
         qs = qs.filter(
             first_deposit_at__gte=_midnight(ftd[0]), first_deposit_at__lt=_midnight(ftd[1], 1)
         )
+    for condition in conditions or ():
+        qs = qs.filter(condition)
     if traded is not None:
         from .models import Deal
 
@@ -319,3 +323,42 @@ def client_access_summary(client, *, limit: int = 8) -> dict:
     ).count()
     views = list(personal_data_view_list(client_id=client.pk)[:limit])
     return {"signins": signins, "failed_30d": failed, "views": views}
+
+
+def deal_list(
+    *,
+    user,
+    traded: tuple | None = None,
+    desk_id: int | None = None,
+    country: str = "",
+    symbol: str = "",
+) -> QuerySet:
+    """The buy and sell deals behind the trading figures (lots, notional, broker revenue,
+    clients' P/L): those of the clients `user` may see, the platform has not removed, made in
+    `traded` ((first day, last day), UTC), of a desk's and country's clients, on a symbol;
+    newest first. Read only."""
+    from .models import Deal
+
+    qs = Deal.objects.filter(
+        client__in=clients_visible_to(user),
+        action__in=[Deal.Action.BUY, Deal.Action.SELL],
+        removed_at__isnull=True,
+    ).select_related("client__user", "account")
+    if traded is not None:
+        qs = qs.filter(time__gte=_midnight(traded[0]), time__lt=_midnight(traded[1], 1))
+    if desk_id:
+        qs = qs.filter(client__desk_id=desk_id)
+    if country:
+        qs = qs.filter(client__country=country)
+    if symbol:
+        qs = qs.filter(symbol=symbol)
+    return qs.order_by("-time", "-pk")
+
+
+def deal_totals(deals: QuerySet) -> dict:
+    """How many deals and lots a `deal_list` holds (one query)."""
+    from django.db.models import Sum
+
+    found = deals.order_by().aggregate(deals=Count("pk"), volume=Sum("volume"))
+    found["lots"] = Decimal(found["volume"] or 0) / 10000
+    return found

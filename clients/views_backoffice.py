@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from brokerage.db import reads_from_replica
 from brokerage.errors import NotAllowed
+from brokerage.hooks import CLIENT_LIST_FILTERS, contributions
 from brokerage.ids import parse_days, parse_id
 from brokerage.intl import is_country
 from brokerage.permissions import require, staff_required
@@ -81,6 +82,13 @@ def _client_list(request, title: str):
     country = country if is_country(country) else ""
     ftd = parse_days(request.GET, "start", "end") if request.GET.get("ftd") == "1" else None
     traded = parse_days(request.GET, "traded_from", "traded_to")
+    # Filters the apps above contribute (a first deposit's PSP): each (name, value, label).
+    narrowed = []
+    for name, narrow in contributions(CLIENT_LIST_FILTERS):
+        value = request.GET.get(name, "").strip()[:40]
+        found = narrow(value) if value else None
+        if found is not None:
+            narrowed.append((name, value, found))
     qs = selectors.client_list(
         user=request.user,
         q=q,
@@ -91,6 +99,7 @@ def _client_list(request, title: str):
         country=country,
         ftd=ftd,
         traded=traded,
+        conditions=[condition for _n, _v, (condition, _label) in narrowed],
     )
     page, query = paginate(request, qs)
     ctx = {
@@ -107,6 +116,7 @@ def _client_list(request, title: str):
         "country": country,
         "ftd": ftd,
         "traded": traded,
+        "narrowed": [(name, value, label) for name, value, (_c, label) in narrowed],
     }
     return render(request, "clients/list.html", ctx)
 
@@ -121,6 +131,34 @@ def client_list(request):
 @reads_from_replica()
 def client_list_all(request):
     return _client_list(request, "All clients")
+
+
+@clients_required
+@reads_from_replica()
+def deal_list(request):
+    """The deals behind the trading figures (lots, notional, revenue, clients' P/L), read only:
+    the period's buy and sell deals of the clients the user may see, with their total lots."""
+    desks = list(selectors.desks_visible_to(request.user))
+    desk_id = parse_id(request.GET.get("desk"))
+    desk_id = desk_id if desk_id in {d.pk for d in desks} else None
+    country = request.GET.get("country", "").strip().upper()
+    country = country if is_country(country) else ""
+    symbol = request.GET.get("symbol", "").strip()[:32]
+    traded = parse_days(request.GET, "traded_from", "traded_to")
+    deals = selectors.deal_list(
+        user=request.user, traded=traded, desk_id=desk_id, country=country, symbol=symbol
+    )
+    page, query = paginate(request, deals, per_page=50)
+    ctx = {
+        "page": page,
+        "query": query,
+        "totals": selectors.deal_totals(deals),
+        "traded": traded,
+        "desk": next((d for d in desks if d.pk == desk_id), None),
+        "country": country,
+        "symbol": symbol,
+    }
+    return render(request, "clients/deals.html", ctx)
 
 
 # --- The client 360 ----------------------------------------------------------------------------

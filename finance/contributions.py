@@ -7,6 +7,7 @@ payers' names that link clients (finance.links)."""
 from brokerage.hooks import (
     CLIENT_360_SECTIONS,
     CLIENT_LINK_SOURCES,
+    CLIENT_LIST_FILTERS,
     CLIENT_STANDING,
     DASHBOARD_PANELS,
     DOSSIER_SECTIONS,
@@ -30,10 +31,11 @@ from .links import SOURCES as LINK_SOURCES
 from .portal import wallet_overview
 from .retention_signals import failed_withdrawals
 from .rollups import ROLLUP
-from .selectors import finance_standing, usd_rates_by_day
+from .selectors import clients_by_ftd_psp, finance_standing, usd_rates_by_day
 from .team_dashboards import FINANCE, PSP_ROLLUP
 
 contribute(CLIENT_STANDING, finance_standing)
+contribute(CLIENT_LIST_FILTERS, ("psp", clients_by_ftd_psp))
 contribute(PORTAL_OVERVIEW, wallet_overview, order=10)
 
 for item in [

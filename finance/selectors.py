@@ -529,3 +529,16 @@ def payment_risk_by_client(client_ids) -> dict[int, dict]:
 
 def _midnight(day, plus_days: int = 0) -> datetime:
     return datetime.combine(day + timedelta(days=plus_days), time(), UTC)
+
+
+def clients_by_ftd_psp(value: str):
+    """The client list's `psp` filter (`clients.list_filters`): clients whose first deposit
+    went through that PSP, as the FTD figure split by PSP counts them; None for no PSP."""
+    from django.db.models import Exists, OuterRef
+
+    from .psp import PSP_NAMES
+
+    if value not in PSP_NAMES:
+        return None
+    ftd = Deposit.objects.filter(client=OuterRef("pk"), is_ftd=True, psp=value)
+    return Exists(ftd), f"first deposit through {PSP_NAMES[value]}"

@@ -190,6 +190,7 @@ def _leads_link(flt: Filter, user, **extra) -> str:
     lists = [
         ("leads.view_all_leads", reverse("leads:all")),
         ("leads.manage_desk_leads", reverse("leads:desk_leads")),
+        ("brokerage.view_leadership", reverse("leads:figures")),  # executives: read only
     ]
     args = {"created_from": flt.start.isoformat(), "created_to": flt.end.isoformat()}
     if flt.desk_ids is not None and len(flt.desk_ids) == 1:

@@ -19,6 +19,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from brokerage.errors import NotAllowed
+from brokerage.leadership import leadership_desks
 from brokerage.models import Desk, StaffProfile, User
 
 from . import sla
@@ -50,6 +51,12 @@ def _scoped(user: User, scope: str) -> QuerySet[Lead]:
     if scope == "all":
         if not user.has_perm("leads.view_all_leads"):
             raise NotAllowed("You see your own leads only.")
+    elif scope == "figures":  # the leads behind the leadership figures: read, never worked
+        if not user.has_perm("brokerage.view_leadership"):
+            raise NotAllowed("Only the roles that lead see the leads behind the figures.")
+        desks = leadership_desks(user)
+        if desks is not None:
+            qs = qs.filter(desk__in=desks)
     elif scope == "desk":
         if user.has_perm("leads.view_all_leads"):
             pass
@@ -74,7 +81,8 @@ def lead_list(
     scope: str = "mine",
     filters: LeadFilters | None = None,
 ) -> QuerySet[Lead]:
-    """Leads `user` may see in `scope` ("mine", "desk", "all"), narrowed by `filters`."""
+    """Leads `user` may see in `scope` ("mine", "desk", "all", or "figures": those behind the
+    leadership figures, read only), narrowed by `filters`."""
     f = filters or LeadFilters()
     qs = _scoped(user, scope).select_related("desk", "assigned_to", "nurture")
     if f.desk_id:
@@ -228,7 +236,9 @@ def lead_filter_options(*, user: User, scope: str) -> dict:
     if scope == "mine":
         return {"desks": [], "agents": [], "sources": [], "countries": []}
     in_scope = _scoped(user, scope)
-    everything = user.has_perm("leads.view_all_leads")
+    everything = user.has_perm("leads.view_all_leads") or (
+        scope == "figures" and user.has_perm("brokerage.view_all_figures")
+    )
     desks = Desk.objects.all() if everything else _managed_desks(user)
     agents = User.objects.filter(
         pk__in=in_scope.exclude(assigned_to=None).values("assigned_to")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("all/", views.all_leads, name="all"),
     path("desk/", views.desk, name="desk"),
     path("desk/leads/", views.desk_leads, name="desk_leads"),
+    path("figures/", views.figures_leads, name="figures"),
     path("reassign/", views.bulk_reassign, name="bulk_reassign"),
     path("desk/<id:desk_id>/sla/", views.desk_sla, name="desk_sla"),
     path("<id:lead_id>/", views.lead_detail, name="detail"),

@@ -85,6 +85,7 @@ def _list(request, scope, title, template="leads/list.html", bulk_form=None, sta
             getattr(getattr(request.user, "staff_profile", None), "desk", None)
         ),
         "now": now,
+        "read_only": scope == "figures",
     }
     if scope == "mine" and not request.htmx:
         ctx["callbacks"] = list(callbacks.callbacks_open_for(user=request.user)[:20])
@@ -110,6 +111,14 @@ def inbox(request):
 @reads_from_replica()
 def all_leads(request):
     return _list(request, "all", "All leads")
+
+
+@staff_required("brokerage.view_leadership")
+@reads_from_replica()
+def figures_leads(request):
+    """The leads behind the leadership figures, for the roles that lead (an executive has no
+    lead list of their own): filtered as the figures are, read only (no reassigning)."""
+    return _list(request, "figures", "Leads behind the figures")
 
 
 def _desk_page(request, sla_form=None, sla_desk=None, status=200):

@@ -43,6 +43,7 @@ MATRIX: dict[str, set[str]] = {
     "clients:list": CLIENT_VIEWERS,  # then scoped to the desk's clients for desk roles
     "clients:all": {"compliance_officer", "finance_officer", "ops_admin", "executive", "dealer"},
     "clients:detail": CLIENT_VIEWERS,  # then scoped (tests/clients/test_client360.py)
+    "clients:deals": CLIENT_VIEWERS,  # the deals behind the trading figures, scoped likewise
     # an executive or a dealer reads, records nothing
     "clients:note": CLIENT_VIEWERS - {"executive", "dealer"},
     "clients:call": CLIENT_VIEWERS - {"executive", "dealer"},
@@ -135,6 +136,7 @@ MATRIX: dict[str, set[str]] = {
     "leads:callback_done": STAFF,  # then: own callbacks, or leads one works
     "leads:desk_sla": {"desk_manager"},  # then: desks they manage (tests/leads/test_sla.py)
     "leads:desk_leads": {"desk_manager"},  # their desks' leads
+    "leads:figures": {"desk_manager", "executive"},  # the leads behind the figures, read only
     "leads:bulk_reassign": {"desk_manager", "ops_admin"},  # then by desk (test_bulk.py)
     "leads:imports": {"desk_manager", "ops_admin"},
     "leads:import": {"desk_manager", "ops_admin"},

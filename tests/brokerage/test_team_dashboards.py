@@ -54,7 +54,14 @@ def book():
     stripe = PaymentMethod.objects.create(
         psp="stripe", name="Stripe", currency="USD", min_amount=10, max_amount=50_000
     )
-    Instrument.objects.filter(symbol="EURUSD").update(contract_size=100_000, quote_currency="USD")
+    Instrument.objects.update_or_create(  # shipped, unless a transactional test flushed it
+        symbol="EURUSD",
+        defaults={
+            "asset_class": Instrument.AssetClass.FX_MAJOR,
+            "contract_size": 100_000,
+            "quote_currency": "USD",
+        },
+    )
     desk = Desk.objects.create(name="London", sla_minutes=15)
     now = timezone.now()
     agent = make_staff("sales_agent", email="agent@team.test", desk=desk)
@@ -213,3 +220,70 @@ def test_a_bad_filter_is_named_on_a_team_dashboard(client, book):
     page = client.get("/backoffice/dashboards/dealing/", {"psp": "stripe"})
     assert b"data-filter-errors" not in page.content
     assert "psp" not in page.context["form"].fields
+
+
+# --- Drill-down: each figure opens a list that counts what it counts ---------------------------
+
+
+def test_an_executive_opens_the_leads_behind_the_funnel_read_only(client, book):
+    login(client, make_staff("executive", email="boss@team.test"))
+    link = _figures(client.get("/backoffice/"))["leads"]["link"]
+    assert link.startswith("/backoffice/leads/figures/?")
+    page = client.get(link)
+    assert page.status_code == 200 and page.context["page"].paginator.count == 3
+    assert b"bulk-reassign" not in page.content  # nothing to reassign with
+    assert b'href="/backoffice/leads/' + str(Lead.objects.first().pk).encode() not in page.content
+    lead = Lead.objects.first()
+    assert client.post(f"/backoffice/leads/{lead.pk}/note/", {"body": "x"}).status_code == 403
+
+
+def test_a_psp_filter_narrows_the_ftd_drill_down_as_the_figure(client, book):
+    from finance.models import PaymentMethod
+
+    skrill = PaymentMethod.objects.create(
+        psp="skrill", name="Skrill", currency="USD", min_amount=10, max_amount=50_000
+    )
+    deposit_paid(book["clients"][2], skrill, "70.00")  # an FTD through another PSP
+    rollups_refresh()
+    login(client, make_staff("executive", email="boss@team.test"))
+    for psp, n in (("stripe", 2), ("skrill", 1), ("", 3)):
+        figure = _figures(client.get("/backoffice/", {"psp": psp} if psp else {}))["ftds"]
+        assert figure["value"] == str(n)
+        listed = client.get(figure["link"])
+        assert listed.context["page"].paginator.count == n, psp
+    # An unknown PSP narrows nothing and fails nothing.
+    assert client.get("/backoffice/clients/", {"psp": "paypal"}).status_code == 200
+
+
+def test_lots_notional_and_revenue_open_the_deals_behind_them(client, book):
+    login(client, make_staff("executive", email="boss@team.test"))
+    page = client.get("/backoffice/")
+    figures = _figures(page)
+    for key in ("lots", "notional_usd", "revenue_usd", "client_pl_usd"):
+        assert figures[key]["link"].startswith("/backoffice/clients/deals/?"), key
+    listed = client.get(figures["lots"]["link"])
+    assert listed.status_code == 200
+    assert f"{listed.context['totals']['lots']:.2f}" == figures["lots"]["value"]
+    assert listed.context["totals"]["deals"] == 2
+    row = _tables(page)["trading-by-symbol"]["rows"][0]
+    assert "symbol=EURUSD" in row["link"]
+    assert client.get(row["link"]).context["totals"]["deals"] == 2
+    # A desk manager's list holds their desks' clients' deals only.
+    client.logout()
+    login(client, make_staff("desk_manager", email="dm2@team.test"))  # on no desk
+    assert client.get(figures["lots"]["link"]).context["totals"]["deals"] == 0
+
+
+def test_the_deposit_list_narrows_by_the_days_they_completed(client, book):
+    login(client, make_staff("finance_officer", email="fo@team.test"))
+    today = timezone.now().date()
+    page = client.get(
+        "/backoffice/finance/deposits/",
+        {"start": today.isoformat(), "end": today.isoformat(), "status": "completed"},
+    )
+    assert page.context["page"].paginator.count == 2
+    yesterday = (today - timedelta(days=1)).isoformat()
+    page = client.get("/backoffice/finance/deposits/", {"start": yesterday, "end": yesterday})
+    assert page.context["page"].paginator.count == 0
+    page = client.get("/backoffice/finance/deposits/", {"start": "x", "end": "2026-13-01"})
+    assert page.status_code == 200 and page.context["page"].paginator.count == 5
