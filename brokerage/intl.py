@@ -33,6 +33,25 @@ def language_choices() -> list[tuple[str, str]]:
     return [(code, pycountry.languages.get(alpha_2=code).name) for code in COMMON_LANGUAGES]
 
 
+def language_from_header(header: str, default: str = "en") -> str:
+    """The language a visitor's browser asks for first (`Accept-Language`, by its q-values)
+    among the languages offered in forms: `es-MX,es;q=0.9,en;q=0.8` -> `es`; none offered ->
+    `default`. A malformed header is read as far as it makes sense."""
+    ranked = []
+    for position, part in enumerate((header or "")[:500].split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        code = tag.strip().split("-")[0].lower()
+        if code in COMMON_LANGUAGES and quality > 0:
+            ranked.append((-quality, position, code))
+    return min(ranked)[2] if ranked else default
+
+
 def phone_e164(raw: str, country: str = "") -> str:
     """The number in E.164, or ValueError with a message for people."""
     try:

@@ -1,8 +1,9 @@
 from decimal import Decimal
 
+from allauth.core import context as allauth_context
 from django import forms
 
-from brokerage.intl import country_choices, language_choices, phone_e164
+from brokerage.intl import country_choices, language_choices, language_from_header, phone_e164
 
 from .registration import registration_blocked
 
@@ -52,6 +53,12 @@ class SignupForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["country"].choices = [("", "Choose…"), *country_choices()]
         self.fields["language"].choices = language_choices()
+        request = allauth_context.request  # the sign-up page's request (allauth's middleware)
+        if request is not None and not self.is_bound:
+            # preselect the language the visitor's browser asks for: it is the one their
+            # emails will be written in
+            header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+            self.initial.setdefault("language", language_from_header(header))
 
     def clean(self):
         data = super().clean()

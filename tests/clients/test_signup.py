@@ -102,3 +102,20 @@ def test_other_confirmations_are_not_a_signup(heard):
     second = EmailAddress.objects.create(user=user, email="zed.work@example.com", verified=True)
     on_email_confirmed(sender=None, request=request, email_address=second)
     assert heard == []
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        ("es-MX,es;q=0.9,en;q=0.8", "es"),
+        ("nl-NL,nl;q=0.9,de;q=0.7,en;q=0.8", "en"),  # Dutch is not offered: English before German
+        ("de;q=0.5,fr", "fr"),
+        ("xx, ;q=abc", "en"),
+        ("", "en"),
+    ],
+)
+def test_the_sign_up_form_preselects_the_language_the_browser_asks_for(client, header, chosen):
+    page = client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE=header)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'<option value="{chosen}" selected>' in html
