@@ -243,7 +243,7 @@ def partners_overview(*, q: str = ""):
             qs.filter(partner=OuterRef("pk")).values("partner").annotate(v=value).values("v")
         )
 
-    qs = Partner.objects.select_related("user", "parent").annotate(
+    qs = Partner.objects.select_related("user", "parent__user").annotate(
         earned=per_partner(CommissionLine.objects.filter(deal_time__gte=month), Sum("amount")),
         clients=per_partner(Referral.objects.all(), Count("id")),
         subs=Subquery(

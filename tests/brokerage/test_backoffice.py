@@ -144,3 +144,29 @@ def test_navigation_marks_only_the_most_specific_entry_active(db):
     active = [e["label"] for e in nav_for("portal", user, "/portal/wallet/") if e["active"]]
     assert active == ["Wallet"]
     assert [e["label"] for e in nav_for("portal", user, "/portal/") if e["active"]] == ["Overview"]
+
+
+def test_home_and_audit_log_read_as_many_queries_with_30_rows_as_with_3(client):
+    from tests.conftest import make_client_user, page_queries
+
+    viewers = [make_staff(role) for role in ("ops_admin", "compliance_officer", "sales_agent")]
+
+    def add(start, n):
+        for i in range(start, start + n):
+            make_client_user(f"home{i}@test.example")
+            audit_record(actor="rule:test", action=f"bulk.{i % 3}", reason=f"row {i}")
+
+    def counts():
+        out = {}
+        for user in viewers:
+            urls = ["/backoffice/"]
+            if user.has_perm("brokerage.view_auditevent"):
+                urls.append("/backoffice/audit/")
+            for url, n in page_queries(client, user, urls).items():
+                out[f"{user.email} {url}"] = n
+        return out
+
+    add(0, 3)
+    few = counts()
+    add(3, 27)
+    assert counts() == few

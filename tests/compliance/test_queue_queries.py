@@ -74,3 +74,32 @@ def test_the_queues_read_as_many_queries_with_eight_rows_as_with_one(client):
     assert eight == one
     page = client.get("/portal/finances/").content.decode()
     assert page.count("data-sof=") == 8  # the first client's eight documents are listed
+
+
+def test_the_alert_and_case_queues_read_as_many_queries_with_30_rows_as_with_3(client):
+    from compliance.cases import case_open
+    from compliance.monitoring import evaluate_transaction
+    from tests.compliance.monitoring import factories as f
+    from tests.compliance.test_alerts import listed_client, watch_list
+
+    officer = make_staff("compliance_officer")
+    watch_list()
+
+    def add(start, n):
+        for i in range(start, start + n):
+            _listed, screening_alert = listed_client(f"listed{i}@test.example")
+            trader = f.client(f"Aml Trader{i}")
+            rows = [f.deposit(trader, a, at=f.ago(d + 1)) for d, a in enumerate([9500, 9600, 9700])]
+            assert evaluate_transaction("deposit", rows[-1].pk)
+            case_open(client=screening_alert.client, actor=officer, summary=f"Case {i}")
+
+    urls = [
+        "/backoffice/compliance/alerts/",
+        "/backoffice/compliance/monitoring/alerts/",
+        "/backoffice/compliance/cases/",
+        "/backoffice/compliance/",
+    ]
+    add(0, 3)
+    few = _counts(client, officer, urls)
+    add(3, 27)
+    assert _counts(client, officer, urls) == few

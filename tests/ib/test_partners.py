@@ -91,3 +91,32 @@ def test_partner_home_counts_referred_clients(client):
     client.logout()
     login(client, user)
     assert client.get("/partners/").context["referred_count"] == 1
+
+
+def test_partner_pages_read_as_many_queries_with_30_sub_ibs_and_clients_as_with_3(client):
+    from ib.models import Referral
+    from tests.clients.factories import make_account, make_deal
+    from tests.conftest import page_queries
+
+    master = make_partner_user()
+
+    def add(start, n):
+        for i in range(start, start + n):
+            sub = make_partner_user(f"sub{i}@test.example", f"SUB{i:05d}")
+            Partner.objects.filter(pk=sub.partner.pk).update(parent=master.partner)
+            trader = make_client_user(f"referred{i}@test.example").client
+            Referral.objects.create(partner=master.partner, client=trader, code="IBTEST01")
+            make_deal(make_account(trader), profit="5.00")
+
+    partner_pages = ["/partners/", "/partners/network/", "/partners/clients/"]
+    add(0, 3)
+    manager = make_staff("ib_manager")
+    few = {
+        **page_queries(client, master, partner_pages),
+        **page_queries(client, manager, ["/backoffice/ib/"]),
+    }
+    add(3, 27)
+    assert {
+        **page_queries(client, master, partner_pages),
+        **page_queries(client, manager, ["/backoffice/ib/"]),
+    } == few

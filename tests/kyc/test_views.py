@@ -187,3 +187,30 @@ def test_a_polyglot_photo_is_served_back_without_what_was_appended(client):
     served = b"".join(client.get(f"/portal/verify/documents/{document.pk}/").streaming_content)
     assert served[:2] == b"\xff\xd8" and b"PK\x03\x04" not in served
     assert len(served) == document.size
+
+
+def test_the_kyc_queue_reads_as_many_queries_with_30_submissions_as_with_3(client):
+    from django.utils import timezone
+
+    from kyc.models import KycCheck
+    from kyc.services import kyc_submission_current
+    from tests.conftest import page_queries
+
+    def add(start, n):
+        for i in range(start, start + n):
+            user = make_client_user(f"queue{i}@example.com")
+            submission = kyc_submission_current(client=user.client)
+            KycSubmission.objects.filter(pk=submission.pk).update(
+                state="in_review", submitted_at=timezone.now(), first_name="Q", last_name=f"N{i}"
+            )
+            KycCheck.objects.create(
+                submission=submission, run=1, name="image_quality", passed=False,
+                flag="blurry", explanation="Blurry",
+            )  # fmt: skip
+
+    officer = make_staff("compliance_officer")
+    urls = ["/backoffice/kyc/", "/backoffice/kyc/?state="]
+    add(0, 3)
+    few = page_queries(client, officer, urls)
+    add(3, 27)
+    assert page_queries(client, officer, urls) == few

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from brokerage.models import AuditEvent, Desk
 from leads.models import Lead
-from tests.conftest import login, make_staff
+from tests.conftest import login, make_staff, page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -190,3 +190,36 @@ def test_bulk_reassign_with_nothing_ticked_is_a_form_error(client, floor, leads)
     login(client, floor.manager)
     response = client.post("/backoffice/leads/reassign/", {"to_user": floor.dubai_en.pk})
     assert response.status_code == 400 and b"Tick the leads" in response.content
+
+
+def test_the_lead_lists_read_as_many_queries_with_30_leads_as_with_3(client, floor):
+    def add(n):
+        for i in range(n):
+            floor.capture(
+                country=["AE", "GB", "FR"][i % 3], language="ar" if i % 3 == 0 else "en",
+                experience="some", source=f"s{i % 4}",
+            )  # fmt: skip
+
+    pages = {
+        "ops_admin": ["/backoffice/leads/all/", "/backoffice/leads/all/?country=AE"],
+        "desk_manager": ["/backoffice/leads/desk/", "/backoffice/leads/desk/leads/"],
+        "sales_agent": ["/backoffice/leads/"],
+    }
+    viewers = {
+        "ops_admin": make_staff("ops_admin"),
+        "desk_manager": floor.manager,
+        "sales_agent": floor.dubai_ar,
+    }
+
+    def counts():
+        return {
+            url: n
+            for role, urls in pages.items()
+            for url, n in page_queries(client, viewers[role], urls).items()
+        }
+
+    add(3)
+    few = counts()
+    add(27)
+    assert Lead.objects.filter(assigned_to=floor.dubai_ar).count() > 3
+    assert counts() == few
