@@ -124,6 +124,7 @@ def leadership_context(user, params, team: Team | None = None) -> dict:
         "charts": answer.charts,
         "charts_json": [c.__dict__ for c in answer.charts],
         "tables": [_table(t) for t in answer.tables],
+        "answer_tables": answer.tables,
         "previous": flt.previous,
         "team": team,
     }

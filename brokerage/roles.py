@@ -52,7 +52,8 @@ ROLES: dict[str, Role] = {
                 "clients.manage_retention",
             ),
         ),
-        # Reads every figure and the clients behind them; acts on nothing, exports nothing
+        # Reads every figure and the clients behind them; acts on nothing; exports
+        # figures and ids only, never personal data (brokerage.exports)
         # (the lead lists are not theirs: seeing all leads is also reassigning them).
         Role(
             "executive",

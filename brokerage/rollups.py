@@ -133,6 +133,9 @@ class Table:
     links: list[str] = field(default_factory=list)  # one per row, "" where none
     order: int = 100
     ignored: tuple[str, ...] = ()
+    # Columns holding personal data (a person's name...): {header: one id per row, or None}.
+    # Figures-only users (executives) export the ids instead, or nothing (brokerage.exports).
+    personal: dict[str, list | None] = field(default_factory=dict)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from .dashboard import dashboard_for
 from .db import reads_from_replica, replica_health
 from .errors import DomainError, NotAllowed
 from .events import choices as event_choices
+from .exports import dashboard_export, export_query, filter_errors_response
 from .ids import parse_id
 from .leadership import leadership_context
 from .models import AuditEvent, Desk
@@ -111,7 +112,7 @@ def home(request):
     if request.user.has_perm("brokerage.view_leadership"):
         ctx = leadership_context(request.user, request.GET)
         ctx["all_desks"] = request.user.has_perm("brokerage.view_all_figures")
-        return render(request, "backoffice/leadership.html", ctx)
+        return _dashboard(request, "leadership", ctx)
     panel = dashboard_for(request.user)
     recent = None
     if request.user.has_perm("brokerage.view_auditevent"):
@@ -137,6 +138,16 @@ def team_dashboard(request, team: str):
         raise PermissionDenied("Your role does not include this dashboard.")
     ctx = leadership_context(request.user, request.GET, team=found)
     ctx["all_desks"] = not found.by_desk or request.user.has_perm("brokerage.view_all_figures")
+    return _dashboard(request, team, ctx)
+
+
+def _dashboard(request, name: str, ctx: dict):
+    """A dashboard's page, or one of its tables as a file (`?export=csv|xlsx&table=<id>`)."""
+    if "export" in request.GET:
+        if ctx["form"].errors:
+            return filter_errors_response(ctx["form"])
+        return dashboard_export(request, name, ctx["answer_tables"])
+    ctx["export_query"] = export_query(request.GET)
     return render(request, "backoffice/leadership.html", ctx)
 
 

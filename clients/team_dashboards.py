@@ -64,6 +64,7 @@ def answer_retention_team(flt: Filter, user) -> Answer:
             [_retention_row(_person(r, "No account manager"), r) for r in by_agent],
             ["" for _ in by_agent],
             order=41,
+            personal={"Account manager": [r["agent_id"] for r in by_agent]},
         ),
     ]
     return answer
@@ -164,6 +165,7 @@ def answer_dealing(flt: Filter, user) -> Answer:
             ],  # fmt: skip
             [client_link(r["client_id"]) for r in found],
             order=order,
+            personal={"Client": [r["client_id"] for r in found]},
         )
 
     figures = [

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from brokerage import exports
 from brokerage.db import reads_from_replica
 from brokerage.errors import NotAllowed
 from brokerage.hooks import CLIENT_LIST_FILTERS, contributions
@@ -67,6 +68,21 @@ def _client_or_404(request, client_id: int) -> Client:
 
 # --- Client list -------------------------------------------------------------------------------
 
+CLIENT_COLUMNS = [
+    *exports.columns("client_id=pk"),
+    *exports.person_columns("user."),
+    *exports.columns("phone", personal=True),
+    *exports.columns("country", "status=get_status_display()", "kyc_level"),
+    *exports.columns("risk_rating=get_risk_rating_display()", "desk=desk.name"),
+    exports.staff_column("account_manager", "account_manager"),
+    *exports.columns(
+        "registered_at_utc=created_at",
+        "first_deposit_at_utc=first_deposit_at",
+        "last_trade_at_utc=last_trade_at",
+        "open_retention_flag=has_open_flag",
+    ),
+]
+
 
 def _client_list(request, title: str):
     q = request.GET.get("q", "").strip()[:100]
@@ -101,8 +117,11 @@ def _client_list(request, title: str):
         traded=traded,
         conditions=[condition for _n, _v, (condition, _label) in narrowed],
     )
+    if "export" in request.GET:
+        return exports.list_export(request, exports.Listing("clients", title, CLIENT_COLUMNS), qs)
     page, query = paginate(request, qs)
     ctx = {
+        "export_query": exports.export_query(request.GET),
         "title": title,
         "page": page,
         "query": query,
@@ -148,8 +167,11 @@ def deal_list(request):
     deals = selectors.deal_list(
         user=request.user, traded=traded, desk_id=desk_id, country=country, symbol=symbol
     )
+    if "export" in request.GET:
+        return exports.list_export(request, DEALS, deals)
     page, query = paginate(request, deals, per_page=50)
     ctx = {
+        "export_query": exports.export_query(request.GET),
         "page": page,
         "query": query,
         "totals": selectors.deal_totals(deals),
@@ -159,6 +181,20 @@ def deal_list(request):
         "symbol": symbol,
     }
     return render(request, "clients/deals.html", ctx)
+
+
+DEALS = exports.Listing(
+    "clients.deals",
+    "Deals",
+    [
+        *exports.columns("deal_id=pk", "ticket", "client_id", "login=account.login"),
+        *exports.columns("client_name=client.user.get_full_name()", personal=True),
+        *exports.columns("time_utc=time", "action=get_action_display()"),
+        *exports.columns("entry=get_entry_display()", "symbol", "volume_lots=lots"),
+        *exports.columns("price", "profit_amount", "swap_amount", "commission_amount"),
+        *exports.columns("currency=account.currency", "position_id"),
+    ],
+)
 
 
 # --- The client 360 ----------------------------------------------------------------------------

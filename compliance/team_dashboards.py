@@ -56,6 +56,7 @@ def answer_compliance(flt: Filter, user) -> Answer:
         [[w["name"], w["active"], w["escalated"], w["breached"]] for w in workload],
         [link_for(user, (PERM, w["url"])) for w in workload],
         order=71,
+        personal={"Officer": [w["assigned_to"] for w in workload]},
     )
     return Answer(figures, [], [ageing, officers])
 

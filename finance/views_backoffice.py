@@ -6,14 +6,15 @@ from datetime import date
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from brokerage.csvexport import csv_writer
-from brokerage.db import reads_from_replica, stream_from_replica
+from brokerage import exports
+from brokerage.db import reads_from_replica
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
+from brokerage.exports import Column
 from brokerage.ids import parse_days, parse_id
 from brokerage.intl import is_country
 from brokerage.permissions import staff_required
@@ -70,6 +71,58 @@ def _date(value: str):
     return parsed if parsed and 2000 <= parsed.year <= 2100 else None
 
 
+# --- Exports of the lists --------------------------------------------------------------------
+
+
+def _money_columns(kind: str, *extra: str) -> list[Column]:
+    """A deposit's or a withdrawal's columns: its id and reference, the client (their id; name
+    and email as personal data), PSP, amount, status, then `extra` ("header=path")."""
+    return [
+        *exports.columns(f"{kind}_id=pk", "reference", "client_id"),
+        *exports.columns(
+            "client_name=client.user.get_full_name()",
+            "client_email=client.user.email",
+            personal=True,
+        ),  # fmt: skip
+        Column("psp", lambda r: psp_registry.PSP_NAMES.get(r.psp, r.psp)),
+        *exports.columns("amount", "currency", "status=get_status_display()", *extra),
+    ]
+
+
+DEPOSIT_COLUMNS = _money_columns(
+    "deposit",
+    "first_time_deposit=is_ftd",
+    "refunded_amount",
+    "charged_back_amount",
+    "provider_reference",
+    "created_at_utc=created_at",
+    "completed_at_utc=completed_at",
+)
+WITHDRAWAL_COLUMNS = [
+    *_money_columns("withdrawal", "requested_at_utc=requested_at", "decided_at_utc=decided_at"),
+    exports.staff_column("first_approval_by", "first_approval_by"),
+]
+POSTING_COLUMNS = [
+    Column("posted_at_utc", lambda p: p.posted_at),
+    Column("transaction", lambda p: p.transaction_id),
+    Column("kind", lambda p: p.transaction.get_kind_display()),
+    Column("account", lambda p: str(p.account)),
+    Column("client", lambda p: p.client_id),
+    Column("client_email", lambda p: p.client.user.email if p.client_id else "", personal=True),
+    Column("psp", lambda p: p.psp),
+    Column("external_reference", lambda p: p.external_reference),
+    Column("amount", lambda p: p.amount),
+    Column("currency", lambda p: p.currency),
+    Column("actor", lambda p: p.actor_label, personal=True),
+    Column("description", lambda p: p.transaction.description, personal=True),
+]
+
+
+DEPOSITS = exports.Listing("finance.deposits", "Deposits", DEPOSIT_COLUMNS)
+WITHDRAWALS = exports.Listing("finance.withdrawals", "Withdrawals", WITHDRAWAL_COLUMNS)
+POSTINGS = exports.Listing("finance.ledger_postings", "Ledger postings", POSTING_COLUMNS)
+
+
 # --- Withdrawals -----------------------------------------------------------------------------
 
 
@@ -78,13 +131,15 @@ def withdrawals(request):
     status = request.GET.get("status", "in_review")
     status = status if status in Withdrawal.Status.values or status == "" else "in_review"
     q = request.GET.get("q", "").strip()[:100]
-    page, query = paginate(
-        request, selectors.withdrawal_queue(user=request.user, status=status, q=q)
-    )
+    rows = selectors.withdrawal_queue(user=request.user, status=status, q=q)
+    if "export" in request.GET:
+        return exports.list_export(request, WITHDRAWALS, rows)
+    page, query = paginate(request, rows)
     return render(
         request,
         "finance/withdrawals.html",
         {
+            "export_query": exports.export_query(request.GET),
             "page": page,
             "query": query,
             "status": status,
@@ -170,10 +225,10 @@ def deposits(request):
         "country": country if is_country(country) else "",
         "ftd": request.GET.get("ftd") == "1",
     }
-    page, query = paginate(
-        request,
-        selectors.deposit_list(user=request.user, status=status, psp=psp, q=q, **narrowed),
-    )
+    rows = selectors.deposit_list(user=request.user, status=status, psp=psp, q=q, **narrowed)
+    if "export" in request.GET:
+        return exports.list_export(request, DEPOSITS, rows)
+    page, query = paginate(request, rows)
     summary = selectors.deposits_by_psp(user=request.user)
     chart = {
         "id": "deposits-by-psp",
@@ -195,6 +250,7 @@ def deposits(request):
         request,
         "finance/deposits.html",
         {
+            "export_query": exports.export_query(request.GET),
             "page": page,
             "query": query,
             "status": status,
@@ -297,12 +353,15 @@ def _transaction_filters(request) -> dict:
 @staff_required(VIEW)
 @reads_from_replica()
 def transactions(request):
+    if "export" in request.GET:
+        return transactions_csv(request)
     filters = _transaction_filters(request)
     page, query = paginate(request, selectors.transaction_list(user=request.user, **filters), 50)
     return render(
         request,
         "finance/transactions.html",
         {
+            "export_query": exports.export_query(request.GET),
             "page": page,
             "query": query,
             "f": filters,
@@ -314,66 +373,33 @@ def transactions(request):
 
 @staff_required(VIEW)
 def transactions_csv(request):
-    """Every posting matching the filters, streamed (no row limit, constant memory)."""
+    """Every posting matching the filters, streamed (no row limit, constant memory); CSV
+    unless `?export=xlsx`."""
     filters = _transaction_filters(request)
-    rows = selectors.transaction_list(user=request.user, **filters).iterator(chunk_size=2000)
-    writer = csv_writer()
-    header = [
-        "posted_at_utc",
-        "transaction",
-        "kind",
-        "account",
-        "client",
-        "client_email",
-        "psp",
-        "external_reference",
-        "amount",
-        "currency",
-        "actor",
-        "description",
-    ]
-
-    def stream():
-        yield writer.writerow(header)
-        for p in rows:
-            yield writer.writerow(
-                [
-                    p.posted_at.isoformat(),
-                    p.transaction_id,
-                    p.transaction.kind,
-                    str(p.account),
-                    p.client_id or "",
-                    p.client.user.email if p.client_id else "",
-                    p.psp,
-                    p.external_reference,
-                    p.amount,
-                    p.currency,
-                    p.actor_label,
-                    p.transaction.description,
-                ]
-            )
-
-    response = StreamingHttpResponse(stream_from_replica(stream()), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="ledger-postings.csv"'
-    return response
+    rows = selectors.transaction_list(user=request.user, **filters)
+    return exports.list_export(request, POSTINGS, rows, default="csv")
 
 
 # --- The FX conversion account ----------------------------------------------------------------
 
-FX_CSV_HEADER = [
-    "day_utc",
-    "received_currency",
-    "paid_currency",
-    "conversions",
-    "received_amount",
-    "paid_amount",
-    "rate",
-    "rate_lowest",
-    "rate_highest",
-    "balance_received_currency",
-    "balance_paid_currency",
-    "fx_result_usd",
-]
+FX_CONVERSION = exports.Listing(
+    "finance.fx_conversion",
+    "FX conversion",
+    exports.columns(
+        "day_utc=day",
+        "received_currency=source",
+        "paid_currency=target",
+        "conversions",
+        "received_amount=source_amount",
+        "paid_amount=target_amount",
+        "rate",
+        "rate_lowest=rate_low",
+        "rate_highest=rate_high",
+        "balance_received_currency=source_balance",
+        "balance_paid_currency=target_balance",
+        "fx_result_usd=result_usd",
+    ),
+)
 
 
 def _fx_filters(request):
@@ -393,14 +419,21 @@ def _fx_filters(request):
 @reads_from_replica()
 def fx_conversion(request):
     """The FX conversion account by day and currency pair: rates used, running balances and
-    the broker's FX result (`finance.selectors_fx`); filters, 25 a page, CSV."""
+    the broker's FX result (`finance.selectors_fx`); filters, 25 a page, CSV and XLSX."""
+    if "export" in request.GET:
+        return fx_conversion_csv(request)
     form, rows = _fx_filters(request)
     page, query = paginate(request, rows, 25)
     fx_conversion_balances(list(page.object_list))
     return render(
         request,
         "finance/fx_conversion.html",
-        {"form": form, "page": page, "query": query},
+        {
+            "form": form,
+            "page": page,
+            "query": query,
+            "export_query": exports.export_query(request.GET),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -410,37 +443,9 @@ def fx_conversion(request):
 def fx_conversion_csv(request):
     form, rows = _fx_filters(request)
     if form.errors:
-        return HttpResponse(
-            "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items()),
-            status=400,
-            content_type="text/plain",
-        )
+        return exports.filter_errors_response(form)
     fx_conversion_balances(rows)
-    writer = csv_writer()
-
-    def stream():
-        yield writer.writerow(FX_CSV_HEADER)
-        for r in rows:
-            yield writer.writerow(
-                [
-                    r.day.isoformat(),
-                    r.source,
-                    r.target,
-                    r.conversions,
-                    r.source_amount,
-                    r.target_amount,
-                    r.rate,
-                    r.rate_low,
-                    r.rate_high,
-                    r.source_balance,
-                    r.target_balance,
-                    r.result_usd,
-                ]
-            )
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="fx-conversion.csv"'
-    return response
+    return exports.list_export(request, FX_CONVERSION, rows, default="csv")
 
 
 # --- Chargebacks -----------------------------------------------------------------------------

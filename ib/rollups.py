@@ -177,6 +177,7 @@ def answer(flt: Filter, user) -> Answer:
             for r in by_ib
         ],
         order=50,
+        personal={"IB": [r["partner_id"] for r in by_ib]},
     )
     return Answer(figures, [], [table])
 

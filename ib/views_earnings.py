@@ -4,12 +4,11 @@ client (masked) and by level, as charts and tables, and the same figures as CSV.
 from datetime import timedelta
 
 from django import forms
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from brokerage.csvexport import csv_writer
 from brokerage.db import reads_from_replica
+from brokerage.exports import Export, export_response, tuple_columns
 
 from .permissions import partner_required
 from .selectors import partner_earnings_between, partner_earnings_by_client
@@ -94,13 +93,10 @@ def charts_of(figures: dict, date_from, date_to) -> list[dict]:
     ]
 
 
-def earnings_csv(figures: dict, date_from, date_to, code: str) -> StreamingHttpResponse:
-    writer = csv_writer()
-
+def earnings_export(request, figures: dict, date_from, date_to, code: str, fmt: str):
     def rows():
-        yield writer.writerow(["breakdown", "key", "currency", "lines", "amount"])
         for row in figures["totals"]:
-            yield writer.writerow(["total", "", row["currency"], row["lines"], row["amount"]])
+            yield ["total", "", row["currency"], row["lines"], row["amount"]]
         for breakdown, rows_of, key in [
             ("day", figures["by_day"], lambda r: r["day"].isoformat()),
             ("symbol", figures["by_symbol"], lambda r: r["symbol"]),
@@ -108,14 +104,17 @@ def earnings_csv(figures: dict, date_from, date_to, code: str) -> StreamingHttpR
             ("level", figures["by_tier"], lambda r: r["level"]),
         ]:
             for row in rows_of:
-                yield writer.writerow(
-                    [breakdown, key(row), row["currency"], row["lines"], row["amount"]]
-                )
+                yield [breakdown, key(row), row["currency"], row["lines"], row["amount"]]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    name = f"earnings-{code}-{date_from:%Y-%m-%d}-{date_to:%Y-%m-%d}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    headers = ["breakdown", "key", "currency", "lines", "amount"]
+    export = Export(
+        name="ib.earnings",
+        title="Earnings",
+        columns=tuple_columns(*headers),
+        rows=rows(),
+        filename=f"earnings-{code}-{date_from:%Y-%m-%d}-{date_to:%Y-%m-%d}",
+    )
+    return export_response(request, export, fmt)
 
 
 @partner_required
@@ -131,8 +130,9 @@ def earnings(request):
         )
     date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
     figures = earnings_figures(partner=partner, date_from=date_from, date_to=date_to)
-    if request.GET.get("format") == "csv":
-        return earnings_csv(figures, date_from, date_to, partner.referral_code)
+    fmt = request.GET.get("format") or request.GET.get("export")
+    if fmt:
+        return earnings_export(request, figures, date_from, date_to, partner.referral_code, fmt)
     return render(
         request,
         "partners/earnings.html",

@@ -147,6 +147,7 @@ def answer(flt: Filter, user) -> Answer:
         [[_person(r), *row(r)] for r in by_agent],
         [leads_link(agent=r["agent_id"]) if r["agent_id"] else "" for r in by_agent],
         order=3,
+        personal={"Agent": [r["agent_id"] for r in by_agent]},
     )
     return Answer(figures, [chart], [countries, agents])
 
@@ -271,6 +272,7 @@ def answer_sales(flt: Filter, user) -> Answer:
         ],
         [_leads_link(flt, user, agent=r["agent_id"]) if r["agent_id"] else "" for r in board],
         order=1,
+        personal={"Agent": [r["agent_id"] for r in board]},
     )
     return Answer(figures, [], [leaderboard])
 

@@ -2,14 +2,14 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from brokerage.csvexport import csv_writer
+from brokerage import exports
 from brokerage.db import reads_from_replica
 from brokerage.errors import DomainError, NotAllowed
 from brokerage.models import Desk
@@ -44,6 +44,18 @@ def _lead_or_404(request, lead_id):
         raise PermissionDenied(str(exc)) from exc
 
 
+LEAD_COLUMNS = [
+    *exports.columns("lead_id=pk"),
+    *exports.person_columns(),
+    *exports.columns("phone", personal=True),
+    *exports.columns("country", "status=get_status_display()", "score", "source"),
+    *exports.columns("campaign=utm_campaign", "referral_code", "channel=get_channel_display()"),
+    *exports.columns("desk=desk.name"),
+    exports.staff_column("agent", "assigned_to"),
+    *exports.columns("client_id", "created_at_utc=created_at"),
+]
+
+
 def _list(request, scope, title, template="leads/list.html", bulk_form=None, status=200):
     options = selectors.lead_filter_options(user=request.user, scope=scope)
     filter_form = LeadFilterForm(request.GET, options=options)
@@ -60,6 +72,10 @@ def _list(request, scope, title, template="leads/list.html", bulk_form=None, sta
         created_to=data.get("created_to"),
     )
     leads = selectors.lead_list(user=request.user, scope=scope, filters=filters)
+    if "export" in request.GET:
+        return exports.list_export(
+            request, exports.Listing(f"leads.{scope}", title, LEAD_COLUMNS), leads
+        )
     page, query = paginate(request, leads)
     now = timezone.now()
     rows = []
@@ -75,6 +91,7 @@ def _list(request, scope, title, template="leads/list.html", bulk_form=None, sta
             }
         )
     ctx = {
+        "export_query": exports.export_query(request.GET),
         "page": page,
         "rows": rows,
         "query": query,
@@ -430,15 +447,18 @@ def import_progress(request, import_id: int):
 @staff_required("leads.import_leads")
 def import_errors_csv(request, import_id: int):
     lead_import = _import_or_404(request, import_id)
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="import-{lead_import.pk}-errors.csv"'
-    writer = csv_writer(response)
-    writer.writerow(["row", "field", "problem"])
-    for error in lead_import.errors:
-        for field, problems in error["fields"].items():
-            for problem in problems:
-                writer.writerow([error["row"], field, problem])
-    return response
+    rows = [
+        (error["row"], field, problem)
+        for error in lead_import.errors
+        for field, problems in error["fields"].items()
+        for problem in problems
+    ]
+    listing = exports.Listing(
+        "leads.import_errors",
+        f"import {lead_import.pk} errors",
+        exports.tuple_columns("row", "field", "problem"),
+    )
+    return exports.list_export(request, listing, rows, default="csv")
 
 
 # --- Public ---------------------------------------------------------------------------------------

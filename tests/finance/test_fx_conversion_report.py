@@ -108,7 +108,7 @@ def test_filters_narrow_the_days_and_bad_filters_are_clear_errors(client, conver
 def test_the_csv_export_gives_every_row(client, conversions):
     login(client, make_staff("finance_officer"))
     response = client.get("/backoffice/finance/fx.csv")
-    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:3] == ["day_utc", "received_currency", "paid_currency"]
     assert rows[1] == [

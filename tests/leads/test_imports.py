@@ -124,7 +124,7 @@ def test_the_import_pages_end_to_end(client, manager, django_capture_on_commit_c
     lead_import_apply(import_id=imp.pk)
     assert Lead.objects.filter(source="trade-show").count() == 3
     report = client.get(f"/backoffice/leads/imports/{imp.pk}/errors.csv")
-    assert report["Content-Type"] == "text/csv"
+    assert report["Content-Type"] == "text/csv; charset=utf-8"
 
 
 def test_an_upload_that_is_not_a_csv_shows_the_problem(client, manager):
@@ -167,7 +167,7 @@ def test_the_error_report_cannot_carry_a_formula(client, manager):
     )
     login(client, manager)
     report = client.get(f"/backoffice/leads/imports/{imp.pk}/errors.csv")
-    assert report.content.decode().splitlines() == [
+    assert b"".join(report.streaming_content).decode().splitlines() == [
         "row,field,problem",
         '3,\'=cmd,"\'@SUM(1+1) ""is not an email"""',
         "3,'=cmd,'-2+3",
