@@ -19,8 +19,18 @@ then measures:
   romanisations folded: such a name is a listed person's, and its hit a true one).
   `recall` per variation is the share of listed names whose entry is among the hits at the
   default threshold; `false_hits_per_1000` counts the generated names with any hit;
+- `batch_recall` / `batch_false_hits_per_1000` / `batch_differs`: the same labelled set
+  screened in batches of `--batch` names (the path of a re-screen of the book), and how many
+  names' hits differ from one screening at a time, per variation (a single screening also
+  looks up the list tokens most like a token no list has, by trigrams: a batch leaves
+  misspellings to the phonetic keys);
 - `full_book_seconds`: `--book` generated names (with a tenth listed ones mixed in) screened
-  set-based in batches of `--batch` names (`names_per_s`);
+  set-based in batches of `--batch` names (`names_per_s`), in this one process;
+- `book_job_seconds`: the nightly full re-screen (`compliance.rescreen`) of the `--clients`
+  registered clients against both lists, as the compliance queue runs it: its batches
+  claimed by `--workers` worker processes at once (each reading the candidate index into its
+  memory first, as a worker does once per list snapshot), every client's run and alerts
+  written;
 - `delta_seconds`: the re-screen a new OFAC snapshot queues (`compliance.rescreen`), with
   `--changed` person entries changed (their programme), run against `--clients` registered
   clients (generated names, a tenth listed ones): every client against the changed entries
@@ -359,6 +369,76 @@ def delta_rescreen(clients: int, changed: int, seed: int) -> dict:
     }
 
 
+def _work(job_id: int) -> None:
+    """One worker process of the full re-screen (forked: its own database connection)."""
+    from django.db import connections
+
+    from compliance.rescreen import book_batches_work
+
+    connections.close_all()
+    book_batches_work(job_id=job_id)
+    connections.close_all()
+
+
+def book_job(workers: int) -> dict:
+    """The nightly full re-screen of the registered clients, its batches claimed by `workers`
+    processes at once."""
+    import multiprocessing
+
+    from django.db import connections, transaction
+
+    from compliance.rescreen import book_batches_plan, rescreen_job_start
+
+    with transaction.atomic():
+        job = rescreen_job_start(kind="full", actor="bench")
+    started = time.perf_counter()
+    book_batches_plan(job, helpers=False)  # these processes are the workers
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_work, args=(job.pk,)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    seconds = time.perf_counter() - started
+    job.refresh_from_db()
+    return {
+        "book_job_workers": workers,
+        "book_job_batches": job.batches.count(),
+        "book_job_status": job.status,
+        "book_job_clients": job.total,
+        "book_job_clients_with_hits": job.hit_clients,
+        "book_job_alerts_raised": job.raised_count,
+        "book_job_seconds": round(seconds, 2),
+        "book_job_clients_per_s": round(job.total / seconds) if seconds else None,
+    }
+
+
+def batch_figures(rows, single: list[set], batch: int) -> dict:
+    """The labelled set screened in batches, against what one screening at a time found."""
+    found, total, false_hits, differs = {}, {}, 0, {}
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        results = screen([Query(name, kind="person") for name, _v, _e in chunk], typos=False)
+        for (_name, variation, expected), hits, alone in zip(
+            chunk, results, single[start : start + batch], strict=True
+        ):
+            got = {(h.list, h.entry_id) for h in hits}
+            if got != alone:
+                differs[variation] = differs.get(variation, 0) + 1
+            if expected is None:
+                false_hits += bool(hits)
+                continue
+            total[variation] = total.get(variation, 0) + 1
+            found[variation] = found.get(variation, 0) + (expected in got)
+    others = sum(1 for r in rows if r[2] is None)
+    return {
+        "batch_recall": {v: round(found[v] / total[v], 4) for v in total},
+        "batch_false_hits_per_1000": round(1000 * false_hits / others, 2) if others else None,
+        "batch_differs": differs,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listed", type=int, default=1000, help="listed persons varied")
@@ -367,6 +447,7 @@ def main():
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=100_000, help="clients re-screened")
     parser.add_argument("--changed", type=int, default=100, help="list entries changed")
+    parser.add_argument("--workers", type=int, default=2, help="processes of the full job")
     parser.add_argument("--seed", type=int, default=20261204)
     parser.add_argument(
         "--details", action="store_true", help="print every false hit and missed name to stderr"
@@ -390,11 +471,13 @@ def main():
 
         rows = labelled_set(args.listed, args.others, args.seed)
         latencies, found, total, false_hits = [], {}, {}, 0
-        false_examples = []
+        false_examples, single = [], []
+        screen([Query(rows[0][0], kind="person")])  # this process reads the index once
         for name, variation, expected in rows:
             t = time.perf_counter()
             hits = screen([Query(name, kind="person")])[0]
             latencies.append((time.perf_counter() - t) * 1000)
+            single.append({(h.list, h.entry_id) for h in hits})
             if expected is None:
                 if hits:
                     false_hits += 1
@@ -441,7 +524,9 @@ def main():
             "full_book_seconds": round(book_seconds, 2),
             "names_per_s": round(len(queries) / book_seconds) if book_seconds else None,
         }
+        figures.update(batch_figures(rows, single, args.batch))
         figures.update(delta_rescreen(args.clients, args.changed, args.seed))
+        figures.update(book_job(args.workers))
         figures["load_avg"] = os.getloadavg()[0]
     finally:
         connection.close()

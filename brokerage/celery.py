@@ -121,6 +121,10 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.dossier_sweep_task",
         "schedule": 60.0,  # a dossier whose build task was lost is built within a minute
     },
+    "compliance-rescreen-sweeper": {
+        "task": "compliance.tasks.book_rescreen_sweep_task",
+        "schedule": 60.0,  # a re-screen of the book whose task or worker was lost resumes
+    },
     "compliance-nightly-rescreen": {
         "task": "compliance.tasks.nightly_rescreen_task",
         "schedule": crontab(minute=30, hour=1),  # every client against every current list entry

@@ -48,7 +48,8 @@ x0.55; `circa` dates widen by two years), a nationality the entry does not have 
 different gender (x0.8). A person is never matched to an entity, vessel or aircraft, nor an
 entity to a person. A hit is a score at or above the list's threshold (0.70 by default).
 
-Candidates come from the database (`compliance.candidates`), never a loop over the lists.
+Candidates come from the candidate index (`compliance.candidates`), never a loop over the
+lists.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ class ListedName:
         return self._syllabic
 
     _syllabic: bool | None = field(default=None, repr=False, compare=False)
+    key: tuple = field(default=(), repr=False, compare=False)  # the tokens, as a dict key
 
 
 @dataclass
@@ -431,26 +433,37 @@ def adjustments(query: Query, entry: ListedEntry) -> list[dict]:
 
 
 def score_entry(
-    query: Query, q_tokens: list[str], entry: ListedEntry, weights, *, all_scores: bool = True
+    query: Query,
+    q_tokens: list[str],
+    entry: ListedEntry,
+    weights,
+    *,
+    all_scores: bool = True,
+    scorer=None,
 ) -> Hit | None:
     """The entry's best name scored and lowered by the other facts; None if no name pairs
     (nor, unless `all_scores`, when its best name scores below the list's threshold: what
-    else is known only lowers a score, so its breakdown is never written)."""
+    else is known only lowers a score, so its breakdown is never written). `scorer(q_tokens
+    (a tuple), listed name, characters, hangul)` gives `name_score` (remembered, in a batch)."""
     if entry.kind not in kinds_for(query.kind):
         return None
     characters, hangul = in_characters(query.name), in_hangul(query.name)
     q_syllabic = syllabic(q_tokens)
+    q_tuple = tuple(q_tokens)
     best_score, best_name = -1.0, None
     for listed in entry.names:
-        score = name_score(
-            q_tokens,
-            listed.tokens,
-            weights,
-            characters=characters,
-            hangul=hangul,
-            q_syllabic=q_syllabic,
-            c_syllabic=listed.syllabic,
-        )
+        if scorer is not None:
+            score = scorer(q_tuple, listed, characters, hangul)
+        else:
+            score = name_score(
+                q_tokens,
+                listed.tokens,
+                weights,
+                characters=characters,
+                hangul=hangul,
+                q_syllabic=q_syllabic,
+                c_syllabic=listed.syllabic,
+            )
         if listed.quality != "strong":
             score *= WEAK_ALIAS
         if score > best_score:
@@ -490,13 +503,15 @@ def score_entry(
     )
 
 
-def rank(query: Query, entries: list[ListedEntry], weights, *, all_scores=False) -> list[Hit]:
+def rank(
+    query: Query, entries: list[ListedEntry], weights, *, all_scores=False, scorer=None
+) -> list[Hit]:
     """The hits of `query` among candidate `entries`, best first (with `all_scores`, every
     scored entry, hits or not)."""
     q_tokens = query.tokens()
     hits = []
     for entry in entries:
-        hit = score_entry(query, q_tokens, entry, weights, all_scores=all_scores)
+        hit = score_entry(query, q_tokens, entry, weights, all_scores=all_scores, scorer=scorer)
         if hit and (all_scores or hit.score >= hit.threshold):
             hits.append(hit)
     hits.sort(key=lambda h: (-h.score, h.list, h.entry_id))

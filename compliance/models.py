@@ -631,3 +631,33 @@ class BookToken(models.Model):
 
     def __str__(self):
         return self.token
+
+
+class BookBatch(models.Model):
+    """One batch of a full re-screen of the book (a `full` ScreeningJob): the clients whose
+    ids lie in `low`..`high`, claimed by one compliance worker at a time (`SELECT … FOR UPDATE
+    SKIP LOCKED`), so the job's batches run on every worker process at once. A claim left
+    running longer than a batch may take (a worker that died) is claimed again; a batch run
+    twice raises nothing twice (alerts are remembered per pair) and counts once."""
+
+    job = models.ForeignKey(ScreeningJob, on_delete=models.CASCADE, related_name="batches")
+    low = models.BigIntegerField()
+    high = models.BigIntegerField()
+    size = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED, db_default="queued"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    hit_clients = models.PositiveIntegerField(default=0, db_default=0)
+    raised_count = models.PositiveIntegerField(default=0, db_default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "low"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "low"], name="compliance_bookbatch_job_low"),
+        ]
+
+    def __str__(self):
+        return f"{self.job} clients {self.low}-{self.high}"

@@ -13,8 +13,17 @@ whose names changed another way.
   that no longer matches the client's name is cleared too. Hits raise alerts the way a single
   screening does (`services.run_record`: a dismissed pair is not raised again unless its entry
   changed).
-- Nightly (`full`): every client against every current entry, in batches of the book,
-  raising what a list or a matcher change newly makes a hit.
+- Nightly (`full`): every client against every current entry, raising what a list or a
+  matcher change newly makes a hit. The book is split into batches of clients (`BookBatch`,
+  `BOOK_BATCH` clients each, by client id); the task that starts the job queues one helper
+  task per further batch on the compliance queue, and every task claims batches one at a time
+  (`SELECT … FOR UPDATE SKIP LOCKED`) until none is left, so the batches run on every worker
+  process at once; each batch's names are screened through the candidate index held in the
+  worker's memory (`compliance.candidates`), its clients' runs and alerts written, and its
+  counts added to the job's progress in the transaction that marks it done. The task that
+  finishes the last batch finishes the job. A claim left running longer than
+  `BATCH_STALE` (a worker that died) is claimed again; a batch run twice raises nothing twice
+  and counts once.
 
 The entries to screen are read when the job runs, against the snapshot before the one that
 started it, so a job that runs after a later import of the same list still covers both.
@@ -22,7 +31,10 @@ started it, so a job that runs after a later import of the same list still cover
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from brokerage.services import Actor, audit_record
@@ -35,7 +47,9 @@ from .models import (
     UNDECIDED,
     Alert,
     AlertStatus,
+    BookBatch,
     BookClient,
+    BookName,
     JobKind,
     JobStatus,
     ListSnapshot,
@@ -43,11 +57,14 @@ from .models import (
     ScreeningJob,
     ScreeningReason,
 )
-from .screening import candidates_score, current_snapshots
-from .services import best_hits, run_record
+from .screening import candidate_pairs, candidates_score, current_snapshots
+from .services import best_hits, runs_record
 
 ACTOR = "rule:screening_rescreen"
 BOOK_BATCH = 5000
+RECORD_BATCH = 500  # clients whose runs and alerts one transaction writes
+BATCH_STALE = timedelta(minutes=15)  # a batch takes seconds; a claim this old was lost
+BATCH_ATTEMPTS = 3  # a batch that failed this often is left failed (its job with the error)
 # Names a re-screen of the book reads; an alert on another (a payer, a document) is left open.
 BOOK_ORIGINS = (NameOrigin.REGISTERED, NameOrigin.LEGAL, NameOrigin.KYC_DETAILS)
 
@@ -101,106 +118,267 @@ def job_progress(job: ScreeningJob, **fields) -> None:
 
 def book_rescreen(*, job_id: int) -> ScreeningJob:
     """Run the job (see the module docstring). A job already done is left as it is; one that
-    stopped half-way runs again from the start, raising nothing twice (alerts are remembered
-    per pair)."""
+    stopped half-way runs again (a delta from the start, a full re-screen from the batches not
+    done), raising nothing twice (alerts are remembered per pair)."""
     job = ScreeningJob.objects.select_related("snapshot__source").get(pk=job_id)
     if job.status == JobStatus.DONE:
         return job
+    if job.kind == JobKind.FULL:
+        return _full_start(job)
     job_progress(job, status=JobStatus.RUNNING, started_at=timezone.now(), done=0)
     try:
-        return _run(job)
+        return _delta(job)
     except Exception as exc:
-        job_progress(
-            job, status=JobStatus.FAILED, message=str(exc)[:500], finished_at=timezone.now()
-        )
+        _failed(job, exc)
         raise
 
 
-def _run(job: ScreeningJob) -> ScreeningJob:
-    entries, removed, changed, lists, source = None, [], [], None, None
-    if job.kind == JobKind.DELTA:
-        source = job.snapshot.source
-        current = ListSnapshot.objects.filter(source=source, is_current=True).first()
-        if current is None:
-            job_progress(job, status=JobStatus.DONE, finished_at=timezone.now())
-            return job
-        params = {"current": current.pk, "baseline": job.snapshot.previous_id or 0}
-        entries = _ids(DELTA_ENTRIES_SQL, params)
-        removed = _ids(REMOVED_SQL, params)
-        changed = _ids(CHANGED_SQL, params)
-        lists = [source.code]
-    snapshots = current_snapshots(lists)
+def _failed(job: ScreeningJob, exc: Exception) -> None:
+    job_progress(job, status=JobStatus.FAILED, message=str(exc)[:500], finished_at=timezone.now())
+
+
+def _delta(job: ScreeningJob) -> ScreeningJob:
+    source = job.snapshot.source
+    current = ListSnapshot.objects.filter(source=source, is_current=True).first()
+    if current is None:
+        job_progress(job, status=JobStatus.DONE, finished_at=timezone.now())
+        return job
+    params = {"current": current.pk, "baseline": job.snapshot.previous_id or 0}
+    entries = _ids(DELTA_ENTRIES_SQL, params)
+    removed = _ids(REMOVED_SQL, params)
+    changed = _ids(CHANGED_SQL, params)
+    snapshots = current_snapshots([source.code])
     book_index_refresh()
-    indexed = BookClient.objects.order_by("pk").values_list("pk", flat=True)
-    if entries is not None:  # a delta: one statement over the whole book
-        total = indexed.count()
-        batches = [({"entries": entries}, total)] if snapshots and entries else []
-    else:
-        clients = list(indexed)
-        total = len(clients)
-        batches = [
-            ({"clients": (clients[start], clients[min(start + BOOK_BATCH, total) - 1])},
-             min(start + BOOK_BATCH, total))
-            for start in range(0, total, BOOK_BATCH)
-        ]  # fmt: skip
+    total = BookClient.objects.count()
     job_progress(job, total=total)
     found_by: dict[int, tuple[list[Query], list]] = {}  # per client, its queries with hits
-    snapshot_ids = [s.pk for s in snapshots]
-    for batch, done in batches:
-        candidates, names = book_candidates(snapshot_ids, **batch)
-        results = candidates_score([q for _, q in candidates], names, snapshots)
-        for (pk, query), found in zip(candidates, results, strict=True):
-            if found:
-                queries, hits = found_by.setdefault(pk, ([], []))
-                queries.append(query)
-                hits.append(found)
-        job_progress(job, done=done)
-    reason = ScreeningReason.LIST_UPDATE if job.kind == JobKind.DELTA else ScreeningReason.NIGHTLY
-    reference = f"{source.name} snapshot #{job.snapshot_id}" if source else f"job #{job.pk}"
-    raised, still = 0, set()
-    for pk, (queries, results) in found_by.items():
-        best = best_hits(queries, results)
-        with transaction.atomic():
-            run = run_record(
-                client=lock_client(pk),
-                reason=reason,
-                reference=reference,
-                queries=queries,
-                best=best,
-                snapshots=snapshots,
-                actor=ACTOR,
-            )
-        raised += run.raised_count
-        still.update((pk, hit.entry_id) for hit, _ in best.values())
-    cleared = 0
-    if source is not None:
-        cleared = _clear(job, source, removed, "removed from the list")
-        cleared += _clear(job, source, changed, "changed so it no longer matches", still=still)
+    if snapshots and entries:  # one statement over the whole book
+        candidates, names = book_candidates([s.pk for s in snapshots], entries=entries)
+        _collect(
+            found_by, candidates, candidates_score([q for _, q in candidates], names, snapshots)
+        )
+    job_progress(job, done=total)
+    reference = f"{source.name} snapshot #{job.snapshot_id}"
+    raised, still = _record(found_by, ScreeningReason.LIST_UPDATE, reference, snapshots)
+    cleared = _clear(job, source, removed, "removed from the list")
+    cleared += _clear(job, source, changed, "changed so it no longer matches", still=still)
     with transaction.atomic():
         job_progress(
             job,
             status=JobStatus.DONE,
-            done=total,
             hit_clients=len(found_by),
             raised_count=raised,
             cleared_count=cleared,
             finished_at=timezone.now(),
         )
-        audit_record(
-            actor=ACTOR,
-            action=audit_events.BOOK_RESCREENED,
-            target=job,
-            reason=job.get_kind_display(),
-            evidence={
-                "snapshot": job.snapshot_id,
-                "snapshots": [s.pk for s in snapshots],
-                "entries": None if entries is None else len(entries),
-                "clients": total,
-                "clients_with_hits": len(found_by),
-                "raised": raised,
-                "cleared": cleared,
-            },
+        _audit(job, snapshots, entries=len(entries), cleared=cleared)
+    return job
+
+
+def _collect(found_by, candidates, results) -> None:
+    for (pk, query), found in zip(candidates, results, strict=True):
+        if found:
+            queries, hits = found_by.setdefault(pk, ([], []))
+            queries.append(query)
+            hits.append(found)
+
+
+def _record(found_by, reason: str, reference: str, snapshots) -> tuple[int, set]:
+    """The clients' runs and alerts (`services.runs_record`, a few hundred clients a
+    transaction): (alerts raised, the (client, list id) pairs still hit)."""
+    raised, still = 0, set()
+    clients = sorted(found_by)
+    for start in range(0, len(clients), RECORD_BATCH):
+        screened = {}
+        for pk in clients[start : start + RECORD_BATCH]:
+            queries, results = found_by[pk]
+            best = best_hits(queries, results)
+            screened[pk] = (queries, best)
+            still.update((pk, hit.entry_id) for hit, _ in best.values())
+        with transaction.atomic():
+            runs = runs_record(
+                screened=screened,
+                reason=reason,
+                reference=reference,
+                snapshots=snapshots,
+                actor=ACTOR,
+            )
+        raised += sum(run.raised_count for run in runs)
+    return raised, still
+
+
+def _audit(job: ScreeningJob, snapshots, *, entries: int | None, cleared: int) -> None:
+    audit_record(
+        actor=ACTOR,
+        action=audit_events.BOOK_RESCREENED,
+        target=job,
+        reason=job.get_kind_display(),
+        evidence={
+            "snapshot": job.snapshot_id,
+            "snapshots": [s.pk for s in snapshots],
+            "entries": entries,
+            "clients": job.total,
+            "clients_with_hits": job.hit_clients,
+            "raised": job.raised_count,
+            "cleared": cleared,
+            **({"batches": job.batches.count()} if job.kind == JobKind.FULL else {}),
+        },
+    )
+
+
+# --- A full re-screen, in batches claimed by every worker ---------------------------------------
+
+
+def book_batches_plan(job: ScreeningJob, *, helpers: bool = True) -> int:
+    """Split a full re-screen's book into its batches (once: a job planned before keeps its
+    batches), mark it running and, with `helpers`, queue a helper task per batch left beyond
+    the first once that commits (each claims what is left; a broker that cannot be reached
+    leaves them to the task that planned them). Returns how many batches are not done."""
+    from .tasks import book_batch_task
+
+    with transaction.atomic():
+        job = ScreeningJob.objects.select_for_update().get(pk=job.pk)
+        if not job.batches.exists():
+            book_index_refresh()
+            clients = list(BookClient.objects.order_by("pk").values_list("pk", flat=True))
+            BookBatch.objects.bulk_create(
+                [
+                    BookBatch(
+                        job=job,
+                        low=clients[start],
+                        high=clients[min(start + BOOK_BATCH, len(clients)) - 1],
+                        size=len(clients[start : start + BOOK_BATCH]),
+                    )
+                    for start in range(0, len(clients), BOOK_BATCH)
+                ]
+            )
+            job_progress(job, total=len(clients), done=0, started_at=timezone.now())
+        job_progress(job, status=JobStatus.RUNNING, message="")
+        left = job.batches.exclude(status=JobStatus.DONE).count()
+        if helpers and left > 1:
+            transaction.on_commit(
+                lambda: [book_batch_task.delay_logged(job.pk) for _ in range(left - 1)],
+                robust=True,
+            )
+        return left
+
+
+def _full_start(job: ScreeningJob) -> ScreeningJob:
+    """Plan the batches (queueing the helpers) and work them in this task too."""
+    book_batches_plan(job)
+    return book_batches_work(job_id=job.pk)
+
+
+CLAIM_SQL = """
+UPDATE compliance_bookbatch SET status = 'running', claimed_at = now(), attempts = attempts + 1
+ WHERE id = (SELECT id FROM compliance_bookbatch
+              WHERE job_id = %(job)s
+                AND (status = 'queued'
+                     OR (status = 'failed' AND attempts < %(attempts)s)
+                     OR (status = 'running' AND claimed_at < now() - %(stale)s))
+              ORDER BY low
+              LIMIT 1
+                FOR UPDATE SKIP LOCKED)
+RETURNING id
+"""
+
+
+def book_batch_claim(job_id: int) -> BookBatch | None:
+    """The next batch of the job no worker holds (committed at once, so the others skip it)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(CLAIM_SQL, {"job": job_id, "stale": BATCH_STALE, "attempts": BATCH_ATTEMPTS})
+        row = cur.fetchone()
+    return BookBatch.objects.get(pk=row[0]) if row else None
+
+
+def book_batches_work(*, job_id: int) -> ScreeningJob:
+    """Claim and run the job's batches until none is left, then finish the job if every batch
+    is done (whichever worker finishes the last one finishes it)."""
+    job = ScreeningJob.objects.get(pk=job_id)
+    if job.status == JobStatus.DONE:
+        return job
+    snapshots = current_snapshots()
+    while (batch := book_batch_claim(job_id)) is not None:
+        try:
+            _batch_run(batch, snapshots)
+        except Exception as exc:
+            BookBatch.objects.filter(pk=batch.pk, status=JobStatus.RUNNING).update(
+                status=JobStatus.FAILED
+            )
+            _failed(job, exc)
+            raise
+    return _full_finish(job_id, snapshots)
+
+
+def _batch_run(batch: BookBatch, snapshots) -> None:
+    rows = (
+        BookName.objects.filter(client_id__gte=batch.low, client_id__lte=batch.high)
+        .order_by("client_id", "pk")
+        .values_list("client_id", "origin", "name", "kind", "dob", "nationality")
+    )
+    candidates = [
+        (client_id, Query(name=name, kind=kind, dob=dob, nationality=nationality, origin=origin))
+        for client_id, origin, name, kind, dob, nationality in rows
+    ]
+    found_by: dict[int, tuple[list[Query], list]] = {}
+    if snapshots and candidates:
+        queries = [q for _, q in candidates]
+        pairs = candidate_pairs(queries, snapshots, typos=False, hits_only=True)
+        names = [pairs.get(i, set()) for i in range(len(queries))]
+        _collect(found_by, candidates, candidates_score(queries, names, snapshots))
+    reference = f"job #{batch.job_id}"
+    raised, _still = _record(found_by, ScreeningReason.NIGHTLY, reference, snapshots)
+    with transaction.atomic():
+        batch = BookBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status == JobStatus.DONE:  # run twice (a stale claim taken over): counted once
+            return
+        batch.status, batch.finished_at = JobStatus.DONE, timezone.now()
+        batch.hit_clients, batch.raised_count = len(found_by), raised
+        batch.save(update_fields=["status", "finished_at", "hit_clients", "raised_count"])
+        ScreeningJob.objects.filter(pk=batch.job_id).update(
+            done=F("done") + batch.size,
+            hit_clients=F("hit_clients") + len(found_by),
+            raised_count=F("raised_count") + raised,
         )
+
+
+def book_rescreen_jobs_stuck() -> list[int]:
+    """Re-screens of the book not done whose work nobody is doing: queued over a minute ago
+    and never started, or a full one with a batch unclaimed (or failed) and no batch claimed
+    or finished for two minutes, or a claim older than `BATCH_STALE`."""
+    now = timezone.now()
+    quiet = now - timedelta(minutes=2)
+    stuck = []
+    for job in ScreeningJob.objects.filter(
+        kind__in=(JobKind.DELTA, JobKind.FULL),
+        status__in=(JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED),
+        created_at__lt=now - timedelta(minutes=1),
+    ).order_by("pk")[:50]:
+        batches = list(job.batches.values_list("status", "claimed_at", "finished_at", "attempts"))
+        if job.status == JobStatus.QUEUED and not batches:
+            stuck.append(job.pk)
+            continue
+        moments = [m for _s, claimed, finished, _a in batches for m in (claimed, finished) if m]
+        waiting = any(
+            s == JobStatus.QUEUED or (s == JobStatus.FAILED and a < BATCH_ATTEMPTS)
+            for s, _c, _f, a in batches
+        )
+        lost = any(
+            s == JobStatus.RUNNING and c and c < now - BATCH_STALE for s, c, _f, _a in batches
+        )
+        if lost or (waiting and (not moments or max(moments) < quiet)):
+            stuck.append(job.pk)
+    return stuck
+
+
+def _full_finish(job_id: int, snapshots) -> ScreeningJob:
+    with transaction.atomic():
+        job = ScreeningJob.objects.select_for_update().get(pk=job_id)
+        if job.status == JobStatus.DONE or job.batches.exclude(status=JobStatus.DONE).exists():
+            return job
+        job.status, job.finished_at, job.done = JobStatus.DONE, timezone.now(), job.total
+        job.save(update_fields=["status", "finished_at", "done"])
+        _audit(job, snapshots, entries=None, cleared=0)
     return job
 
 

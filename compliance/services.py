@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -22,8 +23,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from brokerage.errors import InvalidInput, NotAllowed
-from brokerage.services import Actor, audit_record
-from clients.locks import lock_client
+from brokerage.services import Actor, audit_record, audit_record_many
+from clients.locks import lock_client, lock_clients
 from clients.models import Client
 from clients.services import client_risk_factor_changed
 from clients.trading.reach import platform_reach_request
@@ -370,24 +371,38 @@ def _date(value) -> date | None:
         return None
 
 
-def _remembered(client, hits: list[Hit], entries: dict) -> set[tuple[int, str]]:
-    """The (source, list id) pairs not to raise again: an undecided or confirmed alert on the
-    pair, or a dismissal of the entry as it still reads (same content hash)."""
-    keys = {(entries[h.entry_pk].snapshot.source_id, h.entry_id) for h in hits}
+@dataclass(frozen=True, slots=True)
+class _EntryRef:
+    """What an alert keeps of the list entry it was raised on."""
+
+    pk: int
+    snapshot_id: int
+    source_id: int
+    content_hash: str
+
+
+def _remembered_many(
+    found: dict[int, list[Hit]], entries: dict[int, _EntryRef]
+) -> set[tuple[int, int, str]]:
+    """The (client, source, list id) triples not to raise again, for many clients at once: an
+    undecided or confirmed alert on the pair, or a dismissal of the entry as it still reads
+    (same content hash)."""
+    keys = {
+        (pk, entries[h.entry_pk].source_id, h.entry_id) for pk, hits in found.items() for h in hits
+    }
     if not keys:
         return set()
+    hashes: dict[tuple, set[str]] = {}
+    for pk, hits in found.items():
+        for h in hits:
+            entry = entries[h.entry_pk]
+            hashes.setdefault((pk, entry.source_id, h.entry_id), set()).add(entry.content_hash)
     remembered = set()
-    for source_id, list_id, status, content_hash in Alert.objects.filter(
-        client=client, list_id__in={k[1] for k in keys}
-    ).values_list("source_id", "list_id", "status", "content_hash"):
-        key = (source_id, list_id)
-        if key not in keys:
-            continue
-        if status != AlertStatus.DISMISSED or any(
-            entries[h.entry_pk].content_hash == content_hash
-            for h in hits
-            if (entries[h.entry_pk].snapshot.source_id, h.entry_id) == key
-        ):
+    for client_id, source_id, list_id, status, content_hash in Alert.objects.filter(
+        client_id__in=list(found), list_id__in={k[2] for k in keys}
+    ).values_list("client_id", "source_id", "list_id", "status", "content_hash"):
+        key = (client_id, source_id, list_id)
+        if key in keys and (status != AlertStatus.DISMISSED or content_hash in hashes[key]):
             remembered.add(key)
     return remembered
 
@@ -401,7 +416,8 @@ def client_screen(
     reported: dict | None = None,
 ) -> ScreeningRun:
     """Screen a client (or a partner's account holder) against the current snapshots, record
-    the run and raise an alert per list entry hit, except the pairs remembered (`_remembered`).
+    the run and raise an alert per list entry hit, except the pairs remembered
+    (`_remembered_many`).
     `reported` is a name reported through `client.name_reported` (origin, name, reference,
     dob, nationality), screened with the client's own. Audited with the client as subject."""
     client = lock_client(client_id)
@@ -442,55 +458,108 @@ def run_record(
     actor: Actor,
 ) -> ScreeningRun:
     """Record a screening of the (locked) client and raise an alert per entry hit, except the
-    pairs remembered (`_remembered`); audited with the client as subject."""
-    run = ScreeningRun.objects.create(
-        client=client, reason=reason, reference=reference[:120], names=[q.name for q in queries]
+    pairs remembered; audited with the client as subject (`runs_record` for one client)."""
+    return runs_record(
+        screened={client.pk: (queries, best)},
+        reason=reason,
+        reference=reference,
+        snapshots=snapshots,
+        actor=actor,
+    )[0]
+
+
+def runs_record(
+    *,
+    screened: dict[int, tuple[list[Query], dict[int, tuple[Hit, Query]]]],
+    reason: str,
+    reference: str,
+    snapshots: list[ListSnapshot],
+    actor: Actor,
+) -> list[ScreeningRun]:
+    """Record a screening of each client of `screened` ({client id: (the names screened, the
+    best hit per entry)}) in the caller's transaction, their rows locked in primary-key order:
+    a run each, an alert per entry hit except the pairs remembered (`_remembered_many`), an
+    audit event per run with the client as subject; written in a few statements whatever the
+    number of clients (a batch of the book)."""
+    if not screened:
+        return []
+    lock_clients(screened)
+    entries = {
+        pk: _EntryRef(pk, snapshot_id, source_id, content_hash)
+        for pk, snapshot_id, source_id, content_hash in ListEntry.objects.filter(
+            pk__in={pk for _queries, best in screened.values() for pk in best}
+        ).values_list("pk", "snapshot_id", "snapshot__source_id", "content_hash")
+    }
+    skip = _remembered_many(
+        {pk: [h for h, _ in best.values()] for pk, (_q, best) in screened.items()}, entries
     )
-    ScreeningRun.snapshots.through.objects.bulk_create(  # a new run: one INSERT
-        [ScreeningRun.snapshots.through(screeningrun=run, listsnapshot=s) for s in snapshots]
-    )
-    entries = ListEntry.objects.select_related("snapshot").in_bulk(list(best))
-    skip = _remembered(client, [h for h, _ in best.values()], entries)
-    raised = []
-    for hit, screened in sorted(best.values(), key=lambda b: -b[0].score):
-        entry = entries[hit.entry_pk]
-        if (entry.snapshot.source_id, hit.entry_id) in skip:
-            continue
-        raised.append(
-            Alert.objects.create(
-                client=client,
-                run=run,
-                snapshot=entry.snapshot,
-                source_id=entry.snapshot.source_id,
-                entry=entry,
-                list_id=hit.entry_id,
-                content_hash=entry.content_hash,
-                screened_name=screened.name[:300],
-                name_origin=screened.origin or NameOrigin.REGISTERED,
-                matched_name=hit.matched_name[:500],
-                score=Decimal(str(round(hit.score, 4))),
-                breakdown=hit.breakdown,
-            )
+    runs, alerts = [], []
+    for pk, (queries, best) in sorted(screened.items()):
+        run = ScreeningRun(
+            client_id=pk,
+            reason=reason,
+            reference=reference[:120],
+            names=[q.name for q in queries],
+            hit_count=len(best),
         )
-    if raised:
-        client_risk_factor_changed(client_id=client.pk, cause="screening alert raised")
-    run.hit_count, run.raised_count = len(best), len(raised)
-    run.save(update_fields=["hit_count", "raised_count"])
-    audit_record(
+        mine = []
+        for hit, query in sorted(best.values(), key=lambda b: -b[0].score):
+            entry = entries[hit.entry_pk]
+            if (pk, entry.source_id, hit.entry_id) in skip:
+                continue
+            mine.append(
+                Alert(
+                    client_id=pk,
+                    snapshot_id=entry.snapshot_id,
+                    source_id=entry.source_id,
+                    entry_id=entry.pk,
+                    list_id=hit.entry_id,
+                    content_hash=entry.content_hash,
+                    screened_name=query.name[:300],
+                    name_origin=query.origin or NameOrigin.REGISTERED,
+                    matched_name=hit.matched_name[:500],
+                    score=Decimal(str(round(hit.score, 4))),
+                    breakdown=hit.breakdown,
+                )
+            )
+        run.raised_count = len(mine)
+        runs.append(run)
+        alerts.append(mine)
+    ScreeningRun.objects.bulk_create(runs)
+    ScreeningRun.snapshots.through.objects.bulk_create(
+        [
+            ScreeningRun.snapshots.through(screeningrun=run, listsnapshot=s)
+            for run in runs
+            for s in snapshots
+        ]
+    )
+    for run, mine in zip(runs, alerts, strict=True):
+        for alert in mine:
+            alert.run = run
+    Alert.objects.bulk_create([a for mine in alerts for a in mine])
+    for run, mine in zip(runs, alerts, strict=True):
+        if mine:
+            client_risk_factor_changed(client_id=run.client_id, cause="screening alert raised")
+    audit_record_many(
         actor=actor,
         action=audit_events.CLIENT_SCREENED,
-        target=run,
-        subject=client,
-        evidence={
-            "reason": reason,
-            "reference": run.reference,
-            "names": run.names,
-            "snapshots": [s.pk for s in snapshots],
-            "hits": len(best),
-            "alerts": [a.pk for a in raised],
-        },
+        entries=[
+            (
+                run,
+                "",
+                {
+                    "reason": reason,
+                    "reference": run.reference,
+                    "names": run.names,
+                    "snapshots": [s.pk for s in snapshots],
+                    "hits": run.hit_count,
+                    "alerts": [a.pk for a in mine],
+                },
+            )
+            for run, mine in zip(runs, alerts, strict=True)
+        ],
     )
-    return run
+    return runs
 
 
 def clients_never_screened(limit: int = 500) -> list[int]:

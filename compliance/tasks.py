@@ -143,6 +143,22 @@ def book_rescreen_task(job_id: int) -> int:
     return rescreen.book_rescreen(job_id=job_id).pk
 
 
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3550)
+def book_batch_task(job_id: int) -> int:
+    """A helper of a full re-screen: claims the job's batches left until none is."""
+    return rescreen.book_batches_work(job_id=job_id).pk
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def book_rescreen_sweep_task() -> int:
+    """Re-screens of the book whose task was lost (never started, or a batch left unclaimed or
+    held by a worker that died): queued again."""
+    jobs = rescreen.book_rescreen_jobs_stuck()
+    for job_id in jobs:
+        book_rescreen_task.delay(job_id)
+    return len(jobs)
+
+
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
 def nightly_rescreen_task() -> int:
     """Queue the nightly full re-screen of every client (it runs as its own job)."""
