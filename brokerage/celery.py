@@ -149,6 +149,10 @@ app.conf.beat_schedule = {
         "task": "clients.tasks.platform_reach_sweep_task",
         "schedule": 60.0,  # accounts whose trading or leverage the platform does not yet have
     },
+    "clients-terms-announce-sweeper": {
+        "task": "clients.tasks.terms_announce_sweep_task",
+        "schedule": 3600.0,  # a new version of the terms some client was not told of
+    },
     "clients-leverage-sweep": {
         "task": "clients.tasks.leverage_sweep_task",
         "schedule": crontab(minute=55, hour=1),  # nightly: every account above its cap

@@ -86,6 +86,7 @@ ROLES: dict[str, Role] = {
                 "clients.review_client_emails",
                 "clients.decide_category",
                 "clients.change_account_leverage",
+                "clients.publish_terms",
                 "compliance.manage_screening",
                 "brokerage.view_compliance_dashboard",
                 "aml.view_monitoring",

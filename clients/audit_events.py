@@ -68,3 +68,5 @@ TRADING_ACCOUNT_PASSWORD_RESET = event(
     "trading_account.password_reset", "Trading account password reset"
 )
 CLIENT_RISK_RATED = event("client.risk_rated", "Client risk rating changed")
+TERMS_PUBLISHED = event("terms.published", "New version of the client terms published")
+TERMS_ACCEPTED = event("terms.accepted", "Client terms accepted")

@@ -37,6 +37,7 @@ from .portal import category_notices, trading_overview
 from .rollups import RETENTION_ROLLUP, TRADING_ROLLUP
 from .sync import sync_health
 from .team_dashboards import DEALING, RETENTION_TEAM
+from .terms import terms_360, terms_dossier_section
 
 for item in [
     NavItem("Clients", "clients:list", "people", "clients.view_desk_clients", 5, "Clients"),
@@ -64,6 +65,14 @@ for item in [
         "Clients",
     ),
     NavItem(
+        "Client terms",
+        "clients:terms",
+        "file-earmark-check",
+        "clients.publish_terms",
+        50,
+        "Compliance",
+    ),
+    NavItem(
         "Trading platforms",
         "platforms:status",
         "arrow-repeat",
@@ -86,6 +95,7 @@ for item in [
 for provider in [
     identity_and_standing,
     category_360,
+    terms_360,
     trading,
     communications,
     support_tickets,
@@ -102,7 +112,13 @@ contribute(HEALTH_FIGURES, ("platform_sync", sync_health))
 
 contribute(PORTAL_OVERVIEW, trading_overview, order=30)
 
-for section in (profile_section, trading_section, communications_section, access_section):
+for section in (
+    profile_section,
+    terms_dossier_section,
+    trading_section,
+    communications_section,
+    access_section,
+):
     contribute(DOSSIER_SECTIONS, section)
 contribute(PORTAL_NOTICES, category_notices, order=40)
 contribute(DEALS_SYNCED, refresh_on_commit)  # the figures follow each sync pass

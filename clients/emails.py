@@ -255,6 +255,18 @@ EMAILS = {
             {"login": "700123", "before": "1:100", "leverage": "1:50", "limit": ""},
         ),
         ClientEmail(
+            "terms_updated",
+            "Terms updated",
+            "Compliance publishes a new version of the client agreement, risk disclosure or "
+            "privacy notice that clients must accept again.",
+            {
+                "title": "Client agreement",
+                "version": 2,
+                "effective_at": date(2027, 1, 1),
+                "changes": "Section 7 now says how we close positions at a margin call.",
+            },
+        ),
+        ClientEmail(
             "ticket_received",
             "Support request received",
             "A client opens a support ticket in the portal.",

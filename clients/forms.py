@@ -5,10 +5,12 @@ from django import forms
 
 from brokerage.intl import country_choices, language_choices, language_from_header, phone_e164
 
+from .forms_terms import TermsAcceptFields
 from .registration import registration_blocked
+from .terms import terms_in_force
 
 
-class SignupForm(forms.Form):
+class SignupForm(TermsAcceptFields, forms.Form):
     """Extra fields of the public sign-up form (allauth adds email and password).
 
     What the visitor tells us here also makes them a lead: the apps that need it read
@@ -59,9 +61,14 @@ class SignupForm(forms.Form):
             # emails will be written in
             header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
             self.initial.setdefault("language", language_from_header(header))
+        self.terms_fields(terms_in_force())  # one "I accept" per document in force
 
     def clean(self):
         data = super().clean()
+        try:
+            data["terms"] = self.terms_check(data)
+        except forms.ValidationError as exc:
+            self.add_error(None, exc)
         blocked = registration_blocked(data.get("country") or "")
         if blocked is not None:
             self.add_error("country", blocked.message)
@@ -89,6 +96,7 @@ class SignupForm(forms.Form):
             if data.get("net_worth_usd") is not None
             else None,
         }
+        user.signup_terms = data["terms"]  # recorded once the client record exists
 
 
 class ContactForm(forms.Form):

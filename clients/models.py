@@ -119,6 +119,7 @@ class Client(models.Model):
             ("review_client_emails", "Can review the emails clients are sent"),
             ("decide_category", "Can decide a client's category"),
             ("change_account_leverage", "Can change a trading account's leverage"),
+            ("publish_terms", "Can publish a new version of the client terms"),
         ]
 
     def __str__(self):
@@ -746,3 +747,4 @@ from .models_service import (  # noqa: E402, F401
     SupportTicket,
     TicketMessage,
 )
+from .models_terms import TermsAcceptance, TermsDocument, TermsVersion  # noqa: E402, F401

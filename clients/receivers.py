@@ -1,6 +1,8 @@
 from allauth.account.models import EmailAddress
 from django.db import transaction
 
+from brokerage.errors import InvalidInput
+
 from .access import access_failure_record, access_record
 from .models import AccessRecord, Client
 from .selectors import client_for_user
@@ -12,6 +14,7 @@ from .signals import (
     signed_up,
     signup_verified,
 )
+from .terms import terms_accept
 
 CLIENT, PARTNER = "client", "partner"
 RECORD_FIELDS = ("country", "phone", "language")
@@ -37,12 +40,13 @@ def on_user_signed_up(sender, request, user, **kwargs):
     }
     with transaction.atomic():
         if kind == CLIENT:
-            client_register(
+            client = client_register(
                 user=user,
                 actor=user,
                 request=request,
                 **{k: profile[k] for k in RECORD_FIELDS if k in profile},
             )
+            _terms_accepted(client, user, request)
         access_record(user=user, kind=AccessRecord.Kind.SIGNUP, request=request)
         if request is not None:
             request._signup_recorded = user.pk
@@ -57,6 +61,21 @@ def on_user_signed_up(sender, request, user, **kwargs):
         )
         if EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists():
             _verified(user, request)
+
+
+def _terms_accepted(client, user, request) -> None:
+    """The terms the sign-up form showed and the visitor accepted; one published meanwhile is
+    asked for by the portal before anything else."""
+    try:
+        with transaction.atomic():
+            terms_accept(
+                client=client,
+                version_ids=getattr(user, "signup_terms", []),
+                actor=user,
+                request=request,
+            )
+    except InvalidInput:
+        pass
 
 
 def on_user_logged_in(sender, request, user, **kwargs):

@@ -103,3 +103,22 @@ def platform_reach_sweep_task() -> dict:
     from .trading.reach import platform_reach_sweep
 
     return platform_reach_sweep()
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3540)
+def terms_announce_task(version_id: int) -> int:
+    """Email every client of a new version of the terms they must accept again."""
+    from .terms import terms_announce
+
+    return terms_announce(version_id=version_id)
+
+
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
+def terms_announce_sweep_task() -> int:
+    """Beat: a recent version some client was not told of (a lost task) is announced again."""
+    from .terms import terms_announce_sweep
+
+    ids = terms_announce_sweep()
+    for version_id in ids:
+        terms_announce_task.delay(version_id)
+    return len(ids)

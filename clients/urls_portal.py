@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views_portal, views_support, views_trading
+from . import views_portal, views_support, views_terms, views_trading
 
 app_name = "portal"
 
@@ -21,6 +21,8 @@ urlpatterns = [
         views_trading.account_leverage,
         name="account_leverage",
     ),
+    path("terms/", views_terms.terms, name="terms"),
+    path("terms/<id:version_id>/", views_terms.terms_text, name="terms_text"),
     path("category/", views_portal.category, name="category"),
     path("support/", views_support.support_home, name="support"),
     path("support/<id:ticket_id>/", views_support.ticket, name="ticket"),

@@ -49,6 +49,7 @@ class PartnerSignupForm(AccountSignupForm):
         super().__init__(*args, **kwargs)
         for name in CLIENT_ONLY:
             self.fields.pop(name, None)
+        self.terms_fields([])  # a partner accepts the partner agreement, not the client terms
         self.fields["country"].choices = [("", "Choose…"), *country_choices()]
         self.fields["company_name"] = forms.CharField(
             label="Company (if any)", max_length=200, required=False

@@ -22,6 +22,7 @@ from brokerage.models import Desk, User
 from brokerage.roles import ROLES
 from brokerage.services import staff_user_upsert
 from clients.services import client_register
+from clients.terms import terms_accept_in_force
 from ib.services import partner_create
 
 # Property tests share the machine with the rest of the suite (and with other runs): time spent
@@ -97,9 +98,21 @@ def signup_form(email, **overrides) -> dict:
         "net_worth_usd": "",
         "password1": "a-long-pass-phrase",
         "password2": "a-long-pass-phrase",
+        **terms_accepted_form(),
     }
     form.update(overrides)
     return form
+
+
+def terms_accepted_form() -> dict:
+    """The "I accept" boxes of the terms in force, ticked, as a form posts them."""
+    from clients.terms import terms_in_force
+
+    versions = terms_in_force()
+    return {
+        "terms_shown": ",".join(str(v.pk) for v in versions),
+        **{f"accept_{v.document}": "on" for v in versions},
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -155,7 +168,8 @@ def make_superuser(email="root@test.example") -> User:
 def make_client_user(email="trader@test.example") -> User:
     user = User.objects.create_user(email=email, password=PASSWORD, first_name="Tia")
     EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
-    client_register(user=user, actor="test")
+    client = client_register(user=user, actor="test")
+    terms_accept_in_force(client=client, actor="test")  # as a client who signed up has
     return user
 
 
@@ -481,12 +495,13 @@ SHIPPED_DEFAULTS = [
     ("brokerage.migrations.0014_regions", "regions_add"),
     ("brokerage.migrations.0015_leverage_limit_not_allowed", "forwards"),
     ("compliance.monitoring.migrations.0002_ship_scenarios", "ship"),
+    ("clients.migrations.0037_terms_shipped", "ship"),
 ]
 
 
 def shipped_defaults() -> None:
-    """Country rules, leverage limits, regions and the AML scenarios' live versions as a new
-    installation has them (each seeder adds only what is missing)."""
+    """Country rules, leverage limits, regions, the AML scenarios' live versions and the client
+    terms as a new installation has them (each seeder adds only what is missing)."""
     import importlib
 
     from django.apps import apps

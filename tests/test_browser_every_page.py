@@ -135,6 +135,9 @@ MAIN_PAGES = [
     ("backoffice-regions", "backoffice:regions", "ib_manager"),
     ("backoffice-region", "backoffice:region", "compliance_officer"),
     ("backoffice-compliance-dossiers", "compliance:dossiers", "compliance_officer"),
+    ("backoffice-client-terms", "clients:terms", "compliance_officer"),
+    ("portal-terms", "portal:terms", "client"),
+    ("portal-terms-text", "portal:terms_text", "anonymous"),
 ]
 
 
@@ -150,6 +153,7 @@ def demo_kwargs() -> dict[str, dict]:
     client = _first("clients.Client", user__email="client@demo.test")
     objects = {
         "portal:ticket": ("ticket_id", _first("clients.SupportTicket", client=client)),
+        "portal:terms_text": ("version_id", _first("clients.TermsVersion")),
         "clients:detail": ("client_id", client),
         "clients:leverage": ("client_id", client),
         "clients:ticket": ("ticket_id", _first("clients.SupportTicket")),

@@ -175,6 +175,9 @@ MATRIX: dict[str, set[str]] = {
     "portal:account_password": {"client"},  # then: own accounts only
     "portal:account_leverage": {"client"},  # then: own accounts only
     "portal:category": {"client"},
+    "portal:terms": {"client"},  # before anything else in the portal (tests/clients/test_terms.py)
+    "portal:terms_text": EVERYONE,  # the sign-up form links to the texts
+    "clients:terms": {"compliance_officer"},
     **{
         f"finance:{name}": {"finance_officer", "compliance_officer"}
         for name in (
@@ -214,6 +217,7 @@ MATRIX: dict[str, set[str]] = {
 # shows as 404. POST-only actions show as 405 once past the gate.
 ALLOWED_STATUS = {
     "portal:ticket": 404,
+    "portal:terms_text": 404,
     "portal:language": 405,
     "backoffice:region": 404,
     "clients:detail": 404,
@@ -293,6 +297,7 @@ ALLOWED_STATUS = {
 
 URL_KWARGS = {
     "portal:ticket": {"ticket_id": 999999},
+    "portal:terms_text": {"version_id": 999999},
     "clients:detail": {"client_id": 999999},
     "clients:note": {"client_id": 999999},
     "clients:call": {"client_id": 999999},

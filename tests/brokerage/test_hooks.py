@@ -130,4 +130,5 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
         "compliance:dossiers",
         "compliance:aml_alerts",
         "compliance:aml_scenarios",
+        "clients:terms",
     } <= url_names(hooks.NAV_BACKOFFICE)

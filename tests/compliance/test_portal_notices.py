@@ -10,6 +10,7 @@ from django.utils import timezone
 from brokerage.portal import portal_notices
 from clients.models import CategoryRequest, Client
 from clients.services import client_aml_case_set, client_restrict
+from clients.terms import terms_accept_in_force
 from compliance.jurisdictions import country_rule_add
 from compliance.models import Alert
 from compliance.services import alert_confirm, client_screen
@@ -30,6 +31,7 @@ def codes(client):
 
 
 def notices_on_page(http, user):
+    terms_accept_in_force(client=user.client, actor="test")  # as a client who signed up has
     login(http, user)
     page = http.get("/portal/")
     assert page.status_code == 200

@@ -10,6 +10,7 @@ from brokerage.roles import ROLES, role_of
 from brokerage.services import api_key_authenticate
 from brokerage.totp import totp_code
 from clients.models import Client, Deal, RetentionFlag, TradingAccount
+from clients.terms import terms_due
 from demo.ib import RELATED_PHONE
 from demo.planted import planted_cases
 from finance.models import Transfer
@@ -222,7 +223,11 @@ def test_desks_with_agents(demo):
 
 
 def test_demo_client_partner_and_api_key(demo):
-    assert Client.objects.get(user__email="client@demo.test").user.is_staff is False
+    demo_client = Client.objects.get(user__email="client@demo.test")
+    assert demo_client.user.is_staff is False
+    # Every client accepted the terms in force when signing up: the portal asks nothing first.
+    assert not any(terms_due(c) for c in Client.objects.filter(holder="client"))
+    assert demo_client.terms_acceptances.count() == 3
     master = Partner.objects.get(user__email="partner@demo.test")
     assert master.sub_partners.count() == 1
     key = api_key_authenticate(DEMO["DEMO_API_KEY"])

@@ -40,6 +40,7 @@ from demo.kyc import install_demo_kyc
 from demo.leads import install_demo_leads, install_demo_rules
 from demo.psp_history import psp_history_send
 from demo.risk import install_demo_risk
+from demo.terms import install_terms_accepted
 from demo.trading import install_demo_trading
 from demo.wires import install_demo_wires
 from ib.services import partner_create
@@ -155,6 +156,8 @@ class Command(BaseCommand):
             if night:
                 alerts = sum(s["alerts"] for s in night["scenarios"].values())
                 self.stdout.write(f"AML monitoring: {alerts} alerts from the first night.")
+        # Every client accepted the terms in force when they signed up.
+        install_terms_accepted()
         # The PSP sandbox keeps its memory in its process: tell it what the providers did.
         psp_history_send(out=self.stdout.write)
         # The leadership figures over all of it (the data above was written in bulk).
