@@ -4,8 +4,6 @@ the amount settled (the sum rounded once, half up); for a wallet kept in another
 
 from __future__ import annotations
 
-import io
-
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -44,6 +42,7 @@ def statement_lines(statement: PartnerStatement):
     )
 
 
+STATEMENT_CHUNK_LINES = 500  # lines read per round trip while a statement CSV streams
 WALLET_HEADER = ["wallet rate", "in wallet currency (exact)", "wallet currency"]
 
 
@@ -88,25 +87,31 @@ def _cells(line: CommissionLine) -> list:
     ]
 
 
-def statement_csv(statement: PartnerStatement) -> str:
-    out = io.StringIO()
-    writer = csv_writer(out)
+def statement_csv(statement: PartnerStatement):
+    """The statement's CSV, line by line: every commission line (read in chunks, so a
+    statement of any size streams in constant memory), then the totals."""
     wallet = bool(statement.wallet_currency)
-    writer.writerow(HEADER + (WALLET_HEADER if wallet else []))
-    for line in statement_lines(statement).iterator():
-        writer.writerow(_row(line, wallet))
-    writer.writerow([])
-    writer.writerow(["lines", statement.lines])
-    writer.writerow(["exact sum", f"{statement.exact_amount.normalize():f}", statement.currency])
-    writer.writerow(["settled (rounded once, half up)", f"{statement.amount}", statement.currency])
+    writer = csv_writer()
+    yield writer.writerow(HEADER + (WALLET_HEADER if wallet else []))
+    for line in statement_lines(statement).iterator(chunk_size=STATEMENT_CHUNK_LINES):
+        yield writer.writerow(_row(line, wallet))
+    yield writer.writerow([])
+    yield writer.writerow(["lines", statement.lines])
+    yield writer.writerow(
+        ["exact sum", f"{statement.exact_amount.normalize():f}", statement.currency]
+    )
+    yield writer.writerow(
+        ["settled (rounded once, half up)", f"{statement.amount}", statement.currency]
+    )
     if wallet:
         currency = statement.wallet_currency
         exact = f"{statement.wallet_exact_amount.normalize():f}"
-        writer.writerow(["in wallet currency, each line at its rate (exact)", exact, currency])
-        writer.writerow(
+        yield writer.writerow(
+            ["in wallet currency, each line at its rate (exact)", exact, currency]
+        )
+        yield writer.writerow(
             ["credited (rounded once, half up)", f"{statement.wallet_amount}", currency]
         )
-    return out.getvalue()
 
 
 def statement_pdf(statement: PartnerStatement) -> bytes:

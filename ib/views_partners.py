@@ -2,13 +2,13 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from brokerage.db import reads_from_replica
+from brokerage.db import reads_from_replica, stream_from_replica
 from brokerage.errors import DomainError
 from brokerage.views import form_action, paginate
 
@@ -165,8 +165,10 @@ def statement_download(request, statement_id: int, fmt: str):
     if fmt not in ("csv", "pdf"):
         return HttpResponse("Statements come as csv or pdf.", status=404)
     name = f"commissions-{statement.partner.referral_code}-{statement.period.start:%Y-%m-%d}"
-    if fmt == "csv":
-        response = HttpResponse(statement_csv(statement), content_type="text/csv; charset=utf-8")
+    if fmt == "csv":  # streamed: a statement can have tens of thousands of lines
+        response = StreamingHttpResponse(
+            stream_from_replica(statement_csv(statement)), content_type="text/csv; charset=utf-8"
+        )
     else:
         response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'

@@ -413,7 +413,8 @@ def test_the_partner_sees_its_lines_with_their_why_and_downloads_its_statements(
     assert f"/partners/statements/{statement.pk}.pdf" in listing
     csv = client.get(f"/partners/statements/{statement.pk}.csv")
     assert csv.status_code == 200 and csv["Content-Type"].startswith("text/csv")
-    body = csv.content.decode()
+    assert csv.streaming  # sent line by line, never built whole
+    body = b"".join(csv.streaming_content).decode()
     assert (
         str(deal.ticket) in body
         and "7.5" in body
@@ -482,3 +483,53 @@ def test_the_client_360_and_the_home_show_what_the_commissions_came_to(network, 
     login(client, make_staff("ib_manager"))
     home = client.get("/backoffice/").content.decode()
     assert "IB commissions this month" in home and "10.00 USD" in home
+
+
+def test_a_statement_of_any_size_streams_in_the_same_memory(network, client):
+    """Its CSV is read in chunks and sent line by line: 7,500 lines peak at what 1,500 do
+    (both sizes span several chunks: a chunk's rows may wait for the garbage collector while
+    the next is read)."""
+    import tracemalloc
+
+    from ib.models import PartnerStatement
+    from ib.periods import period_close
+    from tests.conftest import login
+
+    trade(network["account"], volume=15000, at=timezone.now() - timedelta(minutes=10))
+    programme = network["top"].plans.first().plan.programme
+    period_close(
+        programme=programme,
+        start=timezone.now() - timedelta(days=1),
+        end=timezone.now() - timedelta(minutes=1),
+        actor=ACTOR,
+    )
+    statement = PartnerStatement.objects.get(partner=network["leaf"])
+    line = CommissionLine.objects.get(partner=network["leaf"], period=statement.period)
+    revisions = itertools.count(1)
+
+    def grow(n):  # copies of the line (as revisions of its deal), for the statement to list
+        copies = []
+        for _ in range(n):
+            copy = CommissionLine.objects.get(pk=line.pk)
+            copy.pk, copy.revision = None, next(revisions)
+            copies.append(copy)
+        CommissionLine.objects.bulk_create(copies)
+
+    login(client, network["leaf"].user)
+    url = f"/partners/statements/{statement.pk}.csv"
+
+    def download():
+        response = client.get(url)
+        assert response.status_code == 200 and response.streaming
+        tracemalloc.start()
+        lines = sum(chunk.count(b"\n") for chunk in response.streaming_content)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return lines, peak
+
+    grow(1499)
+    few_lines, few_peak = download()
+    grow(6000)
+    many_lines, many_peak = download()
+    assert many_lines - few_lines == 6000
+    assert many_peak < few_peak * 1.25, (few_peak, many_peak)

@@ -72,7 +72,7 @@ def test_lines_settle_into_a_euro_wallet_each_at_the_rate_of_its_date(network):
     counts, problem = ledger_verify()
     assert problem is None, problem
     # the statement shows both: each line's rate and converted amount, and what was credited
-    csv = statement_csv(statement)
+    csv = "".join(statement_csv(statement))
     assert "wallet rate" in csv and "0.909091,9.09091,EUR" in csv
     assert '"credited (rounded once, half up)",13.09,EUR' in csv
     # the euro moves again: nothing settled changes
