@@ -69,6 +69,10 @@ app.conf.beat_schedule = {
         "task": "brokerage.tasks.rollups_rebuild_task",
         "schedule": crontab(minute=40, hour=2),
     },
+    "alerts-check": {
+        "task": "brokerage.tasks.alerts_check_task",
+        "schedule": 60.0,  # a queue or rate over its team's limit tells the heads within a minute
+    },
     "audit-seal": {
         "task": "brokerage.tasks.audit_seal_task",
         "schedule": 60.0,  # the sealer process seals within a second; this covers it being down

@@ -163,6 +163,11 @@ USD_RATES = declare(
     "fn(days: list[date]) -> {date: {currency: Decimal}}: each currency's USD value as the "
     "rates stood at the end of each day (finance); figures of apps below finance convert by it.",
 )
+ALERT_METRICS = declare(
+    "alerts.metrics",
+    "AlertMetric: a queue or rate an app measures, with its team, its heads' permission and a "
+    "default limit; a reading over the limit tells the heads once (brokerage.alerts).",
+)
 DOSSIER_SECTIONS = declare(
     "dossier.sections",
     "fn(client) -> section: a part of the compliance dossier about one client.",

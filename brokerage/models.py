@@ -540,6 +540,9 @@ class LeverageLimit(models.Model):
         return f"{self.jurisdiction} {self.category} {self.instrument_class} {cap}"
 
 
+from .models_alerts import AlertBreach, AlertThreshold, StaffNotification  # noqa: E402, F401
+
+
 class RollupState(models.Model):
     """Where each rollup stands (brokerage.rollups): the watermark its last refresh read up to,
     and when it was last rebuilt from raw records."""

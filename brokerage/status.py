@@ -31,6 +31,7 @@ TONES: dict[str, str] = {
     "done": SUCCESS,
     "opened": SUCCESS,
     "paid": SUCCESS,
+    "resolved": SUCCESS,  # an alert back under its team's limit
     "settled": SUCCESS,
     "succeeded": SUCCESS,
     "won": SUCCESS,
@@ -38,6 +39,7 @@ TONES: dict[str, str] = {
     "confirmed": DANGER,  # a screening hit confirmed as the listed person: money blocked
     "failed": DANGER,
     "lost": DANGER,
+    "notified": DANGER,  # an alert over its team's limit, the heads told
     "refused": DANGER,
     "rejected": DANGER,
     "returned": DANGER,

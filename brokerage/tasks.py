@@ -66,3 +66,12 @@ def rollups_rebuild_task() -> dict:
     from .rollups import rollups_rebuild
 
     return rollups_rebuild()
+
+
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=100)
+def alerts_check_task() -> dict:
+    """Compare each team's alert metrics with their limits; tell the heads of a new breach
+    once (brokerage.alerts)."""
+    from .alerts import alerts_check
+
+    return alerts_check()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_regions
+from . import views, views_alerts, views_regions
 from .teams import TEAMS
 
 app_name = "backoffice"
@@ -10,6 +10,10 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/<id:pk>/", views.audit_event_detail, name="audit_event"),
     path("team/", views.team, name="team"),
+    path("alerts/", views_alerts.alerts_page, name="alerts"),
+    path("alerts/read/", views_alerts.alerts_read, name="alerts_read"),
+    path("alerts/badge/", views_alerts.alerts_badge, name="alerts_badge"),
+    path("alerts/limits/<str:metric>/", views_alerts.alert_limit, name="alert_limit"),
     path("system/", views.system_status, name="system"),
     path("regions/", views_regions.regions, name="regions"),
     path("regions/<id:pk>/", views_regions.region, name="region"),

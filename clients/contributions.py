@@ -3,6 +3,7 @@ entries, its parts of the client 360 (linked clients among them), the phone and 
 link clients, its panel on the back-office home and the trading platform sync on /healthz."""
 
 from brokerage.hooks import (
+    ALERT_METRICS,
     CLIENT_360_SECTIONS,
     CLIENT_LINK_SOURCES,
     DASHBOARD_PANELS,
@@ -20,6 +21,7 @@ from brokerage.hooks import (
 from brokerage.navigation import NavItem
 from brokerage.rollups import refresh_on_commit
 
+from .alerts import METRICS as ALERT_METRIC_LIST
 from .categories import category_360
 from .client360 import (
     audit_trail,
@@ -126,3 +128,6 @@ for rollup in (TRADING_ROLLUP, RETENTION_ROLLUP):
     contribute(ROLLUPS, rollup, order=rollup.order)
 for part in (RETENTION_TEAM, DEALING):
     contribute(TEAM_PARTS, part, order=part.order)
+
+for metric in ALERT_METRIC_LIST:  # the queues and rates this app watches for its heads
+    contribute(ALERT_METRICS, metric, order=metric.order)

@@ -4,6 +4,7 @@ changed details say more of who they are), the block a confirmed sanctions match
 on a client's standing, and the screening section of the client 360."""
 
 from brokerage.hooks import (
+    ALERT_METRICS,
     AML_CASE_LIFT_REFUSALS,
     CLIENT_360_SECTIONS,
     CLIENT_COUNTRY_CHANGED,
@@ -22,6 +23,7 @@ from brokerage.hooks import (
 from brokerage.navigation import NavItem
 from clients.categories import PERM as CATEGORY_PERM
 
+from .alerts import METRICS as ALERT_METRIC_LIST
 from .case_selectors import active_case_lift_refusal
 from .client360 import compliance_360, jurisdiction_360
 from .dashboard import compliance_panel
@@ -79,3 +81,6 @@ contribute(CLIENT_360_SECTIONS, jurisdiction_360)
 contribute(DOSSIER_SECTIONS, compliance_section)
 contribute(DOSSIER_SECTIONS, cases_section)
 contribute(TEAM_PARTS, COMPLIANCE, order=COMPLIANCE.order)
+
+for metric in ALERT_METRIC_LIST:  # the queues and rates this app watches for its heads
+    contribute(ALERT_METRICS, metric, order=metric.order)

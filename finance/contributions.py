@@ -5,6 +5,7 @@ back-office home, the failed-withdrawal retention signal, and the payment instru
 payers' names that link clients (finance.links)."""
 
 from brokerage.hooks import (
+    ALERT_METRICS,
     CLIENT_360_SECTIONS,
     CLIENT_LINK_SOURCES,
     CLIENT_LIST_FILTERS,
@@ -24,6 +25,7 @@ from brokerage.hooks import (
 from brokerage.navigation import NavItem
 from brokerage.rollups import refresh_on_commit
 
+from .alerts import METRICS as ALERT_METRIC_LIST
 from .client360 import finance_360
 from .dashboard import finance_panel
 from .dossier import money_section
@@ -87,3 +89,6 @@ contribute(TEAM_PARTS, FINANCE, order=FINANCE.order)
 contribute(USD_RATES, usd_rates_by_day)
 # A deposit, withdrawal, refund or chargeback shows in the figures seconds after it commits.
 contribute(MONEY_MOVED, refresh_on_commit)
+
+for metric in ALERT_METRIC_LIST:  # the queues and rates this app watches for its heads
+    contribute(ALERT_METRICS, metric, order=metric.order)

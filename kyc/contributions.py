@@ -4,6 +4,7 @@ submissions in the client 360, and the name and date of birth that link clients
 (kyc.links)."""
 
 from brokerage.hooks import (
+    ALERT_METRICS,
     CLIENT_360_SECTIONS,
     CLIENT_LINK_SOURCES,
     CLIENT_STANDING,
@@ -17,6 +18,7 @@ from brokerage.hooks import (
 )
 from brokerage.navigation import NavItem
 
+from .alerts import METRICS as ALERT_METRIC_LIST
 from .client360 import kyc_360
 from .dossier import kyc_section
 from .links import NAME_DOB
@@ -56,3 +58,6 @@ contribute(PORTAL_PROFILE, kyc_profile_address, order=20)
 contribute(PORTAL_PROFILE, kyc_profile_finances, order=25)
 
 contribute(DOSSIER_SECTIONS, kyc_section)
+
+for metric in ALERT_METRIC_LIST:  # the queues and rates this app watches for its heads
+    contribute(ALERT_METRICS, metric, order=metric.order)

@@ -133,6 +133,7 @@ MAIN_PAGES = [
     ("backoffice-compliance-country-risk", "compliance:country_risks", "compliance_officer"),
     ("backoffice-compliance-access-log", "compliance:access_log", "compliance_officer"),
     ("backoffice-regions", "backoffice:regions", "ib_manager"),
+    ("backoffice-alerts", "backoffice:alerts", "finance_officer"),
     ("backoffice-region", "backoffice:region", "compliance_officer"),
     ("backoffice-compliance-dossiers", "compliance:dossiers", "compliance_officer"),
     ("backoffice-client-terms", "clients:terms", "compliance_officer"),

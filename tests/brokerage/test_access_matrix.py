@@ -29,6 +29,11 @@ MATRIX: dict[str, set[str]] = {
     "backoffice:region": {"compliance_officer", "ib_manager"},
     "backoffice:team": {"desk_manager", "ops_admin"},
     "backoffice:system": {"ops_admin"},
+    # each staff member's alerts; a team's heads set its limits (test_alerts.py)
+    "backoffice:alerts": STAFF,
+    "backoffice:alerts_read": STAFF,
+    "backoffice:alerts_badge": STAFF,
+    "backoffice:alert_limit": STAFF,
     # the team dashboards: the roles that lead each team, and executives
     "backoffice:dashboard_sales": {"desk_manager", "executive"},
     "backoffice:dashboard_retention": {"desk_manager", "executive"},
@@ -223,6 +228,8 @@ ALLOWED_STATUS = {
     "clients:detail": 404,
     "clients:leverage": 404,
     "clients:note": 405,
+    "backoffice:alerts_read": 405,
+    "backoffice:alert_limit": 405,
     "clients:call": 405,
     "clients:ticket": 404,
     "leads:detail": 404,
@@ -296,6 +303,7 @@ ALLOWED_STATUS = {
 }
 
 URL_KWARGS = {
+    "backoffice:alert_limit": {"metric": "finance.psp_decline_rate"},
     "portal:ticket": {"ticket_id": 999999},
     "portal:terms_text": {"version_id": 999999},
     "clients:detail": {"client_id": 999999},
