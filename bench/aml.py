@@ -8,22 +8,30 @@ per typology, `demo.book`), then measures:
 
 - `nightly_seconds`: `compliance.monitoring.run_nightly()` over the whole book at the seeding
   time, every live scenario (version 1, the shipped defaults), with each scenario's seconds and
-  alerts; before it, the `--nights` nights of the month before are run (not timed), as the beat
-  would have, so that
+  alerts; before it, the `--nights` consecutive nights before are run (not timed, 30 by
+  default, 3 in the smoke unless given), as the beat would have, each morning an officer
+  closing every open alert ("reviewed", the worst case for an alert raised again; `--keep-open`
+  leaves them open), so that
 - `alerts_per_active_client_month`: the alerts the month's nights raised, over the clients
   active in the month (a completed deposit, a withdrawal asked for or a deal closed in the last
   30 days): target under 1%; `ordinary_alerts_month` those on clients not planted, by typology;
+  `alerts_per_night` the alerts each night raised, reopened or gave more evidence;
+  `reopened_month` the alerts reopened by more evidence inside their window after the officer
+  closed them, and
+  `raised_again_in_window` the alerts raised for a client and scenario whose window overlaps
+  another alert's of the same client and scenario (must be 0: one alert per window);
 - `recall`: per typology, the share of its planted clients with an alert of that typology
   (target 1.0 each), and `planted_missed` names the ones without;
 - `realtime_ms`: `evaluate_transaction(kind, pk)` for `--sample` money rows of the last month
   (completed deposits, requested withdrawals, completed transfers, refunds, chargebacks, in
-  proportion), each evaluating every live scenario the kind concerns: p50/p95/max (target p95
-  under 20 ms);
+  proportion; `--kind deposit` for deposits only), each evaluating every live scenario the kind
+  concerns: p50/p95/max (target p95 under 20 ms);
 - `dossier`: `bench/dossier.py`'s own figures, run in its own process (a client with 5,000 audit
   events: target under 5 s).
 
     DATABASE_URL=... REDIS_URL=redis://127.0.0.1:63799/9 .venv/bin/python bench/aml.py
     .venv/bin/python bench/aml.py --smoke     # 120 clients, 2 planted per typology, 3 nights
+    .venv/bin/python bench/aml.py --smoke --nights 30 --no-dossier   # a month on the smoke book
 
 Prints one JSON line.
 """
@@ -82,8 +90,9 @@ def active_clients(since) -> int:
         return cursor.fetchone()[0]
 
 
-def sample_rows(size: int, since, seed: int = 16) -> list[tuple[str, int]]:
-    """Money rows of the last month, by kind in the book's proportions, shuffled."""
+def sample_rows(size: int, since, seed: int = 16, only=None) -> list[tuple[str, int]]:
+    """Money rows of the last month, by kind in the book's proportions (or of kind `only`),
+    shuffled."""
     from finance.models import Chargeback, Deposit, Refund, Transfer, Withdrawal
 
     kinds = {
@@ -93,7 +102,11 @@ def sample_rows(size: int, since, seed: int = 16) -> list[tuple[str, int]]:
         "refund": Refund.objects.filter(created_at__gte=since),
         "chargeback": Chargeback.objects.filter(opened_at__gte=since),
     }
-    ids = {kind: list(qs.values_list("pk", flat=True)) for kind, qs in kinds.items()}
+    ids = {
+        kind: list(qs.values_list("pk", flat=True))
+        for kind, qs in kinds.items()
+        if only is None or kind == only
+    }
     total = sum(len(v) for v in ids.values()) or 1
     rnd = random.Random(seed)  # noqa: S311
     rows = []
@@ -102,6 +115,40 @@ def sample_rows(size: int, since, seed: int = 16) -> list[tuple[str, int]]:
         rows += [(kind, pk) for pk in rnd.sample(pks, min(share, len(pks)))]
     rnd.shuffle(rows)
     return rows[:size]
+
+
+def officer_closes_open_alerts() -> int:
+    """The morning's review: every open alert (not in a case) closed as nothing suspicious."""
+    from compliance.monitoring.models import Alert, AlertStatus
+    from compliance.monitoring.services import alert_close
+
+    closed = 0
+    for alert in Alert.objects.filter(status=AlertStatus.OPEN).select_related("client"):
+        alert_close(alert=alert, reason="Reviewed: nothing suspicious.", actor="bench:officer")
+        closed += 1
+    return closed
+
+
+def raised_again_in_window() -> int:
+    """Alerts of one client and scenario whose windows overlap (one alert per window)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT count(*) FROM aml_alert a JOIN aml_alert b
+                 ON a.client_id = b.client_id AND a.scenario_id = b.scenario_id AND a.id < b.id
+                AND b.window_start <= a.window_end AND b.window_end >= a.window_start"""
+        )
+        return cursor.fetchone()[0]
+
+
+def reopened_since(since) -> int:
+    from brokerage.models import AuditEvent
+
+    return (
+        AuditEvent.objects.filter(action="aml.alert_reopened", occurred_at__gte=since)
+        .values("target_id")
+        .distinct()
+        .count()
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -127,12 +174,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50_000, help="the trading book's size")
     parser.add_argument("--sample", type=int, default=1000, help="money rows evaluated")
-    parser.add_argument("--nights", type=int, default=30, help="nights of the month run first")
+    parser.add_argument(
+        "--nights", type=int, default=None, help="nights run first (30; the smoke's 3)"
+    )
+    parser.add_argument(
+        "--kind",
+        choices=["deposit", "withdrawal", "transfer", "refund", "chargeback"],
+        help="evaluate money rows of this kind only (e.g. deposit)",
+    )
+    parser.add_argument(
+        "--keep-open", action="store_true", help="no officer closes the nights' alerts"
+    )
     parser.add_argument("--smoke", action="store_true", help="120 clients, small everything")
     parser.add_argument("--no-dossier", action="store_true", help="skip bench/dossier.py")
     args = parser.parse_args()
     if args.smoke:
-        args.clients, args.sample, args.nights = 120, 60, 3
+        args.clients, args.sample = 120, 60
+    if args.nights is None:
+        args.nights = 3 if args.smoke else 30
 
     from compliance.monitoring import evaluate_transaction, run_nightly
     from compliance.monitoring.models import Alert
@@ -149,8 +208,14 @@ def main():
 
         now = timezone.now()
         month = now - timedelta(days=30)
+        started_at = timezone.now()
+        per_night, nights_s = [], []
         for night in range(args.nights, 0, -1):
-            run_nightly(as_of=now - timedelta(days=night))
+            ran, took = timed(lambda n=night: run_nightly(as_of=now - timedelta(days=n)))
+            per_night.append(sum(v["alerts"] for v in ran["scenarios"].values()))
+            nights_s.append(round(took, 1))
+            if not args.keep_open:
+                officer_closes_open_alerts()
         nightly, nightly_s = timed(lambda: run_nightly(as_of=now))
         cases = planted_cases()
         planted = {pk for ids in cases.values() for pk in ids}
@@ -173,7 +238,7 @@ def main():
         ):
             by_typology[code] = by_typology.get(code, 0) + 1
         active = active_clients(month)
-        rows = sample_rows(args.sample, month)
+        rows = sample_rows(args.sample, month, only=args.kind)
         for kind, pk in rows[:5]:  # warm the process (first queries, prepared plans)
             evaluate_transaction(kind, pk)
         times, by_kind = [], {}
@@ -194,6 +259,11 @@ def main():
             "nightly_seconds": round(nightly_s, 1),
             "nightly_scenarios": nightly["scenarios"],
             "nights_before": args.nights,
+            "officer_closes_daily": not args.keep_open,
+            "alerts_per_night": per_night,
+            "night_seconds_max": max(nights_s) if nights_s else None,
+            "reopened_month": reopened_since(started_at),
+            "raised_again_in_window": raised_again_in_window(),
             "recall": recall,
             "planted_missed": missed,
             "planted": len(planted),

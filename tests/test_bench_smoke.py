@@ -159,6 +159,8 @@ def test_aml_bench_smoke():
     assert figures["planted"] == 20 and figures["realtime_evaluated"] > 0
     assert all(recall == 1.0 for recall in figures["recall"].values()), figures["planted_missed"]
     assert figures["ordinary_alerts_month"] == 0 and len(figures["nightly_scenarios"]) == 10
+    # the officer closes every alert each morning: more evidence reopens it, never a second
+    assert figures["officer_closes_daily"] and figures["raised_again_in_window"] == 0
     assert figures["dossier"]["proof_verifies"]
 
 

@@ -8,6 +8,9 @@ ALERT_RAISED = event("aml.alert_raised", "AML monitoring alert raised")
 ALERT_EVIDENCE_ADDED = event("aml.alert_evidence_added", "AML alert given more evidence")
 ALERT_MOVED_TO_CASE = event("aml.alert_moved_to_case", "AML alert moved into a case")
 ALERT_CLOSED = event("aml.alert_closed", "AML alert closed")
+ALERT_REOPENED = event(
+    "aml.alert_reopened", "AML alert reopened: more evidence inside its window after it closed"
+)
 WITHDRAWAL_HELD = event("aml.withdrawal_held", "Withdrawal held for a compliance officer by AML")
 NIGHTLY_RUN = event("aml.nightly_run", "Nightly AML monitoring run over the book")
 VERSION_DRAFTED = event("aml.version_drafted", "AML scenario version drafted")

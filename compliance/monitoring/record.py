@@ -3,8 +3,11 @@
 A hit whose evidence the client's alerts of the scenario already hold (open or closed) is
 nothing new and writes nothing (a closed alert is not raised again by the same rows). A hit
 with new evidence joins the client's open alert of the scenario (score and action raised when
-higher, window widened, the evidence added) or opens a new alert with the client's snapshot,
-the version and a copy of its parameters. Each alert raised or given evidence is an audit
+higher, window widened, the evidence added); with none open, a hit whose window overlaps the
+window of the client's latest closed alert of the scenario is that alert's episode going on:
+the alert is reopened with the new evidence (the officer sees it again, one alert, not a
+second one for the same window); otherwise the hit opens a new alert with the client's
+snapshot, the version and a copy of its parameters. Each alert raised or given evidence is an audit
 event in the caller's transaction. The writes are batched: a few statements per scenario
 however many hits (the nightly batch meets hundreds at once).
 """
@@ -28,6 +31,7 @@ from .models import (
     AlertAction,
     AlertEvidence,
     AlertSource,
+    AlertStatus,
     ScenarioVersion,
 )
 from .typologies import Hit
@@ -137,13 +141,23 @@ def record_hits(
         )
     }
     now = timezone.now()
-    touched, raised, grown = [], [], []
-    snaps = snapshots([h.client_id for h, _ in fresh if h.client_id not in open_alerts])
+    touched, raised, grown, reopened = [], [], [], []
+    unopened = [h.client_id for h, _ in fresh if h.client_id not in open_alerts]
+    closed = _latest_closed(scenario, unopened)
+    snaps = snapshots(unopened)
     for hit, evidence in fresh:
         action = version.action_for(hit.score)
         text = explain(scenario.code, hit, version.params)
         alert = open_alerts.get(hit.client_id)
-        if alert is None:
+        earlier = closed.get(hit.client_id)
+        if alert is None and earlier is not None and _overlaps(earlier, hit):
+            alert = _reopen(earlier, hit, action, text, now)
+            if alert is earlier:
+                reopened.append((alert, hit, evidence))
+            else:  # another run opened one meanwhile: join it
+                grown.append((alert, hit, evidence))
+            open_alerts[hit.client_id] = alert
+        elif alert is None:
             alert = Alert(
                 client_id=hit.client_id,
                 scenario=scenario,
@@ -183,8 +197,63 @@ def record_hits(
             [a for a, _, _ in grown],
             ["score", "action", "window_start", "window_end", "last_seen_at", "explanation"],
         )
-    _audit(raised, grown, version)
+    _audit(raised, grown, version, reopened)
     return [a for a, _ in touched]
+
+
+def _latest_closed(scenario, client_ids: list[int]) -> dict[int, Alert]:
+    """Each client's closed alert of the scenario with the latest window (locked)."""
+    if not client_ids:
+        return {}
+    latest: dict[int, Alert] = {}
+    for alert in (
+        Alert.objects.select_for_update()
+        .filter(scenario=scenario, client_id__in=client_ids, status=AlertStatus.CLOSED)
+        .order_by("client_id", "-window_end", "-pk")
+    ):
+        latest.setdefault(alert.client_id, alert)
+    return latest
+
+
+def _overlaps(alert: Alert, hit: Hit) -> bool:
+    return hit.window_start <= alert.window_end and hit.window_end >= alert.window_start
+
+
+def _reopen(alert: Alert, hit: Hit, action: str, text: str, now) -> Alert:
+    """The closed `alert` open again with the hit's figures (its closing is kept in the audit
+    trail and on the reopening's event); the client's open alert of the scenario instead if
+    another run opened one meanwhile."""
+    alert.reopened_from = {
+        "closed_reason": alert.closed_reason,
+        "closed_at": alert.closed_at.isoformat() if alert.closed_at else None,
+        "closed_by": alert.closed_by_id,
+    }
+    alert.status = AlertStatus.OPEN
+    alert.closed_reason, alert.closed_at, alert.closed_by = "", None, None
+    _grow(alert, hit, action, text, now)
+    try:
+        with transaction.atomic():
+            alert.save(
+                update_fields=[
+                    "status",
+                    "closed_reason",
+                    "closed_at",
+                    "closed_by",
+                    "score",
+                    "action",
+                    "window_start",
+                    "window_end",
+                    "last_seen_at",
+                    "explanation",
+                ]
+            )
+    except IntegrityError:
+        joined = Alert.objects.select_for_update().get(
+            scenario=alert.scenario_id, client_id=alert.client_id, status__in=OPEN_STATUSES
+        )
+        _grow(joined, hit, action, text, now)
+        return joined
+    return alert
 
 
 def _grow(alert: Alert, hit: Hit, action: str, text: str, now) -> None:
@@ -197,7 +266,7 @@ def _grow(alert: Alert, hit: Hit, action: str, text: str, now) -> None:
     alert.last_seen_at = now
 
 
-def _audit(raised, grown, version: ScenarioVersion) -> None:
+def _audit(raised, grown, version: ScenarioVersion, reopened=()) -> None:
     def evidence(alert, hit, rows):
         return {
             "scenario": version.scenario.code,
@@ -205,11 +274,13 @@ def _audit(raised, grown, version: ScenarioVersion) -> None:
             "score": hit.score,
             "action": alert.action,
             "evidence": [f"{e['kind']}:{e['id']}" for e in rows][:50],
+            **({"closed_before": alert.reopened_from} if hasattr(alert, "reopened_from") else {}),
         }
 
     for action, items in (
         (audit_events.ALERT_RAISED, raised),
         (audit_events.ALERT_EVIDENCE_ADDED, grown),
+        (audit_events.ALERT_REOPENED, reopened),
     ):
         audit_record_many(
             actor=MONITORING_ACTOR,

@@ -2,6 +2,7 @@
 scenario join the open alert, a closed alert is not raised again by the same rows, a held
 withdrawal waits in finance review for an officer."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -63,10 +64,44 @@ def test_nightly_writes_once_and_a_closed_alert_stays_closed():
     alert.close("Salary in instalments; payslips on file.", make_staff("compliance_officer"))
     assert run_nightly()["scenarios"]["structuring"]["alerts"] == 0
     assert Alert.objects.filter(client=c).count() == 1
-    f.deposit(c, 9900)  # a new row: a new alert
+    f.deposit(c, 9900)  # a new row inside the closed alert's window: that alert again
     run_nightly()
     assert Alert.objects.filter(client=c, status="open").count() == 1
+    assert Alert.objects.filter(client=c).count() == 1
     assert AuditEvent.objects.filter(action=audit_events.NIGHTLY_RUN).count() == 4
+
+
+def test_more_evidence_inside_a_closed_alert_s_window_reopens_it_and_later_raises_anew():
+    officer = make_staff("compliance_officer")
+    c = f.client()
+    for n, amount in enumerate([9500, 9600, 9700]):
+        f.deposit(c, amount, at=f.ago(n + 2))
+    run_nightly(as_of=f.ago(1))
+    alert = Alert.objects.get(client=c)
+    first_end = alert.window_end
+    alert.close("Salary in instalments; payslips on file.", officer)
+
+    fourth = f.deposit(c, 9800)  # the next night: the same episode goes on
+    run_nightly()
+    again = Alert.objects.get(client=c)
+    assert again.pk == alert.pk and again.status == "open" and again.closed_at is None
+    assert again.window_end > first_end and (again.score, again.action) == (80, "hold")
+    assert again.evidence.filter(kind="deposit", object_id=fourth.pk).exists()
+    assert again.evidence.count() == 4
+    reopened = AuditEvent.objects.get(action=audit_events.ALERT_REOPENED)
+    assert reopened.subject_client_id == c.pk and reopened.target_id == str(alert.pk)
+    assert reopened.evidence["closed_before"]["closed_reason"].startswith("Salary")
+    assert reopened.evidence["evidence"] == [f"deposit:{fourth.pk}"]
+
+    # Weeks later, past the window, a new episode is a new alert.
+    again.close("Explained by the client.", officer)
+    later = f.ago(-30)
+    for n, amount in enumerate([9400, 9500, 9600]):
+        f.deposit(c, amount, at=later - timedelta(days=n + 1))
+    run_nightly(as_of=later)
+    assert Alert.objects.filter(client=c).count() == 2
+    new = Alert.objects.get(client=c, status="open")
+    assert new.pk != alert.pk and new.window_start > again.window_end - timedelta(days=1)
 
 
 def test_backtest_shows_the_draft_beside_the_live_version_writing_nothing():
