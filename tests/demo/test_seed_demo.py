@@ -337,3 +337,32 @@ def test_the_demo_book_has_a_year_and_its_planted_clients_wait_as_alerts(demo):
     book = Client.objects.filter(user__email__endswith="@book.demo.test")
     assert Deposit.objects.filter(client__in=book, status="completed").exists()
     assert ledger_verify()[1] is None
+
+
+def test_the_demo_client_s_dossier_opens_and_its_chain_proof_verifies(demo, tmp_path):
+    """The issue's "done when": a demo client's dossier, its parts filled from the demo, and
+    its audit proof checked by the bundled script and against the chain."""
+    import json
+    import subprocess
+    import sys
+    import zipfile
+
+    audit_seal_all()
+    client = Client.objects.get(user__email="client@demo.test")
+    out = tmp_path / "dossier.zip"
+    call_command("client_dossier", str(client.pk), "--out", str(out))
+    archive = zipfile.ZipFile(out)
+    assert archive.read("dossier.pdf").startswith(b"%PDF")
+
+    def rows(table):
+        return json.loads(archive.read(f"data/{table}.json"))["rows"]
+
+    assert len(rows("agreements_accepted")) == 3
+    assert rows("deposits") and rows("deals")
+    archive.extractall(tmp_path / "x")
+    proof = tmp_path / "x" / "audit" / "proof.json"
+    assert json.loads(proof.read_text())["events"]
+    script = [sys.executable, str(tmp_path / "x" / "audit" / "verify.py"), str(proof)]
+    run = subprocess.run(script, capture_output=True, text=True, check=False)  # noqa: S603
+    assert run.returncode == 0 and run.stdout.startswith("OK:"), run.stdout + run.stderr
+    call_command("audit_verify", "--dossier", str(out))
