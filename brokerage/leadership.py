@@ -141,6 +141,7 @@ def _card(f: Figure) -> dict:
         "label": f.label,
         "value": display(f.value, f.unit),
         "previous": display(f.previous, f.unit),
+        "now": f.now,
         "change": None if change is None else f"{change:+.1f}%",
         "up": change is not None and change > 0,
         "link": f.link,

@@ -105,6 +105,7 @@ class Figure:
     hint: str = ""
     order: int = 100
     ignored: tuple[str, ...] = ()  # filters this figure cannot be split by
+    now: bool = False  # as it stands now, not over the period (no previous period)
 
     @property
     def change(self) -> Decimal | None:
@@ -201,10 +202,12 @@ def day_conditions(days: list[date] | None, **columns: str) -> tuple[dict[str, s
 
 def replace_rows(table: str, insert_sql: str, params: dict, days: list[date] | None) -> None:
     """Empty `table` for `days` (all of it when None), then run `insert_sql`, which inserts
-    those days again."""
+    those days again. Rows are deleted, never truncated: TRUNCATE would lock the table against
+    every reader until the rebuild commits, where a DELETE lets the pages read the rows as
+    they were until then."""
     with connection.cursor() as cur:
         if days is None:
-            cur.execute(f"TRUNCATE {table}")
+            cur.execute(f"DELETE FROM {table}")
         else:
             cur.execute(f"DELETE FROM {table} WHERE day = ANY(%s)", [list(days)])
         cur.execute(insert_sql, params)
@@ -298,7 +301,10 @@ def _midnight(day: date) -> datetime:
 
 def rollups_refresh(names: Iterable[str] | None = None) -> dict[str, int]:
     """Bring each rollup from its watermark to now: the days touched since are rebuilt. A
-    rollup never built is rebuilt whole. Returns the days rebuilt per rollup."""
+    rollup never built is rebuilt whole. A rollup another refresh or a rebuild is working on
+    (its state row locked) is skipped, not waited for: that run sets the watermark to when it
+    started, so the next refresh reads what came after. Returns the days rebuilt per rollup
+    (None for one skipped)."""
     from .models import RollupState
 
     done = {}
@@ -307,7 +313,14 @@ def rollups_refresh(names: Iterable[str] | None = None) -> dict[str, int]:
             continue
         RollupState.objects.get_or_create(name=rollup.name)
         with transaction.atomic():
-            state = RollupState.objects.select_for_update().get(name=rollup.name)
+            state = (
+                RollupState.objects.select_for_update(skip_locked=True)
+                .filter(name=rollup.name)
+                .first()
+            )
+            if state is None:
+                done[rollup.name] = None
+                continue
             now = timezone.now()
             if state.watermark is None:
                 rollup.rebuild(None)

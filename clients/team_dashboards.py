@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.urls import reverse
 
+from brokerage.leadership import display
 from brokerage.rollups import Answer, Chart, Figure, Filter, Table, fetch, link_for, usd_rates
 from brokerage.teams import TeamPart
 
@@ -94,12 +95,15 @@ SELECT p.symbol, coalesce(i.quote_currency, '') AS quote_currency, count(*) AS p
 """
 
 _RESULTS = """
-SELECT a.client_id, u.first_name, u.last_name, sum(a.profit_amount * a.usd_rate) AS pl_usd
-  FROM {table} a JOIN clients_client c ON c.id = a.client_id
+SELECT t.client_id, u.first_name, u.last_name, t.pl_usd
+  FROM (SELECT a.client_id, sum(a.profit_amount * a.usd_rate) AS pl_usd
+          FROM {table} a
+         WHERE {where} AND day >= %(start)s
+         GROUP BY 1 HAVING sum(a.profit_amount * a.usd_rate) {sign} 0
+         ORDER BY 2 {order}, 1 LIMIT 10) t
+  JOIN clients_client c ON c.id = t.client_id
   JOIN brokerage_user u ON u.id = c.user_id
- WHERE {where} AND day >= %(start)s
- GROUP BY 1, 2, 3 HAVING sum(a.profit_amount * a.usd_rate) {sign} 0
- ORDER BY 4 {order}, 1 LIMIT 10
+ ORDER BY t.pl_usd {order}, t.client_id
 """
 
 
@@ -176,6 +180,7 @@ def answer_dealing(flt: Filter, user) -> Answer:
             group="exposure",
             order=60,
             hint="Clients' open positions as the platform last reported them.",
+            now=True,
         ),
         Figure(
             "gross_notional_usd",
@@ -185,6 +190,7 @@ def answer_dealing(flt: Filter, user) -> Answer:
             group="exposure",
             order=61,
             hint="Every open position's lots x contract size x current price, in USD.",
+            now=True,
         ),
         Figure(
             "net_notional_usd",
@@ -194,6 +200,7 @@ def answer_dealing(flt: Filter, user) -> Answer:
             group="exposure",
             order=62,
             hint="Per symbol, clients' long less short notional in USD; summed as amounts.",
+            now=True,
         ),
     ]
     top = rows[:10]
@@ -212,10 +219,10 @@ def answer_dealing(flt: Filter, user) -> Answer:
         [
             [
                 r["symbol"],
-                r["long_lots"] - r["short_lots"],
+                display(r["long_lots"] - r["short_lots"], "lots"),
                 r["net_usd"],
-                r["long_lots"],
-                r["short_lots"],
+                display(r["long_lots"], "lots"),
+                display(r["short_lots"], "lots"),
                 r["positions"],
             ]
             for r in rows

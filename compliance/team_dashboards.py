@@ -26,6 +26,7 @@ def answer_compliance(flt: Filter, user) -> Answer:
                 group="queues",
                 hint=f"Waiting now. Service level: {q.sla}.",
                 order=70 + 2 * n,
+                now=True,
             )
         )
         figures.append(
@@ -38,6 +39,7 @@ def answer_compliance(flt: Filter, user) -> Answer:
                 group="queues",
                 hint=f"Waiting past the service level ({q.sla}), now.",
                 order=71 + 2 * n,
+                now=True,
             )
         )
     ageing = Table(

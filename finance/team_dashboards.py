@@ -153,6 +153,7 @@ def answer_finance(flt: Filter, user) -> Answer:
             group="psp",
             hint="Differences not yet explained on each PSP's latest reconciliation, now.",
             order=53,
+            now=True,
         ),
     ]
     status = dict(ReconciliationRun.Status.choices)

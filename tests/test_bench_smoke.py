@@ -189,7 +189,13 @@ def test_backup_drill_smoke():
 def test_dashboards_bench_smoke():
     figures = run_bench("dashboards.py", "--smoke")
     assert figures["clients"] >= 60 and figures["deals"] > 0
-    assert len(figures["queries"]) == 1  # one query count for every filter
+    # every dashboard, each with one query count for every filter
+    assert set(figures["queries"]) == {"leadership", "sales", "retention", "finance"} | {
+        "compliance",
+        "dealing",
+    }
+    assert all(len(counts) == 1 for counts in figures["queries"].values()), figures["queries"]
+    assert figures["during_rebuild"]["rebuild_s"] is not None
     assert set(figures["rebuild_per_rollup_s"]) >= {"funnel", "money", "trading", "ib_quality"}
     assert len(figures["webhook_to_figure_s"]) == 2
     assert figures["webhook_to_figure_max_s"] < figures["webhook_target_s"]

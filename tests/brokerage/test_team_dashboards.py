@@ -146,7 +146,7 @@ def test_the_dealing_dashboard_nets_long_and_short_and_names_winners(client, boo
     assert figures["open_positions"]["value"] == "2"
     exposure = _tables(page)["exposure-by-symbol"]["rows"][0]["cells"]
     # 3 lots long less 1 short = 2 lots net, at 1.08125 x 100,000 a lot.
-    assert exposure[:2] == ["EURUSD", "2"] and exposure[2] == "216,250"
+    assert exposure[:2] == ["EURUSD", "2.00"] and exposure[2] == "216,250"
     assert figures["net_notional_usd"]["value"] == "$216,250"
     assert figures["gross_notional_usd"]["value"] == "$432,500"
     winners, losers = _tables(page)["top-winners"], _tables(page)["top-losers"]
