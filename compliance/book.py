@@ -32,17 +32,21 @@ from django.utils import timezone
 from clients.models import Client
 from kyc.models import KycSubmission
 
+from .candidates import SPLIT_MIN_LENGTH, SPLIT_MIN_PART
 from .matching import Query
-from .models import BookName
-from .names import phonetic
+from .models import BookName, EntryName
+from .names import in_hangul, korean_variants, name_tokens, phonetic
 from .screening import candidates_cursor, query_keys
 
+# What the index writes of a name; a new version re-indexes every client at the next re-screen
+# (version 2: a name in Hangul also under the older romanisation of each syllable).
+INDEX_VERSION = 2
 # Each client's screened names and the digest of what they are read from: the registered name,
 # the company name and the newest KYC submission's details (`services.subject_queries`).
 SOURCE_SQL = """
 SELECT c.id, u.first_name, u.last_name, c.legal_name,
        k.first_name, k.last_name, k.date_of_birth, k.nationality,
-       md5(concat_ws(chr(31), u.first_name, u.last_name, c.legal_name,
+       md5(concat_ws(chr(31), {version}, u.first_name, u.last_name, c.legal_name,
                      coalesce(k.first_name, ''), coalesce(k.last_name, ''),
                      coalesce(k.date_of_birth::text, ''), coalesce(k.nationality, '')))
   FROM {client} c
@@ -71,6 +75,7 @@ SELECT * FROM unnest(%(ids)s::bigint[], %(sources)s::text[], %(now)s::timestampt
 
 def _source_sql(*, clients: bool) -> str:
     return SOURCE_SQL.format(
+        version=f"'{INDEX_VERSION}'",
         client=Client._meta.db_table,
         user=get_user_model()._meta.db_table,
         kyc=KycSubmission._meta.db_table,
@@ -153,8 +158,13 @@ def _index(rows) -> int:
         ) as copy:
             for pk, query in queries:
                 tokens, _need = query_keys(query.tokens())
+                hangul = in_hangul(query.name)
                 for position, token in enumerate(tokens):
-                    copy.write_row((pk, query.origin, position, token[:100], phonetic(token)[:100]))
+                    # a name in Hangul: each syllable also as the older romanisation writes it
+                    for word in sorted(korean_variants(token)) if hangul else (token,):
+                        copy.write_row(
+                            (pk, query.origin, position, word[:100], phonetic(word)[:100])
+                        )
     return len(ids)
 
 
@@ -164,9 +174,12 @@ BOOK_CANDIDATES_SQL = """
 WITH e AS (
     SELECT name_id, kind, phonetic, name_tokens FROM compliance_nametoken
      WHERE snapshot_id = ANY(%(snapshots)s) {entries}
+    UNION ALL
+    SELECT * FROM unnest(%(x_name)s::bigint[], %(x_kind)s::text[], %(x_phonetic)s::text[],
+                         %(x_tokens)s::int[])
 ), m AS (
     SELECT DISTINCT b.client_id, b.origin, b.position, e.name_id, e.kind, e.name_tokens
-      FROM e JOIN compliance_booktoken b ON b.phonetic = e.phonetic {clients}
+      FROM e JOIN compliance_booktoken b ON b.phonetic = e.phonetic
 )
 SELECT m.client_id, m.origin, m.name_id
   FROM m JOIN compliance_bookname n ON n.client_id = m.client_id AND n.origin = m.origin
@@ -176,25 +189,46 @@ HAVING COUNT(*) >= LEAST(n.need, MAX(m.name_tokens))
 """
 
 
+def _other_writings(entries: list[int] | None) -> dict:
+    """For a delta, the other writings of the changed entries' names that a book name may use,
+    as extra index rows: two neighbouring tokens run together ("abdulrahman" for "Abdul
+    Rahman") and a long token split in two ("abdul", "rahman" for "Abdulrahman"), which meet
+    the book's tokens on their own positions; a name in Hangul is indexed under the older
+    romanisation as well (`_index`). The full re-screen reads the same writings from the
+    book's side (`compliance.candidates`)."""
+    rows: list[tuple[int, str, str, int]] = []
+    if entries:
+        for name_id, kind, normalised in EntryName.objects.filter(entry_id__in=entries).values_list(
+            "pk", "entry__kind", "normalised"
+        ):
+            tokens = [t for t in name_tokens(normalised, kind) if len(t) > 1]
+            words = {a + b for a, b in zip(tokens, tokens[1:], strict=False)}
+            for token in tokens:
+                if len(token) >= SPLIT_MIN_LENGTH:
+                    for i in range(SPLIT_MIN_PART, len(token) - SPLIT_MIN_PART + 1):
+                        words.update((token[:i], token[i:]))
+            keys = {phonetic(w) for w in words} - {phonetic(t) for t in tokens}
+            rows += [(name_id, kind, key[:100], len(tokens)) for key in sorted(keys)]
+    return {
+        "x_name": [r[0] for r in rows],
+        "x_kind": [r[1] for r in rows],
+        "x_phonetic": [r[2] for r in rows],
+        "x_tokens": [r[3] for r in rows],
+    }
+
+
 def book_candidates(
-    snapshot_ids: list[int],
-    *,
-    entries: list[int] | None = None,
-    clients: tuple[int, int] | None = None,
+    snapshot_ids: list[int], *, entries: list[int]
 ) -> tuple[list[tuple[int, Query]], list[set[int]]]:
-    """The book's names that may match a listed name of the snapshots (of `entries` only, list
-    entry ids, for a delta; of the clients whose ids lie in the range `clients` only, for a
-    batch of the book): (client id, query) pairs, and for each its candidate listed name ids,
-    from one statement over both indexes, the way `screening.candidate_pairs` finds them for
-    one name (a phonetic key in common, so a token too; two of them unless a name has one). The
-    book's names are persons, who meet listed persons only, or company names, who meet any."""
-    sql = BOOK_CANDIDATES_SQL.format(
-        entries="AND entry_id = ANY(%(entries)s)" if entries is not None else "",
-        clients="WHERE b.client_id BETWEEN %(low)s AND %(high)s" if clients else "",
-    )
-    params = {"snapshots": snapshot_ids, "entries": entries}
-    if clients:
-        params["low"], params["high"] = clients
+    """The book's names that may match a listed name of `entries` (list entry ids of the
+    snapshots: a delta): (client id, query) pairs, and for each its candidate listed name ids,
+    from one statement over both indexes, the way `candidates.ListIndex` finds them for a batch
+    (a phonetic key in common, so a token too; two of them unless a name has one; the other
+    writings of the entries' names, `_other_writings`). The book's names are persons, who meet
+    listed persons only, or company names, who meet any. A full re-screen reads the book's
+    names in batches instead (`rescreen`)."""
+    sql = BOOK_CANDIDATES_SQL.format(entries="AND entry_id = ANY(%(entries)s)")
+    params = {"snapshots": snapshot_ids, "entries": entries, **_other_writings(entries)}
     with candidates_cursor(batch=True) as cur:
         cur.execute(sql, params)
         found: dict[tuple[int, str], set[int]] = defaultdict(set)
