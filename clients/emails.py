@@ -122,6 +122,18 @@ EMAILS = {
             {"category": "Professional", "refused": "", "leverage": "1:500"},
         ),
         ClientEmail(
+            "account_under_review",
+            "Account under review",
+            "Compliance confirms a screening hit as a true match: deposits, withdrawals, "
+            "transfers, new accounts and new trades stop until compliance lifts the block. "
+            "The email names no list and no reason (no tipping-off).",
+        ),
+        ClientEmail(
+            "account_review_ended",
+            "Account review ended",
+            "Compliance lifts the last block a confirmed screening match put on the account.",
+        ),
+        ClientEmail(
             "jurisdiction_restricted",
             "Account limited by a country rule",
             "A jurisdiction rule on the client's country of residence or nationality starts "

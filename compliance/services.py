@@ -26,6 +26,7 @@ from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.services import Actor, audit_record, audit_record_many
 from clients.locks import lock_client, lock_clients
 from clients.models import Client
+from clients.notify import client_notify
 from clients.services import client_risk_factor_changed
 from clients.trading.reach import platform_reach_request
 from kyc.models import KycSubmission
@@ -647,7 +648,38 @@ def alert_confirm(*, alert: Alert, actor, reason: str) -> Alert:
     )
     # Its trading accounts: trading disabled on the platform once this commits.
     platform_reach_request(clients=[alert.client_id], reason="sanctions match confirmed")
+    if not _other_blocks(alert):  # the client's first block: they are told, neutrally
+        _review_told(alert, actor, "account_under_review", "started")
     return alert
+
+
+def _other_blocks(alert: Alert) -> bool:
+    """Another confirmed match still blocks the alert's client."""
+    return (
+        Alert.objects.filter(
+            client_id=alert.client_id, status=AlertStatus.CONFIRMED, lifted_at__isnull=True
+        )
+        .exclude(pk=alert.pk)
+        .exists()
+    )
+
+
+def _review_told(alert: Alert, actor, email: str, what: str) -> None:
+    """The client is told, in their language and in their communication history, that their
+    account is under a compliance review (deposits, withdrawals, transfers, new accounts and
+    new trades suspended) or that the review ended: never why, nor which list (no
+    tipping-off)."""
+    client = alert.client
+    partner = client.holder == Client.Holder.PARTNER
+    client_notify(
+        client,
+        email=email,
+        key=f"compliance_review:{alert.pk}:{what}",
+        actor=actor,
+        url_name="partners:home" if partner else "portal:home",
+        context={"partner_area": partner},
+        data={"review": what},
+    )
 
 
 def needs_four_eyes(alert: Alert) -> bool:
@@ -708,4 +740,6 @@ def alert_block_lift(*, alert: Alert, actor, reason: str) -> Alert:
     )
     # Trading restored as it was, unless another block still stands.
     platform_reach_request(clients=[alert.client_id], reason="sanctions block lifted")
+    if not _other_blocks(alert):
+        _review_told(alert, actor, "account_review_ended", "ended")
     return alert
