@@ -15,7 +15,6 @@ Prints one JSON line; exits 1 if a check fails.
 """
 
 import argparse
-import http.client
 import json
 import os
 import sys
@@ -26,24 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
 
 from bench.faultkit import (  # noqa: E402
+    ALL_QUEUES,
     Traffic,
+    failed,
     final_checks,
+    healthz,
     open_deposits,
     seeded_stack,
-    wait_leads_routed,  # noqa: E402
+    wait_leads_routed,
 )
-
-ALL_QUEUES = ["default", "leads", "kyc", "sync", "finance", "commissions", "compliance"]
-
-
-def healthz(port: int) -> dict:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/healthz")
-        response = conn.getresponse()
-        return {"status": response.status, **json.loads(response.read())}
-    except (OSError, ValueError) as exc:
-        return {"status": 0, "error": repr(exc)}
 
 
 def main():
@@ -89,12 +79,7 @@ def main():
         routed_s = wait_leads_routed(sent_leads, timeout=300)
         checks = final_checks(lead_ids=sent_leads, deposits=deposits)
         during = traffic.figures(since=down_at, until=up_at)
-        failed_during = sum(
-            n
-            for kind in during.values()
-            for s, n in kind["statuses"].items()
-            if s not in ("200", "201")
-        )
+        failed_during = failed(during)
         figures = {
             "fault": "redis_down",
             "outage_s": args.outage,

@@ -25,6 +25,7 @@ from decimal import Decimal
 from bench.stack import ROOT, Stack, wait_until
 
 CACHE = ROOT / "var" / "fault-cache"
+ALL_QUEUES = ["default", "leads", "kyc", "sync", "finance", "commissions", "compliance"]
 LEAD_DECISIONS = ["lead.assigned", "lead.nurture_started", "lead.queued", "lead.unrouted"]
 
 
@@ -74,13 +75,25 @@ def api_key() -> str:
     return settings.DEMO_API_KEY
 
 
-def open_deposits(n: int, amount: str = "100.00") -> list[dict]:
-    """`n` clients, each with a Stripe deposit waiting for its PSP's success webhook."""
+def verified_client(email: str):
+    """A client with a verified email address and KYC level 1, resident in the UK."""
     from allauth.account.models import EmailAddress
     from django.utils import timezone
 
     from brokerage.models import User
     from clients.services import client_register
+
+    user = User.objects.create_user(email=email, password="fault-pass-1234", first_name="F")
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    client = client_register(user=user, actor="test", country="GB")
+    client.kyc_level = 1
+    client.id_document_expires_on = timezone.now().date().replace(year=2030)
+    client.save()
+    return client
+
+
+def open_deposits(n: int, amount: str = "100.00") -> list[dict]:
+    """`n` clients, each with a Stripe deposit waiting for its PSP's success webhook."""
     from finance.models import Deposit, PaymentMethod
     from finance.services import deposit_create
 
@@ -88,13 +101,7 @@ def open_deposits(n: int, amount: str = "100.00") -> list[dict]:
     made = []
     stamp = int(time.time())
     for i in range(n):
-        email = f"fault{stamp}.{i}@example.com"
-        user = User.objects.create_user(email=email, password="fault-pass-1234", first_name="F")
-        EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
-        client = client_register(user=user, actor="test", country="GB")
-        client.kyc_level = 1
-        client.id_document_expires_on = timezone.now().date().replace(year=2030)
-        client.save()
+        client = verified_client(f"fault{stamp}.{i}@example.com")
         deposit = deposit_create(client=client, method=method, amount=amount, actor="test")
         Deposit.objects.filter(pk=deposit.pk).update(
             provider_reference=f"pi_fault_{deposit.pk}", status="pending"
@@ -162,15 +169,12 @@ class Traffic:
         except (OSError, http.client.HTTPException) as exc:
             conn_box[0] = None
             payload, status = repr(exc).encode(), 0
+        answer = {"kind": kind, "at": started, "status": status}
+        answer["ms"] = 1000 * (time.time() - started)
+        if status not in (200, 201):  # what a refusal said (its start)
+            answer["body"] = payload[:300].decode(errors="replace")
         with self.lock:
-            self.answers.append(
-                {
-                    "kind": kind,
-                    "at": started,
-                    "status": status,
-                    "ms": 1000 * (time.time() - started),
-                }
-            )
+            self.answers.append(answer)
         return status, payload
 
     def _paced(self, rate, items, send, *, stoppable=True):
@@ -244,6 +248,27 @@ class Traffic:
         return out
 
 
+def healthz(port: int) -> dict:
+    """The web's /healthz: its status and what it says of each part."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        return {"status": response.status, **json.loads(response.read())}
+    except (OSError, ValueError) as exc:
+        return {"status": 0, "error": repr(exc)}
+
+
+def failed(figures: dict, allowed=("200", "201")) -> int:
+    """How many answers in `Traffic.figures()` had a status not in `allowed`."""
+    return sum(
+        n
+        for kind in figures.values()
+        for status, n in kind["statuses"].items()
+        if status not in allowed
+    )
+
+
 def _count():
     i = 0
     while True:
@@ -315,7 +340,7 @@ def final_checks(*, lead_ids=(), deposits=(), withdrawal_ids=()) -> dict:
         and set(credited.values()) <= {1}
     )
     if withdrawal_ids:
-        paid = Withdrawal.objects.filter(pk__in=withdrawal_ids, status="completed").count()
+        paid = Withdrawal.objects.filter(pk__in=withdrawal_ids, status="paid").count()
         checks["payouts"] = len(withdrawal_ids)
         checks["payouts_sent_once"] = paid == len(withdrawal_ids)
     checks["ok"] = (
@@ -331,3 +356,144 @@ def final_checks(*, lead_ids=(), deposits=(), withdrawal_ids=()) -> dict:
 def _deposit_keys(pks) -> list[str]:
     """The ledger's idempotency keys of these deposits' credits (finance/services/deposits)."""
     return [f"deposit:{pk}" for pk in pks]
+
+
+# --- helpers of the scripts that act on the sandboxes and the workers -------------------------
+
+
+def psp_control(method: str, path: str, payload=None):
+    """Call the PSP sandbox's control endpoints (`/_sandbox/...`): (status, answer)."""
+    from django.conf import settings
+
+    from sandbox.control import control
+
+    return control(settings.SANDBOX_PSP_URL.rstrip("/"), method, path, payload)
+
+
+def mt5_control(method: str, path: str, payload=None):
+    """Call the MT5 sandbox's control endpoints (`/_sandbox/mt5/<path>`): (status, answer)."""
+    from django.conf import settings
+
+    from sandbox.control import control
+
+    return control(settings.SANDBOX_MT5_URL.rstrip("/") + "/_sandbox/mt5/", method, path, payload)
+
+
+def point_trading_server(stack: Stack) -> None:
+    """The seeded demo's trading server is this stack's MT5 sandbox (the dump was made on
+    another port)."""
+    from clients.models import TradingServer
+
+    TradingServer.objects.update(url=stack.env["SANDBOX_MT5_URL"])
+
+
+def platform_deals(logins: list[int], days: int = 3) -> list:
+    """The platform's own deals of `logins` over the last `days`, read through the adapter."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clients.models import TradingServer
+    from clients.platforms import platform_for
+
+    platform = platform_for(TradingServer.objects.filter(is_active=True).order_by("pk")[0])
+    try:
+        now = timezone.now()
+        return platform.deals(
+            logins=logins, since=now - timedelta(days=days), until=now + timedelta(hours=1)
+        ).records
+    finally:
+        platform.close()
+
+
+def funded_client(email: str, amount: str | None = "500.00"):
+    """A verified client (`verified_client`) and, with `amount`, a Stripe deposit paid on the
+    PSP sandbox (so a payout can refund it) and credited to the wallet: (client, deposit)."""
+    from django.utils import timezone
+
+    from finance.models import PaymentMethod
+    from finance.psp import EventKind, WebhookEvent
+    from finance.services import deposit_create, deposit_open_session, psp_event_apply
+
+    client = verified_client(email)
+    if amount is None:
+        return client, None
+    method = PaymentMethod.objects.filter(psp="stripe", currency="USD", is_active=True).first()
+    deposit = deposit_create(client=client, method=method, amount=amount, actor="test")
+    nowhere = "http://127.0.0.1:9/"  # the PSP's own notices go nowhere: applied below
+    deposit = deposit_open_session(
+        deposit=deposit, return_url=nowhere, cancel_url=nowhere, notify_url=nowhere
+    )
+    status, answer = psp_control("POST", f"/_sandbox/stripe/payments/{deposit.reference}/pay")
+    if status != 200:
+        raise RuntimeError(f"the PSP sandbox did not take the payment: {answer}")
+    psp_event_apply(
+        psp="stripe",
+        event=WebhookEvent(
+            event_id=f"evt_paid_{deposit.pk}",
+            kind=EventKind.PAYMENT_SUCCEEDED,
+            reference=deposit.reference,
+            provider_reference=deposit.provider_reference,
+            amount=Decimal(amount),
+            currency="USD",
+            occurred_at=timezone.now(),
+            raw={},
+        ),
+    )
+    return client, deposit
+
+
+def beat_intervals(stack: Stack, seconds: dict[str, float]) -> None:
+    """Run these beat entries every so many seconds, as ops may set them in admin
+    (django-celery-beat's table; beat copies the code's schedule there when it starts, so this
+    waits for beat to be up first)."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
+
+    wait_until(
+        lambda: PeriodicTask.objects.filter(name__in=list(seconds)).count() == len(seconds),
+        60,
+        "beat to install its schedule",
+    )
+    time.sleep(1)
+    for name, every in seconds.items():
+        interval, _ = IntervalSchedule.objects.get_or_create(
+            every=int(every), period=IntervalSchedule.SECONDS
+        )
+        PeriodicTask.objects.filter(name=name).update(interval=interval, crontab=None)
+    PeriodicTasks.update_changed()
+
+
+class Holder:
+    """A lock held by this script in a transaction of its own (a row's `FOR UPDATE`, a
+    table's `LOCK TABLE`), so that a task that needs it waits in the middle of its work, where
+    it can be seen and killed; `release()` rolls the transaction back."""
+
+    def __init__(self, sql: str):
+        import psycopg
+        from django.conf import settings
+
+        db = settings.DATABASES["default"]
+        self.conn = psycopg.connect(
+            host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
+            dbname=db["NAME"], autocommit=False,
+        )  # fmt: skip
+        self.conn.execute("SET lock_timeout = '20s'")  # never a silent wait on itself
+        self.conn.execute(sql)
+        self.pid = self.conn.info.backend_pid
+
+    def blocking(self, table: str = "") -> bool:
+        """Whether another session (a task) now waits for this lock, on a statement that
+        names `table`."""
+        from django.db import connection
+
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT query FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [self.pid],
+            )
+            return any(table in query for (query,) in cur.fetchall())
+
+    def release(self) -> None:
+        if not self.conn.closed:
+            self.conn.rollback()
+            self.conn.close()

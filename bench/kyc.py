@@ -36,7 +36,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
 from bench.benchdb import bench_db_create  # noqa: E402
@@ -83,42 +82,12 @@ def main():
         import redis
 
         redis.Redis.from_url(BENCH_REDIS).flushdb()
-        from allauth.account.models import EmailAddress
-
-        from brokerage.models import AuditEvent, User
-        from clients.services import client_register
+        from bench.kycdata import submission_complete
+        from brokerage.models import AuditEvent
         from kyc import ocr, specimens
-        from kyc.financial_profile import financial_profile_save
         from kyc.models import KycSubmission
-        from kyc.services import (
-            kyc_details_save,
-            kyc_document_upload,
-            kyc_questionnaire_save,
-            kyc_submission_current,
-            kyc_submission_submit,
-        )
+        from kyc.services import kyc_submission_submit
 
-        # The wizard's finances step, as a salaried client declares it.
-        finances = {
-            "employment_status": "employed",
-            "occupation": "Nurse",
-            "industry": "health",
-            "currency": "GBP",
-            "annual_income": "25k_100k",
-            "net_worth": "25k_100k",
-            "expected_deposits_amount": "5000",
-            "source_of_funds": "salary",
-            "source_of_funds_detail": "",
-            "source_of_wealth": "savings",
-            "source_of_wealth_detail": "",
-        }
-        answers = {
-            "cfd_knowledge": "loss",
-            "leverage": "30pct",
-            "margin_call": "close",
-            "experience": "some",
-            "education": "no",
-        }
         expected, passports = {}, []
         for i in range(args.submissions):
             defect = DEFECTS[(i // 10) % len(DEFECTS)] if i % 10 == 9 else None
@@ -135,44 +104,13 @@ def main():
                 seed=i,
             )
             passports.append(data)
-            user = User.objects.create_user(
+            name_defect = bool(defect and defect[0] == "name")
+            submission = submission_complete(
                 f"kyc{i}@example.com",
-                "bench-password-1",
-                first_name="Olivia May",
-                last_name="Harris",
-            )
-            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-            client = client_register(user=user, actor="bench")
-            submission = kyc_submission_current(client=client)
-            kyc_details_save(
-                submission=submission,
-                actor=user,
-                data={
-                    "first_name": "Sophie" if defect and defect[0] == "name" else "Olivia May",
-                    "last_name": "Turner" if defect and defect[0] == "name" else "Harris",
-                    "date_of_birth": person.birth,
-                    "nationality": "GB",
-                    "address_line": "14 Harbour Street",
-                    "city": "Bristol",
-                    "postcode": "BS1 4DJ",
-                    "country": "GB",
-                },
-            )
-            kyc_questionnaire_save(submission=submission, actor=user, answers=answers)
-            financial_profile_save(client=user.client, actor=user, data=finances)
-            kyc_document_upload(
-                submission=submission,
-                actor=user,
-                kind="passport",
-                side="front",
-                uploaded_file=SimpleUploadedFile("p.jpg", data),
-            )
-            kyc_document_upload(
-                submission=submission,
-                actor=user,
-                kind="proof_of_address",
-                side="front",
-                uploaded_file=SimpleUploadedFile("b.pdf", specimens.proof_of_address_pdf(person)),
+                person=person,
+                passport=data,
+                first_name="Sophie" if name_defect else "Olivia May",
+                last_name="Turner" if name_defect else "Harris",
             )
             expected[submission.pk] = defect[1] if defect else None
 

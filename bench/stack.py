@@ -30,6 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 MT5_LOGIN, MT5_PASSWORD = "1000", "fault-manager"
+# Never inherited: the stack's processes take the dev settings' own values. The PSPs' URLs are
+# derived from SANDBOX_PSP_URL (inherited, from a test process that imported the dev settings,
+# they would send this stack's payments to another sandbox); the keys must be the ones the
+# cached seeded database was encrypted with (trading servers' manager passwords).
+NOT_INHERITED = (
+    "STRIPE_API_URL", "CHECKOUT_API_URL", "SKRILL_API_URL", "COINPAYMENTS_API_URL",
+    "DJANGO_SECRET_KEY", "PLATFORM_ENCRYPTION_KEY",
+)  # fmt: skip
 
 
 def free_port() -> int:
@@ -161,7 +169,7 @@ class Stack:
         self.web_port = free_port()
         self.mt5_port = free_port()
         self.psp_port = free_port()
-        self.env = dict(os.environ)
+        self.env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         self.env.update(
             DATABASE_URL=self.pg.url,
             REDIS_URL=self.redis.url(0),
@@ -186,6 +194,11 @@ class Stack:
         """Point this process's Django at the throwaway servers and set it up."""
         for key in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "API_RATE_LIMIT"):
             os.environ[key] = self.env[key]
+        for key in self.env:  # the sandboxes', so this process's adapters reach them too
+            if key.startswith("SANDBOX_"):
+                os.environ[key] = self.env[key]
+        for key in NOT_INHERITED:
+            os.environ.pop(key, None)
         import django
 
         django.setup()
@@ -249,14 +262,17 @@ class Stack:
         except OSError:
             return False
 
-    def start_worker(self, name: str, queues: list[str], concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(
+        self, name: str, queues: list[str], concurrency: int = 2, wait: bool = True
+    ) -> subprocess.Popen:
         proc = self._spawn(
             f"worker-{name}",
             [str(VENV_BIN / "celery"), "-A", "brokerage", "worker", "-Q", ",".join(queues),
              "-c", str(concurrency), "-l", "info", "-n", f"{name}@%h", "--without-gossip",
              "--without-mingle"],
         )  # fmt: skip
-        self.wait_heartbeat(name)
+        if wait:
+            self.wait_heartbeat(name)
         return proc
 
     def wait_heartbeat(self, name: str, timeout: float = 90) -> None:
@@ -269,12 +285,17 @@ class Stack:
             f"worker {name}'s heartbeat",
         )
 
-    def start_beat(self) -> None:
+    def start_beat(self, wait: bool = False) -> None:
         self._spawn(
             "beat",
             [str(VENV_BIN / "celery"), "-A", "brokerage", "beat", "-l", "info",
              "--schedule", str(self.tmp / "beat-schedule")],
         )  # fmt: skip
+        if wait:  # its first tick (its schedule read from the database)
+            import redis
+
+            client = redis.Redis.from_url(self.redis.url(0))
+            wait_until(lambda: list(client.scan_iter("*health:celery:beat")), 90, "beat's tick")
 
     def start_sandbox(self) -> None:
         self._spawn("sandbox", [sys.executable, "-m", "sandbox"])

@@ -1,6 +1,7 @@
 """Trading platform sync: deals, open positions and account balances of every active server.
 
-One pass per server at a time (a Redis lock), driven by beat. Deals are read for the window
+One pass per server at a time (a Redis lock, kept alive while the pass runs: a pass whose worker
+died frees its server within LOCK_TTL seconds), driven by beat. Deals are read for the window
 [cursor - overlap, now] in batches of logins at the server's rate limit; an account new to us is
 read from `backfill_hours` back. Each deal is stored once per (server, ticket), so windows may
 overlap and passes may repeat. The cursor only moves when every batch of the pass was read, so a
@@ -11,6 +12,7 @@ SyncRejection rows with the reason; the rest of the pass goes on.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -34,12 +36,41 @@ from .platforms import PlatformError, Rejected, TradingPlatform, platform_for
 
 log = logging.getLogger(__name__)
 
-LOCK_TIMEOUT = 960  # seconds, beyond the task's time limit: a crashed pass frees its server
+# The server's lock lives LOCK_TTL seconds unless the pass holding it renews it (every
+# LOCK_RENEW seconds, from a thread of its own): a pass whose worker was killed frees its server
+# within LOCK_TTL, not after the task's time limit, and the next beat's pass resumes from the
+# cursor. Two passes overlapping (a renewal missed) would only read some deals twice, stored once.
+LOCK_TTL = 30
+LOCK_RENEW = 10
 INSERT_CHUNK = 2000
 
 
 def _lock(server_id: int):
-    return redis_client().lock(f"platform-sync:{server_id}", timeout=LOCK_TIMEOUT, blocking=False)
+    # Not thread-local: the keep-alive thread renews the token the pass's thread acquired.
+    return redis_client().lock(
+        f"platform-sync:{server_id}", timeout=LOCK_TTL, blocking=False, thread_local=False
+    )
+
+
+@contextmanager
+def _kept_alive(lock, server_id: int):
+    """Renew `lock`'s time to live every LOCK_RENEW seconds until the block ends."""
+    done = threading.Event()
+
+    def renew():
+        while not done.wait(LOCK_RENEW):
+            try:
+                lock.reacquire()
+            except Exception:  # noqa: BLE001  (Redis away or the lock lost: the pass goes on)
+                log.warning("platform sync lock of server %s could not be renewed", server_id)
+
+    keeper = threading.Thread(target=renew, name=f"sync-lock-{server_id}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join(5)
 
 
 @contextmanager
@@ -54,13 +85,14 @@ def server_held(server_id: int, platform: TradingPlatform | None = None):
         return
     own = platform is None
     try:
-        server = TradingServer.objects.get(pk=server_id)
-        try:
-            platform = platform or platform_for(server)
-        except PlatformError as exc:
-            yield server, None, exc
-            return
-        yield server, platform, None
+        with _kept_alive(lock, server_id):
+            server = TradingServer.objects.get(pk=server_id)
+            try:
+                platform = platform or platform_for(server)
+            except PlatformError as exc:
+                yield server, None, exc
+                return
+            yield server, platform, None
     finally:
         if own and platform is not None:
             platform.close()

@@ -408,6 +408,10 @@ def _remembered_many(
     return remembered
 
 
+# The screenings owed once per client (registration), whichever task or sweep gets there first.
+ONCE_REASONS = (ScreeningReason.REGISTRATION, ScreeningReason.SWEEP)
+
+
 @transaction.atomic
 def client_screen(
     *,
@@ -420,8 +424,17 @@ def client_screen(
     the run and raise an alert per list entry hit, except the pairs remembered
     (`_remembered_many`).
     `reported` is a name reported through `client.name_reported` (origin, name, reference,
-    dob, nationality), screened with the client's own. Audited with the client as subject."""
+    dob, nationality), screened with the client's own. Audited with the client as subject.
+
+    Screening a newly registered client happens once: for the reasons of registration and of
+    the never-screened sweeper, a client screened meanwhile (a sweeper beside a late or
+    redelivered task, two sweeps at once) is not screened again and their last run is returned.
+    """
     client = lock_client(client_id)
+    if reason in ONCE_REASONS:
+        done = ScreeningRun.objects.filter(client=client).order_by("-pk").first()
+        if done is not None:
+            return done
     queries = subject_queries(client, reported)
     snapshots = current_snapshots()
     results = screen(queries) if queries and snapshots else [[] for _ in queries]

@@ -10,7 +10,8 @@ outside operation (`brokerage.operations`):
    resend the platform refuses) fails the transfer; a platform that cannot be reached (or a
    look-up that cannot answer) frees the claim and the task retries;
 5. the ledger moves wallet <-> platform omnibus under the key `transfer:<id>` when the
-   platform's ticket is known. A sweeper resumes any claim older than CLAIM_STALE_AFTER.
+   platform's ticket is known. A sweeper resumes any claim older than `claim_stale_after()`
+   (`FINANCE_TRANSFER_CLAIM_STALE_SECONDS`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,8 +54,16 @@ from .notices import client_tell
 
 log = logging.getLogger(__name__)
 
-CLAIM_STALE_AFTER = timedelta(minutes=2)
 LOOKUP_MARGIN = timedelta(minutes=10)
+
+
+def claim_stale_after() -> timedelta:
+    """When a transfer's claim belongs to an attempt that died: after
+    `FINANCE_TRANSFER_CLAIM_STALE_SECONDS` (2 minutes unless set; above the task's time limit, so
+    a live attempt is never overtaken)."""
+    return timedelta(seconds=settings.FINANCE_TRANSFER_CLAIM_STALE_SECONDS)
+
+
 MAX_TRANSFER = Decimal("1000000")
 
 
@@ -140,11 +150,11 @@ def transfer_request(
 def transfer_execute(*, transfer_id: int) -> str:
     """Carry out a pending transfer on the platform, exactly once. Returns its status, or
     "unknown" when the platform's answer was lost and the lookup found nothing yet (the sweeper
-    looks again after CLAIM_STALE_AFTER, before ever sending it again)."""
+    looks again once the claim is stale, before ever sending it again)."""
     claimed = claim(
         Transfer.objects.select_related("trading_account__server"),
         transfer_id,
-        stale_after=CLAIM_STALE_AFTER,
+        stale_after=claim_stale_after(),
         is_open=lambda t: t.status == Transfer.Status.PENDING,
     )
     t = claimed.row
@@ -258,7 +268,7 @@ def _finish(
         return t.status
 
 
-def transfers_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER) -> int:
+def transfers_sweep(*, stale_after: timedelta | None = None) -> int:
     """Re-queue pending transfers never started, or whose attempt went quiet."""
     from .tasks import transfer_execute_task
 
@@ -267,5 +277,5 @@ def transfers_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER) -> int:
         task=transfer_execute_task,
         due_field="requested_at",
         started_field="started_at",
-        stale_after=stale_after,
+        stale_after=stale_after or claim_stale_after(),
     )

@@ -384,6 +384,10 @@ PSP_CONFIG = {
 # Outbound PSP calls give up after this many seconds (then the operation is looked up, never
 # blindly repeated).
 PSP_TIMEOUT_SECONDS = env.float("PSP_TIMEOUT_SECONDS", default=15.0)
+# A payout's or refund's claim older than this belongs to an attempt that died (a worker killed
+# mid-call): the sweeper resumes it, looking the operation up before sending anything. Keep it
+# above the payout task's time limit (120 s), so a live attempt is never overtaken.
+FINANCE_PAYOUT_CLAIM_STALE_SECONDS = env.int("FINANCE_PAYOUT_CLAIM_STALE_SECONDS", default=180)
 
 # --- Finance: policy -----------------------------------------------------------------------------
 # Withdrawals at or under this USD value are approved automatically when every check passes.
@@ -410,6 +414,9 @@ BANK_WIRE_BANK_NAME = env("BANK_WIRE_BANK_NAME", default="")
 # Seconds a call to a trading server may take; a balance operation whose answer is lost is looked
 # up by its comment before it is ever sent again.
 PLATFORM_TIMEOUT_SECONDS = env.float("PLATFORM_TIMEOUT_SECONDS", default=15.0)
+# A transfer's claim older than this belongs to an attempt that died: the sweeper looks its
+# balance operation up by comment (and only then sends it). Above the transfer task's time limit.
+FINANCE_TRANSFER_CLAIM_STALE_SECONDS = env.int("FINANCE_TRANSFER_CLAIM_STALE_SECONDS", default=120)
 # Key for the trading servers' manager passwords at rest (default: derived from SECRET_KEY).
 PLATFORM_ENCRYPTION_KEY = env("PLATFORM_ENCRYPTION_KEY", default="")
 # How often beat runs the deal/position/account sync of every active server (seconds).

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 
 from brokerage.errors import DomainError, InvalidInput, NotAllowed
@@ -30,9 +31,13 @@ from .losses import recover_losses
 WEBHOOK_ACTOR = "psp:{psp}"
 PAYOUT_ACTOR = "rule:finance_payout"
 CHECKS_ACTOR = "rule:withdrawal_checks"
-# A run's claim on a PSP call (payout, refund) goes stale after this: longer than such a task
-# may run (time limit 120 s), so a live run is never overtaken by a copy of itself.
-CLAIM_STALE_AFTER = timedelta(minutes=3)
+
+
+def claim_stale_after() -> timedelta:
+    """When a run's claim on a PSP call (payout, refund) goes stale: longer than such a task may
+    run (time limit 120 s), so a live run is never overtaken by a copy of itself
+    (`FINANCE_PAYOUT_CLAIM_STALE_SECONDS`, 3 minutes unless set)."""
+    return timedelta(seconds=settings.FINANCE_PAYOUT_CLAIM_STALE_SECONDS)
 
 
 class DepositNotAllowed(DomainError):

@@ -37,8 +37,8 @@ from ..models_wires import BANK_WIRE
 from ..notices import client_tell
 from ..psp import OperationResult
 from .common import (
-    CLAIM_STALE_AFTER,
     PAYOUT_ACTOR,
+    claim_stale_after,
     money_out_finish,
     need,
     psp_call,
@@ -104,7 +104,7 @@ def refund_execute(*, refund_id: int) -> str:
     claimed = claim(
         Refund.objects.select_related("deposit"),
         refund_id,
-        stale_after=CLAIM_STALE_AFTER,
+        stale_after=claim_stale_after(),
         is_open=lambda r: r.status == Refund.Status.PENDING,
         started_field="attempted_at",
     )
@@ -192,7 +192,7 @@ def refund_finish(refund_id: int, result: OperationResult, actor: str) -> str:
         return refund.status
 
 
-def refunds_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER, now=None) -> int:
+def refunds_sweep(*, stale_after: timedelta | None = None, now=None) -> int:
     """Re-queue pending refunds never claimed, or whose claim went stale."""
     from ..tasks import refund_execute_task
 
@@ -201,6 +201,6 @@ def refunds_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER, now=None) -> in
         task=refund_execute_task,
         due_field="created_at",
         started_field="attempted_at",
-        stale_after=stale_after,
+        stale_after=stale_after or claim_stale_after(),
         now=now,
     )

@@ -11,12 +11,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .common import CLAIM_STALE_AFTER
 from .refunds import refunds_sweep
 from .withdrawals import withdrawals_sweep
 
 
-def payouts_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER) -> int:
+def payouts_sweep(*, stale_after: timedelta | None = None) -> int:
     """Re-queue approved withdrawals and refunds whose payout never started or never finished."""
     now = timezone.now()
     return withdrawals_sweep(stale_after=stale_after, now=now) + refunds_sweep(

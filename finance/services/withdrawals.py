@@ -48,9 +48,9 @@ from ..notices import client_tell
 from ..psp import OperationResult
 from .common import (
     CHECKS_ACTOR,
-    CLAIM_STALE_AFTER,
     PAYOUT_ACTOR,
     WithdrawalNotAllowed,
+    claim_stale_after,
     money_out_finish,
     need,
     psp_call,
@@ -354,7 +354,7 @@ def withdrawal_payout(*, withdrawal_id: int) -> str:
     claimed = claim(
         lock_withdrawal,
         withdrawal_id,
-        stale_after=CLAIM_STALE_AFTER,
+        stale_after=claim_stale_after(),
         is_open=lambda w: (
             w.status in (Withdrawal.Status.APPROVED, Withdrawal.Status.PROCESSING)
             and w.psp != BANK_WIRE
@@ -461,7 +461,7 @@ def withdrawal_finish(withdrawal_id: int, result: OperationResult, actor: str) -
         return w.status
 
 
-def withdrawals_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER, now=None) -> int:
+def withdrawals_sweep(*, stale_after: timedelta | None = None, now=None) -> int:
     """Re-queue approved withdrawals whose payout never started or whose claim went stale."""
     from ..tasks import withdrawal_payout_task
 
@@ -472,6 +472,6 @@ def withdrawals_sweep(*, stale_after: timedelta = CLAIM_STALE_AFTER, now=None) -
         task=withdrawal_payout_task,
         due_field="decided_at",
         started_field="payout_started_at",
-        stale_after=stale_after,
+        stale_after=stale_after or claim_stale_after(),
         now=now,
     )

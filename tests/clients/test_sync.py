@@ -1,5 +1,6 @@
 """Deal, position and account sync from the sandbox MT5 server."""
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -257,3 +258,30 @@ def test_old_passes_are_pruned(mt5_server):
         )
     assert sync_runs_prune() == 2
     assert sorted(SyncRun.objects.values_list("error", flat=True)) == ["", "boom"]
+
+
+def test_a_pass_whose_worker_died_frees_its_server_within_the_lock_ttl(mt5_server, monkeypatch):
+    """A worker killed mid-pass never releases the server's lock: it lapses after LOCK_TTL
+    seconds (not the task's time limit), and the next pass syncs."""
+    from clients import sync
+
+    monkeypatch.setattr(sync, "LOCK_TTL", 1)
+    account = _account(mt5_server, deposit="500.00")
+    dead = sync._lock(mt5_server.pk)
+    assert dead.acquire()  # the killed pass's: nobody renews or releases it
+    assert "running" in server_sync(server_id=mt5_server.pk)["skipped"]
+    time.sleep(1.3)
+    assert server_sync(server_id=mt5_server.pk)["deals"]["ingested"] == 1
+    assert Deal.objects.filter(account=account).count() == 1
+
+
+def test_a_live_pass_keeps_its_server_past_the_lock_ttl(mt5_server, monkeypatch):
+    from clients import sync
+
+    monkeypatch.setattr(sync, "LOCK_TTL", 1)
+    monkeypatch.setattr(sync, "LOCK_RENEW", 0.2)
+    with sync.server_held(mt5_server.pk) as (server, platform, problem):
+        assert server is not None and problem is None
+        time.sleep(1.5)  # longer than the TTL: renewed meanwhile
+        assert "running" in server_sync(server_id=mt5_server.pk)["skipped"]
+    assert "skipped" not in server_sync(server_id=mt5_server.pk)

@@ -125,6 +125,23 @@ def test_the_sweeper_screens_whoever_was_never_screened():
     assert never_screened_sweep() == 0
 
 
+def test_a_new_client_is_screened_once_whichever_task_or_sweep_gets_there_first():
+    """A worker killed mid-screening leaves its message unacknowledged: the sweeper screens the
+    client, and the task redelivered later (or a second sweep running beside the first) finds
+    the run and adds none, so the client has one run and one alert."""
+    watch_list()
+    client = register("Ivan", "Zlobnikov")
+    first = client_screen(client_id=client.pk, reason="sweep")
+    again = client_screen(client_id=client.pk, reason="registration")  # the redelivered task
+    assert again.pk == first.pk
+    assert client_screen(client_id=client.pk, reason="sweep").pk == first.pk
+    assert ScreeningRun.objects.filter(client=client).count() == 1
+    assert Alert.objects.filter(client=client).count() == 1
+    # Screening for a new reason (an officer's request) still runs.
+    client_screen(client_id=client.pk, reason="on_demand")
+    assert ScreeningRun.objects.filter(client=client).count() == 2
+
+
 @override_settings(COMPLIANCE_FOUR_EYES_SCORE=1.5)
 def test_a_dismissed_pair_is_not_raised_again_until_the_entry_changes():
     watch_list()
