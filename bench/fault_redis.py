@@ -18,22 +18,12 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
 
-from bench.faultkit import (  # noqa: E402
-    ALL_QUEUES,
-    Traffic,
-    failed,
-    final_checks,
-    healthz,
-    open_deposits,
-    seeded_stack,
-    wait_leads_routed,
-)
+from bench.faultkit import failed, final_checks, loaded_stack, outage  # noqa: E402
 
 
 def main():
@@ -45,39 +35,14 @@ def main():
     parser.add_argument("--webhooks", type=int, default=60, help="deposits paid by webhook")
     args = parser.parse_args()
 
-    t_setup = time.monotonic()
-    stack = seeded_stack()
+    args.length = args.outage
+    stack, traffic, deposits, setup_s = loaded_stack(args)
     try:
-        deposits = open_deposits(args.webhooks)
-        stack.start_web(workers=2)
-        stack.start_worker("all", ALL_QUEUES, concurrency=2)
-        stack.start_beat()
-        stack._spawn("sealer", [sys.executable, "manage.py", "audit_sealer"])
-        stack.supervise()
-        setup_s = time.monotonic() - t_setup
-        total = args.before + args.outage + args.after
-        traffic = Traffic(
-            stack.web_port,
-            lead_rate=args.lead_rate,
-            deposits=deposits,
-            webhook_rate=max(0.2, args.webhooks / total),
-        )
-        traffic.start()
-        time.sleep(args.before)
-        health_before = healthz(stack.web_port)
-        down_at = time.time()
-        stack.redis.stop()
-        time.sleep(min(5, args.outage / 2))
-        health_down = healthz(stack.web_port)
-        time.sleep(max(0, args.outage - min(5, args.outage / 2)))
-        stack.redis.start()
-        up_at = time.time()
-        time.sleep(args.after)
-        traffic.finish()
-        health_after = healthz(stack.web_port)
-        sent_leads = list(traffic.leads.values())
-        routed_s = wait_leads_routed(sent_leads, timeout=300)
-        checks = final_checks(lead_ids=sent_leads, deposits=deposits)
+        seen = outage(stack, traffic, args, stop=stack.redis.stop, start=stack.redis.start)
+        down_at, up_at, routed_s = seen["down_at"], seen["up_at"], seen["routed_s"]
+        health_before, health_down = seen["healthz_before"], seen["healthz_during"]
+        health_after = seen["healthz_after"]
+        checks = final_checks(lead_ids=seen["lead_ids"], deposits=deposits)
         during = traffic.figures(since=down_at, until=up_at)
         failed_during = failed(during)
         figures = {

@@ -36,7 +36,6 @@ Prints one JSON line; exits 1 if a check fails.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -57,6 +56,7 @@ from bench.faultkit import (  # noqa: E402
     platform_deals,
     point_trading_server,
     psp_control,
+    report,
     seeded_stack,
     verified_client,
 )
@@ -577,12 +577,9 @@ def main():
             "not_caught": not_caught,
             "scenarios": results,
             "restarted": stack.restarts,
-            "load_average": os.getloadavg()[0],
             "checks": checks,
-            "ok": ok,
         }
-        print(json.dumps(figures, default=str))
-        sys.exit(0 if ok else 1)
+        report(figures, ok)
     finally:
         stack.close()
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -257,6 +259,65 @@ def healthz(port: int) -> dict:
         return {"status": response.status, **json.loads(response.read())}
     except (OSError, ValueError) as exc:
         return {"status": 0, "error": repr(exc)}
+
+
+def loaded_stack(args, *, wait_beat: bool = False) -> tuple[Stack, Traffic, list[dict], float]:
+    """The seeded stack with gunicorn, a worker on every queue, beat, the sealer and the
+    supervisor, and its steady traffic (not started): (stack, traffic, deposits, setup seconds).
+    `args`: lead_rate, webhooks, before, after and the fault's length `length`."""
+    started = time.monotonic()
+    stack = seeded_stack()
+    try:
+        deposits = open_deposits(args.webhooks)
+        stack.start_web(workers=2)
+        stack.start_worker("all", ALL_QUEUES, concurrency=2)
+        stack.start_beat(wait=wait_beat)
+        stack._spawn("sealer", [sys.executable, "manage.py", "audit_sealer"])
+        stack.supervise()
+    except BaseException:
+        stack.close()
+        raise
+    total = args.before + args.length + args.after
+    traffic = Traffic(
+        stack.web_port,
+        lead_rate=args.lead_rate,
+        deposits=deposits,
+        webhook_rate=max(0.2, args.webhooks / total),
+    )
+    return stack, traffic, deposits, time.monotonic() - started
+
+
+def outage(stack: Stack, traffic: Traffic, args, *, stop, start, look_after: float = 5) -> dict:
+    """Under `traffic`: `args.before` seconds, then `stop()`; /healthz read `look_after`
+    seconds into it; `start()` after `args.length` seconds, `args.after` seconds more, and
+    the traffic finished (what it started is retried until accepted); then every accepted lead
+    waited for until routed. Times (epoch), /healthz answers, the leads and how long routing
+    took after the load (None: not within 5 minutes)."""
+    traffic.start()
+    time.sleep(args.before)
+    seen = {"healthz_before": healthz(stack.web_port), "down_at": time.time()}
+    stop()
+    look = min(look_after, args.length / 2)
+    time.sleep(look)
+    seen["healthz_during"] = healthz(stack.web_port)
+    time.sleep(max(0, args.length - look))
+    start()
+    seen["up_at"] = time.time()
+    time.sleep(args.after)
+    traffic.finish()
+    seen["healthz_after"] = healthz(stack.web_port)
+    seen["lead_ids"] = list(traffic.leads.values())
+    seen["routed_s"] = wait_leads_routed(seen["lead_ids"], timeout=300)
+    return seen
+
+
+def report(figures: dict, ok: bool) -> None:
+    """The end of a fault script: its one JSON line (with the load average, as the machine may
+    be shared) and exit status 1 when a check failed."""
+    figures.setdefault("load_average", round(os.getloadavg()[0], 2))
+    figures["ok"] = ok
+    print(json.dumps(figures, default=str))
+    sys.exit(0 if ok else 1)
 
 
 def failed(figures: dict, allowed=("200", "201")) -> int:

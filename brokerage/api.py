@@ -18,7 +18,7 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyHeader
 
-from .errors import DomainError, InvalidInput
+from .errors import DatabaseUnavailable, DomainError, InvalidInput, database_unreachable
 from .models import ApiIdempotency
 from .ratelimit import api_key_rate_check
 from .services import api_key_authenticate
@@ -172,6 +172,13 @@ def install_error_handlers(api: NinjaAPI) -> NinjaAPI:
 
     @api.exception_handler(Exception)
     def on_unexpected(request, exc):
+        if database_unreachable(exc):  # a restart or failover: nothing was saved, send again
+            log.warning("API request on %s: the database cannot be reached (%s)", request.path, exc)
+            err = DatabaseUnavailable()
+            response = error_response(request, err.status, err.code, err.message)
+            for name, value in err.headers().items():
+                response[name] = value
+            return response
         log.exception("API error on %s", request.path)
         return error_response(request, 500, "server_error", "Unexpected error; it has been logged.")
 

@@ -4,6 +4,8 @@ Views turn them into form errors; the API turns them into
 `{"error": code, "detail": message, "fields": {...}}` with `status`.
 """
 
+from django.db import InterfaceError, OperationalError
+
 
 class DomainError(Exception):
     code = "error"
@@ -38,3 +40,31 @@ class InvalidInput(DomainError):
 
     code = "invalid_input"
     status = 400
+
+
+class DatabaseUnavailable(DomainError):
+    """The service is briefly unavailable (its database cannot be reached). Nothing was saved:
+    please try again in a minute."""
+
+    code = "database_unavailable"
+    status = 503
+    retry_after_seconds = 30
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
+
+
+# PostgreSQL's SQLSTATEs for a server going away: shutting down, crashed, starting up.
+_SERVER_GONE = {"57P01", "57P02", "57P03"}
+
+
+def database_unreachable(exc: BaseException | None) -> bool:
+    """Whether `exc` says the database cannot be reached (no connection, the connection lost,
+    the server shutting down or starting: a restart or a failover), as opposed to a statement
+    that failed. Such a request committed nothing and may be sent again (`DatabaseUnavailable`)."""
+    if isinstance(exc, InterfaceError):  # a connection already closed
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    state = getattr(exc.__cause__, "sqlstate", None)
+    return state is None or state.startswith("08") or state in _SERVER_GONE

@@ -2,6 +2,7 @@
 
 import hmac
 import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, PermissionDenied
@@ -18,7 +19,7 @@ from . import health
 from .audiences import home_url_for
 from .dashboard import dashboard_for
 from .db import reads_from_replica, replica_health
-from .errors import DomainError, NotAllowed
+from .errors import DatabaseUnavailable, DomainError, NotAllowed, database_unreachable
 from .events import choices as event_choices
 from .exports import dashboard_export, export_query, filter_errors_response
 from .ids import parse_id
@@ -257,6 +258,7 @@ ERROR_TEXT = {
     403: ("forbidden", "You do not have access to this page."),
     404: ("not_found", "There is nothing at this address."),
     500: ("server_error", "Something went wrong on our side. It has been logged."),
+    503: (DatabaseUnavailable.code, DatabaseUnavailable().message),
 }
 
 
@@ -276,7 +278,10 @@ def _error(request, status, exception=None):
         return JsonResponse({"error": code, "detail": detail, "fields": {}}, status=status)
     try:
         body = loader.render_to_string(
-            "errors/error.html", {"status": status, "detail": detail}, request=request
+            "errors/error.html",
+            {"status": status, "detail": detail},
+            # Without the database the page's context (the signed-in user) cannot be read.
+            request=None if status == 503 else request,
         )
     except Exception:  # noqa: BLE001  (the error page must never fail itself)
         log.exception("error page failed to render")
@@ -297,6 +302,14 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    """An unhandled error: 500, except a request the database could not serve (down,
+    restarting, failing over), which failed cleanly (its transaction never committed) and may
+    be sent again: 503 with Retry-After."""
+    if database_unreachable(sys.exc_info()[1]):
+        response = _error(request, 503)
+        for name, value in DatabaseUnavailable().headers().items():
+            response[name] = value
+        return response
     return _error(request, 500)
 
 

@@ -42,3 +42,38 @@ def test_nightly_chain_check_reports(db):
         "checked": events,
         "broken_seq": None,
     }
+
+
+def _lost_database():
+    import psycopg
+    from django.db import OperationalError
+
+    try:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+    except psycopg.OperationalError as exc:
+        try:
+            raise OperationalError(*exc.args) from exc
+        except OperationalError as django_exc:
+            return django_exc
+
+
+def test_beat_waits_out_a_database_it_cannot_reach(monkeypatch):
+    """Postgres restarting: beat's tick tries again in a few seconds instead of ending beat;
+    any other database error still ends it."""
+    from django.db import ProgrammingError
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from brokerage.beat import DATABASE_RETRY_SECONDS, BeatScheduler
+
+    scheduler = object.__new__(BeatScheduler)  # its tick alone: no schedule is read
+
+    def tick(self, *args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(DatabaseScheduler, "tick", tick)
+    monkeypatch.setattr("brokerage.beat.beat_heartbeat_write", lambda: None)
+    failure = _lost_database()
+    assert scheduler.tick() == DATABASE_RETRY_SECONDS
+    failure = ProgrammingError("relation does not exist")
+    with pytest.raises(ProgrammingError):
+        scheduler.tick()

@@ -122,7 +122,34 @@ def boom(request):
     raise RuntimeError("boom")
 
 
-urlpatterns = [path("api/v1/boom", boom), path("boom", boom)]
+def database_gone(request):
+    """What a view sees while Postgres restarts: psycopg's error, wrapped by Django."""
+    import psycopg
+    from django.db import OperationalError
+
+    try:
+        raise psycopg.OperationalError("connection failed: Connection refused")
+    except psycopg.OperationalError as exc:
+        raise OperationalError(*exc.args) from exc
+
+
+def statement_failed(request):
+    import psycopg
+    from django.db import OperationalError
+
+    try:
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+    except psycopg.OperationalError as exc:
+        raise OperationalError(*exc.args) from exc
+
+
+urlpatterns = [
+    path("api/v1/boom", boom),
+    path("boom", boom),
+    path("api/v1/db", database_gone),
+    path("db", database_gone),
+    path("deadlock", statement_failed),
+]
 handler500 = "brokerage.views.server_error"
 
 
@@ -145,3 +172,19 @@ def test_api_unexpected_error_inside_the_api_is_json(db, monkeypatch):
     monkeypatch.setattr(api.ApiKeyAuth, "authenticate", broken)
     body = assert_api_error(Client().get("/api/v1/whoami"), 500, "server_error")
     assert "boom" not in body["detail"]
+
+
+@override_settings(ROOT_URLCONF=__name__, DEBUG=False)
+def test_a_request_the_database_cannot_serve_is_a_clear_503_to_send_again(db):
+    """Postgres restarting or failing over: the request failed cleanly (nothing committed);
+    503 with Retry-After and a plain message, JSON under the API, never a 500 or a trace."""
+    client = Client(raise_request_exception=False)
+    body = assert_api_error(client.get("/api/v1/db"), 503, "database_unavailable")
+    assert "try again" in body["detail"]
+    page = client.get("/db")
+    assert page.status_code == 503 and page["Retry-After"] == "30"
+    text = page.content.decode()
+    assert "database cannot be reached" in text and "Nothing was saved" in text
+    assert "Connection refused" not in text and "Traceback" not in text
+    # A statement that failed on a reachable database stays a logged 500.
+    assert client.get("/deadlock").status_code == 500
