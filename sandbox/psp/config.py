@@ -32,6 +32,10 @@ DEFAULT_FAULTS = {
     "sync_delivery": False,
     "delivery_attempts": 5,
     "delivery_backoff_seconds": 0.5,
+    # The providers' own APIs (not the control endpoints) down: every call answers this 5xx
+    # status (0: off), or is held this many seconds before it is handled (0: off).
+    "api_error_status": 0,
+    "api_hang_seconds": 0.0,
 }
 DELIVERY_TIMEOUT_SECONDS = 10.0
 

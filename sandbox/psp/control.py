@@ -16,8 +16,11 @@
 `sync_delivery` (a query flag, or true in the JSON body) delivers the webhooks before answering.
 
 Faults: duplicate_deliveries (n), shuffle, payout_delay_seconds, drop_after_request,
-fail_payouts, sync_delivery, and the delivery retry policy (delivery_attempts,
-delivery_backoff_seconds).
+fail_payouts, sync_delivery, the delivery retry policy (delivery_attempts,
+delivery_backoff_seconds), and the providers' APIs down: api_error_status (500-599: every call
+to /stripe, /checkout, /skrill, /coinpayments answers that status, Stripe with its documented
+`api_error` body; 0 off) and api_hang_seconds (every such call is held that long first, as a
+PSP that hangs; 0 off). The control endpoints and webhook deliveries are not affected.
 
 Statements: each row's reference is the id the provider's API and webhooks gave that operation
 (pi_/re_/dp_ at Stripe, pay_/act_/dsp_ at Checkout.com, mb_transaction_id at Skrill, CP…/CW… at
@@ -357,6 +360,8 @@ class Control:
                         and value >= 0
                     )
                 )
+                if name == "api_error_status" and ok and value and not 500 <= value <= 599:
+                    ok = False  # a provider failing on its side answers 5xx
                 if not ok:
                     return control_error(400, "bad_fault", f"{name}: {value!r}")
             with sb.lock:

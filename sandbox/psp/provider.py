@@ -58,6 +58,12 @@ class Provider:
     def routes(self) -> list[Route]:
         raise NotImplementedError
 
+    def unavailable(self, status: int) -> Resp:
+        """The provider's API failing on its side (the `api_error_status` fault): a bare 5xx,
+        as a gateway in front of it answers; providers that document an error body for it
+        say so (Stripe)."""
+        return Resp(status, b"Service Unavailable", "text/plain")
+
     def webhook(self, url: str, payload, label: str) -> Delivery | None:
         """`payload` signed as this provider signs it, for `url` (None if it takes no post)."""
         if not deliverable(url):

@@ -37,6 +37,14 @@ class PspApp:
                 self.routes.append((method, re.compile(pattern + r"/?\Z"), handler))
 
     def dispatch(self, req: Request) -> Resp:
+        provider = self.providers.get(req.path.split("/")[1] if req.path.count("/") > 1 else "")
+        if provider is not None:  # a provider's own API: the outage faults apply
+            hang = float(self.sb.fault("api_hang_seconds"))
+            if hang > 0:
+                time.sleep(hang)
+            status = int(self.sb.fault("api_error_status"))
+            if status:
+                return provider.unavailable(status)
         allowed = False
         for method, pattern, handler in self.routes:
             match = pattern.match(req.path)

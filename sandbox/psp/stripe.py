@@ -85,6 +85,12 @@ class Stripe(Provider):
             error["param"] = param
         return json_resp({"error": error}, status)
 
+    def unavailable(self, status: int) -> Resp:
+        """Stripe's answer when it fails on its side: `api_error`, "An unknown error occurred"
+        (docs.stripe.com/api/errors: 500, 502, 503, 504 are server errors)."""
+        error = {"type": "api_error", "message": "An unknown error occurred"}
+        return json_resp({"error": error}, status)
+
     def auth(self, req: Request) -> Resp | None:
         given = req.header("Authorization")
         key = ""

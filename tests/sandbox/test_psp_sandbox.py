@@ -415,6 +415,30 @@ def test_payout_delay_answers_late_after_recording(base):
     assert len(seen[0]) == 1  # recorded while the caller was still waiting
 
 
+def test_a_provider_down_answers_5xx_as_it_documents_and_does_nothing(base):
+    pi = stripe_paid(base)
+    control(base, "POST", "/_sandbox/faults", {"api_error_status": 500})
+    status, _, body = stripe_refund(base, pi, 500, "R-DOWN")
+    assert status == 500
+    assert json.loads(body)["error"]["type"] == "api_error"  # Stripe's server error
+    status, _, body = request("POST", f"{base}/checkout/payments", headers=checkout_headers())
+    assert status == 500 and body == b"Service Unavailable"
+    assert activity(base, "stripe", "refund") == []  # nothing was done
+    assert control(base, "GET", "/_sandbox/faults")[0] == 200  # control still answers
+    control(base, "DELETE", "/_sandbox/faults")
+    assert stripe_refund(base, pi, 500, "R-DOWN")[0] == 200  # the same key, once back
+    assert len(activity(base, "stripe", "refund")) == 1
+
+
+def test_a_provider_that_hangs_holds_every_call_first(base):
+    pi = stripe_paid(base)
+    control(base, "POST", "/_sandbox/faults", {"api_hang_seconds": 0.5})
+    started = time.monotonic()
+    assert stripe_refund(base, pi, 500, "R-HANG")[0] == 200
+    assert time.monotonic() - started >= 0.5
+    assert control(base, "POST", "/_sandbox/faults", {"api_error_status": 404})[0] == 400
+
+
 def test_faults_are_validated(base):
     assert control(base, "POST", "/_sandbox/faults", {"explode": True})[0] == 400
     assert control(base, "POST", "/_sandbox/faults", {"shuffle": "yes"})[0] == 400
