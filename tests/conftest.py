@@ -247,6 +247,15 @@ def as_role(db, client):
     return _as
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's own order (database tests first)
+def pytest_collection_modifyitems(items):
+    """The benchmark and fault smokes first (`bench`: minutes each, in processes of their own,
+    no test database): when the suite runs in one process per core (`make test`, pytest-xdist
+    with `--dist loadfile --no-loadscope-reorder`) their files start at once, beside the
+    rest, instead of finishing alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("bench") is None)
+
+
 def pytest_report_header(config):
     return [
         f"database: {settings.DATABASES['default']['HOST']}:"

@@ -7,6 +7,17 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-insecure-key-0123456789abc
 
 # Tests flush their Redis database: never the demo's (0).
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/1")
+# `make test` runs the suite in one pytest process per core (pytest-xdist): each process gets
+# a Redis database of its own (the given one, the next one, and so on), so one process's flushes,
+# queues and Celery workers never meet another's; the workers, web servers and benchmarks a
+# test starts inherit it. (Each process has its own test database: pytest-django adds the
+# `_gw<N>` suffix.)
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw") and not os.environ.get("BO_REDIS_PER_WORKER_SET"):
+    _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
+    _index = int(_xdist_worker[2:])
+    os.environ["REDIS_URL"] = f"{_base}/{(int(_db or 0) + _index) % 16}"
+    os.environ["BO_REDIS_PER_WORKER_SET"] = "1"
 
 # Each test session counts its metrics apart (the workers and web servers it starts inherit it).
 os.environ.setdefault("METRICS_DIR", tempfile.mkdtemp(prefix="brokerage-metrics-"))
