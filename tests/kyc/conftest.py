@@ -3,6 +3,8 @@ from datetime import date
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from bench.kycdata import ANSWERS
+from bench.kycdata import FINANCES as BENCH_FINANCES
 from kyc import specimens
 from kyc.financial_profile import financial_profile_save
 from kyc.services import (
@@ -13,28 +15,8 @@ from kyc.services import (
 )
 from tests.conftest import make_client_user
 
-GOOD_ANSWERS = {
-    "cfd_knowledge": "loss",
-    "leverage": "30pct",
-    "margin_call": "close",
-    "experience": "some",
-    "education": "no",
-}
-
-
-FINANCES = {
-    "employment_status": "employed",
-    "occupation": "Nurse",
-    "industry": "health",
-    "currency": "GBP",
-    "annual_income": "25k_100k",
-    "net_worth": "25k_100k",
-    "expected_deposits_amount": "5000",
-    "source_of_funds": "salary",
-    "source_of_funds_detail": "",
-    "source_of_wealth": "savings",
-    "source_of_wealth_detail": "",
-}
+# The answers and finances of a salaried client who passes: the same as the benchmarks submit.
+GOOD_ANSWERS, FINANCES = ANSWERS, BENCH_FINANCES
 
 
 def details(person=None, **overrides):
