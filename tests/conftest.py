@@ -251,8 +251,8 @@ def as_role(db, client):
 def pytest_collection_modifyitems(items):
     """The benchmark and fault smokes first (`bench`: minutes each, in processes of their own,
     no test database): when the suite runs in one process per core (`make test`, pytest-xdist
-    with `--dist loadfile --no-loadscope-reorder`) their files start at once, beside the
-    rest, instead of finishing alone at the end."""
+    with `--dist load`, each process taking the next tests in this order) they start at once,
+    beside the rest, instead of finishing alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("bench") is None)
 
 
