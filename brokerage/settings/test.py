@@ -17,6 +17,8 @@ if _xdist_worker.startswith("gw") and not os.environ.get("BO_REDIS_PER_WORKER_SE
     _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
     _index = int(_xdist_worker[2:])
     os.environ["REDIS_URL"] = f"{_base}/{(int(_db or 0) + _index) % 16}"
+    # and its own metrics folder (the one the controlling process made would mix both counts)
+    os.environ["METRICS_DIR"] = tempfile.mkdtemp(prefix=f"brokerage-metrics-{_xdist_worker}-")
     os.environ["BO_REDIS_PER_WORKER_SET"] = "1"
 
 # Each test session counts its metrics apart (the workers and web servers it starts inherit it).

@@ -94,8 +94,12 @@ def test_a_confirmed_match_disables_trading_and_its_lift_restores_exactly(
     event = AuditEvent.objects.get(action=audit_events.TRADING_ACCOUNT_TRADING_DISABLED)
     assert event.subject_client_id == client.pk and event.reason == "sanctions_match"
     assert event.evidence["rights_before"] == custom
-    # Not told: a client frozen for a sanctions match must not be tipped off.
-    assert not ClientActivity.objects.filter(client=client, kind="email").exists()
+    # Told only that the account is under review (compliance's neutral email, no list and no
+    # reason: a client frozen for a sanctions match must not be tipped off); nothing about
+    # trading being disabled.
+    emails = ClientActivity.objects.filter(client=client, kind="email")
+    assert [e.template for e in emails] == ["account_under_review"]
+    assert "sanction" not in emails[0].body.lower()
 
     with django_capture_on_commit_callbacks(execute=True):
         alert_block_lift(alert=alert, actor=officer, reason="Delisted")
