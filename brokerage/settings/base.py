@@ -146,6 +146,12 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+# Argon2id at OWASP's cost (brokerage/hashers.py); hashes stored with PBKDF2 still verify and
+# are rewritten as Argon2id at their owner's next sign-in.
+PASSWORD_HASHERS = [
+    "brokerage.hashers.Argon2idHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {

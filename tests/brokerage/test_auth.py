@@ -4,8 +4,10 @@ import re
 
 import pytest
 from allauth.mfa.models import Authenticator
+from django.contrib.auth.hashers import check_password, make_password
 from django.core import mail
 
+from brokerage.settings import base as base_settings
 from brokerage.totp import totp_code
 from clients.models import Client
 from tests.conftest import PASSWORD, TOTP_SECRET, make_client_user, make_staff, signup_form
@@ -211,3 +213,30 @@ def test_a_burst_of_signups_from_one_address_is_rate_limited(client):
     from brokerage.models import User
 
     assert User.objects.filter(email__startswith="burst").count() == 20
+
+
+PRODUCTION_HASHERS = base_settings.PASSWORD_HASHERS
+
+
+def test_passwords_are_stored_as_argon2id_at_owasp_cost(client, settings):
+    settings.PASSWORD_HASHERS = PRODUCTION_HASHERS
+    user = make_client_user("argon@test.example")
+    user.set_password(PASSWORD)
+    user.save()
+    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    assert password_step(client, "argon@test.example").status_code == 302
+
+
+def test_a_pbkdf2_password_still_signs_in_and_is_rewritten_as_argon2id(client, settings):
+    settings.PASSWORD_HASHERS = PRODUCTION_HASHERS
+    user = make_client_user("older@test.example")
+    user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    user.save(update_fields=["password"])
+    assert password_step(client, "older@test.example", "wrong password 1").status_code == 200
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_sha256$")
+    response = password_step(client, "older@test.example")
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$argon2id$")
+    assert check_password(PASSWORD, user.password)
