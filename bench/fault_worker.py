@@ -19,7 +19,8 @@ work, then started again:
 lets go once the worker is dead.) An unacknowledged message of a killed worker comes back only
 after the broker's visibility timeout (an hour), so what finishes the work is the sweepers:
 the claims of payouts and transfers are taken for a dead attempt's after
-`FINANCE_PAYOUT_CLAIM_STALE_SECONDS` and `FINANCE_TRANSFER_CLAIM_STALE_SECONDS` (shortened here
+`FINANCE_PAYOUT_CLAIM_STALE_SECONDS` and `FINANCE_TRANSFER_CLAIM_STALE_SECONDS`, and a KYC
+submission left unchecked is queued again after `KYC_UNCHECKED_SWEEP_SECONDS` (all shortened here
 to `--stale` seconds, by setting), and the sweepers' beat intervals are shortened to a few
 seconds in django-celery-beat's table, as ops do in admin. Then, per queue: one routing
 decision, one KYC decision, one payout at the PSP and one ledger debit, one transfer in the
@@ -497,6 +498,7 @@ def main():
     stack.env.update(
         FINANCE_PAYOUT_CLAIM_STALE_SECONDS=str(args.stale),
         FINANCE_TRANSFER_CLAIM_STALE_SECONDS=str(args.stale),
+        KYC_UNCHECKED_SWEEP_SECONDS=str(args.stale),
         PSP_TIMEOUT_SECONDS="120",  # the PSP's delay is ended by the kill, never by our timeout
         PLATFORM_TIMEOUT_SECONDS="120",
     )

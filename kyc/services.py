@@ -434,13 +434,15 @@ def _autocheck_record(submission: KycSubmission, results, seconds: float) -> Kyc
     return submission
 
 
-def kyc_unchecked_sweep(*, older_than_seconds: int = 60) -> int:
-    """Queue the check of any submission left unchecked (worker or Redis was down, or its
-    results were discarded because it changed during the checks). A check still running is
-    queued again too; whichever attempt records first decides, the other's results are
-    discarded."""
+def kyc_unchecked_sweep(*, older_than_seconds: int | None = None) -> int:
+    """Queue the check of any submission left unchecked for `KYC_UNCHECKED_SWEEP_SECONDS`
+    (worker or Redis was down, or its results were discarded because it changed during the
+    checks). A check still running is queued again too; whichever attempt records first
+    decides, the other's results are discarded."""
     from .tasks import kyc_autocheck_task
 
+    if older_than_seconds is None:
+        older_than_seconds = settings.KYC_UNCHECKED_SWEEP_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
         KycSubmission.objects.filter(state=State.SUBMITTED, submitted_at__lte=cutoff).values_list(

@@ -357,6 +357,10 @@ KYC_EDD_UNVERIFIED_DEPOSIT_LIMIT_USD = env.int("KYC_EDD_UNVERIFIED_DEPOSIT_LIMIT
 KYC_QUESTIONNAIRE_PASS = env.float("KYC_QUESTIONNAIRE_PASS", default=0.6)
 KYC_QUESTIONNAIRE_WARN = env.float("KYC_QUESTIONNAIRE_WARN", default=0.35)
 KYC_COOLING_OFF_DAYS = env.int("KYC_COOLING_OFF_DAYS", default=30)
+# A submission still unchecked this many seconds after it was submitted (its check was lost with
+# a worker or the broker) is queued again by the sweeper; a check still running is harmless to
+# queue again (the first to record decides).
+KYC_UNCHECKED_SWEEP_SECONDS = env.int("KYC_UNCHECKED_SWEEP_SECONDS", default=60)
 
 # --- Finance: payment providers -----------------------------------------------------------------
 # Each PSP's API base URL and secrets. Defaults are the providers' real endpoints; development and

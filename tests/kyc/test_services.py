@@ -324,3 +324,28 @@ def test_documents_replaced_during_the_checks_are_not_decided_on_stale_results(m
     submission = kyc_submission_autocheck(submission_id=submission.pk)  # the next task
     assert submission.state == "approved"  # decided on the passport it now holds
     assert set(submission.checks.values_list("run", flat=True)) == {1}
+
+
+def test_the_sweeper_queues_a_submission_left_unchecked_past_its_setting(settings, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kyc import tasks
+    from kyc.services import kyc_unchecked_sweep
+
+    queued = []
+    monkeypatch.setattr(tasks.kyc_autocheck_task, "delay", queued.append)
+    user, submission = prepared()
+    kyc_submission_submit(submission=submission, actor=user)
+    settings.KYC_UNCHECKED_SWEEP_SECONDS = 30
+    KycSubmission.objects.filter(pk=submission.pk).update(
+        submitted_at=timezone.now() - timedelta(seconds=20)
+    )
+    assert kyc_unchecked_sweep() == 0 and queued == []
+    KycSubmission.objects.filter(pk=submission.pk).update(
+        submitted_at=timezone.now() - timedelta(seconds=40)
+    )
+    assert kyc_unchecked_sweep() == 1 and queued == [submission.pk]
+    kyc_submission_autocheck(submission_id=submission.pk)
+    assert kyc_unchecked_sweep() == 0 and queued == [submission.pk]  # decided: not swept
