@@ -4,8 +4,8 @@ A re-screen of the book (`compliance.rescreen`) reads the names `services.querie
 each client (registered, given at KYC, company) from this index instead of normalising the
 whole book again: `BookName` (the name with the date of birth and nationality screened with
 it) and `BookToken` (its tokens and their phonetic keys, indexed like the lists' `NameToken`).
-A delta re-screen joins the changed entries' tokens to the book's in one statement, so only
-the clients who share a token (or a phonetic key) with a changed entry are loaded and scored.
+A delta re-screen looks the changed entries' phonetic keys up in the book's token index, so
+only the names that share a key (or a word) with a changed entry are loaded and scored.
 
 The index is kept as the names change:
 
@@ -23,8 +23,6 @@ client order), so the later one replaces what the earlier wrote.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
@@ -32,11 +30,10 @@ from django.utils import timezone
 from clients.models import Client
 from kyc.models import KycSubmission
 
-from .candidates import SPLIT_MIN_LENGTH, SPLIT_MIN_PART
+from .candidates import SPLIT_MIN_LENGTH, SPLIT_MIN_PART, list_index
 from .matching import Query
-from .models import BookName, EntryName
-from .names import in_hangul, korean_variants, name_tokens, phonetic
-from .screening import candidates_cursor, query_keys
+from .names import in_hangul, korean_variants, phonetic
+from .screening import candidate_pairs, query_keys
 
 # What the index writes of a name; a new version re-indexes every client at the next re-screen
 # (version 2: a name in Hangul also under the older romanisation of each syllable).
@@ -168,83 +165,63 @@ def _index(rows) -> int:
     return len(ids)
 
 
-# --- Candidates of the book among the lists ----------------------------------------------------
+# --- The book's names a delta may hit ------------------------------------------------------------
 
-BOOK_CANDIDATES_SQL = """
-WITH e AS (
-    SELECT name_id, kind, phonetic, name_tokens FROM compliance_nametoken
-     WHERE snapshot_id = ANY(%(snapshots)s) {entries}
-    UNION ALL
-    SELECT * FROM unnest(%(x_name)s::bigint[], %(x_kind)s::text[], %(x_phonetic)s::text[],
-                         %(x_tokens)s::int[])
-), m AS (
-    SELECT DISTINCT b.client_id, b.origin, b.position, e.name_id, e.kind, e.name_tokens
-      FROM e JOIN compliance_booktoken b ON b.phonetic = e.phonetic
-)
-SELECT m.client_id, m.origin, m.name_id
-  FROM m JOIN compliance_bookname n ON n.client_id = m.client_id AND n.origin = m.origin
- WHERE n.kind = 'any' OR n.kind = m.kind
- GROUP BY m.client_id, m.origin, m.name_id, n.need
-HAVING COUNT(*) >= LEAST(n.need, MAX(m.name_tokens))
+# The book's names that share a phonetic key or a word with the changed entries' names, read
+# through the book's token index (`BookToken`: an index scan per key, not a join of the book).
+BOOK_MEETING_SQL = """
+SELECT n.client_id, n.origin, n.name, n.kind, n.dob, n.nationality
+  FROM (SELECT DISTINCT client_id, origin FROM compliance_booktoken
+         WHERE phonetic = ANY(%(keys)s) OR token = ANY(%(words)s)) m
+  JOIN compliance_bookname n ON n.client_id = m.client_id AND n.origin = m.origin
+ ORDER BY n.client_id, n.id
 """
 
 
-def _other_writings(entries: list[int] | None) -> dict:
-    """For a delta, the other writings of the changed entries' names that a book name may use,
-    as extra index rows: two neighbouring tokens run together ("abdulrahman" for "Abdul
-    Rahman") and a long token split in two ("abdul", "rahman" for "Abdulrahman"), which meet
-    the book's tokens on their own positions; a name in Hangul is indexed under the older
-    romanisation as well (`_index`). The full re-screen reads the same writings from the
-    book's side (`compliance.candidates`)."""
-    rows: list[tuple[int, str, str, int]] = []
-    if entries:
-        for name_id, kind, normalised in EntryName.objects.filter(entry_id__in=entries).values_list(
-            "pk", "entry__kind", "normalised"
-        ):
-            tokens = [t for t in name_tokens(normalised, kind) if len(t) > 1]
-            words = {a + b for a, b in zip(tokens, tokens[1:], strict=False)}
+def entry_keys(index, entries: list[int]) -> tuple[list[str], list[str]]:
+    """What a book name shares with a listed name of `entries` (list entry ids) if it may be
+    one of its candidates: the phonetic key of one of its tokens, or of two of them run
+    together (the book name writes them as one word, "Abdulrahman" for "Abdul Rahman"), or
+    (exactly) a part of a long token split in two (the book name writes it apart, "Guo Ying"
+    for "Guoying"). A name in Hangul is in the book's index under the older romanisation as
+    well (`_index`), so its syllables meet the listed spellings' keys."""
+    keys: set[str] = set()
+    words: set[str] = set()
+    for pk in entries:
+        entry = index.entries.get(pk)
+        for listed in entry.names if entry else ():
+            tokens = [t for t in dict.fromkeys(listed.tokens) if len(t) > 1]
+            keys.update(phonetic(t) for t in tokens)
+            keys.update(phonetic(a + b) for a in tokens for b in tokens if a != b)
             for token in tokens:
                 if len(token) >= SPLIT_MIN_LENGTH:
                     for i in range(SPLIT_MIN_PART, len(token) - SPLIT_MIN_PART + 1):
                         words.update((token[:i], token[i:]))
-            keys = {phonetic(w) for w in words} - {phonetic(t) for t in tokens}
-            rows += [(name_id, kind, key[:100], len(tokens)) for key in sorted(keys)]
-    return {
-        "x_name": [r[0] for r in rows],
-        "x_kind": [r[1] for r in rows],
-        "x_phonetic": [r[2] for r in rows],
-        "x_tokens": [r[3] for r in rows],
-    }
+    return sorted(k[:100] for k in keys), sorted(w[:100] for w in words)
 
 
 def book_candidates(
-    snapshot_ids: list[int], *, entries: list[int]
+    snapshots: list, *, entries: list[int]
 ) -> tuple[list[tuple[int, Query]], list[set[int]]]:
     """The book's names that may match a listed name of `entries` (list entry ids of the
-    snapshots: a delta): (client id, query) pairs, and for each its candidate listed name ids,
-    from one statement over both indexes, the way `candidates.ListIndex` finds them for a batch
-    (a phonetic key in common, so a token too; two of them unless a name has one; the other
-    writings of the entries' names, `_other_writings`). The book's names are persons, who meet
-    listed persons only, or company names, who meet any. A full re-screen reads the book's
-    names in batches instead (`rescreen`)."""
-    sql = BOOK_CANDIDATES_SQL.format(entries="AND entry_id = ANY(%(entries)s)")
-    params = {"snapshots": snapshot_ids, "entries": entries, **_other_writings(entries)}
-    with candidates_cursor(batch=True) as cur:
-        cur.execute(sql, params)
-        found: dict[tuple[int, str], set[int]] = defaultdict(set)
-        for client_id, origin, name_id in cur.fetchall():
-            found[(client_id, origin)].add(name_id)
-    if not found:
+    current `snapshots`: a delta): (client id, query) pairs, and for each its candidate listed
+    name ids. The book's token index gives the names that share a key or a word with those
+    entries (`entry_keys`: a few thousand of a book of 100,000); the candidate index held in
+    memory then picks each one's candidates among the entries' names exactly as it does for a
+    batch of the book (`screening.candidate_pairs`), other writings included. A full
+    re-screen reads the book's names in batches instead (`rescreen`)."""
+    keys, words = entry_keys(list_index(snapshots), entries)
+    if not keys and not words:
         return [], []
-    rows = (
-        BookName.objects.filter(client_id__in={client_id for client_id, _ in found})
-        .order_by("client_id", "pk")
-        .values_list("client_id", "origin", "name", "kind", "dob", "nationality")
+    with connection.cursor() as cur:
+        cur.execute(BOOK_MEETING_SQL, {"keys": keys, "words": words})
+        rows = cur.fetchall()
+    book = [
+        (client_id, Query(name=name, kind=kind, dob=dob, nationality=nationality, origin=origin))
+        for client_id, origin, name, kind, dob, nationality in rows
+    ]
+    pairs = candidate_pairs(
+        [q for _, q in book], snapshots, entries=entries, hits_only=True, typos=False
     )
-    queries, names = [], []
-    for client_id, origin, name, kind, dob, nationality in rows:
-        if (client_id, origin) in found:
-            query = Query(name=name, kind=kind, dob=dob, nationality=nationality, origin=origin)
-            queries.append((client_id, query))
-            names.append(found[(client_id, origin)])
-    return queries, names
+    found = sorted(pairs)
+    return [book[i] for i in found], [pairs[i] for i in found]

@@ -254,6 +254,12 @@ class ListIndex:
             return out
         keyed = [query_keys(q.tokens()) for q in queries]
         joins, splits = apart_and_together([full for full, _ in keyed], self.known_of)
+        # only the names of these entries: the rest left out before they are counted
+        allowed = (
+            None
+            if entries is None
+            else np.isin(self.entry_ids, np.fromiter(entries, dtype=np.int64))
+        )
         arrays, owners, needs, lengths = [], [], [], []
         kind_groups: dict[tuple[str, ...], list[int]] = {}
         for qi, (query, (full, need)) in enumerate(zip(queries, keyed, strict=True)):
@@ -279,6 +285,10 @@ class ListIndex:
             for found in at.values():
                 # each listed name once per position (several writings may meet it)
                 merged = found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+                if allowed is not None:
+                    merged = merged[allowed[merged]]
+                    if not len(merged):
+                        continue
                 arrays.append(merged)
                 owners.append(qi)
                 lengths.append(len(merged))
@@ -302,8 +312,6 @@ class ListIndex:
             kind_ok[members] = 1
             mask = self._kind_mask(kinds)
             keep &= ~(kind_ok[owner].astype(bool)) | mask[names]
-        if entries is not None:
-            keep &= np.isin(self.entry_ids[names], np.array(list(entries), dtype=np.int64))
         owner, names = owner[keep], names[keep]
         ids = self.name_ids[names]
         bounds = np.searchsorted(owner, np.arange(len(queries) + 1))

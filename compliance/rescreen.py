@@ -6,9 +6,11 @@ normalised when they were registered or changed), brought up to date first for a
 whose names changed another way.
 
 - After a list snapshot (`delta`): every client is screened against the entries the list added
-  or changed since the snapshot before it, and nothing else: one statement joins those
-  entries' tokens to the book's, so only the clients who share a token or a phonetic key with
-  a changed entry are loaded and scored; it costs the changes, not the book. An undecided
+  or changed since the snapshot before it, and nothing else: the book's token index gives the
+  names that share a phonetic key (or a word) with a changed entry's names, and only those are
+  loaded and given their candidates among the changed entries by the candidate index held in
+  memory, as a batch of the book is (`book.book_candidates`); it costs the changes, not the
+  book. An undecided
   alert on an entry the list removed is cleared, naming the snapshot; one on a changed entry
   that no longer matches the client's name is cleared too. Hits raise alerts the way a single
   screening does (`services.run_record`: a dismissed pair is not raised again unless its entry
@@ -147,15 +149,18 @@ def _delta(job: ScreeningJob) -> ScreeningJob:
     entries = _ids(DELTA_ENTRIES_SQL, params)
     removed = _ids(REMOVED_SQL, params)
     changed = _ids(CHANGED_SQL, params)
-    snapshots = current_snapshots([source.code])
+    # Scored through the candidate index of every current list (the one a single screening
+    # reads, held in memory), among this list's entries only.
+    everything = current_snapshots()
+    snapshots = [s for s in everything if s.source_id == source.pk]
     book_index_refresh()
     total = BookClient.objects.count()
     job_progress(job, total=total)
     found_by: dict[int, tuple[list[Query], list]] = {}  # per client, its queries with hits
-    if snapshots and entries:  # one statement over the whole book
-        candidates, names = book_candidates([s.pk for s in snapshots], entries=entries)
+    if snapshots and entries:
+        candidates, names = book_candidates(everything, entries=entries)
         _collect(
-            found_by, candidates, candidates_score([q for _, q in candidates], names, snapshots)
+            found_by, candidates, candidates_score([q for _, q in candidates], names, everything)
         )
     job_progress(job, done=total)
     reference = f"{source.name} snapshot #{job.snapshot_id}"

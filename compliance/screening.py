@@ -15,10 +15,9 @@ token is left to one name screened alone.
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import replace
 
-from django.db import connection, transaction
+from django.db import connection
 
 from .candidates import list_index, query_keys
 from .matching import (
@@ -45,9 +44,6 @@ TYPO_SIMILAR = 3  # list tokens looked up per unknown token
 # two even against a listed name of one: one name matched alone scores 0.5 at most
 # (`matching`, step 5), so such a pair is never scored (`candidates.ListIndex.candidates`,
 # `enough_for_hits`).
-# A join of the book in the database (a delta re-screen) is large and short-lived: sorted in
-# memory, not worth compiling (JIT).
-BATCH_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"
 
 SIMILAR_SQL = """
 SELECT u.key, s.token
@@ -57,19 +53,6 @@ SELECT u.key, s.token
        WHERE token %% u.key ORDER BY token <-> u.key LIMIT %(per)s
   ) s
 """
-
-
-@contextmanager
-def candidates_cursor(*, batch: bool):
-    """A cursor for a candidate join; for a batch of names, in a transaction whose settings
-    end with it."""
-    if not batch:
-        with connection.cursor() as cur:
-            yield cur
-        return
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(BATCH_SETTINGS)
-        yield cur
 
 
 def current_snapshots(lists: list[str] | None = None) -> list[ListSnapshot]:
