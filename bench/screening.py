@@ -20,10 +20,9 @@ then measures:
   `recall` per variation is the share of listed names whose entry is among the hits at the
   default threshold; `false_hits_per_1000` counts the generated names with any hit;
 - `batch_recall` / `batch_false_hits_per_1000` / `batch_differs`: the same labelled set
-  screened in batches of `--batch` names (the path of a re-screen of the book), and how many
-  names' hits differ from one screening at a time, per variation (a single screening also
-  looks up the list tokens most like a token no list has, by trigrams: a batch leaves
-  misspellings to the phonetic keys);
+  screened in batches of `--batch` names (the path of a re-screen of the book, misspellings
+  looked up as one screening looks them up), and how many names' hits differ from one
+  screening at a time, per variation;
 - `full_book_seconds`: `--book` generated names (with a tenth listed ones mixed in) screened
   set-based in batches of `--batch` names (`names_per_s`), in this one process;
 - `book_job_seconds`: the nightly full re-screen (`compliance.rescreen`) of the `--clients`
@@ -419,7 +418,7 @@ def batch_figures(rows, single: list[set], batch: int) -> dict:
     found, total, false_hits, differs = {}, {}, 0, {}
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
-        results = screen([Query(name, kind="person") for name, _v, _e in chunk], typos=False)
+        results = screen([Query(name, kind="person") for name, _v, _e in chunk])
         for (_name, variation, expected), hits, alone in zip(
             chunk, results, single[start : start + batch], strict=True
         ):

@@ -220,8 +220,6 @@ def book_candidates(
         (client_id, Query(name=name, kind=kind, dob=dob, nationality=nationality, origin=origin))
         for client_id, origin, name, kind, dob, nationality in rows
     ]
-    pairs = candidate_pairs(
-        [q for _, q in book], snapshots, entries=entries, hits_only=True, typos=False
-    )
+    pairs = candidate_pairs([q for _, q in book], snapshots, entries=entries, hits_only=True)
     found = sorted(pairs)
     return [book[i] for i in found], [pairs[i] for i in found]

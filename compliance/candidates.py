@@ -12,8 +12,9 @@ A listed name is a candidate of a screened name when enough of the screened name
 meet its tokens (`ListIndex.candidates`): a token meets a listed token with the same Metaphone
 key (so the same token too), as does another writing of it (two neighbouring tokens run
 together; a long token split in two, when a listed name has both words; a syllable written in
-Hangul in the older romanisation lists use), and, for one name screened alone, the list tokens
-most like a token no list has (trigrams, in the database). Counting is done over arrays
+Hangul in the older romanisation lists use), and the list tokens most like a token no list has
+(a misspelling: `TrigramIndex`, the lists' tokens by trigram, in memory too, so one name, a
+batch of the book and a delta look misspellings up alike). Counting is done over arrays
 (numpy), so a batch of 5,000 names costs a fraction of a second whatever the lists hold.
 
 Each distinct pair of token sequences (a screened name's and a listed name's) is scored once
@@ -35,6 +36,13 @@ from .names import in_hangul, korean_variants, name_tokens, phonetic, syllabic
 SPLIT_MIN_LENGTH = 6  # a word this long may be two the lists write apart ("abdulrahman")
 SPLIT_MIN_PART = 3  # of three letters each at least: "guoying", not "ma ria"
 SCORES_KEPT = 2_000_000  # pairs of names remembered per index
+# A token no list has is looked up among the list tokens most like it (a misspelling):
+# tokens of four letters or more, the three most similar by trigrams, at least as similar as
+# pg_trgm's default threshold (0.3).
+TYPO_MIN_LENGTH = 4
+TYPO_SIMILAR = 3
+TRIGRAM_THRESHOLD = 0.3
+SIMILAR_KEPT = 200_000  # unknown tokens whose similar list tokens are remembered per index
 
 INDEX_SQL = """
 SELECT name_id, entry_id, kind, token, phonetic, name_tokens FROM compliance_nametoken
@@ -96,6 +104,58 @@ def other_writings(query: Query, full: list[str], joins, splits) -> list[tuple[i
     return out
 
 
+def trigrams(word: str) -> set[str]:
+    """The word's trigrams as pg_trgm counts them: padded with two spaces before it and one
+    after ("  a", " ab", "abc", ..., "yz ")."""
+    padded = f"  {word} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+class TrigramIndex:
+    """The list tokens by trigram, to find the ones most like a token no list has, in memory
+    for one name and for a batch of the book alike: similarity as pg_trgm computes it (shared
+    trigrams over the trigrams of either), at least `TRIGRAM_THRESHOLD`, the most similar
+    `TYPO_SIMILAR` (the same similarity: alphabetical). Each token's answer is remembered (a
+    book repeats its misspellings)."""
+
+    def __init__(self, tokens: list[str]):
+        self.tokens = tokens
+        ids: dict[str, int] = {}
+        postings: list[list[int]] = []
+        sizes = []
+        for i, token in enumerate(tokens):
+            grams = trigrams(token)
+            sizes.append(len(grams))
+            for gram in grams:
+                g = ids.setdefault(gram, len(postings))
+                if g == len(postings):
+                    postings.append([])
+                postings[g].append(i)
+        self.ids = ids
+        self.postings = [np.array(p, dtype=np.int32) for p in postings]
+        self.sizes = np.array(sizes, dtype=np.int32)
+        self._similar: dict[str, list[str]] = {}
+
+    def similar(self, word: str) -> list[str]:
+        found = self._similar.get(word)
+        if found is not None:
+            return found
+        grams = trigrams(word)
+        lists = [self.postings[g] for g in map(self.ids.get, grams) if g is not None]
+        found = []
+        if lists:
+            ids, shared = np.unique(np.concatenate(lists), return_counts=True)
+            similarity = shared / (len(grams) + self.sizes[ids] - shared)
+            ok = similarity >= TRIGRAM_THRESHOLD
+            ids, similarity = ids[ok], similarity[ok]
+            best = np.lexsort((ids, -similarity))[:TYPO_SIMILAR]
+            found = [self.tokens[i] for i in ids[best].tolist()]
+        if len(self._similar) >= SIMILAR_KEPT:
+            self._similar.clear()
+        self._similar[word] = found
+        return found
+
+
 class ListIndex:
     """The candidate index of a set of current snapshots (see the module docstring)."""
 
@@ -131,6 +191,7 @@ class ListIndex:
         }
         self.by_token = {k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_token.items()}
         self.known = frozenset(by_token)
+        self.trigrams = TrigramIndex(sorted(self.known))
         self._kind_masks: dict[tuple[str, ...], np.ndarray] = {}
         self.by_name = self._entries(name_ids)
         self.entries = {entry.pk: entry for entry in self.by_name.values()}
@@ -215,6 +276,17 @@ class ListIndex:
         return score
 
     # --- Candidates -------------------------------------------------------------------------
+
+    def similar_tokens(self, tokens) -> dict[str, list[str]]:
+        """For each of `tokens` no list has (four letters or more), the list tokens most like
+        it (`TrigramIndex.similar`): what a misspelt token is looked up as."""
+        out = {}
+        for token in tokens:
+            if len(token) >= TYPO_MIN_LENGTH and token.isalpha() and token not in self.known:
+                similar = self.trigrams.similar(token)
+                if similar:
+                    out[token] = similar
+        return out
 
     def known_of(self, words: set[str]) -> set[str]:
         return {w for w in words if w in self.known}

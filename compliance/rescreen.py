@@ -328,7 +328,7 @@ def _batch_run(batch: BookBatch, snapshots) -> None:
     found_by: dict[int, tuple[list[Query], list]] = {}
     if snapshots and candidates:
         queries = [q for _, q in candidates]
-        pairs = candidate_pairs(queries, snapshots, typos=False, hits_only=True)
+        pairs = candidate_pairs(queries, snapshots, hits_only=True)
         names = [pairs.get(i, set()) for i in range(len(queries))]
         _collect(found_by, candidates, candidates_score(queries, names, snapshots))
     reference = f"job #{batch.job_id}"

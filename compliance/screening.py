@@ -2,22 +2,18 @@
 
 Candidates come from the lists' candidate index (`compliance.candidates`), held in memory and
 read from the database once per process and snapshot: a screened name's tokens (their
-Metaphone keys, the other writings a list may use, and for one name screened alone the list
-tokens most like a token no list has, by trigram similarity in the database, pg_trgm) meet the
-listed names' tokens; a listed name is a candidate when at least two of the name's tokens meet
-it (one, for a name of one token). Only those pairs are scored (`compliance.matching`), each
-distinct pair of token sequences once, so the cost grows with the candidates, not with the
-lists times the book. One name and a batch of the book take the same path and find the same
-hits, joined, split and Hangul writings included; only the trigram look-up of a misspelt
-token is left to one name screened alone.
+Metaphone keys, the other writings a list may use, and the list tokens most like a token no
+list has, by trigram similarity) meet the listed names' tokens; a listed name is a candidate
+when at least two of the name's tokens meet it (one, for a name of one token). Only those
+pairs are scored (`compliance.matching`), each distinct pair of token sequences once, so the
+cost grows with the candidates, not with the lists times the book. One name, a batch of the
+book and a delta take the same path and find the same hits: joined, split and Hangul
+writings and misspellings included.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import replace
-
-from django.db import connection
 
 from .candidates import list_index, query_keys
 from .matching import (
@@ -35,24 +31,12 @@ from .names import in_characters, in_hangul
 
 __all__ = ["candidate_pairs", "current_snapshots", "query_keys", "screen"]
 
-TYPO_MIN_LENGTH = 4
-TYPO_SIMILAR = 3  # list tokens looked up per unknown token
-
 # How many of a query's tokens must meet a listed name: two (one for a name of one token),
 # or all of a listed name of one token. When no hit is looked for below 0.5 (every list's
 # threshold above it, and no scores asked for besides hits), a name of several tokens needs
 # two even against a listed name of one: one name matched alone scores 0.5 at most
 # (`matching`, step 5), so such a pair is never scored (`candidates.ListIndex.candidates`,
 # `enough_for_hits`).
-
-SIMILAR_SQL = """
-SELECT u.key, s.token
-  FROM unnest(%(keys)s::text[]) AS u(key)
-  CROSS JOIN LATERAL (
-      SELECT token FROM compliance_tokenweight
-       WHERE token %% u.key ORDER BY token <-> u.key LIMIT %(per)s
-  ) s
-"""
 
 
 def current_snapshots(lists: list[str] | None = None) -> list[ListSnapshot]:
@@ -62,19 +46,6 @@ def current_snapshots(lists: list[str] | None = None) -> list[ListSnapshot]:
     if lists:
         qs = qs.filter(source__code__in=lists)
     return list(qs)
-
-
-def _similar_tokens(keys: set[str], known: frozenset[str]) -> dict[str, list[str]]:
-    """For tokens no list has, the list tokens most like them (pg_trgm): typo tolerance."""
-    unknown = [k for k in keys if len(k) >= TYPO_MIN_LENGTH and k.isalpha() and k not in known]
-    if not unknown:
-        return {}
-    similar = defaultdict(list)
-    with connection.cursor() as cur:
-        cur.execute(SIMILAR_SQL, {"keys": unknown, "per": TYPO_SIMILAR})
-        for key, token in cur.fetchall():
-            similar[key].append(token)
-    return similar
 
 
 def candidate_pairs(
@@ -88,15 +59,13 @@ def candidate_pairs(
     """{query index: candidate name ids} from the candidate index (only the names of
     `entries`, when given). The words two neighbouring tokens make run together, or a long
     token makes split in two, are looked up when the lists know them, and a name in Hangul in
-    the older romanisation; `typos` also looks up the list tokens most like a token no list
-    has (trigrams, in the database: one name screened alone). `hits_only`: only the names
-    that could score a hit."""
+    the older romanisation; with `typos` (every path does), the list tokens most like a token
+    no list has (`candidates.TrigramIndex`, in memory). `hits_only`: only the names that could
+    score a hit."""
     if not snapshots or not queries:
         return {}
     index = list_index(snapshots)
-    similar = (
-        _similar_tokens({t for q in queries for t in q.tokens()}, index.known) if typos else {}
-    )
+    similar = index.similar_tokens({t for q in queries for t in q.tokens()}) if typos else {}
     found = index.candidates(
         queries,
         enough_for_hits=hits_only and _above_cap(snapshots),
@@ -116,16 +85,13 @@ def screen(
     *,
     lists: list[str] | None = None,
     all_scores: bool = False,
-    typos: bool | None = None,
+    typos: bool = True,
     entries: list[int] | None = None,
 ) -> list[list[Hit]]:
     """The hits of each query, in order, against the current snapshots (of `lists` only,
-    when given). `typos` (by default for a single name, not for a batch) also looks up, for
-    each token no list has, the list tokens most like it by trigrams; a batch relies on the
-    phonetic keys for misspellings, so a full book stays one set-based pass. `entries` (list
-    entry ids) screens against those entries only."""
-    if typos is None:
-        typos = len(queries) == 1
+    when given). `typos` looks up, for each token no list has, the list tokens most like it by
+    trigrams (one name and a batch alike). `entries` (list entry ids) screens against those
+    entries only."""
     snapshots = current_snapshots(lists)
     pairs = candidate_pairs(
         queries, snapshots, typos=typos, entries=entries, hits_only=not all_scores
