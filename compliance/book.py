@@ -200,26 +200,30 @@ def entry_keys(index, entries: list[int]) -> tuple[list[str], list[str]]:
     return sorted(k[:100] for k in keys), sorted(w[:100] for w in words)
 
 
-def book_candidates(
-    snapshots: list, *, entries: list[int]
-) -> tuple[list[tuple[int, Query]], list[set[int]]]:
-    """The book's names that may match a listed name of `entries` (list entry ids of the
-    current `snapshots`: a delta): (client id, query) pairs, and for each its candidate listed
-    name ids. The book's token index gives the names that share a key or a word with those
-    entries (`entry_keys`: a few thousand of a book of 100,000); the candidate index held in
-    memory then picks each one's candidates among the entries' names exactly as it does for a
-    batch of the book (`screening.candidate_pairs`), other writings included. A full
-    re-screen reads the book's names in batches instead (`rescreen`)."""
+def book_meeting(snapshots: list, *, entries: list[int]) -> list[tuple[int, Query]]:
+    """The book's names that share a key or a word with a listed name of `entries` (list
+    entry ids of the current `snapshots`: a delta; `entry_keys`), as (client id, query) in
+    client order: a few thousand of a book of 100,000, read through the book's token index."""
     keys, words = entry_keys(list_index(snapshots), entries)
     if not keys and not words:
-        return [], []
+        return []
     with connection.cursor() as cur:
         cur.execute(BOOK_MEETING_SQL, {"keys": keys, "words": words})
         rows = cur.fetchall()
-    book = [
+    return [
         (client_id, Query(name=name, kind=kind, dob=dob, nationality=nationality, origin=origin))
         for client_id, origin, name, kind, dob, nationality in rows
     ]
+
+
+def book_candidates(
+    snapshots: list, book: list[tuple[int, Query]], *, entries: list[int]
+) -> tuple[list[tuple[int, Query]], list[set[int]]]:
+    """Of `book`'s names (`book_meeting`), those that may match a listed name of `entries`,
+    and for each its candidate listed name ids: the candidate index held in memory picks them
+    among the entries' names exactly as it does for a batch of the book
+    (`screening.candidate_pairs`), other writings and misspellings included. A full re-screen
+    reads the book's names in batches instead (`rescreen`)."""
     pairs = candidate_pairs([q for _, q in book], snapshots, entries=entries, hits_only=True)
     found = sorted(pairs)
     return [book[i] for i in found], [pairs[i] for i in found]

@@ -532,6 +532,12 @@ class ScreeningJob(JobProgress, models.Model):
     message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the worker running it last said it still was (a delta, every part of "
+        "the book it screens); a running delta silent for long is taken over.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -10,7 +10,9 @@ whose names changed another way.
   names that share a phonetic key (or a word) with a changed entry's names, and only those are
   loaded and given their candidates among the changed entries by the candidate index held in
   memory, as a batch of the book is (`book.book_candidates`); it costs the changes, not the
-  book. An undecided
+  book. Those names are screened and recorded in parts of `BOOK_BATCH` names, the job saying
+  it is alive after each (`heartbeat_at`): a delta whose worker died is run again from the
+  start by the sweeper once silent for `DELTA_STALE`, recording no client twice. An undecided
   alert on an entry the list removed is cleared, naming the snapshot; one on a changed entry
   that no longer matches the client's name is cleared too. Hits raise alerts the way a single
   screening does (`services.run_record`: a dismissed pair is not raised again unless its entry
@@ -43,7 +45,7 @@ from brokerage.services import Actor, audit_record
 from clients.locks import lock_client
 
 from . import audit_events
-from .book import book_candidates, book_index_refresh
+from .book import book_candidates, book_index_refresh, book_meeting
 from .matching import Query
 from .models import (
     UNDECIDED,
@@ -58,6 +60,7 @@ from .models import (
     NameOrigin,
     ScreeningJob,
     ScreeningReason,
+    ScreeningRun,
 )
 from .screening import candidate_pairs, candidates_score, current_snapshots
 from .services import best_hits, runs_record
@@ -69,6 +72,19 @@ BATCH_STALE = timedelta(minutes=15)  # a batch takes seconds; a claim this old w
 BATCH_ATTEMPTS = 3  # a batch that failed this often is left failed (its job with the error)
 # Names a re-screen of the book reads; an alert on another (a payer, a document) is left open.
 BOOK_ORIGINS = (NameOrigin.REGISTERED, NameOrigin.LEGAL, NameOrigin.KYC_DETAILS)
+# A delta says it is alive after each part of the book it screens (seconds apart); one running
+# and silent this long was lost with its worker, and is run again.
+DELTA_STALE = timedelta(minutes=10)
+
+DELTA_CLAIM_SQL = """
+UPDATE compliance_screeningjob
+   SET status = 'running', started_at = now(), heartbeat_at = now(), done = 0, message = ''
+ WHERE id = %(job)s
+   AND (status IN ('queued', 'failed')
+        OR (status = 'running'
+            AND COALESCE(heartbeat_at, started_at, created_at) < now() - %(stale)s))
+RETURNING id
+"""
 
 DELTA_ENTRIES_SQL = """
 SELECT e.id FROM compliance_listentry e
@@ -121,18 +137,32 @@ def job_progress(job: ScreeningJob, **fields) -> None:
 def book_rescreen(*, job_id: int) -> ScreeningJob:
     """Run the job (see the module docstring). A job already done is left as it is; one that
     stopped half-way runs again (a delta from the start, a full re-screen from the batches not
-    done), raising nothing twice (alerts are remembered per pair)."""
+    done), raising nothing twice (alerts are remembered per pair) and recording each client of
+    a delta once. A delta another worker is running (it said so within `DELTA_STALE`) is left
+    to it."""
     job = ScreeningJob.objects.select_related("snapshot__source").get(pk=job_id)
     if job.status == JobStatus.DONE:
         return job
     if job.kind == JobKind.FULL:
         return _full_start(job)
-    job_progress(job, status=JobStatus.RUNNING, started_at=timezone.now(), done=0)
+    if not _delta_claim(job):
+        return job
     try:
         return _delta(job)
     except Exception as exc:
         _failed(job, exc)
         raise
+
+
+def _delta_claim(job: ScreeningJob) -> bool:
+    """Take the delta to run (committed at once): queued, failed, or running but silent for
+    `DELTA_STALE` (its worker died)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(DELTA_CLAIM_SQL, {"job": job.pk, "stale": DELTA_STALE})
+        claimed = cur.fetchone() is not None
+    if claimed:
+        job.refresh_from_db()
+    return claimed
 
 
 def _failed(job: ScreeningJob, exc: Exception) -> None:
@@ -155,23 +185,33 @@ def _delta(job: ScreeningJob) -> ScreeningJob:
     snapshots = [s for s in everything if s.source_id == source.pk]
     book_index_refresh()
     total = BookClient.objects.count()
-    job_progress(job, total=total)
-    found_by: dict[int, tuple[list[Query], list]] = {}  # per client, its queries with hits
-    if snapshots and entries:
-        candidates, names = book_candidates(everything, entries=entries)
+    job_progress(job, total=total, heartbeat_at=timezone.now())
+    reference = f"{source.name} snapshot #{job.snapshot_id}"
+    hit_clients, raised, still = 0, 0, set()
+    book = book_meeting(everything, entries=entries) if snapshots and entries else []
+    read = 0
+    for part in _by_client(book, BOOK_BATCH):
+        candidates, names = book_candidates(everything, part, entries=entries)
+        found_by: dict[int, tuple[list[Query], list]] = {}  # per client, its names with hits
         _collect(
             found_by, candidates, candidates_score([q for _, q in candidates], names, everything)
         )
+        part_raised, part_still = _record(
+            found_by, ScreeningReason.LIST_UPDATE, reference, snapshots, once=True
+        )
+        hit_clients += len(found_by)
+        raised += part_raised
+        still |= part_still
+        read += len(part)
+        job_progress(job, done=total * read // len(book), heartbeat_at=timezone.now())
     job_progress(job, done=total)
-    reference = f"{source.name} snapshot #{job.snapshot_id}"
-    raised, still = _record(found_by, ScreeningReason.LIST_UPDATE, reference, snapshots)
     cleared = _clear(job, source, removed, "removed from the list")
     cleared += _clear(job, source, changed, "changed so it no longer matches", still=still)
     with transaction.atomic():
         job_progress(
             job,
             status=JobStatus.DONE,
-            hit_clients=len(found_by),
+            hit_clients=hit_clients,
             raised_count=raised,
             cleared_count=cleared,
             finished_at=timezone.now(),
@@ -188,18 +228,46 @@ def _collect(found_by, candidates, results) -> None:
             hits.append(found)
 
 
-def _record(found_by, reason: str, reference: str, snapshots) -> tuple[int, set]:
+def _by_client(book: list[tuple[int, Query]], size: int):
+    """`book` (ordered by client) in parts of about `size` names, a client's names together."""
+    part: list[tuple[int, Query]] = []
+    for item in book:
+        if len(part) >= size and item[0] != part[-1][0]:
+            yield part
+            part = []
+        part.append(item)
+    if part:
+        yield part
+
+
+def _record(found_by, reason: str, reference: str, snapshots, *, once=False) -> tuple[int, set]:
     """The clients' runs and alerts (`services.runs_record`, a few hundred clients a
-    transaction): (alerts raised, the (client, list id) pairs still hit)."""
+    transaction): (alerts raised, the (client, list id) pairs still hit). `once`: a client
+    this job recorded already (a delta run again after its worker died) is not recorded again,
+    and what it raised then is counted."""
     raised, still = 0, set()
     clients = sorted(found_by)
     for start in range(0, len(clients), RECORD_BATCH):
         screened = {}
-        for pk in clients[start : start + RECORD_BATCH]:
+        mine = clients[start : start + RECORD_BATCH]
+        recorded = (
+            dict(
+                ScreeningRun.objects.filter(
+                    client_id__in=mine, reason=reason, reference=reference[:120]
+                ).values_list("client_id", "raised_count")
+            )
+            if once
+            else {}
+        )
+        raised += sum(recorded.values())
+        for pk in mine:
             queries, results = found_by[pk]
             best = best_hits(queries, results)
-            screened[pk] = (queries, best)
             still.update((pk, hit.entry_id) for hit, _ in best.values())
+            if pk not in recorded:
+                screened[pk] = (queries, best)
+        if not screened:
+            continue
         with transaction.atomic():
             runs = runs_record(
                 screened=screened,
@@ -349,8 +417,9 @@ def _batch_run(batch: BookBatch, snapshots) -> None:
 
 def book_rescreen_jobs_stuck() -> list[int]:
     """Re-screens of the book not done whose work nobody is doing: queued over a minute ago
-    and never started, or a full one with a batch unclaimed (or failed) and no batch claimed
-    or finished for two minutes, or a claim older than `BATCH_STALE`."""
+    and never started, a delta running but silent for `DELTA_STALE` (its worker died), or a
+    full one with a batch unclaimed (or failed) and no batch claimed or finished for two
+    minutes, or a claim older than `BATCH_STALE`."""
     now = timezone.now()
     quiet = now - timedelta(minutes=2)
     stuck = []
@@ -362,6 +431,11 @@ def book_rescreen_jobs_stuck() -> list[int]:
         batches = list(job.batches.values_list("status", "claimed_at", "finished_at", "attempts"))
         if job.status == JobStatus.QUEUED and not batches:
             stuck.append(job.pk)
+            continue
+        if job.kind == JobKind.DELTA:  # running, and silent since its worker died
+            alive = job.heartbeat_at or job.started_at or job.created_at
+            if job.status == JobStatus.RUNNING and alive < now - DELTA_STALE:
+                stuck.append(job.pk)
             continue
         moments = [m for _s, claimed, finished, _a in batches for m in (claimed, finished) if m]
         waiting = any(
