@@ -398,6 +398,15 @@ _index: ListIndex | None = None
 _lock = threading.Lock()
 
 
+def list_index_warm(snapshots: list[ListSnapshot]) -> bool:
+    """Read the index of `snapshots` now unless this process holds it already (True when it
+    was read): so the next screening does not wait for it."""
+    held = _index is not None and _index.key == index_key(snapshots)
+    if not held:
+        list_index(snapshots)
+    return not held
+
+
 def list_index(snapshots: list[ListSnapshot]) -> ListIndex:
     """This process's index of `snapshots`, read again when they (or their lists) changed."""
     global _index

@@ -23,6 +23,7 @@ from .lists import ListFileError
 from .models import JobKind, JobStatus, ScreeningJob
 from .permissions import require_officer
 from .rescreen import job_progress
+from .screening import index_warm_logged
 from .services import snapshot_import
 
 STEPS = 2  # the files read, the entries stored
@@ -104,6 +105,7 @@ def list_import_run(*, job_id: int) -> ScreeningJob:
                 evidence={"format": job.list_format, "files": [f["name"] for f in job.files]},
             )
         return job
+    index_warm_logged()  # the screenings after the import find the new lists read
     job_progress(
         job,
         status=JobStatus.DONE,

@@ -13,9 +13,10 @@ writings and misspellings included.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
-from .candidates import list_index, query_keys
+from .candidates import list_index, list_index_warm, query_keys
 from .matching import (
     SINGLE_TOKEN_CAP,
     WEAK_ALIAS,
@@ -30,6 +31,8 @@ from .models import ListEntry, ListSnapshot
 from .names import in_characters, in_hangul
 
 __all__ = ["candidate_pairs", "current_snapshots", "query_keys", "screen"]
+
+log = logging.getLogger(__name__)
 
 # How many of a query's tokens must meet a listed name: two (one for a name of one token),
 # or all of a listed name of one token. When no hit is looked for below 0.5 (every list's
@@ -46,6 +49,26 @@ def current_snapshots(lists: list[str] | None = None) -> list[ListSnapshot]:
     if lists:
         qs = qs.filter(source__code__in=lists)
     return list(qs)
+
+
+def index_warm() -> bool:
+    """Read the candidate index of the current lists into this process's memory now if it
+    holds another (or none): True when it was read. The worker that imports a list calls it
+    once the list is in, and every compliance worker process at its start, every
+    `INDEX_WARM_SECONDS` and before each task (`compliance.tasks`), so the screening of a new
+    registration does not wait 1 to 3 s for it."""
+    snapshots = current_snapshots()
+    return bool(snapshots) and list_index_warm(snapshots)
+
+
+def index_warm_logged() -> bool:
+    """`index_warm`, a failure logged instead of raised: reading ahead never fails the work
+    around it (a screening that then needs the index reads it itself)."""
+    try:
+        return index_warm()
+    except Exception:  # noqa: BLE001  (the database away a moment: the next try reads it)
+        log.warning("the screening candidate index could not be read ahead", exc_info=True)
+        return False
 
 
 def candidate_pairs(

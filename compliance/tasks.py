@@ -3,16 +3,23 @@ their registration commits, or once something new is known of who they are (a na
 identity document, a deposit's payer, changed details), and the sweeper that screens whoever
 was never screened."""
 
+import threading
+import time
 from datetime import timedelta
 
-from celery import shared_task
-from django.db import transaction
+from celery import current_app, shared_task, signals
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from . import dossier, imports, rescreen, services
 from .book import book_index_clients
 from .models import DossierExport, JobKind, JobStatus, ScreeningReason
+from .screening import index_warm_logged
+
+# How often a compliance worker process checks that it holds the candidate index of the
+# current lists (one query), reading a newly imported one ahead of the screenings that need it.
+INDEX_WARM_SECONDS = 30
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
@@ -189,3 +196,34 @@ def dossier_sweep_task() -> int:
     for pk in ids:
         dossier_build_task.delay(pk)
     return len(ids)
+
+
+# --- The candidate index read ahead in every compliance worker process --------------------------
+
+
+@signals.worker_process_init.connect
+def index_kept_warm(**kwargs) -> None:
+    """A worker process of the compliance queue starts: read the lists' candidate index, and
+    again within `INDEX_WARM_SECONDS` of each import, in a thread of its own (the process
+    starts at once; a task that needs the index meanwhile waits for that read, not another)."""
+    if "compliance" not in getattr(current_app.amqp.queues, "consume_from", {}):
+        return
+    threading.Thread(target=_keep_warm, name="screening-index", daemon=True).start()
+
+
+def _keep_warm() -> None:
+    while True:
+        try:
+            index_warm_logged()
+        finally:
+            connection.close()  # this thread's own connection, not held between checks
+        time.sleep(INDEX_WARM_SECONDS)
+
+
+@signals.task_prerun.connect
+def index_warm_before_task(task=None, **kwargs) -> None:
+    """Before each screening task a worker runs (not one run inline): the index of the current
+    lists, read now if this process holds another (one query when it does)."""
+    if task is None or task.request.is_eager or not task.name.startswith(__name__ + "."):
+        return
+    index_warm_logged()
