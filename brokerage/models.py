@@ -543,6 +543,19 @@ class LeverageLimit(models.Model):
 from .models_alerts import AlertBreach, AlertThreshold, StaffNotification  # noqa: E402, F401
 
 
+class CardDay(models.Model):
+    """A row of a rollup's card table (brokerage.rollups.Cards): one day of the clients of one
+    desk (none: clients on no desk) and country; the app adds the other filters it honours
+    and its sums."""
+
+    day = models.DateField()
+    desk_id = models.IntegerField(null=True)
+    country = models.CharField(max_length=2)
+
+    class Meta:
+        abstract = True
+
+
 class RollupState(models.Model):
     """Where each rollup stands (brokerage.rollups): the watermark its last refresh read up to,
     and when it was last rebuilt from raw records."""

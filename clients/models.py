@@ -738,7 +738,13 @@ class ClientActivity(models.Model):
 
 from .models_access import AccessRecord, PersonalDataView, SharedNetwork  # noqa: E402, F401
 from .models_instruments import AccountTypeMarkup, Instrument  # noqa: E402, F401
-from .models_rollups import ActivityDay, RetentionDay, TradingDay  # noqa: E402, F401
+from .models_rollups import (  # noqa: E402, F401
+    ActivityDay,
+    RetentionDay,
+    TraderDays,
+    TradingCardDay,
+    TradingDay,
+)
 from .models_service import (  # noqa: E402, F401
     OutreachTemplate,
     RetentionAction,

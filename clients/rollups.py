@@ -18,27 +18,35 @@ from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.urls import reverse
 
 from brokerage.rollups import (
+    DAY_BITS,
     Answer,
+    Cards,
     Figure,
     Filter,
     Rollup,
     Table,
+    day_bits_in,
     day_chart,
     day_conditions,
     day_in,
+    days_spanned,
     fetch,
     fill_usd_rates,
     link_for,
     period_sums,
     replace_rows,
+    select_list,
     touched_days,
+    usd_rate_relation,
 )
 
 TRADING = "clients_rollup_trading"
 ACTIVITY = "clients_rollup_activity"
+TRADERS = "clients_rollup_traders"
 RETENTION = "clients_rollup_retention"
 
 _INSERT_TRADING = """
@@ -59,15 +67,36 @@ SELECT (d.time AT TIME ZONE 'UTC')::date, c.desk_id, c.country, d.symbol, a.curr
 """
 
 _INSERT_ACTIVITY = """
-INSERT INTO clients_rollup_activity (day, client_id, desk_id, country, currency, profit_amount)
-SELECT (d.time AT TIME ZONE 'UTC')::date, d.client_id, c.desk_id, c.country, a.currency,
-       sum(d.profit_amount)
-  FROM clients_deal d
-  JOIN clients_client c ON c.id = d.client_id AND c.holder = 'client'
-  JOIN clients_tradingaccount a ON a.id = d.account_id
- WHERE d.action IN (0, 1) AND d.removed_at IS NULL AND {deals}
- GROUP BY 1, 2, 3, 4, 5
+INSERT INTO clients_rollup_activity (
+  day, client_id, desk_id, country, currency, profit_amount, usd_rate)
+SELECT t.day, t.client_id, t.desk_id, t.country, t.currency, t.profit, fx.rate
+  FROM (SELECT (d.time AT TIME ZONE 'UTC')::date AS day, d.client_id, c.desk_id, c.country,
+               a.currency, sum(d.profit_amount) AS profit
+          FROM clients_deal d
+          JOIN clients_client c ON c.id = d.client_id AND c.holder = 'client'
+          JOIN clients_tradingaccount a ON a.id = d.account_id
+         WHERE d.action IN (0, 1) AND d.removed_at IS NULL AND {deals}
+         GROUP BY 1, 2, 3, 4, 5) t
+  LEFT JOIN {fx} fx ON fx.day = t.day AND fx.currency = t.currency
 """
+
+# One row per client, desk and country: the days they traded as bits (brokerage.rollups
+# DAY_BITS), and their result in USD summed up to each of those days (0 first), from their
+# activity rows: a period's result is the difference of two of these sums.
+_INSERT_TRADERS = """
+INSERT INTO clients_rollup_traders (client_id, desk_id, country, first_day, days, pl_usd)
+SELECT client_id, desk_id, country, min(first_day), {bits},
+       array_prepend(0::numeric, array_agg(pl_to_day ORDER BY day))
+  FROM (SELECT client_id, desk_id, country, day,
+               min(day) OVER w AS first_day, max(day) OVER w AS last_day,
+               sum(pl) OVER (w ORDER BY day) AS pl_to_day
+          FROM (SELECT client_id, desk_id, country, day,
+                       coalesce(sum(profit_amount * usd_rate), 0) AS pl
+                  FROM clients_rollup_activity WHERE {clients}
+                 GROUP BY 1, 2, 3, 4) d
+        WINDOW w AS (PARTITION BY client_id, desk_id, country)) a
+ GROUP BY 1, 2, 3
+""".replace("{bits}", DAY_BITS.format(day="day", first="first_day", last="last_day"))
 
 _INSERT_RETENTION = """
 INSERT INTO clients_rollup_retention (
@@ -93,10 +122,43 @@ SELECT ev.day, c.desk_id, c.account_manager_id, c.country, sum(ev.f), sum(ev.r),
 def rebuild_trading(days: list[date] | None) -> None:
     where, params = day_in("d.time", days)
     replace_rows(TRADING, _INSERT_TRADING.format(deals=where), params, days)
-    replace_rows(ACTIVITY, _INSERT_ACTIVITY.format(deals=where), params, days)
-    fill_usd_rates(ACTIVITY)
+    fx, rates = usd_rate_relation(days if days is not None else _deal_days())
+    changed = _traders_of(days)  # those whose days may change, before their rows do
+    replace_rows(ACTIVITY, _INSERT_ACTIVITY.format(deals=where, fx=fx), params | rates, days)
     fill_usd_rates(TRADING)
     fill_usd_rates(TRADING, "quote_currency", "quote_usd_rate")
+    _rebuild_traders(changed if days is None else changed | _traders_of(days))
+
+
+def _deal_days() -> list[date]:
+    """Every day from the first deal to the last."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT (min(time) AT TIME ZONE 'UTC')::date, (max(time) AT TIME ZONE 'UTC')::date "
+            "FROM clients_deal"
+        )
+        return days_spanned(*cur.fetchone())
+
+
+def _traders_of(days: list[date] | None) -> set[int] | None:
+    """The clients with activity on `days` (None: every client)."""
+    if days is None:
+        return None
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT client_id FROM {ACTIVITY} WHERE day = ANY(%s)", [list(days)])
+        return {row[0] for row in cur.fetchall()}
+
+
+def _rebuild_traders(clients: set[int] | None) -> None:
+    """Rebuild the traders' days of `clients` (None: everyone) from their activity rows."""
+    with connection.cursor() as cur:
+        if clients is None:
+            cur.execute(f"DELETE FROM {TRADERS}")
+            cur.execute(_INSERT_TRADERS.format(clients="TRUE"))
+        elif clients:
+            ids = sorted(clients)
+            cur.execute(f"DELETE FROM {TRADERS} WHERE client_id = ANY(%(ids)s)", {"ids": ids})
+            cur.execute(_INSERT_TRADERS.format(clients="client_id = ANY(%(ids)s)"), {"ids": ids})
 
 
 def touched_trading(since: datetime) -> set[date]:
@@ -142,6 +204,28 @@ _TRADING_SUMS = {
 
 
 _SUMS_SQL = ", ".join(f"{expr} AS {name}" for name, expr in _TRADING_SUMS.items())
+# The cards and the per-day chart read trading per day, desk and country, in USD.
+CARDS = Cards(
+    "clients_rollup_trading_cards",
+    TRADING,
+    ("desk_id", "country"),
+    {
+        "volume": "sum(volume)",
+        "notional_usd": "sum(notional_amount * quote_usd_rate)",
+        "commission_usd": "sum(commission_amount * usd_rate)",
+        "swap_usd": "sum(swap_amount * usd_rate)",
+        "client_pl_usd": "sum(profit_amount * usd_rate)",
+        "bbook_pl_usd": "sum(profit_amount * usd_rate) FILTER (WHERE book = 'b_book')",
+    },
+)
+_CARD_SUMS = {
+    "lots": "sum(volume) / 10000.0",
+    "notional_usd": "sum(notional_usd)",
+    "commission_usd": "-sum(commission_usd)",
+    "swap_usd": "-sum(swap_usd)",
+    "client_pl_usd": "sum(client_pl_usd)",
+    "bbook_pl_usd": "-sum(bbook_pl_usd)",
+}
 
 
 def _revenue(t: dict, prefix: str = "") -> Decimal:
@@ -152,12 +236,19 @@ def _revenue(t: dict, prefix: str = "") -> Decimal:
 def answer_trading(flt: Filter, user) -> Answer:
     where, params = flt.where(HONOURS)
     cur_ = "day >= %(start)s"
-    t = period_sums(TRADING, where, params, _TRADING_SUMS)
-    active = period_sums(ACTIVITY, where, params, {"n": "count(DISTINCT client_id)"})
+    t = period_sums(CARDS.table, where, params, _CARD_SUMS)
+    t_where, t_params = flt.where(HONOURS, day=None)
+    active = fetch(
+        f"SELECT count(DISTINCT client_id) FILTER (WHERE {day_bits_in('start')}) AS n, "
+        f"count(DISTINCT client_id) FILTER (WHERE {day_bits_in('prev_start')}) AS prev_n "
+        f"FROM {TRADERS} WHERE {t_where}",
+        t_params,
+    )[0]
     per_day = {
         r["day"]: r
         for r in fetch(
-            f"SELECT day, {_SUMS_SQL} FROM {TRADING} WHERE {where} AND {cur_} GROUP BY day",
+            f"SELECT day, {select_list(_CARD_SUMS)} FROM {CARDS.table} "
+            f"WHERE {where} AND {cur_} GROUP BY day",
             params,
         )
     }
@@ -274,12 +365,13 @@ def answer_retention(flt: Filter, user) -> Answer:
 TRADING_ROLLUP = Rollup(
     "trading",
     "Trading",
-    (TRADING, ACTIVITY),
+    (TRADING, ACTIVITY, TRADERS),
     rebuild_trading,
     touched_trading,
     answer_trading,
     HONOURS,
     30,
+    cards=(CARDS,),
 )
 RETENTION_ROLLUP = Rollup(
     "retention",

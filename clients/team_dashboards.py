@@ -2,7 +2,7 @@
 and clients lost, by desk and by account manager, from `clients_rollup_retention`) and
 dealing (the book's exposure per symbol from the open positions the platform last reported,
 in lots and USD notional, net of clients' long and short; and the clients winning and losing
-most over the period, from `clients_rollup_activity`)."""
+most over the period, from the traders' days, `clients_rollup_traders`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from brokerage.leadership import display
 from brokerage.rollups import Answer, Chart, Figure, Filter, Table, fetch, link_for, usd_rates
 from brokerage.teams import TeamPart
 
-from .rollups import ACTIVITY, CLIENT_LISTS, HONOURS, RETENTION, answer_retention
+from .rollups import CLIENT_LISTS, HONOURS, RETENTION, TRADERS, answer_retention
 
 _RETENTION_COLUMNS = ["Flagged inactive", "Reactivated", "Lost", "Reactivated of flagged %"]
 _RETENTION_SUMS = "sum(flagged) AS flagged, sum(reactivated) AS reactivated, sum(churned) AS lost"
@@ -94,17 +94,27 @@ SELECT p.symbol, coalesce(i.quote_currency, '') AS quote_currency, count(*) AS p
  GROUP BY 1, 2
 """
 
+# A client's result over the period: their result summed up to the period's last day traded
+# less the sum before its first (clients.models_rollups.TraderDays), from one row per client.
+_PERIOD_PL = (
+    "t.pl_usd[bit_count(substring(t.days FROM 1 FOR greatest(0, %(end)s - t.first_day + 1)))"
+    " + 1] - t.pl_usd[bit_count(substring(t.days FROM 1 FOR greatest(0, %(start)s - t.first_day)))"
+    " + 1]"
+)
+
+# The ten clients winning most and the ten losing most, each client's result read once.
 _RESULTS = """
-SELECT t.client_id, u.first_name, u.last_name, t.pl_usd
-  FROM (SELECT a.client_id, sum(a.profit_amount * a.usd_rate) AS pl_usd
-          FROM {table} a
-         WHERE {where} AND day >= %(start)s
-         GROUP BY 1 HAVING sum(a.profit_amount * a.usd_rate) {sign} 0
-         ORDER BY 2 {order}, 1 LIMIT 10) t
-  JOIN clients_client c ON c.id = t.client_id
+WITH pl AS (SELECT t.client_id, sum({pl}) AS pl_usd FROM {table} t WHERE {where} GROUP BY 1),
+top AS ((SELECT 'winning' AS side, client_id, pl_usd FROM pl WHERE pl_usd > 0
+          ORDER BY pl_usd DESC, client_id LIMIT 10)
+        UNION ALL
+        (SELECT 'losing', client_id, pl_usd FROM pl WHERE pl_usd < 0
+          ORDER BY pl_usd, client_id LIMIT 10))
+SELECT top.side, top.client_id, u.first_name, u.last_name, top.pl_usd
+  FROM top
+  JOIN clients_client c ON c.id = top.client_id
   JOIN brokerage_user u ON u.id = c.user_id
- ORDER BY t.pl_usd {order}, t.client_id
-"""
+""".replace("{pl}", _PERIOD_PL)
 
 
 def _position_where(flt: Filter) -> tuple[str, dict]:
@@ -145,11 +155,12 @@ def answer_dealing(flt: Filter, user) -> Answer:
     net_total = sum((abs(r["net_usd"]) for r in rows if r["net_usd"] is not None), Decimal(0))
     gross_total = sum((r["gross_usd"] for r in rows if r["gross_usd"] is not None), Decimal(0))
 
-    r_where, r_params = flt.where(HONOURS, {"desk": "a.desk_id", "country": "a.country"})
-    winners = fetch(
-        _RESULTS.format(table=ACTIVITY, where=r_where, sign=">", order="DESC"), r_params
-    )
-    losers = fetch(_RESULTS.format(table=ACTIVITY, where=r_where, sign="<", order="ASC"), r_params)
+    r_where, r_params = flt.where(HONOURS, {"desk": "t.desk_id", "country": "t.country"}, day=None)
+    r_where += " AND t.first_day <= %(end)s"  # rows of clients who traded by the period's end
+    found = fetch(_RESULTS.format(table=TRADERS, where=r_where), r_params)
+    ranked = sorted(found, key=lambda r: (-abs(r["pl_usd"]), r["client_id"]))
+    winners = [r for r in ranked if r["side"] == "winning"]
+    losers = [r for r in ranked if r["side"] == "losing"]
 
     def client_link(client_id) -> str:
         url = reverse("clients:detail", args=[client_id])

@@ -690,6 +690,6 @@ from .models_reconciliation import (  # noqa: E402, F401
     ReconciliationRun,
     StatementLine,
 )
-from .models_rollups import MoneyDay, PspDay  # noqa: E402, F401
+from .models_rollups import MoneyCardDay, MoneyDay, PspDay  # noqa: E402, F401
 from .models_thresholds import ThresholdChange, ThresholdValue  # noqa: E402, F401
 from .models_wires import BankEntry, BankStatement, WireBatch, WireInstruction  # noqa: E402, F401

@@ -3,7 +3,11 @@ country and currency, rebuilt from deposits, withdrawals, refunds and chargeback
 
 from django.db import models
 
+from brokerage.models import CardDay
+
 MONEY = {"max_digits": 20, "decimal_places": 2}
+# An amount times a day's USD rate, summed: exact (2 + 8 decimal places at most).
+USD = {"max_digits": 40, "decimal_places": 14}
 
 
 class MoneyDay(models.Model):
@@ -35,6 +39,31 @@ class MoneyDay(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.psp} {self.currency}"
+
+
+class MoneyCardDay(CardDay):
+    """Money's card table (brokerage.rollups.Cards): `MoneyDay`'s rows summed per day, desk,
+    country and PSP (the filters money honours), each currency's amounts at the day's USD
+    rate."""
+
+    psp = models.CharField(max_length=20)
+    ftd_count = models.IntegerField(default=0)
+    deposit_count = models.IntegerField(default=0)
+    withdrawal_count = models.IntegerField(default=0)
+    chargeback_count = models.IntegerField(default=0)
+    ftd_usd = models.DecimalField(**USD, null=True)
+    deposit_usd = models.DecimalField(**USD, null=True)
+    withdrawal_usd = models.DecimalField(**USD, null=True)
+    refund_usd = models.DecimalField(**USD, null=True)
+    chargeback_usd = models.DecimalField(**USD, null=True)
+    net_usd = models.DecimalField(**USD, null=True)
+
+    class Meta:
+        db_table = "finance_rollup_money_cards"
+        indexes = [models.Index(fields=["day"], name="finance_money_cards_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.psp} money cards"
 
 
 class PspDay(models.Model):

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from brokerage.rollups import (
     Answer,
+    Cards,
     Figure,
     Filter,
     Rollup,
@@ -106,6 +107,7 @@ def touched(since: datetime) -> set[date]:
 
 
 HONOURS = frozenset({"desk", "country", "psp"})
+_COUNTS = ["ftd_count", "deposit_count", "withdrawal_count", "chargeback_count"]
 _USD = {
     "ftd_usd": "ftd_amount * usd_rate",
     "deposit_usd": "deposit_amount * usd_rate",
@@ -115,9 +117,14 @@ _USD = {
     "net_usd": "(deposit_amount - withdrawal_amount - refund_amount - chargeback_amount) "
     "* usd_rate",
 }
-_SUMS = {c: f"sum({c})" for c in ["ftd_count", "deposit_count", "withdrawal_count"]}
-_SUMS |= {"chargeback_count": "sum(chargeback_count)"}
-_SUMS |= {name: f"sum({expr})" for name, expr in _USD.items()}
+# The cards, the chart and the PSP table read the money per day, desk, country and PSP in USD.
+CARDS = Cards(
+    "finance_rollup_money_cards",
+    TABLE,
+    ("desk_id", "country", "psp"),
+    {c: f"sum({c})" for c in _COUNTS} | {name: f"sum({expr})" for name, expr in _USD.items()},
+)
+_SUMS = {c: f"sum({c})" for c in [*_COUNTS, *_USD]}
 
 
 def drill_query(flt: Filter, dates: tuple[str, str] = ("start", "end"), **extra) -> str:
@@ -135,18 +142,18 @@ def drill_query(flt: Filter, dates: tuple[str, str] = ("start", "end"), **extra)
 def answer(flt: Filter, user) -> Answer:
     where, params = flt.where(HONOURS)
     cur_ = "day >= %(start)s"
-    totals = period_sums(TABLE, where, params, _SUMS)
+    totals = period_sums(CARDS.table, where, params, _SUMS)
     per_day = {
         r["day"]: r
         for r in fetch(
-            f"SELECT day, sum(ftd_count) AS ftd, sum({_USD['deposit_usd']}) AS deposits, "
-            f"sum({_USD['net_usd']}) AS net FROM {TABLE} WHERE {where} AND {cur_} GROUP BY day",
+            "SELECT day, sum(ftd_count) AS ftd, sum(deposit_usd) AS deposits, "
+            f"sum(net_usd) AS net FROM {CARDS.table} WHERE {where} AND {cur_} GROUP BY day",
             params,
         )
     }
     sums = select_list(_SUMS)
     by_psp = fetch(
-        f"SELECT psp, {sums} FROM {TABLE} WHERE {where} AND {cur_} "
+        f"SELECT psp, {sums} FROM {CARDS.table} WHERE {where} AND {cur_} "
         "GROUP BY psp ORDER BY deposit_usd DESC NULLS LAST",
         params,
     )
@@ -253,4 +260,6 @@ def choices() -> dict:
     return {"psp": list(PSP_CHOICES)}
 
 
-ROLLUP = Rollup("money", "Money", (TABLE,), rebuild, touched, answer, HONOURS, 20, choices)
+ROLLUP = Rollup(
+    "money", "Money", (TABLE,), rebuild, touched, answer, HONOURS, 20, choices, (CARDS,)
+)

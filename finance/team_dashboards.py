@@ -94,7 +94,10 @@ def answer_finance(flt: Filter, user) -> Answer:
     where, params = flt.where(HONOURS)
     t = period_sums(TABLE, where, params, _SUMS)
     cb = period_sums(
-        money.TABLE, where, params, {"cb": "sum(chargeback_count)", "dep": "sum(deposit_count)"}
+        money.CARDS.table,
+        where,
+        params,
+        {"cb": "sum(chargeback_count)", "dep": "sum(deposit_count)"},
     )
     by_psp = fetch(
         f"SELECT psp, {select_list(_SUMS)} FROM {TABLE} WHERE {where} AND day >= %(start)s "

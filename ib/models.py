@@ -193,5 +193,10 @@ from .models_onboarding import (  # noqa: E402, F401
 )
 from .models_periods import CommissionPeriod, PartnerStatement  # noqa: E402, F401
 from .models_rebates import Rebate  # noqa: E402, F401
-from .models_rollups import QualityDay  # noqa: E402, F401
+from .models_rollups import (  # noqa: E402, F401
+    QualityCardDay,
+    QualityDay,
+    QualityDeskCardDay,
+    QualityIbCardDay,
+)
 from .models_tokens import PartnerToken  # noqa: E402, F401

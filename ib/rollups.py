@@ -12,10 +12,13 @@ from django.urls import reverse
 
 from brokerage.rollups import (
     Answer,
+    Cards,
     Figure,
     Filter,
     Rollup,
     Table,
+    cards_for,
+    day_bits_in,
     day_conditions,
     fetch,
     fill_usd_rates,
@@ -87,9 +90,20 @@ _USD = {
     "revenue_usd": "revenue_amount * usd_rate",
     "commission_usd": "commission_amount * usd_rate",
 }
-
-
-_SUMS = {"ftd_count": "sum(ftd_count)"} | {n: f"sum({e})" for n, e in _USD.items()}
+_CARD_SUMS = {"ftd_count": "sum(ftd_count)"} | {n: f"sum({e})" for n, e in _USD.items()}
+# IB quality per day and the filters it honours, in USD: per desk and country (the cards of
+# every IB), per IB (the IBs' table and one IB's cards) and per desk, country and IB.
+CARDS_BY_IB = Cards(
+    "ib_rollup_quality_cards",
+    TABLE,
+    ("desk_id", "country", "ib_code", "partner_id"),
+    _CARD_SUMS,
+)
+CARDS = Cards("ib_rollup_quality_desk_cards", TABLE, ("desk_id", "country"), _CARD_SUMS)
+CARDS_IB = Cards("ib_rollup_quality_ib_cards", TABLE, ("ib_code", "partner_id"), _CARD_SUMS)
+# The coarsest first: a filter's read takes the first that is split as it needs.
+_CARDS = (CARDS, CARDS_IB, CARDS_BY_IB)
+_SUMS = {"ftd_count": "sum(ftd_count)"} | {n: f"sum({n})" for n in _USD}
 
 
 def _share(part, whole) -> Decimal | None:
@@ -99,24 +113,25 @@ def _share(part, whole) -> Decimal | None:
 def answer(flt: Filter, user) -> Answer:
     where, params = flt.where(HONOURS)
     cur_ = "day >= %(start)s"
-    t = period_sums(TABLE, where, params, _SUMS)
+    t = period_sums(cards_for(_CARDS, flt, HONOURS).table, where, params, _SUMS)
+    by_ib_cards = cards_for(_CARDS, flt, HONOURS, "partner_id")
     sums = select_list(_SUMS)
+    traded = day_bits_in("start", "t.days", "t.first_day")
     # The IBs with the most FTDs in the period; how many of their referred clients traded in
-    # it (clients' activity rollup) against how many they have funded.
+    # it (clients' traders' days) against how many they have funded.
     by_ib = fetch(
         f"""WITH q AS (
-              SELECT partner_id, {sums} FROM {TABLE}
+              SELECT partner_id, {sums} FROM {by_ib_cards.table}
                WHERE {where} AND {cur_} GROUP BY partner_id
-               ORDER BY sum(ftd_count) DESC, sum(deposit_amount * usd_rate) DESC NULLS LAST
+               ORDER BY sum(ftd_count) DESC, sum(deposit_usd) DESC NULLS LAST, partner_id
                LIMIT 10)
             SELECT q.*, p.company_name, u.email,
                    (SELECT count(*) FROM ib_referral r JOIN clients_client c
                        ON c.id = r.client_id AND c.first_deposit_at IS NOT NULL
                      WHERE r.partner_id = q.partner_id) AS funded,
-                   (SELECT count(DISTINCT a.client_id) FROM clients_rollup_activity a
-                      JOIN ib_referral r ON r.client_id = a.client_id
-                     WHERE r.partner_id = q.partner_id
-                       AND a.day BETWEEN %(start)s AND %(end)s) AS trading
+                   (SELECT count(DISTINCT t.client_id) FROM clients_rollup_traders t
+                      JOIN ib_referral r ON r.client_id = t.client_id
+                     WHERE r.partner_id = q.partner_id AND {traded}) AS trading
               FROM q JOIN ib_partner p ON p.id = q.partner_id
               JOIN brokerage_user u ON u.id = p.user_id
              ORDER BY q.ftd_count DESC, q.deposit_usd DESC NULLS LAST""",
@@ -189,5 +204,14 @@ def choices() -> dict:
 
 
 ROLLUP = Rollup(
-    "ib_quality", "IB quality", (TABLE,), rebuild, touched, answer, HONOURS, 50, choices
+    "ib_quality",
+    "IB quality",
+    (TABLE,),
+    rebuild,
+    touched,
+    answer,
+    HONOURS,
+    50,
+    choices,
+    _CARDS,
 )

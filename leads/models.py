@@ -6,6 +6,7 @@ from django.db.models import Q
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from brokerage.models import CardDay
 from clients.models import CallOutcome
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -474,19 +475,11 @@ class LeadImport(models.Model):
         return f"Import {self.pk} ({self.filename})"
 
 
-class FunnelDay(models.Model):
-    """The funnel of the leads captured on one day (leads.rollups), per desk, agent, country,
-    source, campaign and IB referral code: how many were contacted (and how many late), how
-    many registered, were verified, made a first deposit and traded by the time the day was
-    rolled up, and the seconds from capture to FTD summed over those that deposited."""
+class FunnelCounts(models.Model):
+    """What the funnel counts of a set of leads (leads.rollups): how many were contacted (and
+    how many late), registered, were verified, made a first deposit and traded, and the
+    seconds from capture to FTD summed over those that deposited."""
 
-    day = models.DateField()
-    desk_id = models.IntegerField(null=True)
-    agent_id = models.IntegerField(null=True)
-    country = models.CharField(max_length=2)
-    source = models.CharField(max_length=60)
-    campaign = models.CharField(max_length=100)
-    ib_code = models.CharField(max_length=32)
     leads = models.IntegerField(default=0)
     registered = models.IntegerField(default=0)
     verified = models.IntegerField(default=0)
@@ -499,8 +492,53 @@ class FunnelDay(models.Model):
     contacted_late = models.IntegerField(default=0, db_default=0)
 
     class Meta:
+        abstract = True
+
+
+class FunnelDay(FunnelCounts):
+    """The funnel of the leads captured on one day (leads.rollups), per desk, agent, country,
+    source, campaign and IB referral code, by the time the day was rolled up."""
+
+    day = models.DateField()
+    desk_id = models.IntegerField(null=True)
+    agent_id = models.IntegerField(null=True)
+    country = models.CharField(max_length=2)
+    source = models.CharField(max_length=60)
+    campaign = models.CharField(max_length=100)
+    ib_code = models.CharField(max_length=32)
+
+    class Meta:
         db_table = "leads_rollup_funnel"
         indexes = [models.Index(fields=["day"], name="leads_rollup_funnel_day")]
 
     def __str__(self):
         return f"{self.day} funnel"
+
+
+class FunnelCardDay(CardDay, FunnelCounts):
+    """The funnel's card table (brokerage.rollups.Cards): `FunnelDay`'s rows summed per day,
+    desk, country and IB code, the filters the funnel honours."""
+
+    ib_code = models.CharField(max_length=32)
+
+    class Meta:
+        db_table = "leads_rollup_funnel_cards"
+        indexes = [models.Index(fields=["day"], name="leads_funnel_cards_day")]
+
+    def __str__(self):
+        return f"{self.day} funnel cards"
+
+
+class FunnelAgentCardDay(CardDay, FunnelCounts):
+    """The funnel's agents' card table (brokerage.rollups.Cards): `FunnelDay`'s rows summed
+    per day, desk, country, IB code and agent, for the agents' tables."""
+
+    ib_code = models.CharField(max_length=32)
+    agent_id = models.IntegerField(null=True)
+
+    class Meta:
+        db_table = "leads_rollup_funnel_agent_cards"
+        indexes = [models.Index(fields=["day"], name="leads_funnel_agent_cards_day")]
+
+    def __str__(self):
+        return f"{self.day} funnel agent cards"

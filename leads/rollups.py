@@ -18,6 +18,7 @@ from django.urls import reverse
 from brokerage.intl import country_name
 from brokerage.rollups import (
     Answer,
+    Cards,
     Chart,
     Figure,
     Filter,
@@ -76,6 +77,16 @@ def touched(since: datetime) -> set[date]:
 HONOURS = frozenset({"desk", "country", "ib"})
 _SUMS = {c: f"sum({c})" for c in ["leads", "registered", "verified", "ftd", "trading"]}
 _SUMS["ftd_seconds"] = "sum(ftd_seconds)"
+_SALES_SUMS = _SUMS | {"contacted": "sum(contacted)", "contacted_late": "sum(contacted_late)"}
+# The cards and the countries' table read the funnel per day, desk, country and IB code.
+CARDS = Cards("leads_rollup_funnel_cards", TABLE, ("desk_id", "country", "ib_code"), _SALES_SUMS)
+# ... and the agents' tables per day, desk, country, IB code and agent.
+AGENT_CARDS = Cards(
+    "leads_rollup_funnel_agent_cards",
+    TABLE,
+    ("desk_id", "country", "ib_code", "agent_id"),
+    _SALES_SUMS,
+)
 
 
 def _pct(part, whole) -> Decimal | None:
@@ -89,10 +100,10 @@ def _hours(seconds, n) -> Decimal | None:
 def answer(flt: Filter, user) -> Answer:
     where, params = flt.where(HONOURS, {"ib": "ib_code"})
     cur_ = "day >= %(start)s"
-    t = period_sums(TABLE, where, params, _SUMS)
+    t = period_sums(CARDS.table, where, params, _SUMS)
     sums = select_list(_SUMS)
     by_country = fetch(
-        f"SELECT country, {sums} FROM {TABLE} WHERE {where} AND {cur_} "
+        f"SELECT country, {sums} FROM {CARDS.table} WHERE {where} AND {cur_} "
         "GROUP BY country ORDER BY sum(leads) DESC, country LIMIT 15",
         params,
     )
@@ -178,10 +189,11 @@ def _leads_and_conversion(t: dict, figure, link: str, orders: tuple[int, int]) -
 def _by_agent(where: str, params: dict, sums: dict, limit: int) -> list[dict]:
     """The period's funnel per agent, most FTDs first."""
     return fetch(
-        f"SELECT f.agent_id, u.first_name, u.last_name, u.email, {select_list(sums)} "
-        f"FROM {TABLE} f LEFT JOIN brokerage_user u ON u.id = f.agent_id "
-        f"WHERE {where} AND day >= %(start)s GROUP BY 1, 2, 3, 4 "
-        f"ORDER BY sum(ftd) DESC, sum(leads) DESC, 4 LIMIT {int(limit)}",
+        f"SELECT f.*, u.first_name, u.last_name, u.email "
+        f"FROM (SELECT agent_id, {select_list(sums)} FROM {AGENT_CARDS.table} "
+        f"WHERE {where} AND day >= %(start)s GROUP BY agent_id) f "
+        "LEFT JOIN brokerage_user u ON u.id = f.agent_id "
+        f"ORDER BY f.ftd DESC, f.leads DESC, u.email LIMIT {int(limit)}",
         params,
     )
 
@@ -202,9 +214,6 @@ def _leads_link(flt: Filter, user, **extra) -> str:
     return link_for(user, *((perm, f"{url}?{query}") for perm, url in lists))
 
 
-_SALES_SUMS = _SUMS | {"contacted": "sum(contacted)", "contacted_late": "sum(contacted_late)"}
-
-
 def answer_sales(flt: Filter, user) -> Answer:
     """The sales dashboard (brokerage.teams): the period's leads, how many a person contacted
     and how many late, conversion, the leads waiting for a first contact past their desk's
@@ -213,7 +222,7 @@ def answer_sales(flt: Filter, user) -> Answer:
     from .sla import breaches
 
     where, params = flt.where(HONOURS, {"ib": "ib_code"})
-    t = period_sums(TABLE, where, params, _SALES_SUMS)
+    t = period_sums(CARDS.table, where, params, _SALES_SUMS)
     board = _by_agent(where, params, _SALES_SUMS, 15)
     waiting = Lead.objects.all()
     if flt.desk_ids is not None:
@@ -284,5 +293,7 @@ def _person(r) -> str:
     return f"{r['first_name']} {r['last_name']}".strip() or r["email"]
 
 
-ROLLUP = Rollup("funnel", "Funnel", (TABLE,), rebuild, touched, answer, HONOURS, 10)
+ROLLUP = Rollup(
+    "funnel", "Funnel", (TABLE,), rebuild, touched, answer, HONOURS, 10, cards=(CARDS, AGENT_CARDS)
+)
 SALES = TeamPart("sales", answer_sales, HONOURS, 10)

@@ -217,6 +217,43 @@ def direct_activity() -> dict:
     return out
 
 
+def direct_traders() -> dict:
+    """Per (client, desk, country): the days the client traded, and their result in USD
+    summed up to each of those days (after a 0)."""
+    activity = direct_activity()
+    rates = usd_rates_by_day(sorted({k[0] for k in activity}))
+    per_day: dict = {}
+    for (day, client_id, desk_id, country, currency), (profit,) in activity.items():
+        usd = _usd(rates, day, currency, profit) or Decimal(0)
+        days = per_day.setdefault((client_id, desk_id, country), {})
+        days[day] = days.get(day, Decimal(0)) + usd
+    out = {}
+    for key, days in per_day.items():
+        sums, total = [Decimal(0)], Decimal(0)
+        for day in sorted(days):
+            total += days[day]
+            sums.append(total)
+        out[key] = (set(days), sums)
+    return out
+
+
+def _traders_rows() -> dict:
+    """The traders' days as stored: each row's bits read back as days, and its sums."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT client_id, desk_id, country, first_day, days::text, pl_usd "
+            "FROM clients_rollup_traders"
+        )
+        out = {}
+        for client_id, desk_id, country, first, bits, sums in cur.fetchall():
+            key = (client_id, desk_id, country)
+            assert key not in out, f"two rows of traders' days for {key}"
+            assert bits[0] == "1" and bits[-1] == "1", bits  # from the first day to the last
+            days = {first + timedelta(days=i) for i, bit in enumerate(bits) if bit == "1"}
+            out[key] = (days, sums)
+        return out
+
+
 def direct_retention() -> dict:
     """Per (day, desk, account manager, country): flags raised, reactivations, clients lost."""
     out: dict = {}
@@ -235,6 +272,80 @@ def _money_rows() -> dict:
     return _rows("finance_rollup_money", key, MONEY_VALUES)
 
 
+def _usd(rates: dict, day, currency: str, amount) -> Decimal | None:
+    rate = rates[day].get(currency)
+    return None if rate is None else Decimal(amount) * rate
+
+
+def _add_usd(into: dict, key, values):
+    """`_add` where a value may be None (an amount without a rate), as SQL's sum skips it."""
+    current = into.get(key, tuple(None for _ in values))
+    pairs = zip(current, values, strict=True)
+    into[key] = tuple(a if b is None else (b if a is None else a + b) for a, b in pairs)
+
+
+def assert_cards_equal_raw():
+    """Each rollup's card table: its source's rows summed, and the money, funnel, trading and
+    IB figures in it as computed from the raw records, at each day's USD rate."""
+    from clients.rollups import CARDS as TRADING_CARDS
+    from finance.rollups import CARDS as MONEY_CARDS
+    from ib.rollups import CARDS_BY_IB as IB_CARDS
+    from leads.rollups import CARDS as FUNNEL_CARDS
+
+    for rollup in rollups():
+        for cards in rollup.cards:
+            keys = ["day", *cards.dims]
+            with connection.cursor() as cur:
+                cur.execute(
+                    f"SELECT {', '.join(keys)}, {', '.join(cards.sums.values())} "
+                    f"FROM {cards.source} GROUP BY {', '.join(keys)}"
+                )
+                summed = {tuple(r[: len(keys)]): tuple(r[len(keys) :]) for r in cur.fetchall()}
+            stored = _rows(cards.table, keys, list(cards.sums))
+            assert stored == summed, cards.table
+
+    money, trades, ib_days = direct_money(), direct_trading(), direct_ib()
+    rates = usd_rates_by_day(sorted({k[0] for k in [*money, *trades, *ib_days]}))
+    expected: dict = {}
+    for (day, desk, psp, country, currency), v in money.items():
+        ftd_n, ftd_a, dep_n, dep_a, wd_n, wd_a, rf_n, rf_a, cb_n, cb_a = v
+        usd = [_usd(rates, day, currency, a) for a in (ftd_a, dep_a, wd_a, rf_a, cb_a)]
+        net = _usd(rates, day, currency, dep_a - wd_a - rf_a - cb_a)
+        _add_usd(expected, (day, desk, country, psp), (ftd_n, dep_n, wd_n, cb_n, *usd, net))
+    columns = ["ftd_count", "deposit_count", "withdrawal_count", "chargeback_count", "ftd_usd"]
+    columns += ["deposit_usd", "withdrawal_usd", "refund_usd", "chargeback_usd", "net_usd"]
+    assert _rows(MONEY_CARDS.table, ["day", *MONEY_CARDS.dims], columns) == expected
+
+    funnel: dict = {}
+    for (day, desk, _agent, country, _source, _campaign, code), v in direct_funnel().items():
+        _add(funnel, (day, desk, country, code), v)
+    keys = ["day", *FUNNEL_CARDS.dims]
+    assert _rows(FUNNEL_CARDS.table, keys, FUNNEL_VALUES) == funnel
+
+    trading: dict = {}
+    for (day, desk, country, _symbol, currency), v in trades.items():
+        _deals, volume, commission, swap, profit = v
+        usd = [_usd(rates, day, currency, a) for a in (commission, swap, profit)]
+        _add_usd(trading, (day, desk, country), (volume, *usd))
+    columns = ["volume", "commission_usd", "swap_usd", "client_pl_usd"]
+    assert _rows(TRADING_CARDS.table, ["day", *TRADING_CARDS.dims], columns) == trading
+
+    ib: dict = {}
+    for (day, partner, currency), (ftd, deposit, commission) in ib_days.items():
+        usd = [_usd(rates, day, currency, a) for a in (deposit, commission)]
+        _add_usd(ib, (day, partner), (ftd, *usd))
+    stored: dict = {}
+    for (day, partner), v in _rows(
+        f"(SELECT day, partner_id, sum(ftd_count) AS f, sum(deposit_usd) AS d, "
+        f"sum(commission_usd) AS c FROM {IB_CARDS.table} GROUP BY 1, 2) x",
+        ["day", "partner_id"],
+        ["f", "d", "c"],
+    ).items():
+        if any(v):
+            stored[(day, partner)] = v
+    assert stored == {k: v for k, v in ib.items() if any(v)}
+
+
 def assert_rollups_equal_raw():
     money = _rows(
         "finance_rollup_money", ["day", "desk_id", "psp", "country", "currency"], MONEY_VALUES
@@ -245,6 +356,7 @@ def assert_rollups_equal_raw():
     assert _ib_rows() == {k: v for k, v in direct_ib().items() if any(v)}
     activity_key = ["day", "client_id", "desk_id", "country", "currency"]
     assert _rows("clients_rollup_activity", activity_key, ["profit_amount"]) == direct_activity()
+    assert _traders_rows() == direct_traders()
     psp_key = ["day", "desk_id", "psp", "country"]
     psp_values = ["started", "completed", "failed", "expired"]
     assert _rows("finance_rollup_psp", psp_key, psp_values) == direct_psp()
@@ -260,6 +372,7 @@ def assert_rollups_equal_raw():
         rows = cur.fetchall()
     rates = usd_rates_by_day(sorted({r[0] for r in rows}))
     assert all(rate == rates[day].get(currency) for day, currency, rate in rows)
+    assert_cards_equal_raw()
 
 
 def _refer_half_the_book():
@@ -312,6 +425,11 @@ def test_the_rollups_equal_the_raw_records_on_the_demo_book():
     traded = Deal.objects.filter(action__in=[0, 1], removed_at__isnull=True, time__gte=start)
     traded = traded.filter(client__holder="client", time__lt=start + timedelta(days=90))
     assert figures["active_traders"].value == traded.values("client").distinct().count() > 0
+    # ... and in the 90 days before, from the same rows of traders' days
+    before = Deal.objects.filter(action__in=[0, 1], removed_at__isnull=True)
+    before = before.filter(client__holder="client", time__gte=start - timedelta(days=90))
+    before = before.filter(time__lt=start).values("client").distinct().count()
+    assert figures["active_traders"].previous == before
 
 
 # --- Random data --------------------------------------------------------------------------------
@@ -409,6 +527,33 @@ def _deposit_ended(client, method, how: str):
     )
 
 
+def assert_results_equal_raw(flt: Filter):
+    """The dealing dashboard's clients winning and losing most over `flt`'s period: each
+    client's deals' profit at each day's USD rate, as summed from the deals."""
+    from clients.team_dashboards import answer_dealing
+
+    deals = Deal.objects.filter(action__in=[0, 1], removed_at__isnull=True)
+    deals = deals.filter(client__holder="client")
+    if flt.desk_ids is not None:
+        deals = deals.filter(client__desk_id__in=flt.desk_ids)
+    rows = list(deals.values("time", "client_id", "account__currency", "profit_amount"))
+    rates = usd_rates_by_day(sorted({r["time"].astimezone(UTC).date() for r in rows}))
+    totals: dict = {}
+    for r in rows:
+        day = r["time"].astimezone(UTC).date()
+        usd = _usd(rates, day, r["account__currency"], r["profit_amount"])
+        if flt.start <= day <= flt.end and usd is not None:
+            totals[r["client_id"]] = totals.get(r["client_id"], Decimal(0)) + usd
+    winners = [(-v, c) for v, c in sorted((-v, c) for c, v in totals.items() if v > 0)[:10]]
+    losers = sorted((v, c) for c, v in totals.items() if v < 0)[:10]
+    tables = {t.id: t for t in answer_dealing(flt, User(is_superuser=True)).tables}
+    for table, expected in (("top-winners", winners), ("top-losers", losers)):
+        assert tables[table].personal["Client"] == [c for _, c in expected], table
+        assert [row[1] for row in tables[table].rows] == [
+            v.quantize(Decimal(1)) for v, _ in expected
+        ], table
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_refresh_since_the_watermark_follows_random_changes(seed):
     """After each round of random changes, a refresh (which rebuilds only the days touched
@@ -424,6 +569,11 @@ def test_a_refresh_since_the_watermark_follows_random_changes(seed):
         done = rollups_refresh()
         assert done["money"] >= 1 and done["trading"] >= 1
         assert_rollups_equal_raw()
+        today = timezone.now().date()
+        assert_results_equal_raw(Filter(start=today - timedelta(days=6), end=today))
+        assert_results_equal_raw(
+            Filter(today - timedelta(days=20), today - timedelta(days=n), desk_ids=(desks[0].pk,))
+        )
     assert Deposit.objects.filter(status__in=["failed", "expired"]).exists()
     assert Lead.objects.filter(first_contact_at__isnull=False).exists()
     # Nothing new: the overlap re-reads the last minutes and changes nothing.
