@@ -73,6 +73,10 @@ app.conf.beat_schedule = {
         "task": "brokerage.tasks.alerts_check_task",
         "schedule": 60.0,  # a queue or rate over its team's limit tells the heads within a minute
     },
+    "reports-send": {
+        "task": "brokerage.tasks.reports_send_task",
+        "schedule": 300.0,  # each subscriber's daily or weekly PDF, once per period
+    },
     "audit-seal": {
         "task": "brokerage.tasks.audit_seal_task",
         "schedule": 60.0,  # the sealer process seals within a second; this covers it being down

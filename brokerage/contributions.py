@@ -43,6 +43,15 @@ for item in [
         )
         for n, t in enumerate(TEAMS.values())
     ),
+    # Their daily and weekly PDFs, after the dashboards.
+    NavItem(
+        "Reports",
+        "backoffice:reports",
+        "file-earmark-pdf",
+        "brokerage.subscribe_reports",
+        1 + len(TEAMS),
+        "Dashboards",
+    ),
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 

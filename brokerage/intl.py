@@ -4,6 +4,7 @@ from functools import lru_cache
 
 import phonenumbers
 import pycountry
+from django.conf import settings
 
 # Languages offered in forms (the desks' languages first); any ISO 639-1 code is accepted.
 COMMON_LANGUAGES = ["en", "ar", "es", "ru", "fr", "de", "it", "pt", "zh", "hi", "tr", "fa"]
@@ -65,3 +66,10 @@ def phone_e164(raw: str, country: str = "") -> str:
             "Not a valid phone number; use the international format, e.g. +971501234567."
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def staff_language(user) -> str:
+    """The language a staff member's emails and documents are written in: staff keep no
+    language of their own, so the site's (LANGUAGE_CODE); words without a translation in it
+    stay English."""
+    return settings.LANGUAGE_CODE

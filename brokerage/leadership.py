@@ -82,9 +82,9 @@ class LeadershipFilterForm(forms.Form):
         return data
 
 
-def leadership_context(user, params, team: Team | None = None) -> dict:
-    """What the workspace (or `team`'s dashboard) shows `user` for the query string
-    `params`."""
+def leadership_filter_form(user, params, team: Team | None = None):
+    """The filter form of the workspace (or `team`'s dashboard) as `user` gets it, bound to
+    `params`, and the desks `user` is limited to (None: every desk)."""
     desks = leadership_desks(user) if team is None or team.by_desk else None
     desk_list = None if desks is None else list(desks)
     offered = None if team is None else team.filters
@@ -96,6 +96,13 @@ def leadership_context(user, params, team: Team | None = None) -> dict:
     form = LeadershipFilterForm(
         params, desks=shown, every_desk=every, choices=choices, offered=offered
     )
+    return form, desk_list
+
+
+def leadership_context(user, params, team: Team | None = None) -> dict:
+    """What the workspace (or `team`'s dashboard) shows `user` for the query string
+    `params`."""
+    form, desk_list = leadership_filter_form(user, params, team)
     today = timezone.now().date()
     flt = Filter(start=today - timedelta(days=DEFAULT_DAYS - 1), end=today)
     if desk_list is not None:

@@ -28,9 +28,11 @@ def email_send(
     from_email: str | None = None,
     reply_to: list[str] | None = None,
     html: str | None = None,
+    attachments: list[tuple[str, bytes, str]] | None = None,
 ) -> int:
-    """Send a plain-text email, with `html` as its HTML alternative when given (from
-    DEFAULT_FROM_EMAIL unless told); every header value is made one line first."""
+    """Send a plain-text email, with `html` as its HTML alternative when given and each of
+    `attachments` (file name, content, MIME type) attached (from DEFAULT_FROM_EMAIL unless
+    told); every header value is made one line first."""
     message = EmailMultiAlternatives(
         subject=header_value(subject),
         body=body,
@@ -40,4 +42,6 @@ def email_send(
     )
     if html:
         message.attach_alternative(html, "text/html")
+    for name, content, mimetype in attachments or []:
+        message.attach(header_value(name), content, mimetype)
     return message.send()

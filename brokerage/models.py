@@ -541,6 +541,7 @@ class LeverageLimit(models.Model):
 
 
 from .models_alerts import AlertBreach, AlertThreshold, StaffNotification  # noqa: E402, F401
+from .models_reports import ReportSend, ReportSubscription  # noqa: E402, F401
 
 
 class CardDay(models.Model):

@@ -32,6 +32,7 @@ TONES: dict[str, str] = {
     "opened": SUCCESS,
     "paid": SUCCESS,
     "resolved": SUCCESS,  # an alert back under its team's limit
+    "sent": SUCCESS,  # a scheduled report emailed
     "settled": SUCCESS,
     "succeeded": SUCCESS,
     "won": SUCCESS,
@@ -74,6 +75,7 @@ TONES: dict[str, str] = {
     "processing": PRIMARY,
     "qualified": PRIMARY,
     "running": PRIMARY,
+    "sending": PRIMARY,  # a scheduled report being rendered and emailed
     # Over.
     "cancelled": SECONDARY,
     "closed": SECONDARY,
@@ -84,6 +86,7 @@ TONES: dict[str, str] = {
     "released": SECONDARY,
     "reported": SECONDARY,  # an AML case whose suspicious activity report is filed
     "retired": SECONDARY,
+    "skipped": SECONDARY,  # a report whose subscriber may no longer open the dashboard
     "stopped": SECONDARY,
     "superseded": SECONDARY,
 }

@@ -75,3 +75,12 @@ def alerts_check_task() -> dict:
     from .alerts import alerts_check
 
     return alerts_check()
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570)
+def reports_send_task() -> dict:
+    """Send each subscriber's daily or weekly report once its period has ended, once per
+    period (brokerage.reports)."""
+    from .reports import reports_send_due
+
+    return reports_send_due()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_alerts, views_regions
+from . import views, views_alerts, views_regions, views_reports
 from .teams import TEAMS
 
 app_name = "backoffice"
@@ -14,6 +14,9 @@ urlpatterns = [
     path("alerts/read/", views_alerts.alerts_read, name="alerts_read"),
     path("alerts/badge/", views_alerts.alerts_badge, name="alerts_badge"),
     path("alerts/limits/<str:metric>/", views_alerts.alert_limit, name="alert_limit"),
+    path("reports/", views_reports.reports_page, name="reports"),
+    path("reports/<id:pk>/end/", views_reports.report_end, name="report_end"),
+    path("reports/<id:pk>/preview/", views_reports.report_preview, name="report_preview"),
     path("system/", views.system_status, name="system"),
     path("regions/", views_regions.regions, name="regions"),
     path("regions/<id:pk>/", views_regions.region, name="region"),

@@ -134,6 +134,7 @@ MAIN_PAGES = [
     ("backoffice-compliance-access-log", "compliance:access_log", "compliance_officer"),
     ("backoffice-regions", "backoffice:regions", "ib_manager"),
     ("backoffice-alerts", "backoffice:alerts", "finance_officer"),
+    ("backoffice-reports", "backoffice:reports", "desk_manager"),
     ("backoffice-region", "backoffice:region", "compliance_officer"),
     ("backoffice-compliance-dossiers", "compliance:dossiers", "compliance_officer"),
     ("backoffice-client-terms", "clients:terms", "compliance_officer"),

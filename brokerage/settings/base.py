@@ -275,6 +275,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 BROKERAGE_NAME = env("BROKERAGE_NAME", default="Brokerage")
 BROKERAGE_LICENCE = env("BROKERAGE_LICENCE", default="")
 BROKERAGE_ADDRESS = env("BROKERAGE_ADDRESS", default="")
+# Scheduled reports (brokerage.reports): the hour (UTC, 0-23) from which a day's report is sent
+# the next day, and a week's on Monday.
+REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=6)
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

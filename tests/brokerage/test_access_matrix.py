@@ -15,6 +15,7 @@ STAFF = set(ROLES)
 EVERYONE = {*STAFF, "client", "partner", "anonymous"}
 
 CLIENT_VIEWERS = STAFF - {"ib_manager"}
+REPORT_READERS = {"desk_manager", "executive", "dealer", "compliance_officer", "finance_officer"}
 TICKET_ANSWERERS = {"senior_account_manager", "retention_agent", "desk_manager", "ops_admin"}
 
 MATRIX: dict[str, set[str]] = {
@@ -40,6 +41,10 @@ MATRIX: dict[str, set[str]] = {
     "backoffice:dashboard_finance": {"finance_officer", "executive"},
     "backoffice:dashboard_compliance": {"compliance_officer", "executive"},
     "backoffice:dashboard_dealing": {"dealer", "executive"},
+    # scheduled reports of the dashboards a role opens (tests/brokerage/test_reports.py)
+    **{
+        f"backoffice:{name}": REPORT_READERS for name in ("reports", "report_end", "report_preview")
+    },
     "portal:home": {"client"},
     "portal:profile": {"client"},
     "portal:language": {"client"},
@@ -230,6 +235,8 @@ ALLOWED_STATUS = {
     "clients:note": 405,
     "backoffice:alerts_read": 405,
     "backoffice:alert_limit": 405,
+    "backoffice:report_end": 405,
+    "backoffice:report_preview": 405,
     "clients:call": 405,
     "clients:ticket": 404,
     "leads:detail": 404,
@@ -303,6 +310,8 @@ ALLOWED_STATUS = {
 }
 
 URL_KWARGS = {
+    "backoffice:report_end": {"pk": 999999},
+    "backoffice:report_preview": {"pk": 999999},
     "backoffice:alert_limit": {"metric": "finance.psp_decline_rate"},
     "portal:ticket": {"ticket_id": 999999},
     "portal:terms_text": {"version_id": 999999},

@@ -89,7 +89,7 @@ def test_autodiscover_finds_every_apps_contributions_and_nothing_else_contribute
         return {item.url_name for item in live[hook]}
 
     backoffice = {"backoffice:home", "clients:list", "leads:inbox", "kyc_review:queue"}
-    backoffice |= {"backoffice:regions"}
+    backoffice |= {"backoffice:regions", "backoffice:reports"}
     assert backoffice | {"finance:withdrawals", "finance:fx_conversion"} <= url_names(
         hooks.NAV_BACKOFFICE
     )
