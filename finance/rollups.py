@@ -35,6 +35,7 @@ from .psp import PSP_CHOICES, PSP_NAMES
 
 TABLE = "finance_rollup_money"
 VIEW = "finance.view_finance"
+LEADS = "brokerage.view_leadership"  # the read-only money lists (finance.views_figures)
 # The client list scopes itself: a desk's clients, or all of them.
 CLIENTS = ("clients.view_desk_clients", "clients.view_all_clients")
 
@@ -161,8 +162,12 @@ def answer(flt: Filter, user) -> Answer:
     deposits = reverse("finance:deposits")
     withdrawals = reverse("finance:withdrawals")
 
-    def money(url: str) -> str:
-        return link_for(user, (VIEW, url))
+    behind = reverse("finance:figures")
+
+    def money(url: str, **narrowed) -> str:
+        """Finance's own list for finance; the read-only list of the same records for those
+        who lead (finance.views_figures)."""
+        return link_for(user, (VIEW, url), (LEADS, f"{behind}?{drill_query(flt, **narrowed)}"))
 
     figures = [
         Figure(
@@ -181,7 +186,7 @@ def answer(flt: Filter, user) -> Answer:
             totals["ftd_usd"],
             totals["prev_ftd_usd"],
             "usd",
-            money(f"{deposits}?{drill_query(flt, status='completed', ftd='1')}"),
+            money(f"{deposits}?{drill_query(flt, status='completed', ftd='1')}", ftd="1"),
             "money",
             order=11,
         ),
@@ -201,7 +206,7 @@ def answer(flt: Filter, user) -> Answer:
             totals["withdrawal_usd"],
             totals["prev_withdrawal_usd"],
             "usd",
-            money(f"{withdrawals}?{drill_query(flt, status='paid')}"),
+            money(f"{withdrawals}?{drill_query(flt, status='paid')}", kind="withdrawals"),
             "money",
             order=13,
         ),
@@ -211,7 +216,7 @@ def answer(flt: Filter, user) -> Answer:
             (totals["refund_usd"] or 0) + (totals["chargeback_usd"] or 0),
             (totals["prev_refund_usd"] or 0) + (totals["prev_chargeback_usd"] or 0),
             "usd",
-            money(reverse("finance:chargebacks")),
+            money(reverse("finance:chargebacks"), kind="refunds"),
             "money",
             order=14,
         ),
@@ -250,7 +255,10 @@ def answer(flt: Filter, user) -> Answer:
             ]
             for r in by_psp
         ],
-        [money(f"{deposits}?{drill_query(flt, status='completed', psp=r['psp'])}") for r in by_psp],
+        [
+            money(f"{deposits}?{drill_query(flt, status='completed', psp=r['psp'])}", psp=r["psp"])
+            for r in by_psp
+        ],
         order=20,
     )
     return Answer(figures, [chart], [table])

@@ -24,6 +24,7 @@ from .models import (
     PaymentMethod,
     Posting,
     ReconciliationRun,
+    Refund,
     Withdrawal,
 )
 from .models_instruments import PaymentInstrument
@@ -542,3 +543,63 @@ def clients_by_ftd_psp(value: str):
         return None
     ftd = Deposit.objects.filter(client=OuterRef("pk"), is_ftd=True, psp=value)
     return Exists(ftd), f"first deposit through {PSP_NAMES[value]}"
+
+
+# The records behind the leadership money figures (finance.rollups), as each is counted there:
+# each kind's model, status condition, the time that dates it, and the path to its client.
+MONEY_KINDS = {
+    "deposits": ("Deposits", Deposit, Q(status="completed"), "completed_at", "client"),
+    "withdrawals": ("Withdrawals paid", Withdrawal, Q(status="paid"), "completed_at", "client"),
+    "refunds": ("Refunds", Refund, Q(status="succeeded"), "completed_at", "deposit__client"),
+    "chargebacks": (
+        "Chargebacks",
+        Chargeback,
+        ~Q(status="won"),
+        "opened_at",
+        "deposit__client",
+    ),
+}
+
+
+def money_figure_list(
+    *,
+    user,
+    kind: str,
+    days: tuple[date, date],
+    desk_id: int | None = None,
+    country: str = "",
+    psp: str = "",
+    ftd: bool = False,
+) -> QuerySet:
+    """The deposits completed, withdrawals paid, refunds succeeded or chargebacks opened (not
+    won) in `days` ((first, last), UTC) behind the money figures, as the figures count them:
+    clients only (never partners' account holders), of the desks whose figures `user` reads
+    (brokerage.leadership: a desk manager's desks, an executive's every desk), narrowed by a
+    desk, a country, a PSP (the deposit's) and first deposits; newest first. Read only."""
+    from brokerage.leadership import leadership_desks
+
+    _label, model, condition, dated, client = MONEY_KINDS[kind]
+    qs = model.objects.filter(condition, **{f"{client}__holder": "client"})
+    qs = qs.filter(**{f"{dated}__gte": _midnight(days[0]), f"{dated}__lt": _midnight(days[1], 1)})
+    desks = leadership_desks(user)
+    if desks is not None:
+        qs = qs.filter(**{f"{client}__desk__in": desks.values("pk")})
+    if desk_id:
+        qs = qs.filter(**{f"{client}__desk_id": desk_id})
+    if country:
+        qs = qs.filter(**{f"{client}__country": country})
+    if psp:
+        qs = qs.filter(**{"psp" if client == "client" else "deposit__psp": psp})
+    if ftd and kind == "deposits":
+        qs = qs.filter(is_ftd=True)
+    return qs.select_related(f"{client}__user").order_by(f"-{dated}", "-pk")
+
+
+def money_figure_totals(rows: QuerySet) -> list[dict]:
+    """A `money_figure_list`'s count and amount per currency (one query)."""
+    return list(
+        rows.order_by()
+        .values("currency")
+        .annotate(n=Count("pk"), total=Sum("amount"))
+        .order_by("currency")
+    )

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views_backoffice as views
-from . import views_wires
+from . import views_figures, views_wires
 
 app_name = "finance"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("withdrawals/", views.withdrawals, name="withdrawals"),
     path("withdrawals/<id:withdrawal_id>/", views.withdrawal_detail, name="withdrawal"),
     path("deposits/", views.deposits, name="deposits"),
+    path("figures/", views_figures.money_figures, name="figures"),
     path("deposits/<id:deposit_id>/", views.deposit_detail, name="deposit"),
     path("transactions/", views.transactions, name="transactions"),
     path("transactions.csv", views.transactions_csv, name="transactions_csv"),

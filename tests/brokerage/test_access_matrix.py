@@ -45,6 +45,8 @@ MATRIX: dict[str, set[str]] = {
     **{
         f"backoffice:{name}": REPORT_READERS for name in ("reports", "report_end", "report_preview")
     },
+    # the money behind the leadership figures, read only, for those who lead
+    "finance:figures": {"desk_manager", "executive"},
     "portal:home": {"client"},
     "portal:profile": {"client"},
     "portal:language": {"client"},

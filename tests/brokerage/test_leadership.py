@@ -54,8 +54,8 @@ def test_an_executive_sees_every_desk_and_a_desk_manager_their_own(client, book)
     assert b'id="dashboard-charts"' in page.content
     # The FTD card opens the clients behind it; an executive may open the client list.
     assert "/backoffice/clients/?" in figures["ftds"]["link"] and "ftd=1" in figures["ftds"]["link"]
-    # Money lists are finance's: no link for an executive.
-    assert figures["deposits_usd"]["link"] == ""
+    # Money opens the read-only list of the money behind it (finance's own lists are theirs).
+    assert figures["deposits_usd"]["link"].startswith("/backoffice/finance/figures/?")
 
     manager = make_staff("desk_manager", email="dm@lead.test", desk=book["london"])
     Desk.objects.filter(pk=book["london"].pk).update(manager=manager)

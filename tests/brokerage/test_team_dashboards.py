@@ -287,3 +287,44 @@ def test_the_deposit_list_narrows_by_the_days_they_completed(client, book):
     assert page.context["page"].paginator.count == 0
     page = client.get("/backoffice/finance/deposits/", {"start": "x", "end": "2026-13-01"})
     assert page.status_code == 200 and page.context["page"].paginator.count == 5
+
+
+def test_money_cards_open_the_money_behind_them_read_only_for_those_who_lead(client, book):
+    manager = make_staff("desk_manager", email="dm4@team.test", desk=book["desk"])
+    for user in (make_staff("executive", email="boss@team.test"), manager):
+        client.logout()
+        login(client, user)
+        page = client.get("/backoffice/")
+        figures = _figures(page)
+        assert figures["deposits_usd"]["value"] == "$300"
+        for key in ("ftd_usd", "deposits_usd", "withdrawals_usd", "net_deposits_usd"):
+            assert figures[key]["link"].startswith("/backoffice/finance/figures/?"), key
+        listed = client.get(figures["deposits_usd"]["link"])
+        assert listed.status_code == 200
+        tabs = {t["kind"]: t["n"] for t in listed.context["tabs"]}
+        # Two deposits completed (100 and 200 USD); the declined, expired and open are not.
+        assert tabs == {"deposits": 2, "withdrawals": 0, "refunds": 0, "chargebacks": 0}
+        assert listed.context["page"].paginator.count == 2
+        assert [(t["n"], t["total"]) for t in listed.context["totals"]] == [(2, 300)]
+        assert listed.content.count(b'method="post"') == 1  # only the top bar's sign-out
+        ftds = client.get(figures["ftd_usd"]["link"])
+        assert ftds.context["page"].paginator.count == 2
+        paid = client.get(figures["withdrawals_usd"]["link"])
+        assert paid.context["kind"] == "withdrawals" and paid.context["page"].paginator.count == 0
+        row = _tables(page)["money-by-psp"]["rows"][0]
+        assert "psp=stripe" in row["link"]
+        assert client.get(row["link"]).context["page"].paginator.count == 2
+    # A desk manager of no desk reads no desk's money, as their figures.
+    client.logout()
+    login(client, make_staff("desk_manager", email="dm5@team.test"))
+    assert _figures(client.get("/backoffice/"))["deposits_usd"]["value"] in ("$0", "—")
+    assert client.get("/backoffice/finance/figures/").context["page"].paginator.count == 0
+    # Finance keeps its own lists, where it decides.
+    client.logout()
+    login(client, make_staff("finance_officer", email="fo2@team.test"))
+    link = _figures(client.get("/backoffice/dashboards/finance/"))["deposits_usd"]["link"]
+    assert link.startswith("/backoffice/finance/deposits/?")
+    # Roles that lead nothing have no such list.
+    client.logout()
+    login(client, make_staff("sales_agent", email="sa2@team.test"))
+    assert client.get("/backoffice/finance/figures/").status_code == 403
