@@ -355,6 +355,42 @@ def deal_list(
     return qs.order_by("-time", "-pk")
 
 
+def position_list(
+    *, user, desk_id: int | None = None, country: str = "", symbol: str = ""
+) -> QuerySet:
+    """The open positions behind the dealing dashboard's exposure, as the platform last
+    reported them: those of the clients `user` may see, of a desk's and a country's clients, on
+    a symbol; the largest first. Read only."""
+    from .models import Position
+
+    qs = Position.objects.filter(client__in=clients_visible_to(user)).select_related(
+        "client__user", "account"
+    )
+    if desk_id:
+        qs = qs.filter(client__desk_id=desk_id)
+    if country:
+        qs = qs.filter(client__country=country)
+    if symbol:
+        qs = qs.filter(symbol=symbol)
+    return qs.order_by("-volume", "-opened_at", "-pk")
+
+
+def position_totals(positions: QuerySet) -> dict:
+    """How many positions a `position_list` holds and their long, short and net lots (one
+    query), as the exposure table counts them."""
+    from django.db.models import Sum
+
+    found = positions.order_by().aggregate(
+        positions=Count("pk"),
+        long=Sum("volume", filter=Q(action=0)),
+        short=Sum("volume", filter=Q(action=1)),
+    )
+    found["long_lots"] = Decimal(found.pop("long") or 0) / 10000
+    found["short_lots"] = Decimal(found.pop("short") or 0) / 10000
+    found["net_lots"] = found["long_lots"] - found["short_lots"]
+    return found
+
+
 def deal_totals(deals: QuerySet) -> dict:
     """How many deals and lots a `deal_list` holds (one query)."""
     from django.db.models import Sum

@@ -7,6 +7,7 @@ most over the period, from the traders' days, `clients_rollup_traders`)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.urls import reverse
 
@@ -162,6 +163,15 @@ def answer_dealing(flt: Filter, user) -> Answer:
     winners = [r for r in ranked if r["side"] == "winning"]
     losers = [r for r in ranked if r["side"] == "losing"]
 
+    def positions_link(symbol) -> str:  # the open positions a symbol's row counts
+        narrowed = {"symbol": symbol, "country": flt.country}
+        if flt.desk_ids is not None and len(flt.desk_ids) == 1:
+            narrowed["desk"] = flt.desk_ids[0]
+        url = (
+            f"{reverse('clients:positions')}?{urlencode({k: v for k, v in narrowed.items() if v})}"
+        )
+        return link_for(user, *((p, url) for p in CLIENT_LISTS))
+
     def client_link(client_id) -> str:
         url = reverse("clients:detail", args=[client_id])
         return link_for(user, *((p, url) for p in CLIENT_LISTS))
@@ -238,7 +248,7 @@ def answer_dealing(flt: Filter, user) -> Answer:
             ]
             for r in rows
         ],
-        ["" for _ in rows],
+        [positions_link(r["symbol"]) for r in rows],
         order=60,
     )
     return Answer(

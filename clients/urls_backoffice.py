@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.client_list, name="list"),
     path("all/", views.client_list_all, name="all"),
     path("deals/", views.deal_list, name="deals"),
+    path("positions/", views.position_list, name="positions"),
     path("<id:client_id>/", views.client_detail, name="detail"),
     path("<id:client_id>/note/", views.client_note, name="note"),
     path("<id:client_id>/call/", views.client_call, name="call"),

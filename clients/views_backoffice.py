@@ -183,6 +183,49 @@ def deal_list(request):
     return render(request, "clients/deals.html", ctx)
 
 
+@clients_required
+@reads_from_replica()
+def position_list(request):
+    """The open positions behind the dealing dashboard's exposure per symbol, read only: those
+    of the clients the user may see, narrowed by symbol, desk and country, with their lots."""
+    desks = list(selectors.desks_visible_to(request.user))
+    desk_id = parse_id(request.GET.get("desk"))
+    desk_id = desk_id if desk_id in {d.pk for d in desks} else None
+    country = request.GET.get("country", "").strip().upper()
+    country = country if is_country(country) else ""
+    symbol = request.GET.get("symbol", "").strip()[:32]
+    positions = selectors.position_list(
+        user=request.user, desk_id=desk_id, country=country, symbol=symbol
+    )
+    if "export" in request.GET:
+        return exports.list_export(request, POSITIONS, positions)
+    page, query = paginate(request, positions, per_page=50)
+    ctx = {
+        "export_query": exports.export_query(request.GET),
+        "page": page,
+        "query": query,
+        "totals": selectors.position_totals(positions),
+        "desk": next((d for d in desks if d.pk == desk_id), None),
+        "country": country,
+        "symbol": symbol,
+    }
+    return render(request, "clients/positions.html", ctx)
+
+
+POSITIONS = exports.Listing(
+    "clients.positions",
+    "Open positions",
+    [
+        *exports.columns("position_id", "client_id", "login=account.login"),
+        *exports.columns("client_name=client.user.get_full_name()", personal=True),
+        *exports.columns("symbol", "side=get_action_display()", "volume_lots=lots"),
+        *exports.columns("price_open", "price_current", "profit_amount", "swap_amount"),
+        *exports.columns("currency=account.currency", "opened_at_utc=opened_at"),
+        *exports.columns("synced_at_utc=synced_at"),
+    ],
+)
+
+
 DEALS = exports.Listing(
     "clients.deals",
     "Deals",

@@ -56,6 +56,7 @@ MATRIX: dict[str, set[str]] = {
     "clients:all": {"compliance_officer", "finance_officer", "ops_admin", "executive", "dealer"},
     "clients:detail": CLIENT_VIEWERS,  # then scoped (tests/clients/test_client360.py)
     "clients:deals": CLIENT_VIEWERS,  # the deals behind the trading figures, scoped likewise
+    "clients:positions": CLIENT_VIEWERS,  # the open positions behind the exposure, likewise
     # an executive or a dealer reads, records nothing
     "clients:note": CLIENT_VIEWERS - {"executive", "dealer"},
     "clients:call": CLIENT_VIEWERS - {"executive", "dealer"},

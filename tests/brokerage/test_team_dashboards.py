@@ -289,6 +289,38 @@ def test_the_deposit_list_narrows_by_the_days_they_completed(client, book):
     assert page.status_code == 200 and page.context["page"].paginator.count == 5
 
 
+def test_an_exposure_row_opens_the_open_positions_behind_it(client, book):
+    other = Desk.objects.create(name="Dubai")
+    elsewhere = verified_client("far@team.test", "AE")
+    Client.objects.filter(pk=elsewhere.pk).update(desk=other)
+    make_position(make_account(elsewhere), volume=50_000)  # 5 lots long, on another desk
+    for role in ("dealer", "executive"):
+        client.logout()
+        login(client, make_staff(role, email=f"{role}@team.test"))
+        for params, lots, count in (({}, "7.00", 3), ({"desk": book["desk"].pk}, "2.00", 2)):
+            page = client.get("/backoffice/dashboards/dealing/", params)
+            row = _tables(page)["exposure-by-symbol"]["rows"][0]
+            assert row["cells"][0] == "EURUSD" and row["cells"][1] == lots
+            assert row["link"].startswith("/backoffice/clients/positions/?")
+            listed = client.get(row["link"])
+            assert listed.status_code == 200, role
+            totals = listed.context["totals"]
+            assert totals["positions"] == count == int(row["cells"][5])
+            assert f"{totals['net_lots']:.2f}" == lots
+            # Read only: no form on the page but the top bar's sign-out.
+            assert listed.content.count(b'method="post"') == 1
+    # A desk manager's list holds their desks' clients' positions only.
+    client.logout()
+    login(client, make_staff("desk_manager", email="dm3@team.test", desk=book["desk"]))
+    listed = client.get("/backoffice/clients/positions/", {"symbol": "EURUSD"})
+    assert listed.context["totals"]["positions"] == 2
+    # A bad filter narrows nothing and fails nothing.
+    assert (
+        client.get("/backoffice/clients/positions/", {"desk": "x", "country": "ZZ"}).status_code
+        == 200
+    )
+
+
 def test_money_cards_open_the_money_behind_them_read_only_for_those_who_lead(client, book):
     manager = make_staff("desk_manager", email="dm4@team.test", desk=book["desk"])
     for user in (make_staff("executive", email="boss@team.test"), manager):
