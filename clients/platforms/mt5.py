@@ -55,6 +55,10 @@ RET_NOT_FOUND = 13
 RET_PERMISSIONS = 8
 RET_FREQUENT = 12
 TRANSIENT_RETCODES = {7, 9, 10}  # MT_RET_ERR_NETWORK, _TIMEOUT, _CONNECTION
+# "12 Too frequent requests" (MT_RET_ERR_FREQUENT): refused before anything was done, so a call
+# is sent again (a write too), each time after the adapter has halved its own pace, this many
+# times before it gives up (PlatformUnavailable: the caller retries later).
+FREQUENT_RETRIES = 3
 COMMENT_MAX = 32
 # IMTUser::EnUsersRights, the user record's `Rights` (a sum of flags), as MetaQuotes documents
 # them: "Trading is disabled for the user". MT5 has no per-account close-only right (close-only
@@ -86,6 +90,10 @@ def retcode_of(answer: dict) -> tuple[int, str]:
         raise PlatformMalformed(f"MT5 answered without a retcode: {raw[:80]!r}") from None
 
 
+class _TooFrequent(PlatformUnavailable):
+    """The server answered "12 Too frequent requests": nothing was done."""
+
+
 class RateLimiter:
     """At most `per_second` calls per second (a token bucket of one second), thread-safe."""
 
@@ -93,6 +101,13 @@ class RateLimiter:
         self.interval = 1.0 / per_second if per_second and per_second > 0 else 0.0
         self.next_at = 0.0
         self.lock = threading.Lock()
+
+    def slow_down(self) -> None:
+        """Half the pace (at least a quarter of a second between calls, at most a second): the
+        server said we call too often."""
+        with self.lock:
+            self.interval = min(max(self.interval * 2, 0.25), 1.0)
+            self.next_at = max(self.next_at, time.monotonic() + self.interval)
 
     def wait(self) -> None:
         if not self.interval:
@@ -132,6 +147,7 @@ class MT5WebAPI(TradingPlatform):
         self.conn: http.client.HTTPConnection | None = None
         self.cookie: str | None = None
         self.calls = 0
+        self.frequent = 0  # calls the server refused as too frequent, sent again
 
     # --- transport -----------------------------------------------------------------------------
 
@@ -231,7 +247,9 @@ class MT5WebAPI(TradingPlatform):
     def _refused(self, code: int, text: str) -> PlatformError:
         if code in AUTH_RANGE:
             return auth_refused(code, text, login=self.login)
-        if code in TRANSIENT_RETCODES or code == RET_FREQUENT:
+        if code == RET_FREQUENT:
+            return _TooFrequent(f"The trading server is rate-limiting us: {code} {text}.")
+        if code in TRANSIENT_RETCODES:
             return PlatformUnavailable(f"The trading server cannot log us in now: {code} {text}.")
         return PlatformAuthFailed(
             f"The trading server refused manager login {self.login}: {code} {text}."
@@ -249,10 +267,20 @@ class MT5WebAPI(TradingPlatform):
         """An authenticated call: the `answer`, or a PlatformError. A dead session is
         re-established once (the server executed nothing when it refused the session). A read
         whose answer was lost (e.g. a keep-alive connection the server had closed) is sent once
-        more on a new connection; a write never is. Timed and counted by path (errors by their
-        code) in brokerage.metrics."""
+        more on a new connection; a write never is. A call the server refused as too frequent
+        (nothing done) is sent again at a slower pace, up to FREQUENT_RETRIES times. Timed and
+        counted by path (errors by their code) in brokerage.metrics."""
         with outside_call("platform", "mt5", path):
-            return self._call(path, params, body=body, idempotent=idempotent, whole=whole)
+            retries = 0
+            while True:
+                try:
+                    return self._call(path, params, body=body, idempotent=idempotent, whole=whole)
+                except _TooFrequent:
+                    if retries == FREQUENT_RETRIES:
+                        raise
+                    retries += 1
+                    self.frequent += 1
+                    self.limiter.slow_down()  # the next send waits for the slower pace
 
     def _call(self, path: str, params: dict | None, *, body, idempotent: bool, whole: bool):
         params = params or {}
@@ -292,8 +320,8 @@ class MT5WebAPI(TradingPlatform):
                 continue
             if code == 0:
                 return answer if whole else answer.get("answer")
-            if code == RET_FREQUENT:  # refused before doing anything: try again later
-                raise PlatformUnavailable(f"The trading server is rate-limiting us: {text}.")
+            if code == RET_FREQUENT:  # refused before doing anything: sent again, slower
+                raise _TooFrequent(f"The trading server is rate-limiting us: {text}.")
             if code in TRANSIENT_RETCODES:  # network, timeout, connection inside the server
                 message = f"The trading server failed on {path}: {code} {text}."
                 if idempotent:

@@ -18,8 +18,11 @@ Contract:
 - `trading_account_reconcile(account=...)` reads the account on the platform, works out what
   to change, calls the adapter's `account_update` outside any transaction (absolute values:
   sent again after a lost answer, it does the same), then records the outcome on the
-  restraint and the account under the restraint's row lock, one audit event per change. A
-  request that arrived while it was talking to the platform leaves the account due.
+  restraint and the account under the client's and the restraint's row locks, one audit
+  event per change. A reconcile whose view went stale while it talked to the platform (the
+  client's standing changed, or another reconcile of the account recorded meanwhile: two run
+  at once when a change and its reversal follow each other) records what it did there, if
+  anything, and leaves the account due; a reconcile from a fresh view brings it in step.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from django.utils import timezone
 from brokerage.services import Actor, audit_record
 from clients import audit_events
 
+from ..locks import lock_client
 from ..models import Client, PlatformRestraint, TradingAccount
 from ..platforms import PlatformError, platform_for
 from ..services import client_risk_factor_changed
@@ -168,7 +172,7 @@ def trading_account_reconcile(*, account: TradingAccount | int, actor: Actor = R
         pk=getattr(account, "pk", account)
     )
     restraint, _ = PlatformRestraint.objects.get_or_create(account=account)
-    requested = restraint.due_since
+    requested, seen = restraint.due_since, restraint.reconciled_at
     desired = desired_for(account)
     try:
         platform = platform_for(account.server)
@@ -188,7 +192,7 @@ def trading_account_reconcile(*, account: TradingAccount | int, actor: Actor = R
         return _failed(restraint, exc)
     finally:
         platform.close()
-    changed = _record(account, restraint.pk, requested, current, after, desired, actor)
+    changed = _record(account, restraint.pk, (requested, seen), current, after, desired, actor)
     return "done" if changed else "unchanged"
 
 
@@ -203,8 +207,18 @@ def _failed(restraint: PlatformRestraint, exc: Exception) -> str:
 
 
 @transaction.atomic
-def _record(account, restraint_pk, requested, before, after, desired: Desired, actor) -> bool:
+def _record(account, restraint_pk, view, before, after, desired: Desired, actor) -> bool:
+    requested, seen = view  # the restraint's due_since and reconciled_at this reconcile read
+    # The standing cannot change until this commits (the same lock order as its changes).
+    account.client = lock_client(account.client_id)
     restraint = PlatformRestraint.objects.select_for_update().get(pk=restraint_pk)
+    stale = restraint.reconciled_at != seen or desired_for(account) != desired
+    if stale:
+        logger.info("Platform reach for account %s: its view went stale", account.pk)
+        if after == before:  # nothing done on the platform: nothing to record
+            _due_again(restraint)
+            restraint.save(update_fields=["due_since"])
+            return False
     evidence = {
         "login": account.login,
         "server": account.server.name,
@@ -282,10 +296,25 @@ def _record(account, restraint_pk, requested, before, after, desired: Desired, a
     restraint.attempts = 0
     restraint.last_error = ""
     restraint.reconciled_at = timezone.now()
-    if restraint.due_since == requested:  # no new request while we talked to the platform
+    if stale:
+        _due_again(restraint)
+    elif restraint.due_since == requested:  # no new request while we talked to the platform
         restraint.due_since = None
     restraint.save()
     return changed
+
+
+def _due_again(restraint: PlatformRestraint) -> None:
+    """Left due, and reconciled again from a fresh view once this commits."""
+    restraint.due_since = restraint.due_since or timezone.now()
+    account_id = restraint.account_id
+
+    def enqueue():
+        from ..tasks import platform_reach_task
+
+        platform_reach_task.delay([account_id])
+
+    transaction.on_commit(enqueue, robust=True)  # a broker down: the sweeper does it
 
 
 def _leverage_told(

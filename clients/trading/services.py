@@ -50,6 +50,7 @@ from ..platforms import (
     AccountInfo,
     PlatformAuthFailed,
     PlatformError,
+    PlatformOutcomeUnknown,
     PlatformRejected,
     PlatformUnavailable,
     platform_for,
@@ -216,6 +217,8 @@ def trading_account_leverage_change(
         raise AccountNotAllowed(NO_LEVERAGE_NOW, code=exc.code) from exc
     try:
         info = platform.account_update(login=account.login, leverage=leverage)
+    except PlatformOutcomeUnknown as exc:  # it may have been changed: what the platform has
+        info = _leverage_read_back(platform, account, leverage, exc)
     except PlatformError as exc:
         raise AccountNotAllowed(NO_LEVERAGE_NOW, code=exc.code) from exc
     finally:
@@ -241,6 +244,29 @@ def trading_account_leverage_change(
 
 
 NO_LEVERAGE_NOW = "The trading server could not change the leverage right now. Please try again."
+LEVERAGE_UNCONFIRMED = (
+    "The trading server did not confirm the new leverage. Your account shows the leverage the "
+    "server has within a few minutes: please check it then."
+)
+
+
+def _leverage_read_back(platform, account: TradingAccount, leverage: int, lost) -> AccountInfo:
+    """The answer to a leverage change was lost, so the platform may have made it: the account
+    is read back, and the change stands if the platform has it. When it cannot be read either,
+    the platform reach is asked to bring the account's record in step with the platform."""
+    from .reach import platform_reach_request
+
+    try:
+        info = platform.account_user(account.login)
+    except PlatformError as exc:
+        with transaction.atomic():
+            platform_reach_request(accounts=[account.pk], reason="leverage change not confirmed")
+        raise AccountNotAllowed(LEVERAGE_UNCONFIRMED, code=lost.code) from exc
+    if info.leverage != leverage:
+        raise AccountNotAllowed(NO_LEVERAGE_NOW, code=lost.code) from lost
+    return info
+
+
 LEVERAGE_PERM = "clients.change_account_leverage"
 
 

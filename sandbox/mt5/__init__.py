@@ -149,7 +149,13 @@ margin is volume * contract * price / leverage for every symbol, no stop-out. A 
 (POST deal, control.py) changes the balance by its Profit + Storage + Commission where those
 parse as numbers.
 `max_rps` > 0 limits each session to that many requests per one-second window; the others are
-answered "12 Too frequent requests" (off by default).
+answered "12 Too frequent requests" at HTTP 200 and not carried out, the session and the
+connection kept (off by default; SANDBOX_MT5_MAX_RPS at start-up, or the `max_rps` fault at run
+time). MetaQuotes documents the code (MT_RET_ERR_FREQUENT, "Too frequent requests") among the
+common return codes; the pages we could consult say nothing more of what the server then does
+with the session or the connection, so the sandbox keeps both. The `down` and `drop` faults
+(control.py) stand for a server that stops answering and for connections cut in the middle of an
+answer.
 
 Control endpoints (JSON in and out, no auth) under /_sandbox/mt5/: see control.py.
 """  # noqa: E501

@@ -14,7 +14,17 @@ return are JSON numbers:
                   "path" "*" matches every /api/ path; {"expire_sessions": true} every current
                   session dies now; {"auth": {"retcode": 1002, "count"=1}} the next handshakes
                   are refused at auth/start with that authentication retcode (1000-1023);
-                  {"clear": true} disarm all. Keys combine. -> {"faults": [...]}
+                  {"down": {"seconds": 30}} the server is down that long: the Web API
+                  connections open now are closed, and every Web API request that arrives
+                  meanwhile, on any connection, is dropped unanswered and not carried out (the
+                  control endpoints go on answering); {"down": {"seconds": 0}} it is back;
+                  {"drop": {"share": 0.3, "seconds": 30}} for that long, each Web API request
+                  is carried out and then, at that chance, its connection is cut in the middle
+                  of the answer (the headers and half the body sent); {"max_rps": 5} each
+                  session may make that many requests per second from now on, the others
+                  answered "12 Too frequent requests" and not carried out (0: no limit);
+                  {"clear": true} disarm all but max_rps. Keys combine. -> {"faults": [...],
+                  "down_s", "drop": {"share", "s"}, "max_rps"}
   POST deal       {"login", "raw": {...}, "exact": false}  plant a deal whose answer record is
                   `raw` ("Deal" is added when absent, with the assigned ticket, and "Time" = now
                   when absent; "exact": true adds nothing) -> {"ticket"}
@@ -53,7 +63,11 @@ This module has the endpoints that act on the present and the armed faults; `his
 from __future__ import annotations
 
 import json
+import random
+import socket
 import threading
+import time
+from collections import Counter
 from contextlib import suppress
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
@@ -68,6 +82,7 @@ if TYPE_CHECKING:
     from .state import MT5State
 
 FAULT_KINDS = ("drop_after_write", "slow", "malformed")
+OUTAGE_KINDS = ("down", "drop", "max_rps")
 
 
 class ControlError(Exception):
@@ -135,6 +150,51 @@ class Faults:
     def __init__(self, lock: threading.RLock):
         self.lock = lock
         self.armed: list[dict] = []
+        # The server down, or cutting answers, until these times (time.monotonic()).
+        self.down_until = 0.0
+        self.drop_share, self.drop_until = 0.0, 0.0
+        self.dropped: Counter = Counter()  # requests dropped: "down", "mid_answer"
+        self.open: set[socket.socket] = set()  # connections that carried a Web API request
+        self.rng = random.Random()  # noqa: S311 (which answers are cut, not security)
+
+    def down(self) -> bool:
+        return time.monotonic() < self.down_until
+
+    def cut(self) -> bool:
+        """Whether this answer is cut in the middle (the `drop` fault's chance)."""
+        with self.lock:
+            return time.monotonic() < self.drop_until and self.rng.random() < self.drop_share
+
+    def count(self, kind: str) -> None:
+        with self.lock:
+            self.dropped[kind] += 1
+
+    def opened(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.open.add(conn)
+
+    def closed(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.open.discard(conn)
+
+    def sever(self) -> None:
+        """Close every Web API connection now (the server going down)."""
+        with self.lock:
+            conns = list(self.open)
+        for conn in conns:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def outage(self) -> dict:
+        now = time.monotonic()
+        return {
+            "down_s": round(max(0.0, self.down_until - now), 1),
+            "drop": {"share": self.drop_share, "s": round(max(0.0, self.drop_until - now), 1)},
+        }
+
+    def disarm(self) -> None:
+        self.armed = []
+        self.down_until = self.drop_until = self.drop_share = 0.0
 
     def take(self, path: str) -> dict:
         """The armed faults this request consumes, by kind."""
@@ -162,7 +222,8 @@ def reset(state: MT5State, body: dict) -> dict:
         state.market.reset_prices()
         state.sessions.reset_counters()
         state.simulation.refused = 0
-        state.faults.armed = []
+        state.faults.disarm()
+        state.faults.dropped.clear()
     return {"reset": True}
 
 
@@ -176,6 +237,9 @@ def status(state: MT5State, body: dict) -> dict:
             "requests": dict(state.sessions.requests),
             "rejected_frequent": state.sessions.rejected_frequent,
             "faults": state.faults.listed(),
+            **state.faults.outage(),
+            "dropped": dict(state.faults.dropped),
+            "max_rps": state.sessions.max_rps,
             "sessions": len(state.sessions.sessions),
             "simulate": {
                 "running": state.simulation.running,
@@ -188,7 +252,7 @@ def status(state: MT5State, body: dict) -> dict:
 
 
 def faults(state: MT5State, body: dict) -> dict:
-    unknown = set(body) - {*FAULT_KINDS, "expire_sessions", "clear", "auth"}
+    unknown = set(body) - {*FAULT_KINDS, *OUTAGE_KINDS, "expire_sessions", "clear", "auth"}
     if unknown:
         raise bad(f"unknown faults: {', '.join(sorted(unknown))}", "unknown_fault")
     armed = []
@@ -209,16 +273,46 @@ def faults(state: MT5State, body: dict) -> dict:
             raise bad("auth: expected {'retcode': 1000-1023, 'count': n}", "bad_fault")
         retcode = number(refusal, "retcode", None, low=1000, high=1023)
         refusal = (retcode, number(refusal, "count", 1, low=1))
+    down = _seconds(body, "down")
+    drop = body.get("drop")
+    if drop is not None:
+        share = number(drop if isinstance(drop, dict) else {}, "share", None, 0, 1, float)
+        drop = (share, _seconds(body, "drop"))
+    max_rps = None if "max_rps" not in body else number(body, "max_rps", None, low=0)
     with state.lock:
         if body.get("clear"):
-            state.faults.armed = []
+            state.faults.disarm()
             state.sessions.refusals.clear()
+        now = time.monotonic()
+        if down is not None:
+            state.faults.down_until = now + down
+        if drop is not None:
+            state.faults.drop_share, state.faults.drop_until = drop[0], now + drop[1]
+        if max_rps is not None:
+            state.sessions.max_rps = max_rps
         if body.get("expire_sessions"):
             state.sessions.expire_all()
         if refusal is not None:
             state.sessions.refuse(*refusal)
         state.faults.armed.extend(armed)
-        return {"faults": state.faults.listed()}
+        answer = {
+            "faults": state.faults.listed(),
+            **state.faults.outage(),
+            "max_rps": state.sessions.max_rps,
+        }
+    if down:
+        state.faults.sever()
+    return answer
+
+
+def _seconds(body: dict, kind: str) -> float | None:
+    """The `seconds` of an outage fault ({"seconds": n}, n >= 0), or None when not given."""
+    spec = body.get(kind)
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise bad(f"{kind}: expected {{'seconds': n}}", "bad_fault")
+    return number(spec, "seconds", None, low=0, kind=float)
 
 
 def deal(state: MT5State, body: dict) -> dict:

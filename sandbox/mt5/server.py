@@ -50,7 +50,10 @@ def make_handler(state: MT5State):
             if os.environ.get("SANDBOX_VERBOSE"):
                 super().log_message(fmt, *args)
 
-        def _send(self, status: int, body: bytes, cookie: str | None = None) -> None:
+        def _send(
+            self, status: int, body: bytes, cookie: str | None = None, cut: bool = False
+        ) -> None:
+            """Answer; `cut`: the headers and half the body, then the connection is closed."""
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -58,9 +61,15 @@ def make_handler(state: MT5State):
                 if cookie:
                     self.send_header("Set-Cookie", f"mt5session={cookie}; HttpOnly; Path=/")
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(body[: len(body) // 2] if cut else body)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+            if cut:
+                self.close_connection = True
+
+        def finish(self):
+            state.faults.closed(self.connection)
+            super().finish()
 
         def _session(self) -> str | None:
             jar = SimpleCookie(self.headers.get("Cookie", ""))
@@ -95,6 +104,12 @@ def make_handler(state: MT5State):
                 return self._send(status, json.dumps(payload).encode())
             q = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             state.sessions.count(url.path)
+            outage = state.faults
+            outage.opened(self.connection)
+            if outage.down():  # no answer, nothing carried out; the connection is gone
+                outage.count("down")
+                self.close_connection = True
+                return
             try:
                 q.update(body_params(self.command, body))
                 reply = self._reply(url.path, q, body)
@@ -115,7 +130,10 @@ def make_handler(state: MT5State):
                 return
             if "malformed" in faults:
                 out = out[: max(1, len(out) // 2)]
-            self._send(reply.status, out, reply.cookie)
+            if outage.cut():  # carried out; the connection breaks in the middle of the answer
+                outage.count("mid_answer")
+                return self._send(reply.status, out, reply.cookie, cut=True)
+            return self._send(reply.status, out, reply.cookie)
 
         do_GET = do_POST = _handle  # noqa: N815 (http.server API)
 

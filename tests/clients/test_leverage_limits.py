@@ -18,7 +18,11 @@ from clients.categories import (
 )
 from clients.models import AccountType, ClientActivity, PlatformRestraint
 from clients.platforms import platform_for
-from clients.trading.services import trading_account_leverage_change, trading_account_open
+from clients.trading.services import (
+    AccountNotAllowed,
+    trading_account_leverage_change,
+    trading_account_open,
+)
 from clients.views_trading import OpenAccountForm
 from tests.conftest import login, make_client_user, make_staff
 
@@ -329,3 +333,53 @@ def test_the_classes_an_account_type_trades_are_checked():
     with pytest.raises(ValidationError, match="instrument classes"):
         account_type.clean()
     AccountType(instrument_classes=["crypto", "gold"]).clean()
+
+
+def outside_the_limits(email: str):
+    """A client resident where no leverage limit applies (every leverage of the type offered)."""
+    client = uk_client(email)
+    client.country = "AE"
+    client.save()
+    return client
+
+
+def test_a_leverage_change_whose_answers_were_lost_stands_when_the_platform_has_it(mt5_server):
+    trader = outside_the_limits("lost.answer@test.example")
+    standard = AccountType.objects.get(server=mt5_server, group="real\\standard-usd")
+    account, _ = trading_account_open(client=trader, account_type=standard, leverage=100, actor="t")
+    # The change and its resend both carried out by the platform, neither answered.
+    mt5_server.sandbox.control(
+        "POST", "faults", {"drop_after_write": {"path": "/api/user/update", "count": 2}}
+    )
+    changed = trading_account_leverage_change(account=account, leverage=200, actor="test")
+    account.refresh_from_db()
+    assert changed.leverage == account.leverage == 200
+    assert sandbox_leverage(mt5_server, account.login) == 200
+    audited = AuditEvent.objects.filter(
+        action=audit_events.TRADING_ACCOUNT_LEVERAGE_CHANGED, target_id=str(account.pk)
+    )
+    assert [e.evidence["to"] for e in audited] == [200]
+
+
+def test_a_leverage_change_neither_answered_nor_readable_is_left_to_the_platform_reach(
+    mt5_server,
+):
+    trader = outside_the_limits("unreadable@test.example")
+    standard = AccountType.objects.get(server=mt5_server, group="real\\standard-usd")
+    account, _ = trading_account_open(client=trader, account_type=standard, leverage=100, actor="t")
+    mt5_server.sandbox.control(
+        "POST",
+        "faults",
+        {"drop_after_write": [{"path": "/api/user/update", "count": 2},
+                              {"path": "/api/user/get", "count": 2}]},
+    )  # fmt: skip
+    with pytest.raises(AccountNotAllowed, match="did not confirm"):
+        trading_account_leverage_change(account=account, leverage=200, actor="test")
+    assert sandbox_leverage(mt5_server, account.login) == 200  # made, though unconfirmed
+    restraint = PlatformRestraint.objects.get(account=account)
+    assert restraint.due_since is not None  # the reach reads it and records what it has
+    from clients.trading.reach import trading_account_reconcile
+
+    trading_account_reconcile(account=account)
+    account.refresh_from_db()
+    assert account.leverage == 200

@@ -181,16 +181,30 @@ def test_a_window_across_the_autumn_clock_change_is_not_inverted():
     assert int(ordinary["from"]) == api.to_server(until)
 
 
-def test_rate_limited_and_failing_server_are_retryable(api, mt5_server):
+def test_a_rate_limiting_server_is_called_again_at_a_slower_pace(api, mt5_server, monkeypatch):
     from clients.models import TradingServer
-    from tests.mt5_support import start_mt5_sandbox, stop_mt5_sandbox
+    from clients.platforms import mt5
+    from tests.mt5_support import mt5_control, start_mt5_sandbox, stop_mt5_sandbox
 
     url, server = start_mt5_sandbox(max_rps=1)
     try:
         limited = MT5WebAPI(url=url, login="1000", password="Manager#1", timeout=3)
+        info = limited.account_create(
+            group="real\\standard-usd", leverage=100, name="Rae", email="r@x.test",
+            country="CY", password="Pw1#aaaa",
+        )  # fmt: skip
+        for i in range(4):  # writes too: "12" means nothing was done
+            limited.balance_operation(login=info.login, amount=Decimal("10.00"), comment=f"r{i}")
+        assert limited.frequent > 0 and limited.limiter.interval >= 0.25
+        assert limited.account_get(info.login).balance == Decimal("40.00")  # each once
+        state = mt5_control(url, "GET", "state")[1]
+        assert state["rejected_frequent"] == limited.frequent
+        # A server that keeps refusing: given up after the retries, retryable by the caller.
+        monkeypatch.setattr(mt5, "FREQUENT_RETRIES", 0)
+        eager = MT5WebAPI(url=url, login="1000", password="Manager#1", timeout=3)
         with pytest.raises(PlatformUnavailable) as err:
             for _ in range(5):
-                limited.accounts_get([1])
+                eager.accounts_get([1])
         assert "rate-limiting" in err.value.message
     finally:
         stop_mt5_sandbox(server)

@@ -175,3 +175,52 @@ def test_a_request_is_kept_when_its_task_is_lost(mt5_server):
     assert TradingAccount.objects.get(pk=account.pk).leverage == 100
     info = platform_for(mt5_server).account_user(account.login)
     assert info.trading_disabled and info.leverage == 100
+
+
+def test_a_reconcile_whose_view_went_stale_leaves_the_account_due_until_in_step(
+    mt5_server, monkeypatch
+):
+    """An AML case opened then closed at once: the reconcile for the opening is still talking
+    to the platform (it is about to disable trading) when the one for the closing runs start
+    to end and finds nothing to do. The first must not record the account as in step: trading
+    would stay disabled on the platform with no case open."""
+    from clients.services import client_aml_case_set
+    from clients.trading import reach
+
+    client = make_client_user("both@test.example").client
+    account_type = mt5_server.account_types.get(currency="USD")
+    account, _ = trading_account_open(
+        client=client, account_type=account_type, leverage=100, actor="test"
+    )
+    officer = make_staff("compliance_officer")
+    client_aml_case_set(client=client, is_open=True, actor=officer, reason="opened")
+    real = reach.platform_for
+    meanwhile = []
+
+    class Slow:
+        """The platform, on which the case's closing and its whole reconcile happen just
+        before this reconcile's own change arrives."""
+
+        def __init__(self, server):
+            self.platform = real(server)
+
+        def __getattr__(self, name):
+            return getattr(self.platform, name)
+
+        def account_update(self, **kwargs):
+            if not meanwhile:
+                meanwhile.append(True)
+                client_aml_case_set(client=client, is_open=False, actor=officer, reason="closed")
+                assert reach.trading_account_reconcile(account=account) == "unchanged"
+            return self.platform.account_update(**kwargs)
+
+    monkeypatch.setattr(reach, "platform_for", Slow)
+    reach.trading_account_reconcile(account=account)
+    monkeypatch.setattr(reach, "platform_for", real)
+    assert rights(mt5_server, account.login) & TRADE_DISABLED  # done, from a stale view
+    restraint = PlatformRestraint.objects.get(account=account)
+    assert restraint.trading_disabled and restraint.due_since is not None  # left due
+    assert reach.trading_account_reconcile(account=account) == "done"  # from a fresh view
+    assert not rights(mt5_server, account.login) & TRADE_DISABLED
+    restraint.refresh_from_db()
+    assert not restraint.trading_disabled and restraint.due_since is None

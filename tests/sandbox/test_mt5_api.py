@@ -543,7 +543,7 @@ def test_malformed_fault_sends_invalid_json(api, mt5_sandbox):
         json.loads(raw)
     assert len(deals(api, login=login)) == 1
     control(mt5_sandbox, "POST", "faults", {"malformed": {"path": "*", "count": 5}, "clear": True})
-    assert control(mt5_sandbox, "POST", "faults", {"clear": True}) == {"faults": []}
+    assert control(mt5_sandbox, "POST", "faults", {"clear": True})["faults"] == []
     status, err = mt5_sandbox.control("POST", "faults", {"explode": True})
     assert status == 400 and err["error"] == "unknown_fault"
 
@@ -563,6 +563,43 @@ def test_max_rps_answers_too_frequent_requests():
         assert api.get("/api/test/access")[1]["retcode"] == "0 Done"
     finally:
         stop_mt5_sandbox(server)
+
+
+def test_down_drops_every_web_api_request_unanswered_and_undone(api, mt5_sandbox):
+    login = add_user(api)
+    status, armed = mt5_sandbox.control("POST", "faults", {"down": {"seconds": 30}})
+    assert status == 200 and armed["down_s"] > 29
+    with pytest.raises((urllib.error.URLError, http.client.HTTPException, OSError)):
+        api.get_raw("/api/trade/balance", login=login, type="2", balance="10.00", comment="x")
+    with pytest.raises((urllib.error.URLError, http.client.HTTPException, OSError)):
+        RawClient(mt5_sandbox.url).handshake()  # a new session cannot be had either
+    state = control(mt5_sandbox, "GET", "state")  # the control endpoints go on answering
+    assert state["dropped"] == {"down": 2} and state["deals"] == 0
+    control(mt5_sandbox, "POST", "faults", {"down": {"seconds": 0}})
+    assert deposit(api, login) and len(deals(api, login=login)) == 1
+
+
+def test_drop_cuts_answers_mid_way_after_carrying_the_request_out(api, mt5_sandbox):
+    login = add_user(api)
+    control(mt5_sandbox, "POST", "faults", {"drop": {"share": 1, "seconds": 30}})
+    with pytest.raises((urllib.error.URLError, http.client.HTTPException, OSError)):
+        api.get_raw("/api/trade/balance", login=login, type="2", balance="10.00", comment="cut")
+    state = control(mt5_sandbox, "GET", "state")
+    assert state["dropped"] == {"mid_answer": 1} and state["deals"] == 1  # done, answer lost
+    assert state["drop"]["share"] == 1
+    control(mt5_sandbox, "POST", "faults", {"clear": True})
+    assert [d["Comment"] for d in deals(api, login=login)] == ["cut"]
+
+
+def test_max_rps_is_set_and_lifted_at_run_time(api, mt5_sandbox):
+    assert control(mt5_sandbox, "POST", "faults", {"max_rps": 2})["max_rps"] == 2
+    answers = [api.get("/api/test/access")[1]["retcode"] for _ in range(6)]
+    assert "12 Too frequent requests" in answers
+    control(mt5_sandbox, "POST", "faults", {"max_rps": 0})
+    answers = [api.get("/api/test/access")[1]["retcode"] for _ in range(6)]
+    assert set(answers) == {"0 Done"}
+    status, err = mt5_sandbox.control("POST", "faults", {"drop": {"share": 2, "seconds": 1}})
+    assert status == 400 and "share" in err["detail"]
 
 
 def test_state_counts_requests_per_path_since_reset(api, mt5_sandbox):
