@@ -18,10 +18,12 @@ heads it concerns (who are told and who set its limit) and links to the queue.
   crossing opens a new breach and tells the heads again.
 
 At most one unresolved breach per metric and subject (a unique index), so two checks running
-at once tell nobody twice; one notification per head and breach (another), and an email is
-claimed (`emailed_at`) before it is sent, so a notification is emailed at most once. A breach
-opened while its team has no head stays open and is notified at the first check that finds
-one. Every opening, resolution and limit change is audited.
+at once tell nobody twice; one notification per head and breach (another). Each notification
+is written, and emailed, in its head's language (`brokerage.intl.staff_language`); its email
+is claimed before it is sent and marked sent after, with the email as it went, so a run that
+dies in between loses nothing (a later run sends it) and two runs never both send it. A
+breach opened while its team has no head stays open and is notified at the first check that
+finds one. Every opening, resolution and limit change is audited.
 """
 
 from __future__ import annotations
@@ -29,24 +31,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.utils import timezone
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from . import audit_events
 from .audit import Actor, audit_record
 from .errors import InvalidInput, NotAllowed
 from .hooks import ALERT_METRICS, contributions
+from .intl import staff_language
 from .mail import email_send
 from .models_alerts import AlertBreach, AlertThreshold, StaffNotification
 
 log = logging.getLogger(__name__)
 SYSTEM = "system:alerts"
 UNITS = {"hours": "h", "count": "", "pct": "%", "seconds": "s"}
+# A notification's email claimed longer ago than this belongs to a run that died.
+EMAIL_CLAIM_STALE = timedelta(minutes=5)
+EMAIL_MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -238,24 +246,27 @@ def _title(metric: AlertMetric, breach: AlertBreach) -> str:
 
 
 def _notify(metric: AlertMetric, breach: AlertBreach, now) -> int:
-    """Tell each head, in the caller's transaction; mark the breach notified when someone was
-    told. Emails go once that commits."""
+    """Tell each head, in the caller's transaction, in their language; mark the breach
+    notified when someone was told. Emails go once that commits."""
     heads = list(heads_of(metric))
     if not heads:
         return 0
-    value = display(breach.peak_value, metric.unit)
-    title = f"{_title(metric, breach)} over the limit"
-    body = (
-        f"{metric.label}"
-        f"{f' for {breach.subject_label}' if breach.subject_label else ''} is {value}, over "
-        f"the limit of {display(breach.limit, metric.unit)} your team set "
-        f"(since {breach.opened_at:%Y-%m-%d %H:%M} UTC). You are told once; the alert closes "
-        "by itself when it is back under the limit."
-    )
+    words = {}  # the title and body in each head's language, written once per language
+    for u in heads:
+        language = staff_language(u)
+        if language not in words:
+            with translation.override(language):
+                words[language] = _notification_words(metric, breach)
     StaffNotification.objects.bulk_create(
         [
             StaffNotification(
-                user=u, breach=breach, title=title, body=body, url=breach.url, created_at=now
+                user=u,
+                breach=breach,
+                title=words[staff_language(u)][0],
+                body=words[staff_language(u)][1],
+                url=breach.url,
+                created_at=now,
+                email_language=staff_language(u),
             )
             for u in heads
         ],
@@ -266,6 +277,30 @@ def _notify(metric: AlertMetric, breach: AlertBreach, now) -> int:
     )
     transaction.on_commit(notifications_email_due, robust=True)
     return len(heads)
+
+
+def _notification_words(metric: AlertMetric, breach: AlertBreach) -> tuple[str, str]:
+    """A breach's title and body in the active language."""
+    title = _("%(what)s over the limit") % {"what": _title(metric, breach)}
+    values = {
+        "label": metric.label,
+        "value": display(breach.peak_value, metric.unit),
+        "limit": display(breach.limit, metric.unit),
+        "since": f"{breach.opened_at:%Y-%m-%d %H:%M}",
+        "subject": breach.subject_label,
+    }
+    if breach.subject_label:
+        first = _(
+            "%(label)s for %(subject)s is %(value)s, over the limit of %(limit)s your team set "
+            "(since %(since)s UTC)."
+        )
+    else:
+        first = _(
+            "%(label)s is %(value)s, over the limit of %(limit)s your team set (since "
+            "%(since)s UTC)."
+        )
+    then = _("You are told once; the alert closes by itself when it is back under the limit.")
+    return title[:200], f"{first % values} {then}"
 
 
 def _notify_open(now) -> int:
@@ -280,30 +315,66 @@ def _notify_open(now) -> int:
     return told
 
 
-def notifications_email_due() -> int:
-    """Email each notification not emailed yet, once: claimed (`emailed_at`) before it is
-    sent, so a second run or a second worker sends nothing again. A send that fails is logged;
-    the notification stays on the list."""
+def _claimable(now) -> Q:
+    """Notifications not emailed yet, not given up, and not being emailed by a live run (a
+    claim older than EMAIL_CLAIM_STALE belongs to a run that died)."""
+    return Q(
+        emailed_at__isnull=True, email_attempts__lt=EMAIL_MAX_ATTEMPTS, user__is_active=True
+    ) & (Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lt=now - EMAIL_CLAIM_STALE))
+
+
+def notifications_email_due(now: datetime | None = None) -> int:
+    """Email each notification not emailed yet, in its head's language: claimed
+    (`email_claimed_at`) so a second run or a second worker leaves it alone, sent, then marked
+    sent (`emailed_at`) with the email as it went (subject, body, language). A run that dies
+    between the claim and the mark loses nothing: the claim goes stale and a later run sends
+    it. A send the mail server refuses is released and tried again by the next check, at most
+    EMAIL_MAX_ATTEMPTS times; the notification stays on the list whatever happens."""
+    now = now or timezone.now()
     sent = 0
-    pending = StaffNotification.objects.filter(emailed_at__isnull=True).select_related("user")
+    pending = StaffNotification.objects.filter(_claimable(now)).select_related("user")
     for n in pending.order_by("pk")[:500]:
-        claimed = StaffNotification.objects.filter(pk=n.pk, emailed_at__isnull=True).update(
-            emailed_at=timezone.now()
+        claim = now
+        claimed = StaffNotification.objects.filter(_claimable(now), pk=n.pk).update(
+            email_claimed_at=claim, email_attempts=F("email_attempts") + 1
         )
         if not claimed:
             continue
-        link = settings.SITE_URL.rstrip("/") + (n.url or "/backoffice/notifications/")
+        mine = StaffNotification.objects.filter(
+            pk=n.pk, emailed_at__isnull=True, email_claimed_at=claim
+        )
+        language = n.email_language or staff_language(n.user)
+        subject, body = _email_words(n, language)
         try:
-            email_send(
-                subject=n.title,
-                body=f"{n.body}\n\nOpen the queue: {link}\n\nAll notifications: "
-                f"{settings.SITE_URL.rstrip('/')}/backoffice/notifications/\n",
-                to=[n.user.email],
-            )
-            sent += 1
-        except Exception:  # noqa: BLE001  (the list still shows it)
+            email_send(subject=subject, body=body, to=[n.user.email])
+        except Exception as exc:  # noqa: BLE001  (the list still shows it; the next check retries)
             log.exception("notification %s could not be emailed", n.pk)
+            mine.update(email_claimed_at=None, email_error=f"{exc.__class__.__name__}: {exc}")
+            continue
+        mine.update(
+            emailed_at=timezone.now(),
+            email_language=language,
+            email_subject=subject[:200],
+            email_body=body,
+            email_error="",
+        )
+        sent += 1
     return sent
+
+
+def _email_words(n: StaffNotification, language: str) -> tuple[str, str]:
+    """A notification's email (subject, body) in `language`."""
+    site = settings.SITE_URL.rstrip("/")
+    with translation.override(language):
+        body = render_to_string(
+            "emails/staff/notification.txt",
+            {
+                "body": n.body,
+                "link": site + (n.url or "/backoffice/alerts/"),
+                "all": site + "/backoffice/alerts/",
+            },
+        )
+    return n.title, body
 
 
 # --- Limits --------------------------------------------------------------------------------------

@@ -18,6 +18,14 @@ class AlertThreshold(models.Model):
     )
     changed_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        # A team's heads: told of its alerts, and who set their limits (brokerage.alerts).
+        permissions = [
+            ("head_finance", "Heads finance: told of its alerts, sets their limits"),
+            ("head_compliance", "Heads compliance: told of its alerts, sets their limits"),
+            ("head_operations", "Heads operations: told of its alerts, sets their limits"),
+        ]
+
     def __str__(self):
         return f"{self.metric} > {self.limit}"
 
@@ -77,7 +85,15 @@ class StaffNotification(models.Model):
     url = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
+    # The email: claimed by the run sending it, marked sent (`emailed_at`) once the mail server
+    # took it, with what was sent, in the head's language (brokerage.alerts).
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
+    email_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    email_language = models.CharField(max_length=10, blank=True, default="", db_default="")
+    email_subject = models.CharField(max_length=200, blank=True, default="", db_default="")
+    email_body = models.TextField(blank=True, default="", db_default="")
+    email_error = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-pk"]

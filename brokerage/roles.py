@@ -23,6 +23,39 @@ TEAM_DASHBOARDS = tuple(
 )
 CLIENT_CARE = ("clients.view_desk_clients", "clients.work_retention", "clients.answer_tickets")
 
+# Compliance and finance officers; their heads hold the same and head the team.
+COMPLIANCE = (
+    *BACKOFFICE,
+    "brokerage.view_auditevent",
+    "kyc.review_kyc",
+    "finance.view_finance",
+    "clients.view_all_clients",
+    "clients.manage_aml_case",
+    "clients.review_client_emails",
+    "clients.decide_category",
+    "clients.change_account_leverage",
+    "clients.publish_terms",
+    "compliance.manage_screening",
+    "brokerage.view_compliance_dashboard",
+    "brokerage.subscribe_reports",
+    "aml.view_monitoring",
+    "aml.manage_scenarios",
+    "brokerage.manage_regions",
+)
+FINANCE = (
+    *BACKOFFICE,
+    "finance.view_finance",
+    "finance.manage_withdrawals",
+    "finance.manage_refunds",
+    "finance.manage_chargebacks",
+    "finance.reconcile",
+    "finance.manage_thresholds",
+    "finance.manage_wires",
+    "brokerage.view_finance_dashboard",
+    "brokerage.subscribe_reports",
+    "clients.view_all_clients",
+)
+
 ROLES: dict[str, Role] = {
     r.slug: r
     for r in [
@@ -80,45 +113,14 @@ ROLES: dict[str, Role] = {
                 "clients.view_all_clients",
             ),
         ),
+        Role("compliance_officer", "Compliance officer", COMPLIANCE),
+        Role("finance_officer", "Finance officer", FINANCE),
+        # The heads of a team: what its officers do, and they are the ones told of its alerts
+        # and who set their limits (brokerage.alerts).
         Role(
-            "compliance_officer",
-            "Compliance officer",
-            (
-                *BACKOFFICE,
-                "brokerage.view_auditevent",
-                "kyc.review_kyc",
-                "finance.view_finance",
-                "clients.view_all_clients",
-                "clients.manage_aml_case",
-                "clients.review_client_emails",
-                "clients.decide_category",
-                "clients.change_account_leverage",
-                "clients.publish_terms",
-                "compliance.manage_screening",
-                "brokerage.view_compliance_dashboard",
-                "brokerage.subscribe_reports",
-                "aml.view_monitoring",
-                "aml.manage_scenarios",
-                "brokerage.manage_regions",
-            ),
+            "head_of_compliance", "Head of compliance", (*COMPLIANCE, "brokerage.head_compliance")
         ),
-        Role(
-            "finance_officer",
-            "Finance officer",
-            (
-                *BACKOFFICE,
-                "finance.view_finance",
-                "finance.manage_withdrawals",
-                "finance.manage_refunds",
-                "finance.manage_chargebacks",
-                "finance.reconcile",
-                "finance.manage_thresholds",
-                "finance.manage_wires",
-                "brokerage.view_finance_dashboard",
-                "brokerage.subscribe_reports",
-                "clients.view_all_clients",
-            ),
-        ),
+        Role("head_of_finance", "Head of finance", (*FINANCE, "brokerage.head_finance")),
         Role(
             "ib_manager",
             "IB manager",
@@ -130,6 +132,7 @@ ROLES: dict[str, Role] = {
             (
                 *BACKOFFICE,
                 "brokerage.view_system_status",
+                "brokerage.head_operations",  # ops admins head operations: told of sync lag
                 "brokerage.view_team",
                 "clients.view_all_clients",
                 "clients.view_platform_sync",

@@ -1,5 +1,5 @@
 """Clients' alert metric (brokerage.alerts): each trading server's sync lag. Its heads are the
-operations staff who watch the platforms' sync."""
+ops admins, who head operations (`brokerage.head_operations`)."""
 
 from decimal import Decimal
 
@@ -27,7 +27,7 @@ METRICS = [
         "Trading platform sync lag",
         "seconds",
         Decimal(settings.PLATFORM_SYNC_LAG_WARN_SECONDS) * 5,
-        "clients.view_platform_sync",
+        "brokerage.head_operations",
         sync_lag,
         hint="Seconds since a trading server's deals were last synced in full.",
         order=30,

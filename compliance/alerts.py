@@ -1,5 +1,5 @@
 """Compliance's alert metric (brokerage.alerts): AML alerts open on no case, which nobody has
-taken on. Its heads are the compliance officers who work AML cases."""
+taken on. Its heads are the heads of compliance (`brokerage.head_compliance`)."""
 
 from decimal import Decimal
 
@@ -22,7 +22,7 @@ METRICS = [
         "AML alerts on no case",
         "count",
         Decimal(10),
-        "clients.manage_aml_case",
+        "brokerage.head_compliance",
         aml_unassigned,
         hint="Open AML monitoring alerts no officer has taken into a case.",
         order=21,

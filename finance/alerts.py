@@ -1,6 +1,6 @@
 """Finance's alert metrics (brokerage.alerts): withdrawals waiting for a decision, each PSP's
-decline rate, and reconciliation differences nobody has explained. Their heads are the finance
-officers who set the money thresholds."""
+decline rate, and reconciliation differences nobody has explained. Their heads are the heads of
+finance (`brokerage.head_finance`), not every finance officer."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -13,7 +13,7 @@ from brokerage.alerts import AlertMetric, Reading, age_hours
 from . import psp as psp_registry
 from .models import Deposit, ReconciliationItem, ReconciliationRun, Withdrawal
 
-HEADS = "finance.manage_thresholds"
+HEADS = "brokerage.head_finance"
 WAITING = (Withdrawal.Status.REQUESTED, Withdrawal.Status.IN_REVIEW)
 # A PSP's decline rate counts once it has this many finished deposits in the window.
 DECLINE_WINDOW = timedelta(hours=24)

@@ -1,5 +1,5 @@
 """KYC's alert metric (brokerage.alerts): how long the oldest submission has waited in the
-review queue. Its heads are the compliance officers who review KYC."""
+review queue. Its heads are the heads of compliance (`brokerage.head_compliance`)."""
 
 from decimal import Decimal
 
@@ -25,7 +25,7 @@ METRICS = [
         "Oldest KYC submission in review",
         "hours",
         Decimal(SLA_HOURS_RED),
-        "kyc.review_kyc",
+        "brokerage.head_compliance",
         review_age,
         hint="Hours the oldest submission has waited in the KYC review queue.",
         order=20,

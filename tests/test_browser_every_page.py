@@ -133,7 +133,7 @@ MAIN_PAGES = [
     ("backoffice-compliance-country-risk", "compliance:country_risks", "compliance_officer"),
     ("backoffice-compliance-access-log", "compliance:access_log", "compliance_officer"),
     ("backoffice-regions", "backoffice:regions", "ib_manager"),
-    ("backoffice-alerts", "backoffice:alerts", "finance_officer"),
+    ("backoffice-alerts", "backoffice:alerts", "head_of_finance"),
     ("backoffice-reports", "backoffice:reports", "desk_manager"),
     ("backoffice-region", "backoffice:region", "compliance_officer"),
     ("backoffice-compliance-dossiers", "compliance:dossiers", "compliance_officer"),

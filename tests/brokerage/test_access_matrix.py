@@ -226,6 +226,12 @@ MATRIX: dict[str, set[str]] = {
     },
 }
 
+# A team's head opens what its officers open (brokerage.roles: the same permissions, and the
+# team's alerts).
+HEADS = {"finance_officer": "head_of_finance", "compliance_officer": "head_of_compliance"}
+for _allowed in MATRIX.values():
+    _allowed |= {head for officer, head in HEADS.items() if officer in _allowed}
+
 # Pages about one object are walked with an id that does not exist: passing the role gate
 # shows as 404. POST-only actions show as 405 once past the gate.
 ALLOWED_STATUS = {

@@ -6,8 +6,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
+from brokerage import alerts as alerts_module
 from brokerage.alerts import alert_threshold_set, alerts_check
 from brokerage.errors import InvalidInput, NotAllowed
 from brokerage.models import AlertBreach, AuditEvent, StaffNotification
@@ -48,7 +50,7 @@ def methods(db):
 
 @pytest.fixture
 def finance_heads(db):
-    return [make_staff("finance_officer", email=f"fo{n}@alerts.test") for n in (1, 2)]
+    return [make_staff("head_of_finance", email=f"fo{n}@alerts.test") for n in (1, 2)]
 
 
 def waiting_withdrawal(client, methods) -> Withdrawal:
@@ -64,6 +66,7 @@ def test_a_withdrawal_waiting_past_its_sla_tells_the_finance_heads_once(
     finance_heads, methods, mailoutbox
 ):
     make_staff("compliance_officer", email="co@alerts.test")  # not finance's head
+    make_staff("finance_officer", email="officer@alerts.test")  # finance, not its head
     w = waiting_withdrawal(verified_client("w1@alerts.test"), methods)
     start = timezone.now()
     metric = "finance.withdrawals_waiting"
@@ -157,7 +160,8 @@ def test_kyc_review_ageing_and_aml_alerts_on_no_case_tell_compliance(mailoutbox)
     from kyc.services import kyc_submission_current
     from tests.compliance.test_cases import aml_alert
 
-    officer = make_staff("compliance_officer", email="co@alerts.test")
+    officer = make_staff("head_of_compliance", email="co@alerts.test")
+    make_staff("compliance_officer", email="co-officer@alerts.test")  # not the head
     make_staff("finance_officer", email="fo@alerts.test")
     submission = kyc_submission_current(client=make_client_user("k@alerts.test").client)
     KycSubmission.objects.filter(pk=submission.pk).update(
@@ -218,7 +222,13 @@ def test_a_breach_with_no_head_waits_and_is_told_when_one_exists():
 
 
 def test_only_a_teams_heads_set_its_limits_and_a_bad_limit_is_refused(finance_heads):
-    officer = make_staff("compliance_officer")
+    for not_head in (make_staff("compliance_officer"), make_staff("finance_officer")):
+        with pytest.raises(NotAllowed):
+            alert_threshold_set(
+                actor=not_head, metric="finance.psp_decline_rate", limit=Decimal(5),
+                enabled=True, reason="x",
+            )  # fmt: skip
+    officer = make_staff("head_of_compliance", email="hoc@alerts.test")
     with pytest.raises(NotAllowed):
         alert_threshold_set(
             actor=officer, metric="finance.psp_decline_rate", limit=Decimal(5), enabled=True,
@@ -274,9 +284,69 @@ def test_the_alerts_page_lists_notifications_marks_them_read_and_edits_limits(
     assert client.post("/backoffice/alerts/limits/nope/", {}).status_code == 404
 
     client.logout()
-    login(client, make_staff("compliance_officer", email="co2@alerts.test"))
+    login(client, make_staff("finance_officer", email="fo3@alerts.test"))  # not a head
     assert client.post(url, {f"{prefix}-limit": "1", f"{prefix}-reason": "x"}).status_code == 403
     client.logout()
     login(client, make_staff("executive", email="boss@alerts.test"))
     page = client.get("/backoffice/alerts/")
     assert page.status_code == 200 and b"data-limits" not in page.content
+
+
+# --- The emails: in the head's language, marked sent after they went, recorded ------------------
+
+
+def test_an_alert_email_is_marked_sent_only_after_it_went(finance_heads, methods, monkeypatch):
+    start = timezone.now()
+    waiting_withdrawal(verified_client("w1@alerts.test"), methods)
+
+    def refused(**kwargs):
+        raise ConnectionRefusedError("the mail server is down")
+
+    monkeypatch.setattr(alerts_module, "email_send", refused)
+    mail.outbox.clear()
+    alerts_check(start + 25 * H)
+    notes = StaffNotification.objects.filter(breach__metric="finance.withdrawals_waiting")
+    assert notes.count() == 2 and mail.outbox == []
+    for n in notes:  # nothing lost: released for the next check, the error kept
+        assert (n.emailed_at, n.email_claimed_at, n.email_attempts) == (None, None, 1)
+        assert "mail server is down" in n.email_error
+    monkeypatch.undo()
+    assert alerts_module.notifications_email_due() == 2
+    assert sorted(m.to[0] for m in mail.outbox) == ["fo1@alerts.test", "fo2@alerts.test"]
+    for n in notes.all():  # recorded as it went
+        message = next(m for m in mail.outbox if m.to == [n.user.email])
+        assert n.emailed_at is not None and n.email_attempts == 2 and n.email_error == ""
+        assert (n.email_subject, n.email_body) == (message.subject, message.body)
+        assert n.email_language == "en" and "Open the queue: http" in n.email_body
+    assert alerts_module.notifications_email_due() == 0  # never twice
+    assert len(mail.outbox) == 2
+
+
+def test_a_run_that_died_between_the_claim_and_the_send_loses_nothing(finance_heads, methods):
+    now = timezone.now()
+    waiting_withdrawal(verified_client("w1@alerts.test"), methods)
+    alerts_check(now + 25 * H)
+    note = StaffNotification.objects.filter(user=finance_heads[0]).get()
+    # A run claimed it and died before the mail went.
+    StaffNotification.objects.filter(pk=note.pk).update(
+        emailed_at=None, email_claimed_at=now, email_attempts=1
+    )
+    mail.outbox.clear()
+    assert alerts_module.notifications_email_due(now + timedelta(minutes=1)) == 0  # live claim
+    later = now + alerts_module.EMAIL_CLAIM_STALE + timedelta(seconds=1)
+    assert alerts_module.notifications_email_due(later) == 1
+    assert [m.to for m in mail.outbox] == [["fo1@alerts.test"]]
+    assert alerts_module.notifications_email_due(later + 2 * H) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_alert_emails_are_written_in_the_heads_language(finance_heads, methods, settings):
+    settings.LANGUAGE_CODE = "es"  # staff keep no language of their own: the site's
+    waiting_withdrawal(verified_client("w1@alerts.test"), methods)
+    mail.outbox.clear()
+    alerts_check(timezone.now() + 25 * H)
+    message = next(m for m in mail.outbox if m.to == ["fo1@alerts.test"])
+    assert message.subject.endswith("por encima del límite")
+    assert "que fijó su equipo" in message.body and "Abrir la cola: http" in message.body
+    note = StaffNotification.objects.get(user=finance_heads[0])
+    assert note.email_language == "es" and "por encima del límite" in note.title
