@@ -43,15 +43,16 @@ for item in [
         )
         for n, t in enumerate(TEAMS.values())
     ),
-    # Their daily and weekly PDFs, after the dashboards.
+    # Their daily and weekly PDFs, first of the dashboards (an order after them would fall
+    # among the Clients section's entries).
     NavItem(
         "Reports",
         "backoffice:reports",
         "file-earmark-pdf",
         "brokerage.subscribe_reports",
-        1 + len(TEAMS),
+        0,
         "Dashboards",
-    ),
+    ),  # fmt: skip
 ]:
     contribute(NAV_BACKOFFICE, item, order=item.order)
 
