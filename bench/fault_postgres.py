@@ -19,7 +19,6 @@ Prints one JSON line; exits 1 if a check fails.
 """
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -29,17 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from bench.faultkit import failed, final_checks, loaded_stack, outage, report  # noqa: E402
-
-REFUSED = "database_unavailable"
-
-
-def _code(body: str) -> str:
-    """The API error's code in a refusal's body, or "" for anything else (a page, a trace)."""
-    try:
-        return json.loads(body).get("error", "")
-    except (ValueError, AttributeError):
-        return ""
+from bench.faultkit import (  # noqa: E402
+    failed,
+    final_checks,
+    loaded_stack,
+    outage,
+    refused_cleanly,
+    report,
+)
 
 
 def main():
@@ -69,7 +65,7 @@ def main():
         down_at = seen["down_at"]
         during = traffic.figures(since=down_at, until=up_at + 5)
         refusals = [a for a in traffic.answers if a["status"] not in (200, 201)]
-        unclean = [a for a in refusals if a["status"] != 503 or _code(a["body"]) != REFUSED]
+        unclean = [a for a in refusals if not refused_cleanly(a)]
         recovered = [a["at"] - up_at for a in traffic.answers if a["at"] > up_at]
         first_ok = min(
             (a["at"] - up_at for a in traffic.answers if a["at"] > up_at and a["status"] < 300),

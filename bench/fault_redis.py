@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brokerage.settings.dev")
 
-from bench.faultkit import failed, final_checks, loaded_stack, outage  # noqa: E402
+from bench.faultkit import failed, final_checks, loaded_stack, outage, outage_ending  # noqa: E402
 
 
 def main():
@@ -52,13 +52,12 @@ def main():
             "during_outage": during,
             "requests_failed_during_outage": failed_during,
             "after": traffic.figures(since=up_at),
-            "healthz_before": health_before,
-            "healthz_during": health_down,
-            "healthz_after": health_after,
-            # processes that exited by themselves and were started again, as in production
-            "restarted": stack.restarts,
-            "all_leads_routed_s_after_load": None if routed_s is None else round(routed_s, 1),
-            "checks": checks,
+            **outage_ending(
+                stack,
+                {"before": health_before, "during": health_down, "after": health_after},
+                routed_s,
+                checks,
+            ),
         }
         ok = (
             checks["ok"]

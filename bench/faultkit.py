@@ -40,9 +40,10 @@ def _seed_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def seeded_stack() -> Stack:
-    """A Stack with the demo seeded, this process's Django pointed at it."""
-    stack = Stack()
+def seeded_stack(stack: Stack | None = None) -> Stack:
+    """A Stack (`stack`, or a new one) with the demo seeded, this process's Django pointed at
+    it."""
+    stack = stack or Stack()
     try:
         stack.django()
         dump = CACHE / f"seeded-{_seed_fingerprint()}.dump"
@@ -159,7 +160,9 @@ class Traffic:
         for t in self.threads:
             t.join(timeout)
 
-    def _request(self, conn_box, kind, method, path, body, headers):
+    def _request(self, conn_box, kind, method, path, body, headers, ref=None):
+        """One request; its answer kept: kind, ref (the lead's key, the deposit's pk), at
+        (sent, epoch), status, ms."""
         started = time.time()
         try:
             if conn_box[0] is None:
@@ -171,7 +174,7 @@ class Traffic:
         except (OSError, http.client.HTTPException) as exc:
             conn_box[0] = None
             payload, status = repr(exc).encode(), 0
-        answer = {"kind": kind, "at": started, "status": status}
+        answer = {"kind": kind, "ref": ref, "at": started, "status": status}
         answer["ms"] = 1000 * (time.time() - started)
         if status not in (200, 201):  # what a refusal said (its start)
             answer["body"] = payload[:300].decode(errors="replace")
@@ -202,7 +205,7 @@ class Traffic:
                        "Idempotency-Key": key}  # fmt: skip
             for _attempt in range(600):
                 status, payload = self._request(
-                    box, "lead", "POST", "/api/v1/leads/", body, headers
+                    box, "lead", "POST", "/api/v1/leads/", body, headers, ref=key
                 )
                 if status in (200, 201):
                     with self.lock:
@@ -220,8 +223,9 @@ class Traffic:
             for _copy in range(2):  # PSPs deliver more than once
                 for _attempt in range(600):
                     status, _ = self._request(
-                        box, "webhook", "POST", "/api/v1/webhooks/stripe/", body, headers
-                    )
+                        box, "webhook", "POST", "/api/v1/webhooks/stripe/", body, headers,
+                        ref=deposit["pk"],
+                    )  # fmt: skip
                     if status == 200:
                         break
                     time.sleep(0.5)  # a PSP retries until it is acknowledged
@@ -261,13 +265,18 @@ def healthz(port: int) -> dict:
         return {"status": 0, "error": repr(exc)}
 
 
-def loaded_stack(args, *, wait_beat: bool = False) -> tuple[Stack, Traffic, list[dict], float]:
+def loaded_stack(
+    args, *, wait_beat: bool = False, stack: Stack | None = None, prepare=None
+) -> tuple[Stack, Traffic, list[dict], float]:
     """The seeded stack with gunicorn, a worker on every queue, beat, the sealer and the
     supervisor, and its steady traffic (not started): (stack, traffic, deposits, setup seconds).
-    `args`: lead_rate, webhooks, before, after and the fault's length `length`."""
+    `args`: lead_rate, webhooks, before, after and the fault's length `length`. `stack`: one
+    the caller made (its environment adjusted); `prepare(stack)` runs once it is seeded."""
     started = time.monotonic()
-    stack = seeded_stack()
+    stack = seeded_stack(stack)
     try:
+        if prepare is not None:  # the seeded database's servers made ready (a replica)
+            prepare(stack)
         deposits = open_deposits(args.webhooks)
         stack.start_web(workers=2)
         stack.start_worker("all", ALL_QUEUES, concurrency=2)
@@ -309,6 +318,34 @@ def outage(stack: Stack, traffic: Traffic, args, *, stop, start, look_after: flo
     seen["lead_ids"] = list(traffic.leads.values())
     seen["routed_s"] = wait_leads_routed(seen["lead_ids"], timeout=300)
     return seen
+
+
+DATABASE_REFUSED = "database_unavailable"  # the API's refusal while the database is away
+
+
+def refused_cleanly(answer: dict) -> bool:
+    """Whether a refused request was refused as the product refuses while its database is
+    away: 503, and under /api/ the JSON error `database_unavailable` (a page: the error page)."""
+    if answer["status"] != 503:
+        return False
+    if answer["kind"] == "page":
+        return True
+    try:
+        return json.loads(answer["body"]).get("error") == DATABASE_REFUSED
+    except (ValueError, AttributeError):
+        return False
+
+
+def outage_ending(stack: Stack, health: dict, routed_s: float | None, checks: dict) -> dict:
+    """The figures an outage script ends with: /healthz before, during and after it
+    (`health`), the processes that exited by themselves and were started again (as production's
+    supervisor does), how long the last leads took to be routed, the common checks."""
+    return {
+        **{f"healthz_{when}": answer for when, answer in health.items()},
+        "restarted": stack.restarts,
+        "all_leads_routed_s_after_load": None if routed_s is None else round(routed_s, 1),
+        "checks": checks,
+    }
 
 
 def report(figures: dict, ok: bool) -> None:

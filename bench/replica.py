@@ -89,6 +89,7 @@ class Cluster:
 
     home: Path
     port: int
+    options: tuple[str, ...] = ()  # settings beyond SERVER_OPTIONS ("max_connections=200")
 
     @property
     def data(self) -> Path:
@@ -109,7 +110,11 @@ class Cluster:
 
     def start(self) -> None:
         options = " ".join(
-            [f"-p {self.port}", f"-k {self.sockets}", *(f"-c {o}" for o in SERVER_OPTIONS)]
+            [
+                f"-p {self.port}",
+                f"-k {self.sockets}",
+                *(f"-c {o}" for o in (*SERVER_OPTIONS, *self.options)),
+            ]
         )
         self.run(
             "pg_ctl",
@@ -196,11 +201,13 @@ def primary_start(home: Path, port: int, *, database: str = "brokerage") -> Clus
     return primary
 
 
-def replica_start(primary: Cluster, home: Path, port: int) -> Cluster:
-    """A streaming replica of `primary` in `home` (emptied first) on 127.0.0.1:`port`, from
-    `pg_basebackup -R` (which writes standby.signal and the primary's conninfo)."""
+def replica_start(primary, home: Path, port: int, options: tuple[str, ...] = ()) -> Cluster:
+    """A streaming replica of `primary` (anything with the `port` of a server on 127.0.0.1
+    that lets the replicator role stream) in `home` (emptied first) on 127.0.0.1:`port`, from
+    `pg_basebackup -R` (which writes standby.signal and the primary's conninfo); `options`
+    are settings of its own (a standby needs max_connections at least the primary's)."""
     _fresh_home(home)
-    replica = Cluster(home, port)
+    replica = Cluster(home, port, options)
     replica.run(
         "pg_basebackup",
         "-h",
