@@ -52,6 +52,12 @@ TRADING_ACCOUNT_TRADING_DISABLED = event(
 TRADING_ACCOUNT_TRADING_RESTORED = event(
     "trading_account.trading_restored", "Trading restored on the platform"
 )
+TRADING_ACCOUNT_CLOSE_ONLY = event(
+    "trading_account.close_only", "Moved to its close-only group on the platform"
+)
+TRADING_ACCOUNT_GROUP_RESTORED = event(
+    "trading_account.group_restored", "Moved back from its close-only group on the platform"
+)
 TRADING_ACCOUNT_LEVERAGE_CHANGED = event(
     "trading_account.leverage_changed", "Trading account leverage changed"
 )

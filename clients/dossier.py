@@ -131,6 +131,8 @@ def trading_section(client) -> DossierSection:
                 [
                     ("Account", "account__login"),
                     ("Trading disabled", "trading_disabled"),
+                    ("Moved to close-only group", "moved_to_group"),
+                    ("Group before", "group_before"),
                     ("Leverage cap", "leverage_cap"),
                     ("Leverage before", "leverage_before"),
                     ("Reasons", "reasons"),

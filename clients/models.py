@@ -232,6 +232,16 @@ class AccountType(models.Model):
         'one, e.g. ["crypto"]: a client that class is not allowed to cannot open it. Empty: '
         "none declared.",
     )
+    close_only_group = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The platform group, set up like this type's group but with every symbol's "
+        "trade mode close only (MT5: symbol settings of the group), that an account moves to "
+        "while its client may not trade (a confirmed sanctions match, a restricted country) "
+        "and back from when that ends. Empty: trading is disabled on the account instead.",
+    )
     min_kyc_level = models.PositiveSmallIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     order = models.PositiveSmallIntegerField(default=0)
@@ -382,6 +392,20 @@ class PlatformRestraint(models.Model):
     rights_before = models.BigIntegerField(
         null=True, blank=True, help_text="The platform's permission flags before (evidence)."
     )
+    moved_to_group = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The close-only group the product moved the account to.",
+    )
+    group_before = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The account's group before it was moved (a lift moves it back).",
+    )
     reasons = models.JSONField(default=list, blank=True, help_text="Standing codes in force.")
     due_since = models.DateTimeField(null=True, blank=True, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -393,7 +417,7 @@ class PlatformRestraint(models.Model):
 
     @property
     def in_force(self) -> bool:
-        return self.trading_disabled or self.leverage_cap is not None
+        return self.trading_disabled or bool(self.moved_to_group) or self.leverage_cap is not None
 
 
 class CategoryRequest(models.Model):

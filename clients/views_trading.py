@@ -146,6 +146,7 @@ def _account_page(request, account, leverage_form, *, status: int = 200):
             "cap": highest(caps),
             "class_caps": [(label, caps[k]) for k, label in LEVERAGE_CLASSES if k in caps],
             "trading_paused": bool(restraint and restraint.trading_disabled),
+            "close_only": bool(restraint and restraint.moved_to_group),
         },
         status=status,
     )

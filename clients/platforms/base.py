@@ -248,11 +248,16 @@ class TradingPlatform(ABC):
         raise NotImplementedError
 
     def account_update(
-        self, *, login: int, leverage: int | None = None, trading_disabled: bool | None = None
+        self,
+        *,
+        login: int,
+        leverage: int | None = None,
+        trading_disabled: bool | None = None,
+        group: str | None = None,
     ) -> AccountInfo:
-        """Set the account's leverage and/or whether its trading is disabled (None: leave it);
-        the account as the platform now has it. Setting absolute values, it may be sent again
-        after a lost answer (PlatformOutcomeUnknown)."""
+        """Set the account's leverage, whether its trading is disabled and/or its group (None:
+        leave it); the account as the platform now has it. Setting absolute values, it may be
+        sent again after a lost answer (PlatformOutcomeUnknown)."""
         raise NotImplementedError
 
     def account_user(self, login: int) -> AccountInfo:

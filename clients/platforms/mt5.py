@@ -559,13 +559,19 @@ class MT5WebAPI(TradingPlatform):
         return info
 
     def account_update(
-        self, *, login: int, leverage: int | None = None, trading_disabled: bool | None = None
+        self,
+        *,
+        login: int,
+        leverage: int | None = None,
+        trading_disabled: bool | None = None,
+        group: str | None = None,
     ) -> AccountInfo:
-        """`/api/user/update?login=&rights=&leverage=` as MetaQuotes documents it: the rights
-        are the record's own with USER_RIGHT_TRADE_DISABLED set or cleared (read first, so no
-        other right changes), and the answer is the record as it now stands. A value the
-        server did not take ("if a parameter value is incorrect, the parameter does not
-        change") is a refusal."""
+        """`/api/user/update?login=&rights=&leverage=&group=` as MetaQuotes documents it: the
+        rights are the record's own with USER_RIGHT_TRADE_DISABLED set or cleared (read first,
+        so no other right changes), the group moves the account (MT5 has no close-only right
+        per account: close-only is a symbol trade mode of a group), and the answer is the
+        record as it now stands. A value the server did not take ("if a parameter value is
+        incorrect, the parameter does not change") is a refusal."""
         params = {"login": str(login)}
         if trading_disabled is not None:
             rights = self.account_user(login).rights
@@ -576,14 +582,19 @@ class MT5WebAPI(TradingPlatform):
             params["rights"] = str(rights)
         if leverage is not None:
             params["leverage"] = str(int(leverage))
+        if group is not None:
+            params["group"] = group
         # Absolute values: sent again after a lost answer, it does the same thing.
         info = self._user_read(self.call("/api/user/update", params))
-        if (leverage is not None and info.leverage != int(leverage)) or (
-            trading_disabled is not None and info.trading_disabled != trading_disabled
+        if (
+            (leverage is not None and info.leverage != int(leverage))
+            or (trading_disabled is not None and info.trading_disabled != trading_disabled)
+            or (group is not None and info.group != group)
         ):
             raise PlatformRejected(
                 f"The trading server kept account {login} as it was (leverage 1:{info.leverage}, "
-                f"trading {'disabled' if info.trading_disabled else 'allowed'}).",
+                f"trading {'disabled' if info.trading_disabled else 'allowed'}, "
+                f"group {info.group}).",
                 code="not_changed",
             )
         return info

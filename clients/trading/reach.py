@@ -1,11 +1,15 @@
 """Platform reach: each trading account kept in step, on its platform, with its client's
 standing. While the client's standing for `Purpose.TRADE` carries a reason of block severity
-(a confirmed sanctions match, an open AML case, a jurisdiction rule), the account's trading is
-disabled on the platform; while a leverage cap applies (`leverage_cap_for`), a leverage above
-it is lowered to it. What was imposed, and what the account had before, is kept on its
-`PlatformRestraint`, so a lift restores exactly that and nothing else: trading is enabled again
-only if it was enabled before, and a leverage goes back to what it was only if nobody changed
-it on the platform meanwhile.
+(a confirmed sanctions match, an open AML case, a jurisdiction rule), the account is set to
+close-only where its account type names a close-only group (MT5 has no close-only right per
+account: close-only is a symbol trade mode in a group's symbol settings, so the account is
+moved to that group), and its trading is disabled on the platform where it names none; while
+a leverage cap applies (`leverage_cap_for`), a leverage above it is lowered to it. What was
+imposed, and what the account had before, is kept on its `PlatformRestraint`, so a lift
+restores exactly that and nothing else: trading is enabled again only if it was enabled
+before, the account moves back to the group it was in only if it is still in the close-only
+group, and a leverage goes back to what it was only if nobody changed it on the platform
+meanwhile.
 
 Contract:
 - `platform_reach_request(clients=..., reason=...)` is what a change of standing calls, inside
@@ -54,10 +58,21 @@ TASK_CHUNK = 100
 
 @dataclass(frozen=True)
 class Desired:
-    trading_disabled: bool
+    trading_disabled: bool  # trading stopped: close-only in `close_only_group`, else disabled
     leverage_cap: int | None
     reasons: tuple[str, ...]
     leverage_limit: str = ""  # how the limit behind the cap is named ("leverage limit 9 (...)")
+    close_only_group: str = ""  # the account type's close-only group, if it names one
+
+    @property
+    def close_only(self) -> bool:
+        """Trading stopped by moving the account to its close-only group."""
+        return self.trading_disabled and bool(self.close_only_group)
+
+    @property
+    def disabled(self) -> bool:
+        """Trading stopped by disabling it on the account (no close-only group)."""
+        return self.trading_disabled and not self.close_only_group
 
 
 def leverage_cap_for(account: TradingAccount):
@@ -77,6 +92,7 @@ def desired_for(account: TradingAccount) -> Desired:
         cap.max_leverage if cap else None,
         stopping,
         cap.title if cap else "",
+        account.account_type.close_only_group if account.account_type else "",
     )
 
 
@@ -133,11 +149,16 @@ def _mark_due(accounts: list[int]) -> None:
 class Plan:
     trading_disabled: bool | None = None  # what to send (None: leave)
     leverage: int | None = None
+    group: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.trading_disabled is not None or self.leverage is not None or bool(self.group)
 
 
 def _plan(restraint: PlatformRestraint, current, desired: Desired) -> Plan:
     plan = Plan()
-    if desired.trading_disabled:
+    if desired.disabled:
         if not current.trading_disabled:
             plan.trading_disabled = True  # imposed now, or re-imposed after a manual change
     elif (
@@ -146,6 +167,12 @@ def _plan(restraint: PlatformRestraint, current, desired: Desired) -> Plan:
         and not restraint.was_trading_disabled
     ):
         plan.trading_disabled = False
+    if desired.close_only:
+        if current.group != desired.close_only_group:
+            plan.group = desired.close_only_group  # moved now, or again after a manual move
+    elif restraint.moved_to_group and current.group == restraint.moved_to_group:
+        # Only an account still in the close-only group moves back: a manual move stands.
+        plan.group = restraint.group_before
     cap = desired.leverage_cap
     if restraint.leverage_wanted is not None:  # set by staff: theirs, within the cap
         target = _wanted(restraint.leverage_wanted, cap)
@@ -182,11 +209,12 @@ def trading_account_reconcile(*, account: TradingAccount | int, actor: Actor = R
         current = platform.account_user(account.login)
         plan = _plan(restraint, current, desired)
         after = current
-        if plan.trading_disabled is not None or plan.leverage is not None:
+        if plan.any:
             after = platform.account_update(
                 login=account.login,
                 leverage=plan.leverage,
                 trading_disabled=plan.trading_disabled,
+                group=plan.group or None,
             )
     except PlatformError as exc:
         return _failed(restraint, exc)
@@ -238,7 +266,34 @@ def _record(account, restraint_pk, view, before, after, desired: Desired, actor)
         )
 
     changed = False
-    if desired.trading_disabled:
+    if desired.close_only:
+        if not restraint.moved_to_group:
+            # The group it was in (its type's own, if it already was in the close-only one).
+            restraint.group_before = (
+                before.group
+                if before.group != desired.close_only_group
+                else account.account_type.group
+            )
+        restraint.moved_to_group = desired.close_only_group
+        if before.group != after.group and after.group == desired.close_only_group:
+            changed = True
+            audit(
+                audit_events.TRADING_ACCOUNT_CLOSE_ONLY,
+                ", ".join(desired.reasons),
+                group_before=before.group,
+                group=after.group,
+            )
+    elif restraint.moved_to_group:
+        if before.group == restraint.moved_to_group and after.group != before.group:
+            changed = True
+            audit(
+                audit_events.TRADING_ACCOUNT_GROUP_RESTORED,
+                "no reason of block severity stands",
+                group_before=before.group,
+                group=after.group,
+            )
+        restraint.moved_to_group = restraint.group_before = ""
+    if desired.disabled:
         if not restraint.trading_disabled:
             restraint.trading_disabled = True
             restraint.was_trading_disabled = before.trading_disabled

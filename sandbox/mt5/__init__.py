@@ -39,6 +39,10 @@ Retcodes (text after the number is informative; MetaQuotes' "Return codes" pages
                                   check_password: not the account's password
   "10017 Trade disabled"          a simulated order on an account whose Rights carry
                                   USER_RIGHT_TRADE_DISABLED
+  "10044 Only position closing is allowed"
+                                  a simulated order opening a position in a group whose symbols'
+                                  trade mode is close-only (real\\close-only-usd, -eur); closing is
+                                  allowed
   "10019 Not enough money"        trade/balance withdrawal beyond free margin (check_margin=1), or a
                                   simulated order without margin
 
@@ -56,7 +60,8 @@ Users:
   GET /api/user/add?pass_main=&pass_investor=&group=&name=&leverage=&email=&country=&comment=
       Server assigns Login (sequential from 500001). group must be one of the server's groups (else
       "8 Not enough permissions", HTTP 200):
-      "real\\standard-usd" (USD), "real\\standard-eur" (EUR), "real\\pro-usd" (USD), "demo\\forex-usd" (USD).
+      "real\\standard-usd" (USD), "real\\standard-eur" (EUR), "real\\pro-usd" (USD), "demo\\forex-usd" (USD),
+      and the close-only groups "real\\close-only-usd" (USD) and "real\\close-only-eur" (EUR).
       leverage: 1..1000. pass_main, pass_investor: 8-16 characters of the four kinds (lower case,
       upper case, digits, special characters such as #@!), else "3006 Invalid account password".
       comment: <= 64 chars. -> {"retcode", "login": "<login>", "answer": user record}. NO
@@ -95,7 +100,9 @@ Users:
   (Equity = Balance + Credit + floating Profit + Storage of open positions; Margin from open positions
    volume*contract*price/leverage, MarginFree = Equity - Margin.)
   Group currency: the account's currency is its group's (see groups above); GET /api/group/get?group=
-  -> answer {"Group","Currency","CurrencyDigits":"2"} (small, needed so a client can learn currency).
+  -> answer {"Group","Currency","CurrencyDigits":"2","Symbols":[{"Path":"*","TradeMode"}]} (small:
+  the currency, and the trade mode of the group's symbols: "4" full, "3" close-only in the
+  real\\close-only-usd and -eur groups, where an order opening a position is refused).
 
 Balance operations:
   GET /api/trade/balance?login=&type=2&balance=<signed decimal, 2 dp>&comment=<<=32 chars>&check_margin=1

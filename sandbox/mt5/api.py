@@ -11,6 +11,7 @@ from . import deals
 from .deals import record as deal_record
 from .market import SYMBOLS
 from .protocol import (
+    GROUP_TRADE_MODES,
     GROUPS,
     MAX_BATCH_LOGINS,
     MAX_COMMENT,
@@ -22,6 +23,7 @@ from .protocol import (
     RET_NOT_FOUND,
     RET_OK,
     RET_USER_PASSWORD,
+    TRADE_MODE_FULL,
     USER_RIGHT_ALL,
     USER_RIGHT_DEFAULT,
     VOLUME_EXT_PER_VOLUME,
@@ -241,9 +243,15 @@ def group_get(state: MT5State, q: dict) -> dict:
     group = q.get("group", "")
     if group not in GROUPS:
         raise ApiError(RET_BAD_PARAMS)
+    mode = GROUP_TRADE_MODES.get(group, TRADE_MODE_FULL)
     return {
         "retcode": RET_OK,
-        "answer": {"Group": group, "Currency": GROUPS[group], "CurrencyDigits": "2"},
+        "answer": {
+            "Group": group,
+            "Currency": GROUPS[group],
+            "CurrencyDigits": "2",
+            "Symbols": [{"Path": "*", "TradeMode": str(mode)}],
+        },
     }
 
 

@@ -5,9 +5,13 @@ import random
 from dataclasses import dataclass
 
 from .protocol import (
+    GROUP_TRADE_MODES,
     GROUPS,
+    RET_CLOSE_ONLY,
     RET_NO_MONEY,
     RET_TRADE_DISABLED,
+    TRADE_MODE_CLOSEONLY,
+    TRADE_MODE_FULL,
     USER_RIGHT_TRADE_DISABLED,
     ApiError,
     ServerClock,
@@ -48,6 +52,12 @@ def trade_disabled(user: dict) -> bool:
 def refuse_if_trade_disabled(user: dict) -> None:
     if trade_disabled(user):
         raise ApiError(RET_TRADE_DISABLED)
+
+
+def refuse_if_close_only(user: dict) -> None:
+    """An order opening a position in a group whose symbols are close-only."""
+    if GROUP_TRADE_MODES.get(user["grp"], TRADE_MODE_FULL) == TRADE_MODE_CLOSEONLY:
+        raise ApiError(RET_CLOSE_ONLY)
 
 
 class Market:
@@ -129,8 +139,10 @@ class Market:
     def open(self, db, user: dict, symbol: str, action: int, volume: int, srv: float) -> tuple:
         """Open a position at the current price: (deal ticket, position id). Raises 10019 when
         its margin is beyond the account's free margin, 10017 when trading is disabled for the
-        account (USER_RIGHT_TRADE_DISABLED in its `Rights`)."""
+        account (USER_RIGHT_TRADE_DISABLED in its `Rights`), 10044 when its group's symbols are
+        close-only (closing is allowed)."""
         refuse_if_trade_disabled(user)
+        refuse_if_close_only(user)
         now = int(srv)
         spec = SYMBOLS[symbol]
         currency = GROUPS.get(user["grp"], "USD")

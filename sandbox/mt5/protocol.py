@@ -54,6 +54,7 @@ MIN_CLIENT_VERSION = 484
 RET_USER_PASSWORD = "3006 Invalid account password"
 RET_NO_MONEY = "10019 Not enough money"
 RET_TRADE_DISABLED = "10017 Trade disabled"  # MT_RET_REQUEST_TRADE_DISABLED
+RET_CLOSE_ONLY = "10044 Only position closing is allowed"  # MT_RET_REQUEST_CLOSE_ONLY
 
 # IMTUser::EnUsersRights, the user record's `Rights` (a sum of flags), as MetaQuotes documents
 # them; the ones the sandbox acts on. A new account gets USER_RIGHT_DEFAULT unless `rights`
@@ -85,6 +86,18 @@ GROUPS = {
     "real\\standard-eur": "EUR",
     "real\\pro-usd": "USD",
     "demo\\forex-usd": "USD",
+    "real\\close-only-usd": "USD",
+    "real\\close-only-eur": "EUR",
+}
+# The trade mode of every symbol in a group's symbol settings (IMTConGroupSymbol::TradeMode, as
+# MQL5's ENUM_SYMBOL_TRADE_MODE numbers it): full, unless the group says otherwise. A close-only
+# group refuses an order opening a position ("10044 Only position closing is allowed") and
+# closes positions as any other.
+TRADE_MODE_CLOSEONLY = 3
+TRADE_MODE_FULL = 4
+GROUP_TRADE_MODES = {
+    "real\\close-only-usd": TRADE_MODE_CLOSEONLY,
+    "real\\close-only-eur": TRADE_MODE_CLOSEONLY,
 }
 
 

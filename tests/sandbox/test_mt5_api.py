@@ -101,6 +101,7 @@ def test_user_add_and_get_answer_strings_and_the_groups_currency(api):
         "Group": EUR,
         "Currency": "EUR",
         "CurrencyDigits": "2",
+        "Symbols": [{"Path": "*", "TradeMode": "4"}],  # every symbol: full trading
     }
     assert api.answer("/api/group/get", group=USD)["Currency"] == "USD"
     record = account(api, "500001")
