@@ -168,17 +168,19 @@ def _index(rows) -> int:
 # --- The book's names a delta may hit ------------------------------------------------------------
 
 # The book's names that share a phonetic key or a word with the changed entries' names, read
-# through the book's token index (`BookToken`: an index scan per key, not a join of the book).
+# through the book's token index (`BookToken`: an index scan per key, not a join of the book),
+# with how many of their tokens do (`met`) and how many a listed name must meet (`need`).
 BOOK_MEETING_SQL = """
-SELECT n.client_id, n.origin, n.name, n.kind, n.dob, n.nationality
-  FROM (SELECT DISTINCT client_id, origin FROM compliance_booktoken
-         WHERE phonetic = ANY(%(keys)s) OR token = ANY(%(words)s)) m
+SELECT n.client_id, n.origin, n.name, n.kind, n.dob, n.nationality, m.met, n.need
+  FROM (SELECT client_id, origin, COUNT(DISTINCT position) AS met FROM compliance_booktoken
+         WHERE phonetic = ANY(%(keys)s) OR token = ANY(%(words)s)
+         GROUP BY client_id, origin) m
   JOIN compliance_bookname n ON n.client_id = m.client_id AND n.origin = m.origin
  ORDER BY n.client_id, n.id
 """
 
 
-def entry_keys(index, entries: list[int]) -> tuple[list[str], list[str]]:
+def entry_keys(index, entries: list[int]) -> tuple[list[str], list[str], set[str]]:
     """What a book name shares with a listed name of `entries` (list entry ids) if it may be
     one of its candidates: the phonetic key of one of its tokens, or of two of them run
     together (the book name writes them as one word, "Abdulrahman" for "Abdul Rahman"), or
@@ -187,33 +189,49 @@ def entry_keys(index, entries: list[int]) -> tuple[list[str], list[str]]:
     well (`_index`), so its syllables meet the listed spellings' keys."""
     keys: set[str] = set()
     words: set[str] = set()
+    listed_tokens: set[str] = set()
     for pk in entries:
         entry = index.entries.get(pk)
         for listed in entry.names if entry else ():
             tokens = [t for t in dict.fromkeys(listed.tokens) if len(t) > 1]
+            listed_tokens.update(tokens)
             keys.update(phonetic(t) for t in tokens)
             keys.update(phonetic(a + b) for a in tokens for b in tokens if a != b)
             for token in tokens:
                 if len(token) >= SPLIT_MIN_LENGTH:
                     for i in range(SPLIT_MIN_PART, len(token) - SPLIT_MIN_PART + 1):
                         words.update((token[:i], token[i:]))
-    return sorted(k[:100] for k in keys), sorted(w[:100] for w in words)
+    return sorted(k[:100] for k in keys), sorted(w[:100] for w in words), listed_tokens
 
 
-def book_meeting(snapshots: list, *, entries: list[int]) -> list[tuple[int, Query]]:
-    """The book's names that share a key or a word with a listed name of `entries` (list
-    entry ids of the current `snapshots`: a delta; `entry_keys`), as (client id, query) in
-    client order: a few thousand of a book of 100,000, read through the book's token index."""
-    keys, words = entry_keys(list_index(snapshots), entries)
+def book_meeting(snapshots: list, *, entries: list[int], floor: int = 2) -> list[tuple[int, Query]]:
+    """The book's names that may be candidates of a listed name of `entries` (list entry ids
+    of the current `snapshots`: a delta), as (client id, query) in client order, read through
+    the book's token index: those enough of whose tokens share a key or a word with the
+    entries' names (`entry_keys`; as many as a listed name must meet, at most `floor`), or one
+    fewer when a token no list has is most like one of the entries' tokens (a misspelling,
+    `candidates.TrigramIndex`). A few hundred of a book of 100,000."""
+    index = list_index(snapshots)
+    keys, words, listed = entry_keys(index, entries)
     if not keys and not words:
         return []
     with connection.cursor() as cur:
         cur.execute(BOOK_MEETING_SQL, {"keys": keys, "words": words})
         rows = cur.fetchall()
-    return [
-        (client_id, Query(name=name, kind=kind, dob=dob, nationality=nationality, origin=origin))
-        for client_id, origin, name, kind, dob, nationality in rows
-    ]
+    out = []
+    for client_id, origin, name, kind, dob, nationality, met, need in rows:
+        query = Query(name=name, kind=kind, dob=dob, nationality=nationality, origin=origin)
+        enough = min(need, floor)
+        if met < enough and not (met == enough - 1 and _misspelt_of(index, query, listed)):
+            continue
+        out.append((client_id, query))
+    return out
+
+
+def _misspelt_of(index, query: Query, listed: set[str]) -> bool:
+    """One of the query's tokens no list has is most like one of `listed` (a misspelling)."""
+    full, _need = query_keys(query.tokens())
+    return any(set(found) & listed for found in index.similar_tokens(full).values())
 
 
 def book_candidates(

@@ -7,7 +7,8 @@ whose names changed another way.
 
 - After a list snapshot (`delta`): every client is screened against the entries the list added
   or changed since the snapshot before it, and nothing else: the book's token index gives the
-  names that share a phonetic key (or a word) with a changed entry's names, and only those are
+  names enough of whose tokens share a phonetic key (or a word) with a changed entry's names
+  (or one fewer, and a misspelling of one), and only those are
   loaded and given their candidates among the changed entries by the candidate index held in
   memory, as a batch of the book is (`book.book_candidates`); it costs the changes, not the
   book. Those names are screened and recorded in parts of `BOOK_BATCH` names, the job saying
@@ -46,7 +47,7 @@ from clients.locks import lock_client
 
 from . import audit_events
 from .book import book_candidates, book_index_refresh, book_meeting
-from .matching import Query
+from .matching import SINGLE_TOKEN_CAP, Query
 from .models import (
     UNDECIDED,
     Alert,
@@ -188,7 +189,8 @@ def _delta(job: ScreeningJob) -> ScreeningJob:
     job_progress(job, total=total, heartbeat_at=timezone.now())
     reference = f"{source.name} snapshot #{job.snapshot_id}"
     hit_clients, raised, still = 0, 0, set()
-    book = book_meeting(everything, entries=entries) if snapshots and entries else []
+    floor = 2 if all(float(s.source.threshold) > SINGLE_TOKEN_CAP for s in everything) else 1
+    book = book_meeting(everything, entries=entries, floor=floor) if snapshots and entries else []
     read = 0
     for part in _by_client(book, BOOK_BATCH):
         candidates, names = book_candidates(everything, part, entries=entries)
