@@ -4,7 +4,11 @@ the planted cases, alerts per active client, and the dossier.
 In its own database `<DATABASE_NAME>_bench_aml` (dropped afterwards), with an MT5 sandbox in its
 own process, runs `seed_demo` with a book of `--clients` (50,000: the `--scale large` book, about
 2,000,000 deals synced from the sandbox, a year of money for each client and 30 clients planted
-per typology, `demo.book`), then measures:
+per typology, `demo.book`); with `--keep-seed` it clones the kept seed of that size instead
+(`bench.benchdb.seeded_db`, the book `bench/dashboards.py --keep-seed` keeps) and migrates the
+clone forward, or seeds and keeps one. Every time below is the book's: the seeding time read
+from its data (`demo.planted.book_seeded_at`), so a clone made days later measures the same
+month. Then it measures:
 
 - `nightly_seconds`: `compliance.monitoring.run_nightly()` over the whole book at the seeding
   time, every live scenario (version 1, the shipped defaults), with each scenario's seconds and
@@ -22,7 +26,8 @@ per typology, `demo.book`), then measures:
   another alert's of the same client and scenario (must be 0: one alert per window);
 - `recall`: per typology, the share of its planted clients with an alert of that typology
   (target 1.0 each), and `planted_missed` names the ones without;
-- `realtime_ms`: `evaluate_transaction(kind, pk)` for `--sample` money rows of the last month
+- `realtime_ms`: `evaluate_transaction(kind, pk)` at the seeding time for `--sample` money rows
+  of the book's last month
   (completed deposits, requested withdrawals, completed transfers, refunds, chargebacks, in
   proportion; `--kind deposit` for deposits only), each evaluating every live scenario the kind
   concerns: p50/p95/max (target p95 under 20 ms);
@@ -32,6 +37,7 @@ per typology, `demo.book`), then measures:
     DATABASE_URL=... REDIS_URL=redis://127.0.0.1:63799/9 .venv/bin/python bench/aml.py
     .venv/bin/python bench/aml.py --smoke     # 120 clients, 2 planted per typology, 3 nights
     .venv/bin/python bench/aml.py --smoke --nights 30 --no-dossier   # a month on the smoke book
+    .venv/bin/python bench/aml.py --keep-seed --nights 30   # on the kept large book (or keep it)
 
 Prints one JSON line.
 """
@@ -58,21 +64,10 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.benchdb import bench_db_create, timed  # noqa: E402
+from bench.benchdb import seeded_db, timed  # noqa: E402
 from bench.mt5 import LOGIN, PASSWORD, Sandbox  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def seed(clients: int) -> float:
-    from django.core.management import call_command
-
-    started = time.perf_counter()
-    with open(os.devnull, "w") as quiet:
-        call_command("seed_demo", book=clients, stdout=quiet)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    return time.perf_counter() - started
 
 
 def active_clients(since) -> int:
@@ -186,6 +181,10 @@ def main():
         "--keep-open", action="store_true", help="no officer closes the nights' alerts"
     )
     parser.add_argument("--smoke", action="store_true", help="120 clients, small everything")
+    parser.add_argument(
+        "--keep-seed", action="store_true", help="clone the kept seeded book, or seed and keep it"
+    )
+    parser.add_argument("--fresh", action="store_true", help="seed again, even if one is kept")
     parser.add_argument("--no-dossier", action="store_true", help="skip bench/dossier.py")
     args = parser.parse_args()
     if args.smoke:
@@ -195,18 +194,20 @@ def main():
 
     from compliance.monitoring import evaluate_transaction, run_nightly
     from compliance.monitoring.models import Alert
-    from demo.planted import planted_cases
+    from demo.planted import book_seeded_at, planted_cases
 
-    original = bench_db_create("_bench_aml")
     sandbox = Sandbox()
     settings.SANDBOX_MT5_URL = sandbox.url
     settings.SANDBOX_MT5_LOGIN, settings.SANDBOX_MT5_PASSWORD = LOGIN, PASSWORD
+    original = connection.settings_dict["NAME"]
     try:
-        seed_s = seed(args.clients)
+        original, seed_s = seeded_db(
+            args.clients, "_bench_aml", keep=args.keep_seed, fresh=args.fresh
+        )
         from clients.models import Client, Deal
         from finance.models import Deposit, Transfer, Withdrawal
 
-        now = timezone.now()
+        now = book_seeded_at() or timezone.now()
         month = now - timedelta(days=30)
         started_at = timezone.now()
         per_night, nights_s = [], []
@@ -240,11 +241,11 @@ def main():
         active = active_clients(month)
         rows = sample_rows(args.sample, month, only=args.kind)
         for kind, pk in rows[:5]:  # warm the process (first queries, prepared plans)
-            evaluate_transaction(kind, pk)
+            evaluate_transaction(kind, pk, as_of=now)
         times, by_kind = [], {}
         for kind, pk in rows:
             t0 = time.perf_counter()
-            evaluate_transaction(kind, pk)
+            evaluate_transaction(kind, pk, as_of=now)
             elapsed = (time.perf_counter() - t0) * 1000
             times.append(elapsed)
             by_kind.setdefault(kind, []).append(elapsed)
@@ -255,7 +256,8 @@ def main():
             "deposits": Deposit.objects.count(),
             "withdrawals": Withdrawal.objects.count(),
             "transfers": Transfer.objects.count(),
-            "seed_seconds": round(seed_s, 1),
+            "seed_seconds": seed_s and round(seed_s, 1),
+            "seeded_at": now.isoformat(),
             "nightly_seconds": round(nightly_s, 1),
             "nightly_scenarios": nightly["scenarios"],
             "nights_before": args.nights,
@@ -284,7 +286,9 @@ def main():
         }
     finally:
         sandbox.stop()
-        connection.creation.destroy_test_db(original, verbosity=0)
+        connection.close()
+        if connection.settings_dict["NAME"] != original:  # never the database it started on
+            connection.creation.destroy_test_db(original, verbosity=0)
     if not args.no_dossier:
         figures["dossier"] = dossier(args)
     print(json.dumps(figures, default=str))

@@ -9,6 +9,12 @@ database's comment). An advisory lock keeps two benchmarks from building it at o
     original = bench_db_create("_bench")            # settings now point at the clone
     ...
     connection.creation.destroy_test_db(original, verbosity=0)
+
+The large demo book (`seed_demo` with 50,000 clients) takes most of an hour to seed: the
+benchmarks that measure on it (`bench/dashboards.py`, `bench/aml.py`) share one kept seed,
+`<DATABASE_NAME>_bench_dash_seed_<clients>`, through `seeded_db`: with `keep`, the first run
+keeps the seeded book as a template and later runs clone it and migrate the clone forward. The
+kept seed itself is never changed (only `fresh` drops it, to seed anew).
 """
 
 from __future__ import annotations
@@ -67,6 +73,61 @@ def bench_db_create(suffix: str = "_bench") -> str:
     _point_at(target)
     connection.settings_dict["TEST"]["NAME"] = target
     return original
+
+
+def seed(clients: int) -> float:
+    """`seed_demo` with a trading book of `clients`, then ANALYZE: the seconds it took."""
+    import os
+    import time
+
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    with open(os.devnull, "w") as quiet:
+        call_command("seed_demo", book=clients, stdout=quiet)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
+# The kept seed's name: `bench/dashboards.py` kept the large book first, under this name.
+KEPT_SEED = "_bench_dash_seed_"
+
+
+def seeded_db(clients: int, suffix: str, *, keep: bool, fresh: bool) -> tuple[str, float | None]:
+    """Point the connection at a new database `<DATABASE_NAME><suffix>` holding the seeded book
+    of `clients`: a clone of the kept seed migrated forward when there is one (unless `fresh`),
+    else seeded here (and kept when `keep`). Returns the original name (for `destroy_test_db`)
+    and the seconds seeding took (None when a kept seed was cloned)."""
+    import os
+
+    from django.core.management import call_command
+
+    original = connection.settings_dict["NAME"]
+    kept, target = f"{original}{KEPT_SEED}{clients}", f"{original}{suffix}"
+    quote = connection.ops.quote_name
+    with connection._nodb_cursor() as admin:
+        admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [kept])
+        exists = admin.fetchone() is not None
+        if fresh and exists:
+            admin.execute(f"DROP DATABASE {quote(kept)}")
+            exists = False
+        if exists:
+            admin.execute(f"DROP DATABASE IF EXISTS {quote(target)}")
+            admin.execute(f"CREATE DATABASE {quote(target)} TEMPLATE {quote(kept)}")
+    if exists:
+        _point_at(target)
+        connection.settings_dict["TEST"]["NAME"] = target
+        with open(os.devnull, "w") as quiet:
+            call_command("migrate", interactive=False, stdout=quiet)
+        return original, None
+    bench_db_create(suffix)
+    seed_s = seed(clients)
+    if keep:
+        connection.close()
+        with connection._nodb_cursor() as admin:
+            admin.execute(f"CREATE DATABASE {quote(kept)} TEMPLATE {quote(target)}")
+    return original, seed_s
 
 
 def timed(fn):

@@ -21,8 +21,9 @@ about 2,000,000 deals, a year of money, leads, KYC and IB trees), then measures:
     .venv/bin/python bench/dashboards.py --keep-seed       # keep the seeded book for re-runs
 
 Seeding the large book takes minutes; with `--keep-seed` the seeded database is kept as a
-template (`<DATABASE_NAME>_bench_dash_seed_<clients>`) and the next run clones it and migrates
-the clone forward instead of seeding again (`seed_s` is then null). `--fresh` seeds anew.
+template (`<DATABASE_NAME>_bench_dash_seed_<clients>`, which `bench/aml.py --keep-seed` clones
+too) and the next run clones it and migrates the clone forward instead of seeding again
+(`seed_s` is then null; `bench.benchdb.seeded_db`). `--fresh` seeds anew.
 
 Prints one JSON line with the figures and the machine's load average when they were taken.
 """
@@ -61,48 +62,12 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.aml import seed  # noqa: E402
-from bench.benchdb import bench_db_create  # noqa: E402
+from bench.benchdb import seeded_db  # noqa: E402
 from bench.client360 import signed_in  # noqa: E402
 from bench.mt5 import LOGIN, PASSWORD, Sandbox  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_SECRET = "whsec_bench_dashboards"
-
-
-def seeded_db(clients: int, keep: bool, fresh: bool) -> tuple[str, float | None]:
-    """Point the connection at a new database `<name>_bench_dash` holding the seeded book;
-    returns the original name (for `destroy_test_db`) and the seconds seeding took (None when
-    a kept seed was cloned)."""
-    from django.core.management import call_command
-
-    original = connection.settings_dict["NAME"]
-    kept = f"{original}_bench_dash_seed_{clients}"
-    target = f"{original}_bench_dash"
-    quote = connection.ops.quote_name
-    with connection._nodb_cursor() as admin:
-        admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [kept])
-        exists = admin.fetchone() is not None
-        if fresh and exists:
-            admin.execute(f"DROP DATABASE {quote(kept)}")
-            exists = False
-        if exists:
-            admin.execute(f"DROP DATABASE IF EXISTS {quote(target)}")
-            admin.execute(f"CREATE DATABASE {quote(target)} TEMPLATE {quote(kept)}")
-    if exists:
-        connection.close()
-        settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = target
-        connection.settings_dict["TEST"]["NAME"] = target
-        with open(os.devnull, "w") as quiet:
-            call_command("migrate", interactive=False, stdout=quiet)
-        return original, None
-    bench_db_create("_bench_dash")
-    seed_s = seed(clients)  # seed_demo, then ANALYZE
-    if keep:
-        connection.close()
-        with connection._nodb_cursor() as admin:
-            admin.execute(f"CREATE DATABASE {quote(kept)} TEMPLATE {quote(target)}")
-    return original, seed_s
 
 
 def filters(today) -> dict[str, dict]:
@@ -329,7 +294,9 @@ def main():
     settings.SANDBOX_MT5_LOGIN, settings.SANDBOX_MT5_PASSWORD = LOGIN, PASSWORD
     worker, old_name = None, connection.settings_dict["NAME"]
     try:
-        old_name, seed_s = seeded_db(args.clients, args.keep_seed or args.seed_only, args.fresh)
+        old_name, seed_s = seeded_db(
+            args.clients, "_bench_dash", keep=args.keep_seed or args.seed_only, fresh=args.fresh
+        )
         if args.seed_only:
             print(json.dumps({"seed_s": seed_s and round(seed_s, 1)}))
             return

@@ -33,3 +33,24 @@ def planted_client_ids() -> set[int]:
     from .models import PlantedCase
 
     return set(PlantedCase.objects.values_list("client_id", flat=True))
+
+
+def book_seeded_at():
+    """When the demo book was seeded, read from its data: the time its AML cases were planted
+    (`seed_demo`'s "now", from which every planted case and the book's year are timed), else
+    its newest money row; None for a database without a book. A benchmark on a clone of a book
+    seeded days ago measures the book's month, not the days since."""
+    from django.db.models import Max
+
+    from finance.models import Deposit, Withdrawal
+
+    from .models import PlantedCase
+
+    planted = PlantedCase.objects.aggregate(at=Max("planted_at"))["at"]
+    if planted is not None:
+        return planted
+    newest = [
+        Deposit.objects.aggregate(at=Max("completed_at"))["at"],
+        Withdrawal.objects.aggregate(at=Max("requested_at"))["at"],
+    ]
+    return max((at for at in newest if at is not None), default=None)

@@ -2,13 +2,13 @@
 requested), every live scenario its kind concerns, for its client only.
 
 Contract:
-- `evaluate(kind, pk) -> Outcome`: finds each concerned live version's hits for the row's
-  client as of now (the typologies' statements narrowed to one client), writes them as alerts
-  (`record`), marks the row evaluated (`Evaluation`), all in one transaction under the
-  client's row lock (evaluations of one client queue; a repeated task finds nothing new).
-  `Outcome.holds` are the hits whose score reaches their version's hold score.
-- `evaluate_transaction(kind, pk) -> list[Alert]`: the same, the alerts only (the task, the
-  benchmark and the cases call it).
+- `evaluate(kind, pk, as_of=None) -> Outcome`: finds each concerned live version's hits for
+  the row's client as of now or `as_of` (the typologies' statements narrowed to one client),
+  writes them as alerts (`record`), marks the row evaluated (`Evaluation`), all in one
+  transaction under the client's row lock (evaluations of one client queue; a repeated task
+  finds nothing new). `Outcome.holds` are the hits whose score reaches their version's hold score.
+- `evaluate_transaction(kind, pk, as_of=None) -> list[Alert]`: the same, the alerts only (the
+  task, the benchmark and the cases call it).
 - A withdrawal is evaluated inside its request (`withdrawal_reasons`, through the kernel's
   `money.moved` hook): a hold becomes a review reason of finance's own withdrawal checks, so
   the withdrawal waits in finance review for an officer and no payout can leave before its
@@ -96,7 +96,7 @@ def live_versions(codes) -> list[ScenarioVersion]:
 
 
 @transaction.atomic
-def evaluate(kind: str, pk: int) -> Outcome:
+def evaluate(kind: str, pk: int, *, as_of=None) -> Outcome:
     with connection.cursor() as cursor:
         # One client's statements read a few rows by index; the planner's whole-book estimate
         # of the CTEs could start JIT compilation, which takes longer than they run.
@@ -105,9 +105,10 @@ def evaluate(kind: str, pk: int) -> Outcome:
     if client_id is None:
         return Outcome(None)
     now = timezone.now()
+    as_of = as_of or now
     outcome = Outcome(client_id)
     for version in live_versions(KIND_SCENARIOS[kind]):
-        hits = find(version.scenario.code, version.params, as_of=now, client_id=client_id)
+        hits = find(version.scenario.code, version.params, as_of=as_of, client_id=client_id)
         outcome.alerts += record_hits(version, hits)
         outcome.holds += [
             (version, h) for h in hits if version.action_for(h.score) == AlertAction.HOLD
@@ -130,10 +131,10 @@ def evaluate(kind: str, pk: int) -> Outcome:
     return outcome
 
 
-def evaluate_transaction(kind: str, pk: int) -> list:
-    """Every live scenario `kind` concerns, for the client of money row `pk`: the alerts
-    raised or given evidence."""
-    return evaluate(kind, pk).alerts
+def evaluate_transaction(kind: str, pk: int, *, as_of=None) -> list:
+    """Every live scenario `kind` concerns, for the client of money row `pk` (as of now, or
+    `as_of`): the alerts raised or given evidence."""
+    return evaluate(kind, pk, as_of=as_of).alerts
 
 
 def withdrawal_reasons(withdrawal_id: int) -> list[dict]:

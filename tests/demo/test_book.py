@@ -11,7 +11,7 @@ from brokerage.models import User
 from clients.models import Client, Deal, TradingAccount, TradingServer
 from demo.book import MAX_DEPOSIT_USD, install_book_year, usd
 from demo.models import PlantedCase
-from demo.planted import TYPOLOGIES, planted_cases
+from demo.planted import TYPOLOGIES, book_seeded_at, planted_cases
 from finance.ledger import ledger_verify
 from finance.models import Chargeback, Deposit, PaymentInstrument, Withdrawal
 from kyc.models import BAND_CEILING, FinancialProfile, KycSubmission
@@ -169,3 +169,16 @@ def test_planted_cases_carry_their_pattern(book):
     assert links_among(mirror)[mirror[0]][mirror[1]]
     pairs = opposite_trades(client_ids=mirror, window_seconds=10)
     assert len(pairs) >= 3
+
+
+def test_the_seeding_time_is_read_from_the_book():
+    """A benchmark on a clone of a book seeded days ago measures the book's month: the time is
+    the book's (its planted cases', else its newest money row), not the clock's."""
+    assert book_seeded_at() is None  # no book
+    make_book(40)
+    seeded = timezone.now() - timedelta(days=9)
+    install_book_year(now=seeded, per_typology=1)
+    assert book_seeded_at() == seeded
+    PlantedCase.objects.all().delete()
+    newest = book_seeded_at()
+    assert seeded - timedelta(days=2) < newest <= seeded
