@@ -105,12 +105,24 @@ def platform_reach_sweep_task() -> dict:
     return platform_reach_sweep()
 
 
-@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3540)
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=290)
 def terms_announce_task(version_id: int) -> int:
-    """Email every client of a new version of the terms they must accept again."""
-    from .terms import terms_announce
+    """A new version of the terms clients must accept again: one batch task per
+    ANNOUNCE_BATCH clients still to be told; returns how many batches were queued."""
+    from .terms import terms_announce_batches
 
-    return terms_announce(version_id=version_id)
+    batches = terms_announce_batches(version_id=version_id)
+    for first, last in batches:
+        terms_announce_batch_task.delay(version_id, first, last)
+    return len(batches)
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=590)
+def terms_announce_batch_task(version_id: int, first: int, last: int) -> int:
+    """Email the clients of one batch (ids `first` to `last`) not yet told of the version."""
+    from .terms import terms_announce_batch
+
+    return terms_announce_batch(version_id=version_id, first=first, last=last)
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=110)

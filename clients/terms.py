@@ -14,8 +14,10 @@ The contract:
   (`terms_outdated`).
 - `terms_publish` (compliance, `clients.publish_terms`) publishes a new version, audited.
   One that asks for re-acceptance is announced by email to every client in their language
-  and recorded in their communication history (`terms_announce`, on the sync queue, once per
-  client and version; a lost task is redone by `terms_announce_sweep`).
+  and recorded in their communication history: on the compliance queue, a task splits the
+  clients into batches of ANNOUNCE_BATCH (`terms_announce_batches`) and queues one task per
+  batch (`terms_announce_batch`), each telling a client once per version however often it
+  runs; a lost task is redone by `terms_announce_sweep`.
 - The portal asks for what is due before anything else (`clients.permissions.client_required`).
 """
 
@@ -39,7 +41,7 @@ from . import audit_events
 from .models import Client, ClientActivity, TermsAcceptance, TermsDocument, TermsVersion
 
 TITLE_MIN, TEXT_MIN, TEXT_MAX = 3, 20, 200_000
-ANNOUNCE_BATCH = 500
+ANNOUNCE_BATCH = 200  # clients emailed by one task of an announcement
 ANNOUNCE_SWEEP_DAYS = 30
 USER_AGENT_MAX = 300
 
@@ -285,9 +287,22 @@ def _announce_key(version_id: int, client_id: int) -> str:
     return f"terms:{version_id}:{client_id}"
 
 
-def terms_announce(*, version_id: int) -> int:
-    """Email every client not yet told of version `version_id` (once per client: the
-    history's key), in batches of ANNOUNCE_BATCH; returns how many were told now."""
+def terms_announce_batches(*, version_id: int) -> list[tuple[int, int]]:
+    """The clients still to be told of version `version_id`, as ranges of client ids (first,
+    last) of at most ANNOUNCE_BATCH clients each: one task per range."""
+    version = TermsVersion.objects.get(pk=version_id)
+    ranges, after = [], 0
+    while batch := _pending(version, after=after):
+        ranges.append((batch[0], batch[-1]))
+        after = batch[-1]
+    return ranges
+
+
+def terms_announce_batch(*, version_id: int, first: int, last: int) -> int:
+    """Email the clients with ids from `first` to `last` not yet told of version `version_id`,
+    in their language, each recorded in their history under the version's key (sent once that
+    transaction commits): a client is told once per version, however often the batch runs,
+    twins included. Returns how many were told now."""
     from .notify import client_notify
 
     version = TermsVersion.objects.get(pk=version_id)
@@ -297,36 +312,46 @@ def terms_announce(*, version_id: int) -> int:
         "effective_at": version.effective_at.date(),
         "changes": version.changes,
     }
-    count, after = 0, 0
-    while batch := _pending(version, after=after):
-        with transaction.atomic():
-            for client in Client.objects.filter(pk__in=batch).select_related("user"):
-                told = client_notify(
-                    client,
-                    email="terms_updated",
-                    key=_announce_key(version_id, client.pk),
-                    actor="rule:terms_publish",
-                    url_name="portal:terms",
-                    context=context,
-                    data={"terms": version.pk},
-                )
-                count += told is not None
-        after = batch[-1]
+    pending = _pending(version, after=first - 1, upto=last)
+    count = 0
+    with transaction.atomic():
+        for client in Client.objects.filter(pk__in=pending).select_related("user").order_by("pk"):
+            told = client_notify(
+                client,
+                email="terms_updated",
+                key=_announce_key(version_id, client.pk),
+                actor="rule:terms_publish",
+                url_name="portal:terms",
+                context=context,
+                data={"terms": version.pk},
+            )
+            count += told is not None
     return count
 
 
-def _pending(version: TermsVersion, *, after: int = 0) -> list[int]:
-    """Clients after `after`, registered before the version and not closed, who neither
-    accepted it nor were told of it."""
+def terms_announce(*, version_id: int) -> int:
+    """Every batch of version `version_id`'s announcement, one after another in this process
+    (the task queues one task per batch instead); returns how many were told now."""
+    return sum(
+        terms_announce_batch(version_id=version_id, first=first, last=last)
+        for first, last in terms_announce_batches(version_id=version_id)
+    )
+
+
+def _pending(version: TermsVersion, *, after: int = 0, upto: int | None = None) -> list[int]:
+    """The first ANNOUNCE_BATCH clients after `after` (up to `upto`), registered before the
+    version and not closed, who neither accepted it nor were told of it."""
     told = ClientActivity.objects.filter(
         event_key=Concat(Value(f"terms:{version.pk}:"), Cast(OuterRef("pk"), CharField()))
     )
     accepted = TermsAcceptance.objects.filter(client_id=OuterRef("pk"), terms=version)
+    clients = Client.objects.filter(
+        holder=Client.Holder.CLIENT, pk__gt=after, created_at__lt=version.published_at
+    )
+    if upto is not None:
+        clients = clients.filter(pk__lte=upto)
     return list(
-        Client.objects.filter(
-            holder=Client.Holder.CLIENT, pk__gt=after, created_at__lt=version.published_at
-        )
-        .exclude(status=Client.Status.CLOSED)
+        clients.exclude(status=Client.Status.CLOSED)
         .filter(~Exists(told), ~Exists(accepted))
         .order_by("pk")
         .values_list("pk", flat=True)[:ANNOUNCE_BATCH]

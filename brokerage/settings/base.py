@@ -318,6 +318,15 @@ CELERY_TASK_ROUTES.update(
         "ib.tasks.*": {"queue": "commissions"},
         "compliance.tasks.*": {"queue": "compliance"},
         "compliance.monitoring.tasks.*": {"queue": "compliance"},
+        # Compliance's announcement of new terms to every client: batch work, off the sync queue.
+        **{
+            f"clients.tasks.{name}": {"queue": "compliance"}
+            for name in (
+                "terms_announce_task",
+                "terms_announce_batch_task",
+                "terms_announce_sweep_task",
+            )
+        },
     }
 )
 CELERY_HEARTBEAT_INTERVAL = env.int("CELERY_HEARTBEAT_INTERVAL", default=10)

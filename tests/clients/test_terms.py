@@ -257,3 +257,43 @@ def test_the_360_and_the_dossier_show_the_versions_accepted(client, tmp_path):
     assert all(len(r["text_sha256"]) == 64 for r in rows)
     texts = json.loads(archive.read("data/agreement_texts.json"))["rows"]
     assert {t["text_sha256"] for t in texts} == {r["text_sha256"] for r in rows}
+
+
+def test_the_announcement_runs_on_the_compliance_queue_in_batches_each_client_told_once(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    """At 50,000 clients one task emailing one after another takes hours on the sync queue:
+    the announcement is split into batches of clients, a task each, on the compliance queue,
+    and a batch run twice (a redelivered task) tells nobody twice."""
+    from brokerage.celery import app
+    from clients import tasks, terms
+
+    for name in ("terms_announce_task", "terms_announce_batch_task", "terms_announce_sweep_task"):
+        assert app.amqp.router.route({}, f"clients.tasks.{name}")["queue"].name == "compliance"
+    traders = [make_client_user(f"t{n}@test.example").client for n in range(5)]
+    monkeypatch.setattr(terms, "ANNOUNCE_BATCH", 2)
+    queued = []
+    monkeypatch.setattr(tasks.terms_announce_batch_task, "delay", lambda *a: queued.append(a))
+    version = publish()
+
+    assert tasks.terms_announce_task(version.pk) == 3
+    ids = sorted(t.pk for t in traders)
+    assert [(first, last) for _, first, last in queued] == [
+        (ids[0], ids[1]),
+        (ids[2], ids[3]),
+        (ids[4], ids[4]),
+    ]
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.terms_announce_batch_task(*queued[0]) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.terms_announce_batch_task(*queued[0]) == 0  # run again: nobody twice
+    assert sorted(m.to[0] for m in mail.outbox) == ["t0@test.example", "t1@test.example"]
+    # a client who accepted meanwhile is not told; the rest of the book is
+    terms_accept(client=traders[2], version_ids=[version.pk], actor=traders[2].user)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sum(tasks.terms_announce_batch_task(*batch) for batch in queued[1:]) == 2
+    assert len(mail.outbox) == 4
+    told = ClientActivity.objects.filter(template="terms_updated", client__in=traders)
+    assert sorted(told.values_list("client_id", flat=True)) == [ids[0], ids[1], ids[3], ids[4]]
+    assert tasks.terms_announce_task(version.pk) == 0  # everyone told or accepted
