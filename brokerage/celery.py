@@ -171,7 +171,9 @@ app.conf.beat_schedule = {
     },
     "clients-platform-sync": {
         "task": "clients.tasks.platform_sync_all_task",
-        "schedule": float(os.environ.get("PLATFORM_SYNC_INTERVAL_SECONDS", "10")),
+        # new deals every PLATFORM_SYNC_INTERVAL_SECONDS (default 2), positions and balances
+        # every PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS (clients.sync)
+        "schedule": float(os.environ.get("PLATFORM_SYNC_INTERVAL_SECONDS", "2")),
     },
     "clients-deals-review": {
         "task": "clients.tasks.deals_review_all_task",

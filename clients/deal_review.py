@@ -80,9 +80,11 @@ def differences(stored: dict, record: DealRecord) -> list[str]:
 
 
 def deals_review_run(*, server_id: int, platform: TradingPlatform | None = None) -> dict:
-    """A review of one server, holding the server's sync lock (a sync pass and a review never
-    run at once; a busy server is reviewed at the next beat)."""
-    with server_held(server_id, platform) as (server, platform, problem):
+    """A review of one server, holding the server's review lock (one review of a server at a
+    time; a server being reviewed is reviewed again at the next beat). Sync passes go on beside
+    it: a review reads days of deals, one lookup per deal the platform no longer reports, and
+    would hold the new deals up for that long; the deals both touch are locked row by row."""
+    with server_held(server_id, platform, purpose="review") as (server, platform, problem):
         if server is None:
             return {"skipped": problem}
         if platform is None:

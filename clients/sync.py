@@ -1,12 +1,14 @@
 """Trading platform sync: deals, open positions and account balances of every active server.
 
-One pass per server at a time (a Redis lock, kept alive while the pass runs: a pass whose worker
-died frees its server within LOCK_TTL seconds), driven by beat. Deals are read for the window
-[cursor - overlap, now] in batches of logins at the server's rate limit; an account new to us is
-read from `backfill_hours` back. Each deal is stored once per (server, ticket), so windows may
-overlap and passes may repeat. The cursor only moves when every batch of the pass was read, so a
-failed pass is read again by the next. Records the adapter cannot read are kept as
-SyncRejection rows with the reason; the rest of the pass goes on.
+A pass reads the server's new deals, and its open positions and account balances when they were
+last read PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS ago or more; beat queues a pass every
+PLATFORM_SYNC_INTERVAL_SECONDS. One pass per server at a time (a Redis lock, kept alive while
+the pass runs: a pass whose worker died frees its server within LOCK_TTL seconds). Deals are
+read for the window [cursor - overlap, now] in batches of logins at the server's rate limit; an
+account new to us is read from `backfill_hours` back. Each deal is stored once per (server,
+ticket), so windows may overlap and passes may repeat. The cursor only moves when every batch of
+the pass was read, so a failed pass is read again by the next. Records the adapter cannot read
+are kept as SyncRejection rows with the reason; the rest of the pass goes on.
 """
 
 from __future__ import annotations
@@ -45,10 +47,10 @@ LOCK_RENEW = 10
 INSERT_CHUNK = 2000
 
 
-def _lock(server_id: int):
+def _lock(server_id: int, purpose: str = "sync"):
     # Not thread-local: the keep-alive thread renews the token the pass's thread acquired.
     return redis_client().lock(
-        f"platform-sync:{server_id}", timeout=LOCK_TTL, blocking=False, thread_local=False
+        f"platform-{purpose}:{server_id}", timeout=LOCK_TTL, blocking=False, thread_local=False
     )
 
 
@@ -74,14 +76,15 @@ def _kept_alive(lock, server_id: int):
 
 
 @contextmanager
-def server_held(server_id: int, platform: TradingPlatform | None = None):
-    """Hold the server's sync lock (one sync pass or deals review of a server at a time) and
-    its platform: yields (server, platform, None), or (None, None, why) when another holds it,
-    or (server, None, PlatformError) when the platform cannot be reached. Closes the platform
-    it opened and frees the lock."""
-    lock = _lock(server_id)
+def server_held(server_id: int, platform: TradingPlatform | None = None, *, purpose="sync"):
+    """Hold the server's lock for `purpose` (one sync pass of a server at a time; one deals
+    review, `purpose="review"`, beside it: a review reading days of deals never holds up the
+    new ones) and its platform: yields (server, platform, None), or (None, None, why) when
+    another holds it, or (server, None, PlatformError) when the platform cannot be reached.
+    Closes the platform it opened and frees the lock."""
+    lock = _lock(server_id, purpose)
     if not lock.acquire():
-        yield None, None, "a sync of this server is running"
+        yield None, None, f"a {purpose} of this server is running"
         return
     own = platform is None
     try:
@@ -114,13 +117,25 @@ def server_sync(*, server_id: int, platform: TradingPlatform | None = None) -> d
         return _steps(server, platform)
 
 
+def _balances_due(server: TradingServer, now: datetime) -> bool:
+    """Positions and balances are read at most every PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS
+    (deals every pass): each reads every account of the server."""
+    from django.conf import settings
+
+    every = timedelta(seconds=settings.PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS)
+    last = [server.positions_synced_at, server.accounts_refreshed_at]
+    return any(at is None or now - at >= every for at in last)
+
+
 def _steps(server: TradingServer, platform: TradingPlatform) -> dict:
     result = {}
-    for kind, step in (
-        (SyncRun.Kind.DEALS, deals_sync),
-        (SyncRun.Kind.POSITIONS, positions_sync),
-        (SyncRun.Kind.ACCOUNTS, accounts_refresh),
-    ):
+    steps = [(SyncRun.Kind.DEALS, deals_sync)]
+    if _balances_due(server, timezone.now()):
+        steps += [
+            (SyncRun.Kind.POSITIONS, positions_sync),
+            (SyncRun.Kind.ACCOUNTS, accounts_refresh),
+        ]
+    for kind, step in steps:
         started = timezone.now()
         try:
             result[kind] = step(server=server, platform=platform)

@@ -45,5 +45,7 @@ def test_the_load_mix_runs_against_the_whole_system():
     }
     assert answered == set(step["kinds"]), step["endpoints"]
     assert figures["trades"] > 0
+    # the deals traded in the window were synced (the sync's passes in it, for a failure)
+    assert step["sync_lag"]["count"] > 0, step["sync_runs"]
     assert step["sealing_lag"]["count"] > 0 and step["unsealed_events"] == 0
     assert step["deposit_credit"]["not_credited"] == 0  # every deposit paid was credited

@@ -441,8 +441,14 @@ PLATFORM_TIMEOUT_SECONDS = env.float("PLATFORM_TIMEOUT_SECONDS", default=15.0)
 FINANCE_TRANSFER_CLAIM_STALE_SECONDS = env.int("FINANCE_TRANSFER_CLAIM_STALE_SECONDS", default=120)
 # Key for the trading servers' manager passwords at rest (default: derived from SECRET_KEY).
 PLATFORM_ENCRYPTION_KEY = env("PLATFORM_ENCRYPTION_KEY", default="")
-# How often beat runs the deal/position/account sync of every active server (seconds).
-PLATFORM_SYNC_INTERVAL_SECONDS = env.float("PLATFORM_SYNC_INTERVAL_SECONDS", default=10.0)
+# How often beat runs a sync pass of every active server (seconds): its new deals each pass
+# (a deal waits about half of this on average before a pass reads it)...
+PLATFORM_SYNC_INTERVAL_SECONDS = env.float("PLATFORM_SYNC_INTERVAL_SECONDS", default=2.0)
+# ...its open positions and account balances at most this often (their calls cover every
+# account each time: the MT5 requests stay what they were when a pass ran every 10 s).
+PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS = env.float(
+    "PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS", default=10.0
+)
 # /healthz reports a server's sync as "lagging" beyond this many seconds.
 PLATFORM_SYNC_LAG_WARN_SECONDS = env.int("PLATFORM_SYNC_LAG_WARN_SECONDS", default=120)
 # The symbol groups commission plans price by: instrument class -> group (docs/instruments.md).

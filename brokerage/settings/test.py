@@ -57,3 +57,6 @@ if "replica" not in DATABASES:  # noqa: F405
 SANDBOX_MT5_URL = "http://127.0.0.1:9"
 SANDBOX_PSP_URL = ""
 DEMO_BOOK_CLIENTS = 24
+# Tests read a server's positions and balances on every sync pass (tests/clients/test_sync.py
+# checks the interval between them).
+PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS = 0

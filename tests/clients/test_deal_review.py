@@ -134,3 +134,19 @@ def test_ops_set_a_servers_review_window_in_admin(root_admin):
     server = make_server()
     page = root_admin.get(f"/admin/clients/tradingserver/{server.pk}/change/").content.decode()
     assert 'name="deals_review_days"' in page and 'value="3"' in page
+
+
+def test_a_review_runs_beside_the_sync_and_never_holds_up_the_new_deals(mt5_server):
+    """A review reads days of deals (one lookup per deal the platform no longer reports): it
+    holds a lock of its own, so the deal sync goes on meanwhile; two reviews never overlap."""
+    from clients import sync
+
+    account, _ = _synced(mt5_server, n=1)
+    with sync.server_held(mt5_server.pk, purpose="review") as (server, platform, problem):
+        assert problem is None
+        _trade(mt5_server, account, "EURUSD", "5.00")
+        assert server_sync(server_id=mt5_server.pk)["deals"]["ingested"] == 2  # not held up
+        assert "review" in deals_review_run(server_id=mt5_server.pk)["skipped"]
+    with sync.server_held(mt5_server.pk) as (server, platform, problem):  # a pass running
+        assert problem is None
+        assert "skipped" not in deals_review_run(server_id=mt5_server.pk)

@@ -285,3 +285,25 @@ def test_a_live_pass_keeps_its_server_past_the_lock_ttl(mt5_server, monkeypatch)
         time.sleep(1.5)  # longer than the TTL: renewed meanwhile
         assert "running" in server_sync(server_id=mt5_server.pk)["skipped"]
     assert "skipped" not in server_sync(server_id=mt5_server.pk)
+
+
+def test_positions_and_balances_are_read_at_their_own_interval(mt5_server, settings):
+    """A pass every 2 s reads the new deals each time; positions and balances, which read every
+    account, only every PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS."""
+    settings.PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS = 10
+    account = _account(mt5_server)
+    opened = _trade(mt5_server, account, "US30.cash", None)
+    first = server_sync(server_id=mt5_server.pk)
+    assert set(first) == {"deals", "positions", "accounts"}
+    assert Position.objects.filter(account=account).exists()
+
+    mt5_server.sandbox.control("POST", "trade", {"close": opened["position"]})
+    soon = server_sync(server_id=mt5_server.pk)
+    assert set(soon) == {"deals"} and soon["deals"]["ingested"] == 1  # the closing deal
+    assert Position.objects.filter(account=account).exists()  # positions read later
+
+    earlier = timezone.now() - timedelta(seconds=11)
+    TradingServer.objects.filter(pk=mt5_server.pk).update(positions_synced_at=earlier)
+    later = server_sync(server_id=mt5_server.pk)
+    assert set(later) == {"deals", "positions", "accounts"}
+    assert not Position.objects.filter(account=account).exists()
