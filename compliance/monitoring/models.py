@@ -138,6 +138,13 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    closings = models.JSONField(
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text="Every closing, oldest first: when, by whom, why, and when more evidence "
+        "reopened the alert (the row's closed fields hold the current one only).",
+    )
 
     class Meta:
         ordering = ["-last_seen_at", "-pk"]

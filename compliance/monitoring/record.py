@@ -220,14 +220,18 @@ def _overlaps(alert: Alert, hit: Hit) -> bool:
 
 
 def _reopen(alert: Alert, hit: Hit, action: str, text: str, now) -> Alert:
-    """The closed `alert` open again with the hit's figures (its closing is kept in the audit
-    trail and on the reopening's event); the client's open alert of the scenario instead if
-    another run opened one meanwhile."""
+    """The closed `alert` open again with the hit's figures (its closing stays in its history,
+    `closings`, marked reopened now, and on the reopening's event); the client's open alert of
+    the scenario instead if another run opened one meanwhile."""
     alert.reopened_from = {
         "closed_reason": alert.closed_reason,
         "closed_at": alert.closed_at.isoformat() if alert.closed_at else None,
         "closed_by": alert.closed_by_id,
     }
+    closings = [dict(c) for c in alert.closings]
+    if closings and closings[-1].get("reopened_at") is None:
+        closings[-1]["reopened_at"] = now.isoformat()
+    alert.closings = closings
     alert.status = AlertStatus.OPEN
     alert.closed_reason, alert.closed_at, alert.closed_by = "", None, None
     _grow(alert, hit, action, text, now)
@@ -239,6 +243,7 @@ def _reopen(alert: Alert, hit: Hit, action: str, text: str, now) -> Alert:
                     "closed_reason",
                     "closed_at",
                     "closed_by",
+                    "closings",
                     "score",
                     "action",
                     "window_start",

@@ -53,6 +53,19 @@ def alert_get(pk: int) -> Alert:
     ).get(pk=pk)
 
 
+def alert_closings(alert: Alert) -> list[dict]:
+    """The alert's closings, newest first, their times as datetimes (for the alert page)."""
+    from datetime import datetime
+
+    def at(value):
+        return datetime.fromisoformat(value) if value else None
+
+    return [
+        {**c, "closed_at": at(c.get("closed_at")), "reopened_at": at(c.get("reopened_at"))}
+        for c in reversed(alert.closings or [])
+    ]
+
+
 def param_rows(code: str, params: dict) -> list[tuple[str, object]]:
     """A version's parameters as (label, value), in the typology's order."""
     rows = []

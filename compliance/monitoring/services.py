@@ -53,6 +53,19 @@ def _reason(reason: str) -> str:
     return reason
 
 
+def closing_entry(alert: Alert, actor: Actor) -> dict:
+    """One closing as the alert's history keeps it (`Alert.closings`): reopened_at is set when
+    more evidence reopens the alert."""
+    person = not isinstance(actor, str)
+    return {
+        "closed_at": alert.closed_at.isoformat(),
+        "closed_by_id": actor.pk if person else None,
+        "closed_by": actor.email if person else actor,  # as the audit event labels them
+        "reason": alert.closed_reason,
+        "reopened_at": None,
+    }
+
+
 def _lock_alert(alert: Alert) -> Alert:
     return Alert.objects.select_for_update().get(pk=alert.pk)
 
@@ -89,7 +102,8 @@ def alert_close(*, alert: Alert, reason: str, actor: Actor) -> Alert:
     locked.closed_reason = reason
     locked.closed_at = timezone.now()
     locked.closed_by = actor if not isinstance(actor, str) else None
-    locked.save(update_fields=["status", "closed_reason", "closed_at", "closed_by"])
+    locked.closings = [*locked.closings, closing_entry(locked, actor)]
+    locked.save(update_fields=["status", "closed_reason", "closed_at", "closed_by", "closings"])
     audit_record(
         actor=actor,
         action=audit_events.ALERT_CLOSED,

@@ -95,6 +95,7 @@ def alert_detail(request, alert_id: int):
         {
             "alert": alert,
             "evidence": _evidence_rows(alert),
+            "closings": selectors.alert_closings(alert),
             "params": selectors.param_rows(alert.scenario.code, alert.params),
             "snapshot": snapshot,
             "profile": snapshot.get("financial_profile") or {},

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from brokerage.models import AuditEvent
 from compliance.monitoring import audit_events, backtest, evaluate_transaction, run_nightly
@@ -15,7 +16,7 @@ from compliance.monitoring.sweep import unevaluated
 from finance.models import Withdrawal
 from finance.services import withdrawal_approve, withdrawal_request
 from tests.clients.factories import fund_wallet
-from tests.conftest import make_staff
+from tests.conftest import login, make_staff
 
 from . import factories as f
 
@@ -71,7 +72,7 @@ def test_nightly_writes_once_and_a_closed_alert_stays_closed():
     assert AuditEvent.objects.filter(action=audit_events.NIGHTLY_RUN).count() == 4
 
 
-def test_more_evidence_inside_a_closed_alert_s_window_reopens_it_and_later_raises_anew():
+def test_more_evidence_inside_a_closed_alert_s_window_reopens_it_and_later_raises_anew(client):
     officer = make_staff("compliance_officer")
     c = f.client()
     for n, amount in enumerate([9500, 9600, 9700]):
@@ -92,9 +93,22 @@ def test_more_evidence_inside_a_closed_alert_s_window_reopens_it_and_later_raise
     assert reopened.subject_client_id == c.pk and reopened.target_id == str(alert.pk)
     assert reopened.evidence["closed_before"]["closed_reason"].startswith("Salary")
     assert reopened.evidence["evidence"] == [f"deposit:{fourth.pk}"]
+    # the closing stays on the alert, marked reopened
+    (closing,) = again.closings
+    assert closing["reason"].startswith("Salary") and closing["closed_by"] == officer.email
+    assert closing["closed_by_id"] == officer.pk
+    assert closing["closed_at"] < closing["reopened_at"]
 
     # Weeks later, past the window, a new episode is a new alert.
     again.close("Explained by the client.", officer)
+    again.refresh_from_db()
+    assert [c["reason"][:9] for c in again.closings] == ["Salary in", "Explained"]
+    assert again.closings[-1]["reopened_at"] is None
+    login(client, officer)
+    page = client.get(reverse("compliance:aml_alert", args=[alert.pk]))
+    assert page.content.count(b"data-closing>") == 2
+    assert b"Salary in instalments; payslips on file." in page.content
+    assert b"Explained by the client." in page.content
     later = f.ago(-30)
     for n, amount in enumerate([9400, 9500, 9600]):
         f.deposit(c, amount, at=later - timedelta(days=n + 1))
