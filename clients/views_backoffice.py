@@ -152,17 +152,23 @@ def client_list_all(request):
     return _client_list(request, "All clients")
 
 
-@clients_required
-@reads_from_replica()
-def deal_list(request):
-    """The deals behind the trading figures (lots, notional, revenue, clients' P/L), read only:
-    the period's buy and sell deals of the clients the user may see, with their total lots."""
+def _trading_filters(request):
+    """The desk (one the user may see), country and symbol a deals or positions list is
+    narrowed by, from its query string; what is not valid is ignored."""
     desks = list(selectors.desks_visible_to(request.user))
     desk_id = parse_id(request.GET.get("desk"))
     desk_id = desk_id if desk_id in {d.pk for d in desks} else None
     country = request.GET.get("country", "").strip().upper()
     country = country if is_country(country) else ""
-    symbol = request.GET.get("symbol", "").strip()[:32]
+    return desks, desk_id, country, request.GET.get("symbol", "").strip()[:32]
+
+
+@clients_required
+@reads_from_replica()
+def deal_list(request):
+    """The deals behind the trading figures (lots, notional, revenue, clients' P/L), read only:
+    the period's buy and sell deals of the clients the user may see, with their total lots."""
+    desks, desk_id, country, symbol = _trading_filters(request)
     traded = parse_days(request.GET, "traded_from", "traded_to")
     deals = selectors.deal_list(
         user=request.user, traded=traded, desk_id=desk_id, country=country, symbol=symbol
@@ -188,12 +194,7 @@ def deal_list(request):
 def position_list(request):
     """The open positions behind the dealing dashboard's exposure per symbol, read only: those
     of the clients the user may see, narrowed by symbol, desk and country, with their lots."""
-    desks = list(selectors.desks_visible_to(request.user))
-    desk_id = parse_id(request.GET.get("desk"))
-    desk_id = desk_id if desk_id in {d.pk for d in desks} else None
-    country = request.GET.get("country", "").strip().upper()
-    country = country if is_country(country) else ""
-    symbol = request.GET.get("symbol", "").strip()[:32]
+    desks, desk_id, country, symbol = _trading_filters(request)
     positions = selectors.position_list(
         user=request.user, desk_id=desk_id, country=country, symbol=symbol
     )
