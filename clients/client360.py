@@ -272,11 +272,25 @@ def identity_and_standing(client: Client, user) -> Contribution:
     )
 
 
-def trading_summary(client: Client, *, now=None) -> dict:
+# What trading_summary reads of each account: its currency and running totals.
+TOTALS_FIELDS = (
+    "id",
+    "currency",
+    "realized_pl_amount",
+    "closed_trades",
+    "won_trades",
+    "closed_volume",
+    "trade_deals",
+    "last_trade_at",
+)
+
+
+def trading_summary(client: Client, *, now=None, accounts: list | None = None) -> dict:
     """The client's trading in figures, in two queries: the last 30 days per day and account
     over the (client, time) index, and all time from each account's running totals. P/L is net
     of swap and commission, on buy and sell deals only; totals are per account currency
-    (every account's, not only those the page lists)."""
+    (every account's, not only those the page lists). `accounts`: every one of the client's
+    accounts, already read (then one query)."""
     now = now or timezone.now()
     first_day = now.astimezone(UTC).date() - timedelta(days=TRADING_DAYS - 1)
     since = datetime.combine(first_day, time.min, tzinfo=UTC)  # 30 UTC days, today included
@@ -297,28 +311,18 @@ def trading_summary(client: Client, *, now=None) -> dict:
     }
     # All time: the running totals the deals trigger keeps on each account (one row each, not a
     # scan of a heavy trader's deals).
-    accounts = list(
-        TradingAccount.objects.filter(client=client).values(
-            "id",
-            "currency",
-            "realized_pl_amount",
-            "closed_trades",
-            "won_trades",
-            "closed_volume",
-            "trade_deals",
-            "last_trade_at",
-        )
-    )
-    currencies = {a["id"]: a["currency"] for a in accounts}
+    if accounts is None:
+        accounts = list(TradingAccount.objects.filter(client=client).only(*TOTALS_FIELDS))
+    currencies = {a.id: a.currency for a in accounts}
     all_time = [
         {
-            "account_id": a["id"],
-            "pl": a["realized_pl_amount"],
-            "closed": a["closed_trades"],
-            "wins": a["won_trades"],
-            "vol": a["closed_volume"],
-            "deals": a["trade_deals"],
-            "last_trade": a["last_trade_at"],
+            "account_id": a.id,
+            "pl": a.realized_pl_amount,
+            "closed": a.closed_trades,
+            "wins": a.won_trades,
+            "vol": a.closed_volume,
+            "deals": a.trade_deals,
+            "last_trade": a.last_trade_at,
         }
         for a in accounts
     ]
@@ -391,7 +395,8 @@ def trading(client: Client, user) -> Contribution:
         .order_by("currency")
     )
     floating = {r["currency"]: r for r in floating_rows}
-    summary = trading_summary(client)
+    # every account listed: the summary totals them without reading them again
+    summary = trading_summary(client, accounts=accounts if len(accounts) < ACCOUNTS_LIMIT else None)
     deals = list(
         Deal.objects.filter(client=client)
         .select_related("account")

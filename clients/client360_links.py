@@ -1,8 +1,8 @@
 """The client 360's "Linked clients": the clients related to this one (`clients.links`), each
 with why, as the viewer may see them. A client the viewer may not open is shown as "A client
 outside your desk", without name or link; the reasons are about evidence this client shares.
-Contributed in clients.contributions; a fixed number of queries (one per link source, the
-addresses, the clients, the viewer's scope)."""
+Contributed in clients.contributions; four queries whatever the sources (every source's keys,
+the addresses, the clients, the viewer's scope)."""
 
 from django.urls import reverse
 

@@ -16,9 +16,11 @@ Contract:
   rows share a key are linked, and `describe(detail)` is the reason's label. clients never
   imports the apps that contribute them.
 - `clients_related_to(ids)`: each given client's linked clients, anywhere in the book;
-  `links_among(ids)`: the links between the given clients only. Either costs one query per
-  source plus one for the IP addresses, whatever the number of clients (the commission engine
-  asks for thousands at once). `client_links(client)` is the one client's view, clients loaded.
+  `links_among(ids)`: the links between the given clients only. Either costs two queries
+  (every source's keys in one, the IP addresses in the other), whatever the number of sources
+  and clients (the commission engine asks for thousands at once). A source's statement is
+  compiled once per process: its queryset is fixed, the given ids its only variable part.
+  `client_links(client)` is the one client's view, clients loaded.
 - `opposite_trades(account_ids= | client_ids=, window_seconds=10)`: opening deals on one
   symbol, one a buy and one a sell, at most `window_seconds` apart, on accounts of different
   clients of the set, in one query (a self-join over the opening deals' (symbol, time) index).
@@ -26,6 +28,7 @@ Contract:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -140,12 +143,6 @@ def _ids(client_ids: Iterable[int]) -> list[int]:
     return sorted({int(pk) for pk in client_ids})
 
 
-def _id_set(ids: list[int]) -> RawSQL:
-    """The ids as a subquery Postgres hashes (a literal IN list of thousands is read through
-    for every row it filters)."""
-    return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
-
-
 def _links(
     ids: list[int], *, among: bool, ip_window: timedelta | None, codes: set[str] | None = None
 ) -> Links:
@@ -156,11 +153,13 @@ def _links(
     def add(a: int, b: int, reason: Reason) -> None:
         found[a].setdefault(b, {}).setdefault((reason.code, reason.label), reason)
 
-    for source in contributions(CLIENT_LINK_SOURCES):
-        if codes is not None and source.code not in codes:
-            continue
-        for a, b, reason in _shared_keys(source, ids, among=among):
-            add(a, b, reason)
+    sources = tuple(
+        source
+        for source in contributions(CLIENT_LINK_SOURCES)
+        if codes is None or source.code in codes
+    )
+    for a, b, reason in _shared_keys(sources, ids, among=among):
+        add(a, b, reason)
     if codes is None or codes & {"registration_ip", "login_ip"}:
         for a, b, reason in _shared_addresses(ids, among=among, window=ip_window):
             if codes is None or reason.code in codes:
@@ -171,23 +170,56 @@ def _links(
     }
 
 
-def _shared_keys(source: LinkSource, ids: list[int], *, among: bool):
-    """(given client, other client, reason) for the keys the given clients share: one query."""
-    rows = source.rows().order_by()
-    given = _id_set(ids)
-    theirs = rows.filter(link_client__in=given).values("link_key")
-    matches = rows.filter(link_key__in=theirs)
-    if among:
-        matches = matches.filter(link_client__in=given)
-    by_key: dict[str, dict[int, object]] = defaultdict(dict)
-    for client_id, key, detail in matches.values_list(
-        "link_client", "link_key", "link_detail"
-    ).distinct():
-        by_key[key].setdefault(client_id, detail)
+# Each (sources, among) compiled once per process: the statement of every source's shared keys
+# as one UNION ALL, and which of its parameters are the given ids (the rest are constants).
+_SHARED_KEYS_SQL: dict[tuple[tuple[LinkSource, ...], bool], tuple[str, list]] = {}
+_IDS = object()  # where the given ids go among a compiled statement's parameters
+
+
+def _shared_keys_sql(sources: tuple[LinkSource, ...], among: bool) -> tuple[str, list]:
+    """The one statement (source index, client, key, detail as JSON text) for `sources`: for
+    each, the rows whose key one of the given clients also has (among the given clients only
+    with `among`), each (client, key, detail) once."""
+    cached = _SHARED_KEYS_SQL.get((sources, among))
+    if cached is not None:
+        return cached
+    parts, params = [], []
+    for index, source in enumerate(sources):
+        placeholder: list[int] = []  # stands for the ids while the source's query compiles
+        given = RawSQL("SELECT unnest(%s::bigint[])", (placeholder,))
+        rows = source.rows().order_by()
+        theirs = rows.filter(link_client__in=given).values("link_key")
+        matches = rows.filter(link_key__in=theirs)
+        if among:
+            matches = matches.filter(link_client__in=given)
+        columns = matches.values_list("link_client", "link_key", "link_detail").distinct()
+        sql, part_params = columns.query.sql_with_params()
+        # the ORM's own statement, its parameters apart
+        select = "SELECT %d, q.c::bigint, q.k::text, to_jsonb(q.d)::text FROM (%s) AS q(c, k, d)"
+        parts.append(select % (index, sql))
+        params.extend(_IDS if p is placeholder else p for p in part_params)
+    cached = (" UNION ALL ".join(parts), params)
+    _SHARED_KEYS_SQL[(sources, among)] = cached
+    return cached
+
+
+def _shared_keys(sources: tuple[LinkSource, ...], ids: list[int], *, among: bool):
+    """(given client, other client, reason) for the keys the given clients share with others,
+    by every source: one query, whatever the number of sources and clients."""
+    if not sources:
+        return
+    sql, params = _shared_keys_sql(sources, among)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids if p is _IDS else p for p in params])
+        rows = cursor.fetchall()
+    by_key: dict[tuple[int, str], dict[int, object]] = defaultdict(dict)
+    for index, client_id, key, detail in rows:
+        by_key[(index, key)].setdefault(client_id, json.loads(detail))
     given = set(ids)
-    for holders in by_key.values():
+    for (index, _), holders in by_key.items():
         if len(holders) < 2:
             continue
+        source = sources[index]
         for a, detail in holders.items():
             if a not in given:
                 continue

@@ -121,6 +121,10 @@ class Client(models.Model):
             ("change_account_leverage", "Can change a trading account's leverage"),
             ("publish_terms", "Can publish a new version of the client terms"),
         ]
+        indexes = [
+            # the clients sharing a phone number (clients.links), without reading every client
+            models.Index(fields=["phone"], condition=~Q(phone=""), name="clients_client_phone"),
+        ]
 
     def __str__(self):
         return f"Client {self.pk} ({self.user.email})"

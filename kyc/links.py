@@ -1,12 +1,12 @@
 """What kyc tells the links between clients (`clients.links`, hook `client.links`): two clients
 who gave the same name and date of birth, as on an identity document, in their submissions."""
 
-from django.db.models import CharField, F, QuerySet, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import CharField, F, QuerySet
+from django.db.models.functions import Cast
 
-from clients.links import LinkSource, name_key
+from clients.links import LinkSource
 
-from .models import KycSubmission
+from .models import KycSubmission, name_dob_key
 
 
 def _name_dob_rows() -> QuerySet:
@@ -16,11 +16,7 @@ def _name_dob_rows() -> QuerySet:
         .exclude(last_name="")
         .annotate(
             link_client=F("client_id"),
-            link_key=Concat(
-                name_key(Concat("first_name", Value(" "), "last_name")),
-                Value("|"),
-                Cast("date_of_birth", CharField()),
-            ),
+            link_key=name_dob_key(),  # as indexed
             link_detail=Cast("date_of_birth", CharField()),
         )
     )

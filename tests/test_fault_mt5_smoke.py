@@ -13,7 +13,7 @@ pytestmark = pytest.mark.bench
 def test_mt5_down_cut_and_rate_limited_loses_nothing_and_does_nothing_twice():
     figures = run_fault(
         "fault_mt5.py", "--before", "3", "--down", "6", "--drops", "6", "--limited", "6",
-        "--after", "2", "--clients", "3", "--every", "0.4", "--timeout", "60",
+        "--after", "2", "--clients", "3", "--every", "0.4", "--timeout", "150",
     )  # fmt: skip
     sandbox = figures["sandbox"]
     assert sandbox["dropped"]["down"] > 0 and sandbox["dropped"]["mid_answer"] > 0

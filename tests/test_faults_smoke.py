@@ -27,7 +27,8 @@ def run_fault(script, *args):
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert lines, result.stderr[-3000:]
     figures = json.loads(lines[-1])
-    assert result.returncode == 0, (figures, result.stderr[-2000:])
+    # The whole figures, unabridged (a tuple's repr would be cut to a line), then the log's end.
+    assert result.returncode == 0, f"{json.dumps(figures, indent=1)}\n{result.stderr[-2000:]}"
     return figures
 
 
