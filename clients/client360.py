@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, Max, Q, Sum, Value
+from django.db.models import Count, DecimalField, F, Max, Q, Sum, Value, Window
 from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
@@ -364,6 +364,17 @@ def trading_summary(client: Client, *, now=None, accounts: list | None = None) -
     }
 
 
+def _with_accounts(rows, by_id: dict) -> list:
+    """`rows` (deals or positions) with their accounts: those already read from `by_id`, the
+    others (an account beyond the listed ones) joined in the same query."""
+    if len(by_id) < ACCOUNTS_LIMIT:  # every account of the client is in by_id
+        found = list(rows)
+        for row in found:
+            row.account = by_id[row.account_id]
+        return found
+    return list(rows.select_related("account"))
+
+
 def trading(client: Client, user) -> Contribution:
     """Accounts, totals per currency, open positions, the trading figures and the last deals."""
     accounts = list(
@@ -383,10 +394,9 @@ def trading(client: Client, user) -> Contribution:
         t["equity"] += a.equity_amount
         t["margin"] += a.margin_amount
         t["free"] += a.margin_free_amount
-    positions = list(
-        Position.objects.filter(client=client)
-        .select_related("account")
-        .order_by("-opened_at")[:POSITIONS_LIMIT]
+    by_id = {a.pk: a for a in accounts}
+    positions = _with_accounts(
+        Position.objects.filter(client=client).order_by("-opened_at")[:POSITIONS_LIMIT], by_id
     )
     floating_rows = (
         Position.objects.filter(client=client)
@@ -397,10 +407,8 @@ def trading(client: Client, user) -> Contribution:
     floating = {r["currency"]: r for r in floating_rows}
     # every account listed: the summary totals them without reading them again
     summary = trading_summary(client, accounts=accounts if len(accounts) < ACCOUNTS_LIMIT else None)
-    deals = list(
-        Deal.objects.filter(client=client)
-        .select_related("account")
-        .order_by("-time", "-ticket")[:RECENT_DEALS_LIMIT]
+    deals = _with_accounts(
+        Deal.objects.filter(client=client).order_by("-time", "-ticket")[:RECENT_DEALS_LIMIT], by_id
     )
     open_count = sum(r["n"] for r in floating.values())
     # Openings whose answer was lost: being confirmed, or how they ended (the client may ask).
@@ -574,16 +582,24 @@ def communications(client: Client, user) -> Contribution:
 
 
 def support_tickets(client: Client, user) -> Contribution:
+    # the latest tickets, each row carrying the counts over all of the client's tickets (the
+    # window is taken before the LIMIT): one query
     tickets = list(
         SupportTicket.objects.filter(client=client)
         .select_related("assigned_to")
+        .annotate(
+            n_open=Window(Count("id", filter=Q(status=SupportTicket.Status.OPEN))),
+            n_answered=Window(Count("id", filter=Q(status=SupportTicket.Status.ANSWERED))),
+            n_total=Window(Count("id")),
+        )
         .order_by("-created_at")[:TICKETS_LIMIT]
     )
-    counts = SupportTicket.objects.filter(client=client).aggregate(
-        open=Count("id", filter=Q(status=SupportTicket.Status.OPEN)),
-        answered=Count("id", filter=Q(status=SupportTicket.Status.ANSWERED)),
-        total=Count("id"),
-    )
+    first = tickets[0] if tickets else None
+    counts = {
+        "open": first.n_open if first else 0,
+        "answered": first.n_answered if first else 0,
+        "total": first.n_total if first else 0,
+    }
     can_answer = user.is_superuser or user.has_perm("clients.answer_tickets")
     timeline = []
     for t in tickets:

@@ -9,8 +9,10 @@ accounts (the same instrument on two clients) read it. Imported by `finance.mode
 """
 
 from django.db import models
-from django.db.models import Value
+from django.db.models import F, Value
 from django.db.models.functions import Concat
+
+from clients.links import name_key
 
 
 class PaymentInstrument(models.Model):
@@ -52,6 +54,8 @@ class PaymentInstrument(models.Model):
             # The links between clients look instruments up by "kind:key" (finance.links):
             # without it each look-up reads every instrument of the book.
             models.Index(Concat("kind", Value(":"), "key"), name="finance_instrument_link_key"),
+            # and by the card holder's name as a link key (finance.links, "same payer name")
+            models.Index(name_key(F("holder_name")), name="finance_instrument_holder_key"),
         ]
 
     def __str__(self):

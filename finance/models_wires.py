@@ -16,7 +16,9 @@ sends in pain.001 batches. Imported by `finance.models`.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+
+from clients.links import name_key
 
 from .models import MONEY, Deposit, Withdrawal, statement_path
 
@@ -118,6 +120,8 @@ class BankEntry(models.Model):
         indexes = [
             models.Index(fields=["status", "booked_on"]),
             models.Index(fields=["counterparty_iban"]),
+            # the ordering party's name as a link key (finance.links, "same payer name")
+            models.Index(name_key(F("counterparty_name")), name="finance_bank_entry_payer_key"),
         ]
         constraints = [
             models.UniqueConstraint(
