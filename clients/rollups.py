@@ -123,11 +123,46 @@ def rebuild_trading(days: list[date] | None) -> None:
     where, params = day_in("d.time", days)
     replace_rows(TRADING, _INSERT_TRADING.format(deals=where), params, days)
     fx, rates = usd_rate_relation(days if days is not None else _deal_days())
-    changed = _traders_of(days)  # those whose days may change, before their rows do
+    if days is not None:
+        _keep_activity(days)  # to tell, once they are replaced, whose rows changed
     replace_rows(ACTIVITY, _INSERT_ACTIVITY.format(deals=where, fx=fx), params | rates, days)
     fill_usd_rates(TRADING)
     fill_usd_rates(TRADING, "quote_currency", "quote_usd_rate")
-    _rebuild_traders(changed if days is None else changed | _traders_of(days))
+    # Only the traders whose activity rows changed: on a refresh while clients trade, those
+    # who traded since the last one (and everyone of the days when a day's USD rate moved),
+    # not every client active on the days (tens of thousands, seconds each refresh).
+    _rebuild_traders(None if days is None else _activity_changed(days))
+
+
+_ACTIVITY_KEPT = "clients_rollup_activity_kept"
+_ACTIVITY_COLUMNS = "day, client_id, desk_id, country, currency, profit_amount, usd_rate"
+
+
+def _keep_activity(days: list[date]) -> None:
+    """A copy of the activity rows of `days`, in a temporary table of this session."""
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {_ACTIVITY_KEPT}")
+        cur.execute(
+            f"CREATE TEMPORARY TABLE {_ACTIVITY_KEPT} AS SELECT {_ACTIVITY_COLUMNS} "
+            f"FROM {ACTIVITY} WHERE day = ANY(%s)",
+            [list(days)],
+        )
+
+
+def _activity_changed(days: list[date]) -> set[int]:
+    """The clients whose activity rows of `days` differ from the kept copy (new, changed or
+    gone), the copy dropped."""
+    now = f"SELECT {_ACTIVITY_COLUMNS} FROM {ACTIVITY} WHERE day = ANY(%(days)s)"
+    kept = f"SELECT {_ACTIVITY_COLUMNS} FROM {_ACTIVITY_KEPT}"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT DISTINCT client_id FROM (({now}) EXCEPT ALL ({kept})) n "
+            f"UNION SELECT client_id FROM (({kept}) EXCEPT ALL ({now})) o",
+            {"days": list(days)},
+        )
+        changed = {row[0] for row in cur.fetchall()}
+        cur.execute(f"DROP TABLE {_ACTIVITY_KEPT}")
+    return changed
 
 
 def _deal_days() -> list[date]:
@@ -138,15 +173,6 @@ def _deal_days() -> list[date]:
             "FROM clients_deal"
         )
         return days_spanned(*cur.fetchone())
-
-
-def _traders_of(days: list[date] | None) -> set[int] | None:
-    """The clients with activity on `days` (None: every client)."""
-    if days is None:
-        return None
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT DISTINCT client_id FROM {ACTIVITY} WHERE day = ANY(%s)", [list(days)])
-        return {row[0] for row in cur.fetchall()}
 
 
 def _rebuild_traders(clients: set[int] | None) -> None:
