@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, connections, router, transaction
 from django.utils import timezone
 
@@ -480,13 +481,25 @@ def _rebuild(rollup: Rollup) -> float:
 
 
 QUEUED_KEY = "rollups:refresh-queued"
+DEALS_QUEUED_KEY = "rollups:deals-refresh-queued"
+# The rollups read from deals: the trading days, rebuilt from every deal of a day touched. A
+# money row's refresh leaves them to the refresh the sync passes queue (and to the beat's).
+FROM_DEALS = ("trading",)
 
 
 def refresh_on_commit(*_args, **_kwargs) -> list:
-    """Refresh the rollups once the current transaction commits (a money row, a sync pass's
-    deals): contributed to the hooks that announce them. Refreshes asked for while one is
-    queued and not yet started are served by it. Returns [] (no review reasons)."""
+    """Refresh the rollups once the current transaction commits (a money row): contributed to
+    the hook that announces them. Refreshes asked for while one is queued and not yet started
+    are served by it. Returns [] (no review reasons)."""
     transaction.on_commit(_enqueue_refresh)
+    return []
+
+
+def refresh_after_deals(*_args, **_kwargs) -> list:
+    """The same for a sync pass's new deals, at most once every
+    `ROLLUPS_DEALS_REFRESH_SECONDS` (5): passes come every 2 s while clients trade, and
+    rebuilding a trading day reads every deal of it. Returns [] (no review reasons)."""
+    transaction.on_commit(_enqueue_deals_refresh)
     return []
 
 
@@ -497,7 +510,17 @@ def _enqueue_refresh() -> None:
 
     if cache.add(QUEUED_KEY, 1, timeout=30):  # expires in case the task is lost: the beat
         # a broker that cannot be reached is logged, not raised: the beat's refresh catches up
-        rollups_refresh_task.apply_async_logged(countdown=1)
+        rollups_refresh_task.apply_async_logged(kwargs={"skip": FROM_DEALS}, countdown=1)
+
+
+def _enqueue_deals_refresh() -> None:
+    from django.core.cache import cache
+
+    from .tasks import rollups_refresh_task
+
+    wait = settings.ROLLUPS_DEALS_REFRESH_SECONDS
+    if cache.add(DEALS_QUEUED_KEY, 1, timeout=wait + 30):  # as above
+        rollups_refresh_task.apply_async_logged(kwargs={"deals": True}, countdown=wait)
 
 
 # --- Reading ------------------------------------------------------------------------------------

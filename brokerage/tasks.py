@@ -49,15 +49,15 @@ def echo_task(value: str, relay: str | None = None) -> str:
 
 
 @shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
-def rollups_refresh_task() -> dict:
-    """Bring the leadership rollups up to now (queued on commit of a money row or synced
-    deals, and by the beat)."""
+def rollups_refresh_task(skip=(), deals: bool = False) -> dict:
+    """Bring the leadership rollups up to now, but those named in `skip` (queued on commit of
+    a money row, `deals` after sync passes' deals, and by the beat: every rollup)."""
     from django.core.cache import cache
 
-    from .rollups import QUEUED_KEY, rollups_refresh
+    from .rollups import DEALS_QUEUED_KEY, QUEUED_KEY, rollups, rollups_refresh
 
-    cache.delete(QUEUED_KEY)  # a commit from now on queues the next refresh
-    return rollups_refresh()
+    cache.delete(DEALS_QUEUED_KEY if deals else QUEUED_KEY)  # a commit from now on queues again
+    return rollups_refresh([r.name for r in rollups() if r.name not in skip])
 
 
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1700)

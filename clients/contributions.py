@@ -19,7 +19,7 @@ from brokerage.hooks import (
     contribute,
 )
 from brokerage.navigation import NavItem
-from brokerage.rollups import refresh_on_commit
+from brokerage.rollups import refresh_after_deals
 
 from .alerts import METRICS as ALERT_METRIC_LIST
 from .categories import category_360
@@ -123,7 +123,7 @@ for section in (
 ):
     contribute(DOSSIER_SECTIONS, section)
 contribute(PORTAL_NOTICES, category_notices, order=40)
-contribute(DEALS_SYNCED, refresh_on_commit)  # the figures follow each sync pass
+contribute(DEALS_SYNCED, refresh_after_deals)  # the figures follow the sync passes
 for rollup in (TRADING_ROLLUP, RETENTION_ROLLUP):
     contribute(ROLLUPS, rollup, order=rollup.order)
 for part in (RETENTION_TEAM, DEALING):

@@ -278,6 +278,9 @@ BROKERAGE_ADDRESS = env("BROKERAGE_ADDRESS", default="")
 # Scheduled reports (brokerage.reports): the hour (UTC, 0-23) from which a day's report is sent
 # the next day, and a week's on Monday.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=6)
+# The leadership rollups (brokerage.rollups): sync passes' new deals refresh the trading figures
+# at most once in this many seconds (a money row's refresh runs one second after its commit).
+ROLLUPS_DEALS_REFRESH_SECONDS = env.float("ROLLUPS_DEALS_REFRESH_SECONDS", default=5.0)
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

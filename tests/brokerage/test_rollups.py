@@ -629,15 +629,49 @@ def test_a_deposit_queues_one_refresh_once_it_commits(
     client = verified_client("queued@rollups.test")
     with django_capture_on_commit_callbacks(execute=True):
         deposit_paid(client, method, "100.00")
-    assert queued == [{"countdown": 1}]
+    # the trading days are left to the refresh the sync passes queue
+    assert queued == [{"kwargs": {"skip": ("trading",)}, "countdown": 1}]
     with django_capture_on_commit_callbacks(execute=True):
         deposit_paid(client, method, "50.00")
     assert len(queued) == 1
-    tasks.rollups_refresh_task.run()  # the worker starts it: the next commit queues again
+    tasks.rollups_refresh_task.run(**queued[0]["kwargs"])  # the worker starts it: the next
+    # commit queues again
     assert Deposit.objects.filter(status="completed").count() == 2
     assert _money_rows()[next(iter(_money_rows()))][2] == 2  # both deposits counted
     with django_capture_on_commit_callbacks(execute=True):
         deposit_paid(client, method, "25.00")
+    assert len(queued) == 2
+
+
+def test_sync_passes_queue_one_trading_refresh_every_few_seconds(
+    django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    """Sync passes come every 2 s while clients trade: their deals queue one refresh, which
+    starts ROLLUPS_DEALS_REFRESH_SECONDS later and serves every pass until then; a money row's
+    refresh leaves the trading days to it."""
+    from django.core.cache import cache
+
+    from brokerage import tasks
+    from brokerage.models import RollupState
+    from brokerage.rollups import DEALS_QUEUED_KEY, refresh_after_deals
+
+    settings.ROLLUPS_DEALS_REFRESH_SECONDS = 5
+    cache.delete(DEALS_QUEUED_KEY)
+    queued = []
+    monkeypatch.setattr(tasks.rollups_refresh_task, "apply_async", lambda **kw: queued.append(kw))
+    for _ in range(3):  # three passes' deals while the refresh waits
+        with django_capture_on_commit_callbacks(execute=True):
+            refresh_after_deals()
+    assert queued == [{"kwargs": {"deals": True}, "countdown": 5}]
+    rollups_refresh()  # every rollup built
+    built = RollupState.objects.get(name="trading").watermark
+    tasks.rollups_refresh_task.run(skip=("trading",))  # a money row's refresh
+    assert RollupState.objects.get(name="trading").watermark == built
+    assert RollupState.objects.get(name="money").watermark > built
+    tasks.rollups_refresh_task.run(**queued[0]["kwargs"])  # the worker starts it
+    assert RollupState.objects.get(name="trading").watermark > built
+    with django_capture_on_commit_callbacks(execute=True):
+        refresh_after_deals()  # the next pass queues the next one
     assert len(queued) == 2
 
 
