@@ -364,15 +364,15 @@ def trading_summary(client: Client, *, now=None, accounts: list | None = None) -
     }
 
 
-def _with_accounts(rows, by_id: dict) -> list:
-    """`rows` (deals or positions) with their accounts: those already read from `by_id`, the
-    others (an account beyond the listed ones) joined in the same query."""
-    if len(by_id) < ACCOUNTS_LIMIT:  # every account of the client is in by_id
-        found = list(rows)
-        for row in found:
-            row.account = by_id[row.account_id]
-        return found
-    return list(rows.select_related("account"))
+def _with_accounts(rows, by_id: dict | None) -> list:
+    """`rows` (deals or positions) with their accounts from `by_id` (every account of the
+    client, already read), or joined in the query when the accounts were not all read."""
+    if by_id is None:
+        return list(rows.select_related("account"))
+    found = list(rows)
+    for row in found:
+        row.account = by_id[row.account_id]
+    return found
 
 
 def trading(client: Client, user) -> Contribution:
@@ -394,7 +394,10 @@ def trading(client: Client, user) -> Contribution:
         t["equity"] += a.equity_amount
         t["margin"] += a.margin_amount
         t["free"] += a.margin_free_amount
-    by_id = {a.pk: a for a in accounts}
+    # every account of the client is listed (the usual case): the deals, the positions and the
+    # summary use them without reading them again
+    every = len(accounts) < ACCOUNTS_LIMIT
+    by_id = {a.pk: a for a in accounts} if every else None
     positions = _with_accounts(
         Position.objects.filter(client=client).order_by("-opened_at")[:POSITIONS_LIMIT], by_id
     )
@@ -405,8 +408,7 @@ def trading(client: Client, user) -> Contribution:
         .order_by("currency")
     )
     floating = {r["currency"]: r for r in floating_rows}
-    # every account listed: the summary totals them without reading them again
-    summary = trading_summary(client, accounts=accounts if len(accounts) < ACCOUNTS_LIMIT else None)
+    summary = trading_summary(client, accounts=accounts if every else None)
     deals = _with_accounts(
         Deal.objects.filter(client=client).order_by("-time", "-ticket")[:RECENT_DEALS_LIMIT], by_id
     )
