@@ -240,7 +240,7 @@ class Driver:
         self.local.s.cookies.clear()
         return self.local.s
 
-    def record(self, kind, endpoint, started, ok, status, detail=""):
+    def record(self, kind, endpoint, started, ok, status, detail="", request_id=None):
         with self.lock:
             self.results.append(
                 {
@@ -251,6 +251,7 @@ class Driver:
                     "ok": ok,
                     "status": status,
                     "detail": detail[:200],
+                    "request_id": request_id,
                 }
             )
 
@@ -267,7 +268,10 @@ class Driver:
             )
             ok = answer.status_code in expect
             detail = "" if ok else answer.text[:200]
-            self.record(kind, endpoint, started, ok, answer.status_code, detail)
+            self.record(
+                kind, endpoint, started, ok, answer.status_code, detail,
+                answer.headers.get("X-Request-ID"),
+            )  # fmt: skip
             return answer if ok else None
         except requests.RequestException as exc:
             self.record(kind, endpoint, started, False, 0, repr(exc))
@@ -434,7 +438,11 @@ class Driver:
         except Exception as exc:  # noqa: BLE001 (an unexpected answer is counted, not fatal)
             self.record(action.__name__, action.__name__, time.time(), False, 0, repr(exc))
 
-    def figures(self, since: float, until: float) -> dict:
+    def figures(self, since: float, until: float, served: dict[str, float]) -> dict:
+        """Per endpoint and per kind: requests, errors and percentiles of the time the driver
+        waited for each answer; `server_p95_ms` is the same answers' p95 as gunicorn timed
+        them (`served`: request id -> ms, from its access log), which leaves out the wait for
+        a free worker and the driver's own time."""
         rows = [r for r in self.results if since <= r["at"] < until]
         by_endpoint = defaultdict(list)
         for r in rows:
@@ -456,12 +464,16 @@ class Driver:
         for kind in MIX:
             ms = [r["ms"] for r in rows if r["kind"] == kind]
             if ms:
+                server = [served[r["request_id"]] for r in rows
+                          if r["kind"] == kind and r["request_id"] in served]  # fmt: skip
                 kinds[kind] = {
                     "requests": len(ms),
                     "errors": sum(1 for r in rows if r["kind"] == kind and not r["ok"]),
                     "p50_ms": round(percentile(ms, 50), 1),
                     "p95_ms": round(percentile(ms, 95), 1),
                     "p99_ms": round(percentile(ms, 99), 1),
+                    "server_p50_ms": round(percentile(server, 50), 1) if server else None,
+                    "server_p95_ms": round(percentile(server, 95), 1) if server else None,
                 }
         return {"endpoints": endpoints, "kinds": kinds}
 
@@ -594,6 +606,20 @@ def _aware(epoch: float):
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+def served_ms(stack) -> dict[str, float]:
+    """Request id -> milliseconds, as gunicorn's access log timed each request."""
+    served = {}
+    path = stack.logs / "web-access.log"
+    if path.exists():
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+                served[entry["request_id"]] = float(entry["duration_ms"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return served
+
+
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -623,6 +649,12 @@ def main():
     parser.add_argument("--step-seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=40, help="portal clients in the load")
     parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--web-threads", type=int, default=1)
+    parser.add_argument(
+        "--background-nice", type=int, default=10,
+        help="niceness of the workers, beat and the sealer, as `make up` starts them "
+        "(docker-compose.yml: cpu_shares 110); 0 runs them as the web",
+    )  # fmt: skip
     parser.add_argument("--settle", type=float, default=15, help="seconds after each step")
     parser.add_argument("--base", type=float, default=1.0, help="the first run's multiplier")
     parser.add_argument("--no-fail", action="store_true")
@@ -630,6 +662,7 @@ def main():
 
     t_setup = time.monotonic()
     stack = seeded_stack()
+    stack.background_nice = args.background_nice
     trader = None
     try:
         from django.db import connections
@@ -644,13 +677,13 @@ def main():
         stack.pg.stop()
         stack.pg.start()
         connections.close_all()
-        stack.start_web(workers=args.web_workers)
+        stack.start_web(workers=args.web_workers, threads=args.web_threads, access_log=True)
         world = prepare(stack, clients=args.clients)
         # As docs/scaling.md runs them: the sync queue's own worker beside the others'.
         stack.start_worker("sync", ["sync"], concurrency=1)
         stack.start_worker("all", [q for q in ALL_QUEUES if q != "sync"], concurrency=2)
         stack.start_beat()
-        stack._spawn("sealer", [sys.executable, "manage.py", "audit_sealer"])
+        stack._spawn("sealer", [sys.executable, "manage.py", "audit_sealer"], background=True)
         setup_s = time.monotonic() - t_setup
         trader = Trader(stack.env["SANDBOX_MT5_URL"], world["logins"], TRADES_PER_SECOND)
         trader.thread.start()
@@ -668,7 +701,7 @@ def main():
                 "seconds": seconds,
                 "load_average_before": load_before,
                 "load_average_after": load_average(),
-                **driver.figures(since, until),
+                **driver.figures(since, until, served_ms(stack)),
                 **lags(since, until, driver.paid),
             }
             steps.append(step)
@@ -689,6 +722,8 @@ def main():
             "bench": "load",
             "setup_s": round(setup_s, 1),
             "web_workers": args.web_workers,
+            "web_threads": args.web_threads,
+            "background_nice": args.background_nice,
             "portal_clients": args.clients,
             "trades": trader.trades,
             "trades_refused": trader.refused,

@@ -187,6 +187,7 @@ class Stack:
         )
         self.logs = self.tmp / "logs"
         self.logs.mkdir()
+        self.background_nice = 0
 
     # --- this process --------------------------------------------------------------------
 
@@ -217,7 +218,11 @@ class Stack:
 
     # --- long-running processes ----------------------------------------------------------
 
-    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, cmd: list[str], *, background: bool = False) -> subprocess.Popen:
+        """`background`: a worker, beat or the sealer, started at `background_nice` (as
+        docker-compose.yml gives them a smaller CPU share than the web)."""
+        if background and self.background_nice:
+            cmd = ["nice", "-n", str(self.background_nice), *cmd]
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         proc = subprocess.Popen(  # noqa: S603
             cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -245,12 +250,19 @@ class Stack:
         self._supervisor = threading.Thread(target=watch, daemon=True)
         self._supervisor.start()
 
-    def start_web(self, workers: int = 2, threads: int = 1) -> None:
+    def start_web(self, workers: int = 2, threads: int = 1, *, access_log: bool = False) -> None:
+        """gunicorn; with `access_log`, as the product is served (`brokerage.webserver`) with
+        its JSON access lines (each request's id and duration) in `logs/web-access.log`."""
+        served = (
+            ["-c", "python:brokerage.webserver", "--access-logfile",
+             str(self.logs / "web-access.log")]
+            if access_log else []
+        )  # fmt: skip
         self._spawn(
             "web",
             [str(VENV_BIN / "gunicorn"), "brokerage.wsgi:application", "-b",
              f"127.0.0.1:{self.web_port}", "-w", str(workers), "--threads", str(threads),
-             "--keep-alive", "30", "--log-level", "warning", "--timeout", "120"],
+             "--keep-alive", "30", "--log-level", "warning", "--timeout", "120", *served],
         )  # fmt: skip
         wait_until(self._web_answers, 60, "gunicorn to answer")
 
@@ -270,6 +282,7 @@ class Stack:
             [str(VENV_BIN / "celery"), "-A", "brokerage", "worker", "-Q", ",".join(queues),
              "-c", str(concurrency), "-l", "info", "-n", f"{name}@%h", "--without-gossip",
              "--without-mingle"],
+            background=True,
         )  # fmt: skip
         if wait:
             self.wait_heartbeat(name)
@@ -290,6 +303,7 @@ class Stack:
             "beat",
             [str(VENV_BIN / "celery"), "-A", "brokerage", "beat", "-l", "info",
              "--schedule", str(self.tmp / "beat-schedule")],
+            background=True,
         )  # fmt: skip
         if wait:  # its first tick (its schedule read from the database)
             import redis

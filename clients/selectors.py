@@ -71,8 +71,15 @@ def client_get(*, user, client_id: int) -> Client:
     client exists but belongs to another desk."""
     from brokerage.errors import NotAllowed
 
-    client = Client.objects.select_related("user", "desk", "account_manager").get(pk=client_id)
-    if not clients_visible_to(user).filter(pk=client.pk).exists():
+    # One query when the user may see the client (every page of a client asks).
+    client = (
+        clients_visible_to(user)
+        .select_related("user", "desk", "account_manager")
+        .filter(pk=client_id)
+        .first()
+    )
+    if client is None:
+        Client.objects.only("pk").get(pk=client_id)  # DoesNotExist when there is none
         raise NotAllowed("This client belongs to another desk.")
     return client
 

@@ -2,6 +2,8 @@
 first) for compliance officers; every alert with its evidence, snapshot, version and
 parameters in the dossier."""
 
+from django.db.models import Count, Q, Window
+
 from brokerage.dossier import DossierSection, table
 from clients.client360 import Contribution, Section
 
@@ -10,15 +12,17 @@ from .selectors import VIEW
 
 
 def monitoring_360(client, user) -> Contribution:
-    """Two queries: the client's latest alerts, and how many are open."""
+    """One query: the client's latest alerts, each carrying how many of all are open (the
+    window is taken before the LIMIT)."""
     if not user.has_perm(VIEW):
         return Contribution()
     alerts = list(
         Alert.objects.filter(client=client)
         .select_related("scenario")
+        .annotate(open_n=Window(Count("id", filter=Q(status__in=OPEN_STATUSES))))
         .order_by("-last_seen_at", "-pk")[:8]
     )
-    active = Alert.objects.filter(client=client, status__in=OPEN_STATUSES).count()
+    active = alerts[0].open_n if alerts else 0
     return Contribution(
         sections=[
             Section(
