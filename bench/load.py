@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import threading
 import time
@@ -464,8 +465,9 @@ class Driver:
         for kind in MIX:
             ms = [r["ms"] for r in rows if r["kind"] == kind]
             if ms:
-                server = [served[r["request_id"]] for r in rows
-                          if r["kind"] == kind and r["request_id"] in served]  # fmt: skip
+                mine = [r for r in rows if r["kind"] == kind and r["request_id"] in served]
+                server = [served[r["request_id"]] for r in mine]
+                outside = [r["ms"] - served[r["request_id"]] for r in mine]
                 kinds[kind] = {
                     "requests": len(ms),
                     "errors": sum(1 for r in rows if r["kind"] == kind and not r["ok"]),
@@ -474,8 +476,13 @@ class Driver:
                     "p99_ms": round(percentile(ms, 99), 1),
                     "server_p50_ms": round(percentile(server, 50), 1) if server else None,
                     "server_p95_ms": round(percentile(server, 95), 1) if server else None,
+                    # the rest of each answer's time: waiting for a free worker, and the wire
+                    "outside_p95_ms": round(percentile(outside, 95), 1) if outside else None,
                 }
-        return {"endpoints": endpoints, "kinds": kinds}
+        # How much of the run gunicorn's workers spent answering the driver (server time over
+        # the step's seconds): near the number of workers, requests wait for a free one.
+        busy = sum(served.get(r["request_id"], 0) for r in rows) / 1000 / max(until - since, 1)
+        return {"endpoints": endpoints, "kinds": kinds, "web_busy_workers": round(busy, 2)}
 
 
 class Trader:
@@ -658,12 +665,13 @@ def main():
     parser.add_argument("--settle", type=float, default=15, help="seconds after each step")
     parser.add_argument("--base", type=float, default=1.0, help="the first run's multiplier")
     parser.add_argument("--no-fail", action="store_true")
+    parser.add_argument("--keep-logs", type=Path, help="copy the processes' logs here at the end")
     args = parser.parse_args()
 
     t_setup = time.monotonic()
     stack = seeded_stack()
     stack.background_nice = args.background_nice
-    trader = None
+    trader = driver = None
     try:
         from django.db import connections
 
@@ -671,7 +679,7 @@ def main():
         stack.env["TRUSTED_PROXY_COUNT"] = "1"
         stack.env["STATIC_ROOT"] = str(stack.tmp / "static")  # served as `make up` serves it
         stack.manage("collectstatic", "--noinput", "-v", "0")
-        stack.start_sandbox()
+        stack.start_sandbox(background=True)
         # Each event's commit time, so sealing lag is measured from when the sealer could see it.
         stack.pg.psql("ALTER SYSTEM SET track_commit_timestamp = on")
         stack.pg.stop()
@@ -745,6 +753,11 @@ def main():
     finally:
         if trader is not None:
             trader.stop.set()
+        if args.keep_logs:  # every process's log, gunicorn's access lines, the driver's answers
+            shutil.copytree(stack.logs, args.keep_logs, dirs_exist_ok=True)
+            if driver is not None:
+                with open(args.keep_logs / "driver.jsonl", "w") as out:
+                    out.writelines(json.dumps(r) + "\n" for r in driver.results)
         stack.close()
 
 

@@ -311,8 +311,10 @@ class Stack:
             client = redis.Redis.from_url(self.redis.url(0))
             wait_until(lambda: list(client.scan_iter("*health:celery:beat")), 90, "beat's tick")
 
-    def start_sandbox(self) -> None:
-        self._spawn("sandbox", [sys.executable, "-m", "sandbox"])
+    def start_sandbox(self, *, background: bool = False) -> None:
+        """The MT5 and PSP sandboxes; `background`: at `background_nice`, for a load test
+        in which they stand for servers that run on other machines."""
+        self._spawn("sandbox", [sys.executable, "-m", "sandbox"], background=background)
         wait_until(lambda: port_open(self.mt5_port) and port_open(self.psp_port), 30, "sandbox")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:

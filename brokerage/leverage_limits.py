@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from django.db.models import OuterRef, Q, Subquery
+
 from .intl import country_name
 from .models import LeverageLimit, Region
-from .regions import region_list, regions_of
+from .regions import region_list
 
 # The finer classes leverage limits know (`clients.instruments`: gold among metals, the major
 # indices among indices), each with its class: a limit on the class caps the finer class too
@@ -103,15 +105,28 @@ def _finer(caps: dict[str, Cap]) -> dict[str, Cap]:
 
 def class_caps(*, country: str, category: str) -> dict[str, Cap]:
     """Each capped instrument class's cap for a client of `category` residing in `country`
-    (two queries: the country's regions, and the limits on it and them)."""
+    (one query: the limits on the country and on the regions that hold it, each limit of a
+    region carrying the region's name)."""
     country = (country or "").upper()
     if not country:
         return {}
-    regions = regions_of(country)
-    limits = LeverageLimit.objects.filter(
-        category=category, jurisdiction__in=[country, *(r.code for r in regions)]
+    holding = Region.objects.filter(countries__contains=[country])
+    limits = list(
+        LeverageLimit.objects.filter(category=category)
+        .filter(Q(jurisdiction=country) | Q(jurisdiction__in=holding.values("code")))
+        .annotate(
+            region_name=Subquery(holding.filter(code=OuterRef("jurisdiction")).values("name")[:1])
+        )
     )
-    return CapBook(regions, limits).class_caps(country=country, category=category)
+    regions = {
+        limit.jurisdiction: Region(
+            code=limit.jurisdiction, name=limit.region_name, countries=[country]
+        )
+        for limit in limits
+        if limit.region_name is not None
+    }
+    held = sorted(regions.values(), key=lambda r: r.code)
+    return CapBook(held, limits).class_caps(country=country, category=category)
 
 
 def account_cap(*, country: str, category: str) -> Cap | None:

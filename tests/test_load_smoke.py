@@ -44,6 +44,9 @@ def test_the_load_mix_runs_against_the_whole_system():
         if e["requests"] > e["errors"] or (e["first_error"] or "").startswith("502 ")
     }
     assert answered == set(step["kinds"]), step["endpoints"]
+    # gunicorn's own time of the same answers, joined by request id from its JSON access lines
+    assert all(k["server_p50_ms"] is not None for k in step["kinds"].values()), step["kinds"]
+    assert step["web_busy_workers"] > 0
     assert figures["trades"] > 0
     # the deals traded in the window were synced (the sync's passes in it, for a failure)
     assert step["sync_lag"]["count"] > 0, step["sync_runs"]
