@@ -345,8 +345,11 @@ def _record(account, restraint_pk, view, before, after, desired: Desired, actor)
     elif restraint.leverage_cap is not None and after.leverage != restraint.leverage_cap:
         # Changed on the platform by someone else since: theirs stands, nothing to restore.
         restraint.leverage_cap = restraint.leverage_before = None
-    if after.leverage != account.leverage:
-        TradingAccount.objects.filter(pk=account.pk).update(leverage=after.leverage)
+    # The account's record says what the platform now has: its leverage, and its group (the
+    # close-only group while it is held there, the one it came from once moved back).
+    held = {"leverage": after.leverage, "group": after.group or account.group}
+    if any(getattr(account, field) != value for field, value in held.items()):
+        TradingAccount.objects.filter(pk=account.pk).update(**held)
     restraint.reasons = list(desired.reasons)
     restraint.attempts = 0
     restraint.last_error = ""

@@ -60,6 +60,8 @@ def test_a_confirmed_match_moves_the_accounts_to_the_close_only_group_and_its_li
     assert close(mt5_server, opened["position"])["retcode"] == "0 Done"
     restraint = PlatformRestraint.objects.get(account=account)
     assert (restraint.moved_to_group, restraint.group_before) == (CLOSE_ONLY, home)
+    account.refresh_from_db()
+    assert account.group == CLOSE_ONLY  # the record says where the platform holds it
     assert not restraint.trading_disabled and restraint.due_since is None
     event = AuditEvent.objects.get(action=audit_events.TRADING_ACCOUNT_CLOSE_ONLY)
     assert event.subject_client_id == client.pk and event.reason == "sanctions_match"
@@ -74,6 +76,8 @@ def test_a_confirmed_match_moves_the_accounts_to_the_close_only_group_and_its_li
     assert trade(mt5_server, account.login)["retcode"] == "0 Done"
     restraint.refresh_from_db()
     assert (restraint.moved_to_group, restraint.group_before) == ("", "")
+    account.refresh_from_db()
+    assert account.group == home
     assert restraint.due_since is None
     restored = AuditEvent.objects.get(action=audit_events.TRADING_ACCOUNT_GROUP_RESTORED)
     assert (restored.evidence["group_before"], restored.evidence["group"]) == (CLOSE_ONLY, home)
@@ -94,6 +98,8 @@ def test_an_account_moved_by_hand_meanwhile_is_not_moved_back(
         alert_block_lift(alert=alert, actor=officer, reason="Delisted")
     assert user(mt5_server, account.login)["Group"] == "real\\pro-usd"
     assert PlatformRestraint.objects.get(account=account).moved_to_group == ""
+    account.refresh_from_db()
+    assert account.group == "real\\pro-usd"  # what the platform had when the lift read it
     assert not AuditEvent.objects.filter(
         action=audit_events.TRADING_ACCOUNT_GROUP_RESTORED
     ).exists()
