@@ -660,7 +660,8 @@ def main():
     parser.add_argument(
         "--background-nice", type=int, default=10,
         help="niceness of the workers, beat and the sealer, as `make up` starts them "
-        "(docker-compose.yml: cpu_shares 110); 0 runs them as the web",
+        "(docker-compose.yml: cpu_shares 110), and of the sandboxes, which stand for servers "
+        "on other machines; 0 runs them all as the web",
     )  # fmt: skip
     parser.add_argument("--settle", type=float, default=15, help="seconds after each step")
     parser.add_argument("--base", type=float, default=1.0, help="the first run's multiplier")

@@ -219,8 +219,9 @@ class Stack:
     # --- long-running processes ----------------------------------------------------------
 
     def _spawn(self, name: str, cmd: list[str], *, background: bool = False) -> subprocess.Popen:
-        """`background`: a worker, beat or the sealer, started at `background_nice` (as
-        docker-compose.yml gives them a smaller CPU share than the web)."""
+        """`background`: a worker, beat, the sealer or the sandboxes, started at
+        `background_nice` (as docker-compose.yml gives the first three a smaller CPU share
+        than the web)."""
         if background and self.background_nice:
             cmd = ["nice", "-n", str(self.background_nice), *cmd]
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)

@@ -1,12 +1,14 @@
 """The monitoring's pages: the alert queue and its filters, an alert and closing it, the
 scenarios with the chart, the editor's draft, backtest and publish; who may do what."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 
 from brokerage.models import AuditEvent
 from compliance.monitoring import audit_events, evaluate_transaction
-from compliance.monitoring.models import Alert, BacktestJob, ScenarioVersion
+from compliance.monitoring.models import Alert, AlertStatus, BacktestJob, ScenarioVersion
 from compliance.monitoring.services import backtest_job_run
 
 from . import factories as f
@@ -140,6 +142,19 @@ def test_the_client_360_shows_the_alerts_to_compliance_only(as_role, alert):
     assert b"1 open" in page.content
     other = as_role("senior_account_manager", email="sam@x.example").get(url)
     assert b"data-aml-360" not in other.content
+
+
+def test_the_360_counts_the_open_alerts_beyond_the_ones_it_lists(as_role, alert):
+    # nine closed alerts seen since: the open one is not among the eight listed, still counted
+    for n in range(9):
+        closed = Alert.objects.get(pk=alert.pk)
+        closed.pk = None
+        closed.status = AlertStatus.CLOSED
+        closed.last_seen_at = alert.last_seen_at + timedelta(minutes=n + 1)
+        closed.save()
+    page = as_role("compliance_officer").get(reverse("clients:detail", args=[alert.client_id]))
+    assert f'data-aml-alert-360="{alert.pk}"'.encode() not in page.content
+    assert b"1 open" in page.content
 
 
 def test_the_dossier_carries_each_alert_with_its_evidence(alert):
