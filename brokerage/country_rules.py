@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .models import CountryRule
+from .statements import Array, Statement
 
 Kind = CountryRule.Kind
 SEVERITY = {Kind.BLOCKED: 0, Kind.RESTRICTED: 1, Kind.EDD: 2}
@@ -70,13 +71,29 @@ def country_rules_in_force(
     return qs.order_by("pk")
 
 
+# country_rules_for's reads (every check of a client's jurisdiction), compiled once per
+# process (brokerage.statements)
+def _rules(v):
+    return CountryRule.objects.filter(
+        in_force_q(v.at), country__in=Array(v.countries, "text")
+    ).order_by("pk")
+
+
+_RULES = Statement(_rules)
+_RULES_OF_KINDS = Statement(lambda v: _rules(v).filter(kind__in=Array(v.kinds, "text")))
+
+
 def country_rules_for(
     *, residence: str = "", nationality: str = "", at: datetime | None = None, kinds=None
 ) -> list[AppliedRule]:
     """The rules that apply to a person living in `residence` with `nationality`, at `at`
     (now), strictest first; a rule reaching them both ways is listed once, by residence."""
     residence, nationality = (residence or "").upper(), (nationality or "").upper()
-    rules = country_rules_in_force([residence, nationality], at=at, kinds=kinds)
+    countries, at = [c for c in (residence, nationality) if c], at or timezone.now()
+    if kinds:
+        rules = _RULES_OF_KINDS(countries=countries, at=at, kinds=[str(k) for k in kinds])
+    else:
+        rules = _RULES(countries=countries, at=at)
     applied = []
     for rule in rules:
         via = "residence" if rule.country == residence else "nationality"

@@ -25,6 +25,7 @@ from django.db.models import OuterRef, Q, Subquery
 from .intl import country_name
 from .models import LeverageLimit, Region
 from .regions import region_list
+from .statements import Statement
 
 # The finer classes leverage limits know (`clients.instruments`: gold among metals, the major
 # indices among indices), each with its class: a limit on the class caps the finer class too
@@ -103,6 +104,20 @@ def _finer(caps: dict[str, Cap]) -> dict[str, Cap]:
     return caps
 
 
+def _limits(v):
+    holding = Region.objects.filter(countries__contains=v.countries)
+    return (
+        LeverageLimit.objects.filter(category=v.category)
+        .filter(Q(jurisdiction=v.country) | Q(jurisdiction__in=holding.values("code")))
+        .annotate(
+            region_name=Subquery(holding.filter(code=OuterRef("jurisdiction")).values("name")[:1])
+        )
+    )
+
+
+_LIMITS = Statement(_limits)  # compiled once per process (brokerage.statements)
+
+
 def class_caps(*, country: str, category: str) -> dict[str, Cap]:
     """Each capped instrument class's cap for a client of `category` residing in `country`
     (one query: the limits on the country and on the regions that hold it, each limit of a
@@ -110,14 +125,7 @@ def class_caps(*, country: str, category: str) -> dict[str, Cap]:
     country = (country or "").upper()
     if not country:
         return {}
-    holding = Region.objects.filter(countries__contains=[country])
-    limits = list(
-        LeverageLimit.objects.filter(category=category)
-        .filter(Q(jurisdiction=country) | Q(jurisdiction__in=holding.values("code")))
-        .annotate(
-            region_name=Subquery(holding.filter(code=OuterRef("jurisdiction")).values("name")[:1])
-        )
-    )
+    limits = _LIMITS(country=country, countries=[country], category=category)
     regions = {
         limit.jurisdiction: Region(
             code=limit.jurisdiction, name=limit.region_name, countries=[country]

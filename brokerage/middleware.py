@@ -10,7 +10,15 @@ from django.http import JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect
 
+from .statements import Statement
+
 EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/api/")
+# Every staff request asks whether the user has enrolled: compiled once per process.
+_TOTP = Statement(
+    lambda v: Authenticator.objects.filter(
+        user_id=v.user_id, type=Authenticator.Type.TOTP
+    ).values_list("pk", flat=True)[:1]
+)
 
 
 def session_passed_mfa(request) -> bool:
@@ -24,9 +32,7 @@ class StaffMFARequiredMiddleware:
     def __call__(self, request):
         user = request.user
         if user.is_authenticated and user.is_staff and not request.path.startswith(EXEMPT_PREFIXES):
-            has_totp = Authenticator.objects.filter(
-                user=user, type=Authenticator.Type.TOTP
-            ).exists()
+            has_totp = bool(_TOTP.first(user_id=user.pk))
             if has_totp and session_passed_mfa(request):
                 return self.get_response(request)
             if not has_totp:

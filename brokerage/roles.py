@@ -7,6 +7,8 @@ every URL as every role and checks it against that matrix.
 
 from dataclasses import dataclass
 
+from .statements import Statement
+
 
 @dataclass(frozen=True)
 class Role:
@@ -211,6 +213,15 @@ def reads_only(user) -> bool:
     return role_of(user) in READ_ONLY_ROLES
 
 
+def _group_names(v):
+    from django.contrib.auth.models import Group
+
+    return Group.objects.filter(user__id=v.user_id).values_list("name", flat=True)
+
+
+_GROUP_NAMES = Statement(_group_names)  # every staff page asks: compiled once per process
+
+
 def role_of(user) -> str | None:
     """The user's staff role slug, or None for clients, partners and anonymous users."""
     if not getattr(user, "is_authenticated", False) or not user.is_staff:
@@ -218,7 +229,7 @@ def role_of(user) -> str | None:
     cached = getattr(user, "_role_slug", False)
     if cached is not False:
         return cached
-    names = set(user.groups.values_list("name", flat=True))
+    names = set(_GROUP_NAMES(user_id=user.pk))
     slug = next((r.slug for r in ROLES.values() if r.label in names), None)
     user._role_slug = slug
     return slug

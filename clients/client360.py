@@ -27,6 +27,7 @@ from brokerage.dashboard import Chart, Kpi
 from brokerage.hooks import CLIENT_360_SECTIONS, contributions
 from brokerage.labels import actor_display
 from brokerage.money import format_money
+from brokerage.statements import Statement
 
 from .models import (
     AccountOpening,
@@ -294,25 +295,10 @@ def trading_summary(client: Client, *, now=None, accounts: list | None = None) -
     now = now or timezone.now()
     first_day = now.astimezone(UTC).date() - timedelta(days=TRADING_DAYS - 1)
     since = datetime.combine(first_day, time.min, tzinfo=UTC)  # 30 UTC days, today included
-    money = DecimalField(max_digits=24, decimal_places=2)
-    zero = Value(Decimal(0), output_field=money)
-    net = F("profit_amount") + F("swap_amount") + F("commission_amount")
-    # a deal removed on the platform is kept, and counts no more
-    trades = Q(action__in=(Deal.Action.BUY, Deal.Action.SELL), removed_at__isnull=True)
-    closing = trades & Q(entry__in=(Deal.Entry.OUT, Deal.Entry.INOUT, Deal.Entry.OUT_BY))
-    won = closing & Q(profit_amount__gt=-F("swap_amount") - F("commission_amount"))
-    figures = {
-        "pl": Coalesce(Sum(net, filter=trades, output_field=money), zero),
-        "closed": Count("id", filter=closing),
-        "wins": Count("id", filter=won),
-        "vol": Coalesce(Sum("volume", filter=closing), 0),
-        "deals": Count("id", filter=trades),
-        "last_trade": Max("time", filter=trades),
-    }
     # All time: the running totals the deals trigger keeps on each account (one row each, not a
     # scan of a heavy trader's deals).
     if accounts is None:
-        accounts = list(TradingAccount.objects.filter(client=client).only(*TOTALS_FIELDS))
+        accounts = _ACCOUNT_TOTALS(client_id=client.pk)
     currencies = {a.id: a.currency for a in accounts}
     all_time = [
         {
@@ -326,13 +312,7 @@ def trading_summary(client: Client, *, now=None, accounts: list | None = None) -
         }
         for a in accounts
     ]
-    recent = list(
-        Deal.objects.filter(client=client, time__gte=since)
-        .annotate(day=TruncDate("time"))
-        .values("day", "account_id")
-        .annotate(**figures)
-        .order_by()
-    )
+    recent = _RECENT_DEALS(client_id=client.pk, since=since)
 
     def by_currency(rows, key):
         out: dict[str, Decimal] = {}
@@ -364,24 +344,97 @@ def trading_summary(client: Client, *, now=None, accounts: list | None = None) -
     }
 
 
-def _with_accounts(rows, by_id: dict | None) -> list:
-    """`rows` (deals or positions) with their accounts from `by_id` (every account of the
-    client, already read), or joined in the query when the accounts were not all read."""
+def _with_accounts(statements: tuple[Statement, Statement], client, by_id: dict | None) -> list:
+    """The client's rows of `statements` (deals or positions: without their accounts, with
+    them) with their accounts from `by_id` (every account of the client, already read), or
+    joined in the query when the accounts were not all read."""
+    bare, joined = statements
     if by_id is None:
-        return list(rows.select_related("account"))
-    found = list(rows)
+        return joined(client_id=client.pk)
+    found = bare(client_id=client.pk)
     for row in found:
         row.account = by_id[row.account_id]
     return found
 
 
-def trading(client: Client, user) -> Contribution:
-    """Accounts, totals per currency, open positions, the trading figures and the last deals."""
-    accounts = list(
-        TradingAccount.objects.filter(client=client)
+def _and_with_accounts(build) -> tuple[Statement, Statement]:
+    return Statement(build), Statement(lambda v: build(v).select_related("account"))
+
+
+# The trading section's reads, each compiled once per process (brokerage.statements).
+_ACCOUNT_TOTALS = Statement(
+    lambda v: TradingAccount.objects.filter(client_id=v.client_id).only(*TOTALS_FIELDS)
+)
+
+
+def _recent_deals(v):
+    """The client's figures since a day, per day and account."""
+    money = DecimalField(max_digits=24, decimal_places=2)
+    zero = Value(Decimal(0), output_field=money)
+    net = F("profit_amount") + F("swap_amount") + F("commission_amount")
+    # a deal removed on the platform is kept, and counts no more
+    trades = Q(action__in=(Deal.Action.BUY, Deal.Action.SELL), removed_at__isnull=True)
+    closing = trades & Q(entry__in=(Deal.Entry.OUT, Deal.Entry.INOUT, Deal.Entry.OUT_BY))
+    won = closing & Q(profit_amount__gt=-F("swap_amount") - F("commission_amount"))
+    figures = {
+        "pl": Coalesce(Sum(net, filter=trades, output_field=money), zero),
+        "closed": Count("id", filter=closing),
+        "wins": Count("id", filter=won),
+        "vol": Coalesce(Sum("volume", filter=closing), 0),
+        "deals": Count("id", filter=trades),
+        "last_trade": Max("time", filter=trades),
+    }
+    return (
+        Deal.objects.filter(client_id=v.client_id, time__gte=v.since)
+        .annotate(day=TruncDate("time"))
+        .values("day", "account_id")
+        .annotate(**figures)
+        .order_by()
+    )
+
+
+_RECENT_DEALS = Statement(_recent_deals)
+
+
+_ACCOUNTS = Statement(
+    lambda v: (
+        TradingAccount.objects.filter(client_id=v.client_id)
         .select_related("server", "account_type", "restraint")
         .order_by("status", "-opened_at")[:ACCOUNTS_LIMIT]
     )
+)
+_POSITIONS = _and_with_accounts(
+    lambda v: Position.objects.filter(client_id=v.client_id).order_by("-opened_at")[
+        :POSITIONS_LIMIT
+    ]
+)
+_FLOATING = Statement(
+    lambda v: (
+        Position.objects.filter(client_id=v.client_id)
+        .values(currency=F("account__currency"))
+        .annotate(pl=Sum(F("profit_amount") + F("swap_amount")), n=Count("id"), vol=Sum("volume"))
+        .order_by("currency")
+    )
+)
+_DEALS = _and_with_accounts(
+    lambda v: Deal.objects.filter(client_id=v.client_id).order_by("-time", "-ticket")[
+        :RECENT_DEALS_LIMIT
+    ]
+)
+# Openings whose answer was lost: being confirmed, or how they ended (the client may ask).
+_OPENINGS = Statement(
+    lambda v: (
+        AccountOpening.objects.filter(client_id=v.client_id)
+        .filter(Q(status=AccountOpening.Status.PENDING) | Q(lookups__gt=0))
+        .select_related("account_type", "account")
+        .order_by("-requested_at")[:OPENINGS_LIMIT]
+    )
+)
+
+
+def trading(client: Client, user) -> Contribution:
+    """Accounts, totals per currency, open positions, the trading figures and the last deals."""
+    accounts = _ACCOUNTS(client_id=client.pk)
     totals: dict[str, dict] = {}
     for a in accounts:
         if a.status != TradingAccount.Status.ACTIVE:
@@ -398,28 +451,12 @@ def trading(client: Client, user) -> Contribution:
     # summary use them without reading them again
     every = len(accounts) < ACCOUNTS_LIMIT
     by_id = {a.pk: a for a in accounts} if every else None
-    positions = _with_accounts(
-        Position.objects.filter(client=client).order_by("-opened_at")[:POSITIONS_LIMIT], by_id
-    )
-    floating_rows = (
-        Position.objects.filter(client=client)
-        .values(currency=F("account__currency"))
-        .annotate(pl=Sum(F("profit_amount") + F("swap_amount")), n=Count("id"), vol=Sum("volume"))
-        .order_by("currency")
-    )
-    floating = {r["currency"]: r for r in floating_rows}
+    positions = _with_accounts(_POSITIONS, client, by_id)
+    floating = {r["currency"]: r for r in _FLOATING(client_id=client.pk)}
     summary = trading_summary(client, accounts=accounts if every else None)
-    deals = _with_accounts(
-        Deal.objects.filter(client=client).order_by("-time", "-ticket")[:RECENT_DEALS_LIMIT], by_id
-    )
+    deals = _with_accounts(_DEALS, client, by_id)
     open_count = sum(r["n"] for r in floating.values())
-    # Openings whose answer was lost: being confirmed, or how they ended (the client may ask).
-    openings = list(
-        AccountOpening.objects.filter(client=client)
-        .filter(Q(status=AccountOpening.Status.PENDING) | Q(lookups__gt=0))
-        .select_related("account_type", "account")
-        .order_by("-requested_at")[:OPENINGS_LIMIT]
-    )
+    openings = _OPENINGS(client_id=client.pk)
     kpis = [
         Kpi(
             "Trading equity",
@@ -523,6 +560,13 @@ def trading(client: Client, user) -> Contribution:
     )
 
 
+_ACTIVITIES = Statement(
+    lambda v: ClientActivity.objects.filter(client_id=v.client_id).order_by("-created_at", "-id")[
+        :COMMUNICATIONS_LIMIT
+    ]
+)
+
+
 def communications(client: Client, user) -> Contribution:
     """Notes, calls, emails and outreach recorded on the client (the lead's are added by leads);
     the forms to add a note and log a call are shown to whoever may see the client, unless
@@ -531,11 +575,7 @@ def communications(client: Client, user) -> Contribution:
 
     from .forms_backoffice import CallForm, NoteForm
 
-    activities = list(
-        ClientActivity.objects.filter(client=client).order_by("-created_at", "-id")[
-            :COMMUNICATIONS_LIMIT
-        ]
-    )
+    activities = _ACTIVITIES(client_id=client.pk)
     icons = {"note": "sticky", "call": "telephone", "email": "envelope", "outreach": "megaphone"}
     comms = [
         Communication(
@@ -583,11 +623,11 @@ def communications(client: Client, user) -> Contribution:
     )
 
 
-def support_tickets(client: Client, user) -> Contribution:
-    # the latest tickets, each row carrying the counts over all of the client's tickets (the
-    # window is taken before the LIMIT): one query
-    tickets = list(
-        SupportTicket.objects.filter(client=client)
+# the latest tickets, each row carrying the counts over all of the client's tickets (the
+# window is taken before the LIMIT): one query
+_TICKETS = Statement(
+    lambda v: (
+        SupportTicket.objects.filter(client_id=v.client_id)
         .select_related("assigned_to")
         .annotate(
             n_open=Window(Count("id", filter=Q(status=SupportTicket.Status.OPEN))),
@@ -596,6 +636,11 @@ def support_tickets(client: Client, user) -> Contribution:
         )
         .order_by("-created_at")[:TICKETS_LIMIT]
     )
+)
+
+
+def support_tickets(client: Client, user) -> Contribution:
+    tickets = _TICKETS(client_id=client.pk)
     first = tickets[0] if tickets else None
     counts = {
         "open": first.n_open if first else 0,
@@ -656,12 +701,15 @@ def support_tickets(client: Client, user) -> Contribution:
     )
 
 
+_OPEN_FLAG = Statement(
+    lambda v: RetentionFlag.objects.filter(
+        client_id=v.client_id, status=RetentionFlag.Status.OPEN
+    ).order_by("-flagged_at", "pk")[:1]
+)
+
+
 def retention(client: Client, user) -> Contribution:
-    flag = (
-        RetentionFlag.objects.filter(client=client, status=RetentionFlag.Status.OPEN)
-        .order_by("-flagged_at")
-        .first()
-    )
+    flag = _OPEN_FLAG.first(client_id=client.pk)
     if flag is None:
         return Contribution()
     # Only those who work the queue get a link to the flag (others would meet a 403).
@@ -702,16 +750,23 @@ def retention(client: Client, user) -> Contribution:
 AUDIT_MILESTONES = {"client.ftd": ("ftd",), "client.kyc_level_changed": ("kyc-verified",)}
 
 
-def audit_trail(client: Client, user) -> Contribution:
-    """Every decision recorded about the client (their own record, deposits, KYC, tickets,
-    flags: the events whose subject they are) for the timeline."""
+def _audit_events(v):
     from brokerage.models import AuditEvent
 
-    events = list(
-        AuditEvent.objects.filter(subject_client_id=client.pk)
+    return (
+        AuditEvent.objects.filter(subject_client_id=v.client_id)
         .exclude(action="client.registered")
         .order_by("-id")[:30]
     )
+
+
+_AUDIT_EVENTS = Statement(_audit_events)
+
+
+def audit_trail(client: Client, user) -> Contribution:
+    """Every decision recorded about the client (their own record, deposits, KYC, tickets,
+    flags: the events whose subject they are) for the timeline."""
+    events = _AUDIT_EVENTS(client_id=client.pk)
     see_audit = user.is_superuser or user.has_perm("brokerage.view_auditevent")
     return Contribution(
         timeline=[

@@ -6,6 +6,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from brokerage.models import Desk
+from brokerage.statements import Statement
 
 from .models import AccessRecord, Client, ClientActivity, DealRevision, PersonalDataView
 
@@ -56,14 +57,50 @@ def clients_visible_to(user) -> QuerySet[Client]:
     nothing for anyone else. The one place back-office client scoping is decided. Partners'
     account holders are not clients: their money is seen from the partner's page."""
     qs = Client.objects.filter(holder=Client.Holder.CLIENT)
-    if not getattr(user, "is_authenticated", False) or not user.is_staff:
-        return qs.none()
-    if user.is_superuser or user.has_perm("clients.view_all_clients"):
+    scope = _scope_of(user)
+    if scope == "all":
         return qs
-    if user.has_perm("clients.view_desk_clients"):
-        desks = Desk.objects.filter(Q(manager=user) | Q(members__user=user)).values("pk")
-        return qs.filter(Q(desk__in=desks) | Q(account_manager=user))
+    if scope == "desk":
+        return qs.filter(_on_desks_of(user.pk))
     return qs.none()
+
+
+def _scope_of(user) -> str | None:
+    """Which clients `user` sees: "all", "desk" (their desks' and their own), or None."""
+    if not getattr(user, "is_authenticated", False) or not user.is_staff:
+        return None
+    if user.is_superuser or user.has_perm("clients.view_all_clients"):
+        return "all"
+    if user.has_perm("clients.view_desk_clients"):
+        return "desk"
+    return None
+
+
+def _on_desks_of(user_id) -> Q:
+    """The clients of the desks the user manages or sits on, and those they manage."""
+    desks = Desk.objects.filter(Q(manager_id=user_id) | Q(members__user_id=user_id)).values("pk")
+    return Q(desk__in=desks) | Q(account_manager_id=user_id)
+
+
+# client_get's read for each scope, compiled once per process (brokerage.statements)
+_CLIENT_RELATED = ("user", "desk", "account_manager")
+_CLIENT_GET = {
+    "all": Statement(
+        lambda v: (
+            Client.objects.filter(holder=Client.Holder.CLIENT, pk=v.client_id)
+            .select_related(*_CLIENT_RELATED)
+            .order_by()[:1]
+        )
+    ),
+    "desk": Statement(
+        lambda v: (
+            Client.objects.filter(holder=Client.Holder.CLIENT, pk=v.client_id)
+            .filter(_on_desks_of(v.user_id))
+            .select_related(*_CLIENT_RELATED)
+            .order_by()[:1]
+        )
+    ),
+}
 
 
 def client_get(*, user, client_id: int) -> Client:
@@ -72,12 +109,14 @@ def client_get(*, user, client_id: int) -> Client:
     from brokerage.errors import NotAllowed
 
     # One query when the user may see the client (every page of a client asks).
-    client = (
-        clients_visible_to(user)
-        .select_related("user", "desk", "account_manager")
-        .filter(pk=client_id)
-        .first()
-    )
+    scope = _scope_of(user)
+    client = None
+    if not 0 < client_id < 2**63:  # no such key (a bound value is not range-checked)
+        raise Client.DoesNotExist(f"No client {client_id}.")
+    if scope == "all":
+        client = _CLIENT_GET["all"].first(client_id=client_id)
+    elif scope == "desk":
+        client = _CLIENT_GET["desk"].first(client_id=client_id, user_id=user.pk)
     if client is None:
         Client.objects.only("pk").get(pk=client_id)  # DoesNotExist when there is none
         raise NotAllowed("This client belongs to another desk.")
@@ -318,22 +357,33 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def client_access_summary(client, *, limit: int = 8) -> dict:
-    """The client's latest sign-ins and failed attempts, the latest staff views of their data,
-    and the number of failed attempts in the last 30 days. Two queries: each of the latest
-    records carries the count over all of them (the window is taken before the LIMIT)."""
-    since = timezone.now() - timezone.timedelta(days=30)
+ACCESS_LIMIT = 8
+
+
+def _signins(v):
+    # each of the latest records carries the count over all of them (the window is taken
+    # before the LIMIT)
     failures = Q(
         kind__in=[AccessRecord.Kind.LOGIN_FAILED, AccessRecord.Kind.SECOND_FACTOR_FAILED],
-        at__gte=since,
+        at__gte=v.since,
     )
-    signins = list(
-        access_record_list(user_id=client.user_id).annotate(
-            failed_30d=Window(Count("id", filter=failures))
-        )[:limit]
-    )
+    return access_record_list(user_id=v.user_id).annotate(
+        failed_30d=Window(Count("id", filter=failures))
+    )[:ACCESS_LIMIT]
+
+
+# client_access_summary's reads, compiled once per process (brokerage.statements)
+_SIGNINS = Statement(_signins)
+_DATA_VIEWS = Statement(lambda v: personal_data_view_list(client_id=v.client_id)[:ACCESS_LIMIT])
+
+
+def client_access_summary(client) -> dict:
+    """The client's latest sign-ins and failed attempts, the latest staff views of their data,
+    and the number of failed attempts in the last 30 days. Two queries."""
+    since = timezone.now() - timezone.timedelta(days=30)
+    signins = _SIGNINS(user_id=client.user_id, since=since)
     failed = signins[0].failed_30d if signins else 0
-    views = list(personal_data_view_list(client_id=client.pk)[:limit])
+    views = _DATA_VIEWS(client_id=client.pk)
     return {"signins": signins, "failed_30d": failed, "views": views}
 
 

@@ -36,6 +36,7 @@ from brokerage.audit import client_ip
 from brokerage.errors import InvalidInput
 from brokerage.permissions import actor_require
 from brokerage.services import Actor, audit_record
+from brokerage.statements import Statement
 
 from . import audit_events
 from .models import Client, ClientActivity, TermsAcceptance, TermsDocument, TermsVersion
@@ -63,29 +64,26 @@ def terms_in_force(*, now=None) -> list[TermsVersion]:
     return list(_in_force(now or timezone.now()))
 
 
-def _standing(client, now):
-    """The versions in force, each with what `client` accepted of its document: `bound`
-    (accepted this version, or one since the last that asked everyone again), and the latest
-    version accepted and when (`mine_version`, `mine_at`). One query."""
+def _standing_rows(v):
     # the last version in force that asked everyone again (the first version binds all)
     floor = (
         TermsVersion.objects.filter(
-            document=OuterRef("document"), effective_at__lte=now, reacceptance_required=True
+            document=OuterRef("document"), effective_at__lte=v.now, reacceptance_required=True
         )
         .values("document")
         .annotate(v=Max("version"))
         .values("v")
     )
     mine = TermsAcceptance.objects.filter(
-        client_id=client.pk, terms__document=OuterRef("document")
+        client_id=v.client_id, terms__document=OuterRef("document")
     ).order_by("-terms__version")
     bound = TermsAcceptance.objects.filter(
-        client_id=client.pk,
+        client_id=v.client_id,
         terms__document=OuterRef("document"),
         terms__version__gte=OuterRef("floor"),
     )
-    rows = (
-        _in_force(now)
+    return (
+        _in_force(v.now)
         .annotate(floor=Coalesce(Subquery(floor, output_field=IntegerField()), Value(1)))
         .annotate(
             bound=Exists(bound),
@@ -93,6 +91,16 @@ def _standing(client, now):
             mine_at=Subquery(mine.values("accepted_at")[:1]),
         )
     )
+
+
+_STANDING = Statement(_standing_rows)  # compiled once per process (brokerage.statements)
+
+
+def _standing(client, now):
+    """The versions in force, each with what `client` accepted of its document: `bound`
+    (accepted this version, or one since the last that asked everyone again), and the latest
+    version accepted and when (`mine_version`, `mine_at`). One query."""
+    rows = _STANDING(client_id=client.pk, now=now)
     order = {code: i for i, code in enumerate(TermsDocument.values)}
     return sorted(rows, key=lambda v: order[v.document])
 

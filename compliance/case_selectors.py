@@ -15,6 +15,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from brokerage.models import AuditEvent
+from brokerage.statements import Statement
 
 from .models import Case, CaseStatus
 from .models_cases import ACTIVE_CASE, SlaState
@@ -112,11 +113,19 @@ def officer_list():
     )
 
 
-def client_case_summary(client) -> dict:
-    """The client's cases, newest first, and how many are active."""
-    cases = list(
-        Case.objects.filter(client=client).select_related("assigned_to").order_by("-opened_at")
+_CLIENT_CASES = Statement(
+    lambda v: (
+        Case.objects.filter(client_id=v.client_id)
+        .select_related("assigned_to")
+        .order_by("-opened_at", "-pk")
     )
+)
+
+
+def client_case_summary(client) -> dict:
+    """The client's cases, newest first, and how many are active (compiled once,
+    brokerage.statements)."""
+    cases = _CLIENT_CASES(client_id=client.pk)
     return {"cases": cases, "active": sum(1 for c in cases if c.active)}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from brokerage.country_rules import client_country_rules, strictest
 from brokerage.models import CountryRule
 from brokerage.portal import Notice
+from brokerage.statements import Statement
 from clients.standing import Purpose, Reason, Severity
 
 from .models import RuleApplication
@@ -41,15 +42,20 @@ def jurisdiction_standing(client, purpose, *, amount_usd=None):
         yield reason
 
 
+_APPLICATIONS = Statement(
+    lambda v: (
+        RuleApplication.objects.filter(client_id=v.client_id)
+        .select_related("rule")
+        .order_by("-applied_at", "-pk")[:10]
+    )
+)
+
+
 def client_rules_summary(client) -> dict:
     """The rules that apply to the client now, and what the restricting ones imposed."""
     return {
         "applied": client_country_rules(client),
-        "applications": list(
-            RuleApplication.objects.filter(client=client)
-            .select_related("rule")
-            .order_by("-applied_at", "-pk")[:10]
-        ),
+        "applications": _APPLICATIONS(client_id=client.pk),
     }
 
 

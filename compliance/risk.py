@@ -34,6 +34,7 @@ from django.utils import timezone
 from brokerage.country_rules import country_rules_in_force
 from brokerage.intl import country_name
 from brokerage.money import format_money
+from brokerage.statements import Statement
 from clients.models import Client
 from clients.selectors import trading_profile_by_client
 from finance.selectors import deposited_usd_by_client, payment_risk_by_client
@@ -319,13 +320,28 @@ def due_colour(due_on, today=None) -> str:
     return "warning" if due_on <= today + timedelta(days=SOON_DAYS) else "success"
 
 
+def _risk_history(v):
+    from .models import RiskAssessment
+
+    return RiskAssessment.objects.filter(client_id=v.client_id).order_by("-assessed_at", "-pk")[:5]
+
+
+def _open_review(v):
+    from .models import PeriodicReview
+
+    return PeriodicReview.objects.filter(client_id=v.client_id, status="open").order_by("pk")[:1]
+
+
+# client_risk_summary's reads, compiled once per process (brokerage.statements)
+_RISK_HISTORY = Statement(_risk_history)
+_OPEN_REVIEW = Statement(_open_review)
+
+
 def client_risk_summary(client) -> dict:
     """The client's rating for the 360: the newest assessment with its factors, the few
-    before it, and the open periodic review (three queries)."""
-    from .models import PeriodicReview, RiskAssessment
-
-    history = list(RiskAssessment.objects.filter(client=client).order_by("-assessed_at", "-pk")[:5])
-    review = PeriodicReview.objects.filter(client=client, status="open").first()
+    before it, and the open periodic review (two queries)."""
+    history = _RISK_HISTORY(client_id=client.pk)
+    review = _OPEN_REVIEW.first(client_id=client.pk)
     return {
         "current": history[0] if history else None,
         "history": history[1:],

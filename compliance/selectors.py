@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from brokerage.statements import Statement
 from clients.standing import Reason, Severity
 from kyc.models import KycSubmission
 
@@ -131,16 +132,25 @@ def alert_get(pk: int) -> Alert:
     ).get(pk=pk)
 
 
-def client_alert_summary(client) -> dict:
-    """A client's screening at a glance: the last run, and alerts undecided or blocking."""
-    alerts = list(
-        Alert.objects.filter(client=client)
+# client_alert_summary's reads, compiled once per process (brokerage.statements)
+_OPEN_ALERTS = Statement(
+    lambda v: (
+        Alert.objects.filter(client_id=v.client_id)
         .filter(Q(status__in=UNDECIDED) | Q(status=AlertStatus.CONFIRMED, lifted_at__isnull=True))
         .select_related("source")
         .order_by("-score", "pk")
     )
+)
+_LAST_RUN = Statement(
+    lambda v: ScreeningRun.objects.filter(client_id=v.client_id).order_by("-screened_at", "-pk")[:1]
+)
+
+
+def client_alert_summary(client) -> dict:
+    """A client's screening at a glance: the last run, and alerts undecided or blocking."""
+    alerts = _OPEN_ALERTS(client_id=client.pk)
     return {
-        "last_run": ScreeningRun.objects.filter(client=client).order_by("-screened_at").first(),
+        "last_run": _LAST_RUN.first(client_id=client.pk),
         "alerts": alerts,
         "blocking": [a for a in alerts if a.blocking],
     }

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from brokerage.dashboard import Kpi
 from brokerage.money import format_money
+from brokerage.statements import Statement
 from brokerage.status import status_tone
 from clients.client360 import Contribution, Section, TimelineEntry
 from clients.selectors import clients_visible_to
@@ -23,29 +24,38 @@ def _totals(rows, key="total") -> dict[str, Decimal]:
     return {r["currency"]: r[key] or Decimal(0) for r in rows}
 
 
-def finance_360(client, user) -> Contribution:
-    wallets = list(
-        LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CLIENT_WALLET, client=client).order_by(
-            "currency"
-        )
-    )
-    deposits = list(
-        Deposit.objects.filter(client=client)
+# The section's reads, each compiled once per process (brokerage.statements).
+_WALLETS = Statement(
+    lambda v: LedgerAccount.objects.filter(
+        kind=LedgerAccount.Kind.CLIENT_WALLET, client_id=v.client_id
+    ).order_by("currency")
+)
+_DEPOSITS = Statement(
+    lambda v: (
+        Deposit.objects.filter(client_id=v.client_id)
         .select_related("method", "instrument")
         .order_by("-created_at")[:LIST_LIMIT]
     )
-    withdrawals = list(
-        Withdrawal.objects.filter(client=client).order_by("-requested_at")[:LIST_LIMIT]
-    )
-    transfers = list(
-        Transfer.objects.filter(client=client)
+)
+_WITHDRAWALS = Statement(
+    lambda v: Withdrawal.objects.filter(client_id=v.client_id).order_by("-requested_at")[
+        :LIST_LIMIT
+    ]
+)
+_TRANSFERS = Statement(
+    lambda v: (
+        Transfer.objects.filter(client_id=v.client_id)
         .select_related("trading_account")
         .order_by("-requested_at")[:LIST_LIMIT]
     )
-    # Money in and out per currency, in one query: the completed deposits (what was paid in,
-    # what went back as refunds and chargebacks) and the withdrawals (paid, still open).
+)
+
+
+def _money_in_and_out(v):
+    """Money in and out per currency, in one query: the completed deposits (what was paid in,
+    what went back as refunds and chargebacks) and the withdrawals (paid, still open)."""
     deposited = (
-        Deposit.objects.filter(client=client, status=Deposit.Status.COMPLETED)
+        Deposit.objects.filter(client_id=v.client_id, status=Deposit.Status.COMPLETED)
         .values("currency")
         .annotate(
             side=Value("in"),
@@ -56,7 +66,7 @@ def finance_360(client, user) -> Contribution:
         .order_by()
     )
     withdrawn = (
-        Withdrawal.objects.filter(client=client)
+        Withdrawal.objects.filter(client_id=v.client_id)
         .values("currency")
         .annotate(
             side=Value("out"),
@@ -66,8 +76,19 @@ def finance_360(client, user) -> Contribution:
         )
         .order_by()
     )
+    return deposited.union(withdrawn, all=True)
+
+
+_MONEY_IN_AND_OUT = Statement(_money_in_and_out)
+
+
+def finance_360(client, user) -> Contribution:
+    wallets = _WALLETS(client_id=client.pk)
+    deposits = _DEPOSITS(client_id=client.pk)
+    withdrawals = _WITHDRAWALS(client_id=client.pk)
+    transfers = _TRANSFERS(client_id=client.pk)
     dep, wd = [], []
-    for row in deposited.union(withdrawn, all=True):
+    for row in _MONEY_IN_AND_OUT(client_id=client.pk):
         (dep if row["side"] == "in" else wd).append(row)
     dep_total, wd_total = _totals(dep), _totals(wd)
     returned = _totals(dep, "other")

@@ -13,6 +13,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from brokerage.errors import NotAllowed
+from brokerage.statements import Statement
 from clients.standing import Purpose, Reason, Severity
 
 from .bank_details import same_person
@@ -341,21 +342,27 @@ def threshold_overview(*, user) -> dict:
     return {"rows": rows, "history": list(history)}
 
 
-def payment_instrument_list(client) -> list[PaymentInstrument]:
-    """The instruments a client has paid with, last seen first, each with `shared_with`: the
-    other clients seen with the same instrument (linked accounts)."""
+def _instruments_seen_with(v):
     # One query whatever the client has: every instrument row with a (kind, key) the client
-    # has, theirs and the other clients', split here.
+    # has, theirs and the other clients', split by payment_instrument_list.
     theirs = PaymentInstrument.objects.filter(
-        client=client, kind=OuterRef("kind"), key=OuterRef("key")
+        client_id=v.client_id, kind=OuterRef("kind"), key=OuterRef("key")
     )
-    rows = (
+    return (
         PaymentInstrument.objects.filter(Exists(theirs))
         .select_related("client__user")
         .order_by("-last_seen_at", "-id")
     )
+
+
+_INSTRUMENTS_SEEN_WITH = Statement(_instruments_seen_with)
+
+
+def payment_instrument_list(client) -> list[PaymentInstrument]:
+    """The instruments a client has paid with, last seen first, each with `shared_with`: the
+    other clients seen with the same instrument (linked accounts)."""
     instruments, shared = [], {}
-    for row in rows:
+    for row in _INSTRUMENTS_SEEN_WITH(client_id=client.pk):
         if row.client_id == client.pk:
             instruments.append(row)
         else:

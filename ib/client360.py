@@ -4,6 +4,7 @@ have earned, per partner and level. Three queries."""
 
 from django.db.models import Count, Sum
 
+from brokerage.statements import Statement
 from clients.client360 import Contribution, Section, TimelineEntry
 
 from .models import Attribution, CommissionLine, Referral
@@ -11,21 +12,37 @@ from .models import Attribution, CommissionLine, Referral
 PARTNER_RELATED = ("partner__user", "partner__parent__user")
 
 
-def ib_360(client, user) -> Contribution:
-    attribution = (
-        Attribution.objects.filter(lead__client=client)
+# The section's reads, each compiled once per process (brokerage.statements).
+_ATTRIBUTION = Statement(
+    lambda v: (
+        Attribution.objects.filter(lead__client_id=v.client_id)
         .select_related(*PARTNER_RELATED, "made_by")
-        .first()
+        .order_by("pk")[:1]
     )
-    referral = Referral.objects.filter(client=client).select_related(*PARTNER_RELATED).first()
-    partner = (attribution or referral).partner if (attribution or referral) else None
-    generated = list(
+)
+_REFERRAL = Statement(
+    lambda v: (
+        Referral.objects.filter(client_id=v.client_id)
+        .select_related(*PARTNER_RELATED)
+        .order_by("pk")[:1]
+    )
+)
+_GENERATED = Statement(
+    lambda v: (
         # through the client's deals: the lines' unique key leads with the deal
-        CommissionLine.objects.filter(deal__client=client)
+        CommissionLine.objects.filter(deal__client_id=v.client_id)
         .values("partner__company_name", "partner__referral_code", "tier", "currency")
         .annotate(total=Sum("amount"), lines=Count("id"))
         .order_by("tier", "partner__referral_code")
     )
+)
+
+
+def ib_360(client, user) -> Contribution:
+    attribution = _ATTRIBUTION.first(client_id=client.pk)
+    referral = _REFERRAL.first(client_id=client.pk)
+    partner = (attribution or referral).partner if (attribution or referral) else None
+    generated = _GENERATED(client_id=client.pk)
     section = Section(
         "ib",
         "IB partner",

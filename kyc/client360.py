@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from brokerage.statements import Statement
 from brokerage.status import status_tone
 from clients.client360 import Contribution, Section, TimelineEntry
 
@@ -11,12 +12,21 @@ from .models import KycSubmission, SourceOfFundsDocument
 LIMIT = 5
 
 
-def kyc_360(client, user) -> Contribution:
-    submissions = list(
-        KycSubmission.objects.filter(client=client)
+# The section's reads, each compiled once per process (brokerage.statements).
+_SUBMISSIONS = Statement(
+    lambda v: (
+        KycSubmission.objects.filter(client_id=v.client_id)
         .select_related("decided_by")
         .order_by("-created_at")[:LIMIT]
     )
+)
+_SOURCE_OF_FUNDS = Statement(
+    lambda v: SourceOfFundsDocument.objects.filter(client_id=v.client_id)[:LIMIT]
+)
+
+
+def kyc_360(client, user) -> Contribution:
+    submissions = _SUBMISSIONS(client_id=client.pk)
     reviewer = user.is_superuser or user.has_perm("kyc.review_kyc")
     timeline = []
     rows = []
@@ -51,12 +61,12 @@ def kyc_360(client, user) -> Contribution:
                     ),
                 )
             )
-    versions = financial_profile_history(client, limit=6)
+    versions = financial_profile_history(client)
     changes = [
         {"p": newer, "changes": profile_changes(newer, older)}
         for newer, older in zip(versions, versions[1:], strict=False)
     ]
-    sof = list(SourceOfFundsDocument.objects.filter(client=client)[:LIMIT])
+    sof = _SOURCE_OF_FUNDS(client_id=client.pk)
     for p in versions:
         timeline.append(
             TimelineEntry(

@@ -19,6 +19,7 @@ from brokerage.errors import InvalidInput
 from brokerage.money import format_money
 from brokerage.permissions import actor_require
 from brokerage.services import Actor, audit_record
+from brokerage.statements import Statement
 from brokerage.uploads import check_upload
 from clients.locks import lock_client
 from clients.models import Client
@@ -65,12 +66,19 @@ def financial_profile_current(client) -> FinancialProfile | None:
     return FinancialProfile.objects.filter(client=client).order_by("-version").first()
 
 
-def financial_profile_history(client, limit: int = 10) -> list[FinancialProfile]:
-    return list(
-        FinancialProfile.objects.filter(client=client)
+HISTORY_LIMIT = 6  # the five last changes, each against the version before it
+_HISTORY = Statement(
+    lambda v: (
+        FinancialProfile.objects.filter(client_id=v.client_id)
         .select_related("declared_by")
-        .order_by("-version")[:limit]
+        .order_by("-version")[:HISTORY_LIMIT]
     )
+)
+
+
+def financial_profile_history(client) -> list[FinancialProfile]:
+    """The client's latest versions, newest first (compiled once, brokerage.statements)."""
+    return _HISTORY(client_id=client.pk)
 
 
 def profile_changes(profile: FinancialProfile, before: FinancialProfile | None) -> list[dict]:

@@ -5,6 +5,7 @@ after registration). Two queries. The IB credited with the client is ib's sectio
 from django.urls import reverse
 
 from brokerage.labels import actor_display
+from brokerage.statements import Statement
 from clients.client360 import Communication, Contribution, Section, TimelineEntry
 
 from .models import Lead, LeadActivity
@@ -27,15 +28,22 @@ def _source_section(context: dict) -> Section:
     )
 
 
+# The section's reads, each compiled once per process (brokerage.statements).
+_LEAD = Statement(
+    lambda v: Lead.objects.filter(client_id=v.client_id).select_related("desk").order_by("pk")[:1]
+)
+_ACTIVITIES = Statement(
+    lambda v: LeadActivity.objects.filter(lead_id=v.lead_id, kind__in=COMMS).order_by(
+        "-created_at", "-id"
+    )[:LIMIT]
+)
+
+
 def leads_360(client, user) -> Contribution:
-    lead = Lead.objects.filter(client=client).select_related("desk").first()
+    lead = _LEAD.first(client_id=client.pk)
     if lead is None:
         return Contribution(sections=[_source_section({"lead": None})])
-    activities = list(
-        LeadActivity.objects.filter(lead=lead, kind__in=COMMS).order_by("-created_at", "-id")[
-            :LIMIT
-        ]
-    )
+    activities = _ACTIVITIES(lead_id=lead.pk)
     outcomes = dict(LeadActivity.CallOutcome.choices)
     comms = [
         Communication(

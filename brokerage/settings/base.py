@@ -143,7 +143,7 @@ AUTH_USER_MODEL = "brokerage.User"
 # `client_id` is about that client): one client's whole trail is one index range.
 AUDIT_SUBJECT_MODEL = "clients.client"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "brokerage.auth_backends.ModelBackend",  # Django's, its permissions read in one query
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 # Argon2id at OWASP's cost (brokerage/hashers.py); hashes stored with PBKDF2 still verify and

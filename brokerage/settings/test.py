@@ -60,3 +60,6 @@ DEMO_BOOK_CLIENTS = 24
 # Tests read a server's positions and balances on every sync pass (tests/clients/test_sync.py
 # checks the interval between them).
 PLATFORM_SYNC_BALANCES_INTERVAL_SECONDS = 0
+# Every call of a compiled statement (brokerage/statements.py) checks it against its queryset
+# compiled again: a builder that freezes a value fails the test that calls it.
+STATEMENTS_VERIFY = True

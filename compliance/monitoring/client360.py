@@ -5,23 +5,29 @@ parameters in the dossier."""
 from django.db.models import Count, Q, Window
 
 from brokerage.dossier import DossierSection, table
+from brokerage.statements import Statement
 from clients.client360 import Contribution, Section
 
 from .models import OPEN_STATUSES, Alert, AlertEvidence
 from .selectors import VIEW
 
-
-def monitoring_360(client, user) -> Contribution:
-    """One query: the client's latest alerts, each carrying how many of all are open (the
-    window is taken before the LIMIT)."""
-    if not user.has_perm(VIEW):
-        return Contribution()
-    alerts = list(
-        Alert.objects.filter(client=client)
+# the client's latest alerts, each carrying how many of all are open (the window is taken
+# before the LIMIT), compiled once per process (brokerage.statements)
+_LATEST_ALERTS = Statement(
+    lambda v: (
+        Alert.objects.filter(client_id=v.client_id)
         .select_related("scenario")
         .annotate(open_n=Window(Count("id", filter=Q(status__in=OPEN_STATUSES))))
         .order_by("-last_seen_at", "-pk")[:8]
     )
+)
+
+
+def monitoring_360(client, user) -> Contribution:
+    """One query: the client's latest alerts and how many of all are open."""
+    if not user.has_perm(VIEW):
+        return Contribution()
+    alerts = _LATEST_ALERTS(client_id=client.pk)
     active = alerts[0].open_n if alerts else 0
     return Contribution(
         sections=[

@@ -365,6 +365,8 @@ def test_scoping_other_desk_is_403_unknown_is_404(client, desks, rich):
     login(client, agent_of(dubai))
     assert client.get(f"/backoffice/clients/{rich['client'].pk}/").status_code == 403
     assert client.get("/backoffice/clients/999999/").status_code == 404
+    # past the key's range too (the client is read by a compiled statement, brokerage.statements)
+    assert client.get(f"/backoffice/clients/{2**63}/").status_code == 404
     r = client.post(f"/backoffice/clients/{rich['client'].pk}/note/", {"text": "hi"})
     assert r.status_code == 403
     assert not ClientActivity.objects.filter(body="hi").exists()
@@ -374,6 +376,7 @@ def test_scoping_other_desk_is_403_unknown_is_404(client, desks, rich):
 def test_roles_that_see_all_clients_open_any_360(client, rich, role):
     login(client, make_staff(role))
     assert client.get(f"/backoffice/clients/{rich['client'].pk}/").status_code == 200
+    assert client.get(f"/backoffice/clients/{2**63}/").status_code == 404
 
 
 @pytest.mark.parametrize("audience", ["ib_manager", "client", "partner", "anonymous"])
