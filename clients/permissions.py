@@ -5,13 +5,38 @@ from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from brokerage.permissions import require
+from brokerage.statements import Statement
+
+
+def _client_of(v):
+    from .models import Client
+
+    return Client.objects.filter(user_id=v.user_id)[:1]
+
+
+_CLIENT_OF = Statement(_client_of)  # every portal request asks: compiled once per process
+
+
+def client_of(user):
+    """The user's client record or None, read once per request (it is kept on the user, as
+    `user.client` keeps it)."""
+    from .models import Client
+
+    accessor = Client._meta.get_field("user").remote_field  # the user's `client`
+    if accessor.is_cached(user):
+        return accessor.get_cached_value(user)
+    record = _CLIENT_OF.first(user_id=user.pk)
+    accessor.set_cached_value(user, record)
+    if record is not None:
+        Client._meta.get_field("user").set_cached_value(record, user)
+    return record
 
 
 def is_client(user) -> bool:
     """A signed-in trading client (an IB partner's account holder is not one)."""
     if user.is_staff:
         return False
-    record = getattr(user, "client", None)
+    record = client_of(user)
     return record is not None and record.holder == record.Holder.CLIENT
 
 

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from brokerage.money import format_money
 from brokerage.portal import NextStep, Notice, OverviewPart, Tile
+from brokerage.statements import Statement
 
 from .models import TradingAccount
 
@@ -57,6 +58,19 @@ def trading_overview(client) -> OverviewPart:
 CATEGORY_NOTICE_DAYS = 14
 
 
+def _decided_category(v):
+    from .models import CategoryRequest
+
+    return (
+        CategoryRequest.objects.filter(client_id=v.client_id, decided_at__gte=v.since)
+        .exclude(status=CategoryRequest.Status.PENDING)
+        .order_by("-decided_at", "-pk")[:1]
+    )
+
+
+_DECIDED_CATEGORY = Statement(_decided_category)  # every portal page asks: compiled once
+
+
 def category_notices(client):
     """A professional-status request decided in the last `CATEGORY_NOTICE_DAYS` days, on every
     portal page (hook `portal.notices`): approved, or refused with the officer's reason."""
@@ -67,12 +81,7 @@ def category_notices(client):
     from .models import CategoryRequest
 
     since = timezone.now() - timedelta(days=CATEGORY_NOTICE_DAYS)
-    decided = (
-        CategoryRequest.objects.filter(client=client, decided_at__gte=since)
-        .exclude(status=CategoryRequest.Status.PENDING)
-        .order_by("-decided_at")
-        .first()
-    )
+    decided = _DECIDED_CATEGORY.first(client_id=client.pk, since=since)
     if decided is None:
         return
     url, link = reverse("portal:category"), "Your category"

@@ -14,8 +14,8 @@ from brokerage.status import status_tone
 from clients.client360 import Contribution, Section, TimelineEntry
 from clients.selectors import clients_visible_to
 
-from .models import Deposit, LedgerAccount, Transfer, Withdrawal
-from .selectors import payment_instrument_list
+from .models import Deposit, Transfer, Withdrawal
+from .selectors import payment_instrument_list, wallets_for_client
 
 LIST_LIMIT = 10
 
@@ -25,11 +25,6 @@ def _totals(rows, key="total") -> dict[str, Decimal]:
 
 
 # The section's reads, each compiled once per process (brokerage.statements).
-_WALLETS = Statement(
-    lambda v: LedgerAccount.objects.filter(
-        kind=LedgerAccount.Kind.CLIENT_WALLET, client_id=v.client_id
-    ).order_by("currency")
-)
 _DEPOSITS = Statement(
     lambda v: (
         Deposit.objects.filter(client_id=v.client_id)
@@ -83,7 +78,7 @@ _MONEY_IN_AND_OUT = Statement(_money_in_and_out)
 
 
 def finance_360(client, user) -> Contribution:
-    wallets = _WALLETS(client_id=client.pk)
+    wallets = wallets_for_client(client)
     deposits = _DEPOSITS(client_id=client.pk)
     withdrawals = _WITHDRAWALS(client_id=client.pk)
     transfers = _TRANSFERS(client_id=client.pk)

@@ -51,12 +51,17 @@ def _staff(user) -> None:
         raise NotAllowed("Finance pages are for finance and compliance staff.")
 
 
+_WALLETS = Statement(
+    lambda v: LedgerAccount.objects.filter(
+        kind=LedgerAccount.Kind.CLIENT_WALLET, client_id=v.client_id
+    ).order_by("currency")
+)
+
+
 def wallets_for_client(client) -> list[LedgerAccount]:
-    return list(
-        LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CLIENT_WALLET, client=client).order_by(
-            "currency"
-        )
-    )
+    """The client's wallets by currency (every wallet page and the 360 ask: compiled once,
+    brokerage.statements)."""
+    return _WALLETS(client_id=client.pk)
 
 
 def wallet_currency(holder) -> str:
