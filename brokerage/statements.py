@@ -32,6 +32,7 @@ list, use `v.name` inside `__in=Array(v.name, "bigint")` (`IN (SELECT unnest(...
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -80,13 +81,16 @@ class _Compiled:
     """One alias's compiled statement: the compiler (its select, joins and converters set up by
     compiling), the SQL and its parameters with the slots among them."""
 
-    __slots__ = ("compiler", "sql", "params", "names")
+    __slots__ = ("compiler", "sql", "params", "names", "converters")
 
     def __init__(self, compiler, sql: str | None, params: tuple, names: frozenset[str]):
         self.compiler = compiler
         self.sql = sql
         self.params = params
         self.names = names
+        # the rows' converters, per connection (their methods are the connection's; a thread's
+        # connection gone, its entry goes)
+        self.converters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _compile(queryset: QuerySet, db: str, names: frozenset[str]) -> _Compiled:
@@ -152,9 +156,15 @@ class Statement:
         # connection, and the statement with this call's values.
         compiler = object.__new__(type(compiled.compiler))
         compiler.__dict__.update(compiled.compiler.__dict__)
-        compiler.connection = connections[db]
+        compiler.connection = connection = connections[db]
         sql = compiled.sql
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        converters = compiled.converters.get(connection)
+        if converters is None:
+            converters = compiled.converters[connection] = compiler.get_converters(
+                [s[0] for s in compiler.select[0 : compiler.col_count]]
+            )
+        compiler.get_converters = lambda expressions: converters
         queryset.query.get_compiler = lambda *args, **kwargs: compiler
         return list(queryset)
 

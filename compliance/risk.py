@@ -329,7 +329,9 @@ def _risk_history(v):
 def _open_review(v):
     from .models import PeriodicReview
 
-    return PeriodicReview.objects.filter(client_id=v.client_id, status="open").order_by("pk")[:1]
+    return PeriodicReview.objects.filter(client_id=v.client_id, status="open").order_by(
+        "due_on", "pk"
+    )[:1]
 
 
 # client_risk_summary's reads, compiled once per process (brokerage.statements)

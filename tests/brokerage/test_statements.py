@@ -1,10 +1,11 @@
 """Statements compiled once per process (brokerage.statements): each call returns what its
 queryset would, binds only its own values, and a builder that freezes a value is caught."""
 
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count, F, Q, Window
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -106,3 +107,25 @@ def test_without_verification_the_compiled_statement_is_reused(three, settings):
     statement = Statement(build)
     assert [statement(pk=c.pk) for c in three] == [[c] for c in three]
     assert built == [1]  # built and compiled once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_runs_it_on_its_own_connection():
+    first, second = (make_client_user(f"t{i}@test.example").client for i in range(2))
+    statement = Statement(lambda v: Client.objects.filter(pk=v.pk).select_related("user"))
+    assert statement(pk=first.pk) == [first]  # compiled on this thread's connection
+    seen = {}
+
+    def other():
+        try:
+            seen["rows"] = statement(pk=second.pk)
+            seen["connection"] = connections["default"]
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert [r.user.email for r in seen["rows"]] == ["t1@test.example"]
+    assert seen["connection"] is not connections["default"]
+    assert statement(pk=first.pk) == [first]
