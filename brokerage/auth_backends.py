@@ -11,8 +11,10 @@ from .statements import Statement
 
 def _permissions(v):
     def of(rows, source):
-        return rows.annotate(source=Value(source)).values_list(
-            "source", "content_type__app_label", "codename"
+        return (
+            rows.order_by()
+            .annotate(source=Value(source))
+            .values_list("source", "content_type__app_label", "codename")
         )
 
     return of(Permission.objects.filter(user__id=v.user_id), "user").union(

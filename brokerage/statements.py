@@ -99,6 +99,7 @@ def _compile(queryset: QuerySet, db: str, names: frozenset[str]) -> _Compiled:
         sql, params = compiler.as_sql()
     except EmptyResultSet:  # a shape that can match nothing, whatever the values
         sql, params = None, ()
+    compiler.connection = None  # each call runs on its own thread's connection
     return _Compiled(compiler, sql, tuple(params), names)
 
 
@@ -145,7 +146,7 @@ class Statement:
             extra = sorted(values.keys() - self._names)
             raise TypeError(f"statement values: missing {missing}, unknown {extra}")
         queryset = template._chain()
-        db = queryset.db
+        db = queryset._db = queryset.db  # the router asked once: the rows say where they came from
         compiled = self._for(template, db)
         if getattr(settings, "STATEMENTS_VERIFY", False):
             self._verify(compiled, db)

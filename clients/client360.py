@@ -386,7 +386,7 @@ def _recent_deals(v):
     }
     return (
         Deal.objects.filter(client_id=v.client_id, time__gte=v.since)
-        .annotate(day=TruncDate("time"))
+        .annotate(day=TruncDate("time", tzinfo=UTC))  # UTC days, as `since` is
         .values("day", "account_id")
         .annotate(**figures)
         .order_by()

@@ -20,8 +20,14 @@ _CLIENT_OF = Statement(_client_of)  # every portal request asks: compiled once p
 def client_of(user):
     """The user's client record or None, read once per request (it is kept on the user, as
     `user.client` keeps it)."""
+    from django.utils.functional import LazyObject, empty
+
     from .models import Client
 
+    if isinstance(user, LazyObject):  # request.user: cache on the user, not on its wrapper
+        if user._wrapped is empty:
+            user._setup()
+        user = user._wrapped
     accessor = Client._meta.get_field("user").remote_field  # the user's `client`
     if accessor.is_cached(user):
         return accessor.get_cached_value(user)
