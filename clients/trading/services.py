@@ -365,6 +365,12 @@ def _opening_link(
         },
         request=request,
     )
+    if late:
+        # The client's standing may have changed while the answer was lost (an AML case opened
+        # meanwhile reached only the accounts recorded then): bring this one in step now.
+        from .reach import platform_reach_request
+
+        platform_reach_request(accounts=[account.pk], reason="account found after a lost answer")
     return account, True
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from brokerage.errors import DomainError
 from brokerage.models import AuditEvent
-from clients.models import AccountOpening, TradingAccount
+from clients.models import AccountOpening, PlatformRestraint, TradingAccount
 from clients.platforms import PlatformOutcomeUnknown, platform_for
 from clients.trading.services import (
     MAX_ACCOUNTS_PER_CLIENT,
@@ -143,6 +143,8 @@ def test_a_lost_answer_not_yet_found_is_linked_by_the_sweeper(
     assert _sandbox_users(mt5_server) == 1
     event = AuditEvent.objects.get(action="trading_account.opened")
     assert "lost answer" in event.reason and event.actor_label == "rule:account-openings"
+    # its client's standing may have changed meanwhile: the account is brought in step with it
+    assert PlatformRestraint.objects.filter(account=account).exists()
     assert mail.outbox[-1].to == [user.email]
     assert str(account.login) in mail.outbox[-1].subject
     assert f"/portal/trading/{account.pk}/" in mail.outbox[-1].body
